@@ -1,0 +1,94 @@
+/**
+ * Backend contract: how core talks to an inference runtime (onnxruntime-node, onnxruntime-web, NPU
+ * execution providers…). Core never imports a runtime; backends implement these types.
+ *
+ * Tensors are structural: an onnxruntime `Tensor` satisfies {@link BackendTensor} as it is, so a
+ * backend can hand its own tensors to core and take them back as feeds without copying.
+ */
+
+/** Element types core exchanges with backends. */
+export type TensorDataType = 'float32' | 'float16' | 'int64' | 'int32' | 'int8' | 'uint8' | 'bool';
+
+/** The typed array behind each {@link TensorDataType}. */
+export interface TensorDataTypeMap {
+  float32: Float32Array;
+  float16: Uint16Array;
+  int64: BigInt64Array;
+  int32: Int32Array;
+  int8: Int8Array;
+  uint8: Uint8Array;
+  bool: Uint8Array;
+}
+
+/** A CPU-readable tensor owned by a backend. Call `dispose()` once it is no longer needed. */
+export interface BackendTensor<T extends TensorDataType = TensorDataType> {
+  readonly type: T;
+  readonly dims: readonly number[];
+  readonly data: TensorDataTypeMap[T];
+  dispose(): void;
+}
+
+/** Where a model comes from. */
+export type ModelSource =
+  | { readonly kind: 'path'; readonly path: string }
+  | { readonly kind: 'bytes'; readonly bytes: Uint8Array };
+
+/** Graph optimisation levels, as onnxruntime names them. */
+export type GraphOptimizationLevel = 'disabled' | 'basic' | 'extended' | 'all';
+
+/** Options every backend understands; backends may accept more through their own option types. */
+export interface SessionOptions {
+  readonly intraOpNumThreads?: number;
+  readonly interOpNumThreads?: number;
+  readonly graphOptimizationLevel?: GraphOptimizationLevel;
+  /** Execution providers in order of preference, e.g. `['cpu']`. Backend-specific names. */
+  readonly executionProviders?: readonly string[];
+}
+
+/** Input or output description read from the graph. */
+export interface ValueInfo {
+  readonly name: string;
+  /** Element type where the graph declares a tensor, else undefined. */
+  readonly type?: TensorDataType | undefined;
+  /** Symbolic dims are strings, fixed dims numbers; undefined when the runtime does not say. */
+  readonly shape?: readonly (number | string)[] | undefined;
+}
+
+/** One loaded graph. */
+export interface InferenceSession {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  readonly inputMetadata: readonly ValueInfo[];
+  readonly outputMetadata: readonly ValueInfo[];
+  /** Creates a tensor in the backend's own representation (no copy of `data`). */
+  createTensor<T extends TensorDataType>(type: T, data: TensorDataTypeMap[T], dims: readonly number[]): BackendTensor<T>;
+  /**
+   * Runs the graph. Output tensors belong to the caller, who disposes them.
+   * `signal` aborts a run that has not finished (best effort: the runtime may finish it first).
+   */
+  run(
+    feeds: Readonly<Record<string, BackendTensor>>,
+    options?: { readonly signal?: AbortSignal; readonly fetches?: readonly string[] },
+  ): Promise<Record<string, BackendTensor>>;
+  /** Frees the native session. Idempotent. */
+  release(): Promise<void>;
+}
+
+/** Result of asking a backend whether it can run here. */
+export interface BackendProbe {
+  readonly available: boolean;
+  /** Why it is unavailable (or notes on a degraded mode). */
+  readonly reason?: string;
+  /** Execution providers the installed runtime offers here, best first. */
+  readonly executionProviders?: readonly string[];
+}
+
+/** A runtime adapter registered under the `backend` kind. */
+export interface BackendAdapter {
+  readonly specificationVersion: 'v1';
+  /** Registry name, e.g. `node`, `web`, `npu`. */
+  readonly name: string;
+  /** Whether this backend can run in the current process; never throws. */
+  probe(): Promise<BackendProbe>;
+  createSession(source: ModelSource, options?: SessionOptions): Promise<InferenceSession>;
+}
