@@ -78,7 +78,7 @@ export interface InferenceSession {
 export interface BackendProbe {
   readonly available: boolean;
   /** Why it is unavailable (or notes on a degraded mode). */
-  readonly reason?: string;
+  readonly reason?: string | undefined;
   /** Execution providers the installed runtime offers here, best first. */
   readonly executionProviders?: readonly string[];
 }

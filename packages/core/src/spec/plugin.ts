@@ -1,4 +1,5 @@
-import type { AdapterEntry } from './registry.js';
+import type { GenerationHooks } from './hooks.js';
+import type { AdapterEntry, AdapterKind, AdapterKinds, AdapterRegistry } from './registry.js';
 
 /**
  * Plugin contract. A plugin is a plain object made by `definePlugin`; the host validates the
@@ -11,8 +12,18 @@ export interface WeftPluginManifest {
   readonly version: string;
   /** Semver range of the Weft plugin API the plugin was written against, e.g. `^0.1.0`. */
   readonly apiVersion: string;
-  setup(ctx: PluginContext): void | Promise<void>;
+  /** One line shown in listings. */
+  readonly description?: string;
+  setup(context: PluginContext): void | Promise<void>;
 }
+
+/** A validated manifest, branded so hosts can tell it from an arbitrary object. */
+export interface WeftPlugin extends WeftPluginManifest {
+  readonly [WEFT_PLUGIN]: true;
+}
+
+/** Brand of objects made by `definePlugin` (a registered symbol, so two copies of core agree). */
+export const WEFT_PLUGIN: unique symbol = Symbol.for('@weft/core/WeftPlugin') as never;
 
 /** What a plugin can do during `setup`. Every registration is attributed to the plugin. */
 export interface PluginContext {
@@ -20,15 +31,10 @@ export interface PluginContext {
   readonly apiVersion: string;
   /** The plugin's own name, as the host knows it. */
   readonly pluginName: string;
-  /** Registers an adapter for an extension point kind (see `AdapterKinds`). */
-  register<K extends keyof AdapterKinds>(kind: K, entry: AdapterEntry<AdapterKinds[K]>): void;
-  /** Adds stage hooks to every generation run by this runtime (see `GenerationHooks`). */
-  addHooks(hooks: import('./hooks.js').GenerationHooks): void;
+  /** Read-only view of what is registered so far (e.g. to wrap another backend). */
+  readonly registry: Pick<AdapterRegistry, 'list' | 'resolve'>;
+  /** Registers an adapter for an extension point kind. */
+  register<K extends AdapterKind>(kind: K, entry: AdapterEntry<AdapterKinds[K]>): void;
+  /** Adds stage hooks to every generation run by this runtime. */
+  addHooks(hooks: GenerationHooks): void;
 }
-
-/**
- * Map from kind name to the type an entry of that kind creates. Extended by declaration merging
- * in `spec/index.ts` so each kind's interface lives beside its own spec file.
- */
-// eslint-disable-next-line @typescript-eslint/no-empty-interface
-export interface AdapterKinds {}

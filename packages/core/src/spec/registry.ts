@@ -2,10 +2,36 @@
  * Adapter registry contract. Each extension point is a *kind*; each kind holds named entries with a
  * priority and capabilities. One registry exists per Weft runtime (never global).
  */
+import type { Analyzer } from './analyzer.js';
+import type { AttentionRouter } from './attention-router.js';
+import type { BackendAdapter } from './backend.js';
+import type { Grounder, ModelTransform, StrategySelector, VisionEncoder, VisionFusion } from './extensions.js';
+import type { KvCacheStore } from './kv-cache.js';
+import type { LogitsProcessor, Sampler } from './logits.js';
+
+/**
+ * What an entry of each kind creates. Third-party packages add kinds by declaration merging:
+ * `declare module '@weft/core' { interface AdapterKinds { 'my-kind': MyThing } }`.
+ */
+export interface AdapterKinds {
+  backend: BackendAdapter;
+  'kv-cache': KvCacheStore;
+  'attention-router': AttentionRouter;
+  'logits-processor': LogitsProcessor;
+  sampler: Sampler;
+  analyzer: Analyzer;
+  'strategy-selector': StrategySelector;
+  'model-transform': ModelTransform;
+  'vision-encoder': VisionEncoder;
+  'vision-fusion': VisionFusion;
+  grounder: Grounder;
+}
+
+export type AdapterKind = keyof AdapterKinds & string;
 
 /** A named implementation of one extension point. `create` is called per use (per request for
- * stateful kinds such as KV-cache stores, once per runtime for backends). */
-export interface AdapterEntry<T, O = unknown> {
+ * stateful kinds such as KV-cache stores, once per load for backends). */
+export interface AdapterEntry<T, O = Readonly<Record<string, unknown>>> {
   readonly name: string;
   /** Higher wins when several entries match. Default 0. */
   readonly priority?: number;
@@ -16,6 +42,12 @@ export interface AdapterEntry<T, O = unknown> {
   create(options?: O): T;
 }
 
+/** An entry as the registry holds it: with the plugin that registered it. */
+export interface RegisteredEntry<T = unknown> extends AdapterEntry<T> {
+  /** Name of the registering plugin, or `host` for entries registered directly. */
+  readonly owner: string;
+}
+
 /** Constraints for {@link AdapterRegistry.resolve}. */
 export interface ResolveQuery {
   /** Exact entry name; when absent the highest-priority match wins. */
@@ -23,11 +55,21 @@ export interface ResolveQuery {
   /** Capabilities the entry must list (all of them). */
   readonly require?: readonly string[];
   /** Extra predicate; return a string to reject the entry with that reason. */
-  readonly accept?: (entry: AdapterEntry<unknown>) => true | string;
+  readonly accept?: (entry: RegisteredEntry) => true | string;
 }
 
 /** Why an entry was not chosen. */
 export interface Rejection {
   readonly name: string;
   readonly reason: string;
+}
+
+/** Per-runtime registry of adapters by kind. */
+export interface AdapterRegistry {
+  /** Adds an entry; throws `InvalidOptionsError` when the kind already has that name. */
+  register<K extends AdapterKind>(kind: K, entry: AdapterEntry<AdapterKinds[K]>, owner?: string): void;
+  /** Entries of a kind, highest priority first. */
+  list<K extends AdapterKind>(kind: K): readonly RegisteredEntry<AdapterKinds[K]>[];
+  /** The best entry matching the query; throws `AdapterResolutionError` listing every rejection. */
+  resolve<K extends AdapterKind>(kind: K, query?: ResolveQuery): RegisteredEntry<AdapterKinds[K]>;
 }

@@ -1,0 +1,130 @@
+"""Command line for the model-making tools. Run from `models/` with Debian's Python:
+
+    /usr/bin/python3 -m make train   # corpus + tokenizer + training -> .work/checkpoint.pt
+    /usr/bin/python3 -m make export  # ONNX + configs + eval splits + report -> story/
+    /usr/bin/python3 -m make bench-model [--out bench-30m]  # random-weight ~30M model, not in git
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import time
+
+import torch
+
+from . import data, evaluate, export, tokenizer_bpe
+from .model import Llama, LlamaConfig
+from .train import TrainConfig, train
+
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+WORK = os.path.join(HERE, ".work")
+STORY = os.path.join(HERE, "story")
+
+
+def _log(path: str):
+    f = open(path, "a", encoding="utf-8")
+
+    def log(msg: str) -> None:
+        print(msg, flush=True)
+        f.write(msg + "\n")
+        f.flush()
+    return log
+
+
+def cmd_train(args) -> None:
+    torch.set_num_threads(args.threads)
+    os.makedirs(WORK, exist_ok=True)
+    log = _log(os.path.join(WORK, "train.log"))
+    t0 = time.time()
+    stories = data.train_stories(args.stories, args.long_stories)
+    merges = tokenizer_bpe.train([s.text for s in stories[:3000]], args.vocab)
+    bpe = tokenizer_bpe.ByteLevelBpe(merges)
+    rng = random.Random(3)
+    seqs = [data.chat_ids(bpe, s) if rng.random() < args.chat_share else data.plain_ids(bpe, s) for s in stories]
+    log(f"corpus: {len(seqs)} stories, {sum(map(len, seqs))} tokens, vocab {len(bpe.vocab)}, "
+        f"prepared in {time.time() - t0:.0f} s")
+    cfg = LlamaConfig(vocab_size=len(bpe.vocab))
+    model = Llama(cfg)
+    log(f"model: {model.num_parameters()} parameters {cfg.to_dict()}")
+    stats = train(model, seqs, TrainConfig(seed=args.seed), log)
+    log(f"trained: {stats}")
+    torch.save({"config": cfg.to_dict(), "state": model.state_dict(), "merges": merges, "stats": stats,
+                "corpus_tokens": sum(map(len, seqs)), "threads": args.threads}, os.path.join(WORK, "checkpoint.pt"))
+
+
+def cmd_export(args) -> None:
+    torch.set_num_threads(args.threads)
+    ck = torch.load(os.path.join(WORK, "checkpoint.pt"))
+    cfg = LlamaConfig(**ck["config"])
+    model = Llama(cfg)
+    model.load_state_dict(ck["state"])
+    model.eval()
+    bpe = tokenizer_bpe.ByteLevelBpe(ck["merges"])
+    os.makedirs(os.path.join(STORY, "onnx"), exist_ok=True)
+    export.export_onnx(model, os.path.join(STORY, "onnx", "model.onnx"), attentions=False)
+    export.export_onnx(model, os.path.join(STORY, "onnx", "model_with_attentions.onnx"), attentions=True)
+    export.write_configs(cfg, STORY)
+    tokenizer_bpe.save(bpe, STORY, cfg.max_position_embeddings)
+    heldout = data.heldout_stories(args.heldout)
+    long = data.long_stories(bpe, args.long)
+    data.write_eval_splits(os.path.join(STORY, "data"), heldout, long)
+    report = {
+        "parameters": model.num_parameters(),
+        "training": {**ck["stats"], "corpus_tokens": ck["corpus_tokens"], "threads": ck["threads"]},
+        "heldout_perplexity": evaluate.perplexity(model, [data.plain_ids(bpe, s) for s in heldout]),
+        "long_perplexity": evaluate.perplexity(model, [data.plain_ids(bpe, s) for s in long]),
+        "long_recall": evaluate.recall(model, bpe, [p for s in long for p in s.probes], tokenizer_bpe.BOS, tokenizer_bpe.EOS),
+        "samples": [],
+    }
+    for opening in ["Once upon a time, there was a little fox named", "One day, Lily went to the park with",
+                    "Tom's best friend was a duck named Sam."]:
+        out = evaluate.greedy(model, [tokenizer_bpe.BOS] + bpe.encode(opening), 80, tokenizer_bpe.EOS)
+        report["samples"].append({"prompt": opening, "continuation": bpe.decode(out)})
+    with open(os.path.join(HERE, "report.json"), "w", encoding="utf-8") as f:
+        json.dump(report, f, indent=2)
+    print(json.dumps(report, indent=2))
+
+
+def cmd_bench_model(args) -> None:
+    torch.manual_seed(args.seed)
+    cfg = LlamaConfig(vocab_size=4096, hidden_size=512, intermediate_size=1408, num_hidden_layers=8,
+                      num_attention_heads=8, num_key_value_heads=2, head_dim=64, max_position_embeddings=2048)
+    model = Llama(cfg)
+    model.eval()
+    out = os.path.join(HERE, args.out)
+    os.makedirs(os.path.join(out, "onnx"), exist_ok=True)
+    export.export_onnx(model, os.path.join(out, "onnx", "model.onnx"), attentions=False)
+    export.write_configs(cfg, out)
+    # Byte-level BPE with 4096 entries learned from the story corpus, so the tokenizer is real.
+    merges = tokenizer_bpe.train([s.text for s in data.train_stories(3000, 0)], cfg.vocab_size)
+    bpe = tokenizer_bpe.ByteLevelBpe(merges)
+    tokenizer_bpe.save(bpe, out, cfg.max_position_embeddings)
+    print(f"{model.num_parameters()} parameters (random weights) -> {out}")
+
+
+def main(argv: list[str]) -> None:
+    p = argparse.ArgumentParser(prog="python -m make")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    t = sub.add_parser("train")
+    t.add_argument("--stories", type=int, default=16000)
+    t.add_argument("--long-stories", type=int, default=2000)
+    t.add_argument("--vocab", type=int, default=1024)
+    t.add_argument("--chat-share", type=float, default=0.2)
+    t.add_argument("--seed", type=int, default=7)
+    t.add_argument("--threads", type=int, default=2)
+    e = sub.add_parser("export")
+    e.add_argument("--heldout", type=int, default=120)
+    e.add_argument("--long", type=int, default=50)
+    e.add_argument("--threads", type=int, default=2)
+    b = sub.add_parser("bench-model")
+    b.add_argument("--out", default="bench-30m")
+    b.add_argument("--seed", type=int, default=11)
+    args = p.parse_args(argv)
+    {"train": cmd_train, "export": cmd_export, "bench-model": cmd_bench_model}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

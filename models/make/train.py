@@ -1,0 +1,81 @@
+"""Training loop: packed windows that start at story boundaries, AdamW with warm-up and cosine
+decay, a sequence-length curriculum (short windows first, then the full context). Deterministic
+given the seed on a given machine and BLAS (single process, fixed thread count)."""
+from __future__ import annotations
+
+import math
+import random
+import time
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from .model import Llama, LlamaConfig
+
+
+@dataclass
+class Phase:
+    steps: int
+    batch: int
+    seq: int
+
+
+@dataclass
+class TrainConfig:
+    seed: int = 7
+    lr: float = 3e-3
+    min_lr_ratio: float = 0.1
+    warmup: int = 30
+    weight_decay: float = 0.05
+    phases: tuple = (Phase(420, 16, 512), Phase(130, 8, 1024))
+
+
+def _windows(stream: torch.Tensor, starts: list[int], batch: int, seq: int, rng: random.Random) -> torch.Tensor:
+    limit = len(stream) - seq - 1
+    picks = [rng.choice(starts) for _ in range(batch)]
+    picks = [min(p, limit) for p in picks]
+    return torch.stack([stream[p:p + seq + 1] for p in picks])
+
+
+def train(model: Llama, sequences: list[list[int]], cfg: TrainConfig, log=print) -> dict:
+    torch.manual_seed(cfg.seed)
+    rng = random.Random(cfg.seed)
+    order = list(range(len(sequences)))
+    rng.shuffle(order)
+    flat, starts = [], []
+    for i in order:
+        starts.append(len(flat))
+        flat += sequences[i]
+    stream = torch.tensor(flat, dtype=torch.long)
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.95))
+    total = sum(p.steps for p in cfg.phases)
+    step, tokens, began = 0, 0, time.time()
+    model.train()
+    for phase in cfg.phases:
+        for _ in range(phase.steps):
+            lr = cfg.lr * (step + 1) / cfg.warmup if step < cfg.warmup else cfg.lr * (
+                cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * (step - cfg.warmup) / (total - cfg.warmup))))
+            for g in opt.param_groups:
+                g["lr"] = lr
+            batch = _windows(stream, starts, phase.batch, phase.seq, rng)
+            x, y = batch[:, :-1], batch[:, 1:]
+            mask = torch.ones_like(x)
+            pos = torch.arange(phase.seq).unsqueeze(0).expand(phase.batch, -1)
+            logits, _, _ = model(x, mask, pos)
+            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            step += 1
+            tokens += x.numel()
+            if step % 10 == 0 or step == total:
+                el = time.time() - began
+                log(f"step {step}/{total} seq {phase.seq} loss {loss.item():.4f} lr {lr:.2e} "
+                    f"{tokens / el:.0f} tok/s elapsed {el / 60:.1f} min")
+    model.eval()
+    return {"steps": total, "tokens": tokens, "seconds": time.time() - began}

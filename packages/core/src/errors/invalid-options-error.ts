@@ -1,0 +1,16 @@
+import { WeftError, hasCode } from './weft-error.js';
+
+/** An option or request field has an invalid value. */
+export class InvalidOptionsError extends WeftError {
+  /** The offending option, e.g. `topP`. */
+  readonly option: string | undefined;
+
+  constructor(message: string, details: { option?: string; cause?: unknown } = {}) {
+    super('invalid-options', message, { cause: details.cause });
+    this.option = details.option;
+  }
+
+  static override isInstance(error: unknown): error is InvalidOptionsError {
+    return hasCode(error, 'invalid-options');
+  }
+}

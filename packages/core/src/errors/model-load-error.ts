@@ -1,0 +1,16 @@
+import { WeftError, hasCode } from './weft-error.js';
+
+/** A model folder or graph is missing, unreadable, corrupt or inconsistent with its config. */
+export class ModelLoadError extends WeftError {
+  /** The file or folder at fault. */
+  readonly path: string | undefined;
+
+  constructor(message: string, details: { path?: string; cause?: unknown } = {}) {
+    super('model-load', message, { cause: details.cause });
+    this.path = details.path;
+  }
+
+  static override isInstance(error: unknown): error is ModelLoadError {
+    return hasCode(error, 'model-load');
+  }
+}

@@ -1,0 +1,18 @@
+import { WeftError, hasCode } from './weft-error.js';
+
+/** A plugin's manifest was rejected, or its code failed during setup or a generation stage. */
+export class PluginError extends WeftError {
+  readonly plugin: string;
+  /** Where it failed: `manifest`, `setup`, or a stage name such as `afterForward`. */
+  readonly stage: string;
+
+  constructor(plugin: string, stage: string, message: string, options: { cause?: unknown } = {}) {
+    super('plugin', `Plugin "${plugin}" failed in ${stage}: ${message}`, options);
+    this.plugin = plugin;
+    this.stage = stage;
+  }
+
+  static override isInstance(error: unknown): error is PluginError {
+    return hasCode(error, 'plugin');
+  }
+}

@@ -1,0 +1,121 @@
+import { BackendError } from '../errors/backend-error.js';
+import { ContextOverflowError } from '../errors/context-overflow-error.js';
+import { InvalidOptionsError } from '../errors/invalid-options-error.js';
+import type { BackendTensor } from '../spec/backend.js';
+import type { KvCacheStore } from '../spec/kv-cache.js';
+import type { NamedRef } from '../spec/request.js';
+import type { GenerationContext } from './generation-context.js';
+import { resolveComponents } from './resolve-components.js';
+import { logSumExp } from './sampling/softmax.js';
+import { runStage } from './stage-runner.js';
+import { stepFeeds } from './step-feeds.js';
+import { median } from '../util/median.js';
+
+/** What {@link evaluatePerplexity} measures. */
+export interface PerplexityResult {
+  readonly perplexity: number;
+  /** Summed negative log-likelihood (nats) over the predicted tokens. */
+  readonly nll: number;
+  /** Tokens predicted (input length minus one). */
+  readonly tokens: number;
+  /** KV store's bytes at rest after the last token. */
+  readonly kvBytes: number;
+  /** What a full-precision (float32) cache of the same length would hold. */
+  readonly kvBytesFp32: number;
+  /** Median milliseconds per single-token step. */
+  readonly msPerToken: number;
+}
+
+export interface PerplexityRequest {
+  readonly inputIds: readonly number[];
+  /** Tokens fed in the first forward pass (chunked prefill); the rest go one per step. Default 1. */
+  readonly prefillTokens?: number;
+  readonly kv?: NamedRef | KvCacheStore;
+}
+
+/**
+ * Perplexity of `inputIds` through the same incremental path generation uses: a prefill of the
+ * first tokens, then one token per step through the KV store, scoring each next token.
+ */
+export async function evaluatePerplexity(ctx: GenerationContext, request: PerplexityRequest): Promise<PerplexityResult> {
+  const ids = request.inputIds;
+  const n = ids.length;
+  if (n < 2) throw new InvalidOptionsError('Perplexity needs at least two tokens.', { option: 'inputIds' });
+  if (ids.some((id) => !Number.isInteger(id) || id < 0 || id >= ctx.config.vocabSize)) {
+    throw new InvalidOptionsError(`inputIds must be integers in [0, ${ctx.config.vocabSize}).`, { option: 'inputIds' });
+  }
+  if (n > ctx.config.maxPositions) {
+    throw new ContextOverflowError(`The text has ${n} tokens but the model's context is ${ctx.config.maxPositions}.`, {
+      promptTokens: n,
+      contextLength: ctx.config.maxPositions,
+    });
+  }
+  const prefill = request.prefillTokens ?? 1;
+  if (!Number.isInteger(prefill) || prefill < 1 || prefill >= n) {
+    throw new InvalidOptionsError(`prefillTokens must be an integer in [1, ${n - 1}].`, { option: 'prefillTokens' });
+  }
+  const { session, layout } = ctx;
+  const kv = resolveComponents(ctx.registry, request.kv === undefined ? {} : { kv: request.kv }).kv;
+  const store = kv.value;
+  if (layout.hasPast) runStage(kv.owner, 'kv begin', () => store.begin({ layout, batchSize: 1, session }));
+  const vocab = ctx.config.vocabSize;
+  let nll = 0;
+  const stepMs: number[] = [];
+  let owned: Record<string, BackendTensor> = {};
+  const release = (): void => {
+    for (const t of Object.values(owned)) t.dispose();
+    owned = {};
+  };
+  try {
+    let done = 0;
+    while (done < n - 1) {
+      const start = performance.now();
+      const chunk = done === 0 ? ids.slice(0, prefill) : [ids[done]!];
+      const fed = layout.hasPast ? chunk : ids.slice(0, done + chunk.length);
+      const past = layout.hasPast ? store.length : 0;
+      owned = stepFeeds(session, layout, [fed], [0], past);
+      const feeds = layout.hasPast ? { ...owned, ...store.materialize() } : { ...owned };
+      let outputs: Record<string, BackendTensor>;
+      try {
+        outputs = await session.run(feeds);
+      } catch (cause) {
+        throw new BackendError(`The ${ctx.backend} backend failed: ${(cause as Error).message}`, { backend: ctx.backend, cause });
+      }
+      release();
+      owned = outputs;
+      const logits = outputs['logits']!.data as Float32Array;
+      const seq = outputs['logits']!.dims[1]!;
+      // Row `seq - chunk.length + j` of the logits predicts ids[done + j + 1].
+      for (let j = 0; j < chunk.length; j++) {
+        const target = ids[done + j + 1];
+        if (target === undefined) break;
+        const row = logits.subarray((seq - chunk.length + j) * vocab, (seq - chunk.length + j + 1) * vocab);
+        nll += logSumExp(row) - row[target]!;
+      }
+      if (layout.hasPast) {
+        const presents: Record<string, BackendTensor> = {};
+        for (const name of [...layout.presentKeyNames, ...layout.presentValueNames]) {
+          presents[name] = outputs[name]!;
+          delete owned[name];
+        }
+        runStage(kv.owner, 'kv append', () => store.append(presents));
+      }
+      release();
+      if (done > 0) stepMs.push(performance.now() - start);
+      done += chunk.length;
+    }
+    const tokens = n - 1;
+    const cached = layout.hasPast ? store.length : 0;
+    return {
+      perplexity: Math.exp(nll / tokens),
+      nll,
+      tokens,
+      kvBytes: layout.hasPast ? store.bytes() : 0,
+      kvBytesFp32: cached * layout.numLayers * 2 * layout.numKvHeads * layout.headDim * 4,
+      msPerToken: median(stepMs),
+    };
+  } finally {
+    release();
+    store.dispose();
+  }
+}

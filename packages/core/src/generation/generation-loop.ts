@@ -1,0 +1,222 @@
+import { Observable, type Subscriber } from 'rxjs';
+import { BackendError } from '../errors/backend-error.js';
+import { InvalidOptionsError } from '../errors/invalid-options-error.js';
+import type { BackendTensor } from '../spec/backend.js';
+import type { DoneEvent, FinishReason, GenerationEvent, RowResult } from '../spec/events.js';
+import type { LogitsContext } from '../spec/logits.js';
+import type { GenerationRequest } from '../spec/request.js';
+import type { GenerationContext } from './generation-context.js';
+import { pickToken } from './pick-token.js';
+import { promptIds } from './prompt-ids.js';
+import { requestLimits } from './request-limits.js';
+import { resolveComponents } from './resolve-components.js';
+import { RowState } from './row-state.js';
+import { applyRepetitionPenalty } from './sampling/repetition-penalty.js';
+import { resolveSamplingOptions } from './sampling/sampling-options.js';
+import { seededRandom } from './sampling/seeded-random.js';
+import { logSumExp } from './sampling/softmax.js';
+import { runStage } from './stage-runner.js';
+import { stepFeeds } from './step-feeds.js';
+import { median } from '../util/median.js';
+
+/**
+ * The generation loop as a cold Observable: nothing runs until subscription; each subscription
+ * is an independent run. Per step: feeds (KV store) → `beforeForward` hooks → session.run →
+ * analyzers and `afterForward` hooks → KV store append → repetition penalty, processors,
+ * `processLogits` hooks → sampling → detokenize and stop checks → `afterToken` hooks → events.
+ * Unsubscribing or aborting stops within one step and releases every tensor of the run.
+ */
+export function generationLoop(context: GenerationContext, request: GenerationRequest): Observable<GenerationEvent> {
+  return new Observable<GenerationEvent>((subscriber) => {
+    const run = { cancelled: false };
+    runGeneration(context, request, subscriber, run).then(
+      () => subscriber.complete(),
+      (error: unknown) => subscriber.error(error),
+    );
+    return () => {
+      run.cancelled = true;
+    };
+  });
+}
+
+async function runGeneration(
+  ctx: GenerationContext,
+  request: GenerationRequest,
+  out: Subscriber<GenerationEvent>,
+  run: { cancelled: boolean },
+): Promise<void> {
+  const started = performance.now();
+  const { session, layout, tokenizer, generationConfig, hooks } = ctx;
+  const vocab = ctx.config.vocabSize;
+  const prompts = promptIds(request, tokenizer, vocab);
+  const sampling = resolveSamplingOptions(request, generationConfig);
+  const longest = Math.max(...prompts.map((p) => p.length));
+  const { maxTokens, stop } = requestLimits(request, longest, ctx.config.maxPositions);
+  const components = resolveComponents(ctx.registry, request);
+  const store = components.kv.value;
+  const random = seededRandom(sampling.seed);
+  const eos = new Set(generationConfig.eosTokenIds);
+  const batch = prompts.length;
+  const pads = prompts.map((p) => longest - p.length);
+  const rows = prompts.map((p, r) => new RowState(r, p, tokenizer, stop));
+  const logits = prompts.map(() => new Float32Array(vocab));
+  const raw = prompts.map(() => new Float32Array(vocab));
+  const emitMetrics = request.metrics !== false;
+  const stepMs: number[] = [];
+  let ttftMs = 0;
+  let owned: Record<string, BackendTensor> = {};
+  const release = (): void => {
+    for (const t of Object.values(owned)) t.dispose();
+    owned = {};
+  };
+
+  if (layout.hasPast) runStage(components.kv.owner, 'kv begin', () => store.begin({ layout, batchSize: batch, session }));
+  try {
+    out.next({ type: 'start', backend: ctx.backend, batchSize: batch, promptIds: prompts, kv: store.name });
+    // Every id fed so far per row (padded prompt, then one id per step); recompute-only models
+    // (no past inputs) are fed all of it each step.
+    const history: number[][] = prompts.map((p, r) => [...new Array<number>(pads[r]!).fill(generationConfig.padTokenId), ...p]);
+    let tokens: number[][] = history.map((h) => [...h]);
+    for (let step = 0; ; step++) {
+      if (run.cancelled) return;
+      if (request.signal?.aborted) {
+        for (const row of rows) row.finish('abort');
+        break;
+      }
+      const stepStart = performance.now();
+      const pastLength = layout.hasPast ? store.length : 0;
+      const feedIds = layout.hasPast ? tokens : history;
+      owned = stepFeeds(session, layout, feedIds, pads, pastLength);
+      const feeds: Record<string, BackendTensor> = { ...owned };
+      let kvMs = 0;
+      if (layout.hasPast) {
+        const t = performance.now();
+        Object.assign(feeds, runStage(components.kv.owner, 'kv materialize', () => store.materialize()));
+        kvMs += performance.now() - t;
+      }
+      for (const h of hooks) {
+        if (h.hooks.beforeForward) runStage(h.owner, 'beforeForward', () => h.hooks.beforeForward!({ step, batchSize: batch, pastLength, feeds }));
+      }
+      const forwardStart = performance.now();
+      let outputs: Record<string, BackendTensor>;
+      try {
+        outputs = await session.run(feeds);
+      } catch (cause) {
+        throw new BackendError(`The ${ctx.backend} backend failed at step ${step}: ${(cause as Error).message}`, { backend: ctx.backend, cause });
+      }
+      const forwardMs = performance.now() - forwardStart;
+      release();
+      owned = outputs;
+      if (run.cancelled) return;
+
+      const logitsTensor = outputs['logits'];
+      if (!logitsTensor) throw new BackendError('The model did not return "logits".', { backend: ctx.backend });
+      const seq = logitsTensor.dims[1]!;
+      const data = logitsTensor.data as Float32Array;
+      for (let r = 0; r < batch; r++) logits[r]!.set(data.subarray(((r + 1) * seq - 1) * vocab, (r + 1) * seq * vocab));
+
+      const observation = { step, batchSize: batch, inputIds: feedIds, logits, outputs, layout };
+      for (const a of components.analyzers) {
+        const data = runStage(a.owner, `analyzer "${a.value.name}"`, () => a.value.observe(observation));
+        if (data !== undefined) out.next({ type: 'analysis', analyzer: a.value.name, step, data });
+      }
+      for (const h of hooks) {
+        if (h.hooks.afterForward) runStage(h.owner, 'afterForward', () => h.hooks.afterForward!(observation));
+      }
+      if (layout.hasPast) {
+        const t = performance.now();
+        const presents: Record<string, BackendTensor> = {};
+        for (const name of [...layout.presentKeyNames, ...layout.presentValueNames]) {
+          presents[name] = outputs[name]!;
+          delete owned[name];
+        }
+        runStage(components.kv.owner, 'kv append', () => store.append(presents));
+        kvMs += performance.now() - t;
+      }
+      release();
+
+      const samplingStart = performance.now();
+      const picked: number[] = [];
+      const logprobs: number[] = [];
+      for (const row of rows) {
+        const r = row.row;
+        if (!row.active) {
+          picked.push(generationConfig.padTokenId);
+          logprobs.push(0);
+          continue;
+        }
+        const l = logits[r]!;
+        const lse = logSumExp(l);
+        raw[r]!.set(l);
+        const lc: LogitsContext = { row: r, step, promptIds: prompts[r]!, generatedIds: row.generated };
+        if (sampling.repetitionPenalty !== 1) applyRepetitionPenalty(l, [...prompts[r]!, ...row.generated], sampling.repetitionPenalty);
+        for (const p of components.processors) runStage(p.owner, `logits processor "${p.value.name}"`, () => p.value.process(l, lc));
+        for (const h of hooks) {
+          if (h.hooks.processLogits) runStage(h.owner, 'processLogits', () => h.hooks.processLogits!(l, lc));
+        }
+        const sampler = components.sampler;
+        const id = sampler
+          ? runStage(sampler.owner, `sampler "${sampler.value.name}"`, () => pickToken(l, sampling, random, lc, sampler.value))
+          : pickToken(l, sampling, random, lc);
+        if (!Number.isInteger(id) || id < 0 || id >= vocab) {
+          throw new InvalidOptionsError(`The sampler returned ${String(id)}, not a token id in [0, ${vocab}).`, { option: 'sampler' });
+        }
+        picked.push(id);
+        logprobs.push(raw[r]![id]! - lse);
+      }
+      const samplingMs = performance.now() - samplingStart;
+
+      const detokenizeStart = performance.now();
+      for (const row of rows) {
+        if (!row.active) continue;
+        const id = picked[row.row]!;
+        if (eos.has(id)) {
+          row.finish('eos');
+          continue;
+        }
+        const index = row.generated.length;
+        const { text } = row.accept(id);
+        if (row.active && row.generated.length >= maxTokens) row.finish('length');
+        if (step === 0 && ttftMs === 0) ttftMs = performance.now() - started;
+        out.next({ type: 'token', row: row.row, index, id, text, logprob: logprobs[row.row]! });
+        for (const h of hooks) {
+          if (h.hooks.afterToken) runStage(h.owner, 'afterToken', () => h.hooks.afterToken!({ row: row.row, step, id, text }));
+        }
+      }
+      const detokenizeMs = performance.now() - detokenizeStart;
+      if (step === 0 && ttftMs === 0) ttftMs = performance.now() - started;
+      if (step > 0) stepMs.push(performance.now() - stepStart);
+      if (emitMetrics) {
+        out.next({ type: 'metrics', step, inputTokens: feedIds[0]!.length, forwardMs, kvMs, samplingMs, detokenizeMs, kvBytes: layout.hasPast ? store.bytes() : 0 });
+      }
+      if (rows.every((row) => !row.active)) break;
+      tokens = rows.map((row) => [row.active ? row.generated[row.generated.length - 1]! : generationConfig.padTokenId]);
+      tokens.forEach((t, r) => history[r]!.push(t[0]!));
+    }
+    out.next(doneEvent(rows, ttftMs, median(stepMs), layout.hasPast ? store.bytes() : 0));
+  } finally {
+    release();
+    store.dispose();
+  }
+}
+
+
+
+function doneEvent(rows: readonly RowState[], ttftMs: number, msPerToken: number, kvBytes: number): DoneEvent {
+  const results: RowResult[] = rows.map((row) => {
+    const usage = { promptTokens: row.promptIds.length, completionTokens: row.generated.length, totalTokens: row.promptIds.length + row.generated.length };
+    return { row: row.row, ids: row.generated, text: row.text, finishReason: row.finishReason ?? 'length', usage };
+  });
+  const sum = (k: 'promptTokens' | 'completionTokens' | 'totalTokens'): number => results.reduce((s, r) => s + r.usage[k], 0);
+  const aborted = results.some((r) => r.finishReason === 'abort');
+  const finishReason: FinishReason = aborted ? 'abort' : results[0]!.finishReason;
+  return {
+    type: 'done',
+    finishReason,
+    usage: { promptTokens: sum('promptTokens'), completionTokens: sum('completionTokens'), totalTokens: sum('totalTokens') },
+    ttftMs,
+    msPerToken,
+    kvBytes,
+    rows: results,
+  };
+}

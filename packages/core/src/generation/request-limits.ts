@@ -1,0 +1,32 @@
+import { ContextOverflowError } from '../errors/context-overflow-error.js';
+import { InvalidOptionsError } from '../errors/invalid-options-error.js';
+import type { GenerationRequest } from '../spec/request.js';
+
+/** Default number of new tokens when a request does not say. */
+export const DEFAULT_MAX_TOKENS = 256;
+
+/**
+ * Validates `maxTokens` and `stop`, and caps new tokens so prompt + output fit the context.
+ * A prompt that alone fills the context is an error.
+ */
+export function requestLimits(
+  request: GenerationRequest,
+  longestPrompt: number,
+  contextLength: number,
+): { readonly maxTokens: number; readonly stop: readonly string[] } {
+  const max = request.maxTokens ?? DEFAULT_MAX_TOKENS;
+  if (!Number.isInteger(max) || max < 1) {
+    throw new InvalidOptionsError(`maxTokens must be an integer >= 1 (got ${String(request.maxTokens)}).`, { option: 'maxTokens' });
+  }
+  const stop = request.stop ?? [];
+  if (!Array.isArray(stop) || stop.some((s) => typeof s !== 'string' || s.length === 0)) {
+    throw new InvalidOptionsError('stop must be a list of non-empty strings.', { option: 'stop' });
+  }
+  if (longestPrompt >= contextLength) {
+    throw new ContextOverflowError(
+      `The prompt has ${longestPrompt} tokens but the model's context is ${contextLength}; shorten the prompt.`,
+      { promptTokens: longestPrompt, contextLength },
+    );
+  }
+  return { maxTokens: Math.min(max, contextLength - longestPrompt), stop };
+}

@@ -1,0 +1,66 @@
+import { InvalidOptionsError } from '../errors/invalid-options-error.js';
+import type { Analyzer } from '../spec/analyzer.js';
+import type { KvCacheStore } from '../spec/kv-cache.js';
+import type { LogitsProcessor, Sampler } from '../spec/logits.js';
+import type { AdapterKind, AdapterKinds, AdapterRegistry } from '../spec/registry.js';
+import type { GenerationRequest, NamedRef } from '../spec/request.js';
+import { runStage } from './stage-runner.js';
+
+/** A component with the plugin it came from (`request` for instances passed in the request). */
+export interface Owned<T> {
+  readonly owner: string;
+  readonly value: T;
+}
+
+/** The per-request components a generation run uses. */
+export interface RunComponents {
+  readonly kv: Owned<KvCacheStore>;
+  readonly processors: readonly Owned<LogitsProcessor>[];
+  readonly analyzers: readonly Owned<Analyzer>[];
+  readonly sampler: Owned<Sampler> | undefined;
+}
+
+/** The default store when a request names none. */
+export const DEFAULT_KV_STORE = 'fp32';
+
+export function resolveComponents(registry: AdapterRegistry, request: GenerationRequest): RunComponents {
+  const processors = list(request.processors, 'processors').map((r) => pick(registry, 'logits-processor', r, isProcessor));
+  const analyzers = list(request.analyzers, 'analyzers').map((r) => pick(registry, 'analyzer', r, isAnalyzer));
+  const sampler = request.sampler === undefined ? undefined : pick(registry, 'sampler', request.sampler, isSampler);
+  const kv = pick(registry, 'kv-cache', request.kv ?? DEFAULT_KV_STORE, isKvStore);
+  return { kv, processors, analyzers, sampler };
+}
+
+function list<T>(value: readonly T[] | undefined, option: string): readonly T[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) throw new InvalidOptionsError(`${option} must be an array.`, { option });
+  return value;
+}
+
+function pick<K extends AdapterKind>(
+  registry: AdapterRegistry,
+  kind: K,
+  ref: NamedRef | AdapterKinds[K],
+  isInstance: (v: unknown) => boolean,
+): Owned<AdapterKinds[K]> {
+  if (typeof ref !== 'string' && isInstance(ref)) return { owner: 'request', value: ref as AdapterKinds[K] };
+  const named = ref as NamedRef;
+  const name = typeof named === 'string' ? named : named?.name;
+  if (typeof name !== 'string') {
+    throw new InvalidOptionsError(`A ${kind} must be a registered name, { name, options }, or an instance.`, { option: kind });
+  }
+  const options = typeof named === 'string' ? undefined : named.options;
+  const entry = registry.resolve(kind, { name });
+  const value = runStage(entry.owner, `${kind} "${name}" create`, () => entry.create(options));
+  if (!isInstance(value)) {
+    throw new InvalidOptionsError(`The ${kind} "${name}" from ${entry.owner} did not create a valid ${kind}.`, { option: kind });
+  }
+  return { owner: entry.owner, value };
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
+const isProcessor = (v: unknown): boolean => isObject(v) && typeof v['process'] === 'function';
+const isAnalyzer = (v: unknown): boolean => isObject(v) && typeof v['observe'] === 'function';
+const isSampler = (v: unknown): boolean => isObject(v) && typeof v['sample'] === 'function';
+const isKvStore = (v: unknown): boolean =>
+  isObject(v) && typeof v['materialize'] === 'function' && typeof v['append'] === 'function' && typeof v['begin'] === 'function';

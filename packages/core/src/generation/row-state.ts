@@ -1,0 +1,44 @@
+import type { FinishReason } from '../spec/events.js';
+import type { Tokenizer } from '../spec/tokenizer.js';
+import { IncrementalDetokenizer } from '../tokenizer/incremental-detokenizer.js';
+import { StopMatcher } from './text/stop-matcher.js';
+
+/** One batch row's progress: generated ids, streamed text, stop handling and finish reason. */
+export class RowState {
+  readonly generated: number[] = [];
+  text = '';
+  finishReason: FinishReason | undefined;
+  private readonly detokenizer: IncrementalDetokenizer;
+  private readonly stops: StopMatcher;
+
+  constructor(
+    readonly row: number,
+    readonly promptIds: readonly number[],
+    tokenizer: Tokenizer,
+    stops: readonly string[],
+  ) {
+    this.detokenizer = new IncrementalDetokenizer(tokenizer, promptIds);
+    this.stops = new StopMatcher(stops);
+  }
+
+  get active(): boolean {
+    return this.finishReason === undefined;
+  }
+
+  /** Appends a generated id; returns the text it releases and whether a stop string matched. */
+  accept(id: number): { readonly text: string; readonly stopped: boolean } {
+    this.generated.push(id);
+    const { emit, stopped } = this.stops.push(this.detokenizer.push(id));
+    this.text += emit;
+    if (stopped) this.finishReason = 'stop';
+    return { text: emit, stopped };
+  }
+
+  /** Ends the row; text held back for UTF-8 or stop-string matching is released unless a stop matched. */
+  finish(reason: FinishReason): void {
+    if (this.finishReason !== undefined) return;
+    this.finishReason = reason;
+    const { emit } = this.stops.push(this.detokenizer.flush());
+    this.text += emit + this.stops.flush();
+  }
+}

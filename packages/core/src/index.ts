@@ -1,0 +1,35 @@
+/**
+ * @weft/core — DI runtime, adapter registry, plugin contract, model loading and the streaming
+ * generation loop. Backends and plugins live in their own packages; core never imports a runtime.
+ */
+import 'reflect-metadata';
+
+export type * from './spec/index.js';
+export { WEFT_PLUGIN } from './spec/plugin.js';
+export * from './errors/index.js';
+export { createWeft, type CreateWeftOptions } from './runtime/create-weft.js';
+export { WEFT_API_VERSION } from './runtime/api-version.js';
+export { ADAPTER_REGISTRY, GENERATION_HOOKS, API_VERSION, type OwnedHooks } from './runtime/tokens.js';
+export { definePlugin } from './plugin/define-plugin.js';
+export { PluginHost } from './plugin/plugin-host.js';
+export { DefaultAdapterRegistry } from './registry/default-adapter-registry.js';
+export { parseModelConfig, SUPPORTED_MODEL_TYPES, type ModelConfig } from './model/model-config.js';
+export { parseGenerationConfig, type GenerationConfig } from './model/generation-config.js';
+export { readKvLayout } from './model/kv-layout.js';
+export { HfTokenizer } from './tokenizer/hf-tokenizer.js';
+export { IncrementalDetokenizer } from './tokenizer/incremental-detokenizer.js';
+export { FullPrecisionKvStore } from './generation/kv/full-precision-kv-store.js';
+export { StopMatcher } from './generation/text/stop-matcher.js';
+export { stepFeeds } from './generation/step-feeds.js';
+export type { PerplexityRequest, PerplexityResult } from './generation/evaluate-perplexity.js';
+export { textDeltas } from './operators/text-deltas.js';
+export { toAsyncIterable } from './operators/to-async-iterable.js';
+export { seededRandom } from './generation/sampling/seeded-random.js';
+export { applyRepetitionPenalty } from './generation/sampling/repetition-penalty.js';
+export { applyTemperature } from './generation/sampling/temperature.js';
+export { applyTopK } from './generation/sampling/top-k.js';
+export { applyTopP } from './generation/sampling/top-p.js';
+export { applyMinP } from './generation/sampling/min-p.js';
+export { argmax } from './generation/sampling/argmax.js';
+export { softmax, logSumExp } from './generation/sampling/softmax.js';
+export { median } from './util/median.js';

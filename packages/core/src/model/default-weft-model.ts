@@ -1,0 +1,68 @@
+import { lastValueFrom, Observable, reduce } from 'rxjs';
+import { InvalidOptionsError } from '../errors/invalid-options-error.js';
+import { evaluatePerplexity, type PerplexityRequest, type PerplexityResult } from '../generation/evaluate-perplexity.js';
+import type { GenerationContext } from '../generation/generation-context.js';
+import { generationLoop } from '../generation/generation-loop.js';
+import { textDeltas } from '../operators/text-deltas.js';
+import { toAsyncIterable } from '../operators/to-async-iterable.js';
+import type { GenerationEvent } from '../spec/events.js';
+import type { GenerationRequest } from '../spec/request.js';
+import type { WeftModel } from '../spec/runtime.js';
+
+/** The model object `Weft.load` returns. */
+export class DefaultWeftModel implements WeftModel {
+  private disposed = false;
+
+  constructor(
+    readonly path: string,
+    private readonly context: GenerationContext,
+    private readonly onDispose: (model: DefaultWeftModel) => void = () => {},
+  ) {}
+
+  get config() {
+    return this.context.config;
+  }
+  get generationConfig() {
+    return this.context.generationConfig;
+  }
+  get tokenizer() {
+    return this.context.tokenizer;
+  }
+  get backend() {
+    return this.context.backend;
+  }
+  get layout() {
+    return this.context.layout;
+  }
+
+  generate(request: GenerationRequest): Observable<GenerationEvent> {
+    return new Observable<GenerationEvent>((subscriber) => {
+      this.assertOpen();
+      return generationLoop(this.context, request ?? {}).subscribe(subscriber);
+    });
+  }
+
+  stream(request: GenerationRequest): AsyncIterable<string> {
+    return toAsyncIterable(this.generate(request).pipe(textDeltas()));
+  }
+
+  text(request: GenerationRequest): Promise<string> {
+    return lastValueFrom(this.generate(request).pipe(textDeltas(), reduce((all, piece) => all + piece, '')), { defaultValue: '' });
+  }
+
+  evaluate(request: PerplexityRequest): Promise<PerplexityResult> {
+    this.assertOpen();
+    return evaluatePerplexity(this.context, request);
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.onDispose(this);
+    await this.context.session.release();
+  }
+
+  private assertOpen(): void {
+    if (this.disposed) throw new InvalidOptionsError(`The model at ${this.path} was disposed; load it again.`);
+  }
+}

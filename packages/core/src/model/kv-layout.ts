@@ -1,0 +1,70 @@
+import { ModelLoadError } from '../errors/model-load-error.js';
+import type { InferenceSession } from '../spec/backend.js';
+import type { KvLayout } from '../spec/kv-cache.js';
+import type { ModelConfig } from './model-config.js';
+
+const PAST = /^past_key_values\.(\d+)\.(key|value)$/;
+const PRESENT = /^present\.(\d+)\.(key|value)$/;
+const ATTENTION = /^attentions\.(\d+)$/;
+
+/**
+ * Reads the KV layout from the graph's input/output names and checks it against the config:
+ * layer count, key/value heads and head size (from the graph's static dims where it has them).
+ */
+export function readKvLayout(session: InferenceSession, config: ModelConfig, graphPath: string): KvLayout {
+  const inputs = new Set(session.inputNames);
+  if (!inputs.has('input_ids')) {
+    throw new ModelLoadError(`${graphPath} has no "input_ids" input (inputs: ${session.inputNames.join(', ')}).`, { path: graphPath });
+  }
+  if (!session.outputNames.includes('logits')) {
+    throw new ModelLoadError(`${graphPath} has no "logits" output.`, { path: graphPath });
+  }
+  const byLayer = (names: readonly string[], re: RegExp, kind: string): string[] =>
+    names.filter((n) => re.exec(n)?.[2] === kind).sort((a, b) => layerOf(a, re) - layerOf(b, re));
+  const pastKeyNames = byLayer(session.inputNames, PAST, 'key');
+  const pastValueNames = byLayer(session.inputNames, PAST, 'value');
+  const presentKeyNames = byLayer(session.outputNames, PRESENT, 'key');
+  const presentValueNames = byLayer(session.outputNames, PRESENT, 'value');
+  const attentionNames = session.outputNames.filter((n) => ATTENTION.test(n)).sort((a, b) => layerOf(a, ATTENTION) - layerOf(b, ATTENTION));
+  const hasPast = pastKeyNames.length > 0;
+  if (hasPast) {
+    if (pastKeyNames.length !== config.numLayers || pastValueNames.length !== config.numLayers) {
+      throw new ModelLoadError(
+        `${graphPath} has past inputs for ${pastKeyNames.length} layers but config.json says num_hidden_layers = ${config.numLayers}.`,
+        { path: graphPath },
+      );
+    }
+    if (presentKeyNames.length !== config.numLayers || presentValueNames.length !== config.numLayers) {
+      throw new ModelLoadError(`${graphPath} has past inputs but not one present.{i}.key/value output per layer.`, { path: graphPath });
+    }
+    const meta = session.inputMetadata.find((m) => m.name === pastKeyNames[0]);
+    const [, heads, , dim] = meta?.shape ?? [];
+    if (typeof heads === 'number' && heads !== config.numKvHeads) {
+      throw new ModelLoadError(`${graphPath} caches ${heads} key/value heads but config.json says ${config.numKvHeads}.`, { path: graphPath });
+    }
+    if (typeof dim === 'number' && dim !== config.headDim) {
+      throw new ModelLoadError(`${graphPath} caches head size ${dim} but config.json implies ${config.headDim} (set head_dim).`, { path: graphPath });
+    }
+  }
+  const logits = session.outputMetadata.find((m) => m.name === 'logits')?.shape?.[2];
+  if (typeof logits === 'number' && logits !== config.vocabSize) {
+    throw new ModelLoadError(`${graphPath} outputs ${logits} logits per token but config.json says vocab_size = ${config.vocabSize}.`, { path: graphPath });
+  }
+  return {
+    numLayers: config.numLayers,
+    numKvHeads: config.numKvHeads,
+    headDim: config.headDim,
+    pastKeyNames,
+    pastValueNames,
+    presentKeyNames: hasPast ? presentKeyNames : [],
+    presentValueNames: hasPast ? presentValueNames : [],
+    attentionNames,
+    hasPast,
+    hasPositionIds: inputs.has('position_ids'),
+    hasAttentionMask: inputs.has('attention_mask'),
+  };
+}
+
+function layerOf(name: string, re: RegExp): number {
+  return Number(re.exec(name)?.[1] ?? 0);
+}

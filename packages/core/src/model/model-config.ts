@@ -1,0 +1,88 @@
+import { ModelLoadError } from '../errors/model-load-error.js';
+
+/** Decoder-only architectures whose Hugging Face ONNX exports share the past/present layout. */
+export const SUPPORTED_MODEL_TYPES: readonly string[] = [
+  'llama', 'mistral', 'qwen2', 'qwen3', 'gemma', 'gemma2', 'phi', 'phi3', 'gpt2', 'gpt_neox', 'gptj',
+  'granite', 'olmo', 'olmo2', 'stablelm', 'starcoder2', 'smollm3', 'codegen', 'bloom', 'opt', 'falcon',
+];
+
+/** The fields of `config.json` the runtime uses, normalised across architectures. */
+export interface ModelConfig {
+  readonly modelType: string;
+  readonly hiddenSize: number;
+  readonly numLayers: number;
+  readonly numHeads: number;
+  readonly numKvHeads: number;
+  readonly headDim: number;
+  readonly vocabSize: number;
+  /** Longest sequence the model was trained for. */
+  readonly maxPositions: number;
+  readonly bosTokenId: number | undefined;
+  readonly eosTokenIds: readonly number[];
+  readonly padTokenId: number | undefined;
+  /** The parsed JSON as written. */
+  readonly raw: Readonly<Record<string, unknown>>;
+}
+
+/** Parses and validates `config.json`; `path` is used in error messages. */
+export function parseModelConfig(raw: unknown, path: string): ModelConfig {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new ModelLoadError(`${path} must hold a JSON object.`, { path });
+  }
+  const c = raw as Record<string, unknown>;
+  const modelType = c['model_type'];
+  if (typeof modelType !== 'string') throw new ModelLoadError(`${path} has no "model_type".`, { path });
+  if (!SUPPORTED_MODEL_TYPES.includes(modelType)) {
+    throw new ModelLoadError(
+      `Unknown model type "${modelType}" in ${path}. Supported decoder types: ${SUPPORTED_MODEL_TYPES.join(', ')}.`,
+      { path },
+    );
+  }
+  const int = (keys: readonly string[], fallback?: number): number => {
+    for (const k of keys) {
+      const v = c[k];
+      if (typeof v === 'number' && Number.isInteger(v) && v > 0) return v;
+      if (v !== undefined && v !== null) {
+        throw new ModelLoadError(`${path}: "${k}" must be a positive integer (got ${JSON.stringify(v)}).`, { path });
+      }
+    }
+    if (fallback !== undefined) return fallback;
+    throw new ModelLoadError(`${path} lacks "${keys[0]}".`, { path });
+  };
+  const hiddenSize = int(['hidden_size', 'n_embd', 'd_model']);
+  const numHeads = int(['num_attention_heads', 'n_head']);
+  const numLayers = int(['num_hidden_layers', 'n_layer']);
+  const numKvHeads = int(['num_key_value_heads', 'multi_query_group_num'], numHeads);
+  const headDim = int(['head_dim'], hiddenSize / numHeads);
+  if (!Number.isInteger(headDim)) {
+    throw new ModelLoadError(`${path}: hidden size ${hiddenSize} is not divisible by ${numHeads} heads and no head_dim is given.`, { path });
+  }
+  if (numHeads % numKvHeads !== 0) {
+    throw new ModelLoadError(`${path}: ${numHeads} attention heads are not a multiple of ${numKvHeads} key/value heads.`, { path });
+  }
+  return {
+    modelType,
+    hiddenSize,
+    numLayers,
+    numHeads,
+    numKvHeads,
+    headDim,
+    vocabSize: int(['vocab_size']),
+    maxPositions: int(['max_position_embeddings', 'n_positions', 'n_ctx', 'seq_length'], 2048),
+    bosTokenId: optionalId(c['bos_token_id']),
+    eosTokenIds: idList(c['eos_token_id']),
+    padTokenId: optionalId(c['pad_token_id']),
+    raw: c,
+  };
+}
+
+export function optionalId(v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : undefined;
+}
+
+/** `eos_token_id` may be one id or a list. */
+export function idList(v: unknown): number[] {
+  if (Array.isArray(v)) return v.filter((x): x is number => typeof x === 'number' && Number.isInteger(x) && x >= 0);
+  const one = optionalId(v);
+  return one === undefined ? [] : [one];
+}

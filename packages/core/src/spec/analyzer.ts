@@ -1,0 +1,24 @@
+import type { BackendTensor } from './backend.js';
+import type { KvLayout } from './kv-cache.js';
+
+/** One forward pass, as analyzers see it. Tensors are only valid during `observe`. */
+export interface ForwardObservation {
+  readonly step: number;
+  readonly batchSize: number;
+  /** Ids fed in this step, per row. */
+  readonly inputIds: readonly (readonly number[])[];
+  /** Next-token logits per row (the last position), before any processor ran. */
+  readonly logits: readonly Float32Array[];
+  /** Every output of the run: `present.*`, and `attentions.*` when the graph exports them. */
+  readonly outputs: Readonly<Record<string, BackendTensor>>;
+  readonly layout: KvLayout;
+}
+
+/**
+ * Observes each step after the forward pass and returns data to publish as an `analysis` event
+ * (or undefined for none). Analyzers must not keep references to tensors after returning.
+ */
+export interface Analyzer {
+  readonly name: string;
+  observe(observation: ForwardObservation): unknown;
+}

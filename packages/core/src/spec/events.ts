@@ -1,0 +1,75 @@
+/** Why a row (or the run) ended. */
+export type FinishReason = 'eos' | 'length' | 'stop' | 'abort';
+
+export interface Usage {
+  readonly promptTokens: number;
+  readonly completionTokens: number;
+  readonly totalTokens: number;
+}
+
+/** Emitted once, before the first forward pass. */
+export interface StartEvent {
+  readonly type: 'start';
+  readonly backend: string;
+  readonly batchSize: number;
+  /** Prompt ids per row, as fed to the model (before padding). */
+  readonly promptIds: readonly (readonly number[])[];
+  readonly kv: string;
+}
+
+/** One generated token. `text` is the row's new text (may be empty while UTF-8 or a stop string is pending). */
+export interface TokenEvent {
+  readonly type: 'token';
+  readonly row: number;
+  /** Position among the row's generated tokens, from 0. */
+  readonly index: number;
+  readonly id: number;
+  readonly text: string;
+  /** Natural log of the model's probability for this token (before any processing). */
+  readonly logprob: number;
+}
+
+/** Timing of one step, in milliseconds. */
+export interface MetricsEvent {
+  readonly type: 'metrics';
+  readonly step: number;
+  /** Positions fed in this step (prompt length at step 0, then 1). */
+  readonly inputTokens: number;
+  readonly forwardMs: number;
+  /** Building past feeds and handing presents to the KV store. */
+  readonly kvMs: number;
+  readonly samplingMs: number;
+  readonly detokenizeMs: number;
+  readonly kvBytes: number;
+}
+
+/** Data an analyzer returned for a step. */
+export interface AnalysisEvent {
+  readonly type: 'analysis';
+  readonly analyzer: string;
+  readonly step: number;
+  readonly data: unknown;
+}
+
+export interface RowResult {
+  readonly row: number;
+  readonly ids: readonly number[];
+  readonly text: string;
+  readonly finishReason: FinishReason;
+  readonly usage: Usage;
+}
+
+/** Last event. For one row the top-level fields are that row's; for a batch usage is summed. */
+export interface DoneEvent {
+  readonly type: 'done';
+  readonly finishReason: FinishReason;
+  readonly usage: Usage;
+  /** Subscription to first token. */
+  readonly ttftMs: number;
+  /** Median wall time per decode step after the first token. */
+  readonly msPerToken: number;
+  readonly kvBytes: number;
+  readonly rows: readonly RowResult[];
+}
+
+export type GenerationEvent = StartEvent | TokenEvent | MetricsEvent | AnalysisEvent | DoneEvent;

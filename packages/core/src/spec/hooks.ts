@@ -1,0 +1,35 @@
+import type { BackendTensor } from './backend.js';
+import type { ForwardObservation } from './analyzer.js';
+import type { LogitsContext } from './logits.js';
+
+/** What `beforeForward` sees: the feeds core built for this step, which a hook may extend. */
+export interface BeforeForwardContext {
+  readonly step: number;
+  readonly batchSize: number;
+  /** Past length the step runs with. */
+  readonly pastLength: number;
+  /** Feeds about to be passed to `session.run`; hooks may add or replace entries. */
+  readonly feeds: Record<string, BackendTensor>;
+}
+
+/** A token that was just appended to a row. */
+export interface TokenContext {
+  readonly row: number;
+  readonly step: number;
+  readonly id: number;
+  readonly text: string;
+}
+
+/**
+ * Stage hooks a plugin adds to every generation of its runtime (`ctx.addHooks`). For each step
+ * they run in this order: `beforeForward` → session.run → `afterForward` → `processLogits` (after
+ * the built-in repetition penalty and request processors, before temperature and truncation) →
+ * sampler → `afterToken`. A hook that throws fails only the stream it ran in, with a
+ * `PluginError` naming its plugin.
+ */
+export interface GenerationHooks {
+  beforeForward?(context: BeforeForwardContext): void;
+  afterForward?(observation: ForwardObservation): void;
+  processLogits?(logits: Float32Array, context: LogitsContext): void;
+  afterToken?(token: TokenContext): void;
+}

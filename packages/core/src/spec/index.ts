@@ -1,0 +1,13 @@
+export type * from './analyzer.js';
+export type * from './attention-router.js';
+export type * from './backend.js';
+export type * from './events.js';
+export type * from './extensions.js';
+export type * from './hooks.js';
+export type * from './kv-cache.js';
+export type * from './logits.js';
+export type { AdapterKinds, AdapterKind, AdapterEntry, RegisteredEntry, ResolveQuery, Rejection, AdapterRegistry } from './registry.js';
+export type { WeftPluginManifest, WeftPlugin, PluginContext } from './plugin.js';
+export type * from './request.js';
+export type * from './runtime.js';
+export type * from './tokenizer.js';

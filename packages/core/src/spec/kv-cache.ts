@@ -1,0 +1,55 @@
+import type { BackendTensor, InferenceSession } from './backend.js';
+
+/** Where the past keys and values live in a decoder graph, read from its input names and config. */
+export interface KvLayout {
+  readonly numLayers: number;
+  readonly numKvHeads: number;
+  readonly headDim: number;
+  /** `past_key_values.{i}.key` per layer (empty when the graph has no past inputs). */
+  readonly pastKeyNames: readonly string[];
+  readonly pastValueNames: readonly string[];
+  /** `present.{i}.key` per layer. */
+  readonly presentKeyNames: readonly string[];
+  readonly presentValueNames: readonly string[];
+  /** `attentions.{i}` (or similar) outputs when the graph exports attention probabilities. */
+  readonly attentionNames: readonly string[];
+  readonly hasPast: boolean;
+  readonly hasPositionIds: boolean;
+  readonly hasAttentionMask: boolean;
+}
+
+/** What a store is told when a generation run begins. */
+export interface KvCacheInit {
+  readonly layout: KvLayout;
+  readonly batchSize: number;
+  /** Used to create tensors in the backend's own representation. */
+  readonly session: Pick<InferenceSession, 'createTensor'>;
+}
+
+/**
+ * Holds the past keys/values between steps in its own format (full precision, quantised,
+ * evicted…). The loop never touches KV tensors directly: it asks the store for the feeds of the
+ * next step and hands it every step's `present.*` outputs.
+ */
+export interface KvCacheStore {
+  readonly specificationVersion: 'v1';
+  readonly name: string;
+  /** Called once per run before the first step. */
+  begin(init: KvCacheInit): void;
+  /** Number of cached positions (the past length the next step sees). */
+  readonly length: number;
+  /**
+   * Feeds `past_key_values.*` for the next step. The tensors stay owned by the store: the loop
+   * does not dispose them, and the store must keep them valid until the next `append`.
+   */
+  materialize(): Readonly<Record<string, BackendTensor>>;
+  /**
+   * Takes ownership of this step's `present.*` outputs (keyed by output name); each holds
+   * `past + seq` positions. The store disposes what it does not keep.
+   */
+  append(presents: Readonly<Record<string, BackendTensor>>): void;
+  /** Bytes held at rest right now (data + any scales, zero points, residual buffers). */
+  bytes(): number;
+  /** Frees every tensor and buffer. Idempotent. */
+  dispose(): void;
+}

@@ -1,0 +1,22 @@
+/** What a logits processor or sampler sees about the row it works on. */
+export interface LogitsContext {
+  /** Batch row. */
+  readonly row: number;
+  /** Decode step, 0 for the token right after the prompt. */
+  readonly step: number;
+  readonly promptIds: readonly number[];
+  readonly generatedIds: readonly number[];
+}
+
+/** Rewrites next-token logits in place (penalties, bans, temperature…). */
+export interface LogitsProcessor {
+  readonly name: string;
+  process(logits: Float32Array, context: LogitsContext): void;
+}
+
+/** Picks the next token from processed logits. */
+export interface Sampler {
+  readonly name: string;
+  /** `random` yields uniform numbers in [0, 1) from the request's seeded generator. */
+  sample(logits: Float32Array, context: LogitsContext & { readonly random: () => number }): number;
+}

@@ -1,0 +1,44 @@
+import type { Analyzer } from './analyzer.js';
+import type { KvCacheStore } from './kv-cache.js';
+import type { LogitsProcessor, Sampler } from './logits.js';
+import type { ChatMessage } from './tokenizer.js';
+
+/** A registry entry by name, with options for its `create`. */
+export type NamedRef = string | { readonly name: string; readonly options?: Readonly<Record<string, unknown>> };
+
+/**
+ * One generation request. Exactly one of `prompt`, `messages` or `inputIds` is given; arrays of
+ * them form a batch that advances in one forward pass per step (left padding).
+ */
+export interface GenerationRequest {
+  /** Text, encoded with the tokenizer's special-token rules (e.g. BOS). */
+  readonly prompt?: string | readonly string[];
+  /** Chat turns, rendered with the model's chat template and a generation prompt. */
+  readonly messages?: readonly ChatMessage[] | readonly (readonly ChatMessage[])[];
+  /** Token ids, used exactly as given. */
+  readonly inputIds?: readonly number[] | readonly (readonly number[])[];
+  /** New tokens per row. Default: 256, capped by the context length. */
+  readonly maxTokens?: number;
+  /** 0 (default, unless generation_config samples) means greedy. */
+  readonly temperature?: number;
+  readonly topK?: number;
+  readonly topP?: number;
+  readonly minP?: number;
+  /** > 1 penalises tokens already in the prompt or output (CTRL-style). Default 1. */
+  readonly repetitionPenalty?: number;
+  /** Seed of the sampling generator; the same seed gives the same tokens. */
+  readonly seed?: number;
+  /** Strings that end a row; matched across token boundaries and never emitted. */
+  readonly stop?: readonly string[];
+  readonly signal?: AbortSignal;
+  /** KV-cache store: a registered `kv-cache` entry, or an instance. Default `fp32`. */
+  readonly kv?: NamedRef | KvCacheStore;
+  /** Extra logits processors: registered `logits-processor` entries or instances. */
+  readonly processors?: readonly (NamedRef | LogitsProcessor)[];
+  /** Analyzers whose results are emitted as `analysis` events. */
+  readonly analyzers?: readonly (NamedRef | Analyzer)[];
+  /** Replaces the built-in greedy / multinomial sampler. */
+  readonly sampler?: NamedRef | Sampler;
+  /** Emit a `metrics` event per step (default true). */
+  readonly metrics?: boolean;
+}

@@ -1,0 +1,54 @@
+import type { Observable } from 'rxjs';
+import type { GenerationConfig } from '../model/generation-config.js';
+import type { ModelConfig } from '../model/model-config.js';
+import type { PerplexityRequest, PerplexityResult } from '../generation/evaluate-perplexity.js';
+import type { SessionOptions } from './backend.js';
+import type { GenerationEvent } from './events.js';
+import type { KvLayout } from './kv-cache.js';
+import type { WeftPlugin } from './plugin.js';
+import type { AdapterRegistry } from './registry.js';
+import type { GenerationRequest } from './request.js';
+import type { Tokenizer } from './tokenizer.js';
+
+/** How {@link Weft.load} opens a model folder. */
+export interface LoadOptions {
+  /** A registered backend name (`node`, `web`…) or `auto` (default): the highest-priority backend whose probe succeeds. */
+  readonly backend?: string;
+  /** Passed to the backend's session. */
+  readonly session?: SessionOptions;
+  /** Graph file relative to the folder, e.g. `onnx/model_with_attentions.onnx`. */
+  readonly onnxFile?: string;
+}
+
+/** A loaded model: configs, tokenizer, and generation over one backend session. */
+export interface WeftModel {
+  readonly path: string;
+  readonly config: ModelConfig;
+  readonly generationConfig: GenerationConfig;
+  readonly tokenizer: Tokenizer;
+  /** Name of the backend the session runs on. */
+  readonly backend: string;
+  readonly layout: KvLayout;
+  /** Cold Observable of typed events; each subscription is one run. */
+  generate(request: GenerationRequest): Observable<GenerationEvent>;
+  /** Text deltas of the first row, as they are produced. */
+  stream(request: GenerationRequest): AsyncIterable<string>;
+  /** The first row's full text. */
+  text(request: GenerationRequest): Promise<string>;
+  /** Perplexity through the incremental KV path. */
+  evaluate(request: PerplexityRequest): Promise<PerplexityResult>;
+  /** Releases the session. Idempotent; generation afterwards fails with a clear error. */
+  dispose(): Promise<void>;
+}
+
+/** One Weft runtime: its own container, registry, plugins and hooks. */
+export interface Weft {
+  readonly registry: AdapterRegistry;
+  /** Installs another plugin (validated, apiVersion-checked, setup run). */
+  use(plugin: WeftPlugin): Promise<void>;
+  /** Resolves once every plugin given to `createWeft` has been set up; rejects with the first `PluginError`. */
+  ready(): Promise<void>;
+  load(path: string, options?: LoadOptions): Promise<WeftModel>;
+  /** Disposes every model loaded through this runtime. */
+  dispose(): Promise<void>;
+}

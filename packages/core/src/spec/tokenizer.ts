@@ -1,0 +1,23 @@
+/** A chat turn, as chat templates expect it. */
+export interface ChatMessage {
+  readonly role: 'system' | 'user' | 'assistant' | (string & {});
+  readonly content: string;
+}
+
+/**
+ * Tokenizer contract used by the generation loop. The default implementation wraps
+ * `@huggingface/tokenizers` and `@huggingface/jinja`.
+ */
+export interface Tokenizer {
+  /** Encodes text; `addSpecialTokens` (default true) applies the tokenizer's post-processor (e.g. BOS). */
+  encode(text: string, options?: { readonly addSpecialTokens?: boolean }): number[];
+  /** Decodes ids; special tokens are skipped unless `skipSpecialTokens` is false. */
+  decode(ids: readonly number[], options?: { readonly skipSpecialTokens?: boolean }): string;
+  /** Renders `messages` with the model's chat template. Throws when the model has none. */
+  applyChatTemplate(messages: readonly ChatMessage[], options?: { readonly addGenerationPrompt?: boolean }): string;
+  /** Whether the chat template already emits the BOS token (then encode chat prompts without specials). */
+  readonly chatTemplateAddsBos: boolean;
+  /** Id of a token string, if the vocabulary has it. */
+  tokenToId(token: string): number | undefined;
+  readonly vocabSize: number;
+}
