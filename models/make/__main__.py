@@ -3,6 +3,7 @@
     /usr/bin/python3 -m make train   # corpus + tokenizer + training -> .work/checkpoint.pt
     /usr/bin/python3 -m make export  # ONNX + configs + eval splits + report -> story/
     /usr/bin/python3 -m make bench-model [--out bench-30m]  # random-weight ~30M model, not in git
+    /usr/bin/python3 -m make fixtures  # tiny random-weight graph variants for core's tests
 """
 from __future__ import annotations
 
@@ -105,6 +106,29 @@ def cmd_bench_model(args) -> None:
     print(f"{model.num_parameters()} parameters (random weights) -> {out}")
 
 
+def cmd_fixtures(args) -> None:
+    """Tiny random-weight models (same tokenizer) in three graph variants, for core's tests:
+    standard (past + position_ids), no past inputs, and no position_ids input."""
+    torch.manual_seed(args.seed)
+    cfg = LlamaConfig(vocab_size=1024, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, head_dim=8, max_position_embeddings=256)
+    model = Llama(cfg)
+    with torch.no_grad():  # larger random weights than training init, so greedy outputs vary
+        for name, p in model.named_parameters():
+            if p.dim() >= 2:
+                p.normal_(0, 0.35)
+    model.eval()
+    merges = tokenizer_bpe.train([s.text for s in data.train_stories(16000, 2000)[:3000]], 1024)
+    bpe = tokenizer_bpe.ByteLevelBpe(merges)
+    for name, past, pos in [("tiny", True, True), ("tiny-no-past", False, True), ("tiny-no-position-ids", True, False)]:
+        out = os.path.join(args.out, name)
+        os.makedirs(os.path.join(out, "onnx"), exist_ok=True)
+        export.export_onnx(model, os.path.join(out, "onnx", "model.onnx"), attentions=False, with_past=past, position_ids=pos)
+        export.write_configs(cfg, out)
+        tokenizer_bpe.save(bpe, out, cfg.max_position_embeddings)
+        print(f"{model.num_parameters()} parameters -> {out}")
+
+
 def main(argv: list[str]) -> None:
     p = argparse.ArgumentParser(prog="python -m make")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -122,8 +146,11 @@ def main(argv: list[str]) -> None:
     b = sub.add_parser("bench-model")
     b.add_argument("--out", default="bench-30m")
     b.add_argument("--seed", type=int, default=11)
+    fx = sub.add_parser("fixtures")
+    fx.add_argument("--out", default=os.path.join(HERE, "..", "packages", "core", "test", "fixtures"))
+    fx.add_argument("--seed", type=int, default=5)
     args = p.parse_args(argv)
-    {"train": cmd_train, "export": cmd_export, "bench-model": cmd_bench_model}[args.cmd](args)
+    {"train": cmd_train, "export": cmd_export, "bench-model": cmd_bench_model, "fixtures": cmd_fixtures}[args.cmd](args)
 
 
 if __name__ == "__main__":

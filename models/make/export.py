@@ -24,25 +24,34 @@ OPSET = 14
 
 
 class _Flat(torch.nn.Module):
-    """Flattens the nested past/present structure into the positional I/O ONNX needs."""
+    """Flattens the nested past/present structure into the positional I/O ONNX needs.
+    Variants for tests: without past inputs (recompute every step) and without `position_ids`
+    (positions derived from `attention_mask` inside the graph, as GPT-2 style exports do)."""
 
-    def __init__(self, model: Llama, attentions: bool):
+    def __init__(self, model: Llama, attentions: bool, past: bool = True, position_ids: bool = True):
         super().__init__()
-        self.model, self.attentions = model, attentions
+        self.model, self.attentions, self.past, self.position_ids = model, attentions, past, position_ids
 
-    def forward(self, input_ids, attention_mask, position_ids, *past_flat):
-        past = [(past_flat[2 * i], past_flat[2 * i + 1]) for i in range(len(past_flat) // 2)]
+    def forward(self, input_ids, attention_mask, *rest):
+        rest = list(rest)
+        if self.position_ids:
+            position_ids = rest.pop(0)
+        else:
+            position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)[:, -input_ids.shape[1]:]
+        past = [(rest[2 * i], rest[2 * i + 1]) for i in range(len(rest) // 2)] if self.past else None
         logits, presents, attns = self.model(input_ids, attention_mask, position_ids, past)
-        out = [logits] + [t for kv in presents for t in kv]
+        out = [logits]
+        if self.past:
+            out += [t for kv in presents for t in kv]
         if self.attentions:
             out += attns
         return tuple(out)
 
 
-def io_names(n_layers: int, attentions: bool) -> tuple[list[str], list[str]]:
-    inputs = ["input_ids", "attention_mask", "position_ids"]
+def io_names(n_layers: int, attentions: bool, past: bool = True, position_ids: bool = True) -> tuple[list[str], list[str]]:
+    inputs = ["input_ids", "attention_mask"] + (["position_ids"] if position_ids else [])
     outputs = ["logits"]
-    for i in range(n_layers):
+    for i in range(n_layers if past else 0):
         inputs += [f"past_key_values.{i}.key", f"past_key_values.{i}.value"]
         outputs += [f"present.{i}.key", f"present.{i}.value"]
     if attentions:
@@ -67,28 +76,31 @@ def _dedupe_transposed_initializers(path: str) -> None:
     onnx.save(m, path)
 
 
-def export_onnx(model: Llama, path: str, attentions: bool) -> None:
+def export_onnx(model: Llama, path: str, attentions: bool, with_past: bool = True, position_ids: bool = True) -> None:
     c = model.c
-    b, past, seq = 2, 3, 4
+    b, past, seq = 2, 3 if with_past else 0, 4
     ids = torch.randint(0, c.vocab_size, (b, seq))
     mask = torch.ones(b, past + seq, dtype=torch.long)
     pos = torch.arange(past, past + seq).unsqueeze(0).expand(b, -1)
     past_flat = []
-    for _ in range(c.num_hidden_layers):
+    for _ in range(c.num_hidden_layers if with_past else 0):
         past_flat += [torch.randn(b, c.num_key_value_heads, past, c.head_dim) for _ in range(2)]
-    inputs, outputs = io_names(c.num_hidden_layers, attentions)
+    inputs, outputs = io_names(c.num_hidden_layers, attentions, with_past, position_ids)
     axes = {"input_ids": {0: "batch_size", 1: "sequence_length"},
             "attention_mask": {0: "batch_size", 1: "total_sequence_length"},
             "position_ids": {0: "batch_size", 1: "sequence_length"},
             "logits": {0: "batch_size", 1: "sequence_length"}}
-    for i in range(c.num_hidden_layers):
+    if not position_ids:
+        del axes["position_ids"]
+    for i in range(c.num_hidden_layers if with_past else 0):
         for kind in ("key", "value"):
             axes[f"past_key_values.{i}.{kind}"] = {0: "batch_size", 2: "past_sequence_length"}
             axes[f"present.{i}.{kind}"] = {0: "batch_size", 2: "total_sequence_length"}
-        if attentions:
-            axes[f"attentions.{i}"] = {0: "batch_size", 2: "sequence_length", 3: "total_sequence_length"}
+    for i in range(c.num_hidden_layers if attentions else 0):
+        axes[f"attentions.{i}"] = {0: "batch_size", 2: "sequence_length", 3: "total_sequence_length"}
     with torch.no_grad():
-        torch.onnx.export(_Flat(model, attentions), (ids, mask, pos, *past_flat), path, input_names=inputs,
+        args = (ids, mask, *([pos] if position_ids else []), *past_flat)
+        torch.onnx.export(_Flat(model, attentions, with_past, position_ids), args, path, input_names=inputs,
                           output_names=outputs, dynamic_axes=axes, opset_version=OPSET, do_constant_folding=True)
     _dedupe_transposed_initializers(path)
     onnx.checker.check_model(onnx.load(path))

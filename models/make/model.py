@@ -69,12 +69,17 @@ class Attention(nn.Module):
         if past_k is not None:
             k = torch.cat([past_k, k], dim=2)
             v = torch.cat([past_v, v], dim=2)
+        # Grouped-query attention by broadcasting: query head h uses key/value head h // groups.
+        # (Written with views instead of repeat_interleave so the ONNX export keeps dynamic shapes.)
         groups = c.num_attention_heads // c.num_key_value_heads
-        kk = k.repeat_interleave(groups, dim=1)
-        vv = v.repeat_interleave(groups, dim=1)
-        scores = torch.matmul(q, kk.transpose(-1, -2)) / math.sqrt(c.head_dim) + bias
+        t = k.shape[2]
+        qg = q.reshape(b, c.num_key_value_heads, groups, s, c.head_dim)
+        scores = torch.matmul(qg, k.unsqueeze(2).transpose(-1, -2)) / math.sqrt(c.head_dim)
+        scores = scores.reshape(b, c.num_attention_heads, s, t) + bias
         probs = F.softmax(scores, dim=-1)
-        out = torch.matmul(probs, vv).transpose(1, 2).reshape(b, s, -1)
+        pg = probs.reshape(b, c.num_key_value_heads, groups, s, t)
+        out = torch.matmul(pg, v.unsqueeze(2)).reshape(b, c.num_attention_heads, s, c.head_dim)
+        out = out.transpose(1, 2).reshape(b, s, -1)
         return self.o_proj(out), k, v, probs
 
 

@@ -28,7 +28,7 @@ export class DefaultAdapterRegistry implements AdapterRegistry {
     const existing = list.find((e) => e.name === entry.name);
     if (existing) {
       throw new InvalidOptionsError(
-        `A ${kind} named "${entry.name}" is already registered by ${existing.owner}; pick another name.`,
+        `The ${kind} name "${entry.name}" is already registered by ${existing.owner}; pick another name.`,
         { option: 'name' },
       );
     }

@@ -1,0 +1,177 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { take } from 'rxjs';
+import { definePlugin, PluginError, type GenerationEvent, type Sampler, type WeftModel } from '../src/index.js';
+import { collect, done, fixture, runtime } from './helpers.js';
+
+const weft = runtime([
+  definePlugin({
+    name: 'test-extras',
+    version: '1.0.0',
+    apiVersion: '^0.1.0',
+    setup(ctx) {
+      ctx.register('logits-processor', {
+        name: 'explode',
+        create: () => ({ name: 'explode', process: () => { throw new Error('kaboom'); } }),
+      });
+      ctx.register('analyzer', {
+        name: 'top-id',
+        create: () => ({ name: 'top-id', observe: (o) => o.logits.map((l) => l.indexOf(Math.max(...l))) }),
+      });
+    },
+  }),
+]);
+afterAll(() => weft.dispose());
+const models = new Map<string, Promise<WeftModel>>();
+const load = (name: string) => {
+  if (!models.has(name)) models.set(name, weft.load(fixture(name)));
+  return models.get(name)!;
+};
+const ids = async (name: string, request: Parameters<WeftModel['generate']>[0]) => done(await collect((await load(name)).generate(request))).rows.map((r) => r.ids);
+const prompts = ['Once upon a time, there was a little fox named', 'Tom', 'The sun went down and the moon came up over the hill.'];
+
+describe('generation loop', () => {
+  it('gives the same greedy tokens with the KV cache, without past inputs, and without position_ids', async () => {
+    const request = { prompt: prompts, maxTokens: 24 };
+    const cached = await ids('tiny', request);
+    expect(await ids('tiny-no-past', request)).toEqual(cached);
+    expect(await ids('tiny-no-position-ids', request)).toEqual(cached);
+    expect(new Set(cached[0]).size).toBeGreaterThan(5); // not a degenerate constant output
+  });
+
+  it('advances a left-padded batch with the same greedy tokens as each prompt alone', async () => {
+    const batch = await ids('tiny', { prompt: prompts, maxTokens: 24 });
+    for (const [i, prompt] of prompts.entries()) {
+      expect((await ids('tiny', { prompt, maxTokens: 24 }))[0]).toEqual(batch[i]);
+    }
+  });
+
+  it('reproduces sampled tokens with the same seed and varies them across seeds', async () => {
+    const request = { prompt: prompts[0]!, maxTokens: 16, temperature: 1, topK: 50, topP: 0.95, seed: 7 };
+    const a = await ids('tiny', request);
+    expect(await ids('tiny', request)).toEqual(a);
+    expect(await ids('tiny', { ...request, seed: 8 })).not.toEqual(a);
+  });
+
+  it('ends at a stop string matched across tokens and never emits it', async () => {
+    const model = await load('tiny');
+    const free = done(await collect(model.generate({ prompt: prompts[0]!, maxTokens: 30 }))).rows[0]!;
+    const stop = free.text.slice(10, 14); // four characters that span token boundaries somewhere mid-text
+    const events = await collect(model.generate({ prompt: prompts[0]!, maxTokens: 30, stop: [stop] }));
+    const last = done(events);
+    expect(last.finishReason).toBe('stop');
+    expect(last.rows[0]!.text).toBe(free.text.slice(0, free.text.indexOf(stop)));
+    const streamed = events.flatMap((e) => (e.type === 'token' ? [e.text] : [])).join('');
+    expect(streamed).toBe(last.rows[0]!.text);
+  });
+
+  it('stops at any EOS id of a list and reports eos', async () => {
+    const model = await load('tiny');
+    const forced: Sampler = { name: 'force', sample: (_l, c) => (c.step < 3 ? 100 + c.step : 2) };
+    const last = done(await collect(model.generate({ prompt: 'x', maxTokens: 10, sampler: forced })));
+    expect(last.finishReason).toBe('eos');
+    expect(last.rows[0]!.ids).toEqual([100, 101, 102]);
+  });
+
+  it('never emits a broken UTF-8 character while an emoji arrives byte by byte', async () => {
+    const model = await load('tiny');
+    const bytes = [...new TextEncoder().encode('🙂é')].map((b) => 6 + b); // byte tokens follow the 6 specials
+    const sampler: Sampler = { name: 'bytes', sample: (_l, c) => bytes[c.step] ?? 2 };
+    const events = await collect(model.generate({ prompt: 'x', maxTokens: 10, sampler }));
+    const texts = events.flatMap((e) => (e.type === 'token' ? [e.text] : []));
+    expect(texts).toEqual(['', '', '', '🙂', '', 'é']);
+  });
+
+  it('renders chat messages with the template and adds BOS once', async () => {
+    const model = await load('tiny');
+    const events = await collect(model.generate({ messages: [{ role: 'user', content: 'Tell me a story.' }], maxTokens: 2 }));
+    const start = events[0]!;
+    expect(start.type).toBe('start');
+    const prompt = start.type === 'start' ? start.promptIds[0]! : [];
+    expect(prompt.slice(0, 2)).toEqual([1, 4]);
+    expect(prompt.at(-2)).toBe(5);
+    expect(model.tokenizer.decode(prompt, { skipSpecialTokens: false })).toBe('<|bos|><|user|>\nTell me a story.\n<|assistant|>\n');
+  });
+
+  it('emits metrics per step, analysis per step, and logprobs of the chosen tokens', async () => {
+    const model = await load('tiny');
+    const events = await collect(model.generate({ prompt: prompts, maxTokens: 5, analyzers: ['top-id'] }));
+    const metrics = events.filter((e) => e.type === 'metrics');
+    const analysis = events.filter((e) => e.type === 'analysis');
+    expect(metrics).toHaveLength(5);
+    const start = events[0]!;
+    const longest = start.type === 'start' ? Math.max(...start.promptIds.map((p) => p.length)) : -1;
+    expect(metrics[0]).toMatchObject({ step: 0, inputTokens: longest });
+    expect(metrics[1]).toMatchObject({ step: 1, inputTokens: 1 });
+    expect(analysis.map((a) => a.type === 'analysis' && a.step)).toEqual([0, 1, 2, 3, 4]);
+    // Greedy picks the analyzer's argmax for every row at every step.
+    const tokens = events.filter((e): e is Extract<GenerationEvent, { type: 'token' }> => e.type === 'token');
+    for (const t of tokens) {
+      const a = analysis[t.index]!;
+      expect(a.type === 'analysis' && (a.data as number[])[t.row]).toBe(t.id);
+      expect(t.logprob).toBeLessThan(0);
+    }
+    expect(done(events).usage.completionTokens).toBe(15);
+  });
+
+  it('stream() and text() yield the same text as the events', async () => {
+    const model = await load('tiny');
+    const request = { prompt: prompts[0]!, maxTokens: 20 };
+    const expected = done(await collect(model.generate(request))).rows[0]!.text;
+    let streamed = '';
+    for await (const piece of model.stream(request)) streamed += piece;
+    expect(streamed).toBe(expected);
+    expect(await model.text(request)).toBe(expected);
+  });
+
+  it('aborts within one step and reports abort', async () => {
+    const model = await load('tiny');
+    const controller = new AbortController();
+    const events: GenerationEvent[] = [];
+    await new Promise<void>((resolve, reject) =>
+      model.generate({ prompt: 'x', maxTokens: 200, signal: controller.signal }).subscribe({
+        next: (e) => {
+          events.push(e);
+          if (e.type === 'token' && e.index === 2) controller.abort();
+        },
+        error: reject,
+        complete: resolve,
+      }),
+    );
+    expect(done(events).finishReason).toBe('abort');
+    expect(done(events).usage.completionTokens).toBe(3);
+  });
+
+  it('fails only the stream whose plugin stage throws, naming the plugin', async () => {
+    const model = await load('tiny');
+    const [bad, good] = await Promise.allSettled([
+      collect(model.generate({ prompt: 'x', maxTokens: 5, processors: ['explode'] })),
+      collect(model.generate({ prompt: 'x', maxTokens: 5 })),
+    ]);
+    expect(bad.status).toBe('rejected');
+    const error = (bad as PromiseRejectedResult).reason as PluginError;
+    expect(PluginError.isInstance(error)).toBe(true);
+    expect(error.plugin).toBe('test-extras');
+    expect(error.message).toMatch(/logits processor "explode".*kaboom/);
+    expect(good.status).toBe('fulfilled');
+  });
+
+  it('measures the same perplexity with prefill chunks, step by step, and without past inputs', async () => {
+    const model = await load('tiny');
+    const inputIds = model.tokenizer.encode('Once upon a time, there was a little fox named Tom. Tom lived in a big forest.');
+    const stepwise = await model.evaluate({ inputIds });
+    const chunked = await model.evaluate({ inputIds, prefillTokens: 10 });
+    const recompute = await (await load('tiny-no-past')).evaluate({ inputIds });
+    expect(stepwise.tokens).toBe(inputIds.length - 1);
+    expect(Math.abs(chunked.perplexity / stepwise.perplexity - 1)).toBeLessThan(1e-5);
+    expect(Math.abs(recompute.perplexity / stepwise.perplexity - 1)).toBeLessThan(1e-5);
+    // 2 layers × (key + value) × 2 kv heads × 8 dims × 4 bytes per cached position
+    expect(stepwise.kvBytes).toBe((inputIds.length - 1) * 2 * 2 * 2 * 8 * 4);
+    expect(stepwise.kvBytesFp32).toBe(stepwise.kvBytes);
+  });
+
+  it('stops on unsubscribe and leaves no run going', async () => {
+    const model = await load('tiny');
+    const seen = await collect(model.generate({ prompt: 'x', maxTokens: 100 }).pipe(take(3)));
+    expect(seen.map((e) => e.type)).toEqual(['start', 'token', 'metrics']);
+  });
+});

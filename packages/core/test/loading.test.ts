@@ -1,0 +1,114 @@
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AdapterResolutionError, ContextOverflowError, createWeft, InvalidOptionsError, ModelLoadError } from '../src/index.js';
+import { collect, fixture, runtime } from './helpers.js';
+
+let scratch: string;
+beforeAll(async () => {
+  scratch = await mkdtemp(join(tmpdir(), 'weft-load-'));
+});
+afterAll(async () => {
+  await rm(scratch, { recursive: true, force: true });
+});
+
+/** A copy of the tiny fixture with one file changed. */
+async function variant(name: string, change: (dir: string) => Promise<void>): Promise<string> {
+  const dir = join(scratch, name);
+  await cp(fixture('tiny'), dir, { recursive: true });
+  await change(dir);
+  return dir;
+}
+
+async function editConfig(dir: string, edit: (c: Record<string, unknown>) => void): Promise<void> {
+  const path = join(dir, 'config.json');
+  const config = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+  edit(config);
+  await writeFile(path, JSON.stringify(config));
+}
+
+describe('loading bad model folders', () => {
+  const weft = runtime();
+  afterAll(() => weft.dispose());
+
+  const cases: [string, () => Promise<string>, RegExp][] = [
+    ['a missing folder', async () => join(scratch, 'nope'), /does not exist/],
+    ['a file instead of a folder', async () => join(fixture('tiny'), 'config.json'), /is not a folder/],
+    ['a missing config.json', () => variant('no-config', (d) => rm(join(d, 'config.json'))), /needs config\.json/],
+    ['invalid JSON', () => variant('bad-json', (d) => writeFile(join(d, 'config.json'), '{"model_type": ')), /not valid JSON/],
+    ['an unknown model type', () => variant('unknown-type', (d) => editConfig(d, (c) => (c['model_type'] = 't5'))), /Unknown model type "t5"/],
+    ['a missing tokenizer.json', () => variant('no-tokenizer', (d) => rm(join(d, 'tokenizer.json'))), /needs tokenizer\.json/],
+    ['no ONNX graph', () => variant('no-graph', (d) => rm(join(d, 'onnx'), { recursive: true })), /No ONNX graph/],
+    ['an empty graph', () => variant('empty-graph', (d) => writeFile(join(d, 'onnx/model.onnx'), '')), /is empty/],
+    [
+      'a truncated graph',
+      () => variant('truncated', async (d) => writeFile(join(d, 'onnx/model.onnx'), (await readFile(join(d, 'onnx/model.onnx'))).subarray(0, 5000))),
+      /could not load .*corrupt or truncated/,
+    ],
+    ['a layer count that disagrees with the graph', () => variant('layers', (d) => editConfig(d, (c) => (c['num_hidden_layers'] = 3))), /past inputs for 2 layers but config\.json says num_hidden_layers = 3/],
+    ['kv heads that disagree with the graph', () => variant('kv-heads', (d) => editConfig(d, (c) => (c['num_key_value_heads'] = 4))), /caches 2 key\/value heads but config\.json says 4/],
+    ['a vocabulary that disagrees with the graph', () => variant('vocab', (d) => editConfig(d, (c) => (c['vocab_size'] = 999))), /outputs 1024 logits per token but config\.json says vocab_size = 999/],
+  ];
+  it.each(cases)('rejects %s with a ModelLoadError', async (_, make, message) => {
+    const error = await weft.load(await make()).catch((e: unknown) => e);
+    expect(ModelLoadError.isInstance(error)).toBe(true);
+    expect((error as Error).message).toMatch(message);
+  });
+
+  it('explains when no backend is registered', async () => {
+    const bare = createWeft();
+    await expect(bare.load(fixture('tiny'))).rejects.toThrow(AdapterResolutionError);
+    await expect(bare.load(fixture('tiny'))).rejects.toThrow(/no backend adapters are registered/);
+  });
+
+  it('lists the registered backends when a named one is missing', async () => {
+    await expect(weft.load(fixture('tiny'), { backend: 'npu' })).rejects.toThrow(/No backend adapter matches "npu": registered: node \(different name\)/);
+  });
+});
+
+describe('bad requests', () => {
+  const weft = runtime();
+  afterAll(() => weft.dispose());
+
+  it.each([
+    [{ prompt: 'x', temperature: -1 }, /temperature must be a number >= 0/],
+    [{ prompt: 'x', topP: 0 }, /topP must be in \(0, 1\]/],
+    [{ prompt: 'x', topK: 1.5 }, /topK must be an integer/],
+    [{ prompt: 'x', minP: 1 }, /minP must be in \[0, 1\)/],
+    [{ prompt: 'x', repetitionPenalty: 0 }, /repetitionPenalty must be a number > 0/],
+    [{ prompt: 'x', maxTokens: 0 }, /maxTokens must be an integer >= 1/],
+    [{ prompt: 'x', stop: [''] }, /stop must be a list of non-empty strings/],
+    [{ prompt: 'x', inputIds: [1] }, /exactly one of prompt, messages or inputIds/],
+    [{}, /exactly one of prompt, messages or inputIds \(got none\)/],
+    [{ inputIds: [1, 5000] }, /inputIds must be integers in \[0, 1024\)/],
+    [{ prompt: 'x', kv: 'int3' }, /No kv-cache adapter matches "int3": registered: fp32 \(different name\)/],
+  ])('rejects %j', async (request, message) => {
+    const model = await weft.load(fixture('tiny'));
+    await expect(collect(model.generate(request as never))).rejects.toThrow(message);
+    await model.dispose();
+  });
+
+  it('rejects a prompt longer than the context with a ContextOverflowError', async () => {
+    const model = await weft.load(fixture('tiny'));
+    const error = await collect(model.generate({ inputIds: new Array(300).fill(5) })).catch((e: unknown) => e);
+    expect(ContextOverflowError.isInstance(error)).toBe(true);
+    expect(error).toMatchObject({ promptTokens: 300, contextLength: 256 });
+    await model.dispose();
+  });
+
+  it('caps new tokens at the context length', async () => {
+    const model = await weft.load(fixture('tiny'));
+    const events = await collect(model.generate({ inputIds: new Array(250).fill(5), maxTokens: 100 }));
+    const last = events.at(-1);
+    expect(last?.type === 'done' && last.usage.completionTokens).toBeLessThanOrEqual(6);
+    await model.dispose();
+  });
+
+  it('fails generation on a disposed model with a clear error', async () => {
+    const model = await weft.load(fixture('tiny'));
+    await model.dispose();
+    await model.dispose();
+    await expect(collect(model.generate({ prompt: 'x' }))).rejects.toThrow(InvalidOptionsError);
+  });
+});

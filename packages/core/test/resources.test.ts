@@ -1,0 +1,102 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { take } from 'rxjs';
+import { NodeBackendAdapter } from '@weft/backend-node';
+import { definePlugin, type BackendTensor, type InferenceSession } from '../src/index.js';
+import { collect, fixture, runtime } from './helpers.js';
+
+/** Wraps the node backend and tracks every tensor created by or returned to the loop. */
+function countingBackend() {
+  const live = new Set<BackendTensor>();
+  const track = (t: BackendTensor): BackendTensor => {
+    live.add(t);
+    const dispose = t.dispose.bind(t);
+    (t as { dispose: () => void }).dispose = () => {
+      live.delete(t);
+      dispose();
+    };
+    return t;
+  };
+  let released = 0;
+  const plugin = definePlugin({
+    name: 'counting-backend',
+    version: '1.0.0',
+    apiVersion: '^0.1.0',
+    setup(ctx) {
+      ctx.register('backend', {
+        name: 'counting',
+        priority: 1000,
+        create: () => {
+          const inner = new NodeBackendAdapter({ intraOpNumThreads: 1 });
+          return {
+            specificationVersion: 'v1',
+            name: 'counting',
+            probe: () => inner.probe(),
+            async createSession(source, options) {
+              const s = await inner.createSession(source, options);
+              const session: InferenceSession = {
+                inputNames: s.inputNames,
+                outputNames: s.outputNames,
+                inputMetadata: s.inputMetadata,
+                outputMetadata: s.outputMetadata,
+                createTensor: (type, data, dims) => track(s.createTensor(type, data, dims)) as never,
+                async run(feeds, o) {
+                  const out = await s.run(feeds, o);
+                  return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, track(v)]));
+                },
+                async release() {
+                  released++;
+                  await s.release();
+                },
+              };
+              return session;
+            },
+          };
+        },
+      });
+    },
+  });
+  return { plugin, live, released: () => released };
+}
+
+describe('resource release', () => {
+  const counting = countingBackend();
+  const weft = runtime([counting.plugin]);
+  afterAll(() => weft.dispose());
+
+  it('disposes every tensor of a completed, an aborted, an unsubscribed and a failed run', async () => {
+    const model = await weft.load(fixture('tiny'));
+    expect(model.backend).toBe('counting');
+    await collect(model.generate({ prompt: ['a', 'bb'], maxTokens: 8 }));
+    expect(counting.live.size).toBe(0);
+
+    const controller = new AbortController();
+    controller.abort();
+    await collect(model.generate({ prompt: 'a', maxTokens: 8, signal: controller.signal }));
+    expect(counting.live.size).toBe(0);
+
+    await collect(model.generate({ prompt: 'a', maxTokens: 50 }).pipe(take(4)));
+    await new Promise((r) => setTimeout(r, 50)); // the in-flight step finishes, then the loop exits
+    expect(counting.live.size).toBe(0);
+
+    const failing = { name: 'fail', process: () => { throw new Error('no'); } };
+    await expect(collect(model.generate({ prompt: 'a', maxTokens: 8, processors: [failing] }))).rejects.toThrow(/failed in logits processor/);
+    expect(counting.live.size).toBe(0);
+
+    await model.dispose();
+    expect(counting.released()).toBe(1);
+  });
+
+  it('releases the session when the graph does not match the config', async () => {
+    const before = counting.released();
+    const { cp, mkdtemp, readFile, writeFile, rm } = await import('node:fs/promises');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const dir = await mkdtemp(join(tmpdir(), 'weft-release-'));
+    await cp(fixture('tiny'), dir, { recursive: true });
+    const config = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
+    await writeFile(join(dir, 'config.json'), JSON.stringify({ ...config, num_hidden_layers: 5 }));
+    await expect(weft.load(dir)).rejects.toThrow(/config\.json says num_hidden_layers = 5/);
+    expect(counting.released()).toBe(before + 1);
+    await rm(dir, { recursive: true, force: true });
+  });
+});

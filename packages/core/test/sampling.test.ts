@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import { applyMinP, applyRepetitionPenalty, applyTopK, applyTopP, argmax, logSumExp, seededRandom, softmax, StopMatcher } from '../src/index.js';
+
+const logits = () => Float32Array.from([2, 1, 0.5, -1, 3]);
+
+describe('logits processing', () => {
+  it('top-k keeps the k largest', () => {
+    const l = logits();
+    applyTopK(l, 2);
+    expect([...l]).toEqual([2, -Infinity, -Infinity, -Infinity, 3]);
+  });
+
+  it('top-p keeps the smallest nucleus reaching p', () => {
+    const l = logits();
+    const p = softmax(l); // ≈ [.23, .08, .05, .01, .63]
+    applyTopP(l, p[4]! + 0.01);
+    expect([...l].map((v) => v !== -Infinity)).toEqual([true, false, false, false, true]);
+    const all = logits();
+    applyTopP(all, 1);
+    expect(all.every((v) => v !== -Infinity)).toBe(true);
+  });
+
+  it('min-p drops tokens below minP times the top probability', () => {
+    const l = logits();
+    applyMinP(l, 0.3); // top ≈ .63, floor ≈ .19 → keeps ids 0 and 4
+    expect([...l].map((v) => v !== -Infinity)).toEqual([true, false, false, false, true]);
+  });
+
+  it('repetition penalty divides positive and multiplies negative logits once per token', () => {
+    const l = logits();
+    applyRepetitionPenalty(l, [0, 3, 0], 2);
+    expect([...l]).toEqual([1, 1, 0.5, -2, 3]);
+  });
+
+  it('argmax takes the first maximum; logSumExp is stable', () => {
+    expect(argmax(Float32Array.from([1, 5, 5]))).toBe(1);
+    expect(logSumExp(Float32Array.from([1000, 1000]))).toBeCloseTo(1000 + Math.log(2), 6);
+  });
+
+  it('seeded random repeats per seed and differs across seeds', () => {
+    const a = seededRandom(42);
+    const b = seededRandom(42);
+    const c = seededRandom(43);
+    const xs = Array.from({ length: 5 }, () => a());
+    expect(Array.from({ length: 5 }, () => b())).toEqual(xs);
+    expect(Array.from({ length: 5 }, () => c())).not.toEqual(xs);
+    expect(xs.every((x) => x >= 0 && x < 1)).toBe(true);
+  });
+});
+
+describe('StopMatcher', () => {
+  it('matches across pushes, holds back possible prefixes and never emits the stop string', () => {
+    const m = new StopMatcher(['The end']);
+    expect(m.push('Lily slept. Th')).toEqual({ emit: 'Lily slept. ', stopped: false });
+    expect(m.push('e e')).toEqual({ emit: '', stopped: false });
+    expect(m.push('nd.')).toEqual({ emit: '', stopped: true });
+  });
+
+  it('releases held text when the prefix does not continue', () => {
+    const m = new StopMatcher(['\n\n']);
+    expect(m.push('a\n')).toEqual({ emit: 'a', stopped: false });
+    expect(m.push('b')).toEqual({ emit: '\nb', stopped: false });
+    expect(m.flush()).toBe('');
+  });
+
+  it('cuts at the earliest of several stop strings', () => {
+    const m = new StopMatcher(['cat', 'dog']);
+    expect(m.push('a dog and a cat')).toEqual({ emit: 'a ', stopped: true });
+  });
+});
