@@ -59,6 +59,7 @@ export async function evaluatePerplexity(ctx: GenerationContext, request: Perple
   const store = kv.value;
   if (layout.hasPast) runStage(kv.owner, 'kv begin', () => store.begin({ layout, batchSize: 1, session }));
   const vocab = ctx.config.vocabSize;
+  const presentNames = new Set([...layout.presentKeyNames, ...layout.presentValueNames]);
   let nll = 0;
   const stepMs: number[] = [];
   let owned: Record<string, BackendTensor> = {};
@@ -94,10 +95,12 @@ export async function evaluatePerplexity(ctx: GenerationContext, request: Perple
       }
       if (layout.hasPast) {
         const presents: Record<string, BackendTensor> = {};
-        for (const name of [...layout.presentKeyNames, ...layout.presentValueNames]) {
-          presents[name] = outputs[name]!;
-          delete owned[name];
+        const rest: Record<string, BackendTensor> = {};
+        for (const name in outputs) {
+          if (presentNames.has(name)) presents[name] = outputs[name]!;
+          else rest[name] = outputs[name]!;
         }
+        owned = rest;
         runStage(kv.owner, 'kv append', () => store.append(presents));
       }
       release();

@@ -2,7 +2,7 @@ import { Observable, type Subscriber } from 'rxjs';
 import { BackendError } from '../errors/backend-error.js';
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import type { BackendTensor } from '../spec/backend.js';
-import type { DoneEvent, FinishReason, GenerationEvent, RowResult } from '../spec/events.js';
+import type { DoneEvent, FinishReason, GenerationEvent, RowResult, TokenEvent } from '../spec/events.js';
 import type { LogitsContext } from '../spec/logits.js';
 import type { GenerationRequest } from '../spec/request.js';
 import type { GenerationContext } from './generation-context.js';
@@ -59,9 +59,13 @@ async function runGeneration(
   const batch = prompts.length;
   const pads = prompts.map((p) => longest - p.length);
   const rows = prompts.map((p, r) => new RowState(r, p, tokenizer, stop));
-  const logits = prompts.map(() => new Float32Array(vocab));
-  const raw = prompts.map(() => new Float32Array(vocab));
+  // Sampling rewrites logits in place unless decoding is plain greedy; then it works on a copy so
+  // the raw row stays intact for analyzers and for the lazily computed logprob.
+  const rewrites =
+    sampling.temperature !== 0 || sampling.repetitionPenalty !== 1 || components.processors.length > 0 ||
+    components.sampler !== undefined || hooks.some((h) => h.hooks.processLogits !== undefined);
   const emitMetrics = request.metrics !== false;
+  const presentNames = new Set([...layout.presentKeyNames, ...layout.presentValueNames]);
   const stepMs: number[] = [];
   let ttftMs = 0;
   let owned: Record<string, BackendTensor> = {};
@@ -113,7 +117,8 @@ async function runGeneration(
       if (!logitsTensor) throw new BackendError('The model did not return "logits".', { backend: ctx.backend });
       const seq = logitsTensor.dims[1]!;
       const data = logitsTensor.data as Float32Array;
-      for (let r = 0; r < batch; r++) logits[r]!.set(data.subarray(((r + 1) * seq - 1) * vocab, (r + 1) * seq * vocab));
+      const logits: Float32Array[] = [];
+      for (let r = 0; r < batch; r++) logits.push(data.slice(((r + 1) * seq - 1) * vocab, (r + 1) * seq * vocab));
 
       const observation = { step, batchSize: batch, inputIds: feedIds, logits, outputs, layout };
       for (const a of components.analyzers) {
@@ -126,10 +131,12 @@ async function runGeneration(
       if (layout.hasPast) {
         const t = performance.now();
         const presents: Record<string, BackendTensor> = {};
-        for (const name of [...layout.presentKeyNames, ...layout.presentValueNames]) {
-          presents[name] = outputs[name]!;
-          delete owned[name];
+        const rest: Record<string, BackendTensor> = {};
+        for (const name in outputs) {
+          if (presentNames.has(name)) presents[name] = outputs[name]!;
+          else rest[name] = outputs[name]!;
         }
+        owned = rest;
         runStage(components.kv.owner, 'kv append', () => store.append(presents));
         kvMs += performance.now() - t;
       }
@@ -137,17 +144,13 @@ async function runGeneration(
 
       const samplingStart = performance.now();
       const picked: number[] = [];
-      const logprobs: number[] = [];
       for (const row of rows) {
         const r = row.row;
         if (!row.active) {
           picked.push(generationConfig.padTokenId);
-          logprobs.push(0);
           continue;
         }
-        const l = logits[r]!;
-        const lse = logSumExp(l);
-        raw[r]!.set(l);
+        const l = rewrites ? logits[r]!.slice() : logits[r]!;
         const lc: LogitsContext = { row: r, step, promptIds: prompts[r]!, generatedIds: row.generated };
         if (sampling.repetitionPenalty !== 1) applyRepetitionPenalty(l, [...prompts[r]!, ...row.generated], sampling.repetitionPenalty);
         for (const p of components.processors) runStage(p.owner, `logits processor "${p.value.name}"`, () => p.value.process(l, lc));
@@ -162,7 +165,6 @@ async function runGeneration(
           throw new InvalidOptionsError(`The sampler returned ${String(id)}, not a token id in [0, ${vocab}).`, { option: 'sampler' });
         }
         picked.push(id);
-        logprobs.push(raw[r]![id]! - lse);
       }
       const samplingMs = performance.now() - samplingStart;
 
@@ -178,7 +180,7 @@ async function runGeneration(
         const { text } = row.accept(id);
         if (row.active && row.generated.length >= maxTokens) row.finish('length');
         if (step === 0 && ttftMs === 0) ttftMs = performance.now() - started;
-        out.next({ type: 'token', row: row.row, index, id, text, logprob: logprobs[row.row]! });
+        out.next(tokenEvent(row.row, index, id, text, logits[row.row]!));
         for (const h of hooks) {
           if (h.hooks.afterToken) runStage(h.owner, 'afterToken', () => h.hooks.afterToken!({ row: row.row, step, id, text }));
         }
@@ -201,6 +203,22 @@ async function runGeneration(
 }
 
 
+
+/** A token event whose `logprob` is computed on first read (a full softmax costs more than a small model's step). */
+function tokenEvent(row: number, index: number, id: number, text: string, rawLogits: Float32Array): TokenEvent {
+  let logprob: number | undefined;
+  return {
+    type: 'token',
+    row,
+    index,
+    id,
+    text,
+    get logprob(): number {
+      logprob ??= rawLogits[id]! - logSumExp(rawLogits);
+      return logprob;
+    },
+  };
+}
 
 function doneEvent(rows: readonly RowState[], ttftMs: number, msPerToken: number, kvBytes: number): DoneEvent {
   const results: RowResult[] = rows.map((row) => {
