@@ -33,3 +33,6 @@ export { applyMinP } from './generation/sampling/min-p.js';
 export { argmax } from './generation/sampling/argmax.js';
 export { softmax, logSumExp } from './generation/sampling/softmax.js';
 export { median } from './util/median.js';
+export { CircuitBreaker, type BreakerOptions, type BreakerState } from './backend/circuit-breaker.js';
+export { SessionPool, type ActiveSession } from './backend/session-pool.js';
+export { selectBackend, type BackendSelection } from './model/select-backend.js';

@@ -1,4 +1,3 @@
-import { BackendError } from '../errors/backend-error.js';
 import { ContextOverflowError } from '../errors/context-overflow-error.js';
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import type { BackendTensor } from '../spec/backend.js';
@@ -54,7 +53,9 @@ export async function evaluatePerplexity(ctx: GenerationContext, request: Perple
   if (!Number.isInteger(prefill) || prefill < 1 || prefill >= n) {
     throw new InvalidOptionsError(`prefillTokens must be an integer in [1, ${n - 1}].`, { option: 'prefillTokens' });
   }
-  const { session, layout } = ctx;
+  const { layout } = ctx;
+  const active = ctx.sessions.current;
+  const session = active.session;
   const kv = resolveComponents(ctx.registry, request.kv === undefined ? {} : { kv: request.kv }).kv;
   const store = kv.value;
   if (layout.hasPast) runStage(kv.owner, 'kv begin', () => store.begin({ layout, batchSize: 1, session }));
@@ -76,12 +77,7 @@ export async function evaluatePerplexity(ctx: GenerationContext, request: Perple
       const past = layout.hasPast ? store.length : 0;
       owned = stepFeeds(session, layout, [fed], [0], past);
       const feeds = layout.hasPast ? { ...owned, ...store.materialize() } : { ...owned };
-      let outputs: Record<string, BackendTensor>;
-      try {
-        outputs = await session.run(feeds);
-      } catch (cause) {
-        throw new BackendError(`The ${ctx.backend} backend failed: ${(cause as Error).message}`, { backend: ctx.backend, cause });
-      }
+      const outputs = await ctx.sessions.run(active, feeds);
       release();
       owned = outputs;
       const logits = outputs['logits']!.data as Float32Array;

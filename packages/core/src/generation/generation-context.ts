@@ -1,15 +1,20 @@
 import type { GenerationConfig } from '../model/generation-config.js';
 import type { ModelConfig } from '../model/model-config.js';
 import type { OwnedHooks } from '../runtime/tokens.js';
-import type { InferenceSession } from '../spec/backend.js';
+import type { SessionPool } from '../backend/session-pool.js';
+import type { Rejection } from '../spec/registry.js';
 import type { KvLayout } from '../spec/kv-cache.js';
 import type { AdapterRegistry } from '../spec/registry.js';
 import type { Tokenizer } from '../spec/tokenizer.js';
 
 /** Everything a generation run needs from its loaded model and runtime. */
 export interface GenerationContext {
-  readonly session: InferenceSession;
-  readonly backend: string;
+  /** The session runs go to, and the fallbacks it fails over to. */
+  readonly sessions: SessionPool;
+  /** Whether a failing backend hands the stream to the next one. */
+  readonly failover: boolean;
+  /** Backends rejected when this model's backend was chosen, and why. */
+  readonly rejectedBackends: readonly Rejection[];
   readonly layout: KvLayout;
   readonly config: ModelConfig;
   readonly generationConfig: GenerationConfig;

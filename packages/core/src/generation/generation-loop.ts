@@ -46,7 +46,8 @@ async function runGeneration(
   run: { cancelled: boolean },
 ): Promise<void> {
   const started = performance.now();
-  const { session, layout, tokenizer, generationConfig, hooks } = ctx;
+  const { layout, tokenizer, generationConfig, hooks, sessions } = ctx;
+  let active = ctx.failover ? await sessions.acquire() : sessions.current;
   const vocab = ctx.config.vocabSize;
   const prompts = promptIds(request, tokenizer, vocab);
   const sampling = resolveSamplingOptions(request, generationConfig);
@@ -74,9 +75,9 @@ async function runGeneration(
     owned = {};
   };
 
-  if (layout.hasPast) runStage(components.kv.owner, 'kv begin', () => store.begin({ layout, batchSize: batch, session }));
+  if (layout.hasPast) runStage(components.kv.owner, 'kv begin', () => store.begin({ layout, batchSize: batch, session: active.session }));
   try {
-    out.next({ type: 'start', backend: ctx.backend, batchSize: batch, promptIds: prompts, kv: store.name });
+    out.next({ type: 'start', backend: active.backend, rejectedBackends: ctx.rejectedBackends, batchSize: batch, promptIds: prompts, kv: store.name });
     // Every id fed so far per row (padded prompt, then one id per step); recompute-only models
     // (no past inputs) are fed all of it each step.
     const history: number[][] = prompts.map((p, r) => [...new Array<number>(pads[r]!).fill(generationConfig.padTokenId), ...p]);
@@ -88,33 +89,48 @@ async function runGeneration(
         break;
       }
       const stepStart = performance.now();
-      const pastLength = layout.hasPast ? store.length : 0;
-      const feedIds = layout.hasPast ? tokens : history;
-      owned = stepFeeds(session, layout, feedIds, pads, pastLength);
-      const feeds: Record<string, BackendTensor> = { ...owned };
+      let feedIds = layout.hasPast ? tokens : history;
       let kvMs = 0;
-      if (layout.hasPast) {
-        const t = performance.now();
-        Object.assign(feeds, runStage(components.kv.owner, 'kv materialize', () => store.materialize()));
-        kvMs += performance.now() - t;
+      let forwardMs = 0;
+      let outputs: Record<string, BackendTensor> | undefined;
+      while (!outputs) {
+        const pastLength = layout.hasPast ? store.length : 0;
+        owned = stepFeeds(active.session, layout, feedIds, pads, pastLength);
+        const feeds: Record<string, BackendTensor> = { ...owned };
+        if (layout.hasPast) {
+          const t = performance.now();
+          Object.assign(feeds, runStage(components.kv.owner, 'kv materialize', () => store.materialize()));
+          kvMs += performance.now() - t;
+        }
+        for (const h of hooks) {
+          if (h.hooks.beforeForward) runStage(h.owner, 'beforeForward', () => h.hooks.beforeForward!({ step, batchSize: batch, pastLength, feeds }));
+        }
+        const forwardStart = performance.now();
+        try {
+          outputs = await sessions.run(active, feeds);
+        } catch (error) {
+          release();
+          if (!ctx.failover || run.cancelled) throw error;
+          // Continue on the next backend from the same point: a fresh cache, prefilled with
+          // every id fed so far (prompt and generated tokens), so no token is lost or repeated.
+          const from = active.backend;
+          active = await sessions.failover(from);
+          out.next({ type: 'failover', step, from, to: active.backend, reason: (error as Error).message });
+          if (layout.hasPast) {
+            store.dispose();
+            runStage(components.kv.owner, 'kv begin', () => store.begin({ layout, batchSize: batch, session: active.session }));
+          }
+          feedIds = history;
+          continue;
+        }
+        forwardMs = performance.now() - forwardStart;
+        release();
+        owned = outputs;
       }
-      for (const h of hooks) {
-        if (h.hooks.beforeForward) runStage(h.owner, 'beforeForward', () => h.hooks.beforeForward!({ step, batchSize: batch, pastLength, feeds }));
-      }
-      const forwardStart = performance.now();
-      let outputs: Record<string, BackendTensor>;
-      try {
-        outputs = await session.run(feeds);
-      } catch (cause) {
-        throw new BackendError(`The ${ctx.backend} backend failed at step ${step}: ${(cause as Error).message}`, { backend: ctx.backend, cause });
-      }
-      const forwardMs = performance.now() - forwardStart;
-      release();
-      owned = outputs;
       if (run.cancelled) return;
 
       const logitsTensor = outputs['logits'];
-      if (!logitsTensor) throw new BackendError('The model did not return "logits".', { backend: ctx.backend });
+      if (!logitsTensor) throw new BackendError('The model did not return "logits".', { backend: active.backend });
       const seq = logitsTensor.dims[1]!;
       const data = logitsTensor.data as Float32Array;
       const logits: Float32Array[] = [];

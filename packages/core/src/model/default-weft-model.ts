@@ -29,7 +29,10 @@ export class DefaultWeftModel implements WeftModel {
     return this.context.tokenizer;
   }
   get backend() {
-    return this.context.backend;
+    return this.context.sessions.current.backend;
+  }
+  get rejectedBackends() {
+    return this.context.rejectedBackends;
   }
   get layout() {
     return this.context.layout;
@@ -59,7 +62,7 @@ export class DefaultWeftModel implements WeftModel {
     if (this.disposed) return;
     this.disposed = true;
     this.onDispose(this);
-    await this.context.session.release();
+    await this.context.sessions.release();
   }
 
   private assertOpen(): void {

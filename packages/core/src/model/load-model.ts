@@ -13,6 +13,20 @@ import { readKvLayout } from './kv-layout.js';
 import { parseModelConfig } from './model-config.js';
 import { assertFolder, findGraph, readJson } from './model-files.js';
 import { selectBackend } from './select-backend.js';
+import { SessionPool } from '../backend/session-pool.js';
+import { InvalidOptionsError } from '../errors/invalid-options-error.js';
+import type { BackendAdapter } from '../spec/backend.js';
+
+function pickFallback(name: string, available: readonly BackendAdapter[]): BackendAdapter {
+  const adapter = available.find((a) => a.name === name);
+  if (!adapter) {
+    throw new InvalidOptionsError(
+      `Failover backend "${name}" is not available here (available: ${available.map((a) => a.name).join(', ') || 'none'}).`,
+      { option: 'failover.backends' },
+    );
+  }
+  return adapter;
+}
 
 /**
  * Loads a Hugging Face style folder: configs and tokenizer first (cheap, fail fast), then the
@@ -32,10 +46,13 @@ export async function loadModel(
   const tokenizerConfig = ((await readJson(dir, 'tokenizer_config.json', false)) ?? {}) as Record<string, unknown>;
   const tokenizer = new HfTokenizer(tokenizerJson, tokenizerConfig, join(dir, 'tokenizer.json'));
   const graph = await findGraph(dir, options.onnxFile);
-  const adapter = await selectBackend(runtime.registry, options.backend ?? 'auto');
+  const { adapter, rejected, others } = await selectBackend(runtime.registry, options.backend ?? 'auto');
+  const failover = options.failover === true ? {} : options.failover || undefined;
+  const fallbacks = failover?.backends ? failover.backends.map((name) => pickFallback(name, others)) : others;
+  const source = { kind: 'path', path: graph } as const;
   let session: InferenceSession;
   try {
-    session = await adapter.createSession({ kind: 'path', path: graph }, options.session);
+    session = await adapter.createSession(source, options.session);
   } catch (cause) {
     if (WeftError.isInstance(cause) && cause.code !== 'backend') throw cause;
     throw new ModelLoadError(
@@ -45,9 +62,15 @@ export async function loadModel(
   }
   try {
     const layout = readKvLayout(session, config, graph);
+    const sessions = new SessionPool({ adapter, backend: adapter.name, session }, failover ? fallbacks : [], source, {
+      ...(options.session ? { session: options.session } : {}),
+      ...(failover?.runTimeoutMs !== undefined ? { runTimeoutMs: failover.runTimeoutMs } : {}),
+      ...(failover?.breaker ? { breaker: failover.breaker } : {}),
+    });
     const context: GenerationContext = {
-      session,
-      backend: adapter.name,
+      sessions,
+      failover: failover !== undefined,
+      rejectedBackends: rejected,
       layout,
       config,
       generationConfig,

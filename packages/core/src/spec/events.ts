@@ -11,6 +11,8 @@ export interface Usage {
 export interface StartEvent {
   readonly type: 'start';
   readonly backend: string;
+  /** Backends passed over when the model's backend was chosen (`auto` or by name), and why. */
+  readonly rejectedBackends: readonly { readonly name: string; readonly reason: string }[];
   readonly batchSize: number;
   /** Prompt ids per row, as fed to the model (before padding). */
   readonly promptIds: readonly (readonly number[])[];
@@ -72,4 +74,13 @@ export interface DoneEvent {
   readonly rows: readonly RowResult[];
 }
 
-export type GenerationEvent = StartEvent | TokenEvent | MetricsEvent | AnalysisEvent | DoneEvent;
+/** The stream moved to another backend after `from` failed; generated tokens are re-fed as a prefill. */
+export interface FailoverEvent {
+  readonly type: 'failover';
+  readonly step: number;
+  readonly from: string;
+  readonly to: string;
+  readonly reason: string;
+}
+
+export type GenerationEvent = StartEvent | TokenEvent | MetricsEvent | AnalysisEvent | FailoverEvent | DoneEvent;

@@ -18,6 +18,21 @@ export interface LoadOptions {
   readonly session?: SessionOptions;
   /** Graph file relative to the folder, e.g. `onnx/model_with_attentions.onnx`. */
   readonly onnxFile?: string;
+  /**
+   * Continue a stream on another backend when its backend fails mid-stream (run throws or times
+   * out). `true` uses every other available backend in priority order.
+   */
+  readonly failover?: boolean | FailoverOptions;
+}
+
+/** How streams move between backends when one fails. */
+export interface FailoverOptions {
+  /** Fallback backends in order (registry names); default: every other available backend by priority. */
+  readonly backends?: readonly string[];
+  /** A `session.run` that takes longer counts as a failure. */
+  readonly runTimeoutMs?: number;
+  /** Per-backend circuit breaker: opens after `failureThreshold` consecutive failures, half-opens after `cooldownMs`. */
+  readonly breaker?: { readonly failureThreshold?: number; readonly cooldownMs?: number };
 }
 
 /** A loaded model: configs, tokenizer, and generation over one backend session. */
@@ -26,8 +41,10 @@ export interface WeftModel {
   readonly config: ModelConfig;
   readonly generationConfig: GenerationConfig;
   readonly tokenizer: Tokenizer;
-  /** Name of the backend the session runs on. */
+  /** Name of the backend runs currently go to (changes after a failover). */
   readonly backend: string;
+  /** Backends passed over when loading (`auto` or by name), with reasons. */
+  readonly rejectedBackends: readonly { readonly name: string; readonly reason: string }[];
   readonly layout: KvLayout;
   /** Cold Observable of typed events; each subscription is one run. */
   generate(request: GenerationRequest): Observable<GenerationEvent>;

@@ -1,0 +1,50 @@
+/** Breaker states: `closed` (use), `open` (skip until the cool-down ends), `half-open` (one trial). */
+export type BreakerState = 'closed' | 'open' | 'half-open';
+
+/** Options of a {@link CircuitBreaker}. */
+export interface BreakerOptions {
+  /** Consecutive failures that open the breaker (default 3). */
+  readonly failureThreshold?: number;
+  /** How long an open breaker waits before allowing a trial (default 30 s). */
+  readonly cooldownMs?: number;
+}
+
+/**
+ * Per-backend circuit breaker: opens after `failureThreshold` consecutive failures, half-opens
+ * after `cooldownMs` to let one trial through, closes again on success.
+ */
+export class CircuitBreaker {
+  private failures = 0;
+  private openedAt = 0;
+  private open = false;
+  private readonly threshold: number;
+  private readonly cooldownMs: number;
+
+  constructor(options: BreakerOptions = {}, private readonly now: () => number = () => Date.now()) {
+    this.threshold = options.failureThreshold ?? 3;
+    this.cooldownMs = options.cooldownMs ?? 30_000;
+  }
+
+  get state(): BreakerState {
+    if (!this.open) return 'closed';
+    return this.now() - this.openedAt >= this.cooldownMs ? 'half-open' : 'open';
+  }
+
+  /** Whether a call may go to this backend now. */
+  allows(): boolean {
+    return this.state !== 'open';
+  }
+
+  success(): void {
+    this.failures = 0;
+    this.open = false;
+  }
+
+  failure(): void {
+    this.failures++;
+    if (this.open || this.failures >= this.threshold) {
+      this.open = true;
+      this.openedAt = this.now();
+    }
+  }
+}

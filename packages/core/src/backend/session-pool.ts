@@ -1,0 +1,136 @@
+import { BackendError } from '../errors/backend-error.js';
+import type { BackendAdapter, BackendTensor, InferenceSession, ModelSource, SessionOptions } from '../spec/backend.js';
+import { CircuitBreaker, type BreakerOptions } from './circuit-breaker.js';
+
+/** A backend and the session the pool opened on it. */
+export interface ActiveSession {
+  readonly backend: string;
+  readonly session: InferenceSession;
+}
+
+interface Candidate {
+  readonly adapter: BackendAdapter;
+  readonly breaker: CircuitBreaker;
+  session?: Promise<InferenceSession>;
+}
+
+/**
+ * The sessions a model may run on: the chosen backend first, then fallbacks in order. Each
+ * backend has a circuit breaker; `run` applies the per-run timeout; `failover` records a failure
+ * and opens the next usable session.
+ */
+export class SessionPool {
+  private readonly candidates: Candidate[];
+  private active: ActiveSession;
+
+  constructor(
+    primary: ActiveSession & { readonly adapter: BackendAdapter },
+    fallbacks: readonly BackendAdapter[],
+    private readonly source: ModelSource,
+    private readonly options: { readonly session?: SessionOptions; readonly runTimeoutMs?: number; readonly breaker?: BreakerOptions } = {},
+  ) {
+    const breaker = (): CircuitBreaker => new CircuitBreaker(options.breaker);
+    this.candidates = [
+      { adapter: primary.adapter, breaker: breaker(), session: Promise.resolve(primary.session) },
+      ...fallbacks.map((adapter) => ({ adapter, breaker: breaker() })),
+    ];
+    this.active = { backend: primary.backend, session: primary.session };
+  }
+
+  /** The session runs currently go to. */
+  get current(): ActiveSession {
+    return this.active;
+  }
+
+  /** Backends the pool may use, in order, with their breaker states. */
+  get backends(): readonly { readonly name: string; readonly state: string }[] {
+    return this.candidates.map((c) => ({ name: c.adapter.name, state: c.breaker.state }));
+  }
+
+  /** Runs on `session`, failing with a `BackendError` when it throws or exceeds the timeout. */
+  async run(active: ActiveSession, feeds: Readonly<Record<string, BackendTensor>>): Promise<Record<string, BackendTensor>> {
+    const candidate = this.candidates.find((c) => c.adapter.name === active.backend);
+    const work = active.session.run(feeds);
+    const timeoutMs = this.options.runTimeoutMs;
+    try {
+      const outputs = timeoutMs === undefined ? await work : await withTimeout(work, timeoutMs, active.backend);
+      candidate?.breaker.success();
+      return outputs;
+    } catch (cause) {
+      candidate?.breaker.failure();
+      throw new BackendError(`The ${active.backend} backend failed: ${(cause as Error).message}`, { backend: active.backend, cause });
+    }
+  }
+
+  /**
+   * The first backend in priority order whose breaker allows a call (an open breaker that has
+   * cooled down gets its half-open trial here), opening its session if needed.
+   */
+  async acquire(): Promise<ActiveSession> {
+    const reasons: string[] = [];
+    for (const candidate of this.candidates) {
+      const active = await this.open(candidate, reasons);
+      if (active) return active;
+    }
+    throw new BackendError(`No backend is usable (${reasons.join('; ')}).`);
+  }
+
+  /**
+   * Picks the next backend after `failed` whose breaker allows a call and whose session opens.
+   * Throws a `BackendError` listing why each candidate was unusable when none is left.
+   */
+  async failover(failed: string): Promise<ActiveSession> {
+    const reasons: string[] = [`${failed}: failed during the run`];
+    const start = this.candidates.findIndex((c) => c.adapter.name === failed);
+    const order = [...this.candidates.slice(start + 1), ...this.candidates.slice(0, Math.max(0, start))];
+    for (const candidate of order) {
+      const active = await this.open(candidate, reasons);
+      if (active) return active;
+    }
+    throw new BackendError(`No backend left to continue on (${reasons.join('; ')}).`, { backend: failed });
+  }
+
+  private async open(candidate: Candidate, reasons: string[]): Promise<ActiveSession | undefined> {
+    const name = candidate.adapter.name;
+    if (!candidate.breaker.allows()) {
+      reasons.push(`${name}: circuit open`);
+      return undefined;
+    }
+    try {
+      candidate.session ??= candidate.adapter.createSession(this.source, this.options.session);
+      this.active = { backend: name, session: await candidate.session };
+      return this.active;
+    } catch (error) {
+      delete candidate.session;
+      candidate.breaker.failure();
+      reasons.push(`${name}: ${(error as Error).message}`);
+      return undefined;
+    }
+  }
+
+  /** Releases every session the pool opened. */
+  async release(): Promise<void> {
+    await Promise.all(
+      this.candidates.map(async (c) => {
+        const session = await c.session?.catch(() => undefined);
+        await session?.release();
+      }),
+    );
+  }
+}
+
+function withTimeout<T extends Record<string, BackendTensor>>(work: Promise<T>, ms: number, backend: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let timedOut = false;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      timedOut = true;
+      reject(new Error(`session.run on ${backend} took longer than ${ms} ms`));
+    }, ms);
+  });
+  // A run that finishes after its timeout still owns tensors: free them when they arrive.
+  work.then((outputs) => {
+    if (timedOut) for (const t of Object.values(outputs)) t.dispose();
+  }, () => {});
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,136 @@
+import { describe, expect, it } from 'vitest';
+import { NodeBackendAdapter } from '@weft/backend-node';
+import { CircuitBreaker, definePlugin, type InferenceSession } from '../src/index.js';
+import { collect, done, fixture, runtime } from './helpers.js';
+
+/** A backend on onnxruntime-node whose runs fail (throw or hang) from run number `failFrom` on. */
+function flakyBackend(options: { failFrom: number; mode: 'throw' | 'hang'; failures?: number }) {
+  const state = { runs: 0, sessions: 0 };
+  const plugin = definePlugin({
+    name: 'flaky-backend',
+    version: '1.0.0',
+    apiVersion: '^0.1.0',
+    setup(ctx) {
+      ctx.register('backend', {
+        name: 'flaky',
+        priority: 1000,
+        create: () => {
+          const inner = new NodeBackendAdapter({ intraOpNumThreads: 1 });
+          return {
+            specificationVersion: 'v1',
+            name: 'flaky',
+            probe: () => inner.probe(),
+            async createSession(source, o) {
+              state.sessions++;
+              const s = await inner.createSession(source, o);
+              const session: InferenceSession = {
+                inputNames: s.inputNames,
+                outputNames: s.outputNames,
+                inputMetadata: s.inputMetadata,
+                outputMetadata: s.outputMetadata,
+                createTensor: (t, d, dims) => s.createTensor(t, d, dims),
+                async run(feeds, ro) {
+                  state.runs++;
+                  const failing = state.runs >= options.failFrom && state.runs < options.failFrom + (options.failures ?? Infinity);
+                  if (failing && options.mode === 'throw') throw new Error('device lost');
+                  if (failing) await new Promise((r) => setTimeout(r, 400));
+                  return s.run(feeds, ro);
+                },
+                release: () => s.release(),
+              };
+              return session;
+            },
+          };
+        },
+      });
+    },
+  });
+  return { plugin, state };
+}
+
+const prompts = ['Once upon a time, there was a little fox named', 'Tom'];
+
+describe('failover between backends', () => {
+  it('continues a stream on the next backend without losing or repeating a token', async () => {
+    const reference = runtime();
+    const expected = done(await collect((await reference.load(fixture('tiny'))).generate({ prompt: prompts, maxTokens: 20 })));
+    await reference.dispose();
+
+    const flaky = flakyBackend({ failFrom: 6, mode: 'throw' });
+    const weft = runtime([flaky.plugin]);
+    const model = await weft.load(fixture('tiny'), { failover: true });
+    expect(model.backend).toBe('flaky');
+    const events = await collect(model.generate({ prompt: prompts, maxTokens: 20 }));
+    const failovers = events.filter((e) => e.type === 'failover');
+    expect(failovers).toEqual([{ type: 'failover', step: 5, from: 'flaky', to: 'node', reason: expect.stringContaining('device lost') }]);
+    const last = done(events);
+    expect(last.rows.map((r) => r.ids)).toEqual(expected.rows.map((r) => r.ids));
+    const streamed = [0, 1].map((row) => events.flatMap((e) => (e.type === 'token' && e.row === row ? [e.id] : [])));
+    expect(streamed).toEqual(expected.rows.map((r) => r.ids));
+    expect(model.backend).toBe('node');
+    await weft.dispose();
+  });
+
+  it('treats a run past the timeout as a failure', async () => {
+    const flaky = flakyBackend({ failFrom: 3, mode: 'hang' });
+    const weft = runtime([flaky.plugin]);
+    const model = await weft.load(fixture('tiny'), { failover: { runTimeoutMs: 100 } });
+    const events = await collect(model.generate({ prompt: 'Tom', maxTokens: 8 }));
+    expect(events.find((e) => e.type === 'failover')).toMatchObject({ from: 'flaky', to: 'node', reason: expect.stringContaining('longer than 100 ms') });
+    expect(done(events).usage.completionTokens).toBe(8);
+    await weft.dispose();
+  });
+
+  it('fails the stream with a BackendError when failover is off', async () => {
+    const flaky = flakyBackend({ failFrom: 2, mode: 'throw' });
+    const weft = runtime([flaky.plugin]);
+    const model = await weft.load(fixture('tiny'));
+    await expect(collect(model.generate({ prompt: 'Tom', maxTokens: 8 }))).rejects.toThrow(/flaky backend failed: device lost/);
+    await weft.dispose();
+  });
+
+  it('shows the backend choice and the passed-over backends in the start event', async () => {
+    const flaky = flakyBackend({ failFrom: 1e9, mode: 'throw' });
+    const weft = runtime([flaky.plugin]);
+    const model = await weft.load(fixture('tiny'), { backend: 'auto' });
+    const start = (await collect(model.generate({ prompt: 'Tom', maxTokens: 1 })))[0];
+    expect(start).toMatchObject({ type: 'start', backend: 'flaky', rejectedBackends: [{ name: 'node', reason: 'lower priority' }] });
+    await weft.dispose();
+  });
+
+  it('returns new streams to a recovered backend after the cool-down (half-open), and skips it while open', async () => {
+    const flaky = flakyBackend({ failFrom: 2, mode: 'throw', failures: 1 });
+    const weft = runtime([flaky.plugin]);
+    const model = await weft.load(fixture('tiny'), { failover: { breaker: { failureThreshold: 1, cooldownMs: 150 } } });
+    const first = await collect(model.generate({ prompt: 'Tom', maxTokens: 4 }));
+    expect(first.filter((e) => e.type === 'failover')).toHaveLength(1);
+    const whileOpen = await collect(model.generate({ prompt: 'Tom', maxTokens: 4 }));
+    expect(whileOpen[0]).toMatchObject({ type: 'start', backend: 'node' });
+    await new Promise((r) => setTimeout(r, 200));
+    const afterCooldown = await collect(model.generate({ prompt: 'Tom', maxTokens: 4 }));
+    expect(afterCooldown[0]).toMatchObject({ type: 'start', backend: 'flaky' });
+    expect(afterCooldown.filter((e) => e.type === 'failover')).toHaveLength(0);
+    await weft.dispose();
+  });
+});
+
+describe('CircuitBreaker', () => {
+  it('opens after the threshold, half-opens after the cool-down, closes on success', () => {
+    let now = 0;
+    const breaker = new CircuitBreaker({ failureThreshold: 2, cooldownMs: 1000 }, () => now);
+    breaker.failure();
+    expect(breaker.state).toBe('closed');
+    breaker.failure();
+    expect(breaker.state).toBe('open');
+    expect(breaker.allows()).toBe(false);
+    now = 999;
+    expect(breaker.state).toBe('open');
+    now = 1000;
+    expect(breaker.state).toBe('half-open');
+    breaker.failure(); // the trial failed: open again for a full cool-down
+    expect(breaker.state).toBe('open');
+    now = 2000;
+    breaker.success();
+    expect(breaker.state).toBe('closed');
+  });
+});
