@@ -101,12 +101,12 @@ describe('failover between backends', () => {
   it('returns new streams to a recovered backend after the cool-down (half-open), and skips it while open', async () => {
     const flaky = flakyBackend({ failFrom: 2, mode: 'throw', failures: 1 });
     const weft = runtime([flaky.plugin]);
-    const model = await weft.load(fixture('tiny'), { failover: { breaker: { failureThreshold: 1, cooldownMs: 150 } } });
+    const model = await weft.load(fixture('tiny'), { failover: { breaker: { failureThreshold: 1, cooldownMs: 1500 } } });
     const first = await collect(model.generate({ prompt: 'Tom', maxTokens: 4 }));
     expect(first.filter((e) => e.type === 'failover')).toHaveLength(1);
     const whileOpen = await collect(model.generate({ prompt: 'Tom', maxTokens: 4 }));
     expect(whileOpen[0]).toMatchObject({ type: 'start', backend: 'node' });
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, 1600));
     const afterCooldown = await collect(model.generate({ prompt: 'Tom', maxTokens: 4 }));
     expect(afterCooldown[0]).toMatchObject({ type: 'start', backend: 'flaky' });
     expect(afterCooldown.filter((e) => e.type === 'failover')).toHaveLength(0);
