@@ -1,0 +1,27 @@
+import { optional, parseInteger } from './numbers.js';
+import { parseCommandArgs, type OptionSpecs } from './parse-command-args.js';
+import { MODEL_OPTIONS, modelFlags, type ModelFlags } from './shared-flags.js';
+
+export const DEMO_OPTIONS = {
+  ...MODEL_OPTIONS,
+  'max-tokens': { type: 'string' },
+  seed: { type: 'string' },
+} as const satisfies OptionSpecs;
+
+export interface DemoArgs extends ModelFlags {
+  readonly help: boolean;
+  readonly maxTokens: number;
+  /** Undefined: a random seed (printed, so a story can be replayed). */
+  readonly seed: number | undefined;
+}
+
+export function parseDemoArgs(args: readonly string[]): DemoArgs {
+  const flags = parseCommandArgs('demo', args, DEMO_OPTIONS);
+  if (flags.help) return { help: true, model: undefined, threads: undefined, maxTokens: 200, seed: undefined };
+  return {
+    help: false,
+    ...modelFlags(flags),
+    maxTokens: optional(flags.string('max-tokens'), (t) => parseInteger('max-tokens', t, 1)) ?? 200,
+    seed: optional(flags.string('seed'), (t) => parseInteger('seed', t, 0, 2 ** 32 - 1)),
+  };
+}

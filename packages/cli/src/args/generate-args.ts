@@ -1,0 +1,53 @@
+import type { GenerationRequest } from '@weft/core';
+import { UsageError } from '../errors.js';
+import { optional, parseDecimal, parseInteger } from './numbers.js';
+import { parseCommandArgs, type OptionSpecs } from './parse-command-args.js';
+import { promptSource } from './prompt-source.js';
+import { compact, MODEL_OPTIONS, modelFlags, type ModelFlags } from './shared-flags.js';
+
+export const GENERATE_OPTIONS = {
+  ...MODEL_OPTIONS,
+  prompt: { type: 'string' },
+  'prompt-ids': { type: 'string' },
+  messages: { type: 'string' },
+  'max-tokens': { type: 'string' },
+  temperature: { type: 'string' },
+  'top-k': { type: 'string' },
+  'top-p': { type: 'string' },
+  'min-p': { type: 'string' },
+  'repetition-penalty': { type: 'string' },
+  seed: { type: 'string' },
+  stop: { type: 'string', multiple: true },
+  json: { type: 'boolean' },
+} as const satisfies OptionSpecs;
+
+export interface GenerateArgs extends ModelFlags {
+  readonly help: boolean;
+  readonly json: boolean;
+  /** The request without `signal`, validated. */
+  readonly request: GenerationRequest;
+}
+
+export function parseGenerateArgs(args: readonly string[]): GenerateArgs {
+  const flags = parseCommandArgs('generate', args, GENERATE_OPTIONS);
+  if (flags.help) return { help: true, json: false, model: undefined, threads: undefined, request: {} };
+  const s = (name: string) => flags.string(name);
+  const stop = flags.strings('stop');
+  if (stop.some((x) => x === '')) throw new UsageError('--stop needs a non-empty string');
+  const request: GenerationRequest = {
+    ...promptSource(s('prompt'), s('prompt-ids'), s('messages')),
+    ...compact({
+      maxTokens: optional(s('max-tokens'), (t) => parseInteger('max-tokens', t, 1)),
+      temperature: optional(s('temperature'), (t) => parseDecimal('temperature', t, { ok: (v) => v >= 0, rule: 'a number >= 0 (0 = greedy)' })),
+      topK: optional(s('top-k'), (t) => parseInteger('top-k', t, 0)),
+      topP: optional(s('top-p'), (t) => parseDecimal('top-p', t, { ok: (v) => v > 0 && v <= 1, rule: 'a number in (0, 1]' })),
+      minP: optional(s('min-p'), (t) => parseDecimal('min-p', t, { ok: (v) => v < 1, rule: 'a number in [0, 1)' })),
+      repetitionPenalty: optional(s('repetition-penalty'), (t) =>
+        parseDecimal('repetition-penalty', t, { ok: (v) => v > 0, rule: 'a number > 0 (1 = off)' }),
+      ),
+      seed: optional(s('seed'), (t) => parseInteger('seed', t, 0, 2 ** 32 - 1)),
+    }),
+    ...(stop.length > 0 ? { stop } : {}),
+  };
+  return { help: false, json: flags.flag('json'), ...modelFlags(flags), request };
+}

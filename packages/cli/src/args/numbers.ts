@@ -1,0 +1,34 @@
+import { UsageError } from '../errors.js';
+
+const INTEGER = /^\d+$/;
+const DECIMAL = /^(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
+/** Parses a flag's value as a non-negative integer in [min, max]; anything else is a usage error. */
+export function parseInteger(flag: string, text: string, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+  const value = INTEGER.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `in [${min}, ${max}]`;
+    throw new UsageError(`--${flag} must be an integer ${range} (got ${JSON.stringify(text)})`);
+  }
+  return value;
+}
+
+/** Range rule for {@link parseDecimal}: a predicate and how to say it. */
+export interface DecimalRule {
+  readonly ok: (value: number) => boolean;
+  readonly rule: string;
+}
+
+/** Parses a flag's value as a finite, non-negative decimal number that satisfies `rule`. */
+export function parseDecimal(flag: string, text: string, rule: DecimalRule): number {
+  const value = DECIMAL.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isFinite(value) || !rule.ok(value)) {
+    throw new UsageError(`--${flag} must be ${rule.rule} (got ${JSON.stringify(text)})`);
+  }
+  return value;
+}
+
+/** Parses an optional flag with `parse`; undefined when the flag is absent. */
+export function optional<T>(text: string | undefined, parse: (text: string) => T): T | undefined {
+  return text === undefined ? undefined : parse(text);
+}

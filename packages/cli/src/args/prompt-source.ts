@@ -1,0 +1,57 @@
+import type { ChatMessage } from '@weft/core';
+import { UsageError } from '../errors.js';
+
+/** Exactly one of the prompt flags, converted to a request field. */
+export type PromptSource =
+  | { readonly prompt: string }
+  | { readonly inputIds: readonly number[] }
+  | { readonly messages: readonly ChatMessage[] };
+
+/** Picks the one prompt source among `--prompt`, `--prompt-ids` and `--messages`. */
+export function promptSource(prompt: string | undefined, promptIds: string | undefined, messages: string | undefined): PromptSource {
+  const given = [
+    prompt !== undefined && '--prompt',
+    promptIds !== undefined && '--prompt-ids',
+    messages !== undefined && '--messages',
+  ].filter((f): f is string => f !== false);
+  if (given.length !== 1) {
+    throw new UsageError(
+      given.length === 0
+        ? 'give a prompt with --prompt TEXT, --prompt-ids 1,2,3 or --messages JSON'
+        : `give only one of ${given.join(', ')}`,
+    );
+  }
+  if (prompt !== undefined) {
+    if (prompt === '') throw new UsageError('--prompt is empty');
+    return { prompt };
+  }
+  if (promptIds !== undefined) return { inputIds: parseIdList(promptIds) };
+  return { messages: parseMessages(messages!) };
+}
+
+/** `1,2,3` → [1, 2, 3]: comma-separated non-negative integers (spaces around commas allowed). */
+export function parseIdList(text: string): number[] {
+  const parts = text.split(',').map((p) => p.trim());
+  const ids = parts.map((p) => (/^\d+$/.test(p) ? Number(p) : Number.NaN));
+  const bad = parts.findIndex((p, i) => p === '' || !Number.isSafeInteger(ids[i]));
+  if (bad >= 0) {
+    throw new UsageError(`--prompt-ids must be comma-separated non-negative integers such as 1,2,3 (bad entry ${JSON.stringify(parts[bad])})`);
+  }
+  return ids;
+}
+
+/** A JSON array of `{ role, content }` objects with string fields. */
+export function parseMessages(text: string): ChatMessage[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`--messages is not valid JSON: ${(error as Error).message}`);
+  }
+  const isMessage = (m: unknown): m is ChatMessage =>
+    typeof m === 'object' && m !== null && typeof (m as ChatMessage).role === 'string' && typeof (m as ChatMessage).content === 'string';
+  if (!Array.isArray(value) || value.length === 0 || !value.every(isMessage)) {
+    throw new UsageError('--messages must be a non-empty JSON array of {"role": "...", "content": "..."} objects');
+  }
+  return value.map((m) => ({ role: m.role, content: m.content }));
+}

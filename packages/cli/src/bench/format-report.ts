@@ -1,0 +1,49 @@
+import { fixed, round } from '../output/format.js';
+import type { BenchReport } from './run-bench.js';
+
+/** The report as a small aligned table, plus the id check and any caveat. */
+export function formatBenchTable(r: BenchReport): string {
+  const rows: [string, string, string, string][] = [
+    ['', 'ms/token', 'TTFT ms', 'tokens/s'],
+    ['weft (SDK)', fixed(r.weft.msPerToken, 3), fixed(r.weft.ttftMs, 2), fixed(r.weft.tokensPerSecond, 1)],
+    ['bare onnxruntime', fixed(r.bare.msPerToken, 3), fixed(r.bare.ttftMs, 2), fixed(r.bare.tokensPerSecond, 1)],
+    ['weft / bare', fixed(r.ratio.msPerToken, 3), fixed(r.ratio.ttftMs, 3), fixed(r.ratio.tokensPerSecond, 3)],
+  ];
+  const widths = [0, 1, 2, 3].map((c) => Math.max(...rows.map((row) => row[c]!.length)));
+  const table = rows.map((row) => row.map((cell, c) => (c === 0 ? cell.padEnd(widths[0]!) : cell.padStart(widths[c]!))).join('   '));
+  return [
+    `model ${r.model} (${r.backend}, ${r.threads === 0 ? 'default' : r.threads} intra-op thread${r.threads === 1 ? '' : 's'})`,
+    `prompt ${r.promptTokens} tokens, ${r.generatedTokens} new tokens x batch ${r.batch}; medians of ${r.runs} runs each, ` +
+      `${r.warmup} warm-up excluded, order A/B, B/A, ...`,
+    '',
+    ...table,
+    '',
+    `token ids: ${r.idsMatch ? 'identical in every run of both loops' : 'DIFFER between the loops (see warning)'}`,
+  ].join('\n');
+}
+
+/** The report as one JSON-ready object (timings rounded to microseconds). */
+export function benchJson(r: BenchReport): object {
+  const timing = (t: { ttftMs: number; msPerToken: number; tokensPerSecond: number }) => ({
+    msPerToken: round(t.msPerToken, 4),
+    ttftMs: round(t.ttftMs, 4),
+    tokensPerSecond: round(t.tokensPerSecond, 2),
+  });
+  return {
+    model: r.model,
+    backend: r.backend,
+    threads: r.threads,
+    promptTokens: r.promptTokens,
+    requestedTokens: r.requestedTokens,
+    generatedTokens: r.generatedTokens,
+    batch: r.batch,
+    runs: r.runs,
+    warmup: r.warmup,
+    weft: { ...timing(r.weft), runs: r.weft.runs.map(timing) },
+    bare: { ...timing(r.bare), runs: r.bare.runs.map(timing) },
+    ratio: { msPerToken: round(r.ratio.msPerToken, 4), ttftMs: round(r.ratio.ttftMs, 4), tokensPerSecond: round(r.ratio.tokensPerSecond, 4) },
+    idsMatch: r.idsMatch,
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+  };
+}

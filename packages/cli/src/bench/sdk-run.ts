@@ -1,0 +1,26 @@
+import type { WeftModel } from '@weft/core';
+import { runTiming, type RunTiming } from './timing.js';
+
+export interface EngineRun extends RunTiming {
+  readonly ids: number[][];
+}
+
+/**
+ * One greedy generation through Weft's loop: `model.generate` with the ids as given, temperature
+ * 0 and no repetition penalty (whatever generation_config.json says). A step's tokens are ready
+ * when its last row's token event arrives.
+ */
+export function sdkGreedyRun(model: WeftModel, prompts: readonly (readonly number[])[], maxTokens: number): Promise<EngineRun> {
+  const batch = prompts.length;
+  const times: number[] = [];
+  const start = performance.now();
+  return new Promise<EngineRun>((resolve, reject) => {
+    model.generate({ inputIds: prompts, maxTokens, temperature: 0, repetitionPenalty: 1 }).subscribe({
+      next(event) {
+        if (event.type === 'token') times[event.index] = performance.now();
+        else if (event.type === 'done') resolve({ ids: event.rows.map((r) => [...r.ids]), ...runTiming(start, times, batch) });
+      },
+      error: reject,
+    });
+  });
+}

@@ -1,0 +1,36 @@
+import { parseBenchArgs } from '../args/bench-args.js';
+import { benchJson, formatBenchTable } from '../bench/format-report.js';
+import { runBench } from '../bench/run-bench.js';
+import { EXIT } from '../errors.js';
+import type { CliIo } from '../io.js';
+import { resolveModelDir } from '../model-path.js';
+import { USAGE } from '../usage.js';
+
+/** `weft bench`: Weft's greedy loop against a bare onnxruntime-node loop, alternated in one process. */
+export async function benchCommand(args: readonly string[], io: CliIo): Promise<number> {
+  const options = parseBenchArgs(args);
+  if (options.help) {
+    io.stdout.write(USAGE.bench);
+    return EXIT.ok;
+  }
+  const report = await runBench({
+    model: resolveModelDir(options.model),
+    threads: options.threads,
+    tokens: options.tokens,
+    promptTokens: options.promptTokens,
+    batch: options.batch,
+    runs: options.runs,
+    warmup: options.warmup,
+    ...(io.signal ? { signal: io.signal } : {}),
+  });
+  if (!report.idsMatch) {
+    io.stderr.write('weft: warning: the Weft loop and the bare onnxruntime loop produced different token ids\n');
+  }
+  if (report.generatedTokens < report.requestedTokens) {
+    io.stderr.write(
+      `weft: note: the model ended (EOS) after ${report.generatedTokens} of ${report.requestedTokens} tokens; both loops were timed on ${report.generatedTokens}\n`,
+    );
+  }
+  io.stdout.write(`${options.json ? JSON.stringify(benchJson(report)) : formatBenchTable(report)}\n`);
+  return EXIT.ok;
+}

@@ -1,0 +1,42 @@
+import { parseDemoArgs } from '../args/demo-args.js';
+import { EXIT } from '../errors.js';
+import type { CliIo } from '../io.js';
+import { resolveModelDir } from '../model-path.js';
+import { openModel, sessionOptions } from '../open-model.js';
+import { consumeGeneration } from '../output/consume-generation.js';
+import { statsLine } from '../output/stats-line.js';
+import { USAGE } from '../usage.js';
+
+/** The story opening the demo continues. */
+export const DEMO_PROMPT = 'Once upon a time, there was a little fox named';
+
+/** `weft demo`: streams a story from the project's model, token by token. */
+export async function demoCommand(args: readonly string[], io: CliIo): Promise<number> {
+  const options = parseDemoArgs(args);
+  if (options.help) {
+    io.stdout.write(USAGE.demo);
+    return EXIT.ok;
+  }
+  const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
+  const { model, close } = await openModel(resolveModelDir(options.model), sessionOptions(options.threads));
+  try {
+    io.stdout.write(DEMO_PROMPT);
+    const { done, wallMs } = await consumeGeneration(
+      model,
+      {
+        prompt: DEMO_PROMPT,
+        maxTokens: options.maxTokens,
+        temperature: 0.8,
+        topP: 0.95,
+        seed,
+        ...(io.signal ? { signal: io.signal } : {}),
+      },
+      { onText: (text) => void io.stdout.write(text) },
+    );
+    io.stdout.write('\n');
+    io.stderr.write(`${statsLine(done, wallMs)} seed ${seed}\n`);
+    return done.finishReason === 'abort' ? EXIT.interrupted : EXIT.ok;
+  } finally {
+    await close();
+  }
+}

@@ -1,0 +1,63 @@
+import { readFile } from 'node:fs/promises';
+import { parseEvalArgs } from '../args/eval-args.js';
+import { EXIT, UsageError } from '../errors.js';
+import { evaluateDocuments } from '../eval/evaluate-documents.js';
+import { splitDocuments } from '../eval/split-documents.js';
+import type { CliIo } from '../io.js';
+import { resolveModelDir } from '../model-path.js';
+import { openModel, sessionOptions } from '../open-model.js';
+import { bytes, fixed, round } from '../output/format.js';
+import { USAGE } from '../usage.js';
+
+/** `weft eval`: perplexity of a text file, document by document, through the KV-cache path. */
+export async function evalCommand(args: readonly string[], io: CliIo): Promise<number> {
+  const options = parseEvalArgs(args);
+  if (options.help) {
+    io.stdout.write(USAGE.eval);
+    return EXIT.ok;
+  }
+  const text = await readFile(options.textFile, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    throw new UsageError(`cannot read --text-file ${options.textFile}: ${error.code === 'ENOENT' ? 'no such file' : error.message}`);
+  });
+  const documents = splitDocuments(text);
+  if (documents.length === 0) throw new UsageError(`${options.textFile} holds no text`);
+  const dir = resolveModelDir(options.model);
+  const { model, close } = await openModel(dir, sessionOptions(options.threads));
+  try {
+    const s = await evaluateDocuments(model, documents, options.prefill, io.signal);
+    if (s.tokens === 0) throw new UsageError(`${options.textFile} has no document of two or more tokens to score`);
+    if (options.json) {
+      io.stdout.write(
+        `${JSON.stringify({
+          perplexity: s.perplexity,
+          nll: s.nll,
+          tokens: s.tokens,
+          documents: s.documents,
+          skippedDocuments: s.skippedDocuments,
+          kvBytes: s.kvBytes,
+          kvBytesMax: s.kvBytesMax,
+          kvBytesFp32: s.kvBytesFp32,
+          kvBytesFp32Max: s.kvBytesFp32Max,
+          msPerToken: round(s.msPerToken, 4),
+          prefill: options.prefill,
+          backend: model.backend,
+          model: dir,
+        })}\n`,
+      );
+    } else {
+      const lines = [
+        `model        ${dir} (${model.backend})`,
+        `perplexity   ${fixed(s.perplexity, 4)}`,
+        `tokens       ${s.tokens} scored in ${s.documents} document${s.documents === 1 ? '' : 's'}` +
+          (s.skippedDocuments > 0 ? ` (${s.skippedDocuments} too short, skipped)` : ''),
+        `kv bytes     ${bytes(s.kvBytes)} at the end of the last document, ${bytes(s.kvBytesMax)} max`,
+        `kv fp32      ${bytes(s.kvBytesFp32)} at the end of the last document, ${bytes(s.kvBytesFp32Max)} max`,
+        `ms/token     ${fixed(s.msPerToken, 3)} (median per single-token step)`,
+      ];
+      io.stdout.write(`${lines.join('\n')}\n`);
+    }
+    return EXIT.ok;
+  } finally {
+    await close();
+  }
+}

@@ -1,0 +1,61 @@
+import { parseGenerateArgs } from '../args/generate-args.js';
+import { EXIT } from '../errors.js';
+import type { CliIo } from '../io.js';
+import { resolveModelDir } from '../model-path.js';
+import { openModel, sessionOptions } from '../open-model.js';
+import { consumeGeneration } from '../output/consume-generation.js';
+import { round } from '../output/format.js';
+import { statsLine } from '../output/stats-line.js';
+import { USAGE } from '../usage.js';
+
+/** `weft generate`: streams text (or JSON lines) for one prompt. */
+export async function generateCommand(args: readonly string[], io: CliIo): Promise<number> {
+  const options = parseGenerateArgs(args);
+  if (options.help) {
+    io.stdout.write(USAGE.generate);
+    return EXIT.ok;
+  }
+  const { model, close } = await openModel(resolveModelDir(options.model), sessionOptions(options.threads));
+  try {
+    const request = io.signal ? { ...options.request, signal: io.signal } : options.request;
+    const write = (line: object): void => void io.stdout.write(`${JSON.stringify(line)}\n`);
+    let streamed = '';
+    const { done, wallMs } = await consumeGeneration(
+      model,
+      request,
+      options.json
+        ? {
+            onToken: (e) => {
+              streamed += e.text;
+              write({ type: 'token', id: e.id, text: e.text });
+            },
+          }
+        : { onText: (text) => void io.stdout.write(text) },
+    );
+    const row = done.rows[0]!;
+    if (options.json) {
+      // Text the loop held back (an unfinished character or a partial stop string) and released
+      // at the end: token texts plus this line always add up to done.text.
+      const rest = row.text.slice(streamed.length);
+      if (rest !== '') write({ type: 'text', text: rest });
+      write({
+        type: 'done',
+        ids: row.ids,
+        text: row.text,
+        finishReason: row.finishReason,
+        promptTokens: row.usage.promptTokens,
+        completionTokens: row.usage.completionTokens,
+        ttftMs: round(done.ttftMs),
+        msPerToken: round(done.msPerToken),
+        backend: model.backend,
+        kvBytes: done.kvBytes,
+      });
+    } else {
+      io.stdout.write('\n');
+      io.stderr.write(`${statsLine(done, wallMs)}\n`);
+    }
+    return done.finishReason === 'abort' ? EXIT.interrupted : EXIT.ok;
+  } finally {
+    await close();
+  }
+}

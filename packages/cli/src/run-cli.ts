@@ -1,0 +1,59 @@
+import { createRequire } from 'node:module';
+import { EXIT, exitCodeOf, oneLine, UsageError } from './errors.js';
+import type { CliIo } from './io.js';
+import { COMMANDS, MAIN_USAGE, type CommandName } from './usage.js';
+
+type Command = (args: readonly string[], io: CliIo) => Promise<number>;
+
+/** Commands load on demand, so `weft --help` never loads onnxruntime. */
+const LOADERS: Record<CommandName, () => Promise<Command>> = {
+  generate: async () => (await import('./commands/generate.js')).generateCommand,
+  eval: async () => (await import('./commands/eval.js')).evalCommand,
+  bench: async () => (await import('./commands/bench.js')).benchCommand,
+  demo: async () => (await import('./commands/demo.js')).demoCommand,
+};
+
+/**
+ * Runs the `weft` command line in-process and resolves with its exit code: 0 success, 1 an
+ * unexpected error, 2 bad input (usage errors and Weft's typed errors), 130 interrupted. Errors
+ * are reported on `io.stderr` as one line, `weft: <message>`; nothing is thrown.
+ *
+ * @param argv the arguments after the program name, e.g. `['generate', '--prompt', 'Hi']`
+ */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  const [name, ...rest] = argv;
+  try {
+    if (name === undefined) {
+      io.stderr.write(MAIN_USAGE);
+      return EXIT.usage;
+    }
+    if (name === '--help' || name === '-h' || name === 'help') {
+      const topic = rest[0];
+      if (name === 'help' && topic !== undefined) return await runCli([topic, '--help'], io);
+      io.stdout.write(MAIN_USAGE);
+      return EXIT.ok;
+    }
+    if (name === '--version' || name === '-v') {
+      io.stdout.write(`${version()}\n`);
+      return EXIT.ok;
+    }
+    if (!(COMMANDS as readonly string[]).includes(name)) {
+      throw new UsageError(
+        name.startsWith('-')
+          ? `unknown option ${name} (see weft --help)`
+          : `unknown command ${JSON.stringify(name)}; commands: ${COMMANDS.join(', ')} (see weft --help)`,
+      );
+    }
+    const command = await LOADERS[name as CommandName]();
+    return await command(rest, io);
+  } catch (error) {
+    const code = exitCodeOf(error);
+    io.stderr.write(`weft: ${oneLine(error)}\n`);
+    if (code === EXIT.failure && process.env['WEFT_DEBUG'] && error instanceof Error && error.stack) io.stderr.write(`${error.stack}\n`);
+    return code;
+  }
+}
+
+function version(): string {
+  return (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+}

@@ -1,0 +1,85 @@
+/** Help text of the `weft` command and each subcommand. */
+export const COMMANDS = ['generate', 'eval', 'bench', 'demo'] as const;
+export type CommandName = (typeof COMMANDS)[number];
+
+const MODEL = `  --model DIR        model folder (config.json, tokenizer.json, onnx/model.onnx); default <repo>/models/story
+  --threads N        onnxruntime intra-op threads (0 = runtime default)`;
+
+export const MAIN_USAGE = `Usage: weft <command> [options]
+
+Commands:
+  generate   generate text from a prompt, streaming tokens as they are produced
+  eval       perplexity of a text file through the incremental KV-cache path
+  bench      Weft's generation loop against a bare onnxruntime-node greedy loop
+  demo       stream a short story from the project's model
+
+Options:
+  -h, --help         show help (also: weft <command> --help)
+  -v, --version      print the version
+
+Exit codes: 0 success, 1 unexpected error, 2 bad input (usage, model or option errors), 130 interrupted.
+`;
+
+export const USAGE: Record<CommandName, string> = {
+  generate: `Usage: weft generate [--model DIR] (--prompt TEXT | --prompt-ids 1,2,3 | --messages JSON) [options]
+
+Prompt (exactly one):
+  --prompt TEXT              text, encoded with the tokenizer's special tokens (e.g. BOS)
+  --prompt-ids 1,2,3         token ids, used exactly as given
+  --messages JSON            chat turns, e.g. '[{"role":"user","content":"Hi"}]' (needs a chat template)
+
+Options:
+${MODEL}
+  --max-tokens N             new tokens at most (default 256, capped by the context)
+  --temperature T            0 = greedy (default: generation_config.json, else greedy)
+  --top-k K                  keep the K most likely tokens (0 = off)
+  --top-p P                  nucleus sampling mass in (0, 1]
+  --min-p P                  drop tokens below P x the top probability, in [0, 1)
+  --repetition-penalty R     > 1 penalises tokens already seen (1 = off)
+  --seed S                   seed of the sampler; the same seed gives the same tokens
+  --stop STR                 stop when STR is produced (repeatable; never printed)
+  --json                     one JSON object per line: {"type":"token",...} per token, then {"type":"done",...}
+  -h, --help                 show this help
+
+Without --json the text streams to stdout and a stats line goes to stderr.
+Ctrl-C stops generation; the result so far is still reported (finishReason "abort", exit code 130).
+`,
+  eval: `Usage: weft eval [--model DIR] --text-file FILE [--prefill N] [--json]
+
+Splits FILE into documents on blank lines, encodes each with the tokenizer's special tokens (BOS),
+and scores every next token through the same incremental KV-cache path generation uses.
+
+Options:
+${MODEL}
+  --text-file FILE           UTF-8 text; documents are separated by blank lines
+  --prefill N                tokens of each document fed in the first forward pass (default 1)
+  --json                     print one JSON object
+  -h, --help                 show this help
+`,
+  bench: `Usage: weft bench [--model DIR] [--tokens N] [--prompt-tokens P] [--batch B] [--runs R] [--warmup W] [--json]
+
+Alternates, in one process, Weft's greedy generation and a bare onnxruntime-node greedy loop on the
+same prompt ids and session options (order A/B, B/A, ...), excludes warm-up runs, reports medians,
+and checks that both produce the same token ids.
+
+Options:
+${MODEL.replace('(0 = runtime default)', '(default 1; 0 = runtime default)')}
+  --tokens N                 new tokens per row (default 64)
+  --prompt-tokens P          prompt length in tokens (default 32)
+  --batch B                  identical rows per run (default 1)
+  --runs R                   timed runs of each (default 5)
+  --warmup W                 untimed warm-up runs of each (default 1)
+  --json                     print one JSON object
+  -h, --help                 show this help
+`,
+  demo: `Usage: weft demo [--model DIR] [--max-tokens N] [--seed S]
+
+Streams a short story from the project's model (temperature 0.8, top-p 0.95).
+
+Options:
+${MODEL}
+  --max-tokens N             new tokens at most (default 200)
+  --seed S                   sampler seed (default: random, printed so the story can be replayed)
+  -h, --help                 show this help
+`,
+};

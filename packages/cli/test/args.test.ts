@@ -1,0 +1,117 @@
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { describe, expect, it } from 'vitest';
+import { parseIdList } from '../src/args/prompt-source.js';
+import { parseDecimal, parseInteger } from '../src/args/numbers.js';
+import { splitDocuments, UsageError } from '../src/index.js';
+import { cli } from './helpers.js';
+
+// None of these reaches a model: input is validated before anything is loaded.
+describe('bad command lines exit 2 with one line on stderr', () => {
+  const cases: [string[], RegExp][] = [
+    [['frobnicate'], /unknown command "frobnicate"/],
+    [['--frob'], /unknown option --frob/],
+    [['generate', '--prompt', 'hi', '--bogus'], /unknown option --bogus/],
+    [['generate'], /give a prompt with --prompt/],
+    [['generate', '--prompt', 'a', '--prompt-ids', '1,2'], /only one of --prompt, --prompt-ids/],
+    [['generate', '--prompt', 'a', '--max-tokens', '5x'], /--max-tokens must be an integer >= 1 \(got "5x"\)/],
+    [['generate', '--prompt', 'a', '--max-tokens', '0'], /--max-tokens must be an integer >= 1/],
+    [['generate', '--prompt', 'a', '--max-tokens=-3'], /--max-tokens must be an integer/],
+    [['generate', '--prompt', 'a', '--max-tokens', 'NaN'], /--max-tokens must be an integer/],
+    [['generate', '--prompt', 'a', '--max-tokens'], /--max-tokens needs a value/],
+    [['generate', '--prompt', 'a', '--temperature', '-1'], /--temperature needs a value/],
+    [['generate', '--prompt', 'a', '--temperature=-1'], /--temperature must be a number >= 0/],
+    [['generate', '--prompt', 'a', '--temperature', 'Infinity'], /--temperature must be/],
+    [['generate', '--prompt', 'a', '--top-p', '1.5'], /--top-p must be a number in \(0, 1\]/],
+    [['generate', '--prompt', 'a', '--top-p', '0'], /--top-p must be/],
+    [['generate', '--prompt', 'a', '--min-p', '1'], /--min-p must be a number in \[0, 1\)/],
+    [['generate', '--prompt', 'a', '--top-k', '2.5'], /--top-k must be an integer/],
+    [['generate', '--prompt', 'a', '--repetition-penalty', '0'], /--repetition-penalty must be a number > 0/],
+    [['generate', '--prompt', 'a', '--seed', '0x10'], /--seed must be an integer/],
+    [['generate', '--prompt', 'a', '--stop', ''], /--stop needs a non-empty string/],
+    [['generate', '--prompt', 'a', '--prompt', 'b'], /--prompt was given more than once/],
+    [['generate', '--prompt', 'a', '--json=yes'], /--json does not take a value/],
+    [['generate', '--prompt-ids', '1,,2'], /--prompt-ids must be comma-separated non-negative integers/],
+    [['generate', '--prompt-ids', '1,2.5'], /bad entry "2.5"/],
+    [['generate', '--prompt-ids=-1'], /--prompt-ids must be/],
+    [['generate', '--messages', '{'], /--messages is not valid JSON/],
+    [['generate', '--messages', '[{"role":"user"}]'], /--messages must be a non-empty JSON array/],
+    [['generate', '--prompt', 'a', 'extra'], /unexpected argument "extra"/],
+    [['eval', '--model', '.'], /eval needs --text-file/],
+    [['eval', '--model', '.', '--text-file', join(tmpdir(), 'weft-no-such-file.txt')], /cannot read --text-file .*weft-no-such-file\.txt: no such file/],
+    [['eval', '--text-file', 'x', '--prefill', '0'], /--prefill must be an integer >= 1/],
+    [['bench', '--runs', '0'], /--runs must be an integer >= 1/],
+    [['bench', '--batch', 'two'], /--batch must be an integer in \[1, 256\]/],
+    [['bench', '--threads', '-1'], /--threads needs a value/],
+    [['demo', '--max-tokens', '1e3'], /--max-tokens must be an integer/],
+  ];
+  it.each(cases)('weft %j', async (argv, message) => {
+    const result = await cli(argv);
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toMatch(/^weft: [^\n]+\n$/);
+    expect(result.stderr).toMatch(message);
+  });
+
+  it('prints the overview on stderr and exits 2 without a command', async () => {
+    const result = await cli([]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/^Usage: weft <command>/);
+  });
+});
+
+describe('help', () => {
+  it.each([['--help'], ['-h'], ['help']])('weft %s prints the overview and exits 0', async (flag) => {
+    const result = await cli([flag]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^Usage: weft <command>/);
+    expect(result.stdout).toMatch(/generate[\s\S]*eval[\s\S]*bench[\s\S]*demo/);
+  });
+
+  it.each(['generate', 'eval', 'bench', 'demo'])('weft %s --help prints its usage and exits 0', async (command) => {
+    for (const argv of [[command, '--help'], ['help', command]]) {
+      const result = await cli(argv);
+      expect(result.code).toBe(0);
+      expect(result.stdout).toMatch(new RegExp(`^Usage: weft ${command}`));
+      expect(result.stderr).toBe('');
+    }
+  });
+
+  it('prints the version', async () => {
+    const result = await cli(['--version']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^\d+\.\d+\.\d+\n$/);
+  });
+});
+
+describe('strict value parsers', () => {
+  it('parses integers and rejects anything else', () => {
+    expect(parseInteger('n', '42')).toBe(42);
+    for (const bad of ['', ' 4', '4 ', '+4', '-4', '4.0', '4x', '0x4', '1e2', 'NaN', '99999999999999999999']) {
+      expect(() => parseInteger('n', bad), bad).toThrow(UsageError);
+    }
+  });
+
+  it('parses decimals and rejects anything else', () => {
+    const any = { ok: () => true, rule: 'anything' };
+    expect(parseDecimal('t', '0.5', any)).toBe(0.5);
+    expect(parseDecimal('t', '.5', any)).toBe(0.5);
+    expect(parseDecimal('t', '2', any)).toBe(2);
+    expect(parseDecimal('t', '1e-3', any)).toBe(0.001);
+    for (const bad of ['', '-0.5', '0.5.1', 'Infinity', 'NaN', '1e999', '0.5x', ' 1']) {
+      expect(() => parseDecimal('t', bad, any), bad).toThrow(UsageError);
+    }
+  });
+
+  it('parses id lists verbatim', () => {
+    expect(parseIdList('1,2,3')).toEqual([1, 2, 3]);
+    expect(parseIdList('7')).toEqual([7]);
+    expect(parseIdList(' 0, 5 ,9')).toEqual([0, 5, 9]);
+    for (const bad of ['', ',', '1,', 'a', '1;2', '-1', '1.5']) expect(() => parseIdList(bad), bad).toThrow(UsageError);
+  });
+
+  it('splits documents on blank lines', () => {
+    expect(splitDocuments('a\nb\n\nc\r\n\r\nd\n \n\n\ne\n')).toEqual(['a\nb', 'c', 'd', 'e']);
+    expect(splitDocuments('\n\n  \n')).toEqual([]);
+  });
+});

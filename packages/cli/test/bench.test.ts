@@ -1,0 +1,67 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createWeft, type WeftModel } from '@weft/core';
+import { nodeBackend } from '@weft/backend-node';
+import { BareGreedyLoop, benchPromptIds, sdkGreedyRun } from '../src/index.js';
+import { cli, hasStories260k, stories260k } from './helpers.js';
+
+describe.skipIf(!hasStories260k)('the bare onnxruntime loop against the SDK on stories260k', () => {
+  const weft = createWeft({ plugins: [nodeBackend()] });
+  let model: WeftModel;
+  let bare: BareGreedyLoop;
+  beforeAll(async () => {
+    model = await weft.load(stories260k, { session: { intraOpNumThreads: 1 } });
+    bare = await BareGreedyLoop.load(stories260k, { intraOpNumThreads: 1 });
+  });
+  afterAll(async () => {
+    await bare.release();
+    await weft.dispose();
+  });
+
+  it('produces the same greedy ids as the SDK for the same prompt', async () => {
+    const prompt = model.tokenizer.encode('Once upon a time, there was a little girl named Lily.');
+    const sdk = await sdkGreedyRun(model, [prompt], 40);
+    expect(sdk.ids[0]!.length).toBeGreaterThan(10);
+    const own = await bare.generate([prompt], sdk.ids[0]!.length);
+    expect(own.ids).toEqual(sdk.ids);
+    expect(own.tokenTimes).toHaveLength(sdk.ids[0]!.length);
+  });
+
+  it('matches the SDK for a batch of identical rows built from the bench prompt', async () => {
+    const prompt = benchPromptIds(model.tokenizer, 16);
+    expect(prompt).toHaveLength(16);
+    const sdk = await sdkGreedyRun(model, [prompt, prompt], 24);
+    const own = await bare.generate([prompt, prompt], sdk.ids[0]!.length);
+    expect(own.ids).toEqual(sdk.ids);
+    expect(own.ids[1]).toEqual(own.ids[0]);
+  });
+
+  it('weft bench --json reports medians for both loops and their ratio', async () => {
+    const result = await cli(['bench', '--model', stories260k, '--json', '--tokens', '16', '--prompt-tokens', '8', '--runs', '2', '--warmup', '1']);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe('');
+    const report = JSON.parse(result.stdout) as {
+      idsMatch: boolean;
+      generatedTokens: number;
+      threads: number;
+      weft: { msPerToken: number; ttftMs: number; tokensPerSecond: number; runs: unknown[] };
+      bare: { msPerToken: number; ttftMs: number; tokensPerSecond: number; runs: unknown[] };
+      ratio: { msPerToken: number; ttftMs: number };
+    };
+    expect(report.idsMatch).toBe(true);
+    expect(report.threads).toBe(1);
+    expect(report.generatedTokens).toBeGreaterThan(1);
+    for (const engine of [report.weft, report.bare]) {
+      expect(engine.runs).toHaveLength(2);
+      expect(engine.msPerToken).toBeGreaterThan(0);
+      expect(engine.ttftMs).toBeGreaterThan(0);
+      expect(engine.tokensPerSecond).toBeGreaterThan(0);
+    }
+    expect(report.ratio.msPerToken).toBeCloseTo(report.weft.msPerToken / report.bare.msPerToken, 2);
+  });
+
+  it('rejects a prompt and output longer than the context with exit code 2', async () => {
+    const result = await cli(['bench', '--model', stories260k, '--tokens', '500', '--prompt-tokens', '32']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/exceed the model's context of 512 tokens/);
+  });
+});

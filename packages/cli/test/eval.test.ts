@@ -1,0 +1,57 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cli, hasStories260k, stories260k } from './helpers.js';
+
+const STORIES = `Once upon a time, there was a little girl named Lily. She loved to play outside in the sun.
+
+Tom had a big red ball. He liked to throw it to his dog, and the dog was very happy.
+
+
+One day, Sam went to the park with his mom. They saw a bird in a tree.
+`;
+
+describe.skipIf(!hasStories260k)('weft eval on stories260k', () => {
+  let dir: string;
+  let file: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'weft-cli-eval-'));
+    file = join(dir, 'stories.txt');
+    await writeFile(file, STORIES);
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  it('--json reports a finite perplexity over every document, with KV bytes', async () => {
+    const result = await cli(['eval', '--model', stories260k, '--threads', '1', '--text-file', file, '--json']);
+    expect(result.code).toBe(0);
+    const report = JSON.parse(result.stdout) as Record<string, number>;
+    expect(Number.isFinite(report['perplexity'])).toBe(true);
+    expect(report['perplexity']).toBeGreaterThan(1);
+    expect(report['perplexity']).toBeLessThan(512); // better than uniform over the vocabulary
+    expect(report['documents']).toBe(3);
+    expect(report['tokens']).toBeGreaterThan(40);
+    expect(report['perplexity']).toBeCloseTo(Math.exp(report['nll']! / report['tokens']!), 6);
+    expect(report['kvBytes']).toBeGreaterThan(0);
+    expect(report['kvBytesMax']).toBeGreaterThanOrEqual(report['kvBytes']!);
+    expect(report['kvBytesFp32']).toBe(report['kvBytes']); // the default store is float32
+    expect(report['msPerToken']).toBeGreaterThan(0);
+  });
+
+  it('gives the same perplexity with a chunked prefill (same model, same tokens)', async () => {
+    const one = JSON.parse((await cli(['eval', '--model', stories260k, '--threads', '1', '--text-file', file, '--json'])).stdout) as Record<string, number>;
+    const chunked = JSON.parse((await cli(['eval', '--model', stories260k, '--threads', '1', '--text-file', file, '--json', '--prefill', '8'])).stdout) as Record<
+      string,
+      number
+    >;
+    expect(chunked['tokens']).toBe(one['tokens']);
+    expect(chunked['perplexity']).toBeCloseTo(one['perplexity']!, 3);
+  });
+
+  it('prints a readable summary without --json', async () => {
+    const result = await cli(['eval', '--model', stories260k, '--threads', '1', '--text-file', file]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^model .*stories260k \(node\)\nperplexity +\d+\.\d{4}\ntokens +\d+ scored in 3 documents\n/);
+    expect(result.stdout).toMatch(/kv bytes/);
+  });
+});

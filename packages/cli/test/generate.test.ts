@@ -1,0 +1,147 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { describe, expect, it } from 'vitest';
+import { HfTokenizer } from '@weft/core';
+import { cli, generateJson, hasStories260k, stories260k } from './helpers.js';
+
+interface TokenLine { type: 'token'; id: number; text: string }
+interface TextLine { type: 'text'; text: string }
+interface DoneLine {
+  type: 'done';
+  ids: number[];
+  text: string;
+  finishReason: string;
+  promptTokens: number;
+  completionTokens: number;
+  ttftMs: number;
+  msPerToken: number;
+  backend: string;
+}
+
+function lines(records: Record<string, unknown>[]) {
+  const done = records.at(-1) as unknown as DoneLine;
+  expect(done.type).toBe('done');
+  const tokens = records.filter((r) => r['type'] === 'token') as unknown as TokenLine[];
+  const texts = records.filter((r) => r['type'] === 'token' || r['type'] === 'text') as unknown as (TokenLine | TextLine)[];
+  expect(records.every((r) => ['token', 'text', 'done'].includes(r['type'] as string))).toBe(true);
+  return { done, tokens, streamedText: texts.map((t) => t.text).join('') };
+}
+
+describe.skipIf(!hasStories260k)('weft generate on stories260k', () => {
+  it('streams one token line per generated id, then a done line that agrees with them', async () => {
+    const result = await generateJson('--prompt', 'Once upon a time', '--max-tokens', '24');
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe('');
+    const { done, tokens, streamedText } = lines(result.json());
+    expect(tokens.map((t) => t.id)).toEqual(done.ids);
+    expect(streamedText).toBe(done.text);
+    expect(done.completionTokens).toBe(done.ids.length);
+    expect(done.ids.length).toBeGreaterThan(0);
+    expect(done.text).toMatch(/\w/);
+    expect(done.backend).toBe('node');
+    expect(['length', 'eos']).toContain(done.finishReason);
+    expect(done.ttftMs).toBeGreaterThan(0);
+    expect(done.msPerToken).toBeGreaterThan(0);
+  });
+
+  it('passes --prompt-ids verbatim (no BOS added) and they give what the encoded prompt gives', async () => {
+    const raw = await generateJson('--prompt-ids', '400,300,286', '--max-tokens', '8');
+    expect(raw.code).toBe(0);
+    expect(lines(raw.json()).done.promptTokens).toBe(3);
+
+    const tokenizer = new HfTokenizer(
+      JSON.parse(readFileSync(join(stories260k, 'tokenizer.json'), 'utf8')),
+      JSON.parse(readFileSync(join(stories260k, 'tokenizer_config.json'), 'utf8')) as Record<string, unknown>,
+    );
+    const ids = tokenizer.encode('Once upon a time');
+    expect(ids[0]).toBe(1); // BOS
+    const fromText = lines((await generateJson('--prompt', 'Once upon a time', '--max-tokens', '12')).json()).done;
+    const fromIds = lines((await generateJson('--prompt-ids', ids.join(','), '--max-tokens', '12')).json()).done;
+    expect(fromText.promptTokens).toBe(ids.length);
+    expect(fromIds.promptTokens).toBe(ids.length);
+    expect(fromIds.ids).toEqual(fromText.ids);
+  });
+
+  it('ends at a --stop string, which never appears in the output', async () => {
+    const free = lines((await generateJson('--prompt', 'Once upon a time', '--max-tokens', '40')).json()).done;
+    const stop = ' park';
+    expect(free.text).toContain(stop); // the unconstrained story mentions it
+    const result = await generateJson('--prompt', 'Once upon a time', '--max-tokens', '40', '--stop', stop, '--stop', 'zebra');
+    expect(result.code).toBe(0);
+    const { done, tokens, streamedText } = lines(result.json());
+    expect(done.finishReason).toBe('stop');
+    expect(done.text).not.toContain(stop);
+    expect(result.stdout).not.toContain(stop);
+    expect(streamedText).toBe(done.text);
+    expect(free.text.startsWith(done.text)).toBe(true);
+    expect(tokens.map((t) => t.id)).toEqual(done.ids);
+  });
+
+  it('sends text held back for a stop string that never completed in a final text line', async () => {
+    const free = lines((await generateJson('--prompt', 'Once upon a time', '--max-tokens', '8')).json()).done;
+    const stop = `${free.text.slice(-3)}\u0007never`; // its start is the end of the output; the rest never comes
+    const result = await generateJson('--prompt', 'Once upon a time', '--max-tokens', '8', '--stop', stop);
+    const records = result.json();
+    const { done, tokens, streamedText } = lines(records);
+    expect(done.finishReason).toBe('length');
+    expect(done.text).toBe(free.text);
+    expect(tokens.map((t) => t.text).join('')).not.toBe(done.text); // held back from the token lines…
+    expect(records.at(-2)).toEqual({ type: 'text', text: expect.stringMatching(/.+/) }); // …released before done
+    expect(streamedText).toBe(done.text);
+  });
+
+  it('gives identical ids for the same --seed when sampling, and different ones for another seed', async () => {
+    const sample = async (seed: string) =>
+      lines((await generateJson('--prompt', 'Once upon a time', '--max-tokens', '30', '--temperature', '1', '--top-k', '50', '--seed', seed)).json()).done
+        .ids;
+    const a = await sample('42');
+    expect(await sample('42')).toEqual(a);
+    expect(await sample('43')).not.toEqual(a);
+  });
+
+  it('streams plain text to stdout and a stats line to stderr without --json', async () => {
+    const result = await cli(['generate', '--model', stories260k, '--threads', '1', '--prompt', 'Once upon a time', '--max-tokens', '16']);
+    expect(result.code).toBe(0);
+    const json = lines((await generateJson('--prompt', 'Once upon a time', '--max-tokens', '16')).json()).done;
+    expect(result.stdout).toBe(`${json.text}\n`);
+    expect(result.stderr).toMatch(/^\[16 tokens, [\d.]+ tokens\/s, ttft [\d.]+ ms, [\d.]+ ms\/token, finish length\]\n$/);
+  });
+
+  it('stops on abort and still reports the result, with finishReason abort and exit code 130', async () => {
+    const controller = new AbortController();
+    const result = await cli(['generate', '--model', stories260k, '--threads', '1', '--json', '--prompt', 'Once upon a time', '--max-tokens', '200'], {
+      signal: controller.signal,
+      onStdout: (chunk) => {
+        if (chunk.includes('"type":"token"')) controller.abort();
+      },
+    });
+    expect(result.code).toBe(130);
+    const { done, tokens } = lines(result.json());
+    expect(done.finishReason).toBe('abort');
+    expect(tokens).toHaveLength(1);
+    expect(done.ids).toEqual(tokens.map((t) => t.id));
+  });
+
+  it('reports typed errors from core as exit code 2', async () => {
+    const outOfVocab = await generateJson('--prompt-ids', '1,512');
+    expect(outOfVocab.code).toBe(2);
+    expect(outOfVocab.stderr).toMatch(/^weft: inputIds must be integers in \[0, 512\)\.\n$/);
+    const noTemplate = await generateJson('--messages', '[{"role":"user","content":"Hi"}]');
+    expect(noTemplate.code).toBe(2);
+    expect(noTemplate.stderr).toMatch(/^weft: This model has no chat_template/);
+    const tooLong = await generateJson('--prompt-ids', new Array(512).fill(1).join(','));
+    expect(tooLong.code).toBe(2);
+    expect(tooLong.stderr).toMatch(/^weft: The prompt has 512 tokens but the model's context is 512/);
+  });
+});
+
+describe('a missing model folder', () => {
+  it('exits 2 with a message naming the path', async () => {
+    const missing = join(tmpdir(), 'weft-cli-no-such-model');
+    const result = await cli(['generate', '--model', missing, '--prompt', 'Hi']);
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toBe(`weft: Model folder ${missing} does not exist.\n`);
+  });
+});
