@@ -7,6 +7,7 @@ import type { GenerationContext } from './generation-context.js';
 import { resolveComponents } from './resolve-components.js';
 import { logSumExp } from './sampling/softmax.js';
 import { runStage } from './stage-runner.js';
+import { splitPresents } from './split-presents.js';
 import { stepFeeds } from './step-feeds.js';
 import { median } from '../util/median.js';
 
@@ -90,12 +91,7 @@ export async function evaluatePerplexity(ctx: GenerationContext, request: Perple
         nll += logSumExp(row) - row[target]!;
       }
       if (layout.hasPast) {
-        const presents: Record<string, BackendTensor> = {};
-        const rest: Record<string, BackendTensor> = {};
-        for (const name in outputs) {
-          if (presentNames.has(name)) presents[name] = outputs[name]!;
-          else rest[name] = outputs[name]!;
-        }
+        const { presents, rest } = splitPresents(outputs, presentNames);
         owned = rest;
         runStage(kv.owner, 'kv append', () => store.append(presents));
       }

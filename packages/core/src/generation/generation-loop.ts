@@ -16,6 +16,7 @@ import { resolveSamplingOptions } from './sampling/sampling-options.js';
 import { seededRandom } from './sampling/seeded-random.js';
 import { logSumExp } from './sampling/softmax.js';
 import { runStage } from './stage-runner.js';
+import { splitPresents } from './split-presents.js';
 import { stepFeeds } from './step-feeds.js';
 import { median } from '../util/median.js';
 
@@ -146,12 +147,7 @@ async function runGeneration(
       }
       if (layout.hasPast) {
         const t = performance.now();
-        const presents: Record<string, BackendTensor> = {};
-        const rest: Record<string, BackendTensor> = {};
-        for (const name in outputs) {
-          if (presentNames.has(name)) presents[name] = outputs[name]!;
-          else rest[name] = outputs[name]!;
-        }
+        const { presents, rest } = splitPresents(outputs, presentNames);
         owned = rest;
         runStage(components.kv.owner, 'kv append', () => store.append(presents));
         kvMs += performance.now() - t;
