@@ -112,3 +112,37 @@ describe('bad requests', () => {
     await expect(collect(model.generate({ prompt: 'x' }))).rejects.toThrow(InvalidOptionsError);
   });
 });
+
+describe('loading over HTTP', () => {
+  it('loads a folder served at a URL and generates the same tokens as from disk', async () => {
+    const { createServer } = await import('node:http');
+    const root = fixture('tiny');
+    const server = createServer((req, res) => {
+      const file = join(root, decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname));
+      readFile(file).then(
+        (body) => {
+          res.writeHead(200, { 'content-length': body.byteLength });
+          res.end(req.method === 'HEAD' ? undefined : body);
+        },
+        () => {
+          res.writeHead(404);
+          res.end();
+        },
+      );
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    const weft = runtime();
+    try {
+      const fromDisk = await weft.load(root);
+      const fromHttp = await weft.load(`http://127.0.0.1:${port}/`);
+      const request = { prompt: 'Once upon a time', maxTokens: 12 };
+      const ids = async (m: typeof fromDisk) => (await collect(m.generate(request))).flatMap((e) => (e.type === 'token' ? [e.id] : []));
+      expect(await ids(fromHttp)).toEqual(await ids(fromDisk));
+      await expect(weft.load(`http://127.0.0.1:${port}/missing/`)).rejects.toThrow(/No model at .*config\.json was not found/);
+    } finally {
+      await weft.dispose();
+      server.close();
+    }
+  });
+});

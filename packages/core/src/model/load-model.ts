@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { ModelLoadError } from '../errors/model-load-error.js';
 import { WeftError } from '../errors/weft-error.js';
 import type { GenerationContext } from '../generation/generation-context.js';
@@ -11,7 +10,7 @@ import { DefaultWeftModel } from './default-weft-model.js';
 import { parseGenerationConfig } from './generation-config.js';
 import { readKvLayout } from './kv-layout.js';
 import { parseModelConfig } from './model-config.js';
-import { assertFolder, findGraph, readJson } from './model-files.js';
+import { findGraph, openModelFolder, readJson } from './model-folder.js';
 import { selectBackend } from './select-backend.js';
 import { SessionPool } from '../backend/session-pool.js';
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
@@ -39,17 +38,19 @@ export async function loadModel(
   runtime: { readonly registry: AdapterRegistry; readonly hooks: readonly OwnedHooks[] },
   onDispose?: (model: DefaultWeftModel) => void,
 ): Promise<DefaultWeftModel> {
-  await assertFolder(dir);
-  const config = parseModelConfig(await readJson(dir, 'config.json', true), join(dir, 'config.json'));
-  const generationConfig = parseGenerationConfig(await readJson(dir, 'generation_config.json', false), config);
-  const tokenizerJson = await readJson(dir, 'tokenizer.json', true);
-  const tokenizerConfig = ((await readJson(dir, 'tokenizer_config.json', false)) ?? {}) as Record<string, unknown>;
-  const tokenizer = new HfTokenizer(tokenizerJson, tokenizerConfig, join(dir, 'tokenizer.json'));
-  const graph = await findGraph(dir, options.onnxFile);
+  const folder = openModelFolder(dir);
+  await folder.assertExists();
+  const config = parseModelConfig(await readJson(folder, 'config.json', true), folder.resolve('config.json'));
+  const generationConfig = parseGenerationConfig(await readJson(folder, 'generation_config.json', false), config);
+  const tokenizerJson = await readJson(folder, 'tokenizer.json', true);
+  const tokenizerConfig = ((await readJson(folder, 'tokenizer_config.json', false)) ?? {}) as Record<string, unknown>;
+  const tokenizer = new HfTokenizer(tokenizerJson, tokenizerConfig, folder.resolve('tokenizer.json'));
+  const graphFile = await findGraph(folder, options.onnxFile);
+  const graph = folder.resolve(graphFile);
   const { adapter, rejected, others } = await selectBackend(runtime.registry, options.backend ?? 'auto');
   const failover = options.failover === true ? {} : options.failover || undefined;
   const fallbacks = failover?.backends ? failover.backends.map((name) => pickFallback(name, others)) : others;
-  const source = { kind: 'path', path: graph } as const;
+  const source = await folder.source(graphFile);
   let session: InferenceSession;
   try {
     session = await adapter.createSession(source, options.session);

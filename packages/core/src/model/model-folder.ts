@@ -1,0 +1,153 @@
+import { ModelLoadError } from '../errors/model-load-error.js';
+import type { ModelSource } from '../spec/backend.js';
+
+/** Graph files tried in order when the caller names none. */
+export const GRAPH_CANDIDATES: readonly string[] = ['onnx/model.onnx', 'onnx/decoder_model_merged.onnx', 'model.onnx'];
+
+/**
+ * Read access to a model folder: a directory on disk under Node.js, or a URL prefix served over
+ * HTTP in browsers (and in Node for `http(s):` locations). Core never imports `node:` modules
+ * statically, so it bundles for the browser.
+ */
+export interface ModelFolder {
+  /** The folder as given (for messages). */
+  readonly location: string;
+  /** Joins a file name onto the folder. */
+  resolve(file: string): string;
+  /** Text of a file, or `undefined` when it does not exist. */
+  readText(file: string): Promise<string | undefined>;
+  /** Size in bytes of a file, or `undefined` when it does not exist. */
+  size(file: string): Promise<number | undefined>;
+  /** Throws a `ModelLoadError` unless the folder exists. */
+  assertExists(): Promise<void>;
+  /** How a backend should open one of the folder's files: by path on disk, or by fetched bytes. */
+  source(file: string): Promise<ModelSource>;
+}
+
+export function joinPath(base: string, file: string): string {
+  return base.endsWith('/') ? base + file : `${base}/${file}`;
+}
+
+/** Picks the folder kind for a location: HTTP(S) URLs and non-Node runtimes use fetch. */
+export function openModelFolder(location: string): ModelFolder {
+  const fs = nodeFs();
+  return /^https?:\/\//i.test(location) || !fs ? new HttpModelFolder(location) : new DiskModelFolder(location, fs);
+}
+
+interface NodeFs {
+  readFile(path: string, encoding: 'utf8'): Promise<string>;
+  stat(path: string): Promise<{ isDirectory(): boolean; isFile(): boolean; size: number }>;
+}
+
+function nodeFs(): NodeFs | undefined {
+  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+  return proc?.getBuiltinModule?.('node:fs/promises') as NodeFs | undefined;
+}
+
+class DiskModelFolder implements ModelFolder {
+  constructor(readonly location: string, private readonly fs: NodeFs) {}
+
+  resolve(file: string): string {
+    return joinPath(this.location, file);
+  }
+
+  async readText(file: string): Promise<string | undefined> {
+    const path = this.resolve(file);
+    try {
+      return await this.fs.readFile(path, 'utf8');
+    } catch (cause) {
+      if ((cause as { code?: string }).code === 'ENOENT') return undefined;
+      throw new ModelLoadError(`Cannot read ${path}: ${(cause as Error).message}`, { path, cause });
+    }
+  }
+
+  async size(file: string): Promise<number | undefined> {
+    const info = await this.fs.stat(this.resolve(file)).catch(() => undefined);
+    return info?.isFile() ? info.size : undefined;
+  }
+
+  async source(file: string): Promise<ModelSource> {
+    return { kind: 'path', path: this.resolve(file) };
+  }
+
+  async assertExists(): Promise<void> {
+    const info = await this.fs.stat(this.location).catch(() => undefined);
+    if (!info) throw new ModelLoadError(`Model folder ${this.location} does not exist.`, { path: this.location });
+    if (!info.isDirectory()) {
+      throw new ModelLoadError(`${this.location} is not a folder; point at a Hugging Face style model folder.`, { path: this.location });
+    }
+  }
+}
+
+class HttpModelFolder implements ModelFolder {
+  constructor(readonly location: string) {}
+
+  resolve(file: string): string {
+    return joinPath(this.location, file);
+  }
+
+  async readText(file: string): Promise<string | undefined> {
+    const response = await this.fetch(file, 'GET');
+    return response ? await response.text() : undefined;
+  }
+
+  async size(file: string): Promise<number | undefined> {
+    const response = await this.fetch(file, 'HEAD');
+    if (!response) return undefined;
+    const length = Number(response.headers.get('content-length') ?? Number.NaN);
+    return Number.isFinite(length) ? length : 1;
+  }
+
+  async source(file: string): Promise<ModelSource> {
+    const response = await this.fetch(file, 'GET');
+    if (!response) throw new ModelLoadError(`${this.resolve(file)} was not found.`, { path: this.resolve(file) });
+    return { kind: 'bytes', bytes: new Uint8Array(await response.arrayBuffer()) };
+  }
+
+  async assertExists(): Promise<void> {
+    if ((await this.size('config.json')) === undefined) {
+      throw new ModelLoadError(`No model at ${this.location}: ${this.resolve('config.json')} was not found.`, { path: this.location });
+    }
+  }
+
+  private async fetch(file: string, method: 'GET' | 'HEAD'): Promise<Response | undefined> {
+    const url = this.resolve(file);
+    let response: Response;
+    try {
+      response = await fetch(url, { method });
+    } catch (cause) {
+      throw new ModelLoadError(`Cannot fetch ${url}: ${(cause as Error).message}`, { path: url, cause });
+    }
+    if (response.status === 404) return undefined;
+    if (!response.ok) throw new ModelLoadError(`Cannot fetch ${url}: HTTP ${response.status}`, { path: url });
+    return response;
+  }
+}
+
+/** Reads and parses a JSON file of the folder; `undefined` when optional and absent. */
+export async function readJson(folder: ModelFolder, file: string, required: boolean): Promise<unknown> {
+  const path = folder.resolve(file);
+  const text = await folder.readText(file);
+  if (text === undefined) {
+    if (!required) return undefined;
+    throw new ModelLoadError(`Cannot read ${path}: the model folder needs ${file}.`, { path });
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (cause) {
+    throw new ModelLoadError(`${path} is not valid JSON: ${(cause as Error).message}`, { path, cause });
+  }
+}
+
+/** The graph to load (file name within the folder): the named file, or the first candidate that exists. */
+export async function findGraph(folder: ModelFolder, onnxFile: string | undefined): Promise<string> {
+  const candidates = onnxFile ? [onnxFile] : GRAPH_CANDIDATES;
+  for (const file of candidates) {
+    const size = await folder.size(file);
+    if (size === undefined) continue;
+    const path = folder.resolve(file);
+    if (size === 0) throw new ModelLoadError(`${path} is empty.`, { path });
+    return file;
+  }
+  throw new ModelLoadError(`No ONNX graph in ${folder.location}: looked for ${candidates.join(', ')}.`, { path: folder.location });
+}
