@@ -18,7 +18,7 @@ import torch
 
 from . import data, evaluate, export, tokenizer_bpe
 from .model import Llama, LlamaConfig
-from .train import TrainConfig, train
+from .train import Phase, TrainConfig, train
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORK = os.path.join(HERE, ".work")
@@ -49,11 +49,26 @@ def cmd_train(args) -> None:
         f"prepared in {time.time() - t0:.0f} s")
     cfg = LlamaConfig(vocab_size=len(bpe.vocab))
     model = Llama(cfg)
+    history = []
+    if args.resume:
+        previous = torch.load(os.path.join(WORK, "checkpoint.pt"))
+        assert previous["merges"] == merges, "the corpus or tokenizer changed since the checkpoint"
+        model.load_state_dict(previous["state"])
+        history = previous.get("history", [previous["stats"]])
     log(f"model: {model.num_parameters()} parameters {cfg.to_dict()}")
-    stats = train(model, seqs, TrainConfig(seed=args.seed), log)
+    probe_stories = data.heldout_stories(24)
+    probe = lambda: evaluate.copy_nll(model, bpe, probe_stories, tokenizer_bpe.BOS)
+    phases = tuple(Phase(*map(int, p.split("x"))) for p in args.phases.split(",")) if args.phases else TrainConfig.phases
+    tcfg = TrainConfig(seed=args.seed, lr=args.lr, phases=phases, warmup=args.warmup)
+    log(f"training: {tcfg}")
+    stats = train(model, seqs, tcfg, log, probe)
     log(f"trained: {stats}")
-    torch.save({"config": cfg.to_dict(), "state": model.state_dict(), "merges": merges, "stats": stats,
-                "corpus_tokens": sum(map(len, seqs)), "threads": args.threads}, os.path.join(WORK, "checkpoint.pt"))
+    history.append({**stats, "phases": args.phases or "default", "lr": args.lr, "seed": args.seed})
+    total = {"steps": sum(h["steps"] for h in history), "tokens": sum(h["tokens"] for h in history),
+             "seconds": sum(h["seconds"] for h in history)}
+    torch.save({"config": cfg.to_dict(), "state": model.state_dict(), "merges": merges, "stats": total,
+                "history": history, "corpus_tokens": sum(map(len, seqs)), "threads": args.threads},
+               os.path.join(WORK, "checkpoint.pt"))
 
 
 def cmd_export(args) -> None:
@@ -89,21 +104,35 @@ def cmd_export(args) -> None:
     print(json.dumps(report, indent=2))
 
 
+def _pseudo_text(seed: int, sentences: int) -> list[str]:
+    """Sentences of made-up syllable words: the story corpus alone runs out of BPE pairs long
+    before 4096 entries, so the benchmark tokenizer also learns from these."""
+    rng = random.Random(seed)
+    syllables = [c + v for c in "bcdfghjklmnprstvwz" for v in ("a", "e", "i", "o", "u", "ai", "ou")]
+    words = ["".join(rng.choice(syllables) for _ in range(rng.randint(1, 4))) for _ in range(6000)]
+    return [" ".join(words[min(int(rng.paretovariate(0.7)) - 1, len(words) - 1)] for _ in range(12)).capitalize() + "."
+            for _ in range(sentences)]
+
+
 def cmd_bench_model(args) -> None:
+    """A ~30M-parameter model of the same architecture with random weights (vocab 4096, context
+    2048), for speed benchmarks only; written outside git."""
     torch.manual_seed(args.seed)
-    cfg = LlamaConfig(vocab_size=4096, hidden_size=512, intermediate_size=1408, num_hidden_layers=8,
+    cfg = LlamaConfig(vocab_size=4096, hidden_size=512, intermediate_size=1408, num_hidden_layers=10,
                       num_attention_heads=8, num_key_value_heads=2, head_dim=64, max_position_embeddings=2048)
+    texts = [s.text for s in data.train_stories(3000, 0)] + _pseudo_text(args.seed, 20000)
+    merges = tokenizer_bpe.train(texts, cfg.vocab_size)
+    bpe = tokenizer_bpe.ByteLevelBpe(merges)
+    if len(bpe.vocab) != cfg.vocab_size:
+        raise SystemExit(f"the benchmark tokenizer has {len(bpe.vocab)} entries, not {cfg.vocab_size}")
     model = Llama(cfg)
     model.eval()
     out = os.path.join(HERE, args.out)
     os.makedirs(os.path.join(out, "onnx"), exist_ok=True)
     export.export_onnx(model, os.path.join(out, "onnx", "model.onnx"), attentions=False)
     export.write_configs(cfg, out)
-    # Byte-level BPE with 4096 entries learned from the story corpus, so the tokenizer is real.
-    merges = tokenizer_bpe.train([s.text for s in data.train_stories(3000, 0)], cfg.vocab_size)
-    bpe = tokenizer_bpe.ByteLevelBpe(merges)
     tokenizer_bpe.save(bpe, out, cfg.max_position_embeddings)
-    print(f"{model.num_parameters()} parameters (random weights) -> {out}")
+    print(f"{model.num_parameters()} parameters (random weights), vocab {len(bpe.vocab)} -> {out}")
 
 
 def cmd_fixtures(args) -> None:
@@ -139,6 +168,10 @@ def main(argv: list[str]) -> None:
     t.add_argument("--chat-share", type=float, default=0.2)
     t.add_argument("--seed", type=int, default=7)
     t.add_argument("--threads", type=int, default=2)
+    t.add_argument("--resume", action="store_true", help="continue from .work/checkpoint.pt (fresh optimizer)")
+    t.add_argument("--phases", default="", help="STEPSxBATCHxSEQ,... (default: 420x16x512,130x8x1024)")
+    t.add_argument("--lr", type=float, default=3e-3)
+    t.add_argument("--warmup", type=int, default=30)
     e = sub.add_parser("export")
     e.add_argument("--heldout", type=int, default=120)
     e.add_argument("--long", type=int, default=50)

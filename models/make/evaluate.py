@@ -48,3 +48,26 @@ def recall(model: Llama, bpe, probes: list[dict], bos: int, eos: int) -> dict:
         got = greedy(model, ids, len(answer), eos)
         hits.setdefault(p["kind"], []).append(int(got == answer))
     return {k: sum(v) / len(v) for k, v in hits.items()}
+
+
+@torch.no_grad()
+def copy_nll(model: Llama, bpe, stories, bos: int) -> float:
+    """Mean loss on the hero's name after its first mention: low only when the model copies it
+    from earlier in the story (it cannot be guessed from local context)."""
+    total, count = 0.0, 0
+    for story in stories:
+        ids = [bos] + bpe.encode(story.text)
+        name = bpe.encode(" " + story.facts["name"])
+        if len(name) != 1:
+            continue
+        x = torch.tensor([ids])
+        logits, _, _ = model(x, torch.ones_like(x), torch.arange(len(ids)).unsqueeze(0))
+        logp = F.log_softmax(logits[0, :-1], -1)
+        seen = False
+        for i in range(1, len(ids)):
+            if ids[i] == name[0]:
+                if seen:
+                    total -= float(logp[i - 1, ids[i]])
+                    count += 1
+                seen = True
+    return total / max(count, 1)

@@ -13,9 +13,10 @@ from collections import Counter
 
 SPECIAL_TOKENS = ["<|pad|>", "<|bos|>", "<|eos|>", "<|system|>", "<|user|>", "<|assistant|>"]
 PAD, BOS, EOS = 0, 1, 2
-# GPT-2's pattern; [^\W\d_] stands in for \p{L} (the corpus is ASCII; arbitrary UTF-8 still
-# round-trips because every byte is in the base vocabulary).
-SPLIT = re.compile(r"""'s|'t|'re|'ve|'m|'ll|'d| ?[^\W\d_]+| ?\d+| ?[^\s\w]+|\s+(?!\S)|\s+""")
+# GPT-2's pattern; [^\W\d_] stands in for \p{L}, and the punctuation run includes "_" as
+# [^\s\p{L}\p{N}] does (the corpus is ASCII; arbitrary UTF-8 still round-trips because every byte
+# is in the base vocabulary).
+SPLIT = re.compile(r"""'s|'t|'re|'ve|'m|'ll|'d| ?[^\W\d_]+| ?\d+| ?(?:[^\s\w]|_)+|\s+(?!\S)|\s+""")
 
 
 def bytes_to_unicode() -> dict[int, str]:

@@ -38,7 +38,9 @@ def _windows(stream: torch.Tensor, starts: list[int], batch: int, seq: int, rng:
     return torch.stack([stream[p:p + seq + 1] for p in picks])
 
 
-def train(model: Llama, sequences: list[list[int]], cfg: TrainConfig, log=print) -> dict:
+def train(model: Llama, sequences: list[list[int]], cfg: TrainConfig, log=print, probe=None) -> dict:
+    """`probe()`, when given, is called every 50 steps and its result logged (e.g. the loss on
+    tokens that can only be predicted by copying from earlier in the story)."""
     torch.manual_seed(cfg.seed)
     rng = random.Random(cfg.seed)
     order = list(range(len(sequences)))
@@ -75,7 +77,12 @@ def train(model: Llama, sequences: list[list[int]], cfg: TrainConfig, log=print)
             tokens += x.numel()
             if step % 10 == 0 or step == total:
                 el = time.time() - began
+                extra = ""
+                if probe is not None and (step % 50 == 0 or step == total):
+                    model.eval()
+                    extra = f" copy-nll {probe():.3f}"
+                    model.train()
                 log(f"step {step}/{total} seq {phase.seq} loss {loss.item():.4f} lr {lr:.2e} "
-                    f"{tokens / el:.0f} tok/s elapsed {el / 60:.1f} min")
+                    f"{tokens / el:.0f} tok/s elapsed {el / 60:.1f} min{extra}")
     model.eval()
     return {"steps": total, "tokens": tokens, "seconds": time.time() - began}

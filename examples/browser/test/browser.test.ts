@@ -1,0 +1,88 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { createServer, type ViteDevServer } from 'vite';
+import { last, lastValueFrom } from 'rxjs';
+import { createWeft } from '@weft/core';
+import { nodeBackend } from '@weft/backend-node';
+
+const CHROMIUM = '/usr/bin/chromium';
+const here = fileURLToPath(new URL('..', import.meta.url));
+const modelDir = fileURLToPath(new URL('../../../models/story', import.meta.url));
+const artifacts = fileURLToPath(new URL('../../../.artifacts', import.meta.url));
+const prompt = 'Once upon a time, there was a little fox named';
+
+if (!existsSync(CHROMIUM)) console.warn(`[weft tests] ${CHROMIUM} is absent (apt-get install -y chromium): browser test skipped.`);
+
+describe.skipIf(!existsSync(CHROMIUM))('browser example in Chromium', () => {
+  let server: ViteDevServer;
+  let browser: Browser;
+  let page: Page;
+
+  beforeAll(async () => {
+    server = await createServer({ configFile: `${here}/vite.config.ts`, logLevel: 'error', server: { port: 5391, strictPort: false } });
+    await server.listen();
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+    });
+    page = await browser.newPage();
+    page.on('pageerror', (e) => console.error('[page]', e.message));
+    await page.goto(server.resolvedUrls!.local[0]!);
+    await page.waitForSelector('body[data-state="ready"]', { timeout: 90_000 });
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  async function run(maxTokens: number, stopAfterChars?: number): Promise<{ ids: number[]; finish: string; text: string }> {
+    await page.fill('#prompt', prompt);
+    await page.fill('#max-tokens', String(maxTokens));
+    await page.fill('#temperature', '0');
+    if (stopAfterChars !== undefined) {
+      // Press Stop from inside the page as soon as enough text has streamed (the model is fast).
+      await page.evaluate((n) => {
+        const output = document.getElementById('output')!;
+        new MutationObserver((_, observer) => {
+          if ((output.textContent ?? '').length >= n) {
+            observer.disconnect();
+            document.getElementById('stop')!.click();
+          }
+        }).observe(output, { childList: true, characterData: true, subtree: true });
+      }, stopAfterChars);
+    }
+    await page.click('#generate');
+    await page.waitForSelector('body[data-state="done"]', { timeout: 90_000 });
+    return page.evaluate(() => ({
+      ids: JSON.parse(document.body.dataset['ids'] ?? '[]') as number[],
+      finish: document.body.dataset['finish'] ?? '',
+      text: document.getElementById('output')?.textContent ?? '',
+    }));
+  }
+
+  it('streams the same greedy story as the node backend', async () => {
+    const weft = createWeft({ plugins: [nodeBackend()] });
+    const model = await weft.load(modelDir);
+    const done = await lastValueFrom(model.generate({ prompt, maxTokens: 48 }).pipe(last()));
+    await weft.dispose();
+    if (done.type !== 'done') throw new Error('no done event');
+
+    const result = await run(48);
+    expect(result.ids).toEqual(done.rows[0]!.ids);
+    expect(result.text).toBe(done.rows[0]!.text);
+    expect(result.text.length).toBeGreaterThan(40);
+    mkdirSync(artifacts, { recursive: true });
+    const shot = `${artifacts}/browser-example.png`;
+    await page.screenshot({ path: shot, fullPage: true });
+    console.log(`[weft tests] browser screenshot: ${shot}`);
+  }, 120_000);
+
+  it('stops when the stop button is pressed', async () => {
+    const result = await run(900, 20);
+    expect(result.finish).toBe('abort');
+    expect(result.ids.length).toBeLessThan(900);
+  }, 120_000);
+});

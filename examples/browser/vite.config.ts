@@ -1,0 +1,37 @@
+import { createReadStream, existsSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, normalize } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { defineConfig, type Plugin } from 'vite';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const modelDir = join(here, '../../models/story');
+const ortDist = join(dirname(createRequire(join(here, '../../packages/backends/web/package.json')).resolve('onnxruntime-web')), '.');
+
+/** Serves a folder at a URL prefix (the model and onnxruntime-web's wasm files). */
+function serveFolder(prefix: string, root: string): Plugin {
+  return {
+    name: `serve ${prefix}`,
+    configureServer(server) {
+      server.middlewares.use(prefix, (req, res, next) => {
+        const file = normalize(join(root, decodeURIComponent((req.url ?? '/').split('?')[0]!)));
+        if (!file.startsWith(root) || !existsSync(file) || !statSync(file).isFile()) return next();
+        const type = file.endsWith('.wasm') ? 'application/wasm' : file.endsWith('.mjs') ? 'text/javascript' : 'application/octet-stream';
+        res.setHeader('content-type', type);
+        res.setHeader('content-length', statSync(file).size);
+        if (req.method === 'HEAD') return res.end();
+        createReadStream(file).pipe(res);
+      });
+    },
+  };
+}
+
+export default defineConfig({
+  root: here,
+  plugins: [serveFolder('/models/story', modelDir), serveFolder('/ort', ortDist)],
+  // Cross-origin isolation lets onnxruntime-web use WebAssembly threads.
+  server: { headers: { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' } },
+  optimizeDeps: { exclude: ['onnxruntime-web'] },
+  build: { target: 'es2022' },
+  esbuild: { target: 'es2022' },
+});
