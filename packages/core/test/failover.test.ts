@@ -94,7 +94,7 @@ describe('failover between backends', () => {
     const weft = runtime([flaky.plugin]);
     const model = await weft.load(fixture('tiny'), { backend: 'auto' });
     const start = (await collect(model.generate({ prompt: 'Tom', maxTokens: 1 })))[0];
-    expect(start).toMatchObject({ type: 'start', backend: 'flaky', rejectedBackends: [{ name: 'node', reason: 'lower priority' }] });
+    expect(start).toMatchObject({ type: 'start', backend: 'flaky', rejectedBackends: [{ name: 'node', reason: 'lower priority (not probed)' }] });
     await weft.dispose();
   });
 

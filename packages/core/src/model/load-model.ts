@@ -47,8 +47,8 @@ export async function loadModel(
   const tokenizer = new HfTokenizer(tokenizerJson, tokenizerConfig, folder.resolve('tokenizer.json'));
   const graphFile = await findGraph(folder, options.onnxFile);
   const graph = folder.resolve(graphFile);
-  const { adapter, rejected, others } = await selectBackend(runtime.registry, options.backend ?? 'auto');
   const failover = options.failover === true ? {} : options.failover || undefined;
+  const { adapter, rejected, others } = await selectBackend(runtime.registry, options.backend ?? 'auto', failover !== undefined);
   const fallbacks = failover?.backends ? failover.backends.map((name) => pickFallback(name, others)) : others;
   const source = await folder.source(graphFile);
   let session: InferenceSession;

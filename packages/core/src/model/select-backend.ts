@@ -7,30 +7,41 @@ import type { AdapterRegistry, Rejection } from '../spec/registry.js';
 export interface BackendSelection {
   readonly adapter: BackendAdapter;
   readonly rejected: readonly Rejection[];
-  /** Other available backends in priority order (failover candidates). */
+  /** Other available backends in priority order (failover candidates; probed only when asked). */
   readonly others: readonly BackendAdapter[];
 }
 
 /**
  * Picks a backend: by name, or for `auto` the highest-priority registered backend whose probe
- * says it is available here. Fails with every candidate and the reason it was rejected.
+ * says it is available here. Backends after the choice are probed only when `probeOthers` is
+ * set (failover needs them); otherwise they are listed as not probed. Fails with every candidate
+ * and the reason it was rejected.
  */
-export async function selectBackend(registry: AdapterRegistry, wanted: string): Promise<BackendSelection> {
+export async function selectBackend(registry: AdapterRegistry, wanted: string, probeOthers = false): Promise<BackendSelection> {
   const rejected: Rejection[] = [];
-  const available: BackendAdapter[] = [];
+  const others: BackendAdapter[] = [];
+  let adapter: BackendAdapter | undefined;
   for (const entry of registry.list('backend')) {
-    const adapter = runStage(entry.owner, `backend "${entry.name}" create`, () => entry.create());
-    const probe = await adapter.probe().catch((e: unknown) => ({ available: false, reason: `probe threw: ${(e as Error).message}` }));
-    const chosen = available.length > 0 && (wanted === 'auto' || available.some((a) => a.name === wanted));
+    const candidate = wanted === 'auto' || entry.name === wanted;
+    if (!candidate && !probeOthers) {
+      rejected.push({ name: entry.name, reason: 'different name' });
+      continue;
+    }
+    if (adapter && !probeOthers) {
+      rejected.push({ name: entry.name, reason: 'lower priority (not probed)' });
+      continue;
+    }
+    const created = runStage(entry.owner, `backend "${entry.name}" create`, () => entry.create());
+    const probe = await created.probe().catch((e: unknown) => ({ available: false, reason: `probe threw: ${(e as Error).message}` }));
     if (!probe.available) {
       rejected.push({ name: entry.name, reason: `unavailable: ${probe.reason ?? 'no reason given'}` });
+    } else if (candidate && !adapter) {
+      adapter = created;
     } else {
-      available.push(adapter);
-      if (wanted !== 'auto' && entry.name !== wanted) rejected.push({ name: entry.name, reason: 'different name' });
-      else if (chosen) rejected.push({ name: entry.name, reason: 'lower priority' });
+      others.push(created);
+      rejected.push({ name: entry.name, reason: candidate ? 'lower priority' : 'different name' });
     }
   }
-  const adapter = wanted === 'auto' ? available[0] : available.find((a) => a.name === wanted);
   if (!adapter) throw new AdapterResolutionError('backend', wanted === 'auto' ? 'auto' : `"${wanted}"`, rejected);
-  return { adapter, rejected, others: available.filter((a) => a !== adapter) };
+  return { adapter, rejected, others };
 }
