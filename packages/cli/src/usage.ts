@@ -3,7 +3,8 @@ export const COMMANDS = ['generate', 'eval', 'bench', 'demo'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 const MODEL = `  --model DIR        model folder (config.json, tokenizer.json, onnx/model.onnx); default <repo>/models/story
-  --threads N        onnxruntime intra-op threads (0 = runtime default)`;
+  --threads N        onnxruntime intra-op threads (0 = runtime default)
+  --backend NAME     auto (default: npu > node > web by priority and probe, with mid-stream failover) | node | web | npu`;
 
 export const MAIN_USAGE = `Usage: weft <command> [options]
 
@@ -38,7 +39,9 @@ ${MODEL}
   --repetition-penalty R     > 1 penalises tokens already seen (1 = off)
   --seed S                   seed of the sampler; the same seed gives the same tokens
   --stop STR                 stop when STR is produced (repeatable; never printed)
-  --json                     one JSON object per line: {"type":"token",...} per token, then {"type":"done",...}
+  --json                     one JSON object per line: {"type":"backend",...} (the choice and the passed-over
+                             backends with reasons), {"type":"token",...} per token, {"type":"failover",...}
+                             if a backend fails mid-stream, then {"type":"done",...}
   -h, --help                 show this help
 
 Without --json the text streams to stdout and a stats line goes to stderr.

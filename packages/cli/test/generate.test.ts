@@ -24,7 +24,8 @@ function lines(records: Record<string, unknown>[]) {
   expect(done.type).toBe('done');
   const tokens = records.filter((r) => r['type'] === 'token') as unknown as TokenLine[];
   const texts = records.filter((r) => r['type'] === 'token' || r['type'] === 'text') as unknown as (TokenLine | TextLine)[];
-  expect(records.every((r) => ['token', 'text', 'done'].includes(r['type'] as string))).toBe(true);
+  expect(records[0]).toMatchObject({ type: 'backend', backend: expect.any(String), rejected: expect.any(Array) });
+  expect(records.slice(1).every((r) => ['token', 'text', 'failover', 'done'].includes(r['type'] as string))).toBe(true);
   return { done, tokens, streamedText: texts.map((t) => t.text).join('') };
 }
 
@@ -143,5 +144,24 @@ describe('a missing model folder', () => {
     expect(result.code).toBe(2);
     expect(result.stdout).toBe('');
     expect(result.stderr).toBe(`weft: Model folder ${missing} does not exist.\n`);
+  });
+});
+
+describe.skipIf(!hasStories260k)('weft generate --backend', () => {
+  it('shows the auto choice and why the others were passed over', async () => {
+    const records = (await generateJson('--backend', 'auto', '--prompt', 'Once upon a time', '--max-tokens', '4')).json();
+    const backend = records[0] as { backend: string; rejected: { name: string; reason: string }[] };
+    expect(backend.backend).toBe('node');
+    // No NPU here: the npu backend's probe says so, and auto falls through to node.
+    expect(backend.rejected.find((r) => r.name === 'npu')?.reason).toMatch(/^unavailable: no NPU execution provider is usable/);
+    expect(backend.rejected.find((r) => r.name === 'web')?.reason).toBe('lower priority');
+  });
+
+  it('gives the same greedy ids on the web (wasm) backend as on node', async () => {
+    const ids = async (backend: string) =>
+      ((await generateJson('--backend', backend, '--prompt', 'Once upon a time', '--max-tokens', '16')).json().at(-1) as { ids: number[]; backend: string });
+    const [node, web] = [await ids('node'), await ids('web')];
+    expect(web.backend).toBe('web');
+    expect(web.ids).toEqual(node.ids);
   });
 });

@@ -30,13 +30,15 @@ export function parseBenchArgs(args: readonly string[]): BenchArgs {
   const flags = parseCommandArgs('bench', args, BENCH_OPTIONS);
   const int = (name: string, fallback: number, min: number, max?: number): number =>
     optional(flags.string(name), (t) => parseInteger(name, t, min, max)) ?? fallback;
-  if (flags.help) return { help: true, json: false, model: undefined, threads: 1, tokens: 64, promptTokens: 32, batch: 1, runs: 5, warmup: 1 };
+  if (flags.help) return { help: true, json: false, model: undefined, threads: 1, backend: 'node', tokens: 64, promptTokens: 32, batch: 1, runs: 5, warmup: 1 };
   const model = modelFlags(flags);
   return {
     help: false,
     json: flags.flag('json'),
     model: model.model,
     threads: model.threads ?? BENCH_DEFAULT_THREADS,
+    // The bare loop is onnxruntime-node, so the SDK side defaults to the node backend too.
+    backend: model.backend ?? 'node',
     tokens: int('tokens', 64, 1),
     promptTokens: int('prompt-tokens', 32, 1),
     batch: int('batch', 1, 1, 256),

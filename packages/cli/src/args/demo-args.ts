@@ -17,7 +17,7 @@ export interface DemoArgs extends ModelFlags {
 
 export function parseDemoArgs(args: readonly string[]): DemoArgs {
   const flags = parseCommandArgs('demo', args, DEMO_OPTIONS);
-  if (flags.help) return { help: true, model: undefined, threads: undefined, maxTokens: 200, seed: undefined };
+  if (flags.help) return { help: true, model: undefined, threads: undefined, backend: undefined, maxTokens: 200, seed: undefined };
   return {
     help: false,
     ...modelFlags(flags),

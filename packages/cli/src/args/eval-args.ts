@@ -21,7 +21,7 @@ export interface EvalArgs extends ModelFlags {
 export function parseEvalArgs(args: readonly string[]): EvalArgs {
   const flags = parseCommandArgs('eval', args, EVAL_OPTIONS);
   const base = { help: flags.help, json: flags.flag('json') };
-  if (flags.help) return { ...base, model: undefined, threads: undefined, textFile: '', prefill: 1 };
+  if (flags.help) return { ...base, model: undefined, threads: undefined, backend: undefined, textFile: '', prefill: 1 };
   const textFile = flags.string('text-file');
   if (textFile === undefined || textFile === '') throw new UsageError('eval needs --text-file FILE (documents separated by blank lines)');
   return { ...base, ...modelFlags(flags), textFile, prefill: optional(flags.string('prefill'), (t) => parseInteger('prefill', t, 1)) ?? 1 };

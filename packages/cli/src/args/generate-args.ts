@@ -30,7 +30,7 @@ export interface GenerateArgs extends ModelFlags {
 
 export function parseGenerateArgs(args: readonly string[]): GenerateArgs {
   const flags = parseCommandArgs('generate', args, GENERATE_OPTIONS);
-  if (flags.help) return { help: true, json: false, model: undefined, threads: undefined, request: {} };
+  if (flags.help) return { help: true, json: false, model: undefined, threads: undefined, backend: undefined, request: {} };
   const s = (name: string) => flags.string(name);
   const stop = flags.strings('stop');
   if (stop.some((x) => x === '')) throw new UsageError('--stop needs a non-empty string');

@@ -1,6 +1,6 @@
 import { InvalidOptionsError, type WeftModel } from '@weft/core';
 import { InterruptedError } from '../errors.js';
-import { openModel } from '../open-model.js';
+import { openModel, type BackendChoice } from '../open-model.js';
 import { BareGreedyLoop } from './bare-loop.js';
 import { benchPromptIds } from './bench-prompt.js';
 import { sdkGreedyRun, type EngineRun } from './sdk-run.js';
@@ -15,6 +15,8 @@ export interface BenchOptions {
   readonly batch: number;
   readonly runs: number;
   readonly warmup: number;
+  /** Backend of the SDK side (default node, like the bare loop). */
+  readonly backend?: BackendChoice;
   readonly signal?: AbortSignal;
 }
 
@@ -51,7 +53,7 @@ export interface BenchReport {
  */
 export async function runBench(options: BenchOptions): Promise<BenchReport> {
   const session = { intraOpNumThreads: options.threads };
-  const { model, close } = await openModel(options.model, session);
+  const { model, close } = await openModel(options.model, session, options.backend ?? 'node');
   let bare: BareGreedyLoop | undefined;
   try {
     bare = await BareGreedyLoop.load(options.model, session);

@@ -21,6 +21,7 @@ export async function benchCommand(args: readonly string[], io: CliIo): Promise<
     batch: options.batch,
     runs: options.runs,
     warmup: options.warmup,
+    ...(options.backend ? { backend: options.backend } : {}),
     ...(io.signal ? { signal: io.signal } : {}),
   });
   if (!report.idsMatch) {

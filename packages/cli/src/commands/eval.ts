@@ -22,7 +22,7 @@ export async function evalCommand(args: readonly string[], io: CliIo): Promise<n
   const documents = splitDocuments(text);
   if (documents.length === 0) throw new UsageError(`${options.textFile} holds no text`);
   const dir = resolveModelDir(options.model);
-  const { model, close } = await openModel(dir, sessionOptions(options.threads));
+  const { model, close } = await openModel(dir, sessionOptions(options.threads), options.backend);
   try {
     const s = await evaluateDocuments(model, documents, options.prefill, io.signal);
     if (s.tokens === 0) throw new UsageError(`${options.textFile} has no document of two or more tokens to score`);

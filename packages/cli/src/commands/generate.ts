@@ -15,7 +15,7 @@ export async function generateCommand(args: readonly string[], io: CliIo): Promi
     io.stdout.write(USAGE.generate);
     return EXIT.ok;
   }
-  const { model, close } = await openModel(resolveModelDir(options.model), sessionOptions(options.threads));
+  const { model, close } = await openModel(resolveModelDir(options.model), sessionOptions(options.threads), options.backend);
   try {
     const request = io.signal ? { ...options.request, signal: io.signal } : options.request;
     const write = (line: object): void => void io.stdout.write(`${JSON.stringify(line)}\n`);
@@ -29,8 +29,17 @@ export async function generateCommand(args: readonly string[], io: CliIo): Promi
               streamed += e.text;
               write({ type: 'token', id: e.id, text: e.text });
             },
+            onEvent: (e) => {
+              if (e.type === 'start') write({ type: 'backend', backend: e.backend, rejected: e.rejectedBackends });
+              else write({ type: 'failover', step: e.step, from: e.from, to: e.to, reason: e.reason });
+            },
           }
-        : { onText: (text) => void io.stdout.write(text) },
+        : {
+            onText: (text) => void io.stdout.write(text),
+            onEvent: (e) => {
+              if (e.type === 'failover') io.stderr.write(`[weft: ${e.from} failed at step ${e.step} (${e.reason}); continuing on ${e.to}]\n`);
+            },
+          },
     );
     const row = done.rows[0]!;
     if (options.json) {
@@ -48,6 +57,7 @@ export async function generateCommand(args: readonly string[], io: CliIo): Promi
         ttftMs: round(done.ttftMs),
         msPerToken: round(done.msPerToken),
         backend: model.backend,
+        rejectedBackends: model.rejectedBackends,
         kvBytes: done.kvBytes,
       });
     } else {

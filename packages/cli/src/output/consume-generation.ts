@@ -1,5 +1,5 @@
 import { connect, map, merge } from 'rxjs';
-import { textDeltas, type DoneEvent, type GenerationRequest, type TokenEvent, type WeftModel } from '@weft/core';
+import { textDeltas, type DoneEvent, type FailoverEvent, type GenerationRequest, type StartEvent, type TokenEvent, type WeftModel } from '@weft/core';
 
 /** Callbacks for the first row of a generation, called as events arrive. */
 export interface GenerationHandlers {
@@ -7,6 +7,8 @@ export interface GenerationHandlers {
   onToken?(event: TokenEvent): void;
   /** Row 0's text deltas (core's `textDeltas`: token texts, then any text the done event adds). */
   onText?(delta: string): void;
+  /** The start event (backend choice) and failover events. */
+  onEvent?(event: StartEvent | FailoverEvent): void;
 }
 
 export interface GenerationOutcome {
@@ -35,6 +37,7 @@ export function consumeGeneration(model: WeftModel, request: GenerationRequest, 
           if (event.type === 'text-delta') handlers.onText?.(event.text);
           else if (event.type === 'token' && event.row === 0) handlers.onToken?.(event);
           else if (event.type === 'done') done = event;
+          else if (event.type === 'start' || event.type === 'failover') handlers.onEvent?.(event);
         } catch (error) {
           failed = true;
           queueMicrotask(() => subscription.unsubscribe());

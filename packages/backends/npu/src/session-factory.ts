@@ -1,0 +1,80 @@
+import { BackendError, WeftError, type InferenceSession, type ModelSource, type SessionOptions } from '@weft/core';
+import type * as ortTypes from 'onnxruntime-node';
+import { loadRuntime } from './load-runtime.js';
+import { OrtNodeSession } from './ort-node-session.js';
+import type { PlannedProvider } from './plan.js';
+
+/** What a session factory is asked for: one provider of the chain. */
+export interface SessionRequest {
+  readonly provider: PlannedProvider;
+  readonly source: ModelSource;
+  /** Thread counts and graph optimisation level (providers come from `provider`). */
+  readonly options: Omit<SessionOptions, 'executionProviders'>;
+  /** Fail instead of running unsupported nodes on the CPU (`session.disable_cpu_ep_fallback`). */
+  readonly requireFullOffload: boolean;
+}
+
+/**
+ * Creates a session on one provider or throws. The adapter calls it once per provider of the
+ * chain until one succeeds. Inject one to use another runtime (onnxruntime-react-native for
+ * NNAPI, a QNN build of onnxruntime-node…) or, in tests, to make chosen providers fail.
+ */
+export type NpuSessionFactory = (request: SessionRequest) => Promise<InferenceSession>;
+
+/**
+ * The factory the adapter uses by default: onnxruntime-node for native providers (cpu, qnn,
+ * coreml, dml), @weft/backend-web (onnxruntime-web) for webnn and wasm. Providers whose runtime is
+ * neither (nnapi, openvino) fail with a `BackendError` saying what to inject.
+ */
+export const defaultSessionFactory: NpuSessionFactory = async (request) => {
+  switch (request.provider.runtime) {
+    case 'onnxruntime-node':
+      return createNodeSession(request);
+    case 'onnxruntime-web':
+      return createWebSession(request);
+    case 'onnxruntime-react-native':
+    case 'none':
+      throw new BackendError(
+        `${request.provider.name} cannot be appended by onnxruntime-node or onnxruntime-web; pass a sessionFactory that creates the session with a runtime that has it.`,
+        { backend: 'npu' },
+      );
+  }
+};
+
+/** onnxruntime-node session options for one provider. */
+export function toOrtNodeSessionOptions(request: Omit<SessionRequest, 'source'>): ortTypes.InferenceSession.SessionOptions {
+  const out: ortTypes.InferenceSession.SessionOptions = {
+    executionProviders: [request.provider.ort as ortTypes.InferenceSession.ExecutionProviderConfig],
+  };
+  const { intraOpNumThreads, interOpNumThreads, graphOptimizationLevel } = request.options;
+  if (intraOpNumThreads !== undefined) out.intraOpNumThreads = intraOpNumThreads;
+  if (interOpNumThreads !== undefined) out.interOpNumThreads = interOpNumThreads;
+  if (graphOptimizationLevel !== undefined) out.graphOptimizationLevel = graphOptimizationLevel;
+  if (request.requireFullOffload && request.provider.device !== 'cpu') out.extra = { session: { disable_cpu_ep_fallback: '1' } };
+  return out;
+}
+
+async function createNodeSession(request: SessionRequest): Promise<InferenceSession> {
+  const ort = await loadRuntime();
+  const options = toOrtNodeSessionOptions(request);
+  const { source } = request;
+  const session = source.kind === 'path' ? await ort.InferenceSession.create(source.path, options) : await ort.InferenceSession.create(source.bytes, options);
+  return new OrtNodeSession(ort, session);
+}
+
+async function createWebSession(request: SessionRequest): Promise<InferenceSession> {
+  let web: typeof import('@weft/backend-web');
+  try {
+    web = await import('@weft/backend-web');
+  } catch (cause) {
+    throw new BackendError(`${request.provider.name} runs through @weft/backend-web, which is not installed: ${(cause as Error).message}`, { backend: 'npu', cause });
+  }
+  const ort = request.provider.ort;
+  const provider = ort.name === 'webnn' ? { ...ort } : { name: 'wasm' as const };
+  try {
+    return await new web.WebBackendAdapter({ executionProviders: [provider] }).createSession(request.source, request.options);
+  } catch (error) {
+    if (WeftError.isInstance(error)) throw error;
+    throw new BackendError((error as Error).message, { backend: 'npu', cause: error });
+  }
+}

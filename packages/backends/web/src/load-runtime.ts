@@ -1,0 +1,70 @@
+import { BackendError, InvalidOptionsError } from '@weft/core';
+import type { WasmPaths } from './web-backend-options.js';
+
+type Ort = typeof import('onnxruntime-web');
+
+/** The process-wide wasm settings onnxruntime-web reads once, when it first initialises. */
+export interface WasmSettings {
+  readonly numThreads?: number | undefined;
+  readonly wasmPaths?: WasmPaths | undefined;
+}
+
+let runtime: Promise<Ort> | undefined;
+/** Settings in force once a session has been created (onnxruntime-web cannot change them after). */
+let frozen: { readonly numThreads: number | undefined; readonly wasmPaths: string | undefined } | undefined;
+
+/**
+ * Loads onnxruntime-web once, on first use. Bundlers resolve `onnxruntime-web` to its browser
+ * build (wasm, WebGPU, WebNN); Node.js resolves its Node build (wasm only).
+ */
+export function loadRuntime(): Promise<Ort> {
+  runtime ??= import('onnxruntime-web')
+    .then((m) => ((m as { default?: Ort }).default ?? m) as Ort)
+    .catch((cause: unknown) => {
+      runtime = undefined;
+      throw new BackendError(`onnxruntime-web could not be loaded: ${(cause as Error).message}. Install onnxruntime-web ~1.30.`, { backend: 'web', cause });
+    });
+  return runtime;
+}
+
+/**
+ * Applies wasm settings before a session is created. Until the first session exists the last
+ * caller wins; afterwards a different explicit value is an `InvalidOptionsError`, because
+ * onnxruntime-web would silently keep the old one.
+ */
+export function applyWasmSettings(ort: Ort, settings: WasmSettings): void {
+  const paths = settings.wasmPaths === undefined ? undefined : JSON.stringify(settings.wasmPaths);
+  if (frozen) {
+    if (settings.numThreads !== undefined && settings.numThreads !== 0 && settings.numThreads !== frozen.numThreads) {
+      throw new InvalidOptionsError(
+        `onnxruntime-web is already running with numThreads = ${frozen.numThreads ?? 'its default'} in this process; it cannot switch to ${settings.numThreads}. Give every web backend the same numThreads.`,
+        { option: 'numThreads' },
+      );
+    }
+    if (paths !== undefined && paths !== frozen.wasmPaths) {
+      throw new InvalidOptionsError('onnxruntime-web already loaded its wasm files from other wasmPaths in this process; give every web backend the same wasmPaths.', {
+        option: 'wasmPaths',
+      });
+    }
+    return;
+  }
+  if (settings.numThreads !== undefined && settings.numThreads !== 0) ort.env.wasm.numThreads = settings.numThreads;
+  if (settings.wasmPaths !== undefined) ort.env.wasm.wasmPaths = settings.wasmPaths as NonNullable<Ort['env']['wasm']['wasmPaths']>;
+}
+
+/**
+ * Records the settings onnxruntime-web initialised with. Called after every session attempt; it
+ * only takes effect once onnxruntime-web has initialised wasm, which it shows by having written a
+ * thread count into `env.wasm.numThreads` (a failed attempt that never reached wasm, e.g. WebGPU
+ * asked for where there is none, leaves the settings open).
+ */
+export function freezeWasmSettings(ort: Ort): void {
+  if (frozen || typeof ort.env.wasm.numThreads !== 'number') return;
+  const paths = ort.env.wasm.wasmPaths;
+  frozen = { numThreads: ort.env.wasm.numThreads, wasmPaths: paths === undefined ? undefined : JSON.stringify(paths) };
+}
+
+/** The wasm thread count in force, once a session has been created. */
+export function wasmThreadsInUse(): number | undefined {
+  return frozen?.numThreads;
+}

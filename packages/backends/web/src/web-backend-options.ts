@@ -1,0 +1,172 @@
+import { InvalidOptionsError, type SessionOptions } from '@weft/core';
+
+/** Execution providers of onnxruntime-web that this backend drives. */
+export const WEB_PROVIDERS = ['wasm', 'webgpu', 'webnn'] as const;
+export type WebProviderName = (typeof WEB_PROVIDERS)[number];
+
+/** WebAssembly on the CPU: always present where `WebAssembly` is. */
+export interface WasmProviderOptions {
+  readonly name: 'wasm';
+}
+
+/** WebGPU (browsers with `navigator.gpu`). Option names are onnxruntime-web's. */
+export interface WebGpuProviderOptions {
+  readonly name: 'webgpu';
+  /** Layout for layout-sensitive operators (default `NCHW`). */
+  readonly preferredLayout?: 'NCHW' | 'NHWC';
+  /** WebGPU validation (default `basic`). */
+  readonly validationMode?: 'disabled' | 'wgpuOnly' | 'basic' | 'full';
+}
+
+/** WebNN (browsers with `navigator.ml`). Option names are onnxruntime-web's `MLContextOptions`. */
+export interface WebNnProviderOptions {
+  readonly name: 'webnn';
+  /** Device the WebNN context targets (browser default when absent). */
+  readonly deviceType?: 'cpu' | 'gpu' | 'npu';
+  readonly powerPreference?: 'default' | 'low-power' | 'high-performance';
+  /** Threads of a `cpu` context. */
+  readonly numThreads?: number;
+}
+
+/** A provider by name (its defaults) or with options. */
+export type WebExecutionProvider = WebProviderName | WasmProviderOptions | WebGpuProviderOptions | WebNnProviderOptions;
+
+/** Normalised provider entry (always an object). */
+export type WebProviderConfig = WasmProviderOptions | WebGpuProviderOptions | WebNnProviderOptions;
+
+/** Where onnxruntime-web finds its `.wasm`/`.mjs` files: a URL prefix, or each file's URL. */
+export type WasmPaths = string | { readonly wasm?: string; readonly mjs?: string };
+
+/** Options of the web adapter (and of `webBackend()`, which adds `priority`). */
+export interface WebAdapterOptions {
+  /** Session options applied to every model (per-load options override them). */
+  readonly defaults?: SessionOptions;
+  /**
+   * Providers in order of preference (default `['wasm']`); onnxruntime-web uses the first that
+   * initialises here. Per-load `session.executionProviders` (names only) replace this list.
+   */
+  readonly executionProviders?: readonly WebExecutionProvider[];
+  /**
+   * WebAssembly threads (`ort.env.wasm.numThreads`). 0 or absent: onnxruntime-web's default
+   * (min(4, ceil(cores / 2)) where threads are allowed, else 1). Values above 1 need
+   * `SharedArrayBuffer` and, in browsers, a cross-origin isolated page; elsewhere onnxruntime-web
+   * runs one thread. Process-wide: fixed when the first session is created.
+   */
+  readonly numThreads?: number;
+  /** `ort.env.wasm.wasmPaths`: where to fetch the runtime files (e.g. a CDN prefix). Process-wide. */
+  readonly wasmPaths?: WasmPaths;
+}
+
+export interface WebBackendOptions extends WebAdapterOptions {
+  /** Registry priority for `backend: 'auto'` (default 50, below the node backend's 100). */
+  readonly priority?: number;
+}
+
+const PROVIDER_KEYS: Record<WebProviderName, readonly string[]> = {
+  wasm: ['name'],
+  webgpu: ['name', 'preferredLayout', 'validationMode'],
+  webnn: ['name', 'deviceType', 'powerPreference', 'numThreads'],
+};
+const LEVELS = ['disabled', 'basic', 'extended', 'all'] as const;
+
+/** Validates backend options; throws `InvalidOptionsError` naming the option. */
+export function validateWebOptions(options: WebBackendOptions): void {
+  if (typeof options !== 'object' || options === null) throw new InvalidOptionsError('web backend options must be an object.');
+  if (options.priority !== undefined && !Number.isFinite(options.priority)) {
+    throw new InvalidOptionsError('priority must be a finite number.', { option: 'priority' });
+  }
+  if (options.numThreads !== undefined && (!Number.isInteger(options.numThreads) || options.numThreads < 0 || options.numThreads > 256)) {
+    throw new InvalidOptionsError(`numThreads must be an integer from 0 (onnxruntime-web's default) to 256; got ${String(options.numThreads)}.`, {
+      option: 'numThreads',
+    });
+  }
+  if (options.wasmPaths !== undefined) validateWasmPaths(options.wasmPaths);
+  if (options.executionProviders !== undefined) normaliseProviders(options.executionProviders, 'executionProviders');
+  if (options.defaults !== undefined) validateSessionOptions(options.defaults, 'defaults.');
+}
+
+/** Checks the generic session options this backend forwards. */
+export function validateSessionOptions(options: SessionOptions, prefix = ''): void {
+  for (const key of ['intraOpNumThreads', 'interOpNumThreads'] as const) {
+    const v = options[key];
+    if (v !== undefined && (!Number.isInteger(v) || v < 0)) {
+      throw new InvalidOptionsError(`${prefix}${key} must be an integer >= 0 (0 = runtime default).`, { option: `${prefix}${key}` });
+    }
+  }
+  if (options.graphOptimizationLevel !== undefined && !LEVELS.includes(options.graphOptimizationLevel)) {
+    throw new InvalidOptionsError(`${prefix}graphOptimizationLevel must be one of ${LEVELS.join(', ')}.`, { option: `${prefix}graphOptimizationLevel` });
+  }
+  if (options.executionProviders !== undefined) normaliseProviders(options.executionProviders, `${prefix}executionProviders`);
+}
+
+/** Turns names into objects and checks every field; throws `InvalidOptionsError`. */
+export function normaliseProviders(list: readonly unknown[], option: string): WebProviderConfig[] {
+  if (!Array.isArray(list) || list.length === 0) {
+    throw new InvalidOptionsError(`${option} must be a non-empty array of ${WEB_PROVIDERS.join(', ')} (names or { name, ...options }).`, { option });
+  }
+  return list.map((entry, i) => normaliseProvider(entry, `${option}[${i}]`));
+}
+
+function normaliseProvider(entry: unknown, option: string): WebProviderConfig {
+  if (typeof entry === 'string') {
+    if (!isProviderName(entry)) throw unknownProvider(entry, option);
+    return { name: entry };
+  }
+  if (typeof entry !== 'object' || entry === null || typeof (entry as { name?: unknown }).name !== 'string') {
+    throw new InvalidOptionsError(`${option} must be a provider name or an object with a "name".`, { option });
+  }
+  const name = (entry as { name: string }).name;
+  if (!isProviderName(name)) throw unknownProvider(name, option);
+  const extra = Object.keys(entry).filter((k) => !PROVIDER_KEYS[name].includes(k));
+  if (extra.length > 0) {
+    throw new InvalidOptionsError(`${option}: the ${name} provider has no option ${extra.join(', ')} (it takes ${PROVIDER_KEYS[name].join(', ')}).`, { option });
+  }
+  const e = entry as Record<string, unknown>;
+  if (name === 'webgpu') {
+    oneOf(e['preferredLayout'], ['NCHW', 'NHWC'], `${option}.preferredLayout`);
+    oneOf(e['validationMode'], ['disabled', 'wgpuOnly', 'basic', 'full'], `${option}.validationMode`);
+  } else if (name === 'webnn') {
+    oneOf(e['deviceType'], ['cpu', 'gpu', 'npu'], `${option}.deviceType`);
+    oneOf(e['powerPreference'], ['default', 'low-power', 'high-performance'], `${option}.powerPreference`);
+    const threads = e['numThreads'];
+    if (threads !== undefined && (!Number.isInteger(threads) || (threads as number) < 0)) {
+      throw new InvalidOptionsError(`${option}.numThreads must be an integer >= 0.`, { option: `${option}.numThreads` });
+    }
+  }
+  return { ...(entry as WebProviderConfig) };
+}
+
+function validateWasmPaths(paths: unknown): void {
+  if (typeof paths === 'string') {
+    if (paths.length === 0) throw new InvalidOptionsError('wasmPaths must not be empty.', { option: 'wasmPaths' });
+    return;
+  }
+  if (typeof paths !== 'object' || paths === null) {
+    throw new InvalidOptionsError('wasmPaths must be a URL prefix or { wasm?, mjs? } URLs.', { option: 'wasmPaths' });
+  }
+  const extra = Object.keys(paths).filter((k) => k !== 'wasm' && k !== 'mjs');
+  if (extra.length > 0) throw new InvalidOptionsError(`wasmPaths has unknown key(s) ${extra.join(', ')} (only wasm, mjs).`, { option: 'wasmPaths' });
+  for (const key of ['wasm', 'mjs'] as const) {
+    const v = (paths as Record<string, unknown>)[key];
+    if (v !== undefined && (typeof v !== 'string' || v.length === 0)) {
+      throw new InvalidOptionsError(`wasmPaths.${key} must be a non-empty URL string.`, { option: `wasmPaths.${key}` });
+    }
+  }
+}
+
+function oneOf(value: unknown, allowed: readonly string[], option: string): void {
+  if (value !== undefined && (typeof value !== 'string' || !allowed.includes(value))) {
+    throw new InvalidOptionsError(`${option} must be one of ${allowed.join(', ')}; got ${JSON.stringify(value)}.`, { option });
+  }
+}
+
+function isProviderName(name: string): name is WebProviderName {
+  return (WEB_PROVIDERS as readonly string[]).includes(name);
+}
+
+function unknownProvider(name: string, option: string): InvalidOptionsError {
+  return new InvalidOptionsError(
+    `${option}: "${name}" is not a provider of the web backend (it has ${WEB_PROVIDERS.join(', ')}; native providers are in @weft/backend-node and @weft/backend-npu).`,
+    { option },
+  );
+}

@@ -1,0 +1,46 @@
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BackendError, createWeft, ModelLoadError } from '@weft/core';
+import { WebBackendAdapter, webBackend } from '../src/index.js';
+import { tinyModel } from './helpers.js';
+
+describe('web backend errors', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'weft-web-corrupt-'));
+    await cp(tinyModel, dir, { recursive: true });
+    await writeFile(join(dir, 'onnx/model.onnx'), new TextEncoder().encode('this is not an ONNX protobuf, just text'));
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  it('corrupt bytes: BackendError naming the backend and the parse failure', async () => {
+    const adapter = new WebBackendAdapter();
+    const error = await adapter.createSession({ kind: 'bytes', bytes: new Uint8Array([8, 1, 18, 255, 255, 255]) }).catch((e: unknown) => e);
+    expect(BackendError.isInstance(error)).toBe(true);
+    expect((error as BackendError).backend).toBe('web');
+    expect((error as Error).message).toMatch(/onnxruntime-web could not create a session from 6 bytes on wasm: .*protobuf parsing failed/);
+  });
+
+  it('corrupt model file through weft.load: ModelLoadError with the graph path', async () => {
+    const weft = createWeft({ plugins: [webBackend()] });
+    const error = await weft.load(dir, { backend: 'web' }).catch((e: unknown) => e);
+    expect(ModelLoadError.isInstance(error)).toBe(true);
+    expect((error as ModelLoadError).path).toBe(join(dir, 'onnx/model.onnx'));
+    expect((error as Error).message).toMatch(/The web backend could not load .*model\.onnx \(corrupt or truncated ONNX file\?\)/);
+    await weft.dispose();
+  });
+
+  it('missing file: ModelLoadError naming the path', async () => {
+    const path = join(dir, 'onnx/nope.onnx');
+    await expect(new WebBackendAdapter().createSession({ kind: 'path', path })).rejects.toMatchObject({ code: 'model-load', path });
+  });
+
+  it('a released session refuses to run', async () => {
+    const session = await new WebBackendAdapter().createSession({ kind: 'path', path: join(tinyModel, 'onnx/model.onnx') });
+    await session.release();
+    await session.release();
+    await expect(session.run({})).rejects.toThrow(/released/);
+  });
+});
