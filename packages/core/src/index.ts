@@ -36,3 +36,6 @@ export { median } from './util/median.js';
 export { CircuitBreaker, type BreakerOptions, type BreakerState } from './backend/circuit-breaker.js';
 export { SessionPool, type ActiveSession } from './backend/session-pool.js';
 export { selectBackend, type BackendSelection } from './model/select-backend.js';
+export { gatherSlots, validateSelection } from './generation/kv/gather-slots.js';
+export { slotPositions } from './generation/apply-router.js';
+export type { FeedPlacement } from './generation/step-feeds.js';

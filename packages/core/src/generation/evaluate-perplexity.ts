@@ -9,6 +9,8 @@ import { logSumExp } from './sampling/softmax.js';
 import { runStage } from './stage-runner.js';
 import { splitPresents } from './split-presents.js';
 import { stepFeeds } from './step-feeds.js';
+import { applyRouter, slotPositions } from './apply-router.js';
+import type { AttentionRouter } from '../spec/attention-router.js';
 import { median } from '../util/median.js';
 
 /** What {@link evaluatePerplexity} measures. */
@@ -20,7 +22,7 @@ export interface PerplexityResult {
   readonly tokens: number;
   /** KV store's bytes at rest after the last token. */
   readonly kvBytes: number;
-  /** What a full-precision (float32) cache of the same length would hold. */
+  /** What a full-precision (float32) cache of every token would hold (no compression, no eviction). */
   readonly kvBytesFp32: number;
   /** Median milliseconds per single-token step. */
   readonly msPerToken: number;
@@ -31,6 +33,8 @@ export interface PerplexityRequest {
   /** Tokens fed in the first forward pass (chunked prefill); the rest go one per step. Default 1. */
   readonly prefillTokens?: number;
   readonly kv?: NamedRef | KvCacheStore;
+  /** Attention router applied after every step, as in generation. */
+  readonly router?: NamedRef | AttentionRouter;
 }
 
 /**
@@ -57,7 +61,10 @@ export async function evaluatePerplexity(ctx: GenerationContext, request: Perple
   const { layout } = ctx;
   const active = ctx.sessions.current;
   const session = active.session;
-  const kv = resolveComponents(ctx.registry, request.kv === undefined ? {} : { kv: request.kv }).kv;
+  const { kv, router } = resolveComponents(ctx.registry, {
+    ...(request.kv === undefined ? {} : { kv: request.kv }),
+    ...(request.router === undefined ? {} : { router: request.router }),
+  });
   const store = kv.value;
   if (layout.hasPast) runStage(kv.owner, 'kv begin', () => store.begin({ layout, batchSize: 1, session }));
   const vocab = ctx.config.vocabSize;
@@ -75,14 +82,24 @@ export async function evaluatePerplexity(ctx: GenerationContext, request: Perple
       const start = performance.now();
       const chunk = done === 0 ? ids.slice(0, prefill) : [ids[done]!];
       const fed = layout.hasPast ? chunk : ids.slice(0, done + chunk.length);
-      const past = layout.hasPast ? store.length : 0;
-      owned = stepFeeds(session, layout, [fed], [0], past);
+      const slots = layout.hasPast ? slotPositions(store, layout.numKvHeads)[0] ?? [] : [];
+      owned = stepFeeds(session, layout, [fed], [0], {
+        slotPositions: slots,
+        nextPosition: layout.hasPast ? done : 0,
+        positionMode: router?.value.positions ?? 'absolute',
+      });
       const feeds = layout.hasPast ? { ...owned, ...store.materialize() } : { ...owned };
       const outputs = await ctx.sessions.run(active, feeds);
       release();
       owned = outputs;
       const logits = outputs['logits']!.data as Float32Array;
       const seq = outputs['logits']!.dims[1]!;
+      if (router?.value.observe) {
+        const last = logits.slice((seq - 1) * vocab, seq * vocab);
+        runStage(router.owner, `router "${router.value.name}" observe`, () =>
+          router.value.observe!({ step: stepMs.length, batchSize: 1, inputIds: [fed], logits: [last], outputs, layout }),
+        );
+      }
       // Row `seq - chunk.length + j` of the logits predicts ids[done + j + 1].
       for (let j = 0; j < chunk.length; j++) {
         const target = ids[done + j + 1];
@@ -94,13 +111,16 @@ export async function evaluatePerplexity(ctx: GenerationContext, request: Perple
         const { presents, rest } = splitPresents(outputs, presentNames);
         owned = rest;
         runStage(kv.owner, 'kv append', () => store.append(presents));
+        if (router) {
+          applyRouter(router, kv, { step: stepMs.length, batchSize: 1, layout, nextPosition: done + chunk.length, padded: false, importance: undefined });
+        }
       }
       release();
       if (done > 0) stepMs.push(performance.now() - start);
       done += chunk.length;
     }
     const tokens = n - 1;
-    const cached = layout.hasPast ? store.length : 0;
+    const cached = layout.hasPast ? n - 1 : 0; // what a full-precision cache of every token would hold
     return {
       perplexity: Math.exp(nll / tokens),
       nll,

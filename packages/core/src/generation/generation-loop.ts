@@ -18,6 +18,7 @@ import { logSumExp } from './sampling/softmax.js';
 import { runStage } from './stage-runner.js';
 import { splitPresents } from './split-presents.js';
 import { stepFeeds } from './step-feeds.js';
+import { applyRouter, slotPositions } from './apply-router.js';
 import { median } from '../util/median.js';
 
 /**
@@ -69,6 +70,11 @@ async function runGeneration(
   const emitMetrics = request.metrics !== false;
   const presentNames = new Set([...layout.presentKeyNames, ...layout.presentValueNames]);
   const stepMs: number[] = [];
+  const router = components.router;
+  const positionMode = router?.value.positions ?? 'absolute';
+  const padded = pads.some((p) => p > 0);
+  /** Tokens fed so far, padding included: the absolute index of the next token. */
+  let seen = 0;
   let ttftMs = 0;
   let owned: Record<string, BackendTensor> = {};
   const release = (): void => {
@@ -96,7 +102,8 @@ async function runGeneration(
       let outputs: Record<string, BackendTensor> | undefined;
       while (!outputs) {
         const pastLength = layout.hasPast ? store.length : 0;
-        owned = stepFeeds(active.session, layout, feedIds, pads, pastLength);
+        const slots = layout.hasPast ? slotPositions(store, layout.numKvHeads)[0] ?? [] : [];
+        owned = stepFeeds(active.session, layout, feedIds, pads, { slotPositions: slots, nextPosition: layout.hasPast ? seen : 0, positionMode });
         const feeds: Record<string, BackendTensor> = { ...owned };
         if (layout.hasPast) {
           const t = performance.now();
@@ -122,6 +129,7 @@ async function runGeneration(
             runStage(components.kv.owner, 'kv begin', () => store.begin({ layout, batchSize: batch, session: active.session }));
           }
           feedIds = history;
+          seen = 0;
           continue;
         }
         forwardMs = performance.now() - forwardStart;
@@ -138,10 +146,14 @@ async function runGeneration(
       for (let r = 0; r < batch; r++) logits.push(data.slice(((r + 1) * seq - 1) * vocab, (r + 1) * seq * vocab));
 
       const observation = { step, batchSize: batch, inputIds: feedIds, logits, outputs, layout };
+      let importance: Float32Array | undefined;
       for (const a of components.analyzers) {
         const data = runStage(a.owner, `analyzer "${a.value.name}"`, () => a.value.observe(observation));
         if (data !== undefined) out.next({ type: 'analysis', analyzer: a.value.name, step, data });
+        importance ??= a.value.importance?.();
       }
+      if (router?.value.observe) runStage(router.owner, `router "${router.value.name}" observe`, () => router.value.observe!(observation));
+      seen += feedIds[0]!.length;
       for (const h of hooks) {
         if (h.hooks.afterForward) runStage(h.owner, 'afterForward', () => h.hooks.afterForward!(observation));
       }
@@ -150,6 +162,7 @@ async function runGeneration(
         const { presents, rest } = splitPresents(outputs, presentNames);
         owned = rest;
         runStage(components.kv.owner, 'kv append', () => store.append(presents));
+        if (router) applyRouter(router, components.kv, { step, batchSize: batch, layout, nextPosition: seen, padded, importance });
         kvMs += performance.now() - t;
       }
       release();

@@ -1,5 +1,6 @@
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import type { Analyzer } from '../spec/analyzer.js';
+import type { AttentionRouter } from '../spec/attention-router.js';
 import type { KvCacheStore } from '../spec/kv-cache.js';
 import type { LogitsProcessor, Sampler } from '../spec/logits.js';
 import type { AdapterKind, AdapterKinds, AdapterRegistry } from '../spec/registry.js';
@@ -18,6 +19,7 @@ export interface RunComponents {
   readonly processors: readonly Owned<LogitsProcessor>[];
   readonly analyzers: readonly Owned<Analyzer>[];
   readonly sampler: Owned<Sampler> | undefined;
+  readonly router: Owned<AttentionRouter> | undefined;
 }
 
 /** The default store when a request names none. */
@@ -28,7 +30,11 @@ export function resolveComponents(registry: AdapterRegistry, request: Generation
   const analyzers = list(request.analyzers, 'analyzers').map((r) => pick(registry, 'analyzer', r, isAnalyzer));
   const sampler = request.sampler === undefined ? undefined : pick(registry, 'sampler', request.sampler, isSampler);
   const kv = pick(registry, 'kv-cache', request.kv ?? DEFAULT_KV_STORE, isKvStore);
-  return { kv, processors, analyzers, sampler };
+  const router = request.router === undefined ? undefined : pick(registry, 'attention-router', request.router, isRouter);
+  if (router && router.value.positions !== undefined && !['absolute', 'cache'].includes(router.value.positions)) {
+    throw new InvalidOptionsError(`The router "${router.value.name}" has an unknown positions mode "${String(router.value.positions)}".`, { option: 'router' });
+  }
+  return { kv, processors, analyzers, sampler, router };
 }
 
 function list<T>(value: readonly T[] | undefined, option: string): readonly T[] {
@@ -62,5 +68,6 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 const isProcessor = (v: unknown): boolean => isObject(v) && typeof v['process'] === 'function';
 const isAnalyzer = (v: unknown): boolean => isObject(v) && typeof v['observe'] === 'function';
 const isSampler = (v: unknown): boolean => isObject(v) && typeof v['sample'] === 'function';
+const isRouter = (v: unknown): boolean => isObject(v) && typeof v['select'] === 'function';
 const isKvStore = (v: unknown): boolean =>
   isObject(v) && typeof v['materialize'] === 'function' && typeof v['append'] === 'function' && typeof v['begin'] === 'function';

@@ -1,34 +1,63 @@
 import type { BackendTensor, InferenceSession } from '../spec/backend.js';
 import type { KvLayout } from '../spec/kv-cache.js';
 
+/** Where the fed tokens sit: cached slots and the absolute index of the first new token. */
+export interface FeedPlacement {
+  /** Absolute index (padding included) of each cached slot, ascending. Empty for no cache. */
+  readonly slotPositions: readonly number[];
+  /** Absolute index of the first token fed now (tokens seen before, padding included). */
+  readonly nextPosition: number;
+  /**
+   * `absolute`: position_ids count every real token seen. `cache`: positions within the cache
+   * (StreamingLLM), i.e. the number of real cached slots plus the offset among new tokens.
+   */
+  readonly positionMode?: 'absolute' | 'cache';
+}
+
 /**
  * Builds `input_ids`, `attention_mask` and `position_ids` for one step of a left-padded batch.
- * `tokens` holds the ids fed per row (equal lengths); `pads[r]` is how many leading positions of
- * row r are padding; `pastLength` is the number of positions already cached.
+ * `tokens` holds the ids fed per row (equal lengths); the first `pads[r]` absolute positions of
+ * row r are padding, masked out wherever they appear (cached or new).
  */
 export function stepFeeds(
   session: Pick<InferenceSession, 'createTensor'>,
   layout: KvLayout,
   tokens: readonly (readonly number[])[],
   pads: readonly number[],
-  pastLength: number,
+  placement: FeedPlacement,
 ): Record<string, BackendTensor> {
   const batch = tokens.length;
   const seq = tokens[0]!.length;
-  const total = pastLength + seq;
+  const past = placement.slotPositions;
+  const total = past.length + seq;
+  const first = placement.nextPosition;
   const ids = new BigInt64Array(batch * seq);
-  tokens.forEach((row, r) => row.forEach((id, c) => (ids[r * seq + c] = BigInt(id))));
+  for (let r = 0; r < batch; r++) {
+    const row = tokens[r]!;
+    for (let c = 0; c < seq; c++) ids[r * seq + c] = BigInt(row[c]!);
+  }
   const feeds: Record<string, BackendTensor> = { input_ids: session.createTensor('int64', ids, [batch, seq]) };
   if (layout.hasAttentionMask) {
-    const mask = new BigInt64Array(batch * total).fill(1n);
-    pads.forEach((pad, r) => mask.fill(0n, r * total, r * total + Math.min(pad, total)));
+    const mask = new BigInt64Array(batch * total);
+    for (let r = 0; r < batch; r++) {
+      const pad = pads[r]!;
+      for (let j = 0; j < past.length; j++) mask[r * total + j] = past[j]! >= pad ? 1n : 0n;
+      for (let c = 0; c < seq; c++) mask[r * total + past.length + c] = first + c >= pad ? 1n : 0n;
+    }
     feeds['attention_mask'] = session.createTensor('int64', mask, [batch, total]);
   }
   if (layout.hasPositionIds) {
     const positions = new BigInt64Array(batch * seq);
-    pads.forEach((pad, r) => {
-      for (let c = 0; c < seq; c++) positions[r * seq + c] = BigInt(Math.max(0, pastLength + c - pad));
-    });
+    for (let r = 0; r < batch; r++) {
+      const pad = pads[r]!;
+      let base = first - pad;
+      if (placement.positionMode === 'cache') {
+        let real = 0;
+        for (const p of past) if (p >= pad) real++;
+        base = real - Math.max(0, pad - first);
+      }
+      for (let c = 0; c < seq; c++) positions[r * seq + c] = BigInt(Math.max(0, base + c));
+    }
     feeds['position_ids'] = session.createTensor('int64', positions, [batch, seq]);
   }
   return feeds;

@@ -21,4 +21,9 @@ export interface ForwardObservation {
 export interface Analyzer {
   readonly name: string;
   observe(observation: ForwardObservation): unknown;
+  /**
+   * Per-slot importance of the cache after this step (higher = keep), for attention routers that
+   * take an importance signal (e.g. `hybrid`). Length = the store's slot count.
+   */
+  importance?(): Float32Array | undefined;
 }

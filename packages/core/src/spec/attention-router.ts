@@ -1,22 +1,48 @@
+import type { ForwardObservation } from './analyzer.js';
 import type { KvLayout } from './kv-cache.js';
 
-/** Signals a router may use to decide which cached positions the next step sees. */
+/**
+ * Which cache slots the next step keeps. `shared`: the same slots for every key/value head.
+ * `per-head`: one ascending slot list per key/value head, all of equal length (only for batches
+ * without padding). Slot indices refer to the store's current slots, ascending.
+ */
+export type KvSelection =
+  | { readonly kind: 'shared'; readonly slots: readonly number[] }
+  | { readonly kind: 'per-head'; readonly slots: readonly (readonly number[])[] };
+
+/** Signals a router decides on, after the store has appended the step's keys and values. */
 export interface RoutingContext {
   readonly step: number;
-  /** Cached positions currently held by the store. */
-  readonly cacheLength: number;
+  readonly batchSize: number;
   readonly layout: KvLayout;
-  /** Optional per-position importance published by analyzers (higher = keep). */
+  /** Slots the store holds now. */
+  readonly cacheLength: number;
+  /**
+   * Absolute position of each slot (per key/value head; every head has the same list unless an
+   * earlier per-head selection made them differ).
+   */
+  readonly slotPositions: readonly (readonly number[])[];
+  /** Tokens seen so far, i.e. the absolute position of the next token. */
+  readonly nextPosition: number;
+  /** Per-slot importance published for this step (`publishImportance`), if any. */
   readonly importance?: Float32Array;
 }
 
 /**
- * Chooses which cached positions each step sees (full, window, sinks + window…). Returns the
- * kept positions in ascending order, or `undefined` to keep all of them. Routers are applied by
- * KV stores that support eviction (see `@weft/plugin-attention`).
+ * Chooses which cached positions the model sees from the next step on (full, window, sinks +
+ * window, heavy hitters…). Evicted slots are removed from the tensors the model receives, not
+ * just masked, and their memory is freed by the store (`KvCacheStore.retain`).
  */
 export interface AttentionRouter {
   readonly specificationVersion: 'v1';
   readonly name: string;
-  select(context: RoutingContext): readonly number[] | undefined;
+  /**
+   * `absolute` (default): position_ids keep counting every token seen. `cache`: new tokens take
+   * positions within the cache (StreamingLLM), for contexts past the trained length.
+   */
+  readonly positions?: 'absolute' | 'cache';
+  /** Sees every forward pass (logits, present.*, attentions.* when exported) before `select`. */
+  observe?(observation: ForwardObservation): void;
+  /** The slots to keep, or `undefined` to keep every slot. */
+  select(context: RoutingContext): KvSelection | undefined;
 }

@@ -1,3 +1,4 @@
+import type { KvSelection } from './attention-router.js';
 import type { BackendTensor, InferenceSession } from './backend.js';
 
 /** Where the past keys and values live in a decoder graph, read from its input names and config. */
@@ -50,6 +51,16 @@ export interface KvCacheStore {
   append(presents: Readonly<Record<string, BackendTensor>>): void;
   /** Bytes held at rest right now (data + any scales, zero points, residual buffers). */
   bytes(): number;
+  /**
+   * Absolute position of each slot, per key/value head. Stores that never evict may omit it:
+   * slots are then positions 0..length-1.
+   */
+  slotPositions?(): readonly (readonly number[])[];
+  /**
+   * Keeps only the selected slots (an attention router's choice) and frees the rest. Stores
+   * without it cannot be combined with evicting routers.
+   */
+  retain?(selection: KvSelection): void;
   /** Frees every tensor and buffer. Idempotent. */
   dispose(): void;
 }

@@ -1,4 +1,5 @@
 import type { Analyzer } from './analyzer.js';
+import type { AttentionRouter } from './attention-router.js';
 import type { KvCacheStore } from './kv-cache.js';
 import type { LogitsProcessor, Sampler } from './logits.js';
 import type { ChatMessage } from './tokenizer.js';
@@ -33,6 +34,8 @@ export interface GenerationRequest {
   readonly signal?: AbortSignal;
   /** KV-cache store: a registered `kv-cache` entry, or an instance. Default `fp32`. */
   readonly kv?: NamedRef | KvCacheStore;
+  /** Attention router: a registered `attention-router` entry, or an instance. Default: none (full cache). */
+  readonly router?: NamedRef | AttentionRouter;
   /** Extra logits processors: registered `logits-processor` entries or instances. */
   readonly processors?: readonly (NamedRef | LogitsProcessor)[];
   /** Analyzers whose results are emitted as `analysis` events. */

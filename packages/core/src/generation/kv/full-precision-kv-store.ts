@@ -1,5 +1,8 @@
 import type { BackendTensor } from '../../spec/backend.js';
+import type { KvSelection } from '../../spec/attention-router.js';
+import type { InferenceSession } from '../../spec/backend.js';
 import type { KvCacheInit, KvCacheStore, KvLayout } from '../../spec/kv-cache.js';
+import { gatherSlots } from './gather-slots.js';
 
 /**
  * Default store: keeps each step's `present.*` tensors exactly as the backend returned them and
@@ -11,6 +14,9 @@ export class FullPrecisionKvStore implements KvCacheStore {
   private layout: KvLayout | undefined;
   private past: Record<string, BackendTensor> = {};
   private cached = 0;
+  private session: Pick<InferenceSession, 'createTensor'> | undefined;
+  /** Absolute position of each slot per key/value head (identity until a router evicts). */
+  private positions: number[][] = [];
 
   get length(): number {
     return this.cached;
@@ -19,6 +25,8 @@ export class FullPrecisionKvStore implements KvCacheStore {
   begin(init: KvCacheInit): void {
     this.dispose();
     this.layout = init.layout;
+    this.session = init.session;
+    this.positions = Array.from({ length: init.layout.numKvHeads }, () => []);
     const dims = [init.batchSize, init.layout.numKvHeads, 0, init.layout.headDim];
     for (const name of [...init.layout.pastKeyNames, ...init.layout.pastValueNames]) {
       this.past[name] = init.session.createTensor('float32', new Float32Array(0), dims);
@@ -44,7 +52,34 @@ export class FullPrecisionKvStore implements KvCacheStore {
     take(layout.pastValueNames, layout.presentValueNames);
     for (const t of Object.values(this.past)) t.dispose();
     this.past = next;
-    this.cached = next[layout.pastKeyNames[0]!]?.dims[2] ?? 0;
+    const length = next[layout.pastKeyNames[0]!]?.dims[2] ?? 0;
+    // New slots follow the last kept position.
+    for (const list of this.positions) {
+      let p = list.length > 0 ? list[list.length - 1]! + 1 : 0;
+      while (list.length < length) list.push(p++);
+    }
+    this.cached = length;
+  }
+
+  slotPositions(): readonly (readonly number[])[] {
+    return this.positions;
+  }
+
+  /** Gathers the kept slots into new tensors and frees the old ones. */
+  retain(selection: KvSelection): void {
+    if (!this.session) throw new Error('FullPrecisionKvStore.retain called before begin');
+    const next: Record<string, BackendTensor> = {};
+    for (const [name, tensor] of Object.entries(this.past)) {
+      const { data, dims } = gatherSlots(tensor.data as Float32Array, tensor.dims, selection);
+      next[name] = this.session.createTensor('float32', data, dims);
+      tensor.dispose();
+    }
+    this.past = next;
+    this.positions = this.positions.map((list, h) => {
+      const keep = selection.kind === 'shared' ? selection.slots : selection.slots[h]!;
+      return keep.map((slot) => list[slot]!);
+    });
+    this.cached = this.positions[0]?.length ?? 0;
   }
 
   bytes(): number {
@@ -57,5 +92,6 @@ export class FullPrecisionKvStore implements KvCacheStore {
     for (const t of Object.values(this.past)) t.dispose();
     this.past = {};
     this.cached = 0;
+    this.positions = this.positions.map(() => []);
   }
 }

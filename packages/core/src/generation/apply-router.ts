@@ -1,0 +1,49 @@
+import { InvalidOptionsError } from '../errors/invalid-options-error.js';
+import { PluginError } from '../errors/plugin-error.js';
+import type { AttentionRouter } from '../spec/attention-router.js';
+import type { KvCacheStore, KvLayout } from '../spec/kv-cache.js';
+import { validateSelection } from './kv/gather-slots.js';
+import type { Owned } from './resolve-components.js';
+import { runStage } from './stage-runner.js';
+
+/** Slot positions of a store (identity when it does not track them). */
+export function slotPositions(store: KvCacheStore, heads: number): readonly (readonly number[])[] {
+  const tracked = store.slotPositions?.();
+  if (tracked) return tracked;
+  const identity = Array.from({ length: store.length }, (_, i) => i);
+  return Array.from({ length: heads }, () => identity);
+}
+
+/**
+ * After the store appended a step: asks the router which slots to keep and has the store evict
+ * the rest. Per-head selections need rows without padding (one attention mask serves all heads).
+ */
+export function applyRouter(
+  router: Owned<AttentionRouter>,
+  kv: Owned<KvCacheStore>,
+  context: { readonly step: number; readonly batchSize: number; readonly layout: KvLayout; readonly nextPosition: number; readonly padded: boolean; readonly importance: Float32Array | undefined },
+): void {
+  const store = kv.value;
+  const positions = slotPositions(store, context.layout.numKvHeads);
+  const selection = runStage(router.owner, `router "${router.value.name}" select`, () =>
+    router.value.select({
+      step: context.step,
+      batchSize: context.batchSize,
+      layout: context.layout,
+      cacheLength: store.length,
+      slotPositions: positions,
+      nextPosition: context.nextPosition,
+      ...(context.importance ? { importance: context.importance } : {}),
+    }),
+  );
+  if (!selection) return;
+  const problem = validateSelection(selection, store.length, context.layout.numKvHeads);
+  if (problem) throw new PluginError(router.owner, `router "${router.value.name}" select`, problem);
+  if (selection.kind === 'per-head' && context.padded) {
+    throw new InvalidOptionsError(`The router "${router.value.name}" selects per head, which needs prompts of equal length (no left padding).`, { option: 'router' });
+  }
+  if (!store.retain) {
+    throw new InvalidOptionsError(`The KV store "${store.name}" cannot evict positions, so it cannot be used with the router "${router.value.name}".`, { option: 'router' });
+  }
+  runStage(kv.owner, 'kv retain', () => store.retain!(selection));
+}
