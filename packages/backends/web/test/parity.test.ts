@@ -81,7 +81,7 @@ for (const { name, dir } of modelFolders()) {
         const session = await adapter.createSession({ kind: 'path', path: graph }, { intraOpNumThreads: 1 });
         try {
           const layout = readKvLayout(session, config, graph);
-          const feeds = stepFeeds(session, layout, [ids], [0], 0);
+          const feeds = stepFeeds(session, layout, [ids], [0], { slotPositions: [], nextPosition: 0 });
           for (const n of [...layout.pastKeyNames, ...layout.pastValueNames]) {
             feeds[n] = session.createTensor('float32', new Float32Array(0), [1, layout.numKvHeads, 0, layout.headDim]);
           }
