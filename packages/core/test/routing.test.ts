@@ -83,3 +83,31 @@ describe('attention routers in the loop', () => {
     await expect(collect(model.generate({ prompt: 'Once upon a time', maxTokens: 4, router: bad }))).rejects.toThrow(/strictly ascending/);
   });
 });
+
+describe('runtime defaults from plugins', () => {
+  it('uses the kv store and router a plugin marks as default when the request names none', async () => {
+    const seen: string[] = [];
+    const weft = runtime([
+      definePlugin({
+        name: 'defaults',
+        version: '1.0.0',
+        apiVersion: '^0.1.0',
+        setup(ctx) {
+          ctx.register('attention-router', {
+            name: 'last-4',
+            capabilities: ['default'],
+            create: () => {
+              seen.push('router');
+              return windowRouter(4);
+            },
+          });
+        },
+      }),
+    ]);
+    const model = await weft.load(fixture('tiny'));
+    const last = done(await collect(model.generate({ prompt: 'Once upon a time, there was', maxTokens: 6 })));
+    expect(seen).toEqual(['router']);
+    expect(last.kvBytes).toBe(4 * 2 * 2 * 2 * 8 * 4);
+    await weft.dispose();
+  });
+});

@@ -29,13 +29,25 @@ export function resolveComponents(registry: AdapterRegistry, request: Generation
   const processors = list(request.processors, 'processors').map((r) => pick(registry, 'logits-processor', r, isProcessor));
   const analyzers = list(request.analyzers, 'analyzers').map((r) => pick(registry, 'analyzer', r, isAnalyzer));
   const sampler = request.sampler === undefined ? undefined : pick(registry, 'sampler', request.sampler, isSampler);
-  const kv = pick(registry, 'kv-cache', request.kv ?? DEFAULT_KV_STORE, isKvStore);
-  const router = request.router === undefined ? undefined : pick(registry, 'attention-router', request.router, isRouter);
+  const kv = pick(registry, 'kv-cache', request.kv ?? runtimeDefault(registry, 'kv-cache') ?? DEFAULT_KV_STORE, isKvStore);
+  const routerRef = request.router ?? runtimeDefault(registry, 'attention-router');
+  const router = routerRef === undefined ? undefined : pick(registry, 'attention-router', routerRef, isRouter);
   if (router && router.value.positions !== undefined && !['absolute', 'cache'].includes(router.value.positions)) {
     throw new InvalidOptionsError(`The router "${router.value.name}" has an unknown positions mode "${String(router.value.positions)}".`, { option: 'router' });
   }
   return { kv, processors, analyzers, sampler, router };
 }
+
+/**
+ * The entry a plugin marked as this runtime's default for a kind (capability `default`, highest
+ * priority first), e.g. `kvQuant({ bits: 4 })` or `sinkWindow({ window: 256 })`.
+ */
+function runtimeDefault(registry: AdapterRegistry, kind: 'kv-cache' | 'attention-router'): string | undefined {
+  return registry.list(kind).find((e) => e.capabilities?.includes(DEFAULT_CAPABILITY))?.name;
+}
+
+/** Capability that makes a `kv-cache` or `attention-router` entry the default of its runtime. */
+export const DEFAULT_CAPABILITY = 'default';
 
 function list<T>(value: readonly T[] | undefined, option: string): readonly T[] {
   if (value === undefined) return [];
