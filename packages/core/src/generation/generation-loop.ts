@@ -1,23 +1,20 @@
 import { Observable, type Subscriber } from 'rxjs';
 import { BackendError } from '../errors/backend-error.js';
-import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import type { BackendTensor } from '../spec/backend.js';
 import type { DoneEvent, FinishReason, GenerationEvent, RowResult, TokenEvent } from '../spec/events.js';
-import type { LogitsContext } from '../spec/logits.js';
 import type { GenerationRequest } from '../spec/request.js';
 import type { GenerationContext } from './generation-context.js';
-import { pickToken } from './pick-token.js';
 import { promptIds } from './prompt-ids.js';
 import { requestLimits } from './request-limits.js';
 import { resolveComponents } from './resolve-components.js';
 import { RowState } from './row-state.js';
-import { applyRepetitionPenalty } from './sampling/repetition-penalty.js';
 import { resolveSamplingOptions } from './sampling/sampling-options.js';
 import { seededRandom } from './sampling/seeded-random.js';
 import { logSumExp } from './sampling/softmax.js';
 import { runStage } from './stage-runner.js';
 import { splitPresents } from './split-presents.js';
 import { stepFeeds } from './step-feeds.js';
+import { nextTokens } from './next-tokens.js';
 import { applyRouter, slotPositions } from './apply-router.js';
 import { median } from '../util/median.js';
 
@@ -168,29 +165,17 @@ async function runGeneration(
       release();
 
       const samplingStart = performance.now();
-      const picked: number[] = [];
-      for (const row of rows) {
-        const r = row.row;
-        if (!row.active) {
-          picked.push(generationConfig.padTokenId);
-          continue;
-        }
-        const l = rewrites ? logits[r]!.slice() : logits[r]!;
-        const lc: LogitsContext = { row: r, step, promptIds: prompts[r]!, generatedIds: row.generated };
-        if (sampling.repetitionPenalty !== 1) applyRepetitionPenalty(l, [...prompts[r]!, ...row.generated], sampling.repetitionPenalty);
-        for (const p of components.processors) runStage(p.owner, `logits processor "${p.value.name}"`, () => p.value.process(l, lc));
-        for (const h of hooks) {
-          if (h.hooks.processLogits) runStage(h.owner, 'processLogits', () => h.hooks.processLogits!(l, lc));
-        }
-        const sampler = components.sampler;
-        const id = sampler
-          ? runStage(sampler.owner, `sampler "${sampler.value.name}"`, () => pickToken(l, sampling, random, lc, sampler.value))
-          : pickToken(l, sampling, random, lc);
-        if (!Number.isInteger(id) || id < 0 || id >= vocab) {
-          throw new InvalidOptionsError(`The sampler returned ${String(id)}, not a token id in [0, ${vocab}).`, { option: 'sampler' });
-        }
-        picked.push(id);
-      }
+      const picked = nextTokens(rows, logits, {
+        step,
+        vocab,
+        padTokenId: generationConfig.padTokenId,
+        prompts,
+        sampling,
+        random,
+        components,
+        hooks,
+        rewrites,
+      });
       const samplingMs = performance.now() - samplingStart;
 
       const detokenizeStart = performance.now();
@@ -226,8 +211,6 @@ async function runGeneration(
     store.dispose();
   }
 }
-
-
 
 /** A token event whose `logprob` is computed on first read (a full softmax costs more than a small model's step). */
 function tokenEvent(row: number, index: number, id: number, text: string, rawLogits: Float32Array): TokenEvent {

@@ -1,0 +1,56 @@
+import { InvalidOptionsError } from '../errors/invalid-options-error.js';
+import type { OwnedHooks } from '../runtime/tokens.js';
+import type { LogitsContext } from '../spec/logits.js';
+import { pickToken } from './pick-token.js';
+import type { RunComponents } from './resolve-components.js';
+import type { RowState } from './row-state.js';
+import { applyRepetitionPenalty } from './sampling/repetition-penalty.js';
+import type { SamplingOptions } from './sampling/sampling-options.js';
+import { runStage } from './stage-runner.js';
+
+/** What choosing the next tokens needs besides the logits. */
+export interface NextTokenContext {
+  readonly step: number;
+  readonly vocab: number;
+  readonly padTokenId: number;
+  readonly prompts: readonly (readonly number[])[];
+  readonly sampling: SamplingOptions;
+  readonly random: () => number;
+  readonly components: RunComponents;
+  readonly hooks: readonly OwnedHooks[];
+  /** Whether processing rewrites logits (then it works on a copy, keeping the raw row intact). */
+  readonly rewrites: boolean;
+}
+
+/**
+ * The next id of every row: repetition penalty → request processors → `processLogits` hooks →
+ * temperature / top-k / top-p / min-p → draw (or argmax, or the request's sampler). Finished rows
+ * get the pad id.
+ */
+export function nextTokens(rows: readonly RowState[], logits: readonly Float32Array[], ctx: NextTokenContext): number[] {
+  const { components, hooks, sampling } = ctx;
+  const picked: number[] = [];
+  for (const row of rows) {
+    const r = row.row;
+    if (!row.active) {
+      picked.push(ctx.padTokenId);
+      continue;
+    }
+    const l = ctx.rewrites ? logits[r]!.slice() : logits[r]!;
+    const lc: LogitsContext = { row: r, step: ctx.step, promptIds: ctx.prompts[r]!, generatedIds: row.generated };
+    if (sampling.repetitionPenalty !== 1) applyRepetitionPenalty(l, [...ctx.prompts[r]!, ...row.generated], sampling.repetitionPenalty);
+    for (const p of components.processors) runStage(p.owner, `logits processor "${p.value.name}"`, () => p.value.process(l, lc));
+    for (const h of hooks) {
+      if (h.hooks.processLogits) runStage(h.owner, 'processLogits', () => h.hooks.processLogits!(l, lc));
+    }
+    const sampler = components.sampler;
+    const id = sampler
+      ? runStage(sampler.owner, `sampler "${sampler.value.name}"`, () => pickToken(l, sampling, ctx.random, lc, sampler.value))
+      : pickToken(l, sampling, ctx.random, lc);
+    if (!Number.isInteger(id) || id < 0 || id >= ctx.vocab) {
+      throw new InvalidOptionsError(`The sampler returned ${String(id)}, not a token id in [0, ${ctx.vocab}).`, { option: 'sampler' });
+    }
+    picked.push(id);
+  }
+  return picked;
+}
