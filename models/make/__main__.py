@@ -59,11 +59,11 @@ def cmd_train(args) -> None:
     probe_stories = data.heldout_stories(24)
     probe = lambda: evaluate.copy_nll(model, bpe, probe_stories, tokenizer_bpe.BOS)
     phases = tuple(Phase(*map(int, p.split("x"))) for p in args.phases.split(",")) if args.phases else TrainConfig.phases
-    tcfg = TrainConfig(seed=args.seed, lr=args.lr, phases=phases, warmup=args.warmup)
+    tcfg = TrainConfig(seed=args.seed, lr=args.lr, phases=phases, warmup=args.warmup, copy_share=args.copy_share)
     log(f"training: {tcfg}")
     stats = train(model, seqs, tcfg, log, probe)
     log(f"trained: {stats}")
-    history.append({**stats, "phases": args.phases or "default", "lr": args.lr, "seed": args.seed})
+    history.append({**stats, "phases": args.phases or "default", "lr": args.lr, "seed": args.seed, "copy_share": args.copy_share})
     total = {"steps": sum(h["steps"] for h in history), "tokens": sum(h["tokens"] for h in history),
              "seconds": sum(h["seconds"] for h in history)}
     torch.save({"config": cfg.to_dict(), "state": model.state_dict(), "merges": merges, "stats": total,
@@ -172,6 +172,7 @@ def main(argv: list[str]) -> None:
     t.add_argument("--phases", default="", help="STEPSxBATCHxSEQ,... (default: 420x16x512,130x8x1024)")
     t.add_argument("--lr", type=float, default=3e-3)
     t.add_argument("--warmup", type=int, default=30)
+    t.add_argument("--copy-share", type=float, default=0.0, help="share of windows that repeat a corpus span")
     e = sub.add_parser("export")
     e.add_argument("--heldout", type=int, default=120)
     e.add_argument("--long", type=int, default=50)

@@ -24,6 +24,11 @@ class Phase:
 @dataclass
 class TrainConfig:
     seed: int = 7
+    # Share of windows replaced by a random sequence of corpus tokens repeated end to end. Only
+    # copying predicts the repeats, which forms induction heads quickly; the stories then use them
+    # to recall names, colours and places stated earlier (without this the model settles on local
+    # n-gram statistics and never learns to copy).
+    copy_share: float = 0.0
     lr: float = 3e-3
     min_lr_ratio: float = 0.1
     warmup: int = 30
@@ -31,11 +36,21 @@ class TrainConfig:
     phases: tuple = (Phase(420, 16, 512), Phase(130, 8, 1024))
 
 
-def _windows(stream: torch.Tensor, starts: list[int], batch: int, seq: int, rng: random.Random) -> torch.Tensor:
+def _windows(stream: torch.Tensor, starts: list[int], batch: int, seq: int, rng: random.Random,
+             copy_share: float = 0.0, bos: int = 1) -> torch.Tensor:
     limit = len(stream) - seq - 1
-    picks = [rng.choice(starts) for _ in range(batch)]
-    picks = [min(p, limit) for p in picks]
-    return torch.stack([stream[p:p + seq + 1] for p in picks])
+    rows = []
+    for _ in range(batch):
+        if copy_share > 0 and rng.random() < copy_share:
+            span = rng.randint(8, seq // 2)
+            picks = torch.tensor([rng.randrange(0, len(stream)) for _ in range(span)])
+            piece = stream[picks]  # corpus tokens in random order: only copying predicts the repeats
+            reps = (seq + 1) // span + 2
+            rows.append(torch.cat([torch.tensor([bos]), piece.repeat(reps)])[:seq + 1])
+        else:
+            p = min(rng.choice(starts), limit)
+            rows.append(stream[p:p + seq + 1])
+    return torch.stack(rows)
 
 
 def train(model: Llama, sequences: list[list[int]], cfg: TrainConfig, log=print, probe=None) -> dict:
@@ -63,7 +78,7 @@ def train(model: Llama, sequences: list[list[int]], cfg: TrainConfig, log=print,
                 cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * (step - cfg.warmup) / (total - cfg.warmup))))
             for g in opt.param_groups:
                 g["lr"] = lr
-            batch = _windows(stream, starts, phase.batch, phase.seq, rng)
+            batch = _windows(stream, starts, phase.batch, phase.seq, rng, cfg.copy_share)
             x, y = batch[:, :-1], batch[:, 1:]
             mask = torch.ones_like(x)
             pos = torch.arange(phase.seq).unsqueeze(0).expand(phase.batch, -1)
