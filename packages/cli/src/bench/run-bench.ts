@@ -49,7 +49,8 @@ export interface BenchReport {
  * Alternates Weft's greedy loop (A) and the bare onnxruntime-node loop (B) in one process, pair
  * by pair in the order A/B, B/A, A/B…, on the same prompt ids and session options. The first pair
  * runs Weft first, which fixes the token count the bare loop then generates in every run. Warm-up
- * pairs are excluded from the medians.
+ * pairs are excluded from the medians; timed pairs are rounded up to an even number so each engine
+ * leads equally often.
  */
 export async function runBench(options: BenchOptions): Promise<BenchReport> {
   const session = { intraOpNumThreads: options.threads };
@@ -76,9 +77,12 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       const result = await bare!.generate(prompts, count);
       record('bare', { ids: result.ids, ...runTiming(start, result.tokenTimes, options.batch) }, counted);
     };
-    for (let pair = 0; pair < options.warmup + options.runs; pair++) {
+    // An even number of timed pairs, so each engine runs first exactly as often as second (the
+    // first run of a pair is measurably slower on a busy machine; uneven counts bias the medians).
+    const timedPairs = options.runs + (options.runs % 2);
+    for (let pair = 0; pair < options.warmup + timedPairs; pair++) {
       const counted = pair >= options.warmup;
-      const order = pair % 2 === 0 ? [runWeft, runBare] : [runBare, runWeft];
+      const order = pair === 0 || (counted && (pair - options.warmup) % 2 === 0) ? [runWeft, runBare] : [runBare, runWeft];
       for (const run of order) {
         if (options.signal?.aborted) throw new InterruptedError();
         (globalThis as { gc?: () => void }).gc?.();
@@ -96,7 +100,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       requestedTokens: options.tokens,
       generatedTokens: expected![0]!.length,
       batch: options.batch,
-      runs: options.runs,
+      runs: timedPairs,
       warmup: options.warmup,
       weft,
       bare: bareSummary,

@@ -99,8 +99,15 @@ async function runGeneration(
       let outputs: Record<string, BackendTensor> | undefined;
       while (!outputs) {
         const pastLength = layout.hasPast ? store.length : 0;
-        const slots = layout.hasPast ? slotPositions(store, layout.numKvHeads)[0] ?? [] : [];
-        owned = stepFeeds(active.session, layout, feedIds, pads, { slotPositions: slots, nextPosition: layout.hasPast ? seen : 0, positionMode });
+        // Slot positions matter only with padding (masking) or after eviction; else the count will do.
+        const simple = !padded && !router;
+        const slots = layout.hasPast && !simple ? slotPositions(store, layout.numKvHeads)[0] ?? [] : [];
+        owned = stepFeeds(active.session, layout, feedIds, pads, {
+          slotPositions: slots,
+          ...(simple ? { pastLength } : {}),
+          nextPosition: layout.hasPast ? seen : 0,
+          positionMode,
+        });
         const feeds: Record<string, BackendTensor> = { ...owned };
         if (layout.hasPast) {
           const t = performance.now();

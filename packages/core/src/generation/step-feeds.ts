@@ -3,8 +3,13 @@ import type { KvLayout } from '../spec/kv-cache.js';
 
 /** Where the fed tokens sit: cached slots and the absolute index of the first new token. */
 export interface FeedPlacement {
-  /** Absolute index (padding included) of each cached slot, ascending. Empty for no cache. */
+  /**
+   * Absolute index (padding included) of each cached slot, ascending. Empty for no cache. May be
+   * left empty with `pastLength` set when nothing needs masking (no padding, no eviction).
+   */
   readonly slotPositions: readonly number[];
+  /** Number of cached slots when `slotPositions` is not given. */
+  readonly pastLength?: number;
   /** Absolute index of the first token fed now (tokens seen before, padding included). */
   readonly nextPosition: number;
   /**
@@ -29,7 +34,7 @@ export function stepFeeds(
   const batch = tokens.length;
   const seq = tokens[0]!.length;
   const past = placement.slotPositions;
-  const total = past.length + seq;
+  const total = (placement.pastLength ?? past.length) + seq;
   const first = placement.nextPosition;
   const ids = new BigInt64Array(batch * seq);
   for (let r = 0; r < batch; r++) {
@@ -38,11 +43,12 @@ export function stepFeeds(
   }
   const feeds: Record<string, BackendTensor> = { input_ids: session.createTensor('int64', ids, [batch, seq]) };
   if (layout.hasAttentionMask) {
-    const mask = new BigInt64Array(batch * total);
+    const mask = new BigInt64Array(batch * total).fill(1n);
     for (let r = 0; r < batch; r++) {
       const pad = pads[r]!;
-      for (let j = 0; j < past.length; j++) mask[r * total + j] = past[j]! >= pad ? 1n : 0n;
-      for (let c = 0; c < seq; c++) mask[r * total + past.length + c] = first + c >= pad ? 1n : 0n;
+      if (pad === 0) continue; // the common case: nothing to mask
+      for (let j = 0; j < past.length; j++) if (past[j]! < pad) mask[r * total + j] = 0n;
+      for (let c = 0; c < seq; c++) if (first + c < pad) mask[r * total + (total - seq) + c] = 0n;
     }
     feeds['attention_mask'] = session.createTensor('int64', mask, [batch, total]);
   }
