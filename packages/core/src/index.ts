@@ -40,3 +40,4 @@ export { gatherSlots, validateSelection } from './generation/kv/gather-slots.js'
 export { slotPositions } from './generation/apply-router.js';
 export type { FeedPlacement } from './generation/step-feeds.js';
 export { DEFAULT_CAPABILITY, DEFAULT_KV_STORE } from './generation/resolve-components.js';
+export { parseNamedRef } from './util/parse-named-ref.js';

@@ -68,3 +68,22 @@ describe('StopMatcher', () => {
     expect(m.push('a dog and a cat')).toEqual({ emit: 'a ', stopped: true });
   });
 });
+
+describe('parseNamedRef', () => {
+  it('parses names with typed options and rejects malformed specs', async () => {
+    const { parseNamedRef } = await import('../src/index.js');
+    expect(parseNamedRef('fp32')).toEqual({ name: 'fp32' });
+    expect(parseNamedRef('sink-window:sinks=4,window=256,positions=cache')).toEqual({
+      name: 'sink-window',
+      options: { sinks: 4, window: 256, positions: 'cache' },
+    });
+    expect(parseNamedRef('kivi:residual=128,quiet=true')).toEqual({ name: 'kivi', options: { residual: 128, quiet: true } });
+    expect(() => parseNamedRef('int4:group')).toThrow(/must be key=value/);
+    expect(() => parseNamedRef('int4:group=1,group=2')).toThrow(/given twice/);
+    expect(() => parseNamedRef(':x=1')).toThrow(/must look like NAME/);
+    expect(parseNamedRef(' kivi : bits=2 , scales=fp32 ')).toEqual({ name: 'kivi', options: { bits: 2, scales: 'fp32' } });
+    expect(parseNamedRef('x:a=-1.5e3,b=.5,c=1x,d=0x10')).toEqual({ name: 'x', options: { a: -1500, b: 0.5, c: '1x', d: '0x10' } });
+    expect(parseNamedRef('temporal:')).toEqual({ name: 'temporal' });
+    for (const bad of ['int4:=3', 'int4:group=', 'int4:a=1,,b=2', 'two words']) expect(() => parseNamedRef(bad, '--kv')).toThrow(/^--kv: /);
+  });
+});

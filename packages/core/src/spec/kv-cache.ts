@@ -52,8 +52,9 @@ export interface KvCacheStore {
   /** Bytes held at rest right now (data + any scales, zero points, residual buffers). */
   bytes(): number;
   /**
-   * Absolute position of each slot, per key/value head. Stores that never evict may omit it:
-   * slots are then positions 0..length-1.
+   * Absolute position of each slot, per key/value head. Appended slots take the next positions
+   * in the order tokens were seen (evicted positions are not reused). Stores that never evict may
+   * omit it: slots are then positions 0..length-1.
    */
   slotPositions?(): readonly (readonly number[])[];
   /**

@@ -17,6 +17,8 @@ export class FullPrecisionKvStore implements KvCacheStore {
   private session: Pick<InferenceSession, 'createTensor'> | undefined;
   /** Absolute position of each slot per key/value head (identity until a router evicts). */
   private positions: number[][] = [];
+  /** Positions appended since `begin` (evicted ones included). */
+  private seen = 0;
 
   get length(): number {
     return this.cached;
@@ -53,11 +55,10 @@ export class FullPrecisionKvStore implements KvCacheStore {
     for (const t of Object.values(this.past)) t.dispose();
     this.past = next;
     const length = next[layout.pastKeyNames[0]!]?.dims[2] ?? 0;
-    // New slots follow the last kept position.
-    for (const list of this.positions) {
-      let p = list.length > 0 ? list[list.length - 1]! + 1 : 0;
-      while (list.length < length) list.push(p++);
-    }
+    // New slots take the next absolute positions (tokens seen so far), whatever was evicted.
+    const added = length - this.cached;
+    for (const list of this.positions) for (let i = 0; i < added; i++) list.push(this.seen + i);
+    this.seen += added;
     this.cached = length;
   }
 
@@ -93,5 +94,6 @@ export class FullPrecisionKvStore implements KvCacheStore {
     this.past = {};
     this.cached = 0;
     this.positions = this.positions.map(() => []);
+    this.seen = 0;
   }
 }

@@ -1,0 +1,40 @@
+import { InvalidOptionsError } from '../errors/invalid-options-error.js';
+import type { NamedRef } from '../spec/request.js';
+
+const NUMERIC = /^[-+]?(\d+(\.\d*)?|\.\d+)(e[-+]?\d+)?$/i;
+
+/**
+ * Parses `NAME[:key=value,…]` (as in `--kv int4:group=32` or `--router sink-window:sinks=4,window=256`)
+ * into a registry reference for a request's `kv` or `router`. Whitespace around names, keys and
+ * values is ignored; values that look numeric become numbers, `true`/`false` booleans, the rest
+ * stay strings (each adapter validates its own options). Throws `InvalidOptionsError` naming
+ * `option` on a malformed spec.
+ *
+ * @example parseNamedRef('int4:group=32') // { name: 'int4', options: { group: 32 } }
+ */
+export function parseNamedRef(spec: string, option = 'spec'): Exclude<NamedRef, string> {
+  if (typeof spec !== 'string') throw new InvalidOptionsError(`${option}: expected a string such as "int4:group=32".`, { option });
+  const [rawName, rest] = splitOnce(spec, ':');
+  const name = rawName.trim();
+  if (!/^[a-z0-9][a-z0-9._-]*$/i.test(name)) {
+    throw new InvalidOptionsError(`${option}: "${spec}" must look like NAME or NAME:key=value,… (e.g. int4:group=32).`, { option });
+  }
+  const options: Record<string, unknown> = {};
+  const body = rest?.trim() ?? '';
+  for (const pair of body === '' ? [] : body.split(',')) {
+    const [rawKey, rawValue] = splitOnce(pair, '=');
+    const key = rawKey.trim();
+    const value = rawValue?.trim();
+    if (!key || value === undefined || value === '') {
+      throw new InvalidOptionsError(`${option}: "${pair.trim()}" in "${spec}" must be key=value.`, { option });
+    }
+    if (Object.hasOwn(options, key)) throw new InvalidOptionsError(`${option}: "${key}" is given twice in "${spec}".`, { option });
+    options[key] = NUMERIC.test(value) ? Number(value) : value === 'true' ? true : value === 'false' ? false : value;
+  }
+  return Object.keys(options).length > 0 ? { name, options } : { name };
+}
+
+function splitOnce(text: string, separator: string): [string, string | undefined] {
+  const at = text.indexOf(separator);
+  return at < 0 ? [text, undefined] : [text.slice(0, at), text.slice(at + 1)];
+}
