@@ -1,0 +1,62 @@
+import { InvalidOptionsError } from '@weft/core';
+
+/** One accepted option of a store. */
+export type OptionRule =
+  | { readonly kind: 'int'; readonly min: number; readonly max?: number; readonly oneOf?: readonly number[]; readonly default?: number; readonly help?: string }
+  | { readonly kind: 'enum'; readonly values: readonly string[]; readonly default?: string; readonly help?: string };
+
+export type OptionRules = Readonly<Record<string, OptionRule>>;
+
+function describeRule(key: string, rule: OptionRule): string {
+  const allowed =
+    rule.kind === 'enum'
+      ? rule.values.join(' | ')
+      : rule.oneOf
+        ? rule.oneOf.join(' | ')
+        : `integer ${rule.min}${rule.max === undefined ? '+' : `–${rule.max}`}`;
+  const def = rule.default === undefined ? '' : `, default ${rule.default}`;
+  return `${key} (${allowed}${def})`;
+}
+
+/** "group (integer 1–4096, default 32), scales (fp16 | fp32, default fp16)". */
+export function describeOptions(rules: OptionRules): string {
+  const keys = Object.keys(rules);
+  return keys.length === 0 ? 'none' : keys.map((k) => describeRule(k, rules[k]!)).join(', ');
+}
+
+/**
+ * Checks `options` against `rules`: unknown keys and bad values throw `InvalidOptionsError` naming
+ * the store and listing its valid options. Returns the given values (defaults are the caller's).
+ */
+export function validateOptions(store: string, options: unknown, rules: OptionRules): Record<string, number | string> {
+  const valid = `Valid options of "${store}": ${describeOptions(rules)}.`;
+  if (options === undefined || options === null) return {};
+  if (typeof options !== 'object' || Array.isArray(options)) {
+    throw new InvalidOptionsError(`Options of the kv store "${store}" must be an object. ${valid}`, { option: 'kv' });
+  }
+  const out: Record<string, number | string> = {};
+  for (const [key, value] of Object.entries(options as Record<string, unknown>)) {
+    if (value === undefined) continue;
+    const rule = rules[key];
+    if (!rule) throw new InvalidOptionsError(`Unknown option "${key}" for the kv store "${store}". ${valid}`, { option: `kv.${key}` });
+    const bad = (): never => {
+      throw new InvalidOptionsError(`Bad value ${JSON.stringify(value)} for "${key}" of the kv store "${store}": expected ${describeRule(key, rule)}. ${valid}`, {
+        option: `kv.${key}`,
+      });
+    };
+    if (rule.kind === 'enum') {
+      if (typeof value !== 'string' || !rule.values.includes(value)) bad();
+      out[key] = value as string;
+    } else {
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < rule.min || (rule.max !== undefined && value > rule.max)) bad();
+      if (rule.oneOf && !rule.oneOf.includes(value as number)) bad();
+      out[key] = value as number;
+    }
+  }
+  return out;
+}
+
+/** Throws an `InvalidOptionsError` for a cross-option constraint. */
+export function optionError(store: string, key: string, message: string, rules: OptionRules): never {
+  throw new InvalidOptionsError(`${message} Valid options of "${store}": ${describeOptions(rules)}.`, { option: `kv.${key}` });
+}

@@ -1,0 +1,107 @@
+import { createRequire } from 'node:module';
+import { DEFAULT_CAPABILITY, definePlugin, InvalidOptionsError, type KvCacheStore, type WeftPlugin } from '@weft/core';
+import { Fp16KvStore, Int4KvStore, Int8KvStore, KiviKvStore, TemporalKvStore, type IntKvOptions, type KiviKvOptions } from './stores/stores.js';
+
+const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
+
+/** The plugin's version (from its package.json). */
+export const VERSION: string = version;
+
+type Options = Readonly<Record<string, unknown>>;
+
+/** Every store of this package: registry name, description, factory. */
+export const KV_COMPRESSORS: readonly { readonly name: string; readonly description: string; create(options?: Options): KvCacheStore }[] = [
+  { name: 'fp16', description: 'IEEE half precision (2 bytes per value)', create: (o) => new Fp16KvStore(o) },
+  { name: 'int8', description: 'int8 per token, fp16 scale/zero per group of 64 channels (options: group, scales)', create: (o) => new Int8KvStore(o) },
+  { name: 'int4', description: 'int4 per token, fp16 scale/zero per group of 32 channels (options: group, scales)', create: (o) => new Int4KvStore(o) },
+  {
+    name: 'kivi',
+    description: 'KIVI: 2-bit keys per channel, values per token, float32 residual (options: bits, group, residual, residualPrecision, scales)',
+    create: (o) => new KiviKvStore(o),
+  },
+  {
+    name: 'temporal',
+    description: 'precision falls with age: 64 newest fp32, next 192 int8, older int4 (options: fp32, fp16, int8, int4, rest, group, scales)',
+    create: (o) => new TemporalKvStore(o),
+  },
+];
+
+/** Options of {@link kvCompressors}. */
+export interface KvCompressorsOptions {
+  /** Registry priority of the entries (default 0). */
+  readonly priority?: number;
+}
+
+/**
+ * Registers the `kv-cache` stores `fp16`, `int8`, `int4`, `kivi` and `temporal`; a request picks
+ * one with `kv: 'int4'` or `kv: { name: 'kivi', options: { residual: 128 } }`.
+ *
+ * @example createWeft({ plugins: [nodeBackend(), kvCompressors()] })
+ */
+export function kvCompressors(options: KvCompressorsOptions = {}): WeftPlugin {
+  return definePlugin({
+    name: '@weft/plugin-kv',
+    version,
+    apiVersion: '^0.1.0',
+    description: 'KV-cache compressors: fp16, int8, int4, kivi, temporal',
+    setup(ctx) {
+      for (const entry of KV_COMPRESSORS) {
+        ctx.register('kv-cache', {
+          name: entry.name,
+          priority: options.priority ?? 0,
+          capabilities: ['compressed'],
+          description: entry.description,
+          create: (o) => entry.create(o),
+        });
+      }
+    },
+  });
+}
+
+/** Options of {@link kvQuant}: the code width picks the store, the rest are its options. */
+export type KvQuantOptions =
+  | ({ readonly bits: 8 } & IntKvOptions)
+  | ({ readonly bits: 4 } & IntKvOptions)
+  | ({ readonly bits: 2 } & Omit<KiviKvOptions, 'bits'>);
+
+/** Registry name of the store {@link kvQuant} registers. */
+export const KV_QUANT_ENTRY = 'kv-quant';
+
+/**
+ * Makes a quantised cache the default of the runtime: `bits: 8` → `int8`, `4` → `int4`, `2` →
+ * `kivi` (2-bit), with the other options passed to that store. Registered as `kv-quant` with the
+ * `default` capability, so every request that names no `kv` uses it (requests may still name any
+ * store, and `{ name: 'kv-quant', options }` overrides single options).
+ *
+ * @example createWeft({ plugins: [nodeBackend(), kvQuant({ bits: 4 }), sinkWindow({ window: 256 })] })
+ */
+export function kvQuant(options: KvQuantOptions): WeftPlugin {
+  const { bits, ...rest } = (options ?? {}) as { bits?: unknown } & Options;
+  const make: (o: Options) => KvCacheStore =
+    bits === 8
+      ? (o) => new Int8KvStore(o)
+      : bits === 4
+        ? (o) => new Int4KvStore(o)
+        : bits === 2
+          ? (o) => new KiviKvStore({ ...o, bits: 2 })
+          : () => {
+              throw new InvalidOptionsError(`kvQuant: bits must be 8, 4 or 2 (got ${JSON.stringify(bits)}).`, { option: 'bits' });
+            };
+  make(rest); // validates the options now, where the plugin is written
+  const store = bits === 8 ? 'int8' : bits === 4 ? 'int4' : 'kivi';
+  return definePlugin({
+    name: '@weft/plugin-kv.quant',
+    version,
+    apiVersion: '^0.1.0',
+    description: `default KV cache: ${store}`,
+    setup(ctx) {
+      ctx.register('kv-cache', {
+        name: KV_QUANT_ENTRY,
+        priority: 10,
+        capabilities: [DEFAULT_CAPABILITY, 'compressed', store],
+        description: `${store} (${JSON.stringify(rest)}), the runtime default`,
+        create: (o) => make({ ...rest, ...(o ?? {}) }),
+      });
+    },
+  });
+}

@@ -1,0 +1,91 @@
+/**
+ * IEEE 754 binary16 ("half") conversion: float32 → half with round-to-nearest-even, half → float32
+ * through a 65 536-entry table, and directed rounding (down / up) for quantisation parameters.
+ * Halves are plain numbers 0..0xffff, stored in `Uint16Array`s.
+ */
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/** Nearest half (ties to even) of `value`, as its 16-bit pattern. Overflow gives ±Infinity. */
+export function toHalf(value: number): number {
+  f32[0] = value;
+  const x = u32[0]!;
+  const sign = (x >>> 16) & 0x8000;
+  const e = (x >>> 23) & 0xff;
+  const m = x & 0x7fffff;
+  if (e === 0xff) return sign | 0x7c00 | (m !== 0 ? 0x200 : 0); // Inf, NaN (quiet)
+  const he = e - 112; // exponent rebiased from 127 to 15
+  if (he >= 0x1f) return sign | 0x7c00;
+  if (he <= 0) {
+    // Subnormal half (or zero): value = M · 2^(e−150) = round(M >> (14 − he)) · 2^−24.
+    if (he < -10) return sign;
+    const mant = m | 0x800000;
+    const shift = 14 - he;
+    let h = mant >>> shift;
+    const rem = mant & ((1 << shift) - 1);
+    const half = 1 << (shift - 1);
+    if (rem > half || (rem === half && (h & 1) === 1)) h++;
+    return sign | h;
+  }
+  let h = sign | (he << 10) | (m >>> 13);
+  const rem = m & 0x1fff;
+  // A carry out of the mantissa correctly bumps the exponent (up to Infinity).
+  if (rem > 0x1000 || (rem === 0x1000 && (h & 1) === 1)) h++;
+  return h;
+}
+
+function decode(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const e = (h >>> 10) & 0x1f;
+  const m = h & 0x3ff;
+  if (e === 0) return sign * m * 2 ** -24;
+  if (e === 0x1f) return m === 0 ? sign * Infinity : NaN;
+  return sign * (1024 + m) * 2 ** (e - 25);
+}
+
+/** float32 value of every half pattern (256 KiB, built on first use). */
+let table: Float32Array | undefined;
+
+/** The decode table: `halfTable()[h]` is the value of half `h`. */
+export function halfTable(): Float32Array {
+  if (!table) {
+    table = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) table[h] = decode(h);
+  }
+  return table;
+}
+
+/** Value of the half with bit pattern `h`. */
+export function fromHalf(h: number): number {
+  return halfTable()[h & 0xffff]!;
+}
+
+/** The largest half ≤ `value` (round toward −∞). */
+export function halfFloor(value: number): number {
+  const h = toHalf(value);
+  if (!(fromHalf(h) > value)) return h;
+  if (h === 0x0000) return 0x8001; // +0 → −smallest subnormal
+  return h & 0x8000 ? h + 1 : h - 1;
+}
+
+/** The smallest half ≥ `value` (round toward +∞). */
+export function halfCeil(value: number): number {
+  const h = toHalf(value);
+  if (!(fromHalf(h) < value)) return h;
+  if (h === 0x8000) return 0x0001; // −0 → +smallest subnormal
+  return h & 0x8000 ? h - 1 : h + 1;
+}
+
+/** Encodes float32 values as halves (round-to-nearest-even). */
+export function encodeFp16(values: ArrayLike<number>, out: Uint16Array = new Uint16Array(values.length), outOffset = 0): Uint16Array {
+  for (let i = 0; i < values.length; i++) out[outOffset + i] = toHalf(values[i]!);
+  return out;
+}
+
+/** Decodes halves to float32. */
+export function decodeFp16(halves: ArrayLike<number>, out: Float32Array = new Float32Array(halves.length), outOffset = 0): Float32Array {
+  const t = halfTable();
+  for (let i = 0; i < halves.length; i++) out[outOffset + i] = t[halves[i]!]!;
+  return out;
+}

@@ -1,0 +1,247 @@
+import type { BackendTensor, InferenceSession, KvCacheInit, KvCacheStore, KvLayout, KvSelection } from '@weft/core';
+import type { Lane } from '../lanes/lane.js';
+
+/** Which half of a layer's cache a lane holds. */
+export type KvPart = 'key' | 'value';
+
+/** One layer's keys or values: a lane per (batch row, head) and the float32 buffer the model is fed. */
+interface Stream {
+  readonly pastName: string;
+  readonly presentName: string;
+  readonly lanes: Lane[];
+  /** Dequantised working buffer, [batch, heads, workSlots, dim] in its first elements; grows only. */
+  work: Float32Array;
+  /** Slots per row the working buffer is laid out for. */
+  workSlots: number;
+  /** Per lane: [start, end) pairs of slots to dequantise again (requantised tokens). */
+  readonly changed: number[][];
+  /** The tensor handed out by the last `materialize` (over `work`), until the next change. */
+  tensor: BackendTensor | undefined;
+}
+
+/**
+ * A {@link KvCacheStore} that keeps each layer's keys and values as one {@link Lane} per batch row
+ * and key/value head, in whatever format the subclass's lanes use, and feeds the model float32
+ * `past_key_values` dequantised into reusable per-layer buffers.
+ *
+ * Per step only new and requantised tokens are dequantised: `append` quantises the new tail of each
+ * `present.*` tensor and disposes it; `materialize` shifts the rows of the working buffer to the
+ * new length (one `copyWithin` per row) and dequantises the new tokens in place. Buffers change only
+ * after `append` (or `retain`), when the tensors of the previous `materialize` are no longer used;
+ * those tensors are disposed at the start of `append`.
+ */
+export abstract class LaneKvStore implements KvCacheStore {
+  readonly specificationVersion = 'v1' as const;
+  abstract readonly name: string;
+  private streams: Stream[] = [];
+  private session: Pick<InferenceSession, 'createTensor'> | undefined;
+  private layout: KvLayout | undefined;
+  private batch = 0;
+  private slots = 0;
+  private positions: number[][] = [];
+  /** Tokens appended since `begin`: the absolute index of the next token. */
+  private seen = 0;
+  private feeds: Record<string, BackendTensor> | undefined;
+
+  /** A lane for one row and head of a layer's keys or values, each token `dim` values. */
+  protected abstract createLane(part: KvPart, layer: number, dim: number): Lane;
+
+  get length(): number {
+    return this.slots;
+  }
+
+  begin(init: KvCacheInit): void {
+    this.dispose();
+    const { layout, batchSize, session } = init;
+    this.layout = layout;
+    this.session = session;
+    this.batch = batchSize;
+    this.seen = 0;
+    this.positions = Array.from({ length: layout.numKvHeads }, () => []);
+    const rows = batchSize * layout.numKvHeads;
+    const make = (part: KvPart, layer: number, pastName: string, presentName: string | undefined): Stream => {
+      if (presentName === undefined) throw new Error(`The KV layout has no present output for ${pastName}`);
+      return {
+        pastName,
+        presentName,
+        lanes: Array.from({ length: rows }, () => this.createLane(part, layer, layout.headDim)),
+        work: new Float32Array(0),
+        workSlots: 0,
+        changed: Array.from({ length: rows }, () => []),
+        tensor: undefined,
+      };
+    };
+    layout.pastKeyNames.forEach((name, i) => this.streams.push(make('key', i, name, layout.presentKeyNames[i])));
+    layout.pastValueNames.forEach((name, i) => this.streams.push(make('value', i, name, layout.presentValueNames[i])));
+  }
+
+  materialize(): Readonly<Record<string, BackendTensor>> {
+    if (!this.layout || !this.session) throw new Error(`${this.name}: materialize called before begin`);
+    if (this.feeds) return this.feeds;
+    const feeds: Record<string, BackendTensor> = {};
+    const dims = [this.batch, this.layout.numKvHeads, this.slots, this.layout.headDim];
+    for (const s of this.streams) {
+      this.sync(s);
+      s.tensor ??= this.session.createTensor('float32', s.work.subarray(0, this.batch * this.layout.numKvHeads * this.slots * this.layout.headDim), dims);
+      feeds[s.pastName] = s.tensor;
+    }
+    this.feeds = feeds;
+    return feeds;
+  }
+
+  append(presents: Readonly<Record<string, BackendTensor>>): void {
+    const layout = this.layout;
+    if (!layout) throw new Error(`${this.name}: append called before begin`);
+    this.releaseFeeds();
+    try {
+      const heads = layout.numKvHeads;
+      const dim = layout.headDim;
+      const past = this.slots;
+      let total = -1;
+      for (const s of this.streams) {
+        const tensor = presents[s.presentName];
+        if (!tensor) throw new Error(`The step did not return ${s.presentName}`);
+        if (tensor.type !== 'float32') throw new Error(`${this.name} stores float32 caches; ${s.presentName} is ${tensor.type}`);
+        const [b, h, t, d] = tensor.dims as [number, number, number, number];
+        if (tensor.dims.length !== 4 || b !== this.batch || h !== heads || d !== dim || t < past) {
+          throw new Error(`${s.presentName} has dims [${tensor.dims.join(', ')}]; expected [${this.batch}, ${heads}, ≥${past}, ${dim}]`);
+        }
+        if (total >= 0 && t !== total) throw new Error(`present tensors disagree on length (${t} vs ${total})`);
+        total = t;
+        const data = tensor.data as Float32Array;
+        const count = t - past;
+        // Only the new tail is read: positions [past, t) of each row.
+        for (let r = 0; r < s.lanes.length; r++) {
+          const lane = s.lanes[r]!;
+          lane.push(data, (r * t + past) * dim, count);
+          lane.takeChanged?.(s.changed[r]!);
+        }
+      }
+      if (total < 0) return;
+      // New slots hold the next absolute positions, even when an eviction removed the newest slot.
+      const added = total - past;
+      for (const list of this.positions) for (let j = 0; j < added; j++) list.push(this.seen + j);
+      this.seen += added;
+      this.slots = total;
+    } finally {
+      for (const tensor of Object.values(presents)) tensor.dispose();
+    }
+  }
+
+  slotPositions(): readonly (readonly number[])[] {
+    return this.positions;
+  }
+
+  retain(selection: KvSelection): void {
+    const layout = this.layout;
+    if (!layout) throw new Error(`${this.name}: retain called before begin`);
+    this.releaseFeeds();
+    const heads = layout.numKvHeads;
+    const dim = layout.headDim;
+    const keepOf = (h: number): readonly number[] => (selection.kind === 'shared' ? selection.slots : selection.slots[h]!);
+    const kept = keepOf(0).length;
+    for (const s of this.streams) {
+      // Bring the working buffer up to date, then gather it like the lanes: kept slots keep their
+      // dequantised values, so nothing is dequantised twice.
+      this.sync(s);
+      const from = s.workSlots;
+      for (let r = 0; r < s.lanes.length; r++) {
+        const keep = keepOf(r % heads);
+        if (keep.length !== kept) throw new Error('per-head selections must keep the same number of slots in every head');
+        s.lanes[r]!.retain(keep);
+        // In place: the destination never passes the source (kept ≤ from, keep[j] ≥ j).
+        for (let j = 0; j < kept; j++) {
+          const src = (r * from + keep[j]!) * dim;
+          const dst = (r * kept + j) * dim;
+          if (src !== dst) s.work.copyWithin(dst, src, src + dim);
+        }
+      }
+      s.workSlots = kept;
+      this.invalidate(s);
+    }
+    this.positions = this.positions.map((list, h) => keepOf(h).map((slot) => list[slot]!));
+    this.slots = kept;
+  }
+
+  /** Bytes at rest: every lane's codes, scales, zero points and full-precision tokens (not the working buffers). */
+  bytes(): number {
+    let total = 0;
+    for (const s of this.streams) for (const lane of s.lanes) total += lane.bytes();
+    return total;
+  }
+
+  /** Bytes of the float32 working buffers the model is fed from (allocated capacity). */
+  workingBytes(): number {
+    let total = 0;
+    for (const s of this.streams) total += s.work.byteLength;
+    return total;
+  }
+
+  dispose(): void {
+    this.releaseFeeds();
+    this.streams = [];
+    this.slots = 0;
+    this.seen = 0;
+    this.positions = this.positions.map(() => []);
+  }
+
+  private invalidate(s: Stream): void {
+    s.tensor?.dispose();
+    s.tensor = undefined;
+  }
+
+  private releaseFeeds(): void {
+    for (const s of this.streams) this.invalidate(s);
+    this.feeds = undefined;
+  }
+
+  /** Lays the working buffer out for the current slot count and dequantises new and changed tokens. */
+  private sync(s: Stream): void {
+    const layout = this.layout!;
+    const dim = layout.headDim;
+    const rows = s.lanes.length;
+    const n = this.slots;
+    const from = s.workSlots;
+    if (n !== from) {
+      const keep = Math.min(from, n) * dim;
+      const need = rows * n * dim;
+      if (s.work.length < need) {
+        const next = new Float32Array(Math.max(need, Math.ceil(s.work.length * 1.5)));
+        for (let r = 0; r < rows; r++) next.set(s.work.subarray(r * from * dim, r * from * dim + keep), r * n * dim);
+        s.work = next;
+      } else if (n > from) {
+        // Rows move right: last row first so no row overwrites one not yet moved.
+        for (let r = rows - 1; r > 0; r--) s.work.copyWithin(r * n * dim, r * from * dim, r * from * dim + keep);
+      } else {
+        for (let r = 1; r < rows; r++) s.work.copyWithin(r * n * dim, r * from * dim, r * from * dim + keep);
+      }
+    }
+    for (let r = 0; r < rows; r++) {
+      const ranges = s.changed[r]!;
+      if (n > from) ranges.push(from, n);
+      if (ranges.length === 0) continue;
+      const lane = s.lanes[r]!;
+      for (const [a, b] of mergeRanges(ranges, n)) lane.read(a, b, s.work, (r * n + a) * dim);
+      ranges.length = 0;
+    }
+    s.workSlots = n;
+  }
+}
+
+/** Union of [start, end) pairs, clipped to [0, limit), ascending. */
+function mergeRanges(pairs: readonly number[], limit: number): [number, number][] {
+  const list: [number, number][] = [];
+  for (let i = 0; i < pairs.length; i += 2) {
+    const a = Math.max(0, pairs[i]!);
+    const b = Math.min(limit, pairs[i + 1]!);
+    if (a < b) list.push([a, b]);
+  }
+  list.sort((x, y) => x[0] - y[0]);
+  const merged: [number, number][] = [];
+  for (const [a, b] of list) {
+    const last = merged[merged.length - 1];
+    if (last && a <= last[1]) last[1] = Math.max(last[1], b);
+    else merged.push([a, b]);
+  }
+  return merged;
+}

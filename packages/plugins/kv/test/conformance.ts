@@ -1,0 +1,257 @@
+/**
+ * Contract checks for any `KvCacheStore`, runnable without a model: a scripted run of prefill,
+ * decode steps, shared and per-head eviction and reuse against a fake session, checking shapes,
+ * values (within a tolerance), slot positions, byte accounting, tensor ownership and disposal.
+ * Framework-free (node:assert), so stores in other packages can prove the same contract.
+ *
+ * @example it('meets the KvCacheStore contract', () => checkKvStoreContract(() => new Int4KvStore(), { tolerance: 0.07 }));
+ */
+import assert from 'node:assert/strict';
+import type { BackendTensor, InferenceSession, KvCacheStore, KvLayout, KvSelection, TensorDataType, TensorDataTypeMap } from '@weft/core';
+
+/** A CPU tensor that records its disposal. */
+export interface FakeTensor<T extends TensorDataType = TensorDataType> extends BackendTensor<T> {
+  disposed: boolean;
+}
+
+export function fakeTensor<T extends TensorDataType>(type: T, data: TensorDataTypeMap[T], dims: readonly number[]): FakeTensor<T> {
+  const size = dims.reduce((a, b) => a * b, 1);
+  assert.equal(data.length, size, `tensor data has ${data.length} elements for dims [${dims.join(', ')}]`);
+  const t: FakeTensor<T> = {
+    type,
+    dims: [...dims],
+    data,
+    disposed: false,
+    dispose() {
+      t.disposed = true;
+    },
+  };
+  return t;
+}
+
+/** A session whose `createTensor` records every tensor it makes. */
+export function fakeSession(): { session: Pick<InferenceSession, 'createTensor'>; created: FakeTensor[] } {
+  const created: FakeTensor[] = [];
+  return {
+    created,
+    session: {
+      createTensor: <T extends TensorDataType>(type: T, data: TensorDataTypeMap[T], dims: readonly number[]) => {
+        const t = fakeTensor(type, data, dims);
+        created.push(t as FakeTensor);
+        return t;
+      },
+    },
+  };
+}
+
+/** A decoder layout with `past_key_values.{i}.key|value` inputs and `present.{i}.key|value` outputs. */
+export function fakeLayout(numLayers: number, numKvHeads: number, headDim: number): KvLayout {
+  const names = (f: (i: number) => string) => Array.from({ length: numLayers }, (_, i) => f(i));
+  return {
+    numLayers,
+    numKvHeads,
+    headDim,
+    pastKeyNames: names((i) => `past_key_values.${i}.key`),
+    pastValueNames: names((i) => `past_key_values.${i}.value`),
+    presentKeyNames: names((i) => `present.${i}.key`),
+    presentValueNames: names((i) => `present.${i}.value`),
+    attentionNames: [],
+    hasPast: true,
+    hasPositionIds: true,
+    hasAttentionMask: true,
+  };
+}
+
+export interface ConformanceOptions {
+  /** Largest |materialized − true| allowed, for true values in [−1, 1] (0 for lossless stores). */
+  readonly tolerance: number;
+  /** The store keeps the `present.*` tensors it is given (core's fp32 store) instead of disposing them in `append`. */
+  readonly keepsPresents?: boolean;
+  readonly batchSize?: number;
+  readonly numLayers?: number;
+  readonly numKvHeads?: number;
+  readonly headDim?: number;
+  readonly seed?: number;
+  /** Largest bytes() allowed relative to a float32 cache of the same slots (default 1). */
+  readonly maxBytesRatio?: number;
+}
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Runs the contract scenario; throws an `AssertionError` naming the first violation. */
+export function checkKvStoreContract(create: () => KvCacheStore, options: ConformanceOptions): void {
+  const B = options.batchSize ?? 2;
+  const L = options.numLayers ?? 2;
+  const H = options.numKvHeads ?? 2;
+  const D = options.headDim ?? 16;
+  const tol = options.tolerance;
+  const layout = fakeLayout(L, H, D);
+  const random = mulberry32(options.seed ?? 7);
+  const { session, created } = fakeSession();
+  const presentsGiven: FakeTensor[] = [];
+  const pastNames = [...layout.pastKeyNames, ...layout.pastValueNames];
+  const presentNames = [...layout.presentKeyNames, ...layout.presentValueNames];
+  /** truth[stream][b*H + h][position] = the token's values. */
+  const truth: Float32Array[][][] = pastNames.map(() => Array.from({ length: B * H }, () => []));
+  /** Expected absolute position of each slot, per head. */
+  let expected: number[][] = [];
+  let nextPosition = 0;
+
+  const store = create();
+  assert.equal(store.specificationVersion, 'v1');
+  assert.equal(typeof store.name, 'string');
+  assert.ok(store.name.length > 0, 'the store needs a name');
+  store.dispose(); // before begin: must be harmless
+
+  const checkFeeds = (when: string): Record<string, BackendTensor> => {
+    const feeds = store.materialize();
+    const n = expected[0]!.length;
+    assert.equal(store.length, n, `${when}: length`);
+    for (let s = 0; s < pastNames.length; s++) {
+      const name = pastNames[s]!;
+      const t = feeds[name];
+      assert.ok(t, `${when}: materialize() has no ${name}`);
+      assert.equal(t.type, 'float32', `${when}: ${name} type`);
+      assert.deepEqual([...t.dims], [B, H, n, D], `${when}: ${name} dims`);
+      const data = t.data as Float32Array;
+      assert.equal(data.length, B * H * n * D, `${when}: ${name} data length`);
+      let worst = 0;
+      for (let b = 0; b < B; b++) {
+        for (let h = 0; h < H; h++) {
+          for (let slot = 0; slot < n; slot++) {
+            const want = truth[s]![b * H + h]![expected[h]![slot]!]!;
+            const at = ((b * H + h) * n + slot) * D;
+            for (let c = 0; c < D; c++) worst = Math.max(worst, Math.abs(data[at + c]! - want[c]!));
+          }
+        }
+      }
+      assert.ok(worst <= tol, `${when}: ${name} is off by ${worst} (tolerance ${tol})`);
+    }
+    const positions = store.slotPositions?.();
+    if (positions) {
+      assert.equal(positions.length, H, `${when}: slotPositions() has one list per head`);
+      positions.forEach((list, h) => assert.deepEqual([...list], expected[h], `${when}: slotPositions() of head ${h}`));
+    } else {
+      assert.ok(expected.every((list) => list.every((p, i) => p === i)), `${when}: a store without slotPositions() must not evict`);
+    }
+    return { ...feeds };
+  };
+
+  const snapshot = (feeds: Record<string, BackendTensor>): Map<string, Float32Array> =>
+    new Map(Object.entries(feeds).map(([k, t]) => [k, (t.data as Float32Array).slice()]));
+  const sameAs = (feeds: Record<string, BackendTensor>, snap: Map<string, Float32Array>, when: string): void => {
+    for (const [k, data] of snap) {
+      const t = feeds[k]!;
+      assert.ok(!(t as Partial<FakeTensor>).disposed, `${when}: ${k} was disposed before the next append`);
+      assert.deepEqual(t.data as Float32Array, data, `${when}: ${k} changed before the next append`);
+    }
+  };
+
+  /** One step: materialize, a model-like present (past as fed + `count` new tokens), append. */
+  const step = (count: number, when: string): void => {
+    const feeds = checkFeeds(when);
+    const snap = snapshot(feeds);
+    // Reading the store again must not disturb the tensors the model holds.
+    sameAs({ ...store.materialize() }, snap, `${when} (second materialize)`);
+    void store.slotPositions?.();
+    void store.length;
+    sameAs(feeds, snap, `${when} (after reads)`);
+    const n = expected[0]!.length;
+    const presents: Record<string, FakeTensor> = {};
+    for (let s = 0; s < pastNames.length; s++) {
+      const past = feeds[pastNames[s]!]!.data as Float32Array;
+      const data = new Float32Array(B * H * (n + count) * D);
+      for (let r = 0; r < B * H; r++) {
+        data.set(past.subarray(r * n * D, (r + 1) * n * D), r * (n + count) * D);
+        for (let j = 0; j < count; j++) {
+          const token = new Float32Array(D);
+          for (let c = 0; c < D; c++) token[c] = random() * 2 - 1;
+          truth[s]![r]![nextPosition + j] = token;
+          data.set(token, (r * (n + count) + n + j) * D);
+        }
+      }
+      const t = fakeTensor('float32', data, [B, H, n + count, D]);
+      presents[presentNames[s]!] = t;
+      presentsGiven.push(t);
+    }
+    sameAs(feeds, snap, `${when} (until append)`);
+    store.append(presents);
+    for (const list of expected) for (let j = 0; j < count; j++) list.push(nextPosition + j);
+    nextPosition += count;
+    if (!options.keepsPresents) {
+      for (const [name, t] of Object.entries(presents)) {
+        assert.ok(t.disposed, `${when}: append() kept ${name} (it must read and dispose it)`);
+        // A backend may reuse a disposed tensor's memory: nothing may still read it.
+        (t.data as Float32Array).fill(Number.NaN);
+      }
+    }
+    assert.equal(store.length, n + count, `${when}: length after append`);
+    const full = L * 2 * B * H * (n + count) * D * 4;
+    assert.ok(store.bytes() > 0, `${when}: bytes() must count the cached tokens`);
+    assert.ok(store.bytes() <= full * (options.maxBytesRatio ?? 1), `${when}: bytes() ${store.bytes()} exceeds ${options.maxBytesRatio ?? 1}× a float32 cache (${full})`);
+  };
+
+  const retain = (selection: KvSelection, when: string): void => {
+    assert.ok(store.retain, 'the store has no retain(); it cannot be combined with evicting routers');
+    checkFeeds(`${when} (before)`);
+    const before = store.bytes();
+    store.retain(selection);
+    expected = expected.map((list, h) => (selection.kind === 'shared' ? selection.slots : selection.slots[h]!).map((slot) => list[slot]!));
+    assert.ok(store.bytes() < before, `${when}: bytes() must shrink when slots are evicted (${before} → ${store.bytes()})`);
+    checkFeeds(`${when} (after)`);
+  };
+
+  store.begin({ layout, batchSize: B, session });
+  expected = Array.from({ length: H }, () => []);
+  assert.equal(store.length, 0, 'length after begin');
+  checkFeeds('after begin');
+  step(45, 'prefill');
+  for (let i = 0; i < 20; i++) step(1, `decode ${i}`);
+  // Shared eviction: drop the first 10 slots and every fourth one after. Every selection keeps the
+  // newest slot, as routers do (what position follows an evicted newest slot is not specified).
+  const n1 = store.length;
+  retain({ kind: 'shared', slots: Array.from({ length: n1 }, (_, i) => i).filter((i) => i >= 10 && (i % 4 !== 0 || i === n1 - 1)) }, 'shared retain');
+  for (let i = 0; i < 10; i++) step(1, `decode after shared retain ${i}`);
+  // Per-head eviction: each head drops a different third of its slots (equal counts).
+  const n2 = store.length;
+  const perHead = Array.from({ length: H }, (_, h) => Array.from({ length: n2 }, (_, i) => i).filter((i) => (i + h) % 3 !== 0 || i === n2 - 1));
+  const keepCount = Math.min(...perHead.map((l) => l.length));
+  retain({ kind: 'per-head', slots: perHead.map((l) => l.slice(l.length - keepCount)) }, 'per-head retain');
+  if (H > 1) {
+    const p = store.slotPositions?.();
+    if (p) assert.notDeepEqual([...p[0]!], [...p[1]!], 'per-head retain: heads should hold different positions');
+  }
+  for (let i = 0; i < 40; i++) step(1, `decode after per-head retain ${i}`);
+  step(7, 'chunk of 7 after per-head retain');
+  retain({ kind: 'shared', slots: Array.from({ length: 16 }, (_, i) => store.length - 16 + i) }, 'window retain');
+  for (let i = 0; i < 5; i++) step(1, `decode after window ${i}`);
+  checkFeeds('end');
+
+  store.dispose();
+  assert.equal(store.length, 0, 'length after dispose');
+  assert.equal(store.bytes(), 0, 'bytes() after dispose');
+  for (const t of created) assert.ok(t.disposed, 'dispose() left a tensor it created undisposed');
+  for (const t of presentsGiven) assert.ok(t.disposed, 'a present tensor was never disposed');
+  store.dispose(); // idempotent
+
+  // The same instance runs again after begin.
+  const again = fakeSession();
+  store.begin({ layout, batchSize: B, session: again.session });
+  expected = Array.from({ length: H }, () => []);
+  nextPosition = 0;
+  checkFeeds('second run, after begin');
+  step(5, 'second run prefill');
+  step(1, 'second run decode');
+  checkFeeds('second run end');
+  store.dispose();
+  for (const t of again.created) assert.ok(t.disposed, 'second run: dispose() left a tensor undisposed');
+}
