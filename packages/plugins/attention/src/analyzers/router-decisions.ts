@@ -1,0 +1,45 @@
+import type { Analyzer, ForwardObservation } from '@weft/core';
+import type { BudgetRouter, RouterDecision } from '../routers/base.js';
+
+/**
+ * Which `router-decisions` analyzer saw an observation. Core hands the same observation object
+ * to a request's analyzers and then to its router in the same step, so the router finds the
+ * analyzer of its own request here (weakly held: entries go with the observation).
+ */
+const analyzerOf = new WeakMap<ForwardObservation, RouterDecisionsAnalyzer>();
+
+/** Called by this package's routers in `observe`: attaches the request's analyzer, if any. */
+export function linkDecisions(observation: ForwardObservation, router: BudgetRouter): void {
+  analyzerOf.get(observation)?.attach(router);
+}
+
+/**
+ * Publishes the request's attention-router decisions as `analysis` events (routers cannot emit
+ * events). It links itself to the request's router on the first step (routers of this package:
+ * by name or as instances); with another router it publishes nothing. Analyzers observe a
+ * step before the router decides, so the event of step `t` carries the decision made after
+ * step `t - 1`, i.e. the cache step `t` ran with; the decision after the last step is not
+ * published (read it from the router's `lastDecision`).
+ */
+export class RouterDecisionsAnalyzer implements Analyzer {
+  readonly name = 'router-decisions';
+  private pending: RouterDecision | undefined;
+  private router: BudgetRouter | undefined;
+  private detach: (() => void) | undefined;
+
+  attach(router: BudgetRouter): void {
+    if (this.router === router) return;
+    this.detach?.();
+    this.router = router;
+    this.detach = router.onDecision((d) => {
+      this.pending = d;
+    });
+  }
+
+  observe(observation: ForwardObservation): RouterDecision | undefined {
+    analyzerOf.set(observation, this);
+    const d = this.pending;
+    this.pending = undefined;
+    return d;
+  }
+}

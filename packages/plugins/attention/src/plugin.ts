@@ -1,0 +1,104 @@
+import { DEFAULT_CAPABILITY, InvalidOptionsError, definePlugin, type WeftPlugin } from '@weft/core';
+import { AttentionImportanceAnalyzer } from './analyzers/attention-importance.js';
+import { RouterDecisionsAnalyzer } from './analyzers/router-decisions.js';
+import {
+  ROUTER_CAPABILITIES,
+  ROUTER_DESCRIPTIONS,
+  ROUTER_NAMES,
+  createRouter,
+  type HeavyHitterOptions,
+  type RouterName,
+  type RouterOptions,
+  type SinkWindowOptions,
+  type WindowOptions,
+} from './routers/definitions.js';
+import { VERSION } from './version.js';
+
+/** Plugin name (one per runtime: `attentionRouters()` and the default-setters are the same plugin). */
+export const PLUGIN_NAME = '@weft/plugin-attention';
+
+/** A router and its options, made the runtime's default. */
+export type DefaultRouter = { readonly [N in RouterName]: { readonly router: N; readonly options?: RouterOptions<N> } }[RouterName];
+
+/** Options of {@link attentionRouters}. */
+export interface AttentionRoutersOptions {
+  /**
+   * Marks one router as this runtime's default (capability `default`): requests that name no
+   * router use it with these options. A request naming a router with its own options uses
+   * those options as given (they replace these, they are not merged).
+   */
+  readonly default?: DefaultRouter;
+}
+
+/**
+ * Registers every attention router (`full`, `window`, `sink-window`, `strided`,
+ * `heavy-hitter`, `key-norm`, `hybrid`, `content-aware`) and the analyzers `router-decisions`
+ * and `attention-importance`.
+ *
+ * @example
+ * const weft = createWeft({ plugins: [nodeBackend(), attentionRouters()] });
+ * model.generate({ prompt, router: { name: 'sink-window', options: { sinks: 4, window: 252 } } });
+ */
+export function attentionRouters(options: AttentionRoutersOptions = {}): WeftPlugin {
+  const preset = options.default;
+  // Validate the default now, so a bad option fails where the plugin is written.
+  if (preset) createRouter(preset.router, preset.options);
+  return definePlugin({
+    name: PLUGIN_NAME,
+    version: VERSION,
+    apiVersion: '^0.1.0',
+    description: 'Attention routers: KV eviction under a token budget',
+    setup(ctx) {
+      for (const name of ROUTER_NAMES) {
+        const isDefault = preset?.router === name;
+        ctx.register('attention-router', {
+          name,
+          description: ROUTER_DESCRIPTIONS[name],
+          capabilities: [...(ROUTER_CAPABILITIES[name] ?? []), ...(isDefault ? [DEFAULT_CAPABILITY] : [])],
+          create: (routerOptions) => createRouter(name, routerOptions === undefined && isDefault ? preset.options : routerOptions),
+        });
+      }
+      ctx.register('analyzer', {
+        name: 'router-decisions',
+        description: "publishes this request's attention-router decisions as analysis events (routers from this plugin)",
+        create: (analyzerOptions) => {
+          noOptions('router-decisions', analyzerOptions);
+          return new RouterDecisionsAnalyzer();
+        },
+      });
+      ctx.register('analyzer', {
+        name: 'attention-importance',
+        description: 'per-slot importance = attention received this step (for hybrid); needs attentions.{i} outputs',
+        capabilities: ['attentions'],
+        create: (analyzerOptions) => {
+          noOptions('attention-importance', analyzerOptions);
+          return new AttentionImportanceAnalyzer();
+        },
+      });
+    },
+  });
+}
+
+function noOptions(name: string, options: Readonly<Record<string, unknown>> | undefined): void {
+  if (options !== undefined && Object.keys(options).length > 0) {
+    throw new InvalidOptionsError(`Analyzer "${name}" takes no options (got ${Object.keys(options).join(', ')}).`, { option: Object.keys(options)[0]! });
+  }
+}
+
+/**
+ * Every router, with StreamingLLM (`sink-window`) as the runtime default.
+ * @example createWeft({ plugins: [nodeBackend(), kvQuant({ bits: 4 }), sinkWindow({ window: 256 })] })
+ */
+export function sinkWindow(options: SinkWindowOptions = {}): WeftPlugin {
+  return attentionRouters({ default: { router: 'sink-window', options } });
+}
+
+/** Every router, with a sliding window (`window`) as the runtime default. */
+export function slidingWindow(options: WindowOptions = {}): WeftPlugin {
+  return attentionRouters({ default: { router: 'window', options } });
+}
+
+/** Every router, with H2O (`heavy-hitter`) as the runtime default (load a graph with attention outputs). */
+export function heavyHitter(options: HeavyHitterOptions = {}): WeftPlugin {
+  return attentionRouters({ default: { router: 'heavy-hitter', options } });
+}

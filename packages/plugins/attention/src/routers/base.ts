@@ -1,0 +1,117 @@
+import type { AttentionRouter, ForwardObservation, KvSelection, RoutingContext } from '@weft/core';
+import { linkDecisions } from '../analyzers/router-decisions.js';
+
+/** What a router decided after one step (published by the `router-decisions` analyzer). */
+export interface RouterDecision {
+  /** The router instance's name (`sink-window`, `content-aware`…). */
+  readonly router: string;
+  /** Step after whose forward pass the decision was made; it shapes the cache of step + 1. */
+  readonly step: number;
+  /** The method that chose the slots (differs from `router` for `content-aware`). */
+  readonly policy: string;
+  /** Why `content-aware` picked `policy`. */
+  readonly reason?: string;
+  /** Signals `content-aware` measured for this decision. */
+  readonly signals?: { readonly entropy: number; readonly repetition: number; readonly cacheLength: number; readonly budget: number };
+  /** Slots before the decision, kept, evicted. */
+  readonly cacheLength: number;
+  readonly kept: number;
+  readonly evicted: number;
+  readonly selection: 'none' | 'shared' | 'per-head';
+}
+
+/**
+ * Common shape of this package's routers: `select` = `choose` (pure decision) + `commit` (every
+ * per-slot state follows the applied selection). `content-aware` uses the two halves to keep
+ * the routers it does not pick in step with the cache.
+ */
+export abstract class BudgetRouter implements AttentionRouter {
+  readonly specificationVersion = 'v1' as const;
+  abstract readonly name: string;
+  readonly positions: 'absolute' | 'cache';
+  /** Tokens this router keeps in the cache between steps (`Infinity` for `full`). */
+  abstract readonly budget: number;
+  /** The latest decision (also offered to a linked `router-decisions` analyzer). */
+  lastDecision: RouterDecision | undefined;
+  private readonly listeners = new Set<(decision: RouterDecision) => void>();
+  /** Set by `choose` when the method used differs per step (e.g. `hybrid`'s score source). */
+  protected chosenPolicy: string | undefined;
+
+  constructor(positions: 'absolute' | 'cache' = 'absolute') {
+    this.positions = positions;
+  }
+
+  /**
+   * Core's per-step call: links a `router-decisions` analyzer of the same request (it saw this
+   * very observation just before), then reads the step's signals.
+   */
+  observe(observation: ForwardObservation): void {
+    linkDecisions(observation, this);
+    this.observeSignals(observation);
+  }
+
+  /** Reads what the router needs from a step (attentions, keys, logits); no-op by default. */
+  observeSignals(_observation: ForwardObservation): void {}
+
+  select(context: RoutingContext): KvSelection | undefined {
+    const selection = this.choose(context);
+    this.commit(selection, context);
+    this.publish(decision(this.name, this.chosenPolicy ?? this.name, context, selection));
+    return selection;
+  }
+
+  /** The slots to keep after this step, without changing any state. */
+  abstract choose(context: RoutingContext): KvSelection | undefined;
+
+  /** Updates per-slot state after `selection` (this router's or another's) was applied. */
+  commit(_selection: KvSelection | undefined, _context: RoutingContext): void {}
+
+  /** Calls `listener` with every decision from now on; returns the unsubscribe function. */
+  onDecision(listener: (decision: RouterDecision) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  protected publish(d: RouterDecision): void {
+    this.lastDecision = d;
+    for (const listener of this.listeners) listener(d);
+  }
+}
+
+/** A decision record for `selection` made on `context`. */
+export function decision(
+  router: string,
+  policy: string,
+  context: RoutingContext,
+  selection: KvSelection | undefined,
+  extra: Pick<RouterDecision, 'reason' | 'signals'> = {},
+): RouterDecision {
+  const kept = selection === undefined ? context.cacheLength : selection.kind === 'shared' ? selection.slots.length : (selection.slots[0]?.length ?? 0);
+  return {
+    router,
+    step: context.step,
+    policy,
+    ...extra,
+    cacheLength: context.cacheLength,
+    kept,
+    evicted: context.cacheLength - kept,
+    selection: selection?.kind ?? 'none',
+  };
+}
+
+export const shared = (slots: readonly number[] | undefined): KvSelection | undefined => (slots === undefined ? undefined : { kind: 'shared', slots });
+
+export const perHead = (slots: readonly (readonly number[])[] | undefined): KvSelection | undefined =>
+  slots === undefined ? undefined : { kind: 'per-head', slots };
+
+/**
+ * Whether a per-head selection is allowed: core applies one attention mask to every head, so
+ * per-head slots need rows without padding. The router cannot see padding, so it selects per
+ * head only for a single row.
+ */
+export const canSelectPerHead = (context: RoutingContext): boolean => context.batchSize === 1;
+
+/** Slot lists of each head under `selection` (for per-slot state). */
+export function keptPerHead(selection: KvSelection, heads: number): readonly (readonly number[])[] {
+  return selection.kind === 'shared' ? Array.from({ length: heads }, () => selection.slots) : selection.slots;
+}
