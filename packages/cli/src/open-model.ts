@@ -2,6 +2,17 @@ import { createWeft, type SessionOptions, type Weft, type WeftModel } from '@wef
 import { nodeBackend } from '@weft/backend-node';
 import { npuBackend } from '@weft/backend-npu';
 import { webBackend } from '@weft/backend-web';
+import { attentionRouters } from '@weft/plugin-attention';
+import { kvCompressors } from '@weft/plugin-kv';
+
+/** The graph variant that also returns attention probabilities (see models/README.md). */
+const ATTENTION_GRAPH = 'onnx/model_with_attentions.onnx';
+
+/** Whether the named router is registered with the `attentions` capability (it reads attention outputs). */
+function routerNeedsAttentions(weft: Weft, router: string | undefined): boolean {
+  if (router === undefined) return false;
+  return weft.registry.list('attention-router').some((e) => e.name === router && (e.capabilities ?? []).includes('attentions'));
+}
 
 /** Values of `--backend`. */
 export const BACKENDS = ['auto', 'node', 'web', 'npu'] as const;
@@ -24,10 +35,22 @@ export function sessionOptions(threads: number | undefined): SessionOptions {
  * priority and probe (npu > node > web) and, like any `auto` choice here, fails over mid-stream
  * to the next available backend.
  */
-export async function openModel(dir: string, session: SessionOptions = {}, backend: BackendChoice = 'auto'): Promise<OpenModel> {
-  const weft = createWeft({ plugins: [nodeBackend(), webBackend(), npuBackend()] });
+export async function openModel(
+  dir: string,
+  session: SessionOptions = {},
+  backend: BackendChoice = 'auto',
+  pipeline: { readonly router?: string | undefined; readonly onnxFile?: string | undefined } = {},
+): Promise<OpenModel> {
+  const weft = createWeft({ plugins: [nodeBackend(), webBackend(), npuBackend(), kvCompressors(), attentionRouters()] });
   try {
-    const model = await weft.load(dir, { session, backend, ...(backend === 'auto' ? { failover: true } : {}) });
+    await weft.ready();
+    const onnxFile = pipeline.onnxFile ?? (routerNeedsAttentions(weft, pipeline.router) ? ATTENTION_GRAPH : undefined);
+    const model = await weft.load(dir, {
+      session,
+      backend,
+      ...(backend === 'auto' ? { failover: true } : {}),
+      ...(onnxFile ? { onnxFile } : {}),
+    });
     return { weft, model, close: () => weft.dispose() };
   } catch (error) {
     await weft.dispose();

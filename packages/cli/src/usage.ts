@@ -6,6 +6,14 @@ const MODEL = `  --model DIR        model folder (config.json, tokenizer.json, o
   --threads N        onnxruntime intra-op threads (0 = runtime default)
   --backend NAME     auto (default: npu > node > web by priority and probe, with mid-stream failover) | node | web | npu`;
 
+const PIPELINE = `  --kv NAME[:k=v,...]        KV-cache store: fp32 (default) | fp16 | int8 | int4 | kivi | temporal,
+                             e.g. --kv int4:group=32 or --kv kivi:residual=128 (see docs/kv-cache.md)
+  --router NAME[:k=v,...]    attention router under a KV budget in tokens: full | window | sink-window |
+                             strided | heavy-hitter | key-norm | hybrid | content-aware,
+                             e.g. --router sink-window:sinks=4,window=252
+  --onnx-file PATH           graph within the model folder (default onnx/model.onnx; routers that read
+                             attention outputs, such as heavy-hitter, pick onnx/model_with_attentions.onnx)`;
+
 export const MAIN_USAGE = `Usage: weft <command> [options]
 
 Commands:
@@ -39,6 +47,7 @@ ${MODEL}
   --repetition-penalty R     > 1 penalises tokens already seen (1 = off)
   --seed S                   seed of the sampler; the same seed gives the same tokens
   --stop STR                 stop when STR is produced (repeatable; never printed)
+${PIPELINE}
   --json                     one JSON object per line: {"type":"backend",...} (the choice and the passed-over
                              backends with reasons), {"type":"token",...} per token, {"type":"failover",...}
                              if a backend fails mid-stream, then {"type":"done",...}
@@ -47,7 +56,7 @@ ${MODEL}
 Without --json the text streams to stdout and a stats line goes to stderr.
 Ctrl-C stops generation; the result so far is still reported (finishReason "abort", exit code 130).
 `,
-  eval: `Usage: weft eval [--model DIR] --text-file FILE [--prefill N] [--json]
+  eval: `Usage: weft eval [--model DIR] --text-file FILE [--prefill N] [--kv SPEC] [--router SPEC] [--json]
 
 Splits FILE into documents on blank lines, encodes each with the tokenizer's special tokens (BOS),
 and scores every next token through the same incremental KV-cache path generation uses.
@@ -56,7 +65,10 @@ Options:
 ${MODEL}
   --text-file FILE           UTF-8 text; documents are separated by blank lines
   --prefill N                tokens of each document fed in the first forward pass (default 1)
-  --json                     print one JSON object
+${PIPELINE}
+  --json                     print one JSON object: perplexity, nll, tokens, kvBytes (at-rest bytes of
+                             the store after the last document), kvBytesFp32 (what float32 would hold),
+                             their maxima over documents, and msPerToken
   -h, --help                 show this help
 `,
   bench: `Usage: weft bench [--model DIR] [--tokens N] [--prompt-tokens P] [--batch B] [--runs R] [--warmup W] [--json]

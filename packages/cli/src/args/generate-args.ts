@@ -3,10 +3,11 @@ import { UsageError } from '../errors.js';
 import { optional, parseDecimal, parseInteger } from './numbers.js';
 import { parseCommandArgs, type OptionSpecs } from './parse-command-args.js';
 import { promptSource } from './prompt-source.js';
-import { compact, MODEL_OPTIONS, modelFlags, type ModelFlags } from './shared-flags.js';
+import { compact, MODEL_OPTIONS, modelFlags, PIPELINE_OPTIONS, pipelineFlags, type ModelFlags } from './shared-flags.js';
 
 export const GENERATE_OPTIONS = {
   ...MODEL_OPTIONS,
+  ...PIPELINE_OPTIONS,
   prompt: { type: 'string' },
   'prompt-ids': { type: 'string' },
   messages: { type: 'string' },
@@ -22,6 +23,7 @@ export const GENERATE_OPTIONS = {
 } as const satisfies OptionSpecs;
 
 export interface GenerateArgs extends ModelFlags {
+  readonly onnxFile: string | undefined;
   readonly help: boolean;
   readonly json: boolean;
   /** The request without `signal`, validated. */
@@ -30,9 +32,10 @@ export interface GenerateArgs extends ModelFlags {
 
 export function parseGenerateArgs(args: readonly string[]): GenerateArgs {
   const flags = parseCommandArgs('generate', args, GENERATE_OPTIONS);
-  if (flags.help) return { help: true, json: false, model: undefined, threads: undefined, backend: undefined, request: {} };
+  if (flags.help) return { help: true, json: false, model: undefined, threads: undefined, backend: undefined, onnxFile: undefined, request: {} };
   const s = (name: string) => flags.string(name);
   const stop = flags.strings('stop');
+  const pipeline = pipelineFlags(flags);
   if (stop.some((x) => x === '')) throw new UsageError('--stop needs a non-empty string');
   const request: GenerationRequest = {
     ...promptSource(s('prompt'), s('prompt-ids'), s('messages')),
@@ -48,6 +51,8 @@ export function parseGenerateArgs(args: readonly string[]): GenerateArgs {
       seed: optional(s('seed'), (t) => parseInteger('seed', t, 0, 2 ** 32 - 1)),
     }),
     ...(stop.length > 0 ? { stop } : {}),
+    ...(pipeline.kv ? { kv: pipeline.kv } : {}),
+    ...(pipeline.router ? { router: pipeline.router } : {}),
   };
-  return { help: false, json: flags.flag('json'), ...modelFlags(flags), request };
+  return { help: false, json: flags.flag('json'), ...modelFlags(flags), onnxFile: pipeline.onnxFile, request };
 }

@@ -1,4 +1,5 @@
 import type { OptionSpecs, ParsedFlags } from './parse-command-args.js';
+import { parseNamedRef, type NamedRef } from '@weft/core';
 import { optional, parseInteger } from './numbers.js';
 import { UsageError } from '../errors.js';
 import { BACKENDS, type BackendChoice } from '../open-model.js';
@@ -28,6 +29,25 @@ export function modelFlags(flags: ParsedFlags): ModelFlags {
     threads: optional(flags.string('threads'), (t) => parseInteger('threads', t, 0, 1024)),
     backend: backend as BackendChoice | undefined,
   };
+}
+
+/** `--kv NAME[:k=v,…]`, `--router NAME[:k=v,…]` and `--onnx-file F`: how generate and eval build the pipeline. */
+export const PIPELINE_OPTIONS = {
+  kv: { type: 'string' },
+  router: { type: 'string' },
+  'onnx-file': { type: 'string' },
+} as const satisfies OptionSpecs;
+
+export interface PipelineFlags {
+  readonly kv: Exclude<NamedRef, string> | undefined;
+  readonly router: Exclude<NamedRef, string> | undefined;
+  /** Graph file within the model folder (default: onnx/model.onnx, or the attention variant when the router needs attentions). */
+  readonly onnxFile: string | undefined;
+}
+
+export function pipelineFlags(flags: ParsedFlags): PipelineFlags {
+  const ref = (name: 'kv' | 'router') => optional(flags.string(name), (t) => parseNamedRef(t, `--${name}`));
+  return { kv: ref('kv'), router: ref('router'), onnxFile: flags.string('onnx-file') };
 }
 
 /** Drops undefined fields, so optional properties stay absent (exactOptionalPropertyTypes). */

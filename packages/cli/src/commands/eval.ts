@@ -22,9 +22,12 @@ export async function evalCommand(args: readonly string[], io: CliIo): Promise<n
   const documents = splitDocuments(text);
   if (documents.length === 0) throw new UsageError(`${options.textFile} holds no text`);
   const dir = resolveModelDir(options.model);
-  const { model, close } = await openModel(dir, sessionOptions(options.threads), options.backend);
+  const { model, close } = await openModel(dir, sessionOptions(options.threads), options.backend, { router: options.router?.name, onnxFile: options.onnxFile });
   try {
-    const s = await evaluateDocuments(model, documents, options.prefill, io.signal);
+    const s = await evaluateDocuments(model, documents, options.prefill, io.signal, {
+      ...(options.kv ? { kv: options.kv } : {}),
+      ...(options.router ? { router: options.router } : {}),
+    });
     if (s.tokens === 0) throw new UsageError(`${options.textFile} has no document of two or more tokens to score`);
     if (options.json) {
       io.stdout.write(

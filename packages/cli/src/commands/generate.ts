@@ -15,7 +15,10 @@ export async function generateCommand(args: readonly string[], io: CliIo): Promi
     io.stdout.write(USAGE.generate);
     return EXIT.ok;
   }
-  const { model, close } = await openModel(resolveModelDir(options.model), sessionOptions(options.threads), options.backend);
+  const { model, close } = await openModel(resolveModelDir(options.model), sessionOptions(options.threads), options.backend, {
+    router: options.request.router === undefined || typeof options.request.router === 'string' ? options.request.router : 'name' in options.request.router ? options.request.router.name : undefined,
+    onnxFile: options.onnxFile,
+  });
   try {
     const request = io.signal ? { ...options.request, signal: io.signal } : options.request;
     const write = (line: object): void => void io.stdout.write(`${JSON.stringify(line)}\n`);

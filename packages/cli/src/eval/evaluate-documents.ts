@@ -1,4 +1,4 @@
-import { ContextOverflowError, median, type WeftModel } from '@weft/core';
+import { ContextOverflowError, median, type PerplexityRequest, type WeftModel } from '@weft/core';
 import { InterruptedError } from '../errors.js';
 
 /** Perplexity over several documents: one NLL sum and one token count across all of them. */
@@ -25,7 +25,13 @@ export interface EvalSummary {
  * Encodes each document with the tokenizer's special tokens and runs `model.evaluate` on it
  * (prefill of `prefill` tokens, capped at the document's length − 1, then one token per step).
  */
-export async function evaluateDocuments(model: WeftModel, documents: readonly string[], prefill: number, signal?: AbortSignal): Promise<EvalSummary> {
+export async function evaluateDocuments(
+  model: WeftModel,
+  documents: readonly string[],
+  prefill: number,
+  signal?: AbortSignal,
+  pipeline: Pick<PerplexityRequest, 'kv' | 'router'> = {},
+): Promise<EvalSummary> {
   let nll = 0;
   let tokens = 0;
   let skipped = 0;
@@ -42,7 +48,7 @@ export async function evaluateDocuments(model: WeftModel, documents: readonly st
     }
     let result;
     try {
-      result = await model.evaluate({ inputIds, prefillTokens: Math.min(prefill, inputIds.length - 1) });
+      result = await model.evaluate({ inputIds, prefillTokens: Math.min(prefill, inputIds.length - 1), ...pipeline });
     } catch (error) {
       if (ContextOverflowError.isInstance(error)) {
         throw new ContextOverflowError(`Document ${index + 1} of ${documents.length}: ${error.message}`, {
