@@ -13,12 +13,13 @@ export { ADAPTER_REGISTRY, GENERATION_HOOKS, API_VERSION, type OwnedHooks } from
 export { definePlugin } from './plugin/define-plugin.js';
 export { PluginHost } from './plugin/plugin-host.js';
 export { DefaultAdapterRegistry } from './registry/default-adapter-registry.js';
-export { parseModelConfig, SUPPORTED_MODEL_TYPES, type ModelConfig } from './model/model-config.js';
+export { parseModelConfig, SUPPORTED_MODEL_TYPES, ROTATE_HALF_MODEL_TYPES, type ModelConfig, type RotaryEmbedding } from './model/model-config.js';
 export { parseGenerationConfig, type GenerationConfig } from './model/generation-config.js';
 export { readKvLayout } from './model/kv-layout.js';
 export { HfTokenizer } from './tokenizer/hf-tokenizer.js';
 export { IncrementalDetokenizer } from './tokenizer/incremental-detokenizer.js';
 export { FullPrecisionKvStore } from './generation/kv/full-precision-kv-store.js';
+export { CacheKeyRerotation, cacheKeyRerotation } from './generation/kv/rerotate-keys.js';
 export { StopMatcher } from './generation/text/stop-matcher.js';
 export { stepFeeds } from './generation/step-feeds.js';
 export type { PerplexityRequest, PerplexityResult } from './generation/evaluate-perplexity.js';

@@ -10,6 +10,7 @@ import { runStage } from './stage-runner.js';
 import { splitPresents } from './split-presents.js';
 import { stepFeeds } from './step-feeds.js';
 import { applyRouter, slotPositions } from './apply-router.js';
+import { cacheKeyRerotation } from './kv/rerotate-keys.js';
 import type { AttentionRouter } from '../spec/attention-router.js';
 import { median } from '../util/median.js';
 
@@ -71,10 +72,15 @@ export async function evaluatePerplexity(ctx: GenerationContext, request: Perple
   const presentNames = new Set([...layout.presentKeyNames, ...layout.presentValueNames]);
   let nll = 0;
   const stepMs: number[] = [];
+  const rerotation = cacheKeyRerotation(router?.value.positions ?? 'absolute', layout, ctx.config, 1);
   let owned: Record<string, BackendTensor> = {};
+  /** Past keys re-rotated to cache positions for this step (positions: 'cache'). */
+  let rotated: BackendTensor[] = [];
   const release = (): void => {
     for (const t of Object.values(owned)) t.dispose();
+    for (const t of rotated) t.dispose();
     owned = {};
+    rotated = [];
   };
   try {
     let done = 0;
@@ -89,6 +95,10 @@ export async function evaluatePerplexity(ctx: GenerationContext, request: Perple
         positionMode: router?.value.positions ?? 'absolute',
       });
       const feeds = layout.hasPast ? { ...owned, ...store.materialize() } : { ...owned };
+      if (rerotation) {
+        rotated = rerotation.apply(session, feeds, slotPositions(store, layout.numKvHeads), [0]);
+        rerotation.record(done, owned['position_ids']!);
+      }
       const outputs = await ctx.sessions.run(active, feeds);
       release();
       owned = outputs;
@@ -109,6 +119,7 @@ export async function evaluatePerplexity(ctx: GenerationContext, request: Perple
       }
       if (layout.hasPast) {
         const { presents, rest } = splitPresents(outputs, presentNames);
+        rerotation?.restore(presents);
         owned = rest;
         runStage(kv.owner, 'kv append', () => store.append(presents));
         if (router) {

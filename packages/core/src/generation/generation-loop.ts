@@ -16,6 +16,7 @@ import { splitPresents } from './split-presents.js';
 import { stepFeeds } from './step-feeds.js';
 import { nextTokens } from './next-tokens.js';
 import { applyRouter, slotPositions } from './apply-router.js';
+import { cacheKeyRerotation } from './kv/rerotate-keys.js';
 import { median } from '../util/median.js';
 
 /**
@@ -70,13 +71,18 @@ async function runGeneration(
   const router = components.router;
   const positionMode = router?.value.positions ?? 'absolute';
   const padded = pads.some((p) => p > 0);
+  const rerotation = cacheKeyRerotation(positionMode, layout, ctx.config, batch);
   /** Tokens fed so far, padding included: the absolute index of the next token. */
   let seen = 0;
   let ttftMs = 0;
   let owned: Record<string, BackendTensor> = {};
+  /** Past keys re-rotated to cache positions for this step (positions: 'cache'). */
+  let rotated: BackendTensor[] = [];
   const release = (): void => {
     for (const t of Object.values(owned)) t.dispose();
+    for (const t of rotated) t.dispose();
     owned = {};
+    rotated = [];
   };
 
   if (layout.hasPast) runStage(components.kv.owner, 'kv begin', () => store.begin({ layout, batchSize: batch, session: active.session }));
@@ -112,6 +118,10 @@ async function runGeneration(
         if (layout.hasPast) {
           const t = performance.now();
           Object.assign(feeds, runStage(components.kv.owner, 'kv materialize', () => store.materialize()));
+          if (rerotation) {
+            rotated = rerotation.apply(active.session, feeds, slotPositions(store, layout.numKvHeads), pads);
+            rerotation.record(seen, owned['position_ids']!);
+          }
           kvMs += performance.now() - t;
         }
         for (const h of hooks) {
@@ -131,6 +141,7 @@ async function runGeneration(
           if (layout.hasPast) {
             store.dispose();
             runStage(components.kv.owner, 'kv begin', () => store.begin({ layout, batchSize: batch, session: active.session }));
+            rerotation?.reset();
           }
           feedIds = history;
           seen = 0;
@@ -165,6 +176,7 @@ async function runGeneration(
         const t = performance.now();
         const { presents, rest } = splitPresents(outputs, presentNames);
         owned = rest;
+        rerotation?.restore(presents);
         runStage(components.kv.owner, 'kv append', () => store.append(presents));
         if (router) applyRouter(router, components.kv, { step, batchSize: batch, layout, nextPosition: seen, padded, importance });
         kvMs += performance.now() - t;

@@ -6,6 +6,22 @@ export const SUPPORTED_MODEL_TYPES: readonly string[] = [
   'granite', 'olmo', 'olmo2', 'stablelm', 'starcoder2', 'smollm3', 'codegen', 'bloom', 'opt', 'falcon',
 ];
 
+/**
+ * Architectures whose Hugging Face implementation applies rotary embeddings in the rotate-half
+ * layout (dimension i pairs with i + rotaryDim/2) to keys before caching them.
+ */
+export const ROTATE_HALF_MODEL_TYPES: readonly string[] = [
+  'llama', 'mistral', 'qwen2', 'qwen3', 'gemma', 'gemma2', 'phi3', 'granite', 'olmo', 'olmo2', 'stablelm', 'starcoder2', 'smollm3',
+];
+
+/** A rotary position embedding Weft can reproduce (to re-rotate cached keys). */
+export interface RotaryEmbedding {
+  /** Base of the frequencies, `rope_theta` (10000 when absent). */
+  readonly theta: number;
+  /** Leading dimensions of each head that rotate (`head_dim × partial_rotary_factor`). */
+  readonly rotaryDim: number;
+}
+
 /** The fields of `config.json` the runtime uses, normalised across architectures. */
 export interface ModelConfig {
   readonly modelType: string;
@@ -20,6 +36,13 @@ export interface ModelConfig {
   readonly bosTokenId: number | undefined;
   readonly eosTokenIds: readonly number[];
   readonly padTokenId: number | undefined;
+  /**
+   * The rotary embedding, for rotate-half architectures without `rope_scaling` (or with
+   * `default`/`linear` scaling, folded into `theta`-based frequencies by `ropeScale`).
+   * Undefined for other models; `ropeUnsupported` then says why where the model is rotary.
+   */
+  readonly rope: (RotaryEmbedding & { readonly ropeScale: number }) | undefined;
+  readonly ropeUnsupported?: string;
   /** The parsed JSON as written. */
   readonly raw: Readonly<Record<string, unknown>>;
 }
@@ -72,8 +95,26 @@ export function parseModelConfig(raw: unknown, path: string): ModelConfig {
     bosTokenId: optionalId(c['bos_token_id']),
     eosTokenIds: idList(c['eos_token_id']),
     padTokenId: optionalId(c['pad_token_id']),
+    ...rotary(modelType, c, headDim),
     raw: c,
   };
+}
+
+function rotary(modelType: string, c: Record<string, unknown>, headDim: number): Pick<ModelConfig, 'rope' | 'ropeUnsupported'> {
+  if (!ROTATE_HALF_MODEL_TYPES.includes(modelType)) return { rope: undefined };
+  const theta = typeof c['rope_theta'] === 'number' && c['rope_theta'] > 0 ? c['rope_theta'] : 10000;
+  const factor = typeof c['partial_rotary_factor'] === 'number' ? c['partial_rotary_factor'] : 1;
+  const rotaryDim = Math.round(headDim * factor);
+  if (rotaryDim <= 0 || rotaryDim > headDim || rotaryDim % 2 !== 0) {
+    return { rope: undefined, ropeUnsupported: `a rotary dimension of ${rotaryDim} (head_dim ${headDim} × partial_rotary_factor ${factor})` };
+  }
+  const scaling = c['rope_scaling'] as Record<string, unknown> | null | undefined;
+  const kind = scaling ? (scaling['rope_type'] ?? scaling['type']) : undefined;
+  if (scaling && kind !== 'default' && kind !== 'linear') {
+    return { rope: undefined, ropeUnsupported: `rope_scaling of type ${JSON.stringify(kind)}` };
+  }
+  const ropeScale = kind === 'linear' && typeof scaling?.['factor'] === 'number' && scaling['factor'] > 0 ? scaling['factor'] : 1;
+  return { rope: { theta, rotaryDim, ropeScale } };
 }
 
 export function optionalId(v: unknown): number | undefined {
