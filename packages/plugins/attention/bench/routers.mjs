@@ -5,7 +5,14 @@
 //
 //   pnpm run build && node packages/plugins/attention/bench/routers.mjs [--stories 16|all]
 //     [--budgets 64,128,256] [--routers window,sink-window,...] [--long-tokens 3072]
-//     [--long-budget 256] [--no-long] [--model DIR] [--json] | --from-json report.json
+//     [--long-budget 256] [--no-long] [--model DIR] [--kv "fp32 int8 kivi:residual=128"]
+//     [--plot docs/kv-quality.png] [--no-routers] [--json]
+//   node packages/plugins/attention/bench/routers.mjs --from-json report.json [--plot FILE.png]
+//
+// --kv takes KV stores separated by spaces or ';' (each NAME[:key=value,...] as on the CLI): the
+// first one runs the router table, every other one runs `full` and every router × budget again
+// (the compressor × router matrix). --plot draws perplexity against mean at-rest KV bytes for
+// everything measured (PNG through Chromium, plus the SVG beside it).
 //
 // Everything goes through the decode path (evaluate(): one token per step, the router evicting
 // after every step), from the built packages (dist). Recall: the prompt is the story up to the
@@ -19,14 +26,18 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { nodeBackend } from '@weft/backend-node';
-import { createWeft, logSumExp } from '@weft/core';
+import { createWeft, logSumExp, parseNamedRef } from '@weft/core';
 import { AttentionImportanceAnalyzer, attentionRouters, createRouter } from '@weft/plugin-attention';
+import { kvCompressors } from '@weft/plugin-kv';
+import { qualityMemorySvg, renderPng } from './plot.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const args = parseArgs(process.argv.slice(2));
 if (args['from-json']) {
   // Renders a saved --json report as markdown without measuring again.
-  console.log(markdown(JSON.parse(readFileSync(args['from-json'], 'utf8'))));
+  const saved = JSON.parse(readFileSync(args['from-json'], 'utf8'));
+  console.log(markdown(saved));
+  if (args.plot) await plot(saved, args.plot);
   process.exit(0);
 }
 const modelDir = resolve(args.model ?? join(here, '../../../../models/story'));
@@ -34,10 +45,12 @@ const budgets = (args.budgets ?? '64,128,256').split(',').map(Number);
 const ROUTERS = (args.routers ?? 'window,sink-window,strided,heavy-hitter,key-norm,hybrid,hybrid+attn,content-aware').split(',');
 /** Routers that read attention probabilities run on the graph that exports them. */
 const NEEDS_ATTENTIONS = new Set(['heavy-hitter', 'hybrid+attn', 'content-aware']);
+/** KV stores to combine with every router (`--kv "fp32 int8 kivi:residual=128"`); the first is the router table's. */
+const KVS = (args.kv ?? 'fp32').split(/[;\s]+/).filter(Boolean).map((spec) => ({ label: spec, ref: parseNamedRef(spec, '--kv') }));
 const json = Boolean(args.json);
 const log = (...m) => console.error(...m); // progress on stderr, the report on stdout
 
-const weft = createWeft({ plugins: [nodeBackend({ defaults: { intraOpNumThreads: 1, interOpNumThreads: 1 } }), attentionRouters()] });
+const weft = createWeft({ plugins: [nodeBackend({ defaults: { intraOpNumThreads: 1, interOpNumThreads: 1 } }), attentionRouters(), kvCompressors()] });
 const plain = await weft.load(modelDir);
 const withAttentions = await weft.load(modelDir, { onnxFile: 'onnx/model_with_attentions.onnx' });
 const tok = plain.tokenizer;
@@ -109,11 +122,11 @@ function routerFor(name, budget, positions = 'absolute') {
   return { router: createRouter(name, options) };
 }
 
-async function evaluateStory(model, story, name, budget) {
+async function evaluateStory(model, story, name, budget, kv) {
   const { router, importance } = routerFor(name, budget);
   const m = measuring(router, story.ids, importance);
   const started = performance.now();
-  const result = await model.evaluate({ inputIds: story.ids, router: m.router });
+  const result = await model.evaluate({ inputIds: story.ids, router: m.router, kv });
   const ms = performance.now() - started;
   let hits = 0;
   const perKind = {};
@@ -122,20 +135,22 @@ async function evaluateStory(model, story, name, budget) {
     if (!p.aligned) {
       // The story's tokens differ from prompt + answer encoded apart: score the probe on its own.
       const own = measuring(routerFor(name, budget).router, [...p.prefix, ...p.answer]);
-      await model.evaluate({ inputIds: [...p.prefix, ...p.answer], router: own.router });
+      await model.evaluate({ inputIds: [...p.prefix, ...p.answer], router: own.router, kv });
       argmax = own.argmax;
     }
     const hit = p.answer.every((id, j) => argmax[p.prefix.length - 1 + j] === id);
     hits += hit ? 1 : 0;
     perKind[p.kind] = (perKind[p.kind] ?? 0) + (hit ? 1 : 0);
   }
-  return { nll: result.nll, tokens: result.tokens, hits, probes: story.probes.length, perKind, ms, maxKept: Math.max(0, ...m.kept), kvBytes: result.kvBytes, policies: m.policies };
+  return { nll: result.nll, tokens: result.tokens, hits, probes: story.probes.length, perKind, ms, maxKept: Math.max(0, ...m.kept), kvBytes: result.kvBytes, kvBytesFp32: result.kvBytesFp32, policies: m.policies };
 }
 
-async function measure(name, budget, model = NEEDS_ATTENTIONS.has(name) ? withAttentions : plain) {
-  const total = { router: name, budget, nll: 0, tokens: 0, hits: 0, probes: 0, perKind: {}, policies: {}, ms: 0, maxKept: 0, graph: model === plain ? 'model.onnx' : 'model_with_attentions.onnx' };
+async function measure(name, budget, model = NEEDS_ATTENTIONS.has(name) ? withAttentions : plain, kv = KVS[0]) {
+  const total = { router: name, budget, kv: kv.label, nll: 0, tokens: 0, hits: 0, probes: 0, perKind: {}, policies: {}, ms: 0, maxKept: 0, kvBytes: 0, kvBytesFp32: 0, graph: model === plain ? 'model.onnx' : 'model_with_attentions.onnx' };
   for (const story of chosen) {
-    const r = await evaluateStory(model, story, name, budget);
+    const r = await evaluateStory(model, story, name, budget, kv.ref);
+    total.kvBytes += r.kvBytes / chosen.length; // mean at-rest bytes at the end of a story
+    total.kvBytesFp32 += r.kvBytesFp32 / chosen.length;
     total.nll += r.nll;
     total.tokens += r.tokens;
     total.hits += r.hits;
@@ -146,7 +161,7 @@ async function measure(name, budget, model = NEEDS_ATTENTIONS.has(name) ? withAt
     for (const [k, v] of Object.entries(r.policies)) total.policies[k] = (total.policies[k] ?? 0) + v;
   }
   const perplexity = Math.exp(total.nll / total.tokens);
-  log(`  ${name.padEnd(14)} budget ${String(budget ?? '-').padStart(4)}: ppl ${perplexity.toFixed(4)}  recall ${total.hits}/${total.probes}  ${(total.ms / total.tokens).toFixed(2)} ms/token`);
+  log(`  ${kv.label.padEnd(10)} ${name.padEnd(14)} budget ${String(budget ?? '-').padStart(4)}: ppl ${perplexity.toFixed(4)}  recall ${total.hits}/${total.probes}  ${(total.ms / total.tokens).toFixed(2)} ms/token`);
   return { ...total, perplexity, recall: total.hits / total.probes, msPerToken: total.ms / total.tokens };
 }
 
@@ -160,7 +175,13 @@ log(`  attention on the first 4 tokens (queries >= 64, story 0): ${(100 * sinkMa
 // Same weights, other graph: must match `full` (a check that the two graphs agree).
 const fullAttn = ROUTERS.some((r) => NEEDS_ATTENTIONS.has(r)) ? await measure('full', undefined, withAttentions) : undefined;
 const rows = [];
-for (const budget of budgets) for (const name of ROUTERS) rows.push(await measure(name, budget));
+if (!args['no-routers']) for (const budget of budgets) for (const name of ROUTERS) rows.push(await measure(name, budget));
+// Every other store with `full` and every router (same stories, same probes).
+const matrix = [];
+for (const kv of args['no-routers'] ? [] : KVS.slice(1)) {
+  matrix.push(await measure('full', undefined, plain, kv));
+  for (const budget of budgets) for (const name of ROUTERS) matrix.push(await measure(name, budget, undefined, kv));
+}
 
 // ---------------------------------------------------------------------------------------------
 // Past the trained context: a copy of the model folder whose config allows longer inputs (the
@@ -170,9 +191,21 @@ let long;
 if (!args['no-long']) long = await pastContext(Number(args['long-tokens'] ?? 3072), Number(args['long-budget'] ?? 256));
 
 await weft.dispose();
-const report = { model: modelDir, modelSha256: modelSha, stories: storyCount, budgets, full, fullWithAttentionsGraph: fullAttn, sinkMass, rows, long };
+const report = { model: modelDir, modelSha256: modelSha, stories: storyCount, budgets, kvs: KVS.map((k) => k.label), full, fullWithAttentionsGraph: fullAttn, sinkMass, rows, matrix, long };
 if (json) console.log(JSON.stringify(report, null, 2));
 else console.log(markdown(report));
+if (args.plot) await plot(report, args.plot);
+
+/** Perplexity against mean at-rest KV bytes for every store × router × budget measured. */
+async function plot(report, file) {
+  const points = [report.full, ...report.rows, ...(report.matrix ?? [])].map((r) => ({ ...r, kv: r.kv ?? 'fp32' }));
+  const svg = qualityMemorySvg(points, {
+    title: 'Quality against KV memory: every compressor × router × budget',
+    subtitle: `${report.model.split('/').slice(-2).join('/')} (sha256 ${report.modelSha256}…), decode-path perplexity over ${report.stories} long-split stories (${report.full.tokens} tokens); budgets ${report.budgets.join(', ')}`,
+    reference: report.full.perplexity,
+  });
+  if (await renderPng(svg, file)) log(`plot: wrote ${file} and ${file.replace(/\.png$/, '.svg')}`);
+}
 
 // ---------------------------------------------------------------------------------------------
 async function attentionOnFirstTokens(ids, sinks, from) {
@@ -301,6 +334,8 @@ async function pastContext(targetTokens, budget) {
 function markdown(r) {
   const out = [];
   const pct = (x) => `${(100 * x).toFixed(1)}%`;
+  const rel = (p) => `${p >= r.full.perplexity ? '+' : ''}${((100 * (p - r.full.perplexity)) / r.full.perplexity).toFixed(2)}%`;
+  const kib = (b) => `${(b / 1024).toFixed(1)} KiB`;
   out.push(`## Attention routers on ${r.model} (onnx/model.onnx sha256 ${r.modelSha256 ?? '?'}…)`);
   out.push('');
   out.push(`Decode-path perplexity and greedy fact recall over ${r.stories} stories of data/long.txt (${r.full.tokens} predicted tokens, ${r.full.probes} probes).`);
@@ -340,6 +375,22 @@ function markdown(r) {
     out.push('|---:|---:|---:|---:|---:|');
     out.push(...sw.filter(Boolean));
   }
+  if (r.matrix?.length > 0) {
+    out.push('');
+    out.push('### Every compressor × router × budget');
+    out.push('');
+    out.push(`Perplexity relative to ${r.kvs?.[0] ?? 'fp32'} + full (${r.full.perplexity.toFixed(4)}) and mean at-rest KV bytes at the end of a story (the ${r.kvs?.[0] ?? 'fp32'} cache of all positions holds ${kib(r.full.kvBytes)}).`);
+    out.push('');
+    const names = [...new Set(r.matrix.map((x) => x.router))].filter((n) => n !== 'full');
+    const cells = (kv, budget) => names.map((n) => r.matrix.find((x) => x.kv === kv && x.router === n && x.budget === budget)).map((x) => (x ? `${rel(x.perplexity)} · ${kib(x.kvBytes)}` : '–'));
+    out.push(`| kv | budget | full | ${names.join(' | ')} |`);
+    out.push(`|---|---:|---:|${names.map(() => '---:').join('|')}|`);
+    for (const kv of [...new Set(r.matrix.map((x) => x.kv))]) {
+      const f = r.matrix.find((x) => x.kv === kv && x.router === 'full');
+      out.push(`| ${kv} | all | ${f ? `${rel(f.perplexity)} · ${kib(f.kvBytes)}` : '–'} | ${names.map(() => '').join(' | ')} |`);
+      for (const budget of r.budgets) out.push(`| ${kv} | ${budget} | | ${cells(kv, budget).join(' | ')} |`);
+    }
+  }
   if (r.long) {
     const l = r.long;
     out.push('');
@@ -366,7 +417,7 @@ function parseArgs(argv) {
     const a = argv[i];
     if (!a.startsWith('--')) throw new Error(`unexpected argument ${a}`);
     const key = a.slice(2);
-    if (['json', 'no-long'].includes(key)) out[key] = true;
+    if (['json', 'no-long', 'no-routers'].includes(key)) out[key] = true;
     else out[key] = argv[++i];
   }
   return out;
