@@ -5,7 +5,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 
 const COLOURS = ['#1b1b1b', '#0072b2', '#e69f00', '#009e73', '#cc79a7', '#d55e00', '#56b4e9', '#8c6d31'];
-const SHAPES = ['circle', 'square', 'triangle', 'diamond', 'down', 'cross', 'plus', 'star'];
+const SHAPES = ['circle', 'square', 'triangle', 'diamond', 'down', 'cross', 'plus', 'star', 'hexagon'];
 
 /**
  * @param {{ kv: string, router: string, budget?: number, kvBytes: number, perplexity: number }[]} points
@@ -129,6 +129,8 @@ function marker(shape, x, y, colour, hollow) {
         const a = (Math.PI * i) / 5 - Math.PI / 2;
         return [r * Math.cos(a), r * Math.sin(a)];
       }));
+    case 'hexagon':
+      return poly(Array.from({ length: 6 }, (_, i) => [s * 1.2 * Math.cos((Math.PI * i) / 3), s * 1.2 * Math.sin((Math.PI * i) / 3)]));
     case 'cross':
       return `<path d="M${x - s},${y - s}L${x + s},${y + s}M${x - s},${y + s}L${x + s},${y - s}" stroke="${colour}" stroke-width="2.6"/>`;
     default:

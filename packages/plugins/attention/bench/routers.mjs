@@ -4,7 +4,7 @@
 // (window vs sink-window, absolute vs cache positions).
 //
 //   pnpm run build && node packages/plugins/attention/bench/routers.mjs [--stories 16|all]
-//     [--budgets 64,128,256] [--routers window,sink-window,...] [--long-tokens 3072]
+//     [--budgets 64,128,256] [--routers window,sink-window,... | "key-norm:recent=16 window"] [--long-tokens 3072]
 //     [--long-budget 256] [--no-long] [--model DIR] [--kv "fp32 int8 kivi:residual=128"]
 //     [--plot docs/kv-quality.png] [--no-routers] [--json]
 //   node packages/plugins/attention/bench/routers.mjs --from-json report.json [--plot FILE.png]
@@ -33,6 +33,7 @@ import { qualityMemorySvg, renderPng } from './plot.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const args = parseArgs(process.argv.slice(2));
+const log = (...m) => console.error(...m); // progress on stderr, the report on stdout
 if (args['from-json']) {
   // Renders a saved --json report as markdown without measuring again.
   const saved = JSON.parse(readFileSync(args['from-json'], 'utf8'));
@@ -42,13 +43,20 @@ if (args['from-json']) {
 }
 const modelDir = resolve(args.model ?? join(here, '../../../../models/story'));
 const budgets = (args.budgets ?? '64,128,256').split(',').map(Number);
-const ROUTERS = (args.routers ?? 'window,sink-window,strided,heavy-hitter,key-norm,hybrid,hybrid+attn,content-aware').split(',');
+/**
+ * Routers to measure: names separated by commas, or specs with options (`key-norm:recent=16`)
+ * separated by spaces or ';'. Options are merged over the budget given to each.
+ */
+const ROUTERS = (args.routers ?? 'window,sink-window,strided,heavy-hitter,key-norm,hybrid,hybrid+attn,content-aware')
+  .split(/[;\s]+/)
+  .filter(Boolean)
+  .flatMap((item) => (item.includes(':') ? [item] : item.split(',')));
+const baseName = (spec) => spec.split(':')[0];
 /** Routers that read attention probabilities run on the graph that exports them. */
 const NEEDS_ATTENTIONS = new Set(['heavy-hitter', 'hybrid+attn', 'content-aware']);
 /** KV stores to combine with every router (`--kv "fp32 int8 kivi:residual=128"`); the first is the router table's. */
 const KVS = (args.kv ?? 'fp32').split(/[;\s]+/).filter(Boolean).map((spec) => ({ label: spec, ref: parseNamedRef(spec, '--kv') }));
 const json = Boolean(args.json);
-const log = (...m) => console.error(...m); // progress on stderr, the report on stdout
 
 const weft = createWeft({ plugins: [nodeBackend({ defaults: { intraOpNumThreads: 1, interOpNumThreads: 1 } }), attentionRouters(), kvCompressors()] });
 const plain = await weft.load(modelDir);
@@ -114,11 +122,12 @@ function measuring(router, ids, importance) {
   };
 }
 
-function routerFor(name, budget, positions = 'absolute') {
-  const options = { budget, positions };
+function routerFor(spec, budget, positions = 'absolute') {
+  const { name, options: extra } = spec.includes(':') ? parseNamedRef(spec, '--routers') : { name: spec, options: {} };
+  const options = { budget, positions, ...extra };
   if (name === 'full') return { router: createRouter('full', { positions }) };
   if (name === 'hybrid+attn') return { router: createRouter('hybrid', options), importance: new AttentionImportanceAnalyzer() };
-  if (name === 'sink-window') return { router: createRouter('sink-window', { sinks: 4, budget, positions }) };
+  if (name === 'sink-window') return { router: createRouter('sink-window', { sinks: 4, budget, positions, ...extra }) };
   return { router: createRouter(name, options) };
 }
 
@@ -145,7 +154,7 @@ async function evaluateStory(model, story, name, budget, kv) {
   return { nll: result.nll, tokens: result.tokens, hits, probes: story.probes.length, perKind, ms, maxKept: Math.max(0, ...m.kept), kvBytes: result.kvBytes, kvBytesFp32: result.kvBytesFp32, policies: m.policies };
 }
 
-async function measure(name, budget, model = NEEDS_ATTENTIONS.has(name) ? withAttentions : plain, kv = KVS[0]) {
+async function measure(name, budget, model = NEEDS_ATTENTIONS.has(baseName(name)) ? withAttentions : plain, kv = KVS[0]) {
   const total = { router: name, budget, kv: kv.label, nll: 0, tokens: 0, hits: 0, probes: 0, perKind: {}, policies: {}, ms: 0, maxKept: 0, kvBytes: 0, kvBytesFp32: 0, graph: model === plain ? 'model.onnx' : 'model_with_attentions.onnx' };
   for (const story of chosen) {
     const r = await evaluateStory(model, story, name, budget, kv.ref);
@@ -173,7 +182,7 @@ const full = await measure('full', undefined);
 const sinkMass = await attentionOnFirstTokens(chosen[0].ids, 4, 64);
 log(`  attention on the first 4 tokens (queries >= 64, story 0): ${(100 * sinkMass.mean).toFixed(1)}% (per layer ${sinkMass.perLayer.map((x) => (100 * x).toFixed(1) + '%').join(', ')}); a uniform share would be ${(100 * sinkMass.uniform).toFixed(1)}%`);
 // Same weights, other graph: must match `full` (a check that the two graphs agree).
-const fullAttn = ROUTERS.some((r) => NEEDS_ATTENTIONS.has(r)) ? await measure('full', undefined, withAttentions) : undefined;
+const fullAttn = ROUTERS.some((r) => NEEDS_ATTENTIONS.has(baseName(r))) ? await measure('full', undefined, withAttentions) : undefined;
 const rows = [];
 if (!args['no-routers']) for (const budget of budgets) for (const name of ROUTERS) rows.push(await measure(name, budget));
 // Every other store with `full` and every router (same stories, same probes).
