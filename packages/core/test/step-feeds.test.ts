@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { stepFeeds, type BackendTensor, type KvLayout } from '../src/index.js';
+
+const layout = { hasAttentionMask: true, hasPositionIds: true } as KvLayout;
+const session = { createTensor: (type: string, data: unknown, dims: readonly number[]) => ({ type, data, dims: [...dims], dispose() {} }) as unknown as BackendTensor };
+const values = (t: BackendTensor | undefined) => [...(t!.data as BigInt64Array)].map(Number);
+
+describe('stepFeeds (masks and positions after eviction, hand-computed)', () => {
+  it('masks padding wherever it sits and counts positions from each row’s first real token', () => {
+    // Row 0 has 2 padding positions, row 1 none. A router kept absolute slots 1, 3 and 4 (slot 1
+    // is padding in row 0); 6 tokens were fed so far; one new token per row.
+    const feeds = stepFeeds(session, layout, [[7], [8]], [2, 0], { slotPositions: [1, 3, 4], nextPosition: 6 });
+    expect(feeds['attention_mask']!.dims).toEqual([2, 4]);
+    expect(values(feeds['attention_mask'])).toEqual([0, 1, 1, 1, 1, 1, 1, 1]);
+    // Absolute: the new token is the 5th real token of row 0 (index 4) and the 7th of row 1.
+    expect(values(feeds['position_ids'])).toEqual([4, 6]);
+    expect(values(feeds['input_ids'])).toEqual([7, 8]);
+  });
+
+  it('numbers new tokens within the cache in cache mode (StreamingLLM)', () => {
+    const feeds = stepFeeds(session, layout, [[7], [8]], [2, 0], { slotPositions: [1, 3, 4], nextPosition: 6, positionMode: 'cache' });
+    // Row 0 holds 2 real cached tokens (3 and 4), row 1 holds 3.
+    expect(values(feeds['position_ids'])).toEqual([2, 3]);
+    expect(values(feeds['attention_mask'])).toEqual([0, 1, 1, 1, 1, 1, 1, 1]);
+  });
+
+  it('masks the padding of a left-padded prefill and starts each row at position 0', () => {
+    const feeds = stepFeeds(session, layout, [[5, 6, 7], [0, 0, 9]], [0, 2], { slotPositions: [], nextPosition: 0 });
+    expect(values(feeds['attention_mask'])).toEqual([1, 1, 1, 0, 0, 1]);
+    expect(values(feeds['position_ids'])).toEqual([0, 1, 2, 0, 0, 0]);
+  });
+
+  it('feeds no mask or positions to graphs without those inputs', () => {
+    const feeds = stepFeeds(session, { hasAttentionMask: false, hasPositionIds: false } as KvLayout, [[5]], [0], { slotPositions: [], pastLength: 3, nextPosition: 3 });
+    expect(Object.keys(feeds)).toEqual(['input_ids']);
+  });
+});
