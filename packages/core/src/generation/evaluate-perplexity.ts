@@ -94,7 +94,7 @@ export async function evaluatePerplexity(ctx: GenerationContext, request: Perple
         nextPosition: layout.hasPast ? done : 0,
         positionMode: router?.value.positions ?? 'absolute',
       });
-      const feeds = layout.hasPast ? { ...owned, ...store.materialize() } : { ...owned };
+      const feeds: Record<string, BackendTensor> = layout.hasPast ? Object.assign({}, owned, store.materialize()) : Object.assign({}, owned);
       if (rerotation) {
         rotated = rerotation.apply(session, feeds, slotPositions(store, layout.numKvHeads), [0]);
         rerotation.record(done, owned['position_ids']!);

@@ -7,7 +7,7 @@ export interface ForwardObservation {
   readonly batchSize: number;
   /** Ids fed in this step, per row. */
   readonly inputIds: readonly (readonly number[])[];
-  /** Next-token logits per row (the last position), before any processor ran. */
+  /** Next-token logits per row (the last position), before any processor ran. Read-only views of the model output: copy to keep or change them. */
   readonly logits: readonly Float32Array[];
   /** Every output of the run: `present.*`, and `attentions.*` when the graph exports them. */
   readonly outputs: Readonly<Record<string, BackendTensor>>;

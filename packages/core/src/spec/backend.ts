@@ -20,7 +20,12 @@ export interface TensorDataTypeMap {
   bool: Uint8Array;
 }
 
-/** A CPU-readable tensor owned by a backend. Call `dispose()` once it is no longer needed. */
+/**
+ * A CPU-readable tensor owned by a backend. Call `dispose()` once it is no longer needed. The
+ * `data` of an output tensor must stay readable after `dispose()` (a JS-owned array, as
+ * onnxruntime-node and onnxruntime-web return): core keeps views of logits rows, e.g. for the
+ * lazily computed logprob of a token event.
+ */
 export interface BackendTensor<T extends TensorDataType = TensorDataType> {
   readonly type: T;
   readonly dims: readonly number[];

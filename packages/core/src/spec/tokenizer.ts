@@ -17,6 +17,12 @@ export interface Tokenizer {
   applyChatTemplate(messages: readonly ChatMessage[], options?: { readonly addGenerationPrompt?: boolean }): string;
   /** Whether the chat template already emits the BOS token (then encode chat prompts without specials). */
   readonly chatTemplateAddsBos: boolean;
+  /**
+   * Present only when decoding is a plain byte-level concatenation (GPT-2 style BPE, no clean-up):
+   * the bytes token `id` adds, its text for added tokens, or null for skipped special tokens. Lets
+   * the incremental detokenizer stream bytes instead of decoding windows of ids.
+   */
+  readonly tokenPiece?: (id: number) => Uint8Array | string | null;
   /** Id of a token string, if the vocabulary has it. */
   tokenToId(token: string): number | undefined;
   readonly vocabSize: number;

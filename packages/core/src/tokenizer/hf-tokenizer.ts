@@ -3,6 +3,7 @@ import { Tokenizer as HfTokenizerCore } from '@huggingface/tokenizers';
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import { ModelLoadError } from '../errors/model-load-error.js';
 import type { ChatMessage, Tokenizer } from '../spec/tokenizer.js';
+import { byteLevelPieces, type TokenPiece } from './byte-level-pieces.js';
 
 /** Tokenizer over a Hugging Face `tokenizer.json` + `tokenizer_config.json`, with Jinja chat templates. */
 export class HfTokenizer implements Tokenizer {
@@ -11,6 +12,7 @@ export class HfTokenizer implements Tokenizer {
   private readonly core: HfTokenizerCore;
   private readonly template: Template | undefined;
   private readonly specials: Record<string, string>;
+  readonly tokenPiece?: (id: number) => TokenPiece;
 
   constructor(tokenizerJson: unknown, tokenizerConfig: Record<string, unknown>, path = 'tokenizer.json') {
     try {
@@ -19,6 +21,8 @@ export class HfTokenizer implements Tokenizer {
       throw new ModelLoadError(`Could not build the tokenizer from ${path}: ${(cause as Error).message}`, { path, cause });
     }
     this.vocabSize = this.core.get_vocab(true).size;
+    const pieces = byteLevelPieces(tokenizerJson, tokenizerConfig);
+    if (pieces) this.tokenPiece = pieces;
     this.specials = {};
     for (const key of ['bos_token', 'eos_token', 'pad_token', 'unk_token']) {
       const v = tokenizerConfig[key];
@@ -41,6 +45,7 @@ export class HfTokenizer implements Tokenizer {
   }
 
   decode(ids: readonly number[], options: { readonly skipSpecialTokens?: boolean } = {}): string {
+    if (ids.length === 0) return '';
     return this.core.decode([...ids], { skip_special_tokens: options.skipSpecialTokens ?? true });
   }
 

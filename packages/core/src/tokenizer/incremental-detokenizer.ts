@@ -6,10 +6,13 @@ const CONTEXT = 4;
 const WINDOW = 12;
 
 /**
- * Turns a growing id sequence into text deltas. It decodes a short window of recent ids and emits
- * what the new id adds to the window's previous text, holding back while the text ends in an
- * incomplete UTF-8 sequence (U+FFFD), so no broken character ever reaches the stream. One decode
- * per id, plus one when the window is re-based.
+ * Turns a growing id sequence into text deltas, never emitting a broken UTF-8 character.
+ *
+ * Byte-level vocabularies (the tokenizer offers `tokenPiece`) stream each token's bytes through
+ * one UTF-8 decoder, which holds back an incomplete character by itself: no decode call per token.
+ * Other tokenizers decode a short window of recent ids and emit what the new id adds to the
+ * window's previous text, holding back while the text ends in U+FFFD; one decode per id, plus one
+ * when the window is re-based.
  */
 export class IncrementalDetokenizer {
   private readonly ids: number[];
@@ -18,15 +21,27 @@ export class IncrementalDetokenizer {
   /** Text of `ids[start, emitted)`: everything in the window already turned into deltas. */
   private emittedText: string;
   private emitted: number;
+  private readonly bytes: ByteStream | undefined;
 
   constructor(private readonly tokenizer: Tokenizer, contextIds: readonly number[] = []) {
-    this.ids = contextIds.slice(-CONTEXT);
+    const context = contextIds.slice(-CONTEXT);
+    if (tokenizer.tokenPiece) {
+      this.bytes = new ByteStream(tokenizer.tokenPiece);
+      // A prompt may end inside a character: its leading bytes complete with the first ids.
+      for (const id of context) this.bytes.push(id);
+      this.ids = [];
+      this.emittedText = '';
+      this.emitted = 0;
+      return;
+    }
+    this.ids = context;
     this.emitted = this.ids.length;
     this.emittedText = tokenizer.decode(this.ids);
   }
 
   /** Adds one id; returns the text it completes (possibly empty). */
   push(id: number): string {
+    if (this.bytes) return this.bytes.push(id);
     this.ids.push(id);
     const full = this.tokenizer.decode(this.ids.slice(this.start));
     if (full.length <= this.emittedText.length || full.endsWith('\uFFFD')) return '';
@@ -43,10 +58,31 @@ export class IncrementalDetokenizer {
 
   /** Text still held back at the end of the stream (an incomplete character decodes as U+FFFD). */
   flush(): string {
+    if (this.bytes) return this.bytes.flush();
     const full = this.tokenizer.decode(this.ids.slice(this.start));
     const rest = full.length > this.emittedText.length ? full.slice(this.emittedText.length) : '';
     this.start = this.emitted = this.ids.length;
     this.emittedText = '';
     return rest;
+  }
+}
+
+/** Token bytes through one streaming UTF-8 decoder, as byte-level decoding joins them. */
+class ByteStream {
+  // ignoreBOM: a U+FEFF the model writes is text, as in the tokenizer's own decode.
+  private readonly decoder = new TextDecoder('utf-8', { ignoreBOM: true });
+
+  constructor(private readonly piece: (id: number) => Uint8Array | string | null) {}
+
+  push(id: number): string {
+    const piece = this.piece(id);
+    if (piece === null) return '';
+    // An added token ends the byte run before it (an incomplete character there becomes U+FFFD).
+    if (typeof piece === 'string') return this.decoder.decode() + piece;
+    return this.decoder.decode(piece, { stream: true });
+  }
+
+  flush(): string {
+    return this.decoder.decode();
   }
 }
