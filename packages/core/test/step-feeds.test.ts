@@ -30,6 +30,15 @@ describe('stepFeeds (masks and positions after eviction, hand-computed)', () => 
     expect(values(feeds['position_ids'])).toEqual([0, 1, 2, 0, 0, 0]);
   });
 
+  it('gives unpadded steps a mask of ones that padded steps never write into', () => {
+    const plain = () => stepFeeds(session, layout, [[7], [8]], [0, 0], { slotPositions: [], pastLength: 5, nextPosition: 5 });
+    expect(values(plain()['attention_mask'])).toEqual(new Array(12).fill(1));
+    stepFeeds(session, layout, [[7], [8]], [3, 0], { slotPositions: [0, 1, 2, 3, 4], nextPosition: 5 }); // masks row 0's padding
+    const again = plain()['attention_mask']!;
+    expect(again.dims).toEqual([2, 6]);
+    expect(values(again)).toEqual(new Array(12).fill(1));
+  });
+
   it('feeds no mask or positions to graphs without those inputs', () => {
     const feeds = stepFeeds(session, { hasAttentionMask: false, hasPositionIds: false } as KvLayout, [[5]], [0], { slotPositions: [], pastLength: 3, nextPosition: 3 });
     expect(Object.keys(feeds)).toEqual(['input_ids']);

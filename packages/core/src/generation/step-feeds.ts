@@ -43,12 +43,19 @@ export function stepFeeds(
   }
   const feeds: Record<string, BackendTensor> = { input_ids: session.createTensor('int64', ids, [batch, seq]) };
   if (layout.hasAttentionMask) {
-    const mask = new BigInt64Array(batch * total).fill(1n);
-    for (let r = 0; r < batch; r++) {
-      const pad = pads[r]!;
-      if (pad === 0) continue; // the common case: nothing to mask
-      for (let j = 0; j < past.length; j++) if (past[j]! < pad) mask[r * total + j] = 0n;
-      for (let c = 0; c < seq; c++) if (first + c < pad) mask[r * total + (total - seq) + c] = 0n;
+    let mask: BigInt64Array;
+    if (pads.every((p) => p === 0)) {
+      // The common case, nothing masked: a view of one shared, read-only buffer of ones instead of
+      // allocating and filling batch × total values every step.
+      mask = ones(batch * total);
+    } else {
+      mask = new BigInt64Array(batch * total).fill(1n);
+      for (let r = 0; r < batch; r++) {
+        const pad = pads[r]!;
+        if (pad === 0) continue;
+        for (let j = 0; j < past.length; j++) if (past[j]! < pad) mask[r * total + j] = 0n;
+        for (let c = 0; c < seq; c++) if (first + c < pad) mask[r * total + (total - seq) + c] = 0n;
+      }
     }
     feeds['attention_mask'] = session.createTensor('int64', mask, [batch, total]);
   }
@@ -67,4 +74,12 @@ export function stepFeeds(
     feeds['position_ids'] = session.createTensor('int64', positions, [batch, seq]);
   }
   return feeds;
+}
+
+/** Grow-only buffer of int64 ones; never written after filling, so views of it can be shared. */
+let onesBuffer = new BigInt64Array(0);
+
+function ones(length: number): BigInt64Array {
+  if (onesBuffer.length < length) onesBuffer = new BigInt64Array(Math.max(length, 2 * onesBuffer.length, 1024)).fill(1n);
+  return onesBuffer.subarray(0, length);
 }

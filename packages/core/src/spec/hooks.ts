@@ -2,7 +2,10 @@ import type { BackendTensor } from './backend.js';
 import type { ForwardObservation } from './analyzer.js';
 import type { LogitsContext } from './logits.js';
 
-/** What `beforeForward` sees: the feeds core built for this step, which a hook may extend. */
+/**
+ * What `beforeForward` sees: the feeds core built for this step, which a hook may extend (add or
+ * replace entries). Their data is read-only: the attention mask may be a view of a shared buffer.
+ */
 export interface BeforeForwardContext {
   readonly step: number;
   readonly batchSize: number;

@@ -69,8 +69,12 @@ export class IncrementalDetokenizer {
 
 /** Token bytes through one streaming UTF-8 decoder, as byte-level decoding joins them. */
 class ByteStream {
-  // ignoreBOM: a U+FEFF the model writes is text, as in the tokenizer's own decode.
-  private readonly decoder = new TextDecoder('utf-8', { ignoreBOM: true });
+  /** Made at the first byte that is not ASCII: most streams never need one. */
+  private utf8: TextDecoder | undefined;
+  /** Per id: the token's text when all its bytes are ASCII (false when they are not). */
+  private readonly ascii: (string | false | undefined)[] = [];
+  /** Whether the decoder holds no bytes of an unfinished character. */
+  private clean = true;
 
   constructor(private readonly piece: (id: number) => Uint8Array | string | null) {}
 
@@ -78,11 +82,38 @@ class ByteStream {
     const piece = this.piece(id);
     if (piece === null) return '';
     // An added token ends the byte run before it (an incomplete character there becomes U+FFFD).
-    if (typeof piece === 'string') return this.decoder.decode() + piece;
+    if (typeof piece === 'string') {
+      this.clean = true;
+      return (this.utf8?.decode() ?? '') + piece;
+    }
+    const ascii = (this.ascii[id] ??= asciiText(piece));
+    if (ascii !== false) {
+      // ASCII bytes decode to themselves and end any unfinished character before them, so once
+      // they have passed through the decoder it holds nothing and they need no decoder at all.
+      if (this.clean) return ascii;
+      this.clean = true;
+      return this.decoder.decode(piece, { stream: true });
+    }
+    this.clean = false;
     return this.decoder.decode(piece, { stream: true });
   }
 
   flush(): string {
-    return this.decoder.decode();
+    this.clean = true;
+    return this.utf8?.decode() ?? '';
   }
+
+  private get decoder(): TextDecoder {
+    // ignoreBOM: a U+FEFF the model writes is text, as in the tokenizer's own decode.
+    return (this.utf8 ??= new TextDecoder('utf-8', { ignoreBOM: true }));
+  }
+}
+
+function asciiText(bytes: Uint8Array): string | false {
+  let text = '';
+  for (const b of bytes) {
+    if (b >= 0x80) return false;
+    text += String.fromCharCode(b);
+  }
+  return text;
 }
