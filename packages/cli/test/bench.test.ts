@@ -2,15 +2,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWeft, type WeftModel } from '@weft/core';
 import { nodeBackend } from '@weft/backend-node';
 import { BareGreedyLoop, benchPromptIds, sdkGreedyRun } from '../src/index.js';
-import { cli, hasStories260k, stories260k } from './helpers.js';
+import { cli, MODELS } from './helpers.js';
 
-describe.skipIf(!hasStories260k)('the bare onnxruntime loop against the SDK on stories260k', () => {
+describe.each(MODELS)('the bare onnxruntime loop against the SDK on $name', (testModel) => {
   const weft = createWeft({ plugins: [nodeBackend()] });
   let model: WeftModel;
   let bare: BareGreedyLoop;
   beforeAll(async () => {
-    model = await weft.load(stories260k, { session: { intraOpNumThreads: 1 } });
-    bare = await BareGreedyLoop.load(stories260k, { intraOpNumThreads: 1 });
+    model = await weft.load(testModel.dir, { session: { intraOpNumThreads: 1 } });
+    bare = await BareGreedyLoop.load(testModel.dir, { intraOpNumThreads: 1 });
   });
   afterAll(async () => {
     await bare.release();
@@ -36,7 +36,7 @@ describe.skipIf(!hasStories260k)('the bare onnxruntime loop against the SDK on s
   });
 
   it('weft bench --json reports medians for both loops and their ratio', async () => {
-    const result = await cli(['bench', '--model', stories260k, '--json', '--tokens', '16', '--prompt-tokens', '8', '--runs', '2', '--warmup', '1']);
+    const result = await cli(['bench', '--model', testModel.dir, '--threads', '1', '--json', '--tokens', '16', '--prompt-tokens', '8', '--runs', '2', '--warmup', '1']);
     expect(result.code).toBe(0);
     expect(result.stderr).toBe('');
     const report = JSON.parse(result.stdout) as {
@@ -60,8 +60,8 @@ describe.skipIf(!hasStories260k)('the bare onnxruntime loop against the SDK on s
   });
 
   it('rejects a prompt and output longer than the context with exit code 2', async () => {
-    const result = await cli(['bench', '--model', stories260k, '--tokens', '500', '--prompt-tokens', '32']);
+    const result = await cli(['bench', '--model', testModel.dir, '--tokens', String(testModel.context), '--prompt-tokens', '32']);
     expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/exceed the model's context of 512 tokens/);
+    expect(result.stderr).toMatch(new RegExp(`exceed the model's context of ${testModel.context} tokens`));
   });
 });

@@ -1,10 +1,30 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runCli, type CliIo } from '../src/index.js';
 
+export const storyModel = fileURLToPath(new URL('../../../models/story', import.meta.url));
 export const stories260k = fileURLToPath(new URL('../../../../shared/models/stories260k', import.meta.url));
 export const hasStories260k = existsSync(stories260k);
-if (!hasStories260k) console.warn(`[weft cli tests] ${stories260k} is absent: tests that run a model are skipped.`);
+if (!hasStories260k) console.warn(`[weft cli tests] ${stories260k} is absent: its runs are skipped (the project's own model still runs every test).`);
+
+/** A model the CLI tests run on, with the facts they check against (read from its folder). */
+export interface TestModel {
+  readonly name: string;
+  readonly dir: string;
+  readonly vocab: number;
+  readonly context: number;
+  readonly chatTemplate: boolean;
+}
+
+function testModel(dir: string): TestModel {
+  const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, number>;
+  const tokenizerConfig = JSON.parse(readFileSync(join(dir, 'tokenizer_config.json'), 'utf8')) as Record<string, unknown>;
+  return { name: basename(dir), dir, vocab: config['vocab_size']!, context: config['max_position_embeddings']!, chatTemplate: 'chat_template' in tokenizerConfig };
+}
+
+/** The project's own model always; the third-party stories260k (sentencepiece-style tokenizer) where ../shared has it. */
+export const MODELS: readonly TestModel[] = [testModel(storyModel), ...(hasStories260k ? [testModel(stories260k)] : [])];
 
 export interface CliResult {
   readonly code: number;
@@ -42,5 +62,5 @@ export async function cli(argv: readonly string[], options: { signal?: AbortSign
   };
 }
 
-/** `generate --json` on stories260k with one intra-op thread (the machine is shared). */
-export const generateJson = (...args: string[]) => cli(['generate', '--model', stories260k, '--threads', '1', '--json', ...args]);
+/** `generate --json` on `model` with one intra-op thread (the machine is shared). */
+export const generateJson = (model: string, ...args: string[]) => cli(['generate', '--model', model, '--threads', '1', '--json', ...args]);
