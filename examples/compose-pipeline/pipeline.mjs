@@ -52,6 +52,15 @@ export function bannedTokenIds(tokenizer, words) {
 }
 
 /**
+ * The first word of `text` (letters only), e.g. the name a story gives after "named".
+ * @param {string} text
+ * @returns {string}
+ */
+export function firstWord(text) {
+  return /\p{L}+/u.exec(text)?.[0] ?? '';
+}
+
+/**
  * Streams one greedy generation with the processor and analyzer named in the request.
  * @param {WeftModel} model
  * @param {PipelineOptions} options
