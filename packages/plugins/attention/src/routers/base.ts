@@ -1,5 +1,6 @@
 import type { AttentionRouter, ForwardObservation, KvSelection, RoutingContext } from '@weft/core';
 import { linkDecisions } from '../analyzers/router-decisions.js';
+import { perHeadTopWithRecent, sumHeads, topWithRecent } from '../select/slots.js';
 
 /** What a router decided after one step (published by the `router-decisions` analyzer). */
 export interface RouterDecision {
@@ -110,6 +111,22 @@ export const perHead = (slots: readonly (readonly number[])[] | undefined): KvSe
  * head only for a single row.
  */
 export const canSelectPerHead = (context: RoutingContext): boolean => context.batchSize === 1;
+
+/**
+ * The `recent` newest slots plus the highest-scoring older ones up to `budget`: per kv head (equal
+ * counts, different slots) when `perHeadWanted` and the batch allows it, else one shared list
+ * from the scores summed over heads. `undefined` when everything fits.
+ */
+export function topWithRecentSelection(
+  scores: readonly ArrayLike<number>[],
+  budget: number,
+  recent: number,
+  perHeadWanted: boolean,
+  context: RoutingContext,
+): KvSelection | undefined {
+  if (perHeadWanted && canSelectPerHead(context)) return perHead(perHeadTopWithRecent(scores, budget, recent));
+  return shared(topWithRecent(sumHeads(scores), budget, recent));
+}
 
 /** Slot lists of each head under `selection` (for per-slot state). */
 export function keptPerHead(selection: KvSelection, heads: number): readonly (readonly number[])[] {

@@ -1,7 +1,7 @@
 import { InvalidOptionsError, type ForwardObservation, type KvSelection, type RoutingContext } from '@weft/core';
 import { accumulateAttention } from '../select/scores.js';
-import { compact, perHeadTopWithRecent, sumHeads, topWithRecent } from '../select/slots.js';
-import { BudgetRouter, canSelectPerHead, keptPerHead, perHead as perHeadSelection, shared } from './base.js';
+import { compact } from '../select/slots.js';
+import { BudgetRouter, keptPerHead, topWithRecentSelection } from './base.js';
 
 /** The error a router needing attention probabilities raises on a graph without them. */
 export function noAttentionsError(router: string): InvalidOptionsError {
@@ -86,8 +86,7 @@ export class HeavyHitterRouter extends BudgetRouter {
   choose(context: RoutingContext): KvSelection | undefined {
     const scores = this.scores.current(context);
     if (context.cacheLength <= this.budget) return undefined;
-    if (this.perHead && canSelectPerHead(context)) return perHeadSelection(perHeadTopWithRecent(scores, this.budget, this.recent));
-    return shared(topWithRecent(sumHeads(scores), this.budget, this.recent));
+    return topWithRecentSelection(scores, this.budget, this.recent, this.perHead, context);
   }
 
   override commit(selection: KvSelection | undefined, context: RoutingContext): void {

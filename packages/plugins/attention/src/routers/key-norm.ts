@@ -1,7 +1,6 @@
 import type { ForwardObservation, KvSelection, RoutingContext } from '@weft/core';
 import { keyNorms } from '../select/scores.js';
-import { perHeadTopWithRecent, sumHeads, topWithRecent } from '../select/slots.js';
-import { BudgetRouter, canSelectPerHead, perHead as perHeadSelection, shared } from './base.js';
+import { BudgetRouter, topWithRecentSelection } from './base.js';
 
 /**
  * Mean L2 norm (over layers, summed over batch rows) of every cached key per key/value head,
@@ -53,7 +52,6 @@ export class KeyNormRouter extends BudgetRouter {
     }
     if (context.cacheLength <= this.budget) return undefined;
     const scores = negate(this.norms);
-    if (this.perHead && canSelectPerHead(context)) return perHeadSelection(perHeadTopWithRecent(scores, this.budget, this.recent));
-    return shared(topWithRecent(sumHeads(scores), this.budget, this.recent));
+    return topWithRecentSelection(scores, this.budget, this.recent, this.perHead, context);
   }
 }

@@ -10,7 +10,7 @@ import type { Lane } from './lane.js';
 export class GroupLane implements Lane {
   private codes = new Uint8Array(0);
   private readonly params: GroupParams;
-  /** Index of the first live token in `codes` / `params` (dropFront advances it; see Fp32Lane). */
+  /** Index of the first live token in `codes` / `params` (dropFront advances it; see DenseLane). */
   private head = 0;
   private n = 0;
   /** Bytes of one token's packed codes. */
