@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { NodeBackendAdapter } from '@weft/backend-node';
-import { CircuitBreaker, definePlugin, type InferenceSession } from '../src/index.js';
+import { CircuitBreaker, definePlugin, type AttentionRouter, type InferenceSession } from '../src/index.js';
 import { collect, done, fixture, runtime } from './helpers.js';
 
 /** A backend on onnxruntime-node whose runs fail (throw or hang) from run number `failFrom` on. */
@@ -68,6 +68,24 @@ describe('failover between backends', () => {
     const streamed = [0, 1].map((row) => events.flatMap((e) => (e.type === 'token' && e.row === row ? [e.id] : [])));
     expect(streamed).toEqual(expected.rows.map((r) => r.ids));
     expect(model.backend).toBe('node');
+    await weft.dispose();
+  });
+
+  it('fails over mid-stream with an evicting router in cache positions (fresh cache, re-rotation restarted)', async () => {
+    const flaky = flakyBackend({ failFrom: 12, mode: 'throw' });
+    const weft = runtime([flaky.plugin]);
+    const model = await weft.load(fixture('tiny'), { failover: true });
+    const window: AttentionRouter = {
+      specificationVersion: 'v1',
+      name: 'window-6',
+      positions: 'cache',
+      select: ({ cacheLength }) => (cacheLength <= 6 ? undefined : { kind: 'shared', slots: Array.from({ length: 6 }, (_, i) => cacheLength - 6 + i) }),
+    };
+    const events = await collect(model.generate({ prompt: 'Once upon a time, there was a little fox named', maxTokens: 20, router: window }));
+    expect(events.filter((e) => e.type === 'failover')).toHaveLength(1);
+    const last = done(events);
+    expect(last.rows[0]!.ids).toHaveLength(20);
+    expect(events.filter((e) => e.type === 'token').map((e) => (e.type === 'token' ? e.id : -1))).toEqual(last.rows[0]!.ids);
     await weft.dispose();
   });
 
