@@ -25,9 +25,11 @@ import { median } from '../util/median.js';
  * analyzers and `afterForward` hooks → KV store append → repetition penalty, processors,
  * `processLogits` hooks → sampling → detokenize and stop checks → `afterToken` hooks → events.
  * Unsubscribing or aborting stops within one step and releases every tensor of the run.
+ * `beforeRun` runs at each subscription, before anything else (the model's disposed check).
  */
-export function generationLoop(context: GenerationContext, request: GenerationRequest): Observable<GenerationEvent> {
+export function generationLoop(context: GenerationContext, request: GenerationRequest, beforeRun?: () => void): Observable<GenerationEvent> {
   return new Observable<GenerationEvent>((subscriber) => {
+    beforeRun?.(); // may throw: the subscriber gets the error
     const run = { cancelled: false };
     runGeneration(context, request, subscriber, run).then(
       () => subscriber.complete(),

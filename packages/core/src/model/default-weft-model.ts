@@ -39,10 +39,7 @@ export class DefaultWeftModel implements WeftModel {
   }
 
   generate(request: GenerationRequest): Observable<GenerationEvent> {
-    return new Observable<GenerationEvent>((subscriber) => {
-      this.assertOpen();
-      return generationLoop(this.context, request ?? {}).subscribe(subscriber);
-    });
+    return generationLoop(this.context, request ?? {}, () => this.assertOpen());
   }
 
   stream(request: GenerationRequest): AsyncIterable<string> {
