@@ -7,7 +7,7 @@
  * @example it('meets the KvCacheStore contract', () => checkKvStoreContract(() => new Int4KvStore(), { tolerance: 0.07 }));
  */
 import assert from 'node:assert/strict';
-import type { BackendTensor, InferenceSession, KvCacheStore, KvLayout, KvSelection, TensorDataType, TensorDataTypeMap } from '@weft/core';
+import { seededRandom, type BackendTensor, type InferenceSession, type KvCacheStore, type KvLayout, type KvSelection, type TensorDataType, type TensorDataTypeMap } from '@weft/core';
 
 /** A CPU tensor that records its disposal. */
 export interface FakeTensor<T extends TensorDataType = TensorDataType> extends BackendTensor<T> {
@@ -76,17 +76,6 @@ export interface ConformanceOptions {
   readonly maxBytesRatio?: number;
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Runs the contract scenario; throws an `AssertionError` naming the first violation. */
 export function checkKvStoreContract(create: () => KvCacheStore, options: ConformanceOptions): void {
   const B = options.batchSize ?? 2;
@@ -95,7 +84,7 @@ export function checkKvStoreContract(create: () => KvCacheStore, options: Confor
   const D = options.headDim ?? 16;
   const tol = options.tolerance;
   const layout = fakeLayout(L, H, D);
-  const random = mulberry32(options.seed ?? 7);
+  const random = seededRandom(options.seed ?? 7);
   const { session, created } = fakeSession();
   const presentsGiven: FakeTensor[] = [];
   const pastNames = [...layout.pastKeyNames, ...layout.pastValueNames];

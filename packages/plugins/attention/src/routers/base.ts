@@ -128,6 +128,30 @@ export function topWithRecentSelection(
   return shared(topWithRecent(sumHeads(scores), budget, recent));
 }
 
+/**
+ * A router that keeps the `recent` newest slots plus the older ones with the highest per-head
+ * score (H2O's accumulated attention, key-norm's negated norms), per kv head where allowed.
+ */
+export abstract class TopWithRecentRouter extends BudgetRouter {
+  constructor(
+    readonly budget: number,
+    readonly recent: number,
+    readonly perHead: boolean,
+    positions?: 'absolute' | 'cache',
+  ) {
+    super(positions);
+  }
+
+  /** Per-head score of every current slot (higher = keep); throws when this step was not observed. */
+  protected abstract slotScores(context: RoutingContext): readonly ArrayLike<number>[];
+
+  choose(context: RoutingContext): KvSelection | undefined {
+    const scores = this.slotScores(context);
+    if (context.cacheLength <= this.budget) return undefined;
+    return topWithRecentSelection(scores, this.budget, this.recent, this.perHead, context);
+  }
+}
+
 /** Slot lists of each head under `selection` (for per-slot state). */
 export function keptPerHead(selection: KvSelection, heads: number): readonly (readonly number[])[] {
   return selection.kind === 'shared' ? Array.from({ length: heads }, () => selection.slots) : selection.slots;

@@ -1,7 +1,7 @@
 import { InvalidOptionsError, type ForwardObservation, type KvSelection, type RoutingContext } from '@weft/core';
 import { accumulateAttention } from '../select/scores.js';
 import { compact } from '../select/slots.js';
-import { BudgetRouter, keptPerHead, topWithRecentSelection } from './base.js';
+import { keptPerHead, TopWithRecentRouter } from './base.js';
 
 /** The error a router needing attention probabilities raises on a graph without them. */
 export function noAttentionsError(router: string): InvalidOptionsError {
@@ -66,27 +66,16 @@ export class AttentionScores {
  * counts, different positions) for a single row, shared (scores summed over heads) for batches.
  * The cache is shared by all layers, so scores are summed over layers.
  */
-export class HeavyHitterRouter extends BudgetRouter {
+export class HeavyHitterRouter extends TopWithRecentRouter {
   readonly name = 'heavy-hitter';
   private readonly scores = new AttentionScores('heavy-hitter');
-
-  constructor(
-    readonly budget: number,
-    readonly recent: number,
-    readonly perHead: boolean,
-    positions?: 'absolute' | 'cache',
-  ) {
-    super(positions);
-  }
 
   override observeSignals(observation: ForwardObservation): void {
     this.scores.observe(observation);
   }
 
-  choose(context: RoutingContext): KvSelection | undefined {
-    const scores = this.scores.current(context);
-    if (context.cacheLength <= this.budget) return undefined;
-    return topWithRecentSelection(scores, this.budget, this.recent, this.perHead, context);
+  protected slotScores(context: RoutingContext): readonly Float64Array[] {
+    return this.scores.current(context);
   }
 
   override commit(selection: KvSelection | undefined, context: RoutingContext): void {

@@ -1,6 +1,6 @@
-import type { ForwardObservation, KvSelection, RoutingContext } from '@weft/core';
+import type { ForwardObservation, RoutingContext } from '@weft/core';
 import { keyNorms } from '../select/scores.js';
-import { BudgetRouter, topWithRecentSelection } from './base.js';
+import { TopWithRecentRouter } from './base.js';
 
 /**
  * Mean L2 norm (over layers, summed over batch rows) of every cached key per key/value head,
@@ -29,29 +29,18 @@ export const negate = (lists: readonly Float64Array[]): Float64Array[] => lists.
  * head for a single row, shared (norms summed over heads) for batches. Needs no attention
  * outputs. The cache is shared by all layers, so norms are averaged over layers.
  */
-export class KeyNormRouter extends BudgetRouter {
+export class KeyNormRouter extends TopWithRecentRouter {
   readonly name = 'key-norm';
   private norms: Float64Array[] = [];
-
-  constructor(
-    readonly budget: number,
-    readonly recent: number,
-    readonly perHead: boolean,
-    positions?: 'absolute' | 'cache',
-  ) {
-    super(positions);
-  }
 
   override observeSignals(observation: ForwardObservation): void {
     this.norms = meanKeyNorms(observation);
   }
 
-  choose(context: RoutingContext): KvSelection | undefined {
+  protected slotScores(context: RoutingContext): readonly Float64Array[] {
     if (this.norms[0]?.length !== context.cacheLength) {
       throw new Error(`key-norm saw ${this.norms[0]?.length ?? 0} keys but the cache holds ${context.cacheLength} (observe did not run for this step)`);
     }
-    if (context.cacheLength <= this.budget) return undefined;
-    const scores = negate(this.norms);
-    return topWithRecentSelection(scores, this.budget, this.recent, this.perHead, context);
+    return negate(this.norms);
   }
 }
