@@ -61,6 +61,20 @@ describe('incremental detokenizing', () => {
     expect(deltas.join('')).not.toContain('\uFFFD');
   });
 
+  it('primes with the prompt’s last ids as if it had streamed them, skipping those before an ASCII piece', () => {
+    const random = seededRandom(11);
+    // Ids whose bytes are not all ASCII, so contexts often end inside a character.
+    const wide = story.encode('🦊猫é✨—“', { addSpecialTokens: false });
+    const pick = (): number => (random() < 0.5 ? wide[Math.floor(random() * wide.length)]! : Math.floor(random() * story.vocabSize));
+    for (let trial = 0; trial < 300; trial++) {
+      const context = Array.from({ length: Math.floor(random() * 7) }, pick);
+      const ids = Array.from({ length: 1 + Math.floor(random() * 6) }, pick);
+      const reference = new IncrementalDetokenizer(story);
+      for (const id of context.slice(-4)) reference.push(id);
+      expect(stream(story, ids, context)).toEqual([...ids.map((id) => reference.push(id)), reference.flush()]);
+    }
+  });
+
   it('works the same on the fixture tokenizer', () => {
     const tiny = load(fixture('tiny'));
     const bytes = [...new TextEncoder().encode('🙂é')].map((b) => 6 + b);

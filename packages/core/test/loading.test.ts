@@ -82,6 +82,14 @@ describe('bad requests', () => {
     [{ prompt: 'x', inputIds: [1] }, /exactly one of prompt, messages or inputIds/],
     [{}, /exactly one of prompt, messages or inputIds \(got none\)/],
     [{ inputIds: [1, 5000] }, /inputIds must be integers in \[0, 1024\)/],
+    [{ inputIds: [1, 2.5] }, /inputIds must be integers/],
+    [{ inputIds: [-1] }, /inputIds must be integers/],
+    [{ inputIds: ['3'] }, /inputIds must be integers/],
+    [{ inputIds: [Number.NaN] }, /inputIds must be integers/],
+    [{ inputIds: [[1, 2], [3, 4096]] }, /inputIds must be integers/],
+    [{ prompt: 'x', seed: 1.5 }, /seed must be an integer/],
+    [{ prompt: 'x', temperature: Number.NaN }, /temperature must be a number >= 0/],
+    [{ prompt: 'x', topK: '3' }, /topK must be an integer/],
     [{ prompt: 'x', kv: 'int3' }, /No kv-cache adapter matches "int3": registered: fp32 \(different name\)/],
   ])('rejects %j', async (request, message) => {
     const model = await weft.load(fixture('tiny'));

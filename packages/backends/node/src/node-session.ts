@@ -35,17 +35,16 @@ export class NodeSession implements InferenceSession {
     return new this.ort.Tensor(type, data as never, dims) as unknown as BackendTensor<T>;
   }
 
-  async run(
+  run(
     feeds: Readonly<Record<string, BackendTensor>>,
     options: { readonly signal?: AbortSignal; readonly fetches?: readonly string[] } = {},
   ): Promise<Record<string, BackendTensor>> {
-    if (this.released) throw new BackendError('This session was released; load the model again.', { backend: 'node' });
-    options.signal?.throwIfAborted();
+    if (this.released) return Promise.reject(new BackendError('This session was released; load the model again.', { backend: 'node' }));
+    if (options.signal?.aborted) return Promise.reject(options.signal.reason);
     const ortFeeds = feeds as unknown as Record<string, ortTypes.Tensor>;
-    const outputs = options.fetches
-      ? await this.session.run(ortFeeds, [...options.fetches])
-      : await this.session.run(ortFeeds);
-    return outputs as unknown as Record<string, BackendTensor>;
+    // onnxruntime's own promise, returned as it is (no extra turn before the caller sees outputs).
+    const outputs = options.fetches ? this.session.run(ortFeeds, [...options.fetches]) : this.session.run(ortFeeds);
+    return outputs as unknown as Promise<Record<string, BackendTensor>>;
   }
 
   async release(): Promise<void> {

@@ -48,18 +48,28 @@ export class SessionPool {
   }
 
   /** Runs on `session`, failing with a `BackendError` when it throws or exceeds the timeout. */
-  async run(active: ActiveSession, feeds: Readonly<Record<string, BackendTensor>>): Promise<Record<string, BackendTensor>> {
-    const candidate = this.candidates.find((c) => c.adapter.name === active.backend);
-    const work = active.session.run(feeds);
+  run(active: ActiveSession, feeds: Readonly<Record<string, BackendTensor>>): Promise<Record<string, BackendTensor>> {
+    const candidate = this.candidates.length === 1 ? this.candidates[0] : this.candidates.find((c) => c.adapter.name === active.backend);
     const timeoutMs = this.options.runTimeoutMs;
+    let work: Promise<Record<string, BackendTensor>>;
     try {
-      const outputs = timeoutMs === undefined ? await work : await withTimeout(work, timeoutMs, active.backend);
-      candidate?.breaker.success();
-      return outputs;
+      work = active.session.run(feeds);
+      if (timeoutMs !== undefined) work = withTimeout(work, timeoutMs, active.backend);
     } catch (cause) {
-      candidate?.breaker.failure();
-      throw new BackendError(`The ${active.backend} backend failed: ${(cause as Error).message}`, { backend: active.backend, cause });
+      work = Promise.reject(cause);
     }
+    // One continuation rather than an async wrapper: each await is another turn before the loop
+    // sees the outputs, and the first token waits on it.
+    return work.then(
+      (outputs) => {
+        candidate?.breaker.success();
+        return outputs;
+      },
+      (cause: unknown) => {
+        candidate?.breaker.failure();
+        throw new BackendError(`The ${active.backend} backend failed: ${(cause as Error).message}`, { backend: active.backend, cause });
+      },
+    );
   }
 
   /**

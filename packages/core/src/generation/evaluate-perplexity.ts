@@ -69,7 +69,7 @@ export async function evaluatePerplexity(ctx: GenerationContext, request: Perple
   const store = kv.value;
   if (layout.hasPast) runStage(kv.owner, 'kv begin', () => store.begin({ layout, batchSize: 1, session }));
   const vocab = ctx.config.vocabSize;
-  const presentNames = new Set([...layout.presentKeyNames, ...layout.presentValueNames]);
+  const presentNames = ctx.presentNames;
   let nll = 0;
   const stepMs: number[] = [];
   const rerotation = cacheKeyRerotation(router?.value.positions ?? 'absolute', layout, ctx.config, 1);

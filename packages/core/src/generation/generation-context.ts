@@ -21,4 +21,8 @@ export interface GenerationContext {
   readonly tokenizer: Tokenizer;
   readonly registry: AdapterRegistry;
   readonly hooks: readonly OwnedHooks[];
+  /** `generationConfig.eosTokenIds` as a set (made once at load, not per request). */
+  readonly eosIds: ReadonlySet<number>;
+  /** The layout's `present.*` output names (made once at load). */
+  readonly presentNames: ReadonlySet<string>;
 }

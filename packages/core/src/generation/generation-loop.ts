@@ -4,6 +4,7 @@ import type { BackendTensor } from '../spec/backend.js';
 import type { DoneEvent, FinishReason, GenerationEvent, RowResult, TokenEvent } from '../spec/events.js';
 import type { GenerationRequest } from '../spec/request.js';
 import type { GenerationContext } from './generation-context.js';
+import type { OwnedHooks } from '../runtime/tokens.js';
 import { promptIds } from './prompt-ids.js';
 import { requestLimits } from './request-limits.js';
 import { resolveComponents } from './resolve-components.js';
@@ -22,8 +23,9 @@ import { median } from '../util/median.js';
 /**
  * The generation loop as a cold Observable: nothing runs until subscription; each subscription
  * is an independent run. Per step: feeds (KV store) → `beforeForward` hooks → session.run →
- * analyzers and `afterForward` hooks → KV store append → repetition penalty, processors,
- * `processLogits` hooks → sampling → detokenize and stop checks → `afterToken` hooks → events.
+ * analyzers and `afterForward` hooks → repetition penalty, processors, `processLogits` hooks →
+ * sampling → detokenize and stop checks → token events and `afterToken` hooks → KV store append
+ * (and router) → metrics event.
  * Unsubscribing or aborting stops within one step and releases every tensor of the run.
  * `beforeRun` runs at each subscription, before anything else (the model's disposed check).
  */
@@ -53,26 +55,26 @@ async function runGeneration(
   const vocab = ctx.config.vocabSize;
   const prompts = promptIds(request, tokenizer, vocab);
   const sampling = resolveSamplingOptions(request, generationConfig);
-  const longest = Math.max(...prompts.map((p) => p.length));
+  let longest = 0;
+  for (const p of prompts) longest = Math.max(longest, p.length);
   const { maxTokens, stop } = requestLimits(request, longest, ctx.config.maxPositions);
   const components = resolveComponents(ctx.registry, request);
   const store = components.kv.value;
   const random = seededRandom(sampling.seed);
-  const eos = new Set(generationConfig.eosTokenIds);
+  const { eosIds: eos, presentNames } = ctx;
   const batch = prompts.length;
   const pads = prompts.map((p) => longest - p.length);
+  const padded = longest * batch !== prompts.reduce((sum, p) => sum + p.length, 0);
   const rows = prompts.map((p, r) => new RowState(r, p, tokenizer, stop));
-  // Sampling rewrites logits in place unless decoding is plain greedy; then it works on a copy so
-  // the raw row stays intact for analyzers and for the lazily computed logprob.
+  // Unless decoding is plain greedy, picking a token rewrites logits: it works on a copy so the raw
+  // row stays intact for analyzers and for the lazily computed logprob.
   const rewrites =
     sampling.temperature !== 0 || sampling.repetitionPenalty !== 1 || components.processors.length > 0 ||
-    components.sampler !== undefined || hooks.some((h) => h.hooks.processLogits !== undefined);
+    components.sampler !== undefined || hooksWith(hooks, 'processLogits');
   const emitMetrics = request.metrics !== false;
-  const presentNames = new Set([...layout.presentKeyNames, ...layout.presentValueNames]);
   const stepMs: number[] = [];
   const router = components.router;
   const positionMode = router?.value.positions ?? 'absolute';
-  const padded = pads.some((p) => p > 0);
   const rerotation = cacheKeyRerotation(positionMode, layout, ctx.config, batch);
   /** Tokens fed so far, padding included: the absolute index of the next token. */
   let seen = 0;
@@ -92,8 +94,8 @@ async function runGeneration(
     out.next({ type: 'start', backend: active.backend, rejectedBackends: ctx.rejectedBackends, batchSize: batch, promptIds: prompts, kv: store.name });
     // Every id fed so far per row (padded prompt, then one id per step); recompute-only models
     // (no past inputs) are fed all of it each step.
-    const history: number[][] = prompts.map((p, r) => [...new Array<number>(pads[r]!).fill(generationConfig.padTokenId), ...p]);
-    let tokens: number[][] = history.map((h) => [...h]);
+    const history: number[][] = prompts.map((p, r) => (pads[r] === 0 ? p.slice() : new Array<number>(pads[r]!).fill(generationConfig.padTokenId).concat(p)));
+    let tokens: number[][] = history.map((h) => h.slice());
     for (let step = 0; ; step++) {
       if (run.cancelled) return;
       if (request.signal?.aborted) {
@@ -174,17 +176,6 @@ async function runGeneration(
       for (const h of hooks) {
         if (h.hooks.afterForward) runStage(h.owner, 'afterForward', () => h.hooks.afterForward!(observation));
       }
-      if (layout.hasPast) {
-        const t = performance.now();
-        const { presents, rest } = splitPresents(outputs, presentNames);
-        owned = rest;
-        rerotation?.restore(presents);
-        runStage(components.kv.owner, 'kv append', () => store.append(presents));
-        if (router) applyRouter(router, components.kv, { step, batchSize: batch, layout, nextPosition: seen, padded, importance });
-        kvMs += performance.now() - t;
-      }
-      release();
-
       const samplingStart = performance.now();
       const picked = nextTokens(rows, logits, {
         step,
@@ -218,6 +209,18 @@ async function runGeneration(
       }
       const detokenizeMs = performance.now() - detokenizeStart;
       if (step === 0 && ttftMs === 0) ttftMs = performance.now() - started;
+      // The cache takes this step's keys and values after the tokens are out: nothing before
+      // needs them, and the first token should not wait for them.
+      if (layout.hasPast) {
+        const t = performance.now();
+        const { presents, rest } = splitPresents(outputs, presentNames);
+        owned = rest;
+        rerotation?.restore(presents);
+        runStage(components.kv.owner, 'kv append', () => store.append(presents));
+        if (router) applyRouter(router, components.kv, { step, batchSize: batch, layout, nextPosition: seen, padded, importance });
+        kvMs += performance.now() - t;
+      }
+      release();
       if (step > 0) stepMs.push(performance.now() - stepStart);
       if (emitMetrics) {
         out.next({ type: 'metrics', step, inputTokens: feedIds[0]!.length, forwardMs, kvMs, samplingMs, detokenizeMs, kvBytes: layout.hasPast ? store.bytes() : 0 });
@@ -231,6 +234,11 @@ async function runGeneration(
     release();
     store.dispose();
   }
+}
+
+function hooksWith(hooks: readonly OwnedHooks[], stage: keyof OwnedHooks['hooks']): boolean {
+  for (const h of hooks) if (h.hooks[stage] !== undefined) return true;
+  return false;
 }
 
 /** A token event whose `logprob` is computed on first read (a full softmax costs more than a small model's step). */

@@ -2,6 +2,7 @@ import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import type { OwnedHooks } from '../runtime/tokens.js';
 import type { LogitsContext } from '../spec/logits.js';
 import { pickToken } from './pick-token.js';
+import { argmax } from './sampling/argmax.js';
 import type { RunComponents } from './resolve-components.js';
 import type { RowState } from './row-state.js';
 import { applyRepetitionPenalty } from './sampling/repetition-penalty.js';
@@ -18,7 +19,11 @@ export interface NextTokenContext {
   readonly random: () => number;
   readonly components: RunComponents;
   readonly hooks: readonly OwnedHooks[];
-  /** Whether processing rewrites logits (then it works on a copy, keeping the raw row intact). */
+  /**
+   * Whether anything rewrites logits or picks the token itself (sampling, penalty, processors,
+   * hooks, a sampler). It then works on a copy, keeping the raw row intact; otherwise the token is
+   * the raw row's argmax.
+   */
   readonly rewrites: boolean;
 }
 
@@ -36,7 +41,12 @@ export function nextTokens(rows: readonly RowState[], logits: readonly Float32Ar
       picked.push(ctx.padTokenId);
       continue;
     }
-    const l = ctx.rewrites ? logits[r]!.slice() : logits[r]!;
+    if (!ctx.rewrites) {
+      // Plain greedy decoding with nothing that reads or rewrites logits: the argmax of the raw row.
+      picked.push(argmax(logits[r]!));
+      continue;
+    }
+    const l = logits[r]!.slice();
     const lc: LogitsContext = { row: r, step: ctx.step, promptIds: ctx.prompts[r]!, generatedIds: row.generated };
     if (sampling.repetitionPenalty !== 1) applyRepetitionPenalty(l, [...ctx.prompts[r]!, ...row.generated], sampling.repetitionPenalty);
     for (const p of components.processors) runStage(p.owner, `logits processor "${p.value.name}"`, () => p.value.process(l, lc));

@@ -8,38 +8,56 @@ import type { ChatMessage, Tokenizer } from '../spec/tokenizer.js';
  * template already writes the BOS token; `inputIds` are used exactly as given.
  */
 export function promptIds(request: GenerationRequest, tokenizer: Tokenizer, vocabSize: number): number[][] {
-  const given = (['prompt', 'messages', 'inputIds'] as const).filter((k) => request[k] !== undefined);
-  if (given.length !== 1) {
-    throw new InvalidOptionsError(`Give exactly one of prompt, messages or inputIds (got ${given.length === 0 ? 'none' : given.join(', ')}).`, {
+  const given = +(request.prompt !== undefined) + +(request.messages !== undefined) + +(request.inputIds !== undefined);
+  if (given !== 1) {
+    const names = (['prompt', 'messages', 'inputIds'] as const).filter((k) => request[k] !== undefined);
+    throw new InvalidOptionsError(`Give exactly one of prompt, messages or inputIds (got ${given === 0 ? 'none' : names.join(', ')}).`, {
       option: 'prompt',
     });
   }
-  let rows: number[][];
-  if (request.prompt !== undefined) {
-    const prompts = typeof request.prompt === 'string' ? [request.prompt] : [...request.prompt];
-    if (prompts.some((p) => typeof p !== 'string')) throw new InvalidOptionsError('prompt must be a string or an array of strings.', { option: 'prompt' });
-    rows = prompts.map((p) => tokenizer.encode(p));
-  } else if (request.messages !== undefined) {
-    const list = request.messages;
-    const conversations = (list.length > 0 && Array.isArray(list[0]) ? list : [list]) as readonly (readonly ChatMessage[])[];
-    rows = conversations.map((messages) => {
-      if (!Array.isArray(messages) || messages.some((m) => typeof m?.role !== 'string' || typeof m?.content !== 'string')) {
-        throw new InvalidOptionsError('messages must be a list of { role, content } objects with string fields.', { option: 'messages' });
-      }
-      const text = tokenizer.applyChatTemplate(messages, { addGenerationPrompt: true });
-      return tokenizer.encode(text, { addSpecialTokens: !tokenizer.chatTemplateAddsBos });
-    });
-  } else {
-    const ids = request.inputIds!;
-    const nested = (ids.length > 0 && Array.isArray(ids[0]) ? ids : [ids]) as readonly (readonly number[])[];
-    rows = nested.map((row) => {
-      if (!Array.isArray(row) || row.some((id) => !Number.isInteger(id) || id < 0 || id >= vocabSize)) {
-        throw new InvalidOptionsError(`inputIds must be integers in [0, ${vocabSize}).`, { option: 'inputIds' });
-      }
-      return [...row];
-    });
-  }
+  const rows =
+    request.inputIds !== undefined ? idRows(request.inputIds, vocabSize) : request.prompt !== undefined ? promptRows(request.prompt, tokenizer) : chatRows(request.messages!, tokenizer);
   if (rows.length === 0) throw new InvalidOptionsError('The request has no prompts.', { option: 'prompt' });
-  if (rows.some((r) => r.length === 0)) throw new InvalidOptionsError('A prompt encodes to zero tokens; give at least one token.', { option: 'prompt' });
+  for (const row of rows) {
+    if (row.length === 0) throw new InvalidOptionsError('A prompt encodes to zero tokens; give at least one token.', { option: 'prompt' });
+  }
   return rows;
+}
+
+/** `inputIds` as given (one row or several), checked to be ids of the vocabulary, and copied. */
+function idRows(ids: NonNullable<GenerationRequest['inputIds']>, vocabSize: number): number[][] {
+  const nested = (ids.length > 0 && Array.isArray(ids[0]) ? ids : [ids]) as readonly (readonly number[])[];
+  const rows: number[][] = [];
+  for (const row of nested) {
+    // Plain loops: this runs once per request, cold, on the path to the first token.
+    if (!Array.isArray(row)) throw badIds(vocabSize);
+    for (let i = 0; i < row.length; i++) {
+      const id = row[i]!;
+      // An integer in [0, vocabSize): NaN, fractions, negatives and non-numbers all fail one of these.
+      if (!(typeof id === 'number' && id >= 0 && id < vocabSize && Math.floor(id) === id)) throw badIds(vocabSize);
+    }
+    rows.push(row.slice());
+  }
+  return rows;
+}
+
+function badIds(vocabSize: number): InvalidOptionsError {
+  return new InvalidOptionsError(`inputIds must be integers in [0, ${vocabSize}).`, { option: 'inputIds' });
+}
+
+function promptRows(prompt: NonNullable<GenerationRequest['prompt']>, tokenizer: Tokenizer): number[][] {
+  const prompts = typeof prompt === 'string' ? [prompt] : [...prompt];
+  if (prompts.some((p) => typeof p !== 'string')) throw new InvalidOptionsError('prompt must be a string or an array of strings.', { option: 'prompt' });
+  return prompts.map((p) => tokenizer.encode(p));
+}
+
+function chatRows(list: NonNullable<GenerationRequest['messages']>, tokenizer: Tokenizer): number[][] {
+  const conversations = (list.length > 0 && Array.isArray(list[0]) ? list : [list]) as readonly (readonly ChatMessage[])[];
+  return conversations.map((messages) => {
+    if (!Array.isArray(messages) || messages.some((m) => typeof m?.role !== 'string' || typeof m?.content !== 'string')) {
+      throw new InvalidOptionsError('messages must be a list of { role, content } objects with string fields.', { option: 'messages' });
+    }
+    const text = tokenizer.applyChatTemplate(messages, { addGenerationPrompt: true });
+    return tokenizer.encode(text, { addSpecialTokens: !tokenizer.chatTemplateAddsBos });
+  });
 }

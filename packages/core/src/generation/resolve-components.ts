@@ -3,9 +3,9 @@ import type { Analyzer } from '../spec/analyzer.js';
 import type { AttentionRouter } from '../spec/attention-router.js';
 import type { KvCacheStore } from '../spec/kv-cache.js';
 import type { LogitsProcessor, Sampler } from '../spec/logits.js';
-import type { AdapterKind, AdapterKinds, AdapterRegistry } from '../spec/registry.js';
+import type { AdapterKind, AdapterKinds, AdapterRegistry, RegisteredEntry } from '../spec/registry.js';
 import type { GenerationRequest, NamedRef } from '../spec/request.js';
-import { runStage } from './stage-runner.js';
+import { stageFailure } from './stage-runner.js';
 
 /** A component with the plugin it came from (`request` for instances passed in the request). */
 export interface Owned<T> {
@@ -26,16 +26,57 @@ export interface RunComponents {
 export const DEFAULT_KV_STORE = 'fp32';
 
 export function resolveComponents(registry: AdapterRegistry, request: GenerationRequest): RunComponents {
+  if (
+    request.kv === undefined && request.router === undefined && request.processors === undefined &&
+    request.analyzers === undefined && request.sampler === undefined
+  ) {
+    return defaultComponents(registry);
+  }
   const processors = list(request.processors, 'processors').map((r) => pick(registry, 'logits-processor', r, isProcessor));
   const analyzers = list(request.analyzers, 'analyzers').map((r) => pick(registry, 'analyzer', r, isAnalyzer));
   const sampler = request.sampler === undefined ? undefined : pick(registry, 'sampler', request.sampler, isSampler);
   const kv = pick(registry, 'kv-cache', request.kv ?? runtimeDefault(registry, 'kv-cache') ?? DEFAULT_KV_STORE, isKvStore);
   const routerRef = request.router ?? runtimeDefault(registry, 'attention-router');
-  const router = routerRef === undefined ? undefined : pick(registry, 'attention-router', routerRef, isRouter);
-  if (router && router.value.positions !== undefined && !['absolute', 'cache'].includes(router.value.positions)) {
+  const router = routerRef === undefined ? undefined : checkRouter(pick(registry, 'attention-router', routerRef, isRouter));
+  return { kv, processors, analyzers, sampler, router };
+}
+
+/** The store and router entries a request that names no components gets, per registry. */
+interface DefaultEntries {
+  readonly revision: number;
+  readonly kv: RegisteredEntry<KvCacheStore>;
+  readonly router: RegisteredEntry<AttentionRouter> | undefined;
+}
+
+const defaultEntries = new WeakMap<AdapterRegistry, DefaultEntries>();
+const NONE: readonly never[] = Object.freeze([]);
+
+/**
+ * Components of a request that names none: the runtime's default store and router, new instances
+ * per run. The entries are looked up once per registry revision, not per request (this runs on
+ * the path to the first token).
+ */
+function defaultComponents(registry: AdapterRegistry): RunComponents {
+  let entries = registry.revision === undefined ? undefined : defaultEntries.get(registry);
+  if (entries === undefined || entries.revision !== registry.revision) {
+    const routerName = runtimeDefault(registry, 'attention-router');
+    entries = {
+      revision: registry.revision ?? -1,
+      kv: registry.resolve('kv-cache', { name: runtimeDefault(registry, 'kv-cache') ?? DEFAULT_KV_STORE }),
+      router: routerName === undefined ? undefined : registry.resolve('attention-router', { name: routerName }),
+    };
+    if (registry.revision !== undefined) defaultEntries.set(registry, entries);
+  }
+  const kv = instantiate('kv-cache', entries.kv, undefined, isKvStore);
+  const router = entries.router && checkRouter(instantiate('attention-router', entries.router, undefined, isRouter));
+  return { kv, processors: NONE, analyzers: NONE, sampler: undefined, router };
+}
+
+function checkRouter(router: Owned<AttentionRouter>): Owned<AttentionRouter> {
+  if (router.value.positions !== undefined && !['absolute', 'cache'].includes(router.value.positions)) {
     throw new InvalidOptionsError(`The router "${router.value.name}" has an unknown positions mode "${String(router.value.positions)}".`, { option: 'router' });
   }
-  return { kv, processors, analyzers, sampler, router };
+  return router;
 }
 
 /**
@@ -68,10 +109,20 @@ function pick<K extends AdapterKind>(
     throw new InvalidOptionsError(`A ${kind} must be a registered name, { name, options }, or an instance.`, { option: kind });
   }
   const options = typeof named === 'string' ? undefined : named.options;
-  const entry = registry.resolve(kind, { name });
-  const value = runStage(entry.owner, `${kind} "${name}" create`, () => entry.create(options));
+  return instantiate(kind, registry.resolve(kind, { name }), options, isInstance);
+}
+
+/** A new instance from a registered entry, checked to be of its kind. */
+function instantiate<T>(kind: AdapterKind, entry: RegisteredEntry<T>, options: Readonly<Record<string, unknown>> | undefined, isInstance: (v: unknown) => boolean): Owned<T> {
+  let value: T;
+  try {
+    value = entry.create(options);
+  } catch (cause) {
+    // runStage's error, without building the stage name for every request that succeeds.
+    throw stageFailure(entry.owner, `${kind} "${entry.name}" create`, cause);
+  }
   if (!isInstance(value)) {
-    throw new InvalidOptionsError(`The ${kind} "${name}" from ${entry.owner} did not create a valid ${kind}.`, { option: kind });
+    throw new InvalidOptionsError(`The ${kind} "${entry.name}" from ${entry.owner} did not create a valid ${kind}.`, { option: kind });
   }
   return { owner: entry.owner, value };
 }

@@ -9,7 +9,8 @@ export class RowState {
   text = '';
   finishReason: FinishReason | undefined;
   private readonly detokenizer: IncrementalDetokenizer;
-  private readonly stops: StopMatcher;
+  /** Only when the request has stop strings. */
+  private readonly stops: StopMatcher | undefined;
 
   constructor(
     readonly row: number,
@@ -18,7 +19,7 @@ export class RowState {
     stops: readonly string[],
   ) {
     this.detokenizer = new IncrementalDetokenizer(tokenizer, promptIds);
-    this.stops = new StopMatcher(stops);
+    if (stops.length > 0) this.stops = new StopMatcher(stops);
   }
 
   get active(): boolean {
@@ -28,7 +29,12 @@ export class RowState {
   /** Appends a generated id; returns the text it releases and whether a stop string matched. */
   accept(id: number): { readonly text: string; readonly stopped: boolean } {
     this.generated.push(id);
-    const { emit, stopped } = this.stops.push(this.detokenizer.push(id));
+    const piece = this.detokenizer.push(id);
+    if (!this.stops) {
+      this.text += piece;
+      return { text: piece, stopped: false };
+    }
+    const { emit, stopped } = this.stops.push(piece);
     this.text += emit;
     if (stopped) this.finishReason = 'stop';
     return { text: emit, stopped };
@@ -38,7 +44,12 @@ export class RowState {
   finish(reason: FinishReason): void {
     if (this.finishReason !== undefined) return;
     this.finishReason = reason;
-    const { emit } = this.stops.push(this.detokenizer.flush());
+    const rest = this.detokenizer.flush();
+    if (!this.stops) {
+      this.text += rest;
+      return;
+    }
+    const { emit } = this.stops.push(rest);
     this.text += emit + this.stops.flush();
   }
 }

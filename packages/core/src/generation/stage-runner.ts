@@ -9,7 +9,12 @@ export function runStage<T>(owner: string, stage: string, fn: () => T): T {
   try {
     return fn();
   } catch (cause) {
-    if (WeftError.isInstance(cause) && cause.code === 'plugin') throw cause;
-    throw new PluginError(owner, stage, cause instanceof Error ? cause.message : String(cause), { cause });
+    throw stageFailure(owner, stage, cause);
   }
+}
+
+/** What a failure inside plugin code becomes: a `PluginError` naming the plugin and stage. */
+export function stageFailure(owner: string, stage: string, cause: unknown): Error {
+  if (WeftError.isInstance(cause) && cause.code === 'plugin') return cause;
+  return new PluginError(owner, stage, cause instanceof Error ? cause.message : String(cause), { cause });
 }

@@ -78,6 +78,8 @@ export async function loadModel(
       tokenizer,
       registry: runtime.registry,
       hooks: runtime.hooks,
+      eosIds: new Set(generationConfig.eosTokenIds),
+      presentNames: new Set([...layout.presentKeyNames, ...layout.presentValueNames]),
     };
     return new DefaultWeftModel(dir, context, onDispose);
   } catch (error) {

@@ -13,6 +13,12 @@ import type {
 /** Map-backed registry, one per runtime. Use through the {@link AdapterRegistry} interface. */
 export class DefaultAdapterRegistry implements AdapterRegistry {
   private readonly kinds = new Map<string, RegisteredEntry[]>();
+  private added = 0;
+
+  /** Number of entries registered so far. */
+  get revision(): number {
+    return this.added;
+  }
 
   register<K extends AdapterKind>(kind: K, entry: AdapterEntry<AdapterKinds[K]>, owner = 'host'): void {
     if (typeof entry !== 'object' || entry === null || typeof entry.name !== 'string' || entry.name === '') {
@@ -35,6 +41,7 @@ export class DefaultAdapterRegistry implements AdapterRegistry {
     list.push({ ...entry, owner } as RegisteredEntry);
     list.sort((a, b) => (b.priority ?? 0) - (a.priority ?? 0));
     this.kinds.set(kind, list);
+    this.added++;
   }
 
   list<K extends AdapterKind>(kind: K): readonly RegisteredEntry<AdapterKinds[K]>[] {

@@ -72,4 +72,9 @@ export interface AdapterRegistry {
   list<K extends AdapterKind>(kind: K): readonly RegisteredEntry<AdapterKinds[K]>[];
   /** The best entry matching the query; throws `AdapterResolutionError` listing every rejection. */
   resolve<K extends AdapterKind>(kind: K, query?: ResolveQuery): RegisteredEntry<AdapterKinds[K]>;
+  /**
+   * Changes whenever an entry is added (optional): lets callers cache what they resolved until it
+   * changes. A registry without it is resolved afresh for every request.
+   */
+  readonly revision?: number;
 }

@@ -28,7 +28,7 @@ export class IncrementalDetokenizer {
     if (tokenizer.tokenPiece) {
       this.bytes = new ByteStream(tokenizer.tokenPiece);
       // A prompt may end inside a character: its leading bytes complete with the first ids.
-      for (const id of context) this.bytes.push(id);
+      this.bytes.prime(context);
       this.ids = [];
       this.emittedText = '';
       this.emitted = 0;
@@ -67,16 +67,37 @@ export class IncrementalDetokenizer {
   }
 }
 
+type PieceOf = (id: number) => Uint8Array | string | null;
+
+/**
+ * Per vocabulary (its piece function): each id's text when all its bytes are ASCII, false when
+ * they are not. Shared by every stream of the vocabulary, so a new request starts warm.
+ */
+const asciiTexts = new WeakMap<PieceOf, (string | false | undefined)[]>();
+
 /** Token bytes through one streaming UTF-8 decoder, as byte-level decoding joins them. */
 class ByteStream {
   /** Made at the first byte that is not ASCII: most streams never need one. */
   private utf8: TextDecoder | undefined;
-  /** Per id: the token's text when all its bytes are ASCII (false when they are not). */
-  private readonly ascii: (string | false | undefined)[] = [];
+  private readonly ascii: (string | false | undefined)[];
   /** Whether the decoder holds no bytes of an unfinished character. */
   private clean = true;
 
-  constructor(private readonly piece: (id: number) => Uint8Array | string | null) {}
+  constructor(private readonly piece: PieceOf) {
+    let ascii = asciiTexts.get(piece);
+    if (!ascii) asciiTexts.set(piece, (ascii = []));
+    this.ascii = ascii;
+  }
+
+  /**
+   * Feeds ids that came before the stream (their text is not emitted). Only those after the last
+   * ASCII or added-token piece matter: such a piece leaves the decoder holding nothing.
+   */
+  prime(ids: readonly number[]): void {
+    let from = ids.length;
+    while (from > 0 && !this.endsClean(ids[from - 1]!)) from--;
+    for (let i = from; i < ids.length; i++) this.push(ids[i]!);
+  }
 
   push(id: number): string {
     const piece = this.piece(id);
@@ -96,6 +117,13 @@ class ByteStream {
     }
     this.clean = false;
     return this.decoder.decode(piece, { stream: true });
+  }
+
+  /** Whether the decoder holds nothing after this id, whatever came before it. */
+  private endsClean(id: number): boolean {
+    const piece = this.piece(id);
+    if (piece === null) return false;
+    return typeof piece === 'string' || (this.ascii[id] ??= asciiText(piece)) !== false;
   }
 
   flush(): string {

@@ -4,8 +4,8 @@ import { Fp16KvStore, Int4KvStore, Int8KvStore, KiviKvStore, TemporalKvStore } f
 import { checkKvStoreContract, fakeLayout, fakeSession, fakeTensor } from './conformance.js';
 
 describe('KvCacheStore contract', () => {
-  const cases: [string, () => KvCacheStore, number, { keepsPresents?: boolean; headDim?: number }?][] = [
-    ['core fp32', () => new FullPrecisionKvStore(), 0, { keepsPresents: true }],
+  const cases: [string, () => KvCacheStore, number, { keepsPresents?: boolean; sharesEmptyPast?: boolean; headDim?: number }?][] = [
+    ['core fp32', () => new FullPrecisionKvStore(), 0, { keepsPresents: true, sharesEmptyPast: true }],
     ['fp16', () => new Fp16KvStore(), 2 ** -12],
     ['int8', () => new Int8KvStore(), 0.0041],
     ['int4', () => new Int4KvStore(), 0.07],

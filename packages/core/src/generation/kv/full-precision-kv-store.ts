@@ -2,6 +2,7 @@ import type { BackendTensor } from '../../spec/backend.js';
 import type { KvSelection } from '../../spec/attention-router.js';
 import type { InferenceSession } from '../../spec/backend.js';
 import type { KvCacheInit, KvCacheStore, KvLayout } from '../../spec/kv-cache.js';
+import { sharedEmptyPast } from './empty-past.js';
 import { gatherSlots } from './gather-slots.js';
 
 /**
@@ -12,7 +13,9 @@ export class FullPrecisionKvStore implements KvCacheStore {
   readonly specificationVersion = 'v1' as const;
   readonly name = 'fp32';
   private layout: KvLayout | undefined;
-  private past: Record<string, BackendTensor> = {};
+  private past: Readonly<Record<string, BackendTensor>> = {};
+  /** Whether `past` is the shared empty set, which is never disposed. */
+  private pastShared = false;
   private cached = 0;
   private session: Pick<InferenceSession, 'createTensor'> | undefined;
   /** Absolute position of each slot per key/value head (identity until a router evicts). */
@@ -25,14 +28,13 @@ export class FullPrecisionKvStore implements KvCacheStore {
   }
 
   begin(init: KvCacheInit): void {
-    this.dispose();
+    if (this.layout) this.dispose();
     this.layout = init.layout;
     this.session = init.session;
-    this.positions = Array.from({ length: init.layout.numKvHeads }, () => []);
-    const dims = [init.batchSize, init.layout.numKvHeads, 0, init.layout.headDim];
-    for (const name of [...init.layout.pastKeyNames, ...init.layout.pastValueNames]) {
-      this.past[name] = init.session.createTensor('float32', new Float32Array(0), dims);
-    }
+    this.positions = [];
+    for (let h = 0; h < init.layout.numKvHeads; h++) this.positions.push([]);
+    this.past = sharedEmptyPast(init.session, init.layout, init.batchSize);
+    this.pastShared = true;
   }
 
   materialize(): Readonly<Record<string, BackendTensor>> {
@@ -52,7 +54,7 @@ export class FullPrecisionKvStore implements KvCacheStore {
     };
     take(layout.pastKeyNames, layout.presentKeyNames);
     take(layout.pastValueNames, layout.presentValueNames);
-    for (const t of Object.values(this.past)) t.dispose();
+    this.releasePast();
     this.past = next;
     const length = next[layout.pastKeyNames[0]!]?.dims[2] ?? 0;
     // New slots take the next absolute positions (tokens seen so far), whatever was evicted.
@@ -73,8 +75,8 @@ export class FullPrecisionKvStore implements KvCacheStore {
     for (const [name, tensor] of Object.entries(this.past)) {
       const { data, dims } = gatherSlots(tensor.data as Float32Array, tensor.dims, selection);
       next[name] = this.session.createTensor('float32', data, dims);
-      tensor.dispose();
     }
+    this.releasePast();
     this.past = next;
     this.positions = this.positions.map((list, h) => {
       const keep = selection.kind === 'shared' ? selection.slots : selection.slots[h]!;
@@ -90,10 +92,15 @@ export class FullPrecisionKvStore implements KvCacheStore {
   }
 
   dispose(): void {
-    for (const t of Object.values(this.past)) t.dispose();
+    this.releasePast();
     this.past = {};
     this.cached = 0;
     this.positions = this.positions.map(() => []);
     this.seen = 0;
+  }
+
+  private releasePast(): void {
+    if (!this.pastShared) for (const name in this.past) this.past[name]!.dispose();
+    this.pastShared = false;
   }
 }

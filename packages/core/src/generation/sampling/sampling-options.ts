@@ -15,24 +15,30 @@ export interface SamplingOptions {
 
 /** Validates the request's sampling fields and fills defaults from generation_config.json. */
 export function resolveSamplingOptions(request: GenerationRequest, defaults: GenerationConfig): SamplingOptions {
-  const check = (option: keyof GenerationRequest, value: number | undefined, ok: (v: number) => boolean, rule: string): void => {
-    if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value) || !ok(value))) {
-      throw new InvalidOptionsError(`${option} must be ${rule} (got ${String(value)}).`, { option });
-    }
-  };
-  check('temperature', request.temperature, (v) => v >= 0, 'a number >= 0 (0 = greedy)');
-  check('topK', request.topK, (v) => Number.isInteger(v) && v >= 0, 'an integer >= 0 (0 = off)');
-  check('topP', request.topP, (v) => v > 0 && v <= 1, 'in (0, 1]');
-  check('minP', request.minP, (v) => v >= 0 && v < 1, 'in [0, 1)');
-  check('repetitionPenalty', request.repetitionPenalty, (v) => v > 0, 'a number > 0 (1 = off)');
-  check('seed', request.seed, (v) => Number.isInteger(v), 'an integer');
-  const sampleByDefault = defaults.doSample ? (defaults.temperature ?? 1) : 0;
+  // Plain conditions rather than a table of closures: this runs once per request, cold, on the
+  // path to the first token, and most requests set one or two of these fields.
+  const { temperature, topK, topP, minP, repetitionPenalty, seed } = request;
+  if (temperature !== undefined && !(isNumber(temperature) && temperature >= 0)) invalid('temperature', temperature, 'a number >= 0 (0 = greedy)');
+  if (topK !== undefined && !(isNumber(topK) && Number.isInteger(topK) && topK >= 0)) invalid('topK', topK, 'an integer >= 0 (0 = off)');
+  if (topP !== undefined && !(isNumber(topP) && topP > 0 && topP <= 1)) invalid('topP', topP, 'in (0, 1]');
+  if (minP !== undefined && !(isNumber(minP) && minP >= 0 && minP < 1)) invalid('minP', minP, 'in [0, 1)');
+  if (repetitionPenalty !== undefined && !(isNumber(repetitionPenalty) && repetitionPenalty > 0)) invalid('repetitionPenalty', repetitionPenalty, 'a number > 0 (1 = off)');
+  if (seed !== undefined && !(isNumber(seed) && Number.isInteger(seed))) invalid('seed', seed, 'an integer');
+  const sample = defaults.doSample;
   return {
-    temperature: request.temperature ?? sampleByDefault,
-    topK: request.topK ?? (defaults.doSample ? (defaults.topK ?? 0) : 0),
-    topP: request.topP ?? (defaults.doSample ? (defaults.topP ?? 1) : 1),
-    minP: request.minP ?? 0,
-    repetitionPenalty: request.repetitionPenalty ?? defaults.repetitionPenalty ?? 1,
-    seed: request.seed ?? Math.floor(Math.random() * 2 ** 31),
+    temperature: temperature ?? (sample ? (defaults.temperature ?? 1) : 0),
+    topK: topK ?? (sample ? (defaults.topK ?? 0) : 0),
+    topP: topP ?? (sample ? (defaults.topP ?? 1) : 1),
+    minP: minP ?? 0,
+    repetitionPenalty: repetitionPenalty ?? defaults.repetitionPenalty ?? 1,
+    seed: seed ?? Math.floor(Math.random() * 2 ** 31),
   };
+}
+
+function isNumber(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value);
+}
+
+function invalid(option: keyof GenerationRequest, value: unknown, rule: string): never {
+  throw new InvalidOptionsError(`${option} must be ${rule} (got ${String(value)}).`, { option });
 }

@@ -1,0 +1,28 @@
+import type { BackendTensor, InferenceSession } from '../../spec/backend.js';
+import type { KvLayout } from '../../spec/kv-cache.js';
+
+type TensorMaker = Pick<InferenceSession, 'createTensor'>;
+
+/** Per session, then per batch size: the zero-length past tensors made for it. */
+const made = new WeakMap<TensorMaker, Map<number, Readonly<Record<string, BackendTensor>>>>();
+
+/**
+ * Zero-length `past_key_values.*` tensors (`[batch, kvHeads, 0, headDim]`) for the first step of a
+ * run, made once per session and batch size and shared by every run after: they hold no data and
+ * nothing writes them, so feeding the same objects again is safe, and a request no longer pays
+ * for 2 × layers tensor constructions before its first forward pass. Never dispose them.
+ */
+export function sharedEmptyPast(session: TensorMaker, layout: KvLayout, batchSize: number): Readonly<Record<string, BackendTensor>> {
+  let bySize = made.get(session);
+  if (!bySize) made.set(session, (bySize = new Map()));
+  let tensors = bySize.get(batchSize);
+  if (!tensors) {
+    const dims = [batchSize, layout.numKvHeads, 0, layout.headDim];
+    const record: Record<string, BackendTensor> = {};
+    for (const name of layout.pastKeyNames) record[name] = session.createTensor('float32', new Float32Array(0), dims);
+    for (const name of layout.pastValueNames) record[name] = session.createTensor('float32', new Float32Array(0), dims);
+    tensors = Object.freeze(record);
+    bySize.set(batchSize, tensors);
+  }
+  return tensors;
+}
