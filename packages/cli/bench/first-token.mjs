@@ -7,7 +7,8 @@
  * call to the first token and the ratios.
  *
  *   npx pnpm@10 build
- *   node packages/cli/bench/first-token.mjs [--model models/story] [--runs 200] [--tokens 64] [--prompt-tokens 16] [--baseline ../weft-old]
+ *   node packages/cli/bench/first-token.mjs [--model models/story] [--runs 200] [--tokens 64] [--prompt-tokens 16]
+ *                                           [--threads 1] [--baseline ../weft-old]
  */
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -27,6 +28,8 @@ const runs = Number(flag('runs', '200'));
 const tokens = Number(flag('tokens', '64'));
 const promptTokens = Number(flag('prompt-tokens', '16'));
 const baselineDir = flag('baseline', undefined);
+/** Intra-op threads of every session: one by default, as `weft bench`. */
+const session = { intraOpNumThreads: Number(flag('threads', '1')) };
 const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
 const layers = config.num_hidden_layers;
 const kvHeads = config.num_key_value_heads ?? config.num_attention_heads;
@@ -36,7 +39,7 @@ const prompt = Array.from({ length: promptTokens }, (_, i) => 10 + ((i * 37) % M
 /** A Weft engine: `generate` resolves with the time from the call to the first token event. */
 async function weftEngine(weftCore, weftBackend) {
   const weft = weftCore.createWeft({ plugins: [weftBackend.nodeBackend()] });
-  const model = await weft.load(dir, { backend: 'node' });
+  const model = await weft.load(dir, { backend: 'node', session });
   const run = () =>
     new Promise((res, rej) => {
       const start = performance.now();
@@ -53,7 +56,7 @@ async function weftEngine(weftCore, weftBackend) {
 }
 
 async function bareEngine() {
-  const session = await ort.InferenceSession.create(join(dir, 'onnx/model.onnx'));
+  const bare = await ort.InferenceSession.create(join(dir, 'onnx/model.onnx'), session);
   const run = async () => {
     const start = performance.now();
     let first = 0;
@@ -76,7 +79,7 @@ async function bareEngine() {
         position_ids: new ort.Tensor('int64', positions, [1, seq]),
       };
       Object.assign(feeds, past);
-      const out = await session.run(feeds);
+      const out = await bare.run(feeds);
       const logits = out.logits.data;
       const vocab = out.logits.dims[2];
       const base = (seq - 1) * vocab;
@@ -90,7 +93,7 @@ async function bareEngine() {
     }
     return first;
   };
-  return { run, close: () => session.release() };
+  return { run, close: () => bare.release() };
 }
 
 const engines = { weft: await weftEngine(core, backend), bare: await bareEngine() };
@@ -111,7 +114,7 @@ for (let i = 0; i < warmup + runs; i++) {
   }
 }
 const med = Object.fromEntries(names.map((n) => [n, core.median(ttft[n])]));
-console.log(`model ${dir}, prompt ${promptTokens} tokens, ${tokens} tokens per request, ${runs} requests per engine (median)`);
+console.log(`model ${dir}, prompt ${promptTokens} tokens, ${tokens} tokens per request, ${session.intraOpNumThreads} intra-op thread(s), ${runs} requests per engine (median)`);
 for (const n of names) console.log(`  ${n.padEnd(9)} TTFT ${med[n].toFixed(3)} ms   / bare ${(med[n] / med.bare).toFixed(3)}`);
 if (baselineDir) console.log(`  weft / baseline ${(med.weft / med.baseline).toFixed(3)}; Weft's added time ${((med.weft - med.bare) * 1000).toFixed(0)} µs against the baseline's ${((med.baseline - med.bare) * 1000).toFixed(0)} µs`);
 for (const e of Object.values(engines)) await e.close();

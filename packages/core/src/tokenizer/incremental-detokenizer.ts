@@ -24,17 +24,16 @@ export class IncrementalDetokenizer {
   private readonly bytes: ByteStream | undefined;
 
   constructor(private readonly tokenizer: Tokenizer, contextIds: readonly number[] = []) {
-    const context = contextIds.slice(-CONTEXT);
     if (tokenizer.tokenPiece) {
       this.bytes = new ByteStream(tokenizer.tokenPiece);
       // A prompt may end inside a character: its leading bytes complete with the first ids.
-      this.bytes.prime(context);
+      this.bytes.prime(contextIds, Math.max(0, contextIds.length - CONTEXT));
       this.ids = [];
       this.emittedText = '';
       this.emitted = 0;
       return;
     }
-    this.ids = context;
+    this.ids = contextIds.slice(-CONTEXT);
     this.emitted = this.ids.length;
     this.emittedText = tokenizer.decode(this.ids);
   }
@@ -90,12 +89,12 @@ class ByteStream {
   }
 
   /**
-   * Feeds ids that came before the stream (their text is not emitted). Only those after the last
-   * ASCII or added-token piece matter: such a piece leaves the decoder holding nothing.
+   * Feeds `ids[start..]`, which came before the stream (their text is not emitted). Only those
+   * after the last ASCII or added-token piece matter: such a piece leaves the decoder holding nothing.
    */
-  prime(ids: readonly number[]): void {
+  prime(ids: readonly number[], start: number): void {
     let from = ids.length;
-    while (from > 0 && !this.endsClean(ids[from - 1]!)) from--;
+    while (from > start && !this.endsClean(ids[from - 1]!)) from--;
     for (let i = from; i < ids.length; i++) this.push(ids[i]!);
   }
 
