@@ -10,18 +10,12 @@
  * `--between sweep` reads 64 MB of memory instead of running forward passes before each cold
  * call: a check that evicting data from the caches is not what makes the code slow.
  */
-import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import ort from 'onnxruntime-node';
+import { cacheShape, commandFlags, emptyPast, repoRoot } from './minimal-loop.mjs';
 
-const root = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
-const args = process.argv.slice(2);
-const flag = (name, fallback) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] !== undefined ? args[i + 1] : fallback;
-};
-const dir = resolve(root, flag('model', 'models/story'));
+const flag = commandFlags();
+const dir = resolve(repoRoot, flag('model', 'models/story'));
 const runs = Number(flag('runs', '200'));
 const between = flag('between', 'forward');
 if (between !== 'forward' && between !== 'sweep') throw new Error('--between must be forward or sweep');
@@ -32,14 +26,8 @@ const sweep = () => {
   for (let i = 0; i < sweepBuffer.length; i += 16) sum += sweepBuffer[i];
   sweepBuffer[0] = sum;
 };
-const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
-const kvHeads = config.num_key_value_heads ?? config.num_attention_heads;
-const headDim = config.head_dim ?? config.hidden_size / config.num_attention_heads;
 const session = await ort.InferenceSession.create(join(dir, 'onnx/model.onnx'), { intraOpNumThreads: 1 });
-const past = {};
-for (let i = 0; i < config.num_hidden_layers; i++) {
-  for (const k of ['key', 'value']) past[`past_key_values.${i}.${k}`] = new ort.Tensor('float32', new Float32Array(0), [1, kvHeads, 0, headDim]);
-}
+const past = emptyPast(cacheShape(dir));
 const forward = () =>
   session.run({
     ...past,

@@ -10,31 +10,23 @@
  *   node packages/cli/bench/first-token.mjs [--model models/story] [--runs 200] [--tokens 64] [--prompt-tokens 16]
  *                                           [--threads 1] [--baseline ../weft-old]
  */
-import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import ort from 'onnxruntime-node';
 import * as core from '@weft/core';
 import * as backend from '@weft/backend-node';
+import { benchPrompt, cacheShape, commandFlags, minimalGreedyLoop, repoRoot } from './minimal-loop.mjs';
 
-const root = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
-const args = process.argv.slice(2);
-const flag = (name, fallback) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] !== undefined ? args[i + 1] : fallback;
-};
-const dir = resolve(root, flag('model', 'models/story'));
+const flag = commandFlags();
+const dir = resolve(repoRoot, flag('model', 'models/story'));
 const runs = Number(flag('runs', '200'));
 const tokens = Number(flag('tokens', '64'));
 const promptTokens = Number(flag('prompt-tokens', '16'));
 const baselineDir = flag('baseline', undefined);
 /** Intra-op threads of every session: one by default, as `weft bench`. */
 const session = { intraOpNumThreads: Number(flag('threads', '1')) };
-const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
-const layers = config.num_hidden_layers;
-const kvHeads = config.num_key_value_heads ?? config.num_attention_heads;
-const headDim = config.head_dim ?? config.hidden_size / config.num_attention_heads;
-const prompt = Array.from({ length: promptTokens }, (_, i) => 10 + ((i * 37) % Math.min(500, config.vocab_size - 10)));
+const shape = cacheShape(dir);
+const prompt = benchPrompt(promptTokens, shape.vocabSize);
 
 /** A Weft engine: `generate` resolves with the time from the call to the first token event. */
 async function weftEngine(weftCore, weftBackend) {
@@ -60,37 +52,9 @@ async function bareEngine() {
   const run = async () => {
     const start = performance.now();
     let first = 0;
-    let past = {};
-    for (let i = 0; i < layers; i++) for (const k of ['key', 'value']) past[`past_key_values.${i}.${k}`] = new ort.Tensor('float32', new Float32Array(0), [1, kvHeads, 0, headDim]);
-    let step = prompt;
-    let pastLength = 0;
-    for (let t = 0; t < tokens; t++) {
-      const seq = step.length;
-      const total = pastLength + seq;
-      const ids = new BigInt64Array(seq);
-      const positions = new BigInt64Array(seq);
-      for (let c = 0; c < seq; c++) {
-        ids[c] = BigInt(step[c]);
-        positions[c] = BigInt(pastLength + c);
-      }
-      const feeds = {
-        input_ids: new ort.Tensor('int64', ids, [1, seq]),
-        attention_mask: new ort.Tensor('int64', new BigInt64Array(total).fill(1n), [1, total]),
-        position_ids: new ort.Tensor('int64', positions, [1, seq]),
-      };
-      Object.assign(feeds, past);
-      const out = await bare.run(feeds);
-      const logits = out.logits.data;
-      const vocab = out.logits.dims[2];
-      const base = (seq - 1) * vocab;
-      let best = 0;
-      for (let v = 1; v < vocab; v++) if (logits[base + v] > logits[base + best]) best = v;
-      if (t === 0) first = performance.now() - start;
-      past = {};
-      for (let i = 0; i < layers; i++) for (const k of ['key', 'value']) past[`past_key_values.${i}.${k}`] = out[`present.${i}.${k}`];
-      pastLength = total;
-      step = [best];
-    }
+    await minimalGreedyLoop(bare, shape, prompt, tokens, (t, _runStart, _runEnd, picked) => {
+      if (t === 0) first = picked - start;
+    });
     return first;
   };
   return { run, close: () => bare.release() };

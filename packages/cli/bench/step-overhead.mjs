@@ -12,70 +12,36 @@
  * The baseline is simpler than `weft bench`'s bare loop on purpose (no Weft code at all: feeds,
  * run, argmax). Weft's run time comes from its `metrics` events (forwardMs).
  */
-import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import ort from 'onnxruntime-node';
 import { createWeft, median } from '@weft/core';
 import { nodeBackend } from '@weft/backend-node';
+import { benchPrompt, cacheShape, commandFlags, minimalGreedyLoop, repoRoot } from './minimal-loop.mjs';
 
-const root = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
-const args = process.argv.slice(2);
-const flag = (name, fallback) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] !== undefined ? args[i + 1] : fallback;
-};
-const dir = resolve(root, flag('model', 'models/story'));
+const flag = commandFlags();
+const dir = resolve(repoRoot, flag('model', 'models/story'));
 const runs = Number(flag('runs', '80'));
 const tokens = Number(flag('tokens', '64'));
 const promptTokens = Number(flag('prompt-tokens', '16'));
-const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
-const layers = config.num_hidden_layers;
-const kvHeads = config.num_key_value_heads ?? config.num_attention_heads;
-const headDim = config.head_dim ?? config.hidden_size / config.num_attention_heads;
+const shape = cacheShape(dir);
 const options = { intraOpNumThreads: 1, interOpNumThreads: 1 };
 
 const weft = createWeft({ plugins: [nodeBackend({ defaults: options })] });
 const model = await weft.load(dir);
 const session = await ort.InferenceSession.create(join(dir, 'onnx/model.onnx'), options);
-const prompt = Array.from({ length: promptTokens }, (_, i) => 10 + ((i * 37) % Math.min(500, model.config.vocabSize - 10)));
+const prompt = benchPrompt(promptTokens, model.config.vocabSize);
 
 async function bare() {
   const gaps = [];
   const inRun = [];
-  let past = {};
-  for (let i = 0; i < layers; i++) for (const k of ['key', 'value']) past[`past_key_values.${i}.${k}`] = new ort.Tensor('float32', new Float32Array(0), [1, kvHeads, 0, headDim]);
-  let step = prompt;
-  let pastLength = 0;
   let last = 0;
-  for (let t = 0; t < tokens; t++) {
-    const seq = step.length;
-    const total = pastLength + seq;
-    const feeds = {
-      input_ids: new ort.Tensor('int64', BigInt64Array.from(step.map(BigInt)), [1, seq]),
-      attention_mask: new ort.Tensor('int64', new BigInt64Array(total).fill(1n), [1, total]),
-      position_ids: new ort.Tensor('int64', BigInt64Array.from(step.map((_, c) => BigInt(pastLength + c))), [1, seq]),
-      ...past,
-    };
-    const start = performance.now();
-    const out = await session.run(feeds);
-    const end = performance.now();
-    const logits = out.logits.data;
-    const vocab = out.logits.dims[2];
-    const base = (seq - 1) * vocab;
-    let best = 0;
-    for (let v = 1; v < vocab; v++) if (logits[base + v] > logits[base + best]) best = v;
-    past = {};
-    for (let i = 0; i < layers; i++) for (const k of ['key', 'value']) past[`past_key_values.${i}.${k}`] = out[`present.${i}.${k}`];
-    pastLength = total;
-    step = [best];
-    const now = performance.now();
+  await minimalGreedyLoop(session, shape, prompt, tokens, (t, runStart, runEnd, picked) => {
     if (t > 0) {
-      gaps.push(now - last);
-      inRun.push(end - start);
+      gaps.push(picked - last);
+      inRun.push(runEnd - runStart);
     }
-    last = now;
-  }
+    last = picked;
+  });
   return { gaps, inRun };
 }
 

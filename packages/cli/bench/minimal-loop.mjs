@@ -1,0 +1,84 @@
+/**
+ * Shared by the bench scripts in this folder: flag parsing, the model's cache shape, and a
+ * minimal greedy decoding loop on onnxruntime-node with no Weft code in it (feeds, run, argmax).
+ */
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import ort from 'onnxruntime-node';
+
+/** The repository root (model paths are resolved against it). */
+export const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
+
+/** `flag(name, fallback)`: the value after `--name` on the command line, or the fallback. */
+export function commandFlags(args = process.argv.slice(2)) {
+  return (name, fallback) => {
+    const i = args.indexOf(`--${name}`);
+    return i >= 0 && args[i + 1] !== undefined ? args[i + 1] : fallback;
+  };
+}
+
+/** Layers, KV heads and head size from the folder's config.json. */
+export function cacheShape(dir) {
+  const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+  return {
+    layers: config.num_hidden_layers,
+    kvHeads: config.num_key_value_heads ?? config.num_attention_heads,
+    headDim: config.head_dim ?? config.hidden_size / config.num_attention_heads,
+    vocabSize: config.vocab_size,
+  };
+}
+
+/** Zero-length `past_key_values.*` tensors for the first step, in layer order. */
+export function emptyPast(shape, batch = 1) {
+  const past = {};
+  for (let i = 0; i < shape.layers; i++) {
+    for (const k of ['key', 'value']) past[`past_key_values.${i}.${k}`] = new ort.Tensor('float32', new Float32Array(0), [batch, shape.kvHeads, 0, shape.headDim]);
+  }
+  return past;
+}
+
+/** The same deterministic prompt ids every script uses. */
+export function benchPrompt(length, vocabSize) {
+  return Array.from({ length }, (_, i) => 10 + ((i * 37) % Math.min(500, vocabSize - 10)));
+}
+
+/**
+ * Greedy decoding of `tokens` tokens for one prompt, straight on `session`. `onStep(t, runStart,
+ * runEnd, picked)` gets each step's `performance.now()` before and after `session.run` and right
+ * after its token was picked.
+ */
+export async function minimalGreedyLoop(session, shape, prompt, tokens, onStep) {
+  let past = emptyPast(shape);
+  let step = prompt;
+  let pastLength = 0;
+  for (let t = 0; t < tokens; t++) {
+    const seq = step.length;
+    const total = pastLength + seq;
+    const ids = new BigInt64Array(seq);
+    const positions = new BigInt64Array(seq);
+    for (let c = 0; c < seq; c++) {
+      ids[c] = BigInt(step[c]);
+      positions[c] = BigInt(pastLength + c);
+    }
+    const feeds = {
+      input_ids: new ort.Tensor('int64', ids, [1, seq]),
+      attention_mask: new ort.Tensor('int64', new BigInt64Array(total).fill(1n), [1, total]),
+      position_ids: new ort.Tensor('int64', positions, [1, seq]),
+    };
+    Object.assign(feeds, past);
+    const runStart = performance.now();
+    const out = await session.run(feeds);
+    const runEnd = performance.now();
+    const logits = out.logits.data;
+    const vocab = out.logits.dims[2];
+    const base = (seq - 1) * vocab;
+    let best = 0;
+    for (let v = 1; v < vocab; v++) if (logits[base + v] > logits[base + best]) best = v;
+    onStep(t, runStart, runEnd, performance.now());
+    past = {};
+    for (let i = 0; i < shape.layers; i++) for (const k of ['key', 'value']) past[`past_key_values.${i}.${k}`] = out[`present.${i}.${k}`];
+    pastLength = total;
+    step = [best];
+  }
+}
