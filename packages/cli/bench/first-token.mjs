@@ -28,8 +28,11 @@ const session = { intraOpNumThreads: Number(flag('threads', '1')) };
 const shape = cacheShape(dir);
 const prompt = benchPrompt(promptTokens, shape.vocabSize);
 
-/** A Weft engine: `generate` resolves with the time from the call to the first token event. */
-async function weftEngine(weftCore, weftBackend) {
+/**
+ * A Weft engine: `run` resolves with the time from the call to the first token event, and pushes
+ * step 0's `setupMs` (builds that report it) to `setup`.
+ */
+async function weftEngine(weftCore, weftBackend, setup) {
   const weft = weftCore.createWeft({ plugins: [weftBackend.nodeBackend()] });
   const model = await weft.load(dir, { backend: 'node', session });
   const run = () =>
@@ -39,6 +42,7 @@ async function weftEngine(weftCore, weftBackend) {
       model.generate({ inputIds: [prompt], maxTokens: tokens, temperature: 0, repetitionPenalty: 1 }).subscribe({
         next(e) {
           if (e.type === 'token' && first === 0) first = performance.now() - start;
+          else if (e.type === 'metrics' && e.step === 0 && e.setupMs !== undefined) setup.push(e.setupMs);
         },
         complete: () => res(first),
         error: rej,
@@ -60,11 +64,12 @@ async function bareEngine() {
   return { run, close: () => bare.release() };
 }
 
-const engines = { weft: await weftEngine(core, backend), bare: await bareEngine() };
+const setupMs = { weft: [], baseline: [] };
+const engines = { weft: await weftEngine(core, backend, setupMs.weft), bare: await bareEngine() };
 if (baselineDir) {
   const base = resolve(baselineDir);
   const url = (p) => pathToFileURL(join(base, p)).href;
-  engines.baseline = await weftEngine(await import(url('packages/core/dist/index.js')), await import(url('packages/backends/node/dist/index.js')));
+  engines.baseline = await weftEngine(await import(url('packages/core/dist/index.js')), await import(url('packages/backends/node/dist/index.js')), setupMs.baseline);
 }
 const names = Object.keys(engines);
 const ttft = Object.fromEntries(names.map((n) => [n, []]));
@@ -79,6 +84,10 @@ for (let i = 0; i < warmup + runs; i++) {
 }
 const med = Object.fromEntries(names.map((n) => [n, core.median(ttft[n])]));
 console.log(`model ${dir}, prompt ${promptTokens} tokens, ${tokens} tokens per request, ${session.intraOpNumThreads} intra-op thread(s), ${runs} requests per engine (median)`);
-for (const n of names) console.log(`  ${n.padEnd(9)} TTFT ${med[n].toFixed(3)} ms   / bare ${(med[n] / med.bare).toFixed(3)}`);
+for (const n of names) {
+  const timed = setupMs[n]?.slice(warmup) ?? [];
+  const setup = timed.length > 0 ? `   setup before the forward pass ${(core.median(timed) * 1000).toFixed(0)} µs` : '';
+  console.log(`  ${n.padEnd(9)} TTFT ${med[n].toFixed(3)} ms   / bare ${(med[n] / med.bare).toFixed(3)}${setup}`);
+}
 if (baselineDir) console.log(`  weft / baseline ${(med.weft / med.baseline).toFixed(3)}; Weft's added time ${((med.weft - med.bare) * 1000).toFixed(0)} µs against the baseline's ${((med.baseline - med.bare) * 1000).toFixed(0)} µs`);
 for (const e of Object.values(engines)) await e.close();

@@ -102,6 +102,13 @@ describe('generation loop', () => {
     const longest = start.type === 'start' ? Math.max(...start.promptIds.map((p) => p.length)) : -1;
     expect(metrics[0]).toMatchObject({ step: 0, inputTokens: longest });
     expect(metrics[1]).toMatchObject({ step: 1, inputTokens: 1 });
+    // Step 0 says how long setup took before the first forward pass; the parts of step 0 fit in
+    // the time to the first token.
+    const first = metrics[0]!;
+    if (first.type !== 'metrics') throw new Error('expected a metrics event');
+    expect(first.setupMs).toBeGreaterThan(0);
+    expect(first.setupMs! + first.forwardMs + first.samplingMs).toBeLessThanOrEqual(done(events).ttftMs);
+    expect(metrics.slice(1).every((m) => m.type === 'metrics' && m.setupMs === undefined)).toBe(true);
     expect(analysis.map((a) => a.type === 'analysis' && a.step)).toEqual([0, 1, 2, 3, 4]);
     // Greedy picks the analyzer's argmax for every row at every step.
     const tokens = events.filter((e): e is Extract<GenerationEvent, { type: 'token' }> => e.type === 'token');

@@ -79,6 +79,8 @@ async function runGeneration(
   /** Tokens fed so far, padding included: the absolute index of the next token. */
   let seen = 0;
   let ttftMs = 0;
+  /** Subscription to the first forward pass (set once, at step 0's first attempt). */
+  let setupMs = -1;
   let owned: Record<string, BackendTensor> = {};
   /** Past keys re-rotated to cache positions for this step (positions: 'cache'). */
   let rotated: BackendTensor[] = [];
@@ -130,6 +132,7 @@ async function runGeneration(
           if (h.hooks.beforeForward) runStage(h.owner, 'beforeForward', () => h.hooks.beforeForward!({ step, batchSize: batch, pastLength, feeds }));
         }
         const forwardStart = performance.now();
+        if (setupMs < 0) setupMs = forwardStart - started;
         try {
           outputs = await sessions.run(active, feeds);
         } catch (error) {
@@ -223,7 +226,13 @@ async function runGeneration(
       release();
       if (step > 0) stepMs.push(performance.now() - stepStart);
       if (emitMetrics) {
-        out.next({ type: 'metrics', step, inputTokens: feedIds[0]!.length, forwardMs, kvMs, samplingMs, detokenizeMs, kvBytes: layout.hasPast ? store.bytes() : 0 });
+        const kvBytes = layout.hasPast ? store.bytes() : 0;
+        const inputTokens = feedIds[0]!.length;
+        out.next(
+          step === 0
+            ? { type: 'metrics', step, inputTokens, forwardMs, kvMs, samplingMs, detokenizeMs, kvBytes, setupMs }
+            : { type: 'metrics', step, inputTokens, forwardMs, kvMs, samplingMs, detokenizeMs, kvBytes },
+        );
       }
       if (rows.every((row) => !row.active)) break;
       tokens = rows.map((row) => [row.active ? row.generated[row.generated.length - 1]! : generationConfig.padTokenId]);

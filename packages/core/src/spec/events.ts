@@ -43,6 +43,14 @@ export interface MetricsEvent {
   readonly samplingMs: number;
   readonly detokenizeMs: number;
   readonly kvBytes: number;
+  /**
+   * Step 0 only: from the start of the run (inside `subscribe`, after RxJS has set up the
+   * subscriber) to the start of the first forward pass (request checks,
+   * components, KV store `begin`, the first feeds, past ones included). With step 0's
+   * `forwardMs`, `samplingMs` and `detokenizeMs` it accounts for nearly all of the time to the
+   * first token.
+   */
+  readonly setupMs?: number;
 }
 
 /** Data an analyzer returned for a step. */
