@@ -46,6 +46,7 @@ describe.each(MODELS)('the bare onnxruntime loop against the SDK on $name', (tes
       weft: { msPerToken: number; ttftMs: number; tokensPerSecond: number; runs: unknown[] };
       bare: { msPerToken: number; ttftMs: number; tokensPerSecond: number; runs: unknown[] };
       ratio: { msPerToken: number; ttftMs: number };
+      weftSetupMs: number;
     };
     expect(report.idsMatch).toBe(true);
     expect(report.threads).toBe(1);
@@ -57,6 +58,8 @@ describe.each(MODELS)('the bare onnxruntime loop against the SDK on $name', (tes
       expect(engine.tokensPerSecond).toBeGreaterThan(0);
     }
     expect(report.ratio.msPerToken).toBeCloseTo(report.weft.msPerToken / report.bare.msPerToken, 2);
+    expect(report.weftSetupMs).toBeGreaterThan(0);
+    expect(report.weftSetupMs).toBeLessThan(report.weft.ttftMs);
   });
 
   it('rejects a prompt and output longer than the context with exit code 2', async () => {

@@ -18,6 +18,7 @@ export function formatBenchTable(r: BenchReport): string {
     '',
     ...table,
     '',
+    `weft setup before the first forward pass: ${fixed(r.weftSetupMs, 3)} ms (median)`,
     `token ids: ${r.idsMatch ? 'identical in every run of both loops' : 'DIFFER between the loops (see warning)'}`,
   ].join('\n');
 }
@@ -42,6 +43,7 @@ export function benchJson(r: BenchReport): object {
     weft: { ...timing(r.weft), runs: r.weft.runs.map(timing) },
     bare: { ...timing(r.bare), runs: r.bare.runs.map(timing) },
     ratio: { msPerToken: round(r.ratio.msPerToken, 4), ttftMs: round(r.ratio.ttftMs, 4), tokensPerSecond: round(r.ratio.tokensPerSecond, 4) },
+    weftSetupMs: round(r.weftSetupMs, 4),
     idsMatch: r.idsMatch,
     node: process.version,
     platform: `${process.platform}-${process.arch}`,

@@ -1,4 +1,4 @@
-import { InvalidOptionsError, type WeftModel } from '@weft/core';
+import { InvalidOptionsError, median, type WeftModel } from '@weft/core';
 import { InterruptedError } from '../errors.js';
 import { openModel, type BackendChoice } from '../open-model.js';
 import { BareGreedyLoop } from './bare-loop.js';
@@ -40,6 +40,8 @@ export interface BenchReport {
   readonly bare: EngineSummary;
   /** Weft / bare for each median (above 1 = Weft is slower, for tokens/s below 1). */
   readonly ratio: RunTiming;
+  /** Median over Weft's timed runs of step 0's `setupMs`: the run's start to its first forward pass. */
+  readonly weftSetupMs: number;
   /** Whether every run of both engines produced the first Weft run's ids. */
   readonly idsMatch: boolean;
   readonly ids: readonly number[];
@@ -64,10 +66,12 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     let expected: number[][] | undefined;
     let idsMatch = true;
     const timed = { weft: [] as RunTiming[], bare: [] as RunTiming[] };
+    const setupMs: number[] = [];
     const record = (engine: 'weft' | 'bare', run: EngineRun, counted: boolean): void => {
       expected ??= run.ids;
       if (JSON.stringify(run.ids) !== JSON.stringify(expected)) idsMatch = false;
       if (counted) timed[engine].push({ ttftMs: run.ttftMs, msPerToken: run.msPerToken, tokensPerSecond: run.tokensPerSecond });
+      if (counted && run.setupMs !== undefined) setupMs.push(run.setupMs);
     };
     const runWeft = async (counted: boolean) => record('weft', await sdkGreedyRun(model, prompts, options.tokens), counted);
     const runBare = async (counted: boolean) => {
@@ -109,6 +113,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
         msPerToken: ratio(weft.msPerToken, bareSummary.msPerToken),
         tokensPerSecond: ratio(weft.tokensPerSecond, bareSummary.tokensPerSecond),
       },
+      weftSetupMs: median(setupMs),
       idsMatch,
       ids: expected![0]!,
     };

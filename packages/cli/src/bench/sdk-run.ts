@@ -3,6 +3,8 @@ import { runTiming, type RunTiming } from './timing.js';
 
 export interface EngineRun extends RunTiming {
   readonly ids: number[][];
+  /** Weft only: step 0's `setupMs` (start of the run to the first forward pass). */
+  readonly setupMs?: number;
 }
 
 /**
@@ -13,12 +15,14 @@ export interface EngineRun extends RunTiming {
 export function sdkGreedyRun(model: WeftModel, prompts: readonly (readonly number[])[], maxTokens: number): Promise<EngineRun> {
   const batch = prompts.length;
   const times: number[] = [];
+  let setupMs: number | undefined;
   const start = performance.now();
   return new Promise<EngineRun>((resolve, reject) => {
     model.generate({ inputIds: prompts, maxTokens, temperature: 0, repetitionPenalty: 1 }).subscribe({
       next(event) {
         if (event.type === 'token') times[event.index] = performance.now();
-        else if (event.type === 'done') resolve({ ids: event.rows.map((r) => [...r.ids]), ...runTiming(start, times, batch) });
+        else if (event.type === 'metrics' && event.step === 0) setupMs = event.setupMs;
+        else if (event.type === 'done') resolve({ ids: event.rows.map((r) => [...r.ids]), ...runTiming(start, times, batch), ...(setupMs === undefined ? {} : { setupMs }) });
       },
       error: reject,
     });
