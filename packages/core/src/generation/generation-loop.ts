@@ -64,7 +64,7 @@ async function runGeneration(
   const { eosIds: eos, presentNames } = ctx;
   const batch = prompts.length;
   const pads = prompts.map((p) => longest - p.length);
-  const padded = longest * batch !== prompts.reduce((sum, p) => sum + p.length, 0);
+  const padded = pads.some((p) => p > 0);
   const rows = prompts.map((p, r) => new RowState(r, p, tokenizer, stop));
   // Unless decoding is plain greedy, picking a token rewrites logits: it works on a copy so the raw
   // row stays intact for analyzers and for the lazily computed logprob.
@@ -79,7 +79,7 @@ async function runGeneration(
   /** Tokens fed so far, padding included: the absolute index of the next token. */
   let seen = 0;
   let ttftMs = 0;
-  /** Subscription to the first forward pass (set once, at step 0's first attempt). */
+  /** Start of the run to the first forward pass (set once, at step 0's first attempt). */
   let setupMs = -1;
   let owned: Record<string, BackendTensor> = {};
   /** Past keys re-rotated to cache positions for this step (positions: 'cache'). */

@@ -8,15 +8,20 @@ import type { ChatMessage, Tokenizer } from '../spec/tokenizer.js';
  * template already writes the BOS token; `inputIds` are used exactly as given.
  */
 export function promptIds(request: GenerationRequest, tokenizer: Tokenizer, vocabSize: number): number[][] {
-  const given = +(request.prompt !== undefined) + +(request.messages !== undefined) + +(request.inputIds !== undefined);
+  const hasPrompt = request.prompt !== undefined;
+  const hasMessages = request.messages !== undefined;
+  const hasIds = request.inputIds !== undefined;
+  const given = (hasPrompt ? 1 : 0) + (hasMessages ? 1 : 0) + (hasIds ? 1 : 0);
   if (given !== 1) {
     const names = (['prompt', 'messages', 'inputIds'] as const).filter((k) => request[k] !== undefined);
     throw new InvalidOptionsError(`Give exactly one of prompt, messages or inputIds (got ${given === 0 ? 'none' : names.join(', ')}).`, {
       option: 'prompt',
     });
   }
-  const rows =
-    request.inputIds !== undefined ? idRows(request.inputIds, vocabSize) : request.prompt !== undefined ? promptRows(request.prompt, tokenizer) : chatRows(request.messages!, tokenizer);
+  let rows: number[][];
+  if (hasIds) rows = idRows(request.inputIds!, vocabSize);
+  else if (hasPrompt) rows = promptRows(request.prompt!, tokenizer);
+  else rows = chatRows(request.messages!, tokenizer);
   if (rows.length === 0) throw new InvalidOptionsError('The request has no prompts.', { option: 'prompt' });
   for (const row of rows) {
     if (row.length === 0) throw new InvalidOptionsError('A prompt encodes to zero tokens; give at least one token.', { option: 'prompt' });
