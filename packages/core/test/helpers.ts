@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { lastValueFrom, toArray, type Observable } from 'rxjs';
 import { nodeBackend } from '@weft/backend-node';
-import { createWeft, type CreateWeftOptions, type GenerationEvent, type WeftPlugin } from '../src/index.js';
+import { createWeft, type CreateWeftOptions, type WeftPlugin } from '../src/index.js';
+
+export { collect, done } from './events.js';
 
 export const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 export const storyModel = fileURLToPath(new URL('../../../models/story', import.meta.url));
@@ -15,12 +16,3 @@ export function runtime(plugins: readonly WeftPlugin[] = [], options: Omit<Creat
   return createWeft({ plugins: [nodeBackend({ defaults: { intraOpNumThreads: 1 } }), ...plugins], ...options });
 }
 
-export function collect(events: Observable<GenerationEvent>): Promise<GenerationEvent[]> {
-  return lastValueFrom(events.pipe(toArray()));
-}
-
-export function done(events: readonly GenerationEvent[]) {
-  const last = events.at(-1);
-  if (last?.type !== 'done') throw new Error(`expected a done event last, got ${last?.type}`);
-  return last;
-}

@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
-import type { GenerationEvent, WeftModel } from '@weft/core';
 import type { PlatformFacts, RuntimeProvider } from '../src/index.js';
+
+export { collect, done } from '../../../core/test/events.js';
 
 export const tinyModel = fileURLToPath(new URL('../../../core/test/fixtures/tiny', import.meta.url));
 export const tinyGraph = `${tinyModel}/onnx/model.onnx`;
@@ -25,16 +26,3 @@ export const FACTS = {
   browserNoWebNn: { platform: 'browser', arch: 'other', webnn: { npu: false, reason: 'navigator.ml is undefined (WebNN is not enabled in this browser)' } },
 } satisfies Record<string, PlatformFacts>;
 
-/** Every event of one run. */
-export function collect(events: ReturnType<WeftModel['generate']>): Promise<GenerationEvent[]> {
-  const all: GenerationEvent[] = [];
-  return new Promise((resolve, reject) => {
-    events.subscribe({ next: (e) => all.push(e), error: reject, complete: () => resolve(all) });
-  });
-}
-
-export function done(events: readonly GenerationEvent[]) {
-  const last = events.at(-1);
-  if (last?.type !== 'done') throw new Error(`expected a done event last, got ${last?.type}`);
-  return last;
-}

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { GenerationEvent, WeftModel } from '@weft/core';
+
+export { collect, done } from '../../../core/test/events.js';
 
 const here = (path: string): string => fileURLToPath(new URL(path, import.meta.url));
 
@@ -21,20 +22,6 @@ export function modelFolders(): { readonly name: string; readonly dir: string }[
   if (isModelFolder(stories260k)) folders.push({ name: 'stories260k', dir: stories260k });
   else console.warn(`[web tests] ${stories260k} is absent: third-party model parity is skipped.`);
   return folders;
-}
-
-/** Every event of one run. */
-export function collect(events: ReturnType<WeftModel['generate']>): Promise<GenerationEvent[]> {
-  const all: GenerationEvent[] = [];
-  return new Promise((resolve, reject) => {
-    events.subscribe({ next: (e) => all.push(e), error: reject, complete: () => resolve(all) });
-  });
-}
-
-export function done(events: readonly GenerationEvent[]) {
-  const last = events.at(-1);
-  if (last?.type !== 'done') throw new Error(`expected a done event last, got ${last?.type}`);
-  return last;
 }
 
 /** Largest |a[i] - b[i]|; throws when the lengths differ. */

@@ -1,7 +1,9 @@
 import { fileURLToPath } from 'node:url';
 import { nodeBackend } from '@weft/backend-node';
-import { createWeft, definePlugin, type GenerationEvent, type WeftModel, type WeftPlugin } from '@weft/core';
+import { createWeft, definePlugin, type WeftPlugin } from '@weft/core';
 import { attentionRouters } from '../src/index.js';
+
+export { collect, done } from '../../../core/test/events.js';
 
 export const tinyModel = fileURLToPath(new URL('../../../core/test/fixtures/tiny', import.meta.url));
 export const storyModel = fileURLToPath(new URL('../../../../models/story', import.meta.url));
@@ -35,15 +37,3 @@ export function runtime(plugins: readonly WeftPlugin[] = [attentionRouters()]) {
   return createWeft({ plugins: [nodeBackend({ defaults: { intraOpNumThreads: 1 } }), ...plugins] });
 }
 
-export function collect(events: ReturnType<WeftModel['generate']>): Promise<GenerationEvent[]> {
-  return new Promise((resolve, reject) => {
-    const out: GenerationEvent[] = [];
-    events.subscribe({ next: (e) => out.push(e), error: reject, complete: () => resolve(out) });
-  });
-}
-
-export function done(events: readonly GenerationEvent[]) {
-  const last = events.at(-1);
-  if (last?.type !== 'done') throw new Error(`expected a done event last, got ${last?.type}`);
-  return last;
-}

@@ -1,8 +1,9 @@
 import { fileURLToPath } from 'node:url';
-import { lastValueFrom, toArray, type Observable } from 'rxjs';
 import { nodeBackend } from '@weft/backend-node';
-import { createWeft, type AttentionRouter, type GenerationEvent, type KvSelection, type WeftPlugin } from '@weft/core';
+import { createWeft, type AttentionRouter, type KvSelection, type WeftPlugin } from '@weft/core';
 import { kvCompressors } from '../src/index.js';
+
+export { collect, done } from '../../../core/test/events.js';
 
 export const storyModel = fileURLToPath(new URL('../../../../models/story', import.meta.url));
 export const tinyModel = fileURLToPath(new URL('../../../core/test/fixtures/tiny', import.meta.url));
@@ -10,16 +11,6 @@ export const tinyModel = fileURLToPath(new URL('../../../core/test/fixtures/tiny
 /** A runtime with the node backend (one thread) and the compressors, plus `plugins`. */
 export function runtime(plugins: readonly WeftPlugin[] = [kvCompressors()]) {
   return createWeft({ plugins: [nodeBackend({ defaults: { intraOpNumThreads: 1 } }), ...plugins] });
-}
-
-export function collect(events: Observable<GenerationEvent>): Promise<GenerationEvent[]> {
-  return lastValueFrom(events.pipe(toArray()));
-}
-
-export function done(events: readonly GenerationEvent[]) {
-  const last = events.at(-1);
-  if (last?.type !== 'done') throw new Error(`expected a done event last, got ${last?.type}`);
-  return last;
 }
 
 /** Keeps the newest `window` slots, shared by every head. */
