@@ -15,18 +15,13 @@ import { pathToFileURL } from 'node:url';
 import ort from 'onnxruntime-node';
 import * as core from '@weft/core';
 import * as backend from '@weft/backend-node';
-import { benchPrompt, cacheShape, commandFlags, minimalGreedyLoop, repoRoot } from './minimal-loop.mjs';
+import { commandFlags, minimalGreedyLoop, runSettings } from './minimal-loop.mjs';
 
 const flag = commandFlags();
-const dir = resolve(repoRoot, flag('model', 'models/story'));
-const runs = Number(flag('runs', '200'));
-const tokens = Number(flag('tokens', '64'));
-const promptTokens = Number(flag('prompt-tokens', '16'));
+const { dir, shape, runs, tokens, promptTokens, prompt } = runSettings(flag, 200);
 const baselineDir = flag('baseline', undefined);
 /** Intra-op threads of every session: one by default, as `weft bench`. */
 const session = { intraOpNumThreads: Number(flag('threads', '1')) };
-const shape = cacheShape(dir);
-const prompt = benchPrompt(promptTokens, shape.vocabSize);
 
 /**
  * A Weft engine: `run` resolves with the time from the call to the first token event, and pushes

@@ -29,6 +29,24 @@ export function cacheShape(dir) {
   };
 }
 
+/**
+ * The settings every comparison script takes: `--model` (default models/story), `--runs`,
+ * `--tokens` (64) and `--prompt-tokens` (16), with the model's cache shape and the prompt ids.
+ */
+export function runSettings(flag, defaultRuns) {
+  const dir = resolve(repoRoot, flag('model', 'models/story'));
+  const shape = cacheShape(dir);
+  const promptTokens = Number(flag('prompt-tokens', '16'));
+  return {
+    dir,
+    shape,
+    runs: Number(flag('runs', String(defaultRuns))),
+    tokens: Number(flag('tokens', '64')),
+    promptTokens,
+    prompt: benchPrompt(promptTokens, shape.vocabSize),
+  };
+}
+
 /** Zero-length `past_key_values.*` tensors for the first step, in layer order. */
 export function emptyPast(shape, batch = 1) {
   const past = {};

@@ -12,24 +12,18 @@
  * The baseline is simpler than `weft bench`'s bare loop on purpose (no Weft code at all: feeds,
  * run, argmax). Weft's run time comes from its `metrics` events (forwardMs).
  */
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import ort from 'onnxruntime-node';
 import { createWeft, median } from '@weft/core';
 import { nodeBackend } from '@weft/backend-node';
-import { benchPrompt, cacheShape, commandFlags, minimalGreedyLoop, repoRoot } from './minimal-loop.mjs';
+import { commandFlags, minimalGreedyLoop, runSettings } from './minimal-loop.mjs';
 
-const flag = commandFlags();
-const dir = resolve(repoRoot, flag('model', 'models/story'));
-const runs = Number(flag('runs', '80'));
-const tokens = Number(flag('tokens', '64'));
-const promptTokens = Number(flag('prompt-tokens', '16'));
-const shape = cacheShape(dir);
+const { dir, shape, runs, tokens, promptTokens, prompt } = runSettings(commandFlags(), 80);
 const options = { intraOpNumThreads: 1, interOpNumThreads: 1 };
 
 const weft = createWeft({ plugins: [nodeBackend({ defaults: options })] });
 const model = await weft.load(dir);
 const session = await ort.InferenceSession.create(join(dir, 'onnx/model.onnx'), options);
-const prompt = benchPrompt(promptTokens, model.config.vocabSize);
 
 async function bare() {
   const gaps = [];
