@@ -270,6 +270,15 @@ describe('routers from the CLI form', () => {
     expect(createRouter('sink-window', { sinks: '4', window: '60' })).toMatchObject({ sinks: 4, window: 60, budget: 64 });
     expect(() => createRouter('window', { budget: 'many' })).toThrow(/budget/);
   });
+
+  it('reserve half the budget for recent slots by default and reject a part larger than the budget', () => {
+    expect(createRouter('key-norm', { budget: 64 })).toMatchObject({ budget: 64, recent: 32 });
+    expect(createRouter('hybrid', { budget: 100 })).toMatchObject({ budget: 100, window: 50 });
+    expect(createRouter('strided', { budget: 1 })).toMatchObject({ budget: 1, window: 1 });
+    expect(() => createRouter('key-norm', { budget: 16, recent: 17 })).toThrow(/recent \(17\) exceeds budget \(16\)/);
+    expect(() => createRouter('hybrid', { budget: 16, window: 20 })).toThrow(/window \(20\) exceeds budget \(16\)/);
+    expect(() => createRouter('strided', { budget: 8, window: 9 })).toThrow(/window \(9\) exceeds budget \(8\)/);
+  });
 });
 
 it('VERSION matches package.json', () => {

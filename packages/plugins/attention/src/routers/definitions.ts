@@ -111,6 +111,24 @@ export function createRouter(name: string, options?: unknown): BudgetRouter {
   return build(name, options);
 }
 
+/**
+ * The budget (default {@link DEFAULT_BUDGET}) and the part of it an option reserves (default
+ * `byDefault(budget)`, half of it unless said otherwise); a part larger than the budget is an error.
+ */
+function budgetWithPart(
+  name: RouterName,
+  schema: OptionSchema,
+  givenBudget: number | undefined,
+  givenPart: number | undefined,
+  partName: string,
+  byDefault: (budget: number) => number = half,
+): { budget: number; part: number } {
+  const budget = givenBudget ?? DEFAULT_BUDGET;
+  const part = givenPart ?? byDefault(budget);
+  if (part > budget) throw optionError(name, schema, `${partName} (${part}) exceeds budget (${budget})`, partName);
+  return { budget, part };
+}
+
 function build(name: RouterName, raw: unknown): BudgetRouter {
   switch (name) {
     case 'full': {
@@ -134,9 +152,7 @@ function build(name: RouterName, raw: unknown): BudgetRouter {
     case 'strided': {
       const schema = schemas[name];
       const o = parseOptions(name, schema, raw);
-      const budget = o.budget ?? DEFAULT_BUDGET;
-      const window = o.window ?? Math.max(1, half(budget));
-      if (window > budget) throw optionError(name, schema, `window (${window}) exceeds budget (${budget})`, 'window');
+      const { budget, part: window } = budgetWithPart(name, schema, o.budget, o.window, 'window', (b) => Math.max(1, half(b)));
       return new StridedRouter(budget, window, o.stride ?? 8, o.positions);
     }
     case 'heavy-hitter': {
@@ -148,17 +164,13 @@ function build(name: RouterName, raw: unknown): BudgetRouter {
     case 'key-norm': {
       const schema = schemas[name];
       const o = parseOptions(name, schema, raw);
-      const budget = o.budget ?? DEFAULT_BUDGET;
-      const recent = o.recent ?? half(budget);
-      if (recent > budget) throw optionError(name, schema, `recent (${recent}) exceeds budget (${budget})`, 'recent');
+      const { budget, part: recent } = budgetWithPart(name, schema, o.budget, o.recent, 'recent');
       return new KeyNormRouter(budget, recent, o.perHead ?? true, o.positions);
     }
     case 'hybrid': {
       const schema = schemas[name];
       const o = parseOptions(name, schema, raw);
-      const budget = o.budget ?? DEFAULT_BUDGET;
-      const window = o.window ?? half(budget);
-      if (window > budget) throw optionError(name, schema, `window (${window}) exceeds budget (${budget})`, 'window');
+      const { budget, part: window } = budgetWithPart(name, schema, o.budget, o.window, 'window');
       return new HybridRouter(budget, window, o.fallback ?? 'key-norm', o.positions);
     }
     case 'content-aware': {
