@@ -1,13 +1,15 @@
 #!/usr/bin/env node
 /**
  * Time to first token: Weft's `generate` against a minimal greedy onnxruntime-node loop, and
- * optionally against the Weft build of another checkout (`--baseline DIR`, built), alternated
- * request by request in one process in rotating order. Each request generates `--tokens` tokens,
- * so every request starts after a decode phase, as in `weft bench`. Reports median time from the
- * call to the first token and the ratios.
+ * optionally against the Weft build of another checkout (`--baseline DIR`, built), in one process
+ * in rotating order. Each engine has its own session, and each timed request follows an untimed
+ * one of the same engine: a request right after another session's starts with that session's
+ * weights in the caches, and its prefill is much slower (docs/benchmarks.md). Each request
+ * generates `--tokens` tokens, as in `weft bench`, on the prompt `weft bench` uses. Reports median
+ * time from the call to the first token and the ratios.
  *
  *   npx pnpm@10 build
- *   node packages/cli/bench/first-token.mjs [--model models/story] [--runs 200] [--tokens 64] [--prompt-tokens 16]
+ *   node packages/cli/bench/first-token.mjs [--model models/story] [--runs 200] [--tokens 64] [--prompt-tokens 32]
  *                                           [--threads 1] [--baseline ../weft-old]
  */
 import { join, resolve } from 'node:path';
@@ -15,31 +17,34 @@ import { pathToFileURL } from 'node:url';
 import ort from 'onnxruntime-node';
 import * as core from '@weft/core';
 import * as backend from '@weft/backend-node';
+import { benchPromptIds } from '../dist/bench/bench-prompt.js';
 import { commandFlags, minimalGreedyLoop, runSettings } from './minimal-loop.mjs';
 
 const flag = commandFlags();
-const { dir, shape, runs, tokens, promptTokens, prompt } = runSettings(flag, 200);
+const { dir, shape, runs, tokens, promptTokens } = runSettings(flag, 200);
 const baselineDir = flag('baseline', undefined);
 /** Intra-op threads of every session: one by default, as `weft bench`. */
 const session = { intraOpNumThreads: Number(flag('threads', '1')) };
 
 /**
- * A Weft engine: `run` resolves with the time from the call to the first token event, and pushes
- * step 0's `setupMs` (builds that report it) to `setup`.
+ * A Weft engine: `run` resolves with the time from the call to the first token event and step 0's
+ * `setupMs` (builds that report it).
  */
-async function weftEngine(weftCore, weftBackend, setup) {
+async function weftEngine(weftCore, weftBackend) {
   const weft = weftCore.createWeft({ plugins: [weftBackend.nodeBackend()] });
   const model = await weft.load(dir, { backend: 'node', session });
+  prompt ??= benchPromptIds(model.tokenizer, promptTokens);
   const run = () =>
     new Promise((res, rej) => {
       const start = performance.now();
       let first = 0;
+      let setup;
       model.generate({ inputIds: [prompt], maxTokens: tokens, temperature: 0, repetitionPenalty: 1 }).subscribe({
         next(e) {
           if (e.type === 'token' && first === 0) first = performance.now() - start;
-          else if (e.type === 'metrics' && e.step === 0 && e.setupMs !== undefined) setup.push(e.setupMs);
+          else if (e.type === 'metrics' && e.step === 0) setup = e.setupMs;
         },
-        complete: () => res(first),
+        complete: () => res({ ttft: first, setup }),
         error: rej,
       });
     });
@@ -54,33 +59,38 @@ async function bareEngine() {
     await minimalGreedyLoop(bare, shape, prompt, tokens, (t, _runStart, _runEnd, picked) => {
       if (t === 0) first = picked - start;
     });
-    return first;
+    return { ttft: first, setup: undefined };
   };
   return { run, close: () => bare.release() };
 }
 
+/** The `weft bench` prompt, made with the first Weft engine's tokenizer. */
+let prompt;
 const setupMs = { weft: [], baseline: [] };
-const engines = { weft: await weftEngine(core, backend, setupMs.weft), bare: await bareEngine() };
+const engines = { weft: await weftEngine(core, backend), bare: await bareEngine() };
 if (baselineDir) {
   const base = resolve(baselineDir);
   const url = (p) => pathToFileURL(join(base, p)).href;
-  engines.baseline = await weftEngine(await import(url('packages/core/dist/index.js')), await import(url('packages/backends/node/dist/index.js')), setupMs.baseline);
+  engines.baseline = await weftEngine(await import(url('packages/core/dist/index.js')), await import(url('packages/backends/node/dist/index.js')));
 }
 const names = Object.keys(engines);
 const ttft = Object.fromEntries(names.map((n) => [n, []]));
 const warmup = 10;
 for (let i = 0; i < warmup + runs; i++) {
-  // Rotate which engine goes first, so each follows each other equally often.
+  // Rotate which engine goes first, so no engine always runs right after the same other one.
   const order = names.map((_, k) => names[(i + k) % names.length]);
   for (const name of order) {
-    const ms = await engines[name].run();
-    if (i >= warmup) ttft[name].push(ms);
+    await engines[name].run(); // untimed: puts this engine's session in the caches
+    const { ttft: ms, setup } = await engines[name].run();
+    if (i < warmup) continue;
+    ttft[name].push(ms);
+    if (setup !== undefined) setupMs[name].push(setup);
   }
 }
 const med = Object.fromEntries(names.map((n) => [n, core.median(ttft[n])]));
 console.log(`model ${dir}, prompt ${promptTokens} tokens, ${tokens} tokens per request, ${session.intraOpNumThreads} intra-op thread(s), ${runs} requests per engine (median)`);
 for (const n of names) {
-  const timed = setupMs[n]?.slice(warmup) ?? [];
+  const timed = setupMs[n] ?? [];
   const setup = timed.length > 0 ? `   setup before the forward pass ${(core.median(timed) * 1000).toFixed(0)} µs` : '';
   console.log(`  ${n.padEnd(9)} TTFT ${med[n].toFixed(3)} ms   / bare ${(med[n] / med.bare).toFixed(3)}${setup}`);
 }

@@ -31,19 +31,19 @@ export function cacheShape(dir) {
 
 /**
  * The settings every comparison script takes: `--model` (default models/story), `--runs`,
- * `--tokens` (64) and `--prompt-tokens` (16), with the model's cache shape and the prompt ids.
+ * `--tokens` (64) and `--prompt-tokens` (32, as `weft bench`), with the model's cache shape.
+ * Prompt ids come from `benchPromptIds` (the text `weft bench` uses) once the model is loaded.
  */
 export function runSettings(flag, defaultRuns) {
   const dir = resolve(repoRoot, flag('model', 'models/story'));
   const shape = cacheShape(dir);
-  const promptTokens = Number(flag('prompt-tokens', '16'));
+  const promptTokens = Number(flag('prompt-tokens', '32'));
   return {
     dir,
     shape,
     runs: Number(flag('runs', String(defaultRuns))),
     tokens: Number(flag('tokens', '64')),
     promptTokens,
-    prompt: benchPrompt(promptTokens, shape.vocabSize),
   };
 }
 
@@ -54,11 +54,6 @@ export function emptyPast(shape, batch = 1) {
     for (const k of ['key', 'value']) past[`past_key_values.${i}.${k}`] = new ort.Tensor('float32', new Float32Array(0), [batch, shape.kvHeads, 0, shape.headDim]);
   }
   return past;
-}
-
-/** The same deterministic prompt ids every script uses. */
-export function benchPrompt(length, vocabSize) {
-  return Array.from({ length }, (_, i) => 10 + ((i * 37) % Math.min(500, vocabSize - 10)));
 }
 
 /**

@@ -7,7 +7,7 @@
  * machine, because the forward pass (the noisy part) is subtracted step by step.
  *
  *   npx pnpm@10 build
- *   node packages/cli/bench/step-overhead.mjs [--model models/story] [--runs 80] [--tokens 64] [--prompt-tokens 16]
+ *   node packages/cli/bench/step-overhead.mjs [--model models/story] [--runs 80] [--tokens 64] [--prompt-tokens 32] [--separate-sessions]
  *
  * The baseline is simpler than `weft bench`'s bare loop on purpose (no Weft code at all: feeds,
  * run, argmax). Weft's run time comes from its `metrics` events (forwardMs).
@@ -16,14 +16,20 @@ import { join } from 'node:path';
 import ort from 'onnxruntime-node';
 import { createWeft, median } from '@weft/core';
 import { nodeBackend } from '@weft/backend-node';
+import { benchPromptIds } from '../dist/bench/bench-prompt.js';
 import { commandFlags, minimalGreedyLoop, runSettings } from './minimal-loop.mjs';
 
-const { dir, shape, runs, tokens, promptTokens, prompt } = runSettings(commandFlags(), 80);
+const flag = commandFlags();
+const { dir, shape, runs, tokens, promptTokens } = runSettings(flag, 80);
 const options = { intraOpNumThreads: 1, interOpNumThreads: 1 };
 
 const weft = createWeft({ plugins: [nodeBackend({ defaults: options })] });
 const model = await weft.load(dir);
-const session = await ort.InferenceSession.create(join(dir, 'onnx/model.onnx'), options);
+// The minimal loop runs on Weft's own session, as `weft bench` does: with two sessions, whichever
+// ran last has its weights in the caches, which moves the other's time inside the run.
+const session = !process.argv.includes('--separate-sessions') ? model.session.ortSession : await ort.InferenceSession.create(join(dir, 'onnx/model.onnx'), options);
+const ownSession = session !== model.session.ortSession;
+const prompt = benchPromptIds(model.tokenizer, promptTokens);
 
 async function bare() {
   const gaps = [];
@@ -72,10 +78,10 @@ for (let i = 0; i < runs + warmup; i++) {
     into.outside.push(...r.gaps.map((g, j) => g - r.inRun[j]));
   }
 }
+if (ownSession) await session.release();
 await weft.dispose();
-await session.release();
 const us = (x) => (1000 * median(x)).toFixed(1);
-console.log(`${dir}: ${runs} runs per loop (after ${warmup} warm-up), ${tokens - 1} decode steps each, prompt ${promptTokens} tokens, 1 thread`);
+console.log(`${dir}: ${runs} runs per loop (after ${warmup} warm-up), ${tokens - 1} decode steps each, prompt ${promptTokens} tokens, 1 thread, ${ownSession ? 'separate sessions' : 'one shared session'}`);
 console.log(`                 step gap µs   in session.run µs   outside the run µs`);
 console.log(`bare loop        ${us(B.gaps).padStart(11)}   ${us(B.inRun).padStart(17)}   ${us(B.outside).padStart(18)}`);
 console.log(`weft             ${us(S.gaps).padStart(11)}   ${us(S.inRun).padStart(17)}   ${us(S.outside).padStart(18)}`);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { NodeBackendAdapter } from '@weft/backend-node';
+import { NodeBackendAdapter, NodeSession } from '@weft/backend-node';
 import { CircuitBreaker, definePlugin, type AttentionRouter, type InferenceSession } from '../src/index.js';
 import { collect, done, fixture, runtime } from './helpers.js';
 
@@ -60,6 +60,8 @@ describe('failover between backends', () => {
     const weft = runtime([flaky.plugin]);
     const model = await weft.load(fixture('tiny'), { failover: true });
     expect(model.backend).toBe('flaky');
+    const flakySession = model.session;
+    expect(flakySession).not.toBeInstanceOf(NodeSession);
     const events = await collect(model.generate({ prompt: prompts, maxTokens: 20 }));
     const failovers = events.filter((e) => e.type === 'failover');
     expect(failovers).toEqual([{ type: 'failover', step: 5, from: 'flaky', to: 'node', reason: expect.stringContaining('device lost') }]);
@@ -68,6 +70,9 @@ describe('failover between backends', () => {
     const streamed = [0, 1].map((row) => events.flatMap((e) => (e.type === 'token' && e.row === row ? [e.id] : [])));
     expect(streamed).toEqual(expected.rows.map((r) => r.ids));
     expect(model.backend).toBe('node');
+    // `session` follows the failover: the node backend's session, not the failed one.
+    expect(model.session).toBeInstanceOf(NodeSession);
+    expect(model.session).not.toBe(flakySession);
     await weft.dispose();
   });
 

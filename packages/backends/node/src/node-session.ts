@@ -21,14 +21,18 @@ export class NodeSession implements InferenceSession {
   readonly outputMetadata: readonly ValueInfo[];
   private released = false;
 
+  /**
+   * @param ortSession The onnxruntime-node session this wraps, public for interop (e.g. a
+   *   hand-written loop timed on the same session). Releasing it is this object's job.
+   */
   constructor(
     private readonly ort: Ort,
-    private readonly session: ortTypes.InferenceSession,
+    readonly ortSession: ortTypes.InferenceSession,
   ) {
-    this.inputNames = session.inputNames;
-    this.outputNames = session.outputNames;
-    this.inputMetadata = session.inputMetadata.map(toValueInfo);
-    this.outputMetadata = session.outputMetadata.map(toValueInfo);
+    this.inputNames = ortSession.inputNames;
+    this.outputNames = ortSession.outputNames;
+    this.inputMetadata = ortSession.inputMetadata.map(toValueInfo);
+    this.outputMetadata = ortSession.outputMetadata.map(toValueInfo);
   }
 
   createTensor<T extends TensorDataType>(type: T, data: TensorDataTypeMap[T], dims: readonly number[]): BackendTensor<T> {
@@ -43,14 +47,14 @@ export class NodeSession implements InferenceSession {
     if (options.signal?.aborted) return Promise.reject(options.signal.reason);
     const ortFeeds = feeds as unknown as Record<string, ortTypes.Tensor>;
     // onnxruntime's own promise, returned as it is (no extra turn before the caller sees outputs).
-    const outputs = options.fetches ? this.session.run(ortFeeds, [...options.fetches]) : this.session.run(ortFeeds);
+    const outputs = options.fetches ? this.ortSession.run(ortFeeds, [...options.fetches]) : this.ortSession.run(ortFeeds);
     return outputs as unknown as Promise<Record<string, BackendTensor>>;
   }
 
   async release(): Promise<void> {
     if (this.released) return;
     this.released = true;
-    await this.session.release();
+    await this.ortSession.release();
   }
 }
 

@@ -1,7 +1,7 @@
 /**
  * A bare greedy decoding loop written directly against onnxruntime-node, with no Weft code in
  * the path: the baseline `weft bench` compares Weft's generation loop with. It reads config.json,
- * creates its own session, feeds `input_ids` / `attention_mask` / `position_ids` and an empty
+ * runs on its own session or on one lent to it, feeds `input_ids` / `attention_mask` / `position_ids` and an empty
  * `past_key_values.*` at step 0, feeds each step's `present.*` back, and takes the argmax in JS.
  */
 import { readFile, stat } from 'node:fs/promises';
@@ -21,24 +21,28 @@ export interface BareRunResult {
 export class BareGreedyLoop {
   private constructor(
     private readonly session: ort.InferenceSession,
+    /** Whether `release` releases the session (false when it was lent by `onSession`). */
+    private readonly ownsSession: boolean,
     private readonly numLayers: number,
     private readonly numKvHeads: number,
     private readonly headDim: number,
   ) {}
 
-  /** Loads `dir` (config.json + its ONNX graph) with the given onnxruntime session options. */
+  /** Loads `dir` (config.json + its ONNX graph) on a session of its own with the given options. */
   static async load(dir: string, sessionOptions: ort.InferenceSession.SessionOptions, onnxFile?: string): Promise<BareGreedyLoop> {
-    const config = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as Record<string, number | undefined>;
-    const numLayers = config['num_hidden_layers'] ?? config['n_layer'];
-    const numHeads = config['num_attention_heads'] ?? config['n_head'];
-    const hidden = config['hidden_size'] ?? config['n_embd'];
-    if (numLayers === undefined || numHeads === undefined || hidden === undefined) {
-      throw new Error(`${join(dir, 'config.json')} lacks num_hidden_layers, num_attention_heads or hidden_size`);
-    }
-    const numKvHeads = config['num_key_value_heads'] ?? numHeads;
-    const headDim = config['head_dim'] ?? hidden / numHeads;
+    const shape = await readShape(dir);
     const session = await ort.InferenceSession.create(await findGraph(dir, onnxFile), sessionOptions);
-    return new BareGreedyLoop(session, numLayers, numKvHeads, headDim);
+    return new BareGreedyLoop(session, true, shape.numLayers, shape.numKvHeads, shape.headDim);
+  }
+
+  /**
+   * Runs on a session lent by its owner (e.g. the one Weft loaded `dir` on), which `release`
+   * leaves alone. Both loops then run the same weights and arena, so what differs between them is
+   * only the code around `session.run`.
+   */
+  static async onSession(dir: string, session: ort.InferenceSession): Promise<BareGreedyLoop> {
+    const shape = await readShape(dir);
+    return new BareGreedyLoop(session, false, shape.numLayers, shape.numKvHeads, shape.headDim);
   }
 
   /**
@@ -105,8 +109,19 @@ export class BareGreedyLoop {
   }
 
   async release(): Promise<void> {
-    await this.session.release();
+    if (this.ownsSession) await this.session.release();
   }
+}
+
+async function readShape(dir: string): Promise<{ numLayers: number; numKvHeads: number; headDim: number }> {
+  const config = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as Record<string, number | undefined>;
+  const numLayers = config['num_hidden_layers'] ?? config['n_layer'];
+  const numHeads = config['num_attention_heads'] ?? config['n_head'];
+  const hidden = config['hidden_size'] ?? config['n_embd'];
+  if (numLayers === undefined || numHeads === undefined || hidden === undefined) {
+    throw new Error(`${join(dir, 'config.json')} lacks num_hidden_layers, num_attention_heads or hidden_size`);
+  }
+  return { numLayers, numKvHeads: config['num_key_value_heads'] ?? numHeads, headDim: config['head_dim'] ?? hidden / numHeads };
 }
 
 async function findGraph(dir: string, onnxFile: string | undefined): Promise<string> {

@@ -15,6 +15,9 @@ export function formatBenchTable(r: BenchReport): string {
     `model ${r.model} (${r.backend}, ${r.threads === 0 ? 'default' : r.threads} intra-op thread${r.threads === 1 ? '' : 's'})`,
     `prompt ${r.promptTokens} tokens, ${r.generatedTokens} new tokens x batch ${r.batch}; medians of ${r.runs} runs each, ` +
       `${r.warmup} warm-up excluded, order A/B, B/A, ...`,
+    r.sharedSession
+      ? 'both loops ran on one onnxruntime session'
+      : 'separate sessions: a run after the other loop starts with cold weights (medians may mix two modes)',
     '',
     ...table,
     '',
@@ -40,6 +43,7 @@ export function benchJson(r: BenchReport): object {
     batch: r.batch,
     runs: r.runs,
     warmup: r.warmup,
+    sharedSession: r.sharedSession,
     weft: { ...timing(r.weft), runs: r.weft.runs.map(timing) },
     bare: { ...timing(r.bare), runs: r.bare.runs.map(timing) },
     ratio: { msPerToken: round(r.ratio.msPerToken, 4), ttftMs: round(r.ratio.ttftMs, 4), tokensPerSecond: round(r.ratio.tokensPerSecond, 4) },

@@ -1,3 +1,4 @@
+import { NodeSession } from '@weft/backend-node';
 import { InvalidOptionsError, median, type WeftModel } from '@weft/core';
 import { InterruptedError } from '../errors.js';
 import { openModel, type BackendChoice } from '../open-model.js';
@@ -36,6 +37,12 @@ export interface BenchReport {
   readonly batch: number;
   readonly runs: number;
   readonly warmup: number;
+  /**
+   * Whether both loops ran on Weft's onnxruntime-node session (the SDK side on `node`). Otherwise
+   * the bare loop had a session of its own, and each run that follows the other loop's starts
+   * with the other session's weights in the CPU caches: its prefill is slower (see docs/benchmarks.md).
+   */
+  readonly sharedSession: boolean;
   readonly weft: EngineSummary;
   readonly bare: EngineSummary;
   /** Weft / bare for each median (above 1 = Weft is slower, for tokens/s below 1). */
@@ -59,7 +66,11 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   const { model, close } = await openModel(options.model, session, options.backend ?? 'node');
   let bare: BareGreedyLoop | undefined;
   try {
-    bare = await BareGreedyLoop.load(options.model, session);
+    // One session for both when Weft runs on onnxruntime-node: two sessions run in turn evict each
+    // other's weights from the caches, which makes every other prefill much slower and the medians
+    // straddle two modes.
+    const shared = model.session instanceof NodeSession ? model.session.ortSession : undefined;
+    bare = shared ? await BareGreedyLoop.onSession(options.model, shared) : await BareGreedyLoop.load(options.model, session);
     const prompt = benchPromptIds(model.tokenizer, options.promptTokens);
     checkFits(model, options);
     const prompts = Array.from({ length: options.batch }, () => prompt);
@@ -106,6 +117,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       batch: options.batch,
       runs: timedPairs,
       warmup: options.warmup,
+      sharedSession: shared !== undefined,
       weft,
       bare: bareSummary,
       ratio: {

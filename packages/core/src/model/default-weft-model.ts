@@ -31,6 +31,9 @@ export class DefaultWeftModel implements WeftModel {
   get backend() {
     return this.context.sessions.current.backend;
   }
+  get session() {
+    return this.context.sessions.current.session;
+  }
   get rejectedBackends() {
     return this.context.rejectedBackends;
   }

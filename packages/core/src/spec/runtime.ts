@@ -2,7 +2,7 @@ import type { Observable } from 'rxjs';
 import type { GenerationConfig } from '../model/generation-config.js';
 import type { ModelConfig } from '../model/model-config.js';
 import type { PerplexityRequest, PerplexityResult } from '../generation/evaluate-perplexity.js';
-import type { SessionOptions } from './backend.js';
+import type { InferenceSession, SessionOptions } from './backend.js';
 import type { GenerationEvent } from './events.js';
 import type { KvLayout } from './kv-cache.js';
 import type { WeftPlugin } from './plugin.js';
@@ -46,6 +46,12 @@ export interface WeftModel {
   /** Backends passed over when loading (`auto` or by name), with reasons. */
   readonly rejectedBackends: readonly { readonly name: string; readonly reason: string }[];
   readonly layout: KvLayout;
+  /**
+   * The backend session runs currently go to (another one after a failover). For interop and
+   * diagnostics, e.g. timing a hand-written loop on the same session: Weft owns it, so never
+   * release it yourself, and do not run it while a generation of this model is in flight.
+   */
+  readonly session: InferenceSession;
   /** Cold Observable of typed events; each subscription is one run. */
   generate(request: GenerationRequest): Observable<GenerationEvent>;
   /** Text deltas of the first row, as they are produced. */
