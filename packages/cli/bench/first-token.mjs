@@ -10,7 +10,7 @@
  *
  *   npx pnpm@10 build
  *   node packages/cli/bench/first-token.mjs [--model models/story] [--runs 200] [--tokens 64] [--prompt-tokens 32]
- *                                           [--threads 1] [--baseline ../weft-old]
+ *                                           [--prompt TEXT] [--threads 1] [--baseline ../weft-old]
  */
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -23,6 +23,8 @@ import { commandFlags, minimalGreedyLoop, runSettings } from './minimal-loop.mjs
 const flag = commandFlags();
 const { dir, shape, runs, tokens, promptTokens } = runSettings(flag, 200);
 const baselineDir = flag('baseline', undefined);
+/** `--prompt TEXT`: this text (with the tokenizer's special tokens) instead of the `weft bench` prompt. */
+const promptText = flag('prompt', undefined);
 /** Intra-op threads of every session: one by default, as `weft bench`. */
 const session = { intraOpNumThreads: Number(flag('threads', '1')) };
 
@@ -33,7 +35,7 @@ const session = { intraOpNumThreads: Number(flag('threads', '1')) };
 async function weftEngine(weftCore, weftBackend) {
   const weft = weftCore.createWeft({ plugins: [weftBackend.nodeBackend()] });
   const model = await weft.load(dir, { backend: 'node', session });
-  prompt ??= benchPromptIds(model.tokenizer, promptTokens);
+  prompt ??= promptText === undefined ? benchPromptIds(model.tokenizer, promptTokens) : model.tokenizer.encode(promptText);
   const run = () =>
     new Promise((res, rej) => {
       const start = performance.now();
@@ -88,7 +90,7 @@ for (let i = 0; i < warmup + runs; i++) {
   }
 }
 const med = Object.fromEntries(names.map((n) => [n, core.median(ttft[n])]));
-console.log(`model ${dir}, prompt ${promptTokens} tokens, ${tokens} tokens per request, ${session.intraOpNumThreads} intra-op thread(s), ${runs} requests per engine (median)`);
+console.log(`model ${dir}, prompt ${prompt.length} tokens${promptText === undefined ? '' : ` (${JSON.stringify(promptText)})`}, ${tokens} tokens per request, ${session.intraOpNumThreads} intra-op thread(s), ${runs} requests per engine (median)`);
 for (const n of names) {
   const timed = setupMs[n] ?? [];
   const setup = timed.length > 0 ? `   setup before the forward pass ${(core.median(timed) * 1000).toFixed(0)} µs` : '';

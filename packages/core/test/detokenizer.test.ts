@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { HfTokenizer, IncrementalDetokenizer, seededRandom, type Tokenizer } from '../src/index.js';
+import { unfinishedTail } from '../src/tokenizer/incremental-detokenizer.js';
 import { fixture, hasStories260k, stories260k, storyModel } from './helpers.js';
 
 const load = (dir: string, config: Record<string, unknown> = {}) =>
@@ -80,4 +81,52 @@ describe('incremental detokenizing', () => {
     const bytes = [...new TextEncoder().encode('🙂é')].map((b) => 6 + b);
     expect(stream(tiny, bytes)).toEqual(['', '', '', '🙂', '', 'é', '']);
   });
+
+  describe('byte pieces against a streaming TextDecoder', () => {
+    /** A byte-level vocabulary of arbitrary byte strings (only `tokenPiece` is read). */
+    const bytesVocabulary = (pieces: readonly Uint8Array[]): Tokenizer =>
+      ({ tokenPiece: (id: number) => pieces[id] ?? null }) as unknown as Tokenizer;
+    /** Bytes that exercise every branch: ASCII, continuations, valid and never-valid leads, range edges. */
+    const interesting = [0x41, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc1, 0xc2, 0xdf, 0xe0, 0xe1, 0xed, 0xef, 0xf0, 0xf1, 0xf4, 0xf5, 0xff];
+    const random = seededRandom(23);
+    const randomPiece = (): Uint8Array =>
+      Uint8Array.from({ length: 1 + Math.floor(random() * 3) }, () => (random() < 0.8 ? interesting[Math.floor(random() * interesting.length)]! : Math.floor(random() * 256)));
+    const pieces = Array.from({ length: 400 }, randomPiece);
+    const vocabulary = bytesVocabulary(pieces);
+    const randomIds = (count: number): number[] => Array.from({ length: count }, () => Math.floor(random() * pieces.length));
+
+    it('releases exactly what TextDecoder with stream: true releases at each piece, and the same at the end', () => {
+      for (let trial = 0; trial < 2000; trial++) {
+        const ids = randomIds(1 + Math.floor(random() * 8));
+        const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
+        const expected = [...ids.map((id) => decoder.decode(pieces[id], { stream: true })), decoder.decode()];
+        expect(stream(vocabulary, ids)).toEqual(expected);
+      }
+    });
+
+    it('primes from the prompt to the state a TextDecoder reaches after the prompt, without its text', () => {
+      for (let trial = 0; trial < 2000; trial++) {
+        const context = randomIds(Math.floor(random() * 6));
+        const ids = randomIds(1 + Math.floor(random() * 5));
+        const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
+        for (const id of context) decoder.decode(pieces[id], { stream: true });
+        const expected = [...ids.map((id) => decoder.decode(pieces[id], { stream: true })), decoder.decode()];
+        expect(stream(vocabulary, ids, context)).toEqual(expected);
+      }
+    });
+
+    it('holds back only a valid unfinished character', () => {
+      const tail = (...bytes: number[]) => unfinishedTail(Uint8Array.from(bytes));
+      expect(tail(0x61, 0xe2, 0x82)).toBe(1); // "€" missing its last byte
+      expect(tail(0xf0, 0x9f, 0x98)).toBe(0); // an emoji missing its last byte
+      expect(tail(0xe2, 0x82, 0xac)).toBe(3); // complete
+      expect(tail(0xe0, 0x80)).toBe(2); // overlong: replaced at once
+      expect(tail(0xed, 0xa0)).toBe(2); // a surrogate: replaced at once
+      expect(tail(0xf4, 0x90)).toBe(2); // past U+10FFFF: replaced at once
+      expect(tail(0xc1)).toBe(1); // never a lead
+      expect(tail(0x80, 0x80, 0x80)).toBe(3); // continuations without a lead
+      expect(tail()).toBe(0);
+    });
+  });
 });
+

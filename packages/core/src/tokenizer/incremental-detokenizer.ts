@@ -8,8 +8,9 @@ const WINDOW = 12;
 /**
  * Turns a growing id sequence into text deltas, never emitting a broken UTF-8 character.
  *
- * Byte-level vocabularies (the tokenizer offers `tokenPiece`) stream each token's bytes through
- * one UTF-8 decoder, which holds back an incomplete character by itself: no decode call per token.
+ * Byte-level vocabularies (the tokenizer offers `tokenPiece`) stream each token's bytes as UTF-8,
+ * holding back only an unfinished character's bytes: no decode of ids per token, and none at all
+ * for ASCII pieces.
  * Other tokenizers decode a short window of recent ids and emit what the new id adds to the
  * window's previous text, holding back while the text ends in U+FFFD; one decode per id, plus one
  * when the window is re-based.
@@ -74,13 +75,16 @@ type PieceOf = (id: number) => Uint8Array | string | null;
  */
 const asciiTexts = new WeakMap<PieceOf, (string | false | undefined)[]>();
 
-/** Token bytes through one streaming UTF-8 decoder, as byte-level decoding joins them. */
+/**
+ * Token bytes joined and decoded as UTF-8, exactly as a streaming `TextDecoder` would decode them
+ * piece by piece, without one: only the bytes of an unfinished character (at most three) are held
+ * between pieces, and complete runs go through one shared, stateless decoder. A stream therefore
+ * costs no decoder of its own, and priming it from the prompt decodes nothing.
+ */
 class ByteStream {
-  /** Made at the first byte that is not ASCII: most streams never need one. */
-  private utf8: TextDecoder | undefined;
   private readonly ascii: (string | false | undefined)[];
-  /** Whether the decoder holds no bytes of an unfinished character. */
-  private clean = true;
+  /** The leading bytes of a character the next piece should complete; undefined when none. */
+  private held: Uint8Array | undefined;
 
   constructor(private readonly piece: PieceOf) {
     let ascii = asciiTexts.get(piece);
@@ -89,51 +93,99 @@ class ByteStream {
   }
 
   /**
-   * Feeds `ids[start..]`, which came before the stream (their text is not emitted). Only those
-   * after the last ASCII or added-token piece matter: such a piece leaves the decoder holding nothing.
+   * Takes the state `ids[start..]` would leave, without their text. Only the ids after the last
+   * ASCII or added-token piece matter (such a piece leaves nothing held), and of their bytes only
+   * an unfinished character at the end.
    */
   prime(ids: readonly number[], start: number): void {
     let from = ids.length;
     while (from > start && !this.endsClean(ids[from - 1]!)) from--;
-    for (let i = from; i < ids.length; i++) this.push(ids[i]!);
+    const pieces: Uint8Array[] = [];
+    for (let i = from; i < ids.length; i++) {
+      const piece = this.piece(ids[i]!);
+      if (piece instanceof Uint8Array) pieces.push(piece);
+    }
+    this.held = undefined;
+    if (pieces.length === 0) return;
+    const bytes = pieces.length === 1 ? pieces[0]! : concat(pieces);
+    const cut = unfinishedTail(bytes);
+    if (cut < bytes.length) this.held = bytes.slice(cut);
   }
 
   push(id: number): string {
     const piece = this.piece(id);
     if (piece === null) return '';
-    // An added token ends the byte run before it (an incomplete character there becomes U+FFFD).
-    if (typeof piece === 'string') {
-      this.clean = true;
-      return (this.utf8?.decode() ?? '') + piece;
-    }
+    // An added token ends the byte run before it (an unfinished character there becomes U+FFFD).
+    if (typeof piece === 'string') return this.flush() + piece;
+    // ASCII bytes decode to themselves and end any unfinished character before them.
     const ascii = (this.ascii[id] ??= asciiText(piece));
-    if (ascii !== false) {
-      // ASCII bytes decode to themselves and end any unfinished character before them, so once
-      // they have passed through the decoder it holds nothing and they need no decoder at all.
-      if (this.clean) return ascii;
-      this.clean = true;
-      return this.decoder.decode(piece, { stream: true });
-    }
-    this.clean = false;
-    return this.decoder.decode(piece, { stream: true });
+    if (ascii !== false && this.held === undefined) return ascii;
+    const bytes = this.held === undefined ? piece : concat([this.held, piece]);
+    const cut = unfinishedTail(bytes);
+    this.held = cut < bytes.length ? bytes.slice(cut) : undefined;
+    return cut === 0 ? '' : decodeUtf8(cut === bytes.length ? bytes : bytes.subarray(0, cut));
   }
 
-  /** Whether the decoder holds nothing after this id, whatever came before it. */
+  /** Whether nothing is held after this id, whatever came before it. */
   private endsClean(id: number): boolean {
     const piece = this.piece(id);
     if (piece === null) return false;
     return typeof piece === 'string' || (this.ascii[id] ??= asciiText(piece)) !== false;
   }
 
+  /** The held bytes as text (an unfinished character decodes as one U+FFFD). */
   flush(): string {
-    this.clean = true;
-    return this.utf8?.decode() ?? '';
+    const held = this.held;
+    this.held = undefined;
+    return held === undefined ? '' : decodeUtf8(held);
   }
+}
 
-  private get decoder(): TextDecoder {
-    // ignoreBOM: a U+FEFF the model writes is text, as in the tokenizer's own decode.
-    return (this.utf8 ??= new TextDecoder('utf-8', { ignoreBOM: true }));
+/**
+ * Where the unfinished character at the end of `bytes` starts, or `bytes.length` when there is
+ * none: a lead byte followed by fewer continuation bytes than it needs, each in the range the
+ * UTF-8 decoding algorithm of the Encoding Standard accepts there. A streaming decoder holds
+ * exactly those bytes back; anything else it decodes (or replaces with U+FFFD) at once.
+ */
+export function unfinishedTail(bytes: Uint8Array): number {
+  const n = bytes.length;
+  for (let back = 1; back <= 3 && back <= n; back++) {
+    const b = bytes[n - back]!;
+    if (b < 0x80) return n;
+    if (b < 0xc0) continue; // a continuation byte: its lead, if any, is further back
+    if (b < 0xc2 || b > 0xf4) return n; // never starts a character
+    const length = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : 2;
+    if (back >= length) return n; // complete
+    if (back >= 2) {
+      // The second byte's range depends on the lead (no overlongs, surrogates or code points past U+10FFFF).
+      const second = bytes[n - back + 1]!;
+      const low = b === 0xe0 ? 0xa0 : b === 0xf0 ? 0x90 : 0x80;
+      const high = b === 0xed ? 0x9f : b === 0xf4 ? 0x8f : 0xbf;
+      if (second < low || second > high) return n;
+    }
+    return n - back;
   }
+  return n;
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  let length = 0;
+  for (const p of parts) length += p.length;
+  const out = new Uint8Array(length);
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
+}
+
+/** One decoder for every stream: each call decodes a whole run (no `stream` state). */
+let utf8: TextDecoder | undefined;
+
+function decodeUtf8(bytes: Uint8Array): string {
+  // ignoreBOM: a U+FEFF the model writes is text, as in the tokenizer's own decode.
+  return (utf8 ??= new TextDecoder('utf-8', { ignoreBOM: true })).decode(bytes);
 }
 
 function asciiText(bytes: Uint8Array): string | false {
