@@ -12,10 +12,10 @@ import { RowState } from './row-state.js';
 import { resolveSamplingOptions } from './sampling/sampling-options.js';
 import { seededRandom } from './sampling/seeded-random.js';
 import { logSumExp } from './sampling/softmax.js';
-import { runStage } from './stage-runner.js';
+import { runStage, stageFailure } from './stage-runner.js';
 import { splitPresents } from './split-presents.js';
 import { stepFeeds } from './step-feeds.js';
-import { nextTokens } from './next-tokens.js';
+import { nextTokens, type NextTokenContext } from './next-tokens.js';
 import { applyRouter, slotPositions } from './apply-router.js';
 import { cacheKeyRerotation } from './kv/rerotate-keys.js';
 import { median } from '../util/median.js';
@@ -85,10 +85,24 @@ async function runGeneration(
   /** Past keys re-rotated to cache positions for this step (positions: 'cache'). */
   let rotated: BackendTensor[] = [];
   const release = (): void => {
-    for (const t of Object.values(owned)) t.dispose();
+    for (const name in owned) owned[name]!.dispose();
     for (const t of rotated) t.dispose();
     owned = {};
     rotated = [];
+  };
+  // Whether anything reads each step's observation (else it is not built).
+  const observed = components.analyzers.length > 0 || router?.value.observe !== undefined || hooksWith(hooks, 'afterForward');
+  /** What picking needs besides the logits; one object per run, its `step` updated each step. */
+  const picking: { -readonly [K in keyof NextTokenContext]: NextTokenContext[K] } = {
+    step: 0,
+    vocab,
+    padTokenId: generationConfig.padTokenId,
+    prompts,
+    sampling,
+    random,
+    components,
+    hooks,
+    rewrites,
   };
 
   if (layout.hasPast) runStage(components.kv.owner, 'kv begin', () => store.begin({ layout, batchSize: batch, session: active.session }));
@@ -167,33 +181,27 @@ async function runGeneration(
       // readable after dispose; processing that rewrites logits works on its own copy.
       for (let r = 0; r < batch; r++) logits.push(data.subarray(((r + 1) * seq - 1) * vocab, (r + 1) * seq * vocab));
 
-      const observation = { step, batchSize: batch, inputIds: feedIds, logits, outputs, layout };
       let importance: Float32Array | undefined;
-      for (const a of components.analyzers) {
-        const data = runStage(a.owner, `analyzer "${a.value.name}"`, () => a.value.observe(observation));
-        if (data !== undefined) out.next({ type: 'analysis', analyzer: a.value.name, step, data });
-        importance ??= a.value.importance?.();
+      if (observed) {
+        const observation = { step, batchSize: batch, inputIds: feedIds, logits, outputs, layout };
+        for (const a of components.analyzers) {
+          const data = runStage(a.owner, `analyzer "${a.value.name}"`, () => a.value.observe(observation));
+          if (data !== undefined) out.next({ type: 'analysis', analyzer: a.value.name, step, data });
+          importance ??= a.value.importance?.();
+        }
+        if (router?.value.observe) runStage(router.owner, `router "${router.value.name}" observe`, () => router.value.observe!(observation));
+        for (const h of hooks) {
+          if (h.hooks.afterForward) runStage(h.owner, 'afterForward', () => h.hooks.afterForward!(observation));
+        }
       }
-      if (router?.value.observe) runStage(router.owner, `router "${router.value.name}" observe`, () => router.value.observe!(observation));
       seen += feedIds[0]!.length;
-      for (const h of hooks) {
-        if (h.hooks.afterForward) runStage(h.owner, 'afterForward', () => h.hooks.afterForward!(observation));
-      }
       const samplingStart = performance.now();
-      const picked = nextTokens(rows, logits, {
-        step,
-        vocab,
-        padTokenId: generationConfig.padTokenId,
-        prompts,
-        sampling,
-        random,
-        components,
-        hooks,
-        rewrites,
-      });
-      const samplingMs = performance.now() - samplingStart;
-
+      picking.step = step;
+      const picked = nextTokens(rows, logits, picking);
+      // One clock read ends sampling and starts detokenizing.
       const detokenizeStart = performance.now();
+      const samplingMs = detokenizeStart - samplingStart;
+
       for (const row of rows) {
         if (!row.active) continue;
         const id = picked[row.row]!;
@@ -202,7 +210,7 @@ async function runGeneration(
           continue;
         }
         const index = row.generated.length;
-        const { text } = row.accept(id);
+        const text = row.accept(id);
         if (row.active && row.generated.length >= maxTokens) row.finish('length');
         if (step === 0 && ttftMs === 0) ttftMs = performance.now() - started;
         out.next(tokenEvent(row.row, index, id, text, logits[row.row]!));
@@ -210,18 +218,23 @@ async function runGeneration(
           if (h.hooks.afterToken) runStage(h.owner, 'afterToken', () => h.hooks.afterToken!({ row: row.row, step, id, text }));
         }
       }
-      const detokenizeMs = performance.now() - detokenizeStart;
-      if (step === 0 && ttftMs === 0) ttftMs = performance.now() - started;
+      // One clock read ends detokenizing and starts the cache's append.
+      const detokenizeEnd = performance.now();
+      const detokenizeMs = detokenizeEnd - detokenizeStart;
+      if (step === 0 && ttftMs === 0) ttftMs = detokenizeEnd - started;
       // The cache takes this step's keys and values after the tokens are out: nothing before
       // needs them, and the first token should not wait for them.
       if (layout.hasPast) {
-        const t = performance.now();
         const { presents, rest } = splitPresents(outputs, presentNames);
         owned = rest;
         rerotation?.restore(presents);
-        runStage(components.kv.owner, 'kv append', () => store.append(presents));
+        try {
+          store.append(presents);
+        } catch (cause) {
+          throw stageFailure(components.kv.owner, 'kv append', cause);
+        }
         if (router) applyRouter(router, components.kv, { step, batchSize: batch, layout, nextPosition: seen, padded, importance });
-        kvMs += performance.now() - t;
+        kvMs += performance.now() - detokenizeEnd;
       }
       release();
       if (step > 0) stepMs.push(performance.now() - stepStart);
@@ -234,9 +247,16 @@ async function runGeneration(
             : { type: 'metrics', step, inputTokens, forwardMs, kvMs, samplingMs, detokenizeMs, kvBytes },
         );
       }
-      if (rows.every((row) => !row.active)) break;
-      tokens = rows.map((row) => [row.active ? row.generated[row.generated.length - 1]! : generationConfig.padTokenId]);
-      tokens.forEach((t, r) => history[r]!.push(t[0]!));
+      // Each row's next input: its last token, or padding once it has finished.
+      let anyActive = false;
+      tokens = [];
+      for (const row of rows) {
+        const next = row.active ? row.generated[row.generated.length - 1]! : generationConfig.padTokenId;
+        anyActive ||= row.active;
+        tokens.push([next]);
+        history[row.row]!.push(next);
+      }
+      if (!anyActive) break;
     }
     out.next(doneEvent(rows, ttftMs, median(stepMs), layout.hasPast ? store.bytes() : 0));
   } finally {

@@ -26,18 +26,18 @@ export class RowState {
     return this.finishReason === undefined;
   }
 
-  /** Appends a generated id; returns the text it releases and whether a stop string matched. */
-  accept(id: number): { readonly text: string; readonly stopped: boolean } {
+  /** Appends a generated id; returns the text it releases. A matched stop string finishes the row (`stop`). */
+  accept(id: number): string {
     this.generated.push(id);
     const piece = this.detokenizer.push(id);
     if (!this.stops) {
       this.text += piece;
-      return { text: piece, stopped: false };
+      return piece;
     }
     const { emit, stopped } = this.stops.push(piece);
     this.text += emit;
     if (stopped) this.finishReason = 'stop';
-    return { text: emit, stopped };
+    return emit;
   }
 
   /** Ends the row; text held back for UTF-8 or stop-string matching is released unless a stop matched. */

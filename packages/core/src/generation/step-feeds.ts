@@ -44,7 +44,7 @@ export function stepFeeds(
   const feeds: Record<string, BackendTensor> = { input_ids: session.createTensor('int64', ids, [batch, seq]) };
   if (layout.hasAttentionMask) {
     let mask: BigInt64Array;
-    if (pads.every((p) => p === 0)) {
+    if (noPadding(pads)) {
       // The common case, nothing masked: a view of one shared, read-only buffer of ones instead of
       // allocating and filling batch × total values every step.
       mask = ones(batch * total);
@@ -82,4 +82,9 @@ let onesBuffer = new BigInt64Array(0);
 function ones(length: number): BigInt64Array {
   if (onesBuffer.length < length) onesBuffer = new BigInt64Array(Math.max(length, 2 * onesBuffer.length, 1024)).fill(1n);
   return onesBuffer.subarray(0, length);
+}
+
+function noPadding(pads: readonly number[]): boolean {
+  for (const p of pads) if (p !== 0) return false;
+  return true;
 }

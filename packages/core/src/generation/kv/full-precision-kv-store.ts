@@ -44,19 +44,16 @@ export class FullPrecisionKvStore implements KvCacheStore {
   append(presents: Readonly<Record<string, BackendTensor>>): void {
     const layout = this.layout;
     if (!layout) throw new Error('FullPrecisionKvStore.append called before begin');
+    // Plain loops, keys then values per layer in layout order (one hidden-class path every step).
     const next: Record<string, BackendTensor> = {};
-    const take = (pastNames: readonly string[], presentNames: readonly string[]): void => {
-      pastNames.forEach((pastName, i) => {
-        const tensor = presents[presentNames[i]!];
-        if (!tensor) throw new Error(`The step did not return ${presentNames[i]}`);
-        next[pastName] = tensor;
-      });
-    };
-    take(layout.pastKeyNames, layout.presentKeyNames);
-    take(layout.pastValueNames, layout.presentValueNames);
+    const layers = layout.pastKeyNames.length;
+    for (let i = 0; i < layers; i++) {
+      next[layout.pastKeyNames[i]!] = present(presents, layout.presentKeyNames[i]!);
+      next[layout.pastValueNames[i]!] = present(presents, layout.presentValueNames[i]!);
+    }
     this.releasePast();
     this.past = next;
-    const length = next[layout.pastKeyNames[0]!]?.dims[2] ?? 0;
+    const length = layers > 0 ? next[layout.pastKeyNames[0]!]!.dims[2]! : 0;
     // New slots take the next absolute positions (tokens seen so far), whatever was evicted.
     const added = length - this.cached;
     for (const list of this.positions) for (let i = 0; i < added; i++) list.push(this.seen + i);
@@ -87,7 +84,7 @@ export class FullPrecisionKvStore implements KvCacheStore {
 
   bytes(): number {
     let total = 0;
-    for (const t of Object.values(this.past)) total += t.data.byteLength;
+    for (const name in this.past) total += this.past[name]!.data.byteLength;
     return total;
   }
 
@@ -103,4 +100,10 @@ export class FullPrecisionKvStore implements KvCacheStore {
     if (!this.pastShared) for (const name in this.past) this.past[name]!.dispose();
     this.pastShared = false;
   }
+}
+
+function present(presents: Readonly<Record<string, BackendTensor>>, name: string): BackendTensor {
+  const tensor = presents[name];
+  if (!tensor) throw new Error(`The step did not return ${name}`);
+  return tensor;
 }
