@@ -19,8 +19,11 @@ export function sharedEmptyPast(session: TensorMaker, layout: KvLayout, batchSiz
   if (!tensors) {
     const dims = [batchSize, layout.numKvHeads, 0, layout.headDim];
     const record: Record<string, BackendTensor> = {};
-    for (const name of layout.pastKeyNames) record[name] = session.createTensor('float32', new Float32Array(0), dims);
-    for (const name of layout.pastValueNames) record[name] = session.createTensor('float32', new Float32Array(0), dims);
+    // Key then value per layer, the order the fp32 store appends in: one key order for every step's feeds.
+    for (let i = 0; i < layout.pastKeyNames.length; i++) {
+      record[layout.pastKeyNames[i]!] = session.createTensor('float32', new Float32Array(0), dims);
+      record[layout.pastValueNames[i]!] = session.createTensor('float32', new Float32Array(0), dims);
+    }
     tensors = Object.freeze(record);
     bySize.set(batchSize, tensors);
   }
