@@ -100,12 +100,13 @@ class ByteStream {
   prime(ids: readonly number[], start: number): void {
     let from = ids.length;
     while (from > start && !this.endsClean(ids[from - 1]!)) from--;
+    this.held = undefined;
+    if (from === ids.length) return; // the usual case: the prompt ends in ASCII or an added token
     const pieces: Uint8Array[] = [];
     for (let i = from; i < ids.length; i++) {
       const piece = this.piece(ids[i]!);
       if (piece instanceof Uint8Array) pieces.push(piece);
     }
-    this.held = undefined;
     if (pieces.length === 0) return;
     const bytes = pieces.length === 1 ? pieces[0]! : concat(pieces);
     const cut = unfinishedTail(bytes);
