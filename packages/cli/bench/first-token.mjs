@@ -12,13 +12,12 @@
  *   node packages/cli/bench/first-token.mjs [--model models/story] [--runs 200] [--tokens 64] [--prompt-tokens 32]
  *                                           [--prompt TEXT] [--threads 1] [--baseline ../weft-old]
  */
-import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { join } from 'node:path';
 import ort from 'onnxruntime-node';
 import * as core from '@weft/core';
 import * as backend from '@weft/backend-node';
 import { benchPromptIds } from '../dist/bench/bench-prompt.js';
-import { commandFlags, minimalGreedyLoop, runSettings } from './minimal-loop.mjs';
+import { commandFlags, importBaseline, minimalGreedyLoop, runSettings } from './minimal-loop.mjs';
 
 const flag = commandFlags();
 const { dir, shape, runs, tokens, promptTokens } = runSettings(flag, 200);
@@ -71,9 +70,8 @@ let prompt;
 const setupMs = { weft: [], baseline: [] };
 const engines = { weft: await weftEngine(core, backend), bare: await bareEngine() };
 if (baselineDir) {
-  const base = resolve(baselineDir);
-  const url = (p) => pathToFileURL(join(base, p)).href;
-  engines.baseline = await weftEngine(await import(url('packages/core/dist/index.js')), await import(url('packages/backends/node/dist/index.js')));
+  const baseline = await importBaseline(baselineDir);
+  engines.baseline = await weftEngine(baseline.core, baseline.backend);
 }
 const names = Object.keys(engines);
 const ttft = Object.fromEntries(names.map((n) => [n, []]));

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import ort from 'onnxruntime-node';
 
 /** The repository root (model paths are resolved against it). */
@@ -15,6 +15,18 @@ export function commandFlags(args = process.argv.slice(2)) {
   return (name, fallback) => {
     const i = args.indexOf(`--${name}`);
     return i >= 0 && args[i + 1] !== undefined ? args[i + 1] : fallback;
+  };
+}
+
+/**
+ * The built `@weft/core` and `@weft/backend-node` of another checkout (`--baseline DIR`, after
+ * `npx pnpm@10 build` there), loaded beside this one's for A/B runs in one process.
+ */
+export async function importBaseline(dir) {
+  const url = (p) => pathToFileURL(join(resolve(dir), p)).href;
+  return {
+    core: await import(url('packages/core/dist/index.js')),
+    backend: await import(url('packages/backends/node/dist/index.js')),
   };
 }
 

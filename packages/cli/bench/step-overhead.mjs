@@ -14,13 +14,12 @@
  * The minimal loop is simpler than `weft bench`'s bare loop on purpose (no Weft code at all:
  * feeds, run, argmax). Weft's run time comes from its `metrics` events (forwardMs).
  */
-import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { join } from 'node:path';
 import ort from 'onnxruntime-node';
 import * as core from '@weft/core';
 import * as backend from '@weft/backend-node';
 import { benchPromptIds } from '../dist/bench/bench-prompt.js';
-import { commandFlags, minimalGreedyLoop, runSettings } from './minimal-loop.mjs';
+import { commandFlags, importBaseline, minimalGreedyLoop, runSettings } from './minimal-loop.mjs';
 
 const flag = commandFlags();
 const { dir, shape, runs, tokens, promptTokens } = runSettings(flag, 80);
@@ -81,9 +80,8 @@ const bare = {
 
 const engines = { bare, weft };
 if (baselineDir) {
-  const base = resolve(baselineDir);
-  const url = (p) => pathToFileURL(join(base, p)).href;
-  engines.baseline = await weftEngine(await import(url('packages/core/dist/index.js')), await import(url('packages/backends/node/dist/index.js')));
+  const baseline = await importBaseline(baselineDir);
+  engines.baseline = await weftEngine(baseline.core, baseline.backend);
 }
 const names = Object.keys(engines);
 const stats = Object.fromEntries(names.map((n) => [n, { gaps: [], outside: [], inRun: [] }]));
