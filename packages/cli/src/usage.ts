@@ -71,14 +71,15 @@ ${PIPELINE}
                              their maxima over documents, and msPerToken
   -h, --help                 show this help
 `,
-  bench: `Usage: weft bench [--model DIR] [--tokens N] [--prompt-tokens P] [--batch B] [--runs R] [--warmup W] [--json]
+  bench: `Usage: weft bench [--model DIR] [--backend NAME] [--tokens N] [--prompt-tokens P] [--batch B] [--runs R] [--warmup W] [--json]
 
 Alternates, in one process, Weft's greedy generation and a bare onnxruntime-node greedy loop on the
-same prompt ids and session options (order A/B, B/A, ...), excludes warm-up runs, reports medians,
-and checks that both produce the same token ids.
+same prompt ids and onnxruntime session (order A/B, B/A, ...; a session of its own for the bare
+loop when --backend is not node), excludes warm-up runs, reports medians, and checks that both
+produce the same token ids.
 
 Options:
-${MODEL.replace('(0 = runtime default)', '(default 1; 0 = runtime default)')}
+${MODEL.replace('(0 = runtime default)', '(default 1; 0 = runtime default)').replace(/--backend NAME .*/, '--backend NAME     the SDK side: node (default, as the bare loop) | web | npu | auto')}
   --tokens N                 new tokens per row (default 64)
   --prompt-tokens P          prompt length in tokens (default 32)
   --batch B                  identical rows per run (default 1)

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { parseIdList } from '../src/args/prompt-source.js';
+import { parseBenchArgs } from '../src/args/bench-args.js';
 import { parseDecimal, parseInteger } from '../src/args/numbers.js';
 import { splitDocuments, UsageError } from '../src/index.js';
 import { cli } from './helpers.js';
@@ -75,6 +76,15 @@ describe('help', () => {
       expect(result.stdout).toMatch(new RegExp(`^Usage: weft ${command}`));
       expect(result.stderr).toBe('');
     }
+  });
+
+  it('states the defaults each command really uses', async () => {
+    // bench runs the SDK side on node unless told otherwise (the bare loop is onnxruntime-node).
+    expect(parseBenchArgs([]).backend).toBe('node');
+    const bench = (await cli(['bench', '--help'])).stdout;
+    expect(bench).toMatch(/--backend NAME\s+the SDK side: node \(default/);
+    expect(bench).not.toMatch(/auto \(default/);
+    expect((await cli(['generate', '--help'])).stdout).toMatch(/--backend NAME\s+auto \(default/);
   });
 
   it('prints the version', async () => {
