@@ -12,7 +12,7 @@ import { RowState } from './row-state.js';
 import { resolveSamplingOptions } from './sampling/sampling-options.js';
 import { seededRandom } from './sampling/seeded-random.js';
 import { logSumExp } from './sampling/softmax.js';
-import { runStage, stageFailure } from './stage-runner.js';
+import { runStage } from './stage-runner.js';
 import { splitPresents } from './split-presents.js';
 import { stepFeeds } from './step-feeds.js';
 import { nextTokens, type NextTokenContext } from './next-tokens.js';
@@ -228,11 +228,7 @@ async function runGeneration(
         const { presents, rest } = splitPresents(outputs, presentNames);
         owned = rest;
         rerotation?.restore(presents);
-        try {
-          store.append(presents);
-        } catch (cause) {
-          throw stageFailure(components.kv.owner, 'kv append', cause);
-        }
+        runStage(components.kv.owner, 'kv append', () => store.append(presents));
         if (router) applyRouter(router, components.kv, { step, batchSize: batch, layout, nextPosition: seen, padded, importance });
         kvMs += performance.now() - detokenizeEnd;
       }
