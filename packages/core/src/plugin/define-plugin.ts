@@ -1,10 +1,11 @@
 import { PluginError } from '../errors/plugin-error.js';
 import { WEFT_PLUGIN, type WeftPlugin, type WeftPluginManifest } from '../spec/plugin.js';
-import { validateManifest } from './validate-manifest.js';
+import { readManifest } from './validate-manifest.js';
 
 /**
- * Declares a plugin. The manifest is validated now (name, semver version, apiVersion range,
- * setup function), so a malformed plugin fails where it is written.
+ * Declares a plugin. The manifest is read once and validated now (name, semver version, an
+ * apiVersion range naming the API majors it supports, setup function), so a malformed plugin
+ * fails where it is written. Returns a frozen plugin holding only the manifest's fields.
  *
  * @example
  * export const shout = () => definePlugin({
@@ -13,10 +14,15 @@ import { validateManifest } from './validate-manifest.js';
  * });
  */
 export function definePlugin(manifest: WeftPluginManifest): WeftPlugin {
-  const problem = validateManifest(manifest);
-  if (problem) {
-    const name = typeof (manifest as { name?: unknown })?.name === 'string' ? (manifest as { name: string }).name : '<unnamed>';
-    throw new PluginError(name, 'manifest', problem);
-  }
-  return Object.freeze({ ...manifest, [WEFT_PLUGIN]: true as const });
+  const reading = readManifest(manifest);
+  if (!reading.ok) throw new PluginError(reading.plugin, 'manifest', reading.problem);
+  const { name, version, apiVersion, description, setup } = reading.manifest;
+  return Object.freeze({
+    name,
+    version,
+    apiVersion,
+    ...(description === undefined ? {} : { description }),
+    setup,
+    [WEFT_PLUGIN]: true as const,
+  });
 }

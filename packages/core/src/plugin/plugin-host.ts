@@ -1,24 +1,31 @@
 import { inject, injectable } from 'inversify';
 import semver from 'semver';
 import { PluginError } from '../errors/plugin-error.js';
-import { WeftError } from '../errors/weft-error.js';
+import { openStage } from '../registry/open-stage.js';
 import { ADAPTER_REGISTRY, API_VERSION, GENERATION_HOOKS, type OwnedHooks } from '../runtime/tokens.js';
 import type { GenerationHooks } from '../spec/hooks.js';
 import type { PluginContext, WeftPlugin } from '../spec/plugin.js';
-import type { AdapterEntry, AdapterKind, AdapterRegistry } from '../spec/registry.js';
-import { validateManifest } from './validate-manifest.js';
+import type { AdapterRegistry } from '../spec/registry.js';
+import { describeCause } from '../util/describe-cause.js';
+import { checkSetupTimeout } from './setup-timeout.js';
+import { snapshotHooks } from './snapshot-hooks.js';
+import { readManifest, type ManifestSnapshot } from './validate-manifest.js';
 
-/** Longest a plugin's `setup` may take before it is reported as hung. */
-export const SETUP_TIMEOUT_MS = 30_000;
+export { SETUP_TIMEOUT_MS } from './setup-timeout.js';
 
 /**
- * Installs plugins into one runtime: validates the manifest, checks `apiVersion` against the
- * host with semver, rejects duplicate names, runs `setup` with a timeout, and commits the
- * plugin's registrations and hooks only when setup succeeded.
+ * Installs plugins into one runtime: reads the manifest once and validates it, checks
+ * `apiVersion` against the host with semver, rejects duplicate names (and the same plugin object
+ * twice), runs `setup` with a timeout, and commits the plugin's registrations, declared kinds and
+ * hooks only when setup succeeded — all of them, or none.
  */
 @injectable()
 export class PluginHost {
   private readonly installed = new Map<string, string>();
+  /** Names whose setup is running: a concurrent install of the same name is rejected too. */
+  private readonly installing = new Set<string>();
+  /** Plugin objects installed or being installed, whatever name they report next time. */
+  private readonly objects = new WeakSet<object>();
 
   constructor(
     @inject(ADAPTER_REGISTRY) private readonly registry: AdapterRegistry,
@@ -31,56 +38,98 @@ export class PluginHost {
     return [...this.installed].map(([name, version]) => ({ name, version }));
   }
 
-  async install(plugin: WeftPlugin, timeoutMs = SETUP_TIMEOUT_MS): Promise<void> {
-    const problem = validateManifest(plugin);
-    const name = typeof (plugin as { name?: unknown })?.name === 'string' ? plugin.name : '<unnamed>';
-    if (problem) throw new PluginError(name, 'manifest', problem);
-    if (this.installed.has(plugin.name)) {
-      throw new PluginError(plugin.name, 'manifest', `a plugin named "${plugin.name}" is already installed in this runtime`);
+  /**
+   * Installs one plugin. Rejects with `InvalidOptionsError` for a bad `timeoutMs` and with a
+   * `PluginError` (stage `manifest` or `setup`) for everything the plugin gets wrong.
+   */
+  async install(plugin: WeftPlugin, timeoutMs?: number): Promise<void> {
+    const timeout = checkSetupTimeout(timeoutMs);
+    const reading = readManifest(plugin, this.apiVersion);
+    if (!reading.ok) throw new PluginError(reading.plugin, 'manifest', reading.problem);
+    const manifest = reading.manifest;
+    const { name } = manifest;
+    if (this.installed.has(name) || this.installing.has(name)) {
+      throw new PluginError(name, 'manifest', `a plugin named "${name}" is already installed in this runtime`);
     }
-    if (!semver.satisfies(this.apiVersion, plugin.apiVersion)) {
+    if (this.objects.has(plugin)) {
+      throw new PluginError(name, 'manifest', 'this plugin object is already installed in this runtime (under another name)');
+    }
+    if (!semver.satisfies(this.apiVersion, manifest.apiVersion)) {
       throw new PluginError(
-        plugin.name,
+        name,
         'manifest',
-        `it needs Weft plugin API ${plugin.apiVersion} but this host implements ${this.apiVersion}; install a matching version`,
+        `it needs Weft plugin API ${manifest.apiVersion} but this host implements ${this.apiVersion}; install a matching version`,
       );
     }
-    const staged: { kind: AdapterKind; entry: AdapterEntry<never> }[] = [];
+    this.installing.add(name);
+    this.objects.add(plugin);
+    try {
+      await this.setUp(plugin, manifest, timeout);
+      this.installed.set(name, manifest.version);
+    } catch (error) {
+      this.objects.delete(plugin);
+      throw error;
+    } finally {
+      this.installing.delete(name);
+    }
+  }
+
+  /** Runs setup against a stage and commits what it staged; nothing is kept when it fails. */
+  private async setUp(plugin: WeftPlugin, manifest: ManifestSnapshot, timeoutMs: number): Promise<void> {
+    const { name } = manifest;
+    const stage = openStage(this.registry, name);
     const stagedHooks: GenerationHooks[] = [];
     let open = true;
-    const context: PluginContext = {
-      apiVersion: this.apiVersion,
-      pluginName: plugin.name,
-      registry: { list: (kind) => this.registry.list(kind), resolve: (kind, query) => this.registry.resolve(kind, query) },
-      register: (kind, entry) => {
-        if (!open) throw new PluginError(plugin.name, 'register', 'register() was called after setup finished');
-        staged.push({ kind, entry: entry as AdapterEntry<never> });
-      },
-      addHooks: (hooks) => {
-        if (!open) throw new PluginError(plugin.name, 'addHooks', 'addHooks() was called after setup finished');
-        if (typeof hooks !== 'object' || hooks === null) throw new PluginError(plugin.name, 'addHooks', 'hooks must be an object');
-        stagedHooks.push(hooks);
-      },
+    const ensureOpen = (call: string): void => {
+      if (!open) throw new PluginError(name, call, `${call}() was called after setup finished`);
     };
+    const registry = this.registry;
+    const context: PluginContext = Object.freeze({
+      apiVersion: this.apiVersion,
+      pluginName: name,
+      registry: Object.freeze({
+        list: ((kind) => registry.list(kind)) as PluginContext['registry']['list'],
+        resolve: ((kind, query) => registry.resolve(kind, query)) as PluginContext['registry']['resolve'],
+      }),
+      register: ((kind, entry) => {
+        ensureOpen('register');
+        stage.register(kind, entry);
+      }) as PluginContext['register'],
+      declareKind: (kind: string) => {
+        ensureOpen('declareKind');
+        stage.declareKind(kind);
+      },
+      addHooks: (hooks: GenerationHooks) => {
+        ensureOpen('addHooks');
+        stagedHooks.push(snapshotHooks(name, hooks));
+      },
+    });
     try {
-      await withTimeout(Promise.resolve().then(() => plugin.setup(context)), timeoutMs, plugin.name);
+      await withTimeout(Promise.resolve().then(() => Reflect.apply(manifest.setup, plugin, [context])), timeoutMs, name);
     } catch (cause) {
-      if (WeftError.isInstance(cause) && cause.code === 'plugin') throw cause;
-      throw new PluginError(plugin.name, 'setup', cause instanceof Error ? cause.message : String(cause), { cause });
+      throw isOwnPluginError(cause, name) ? cause : new PluginError(name, 'setup', describeCause(cause), { cause });
     } finally {
       open = false;
     }
-    const committed: { kind: AdapterKind; name: string }[] = [];
     try {
-      for (const { kind, entry } of staged) {
-        this.registry.register(kind, entry, plugin.name);
-        committed.push({ kind, name: entry.name });
-      }
+      stage.commit();
     } catch (cause) {
-      throw new PluginError(plugin.name, 'setup', (cause as Error).message, { cause });
+      throw new PluginError(name, 'setup', describeCause(cause), { cause });
     }
-    for (const hooks of stagedHooks) this.hooks.push({ owner: plugin.name, hooks });
-    this.installed.set(plugin.name, plugin.version);
+    for (const hooks of stagedHooks) this.hooks.push({ owner: name, hooks });
+  }
+}
+
+/**
+ * True for a `PluginError` about the plugin being installed (its own timeout, a late call, a bad
+ * hook set), which passes through as is; a `PluginError` naming any other plugin is wrapped, so a
+ * plugin cannot make its failure look like another's.
+ */
+function isOwnPluginError(cause: unknown, plugin: string): boolean {
+  try {
+    return PluginError.isInstance(cause) && (cause as PluginError).plugin === plugin;
+  } catch {
+    return false;
   }
 }
 

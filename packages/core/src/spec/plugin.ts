@@ -2,15 +2,19 @@ import type { GenerationHooks } from './hooks.js';
 import type { AdapterEntry, AdapterKind, AdapterKinds, AdapterRegistry } from './registry.js';
 
 /**
- * Plugin contract. A plugin is a plain object made by `definePlugin`; the host validates the
- * manifest, checks `apiVersion` with semver against its own API version, and calls `setup` once.
+ * Plugin contract. A plugin is a plain object made by `definePlugin`; the host reads the manifest
+ * once, validates it, checks `apiVersion` with semver against its own API version, and calls
+ * `setup` once.
  */
 export interface WeftPluginManifest {
   /** Unique within a runtime, npm-style (`@scope/name` or `name`). */
   readonly name: string;
   /** The plugin's own semver version. */
   readonly version: string;
-  /** Semver range of the Weft plugin API the plugin was written against, e.g. `^0.1.0`. */
+  /**
+   * Semver range of the Weft plugin API the plugin was written against, e.g. `^0.1.0`. It must
+   * name the API majors it supports: open-ended ranges such as `*` or `>=0.1.0` are rejected.
+   */
   readonly apiVersion: string;
   /** One line shown in listings. */
   readonly description?: string;
@@ -33,8 +37,17 @@ export interface PluginContext {
   readonly pluginName: string;
   /** Read-only view of what is registered so far (e.g. to wrap another backend). */
   readonly registry: Pick<AdapterRegistry, 'list' | 'resolve'>;
-  /** Registers an adapter for an extension point kind. */
+  /**
+   * Registers an adapter for an extension point kind. The entry is checked and copied now
+   * (`InvalidOptionsError` for an unknown kind, a malformed entry or a taken name) and reaches the
+   * registry only if setup succeeds.
+   */
   register<K extends AdapterKind>(kind: K, entry: AdapterEntry<AdapterKinds[K]>): void;
+  /**
+   * Declares a kind this plugin added to `AdapterKinds` by declaration merging, so `register`
+   * accepts it; core's own kinds need no declaration.
+   */
+  declareKind(kind: string): void;
   /** Adds stage hooks to every generation run by this runtime. */
   addHooks(hooks: GenerationHooks): void;
 }

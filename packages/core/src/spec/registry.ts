@@ -54,7 +54,10 @@ export interface ResolveQuery {
   readonly name?: string;
   /** Capabilities the entry must list (all of them). */
   readonly require?: readonly string[];
-  /** Extra predicate; return a string to reject the entry with that reason. */
+  /**
+   * Extra predicate; return a string to reject the entry with that reason. A predicate that
+   * throws rejects the entry with what it threw.
+   */
   readonly accept?: (entry: RegisteredEntry) => true | string;
 }
 
@@ -64,11 +67,27 @@ export interface Rejection {
   readonly reason: string;
 }
 
+/**
+ * Registrations collected while a plugin's `setup` runs: each call is checked at once, and none
+ * reaches the registry until {@link RegistrationStage.commit}, which adds all of them or none.
+ */
+export interface RegistrationStage {
+  /** Checks the entry now (kind, fields, name clashes) and keeps a frozen copy for commit. */
+  register<K extends AdapterKind>(kind: K, entry: AdapterEntry<AdapterKinds[K]>): void;
+  /** Declares a kind for this stage's registrations; the registry learns it on commit. */
+  declareKind(kind: string): void;
+  /** Adds every staged kind and entry, or throws `InvalidOptionsError` and adds nothing. */
+  commit(): void;
+}
+
 /** Per-runtime registry of adapters by kind. */
 export interface AdapterRegistry {
-  /** Adds an entry; throws `InvalidOptionsError` when the kind already has that name. */
+  /**
+   * Adds a frozen copy of the entry; throws `InvalidOptionsError` when the kind is unknown, the
+   * entry is malformed or the kind already has that name.
+   */
   register<K extends AdapterKind>(kind: K, entry: AdapterEntry<AdapterKinds[K]>, owner?: string): void;
-  /** Entries of a kind, highest priority first. */
+  /** Entries of a kind, highest priority first (a frozen array of frozen entries). */
   list<K extends AdapterKind>(kind: K): readonly RegisteredEntry<AdapterKinds[K]>[];
   /** The best entry matching the query; throws `AdapterResolutionError` listing every rejection. */
   resolve<K extends AdapterKind>(kind: K, query?: ResolveQuery): RegisteredEntry<AdapterKinds[K]>;
@@ -77,4 +96,11 @@ export interface AdapterRegistry {
    * changes. A registry without it is resolved afresh for every request.
    */
   readonly revision?: number;
+  /**
+   * Makes a kind added to `AdapterKinds` by declaration merging known at run time, so
+   * `register` accepts it (optional; idempotent). Core's own kinds need no declaration.
+   */
+  declareKind?(kind: string): void;
+  /** Starts an all-or-nothing batch of registrations by `owner` (optional; used by the plugin host). */
+  stage?(owner: string): RegistrationStage;
 }

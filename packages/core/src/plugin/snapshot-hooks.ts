@@ -1,0 +1,32 @@
+import { PluginError } from '../errors/plugin-error.js';
+import type { GenerationHooks } from '../spec/hooks.js';
+import { describeCause, quoteValue } from '../util/describe-cause.js';
+
+const STAGES = ['beforeForward', 'afterForward', 'processLogits', 'afterToken'] as const;
+
+/**
+ * Reads a plugin's hook set once into a frozen copy holding its stage functions, each bound to the
+ * object the plugin passed (so class instances keep their `this`). Throws a `PluginError` (stage
+ * `addHooks`) when it is not an object, cannot be read, or a stage is not a function.
+ */
+export function snapshotHooks(plugin: string, hooks: unknown): GenerationHooks {
+  if (typeof hooks !== 'object' || hooks === null) {
+    throw new PluginError(plugin, 'addHooks', `hooks must be an object (got ${quoteValue(hooks)})`);
+  }
+  const copy: Record<string, (...args: never[]) => unknown> = {};
+  for (const stage of STAGES) {
+    let hook: unknown;
+    try {
+      hook = (hooks as Record<string, unknown>)[stage];
+    } catch (cause) {
+      throw new PluginError(plugin, 'addHooks', `the hooks could not be read: ${describeCause(cause)}`, { cause });
+    }
+    if (hook === undefined) continue;
+    if (typeof hook !== 'function') {
+      throw new PluginError(plugin, 'addHooks', `"${stage}" must be a function (got ${quoteValue(hook)})`);
+    }
+    const fn = hook as (...args: never[]) => unknown;
+    copy[stage] = (...args: never[]) => Reflect.apply(fn, hooks, args);
+  }
+  return Object.freeze(copy) as GenerationHooks;
+}
