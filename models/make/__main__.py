@@ -3,7 +3,7 @@
     /usr/bin/python3 -m make train   # corpus + tokenizer + training -> .work/checkpoint.pt
     /usr/bin/python3 -m make export  # ONNX + configs + eval splits + report -> story/
     /usr/bin/python3 -m make bench-model [--out bench-30m]  # random-weight ~30M model, not in git
-    /usr/bin/python3 -m make fixtures  # tiny random-weight graph variants for core's tests
+    /usr/bin/python3 -m make fixtures [--only tiny-merged]  # tiny random-weight graph variants for core's tests
 """
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ import json
 import os
 import random
 import sys
+import tempfile
 import time
 
 import torch
 
-from . import data, evaluate, export, tokenizer_bpe
+from . import data, evaluate, export, merge, tokenizer_bpe
 from .model import Llama, LlamaConfig
 from .train import Phase, TrainConfig, train
 
@@ -135,9 +136,16 @@ def cmd_bench_model(args) -> None:
     print(f"{model.num_parameters()} parameters (random weights), vocab {len(bpe.vocab)} -> {out}")
 
 
+FIXTURE_VARIANTS = ("tiny", "tiny-no-past", "tiny-no-position-ids", "tiny-merged")
+# The token whose logit the merged fixture raises by 1e4 when `use_cache_branch` disagrees with the
+# fed past (an ordinary word piece, not a special token).
+MERGED_GUARD_TOKEN = 1000
+
+
 def cmd_fixtures(args) -> None:
-    """Tiny random-weight models (same tokenizer) in three graph variants, for core's tests:
-    standard (past + position_ids), no past inputs, and no position_ids input."""
+    """Tiny random-weight models (same weights, same tokenizer) in four graph variants, for core's
+    tests: standard (past + position_ids), no past inputs, no position_ids input, and an
+    Optimum-style merged decoder (`onnx/decoder_model_merged.onnx` with `use_cache_branch`)."""
     torch.manual_seed(args.seed)
     cfg = LlamaConfig(vocab_size=1024, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                       num_attention_heads=4, num_key_value_heads=2, head_dim=8, max_position_embeddings=256)
@@ -149,10 +157,23 @@ def cmd_fixtures(args) -> None:
     model.eval()
     merges = tokenizer_bpe.train([s.text for s in data.train_stories(16000, 2000)[:3000]], 1024)
     bpe = tokenizer_bpe.ByteLevelBpe(merges)
-    for name, past, pos in [("tiny", True, True), ("tiny-no-past", False, True), ("tiny-no-position-ids", True, False)]:
+    only = args.only.split(",") if args.only else list(FIXTURE_VARIANTS)
+    unknown = [v for v in only if v not in FIXTURE_VARIANTS]
+    if unknown:
+        raise SystemExit(f"unknown fixture variant(s) {unknown}; choose from {list(FIXTURE_VARIANTS)}")
+    for name in only:
         out = os.path.join(args.out, name)
         os.makedirs(os.path.join(out, "onnx"), exist_ok=True)
-        export.export_onnx(model, os.path.join(out, "onnx", "model.onnx"), attentions=False, with_past=past, position_ids=pos)
+        if name == "tiny-merged":
+            with tempfile.TemporaryDirectory() as tmp:
+                no_cache, with_cache = os.path.join(tmp, "decoder_model.onnx"), os.path.join(tmp, "decoder_with_past_model.onnx")
+                export.export_onnx(model, no_cache, attentions=False, with_past=False, presents=True)
+                export.export_onnx(model, with_cache, attentions=False)
+                merge.merge_decoders(no_cache, with_cache, os.path.join(out, "onnx", "decoder_model_merged.onnx"),
+                                     guard_token=MERGED_GUARD_TOKEN)
+        else:
+            past, pos = name != "tiny-no-past", name != "tiny-no-position-ids"
+            export.export_onnx(model, os.path.join(out, "onnx", "model.onnx"), attentions=False, with_past=past, position_ids=pos)
         export.write_configs(cfg, out)
         tokenizer_bpe.save(bpe, out, cfg.max_position_embeddings)
         print(f"{model.num_parameters()} parameters -> {out}")
@@ -183,6 +204,7 @@ def main(argv: list[str]) -> None:
     fx = sub.add_parser("fixtures")
     fx.add_argument("--out", default=os.path.join(HERE, "..", "packages", "core", "test", "fixtures"))
     fx.add_argument("--seed", type=int, default=5)
+    fx.add_argument("--only", default="", help=f"comma-separated variants to write (default: all of {', '.join(FIXTURE_VARIANTS)})")
     args = p.parse_args(argv)
     {"train": cmd_train, "export": cmd_export, "bench-model": cmd_bench_model, "fixtures": cmd_fixtures}[args.cmd](args)
 

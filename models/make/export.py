@@ -25,12 +25,16 @@ OPSET = 14
 
 class _Flat(torch.nn.Module):
     """Flattens the nested past/present structure into the positional I/O ONNX needs.
-    Variants for tests: without past inputs (recompute every step) and without `position_ids`
-    (positions derived from `attention_mask` inside the graph, as GPT-2 style exports do)."""
+    Variants for tests: without past inputs (recompute every step), without `position_ids`
+    (positions derived from `attention_mask` inside the graph, as GPT-2 style exports do), and
+    without past inputs but with `present.*` outputs (Optimum's `decoder_model.onnx`, the no-cache
+    half of a merged decoder)."""
 
-    def __init__(self, model: Llama, attentions: bool, past: bool = True, position_ids: bool = True):
+    def __init__(self, model: Llama, attentions: bool, past: bool = True, position_ids: bool = True,
+                 presents: bool | None = None):
         super().__init__()
         self.model, self.attentions, self.past, self.position_ids = model, attentions, past, position_ids
+        self.presents = past if presents is None else presents
 
     def forward(self, input_ids, attention_mask, *rest):
         rest = list(rest)
@@ -41,18 +45,20 @@ class _Flat(torch.nn.Module):
         past = [(rest[2 * i], rest[2 * i + 1]) for i in range(len(rest) // 2)] if self.past else None
         logits, presents, attns = self.model(input_ids, attention_mask, position_ids, past)
         out = [logits]
-        if self.past:
+        if self.presents:
             out += [t for kv in presents for t in kv]
         if self.attentions:
             out += attns
         return tuple(out)
 
 
-def io_names(n_layers: int, attentions: bool, past: bool = True, position_ids: bool = True) -> tuple[list[str], list[str]]:
+def io_names(n_layers: int, attentions: bool, past: bool = True, position_ids: bool = True,
+             presents: bool | None = None) -> tuple[list[str], list[str]]:
     inputs = ["input_ids", "attention_mask"] + (["position_ids"] if position_ids else [])
     outputs = ["logits"]
     for i in range(n_layers if past else 0):
         inputs += [f"past_key_values.{i}.key", f"past_key_values.{i}.value"]
+    for i in range(n_layers if (past if presents is None else presents) else 0):
         outputs += [f"present.{i}.key", f"present.{i}.value"]
     if attentions:
         outputs += [f"attentions.{i}" for i in range(n_layers)]
@@ -76,8 +82,11 @@ def _dedupe_transposed_initializers(path: str) -> None:
     onnx.save(m, path)
 
 
-def export_onnx(model: Llama, path: str, attentions: bool, with_past: bool = True, position_ids: bool = True) -> None:
+def export_onnx(model: Llama, path: str, attentions: bool, with_past: bool = True, position_ids: bool = True,
+                presents: bool | None = None) -> None:
+    """`presents` (default: `with_past`) also returns `present.*` from a graph without past inputs."""
     c = model.c
+    presents = with_past if presents is None else presents
     b, past, seq = 2, 3 if with_past else 0, 4
     ids = torch.randint(0, c.vocab_size, (b, seq))
     mask = torch.ones(b, past + seq, dtype=torch.long)
@@ -85,7 +94,7 @@ def export_onnx(model: Llama, path: str, attentions: bool, with_past: bool = Tru
     past_flat = []
     for _ in range(c.num_hidden_layers if with_past else 0):
         past_flat += [torch.randn(b, c.num_key_value_heads, past, c.head_dim) for _ in range(2)]
-    inputs, outputs = io_names(c.num_hidden_layers, attentions, with_past, position_ids)
+    inputs, outputs = io_names(c.num_hidden_layers, attentions, with_past, position_ids, presents)
     axes = {"input_ids": {0: "batch_size", 1: "sequence_length"},
             "attention_mask": {0: "batch_size", 1: "total_sequence_length"},
             "position_ids": {0: "batch_size", 1: "sequence_length"},
@@ -95,12 +104,14 @@ def export_onnx(model: Llama, path: str, attentions: bool, with_past: bool = Tru
     for i in range(c.num_hidden_layers if with_past else 0):
         for kind in ("key", "value"):
             axes[f"past_key_values.{i}.{kind}"] = {0: "batch_size", 2: "past_sequence_length"}
+    for i in range(c.num_hidden_layers if presents else 0):
+        for kind in ("key", "value"):
             axes[f"present.{i}.{kind}"] = {0: "batch_size", 2: "total_sequence_length"}
     for i in range(c.num_hidden_layers if attentions else 0):
         axes[f"attentions.{i}"] = {0: "batch_size", 2: "sequence_length", 3: "total_sequence_length"}
     with torch.no_grad():
         args = (ids, mask, *([pos] if position_ids else []), *past_flat)
-        torch.onnx.export(_Flat(model, attentions, with_past, position_ids), args, path, input_names=inputs,
+        torch.onnx.export(_Flat(model, attentions, with_past, position_ids, presents), args, path, input_names=inputs,
                           output_names=outputs, dynamic_axes=axes, opset_version=OPSET, do_constant_folding=True)
     _dedupe_transposed_initializers(path)
     onnx.checker.check_model(onnx.load(path))

@@ -44,3 +44,24 @@ describe('stepFeeds (masks and positions after eviction, hand-computed)', () => 
     expect(Object.keys(feeds)).toEqual(['input_ids']);
   });
 });
+
+describe('stepFeeds for merged decoders (use_cache_branch)', () => {
+  const merged = { ...layout, useCacheBranch: { dims: [1] } } as KvLayout;
+  const flag = (t: BackendTensor | undefined) => ({ type: t!.type, dims: t!.dims, value: [...(t!.data as Uint8Array)] });
+
+  it('feeds false with an empty past and true once anything is cached, in the declared dims', () => {
+    const prefill = stepFeeds(session, merged, [[5, 6, 7]], [0], { slotPositions: [], nextPosition: 0 });
+    expect(flag(prefill['use_cache_branch'])).toEqual({ type: 'bool', dims: [1], value: [0] });
+    const counted = stepFeeds(session, merged, [[8]], [0], { slotPositions: [], pastLength: 3, nextPosition: 3 });
+    expect(flag(counted['use_cache_branch'])).toEqual({ type: 'bool', dims: [1], value: [1] });
+    const evicted = stepFeeds(session, merged, [[8], [9]], [1, 0], { slotPositions: [1, 3], nextPosition: 4 });
+    expect(flag(evicted['use_cache_branch'])).toEqual({ type: 'bool', dims: [1], value: [1] });
+    const scalar = stepFeeds(session, { ...merged, useCacheBranch: { dims: [] } }, [[5]], [0], { slotPositions: [], nextPosition: 0 });
+    expect(scalar['use_cache_branch']!.dims).toEqual([]);
+  });
+
+  it('feeds no use_cache_branch to graphs without it', () => {
+    const feeds = stepFeeds(session, layout, [[8]], [0], { slotPositions: [], pastLength: 3, nextPosition: 3 });
+    expect(feeds['use_cache_branch']).toBeUndefined();
+  });
+});

@@ -20,7 +20,8 @@ export interface FeedPlacement {
 }
 
 /**
- * Builds `input_ids`, `attention_mask` and `position_ids` for one step of a left-padded batch.
+ * Builds `input_ids`, `attention_mask` and `position_ids` for one step of a left-padded batch,
+ * and for merged decoders `use_cache_branch` (true exactly when the placement has cached slots).
  * `tokens` holds the ids fed per row (equal lengths); the first `pads[r]` absolute positions of
  * row r are padding, masked out wherever they appear (cached or new).
  */
@@ -72,6 +73,10 @@ export function stepFeeds(
       for (let c = 0; c < seq; c++) positions[r * seq + c] = BigInt(Math.max(0, base + c));
     }
     feeds['position_ids'] = session.createTensor('int64', positions, [batch, seq]);
+  }
+  if (layout.useCacheBranch) {
+    // The with-cache branch runs only when past is fed; the first step (empty past) takes the other.
+    feeds['use_cache_branch'] = session.createTensor('bool', Uint8Array.of(total > seq ? 1 : 0), layout.useCacheBranch.dims);
   }
   return feeds;
 }

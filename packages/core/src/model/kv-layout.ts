@@ -6,10 +6,15 @@ import type { ModelConfig } from './model-config.js';
 const PAST = /^past_key_values\.(\d+)\.(key|value)$/;
 const PRESENT = /^present\.(\d+)\.(key|value)$/;
 const ATTENTION = /^attentions\.(\d+)$/;
+/** Optimum's merged-decoder switch between the no-cache and with-cache subgraphs. */
+const USE_CACHE_BRANCH = 'use_cache_branch';
+/** Inputs core feeds by name, besides `past_key_values.{i}.key/value`. */
+const FED_INPUTS: ReadonlySet<string> = new Set(['input_ids', 'attention_mask', 'position_ids', USE_CACHE_BRANCH]);
 
 /**
  * Reads the KV layout from the graph's input/output names and checks it against the config:
  * layer count, key/value heads and head size (from the graph's static dims where it has them).
+ * Rejects graphs with inputs core cannot feed, so they fail at load rather than at the first step.
  */
 export function readKvLayout(session: InferenceSession, config: ModelConfig, graphPath: string): KvLayout {
   const inputs = new Set(session.inputNames);
@@ -18,6 +23,15 @@ export function readKvLayout(session: InferenceSession, config: ModelConfig, gra
   }
   if (!session.outputNames.includes('logits')) {
     throw new ModelLoadError(`${graphPath} has no "logits" output.`, { path: graphPath });
+  }
+  const unfed = session.inputNames.filter((n) => !FED_INPUTS.has(n) && !PAST.test(n));
+  if (unfed.length > 0) {
+    throw new ModelLoadError(
+      `${graphPath} has inputs Weft cannot feed: ${unfed.map((n) => `"${n}"`).join(', ')}. Weft feeds input_ids, attention_mask, ` +
+        `position_ids, past_key_values.{i}.key/value and use_cache_branch; re-export the decoder without the others ` +
+        `(e.g. optimum-cli export onnx --task text-generation-with-past) or pick another graph with onnxFile.`,
+      { path: graphPath },
+    );
   }
   const byLayer = (names: readonly string[], re: RegExp, kind: string): string[] =>
     names.filter((n) => re.exec(n)?.[2] === kind).sort((a, b) => layerOf(a, re) - layerOf(b, re));
@@ -62,7 +76,28 @@ export function readKvLayout(session: InferenceSession, config: ModelConfig, gra
     hasPast,
     hasPositionIds: inputs.has('position_ids'),
     hasAttentionMask: inputs.has('attention_mask'),
+    ...(inputs.has(USE_CACHE_BRANCH) ? { useCacheBranch: { dims: cacheBranchDims(session, graphPath) } } : {}),
   };
+}
+
+/**
+ * The dims to feed `use_cache_branch` with: its declared shape (Optimum declares `[1]`), symbolic
+ * dims taken as 1; `[1]` when the runtime does not report one. It must hold a single bool.
+ */
+function cacheBranchDims(session: InferenceSession, graphPath: string): number[] {
+  const meta = session.inputMetadata.find((m) => m.name === USE_CACHE_BRANCH);
+  if (meta?.type !== undefined && meta.type !== 'bool') {
+    throw new ModelLoadError(`${graphPath} declares "${USE_CACHE_BRANCH}" as ${meta.type}; Weft feeds it as a bool (Optimum's merged-decoder layout).`, {
+      path: graphPath,
+    });
+  }
+  const dims = (meta?.shape ?? [1]).map((d) => (typeof d === 'number' ? d : 1));
+  if (dims.reduce((a, b) => a * b, 1) !== 1) {
+    throw new ModelLoadError(`${graphPath} declares "${USE_CACHE_BRANCH}" with shape [${meta?.shape?.join(', ')}]; Weft feeds it a single bool.`, {
+      path: graphPath,
+    });
+  }
+  return dims;
 }
 
 function layerOf(name: string, re: RegExp): number {

@@ -17,6 +17,11 @@ export interface KvLayout {
   readonly hasPast: boolean;
   readonly hasPositionIds: boolean;
   readonly hasAttentionMask: boolean;
+  /**
+   * Set when the graph is a Hugging Face Optimum merged decoder with a `use_cache_branch` input:
+   * each step feeds it a bool tensor of these dims, true exactly when the fed past is non-empty.
+   */
+  readonly useCacheBranch?: { readonly dims: readonly number[] } | undefined;
 }
 
 /** What a store is told when a generation run begins. */
