@@ -62,6 +62,35 @@ describe('incremental detokenizing', () => {
     expect(deltas.join('')).not.toContain('\uFFFD');
   });
 
+  it('completes a character the prompt left unfinished on the windowed path too, never emitting half of it', () => {
+    // Byte tokens follow the 6 specials in the project's vocabulary.
+    const [fox, cat, accent] = ['🦊', '猫', 'é'].map((c) => [...new TextEncoder().encode(c)].map((b) => 6 + b));
+    expect(story.decode(fox!)).toBe('🦊');
+    for (const [bytes, char] of [[fox!, '🦊'], [cat!, '猫'], [accent!, 'é']] as const) {
+      const prompt = [...story.encode('Hi ', { addSpecialTokens: false }), bytes[0]!];
+      const rest = [...bytes.slice(1), ...story.encode(' ok', { addSpecialTokens: false })];
+      const deltas = stream(windowed(story), rest, prompt);
+      expect(deltas.join('')).toBe(`${char} ok`);
+      expect(deltas.some((d) => /[\uD800-\uDFFF]/.test(d.replace(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g, '')))).toBe(false);
+      expect(deltas).toEqual(stream(story, rest, prompt));
+    }
+    // A prompt byte that the next id does not continue stays the prompt's: it is not emitted.
+    const broken = stream(windowed(story), story.encode('A ok', { addSpecialTokens: false }), [fox![0]!]);
+    expect(broken.join('')).toBe('A ok');
+  });
+
+  it.skipIf(!hasStories260k)('completes a character the prompt left unfinished with sentencepiece byte fallback (stories260k)', () => {
+    const sp = load(stories260k);
+    const bytes = (s: string) => [...new TextEncoder().encode(s)].map((b) => 3 + b); // <0xXX> pieces follow 3 specials
+    expect(sp.decode(bytes('😀'))).toBe('😀');
+    for (const [prompt, rest, text] of [
+      [[1, ...bytes('Hi '), ...bytes('😀').slice(0, 1)], [...bytes('😀').slice(1), ...bytes(' ok')], '😀 ok'],
+      [[1, ...bytes('caf'), ...bytes('é').slice(0, 1)], [...bytes('é').slice(1), ...bytes(' ok')], 'é ok'],
+    ] as const) {
+      expect(stream(sp, rest, prompt).join('')).toBe(text);
+    }
+  });
+
   it('primes with the prompt’s last ids as if it had streamed them, skipping those before an ASCII piece', () => {
     const random = seededRandom(11);
     // Ids whose bytes are not all ASCII, so contexts often end inside a character.

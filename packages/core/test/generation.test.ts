@@ -72,6 +72,67 @@ describe('generation loop', () => {
     expect(last.rows[0]!.ids).toEqual([100, 101, 102]);
   });
 
+  it('releases held-back text in a flush event when a row ends, so token and flush texts add up to the done text', async () => {
+    const model = await load('tiny');
+    const byteIds = (s: string) => [...new TextEncoder().encode(s)].map((b) => 6 + b); // byte tokens follow the 6 specials
+    const cases = [
+      // A possible stop string, cut off by maxTokens.
+      { ids: byteIds('ab xy'), request: { maxTokens: 5, stop: ['xyz'] }, flushed: 'xy', reason: 'length' },
+      // Half an emoji, then EOS: the unfinished bytes come out as U+FFFD at the end, as TextDecoder gives them.
+      { ids: [...byteIds('ok 🙂').slice(0, 5), 2], request: { maxTokens: 10 }, flushed: '\uFFFD', reason: 'eos' },
+    ] as const;
+    for (const { ids, request, flushed, reason } of cases) {
+      const sampler: Sampler = { name: 'force', sample: (_l, c) => ids[c.step]! };
+      const events = await collect(model.generate({ prompt: 'x', sampler, ...request }));
+      const last = done(events);
+      expect(last.finishReason).toBe(reason);
+      const flushes = events.filter((e) => e.type === 'flush');
+      expect(flushes).toEqual([{ type: 'flush', row: 0, text: flushed }]);
+      const at = events.indexOf(flushes[0]!);
+      expect(at).toBeGreaterThan(events.findLastIndex((e) => e.type === 'token'));
+      expect(at).toBeLessThan(events.indexOf(last));
+      const joined = events.flatMap((e) => (e.type === 'token' || e.type === 'flush' ? [e.text] : [])).join('');
+      expect(joined).toBe(last.rows[0]!.text);
+      expect(await model.text({ prompt: 'x', sampler, ...request })).toBe(last.rows[0]!.text);
+    }
+  });
+
+  it('samples near-zero temperatures as greedy instead of overflowing float32', async () => {
+    const greedy = await ids('tiny', { prompt: prompts[0], maxTokens: 8 });
+    for (const temperature of [1e-38, 1e-45]) expect(await ids('tiny', { prompt: prompts[0], maxTokens: 8, temperature, seed: 3 })).toEqual(greedy);
+  });
+
+  it('fails clearly when no token is left to pick, and blames a sampler that returns no token id', async () => {
+    const model = await load('tiny');
+    const maskAll = { name: 'mask-all', process: (l: Float32Array) => void l.fill(-Infinity) };
+    for (const temperature of [0, 0.8]) {
+      await expect(collect(model.generate({ prompt: 'x', temperature, processors: [maskAll] }))).rejects.toThrow(
+        /No token is left to pick for row 0 at step 0: every logit is -Infinity or NaN after .*processors "mask-all"/,
+      );
+    }
+    const nan = { name: 'nan', process: (l: Float32Array) => void l.fill(Number.NaN) };
+    await expect(collect(model.generate({ prompt: 'x', temperature: 1, processors: [nan] }))).rejects.toThrow(/No token is left to pick/);
+    const error = await collect(model.generate({ prompt: 'x', sampler: { name: 'wild', sample: () => 5000 } })).catch((e: unknown) => e);
+    expect(PluginError.isInstance(error)).toBe(true);
+    expect((error as PluginError).message).toMatch(/Plugin "request" failed in sampler "wild": returned 5000, not a token id in \[0, 1024\)/);
+  });
+
+  it('takes typed arrays of ids like plain lists', async () => {
+    const plain = [1, 100, 200, 300];
+    const expected = await ids('tiny', { inputIds: plain, maxTokens: 6 });
+    expect(await ids('tiny', { inputIds: Int32Array.from(plain) as unknown as number[], maxTokens: 6 })).toEqual(expected);
+    expect(await ids('tiny', { inputIds: [Uint16Array.from(plain), plain] as unknown as number[][], maxTokens: 6 })).toEqual([expected[0], expected[0]]);
+  });
+
+  it('generates through EOS with ignoreEos, treating the EOS id as an ordinary token', async () => {
+    const model = await load('tiny');
+    const forced: Sampler = { name: 'force', sample: (_l, c) => (c.step === 1 ? 2 : 100 + c.step) };
+    const last = done(await collect(model.generate({ prompt: 'x', maxTokens: 4, sampler: forced, ignoreEos: true })));
+    expect(last.finishReason).toBe('length');
+    expect(last.rows[0]!.ids).toEqual([100, 2, 102, 103]);
+    await expect(collect(model.generate({ prompt: 'x', ignoreEos: 'yes' as unknown as boolean }))).rejects.toThrow(/ignoreEos must be true or false/);
+  });
+
   it('never emits a broken UTF-8 character while an emoji arrives byte by byte', async () => {
     const model = await load('tiny');
     const bytes = [...new TextEncoder().encode('🙂é')].map((b) => 6 + b); // byte tokens follow the 6 specials
@@ -174,6 +235,20 @@ describe('generation loop', () => {
     // 2 layers × (key + value) × 2 kv heads × 8 dims × 4 bytes per cached position
     expect(stepwise.kvBytes).toBe((inputIds.length - 1) * 2 * 2 * 2 * 8 * 4);
     expect(stepwise.kvBytesFp32).toBe(stepwise.kvBytes);
+  });
+
+  it('runs no forward pass for a subscriber that stops at the start event', async () => {
+    let forwards = 0;
+    const counting = runtime([
+      definePlugin({ name: 'count-forwards', version: '1.0.0', apiVersion: '^0.1.0', setup: (ctx) => ctx.addHooks({ beforeForward: () => void forwards++ }) }),
+    ]);
+    const model = await counting.load(fixture('tiny'));
+    const seen = await collect(model.generate({ prompt: 'x', maxTokens: 5 }).pipe(take(1)));
+    expect(seen.map((e) => e.type)).toEqual(['start']);
+    expect(forwards).toBe(0);
+    await collect(model.generate({ prompt: 'x', maxTokens: 2 }));
+    expect(forwards).toBe(2);
+    await counting.dispose();
   });
 
   it('stops on unsubscribe and leaves no run going', async () => {

@@ -2,7 +2,7 @@ import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AdapterResolutionError, ContextOverflowError, createWeft, InvalidOptionsError, ModelLoadError } from '../src/index.js';
+import { AdapterResolutionError, ContextOverflowError, createWeft, InvalidOptionsError, ModelDisposedError, ModelLoadError } from '../src/index.js';
 import { collect, fixture, runtime } from './helpers.js';
 
 let scratch: string;
@@ -28,6 +28,15 @@ async function editConfig(dir: string, edit: (c: Record<string, unknown>) => voi
   await writeFile(path, JSON.stringify(config));
 }
 
+/** Renames a graph value by rewriting every occurrence of its name in place (same length). */
+async function renameInGraph(path: string, from: string, to: string): Promise<void> {
+  if (from.length !== to.length) throw new Error('renameInGraph needs names of equal length');
+  const bytes = await readFile(path);
+  const a = Buffer.from(from);
+  for (let at = bytes.indexOf(a); at >= 0; at = bytes.indexOf(a, at + 1)) Buffer.from(to).copy(bytes, at);
+  await writeFile(path, bytes);
+}
+
 describe('loading bad model folders', () => {
   const weft = runtime();
   afterAll(() => weft.dispose());
@@ -49,7 +58,29 @@ describe('loading bad model folders', () => {
     ['a layer count that disagrees with the graph', () => variant('layers', (d) => editConfig(d, (c) => (c['num_hidden_layers'] = 3))), /past inputs for 2 layers but config\.json says num_hidden_layers = 3/],
     ['kv heads that disagree with the graph', () => variant('kv-heads', (d) => editConfig(d, (c) => (c['num_key_value_heads'] = 4))), /caches 2 key\/value heads but config\.json says 4/],
     ['a vocabulary that disagrees with the graph', () => variant('vocab', (d) => editConfig(d, (c) => (c['vocab_size'] = 999))), /outputs 1024 logits per token but config\.json says vocab_size = 999/],
+    [
+      'an input Weft cannot feed',
+      () => variant('unfed-input', (d) => renameInGraph(join(d, 'onnx/model.onnx'), 'attention_mask', 'token_type_ids')),
+      /has inputs Weft cannot feed: "token_type_ids"/,
+    ],
   ];
+  const generationConfig = (name: string, values: Record<string, unknown>) => () =>
+    variant(name, async (d) => writeFile(join(d, 'generation_config.json'), JSON.stringify({ eos_token_id: 2, ...values })));
+  cases.push(
+    ['a negative default temperature', generationConfig('g-temp', { do_sample: true, temperature: -3 }), /generation_config\.json: temperature must be a number >= 0 \(got -3\)/],
+    ['a string temperature', generationConfig('g-temp-str', { temperature: 'hot' }), /temperature must be a number >= 0 \(got "hot"\)/],
+    ['top_p above 1', generationConfig('g-top-p', { top_p: 7 }), /top_p must be in \(0, 1\]/],
+    ['a negative top_k', generationConfig('g-top-k', { top_k: -4 }), /top_k must be an integer >= 0/],
+    ['a non-positive repetition penalty', generationConfig('g-penalty', { repetition_penalty: -2 }), /repetition_penalty must be a number > 0/],
+    ['an EOS id outside the vocabulary', generationConfig('g-eos', { eos_token_id: 5000 }), /eos_token_id must be a token id in \[0, 1024\) or a list of them/],
+    ['an EOS token given as text', generationConfig('g-eos-text', { eos_token_id: '</s>' }), /eos_token_id must be a token id/],
+    ['a pad id outside the vocabulary', generationConfig('g-pad', { pad_token_id: 5000 }), /pad_token_id must be a token id in \[0, 1024\)/],
+    ['a do_sample that is not a boolean', generationConfig('g-sample', { do_sample: 'yes' }), /do_sample must be true or false/],
+    ['an EOS id outside the vocabulary in config.json', () => variant('c-eos', async (d) => {
+      await rm(join(d, 'generation_config.json'));
+      await editConfig(d, (c) => (c['eos_token_id'] = [2, 4096]));
+    }), /config\.json: eos_token_id 4096 is not in the vocabulary/],
+  );
   it.each(cases)('rejects %s with a ModelLoadError', async (_, make, message) => {
     const error = await weft.load(await make()).catch((e: unknown) => e);
     expect(ModelLoadError.isInstance(error)).toBe(true);
@@ -88,6 +119,12 @@ describe('bad requests', () => {
     [{ inputIds: [Number.NaN] }, /inputIds must be integers/],
     [{ inputIds: [[1, 2], [3, 4096]] }, /inputIds must be integers/],
     [{ prompt: 'x', seed: 1.5 }, /seed must be an integer/],
+    [{ prompt: 'x', seed: 2 ** 60 }, /seed must be an integer within/],
+    [{ prompt: 5 }, /prompt must be a string or an array of strings/],
+    [{ prompt: { text: 'x' } }, /prompt must be a string or an array of strings/],
+    [{ inputIds: 'abc' }, /inputIds must be integers/],
+    [{ prompt: 'x', signal: 'stop' }, /signal must be an AbortSignal/],
+    [{ prompt: 'x', metrics: 'no' }, /metrics must be true or false/],
     [{ prompt: 'x', temperature: Number.NaN }, /temperature must be a number >= 0/],
     [{ prompt: 'x', topK: '3' }, /topK must be an integer/],
     [{ prompt: 'x', kv: 'int3' }, /No kv-cache adapter matches "int3": registered: fp32 \(different name\)/],
@@ -117,7 +154,7 @@ describe('bad requests', () => {
     const model = await weft.load(fixture('tiny'));
     await model.dispose();
     await model.dispose();
-    await expect(collect(model.generate({ prompt: 'x' }))).rejects.toThrow(InvalidOptionsError);
+    await expect(collect(model.generate({ prompt: 'x' }))).rejects.toThrow(ModelDisposedError);
   });
 });
 

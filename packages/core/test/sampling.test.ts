@@ -46,6 +46,16 @@ describe('logits processing', () => {
     expect(Array.from({ length: 5 }, () => c())).not.toEqual(xs);
     expect(xs.every((x) => x >= 0 && x < 1)).toBe(true);
   });
+
+  it('seeded random uses every bit of a safe-integer seed, and keeps the sequences of seeds below 2^32', () => {
+    const first = (seed: number) => seededRandom(seed)();
+    expect(first(1)).not.toBe(first(2 ** 32 + 1));
+    expect(first(-1)).not.toBe(first(2 ** 32 - 1));
+    expect(first(7)).not.toBe(first(-(2 ** 32) + 7));
+    // Sequences recorded before high bits counted: seeds in [0, 2^32) still give them.
+    expect(first(42)).toBe(0.4813160905614495);
+    expect(first(2 ** 31 + 5)).toBe(0.3253432821948081);
+  });
 });
 
 describe('StopMatcher', () => {

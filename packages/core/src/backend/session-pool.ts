@@ -1,4 +1,5 @@
 import { BackendError } from '../errors/backend-error.js';
+import { ModelDisposedError } from '../errors/model-disposed-error.js';
 import type { BackendAdapter, BackendTensor, InferenceSession, ModelSource, SessionOptions } from '../spec/backend.js';
 import { CircuitBreaker, type BreakerOptions } from './circuit-breaker.js';
 
@@ -22,6 +23,7 @@ interface Candidate {
 export class SessionPool {
   private readonly candidates: Candidate[];
   private active: ActiveSession;
+  private released = false;
 
   constructor(
     primary: ActiveSession & { readonly adapter: BackendAdapter },
@@ -47,8 +49,18 @@ export class SessionPool {
     return this.candidates.map((c) => ({ name: c.adapter.name, state: c.breaker.state }));
   }
 
-  /** Runs on `session`, failing with a `BackendError` when it throws or exceeds the timeout. */
+  /** Whether `release` was called: runs, acquires and failovers then fail with `ModelDisposedError`. */
+  get closed(): boolean {
+    return this.released;
+  }
+
+  /**
+   * Runs on `session`, failing with a `BackendError` when it throws or exceeds the timeout, or with
+   * `ModelDisposedError` when the pool was released before or during the run (which no breaker
+   * counts as a backend failure).
+   */
   run(active: ActiveSession, feeds: Readonly<Record<string, BackendTensor>>): Promise<Record<string, BackendTensor>> {
+    if (this.released) return Promise.reject(new ModelDisposedError(DISPOSED_MID_RUN));
     const candidate = this.candidates.length === 1 ? this.candidates[0] : this.candidates.find((c) => c.adapter.name === active.backend);
     const timeoutMs = this.options.runTimeoutMs;
     let work: Promise<Record<string, BackendTensor>>;
@@ -66,6 +78,7 @@ export class SessionPool {
         return outputs;
       },
       (cause: unknown) => {
+        if (this.released) throw new ModelDisposedError(DISPOSED_MID_RUN);
         candidate?.breaker.failure();
         throw new BackendError(`The ${active.backend} backend failed: ${(cause as Error).message}`, { backend: active.backend, cause });
       },
@@ -77,6 +90,7 @@ export class SessionPool {
    * cooled down gets its half-open trial here), opening its session if needed.
    */
   async acquire(): Promise<ActiveSession> {
+    if (this.released) throw new ModelDisposedError(DISPOSED_MID_RUN);
     const reasons: string[] = [];
     for (const candidate of this.candidates) {
       const active = await this.open(candidate, reasons);
@@ -90,6 +104,7 @@ export class SessionPool {
    * Throws a `BackendError` listing why each candidate was unusable when none is left.
    */
   async failover(failed: string): Promise<ActiveSession> {
+    if (this.released) throw new ModelDisposedError(DISPOSED_MID_RUN);
     const reasons: string[] = [`${failed}: failed during the run`];
     const start = this.candidates.findIndex((c) => c.adapter.name === failed);
     const order = [...this.candidates.slice(start + 1), ...this.candidates.slice(0, Math.max(0, start))];
@@ -108,9 +123,16 @@ export class SessionPool {
     }
     try {
       candidate.session ??= candidate.adapter.createSession(this.source, this.options.session);
-      this.active = { backend: name, session: await candidate.session };
+      const session = await candidate.session;
+      // Released while the session opened: `release` may have missed it, so free it here.
+      if (this.released) {
+        await session.release();
+        throw new ModelDisposedError(DISPOSED_MID_RUN);
+      }
+      this.active = { backend: name, session };
       return this.active;
     } catch (error) {
+      if (ModelDisposedError.isInstance(error)) throw error;
       delete candidate.session;
       candidate.breaker.failure();
       reasons.push(`${name}: ${(error as Error).message}`);
@@ -118,8 +140,9 @@ export class SessionPool {
     }
   }
 
-  /** Releases every session the pool opened. */
+  /** Releases every session the pool opened; later runs fail with `ModelDisposedError`. */
   async release(): Promise<void> {
+    this.released = true;
     await Promise.all(
       this.candidates.map(async (c) => {
         const session = await c.session?.catch(() => undefined);
@@ -128,6 +151,8 @@ export class SessionPool {
     );
   }
 }
+
+const DISPOSED_MID_RUN = 'The model was disposed while generating; load it again to generate.';
 
 function withTimeout<T extends Record<string, BackendTensor>>(work: Promise<T>, ms: number, backend: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;

@@ -5,3 +5,4 @@ export { ContextOverflowError } from './context-overflow-error.js';
 export { PluginError } from './plugin-error.js';
 export { AdapterResolutionError } from './adapter-resolution-error.js';
 export { BackendError } from './backend-error.js';
+export { ModelDisposedError } from './model-disposed-error.js';

@@ -1,5 +1,6 @@
 import { Observable, type Subscriber } from 'rxjs';
 import { BackendError } from '../errors/backend-error.js';
+import { ModelDisposedError } from '../errors/model-disposed-error.js';
 import type { BackendTensor } from '../spec/backend.js';
 import type { DoneEvent, FinishReason, GenerationEvent, RowResult, TokenEvent } from '../spec/events.js';
 import type { GenerationRequest } from '../spec/request.js';
@@ -22,10 +23,11 @@ import { median } from '../util/median.js';
 
 /**
  * The generation loop as a cold Observable: nothing runs until subscription; each subscription
- * is an independent run. Per step: feeds (KV store) → `beforeForward` hooks → session.run →
- * analyzers and `afterForward` hooks → repetition penalty, processors, `processLogits` hooks →
- * sampling → detokenize and stop checks → token events and `afterToken` hooks → KV store append
- * (and router) → metrics event.
+ * is an independent run. Per step: input feeds → KV store `materialize` (and key re-rotation) →
+ * `beforeForward` hooks → session.run → analyzers, router `observe`, `afterForward` hooks →
+ * repetition penalty, processors, `processLogits` hooks → sampling (every row) → per row: EOS,
+ * detokenize and stop checks, token event, `afterToken` hooks, `flush` event when the row ended
+ * → KV store append (and router select/retain) → metrics event.
  * Unsubscribing or aborting stops within one step and releases every tensor of the run.
  * `beforeRun` runs at each subscription, before anything else (the model's disposed check).
  */
@@ -57,11 +59,12 @@ async function runGeneration(
   const sampling = resolveSamplingOptions(request, generationConfig);
   let longest = 0;
   for (const p of prompts) longest = Math.max(longest, p.length);
-  const { maxTokens, stop } = requestLimits(request, longest, ctx.config.maxPositions);
+  const { maxTokens, stop, ignoreEos } = requestLimits(request, longest, ctx.config.maxPositions);
   const components = resolveComponents(ctx.registry, request);
   const store = components.kv.value;
   const random = seededRandom(sampling.seed);
-  const { eosIds: eos, presentNames } = ctx;
+  const { presentNames } = ctx;
+  const eos = ignoreEos ? NO_EOS : ctx.eosIds;
   const batch = prompts.length;
   const pads = prompts.map((p) => longest - p.length);
   const padded = pads.some((p) => p > 0);
@@ -108,6 +111,9 @@ async function runGeneration(
   if (layout.hasPast) runStage(components.kv.owner, 'kv begin', () => store.begin({ layout, batchSize: batch, session: active.session }));
   try {
     out.next({ type: 'start', backend: active.backend, rejectedBackends: ctx.rejectedBackends, batchSize: batch, promptIds: prompts, kv: store.name });
+    // A subscriber that stopped at `start` (e.g. `take(1)`) unsubscribed before the teardown was
+    // registered: skip the forward pass it no longer wants.
+    if (out.closed) return;
     // Every id fed so far per row (padded prompt, then one id per step); recompute-only models
     // (no past inputs) are fed all of it each step.
     const history: number[][] = prompts.map((p, r) => (pads[r] === 0 ? p.slice() : new Array<number>(pads[r]!).fill(generationConfig.padTokenId).concat(p)));
@@ -115,7 +121,7 @@ async function runGeneration(
     for (let step = 0; ; step++) {
       if (run.cancelled) return;
       if (request.signal?.aborted) {
-        for (const row of rows) row.finish('abort');
+        for (const row of rows) flush(out, row, row.finish('abort'));
         break;
       }
       const stepStart = performance.now();
@@ -151,7 +157,7 @@ async function runGeneration(
           outputs = await sessions.run(active, feeds);
         } catch (error) {
           release();
-          if (!ctx.failover || run.cancelled) throw error;
+          if (!ctx.failover || run.cancelled || ModelDisposedError.isInstance(error)) throw error;
           // Continue on the next backend from the same point: a fresh cache, prefilled with
           // every id fed so far (prompt and generated tokens), so no token is lost or repeated.
           const from = active.backend;
@@ -206,17 +212,18 @@ async function runGeneration(
         if (!row.active) continue;
         const id = picked[row.row]!;
         if (eos.has(id)) {
-          row.finish('eos');
+          flush(out, row, row.finish('eos'));
           continue;
         }
         const index = row.generated.length;
         const text = row.accept(id);
-        if (row.active && row.generated.length >= maxTokens) row.finish('length');
+        const released = row.active && row.generated.length >= maxTokens ? row.finish('length') : '';
         if (step === 0 && ttftMs === 0) ttftMs = performance.now() - started;
         out.next(tokenEvent(row.row, index, id, text, logits[row.row]!));
         for (const h of hooks) {
           if (h.hooks.afterToken) runStage(h.owner, 'afterToken', () => h.hooks.afterToken!({ row: row.row, step, id, text }));
         }
+        flush(out, row, released);
       }
       // One clock read ends detokenizing and starts the cache's append.
       const detokenizeEnd = performance.now();
@@ -259,6 +266,14 @@ async function runGeneration(
     release();
     store.dispose();
   }
+}
+
+/** The end-of-sequence set of a request that ignores EOS. */
+const NO_EOS: ReadonlySet<number> = new Set();
+
+/** Emits the text a row released when it ended, if any. */
+function flush(out: Subscriber<GenerationEvent>, row: RowState, text: string): void {
+  if (text !== '') out.next({ type: 'flush', row: row.row, text });
 }
 
 function hooksWith(hooks: readonly OwnedHooks[], stage: keyof OwnedHooks['hooks']): boolean {

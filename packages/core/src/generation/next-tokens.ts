@@ -1,4 +1,7 @@
+import { BackendError } from '../errors/backend-error.js';
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
+import { PluginError } from '../errors/plugin-error.js';
+import { quoteValue } from '../util/describe-cause.js';
 import type { OwnedHooks } from '../runtime/tokens.js';
 import type { LogitsContext } from '../spec/logits.js';
 import { pickToken } from './pick-token.js';
@@ -43,7 +46,9 @@ export function nextTokens(rows: readonly RowState[], logits: readonly Float32Ar
     }
     if (!ctx.rewrites) {
       // Plain greedy decoding with nothing that reads or rewrites logits: the argmax of the raw row.
-      picked.push(argmax(logits[r]!));
+      const id = argmax(logits[r]!);
+      if (!(logits[r]![id]! > -Infinity)) throw noFiniteLogit(r, ctx);
+      picked.push(id);
       continue;
     }
     const l = logits[r]!.slice();
@@ -54,13 +59,38 @@ export function nextTokens(rows: readonly RowState[], logits: readonly Float32Ar
       if (h.hooks.processLogits) runStage(h.owner, 'processLogits', () => h.hooks.processLogits!(l, lc));
     }
     const sampler = components.sampler;
-    const id = sampler
-      ? runStage(sampler.owner, `sampler "${sampler.value.name}"`, () => pickToken(l, sampling, ctx.random, lc, sampler.value))
-      : pickToken(l, sampling, ctx.random, lc);
-    if (!Number.isInteger(id) || id < 0 || id >= ctx.vocab) {
-      throw new InvalidOptionsError(`The sampler returned ${String(id)}, not a token id in [0, ${ctx.vocab}).`, { option: 'sampler' });
+    if (sampler) {
+      const id = runStage(sampler.owner, `sampler "${sampler.value.name}"`, () => pickToken(l, sampling, ctx.random, lc, sampler.value));
+      if (!Number.isInteger(id) || id < 0 || id >= ctx.vocab) {
+        throw new PluginError(sampler.owner, `sampler "${sampler.value.name}"`, `returned ${quoteValue(id)}, not a token id in [0, ${ctx.vocab}).`);
+      }
+      picked.push(id);
+      continue;
     }
+    const id = pickToken(l, sampling, ctx.random, lc);
+    // The built-in picks choose a finite logit whenever there is one.
+    if (!(l[id]! > -Infinity)) throw noFiniteLogit(r, ctx, logits[r]!);
     picked.push(id);
   }
   return picked;
+}
+
+/**
+ * No token can be picked: every logit is -Infinity or NaN. From the model itself (`raw` has no
+ * finite logit, or nothing rewrote it) that is a backend failure; otherwise the request's
+ * processing masked every token.
+ */
+function noFiniteLogit(row: number, ctx: NextTokenContext, raw?: Float32Array): Error {
+  const where = `row ${row} at step ${ctx.step}`;
+  if (raw === undefined || !(raw[argmax(raw)]! > -Infinity)) {
+    return new BackendError(`The model returned no finite logit for ${where} (every value is NaN or -Infinity); the backend or the graph is at fault.`);
+  }
+  const processors = ctx.components.processors.map((p) => `"${p.value.name}"`);
+  const hooks = ctx.hooks.filter((h) => h.hooks.processLogits).map((h) => `"${h.owner}"`);
+  return new InvalidOptionsError(
+    `No token is left to pick for ${where}: every logit is -Infinity or NaN after the repetition penalty` +
+      `${processors.length > 0 ? `, processors ${processors.join(', ')}` : ''}${hooks.length > 0 ? `, processLogits hooks of ${hooks.join(', ')}` : ''}` +
+      ' and top-k/top-p/min-p. Masking must leave at least one token.',
+    { option: 'processors' },
+  );
 }

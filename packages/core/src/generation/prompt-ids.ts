@@ -31,11 +31,14 @@ export function promptIds(request: GenerationRequest, tokenizer: Tokenizer, voca
 
 /** `inputIds` as given (one row or several), checked to be ids of the vocabulary, and copied. */
 function idRows(ids: NonNullable<GenerationRequest['inputIds']>, vocabSize: number): number[][] {
-  const nested = (ids.length > 0 && Array.isArray(ids[0]) ? ids : [ids]) as readonly (readonly number[])[];
+  if (!isIdList(ids)) throw badIds(vocabSize);
+  const nested = (ids.length > 0 && isIdList(ids[0]) ? ids : [ids]) as readonly (readonly number[])[];
   const rows: number[][] = [];
-  for (const row of nested) {
+  for (const listed of nested) {
+    if (!isIdList(listed)) throw badIds(vocabSize);
+    // Typed arrays (e.g. Int32Array from another tokenizer) become plain lists.
+    const row = Array.isArray(listed) ? listed : Array.from(listed as ArrayLike<number>);
     // Plain loops: this runs once per request, cold, on the path to the first token.
-    if (!Array.isArray(row)) throw badIds(vocabSize);
     for (let i = 0; i < row.length; i++) {
       const id = row[i]!;
       // An integer in [0, vocabSize): NaN, fractions, negatives and non-numbers all fail one of these.
@@ -46,13 +49,18 @@ function idRows(ids: NonNullable<GenerationRequest['inputIds']>, vocabSize: numb
   return rows;
 }
 
+/** A plain array or a typed array of numbers (not a DataView). */
+function isIdList(value: unknown): boolean {
+  return Array.isArray(value) || (ArrayBuffer.isView(value) && !(value instanceof DataView));
+}
+
 function badIds(vocabSize: number): InvalidOptionsError {
   return new InvalidOptionsError(`inputIds must be integers in [0, ${vocabSize}).`, { option: 'inputIds' });
 }
 
 function promptRows(prompt: NonNullable<GenerationRequest['prompt']>, tokenizer: Tokenizer): number[][] {
-  const prompts = typeof prompt === 'string' ? [prompt] : [...prompt];
-  if (prompts.some((p) => typeof p !== 'string')) throw new InvalidOptionsError('prompt must be a string or an array of strings.', { option: 'prompt' });
+  const prompts = typeof prompt === 'string' ? [prompt] : Array.isArray(prompt) ? prompt : undefined;
+  if (prompts === undefined || prompts.some((p) => typeof p !== 'string')) throw new InvalidOptionsError('prompt must be a string or an array of strings.', { option: 'prompt' });
   return prompts.map((p) => tokenizer.encode(p));
 }
 

@@ -6,14 +6,14 @@ import type { GenerationRequest } from '../spec/request.js';
 export const DEFAULT_MAX_TOKENS = 256;
 
 /**
- * Validates `maxTokens` and `stop`, and caps new tokens so prompt + output fit the context.
- * A prompt that alone fills the context is an error.
+ * Validates `maxTokens`, `stop`, `ignoreEos`, `signal` and `metrics`, and caps new tokens so prompt + output fit the
+ * context. A prompt that alone fills the context is an error.
  */
 export function requestLimits(
   request: GenerationRequest,
   longestPrompt: number,
   contextLength: number,
-): { readonly maxTokens: number; readonly stop: readonly string[] } {
+): { readonly maxTokens: number; readonly stop: readonly string[]; readonly ignoreEos: boolean } {
   const max = request.maxTokens ?? DEFAULT_MAX_TOKENS;
   if (!Number.isInteger(max) || max < 1) {
     throw new InvalidOptionsError(`maxTokens must be an integer >= 1 (got ${String(request.maxTokens)}).`, { option: 'maxTokens' });
@@ -22,11 +22,22 @@ export function requestLimits(
   if (!Array.isArray(stop) || stop.some((s) => typeof s !== 'string' || s.length === 0)) {
     throw new InvalidOptionsError('stop must be a list of non-empty strings.', { option: 'stop' });
   }
+  const ignoreEos = request.ignoreEos ?? false;
+  if (typeof ignoreEos !== 'boolean') {
+    throw new InvalidOptionsError(`ignoreEos must be true or false (got ${String(request.ignoreEos)}).`, { option: 'ignoreEos' });
+  }
+  const { signal, metrics } = request;
+  if (signal !== undefined && typeof (signal as { aborted?: unknown } | null)?.aborted !== 'boolean') {
+    throw new InvalidOptionsError('signal must be an AbortSignal (e.g. new AbortController().signal).', { option: 'signal' });
+  }
+  if (metrics !== undefined && typeof metrics !== 'boolean') {
+    throw new InvalidOptionsError(`metrics must be true or false (got ${String(metrics)}).`, { option: 'metrics' });
+  }
   if (longestPrompt >= contextLength) {
     throw new ContextOverflowError(
       `The prompt has ${longestPrompt} tokens but the model's context is ${contextLength}; shorten the prompt.`,
       { promptTokens: longestPrompt, contextLength },
     );
   }
-  return { maxTokens: Math.min(max, contextLength - longestPrompt), stop };
+  return { maxTokens: Math.min(max, contextLength - longestPrompt), stop, ignoreEos };
 }

@@ -122,6 +122,8 @@ function instantiate<T>(kind: AdapterKind, entry: RegisteredEntry<T>, options: R
     throw stageFailure(entry.owner, `${kind} "${entry.name}" create`, cause);
   }
   if (!isInstance(value)) {
+    // An async factory: its promise is not used, and its rejection must not go unhandled.
+    if (isObject(value) && typeof value['then'] === 'function') (value as unknown as PromiseLike<unknown>).then(undefined, () => {});
     throw new InvalidOptionsError(`The ${kind} "${entry.name}" from ${entry.owner} did not create a valid ${kind}.`, { option: kind });
   }
   return { owner: entry.owner, value };

@@ -40,16 +40,21 @@ export class RowState {
     return emit;
   }
 
-  /** Ends the row; text held back for UTF-8 or stop-string matching is released unless a stop matched. */
-  finish(reason: FinishReason): void {
-    if (this.finishReason !== undefined) return;
+  /**
+   * Ends the row; text held back for UTF-8 or stop-string matching is released unless a stop
+   * matched. Returns the released text ('' when none, or when the row had already ended).
+   */
+  finish(reason: FinishReason): string {
+    if (this.finishReason !== undefined) return '';
     this.finishReason = reason;
     const rest = this.detokenizer.flush();
     if (!this.stops) {
       this.text += rest;
-      return;
+      return rest;
     }
     const { emit } = this.stops.push(rest);
-    this.text += emit + this.stops.flush();
+    const released = emit + this.stops.flush();
+    this.text += released;
+    return released;
   }
 }

@@ -1,20 +1,37 @@
 import { PluginError } from '../errors/plugin-error.js';
-import { WeftError } from '../errors/weft-error.js';
+import { describeCause } from '../util/describe-cause.js';
 
 /**
  * Runs plugin code for a stage, turning any failure into a `PluginError` that names the plugin
- * and stage (core's own typed errors pass through unchanged).
+ * and stage. Stages are synchronous: plugin code that returns a promise (an `async` hook,
+ * analyzer or processor) fails its stream here, and the promise's own rejection is handled, so
+ * it can never surface as an unhandled rejection that ends the process.
  */
 export function runStage<T>(owner: string, stage: string, fn: () => T): T {
   try {
-    return fn();
+    const result = fn();
+    if (typeof result === 'object' && result !== null && typeof (result as { then?: unknown }).then === 'function') {
+      (result as unknown as PromiseLike<unknown>).then(undefined, () => {});
+      throw new PluginError(owner, stage, 'returned a promise, but generation stages are synchronous; make it a plain function and start any asynchronous work without returning it.');
+    }
+    return result;
   } catch (cause) {
     throw stageFailure(owner, stage, cause);
   }
 }
 
-/** What a failure inside plugin code becomes: a `PluginError` naming the plugin and stage. */
+/**
+ * What a failure inside plugin code becomes: a `PluginError` naming the plugin and stage. A
+ * `PluginError` passes through unchanged only when it names the same plugin, so one plugin's
+ * code cannot put the blame on another.
+ */
 export function stageFailure(owner: string, stage: string, cause: unknown): Error {
-  if (WeftError.isInstance(cause) && cause.code === 'plugin') return cause;
-  return new PluginError(owner, stage, cause instanceof Error ? cause.message : String(cause), { cause });
+  let own = false;
+  try {
+    own = PluginError.isInstance(cause) && cause.plugin === owner;
+  } catch {
+    // A value whose property reads throw (e.g. a hostile proxy): described safely below.
+  }
+  if (own) return cause as PluginError;
+  return new PluginError(owner, stage, describeCause(cause), { cause });
 }

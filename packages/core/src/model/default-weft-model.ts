@@ -1,5 +1,5 @@
 import { lastValueFrom, Observable, reduce } from 'rxjs';
-import { InvalidOptionsError } from '../errors/invalid-options-error.js';
+import { ModelDisposedError } from '../errors/model-disposed-error.js';
 import { evaluatePerplexity, type PerplexityRequest, type PerplexityResult } from '../generation/evaluate-perplexity.js';
 import type { GenerationContext } from '../generation/generation-context.js';
 import { generationLoop } from '../generation/generation-loop.js';
@@ -66,6 +66,6 @@ export class DefaultWeftModel implements WeftModel {
   }
 
   private assertOpen(): void {
-    if (this.disposed) throw new InvalidOptionsError(`The model at ${this.path} was disposed; load it again.`);
+    if (this.disposed) throw new ModelDisposedError(`The model at ${this.path} was disposed; load it again.`);
   }
 }

@@ -2,8 +2,9 @@ import { Observable, type OperatorFunction } from 'rxjs';
 import type { GenerationEvent } from '../spec/events.js';
 
 /**
- * Maps generation events to the text deltas of one row: each token's text as it arrives, then
- * whatever the `done` event's final text adds (text held back for UTF-8 or stop strings).
+ * Maps generation events to the text deltas of one row: each token's and `flush` event's text as
+ * it arrives, then whatever the `done` event's final text still adds (nothing, for streams from
+ * Weft's loop).
  *
  * @example model.generate({ prompt }).pipe(textDeltas()).subscribe((t) => process.stdout.write(t));
  */
@@ -13,7 +14,7 @@ export function textDeltas(row = 0): OperatorFunction<GenerationEvent, string> {
       let emitted = 0;
       return source.subscribe({
         next(event) {
-          if (event.type === 'token' && event.row === row && event.text !== '') {
+          if ((event.type === 'token' || event.type === 'flush') && event.row === row && event.text !== '') {
             emitted += event.text.length;
             subscriber.next(event.text);
           } else if (event.type === 'done') {

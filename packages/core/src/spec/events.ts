@@ -31,6 +31,17 @@ export interface TokenEvent {
   readonly logprob: number;
 }
 
+/**
+ * Text a row held back (an unfinished UTF-8 character, or the possible start of a stop string)
+ * and released when the row ended by `eos`, `length` or `abort`. A row's token texts plus its
+ * flush text equal its `done` text. Comes after the row's last token event, before `done`.
+ */
+export interface FlushEvent {
+  readonly type: 'flush';
+  readonly row: number;
+  readonly text: string;
+}
+
 /** Timing of one step, in milliseconds. */
 export interface MetricsEvent {
   readonly type: 'metrics';
@@ -91,4 +102,4 @@ export interface FailoverEvent {
   readonly reason: string;
 }
 
-export type GenerationEvent = StartEvent | TokenEvent | MetricsEvent | AnalysisEvent | FailoverEvent | DoneEvent;
+export type GenerationEvent = StartEvent | TokenEvent | FlushEvent | MetricsEvent | AnalysisEvent | FailoverEvent | DoneEvent;

@@ -29,6 +29,11 @@ export interface GenerationRequest {
   readonly repetitionPenalty?: number;
   /** Seed of the sampling generator; the same seed gives the same tokens. */
   readonly seed?: number;
+  /**
+   * Keep generating through end-of-sequence ids until `maxTokens` (default false): the EOS id is
+   * then an ordinary token. For benchmarks that must time a fixed number of steps.
+   */
+  readonly ignoreEos?: boolean;
   /** Strings that end a row; matched across token boundaries and never emitted. */
   readonly stop?: readonly string[];
   readonly signal?: AbortSignal;

@@ -23,6 +23,11 @@ export class IncrementalDetokenizer {
   private emittedText: string;
   private emitted: number;
   private readonly bytes: ByteStream | undefined;
+  /**
+   * Set while the prompt's last ids may be the start of a character: the window's text before
+   * them. Cleared by the first delta.
+   */
+  private beforeUnfinished: string | undefined;
 
   constructor(private readonly tokenizer: Tokenizer, contextIds: readonly number[] = []) {
     if (tokenizer.tokenPiece) {
@@ -37,6 +42,14 @@ export class IncrementalDetokenizer {
     this.ids = contextIds.slice(-CONTEXT);
     this.emitted = this.ids.length;
     this.emittedText = tokenizer.decode(this.ids);
+    // The prompt may end inside a character (byte-fallback ids): its text ends in U+FFFD, which the
+    // completing ids replace by the character. Remember the text before those ids.
+    if (this.emittedText.endsWith('\uFFFD')) {
+      let clean = this.ids.length;
+      let text = this.emittedText;
+      while (clean > 0 && this.ids.length - clean < 3 && text.endsWith('\uFFFD')) text = tokenizer.decode(this.ids.slice(0, --clean));
+      if (!text.endsWith('\uFFFD')) this.beforeUnfinished = text;
+    }
   }
 
   /** Adds one id; returns the text it completes (possibly empty). */
@@ -44,8 +57,16 @@ export class IncrementalDetokenizer {
     if (this.bytes) return this.bytes.push(id);
     this.ids.push(id);
     const full = this.tokenizer.decode(this.ids.slice(this.start));
-    if (full.length <= this.emittedText.length || full.endsWith('\uFFFD')) return '';
-    const delta = full.slice(this.emittedText.length);
+    if (full.endsWith('\uFFFD')) return '';
+    let delta: string;
+    if (this.beforeUnfinished !== undefined && !full.startsWith(this.emittedText)) {
+      // The new ids completed the character the prompt began: it is new text.
+      delta = full.slice(this.beforeUnfinished.length);
+    } else {
+      if (full.length <= this.emittedText.length) return '';
+      delta = full.slice(this.emittedText.length);
+    }
+    this.beforeUnfinished = undefined;
     this.emitted = this.ids.length;
     if (this.emitted - this.start >= WINDOW) {
       this.start = this.emitted - CONTEXT;

@@ -23,7 +23,7 @@ export function resolveSamplingOptions(request: GenerationRequest, defaults: Gen
   if (topP !== undefined && !(isNumber(topP) && topP > 0 && topP <= 1)) invalid('topP', topP, 'in (0, 1]');
   if (minP !== undefined && !(isNumber(minP) && minP >= 0 && minP < 1)) invalid('minP', minP, 'in [0, 1)');
   if (repetitionPenalty !== undefined && !(isNumber(repetitionPenalty) && repetitionPenalty > 0)) invalid('repetitionPenalty', repetitionPenalty, 'a number > 0 (1 = off)');
-  if (seed !== undefined && !(isNumber(seed) && Number.isInteger(seed))) invalid('seed', seed, 'an integer');
+  if (seed !== undefined && !Number.isSafeInteger(seed)) invalid('seed', seed, `an integer within ±${Number.MAX_SAFE_INTEGER}`);
   const sample = defaults.doSample;
   return {
     temperature: temperature ?? (sample ? (defaults.temperature ?? 1) : 0),

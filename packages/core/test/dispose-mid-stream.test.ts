@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import { NodeBackendAdapter } from '@weft/backend-node';
+import { definePlugin, ModelDisposedError, type GenerationEvent, type InferenceSession } from '../src/index.js';
+import { fixture, runtime } from './helpers.js';
+
+/** Two onnxruntime-node backends, `first` preferred, that count the sessions they open and release. */
+function countingBackends() {
+  const sessions = { opened: [] as string[], released: [] as string[] };
+  const plugin = definePlugin({
+    name: 'counting-backends',
+    version: '1.0.0',
+    apiVersion: '^0.1.0',
+    setup(ctx) {
+      for (const [name, priority] of [['first', 1000], ['second', 900]] as const) {
+        ctx.register('backend', {
+          name,
+          priority,
+          create: () => {
+            const inner = new NodeBackendAdapter({ intraOpNumThreads: 1 });
+            return {
+              specificationVersion: 'v1',
+              name,
+              probe: () => inner.probe(),
+              async createSession(source, options) {
+                const session = await inner.createSession(source, options);
+                sessions.opened.push(name);
+                const counted: InferenceSession = Object.create(session) as InferenceSession;
+                counted.release = async () => {
+                  sessions.released.push(name);
+                  await session.release();
+                };
+                return counted;
+              },
+            };
+          },
+        });
+      }
+    },
+  });
+  return { plugin, sessions };
+}
+
+/** Starts a long generation, disposes the model after its third token, and collects what the stream saw. */
+async function disposeAfterThirdToken(failover: boolean) {
+  const { plugin, sessions } = countingBackends();
+  const weft = runtime([plugin]);
+  const model = await weft.load(fixture('tiny'), { backend: 'first', failover });
+  const events: GenerationEvent[] = [];
+  const error = await new Promise<unknown>((resolve) => {
+    model.generate({ prompt: 'Once upon a time', maxTokens: 200, ignoreEos: true }).subscribe({
+      next(event) {
+        events.push(event);
+        if (event.type === 'token' && event.index === 2) void model.dispose();
+      },
+      error: resolve,
+      complete: () => resolve(undefined),
+    });
+  });
+  await weft.dispose();
+  return { error, events, sessions };
+}
+
+describe('disposing a model while it generates', () => {
+  it('ends the stream with ModelDisposedError within a step, with failover on, and opens no other backend', async () => {
+    const { error, events, sessions } = await disposeAfterThirdToken(true);
+    expect(ModelDisposedError.isInstance(error)).toBe(true);
+    expect(events.some((e) => e.type === 'failover')).toBe(false);
+    expect(events.filter((e) => e.type === 'token').length).toBeLessThanOrEqual(4);
+    expect(sessions.opened).toEqual(['first']);
+    expect(sessions.released).toEqual(['first']);
+  });
+
+  it('ends the stream with ModelDisposedError, not a backend failure, without failover', async () => {
+    const { error, sessions } = await disposeAfterThirdToken(false);
+    expect(ModelDisposedError.isInstance(error)).toBe(true);
+    expect((error as Error).message).toMatch(/disposed while generating/);
+    expect(sessions.released).toEqual(sessions.opened);
+  });
+});
