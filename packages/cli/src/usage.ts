@@ -1,3 +1,6 @@
+import { ARGV_BYTE_LIMIT } from './argv-limit.js';
+import { BENCH_DEFAULTS } from './args/bench-defaults.js';
+
 /** Help text of the `weft` command and each subcommand. */
 export const COMMANDS = ['generate', 'eval', 'bench', 'demo'] as const;
 export type CommandName = (typeof COMMANDS)[number];
@@ -30,10 +33,13 @@ Exit codes: 0 success, 1 unexpected error, 2 bad input (usage, model or option e
 `;
 
 export const USAGE: Record<CommandName, string> = {
-  generate: `Usage: weft generate [--model DIR] (--prompt TEXT | --prompt-ids 1,2,3 | --messages JSON) [options]
+  generate: `Usage: weft generate [--model DIR] (--prompt TEXT | --prompt-file FILE | --prompt-ids 1,2,3 | --messages JSON) [options]
 
 Prompt (exactly one):
   --prompt TEXT              text, encoded with the tokenizer's special tokens (e.g. BOS)
+  --prompt-file FILE         the same from a UTF-8 file (- = stdin); one trailing newline is dropped.
+                             Use it for long prompts: command lines over ${ARGV_BYTE_LIMIT} bytes are refused
+                             (onnxruntime-node crashes on command lines of about 28 KiB)
   --prompt-ids 1,2,3         token ids, used exactly as given
   --messages JSON            chat turns, e.g. '[{"role":"user","content":"Hi"}]' (needs a chat template)
 
@@ -63,7 +69,7 @@ and scores every next token through the same incremental KV-cache path generatio
 
 Options:
 ${MODEL}
-  --text-file FILE           UTF-8 text; documents are separated by blank lines
+  --text-file FILE           UTF-8 text (other encodings are refused); documents are separated by blank lines
   --prefill N                tokens of each document fed in the first forward pass (default 1)
 ${PIPELINE}
   --json                     print one JSON object: perplexity, nll, tokens, kvBytes (at-rest bytes of
@@ -76,15 +82,15 @@ ${PIPELINE}
 Alternates, in one process, Weft's greedy generation and a bare onnxruntime-node greedy loop on the
 same prompt ids and onnxruntime session (order A/B, B/A, ...; a session of its own for the bare
 loop when --backend is not node), excludes warm-up runs, reports medians, and checks that both
-produce the same token ids.
+produce the same token ids. Both generate exactly --tokens tokens (EOS is treated as any token).
 
 Options:
-${MODEL.replace('(0 = runtime default)', '(default 1; 0 = runtime default)').replace(/--backend NAME .*/, '--backend NAME     the SDK side: node (default, as the bare loop) | web | npu | auto')}
-  --tokens N                 new tokens per row (default 64)
-  --prompt-tokens P          prompt length in tokens (default 32)
-  --batch B                  identical rows per run (default 1)
-  --runs R                   timed runs of each (default 5)
-  --warmup W                 untimed warm-up runs of each (default 1)
+${MODEL.replace('(0 = runtime default)', `(default ${BENCH_DEFAULTS.threads}; 0 = runtime default)`).replace(/--backend NAME .*/, '--backend NAME     the SDK side: node (default, as the bare loop) | web | npu | auto')}
+  --tokens N                 new tokens per row, >= 2 (default ${BENCH_DEFAULTS.tokens})
+  --prompt-tokens P          prompt length in tokens (default ${BENCH_DEFAULTS.promptTokens})
+  --batch B                  identical rows per run (default ${BENCH_DEFAULTS.batch})
+  --runs R                   timed runs of each, even so each loop leads half the pairs (default ${BENCH_DEFAULTS.runs})
+  --warmup W                 untimed warm-up runs of each (default ${BENCH_DEFAULTS.warmup})
   --json                     print one JSON object
   -h, --help                 show this help
 `,

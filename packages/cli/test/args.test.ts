@@ -41,7 +41,10 @@ describe('bad command lines exit 2 with one line on stderr', () => {
     [['eval', '--model', '.'], /eval needs --text-file/],
     [['eval', '--model', '.', '--text-file', join(tmpdir(), 'weft-no-such-file.txt')], /cannot read --text-file .*weft-no-such-file\.txt: no such file/],
     [['eval', '--text-file', 'x', '--prefill', '0'], /--prefill must be an integer >= 1/],
-    [['bench', '--runs', '0'], /--runs must be an integer >= 1/],
+    [['bench', '--runs', '0'], /--runs must be an integer >= 2/],
+    [['bench', '--runs', '5'], /--runs must be even, so each loop runs first in half of the pairs \(got 5; use 4 or 6\)/],
+    [['bench', '--tokens', '1'], /--tokens must be at least 2: ms\/token is timed between consecutive tokens/],
+    [['generate', '--prompt-file='], /--prompt-file needs a file path/],
     [['bench', '--batch', 'two'], /--batch must be an integer in \[1, 256\]/],
     [['bench', '--threads', '-1'], /--threads needs a value/],
     [['demo', '--max-tokens', '1e3'], /--max-tokens must be an integer/],
@@ -85,6 +88,11 @@ describe('help', () => {
     expect(bench).toMatch(/--backend NAME\s+the SDK side: node \(default/);
     expect(bench).not.toMatch(/auto \(default/);
     expect((await cli(['generate', '--help'])).stdout).toMatch(/--backend NAME\s+auto \(default/);
+    // Timed pairs default to an even count that is used as given (no silent rounding).
+    expect(parseBenchArgs([])).toMatchObject({ runs: 6, tokens: 64, promptTokens: 32, warmup: 1, threads: 1 });
+    expect(parseBenchArgs(['--runs', '8']).runs).toBe(8);
+    expect(bench).toMatch(/--runs R .*\(default 6\)/);
+    expect(bench).toMatch(/--tokens N .*\(default 64\)/);
   });
 
   it('prints the version', async () => {

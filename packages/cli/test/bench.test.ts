@@ -1,8 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWeft, type WeftModel } from '@weft/core';
 import { nodeBackend, NodeSession } from '@weft/backend-node';
-import { BareGreedyLoop, benchPromptIds, sdkGreedyRun } from '../src/index.js';
-import { cli, MODELS } from './helpers.js';
+import { BareGreedyLoop, benchPromptIds, InterruptedError, sdkGreedyRun } from '../src/index.js';
+import { pairedDifference } from '../src/bench/run-bench.js';
+import { cli, MODELS, storyModel } from './helpers.js';
+
+it('pairedDifference takes the median of per-pair differences, not the difference of medians', () => {
+  const run = (ttftMs: number, msPerToken = 1) => ({ ttftMs, msPerToken, tokensPerSecond: 1 });
+  // The medians (1.1 and 3) differ by -1.9; the pairs differ by 0.1, 0.1 and -5.
+  const weft = [run(1.1), run(3.1), run(0)];
+  const bare = [run(1), run(3), run(5)];
+  expect(pairedDifference(weft, bare, 'ttftMs')).toBeCloseTo(0.1, 9);
+  expect(pairedDifference(weft, bare, 'msPerToken')).toBe(0);
+  // Only whole pairs count.
+  expect(pairedDifference([run(2), run(9)], [run(1)], 'ttftMs')).toBe(1);
+});
 
 describe.each(MODELS)('the bare onnxruntime loop against the SDK on $name', (testModel) => {
   const weft = createWeft({ plugins: [nodeBackend()] });
@@ -41,18 +53,19 @@ describe.each(MODELS)('the bare onnxruntime loop against the SDK on $name', (tes
     expect(result.stderr).toBe('');
     const report = JSON.parse(result.stdout) as {
       idsMatch: boolean;
-      generatedTokens: number;
+      tokens: number;
       threads: number;
-      weft: { msPerToken: number; ttftMs: number; tokensPerSecond: number; runs: unknown[] };
-      bare: { msPerToken: number; ttftMs: number; tokensPerSecond: number; runs: unknown[] };
+      weft: { msPerToken: number; ttftMs: number; tokensPerSecond: number; runs: { ttftMs: number; msPerToken: number }[] };
+      bare: { msPerToken: number; ttftMs: number; tokensPerSecond: number; runs: { ttftMs: number; msPerToken: number }[] };
       ratio: { msPerToken: number; ttftMs: number };
+      added: { msPerToken: number; ttftMs: number };
       weftSetupMs: number;
       sharedSession: boolean;
     };
     expect(report.idsMatch).toBe(true);
     expect(report.sharedSession).toBe(true);
     expect(report.threads).toBe(1);
-    expect(report.generatedTokens).toBeGreaterThan(1);
+    expect(report.tokens).toBe(16);
     for (const engine of [report.weft, report.bare]) {
       expect(engine.runs).toHaveLength(2);
       expect(engine.msPerToken).toBeGreaterThan(0);
@@ -60,8 +73,21 @@ describe.each(MODELS)('the bare onnxruntime loop against the SDK on $name', (tes
       expect(engine.tokensPerSecond).toBeGreaterThan(0);
     }
     expect(report.ratio.msPerToken).toBeCloseTo(report.weft.msPerToken / report.bare.msPerToken, 2);
+    // Two timed pairs: the median of two paired differences is their mean.
+    const pairMean = (key: 'ttftMs' | 'msPerToken') => (report.weft.runs[0]![key] - report.bare.runs[0]![key] + report.weft.runs[1]![key] - report.bare.runs[1]![key]) / 2;
+    expect(report.added.ttftMs).toBeCloseTo(pairMean('ttftMs'), 3);
+    expect(report.added.msPerToken).toBeCloseTo(pairMean('msPerToken'), 3);
     expect(report.weftSetupMs).toBeGreaterThan(0);
     expect(report.weftSetupMs).toBeLessThan(report.weft.ttftMs);
+  });
+
+  it('generates exactly the requested tokens through EOS on both sides, with the same ids', async () => {
+    // On models/story this prompt ends (EOS) after 22 new tokens when EOS is honoured.
+    const prompt = benchPromptIds(model.tokenizer, 32);
+    const sdk = await sdkGreedyRun(model, [prompt], 64);
+    expect(sdk.ids[0]).toHaveLength(64);
+    expect((await bare.generate([prompt], 64)).ids).toEqual(sdk.ids);
+    if (testModel.dir === storyModel) expect(sdk.ids[0]!.slice(0, -1).some((id) => model.generationConfig.eosTokenIds.includes(id))).toBe(true);
   });
 
   it('runs on a session lent by Weft and leaves it open on release', async () => {
@@ -79,6 +105,35 @@ describe.each(MODELS)('the bare onnxruntime loop against the SDK on $name', (tes
     const result = await cli(['bench', '--model', testModel.dir, '--tokens', String(testModel.context), '--prompt-tokens', '32']);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(new RegExp(`exceed the model's context of ${testModel.context} tokens`));
+  });
+});
+
+describe('weft bench input checks and interrupts', () => {
+  it('rejects a prompt far beyond the context at once, before building it', async () => {
+    const started = performance.now();
+    const result = await cli(['bench', '--model', storyModel, '--prompt-tokens', '100000', '--tokens', '2']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/^weft: --prompt-tokens 100000 \+ --tokens 2 exceed the model's context of \d+ tokens\.\n$/);
+    expect(performance.now() - started).toBeLessThan(5000);
+  });
+
+  it('builds a long bench prompt in linear time and stops building it when aborted', () => {
+    let calls = 0;
+    const tokenizer = { encode: (text: string) => (calls++, Array.from({ length: Math.floor(text.length / 4) }, (_, i) => i)) };
+    expect(benchPromptIds(tokenizer as never, 50_000)).toHaveLength(50_000);
+    expect(calls).toBeLessThanOrEqual(3);
+    expect(() => benchPromptIds(tokenizer as never, 10, AbortSignal.abort())).toThrow(InterruptedError);
+  });
+
+  it('stops within a run on Ctrl-C and exits 130 without a report', async () => {
+    const controller = new AbortController();
+    const started = performance.now();
+    setTimeout(() => controller.abort(), 300);
+    const result = await cli(['bench', '--model', storyModel, '--tokens', '900', '--prompt-tokens', '32', '--runs', '100'], { signal: controller.signal });
+    expect(result.code).toBe(130);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toBe('weft: interrupted\n');
+    expect(performance.now() - started).toBeLessThan(3000);
   });
 });
 

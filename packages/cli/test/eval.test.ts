@@ -3,6 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
+import { createWeft } from '@weft/core';
+import { nodeBackend } from '@weft/backend-node';
+import { evaluateDocuments, InterruptedError } from '../src/index.js';
 import { cli, MODELS, storyModel } from './helpers.js';
 
 const STORIES = `Once upon a time, there was a little girl named Lily. She loved to play outside in the sun.
@@ -57,5 +60,26 @@ describe.each(MODELS)('weft eval on $name', (model) => {
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(new RegExp(`^model .*${model.name} \\(node\\)\\nperplexity +\\d+\\.\\d{4}\\ntokens +\\d+ scored in 3 documents\\n`));
     expect(result.stdout).toMatch(/kv bytes/);
+  });
+});
+
+describe('interrupting eval', () => {
+  it('stops inside a document, not only between documents', async () => {
+    const weft = createWeft({ plugins: [nodeBackend({ defaults: { intraOpNumThreads: 1 } })] });
+    try {
+      const model = await weft.load(storyModel);
+      // One document of ~1000 tokens: hundreds of single-token steps.
+      const text = readFileSync(join(storyModel, 'data/long.txt'), 'utf8');
+      const ids = model.tokenizer.encode(text).slice(0, model.config.maxPositions - 64);
+      const document = model.tokenizer.decode(ids.slice(1));
+      const controller = new AbortController();
+      const started = performance.now();
+      setTimeout(() => controller.abort(), 50);
+      const outcome = await evaluateDocuments(model, [document], 1, controller.signal).catch((error: unknown) => error);
+      expect(outcome).toBeInstanceOf(InterruptedError);
+      expect(performance.now() - started).toBeLessThan(300);
+    } finally {
+      await weft.dispose();
+    }
   });
 });

@@ -34,8 +34,14 @@ export interface CliResult {
   json(): Record<string, unknown>[];
 }
 
-/** Runs the CLI in-process with captured output; `onStdout` sees each write as it happens. */
-export async function cli(argv: readonly string[], options: { signal?: AbortSignal; onStdout?: (chunk: string) => void } = {}): Promise<CliResult> {
+/**
+ * Runs the CLI in-process with captured output; `onStdout` sees each write as it happens and
+ * `stdin` is what `--prompt-file -` reads.
+ */
+export async function cli(
+  argv: readonly string[],
+  options: { signal?: AbortSignal; onStdout?: (chunk: string) => void; stdin?: Uint8Array | string } = {},
+): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
   const io: CliIo = {
@@ -48,6 +54,7 @@ export async function cli(argv: readonly string[], options: { signal?: AbortSign
     },
     stderr: { write: (chunk: string) => ((stderr += chunk), true) },
     ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.stdin === undefined ? {} : { stdin: [options.stdin] }),
   };
   const code = await runCli(argv, io);
   return {

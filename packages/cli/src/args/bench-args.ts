@@ -1,3 +1,5 @@
+import { UsageError } from '../errors.js';
+import { BENCH_DEFAULTS } from './bench-defaults.js';
 import { optional, parseInteger } from './numbers.js';
 import { parseCommandArgs, type OptionSpecs } from './parse-command-args.js';
 import { MODEL_OPTIONS, modelFlags, type ModelFlags } from './shared-flags.js';
@@ -13,7 +15,7 @@ export const BENCH_OPTIONS = {
 } as const satisfies OptionSpecs;
 
 /** Default intra-op threads of the benchmark: one, so results do not depend on the core count. */
-export const BENCH_DEFAULT_THREADS = 1;
+export const BENCH_DEFAULT_THREADS = BENCH_DEFAULTS.threads;
 
 export interface BenchArgs extends ModelFlags {
   readonly help: boolean;
@@ -30,8 +32,15 @@ export function parseBenchArgs(args: readonly string[]): BenchArgs {
   const flags = parseCommandArgs('bench', args, BENCH_OPTIONS);
   const int = (name: string, fallback: number, min: number, max?: number): number =>
     optional(flags.string(name), (t) => parseInteger(name, t, min, max)) ?? fallback;
-  if (flags.help) return { help: true, json: false, model: undefined, threads: 1, backend: 'node', tokens: 64, promptTokens: 32, batch: 1, runs: 5, warmup: 1 };
+  const d = BENCH_DEFAULTS;
+  if (flags.help) return { help: true, json: false, model: undefined, backend: 'node', ...d };
   const model = modelFlags(flags);
+  const tokens = int('tokens', d.tokens, 1);
+  if (tokens < 2) throw new UsageError('--tokens must be at least 2: ms/token is timed between consecutive tokens (got 1)');
+  const runs = int('runs', d.runs, 2);
+  if (runs % 2 !== 0) {
+    throw new UsageError(`--runs must be even, so each loop runs first in half of the pairs (got ${runs}; use ${runs - 1} or ${runs + 1})`);
+  }
   return {
     help: false,
     json: flags.flag('json'),
@@ -39,10 +48,10 @@ export function parseBenchArgs(args: readonly string[]): BenchArgs {
     threads: model.threads ?? BENCH_DEFAULT_THREADS,
     // The bare loop is onnxruntime-node, so the SDK side defaults to the node backend too.
     backend: model.backend ?? 'node',
-    tokens: int('tokens', 64, 1),
-    promptTokens: int('prompt-tokens', 32, 1),
-    batch: int('batch', 1, 1, 256),
-    runs: int('runs', 5, 1),
-    warmup: int('warmup', 1, 0),
+    tokens,
+    promptTokens: int('prompt-tokens', d.promptTokens, 1),
+    batch: int('batch', d.batch, 1, 256),
+    runs,
+    warmup: int('warmup', d.warmup, 0),
   };
 }

@@ -9,6 +9,7 @@ export const GENERATE_OPTIONS = {
   ...MODEL_OPTIONS,
   ...PIPELINE_OPTIONS,
   prompt: { type: 'string' },
+  'prompt-file': { type: 'string' },
   'prompt-ids': { type: 'string' },
   messages: { type: 'string' },
   'max-tokens': { type: 'string' },
@@ -24,21 +25,24 @@ export const GENERATE_OPTIONS = {
 
 export interface GenerateArgs extends ModelFlags {
   readonly onnxFile: string | undefined;
+  /** `--prompt-file` (`-` = stdin): the request then has no prompt until the command reads it. */
+  readonly promptFile: string | undefined;
   readonly help: boolean;
   readonly json: boolean;
-  /** The request without `signal`, validated. */
+  /** The request without `signal` (and without a prompt when `promptFile` is set), validated. */
   readonly request: GenerationRequest;
 }
 
 export function parseGenerateArgs(args: readonly string[]): GenerateArgs {
   const flags = parseCommandArgs('generate', args, GENERATE_OPTIONS);
-  if (flags.help) return { help: true, json: false, model: undefined, threads: undefined, backend: undefined, onnxFile: undefined, request: {} };
+  if (flags.help) return { help: true, json: false, model: undefined, threads: undefined, backend: undefined, onnxFile: undefined, promptFile: undefined, request: {} };
   const s = (name: string) => flags.string(name);
   const stop = flags.strings('stop');
   const pipeline = pipelineFlags(flags);
   if (stop.some((x) => x === '')) throw new UsageError('--stop needs a non-empty string');
+  const source = promptSource({ prompt: s('prompt'), promptIds: s('prompt-ids'), messages: s('messages'), promptFile: s('prompt-file') });
   const request: GenerationRequest = {
-    ...promptSource(s('prompt'), s('prompt-ids'), s('messages')),
+    ...('promptFile' in source ? {} : source),
     ...compact({
       maxTokens: optional(s('max-tokens'), (t) => parseInteger('max-tokens', t, 1)),
       temperature: optional(s('temperature'), (t) => parseDecimal('temperature', t, { ok: (v) => v >= 0, rule: 'a number >= 0 (0 = greedy)' })),
@@ -54,5 +58,5 @@ export function parseGenerateArgs(args: readonly string[]): GenerateArgs {
     ...(pipeline.kv ? { kv: pipeline.kv } : {}),
     ...(pipeline.router ? { router: pipeline.router } : {}),
   };
-  return { help: false, json: flags.flag('json'), ...modelFlags(flags), onnxFile: pipeline.onnxFile, request };
+  return { help: false, json: flags.flag('json'), ...modelFlags(flags), onnxFile: pipeline.onnxFile, promptFile: 'promptFile' in source ? source.promptFile : undefined, request };
 }

@@ -1,23 +1,34 @@
 import type { ChatMessage } from '@weft/core';
 import { UsageError } from '../errors.js';
 
-/** Exactly one of the prompt flags, converted to a request field. */
+/** Exactly one of the prompt flags, converted to a request field (a prompt file is read later). */
 export type PromptSource =
   | { readonly prompt: string }
   | { readonly inputIds: readonly number[] }
-  | { readonly messages: readonly ChatMessage[] };
+  | { readonly messages: readonly ChatMessage[] }
+  | { readonly promptFile: string };
 
-/** Picks the one prompt source among `--prompt`, `--prompt-ids` and `--messages`. */
-export function promptSource(prompt: string | undefined, promptIds: string | undefined, messages: string | undefined): PromptSource {
+/** The prompt flags as given (undefined when absent). */
+export interface PromptFlags {
+  readonly prompt: string | undefined;
+  readonly promptIds: string | undefined;
+  readonly messages: string | undefined;
+  readonly promptFile: string | undefined;
+}
+
+/** Picks the one prompt source among `--prompt`, `--prompt-file`, `--prompt-ids` and `--messages`. */
+export function promptSource(flags: PromptFlags): PromptSource {
+  const { prompt, promptIds, messages, promptFile } = flags;
   const given = [
     prompt !== undefined && '--prompt',
+    promptFile !== undefined && '--prompt-file',
     promptIds !== undefined && '--prompt-ids',
     messages !== undefined && '--messages',
   ].filter((f): f is string => f !== false);
   if (given.length !== 1) {
     throw new UsageError(
       given.length === 0
-        ? 'give a prompt with --prompt TEXT, --prompt-ids 1,2,3 or --messages JSON'
+        ? 'give a prompt with --prompt TEXT, --prompt-file FILE, --prompt-ids 1,2,3 or --messages JSON'
         : `give only one of ${given.join(', ')}`,
     );
   }
@@ -25,8 +36,22 @@ export function promptSource(prompt: string | undefined, promptIds: string | und
     if (prompt === '') throw new UsageError('--prompt is empty');
     return { prompt };
   }
+  if (promptFile !== undefined) {
+    if (promptFile === '') throw new UsageError('--prompt-file needs a file path (or - for standard input)');
+    return { promptFile };
+  }
   if (promptIds !== undefined) return { inputIds: parseIdList(promptIds) };
   return { messages: parseMessages(messages!) };
+}
+
+/**
+ * The prompt text of a `--prompt-file` (strict UTF-8): one trailing line break is dropped, as
+ * `$(cat FILE)` would drop it, so `echo "text" > FILE` gives the prompt "text".
+ */
+export function promptFromFileText(text: string, path: string): string {
+  const prompt = text.replace(/\r?\n$/, '');
+  if (prompt === '') throw new UsageError(`--prompt-file ${path} is empty`);
+  return prompt;
 }
 
 /** `1,2,3` → [1, 2, 3]: comma-separated non-negative integers (spaces around commas allowed). */

@@ -7,6 +7,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
+import { ModelLoadError } from '@weft/core';
 
 /** Graph files tried in order, as Weft's loader tries them. */
 const GRAPH_CANDIDATES = ['onnx/model.onnx', 'onnx/decoder_model_merged.onnx', 'model.onnx'];
@@ -46,10 +47,11 @@ export class BareGreedyLoop {
   }
 
   /**
-   * Greedy decoding of exactly `tokens` new tokens per row (no EOS check). Rows must have equal
-   * lengths (no padding). Returns the ids and the time each step's token was picked.
+   * Greedy decoding of exactly `tokens` new tokens per row (no EOS check; fewer only when
+   * `signal` aborts, checked before each step). Rows must have equal lengths (no padding).
+   * Returns the ids and the time each step's token was picked.
    */
-  async generate(prompts: readonly (readonly number[])[], tokens: number): Promise<BareRunResult> {
+  async generate(prompts: readonly (readonly number[])[], tokens: number, signal?: AbortSignal): Promise<BareRunResult> {
     const batch = prompts.length;
     const inputs = new Set(this.session.inputNames);
     const ids: number[][] = prompts.map(() => []);
@@ -62,7 +64,7 @@ export class BareGreedyLoop {
     }
     let step: readonly (readonly number[])[] = prompts;
     let pastLength = 0;
-    for (let t = 0; t < tokens; t++) {
+    for (let t = 0; t < tokens && !signal?.aborted; t++) {
       const seq = step[0]!.length;
       const total = pastLength + seq;
       const inputIds = new BigInt64Array(batch * seq);
@@ -119,7 +121,9 @@ async function readShape(dir: string): Promise<{ numLayers: number; numKvHeads: 
   const numHeads = config['num_attention_heads'] ?? config['n_head'];
   const hidden = config['hidden_size'] ?? config['n_embd'];
   if (numLayers === undefined || numHeads === undefined || hidden === undefined) {
-    throw new Error(`${join(dir, 'config.json')} lacks num_hidden_layers, num_attention_heads or hidden_size`);
+    throw new ModelLoadError(`${join(dir, 'config.json')} lacks num_hidden_layers, num_attention_heads or hidden_size, which the bare loop needs.`, {
+      path: join(dir, 'config.json'),
+    });
   }
   return { numLayers, numKvHeads: config['num_key_value_heads'] ?? numHeads, headDim: config['head_dim'] ?? hidden / numHeads };
 }
@@ -129,5 +133,5 @@ async function findGraph(dir: string, onnxFile: string | undefined): Promise<str
     const path = join(dir, file);
     if ((await stat(path).catch(() => undefined))?.isFile()) return path;
   }
-  throw new Error(`No ONNX graph in ${dir}`);
+  throw new ModelLoadError(`No ONNX graph in ${dir} (looked for ${(onnxFile ? [onnxFile] : GRAPH_CANDIDATES).join(', ')}).`, { path: dir });
 }

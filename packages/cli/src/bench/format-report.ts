@@ -13,7 +13,7 @@ export function formatBenchTable(r: BenchReport): string {
   const table = rows.map((row) => row.map((cell, c) => (c === 0 ? cell.padEnd(widths[0]!) : cell.padStart(widths[c]!))).join('   '));
   return [
     `model ${r.model} (${r.backend}, ${r.threads === 0 ? 'default' : r.threads} intra-op thread${r.threads === 1 ? '' : 's'})`,
-    `prompt ${r.promptTokens} tokens, ${r.generatedTokens} new tokens x batch ${r.batch}; medians of ${r.runs} runs each, ` +
+    `prompt ${r.promptTokens} tokens, ${r.tokens} new tokens x batch ${r.batch}; medians of ${r.runs} runs each, ` +
       `${r.warmup} warm-up excluded, order A/B, B/A, ...`,
     r.sharedSession
       ? 'both loops ran on one onnxruntime session'
@@ -21,6 +21,7 @@ export function formatBenchTable(r: BenchReport): string {
     '',
     ...table,
     '',
+    `weft adds ${fixed(r.added.ttftMs * 1000, 0)} µs to the first token and ${fixed(r.added.msPerToken * 1000, 1)} µs per token (medians of paired differences)`,
     `weft setup before the first forward pass: ${fixed(r.weftSetupMs, 3)} ms (median)`,
     `token ids: ${r.idsMatch ? 'identical in every run of both loops' : 'DIFFER between the loops (see warning)'}`,
   ].join('\n');
@@ -38,8 +39,7 @@ export function benchJson(r: BenchReport): object {
     backend: r.backend,
     threads: r.threads,
     promptTokens: r.promptTokens,
-    requestedTokens: r.requestedTokens,
-    generatedTokens: r.generatedTokens,
+    tokens: r.tokens,
     batch: r.batch,
     runs: r.runs,
     warmup: r.warmup,
@@ -47,6 +47,7 @@ export function benchJson(r: BenchReport): object {
     weft: { ...timing(r.weft), runs: r.weft.runs.map(timing) },
     bare: { ...timing(r.bare), runs: r.bare.runs.map(timing) },
     ratio: { msPerToken: round(r.ratio.msPerToken, 4), ttftMs: round(r.ratio.ttftMs, 4), tokensPerSecond: round(r.ratio.tokensPerSecond, 4) },
+    added: { ttftMs: round(r.added.ttftMs, 4), msPerToken: round(r.added.msPerToken, 4) },
     weftSetupMs: round(r.weftSetupMs, 4),
     idsMatch: r.idsMatch,
     node: process.version,

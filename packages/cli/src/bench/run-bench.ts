@@ -31,9 +31,8 @@ export interface BenchReport {
   readonly backend: string;
   readonly threads: number;
   readonly promptTokens: number;
-  readonly requestedTokens: number;
-  /** New tokens per row each run produced (fewer than requested when the model emitted EOS). */
-  readonly generatedTokens: number;
+  /** New tokens per row of every run of both loops (EOS is generated through, like any token). */
+  readonly tokens: number;
   readonly batch: number;
   readonly runs: number;
   readonly warmup: number;
@@ -47,6 +46,12 @@ export interface BenchReport {
   readonly bare: EngineSummary;
   /** Weft / bare for each median (above 1 = Weft is slower, for tokens/s below 1). */
   readonly ratio: RunTiming;
+  /**
+   * What Weft adds in absolute time: the median over timed pairs of Weft's run minus the bare
+   * loop's run of the same pair, for the first token and for ms/token. Pairing cancels drift
+   * that both loops of a pair share (a busy machine, a warming CPU).
+   */
+  readonly added: { readonly ttftMs: number; readonly msPerToken: number };
   /** Median over Weft's timed runs of step 0's `setupMs`: the run's start to its first forward pass. */
   readonly weftSetupMs: number;
   /** Whether every run of both engines produced the first Weft run's ids. */
@@ -56,23 +61,30 @@ export interface BenchReport {
 
 /**
  * Alternates Weft's greedy loop (A) and the bare onnxruntime-node loop (B) in one process, pair
- * by pair in the order A/B, B/A, A/B…, on the same prompt ids and session options. The first pair
- * runs Weft first, which fixes the token count the bare loop then generates in every run. Warm-up
- * pairs are excluded from the medians; timed pairs are rounded up to an even number so each engine
- * leads equally often.
+ * by pair in the order A/B, B/A, A/B…, on the same prompt ids and session options; both generate
+ * exactly `tokens` tokens per row (Weft with `ignoreEos`). Warm-up pairs are excluded from the
+ * medians; `runs` timed pairs must be even, so each engine leads equally often. An aborted
+ * `signal` stops the current run and rejects with {@link InterruptedError}.
  */
 export async function runBench(options: BenchOptions): Promise<BenchReport> {
+  if (!Number.isInteger(options.tokens) || options.tokens < 2) {
+    throw new InvalidOptionsError(`tokens must be an integer >= 2 (got ${options.tokens}): ms/token is timed between consecutive tokens.`, { option: 'tokens' });
+  }
+  if (!Number.isInteger(options.runs) || options.runs < 2 || options.runs % 2 !== 0) {
+    throw new InvalidOptionsError(`runs must be an even number >= 2, so each loop runs first in half of the pairs (got ${options.runs}).`, { option: 'runs' });
+  }
   const session = { intraOpNumThreads: options.threads };
   const { model, close } = await openModel(options.model, session, options.backend ?? 'node');
   let bare: BareGreedyLoop | undefined;
   try {
+    // Before building the prompt, whose cost grows with its length.
+    checkFits(model, options);
     // One session for both when Weft runs on onnxruntime-node: two sessions run in turn evict each
     // other's weights from the caches, which makes every other prefill much slower and the medians
     // straddle two modes.
     const shared = model.session instanceof NodeSession ? model.session.ortSession : undefined;
     bare = shared ? await BareGreedyLoop.onSession(options.model, shared) : await BareGreedyLoop.load(options.model, session);
-    const prompt = benchPromptIds(model.tokenizer, options.promptTokens);
-    checkFits(model, options);
+    const prompt = benchPromptIds(model.tokenizer, options.promptTokens, options.signal);
     const prompts = Array.from({ length: options.batch }, () => prompt);
     let expected: number[][] | undefined;
     let idsMatch = true;
@@ -84,20 +96,28 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       if (counted) timed[engine].push({ ttftMs: run.ttftMs, msPerToken: run.msPerToken, tokensPerSecond: run.tokensPerSecond });
       if (counted && run.setupMs !== undefined) setupMs.push(run.setupMs);
     };
-    const runWeft = async (counted: boolean) => record('weft', await sdkGreedyRun(model, prompts, options.tokens), counted);
+    // A run cut short by the signal is not recorded: its ids and timings cover fewer steps.
+    const interrupted = (): void => {
+      if (options.signal?.aborted) throw new InterruptedError();
+    };
+    const runWeft = async (counted: boolean) => {
+      const run = await sdkGreedyRun(model, prompts, options.tokens, options.signal);
+      interrupted();
+      record('weft', run, counted);
+    };
     const runBare = async (counted: boolean) => {
-      const count = expected![0]!.length;
-      if (count === 0) throw new Error('Weft generated no tokens (the model ended the prompt at once); pick another --prompt-tokens');
       const start = performance.now();
-      const result = await bare!.generate(prompts, count);
+      const result = await bare!.generate(prompts, options.tokens, options.signal);
+      interrupted();
       record('bare', { ids: result.ids, ...runTiming(start, result.tokenTimes, options.batch) }, counted);
     };
     // An even number of timed pairs, so each engine runs first exactly as often as second (the
     // first run of a pair is measurably slower on a busy machine; uneven counts bias the medians).
-    const timedPairs = options.runs + (options.runs % 2);
+    const timedPairs = options.runs;
     for (let pair = 0; pair < options.warmup + timedPairs; pair++) {
       const counted = pair >= options.warmup;
-      const order = pair === 0 || (counted && (pair - options.warmup) % 2 === 0) ? [runWeft, runBare] : [runBare, runWeft];
+      // Warm-up and timed pairs each start with A/B.
+      const order = (counted ? pair - options.warmup : pair) % 2 === 0 ? [runWeft, runBare] : [runBare, runWeft];
       for (const run of order) {
         if (options.signal?.aborted) throw new InterruptedError();
         (globalThis as { gc?: () => void }).gc?.();
@@ -112,8 +132,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       backend: model.backend,
       threads: options.threads,
       promptTokens: prompt.length,
-      requestedTokens: options.tokens,
-      generatedTokens: expected![0]!.length,
+      tokens: options.tokens,
       batch: options.batch,
       runs: timedPairs,
       warmup: options.warmup,
@@ -125,6 +144,10 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
         msPerToken: ratio(weft.msPerToken, bareSummary.msPerToken),
         tokensPerSecond: ratio(weft.tokensPerSecond, bareSummary.tokensPerSecond),
       },
+      added: {
+        ttftMs: pairedDifference(timed.weft, timed.bare, 'ttftMs'),
+        msPerToken: pairedDifference(timed.weft, timed.bare, 'msPerToken'),
+      },
       weftSetupMs: median(setupMs),
       idsMatch,
       ids: expected![0]!,
@@ -133,6 +156,14 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     await bare?.release();
     await close();
   }
+}
+
+/** Median over pairs of `a[i][key] - b[i][key]` (runs recorded pair by pair). */
+export function pairedDifference(a: readonly RunTiming[], b: readonly RunTiming[], key: 'ttftMs' | 'msPerToken'): number {
+  const pairs = Math.min(a.length, b.length);
+  const differences: number[] = [];
+  for (let i = 0; i < pairs; i++) differences.push(a[i]![key] - b[i]![key]);
+  return median(differences);
 }
 
 function checkFits(model: WeftModel, options: BenchOptions): void {

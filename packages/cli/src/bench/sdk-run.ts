@@ -9,16 +9,17 @@ export interface EngineRun extends RunTiming {
 
 /**
  * One greedy generation through Weft's loop: `model.generate` with the ids as given, temperature
- * 0 and no repetition penalty (whatever generation_config.json says). A step's tokens are ready
- * when its last row's token event arrives.
+ * 0, no repetition penalty (whatever generation_config.json says) and `ignoreEos`, so it runs
+ * exactly `maxTokens` steps (fewer only when `signal` aborts it). A step's tokens are ready when
+ * its last row's token event arrives.
  */
-export function sdkGreedyRun(model: WeftModel, prompts: readonly (readonly number[])[], maxTokens: number): Promise<EngineRun> {
+export function sdkGreedyRun(model: WeftModel, prompts: readonly (readonly number[])[], maxTokens: number, signal?: AbortSignal): Promise<EngineRun> {
   const batch = prompts.length;
   const times: number[] = [];
   let setupMs: number | undefined;
   const start = performance.now();
   return new Promise<EngineRun>((resolve, reject) => {
-    model.generate({ inputIds: prompts, maxTokens, temperature: 0, repetitionPenalty: 1 }).subscribe({
+    model.generate({ inputIds: prompts, maxTokens, temperature: 0, repetitionPenalty: 1, ignoreEos: true, ...(signal ? { signal } : {}) }).subscribe({
       next(event) {
         if (event.type === 'token') times[event.index] = performance.now();
         else if (event.type === 'metrics' && event.step === 0) setupMs = event.setupMs;

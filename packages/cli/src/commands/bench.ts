@@ -27,11 +27,6 @@ export async function benchCommand(args: readonly string[], io: CliIo): Promise<
   if (!report.idsMatch) {
     io.stderr.write('weft: warning: the Weft loop and the bare onnxruntime loop produced different token ids\n');
   }
-  if (report.generatedTokens < report.requestedTokens) {
-    io.stderr.write(
-      `weft: note: the model ended (EOS) after ${report.generatedTokens} of ${report.requestedTokens} tokens; both loops were timed on ${report.generatedTokens}\n`,
-    );
-  }
   io.stdout.write(`${options.json ? JSON.stringify(benchJson(report)) : formatBenchTable(report)}\n`);
   return EXIT.ok;
 }

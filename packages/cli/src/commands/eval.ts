@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { parseEvalArgs } from '../args/eval-args.js';
 import { EXIT, UsageError } from '../errors.js';
 import { evaluateDocuments } from '../eval/evaluate-documents.js';
@@ -7,6 +6,7 @@ import type { CliIo } from '../io.js';
 import { resolveModelDir } from '../model-path.js';
 import { openModel, sessionOptions } from '../open-model.js';
 import { bytes, fixed, round } from '../output/format.js';
+import { readUtf8Text } from '../read-text.js';
 import { USAGE } from '../usage.js';
 
 /** `weft eval`: perplexity of a text file, document by document, through the KV-cache path. */
@@ -16,9 +16,7 @@ export async function evalCommand(args: readonly string[], io: CliIo): Promise<n
     io.stdout.write(USAGE.eval);
     return EXIT.ok;
   }
-  const text = await readFile(options.textFile, 'utf8').catch((error: NodeJS.ErrnoException) => {
-    throw new UsageError(`cannot read --text-file ${options.textFile}: ${error.code === 'ENOENT' ? 'no such file' : error.message}`);
-  });
+  const text = await readUtf8Text(options.textFile, '--text-file');
   const documents = splitDocuments(text);
   if (documents.length === 0) throw new UsageError(`${options.textFile} holds no text`);
   const dir = resolveModelDir(options.model);

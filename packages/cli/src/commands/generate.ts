@@ -1,9 +1,11 @@
 import { parseGenerateArgs } from '../args/generate-args.js';
+import { promptFromFileText } from '../args/prompt-source.js';
 import { EXIT } from '../errors.js';
 import type { CliIo } from '../io.js';
 import { resolveModelDir } from '../model-path.js';
 import { openModel, sessionOptions } from '../open-model.js';
 import { consumeGeneration } from '../output/consume-generation.js';
+import { readUtf8Text } from '../read-text.js';
 import { round } from '../output/format.js';
 import { statsLine } from '../output/stats-line.js';
 import { USAGE } from '../usage.js';
@@ -15,12 +17,14 @@ export async function generateCommand(args: readonly string[], io: CliIo): Promi
     io.stdout.write(USAGE.generate);
     return EXIT.ok;
   }
+  const file = options.promptFile;
+  const prompt = file === undefined ? undefined : promptFromFileText(await readUtf8Text(file, '--prompt-file', io.stdin, io.signal), file);
   const { model, close } = await openModel(resolveModelDir(options.model), sessionOptions(options.threads), options.backend, {
     router: options.request.router === undefined || typeof options.request.router === 'string' ? options.request.router : 'name' in options.request.router ? options.request.router.name : undefined,
     onnxFile: options.onnxFile,
   });
   try {
-    const request = io.signal ? { ...options.request, signal: io.signal } : options.request;
+    const request = { ...options.request, ...(prompt === undefined ? {} : { prompt }), ...(io.signal ? { signal: io.signal } : {}) };
     const write = (line: object): void => void io.stdout.write(`${JSON.stringify(line)}\n`);
     let streamed = '';
     const { done, wallMs } = await consumeGeneration(

@@ -24,6 +24,7 @@ export interface EvalSummary {
 /**
  * Encodes each document with the tokenizer's special tokens and runs `model.evaluate` on it
  * (prefill of `prefill` tokens, capped at the document's length − 1, then one token per step).
+ * An aborted `signal` stops within one step and rejects with {@link InterruptedError}.
  */
 export async function evaluateDocuments(
   model: WeftModel,
@@ -48,8 +49,9 @@ export async function evaluateDocuments(
     }
     let result;
     try {
-      result = await model.evaluate({ inputIds, prefillTokens: Math.min(prefill, inputIds.length - 1), ...pipeline });
+      result = await model.evaluate({ inputIds, prefillTokens: Math.min(prefill, inputIds.length - 1), ...pipeline, ...(signal ? { signal } : {}) });
     } catch (error) {
+      if (signal?.aborted) throw new InterruptedError();
       if (ContextOverflowError.isInstance(error)) {
         throw new ContextOverflowError(`Document ${index + 1} of ${documents.length}: ${error.message}`, {
           promptTokens: error.promptTokens,

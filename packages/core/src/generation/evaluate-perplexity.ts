@@ -36,6 +36,11 @@ export interface PerplexityRequest {
   readonly kv?: NamedRef | KvCacheStore;
   /** Attention router applied after every step, as in generation. */
   readonly router?: NamedRef | AttentionRouter;
+  /**
+   * Stops the evaluation before its next forward pass: the promise rejects with the signal's
+   * `reason` (an `AbortError` DOMException for a plain `abort()`), after releasing its tensors.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -58,6 +63,10 @@ export async function evaluatePerplexity(ctx: GenerationContext, request: Perple
   const prefill = request.prefillTokens ?? 1;
   if (!Number.isInteger(prefill) || prefill < 1 || prefill >= n) {
     throw new InvalidOptionsError(`prefillTokens must be an integer in [1, ${n - 1}].`, { option: 'prefillTokens' });
+  }
+  const { signal } = request;
+  if (signal !== undefined && typeof (signal as { aborted?: unknown } | null)?.aborted !== 'boolean') {
+    throw new InvalidOptionsError('signal must be an AbortSignal (e.g. new AbortController().signal).', { option: 'signal' });
   }
   const { layout } = ctx;
   const active = ctx.sessions.current;
@@ -85,6 +94,7 @@ export async function evaluatePerplexity(ctx: GenerationContext, request: Perple
   try {
     let done = 0;
     while (done < n - 1) {
+      if (signal?.aborted) throw abortReason(signal);
       const start = performance.now();
       const chunk = done === 0 ? ids.slice(0, prefill) : [ids[done]!];
       const fed = layout.hasPast ? chunk : ids.slice(0, done + chunk.length);
@@ -144,4 +154,9 @@ export async function evaluatePerplexity(ctx: GenerationContext, request: Perple
     release();
     store.dispose();
   }
+}
+
+/** What an aborted evaluation rejects with: the signal's reason, or an AbortError when it has none. */
+function abortReason(signal: AbortSignal): unknown {
+  return signal.reason ?? new DOMException('The evaluation was aborted.', 'AbortError');
 }
