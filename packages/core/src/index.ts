@@ -9,7 +9,28 @@ export { WEFT_PLUGIN } from './spec/plugin.js';
 export * from './errors/index.js';
 export { createWeft, type CreateWeftOptions } from './runtime/create-weft.js';
 export { WEFT_API_VERSION } from './runtime/api-version.js';
-export { ADAPTER_REGISTRY, GENERATION_HOOKS, API_VERSION, type OwnedHooks } from './runtime/tokens.js';
+export {
+  ADAPTER_REGISTRY,
+  GENERATION_HOOKS,
+  API_VERSION,
+  WEFT_SERVICES,
+  BACKENDS,
+  TOKENIZERS,
+  KV_CACHE_STORES,
+  ATTENTION_ROUTERS,
+  LOGITS_PROCESSORS,
+  SAMPLERS,
+  ANALYZERS,
+  STRATEGY_SELECTORS,
+  MODEL_TRANSFORMS,
+  VISION_ENCODERS,
+  VISION_FUSIONS,
+  GROUNDERS,
+  extensionPointToken,
+  type OwnedHooks,
+  type WeftServices,
+} from './runtime/tokens.js';
+export { RuntimeDisposedError } from './runtime/runtime-disposed-error.js';
 export { definePlugin } from './plugin/define-plugin.js';
 export { PluginHost } from './plugin/plugin-host.js';
 export { checkSetupTimeout, SETUP_TIMEOUT_MS, MAX_SETUP_TIMEOUT_MS } from './plugin/setup-timeout.js';
@@ -20,6 +41,7 @@ export { parseModelConfig, SUPPORTED_MODEL_TYPES, ROTATE_HALF_MODEL_TYPES, type 
 export { parseGenerationConfig, type GenerationConfig } from './model/generation-config.js';
 export { readKvLayout } from './model/kv-layout.js';
 export { HfTokenizer } from './tokenizer/hf-tokenizer.js';
+export { DEFAULT_TOKENIZER } from './tokenizer/hf-tokenizer-entry.js';
 export { IncrementalDetokenizer } from './tokenizer/incremental-detokenizer.js';
 export { FullPrecisionKvStore } from './generation/kv/full-precision-kv-store.js';
 export { CacheKeyRerotation, cacheKeyRerotation } from './generation/kv/rerotate-keys.js';
@@ -39,7 +61,8 @@ export { softmax, logSumExp } from './generation/sampling/softmax.js';
 export { median } from './util/median.js';
 export { CircuitBreaker, type BreakerOptions, type BreakerState } from './backend/circuit-breaker.js';
 export { SessionPool, type ActiveSession } from './backend/session-pool.js';
-export { selectBackend, type BackendSelection } from './model/select-backend.js';
+export { selectBackend, type BackendSelection, type BackendProbeOptions } from './model/select-backend.js';
+export { PROBE_TIMEOUT_MS, SESSION_TIMEOUT_MS } from './model/load-timeouts.js';
 export { gatherSlots, validateSelection } from './generation/kv/gather-slots.js';
 export { slotPositions } from './generation/apply-router.js';
 export type { FeedPlacement } from './generation/step-feeds.js';

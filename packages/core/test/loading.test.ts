@@ -2,8 +2,8 @@ import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AdapterResolutionError, ContextOverflowError, createWeft, InvalidOptionsError, ModelDisposedError, ModelLoadError } from '../src/index.js';
-import { collect, fixture, runtime } from './helpers.js';
+import { AdapterResolutionError, ContextOverflowError, createWeft, definePlugin, InvalidOptionsError, ModelDisposedError, ModelLoadError, type WeftModel } from '../src/index.js';
+import { collect, done, fixture, runtime } from './helpers.js';
 
 let scratch: string;
 beforeAll(async () => {
@@ -95,6 +95,45 @@ describe('loading bad model folders', () => {
 
   it('lists the registered backends when a named one is missing', async () => {
     await expect(weft.load(fixture('tiny'), { backend: 'npu' })).rejects.toThrow(/No backend adapter matches "npu": registered: node \(different name\)/);
+  });
+});
+
+describe('graph inputs a plugin feeds', () => {
+  it('loads a graph with an input only a plugin feeds when its hooks declare it, and generates with it', async () => {
+    // The fixture with its attention mask renamed: core no longer feeds it; the plugin does.
+    const dir = await variant('plugin-fed', (d) => renameInGraph(join(d, 'onnx/model.onnx'), 'attention_mask', 'token_type_ids'));
+    let model: WeftModel | undefined;
+    const feeder = definePlugin({
+      name: 'token-type-feeder',
+      version: '1.0.0',
+      apiVersion: '^0.1.0',
+      setup: (ctx) =>
+        ctx.addHooks({
+          feeds: ['token_type_ids'],
+          beforeForward({ feeds, batchSize, pastLength }) {
+            const total = pastLength + feeds['input_ids']!.dims[1]!;
+            feeds['token_type_ids'] = model!.session.createTensor('int64', new BigInt64Array(batchSize * total).fill(1n), [batchSize, total]);
+          },
+        }),
+    });
+    const withPlugin = runtime([feeder]);
+    const plain = runtime();
+    try {
+      model = await withPlugin.load(dir);
+      const reference = await plain.load(fixture('tiny'));
+      const request = { prompt: 'Once upon a time', maxTokens: 12 };
+      expect(done(await collect(model.generate(request))).rows[0]!.ids).toEqual(done(await collect(reference.generate(request))).rows[0]!.ids);
+      // Without the declaration the same graph is refused at load.
+      await expect(plain.load(dir)).rejects.toThrow(/has inputs Weft cannot feed: "token_type_ids".*hooks\.feeds/);
+    } finally {
+      await withPlugin.dispose();
+      await plain.dispose();
+    }
+  });
+
+  it('rejects a hooks feeds declaration that is not a list of names', async () => {
+    const bad = definePlugin({ name: 'bad-feeds', version: '1.0.0', apiVersion: '^0.1.0', setup: (ctx) => ctx.addHooks({ feeds: 'token_type_ids' as never }) });
+    await expect(runtime([bad]).ready()).rejects.toThrow(/"feeds" must be a list of graph input names/);
   });
 });
 

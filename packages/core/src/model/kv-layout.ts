@@ -14,9 +14,10 @@ const FED_INPUTS: ReadonlySet<string> = new Set(['input_ids', 'attention_mask', 
 /**
  * Reads the KV layout from the graph's input/output names and checks it against the config:
  * layer count, key/value heads and head size (from the graph's static dims where it has them).
- * Rejects graphs with inputs core cannot feed, so they fail at load rather than at the first step.
+ * Rejects graphs with inputs neither core nor a plugin (`pluginFeeds`, from hooks' `feeds`) feeds,
+ * so they fail at load rather than at the first step.
  */
-export function readKvLayout(session: InferenceSession, config: ModelConfig, graphPath: string): KvLayout {
+export function readKvLayout(session: InferenceSession, config: ModelConfig, graphPath: string, pluginFeeds: ReadonlySet<string> = new Set()): KvLayout {
   const inputs = new Set(session.inputNames);
   if (!inputs.has('input_ids')) {
     throw new ModelLoadError(`${graphPath} has no "input_ids" input (inputs: ${session.inputNames.join(', ')}).`, { path: graphPath });
@@ -24,11 +25,12 @@ export function readKvLayout(session: InferenceSession, config: ModelConfig, gra
   if (!session.outputNames.includes('logits')) {
     throw new ModelLoadError(`${graphPath} has no "logits" output.`, { path: graphPath });
   }
-  const unfed = session.inputNames.filter((n) => !FED_INPUTS.has(n) && !PAST.test(n));
+  const unfed = session.inputNames.filter((n) => !FED_INPUTS.has(n) && !PAST.test(n) && !pluginFeeds.has(n));
   if (unfed.length > 0) {
     throw new ModelLoadError(
       `${graphPath} has inputs Weft cannot feed: ${unfed.map((n) => `"${n}"`).join(', ')}. Weft feeds input_ids, attention_mask, ` +
-        `position_ids, past_key_values.{i}.key/value and use_cache_branch; re-export the decoder without the others ` +
+        `position_ids, past_key_values.{i}.key/value and use_cache_branch${pluginFeeds.size > 0 ? `, plugins feed ${[...pluginFeeds].join(', ')}` : ''}; ` +
+        `add a plugin whose hooks declare and feed the others (hooks.feeds), re-export the decoder without them ` +
         `(e.g. optimum-cli export onnx --task text-generation-with-past) or pick another graph with onnxFile.`,
       { path: graphPath },
     );

@@ -13,7 +13,19 @@ export function snapshotHooks(plugin: string, hooks: unknown): GenerationHooks {
   if (typeof hooks !== 'object' || hooks === null) {
     throw new PluginError(plugin, 'addHooks', `hooks must be an object (got ${quoteValue(hooks)})`);
   }
-  const copy: Record<string, (...args: never[]) => unknown> = {};
+  const copy: Record<string, unknown> = {};
+  let feeds: unknown;
+  try {
+    feeds = (hooks as Record<string, unknown>)['feeds'];
+  } catch (cause) {
+    throw new PluginError(plugin, 'addHooks', `the hooks could not be read: ${describeCause(cause)}`, { cause });
+  }
+  if (feeds !== undefined) {
+    if (!Array.isArray(feeds) || feeds.length > 64 || !feeds.every((f) => typeof f === 'string' && f !== '' && f.length <= 256)) {
+      throw new PluginError(plugin, 'addHooks', `"feeds" must be a list of graph input names (got ${quoteValue(feeds)})`);
+    }
+    copy['feeds'] = Object.freeze([...(feeds as string[])]);
+  }
   for (const stage of STAGES) {
     let hook: unknown;
     try {

@@ -1,4 +1,4 @@
-import { Container } from 'inversify';
+import { Container, type ServiceIdentifier } from 'inversify';
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import { FullPrecisionKvStore } from '../generation/kv/full-precision-kv-store.js';
 import { DEFAULT_KV_STORE } from '../generation/resolve-components.js';
@@ -6,10 +6,24 @@ import type { DefaultWeftModel } from '../model/default-weft-model.js';
 import { loadModel } from '../model/load-model.js';
 import { PluginHost } from '../plugin/plugin-host.js';
 import { DefaultAdapterRegistry } from '../registry/default-adapter-registry.js';
+import { BUILT_IN_KINDS, checkKindName } from '../registry/known-kinds.js';
 import type { WeftPlugin } from '../spec/plugin.js';
+import type { AdapterKind, AdapterRegistry } from '../spec/registry.js';
 import type { LoadOptions, Weft, WeftModel } from '../spec/runtime.js';
+import { hfTokenizerEntry } from '../tokenizer/hf-tokenizer-entry.js';
 import { WEFT_API_VERSION } from './api-version.js';
-import { ADAPTER_REGISTRY, API_VERSION, GENERATION_HOOKS, type OwnedHooks } from './tokens.js';
+import { extensionPoint } from './extension-point.js';
+import { RuntimeDisposedError } from './runtime-disposed-error.js';
+import {
+  ADAPTER_REGISTRY,
+  API_VERSION,
+  extensionPointKind,
+  extensionPointToken,
+  GENERATION_HOOKS,
+  WEFT_SERVICES,
+  type OwnedHooks,
+  type WeftServices,
+} from './tokens.js';
 
 /** Options of {@link createWeft}. */
 export interface CreateWeftOptions {
@@ -21,54 +35,162 @@ export interface CreateWeftOptions {
 
 /**
  * Creates a Weft runtime with its own DI container, adapter registry and hooks (nothing is
- * global, so runtimes never see each other's plugins).
+ * global, so runtimes never see each other's plugins). Every extension point is bound in the
+ * container under its token (`weft.get(BACKENDS)`, `weft.get(TOKENIZERS)`…).
  *
  * @example
  * const weft = createWeft({ plugins: [nodeBackend()] });
  * const model = await weft.load('./models/story');
  * for await (const text of model.stream({ prompt: 'Once upon a time' })) process.stdout.write(text);
+ * await weft.dispose();
  */
 export function createWeft(options: CreateWeftOptions = {}): Weft {
   const plugins = options.plugins ?? [];
   if (!Array.isArray(plugins)) throw new InvalidOptionsError('plugins must be an array of plugins made by definePlugin().', { option: 'plugins' });
-  const container = new Container();
   const registry = new DefaultAdapterRegistry();
-  container.bind(ADAPTER_REGISTRY).toConstantValue(registry);
-  container.bind(GENERATION_HOOKS).toConstantValue([] as OwnedHooks[]);
-  container.bind(API_VERSION).toConstantValue(WEFT_API_VERSION);
-  container.bind(PluginHost).toSelf().inSingletonScope();
+  registerCoreEntries(registry);
+  const container = buildContainer(registry);
+  const models = new Set<DefaultWeftModel>();
+  const loads = new Set<Promise<unknown>>();
+  const ending = new AbortController();
+  let disposing: Promise<void> | undefined;
+  const closed = (action: string): RuntimeDisposedError =>
+    new RuntimeDisposedError(`Cannot ${action}: this Weft runtime was disposed; create a new one with createWeft().`);
+
+  // Bound before anything is resolved, so services the container builds (the plugin host) can inject it.
+  const services: WeftServices = Object.freeze({
+    get<T>(token: ServiceIdentifier<T>): T {
+      if (disposing) throw closed('resolve a service');
+      if (!container.isBound(token)) bindDeclaredKind(container, registry, token);
+      return container.get(token);
+    },
+  });
+  container.bind(WEFT_SERVICES).toConstantValue(services);
+  const host = container.get(PluginHost);
+  const hooks = container.get(GENERATION_HOOKS);
+
+  let chain: Promise<void> = Promise.resolve();
+  const install = (plugin: WeftPlugin): Promise<void> => {
+    const next = chain.then(() => host.install(plugin, options.setupTimeoutMs));
+    chain = next.catch(() => {});
+    return next;
+  };
+  const initial = Promise.all(plugins.map((p) => install(p))).then(() => undefined);
+  initial.catch(() => {}); // reported through ready() and load()
+
+  const load = async (path: string, loadOptions: LoadOptions): Promise<WeftModel> => {
+    const stopped = (cause?: unknown): RuntimeDisposedError =>
+      new RuntimeDisposedError(
+        `The Weft runtime was disposed while ${path} was loading; its session was released. Create a new runtime with createWeft() to load it.`,
+        cause === undefined ? {} : { cause },
+      );
+    try {
+      await untilAborted(initial.then(() => chain), ending.signal);
+      const model = await loadModel(path, loadOptions, { registry, hooks, signal: ending.signal }, (m) => models.delete(m));
+      if (disposing) {
+        await model.dispose();
+        throw stopped();
+      }
+      models.add(model);
+      return model;
+    } catch (error) {
+      // Whatever ended a load the runtime gave up on, the caller's next step is a new runtime.
+      if (disposing) throw stopped(RuntimeDisposedError.isInstance(error) ? undefined : error);
+      throw error;
+    }
+  };
+
+  return {
+    registry,
+    use: (plugin) => (disposing ? Promise.reject(closed('install a plugin')) : install(plugin)),
+    ready: () => initial,
+    get: services.get,
+    load(path: string, loadOptions: LoadOptions = {}): Promise<WeftModel> {
+      if (disposing) return Promise.reject(closed('load a model'));
+      if (typeof loadOptions !== 'object' || loadOptions === null) {
+        return Promise.reject(new InvalidOptionsError('load options must be an object such as { backend: "node" }.', { option: 'options' }));
+      }
+      const task = load(path, loadOptions);
+      loads.add(task);
+      const settle = (): void => void loads.delete(task);
+      task.then(settle, settle);
+      return task;
+    },
+    dispose(): Promise<void> {
+      disposing ??= (async () => {
+        ending.abort(new RuntimeDisposedError('The Weft runtime was disposed while a model was loading; create a new runtime with createWeft() to load it.'));
+        await Promise.allSettled([...loads]);
+        const results = await Promise.allSettled([...models].map((m) => m.dispose()));
+        const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (failure) throw failure.reason;
+      })();
+      return disposing;
+    },
+  };
+}
+
+/** Core's own entries: the full-precision KV store and the Hugging Face tokenizer. */
+function registerCoreEntries(registry: AdapterRegistry): void {
   registry.register('kv-cache', {
     name: DEFAULT_KV_STORE,
     priority: 0,
     description: 'Full-precision cache; feeds present tensors back without copies',
     create: () => new FullPrecisionKvStore(),
   }, '@weft/core');
+  registry.register('tokenizer', hfTokenizerEntry, '@weft/core');
+}
 
-  const host = container.get(PluginHost);
-  const hooks = container.get(GENERATION_HOOKS);
-  const models = new Set<DefaultWeftModel>();
-  let chain: Promise<void> = Promise.resolve();
-  const use = (plugin: WeftPlugin): Promise<void> => {
-    const next = chain.then(() => host.install(plugin, options.setupTimeoutMs));
-    chain = next.catch(() => {});
-    return next;
-  };
-  const initial = Promise.all(plugins.map((p) => use(p))).then(() => undefined);
-  initial.catch(() => {}); // reported through ready() and load()
+/** A container with the registry, hooks, API version, plugin host and one view per core kind. */
+function buildContainer(registry: AdapterRegistry): Container {
+  const container = new Container();
+  container.bind(ADAPTER_REGISTRY).toConstantValue(registry);
+  container.bind(GENERATION_HOOKS).toConstantValue([] as OwnedHooks[]);
+  container.bind(API_VERSION).toConstantValue(WEFT_API_VERSION);
+  container.bind(PluginHost).toSelf().inSingletonScope();
+  for (const kind of BUILT_IN_KINDS as readonly AdapterKind[]) {
+    container.bind(extensionPointToken(kind)).toConstantValue(extensionPoint(registry, kind));
+  }
+  return container;
+}
 
-  return {
-    registry,
-    use,
-    ready: () => initial,
-    async load(path: string, loadOptions: LoadOptions = {}): Promise<WeftModel> {
-      await initial;
-      await chain;
-      const model = await loadModel(path, loadOptions, { registry, hooks }, (m) => models.delete(m));
-      models.add(model);
-      return model;
-    },
-    async dispose(): Promise<void> {
-      await Promise.all([...models].map((m) => m.dispose()));
-    },
-  };
+/**
+ * Binds the view of a kind added by declaration merging on first use of its token; throws
+ * `InvalidOptionsError` for a token that is no extension point.
+ */
+function bindDeclaredKind(container: Container, registry: AdapterRegistry, token: ServiceIdentifier): void {
+  const kind = extensionPointKind(token);
+  if (kind === undefined) {
+    throw new InvalidOptionsError(
+      `This runtime binds nothing to ${describeToken(token)}; resolve a token @weft/core exports (BACKENDS, TOKENIZERS, KV_CACHE_STORES, … ADAPTER_REGISTRY, API_VERSION) or extensionPointToken(kind).`,
+      { option: 'token' },
+    );
+  }
+  checkKindName(kind);
+  container.bind(token).toConstantValue(extensionPoint(registry, kind as AdapterKind));
+}
+
+function describeToken(token: unknown): string {
+  if (typeof token === 'symbol') return `Symbol(${Symbol.keyFor(token) ?? token.description ?? ''})`;
+  if (typeof token === 'string') return JSON.stringify(token.slice(0, 80));
+  if (typeof token === 'function') return `class ${token.name || '(anonymous)'}`;
+  return String(token);
+}
+
+/** `work`, or a rejection with the signal's reason as soon as it aborts. */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason as unknown);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason as unknown);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
 }

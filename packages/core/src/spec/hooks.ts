@@ -27,10 +27,15 @@ export interface TokenContext {
  * Stage hooks a plugin adds to every generation of its runtime (`ctx.addHooks`). For each step
  * they run in this order: `beforeForward` → session.run → `afterForward` → `processLogits` (after
  * the built-in repetition penalty and request processors, before temperature and truncation) →
- * sampler → `afterToken`. A hook that throws fails only the stream it ran in, with a
- * `PluginError` naming its plugin.
+ * sampler → `afterToken`. Hooks are synchronous. A hook that throws (or returns a promise) fails
+ * only the stream it ran in, with a `PluginError` naming its plugin.
  */
 export interface GenerationHooks {
+  /**
+   * Graph inputs this plugin's `beforeForward` feeds that core does not (e.g. `token_type_ids`).
+   * A model whose graph has an input neither core nor a plugin feeds fails at load.
+   */
+  readonly feeds?: readonly string[];
   beforeForward?(context: BeforeForwardContext): void;
   afterForward?(observation: ForwardObservation): void;
   processLogits?(logits: Float32Array, context: LogitsContext): void;

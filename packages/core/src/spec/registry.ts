@@ -8,6 +8,7 @@ import type { BackendAdapter } from './backend.js';
 import type { Grounder, ModelTransform, StrategySelector, VisionEncoder, VisionFusion } from './extensions.js';
 import type { KvCacheStore } from './kv-cache.js';
 import type { LogitsProcessor, Sampler } from './logits.js';
+import type { Tokenizer } from './tokenizer.js';
 
 /**
  * What an entry of each kind creates. Third-party packages add kinds by declaration merging:
@@ -25,6 +26,8 @@ export interface AdapterKinds {
   'vision-encoder': VisionEncoder;
   'vision-fusion': VisionFusion;
   grounder: Grounder;
+  /** Built once per load from the model folder's files (`create(files: TokenizerFiles)`). */
+  tokenizer: Tokenizer;
 }
 
 export type AdapterKind = keyof AdapterKinds & string;

@@ -1,3 +1,4 @@
+import type { ServiceIdentifier } from 'inversify';
 import type { Observable } from 'rxjs';
 import type { GenerationConfig } from '../model/generation-config.js';
 import type { ModelConfig } from '../model/model-config.js';
@@ -6,7 +7,7 @@ import type { InferenceSession, SessionOptions } from './backend.js';
 import type { GenerationEvent } from './events.js';
 import type { KvLayout } from './kv-cache.js';
 import type { WeftPlugin } from './plugin.js';
-import type { AdapterRegistry } from './registry.js';
+import type { AdapterKind, AdapterKinds, AdapterRegistry, RegisteredEntry, ResolveQuery } from './registry.js';
 import type { GenerationRequest } from './request.js';
 import type { Tokenizer } from './tokenizer.js';
 
@@ -23,6 +24,21 @@ export interface LoadOptions {
    * out). `true` uses every other available backend in priority order.
    */
   readonly failover?: boolean | FailoverOptions;
+  /**
+   * A registered `tokenizer` entry name (default: the highest-priority one; core registers
+   * `huggingface`). An unknown name fails with an `AdapterResolutionError` listing the registered ones.
+   */
+  readonly tokenizer?: string;
+  /**
+   * Longest a backend's `probe()` may take (ms, default 10 000); a backend that does not answer in
+   * time is passed over as unavailable.
+   */
+  readonly probeTimeoutMs?: number;
+  /**
+   * Longest a backend's `createSession()` may take (ms, default 300 000). A session that arrives
+   * later is released; under `backend: 'auto'` the next available backend is tried.
+   */
+  readonly sessionTimeoutMs?: number;
 }
 
 /** How streams move between backends when one fails. */
@@ -64,14 +80,43 @@ export interface WeftModel {
   dispose(): Promise<void>;
 }
 
+/**
+ * A typed view of one extension point (one kind) of a runtime's registry, as the DI tokens
+ * (`BACKENDS`, `TOKENIZERS`, `KV_CACHE_STORES`…) resolve it.
+ */
+export interface ExtensionPoint<K extends AdapterKind = AdapterKind> {
+  readonly kind: K;
+  /** Entries of this kind, highest priority first. */
+  list(): readonly RegisteredEntry<AdapterKinds[K]>[];
+  /** The best entry matching the query; throws `AdapterResolutionError` listing every rejection. */
+  resolve(query?: ResolveQuery): RegisteredEntry<AdapterKinds[K]>;
+  /**
+   * A new instance from the entry with that name (or matching that query; default: the highest
+   * priority), created with `options`. A failing `create()` or one that returns nothing becomes a
+   * `PluginError` naming the plugin that registered the entry.
+   */
+  create(nameOrQuery?: string | ResolveQuery, options?: Readonly<Record<string, unknown>>): AdapterKinds[K];
+}
+
 /** One Weft runtime: its own container, registry, plugins and hooks. */
 export interface Weft {
   readonly registry: AdapterRegistry;
-  /** Installs another plugin (validated, apiVersion-checked, setup run). */
+  /** Installs another plugin (validated, apiVersion-checked, setup run). Rejects with `RuntimeDisposedError` after `dispose()`. */
   use(plugin: WeftPlugin): Promise<void>;
   /** Resolves once every plugin given to `createWeft` has been set up; rejects with the first `PluginError`. */
   ready(): Promise<void>;
+  /** Loads a model folder. Rejects with `RuntimeDisposedError` after `dispose()`, or when `dispose()` is called before it finishes. */
   load(path: string, options?: LoadOptions): Promise<WeftModel>;
-  /** Disposes every model loaded through this runtime. */
+  /**
+   * Resolves a DI token from this runtime's container, e.g. `weft.get(BACKENDS).list()`. Throws
+   * `InvalidOptionsError` for a token this runtime does not bind, `RuntimeDisposedError` after
+   * `dispose()`.
+   */
+  get<T>(token: ServiceIdentifier<T>): T;
+  /**
+   * Ends the runtime: waits for loads in flight (they reject with `RuntimeDisposedError` and their
+   * sessions are released), then disposes every model loaded through it. Idempotent; afterwards
+   * `load`, `use` and `get` fail with `RuntimeDisposedError`.
+   */
   dispose(): Promise<void>;
 }

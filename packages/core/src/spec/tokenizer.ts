@@ -27,3 +27,22 @@ export interface Tokenizer {
   tokenToId(token: string): number | undefined;
   readonly vocabSize: number;
 }
+
+/**
+ * What a `tokenizer` registry entry is created from: the model folder's tokenizer files, read and
+ * parsed by core before the backend opens the graph. An entry that needs other files reads them
+ * from `location` itself.
+ *
+ * (A type alias rather than an interface so that `create(files: TokenizerFiles)` fits
+ * `AdapterEntry.create`.)
+ */
+export type TokenizerFiles = {
+  /** The model folder as given to `load()`: a path, or an `http(s)://` URL. */
+  readonly location: string;
+  /** Parsed `tokenizer.json`, or `undefined` when the folder has none. */
+  readonly tokenizerJson: unknown;
+  /** Parsed `tokenizer_config.json` (`{}` when the folder has none). */
+  readonly tokenizerConfig: Readonly<Record<string, unknown>>;
+  /** Joins a file name onto the folder, e.g. for error messages. */
+  readonly resolve: (file: string) => string;
+};

@@ -1,0 +1,36 @@
+import { InvalidOptionsError } from '../errors/invalid-options-error.js';
+import { quoteValue } from '../util/describe-cause.js';
+
+/** Default longest wait for a backend's `probe()` while loading (10 s). */
+export const PROBE_TIMEOUT_MS = 10_000;
+
+/** Default longest wait for a backend's `createSession()` while loading (5 min: large graphs take a while). */
+export const SESSION_TIMEOUT_MS = 300_000;
+
+/** Largest delay a timer can hold (2^31 - 1 ms, about 24.8 days). */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
+/** The load timeouts to use: each option's value, or its default when undefined. */
+export interface LoadTimeouts {
+  readonly probeTimeoutMs: number;
+  readonly sessionTimeoutMs: number;
+}
+
+/**
+ * Reads `probeTimeoutMs` and `sessionTimeoutMs` of load options. Throws `InvalidOptionsError`
+ * unless each is undefined or a whole number of milliseconds from 1 to 2^31 - 1.
+ */
+export function readLoadTimeouts(options: { readonly probeTimeoutMs?: unknown; readonly sessionTimeoutMs?: unknown }): LoadTimeouts {
+  return {
+    probeTimeoutMs: checkTimeout('probeTimeoutMs', options.probeTimeoutMs, PROBE_TIMEOUT_MS),
+    sessionTimeoutMs: checkTimeout('sessionTimeoutMs', options.sessionTimeoutMs, SESSION_TIMEOUT_MS),
+  };
+}
+
+function checkTimeout(option: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_TIMEOUT_MS) {
+    throw new InvalidOptionsError(`${option} must be a whole number of milliseconds from 1 to ${MAX_TIMEOUT_MS} (got ${quoteValue(value)}).`, { option });
+  }
+  return value;
+}

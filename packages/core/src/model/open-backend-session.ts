@@ -1,0 +1,162 @@
+import { ModelLoadError } from '../errors/model-load-error.js';
+import { WeftError } from '../errors/weft-error.js';
+import type { BackendAdapter, InferenceSession, ModelSource, SessionOptions } from '../spec/backend.js';
+import type { AdapterRegistry, Rejection } from '../spec/registry.js';
+import { describeCause, quoteValue } from '../util/describe-cause.js';
+import type { LoadTimeouts } from './load-timeouts.js';
+import { BackendSearch } from './select-backend.js';
+import { withDeadline } from './with-deadline.js';
+
+/** A backend with the session it opened on the graph. */
+export interface OpenedBackend {
+  readonly adapter: BackendAdapter;
+  readonly session: InferenceSession;
+  /** Backends passed over, with reasons (including ones whose session failed under `auto`). */
+  readonly rejected: readonly Rejection[];
+  /** Other available backends in priority order; probed only with `probeOthers`. */
+  readonly others: readonly BackendAdapter[];
+}
+
+/** What {@link openBackendSession} needs besides the registry. */
+export interface OpenSessionOptions {
+  /** A backend name, or `auto`. */
+  readonly wanted: string;
+  /** The graph as the backend gets it; fetched only once a backend is chosen (memoize it). */
+  readonly source: () => Promise<ModelSource>;
+  /** The graph's path or URL, for messages. */
+  readonly graph: string;
+  readonly session?: SessionOptions | undefined;
+  readonly timeouts: LoadTimeouts;
+  /** Probe every other backend too (failover candidates). */
+  readonly probeOthers: boolean;
+  /** Aborts the load: waits end at once and a session that still arrives is released. */
+  readonly signal?: AbortSignal | undefined;
+}
+
+/** A session that could not be opened, and whether another backend is worth trying. */
+class SessionFailure {
+  constructor(
+    readonly error: Error,
+    readonly reason: string,
+    readonly tryNext: boolean,
+  ) {}
+}
+
+/**
+ * Selects a backend and opens the graph on it, each `createSession` bounded by
+ * `sessionTimeoutMs` (a session that arrives later is released). With `auto`, a backend whose
+ * session fails for a reason of its own (it throws, times out, or returns no session) is listed
+ * as passed over and the next backend is tried; a graph that looks corrupt, invalid session
+ * options, and any failure of a backend chosen by name end the load with that error.
+ */
+export async function openBackendSession(registry: AdapterRegistry, options: OpenSessionOptions): Promise<OpenedBackend> {
+  const { signal } = options;
+  const search = new BackendSearch(registry, options.wanted, { probeTimeoutMs: options.timeouts.probeTimeoutMs, ...(signal ? { signal } : {}) });
+  const failures: SessionFailure[] = [];
+  for (;;) {
+    const adapter = await search.next();
+    if (!adapter) throw failures.length === 0 ? search.failure() : combined(failures, options.graph);
+    const name = search.currentName ?? adapter.name;
+    const outcome = await openSession(adapter, name, options);
+    if (outcome instanceof SessionFailure) {
+      if (!outcome.tryNext || options.wanted !== 'auto') throw outcome.error;
+      search.rejectCurrent(outcome.reason);
+      failures.push(outcome);
+      continue;
+    }
+    try {
+      const others = options.probeOthers ? await search.rest() : search.skipRest();
+      return { adapter, session: outcome, rejected: search.rejected, others };
+    } catch (error) {
+      await releaseQuietly(outcome);
+      throw error;
+    }
+  }
+}
+
+async function openSession(adapter: BackendAdapter, name: string, options: OpenSessionOptions): Promise<InferenceSession | SessionFailure> {
+  const { graph, signal } = options;
+  const ms = options.timeouts.sessionTimeoutMs;
+  const source = await options.source();
+  let timedOut = false;
+  let session: unknown;
+  try {
+    session = await withDeadline(() => adapter.createSession(source, options.session), {
+      ms,
+      onTimeout: () => {
+        timedOut = true;
+        return new Error(`createSession() did not finish within ${ms} ms`);
+      },
+      signal,
+      late: (late) => releaseQuietly(late),
+    });
+  } catch (cause) {
+    if (signal?.aborted) throw signal.reason;
+    if (timedOut) {
+      const error = new ModelLoadError(`The ${name} backend did not open ${graph} within ${ms} ms; raise sessionTimeoutMs if the graph is that slow to load.`, { path: graph });
+      return new SessionFailure(error, `createSession() timed out after ${ms} ms`, true);
+    }
+    // Option errors, missing files and the like are about the request, not the backend: pass them on.
+    if (WeftError.isInstance(cause) && cause.code !== 'backend') return new SessionFailure(cause, describeCause(cause), false);
+    const message = describeCause(cause);
+    if (looksCorrupt(cause)) {
+      return new SessionFailure(new ModelLoadError(`The ${name} backend could not load ${graph} (corrupt or truncated ONNX file?): ${message}`, { path: graph, cause }), message, false);
+    }
+    return new SessionFailure(new ModelLoadError(`The ${name} backend could not load ${graph}: ${message}`, { path: graph, cause }), `createSession() failed: ${message}`, true);
+  }
+  const problem = sessionProblem(session);
+  if (problem !== undefined) {
+    await releaseQuietly(session);
+    const error = new ModelLoadError(`The ${name} backend could not load ${graph}: createSession() returned ${problem}.`, { path: graph });
+    return new SessionFailure(error, `createSession() returned ${problem}`, true);
+  }
+  return session as InferenceSession;
+}
+
+/** The error when every backend tried under `auto` failed to open the graph. */
+function combined(failures: readonly SessionFailure[], graph: string): Error {
+  const first = failures[0]!.error;
+  if (failures.length === 1) return first;
+  return new ModelLoadError(`No backend could load ${graph}: ${failures.map((f) => f.error.message).join(' | ')}`, { path: graph, cause: first });
+}
+
+/** Parse failures as onnxruntime (node and web) report them: "Protobuf parsing failed." */
+const CORRUPT_GRAPH = /protobuf|pars(?:e|ing) (?:failed|error)|corrupt|truncat/i;
+
+/** Whether a backend's error (or one of its causes) says the graph file does not parse. */
+function looksCorrupt(cause: unknown): boolean {
+  let current = cause;
+  for (let depth = 0; depth < 4 && current !== undefined && current !== null; depth++) {
+    if (CORRUPT_GRAPH.test(describeCause(current))) return true;
+    try {
+      current = (current as { cause?: unknown }).cause;
+    } catch {
+      return false;
+    }
+  }
+  return false;
+}
+
+/** Why `value` is not an inference session, or undefined when it looks like one. */
+function sessionProblem(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null) return `${quoteValue(value)}, not a session`;
+  try {
+    const s = value as Record<string, unknown>;
+    const missing = ['run', 'release', 'createTensor'].filter((m) => typeof s[m] !== 'function');
+    if (missing.length > 0) return `an object without ${missing.map((m) => `${m}()`).join(', ')}, not a session`;
+    if (!Array.isArray(s['inputNames']) || !Array.isArray(s['outputNames'])) return 'a session without inputNames and outputNames lists';
+  } catch (cause) {
+    return `a session that could not be read (${describeCause(cause)})`;
+  }
+  return undefined;
+}
+
+/** Releases whatever a backend handed over, if it can be released; never throws. */
+async function releaseQuietly(session: unknown): Promise<void> {
+  try {
+    const release = (session as { release?: unknown } | null | undefined)?.release;
+    if (typeof release === 'function') await Reflect.apply(release, session, []);
+  } catch {
+    // Nothing more can be done for a session whose release fails.
+  }
+}

@@ -1,0 +1,122 @@
+import { describe, expect, it } from 'vitest';
+import { NodeBackendAdapter } from '@weft/backend-node';
+import { BACKENDS, createWeft, definePlugin, ModelDisposedError, RuntimeDisposedError, type InferenceSession } from '../src/index.js';
+import { collect, fixture } from './helpers.js';
+
+/**
+ * The only backend of a runtime: onnxruntime-node with every session counted, and an optional
+ * delay inside createSession (after it has started) to hold a load in flight.
+ */
+function countingBackend(delayMs = 0) {
+  const state = { started: 0, opened: 0, released: 0 };
+  let signalStarted: () => void = () => {};
+  const started = new Promise<void>((resolve) => (signalStarted = resolve));
+  const plugin = definePlugin({
+    name: 'counting-backend',
+    version: '1.0.0',
+    apiVersion: '^0.1.0',
+    setup(ctx) {
+      ctx.register('backend', {
+        name: 'counting',
+        priority: 200,
+        create: () => {
+          const inner = new NodeBackendAdapter({ intraOpNumThreads: 1 });
+          return {
+            specificationVersion: 'v1',
+            name: 'counting',
+            probe: () => inner.probe(),
+            async createSession(source, options): Promise<InferenceSession> {
+              state.started++;
+              signalStarted();
+              if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
+              const s = await inner.createSession(source, options);
+              state.opened++;
+              let released = false;
+              return {
+                inputNames: s.inputNames,
+                outputNames: s.outputNames,
+                inputMetadata: s.inputMetadata,
+                outputMetadata: s.outputMetadata,
+                createTensor: (t, d, dims) => s.createTensor(t, d, dims),
+                run: (feeds, o) => s.run(feeds, o),
+                async release() {
+                  if (!released) state.released++;
+                  released = true;
+                  await s.release();
+                },
+              };
+            },
+          };
+        },
+      });
+    },
+  });
+  return { plugin, state, started, live: () => state.opened - state.released };
+}
+
+const settle = async (until: () => boolean) => {
+  for (let i = 0; i < 100 && !until(); i++) await new Promise((r) => setTimeout(r, 20));
+};
+
+describe('disposing a runtime', () => {
+  it('rejects a load still in flight with RuntimeDisposedError and leaks no session', async () => {
+    const backend = countingBackend();
+    const weft = createWeft({ plugins: [backend.plugin] });
+    const pending = weft.load(fixture('tiny'));
+    await weft.dispose();
+    const error = await pending.catch((e: unknown) => e);
+    expect(RuntimeDisposedError.isInstance(error)).toBe(true);
+    expect((error as Error).message).toMatch(/disposed while .*tiny was loading; its session was released\. Create a new runtime with createWeft\(\)/);
+    await settle(() => backend.live() === 0);
+    expect(backend.live()).toBe(0);
+  });
+
+  it('ends a load whose createSession is running: dispose does not wait for it, and the late session is released', async () => {
+    const backend = countingBackend(300);
+    const weft = createWeft({ plugins: [backend.plugin] });
+    const pending = weft.load(fixture('tiny'));
+    pending.catch(() => {});
+    await backend.started;
+    const start = performance.now();
+    await weft.dispose();
+    expect(performance.now() - start).toBeLessThan(250);
+    await expect(pending).rejects.toThrow(RuntimeDisposedError);
+    await settle(() => backend.state.opened === 1 && backend.live() === 0);
+    expect(backend.state.opened).toBe(1);
+    expect(backend.live()).toBe(0);
+  });
+
+  it('disposes models it loaded, and refuses load, use and get afterwards with the fix in the message', async () => {
+    const backend = countingBackend();
+    const weft = createWeft({ plugins: [backend.plugin] });
+    const model = await weft.load(fixture('tiny'));
+    expect(backend.live()).toBe(1);
+    const first = weft.dispose();
+    expect(weft.dispose()).toBe(first);
+    await first;
+    expect(backend.live()).toBe(0);
+    await expect(collect(model.generate({ prompt: 'x' }))).rejects.toThrow(ModelDisposedError);
+
+    const load = await weft.load(fixture('tiny')).catch((e: unknown) => e);
+    expect(RuntimeDisposedError.isInstance(load)).toBe(true);
+    expect((load as Error).message).toBe('Cannot load a model: this Weft runtime was disposed; create a new one with createWeft().');
+    await expect(weft.use(definePlugin({ name: 'late', version: '1.0.0', apiVersion: '^0.1.0', setup() {} }))).rejects.toThrow(
+      /Cannot install a plugin: this Weft runtime was disposed/,
+    );
+    expect(() => weft.get(BACKENDS)).toThrow(RuntimeDisposedError);
+    expect(backend.state.started).toBe(1);
+    await weft.dispose();
+  });
+
+  it('lets a new runtime load what a disposed one was loading', async () => {
+    const backend = countingBackend();
+    const old = createWeft({ plugins: [backend.plugin] });
+    const pending = old.load(fixture('tiny'));
+    await old.dispose();
+    await pending.catch(() => {});
+    const fresh = createWeft({ plugins: [countingBackend().plugin] });
+    const model = await fresh.load(fixture('tiny'));
+    expect(model.backend).toBe('counting');
+    await fresh.dispose();
+  });
+});
