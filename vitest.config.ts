@@ -5,6 +5,11 @@ export default defineConfig({
     // Workspace packages resolve to their TypeScript sources in tests (the `source` export condition).
     conditions: ['source'],
   },
+  // Test files run in vitest's server (SSR) environment, whose resolver needs the condition too:
+  // without it, packages imported from other packages' tests resolved to their built dist/.
+  ssr: {
+    resolve: { conditions: ['source'], externalConditions: ['source'] },
+  },
   test: {
     include: ['packages/**/*.test.ts', 'models/**/*.test.ts', 'examples/**/*.test.ts', 'docs/**/*.test.ts'],
     exclude: ['**/node_modules/**', '**/dist/**'],

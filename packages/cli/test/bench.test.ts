@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWeft, type WeftModel } from '@weft/core';
 import { nodeBackend, NodeSession } from '@weft/backend-node';
@@ -145,5 +146,22 @@ describe('weft bench with the SDK on another backend', () => {
     expect(result.stdout).toMatch(/model .* \(web, 1 intra-op thread\)/);
     expect(result.stdout).toContain('separate sessions: a run after the other loop starts with cold weights');
     expect(result.stdout).toMatch(/token ids: identical in every run of both loops/);
+  });
+});
+
+describe('the bare loop on an Optimum merged decoder', () => {
+  it('feeds use_cache_branch and matches the SDK', async () => {
+    const dir = fileURLToPath(new URL('../../core/test/fixtures/tiny-merged', import.meta.url));
+    const weft = createWeft({ plugins: [nodeBackend()] });
+    const bare = await BareGreedyLoop.load(dir, { intraOpNumThreads: 1 });
+    try {
+      const model = await weft.load(dir, { session: { intraOpNumThreads: 1 } });
+      const prompt = model.tokenizer.encode('Once upon a time, there was a little fox named');
+      const sdk = await sdkGreedyRun(model, [prompt, prompt], 12);
+      expect((await bare.generate([prompt, prompt], 12)).ids).toEqual(sdk.ids);
+    } finally {
+      await bare.release();
+      await weft.dispose();
+    }
   });
 });

@@ -30,7 +30,6 @@ export {
   type OwnedHooks,
   type WeftServices,
 } from './runtime/tokens.js';
-export { RuntimeDisposedError } from './runtime/runtime-disposed-error.js';
 export { definePlugin } from './plugin/define-plugin.js';
 export { PluginHost } from './plugin/plugin-host.js';
 export { checkSetupTimeout, SETUP_TIMEOUT_MS, MAX_SETUP_TIMEOUT_MS } from './plugin/setup-timeout.js';

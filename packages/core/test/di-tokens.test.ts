@@ -127,3 +127,26 @@ describe('DI tokens', () => {
     expect(createWeft().get(extensionPointToken('backend')).list()).toEqual([]);
   });
 });
+
+describe('ctx.get in a plugin setup', () => {
+  it('resolves the runtime’s extension points, seeing what earlier plugins registered', async () => {
+    const seen: { stores?: string[]; backend?: string } = {};
+    const wrapper = definePlugin({
+      name: 'sees-services',
+      version: '1.0.0',
+      apiVersion: '^0.1.0',
+      setup(ctx) {
+        seen.stores = ctx.get(KV_CACHE_STORES).list().map((e) => e.name);
+        seen.backend = ctx.get(BACKENDS).resolve().name;
+      },
+    });
+    const weft = runtime([wrapper]);
+    await weft.ready();
+    expect(seen).toEqual({ stores: ['fp32'], backend: 'node' });
+    // Another runtime's plugin sees its own registry only.
+    const other = createWeft({ plugins: [definePlugin({ name: 'sees-services', version: '1.0.0', apiVersion: '^0.1.0', setup: (ctx) => void (seen.backend = ctx.get(BACKENDS).list().map((e) => e.name).join() || 'none') })] });
+    await other.ready();
+    expect(seen.backend).toBe('none');
+    await Promise.all([weft.dispose(), other.dispose()]);
+  });
+});

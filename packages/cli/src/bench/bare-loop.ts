@@ -78,6 +78,8 @@ export class BareGreedyLoop {
         for (let r = 0; r < batch; r++) for (let c = 0; c < seq; c++) positions[r * seq + c] = BigInt(pastLength + c);
         feeds['position_ids'] = new ort.Tensor('int64', positions, [batch, seq]);
       }
+      // Optimum merged decoders switch between their no-cache and with-cache branches on this flag.
+      if (inputs.has('use_cache_branch')) feeds['use_cache_branch'] = new ort.Tensor('bool', Uint8Array.of(pastLength > 0 ? 1 : 0), [1]);
       Object.assign(feeds, past);
       const outputs = await this.session.run(feeds);
       const logits = outputs['logits']!;

@@ -6,3 +6,4 @@ export { PluginError } from './plugin-error.js';
 export { AdapterResolutionError } from './adapter-resolution-error.js';
 export { BackendError } from './backend-error.js';
 export { ModelDisposedError } from './model-disposed-error.js';
+export { RuntimeDisposedError } from './runtime-disposed-error.js';

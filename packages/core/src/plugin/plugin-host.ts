@@ -1,8 +1,8 @@
-import { inject, injectable } from 'inversify';
+import { inject, injectable, optional, type ServiceIdentifier } from 'inversify';
 import semver from 'semver';
 import { PluginError } from '../errors/plugin-error.js';
 import { openStage } from '../registry/open-stage.js';
-import { ADAPTER_REGISTRY, API_VERSION, GENERATION_HOOKS, type OwnedHooks } from '../runtime/tokens.js';
+import { ADAPTER_REGISTRY, API_VERSION, GENERATION_HOOKS, WEFT_SERVICES, type OwnedHooks, type WeftServices } from '../runtime/tokens.js';
 import type { GenerationHooks } from '../spec/hooks.js';
 import type { PluginContext, WeftPlugin } from '../spec/plugin.js';
 import type { AdapterRegistry } from '../spec/registry.js';
@@ -31,6 +31,7 @@ export class PluginHost {
     @inject(ADAPTER_REGISTRY) private readonly registry: AdapterRegistry,
     @inject(GENERATION_HOOKS) private readonly hooks: OwnedHooks[],
     @inject(API_VERSION) private readonly apiVersion: string,
+    @inject(WEFT_SERVICES) @optional() private readonly services?: WeftServices,
   ) {}
 
   /** Names and versions of installed plugins. */
@@ -87,6 +88,10 @@ export class PluginHost {
     const context: PluginContext = Object.freeze({
       apiVersion: this.apiVersion,
       pluginName: name,
+      get: <T>(token: ServiceIdentifier<T>): T => {
+        if (!this.services) throw new PluginError(name, 'setup', 'this host has no DI container to resolve services from');
+        return this.services.get(token);
+      },
       registry: Object.freeze({
         list: ((kind) => registry.list(kind)) as PluginContext['registry']['list'],
         resolve: ((kind, query) => registry.resolve(kind, query)) as PluginContext['registry']['resolve'],

@@ -13,7 +13,7 @@ import type { LoadOptions, Weft, WeftModel } from '../spec/runtime.js';
 import { hfTokenizerEntry } from '../tokenizer/hf-tokenizer-entry.js';
 import { WEFT_API_VERSION } from './api-version.js';
 import { extensionPoint } from './extension-point.js';
-import { RuntimeDisposedError } from './runtime-disposed-error.js';
+import { RuntimeDisposedError } from '../errors/runtime-disposed-error.js';
 import {
   ADAPTER_REGISTRY,
   API_VERSION,

@@ -1,3 +1,4 @@
+import type { ServiceIdentifier } from 'inversify';
 import type { GenerationHooks } from './hooks.js';
 import type { AdapterEntry, AdapterKind, AdapterKinds, AdapterRegistry } from './registry.js';
 
@@ -35,6 +36,11 @@ export interface PluginContext {
   readonly apiVersion: string;
   /** The plugin's own name, as the host knows it. */
   readonly pluginName: string;
+  /**
+   * Resolves a DI token of the runtime's container, e.g. `ctx.get(BACKENDS).resolve()` to wrap the
+   * best backend registered so far. Extension points see what is registered at the time of the call.
+   */
+  get<T>(token: ServiceIdentifier<T>): T;
   /** Read-only view of what is registered so far (e.g. to wrap another backend). */
   readonly registry: Pick<AdapterRegistry, 'list' | 'resolve'>;
   /**

@@ -1,4 +1,4 @@
-import { WeftError, hasCode } from '../errors/weft-error.js';
+import { WeftError, hasCode } from './weft-error.js';
 
 /**
  * The runtime was disposed: `load`, `use` or `get` was called after `weft.dispose()`, or a load
