@@ -76,6 +76,35 @@ describe('failover between backends', () => {
     await weft.dispose();
   });
 
+  it('passes over a fallback whose session never opens, within sessionTimeoutMs', async () => {
+    const flaky = flakyBackend({ failFrom: 3, mode: 'throw' });
+    const stuck = definePlugin({
+      name: 'stuck-backend',
+      version: '1.0.0',
+      apiVersion: '^0.1.0',
+      setup(ctx) {
+        ctx.register('backend', {
+          name: 'stuck',
+          priority: 500,
+          create: () => ({
+            specificationVersion: 'v1',
+            name: 'stuck',
+            probe: async () => ({ available: true }),
+            createSession: () => new Promise<never>(() => {}),
+          }),
+        });
+      },
+    });
+    const weft = runtime([flaky.plugin, stuck]);
+    const model = await weft.load(fixture('tiny'), { failover: true, sessionTimeoutMs: 200 });
+    const started = performance.now();
+    const events = await collect(model.generate({ prompt: 'x', maxTokens: 6 }));
+    expect(performance.now() - started).toBeLessThan(10_000);
+    expect(events.filter((e) => e.type === 'failover').map((e) => e.type === 'failover' && e.to)).toEqual(['node']);
+    expect(done(events).usage.completionTokens).toBe(6);
+    await weft.dispose();
+  });
+
   it('fails over mid-stream with an evicting router in cache positions (fresh cache, re-rotation restarted)', async () => {
     const flaky = flakyBackend({ failFrom: 12, mode: 'throw' });
     const weft = runtime([flaky.plugin]);

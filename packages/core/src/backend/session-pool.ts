@@ -1,6 +1,8 @@
 import { BackendError } from '../errors/backend-error.js';
 import { ModelDisposedError } from '../errors/model-disposed-error.js';
 import type { BackendAdapter, BackendTensor, InferenceSession, ModelSource, SessionOptions } from '../spec/backend.js';
+import { describeCause } from '../util/describe-cause.js';
+import { withDeadline } from '../util/with-deadline.js';
 import { CircuitBreaker, type BreakerOptions } from './circuit-breaker.js';
 
 /** A backend and the session the pool opened on it. */
@@ -29,7 +31,13 @@ export class SessionPool {
     primary: ActiveSession & { readonly adapter: BackendAdapter },
     fallbacks: readonly BackendAdapter[],
     private readonly source: ModelSource,
-    private readonly options: { readonly session?: SessionOptions; readonly runTimeoutMs?: number; readonly breaker?: BreakerOptions } = {},
+    private readonly options: {
+      readonly session?: SessionOptions;
+      readonly runTimeoutMs?: number;
+      readonly breaker?: BreakerOptions;
+      /** Longest a fallback's `createSession` may take (default 5 min); a late session is released. */
+      readonly sessionTimeoutMs?: number;
+    } = {},
   ) {
     const breaker = (): CircuitBreaker => new CircuitBreaker(options.breaker);
     this.candidates = [
@@ -122,7 +130,7 @@ export class SessionPool {
       return undefined;
     }
     try {
-      candidate.session ??= candidate.adapter.createSession(this.source, this.options.session);
+      candidate.session ??= this.createSession(candidate.adapter);
       const session = await candidate.session;
       // Released while the session opened: `release` may have missed it, so free it here.
       if (this.released) {
@@ -135,9 +143,23 @@ export class SessionPool {
       if (ModelDisposedError.isInstance(error)) throw error;
       delete candidate.session;
       candidate.breaker.failure();
-      reasons.push(`${name}: ${(error as Error).message}`);
+      reasons.push(`${name}: ${describeCause(error)}`);
       return undefined;
     }
+  }
+
+  /** A fallback's session, bounded in time and checked to be a session. */
+  private async createSession(adapter: BackendAdapter): Promise<InferenceSession> {
+    const ms = this.options.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS;
+    const session: unknown = await withDeadline(() => adapter.createSession(this.source, this.options.session), {
+      ms,
+      onTimeout: () => new Error(`createSession() did not finish within ${ms} ms`),
+      late: (late) => (late as Partial<InferenceSession> | undefined)?.release?.(),
+    });
+    if (typeof (session as Partial<InferenceSession> | null)?.run !== 'function') {
+      throw new Error('createSession() did not return a session');
+    }
+    return session as InferenceSession;
   }
 
   /** Releases every session the pool opened; later runs fail with `ModelDisposedError`. */
@@ -152,6 +174,7 @@ export class SessionPool {
   }
 }
 
+const DEFAULT_SESSION_TIMEOUT_MS = 5 * 60_000;
 const DISPOSED_MID_RUN = 'The model was disposed while generating; load it again to generate.';
 
 function withTimeout<T extends Record<string, BackendTensor>>(work: Promise<T>, ms: number, backend: string): Promise<T> {

@@ -69,6 +69,7 @@ export async function loadModel(
       ...(options.session ? { session: options.session } : {}),
       ...(failover?.runTimeoutMs !== undefined ? { runTimeoutMs: failover.runTimeoutMs } : {}),
       ...(failover?.breaker ? { breaker: failover.breaker } : {}),
+      sessionTimeoutMs: timeouts.sessionTimeoutMs,
     });
     const context: GenerationContext = {
       sessions,

@@ -5,7 +5,7 @@ import type { AdapterRegistry, Rejection } from '../spec/registry.js';
 import { describeCause, quoteValue } from '../util/describe-cause.js';
 import type { LoadTimeouts } from './load-timeouts.js';
 import { BackendSearch } from './select-backend.js';
-import { withDeadline } from './with-deadline.js';
+import { withDeadline } from '../util/with-deadline.js';
 
 /** A backend with the session it opened on the graph. */
 export interface OpenedBackend {

@@ -3,7 +3,7 @@ import type { BackendAdapter } from '../spec/backend.js';
 import type { AdapterRegistry, RegisteredEntry, Rejection } from '../spec/registry.js';
 import { describeCause, quoteValue, truncateText } from '../util/describe-cause.js';
 import { PROBE_TIMEOUT_MS } from './load-timeouts.js';
-import { withDeadline } from './with-deadline.js';
+import { withDeadline } from '../util/with-deadline.js';
 
 /** The backend chosen for a model, the ones passed over (with reasons), and the usable rest. */
 export interface BackendSelection {
