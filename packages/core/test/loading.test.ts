@@ -194,6 +194,9 @@ describe('bad requests', () => {
     await model.dispose();
     await model.dispose();
     await expect(collect(model.generate({ prompt: 'x' }))).rejects.toThrow(ModelDisposedError);
+    // A rejected promise, not a synchronous throw: .catch() sees it.
+    const evaluated = model.evaluate({ inputIds: [1, 2, 3] });
+    await expect(evaluated).rejects.toThrow(ModelDisposedError);
   });
 });
 

@@ -1,5 +1,6 @@
 import { BackendError } from '../errors/backend-error.js';
 import { ModelDisposedError } from '../errors/model-disposed-error.js';
+import { WeftError } from '../errors/weft-error.js';
 import type { BackendAdapter, BackendTensor, InferenceSession, ModelSource, SessionOptions } from '../spec/backend.js';
 import { describeCause } from '../util/describe-cause.js';
 import { withDeadline } from '../util/with-deadline.js';
@@ -60,6 +61,31 @@ export class SessionPool {
   /** Whether `release` was called: runs, acquires and failovers then fail with `ModelDisposedError`. */
   get closed(): boolean {
     return this.released;
+  }
+
+  /**
+   * One generation step's run: like {@link run}, but with a single backend and no run timeout there
+   * is nothing to count or bound, so it returns the session's own promise, one microtask turn
+   * sooner than `run` on every step. Its rejection may then be the backend's own error: pass any
+   * rejection through {@link failure}.
+   */
+  runStep(active: ActiveSession, feeds: Readonly<Record<string, BackendTensor>>): Promise<Record<string, BackendTensor>> {
+    if (this.candidates.length !== 1 || this.options.runTimeoutMs !== undefined || this.released) return this.run(active, feeds);
+    try {
+      return active.session.run(feeds);
+    } catch (cause) {
+      return Promise.reject(cause);
+    }
+  }
+
+  /**
+   * The typed error for a rejection of {@link runStep} or {@link run}: Weft's own errors as they
+   * are, `ModelDisposedError` once the pool was released, otherwise a `BackendError`.
+   */
+  failure(active: ActiveSession, cause: unknown): Error {
+    if (WeftError.isInstance(cause)) return cause;
+    if (this.released) return new ModelDisposedError(DISPOSED_MID_RUN);
+    return new BackendError(`The ${active.backend} backend failed: ${describeCause(cause)}`, { backend: active.backend, cause });
   }
 
   /**

@@ -154,15 +154,16 @@ async function runGeneration(
         const forwardStart = performance.now();
         if (setupMs < 0) setupMs = forwardStart - started;
         try {
-          outputs = await sessions.run(active, feeds);
-        } catch (error) {
+          outputs = await sessions.runStep(active, feeds);
+        } catch (thrown) {
           release();
+          const error = sessions.failure(active, thrown);
           if (!ctx.failover || run.cancelled || ModelDisposedError.isInstance(error)) throw error;
           // Continue on the next backend from the same point: a fresh cache, prefilled with
           // every id fed so far (prompt and generated tokens), so no token is lost or repeated.
           const from = active.backend;
           active = await sessions.failover(from);
-          out.next({ type: 'failover', step, from, to: active.backend, reason: (error as Error).message });
+          out.next({ type: 'failover', step, from, to: active.backend, reason: error.message });
           if (layout.hasPast) {
             store.dispose();
             runStage(components.kv.owner, 'kv begin', () => store.begin({ layout, batchSize: batch, session: active.session }));

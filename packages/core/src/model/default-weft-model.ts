@@ -53,8 +53,8 @@ export class DefaultWeftModel implements WeftModel {
     return lastValueFrom(this.generate(request).pipe(textDeltas(), reduce((all, piece) => all + piece, '')), { defaultValue: '' });
   }
 
-  evaluate(request: PerplexityRequest): Promise<PerplexityResult> {
-    this.assertOpen();
+  async evaluate(request: PerplexityRequest): Promise<PerplexityResult> {
+    this.assertOpen(); // a rejection, like every other failure of evaluate
     return evaluatePerplexity(this.context, request);
   }
 
