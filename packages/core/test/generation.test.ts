@@ -179,6 +179,29 @@ describe('generation loop', () => {
       expect(t.logprob).toBeLessThan(0);
     }
     expect(done(events).usage.completionTokens).toBe(15);
+    // logprob is an own enumerable value that copies keep: spread, structuredClone and JSON.
+    const t = tokens[0]!;
+    expect(Object.keys(t)).toEqual(['type', 'row', 'index', 'id', 'text', 'logprob']);
+    for (const copy of [{ ...t }, structuredClone(t), JSON.parse(JSON.stringify(t)) as typeof t]) {
+      expect(copy).toEqual({ type: 'token', row: t.row, index: t.index, id: t.id, text: t.text, logprob: t.logprob });
+    }
+  });
+
+  it('gives each token the log-probability the raw logits assign it', async () => {
+    const model = await load('tiny');
+    const rows: Float32Array[] = [];
+    const events = await collect(
+      model.generate({ prompt: 'x', maxTokens: 4, temperature: 0.9, seed: 5, analyzers: [{ name: 'keep', observe: (o) => void rows.push(o.logits[0]!.slice()) }] }),
+    );
+    const tokens = events.filter((e) => e.type === 'token');
+    expect(tokens).toHaveLength(4);
+    for (const t of tokens) {
+      if (t.type !== 'token') continue;
+      const raw = rows[t.index]!;
+      const max = Math.max(...raw);
+      const lse = max + Math.log(raw.reduce((s, v) => s + Math.exp(v - max), 0));
+      expect(t.logprob).toBeCloseTo(raw[t.id]! - lse, 5);
+    }
   });
 
   it('stream() and text() yield the same text as the events', async () => {

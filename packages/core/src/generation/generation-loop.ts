@@ -12,8 +12,8 @@ import { resolveComponents } from './resolve-components.js';
 import { RowState } from './row-state.js';
 import { resolveSamplingOptions } from './sampling/sampling-options.js';
 import { seededRandom } from './sampling/seeded-random.js';
-import { logSumExp } from './sampling/softmax.js';
 import { runStage } from './stage-runner.js';
+import { tokenEvent } from './token-event.js';
 import { splitPresents } from './split-presents.js';
 import { stepFeeds } from './step-feeds.js';
 import { nextTokens, type NextTokenContext } from './next-tokens.js';
@@ -280,22 +280,6 @@ function flush(out: Subscriber<GenerationEvent>, row: RowState, text: string): v
 function hooksWith(hooks: readonly OwnedHooks[], stage: keyof OwnedHooks['hooks']): boolean {
   for (const h of hooks) if (h.hooks[stage] !== undefined) return true;
   return false;
-}
-
-/** A token event whose `logprob` is computed on first read (a full softmax costs more than a small model's step). */
-function tokenEvent(row: number, index: number, id: number, text: string, rawLogits: Float32Array): TokenEvent {
-  let logprob: number | undefined;
-  return {
-    type: 'token',
-    row,
-    index,
-    id,
-    text,
-    get logprob(): number {
-      logprob ??= rawLogits[id]! - logSumExp(rawLogits);
-      return logprob;
-    },
-  };
 }
 
 function doneEvent(rows: readonly RowState[], ttftMs: number, msPerToken: number, kvBytes: number): DoneEvent {
