@@ -84,17 +84,22 @@ async function runGeneration(
   let ttftMs = 0;
   /** Start of the run to the first forward pass (set once, at step 0's first attempt). */
   let setupMs = -1;
-  let owned: Record<string, BackendTensor> = {};
+  let owned: Readonly<Record<string, BackendTensor>> = NOTHING_OWNED;
   /** Past keys re-rotated to cache positions for this step (positions: 'cache'). */
-  let rotated: BackendTensor[] = [];
+  let rotated: readonly BackendTensor[] = NOTHING_ROTATED;
+  // Allocates nothing: it runs twice a step, and garbage a step leaves is collected during later ones.
   const release = (): void => {
     for (const name in owned) owned[name]!.dispose();
-    for (const t of rotated) t.dispose();
-    owned = {};
-    rotated = [];
+    for (let i = 0; i < rotated.length; i++) rotated[i]!.dispose();
+    owned = NOTHING_OWNED;
+    rotated = NOTHING_ROTATED;
   };
+  // The hooks of each stage, taken when the run starts (indexed loops over them allocate nothing).
+  const beforeForwardHooks = hooks.filter((h) => h.hooks.beforeForward !== undefined);
+  const afterForwardHooks = hooks.filter((h) => h.hooks.afterForward !== undefined);
+  const afterTokenHooks = hooks.filter((h) => h.hooks.afterToken !== undefined);
   // Whether anything reads each step's observation (else it is not built).
-  const observed = components.analyzers.length > 0 || router?.value.observe !== undefined || hooksWith(hooks, 'afterForward');
+  const observed = components.analyzers.length > 0 || router?.value.observe !== undefined || afterForwardHooks.length > 0;
   /** What picking needs besides the logits; one object per run, its `step` updated each step. */
   const picking: { -readonly [K in keyof NextTokenContext]: NextTokenContext[K] } = {
     step: 0,
@@ -148,8 +153,9 @@ async function runGeneration(
           }
           kvMs += performance.now() - t;
         }
-        for (const h of hooks) {
-          if (h.hooks.beforeForward) runStage(h.owner, 'beforeForward', () => h.hooks.beforeForward!({ step, batchSize: batch, pastLength, feeds }));
+        for (let i = 0; i < beforeForwardHooks.length; i++) {
+          const h = beforeForwardHooks[i]!;
+          runStage(h.owner, 'beforeForward', () => h.hooks.beforeForward!({ step, batchSize: batch, pastLength, feeds }));
         }
         const forwardStart = performance.now();
         if (setupMs < 0) setupMs = forwardStart - started;
@@ -197,9 +203,7 @@ async function runGeneration(
           importance ??= a.value.importance?.();
         }
         if (router?.value.observe) runStage(router.owner, `router "${router.value.name}" observe`, () => router.value.observe!(observation));
-        for (const h of hooks) {
-          if (h.hooks.afterForward) runStage(h.owner, 'afterForward', () => h.hooks.afterForward!(observation));
-        }
+        for (const h of afterForwardHooks) runStage(h.owner, 'afterForward', () => h.hooks.afterForward!(observation));
       }
       seen += feedIds[0]!.length;
       const samplingStart = performance.now();
@@ -209,9 +213,10 @@ async function runGeneration(
       const detokenizeStart = performance.now();
       const samplingMs = detokenizeStart - samplingStart;
 
-      for (const row of rows) {
+      for (let r = 0; r < batch; r++) {
+        const row = rows[r]!;
         if (!row.active) continue;
-        const id = picked[row.row]!;
+        const id = picked[r]!;
         if (eos.has(id)) {
           flush(out, row, row.finish('eos'));
           continue;
@@ -220,9 +225,10 @@ async function runGeneration(
         const text = row.accept(id);
         const released = row.active && row.generated.length >= maxTokens ? row.finish('length') : '';
         if (step === 0 && ttftMs === 0) ttftMs = performance.now() - started;
-        out.next(tokenEvent(row.row, index, id, text, logits[row.row]!));
-        for (const h of hooks) {
-          if (h.hooks.afterToken) runStage(h.owner, 'afterToken', () => h.hooks.afterToken!({ row: row.row, step, id, text }));
+        out.next(tokenEvent(r, index, id, text, logits[r]!));
+        for (let i = 0; i < afterTokenHooks.length; i++) {
+          const h = afterTokenHooks[i]!;
+          runStage(h.owner, 'afterToken', () => h.hooks.afterToken!({ row: r, step, id, text }));
         }
         flush(out, row, released);
       }
@@ -254,11 +260,12 @@ async function runGeneration(
       // Each row's next input: its last token, or padding once it has finished.
       let anyActive = false;
       tokens = [];
-      for (const row of rows) {
+      for (let r = 0; r < batch; r++) {
+        const row = rows[r]!;
         const next = row.active ? row.generated[row.generated.length - 1]! : generationConfig.padTokenId;
         anyActive ||= row.active;
         tokens.push([next]);
-        history[row.row]!.push(next);
+        history[r]!.push(next);
       }
       if (!anyActive) break;
     }
@@ -268,6 +275,10 @@ async function runGeneration(
     store.dispose();
   }
 }
+
+/** `owned` and `rotated` when a step holds no tensors: shared, never written. */
+const NOTHING_OWNED: Readonly<Record<string, BackendTensor>> = Object.freeze({});
+const NOTHING_ROTATED: readonly BackendTensor[] = Object.freeze([]);
 
 /** The end-of-sequence set of a request that ignores EOS. */
 const NO_EOS: ReadonlySet<number> = new Set();
