@@ -1,49 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { NodeBackendAdapter } from '@weft/backend-node';
-import { definePlugin, ModelDisposedError, type GenerationEvent, type InferenceSession } from '../src/index.js';
-import { fixture, runtime } from './helpers.js';
+import { ModelDisposedError, type GenerationEvent } from '../src/index.js';
+import { fixture, runtime, wrappedNodeBackend } from './helpers.js';
 
 /** Two onnxruntime-node backends, `first` preferred, that count the sessions they open and release. */
 function countingBackends() {
   const sessions = { opened: [] as string[], released: [] as string[] };
-  const plugin = definePlugin({
-    name: 'counting-backends',
-    version: '1.0.0',
-    apiVersion: '^0.1.0',
-    setup(ctx) {
-      for (const [name, priority] of [['first', 1000], ['second', 900]] as const) {
-        ctx.register('backend', {
-          name,
-          priority,
-          create: () => {
-            const inner = new NodeBackendAdapter({ intraOpNumThreads: 1 });
-            return {
-              specificationVersion: 'v1',
-              name,
-              probe: () => inner.probe(),
-              async createSession(source, options) {
-                const session = await inner.createSession(source, options);
-                sessions.opened.push(name);
-                const counted: InferenceSession = Object.create(session) as InferenceSession;
-                counted.release = async () => {
-                  sessions.released.push(name);
-                  await session.release();
-                };
-                return counted;
-              },
-            };
-          },
-        });
-      }
-    },
-  });
-  return { plugin, sessions };
+  const counted = (name: string, priority: number) =>
+    wrappedNodeBackend({ name, priority, onSessionOpened: () => sessions.opened.push(name), onRelease: () => sessions.released.push(name) });
+  return { plugins: [counted('first', 1000), counted('second', 900)], sessions };
 }
 
 /** Starts a long generation, disposes the model after its third token, and collects what the stream saw. */
 async function disposeAfterThirdToken(failover: boolean) {
-  const { plugin, sessions } = countingBackends();
-  const weft = runtime([plugin]);
+  const { plugins, sessions } = countingBackends();
+  const weft = runtime(plugins);
   const model = await weft.load(fixture('tiny'), { backend: 'first', failover });
   const events: GenerationEvent[] = [];
   const error = await new Promise<unknown>((resolve) => {

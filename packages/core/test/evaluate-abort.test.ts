@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NodeBackendAdapter } from '@weft/backend-node';
-import { definePlugin, InvalidOptionsError, type BackendTensor, type InferenceSession, type WeftModel } from '../src/index.js';
-import { runtime, storyModel } from './helpers.js';
+import { InvalidOptionsError, type BackendTensor, type WeftModel } from '../src/index.js';
+import { runtime, storyModel, wrappedNodeBackend } from './helpers.js';
 
 /**
  * A backend over onnxruntime-node that keeps every tensor it hands out until disposed, counts
@@ -10,50 +9,11 @@ import { runtime, storyModel } from './helpers.js';
 function instrumentedBackend() {
   const live = new Set<BackendTensor>();
   const state = { runs: 0, beforeRun: (_run: number): void => {} };
-  const tracked = (tensor: BackendTensor): BackendTensor => {
-    live.add(tensor);
-    const dispose = tensor.dispose.bind(tensor);
-    (tensor as { dispose: () => void }).dispose = () => {
-      live.delete(tensor);
-      dispose();
-    };
-    return tensor;
-  };
-  const plugin = definePlugin({
-    name: 'instrumented-backend',
-    version: '1.0.0',
-    apiVersion: '^0.1.0',
-    setup(ctx) {
-      ctx.register('backend', {
-        name: 'instrumented',
-        priority: 1000,
-        create: () => {
-          const inner = new NodeBackendAdapter({ intraOpNumThreads: 1 });
-          return {
-            specificationVersion: 'v1',
-            name: 'instrumented',
-            probe: () => inner.probe(),
-            async createSession(source, options) {
-              const s = await inner.createSession(source, options);
-              const session: InferenceSession = {
-                inputNames: s.inputNames,
-                outputNames: s.outputNames,
-                inputMetadata: s.inputMetadata,
-                outputMetadata: s.outputMetadata,
-                createTensor: (type, data, dims) => tracked(s.createTensor(type, data, dims)) as never,
-                async run(feeds, o) {
-                  state.beforeRun(++state.runs);
-                  const outputs = await s.run(feeds, o);
-                  return Object.fromEntries(Object.entries(outputs).map(([name, t]) => [name, tracked(t)]));
-                },
-                release: () => s.release(),
-              };
-              return session;
-            },
-          };
-        },
-      });
-    },
+  const plugin = wrappedNodeBackend({
+    name: 'instrumented',
+    priority: 1000,
+    liveTensors: live,
+    beforeRun: () => state.beforeRun(++state.runs),
   });
   return { plugin, live, state };
 }

@@ -4,6 +4,7 @@ import { nodeBackend } from '@weft/backend-node';
 import { createWeft, type CreateWeftOptions, type WeftPlugin } from '../src/index.js';
 
 export { collect, done } from './events.js';
+export { wrappedNodeBackend } from './wrapped-backend.js';
 
 export const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 export const storyModel = fileURLToPath(new URL('../../../models/story', import.meta.url));

@@ -2,9 +2,7 @@ import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NodeBackendAdapter } from '@weft/backend-node';
 import {
-  definePlugin,
   ModelLoadError,
   readKvLayout,
   type GenerationHooks,
@@ -13,7 +11,7 @@ import {
   type ValueInfo,
   type WeftModel,
 } from '../src/index.js';
-import { collect, done, fixture, runtime } from './helpers.js';
+import { collect, done, fixture, runtime, wrappedNodeBackend } from './helpers.js';
 
 /**
  * `tiny-merged` is Optimum's merged-decoder layout made from the same weights as `tiny`
@@ -27,42 +25,7 @@ const prompts = ['Once upon a time, there was a little fox named', 'Tom', 'The s
 /** A node backend that counts released sessions; `hooks` are added to every generation. */
 function countingRuntime(hooks: GenerationHooks[] = []) {
   let released = 0;
-  const plugin = definePlugin({
-    name: 'merged-test-backend',
-    version: '1.0.0',
-    apiVersion: '^0.1.0',
-    setup(ctx) {
-      for (const h of hooks) ctx.addHooks(h);
-      ctx.register('backend', {
-        name: 'counting',
-        priority: 1000,
-        create: () => {
-          const inner = new NodeBackendAdapter({ intraOpNumThreads: 1 });
-          return {
-            specificationVersion: 'v1',
-            name: 'counting',
-            probe: () => inner.probe(),
-            async createSession(source, options) {
-              const s = await inner.createSession(source, options);
-              const session: InferenceSession = {
-                inputNames: s.inputNames,
-                outputNames: s.outputNames,
-                inputMetadata: s.inputMetadata,
-                outputMetadata: s.outputMetadata,
-                createTensor: (type, data, dims) => s.createTensor(type, data, dims),
-                run: (feeds, o) => s.run(feeds, o),
-                async release() {
-                  released++;
-                  await s.release();
-                },
-              };
-              return session;
-            },
-          };
-        },
-      });
-    },
-  });
+  const plugin = wrappedNodeBackend({ name: 'counting', priority: 1000, hooks, onRelease: () => released++ });
   return { weft: runtime([plugin]), released: () => released };
 }
 

@@ -1,60 +1,13 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { take } from 'rxjs';
-import { NodeBackendAdapter } from '@weft/backend-node';
-import { definePlugin, type BackendTensor, type InferenceSession } from '../src/index.js';
-import { collect, fixture, runtime } from './helpers.js';
+import type { BackendTensor } from '../src/index.js';
+import { collect, fixture, runtime, wrappedNodeBackend } from './helpers.js';
 
 /** Wraps the node backend and tracks every tensor created by or returned to the loop. */
 function countingBackend() {
   const live = new Set<BackendTensor>();
-  const track = (t: BackendTensor): BackendTensor => {
-    live.add(t);
-    const dispose = t.dispose.bind(t);
-    (t as { dispose: () => void }).dispose = () => {
-      live.delete(t);
-      dispose();
-    };
-    return t;
-  };
   let released = 0;
-  const plugin = definePlugin({
-    name: 'counting-backend',
-    version: '1.0.0',
-    apiVersion: '^0.1.0',
-    setup(ctx) {
-      ctx.register('backend', {
-        name: 'counting',
-        priority: 1000,
-        create: () => {
-          const inner = new NodeBackendAdapter({ intraOpNumThreads: 1 });
-          return {
-            specificationVersion: 'v1',
-            name: 'counting',
-            probe: () => inner.probe(),
-            async createSession(source, options) {
-              const s = await inner.createSession(source, options);
-              const session: InferenceSession = {
-                inputNames: s.inputNames,
-                outputNames: s.outputNames,
-                inputMetadata: s.inputMetadata,
-                outputMetadata: s.outputMetadata,
-                createTensor: (type, data, dims) => track(s.createTensor(type, data, dims)) as never,
-                async run(feeds, o) {
-                  const out = await s.run(feeds, o);
-                  return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, track(v)]));
-                },
-                async release() {
-                  released++;
-                  await s.release();
-                },
-              };
-              return session;
-            },
-          };
-        },
-      });
-    },
-  });
+  const plugin = wrappedNodeBackend({ name: 'counting', priority: 1000, liveTensors: live, onRelease: () => released++ });
   return { plugin, live, released: () => released };
 }
 

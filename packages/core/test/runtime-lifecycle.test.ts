@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { NodeBackendAdapter } from '@weft/backend-node';
-import { BACKENDS, createWeft, definePlugin, ModelDisposedError, RuntimeDisposedError, type InferenceSession } from '../src/index.js';
-import { collect, fixture } from './helpers.js';
+import { BACKENDS, createWeft, definePlugin, ModelDisposedError, RuntimeDisposedError } from '../src/index.js';
+import { collect, fixture, wrappedNodeBackend } from './helpers.js';
 
 /**
  * The only backend of a runtime: onnxruntime-node with every session counted, and an optional
@@ -11,44 +10,19 @@ function countingBackend(delayMs = 0) {
   const state = { started: 0, opened: 0, released: 0 };
   let signalStarted: () => void = () => {};
   const started = new Promise<void>((resolve) => (signalStarted = resolve));
-  const plugin = definePlugin({
-    name: 'counting-backend',
-    version: '1.0.0',
-    apiVersion: '^0.1.0',
-    setup(ctx) {
-      ctx.register('backend', {
-        name: 'counting',
-        priority: 200,
-        create: () => {
-          const inner = new NodeBackendAdapter({ intraOpNumThreads: 1 });
-          return {
-            specificationVersion: 'v1',
-            name: 'counting',
-            probe: () => inner.probe(),
-            async createSession(source, options): Promise<InferenceSession> {
-              state.started++;
-              signalStarted();
-              if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
-              const s = await inner.createSession(source, options);
-              state.opened++;
-              let released = false;
-              return {
-                inputNames: s.inputNames,
-                outputNames: s.outputNames,
-                inputMetadata: s.inputMetadata,
-                outputMetadata: s.outputMetadata,
-                createTensor: (t, d, dims) => s.createTensor(t, d, dims),
-                run: (feeds, o) => s.run(feeds, o),
-                async release() {
-                  if (!released) state.released++;
-                  released = true;
-                  await s.release();
-                },
-              };
-            },
-          };
-        },
-      });
+  const releasedSessions = new WeakSet<object>();
+  const plugin = wrappedNodeBackend({
+    name: 'counting',
+    priority: 200,
+    beforeCreateSession() {
+      state.started++;
+      signalStarted();
+      if (delayMs > 0) return new Promise((r) => setTimeout(r, delayMs));
+    },
+    onSessionOpened: () => state.opened++,
+    onRelease(session) {
+      if (!releasedSessions.has(session)) state.released++;
+      releasedSessions.add(session);
     },
   });
   return { plugin, state, started, live: () => state.opened - state.released };

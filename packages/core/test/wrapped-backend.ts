@@ -1,0 +1,81 @@
+import { NodeBackendAdapter } from '@weft/backend-node';
+import { definePlugin, type BackendTensor, type GenerationHooks, type InferenceSession, type WeftPlugin } from '../src/index.js';
+
+/** What a test observes of a {@link wrappedNodeBackend}'s sessions. Every callback is optional. */
+export interface WrappedNodeBackendOptions {
+  /** Backend name: what `load({ backend })` picks and `model.backend` reports. The plugin is `${name}-backend`. */
+  readonly name: string;
+  /** Registry priority; above the node backend's to be picked by default. */
+  readonly priority: number;
+  /** Generation hooks the plugin adds. */
+  readonly hooks?: readonly GenerationHooks[];
+  /** Called as `createSession` starts; a returned promise holds the session back until it settles. */
+  readonly beforeCreateSession?: () => void | Promise<void>;
+  /** Called once the inner session has opened, before it is handed to Weft. */
+  readonly onSessionOpened?: () => void;
+  /** Holds every tensor a session creates or returns from `run`, until that tensor is disposed. */
+  readonly liveTensors?: Set<BackendTensor>;
+  /** Called before each forward pass. */
+  readonly beforeRun?: () => void;
+  /** Called on every `release()` call, before the inner session is released. */
+  readonly onRelease?: (session: InferenceSession) => void;
+}
+
+/** A plugin registering onnxruntime-node (one intra-op thread) under another name, with the given observers. */
+export function wrappedNodeBackend(options: WrappedNodeBackendOptions): WeftPlugin {
+  const { name, priority, hooks = [], beforeCreateSession, onSessionOpened, liveTensors, beforeRun, onRelease } = options;
+  const track = <T extends BackendTensor>(tensor: T): T => {
+    if (liveTensors === undefined) return tensor;
+    liveTensors.add(tensor);
+    const dispose = tensor.dispose.bind(tensor);
+    (tensor as { dispose: () => void }).dispose = () => {
+      liveTensors.delete(tensor);
+      dispose();
+    };
+    return tensor;
+  };
+  return definePlugin({
+    name: `${name}-backend`,
+    version: '1.0.0',
+    apiVersion: '^0.1.0',
+    setup(ctx) {
+      for (const h of hooks) ctx.addHooks(h);
+      ctx.register('backend', {
+        name,
+        priority,
+        create: () => {
+          const inner = new NodeBackendAdapter({ intraOpNumThreads: 1 });
+          return {
+            specificationVersion: 'v1',
+            name,
+            probe: () => inner.probe(),
+            async createSession(source, sessionOptions) {
+              const holding = beforeCreateSession?.();
+              if (holding !== undefined) await holding;
+              const s = await inner.createSession(source, sessionOptions);
+              onSessionOpened?.();
+              const session: InferenceSession = {
+                inputNames: s.inputNames,
+                outputNames: s.outputNames,
+                inputMetadata: s.inputMetadata,
+                outputMetadata: s.outputMetadata,
+                createTensor: (type, data, dims) => track(s.createTensor(type, data, dims)),
+                async run(feeds, o) {
+                  beforeRun?.();
+                  const outputs = await s.run(feeds, o);
+                  if (liveTensors === undefined) return outputs;
+                  return Object.fromEntries(Object.entries(outputs).map(([key, t]) => [key, track(t)]));
+                },
+                async release() {
+                  onRelease?.(session);
+                  await s.release();
+                },
+              };
+              return session;
+            },
+          };
+        },
+      });
+    },
+  });
+}
