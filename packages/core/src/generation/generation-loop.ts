@@ -13,6 +13,7 @@ import { RowState } from './row-state.js';
 import { resolveSamplingOptions } from './sampling/sampling-options.js';
 import { seededRandom } from './sampling/seeded-random.js';
 import { runStage } from './stage-runner.js';
+import { stageHooks } from './stage-hooks.js';
 import { tokenEvent } from './token-event.js';
 import { splitPresents } from './split-presents.js';
 import { stepFeeds } from './step-feeds.js';
@@ -71,9 +72,10 @@ async function runGeneration(
   const rows = prompts.map((p, r) => new RowState(r, p, tokenizer, stop));
   // Unless decoding is plain greedy, picking a token rewrites logits: it works on a copy so the raw
   // row stays intact for analyzers and for the lazily computed logprob.
+  const stages = stageHooks(hooks);
   const rewrites =
     sampling.temperature !== 0 || sampling.repetitionPenalty !== 1 || components.processors.length > 0 ||
-    components.sampler !== undefined || hooksWith(hooks, 'processLogits');
+    components.sampler !== undefined || stages.processLogits.length > 0;
   const emitMetrics = request.metrics !== false;
   const stepMs: number[] = [];
   const router = components.router;
@@ -94,10 +96,8 @@ async function runGeneration(
     owned = NOTHING_OWNED;
     rotated = NOTHING_ROTATED;
   };
-  // The hooks of each stage, taken when the run starts (indexed loops over them allocate nothing).
-  const beforeForwardHooks = hooks.filter((h) => h.hooks.beforeForward !== undefined);
-  const afterForwardHooks = hooks.filter((h) => h.hooks.afterForward !== undefined);
-  const afterTokenHooks = hooks.filter((h) => h.hooks.afterToken !== undefined);
+  // The hooks of each stage, as the run starts (indexed loops over them allocate nothing).
+  const { beforeForward: beforeForwardHooks, afterForward: afterForwardHooks, afterToken: afterTokenHooks } = stages;
   // Whether anything reads each step's observation (else it is not built).
   const observed = components.analyzers.length > 0 || router?.value.observe !== undefined || afterForwardHooks.length > 0;
   /** What picking needs besides the logits; one object per run, its `step` updated each step. */
@@ -109,7 +109,7 @@ async function runGeneration(
     sampling,
     random,
     components,
-    hooks,
+    hooks: stages.processLogits,
     rewrites,
   };
 
@@ -288,10 +288,6 @@ function flush(out: Subscriber<GenerationEvent>, row: RowState, text: string): v
   if (text !== '') out.next({ type: 'flush', row: row.row, text });
 }
 
-function hooksWith(hooks: readonly OwnedHooks[], stage: keyof OwnedHooks['hooks']): boolean {
-  for (const h of hooks) if (h.hooks[stage] !== undefined) return true;
-  return false;
-}
 
 function doneEvent(rows: readonly RowState[], ttftMs: number, msPerToken: number, kvBytes: number): DoneEvent {
   const results: RowResult[] = rows.map((row) => {

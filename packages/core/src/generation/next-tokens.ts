@@ -21,6 +21,7 @@ export interface NextTokenContext {
   readonly sampling: SamplingOptions;
   readonly random: () => number;
   readonly components: RunComponents;
+  /** The hook sets that have a `processLogits` stage. */
   readonly hooks: readonly OwnedHooks[];
   /**
    * Whether anything rewrites logits or picks the token itself (sampling, penalty, processors,
@@ -55,8 +56,9 @@ export function nextTokens(rows: readonly RowState[], logits: readonly Float32Ar
     const lc: LogitsContext = { row: r, step: ctx.step, promptIds: ctx.prompts[r]!, generatedIds: row.generated };
     if (sampling.repetitionPenalty !== 1) applyRepetitionPenalty(l, [...ctx.prompts[r]!, ...row.generated], sampling.repetitionPenalty);
     for (const p of components.processors) runStage(p.owner, `logits processor "${p.value.name}"`, () => p.value.process(l, lc));
-    for (const h of hooks) {
-      if (h.hooks.processLogits) runStage(h.owner, 'processLogits', () => h.hooks.processLogits!(l, lc));
+    for (let i = 0; i < hooks.length; i++) {
+      const h = hooks[i]!;
+      runStage(h.owner, 'processLogits', () => h.hooks.processLogits!(l, lc));
     }
     const sampler = components.sampler;
     if (sampler) {
@@ -86,7 +88,7 @@ function noFiniteLogit(row: number, ctx: NextTokenContext, raw?: Float32Array): 
     return new BackendError(`The model returned no finite logit for ${where} (every value is NaN or -Infinity); the backend or the graph is at fault.`);
   }
   const processors = ctx.components.processors.map((p) => `"${p.value.name}"`);
-  const hooks = ctx.hooks.filter((h) => h.hooks.processLogits).map((h) => `"${h.owner}"`);
+  const hooks = ctx.hooks.map((h) => `"${h.owner}"`);
   return new InvalidOptionsError(
     `No token is left to pick for ${where}: every logit is -Infinity or NaN after the repetition penalty` +
       `${processors.length > 0 ? `, processors ${processors.join(', ')}` : ''}${hooks.length > 0 ? `, processLogits hooks of ${hooks.join(', ')}` : ''}` +
