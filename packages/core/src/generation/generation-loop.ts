@@ -70,9 +70,9 @@ async function runGeneration(
   const pads = prompts.map((p) => longest - p.length);
   const padded = pads.some((p) => p > 0);
   const rows = prompts.map((p, r) => new RowState(r, p, tokenizer, stop));
+  const stages = stageHooks(hooks);
   // Unless decoding is plain greedy, picking a token rewrites logits: it works on a copy so the raw
   // row stays intact for analyzers and for the lazily computed logprob.
-  const stages = stageHooks(hooks);
   const rewrites =
     sampling.temperature !== 0 || sampling.repetitionPenalty !== 1 || components.processors.length > 0 ||
     components.sampler !== undefined || stages.processLogits.length > 0;
@@ -96,7 +96,7 @@ async function runGeneration(
     owned = NOTHING_OWNED;
     rotated = NOTHING_ROTATED;
   };
-  // The hooks of each stage, as the run starts (indexed loops over them allocate nothing).
+  // The hooks of each stage as the run starts (indexed loops over them allocate nothing).
   const { beforeForward: beforeForwardHooks, afterForward: afterForwardHooks, afterToken: afterTokenHooks } = stages;
   // Whether anything reads each step's observation (else it is not built).
   const observed = components.analyzers.length > 0 || router?.value.observe !== undefined || afterForwardHooks.length > 0;
