@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { take } from 'rxjs';
-import type { BackendTensor } from '../src/index.js';
+import { FullPrecisionKvStore, type BackendTensor } from '../src/index.js';
 import { collect, fixture, runtime, wrappedNodeBackend } from './helpers.js';
 
 /** Wraps the node backend and tracks every tensor created by or returned to the loop. */
@@ -41,6 +41,14 @@ describe('resource release', () => {
     const failing = { name: 'fail', process: () => { throw new Error('no'); } };
     await expect(collect(model.generate({ prompt: 'a', maxTokens: 8, processors: [failing] }))).rejects.toThrow(/failed in logits processor/);
     expect(leaked()).toEqual([]);
+    // A store that fails to take a step's keys and values: the loop still holds them and releases them.
+    const refusing = new FullPrecisionKvStore();
+    refusing.append = () => {
+      throw new Error('full');
+    };
+    await expect(collect(model.generate({ prompt: 'a', maxTokens: 8, kv: refusing }))).rejects.toThrow(/failed in kv append/);
+    expect(leaked()).toEqual([]);
+
     // Batch sizes 2 and 1 were used: two shared sets, however many runs.
     await collect(model.generate({ prompt: 'a', maxTokens: 4 }));
     expect(counting.live.size).toBe(2 * perBatchSize);

@@ -7,7 +7,7 @@ import type { GenerationContext } from './generation-context.js';
 import { resolveComponents } from './resolve-components.js';
 import { logSumExp } from './sampling/softmax.js';
 import { runStage } from './stage-runner.js';
-import { splitPresents } from './split-presents.js';
+import { takePresents } from './take-presents.js';
 import { stepFeeds } from './step-feeds.js';
 import { applyRouter, slotPositions } from './apply-router.js';
 import { cacheKeyRerotation } from './kv/rerotate-keys.js';
@@ -128,10 +128,11 @@ export async function evaluatePerplexity(ctx: GenerationContext, request: Perple
         nll += logSumExp(row) - row[target]!;
       }
       if (layout.hasPast) {
-        const { presents, rest } = splitPresents(outputs, presentNames);
+        // The presents stay ours to release until the store has taken them.
+        const presents = (owned = takePresents(outputs, presentNames));
         rerotation?.restore(presents);
-        owned = rest;
         runStage(kv.owner, 'kv append', () => store.append(presents));
+        owned = {};
         if (router) {
           applyRouter(router, kv, { step: stepMs.length, batchSize: 1, layout, nextPosition: done + chunk.length, padded: false, importance: undefined });
         }

@@ -15,7 +15,7 @@ import { seededRandom } from './sampling/seeded-random.js';
 import { runStage } from './stage-runner.js';
 import { stageHooks } from './stage-hooks.js';
 import { tokenEvent } from './token-event.js';
-import { splitPresents } from './split-presents.js';
+import { takePresents } from './take-presents.js';
 import { stepFeeds } from './step-feeds.js';
 import { nextTokens, type NextTokenContext } from './next-tokens.js';
 import { applyRouter, slotPositions } from './apply-router.js';
@@ -133,6 +133,7 @@ async function runGeneration(
       let feedIds = layout.hasPast ? tokens : history;
       let kvMs = 0;
       let forwardMs = 0;
+      let forwardEnd = 0;
       let outputs: Record<string, BackendTensor> | undefined;
       while (!outputs) {
         const pastLength = layout.hasPast ? store.length : 0;
@@ -179,7 +180,8 @@ async function runGeneration(
           seen = 0;
           continue;
         }
-        forwardMs = performance.now() - forwardStart;
+        forwardEnd = performance.now();
+        forwardMs = forwardEnd - forwardStart;
         release();
         owned = outputs;
       }
@@ -192,7 +194,9 @@ async function runGeneration(
       const logits: Float32Array[] = [];
       // Views, not copies (a 4 KB slice cost ~1.4 µs per row and step): outputs are JS-owned and stay
       // readable after dispose; processing that rewrites logits works on its own copy.
-      for (let r = 0; r < batch; r++) logits.push(data.subarray(((r + 1) * seq - 1) * vocab, (r + 1) * seq * vocab));
+      // One row of one position (a batch-1 decode step): the output itself is that row.
+      if (data.length === vocab) logits.push(data);
+      else for (let r = 0; r < batch; r++) logits.push(data.subarray(((r + 1) * seq - 1) * vocab, (r + 1) * seq * vocab));
 
       let importance: Float32Array | undefined;
       if (observed) {
@@ -206,7 +210,8 @@ async function runGeneration(
         for (const h of afterForwardHooks) runStage(h.owner, 'afterForward', () => h.hooks.afterForward!(observation));
       }
       seen += feedIds[0]!.length;
-      const samplingStart = performance.now();
+      // Unobserved, nothing ran since the forward pass but releasing its inputs: its end clock read will do.
+      const samplingStart = observed ? performance.now() : forwardEnd;
       picking.step = step;
       const picked = nextTokens(rows, logits, picking);
       // One clock read ends sampling and starts detokenizing.
@@ -238,16 +243,19 @@ async function runGeneration(
       if (step === 0 && ttftMs === 0) ttftMs = detokenizeEnd - started;
       // The cache takes this step's keys and values after the tokens are out: nothing before
       // needs them, and the first token should not wait for them.
+      let stepEnd = detokenizeEnd;
       if (layout.hasPast) {
-        const { presents, rest } = splitPresents(outputs, presentNames);
-        owned = rest;
+        // The presents stay the loop's to release until the store has taken them.
+        const presents = (owned = takePresents(outputs, presentNames));
         rerotation?.restore(presents);
         runStage(components.kv.owner, 'kv append', () => store.append(presents));
+        owned = NOTHING_OWNED;
         if (router) applyRouter(router, components.kv, { step, batchSize: batch, layout, nextPosition: seen, padded, importance });
-        kvMs += performance.now() - detokenizeEnd;
+        stepEnd = performance.now();
+        kvMs += stepEnd - detokenizeEnd;
       }
       release();
-      if (step > 0) stepMs.push(performance.now() - stepStart);
+      if (step > 0) stepMs.push(stepEnd - stepStart);
       if (emitMetrics) {
         const kvBytes = layout.hasPast ? store.bytes() : 0;
         const inputTokens = feedIds[0]!.length;
