@@ -71,9 +71,10 @@ export function emptyPast(shape, batch = 1) {
 /**
  * Greedy decoding of `tokens` tokens for one prompt, straight on `session`. `onStep(t, runStart,
  * runEnd, picked)` gets each step's `performance.now()` before and after `session.run` and right
- * after its token was picked.
+ * after its token was picked. `beforeFirstRun`, if given, runs once with step 0's feeds built,
+ * just before its clock read and `session.run` (code-footprint.mjs puts work there).
  */
-export async function minimalGreedyLoop(session, shape, prompt, tokens, onStep) {
+export async function minimalGreedyLoop(session, shape, prompt, tokens, onStep, beforeFirstRun) {
   let past = emptyPast(shape);
   let step = prompt;
   let pastLength = 0;
@@ -92,6 +93,7 @@ export async function minimalGreedyLoop(session, shape, prompt, tokens, onStep) 
       position_ids: new ort.Tensor('int64', positions, [1, seq]),
     };
     Object.assign(feeds, past);
+    if (t === 0 && beforeFirstRun) beforeFirstRun();
     const runStart = performance.now();
     const out = await session.run(feeds);
     const runEnd = performance.now();

@@ -48,11 +48,19 @@ export interface MetricsEvent {
   readonly step: number;
   /** Positions fed in this step (prompt length at step 0, then 1). */
   readonly inputTokens: number;
+  /** The backend's `run`, from the call until its outputs are back. */
   readonly forwardMs: number;
   /** Building past feeds and handing presents to the KV store. */
   readonly kvMs: number;
+  /**
+   * Picking every row's token (penalties, processors, sampling). When no analyzer, router or
+   * `afterForward` hook observes the step, it starts where the forward pass ends, so it also holds
+   * the release of the step's inputs (well under a microsecond).
+   */
   readonly samplingMs: number;
+  /** Detokenizing, stop strings, and emitting the step's token (and flush) events. */
   readonly detokenizeMs: number;
+  /** The KV store's bytes after this step. */
   readonly kvBytes: number;
   /**
    * Step 0 only: from the start of the run (inside `subscribe`, after RxJS has set up the
