@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { take } from 'rxjs';
-import { definePlugin, PluginError, type GenerationEvent, type Sampler, type WeftModel } from '../src/index.js';
+import { definePlugin, FullPrecisionKvStore, InvalidOptionsError, PluginError, type GenerationEvent, type Sampler, type WeftModel } from '../src/index.js';
 import { collect, done, fixture, runtime } from './helpers.js';
 
 const weft = runtime([
@@ -230,6 +230,62 @@ describe('generation loop', () => {
     );
     expect(done(events).finishReason).toBe('abort');
     expect(done(events).usage.completionTokens).toBe(3);
+  });
+
+  it('emits no token of a forward pass during which the request was aborted', async () => {
+    const controller = new AbortController();
+    // Aborts while step 2 is on its way to the forward pass (after the step's own abort check).
+    const aborter = definePlugin({
+      name: 'abort-at-step-2',
+      version: '1.0.0',
+      apiVersion: '^0.1.0',
+      setup: (ctx) => ctx.addHooks({ beforeForward: ({ step }) => void (step === 2 && controller.abort()) }),
+    });
+    const aborting = runtime([aborter]);
+    const model = await aborting.load(fixture('tiny'));
+    const events = await collect(model.generate({ prompt: 'x', maxTokens: 50, signal: controller.signal }));
+    expect(events.filter((e) => e.type === 'token').map((e) => (e as { index: number }).index)).toEqual([0, 1]);
+    expect(done(events)).toMatchObject({ finishReason: 'abort', usage: { completionTokens: 2 } });
+    await aborting.dispose();
+  });
+
+  it('reports the reason of the row that finished last as a batch\'s finish reason', async () => {
+    const model = await load('tiny');
+    // Row 0 writes EOS at step 1, row 1 never does and ends by length, row 2 ends by EOS at step 3.
+    const eosAt = [1, Infinity, 3];
+    const sampler: Sampler = { name: 'force', sample: (_l, c) => (c.step === eosAt[c.row] ? 2 : 100 + c.step) };
+    const last = done(await collect(model.generate({ prompt: ['a', 'b', 'c'], maxTokens: 5, sampler })));
+    expect(last.rows.map((r) => r.finishReason)).toEqual(['eos', 'length', 'eos']);
+    expect(last.finishReason).toBe('length');
+    const early = done(await collect(model.generate({ prompt: ['a', 'b', 'c'], maxTokens: 3, sampler })));
+    // Rows 1 and 2 both end at the last step (length): the lower row's reason.
+    expect(early.rows.map((r) => r.finishReason)).toEqual(['eos', 'length', 'length']);
+    expect(early.finishReason).toBe('length');
+    const eosLast: Sampler = { name: 'force', sample: (_l, c) => (c.step === [0, 2][c.row] ? 2 : 100 + c.step) };
+    const byEos = done(await collect(model.generate({ prompt: ['a', 'b'], maxTokens: 5, sampler: eosLast })));
+    expect(byEos.rows.map((r) => r.finishReason)).toEqual(['eos', 'eos']);
+    expect(byEos.finishReason).toBe('eos');
+    const mixed: Sampler = { name: 'force', sample: (_l, c) => (c.row === 1 && c.step === 1 ? 2 : 100 + c.step) };
+    const lengthFirst = done(await collect(model.generate({ prompt: ['a', 'b'], maxTokens: 2, sampler: mixed })));
+    // Row 0 ends by length at step 1, row 1 by EOS at the same step: row 0's reason.
+    expect(lengthFirst.rows.map((r) => r.finishReason)).toEqual(['length', 'eos']);
+    expect(lengthFirst.finishReason).toBe('length');
+  });
+
+  it('fails a second run on a store instance that a first run is still using, and reuses it afterwards', async () => {
+    const model = await load('tiny');
+    const kv = new FullPrecisionKvStore();
+    const generation = model.generate({ prompt: prompts[0]!, maxTokens: 8, kv });
+    const [first, second] = await Promise.allSettled([collect(generation), collect(generation)]);
+    expect(first.status).toBe('fulfilled');
+    const error = (second as PromiseRejectedResult).reason as InvalidOptionsError;
+    expect(InvalidOptionsError.isInstance(error)).toBe(true);
+    expect(error.option).toBe('kv');
+    expect(error.message).toMatch(/already in use by another run/);
+    const expected = await ids('tiny', { prompt: prompts[0]!, maxTokens: 8 });
+    expect(done((first as PromiseFulfilledResult<GenerationEvent[]>).value).rows[0]!.ids).toEqual(expected[0]);
+    // Once the first run ended, the instance is free again.
+    expect(await ids('tiny', { prompt: prompts[0]!, maxTokens: 8, kv })).toEqual(expected);
   });
 
   it('fails only the stream whose plugin stage throws, naming the plugin', async () => {

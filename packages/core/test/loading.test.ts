@@ -167,6 +167,12 @@ describe('bad requests', () => {
     [{ prompt: 'x', temperature: Number.NaN }, /temperature must be a number >= 0/],
     [{ prompt: 'x', topK: '3' }, /topK must be an integer/],
     [{ prompt: 'x', kv: 'int3' }, /No kv-cache adapter matches "int3": registered: fp32 \(different name\)/],
+    [{ messages: [] }, /messages must hold at least one/],
+    [{ messages: [[]] }, /messages must hold at least one/],
+    // null is not "unset": like the sampling options, these reject it.
+    [{ prompt: 'x', maxTokens: null }, /maxTokens must be an integer >= 1 \(got null\)/],
+    [{ prompt: 'x', stop: null }, /stop must be a list of non-empty strings/],
+    [{ prompt: 'x', ignoreEos: null }, /ignoreEos must be true or false \(got null\)/],
   ])('rejects %j', async (request, message) => {
     const model = await weft.load(fixture('tiny'));
     await expect(collect(model.generate(request as never))).rejects.toThrow(message);

@@ -21,6 +21,7 @@ import { nextTokens, type NextTokenContext } from './next-tokens.js';
 import { applyRouter, slotPositions } from './apply-router.js';
 import { cacheKeyRerotation } from './kv/rerotate-keys.js';
 import { median } from '../util/median.js';
+import { claimInstances, releaseInstances } from './instance-claims.js';
 
 /**
  * The generation loop as a cold Observable: nothing runs until subscription; each subscription
@@ -113,8 +114,9 @@ async function runGeneration(
     rewrites,
   };
 
-  if (layout.hasPast) runStage(components.kv.owner, 'kv begin', () => store.begin({ layout, batchSize: batch, session: active.session }));
+  const claimed = claimInstances(components);
   try {
+    if (layout.hasPast) runStage(components.kv.owner, 'kv begin', () => store.begin({ layout, batchSize: batch, session: active.session }));
     out.next({ type: 'start', backend: active.backend, rejectedBackends: ctx.rejectedBackends, batchSize: batch, promptIds: prompts, kv: store.name });
     // A subscriber that stopped at `start` (e.g. `take(1)`) unsubscribed before the teardown was
     // registered: skip the forward pass it no longer wants.
@@ -186,6 +188,11 @@ async function runGeneration(
         owned = outputs;
       }
       if (run.cancelled) return;
+      // Aborted during the forward pass: its tokens are not emitted.
+      if (request.signal?.aborted) {
+        for (const row of rows) flush(out, row, row.finish('abort'));
+        break;
+      }
 
       const logitsTensor = outputs['logits'];
       if (!logitsTensor) throw new BackendError('The model did not return "logits".', { backend: active.backend });
@@ -272,6 +279,7 @@ async function runGeneration(
         const row = rows[r]!;
         const next = row.active ? row.generated[row.generated.length - 1]! : generationConfig.padTokenId;
         anyActive ||= row.active;
+        if (!row.active && row.endedAtStep < 0) row.endedAtStep = step;
         tokens.push([next]);
         history[r]!.push(next);
       }
@@ -279,6 +287,7 @@ async function runGeneration(
     }
     out.next(doneEvent(rows, ttftMs, median(stepMs), layout.hasPast ? store.bytes() : 0));
   } finally {
+    releaseInstances(claimed);
     release();
     store.dispose();
   }
@@ -304,7 +313,10 @@ function doneEvent(rows: readonly RowState[], ttftMs: number, msPerToken: number
   });
   const sum = (k: 'promptTokens' | 'completionTokens' | 'totalTokens'): number => results.reduce((s, r) => s + r.usage[k], 0);
   const aborted = results.some((r) => r.finishReason === 'abort');
-  const finishReason: FinishReason = aborted ? 'abort' : results[0]!.finishReason;
+  // A batch ended with the row that finished last (the first such row when several did).
+  let last = rows[0]!;
+  for (const row of rows) if (row.endedAtStep > last.endedAtStep) last = row;
+  const finishReason: FinishReason = aborted ? 'abort' : last.finishReason ?? 'length';
   return {
     type: 'done',
     finishReason,

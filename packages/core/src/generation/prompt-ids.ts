@@ -70,6 +70,7 @@ function chatRows(list: NonNullable<GenerationRequest['messages']>, tokenizer: T
     if (!Array.isArray(messages) || messages.some((m) => typeof m?.role !== 'string' || typeof m?.content !== 'string')) {
       throw new InvalidOptionsError('messages must be a list of { role, content } objects with string fields.', { option: 'messages' });
     }
+    if (messages.length === 0) throw new InvalidOptionsError('messages must hold at least one { role, content } message.', { option: 'messages' });
     const text = tokenizer.applyChatTemplate(messages, { addGenerationPrompt: true });
     return tokenizer.encode(text, { addSpecialTokens: !tokenizer.chatTemplateAddsBos });
   });

@@ -2,6 +2,8 @@ import { ContextOverflowError } from '../errors/context-overflow-error.js';
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import type { GenerationRequest } from '../spec/request.js';
 
+const NO_STOP: readonly string[] = Object.freeze([]);
+
 /** Default number of new tokens when a request does not say. */
 export const DEFAULT_MAX_TOKENS = 256;
 
@@ -14,15 +16,15 @@ export function requestLimits(
   longestPrompt: number,
   contextLength: number,
 ): { readonly maxTokens: number; readonly stop: readonly string[]; readonly ignoreEos: boolean } {
-  const max = request.maxTokens ?? DEFAULT_MAX_TOKENS;
+  const max = request.maxTokens === undefined ? DEFAULT_MAX_TOKENS : request.maxTokens;
   if (!Number.isInteger(max) || max < 1) {
     throw new InvalidOptionsError(`maxTokens must be an integer >= 1 (got ${String(request.maxTokens)}).`, { option: 'maxTokens' });
   }
-  const stop = request.stop ?? [];
+  const stop = request.stop === undefined ? NO_STOP : request.stop;
   if (!Array.isArray(stop) || stop.some((s) => typeof s !== 'string' || s.length === 0)) {
     throw new InvalidOptionsError('stop must be a list of non-empty strings.', { option: 'stop' });
   }
-  const ignoreEos = request.ignoreEos ?? false;
+  const ignoreEos = request.ignoreEos === undefined ? false : request.ignoreEos;
   if (typeof ignoreEos !== 'boolean') {
     throw new InvalidOptionsError(`ignoreEos must be true or false (got ${String(request.ignoreEos)}).`, { option: 'ignoreEos' });
   }

@@ -8,6 +8,8 @@ export class RowState {
   readonly generated: number[] = [];
   text = '';
   finishReason: FinishReason | undefined;
+  /** The step at whose end the loop found the row finished (-1 while it runs); set by the loop. */
+  endedAtStep = -1;
   private readonly detokenizer: IncrementalDetokenizer;
   /** Only when the request has stop strings. */
   private readonly stops: StopMatcher | undefined;

@@ -91,6 +91,11 @@ export interface RowResult {
 /** Last event. For one row the top-level fields are that row's; for a batch usage is summed. */
 export interface DoneEvent {
   readonly type: 'done';
+  /**
+   * Why the run ended. For a batch: `abort` if it was aborted, else the reason of the row that
+   * finished last (the lowest row index among rows finishing on the same step); each row's own
+   * reason is in `rows`.
+   */
   readonly finishReason: FinishReason;
   readonly usage: Usage;
   /** Subscription to first token. */

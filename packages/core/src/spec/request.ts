@@ -18,7 +18,11 @@ export interface GenerationRequest {
   readonly messages?: readonly ChatMessage[] | readonly (readonly ChatMessage[])[];
   /** Token ids, used exactly as given. */
   readonly inputIds?: readonly number[] | readonly (readonly number[])[];
-  /** New tokens per row. Default: 256, capped by the context length. */
+  /**
+   * New tokens per row. Default: 256, capped by the context length. In a batch the cap comes
+   * from the longest prompt (every row's cache is padded to its length), so near the context
+   * limit a short prompt gets fewer tokens than it would alone.
+   */
   readonly maxTokens?: number;
   /** 0 (default, unless generation_config samples) means greedy. */
   readonly temperature?: number;
@@ -36,10 +40,21 @@ export interface GenerationRequest {
   readonly ignoreEos?: boolean;
   /** Strings that end a row; matched across token boundaries and never emitted. */
   readonly stop?: readonly string[];
+  /**
+   * Aborting ends every row with `abort` at the next step boundary; a forward pass already
+   * running finishes, but its tokens are not emitted.
+   */
   readonly signal?: AbortSignal;
-  /** KV-cache store: a registered `kv-cache` entry, or an instance. Default `fp32`. */
+  /**
+   * KV-cache store: a registered `kv-cache` entry (a new instance per run), or an instance. An
+   * instance holds one run's cache: a second run on it while the first is going fails with an
+   * `InvalidOptionsError`, so subscribe once, or pass a name.
+   */
   readonly kv?: NamedRef | KvCacheStore;
-  /** Attention router: a registered `attention-router` entry, or an instance. Default: none (full cache). */
+  /**
+   * Attention router: a registered `attention-router` entry, or an instance (one run at a time,
+   * like a store instance). Default: none (full cache).
+   */
   readonly router?: NamedRef | AttentionRouter;
   /** Extra logits processors: registered `logits-processor` entries or instances. */
   readonly processors?: readonly (NamedRef | LogitsProcessor)[];

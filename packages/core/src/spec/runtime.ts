@@ -70,7 +70,11 @@ export interface WeftModel {
   readonly session: InferenceSession;
   /** Cold Observable of typed events; each subscription is one run. */
   generate(request: GenerationRequest): Observable<GenerationEvent>;
-  /** Text deltas of the first row, as they are produced. */
+  /**
+   * Text deltas of the first row, as they are produced. The loop does not wait for the reader:
+   * deltas a slow reader has not taken yet are buffered, and leaving the `for await` early stops
+   * the loop within one step.
+   */
   stream(request: GenerationRequest): AsyncIterable<string>;
   /** The first row's full text. */
   text(request: GenerationRequest): Promise<string>;
