@@ -63,7 +63,7 @@ export { SessionPool, type ActiveSession } from './backend/session-pool.js';
 export { selectBackend, type BackendSelection, type BackendProbeOptions } from './model/select-backend.js';
 export { PROBE_TIMEOUT_MS, SESSION_TIMEOUT_MS } from './model/load-timeouts.js';
 export { gatherSlots, validateSelection } from './generation/kv/gather-slots.js';
-export { slotPositions } from './generation/apply-router.js';
+export { slotPositions } from './generation/kv/store-calls.js';
 export type { FeedPlacement } from './generation/step-feeds.js';
 export { DEFAULT_CAPABILITY, DEFAULT_KV_STORE } from './generation/resolve-components.js';
 export { parseNamedRef } from './util/parse-named-ref.js';

@@ -102,6 +102,22 @@ describe('generation loop', () => {
     for (const temperature of [1e-38, 1e-45]) expect(await ids('tiny', { prompt: prompts[0], maxTokens: 8, temperature, seed: 3 })).toEqual(greedy);
   });
 
+  it('samples a NaN logit as never chosen and +Infinity logits as certain, as greedy decoding does', async () => {
+    const set = (id: number, value: number) => ({ name: `set-${id}`, process: (l: Float32Array) => void (l[id] = value) });
+    const sampled = { prompt: prompts[0]!, maxTokens: 8, temperature: 1, seed: 3 };
+    for (const extra of [{}, { topK: 5 }, { topP: 0.9 }, { minP: 0.05 }]) {
+      const masked = await ids('tiny', { ...sampled, ...extra, processors: [set(5, -Infinity)] });
+      expect(await ids('tiny', { ...sampled, ...extra, processors: [set(5, Number.NaN)] })).toEqual(masked);
+      expect(await ids('tiny', { ...sampled, ...extra, processors: [set(7, Infinity)] })).toEqual([new Array(8).fill(7)]);
+    }
+    // Two certain tokens share the draw: over a few seeds both appear, nothing else does.
+    const drawn = new Set<number>();
+    for (let seed = 0; seed < 6; seed++) {
+      for (const id of (await ids('tiny', { ...sampled, seed, processors: [set(7, Infinity), set(9, Infinity)] }))[0]!) drawn.add(id);
+    }
+    expect([...drawn].sort()).toEqual([7, 9]);
+  });
+
   it('fails clearly when no token is left to pick, and blames a sampler that returns no token id', async () => {
     const model = await load('tiny');
     const maskAll = { name: 'mask-all', process: (l: Float32Array) => void l.fill(-Infinity) };

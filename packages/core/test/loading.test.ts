@@ -1,4 +1,4 @@
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -80,6 +80,30 @@ describe('loading bad model folders', () => {
       await rm(join(d, 'generation_config.json'));
       await editConfig(d, (c) => (c['eos_token_id'] = [2, 4096]));
     }), /config\.json: eos_token_id 4096 is not in the vocabulary/],
+    ['a generation_config.json that is not an object', () => variant('g-array', (d) => writeFile(join(d, 'generation_config.json'), '[1]')), /generation_config\.json must hold a JSON object \(got an array\)/],
+    [
+      'a tokenizer with more ids than the model',
+      () => variant('big-tokenizer', async (d) => {
+        const path = join(d, 'tokenizer.json');
+        const json = JSON.parse(await readFile(path, 'utf8')) as { added_tokens: Record<string, unknown>[] };
+        json.added_tokens.push({ id: 2000, content: '<|huge|>', single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+        await writeFile(path, JSON.stringify(json));
+      }),
+      /The tokenizer has ids up to 2000, but the model's vocabulary \(vocab_size in config\.json\) has 1024/,
+    ],
+    ['a graph path that is a folder', () => variant('graph-dir', async (d) => {
+      await rm(join(d, 'onnx/model.onnx'));
+      await mkdir(join(d, 'onnx/model.onnx'));
+    }), /onnx\/model\.onnx is not a file/],
+    ['a graph that is a link to nothing', () => variant('graph-dangling', async (d) => {
+      await rm(join(d, 'onnx/model.onnx'));
+      await symlink(join(d, 'gone.onnx'), join(d, 'onnx/model.onnx'));
+    }), /onnx\/model\.onnx is a symbolic link to a file that does not exist/],
+    ['a folder that is a link loop', async () => {
+      const loop = join(scratch, 'loop');
+      await symlink(loop, loop).catch(() => {});
+      return loop;
+    }, /Cannot read .*loop: ELOOP/],
   );
   it.each(cases)('rejects %s with a ModelLoadError', async (_, make, message) => {
     const error = await weft.load(await make()).catch((e: unknown) => e);
@@ -168,6 +192,7 @@ describe('bad requests', () => {
     [{ prompt: 'x', topK: '3' }, /topK must be an integer/],
     [{ prompt: 'x', kv: 'int3' }, /No kv-cache adapter matches "int3": registered: fp32 \(different name\)/],
     [{ messages: [] }, /messages must hold at least one/],
+    [{ messages: null }, /messages must be a list of \{ role, content \} objects/],
     [{ messages: [[]] }, /messages must hold at least one/],
     // null is not "unset": like the sampling options, these reject it.
     [{ prompt: 'x', maxTokens: null }, /maxTokens must be an integer >= 1 \(got null\)/],
@@ -177,6 +202,37 @@ describe('bad requests', () => {
     const model = await weft.load(fixture('tiny'));
     await expect(collect(model.generate(request as never))).rejects.toThrow(message);
     await model.dispose();
+  });
+
+  it.each([
+    [undefined, /evaluate takes a request object/],
+    [{}, /inputIds must be a list of token ids \(got undefined\)/],
+    [{ inputIds: 'abc' }, /inputIds must be a list of token ids \(got "abc"\)/],
+    [{ inputIds: new Set([1, 2]) }, /inputIds must be a list of token ids/],
+  ])('rejects the evaluation request %j with an InvalidOptionsError', async (request, message) => {
+    const model = await weft.load(fixture('tiny'));
+    const error = await model.evaluate(request as never).catch((e: unknown) => e);
+    expect(InvalidOptionsError.isInstance(error)).toBe(true);
+    expect((error as Error).message).toMatch(message);
+    // A typed array of ids is a list of ids.
+    expect((await model.evaluate({ inputIds: Int32Array.from([1, 40, 50, 60]) as never })).tokens).toBe(3);
+    await model.dispose();
+  });
+
+  it.each([
+    ['yes', /failover must be true, false or \{ backends\?, runTimeoutMs\?, breaker\? \} \(got "yes"\)/, 'failover'],
+    [{ runTimeoutMs: 'abc' }, /failover\.runTimeoutMs must be a whole number of milliseconds/, 'failover.runTimeoutMs'],
+    [{ runTimeoutMs: 0 }, /failover\.runTimeoutMs must be a whole number of milliseconds/, 'failover.runTimeoutMs'],
+    [{ backends: 'node' }, /failover\.backends must be a list of backend names/, 'failover.backends'],
+    [{ breaker: { failureThreshold: -1 } }, /failureThreshold must be a whole number >= 1/, 'failover.breaker.failureThreshold'],
+    [{ breaker: { cooldownMs: 'x' } }, /cooldownMs must be a whole number of milliseconds from 0/, 'failover.breaker.cooldownMs'],
+    [{ breaker: 3 }, /failover\.breaker must be \{ failureThreshold\?, cooldownMs\? \}/, 'failover.breaker'],
+    [{ runTimeout: 100 }, /failover has no option "runTimeout" \(it takes backends, runTimeoutMs, breaker\)/, 'failover'],
+  ])('rejects the failover option %j at load', async (failover, message, option) => {
+    const error = await weft.load(fixture('tiny'), { failover: failover as never }).catch((e: unknown) => e);
+    expect(InvalidOptionsError.isInstance(error)).toBe(true);
+    expect((error as Error).message).toMatch(message);
+    expect((error as InvalidOptionsError).option).toBe(option);
   });
 
   it('rejects a prompt longer than the context with a ContextOverflowError', async () => {

@@ -45,6 +45,18 @@ describe('DefaultAdapterRegistry', () => {
     expect(() => new DefaultAdapterRegistry().resolve('analyzer', { name: 'x' })).toThrow(/no analyzer adapters are registered/);
   });
 
+  it('suggests the closest kind when resolving a kind nobody declared', () => {
+    const error = (() => {
+      try {
+        new DefaultAdapterRegistry().resolve('logit-processor' as never);
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(InvalidOptionsError.isInstance(error)).toBe(true);
+    expect((error as Error).message).toMatch(/Unknown adapter kind "logit-processor"\. Did you mean "logits-processor"\?/);
+  });
+
   it('rejects duplicate names and malformed entries', () => {
     const r = new DefaultAdapterRegistry();
     r.register('backend', entry('a', 1), 'first');

@@ -93,4 +93,19 @@ describe('disposing a runtime', () => {
     expect(model.backend).toBe('counting');
     await fresh.dispose();
   });
+
+  it('stops waiting for a plugin setup that never finishes, so nothing holds the process', async () => {
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const before = timers();
+    const weft = createWeft({
+      plugins: [definePlugin({ name: 'hangs', version: '1.0.0', apiVersion: '^0.1.0', setup: () => new Promise<void>(() => {}) })],
+      setupTimeoutMs: 600_000,
+    });
+    const ready = weft.ready().catch((e: unknown) => e);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(timers()).toBe(before + 1); // the setup's deadline
+    await weft.dispose();
+    expect(RuntimeDisposedError.isInstance(await ready)).toBe(true);
+    expect(timers()).toBe(before);
+  });
 });

@@ -58,8 +58,11 @@ describe('tokenizer extension point', () => {
     const reference = runtime();
     try {
       const model = await weft.load(fixture('tiny'));
-      expect(model.tokenizer).toBe(recording.made[0]);
+      expect(recording.made).toHaveLength(1);
       expect(recording.calls).toEqual([`create ${fixture('tiny')}`]);
+      // The model's tokenizer is the plugin's, wrapped so its failures name the plugin.
+      expect(model.tokenizer.encode('Tom')).toEqual(recording.made[0]!.encode('Tom'));
+      expect(recording.calls.filter((c) => c === 'encode Tom')).toHaveLength(2);
       const result = done(await collect(model.generate(request)));
       expect(recording.calls).toContain('encode Once upon a time');
       expect(recording.calls.some((c) => c === 'piece' || c === 'decode')).toBe(true);
@@ -118,6 +121,56 @@ describe('tokenizer extension point', () => {
       expect((error as Error).message).toMatch(message);
     } finally {
       await weft.dispose();
+    }
+  });
+
+  it('names the plugin when its tokenizer fails during generation, and passes its deliberate Weft errors through', async () => {
+    const failing = (method: 'encode' | 'decode' | 'tokenPiece', error: () => Error) =>
+      definePlugin({
+        name: 'flaky-tokenizer',
+        version: '1.0.0',
+        apiVersion: '^0.1.0',
+        setup: (ctx) =>
+          ctx.register('tokenizer', {
+            name: 'flaky',
+            priority: 5,
+            create(files: TokenizerFiles): Tokenizer {
+              const inner = new HfTokenizer(files.tokenizerJson, { ...files.tokenizerConfig });
+              const fail = (): never => {
+                throw error();
+              };
+              return {
+                chatTemplateAddsBos: inner.chatTemplateAddsBos,
+                vocabSize: inner.vocabSize,
+                encode: method === 'encode' ? fail : (t, o) => inner.encode(t, o),
+                // Without tokenPiece, streaming decodes windows of ids.
+                decode: method === 'decode' ? fail : (ids, o) => inner.decode(ids, o),
+                applyChatTemplate: (m, o) => inner.applyChatTemplate(m, o),
+                tokenToId: (t) => inner.tokenToId(t),
+                ...(method === 'tokenPiece' ? { tokenPiece: fail } : {}),
+              };
+            },
+          }),
+      });
+    for (const method of ['encode', 'decode', 'tokenPiece'] as const) {
+      const weft = runtime([failing(method, () => new RangeError('index out of range'))]);
+      try {
+        const model = await weft.load(fixture('tiny'));
+        const error = await collect(model.generate(request)).catch((e: unknown) => e);
+        expect(PluginError.isInstance(error), method).toBe(true);
+        expect(error).toMatchObject({ plugin: 'flaky-tokenizer', stage: `tokenizer "flaky" ${method}` });
+        expect((error as Error).message).toMatch(/index out of range/);
+      } finally {
+        await weft.dispose();
+      }
+    }
+    const deliberate = runtime([failing('encode', () => new InvalidOptionsError('prompt too odd', { option: 'prompt' }))]);
+    try {
+      const model = await deliberate.load(fixture('tiny'));
+      const error = await collect(model.generate(request)).catch((e: unknown) => e);
+      expect(InvalidOptionsError.isInstance(error)).toBe(true);
+    } finally {
+      await deliberate.dispose();
     }
   });
 

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { definePlugin, PluginError, type GenerationHooks, type WeftModel } from '../src/index.js';
-import { collect, fixture, runtime } from './helpers.js';
+import { definePlugin, FullPrecisionKvStore, PluginError, type GenerationHooks, type WeftModel } from '../src/index.js';
+import { collect, fixture, runtime, wrappedNodeBackend } from './helpers.js';
 
 /** A runtime whose only plugin adds `hooks`; generation on the tiny fixture. */
 async function withHooks(name: string, hooks: GenerationHooks): Promise<WeftModel> {
@@ -66,5 +66,81 @@ describe('failures inside plugin stages', () => {
     const error = await failure(model, { prompt: 'x', maxTokens: 2 });
     expect(error.plugin).toBe('evil');
     expect(error.message).toMatch(/Plugin "evil" failed in afterToken: .*not me/);
+  });
+
+  it('blames a beforeForward hook that removes or replaces a feed, and does not fail over for it', async () => {
+    let hostile: 'remove' | 'replace' | undefined;
+    const badFeeds = definePlugin({
+      name: 'bad-feeds',
+      version: '1.0.0',
+      apiVersion: '^0.1.0',
+      setup: (ctx) =>
+        ctx.addHooks({
+          beforeForward({ feeds }) {
+            if (hostile === 'remove') delete feeds['input_ids'];
+            if (hostile === 'replace') feeds['attention_mask'] = [1, 1] as never;
+          },
+        }),
+    });
+    const weft = runtime([wrappedNodeBackend({ name: 'second', priority: 10 }), badFeeds]);
+    runtimes.push(weft);
+    const model = await weft.load(fixture('tiny'), { failover: true });
+    const loadedOn = model.backend;
+    hostile = 'remove';
+    const removed = await failure(model, { prompt: 'a', maxTokens: 8 });
+    expect(removed).toMatchObject({ plugin: 'bad-feeds', stage: 'beforeForward' });
+    expect(removed.message).toMatch(/removed the feed "input_ids"/);
+    hostile = 'replace';
+    const replaced = await failure(model, { prompt: 'a', maxTokens: 8 });
+    expect(replaced.message).toMatch(/set the feed "attention_mask" to an array, which is not a tensor/);
+    // No backend was blamed: a clean request still runs on the first one.
+    hostile = undefined;
+    const events = await collect(model.generate({ prompt: 'b', maxTokens: 8 }));
+    expect(events.some((e) => e.type === 'failover')).toBe(false);
+    expect(model.backend).toBe(loadedOn);
+  });
+
+  /** A full-precision store with one member replaced by a failing one. */
+  const brokenStore = (member: 'bytes' | 'length' | 'slotPositions' | 'dispose' | 'materialize', also?: 'dispose') => {
+    const store = new FullPrecisionKvStore();
+    const fail = (what: string) => () => {
+      throw new Error(`${what} failed`);
+    };
+    if (member === 'length') Object.defineProperty(store, 'length', { get: fail('length') });
+    else (store as unknown as Record<string, unknown>)[member] = fail(member);
+    if (also) (store as unknown as Record<string, unknown>)[also] = fail(also);
+    return store;
+  };
+
+  it.each([
+    ['bytes', 'kv bytes'],
+    ['length', 'kv length'],
+    ['dispose', 'kv dispose'],
+  ] as const)('names the request as the owner when its store\'s %s throws', async (member, stage) => {
+    const model = await withHooks('unused-2', {});
+    const error = await failure(model, { prompt: 'x', maxTokens: 3, kv: brokenStore(member) });
+    expect(error).toMatchObject({ plugin: 'request', stage });
+    expect(error.message).toMatch(new RegExp(`${member} failed`));
+  });
+
+  it('names the store when slotPositions throws under a router, and keeps the first error when dispose also fails', async () => {
+    const model = await withHooks('unused-3', {});
+    const router = { name: 'keep-all', select: () => undefined };
+    const slots = await failure(model, { prompt: 'x', maxTokens: 3, kv: brokenStore('slotPositions'), router });
+    expect(slots).toMatchObject({ plugin: 'request', stage: 'kv slotPositions' });
+    const first = await failure(model, { prompt: 'x', maxTokens: 3, kv: brokenStore('materialize', 'dispose') });
+    expect(first).toMatchObject({ plugin: 'request', stage: 'kv materialize' });
+    const evaluation = await model.evaluate({ inputIds: [1, 40, 50, 60], kv: brokenStore('materialize', 'dispose') }).catch((e: unknown) => e);
+    expect(evaluation).toMatchObject({ plugin: 'request', stage: 'kv materialize' });
+  });
+
+  it('names the analyzer whose importance() throws', async () => {
+    const model = await withHooks('unused-4', {});
+    const error = await failure(model, {
+      prompt: 'x',
+      maxTokens: 3,
+      analyzers: [{ name: 'imp', observe: () => 1, importance: () => { throw new Error('no scores'); } }],
+    });
+    expect(error).toMatchObject({ plugin: 'request', stage: 'analyzer "imp" importance' });
   });
 });

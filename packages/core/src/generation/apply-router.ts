@@ -5,14 +5,7 @@ import type { KvCacheStore, KvLayout } from '../spec/kv-cache.js';
 import { validateSelection } from './kv/gather-slots.js';
 import type { Owned } from './resolve-components.js';
 import { runStage } from './stage-runner.js';
-
-/** Slot positions of a store (identity when it does not track them). */
-export function slotPositions(store: KvCacheStore, heads: number): readonly (readonly number[])[] {
-  const tracked = store.slotPositions?.();
-  if (tracked) return tracked;
-  const identity = Array.from({ length: store.length }, (_, i) => i);
-  return Array.from({ length: heads }, () => identity);
-}
+import { storeLength, storeSlotPositions } from './kv/store-calls.js';
 
 /**
  * After the store appended a step: asks the router which slots to keep and has the store evict
@@ -24,20 +17,21 @@ export function applyRouter(
   context: { readonly step: number; readonly batchSize: number; readonly layout: KvLayout; readonly nextPosition: number; readonly padded: boolean; readonly importance: Float32Array | undefined },
 ): void {
   const store = kv.value;
-  const positions = slotPositions(store, context.layout.numKvHeads);
+  const positions = storeSlotPositions(kv, context.layout.numKvHeads);
+  const cacheLength = storeLength(kv);
   const selection = runStage(router.owner, `router "${router.value.name}" select`, () =>
     router.value.select({
       step: context.step,
       batchSize: context.batchSize,
       layout: context.layout,
-      cacheLength: store.length,
+      cacheLength,
       slotPositions: positions,
       nextPosition: context.nextPosition,
       ...(context.importance ? { importance: context.importance } : {}),
     }),
   );
   if (!selection) return;
-  const problem = validateSelection(selection, store.length, context.layout.numKvHeads);
+  const problem = validateSelection(selection, cacheLength, context.layout.numKvHeads);
   if (problem) throw new PluginError(router.owner, `router "${router.value.name}" select`, problem);
   if (selection.kind === 'per-head' && context.padded) {
     throw new InvalidOptionsError(`The router "${router.value.name}" selects per head, which needs prompts of equal length (no left padding).`, { option: 'router' });

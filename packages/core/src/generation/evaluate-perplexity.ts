@@ -1,4 +1,5 @@
 import { ContextOverflowError } from '../errors/context-overflow-error.js';
+import { quoteValue } from '../util/describe-cause.js';
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import type { BackendTensor } from '../spec/backend.js';
 import type { KvCacheStore } from '../spec/kv-cache.js';
@@ -9,7 +10,8 @@ import { logSumExp } from './sampling/softmax.js';
 import { runStage } from './stage-runner.js';
 import { takePresents } from './take-presents.js';
 import { stepFeeds } from './step-feeds.js';
-import { applyRouter, slotPositions } from './apply-router.js';
+import { applyRouter } from './apply-router.js';
+import { disposeStore, storeBytes, storeSlotPositions } from './kv/store-calls.js';
 import { cacheKeyRerotation } from './kv/rerotate-keys.js';
 import type { AttentionRouter } from '../spec/attention-router.js';
 import { median } from '../util/median.js';
@@ -48,7 +50,14 @@ export interface PerplexityRequest {
  * first tokens, then one token per step through the KV store, scoring each next token.
  */
 export async function evaluatePerplexity(ctx: GenerationContext, request: PerplexityRequest): Promise<PerplexityResult> {
-  const ids = request.inputIds;
+  if (typeof request !== 'object' || request === null) {
+    throw new InvalidOptionsError('evaluate takes a request object, e.g. { inputIds: model.tokenizer.encode(text) }.', { option: 'inputIds' });
+  }
+  const given = request.inputIds as unknown;
+  if (!Array.isArray(given) && !(ArrayBuffer.isView(given) && !(given instanceof DataView))) {
+    throw new InvalidOptionsError(`inputIds must be a list of token ids (got ${quoteValue(given)}).`, { option: 'inputIds' });
+  }
+  const ids = Array.from(given as ArrayLike<number>);
   const n = ids.length;
   if (n < 2) throw new InvalidOptionsError('Perplexity needs at least two tokens.', { option: 'inputIds' });
   if (ids.some((id) => !Number.isInteger(id) || id < 0 || id >= ctx.config.vocabSize)) {
@@ -91,6 +100,7 @@ export async function evaluatePerplexity(ctx: GenerationContext, request: Perple
     owned = {};
     rotated = [];
   };
+  let failed = false;
   try {
     let done = 0;
     while (done < n - 1) {
@@ -98,15 +108,15 @@ export async function evaluatePerplexity(ctx: GenerationContext, request: Perple
       const start = performance.now();
       const chunk = done === 0 ? ids.slice(0, prefill) : [ids[done]!];
       const fed = layout.hasPast ? chunk : ids.slice(0, done + chunk.length);
-      const slots = layout.hasPast ? slotPositions(store, layout.numKvHeads)[0] ?? [] : [];
+      const slots = layout.hasPast ? storeSlotPositions(kv, layout.numKvHeads)[0] ?? [] : [];
       owned = stepFeeds(session, layout, [fed], [0], {
         slotPositions: slots,
         nextPosition: layout.hasPast ? done : 0,
         positionMode: router?.value.positions ?? 'absolute',
       });
-      const feeds: Record<string, BackendTensor> = layout.hasPast ? Object.assign({}, owned, store.materialize()) : Object.assign({}, owned);
+      const feeds: Record<string, BackendTensor> = layout.hasPast ? Object.assign({}, owned, runStage(kv.owner, 'kv materialize', () => store.materialize())) : Object.assign({}, owned);
       if (rerotation) {
-        rotated = rerotation.apply(session, feeds, slotPositions(store, layout.numKvHeads), [0]);
+        rotated = rerotation.apply(session, feeds, storeSlotPositions(kv, layout.numKvHeads), [0]);
         rerotation.record(done, owned['position_ids']!);
       }
       const outputs = await ctx.sessions.run(active, feeds);
@@ -147,13 +157,16 @@ export async function evaluatePerplexity(ctx: GenerationContext, request: Perple
       perplexity: Math.exp(nll / tokens),
       nll,
       tokens,
-      kvBytes: layout.hasPast ? store.bytes() : 0,
+      kvBytes: layout.hasPast ? storeBytes(kv) : 0,
       kvBytesFp32: cached * layout.numLayers * 2 * layout.numKvHeads * layout.headDim * 4,
       msPerToken: median(stepMs),
     };
+  } catch (error) {
+    failed = true;
+    throw error;
   } finally {
     release();
-    store.dispose();
+    disposeStore(kv, failed);
   }
 }
 

@@ -18,10 +18,12 @@ import { tokenEvent } from './token-event.js';
 import { takePresents } from './take-presents.js';
 import { stepFeeds } from './step-feeds.js';
 import { nextTokens, type NextTokenContext } from './next-tokens.js';
-import { applyRouter, slotPositions } from './apply-router.js';
+import { applyRouter } from './apply-router.js';
+import { disposeStore, storeBytes, storeLength, storeSlotPositions } from './kv/store-calls.js';
 import { cacheKeyRerotation } from './kv/rerotate-keys.js';
 import { median } from '../util/median.js';
 import { claimInstances, releaseInstances } from './instance-claims.js';
+import { checkHookFeeds } from './check-feeds.js';
 
 /**
  * The generation loop as a cold Observable: nothing runs until subscription; each subscription
@@ -115,6 +117,7 @@ async function runGeneration(
   };
 
   const claimed = claimInstances(components);
+  let failed = false;
   try {
     if (layout.hasPast) runStage(components.kv.owner, 'kv begin', () => store.begin({ layout, batchSize: batch, session: active.session }));
     out.next({ type: 'start', backend: active.backend, rejectedBackends: ctx.rejectedBackends, batchSize: batch, promptIds: prompts, kv: store.name });
@@ -138,10 +141,10 @@ async function runGeneration(
       let forwardEnd = 0;
       let outputs: Record<string, BackendTensor> | undefined;
       while (!outputs) {
-        const pastLength = layout.hasPast ? store.length : 0;
+        const pastLength = layout.hasPast ? storeLength(components.kv) : 0;
         // Slot positions matter only with padding (masking) or after eviction; else the count will do.
         const simple = !padded && !router;
-        const slots = layout.hasPast && !simple ? slotPositions(store, layout.numKvHeads)[0] ?? [] : [];
+        const slots = layout.hasPast && !simple ? storeSlotPositions(components.kv, layout.numKvHeads)[0] ?? [] : [];
         const nextPosition = layout.hasPast ? seen : 0;
         owned = stepFeeds(active.session, layout, feedIds, pads, simple ? { slotPositions: slots, pastLength, nextPosition, positionMode } : { slotPositions: slots, nextPosition, positionMode });
         // Object.assign, not spread: V8 gives an object made by spread no cached map transitions,
@@ -151,7 +154,7 @@ async function runGeneration(
           const t = performance.now();
           Object.assign(feeds, runStage(components.kv.owner, 'kv materialize', () => store.materialize()));
           if (rerotation) {
-            rotated = rerotation.apply(active.session, feeds, slotPositions(store, layout.numKvHeads), pads);
+            rotated = rerotation.apply(active.session, feeds, storeSlotPositions(components.kv, layout.numKvHeads), pads);
             rerotation.record(seen, owned['position_ids']!);
           }
           kvMs += performance.now() - t;
@@ -159,6 +162,7 @@ async function runGeneration(
         for (let i = 0; i < beforeForwardHooks.length; i++) {
           const h = beforeForwardHooks[i]!;
           runStage(h.owner, 'beforeForward', () => h.hooks.beforeForward!({ step, batchSize: batch, pastLength, feeds }));
+          checkHookFeeds(h.owner, active.session.inputNames, feeds);
         }
         const forwardStart = performance.now();
         if (setupMs < 0) setupMs = forwardStart - started;
@@ -174,7 +178,7 @@ async function runGeneration(
           active = await sessions.failover(from);
           out.next({ type: 'failover', step, from, to: active.backend, reason: error.message });
           if (layout.hasPast) {
-            store.dispose();
+            disposeStore(components.kv, false);
             runStage(components.kv.owner, 'kv begin', () => store.begin({ layout, batchSize: batch, session: active.session }));
             rerotation?.reset();
           }
@@ -211,7 +215,7 @@ async function runGeneration(
         for (const a of components.analyzers) {
           const data = runStage(a.owner, `analyzer "${a.value.name}"`, () => a.value.observe(observation));
           if (data !== undefined) out.next({ type: 'analysis', analyzer: a.value.name, step, data });
-          importance ??= a.value.importance?.();
+          if (importance === undefined && a.value.importance) importance = runStage(a.owner, `analyzer "${a.value.name}" importance`, () => a.value.importance!());
         }
         if (router?.value.observe) runStage(router.owner, `router "${router.value.name}" observe`, () => router.value.observe!(observation));
         for (const h of afterForwardHooks) runStage(h.owner, 'afterForward', () => h.hooks.afterForward!(observation));
@@ -264,7 +268,7 @@ async function runGeneration(
       release();
       if (step > 0) stepMs.push(stepEnd - stepStart);
       if (emitMetrics) {
-        const kvBytes = layout.hasPast ? store.bytes() : 0;
+        const kvBytes = layout.hasPast ? storeBytes(components.kv) : 0;
         const inputTokens = feedIds[0]!.length;
         out.next(
           step === 0
@@ -285,11 +289,14 @@ async function runGeneration(
       }
       if (!anyActive) break;
     }
-    out.next(doneEvent(rows, ttftMs, median(stepMs), layout.hasPast ? store.bytes() : 0));
+    out.next(doneEvent(rows, ttftMs, median(stepMs), layout.hasPast ? storeBytes(components.kv) : 0));
+  } catch (error) {
+    failed = true;
+    throw error;
   } finally {
     releaseInstances(claimed);
     release();
-    store.dispose();
+    disposeStore(components.kv, failed);
   }
 }
 

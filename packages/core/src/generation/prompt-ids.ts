@@ -65,6 +65,7 @@ function promptRows(prompt: NonNullable<GenerationRequest['prompt']>, tokenizer:
 }
 
 function chatRows(list: NonNullable<GenerationRequest['messages']>, tokenizer: Tokenizer): number[][] {
+  if (!Array.isArray(list)) throw new InvalidOptionsError('messages must be a list of { role, content } objects with string fields.', { option: 'messages' });
   const conversations = (list.length > 0 && Array.isArray(list[0]) ? list : [list]) as readonly (readonly ChatMessage[])[];
   return conversations.map((messages) => {
     if (!Array.isArray(messages) || messages.some((m) => typeof m?.role !== 'string' || typeof m?.content !== 'string')) {

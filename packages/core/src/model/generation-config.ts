@@ -21,7 +21,10 @@ export interface GenerationConfig {
  * or endless generation later. Ids must be in the vocabulary, whichever file gives them.
  */
 export function parseGenerationConfig(raw: unknown, config: ModelConfig): GenerationConfig {
-  const g = (typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? raw : {}) as Record<string, unknown>;
+  if (raw !== undefined && (typeof raw !== 'object' || raw === null || Array.isArray(raw))) {
+    throw new ModelLoadError(`generation_config.json must hold a JSON object (got ${quoteValue(raw)}); fix or remove it.`);
+  }
+  const g = (raw ?? {}) as Record<string, unknown>;
   const given = (k: string): unknown => (g[k] === null ? undefined : g[k]);
   const num = (k: string, ok: (v: number) => boolean, rule: string): number | undefined => {
     const v = given(k);

@@ -2,6 +2,7 @@ import type { GenerationContext } from '../generation/generation-context.js';
 import type { OwnedHooks } from '../runtime/tokens.js';
 import type { AdapterRegistry } from '../spec/registry.js';
 import type { LoadOptions } from '../spec/runtime.js';
+import { ModelLoadError } from '../errors/model-load-error.js';
 import { createTokenizer } from '../tokenizer/create-tokenizer.js';
 import { DefaultWeftModel } from './default-weft-model.js';
 import { parseGenerationConfig } from './generation-config.js';
@@ -9,6 +10,7 @@ import { readKvLayout } from './kv-layout.js';
 import { parseModelConfig } from './model-config.js';
 import { findGraph, openModelFolder, readJson } from './model-folder.js';
 import { readLoadTimeouts } from './load-timeouts.js';
+import { readFailoverOptions } from './failover-options.js';
 import { openBackendSession } from './open-backend-session.js';
 import { SessionPool } from '../backend/session-pool.js';
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
@@ -39,6 +41,7 @@ export async function loadModel(
   onDispose?: (model: DefaultWeftModel) => void,
 ): Promise<DefaultWeftModel> {
   const timeouts = readLoadTimeouts(options);
+  const failover = readFailoverOptions(options.failover);
   const folder = openModelFolder(dir);
   await folder.assertExists();
   const config = parseModelConfig(await readJson(folder, 'config.json', true), folder.resolve('config.json'));
@@ -51,7 +54,6 @@ export async function loadModel(
   });
   const graphFile = await findGraph(folder, options.onnxFile);
   const graph = folder.resolve(graphFile);
-  const failover = options.failover === true ? {} : options.failover || undefined;
   let source: Promise<ModelSource> | undefined;
   const { adapter, session, rejected, others } = await openBackendSession(runtime.registry, {
     wanted: options.backend ?? 'auto',
@@ -65,6 +67,14 @@ export async function loadModel(
   try {
     const fallbacks = failover?.backends ? failover.backends.map((name) => pickFallback(name, others)) : others;
     const layout = readKvLayout(session, config, graph, new Set(runtime.hooks.flatMap((h) => h.hooks.feeds ?? [])));
+    // Fewer ids than the model is common (embeddings padded to a round size); more would feed the
+    // graph ids it has no embedding for.
+    if (tokenizer.vocabSize > config.vocabSize) {
+      throw new ModelLoadError(
+        `The tokenizer has ids up to ${tokenizer.vocabSize - 1}, but the model's vocabulary (vocab_size in config.json) has ${config.vocabSize}: the tokenizer does not belong to this model.`,
+        { path: folder.resolve('tokenizer.json') },
+      );
+    }
     const sessions = new SessionPool({ adapter, backend: adapter.name, session }, failover ? fallbacks : [], await source!, {
       ...(options.session ? { session: options.session } : {}),
       ...(failover?.runTimeoutMs !== undefined ? { runTimeoutMs: failover.runTimeoutMs } : {}),

@@ -8,7 +8,7 @@ export const PROBE_TIMEOUT_MS = 10_000;
 export const SESSION_TIMEOUT_MS = 300_000;
 
 /** Largest delay a timer can hold (2^31 - 1 ms, about 24.8 days). */
-const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
 /** The load timeouts to use: each option's value, or its default when undefined. */
 export interface LoadTimeouts {
@@ -27,7 +27,8 @@ export function readLoadTimeouts(options: { readonly probeTimeoutMs?: unknown; r
   };
 }
 
-function checkTimeout(option: string, value: unknown, fallback: number): number {
+/** `value` when it is a whole number of milliseconds from 1 to 2^31 - 1, `fallback` when undefined. */
+export function checkTimeout(option: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_TIMEOUT_MS) {
     throw new InvalidOptionsError(`${option} must be a whole number of milliseconds from 1 to ${MAX_TIMEOUT_MS} (got ${quoteValue(value)}).`, { option });

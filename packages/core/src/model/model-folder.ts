@@ -34,9 +34,16 @@ export function openModelFolder(location: string): ModelFolder {
   return /^https?:\/\//i.test(location) || !fs ? new HttpModelFolder(location) : new DiskModelFolder(location, fs);
 }
 
+interface FileInfo {
+  isDirectory(): boolean;
+  isFile(): boolean;
+  readonly size: number;
+}
+
 interface NodeFs {
   readFile(path: string, encoding: 'utf8'): Promise<string>;
-  stat(path: string): Promise<{ isDirectory(): boolean; isFile(): boolean; size: number }>;
+  stat(path: string): Promise<FileInfo>;
+  lstat(path: string): Promise<{ isSymbolicLink(): boolean }>;
 }
 
 function nodeFs(): NodeFs | undefined {
@@ -62,8 +69,27 @@ class DiskModelFolder implements ModelFolder {
   }
 
   async size(file: string): Promise<number | undefined> {
-    const info = await this.fs.stat(this.resolve(file)).catch(() => undefined);
-    return info?.isFile() ? info.size : undefined;
+    const path = this.resolve(file);
+    const info = await this.statOrMissing(path);
+    if (!info) return undefined;
+    if (!info.isFile()) throw new ModelLoadError(`${path} is not a file (a folder?); it should be the file itself.`, { path });
+    return info.size;
+  }
+
+  /** `stat` of `path`, undefined when nothing is there; other failures (a symlink loop, no permission) are load errors. */
+  private async statOrMissing(path: string): Promise<FileInfo | undefined> {
+    try {
+      return await this.fs.stat(path);
+    } catch (cause) {
+      const code = (cause as { code?: string }).code;
+      if (code === 'ENOENT') {
+        // A link whose target is gone is not the same mistake as a missing file.
+        const link = await this.fs.lstat(path).catch(() => undefined);
+        if (link?.isSymbolicLink()) throw new ModelLoadError(`${path} is a symbolic link to a file that does not exist.`, { path, cause });
+        return undefined;
+      }
+      throw new ModelLoadError(`Cannot read ${path}: ${(cause as Error).message}`, { path, cause });
+    }
   }
 
   async source(file: string): Promise<ModelSource> {
@@ -71,7 +97,7 @@ class DiskModelFolder implements ModelFolder {
   }
 
   async assertExists(): Promise<void> {
-    const info = await this.fs.stat(this.location).catch(() => undefined);
+    const info = await this.statOrMissing(this.location);
     if (!info) throw new ModelLoadError(`Model folder ${this.location} does not exist.`, { path: this.location });
     if (!info.isDirectory()) {
       throw new ModelLoadError(`${this.location} is not a folder; point at a Hugging Face style model folder.`, { path: this.location });

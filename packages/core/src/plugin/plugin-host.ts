@@ -7,6 +7,7 @@ import type { GenerationHooks } from '../spec/hooks.js';
 import type { PluginContext, WeftPlugin } from '../spec/plugin.js';
 import type { AdapterRegistry } from '../spec/registry.js';
 import { describeCause } from '../util/describe-cause.js';
+import { withDeadline } from '../util/with-deadline.js';
 import { checkSetupTimeout } from './setup-timeout.js';
 import { snapshotHooks } from './snapshot-hooks.js';
 import { readManifest, type ManifestSnapshot } from './validate-manifest.js';
@@ -41,9 +42,10 @@ export class PluginHost {
 
   /**
    * Installs one plugin. Rejects with `InvalidOptionsError` for a bad `timeoutMs` and with a
-   * `PluginError` (stage `manifest` or `setup`) for everything the plugin gets wrong.
+   * `PluginError` (stage `manifest` or `setup`) for everything the plugin gets wrong. `signal`
+   * (the runtime's end) stops waiting for a setup that has not finished, rejecting with its reason.
    */
-  async install(plugin: WeftPlugin, timeoutMs?: number): Promise<void> {
+  async install(plugin: WeftPlugin, timeoutMs?: number, signal?: AbortSignal): Promise<void> {
     const timeout = checkSetupTimeout(timeoutMs);
     const reading = readManifest(plugin, this.apiVersion);
     if (!reading.ok) throw new PluginError(reading.plugin, 'manifest', reading.problem);
@@ -65,7 +67,7 @@ export class PluginHost {
     this.installing.add(name);
     this.objects.add(plugin);
     try {
-      await this.setUp(plugin, manifest, timeout);
+      await this.setUp(plugin, manifest, timeout, signal);
       this.installed.set(name, manifest.version);
     } catch (error) {
       this.objects.delete(plugin);
@@ -76,7 +78,7 @@ export class PluginHost {
   }
 
   /** Runs setup against a stage and commits what it staged; nothing is kept when it fails. */
-  private async setUp(plugin: WeftPlugin, manifest: ManifestSnapshot, timeoutMs: number): Promise<void> {
+  private async setUp(plugin: WeftPlugin, manifest: ManifestSnapshot, timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
     const { name } = manifest;
     const stage = openStage(this.registry, name);
     const stagedHooks: GenerationHooks[] = [];
@@ -110,8 +112,13 @@ export class PluginHost {
       },
     });
     try {
-      await withTimeout(Promise.resolve().then(() => Reflect.apply(manifest.setup, plugin, [context])), timeoutMs, name);
+      await withDeadline(() => Reflect.apply(manifest.setup, plugin, [context]) as unknown, {
+        ms: timeoutMs,
+        onTimeout: () => new PluginError(name, 'setup', `setup did not finish within ${timeoutMs} ms`),
+        signal,
+      });
     } catch (cause) {
+      if (signal?.aborted && cause === signal.reason) throw cause;
       throw isOwnPluginError(cause, name) ? cause : new PluginError(name, 'setup', describeCause(cause), { cause });
     } finally {
       open = false;
@@ -136,12 +143,4 @@ function isOwnPluginError(cause: unknown, plugin: string): boolean {
   } catch {
     return false;
   }
-}
-
-function withTimeout<T>(work: Promise<T>, ms: number, plugin: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new PluginError(plugin, 'setup', `setup did not finish within ${ms} ms`)), ms);
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }

@@ -91,6 +91,8 @@ export class DefaultAdapterRegistry implements AdapterRegistry {
       if (reason === undefined) return entry;
       rejections.push(Object.freeze({ name: entry.name, reason }));
     }
+    // Nothing registered under a kind nobody declared is most likely a typo: say so.
+    if (rejections.length === 0) checkKnownKind(kind, this.known);
     const wanted = q.name === undefined ? 'the request' : quoteValue(q.name);
     throw new AdapterResolutionError(typeof kind === 'string' ? truncateText(kind, 100) : quoteValue(kind), wanted, rejections);
   }

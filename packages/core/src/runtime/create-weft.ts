@@ -71,7 +71,7 @@ export function createWeft(options: CreateWeftOptions = {}): Weft {
 
   let chain: Promise<void> = Promise.resolve();
   const install = (plugin: WeftPlugin): Promise<void> => {
-    const next = chain.then(() => host.install(plugin, options.setupTimeoutMs));
+    const next = chain.then(() => host.install(plugin, options.setupTimeoutMs, ending.signal));
     chain = next.catch(() => {});
     return next;
   };

@@ -25,6 +25,7 @@ export interface Tokenizer {
   readonly tokenPiece?: (id: number) => Uint8Array | string | null;
   /** Id of a token string, if the vocabulary has it. */
   tokenToId(token: string): number | undefined;
+  /** One more than the largest id it can produce (added tokens included). */
   readonly vocabSize: number;
 }
 

@@ -1,3 +1,4 @@
+import { GuardedTokenizer } from './guarded-tokenizer.js';
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import { PluginError } from '../errors/plugin-error.js';
 import { runStage } from '../generation/stage-runner.js';
@@ -5,6 +6,9 @@ import { callerError } from '../runtime/extension-point.js';
 import type { AdapterRegistry } from '../spec/registry.js';
 import type { Tokenizer, TokenizerFiles } from '../spec/tokenizer.js';
 import { describeCause, quoteValue } from '../util/describe-cause.js';
+
+/** The owner core registers its own adapters under. */
+const CORE_OWNER = '@weft/core';
 
 const METHODS = ['encode', 'decode', 'applyChatTemplate', 'tokenToId'] as const;
 
@@ -29,7 +33,8 @@ export function createTokenizer(registry: AdapterRegistry, name: string | undefi
   }
   const problem = tokenizerProblem(created);
   if (problem !== undefined) throw new PluginError(entry.owner, stage, `create() returned ${problem}`);
-  return created as Tokenizer;
+  // Core's own tokenizer is not wrapped: it is not plugin code, and it sits on the path to every token.
+  return entry.owner === CORE_OWNER ? (created as Tokenizer) : new GuardedTokenizer(created as Tokenizer, entry.owner, entry.name);
 }
 
 /** Why `value` is not a usable {@link Tokenizer}, or undefined when it is. */

@@ -20,7 +20,10 @@ export class HfTokenizer implements Tokenizer {
     } catch (cause) {
       throw new ModelLoadError(`Could not build the tokenizer from ${path}: ${(cause as Error).message}`, { path, cause });
     }
-    this.vocabSize = this.core.get_vocab(true).size;
+    // One more than the largest id (added tokens included), so ids are exactly [0, vocabSize).
+    let largest = -1;
+    for (const id of this.core.get_vocab(true).values()) if (id > largest) largest = id;
+    this.vocabSize = largest + 1;
     const pieces = byteLevelPieces(tokenizerJson, tokenizerConfig);
     if (pieces) this.tokenPiece = pieces;
     this.specials = {};
