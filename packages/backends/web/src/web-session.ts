@@ -7,6 +7,7 @@ import {
   type ValueInfo,
 } from '@weft/core';
 import type * as ortTypes from 'onnxruntime-web';
+import { yieldToEventLoop } from './yield-to-event-loop.js';
 
 type Ort = typeof import('onnxruntime-web');
 
@@ -45,6 +46,8 @@ export class WebSession implements InferenceSession {
     options.signal?.throwIfAborted();
     const ortFeeds = feeds as unknown as Record<string, ortTypes.Tensor>;
     const outputs = options.fetches ? await this.session.run(ortFeeds, [...options.fetches]) : await this.session.run(ortFeeds);
+    // Let the event loop in between steps (abort signals, timers, Ctrl-C, UI events).
+    await yieldToEventLoop();
     return outputs as unknown as Record<string, BackendTensor>;
   }
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BackendError, createWeft, ModelLoadError } from '@weft/core';
 import { WebBackendAdapter, webBackend } from '../src/index.js';
-import { tinyModel } from './helpers.js';
+import { collect, done, tinyModel } from './helpers.js';
 
 describe('web backend errors', () => {
   let dir: string;
@@ -42,5 +42,23 @@ describe('web backend errors', () => {
     await session.release();
     await session.release();
     await expect(session.run({})).rejects.toThrow(/released/);
+  });
+});
+
+describe('web backend and the event loop', () => {
+  it('lets the event loop run between steps, so an abort from a macrotask stops generation', async () => {
+    const weft = createWeft({ plugins: [webBackend({ numThreads: 1 })] });
+    try {
+      const model = await weft.load(tinyModel, { backend: 'web' });
+      const controller = new AbortController();
+      // A macrotask queued as the run starts: it only runs if some step yields to the event loop.
+      const generation = collect(model.generate({ prompt: 'x', maxTokens: 200, ignoreEos: true, signal: controller.signal }));
+      setImmediate(() => controller.abort());
+      const last = done(await generation);
+      expect(last.finishReason).toBe('abort');
+      expect(last.usage.completionTokens).toBeLessThan(5);
+    } finally {
+      await weft.dispose();
+    }
   });
 });

@@ -1,11 +1,9 @@
-import { createRequire } from 'node:module';
 import { DEFAULT_CAPABILITY, definePlugin, InvalidOptionsError, type KvCacheStore, type WeftPlugin } from '@weft/core';
 import { Fp16KvStore, Int4KvStore, Int8KvStore, KiviKvStore, TemporalKvStore, type IntKvOptions, type KiviKvOptions } from './stores/stores.js';
 
-const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
+import { VERSION } from './version.js';
 
-/** The plugin's version (from its package.json). */
-export const VERSION: string = version;
+export { VERSION };
 
 type Options = Readonly<Record<string, unknown>>;
 
@@ -41,7 +39,7 @@ export interface KvCompressorsOptions {
 export function kvCompressors(options: KvCompressorsOptions = {}): WeftPlugin {
   return definePlugin({
     name: '@weft/plugin-kv',
-    version,
+    version: VERSION,
     apiVersion: '^0.1.0',
     description: 'KV-cache compressors: fp16, int8, int4, kivi, temporal',
     setup(ctx) {
@@ -91,7 +89,7 @@ export function kvQuant(options: KvQuantOptions): WeftPlugin {
   const store = bits === 8 ? 'int8' : bits === 4 ? 'int4' : 'kivi';
   return definePlugin({
     name: '@weft/plugin-kv.quant',
-    version,
+    version: VERSION,
     apiVersion: '^0.1.0',
     description: `default KV cache: ${store}`,
     setup(ctx) {
