@@ -1,4 +1,4 @@
-import { WeftError } from '@weft/core';
+import { InvalidOptionsError, WeftError } from '@weft/core';
 
 /** Bad command-line input: reported as `weft: <message>` with exit code 2. */
 export class UsageError extends Error {
@@ -23,8 +23,32 @@ export function exitCodeOf(error: unknown): number {
   return EXIT.failure;
 }
 
-/** The error's message on one line (runtime messages sometimes span several). */
-export function oneLine(error: unknown): string {
+/** The flag of `weft generate` (and `demo`) that sets each request option core names in an `InvalidOptionsError`. */
+export const GENERATE_FLAGS: Readonly<Record<string, string>> = {
+  prompt: '--prompt',
+  inputIds: '--prompt-ids',
+  messages: '--messages',
+  maxTokens: '--max-tokens',
+  temperature: '--temperature',
+  topK: '--top-k',
+  topP: '--top-p',
+  minP: '--min-p',
+  repetitionPenalty: '--repetition-penalty',
+  seed: '--seed',
+  stop: '--stop',
+  kv: '--kv',
+  router: '--router',
+};
+
+/**
+ * The error's message on one line (runtime messages sometimes span several). Core's option errors
+ * name SDK fields (`inputIds`); with the command's `flags`, the flag that set the field comes
+ * first, e.g. `--prompt-ids: …`.
+ */
+export function oneLine(error: unknown, flags: Readonly<Record<string, string>> = {}): string {
   const message = error instanceof Error ? error.message : String(error);
-  return message.replace(/\s*\r?\n\s*/g, ' ').trim() || (error instanceof Error ? error.name : 'unknown error');
+  const line = message.replace(/\s*\r?\n\s*/g, ' ').trim() || (error instanceof Error ? error.name : 'unknown error');
+  const option = InvalidOptionsError.isInstance(error) ? error.option : undefined;
+  const flag = option !== undefined && Object.hasOwn(flags, option) ? flags[option] : undefined;
+  return flag === undefined ? line : `${flag}: ${line}`;
 }

@@ -1,9 +1,12 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { createWeft, type SessionOptions, type Weft, type WeftModel } from '@weft/core';
 import { nodeBackend } from '@weft/backend-node';
 import { npuBackend } from '@weft/backend-npu';
 import { webBackend } from '@weft/backend-web';
 import { attentionRouters } from '@weft/plugin-attention';
 import { kvCompressors } from '@weft/plugin-kv';
+import { UsageError } from './errors.js';
 
 /** The graph variant that also returns attention probabilities (see models/README.md). */
 const ATTENTION_GRAPH = 'onnx/model_with_attentions.onnx';
@@ -12,6 +15,14 @@ const ATTENTION_GRAPH = 'onnx/model_with_attentions.onnx';
 function routerNeedsAttentions(weft: Weft, router: string | undefined): boolean {
   if (router === undefined) return false;
   return weft.registry.list('attention-router').some((e) => e.name === router && (e.capabilities ?? []).includes('attentions'));
+}
+
+/** The attention graph of `dir`, for a router that reads attentions; a usage error when the folder lacks it. */
+function attentionGraph(dir: string, router: string): string {
+  if (existsSync(join(dir, ATTENTION_GRAPH))) return ATTENTION_GRAPH;
+  throw new UsageError(
+    `--router ${router} reads attention probabilities, but ${join(dir, ATTENTION_GRAPH)} is not there; make it (models/README.md) or pass --onnx-file with a graph that outputs attentions`,
+  );
 }
 
 /** Values of `--backend`. */
@@ -44,7 +55,7 @@ export async function openModel(
   const weft = createWeft({ plugins: [nodeBackend(), webBackend(), npuBackend(), kvCompressors(), attentionRouters()] });
   try {
     await weft.ready();
-    const onnxFile = pipeline.onnxFile ?? (routerNeedsAttentions(weft, pipeline.router) ? ATTENTION_GRAPH : undefined);
+    const onnxFile = pipeline.onnxFile ?? (routerNeedsAttentions(weft, pipeline.router) ? attentionGraph(dir, pipeline.router!) : undefined);
     const model = await weft.load(dir, {
       session,
       backend,

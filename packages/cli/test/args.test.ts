@@ -44,6 +44,7 @@ describe('bad command lines exit 2 with one line on stderr', () => {
     [['bench', '--runs', '0'], /--runs must be an integer >= 2/],
     [['bench', '--runs', '5'], /--runs must be even, so each loop runs first in half of the pairs \(got 5; use 4 or 6\)/],
     [['bench', '--tokens', '1'], /--tokens must be at least 2: ms\/token is timed between consecutive tokens/],
+    [['bench', '--tokens', '0'], /--tokens must be at least 2: ms\/token is timed between consecutive tokens \(got 0\)/],
     [['generate', '--prompt-file='], /--prompt-file needs a file path/],
     [['bench', '--batch', 'two'], /--batch must be an integer in \[1, 256\]/],
     [['bench', '--threads', '-1'], /--threads needs a value/],

@@ -61,6 +61,16 @@ describe.each(MODELS)('weft eval on $name', (model) => {
     expect(result.stdout).toMatch(new RegExp(`^model .*${model.name} \\(node\\)\\nperplexity +\\d+\\.\\d{4}\\ntokens +\\d+ scored in 3 documents\\n`));
     expect(result.stdout).toMatch(/kv bytes/);
   });
+
+  it('reports no ms/token when every document was a single prefill', async () => {
+    const short = join(dir, 'short.txt');
+    await writeFile(short, 'a');
+    const json = await cli(['eval', '--model', model.dir, '--threads', '1', '--text-file', short, '--json']);
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({ tokens: 1, msPerToken: null });
+    const text = await cli(['eval', '--model', model.dir, '--threads', '1', '--text-file', short]);
+    expect(text.stdout).toMatch(/ms\/token +n\/a \(no single-token step/);
+  });
 });
 
 describe('interrupting eval', () => {

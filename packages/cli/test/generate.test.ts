@@ -130,13 +130,13 @@ describe.each(MODELS)('weft generate on $name', (model) => {
   it('reports typed errors from core as exit code 2', async () => {
     const outOfVocab = await generateJson('--prompt-ids', `1,${model.vocab}`);
     expect(outOfVocab.code).toBe(2);
-    expect(outOfVocab.stderr).toBe(`weft: inputIds must be integers in [0, ${model.vocab}).\n`);
+    expect(outOfVocab.stderr).toBe(`weft: --prompt-ids: inputIds must be integers in [0, ${model.vocab}).\n`);
     const chat = await generateJson('--messages', '[{"role":"user","content":"Hi"}]', '--max-tokens', '2');
     if (model.chatTemplate) {
       expect(chat.code).toBe(0);
     } else {
       expect(chat.code).toBe(2);
-      expect(chat.stderr).toMatch(/^weft: This model has no chat_template/);
+      expect(chat.stderr).toMatch(/^weft: --messages: This model has no chat_template/);
     }
     const tooLong = await generateJson('--prompt-ids', new Array(model.context).fill(1).join(','));
     expect(tooLong.code).toBe(2);

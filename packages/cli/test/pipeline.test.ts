@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -50,6 +50,16 @@ describe('weft generate/eval --kv and --router on models/story', () => {
     const plainGraph = await generate('--router', 'heavy-hitter:budget=16', '--onnx-file', 'onnx/model.onnx');
     expect(plainGraph.code).toBe(2);
     expect(plainGraph.stderr).toMatch(/attentions/);
+  });
+
+  it('says which graph is missing when heavy-hitter runs on a folder without the attention graph', async () => {
+    const folder = join(dir, 'no-attentions');
+    await cp(story, folder, { recursive: true });
+    await rm(join(folder, 'onnx/model_with_attentions.onnx'));
+    const result = await cli(['generate', '--model', folder, '--threads', '1', '--prompt', PROMPT, '--router', 'heavy-hitter:budget=16']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/^weft: --router heavy-hitter reads attention probabilities, but .*model_with_attentions\.onnx is not there; make it/);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
   });
 
   it('eval --json reports kvBytes against kvBytesFp32 for each compressor', async () => {

@@ -2,7 +2,7 @@ import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/pr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AdapterResolutionError, ContextOverflowError, createWeft, definePlugin, InvalidOptionsError, ModelDisposedError, ModelLoadError, type WeftModel } from '../src/index.js';
+import { AdapterResolutionError, ContextOverflowError, createWeft, definePlugin, InvalidOptionsError, ModelDisposedError, ModelLoadError } from '../src/index.js';
 import { collect, done, fixture, runtime } from './helpers.js';
 
 let scratch: string;
@@ -126,7 +126,6 @@ describe('graph inputs a plugin feeds', () => {
   it('loads a graph with an input only a plugin feeds when its hooks declare it, and generates with it', async () => {
     // The fixture with its attention mask renamed: core no longer feeds it; the plugin does.
     const dir = await variant('plugin-fed', (d) => renameInGraph(join(d, 'onnx/model.onnx'), 'attention_mask', 'token_type_ids'));
-    let model: WeftModel | undefined;
     const feeder = definePlugin({
       name: 'token-type-feeder',
       version: '1.0.0',
@@ -134,16 +133,17 @@ describe('graph inputs a plugin feeds', () => {
       setup: (ctx) =>
         ctx.addHooks({
           feeds: ['token_type_ids'],
-          beforeForward({ feeds, batchSize, pastLength }) {
+          beforeForward({ feeds, batchSize, pastLength, session }) {
             const total = pastLength + feeds['input_ids']!.dims[1]!;
-            feeds['token_type_ids'] = model!.session.createTensor('int64', new BigInt64Array(batchSize * total).fill(1n), [batchSize, total]);
+            // The step's own session makes the tensor (a plugin has no model during setup).
+            feeds['token_type_ids'] = session.createTensor('int64', new BigInt64Array(batchSize * total).fill(1n), [batchSize, total]);
           },
         }),
     });
     const withPlugin = runtime([feeder]);
     const plain = runtime();
     try {
-      model = await withPlugin.load(dir);
+      const model = await withPlugin.load(dir);
       const reference = await plain.load(fixture('tiny'));
       const request = { prompt: 'Once upon a time', maxTokens: 12 };
       expect(done(await collect(model.generate(request))).rows[0]!.ids).toEqual(done(await collect(reference.generate(request))).rows[0]!.ids);

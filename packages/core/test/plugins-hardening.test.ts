@@ -249,11 +249,17 @@ describe('kinds', () => {
 });
 
 describe('setupTimeoutMs', () => {
-  it.each([Infinity, 3e9, Number.NaN, -1, 0, 1.5, '100'])('rejects %s with InvalidOptionsError', async (setupTimeoutMs) => {
-    const weft = createWeft({ setupTimeoutMs: setupTimeoutMs as number, plugins: [P('quick', () => {})] });
-    const error = await weft.ready().catch((e: unknown) => e);
-    expect(InvalidOptionsError.isInstance(error)).toBe(true);
-    expect((error as InvalidOptionsError).option).toBe('setupTimeoutMs');
+  it.each([Infinity, 3e9, Number.NaN, -1, 0, 1.5, '100'])('makes createWeft throw an InvalidOptionsError for %s, with or without plugins', (setupTimeoutMs) => {
+    for (const plugins of [[], [P('quick', () => {})]]) {
+      let error: unknown;
+      try {
+        createWeft({ setupTimeoutMs: setupTimeoutMs as number, plugins });
+      } catch (e) {
+        error = e;
+      }
+      expect(InvalidOptionsError.isInstance(error)).toBe(true);
+      expect((error as InvalidOptionsError).option).toBe('setupTimeoutMs');
+    }
   });
 
   it('accepts the largest timer delay', async () => {

@@ -35,8 +35,9 @@ export function parseBenchArgs(args: readonly string[]): BenchArgs {
   const d = BENCH_DEFAULTS;
   if (flags.help) return { help: true, json: false, model: undefined, backend: 'node', ...d };
   const model = modelFlags(flags);
-  const tokens = int('tokens', d.tokens, 1);
-  if (tokens < 2) throw new UsageError('--tokens must be at least 2: ms/token is timed between consecutive tokens (got 1)');
+  // Any integer parses here, so that 0 and 1 get the same reason.
+  const tokens = int('tokens', d.tokens, Number.MIN_SAFE_INTEGER);
+  if (tokens < 2) throw new UsageError(`--tokens must be at least 2: ms/token is timed between consecutive tokens (got ${tokens})`);
   const runs = int('runs', d.runs, 2);
   if (runs % 2 !== 0) {
     throw new UsageError(`--runs must be even, so each loop runs first in half of the pairs (got ${runs}; use ${runs - 1} or ${runs + 1})`);

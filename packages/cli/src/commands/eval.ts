@@ -39,7 +39,7 @@ export async function evalCommand(args: readonly string[], io: CliIo): Promise<n
           kvBytesMax: s.kvBytesMax,
           kvBytesFp32: s.kvBytesFp32,
           kvBytesFp32Max: s.kvBytesFp32Max,
-          msPerToken: round(s.msPerToken, 4),
+          msPerToken: s.msPerToken === null ? null : round(s.msPerToken, 4),
           prefill: options.prefill,
           backend: model.backend,
           model: dir,
@@ -53,7 +53,7 @@ export async function evalCommand(args: readonly string[], io: CliIo): Promise<n
           (s.skippedDocuments > 0 ? ` (${s.skippedDocuments} too short, skipped)` : ''),
         `kv bytes     ${bytes(s.kvBytes)} at the end of the last document, ${bytes(s.kvBytesMax)} max`,
         `kv fp32      ${bytes(s.kvBytesFp32)} at the end of the last document, ${bytes(s.kvBytesFp32Max)} max`,
-        `ms/token     ${fixed(s.msPerToken, 3)} (median per single-token step)`,
+        `ms/token     ${s.msPerToken === null ? 'n/a (no single-token step: each document was one prefill)' : `${fixed(s.msPerToken, 3)} (median per single-token step)`}`,
       ];
       io.stdout.write(`${lines.join('\n')}\n`);
     }

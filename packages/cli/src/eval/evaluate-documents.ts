@@ -17,8 +17,11 @@ export interface EvalSummary {
   /** The same for a float32 cache of the same length. */
   readonly kvBytesFp32: number;
   readonly kvBytesFp32Max: number;
-  /** Median over documents of each document's median ms per single-token step. */
-  readonly msPerToken: number;
+  /**
+   * Median over documents of each document's median ms per single-token step; null when no
+   * single-token step ran (every document was scored by its prefill alone).
+   */
+  readonly msPerToken: number | null;
 }
 
 /**
@@ -77,6 +80,6 @@ export async function evaluateDocuments(
     kvBytesMax,
     kvBytesFp32: last.kvBytesFp32,
     kvBytesFp32Max,
-    msPerToken: median(stepMs),
+    msPerToken: stepMs.length > 0 ? median(stepMs) : null,
   };
 }

@@ -161,7 +161,7 @@ async function runGeneration(
         }
         for (let i = 0; i < beforeForwardHooks.length; i++) {
           const h = beforeForwardHooks[i]!;
-          runStage(h.owner, 'beforeForward', () => h.hooks.beforeForward!({ step, batchSize: batch, pastLength, feeds }));
+          runStage(h.owner, 'beforeForward', () => h.hooks.beforeForward!({ step, batchSize: batch, pastLength, feeds, session: active.session }));
           checkHookFeeds(h.owner, active.session.inputNames, feeds);
         }
         const forwardStart = performance.now();

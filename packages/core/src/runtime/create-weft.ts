@@ -10,6 +10,7 @@ import { BUILT_IN_KINDS, checkKindName } from '../registry/known-kinds.js';
 import type { WeftPlugin } from '../spec/plugin.js';
 import type { AdapterKind, AdapterRegistry } from '../spec/registry.js';
 import type { LoadOptions, Weft, WeftModel } from '../spec/runtime.js';
+import { checkSetupTimeout } from '../plugin/setup-timeout.js';
 import { hfTokenizerEntry } from '../tokenizer/hf-tokenizer-entry.js';
 import { WEFT_API_VERSION } from './api-version.js';
 import { extensionPoint } from './extension-point.js';
@@ -29,7 +30,10 @@ import {
 export interface CreateWeftOptions {
   /** Installed in order; `ready()` reports the first failure. */
   readonly plugins?: readonly WeftPlugin[];
-  /** Longest a plugin's setup may take (default 30 s). */
+  /**
+   * Longest a plugin's setup may take (ms, default 30 000); a whole number from 1 to 2^31 - 1, else
+   * `createWeft` throws an `InvalidOptionsError`.
+   */
   readonly setupTimeoutMs?: number;
 }
 
@@ -47,6 +51,8 @@ export interface CreateWeftOptions {
 export function createWeft(options: CreateWeftOptions = {}): Weft {
   const plugins = options.plugins ?? [];
   if (!Array.isArray(plugins)) throw new InvalidOptionsError('plugins must be an array of plugins made by definePlugin().', { option: 'plugins' });
+  // Checked here, not at each install: a bad value fails createWeft itself, with or without plugins.
+  const setupTimeoutMs = checkSetupTimeout(options.setupTimeoutMs);
   const registry = new DefaultAdapterRegistry();
   registerCoreEntries(registry);
   const container = buildContainer(registry);
@@ -71,7 +77,7 @@ export function createWeft(options: CreateWeftOptions = {}): Weft {
 
   let chain: Promise<void> = Promise.resolve();
   const install = (plugin: WeftPlugin): Promise<void> => {
-    const next = chain.then(() => host.install(plugin, options.setupTimeoutMs, ending.signal));
+    const next = chain.then(() => host.install(plugin, setupTimeoutMs, ending.signal));
     chain = next.catch(() => {});
     return next;
   };

@@ -70,6 +70,9 @@ export interface InferenceSession {
   /**
    * Runs the graph. Output tensors belong to the caller, who disposes them.
    * `signal` aborts a run that has not finished (best effort: the runtime may finish it first).
+   * Settle the promise on a macrotask (e.g. after `setImmediate`), not through microtasks alone:
+   * generation awaits one run per step, and a run that never yields to the event loop keeps abort
+   * signals, timers and Ctrl-C out until the whole generation ends.
    */
   run(
     feeds: Readonly<Record<string, BackendTensor>>,

@@ -1,4 +1,4 @@
-import type { BackendTensor } from './backend.js';
+import type { BackendTensor, InferenceSession } from './backend.js';
 import type { ForwardObservation } from './analyzer.js';
 import type { LogitsContext } from './logits.js';
 
@@ -13,6 +13,11 @@ export interface BeforeForwardContext {
   readonly pastLength: number;
   /** Feeds about to be passed to `session.run`; hooks may add or replace entries. */
   readonly feeds: Record<string, BackendTensor>;
+  /**
+   * The session this step runs on, for making the tensors a hook feeds (`createTensor`) and
+   * reading the graph's inputs. Weft runs and releases it.
+   */
+  readonly session: Pick<InferenceSession, 'createTensor' | 'inputNames' | 'inputMetadata'>;
 }
 
 /** A token that was just appended to a row. */

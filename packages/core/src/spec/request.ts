@@ -48,12 +48,14 @@ export interface GenerationRequest {
   /**
    * KV-cache store: a registered `kv-cache` entry (a new instance per run), or an instance. An
    * instance holds one run's cache: a second run on it while the first is going fails with an
-   * `InvalidOptionsError`, so subscribe once, or pass a name.
+   * `InvalidOptionsError`, so subscribe once, or pass a name. Default: the runtime's default
+   * store (a plugin's entry with the `default` capability, e.g. `kvQuant`), else `fp32`.
    */
   readonly kv?: NamedRef | KvCacheStore;
   /**
    * Attention router: a registered `attention-router` entry, or an instance (one run at a time,
-   * like a store instance). Default: none (full cache).
+   * like a store instance). Default: the runtime's default router (a plugin's entry with the
+   * `default` capability, e.g. `sinkWindow`), else none (the full cache).
    */
   readonly router?: NamedRef | AttentionRouter;
   /** Extra logits processors: registered `logits-processor` entries or instances. */
