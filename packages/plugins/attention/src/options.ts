@@ -67,7 +67,8 @@ export function parseOptions<S extends OptionSchema>(router: string, schema: S, 
   if (typeof raw !== 'object' || Array.isArray(raw)) throw optionError(router, schema, 'options must be an object');
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(raw as Record<string, unknown>)) {
-    const spec = schema[key];
+    // Own keys only: `toString` or `__proto__` must not find Object.prototype's members.
+    const spec = Object.hasOwn(schema, key) ? schema[key] : undefined;
     if (!spec) throw optionError(router, schema, `unknown option "${key}"`, key);
     if (value === undefined) continue;
     const parsed = parseValue(spec, value);

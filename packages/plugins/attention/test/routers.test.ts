@@ -246,6 +246,12 @@ describe('options', () => {
     expect(bad('window', { positions: 'relative' }).message).toMatch(/absolute \| cache/);
     expect(bad('nope', {}).message).toMatch(/Unknown attention router "nope".*sink-window/);
     expect(bad('window', [1]).message).toMatch(/options must be an object/);
+    // Keys that exist on Object.prototype are unknown options like any other.
+    expect(bad('window', { toString: 5 }).message).toMatch(/unknown option "toString"/);
+    expect(bad('window', JSON.parse('{"__proto__": 5}')).message).toMatch(/unknown option "__proto__"/);
+    // content-aware's sinks must leave room for its window, as sink-window's must.
+    expect(bad('content-aware', { budget: 16, sinks: 100 }).message).toMatch(/sinks \(100\) must be below budget \(16\)/);
+    expect(() => createRouter('content-aware', { budget: 3 })).not.toThrow(); // the default sinks shrink to fit
   });
 
   it('parses CLI strings and fills budgets from any two parts', () => {

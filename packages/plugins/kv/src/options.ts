@@ -15,7 +15,8 @@ function describeRule(key: string, rule: OptionRule): string {
         ? rule.oneOf.join(' | ')
         : `integer ${rule.min}${rule.max === undefined ? '+' : `–${rule.max}`}`;
   const def = rule.default === undefined ? '' : `, default ${rule.default}`;
-  return `${key} (${allowed}${def})`;
+  const help = rule.help === undefined ? '' : `, ${rule.help}`;
+  return `${key} (${allowed}${def}${help})`;
 }
 
 /** "group (integer 1–4096, default 32), scales (fp16 | fp32, default fp16)". */
@@ -37,7 +38,8 @@ export function validateOptions(store: string, options: unknown, rules: OptionRu
   const out: Record<string, number | string> = {};
   for (const [key, value] of Object.entries(options as Record<string, unknown>)) {
     if (value === undefined) continue;
-    const rule = rules[key];
+    // Own keys only: `toString` or `constructor` must not find Object.prototype's members.
+    const rule = Object.hasOwn(rules, key) ? rules[key] : undefined;
     if (!rule) throw new InvalidOptionsError(`Unknown option "${key}" for the kv store "${store}". ${valid}`, { option: `kv.${key}` });
     const bad = (): never => {
       throw new InvalidOptionsError(`Bad value ${JSON.stringify(value)} for "${key}" of the kv store "${store}": expected ${describeRule(key, rule)}. ${valid}`, {

@@ -98,7 +98,16 @@ export function kvQuant(options: KvQuantOptions): WeftPlugin {
         priority: 10,
         capabilities: [DEFAULT_CAPABILITY, 'compressed', store],
         description: `${store} (${JSON.stringify(rest)}), the runtime default`,
-        create: (o) => make({ ...rest, ...(o ?? {}) }),
+        create: (o) => {
+          // The bit width picks the store, and that is fixed when the plugin is written.
+          if (o !== undefined && o !== null && Object.hasOwn(o, 'bits')) {
+            throw new InvalidOptionsError(
+              `"${KV_QUANT_ENTRY}" is ${store}, chosen by kvQuant({ bits: ${String(bits)} }); a request cannot change its bits. Name another store instead (int8, int4 or kivi).`,
+              { option: 'kv.bits' },
+            );
+          }
+          return make({ ...rest, ...(o ?? {}) });
+        },
       });
     },
   });

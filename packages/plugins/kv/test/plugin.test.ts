@@ -16,7 +16,7 @@ import { collect, runtime, tinyModel } from './helpers.js';
 describe('option validation', () => {
   const bad: [string, () => unknown, RegExp][] = [
     ['fp16 takes none', () => new Fp16KvStore({ group: 4 }), /Unknown option "group".*Valid options of "fp16": none/],
-    ['unknown int4 key', () => new Int4KvStore({ groups: 4 }), /Unknown option "groups" for the kv store "int4".*group \(integer 1–4096, default 32\), scales \(fp16 \| fp32, default fp16\)/],
+    ['unknown int4 key', () => new Int4KvStore({ groups: 4 }), /Unknown option "groups" for the kv store "int4".*group \(integer 1–4096, default 32\), scales \(fp16 \| fp32, default fp16, precision of scales and zero points\)/],
     ['int8 group 0', () => new Int8KvStore({ group: 0 }), /Bad value 0 for "group"/],
     ['int8 group as string', () => new Int8KvStore({ group: '32' }), /Bad value "32" for "group"/],
     ['int4 fractional group', () => new Int4KvStore({ group: 2.5 }), /Bad value 2.5/],
@@ -26,6 +26,10 @@ describe('option validation', () => {
     ['temporal decreasing ages', () => new TemporalKvStore({ fp32: 100, int8: 50 }), /must not decrease/],
     ['temporal rest above a tier', () => new TemporalKvStore({ fp32: 16, int4: 64, rest: 'int8' }), /rest \(int8\) must have a lower precision than the int4 tier/],
     ['options not an object', () => new Int4KvStore(7 as never), /must be an object/],
+    // Keys that exist on Object.prototype are unknown options like any other.
+    ['toString as an option', () => new Int4KvStore({ toString: 5 }), /Unknown option "toString" for the kv store "int4"/],
+    ['constructor as an option', () => new Int8KvStore({ constructor: 3 }), /Unknown option "constructor" for the kv store "int8"/],
+    ['kivi residual help', () => new KiviKvStore({ residual: 'x' }), /residual \(integer 1–1048576, at least group, default max\(32, group\)\)/],
   ];
   it.each(bad)('%s', (_label, make, message) => {
     let error: unknown;
@@ -82,6 +86,16 @@ describe('plugins', () => {
     runtimes.push(two);
     const m2 = await two.load(tinyModel);
     expect((await collect(m2.generate({ prompt: 'Once upon a time', maxTokens: 3 })))[0]).toMatchObject({ kv: 'kivi' });
+  });
+
+  it('refuses a per-request kv-quant override of bits, whatever the bits of the default', async () => {
+    for (const bits of [8, 4, 2] as const) {
+      const weft = runtime([kvQuant({ bits })]);
+      runtimes.push(weft);
+      const model = await weft.load(tinyModel);
+      const error = await collect(model.generate({ prompt: 'Once', maxTokens: 2, kv: { name: KV_QUANT_ENTRY, options: { bits: 4 } } })).catch((e: unknown) => e);
+      expect((error as Error).message, String(bits)).toMatch(/"kv-quant" is (int8|int4|kivi), chosen by kvQuant\(\{ bits: \d \}\); a request cannot change its bits/);
+    }
   });
 
   it('kvQuant validates its options where it is written', () => {

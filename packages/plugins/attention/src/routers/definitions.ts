@@ -54,7 +54,7 @@ const schemas = {
     entropy: { type: 'number', min: 0, description: 'next-token entropy (nats) from which the model counts as uncertain (default 2.5)' },
     repetition: { type: 'number', min: 0, max: 1, description: 'repeated-trigram fraction from which the text counts as looping (default 0.3)' },
     repetitionWindow: { type: 'int', min: 4, description: 'recent ids the repetition is measured over (default 64)' },
-    sinks: { type: 'int', min: 0, description: 'sink tokens of the sink-window policy (default 4)' },
+    sinks: { type: 'int', min: 0, description: 'sink tokens of the sink-window policy, below budget (default 4, or budget - 1 when smaller)' },
     positions: POSITIONS_OPTION,
   },
 } as const satisfies Record<string, OptionSchema>;
@@ -177,6 +177,8 @@ function build(name: RouterName, raw: unknown): BudgetRouter {
       const o = parseOptions(name, schemas[name], raw);
       const budget = o.budget ?? DEFAULT_BUDGET;
       if (budget < 2) throw optionError(name, schemas[name], 'budget must be at least 2', 'budget');
+      // Given sinks must leave room for the window; the default shrinks with a small budget.
+      if (o.sinks !== undefined && o.sinks >= budget) throw optionError(name, schemas[name], `sinks (${o.sinks}) must be below budget (${budget})`, 'sinks');
       return new ContentAwareRouter(
         {
           budget,

@@ -98,7 +98,7 @@ export class KiviKvStore extends LaneKvStore {
   static readonly rules: OptionRules = {
     bits: { kind: 'int', min: 2, max: 4, oneOf: [2, 4], default: 2 },
     group: { kind: 'int', min: 1, max: MAX_GROUP, default: 32 },
-    residual: { kind: 'int', min: 1, max: 1 << 20, default: 32 },
+    residual: { kind: 'int', min: 1, max: 1 << 20, help: 'at least group, default max(32, group)' },
     residualPrecision: { kind: 'enum', values: ['fp32', 'fp16'], default: 'fp32' },
     scales: SCALES,
   };
