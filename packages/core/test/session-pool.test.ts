@@ -55,3 +55,33 @@ describe('SessionPool.runStep', () => {
     await expect(pool.runStep(pool.current, {})).rejects.toThrow(/The a backend failed: boom/);
   });
 });
+
+describe('SessionPool breaker with concurrent runs', () => {
+  it('opens once failures reach the threshold, even when runs sent before them succeed afterwards', async () => {
+    // Runs resolve in the order the test says: several are in flight when the backend breaks.
+    const pending: { resolve: (o: Record<string, BackendTensor>) => void; reject: (e: unknown) => void }[] = [];
+    const session = fakeSession(() => new Promise((resolve, reject) => pending.push({ resolve, reject })));
+    const fallback = fakeSession(() => Promise.resolve({}));
+    const pool = new SessionPool({ adapter: adapter('flaky', session), backend: 'flaky', session }, [adapter('steady', fallback)], new Uint8Array(), {
+      breaker: { failureThreshold: 3 },
+    });
+    const runs = Array.from({ length: 6 }, () => pool.run(pool.current, {}).then(() => 'ok', () => 'failed'));
+    // Completion alternates: success (sent before the fault), failure, success, failure, …
+    for (let i = 0; i < 6; i++) {
+      if (i % 2 === 0) pending[i]!.resolve({});
+      else pending[i]!.reject(new Error('device lost'));
+      await Promise.resolve();
+    }
+    expect(await Promise.all(runs)).toEqual(['ok', 'failed', 'ok', 'failed', 'ok', 'failed']);
+    expect(pool.backends.find((b) => b.name === 'flaky')!.state).toBe('open');
+    // A run that starts after the failures and succeeds still closes it (the half-open trial's case).
+    const later = new SessionPool({ adapter: adapter('a', fallback), backend: 'a', session: fallback }, [adapter('b', fallback)], new Uint8Array(), {
+      breaker: { failureThreshold: 1, cooldownMs: 0 },
+    });
+    const failing = fakeSession(() => Promise.reject(new Error('x')));
+    await later.run({ backend: 'a', session: failing }, {}).catch(() => {});
+    expect(later.backends[0]!.state).toBe('half-open');
+    await later.run(later.current, {});
+    expect(later.backends[0]!.state).toBe('closed');
+  });
+});

@@ -15,6 +15,7 @@ export interface BreakerOptions {
  */
 export class CircuitBreaker {
   private failures = 0;
+  private failuresEver = 0;
   private openedAt = 0;
   private open = false;
   private readonly threshold: number;
@@ -35,12 +36,27 @@ export class CircuitBreaker {
     return this.state !== 'open';
   }
 
-  success(): void {
+  /**
+   * Counts failures ever recorded. A call takes it when it starts and hands it to `success`, so
+   * that a call that started before a failure cannot reset the count when it ends after it.
+   */
+  get epoch(): number {
+    return this.failuresEver;
+  }
+
+  /**
+   * A call succeeded. With `startedAt` (its `epoch` when it started), a call that overlapped a
+   * later failure changes nothing: with concurrent streams, runs sent before a fault finish after
+   * it, and resetting then would keep a dead backend's breaker from ever opening.
+   */
+  success(startedAt?: number): void {
+    if (startedAt !== undefined && startedAt !== this.failuresEver) return;
     this.failures = 0;
     this.open = false;
   }
 
   failure(): void {
+    this.failuresEver++;
     this.failures++;
     if (this.open || this.failures >= this.threshold) {
       this.open = true;

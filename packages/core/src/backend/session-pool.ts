@@ -97,6 +97,7 @@ export class SessionPool {
     if (this.released) return Promise.reject(new ModelDisposedError(DISPOSED_MID_RUN));
     const candidate = this.candidates.length === 1 ? this.candidates[0] : this.candidates.find((c) => c.adapter.name === active.backend);
     const timeoutMs = this.options.runTimeoutMs;
+    const startedAt = candidate?.breaker.epoch;
     let work: Promise<Record<string, BackendTensor>>;
     try {
       work = active.session.run(feeds);
@@ -108,7 +109,7 @@ export class SessionPool {
     // sees the outputs, and the first token waits on it.
     return work.then(
       (outputs) => {
-        candidate?.breaker.success();
+        candidate?.breaker.success(startedAt);
         return outputs;
       },
       (cause: unknown) => {

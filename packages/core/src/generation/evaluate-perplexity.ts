@@ -78,7 +78,8 @@ export async function evaluatePerplexity(ctx: GenerationContext, request: Perple
     throw new InvalidOptionsError('signal must be an AbortSignal (e.g. new AbortController().signal).', { option: 'signal' });
   }
   const { layout } = ctx;
-  const active = ctx.sessions.current;
+  // With failover, like generation: the first backend whose circuit breaker allows a call.
+  const active = ctx.failover ? await ctx.sessions.acquire() : ctx.sessions.current;
   const session = active.session;
   const { kv, router } = resolveComponents(ctx.registry, {
     ...(request.kv === undefined ? {} : { kv: request.kv }),

@@ -57,13 +57,18 @@ export interface WeftModel {
   readonly config: ModelConfig;
   readonly generationConfig: GenerationConfig;
   readonly tokenizer: Tokenizer;
-  /** Name of the backend runs currently go to (changes after a failover). */
+  /**
+   * Name of the backend of the latest run: without failover always the loaded one; with failover,
+   * where the latest run started or moved to. Each new run (and `evaluate`) starts on the first
+   * backend in order whose circuit breaker allows a call, so after a one-off failure it goes back
+   * to the first.
+   */
   readonly backend: string;
   /** Backends passed over when loading (`auto` or by name), with reasons. */
   readonly rejectedBackends: readonly { readonly name: string; readonly reason: string }[];
   readonly layout: KvLayout;
   /**
-   * The backend session runs currently go to (another one after a failover). For interop and
+   * The session of {@link backend} (another one after a failover). For interop and
    * diagnostics, e.g. timing a hand-written loop on the same session: Weft owns it, so never
    * release it yourself, and do not run it while a generation of this model is in flight.
    */
