@@ -15,7 +15,13 @@ function serveFolder(prefix: string, root: string): Plugin {
     configureServer(server) {
       server.middlewares.use(prefix, (req, res, next) => {
         const file = normalize(join(root, decodeURIComponent((req.url ?? '/').split('?')[0]!)));
-        if (!file.startsWith(root) || !existsSync(file) || !statSync(file).isFile()) return next();
+        if (!file.startsWith(root)) return next();
+        // A file the folder lacks is a 404, not the page Vite would serve instead: the model loader
+        // skips missing optional files (generation_config.json) but would read an HTML page as one.
+        if (!existsSync(file) || !statSync(file).isFile()) {
+          res.statusCode = 404;
+          return res.end();
+        }
         const type = file.endsWith('.wasm') ? 'application/wasm' : file.endsWith('.mjs') ? 'text/javascript' : 'application/octet-stream';
         res.setHeader('content-type', type);
         res.setHeader('content-length', statSync(file).size);

@@ -1,4 +1,4 @@
-import { createWeft, type GenerationEvent } from '@weft/core';
+import { createWeft, type GenerationEvent, type WeftModel } from '@weft/core';
 import { webBackend } from '@weft/backend-web';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
@@ -13,7 +13,15 @@ const stats = $<HTMLParagraphElement>('stats');
 
 // The dev server serves onnxruntime-web's runtime files under /ort/ and the model under /models/story/.
 const weft = createWeft({ plugins: [webBackend({ wasmPaths: '/ort/' })] });
-const model = await weft.load(new URL('/models/story/', location.href).href, { backend: 'web' });
+let model: WeftModel;
+try {
+  model = await weft.load(new URL('/models/story/', location.href).href, { backend: 'web' });
+} catch (error) {
+  // A model or runtime file that is missing or broken: say so, rather than "loading…" forever.
+  status.textContent = `error: could not load the model: ${(error as Error).message}`;
+  document.body.dataset['state'] = 'error';
+  throw error;
+}
 status.textContent = `ready (${model.backend}, ${crossOriginIsolated ? 'multi-threaded' : 'single-threaded'} wasm)`;
 document.body.dataset['state'] = 'ready';
 generate.disabled = false;

@@ -85,4 +85,20 @@ describe.skipIf(!existsSync(CHROMIUM))('browser example in Chromium', () => {
     expect(result.finish).toBe('abort');
     expect(result.ids.length).toBeLessThan(900);
   }, 120_000);
+
+  it('shows why the model did not load, and the dev server answers missing model files with 404', async () => {
+    const base = server.resolvedUrls!.local[0]!;
+    expect((await fetch(new URL('/models/story/nope.json', base))).status).toBe(404);
+    expect((await fetch(new URL('/models/story/config.json', base))).status).toBe(200);
+    const broken = await browser.newPage();
+    try {
+      await broken.route('**/models/story/config.json', (route) => route.fulfill({ status: 404, body: '' }));
+      await broken.goto(base);
+      await broken.waitForSelector('body[data-state="error"]', { timeout: 60_000 });
+      expect(await broken.textContent('#status')).toMatch(/^error: could not load the model: .*config\.json/);
+      expect(await broken.isDisabled('#generate')).toBe(true);
+    } finally {
+      await broken.close();
+    }
+  }, 120_000);
 });

@@ -62,6 +62,7 @@ export { CircuitBreaker, type BreakerOptions, type BreakerState } from './backen
 export { SessionPool, type ActiveSession } from './backend/session-pool.js';
 export { selectBackend, type BackendSelection, type BackendProbeOptions } from './model/select-backend.js';
 export { PROBE_TIMEOUT_MS, SESSION_TIMEOUT_MS } from './model/load-timeouts.js';
+export { checkSessionOptions } from './model/session-options.js';
 export { gatherSlots, validateSelection } from './generation/kv/gather-slots.js';
 export { slotPositions } from './generation/kv/store-calls.js';
 export type { FeedPlacement } from './generation/step-feeds.js';

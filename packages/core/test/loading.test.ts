@@ -294,4 +294,53 @@ describe('loading over HTTP', () => {
       server.close();
     }
   });
+
+  it('names the file when a server answers missing files with a page, drops the graph mid-body, or stalls', async () => {
+    const { createServer } = await import('node:http');
+    const root = fixture('tiny');
+    let graphMode: 'truncate' | 'stall' | 'ok' = 'ok';
+    const stalled: import('node:http').ServerResponse[] = [];
+    const server = createServer((req, res) => {
+      const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+      readFile(join(root, path)).then(
+        (body) => {
+          if (path.endsWith('.onnx') && req.method === 'GET' && graphMode !== 'ok') {
+            res.writeHead(200, { 'content-length': body.byteLength });
+            res.write(body.subarray(0, 10));
+            if (graphMode === 'truncate') setTimeout(() => res.destroy(), 20);
+            else stalled.push(res);
+            return;
+          }
+          res.writeHead(200, { 'content-length': body.byteLength });
+          res.end(req.method === 'HEAD' ? undefined : body);
+        },
+        // A single-page-app server: every missing file is its page, with status 200.
+        () => {
+          res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+          res.end(req.method === 'HEAD' ? undefined : '<!doctype html><html></html>');
+        },
+      );
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/`;
+    const weft = runtime();
+    try {
+      // The fixture has a generation_config.json; the page comes back for a file that is missing.
+      const page = await weft.load(`${url}nope/`).catch((e: unknown) => e);
+      expect(ModelLoadError.isInstance(page)).toBe(true);
+      expect((page as Error).message).toMatch(/nope\/config\.json was served as an HTML page \(content-type text\/html\), not the file/);
+      graphMode = 'truncate';
+      const cut = await weft.load(url).catch((e: unknown) => e);
+      expect(ModelLoadError.isInstance(cut)).toBe(true);
+      expect((cut as Error).message).toMatch(/Cannot fetch .*model\.onnx: the download broke off/);
+      graphMode = 'stall';
+      const stall = await weft.load(url, { sessionTimeoutMs: 300 }).catch((e: unknown) => e);
+      expect(ModelLoadError.isInstance(stall)).toBe(true);
+      expect((stall as Error).message).toMatch(/Reading .*model\.onnx did not finish within 300 ms \(a stalled server\?\)/);
+    } finally {
+      for (const res of stalled) res.destroy();
+      await weft.dispose();
+      server.close();
+    }
+  });
 });

@@ -1,6 +1,8 @@
 import {
   BackendError,
+  checkSessionOptions,
   InvalidOptionsError,
+  ModelLoadError,
   type BackendAdapter,
   type BackendProbe,
   type InferenceSession,
@@ -18,7 +20,11 @@ export class NodeBackendAdapter implements BackendAdapter {
   readonly specificationVersion = 'v1' as const;
   readonly name = 'node';
 
-  constructor(private readonly defaults: SessionOptions = {}) {}
+  private readonly defaults: SessionOptions;
+
+  constructor(defaults: SessionOptions = {}) {
+    this.defaults = checkSessionOptions(defaults, 'defaults');
+  }
 
   async probe(): Promise<BackendProbe> {
     try {
@@ -36,13 +42,14 @@ export class NodeBackendAdapter implements BackendAdapter {
 
   async createSession(source: ModelSource, options: SessionOptions = {}): Promise<InferenceSession> {
     const ort = await loadRuntime();
-    const merged = { ...this.defaults, ...options };
+    const merged = { ...this.defaults, ...checkSessionOptions(options) };
     const sessionOptions = toOrtOptions(merged, ort.listSupportedBackends().map((p) => p.name));
+    const bytes = source.kind === 'bytes' ? modelBytes(source.bytes) : undefined;
     try {
       const session =
         source.kind === 'path'
           ? await ort.InferenceSession.create(source.path, sessionOptions)
-          : await ort.InferenceSession.create(source.bytes, sessionOptions);
+          : await ort.InferenceSession.create(bytes!, sessionOptions);
       return new NodeSession(ort, session);
     } catch (cause) {
       const where = source.kind === 'path' ? source.path : `${source.bytes.byteLength} bytes`;
@@ -52,6 +59,15 @@ export class NodeBackendAdapter implements BackendAdapter {
       });
     }
   }
+}
+
+/**
+ * Bytes onnxruntime-node accepts: it takes only views of a plain ArrayBuffer, so a view of a
+ * SharedArrayBuffer (e.g. bytes shared with a worker) is copied; empty bytes are a load error.
+ */
+function modelBytes(bytes: Uint8Array): Uint8Array {
+  if (!(bytes instanceof Uint8Array) || bytes.byteLength === 0) throw new ModelLoadError('The model bytes are empty or not a Uint8Array.');
+  return bytes.buffer instanceof ArrayBuffer ? bytes : new Uint8Array(bytes);
 }
 
 /** Maps Weft's session options to onnxruntime's, validating each. */

@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { definePlugin, type SessionOptions, type WeftPlugin } from '@weft/core';
+import { checkSessionOptions, definePlugin, InvalidOptionsError, type SessionOptions, type WeftPlugin } from '@weft/core';
 import { NodeBackendAdapter } from './node-backend-adapter.js';
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
@@ -18,6 +18,7 @@ export interface NodeBackendOptions {
  * @example createWeft({ plugins: [nodeBackend({ defaults: { intraOpNumThreads: 2 } })] })
  */
 export function nodeBackend(options: NodeBackendOptions = {}): WeftPlugin {
+  checkPluginOptions(options);
   return definePlugin({
     name: '@weft/backend-node',
     version,
@@ -33,4 +34,25 @@ export function nodeBackend(options: NodeBackendOptions = {}): WeftPlugin {
       });
     },
   });
+}
+
+/** Checks `nodeBackend`'s options where they are written, as the web and npu backends do. */
+function checkPluginOptions(options: unknown): asserts options is NodeBackendOptions {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new InvalidOptionsError(`nodeBackend options must be an object such as { priority: 100 } (got ${describe(options)}).`, { option: 'options' });
+  }
+  for (const key of Object.keys(options)) {
+    if (key !== 'priority' && key !== 'defaults') {
+      throw new InvalidOptionsError(`nodeBackend has no option "${key}" (it takes priority, defaults).`, { option: key });
+    }
+  }
+  const { priority, defaults } = options as NodeBackendOptions;
+  if (priority !== undefined && !(typeof priority === 'number' && Number.isFinite(priority))) {
+    throw new InvalidOptionsError(`priority must be a finite number (got ${describe(priority)}).`, { option: 'priority' });
+  }
+  checkSessionOptions(defaults, 'defaults');
+}
+
+function describe(value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(value) : value === null ? 'null' : Array.isArray(value) ? 'an array' : String(value);
 }

@@ -1,4 +1,4 @@
-import { InvalidOptionsError, type SessionOptions } from '@weft/core';
+import { checkSessionOptions, InvalidOptionsError, type SessionOptions } from '@weft/core';
 import type { NpuEvent } from './events.js';
 import type { PlatformFacts } from './platform.js';
 import { PROVIDERS, validateProvider, type ProviderName, type ProviderOptions } from './providers.js';
@@ -34,7 +34,6 @@ export interface NpuBackendOptions extends NpuAdapterOptions {
   readonly priority?: number;
 }
 
-const LEVELS = ['disabled', 'basic', 'extended', 'all'] as const;
 const PLATFORMS = ['win32', 'darwin', 'linux', 'android', 'ios', 'browser', 'other'];
 const ARCHES = ['x64', 'arm64', 'other'];
 
@@ -54,7 +53,7 @@ export function validateNpuOptions(options: NpuBackendOptions): ProviderOptions[
     if (options[key] !== undefined && typeof options[key] !== 'function') throw new InvalidOptionsError(`${key} must be a function.`, { option: key });
   }
   if (options.facts !== undefined && typeof options.facts !== 'function') validateFacts(options.facts);
-  if (options.defaults !== undefined) validateSessionOptions(options.defaults, 'defaults.');
+  if (options.defaults !== undefined || Object.hasOwn(options, 'defaults')) validateSessionOptions(options.defaults as SessionOptions, 'defaults.');
   if (options.providers === undefined) return undefined;
   if (!Array.isArray(options.providers) || options.providers.length === 0) {
     throw new InvalidOptionsError('providers must be a non-empty array of provider names or { name, ...options }.', { option: 'providers' });
@@ -70,16 +69,8 @@ export function validateNpuOptions(options: NpuBackendOptions): ProviderOptions[
 
 /** Checks per-load session options; returns `executionProviders` as provider names. */
 export function validateSessionOptions(options: SessionOptions, prefix = ''): ProviderName[] | undefined {
-  for (const key of ['intraOpNumThreads', 'interOpNumThreads'] as const) {
-    const v = options[key];
-    if (v !== undefined && (!Number.isInteger(v) || v < 0)) {
-      throw new InvalidOptionsError(`${prefix}${key} must be an integer >= 0 (0 = runtime default).`, { option: `${prefix}${key}` });
-    }
-  }
-  if (options.graphOptimizationLevel !== undefined && !LEVELS.includes(options.graphOptimizationLevel)) {
-    throw new InvalidOptionsError(`${prefix}graphOptimizationLevel must be one of ${LEVELS.join(', ')}.`, { option: `${prefix}graphOptimizationLevel` });
-  }
-  const eps = options.executionProviders;
+  // The shape (keys, thread counts, level) is core's rule; provider names are this backend's.
+  const eps = checkSessionOptions(options, prefix === '' ? 'session' : prefix.replace(/\.$/, '')).executionProviders;
   if (eps === undefined) return undefined;
   const unknown = eps.filter((p) => !(PROVIDERS as readonly string[]).includes(p));
   if (eps.length === 0 || unknown.length > 0) {

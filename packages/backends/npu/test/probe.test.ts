@@ -58,6 +58,9 @@ describe('npu options', () => {
     ['facts.arch', { facts: { platform: 'win32', arch: 'amd64' } }],
     ['defaults.executionProviders', { defaults: { executionProviders: ['cuda'] } }],
     ['defaults.intraOpNumThreads', { defaults: { intraOpNumThreads: 1.5 } }],
+    ['defaults', { defaults: null }],
+    ['defaults', { defaults: 'x' }],
+    ['defaults.threads', { defaults: { threads: 2 } }],
   ])('rejects a bad %s with InvalidOptionsError', (option, options) => {
     expect(() => npuBackend(options as NpuBackendOptions)).toThrow(InvalidOptionsError);
     try {

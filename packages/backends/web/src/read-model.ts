@@ -34,5 +34,9 @@ export async function readModel(source: ModelSource, env: WebEnvironment): Promi
     throw new ModelLoadError(`Cannot fetch ${path}: ${(cause as Error).message}`, { path, cause });
   }
   if (!response.ok) throw new ModelLoadError(`Cannot fetch ${path}: HTTP ${response.status} ${response.statusText}`.trim(), { path });
-  return new Uint8Array(await response.arrayBuffer());
+  try {
+    return new Uint8Array(await response.arrayBuffer());
+  } catch (cause) {
+    throw new ModelLoadError(`Cannot fetch ${path}: the download broke off (${(cause as Error).message}).`, { path, cause });
+  }
 }

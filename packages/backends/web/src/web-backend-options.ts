@@ -1,4 +1,4 @@
-import { InvalidOptionsError, type SessionOptions } from '@weft/core';
+import { checkSessionOptions, InvalidOptionsError, type SessionOptions } from '@weft/core';
 
 /** Execution providers of onnxruntime-web that this backend drives. */
 export const WEB_PROVIDERS = ['wasm', 'webgpu', 'webnn'] as const;
@@ -67,7 +67,6 @@ const PROVIDER_KEYS: Record<WebProviderName, readonly string[]> = {
   webgpu: ['name', 'preferredLayout', 'validationMode'],
   webnn: ['name', 'deviceType', 'powerPreference', 'numThreads'],
 };
-const LEVELS = ['disabled', 'basic', 'extended', 'all'] as const;
 
 /** Validates backend options; throws `InvalidOptionsError` naming the option. */
 export function validateWebOptions(options: WebBackendOptions): void {
@@ -82,21 +81,14 @@ export function validateWebOptions(options: WebBackendOptions): void {
   }
   if (options.wasmPaths !== undefined) validateWasmPaths(options.wasmPaths);
   if (options.executionProviders !== undefined) normaliseProviders(options.executionProviders, 'executionProviders');
-  if (options.defaults !== undefined) validateSessionOptions(options.defaults, 'defaults.');
+  if (options.defaults !== undefined || Object.hasOwn(options, 'defaults')) validateSessionOptions(options.defaults as SessionOptions, 'defaults.');
 }
 
 /** Checks the generic session options this backend forwards. */
 export function validateSessionOptions(options: SessionOptions, prefix = ''): void {
-  for (const key of ['intraOpNumThreads', 'interOpNumThreads'] as const) {
-    const v = options[key];
-    if (v !== undefined && (!Number.isInteger(v) || v < 0)) {
-      throw new InvalidOptionsError(`${prefix}${key} must be an integer >= 0 (0 = runtime default).`, { option: `${prefix}${key}` });
-    }
-  }
-  if (options.graphOptimizationLevel !== undefined && !LEVELS.includes(options.graphOptimizationLevel)) {
-    throw new InvalidOptionsError(`${prefix}graphOptimizationLevel must be one of ${LEVELS.join(', ')}.`, { option: `${prefix}graphOptimizationLevel` });
-  }
-  if (options.executionProviders !== undefined) normaliseProviders(options.executionProviders, `${prefix}executionProviders`);
+  // The shape (keys, thread counts, level) is core's rule; provider names are this backend's.
+  const checked = checkSessionOptions(options, prefix === '' ? 'session' : prefix.replace(/\.$/, ''));
+  if (checked.executionProviders !== undefined) normaliseProviders(checked.executionProviders, `${prefix}executionProviders`);
 }
 
 /** Turns names into objects and checks every field; throws `InvalidOptionsError`. */

@@ -21,6 +21,9 @@ const bad: [string, unknown][] = [
   ['executionProviders', { executionProviders: [{ name: 'wasm', numThreads: 2 }] }],
   ['defaults.graphOptimizationLevel', { defaults: { graphOptimizationLevel: 'max' } }],
   ['defaults.intraOpNumThreads', { defaults: { intraOpNumThreads: -1 } }],
+  ['defaults', { defaults: null }],
+  ['defaults', { defaults: 'x' }],
+  ['defaults.threads', { defaults: { threads: 2 } }],
 ];
 
 describe('web backend options', () => {

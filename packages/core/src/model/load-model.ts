@@ -11,6 +11,7 @@ import { parseModelConfig } from './model-config.js';
 import { findGraph, openModelFolder, readJson } from './model-folder.js';
 import { readLoadTimeouts } from './load-timeouts.js';
 import { readFailoverOptions } from './failover-options.js';
+import { checkSessionOptions } from './session-options.js';
 import { openBackendSession } from './open-backend-session.js';
 import { SessionPool } from '../backend/session-pool.js';
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
@@ -42,6 +43,7 @@ export async function loadModel(
 ): Promise<DefaultWeftModel> {
   const timeouts = readLoadTimeouts(options);
   const failover = readFailoverOptions(options.failover);
+  checkSessionOptions(options.session);
   const folder = openModelFolder(dir);
   await folder.assertExists();
   const config = parseModelConfig(await readJson(folder, 'config.json', true), folder.resolve('config.json'));

@@ -114,7 +114,7 @@ class HttpModelFolder implements ModelFolder {
 
   async readText(file: string): Promise<string | undefined> {
     const response = await this.fetch(file, 'GET');
-    return response ? await response.text() : undefined;
+    return response ? await readBody(response, this.resolve(file), (r) => r.text()) : undefined;
   }
 
   async size(file: string): Promise<number | undefined> {
@@ -127,7 +127,7 @@ class HttpModelFolder implements ModelFolder {
   async source(file: string): Promise<ModelSource> {
     const response = await this.fetch(file, 'GET');
     if (!response) throw new ModelLoadError(`${this.resolve(file)} was not found.`, { path: this.resolve(file) });
-    return { kind: 'bytes', bytes: new Uint8Array(await response.arrayBuffer()) };
+    return { kind: 'bytes', bytes: new Uint8Array(await readBody(response, this.resolve(file), (r) => r.arrayBuffer())) };
   }
 
   async assertExists(): Promise<void> {
@@ -146,7 +146,25 @@ class HttpModelFolder implements ModelFolder {
     }
     if (response.status === 404) return undefined;
     if (!response.ok) throw new ModelLoadError(`Cannot fetch ${url}: HTTP ${response.status}`, { path: url });
+    // Single-page-app servers answer a missing file with their page and status 200; read as the
+    // file, the page would fail as "not valid JSON" or a corrupt graph.
+    if (/^\s*text\/html/i.test(response.headers.get('content-type') ?? '')) {
+      await response.body?.cancel().catch(() => {});
+      throw new ModelLoadError(
+        `${url} was served as an HTML page (content-type text/html), not the file: the server seems to answer missing files with a page; make it answer 404 for them.`,
+        { path: url },
+      );
+    }
     return response;
+  }
+}
+
+/** A response's body, as a `ModelLoadError` naming the URL when the connection fails mid-body. */
+async function readBody<T>(response: Response, url: string, read: (response: Response) => Promise<T>): Promise<T> {
+  try {
+    return await read(response);
+  } catch (cause) {
+    throw new ModelLoadError(`Cannot fetch ${url}: the download broke off (${(cause as Error).message}).`, { path: url, cause });
   }
 }
 

@@ -77,7 +77,19 @@ export async function openBackendSession(registry: AdapterRegistry, options: Ope
 async function openSession(adapter: BackendAdapter, name: string, options: OpenSessionOptions): Promise<InferenceSession | SessionFailure> {
   const { graph, signal } = options;
   const ms = options.timeouts.sessionTimeoutMs;
-  const source = await options.source();
+  // Fetching the graph (a URL folder) is bounded too: a server that stalls mid-file would
+  // otherwise hang the load with no error.
+  let source: ModelSource;
+  try {
+    source = await withDeadline(() => options.source(), {
+      ms,
+      onTimeout: () => new ModelLoadError(`Reading ${graph} did not finish within ${ms} ms (a stalled server?); raise sessionTimeoutMs for a slow download.`, { path: graph }),
+      signal,
+    });
+  } catch (cause) {
+    if (signal?.aborted) throw signal.reason;
+    throw cause;
+  }
   let timedOut = false;
   let session: unknown;
   try {

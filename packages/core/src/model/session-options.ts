@@ -1,0 +1,48 @@
+import { InvalidOptionsError } from '../errors/invalid-options-error.js';
+import type { GraphOptimizationLevel, SessionOptions } from '../spec/backend.js';
+import { quoteValue } from '../util/describe-cause.js';
+
+const LEVELS: readonly GraphOptimizationLevel[] = ['disabled', 'basic', 'extended', 'all'];
+const KEYS: readonly string[] = ['intraOpNumThreads', 'interOpNumThreads', 'graphOptimizationLevel', 'executionProviders'];
+/** More threads than any machine here has; larger values made onnxruntime-node fail with bad_alloc. */
+const MAX_THREADS = 1024;
+
+/**
+ * Checks the backend-independent shape of session options (a load's `session`, a backend's
+ * `defaults`): an object with only the known keys, thread counts from 0 (the runtime's default) to
+ * 1024, a known optimisation level, and a non-empty list of provider names. Which provider names
+ * exist is each backend's to check. Throws `InvalidOptionsError` naming `prefix` + the key.
+ */
+export function checkSessionOptions(value: unknown, prefix = 'session'): SessionOptions {
+  if (value === undefined) return {};
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new InvalidOptionsError(`${prefix} must be an object such as { intraOpNumThreads: 1 } (got ${quoteValue(value)}).`, { option: prefix });
+  }
+  const options = value as Record<string, unknown>;
+  for (const key of Object.keys(options)) {
+    if (!KEYS.includes(key)) {
+      throw new InvalidOptionsError(`${prefix} has no option "${key}" (it takes ${KEYS.join(', ')}).`, { option: `${prefix}.${key}` });
+    }
+  }
+  for (const key of ['intraOpNumThreads', 'interOpNumThreads'] as const) {
+    const v = options[key];
+    if (v !== undefined && !(typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= MAX_THREADS)) {
+      throw new InvalidOptionsError(`${prefix}.${key} must be a whole number from 0 (the runtime's default) to ${MAX_THREADS} (got ${quoteValue(v)}).`, {
+        option: `${prefix}.${key}`,
+      });
+    }
+  }
+  const level = options['graphOptimizationLevel'];
+  if (level !== undefined && !LEVELS.includes(level as GraphOptimizationLevel)) {
+    throw new InvalidOptionsError(`${prefix}.graphOptimizationLevel must be one of ${LEVELS.join(', ')} (got ${quoteValue(level)}).`, {
+      option: `${prefix}.graphOptimizationLevel`,
+    });
+  }
+  const providers = options['executionProviders'];
+  if (providers !== undefined && !(Array.isArray(providers) && providers.length > 0 && providers.every((p) => typeof p === 'string' && p !== ''))) {
+    throw new InvalidOptionsError(`${prefix}.executionProviders must be a non-empty list of provider names such as ['cpu'] (got ${quoteValue(providers)}).`, {
+      option: `${prefix}.executionProviders`,
+    });
+  }
+  return options as SessionOptions;
+}
