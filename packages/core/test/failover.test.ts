@@ -76,6 +76,24 @@ describe('failover between backends', () => {
     await weft.dispose();
   });
 
+  it('starts evaluate where a new generation starts: back on the first backend after a one-off failure', async () => {
+    const flaky = flakyBackend({ failFrom: 3, mode: 'throw', failures: 1 });
+    const weft = runtime([flaky.plugin]);
+    try {
+      const model = await weft.load(fixture('tiny'), { failover: true });
+      await collect(model.generate({ prompt: prompts[0]!, maxTokens: 6 }));
+      expect(model.backend).toBe('node'); // the run moved after flaky's one failure
+      const before = flaky.state.runs;
+      const inputIds = model.tokenizer.encode('Once upon a time, there was a little fox');
+      await model.evaluate({ inputIds });
+      // One failure left flaky's breaker closed, so evaluate ran there, as a new generate would.
+      expect(flaky.state.runs - before).toBe(inputIds.length - 1);
+      expect(model.backend).toBe('flaky');
+    } finally {
+      await weft.dispose();
+    }
+  });
+
   it('passes over a fallback whose session never opens, within sessionTimeoutMs', async () => {
     const flaky = flakyBackend({ failFrom: 3, mode: 'throw' });
     const stuck = definePlugin({
