@@ -40,6 +40,7 @@ export { parseModelConfig, SUPPORTED_MODEL_TYPES, ROTATE_HALF_MODEL_TYPES, type 
 export { parseGenerationConfig, type GenerationConfig } from './model/generation-config.js';
 export { readKvLayout } from './model/kv-layout.js';
 export { HfTokenizer } from './tokenizer/hf-tokenizer.js';
+export type { TokenPiece } from './tokenizer/byte-level-pieces.js';
 export { DEFAULT_TOKENIZER } from './tokenizer/hf-tokenizer-entry.js';
 export { IncrementalDetokenizer } from './tokenizer/incremental-detokenizer.js';
 export { FullPrecisionKvStore } from './generation/kv/full-precision-kv-store.js';

@@ -1,4 +1,4 @@
-import type { ServiceIdentifier } from 'inversify';
+import type { ServiceToken } from '../spec/token.js';
 import type { AdapterKind, AdapterRegistry } from '../spec/registry.js';
 import type { GenerationHooks } from '../spec/hooks.js';
 import type { ExtensionPoint } from '../spec/runtime.js';
@@ -11,17 +11,17 @@ export interface OwnedHooks {
 
 /** Resolves DI tokens of one runtime's container (what `weft.get` does). */
 export interface WeftServices {
-  get<T>(token: ServiceIdentifier<T>): T;
+  get<T>(token: ServiceToken<T>): T;
 }
 
 /** DI tokens of a runtime's container. Each runtime has its own container and bindings. */
-export const ADAPTER_REGISTRY: ServiceIdentifier<AdapterRegistry> = Symbol.for('@weft/core/AdapterRegistry');
+export const ADAPTER_REGISTRY: ServiceToken<AdapterRegistry> = Symbol.for('@weft/core/AdapterRegistry');
 /** Every hook set plugins added, in registration order (the live list: add hooks through a plugin, not here). */
-export const GENERATION_HOOKS: ServiceIdentifier<OwnedHooks[]> = Symbol.for('@weft/core/GenerationHooks');
+export const GENERATION_HOOKS: ServiceToken<OwnedHooks[]> = Symbol.for('@weft/core/GenerationHooks');
 /** The host's plugin API version. */
-export const API_VERSION: ServiceIdentifier<string> = Symbol.for('@weft/core/ApiVersion');
+export const API_VERSION: ServiceToken<string> = Symbol.for('@weft/core/ApiVersion');
 /** The runtime's own resolver, for services built by the container that resolve other tokens. */
-export const WEFT_SERVICES: ServiceIdentifier<WeftServices> = Symbol.for('@weft/core/WeftServices');
+export const WEFT_SERVICES: ServiceToken<WeftServices> = Symbol.for('@weft/core/WeftServices');
 
 const EXTENSION_POINT_PREFIX = '@weft/core/ExtensionPoint:';
 
@@ -30,7 +30,7 @@ const EXTENSION_POINT_PREFIX = '@weft/core/ExtensionPoint:';
  * for a kind added to `AdapterKinds` by declaration merging. The same kind always gives the same
  * (registered) symbol, so two copies of core agree.
  */
-export function extensionPointToken<K extends AdapterKind>(kind: K): ServiceIdentifier<ExtensionPoint<K>> {
+export function extensionPointToken<K extends AdapterKind>(kind: K): ServiceToken<ExtensionPoint<K>> {
   return Symbol.for(`${EXTENSION_POINT_PREFIX}${kind}`);
 }
 

@@ -19,7 +19,9 @@ export interface ForwardObservation {
  * (or undefined for none). Analyzers must not keep references to tensors after returning.
  */
 export interface Analyzer {
+  /** Names the `analysis` events it produces. */
   readonly name: string;
+  /** Called after every forward pass; a value other than undefined becomes an `analysis` event's `data`. */
   observe(observation: ForwardObservation): unknown;
   /**
    * Per-slot importance of the cache after this step (higher = keep), for attention routers that

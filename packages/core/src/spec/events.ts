@@ -75,8 +75,10 @@ export interface MetricsEvent {
 /** Data an analyzer returned for a step. */
 export interface AnalysisEvent {
   readonly type: 'analysis';
+  /** The analyzer's `name`. */
   readonly analyzer: string;
   readonly step: number;
+  /** What the analyzer's `observe` returned for this step (its own shape). */
   readonly data: unknown;
 }
 
@@ -115,4 +117,9 @@ export interface FailoverEvent {
   readonly reason: string;
 }
 
+/**
+ * What `model.generate` emits, in order: `start`; per step `analysis` (if any), then per row
+ * `token` (and `flush` when a row ends with held-back text), then `metrics`; `failover` when a run
+ * moves to another backend; `done` last. Narrow on `type`.
+ */
 export type GenerationEvent = StartEvent | TokenEvent | FlushEvent | MetricsEvent | AnalysisEvent | FailoverEvent | DoneEvent;

@@ -41,8 +41,12 @@ export interface GenerationHooks {
    * A model whose graph has an input neither core nor a plugin feeds fails at load.
    */
   readonly feeds?: readonly string[];
+  /** Before each forward pass: may add feeds, or replace one with another tensor (`context.session` makes them). */
   beforeForward?(context: BeforeForwardContext): void;
+  /** After each forward pass: reads the step's ids, last-position logits and outputs; must not keep tensors. */
   afterForward?(observation: ForwardObservation): void;
+  /** Per active row, after the repetition penalty and request processors: rewrite `logits` in place. */
   processLogits?(logits: Float32Array, context: LogitsContext): void;
+  /** After each token a row accepted, with the text it released (possibly '' while a character or stop string is pending). */
   afterToken?(token: TokenContext): void;
 }

@@ -11,3 +11,4 @@ export type { WeftPluginManifest, WeftPlugin, PluginContext } from './plugin.js'
 export type * from './request.js';
 export type * from './runtime.js';
 export type * from './tokenizer.js';
+export type * from './token.js';

@@ -38,7 +38,9 @@ export interface KvCacheInit {
  * next step and hands it every step's `present.*` outputs.
  */
 export interface KvCacheStore {
+  /** The version of this contract the store implements. */
   readonly specificationVersion: 'v1';
+  /** Shown in the `start` event's `kv` and in errors, e.g. `int4`. */
   readonly name: string;
   /** Called once per run before the first step. */
   begin(init: KvCacheInit): void;

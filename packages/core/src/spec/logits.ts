@@ -10,7 +10,9 @@ export interface LogitsContext {
 
 /** Rewrites next-token logits in place (penalties, bans, temperature…). */
 export interface LogitsProcessor {
+  /** Names it in errors. */
   readonly name: string;
+  /** Rewrites one row's next-token logits in place (a copy: the raw row stays intact for analyzers). */
   process(logits: Float32Array, context: LogitsContext): void;
 }
 

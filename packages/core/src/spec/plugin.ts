@@ -1,4 +1,4 @@
-import type { ServiceIdentifier } from 'inversify';
+import type { ServiceToken } from './token.js';
 import type { GenerationHooks } from './hooks.js';
 import type { AdapterEntry, AdapterKind, AdapterKinds, AdapterRegistry } from './registry.js';
 
@@ -19,12 +19,22 @@ export interface WeftPluginManifest {
   readonly apiVersion: string;
   /** One line shown in listings. */
   readonly description?: string;
+  /**
+   * Registers the plugin's entries and hooks. May be async; it must finish within the runtime's
+   * `setupTimeoutMs` (default 30 s). If it throws, none of its registrations take effect and the
+   * runtime's `ready()` (and each `load`) rejects with a `PluginError` naming it.
+   */
   setup(context: PluginContext): void | Promise<void>;
 }
 
-/** A validated manifest, branded so hosts can tell it from an arbitrary object. */
+/**
+ * A plugin as `definePlugin` returns it: the manifest, validated, with the `WEFT_PLUGIN` mark. The
+ * mark is optional in the type: the host checks every manifest at install either way, and a
+ * required mark would make a plugin built against another installed copy of `@weft/core` (whose
+ * `unique symbol` type differs) fail to type-check, although it runs.
+ */
 export interface WeftPlugin extends WeftPluginManifest {
-  readonly [WEFT_PLUGIN]: true;
+  readonly [WEFT_PLUGIN]?: true;
 }
 
 /** Brand of objects made by `definePlugin` (a registered symbol, so two copies of core agree). */
@@ -40,7 +50,7 @@ export interface PluginContext {
    * Resolves a DI token of the runtime's container, e.g. `ctx.get(BACKENDS).resolve()` to wrap the
    * best backend registered so far. Extension points see what is registered at the time of the call.
    */
-  get<T>(token: ServiceIdentifier<T>): T;
+  get<T>(token: ServiceToken<T>): T;
   /** Read-only view of what is registered so far (e.g. to wrap another backend). */
   readonly registry: Pick<AdapterRegistry, 'list' | 'resolve'>;
   /**

@@ -30,6 +30,7 @@ export interface AdapterKinds {
   tokenizer: Tokenizer;
 }
 
+/** The name of an extension point kind: core's (`backend`, `kv-cache`, …) and any added to `AdapterKinds`. */
 export type AdapterKind = keyof AdapterKinds & string;
 
 /** A named implementation of one extension point. `create` is called per use (per request for
@@ -42,6 +43,12 @@ export interface AdapterEntry<T, O = Readonly<Record<string, unknown>>> {
   readonly capabilities?: readonly string[];
   /** One-line description shown in listings and error messages. */
   readonly description?: string;
+  /**
+   * Makes an instance: per run for stores, routers, processors, analyzers and samplers, per load for
+   * tokenizers and backends. `options` are what the caller gave with the name (a request's
+   * `{ name, options }`, or `name:key=value` on the CLI); validate them and throw an
+   * `InvalidOptionsError` for bad ones.
+   */
   create(options?: O): T;
 }
 

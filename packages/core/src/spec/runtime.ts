@@ -1,4 +1,4 @@
-import type { ServiceIdentifier } from 'inversify';
+import type { ServiceToken } from './token.js';
 import type { Observable } from 'rxjs';
 import type { GenerationConfig } from '../model/generation-config.js';
 import type { ModelConfig } from '../model/model-config.js';
@@ -121,7 +121,7 @@ export interface Weft {
    * `InvalidOptionsError` for a token this runtime does not bind, `RuntimeDisposedError` after
    * `dispose()`.
    */
-  get<T>(token: ServiceIdentifier<T>): T;
+  get<T>(token: ServiceToken<T>): T;
   /**
    * Ends the runtime: waits for loads in flight (they reject with `RuntimeDisposedError` and their
    * sessions are released), then disposes every model loaded through it. Idempotent; afterwards

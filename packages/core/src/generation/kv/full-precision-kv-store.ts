@@ -11,7 +11,7 @@ import { gatherSlots } from './gather-slots.js';
  */
 export class FullPrecisionKvStore implements KvCacheStore {
   readonly specificationVersion = 'v1' as const;
-  readonly name = 'fp32';
+  readonly name: string = 'fp32';
   private layout: KvLayout | undefined;
   private past: Readonly<Record<string, BackendTensor>> = {};
   /** Whether `past` is the shared empty set, which is never disposed. */
