@@ -1,0 +1,63 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
+import { describe, expect, it } from 'vitest';
+
+const coreDir = fileURLToPath(new URL('..', import.meta.url));
+
+/**
+ * Compiles `code` as a consumer of the built `@weft/core` (its published .d.ts, resolved by package
+ * self-reference from inside the package), strict, with declaration output. Returns the type
+ * errors and the emitted .d.ts.
+ */
+function compileAgainstCore(code: string): { errors: string[]; dts: string } {
+  const dir = mkdtempSync(join(coreDir, 'test', '.types-'));
+  try {
+    const file = join(dir, 'consumer.ts');
+    writeFileSync(file, code);
+    const program = ts.createProgram([file], {
+      target: ts.ScriptTarget.ES2022,
+      module: ts.ModuleKind.NodeNext,
+      moduleResolution: ts.ModuleResolutionKind.NodeNext,
+      strict: true,
+      exactOptionalPropertyTypes: true,
+      declaration: true,
+      emitDeclarationOnly: true,
+      skipLibCheck: true,
+      types: [],
+    });
+    let dts = '';
+    const emitted = program.emit(undefined, (name, text) => {
+      if (name.endsWith('.d.ts')) dts = text;
+    });
+    const errors = [...ts.getPreEmitDiagnostics(program), ...emitted.diagnostics].map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+    return { errors, dts };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('the public types, as a plugin package compiles against them', () => {
+  it('lets a plugin export a token, subclass the fp32 store under its own name, and take a plugin built against another core copy', () => {
+    const { errors, dts } = compileAgainstCore(`
+import { createWeft, definePlugin, extensionPointToken, FullPrecisionKvStore, type WeftPluginManifest } from '@weft/core';
+
+export const BACKEND_TOKEN = extensionPointToken('backend');
+
+export class CountingStore extends FullPrecisionKvStore {
+  override readonly name = 'counting';
+}
+
+// What a plugin built against another installed copy of core looks like to this copy: the same
+// manifest, marked with that copy's own unique symbol.
+declare const otherCopyMark: unique symbol;
+declare const fromOtherCopy: WeftPluginManifest & { readonly [otherCopyMark]: true };
+export const weft = createWeft({ plugins: [fromOtherCopy, definePlugin({ name: 'local', version: '1.0.0', apiVersion: '^0.1.0', setup() {} })] });
+`);
+    expect(errors).toEqual([]);
+    // The token's type is named through @weft/core, not inversify (which a plugin does not depend on).
+    expect(dts).toMatch(/BACKEND_TOKEN: import\("@weft\/core"\)\.ServiceToken</);
+    expect(dts).not.toMatch(/inversify/);
+  });
+});
