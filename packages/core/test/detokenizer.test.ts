@@ -14,6 +14,19 @@ function stream(tokenizer: Tokenizer, ids: readonly number[], context: readonly 
   return [...ids.map((id) => d.push(id)), d.flush()];
 }
 
+/**
+ * What a stream primed with a prompt releases, from `deltas` of a decoder that saw the prompt's
+ * bytes too: when the prompt ended inside a character (`pending`), the first text out starts with
+ * either that character, completed (new text), or the U+FFFD the prompt's own text already shows
+ * for it (not new text, so dropped).
+ */
+function afterPrompt(deltas: readonly string[], pending: boolean): string[] {
+  const out = [...deltas];
+  const first = out.findIndex((d) => d !== '');
+  if (pending && first >= 0 && out[first]!.startsWith('\uFFFD')) out[first] = out[first]!.slice(1);
+  return out;
+}
+
 /** The same tokenizer without the byte-level fast path (windowed decoding). */
 const windowed = (t: Tokenizer): Tokenizer => ({
   encode: (x, o) => t.encode(x, o),
@@ -53,6 +66,19 @@ describe('incremental detokenizing', () => {
     expect(deltas).toContain(deltas.find((d) => d.includes('🦊')));
     // The windowed path releases the same deltas at the same ids.
     expect(stream(windowed(story), ids)).toEqual(deltas);
+  });
+
+  it('does not repeat the prompt’s unfinished character as a U+FFFD when the generated ids do not complete it', () => {
+    // The prompt ends with the first bytes of "中"; its own text already ends in U+FFFD.
+    const prompt = story.encode('Once upon a time 中', { addSpecialTokens: false }).slice(0, -1);
+    expect(story.decode(prompt).endsWith('\uFFFD')).toBe(true);
+    const generated = story.encode(', there was', { addSpecialTokens: false });
+    expect(stream(story, generated, prompt).join('')).toBe(', there was');
+    // A row that ends before any id (an abort) releases nothing.
+    expect(stream(story, [], prompt)).toEqual(['']);
+    // A generated "中" (its own bytes, from the lead) still comes out whole.
+    const han = story.encode('中', { addSpecialTokens: false });
+    expect(stream(story, han, prompt).join('')).toBe('中');
   });
 
   it('completes a character the prompt left unfinished', () => {
@@ -100,8 +126,13 @@ describe('incremental detokenizing', () => {
       const context = Array.from({ length: Math.floor(random() * 7) }, pick);
       const ids = Array.from({ length: 1 + Math.floor(random() * 6) }, pick);
       const reference = new IncrementalDetokenizer(story);
-      for (const id of context.slice(-4)) reference.push(id);
-      expect(stream(story, ids, context)).toEqual([...ids.map((id) => reference.push(id)), reference.flush()]);
+      const probe = new IncrementalDetokenizer(story);
+      for (const id of context.slice(-4)) {
+        reference.push(id);
+        probe.push(id);
+      }
+      const pending = probe.flush() !== ''; // the context's last ids left an unfinished character
+      expect(stream(story, ids, context)).toEqual(afterPrompt([...ids.map((id) => reference.push(id)), reference.flush()], pending));
     }
   });
 
@@ -138,9 +169,14 @@ describe('incremental detokenizing', () => {
         const context = randomIds(Math.floor(random() * 6));
         const ids = randomIds(1 + Math.floor(random() * 5));
         const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
-        for (const id of context) decoder.decode(pieces[id], { stream: true });
+        const probe = new TextDecoder('utf-8', { ignoreBOM: true });
+        for (const id of context) {
+          decoder.decode(pieces[id], { stream: true });
+          probe.decode(pieces[id], { stream: true });
+        }
+        const pending = probe.decode() !== ''; // the prompt ended inside a character
         const expected = [...ids.map((id) => decoder.decode(pieces[id], { stream: true })), decoder.decode()];
-        expect(stream(vocabulary, ids, context)).toEqual(expected);
+        expect(stream(vocabulary, ids, context)).toEqual(afterPrompt(expected, pending));
       }
     });
 
