@@ -49,6 +49,7 @@ def cmd_train(args) -> None:
     log(f"corpus: {len(seqs)} stories, {sum(map(len, seqs))} tokens, vocab {len(bpe.vocab)}, "
         f"prepared in {time.time() - t0:.0f} s")
     cfg = LlamaConfig(vocab_size=len(bpe.vocab))
+    torch.manual_seed(args.seed)  # the initial weights too, so the same commands give the same model
     model = Llama(cfg)
     history = []
     if args.resume:

@@ -17,8 +17,9 @@ const encode = (text: string, addSpecialTokens: boolean): number[] =>
 const STORY = 'Once upon a time, there was a little fox named Max. He liked to play in the park with his friend Lily!';
 const STORY_IDS = [1, 878, 876, 264, 395, 50, 366, 277, 264, 350, 699, 371, 733, 52, 365, 341, 315, 275, 410, 361, 265, 295, 296, 113, 343, 347, 308, 840, 39];
 /**
- * The chat layout training used (`data.chat_ids`): `[BOS, <|system|>] + encode("\nYou tell short stories.\n")
- * + [<|user|>] + encode("\nTell me about a fox.\n") + [<|assistant|>] + encode("\n")`.
+ * What the chat template renders for a system and a user turn with a generation prompt:
+ * `[BOS, <|system|>] + encode("\nYou tell short stories.\n") + [<|user|>] + encode("\nTell me about a fox.\n")
+ * + [<|assistant|>] + encode("\n")`. (Training's own chat layout, `data.chat_ids`, has no system turn.)
  */
 const CHAT_TEXT = '<|bos|><|system|>\nYou tell short stories.\n<|user|>\nTell me about a fox.\n<|assistant|>\n';
 const CHAT_IDS = [1, 3, 16, 95, 276, 263, 516, 896, 120, 122, 418, 117, 294, 497, 52, 16, 4, 16, 90, 516, 521, 394, 264, 699, 52, 16, 5, 16];

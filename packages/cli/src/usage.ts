@@ -5,9 +5,10 @@ import { BENCH_DEFAULTS } from './args/bench-defaults.js';
 export const COMMANDS = ['generate', 'eval', 'bench', 'demo'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
-const MODEL = `  --model DIR        model folder (config.json, tokenizer.json, onnx/model.onnx); default <repo>/models/story
-  --threads N        onnxruntime intra-op threads (0 = runtime default)
-  --backend NAME     auto (default: npu > node > web by priority and probe, with mid-stream failover) | node | web | npu`;
+const MODEL = `  --model DIR                model folder (config.json, tokenizer.json, onnx/model.onnx); default <repo>/models/story
+  --threads N                onnxruntime intra-op threads (0 = runtime default)
+  --backend NAME             auto (default: npu > node > web by priority and probe, with mid-stream
+                             failover) | node | web | npu`;
 
 const PIPELINE = `  --kv NAME[:k=v,...]        KV-cache store: fp32 (default) | fp16 | int8 | int4 | kivi | temporal,
                              e.g. --kv int4:group=32 or --kv kivi:residual=128 (see docs/kv-cache.md)
@@ -94,7 +95,7 @@ ${MODEL.replace('(0 = runtime default)', `(default ${BENCH_DEFAULTS.threads}; 0 
   --json                     print one JSON object
   -h, --help                 show this help
 `,
-  demo: `Usage: weft demo [--model DIR] [--max-tokens N] [--seed S]
+  demo: `Usage: weft demo [--model DIR] [--threads N] [--backend NAME] [--max-tokens N] [--seed S]
 
 Streams a short story from the project's model (temperature 0.8, top-p 0.95).
 
