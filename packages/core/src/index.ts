@@ -69,4 +69,5 @@ export { slotPositions } from './generation/kv/store-calls.js';
 export type { FeedPlacement } from './generation/step-feeds.js';
 export { DEFAULT_CAPABILITY, DEFAULT_KV_STORE } from './generation/resolve-components.js';
 export { parseNamedRef } from './util/parse-named-ref.js';
-export { describeCause } from './util/describe-cause.js';
+export { describeCause, quoteValue } from './util/describe-cause.js';
+export { checkKnownKeys } from './util/known-keys.js';

@@ -227,7 +227,7 @@ describe('bad requests', () => {
     [{ breaker: { failureThreshold: -1 } }, /failureThreshold must be a whole number >= 1/, 'failover.breaker.failureThreshold'],
     [{ breaker: { cooldownMs: 'x' } }, /cooldownMs must be a whole number of milliseconds from 0/, 'failover.breaker.cooldownMs'],
     [{ breaker: 3 }, /failover\.breaker must be \{ failureThreshold\?, cooldownMs\? \}/, 'failover.breaker'],
-    [{ runTimeout: 100 }, /failover has no option "runTimeout" \(it takes backends, runTimeoutMs, breaker\)/, 'failover'],
+    [{ runTimeout: 100 }, /failover has no option "runTimeout" \(it takes backends, runTimeoutMs, breaker\)/, 'failover.runTimeout'],
   ])('rejects the failover option %j at load', async (failover, message, option) => {
     const error = await weft.load(fixture('tiny'), { failover: failover as never }).catch((e: unknown) => e);
     expect(InvalidOptionsError.isInstance(error)).toBe(true);

@@ -13,8 +13,6 @@ import type * as ortTypes from 'onnxruntime-node';
 import { loadRuntime } from './load-runtime.js';
 import { NodeSession } from './node-session.js';
 
-const LEVELS = ['disabled', 'basic', 'extended', 'all'] as const;
-
 /** Weft backend on onnxruntime-node. Usable directly or registered through `nodeBackend()`. */
 export class NodeBackendAdapter implements BackendAdapter {
   readonly specificationVersion = 'v1' as const;
@@ -42,6 +40,7 @@ export class NodeBackendAdapter implements BackendAdapter {
 
   async createSession(source: ModelSource, options: SessionOptions = {}): Promise<InferenceSession> {
     const ort = await loadRuntime();
+    // `options` is checked here (a null would spread as nothing), the merge again in toOrtOptions.
     const merged = { ...this.defaults, ...checkSessionOptions(options) };
     const sessionOptions = toOrtOptions(merged, ort.listSupportedBackends().map((p) => p.name));
     const bytes = source.kind === 'bytes' ? modelBytes(source.bytes) : undefined;
@@ -70,30 +69,25 @@ function modelBytes(bytes: Uint8Array): Uint8Array {
   return bytes.buffer instanceof ArrayBuffer ? bytes : new Uint8Array(bytes);
 }
 
-/** Maps Weft's session options to onnxruntime's, validating each. */
+/**
+ * Maps Weft's session options to onnxruntime's. Their shape (keys, thread counts, level) is core's
+ * rule (`checkSessionOptions`); the provider names must be in this onnxruntime-node build.
+ */
 export function toOrtOptions(options: SessionOptions, knownProviders: readonly string[]): ortTypes.InferenceSession.SessionOptions {
+  const { intraOpNumThreads, interOpNumThreads, graphOptimizationLevel, executionProviders } = checkSessionOptions(options);
   const out: ortTypes.InferenceSession.SessionOptions = {};
-  for (const key of ['intraOpNumThreads', 'interOpNumThreads'] as const) {
-    const v = options[key];
-    if (v === undefined) continue;
-    if (!Number.isInteger(v) || v < 0) throw new InvalidOptionsError(`${key} must be an integer >= 0 (0 = runtime default).`, { option: key });
-    out[key] = v;
-  }
-  if (options.graphOptimizationLevel !== undefined) {
-    if (!LEVELS.includes(options.graphOptimizationLevel)) {
-      throw new InvalidOptionsError(`graphOptimizationLevel must be one of ${LEVELS.join(', ')}.`, { option: 'graphOptimizationLevel' });
-    }
-    out.graphOptimizationLevel = options.graphOptimizationLevel;
-  }
-  if (options.executionProviders !== undefined) {
-    const unknown = options.executionProviders.filter((p) => !knownProviders.includes(p));
+  if (intraOpNumThreads !== undefined) out.intraOpNumThreads = intraOpNumThreads;
+  if (interOpNumThreads !== undefined) out.interOpNumThreads = interOpNumThreads;
+  if (graphOptimizationLevel !== undefined) out.graphOptimizationLevel = graphOptimizationLevel;
+  if (executionProviders !== undefined) {
+    const unknown = executionProviders.filter((p) => !knownProviders.includes(p));
     if (unknown.length > 0) {
       throw new InvalidOptionsError(
         `Execution provider(s) ${unknown.join(', ')} are not in this onnxruntime-node build (it has: ${knownProviders.join(', ')}).`,
         { option: 'executionProviders' },
       );
     }
-    out.executionProviders = [...options.executionProviders];
+    out.executionProviders = [...executionProviders];
   }
   return out;
 }

@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { checkSessionOptions, definePlugin, InvalidOptionsError, type SessionOptions, type WeftPlugin } from '@weft/core';
+import { checkKnownKeys, checkSessionOptions, definePlugin, InvalidOptionsError, quoteValue, type SessionOptions, type WeftPlugin } from '@weft/core';
 import { NodeBackendAdapter } from './node-backend-adapter.js';
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
@@ -39,20 +39,12 @@ export function nodeBackend(options: NodeBackendOptions = {}): WeftPlugin {
 /** Checks `nodeBackend`'s options where they are written, as the web and npu backends do. */
 function checkPluginOptions(options: unknown): asserts options is NodeBackendOptions {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new InvalidOptionsError(`nodeBackend options must be an object such as { priority: 100 } (got ${describe(options)}).`, { option: 'options' });
+    throw new InvalidOptionsError(`nodeBackend options must be an object such as { priority: 100 } (got ${quoteValue(options)}).`, { option: 'options' });
   }
-  for (const key of Object.keys(options)) {
-    if (key !== 'priority' && key !== 'defaults') {
-      throw new InvalidOptionsError(`nodeBackend has no option "${key}" (it takes priority, defaults).`, { option: key });
-    }
-  }
+  checkKnownKeys(options, ['priority', 'defaults'], 'nodeBackend', '');
   const { priority, defaults } = options as NodeBackendOptions;
   if (priority !== undefined && !(typeof priority === 'number' && Number.isFinite(priority))) {
-    throw new InvalidOptionsError(`priority must be a finite number (got ${describe(priority)}).`, { option: 'priority' });
+    throw new InvalidOptionsError(`priority must be a finite number (got ${quoteValue(priority)}).`, { option: 'priority' });
   }
   checkSessionOptions(defaults, 'defaults');
-}
-
-function describe(value: unknown): string {
-  return typeof value === 'string' ? JSON.stringify(value) : value === null ? 'null' : Array.isArray(value) ? 'an array' : String(value);
 }

@@ -2,9 +2,10 @@ import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import type { FailoverOptions } from '../spec/runtime.js';
 import { quoteValue } from '../util/describe-cause.js';
 import { checkTimeout, MAX_TIMEOUT_MS } from './load-timeouts.js';
+import { checkKnownKeys } from '../util/known-keys.js';
 
-const KEYS = new Set(['backends', 'runTimeoutMs', 'breaker']);
-const BREAKER_KEYS = new Set(['failureThreshold', 'cooldownMs']);
+const KEYS = ['backends', 'runTimeoutMs', 'breaker'];
+const BREAKER_KEYS = ['failureThreshold', 'cooldownMs'];
 
 /**
  * Reads `LoadOptions.failover`: undefined or false (off), true (defaults), or options, each checked
@@ -18,7 +19,7 @@ export function readFailoverOptions(value: unknown): FailoverOptions | undefined
     throw new InvalidOptionsError(`failover must be true, false or { backends?, runTimeoutMs?, breaker? } (got ${quoteValue(value)}).`, { option: 'failover' });
   }
   const options = value as Record<string, unknown>;
-  unknownKeys(options, KEYS, 'failover');
+  checkKnownKeys(options, KEYS, 'failover');
   const { backends, runTimeoutMs, breaker } = options;
   if (backends !== undefined && (!Array.isArray(backends) || backends.some((b) => typeof b !== 'string' || b === ''))) {
     throw new InvalidOptionsError(`failover.backends must be a list of backend names (got ${quoteValue(backends)}).`, { option: 'failover.backends' });
@@ -29,7 +30,7 @@ export function readFailoverOptions(value: unknown): FailoverOptions | undefined
       throw new InvalidOptionsError(`failover.breaker must be { failureThreshold?, cooldownMs? } (got ${quoteValue(breaker)}).`, { option: 'failover.breaker' });
     }
     const b = breaker as Record<string, unknown>;
-    unknownKeys(b, BREAKER_KEYS, 'failover.breaker');
+    checkKnownKeys(b, BREAKER_KEYS, 'failover.breaker');
     const { failureThreshold, cooldownMs } = b;
     if (failureThreshold !== undefined && !(typeof failureThreshold === 'number' && Number.isInteger(failureThreshold) && failureThreshold >= 1)) {
       throw new InvalidOptionsError(`failover.breaker.failureThreshold must be a whole number >= 1 (got ${quoteValue(failureThreshold)}).`, { option: 'failover.breaker.failureThreshold' });
@@ -39,12 +40,4 @@ export function readFailoverOptions(value: unknown): FailoverOptions | undefined
     }
   }
   return options as FailoverOptions;
-}
-
-function unknownKeys(options: Record<string, unknown>, known: ReadonlySet<string>, option: string): void {
-  for (const key of Object.keys(options)) {
-    if (!known.has(key)) {
-      throw new InvalidOptionsError(`${option} has no option "${key}" (it takes ${[...known].join(', ')}).`, { option });
-    }
-  }
 }

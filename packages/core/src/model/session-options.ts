@@ -1,6 +1,7 @@
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import type { GraphOptimizationLevel, SessionOptions } from '../spec/backend.js';
 import { quoteValue } from '../util/describe-cause.js';
+import { checkKnownKeys } from '../util/known-keys.js';
 
 const LEVELS: readonly GraphOptimizationLevel[] = ['disabled', 'basic', 'extended', 'all'];
 const KEYS: readonly string[] = ['intraOpNumThreads', 'interOpNumThreads', 'graphOptimizationLevel', 'executionProviders'];
@@ -19,11 +20,7 @@ export function checkSessionOptions(value: unknown, prefix = 'session'): Session
     throw new InvalidOptionsError(`${prefix} must be an object such as { intraOpNumThreads: 1 } (got ${quoteValue(value)}).`, { option: prefix });
   }
   const options = value as Record<string, unknown>;
-  for (const key of Object.keys(options)) {
-    if (!KEYS.includes(key)) {
-      throw new InvalidOptionsError(`${prefix} has no option "${key}" (it takes ${KEYS.join(', ')}).`, { option: `${prefix}.${key}` });
-    }
-  }
+  checkKnownKeys(options, KEYS, prefix);
   for (const key of ['intraOpNumThreads', 'interOpNumThreads'] as const) {
     const v = options[key];
     if (v !== undefined && !(typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= MAX_THREADS)) {
