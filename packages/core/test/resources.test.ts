@@ -4,10 +4,16 @@ import { FullPrecisionKvStore, type BackendTensor } from '../src/index.js';
 import { collect, fixture, runtime, wrappedNodeBackend } from './helpers.js';
 
 /** Wraps the node backend and tracks every tensor created by or returned to the loop. */
-function countingBackend() {
+function countingBackend(garbageCollectedTensors?: boolean) {
   const live = new Set<BackendTensor>();
   let released = 0;
-  const plugin = wrappedNodeBackend({ name: 'counting', priority: 1000, liveTensors: live, onRelease: () => released++ });
+  const plugin = wrappedNodeBackend({
+    name: 'counting',
+    priority: 1000,
+    liveTensors: live,
+    onRelease: () => released++,
+    ...(garbageCollectedTensors === undefined ? {} : { garbageCollectedTensors }),
+  });
   return { plugin, live, released: () => released };
 }
 
@@ -69,5 +75,28 @@ describe('resource release', () => {
     await expect(weft.load(dir)).rejects.toThrow(/config\.json says num_hidden_layers = 5/);
     expect(counting.released()).toBe(before + 1);
     await rm(dir, { recursive: true, force: true });
+  });
+
+  it('leaves the tensors of a session that declares them garbage-collected to the collector, with the same results', async () => {
+    const collected = countingBackend(true);
+    const gc = runtime([collected.plugin]);
+    try {
+      const model = await gc.load(fixture('tiny'));
+      const reference = await weft.load(fixture('tiny'));
+      const request = { prompt: ['a', 'bb'], maxTokens: 8 };
+      const ids = (events: Awaited<ReturnType<typeof collect>>) => events.filter((e) => e.type === 'token').map((e) => (e.type === 'token' ? e.id : -1));
+      const before = collected.live.size;
+      expect(ids(await collect(model.generate(request)))).toEqual(ids(await collect(reference.generate(request))));
+      // Inputs, outputs and the store's past: none disposed (the store was told through begin()).
+      expect(collected.live.size).toBeGreaterThan(before + 8 * 3);
+      const live = collected.live.size;
+      const inputIds = model.tokenizer.encode('the cat sat on the mat');
+      const request2 = { inputIds, prefillTokens: 3 };
+      expect((await model.evaluate(request2)).perplexity).toBeCloseTo((await reference.evaluate(request2)).perplexity, 4);
+      expect(collected.live.size).toBeGreaterThan(live);
+      await reference.dispose();
+    } finally {
+      await gc.dispose();
+    }
   });
 });

@@ -19,11 +19,13 @@ export interface WrappedNodeBackendOptions {
   readonly beforeRun?: () => void;
   /** Called on every `release()` call, before the inner session is released. */
   readonly onRelease?: (session: InferenceSession) => void;
+  /** Declares the session's tensors garbage-collected (`InferenceSession.garbageCollectedTensors`). */
+  readonly garbageCollectedTensors?: boolean;
 }
 
 /** A plugin registering onnxruntime-node (one intra-op thread) under another name, with the given observers. */
 export function wrappedNodeBackend(options: WrappedNodeBackendOptions): WeftPlugin {
-  const { name, priority, hooks = [], beforeCreateSession, onSessionOpened, liveTensors, beforeRun, onRelease } = options;
+  const { name, priority, hooks = [], beforeCreateSession, onSessionOpened, liveTensors, beforeRun, onRelease, garbageCollectedTensors } = options;
   const track = <T extends BackendTensor>(tensor: T): T => {
     if (liveTensors === undefined) return tensor;
     liveTensors.add(tensor);
@@ -59,6 +61,7 @@ export function wrappedNodeBackend(options: WrappedNodeBackendOptions): WeftPlug
                 outputNames: s.outputNames,
                 inputMetadata: s.inputMetadata,
                 outputMetadata: s.outputMetadata,
+                ...(garbageCollectedTensors === undefined ? {} : { garbageCollectedTensors }),
                 createTensor: (type, data, dims) => track(s.createTensor(type, data, dims)),
                 async run(feeds, o) {
                   beforeRun?.();

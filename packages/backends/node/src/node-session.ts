@@ -19,6 +19,11 @@ export class NodeSession implements InferenceSession {
   readonly outputNames: readonly string[];
   readonly inputMetadata: readonly ValueInfo[];
   readonly outputMetadata: readonly ValueInfo[];
+  /**
+   * onnxruntime-node's tensors are JavaScript memory only: inputs wrap the typed arrays given, and
+   * outputs are copied into new ArrayBuffers. Disposing one frees nothing, so Weft drops them.
+   */
+  readonly garbageCollectedTensors = true;
   private released = false;
 
   /**

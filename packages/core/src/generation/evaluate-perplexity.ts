@@ -11,7 +11,7 @@ import { runStage } from './stage-runner.js';
 import { takePresents } from './take-presents.js';
 import { stepFeeds } from './step-feeds.js';
 import { applyRouter } from './apply-router.js';
-import { disposeStore, storeBytes, storeSlotPositions } from './kv/store-calls.js';
+import { disposeStore, storeAppend, storeBegin, storeBytes, storeMaterialize, storeSlotPositions } from './kv/store-calls.js';
 import { cacheKeyRerotation } from './kv/rerotate-keys.js';
 import type { AttentionRouter } from '../spec/attention-router.js';
 import { median } from '../util/median.js';
@@ -85,8 +85,7 @@ export async function evaluatePerplexity(ctx: GenerationContext, request: Perple
     ...(request.kv === undefined ? {} : { kv: request.kv }),
     ...(request.router === undefined ? {} : { router: request.router }),
   });
-  const store = kv.value;
-  if (layout.hasPast) runStage(kv.owner, 'kv begin', () => store.begin({ layout, batchSize: 1, session }));
+  if (layout.hasPast) storeBegin(kv, { layout, batchSize: 1, session });
   const vocab = ctx.config.vocabSize;
   const presentNames = ctx.presentNames;
   let nll = 0;
@@ -95,9 +94,13 @@ export async function evaluatePerplexity(ctx: GenerationContext, request: Perple
   let owned: Record<string, BackendTensor> = {};
   /** Past keys re-rotated to cache positions for this step (positions: 'cache'). */
   let rotated: BackendTensor[] = [];
+  // A session whose tensors are garbage-collected gets them dropped, not disposed.
+  const disposeTensors = session.garbageCollectedTensors !== true;
   const release = (): void => {
-    for (const t of Object.values(owned)) t.dispose();
-    for (const t of rotated) t.dispose();
+    if (disposeTensors) {
+      for (const t of Object.values(owned)) t.dispose();
+      for (const t of rotated) t.dispose();
+    }
     owned = {};
     rotated = [];
   };
@@ -115,7 +118,7 @@ export async function evaluatePerplexity(ctx: GenerationContext, request: Perple
         nextPosition: layout.hasPast ? done : 0,
         positionMode: router?.value.positions ?? 'absolute',
       });
-      const feeds: Record<string, BackendTensor> = layout.hasPast ? Object.assign({}, owned, runStage(kv.owner, 'kv materialize', () => store.materialize())) : Object.assign({}, owned);
+      const feeds: Record<string, BackendTensor> = layout.hasPast ? Object.assign({}, owned, storeMaterialize(kv)) : Object.assign({}, owned);
       if (rerotation) {
         rotated = rerotation.apply(session, feeds, storeSlotPositions(kv, layout.numKvHeads), [0]);
         rerotation.record(done, owned['position_ids']!);
@@ -140,9 +143,9 @@ export async function evaluatePerplexity(ctx: GenerationContext, request: Perple
       }
       if (layout.hasPast) {
         // The presents stay ours to release until the store has taken them.
-        const presents = (owned = takePresents(outputs, presentNames));
+        const presents = (owned = takePresents(outputs, presentNames, disposeTensors));
         rerotation?.restore(presents);
-        runStage(kv.owner, 'kv append', () => store.append(presents));
+        storeAppend(kv, presents);
         owned = {};
         if (router) {
           applyRouter(router, kv, { step: stepMs.length, batchSize: 1, layout, nextPosition: done + chunk.length, padded: false, importance: undefined });

@@ -19,7 +19,7 @@ import { takePresents } from './take-presents.js';
 import { stepFeeds } from './step-feeds.js';
 import { nextTokens, type NextTokenContext } from './next-tokens.js';
 import { applyRouter } from './apply-router.js';
-import { disposeStore, storeBytes, storeLength, storeSlotPositions } from './kv/store-calls.js';
+import { disposeStore, storeAppend, storeBegin, storeBytes, storeLength, storeMaterialize, storeSlotPositions } from './kv/store-calls.js';
 import { cacheKeyRerotation } from './kv/rerotate-keys.js';
 import { median } from '../util/median.js';
 import { claimInstances, releaseInstances } from './instance-claims.js';
@@ -92,10 +92,15 @@ async function runGeneration(
   let owned: Readonly<Record<string, BackendTensor>> = NOTHING_OWNED;
   /** Past keys re-rotated to cache positions for this step (positions: 'cache'). */
   let rotated: readonly BackendTensor[] = NOTHING_ROTATED;
+  // A session whose tensors are garbage-collected gets them dropped, not disposed (onnxruntime's
+  // dispose adds fields to each tensor: ~20 per step, with the store's). Set again after failover.
+  let disposeTensors = active.session.garbageCollectedTensors !== true;
   // Allocates nothing: it runs twice a step, and garbage a step leaves is collected during later ones.
   const release = (): void => {
-    for (const name in owned) owned[name]!.dispose();
-    for (let i = 0; i < rotated.length; i++) rotated[i]!.dispose();
+    if (disposeTensors) {
+      for (const name in owned) owned[name]!.dispose();
+      for (let i = 0; i < rotated.length; i++) rotated[i]!.dispose();
+    }
     owned = NOTHING_OWNED;
     rotated = NOTHING_ROTATED;
   };
@@ -119,7 +124,7 @@ async function runGeneration(
   const claimed = claimInstances(components);
   let failed = false;
   try {
-    if (layout.hasPast) runStage(components.kv.owner, 'kv begin', () => store.begin({ layout, batchSize: batch, session: active.session }));
+    if (layout.hasPast) storeBegin(components.kv, { layout, batchSize: batch, session: active.session });
     out.next({ type: 'start', backend: active.backend, rejectedBackends: ctx.rejectedBackends, batchSize: batch, promptIds: prompts, kv: store.name });
     // A subscriber that stopped at `start` (e.g. `take(1)`) unsubscribed before the teardown was
     // registered: skip the forward pass it no longer wants.
@@ -152,7 +157,7 @@ async function runGeneration(
         const feeds: Record<string, BackendTensor> = Object.assign({}, owned);
         if (layout.hasPast) {
           const t = performance.now();
-          Object.assign(feeds, runStage(components.kv.owner, 'kv materialize', () => store.materialize()));
+          Object.assign(feeds, storeMaterialize(components.kv));
           if (rerotation) {
             rotated = rerotation.apply(active.session, feeds, storeSlotPositions(components.kv, layout.numKvHeads), pads);
             rerotation.record(seen, owned['position_ids']!);
@@ -176,10 +181,11 @@ async function runGeneration(
           // every id fed so far (prompt and generated tokens), so no token is lost or repeated.
           const from = active.backend;
           active = await sessions.failover(from);
+          disposeTensors = active.session.garbageCollectedTensors !== true;
           out.next({ type: 'failover', step, from, to: active.backend, reason: error.message });
           if (layout.hasPast) {
             disposeStore(components.kv, false);
-            runStage(components.kv.owner, 'kv begin', () => store.begin({ layout, batchSize: batch, session: active.session }));
+            storeBegin(components.kv, { layout, batchSize: batch, session: active.session });
             rerotation?.reset();
           }
           feedIds = history;
@@ -257,9 +263,9 @@ async function runGeneration(
       let stepEnd = detokenizeEnd;
       if (layout.hasPast) {
         // The presents stay the loop's to release until the store has taken them.
-        const presents = (owned = takePresents(outputs, presentNames));
+        const presents = (owned = takePresents(outputs, presentNames, disposeTensors));
         rerotation?.restore(presents);
-        runStage(components.kv.owner, 'kv append', () => store.append(presents));
+        storeAppend(components.kv, presents);
         owned = NOTHING_OWNED;
         if (router) applyRouter(router, components.kv, { step, batchSize: batch, layout, nextPosition: seen, padded, importance });
         stepEnd = performance.now();

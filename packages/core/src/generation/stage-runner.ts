@@ -9,15 +9,23 @@ import { describeCause } from '../util/describe-cause.js';
  */
 export function runStage<T>(owner: string, stage: string, fn: () => T): T {
   try {
-    const result = fn();
-    if (typeof result === 'object' && result !== null && typeof (result as { then?: unknown }).then === 'function') {
-      (result as unknown as PromiseLike<unknown>).then(undefined, () => {});
-      throw new PluginError(owner, stage, 'returned a promise, but generation stages are synchronous; make it a plain function and start any asynchronous work without returning it.');
-    }
-    return result;
+    return synchronousResult(owner, stage, fn());
   } catch (cause) {
     throw stageFailure(owner, stage, cause);
   }
+}
+
+/**
+ * `result` as it is, unless it is a promise (or another thenable): then its rejection is handled
+ * and a `PluginError` says the stage must be synchronous. For callers that call plugin code
+ * directly (no closure per call) inside their own try/catch with {@link stageFailure}.
+ */
+export function synchronousResult<T>(owner: string, stage: string, result: T): T {
+  if (typeof result === 'object' && result !== null && typeof (result as { then?: unknown }).then === 'function') {
+    (result as unknown as PromiseLike<unknown>).then(undefined, () => {});
+    throw new PluginError(owner, stage, 'returned a promise, but generation stages are synchronous; make it a plain function and start any asynchronous work without returning it.');
+  }
+  return result;
 }
 
 /**

@@ -65,6 +65,15 @@ export interface InferenceSession {
   readonly outputNames: readonly string[];
   readonly inputMetadata: readonly ValueInfo[];
   readonly outputMetadata: readonly ValueInfo[];
+  /**
+   * `true` when every tensor this session creates or returns is plain JavaScript memory, with no
+   * native or GPU resource behind it (onnxruntime-node's CPU tensors): disposing one only drops
+   * references the garbage collector drops anyway. Weft's loop, the built-in store and
+   * `evaluate` then leave this session's tensors to the collector instead of calling `dispose()`
+   * (on onnxruntime's tensors each call adds fields, ~20 of them per decode step). Leave it unset
+   * when any tensor may hold device memory; callers then dispose every tensor.
+   */
+  readonly garbageCollectedTensors?: boolean;
   /** Creates a tensor in the backend's own representation (no copy of `data`). */
   createTensor<T extends TensorDataType>(type: T, data: TensorDataTypeMap[T], dims: readonly number[]): BackendTensor<T>;
   /**

@@ -28,8 +28,11 @@ export interface KvLayout {
 export interface KvCacheInit {
   readonly layout: KvLayout;
   readonly batchSize: number;
-  /** Used to create tensors in the backend's own representation. */
-  readonly session: Pick<InferenceSession, 'createTensor'>;
+  /**
+   * Used to create tensors in the backend's own representation. Where its
+   * `garbageCollectedTensors` is true, a store may drop tensors without disposing them.
+   */
+  readonly session: Pick<InferenceSession, 'createTensor' | 'garbageCollectedTensors'>;
 }
 
 /**

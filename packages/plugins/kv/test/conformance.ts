@@ -29,12 +29,16 @@ export function fakeTensor<T extends TensorDataType>(type: T, data: TensorDataTy
   return t;
 }
 
-/** A session whose `createTensor` records every tensor it makes. */
-export function fakeSession(): { session: Pick<InferenceSession, 'createTensor'>; created: FakeTensor[] } {
+/**
+ * A session whose `createTensor` records every tensor it makes; with `garbageCollectedTensors` it
+ * declares its tensors garbage-collected, as onnxruntime-node's session does.
+ */
+export function fakeSession(garbageCollectedTensors = false): { session: Pick<InferenceSession, 'createTensor' | 'garbageCollectedTensors'>; created: FakeTensor[] } {
   const created: FakeTensor[] = [];
   return {
     created,
     session: {
+      ...(garbageCollectedTensors ? { garbageCollectedTensors } : {}),
       createTensor: <T extends TensorDataType>(type: T, data: TensorDataTypeMap[T], dims: readonly number[]) => {
         const t = fakeTensor(type, data, dims);
         created.push(t as FakeTensor);
@@ -79,6 +83,11 @@ export interface ConformanceOptions {
   readonly seed?: number;
   /** Largest bytes() allowed relative to a float32 cache of the same slots (default 1). */
   readonly maxBytesRatio?: number;
+  /**
+   * Also check that on a session declaring `garbageCollectedTensors`, the store disposes nothing:
+   * neither the presents it is given nor tensors it made (it may drop them instead).
+   */
+  readonly dropsCollectedTensors?: boolean;
 }
 
 /** Runs the contract scenario; throws an `AssertionError` naming the first violation. */
@@ -99,6 +108,8 @@ export function checkKvStoreContract(create: () => KvCacheStore, options: Confor
   /** Expected absolute position of each slot, per head. */
   let expected: number[][] = [];
   let nextPosition = 0;
+  /** The run's session declares its tensors garbage-collected: nothing may be disposed. */
+  let collected = false;
 
   const store = create();
   assert.equal(store.specificationVersion, 'v1');
@@ -181,7 +192,9 @@ export function checkKvStoreContract(create: () => KvCacheStore, options: Confor
     store.append(presents);
     for (const list of expected) for (let j = 0; j < count; j++) list.push(nextPosition + j);
     nextPosition += count;
-    if (!options.keepsPresents) {
+    if (collected) {
+      for (const [name, t] of Object.entries(presents)) assert.ok(!t.disposed, `${when}: append() disposed ${name} on a session whose tensors are garbage-collected`);
+    } else if (!options.keepsPresents) {
       for (const [name, t] of Object.entries(presents)) {
         assert.ok(t.disposed, `${when}: append() kept ${name} (it must read and dispose it)`);
         // A backend may reuse a disposed tensor's memory: nothing may still read it.
@@ -249,4 +262,20 @@ export function checkKvStoreContract(create: () => KvCacheStore, options: Confor
   checkFeeds('second run end');
   store.dispose();
   for (const t of again.created.filter(owned)) assert.ok(t.disposed, 'second run: dispose() left a tensor undisposed');
+
+  if (!options.dropsCollectedTensors) return;
+  // A third run on a session whose tensors are garbage-collected: same values, nothing disposed.
+  const gc = fakeSession(true);
+  const givenBefore = presentsGiven.length;
+  collected = true;
+  store.begin({ layout, batchSize: B, session: gc.session });
+  expected = Array.from({ length: H }, () => []);
+  nextPosition = 0;
+  step(5, 'garbage-collected run prefill');
+  step(1, 'garbage-collected run decode');
+  retain({ kind: 'shared', slots: [1, 2, 3, 4, 5] }, 'garbage-collected run retain');
+  step(1, 'garbage-collected run decode after retain');
+  checkFeeds('garbage-collected run end');
+  store.dispose();
+  for (const t of [...gc.created, ...presentsGiven.slice(givenBefore)]) assert.ok(!t.disposed, 'garbage-collected run: a tensor was disposed');
 }

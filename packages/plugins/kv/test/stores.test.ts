@@ -19,7 +19,7 @@ describe('KvCacheStore contract', () => {
     ['temporal fp32=8,fp16=16,int8=24,rest=int2', () => new TemporalKvStore({ fp32: 8, fp16: 16, int8: 24, rest: 'int2' }), 0.34],
   ];
   it.each(cases)('%s', (_name, create, tolerance, extra) => {
-    checkKvStoreContract(create, { tolerance, ...extra });
+    checkKvStoreContract(create, { tolerance, dropsCollectedTensors: true, ...extra });
   });
 });
 
@@ -109,5 +109,25 @@ describe('byte accounting (2 layers × K,V × 2 heads × head_dim 32 = 8 lanes)'
     // Keep 2 tokens of the remaining block: its scales stay, 30 tokens' codes go.
     store.retain({ kind: 'shared', slots: [0, 1, 32, 33, 34, 35] });
     expect(store.bytes()).toBe((lanes / 2) * ((2 * 8 + 32 * 4 + 4 * 128) + (2 * 12 + 4 * 128)));
+  });
+});
+
+describe('core fp32 slot positions', () => {
+  it('are the identity until first asked for, then kept through eviction and later appends', () => {
+    // 10 tokens, then 1 and 1: nobody asked, so the store kept no positions yet.
+    const store = fill(new FullPrecisionKvStore(), [10, 1, 1], { layers: 1, heads: 2, dim: 4, batch: 1 });
+    const identity = Array.from({ length: 12 }, (_, i) => i);
+    expect(store.slotPositions().map((l) => [...l])).toEqual([identity, identity]);
+    store.retain({ kind: 'per-head', slots: [[0, 5, 11], [2, 3, 11]] });
+    expect(store.slotPositions().map((l) => [...l])).toEqual([[0, 5, 11], [2, 3, 11]]);
+    expect(store.length).toBe(3);
+    // The next token takes absolute position 12 whatever was evicted.
+    const presents: Record<string, ReturnType<typeof fakeTensor>> = {};
+    for (const name of ['present.0.key', 'present.0.value']) presents[name] = fakeTensor('float32', new Float32Array(2 * 4 * 4), [1, 2, 4, 4]);
+    store.append(presents);
+    expect(store.slotPositions().map((l) => [...l])).toEqual([[0, 5, 11, 12], [2, 3, 11, 12]]);
+    // A new run starts from the identity again.
+    store.begin({ layout: fakeLayout(1, 2, 4), batchSize: 1, session: fakeSession().session });
+    expect(store.slotPositions().map((l) => [...l])).toEqual([[], []]);
   });
 });

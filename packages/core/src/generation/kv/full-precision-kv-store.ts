@@ -16,10 +16,16 @@ export class FullPrecisionKvStore implements KvCacheStore {
   private past: Readonly<Record<string, BackendTensor>> = {};
   /** Whether `past` is the shared empty set, which is never disposed. */
   private pastShared = false;
+  /** False when the session's tensors are garbage-collected (dropped, not disposed). */
+  private disposeTensors = true;
   private cached = 0;
   private session: Pick<InferenceSession, 'createTensor'> | undefined;
-  /** Absolute position of each slot per key/value head (identity until a router evicts). */
-  private positions: number[][] = [];
+  /**
+   * Absolute position of each slot per key/value head. `undefined` while it is the identity (slot i
+   * holds position i: nothing evicted) and nobody asked: kept only from the first
+   * `slotPositions()` or `retain`, so a plain run pushes nothing per step.
+   */
+  private positions: number[][] | undefined;
   /** Positions appended since `begin` (evicted ones included). */
   private seen = 0;
 
@@ -31,8 +37,8 @@ export class FullPrecisionKvStore implements KvCacheStore {
     if (this.layout) this.dispose();
     this.layout = init.layout;
     this.session = init.session;
-    this.positions = [];
-    for (let h = 0; h < init.layout.numKvHeads; h++) this.positions.push([]);
+    this.disposeTensors = init.session.garbageCollectedTensors !== true;
+    this.positions = undefined;
     this.past = sharedEmptyPast(init.session, init.layout, init.batchSize);
     this.pastShared = true;
   }
@@ -56,13 +62,13 @@ export class FullPrecisionKvStore implements KvCacheStore {
     const length = layers > 0 ? next[layout.pastKeyNames[0]!]!.dims[2]! : 0;
     // New slots take the next absolute positions (tokens seen so far), whatever was evicted.
     const added = length - this.cached;
-    for (const list of this.positions) for (let i = 0; i < added; i++) list.push(this.seen + i);
+    if (this.positions) for (const list of this.positions) for (let i = 0; i < added; i++) list.push(this.seen + i);
     this.seen += added;
     this.cached = length;
   }
 
   slotPositions(): readonly (readonly number[])[] {
-    return this.positions;
+    return this.trackedPositions();
   }
 
   /** Gathers the kept slots into new tensors and frees the old ones. */
@@ -75,11 +81,26 @@ export class FullPrecisionKvStore implements KvCacheStore {
     }
     this.releasePast();
     this.past = next;
-    this.positions = this.positions.map((list, h) => {
+    const positions = this.trackedPositions().map((list, h) => {
       const keep = selection.kind === 'shared' ? selection.slots : selection.slots[h]!;
       return keep.map((slot) => list[slot]!);
     });
-    this.cached = this.positions[0]?.length ?? 0;
+    this.positions = positions;
+    this.cached = positions[0]?.length ?? 0;
+  }
+
+  /** The slot positions, starting to keep them (from the identity) if not yet kept. */
+  private trackedPositions(): number[][] {
+    if (this.positions) return this.positions;
+    const heads = this.layout?.numKvHeads ?? 0;
+    const positions: number[][] = [];
+    for (let h = 0; h < heads; h++) {
+      const list: number[] = [];
+      for (let i = 0; i < this.cached; i++) list.push(i);
+      positions.push(list);
+    }
+    this.positions = positions;
+    return positions;
   }
 
   bytes(): number {
@@ -92,12 +113,12 @@ export class FullPrecisionKvStore implements KvCacheStore {
     this.releasePast();
     this.past = {};
     this.cached = 0;
-    this.positions = this.positions.map(() => []);
+    this.positions = undefined;
     this.seen = 0;
   }
 
   private releasePast(): void {
-    if (!this.pastShared) for (const name in this.past) this.past[name]!.dispose();
+    if (!this.pastShared && this.disposeTensors) for (const name in this.past) this.past[name]!.dispose();
     this.pastShared = false;
   }
 }

@@ -1,10 +1,38 @@
-import type { KvCacheStore } from '../../spec/kv-cache.js';
+import type { BackendTensor } from '../../spec/backend.js';
+import type { KvCacheInit, KvCacheStore } from '../../spec/kv-cache.js';
 import type { Owned } from '../resolve-components.js';
-import { stageFailure } from '../stage-runner.js';
+import { stageFailure, synchronousResult } from '../stage-runner.js';
 
-// Calls into a KV store outside its begin / materialize / append / retain stages (which go
-// through runStage), with the same naming of the plugin at fault. Plain try/catch: these run every
-// step and allocate nothing.
+// A run's calls into its KV store (`retain` goes through runStage with the router), naming the
+// plugin at fault as runStage does. Plain try/catch and no closure per call: these run every step
+// (or once per request, on the path to the first token) and allocate nothing of their own.
+
+/** Starts the store's cache for a run. */
+export function storeBegin(kv: Owned<KvCacheStore>, init: KvCacheInit): void {
+  try {
+    synchronousResult(kv.owner, 'kv begin', kv.value.begin(init));
+  } catch (cause) {
+    throw stageFailure(kv.owner, 'kv begin', cause);
+  }
+}
+
+/** The store's `past_key_values.*` feeds for the next step. */
+export function storeMaterialize(kv: Owned<KvCacheStore>): Readonly<Record<string, BackendTensor>> {
+  try {
+    return synchronousResult(kv.owner, 'kv materialize', kv.value.materialize());
+  } catch (cause) {
+    throw stageFailure(kv.owner, 'kv materialize', cause);
+  }
+}
+
+/** Hands a step's `present.*` tensors to the store. */
+export function storeAppend(kv: Owned<KvCacheStore>, presents: Readonly<Record<string, BackendTensor>>): void {
+  try {
+    synchronousResult(kv.owner, 'kv append', kv.value.append(presents));
+  } catch (cause) {
+    throw stageFailure(kv.owner, 'kv append', cause);
+  }
+}
 
 /** The store's cached positions. */
 export function storeLength(kv: Owned<KvCacheStore>): number {

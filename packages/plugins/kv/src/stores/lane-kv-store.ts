@@ -42,6 +42,8 @@ export abstract class LaneKvStore implements KvCacheStore {
   /** Tokens appended since `begin`: the absolute index of the next token. */
   private seen = 0;
   private feeds: Record<string, BackendTensor> | undefined;
+  /** False when the session's tensors are garbage-collected: dropped, not disposed. */
+  private disposeTensors = true;
 
   /** A lane for one row and head of a layer's keys or values, each token `dim` values. */
   protected abstract createLane(part: KvPart, layer: number, dim: number): Lane;
@@ -55,6 +57,7 @@ export abstract class LaneKvStore implements KvCacheStore {
     const { layout, batchSize, session } = init;
     this.layout = layout;
     this.session = session;
+    this.disposeTensors = session.garbageCollectedTensors !== true;
     this.batch = batchSize;
     this.seen = 0;
     this.positions = Array.from({ length: layout.numKvHeads }, () => []);
@@ -124,7 +127,7 @@ export abstract class LaneKvStore implements KvCacheStore {
       this.seen += added;
       this.slots = total;
     } finally {
-      for (const tensor of Object.values(presents)) tensor.dispose();
+      if (this.disposeTensors) for (const tensor of Object.values(presents)) tensor.dispose();
     }
   }
 
@@ -186,7 +189,7 @@ export abstract class LaneKvStore implements KvCacheStore {
   }
 
   private invalidate(s: Stream): void {
-    s.tensor?.dispose();
+    if (this.disposeTensors) s.tensor?.dispose();
     s.tensor = undefined;
   }
 
