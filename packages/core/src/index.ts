@@ -67,7 +67,7 @@ export { checkSessionOptions } from './model/session-options.js';
 export { gatherSlots, validateSelection } from './generation/kv/gather-slots.js';
 export { slotPositions } from './generation/kv/store-calls.js';
 export type { FeedPlacement } from './generation/step-feeds.js';
-export { DEFAULT_CAPABILITY, DEFAULT_KV_STORE } from './generation/resolve-components.js';
+export { DEFAULT_CAPABILITY, DEFAULT_KV_STORE, REUSABLE_CAPABILITY } from './generation/resolve-components.js';
 export { parseNamedRef } from './util/parse-named-ref.js';
 export { describeCause, quoteValue } from './util/describe-cause.js';
 export { checkKnownKeys } from './util/known-keys.js';

@@ -81,7 +81,7 @@ export async function evaluatePerplexity(ctx: GenerationContext, request: Perple
   // With failover, like generation: the first backend whose circuit breaker allows a call.
   const active = ctx.failover ? await ctx.sessions.acquire() : ctx.sessions.current;
   const session = active.session;
-  const { kv, router } = resolveComponents(ctx.registry, {
+  const { kv, router, kvPool } = resolveComponents(ctx.registry, {
     ...(request.kv === undefined ? {} : { kv: request.kv }),
     ...(request.router === undefined ? {} : { router: request.router }),
   });
@@ -170,7 +170,7 @@ export async function evaluatePerplexity(ctx: GenerationContext, request: Perple
     throw error;
   } finally {
     release();
-    disposeStore(kv, failed);
+    disposeStore(kv, failed, kvPool);
   }
 }
 

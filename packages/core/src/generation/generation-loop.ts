@@ -66,7 +66,6 @@ async function runGeneration(
   const { maxTokens, stop, ignoreEos } = requestLimits(request, longest, ctx.config.maxPositions);
   const components = resolveComponents(ctx.registry, request);
   const store = components.kv.value;
-  const random = seededRandom(sampling.seed);
   const { presentNames } = ctx;
   const eos = ignoreEos ? NO_EOS : ctx.eosIds;
   const batch = prompts.length;
@@ -79,6 +78,8 @@ async function runGeneration(
   const rewrites =
     sampling.temperature !== 0 || sampling.repetitionPenalty !== 1 || components.processors.length > 0 ||
     components.sampler !== undefined || stages.processLogits.length > 0;
+  // Only picks that rewrite logits draw random numbers (plain greedy takes the argmax).
+  const random = rewrites ? seededRandom(sampling.seed) : NEVER_DRAWN;
   const emitMetrics = request.metrics !== false;
   const stepMs: number[] = [];
   const router = components.router;
@@ -302,13 +303,18 @@ async function runGeneration(
   } finally {
     releaseInstances(claimed);
     release();
-    disposeStore(components.kv, failed);
+    disposeStore(components.kv, failed, components.kvPool);
   }
 }
 
 /** `owned` and `rotated` when a step holds no tensors: shared, never written. */
 const NOTHING_OWNED: Readonly<Record<string, BackendTensor>> = Object.freeze({});
 const NOTHING_ROTATED: readonly BackendTensor[] = Object.freeze([]);
+
+/** The `random` of a run whose picks never draw (plain greedy decoding). */
+const NEVER_DRAWN = (): number => {
+  throw new Error('internal error: plain greedy decoding drew a random number');
+};
 
 /** The end-of-sequence set of a request that ignores EOS. */
 const NO_EOS: ReadonlySet<number> = new Set();

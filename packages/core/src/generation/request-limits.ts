@@ -4,6 +4,8 @@ import type { GenerationRequest } from '../spec/request.js';
 
 const NO_STOP: readonly string[] = Object.freeze([]);
 
+const badStop = (): InvalidOptionsError => new InvalidOptionsError('stop must be a list of non-empty strings.', { option: 'stop' });
+
 /** Default number of new tokens when a request does not say. */
 export const DEFAULT_MAX_TOKENS = 256;
 
@@ -21,8 +23,10 @@ export function requestLimits(
     throw new InvalidOptionsError(`maxTokens must be an integer >= 1 (got ${String(request.maxTokens)}).`, { option: 'maxTokens' });
   }
   const stop = request.stop === undefined ? NO_STOP : request.stop;
-  if (!Array.isArray(stop) || stop.some((s) => typeof s !== 'string' || s.length === 0)) {
-    throw new InvalidOptionsError('stop must be a list of non-empty strings.', { option: 'stop' });
+  if (!Array.isArray(stop)) throw badStop();
+  for (let i = 0; i < stop.length; i++) {
+    const s: unknown = stop[i];
+    if (typeof s !== 'string' || s.length === 0) throw badStop();
   }
   const ignoreEos = request.ignoreEos === undefined ? false : request.ignoreEos;
   if (typeof ignoreEos !== 'boolean') {

@@ -6,6 +6,7 @@ import type { LogitsProcessor, Sampler } from '../spec/logits.js';
 import type { AdapterKind, AdapterKinds, AdapterRegistry, RegisteredEntry } from '../spec/registry.js';
 import type { GenerationRequest, NamedRef } from '../spec/request.js';
 import { stageFailure } from './stage-runner.js';
+import { StorePool } from './kv/store-pool.js';
 
 /** A component with the plugin it came from (`request` for instances passed in the request). */
 export interface Owned<T> {
@@ -20,6 +21,8 @@ export interface RunComponents {
   readonly analyzers: readonly Owned<Analyzer>[];
   readonly sampler: Owned<Sampler> | undefined;
   readonly router: Owned<AttentionRouter> | undefined;
+  /** Where the store goes back when the run ends without error: set for a `reusable` default store. */
+  readonly kvPool?: StorePool | undefined;
 }
 
 /** The default store when a request names none. */
@@ -46,6 +49,8 @@ interface DefaultEntries {
   readonly revision: number;
   readonly kv: RegisteredEntry<KvCacheStore>;
   readonly router: RegisteredEntry<AttentionRouter> | undefined;
+  /** Idle instances of the store entry, when it is `reusable`. */
+  readonly kvPool: StorePool | undefined;
 }
 
 const defaultEntries = new WeakMap<AdapterRegistry, DefaultEntries>();
@@ -60,16 +65,20 @@ function defaultComponents(registry: AdapterRegistry): RunComponents {
   let entries = registry.revision === undefined ? undefined : defaultEntries.get(registry);
   if (entries === undefined || entries.revision !== registry.revision) {
     const routerName = runtimeDefault(registry, 'attention-router');
+    const kv = registry.resolve('kv-cache', { name: runtimeDefault(registry, 'kv-cache') ?? DEFAULT_KV_STORE });
     entries = {
       revision: registry.revision ?? -1,
-      kv: registry.resolve('kv-cache', { name: runtimeDefault(registry, 'kv-cache') ?? DEFAULT_KV_STORE }),
+      kv,
       router: routerName === undefined ? undefined : registry.resolve('attention-router', { name: routerName }),
+      // Only with a registry that tracks revisions: the pool lives as long as these entries.
+      kvPool: registry.revision !== undefined && kv.capabilities?.includes(REUSABLE_CAPABILITY) ? new StorePool() : undefined,
     };
     if (registry.revision !== undefined) defaultEntries.set(registry, entries);
   }
-  const kv = instantiate('kv-cache', entries.kv, undefined, isKvStore);
+  const { kvPool } = entries;
+  const kv = kvPool?.take() ?? instantiate('kv-cache', entries.kv, undefined, isKvStore);
   const router = entries.router && checkRouter(instantiate('attention-router', entries.router, undefined, isRouter));
-  return { kv, processors: NONE, analyzers: NONE, sampler: undefined, router };
+  return { kv, processors: NONE, analyzers: NONE, sampler: undefined, router, kvPool };
 }
 
 function checkRouter(router: Owned<AttentionRouter>): Owned<AttentionRouter> {
@@ -89,6 +98,14 @@ function runtimeDefault(registry: AdapterRegistry, kind: 'kv-cache' | 'attention
 
 /** Capability that makes a `kv-cache` or `attention-router` entry the default of its runtime. */
 export const DEFAULT_CAPABILITY = 'default';
+
+/**
+ * Capability of a `kv-cache` entry whose instances may serve one run after another: `begin`
+ * resets every bit of a run's state, and `create` takes no per-run input. A request that names no
+ * store then gets an idle instance when there is one, instead of a new one (core's `fp32` entry
+ * and `@weft/plugin-kv`'s stores have it). Each instance still serves one run at a time.
+ */
+export const REUSABLE_CAPABILITY = 'reusable';
 
 function list<T>(value: readonly T[] | undefined, option: string): readonly T[] {
   if (value === undefined) return [];

@@ -1,7 +1,7 @@
 import { Container, type ServiceIdentifier } from 'inversify';
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import { FullPrecisionKvStore } from '../generation/kv/full-precision-kv-store.js';
-import { DEFAULT_KV_STORE } from '../generation/resolve-components.js';
+import { DEFAULT_KV_STORE, REUSABLE_CAPABILITY } from '../generation/resolve-components.js';
 import type { DefaultWeftModel } from '../model/default-weft-model.js';
 import { loadModel } from '../model/load-model.js';
 import { PluginHost } from '../plugin/plugin-host.js';
@@ -140,6 +140,7 @@ function registerCoreEntries(registry: AdapterRegistry): void {
   registry.register('kv-cache', {
     name: DEFAULT_KV_STORE,
     priority: 0,
+    capabilities: [REUSABLE_CAPABILITY],
     description: 'Full-precision cache; feeds present tensors back without copies',
     create: () => new FullPrecisionKvStore(),
   }, '@weft/core');

@@ -1,4 +1,4 @@
-import { DEFAULT_CAPABILITY, definePlugin, InvalidOptionsError, type KvCacheStore, type WeftPlugin } from '@weft/core';
+import { DEFAULT_CAPABILITY, definePlugin, InvalidOptionsError, REUSABLE_CAPABILITY, type KvCacheStore, type WeftPlugin } from '@weft/core';
 import { Fp16KvStore, Int4KvStore, Int8KvStore, KiviKvStore, TemporalKvStore, type IntKvOptions, type KiviKvOptions } from './stores/stores.js';
 
 import { VERSION } from './version.js';
@@ -96,7 +96,7 @@ export function kvQuant(options: KvQuantOptions): WeftPlugin {
       ctx.register('kv-cache', {
         name: KV_QUANT_ENTRY,
         priority: 10,
-        capabilities: [DEFAULT_CAPABILITY, 'compressed', store],
+        capabilities: [DEFAULT_CAPABILITY, REUSABLE_CAPABILITY, 'compressed', store],
         description: `${store} (${JSON.stringify(rest)}), the runtime default`,
         create: (o) => {
           // The bit width picks the store, and that is fixed when the plugin is written.

@@ -115,6 +115,9 @@ export class FullPrecisionKvStore implements KvCacheStore {
     this.cached = 0;
     this.positions = undefined;
     this.seen = 0;
+    // An idle instance (a pooled one) holds on to no session.
+    this.layout = undefined;
+    this.session = undefined;
   }
 
   private releasePast(): void {

@@ -2,6 +2,7 @@ import type { BackendTensor } from '../../spec/backend.js';
 import type { KvCacheInit, KvCacheStore } from '../../spec/kv-cache.js';
 import type { Owned } from '../resolve-components.js';
 import { stageFailure, synchronousResult } from '../stage-runner.js';
+import type { StorePool } from './store-pool.js';
 
 // A run's calls into its KV store (`retain` goes through runStage with the router), naming the
 // plugin at fault as runStage does. Plain try/catch and no closure per call: these run every step
@@ -71,12 +72,15 @@ export function storeSlotPositions(kv: Owned<KvCacheStore>, heads: number): read
 
 /**
  * Disposes the store at the end of a run. A failure is the run's error when the run itself
- * succeeded; when the run is already failing, that first error is the one reported.
+ * succeeded; when the run is already failing, that first error is the one reported. When the run
+ * succeeded and the store came from a pool, it goes back there.
  */
-export function disposeStore(kv: Owned<KvCacheStore>, runFailed: boolean): void {
+export function disposeStore(kv: Owned<KvCacheStore>, runFailed: boolean, pool?: StorePool): void {
   try {
     kv.value.dispose();
   } catch (cause) {
     if (!runFailed) throw stageFailure(kv.owner, 'kv dispose', cause);
+    return;
   }
+  if (!runFailed) pool?.give(kv);
 }

@@ -186,6 +186,8 @@ export abstract class LaneKvStore implements KvCacheStore {
     this.slots = 0;
     this.seen = 0;
     this.positions = this.positions.map(() => []);
+    // An idle instance (a pooled one) holds on to no session.
+    this.session = undefined;
   }
 
   private invalidate(s: Stream): void {
