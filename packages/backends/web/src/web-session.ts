@@ -20,6 +20,13 @@ export class WebSession implements InferenceSession {
   readonly outputNames: readonly string[];
   readonly inputMetadata: readonly ValueInfo[];
   readonly outputMetadata: readonly ValueInfo[];
+  /**
+   * Every tensor here is CPU memory in JavaScript: inputs wrap the typed arrays given, and Weft
+   * never asks for device-resident outputs (`preferredOutputLocation` stays `cpu`), so
+   * onnxruntime-web returns outputs as typed arrays whatever the provider. Disposing one frees
+   * nothing, so Weft drops them.
+   */
+  readonly garbageCollectedTensors = true;
   private released = false;
 
   constructor(
