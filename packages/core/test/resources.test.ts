@@ -7,14 +7,16 @@ import { collect, fixture, runtime, wrappedNodeBackend } from './helpers.js';
 function countingBackend(garbageCollectedTensors?: boolean) {
   const live = new Set<BackendTensor>();
   let released = 0;
+  let disposeCalls = 0;
   const plugin = wrappedNodeBackend({
     name: 'counting',
     priority: 1000,
     liveTensors: live,
+    onTensorDisposed: () => disposeCalls++,
     onRelease: () => released++,
     ...(garbageCollectedTensors === undefined ? {} : { garbageCollectedTensors }),
   });
-  return { plugin, live, released: () => released };
+  return { plugin, live, released: () => released, disposeCalls: () => disposeCalls };
 }
 
 describe('resource release', () => {
@@ -89,11 +91,15 @@ describe('resource release', () => {
       expect(ids(await collect(model.generate(request)))).toEqual(ids(await collect(reference.generate(request))));
       // Inputs, outputs and the store's past: none disposed (the store was told through begin()).
       expect(collected.live.size).toBeGreaterThan(before + 8 * 3);
+      expect(collected.disposeCalls()).toBe(0);
       const live = collected.live.size;
       const inputIds = model.tokenizer.encode('the cat sat on the mat');
       const request2 = { inputIds, prefillTokens: 3 };
       expect((await model.evaluate(request2)).perplexity).toBeCloseTo((await reference.evaluate(request2)).perplexity, 4);
       expect(collected.live.size).toBeGreaterThan(live);
+      expect(collected.disposeCalls()).toBe(0);
+      // The ordinary session of the same test disposes (so the counter counts).
+      expect(counting.disposeCalls()).toBeGreaterThan(0);
       await reference.dispose();
     } finally {
       await gc.dispose();

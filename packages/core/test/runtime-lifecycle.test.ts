@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { BACKENDS, createWeft, definePlugin, ModelDisposedError, RuntimeDisposedError } from '../src/index.js';
 import { collect, fixture, wrappedNodeBackend } from './helpers.js';
 
@@ -95,17 +95,33 @@ describe('disposing a runtime', () => {
   });
 
   it('stops waiting for a plugin setup that never finishes, so nothing holds the process', async () => {
-    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
-    const before = timers();
-    const weft = createWeft({
-      plugins: [definePlugin({ name: 'hangs', version: '1.0.0', apiVersion: '^0.1.0', setup: () => new Promise<void>(() => {}) })],
-      setupTimeoutMs: 600_000,
-    });
-    const ready = weft.ready().catch((e: unknown) => e);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(timers()).toBe(before + 1); // the setup's deadline
-    await weft.dispose();
-    expect(RuntimeDisposedError.isInstance(await ready)).toBe(true);
-    expect(timers()).toBe(before);
+    // The setup's deadline is the only timer with this delay; watch that one rather than counting
+    // the process's timers (other tests' timers come and go meanwhile).
+    const deadlineMs = 600_000;
+    const deadlines: NodeJS.Timeout[] = [];
+    const realSetTimeout = globalThis.setTimeout;
+    const spy = vi.spyOn(globalThis, 'setTimeout').mockImplementation(((callback: () => void, ms?: number) => {
+      const timer = realSetTimeout(callback, ms);
+      if (ms === deadlineMs) deadlines.push(timer);
+      return timer;
+    }) as typeof setTimeout);
+    const cleared = vi.spyOn(globalThis, 'clearTimeout');
+    try {
+      const weft = createWeft({
+        plugins: [definePlugin({ name: 'hangs', version: '1.0.0', apiVersion: '^0.1.0', setup: () => new Promise<void>(() => {}) })],
+        setupTimeoutMs: deadlineMs,
+      });
+      const ready = weft.ready().catch((e: unknown) => e);
+      await new Promise((resolve) => realSetTimeout(resolve, 20));
+      expect(deadlines).toHaveLength(1);
+      expect(deadlines[0]!.hasRef()).toBe(true);
+      await weft.dispose();
+      expect(RuntimeDisposedError.isInstance(await ready)).toBe(true);
+      // Cleared, so it neither holds the process nor fires.
+      expect(cleared).toHaveBeenCalledWith(deadlines[0]);
+    } finally {
+      spy.mockRestore();
+      cleared.mockRestore();
+    }
   });
 });

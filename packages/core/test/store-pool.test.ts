@@ -98,6 +98,17 @@ describe('reusable default stores', () => {
     expect(reusable.made.length - named).toBe(2);
   });
 
+  it('serve requests that name other components but no store', async () => {
+    const model = await weft.load(fixture('tiny'));
+    await ids(model, { prompt: 'a', maxTokens: 2 }); // one idle instance now
+    const made = reusable.made.length;
+    const keep = { name: 'keep', process: () => {} };
+    const plainIds = await ids(model, { prompt: 'a', maxTokens: 4 });
+    expect(await ids(model, { prompt: 'a', maxTokens: 4, processors: [keep] })).toEqual(plainIds);
+    expect(await ids(model, { prompt: 'a', maxTokens: 4, temperature: 0.7, seed: 3, topK: 5 })).toHaveLength(1);
+    expect(reusable.made.length).toBe(made);
+  });
+
   it('include core\'s fp32 store', () => {
     const fp32 = reference.registry.list('kv-cache').find((e) => e.name === DEFAULT_KV_STORE);
     expect(fp32?.capabilities).toContain(REUSABLE_CAPABILITY);

@@ -15,6 +15,8 @@ export interface WrappedNodeBackendOptions {
   readonly onSessionOpened?: () => void;
   /** Holds every tensor a session creates or returns from `run`, until that tensor is disposed. */
   readonly liveTensors?: Set<BackendTensor>;
+  /** Called on every `dispose()` of a tensor tracked in `liveTensors`. */
+  readonly onTensorDisposed?: () => void;
   /** Called before each forward pass. */
   readonly beforeRun?: () => void;
   /** Called on every `release()` call, before the inner session is released. */
@@ -25,13 +27,14 @@ export interface WrappedNodeBackendOptions {
 
 /** A plugin registering onnxruntime-node (one intra-op thread) under another name, with the given observers. */
 export function wrappedNodeBackend(options: WrappedNodeBackendOptions): WeftPlugin {
-  const { name, priority, hooks = [], beforeCreateSession, onSessionOpened, liveTensors, beforeRun, onRelease, garbageCollectedTensors } = options;
+  const { name, priority, hooks = [], beforeCreateSession, onSessionOpened, liveTensors, onTensorDisposed, beforeRun, onRelease, garbageCollectedTensors } = options;
   const track = <T extends BackendTensor>(tensor: T): T => {
     if (liveTensors === undefined) return tensor;
     liveTensors.add(tensor);
     const dispose = tensor.dispose.bind(tensor);
     (tensor as { dispose: () => void }).dispose = () => {
       liveTensors.delete(tensor);
+      onTensorDisposed?.();
       dispose();
     };
     return tensor;

@@ -6,6 +6,7 @@ import type { KvCacheStore } from '../spec/kv-cache.js';
 import type { NamedRef } from '../spec/request.js';
 import type { GenerationContext } from './generation-context.js';
 import { resolveComponents } from './resolve-components.js';
+import { claimInstances, releaseInstances } from './instance-claims.js';
 import { logSumExp } from './sampling/softmax.js';
 import { runStage } from './stage-runner.js';
 import { takePresents } from './take-presents.js';
@@ -35,6 +36,10 @@ export interface PerplexityRequest {
   readonly inputIds: readonly number[];
   /** Tokens fed in the first forward pass (chunked prefill); the rest go one per step. Default 1. */
   readonly prefillTokens?: number;
+  /**
+   * KV-cache store, as in generation: a registered name, `{ name, options }`, or an instance (which
+   * serves one run at a time: a second run on it while the first is going fails).
+   */
   readonly kv?: NamedRef | KvCacheStore;
   /** Attention router applied after every step, as in generation. */
   readonly router?: NamedRef | AttentionRouter;
@@ -81,16 +86,15 @@ export async function evaluatePerplexity(ctx: GenerationContext, request: Perple
   // With failover, like generation: the first backend whose circuit breaker allows a call.
   const active = ctx.failover ? await ctx.sessions.acquire() : ctx.sessions.current;
   const session = active.session;
-  const { kv, router, kvPool } = resolveComponents(ctx.registry, {
+  const components = resolveComponents(ctx.registry, {
     ...(request.kv === undefined ? {} : { kv: request.kv }),
     ...(request.router === undefined ? {} : { router: request.router }),
   });
-  if (layout.hasPast) storeBegin(kv, { layout, batchSize: 1, session });
+  const { kv, router, kvPool } = components;
   const vocab = ctx.config.vocabSize;
   const presentNames = ctx.presentNames;
   let nll = 0;
   const stepMs: number[] = [];
-  const rerotation = cacheKeyRerotation(router?.value.positions ?? 'absolute', layout, ctx.config, 1);
   let owned: Record<string, BackendTensor> = {};
   /** Past keys re-rotated to cache positions for this step (positions: 'cache'). */
   let rotated: BackendTensor[] = [];
@@ -104,8 +108,12 @@ export async function evaluatePerplexity(ctx: GenerationContext, request: Perple
     owned = {};
     rotated = [];
   };
+  // Like generation: the request's own store and router instances serve one run at a time.
+  const claimed = claimInstances(components);
   let failed = false;
   try {
+    const rerotation = cacheKeyRerotation(router?.value.positions ?? 'absolute', layout, ctx.config, 1);
+    if (layout.hasPast) storeBegin(kv, { layout, batchSize: 1, session });
     let done = 0;
     while (done < n - 1) {
       if (signal?.aborted) throw abortReason(signal);
@@ -169,6 +177,7 @@ export async function evaluatePerplexity(ctx: GenerationContext, request: Perple
     failed = true;
     throw error;
   } finally {
+    releaseInstances(claimed);
     release();
     disposeStore(kv, failed, kvPool);
   }

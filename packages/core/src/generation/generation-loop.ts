@@ -84,7 +84,6 @@ async function runGeneration(
   const stepMs: number[] = [];
   const router = components.router;
   const positionMode = router?.value.positions ?? 'absolute';
-  const rerotation = cacheKeyRerotation(positionMode, layout, ctx.config, batch);
   /** Tokens fed so far, padding included: the absolute index of the next token. */
   let seen = 0;
   let ttftMs = 0;
@@ -125,6 +124,9 @@ async function runGeneration(
   const claimed = claimInstances(components);
   let failed = false;
   try {
+    // Inside the try: a router whose positions this model cannot re-rotate fails the run, and the
+    // store still goes through disposeStore.
+    const rerotation = cacheKeyRerotation(positionMode, layout, ctx.config, batch);
     if (layout.hasPast) storeBegin(components.kv, { layout, batchSize: batch, session: active.session });
     out.next({ type: 'start', backend: active.backend, rejectedBackends: ctx.rejectedBackends, batchSize: batch, promptIds: prompts, kv: store.name });
     // A subscriber that stopped at `start` (e.g. `take(1)`) unsubscribed before the teardown was

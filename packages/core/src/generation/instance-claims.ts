@@ -8,8 +8,8 @@ const NONE: readonly object[] = Object.freeze([]);
 /**
  * Claims the request's own store and router instances for one run. They keep one run's state
  * (the cache, the kept slots), so a second run on the same instance, e.g. a second subscription to
- * the same Observable, would corrupt the first: it fails here instead. Registry entries make a
- * new instance per run and are not claimed.
+ * the same Observable, would corrupt the first: it fails here instead. Instances made from registry
+ * entries (new, or an idle pooled `reusable` store) belong to one run and are not claimed.
  */
 export function claimInstances(components: RunComponents): readonly object[] {
   const { kv, router } = components;

@@ -33,18 +33,23 @@ export function resolveComponents(registry: AdapterRegistry, request: Generation
     request.kv === undefined && request.router === undefined && request.processors === undefined &&
     request.analyzers === undefined && request.sampler === undefined
   ) {
-    return defaultComponents(registry);
+    const entries = defaultEntriesOf(registry);
+    return { kv: defaultStore(entries), processors: NONE, analyzers: NONE, sampler: undefined, router: defaultRouter(entries), kvPool: entries.kvPool };
   }
   const processors = list(request.processors, 'processors').map((r) => pick(registry, 'logits-processor', r, isProcessor));
   const analyzers = list(request.analyzers, 'analyzers').map((r) => pick(registry, 'analyzer', r, isAnalyzer));
   const sampler = request.sampler === undefined ? undefined : pick(registry, 'sampler', request.sampler, isSampler);
-  const kv = pick(registry, 'kv-cache', request.kv ?? runtimeDefault(registry, 'kv-cache') ?? DEFAULT_KV_STORE, isKvStore);
-  const routerRef = request.router ?? runtimeDefault(registry, 'attention-router');
-  const router = routerRef === undefined ? undefined : checkRouter(pick(registry, 'attention-router', routerRef, isRouter));
-  return { kv, processors, analyzers, sampler, router };
+  const router = request.router === undefined
+    ? defaultRouter(defaultEntriesOf(registry))
+    : checkRouter(pick(registry, 'attention-router', request.router, isRouter));
+  if (request.kv !== undefined) {
+    return { kv: pick(registry, 'kv-cache', request.kv, isKvStore), processors, analyzers, sampler, router };
+  }
+  const entries = defaultEntriesOf(registry);
+  return { kv: defaultStore(entries), processors, analyzers, sampler, router, kvPool: entries.kvPool };
 }
 
-/** The store and router entries a request that names no components gets, per registry. */
+/** The store and router entries a request gets for the components it does not name, per registry. */
 interface DefaultEntries {
   readonly revision: number;
   readonly kv: RegisteredEntry<KvCacheStore>;
@@ -57,11 +62,10 @@ const defaultEntries = new WeakMap<AdapterRegistry, DefaultEntries>();
 const NONE: readonly never[] = Object.freeze([]);
 
 /**
- * Components of a request that names none: the runtime's default store and router, new instances
- * per run. The entries are looked up once per registry revision, not per request (this runs on
- * the path to the first token).
+ * The runtime's default store and router entries. Looked up once per registry revision, not per
+ * request (this runs on the path to the first token).
  */
-function defaultComponents(registry: AdapterRegistry): RunComponents {
+function defaultEntriesOf(registry: AdapterRegistry): DefaultEntries {
   let entries = registry.revision === undefined ? undefined : defaultEntries.get(registry);
   if (entries === undefined || entries.revision !== registry.revision) {
     const routerName = runtimeDefault(registry, 'attention-router');
@@ -75,10 +79,17 @@ function defaultComponents(registry: AdapterRegistry): RunComponents {
     };
     if (registry.revision !== undefined) defaultEntries.set(registry, entries);
   }
-  const { kvPool } = entries;
-  const kv = kvPool?.take() ?? instantiate('kv-cache', entries.kv, undefined, isKvStore);
-  const router = entries.router && checkRouter(instantiate('attention-router', entries.router, undefined, isRouter));
-  return { kv, processors: NONE, analyzers: NONE, sampler: undefined, router, kvPool };
+  return entries;
+}
+
+/** An idle instance of the default store when its entry is `reusable` and one is left, else a new one. */
+function defaultStore(entries: DefaultEntries): Owned<KvCacheStore> {
+  return entries.kvPool?.take() ?? instantiate('kv-cache', entries.kv, undefined, isKvStore);
+}
+
+/** A new instance of the runtime's default router, when a plugin set one. */
+function defaultRouter(entries: DefaultEntries): Owned<AttentionRouter> | undefined {
+  return entries.router && checkRouter(instantiate('attention-router', entries.router, undefined, isRouter));
 }
 
 function checkRouter(router: Owned<AttentionRouter>): Owned<AttentionRouter> {
@@ -103,7 +114,7 @@ export const DEFAULT_CAPABILITY = 'default';
  * Capability of a `kv-cache` entry whose instances may serve one run after another: `begin`
  * resets every bit of a run's state, and `create` takes no per-run input. A request that names no
  * store then gets an idle instance when there is one, instead of a new one (core's `fp32` entry
- * and `@weft/plugin-kv`'s stores have it). Each instance still serves one run at a time.
+ * and `@weft/plugin-kv`'s `kv-quant` have it). Each instance still serves one run at a time.
  */
 export const REUSABLE_CAPABILITY = 'reusable';
 

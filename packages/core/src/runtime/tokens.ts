@@ -44,7 +44,7 @@ export function extensionPointKind(token: unknown): string | undefined {
 export const BACKENDS = extensionPointToken('backend');
 /** Tokenizers (`tokenizer`), created per load from the model folder's files. */
 export const TOKENIZERS = extensionPointToken('tokenizer');
-/** KV-cache stores (`kv-cache`), one new store per generation run. */
+/** KV-cache stores (`kv-cache`): one store per generation run at a time (`reusable` ones are pooled). */
 export const KV_CACHE_STORES = extensionPointToken('kv-cache');
 /** Attention routers (`attention-router`): which cache slots each step keeps. */
 export const ATTENTION_ROUTERS = extensionPointToken('attention-router');

@@ -45,7 +45,10 @@ export interface KvCacheStore {
   readonly specificationVersion: 'v1';
   /** Shown in the `start` event's `kv` and in errors, e.g. `int4`. */
   readonly name: string;
-  /** Called once per run before the first step. */
+  /**
+   * Called once per run before the first step. A store whose entry has the `reusable` capability
+   * is begun again, after `dispose`, for a later run: `begin` must then reset every bit of state.
+   */
   begin(init: KvCacheInit): void;
   /** Number of cached positions (the past length the next step sees). */
   readonly length: number;
@@ -56,7 +59,8 @@ export interface KvCacheStore {
   materialize(): Readonly<Record<string, BackendTensor>>;
   /**
    * Takes ownership of this step's `present.*` outputs (keyed by output name); each holds
-   * `past + seq` positions. The store disposes what it does not keep.
+   * `past + seq` positions. The store disposes what it does not keep, unless `begin`'s
+   * `session.garbageCollectedTensors` is true: then it may simply drop them.
    */
   append(presents: Readonly<Record<string, BackendTensor>>): void;
   /** Bytes held at rest right now (data + any scales, zero points, residual buffers). */

@@ -44,7 +44,8 @@ export interface AdapterEntry<T, O = Readonly<Record<string, unknown>>> {
   /** One-line description shown in listings and error messages. */
   readonly description?: string;
   /**
-   * Makes an instance: per run for stores, routers, processors, analyzers and samplers, per load for
+   * Makes an instance: per run for stores (a `reusable` default store's instances serve one run
+   * after another), routers, processors, analyzers and samplers, per load for
    * tokenizers and backends. `options` are what the caller gave with the name (a request's
    * `{ name, options }`, or `name:key=value` on the CLI); validate them and throw an
    * `InvalidOptionsError` for bad ones.

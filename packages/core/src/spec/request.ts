@@ -49,7 +49,8 @@ export interface GenerationRequest {
    * KV-cache store: a registered `kv-cache` entry (a new instance per run), or an instance. An
    * instance holds one run's cache: a second run on it while the first is going fails with an
    * `InvalidOptionsError`, so subscribe once, or pass a name. Default: the runtime's default
-   * store (a plugin's entry with the `default` capability, e.g. `kvQuant`), else `fp32`.
+   * store (a plugin's entry with the `default` capability, e.g. `kvQuant`), else `fp32`; an idle
+   * instance of it is reused when its entry is `reusable` (see `REUSABLE_CAPABILITY`).
    */
   readonly kv?: NamedRef | KvCacheStore;
   /**

@@ -278,4 +278,18 @@ export function checkKvStoreContract(create: () => KvCacheStore, options: Confor
   checkFeeds('garbage-collected run end');
   store.dispose();
   for (const t of [...gc.created, ...presentsGiven.slice(givenBefore)]) assert.ok(!t.disposed, 'garbage-collected run: a tensor was disposed');
+
+  // A fourth run on an ordinary session again: the store must not stay in its dropping mode.
+  const plain = fakeSession();
+  const givenBeforePlain = presentsGiven.length;
+  collected = false;
+  store.begin({ layout, batchSize: B, session: plain.session });
+  expected = Array.from({ length: H }, () => []);
+  nextPosition = 0;
+  step(5, 'run after the garbage-collected one, prefill');
+  step(1, 'run after the garbage-collected one, decode');
+  checkFeeds('run after the garbage-collected one, end');
+  store.dispose();
+  for (const t of plain.created.filter(owned)) assert.ok(t.disposed, 'run after the garbage-collected one: dispose() left a tensor undisposed');
+  for (const t of presentsGiven.slice(givenBeforePlain)) assert.ok(t.disposed, 'run after the garbage-collected one: a present tensor was never disposed');
 }

@@ -28,7 +28,8 @@ interface Stream {
  * `present.*` tensor and disposes it; `materialize` shifts the rows of the working buffer to the
  * new length (one `copyWithin` per row) and dequantises the new tokens in place. Buffers change only
  * after `append` (or `retain`), when the tensors of the previous `materialize` are no longer used;
- * those tensors are disposed at the start of `append`.
+ * those tensors are disposed at the start of `append`. On a session whose
+ * `garbageCollectedTensors` is true both are dropped instead of disposed.
  */
 export abstract class LaneKvStore implements KvCacheStore {
   readonly specificationVersion = 'v1' as const;
