@@ -15,8 +15,12 @@
  * `weft bench` alternates A/B, B/A and sits between the two. ms/token is each run's median gap
  * between consecutive tokens, then the median over runs.
  *
+ * `--collect` (with `node --expose-gc`) runs a full collection before every run, so no run pays
+ * for garbage-collection work another left behind. Under other V8 settings (e.g.
+ * `node --single-threaded-gc`) the same comparison shows what the GC regime costs each engine.
+ *
  *   npx pnpm@10 build
- *   node packages/cli/bench/observable-floor.mjs [--model models/story] [--runs 150] [--tokens 64] [--prompt-tokens 32] [--order rotate|repeat]
+ *   node packages/cli/bench/observable-floor.mjs [--model models/story] [--runs 150] [--tokens 64] [--prompt-tokens 32] [--order rotate|repeat] [--collect]
  */
 import { Observable } from 'rxjs';
 import * as core from '@weft/core';
@@ -28,6 +32,8 @@ const flag = commandFlags();
 const { dir, shape, runs, tokens, promptTokens } = runSettings(flag, 150);
 const order = flag('order', 'rotate');
 if (order !== 'rotate' && order !== 'repeat') throw new Error(`--order must be rotate or repeat (got ${order})`);
+const collect = process.argv.includes('--collect');
+if (collect && typeof globalThis.gc !== 'function') throw new Error('--collect needs node --expose-gc');
 
 const weft = core.createWeft({ plugins: [backend.nodeBackend()] });
 const model = await weft.load(dir, { backend: 'node', session: { intraOpNumThreads: 1 } });
@@ -80,6 +86,7 @@ for (let i = 0; i < warmup + runs; i++) {
   const sequence = names.map((_, k) => names[(i + k) % names.length]);
   for (const name of sequence) {
     if (order === 'repeat') await engines[name]();
+    if (collect) globalThis.gc();
     const { ttft: ms, gap } = await engines[name]();
     if (i < warmup) continue;
     ttft[name].push(ms);
@@ -88,7 +95,7 @@ for (let i = 0; i < warmup + runs; i++) {
 }
 const med = Object.fromEntries(names.map((n) => [n, core.median(ttft[n])]));
 const gap = Object.fromEntries(names.map((n) => [n, core.median(gaps[n])]));
-console.log(`${dir}: prompt ${prompt.length} tokens, ${tokens} tokens per request, ${runs} requests per engine, order ${order} (medians)`);
+console.log(`${dir}: prompt ${prompt.length} tokens, ${tokens} tokens per request, ${runs} requests per engine, order ${order}${collect ? ', a full collection before every run' : ''} (medians)`);
 for (const n of names) {
   const added = n === 'minimal' ? '' : `   adds ${((med[n] - med.minimal) * 1000).toFixed(0)} µs`;
   const perToken = `   ms/token ${gap[n].toFixed(4)}, / minimal ${(gap[n] / gap.minimal).toFixed(3)}`;
