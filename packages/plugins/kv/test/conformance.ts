@@ -251,45 +251,41 @@ export function checkKvStoreContract(create: () => KvCacheStore, options: Confor
   for (const t of presentsGiven) assert.ok(t.disposed, 'a present tensor was never disposed');
   store.dispose(); // idempotent
 
+  /**
+   * Begins the same instance again on a new session (garbage-collected or not), prefills 5 tokens,
+   * decodes one, then `more()`, checks the feeds and disposes. Returns the session's tensors and
+   * the presents given during the run.
+   */
+  const rerun = (label: string, garbageCollected: boolean, more: () => void = () => {}) => {
+    const run = fakeSession(garbageCollected);
+    const givenBefore = presentsGiven.length;
+    collected = garbageCollected;
+    store.begin({ layout, batchSize: B, session: run.session });
+    expected = Array.from({ length: H }, () => []);
+    nextPosition = 0;
+    checkFeeds(`${label}, after begin`);
+    step(5, `${label} prefill`);
+    step(1, `${label} decode`);
+    more();
+    checkFeeds(`${label} end`);
+    store.dispose();
+    return { created: run.created, given: presentsGiven.slice(givenBefore) };
+  };
+
   // The same instance runs again after begin.
-  const again = fakeSession();
-  store.begin({ layout, batchSize: B, session: again.session });
-  expected = Array.from({ length: H }, () => []);
-  nextPosition = 0;
-  checkFeeds('second run, after begin');
-  step(5, 'second run prefill');
-  step(1, 'second run decode');
-  checkFeeds('second run end');
-  store.dispose();
+  const again = rerun('second run', false);
   for (const t of again.created.filter(owned)) assert.ok(t.disposed, 'second run: dispose() left a tensor undisposed');
 
   if (!options.dropsCollectedTensors) return;
   // A third run on a session whose tensors are garbage-collected: same values, nothing disposed.
-  const gc = fakeSession(true);
-  const givenBefore = presentsGiven.length;
-  collected = true;
-  store.begin({ layout, batchSize: B, session: gc.session });
-  expected = Array.from({ length: H }, () => []);
-  nextPosition = 0;
-  step(5, 'garbage-collected run prefill');
-  step(1, 'garbage-collected run decode');
-  retain({ kind: 'shared', slots: [1, 2, 3, 4, 5] }, 'garbage-collected run retain');
-  step(1, 'garbage-collected run decode after retain');
-  checkFeeds('garbage-collected run end');
-  store.dispose();
-  for (const t of [...gc.created, ...presentsGiven.slice(givenBefore)]) assert.ok(!t.disposed, 'garbage-collected run: a tensor was disposed');
+  const gc = rerun('garbage-collected run', true, () => {
+    retain({ kind: 'shared', slots: [1, 2, 3, 4, 5] }, 'garbage-collected run retain');
+    step(1, 'garbage-collected run decode after retain');
+  });
+  for (const t of [...gc.created, ...gc.given]) assert.ok(!t.disposed, 'garbage-collected run: a tensor was disposed');
 
   // A fourth run on an ordinary session again: the store must not stay in its dropping mode.
-  const plain = fakeSession();
-  const givenBeforePlain = presentsGiven.length;
-  collected = false;
-  store.begin({ layout, batchSize: B, session: plain.session });
-  expected = Array.from({ length: H }, () => []);
-  nextPosition = 0;
-  step(5, 'run after the garbage-collected one, prefill');
-  step(1, 'run after the garbage-collected one, decode');
-  checkFeeds('run after the garbage-collected one, end');
-  store.dispose();
+  const plain = rerun('run after the garbage-collected one', false);
   for (const t of plain.created.filter(owned)) assert.ok(t.disposed, 'run after the garbage-collected one: dispose() left a tensor undisposed');
-  for (const t of presentsGiven.slice(givenBeforePlain)) assert.ok(t.disposed, 'run after the garbage-collected one: a present tensor was never disposed');
+  for (const t of plain.given) assert.ok(t.disposed, 'run after the garbage-collected one: a present tensor was never disposed');
 }
