@@ -39,14 +39,15 @@ export function resolveComponents(registry: AdapterRegistry, request: Generation
   const processors = list(request.processors, 'processors').map((r) => pick(registry, 'logits-processor', r, isProcessor));
   const analyzers = list(request.analyzers, 'analyzers').map((r) => pick(registry, 'analyzer', r, isAnalyzer));
   const sampler = request.sampler === undefined ? undefined : pick(registry, 'sampler', request.sampler, isSampler);
-  const router = request.router === undefined
-    ? defaultRouter(defaultEntriesOf(registry))
-    : checkRouter(pick(registry, 'attention-router', request.router, isRouter));
-  if (request.kv !== undefined) {
-    return { kv: pick(registry, 'kv-cache', request.kv, isKvStore), processors, analyzers, sampler, router };
+  // The runtime's defaults for what the request leaves out (looked up once per registry revision).
+  const defaults = request.router === undefined || request.kv === undefined ? defaultEntriesOf(registry) : undefined;
+  const router = defaults && request.router === undefined
+    ? defaultRouter(defaults)
+    : checkRouter(pick(registry, 'attention-router', request.router!, isRouter));
+  if (defaults && request.kv === undefined) {
+    return { kv: defaultStore(defaults), processors, analyzers, sampler, router, kvPool: defaults.kvPool };
   }
-  const entries = defaultEntriesOf(registry);
-  return { kv: defaultStore(entries), processors, analyzers, sampler, router, kvPool: entries.kvPool };
+  return { kv: pick(registry, 'kv-cache', request.kv!, isKvStore), processors, analyzers, sampler, router };
 }
 
 /** The store and router entries a request gets for the components it does not name, per registry. */
