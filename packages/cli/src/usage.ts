@@ -5,10 +5,13 @@ import { BENCH_DEFAULTS } from './args/bench-defaults.js';
 export const COMMANDS = ['generate', 'eval', 'bench', 'demo'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
-const MODEL = `  --model DIR                model folder (config.json, tokenizer.json, onnx/model.onnx); default <repo>/models/story
-  --threads N                onnxruntime intra-op threads (0 = runtime default)
-  --backend NAME             auto (default: npu > node > web by priority and probe, with mid-stream
+const MODEL_DIR = `  --model DIR                model folder (config.json, tokenizer.json, onnx/model.onnx); default <repo>/models/story`;
+const THREADS = (dflt: string) => `  --threads N                onnxruntime intra-op threads (${dflt}0 = runtime default)`;
+const BACKEND = `  --backend NAME             auto (default: npu > node > web by priority and probe, with mid-stream
                              failover) | node | web | npu`;
+const MODEL = `${MODEL_DIR}
+${THREADS('')}
+${BACKEND}`;
 
 const PIPELINE = `  --kv NAME[:k=v,...]        KV-cache store: fp32 (default) | fp16 | int8 | int4 | kivi | temporal,
                              e.g. --kv int4:group=32 or --kv kivi:residual=128 (see docs/kv-cache.md)
@@ -82,11 +85,13 @@ ${PIPELINE}
 
 Alternates, in one process, Weft's greedy generation and a bare onnxruntime-node greedy loop on the
 same prompt ids and onnxruntime session (order A/B, B/A, ...; a session of its own for the bare
-loop when --backend is not node), excludes warm-up runs, reports medians, and checks that both
+loop when the SDK side does not run on the node backend), excludes warm-up runs, reports medians, and checks that both
 produce the same token ids. Both generate exactly --tokens tokens (EOS is treated as any token).
 
 Options:
-${MODEL.replace('(0 = runtime default)', `(default ${BENCH_DEFAULTS.threads}; 0 = runtime default)`).replace(/--backend NAME .*/, '--backend NAME     the SDK side: node (default, as the bare loop) | web | npu | auto')}
+${MODEL_DIR}
+${THREADS(`default ${BENCH_DEFAULTS.threads}; `)}
+  --backend NAME             the SDK side: node (default, as the bare loop) | web | npu | auto
   --tokens N                 new tokens per row, >= 2 (default ${BENCH_DEFAULTS.tokens})
   --prompt-tokens P          prompt length in tokens (default ${BENCH_DEFAULTS.promptTokens})
   --batch B                  identical rows per run (default ${BENCH_DEFAULTS.batch})

@@ -96,6 +96,19 @@ describe('help', () => {
     expect(bench).toMatch(/--tokens N .*\(default 64\)/);
   });
 
+  it.each(['generate', 'eval', 'bench', 'demo'])('weft %s --help lines every option description up in one column', async (command) => {
+    const lines = (await cli([command, '--help'])).stdout.split('\n');
+    const after = lines.slice(lines.indexOf('Options:') + 1);
+    const options = after.slice(0, after.findIndex((l) => !l.startsWith(' ')));
+    expect(options.length).toBeGreaterThan(2);
+    for (const line of options) {
+      // An option line: two spaces, the flag (single spaces inside), padding to column 29; a
+      // continuation: 29 spaces. Either way the description starts at column 29.
+      expect(line.slice(0, 29), line).toMatch(/^(  -\S+(?: \S+)* {2,}| {29})$/);
+      expect(line.charAt(29), line).toMatch(/\S/);
+    }
+  });
+
   it('prints the version', async () => {
     const result = await cli(['--version']);
     expect(result.code).toBe(0);

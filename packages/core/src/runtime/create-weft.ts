@@ -124,7 +124,8 @@ export function createWeft(options: CreateWeftOptions = {}): Weft {
     },
     dispose(): Promise<void> {
       disposing ??= (async () => {
-        ending.abort(new RuntimeDisposedError('The Weft runtime was disposed while a model was loading; create a new runtime with createWeft() to load it.'));
+        // The reason every unfinished plugin setup and model load rejects with.
+        ending.abort(new RuntimeDisposedError('The Weft runtime was disposed before this finished (a plugin setup or a model load); create a new runtime with createWeft().'));
         await Promise.allSettled([...loads]);
         const results = await Promise.allSettled([...models].map((m) => m.dispose()));
         const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');

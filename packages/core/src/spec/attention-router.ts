@@ -24,14 +24,18 @@ export interface RoutingContext {
   readonly slotPositions: readonly (readonly number[])[];
   /** Tokens seen so far, i.e. the absolute position of the next token. */
   readonly nextPosition: number;
-  /** Per-slot importance published for this step (`publishImportance`), if any. */
+  /**
+   * Per-slot importance from this step's observation: what the request's first analyzer with an
+   * `importance()` method returned (e.g. `attention-importance`); absent when no analyzer has one.
+   */
   readonly importance?: Float32Array;
 }
 
 /**
  * Chooses which cached positions the model sees from the next step on (full, window, sinks +
  * window, heavy hitters…). Evicted slots are removed from the tensors the model receives, not
- * just masked, and their memory is freed by the store (`KvCacheStore.retain`).
+ * just masked (`KvCacheStore.retain`); a store may keep their memory to reuse for later slots
+ * rather than free it before `dispose`.
  */
 export interface AttentionRouter {
   readonly specificationVersion: 'v1';

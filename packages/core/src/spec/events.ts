@@ -46,11 +46,15 @@ export interface FlushEvent {
 export interface MetricsEvent {
   readonly type: 'metrics';
   readonly step: number;
-  /** Positions fed in this step (prompt length at step 0, then 1). */
+  /**
+   * Positions fed per row in this step: the longest prompt (padding included) at step 0, then 1.
+   * Graphs without past inputs are fed every id so far each step, and the step after a failover
+   * re-feeds everything to the new backend.
+   */
   readonly inputTokens: number;
   /** The backend's `run`, from the call until its outputs are back. */
   readonly forwardMs: number;
-  /** Building past feeds and handing presents to the KV store. */
+  /** Building past feeds (with any key re-rotation), handing presents to the KV store, and the router's selection. */
   readonly kvMs: number;
   /**
    * Picking every row's token (penalties, processors, sampling). When no analyzer, router or

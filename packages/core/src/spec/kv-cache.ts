@@ -72,7 +72,8 @@ export interface KvCacheStore {
    */
   slotPositions?(): readonly (readonly number[])[];
   /**
-   * Keeps only the selected slots (an attention router's choice) and frees the rest. Stores
+   * Keeps only the selected slots (an attention router's choice): the rest are no longer fed to
+   * the model. Their memory may stay with the store for later slots (freed by `dispose`). Stores
    * without it cannot be combined with evicting routers.
    */
   retain?(selection: KvSelection): void;
