@@ -9,17 +9,32 @@ import { UsageError } from './errors.js';
  */
 export const DEFAULT_MODEL_DIR = fileURLToPath(new URL('../../../models/story', import.meta.url));
 
+/** An `http(s)://` model folder, which core fetches itself. */
+const MODEL_URL = /^https?:\/\//i;
+
 /**
- * The model folder a command uses: `--model` as given (core reports a missing folder with its
- * path), or the default model, which must exist.
+ * The model folder a command uses: `--model` as given, resolved against the working directory
+ * unless it is an `http(s)://` URL (core reports a missing folder with its path or URL), or the
+ * default model, which must exist.
  */
 export function resolveModelDir(given: string | undefined): string {
   if (given !== undefined) {
-    if (given.trim() === '') throw new UsageError('--model needs a folder path');
-    return resolve(given);
+    if (given.trim() === '') throw new UsageError('--model needs a folder path or an http(s):// URL');
+    return MODEL_URL.test(given) ? given : resolve(given);
   }
   if (!existsSync(DEFAULT_MODEL_DIR)) {
     throw new UsageError(`the default model ${DEFAULT_MODEL_DIR} is not there; pass --model DIR (a Hugging Face style ONNX model folder)`);
   }
   return DEFAULT_MODEL_DIR;
+}
+
+/**
+ * {@link resolveModelDir} for a command that also reads the folder's files itself, without Weft
+ * (`bench`'s bare onnxruntime loop): there an `http(s)://` URL is a usage error.
+ */
+export function resolveLocalModelDir(given: string | undefined, command: string): string {
+  if (given !== undefined && MODEL_URL.test(given)) {
+    throw new UsageError(`${command} needs --model to be a folder on disk (its bare onnxruntime loop reads the files itself); download ${given} and pass that folder`);
+  }
+  return resolveModelDir(given);
 }

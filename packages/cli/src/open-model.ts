@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { createWeft, type SessionOptions, type Weft, type WeftModel } from '@weft/core';
+import { createWeft, type LogLevel, type SessionOptions, type Weft, type WeftModel } from '@weft/core';
 import { nodeBackend } from '@weft/backend-node';
 import { npuBackend } from '@weft/backend-npu';
 import { webBackend } from '@weft/backend-web';
@@ -19,7 +19,8 @@ function routerNeedsAttentions(weft: Weft, router: string | undefined): boolean 
 
 /** The attention graph of `dir`, for a router that reads attentions; a usage error when the folder lacks it. */
 function attentionGraph(dir: string, router: string): string {
-  if (existsSync(join(dir, ATTENTION_GRAPH))) return ATTENTION_GRAPH;
+  // A URL folder is not listed from here: its load reports the graph missing, with the URL.
+  if (/^https?:\/\//i.test(dir) || existsSync(join(dir, ATTENTION_GRAPH))) return ATTENTION_GRAPH;
   throw new UsageError(
     `--router ${router} reads attention probabilities, but ${join(dir, ATTENTION_GRAPH)} is not there; make it (models/README.md) or pass --onnx-file with a graph that outputs attentions`,
   );
@@ -42,6 +43,15 @@ export function sessionOptions(threads: number | undefined): SessionOptions {
 }
 
 /**
+ * The onnxruntime log level of the CLI's sessions: `fatal`, since every failure reaches the user
+ * as `weft`'s own one-line error (the runtime's copy of it would come first, in colour);
+ * `warning` with `WEFT_DEBUG` set, which also prints stack traces.
+ */
+export function runtimeLogLevel(env: NodeJS.ProcessEnv = process.env): LogLevel {
+  return env['WEFT_DEBUG'] ? 'warning' : 'fatal';
+}
+
+/**
  * Opens `dir` on the chosen backend. Every backend package is registered, so `auto` picks by
  * priority and probe (npu > node > web) and, like any `auto` choice here, fails over mid-stream
  * to the next available backend.
@@ -57,7 +67,7 @@ export async function openModel(
     await weft.ready();
     const onnxFile = pipeline.onnxFile ?? (routerNeedsAttentions(weft, pipeline.router) ? attentionGraph(dir, pipeline.router!) : undefined);
     const model = await weft.load(dir, {
-      session,
+      session: { logLevel: runtimeLogLevel(), ...session },
       backend,
       ...(backend === 'auto' ? { failover: true } : {}),
       ...(onnxFile ? { onnxFile } : {}),

@@ -5,7 +5,8 @@ import { BENCH_DEFAULTS } from './args/bench-defaults.js';
 export const COMMANDS = ['generate', 'eval', 'bench', 'demo'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
-const MODEL_DIR = `  --model DIR                model folder (config.json, tokenizer.json, onnx/model.onnx); default <repo>/models/story`;
+const MODEL_DIR = `  --model DIR                model folder (config.json, tokenizer.json, onnx/model.onnx) or its http(s)://
+                             URL; default <repo>/models/story`;
 const THREADS = (dflt: string) => `  --threads N                onnxruntime intra-op threads (${dflt}0 = runtime default)`;
 const BACKEND = `  --backend NAME             auto (default: npu > node > web by priority and probe, with mid-stream
                              failover) | node | web | npu`;
@@ -89,7 +90,8 @@ loop when the SDK side does not run on the node backend), excludes warm-up runs,
 produce the same token ids. Both generate exactly --tokens tokens (EOS is treated as any token).
 
 Options:
-${MODEL_DIR}
+  --model DIR                model folder on disk (config.json, tokenizer.json, onnx/model.onnx);
+                             default <repo>/models/story
 ${THREADS(`default ${BENCH_DEFAULTS.threads}; `)}
   --backend NAME             the SDK side: node (default, as the bare loop) | web | npu | auto
   --tokens N                 new tokens per row, >= 2 (default ${BENCH_DEFAULTS.tokens})

@@ -5,6 +5,7 @@ import { parseIdList } from '../src/args/prompt-source.js';
 import { parseBenchArgs } from '../src/args/bench-args.js';
 import { parseDecimal, parseInteger } from '../src/args/numbers.js';
 import { splitDocuments, UsageError } from '../src/index.js';
+import { runtimeLogLevel } from '../src/open-model.js';
 import { cli } from './helpers.js';
 
 // None of these reaches a model: input is validated before anything is loaded.
@@ -27,6 +28,8 @@ describe('bad command lines exit 2 with one line on stderr', () => {
     [['generate', '--prompt', 'a', '--top-p', '0'], /--top-p must be/],
     [['generate', '--prompt', 'a', '--min-p', '1'], /--min-p must be a number in \[0, 1\)/],
     [['generate', '--prompt', 'a', '--top-k', '2.5'], /--top-k must be an integer/],
+    [['generate', '--prompt', 'a', '--top-k', '99999999999999999999'], /^weft: --top-k must be at most 9007199254740991 \(got "99999999999999999999"\)\n/],
+    [['bench', '--batch', '257'], /--batch must be at most 256 \(got "257"\)/],
     [['generate', '--prompt', 'a', '--repetition-penalty', '0'], /--repetition-penalty must be a number > 0/],
     [['generate', '--prompt', 'a', '--seed', '0x10'], /--seed must be an integer/],
     [['generate', '--prompt', 'a', '--stop', ''], /--stop needs a non-empty string/],
@@ -145,5 +148,12 @@ describe('strict value parsers', () => {
   it('splits documents on blank lines', () => {
     expect(splitDocuments('a\nb\n\nc\r\n\r\nd\n \n\n\ne\n')).toEqual(['a\nb', 'c', 'd', 'e']);
     expect(splitDocuments('\n\n  \n')).toEqual([]);
+  });
+});
+
+describe('onnxruntime log level of the CLI', () => {
+  it('is fatal (weft prints every failure itself), warning with WEFT_DEBUG', () => {
+    expect(runtimeLogLevel({})).toBe('fatal');
+    expect(runtimeLogLevel({ WEFT_DEBUG: '1' })).toBe('warning');
   });
 });

@@ -1,24 +1,25 @@
 import { describe, expect, it } from 'vitest';
 import { NodeBackendAdapter, NodeSession } from '@weft/backend-node';
-import { CircuitBreaker, definePlugin, type AttentionRouter, type InferenceSession } from '../src/index.js';
+import { BackendError, CircuitBreaker, createWeft, definePlugin, type AttentionRouter, type InferenceSession } from '../src/index.js';
 import { collect, done, fixture, runtime } from './helpers.js';
 
 /** A backend on onnxruntime-node whose runs fail (throw or hang) from run number `failFrom` on. */
-function flakyBackend(options: { failFrom: number; mode: 'throw' | 'hang'; failures?: number }) {
+function flakyBackend(options: { failFrom: number; mode: 'throw' | 'hang'; failures?: number; name?: string; message?: string; priority?: number }) {
+  const name = options.name ?? 'flaky';
   const state = { runs: 0, sessions: 0 };
   const plugin = definePlugin({
-    name: 'flaky-backend',
+    name: `${name}-backend`,
     version: '1.0.0',
     apiVersion: '^0.1.0',
     setup(ctx) {
       ctx.register('backend', {
-        name: 'flaky',
-        priority: 1000,
+        name,
+        priority: options.priority ?? 1000,
         create: () => {
           const inner = new NodeBackendAdapter({ intraOpNumThreads: 1 });
           return {
             specificationVersion: 'v1',
-            name: 'flaky',
+            name,
             probe: () => inner.probe(),
             async createSession(source, o) {
               state.sessions++;
@@ -32,7 +33,7 @@ function flakyBackend(options: { failFrom: number; mode: 'throw' | 'hang'; failu
                 async run(feeds, ro) {
                   state.runs++;
                   const failing = state.runs >= options.failFrom && state.runs < options.failFrom + (options.failures ?? Infinity);
-                  if (failing && options.mode === 'throw') throw new Error('device lost');
+                  if (failing && options.mode === 'throw') throw new Error(options.message ?? 'device lost');
                   if (failing) await new Promise((r) => setTimeout(r, 400));
                   return s.run(feeds, ro);
                 },
@@ -156,6 +157,24 @@ describe('failover between backends', () => {
     const weft = runtime([flaky.plugin]);
     const model = await weft.load(fixture('tiny'));
     await expect(collect(model.generate({ prompt: 'Tom', maxTokens: 8 }))).rejects.toThrow(/flaky backend failed: device lost/);
+    await weft.dispose();
+  });
+
+  it('says why each backend failed when none is left to continue on', async () => {
+    const first = flakyBackend({ failFrom: 1, mode: 'throw', name: 'first', message: 'device lost' });
+    const second = flakyBackend({ failFrom: 1, mode: 'throw', name: 'second', priority: 900, message: 'unexpected input data type' });
+    // Only the two failing backends: no working one to fall back on.
+    const weft = createWeft({ plugins: [first.plugin, second.plugin] });
+    const model = await weft.load(fixture('tiny'), { failover: true });
+    const error = await collect(model.generate({ prompt: 'Tom', maxTokens: 4 })).catch((e: unknown) => e);
+    expect(BackendError.isInstance(error)).toBe(true);
+    const message = (error as Error).message;
+    expect(message).toMatch(/^No backend left to continue on \(/);
+    // The backend that failed last, with its own error, and the other one with the error that opened its circuit.
+    expect(message).toMatch(/(first|second): failed during the run \((device lost|unexpected input data type)\)/);
+    expect(message).toMatch(/(first|second): circuit open \(last failure: (device lost|unexpected input data type)\)/);
+    expect(message).toContain('device lost');
+    expect(message).toContain('unexpected input data type');
     await weft.dispose();
   });
 

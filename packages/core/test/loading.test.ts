@@ -189,7 +189,10 @@ describe('bad requests', () => {
     [{ prompt: 'x', signal: 'stop' }, /signal must be an AbortSignal/],
     [{ prompt: 'x', metrics: 'no' }, /metrics must be true or false/],
     [{ prompt: 'x', temperature: Number.NaN }, /temperature must be a number >= 0/],
-    [{ prompt: 'x', topK: '3' }, /topK must be an integer/],
+    [{ prompt: 'x', topK: '3' }, /topK must be an integer.* \(got "3"\)/],
+    // A number given as a string shows as a string, not as the number it looks like.
+    [{ prompt: 'x', maxTokens: '5' }, /maxTokens must be an integer >= 1 \(got "5"\)/],
+    [{ prompt: 'x', metrics: 'no' }, /metrics must be true or false \(got "no"\)/],
     [{ prompt: 'x', kv: 'int3' }, /No kv-cache adapter matches "int3": registered: fp32 \(different name\)/],
     [{ messages: [] }, /messages must hold at least one/],
     [{ messages: null }, /messages must be a list of \{ role, content \} objects/],

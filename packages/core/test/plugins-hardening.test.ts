@@ -183,7 +183,7 @@ describe('hostile manifests', () => {
 });
 
 describe('apiVersion', () => {
-  it.each(['', '   ', '*', 'x', '>=0', '>=0.1.0', '^0.1.0 || >=1.0.0'])('rejects %j', (apiVersion) => {
+  it.each(['', '   ', '*', 'x', '>=0', '>=0.1.0', '^0.1.0 || >=1.0.0', '^0.1.0 || >=150.0.0', '>0.1.0', '0.1.0 || x'])('rejects %j', (apiVersion) => {
     const error = caught(() => definePlugin({ ...base, apiVersion }));
     expect(PluginError.isInstance(error)).toBe(true);
     expect((error as Error).message).toMatch(/"apiVersion"/);
@@ -194,7 +194,7 @@ describe('apiVersion', () => {
     expect((error as Error).message).toMatch(/must name the API majors it supports, e\.g\. \^0\.1\.0/);
   });
 
-  it.each(['^0.1.0', '~0.1.0', '0.x', '>=0.1.0 <1.0.0', '^0.1.0 || ^1.0.0'])('accepts %j', async (apiVersion) => {
+  it.each(['^0.1.0', '~0.1.0', '0.x', '>=0.1.0 <1.0.0', '^0.1.0 || ^1.0.0', '0.1.0', '0.1.0 - 0.9.0', '<1.0.0'])('accepts %j', async (apiVersion) => {
     await createWeft().use(definePlugin({ ...base, apiVersion }));
   });
 });
@@ -247,6 +247,35 @@ describe('kinds', () => {
     expect(w.registry.list('story-critic' as AdapterKind).map((e) => [e.name, e.owner])).toEqual([['strict', 'kind-maker']]);
   });
 });
+
+describe('createWeft options', () => {
+  it.each([null, 'plugins', 42, [nodeBackendLike()]])('throws an InvalidOptionsError for %s instead of a TypeError', (options) => {
+    let error: unknown;
+    try {
+      createWeft(options as never);
+    } catch (e) {
+      error = e;
+    }
+    expect(InvalidOptionsError.isInstance(error)).toBe(true);
+    expect((error as InvalidOptionsError).option).toBe('options');
+    expect((error as Error).message).toMatch(/options object such as \{ plugins: \[/);
+  });
+
+  it.each([{ plugins: 'x' }, { plugins: {} }])('throws an InvalidOptionsError when plugins is not an array (%j)', (options) => {
+    expect(() => createWeft(options as never)).toThrow(/plugins must be an array/);
+  });
+
+  it('takes no options at all', async () => {
+    const weft = createWeft();
+    await expect(weft.ready()).resolves.toBeUndefined();
+    await weft.dispose();
+  });
+});
+
+/** A plugin-shaped value, to check that a bare list of plugins is not taken for the options object. */
+function nodeBackendLike() {
+  return P('listed', () => {});
+}
 
 describe('setupTimeoutMs', () => {
   it.each([Infinity, 3e9, Number.NaN, -1, 0, 1.5, '100'])('makes createWeft throw an InvalidOptionsError for %s, with or without plugins', (setupTimeoutMs) => {

@@ -19,6 +19,8 @@ export interface WrappedNodeBackendOptions {
   readonly onTensorDisposed?: () => void;
   /** Called before each forward pass. */
   readonly beforeRun?: () => void;
+  /** Called with each forward pass's outputs before Weft sees them (e.g. to inject a fault into real logits). */
+  readonly afterRun?: (outputs: Readonly<Record<string, BackendTensor>>) => void;
   /** Called on every `release()` call, before the inner session is released. */
   readonly onRelease?: (session: InferenceSession) => void;
   /** Declares the session's tensors garbage-collected (`InferenceSession.garbageCollectedTensors`). */
@@ -27,7 +29,7 @@ export interface WrappedNodeBackendOptions {
 
 /** A plugin registering onnxruntime-node (one intra-op thread) under another name, with the given observers. */
 export function wrappedNodeBackend(options: WrappedNodeBackendOptions): WeftPlugin {
-  const { name, priority, hooks = [], beforeCreateSession, onSessionOpened, liveTensors, onTensorDisposed, beforeRun, onRelease, garbageCollectedTensors } = options;
+  const { name, priority, hooks = [], beforeCreateSession, onSessionOpened, liveTensors, onTensorDisposed, beforeRun, afterRun, onRelease, garbageCollectedTensors } = options;
   const track = <T extends BackendTensor>(tensor: T): T => {
     if (liveTensors === undefined) return tensor;
     liveTensors.add(tensor);
@@ -69,6 +71,7 @@ export function wrappedNodeBackend(options: WrappedNodeBackendOptions): WeftPlug
                 async run(feeds, o) {
                   beforeRun?.();
                   const outputs = await s.run(feeds, o);
+                  afterRun?.(outputs);
                   if (liveTensors === undefined) return outputs;
                   return Object.fromEntries(Object.entries(outputs).map(([key, t]) => [key, track(t)]));
                 },

@@ -1,6 +1,7 @@
 import {
   BackendError,
   checkSessionOptions,
+  logSeverityLevel,
   InvalidOptionsError,
   ModelLoadError,
   type BackendAdapter,
@@ -74,8 +75,8 @@ function modelBytes(bytes: Uint8Array): Uint8Array {
  * rule (`checkSessionOptions`); the provider names must be in this onnxruntime-node build.
  */
 export function toOrtOptions(options: SessionOptions, knownProviders: readonly string[]): ortTypes.InferenceSession.SessionOptions {
-  const { intraOpNumThreads, interOpNumThreads, graphOptimizationLevel, executionProviders } = checkSessionOptions(options);
-  const out: ortTypes.InferenceSession.SessionOptions = {};
+  const { intraOpNumThreads, interOpNumThreads, graphOptimizationLevel, executionProviders, logLevel } = checkSessionOptions(options);
+  const out: ortTypes.InferenceSession.SessionOptions = { logSeverityLevel: logSeverityLevel(logLevel) };
   if (intraOpNumThreads !== undefined) out.intraOpNumThreads = intraOpNumThreads;
   if (interOpNumThreads !== undefined) out.interOpNumThreads = interOpNumThreads;
   if (graphOptimizationLevel !== undefined) out.graphOptimizationLevel = graphOptimizationLevel;

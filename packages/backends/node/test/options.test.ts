@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { createWeft, InvalidOptionsError, ModelLoadError } from '@weft/core';
@@ -24,6 +26,7 @@ describe('nodeBackend options', () => {
     [{ defaults: null }, /defaults must be an object/, 'defaults'],
     [{ defaults: { intraOpNumThreads: 1e9 } }, /defaults\.intraOpNumThreads must be a whole number from 0 .* to 1024/, 'defaults.intraOpNumThreads'],
     [{ defaults: { executionProviders: 'cpu' } }, /defaults\.executionProviders must be a non-empty list of provider names/, 'defaults.executionProviders'],
+    [{ defaults: { logLevel: 'loud' } }, /defaults\.logLevel must be one of verbose, info, warning, error, fatal \(got "loud"\)/, 'defaults.logLevel'],
     ['fast', /nodeBackend options must be an object/, 'options'],
   ])('are checked where they are written: %j', (options, message, option) => {
     const error = thrown(() => nodeBackend(options as never));
@@ -64,4 +67,39 @@ describe('NodeBackendAdapter model bytes', () => {
     expect(ModelLoadError.isInstance(empty)).toBe(true);
     expect((empty as Error).message).toMatch(/model bytes are empty/);
   });
+});
+
+describe('session logLevel', () => {
+  /**
+   * Runs a generation in a child process (onnxruntime writes its log to the process's stderr, out
+   * of reach of any stream a test can swap) whose hook puts an id outside the vocabulary into the
+   * feeds, so onnxruntime's Gather kernel fails during the run. Returns the child's stderr and the
+   * message of the error the generation rejected with.
+   */
+  async function failingRun(logLevel: string | undefined): Promise<{ stderr: string; message: string }> {
+    const session = logLevel === undefined ? '{}' : JSON.stringify({ logLevel });
+    const script = `
+      import { createWeft, definePlugin } from '@weft/core';
+      import { nodeBackend } from '../dist/index.js';
+      const breaksIds = definePlugin({ name: 'breaks-ids', version: '1.0.0', apiVersion: '^0.1.0', setup(ctx) {
+        ctx.addHooks({ beforeForward: ({ feeds }) => { feeds.input_ids.data[0] = 1000000n; } });
+      } });
+      const weft = createWeft({ plugins: [nodeBackend(), breaksIds] });
+      const model = await weft.load(${JSON.stringify(tinyModel)}, { session: ${session} });
+      const message = await model.text({ prompt: 'Tom', maxTokens: 2 }).then(() => 'no error', (e) => e.message);
+      await weft.dispose();
+      process.stdout.write(message);`;
+    const run = promisify(execFile);
+    const { stdout, stderr } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: fileURLToPath(new URL('.', import.meta.url)) });
+    return { stderr, message: stdout };
+  }
+
+  it('keeps onnxruntime\'s own copy of a run failure off stderr at fatal, and logs it at the default (error)', async () => {
+    const quiet = await failingRun('fatal');
+    expect(quiet.message).toMatch(/The node backend failed: .*Gather.*indices element out of data bounds/);
+    expect(quiet.stderr).toBe('');
+    const normal = await failingRun(undefined);
+    expect(normal.message).toBe(quiet.message);
+    expect(normal.stderr).toMatch(/\[E:onnxruntime.*Gather/);
+  }, 30_000);
 });

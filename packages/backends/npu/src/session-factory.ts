@@ -1,4 +1,4 @@
-import { BackendError, WeftError, type InferenceSession, type ModelSource, type SessionOptions } from '@weft/core';
+import { BackendError, logSeverityLevel, WeftError, type InferenceSession, type ModelSource, type SessionOptions } from '@weft/core';
 import type * as ortTypes from 'onnxruntime-node';
 import { loadRuntime } from './load-runtime.js';
 import { OrtNodeSession } from './ort-node-session.js';
@@ -45,6 +45,7 @@ export const defaultSessionFactory: NpuSessionFactory = async (request) => {
 export function toOrtNodeSessionOptions(request: Omit<SessionRequest, 'source'>): ortTypes.InferenceSession.SessionOptions {
   const out: ortTypes.InferenceSession.SessionOptions = {
     executionProviders: [request.provider.ort as ortTypes.InferenceSession.ExecutionProviderConfig],
+    logSeverityLevel: logSeverityLevel(request.options.logLevel),
   };
   const { intraOpNumThreads, interOpNumThreads, graphOptimizationLevel } = request.options;
   if (intraOpNumThreads !== undefined) out.intraOpNumThreads = intraOpNumThreads;

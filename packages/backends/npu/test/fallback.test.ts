@@ -145,10 +145,11 @@ describe('npu fallback chain', () => {
     expect(toOrtNodeSessionOptions({ provider: planned, options: { intraOpNumThreads: 2 }, requireFullOffload: true })).toEqual({
       executionProviders: [{ name: 'qnn', backendType: 'htp', enableFp16Precision: true }],
       intraOpNumThreads: 2,
+      logSeverityLevel: 3,
       extra: { session: { disable_cpu_ep_fallback: '1' } },
     });
     const cpu = { name: 'cpu', device: 'cpu', runtime: 'onnxruntime-node', options: { name: 'cpu' }, ort: { name: 'cpu' } } as const;
-    expect(toOrtNodeSessionOptions({ provider: cpu, options: {}, requireFullOffload: true })).toEqual({ executionProviders: [{ name: 'cpu' }] });
+    expect(toOrtNodeSessionOptions({ provider: cpu, options: { logLevel: 'fatal' }, requireFullOffload: true })).toEqual({ executionProviders: [{ name: 'cpu' }], logSeverityLevel: 4 });
   });
 
   it('a ModelLoadError from the factory (unreadable file) stops the chain at once', async () => {

@@ -1,5 +1,6 @@
 import {
   BackendError,
+  logSeverityLevel,
   WeftError,
   type BackendAdapter,
   type BackendProbe,
@@ -101,6 +102,7 @@ export class WebBackendAdapter implements BackendAdapter {
 export function toOrtWebOptions(options: SessionOptions, providers: readonly WebProviderConfig[]): ortTypes.InferenceSession.SessionOptions {
   const out: ortTypes.InferenceSession.SessionOptions = {
     executionProviders: providers.map((p) => (Object.keys(p).length === 1 ? p.name : { ...p })) as ortTypes.InferenceSession.ExecutionProviderConfig[],
+    logSeverityLevel: logSeverityLevel(options.logLevel),
   };
   if (options.graphOptimizationLevel !== undefined) out.graphOptimizationLevel = options.graphOptimizationLevel;
   if (options.intraOpNumThreads !== undefined) out.intraOpNumThreads = options.intraOpNumThreads;

@@ -54,7 +54,9 @@ describe('web backend options', () => {
     expect(toOrtWebOptions({ graphOptimizationLevel: 'basic' }, [{ name: 'webnn', deviceType: 'gpu' }, { name: 'wasm' }])).toEqual({
       executionProviders: [{ name: 'webnn', deviceType: 'gpu' }, 'wasm'],
       graphOptimizationLevel: 'basic',
+      logSeverityLevel: 3, // `error` unless the options name a level
     });
+    expect(toOrtWebOptions({ logLevel: 'verbose' }, [{ name: 'wasm' }]).logSeverityLevel).toBe(0);
   });
 
   it('rejects bad per-load session options before touching the runtime', async () => {

@@ -7,6 +7,8 @@ const DECIMAL = /^(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
 export function parseInteger(flag: string, text: string, min = 0, max = Number.MAX_SAFE_INTEGER): number {
   const value = INTEGER.test(text) ? Number(text) : Number.NaN;
   if (!Number.isSafeInteger(value) || value < min || value > max) {
+    // Digits past the largest integer a number holds exactly: the bound is what is wrong.
+    if (INTEGER.test(text) && !(value <= max)) throw new UsageError(`--${flag} must be at most ${max} (got ${JSON.stringify(text)})`);
     const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `in [${min}, ${max}]`;
     throw new UsageError(`--${flag} must be an integer ${range} (got ${JSON.stringify(text)})`);
   }

@@ -3,7 +3,7 @@ import { benchJson, formatBenchTable } from '../bench/format-report.js';
 import { runBench } from '../bench/run-bench.js';
 import { EXIT } from '../errors.js';
 import type { CliIo } from '../io.js';
-import { resolveModelDir } from '../model-path.js';
+import { resolveLocalModelDir } from '../model-path.js';
 import { USAGE } from '../usage.js';
 
 /** `weft bench`: Weft's greedy loop against a bare onnxruntime-node loop, alternated in one process. */
@@ -14,7 +14,7 @@ export async function benchCommand(args: readonly string[], io: CliIo): Promise<
     return EXIT.ok;
   }
   const report = await runBench({
-    model: resolveModelDir(options.model),
+    model: resolveLocalModelDir(options.model, 'bench'),
     threads: options.threads,
     tokens: options.tokens,
     promptTokens: options.promptTokens,

@@ -16,6 +16,8 @@ interface Candidate {
   readonly adapter: BackendAdapter;
   readonly breaker: CircuitBreaker;
   session?: Promise<InferenceSession>;
+  /** Why its latest run failed (one line), for the error that ends a failover with no backend left. */
+  lastFailure?: string;
 }
 
 /**
@@ -115,7 +117,9 @@ export class SessionPool {
       (cause: unknown) => {
         if (this.released) throw new ModelDisposedError(DISPOSED_MID_RUN);
         candidate?.breaker.failure();
-        throw new BackendError(`The ${active.backend} backend failed: ${(cause as Error).message}`, { backend: active.backend, cause });
+        const why = describeCause(cause);
+        if (candidate) candidate.lastFailure = why;
+        throw new BackendError(`The ${active.backend} backend failed: ${why}`, { backend: active.backend, cause });
       },
     );
   }
@@ -140,8 +144,9 @@ export class SessionPool {
    */
   async failover(failed: string): Promise<ActiveSession> {
     if (this.released) throw new ModelDisposedError(DISPOSED_MID_RUN);
-    const reasons: string[] = [`${failed}: failed during the run`];
     const start = this.candidates.findIndex((c) => c.adapter.name === failed);
+    const why = this.candidates[start]?.lastFailure;
+    const reasons: string[] = [`${failed}: failed during the run${why === undefined ? '' : ` (${why})`}`];
     const order = [...this.candidates.slice(start + 1), ...this.candidates.slice(0, Math.max(0, start))];
     for (const candidate of order) {
       const active = await this.open(candidate, reasons);
@@ -153,7 +158,7 @@ export class SessionPool {
   private async open(candidate: Candidate, reasons: string[]): Promise<ActiveSession | undefined> {
     const name = candidate.adapter.name;
     if (!candidate.breaker.allows()) {
-      reasons.push(`${name}: circuit open`);
+      reasons.push(`${name}: circuit open${candidate.lastFailure === undefined ? '' : ` (last failure: ${candidate.lastFailure})`}`);
       return undefined;
     }
     try {

@@ -1,10 +1,10 @@
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import { PluginError } from '../errors/plugin-error.js';
-import type { AttentionRouter } from '../spec/attention-router.js';
+import type { AttentionRouter, KvSelection } from '../spec/attention-router.js';
 import type { KvCacheStore, KvLayout } from '../spec/kv-cache.js';
 import { validateSelection } from './kv/gather-slots.js';
 import type { Owned } from './resolve-components.js';
-import { runStage } from './stage-runner.js';
+import { runStage, synchronousResult } from './stage-runner.js';
 import { storeLength, storeSlotPositions } from './kv/store-calls.js';
 
 /**
@@ -19,8 +19,11 @@ export function applyRouter(
   const store = kv.value;
   const positions = storeSlotPositions(kv, context.layout.numKvHeads);
   const cacheLength = storeLength(kv);
-  const selection = runStage(router.owner, `router "${router.value.name}" select`, () =>
-    router.value.select({
+  const heads = context.layout.numKvHeads;
+  const stage = `router "${router.value.name}" select`;
+  // Checked inside the stage: a selection whose property reads throw names the router too.
+  const selection = runStage(router.owner, stage, () => {
+    const chosen: unknown = synchronousResult(router.owner, stage, router.value.select({
       step: context.step,
       batchSize: context.batchSize,
       layout: context.layout,
@@ -28,11 +31,13 @@ export function applyRouter(
       slotPositions: positions,
       nextPosition: context.nextPosition,
       ...(context.importance ? { importance: context.importance } : {}),
-    }),
-  );
+    }));
+    if (chosen === undefined || chosen === null) return undefined;
+    const problem = validateSelection(chosen, cacheLength, heads);
+    if (problem) throw new PluginError(router.owner, stage, invalidSelection(problem, cacheLength, heads));
+    return chosen as KvSelection;
+  });
   if (!selection) return;
-  const problem = validateSelection(selection, cacheLength, context.layout.numKvHeads);
-  if (problem) throw new PluginError(router.owner, `router "${router.value.name}" select`, problem);
   if (selection.kind === 'per-head' && context.padded) {
     throw new InvalidOptionsError(`The router "${router.value.name}" selects per head, which needs prompts of equal length (no left padding).`, { option: 'router' });
   }
@@ -40,4 +45,14 @@ export function applyRouter(
     throw new InvalidOptionsError(`The KV store "${store.name}" cannot evict positions, so it cannot be used with the router "${router.value.name}".`, { option: 'router' });
   }
   runStage(kv.owner, 'kv retain', () => store.retain!(selection));
+}
+
+/** What is wrong with a selection, and what a valid one looks like. */
+function invalidSelection(problem: string, cacheLength: number, heads: number): string {
+  const range = cacheLength > 0 ? `0..${cacheLength - 1}` : 'none: the cache is empty';
+  return (
+    `select() returned an invalid selection: ${problem}. Return undefined to keep every slot, ` +
+    `{ kind: 'shared', slots } with strictly ascending integer slot indices (${range}), or ` +
+    `{ kind: 'per-head', slots } with one such list per key/value head (${heads}), all of equal length.`
+  );
 }

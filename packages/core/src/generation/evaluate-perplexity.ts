@@ -1,4 +1,5 @@
 import { ContextOverflowError } from '../errors/context-overflow-error.js';
+import { BackendError } from '../errors/backend-error.js';
 import { quoteValue } from '../util/describe-cause.js';
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import type { BackendTensor } from '../spec/backend.js';
@@ -147,7 +148,16 @@ export async function evaluatePerplexity(ctx: GenerationContext, request: Perple
         const target = ids[done + j + 1];
         if (target === undefined) break;
         const row = logits.subarray((seq - chunk.length + j) * vocab, (seq - chunk.length + j + 1) * vocab);
-        nll += logSumExp(row) - row[target]!;
+        const loss = logSumExp(row) - row[target]!;
+        // NaN logits (or +Infinity ones) leave no probability to score; an -Infinity target logit
+        // alone is a valid infinite loss.
+        if (Number.isNaN(loss)) {
+          throw new BackendError(
+            `The model's logits predicting token ${done + j + 1} are not finite (NaN or +Infinity), so the perplexity is undefined; the backend or the graph is at fault.`,
+            { backend: active.backend },
+          );
+        }
+        nll += loss;
       }
       if (layout.hasPast) {
         // The presents stay ours to release until the store has taken them.

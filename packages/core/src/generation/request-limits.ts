@@ -1,5 +1,6 @@
 import { ContextOverflowError } from '../errors/context-overflow-error.js';
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
+import { quoteValue } from '../util/describe-cause.js';
 import type { GenerationRequest } from '../spec/request.js';
 
 const NO_STOP: readonly string[] = Object.freeze([]);
@@ -20,7 +21,7 @@ export function requestLimits(
 ): { readonly maxTokens: number; readonly stop: readonly string[]; readonly ignoreEos: boolean } {
   const max = request.maxTokens === undefined ? DEFAULT_MAX_TOKENS : request.maxTokens;
   if (!Number.isInteger(max) || max < 1) {
-    throw new InvalidOptionsError(`maxTokens must be an integer >= 1 (got ${String(request.maxTokens)}).`, { option: 'maxTokens' });
+    throw new InvalidOptionsError(`maxTokens must be an integer >= 1 (got ${quoteValue(request.maxTokens)}).`, { option: 'maxTokens' });
   }
   const stop = request.stop === undefined ? NO_STOP : request.stop;
   if (!Array.isArray(stop)) throw badStop();
@@ -30,14 +31,14 @@ export function requestLimits(
   }
   const ignoreEos = request.ignoreEos === undefined ? false : request.ignoreEos;
   if (typeof ignoreEos !== 'boolean') {
-    throw new InvalidOptionsError(`ignoreEos must be true or false (got ${String(request.ignoreEos)}).`, { option: 'ignoreEos' });
+    throw new InvalidOptionsError(`ignoreEos must be true or false (got ${quoteValue(request.ignoreEos)}).`, { option: 'ignoreEos' });
   }
   const { signal, metrics } = request;
   if (signal !== undefined && typeof (signal as { aborted?: unknown } | null)?.aborted !== 'boolean') {
     throw new InvalidOptionsError('signal must be an AbortSignal (e.g. new AbortController().signal).', { option: 'signal' });
   }
   if (metrics !== undefined && typeof metrics !== 'boolean') {
-    throw new InvalidOptionsError(`metrics must be true or false (got ${String(metrics)}).`, { option: 'metrics' });
+    throw new InvalidOptionsError(`metrics must be true or false (got ${quoteValue(metrics)}).`, { option: 'metrics' });
   }
   if (longestPrompt >= contextLength) {
     throw new ContextOverflowError(

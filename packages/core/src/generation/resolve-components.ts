@@ -1,4 +1,5 @@
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
+import { PluginError } from '../errors/plugin-error.js';
 import type { Analyzer } from '../spec/analyzer.js';
 import type { AttentionRouter } from '../spec/attention-router.js';
 import type { KvCacheStore } from '../spec/kv-cache.js';
@@ -6,6 +7,7 @@ import type { LogitsProcessor, Sampler } from '../spec/logits.js';
 import type { AdapterKind, AdapterKinds, AdapterRegistry, RegisteredEntry } from '../spec/registry.js';
 import type { GenerationRequest, NamedRef } from '../spec/request.js';
 import { stageFailure } from './stage-runner.js';
+import { quoteValue } from '../util/describe-cause.js';
 import { StorePool } from './kv/store-pool.js';
 
 /** A component with the plugin it came from (`request` for instances passed in the request). */
@@ -131,7 +133,10 @@ function pick<K extends AdapterKind>(
   ref: NamedRef | AdapterKinds[K],
   isInstance: (v: unknown) => boolean,
 ): Owned<AdapterKinds[K]> {
-  if (typeof ref !== 'string' && isInstance(ref)) return { owner: 'request', value: ref as AdapterKinds[K] };
+  if (typeof ref !== 'string' && isInstance(ref)) return checkVersion(kind, { owner: 'request', value: ref as AdapterKinds[K] });
+  if (looksLikeInstance(ref)) {
+    throw new InvalidOptionsError(`The ${kind} ${describedName(ref)}passed in the request is not a valid ${kind}: it needs ${REQUIRED_MEMBERS[kind] ?? 'the members its contract requires'}.`, { option: kind });
+  }
   const named = ref as NamedRef;
   const name = typeof named === 'string' ? named : named?.name;
   if (typeof name !== 'string') {
@@ -155,7 +160,52 @@ function instantiate<T>(kind: AdapterKind, entry: RegisteredEntry<T>, options: R
     if (isObject(value) && typeof value['then'] === 'function') (value as unknown as PromiseLike<unknown>).then(undefined, () => {});
     throw new InvalidOptionsError(`The ${kind} "${entry.name}" from ${entry.owner} did not create a valid ${kind}.`, { option: kind });
   }
-  return { owner: entry.owner, value };
+  return checkVersion(kind, { owner: entry.owner, value });
+}
+
+/** The contract version of stores and routers this core implements. */
+const SPECIFICATION_VERSION = 'v1';
+
+/**
+ * A store or router as it is, unless it declares a `specificationVersion` other than the one this
+ * core implements (one without is taken as implementing it).
+ */
+function checkVersion<T>(kind: AdapterKind, component: Owned<T>): Owned<T> {
+  if (kind !== 'kv-cache' && kind !== 'attention-router') return component;
+  const version: unknown = (component.value as { specificationVersion?: unknown }).specificationVersion;
+  if (version === undefined || version === SPECIFICATION_VERSION) return component;
+  const shown = quoteValue(version);
+  throw new PluginError(
+    component.owner,
+    `${kind} ${describedName(component.value)}`.trimEnd(),
+    `it implements specificationVersion ${shown}, but this version of @weft/core supports "${SPECIFICATION_VERSION}" only; use a release of it built for "${SPECIFICATION_VERSION}" (or a @weft/core that supports ${shown}).`,
+  );
+}
+
+/** What an instance of each core kind a request can pass must have. */
+const REQUIRED_MEMBERS: Partial<Record<AdapterKind, string>> = {
+  'kv-cache': 'begin(), materialize(), append(), bytes(), dispose() and a length',
+  'attention-router': 'a select() method',
+  'logits-processor': 'a process() method',
+  sampler: 'a sample() method',
+  analyzer: 'an observe() method',
+};
+
+/**
+ * Whether a request's object that is not a valid instance was meant as one rather than as a
+ * `{ name, options }` reference: it declares a `specificationVersion` or has methods.
+ */
+function looksLikeInstance(ref: unknown): boolean {
+  if (!isObject(ref)) return false;
+  if ('specificationVersion' in ref) return true;
+  for (const key in ref) if (typeof ref[key] === 'function') return true;
+  return false;
+}
+
+/** `"name" ` when a component has a string name, else nothing. */
+function describedName(value: unknown): string {
+  const name = isObject(value) ? value['name'] : undefined;
+  return typeof name === 'string' ? `"${name}" ` : '';
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;

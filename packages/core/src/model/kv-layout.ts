@@ -13,7 +13,8 @@ const FED_INPUTS: ReadonlySet<string> = new Set(['input_ids', 'attention_mask', 
 
 /**
  * Reads the KV layout from the graph's input/output names and checks it against the config:
- * layer count, key/value heads and head size (from the graph's static dims where it has them).
+ * layer count, key/value heads and head size (from the graph's static dims where it has them), and
+ * float32 logits of the config's vocabulary size.
  * Rejects graphs with inputs neither core nor a plugin (`pluginFeeds`, from hooks' `feeds`) feeds,
  * so they fail at load rather than at the first step.
  */
@@ -62,7 +63,14 @@ export function readKvLayout(session: InferenceSession, config: ModelConfig, gra
       throw new ModelLoadError(`${graphPath} caches head size ${dim} but config.json implies ${config.headDim} (set head_dim).`, { path: graphPath });
     }
   }
-  const logits = session.outputMetadata.find((m) => m.name === 'logits')?.shape?.[2];
+  const logitsInfo = session.outputMetadata.find((m) => m.name === 'logits');
+  // Sampling reads logits as float32: other types would be misread (float16 bits) or throw (int64 BigInts).
+  if (logitsInfo?.type !== undefined && logitsInfo.type !== 'float32') {
+    throw new ModelLoadError(`${graphPath} declares its "logits" output as ${logitsInfo.type}; Weft reads logits as float32 only, so export the graph with float32 logits.`, {
+      path: graphPath,
+    });
+  }
+  const logits = logitsInfo?.shape?.[2];
   if (typeof logits === 'number' && logits !== config.vocabSize) {
     throw new ModelLoadError(`${graphPath} outputs ${logits} logits per token but config.json says vocab_size = ${config.vocabSize}.`, { path: graphPath });
   }

@@ -8,7 +8,7 @@ import { DefaultWeftModel } from './default-weft-model.js';
 import { parseGenerationConfig } from './generation-config.js';
 import { readKvLayout } from './kv-layout.js';
 import { parseModelConfig } from './model-config.js';
-import { findGraph, openModelFolder, readJson } from './model-folder.js';
+import { findGraph, openModelFolder, readJson, readJsonObject } from './model-folder.js';
 import { readLoadTimeouts } from './load-timeouts.js';
 import { readFailoverOptions } from './failover-options.js';
 import { checkSessionOptions } from './session-options.js';
@@ -32,8 +32,8 @@ function pickFallback(name: string, available: readonly BackendAdapter[]): Backe
  * Loads a Hugging Face style folder: configs and tokenizer first (cheap, fail fast), then the
  * graph on the chosen backend, then checks the graph against the config. A session is released
  * whenever a later check fails. The tokenizer comes from the registry's `tokenizer` kind (the
- * one named in `options.tokenizer`, else the highest priority); `runtime.signal` aborts the load
- * (a session that arrives afterwards is released).
+ * one named in `options.tokenizer`, else the highest priority); `runtime.signal` aborts the load,
+ * a URL folder's requests included (a session that arrives afterwards is released).
  */
 export async function loadModel(
   dir: string,
@@ -44,14 +44,15 @@ export async function loadModel(
   const timeouts = readLoadTimeouts(options);
   const failover = readFailoverOptions(options.failover);
   checkSessionOptions(options.session);
-  const folder = openModelFolder(dir);
+  // A URL folder's requests are bounded by fetchTimeoutMs and end at once when the load is aborted.
+  const folder = openModelFolder(dir, { signal: runtime.signal, fetchTimeoutMs: timeouts.fetchTimeoutMs });
   await folder.assertExists();
   const config = parseModelConfig(await readJson(folder, 'config.json', true), folder.resolve('config.json'));
-  const generationConfig = parseGenerationConfig(await readJson(folder, 'generation_config.json', false), config);
+  const generationConfig = parseGenerationConfig(await readJson(folder, 'generation_config.json', false), config, folder.resolve('generation_config.json'));
   const tokenizer = createTokenizer(runtime.registry, options.tokenizer, {
     location: dir,
     tokenizerJson: await readJson(folder, 'tokenizer.json', false),
-    tokenizerConfig: ((await readJson(folder, 'tokenizer_config.json', false)) ?? {}) as Record<string, unknown>,
+    tokenizerConfig: (await readJsonObject(folder, 'tokenizer_config.json')) ?? {},
     resolve: (file) => folder.resolve(file),
   });
   const graphFile = await findGraph(folder, options.onnxFile);

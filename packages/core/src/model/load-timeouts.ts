@@ -7,6 +7,9 @@ export const PROBE_TIMEOUT_MS = 10_000;
 /** Default longest wait for a backend's `createSession()` while loading (5 min: large graphs take a while). */
 export const SESSION_TIMEOUT_MS = 300_000;
 
+/** Default longest wait for each request of an `http(s)://` model folder (30 s; see {@link LoadTimeouts.fetchTimeoutMs}). */
+export const FETCH_TIMEOUT_MS = 30_000;
+
 /** Largest delay a timer can hold (2^31 - 1 ms, about 24.8 days). */
 export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
@@ -14,16 +17,23 @@ export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 export interface LoadTimeouts {
   readonly probeTimeoutMs: number;
   readonly sessionTimeoutMs: number;
+  /** Each request of a URL folder: the answer and the whole body of a JSON file, the answer of the graph. */
+  readonly fetchTimeoutMs: number;
 }
 
 /**
- * Reads `probeTimeoutMs` and `sessionTimeoutMs` of load options. Throws `InvalidOptionsError`
- * unless each is undefined or a whole number of milliseconds from 1 to 2^31 - 1.
+ * Reads `probeTimeoutMs`, `sessionTimeoutMs` and `fetchTimeoutMs` of load options. Throws
+ * `InvalidOptionsError` unless each is undefined or a whole number of milliseconds from 1 to 2^31 - 1.
  */
-export function readLoadTimeouts(options: { readonly probeTimeoutMs?: unknown; readonly sessionTimeoutMs?: unknown }): LoadTimeouts {
+export function readLoadTimeouts(options: {
+  readonly probeTimeoutMs?: unknown;
+  readonly sessionTimeoutMs?: unknown;
+  readonly fetchTimeoutMs?: unknown;
+}): LoadTimeouts {
   return {
     probeTimeoutMs: checkTimeout('probeTimeoutMs', options.probeTimeoutMs, PROBE_TIMEOUT_MS),
     sessionTimeoutMs: checkTimeout('sessionTimeoutMs', options.sessionTimeoutMs, SESSION_TIMEOUT_MS),
+    fetchTimeoutMs: checkTimeout('fetchTimeoutMs', options.fetchTimeoutMs, FETCH_TIMEOUT_MS),
   };
 }
 

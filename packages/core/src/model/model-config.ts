@@ -1,4 +1,5 @@
 import { ModelLoadError } from '../errors/model-load-error.js';
+import { quoteValue } from '../util/describe-cause.js';
 
 /** Decoder-only architectures whose Hugging Face ONNX exports share the past/present layout. */
 export const SUPPORTED_MODEL_TYPES: readonly string[] = [
@@ -83,6 +84,8 @@ export function parseModelConfig(raw: unknown, path: string): ModelConfig {
   if (numHeads % numKvHeads !== 0) {
     throw new ModelLoadError(`${path}: ${numHeads} attention heads are not a multiple of ${numKvHeads} key/value heads.`, { path });
   }
+  const vocabSize = int(['vocab_size']);
+  const field = (key: string): TokenIdField => ({ file: path, key, vocab: vocabSize });
   return {
     modelType,
     hiddenSize,
@@ -90,11 +93,11 @@ export function parseModelConfig(raw: unknown, path: string): ModelConfig {
     numHeads,
     numKvHeads,
     headDim,
-    vocabSize: int(['vocab_size']),
+    vocabSize,
     maxPositions: int(['max_position_embeddings', 'n_positions', 'n_ctx', 'seq_length'], 2048),
-    bosTokenId: optionalId(c['bos_token_id']),
-    eosTokenIds: idList(c['eos_token_id']),
-    padTokenId: optionalId(c['pad_token_id']),
+    bosTokenId: readTokenId(c['bos_token_id'], field('bos_token_id')),
+    eosTokenIds: readTokenIds(c['eos_token_id'], field('eos_token_id')),
+    padTokenId: readTokenId(c['pad_token_id'], field('pad_token_id')),
     ...rotary(modelType, c, headDim),
     raw: c,
   };
@@ -117,13 +120,37 @@ function rotary(modelType: string, c: Record<string, unknown>, headDim: number):
   return { rope: { theta, rotaryDim, ropeScale } };
 }
 
-export function optionalId(v: unknown): number | undefined {
-  return typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : undefined;
+/** A token id field of a config file, for messages: the file, the key and the vocabulary size. */
+export interface TokenIdField {
+  readonly file: string;
+  readonly key: string;
+  readonly vocab: number;
 }
 
-/** `eos_token_id` may be one id or a list. */
-export function idList(v: unknown): number[] {
-  if (Array.isArray(v)) return v.filter((x): x is number => typeof x === 'number' && Number.isInteger(x) && x >= 0);
-  const one = optionalId(v);
-  return one === undefined ? [] : [one];
+/**
+ * A token id (`bos_token_id`, `pad_token_id`): undefined when absent, null or a negative integer
+ * (older Llama configs write `"pad_token_id": -1` for "none"), else an integer in [0, vocab).
+ */
+export function readTokenId(value: unknown, field: TokenIdField): number | undefined {
+  if (value === undefined || value === null || (Number.isInteger(value) && (value as number) < 0)) return undefined;
+  return checkTokenId(value, field, false);
+}
+
+/** `eos_token_id`: one token id or a list of them; `[]` when absent or null. */
+export function readTokenIds(value: unknown, field: TokenIdField): number[] {
+  if (value === undefined || value === null) return [];
+  return Array.isArray(value) ? value.map((id: unknown) => checkTokenId(id, field, true, true)) : [checkTokenId(value, field, true)];
+}
+
+/** `id` when it is an integer in [0, vocab); else a `ModelLoadError` naming the file and key (`element`: of a list). */
+function checkTokenId(id: unknown, field: TokenIdField, list: boolean, element = false): number {
+  const { file, key, vocab } = field;
+  const rule = `a token id in [0, ${vocab})${list ? ' or a list of them' : ''}`;
+  if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) {
+    throw new ModelLoadError(`${file}: ${key} must be ${rule} (got ${quoteValue(id)}${element ? ' in the list' : ''}); fix or remove it.`, { path: file });
+  }
+  if (id >= vocab) {
+    throw new ModelLoadError(`${file}: ${key} ${id} is not in the vocabulary of ${vocab} tokens (${key} must be ${rule}); fix or remove it.`, { path: file });
+  }
+  return id;
 }

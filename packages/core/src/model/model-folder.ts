@@ -1,5 +1,7 @@
 import { ModelLoadError } from '../errors/model-load-error.js';
 import type { ModelSource } from '../spec/backend.js';
+import { quoteValue } from '../util/describe-cause.js';
+import { FETCH_TIMEOUT_MS } from './load-timeouts.js';
 
 /** Graph files tried in order when the caller names none. */
 export const GRAPH_CANDIDATES: readonly string[] = ['onnx/model.onnx', 'onnx/decoder_model_merged.onnx', 'model.onnx'];
@@ -28,10 +30,18 @@ export function joinPath(base: string, file: string): string {
   return base.endsWith('/') ? base + file : `${base}/${file}`;
 }
 
+/** What bounds the requests of a folder read over HTTP (a folder on disk ignores them). */
+export interface FolderOptions {
+  /** Aborts every request at once; they reject with its reason (the load's signal). */
+  readonly signal?: AbortSignal | undefined;
+  /** Longest wait for each request, in ms (default {@link FETCH_TIMEOUT_MS}). */
+  readonly fetchTimeoutMs?: number | undefined;
+}
+
 /** Picks the folder kind for a location: HTTP(S) URLs and non-Node runtimes use fetch. */
-export function openModelFolder(location: string): ModelFolder {
+export function openModelFolder(location: string, options: FolderOptions = {}): ModelFolder {
   const fs = nodeFs();
-  return /^https?:\/\//i.test(location) || !fs ? new HttpModelFolder(location) : new DiskModelFolder(location, fs);
+  return /^https?:\/\//i.test(location) || !fs ? new HttpModelFolder(location, options) : new DiskModelFolder(location, fs);
 }
 
 interface FileInfo {
@@ -105,29 +115,36 @@ class DiskModelFolder implements ModelFolder {
   }
 }
 
+/**
+ * A folder served over HTTP. Every request is bounded by `fetchTimeoutMs` (for JSON files the
+ * body too; the graph's download falls under `sessionTimeoutMs`) and aborted by the load's signal.
+ */
 class HttpModelFolder implements ModelFolder {
-  constructor(readonly location: string) {}
+  private readonly timeoutMs: number;
+
+  constructor(readonly location: string, private readonly options: FolderOptions) {
+    this.timeoutMs = options.fetchTimeoutMs ?? FETCH_TIMEOUT_MS;
+  }
 
   resolve(file: string): string {
     return joinPath(this.location, file);
   }
 
-  async readText(file: string): Promise<string | undefined> {
-    const response = await this.fetch(file, 'GET');
-    return response ? await readBody(response, this.resolve(file), (r) => r.text()) : undefined;
+  readText(file: string): Promise<string | undefined> {
+    return this.request(file, 'GET', true, (r, url) => readBody(r, url, (body) => body.text()));
   }
 
-  async size(file: string): Promise<number | undefined> {
-    const response = await this.fetch(file, 'HEAD');
-    if (!response) return undefined;
-    const length = Number(response.headers.get('content-length') ?? Number.NaN);
-    return Number.isFinite(length) ? length : 1;
+  size(file: string): Promise<number | undefined> {
+    return this.request(file, 'HEAD', true, async (response) => {
+      const length = Number(response.headers.get('content-length') ?? Number.NaN);
+      return Number.isFinite(length) ? length : 1;
+    });
   }
 
   async source(file: string): Promise<ModelSource> {
-    const response = await this.fetch(file, 'GET');
-    if (!response) throw new ModelLoadError(`${this.resolve(file)} was not found.`, { path: this.resolve(file) });
-    return { kind: 'bytes', bytes: new Uint8Array(await readBody(response, this.resolve(file), (r) => r.arrayBuffer())) };
+    const bytes = await this.request(file, 'GET', false, (r, url) => readBody(r, url, (body) => body.arrayBuffer()));
+    if (bytes === undefined) throw new ModelLoadError(`${this.resolve(file)} was not found.`, { path: this.resolve(file) });
+    return { kind: 'bytes', bytes: new Uint8Array(bytes) };
   }
 
   async assertExists(): Promise<void> {
@@ -136,27 +153,86 @@ class HttpModelFolder implements ModelFolder {
     }
   }
 
-  private async fetch(file: string, method: 'GET' | 'HEAD'): Promise<Response | undefined> {
+  /**
+   * Fetches `file` and reads its response with `read`; undefined when the server answers 404. The
+   * timeout covers `read` too when `timeBody` is set; the load's signal always does.
+   */
+  private async request<T>(file: string, method: 'GET' | 'HEAD', timeBody: boolean, read: (response: Response, url: string) => Promise<T>): Promise<T | undefined> {
     const url = this.resolve(file);
-    let response: Response;
+    const guard = new RequestGuard(this.options.signal, this.timeoutMs);
     try {
-      response = await fetch(url, { method });
+      const response = await answer(url, method, guard.signal);
+      if (!response) return undefined;
+      if (!timeBody) guard.stopTimer();
+      return await read(response, url);
     } catch (cause) {
-      throw new ModelLoadError(`Cannot fetch ${url}: ${(cause as Error).message}`, { path: url, cause });
+      throw guard.reason(url) ?? cause;
+    } finally {
+      guard.end();
     }
-    if (response.status === 404) return undefined;
-    if (!response.ok) throw new ModelLoadError(`Cannot fetch ${url}: HTTP ${response.status}`, { path: url });
-    // Single-page-app servers answer a missing file with their page and status 200; read as the
-    // file, the page would fail as "not valid JSON" or a corrupt graph.
-    if (/^\s*text\/html/i.test(response.headers.get('content-type') ?? '')) {
-      await response.body?.cancel().catch(() => {});
-      throw new ModelLoadError(
-        `${url} was served as an HTML page (content-type text/html), not the file: the server seems to answer missing files with a page; make it answer 404 for them.`,
-        { path: url },
-      );
-    }
-    return response;
   }
+}
+
+/** The abort signal of one request: aborted by the load's signal, or when `ms` pass first. */
+class RequestGuard {
+  private readonly controller = new AbortController();
+  private readonly timer: ReturnType<typeof setTimeout>;
+  private timedOut = false;
+  private readonly onAbort = (): void => this.controller.abort(this.outer?.reason);
+
+  constructor(private readonly outer: AbortSignal | undefined, private readonly ms: number) {
+    this.timer = setTimeout(() => {
+      this.timedOut = true;
+      this.controller.abort();
+    }, ms);
+    if (outer?.aborted) this.onAbort();
+    else outer?.addEventListener('abort', this.onAbort, { once: true });
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  stopTimer(): void {
+    clearTimeout(this.timer);
+  }
+
+  end(): void {
+    clearTimeout(this.timer);
+    this.outer?.removeEventListener('abort', this.onAbort);
+  }
+
+  /** What a failed request rejects with once aborted: the load's reason, or the timeout; else undefined. */
+  reason(url: string): unknown {
+    if (this.outer?.aborted) return this.outer.reason;
+    if (!this.timedOut) return undefined;
+    return new ModelLoadError(`Fetching ${url} took longer than fetchTimeoutMs (${this.ms} ms); check that the server answers, or raise fetchTimeoutMs for a slow one.`, {
+      path: url,
+    });
+  }
+}
+
+/** The server's response to a request, or undefined for 404; other failures are `ModelLoadError`s naming the URL. */
+async function answer(url: string, method: 'GET' | 'HEAD', signal: AbortSignal): Promise<Response | undefined> {
+  let response: Response;
+  try {
+    response = await fetch(url, { method, signal });
+  } catch (cause) {
+    throw new ModelLoadError(`Cannot fetch ${url}: ${(cause as Error).message}`, { path: url, cause });
+  }
+  if (!response.ok) await response.body?.cancel().catch(() => {});
+  if (response.status === 404) return undefined;
+  if (!response.ok) throw new ModelLoadError(`Cannot fetch ${url}: HTTP ${response.status}`, { path: url });
+  // Single-page-app servers answer a missing file with their page and status 200; read as the
+  // file, the page would fail as "not valid JSON" or a corrupt graph.
+  if (/^\s*text\/html/i.test(response.headers.get('content-type') ?? '')) {
+    await response.body?.cancel().catch(() => {});
+    throw new ModelLoadError(
+      `${url} was served as an HTML page (content-type text/html), not the file: the server seems to answer missing files with a page; make it answer 404 for them.`,
+      { path: url },
+    );
+  }
+  return response;
 }
 
 /** A response's body, as a `ModelLoadError` naming the URL when the connection fails mid-body. */
@@ -181,6 +257,18 @@ export async function readJson(folder: ModelFolder, file: string, required: bool
   } catch (cause) {
     throw new ModelLoadError(`${path} is not valid JSON: ${(cause as Error).message}`, { path, cause });
   }
+}
+
+/** Reads a JSON file of the folder that must hold an object; `undefined` when absent. */
+export async function readJsonObject(folder: ModelFolder, file: string): Promise<Record<string, unknown> | undefined> {
+  const value = await readJson(folder, file, false);
+  return value === undefined ? undefined : requireJsonObject(value, folder.resolve(file));
+}
+
+/** `value` when it is a JSON object (not null, not an array); else a `ModelLoadError` naming the file at `path`. */
+export function requireJsonObject(value: unknown, path: string): Record<string, unknown> {
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value as Record<string, unknown>;
+  throw new ModelLoadError(`${path} must hold a JSON object (got ${quoteValue(value)}).`, { path });
 }
 
 /** The graph to load (file name within the folder): the named file, or the first candidate that exists. */

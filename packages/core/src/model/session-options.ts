@@ -1,10 +1,14 @@
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
-import type { GraphOptimizationLevel, SessionOptions } from '../spec/backend.js';
+import type { GraphOptimizationLevel, LogLevel, SessionOptions } from '../spec/backend.js';
 import { quoteValue } from '../util/describe-cause.js';
 import { checkKnownKeys } from '../util/known-keys.js';
 
 const LEVELS: readonly GraphOptimizationLevel[] = ['disabled', 'basic', 'extended', 'all'];
-const KEYS: readonly string[] = ['intraOpNumThreads', 'interOpNumThreads', 'graphOptimizationLevel', 'executionProviders'];
+/** In onnxruntime's severity order: index = `logSeverityLevel`. */
+const LOG_LEVELS: readonly LogLevel[] = ['verbose', 'info', 'warning', 'error', 'fatal'];
+/** The level a session logs at when its options name none. */
+const DEFAULT_LOG_LEVEL: LogLevel = 'error';
+const KEYS: readonly string[] = ['intraOpNumThreads', 'interOpNumThreads', 'graphOptimizationLevel', 'executionProviders', 'logLevel'];
 /** More threads than any machine here has; larger values made onnxruntime-node fail with bad_alloc. */
 const MAX_THREADS = 1024;
 
@@ -35,6 +39,12 @@ export function checkSessionOptions(value: unknown, prefix = 'session'): Session
       option: `${prefix}.graphOptimizationLevel`,
     });
   }
+  const logLevel = options['logLevel'];
+  if (logLevel !== undefined && !LOG_LEVELS.includes(logLevel as LogLevel)) {
+    throw new InvalidOptionsError(`${prefix}.logLevel must be one of ${LOG_LEVELS.join(', ')} (got ${quoteValue(logLevel)}).`, {
+      option: `${prefix}.logLevel`,
+    });
+  }
   const providers = options['executionProviders'];
   if (providers !== undefined && !(Array.isArray(providers) && providers.length > 0 && providers.every((p) => typeof p === 'string' && p !== ''))) {
     throw new InvalidOptionsError(`${prefix}.executionProviders must be a non-empty list of provider names such as ['cpu'] (got ${quoteValue(providers)}).`, {
@@ -42,4 +52,12 @@ export function checkSessionOptions(value: unknown, prefix = 'session'): Session
     });
   }
   return options as SessionOptions;
+}
+
+/**
+ * onnxruntime's `logSeverityLevel` (0 verbose … 4 fatal) for a checked `logLevel`; `error` when
+ * none is given, so graph-loading warnings stay off stderr unless asked for.
+ */
+export function logSeverityLevel(level: LogLevel | undefined): 0 | 1 | 2 | 3 | 4 {
+  return LOG_LEVELS.indexOf(level ?? DEFAULT_LOG_LEVEL) as 0 | 1 | 2 | 3 | 4;
 }

@@ -74,9 +74,19 @@ function apiVersionProblem(apiVersion: unknown, host: string): string | undefine
   if (typeof apiVersion !== 'string' || apiVersion.trim() === '' || apiVersion.length > MAX_VERSION_LENGTH || semver.validRange(apiVersion) === null) {
     return `"apiVersion" must be a semver range such as ^0.1.0 of at most ${MAX_VERSION_LENGTH} characters (got ${quoteValue(apiVersion)})`;
   }
-  const farFuture = `${(semver.parse(host)?.major ?? 0) + 100}.0.0`;
-  if (semver.satisfies(farFuture, apiVersion)) {
+  if (hasNoUpperBound(apiVersion)) {
+    const farFuture = `${(semver.parse(host)?.major ?? 0) + 100}.0.0`;
     return `"apiVersion" ${quoteValue(apiVersion)} accepts every future Weft plugin API (even ${farFuture}); a plugin must name the API majors it supports, e.g. ^0.1.0`;
   }
   return undefined;
+}
+
+/**
+ * Whether some alternative of the range (`a || b`) has no upper bound: no `<` or `<=` comparator
+ * and no exact version (`*`, `>=1`), so every later version satisfies it.
+ */
+function hasNoUpperBound(range: string): boolean {
+  return new semver.Range(range).set.some(
+    (alternative) => !alternative.some((c) => c.operator === '<' || c.operator === '<=' || (c.operator === '' && c.value !== '')),
+  );
 }

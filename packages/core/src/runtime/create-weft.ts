@@ -49,6 +49,9 @@ export interface CreateWeftOptions {
  * await weft.dispose();
  */
 export function createWeft(options: CreateWeftOptions = {}): Weft {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new InvalidOptionsError('createWeft takes an options object such as { plugins: [nodeBackend()] }, or nothing.', { option: 'options' });
+  }
   const plugins = options.plugins ?? [];
   if (!Array.isArray(plugins)) throw new InvalidOptionsError('plugins must be an array of plugins made by definePlugin().', { option: 'plugins' });
   // Checked here, not at each install: a bad value fails createWeft itself, with or without plugins.

@@ -41,6 +41,12 @@ export type ModelSource =
 /** Graph optimisation levels, as onnxruntime names them. */
 export type GraphOptimizationLevel = 'disabled' | 'basic' | 'extended' | 'all';
 
+/**
+ * How much the runtime itself writes to stderr, least to most severe: `warning` and below include
+ * graph-loading notices; at `error` a failing run is logged by the runtime as well as thrown.
+ */
+export type LogLevel = 'verbose' | 'info' | 'warning' | 'error' | 'fatal';
+
 /** Options every backend understands; backends may accept more through their own option types. */
 export interface SessionOptions {
   readonly intraOpNumThreads?: number;
@@ -48,6 +54,11 @@ export interface SessionOptions {
   readonly graphOptimizationLevel?: GraphOptimizationLevel;
   /** Execution providers in order of preference, e.g. `['cpu']`. Backend-specific names. */
   readonly executionProviders?: readonly string[];
+  /**
+   * The runtime's own log output (default `error`: no graph-loading warnings). Failures reach the
+   * caller as typed errors whatever the level; `fatal` also stops the runtime from printing them.
+   */
+  readonly logLevel?: LogLevel;
 }
 
 /** Input or output description read from the graph. */

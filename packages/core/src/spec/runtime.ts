@@ -39,6 +39,12 @@ export interface LoadOptions {
    * later is released; under `backend: 'auto'` the next available backend is tried.
    */
   readonly sessionTimeoutMs?: number;
+  /**
+   * Longest each request of an `http(s)://` model folder may take (ms, default 30 000): the answer
+   * and the whole body of a JSON file, the answer of the graph (its download falls under
+   * `sessionTimeoutMs`). A server that takes longer fails the load with a `ModelLoadError`.
+   */
+  readonly fetchTimeoutMs?: number;
 }
 
 /** How streams move between backends when one fails. */

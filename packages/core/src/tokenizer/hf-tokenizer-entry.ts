@@ -15,6 +15,6 @@ export const hfTokenizerEntry: AdapterEntry<Tokenizer, TokenizerFiles> = {
     if (files === undefined) throw new ModelLoadError('The huggingface tokenizer needs the model folder\'s files: create it with a TokenizerFiles object.');
     const path = files.resolve('tokenizer.json');
     if (files.tokenizerJson === undefined) throw new ModelLoadError(`Cannot read ${path}: the model folder needs tokenizer.json.`, { path });
-    return new HfTokenizer(files.tokenizerJson, files.tokenizerConfig, path);
+    return new HfTokenizer(files.tokenizerJson, files.tokenizerConfig, path, files.resolve('tokenizer_config.json'));
   },
 };

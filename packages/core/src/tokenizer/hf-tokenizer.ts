@@ -3,7 +3,10 @@ import { Tokenizer as HfTokenizerCore } from '@huggingface/tokenizers';
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import { ModelLoadError } from '../errors/model-load-error.js';
 import type { ChatMessage, Tokenizer } from '../spec/tokenizer.js';
+import { requireJsonObject } from '../model/model-folder.js';
+import { quoteValue } from '../util/describe-cause.js';
 import { byteLevelPieces, type TokenPiece } from './byte-level-pieces.js';
+import { checkTokenizerJson } from './check-tokenizer-json.js';
 
 /** Tokenizer over a Hugging Face `tokenizer.json` + `tokenizer_config.json`, with Jinja chat templates. */
 export class HfTokenizer implements Tokenizer {
@@ -12,11 +15,20 @@ export class HfTokenizer implements Tokenizer {
   private readonly core: HfTokenizerCore;
   private readonly template: Template | undefined;
   private readonly specials: Record<string, string>;
+  /** Names of the file's named chat templates when none is `default` (so none is used). */
+  private readonly otherTemplates: readonly string[];
   readonly tokenPiece?: (id: number) => TokenPiece;
 
-  constructor(tokenizerJson: unknown, tokenizerConfig: Record<string, unknown>, path = 'tokenizer.json') {
+  /**
+   * `path` and `configPath` name `tokenizer.json` and `tokenizer_config.json` in messages. A file
+   * of the wrong shape (not an object, an empty vocabulary, a chat_template that is neither a
+   * string nor a list of named templates…) is a `ModelLoadError` naming the file and the field.
+   */
+  constructor(tokenizerJson: unknown, tokenizerConfig: Record<string, unknown>, path = 'tokenizer.json', configPath = 'tokenizer_config.json') {
+    const json = checkTokenizerJson(tokenizerJson, path);
+    requireJsonObject(tokenizerConfig, configPath);
     try {
-      this.core = new HfTokenizerCore(tokenizerJson as object, tokenizerConfig);
+      this.core = new HfTokenizerCore(json, tokenizerConfig);
     } catch (cause) {
       throw new ModelLoadError(`Could not build the tokenizer from ${path}: ${(cause as Error).message}`, { path, cause });
     }
@@ -24,7 +36,7 @@ export class HfTokenizer implements Tokenizer {
     let largest = -1;
     for (const id of this.core.get_vocab(true).values()) if (id > largest) largest = id;
     this.vocabSize = largest + 1;
-    const pieces = byteLevelPieces(tokenizerJson, tokenizerConfig);
+    const pieces = byteLevelPieces(json, tokenizerConfig);
     if (pieces) this.tokenPiece = pieces;
     this.specials = {};
     for (const key of ['bos_token', 'eos_token', 'pad_token', 'unk_token']) {
@@ -32,12 +44,14 @@ export class HfTokenizer implements Tokenizer {
       const text = typeof v === 'string' ? v : typeof v === 'object' && v !== null ? (v as { content?: unknown }).content : undefined;
       if (typeof text === 'string') this.specials[key] = text;
     }
-    const source = pickTemplate(tokenizerConfig['chat_template']);
+    const listed = tokenizerConfig['chat_template'];
+    const source = pickTemplate(listed, configPath);
+    this.otherTemplates = source === undefined && Array.isArray(listed) ? listed.map((t: { name: string }) => t.name) : [];
     if (source !== undefined) {
       try {
         this.template = new Template(source);
       } catch (cause) {
-        throw new ModelLoadError(`The chat_template in tokenizer_config.json does not parse: ${(cause as Error).message}`, { cause });
+        throw new ModelLoadError(`The chat_template in ${configPath} does not parse: ${(cause as Error).message}`, { path: configPath, cause });
       }
     }
     this.chatTemplateAddsBos = source?.includes('bos_token') ?? false;
@@ -54,11 +68,22 @@ export class HfTokenizer implements Tokenizer {
 
   applyChatTemplate(messages: readonly ChatMessage[], options: { readonly addGenerationPrompt?: boolean } = {}): string {
     if (!this.template) {
-      throw new InvalidOptionsError('This model has no chat_template in tokenizer_config.json; pass `prompt` instead of `messages`.', {
+      const named = this.otherTemplates.map((n) => JSON.stringify(n)).join(', ');
+      const problem = named === ''
+        ? 'This model has no chat_template in tokenizer_config.json'
+        : `tokenizer_config.json names its chat templates (${named}) but none "default", the one Weft uses`;
+      throw new InvalidOptionsError(`${problem}; pass \`prompt\` instead of \`messages\`.`, {
         option: 'messages',
       });
     }
-    return this.template.render({ messages, add_generation_prompt: options.addGenerationPrompt ?? true, ...this.specials });
+    try {
+      return this.template.render({ messages, add_generation_prompt: options.addGenerationPrompt ?? true, ...this.specials });
+    } catch (cause) {
+      // Templates reject conversations on purpose (`raise_exception`, e.g. roles that do not
+      // alternate), and a broken template fails here too: either way, these messages cannot be used.
+      const reason = cause instanceof Error ? cause.message : String(cause);
+      throw new InvalidOptionsError(`The model's chat_template (tokenizer_config.json) failed on these messages: ${reason}`, { option: 'messages', cause });
+    }
   }
 
   tokenToId(token: string): number | undefined {
@@ -66,12 +91,23 @@ export class HfTokenizer implements Tokenizer {
   }
 }
 
-/** `chat_template` is a string, or a list of named templates (use `default`). */
-function pickTemplate(value: unknown): string | undefined {
+/**
+ * `chat_template` as Hugging Face writes it: a string, or a list of `{ name, template }` objects
+ * (the one named `default` is used). Anything else is a `ModelLoadError` naming `configPath`.
+ */
+function pickTemplate(value: unknown, configPath: string): string | undefined {
+  if (value === undefined || value === null) return undefined;
   if (typeof value === 'string') return value;
-  if (Array.isArray(value)) {
-    const named = value.find((t) => (t as { name?: unknown }).name === 'default') as { template?: unknown } | undefined;
-    return typeof named?.template === 'string' ? named.template : undefined;
+  if (!Array.isArray(value) || !value.every(isNamedTemplate)) {
+    throw new ModelLoadError(
+      `${configPath}: chat_template must be a string or a list of { name, template } objects with string fields (got ${quoteValue(value)}); fix or remove it.`,
+      { path: configPath },
+    );
   }
-  return undefined;
+  return value.find((t) => t.name === 'default')?.template;
+}
+
+function isNamedTemplate(entry: unknown): entry is { name: string; template: string } {
+  const t = entry as { name?: unknown; template?: unknown } | null;
+  return typeof t === 'object' && t !== null && typeof t.name === 'string' && typeof t.template === 'string';
 }

@@ -13,6 +13,7 @@ export class FullPrecisionKvStore implements KvCacheStore {
   readonly specificationVersion = 'v1' as const;
   readonly name: string = 'fp32';
   private layout: KvLayout | undefined;
+  private batch = 0;
   private past: Readonly<Record<string, BackendTensor>> = {};
   /** Whether `past` is the shared empty set, which is never disposed. */
   private pastShared = false;
@@ -36,6 +37,7 @@ export class FullPrecisionKvStore implements KvCacheStore {
   begin(init: KvCacheInit): void {
     if (this.layout) this.dispose();
     this.layout = init.layout;
+    this.batch = init.batchSize;
     this.session = init.session;
     this.disposeTensors = init.session.garbageCollectedTensors !== true;
     this.positions = undefined;
@@ -53,13 +55,22 @@ export class FullPrecisionKvStore implements KvCacheStore {
     // Plain loops, keys then values per layer in layout order (one hidden-class path every step).
     const next: Record<string, BackendTensor> = {};
     const layers = layout.pastKeyNames.length;
+    const { numKvHeads: heads, headDim: dim } = layout;
+    const batch = this.batch;
+    // Every present must be [batch, heads, length, dim], length that of the first and ≥ the cache's.
+    const length = layers > 0 ? (presents[layout.presentKeyNames[0]!]?.dims[2] ?? -1) : 0;
+    if (!(length >= this.cached)) throw new Error(presentProblem(presents, layout, batch, this.cached, length));
     for (let i = 0; i < layers; i++) {
-      next[layout.pastKeyNames[i]!] = present(presents, layout.presentKeyNames[i]!);
-      next[layout.pastValueNames[i]!] = present(presents, layout.presentValueNames[i]!);
+      const key = presents[layout.presentKeyNames[i]!];
+      const value = presents[layout.presentValueNames[i]!];
+      if (!fits(key, batch, heads, length, dim) || !fits(value, batch, heads, length, dim)) {
+        throw new Error(presentProblem(presents, layout, batch, this.cached, length));
+      }
+      next[layout.pastKeyNames[i]!] = key!;
+      next[layout.pastValueNames[i]!] = value!;
     }
     this.releasePast();
     this.past = next;
-    const length = layers > 0 ? next[layout.pastKeyNames[0]!]!.dims[2]! : 0;
     // New slots take the next absolute positions (tokens seen so far), whatever was evicted.
     const added = length - this.cached;
     if (this.positions) for (const list of this.positions) for (let i = 0; i < added; i++) list.push(this.seen + i);
@@ -126,8 +137,30 @@ export class FullPrecisionKvStore implements KvCacheStore {
   }
 }
 
-function present(presents: Readonly<Record<string, BackendTensor>>, name: string): BackendTensor {
-  const tensor = presents[name];
-  if (!tensor) throw new Error(`The step did not return ${name}`);
-  return tensor;
+/** Whether a present tensor has dims [batch, heads, length, dim]. */
+function fits(tensor: BackendTensor | undefined, batch: number, heads: number, length: number, dim: number): tensor is BackendTensor {
+  if (tensor === undefined) return false;
+  const dims = tensor.dims;
+  return dims.length === 4 && dims[0] === batch && dims[1] === heads && dims[2] === length && dims[3] === dim;
+}
+
+/**
+ * What is wrong with a step's presents, in the words of `@weft/plugin-kv`'s stores: a missing
+ * tensor, dims other than [batch, heads, ≥past, dim], or lengths that disagree.
+ */
+function presentProblem(presents: Readonly<Record<string, BackendTensor>>, layout: KvLayout, batch: number, past: number, length: number): string {
+  const { numKvHeads: heads, headDim: dim } = layout;
+  for (let i = 0; i < layout.presentKeyNames.length; i++) {
+    for (const name of [layout.presentKeyNames[i]!, layout.presentValueNames[i]!]) {
+      const dims = presents[name]?.dims;
+      if (!dims) return `The step did not return ${name}`;
+      if (dims.length !== 4 || dims[0] !== batch || dims[1] !== heads || dims[3] !== dim || !(dims[2]! >= past)) {
+        const config = dims.length === 4 && (dims[1] !== heads || dims[3] !== dim);
+        const hint = config ? ": the graph's key/value heads or head size disagree with config.json (num_key_value_heads, head_dim)" : '';
+        return `${name} has dims [${dims.join(', ')}]; expected [${batch}, ${heads}, ≥${past}, ${dim}]${hint}`;
+      }
+      if (dims[2] !== length) return `present tensors disagree on length (${dims[2]} vs ${length})`;
+    }
+  }
+  return 'the present tensors do not match the layout';
 }

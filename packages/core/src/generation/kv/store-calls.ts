@@ -1,26 +1,46 @@
 import type { BackendTensor } from '../../spec/backend.js';
-import type { KvCacheInit, KvCacheStore } from '../../spec/kv-cache.js';
+import { PluginError } from '../../errors/plugin-error.js';
+import type { KvCacheInit, KvCacheStore, KvLayout } from '../../spec/kv-cache.js';
 import type { Owned } from '../resolve-components.js';
 import { stageFailure, synchronousResult } from '../stage-runner.js';
+import { quoteValue } from '../../util/describe-cause.js';
 import type { StorePool } from './store-pool.js';
 
 // A run's calls into its KV store (`retain` goes through runStage with the router), naming the
 // plugin at fault as runStage does. Plain try/catch and no closure per call: these run every step
-// (or once per request, on the path to the first token) and allocate nothing of their own.
+// (or once per request, on the path to the first token) and allocate nothing of their own per step.
+// What a store returns is checked where the loop would otherwise fail obscurely or blame the
+// backend: materialize's feeds (one lookup a step) and length (an integer check).
 
-/** Starts the store's cache for a run. */
+/** Starts the store's cache for a run; its next `materialize` result is checked in full. */
 export function storeBegin(kv: Owned<KvCacheStore>, init: KvCacheInit): void {
   try {
     synchronousResult(kv.owner, 'kv begin', kv.value.begin(init));
   } catch (cause) {
     throw stageFailure(kv.owner, 'kv begin', cause);
   }
+  const first = init.layout.pastKeyNames[0];
+  const check = pastChecks.get(kv);
+  if (first === undefined) pastChecks.delete(kv);
+  else if (check === undefined) pastChecks.set(kv, { layout: init.layout, first, full: true });
+  else {
+    check.layout = init.layout;
+    check.first = first;
+    check.full = true;
+  }
 }
 
-/** The store's `past_key_values.*` feeds for the next step. */
+/**
+ * The store's `past_key_values.*` feeds for the next step. The first result after `begin` must hold
+ * a tensor for every past input; later ones, for the first (one lookup a step). A store that fails
+ * this is named here, rather than the backend that would reject the feeds.
+ */
 export function storeMaterialize(kv: Owned<KvCacheStore>): Readonly<Record<string, BackendTensor>> {
   try {
-    return synchronousResult(kv.owner, 'kv materialize', kv.value.materialize());
+    const feeds = synchronousResult(kv.owner, 'kv materialize', kv.value.materialize());
+    const check = pastChecks.get(kv);
+    if (check !== undefined && (check.full || !isTensor((feeds as Partial<typeof feeds> | null)?.[check.first]))) checkPast(kv, feeds, check);
+    return feeds;
   } catch (cause) {
     throw stageFailure(kv.owner, 'kv materialize', cause);
   }
@@ -35,13 +55,16 @@ export function storeAppend(kv: Owned<KvCacheStore>, presents: Readonly<Record<s
   }
 }
 
-/** The store's cached positions. */
+/** The store's cached positions, checked to be a count. */
 export function storeLength(kv: Owned<KvCacheStore>): number {
+  let length: number;
   try {
-    return kv.value.length;
+    length = kv.value.length;
   } catch (cause) {
     throw stageFailure(kv.owner, 'kv length', cause);
   }
+  if (Number.isInteger(length) && length >= 0) return length;
+  throw new PluginError(kv.owner, 'kv length', `${storeLabel(kv)} has length ${quoteValue(length)}; it must be the number of cached positions, an integer ≥ 0.`);
 }
 
 /** The store's cache size in bytes. */
@@ -83,4 +106,47 @@ export function disposeStore(kv: Owned<KvCacheStore>, runFailed: boolean, pool?:
     return;
   }
   if (!runFailed) pool?.give(kv);
+}
+
+/** Per store of a run: the past inputs its `materialize` must feed (the first checked every step), and whether the next result is checked in full. */
+interface PastCheck {
+  layout: KvLayout;
+  first: string;
+  full: boolean;
+}
+
+const pastChecks = new WeakMap<Owned<KvCacheStore>, PastCheck>();
+
+/** Throws a `PluginError` unless `feeds` holds a tensor for every past input; then the next result gets the per-step check. */
+function checkPast(kv: Owned<KvCacheStore>, feeds: unknown, check: PastCheck): void {
+  const layout = check.layout;
+  const expected = `it must return an object holding a tensor for each past input (${layout.pastKeyNames[0]}, ${layout.pastValueNames[0]}, …, one key and one value per layer)`;
+  if (typeof feeds !== 'object' || feeds === null) {
+    throw new PluginError(kv.owner, 'kv materialize', `${storeLabel(kv)} returned ${quoteValue(feeds)} from materialize(); ${expected}.`);
+  }
+  for (const names of [layout.pastKeyNames, layout.pastValueNames]) {
+    for (const name of names) {
+      const tensor: unknown = (feeds as Record<string, unknown>)[name];
+      if (!isTensor(tensor)) {
+        const got = tensor === undefined ? 'no tensor' : quoteValue(tensor);
+        throw new PluginError(kv.owner, 'kv materialize', `${storeLabel(kv)} returned ${got} for "${name}" from materialize(); ${expected}.`);
+      }
+    }
+  }
+  check.full = false;
+}
+
+/** Whether a feed looks like a tensor (the backend checks the rest). */
+function isTensor(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && Array.isArray((value as { dims?: unknown }).dims);
+}
+
+/** `the KV store "name"` for messages. Never throws. */
+function storeLabel(kv: Owned<KvCacheStore>): string {
+  try {
+    const name: unknown = kv.value.name;
+    return typeof name === 'string' ? `the KV store "${name}"` : 'the KV store';
+  } catch {
+    return 'the KV store';
+  }
 }

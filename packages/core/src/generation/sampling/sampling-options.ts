@@ -1,4 +1,5 @@
 import { InvalidOptionsError } from '../../errors/invalid-options-error.js';
+import { quoteValue } from '../../util/describe-cause.js';
 import type { GenerationConfig } from '../../model/generation-config.js';
 import type { GenerationRequest } from '../../spec/request.js';
 
@@ -40,5 +41,5 @@ function isNumber(value: unknown): value is number {
 }
 
 function invalid(option: keyof GenerationRequest, value: unknown, rule: string): never {
-  throw new InvalidOptionsError(`${option} must be ${rule} (got ${String(value)}).`, { option });
+  throw new InvalidOptionsError(`${option} must be ${rule} (got ${quoteValue(value)}).`, { option });
 }

@@ -1,0 +1,72 @@
+import { readFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolveModelDir } from '../src/index.js';
+import { cli, generateJson, storyModel } from './helpers.js';
+
+let server: Server;
+let url: string;
+
+/** Serves the story model under /m/; anything else is a 404. */
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+    const file = path.startsWith('/m/') ? join(storyModel, path.slice(3)) : undefined;
+    (file ? readFile(file) : Promise.reject(new Error('outside /m/'))).then(
+      (body) => {
+        res.writeHead(200, { 'content-length': body.byteLength });
+        res.end(req.method === 'HEAD' ? undefined : body);
+      },
+      () => {
+        res.writeHead(404);
+        res.end();
+      },
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  url = `http://127.0.0.1:${(server.address() as { port: number }).port}/m/`;
+});
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+});
+
+describe('--model with an http(s) URL', () => {
+  it('passes the URL to the SDK, which loads the folder it serves', async () => {
+    const args = ['--prompt', 'Once upon a time', '--max-tokens', '6'];
+    const fromUrl = await generateJson(url, ...args);
+    expect(fromUrl.stderr).toBe('');
+    expect(fromUrl.code).toBe(0);
+    const ids = fromUrl.json().at(-1)!['ids'] as number[];
+    expect(ids.length).toBeGreaterThan(0);
+    expect(ids).toEqual((await generateJson(storyModel, ...args)).json().at(-1)!['ids']);
+  });
+
+  it('picks the attention graph of a URL folder for a router that reads attentions', async () => {
+    const args = ['--prompt', 'Once upon a time', '--max-tokens', '6', '--router', 'heavy-hitter:budget=8'];
+    const fromUrl = await generateJson(url, ...args);
+    expect(fromUrl.stderr).toBe('');
+    expect(fromUrl.code).toBe(0);
+    expect(fromUrl.json().at(-1)!['ids']).toEqual((await generateJson(storyModel, ...args)).json().at(-1)!['ids']);
+  });
+
+  it('reports a URL with no model at it as the URL, not as a local path', async () => {
+    const result = await generateJson(`${url}nope/`, '--prompt', 'x');
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe(`weft: No model at ${url}nope/: ${url}nope/config.json was not found.\n`);
+  });
+
+  it('is a usage error for bench, whose bare loop reads the files itself', async () => {
+    const result = await cli(['bench', '--model', url, '--runs', '2', '--tokens', '4']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe(`weft: bench needs --model to be a folder on disk (its bare onnxruntime loop reads the files itself); download ${url} and pass that folder\n`);
+  });
+
+  it('keeps URLs and resolves everything else against the working directory', () => {
+    expect(resolveModelDir('https://example.com/models/story')).toBe('https://example.com/models/story');
+    expect(resolveModelDir('HTTP://127.0.0.1:9/x')).toBe('HTTP://127.0.0.1:9/x');
+    expect(resolveModelDir('models/http:/x')).toBe(join(process.cwd(), 'models/http:/x'));
+  });
+});
+
