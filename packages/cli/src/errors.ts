@@ -1,4 +1,4 @@
-import { InvalidOptionsError, WeftError } from '@weft/core';
+import { InvalidOptionsError, PluginError, WeftError } from '@weft/core';
 
 /** Bad command-line input: reported as `weft: <message>` with exit code 2. */
 export class UsageError extends Error {
@@ -40,6 +40,9 @@ export const GENERATE_FLAGS: Readonly<Record<string, string>> = {
   router: '--router',
 };
 
+/** The flags of `weft eval` that set request options core or a plugin may reject. */
+export const EVAL_FLAGS: Readonly<Record<string, string>> = { kv: '--kv', router: '--router' };
+
 /**
  * The error's message on one line (runtime messages sometimes span several). Core's option errors
  * name SDK fields (`inputIds`); with the command's `flags`, the flag that set the field comes
@@ -50,5 +53,19 @@ export function oneLine(error: unknown, flags: Readonly<Record<string, string>> 
   const line = message.replace(/\s*\r?\n\s*/g, ' ').trim() || (error instanceof Error ? error.name : 'unknown error');
   const option = InvalidOptionsError.isInstance(error) ? error.option : undefined;
   const flag = option !== undefined && Object.hasOwn(flags, option) ? flags[option] : undefined;
-  return flag === undefined ? line : `${flag}: ${line}`;
+  if (flag !== undefined) return `${flag}: ${line}`;
+  const rejected = rejectedOption(error, flags);
+  return rejected === undefined ? line : rejected;
+}
+
+/**
+ * A store or router that rejected the options a flag gave it (`--kv int4:group=0`): core reports
+ * a `PluginError` from the entry's `create` whose cause is an `InvalidOptionsError` on `kv.group`.
+ * The flag is at fault, not the plugin, so the line starts with the flag and says what is wrong.
+ */
+function rejectedOption(error: unknown, flags: Readonly<Record<string, string>>): string | undefined {
+  if (!PluginError.isInstance(error) || !InvalidOptionsError.isInstance(error.cause)) return undefined;
+  const field = (error.cause.option ?? '').split('.')[0]!;
+  if (!Object.hasOwn(flags, field)) return undefined;
+  return `${flags[field]}: ${oneLine(error.cause)} (${error.plugin})`;
 }

@@ -96,4 +96,12 @@ describe('parseNamedRef', () => {
     expect(parseNamedRef('temporal:')).toEqual({ name: 'temporal' });
     for (const bad of ['int4:=3', 'int4:group=', 'int4:a=1,,b=2', 'two words']) expect(() => parseNamedRef(bad, '--kv')).toThrow(/^--kv: /);
   });
+
+  it('keeps a __proto__ key as an own option (for the adapter to reject), never as a prototype', async () => {
+    const { parseNamedRef } = await import('../src/index.js');
+    const ref = parseNamedRef('int4:__proto__=1,group=32');
+    expect(Object.keys(ref.options ?? {})).toEqual(['__proto__', 'group']);
+    expect(Object.getPrototypeOf(ref.options)).toBe(Object.prototype);
+    expect(() => parseNamedRef('int4:__proto__=1,__proto__=2')).toThrow(/"__proto__" is given twice/);
+  });
 });

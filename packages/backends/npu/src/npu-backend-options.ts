@@ -1,4 +1,4 @@
-import { checkSessionOptions, InvalidOptionsError, type SessionOptions } from '@weft/core';
+import { checkKnownKeys, checkSessionOptions, InvalidOptionsError, type SessionOptions } from '@weft/core';
 import type { NpuEvent } from './events.js';
 import type { PlatformFacts } from './platform.js';
 import { PROVIDERS, validateProvider, type ProviderName, type ProviderOptions } from './providers.js';
@@ -39,7 +39,9 @@ const ARCHES = ['x64', 'arm64', 'other'];
 
 /** Validates the options and returns the provider list as objects (undefined: platform default). */
 export function validateNpuOptions(options: NpuBackendOptions): ProviderOptions[] | undefined {
-  if (typeof options !== 'object' || options === null) throw new InvalidOptionsError('npu backend options must be an object.');
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) throw new InvalidOptionsError('npu backend options must be an object.', { option: 'options' });
+  // A misspelled option (`fallbak`) would otherwise be ignored without a word.
+  checkKnownKeys(options, ['priority', 'defaults', 'providers', 'fallback', 'requireFullOffload', 'onEvent', 'facts', 'sessionFactory'], 'npuBackend', '');
   if (options.priority !== undefined && !Number.isFinite(options.priority)) {
     throw new InvalidOptionsError('priority must be a finite number.', { option: 'priority' });
   }
@@ -86,7 +88,9 @@ function validateFacts(facts: PlatformFacts): void {
   if (typeof facts !== 'object' || facts === null) throw new InvalidOptionsError('facts must be an object or a function returning one.', { option: 'facts' });
   if (!PLATFORMS.includes(facts.platform)) throw new InvalidOptionsError(`facts.platform must be one of ${PLATFORMS.join(', ')}.`, { option: 'facts.platform' });
   if (!ARCHES.includes(facts.arch)) throw new InvalidOptionsError(`facts.arch must be one of ${ARCHES.join(', ')}.`, { option: 'facts.arch' });
-  if (facts.runtimeProviders !== undefined && !Array.isArray(facts.runtimeProviders)) {
+  const listed = facts.runtimeProviders as unknown;
+  const isEntry = (p: unknown): boolean => typeof p === 'object' && p !== null && typeof (p as { name?: unknown }).name === 'string' && typeof (p as { bundled?: unknown }).bundled === 'boolean';
+  if (listed !== undefined && !(Array.isArray(listed) && listed.every(isEntry))) {
     throw new InvalidOptionsError('facts.runtimeProviders must be an array of { name, bundled }.', { option: 'facts.runtimeProviders' });
   }
 }

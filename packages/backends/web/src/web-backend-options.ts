@@ -1,4 +1,4 @@
-import { checkSessionOptions, InvalidOptionsError, type SessionOptions } from '@weft/core';
+import { checkKnownKeys, checkSessionOptions, InvalidOptionsError, type SessionOptions } from '@weft/core';
 
 /** Execution providers of onnxruntime-web that this backend drives. */
 export const WEB_PROVIDERS = ['wasm', 'webgpu', 'webnn'] as const;
@@ -70,7 +70,9 @@ const PROVIDER_KEYS: Record<WebProviderName, readonly string[]> = {
 
 /** Validates backend options; throws `InvalidOptionsError` naming the option. */
 export function validateWebOptions(options: WebBackendOptions): void {
-  if (typeof options !== 'object' || options === null) throw new InvalidOptionsError('web backend options must be an object.');
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) throw new InvalidOptionsError('web backend options must be an object.', { option: 'options' });
+  // A misspelled option (`numthreads`) would otherwise be ignored without a word.
+  checkKnownKeys(options, ['priority', 'defaults', 'executionProviders', 'numThreads', 'wasmPaths'], 'webBackend', '');
   if (options.priority !== undefined && !Number.isFinite(options.priority)) {
     throw new InvalidOptionsError('priority must be a finite number.', { option: 'priority' });
   }

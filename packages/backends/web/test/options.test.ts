@@ -84,3 +84,16 @@ describe('web backend options', () => {
     expect(VERSION).toBe(pkg.version);
   });
 });
+
+describe('misspelled web backend options', () => {
+  it.each([[{ numthreads: 4 }, 'numthreads'], [{ executionProvider: ['wasm'] }, 'executionProvider']])('are refused, naming the key: %j', (options, key) => {
+    for (const make of [() => webBackend(options as never), () => new WebBackendAdapter(options as never)]) {
+      expect(make).toThrow(InvalidOptionsError);
+      expect(make).toThrow(new RegExp(`webBackend has no option "${key}" \\(it takes priority, defaults, executionProviders, numThreads, wasmPaths\\)`));
+    }
+  });
+
+  it('refuses a list where the options object goes', () => {
+    expect(() => webBackend([] as never)).toThrow(/web backend options must be an object/);
+  });
+});

@@ -127,7 +127,7 @@ async function runGeneration(
     // Inside the try: a router whose positions this model cannot re-rotate fails the run, and the
     // store still goes through disposeStore.
     const rerotation = cacheKeyRerotation(positionMode, layout, ctx.config, batch);
-    if (layout.hasPast) storeBegin(components.kv, { layout, batchSize: batch, session: active.session });
+    if (layout.hasPast) storeBegin(components.kv, { layout, batchSize: batch, session: active.session, padding: pads });
     out.next({ type: 'start', backend: active.backend, rejectedBackends: ctx.rejectedBackends, batchSize: batch, promptIds: prompts, kv: store.name });
     // A subscriber that stopped at `start` (e.g. `take(1)`) unsubscribed before the teardown was
     // registered: skip the forward pass it no longer wants.
@@ -188,7 +188,7 @@ async function runGeneration(
           out.next({ type: 'failover', step, from, to: active.backend, reason: error.message });
           if (layout.hasPast) {
             disposeStore(components.kv, false);
-            storeBegin(components.kv, { layout, batchSize: batch, session: active.session });
+            storeBegin(components.kv, { layout, batchSize: batch, session: active.session, padding: pads });
             rerotation?.reset();
           }
           feedIds = history;

@@ -1,6 +1,6 @@
 import { Container, type ServiceIdentifier } from 'inversify';
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
-import { FullPrecisionKvStore } from '../generation/kv/full-precision-kv-store.js';
+import { createFullPrecisionKvStore } from '../generation/kv/full-precision-kv-store.js';
 import { DEFAULT_KV_STORE, REUSABLE_CAPABILITY } from '../generation/resolve-components.js';
 import type { DefaultWeftModel } from '../model/default-weft-model.js';
 import { loadModel } from '../model/load-model.js';
@@ -146,7 +146,7 @@ function registerCoreEntries(registry: AdapterRegistry): void {
     priority: 0,
     capabilities: [REUSABLE_CAPABILITY],
     description: 'Full-precision cache; feeds present tensors back without copies',
-    create: () => new FullPrecisionKvStore(),
+    create: createFullPrecisionKvStore,
   }, '@weft/core');
   registry.register('tokenizer', hfTokenizerEntry, '@weft/core');
 }

@@ -33,6 +33,14 @@ export interface KvCacheInit {
    * `garbageCollectedTensors` is true, a store may drop tensors without disposing them.
    */
   readonly session: Pick<InferenceSession, 'createTensor' | 'garbageCollectedTensors'>;
+  /**
+   * Left padding of each batch row, when the run pads its prompts to one length: the first
+   * `padding[r]` slots of row r hold pad tokens, which the attention mask hides from every step
+   * (one entry per row, 0 for an unpadded row). A store that groups tokens across time (e.g. KIVI's
+   * per-channel key blocks) can keep them apart, so a padded row is cached exactly as the same
+   * prompt alone; per-token formats may ignore it. Absent: no row is padded.
+   */
+  readonly padding?: readonly number[] | undefined;
 }
 
 /**

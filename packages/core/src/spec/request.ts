@@ -31,7 +31,11 @@ export interface GenerationRequest {
   readonly minP?: number;
   /** > 1 penalises tokens already in the prompt or output (CTRL-style). Default 1. */
   readonly repetitionPenalty?: number;
-  /** Seed of the sampling generator; the same seed gives the same tokens. */
+  /**
+   * Seed of the sampling generator; the same request with the same seed gives the same tokens.
+   * A batch shares one generator, drawn from row by row, so a prompt's sampled tokens in a batch
+   * differ from its tokens alone (greedy decoding draws nothing and is unaffected).
+   */
   readonly seed?: number;
   /**
    * Keep generating through end-of-sequence ids until `maxTokens` (default false): the EOS id is

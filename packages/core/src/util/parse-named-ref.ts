@@ -29,7 +29,14 @@ export function parseNamedRef(spec: string, option = 'spec'): Exclude<NamedRef, 
       throw new InvalidOptionsError(`${option}: "${pair.trim()}" in "${spec}" must be key=value.`, { option });
     }
     if (Object.hasOwn(options, key)) throw new InvalidOptionsError(`${option}: "${key}" is given twice in "${spec}".`, { option });
-    options[key] = NUMERIC.test(value) ? Number(value) : value === 'true' ? true : value === 'false' ? false : value;
+    // Defined, not assigned: `__proto__=1` must become an own key (which the adapter then rejects
+    // as unknown), not a prototype change that drops it silently.
+    Object.defineProperty(options, key, {
+      value: NUMERIC.test(value) ? Number(value) : value === 'true' ? true : value === 'false' ? false : value,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   }
   return Object.keys(options).length > 0 ? { name, options } : { name };
 }

@@ -1,4 +1,4 @@
-import { InvalidOptionsError } from '@weft/core';
+import { InvalidOptionsError, quoteValue } from '@weft/core';
 
 /** One option a router accepts. Values may arrive as strings (`sink-window:sinks=4,window=256`). */
 export type OptionSpec =
@@ -54,7 +54,8 @@ export function describeOptions(schema: OptionSchema): string {
 
 /** An {@link InvalidOptionsError} that names the router and lists what it accepts. */
 export function optionError(router: string, schema: OptionSchema, problem: string, option?: string): InvalidOptionsError {
-  return new InvalidOptionsError(`Router "${router}": ${problem}. Valid options: ${describeOptions(schema)}.`, option === undefined ? {} : { option });
+  // `router.<key>`, as @weft/plugin-kv names `kv.<key>`: the request field first, then the option.
+  return new InvalidOptionsError(`Router "${router}": ${problem}. Valid options: ${describeOptions(schema)}.`, { option: option === undefined ? 'router' : `router.${option}` });
 }
 
 /**
@@ -72,7 +73,7 @@ export function parseOptions<S extends OptionSchema>(router: string, schema: S, 
     if (!spec) throw optionError(router, schema, `unknown option "${key}"`, key);
     if (value === undefined) continue;
     const parsed = parseValue(spec, value);
-    if (parsed === undefined) throw optionError(router, schema, `option "${key}" must be ${describe(spec)} (got ${JSON.stringify(value)})`, key);
+    if (parsed === undefined) throw optionError(router, schema, `option "${key}" must be ${describe(spec)} (got ${quoteValue(value)})`, key);
     out[key] = parsed;
   }
   return out as ParsedOptions<S>;
@@ -137,6 +138,10 @@ export function splitBudget(
       `budget ${result.budget} leaves ${names.first} = ${result.first} and ${names.second} = ${result.second} (need ${names.first} >= ${minimums.first}, ${names.second} >= ${minimums.second})`,
       'budget',
     );
+  }
+  // Parts given alone may both be 0: a router must keep at least one token.
+  if (result.budget < 1) {
+    throw optionError(router, schema, `${names.first} (${result.first}) + ${names.second} (${result.second}) make a budget of ${result.budget}; keep at least 1 token`, 'budget');
   }
   return result;
 }

@@ -1,4 +1,4 @@
-import { DEFAULT_CAPABILITY, InvalidOptionsError, definePlugin, type WeftPlugin } from '@weft/core';
+import { checkKnownKeys, DEFAULT_CAPABILITY, InvalidOptionsError, definePlugin, quoteValue, type WeftPlugin } from '@weft/core';
 import { AttentionImportanceAnalyzer } from './analyzers/attention-importance.js';
 import { RouterDecisionsAnalyzer } from './analyzers/router-decisions.js';
 import {
@@ -40,6 +40,11 @@ export interface AttentionRoutersOptions {
  * model.generate({ prompt, router: { name: 'sink-window', options: { sinks: 4, window: 252 } } });
  */
 export function attentionRouters(options: AttentionRoutersOptions = {}): WeftPlugin {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new InvalidOptionsError(`attentionRouters options must be an object such as { default: { router: 'window' } } (got ${quoteValue(options)}).`, { option: 'options' });
+  }
+  // A misspelled option (`defualt`) would otherwise be ignored without a word.
+  checkKnownKeys(options, ['default'], 'attentionRouters', '');
   const preset = options.default;
   // Validate the default now, so a bad option fails where the plugin is written.
   if (preset) createRouter(preset.router, preset.options);

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { InvalidOptionsError, parseNamedRef } from '@weft/core';
-import { AttentionScores, VERSION, createRouter, type ContentAwareRouter, type HeavyHitterRouter } from '../src/index.js';
+import { AttentionScores, VERSION, attentionRouters, createRouter, type ContentAwareRouter, type HeavyHitterRouter } from '../src/index.js';
 import { layout, observation, routing, slotsOf, tensor } from './synthetic.js';
 
 // Prefill of 3 tokens, 4 query heads over 2 kv heads. Rows are per query (causal).
@@ -284,6 +284,26 @@ describe('routers from the CLI form', () => {
     expect(() => createRouter('key-norm', { budget: 16, recent: 17 })).toThrow(/recent \(17\) exceeds budget \(16\)/);
     expect(() => createRouter('hybrid', { budget: 16, window: 20 })).toThrow(/window \(20\) exceeds budget \(16\)/);
     expect(() => createRouter('strided', { budget: 8, window: 9 })).toThrow(/window \(9\) exceeds budget \(8\)/);
+  });
+
+  it('refuse two parts that add up to an empty budget', () => {
+    for (const options of [{ recent: 0, heavy: 0 }, { recent: '0', heavy: '0' }]) {
+      expect(() => createRouter('heavy-hitter', options)).toThrow(InvalidOptionsError);
+      expect(() => createRouter('heavy-hitter', options)).toThrow(/recent \(0\) \+ heavy \(0\) make a budget of 0; keep at least 1 token/);
+    }
+    expect(createRouter('heavy-hitter', { recent: 0, heavy: 1 })).toMatchObject({ budget: 1 });
+  });
+
+  it('refuse a misspelled attentionRouters option instead of ignoring it', () => {
+    expect(() => attentionRouters({ defualt: { router: 'window' } } as never)).toThrow(InvalidOptionsError);
+    expect(() => attentionRouters({ defualt: { router: 'window' } } as never)).toThrow(/attentionRouters has no option "defualt" \(it takes default\)/);
+  });
+
+  it('show values JSON cannot spell as they are (NaN, Infinity, BigInt) in option errors', () => {
+    expect(() => createRouter('window', { budget: Number.NaN })).toThrow(/\(got NaN\)/);
+    expect(() => createRouter('window', { budget: Number.POSITIVE_INFINITY })).toThrow(/\(got Infinity\)/);
+    expect(() => createRouter('window', { budget: 32n })).toThrow(InvalidOptionsError);
+    expect(() => createRouter('window', { budget: 32n })).toThrow(/\(got 32n\)/);
   });
 });
 

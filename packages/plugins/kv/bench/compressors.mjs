@@ -4,7 +4,7 @@
  * each against the float32 cache measured in the same run. Uses the built package (`pnpm run build`).
  *
  *   node packages/plugins/kv/bench/compressors.mjs [--model models/story] [--tokens 1000]
- *        [--threads 1] [--repeats 3] [--json]
+ *        [--threads 1] [--repeats 3] [--json] [--help]
  *
  * Text: models/story/data/long.txt (stories separated by blank lines): the longest story when it
  * has enough tokens, else stories concatenated in file order; cut to --tokens (BOS included).
@@ -22,6 +22,12 @@ import { Fp16KvStore, Int4KvStore, Int8KvStore, KiviKvStore, TemporalKvStore } f
 
 const root = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../..');
 const args = process.argv.slice(2);
+if (args.includes('--help') || args.includes('-h')) {
+  // The usage is this file's header comment.
+  const header = readFileSync(fileURLToPath(import.meta.url), 'utf8').split('/**')[1].split('*/')[0];
+  console.log(header.split('\n').map((l) => l.replace(/^ \* ?/, '')).join('\n').trim());
+  process.exit(0);
+}
 const flag = (name, fallback) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 && args[i + 1] !== undefined ? args[i + 1] : fallback;

@@ -22,6 +22,7 @@ export { Fp16Lane } from './lanes/fp16-lane.js';
 export { GroupLane } from './lanes/group-lane.js';
 export { ChannelBlockLane } from './lanes/channel-block-lane.js';
 export { TieredLane, type Tier } from './lanes/tiered-lane.js';
+export { PaddedLane } from './lanes/padded-lane.js';
 export { toHalf, fromHalf, halfFloor, halfCeil, halfTable, encodeFp16, decodeFp16 } from './quant/fp16.js';
 export { pack, unpack, packedBytes, packInt4, unpackInt4, packInt2, unpackInt2, type PackBits } from './quant/pack.js';
 export {

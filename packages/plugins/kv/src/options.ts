@@ -1,4 +1,4 @@
-import { InvalidOptionsError } from '@weft/core';
+import { InvalidOptionsError, quoteValue } from '@weft/core';
 
 /** One accepted option of a store. */
 export type OptionRule =
@@ -42,7 +42,7 @@ export function validateOptions(store: string, options: unknown, rules: OptionRu
     const rule = Object.hasOwn(rules, key) ? rules[key] : undefined;
     if (!rule) throw new InvalidOptionsError(`Unknown option "${key}" for the kv store "${store}". ${valid}`, { option: `kv.${key}` });
     const bad = (): never => {
-      throw new InvalidOptionsError(`Bad value ${JSON.stringify(value)} for "${key}" of the kv store "${store}": expected ${describeRule(key, rule)}. ${valid}`, {
+      throw new InvalidOptionsError(`Bad value ${quoteValue(value)} for "${key}" of the kv store "${store}": expected ${describeRule(key, rule)}. ${valid}`, {
         option: `kv.${key}`,
       });
     };

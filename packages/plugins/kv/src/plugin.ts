@@ -1,4 +1,4 @@
-import { DEFAULT_CAPABILITY, definePlugin, InvalidOptionsError, REUSABLE_CAPABILITY, type KvCacheStore, type WeftPlugin } from '@weft/core';
+import { checkKnownKeys, DEFAULT_CAPABILITY, definePlugin, InvalidOptionsError, quoteValue, REUSABLE_CAPABILITY, type KvCacheStore, type WeftPlugin } from '@weft/core';
 import { Fp16KvStore, Int4KvStore, Int8KvStore, KiviKvStore, TemporalKvStore, type IntKvOptions, type KiviKvOptions } from './stores/stores.js';
 
 import { VERSION } from './version.js';
@@ -37,6 +37,11 @@ export interface KvCompressorsOptions {
  * @example createWeft({ plugins: [nodeBackend(), kvCompressors()] })
  */
 export function kvCompressors(options: KvCompressorsOptions = {}): WeftPlugin {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new InvalidOptionsError(`kvCompressors options must be an object such as { priority: 10 } (got ${quoteValue(options)}).`, { option: 'options' });
+  }
+  // A misspelled option (`prio`) would otherwise be ignored without a word.
+  checkKnownKeys(options, ['priority'], 'kvCompressors', '');
   return definePlugin({
     name: '@weft/plugin-kv',
     version: VERSION,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FullPrecisionKvStore, type KvCacheStore } from '@weft/core';
 import { Fp16KvStore, Int4KvStore, Int8KvStore, KiviKvStore, TemporalKvStore } from '../src/index.js';
-import { checkKvStoreContract, fakeLayout, fakeSession, fakeTensor } from './conformance.js';
+import { checkKvStoreContract, fakeLayout, fakeSession, fakeTensor } from '../src/conformance.js';
 
 describe('KvCacheStore contract', () => {
   const cases: [string, () => KvCacheStore, number, { keepsPresents?: boolean; sharesEmptyPast?: boolean; headDim?: number }?][] = [
@@ -129,5 +129,117 @@ describe('core fp32 slot positions', () => {
     // A new run starts from the identity again.
     store.begin({ layout: fakeLayout(1, 2, 4), batchSize: 1, session: fakeSession().session });
     expect(store.slotPositions().map((l) => [...l])).toEqual([[], []]);
+  });
+});
+
+describe('left-padded rows (KvCacheInit.padding)', () => {
+  const HEADS = 2;
+  const DIM = 32;
+  const layout = fakeLayout(2, HEADS, DIM);
+  const names = [...layout.presentKeyNames, ...layout.presentValueNames];
+  const random = (n: number, seed: number): Float32Array => {
+    let x = seed;
+    return new Float32Array(n).map(() => ((x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 4 - 2);
+  };
+  /** Every present's tokens of one row: per (present, head), `length` tokens, then the steps' tokens. */
+  const tokensOf = (seed: number, length: number): Float32Array[] => names.flatMap((_, s) => Array.from({ length: HEADS }, (_, h) => random(length * DIM, seed + 97 * (s * HEADS + h))));
+  /** Feeds `rows` (per row: its tokens per present and head, as {@link tokensOf}) in the given steps; returns each step's fed past per row. */
+  const run = (store: KvCacheStore, rows: Float32Array[][], steps: readonly number[], padding?: number[]): Float32Array[][][] => {
+    const B = rows.length;
+    store.begin({ layout, batchSize: B, session: fakeSession().session, ...(padding ? { padding } : {}) });
+    const fed: Float32Array[][][] = [];
+    let n = 0;
+    for (const count of [...steps, 0]) {
+      const feeds = store.materialize();
+      // Per row, per past tensor: its [heads, n, dim] block.
+      fed.push(Array.from({ length: B }, (_, b) => [...layout.pastKeyNames, ...layout.pastValueNames].map((name) => (feeds[name]!.data as Float32Array).slice(b * HEADS * n * DIM, (b + 1) * HEADS * n * DIM))));
+      if (count === 0) break;
+      const presents: Record<string, ReturnType<typeof fakeTensor>> = {};
+      names.forEach((name, s) => {
+        const data = new Float32Array(B * HEADS * (n + count) * DIM);
+        for (let b = 0; b < B; b++) for (let h = 0; h < HEADS; h++) data.set(rows[b]![s * HEADS + h]!.subarray(0, (n + count) * DIM), (b * HEADS + h) * (n + count) * DIM);
+        presents[name] = fakeTensor('float32', data, [B, HEADS, n + count, DIM]);
+      });
+      store.append(presents);
+      n += count;
+    }
+    store.dispose();
+    return fed;
+  };
+  /** Slots [from, …) of each head of a row's fed [heads, n, dim] block. */
+  const realSlots = (block: Float32Array, from: number): Float32Array[] => {
+    const n = block.length / HEADS / DIM;
+    return Array.from({ length: HEADS }, (_, h) => block.slice((h * n + from) * DIM, (h + 1) * n * DIM));
+  };
+
+  const stores: [string, () => KvCacheStore][] = [
+    ['fp16', () => new Fp16KvStore()],
+    ['int8', () => new Int8KvStore()],
+    ['int4', () => new Int4KvStore()],
+    ['kivi', () => new KiviKvStore()],
+    ['kivi group 8, residual 12', () => new KiviKvStore({ group: 8, residual: 12 })],
+    ['kivi 4-bit, fp16 residual', () => new KiviKvStore({ bits: 4, residualPrecision: 'fp16' })],
+    ['temporal fp32=8,int8=24,rest=int2', () => new TemporalKvStore({ fp32: 8, int8: 24, rest: 'int2' })],
+  ];
+  it.each(stores)('%s feeds a padded row\'s real tokens bit for bit as the same tokens alone, every step', (_name, create) => {
+    const prompt = 7;
+    const decode = 80;
+    const total = prompt + decode;
+    const real = tokensOf(1, total);
+    const alone = run(create(), [real], [prompt, ...new Array<number>(decode).fill(1)]);
+    for (const pad of [9, 43]) {
+      // Row 0: `pad` pad tokens (other values), then the same tokens; row 1: a prompt of pad + 7 tokens.
+      const padTokens = tokensOf(2, pad);
+      const row0 = real.map((t, i) => {
+        const joined = new Float32Array((pad + total) * DIM);
+        joined.set(padTokens[i]!);
+        joined.set(t, pad * DIM);
+        return joined;
+      });
+      const batched = run(create(), [row0, tokensOf(3, pad + total)], [pad + prompt, ...new Array<number>(decode).fill(1)], [pad, 0]);
+      expect(batched).toHaveLength(alone.length);
+      let mismatch = '';
+      for (let step = 1; step < alone.length && !mismatch; step++) {
+        for (let s = 0; s < names.length && !mismatch; s++) {
+          const got = realSlots(batched[step]![0]![s]!, pad);
+          const want = realSlots(alone[step]![0]![s]!, 0);
+          for (let h = 0; h < HEADS && !mismatch; h++) {
+            const a = new Uint32Array(got[h]!.buffer);
+            const b = new Uint32Array(want[h]!.buffer);
+            const at = a.length !== b.length ? -1 : a.findIndex((bits, i) => bits !== b[i]);
+            if (a.length !== b.length || at >= 0) mismatch = `pad ${pad}, step ${step}, ${names[s]} head ${h}: ${a.length !== b.length ? `${a.length / DIM} real slots, not ${b.length / DIM}` : `slot ${Math.floor(at / DIM)} channel ${at % DIM} is ${got[h]![at]}, alone ${want[h]![at]}`}`;
+          }
+        }
+      }
+      expect(mismatch).toBe('');
+    }
+  });
+
+  it('kivi keeps pad keys per token, outside its key blocks, and counts them', () => {
+    // One row: 9 pads, then 40 real tokens. Keys: 9 pads at 2 bits per token (8 + 4 bytes), one
+    // block of the 32 oldest real tokens, 8 in the residual. Values: the 32 newest in the residual,
+    // 17 quantised (the pads among them).
+    const store = new KiviKvStore();
+    store.begin({ layout, batchSize: 1, session: fakeSession().session, padding: [9] });
+    const presents: Record<string, ReturnType<typeof fakeTensor>> = {};
+    for (const name of names) presents[name] = fakeTensor('float32', random(HEADS * 49 * DIM, 5), [1, HEADS, 49, DIM]);
+    store.append(presents);
+    const keys = 9 * (8 + 4) + (32 * 8 + 32 * 4) + 8 * 128;
+    const values = 17 * (8 + 4) + 32 * 128;
+    expect(store.bytes()).toBe(2 * HEADS * (keys + values));
+    // Unpadded, the same 49 tokens: one block of 32 keys and 17 in the residual.
+    const plain = new KiviKvStore();
+    plain.begin({ layout, batchSize: 1, session: fakeSession().session });
+    for (const name of names) presents[name] = fakeTensor('float32', random(HEADS * 49 * DIM, 5), [1, HEADS, 49, DIM]);
+    plain.append(presents);
+    expect(plain.bytes()).toBe(2 * HEADS * ((32 * 8 + 32 * 4) + 17 * 128 + values));
+  });
+
+  it('rejects padding that does not give one count per row', () => {
+    const begin = (padding: number[]) => () => new KiviKvStore().begin({ layout, batchSize: 2, session: fakeSession().session, padding });
+    expect(begin([3])).toThrow(RangeError);
+    expect(begin([3, -1])).toThrow(/one left-padding count \(an integer ≥ 0\) per batch row/);
+    expect(begin([1.5, 0])).toThrow(RangeError);
+    expect(begin([3, 0])).not.toThrow();
   });
 });

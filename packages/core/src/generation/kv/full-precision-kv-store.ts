@@ -2,6 +2,8 @@ import type { BackendTensor } from '../../spec/backend.js';
 import type { KvSelection } from '../../spec/attention-router.js';
 import type { InferenceSession } from '../../spec/backend.js';
 import type { KvCacheInit, KvCacheStore, KvLayout } from '../../spec/kv-cache.js';
+import { InvalidOptionsError } from '../../errors/invalid-options-error.js';
+import { quoteValue } from '../../util/describe-cause.js';
 import { sharedEmptyPast } from './empty-past.js';
 import { gatherSlots } from './gather-slots.js';
 
@@ -163,4 +165,20 @@ function presentProblem(presents: Readonly<Record<string, BackendTensor>>, layou
     }
   }
   return 'the present tensors do not match the layout';
+}
+
+/**
+ * The registry's `fp32` entry: a new {@link FullPrecisionKvStore}. It has no options, so any given
+ * (`--kv fp32:bits=4`, `{ name: 'fp32', options: { … } }`) is an `InvalidOptionsError` rather than
+ * silently ignored; `{}` is accepted.
+ */
+export function createFullPrecisionKvStore(options?: unknown): FullPrecisionKvStore {
+  const empty = options === undefined || options === null || (typeof options === 'object' && !Array.isArray(options) && Object.keys(options).length === 0);
+  if (!empty) {
+    const given = typeof options === 'object' && !Array.isArray(options) ? `options ${Object.keys(options).map((k) => JSON.stringify(k)).join(', ')}` : quoteValue(options);
+    throw new InvalidOptionsError(`The kv store "fp32" takes no options (got ${given}); for a compressed cache, register @weft/plugin-kv and name one of its stores.`, {
+      option: 'kv',
+    });
+  }
+  return new FullPrecisionKvStore();
 }

@@ -1,5 +1,6 @@
 import type { BackendTensor, InferenceSession, KvCacheInit, KvCacheStore, KvLayout, KvSelection } from '@weft/core';
 import type { Lane } from '../lanes/lane.js';
+import type { PaddedLane } from '../lanes/padded-lane.js';
 
 /** Which half of a layer's cache a lane holds. */
 export type KvPart = 'key' | 'value';
@@ -46,8 +47,13 @@ export abstract class LaneKvStore implements KvCacheStore {
   /** False when the session's tensors are garbage-collected: dropped, not disposed. */
   private disposeTensors = true;
 
-  /** A lane for one row and head of a layer's keys or values, each token `dim` values. */
-  protected abstract createLane(part: KvPart, layer: number, dim: number): Lane;
+  /**
+   * A lane for one row and head of a layer's keys or values, each token `dim` values. `padding` is
+   * the row's left padding from `begin`'s `KvCacheInit.padding` (0 when absent): its first
+   * `padding` tokens are pad tokens the attention mask hides. A format that groups tokens across
+   * time should keep them apart ({@link PaddedLane}); per-token formats may ignore it.
+   */
+  protected abstract createLane(part: KvPart, layer: number, dim: number, padding: number): Lane;
 
   get length(): number {
     return this.slots;
@@ -55,7 +61,10 @@ export abstract class LaneKvStore implements KvCacheStore {
 
   begin(init: KvCacheInit): void {
     this.dispose();
-    const { layout, batchSize, session } = init;
+    const { layout, batchSize, session, padding } = init;
+    if (padding !== undefined && (padding.length !== batchSize || !padding.every((p) => Number.isInteger(p) && p >= 0))) {
+      throw new RangeError(`${this.name}: begin's padding must hold one left-padding count (an integer ≥ 0) per batch row; got [${padding.join(', ')}] for batch size ${batchSize}`);
+    }
     this.layout = layout;
     this.session = session;
     this.disposeTensors = session.garbageCollectedTensors !== true;
@@ -68,7 +77,7 @@ export abstract class LaneKvStore implements KvCacheStore {
       return {
         pastName,
         presentName,
-        lanes: Array.from({ length: rows }, () => this.createLane(part, layer, layout.headDim)),
+        lanes: Array.from({ length: rows }, (_, r) => this.createLane(part, layer, layout.headDim, padding?.[Math.floor(r / layout.numKvHeads)] ?? 0)),
         work: new Float32Array(0),
         workSlots: 0,
         changed: Array.from({ length: rows }, () => []),

@@ -2,6 +2,7 @@ import { ChannelBlockLane } from '../lanes/channel-block-lane.js';
 import { Fp16Lane } from '../lanes/fp16-lane.js';
 import { Fp32Lane } from '../lanes/fp32-lane.js';
 import { GroupLane } from '../lanes/group-lane.js';
+import { PaddedLane } from '../lanes/padded-lane.js';
 import type { Lane } from '../lanes/lane.js';
 import { TieredLane, type Tier } from '../lanes/tiered-lane.js';
 import type { ParamPrecision, QuantBits } from '../quant/groups.js';
@@ -120,18 +121,24 @@ export class KiviKvStore extends LaneKvStore {
     };
   }
 
-  protected createLane(part: KvPart, _layer: number, dim: number): Lane {
+  protected createLane(part: KvPart, _layer: number, dim: number, padding: number): Lane {
     const { bits, group, residual, residualPrecision, scales } = this.options;
     // Keys leave the residual in whole blocks of G tokens (per-channel groups run along tokens);
     // values are quantised per token, so they leave one at a time and the newest R stay float32.
     const quantised = part === 'key' ? new ChannelBlockLane(dim, bits, group, scales) : new GroupLane(dim, bits, Math.min(group, dim), scales);
-    return new TieredLane(
+    const lane = new TieredLane(
       [
         { lane: quantised, capacity: Infinity },
         { lane: residualPrecision === 'fp16' ? new Fp16Lane(dim) : new Fp32Lane(dim), capacity: residual, chunk: part === 'key' ? group : 1 },
       ],
       dim,
     );
+    // A left-padded row's pad keys are quantised per token, apart: its key blocks and residual
+    // flushes start at its first real token, as when the prompt runs alone (pad keys would otherwise
+    // share the first block's per-channel ranges, and shift every block boundary). Values are per
+    // token already: the residual keeps the newest R slots, so a real token is quantised at the same
+    // step either way.
+    return part === 'key' && padding > 0 ? new PaddedLane(padding, new GroupLane(dim, bits, Math.min(group, dim), scales), lane, dim) : lane;
   }
 }
 

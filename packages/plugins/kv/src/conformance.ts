@@ -1,10 +1,16 @@
 /**
- * Contract checks for any `KvCacheStore`, runnable without a model: a scripted run of prefill,
- * decode steps, shared and per-head eviction and reuse against a fake session, checking shapes,
- * values (within a tolerance), slot positions, byte accounting, tensor ownership and disposal.
- * Framework-free (node:assert), so stores in other packages can prove the same contract.
+ * `@weft/plugin-kv/conformance`: contract checks for any `KvCacheStore`, runnable without a model.
+ * A scripted run of prefill, decode steps, shared and per-head eviction, batch 2, a left-padded row
+ * and reuse against a fake session, checking shapes, values (within a tolerance), slot positions, byte accounting,
+ * tensor ownership and disposal. Framework-free (it throws node:assert's `AssertionError`), so a
+ * store in any package can prove the same contract from its own test runner:
  *
- * @example it('meets the KvCacheStore contract', () => checkKvStoreContract(() => new Int4KvStore(), { tolerance: 0.07 }));
+ * @example
+ * import { checkKvStoreContract } from '@weft/plugin-kv/conformance';
+ * it('meets the KvCacheStore contract', () => checkKvStoreContract(() => new MyKvStore(), { tolerance: 0, dropsCollectedTensors: true }));
+ *
+ * A Node.js module (it imports `node:assert/strict`): it is a separate entry point, not part of
+ * `@weft/plugin-kv`'s main one, which stays free of Node.js built-ins.
  */
 import assert from 'node:assert/strict';
 import { seededRandom, type BackendTensor, type InferenceSession, type KvCacheStore, type KvLayout, type KvSelection, type TensorDataType, type TensorDataTypeMap } from '@weft/core';
@@ -252,15 +258,15 @@ export function checkKvStoreContract(create: () => KvCacheStore, options: Confor
   store.dispose(); // idempotent
 
   /**
-   * Begins the same instance again on a new session (garbage-collected or not), prefills 5 tokens,
-   * decodes one, then `more()`, checks the feeds and disposes. Returns the session's tensors and
-   * the presents given during the run.
+   * Begins the same instance again on a new session (garbage-collected or not; `padding` as
+   * `KvCacheInit.padding`), prefills 5 tokens, decodes one, then `more()`, checks the feeds and
+   * disposes. Returns the session's tensors and the presents given during the run.
    */
-  const rerun = (label: string, garbageCollected: boolean, more: () => void = () => {}) => {
+  const rerun = (label: string, garbageCollected: boolean, more: () => void = () => {}, padding?: readonly number[]) => {
     const run = fakeSession(garbageCollected);
     const givenBefore = presentsGiven.length;
     collected = garbageCollected;
-    store.begin({ layout, batchSize: B, session: run.session });
+    store.begin(padding ? { layout, batchSize: B, session: run.session, padding } : { layout, batchSize: B, session: run.session });
     expected = Array.from({ length: H }, () => []);
     nextPosition = 0;
     checkFeeds(`${label}, after begin`);
@@ -275,6 +281,23 @@ export function checkKvStoreContract(create: () => KvCacheStore, options: Confor
   // The same instance runs again after begin.
   const again = rerun('second run', false);
   for (const t of again.created.filter(owned)) assert.ok(t.disposed, 'second run: dispose() left a tensor undisposed');
+
+  // A batch whose first row is left-padded (`KvCacheInit.padding`: its first 4 slots are pad
+  // tokens): the same contract, pad slots included, through decode steps and an eviction that
+  // drops some pads and some real tokens.
+  const padded = rerun(
+    'padded run',
+    false,
+    () => {
+      for (let i = 0; i < 40; i++) step(1, `padded run decode ${i}`);
+      const n = store.length;
+      retain({ kind: 'shared', slots: Array.from({ length: n }, (_, i) => i).filter((i) => i !== 1 && i !== 2 && (i % 5 !== 4 || i === n - 1)) }, 'padded run retain');
+      for (let i = 0; i < 5; i++) step(1, `padded run decode after retain ${i}`);
+    },
+    Array.from({ length: B }, (_, b) => (b === 0 ? 4 : 0)),
+  );
+  for (const t of padded.created.filter(owned)) assert.ok(t.disposed, 'padded run: dispose() left a tensor undisposed');
+  for (const t of padded.given) assert.ok(t.disposed, 'padded run: a present tensor was never disposed');
 
   if (!options.dropsCollectedTensors) return;
   // A third run on a session whose tensors are garbage-collected: same values, nothing disposed.

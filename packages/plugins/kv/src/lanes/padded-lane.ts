@@ -1,0 +1,85 @@
+import type { Lane } from './lane.js';
+
+/**
+ * The lane of a left-padded batch row: its first `padding` tokens (pad tokens, which the attention
+ * mask hides) go to `pad`, every later token to `inner`, which therefore starts at the row's first
+ * real token. A format that groups tokens across time (KIVI's key blocks and the points where its
+ * residual flushes them) then groups a padded row's tokens exactly as it groups the same prompt
+ * alone, and pad keys never enter a real block's statistics.
+ *
+ * Pads are routed only while nothing has reached `inner` (they lead the row); evicting one
+ * (`retain`, `dropFront`) leaves the real tokens where they are.
+ */
+export class PaddedLane implements Lane {
+  /** Pad tokens still to come (the row's leading tokens not pushed yet). */
+  private pending: number;
+  private readonly moved: number[] = [];
+
+  constructor(
+    padding: number,
+    private readonly pad: Lane,
+    private readonly inner: Lane,
+    private readonly dim: number,
+  ) {
+    if (!Number.isInteger(padding) || padding < 0) throw new RangeError(`padding must be an integer ≥ 0 (got ${padding})`);
+    this.pending = padding;
+  }
+
+  get length(): number {
+    return this.pad.length + this.inner.length;
+  }
+
+  /** Tokens held as padding (leading, apart from the row's real tokens). */
+  get padding(): number {
+    return this.pad.length;
+  }
+
+  push(src: Float32Array, offset: number, count: number): void {
+    const pads = Math.min(count, this.pending);
+    if (pads > 0) {
+      this.pad.push(src, offset, pads);
+      this.pending -= pads;
+    }
+    if (count > pads) {
+      this.pending = 0;
+      this.inner.push(src, offset + pads * this.dim, count - pads);
+    }
+  }
+
+  read(from: number, to: number, out: Float32Array, outOffset: number): void {
+    const p = this.pad.length;
+    if (from < p) this.pad.read(from, Math.min(to, p), out, outOffset);
+    if (to > p) {
+      const a = Math.max(from, p);
+      this.inner.read(a - p, to - p, out, outOffset + (a - from) * this.dim);
+    }
+  }
+
+  dropFront(count: number): void {
+    const pads = Math.min(count, this.pad.length);
+    if (pads > 0) this.pad.dropFront(pads);
+    if (count > pads) this.inner.dropFront(count - pads);
+  }
+
+  retain(keep: readonly number[]): void {
+    const p = this.pad.length;
+    let split = 0;
+    while (split < keep.length && keep[split]! < p) split++;
+    if (split !== p) this.pad.retain(keep.slice(0, split));
+    if (keep.length - split !== this.inner.length) this.inner.retain(keep.slice(split).map((slot) => slot - p));
+  }
+
+  bytes(): number {
+    return this.pad.bytes() + this.inner.bytes();
+  }
+
+  /** The inner lane's requantised ranges, moved past the padding. */
+  takeChanged(out: number[]): void {
+    if (!this.inner.takeChanged) return;
+    const moved = this.moved;
+    this.inner.takeChanged(moved);
+    const p = this.pad.length;
+    for (const v of moved) out.push(v + p);
+    moved.length = 0;
+  }
+}
