@@ -23,9 +23,9 @@ describe('a chat template that fails while rendering', () => {
   });
 
   it.each([
-    ['raises on purpose', '{% if messages[0].role != "system" %}{{ raise_exception("the first message must be a system message") }}{% endif %}{{ messages[0].content }}', /failed on these messages: the first message must be a system message$/],
-    ['calls an unknown function', '{{ no_such_function() }}', /failed on these messages: .+/],
-    ['uses an unknown filter', '{{ messages | no_such_filter }}', /failed on these messages: .*no_such_filter/],
+    ['raises on purpose', '{% if messages[0].role != "system" %}{{ raise_exception("the first message must be a system message") }}{% endif %}{{ messages[0].content }}', /could not render these messages: the first message must be a system message\. If the template rejects them, change the messages; if it uses a feature @huggingface\/jinja lacks, pass `prompt` instead\.$/],
+    ['calls an unknown function', '{{ no_such_function() }}', /could not render these messages: .+/],
+    ['uses an unknown filter', '{{ messages | no_such_filter }}', /could not render these messages: .*no_such_filter/],
   ])('%s: a one-line usage error naming the template, exit code 2', async (name, template, reason) => {
     const dir = await withTemplate(root, name.replace(/ /g, '-'), template);
     const result = await cli(['generate', '--model', dir, '--messages', '[{"role":"user","content":"Hi"}]', '--max-tokens', '2']);
@@ -33,7 +33,7 @@ describe('a chat template that fails while rendering', () => {
     expect(result.stdout).toBe('');
     const lines = result.stderr.trimEnd().split('\n');
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^weft: --messages: The model's chat_template \(tokenizer_config\.json\) failed on these messages: /);
+    expect(lines[0]).toMatch(/^weft: --messages: The model's chat_template \(tokenizer_config\.json\) could not render these messages: /);
     expect(lines[0]).toMatch(reason);
   });
 

@@ -1,14 +1,21 @@
+import { readFile } from 'node:fs/promises';
 import { createServer, type Server, type ServerResponse } from 'node:http';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InvalidOptionsError, ModelLoadError, RuntimeDisposedError } from '../src/index.js';
-import { runtime } from './helpers.js';
+import { fixture, runtime } from './helpers.js';
 
 let server: Server | undefined;
 const held: ServerResponse[] = [];
 
+let arrived: () => void = () => {};
+
 /** A server that takes every request and never answers; its URL. */
 async function silentServer(): Promise<string> {
-  server = createServer((_req, res) => void held.push(res));
+  server = createServer((_req, res) => {
+    held.push(res);
+    arrived();
+  });
   await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
   return `http://127.0.0.1:${(server.address() as { port: number }).port}/m/`;
 }
@@ -30,7 +37,7 @@ describe('URL folders whose server never answers', () => {
       const error = await weft.load(url, { fetchTimeoutMs: 150 }).catch((e: unknown) => e);
       expect(ModelLoadError.isInstance(error)).toBe(true);
       expect((error as Error).message).toBe(
-        `Fetching ${url}config.json took longer than fetchTimeoutMs (150 ms); check that the server answers, or raise fetchTimeoutMs for a slow one.`,
+        `Fetching ${url}config.json: the server sent nothing for fetchTimeoutMs (150 ms); check that it answers, or raise fetchTimeoutMs for a slow one.`,
       );
       expect(Date.now() - started).toBeLessThan(1000);
     } finally {
@@ -41,8 +48,9 @@ describe('URL folders whose server never answers', () => {
   it('end at once when the runtime is disposed mid-fetch', async () => {
     const url = await silentServer();
     const weft = runtime();
+    const inFlight = new Promise<void>((resolve) => (arrived = resolve));
     const load = weft.load(url).catch((e: unknown) => e);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await inFlight;
     expect(held.length).toBe(1); // the request is in flight
     const started = Date.now();
     await weft.dispose();
@@ -62,4 +70,80 @@ describe('URL folders whose server never answers', () => {
       await weft.dispose();
     }
   });
+});
+
+/**
+ * Serves the tiny fixture model; `drip` files go out in `chunks` pieces `gapMs` apart, and
+ * `stall` files send their headers and a first piece, then nothing. Returns the folder's URL and
+ * the responses whose connection the client closed.
+ */
+async function servingServer(plan: { drip?: string; chunks?: number; gapMs?: number; stall?: string }): Promise<{ url: string; closed: Set<string> }> {
+  const closed = new Set<string>();
+  server = createServer((req, res) => {
+    const file = new URL(req.url ?? '/', 'http://x').pathname.slice(1);
+    readFile(join(fixture('tiny'), file)).then(
+      async (body) => {
+        res.writeHead(200, { 'content-length': body.byteLength });
+        if (req.method === 'HEAD') return void res.end();
+        res.on('close', () => closed.add(file));
+        if (file === plan.stall) {
+          held.push(res);
+          return void res.write(body.subarray(0, 16));
+        }
+        if (file !== plan.drip) return void res.end(body);
+        const pieces = plan.chunks ?? 4;
+        for (let i = 0; i < pieces; i++) {
+          res.write(body.subarray(Math.floor((i * body.length) / pieces), Math.floor(((i + 1) * body.length) / pieces)));
+          await new Promise((resolve) => setTimeout(resolve, plan.gapMs ?? 0));
+        }
+        res.end();
+      },
+      () => {
+        res.writeHead(404);
+        res.end();
+      },
+    );
+  });
+  await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}/`, closed };
+}
+
+describe('URL folders whose server is slow', () => {
+  it('wait as long as data keeps arriving: fetchTimeoutMs bounds the silence, not the download', async () => {
+    // config.json in 5 pieces 80 ms apart: 400 ms in all, each gap under the 200 ms limit.
+    const { url } = await servingServer({ drip: 'config.json', chunks: 5, gapMs: 80 });
+    const weft = runtime();
+    try {
+      const model = await weft.load(url, { fetchTimeoutMs: 200 });
+      expect(model.config.vocabSize).toBeGreaterThan(0);
+    } finally {
+      await weft.dispose();
+    }
+  }, 5000);
+
+  it('fail when a body stops arriving for fetchTimeoutMs', async () => {
+    const { url } = await servingServer({ stall: 'tokenizer.json' });
+    const weft = runtime();
+    try {
+      const error = await weft.load(url, { fetchTimeoutMs: 150 }).catch((e: unknown) => e);
+      expect(ModelLoadError.isInstance(error)).toBe(true);
+      expect((error as Error).message).toMatch(/^Fetching .*tokenizer\.json: the server sent nothing for fetchTimeoutMs \(150 ms\)/);
+    } finally {
+      await weft.dispose();
+    }
+  }, 3000);
+
+  it('stop downloading the graph when the load fails, without waiting for the runtime to be disposed', async () => {
+    // The graph stalls mid-body; the load gives up at sessionTimeoutMs and must close the request.
+    const { url, closed } = await servingServer({ stall: 'onnx/model.onnx' });
+    const weft = runtime();
+    try {
+      const error = await weft.load(url, { sessionTimeoutMs: 300, fetchTimeoutMs: 60_000 }).catch((e: unknown) => e);
+      expect(ModelLoadError.isInstance(error)).toBe(true);
+      for (let i = 0; i < 50 && !closed.has('onnx/model.onnx'); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(closed.has('onnx/model.onnx')).toBe(true);
+    } finally {
+      await weft.dispose();
+    }
+  }, 5000);
 });

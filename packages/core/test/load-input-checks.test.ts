@@ -39,9 +39,10 @@ describe('model folders with malformed inputs fail at load', () => {
 
   // Without generation_config.json these were dropped: generation then never stopped.
   it.each([
-    ['"2"', '2', /config\.json: eos_token_id must be a token id in \[0, 1024\) or a list of them \(got "2"\); fix or remove it\.$/],
-    ['[[2]]', [[2]], /config\.json: eos_token_id must be a token id in \[0, 1024\) or a list of them \(got an array in the list\)/],
-    ['-2', -2, /config\.json: eos_token_id must be a token id in \[0, 1024\) or a list of them \(got -2\)/],
+    ['"2"', '2', /config\.json: eos_token_id must be a token id \(an integer >= 0\) or a list of them \(got "2"\); fix or remove it\.$/],
+    ['[[2]]', [[2]], /config\.json: eos_token_id must be a token id \(an integer >= 0\) or a list of them \(got an array in the list\)/],
+    ['-2', -2, /config\.json: eos_token_id must be a token id \(an integer >= 0\) or a list of them \(got -2\)/],
+    ['5000 (used: no generation_config.json)', 5000, /config\.json: eos_token_id 5000 is not in the vocabulary of 1024 tokens/],
   ])('rejects a config.json eos_token_id of %s', async (_, value, message) => {
     const dir = await withJson('config.json', (c) => ({ ...c, eos_token_id: value }), ['generation_config.json']);
     await rejects(dir, 'config.json', message);
@@ -56,8 +57,16 @@ describe('model folders with malformed inputs fail at load', () => {
     await model.dispose();
   });
 
-  it.each([1024, 5000])('rejects a config.json bos_token_id of %i, outside the vocabulary', async (id) => {
-    const dir = await withJson('config.json', (c) => ({ ...c, bos_token_id: id }));
+  it('loads a config.json whose stale ids generation_config.json overrides (GPT-2\'s 50256 in a small vocabulary)', async () => {
+    const dir = await withJson('config.json', (c) => ({ ...c, bos_token_id: 50256, eos_token_id: 50256, pad_token_id: 50256 }));
+    await writeFile(join(dir, 'generation_config.json'), JSON.stringify({ bos_token_id: 1, eos_token_id: 2, pad_token_id: 0 }));
+    const model = await weft.load(dir);
+    expect(model.generationConfig).toMatchObject({ bosTokenId: 1, eosTokenIds: [2], padTokenId: 0 });
+    await model.dispose();
+  });
+
+  it.each([1024, 5000])('rejects a config.json bos_token_id of %i, outside the vocabulary, when it is the one used', async (id) => {
+    const dir = await withJson('config.json', (c) => ({ ...c, bos_token_id: id }), ['generation_config.json']);
     await rejects(dir, 'config.json', new RegExp(`config\\.json: bos_token_id ${id} is not in the vocabulary of 1024 tokens \\(bos_token_id must be a token id in \\[0, 1024\\)\\)`));
   });
 

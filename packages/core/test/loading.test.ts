@@ -187,7 +187,6 @@ describe('bad requests', () => {
     [{ prompt: { text: 'x' } }, /prompt must be a string or an array of strings/],
     [{ inputIds: 'abc' }, /inputIds must be integers/],
     [{ prompt: 'x', signal: 'stop' }, /signal must be an AbortSignal/],
-    [{ prompt: 'x', metrics: 'no' }, /metrics must be true or false/],
     [{ prompt: 'x', temperature: Number.NaN }, /temperature must be a number >= 0/],
     [{ prompt: 'x', topK: '3' }, /topK must be an integer.* \(got "3"\)/],
     // A number given as a string shows as a string, not as the number it looks like.

@@ -40,7 +40,7 @@ describe('disposing a runtime', () => {
     await weft.dispose();
     const error = await pending.catch((e: unknown) => e);
     expect(RuntimeDisposedError.isInstance(error)).toBe(true);
-    expect((error as Error).message).toMatch(/disposed while .*tiny was loading; its session was released\. Create a new runtime with createWeft\(\)/);
+    expect((error as Error).message).toMatch(/disposed while .*tiny was loading; the load stopped and released what it had opened\. Create a new runtime with createWeft\(\)/);
     await settle(() => backend.live() === 0);
     expect(backend.live()).toBe(0);
   });

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -94,10 +95,14 @@ describe('session logLevel', () => {
     return { stderr, message: stdout };
   }
 
-  it('keeps onnxruntime\'s own copy of a run failure off stderr at fatal, and logs it at the default (error)', async () => {
+  // The child process runs the built packages (as a user's program would).
+  const built = existsSync(fileURLToPath(new URL('../dist/index.js', import.meta.url))) && existsSync(fileURLToPath(new URL('../../../core/dist/index.js', import.meta.url)));
+  if (!built) console.warn('[weft node backend tests] dist/ is not built: the logLevel child-process test is skipped (npx pnpm@10 build).');
+
+  it.skipIf(!built)('keeps onnxruntime\'s own copy of a run failure off stderr at fatal, and logs it at the default (error)', async () => {
     const quiet = await failingRun('fatal');
     expect(quiet.message).toMatch(/The node backend failed: .*Gather.*indices element out of data bounds/);
-    expect(quiet.stderr).toBe('');
+    expect(quiet.stderr).not.toMatch(/onnxruntime/);
     const normal = await failingRun(undefined);
     expect(normal.message).toBe(quiet.message);
     expect(normal.stderr).toMatch(/\[E:onnxruntime.*Gather/);

@@ -69,7 +69,8 @@ async function runGeneration(
   const { presentNames } = ctx;
   const eos = ignoreEos ? NO_EOS : ctx.eosIds;
   const batch = prompts.length;
-  const pads = prompts.map((p) => longest - p.length);
+  // Frozen: stores see it (KvCacheInit.padding) and the loop's feeds read it every step.
+  const pads: readonly number[] = Object.freeze(prompts.map((p) => longest - p.length));
   const padded = pads.some((p) => p > 0);
   const rows = prompts.map((p, r) => new RowState(r, p, tokenizer, stop));
   const stages = stageHooks(hooks);

@@ -1,6 +1,6 @@
 import { ModelLoadError } from '../errors/model-load-error.js';
 import { quoteValue } from '../util/describe-cause.js';
-import { readTokenId, readTokenIds, type ModelConfig, type TokenIdField } from './model-config.js';
+import { checkTokenId, readTokenId, readTokenIds, type ModelConfig, type TokenIdField } from './model-config.js';
 
 /** Defaults from `generation_config.json` (falling back to `config.json`). */
 export interface GenerationConfig {
@@ -18,10 +18,11 @@ export interface GenerationConfig {
 /**
  * Reads `generation_config.json` (an absent file is `{}`), checking every value Weft uses: a
  * sampling default or token id that is out of range is a `ModelLoadError` at load, not a garbage
- * or endless generation later. Ids must be in the vocabulary (`parseModelConfig` checks those of
- * `config.json`, which fill in the ones absent here). `path` names the file in messages.
+ * or endless generation later. The ids Weft uses must be in the vocabulary, whichever file gives
+ * them; `config.json` ids this file overrides are not range-checked. `path` and `configPath` name
+ * the files in messages.
  */
-export function parseGenerationConfig(raw: unknown, config: ModelConfig, path = 'generation_config.json'): GenerationConfig {
+export function parseGenerationConfig(raw: unknown, config: ModelConfig, path = 'generation_config.json', configPath = 'config.json'): GenerationConfig {
   if (raw !== undefined && (typeof raw !== 'object' || raw === null || Array.isArray(raw))) {
     throw new ModelLoadError(`${path} must hold a JSON object (got ${quoteValue(raw)}); fix or remove it.`, { path });
   }
@@ -36,14 +37,18 @@ export function parseGenerationConfig(raw: unknown, config: ModelConfig, path = 
     return v;
   };
   const field = (key: string): TokenIdField => ({ file: path, key, vocab: config.vocabSize });
+  // The config.json values used when this file gives none, checked against the vocabulary now.
+  const fallback = (key: string) => ({ file: configPath, key, vocab: config.vocabSize });
   const eos = readTokenIds(given('eos_token_id'), field('eos_token_id'));
-  const eosTokenIds = eos.length > 0 ? eos : config.eosTokenIds;
+  const eosTokenIds = eos.length > 0 ? eos : config.eosTokenIds.map((id) => checkTokenId(id, fallback('eos_token_id'), true, true));
+  const bos = readTokenId(given('bos_token_id'), field('bos_token_id'));
+  const pad = readTokenId(given('pad_token_id'), field('pad_token_id'));
   const doSample = given('do_sample');
   if (doSample !== undefined && typeof doSample !== 'boolean') throw invalid('do_sample', doSample, 'true or false');
   return {
     eosTokenIds,
-    bosTokenId: readTokenId(given('bos_token_id'), field('bos_token_id')) ?? config.bosTokenId,
-    padTokenId: readTokenId(given('pad_token_id'), field('pad_token_id')) ?? config.padTokenId ?? eosTokenIds[0] ?? 0,
+    bosTokenId: bos ?? (config.bosTokenId === undefined ? undefined : checkTokenId(config.bosTokenId, fallback('bos_token_id'), false)),
+    padTokenId: pad ?? (config.padTokenId === undefined ? undefined : checkTokenId(config.padTokenId, fallback('pad_token_id'), false)) ?? eosTokenIds[0] ?? 0,
     doSample: doSample === true,
     temperature: num('temperature', (v) => v >= 0, 'a number >= 0'),
     topK: num('top_k', (v) => Number.isInteger(v) && v >= 0, 'an integer >= 0'),

@@ -1,15 +1,15 @@
 import type { GenerationContext } from '../generation/generation-context.js';
 import type { OwnedHooks } from '../runtime/tokens.js';
 import type { AdapterRegistry } from '../spec/registry.js';
-import type { LoadOptions } from '../spec/runtime.js';
+import type { FailoverOptions, LoadOptions } from '../spec/runtime.js';
 import { ModelLoadError } from '../errors/model-load-error.js';
 import { createTokenizer } from '../tokenizer/create-tokenizer.js';
 import { DefaultWeftModel } from './default-weft-model.js';
 import { parseGenerationConfig } from './generation-config.js';
 import { readKvLayout } from './kv-layout.js';
 import { parseModelConfig } from './model-config.js';
-import { findGraph, openModelFolder, readJson, readJsonObject } from './model-folder.js';
-import { readLoadTimeouts } from './load-timeouts.js';
+import { findGraph, openModelFolder, readJson, readJsonObject, type ModelFolder } from './model-folder.js';
+import { readLoadTimeouts, type LoadTimeouts } from './load-timeouts.js';
 import { readFailoverOptions } from './failover-options.js';
 import { checkSessionOptions } from './session-options.js';
 import { openBackendSession } from './open-backend-session.js';
@@ -44,11 +44,37 @@ export async function loadModel(
   const timeouts = readLoadTimeouts(options);
   const failover = readFailoverOptions(options.failover);
   checkSessionOptions(options.session);
-  // A URL folder's requests are bounded by fetchTimeoutMs and end at once when the load is aborted.
-  const folder = openModelFolder(dir, { signal: runtime.signal, fetchTimeoutMs: timeouts.fetchTimeoutMs });
+  // A URL folder's requests are bounded by fetchTimeoutMs and end when the runtime is disposed, or
+  // when the load fails: a graph download past sessionTimeoutMs must not go on in the background.
+  const requests = linkedAbortController(runtime.signal);
+  const folder = openModelFolder(dir, { signal: requests.signal, fetchTimeoutMs: timeouts.fetchTimeoutMs });
+  try {
+    return await loadFromFolder(folder, dir, options, runtime, timeouts, failover, onDispose);
+  } catch (error) {
+    requests.abort(error);
+    throw error;
+  } finally {
+    requests.unlink();
+  }
+}
+
+async function loadFromFolder(
+  folder: ModelFolder,
+  dir: string,
+  options: LoadOptions,
+  runtime: { readonly registry: AdapterRegistry; readonly hooks: readonly OwnedHooks[]; readonly signal?: AbortSignal },
+  timeouts: LoadTimeouts,
+  failover: FailoverOptions | undefined,
+  onDispose: ((model: DefaultWeftModel) => void) | undefined,
+): Promise<DefaultWeftModel> {
   await folder.assertExists();
   const config = parseModelConfig(await readJson(folder, 'config.json', true), folder.resolve('config.json'));
-  const generationConfig = parseGenerationConfig(await readJson(folder, 'generation_config.json', false), config, folder.resolve('generation_config.json'));
+  const generationConfig = parseGenerationConfig(
+    await readJson(folder, 'generation_config.json', false),
+    config,
+    folder.resolve('generation_config.json'),
+    folder.resolve('config.json'),
+  );
   const tokenizer = createTokenizer(runtime.registry, options.tokenizer, {
     location: dir,
     tokenizerJson: await readJson(folder, 'tokenizer.json', false),
@@ -102,4 +128,13 @@ export async function loadModel(
     await session.release();
     throw error;
   }
+}
+
+/** An AbortController that `outer` also aborts (with its reason) until `unlink` is called. */
+function linkedAbortController(outer: AbortSignal | undefined): AbortController & { unlink(): void } {
+  const controller = new AbortController();
+  const forward = (): void => controller.abort(outer?.reason);
+  if (outer?.aborted) forward();
+  else outer?.addEventListener('abort', forward, { once: true });
+  return Object.assign(controller, { unlink: () => outer?.removeEventListener('abort', forward) });
 }

@@ -85,7 +85,9 @@ export function parseModelConfig(raw: unknown, path: string): ModelConfig {
     throw new ModelLoadError(`${path}: ${numHeads} attention heads are not a multiple of ${numKvHeads} key/value heads.`, { path });
   }
   const vocabSize = int(['vocab_size']);
-  const field = (key: string): TokenIdField => ({ file: path, key, vocab: vocabSize });
+  // Type checks only: an id here may be overridden by generation_config.json (stale ids such as
+  // GPT-2's 50256 are common), so parseGenerationConfig checks the range of the ids Weft uses.
+  const field = (key: string): TokenIdField => ({ file: path, key });
   return {
     modelType,
     hiddenSize,
@@ -120,11 +122,11 @@ function rotary(modelType: string, c: Record<string, unknown>, headDim: number):
   return { rope: { theta, rotaryDim, ropeScale } };
 }
 
-/** A token id field of a config file, for messages: the file, the key and the vocabulary size. */
+/** A token id field of a config file, for messages: the file, the key, and the vocabulary size to check against (if any). */
 export interface TokenIdField {
   readonly file: string;
   readonly key: string;
-  readonly vocab: number;
+  readonly vocab?: number;
 }
 
 /**
@@ -142,14 +144,17 @@ export function readTokenIds(value: unknown, field: TokenIdField): number[] {
   return Array.isArray(value) ? value.map((id: unknown) => checkTokenId(id, field, true, true)) : [checkTokenId(value, field, true)];
 }
 
-/** `id` when it is an integer in [0, vocab); else a `ModelLoadError` naming the file and key (`element`: of a list). */
-function checkTokenId(id: unknown, field: TokenIdField, list: boolean, element = false): number {
+/**
+ * `id` when it is an integer ≥ 0, below `field.vocab` when that is given; else a `ModelLoadError`
+ * naming the file and key (`element`: of a list).
+ */
+export function checkTokenId(id: unknown, field: TokenIdField, list: boolean, element = false): number {
   const { file, key, vocab } = field;
-  const rule = `a token id in [0, ${vocab})${list ? ' or a list of them' : ''}`;
+  const rule = `a token id ${vocab === undefined ? '(an integer >= 0)' : `in [0, ${vocab})`}${list ? ' or a list of them' : ''}`;
   if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) {
     throw new ModelLoadError(`${file}: ${key} must be ${rule} (got ${quoteValue(id)}${element ? ' in the list' : ''}); fix or remove it.`, { path: file });
   }
-  if (id >= vocab) {
+  if (vocab !== undefined && id >= vocab) {
     throw new ModelLoadError(`${file}: ${key} ${id} is not in the vocabulary of ${vocab} tokens (${key} must be ${rule}); fix or remove it.`, { path: file });
   }
   return id;

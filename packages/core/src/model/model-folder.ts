@@ -1,6 +1,7 @@
 import { ModelLoadError } from '../errors/model-load-error.js';
 import type { ModelSource } from '../spec/backend.js';
-import { quoteValue } from '../util/describe-cause.js';
+import { concatBytes } from '../util/concat-bytes.js';
+import { requireJsonObject } from '../util/json-object.js';
 import { FETCH_TIMEOUT_MS } from './load-timeouts.js';
 
 /** Graph files tried in order when the caller names none. */
@@ -116,8 +117,8 @@ class DiskModelFolder implements ModelFolder {
 }
 
 /**
- * A folder served over HTTP. Every request is bounded by `fetchTimeoutMs` (for JSON files the
- * body too; the graph's download falls under `sessionTimeoutMs`) and aborted by the load's signal.
+ * A folder served over HTTP. No request waits on a silent server longer than `fetchTimeoutMs` (for
+ * its answer, then for each chunk of its body), and every request is aborted by the load's signal.
  */
 class HttpModelFolder implements ModelFolder {
   private readonly timeoutMs: number;
@@ -130,21 +131,22 @@ class HttpModelFolder implements ModelFolder {
     return joinPath(this.location, file);
   }
 
-  readText(file: string): Promise<string | undefined> {
-    return this.request(file, 'GET', true, (r, url) => readBody(r, url, (body) => body.text()));
+  async readText(file: string): Promise<string | undefined> {
+    const bytes = await this.request(file, 'GET', readBody);
+    return bytes === undefined ? undefined : new TextDecoder().decode(bytes);
   }
 
   size(file: string): Promise<number | undefined> {
-    return this.request(file, 'HEAD', true, async (response) => {
+    return this.request(file, 'HEAD', async (response) => {
       const length = Number(response.headers.get('content-length') ?? Number.NaN);
       return Number.isFinite(length) ? length : 1;
     });
   }
 
   async source(file: string): Promise<ModelSource> {
-    const bytes = await this.request(file, 'GET', false, (r, url) => readBody(r, url, (body) => body.arrayBuffer()));
+    const bytes = await this.request(file, 'GET', readBody);
     if (bytes === undefined) throw new ModelLoadError(`${this.resolve(file)} was not found.`, { path: this.resolve(file) });
-    return { kind: 'bytes', bytes: new Uint8Array(bytes) };
+    return { kind: 'bytes', bytes };
   }
 
   async assertExists(): Promise<void> {
@@ -154,17 +156,16 @@ class HttpModelFolder implements ModelFolder {
   }
 
   /**
-   * Fetches `file` and reads its response with `read`; undefined when the server answers 404. The
-   * timeout covers `read` too when `timeBody` is set; the load's signal always does.
+   * Fetches `file` and reads its response with `read` (which restarts the guard's timer as data
+   * arrives); undefined when the server answers 404.
    */
-  private async request<T>(file: string, method: 'GET' | 'HEAD', timeBody: boolean, read: (response: Response, url: string) => Promise<T>): Promise<T | undefined> {
+  private async request<T>(file: string, method: 'GET' | 'HEAD', read: (response: Response, url: string, guard: RequestGuard) => Promise<T>): Promise<T | undefined> {
     const url = this.resolve(file);
     const guard = new RequestGuard(this.options.signal, this.timeoutMs);
     try {
       const response = await answer(url, method, guard.signal);
       if (!response) return undefined;
-      if (!timeBody) guard.stopTimer();
-      return await read(response, url);
+      return await read(response, url, guard);
     } catch (cause) {
       throw guard.reason(url) ?? cause;
     } finally {
@@ -173,18 +174,22 @@ class HttpModelFolder implements ModelFolder {
   }
 }
 
-/** The abort signal of one request: aborted by the load's signal, or when `ms` pass first. */
+/**
+ * The abort signal of one request: aborted by the load's signal, or when `ms` pass with nothing
+ * from the server (`restartTimer` on each chunk received).
+ */
 class RequestGuard {
   private readonly controller = new AbortController();
-  private readonly timer: ReturnType<typeof setTimeout>;
+  private timer: ReturnType<typeof setTimeout>;
   private timedOut = false;
   private readonly onAbort = (): void => this.controller.abort(this.outer?.reason);
+  private readonly onSilence = (): void => {
+    this.timedOut = true;
+    this.controller.abort();
+  };
 
   constructor(private readonly outer: AbortSignal | undefined, private readonly ms: number) {
-    this.timer = setTimeout(() => {
-      this.timedOut = true;
-      this.controller.abort();
-    }, ms);
+    this.timer = setTimeout(this.onSilence, ms);
     if (outer?.aborted) this.onAbort();
     else outer?.addEventListener('abort', this.onAbort, { once: true });
   }
@@ -193,8 +198,10 @@ class RequestGuard {
     return this.controller.signal;
   }
 
-  stopTimer(): void {
+  /** Data arrived: the server has another `ms` for the next. */
+  restartTimer(): void {
     clearTimeout(this.timer);
+    this.timer = setTimeout(this.onSilence, this.ms);
   }
 
   end(): void {
@@ -206,7 +213,7 @@ class RequestGuard {
   reason(url: string): unknown {
     if (this.outer?.aborted) return this.outer.reason;
     if (!this.timedOut) return undefined;
-    return new ModelLoadError(`Fetching ${url} took longer than fetchTimeoutMs (${this.ms} ms); check that the server answers, or raise fetchTimeoutMs for a slow one.`, {
+    return new ModelLoadError(`Fetching ${url}: the server sent nothing for fetchTimeoutMs (${this.ms} ms); check that it answers, or raise fetchTimeoutMs for a slow one.`, {
       path: url,
     });
   }
@@ -235,13 +242,22 @@ async function answer(url: string, method: 'GET' | 'HEAD', signal: AbortSignal):
   return response;
 }
 
-/** A response's body, as a `ModelLoadError` naming the URL when the connection fails mid-body. */
-async function readBody<T>(response: Response, url: string, read: (response: Response) => Promise<T>): Promise<T> {
+/**
+ * A response's whole body, chunk by chunk so that each chunk restarts `guard`'s timer; a
+ * `ModelLoadError` naming the URL when the connection fails mid-body.
+ */
+async function readBody(response: Response, url: string, guard: RequestGuard): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
   try {
-    return await read(response);
+    const reader = response.body?.getReader();
+    for (let next = await reader?.read(); next && !next.done; next = await reader!.read()) {
+      guard.restartTimer();
+      chunks.push(next.value);
+    }
   } catch (cause) {
     throw new ModelLoadError(`Cannot fetch ${url}: the download broke off (${(cause as Error).message}).`, { path: url, cause });
   }
+  return chunks.length === 1 ? chunks[0]! : concatBytes(chunks);
 }
 
 /** Reads and parses a JSON file of the folder; `undefined` when optional and absent. */
@@ -265,11 +281,6 @@ export async function readJsonObject(folder: ModelFolder, file: string): Promise
   return value === undefined ? undefined : requireJsonObject(value, folder.resolve(file));
 }
 
-/** `value` when it is a JSON object (not null, not an array); else a `ModelLoadError` naming the file at `path`. */
-export function requireJsonObject(value: unknown, path: string): Record<string, unknown> {
-  if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value as Record<string, unknown>;
-  throw new ModelLoadError(`${path} must hold a JSON object (got ${quoteValue(value)}).`, { path });
-}
 
 /** The graph to load (file name within the folder): the named file, or the first candidate that exists. */
 export async function findGraph(folder: ModelFolder, onnxFile: string | undefined): Promise<string> {

@@ -90,7 +90,7 @@ export function createWeft(options: CreateWeftOptions = {}): Weft {
   const load = async (path: string, loadOptions: LoadOptions): Promise<WeftModel> => {
     const stopped = (cause?: unknown): RuntimeDisposedError =>
       new RuntimeDisposedError(
-        `The Weft runtime was disposed while ${path} was loading; its session was released. Create a new runtime with createWeft() to load it.`,
+        `The Weft runtime was disposed while ${path} was loading; the load stopped and released what it had opened. Create a new runtime with createWeft() to load it.`,
         cause === undefined ? {} : { cause },
       );
     try {

@@ -40,9 +40,10 @@ export interface LoadOptions {
    */
   readonly sessionTimeoutMs?: number;
   /**
-   * Longest each request of an `http(s)://` model folder may take (ms, default 30 000): the answer
-   * and the whole body of a JSON file, the answer of the graph (its download falls under
-   * `sessionTimeoutMs`). A server that takes longer fails the load with a `ModelLoadError`.
+   * Longest an `http(s)://` model folder's server may stay silent (ms, default 30 000): until it
+   * answers a request, and between two chunks of a file's body, so a large file on a slow but
+   * steady connection still arrives (the graph's whole download also counts against
+   * `sessionTimeoutMs`). A server silent for longer fails the load with a `ModelLoadError`.
    */
   readonly fetchTimeoutMs?: number;
 }

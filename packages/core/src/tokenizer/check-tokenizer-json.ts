@@ -1,5 +1,5 @@
 import { ModelLoadError } from '../errors/model-load-error.js';
-import { requireJsonObject } from '../model/model-folder.js';
+import { requireJsonObject } from '../util/json-object.js';
 import { quoteValue } from '../util/describe-cause.js';
 
 /** Model types whose `vocab` maps token strings to ids; `Unigram` lists `[piece, score]` pairs instead. */

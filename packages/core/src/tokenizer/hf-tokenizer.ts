@@ -3,7 +3,7 @@ import { Tokenizer as HfTokenizerCore } from '@huggingface/tokenizers';
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import { ModelLoadError } from '../errors/model-load-error.js';
 import type { ChatMessage, Tokenizer } from '../spec/tokenizer.js';
-import { requireJsonObject } from '../model/model-folder.js';
+import { requireJsonObject } from '../util/json-object.js';
 import { quoteValue } from '../util/describe-cause.js';
 import { byteLevelPieces, type TokenPiece } from './byte-level-pieces.js';
 import { checkTokenizerJson } from './check-tokenizer-json.js';
@@ -80,9 +80,14 @@ export class HfTokenizer implements Tokenizer {
       return this.template.render({ messages, add_generation_prompt: options.addGenerationPrompt ?? true, ...this.specials });
     } catch (cause) {
       // Templates reject conversations on purpose (`raise_exception`, e.g. roles that do not
-      // alternate), and a broken template fails here too: either way, these messages cannot be used.
+      // alternate), and a template using what the engine lacks fails here too. The engine's
+      // globals cannot be replaced to tell the two apart, so the message names both ways out.
       const reason = cause instanceof Error ? cause.message : String(cause);
-      throw new InvalidOptionsError(`The model's chat_template (tokenizer_config.json) failed on these messages: ${reason}`, { option: 'messages', cause });
+      throw new InvalidOptionsError(
+        `The model's chat_template (tokenizer_config.json) could not render these messages: ${reason}. ` +
+          'If the template rejects them, change the messages; if it uses a feature @huggingface/jinja lacks, pass `prompt` instead.',
+        { option: 'messages', cause },
+      );
     }
   }
 

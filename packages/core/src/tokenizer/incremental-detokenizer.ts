@@ -1,4 +1,5 @@
 import type { Tokenizer } from '../spec/tokenizer.js';
+import { concatBytes } from '../util/concat-bytes.js';
 
 /** How many earlier ids give the decoder context (leading-space rules, byte fallback). */
 const CONTEXT = 4;
@@ -135,7 +136,7 @@ class ByteStream {
       if (piece instanceof Uint8Array) pieces.push(piece);
     }
     if (pieces.length === 0) return;
-    const bytes = pieces.length === 1 ? pieces[0]! : concat(pieces);
+    const bytes = pieces.length === 1 ? pieces[0]! : concatBytes(pieces);
     const cut = unfinishedTail(bytes);
     if (cut < bytes.length) this.held = bytes.slice(cut);
     this.promptPending = this.held !== undefined;
@@ -149,7 +150,7 @@ class ByteStream {
     // ASCII bytes decode to themselves and end any unfinished character before them.
     const ascii = (this.ascii[id] ??= asciiText(piece));
     if (ascii !== false && this.held === undefined) return ascii;
-    const bytes = this.held === undefined ? piece : concat([this.held, piece]);
+    const bytes = this.held === undefined ? piece : concatBytes([this.held, piece]);
     const cut = unfinishedTail(bytes);
     this.held = cut < bytes.length ? bytes.slice(cut) : undefined;
     return cut === 0 ? '' : this.fresh(decodeUtf8(cut === bytes.length ? bytes : bytes.subarray(0, cut)));
@@ -204,18 +205,6 @@ export function unfinishedTail(bytes: Uint8Array): number {
     return n - back;
   }
   return n;
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const p of parts) length += p.length;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
 }
 
 /** One decoder for every stream: each call decodes a whole run (no `stream` state). */
