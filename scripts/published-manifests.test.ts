@@ -36,4 +36,17 @@ describe('published package manifests', () => {
       for (const file of typeof target === 'string' ? [target] : Object.values(target)) expect(existsSync(join(dir, file)), `${dir}: ${file}`).toBe(true);
     }
   });
+
+  it.each(dirs.map((d) => [d.slice(root.length + 1), d]))('%s ships declarations older TypeScript reads (no typed-array generics)', (_, dir) => {
+    // TypeScript 5.7 made typed arrays generic and infers e.g. Float32Array<ArrayBuffer> for a
+    // default parameter; written into a .d.ts, that fails to type-check in a consumer on TS <= 5.6.
+    const dist = join(dir, 'dist');
+    if (!existsSync(dist)) return; // not built: checked by the build the test command runs first
+    const declarations = (readdirSync(dist, { recursive: true }) as string[]).filter((f) => f.endsWith('.d.ts'));
+    expect(declarations.length).toBeGreaterThan(0);
+    for (const file of declarations) {
+      const text = readFileSync(join(dist, file), 'utf8');
+      expect(text, `${dir}/dist/${file}`).not.toMatch(/(Int8|Uint8|Uint8Clamped|Int16|Uint16|Int32|Uint32|Float32|Float64|BigInt64|BigUint64)Array<|\bArrayBufferLike>/);
+    }
+  });
 });

@@ -6,7 +6,7 @@ export { runCli } from './run-cli.js';
 export { processIo, type CliIo } from './io.js';
 export type { StdinSource } from './read-text.js';
 export { UsageError, InterruptedError, EXIT, exitCodeOf } from './errors.js';
-export { DEFAULT_MODEL_DIR, resolveModelDir } from './model-path.js';
+export { DEFAULT_MODEL_DIR, missingDefaultModel, resolveModelDir } from './model-path.js';
 export { BareGreedyLoop, type BareRunResult } from './bench/bare-loop.js';
 export { benchPromptIds, BENCH_SENTENCE } from './bench/bench-prompt.js';
 export { runBench, type BenchOptions, type BenchReport, type EngineSummary } from './bench/run-bench.js';

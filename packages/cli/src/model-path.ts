@@ -23,7 +23,7 @@ export function resolveModelDir(given: string | undefined): string {
     return MODEL_URL.test(given) ? given : resolve(given);
   }
   if (!existsSync(DEFAULT_MODEL_DIR)) {
-    throw new UsageError(`the default model ${DEFAULT_MODEL_DIR} is not there; pass --model DIR (a Hugging Face style ONNX model folder)`);
+    throw new UsageError(missingDefaultModel(DEFAULT_MODEL_DIR));
   }
   return DEFAULT_MODEL_DIR;
 }
@@ -37,4 +37,15 @@ export function resolveLocalModelDir(given: string | undefined, command: string)
     throw new UsageError(`${command} needs --model to be a folder on disk (its bare onnxruntime loop reads the files itself); download ${given} and pass that folder`);
   }
   return resolveModelDir(given);
+}
+
+/**
+ * Why the default model cannot be used. Installed from npm (under node_modules), `weft` has none:
+ * the path `<repo>/models/story` resolves to is only a model in a checkout of the repository.
+ */
+export function missingDefaultModel(dir: string): string {
+  const installed = /[\\/]node_modules[\\/]/.test(dir);
+  return installed
+    ? 'weft has no default model when installed from npm (models/story exists only in a checkout of the Weft repository); pass --model DIR (a Hugging Face style ONNX model folder)'
+    : `the default model ${dir} is not there; pass --model DIR (a Hugging Face style ONNX model folder)`;
 }

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolveModelDir } from '../src/index.js';
+import { missingDefaultModel, resolveModelDir } from '../src/index.js';
 import { cli, generateJson, storyModel } from './helpers.js';
 
 let server: Server;
@@ -70,3 +70,10 @@ describe('--model with an http(s) URL', () => {
   });
 });
 
+describe('without --model, outside a checkout of the repository', () => {
+  it('says weft has no default model when installed from npm, instead of naming a path under node_modules', () => {
+    expect(missingDefaultModel('/app/node_modules/models/story')).toMatch(/^weft has no default model when installed from npm .*; pass --model DIR/);
+    expect(missingDefaultModel('/app/node_modules/models/story')).not.toContain('node_modules');
+    expect(missingDefaultModel('/src/weft/models/story')).toBe('the default model /src/weft/models/story is not there; pass --model DIR (a Hugging Face style ONNX model folder)');
+  });
+});

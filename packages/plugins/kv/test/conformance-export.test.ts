@@ -76,6 +76,14 @@ describe('the conformance kit is a published subpath', () => {
     }
     expect(() => kit.checkKvStoreContract(() => new Leaky(), { tolerance: 0 })).toThrow(/append\(\) kept present\.0\.key/);
   });
+
+  it('passes a store without retain() or slotPositions() (both optional in core) when told it does not evict', async () => {
+    const kit = await import('@weft/plugin-kv/conformance');
+    const { CopyKvStore } = (await import(pathToFileURL(fixture).href)) as { CopyKvStore: new () => KvCacheStore };
+    const neverEvicts = (): KvCacheStore => Object.assign(new CopyKvStore(), { retain: undefined, slotPositions: undefined });
+    expect(() => kit.checkKvStoreContract(neverEvicts, { tolerance: 0, evicts: false })).not.toThrow();
+    expect(() => kit.checkKvStoreContract(neverEvicts, { tolerance: 0 })).toThrow(/has no retain\(\).*passes \{ evicts: false \}/);
+  });
 });
 
 describe('a package outside the workspace', () => {

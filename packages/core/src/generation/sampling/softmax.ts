@@ -1,5 +1,5 @@
 /** Softmax of `logits` into `out` (allocated when absent); -Infinity becomes probability 0. */
-export function softmax(logits: Float32Array, out = new Float32Array(logits.length)): Float32Array {
+export function softmax(logits: Float32Array, out: Float32Array = new Float32Array(logits.length)): Float32Array {
   let max = -Infinity;
   for (let i = 0; i < logits.length; i++) if (logits[i]! > max) max = logits[i]!;
   let sum = 0;
