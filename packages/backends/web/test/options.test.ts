@@ -86,10 +86,13 @@ describe('web backend options', () => {
 });
 
 describe('misspelled web backend options', () => {
-  it.each([[{ numthreads: 4 }, 'numthreads'], [{ executionProvider: ['wasm'] }, 'executionProvider']])('are refused, naming the key: %j', (options, key) => {
+  it.each([
+    [{ numthreads: 4 }, 'numthreads', ' \\(did you mean "numThreads"\\?\\)'],
+    [{ executionProvider: ['wasm'] }, 'executionProvider', ''],
+  ])('are refused, naming the key: %j', (options, key, hint) => {
     for (const make of [() => webBackend(options as never), () => new WebBackendAdapter(options as never)]) {
       expect(make).toThrow(InvalidOptionsError);
-      expect(make).toThrow(new RegExp(`webBackend has no option "${key}" \\(it takes priority, defaults, executionProviders, numThreads, wasmPaths\\)`));
+      expect(make).toThrow(new RegExp(`webBackend has no option "${key}"${hint} \\(it takes priority, defaults, executionProviders, numThreads, wasmPaths\\)`));
     }
   });
 

@@ -1,6 +1,7 @@
 import { ContextOverflowError } from '../errors/context-overflow-error.js';
 import { BackendError } from '../errors/backend-error.js';
 import { quoteValue } from '../util/describe-cause.js';
+import { checkKnownKeys } from '../util/known-keys.js';
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import type { BackendTensor } from '../spec/backend.js';
 import type { KvCacheStore } from '../spec/kv-cache.js';
@@ -51,6 +52,10 @@ export interface PerplexityRequest {
   readonly signal?: AbortSignal;
 }
 
+/** Every field of a `PerplexityRequest` (a record, so the compiler checks none is missing). */
+const PERPLEXITY_REQUEST_FIELDS: Record<keyof PerplexityRequest, true> = { inputIds: true, prefillTokens: true, kv: true, router: true, signal: true };
+const PERPLEXITY_REQUEST_KEYS: readonly string[] = Object.keys(PERPLEXITY_REQUEST_FIELDS);
+
 /**
  * Perplexity of `inputIds` through the same incremental path generation uses: a prefill of the
  * first tokens, then one token per step through the KV store, scoring each next token.
@@ -59,6 +64,7 @@ export async function evaluatePerplexity(ctx: GenerationContext, request: Perple
   if (typeof request !== 'object' || request === null) {
     throw new InvalidOptionsError('evaluate takes a request object, e.g. { inputIds: model.tokenizer.encode(text) }.', { option: 'inputIds' });
   }
+  checkKnownKeys(request, PERPLEXITY_REQUEST_KEYS, 'the evaluate request', '');
   const given = request.inputIds as unknown;
   if (!Array.isArray(given) && !(ArrayBuffer.isView(given) && !(given instanceof DataView))) {
     throw new InvalidOptionsError(`inputIds must be a list of token ids (got ${quoteValue(given)}).`, { option: 'inputIds' });

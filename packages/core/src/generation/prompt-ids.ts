@@ -1,6 +1,16 @@
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import type { GenerationRequest } from '../spec/request.js';
+import { quoteValue } from '../util/describe-cause.js';
+import { checkKnownKeys } from '../util/known-keys.js';
 import type { ChatMessage, Tokenizer } from '../spec/tokenizer.js';
+
+/** Every field of a `GenerationRequest` (a record, so the compiler checks none is missing). */
+const REQUEST_FIELDS: Record<keyof GenerationRequest, true> = {
+  prompt: true, messages: true, inputIds: true, maxTokens: true, temperature: true, topK: true, topP: true, minP: true,
+  repetitionPenalty: true, seed: true, ignoreEos: true, stop: true, signal: true, kv: true, router: true, processors: true,
+  analyzers: true, sampler: true, metrics: true,
+};
+const REQUEST_KEYS: readonly string[] = Object.keys(REQUEST_FIELDS);
 
 /**
  * Turns `prompt`, `messages` or `inputIds` into one id list per batch row. `prompt` applies the
@@ -8,6 +18,11 @@ import type { ChatMessage, Tokenizer } from '../spec/tokenizer.js';
  * template already writes the BOS token; `inputIds` are used exactly as given.
  */
 export function promptIds(request: GenerationRequest, tokenizer: Tokenizer, vocabSize: number): number[][] {
+  if (typeof request !== 'object' || request === null || Array.isArray(request)) {
+    throw new InvalidOptionsError(`generate takes a request object such as { prompt: 'Once upon a time' } (got ${quoteValue(request)}).`, { option: 'request' });
+  }
+  // First: a misspelled option (`max_tokens`) would otherwise be ignored without a word.
+  checkKnownKeys(request, REQUEST_KEYS, 'the generation request', '');
   const hasPrompt = request.prompt !== undefined;
   const hasMessages = request.messages !== undefined;
   const hasIds = request.inputIds !== undefined;

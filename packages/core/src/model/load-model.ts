@@ -12,6 +12,7 @@ import { findGraph, openModelFolder, readJson, readJsonObject, type ModelFolder 
 import { readLoadTimeouts, type LoadTimeouts } from './load-timeouts.js';
 import { readFailoverOptions } from './failover-options.js';
 import { checkSessionOptions } from './session-options.js';
+import { checkKnownKeys } from '../util/known-keys.js';
 import { openBackendSession } from './open-backend-session.js';
 import { SessionPool } from '../backend/session-pool.js';
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
@@ -28,6 +29,12 @@ function pickFallback(name: string, available: readonly BackendAdapter[]): Backe
   return adapter;
 }
 
+/** Every field of `LoadOptions` (a record, so the compiler checks none is missing). */
+const LOAD_OPTION_FIELDS: Record<keyof LoadOptions, true> = {
+  backend: true, session: true, onnxFile: true, failover: true, tokenizer: true, probeTimeoutMs: true, sessionTimeoutMs: true, fetchTimeoutMs: true,
+};
+const LOAD_OPTION_KEYS: readonly string[] = Object.keys(LOAD_OPTION_FIELDS);
+
 /**
  * Loads a Hugging Face style folder: configs and tokenizer first (cheap, fail fast), then the
  * graph on the chosen backend, then checks the graph against the config. A session is released
@@ -41,6 +48,8 @@ export async function loadModel(
   runtime: { readonly registry: AdapterRegistry; readonly hooks: readonly OwnedHooks[]; readonly signal?: AbortSignal },
   onDispose?: (model: DefaultWeftModel) => void,
 ): Promise<DefaultWeftModel> {
+  // A misspelled option (`onnx_file`) would otherwise be ignored without a word.
+  checkKnownKeys(options, LOAD_OPTION_KEYS, 'load options', '');
   const timeouts = readLoadTimeouts(options);
   const failover = readFailoverOptions(options.failover);
   checkSessionOptions(options.session);

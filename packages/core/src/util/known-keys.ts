@@ -2,15 +2,23 @@ import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 
 /**
  * Throws an `InvalidOptionsError` for the first key of `options` that is not in `known` (a
- * misspelled option would otherwise be ignored), naming `where` and the keys it takes. The error's
+ * misspelled option would otherwise be ignored), naming `where` and the keys it takes, and the
+ * key meant when it differs only in case or is its snake_case spelling (`max_tokens`). The error's
  * `option` is `${optionPrefix}.${key}`, or the key alone when the prefix is empty.
  */
 export function checkKnownKeys(options: object, known: readonly string[], where: string, optionPrefix = where): void {
   for (const key of Object.keys(options)) {
     if (!known.includes(key)) {
-      throw new InvalidOptionsError(`${where} has no option "${key}" (it takes ${known.join(', ')}).`, {
+      const meant = closeKey(key, known);
+      throw new InvalidOptionsError(`${where} has no option "${key}"${meant === undefined ? '' : ` (did you mean "${meant}"?)`} (it takes ${known.join(', ')}).`, {
         option: optionPrefix === '' ? key : `${optionPrefix}.${key}`,
       });
     }
   }
+}
+
+/** The known key `key` spells differently: in another case, or in snake_case or kebab-case. */
+function closeKey(key: string, known: readonly string[]): string | undefined {
+  const plain = (k: string): string => k.replace(/[-_]/g, '').toLowerCase();
+  return known.find((k) => plain(k) === plain(key));
 }
