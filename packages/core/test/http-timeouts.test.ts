@@ -78,11 +78,13 @@ describe('URL folders whose server never answers', () => {
  * the responses whose connection the client closed.
  */
 async function servingServer(plan: { drip?: string; chunks?: number; gapMs?: number; stall?: string }): Promise<{ url: string; closed: Set<string> }> {
+  // A dripped file's headers, too, wait one gap: the answer and each chunk each get a window.
   const closed = new Set<string>();
   server = createServer((req, res) => {
     const file = new URL(req.url ?? '/', 'http://x').pathname.slice(1);
     readFile(join(fixture('tiny'), file)).then(
       async (body) => {
+        if (file === plan.drip && req.method === 'GET') await new Promise((resolve) => setTimeout(resolve, plan.gapMs ?? 0));
         res.writeHead(200, { 'content-length': body.byteLength });
         if (req.method === 'HEAD') return void res.end();
         res.on('close', () => closed.add(file));
@@ -91,10 +93,11 @@ async function servingServer(plan: { drip?: string; chunks?: number; gapMs?: num
           return void res.write(body.subarray(0, 16));
         }
         if (file !== plan.drip) return void res.end(body);
+        res.flushHeaders(); // the answer goes out now, not with the first piece
         const pieces = plan.chunks ?? 4;
         for (let i = 0; i < pieces; i++) {
-          res.write(body.subarray(Math.floor((i * body.length) / pieces), Math.floor(((i + 1) * body.length) / pieces)));
           await new Promise((resolve) => setTimeout(resolve, plan.gapMs ?? 0));
+          res.write(body.subarray(Math.floor((i * body.length) / pieces), Math.floor(((i + 1) * body.length) / pieces)));
         }
         res.end();
       },
@@ -110,16 +113,18 @@ async function servingServer(plan: { drip?: string; chunks?: number; gapMs?: num
 
 describe('URL folders whose server is slow', () => {
   it('wait as long as data keeps arriving: fetchTimeoutMs bounds the silence, not the download', async () => {
-    // config.json in 5 pieces 80 ms apart: 400 ms in all, each gap under the 200 ms limit.
-    const { url } = await servingServer({ drip: 'config.json', chunks: 5, gapMs: 80 });
+    // config.json answered after 200 ms, then in 4 pieces 200 ms apart: 1 s in all, and any two
+    // consecutive gaps (the answer and the first piece included) add up to more than the 350 ms
+    // limit, while each alone leaves it 150 ms to spare.
+    const { url } = await servingServer({ drip: 'config.json', chunks: 4, gapMs: 200 });
     const weft = runtime();
     try {
-      const model = await weft.load(url, { fetchTimeoutMs: 200 });
+      const model = await weft.load(url, { fetchTimeoutMs: 350 });
       expect(model.config.vocabSize).toBeGreaterThan(0);
     } finally {
       await weft.dispose();
     }
-  }, 5000);
+  }, 8000);
 
   it('fail when a body stops arriving for fetchTimeoutMs', async () => {
     const { url } = await servingServer({ stall: 'tokenizer.json' });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelLoadError, type InferenceSession, type ModelConfig, type ValueInfo } from '../src/index.js';
 import { readKvLayout } from '../src/model/kv-layout.js';
-import { fixture, runtime } from './helpers.js';
+import { collect, done, fixture, runtime } from './helpers.js';
 
 let scratch: string;
 let count = 0;
@@ -62,6 +62,16 @@ describe('model folders with malformed inputs fail at load', () => {
     await writeFile(join(dir, 'generation_config.json'), JSON.stringify({ bos_token_id: 1, eos_token_id: 2, pad_token_id: 0 }));
     const model = await weft.load(dir);
     expect(model.generationConfig).toMatchObject({ bosTokenId: 1, eosTokenIds: [2], padTokenId: 0 });
+    await model.dispose();
+  });
+
+  it('pads with the first EOS id when config.json\'s pad_token_id is outside the vocabulary and nothing overrides it', async () => {
+    const dir = await withJson('config.json', (c) => ({ ...c, pad_token_id: 50256 }), ['generation_config.json']);
+    const model = await weft.load(dir);
+    expect(model.generationConfig.padTokenId).toBe(model.generationConfig.eosTokenIds[0]);
+    // A padded batch runs: the pad id is fed to the graph.
+    const ids = done(await collect(model.generate({ prompt: ['Once upon a time, there was', 'Tom'], maxTokens: 3, ignoreEos: true }))).rows.map((r) => r.ids.length);
+    expect(ids).toEqual([3, 3]);
     await model.dispose();
   });
 

@@ -190,8 +190,8 @@ describe('bad requests', () => {
     [{ prompt: 'x', temperature: Number.NaN }, /temperature must be a number >= 0/],
     [{ prompt: 'x', topK: '3' }, /topK must be an integer.* \(got "3"\)/],
     // A misspelled field is refused rather than ignored, with the field meant when it is close.
-    [{ prompt: 'x', max_tokens: 5 }, /^the generation request has no option "max_tokens" \(did you mean "maxTokens"\?\) \(it takes prompt, messages, inputIds, maxTokens/],
-    [{ prompt: 'x', TopP: 0.5 }, /has no option "TopP" \(did you mean "topP"\?\)/],
+    [{ prompt: 'x', max_tokens: 5 }, /^the generation request has no option "max_tokens"; did you mean "maxTokens"\? \(it takes prompt, messages, inputIds, maxTokens/],
+    [{ prompt: 'x', TopP: 0.5 }, /has no option "TopP"; did you mean "topP"\?/],
     [{ prompt: 'x', beams: 4 }, /^the generation request has no option "beams" \(it takes /],
     // A number given as a string shows as a string, not as the number it looks like.
     [{ prompt: 'x', maxTokens: '5' }, /maxTokens must be an integer >= 1 \(got "5"\)/],
@@ -212,11 +212,12 @@ describe('bad requests', () => {
 
   it.each([
     [undefined, /evaluate takes a request object/],
+    [[1, 2, 3], /evaluate takes a request object, e\.g\. \{ inputIds: .* \(not the ids themselves\)/],
     [{}, /inputIds must be a list of token ids \(got undefined\)/],
     [{ inputIds: 'abc' }, /inputIds must be a list of token ids \(got "abc"\)/],
     [{ inputIds: new Set([1, 2]) }, /inputIds must be a list of token ids/],
     [{ inputIds: [1, 2, 3], prefill: 2 }, /^the evaluate request has no option "prefill" \(it takes inputIds, prefillTokens, kv, router, signal\)/],
-    [{ inputIds: [1, 2, 3], prefill_tokens: 2 }, /has no option "prefill_tokens" \(did you mean "prefillTokens"\?\)/],
+    [{ inputIds: [1, 2, 3], prefill_tokens: 2 }, /has no option "prefill_tokens"; did you mean "prefillTokens"\?/],
   ])('rejects the evaluation request %j with an InvalidOptionsError', async (request, message) => {
     const model = await weft.load(fixture('tiny'));
     const error = await model.evaluate(request as never).catch((e: unknown) => e);
@@ -228,7 +229,7 @@ describe('bad requests', () => {
   });
 
   it.each([
-    [{ onnx_file: 'onnx/model.onnx' }, /^load options has no option "onnx_file" \(did you mean "onnxFile"\?\)/],
+    [{ onnx_file: 'onnx/model.onnx' }, /^load options has no option "onnx_file"; did you mean "onnxFile"\?/],
     [{ threads: 2 }, /^load options has no option "threads" \(it takes backend, session, onnxFile, failover, tokenizer, probeTimeoutMs, sessionTimeoutMs, fetchTimeoutMs\)/],
   ])('refuses the misspelled load option %j', async (options, message) => {
     const error = await weft.load(fixture('tiny'), options as never).catch((e: unknown) => e);

@@ -87,7 +87,7 @@ describe('web backend options', () => {
 
 describe('misspelled web backend options', () => {
   it.each([
-    [{ numthreads: 4 }, 'numthreads', ' \\(did you mean "numThreads"\\?\\)'],
+    [{ numthreads: 4 }, 'numthreads', '; did you mean "numThreads"\\?'],
     [{ executionProvider: ['wasm'] }, 'executionProvider', ''],
   ])('are refused, naming the key: %j', (options, key, hint) => {
     for (const make of [() => webBackend(options as never), () => new WebBackendAdapter(options as never)]) {

@@ -61,8 +61,8 @@ const PERPLEXITY_REQUEST_KEYS: readonly string[] = Object.keys(PERPLEXITY_REQUES
  * first tokens, then one token per step through the KV store, scoring each next token.
  */
 export async function evaluatePerplexity(ctx: GenerationContext, request: PerplexityRequest): Promise<PerplexityResult> {
-  if (typeof request !== 'object' || request === null) {
-    throw new InvalidOptionsError('evaluate takes a request object, e.g. { inputIds: model.tokenizer.encode(text) }.', { option: 'inputIds' });
+  if (typeof request !== 'object' || request === null || Array.isArray(request) || ArrayBuffer.isView(request)) {
+    throw new InvalidOptionsError('evaluate takes a request object, e.g. { inputIds: model.tokenizer.encode(text) } (not the ids themselves).', { option: 'inputIds' });
   }
   checkKnownKeys(request, PERPLEXITY_REQUEST_KEYS, 'the evaluate request', '');
   const given = request.inputIds as unknown;

@@ -48,7 +48,9 @@ export function parseGenerationConfig(raw: unknown, config: ModelConfig, path = 
   return {
     eosTokenIds,
     bosTokenId: bos ?? (config.bosTokenId === undefined ? undefined : checkTokenId(config.bosTokenId, fallback('bos_token_id'), false)),
-    padTokenId: pad ?? (config.padTokenId === undefined ? undefined : checkTokenId(config.padTokenId, fallback('pad_token_id'), false)) ?? eosTokenIds[0] ?? 0,
+    // A stale config.json pad id outside the vocabulary is passed over (padding only fills batch
+    // rows the attention mask hides): the first EOS id pads instead.
+    padTokenId: pad ?? (config.padTokenId !== undefined && config.padTokenId < config.vocabSize ? config.padTokenId : undefined) ?? eosTokenIds[0] ?? 0,
     doSample: doSample === true,
     temperature: num('temperature', (v) => v >= 0, 'a number >= 0'),
     topK: num('top_k', (v) => Number.isInteger(v) && v >= 0, 'an integer >= 0'),

@@ -7,7 +7,7 @@ export const PROBE_TIMEOUT_MS = 10_000;
 /** Default longest wait for a backend's `createSession()` while loading (5 min: large graphs take a while). */
 export const SESSION_TIMEOUT_MS = 300_000;
 
-/** Default longest wait for each request of an `http(s)://` model folder (30 s; see {@link LoadTimeouts.fetchTimeoutMs}). */
+/** Default longest silence of an `http(s)://` model folder's server (30 s; see {@link LoadTimeouts.fetchTimeoutMs}). */
 export const FETCH_TIMEOUT_MS = 30_000;
 
 /** Largest delay a timer can hold (2^31 - 1 ms, about 24.8 days). */
@@ -17,7 +17,7 @@ export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 export interface LoadTimeouts {
   readonly probeTimeoutMs: number;
   readonly sessionTimeoutMs: number;
-  /** Each request of a URL folder: the answer and the whole body of a JSON file, the answer of the graph. */
+  /** Longest silence of a URL folder's server: before it answers a request, and between two chunks of a body. */
   readonly fetchTimeoutMs: number;
 }
 

@@ -35,7 +35,7 @@ export function joinPath(base: string, file: string): string {
 export interface FolderOptions {
   /** Aborts every request at once; they reject with its reason (the load's signal). */
   readonly signal?: AbortSignal | undefined;
-  /** Longest wait for each request, in ms (default {@link FETCH_TIMEOUT_MS}). */
+  /** Longest the server may stay silent, in ms: before answering, and between body chunks (default {@link FETCH_TIMEOUT_MS}). */
   readonly fetchTimeoutMs?: number | undefined;
 }
 
@@ -165,6 +165,7 @@ class HttpModelFolder implements ModelFolder {
     try {
       const response = await answer(url, method, guard.signal);
       if (!response) return undefined;
+      guard.restartTimer(); // the server answered: the body's first chunk gets a window of its own
       return await read(response, url, guard);
     } catch (cause) {
       throw guard.reason(url) ?? cause;

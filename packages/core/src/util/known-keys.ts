@@ -10,7 +10,7 @@ export function checkKnownKeys(options: object, known: readonly string[], where:
   for (const key of Object.keys(options)) {
     if (!known.includes(key)) {
       const meant = closeKey(key, known);
-      throw new InvalidOptionsError(`${where} has no option "${key}"${meant === undefined ? '' : ` (did you mean "${meant}"?)`} (it takes ${known.join(', ')}).`, {
+      throw new InvalidOptionsError(`${where} has no option "${key}"${meant === undefined ? '' : `; did you mean "${meant}"?`} (it takes ${known.join(', ')}).`, {
         option: optionPrefix === '' ? key : `${optionPrefix}.${key}`,
       });
     }
