@@ -1,5 +1,4 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { NodeBackendAdapter } from '@weft/backend-node';
 import {
   AdapterResolutionError,
   BackendError,
@@ -13,7 +12,7 @@ import {
   type KvLayout,
   type WeftModel,
 } from '../src/index.js';
-import { collect, done, fixture, runtime } from './helpers.js';
+import { collect, done, fixture, runtime, wrappedNodeBackend } from './helpers.js';
 
 // What core does with what stores and routers return: malformed values fail as a PluginError that
 // names the component (never a TypeError, nor a BackendError that would send failover elsewhere).
@@ -272,42 +271,15 @@ describe('the full-precision store checks present shapes', () => {
 
   it('fails a run whose graph returns more key/value heads than its config, naming the shapes', async () => {
     // The node backend, with every present.* widened to 5 heads (as a graph exported with another config would).
-    const widened = definePlugin({
+    const widened = wrappedNodeBackend({
       name: 'five-heads',
-      version: '1.0.0',
-      apiVersion: '^0.1.0',
-      setup(ctx) {
-        ctx.register('backend', {
-          name: 'five-heads',
-          priority: 100,
-          create: () => {
-            const inner = new NodeBackendAdapter({ intraOpNumThreads: 1 });
-            return {
-              specificationVersion: 'v1',
-              name: 'five-heads',
-              probe: () => inner.probe(),
-              async createSession(source, options) {
-                const s = await inner.createSession(source, options);
-                return {
-                  inputNames: s.inputNames,
-                  outputNames: s.outputNames,
-                  inputMetadata: s.inputMetadata,
-                  outputMetadata: s.outputMetadata,
-                  createTensor: (type, data, dims) => s.createTensor(type, data, dims),
-                  release: () => s.release(),
-                  async run(feeds, o) {
-                    const outputs = { ...(await s.run(feeds, o)) };
-                    for (const name of Object.keys(outputs)) {
-                      const [b, , t, d] = outputs[name]!.dims;
-                      if (name.startsWith('present.')) outputs[name] = s.createTensor('float32', new Float32Array(b! * 5 * t! * d!), [b!, 5, t!, d!]);
-                    }
-                    return outputs;
-                  },
-                };
-              },
-            };
-          },
-        });
+      priority: 100,
+      afterRun: (outputs) => {
+        const writable = outputs as Record<string, BackendTensor>;
+        for (const name of Object.keys(writable)) {
+          const [b, , t, d] = writable[name]!.dims;
+          if (name.startsWith('present.')) writable[name] = { type: 'float32', dims: [b!, 5, t!, d!], data: new Float32Array(b! * 5 * t! * d!), dispose() {} };
+        }
       },
     });
     const model = await tiny([widened], 'five-heads');
