@@ -12,7 +12,7 @@ import {
   type KvLayout,
   type WeftModel,
 } from '../src/index.js';
-import { collect, done, fixture, runtime, wrappedNodeBackend } from './helpers.js';
+import { collect, done, fixture, kvLayout, runtime, wrappedNodeBackend } from './helpers.js';
 
 // What core does with what stores and routers return: malformed values fail as a PluginError that
 // names the component (never a TypeError, nor a BackendError that would send failover elsewhere).
@@ -214,22 +214,7 @@ describe('specification versions', () => {
 });
 
 /** A layout of `layers` layers with 2 key/value heads of 8 values. */
-function layout(layers = 2): KvLayout {
-  const names = (f: (i: number) => string) => Array.from({ length: layers }, (_, i) => f(i));
-  return {
-    numLayers: layers,
-    numKvHeads: 2,
-    headDim: 8,
-    pastKeyNames: names((i) => `past_key_values.${i}.key`),
-    pastValueNames: names((i) => `past_key_values.${i}.value`),
-    presentKeyNames: names((i) => `present.${i}.key`),
-    presentValueNames: names((i) => `present.${i}.value`),
-    attentionNames: [],
-    hasPast: true,
-    hasPositionIds: true,
-    hasAttentionMask: true,
-  };
-}
+const layout = (layers = 2): KvLayout => kvLayout({ layers, kvHeads: 2, headDim: 8 });
 
 const tensor = (dims: readonly number[]): BackendTensor => ({ type: 'float32', dims, data: new Float32Array(dims.reduce((a, b) => a * b, 1)), dispose() {} });
 const session = { createTensor: (_type: string, _data: unknown, dims: readonly number[]) => tensor(dims) } as never;

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { nodeBackend } from '@weft/backend-node';
-import { createWeft, type CreateWeftOptions, type WeftPlugin } from '../src/index.js';
+import { createWeft, type CreateWeftOptions, type KvLayout, type WeftPlugin } from '../src/index.js';
 
 export { collect, done } from './events.js';
 export { wrappedNodeBackend } from './wrapped-backend.js';
@@ -17,3 +17,22 @@ export function runtime(plugins: readonly WeftPlugin[] = [], options: Omit<Creat
   return createWeft({ plugins: [nodeBackend({ defaults: { intraOpNumThreads: 1 } }), ...plugins], ...options });
 }
 
+
+/** A Hugging Face style KV layout (`past_key_values.{i}.key`, `present.{i}.value`…), with past, position ids and mask. */
+export function kvLayout(shape: { layers: number; kvHeads: number; headDim: number }, over: Partial<KvLayout> = {}): KvLayout {
+  const names = (f: (i: number) => string) => Array.from({ length: shape.layers }, (_, i) => f(i));
+  return {
+    numLayers: shape.layers,
+    numKvHeads: shape.kvHeads,
+    headDim: shape.headDim,
+    pastKeyNames: names((i) => `past_key_values.${i}.key`),
+    pastValueNames: names((i) => `past_key_values.${i}.value`),
+    presentKeyNames: names((i) => `present.${i}.key`),
+    presentValueNames: names((i) => `present.${i}.value`),
+    attentionNames: [],
+    hasPast: true,
+    hasPositionIds: true,
+    hasAttentionMask: true,
+    ...over,
+  };
+}

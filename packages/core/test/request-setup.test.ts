@@ -5,21 +5,9 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { DefaultAdapterRegistry, FullPrecisionKvStore, definePlugin, type AttentionRouter, type BackendTensor, type KvLayout, type TensorDataType, type TensorDataTypeMap } from '../src/index.js';
-import { collect, done, fixture, runtime } from './helpers.js';
+import { collect, done, fixture, kvLayout, runtime } from './helpers.js';
 
-const layout: KvLayout = {
-  numLayers: 2,
-  numKvHeads: 2,
-  headDim: 4,
-  pastKeyNames: ['past_key_values.0.key', 'past_key_values.1.key'],
-  pastValueNames: ['past_key_values.0.value', 'past_key_values.1.value'],
-  presentKeyNames: ['present.0.key', 'present.1.key'],
-  presentValueNames: ['present.0.value', 'present.1.value'],
-  attentionNames: [],
-  hasPast: true,
-  hasPositionIds: true,
-  hasAttentionMask: true,
-};
+const layout: KvLayout = kvLayout({ layers: 2, kvHeads: 2, headDim: 4 });
 
 function trackingSession() {
   const made: (BackendTensor & { disposed: boolean })[] = [];

@@ -2,22 +2,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CacheKeyRerotation, cacheKeyRerotation, InvalidOptionsError, parseModelConfig, type AttentionRouter, type BackendTensor, type KvLayout, type KvSelection } from '../src/index.js';
-import { collect, done, runtime, storyModel } from './helpers.js';
+import { collect, done, kvLayout, runtime, storyModel } from './helpers.js';
 
-const layout = (over: Partial<KvLayout> = {}): KvLayout => ({
-  numLayers: 1,
-  numKvHeads: 1,
-  headDim: 4,
-  pastKeyNames: ['past_key_values.0.key'],
-  pastValueNames: ['past_key_values.0.value'],
-  presentKeyNames: ['present.0.key'],
-  presentValueNames: ['present.0.value'],
-  attentionNames: [],
-  hasPast: true,
-  hasPositionIds: true,
-  hasAttentionMask: true,
-  ...over,
-});
+const layout = (over: Partial<KvLayout> = {}): KvLayout => kvLayout({ layers: 1, kvHeads: 1, headDim: 4 }, over);
 const tensor = <T extends Float32Array | BigInt64Array>(data: T, dims: number[]) => ({ type: data instanceof Float32Array ? 'float32' : 'int64', data, dims, dispose: () => undefined }) as unknown as BackendTensor;
 const session = { createTensor: (_type: string, data: Float32Array, dims: readonly number[]) => tensor(data, [...dims]) } as never;
 
