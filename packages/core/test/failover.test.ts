@@ -4,7 +4,16 @@ import { BackendError, CircuitBreaker, createWeft, definePlugin, type AttentionR
 import { collect, done, fixture, runtime } from './helpers.js';
 
 /** A backend on onnxruntime-node whose runs fail (throw or hang) from run number `failFrom` on. */
-function flakyBackend(options: { failFrom: number; mode: 'throw' | 'hang'; failures?: number; name?: string; message?: string; priority?: number }) {
+function flakyBackend(options: {
+  failFrom: number;
+  mode: 'throw' | 'hang';
+  failures?: number;
+  name?: string;
+  message?: string;
+  priority?: number;
+  /** Fails only the runs whose feeds this accepts (from `failFrom` on). */
+  failWhen?: (feeds: Readonly<Record<string, { readonly data: unknown }>>) => boolean;
+}) {
   const name = options.name ?? 'flaky';
   const state = { runs: 0, sessions: 0 };
   const plugin = definePlugin({
@@ -32,7 +41,10 @@ function flakyBackend(options: { failFrom: number; mode: 'throw' | 'hang'; failu
                 createTensor: (t, d, dims) => s.createTensor(t, d, dims),
                 async run(feeds, ro) {
                   state.runs++;
-                  const failing = state.runs >= options.failFrom && state.runs < options.failFrom + (options.failures ?? Infinity);
+                  const failing =
+                    state.runs >= options.failFrom &&
+                    state.runs < options.failFrom + (options.failures ?? Infinity) &&
+                    (options.failWhen?.(feeds) ?? true);
                   if (failing && options.mode === 'throw') throw new Error(options.message ?? 'device lost');
                   if (failing) await new Promise((r) => setTimeout(r, 400));
                   return s.run(feeds, ro);
@@ -166,15 +178,34 @@ describe('failover between backends', () => {
     // Only the two failing backends: no working one to fall back on.
     const weft = createWeft({ plugins: [first.plugin, second.plugin] });
     const model = await weft.load(fixture('tiny'), { failover: true });
-    const error = await collect(model.generate({ prompt: 'Tom', maxTokens: 4 })).catch((e: unknown) => e);
+    const events: unknown[] = [];
+    const error = await new Promise((resolve) => model.generate({ prompt: 'Tom', maxTokens: 4 }).subscribe({ next: (e) => events.push(e), error: resolve, complete: () => resolve(undefined) }));
     expect(BackendError.isInstance(error)).toBe(true);
-    const message = (error as Error).message;
-    expect(message).toMatch(/^No backend left to continue on \(/);
-    // The backend that failed last, with its own error, and the other one with the error that opened its circuit.
-    expect(message).toMatch(/(first|second): failed during the run \((device lost|unexpected input data type)\)/);
-    expect(message).toMatch(/(first|second): circuit open \(last failure: (device lost|unexpected input data type)\)/);
-    expect(message).toContain('device lost');
-    expect(message).toContain('unexpected input data type');
+    // One failover: the step failed on both backends, so it is not tried on either again.
+    expect(events.filter((e) => (e as { type: string }).type === 'failover')).toEqual([expect.objectContaining({ from: 'first', to: 'second' })]);
+    expect((error as Error).message).toBe(
+      'No backend left to continue on (second: failed during the run (unexpected input data type); first: failed the same step (device lost)).',
+    );
+    expect(first.state.runs).toBe(1);
+    expect(second.state.runs).toBe(1);
+    await weft.dispose();
+  });
+
+  it("ends a request whose step fails on every backend without opening their breakers for the model's other streams", async () => {
+    // A deterministic failure of one request's input (here: the prompt contains id 42), on both backends.
+    const poisoned = (feeds: Readonly<Record<string, { readonly data: unknown }>>) => Array.from(feeds['input_ids']!.data as BigInt64Array).includes(42n);
+    const first = flakyBackend({ failFrom: 1, mode: 'throw', name: 'first', message: 'bad input', failWhen: poisoned });
+    const second = flakyBackend({ failFrom: 1, mode: 'throw', name: 'second', priority: 900, message: 'bad input', failWhen: poisoned });
+    const weft = createWeft({ plugins: [first.plugin, second.plugin] });
+    const model = await weft.load(fixture('tiny'), { failover: true }); // breakers open after 3 failures
+    for (let i = 0; i < 2; i++) {
+      // One failure on each backend (going round them until both breakers opened took three each).
+      await expect(collect(model.generate({ inputIds: [1, 42, 7], maxTokens: 2 }))).rejects.toThrow(/first: failed the same step \(bad input\)/);
+      const events = await collect(model.generate({ inputIds: [1, 5, 7], maxTokens: 3 }));
+      expect(events[0]).toMatchObject({ type: 'start', backend: 'first' });
+      expect(events.some((e) => e.type === 'failover')).toBe(false);
+      expect(done(events).usage.completionTokens).toBe(3);
+    }
     await weft.dispose();
   });
 

@@ -139,16 +139,23 @@ export class SessionPool {
   }
 
   /**
-   * Picks the next backend after `failed` whose breaker allows a call and whose session opens.
-   * Throws a `BackendError` listing why each candidate was unusable when none is left.
+   * Picks the next backend after `failed` whose breaker allows a call and whose session opens,
+   * passing over the backends in `failedThisStep`: a step that failed on every backend fails the
+   * same way on each (a graph that refuses the feeds, say), so it ends the stream instead of going
+   * round the backends until every breaker is open, which would also stop the model's other
+   * streams. Throws a `BackendError` listing why each candidate was unusable when none is left.
    */
-  async failover(failed: string): Promise<ActiveSession> {
+  async failover(failed: string, failedThisStep: ReadonlySet<string> = new Set()): Promise<ActiveSession> {
     if (this.released) throw new ModelDisposedError(DISPOSED_MID_RUN);
     const start = this.candidates.findIndex((c) => c.adapter.name === failed);
-    const why = this.candidates[start]?.lastFailure;
-    const reasons: string[] = [`${failed}: failed during the run${why === undefined ? '' : ` (${why})`}`];
+    const why = (c: Candidate | undefined): string => (c?.lastFailure === undefined ? '' : ` (${c.lastFailure})`);
+    const reasons: string[] = [`${failed}: failed during the run${why(this.candidates[start])}`];
     const order = [...this.candidates.slice(start + 1), ...this.candidates.slice(0, Math.max(0, start))];
     for (const candidate of order) {
+      if (failedThisStep.has(candidate.adapter.name)) {
+        reasons.push(`${candidate.adapter.name}: failed the same step${why(candidate)}`);
+        continue;
+      }
       const active = await this.open(candidate, reasons);
       if (active) return active;
     }

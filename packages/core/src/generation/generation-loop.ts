@@ -87,6 +87,8 @@ async function runGeneration(
   const positionMode = router?.value.positions ?? 'absolute';
   /** Tokens fed so far, padding included: the absolute index of the next token. */
   let seen = 0;
+  /** Backends the current step has failed on (made at the first failure): failover passes them over. */
+  let failedThisStep: Set<string> | undefined;
   let ttftMs = 0;
   /** Start of the run to the first forward pass (set once, at step 0's first attempt). */
   let setupMs = -1;
@@ -184,7 +186,8 @@ async function runGeneration(
           // Continue on the next backend from the same point: a fresh cache, prefilled with
           // every id fed so far (prompt and generated tokens), so no token is lost or repeated.
           const from = active.backend;
-          active = await sessions.failover(from);
+          (failedThisStep ??= new Set()).add(from);
+          active = await sessions.failover(from, failedThisStep);
           disposeTensors = active.session.garbageCollectedTensors !== true;
           out.next({ type: 'failover', step, from, to: active.backend, reason: error.message });
           if (layout.hasPast) {
@@ -198,6 +201,7 @@ async function runGeneration(
         }
         forwardEnd = performance.now();
         forwardMs = forwardEnd - forwardStart;
+        failedThisStep = undefined;
         release();
         owned = outputs;
       }
