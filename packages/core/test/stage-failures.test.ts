@@ -21,11 +21,26 @@ async function failure(model: WeftModel, request: Parameters<WeftModel['generate
 }
 
 describe('failures inside plugin stages', () => {
-  it('fails the stream of an async hook that rejects, without an unhandled rejection', async () => {
+  it('refuses async and generator hooks at setup, naming the stage', async () => {
+    const hooks: [string, unknown][] = [
+      ['an async function', async () => {}],
+      ['a generator function', function* () {}],
+      ['an async generator function', async function* () {}],
+    ];
+    for (const [what, hook] of hooks) {
+      const weft = runtime([definePlugin({ name: 'async-hook', version: '1.0.0', apiVersion: '^0.1.0', setup: (ctx) => ctx.addHooks({ afterToken: hook as GenerationHooks['afterToken'] }) })]);
+      runtimes.push(weft);
+      const error = await weft.load(fixture('tiny')).catch((e: unknown) => e);
+      expect(PluginError.isInstance(error)).toBe(true);
+      expect((error as PluginError).plugin).toBe('async-hook');
+      expect((error as Error).message).toContain(`"afterToken" is ${what}, but stages are synchronous`);
+    }
+  });
+
+  it('fails the stream of a hook that returns a rejecting promise, without an unhandled rejection', async () => {
     const model = await withHooks('async-hook', {
-      afterToken: (async ({ step }: { step: number }) => {
-        if (step === 1) throw new Error('boom');
-      }) as unknown as GenerationHooks['afterToken'],
+      // A plain function (not `async`, which addHooks refuses) that still returns a promise.
+      afterToken: (({ step }: { step: number }) => (step === 1 ? Promise.reject(new Error('boom')) : undefined)) as unknown as GenerationHooks['afterToken'],
     });
     const error = await failure(model, { prompt: 'x', maxTokens: 5 });
     expect(error.plugin).toBe('async-hook');

@@ -7,7 +7,9 @@ const STAGES = ['beforeForward', 'afterForward', 'processLogits', 'afterToken'] 
 /**
  * Reads a plugin's hook set once into a frozen copy holding its stage functions, each bound to the
  * object the plugin passed (so class instances keep their `this`). Throws a `PluginError` (stage
- * `addHooks`) when it is not an object, cannot be read, or a stage is not a function.
+ * `addHooks`) when it is not an object, cannot be read, or a stage is not a plain function (an
+ * `async` or generator function is refused here; a plain function that returns a promise fails
+ * its stream when it runs).
  */
 export function snapshotHooks(plugin: string, hooks: unknown): GenerationHooks {
   if (typeof hooks !== 'object' || hooks === null) {
@@ -36,6 +38,13 @@ export function snapshotHooks(plugin: string, hooks: unknown): GenerationHooks {
     if (hook === undefined) continue;
     if (typeof hook !== 'function') {
       throw new PluginError(plugin, 'addHooks', `"${stage}" must be a function (got ${quoteValue(hook)})`);
+    }
+    const kind = Object.prototype.toString.call(hook);
+    if (kind !== '[object Function]') {
+      // Async functions return promises and generator functions return iterators without running:
+      // stages are synchronous, so say so at setup rather than at the first token.
+      const what = kind.slice(8, -1).replace(/Function$/, '').toLowerCase().replace('asyncgenerator', 'async generator');
+      throw new PluginError(plugin, 'addHooks', `"${stage}" is ${/^[aeiou]/.test(what) ? 'an' : 'a'} ${what} function, but stages are synchronous: make it a plain function and start any asynchronous work without returning it`);
     }
     const fn = hook as (...args: never[]) => unknown;
     copy[stage] = (...args: never[]) => Reflect.apply(fn, hooks, args);
