@@ -2,7 +2,8 @@ import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/pr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AdapterResolutionError, ContextOverflowError, createWeft, definePlugin, InvalidOptionsError, ModelDisposedError, ModelLoadError } from '../src/index.js';
+import { NodeBackendAdapter } from '@weft/backend-node';
+import { AdapterResolutionError, ContextOverflowError, createWeft, definePlugin, InvalidOptionsError, ModelDisposedError, ModelLoadError, type ModelSource, type SessionOptions } from '../src/index.js';
 import { collect, done, fixture, runtime } from './helpers.js';
 
 let scratch: string;
@@ -313,6 +314,117 @@ describe('loading over HTTP', () => {
       const ids = async (m: typeof fromDisk) => (await collect(m.generate(request))).flatMap((e) => (e.type === 'token' ? [e.id] : []));
       expect(await ids(fromHttp)).toEqual(await ids(fromDisk));
       await expect(weft.load(`http://127.0.0.1:${port}/missing/`)).rejects.toThrow(/No model at .*config\.json was not found/);
+    } finally {
+      await weft.dispose();
+      server.close();
+    }
+  });
+
+  it('reads bodies sent with a length, in chunks without one, or gzip-encoded (a length that is not the body\'s) alike', async () => {
+    const { createServer } = await import('node:http');
+    const { gzipSync } = await import('node:zlib');
+    const root = fixture('tiny');
+    let mode: 'length' | 'chunked' | 'gzip' = 'length';
+    const server = createServer((req, res) => {
+      readFile(join(root, decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname))).then(
+        (body) => {
+          if (req.method === 'HEAD' || mode === 'length') {
+            res.writeHead(200, { 'content-length': body.byteLength });
+            res.end(req.method === 'HEAD' ? undefined : body);
+          } else if (mode === 'gzip') {
+            const zipped = gzipSync(body);
+            res.writeHead(200, { 'content-length': zipped.byteLength, 'content-encoding': 'gzip' });
+            res.end(zipped);
+          } else {
+            // No length: Node sends it chunked, here in uneven pieces.
+            res.writeHead(200);
+            for (let at = 0, size = 1; at < body.byteLength; at += size, size = (size * 7) % 65_537 + 1) res.write(body.subarray(at, at + size));
+            res.end();
+          }
+        },
+        () => {
+          res.writeHead(404);
+          res.end();
+        },
+      );
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/`;
+    const weft = runtime();
+    try {
+      const request = { prompt: 'Once upon a time', maxTokens: 12 };
+      const ids = async (m: Awaited<ReturnType<typeof weft.load>>) => (await collect(m.generate(request))).flatMap((e) => (e.type === 'token' ? [e.id] : []));
+      const expected = await ids(await weft.load(root));
+      for (const m of ['length', 'chunked', 'gzip'] as const) {
+        mode = m;
+        expect(await ids(await weft.load(url))).toEqual(expected);
+      }
+    } finally {
+      await weft.dispose();
+      server.close();
+    }
+  });
+
+  it('keeps a URL graph\'s bytes only while a fallback backend may need them', async () => {
+    const { createServer } = await import('node:http');
+    const { setFlagsFromString } = await import('node:v8');
+    const { runInNewContext } = await import('node:vm');
+    setFlagsFromString('--expose-gc');
+    const collectGarbage = runInNewContext('gc') as () => void;
+    const root = fixture('tiny');
+    const server = createServer((req, res) => {
+      readFile(join(root, decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname))).then(
+        (body) => {
+          res.writeHead(200, { 'content-length': body.byteLength });
+          res.end(req.method === 'HEAD' ? undefined : body);
+        },
+        () => {
+          res.writeHead(404);
+          res.end();
+        },
+      );
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/`;
+    /** A node backend that remembers, weakly, the graph bytes it was given. */
+    let graph: WeakRef<Uint8Array> | undefined;
+    const watching = definePlugin({
+      name: 'watching-backend',
+      version: '1.0.0',
+      apiVersion: '^0.1.0',
+      setup(ctx) {
+        ctx.register('backend', {
+          name: 'watching',
+          priority: 1000,
+          create: () => {
+            const inner = new NodeBackendAdapter({ intraOpNumThreads: 1 });
+            return {
+              specificationVersion: 'v1',
+              name: 'watching',
+              probe: () => inner.probe(),
+              createSession(source: ModelSource, options?: SessionOptions) {
+                if (source.kind === 'bytes') graph = new WeakRef(source.bytes);
+                return inner.createSession(source, options);
+              },
+            };
+          },
+        });
+      },
+    });
+    const weft = runtime([watching]);
+    const graphAfterLoad = async (options: { failover?: boolean }) => {
+      graph = undefined;
+      const model = await weft.load(url, { backend: 'watching', ...options });
+      expect(model.backend).toBe('watching');
+      // WeakRefs hold their target until the current job ends: collect on a later turn.
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      collectGarbage();
+      return graph?.deref();
+    };
+    try {
+      expect(await graphAfterLoad({})).toBeUndefined();
+      // With failover the node backend may need to open a session of its own from the same bytes.
+      expect(await graphAfterLoad({ failover: true })).toBeInstanceOf(Uint8Array);
     } finally {
       await weft.dispose();
       server.close();

@@ -33,7 +33,8 @@ export class SessionPool {
   constructor(
     primary: ActiveSession & { readonly adapter: BackendAdapter },
     fallbacks: readonly BackendAdapter[],
-    private readonly source: ModelSource,
+    /** The graph, for the fallbacks' sessions (undefined when there are none). */
+    private readonly source: ModelSource | undefined,
     private readonly options: {
       readonly session?: SessionOptions;
       readonly runTimeoutMs?: number;
@@ -190,7 +191,9 @@ export class SessionPool {
   /** A fallback's session, bounded in time and checked to be a session. */
   private async createSession(adapter: BackendAdapter): Promise<InferenceSession> {
     const ms = this.options.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS;
-    const session: unknown = await withDeadline(() => adapter.createSession(this.source, this.options.session), {
+    const source = this.source;
+    if (source === undefined) throw new Error('the pool was made without the graph, so it cannot open other sessions');
+    const session: unknown = await withDeadline(() => adapter.createSession(source, this.options.session), {
       ms,
       onTimeout: () => new Error(`createSession() did not finish within ${ms} ms`),
       late: (late) => (late as Partial<InferenceSession> | undefined)?.release?.(),

@@ -113,7 +113,10 @@ async function loadFromFolder(
         { path: folder.resolve('tokenizer.json') },
       );
     }
-    const sessions = new SessionPool({ adapter, backend: adapter.name, session }, failover ? fallbacks : [], await source!, {
+    const fallbackAdapters = failover ? fallbacks : [];
+    // The graph's source is kept only for fallbacks' sessions: for a URL folder it is the whole
+    // graph in memory, which without fallbacks would stay alive as long as the model for nothing.
+    const sessions = new SessionPool({ adapter, backend: adapter.name, session }, fallbackAdapters, fallbackAdapters.length > 0 ? await source! : undefined, {
       ...(options.session ? { session: options.session } : {}),
       ...(failover?.runTimeoutMs !== undefined ? { runTimeoutMs: failover.runTimeoutMs } : {}),
       ...(failover?.breaker ? { breaker: failover.breaker } : {}),

@@ -245,20 +245,65 @@ async function answer(url: string, method: 'GET' | 'HEAD', signal: AbortSignal):
 
 /**
  * A response's whole body, chunk by chunk so that each chunk restarts `guard`'s timer; a
- * `ModelLoadError` naming the URL when the connection fails mid-body.
+ * `ModelLoadError` naming the URL when the connection fails mid-body. With a `content-length` (and
+ * no content encoding, which fetch undoes) the chunks are copied into one array of that size as
+ * they arrive, so a large graph takes its own size in memory at the peak, not twice that (kept
+ * chunks, then the joined copy); a body that turns out longer goes on as chunks.
  */
-async function readBody(response: Response, url: string, guard: RequestGuard): Promise<Uint8Array> {
+function readBody(response: Response, url: string, guard: RequestGuard): Promise<Uint8Array> {
+  return readResponseBytes(response, url, () => guard.restartTimer());
+}
+
+/** {@link readBody} with `onData` called as each chunk arrives (exported for tests). */
+export async function readResponseBytes(response: Response, url: string, onData: () => void): Promise<Uint8Array> {
+  let filled = allocate(declaredLength(response));
+  let offset = 0;
   const chunks: Uint8Array[] = [];
   try {
     const reader = response.body?.getReader();
     for (let next = await reader?.read(); next && !next.done; next = await reader!.read()) {
-      guard.restartTimer();
-      chunks.push(next.value);
+      onData();
+      const chunk = next.value;
+      if (filled && offset + chunk.length <= filled.length) {
+        filled.set(chunk, offset);
+      } else {
+        if (filled) chunks.push(filled.subarray(0, offset));
+        filled = undefined;
+        chunks.push(chunk);
+      }
+      offset += chunk.length;
     }
   } catch (cause) {
     throw new ModelLoadError(`Cannot fetch ${url}: the download broke off (${(cause as Error).message}).`, { path: url, cause });
   }
+  if (filled) {
+    if (offset !== filled.length) {
+      throw new ModelLoadError(`Cannot fetch ${url}: the download broke off (${offset} of the ${filled.length} bytes the server announced).`, { path: url });
+    }
+    return filled;
+  }
   return chunks.length === 1 ? chunks[0]! : concatBytes(chunks);
+}
+
+/** The body's length in bytes as the server declared it, when the body arrives as sent (not encoded). */
+function declaredLength(response: Response): number | undefined {
+  const encoding = response.headers.get('content-encoding');
+  if (encoding !== null && encoding.trim().toLowerCase() !== 'identity') return undefined;
+  const text = response.headers.get('content-length');
+  if (text === null || !/^\s*\d+\s*$/.test(text)) return undefined;
+  const length = Number(text);
+  // Past 2 GiB a single array is not a given on every platform; join chunks as before.
+  return length <= 2 ** 31 ? length : undefined;
+}
+
+/** A zeroed array of `length` bytes, or undefined when it cannot be had at once (then the body is read as chunks). */
+function allocate(length: number | undefined): Uint8Array | undefined {
+  if (length === undefined) return undefined;
+  try {
+    return new Uint8Array(length);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Reads and parses a JSON file of the folder; `undefined` when optional and absent. */
