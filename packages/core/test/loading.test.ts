@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NodeBackendAdapter } from '@weft/backend-node';
 import { AdapterResolutionError, ContextOverflowError, createWeft, definePlugin, InvalidOptionsError, ModelDisposedError, ModelLoadError, type ModelSource, type SessionOptions } from '../src/index.js';
 import { collect, done, fixture, runtime } from './helpers.js';
+import { serveFolder } from './serve-folder.js';
 
 let scratch: string;
 beforeAll(async () => {
@@ -289,31 +290,16 @@ describe('bad requests', () => {
 
 describe('loading over HTTP', () => {
   it('loads a folder served at a URL and generates the same tokens as from disk', async () => {
-    const { createServer } = await import('node:http');
     const root = fixture('tiny');
-    const server = createServer((req, res) => {
-      const file = join(root, decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname));
-      readFile(file).then(
-        (body) => {
-          res.writeHead(200, { 'content-length': body.byteLength });
-          res.end(req.method === 'HEAD' ? undefined : body);
-        },
-        () => {
-          res.writeHead(404);
-          res.end();
-        },
-      );
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as { port: number };
+    const server = await serveFolder(root);
     const weft = runtime();
     try {
       const fromDisk = await weft.load(root);
-      const fromHttp = await weft.load(`http://127.0.0.1:${port}/`);
+      const fromHttp = await weft.load(server.url);
       const request = { prompt: 'Once upon a time', maxTokens: 12 };
       const ids = async (m: typeof fromDisk) => (await collect(m.generate(request))).flatMap((e) => (e.type === 'token' ? [e.id] : []));
       expect(await ids(fromHttp)).toEqual(await ids(fromDisk));
-      await expect(weft.load(`http://127.0.0.1:${port}/missing/`)).rejects.toThrow(/No model at .*config\.json was not found/);
+      await expect(weft.load(`${server.url}missing/`)).rejects.toThrow(/No model at .*config\.json was not found/);
     } finally {
       await weft.dispose();
       server.close();
@@ -321,35 +307,25 @@ describe('loading over HTTP', () => {
   });
 
   it('reads bodies sent with a length, in chunks without one, or gzip-encoded (a length that is not the body\'s) alike', async () => {
-    const { createServer } = await import('node:http');
     const { gzipSync } = await import('node:zlib');
     const root = fixture('tiny');
     let mode: 'length' | 'chunked' | 'gzip' = 'length';
-    const server = createServer((req, res) => {
-      readFile(join(root, decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname))).then(
-        (body) => {
-          if (req.method === 'HEAD' || mode === 'length') {
-            res.writeHead(200, { 'content-length': body.byteLength });
-            res.end(req.method === 'HEAD' ? undefined : body);
-          } else if (mode === 'gzip') {
-            const zipped = gzipSync(body);
-            res.writeHead(200, { 'content-length': zipped.byteLength, 'content-encoding': 'gzip' });
-            res.end(zipped);
-          } else {
-            // No length: Node sends it chunked, here in uneven pieces.
-            res.writeHead(200);
-            for (let at = 0, size = 1; at < body.byteLength; at += size, size = (size * 7) % 65_537 + 1) res.write(body.subarray(at, at + size));
-            res.end();
-          }
-        },
-        () => {
-          res.writeHead(404);
+    const server = await serveFolder(root, {
+      respond: ({ body, req, res }) => {
+        if (req.method === 'HEAD' || mode === 'length') return false;
+        if (mode === 'gzip') {
+          const zipped = gzipSync(body);
+          res.writeHead(200, { 'content-length': zipped.byteLength, 'content-encoding': 'gzip' });
+          res.end(zipped);
+        } else {
+          // No length: Node sends it chunked, here in uneven pieces.
+          res.writeHead(200);
+          for (let at = 0, size = 1; at < body.byteLength; at += size, size = (size * 7) % 65_537 + 1) res.write(body.subarray(at, at + size));
           res.end();
-        },
-      );
+        }
+        return true;
+      },
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/`;
     const weft = runtime();
     try {
       const request = { prompt: 'Once upon a time', maxTokens: 12 };
@@ -357,7 +333,7 @@ describe('loading over HTTP', () => {
       const expected = await ids(await weft.load(root));
       for (const m of ['length', 'chunked', 'gzip'] as const) {
         mode = m;
-        expect(await ids(await weft.load(url))).toEqual(expected);
+        expect(await ids(await weft.load(server.url))).toEqual(expected);
       }
     } finally {
       await weft.dispose();
@@ -366,26 +342,11 @@ describe('loading over HTTP', () => {
   });
 
   it('keeps a URL graph\'s bytes only while a fallback backend may need them', async () => {
-    const { createServer } = await import('node:http');
     const { setFlagsFromString } = await import('node:v8');
     const { runInNewContext } = await import('node:vm');
     setFlagsFromString('--expose-gc');
     const collectGarbage = runInNewContext('gc') as () => void;
-    const root = fixture('tiny');
-    const server = createServer((req, res) => {
-      readFile(join(root, decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname))).then(
-        (body) => {
-          res.writeHead(200, { 'content-length': body.byteLength });
-          res.end(req.method === 'HEAD' ? undefined : body);
-        },
-        () => {
-          res.writeHead(404);
-          res.end();
-        },
-      );
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/`;
+    const server = await serveFolder(fixture('tiny'));
     /** A node backend that remembers, weakly, the graph bytes it was given. */
     let graph: WeakRef<Uint8Array> | undefined;
     const watching = definePlugin({
@@ -414,7 +375,7 @@ describe('loading over HTTP', () => {
     const weft = runtime([watching]);
     const graphAfterLoad = async (options: { failover?: boolean }) => {
       graph = undefined;
-      const model = await weft.load(url, { backend: 'watching', ...options });
+      const model = await weft.load(server.url, { backend: 'watching', ...options });
       expect(model.backend).toBe('watching');
       // WeakRefs hold their target until the current job ends: collect on a later turn.
       await new Promise((resolve) => setTimeout(resolve, 0));
@@ -432,33 +393,24 @@ describe('loading over HTTP', () => {
   });
 
   it('names the file when a server answers missing files with a page, drops the graph mid-body, or stalls', async () => {
-    const { createServer } = await import('node:http');
-    const root = fixture('tiny');
     let graphMode: 'truncate' | 'stall' | 'ok' = 'ok';
     const stalled: import('node:http').ServerResponse[] = [];
-    const server = createServer((req, res) => {
-      const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
-      readFile(join(root, path)).then(
-        (body) => {
-          if (path.endsWith('.onnx') && req.method === 'GET' && graphMode !== 'ok') {
-            res.writeHead(200, { 'content-length': body.byteLength });
-            res.write(body.subarray(0, 10));
-            if (graphMode === 'truncate') setTimeout(() => res.destroy(), 20);
-            else stalled.push(res);
-            return;
-          }
-          res.writeHead(200, { 'content-length': body.byteLength });
-          res.end(req.method === 'HEAD' ? undefined : body);
-        },
-        // A single-page-app server: every missing file is its page, with status 200.
-        () => {
-          res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-          res.end(req.method === 'HEAD' ? undefined : '<!doctype html><html></html>');
-        },
-      );
+    const server = await serveFolder(fixture('tiny'), {
+      respond: ({ path, body, req, res }) => {
+        if (!path.endsWith('.onnx') || req.method !== 'GET' || graphMode === 'ok') return false;
+        res.writeHead(200, { 'content-length': body.byteLength });
+        res.write(body.subarray(0, 10));
+        if (graphMode === 'truncate') setTimeout(() => res.destroy(), 20);
+        else stalled.push(res);
+        return true;
+      },
+      // A single-page-app server: every missing file is its page, with status 200.
+      missing: (req, res) => {
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+        res.end(req.method === 'HEAD' ? undefined : '<!doctype html><html></html>');
+      },
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/`;
+    const url = server.url;
     const weft = runtime();
     try {
       // The fixture has a generation_config.json; the page comes back for a file that is missing.
