@@ -1,5 +1,5 @@
 import { createWeft, type GenerationEvent, type WeftModel } from '@weft/core';
-import { webBackend } from '@weft/backend-web';
+import { wasmThreadsInUse, webBackend } from '@weft/backend-web';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 const promptBox = $<HTMLTextAreaElement>('prompt');
@@ -22,7 +22,9 @@ try {
   document.body.dataset['state'] = 'error';
   throw error;
 }
-status.textContent = `ready (${model.backend}, ${crossOriginIsolated ? 'multi-threaded' : 'single-threaded'} wasm)`;
+// Cross-origin isolation allows threads; how many onnxruntime-web uses depends on the cores (1 on 2).
+const threads = wasmThreadsInUse() ?? 1;
+status.textContent = `ready (${model.backend}, wasm on ${threads} thread${threads === 1 ? '' : 's'})`;
 document.body.dataset['state'] = 'ready';
 generate.disabled = false;
 

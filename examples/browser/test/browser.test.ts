@@ -80,6 +80,15 @@ describe.skipIf(!existsSync(CHROMIUM))('browser example in Chromium', () => {
     console.log(`[weft tests] browser screenshot: ${shot}`);
   }, 120_000);
 
+  it('the status line gives the wasm thread count onnxruntime-web runs with', async () => {
+    // The page is cross-origin isolated, so onnxruntime-web's default applies: min(4, ceil(cores / 2)).
+    const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+    const threads = Math.min(4, Math.ceil(cores / 2));
+    await page.reload();
+    await page.waitForSelector('body[data-state="ready"]', { timeout: 90_000 });
+    expect(await page.textContent('#status')).toBe(`ready (web, wasm on ${threads} thread${threads === 1 ? '' : 's'})`);
+  }, 120_000);
+
   it('stops when the stop button is pressed', async () => {
     const result = await run(900, 20);
     expect(result.finish).toBe('abort');

@@ -1,5 +1,7 @@
 import {
   BackendError,
+  describeCause,
+  quoteValue,
   WeftError,
   type BackendAdapter,
   type BackendProbe,
@@ -8,7 +10,7 @@ import {
   type SessionOptions,
 } from '@weft/core';
 import type { NpuEvent, ProviderRejection } from './events.js';
-import { validateNpuOptions, validateSessionOptions, type NpuAdapterOptions } from './npu-backend-options.js';
+import { validateFacts, validateNpuOptions, validateSessionOptions, type NpuAdapterOptions } from './npu-backend-options.js';
 import { NpuSession } from './npu-session.js';
 import { planProviders, type ProviderPlan } from './plan.js';
 import { detectPlatformFacts, type PlatformFacts } from './platform.js';
@@ -32,11 +34,20 @@ export class NpuBackendAdapter implements BackendAdapter {
     this.providers = validateNpuOptions(options);
   }
 
-  /** The platform facts planning uses (detected once, or the injected ones). */
+  /**
+   * The platform facts planning uses (detected once, or the injected ones). A `facts()` function's
+   * answer is checked like `facts` itself (`InvalidOptionsError`); one that throws is a
+   * `BackendError`, and is asked again next time.
+   */
   platformFacts(): Promise<PlatformFacts> {
     const given = this.options.facts;
-    this.facts ??= given === undefined ? detectPlatformFacts() : typeof given === 'function' ? given() : Promise.resolve(given);
-    return this.facts;
+    if (this.facts) return this.facts;
+    const facts = given === undefined ? detectPlatformFacts() : typeof given === 'function' ? askFacts(given) : Promise.resolve(given);
+    this.facts = facts;
+    facts.catch(() => {
+      if (this.facts === facts) this.facts = undefined;
+    });
+    return facts;
   }
 
   /** The chain this adapter would try for a load with these session options. */
@@ -67,6 +78,8 @@ export class NpuBackendAdapter implements BackendAdapter {
   }
 
   async createSession(source: ModelSource, options: SessionOptions = {}): Promise<InferenceSession> {
+    // Checked before the merge too: a null or a list would spread as nothing.
+    validateSessionOptions(options);
     const merged = { ...this.options.defaults, ...options };
     const plan = await this.plan(merged);
     const { executionProviders: _, ...sessionOptions } = merged;
@@ -83,11 +96,17 @@ export class NpuBackendAdapter implements BackendAdapter {
       this.emit({ type: 'provider-attempt', provider: provider.name, device: provider.device, ort: provider.ort });
       let inner: InferenceSession;
       try {
-        inner = await factory({ provider, source, options: sessionOptions, requireFullOffload });
+        const made: unknown = await factory({ provider, source, options: sessionOptions, requireFullOffload });
+        const problem = sessionProblem(made);
+        if (problem !== undefined) {
+          await releaseQuietly(made);
+          throw new BackendError(`sessionFactory returned ${problem} for ${provider.name}`, { backend: 'npu' });
+        }
+        inner = made as InferenceSession;
       } catch (error) {
         // A missing or unreadable file fails the same way on every provider: stop at once.
         if (WeftError.isInstance(error) && error.code === 'model-load') throw error;
-        const reason = (error as Error).message ?? String(error);
+        const reason = describeCause(error);
         this.emit({ type: 'provider-failed', provider: provider.name, reason, error });
         rejected.push({ provider: provider.name, stage: 'session', reason });
         tried++;
@@ -117,3 +136,34 @@ export class NpuBackendAdapter implements BackendAdapter {
   }
 }
 
+/** Why a factory's result is not a session (it must be one to run on), or undefined. */
+function sessionProblem(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null) return `${quoteValue(value)}, not a session`;
+  const s = value as Partial<Record<keyof InferenceSession, unknown>>;
+  const missing = (['run', 'release', 'createTensor'] as const).filter((m) => typeof s[m] !== 'function');
+  if (missing.length > 0) return `an object without ${missing.map((m) => `${m}()`).join(', ')}, not a session`;
+  if (!Array.isArray(s.inputNames) || !Array.isArray(s.outputNames)) return 'a session without inputNames and outputNames lists';
+  return undefined;
+}
+
+/** Releases what a factory returned, if it can be released; never throws. */
+async function releaseQuietly(value: unknown): Promise<void> {
+  try {
+    const release = (value as { release?: unknown } | null | undefined)?.release;
+    if (typeof release === 'function') await release.call(value);
+  } catch {
+    // Nothing to report: the provider is already being passed over.
+  }
+}
+
+/** Calls the `facts` option and checks its answer. */
+async function askFacts(facts: () => Promise<PlatformFacts>): Promise<PlatformFacts> {
+  let answer: unknown;
+  try {
+    answer = await facts();
+  } catch (cause) {
+    throw new BackendError(`The npu backend's facts() failed: ${describeCause(cause)}`, { backend: 'npu', cause });
+  }
+  validateFacts(answer as PlatformFacts, 'facts()');
+  return answer as PlatformFacts;
+}

@@ -84,13 +84,16 @@ export function validateSessionOptions(options: SessionOptions, prefix = ''): Pr
   return eps as ProviderName[];
 }
 
-function validateFacts(facts: PlatformFacts): void {
-  if (typeof facts !== 'object' || facts === null) throw new InvalidOptionsError('facts must be an object or a function returning one.', { option: 'facts' });
-  if (!PLATFORMS.includes(facts.platform)) throw new InvalidOptionsError(`facts.platform must be one of ${PLATFORMS.join(', ')}.`, { option: 'facts.platform' });
-  if (!ARCHES.includes(facts.arch)) throw new InvalidOptionsError(`facts.arch must be one of ${ARCHES.join(', ')}.`, { option: 'facts.arch' });
+/** Checks platform facts (the `facts` option, or what a `facts()` function returned). */
+export function validateFacts(facts: PlatformFacts, what = 'facts'): void {
+  if (typeof facts !== 'object' || facts === null) {
+    throw new InvalidOptionsError(`${what} must ${what === 'facts' ? 'be an object or a function returning one' : 'resolve to an object'}.`, { option: 'facts' });
+  }
+  if (!PLATFORMS.includes(facts.platform)) throw new InvalidOptionsError(`${what}.platform must be one of ${PLATFORMS.join(', ')}.`, { option: 'facts.platform' });
+  if (!ARCHES.includes(facts.arch)) throw new InvalidOptionsError(`${what}.arch must be one of ${ARCHES.join(', ')}.`, { option: 'facts.arch' });
   const listed = facts.runtimeProviders as unknown;
   const isEntry = (p: unknown): boolean => typeof p === 'object' && p !== null && typeof (p as { name?: unknown }).name === 'string' && typeof (p as { bundled?: unknown }).bundled === 'boolean';
   if (listed !== undefined && !(Array.isArray(listed) && listed.every(isEntry))) {
-    throw new InvalidOptionsError('facts.runtimeProviders must be an array of { name, bundled }.', { option: 'facts.runtimeProviders' });
+    throw new InvalidOptionsError(`${what}.runtimeProviders must be an array of { name, bundled }.`, { option: 'facts.runtimeProviders' });
   }
 }

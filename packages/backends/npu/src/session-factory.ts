@@ -1,4 +1,4 @@
-import { BackendError, logSeverityLevel, WeftError, type InferenceSession, type ModelSource, type SessionOptions } from '@weft/core';
+import { BackendError, describeCause, logSeverityLevel, ModelLoadError, WeftError, type InferenceSession, type ModelSource, type SessionOptions } from '@weft/core';
 import type * as ortTypes from 'onnxruntime-node';
 import { loadRuntime } from './load-runtime.js';
 import { OrtNodeSession } from './ort-node-session.js';
@@ -59,8 +59,34 @@ async function createNodeSession(request: SessionRequest): Promise<InferenceSess
   const ort = await loadRuntime();
   const options = toOrtNodeSessionOptions(request);
   const { source } = request;
-  const session = source.kind === 'path' ? await ort.InferenceSession.create(source.path, options) : await ort.InferenceSession.create(source.bytes, options);
+  if (source.kind === 'path') await checkReadable(source.path);
+  const session = source.kind === 'path' ? await ort.InferenceSession.create(source.path, options) : await ort.InferenceSession.create(nodeModelBytes(source.bytes), options);
   return new OrtNodeSession(ort, session);
+}
+
+/**
+ * A graph file that cannot be read fails the same way on every provider: a `ModelLoadError`,
+ * which ends the chain at once. `node:fs` through `process.getBuiltinModule`, so browser bundles
+ * see no Node import.
+ */
+async function checkReadable(path: string): Promise<void> {
+  const proc = (globalThis as { process?: { getBuiltinModule?(id: string): unknown } }).process;
+  const fs = proc?.getBuiltinModule?.('node:fs/promises') as { access(path: string, mode?: number): Promise<void> } | undefined;
+  if (!fs) return;
+  try {
+    await fs.access(path, 4 /* R_OK */);
+  } catch (cause) {
+    throw new ModelLoadError(`Cannot read ${path}: ${describeCause(cause)}`, { path, cause });
+  }
+}
+
+/**
+ * Bytes onnxruntime-node accepts: it takes only views of a plain ArrayBuffer, so a view of a
+ * SharedArrayBuffer is copied; empty bytes are a `ModelLoadError` (which ends the chain at once).
+ */
+function nodeModelBytes(bytes: Uint8Array): Uint8Array {
+  if (!(bytes instanceof Uint8Array) || bytes.byteLength === 0) throw new ModelLoadError('The model bytes are empty or not a Uint8Array.');
+  return bytes.buffer instanceof ArrayBuffer ? bytes : new Uint8Array(bytes);
 }
 
 async function createWebSession(request: SessionRequest): Promise<InferenceSession> {

@@ -1,6 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { nodeBackend } from '@weft/backend-node';
-import { BackendError, createWeft, ModelLoadError } from '@weft/core';
+import { BackendError, createWeft, ModelLoadError, type InferenceSession } from '@weft/core';
 import {
   NpuBackendAdapter,
   NpuSession,
@@ -150,6 +151,52 @@ describe('npu fallback chain', () => {
     });
     const cpu = { name: 'cpu', device: 'cpu', runtime: 'onnxruntime-node', options: { name: 'cpu' }, ort: { name: 'cpu' } } as const;
     expect(toOrtNodeSessionOptions({ provider: cpu, options: { logLevel: 'fatal' }, requireFullOffload: true })).toEqual({ executionProviders: [{ name: 'cpu' }], logSeverityLevel: 4 });
+  });
+
+  it('a factory that throws a non-Error or returns no session fails that provider, and the chain moves on', async () => {
+    const released: string[] = [];
+    const answers: Partial<Record<ProviderName, () => Promise<unknown>>> = {
+      qnn: () => Promise.reject(undefined),
+      dml: async () => ({ release: async () => void released.push('dml') }),
+    };
+    const adapter = new NpuBackendAdapter({
+      facts: FACTS.windowsArmQnn,
+      sessionFactory: (request) => (answers[request.provider.name]?.() ?? defaultSessionFactory(request)) as Promise<InferenceSession>,
+    });
+    const session = (await adapter.createSession({ kind: 'path', path: tinyGraph }, { intraOpNumThreads: 1 })) as NpuSession;
+    expect(session.provider).toBe('cpu');
+    expect(session.rejected).toEqual([
+      { provider: 'qnn', stage: 'session', reason: 'undefined' },
+      { provider: 'dml', stage: 'session', reason: 'sessionFactory returned an object without run(), createTensor(), not a session for dml' },
+    ]);
+    expect(released).toEqual(['dml']);
+    await session.release();
+
+    const nulls = new NpuBackendAdapter({ facts: FACTS.linuxArm, sessionFactory: () => Promise.reject(null) });
+    await expect(nulls.createSession({ kind: 'path', path: tinyGraph })).rejects.toMatchObject({ code: 'backend', message: expect.stringMatching(/cpu \(failed: null\)/) });
+  });
+
+  it('model bytes: a SharedArrayBuffer view loads on onnxruntime-node; empty bytes are a ModelLoadError at once', async () => {
+    const graph = readFileSync(tinyGraph);
+    const shared = new Uint8Array(new SharedArrayBuffer(graph.byteLength));
+    shared.set(graph);
+    const adapter = new NpuBackendAdapter({ facts: FACTS.windowsArmQnn, sessionFactory: failing({ qnn: QNN_FAIL, dml: DML_FAIL }).factory });
+    const session = (await adapter.createSession({ kind: 'bytes', bytes: shared }, { intraOpNumThreads: 1 })) as NpuSession;
+    expect(session.provider).toBe('cpu');
+    await session.release();
+
+    const { factory, asked } = failing({});
+    const empty = new NpuBackendAdapter({ facts: FACTS.linuxArm, sessionFactory: factory });
+    await expect(empty.createSession({ kind: 'bytes', bytes: new Uint8Array(0) })).rejects.toMatchObject({ code: 'model-load', message: expect.stringMatching(/empty/) });
+    expect(asked).toEqual(['cpu']);
+  });
+
+  it('a graph file that does not exist is a ModelLoadError from the first provider, not one failure per provider', async () => {
+    const { factory, asked } = failing({});
+    const adapter = new NpuBackendAdapter({ facts: FACTS.windowsArmQnn, sessionFactory: factory });
+    const path = `${tinyModel}/onnx/missing.onnx`;
+    await expect(adapter.createSession({ kind: 'path', path })).rejects.toMatchObject({ code: 'model-load', path, message: expect.stringMatching(/^Cannot read .*missing\.onnx: ENOENT/) });
+    expect(asked).toEqual(['qnn']);
   });
 
   it('a ModelLoadError from the factory (unreadable file) stops the chain at once', async () => {

@@ -70,9 +70,32 @@ describe('npu options', () => {
     }
   });
 
+  it('checks what a facts() function returns; one that throws is a BackendError and is asked again', async () => {
+    const path = { kind: 'path', path: 'x.onnx' } as const;
+    const odd = new NpuBackendAdapter({ facts: async () => ({ platform: 'linux', arch: 'x64', runtimeProviders: 'cpu' }) as never });
+    await expect(odd.createSession(path)).rejects.toMatchObject({ code: 'invalid-options', option: 'facts.runtimeProviders', message: expect.stringMatching(/^facts\(\)\.runtimeProviders must be/) });
+    expect(await odd.probe()).toMatchObject({ available: false, reason: expect.stringMatching(/facts\(\)\.runtimeProviders must be/) });
+    await expect(new NpuBackendAdapter({ facts: async () => undefined as never }).createSession(path)).rejects.toThrow(/facts\(\) must resolve to an object/);
+
+    let calls = 0;
+    const flaky = new NpuBackendAdapter({
+      facts: async () => {
+        if (++calls === 1) throw new Error('sysfs not mounted yet');
+        return FACTS.macArm;
+      },
+    });
+    expect(await flaky.probe()).toEqual({ available: false, reason: "The npu backend's facts() failed: sysfs not mounted yet" });
+    expect(await flaky.probe()).toMatchObject({ available: true, executionProviders: ['coreml', 'cpu'] });
+    expect(calls).toBe(2);
+    await expect(new NpuBackendAdapter({ facts: () => Promise.reject(new Error('no')) }).createSession(path)).rejects.toMatchObject({ code: 'backend', backend: 'npu' });
+  });
+
   it('rejects bad per-load options', async () => {
     const adapter = new NpuBackendAdapter({ facts: FACTS.linuxX64 });
     await expect(adapter.createSession({ kind: 'path', path: 'x' }, { executionProviders: ['tensorrt'] })).rejects.toThrow(InvalidOptionsError);
+    for (const options of [null, []]) {
+      await expect(adapter.createSession({ kind: 'path', path: 'x' }, options as never)).rejects.toMatchObject({ code: 'invalid-options', option: 'session' });
+    }
   });
 
   it('keeps the plugin version in step with package.json', () => {

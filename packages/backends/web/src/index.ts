@@ -21,4 +21,5 @@ export {
   type WebNnProviderOptions,
   type WasmPaths,
 } from './web-backend-options.js';
+export { wasmThreadsInUse } from './load-runtime.js';
 export { VERSION } from './version.js';

@@ -10,8 +10,14 @@ export interface WasmSettings {
 }
 
 let runtime: Promise<Ort> | undefined;
-/** Settings in force once a session has been created (onnxruntime-web cannot change them after). */
-let frozen: { readonly numThreads: number | undefined; readonly wasmPaths: string | undefined } | undefined;
+/**
+ * Settings in force once a session has been created (onnxruntime-web cannot change them after).
+ * `requested` is the thread count asked for, which onnxruntime-web lowers to 1 where wasm threads
+ * are not supported: asking for it again is no change.
+ */
+let frozen: { readonly numThreads: number | undefined; readonly requested: number | undefined; readonly wasmPaths: string | undefined } | undefined;
+/** The thread count last written into `env.wasm.numThreads`, before onnxruntime-web read it. */
+let requested: number | undefined;
 
 /**
  * Loads onnxruntime-web once, on first use. Bundlers resolve `onnxruntime-web` to its browser
@@ -35,7 +41,8 @@ export function loadRuntime(): Promise<Ort> {
 export function applyWasmSettings(ort: Ort, settings: WasmSettings): void {
   const paths = settings.wasmPaths === undefined ? undefined : JSON.stringify(settings.wasmPaths);
   if (frozen) {
-    if (settings.numThreads !== undefined && settings.numThreads !== 0 && settings.numThreads !== frozen.numThreads) {
+    const threads = settings.numThreads;
+    if (threads !== undefined && threads !== 0 && threads !== frozen.numThreads && threads !== frozen.requested) {
       throw new InvalidOptionsError(
         `onnxruntime-web is already running with numThreads = ${frozen.numThreads ?? 'its default'} in this process; it cannot switch to ${settings.numThreads}. Give every web backend the same numThreads.`,
         { option: 'numThreads' },
@@ -48,7 +55,10 @@ export function applyWasmSettings(ort: Ort, settings: WasmSettings): void {
     }
     return;
   }
-  if (settings.numThreads !== undefined && settings.numThreads !== 0) ort.env.wasm.numThreads = settings.numThreads;
+  if (settings.numThreads !== undefined && settings.numThreads !== 0) {
+    ort.env.wasm.numThreads = settings.numThreads;
+    requested = settings.numThreads;
+  }
   if (settings.wasmPaths !== undefined) ort.env.wasm.wasmPaths = settings.wasmPaths as NonNullable<Ort['env']['wasm']['wasmPaths']>;
 }
 
@@ -61,10 +71,14 @@ export function applyWasmSettings(ort: Ort, settings: WasmSettings): void {
 export function freezeWasmSettings(ort: Ort): void {
   if (frozen || typeof ort.env.wasm.numThreads !== 'number') return;
   const paths = ort.env.wasm.wasmPaths;
-  frozen = { numThreads: ort.env.wasm.numThreads, wasmPaths: paths === undefined ? undefined : JSON.stringify(paths) };
+  frozen = { numThreads: ort.env.wasm.numThreads, requested, wasmPaths: paths === undefined ? undefined : JSON.stringify(paths) };
 }
 
-/** The wasm thread count in force, once a session has been created. */
+/**
+ * The wasm thread count onnxruntime-web runs with in this process (its default, or `numThreads`
+ * lowered to 1 where threads are not supported), once a web session has been created; before
+ * that, undefined.
+ */
 export function wasmThreadsInUse(): number | undefined {
   return frozen?.numThreads;
 }

@@ -70,7 +70,11 @@ export class WebBackendAdapter implements BackendAdapter {
   async createSession(source: ModelSource, options: SessionOptions = {}): Promise<InferenceSession> {
     validateSessionOptions(options);
     const merged = { ...this.options.defaults, ...options };
-    const providers = merged.executionProviders ? normaliseProviders(merged.executionProviders, 'executionProviders') : this.providers;
+    // The configured list (which already took `defaults.executionProviders` into account) unless
+    // this load names its own; a name configured with options keeps them.
+    const providers = options.executionProviders
+      ? normaliseProviders(options.executionProviders, 'executionProviders').map((p) => this.providers.find((c) => c.name === p.name) ?? p)
+      : this.providers;
     const ort = await loadRuntime();
     applyWasmSettings(ort, { numThreads: this.options.numThreads, wasmPaths: this.options.wasmPaths });
     const bytes = await readModel(source, this.env);

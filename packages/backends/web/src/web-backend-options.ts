@@ -43,7 +43,9 @@ export interface WebAdapterOptions {
   readonly defaults?: SessionOptions;
   /**
    * Providers in order of preference (default `['wasm']`); onnxruntime-web uses the first that
-   * initialises here. Per-load `session.executionProviders` (names only) replace this list.
+   * initialises here; wins over `defaults.executionProviders`. Per-load
+   * `session.executionProviders` (names only) replace this list for that model, a name listed
+   * here keeping its options.
    */
   readonly executionProviders?: readonly WebExecutionProvider[];
   /**

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import * as ort from 'onnxruntime-web';
+import { describe, expect, it, vi } from 'vitest';
 import { createWeft, InvalidOptionsError } from '@weft/core';
-import { VERSION, WebBackendAdapter, toOrtWebOptions, webBackend, type WebBackendOptions } from '../src/index.js';
+import { VERSION, WebBackendAdapter, WebSession, toOrtWebOptions, webBackend, type WebBackendOptions } from '../src/index.js';
 import { tinyModel } from './helpers.js';
 
 const bad: [string, unknown][] = [
@@ -68,6 +69,29 @@ describe('web backend options', () => {
     const weft = createWeft({ plugins: [webBackend()] });
     await expect(weft.load(tinyModel, { backend: 'web', session: { interOpNumThreads: -3 } })).rejects.toThrow(InvalidOptionsError);
     await weft.dispose();
+  });
+
+  it('executionProviders wins over defaults.executionProviders in sessions as in the probe', async () => {
+    const path = `${tinyModel}/onnx/model.onnx`;
+    const onWasm = new WebBackendAdapter({ numThreads: 1, executionProviders: ['wasm'], defaults: { executionProviders: ['webgpu'] } });
+    expect(await onWasm.probe()).toMatchObject({ available: true });
+    const session = await onWasm.createSession({ kind: 'path', path });
+    expect((session as WebSession).executionProviders).toEqual(['wasm']);
+    await session.release();
+    const onGpu = new WebBackendAdapter({ numThreads: 1, executionProviders: ['webgpu'], defaults: { executionProviders: ['wasm'] } });
+    expect(await onGpu.probe()).toMatchObject({ available: false });
+    await expect(onGpu.createSession({ kind: 'path', path })).rejects.toMatchObject({ code: 'backend', message: expect.stringMatching(/on webgpu:/) });
+  });
+
+  it('a per-load provider name keeps the options configured for it', async () => {
+    const create = vi.spyOn(ort.InferenceSession, 'create');
+    try {
+      const adapter = new WebBackendAdapter({ numThreads: 1, executionProviders: [{ name: 'webnn', deviceType: 'npu' }, 'wasm'] });
+      await adapter.createSession({ kind: 'path', path: `${tinyModel}/onnx/model.onnx` }, { executionProviders: ['webnn'] }).catch(() => undefined);
+      expect(create.mock.calls.at(-1)?.[1]?.executionProviders).toEqual([{ name: 'webnn', deviceType: 'npu' }]);
+    } finally {
+      create.mockRestore();
+    }
   });
 
   it('registers `web` with priority 50 and its providers as capabilities', async () => {
