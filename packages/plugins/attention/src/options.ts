@@ -128,7 +128,8 @@ export function splitBudget(
     result = { budget: f + second, first: f, second };
   } else {
     const b = budget ?? DEFAULT_BUDGET;
-    const f = first ?? Math.min(defaults.first(b), b);
+    // A default first part leaves the second its minimum (sink-window:budget=4 → 3 sinks + 1).
+    const f = first ?? Math.max(0, Math.min(defaults.first(b), b - minimums.second));
     result = { budget: b, first: f, second: b - f };
   }
   if (result.first < minimums.first || result.second < minimums.second) {

@@ -47,7 +47,16 @@ export function attentionRouters(options: AttentionRoutersOptions = {}): WeftPlu
   checkKnownKeys(options, ['default'], 'attentionRouters', '');
   const preset = options.default;
   // Validate the default now, so a bad option fails where the plugin is written.
-  if (preset) createRouter(preset.router, preset.options);
+  if (preset !== undefined) {
+    if (typeof preset !== 'object' || preset === null || Array.isArray(preset)) {
+      throw new InvalidOptionsError(`attentionRouters: default must be { router, options? } such as { router: 'window', options: { budget: 128 } } (got ${quoteValue(preset)}).`, {
+        option: 'default',
+      });
+    }
+    // A misspelled `options` (`opts`) would otherwise leave the router at its defaults without a word.
+    checkKnownKeys(preset, ['router', 'options'], 'attentionRouters default', 'default');
+    createRouter(preset.router, preset.options);
+  }
   return definePlugin({
     name: PLUGIN_NAME,
     version: VERSION,

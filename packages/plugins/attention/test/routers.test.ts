@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { InvalidOptionsError, parseNamedRef } from '@weft/core';
-import { AttentionScores, VERSION, attentionRouters, createRouter, type ContentAwareRouter, type HeavyHitterRouter } from '../src/index.js';
+import { AttentionScores, RouterDecisionsAnalyzer, VERSION, attentionRouters, createRouter, type ContentAwareRouter, type HeavyHitterRouter, type RouterDecision } from '../src/index.js';
 import { layout, observation, routing, slotsOf, tensor } from './synthetic.js';
 
 // Prefill of 3 tokens, 4 query heads over 2 kv heads. Rows are per query (causal).
@@ -169,6 +169,35 @@ describe('positional routers', () => {
   });
 });
 
+describe('router-decisions', () => {
+  const kv = layout();
+
+  it("lets go of an earlier request's analyzer when a reused router instance serves the next request", () => {
+    const router = createRouter('window', { budget: 2 });
+    const seen: RouterDecision[] = [];
+    router.onDecision((d) => seen.push(d));
+    /** One request: a new analyzer observes each step before the router, as core does. */
+    const request = (analyzer: RouterDecisionsAnalyzer, steps: number) => {
+      for (let step = 0; step < steps; step++) {
+        const o = observation(kv, { step });
+        analyzer.observe(o);
+        router.observe(o);
+        router.select(routing(kv, 3, { step }));
+      }
+    };
+    const first = new RouterDecisionsAnalyzer();
+    request(first, 2);
+    expect(first.observe(observation(kv, {}))).toMatchObject({ router: 'window', step: 1 });
+    const second = new RouterDecisionsAnalyzer();
+    request(second, 3);
+    // The first request is over: its analyzer no longer hears (nor is held by) the router.
+    expect(first.observe(observation(kv, {}))).toBeUndefined();
+    expect(second.observe(observation(kv, {}))).toMatchObject({ router: 'window', step: 2 });
+    // Listeners added with onDecision stay.
+    expect(seen).toHaveLength(5);
+  });
+});
+
 describe('content-aware', () => {
   const kv = layout();
   const keys = (n: number) => tensor(Array.from({ length: 2 * n * 2 }, (_, i) => (i % 7) + 1), [1, 2, n, 2]);
@@ -266,6 +295,15 @@ describe('options', () => {
     expect(createRouter('window', { budget: 7 })).toMatchObject({ budget: 7 });
     expect(createRouter('content-aware', { entropy: '1.5', mode: 'request' })).toMatchObject({ settings: { entropy: 1.5, mode: 'request', budget: 256 } });
   });
+
+  it('shrinks the default sinks of a small sink-window budget, leaving the window at least one token', () => {
+    expect(createRouter('sink-window', { budget: 5 })).toMatchObject({ sinks: 4, window: 1, budget: 5 });
+    expect(createRouter('sink-window', { budget: 4 })).toMatchObject({ sinks: 3, window: 1, budget: 4 });
+    expect(createRouter('sink-window', { budget: 1 })).toMatchObject({ sinks: 0, window: 1, budget: 1 });
+    expect(createRouter('sink-window', { budget: 3 }).select(routing(layout(), 6))).toEqual({ kind: 'shared', slots: [0, 1, 5] });
+    // Sinks the caller gives are not shrunk.
+    expect(() => createRouter('sink-window', { budget: 4, sinks: 4 })).toThrow(/window = 0/);
+  });
 });
 
 describe('routers from the CLI form', () => {
@@ -297,6 +335,14 @@ describe('routers from the CLI form', () => {
   it('refuse a misspelled attentionRouters option instead of ignoring it', () => {
     expect(() => attentionRouters({ defualt: { router: 'window' } } as never)).toThrow(InvalidOptionsError);
     expect(() => attentionRouters({ defualt: { router: 'window' } } as never)).toThrow(/attentionRouters has no option "defualt" \(it takes default\)/);
+  });
+
+  it('refuse a default that is not { router, options? } instead of ignoring its options', () => {
+    expect(() => attentionRouters({ default: { router: 'window', opts: { budget: 64 } } } as never)).toThrow(/attentionRouters default has no option "opts" \(it takes router, options\)/);
+    expect(() => attentionRouters({ default: null } as never)).toThrow(/default must be \{ router, options\? \}.*\(got null\)/);
+    expect(() => attentionRouters({ default: 'window' } as never)).toThrow(/default must be \{ router, options\? \}.*\(got "window"\)/);
+    expect(() => attentionRouters({ default: { router: 'window', options: { budget: 64 } } })).not.toThrow();
+    expect(() => attentionRouters({ default: undefined })).not.toThrow();
   });
 
   it('show values JSON cannot spell as they are (NaN, Infinity, BigInt) in option errors', () => {

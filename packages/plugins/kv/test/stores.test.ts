@@ -23,6 +23,29 @@ describe('KvCacheStore contract', () => {
   });
 });
 
+describe('after dispose', () => {
+  const stores: [string, () => KvCacheStore][] = [
+    ['fp16', () => new Fp16KvStore()],
+    ['int4', () => new Int4KvStore()],
+    ['kivi', () => new KiviKvStore()],
+    ['temporal', () => new TemporalKvStore()],
+  ];
+  it.each(stores)('%s refuses append and retain until the next begin, and stays empty', (_name, create) => {
+    const store = fill(create(), [6, 1]);
+    store.dispose();
+    const layout = fakeLayout(2, 2, 32);
+    const presents = Object.fromEntries([...layout.presentKeyNames, ...layout.presentValueNames].map((name) => [name, fakeTensor('float32', new Float32Array(2 * 8 * 32), [1, 2, 8, 32])]));
+    expect(() => store.append(presents)).toThrow(/append called before begin \(or after dispose\)/);
+    expect(() => store.retain!({ kind: 'shared', slots: [0, 1, 2] })).toThrow(/retain called before begin \(or after dispose\)/);
+    expect(() => store.materialize()).toThrow(/materialize called before begin/);
+    expect(store.length).toBe(0);
+    expect(store.bytes()).toBe(0);
+    // A later run begins as usual.
+    fill(store, [3, 1]);
+    expect(store.length).toBe(4);
+  });
+});
+
 /** Appends `count` random tokens per step through a fake session and returns the store. */
 function fill<S extends KvCacheStore>(store: S, steps: readonly number[], shape = { layers: 2, heads: 2, dim: 32, batch: 1 }): S {
   const layout = fakeLayout(shape.layers, shape.heads, shape.dim);

@@ -8,6 +8,13 @@ import type { BudgetRouter, RouterDecision } from '../routers/base.js';
  */
 const analyzerOf = new WeakMap<ForwardObservation, RouterDecisionsAnalyzer>();
 
+/**
+ * The analyzer listening to each router. A router instance serves one run at a time, so a newer
+ * analyzer replaces the one of an earlier run (else a reused instance would keep one listener,
+ * and its analyzer, per request it ever served).
+ */
+const listening = new WeakMap<BudgetRouter, RouterDecisionsAnalyzer>();
+
 /** Called by this package's routers in `observe`: attaches the request's analyzer, if any. */
 export function linkDecisions(observation: ForwardObservation, router: BudgetRouter): void {
   analyzerOf.get(observation)?.attach(router);
@@ -29,11 +36,22 @@ export class RouterDecisionsAnalyzer implements Analyzer {
 
   attach(router: BudgetRouter): void {
     if (this.router === router) return;
-    this.detach?.();
+    this.release();
+    const previous = listening.get(router);
+    if (previous !== undefined && previous !== this) previous.release();
+    listening.set(router, this);
     this.router = router;
     this.detach = router.onDecision((d) => {
       this.pending = d;
     });
+  }
+
+  /** Stops listening to its router. */
+  private release(): void {
+    this.detach?.();
+    this.detach = undefined;
+    if (this.router !== undefined && listening.get(this.router) === this) listening.delete(this.router);
+    this.router = undefined;
   }
 
   observe(observation: ForwardObservation): RouterDecision | undefined {

@@ -18,7 +18,7 @@ const schemas = {
     positions: POSITIONS_OPTION,
   },
   'sink-window': {
-    sinks: { type: 'int', min: 0, description: 'first tokens always kept (default 4)' },
+    sinks: { type: 'int', min: 0, description: 'first tokens always kept (default 4, or budget - 1 when smaller)' },
     window: { type: 'int', min: 1, description: 'newest tokens kept (default budget - sinks)' },
     budget: { type: 'int', min: 1, description: `sinks + window (default ${DEFAULT_BUDGET})` },
     positions: POSITIONS_OPTION,

@@ -89,7 +89,7 @@ export abstract class LaneKvStore implements KvCacheStore {
   }
 
   materialize(): Readonly<Record<string, BackendTensor>> {
-    if (!this.layout || !this.session) throw new Error(`${this.name}: materialize called before begin`);
+    if (!this.layout || !this.session) throw new Error(`${this.name}: materialize called before begin (or after dispose)`);
     if (this.feeds) return this.feeds;
     const feeds: Record<string, BackendTensor> = {};
     const dims = [this.batch, this.layout.numKvHeads, this.slots, this.layout.headDim];
@@ -104,7 +104,7 @@ export abstract class LaneKvStore implements KvCacheStore {
 
   append(presents: Readonly<Record<string, BackendTensor>>): void {
     const layout = this.layout;
-    if (!layout) throw new Error(`${this.name}: append called before begin`);
+    if (!layout) throw new Error(`${this.name}: append called before begin (or after dispose)`);
     this.releaseFeeds();
     try {
       const heads = layout.numKvHeads;
@@ -147,7 +147,7 @@ export abstract class LaneKvStore implements KvCacheStore {
 
   retain(selection: KvSelection): void {
     const layout = this.layout;
-    if (!layout) throw new Error(`${this.name}: retain called before begin`);
+    if (!layout) throw new Error(`${this.name}: retain called before begin (or after dispose)`);
     this.releaseFeeds();
     const heads = layout.numKvHeads;
     const dim = layout.headDim;
@@ -196,8 +196,10 @@ export abstract class LaneKvStore implements KvCacheStore {
     this.slots = 0;
     this.seen = 0;
     this.positions = this.positions.map(() => []);
-    // An idle instance (a pooled one) holds on to no session.
+    // An idle instance (a pooled one) holds on to no session, and refuses appends and evictions
+    // until the next begin (they would otherwise be dropped, or give a disposed store slots).
     this.session = undefined;
+    this.layout = undefined;
   }
 
   private invalidate(s: Stream): void {
