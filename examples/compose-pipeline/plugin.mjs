@@ -2,7 +2,7 @@
 // analyzer that measures how uncertain the model is at each step (entropy of its next-token
 // distribution). Requests opt in by name: `processors: [{ name: 'ban-tokens', options: { ids } }]`
 // and `analyzers: ['entropy']`.
-import { definePlugin, logSumExp } from '@weft/core';
+import { definePlugin, InvalidOptionsError, logSumExp } from '@weft/core';
 
 /** @typedef {import('@weft/core').WeftPlugin} WeftPlugin */
 /** @typedef {import('@weft/core').LogitsProcessor} LogitsProcessor */
@@ -42,7 +42,7 @@ export function composePlugin() {
  */
 export function banTokens(ids) {
   if (!Array.isArray(ids) || ids.length === 0 || !ids.every((id) => Number.isInteger(id) && id >= 0)) {
-    throw new Error('ban-tokens needs options.ids, a non-empty list of token ids');
+    throw new InvalidOptionsError('ban-tokens needs options.ids, a non-empty list of token ids');
   }
   const banned = [...new Set(ids)];
   return {
