@@ -1,6 +1,6 @@
 /**
- * The code the docs promise works, run as a reader would run it: the plugin example of
- * docs/plugins.md (the plugin and the request that uses it), README.md's "Use it in code"
+ * The code the docs promise works, run as a reader would run it: the plugin examples of
+ * docs/plugins.md (each plugin and the request that uses it), README.md's "Use it in code"
  * snippets, docs/kv-cache.md's "Use" snippet and the usage snippets of the package READMEs. Each ```ts block is written to a temporary
  * package whose node_modules links the workspace packages, type-checked there, then imported on
  * models/story. The only change made to the text is the model path, made absolute so the run does
@@ -144,6 +144,26 @@ describe('docs/plugins.md: a plugin in 30 lines', () => {
     );
     const { text } = (await import(pathToFileURL(control).href)) as { text: string };
     expect(text).toMatch(/^ Fern\b/);
+  });
+});
+
+describe('docs/plugins.md: a sampler and hooks', () => {
+  it('type-checks, draws the same story for the same seed, and its hooks run in every request', async () => {
+    const blocks = await tsBlocks('docs/plugins.md', '## A sampler and hooks');
+    expect(blocks).toHaveLength(2);
+    const [plugin, usage] = blocks as [string, string];
+    expect(usage).toContain("from './story-dice.js'");
+    const pluginFile = join(dir, 'story-dice.ts');
+    const mainFile = join(dir, 'story-dice-main.ts');
+    await writeFile(pluginFile, plugin);
+    await writeFile(mainFile, substitute(usage, "'./models/story'", JSON.stringify(MODEL)));
+    expect(typeErrors([pluginFile, mainFile])).toEqual([]);
+    const { logged } = await runCapturingOutput(mainFile);
+    // What the comments in the snippet say it prints: the story, true, then 60 true.
+    expect(logged).toHaveLength(4);
+    expect(typeof logged[0]).toBe('string');
+    expect((logged[0] as string).trim().length).toBeGreaterThan(0);
+    expect(logged.slice(1)).toEqual([true, 60, true]);
   });
 });
 
