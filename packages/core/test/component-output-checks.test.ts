@@ -254,6 +254,22 @@ describe('the full-precision store checks present shapes', () => {
     expect(store.length).toBe(5);
   });
 
+  it('fails generate and evaluate with a BackendError when a backend returns no logits', async () => {
+    const noLogits = wrappedNodeBackend({
+      name: 'no-logits',
+      priority: 100,
+      afterRun: (outputs) => void delete (outputs as Record<string, BackendTensor>)['logits'],
+    });
+    const model = await tiny([noLogits], 'no-logits');
+    const generated = await failure(model, { prompt: 'Once upon a time', maxTokens: 1 });
+    expect(BackendError.isInstance(generated)).toBe(true);
+    expect((generated as Error).message).toBe('The model did not return "logits".');
+    const ids = model.tokenizer.encode('Once upon a time there was a fox');
+    const evaluated = await model.evaluate({ inputIds: ids }).catch((e: unknown) => e);
+    expect(BackendError.isInstance(evaluated)).toBe(true);
+    expect((evaluated as Error).message).toBe('The model did not return "logits".');
+  });
+
   it('fails a run whose graph returns more key/value heads than its config, naming the shapes', async () => {
     // The node backend, with every present.* widened to 5 heads (as a graph exported with another config would).
     const widened = wrappedNodeBackend({

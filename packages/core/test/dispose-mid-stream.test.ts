@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ModelDisposedError, type GenerationEvent } from '../src/index.js';
-import { fixture, runtime, wrappedNodeBackend } from './helpers.js';
+import { collect, fixture, runtime, wrappedNodeBackend } from './helpers.js';
 
 /** Two onnxruntime-node backends, `first` preferred, that count the sessions they open and release. */
 function countingBackends() {
@@ -43,7 +43,51 @@ describe('disposing a model while it generates', () => {
   it('ends the stream with ModelDisposedError, not a backend failure, without failover', async () => {
     const { error, sessions } = await disposeAfterThirdToken(false);
     expect(ModelDisposedError.isInstance(error)).toBe(true);
-    expect((error as Error).message).toMatch(/disposed while generating/);
+    expect((error as Error).message).toMatch(/disposed while it was running/);
     expect(sessions.released).toEqual(sessions.opened);
+  });
+
+  it('does not wait for a fallback session still opening: the stream ends and dispose resolves at once, and the session is released when it arrives', async () => {
+    const sessions = { opened: [] as string[], released: [] as string[] };
+    let runs = 0;
+    let letOpen: () => void = () => {};
+    let fallbackStarted: () => void = () => {};
+    const started = new Promise<void>((resolve) => (fallbackStarted = resolve));
+    const weft = runtime([
+      wrappedNodeBackend({
+        name: 'first',
+        priority: 1000,
+        beforeRun: () => {
+          if (++runs >= 3) throw new Error('device lost');
+        },
+        onSessionOpened: () => sessions.opened.push('first'),
+        onRelease: () => void sessions.released.push('first'),
+      }),
+      wrappedNodeBackend({
+        name: 'second',
+        priority: 900,
+        beforeCreateSession: () => {
+          fallbackStarted();
+          return new Promise<void>((resolve) => (letOpen = resolve));
+        },
+        onSessionOpened: () => sessions.opened.push('second'),
+        onRelease: () => void sessions.released.push('second'),
+      }),
+    ]);
+    const model = await weft.load(fixture('tiny'), { backend: 'first', failover: { backends: ['second'] } });
+    const ended = collect(model.generate({ prompt: 'Once upon a time', maxTokens: 20 })).then(() => undefined, (e: unknown) => e);
+    await started;
+    try {
+      const waitedFor = (work: Promise<unknown>) => Promise.race([work.then(() => 'settled'), new Promise((r) => setTimeout(() => r('still waiting'), 1000))]);
+      expect(await waitedFor(model.dispose())).toBe('settled');
+      expect(await waitedFor(ended)).toBe('settled');
+      expect(ModelDisposedError.isInstance(await ended)).toBe(true);
+    } finally {
+      letOpen();
+    }
+    for (let i = 0; i < 100 && sessions.released.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(sessions.opened).toEqual(['first', 'second']);
+    expect(sessions.released.sort()).toEqual(['first', 'second']);
+    await weft.dispose();
   });
 });

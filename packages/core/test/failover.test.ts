@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { NodeBackendAdapter, NodeSession } from '@weft/backend-node';
 import { BackendError, CircuitBreaker, createWeft, definePlugin, type AttentionRouter, type InferenceSession } from '../src/index.js';
-import { collect, done, fixture, runtime } from './helpers.js';
+import { collect, done, fixture, runtime, wrappedNodeBackend } from './helpers.js';
 
 /** A backend on onnxruntime-node whose runs fail (throw or hang) from run number `failFrom` on. */
 function flakyBackend(options: {
@@ -151,6 +151,32 @@ describe('failover between backends', () => {
     const last = done(events);
     expect(last.rows[0]!.ids).toHaveLength(20);
     expect(events.filter((e) => e.type === 'token').map((e) => (e.type === 'token' ? e.id : -1))).toEqual(last.rows[0]!.ids);
+    await weft.dispose();
+  });
+
+  it('runs nothing on the next backend when the subscriber left while its session opened', async () => {
+    const flaky = flakyBackend({ failFrom: 3, mode: 'throw' });
+    let fallbackRuns = 0;
+    let letOpen: () => void = () => {};
+    let opening: () => void = () => {};
+    const started = new Promise<void>((resolve) => (opening = resolve));
+    const fallback = wrappedNodeBackend({
+      name: 'fallback',
+      priority: 500,
+      beforeCreateSession: () => {
+        opening();
+        return new Promise<void>((resolve) => (letOpen = resolve));
+      },
+      beforeRun: () => void fallbackRuns++,
+    });
+    const weft = runtime([flaky.plugin, fallback]);
+    const model = await weft.load(fixture('tiny'), { failover: { backends: ['fallback'] } });
+    const subscription = model.generate({ prompt: 'x', maxTokens: 20 }).subscribe({});
+    await started;
+    subscription.unsubscribe();
+    letOpen();
+    await new Promise((r) => setTimeout(r, 200));
+    expect(fallbackRuns).toBe(0);
     await weft.dispose();
   });
 

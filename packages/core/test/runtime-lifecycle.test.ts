@@ -128,3 +128,27 @@ describe('disposing a runtime', () => {
     }
   });
 });
+
+describe('disposing a model', () => {
+  it('resolves every dispose() call, and a weft.dispose() meanwhile, only once its session is released', async () => {
+    let finishRelease: () => void = () => {};
+    const releasing = new Promise<void>((resolve) => (finishRelease = resolve));
+    const log: string[] = [];
+    const weft = createWeft({ plugins: [wrappedNodeBackend({ name: 'slow-release', priority: 200, beforeRelease: () => releasing.then(() => void log.push('released')) })] });
+    const model = await weft.load(fixture('tiny'));
+    const first = model.dispose();
+    const second = model.dispose();
+    expect(second).toBe(first);
+    const runtimeDisposed = weft.dispose();
+    void second.then(() => log.push('model.dispose'));
+    void runtimeDisposed.then(() => log.push('weft.dispose'));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(log).toEqual([]);
+    await expect(collect(model.generate({ prompt: 'x' }))).rejects.toThrow(ModelDisposedError);
+    finishRelease();
+    await runtimeDisposed;
+    await first;
+    expect(log[0]).toBe('released');
+    expect(log.slice(1).sort()).toEqual(['model.dispose', 'weft.dispose']);
+  });
+});

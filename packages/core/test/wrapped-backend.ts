@@ -23,13 +23,15 @@ export interface WrappedNodeBackendOptions {
   readonly afterRun?: (outputs: Readonly<Record<string, BackendTensor>>) => void;
   /** Called on every `release()` call, before the inner session is released. */
   readonly onRelease?: (session: InferenceSession) => void;
+  /** Called on every `release()` call after `onRelease`; a returned promise holds the inner release back until it settles. */
+  readonly beforeRelease?: () => void | Promise<void>;
   /** Declares the session's tensors garbage-collected (`InferenceSession.garbageCollectedTensors`). */
   readonly garbageCollectedTensors?: boolean;
 }
 
 /** A plugin registering onnxruntime-node (one intra-op thread) under another name, with the given observers. */
 export function wrappedNodeBackend(options: WrappedNodeBackendOptions): WeftPlugin {
-  const { name, priority, hooks = [], beforeCreateSession, onSessionOpened, liveTensors, onTensorDisposed, beforeRun, afterRun, onRelease, garbageCollectedTensors } = options;
+  const { name, priority, hooks = [], beforeCreateSession, onSessionOpened, liveTensors, onTensorDisposed, beforeRun, afterRun, onRelease, beforeRelease, garbageCollectedTensors } = options;
   const track = <T extends BackendTensor>(tensor: T): T => {
     if (liveTensors === undefined) return tensor;
     liveTensors.add(tensor);
@@ -77,6 +79,8 @@ export function wrappedNodeBackend(options: WrappedNodeBackendOptions): WeftPlug
                 },
                 async release() {
                   onRelease?.(session);
+                  const holding = beforeRelease?.();
+                  if (holding !== undefined) await holding;
                   await s.release();
                 },
               };

@@ -29,6 +29,8 @@ export class SessionPool {
   private readonly candidates: Candidate[];
   private active: ActiveSession;
   private released = false;
+  /** Aborted by `release`: a fallback's session still opening is no longer waited for (and is released when it arrives). */
+  private readonly closing = new AbortController();
 
   constructor(
     primary: ActiveSession & { readonly adapter: BackendAdapter },
@@ -195,6 +197,7 @@ export class SessionPool {
     if (source === undefined) throw new Error('the pool was made without the graph, so it cannot open other sessions');
     const session: unknown = await withDeadline(() => adapter.createSession(source, this.options.session), {
       ms,
+      signal: this.closing.signal,
       onTimeout: () => new Error(`createSession() did not finish within ${ms} ms`),
       late: (late) => (late as Partial<InferenceSession> | undefined)?.release?.(),
     });
@@ -204,9 +207,13 @@ export class SessionPool {
     return session as InferenceSession;
   }
 
-  /** Releases every session the pool opened; later runs fail with `ModelDisposedError`. */
+  /**
+   * Releases every session the pool opened; later runs fail with `ModelDisposedError`. A fallback's
+   * session still opening is not waited for: it is released when it arrives.
+   */
   async release(): Promise<void> {
     this.released = true;
+    this.closing.abort(new ModelDisposedError(DISPOSED_MID_RUN));
     await Promise.all(
       this.candidates.map(async (c) => {
         const session = await c.session?.catch(() => undefined);
@@ -217,7 +224,7 @@ export class SessionPool {
 }
 
 const DEFAULT_SESSION_TIMEOUT_MS = 5 * 60_000;
-const DISPOSED_MID_RUN = 'The model was disposed while generating; load it again to generate.';
+const DISPOSED_MID_RUN = 'The model was disposed while it was running; load it again to use it.';
 
 function withTimeout<T extends Record<string, BackendTensor>>(work: Promise<T>, ms: number, backend: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;

@@ -141,8 +141,10 @@ export async function evaluatePerplexity(ctx: GenerationContext, request: Perple
       const outputs = await ctx.sessions.run(active, feeds);
       release();
       owned = outputs;
-      const logits = outputs['logits']!.data as Float32Array;
-      const seq = outputs['logits']!.dims[1]!;
+      const logitsTensor = outputs['logits'];
+      if (!logitsTensor) throw new BackendError('The model did not return "logits".', { backend: active.backend });
+      const logits = logitsTensor.data as Float32Array;
+      const seq = logitsTensor.dims[1]!;
       if (router?.value.observe) {
         const last = logits.slice((seq - 1) * vocab, seq * vocab);
         runStage(router.owner, `router "${router.value.name}" observe`, () =>

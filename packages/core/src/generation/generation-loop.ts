@@ -188,6 +188,8 @@ async function runGeneration(
           const from = active.backend;
           (failedThisStep ??= new Set()).add(from);
           active = await sessions.failover(from, failedThisStep);
+          // Unsubscribed while the next backend's session opened: no prefill there.
+          if (run.cancelled) return;
           disposeTensors = active.session.garbageCollectedTensors !== true;
           out.next({ type: 'failover', step, from, to: active.backend, reason: error.message });
           if (layout.hasPast) {

@@ -11,7 +11,8 @@ import type { WeftModel } from '../spec/runtime.js';
 
 /** The model object `Weft.load` returns. */
 export class DefaultWeftModel implements WeftModel {
-  private disposed = false;
+  /** Set by the first `dispose()`; every later call returns it, so none resolves before the release. */
+  private disposing: Promise<void> | undefined;
 
   constructor(
     readonly path: string,
@@ -58,14 +59,14 @@ export class DefaultWeftModel implements WeftModel {
     return evaluatePerplexity(this.context, request);
   }
 
-  async dispose(): Promise<void> {
-    if (this.disposed) return;
-    this.disposed = true;
-    this.onDispose(this);
-    await this.context.sessions.release();
+  dispose(): Promise<void> {
+    // The runtime forgets the model only once its sessions are released, so a `weft.dispose()`
+    // meanwhile waits for this release too.
+    this.disposing ??= this.context.sessions.release().finally(() => this.onDispose(this));
+    return this.disposing;
   }
 
   private assertOpen(): void {
-    if (this.disposed) throw new ModelDisposedError(`The model at ${this.path} was disposed; load it again.`);
+    if (this.disposing) throw new ModelDisposedError(`The model at ${this.path} was disposed; load it again.`);
   }
 }
