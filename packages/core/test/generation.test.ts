@@ -133,6 +133,22 @@ describe('generation loop', () => {
     expect((error as PluginError).message).toMatch(/Plugin "request" failed in sampler "wild": returned 5000, not a token id in \[0, 1024\)/);
   });
 
+  it('refuses temperature, topK, topP and minP next to a request sampler, which would ignore them', async () => {
+    const model = await load('tiny');
+    const forced: Sampler = { name: 'force', sample: () => 100 };
+    for (const [option, value] of [['temperature', 0.7], ['topK', 5], ['topP', 0.9], ['minP', 0.1], ['temperature', 0]] as const) {
+      const error = await collect(model.generate({ prompt: 'x', maxTokens: 2, sampler: forced, [option]: value })).catch((e: unknown) => e);
+      expect(InvalidOptionsError.isInstance(error)).toBe(true);
+      expect(error).toMatchObject({ option });
+      expect((error as Error).message).toBe(
+        `${option} does not apply with a sampler: the request's sampler replaces core's temperature, topK, topP and minP. Leave ${option} out, or pass what the sampler needs in its options.`,
+      );
+    }
+    // The rest of the request still applies with a sampler: repetitionPenalty and seed are fine.
+    const last = done(await collect(model.generate({ prompt: 'x', maxTokens: 2, sampler: forced, repetitionPenalty: 1.2, seed: 3, ignoreEos: true })));
+    expect(last.rows[0]!.ids).toEqual([100, 100]);
+  });
+
   it('takes typed arrays of ids like plain lists', async () => {
     const plain = [1, 100, 200, 300];
     const expected = await ids('tiny', { inputIds: plain, maxTokens: 6 });

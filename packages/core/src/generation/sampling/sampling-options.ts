@@ -14,7 +14,10 @@ export interface SamplingOptions {
   readonly seed: number;
 }
 
-/** Validates the request's sampling fields and fills defaults from generation_config.json. */
+/**
+ * Validates the request's sampling fields and fills defaults from generation_config.json. With a
+ * request `sampler`, `temperature`, `topK`, `topP` and `minP` are refused: the sampler replaces them.
+ */
 export function resolveSamplingOptions(request: GenerationRequest, defaults: GenerationConfig): SamplingOptions {
   // Plain conditions rather than a table of closures: this runs once per request, cold, on the
   // path to the first token, and most requests set one or two of these fields.
@@ -25,6 +28,16 @@ export function resolveSamplingOptions(request: GenerationRequest, defaults: Gen
   if (minP !== undefined && !(isNumber(minP) && minP >= 0 && minP < 1)) invalid('minP', minP, 'in [0, 1)');
   if (repetitionPenalty !== undefined && !(isNumber(repetitionPenalty) && repetitionPenalty > 0)) invalid('repetitionPenalty', repetitionPenalty, 'a number > 0 (1 = off)');
   if (seed !== undefined && !Number.isSafeInteger(seed)) invalid('seed', seed, `an integer within ±${Number.MAX_SAFE_INTEGER}`);
+  if (request.sampler !== undefined) {
+    // A request's sampler replaces core's draw, so these would be ignored without a word.
+    const ignored = temperature !== undefined ? 'temperature' : topK !== undefined ? 'topK' : topP !== undefined ? 'topP' : minP !== undefined ? 'minP' : undefined;
+    if (ignored !== undefined) {
+      throw new InvalidOptionsError(
+        `${ignored} does not apply with a sampler: the request's sampler replaces core's temperature, topK, topP and minP. Leave ${ignored} out, or pass what the sampler needs in its options.`,
+        { option: ignored },
+      );
+    }
+  }
   const sample = defaults.doSample;
   return {
     temperature: temperature ?? (sample ? (defaults.temperature ?? 1) : 0),
