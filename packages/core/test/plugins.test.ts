@@ -77,6 +77,28 @@ describe('plugin host', () => {
     await expect(weft.use(make('second'))).rejects.toThrow(/"second" failed in setup: The analyzer name "entropy" is already registered by first/);
   });
 
+  it('makes ready() wait for plugins given to use() before it, without failing for theirs', async () => {
+    const slow = (name: string, fail = false) =>
+      definePlugin({
+        ...ok,
+        name,
+        async setup(ctx) {
+          await new Promise((resolve) => setTimeout(resolve, 30));
+          if (fail) throw new Error('no device');
+          ctx.register('analyzer', { name: `${name}-analyzer`, create: () => ({ name: `${name}-analyzer`, observe: () => 0 }) });
+        },
+      });
+    const weft = createWeft({ plugins: [slow('initial')] });
+    const later = weft.use(slow('later'));
+    const failing = weft.use(slow('failing', true));
+    await weft.ready();
+    expect(weft.registry.list('analyzer').map((e) => e.name)).toEqual(['initial-analyzer', 'later-analyzer']);
+    await later;
+    // The failed use() reports through its own promise; ready() stays resolved.
+    await expect(failing).rejects.toThrow(/"failing" failed in setup: no device/);
+    await expect(weft.ready()).resolves.toBeUndefined();
+  });
+
   it('keeps runtimes isolated from each other', async () => {
     const a = createWeft({ plugins: [definePlugin({ ...ok, setup: (ctx) => ctx.register('analyzer', { name: 'x', create: () => ({ name: 'x', observe: () => 0 }) }) })] });
     const b = createWeft();

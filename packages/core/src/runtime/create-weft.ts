@@ -112,7 +112,9 @@ export function createWeft(options: CreateWeftOptions = {}): Weft {
   return {
     registry,
     use: (plugin) => (disposing ? Promise.reject(closed('install a plugin')) : install(plugin)),
-    ready: () => initial,
+    // Waits for `use()` installs made so far too (they run in order after the initial ones); only
+    // a failure among the initial plugins rejects it, as each `use()` reports its own.
+    ready: () => initial.then(() => chain),
     get: services.get,
     load(path: string, loadOptions: LoadOptions = {}): Promise<WeftModel> {
       if (disposing) return Promise.reject(closed('load a model'));

@@ -119,7 +119,11 @@ export interface Weft {
   readonly registry: AdapterRegistry;
   /** Installs another plugin (validated, apiVersion-checked, setup run). Rejects with `RuntimeDisposedError` after `dispose()`. */
   use(plugin: WeftPlugin): Promise<void>;
-  /** Resolves once every plugin given to `createWeft` has been set up; rejects with the first `PluginError`. */
+  /**
+   * Resolves once every plugin installed so far (given to `createWeft`, or to `use()` before this
+   * call) has finished its setup; rejects with the first `PluginError` among `createWeft`'s plugins
+   * (a `use()` reports its own failure through the promise it returned).
+   */
   ready(): Promise<void>;
   /** Loads a model folder. Rejects with `RuntimeDisposedError` after `dispose()`, or when `dispose()` is called before it finishes. */
   load(path: string, options?: LoadOptions): Promise<WeftModel>;
