@@ -57,6 +57,8 @@ export { applyTopK } from './generation/sampling/top-k.js';
 export { applyTopP } from './generation/sampling/top-p.js';
 export { applyMinP } from './generation/sampling/min-p.js';
 export { argmax } from './generation/sampling/argmax.js';
+export { sampleCategorical } from './generation/sampling/sample-categorical.js';
+export { settleNonFinite } from './generation/sampling/settle-non-finite.js';
 export { softmax, logSumExp } from './generation/sampling/softmax.js';
 export { median } from './util/median.js';
 export { CircuitBreaker, type BreakerOptions, type BreakerState } from './backend/circuit-breaker.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyMinP, applyRepetitionPenalty, applyTopK, applyTopP, argmax, logSumExp, seededRandom, softmax, StopMatcher } from '../src/index.js';
+import { applyMinP, applyRepetitionPenalty, applyTopK, applyTopP, argmax, logSumExp, sampleCategorical, seededRandom, settleNonFinite, softmax, StopMatcher } from '../src/index.js';
 
 const logits = () => Float32Array.from([2, 1, 0.5, -1, 3]);
 
@@ -35,6 +35,22 @@ describe('logits processing', () => {
   it('argmax takes the first maximum; logSumExp is stable', () => {
     expect(argmax(Float32Array.from([1, 5, 5]))).toBe(1);
     expect(logSumExp(Float32Array.from([1000, 1000]))).toBeCloseTo(1000 + Math.log(2), 6);
+  });
+
+  it('sampleCategorical draws by cumulative probability and never a token of probability 0', () => {
+    // softmax([ln 1, ln 3, -Inf, ln 4]) = [0.125, 0.375, 0, 0.5]
+    const l = Float32Array.from([0, Math.log(3), -Infinity, Math.log(4)]);
+    expect([0, 0.1, 0.13, 0.49, 0.51, 0.99, 0.999999].map((u) => sampleCategorical(l, u))).toEqual([0, 0, 1, 1, 3, 3, 3]);
+  });
+
+  it('settleNonFinite makes NaN never drawn and lets +Infinity logits share all the probability', () => {
+    const nan = Float32Array.from([Number.NaN, 1, 2]);
+    settleNonFinite(nan);
+    expect([...nan]).toEqual([-Infinity, 1, 2]);
+    const inf = Float32Array.from([Infinity, 5, Number.NaN, Infinity]);
+    settleNonFinite(inf);
+    expect([...inf]).toEqual([0, -Infinity, -Infinity, 0]);
+    expect([0.2, 0.7].map((u) => sampleCategorical(inf, u))).toEqual([0, 3]);
   });
 
   it('seeded random repeats per seed and differs across seeds', () => {
