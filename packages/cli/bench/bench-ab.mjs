@@ -15,10 +15,11 @@ import { commandFlags, repoRoot } from './minimal-loop.mjs';
 
 const flag = commandFlags();
 const baseline = flag('baseline', undefined);
-if (baseline === undefined) throw new Error('--baseline DIR (another checkout, built) is required');
 const invocations = Number(flag('invocations', '8'));
 const model = resolve(repoRoot, flag('model', 'models/story'));
 const benchArgs = ['bench', '--model', model, '--runs', flag('runs', '200'), '--tokens', flag('tokens', '64'), '--prompt-tokens', flag('prompt-tokens', '32'), '--json'];
+flag.done(import.meta.url);
+if (baseline === undefined) throw new Error('--baseline DIR (another checkout, built) is required');
 const checkouts = { this: repoRoot, baseline: resolve(baseline) };
 
 const median = (xs) => {

@@ -28,6 +28,7 @@ const { dir, shape, runs, promptTokens } = runSettings(flag, 150);
 const spinUs = Number(flag('spin', '80'));
 const kb = Number(flag('kb', '256'));
 const functionCount = Number(flag('functions', '300'));
+flag.done(import.meta.url);
 
 const weft = core.createWeft({ plugins: [backend.nodeBackend()] });
 const model = await weft.load(dir, { backend: 'node', session: { intraOpNumThreads: 1 } });

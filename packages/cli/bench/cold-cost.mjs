@@ -18,6 +18,7 @@ const flag = commandFlags();
 const dir = resolve(repoRoot, flag('model', 'models/story'));
 const runs = Number(flag('runs', '200'));
 const between = flag('between', 'forward');
+flag.done(import.meta.url);
 if (between !== 'forward' && between !== 'sweep') throw new Error('--between must be forward or sweep');
 const sweepBuffer = new Float32Array(between === 'sweep' ? 16 * 1024 * 1024 : 0);
 /** Reads one float per 64-byte line of the buffer. */

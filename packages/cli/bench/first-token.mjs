@@ -26,6 +26,7 @@ const baselineDir = flag('baseline', undefined);
 const promptText = flag('prompt', undefined);
 /** Intra-op threads of every session: one by default, as `weft bench`. */
 const session = { intraOpNumThreads: Number(flag('threads', '1')) };
+flag.done(import.meta.url);
 
 /**
  * A Weft engine: `run` resolves with the time from the call to the first token event and step 0's

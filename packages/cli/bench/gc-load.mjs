@@ -17,6 +17,7 @@ import { commandFlags, minimalGreedyLoop, runSettings } from './minimal-loop.mjs
 const flag = commandFlags();
 const { dir, shape, runs, tokens, promptTokens } = runSettings(flag, 150);
 const blocks = Number(flag('blocks', '4'));
+flag.done(import.meta.url);
 const weft = createWeft({ plugins: [nodeBackend({ defaults: { intraOpNumThreads: 1 } })] });
 const model = await weft.load(dir);
 const prompt = benchPromptIds(model.tokenizer, promptTokens);

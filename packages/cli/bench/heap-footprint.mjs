@@ -27,7 +27,8 @@ import { commandFlags, minimalGreedyLoop, runSettings } from './minimal-loop.mjs
 const flag = commandFlags();
 const { dir, shape, tokens, promptTokens } = runSettings(flag, 0);
 const requests = Number(flag('requests', '0'));
-const withWeft = process.argv.includes('--with-weft');
+const withWeft = flag.on('with-weft');
+flag.done(import.meta.url);
 
 /** Imports `@weft/core` and `@weft/backend-node` and loads the model through them. */
 async function loadWithWeft() {

@@ -3,19 +3,61 @@
  * minimal greedy decoding loop on onnxruntime-node with no Weft code in it (feeds, run, argmax).
  */
 import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import ort from 'onnxruntime-node';
 
 /** The repository root (model paths are resolved against it). */
 export const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
 
-/** `flag(name, fallback)`: the value after `--name` on the command line, or the fallback. */
+/**
+ * The command line's flags, read by name: `flag(name, fallback)` is the value after `--name`, or
+ * the fallback; `flag.on(name)` whether the switch `--name` is there. Once a script has read every
+ * flag it takes, `flag.done(import.meta.url)` prints the script's header comment for `--help` (and
+ * exits), and refuses a flag nothing read (exit 2), so a typo such as `--run 4` cannot quietly run
+ * the default 200 requests.
+ */
 export function commandFlags(args = process.argv.slice(2)) {
-  return (name, fallback) => {
+  const values = new Set();
+  const switches = new Set();
+  const flag = (name, fallback) => {
+    values.add(name);
     const i = args.indexOf(`--${name}`);
     return i >= 0 && args[i + 1] !== undefined ? args[i + 1] : fallback;
   };
+  flag.on = (name) => {
+    switches.add(name);
+    return args.includes(`--${name}`);
+  };
+  flag.done = (scriptUrl) => {
+    const script = fileURLToPath(scriptUrl);
+    if (args.includes('--help') || args.includes('-h')) {
+      console.log(headerComment(script));
+      process.exit(0);
+    }
+    const unknown = [];
+    for (let i = 0; i < args.length; i++) {
+      const name = args[i].startsWith('--') ? args[i].slice(2) : undefined;
+      if (name !== undefined && values.has(name)) i++; // its value may start with "--"
+      else if (name === undefined || !switches.has(name)) unknown.push(args[i]);
+    }
+    if (unknown.length > 0) {
+      const takes = [...[...values].map((n) => `--${n} V`), ...[...switches].map((n) => `--${n}`)].join(', ');
+      console.error(`${basename(script)}: unexpected ${unknown.map((a) => JSON.stringify(a)).join(', ')}; it takes ${takes} (--help says more).`);
+      process.exit(2);
+    }
+  };
+  return flag;
+}
+
+/** A script's first doc comment, without its comment markers: its usage. */
+function headerComment(file) {
+  const header = readFileSync(file, 'utf8').split('/**')[1]?.split('*/')[0] ?? '';
+  return header
+    .split('\n')
+    .map((line) => line.replace(/^ \* ?/, ''))
+    .join('\n')
+    .trim();
 }
 
 /**

@@ -32,7 +32,8 @@ const flag = commandFlags();
 const { dir, shape, runs, tokens, promptTokens } = runSettings(flag, 150);
 const order = flag('order', 'rotate');
 if (order !== 'rotate' && order !== 'repeat') throw new Error(`--order must be rotate or repeat (got ${order})`);
-const collect = process.argv.includes('--collect');
+const collect = flag.on('collect');
+flag.done(import.meta.url);
 if (collect && typeof globalThis.gc !== 'function') throw new Error('--collect needs node --expose-gc');
 
 const weft = core.createWeft({ plugins: [backend.nodeBackend()] });

@@ -22,7 +22,8 @@ import { commandFlags, minimalGreedyLoop, runSettings } from './minimal-loop.mjs
 
 const flag = commandFlags();
 const { dir, shape, tokens, promptTokens } = runSettings(flag, 0);
-const list = process.argv.includes('--list');
+const list = flag.on('list');
+flag.done(import.meta.url);
 const warmUps = 20;
 
 const session = new inspector.Session();

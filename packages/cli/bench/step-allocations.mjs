@@ -16,6 +16,7 @@ import { commandFlags, minimalGreedyLoop, runSettings } from './minimal-loop.mjs
 const flag = commandFlags();
 const { dir, shape, runs, tokens, promptTokens } = runSettings(flag, 100);
 const top = Number(flag('top', '12'));
+flag.done(import.meta.url);
 const weft = createWeft({ plugins: [nodeBackend({ defaults: { intraOpNumThreads: 1 } })] });
 const model = await weft.load(dir);
 const prompt = benchPromptIds(model.tokenizer, promptTokens);

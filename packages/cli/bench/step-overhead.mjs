@@ -24,6 +24,8 @@ import { commandFlags, importBaseline, minimalGreedyLoop, runSettings } from './
 const flag = commandFlags();
 const { dir, shape, runs, tokens, promptTokens } = runSettings(flag, 80);
 const baselineDir = flag('baseline', undefined);
+const separate = flag.on('separate-sessions');
+flag.done(import.meta.url);
 const options = { intraOpNumThreads: 1, interOpNumThreads: 1 };
 
 /** A Weft build's engine: per-step gaps between token events and its forwardMs. */
@@ -56,7 +58,6 @@ const weft = await weftEngine(core, backend);
 const prompt = benchPromptIds(weft.model.tokenizer, promptTokens);
 // The minimal loop runs on Weft's own session, as `weft bench` does: with two sessions, whichever
 // ran last has its weights in the caches, which moves the other's time inside the run.
-const separate = process.argv.includes('--separate-sessions');
 const session = separate ? await ort.InferenceSession.create(join(dir, 'onnx/model.onnx'), options) : weft.model.session.ortSession;
 
 // The minimal loop has no EOS check: it generates as many tokens as Weft does.

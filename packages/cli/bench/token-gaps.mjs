@@ -24,6 +24,7 @@ import { commandFlags, runSettings } from './minimal-loop.mjs';
 const flag = commandFlags();
 const { dir, runs, tokens, promptTokens } = runSettings(flag, 300);
 const alone = flag('alone', undefined);
+flag.done(import.meta.url);
 if (alone !== undefined && alone !== 'weft' && alone !== 'bare') throw new Error('--alone must be weft or bare');
 
 const weft = core.createWeft({ plugins: [backend.nodeBackend()] });

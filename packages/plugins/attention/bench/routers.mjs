@@ -6,7 +6,7 @@
 //   pnpm run build && node packages/plugins/attention/bench/routers.mjs [--stories 16|all]
 //     [--budgets 64,128,256] [--routers window,sink-window,... | "key-norm:recent=16 window"] [--long-tokens 3072]
 //     [--long-budget 256] [--no-long] [--model DIR] [--kv "fp32 int8 kivi:residual=128"]
-//     [--plot docs/kv-quality.png] [--no-routers] [--json]
+//     [--plot docs/kv-quality.png] [--no-routers] [--json] [--help]
 //   node packages/plugins/attention/bench/routers.mjs --from-json report.json [--plot FILE.png]
 //
 // --kv takes KV stores separated by spaces or ';' (each NAME[:key=value,...] as on the CLI): the
@@ -421,13 +421,24 @@ function markdown(r) {
 }
 
 function parseArgs(argv) {
+  // Flags that take a value, and switches; anything else (a typo) is refused rather than ignored.
+  const VALUE_FLAGS = ['stories', 'budgets', 'routers', 'long-tokens', 'long-budget', 'model', 'kv', 'plot', 'from-json'];
+  const SWITCHES = ['json', 'no-long', 'no-routers'];
+  if (argv.includes('--help') || argv.includes('-h')) {
+    // The usage is this file's header comment.
+    const header = readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1);
+    console.log(header.slice(0, header.findIndex((l) => !l.startsWith('//'))).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
+    process.exit(0);
+  }
   const out = {};
   for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (!a.startsWith('--')) throw new Error(`unexpected argument ${a}`);
-    const key = a.slice(2);
-    if (['json', 'no-long', 'no-routers'].includes(key)) out[key] = true;
-    else out[key] = argv[++i];
+    const key = argv[i].startsWith('--') ? argv[i].slice(2) : undefined;
+    if (key !== undefined && SWITCHES.includes(key)) out[key] = true;
+    else if (key !== undefined && VALUE_FLAGS.includes(key) && argv[i + 1] !== undefined) out[key] = argv[++i];
+    else {
+      const takes = [...VALUE_FLAGS.map((k) => `--${k} V`), ...SWITCHES.map((k) => `--${k}`)].join(', ');
+      throw new Error(`unexpected argument ${JSON.stringify(argv[i])}${key !== undefined && VALUE_FLAGS.includes(key) ? ' (it needs a value)' : ''}; routers.mjs takes ${takes} (--help says more)`);
+    }
   }
   return out;
 }

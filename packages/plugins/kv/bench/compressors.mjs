@@ -16,27 +16,34 @@ import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { createWeft, FullPrecisionKvStore } from '@weft/core';
 import { nodeBackend } from '@weft/backend-node';
 import { Fp16KvStore, Int4KvStore, Int8KvStore, KiviKvStore, TemporalKvStore } from '../dist/index.js';
 
 const root = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../..');
-const args = process.argv.slice(2);
-if (args.includes('--help') || args.includes('-h')) {
+// Strict: an unknown flag (a typo such as --repeat) is an error, not a default run.
+const { values: args } = parseArgs({
+  options: {
+    model: { type: 'string', default: 'models/story' },
+    tokens: { type: 'string', default: '1000' },
+    threads: { type: 'string', default: '1' },
+    repeats: { type: 'string', default: '3' },
+    json: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+if (args.help) {
   // The usage is this file's header comment.
   const header = readFileSync(fileURLToPath(import.meta.url), 'utf8').split('/**')[1].split('*/')[0];
   console.log(header.split('\n').map((l) => l.replace(/^ \* ?/, '')).join('\n').trim());
   process.exit(0);
 }
-const flag = (name, fallback) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] !== undefined ? args[i + 1] : fallback;
-};
-const json = args.includes('--json');
-const modelDir = resolve(root, flag('model', 'models/story'));
-const target = Number(flag('tokens', '1000'));
-const threads = Number(flag('threads', '1'));
-const repeats = Number(flag('repeats', '3'));
+const json = args.json;
+const modelDir = resolve(root, args.model);
+const target = Number(args.tokens);
+const threads = Number(args.threads);
+const repeats = Number(args.repeats);
 const log = (...m) => {
   if (!json) console.error(...m);
 };
