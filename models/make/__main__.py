@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 
+import onnx
 import torch
 
 from . import data, evaluate, export, merge, tokenizer_bpe
@@ -137,7 +138,7 @@ def cmd_bench_model(args) -> None:
     print(f"{model.num_parameters()} parameters (random weights), vocab {len(bpe.vocab)} -> {out}")
 
 
-FIXTURE_VARIANTS = ("tiny", "tiny-no-past", "tiny-no-position-ids", "tiny-merged")
+FIXTURE_VARIANTS = ("tiny", "tiny-no-past", "tiny-no-position-ids", "tiny-merged", "tiny-external")
 # The token whose logit the merged fixture raises by 1e4 when `use_cache_branch` disagrees with the
 # fed past (an ordinary word piece, not a special token).
 MERGED_GUARD_TOKEN = 1000
@@ -145,8 +146,10 @@ MERGED_GUARD_TOKEN = 1000
 
 def cmd_fixtures(args) -> None:
     """Tiny random-weight models (same weights, same tokenizer) in four graph variants, for core's
-    tests: standard (past + position_ids), no past inputs, no position_ids input, and an
-    Optimum-style merged decoder (`onnx/decoder_model_merged.onnx` with `use_cache_branch`)."""
+    tests: standard (past + position_ids), no past inputs, no position_ids input, an
+    Optimum-style merged decoder (`onnx/decoder_model_merged.onnx` with `use_cache_branch`), and
+    the standard graph with its weights in an external data file (`onnx/model.onnx_data`), as
+    exports of models over 2 GB have them."""
     torch.manual_seed(args.seed)
     cfg = LlamaConfig(vocab_size=1024, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                       num_attention_heads=4, num_key_value_heads=2, head_dim=8, max_position_embeddings=256)
@@ -174,7 +177,16 @@ def cmd_fixtures(args) -> None:
                                      guard_token=MERGED_GUARD_TOKEN)
         else:
             past, pos = name != "tiny-no-past", name != "tiny-no-position-ids"
-            export.export_onnx(model, os.path.join(out, "onnx", "model.onnx"), attentions=False, with_past=past, position_ids=pos)
+            graph = os.path.join(out, "onnx", "model.onnx")
+            export.export_onnx(model, graph, attentions=False, with_past=past, position_ids=pos)
+            if name == "tiny-external":
+                # Every initializer moves to one file beside the graph; the graph keeps its name.
+                # onnx appends to an existing data file, so a rerun starts from none.
+                data_file = os.path.join(out, "onnx", "model.onnx_data")
+                if os.path.exists(data_file):
+                    os.remove(data_file)
+                onnx.save_model(onnx.load(graph), graph, save_as_external_data=True, all_tensors_to_one_file=True,
+                                location="model.onnx_data", size_threshold=0)
         export.write_configs(cfg, out)
         tokenizer_bpe.save(bpe, out, cfg.max_position_embeddings)
         print(f"{model.num_parameters()} parameters -> {out}")

@@ -64,6 +64,7 @@ export { median } from './util/median.js';
 export { CircuitBreaker, type BreakerOptions, type BreakerState } from './backend/circuit-breaker.js';
 export { SessionPool, type ActiveSession } from './backend/session-pool.js';
 export { selectBackend, type BackendSelection, type BackendProbeOptions } from './model/select-backend.js';
+export { onnxExternalDataFiles, checkExternalDataLocation } from './model/onnx-external-data.js';
 export { FETCH_TIMEOUT_MS, PROBE_TIMEOUT_MS, SESSION_TIMEOUT_MS } from './model/load-timeouts.js';
 export { checkSessionOptions, logSeverityLevel } from './model/session-options.js';
 export { gatherSlots, validateSelection } from './generation/kv/gather-slots.js';

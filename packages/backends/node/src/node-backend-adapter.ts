@@ -4,6 +4,7 @@ import {
   logSeverityLevel,
   InvalidOptionsError,
   ModelLoadError,
+  onnxExternalDataFiles,
   type BackendAdapter,
   type BackendProbe,
   type InferenceSession,
@@ -45,6 +46,7 @@ export class NodeBackendAdapter implements BackendAdapter {
     const merged = { ...this.defaults, ...checkSessionOptions(options) };
     const sessionOptions = toOrtOptions(merged, ort.listSupportedBackends().map((p) => p.name));
     const bytes = source.kind === 'bytes' ? modelBytes(source.bytes) : undefined;
+    if (source.kind === 'bytes') refuseExternalData(source);
     try {
       const session =
         source.kind === 'path'
@@ -59,6 +61,20 @@ export class NodeBackendAdapter implements BackendAdapter {
       });
     }
   }
+}
+
+/**
+ * onnxruntime-node reads a graph's external data files (`model.onnx_data`) only from disk, beside
+ * a graph opened by path: given bytes, it would fail to find them. A `BackendError`, so that
+ * `backend: 'auto'` goes on to a backend that takes them (the web backend).
+ */
+function refuseExternalData(source: Extract<ModelSource, { kind: 'bytes' }>): void {
+  const files = source.externalData?.length ? source.externalData.map((f) => f.path) : onnxExternalDataFiles(source.bytes);
+  if (files.length === 0) return;
+  throw new BackendError(
+    `onnxruntime-node cannot open a graph whose tensors are in external data files (${files.join(', ')}) from bytes: it reads them only from disk, beside a graph file. Load the model from a folder on disk, or use the web backend (@weft/backend-web), which takes them as bytes.`,
+    { backend: 'node' },
+  );
 }
 
 /**

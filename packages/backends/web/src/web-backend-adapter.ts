@@ -77,11 +77,14 @@ export class WebBackendAdapter implements BackendAdapter {
       : this.providers;
     const ort = await loadRuntime();
     applyWasmSettings(ort, { numThreads: this.options.numThreads, wasmPaths: this.options.wasmPaths });
-    const bytes = await readModel(source, this.env);
+    const model = await readModel(source, this.env);
     const where = source.kind === 'path' ? source.path : `${source.bytes.byteLength} bytes`;
     let session: ortTypes.InferenceSession;
     try {
-      session = await ort.InferenceSession.create(bytes, toOrtWebOptions(merged, providers));
+      const sessionOptions = toOrtWebOptions(merged, providers);
+      // Tensors the graph keeps in files beside it (`model.onnx_data`), under the names it gives them.
+      if (model.externalData.length > 0) sessionOptions.externalData = model.externalData.map((f) => ({ path: f.path, data: f.data }));
+      session = await ort.InferenceSession.create(model.bytes, sessionOptions);
     } catch (cause) {
       if (WeftError.isInstance(cause)) throw cause;
       const unavailable = await this.explainUnavailable(providers);

@@ -1,8 +1,9 @@
 import { ModelLoadError } from '../errors/model-load-error.js';
-import type { ModelSource } from '../spec/backend.js';
+import type { ExternalDataFile, ModelSource } from '../spec/backend.js';
 import { concatBytes } from '../util/concat-bytes.js';
 import { requireJsonObject } from '../util/json-object.js';
 import { FETCH_TIMEOUT_MS } from './load-timeouts.js';
+import { checkExternalDataLocation, onnxExternalDataFiles } from './onnx-external-data.js';
 
 /** Graph files tried in order when the caller names none. */
 export const GRAPH_CANDIDATES: readonly string[] = ['onnx/model.onnx', 'onnx/decoder_model_merged.onnx', 'model.onnx'];
@@ -144,9 +145,21 @@ class HttpModelFolder implements ModelFolder {
   }
 
   async source(file: string): Promise<ModelSource> {
+    const graph = this.resolve(file);
     const bytes = await this.request(file, 'GET', readBody);
-    if (bytes === undefined) throw new ModelLoadError(`${this.resolve(file)} was not found.`, { path: this.resolve(file) });
-    return { kind: 'bytes', bytes };
+    if (bytes === undefined) throw new ModelLoadError(`${graph} was not found.`, { path: graph });
+    const locations = onnxExternalDataFiles(bytes);
+    if (locations.length === 0) return { kind: 'bytes', bytes };
+    // The graph keeps tensors in files beside it (`model.onnx_data`): they travel with its bytes.
+    const folder = file.includes('/') ? file.slice(0, file.lastIndexOf('/') + 1) : '';
+    const externalData: ExternalDataFile[] = [];
+    for (const location of locations) {
+      const name = folder + checkExternalDataLocation(location, graph);
+      const data = await this.request(name, 'GET', readBody);
+      if (data === undefined) throw new ModelLoadError(`${graph} keeps tensors in ${location}, but ${this.resolve(name)} was not found.`, { path: this.resolve(name) });
+      externalData.push({ path: location, data });
+    }
+    return { kind: 'bytes', bytes, externalData };
   }
 
   async assertExists(): Promise<void> {

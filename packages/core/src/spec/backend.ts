@@ -33,10 +33,22 @@ export interface BackendTensor<T extends TensorDataType = TensorDataType> {
   dispose(): void;
 }
 
-/** Where a model comes from. */
+/**
+ * A file an ONNX graph reads tensors from (its weights, in exports over 2 GB), by the name the
+ * graph gives it (`location`, relative to the graph's folder, e.g. `model.onnx_data`).
+ */
+export interface ExternalDataFile {
+  readonly path: string;
+  readonly data: Uint8Array;
+}
+
+/**
+ * Where a model comes from: a graph file (whose external data files, if any, lie beside it), or
+ * the graph's bytes together with the external data files it names.
+ */
 export type ModelSource =
   | { readonly kind: 'path'; readonly path: string }
-  | { readonly kind: 'bytes'; readonly bytes: Uint8Array };
+  | { readonly kind: 'bytes'; readonly bytes: Uint8Array; readonly externalData?: readonly ExternalDataFile[] };
 
 /** Graph optimisation levels, as onnxruntime names them. */
 export type GraphOptimizationLevel = 'disabled' | 'basic' | 'extended' | 'all';

@@ -1,0 +1,110 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { NodeBackendAdapter } from '@weft/backend-node';
+import { BackendError, checkExternalDataLocation, ModelLoadError, onnxExternalDataFiles } from '../src/index.js';
+import { collect, fixture, runtime, storyModel } from './helpers.js';
+import { serveFolder } from './serve-folder.js';
+
+const graphOf = (name: string) => readFile(join(fixture(name), 'onnx/model.onnx'));
+const request = { prompt: 'Once upon a time', maxTokens: 12 };
+const runtimes: ReturnType<typeof runtime>[] = [];
+afterAll(() => Promise.all(runtimes.map((w) => w.dispose())));
+
+async function tokens(dir: string, options = {}): Promise<number[]> {
+  const weft = runtime();
+  runtimes.push(weft);
+  const model = await weft.load(dir, options);
+  return (await collect(model.generate(request))).flatMap((e) => (e.type === 'token' ? [e.id] : []));
+}
+
+describe('graphs with external data files', () => {
+  it('finds the external data files a graph names, and none in graphs with inline weights', async () => {
+    expect(onnxExternalDataFiles(await graphOf('tiny-external'))).toEqual(['model.onnx_data']);
+    expect(onnxExternalDataFiles(await graphOf('tiny'))).toEqual([]);
+    expect(onnxExternalDataFiles(await readFile(join(storyModel, 'onnx/model.onnx')))).toEqual([]);
+    expect(onnxExternalDataFiles(await readFile(join(fixture('tiny-merged'), 'onnx/decoder_model_merged.onnx')))).toEqual([]);
+  });
+
+  it('never throws on bytes that are not a model (the runtime reports those)', async () => {
+    const external = await graphOf('tiny-external');
+    for (const bytes of [new Uint8Array(), Uint8Array.from([255, 255, 255, 255]), new TextEncoder().encode('<!doctype html>'), external.subarray(0, external.length - 100)]) {
+      expect(onnxExternalDataFiles(bytes)).toEqual([]);
+    }
+  });
+
+  it('accepts external data names inside the graph\'s folder and refuses any other', () => {
+    expect(checkExternalDataLocation('model.onnx_data', 'g.onnx')).toBe('model.onnx_data');
+    expect(checkExternalDataLocation('weights/part-1.bin', 'g.onnx')).toBe('weights/part-1.bin');
+    for (const hostile of ['../secret', 'a/../../b', '/etc/passwd', 'C:\\\\x', 'http://evil/x', '', './x', 'a//b', 'x\0y']) {
+      expect(() => checkExternalDataLocation(hostile, 'g.onnx'), hostile).toThrow(ModelLoadError);
+    }
+    expect(() => checkExternalDataLocation('../secret', 'http://x/onnx/model.onnx')).toThrow(
+      'http://x/onnx/model.onnx names an external data file at "../secret", outside the graph\'s folder; only files beside the graph (or below it) are read.',
+    );
+  });
+
+  it('loads a folder on disk whose graph has external data, with the same tokens as the inline graph', async () => {
+    expect(await tokens(fixture('tiny-external'))).toEqual(await tokens(fixture('tiny')));
+  });
+
+  it('over HTTP: fetches the data file with the graph; the node backend says why it cannot take them as bytes', async () => {
+    const server = await serveFolder(fixture('tiny-external'));
+    try {
+      const error = await tokens(server.url, { backend: 'node' }).catch((e: unknown) => e);
+      expect(ModelLoadError.isInstance(error)).toBe(true);
+      expect((error as Error).message).toContain(
+        'onnxruntime-node cannot open a graph whose tensors are in external data files (model.onnx_data) from bytes: it reads them only from disk, beside a graph file. Load the model from a folder on disk, or use the web backend (@weft/backend-web), which takes them as bytes.',
+      );
+    } finally {
+      server.close();
+    }
+  });
+
+  it('over HTTP: a missing data file, or one named outside the graph\'s folder, is a ModelLoadError naming it', async () => {
+    const graph = await graphOf('tiny-external');
+    // The same graph naming "../secret_data1" (as many bytes as "model.onnx_data", so the protobuf stays valid).
+    const hostile = Buffer.from(graph).toString('latin1').replace('model.onnx_data', '../secret_data1');
+    let mode: 'missing' | 'hostile' = 'missing';
+    const server = await serveFolder(fixture('tiny-external'), {
+      respond: ({ path, req, res }) => {
+        if (mode === 'missing' && path.endsWith('.onnx_data')) {
+          res.writeHead(404);
+          res.end();
+          return true;
+        }
+        if (mode === 'hostile' && path.endsWith('model.onnx') && req.method === 'GET') {
+          const body = Buffer.from(hostile, 'latin1');
+          res.writeHead(200, { 'content-length': body.byteLength });
+          res.end(body);
+          return true;
+        }
+        return false;
+      },
+    });
+    const weft = runtime();
+    runtimes.push(weft);
+    try {
+      const missing = await weft.load(server.url).catch((e: unknown) => e);
+      expect(ModelLoadError.isInstance(missing)).toBe(true);
+      expect((missing as Error).message).toMatch(/onnx\/model\.onnx keeps tensors in model\.onnx_data, but http:\/\/127\.0\.0\.1:\d+\/onnx\/model\.onnx_data was not found\./);
+      mode = 'hostile';
+      const outside = await weft.load(server.url).catch((e: unknown) => e);
+      expect(ModelLoadError.isInstance(outside)).toBe(true);
+      expect((outside as Error).message).toMatch(/names an external data file at "\.\.\/secret_data1", outside the graph's folder/);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('node backend: bytes of a graph with external data are a BackendError, with or without the files', async () => {
+    const adapter = new NodeBackendAdapter({ intraOpNumThreads: 1 });
+    const bytes = new Uint8Array(await graphOf('tiny-external'));
+    const data = new Uint8Array(await readFile(join(fixture('tiny-external'), 'onnx/model.onnx_data')));
+    for (const source of [{ kind: 'bytes' as const, bytes }, { kind: 'bytes' as const, bytes, externalData: [{ path: 'model.onnx_data', data }] }]) {
+      const error = await adapter.createSession(source).catch((e: unknown) => e);
+      expect(BackendError.isInstance(error)).toBe(true);
+      expect((error as Error).message).toMatch(/^onnxruntime-node cannot open a graph whose tensors are in external data files \(model\.onnx_data\) from bytes/);
+    }
+  });
+});
