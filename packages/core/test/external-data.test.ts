@@ -36,7 +36,7 @@ describe('graphs with external data files', () => {
   it('accepts external data names inside the graph\'s folder and refuses any other', () => {
     expect(checkExternalDataLocation('model.onnx_data', 'g.onnx')).toBe('model.onnx_data');
     expect(checkExternalDataLocation('weights/part-1.bin', 'g.onnx')).toBe('weights/part-1.bin');
-    for (const hostile of ['../secret', 'a/../../b', '/etc/passwd', 'C:\\\\x', 'http://evil/x', '', './x', 'a//b', 'x\0y']) {
+    for (const hostile of ['../secret', 'a/../../b', '/etc/passwd', 'C:\\\\x', 'http://evil/x', '', './x', 'a//b', 'x\0y', '%2e%2e/x', '.%2E/x', '.\n./x', 'a\t/../b', 'x?y', 'x#y']) {
       expect(() => checkExternalDataLocation(hostile, 'g.onnx'), hostile).toThrow(ModelLoadError);
     }
     expect(() => checkExternalDataLocation('../secret', 'http://x/onnx/model.onnx')).toThrow(
@@ -52,6 +52,8 @@ describe('graphs with external data files', () => {
     const server = await serveFolder(fixture('tiny-external'));
     try {
       const error = await tokens(server.url, { backend: 'node' }).catch((e: unknown) => e);
+      // Core fetched the data file the graph names, beside it, with the graph.
+      expect(server.requested).toEqual(expect.arrayContaining(['GET /onnx/model.onnx', 'GET /onnx/model.onnx_data']));
       expect(ModelLoadError.isInstance(error)).toBe(true);
       expect((error as Error).message).toContain(
         'onnxruntime-node cannot open a graph whose tensors are in external data files (model.onnx_data) from bytes: it reads them only from disk, beside a graph file. Load the model from a folder on disk, or use the web backend (@weft/backend-web), which takes them as bytes.',
@@ -64,8 +66,9 @@ describe('graphs with external data files', () => {
   it('over HTTP: a missing data file, or one named outside the graph\'s folder, is a ModelLoadError naming it', async () => {
     const graph = await graphOf('tiny-external');
     // The same graph naming "../secret_data1" (as many bytes as "model.onnx_data", so the protobuf stays valid).
-    const hostile = Buffer.from(graph).toString('latin1').replace('model.onnx_data', '../secret_data1');
-    let mode: 'missing' | 'hostile' = 'missing';
+    const hostileAs = (name: string) => Buffer.from(Buffer.from(graph).toString('latin1').replace('model.onnx_data', name), 'latin1');
+    const names = { hostile: '../secret_data1', encoded: '%2e%2e/secret_d' };
+    let mode: 'missing' | 'hostile' | 'encoded' = 'missing';
     const server = await serveFolder(fixture('tiny-external'), {
       respond: ({ path, req, res }) => {
         if (mode === 'missing' && path.endsWith('.onnx_data')) {
@@ -73,8 +76,8 @@ describe('graphs with external data files', () => {
           res.end();
           return true;
         }
-        if (mode === 'hostile' && path.endsWith('model.onnx') && req.method === 'GET') {
-          const body = Buffer.from(hostile, 'latin1');
+        if (mode !== 'missing' && path.endsWith('model.onnx') && req.method === 'GET') {
+          const body = hostileAs(names[mode]);
           res.writeHead(200, { 'content-length': body.byteLength });
           res.end(body);
           return true;
@@ -92,6 +95,11 @@ describe('graphs with external data files', () => {
       const outside = await weft.load(server.url).catch((e: unknown) => e);
       expect(ModelLoadError.isInstance(outside)).toBe(true);
       expect((outside as Error).message).toMatch(/names an external data file at "\.\.\/secret_data1", outside the graph's folder/);
+      // Percent-escaped dots, which a URL parser would turn into "..", are refused as well.
+      mode = 'encoded';
+      const escaped = await weft.load(server.url).catch((e: unknown) => e);
+      expect((escaped as Error).message).toMatch(/names an external data file at "%2e%2e\/secret_d", outside the graph's folder/);
+      expect(server.requested.some((r) => r.includes('secret'))).toBe(false);
     } finally {
       server.close();
     }

@@ -144,6 +144,10 @@ describe('generation loop', () => {
         `${option} does not apply with a sampler: the request's sampler replaces core's temperature, topK, topP and minP. Leave ${option} out, or pass what the sampler needs in its options.`,
       );
     }
+    // A null sampler is no sampler: the error says what a sampler must be, not that temperature is refused.
+    const nullSampler = await collect(model.generate({ prompt: 'x', sampler: null as never, temperature: 0.7 })).catch((e: unknown) => e);
+    expect((nullSampler as Error).message).not.toMatch(/does not apply with a sampler/);
+    expect((nullSampler as Error).message).toMatch(/sampler/);
     // The rest of the request still applies with a sampler: repetitionPenalty and seed are fine.
     const last = done(await collect(model.generate({ prompt: 'x', maxTokens: 2, sampler: forced, repetitionPenalty: 1.2, seed: 3, ignoreEos: true })));
     expect(last.rows[0]!.ids).toEqual([100, 100]);

@@ -36,10 +36,37 @@ describe('reading a response body', () => {
     }
   });
 
-  it('fails with a ModelLoadError naming the URL when the body ends short of the announced length', async () => {
-    const error = await readResponseBytes(response(pieces, { 'content-length': '1200' }), 'http://x/m.onnx', () => {}).catch((e: unknown) => e);
+  it('returns what arrived when the body is shorter than announced (a length given for another encoding)', async () => {
+    const out = await readResponseBytes(response(pieces, { 'content-length': '1200' }), 'http://x/m.onnx', () => {});
+    expect(out).toEqual(bytes);
+    expect(out.buffer.byteLength).toBe(1000);
+  });
+
+  it('allocates at most firstAllocation for the announced length until that much has arrived, then grows once', async () => {
+    // Announced 1000, first array 300: pieces of 1 and 299 fill it, the 1-byte piece grows it to 1000.
+    expect(await readResponseBytes(response(pieces, { 'content-length': '1000' }), 'http://x/m.onnx', () => {}, 300)).toEqual(bytes);
+    expect((await readResponseBytes(response(pieces, { 'content-length': '1000' }), 'http://x/m.onnx', () => {}, 300)).buffer.byteLength).toBe(1000);
+    // A body that stops early never grows past the first array: a header alone buys nothing.
+    const early = await readResponseBytes(response([bytes.subarray(0, 10)], { 'content-length': String(2 ** 31) }), 'http://x/m.onnx', () => {}, 64);
+    expect(early).toEqual(bytes.subarray(0, 10));
+    expect(early.buffer.byteLength).toBe(10);
+  });
+
+  it('fails with a ModelLoadError naming the URL when the connection breaks mid-body', async () => {
+    let sent = false;
+    const broken = new Response(
+      new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (sent) controller.error(new Error('terminated'));
+          else controller.enqueue(bytes.subarray(0, 100));
+          sent = true;
+        },
+      }),
+      { headers: { 'content-length': '1000' } },
+    );
+    const error = await readResponseBytes(broken, 'http://x/m.onnx', () => {}).catch((e: unknown) => e);
     expect(ModelLoadError.isInstance(error)).toBe(true);
-    expect((error as Error).message).toBe('Cannot fetch http://x/m.onnx: the download broke off (1000 of the 1200 bytes the server announced).');
+    expect((error as Error).message).toBe('Cannot fetch http://x/m.onnx: the download broke off (terminated).');
   });
 
   it('reads chunks when the length is missing, malformed or of an encoded body', async () => {

@@ -9,15 +9,18 @@ import { join } from 'node:path';
 export type FileResponder = (request: { path: string; body: Buffer; req: IncomingMessage; res: ServerResponse }) => boolean;
 
 /**
- * Serves the files of `root` on 127.0.0.1 at `url`. A file the folder lacks is a 404, or what
- * `missing` answers; `respond` may answer a request for a file it has in its own way.
+ * Serves the files of `root` on 127.0.0.1 at `url`, logging each request as `METHOD /path` in
+ * `requested`. A file the folder lacks is a 404, or what `missing` answers; `respond` may answer
+ * a request for a file it has in its own way.
  */
 export async function serveFolder(
   root: string,
   options: { respond?: FileResponder; missing?: (req: IncomingMessage, res: ServerResponse) => void } = {},
-): Promise<{ url: string; close(): void }> {
+): Promise<{ url: string; requested: string[]; close(): void }> {
+  const requested: string[] = [];
   const server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+    requested.push(`${req.method} ${path}`);
     readFile(join(root, path)).then(
       (body) => {
         if (options.respond?.({ path, body, req, res })) return;
@@ -34,6 +37,7 @@ export async function serveFolder(
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as { port: number }).port}/`,
+    requested,
     close: () => {
       server.closeAllConnections();
       server.close();

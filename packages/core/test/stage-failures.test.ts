@@ -37,6 +37,26 @@ describe('failures inside plugin stages', () => {
     }
   });
 
+  it('accepts a plain hook whose toStringTag a wrapper changed, and names a hook that cannot be inspected', async () => {
+    let calls = 0;
+    const traced = Object.assign(() => void calls++, { [Symbol.toStringTag]: 'traced' });
+    const model = await withHooks('traced-hook', { afterToken: traced });
+    await collect(model.generate({ prompt: 'x', maxTokens: 3, ignoreEos: true }));
+    expect(calls).toBe(3);
+
+    const hostile = new Proxy(() => {}, {
+      get: (target, key) => {
+        if (key === Symbol.toStringTag) throw new Error('no peeking');
+        return Reflect.get(target, key);
+      },
+    });
+    const weft = runtime([definePlugin({ name: 'proxy-hook', version: '1.0.0', apiVersion: '^0.1.0', setup: (ctx) => ctx.addHooks({ afterToken: hostile }) })]);
+    runtimes.push(weft);
+    const error = await weft.load(fixture('tiny')).catch((e: unknown) => e);
+    expect(PluginError.isInstance(error)).toBe(true);
+    expect((error as Error).message).toContain('"afterToken" could not be read: no peeking');
+  });
+
   it('fails the stream of a hook that returns a rejecting promise, without an unhandled rejection', async () => {
     const model = await withHooks('async-hook', {
       // A plain function (not `async`, which addHooks refuses) that still returns a promise.

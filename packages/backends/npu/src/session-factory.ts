@@ -1,4 +1,4 @@
-import { BackendError, describeCause, logSeverityLevel, ModelLoadError, WeftError, type InferenceSession, type ModelSource, type SessionOptions } from '@weft/core';
+import { BackendError, describeCause, logSeverityLevel, ModelLoadError, onnxExternalDataFiles, WeftError, type InferenceSession, type ModelSource, type SessionOptions } from '@weft/core';
 import type * as ortTypes from 'onnxruntime-node';
 import { loadRuntime } from './load-runtime.js';
 import { OrtNodeSession } from './ort-node-session.js';
@@ -60,6 +60,16 @@ async function createNodeSession(request: SessionRequest): Promise<InferenceSess
   const options = toOrtNodeSessionOptions(request);
   const { source } = request;
   if (source.kind === 'path') await checkReadable(source.path);
+  else {
+    // onnxruntime-node reads external data files only from disk beside a graph file: this
+    // provider fails (a BackendError), and the chain goes on to wasm/webnn, which take them.
+    const files = source.externalData?.length ? source.externalData.map((f) => f.path) : onnxExternalDataFiles(source.bytes);
+    if (files.length > 0) {
+      throw new BackendError(`onnxruntime-node cannot open a graph whose tensors are in external data files (${files.join(', ')}) from bytes; load the model from a folder on disk.`, {
+        backend: 'npu',
+      });
+    }
+  }
   const session = source.kind === 'path' ? await ort.InferenceSession.create(source.path, options) : await ort.InferenceSession.create(nodeModelBytes(source.bytes), options);
   return new OrtNodeSession(ort, session);
 }

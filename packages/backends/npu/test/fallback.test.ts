@@ -191,6 +191,20 @@ describe('npu fallback chain', () => {
     expect(asked).toEqual(['cpu']);
   });
 
+  it('bytes of a graph with external data fail each onnxruntime-node provider with a BackendError that says why', async () => {
+    const external = tinyGraph.replace('/tiny/', '/tiny-external/');
+    const { factory, asked } = failing({});
+    const adapter = new NpuBackendAdapter({ facts: FACTS.linuxArm, sessionFactory: factory });
+    const error = await adapter.createSession({ kind: 'bytes', bytes: new Uint8Array(readFileSync(external)) }).catch((e: unknown) => e);
+    expect(BackendError.isInstance(error)).toBe(true);
+    expect((error as Error).message).toMatch(/cpu \(failed: onnxruntime-node cannot open a graph whose tensors are in external data files \(model\.onnx_data\) from bytes; load the model from a folder on disk\.\)/);
+    expect(asked).toEqual(['cpu']);
+    // From disk, onnxruntime-node finds the data file beside the graph.
+    const session = await adapter.createSession({ kind: 'path', path: external }, { intraOpNumThreads: 1 });
+    expect(session.outputNames).toContain('logits');
+    await session.release();
+  });
+
   it('a graph file that does not exist is a ModelLoadError from the first provider, not one failure per provider', async () => {
     const { factory, asked } = failing({});
     const adapter = new NpuBackendAdapter({ facts: FACTS.windowsArmQnn, sessionFactory: factory });

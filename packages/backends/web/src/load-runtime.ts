@@ -15,7 +15,9 @@ let runtime: Promise<Ort> | undefined;
  * `requested` is the thread count asked for, which onnxruntime-web lowers to 1 where wasm threads
  * are not supported: asking for it again is no change.
  */
-let frozen: { readonly numThreads: number | undefined; readonly requested: number | undefined; readonly wasmPaths: string | undefined } | undefined;
+let frozen:
+  | { readonly numThreads: number | undefined; readonly requested: number | undefined; readonly threadsSupported: boolean; readonly wasmPaths: string | undefined }
+  | undefined;
 /** The thread count last written into `env.wasm.numThreads`, before onnxruntime-web read it. */
 let requested: number | undefined;
 
@@ -42,7 +44,8 @@ export function applyWasmSettings(ort: Ort, settings: WasmSettings): void {
   const paths = settings.wasmPaths === undefined ? undefined : JSON.stringify(settings.wasmPaths);
   if (frozen) {
     const threads = settings.numThreads;
-    if (threads !== undefined && threads !== 0 && threads !== frozen.numThreads && threads !== frozen.requested) {
+    // Without wasm threads onnxruntime-web runs one thread whatever is asked: no value changes anything.
+    if (threads !== undefined && threads !== 0 && threads !== frozen.numThreads && threads !== frozen.requested && frozen.threadsSupported) {
       throw new InvalidOptionsError(
         `onnxruntime-web is already running with numThreads = ${frozen.numThreads ?? 'its default'} in this process; it cannot switch to ${settings.numThreads}. Give every web backend the same numThreads.`,
         { option: 'numThreads' },
@@ -71,7 +74,7 @@ export function applyWasmSettings(ort: Ort, settings: WasmSettings): void {
 export function freezeWasmSettings(ort: Ort): void {
   if (frozen || typeof ort.env.wasm.numThreads !== 'number') return;
   const paths = ort.env.wasm.wasmPaths;
-  frozen = { numThreads: ort.env.wasm.numThreads, requested, wasmPaths: paths === undefined ? undefined : JSON.stringify(paths) };
+  frozen = { numThreads: ort.env.wasm.numThreads, requested, threadsSupported: wasmThreadsSupported(), wasmPaths: paths === undefined ? undefined : JSON.stringify(paths) };
 }
 
 /**
@@ -81,4 +84,9 @@ export function freezeWasmSettings(ort: Ort): void {
  */
 export function wasmThreadsInUse(): number | undefined {
   return frozen?.numThreads;
+}
+
+/** Whether wasm threads can run here: SharedArrayBuffer exists and a page is cross-origin isolated. */
+function wasmThreadsSupported(): boolean {
+  return typeof SharedArrayBuffer !== 'undefined' && (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated !== false;
 }

@@ -1,9 +1,18 @@
 import { checkExternalDataLocation, ModelLoadError, onnxExternalDataFiles, type ExternalDataFile, type ModelSource } from '@weft/core';
 import { nodeBuiltin, type WebEnvironment } from './environment.js';
 
-interface FsPromises {
-  readFile(path: string): Promise<Uint8Array>;
+interface FileHandle {
+  stat(): Promise<{ size: number }>;
+  read(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+  close(): Promise<void>;
 }
+
+interface FsPromises {
+  open(path: string, flags: string): Promise<FileHandle>;
+}
+
+/** Bytes read per call; a file is read into one array of its size, so files over 2 GiB (which `readFile` refuses) load too. */
+const READ_CHUNK = 64 * 1024 * 1024;
 
 /** A graph's bytes and the external data files it reads tensors from (empty for most graphs). */
 export interface ModelFiles {
@@ -46,7 +55,7 @@ async function readFile(path: string, env: WebEnvironment): Promise<Uint8Array> 
     const fs = nodeBuiltin<FsPromises>('node:fs/promises');
     if (!fs) throw new ModelLoadError(`Cannot read ${path}: this Node.js has no process.getBuiltinModule (Node >= 20.16 is needed).`, { path });
     try {
-      return await fs.readFile(path);
+      return await readWholeFile(fs, path);
     } catch (cause) {
       throw new ModelLoadError(`Cannot read ${path}: ${(cause as Error).message}`, { path, cause });
     }
@@ -62,5 +71,23 @@ async function readFile(path: string, env: WebEnvironment): Promise<Uint8Array> 
     return new Uint8Array(await response.arrayBuffer());
   } catch (cause) {
     throw new ModelLoadError(`Cannot fetch ${path}: the download broke off (${(cause as Error).message}).`, { path, cause });
+  }
+}
+
+/** A file's bytes in one array of its size, read `chunk` bytes at a time (exported for tests). */
+export async function readWholeFile(fs: FsPromises, path: string, chunk = READ_CHUNK): Promise<Uint8Array> {
+  const file = await fs.open(path, 'r');
+  try {
+    const { size } = await file.stat();
+    const out = new Uint8Array(size);
+    let offset = 0;
+    while (offset < size) {
+      const { bytesRead } = await file.read(out, offset, Math.min(chunk, size - offset), offset);
+      if (bytesRead === 0) break; // the file shrank while it was read
+      offset += bytesRead;
+    }
+    return offset === size ? out : out.slice(0, offset);
+  } finally {
+    await file.close();
   }
 }

@@ -1,9 +1,11 @@
+import * as fsPromises from 'node:fs/promises';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { nodeBackend } from '@weft/backend-node';
 import { createWeft, ModelLoadError, type Weft } from '@weft/core';
 import { WebBackendAdapter, webBackend } from '../src/index.js';
+import { readWholeFile } from '../src/read-model.js';
 import { serveFolder } from '../../../core/test/serve-folder.js';
 import { collect, tinyModel } from './helpers.js';
 
@@ -55,5 +57,15 @@ describe('web backend: graphs with external data files', () => {
     const session = await adapter.createSession({ kind: 'bytes', bytes, externalData: [{ path: 'model.onnx_data', data }] });
     expect(session.outputNames).toContain('logits');
     await session.release();
+  });
+
+  it('reads a file into one array of its size, a chunk at a time (files over 2 GiB, which readFile refuses, included)', async () => {
+    const path = join(externalModel, 'onnx/model.onnx_data');
+    const expected = new Uint8Array(await readFile(path));
+    for (const chunk of [7, 4096, 1 << 26]) {
+      const bytes = await readWholeFile(fsPromises, path, chunk);
+      expect(bytes).toEqual(expected);
+      expect(bytes.buffer.byteLength).toBe(expected.byteLength);
+    }
   });
 });

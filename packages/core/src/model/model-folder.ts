@@ -155,6 +155,10 @@ class HttpModelFolder implements ModelFolder {
     const externalData: ExternalDataFile[] = [];
     for (const location of locations) {
       const name = folder + checkExternalDataLocation(location, graph);
+      // The check above keeps the name inside the folder; the URL it makes must say the same.
+      if (!new URL(this.resolve(name)).href.startsWith(new URL(this.resolve(folder)).href)) {
+        throw new ModelLoadError(`${graph} names an external data file at ${JSON.stringify(location)}, outside the graph's folder.`, { path: graph });
+      }
       const data = await this.request(name, 'GET', readBody);
       if (data === undefined) throw new ModelLoadError(`${graph} keeps tensors in ${location}, but ${this.resolve(name)} was not found.`, { path: this.resolve(name) });
       externalData.push({ path: location, data });
@@ -261,15 +265,24 @@ async function answer(url: string, method: 'GET' | 'HEAD', signal: AbortSignal):
  * `ModelLoadError` naming the URL when the connection fails mid-body. With a `content-length` (and
  * no content encoding, which fetch undoes) the chunks are copied into one array of that size as
  * they arrive, so a large graph takes its own size in memory at the peak, not twice that (kept
- * chunks, then the joined copy); a body that turns out longer goes on as chunks.
+ * chunks, then the joined copy). The array starts at 16 MiB at most and grows to the announced
+ * size only once that much has arrived, so a header alone never buys a large allocation.
  */
 function readBody(response: Response, url: string, guard: RequestGuard): Promise<Uint8Array> {
   return readResponseBytes(response, url, () => guard.restartTimer());
 }
 
-/** {@link readBody} with `onData` called as each chunk arrives (exported for tests). */
-export async function readResponseBytes(response: Response, url: string, onData: () => void): Promise<Uint8Array> {
-  let filled = allocate(declaredLength(response));
+/** The first array {@link readResponseBytes} allocates for an announced body, at most. */
+const FIRST_ALLOCATION = 16 * 1024 * 1024;
+
+/**
+ * {@link readBody} with `onData` called as each chunk arrives (exported for tests, which also set
+ * `firstAllocation`). A body that turns out longer than announced goes on as chunks; a shorter
+ * one (a length the server gave for another encoding) is what arrived.
+ */
+export async function readResponseBytes(response: Response, url: string, onData: () => void, firstAllocation = FIRST_ALLOCATION): Promise<Uint8Array> {
+  const declared = declaredLength(response);
+  let filled = declared === undefined ? undefined : allocate(Math.min(declared, firstAllocation));
   let offset = 0;
   const chunks: Uint8Array[] = [];
   try {
@@ -277,41 +290,46 @@ export async function readResponseBytes(response: Response, url: string, onData:
     for (let next = await reader?.read(); next && !next.done; next = await reader!.read()) {
       onData();
       const chunk = next.value;
-      if (filled && offset + chunk.length <= filled.length) {
+      const end = offset + chunk.length;
+      if (filled && end > filled.length && declared !== undefined && end <= declared) {
+        // As much has arrived as the first array holds, and the announced size is still right: grow once.
+        const grown = allocate(declared);
+        grown?.set(filled.subarray(0, offset));
+        filled = grown ?? filled;
+      }
+      if (filled && end <= filled.length) {
         filled.set(chunk, offset);
       } else {
         if (filled) chunks.push(filled.subarray(0, offset));
         filled = undefined;
         chunks.push(chunk);
       }
-      offset += chunk.length;
+      offset = end;
     }
   } catch (cause) {
     throw new ModelLoadError(`Cannot fetch ${url}: the download broke off (${(cause as Error).message}).`, { path: url, cause });
   }
-  if (filled) {
-    if (offset !== filled.length) {
-      throw new ModelLoadError(`Cannot fetch ${url}: the download broke off (${offset} of the ${filled.length} bytes the server announced).`, { path: url });
-    }
-    return filled;
-  }
+  if (filled) return offset === filled.length ? filled : filled.slice(0, offset);
   return chunks.length === 1 ? chunks[0]! : concatBytes(chunks);
 }
 
-/** The body's length in bytes as the server declared it, when the body arrives as sent (not encoded). */
+/**
+ * The body's length in bytes as the server declared it, when the body arrives as sent: not
+ * encoded, and not a cross-origin response in a browser, where a `content-encoding` the server
+ * does not expose would go unseen.
+ */
 function declaredLength(response: Response): number | undefined {
+  if (response.type === 'cors' || response.type === 'opaque') return undefined;
   const encoding = response.headers.get('content-encoding');
   if (encoding !== null && encoding.trim().toLowerCase() !== 'identity') return undefined;
   const text = response.headers.get('content-length');
   if (text === null || !/^\s*\d+\s*$/.test(text)) return undefined;
   const length = Number(text);
-  // Past 2 GiB a single array is not a given on every platform; join chunks as before.
-  return length <= 2 ** 31 ? length : undefined;
+  return Number.isSafeInteger(length) ? length : undefined;
 }
 
 /** A zeroed array of `length` bytes, or undefined when it cannot be had at once (then the body is read as chunks). */
-function allocate(length: number | undefined): Uint8Array | undefined {
-  if (length === undefined) return undefined;
+function allocate(length: number): Uint8Array | undefined {
   try {
     return new Uint8Array(length);
   } catch {

@@ -92,9 +92,11 @@ function varint(bytes: Uint8Array, at: number, end: number): [number, number] {
 
 /**
  * `location` as an external data file's name relative to its graph's folder, refused with a
- * `ModelLoadError` naming the graph when it could reach outside that folder (absolute, `..`,
- * a URL, backslashes) or is empty: the name comes from the graph file, which a model folder on a
- * server or from a user controls.
+ * `ModelLoadError` naming the graph when it could reach outside that folder or is empty: the name
+ * comes from the graph file, which a model folder on a server or from a user controls. Refused:
+ * absolute names, `.` and `..` segments, and every character a file path or URL parser reads
+ * specially (`\`, `:`, `%` escapes such as `%2e%2e`, `?`, `#`, control characters, which URL
+ * parsers drop), so the name means the same file on disk and joined onto a URL.
  */
 export function checkExternalDataLocation(location: string, graph: string): string {
   const parts = location.split('/');
@@ -102,7 +104,7 @@ export function checkExternalDataLocation(location: string, graph: string): stri
     location.length > 0 &&
     location.length <= 1024 &&
     !location.startsWith('/') &&
-    !/[\\:\0]/.test(location) &&
+    !/[\\:%?#\u0000-\u001f\u007f]/.test(location) &&
     parts.every((p) => p !== '' && p !== '.' && p !== '..');
   if (!safe) {
     throw new ModelLoadError(`${graph} names an external data file at ${JSON.stringify(location)}, outside the graph's folder; only files beside the graph (or below it) are read.`, {

@@ -4,6 +4,13 @@ import { describeCause, quoteValue } from '../util/describe-cause.js';
 
 const STAGES = ['beforeForward', 'afterForward', 'processLogits', 'afterToken'] as const;
 
+/** Functions that do not run their body to completion when called, by their built-in tag. */
+const NOT_SYNCHRONOUS: Readonly<Record<string, string>> = {
+  '[object AsyncFunction]': 'an async function',
+  '[object GeneratorFunction]': 'a generator function',
+  '[object AsyncGeneratorFunction]': 'an async generator function',
+};
+
 /**
  * Reads a plugin's hook set once into a frozen copy holding its stage functions, each bound to the
  * object the plugin passed (so class instances keep their `this`). Throws a `PluginError` (stage
@@ -39,12 +46,17 @@ export function snapshotHooks(plugin: string, hooks: unknown): GenerationHooks {
     if (typeof hook !== 'function') {
       throw new PluginError(plugin, 'addHooks', `"${stage}" must be a function (got ${quoteValue(hook)})`);
     }
-    const kind = Object.prototype.toString.call(hook);
-    if (kind !== '[object Function]') {
-      // Async functions return promises and generator functions return iterators without running:
-      // stages are synchronous, so say so at setup rather than at the first token.
-      const what = kind.slice(8, -1).replace(/Function$/, '').toLowerCase().replace('asyncgenerator', 'async generator');
-      throw new PluginError(plugin, 'addHooks', `"${stage}" is ${/^[aeiou]/.test(what) ? 'an' : 'a'} ${what} function, but stages are synchronous: make it a plain function and start any asynchronous work without returning it`);
+    let kind: string;
+    try {
+      kind = Object.prototype.toString.call(hook);
+    } catch (cause) {
+      throw new PluginError(plugin, 'addHooks', `"${stage}" could not be read: ${describeCause(cause)}`, { cause });
+    }
+    // Async functions return promises and generator functions return iterators without running:
+    // stages are synchronous, so say so at setup rather than at the first token.
+    const what = NOT_SYNCHRONOUS[kind];
+    if (what !== undefined) {
+      throw new PluginError(plugin, 'addHooks', `"${stage}" is ${what}, but stages are synchronous: make it a plain function and start any asynchronous work without returning it`);
     }
     const fn = hook as (...args: never[]) => unknown;
     copy[stage] = (...args: never[]) => Reflect.apply(fn, hooks, args);

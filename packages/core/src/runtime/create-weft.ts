@@ -114,7 +114,10 @@ export function createWeft(options: CreateWeftOptions = {}): Weft {
     use: (plugin) => (disposing ? Promise.reject(closed('install a plugin')) : install(plugin)),
     // Waits for `use()` installs made so far too (they run in order after the initial ones); only
     // a failure among the initial plugins rejects it, as each `use()` reports its own.
-    ready: () => initial.then(() => chain),
+    ready: () => {
+      const installed = chain; // the installs so far, not later ones
+      return initial.then(() => installed);
+    },
     get: services.get,
     load(path: string, loadOptions: LoadOptions = {}): Promise<WeftModel> {
       if (disposing) return Promise.reject(closed('load a model'));

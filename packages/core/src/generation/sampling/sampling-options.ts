@@ -28,7 +28,8 @@ export function resolveSamplingOptions(request: GenerationRequest, defaults: Gen
   if (minP !== undefined && !(isNumber(minP) && minP >= 0 && minP < 1)) invalid('minP', minP, 'in [0, 1)');
   if (repetitionPenalty !== undefined && !(isNumber(repetitionPenalty) && repetitionPenalty > 0)) invalid('repetitionPenalty', repetitionPenalty, 'a number > 0 (1 = off)');
   if (seed !== undefined && !Number.isSafeInteger(seed)) invalid('seed', seed, `an integer within ±${Number.MAX_SAFE_INTEGER}`);
-  if (request.sampler !== undefined) {
+  // (A null sampler is not one: resolving it reports what a sampler must be.)
+  if (request.sampler !== undefined && request.sampler !== null) {
     // A request's sampler replaces core's draw, so these would be ignored without a word.
     const ignored = temperature !== undefined ? 'temperature' : topK !== undefined ? 'topK' : topP !== undefined ? 'topP' : minP !== undefined ? 'minP' : undefined;
     if (ignored !== undefined) {
