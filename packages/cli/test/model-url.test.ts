@@ -1,36 +1,18 @@
-import { readFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { missingDefaultModel, resolveModelDir } from '../src/index.js';
+import { serveFolder } from '../../core/test/serve-folder.js';
 import { cli, generateJson, storyModel } from './helpers.js';
 
-let server: Server;
+let server: Awaited<ReturnType<typeof serveFolder>>;
 let url: string;
 
-/** Serves the story model under /m/; anything else is a 404. */
+/** Serves the story model's folder; a file it lacks is a 404. */
 beforeAll(async () => {
-  server = createServer((req, res) => {
-    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
-    const file = path.startsWith('/m/') ? join(storyModel, path.slice(3)) : undefined;
-    (file ? readFile(file) : Promise.reject(new Error('outside /m/'))).then(
-      (body) => {
-        res.writeHead(200, { 'content-length': body.byteLength });
-        res.end(req.method === 'HEAD' ? undefined : body);
-      },
-      () => {
-        res.writeHead(404);
-        res.end();
-      },
-    );
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${(server.address() as { port: number }).port}/m/`;
+  server = await serveFolder(storyModel);
+  url = server.url;
 });
-afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
-});
+afterAll(() => server.close());
 
 describe('--model with an http(s) URL', () => {
   it('passes the URL to the SDK, which loads the folder it serves', async () => {
