@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -38,7 +39,8 @@ describe.skipIf(!existsSync(CHROMIUM))('browser example in Chromium', () => {
     await server?.close();
   });
 
-  async function run(maxTokens: number, stopAfterChars?: number): Promise<{ ids: number[]; finish: string; text: string }> {
+  async function run(maxTokens: number, stopAfterChars?: number, on: Page = page): Promise<{ ids: number[]; finish: string; text: string }> {
+    const page = on;
     await page.fill('#prompt', prompt);
     await page.fill('#max-tokens', String(maxTokens));
     await page.fill('#temperature', '0');
@@ -93,6 +95,35 @@ describe.skipIf(!existsSync(CHROMIUM))('browser example in Chromium', () => {
     const result = await run(900, 20);
     expect(result.finish).toBe('abort');
     expect(result.ids.length).toBeLessThan(900);
+  }, 120_000);
+
+  it('loads a graph whose weights are in an external data file, fetched beside it (model.onnx_data)', async () => {
+    // The page loads /models/story/; here those requests get the tiny-external fixture instead.
+    const fixture = fileURLToPath(new URL('../../../packages/core/test/fixtures/tiny-external', import.meta.url));
+    const weft = createWeft({ plugins: [nodeBackend()] });
+    const reference = await weft.load(fixture.replace(/tiny-external$/, 'tiny'));
+    const done = await lastValueFrom(reference.generate({ prompt, maxTokens: 16 }).pipe(last()));
+    await weft.dispose();
+    if (done.type !== 'done') throw new Error('no done event');
+
+    const external = await browser.newPage();
+    const fetched: string[] = [];
+    try {
+      await external.route('**/models/story/**', async (route) => {
+        const path = new URL(route.request().url()).pathname.replace(/^\/models\/story\//, '');
+        fetched.push(path);
+        const file = join(fixture, path);
+        if (!existsSync(file)) return route.fulfill({ status: 404, body: '' });
+        await route.fulfill({ status: 200, body: readFileSync(file), headers: { 'content-type': 'application/octet-stream' } });
+      });
+      await external.goto(server.resolvedUrls!.local[0]!);
+      await external.waitForSelector('body[data-state="ready"]', { timeout: 90_000 });
+      expect(fetched).toEqual(expect.arrayContaining(['onnx/model.onnx', 'onnx/model.onnx_data']));
+      const result = await run(16, undefined, external);
+      expect(result.ids).toEqual(done.rows[0]!.ids);
+    } finally {
+      await external.close();
+    }
   }, 120_000);
 
   it('shows why the model did not load, and the dev server answers missing model files with 404', async () => {
