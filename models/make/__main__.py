@@ -18,7 +18,7 @@ import time
 import onnx
 import torch
 
-from . import data, evaluate, export, merge, tokenizer_bpe
+from . import data, evaluate, export, io_variants, merge, tokenizer_bpe
 from .model import Llama, LlamaConfig
 from .train import Phase, TrainConfig, train
 
@@ -138,18 +138,21 @@ def cmd_bench_model(args) -> None:
     print(f"{model.num_parameters()} parameters (random weights), vocab {len(bpe.vocab)} -> {out}")
 
 
-FIXTURE_VARIANTS = ("tiny", "tiny-no-past", "tiny-no-position-ids", "tiny-merged", "tiny-external")
+FIXTURE_VARIANTS = ("tiny", "tiny-no-past", "tiny-no-position-ids", "tiny-merged", "tiny-external",
+                    "tiny-logits-to-keep", "tiny-int32", "tiny-fp16")
 # The token whose logit the merged fixture raises by 1e4 when `use_cache_branch` disagrees with the
 # fed past (an ordinary word piece, not a special token).
 MERGED_GUARD_TOKEN = 1000
 
 
 def cmd_fixtures(args) -> None:
-    """Tiny random-weight models (same weights, same tokenizer) in four graph variants, for core's
+    """Tiny random-weight models (same weights, same tokenizer) in eight graph variants, for core's
     tests: standard (past + position_ids), no past inputs, no position_ids input, an
     Optimum-style merged decoder (`onnx/decoder_model_merged.onnx` with `use_cache_branch`), and
     the standard graph with its weights in an external data file (`onnx/model.onnx_data`), as
-    exports of models over 2 GB have them."""
+    exports of models over 2 GB have them; and the standard graph with the I/O variants of
+    third-party exports (`io_variants`): a `num_logits_to_keep` input, int32 id/mask/position
+    inputs, float16 past/present/logits."""
     torch.manual_seed(args.seed)
     cfg = LlamaConfig(vocab_size=1024, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                       num_attention_heads=4, num_key_value_heads=2, head_dim=8, max_position_embeddings=256)
@@ -187,6 +190,12 @@ def cmd_fixtures(args) -> None:
                     os.remove(data_file)
                 onnx.save_model(onnx.load(graph), graph, save_as_external_data=True, all_tensors_to_one_file=True,
                                 location="model.onnx_data", size_threshold=0)
+            elif name == "tiny-logits-to-keep":
+                io_variants.add_logits_to_keep(graph)
+            elif name == "tiny-int32":
+                io_variants.int32_inputs(graph)
+            elif name == "tiny-fp16":
+                io_variants.float16_io(graph)
         export.write_configs(cfg, out)
         tokenizer_bpe.save(bpe, out, cfg.max_position_embeddings)
         print(f"{model.num_parameters()} parameters -> {out}")

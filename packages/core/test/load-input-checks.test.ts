@@ -148,15 +148,17 @@ describe('readKvLayout and the type of the logits output', () => {
       outputMetadata: [{ name: 'logits', ...logits }],
     }) as unknown as InferenceSession;
 
-  // int64 logits loaded, then sampling threw "Cannot convert a BigInt value to a number"; float16 ones were misread as float32.
-  it.each(['int64', 'float16', 'int32'] as const)('rejects %s logits at load', (type) => {
+  // int64 logits loaded, then sampling threw "Cannot convert a BigInt value to a number".
+  it.each(['int64', 'int32'] as const)('rejects %s logits at load', (type) => {
     expect(() => readKvLayout(session({ type, shape: ['b', 's', 16] }), config, 'g.onnx')).toThrow(
-      new RegExp(`^g\\.onnx declares its "logits" output as ${type}; Weft reads logits as float32 only, so export the graph with float32 logits\\.$`),
+      new RegExp(`^g\\.onnx declares its "logits" output as ${type}; Weft reads float32 or float16 logits only: export the graph with float32 logits`),
     );
   });
 
-  it('accepts float32 logits, and logits whose type the runtime does not report', () => {
+  it('accepts float32 logits, logits whose type the runtime does not report, and float16 logits (converted as read)', () => {
     expect(readKvLayout(session({ type: 'float32', shape: ['b', 's', 16] }), config, 'g.onnx').hasPast).toBe(false);
     expect(readKvLayout(session({}), config, 'g.onnx').hasPast).toBe(false);
+    expect(readKvLayout(session({}), config, 'g.onnx').logitsType).toBeUndefined();
+    expect(readKvLayout(session({ type: 'float16', shape: ['b', 's', 16] }), config, 'g.onnx').logitsType).toBe('float16');
   });
 });

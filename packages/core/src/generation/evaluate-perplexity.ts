@@ -18,6 +18,9 @@ import { disposeStore, storeAppend, storeBegin, storeBytes, storeMaterialize, st
 import { cacheKeyRerotation } from './kv/rerotate-keys.js';
 import type { AttentionRouter } from '../spec/attention-router.js';
 import { median } from '../util/median.js';
+import { checkCacheType } from './kv/check-cache-type.js';
+import { float16ToFloat32 } from './float16.js';
+import { logitsToKeepTensor } from './logits-to-keep.js';
 
 /** What {@link evaluatePerplexity} measures. */
 export interface PerplexityResult {
@@ -120,6 +123,7 @@ export async function evaluatePerplexity(ctx: GenerationContext, request: Perple
   let failed = false;
   try {
     const rerotation = cacheKeyRerotation(router?.value.positions ?? 'absolute', layout, ctx.config, 1);
+    checkCacheType(layout, kv, router);
     if (layout.hasPast) storeBegin(kv, { layout, batchSize: 1, session });
     let done = 0;
     while (done < n - 1) {
@@ -133,6 +137,8 @@ export async function evaluatePerplexity(ctx: GenerationContext, request: Perple
         nextPosition: layout.hasPast ? done : 0,
         positionMode: router?.value.positions ?? 'absolute',
       });
+      // Every fed position is scored: a graph with num_logits_to_keep computes logits for all of the chunk.
+      if (layout.logitsToKeep) owned[layout.logitsToKeep.name] = logitsToKeepTensor(session, layout, chunk.length);
       const feeds: Record<string, BackendTensor> = layout.hasPast ? Object.assign({}, owned, storeMaterialize(kv)) : Object.assign({}, owned);
       if (rerotation) {
         rotated = rerotation.apply(session, feeds, storeSlotPositions(kv, layout.numKvHeads), [0]);
@@ -143,7 +149,9 @@ export async function evaluatePerplexity(ctx: GenerationContext, request: Perple
       owned = outputs;
       const logitsTensor = outputs['logits'];
       if (!logitsTensor) throw new BackendError('The model did not return "logits".', { backend: active.backend });
-      const logits = logitsTensor.data as Float32Array;
+      // float16 logits (fp16 exports) are converted whole: every row of the chunk is scored.
+      const logits = layout.logitsType === 'float16' ? float16ToFloat32(logitsTensor.data as Uint16Array, 0, logitsTensor.data.length) : (logitsTensor.data as Float32Array);
+      // The fed length, or the chunk's where the graph keeps only that many (num_logits_to_keep).
       const seq = logitsTensor.dims[1]!;
       if (router?.value.observe) {
         const last = logits.slice((seq - 1) * vocab, seq * vocab);

@@ -24,6 +24,9 @@ import { cacheKeyRerotation } from './kv/rerotate-keys.js';
 import { median } from '../util/median.js';
 import { claimInstances, releaseInstances } from './instance-claims.js';
 import { checkHookFeeds } from './check-feeds.js';
+import { checkCacheType } from './kv/check-cache-type.js';
+import { float16ToFloat32 } from './float16.js';
+import { sharedKeepLastLogits } from './logits-to-keep.js';
 
 /**
  * The generation loop as a cold Observable: nothing runs until subscription; each subscription
@@ -98,6 +101,12 @@ async function runGeneration(
   // A session whose tensors are garbage-collected gets them dropped, not disposed (onnxruntime's
   // dispose adds fields to each tensor: ~20 per step, with the store's). Set again after failover.
   let disposeTensors = active.session.garbageCollectedTensors !== true;
+  // Graphs with num_logits_to_keep compute logits for each row's last position only (all the loop
+  // reads, the prefill included): one shared tensor of value 1 per session, fed every step.
+  let keepLast = layout.logitsToKeep ? sharedKeepLastLogits(active.session, layout) : undefined;
+  const keepName = layout.logitsToKeep?.name ?? '';
+  // float16 logits (fp16 exports): each row read is converted to float32.
+  const halfLogits = layout.logitsType === 'float16';
   // Allocates nothing: it runs twice a step, and garbage a step leaves is collected during later ones.
   const release = (): void => {
     if (disposeTensors) {
@@ -130,6 +139,7 @@ async function runGeneration(
     // Inside the try: a router whose positions this model cannot re-rotate fails the run, and the
     // store still goes through disposeStore.
     const rerotation = cacheKeyRerotation(positionMode, layout, ctx.config, batch);
+    checkCacheType(layout, components.kv, router);
     if (layout.hasPast) storeBegin(components.kv, { layout, batchSize: batch, session: active.session, padding: pads });
     out.next({ type: 'start', backend: active.backend, rejectedBackends: ctx.rejectedBackends, batchSize: batch, promptIds: prompts, kv: store.name });
     // A subscriber that stopped at `start` (e.g. `take(1)`) unsubscribed before the teardown was
@@ -161,6 +171,7 @@ async function runGeneration(
         // Object.assign, not spread: V8 gives an object made by spread no cached map transitions,
         // so adding the past tensors to it cost ~4 µs per step (measured), Object.assign ~0.1 µs.
         const feeds: Record<string, BackendTensor> = Object.assign({}, owned);
+        if (keepLast) feeds[keepName] = keepLast;
         if (layout.hasPast) {
           const t = performance.now();
           Object.assign(feeds, storeMaterialize(components.kv));
@@ -191,6 +202,7 @@ async function runGeneration(
           // Unsubscribed while the next backend's session opened: no prefill there.
           if (run.cancelled) return;
           disposeTensors = active.session.garbageCollectedTensors !== true;
+          if (keepLast) keepLast = sharedKeepLastLogits(active.session, layout);
           out.next({ type: 'failover', step, from, to: active.backend, reason: error.message });
           if (layout.hasPast) {
             disposeStore(components.kv, false);
@@ -216,13 +228,15 @@ async function runGeneration(
 
       const logitsTensor = outputs['logits'];
       if (!logitsTensor) throw new BackendError('The model did not return "logits".', { backend: active.backend });
+      // Positions per row: the fed length, or 1 where the graph keeps only the last (num_logits_to_keep).
       const seq = logitsTensor.dims[1]!;
       const data = logitsTensor.data as Float32Array;
       const logits: Float32Array[] = [];
       // Views, not copies (a 4 KB slice cost ~1.4 µs per row and step): outputs are JS-owned and stay
       // readable after dispose; processing that rewrites logits works on its own copy.
       // One row of one position (a batch-1 decode step): the output itself is that row.
-      if (data.length === vocab) logits.push(data);
+      if (halfLogits) for (let r = 0; r < batch; r++) logits.push(float16ToFloat32(data, ((r + 1) * seq - 1) * vocab, (r + 1) * seq * vocab));
+      else if (data.length === vocab) logits.push(data);
       else for (let r = 0; r < batch; r++) logits.push(data.subarray(((r + 1) * seq - 1) * vocab, (r + 1) * seq * vocab));
 
       let importance: Float32Array | undefined;

@@ -8,13 +8,22 @@ const PRESENT = /^present\.(\d+)\.(key|value)$/;
 const ATTENTION = /^attentions\.(\d+)$/;
 /** Optimum's merged-decoder switch between the no-cache and with-cache subgraphs. */
 const USE_CACHE_BRANCH = 'use_cache_branch';
+/**
+ * How many final positions the graph computes logits for ([batch, N, vocab]): `num_logits_to_keep`
+ * in transformers.js / Optimum exports, `logits_to_keep` in newer ones.
+ */
+const LOGITS_TO_KEEP: readonly string[] = ['num_logits_to_keep', 'logits_to_keep'];
 /** Inputs core feeds by name, besides `past_key_values.{i}.key/value`. */
-const FED_INPUTS: ReadonlySet<string> = new Set(['input_ids', 'attention_mask', 'position_ids', USE_CACHE_BRANCH]);
+const FED_INPUTS: ReadonlySet<string> = new Set(['input_ids', 'attention_mask', 'position_ids', USE_CACHE_BRANCH, ...LOGITS_TO_KEEP]);
+/** The integer inputs core feeds, and the element types it can feed them as. */
+const INT_INPUTS = ['input_ids', 'attention_mask', 'position_ids'] as const;
 
 /**
  * Reads the KV layout from the graph's input/output names and checks it against the config:
  * layer count, key/value heads and head size (from the graph's static dims where it has them), and
- * float32 logits of the config's vocabulary size.
+ * logits of the config's vocabulary size. Reads the element types the graph declares: int64 or
+ * int32 ids/mask/positions, float32 or float16 past/present and logits (anything else is refused
+ * here), and a `num_logits_to_keep` / `logits_to_keep` input.
  * Rejects graphs with inputs neither core nor a plugin (`pluginFeeds`, from hooks' `feeds`) feeds,
  * so they fail at load rather than at the first step.
  */
@@ -30,7 +39,7 @@ export function readKvLayout(session: InferenceSession, config: ModelConfig, gra
   if (unfed.length > 0) {
     throw new ModelLoadError(
       `${graphPath} has inputs Weft cannot feed: ${unfed.map((n) => `"${n}"`).join(', ')}. Weft feeds input_ids, attention_mask, ` +
-        `position_ids, past_key_values.{i}.key/value and use_cache_branch${pluginFeeds.size > 0 ? `, plugins feed ${[...pluginFeeds].join(', ')}` : ''}; ` +
+        `position_ids, past_key_values.{i}.key/value, use_cache_branch and num_logits_to_keep/logits_to_keep${pluginFeeds.size > 0 ? `, plugins feed ${[...pluginFeeds].join(', ')}` : ''}; ` +
         `add a plugin whose hooks declare and feed the others (hooks.feeds), re-export the decoder without them ` +
         `(e.g. optimum-cli export onnx --task text-generation-with-past) or pick another graph with onnxFile.`,
       { path: graphPath },
@@ -63,12 +72,16 @@ export function readKvLayout(session: InferenceSession, config: ModelConfig, gra
       throw new ModelLoadError(`${graphPath} caches head size ${dim} but config.json implies ${config.headDim} (set head_dim).`, { path: graphPath });
     }
   }
+  const pastType = hasPast ? cacheType(session, [...pastKeyNames, ...pastValueNames], [...presentKeyNames, ...presentValueNames], graphPath) : 'float32';
   const logitsInfo = session.outputMetadata.find((m) => m.name === 'logits');
-  // Sampling reads logits as float32: other types would be misread (float16 bits) or throw (int64 BigInts).
-  if (logitsInfo?.type !== undefined && logitsInfo.type !== 'float32') {
-    throw new ModelLoadError(`${graphPath} declares its "logits" output as ${logitsInfo.type}; Weft reads logits as float32 only, so export the graph with float32 logits.`, {
-      path: graphPath,
-    });
+  // Sampling reads logits as float32; float16 rows are converted as they are read. Other types
+  // would be misread (bfloat16 bits) or throw (int64 BigInts).
+  if (logitsInfo?.type !== undefined && logitsInfo.type !== 'float32' && logitsInfo.type !== 'float16') {
+    throw new ModelLoadError(
+      `${graphPath} declares its "logits" output as ${logitsInfo.type}; Weft reads float32 or float16 logits only: export the graph ` +
+        `with float32 logits (e.g. cast them at the end of the graph) or use its fp32 or fp16 variant.`,
+      { path: graphPath },
+    );
   }
   const logits = logitsInfo?.shape?.[2];
   if (typeof logits === 'number' && logits !== config.vocabSize) {
@@ -87,7 +100,65 @@ export function readKvLayout(session: InferenceSession, config: ModelConfig, gra
     hasPositionIds: inputs.has('position_ids'),
     hasAttentionMask: inputs.has('attention_mask'),
     ...(inputs.has(USE_CACHE_BRANCH) ? { useCacheBranch: { dims: cacheBranchDims(session, graphPath) } } : {}),
+    ...logitsToKeepLayout(session, graphPath),
+    ...inputTypesLayout(session, graphPath),
+    ...(pastType === 'float16' ? { pastType } : {}),
+    ...(logitsInfo?.type === 'float16' ? { logitsType: 'float16' as const } : {}),
   };
+}
+
+/** The `logitsToKeep` entry of a graph with a `num_logits_to_keep` / `logits_to_keep` input. */
+function logitsToKeepLayout(session: InferenceSession, graphPath: string): Pick<KvLayout, 'logitsToKeep'> {
+  const names = LOGITS_TO_KEEP.filter((n) => session.inputNames.includes(n));
+  if (names.length === 0) return {};
+  if (names.length > 1) {
+    throw new ModelLoadError(`${graphPath} has both "${names[0]}" and "${names[1]}" inputs; Weft feeds one of them, and which the graph reads is ambiguous.`, {
+      path: graphPath,
+    });
+  }
+  const name = names[0]!;
+  const meta = session.inputMetadata.find((m) => m.name === name);
+  const type = meta?.type ?? 'int64';
+  if (type !== 'int64' && type !== 'int32') {
+    throw new ModelLoadError(`${graphPath} declares "${name}" as ${type}; Weft feeds it a single int64 or int32 (the number of final positions to compute logits for).`, {
+      path: graphPath,
+    });
+  }
+  // A scalar in transformers.js and Optimum exports (the runtime reports no shape for one).
+  const dims = (meta?.shape ?? []).map((d) => (typeof d === 'number' ? d : 1));
+  if (dims.reduce((a, b) => a * b, 1) !== 1) {
+    throw new ModelLoadError(`${graphPath} declares "${name}" with shape [${meta?.shape?.join(', ')}]; Weft feeds it a single integer.`, { path: graphPath });
+  }
+  return { logitsToKeep: { name, type, dims } };
+}
+
+/** The `inputTypes` entry: set when the graph declares any of the id/mask/position inputs int32. */
+function inputTypesLayout(session: InferenceSession, graphPath: string): Pick<KvLayout, 'inputTypes'> {
+  const types = INT_INPUTS.map((name) => {
+    const type = session.inputMetadata.find((m) => m.name === name)?.type ?? 'int64';
+    if (type !== 'int64' && type !== 'int32') {
+      throw new ModelLoadError(`${graphPath} declares "${name}" as ${type}; Weft feeds it as int64 or int32 (the types exports use).`, { path: graphPath });
+    }
+    return type;
+  });
+  if (types.every((t) => t === 'int64')) return {};
+  return { inputTypes: { inputIds: types[0]!, attentionMask: types[1]!, positionIds: types[2]! } };
+}
+
+/**
+ * The one element type of the graph's past inputs and present outputs: float32, or float16
+ * (kept as returned and fed back by the default store). Undeclared types are taken as float32.
+ */
+function cacheType(session: InferenceSession, pastNames: readonly string[], presentNames: readonly string[], graphPath: string): 'float32' | 'float16' {
+  const declared = new Set<string>();
+  for (const name of pastNames) declared.add(session.inputMetadata.find((m) => m.name === name)?.type ?? 'float32');
+  for (const name of presentNames) declared.add(session.outputMetadata.find((m) => m.name === name)?.type ?? 'float32');
+  if (declared.size === 1 && (declared.has('float32') || declared.has('float16'))) return declared.has('float16') ? 'float16' : 'float32';
+  throw new ModelLoadError(
+    `${graphPath} declares its past_key_values.* / present.* as ${[...declared].join(' and ')}; Weft caches keys and values as float32 or float16, ` +
+      `with past inputs of the same type as present outputs: use the model's fp32 or fp16 export (an int8/q4 quantised export whose cache stays float32 also works).`,
+    { path: graphPath },
+  );
 }
 
 /**

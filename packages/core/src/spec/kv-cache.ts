@@ -22,6 +22,29 @@ export interface KvLayout {
    * each step feeds it a bool tensor of these dims, true exactly when the fed past is non-empty.
    */
   readonly useCacheBranch?: { readonly dims: readonly number[] } | undefined;
+  /**
+   * Set when the graph has a `num_logits_to_keep` (or `logits_to_keep`) input, as newer Optimum
+   * and transformers.js exports do: `logits` then holds only the last N positions of each row
+   * ([batch, N, vocab]). Core feeds it a single integer of this type and dims: 1 in generation,
+   * which reads only each row's last position (the prefill too), and the number of tokens fed
+   * where every position is scored (`evaluate`).
+   */
+  readonly logitsToKeep?: { readonly name: string; readonly type: 'int64' | 'int32'; readonly dims: readonly number[] } | undefined;
+  /**
+   * Element types of `input_ids`, `attention_mask` and `position_ids`, set only when the graph
+   * declares one of them int32 (core then feeds each the type declared); absent: all int64.
+   */
+  readonly inputTypes?:
+    | { readonly inputIds: 'int64' | 'int32'; readonly attentionMask: 'int64' | 'int32'; readonly positionIds: 'int64' | 'int32' }
+    | undefined;
+  /**
+   * `float16` when the graph's `past_key_values.*` / `present.*` are float16 (fp16 exports); absent:
+   * float32. Only core's default store (`fp32`, which keeps the presents as returned) runs such a
+   * graph; other stores and attention routers, which read the cache as float32, are refused.
+   */
+  readonly pastType?: 'float32' | 'float16' | undefined;
+  /** `float16` when the graph's `logits` are float16: core converts the rows it reads to float32. */
+  readonly logitsType?: 'float32' | 'float16' | undefined;
 }
 
 /** What a store is told when a generation run begins. */

@@ -20,9 +20,11 @@ export function sharedEmptyPast(session: TensorMaker, layout: KvLayout, batchSiz
     const dims = [batchSize, layout.numKvHeads, 0, layout.headDim];
     const record: Record<string, BackendTensor> = {};
     // Key then value per layer, the order the fp32 store appends in: one key order for every step's feeds.
+    // float16 where the graph's cache is (fp16 exports), else float32.
+    const half = layout.pastType === 'float16';
     for (let i = 0; i < layout.pastKeyNames.length; i++) {
-      record[layout.pastKeyNames[i]!] = session.createTensor('float32', new Float32Array(0), dims);
-      record[layout.pastValueNames[i]!] = session.createTensor('float32', new Float32Array(0), dims);
+      record[layout.pastKeyNames[i]!] = half ? session.createTensor('float16', new Uint16Array(0), dims) : session.createTensor('float32', new Float32Array(0), dims);
+      record[layout.pastValueNames[i]!] = half ? session.createTensor('float16', new Uint16Array(0), dims) : session.createTensor('float32', new Float32Array(0), dims);
     }
     tensors = Object.freeze(record);
     bySize.set(batchSize, tensors);

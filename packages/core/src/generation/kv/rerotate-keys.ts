@@ -46,7 +46,8 @@ export class CacheKeyRerotation {
 
   /** Records the position ids the tokens at absolute indices `first…` are fed with now. */
   record(first: number, positionIds: BackendTensor): void {
-    const data = positionIds.data as BigInt64Array;
+    // int64, or int32 where the graph declares it (Number() reads either).
+    const data = positionIds.data as BigInt64Array | Int32Array;
     const seq = positionIds.dims[1]!;
     for (let r = 0; r < this.fed.length; r++) {
       for (let c = 0; c < seq; c++) this.fed[r]!.set(first + c, Number(data[r * seq + c]!));
