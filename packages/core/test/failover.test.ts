@@ -89,6 +89,19 @@ describe('failover between backends', () => {
     await weft.dispose();
   });
 
+  it('continues a num_logits_to_keep graph on the next backend without losing or repeating a token', async () => {
+    const reference = runtime();
+    const expected = done(await collect((await reference.load(fixture('tiny'))).generate({ prompt: prompts, maxTokens: 12 })));
+    await reference.dispose();
+    const flaky = flakyBackend({ failFrom: 4, mode: 'throw' });
+    const weft = runtime([flaky.plugin]);
+    const model = await weft.load(fixture('tiny-logits-to-keep'), { failover: true });
+    const events = await collect(model.generate({ prompt: prompts, maxTokens: 12 }));
+    expect(events.filter((e) => e.type === 'failover')).toHaveLength(1);
+    expect(done(events).rows.map((r) => r.ids)).toEqual(expected.rows.map((r) => r.ids));
+    await weft.dispose();
+  });
+
   it('starts evaluate where a new generation starts: back on the first backend after a one-off failure', async () => {
     const flaky = flakyBackend({ failFrom: 3, mode: 'throw', failures: 1 });
     const weft = runtime([flaky.plugin]);
