@@ -57,15 +57,21 @@ def add_logits_to_keep(path: str, name: str = "num_logits_to_keep") -> None:
     onnx.save(m, path)
 
 
+def _declare_input_as(graph: onnx.GraphProto, inp: onnx.ValueInfoProto, declared: int, inner_type: int, suffix: str) -> None:
+    """Declares graph input `inp` as `declared` and casts it to `inner_type` (what the graph computes
+    with) under the name `<input>_<suffix>`, which every former use of the input now reads."""
+    inp.type.tensor_type.elem_type = declared
+    inner = f"{inp.name}_{suffix}"
+    _rename_uses(graph, inp.name, inner)
+    graph.node.insert(0, helper.make_node("Cast", [inp.name], [inner], to=inner_type, name=f"{inp.name}_cast"))
+
+
 def int32_inputs(path: str) -> None:
     m = onnx.load(path)
     g = m.graph
     for inp in g.input:
         if inp.name in ("input_ids", "attention_mask", "position_ids"):
-            inp.type.tensor_type.elem_type = TensorProto.INT32
-            inner = f"{inp.name}_int64"
-            _rename_uses(g, inp.name, inner)
-            g.node.insert(0, helper.make_node("Cast", [inp.name], [inner], to=TensorProto.INT64, name=f"{inp.name}_cast"))
+            _declare_input_as(g, inp, TensorProto.INT32, TensorProto.INT64, "int64")
     onnx.checker.check_model(m)
     onnx.save(m, path)
 
@@ -75,10 +81,7 @@ def float16_io(path: str) -> None:
     g = m.graph
     for inp in g.input:
         if inp.name.startswith("past_key_values."):
-            inp.type.tensor_type.elem_type = TensorProto.FLOAT16
-            inner = f"{inp.name}_fp32"
-            _rename_uses(g, inp.name, inner)
-            g.node.insert(0, helper.make_node("Cast", [inp.name], [inner], to=TensorProto.FLOAT, name=f"{inp.name}_cast"))
+            _declare_input_as(g, inp, TensorProto.FLOAT16, TensorProto.FLOAT, "fp32")
     for out in g.output:
         if out.name == "logits" or out.name.startswith("present."):
             out.type.tensor_type.elem_type = TensorProto.FLOAT16

@@ -14,7 +14,7 @@ import {
   type WeftModel,
 } from '../src/index.js';
 import { float16ToFloat32 } from '../src/generation/float16.js';
-import { collect, done, fixture, kvLayout, runtime } from './helpers.js';
+import { collect, done, fixture, greedy, kvLayout, runtime } from './helpers.js';
 
 /**
  * `tiny-logits-to-keep`, `tiny-int32` and `tiny-fp16` are `tiny` (same weights) with the I/O
@@ -25,8 +25,6 @@ import { collect, done, fixture, kvLayout, runtime } from './helpers.js';
 const prompts = ['Once upon a time, there was a little fox named', 'Tom', 'The sun went down and the moon came up over the hill.'];
 const text = 'Once upon a time, there was a little fox named Tom. He lived in a big forest.';
 
-const greedy = async (model: WeftModel, prompt: string | string[], maxTokens = 24) =>
-  done(await collect(model.generate({ prompt, maxTokens }))).rows.map((r) => r.ids);
 
 /** A runtime whose hooks record, per step, each feed's type and value and the logits' dims. */
 function recordingRuntime() {

@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { nodeBackend } from '@weft/backend-node';
-import { createWeft, type CreateWeftOptions, type KvLayout, type WeftPlugin } from '../src/index.js';
+import { createWeft, type CreateWeftOptions, type KvLayout, type WeftModel, type WeftPlugin } from '../src/index.js';
+import { collect, done } from './events.js';
 
 export { collect, done } from './events.js';
 export { wrappedNodeBackend } from './wrapped-backend.js';
@@ -11,6 +12,10 @@ export const storyModel = fileURLToPath(new URL('../../../models/story', import.
 export const stories260k = fileURLToPath(new URL('../../../../shared/models/stories260k', import.meta.url));
 export const hasStories260k = existsSync(stories260k);
 if (!hasStories260k) console.warn(`[weft tests] ${stories260k} is absent: third-party model tests are skipped.`);
+
+/** Each row's greedy token ids for `prompt` (one or a batch), `maxTokens` (24) each. */
+export const greedy = async (model: WeftModel, prompt: string | string[], maxTokens = 24): Promise<number[][]> =>
+  done(await collect(model.generate({ prompt, maxTokens }))).rows.map((r) => r.ids);
 
 /** A runtime with the node backend plus `plugins`. */
 export function runtime(plugins: readonly WeftPlugin[] = [], options: Omit<CreateWeftOptions, 'plugins'> = {}) {

@@ -11,7 +11,7 @@ import {
   type ValueInfo,
   type WeftModel,
 } from '../src/index.js';
-import { collect, done, fixture, runtime, wrappedNodeBackend } from './helpers.js';
+import { fixture, greedy, runtime, wrappedNodeBackend } from './helpers.js';
 
 /**
  * `tiny-merged` is Optimum's merged-decoder layout made from the same weights as `tiny`
@@ -29,8 +29,6 @@ function countingRuntime(hooks: GenerationHooks[] = []) {
   return { weft: runtime([plugin]), released: () => released };
 }
 
-const greedy = async (model: WeftModel, prompt: string | string[], maxTokens = 24) =>
-  done(await collect(model.generate({ prompt, maxTokens }))).rows.map((r) => r.ids);
 
 describe('Optimum merged decoders (use_cache_branch)', () => {
   const weft = runtime();
