@@ -23,9 +23,11 @@ describe('a chat template that fails while rendering', () => {
   });
 
   it.each([
-    ['raises on purpose', '{% if messages[0].role != "system" %}{{ raise_exception("the first message must be a system message") }}{% endif %}{{ messages[0].content }}', /could not render these messages: the first message must be a system message\. If the template rejects them, change the messages; if it uses a feature @huggingface\/jinja lacks, pass `prompt` instead\.$/],
-    ['calls an unknown function', '{{ no_such_function() }}', /could not render these messages: .+/],
+    ['raises on purpose', '{% if messages[0].role != "system" %}{{ raise_exception("the first message must be a system message") }}{% endif %}{{ messages[0].content }}', /refused these messages: the first message must be a system message\. Change the messages to what it accepts\.$/],
+    ['calls an unknown function', '{{ no_such_function() }}', /could not render these messages: .+\. It may use a feature @huggingface\/jinja lacks: pass `prompt` instead\.$/],
     ['uses an unknown filter', '{{ messages | no_such_filter }}', /could not render these messages: .*no_such_filter/],
+    ['loops over range(10**12)', '{% for i in range(10**12) %}x{% endfor %}', /could not render these messages: the template went over Weft's rendering limits: range\(\) of 1000000000000 numbers \(limit 100000\)\. The template is broken or hostile/],
+    ['doubles a list until memory runs out', '{% set ns = namespace(a=[0]) %}{% for i in range(99) %}{% set ns.a = ns.a + ns.a %}{% endfor %}', /rendering limits: a list of 131072 items/],
   ])('%s: a one-line usage error naming the template, exit code 2', async (name, template, reason) => {
     const dir = await withTemplate(root, name.replace(/ /g, '-'), template);
     const result = await cli(['generate', '--model', dir, '--messages', '[{"role":"user","content":"Hi"}]', '--max-tokens', '2']);
@@ -33,7 +35,7 @@ describe('a chat template that fails while rendering', () => {
     expect(result.stdout).toBe('');
     const lines = result.stderr.trimEnd().split('\n');
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^weft: --messages: The model's chat_template \(tokenizer_config\.json\) could not render these messages: /);
+    expect(lines[0]).toMatch(/^weft: --messages: The model's chat_template \(tokenizer_config\.json\) (could not render|refused) these messages: /);
     expect(lines[0]).toMatch(reason);
   });
 

@@ -1,4 +1,3 @@
-import { Template } from '@huggingface/jinja';
 import { Tokenizer as HfTokenizerCore } from '@huggingface/tokenizers';
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import { ModelLoadError } from '../errors/model-load-error.js';
@@ -7,13 +6,14 @@ import { requireJsonObject } from '../util/json-object.js';
 import { quoteValue } from '../util/describe-cause.js';
 import { byteLevelPieces, type TokenPiece } from './byte-level-pieces.js';
 import { checkTokenizerJson } from './check-tokenizer-json.js';
+import { BoundedChatTemplate, ChatTemplateLimitError, ChatTemplateRaisedError, chatTemplateLimits } from './bounded-chat-template.js';
 
 /** Tokenizer over a Hugging Face `tokenizer.json` + `tokenizer_config.json`, with Jinja chat templates. */
 export class HfTokenizer implements Tokenizer {
   readonly chatTemplateAddsBos: boolean;
   readonly vocabSize: number;
   private readonly core: HfTokenizerCore;
-  private readonly template: Template | undefined;
+  private readonly template: BoundedChatTemplate | undefined;
   private readonly specials: Record<string, string>;
   /** Names of the file's named chat templates when none is `default` (so none is used). */
   private readonly otherTemplates: readonly string[];
@@ -49,7 +49,7 @@ export class HfTokenizer implements Tokenizer {
     this.otherTemplates = source === undefined && Array.isArray(listed) ? listed.map((t: { name: string }) => t.name) : [];
     if (source !== undefined) {
       try {
-        this.template = new Template(source);
+        this.template = new BoundedChatTemplate(source);
       } catch (cause) {
         throw new ModelLoadError(`The chat_template in ${configPath} does not parse: ${(cause as Error).message}`, { path: configPath, cause });
       }
@@ -77,22 +77,40 @@ export class HfTokenizer implements Tokenizer {
       });
     }
     try {
-      return this.template.render({ messages, add_generation_prompt: options.addGenerationPrompt ?? true, ...this.specials });
+      const context = { messages, add_generation_prompt: options.addGenerationPrompt ?? true, ...this.specials };
+      return this.template.render(context, chatTemplateLimits(inputLength(context), messages.length));
     } catch (cause) {
-      // Templates reject conversations on purpose (`raise_exception`, e.g. roles that do not
-      // alternate), and a template using what the engine lacks fails here too. The engine's
-      // globals cannot be replaced to tell the two apart, so the message names both ways out.
-      const reason = cause instanceof Error ? cause.message : String(cause);
-      throw new InvalidOptionsError(
-        `The model's chat_template (tokenizer_config.json) could not render these messages: ${reason}. ` +
-          'If the template rejects them, change the messages; if it uses a feature @huggingface/jinja lacks, pass `prompt` instead.',
-        { option: 'messages', cause },
-      );
+      throw renderFailure(cause);
     }
   }
 
   tokenToId(token: string): number | undefined {
     return this.core.token_to_id(token);
+  }
+}
+
+/**
+ * Why a render failed, with the way out: the template refused the messages on purpose
+ * (`raise_exception`, e.g. roles that do not alternate), went over the rendering limits, or uses
+ * something @huggingface/jinja does not have.
+ */
+function renderFailure(cause: unknown): InvalidOptionsError {
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  const start = "The model's chat_template (tokenizer_config.json)";
+  const advice = cause instanceof ChatTemplateRaisedError
+    ? `${start} refused these messages: ${reason}. Change the messages to what it accepts.`
+    : cause instanceof ChatTemplateLimitError
+      ? `${start} could not render these messages: ${reason}. The template is broken or hostile: fix its chat_template, or pass \`prompt\` instead.`
+      : `${start} could not render these messages: ${reason}. It may use a feature @huggingface/jinja lacks: pass \`prompt\` instead.`;
+  return new InvalidOptionsError(advice, { option: 'messages', cause });
+}
+
+/** Characters of a render's input (its JSON), which its limits scale with; 0 when it has none (a cycle). */
+function inputLength(context: Readonly<Record<string, unknown>>): number {
+  try {
+    return JSON.stringify(context)?.length ?? 0;
+  } catch {
+    return 0;
   }
 }
 
