@@ -1,6 +1,6 @@
 // Runs one streamed generation through the plugin's processor and analyzer and collects what
 // happened: the text as it streamed, the generated ids, one analysis event per forward step.
-import { createWeft } from '@weft/core';
+import { createWeft, isAnalysisOf } from '@weft/core';
 import { nodeBackend } from '@weft/backend-node';
 import { composePlugin } from './plugin.mjs';
 
@@ -82,7 +82,7 @@ export function runPipeline(model, options) {
     model.generate(request).subscribe({
       next(event) {
         if (event.type === 'token' && event.text !== '') options.onText?.(event.text);
-        else if (event.type === 'analysis' && event.analyzer === 'entropy') {
+        else if (isAnalysisOf(event, 'entropy')) {
           analysis.push({ step: event.step, data: /** @type {EntropyData} */ (event.data) });
         } else if (event.type === 'metrics') steps++;
         else if (event.type === 'done') {

@@ -50,6 +50,7 @@ export { stepFeeds } from './generation/step-feeds.js';
 export type { PerplexityRequest, PerplexityResult } from './generation/evaluate-perplexity.js';
 export { textDeltas } from './operators/text-deltas.js';
 export { toAsyncIterable } from './operators/to-async-iterable.js';
+export { analysesOf, isAnalysisOf, type AnalyzerRef } from './operators/analyses-of.js';
 export { seededRandom } from './generation/sampling/seeded-random.js';
 export { applyRepetitionPenalty } from './generation/sampling/repetition-penalty.js';
 export { applyTemperature } from './generation/sampling/temperature.js';

@@ -61,3 +61,21 @@ export const weft = createWeft({ plugins: [fromOtherCopy, definePlugin({ name: '
     expect(dts).not.toMatch(/inversify/);
   });
 });
+
+describe('analysis events, as an app reads them', () => {
+  it('are typed by the analyzer: no casts, and a wrong read is a type error', () => {
+    const code = (read: string) => `
+import { analysesOf, isAnalysisOf, type Analyzer, type GenerationEvent } from '@weft/core';
+import type { Observable } from 'rxjs';
+
+const top: Analyzer<{ id: number }[]> = { name: 'top', observe: ({ logits }) => logits.map(() => ({ id: 0 })) };
+declare const events: Observable<GenerationEvent>;
+declare const event: GenerationEvent;
+export const ids = events.pipe(analysesOf(top));
+if (isAnalysisOf(event, top)) { ${read} }
+if (isAnalysisOf<number[]>(event, 'entropy')) { const first: number | undefined = event.data[0]; void first; }
+`;
+    expect(compileAgainstCore(code('const id: number = event.data[0]!.id; void id;')).errors).toEqual([]);
+    expect(compileAgainstCore(code('const id: string = event.data[0]!.id; void id;')).errors).toEqual([expect.stringMatching(/Type 'number' is not assignable to type 'string'/)]);
+  });
+});

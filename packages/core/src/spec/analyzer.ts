@@ -17,12 +17,14 @@ export interface ForwardObservation {
 /**
  * Observes each step after the forward pass and returns data to publish as an `analysis` event
  * (or undefined for none). Analyzers must not keep references to tensors after returning.
+ * `TData` is the shape of that data: core's `analysesOf` and `isAnalysisOf` give readers the events
+ * typed by it.
  */
-export interface Analyzer {
+export interface Analyzer<TData = unknown> {
   /** Names the `analysis` events it produces. */
   readonly name: string;
   /** Called after every forward pass; a value other than undefined becomes an `analysis` event's `data`. */
-  observe(observation: ForwardObservation): unknown;
+  observe(observation: ForwardObservation): TData | undefined;
   /**
    * Per-slot importance of the cache after this step (higher = keep), for attention routers that
    * take an importance signal (e.g. `hybrid`). Length = the store's slot count.

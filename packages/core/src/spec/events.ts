@@ -76,14 +76,14 @@ export interface MetricsEvent {
   readonly setupMs?: number;
 }
 
-/** Data an analyzer returned for a step. */
-export interface AnalysisEvent {
+/** Data an analyzer returned for a step; `TData` is its shape (see `analysesOf` and `isAnalysisOf`). */
+export interface AnalysisEvent<TData = unknown> {
   readonly type: 'analysis';
   /** The analyzer's `name`. */
   readonly analyzer: string;
   readonly step: number;
   /** What the analyzer's `observe` returned for this step (its own shape). */
-  readonly data: unknown;
+  readonly data: TData;
 }
 
 export interface RowResult {

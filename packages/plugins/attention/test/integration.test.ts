@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AttentionRouter, KvSelection, RoutingContext, WeftModel } from '@weft/core';
+import { isAnalysisOf, type AttentionRouter, type KvSelection, type RoutingContext, type WeftModel } from '@weft/core';
 import { attentionRouters, createRouter, sinkWindow, type RouterDecision } from '../src/index.js';
 import { ATTENTIONS_GRAPH, collect, done, feedSpy, runtime, storyModel, tinyModel, type FeedRecord } from './helpers.js';
 
@@ -106,7 +106,7 @@ describe('routers on the tiny fixture', () => {
     const events = await collect(
       model.generate({ prompt: 'Once upon a time, there was a little fox', maxTokens: 30, router: { name: 'content-aware', options: { budget: 8 } }, analyzers: ['router-decisions'] }),
     );
-    const decisions = events.flatMap((e) => (e.type === 'analysis' && e.analyzer === 'router-decisions' ? [e.data as RouterDecision] : []));
+    const decisions = events.flatMap((e) => (isAnalysisOf<RouterDecision>(e, 'router-decisions') ? [e.data] : []));
     const tokens = events.filter((e) => e.type === 'token').length;
     expect(decisions.length).toBe(tokens - 1);
     expect(decisions.every((d) => d.router === 'content-aware' && d.signals !== undefined)).toBe(true);
@@ -118,7 +118,7 @@ describe('routers on the tiny fixture', () => {
 
   it('links decisions to the router of the same request, even for requests started together', async () => {
     const decisionsOf = (events: Awaited<ReturnType<typeof collect>>) =>
-      events.flatMap((e) => (e.type === 'analysis' && e.analyzer === 'router-decisions' ? [e.data as RouterDecision] : []));
+      events.flatMap((e) => (isAnalysisOf<RouterDecision>(e, 'router-decisions') ? [e.data] : []));
     const prompt = 'Once upon a time, there was a little fox';
     const instance = createRouter('sink-window', { sinks: 2, window: 6 });
     const [noRouter, named, other, direct] = await Promise.all([
