@@ -44,10 +44,10 @@ describe('reading a response body', () => {
 
   it('allocates at most firstAllocation for the announced length until that much has arrived, then grows once', async () => {
     // Announced 1000, first array 300: pieces of 1 and 299 fill it, the 1-byte piece grows it to 1000.
-    expect(await readResponseBytes(response(pieces, { 'content-length': '1000' }), 'http://x/m.onnx', () => {}, 300)).toEqual(bytes);
-    expect((await readResponseBytes(response(pieces, { 'content-length': '1000' }), 'http://x/m.onnx', () => {}, 300)).buffer.byteLength).toBe(1000);
+    expect(await readResponseBytes(response(pieces, { 'content-length': '1000' }), 'http://x/m.onnx', () => {}, { firstAllocation: 300 })).toEqual(bytes);
+    expect((await readResponseBytes(response(pieces, { 'content-length': '1000' }), 'http://x/m.onnx', () => {}, { firstAllocation: 300 })).buffer.byteLength).toBe(1000);
     // A body that stops early never grows past the first array: a header alone buys nothing.
-    const early = await readResponseBytes(response([bytes.subarray(0, 10)], { 'content-length': String(2 ** 31) }), 'http://x/m.onnx', () => {}, 64);
+    const early = await readResponseBytes(response([bytes.subarray(0, 10)], { 'content-length': String(2 ** 31) }), 'http://x/m.onnx', () => {}, { firstAllocation: 64 });
     expect(early).toEqual(bytes.subarray(0, 10));
     expect(early.buffer.byteLength).toBe(10);
   });

@@ -9,6 +9,16 @@ import { checkExternalDataLocation, onnxExternalDataFiles } from './onnx-externa
 export const GRAPH_CANDIDATES: readonly string[] = ['onnx/model.onnx', 'onnx/decoder_model_merged.onnx', 'model.onnx'];
 
 /**
+ * Largest text file (config, tokenizer) read from a model folder: the biggest real tokenizer.json
+ * files are tens of MB, and a file, or a server's endless answer, past this is refused before it
+ * can run the process out of memory.
+ */
+export const MAX_TEXT_FILE_BYTES = 256 * 1024 * 1024;
+
+/** Largest ONNX graph fetched over HTTP: protobuf's limit (bigger models keep weights in external data files). */
+export const MAX_GRAPH_BYTES = 2 ** 31;
+
+/**
  * Read access to a model folder: a directory on disk under Node.js, or a URL prefix served over
  * HTTP in browsers (and in Node for `http(s):` locations). Core never imports `node:` modules
  * statically, so it bundles for the browser.
@@ -72,6 +82,9 @@ class DiskModelFolder implements ModelFolder {
 
   async readText(file: string): Promise<string | undefined> {
     const path = this.resolve(file);
+    const size = await this.size(file);
+    if (size === undefined) return undefined;
+    if (size > MAX_TEXT_FILE_BYTES) throw tooLarge(path, size, MAX_TEXT_FILE_BYTES, TEXT_FILE_ADVICE);
     try {
       return await this.fs.readFile(path, 'utf8');
     } catch (cause) {
@@ -133,7 +146,7 @@ class HttpModelFolder implements ModelFolder {
   }
 
   async readText(file: string): Promise<string | undefined> {
-    const bytes = await this.request(file, 'GET', readBody);
+    const bytes = await this.request(file, 'GET', bodyOfAtMost(MAX_TEXT_FILE_BYTES, TEXT_FILE_ADVICE));
     return bytes === undefined ? undefined : new TextDecoder().decode(bytes);
   }
 
@@ -146,7 +159,7 @@ class HttpModelFolder implements ModelFolder {
 
   async source(file: string): Promise<ModelSource> {
     const graph = this.resolve(file);
-    const bytes = await this.request(file, 'GET', readBody);
+    const bytes = await this.request(file, 'GET', bodyOfAtMost(MAX_GRAPH_BYTES, GRAPH_ADVICE));
     if (bytes === undefined) throw new ModelLoadError(`${graph} was not found.`, { path: graph });
     const locations = onnxExternalDataFiles(bytes);
     if (locations.length === 0) return { kind: 'bytes', bytes };
@@ -272,25 +285,53 @@ function readBody(response: Response, url: string, guard: RequestGuard): Promise
   return readResponseBytes(response, url, () => guard.restartTimer());
 }
 
+/** {@link readBody} refusing a body of more than `maxBytes` (`advice` ends the message). */
+function bodyOfAtMost(maxBytes: number, advice: string) {
+  return (response: Response, url: string, guard: RequestGuard): Promise<Uint8Array> =>
+    readResponseBytes(response, url, () => guard.restartTimer(), { maxBytes, advice });
+}
+
+const TEXT_FILE_ADVICE = 'config and tokenizer files are far smaller: check that the folder holds the right file';
+const GRAPH_ADVICE = "an ONNX graph file cannot be larger (protobuf's limit); bigger models keep their weights in external data files (model.onnx_data)";
+
 /** The first array {@link readResponseBytes} allocates for an announced body, at most. */
 const FIRST_ALLOCATION = 16 * 1024 * 1024;
 
+/** Bounds of {@link readResponseBytes}. */
+export interface ReadLimits {
+  /** Size of the first array for an announced body, at most (default 16 MiB; tests set less). */
+  readonly firstAllocation?: number;
+  /** A body longer than this (announced or as it arrives) is a `ModelLoadError` (default: none). */
+  readonly maxBytes?: number;
+  /** Ends the message of that error. */
+  readonly advice?: string;
+}
+
 /**
- * {@link readBody} with `onData` called as each chunk arrives (exported for tests, which also set
- * `firstAllocation`). A body that turns out longer than announced goes on as chunks; a shorter
- * one (a length the server gave for another encoding) is what arrived.
+ * {@link readBody} with `onData` called as each chunk arrives (exported for tests). A body that
+ * turns out longer than announced goes on as chunks; a shorter one (a length the server gave for
+ * another encoding) is what arrived. Past `maxBytes` the download is cancelled.
  */
-export async function readResponseBytes(response: Response, url: string, onData: () => void, firstAllocation = FIRST_ALLOCATION): Promise<Uint8Array> {
+export async function readResponseBytes(response: Response, url: string, onData: () => void, limits: ReadLimits = {}): Promise<Uint8Array> {
+  const { firstAllocation = FIRST_ALLOCATION, maxBytes = Number.POSITIVE_INFINITY, advice = '' } = limits;
   const declared = declaredLength(response);
+  if (declared !== undefined && declared > maxBytes) {
+    await response.body?.cancel().catch(() => {});
+    throw tooLarge(url, declared, maxBytes, advice);
+  }
   let filled = declared === undefined ? undefined : allocate(Math.min(declared, firstAllocation));
   let offset = 0;
   const chunks: Uint8Array[] = [];
+  const reader = response.body?.getReader();
   try {
-    const reader = response.body?.getReader();
     for (let next = await reader?.read(); next && !next.done; next = await reader!.read()) {
       onData();
       const chunk = next.value;
       const end = offset + chunk.length;
+      if (end > maxBytes) {
+        await reader!.cancel().catch(() => {});
+        throw tooLarge(url, undefined, maxBytes, advice);
+      }
       if (filled && end > filled.length && declared !== undefined && end <= declared) {
         // As much has arrived as the first array holds, and the announced size is still right: grow once.
         const grown = allocate(declared);
@@ -307,6 +348,7 @@ export async function readResponseBytes(response: Response, url: string, onData:
       offset = end;
     }
   } catch (cause) {
+    if (cause instanceof ModelLoadError) throw cause;
     throw new ModelLoadError(`Cannot fetch ${url}: the download broke off (${(cause as Error).message}).`, { path: url, cause });
   }
   if (filled) return offset === filled.length ? filled : filled.slice(0, offset);
@@ -326,6 +368,18 @@ function declaredLength(response: Response): number | undefined {
   if (text === null || !/^\s*\d+\s*$/.test(text)) return undefined;
   const length = Number(text);
   return Number.isSafeInteger(length) ? length : undefined;
+}
+
+/** The error for a file past its size limit. */
+function tooLarge(path: string, size: number | undefined, limit: number, advice: string): ModelLoadError {
+  const tail = advice === '' ? '.' : `: ${advice}.`;
+  const what = size === undefined ? `${path} is larger than` : `${path} has ${bytesText(size)}, more than`;
+  return new ModelLoadError(`${what} the ${bytesText(limit)} Weft reads for it${tail}`, { path });
+}
+
+/** `n` bytes for a message: in MiB when it is a whole number of them, else exactly. */
+function bytesText(n: number): string {
+  return n >= 2 ** 20 && n % 2 ** 20 === 0 ? `${n / 2 ** 20} MiB` : `${n} bytes`;
 }
 
 /** A zeroed array of `length` bytes, or undefined when it cannot be had at once (then the body is read as chunks). */
