@@ -2,7 +2,7 @@
  * onnxruntime-node 1.30 crashes the process (SIGSEGV, nothing printed) in
  * `InferenceSession.create` when the process's command line is longer than about 28 KiB. The CLI
  * refuses command lines above this bound before anything loads onnxruntime; long prompts go
- * through `--prompt-file` instead.
+ * through `--prompt-file` (or `--messages-file`) instead.
  */
 export const ARGV_BYTE_LIMIT = 16 * 1024;
 
@@ -20,6 +20,6 @@ export function commandLineTooLong(args: readonly string[], limit = ARGV_BYTE_LI
   if (bytes <= limit) return undefined;
   return (
     `the command line is ${bytes} bytes, over the limit of ${limit} (onnxruntime-node crashes on command lines ` +
-    'of about 28 KiB); put a long prompt in a file and pass --prompt-file FILE, or --prompt-file - to read stdin'
+    'of about 28 KiB); put a long prompt in a file and pass --prompt-file FILE (--messages-file FILE for chat turns), or - as FILE to read stdin'
   );
 }

@@ -38,7 +38,7 @@ Exit codes: 0 success, 1 unexpected error, 2 bad input (usage, model or option e
 `;
 
 export const USAGE: Record<CommandName, string> = {
-  generate: `Usage: weft generate [--model DIR] (--prompt TEXT | --prompt-file FILE | --prompt-ids 1,2,3 | --messages JSON) [options]
+  generate: `Usage: weft generate [--model DIR] (--prompt TEXT | --prompt-file FILE | --prompt-ids 1,2,3 | --messages JSON | --messages-file FILE) [options]
 
 Prompt (exactly one):
   --prompt TEXT              text, encoded with the tokenizer's special tokens (e.g. BOS)
@@ -47,6 +47,7 @@ Prompt (exactly one):
                              (onnxruntime-node crashes on command lines of about 28 KiB)
   --prompt-ids 1,2,3         token ids, used exactly as given
   --messages JSON            chat turns, e.g. '[{"role":"user","content":"Hi"}]' (needs a chat template)
+  --messages-file FILE       the same JSON from a UTF-8 file (- = stdin), for long conversations
 
 Options:
 ${MODEL}

@@ -8,6 +8,8 @@ import { UsageError } from '../src/index.js';
 import { cli, generateJson, storyModel } from './helpers.js';
 
 const PROMPT = 'Once upon a time, there was a little fox named Tom.';
+const CHAT = [{ role: 'system', content: 'You tell short stories.' }, { role: 'user', content: 'Tell me about a fox.' }];
+const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const doneIds = (records: Record<string, unknown>[]) => (records.at(-1) as { type: string; ids: number[] }).ids;
 
 describe('strict UTF-8 decoding', () => {
@@ -38,6 +40,9 @@ describe('weft eval and generate read files as strict UTF-8', () => {
     await writeFile(file('latin1.txt'), Buffer.from('Once upon a time, a caf\xe9 opened.\n', 'latin1'));
     await writeFile(file('prompt.txt'), `${PROMPT}\n`);
     await writeFile(file('empty.txt'), '\n');
+    await writeFile(file('chat.json'), `${JSON.stringify(CHAT)}\n`);
+    await writeFile(file('not-json.json'), '[{"role": "user",');
+    await writeFile(file('not-chat.json'), '{"role": "user", "content": "Hi"}');
   });
   afterAll(() => rm(dir, { recursive: true, force: true }));
 
@@ -64,6 +69,35 @@ describe('weft eval and generate read files as strict UTF-8', () => {
     });
     expect(fromStdin.code).toBe(0);
     expect(doneIds(fromStdin.json())).toEqual(doneIds(direct.json()));
+  });
+
+  it('--messages-file gives what --messages gives for the same turns, from a file or standard input', async () => {
+    const direct = await generateJson(storyModel, '--messages', JSON.stringify(CHAT), '--max-tokens', '10');
+    expect(direct.code).toBe(0);
+    const fromFile = await generateJson(storyModel, '--messages-file', file('chat.json'), '--max-tokens', '10');
+    expect(fromFile.code).toBe(0);
+    expect(fromFile.stderr).toBe('');
+    expect(doneIds(fromFile.json())).toEqual(doneIds(direct.json()));
+    const fromStdin = await cli(['generate', '--model', storyModel, '--threads', '1', '--json', '--messages-file', '-', '--max-tokens', '10'], {
+      stdin: new TextEncoder().encode(JSON.stringify(CHAT)),
+    });
+    expect(fromStdin.code).toBe(0);
+    expect(doneIds(fromStdin.json())).toEqual(doneIds(direct.json()));
+  });
+
+  it.each([
+    [['--messages-file', 'not-json.json'], (f: (n: string) => string) => expect.stringMatching(new RegExp(`^weft: --messages-file ${escape(f('not-json.json'))} is not valid JSON: .+\n$`))],
+    [['--messages-file', 'not-chat.json'], (f: (n: string) => string) => `weft: --messages-file ${f('not-chat.json')} must be a non-empty JSON array of {"role": "...", "content": "..."} objects\n`],
+    [['--messages-file', 'empty.txt'], (f: (n: string) => string) => `weft: --messages-file ${f('empty.txt')} is empty\n`],
+    [['--messages-file', 'missing.json'], (f: (n: string) => string) => `weft: cannot read --messages-file ${f('missing.json')}: no such file\n`],
+    [['--messages-file', 'chat.json', '--messages', '[]'], () => 'weft: give only one of --messages, --messages-file\n'],
+    [['--messages-file='], () => 'weft: --messages-file needs a file path (or - for standard input)\n'],
+  ])('generate %j exits 2 with one line', async (args, message) => {
+    const resolved = args.map((a) => (/\.(txt|json)$/.test(a) ? file(a) : a));
+    const result = await cli(['generate', '--model', storyModel, ...resolved]);
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toEqual(message(file));
   });
 
   it.each([
@@ -100,7 +134,7 @@ describe('the command-line length guard', () => {
     const message = commandLineTooLong(fill(ARGV_BYTE_LIMIT + 1));
     expect(message).toBe(
       `the command line is ${ARGV_BYTE_LIMIT + 1} bytes, over the limit of ${ARGV_BYTE_LIMIT} (onnxruntime-node crashes on command lines ` +
-        'of about 28 KiB); put a long prompt in a file and pass --prompt-file FILE, or --prompt-file - to read stdin',
+        'of about 28 KiB); put a long prompt in a file and pass --prompt-file FILE (--messages-file FILE for chat turns), or - as FILE to read stdin',
     );
     // Well below where onnxruntime-node 1.30 was measured to crash (about 28.9 KB).
     expect(ARGV_BYTE_LIMIT).toBeLessThanOrEqual(20_000);

@@ -2,7 +2,7 @@ import type { GenerationRequest } from '@weft/core';
 import { UsageError } from '../errors.js';
 import { optional, parseDecimal, parseInteger } from './numbers.js';
 import { parseCommandArgs, type OptionSpecs } from './parse-command-args.js';
-import { promptSource } from './prompt-source.js';
+import { promptSource, type PromptFile } from './prompt-source.js';
 import { compact, MODEL_OPTIONS, modelFlags, PIPELINE_OPTIONS, pipelineFlags, type ModelFlags } from './shared-flags.js';
 
 export const GENERATE_OPTIONS = {
@@ -12,6 +12,7 @@ export const GENERATE_OPTIONS = {
   'prompt-file': { type: 'string' },
   'prompt-ids': { type: 'string' },
   messages: { type: 'string' },
+  'messages-file': { type: 'string' },
   'max-tokens': { type: 'string' },
   temperature: { type: 'string' },
   'top-k': { type: 'string' },
@@ -25,11 +26,11 @@ export const GENERATE_OPTIONS = {
 
 export interface GenerateArgs extends ModelFlags {
   readonly onnxFile: string | undefined;
-  /** `--prompt-file` (`-` = stdin): the request then has no prompt until the command reads it. */
-  readonly promptFile: string | undefined;
+  /** `--prompt-file` or `--messages-file` (`-` = stdin): the request then has no prompt until the command reads it. */
+  readonly promptFile: PromptFile | undefined;
   readonly help: boolean;
   readonly json: boolean;
-  /** The request without `signal` (and without a prompt when `promptFile` is set), validated. */
+  /** The request without `signal` (and without a prompt or messages when `promptFile` is set), validated. */
   readonly request: GenerationRequest;
 }
 
@@ -40,9 +41,9 @@ export function parseGenerateArgs(args: readonly string[]): GenerateArgs {
   const stop = flags.strings('stop');
   const pipeline = pipelineFlags(flags);
   if (stop.some((x) => x === '')) throw new UsageError('--stop needs a non-empty string');
-  const source = promptSource({ prompt: s('prompt'), promptIds: s('prompt-ids'), messages: s('messages'), promptFile: s('prompt-file') });
+  const source = promptSource({ prompt: s('prompt'), promptIds: s('prompt-ids'), messages: s('messages'), promptFile: s('prompt-file'), messagesFile: s('messages-file') });
   const request: GenerationRequest = {
-    ...('promptFile' in source ? {} : source),
+    ...('file' in source ? {} : source),
     ...compact({
       maxTokens: optional(s('max-tokens'), (t) => parseInteger('max-tokens', t, 1)),
       temperature: optional(s('temperature'), (t) => parseDecimal('temperature', t, { ok: (v) => v >= 0, rule: 'a number >= 0 (0 = greedy)' })),
@@ -58,5 +59,5 @@ export function parseGenerateArgs(args: readonly string[]): GenerateArgs {
     ...(pipeline.kv ? { kv: pipeline.kv } : {}),
     ...(pipeline.router ? { router: pipeline.router } : {}),
   };
-  return { help: false, json: flags.flag('json'), ...modelFlags(flags), onnxFile: pipeline.onnxFile, promptFile: 'promptFile' in source ? source.promptFile : undefined, request };
+  return { help: false, json: flags.flag('json'), ...modelFlags(flags), onnxFile: pipeline.onnxFile, promptFile: 'file' in source ? source.file : undefined, request };
 }

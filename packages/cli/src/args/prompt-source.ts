@@ -1,12 +1,18 @@
 import type { ChatMessage } from '@weft/core';
 import { UsageError } from '../errors.js';
 
-/** Exactly one of the prompt flags, converted to a request field (a prompt file is read later). */
+/** A prompt flag that names a file, read by the command (`-` = standard input). */
+export interface PromptFile {
+  readonly flag: '--prompt-file' | '--messages-file';
+  readonly path: string;
+}
+
+/** Exactly one of the prompt flags, converted to a request field (a file is read later). */
 export type PromptSource =
   | { readonly prompt: string }
   | { readonly inputIds: readonly number[] }
   | { readonly messages: readonly ChatMessage[] }
-  | { readonly promptFile: string };
+  | { readonly file: PromptFile };
 
 /** The prompt flags as given (undefined when absent). */
 export interface PromptFlags {
@@ -14,21 +20,23 @@ export interface PromptFlags {
   readonly promptIds: string | undefined;
   readonly messages: string | undefined;
   readonly promptFile: string | undefined;
+  readonly messagesFile: string | undefined;
 }
 
-/** Picks the one prompt source among `--prompt`, `--prompt-file`, `--prompt-ids` and `--messages`. */
+/** Picks the one prompt source among `--prompt`, `--prompt-file`, `--prompt-ids`, `--messages` and `--messages-file`. */
 export function promptSource(flags: PromptFlags): PromptSource {
-  const { prompt, promptIds, messages, promptFile } = flags;
+  const { prompt, promptIds, messages, promptFile, messagesFile } = flags;
   const given = [
     prompt !== undefined && '--prompt',
     promptFile !== undefined && '--prompt-file',
     promptIds !== undefined && '--prompt-ids',
     messages !== undefined && '--messages',
+    messagesFile !== undefined && '--messages-file',
   ].filter((f): f is string => f !== false);
   if (given.length !== 1) {
     throw new UsageError(
       given.length === 0
-        ? 'give a prompt with --prompt TEXT, --prompt-file FILE, --prompt-ids 1,2,3 or --messages JSON'
+        ? 'give a prompt with --prompt TEXT, --prompt-file FILE, --prompt-ids 1,2,3, --messages JSON or --messages-file FILE'
         : `give only one of ${given.join(', ')}`,
     );
   }
@@ -36,12 +44,22 @@ export function promptSource(flags: PromptFlags): PromptSource {
     if (prompt === '') throw new UsageError('--prompt is empty');
     return { prompt };
   }
-  if (promptFile !== undefined) {
-    if (promptFile === '') throw new UsageError('--prompt-file needs a file path (or - for standard input)');
-    return { promptFile };
-  }
+  if (promptFile !== undefined) return { file: promptFileFlag('--prompt-file', promptFile) };
+  if (messagesFile !== undefined) return { file: promptFileFlag('--messages-file', messagesFile) };
   if (promptIds !== undefined) return { inputIds: parseIdList(promptIds) };
   return { messages: parseMessages(messages!) };
+}
+
+function promptFileFlag(flag: PromptFile['flag'], path: string): PromptFile {
+  if (path === '') throw new UsageError(`${flag} needs a file path (or - for standard input)`);
+  return { flag, path };
+}
+
+/** The request field a prompt file's text gives: the prompt itself, or the messages its JSON holds. */
+export function promptFromFile(file: PromptFile, text: string): { readonly prompt: string } | { readonly messages: readonly ChatMessage[] } {
+  if (file.flag === '--prompt-file') return { prompt: promptFromFileText(text, file.path) };
+  if (text.trim() === '') throw new UsageError(`--messages-file ${file.path} is empty`);
+  return { messages: parseMessages(text, `--messages-file ${file.path}`) };
 }
 
 /**
@@ -65,18 +83,18 @@ export function parseIdList(text: string): number[] {
   return ids;
 }
 
-/** A JSON array of `{ role, content }` objects with string fields. */
-export function parseMessages(text: string): ChatMessage[] {
+/** A JSON array of `{ role, content }` objects with string fields; `source` names it in errors. */
+export function parseMessages(text: string, source = '--messages'): ChatMessage[] {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (error) {
-    throw new UsageError(`--messages is not valid JSON: ${(error as Error).message}`);
+    throw new UsageError(`${source} is not valid JSON: ${(error as Error).message}`);
   }
   const isMessage = (m: unknown): m is ChatMessage =>
     typeof m === 'object' && m !== null && typeof (m as ChatMessage).role === 'string' && typeof (m as ChatMessage).content === 'string';
   if (!Array.isArray(value) || value.length === 0 || !value.every(isMessage)) {
-    throw new UsageError('--messages must be a non-empty JSON array of {"role": "...", "content": "..."} objects');
+    throw new UsageError(`${source} must be a non-empty JSON array of {"role": "...", "content": "..."} objects`);
   }
   return value.map((m) => ({ role: m.role, content: m.content }));
 }

@@ -1,5 +1,5 @@
 import { parseGenerateArgs } from '../args/generate-args.js';
-import { promptFromFileText } from '../args/prompt-source.js';
+import { promptFromFile } from '../args/prompt-source.js';
 import { EXIT } from '../errors.js';
 import type { CliIo } from '../io.js';
 import { resolveModelDir } from '../model-path.js';
@@ -18,13 +18,13 @@ export async function generateCommand(args: readonly string[], io: CliIo): Promi
     return EXIT.ok;
   }
   const file = options.promptFile;
-  const prompt = file === undefined ? undefined : promptFromFileText(await readUtf8Text(file, '--prompt-file', io.stdin, io.signal), file);
+  const fromFile = file === undefined ? undefined : promptFromFile(file, await readUtf8Text(file.path, file.flag, io.stdin, io.signal));
   const { model, close } = await openModel(resolveModelDir(options.model), sessionOptions(options.threads), options.backend, {
     router: options.request.router === undefined || typeof options.request.router === 'string' ? options.request.router : 'name' in options.request.router ? options.request.router.name : undefined,
     onnxFile: options.onnxFile,
   });
   try {
-    const request = { ...options.request, ...(prompt === undefined ? {} : { prompt }), ...(io.signal ? { signal: io.signal } : {}) };
+    const request = { ...options.request, ...fromFile, ...(io.signal ? { signal: io.signal } : {}) };
     const write = (line: object): void => void io.stdout.write(`${JSON.stringify(line)}\n`);
     let streamed = '';
     const { done, wallMs } = await consumeGeneration(
