@@ -87,7 +87,7 @@ async function loadFromFolder(
   const tokenizer = createTokenizer(runtime.registry, options.tokenizer, {
     location: dir,
     tokenizerJson: await readJson(folder, 'tokenizer.json', false),
-    tokenizerConfig: (await readJsonObject(folder, 'tokenizer_config.json')) ?? {},
+    tokenizerConfig: await readTokenizerConfig(folder),
     resolve: (file) => folder.resolve(file),
   });
   const graphFile = await findGraph(folder, options.onnxFile);
@@ -140,6 +140,24 @@ async function loadFromFolder(
     await session.release();
     throw error;
   }
+}
+
+/**
+ * `tokenizer_config.json` (`{}` when absent). Where it has no `chat_template`, the template of
+ * `chat_template.jinja` stands in: newer transformers versions save the template there instead.
+ * That file is optional: one that cannot be read (a server that answers missing files with a page)
+ * leaves the model without a template, as before.
+ */
+async function readTokenizerConfig(folder: ModelFolder): Promise<Record<string, unknown>> {
+  const config = (await readJsonObject(folder, 'tokenizer_config.json')) ?? {};
+  if (config['chat_template'] !== undefined && config['chat_template'] !== null) return config;
+  let template: string | undefined;
+  try {
+    template = await folder.readText('chat_template.jinja');
+  } catch (error) {
+    if (!ModelLoadError.isInstance(error)) throw error; // an abort
+  }
+  return template === undefined ? config : { ...config, chat_template: template };
 }
 
 /** An AbortController that `outer` also aborts (with its reason) until `unlink` is called. */

@@ -15,7 +15,11 @@ export interface Tokenizer {
   decode(ids: readonly number[], options?: { readonly skipSpecialTokens?: boolean }): string;
   /** Renders `messages` with the model's chat template. Throws when the model has none. */
   applyChatTemplate(messages: readonly ChatMessage[], options?: { readonly addGenerationPrompt?: boolean }): string;
-  /** Whether the chat template already emits the BOS token (then encode chat prompts without specials). */
+  /**
+   * Whether chat prompts are encoded without specials: the chat template already writes what
+   * encoding with specials would put first (the BOS), or the tokenizer puts nothing first (so an
+   * EOS its post-processor appends does not end the prompt).
+   */
   readonly chatTemplateAddsBos: boolean;
   /**
    * Present only when decoding is a plain byte-level concatenation (GPT-2 style BPE, no clean-up):

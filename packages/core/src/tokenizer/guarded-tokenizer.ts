@@ -2,6 +2,7 @@ import { PluginError } from '../errors/plugin-error.js';
 import { WeftError } from '../errors/weft-error.js';
 import type { ChatMessage, Tokenizer } from '../spec/tokenizer.js';
 import { stageFailure } from '../generation/stage-runner.js';
+import { decodeWithoutCleanUp, registerCleanUp } from './clean-up-spaces.js';
 
 /**
  * A plugin's tokenizer with its failures named: anything it throws that is not a Weft error (those
@@ -21,6 +22,17 @@ export class GuardedTokenizer implements Tokenizer {
   ) {
     this.chatTemplateAddsBos = inner.chatTemplateAddsBos;
     this.vocabSize = inner.vocabSize;
+    // A plugin's HfTokenizer cleans up spaces as core's does: streams need its decode without it.
+    const uncleaned = decodeWithoutCleanUp(inner);
+    if (uncleaned) {
+      registerCleanUp(this, (ids) => {
+        try {
+          return uncleaned(ids);
+        } catch (cause) {
+          throw this.failure('decode', cause);
+        }
+      });
+    }
     const piece = inner.tokenPiece;
     if (piece) {
       this.tokenPiece = (id) => {

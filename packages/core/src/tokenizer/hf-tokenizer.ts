@@ -6,10 +6,18 @@ import { requireJsonObject } from '../util/json-object.js';
 import { quoteValue } from '../util/describe-cause.js';
 import { byteLevelPieces, type TokenPiece } from './byte-level-pieces.js';
 import { checkTokenizerJson } from './check-tokenizer-json.js';
+import { registerCleanUp } from './clean-up-spaces.js';
 import { BoundedChatTemplate, ChatTemplateLimitError, ChatTemplateRaisedError, chatTemplateLimits } from './bounded-chat-template.js';
 
 /** Tokenizer over a Hugging Face `tokenizer.json` + `tokenizer_config.json`, with Jinja chat templates. */
 export class HfTokenizer implements Tokenizer {
+  /**
+   * Whether the chat template's text already starts with what the tokenizer would put first (its
+   * BOS), found by rendering a one-message conversation: then chat prompts are encoded without
+   * specials. Also true when the tokenizer puts nothing first (Qwen2, GPT-2), so that nothing it
+   * adds after the text (an EOS) ends a chat prompt. A template that refuses that conversation is
+   * judged by whether its source names `bos_token`.
+   */
   readonly chatTemplateAddsBos: boolean;
   readonly vocabSize: number;
   private readonly core: HfTokenizerCore;
@@ -38,12 +46,22 @@ export class HfTokenizer implements Tokenizer {
     this.vocabSize = largest + 1;
     const pieces = byteLevelPieces(json, tokenizerConfig);
     if (pieces) this.tokenPiece = pieces;
+    // As the library decides: clean-up is on unless the config turns it off (Llama 3 turns it on).
+    if (tokenizerConfig['clean_up_tokenization_spaces'] ?? true) {
+      // Streams decode without it and clean up what is settled (IncrementalDetokenizer).
+      registerCleanUp(this, (ids) => this.decodeKnown(ids, true, false));
+    }
     this.specials = {};
     for (const key of ['bos_token', 'eos_token', 'pad_token', 'unk_token']) {
       const v = tokenizerConfig[key];
       const text = typeof v === 'string' ? v : typeof v === 'object' && v !== null ? (v as { content?: unknown }).content : undefined;
       if (typeof text === 'string') this.specials[key] = text;
     }
+    const leading = this.leadingSpecialIds();
+    // Older repositories name bos_token only in special_tokens_map.json, which Weft does not read:
+    // the token the post-processor puts first stands in (an explicit null stays none).
+    const firstToken = leading?.[0] === undefined ? undefined : this.core.id_to_token(leading[0]);
+    if (!('bos_token' in tokenizerConfig) && firstToken !== undefined) this.specials['bos_token'] = firstToken;
     const listed = tokenizerConfig['chat_template'];
     const source = pickTemplate(listed, configPath);
     this.otherTemplates = source === undefined && Array.isArray(listed) ? listed.map((t: { name: string }) => t.name) : [];
@@ -54,7 +72,40 @@ export class HfTokenizer implements Tokenizer {
         throw new ModelLoadError(`The chat_template in ${configPath} does not parse: ${(cause as Error).message}`, { path: configPath, cause });
       }
     }
-    this.chatTemplateAddsBos = source?.includes('bos_token') ?? false;
+    this.chatTemplateAddsBos = source !== undefined && this.templateStartsWith(leading, source);
+  }
+
+  /**
+   * The ids encoding with specials puts before a text's own (BOS), from encoding a probe word both
+   * ways; undefined when the probe shows nothing (it encodes to no ids).
+   */
+  private leadingSpecialIds(): number[] | undefined {
+    let bare: number[];
+    let full: number[];
+    try {
+      bare = this.encode('Hello', { addSpecialTokens: false });
+      full = this.encode('Hello');
+    } catch {
+      return undefined; // a tokenizer that cannot encode it fails on real text, not at load
+    }
+    if (bare.length === 0) return undefined;
+    for (let k = 0; k + bare.length <= full.length; k++) {
+      if (bare.every((id, i) => full[k + i] === id)) return full.slice(0, k);
+    }
+    return undefined;
+  }
+
+  /** See `chatTemplateAddsBos`. */
+  private templateStartsWith(leading: readonly number[] | undefined, source: string): boolean {
+    if (leading !== undefined) {
+      try {
+        const ids = this.encode(this.applyChatTemplate([{ role: 'user', content: 'Hello' }]), { addSpecialTokens: false });
+        return leading.every((id, i) => ids[i] === id);
+      } catch {
+        // The template refuses a lone user message (or fails on it): judged by its source.
+      }
+    }
+    return source.includes('bos_token');
   }
 
   encode(text: string, options: { readonly addSpecialTokens?: boolean } = {}): number[] {
@@ -62,22 +113,35 @@ export class HfTokenizer implements Tokenizer {
   }
 
   decode(ids: readonly number[], options: { readonly skipSpecialTokens?: boolean } = {}): string {
-    if (ids.length === 0) return '';
-    return this.core.decode([...ids], { skip_special_tokens: options.skipSpecialTokens ?? true });
+    return this.decodeKnown(ids, options.skipSpecialTokens ?? true);
+  }
+
+  /**
+   * Decodes `ids`, dropping those without a token as Hugging Face's own decoder does (a model's
+   * embedding is often padded past the tokenizer's ids, and sampling can still pick them): the
+   * library would hand its decoders a missing token, which sentencepiece-style decoders throw on.
+   * `cleanUp` undefined: as the config says.
+   */
+  private decodeKnown(ids: readonly number[], skipSpecialTokens: boolean, cleanUp?: boolean): string {
+    const known = ids.filter((id) => this.core.id_to_token(id) !== undefined);
+    if (known.length === 0) return '';
+    return this.core.decode(known, { skip_special_tokens: skipSpecialTokens, ...(cleanUp === undefined ? {} : { clean_up_tokenization_spaces: cleanUp }) });
   }
 
   applyChatTemplate(messages: readonly ChatMessage[], options: { readonly addGenerationPrompt?: boolean } = {}): string {
     if (!this.template) {
       const named = this.otherTemplates.map((n) => JSON.stringify(n)).join(', ');
       const problem = named === ''
-        ? 'This model has no chat_template in tokenizer_config.json'
+        ? 'This model has no chat_template (in tokenizer_config.json or chat_template.jinja)'
         : `tokenizer_config.json names its chat templates (${named}) but none "default", the one Weft uses`;
       throw new InvalidOptionsError(`${problem}; pass \`prompt\` instead of \`messages\`.`, {
         option: 'messages',
       });
     }
     try {
-      const context = { messages, add_generation_prompt: options.addGenerationPrompt ?? true, ...this.specials };
+      // transformers always passes `tools` and `documents` (None when not given): templates test
+      // `tools is not none` without checking that it is defined.
+      const context = { messages, tools: null, documents: null, add_generation_prompt: options.addGenerationPrompt ?? true, ...this.specials };
       return this.template.render(context, chatTemplateLimits(inputLength(context), messages.length));
     } catch (cause) {
       throw renderFailure(cause);

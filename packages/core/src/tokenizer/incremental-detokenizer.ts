@@ -1,5 +1,6 @@
 import type { Tokenizer } from '../spec/tokenizer.js';
 import { concatBytes } from '../util/concat-bytes.js';
+import { cleanUpSpaces, decodeWithoutCleanUp, settledLength } from './clean-up-spaces.js';
 
 /** How many earlier ids give the decoder context (leading-space rules, byte fallback). */
 const CONTEXT = 4;
@@ -14,7 +15,9 @@ const WINDOW = 12;
  * for ASCII pieces.
  * Other tokenizers decode a short window of recent ids and emit what the new id adds to the
  * window's previous text, holding back while the text ends in U+FFFD; one decode per id, plus one
- * when the window is re-based.
+ * when the window is re-based. Where decoding cleans up spaces (" ." → "."), which can rewrite text
+ * already emitted, the window is decoded without the clean-up, and the text is cleaned up as it
+ * settles: a trailing " ", " '", " n"… is held back until the next text shows whether it is rewritten.
  */
 export class IncrementalDetokenizer {
   private readonly ids: number[];
@@ -29,8 +32,14 @@ export class IncrementalDetokenizer {
    * them. Cleared by the first delta.
    */
   private beforeUnfinished: string | undefined;
+  /** Decodes the window: the tokenizer's decode, or that decode without its clean-up of spaces. */
+  private readonly decodeWindow: (ids: readonly number[]) => string;
+  /** Only where decoding cleans up spaces: window text not cleaned up and emitted yet. */
+  private unsettled: string | undefined;
 
-  constructor(private readonly tokenizer: Tokenizer, contextIds: readonly number[] = []) {
+  constructor(tokenizer: Tokenizer, contextIds: readonly number[] = []) {
+    const uncleaned = decodeWithoutCleanUp(tokenizer);
+    this.decodeWindow = uncleaned ?? ((ids) => tokenizer.decode(ids));
     if (tokenizer.tokenPiece) {
       this.bytes = new ByteStream(tokenizer.tokenPiece);
       // A prompt may end inside a character: its leading bytes complete with the first ids.
@@ -40,15 +49,16 @@ export class IncrementalDetokenizer {
       this.emitted = 0;
       return;
     }
+    if (uncleaned) this.unsettled = '';
     this.ids = contextIds.slice(-CONTEXT);
     this.emitted = this.ids.length;
-    this.emittedText = tokenizer.decode(this.ids);
+    this.emittedText = this.decodeWindow(this.ids);
     // The prompt may end inside a character (byte-fallback ids): its text ends in U+FFFD, which the
     // completing ids replace by the character. Remember the text before those ids.
     if (this.emittedText.endsWith('\uFFFD')) {
       let clean = this.ids.length;
       let text = this.emittedText;
-      while (clean > 0 && this.ids.length - clean < 3 && text.endsWith('\uFFFD')) text = tokenizer.decode(this.ids.slice(0, --clean));
+      while (clean > 0 && this.ids.length - clean < 3 && text.endsWith('\uFFFD')) text = this.decodeWindow(this.ids.slice(0, --clean));
       if (!text.endsWith('\uFFFD')) this.beforeUnfinished = text;
     }
   }
@@ -57,7 +67,7 @@ export class IncrementalDetokenizer {
   push(id: number): string {
     if (this.bytes) return this.bytes.push(id);
     this.ids.push(id);
-    const full = this.tokenizer.decode(this.ids.slice(this.start));
+    const full = this.decodeWindow(this.ids.slice(this.start));
     if (full.endsWith('\uFFFD')) return '';
     let delta: string;
     if (this.beforeUnfinished !== undefined && !full.startsWith(this.emittedText)) {
@@ -71,21 +81,30 @@ export class IncrementalDetokenizer {
     this.emitted = this.ids.length;
     if (this.emitted - this.start >= WINDOW) {
       this.start = this.emitted - CONTEXT;
-      this.emittedText = this.tokenizer.decode(this.ids.slice(this.start));
+      this.emittedText = this.decodeWindow(this.ids.slice(this.start));
     } else {
       this.emittedText = full;
     }
-    return delta;
+    return this.settle(delta);
+  }
+
+  /** `text` as it is, or where decoding cleans up spaces, the settled part of what is pending, cleaned up. */
+  private settle(text: string, end = false): string {
+    if (this.unsettled === undefined) return text;
+    const pending = this.unsettled + text;
+    const n = end ? pending.length : settledLength(pending);
+    this.unsettled = pending.slice(n);
+    return n === 0 ? '' : cleanUpSpaces(pending.slice(0, n));
   }
 
   /** Text still held back at the end of the stream (an incomplete character decodes as U+FFFD). */
   flush(): string {
     if (this.bytes) return this.bytes.flush();
-    const full = this.tokenizer.decode(this.ids.slice(this.start));
+    const full = this.decodeWindow(this.ids.slice(this.start));
     const rest = full.length > this.emittedText.length ? full.slice(this.emittedText.length) : '';
     this.start = this.emitted = this.ids.length;
     this.emittedText = '';
-    return rest;
+    return this.settle(rest, true);
   }
 }
 

@@ -1,0 +1,59 @@
+/**
+ * Hugging Face's `clean_up_tokenization_spaces` (on unless tokenizer_config.json turns it off; Llama
+ * 3 turns it on), which removes the space before punctuation and contractions in decoded text, and
+ * what a stream needs to apply it to text that arrives piece by piece.
+ */
+
+/** The rewrites, in the order @huggingface/tokenizers applies them to the whole text. */
+const REWRITES: readonly (readonly [RegExp, string])[] = [
+  [/ \./g, '.'], [/ \?/g, '?'], [/ !/g, '!'], [/ ,/g, ','], [/ ' /g, "'"],
+  [/ n't/g, "n't"], [/ 'm/g, "'m"], [/ 's/g, "'s"], [/ 've/g, "'ve"], [/ 're/g, "'re"],
+];
+
+/**
+ * Text from a space to the next (a segment) that more text may still turn into a rewrite: a proper
+ * start of one (" n" of " n't"), " '" (the first half of " ' "), or the start of what follows a
+ * " ' " in a chain (" v" of "  ' ve", rewritten to " 've").
+ */
+const OPEN: ReadonlySet<string> = new Set([' ', ' n', " n'", " '", " 'v", " 'r", ' v', ' r']);
+/**
+ * Segments that make a rewrite with the segment after them: " '" (" ' "), and " " or " n" before
+ * a " '" (" ' " → "'" turns " n ' t" into " n't" and "  ' m" into " 'm", rewritten again).
+ */
+const JOINING: ReadonlySet<string> = new Set([" '", ' ', ' n']);
+
+/** `text` cleaned up exactly as the library's decode does it. */
+export function cleanUpSpaces(text: string): string {
+  for (const [pattern, replacement] of REWRITES) text = text.replace(pattern, replacement);
+  return text;
+}
+
+/**
+ * How much of `raw` (decoded text not cleaned up yet) is settled: cleaning up `raw.slice(0, n)` and
+ * whatever follows it separately gives the clean-up of the whole, whatever follows. Every rewrite
+ * starts at a space and spans at most three segments (text from a space to the next), so the cut
+ * is at a segment's start: before the last segment when more text may still make it part of a
+ * rewrite, then before each segment that joins the one after it.
+ */
+export function settledLength(raw: string): number {
+  const last = raw.lastIndexOf(' ');
+  if (last < 0 || !OPEN.has(raw.slice(last))) return raw.length;
+  let cut = last;
+  for (let before = raw.lastIndexOf(' ', cut - 1); before >= 0 && JOINING.has(raw.slice(before, cut)); before = raw.lastIndexOf(' ', cut - 1)) {
+    cut = before;
+  }
+  return cut;
+}
+
+/** Tokenizers whose `decode` cleans up spaces, with their decode without the clean-up. */
+const uncleaned = new WeakMap<object, (ids: readonly number[]) => string>();
+
+/** Records that `tokenizer` cleans up spaces after `decodeUncleaned`, for incremental detokenizing. */
+export function registerCleanUp(tokenizer: object, decodeUncleaned: (ids: readonly number[]) => string): void {
+  uncleaned.set(tokenizer, decodeUncleaned);
+}
+
+/** The decode without clean-up of a tokenizer whose decode cleans up spaces; undefined for any other. */
+export function decodeWithoutCleanUp(tokenizer: object): ((ids: readonly number[]) => string) | undefined {
+  return uncleaned.get(tokenizer);
+}
