@@ -40,6 +40,19 @@ export const GENERATE_FLAGS: Readonly<Record<string, string>> = {
   router: '--router',
 };
 
+/**
+ * {@link GENERATE_FLAGS} for one command line: a prompt or messages given in a file
+ * (`--prompt-file`, `--messages-file`) are named by that flag.
+ */
+export function generateFlags(args: readonly string[]): Readonly<Record<string, string>> {
+  const given = (flag: string) => args.some((a) => a === flag || a.startsWith(`${flag}=`));
+  return {
+    ...GENERATE_FLAGS,
+    ...(given('--prompt-file') ? { prompt: '--prompt-file' } : {}),
+    ...(given('--messages-file') ? { messages: '--messages-file' } : {}),
+  };
+}
+
 /** The flags of `weft eval` that set request options core or a plugin may reject. */
 export const EVAL_FLAGS: Readonly<Record<string, string>> = { kv: '--kv', router: '--router' };
 

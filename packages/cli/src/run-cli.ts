@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { EXIT, exitCodeOf, EVAL_FLAGS, GENERATE_FLAGS, oneLine, UsageError } from './errors.js';
+import { EXIT, exitCodeOf, EVAL_FLAGS, generateFlags, oneLine, UsageError } from './errors.js';
 import type { CliIo } from './io.js';
 import { COMMANDS, MAIN_USAGE, type CommandName } from './usage.js';
 
@@ -48,7 +48,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     return await command(rest, io);
   } catch (error) {
     const code = exitCodeOf(error);
-    io.stderr.write(`weft: ${oneLine(error, name === 'generate' || name === 'demo' ? GENERATE_FLAGS : name === 'eval' ? EVAL_FLAGS : {})}\n`);
+    io.stderr.write(`weft: ${oneLine(error, name === 'generate' || name === 'demo' ? generateFlags(rest) : name === 'eval' ? EVAL_FLAGS : {})}\n`);
     if (code === EXIT.failure && process.env['WEFT_DEBUG'] && error instanceof Error && error.stack) io.stderr.write(`${error.stack}\n`);
     return code;
   }

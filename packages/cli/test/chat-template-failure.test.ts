@@ -39,6 +39,15 @@ describe('a chat template that fails while rendering', () => {
     expect(lines[0]).toMatch(reason);
   });
 
+  it('names --messages-file, not --messages, when the turns came from a file', async () => {
+    const dir = await withTemplate(root, 'refuses-file', '{{ raise_exception("system first") }}');
+    const turns = join(root, 'turns.json');
+    await writeFile(turns, '[{"role":"user","content":"Hi"}]');
+    const result = await cli(['generate', '--model', dir, '--messages-file', turns, '--max-tokens', '2']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe("weft: --messages-file: The model's chat_template (tokenizer_config.json) refused these messages: system first. Change the messages to what it accepts.\n");
+  });
+
   it('still renders when the conversation is what the template asks for', async () => {
     const dir = await withTemplate(root, 'accepts', '{% if messages[0].role != "system" %}{{ raise_exception("system first") }}{% endif %}{{ messages[1].content }}');
     const result = await cli(['generate', '--model', dir, '--messages', '[{"role":"system","content":"Be kind."},{"role":"user","content":"Once upon a time"}]', '--max-tokens', '2', '--json']);

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { HfTokenizer, InvalidOptionsError } from '../src/index.js';
 import {
   BoundedChatTemplate,
+  CHAT_TEMPLATE_PROBE_LIMITS,
   ChatTemplateLimitError,
   ChatTemplateRaisedError,
   chatTemplateLimits,
@@ -97,7 +98,33 @@ describe('chat templates render under limits', () => {
   it('stops a string that doubles in a loop at the character limit', () => {
     const error = renderHostile('{% set ns = namespace(s="x") %}{% for i in range(64) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s }}');
     expect(error).toBeInstanceOf(ChatTemplateLimitError);
-    expect((error as Error).message).toMatch(/a string of 8388608 characters \(limit 4194304\)$/);
+    // The namespace holding it counts the string's characters too, and is refused first.
+    expect((error as Error).message).toMatch(/a value of 1048578 characters and items in all \(limit 1048576\)$/);
+  });
+
+  it.each([
+    ['a list holding one big list twenty times, written with tojson', '{% set l = range(99000) %}{{ [l,l,l,l,l,l,l,l,l,l,l,l,l,l,l,l,l,l,l,l]|tojson(indent=2) }}', /a value of 3960020 characters and items in all \(limit 1048576\)$/],
+    ['a list of one big string doubled', '{% set ns = namespace(s="x") %}{% for i in range(19) %}{% set ns.s = ns.s + ns.s %}{% endfor %}{% set ns.l = [ns.s] %}{% for i in range(12) %}{% set ns.l = ns.l + ns.l %}{% endfor %}{{ ns.l|tojson }}', /a value of \d+ characters and items in all \(limit 1048576\)$/],
+    ['pairs of itself, forty deep', '{% set ns = namespace(a=[1]) %}{% for i in range(40) %}{% set ns.a = [ns.a, ns.a] %}{% endfor %}{{ ns.a }}', /a value of \d+ characters and items in all/],
+    ['dicts of itself', '{% set ns = namespace(d={"a": "x"}) %}{% for i in range(40) %}{% set ns.d = {"a": ns.d, "b": ns.d} %}{% endfor %}{{ ns.d|tojson }}', /a value of \d+ characters and items in all/],
+    ['a list nested 10,000 deep, written with tojson and an indent', '{% set ns = namespace(a=[1]) %}{% for i in range(10000) %}{% set ns.a = [ns.a] %}{% endfor %}{{ ns.a|tojson(indent=4) }}', /a value nested 129 deep \(limit 128\)$/],
+    ['a namespace holding itself', '{% set ns = namespace(a=1) %}{% set ns.me = ns %}{{ ns }}', /the engine's limits: Maximum call stack size exceeded$/],
+    ['tojson with a huge indent', '{{ messages|tojson(indent=100000000) }}', /tojson with a width of 100000000 \(limit 64\)$/],
+    ['tojson with long separators', '{{ messages|tojson(separators=["' + 'x'.repeat(100) + '", ": "]) }}', /tojson separators of 102 characters \(limit 64\)$/],
+    ['indent with a huge width', '{{ "a\nb"|indent(1000000) }}', /indent with a width of 1000000 \(limit 64\)$/],
+    ['replace("", long) as a method', '{% set s = "' + 'x'.repeat(2000) + '" %}{{ s.replace("", s) }}', /replace\(\) making a string of over 1048576 characters$/],
+    ['replace("x", long) as a filter', '{% set s = "' + 'x'.repeat(2000) + '" %}{{ s|replace("x", s) }}', /replace\(\) making a string of over 1048576 characters$/],
+    ['join with a long separator', '{% set s = "' + 'x'.repeat(2000) + '" %}{{ range(1000)|join(s) }}', /join\(\) making a string of over 1048576 characters$/],
+  ])('stops in one step what would fill the memory: %s', (_name, source, message) => {
+    const error = renderHostile(source);
+    expect(error).toBeInstanceOf(ChatTemplateLimitError);
+    expect((error as Error).message).toMatch(message);
+  });
+
+  it('still renders the same filters with the arguments real templates give them', () => {
+    const source = '{{ messages|tojson(indent=4) }}|{{ "a\nb"|indent(2) }}|{{ "a-b"|replace("-", "--") }}|{{ "a-b".replace("-", " + ") }}|{{ ["x", "y"]|join(", ") }}';
+    const context = { messages: [{ role: 'user', content: 'Hi' }] };
+    expect(new BoundedChatTemplate(source).render(context, chatTemplateLimits(40, 1))).toBe(new Template(source).render(context));
   });
 
   it('stops nested loops of 10**10 iterations at the step limit', () => {
@@ -149,6 +176,14 @@ describe('a tokenizer’s chat template failures are InvalidOptionsErrors that s
     const error = catchError(() => tokenizer.applyChatTemplate(user));
     expect(error).toBeInstanceOf(InvalidOptionsError);
     expect(error.message).toMatch(/^The model's chat_template \(tokenizer_config\.json\) could not render these messages: the template went over Weft's rendering limits: a list of \d+ items \(limit 100000\)\. The template is broken or hostile: fix its chat_template, or pass `prompt` instead\.$/);
+  });
+
+  it('a hostile template does not stop the tokenizer from being built (its probe at load is bounded too), only messages requests fail', () => {
+    const hostile = '{% set l = range(99000) %}{{ [l,l,l,l,l,l,l,l,l,l,l,l,l,l,l,l,l,l,l,l]|tojson(indent=2000) }}{% for i in range(10**6) %}{% endfor %}';
+    const tokenizer = withTemplate(hostile);
+    expect(tokenizer.encode('Once upon a time').length).toBeGreaterThan(0);
+    expect(() => tokenizer.applyChatTemplate(user)).toThrow(/could not render these messages: the template went over Weft's rendering limits: /);
+    expect(CHAT_TEMPLATE_PROBE_LIMITS.steps).toBeLessThan(chatTemplateLimits(0, 1).steps / 10);
   });
 
   it('macros that call each other: the engine’s own error (a macro does not see the others), no stack overflow', () => {

@@ -1,10 +1,11 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { NodeBackendAdapter } from '@weft/backend-node';
 import { BackendError, checkExternalDataLocation, ModelLoadError, onnxExternalDataFiles } from '../src/index.js';
+import { onnxExternalDataExtents } from '../src/model/onnx-external-data.js';
 import { collect, fixture, runtime, storyModel } from './helpers.js';
-import { serveFolder } from './serve-folder.js';
+import { endlessBody, serveFolder } from './serve-folder.js';
 
 const graphOf = (name: string) => readFile(join(fixture(name), 'onnx/model.onnx'));
 const request = { prompt: 'Once upon a time', maxTokens: 12 };
@@ -24,6 +25,11 @@ describe('graphs with external data files', () => {
     expect(onnxExternalDataFiles(await graphOf('tiny'))).toEqual([]);
     expect(onnxExternalDataFiles(await readFile(join(storyModel, 'onnx/model.onnx')))).toEqual([]);
     expect(onnxExternalDataFiles(await readFile(join(fixture('tiny-merged'), 'onnx/decoder_model_merged.onnx')))).toEqual([]);
+  });
+
+  it('knows how many bytes of each data file the graph reads: the whole file, as exported', async () => {
+    const { size } = await stat(join(fixture('tiny-external'), 'onnx/model.onnx_data'));
+    expect(onnxExternalDataExtents(await graphOf('tiny-external'))).toEqual(new Map([['model.onnx_data', size]]));
   });
 
   it('never throws on bytes that are not a model (the runtime reports those)', async () => {
@@ -57,6 +63,20 @@ describe('graphs with external data files', () => {
       expect(ModelLoadError.isInstance(error)).toBe(true);
       expect((error as Error).message).toContain(
         'onnxruntime-node cannot open a graph whose tensors are in external data files (model.onnx_data) from bytes: it reads them only from disk, beside a graph file. Load the model from a folder on disk, or use the web backend (@weft/backend-web), which takes them as bytes.',
+      );
+    } finally {
+      server.close();
+    }
+  });
+
+  it('over HTTP: a data file that goes on past what the graph reads is cut off there (an endless answer cannot fill the memory)', async () => {
+    const server = await serveFolder(fixture('tiny-external'), { respond: endlessBody('/onnx/model.onnx_data') });
+    try {
+      const error = await tokens(server.url, { backend: 'node' }).catch((e: unknown) => e);
+      const { size } = await stat(join(fixture('tiny-external'), 'onnx/model.onnx_data'));
+      expect(ModelLoadError.isInstance(error)).toBe(true);
+      expect((error as Error).message).toBe(
+        `${server.url}onnx/model.onnx_data is larger than the ${size} bytes Weft reads for it: the graph's tensors read no further: check that the file belongs to this graph.`,
       );
     } finally {
       server.close();

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ModelLoadError } from '../src/index.js';
 import { MAX_TEXT_FILE_BYTES, readResponseBytes } from '../src/model/model-folder.js';
 import { fixture, runtime } from './helpers.js';
-import { serveFolder } from './serve-folder.js';
+import { endlessBody, serveFolder } from './serve-folder.js';
 
 /** A body of `chunk`-byte pieces that never ends unless cancelled; counts what it sent. */
 function endless(chunk: number) {
@@ -52,19 +52,7 @@ describe('files larger than Weft reads', () => {
   });
 
   it('over HTTP: a server that streams config.json without end fails the load at 256 MiB', async () => {
-    const chunk = Buffer.alloc(1 << 20, 0x20);
-    const server = await serveFolder(fixture('tiny'), {
-      respond: ({ path, req, res }) => {
-        if (path !== '/config.json' || req.method !== 'GET') return false;
-        res.writeHead(200, { 'content-type': 'application/json' });
-        const more = (): void => {
-          while (!res.destroyed && res.write(chunk));
-          if (!res.destroyed) res.once('drain', more);
-        };
-        more();
-        return true;
-      },
-    });
+    const server = await serveFolder(fixture('tiny'), { respond: endlessBody('/config.json', 1 << 20, { 'content-type': 'application/json' }) });
     try {
       const error = await weft.load(server.url).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(ModelLoadError);
@@ -107,7 +95,7 @@ describe('files larger than Weft reads', () => {
     }
   });
 
-  it('on disk: a 300 MiB tokenizer.json is refused before it is read', async () => {
+  it('on disk: a tokenizer.json over 256 MiB is refused before it is read', async () => {
     const root = await mkdtemp(join(tmpdir(), 'weft-oversized-'));
     try {
       await cp(fixture('tiny'), root, { recursive: true });

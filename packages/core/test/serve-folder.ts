@@ -44,3 +44,21 @@ export async function serveFolder(
     },
   };
 }
+
+/**
+ * A responder for `serveFolder` that answers a GET of `path` with a body that never ends (no
+ * `content-length`), written in `chunk`-byte pieces as fast as the client reads.
+ */
+export function endlessBody(path: string, chunk = 1 << 16, headers: Record<string, string> = {}): FileResponder {
+  const piece = Buffer.alloc(chunk, 0x20);
+  return ({ path: requested, req, res }) => {
+    if (requested !== path || req.method !== 'GET') return false;
+    res.writeHead(200, headers);
+    const more = (): void => {
+      while (!res.destroyed && res.write(piece));
+      if (!res.destroyed) res.once('drain', more);
+    };
+    more();
+    return true;
+  };
+}

@@ -434,11 +434,12 @@ describe('end to end on the tiny ONNX model', () => {
     },
   );
 
-  it('reads the chat template from chat_template.jinja, where newer transformers versions save it', async () => {
+  it('reads the chat template from chat_template.jinja, where newer transformers versions save it (it wins over the config’s, as there)', async () => {
     const f = qwen2();
     const dir = folderWith(f);
-    const { chat_template: template, ...config } = f.tokenizerConfig;
-    writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify(config));
+    const { chat_template: template } = f.tokenizerConfig;
+    // The config's own template says something else: the file's is the one used.
+    writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify({ ...f.tokenizerConfig, chat_template: 'stale {{ messages[0].content }}' }));
     writeFileSync(join(dir, 'chat_template.jinja'), String(template));
     const messages = [{ role: 'user', content: 'Hi there' }];
     const model = await weft.load(dir);
@@ -467,5 +468,28 @@ describe('end to end on the tiny ONNX model', () => {
       server.close();
       spa.close();
     }
+  });
+
+  it('fails the load when chat_template.jinja cannot be read (not when it is missing), and names the file in template errors', async () => {
+    const dir = folderWith(gpt2());
+    const broken = await serveFolder(dir, {
+      missing: (req, res) => {
+        res.writeHead(req.url?.endsWith('/chat_template.jinja') ? 500 : 404);
+        res.end();
+      },
+    });
+    try {
+      await expect(weft.load(broken.url)).rejects.toThrow(`Cannot fetch ${broken.url}chat_template.jinja: HTTP 500`);
+    } finally {
+      broken.close();
+    }
+    writeFileSync(join(dir, 'chat_template.jinja'), '{{ raise_exception("no chats here") }}');
+    const model = await weft.load(dir);
+    expect(() => model.tokenizer.applyChatTemplate([{ role: 'user', content: 'Hi' }])).toThrow(
+      "The model's chat_template (chat_template.jinja) refused these messages: no chats here. Change the messages to what it accepts.",
+    );
+    await model.dispose();
+    writeFileSync(join(dir, 'chat_template.jinja'), '{% for %}');
+    await expect(weft.load(dir)).rejects.toThrow(new RegExp(`^The chat template ${join(dir, 'chat_template.jinja').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} does not parse: `));
   });
 });

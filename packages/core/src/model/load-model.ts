@@ -8,7 +8,7 @@ import { DefaultWeftModel } from './default-weft-model.js';
 import { parseGenerationConfig } from './generation-config.js';
 import { readKvLayout } from './kv-layout.js';
 import { parseModelConfig } from './model-config.js';
-import { findGraph, openModelFolder, readJson, readJsonObject, type ModelFolder } from './model-folder.js';
+import { CHAT_TEMPLATE_FILE, findGraph, openModelFolder, readJson, readJsonObject, type ModelFolder } from './model-folder.js';
 import { readLoadTimeouts, type LoadTimeouts } from './load-timeouts.js';
 import { readFailoverOptions } from './failover-options.js';
 import { checkSessionOptions } from './session-options.js';
@@ -87,7 +87,9 @@ async function loadFromFolder(
   const tokenizer = createTokenizer(runtime.registry, options.tokenizer, {
     location: dir,
     tokenizerJson: await readJson(folder, 'tokenizer.json', false),
-    tokenizerConfig: await readTokenizerConfig(folder),
+    tokenizerConfig: (await readJsonObject(folder, 'tokenizer_config.json')) ?? {},
+    // Optional: missing (404, or a server's page in its place) is fine; any other failure is not.
+    chatTemplate: await folder.readText(CHAT_TEMPLATE_FILE, { pageIsMissing: true }),
     resolve: (file) => folder.resolve(file),
   });
   const graphFile = await findGraph(folder, options.onnxFile);
@@ -140,24 +142,6 @@ async function loadFromFolder(
     await session.release();
     throw error;
   }
-}
-
-/**
- * `tokenizer_config.json` (`{}` when absent). Where it has no `chat_template`, the template of
- * `chat_template.jinja` stands in: newer transformers versions save the template there instead.
- * That file is optional: one that cannot be read (a server that answers missing files with a page)
- * leaves the model without a template, as before.
- */
-async function readTokenizerConfig(folder: ModelFolder): Promise<Record<string, unknown>> {
-  const config = (await readJsonObject(folder, 'tokenizer_config.json')) ?? {};
-  if (config['chat_template'] !== undefined && config['chat_template'] !== null) return config;
-  let template: string | undefined;
-  try {
-    template = await folder.readText('chat_template.jinja');
-  } catch (error) {
-    if (!ModelLoadError.isInstance(error)) throw error; // an abort
-  }
-  return template === undefined ? config : { ...config, chat_template: template };
 }
 
 /** An AbortController that `outer` also aborts (with its reason) until `unlink` is called. */

@@ -3,10 +3,13 @@ import type { ExternalDataFile, ModelSource } from '../spec/backend.js';
 import { concatBytes } from '../util/concat-bytes.js';
 import { requireJsonObject } from '../util/json-object.js';
 import { FETCH_TIMEOUT_MS } from './load-timeouts.js';
-import { checkExternalDataLocation, onnxExternalDataFiles } from './onnx-external-data.js';
+import { checkExternalDataLocation, onnxExternalDataExtents } from './onnx-external-data.js';
 
 /** Graph files tried in order when the caller names none. */
 export const GRAPH_CANDIDATES: readonly string[] = ['onnx/model.onnx', 'onnx/decoder_model_merged.onnx', 'model.onnx'];
+
+/** Where newer transformers versions save a model's chat template (instead of tokenizer_config.json). */
+export const CHAT_TEMPLATE_FILE = 'chat_template.jinja';
 
 /**
  * Largest text file (config, tokenizer) read from a model folder: the biggest real tokenizer.json
@@ -28,8 +31,12 @@ export interface ModelFolder {
   readonly location: string;
   /** Joins a file name onto the folder. */
   resolve(file: string): string;
-  /** Text of a file, or `undefined` when it does not exist. */
-  readText(file: string): Promise<string | undefined>;
+  /**
+   * Text of a file, or `undefined` when it does not exist. With `pageIsMissing`, an HTTP server's
+   * HTML page in its place (as single-page-app servers answer missing files) also counts as
+   * missing, for optional files; otherwise it is a `ModelLoadError`.
+   */
+  readText(file: string, options?: { readonly pageIsMissing?: boolean }): Promise<string | undefined>;
   /** Size in bytes of a file, or `undefined` when it does not exist. */
   size(file: string): Promise<number | undefined>;
   /** Throws a `ModelLoadError` unless the folder exists. */
@@ -145,8 +152,8 @@ class HttpModelFolder implements ModelFolder {
     return joinPath(this.location, file);
   }
 
-  async readText(file: string): Promise<string | undefined> {
-    const bytes = await this.request(file, 'GET', bodyOfAtMost(MAX_TEXT_FILE_BYTES, TEXT_FILE_ADVICE));
+  async readText(file: string, options: { readonly pageIsMissing?: boolean } = {}): Promise<string | undefined> {
+    const bytes = await this.request(file, 'GET', bodyOfAtMost(MAX_TEXT_FILE_BYTES, TEXT_FILE_ADVICE), options.pageIsMissing);
     return bytes === undefined ? undefined : new TextDecoder().decode(bytes);
   }
 
@@ -161,18 +168,19 @@ class HttpModelFolder implements ModelFolder {
     const graph = this.resolve(file);
     const bytes = await this.request(file, 'GET', bodyOfAtMost(MAX_GRAPH_BYTES, GRAPH_ADVICE));
     if (bytes === undefined) throw new ModelLoadError(`${graph} was not found.`, { path: graph });
-    const locations = onnxExternalDataFiles(bytes);
-    if (locations.length === 0) return { kind: 'bytes', bytes };
+    const extents = onnxExternalDataExtents(bytes);
+    if (extents.size === 0) return { kind: 'bytes', bytes };
     // The graph keeps tensors in files beside it (`model.onnx_data`): they travel with its bytes.
     const folder = file.includes('/') ? file.slice(0, file.lastIndexOf('/') + 1) : '';
     const externalData: ExternalDataFile[] = [];
-    for (const location of locations) {
+    for (const [location, extent] of extents) {
       const name = folder + checkExternalDataLocation(location, graph);
       // The check above keeps the name inside the folder; the URL it makes must say the same.
       if (!new URL(this.resolve(name)).href.startsWith(new URL(this.resolve(folder)).href)) {
         throw new ModelLoadError(`${graph} names an external data file at ${JSON.stringify(location)}, outside the graph's folder.`, { path: graph });
       }
-      const data = await this.request(name, 'GET', readBody);
+      // No bigger than the graph's tensors read from it: an endless answer stops there.
+      const data = await this.request(name, 'GET', bodyOfAtMost(extent, EXTERNAL_DATA_ADVICE));
       if (data === undefined) throw new ModelLoadError(`${graph} keeps tensors in ${location}, but ${this.resolve(name)} was not found.`, { path: this.resolve(name) });
       externalData.push({ path: location, data });
     }
@@ -189,11 +197,16 @@ class HttpModelFolder implements ModelFolder {
    * Fetches `file` and reads its response with `read` (which restarts the guard's timer as data
    * arrives); undefined when the server answers 404.
    */
-  private async request<T>(file: string, method: 'GET' | 'HEAD', read: (response: Response, url: string, guard: RequestGuard) => Promise<T>): Promise<T | undefined> {
+  private async request<T>(
+    file: string,
+    method: 'GET' | 'HEAD',
+    read: (response: Response, url: string, guard: RequestGuard) => Promise<T>,
+    pageIsMissing = false,
+  ): Promise<T | undefined> {
     const url = this.resolve(file);
     const guard = new RequestGuard(this.options.signal, this.timeoutMs);
     try {
-      const response = await answer(url, method, guard.signal);
+      const response = await answer(url, method, guard.signal, pageIsMissing);
       if (!response) return undefined;
       guard.restartTimer(); // the server answered: the body's first chunk gets a window of its own
       return await read(response, url, guard);
@@ -250,8 +263,11 @@ class RequestGuard {
   }
 }
 
-/** The server's response to a request, or undefined for 404; other failures are `ModelLoadError`s naming the URL. */
-async function answer(url: string, method: 'GET' | 'HEAD', signal: AbortSignal): Promise<Response | undefined> {
+/**
+ * The server's response to a request, or undefined for 404 (and for an HTML page, with
+ * `pageIsMissing`); other failures are `ModelLoadError`s naming the URL.
+ */
+async function answer(url: string, method: 'GET' | 'HEAD', signal: AbortSignal, pageIsMissing = false): Promise<Response | undefined> {
   let response: Response;
   try {
     response = await fetch(url, { method, signal });
@@ -265,6 +281,7 @@ async function answer(url: string, method: 'GET' | 'HEAD', signal: AbortSignal):
   // file, the page would fail as "not valid JSON" or a corrupt graph.
   if (/^\s*text\/html/i.test(response.headers.get('content-type') ?? '')) {
     await response.body?.cancel().catch(() => {});
+    if (pageIsMissing) return undefined;
     throw new ModelLoadError(
       `${url} was served as an HTML page (content-type text/html), not the file: the server seems to answer missing files with a page; make it answer 404 for them.`,
       { path: url },
@@ -274,24 +291,21 @@ async function answer(url: string, method: 'GET' | 'HEAD', signal: AbortSignal):
 }
 
 /**
- * A response's whole body, chunk by chunk so that each chunk restarts `guard`'s timer; a
- * `ModelLoadError` naming the URL when the connection fails mid-body. With a `content-length` (and
+ * A reader of a response's whole body, chunk by chunk so that each chunk restarts `guard`'s timer;
+ * a `ModelLoadError` naming the URL when the connection fails mid-body, or when the body is (or is
+ * announced as) longer than `maxBytes` (`advice` ends that message). With a `content-length` (and
  * no content encoding, which fetch undoes) the chunks are copied into one array of that size as
  * they arrive, so a large graph takes its own size in memory at the peak, not twice that (kept
  * chunks, then the joined copy). The array starts at 16 MiB at most and grows to the announced
  * size only once that much has arrived, so a header alone never buys a large allocation.
  */
-function readBody(response: Response, url: string, guard: RequestGuard): Promise<Uint8Array> {
-  return readResponseBytes(response, url, () => guard.restartTimer());
-}
-
-/** {@link readBody} refusing a body of more than `maxBytes` (`advice` ends the message). */
 function bodyOfAtMost(maxBytes: number, advice: string) {
   return (response: Response, url: string, guard: RequestGuard): Promise<Uint8Array> =>
     readResponseBytes(response, url, () => guard.restartTimer(), { maxBytes, advice });
 }
 
 const TEXT_FILE_ADVICE = 'config and tokenizer files are far smaller: check that the folder holds the right file';
+const EXTERNAL_DATA_ADVICE = "the graph's tensors read no further: check that the file belongs to this graph";
 const GRAPH_ADVICE = "an ONNX graph file cannot be larger (protobuf's limit); bigger models keep their weights in external data files (model.onnx_data)";
 
 /** The first array {@link readResponseBytes} allocates for an announced body, at most. */
@@ -308,7 +322,7 @@ export interface ReadLimits {
 }
 
 /**
- * {@link readBody} with `onData` called as each chunk arrives (exported for tests). A body that
+ * What {@link bodyOfAtMost} reads with, `onData` called as each chunk arrives (exported for tests). A body that
  * turns out longer than announced goes on as chunks; a shorter one (a length the server gave for
  * another encoding) is what arrived. Past `maxBytes` the download is cancelled.
  */

@@ -12,13 +12,30 @@ import { ModelLoadError } from '../errors/model-load-error.js';
  * what is wrong with them.
  */
 export function onnxExternalDataFiles(model: Uint8Array): string[] {
-  const found = new Set<string>();
+  return [...onnxExternalDataExtents(model).keys()];
+}
+
+/**
+ * Each external data file an ONNX graph names (as {@link onnxExternalDataFiles}), with the number
+ * of bytes its tensors read from it: the largest `offset + length` of its entries, or Infinity
+ * when an entry gives no `length` (the rest of the file). Lets a reader refuse a file that is
+ * bigger than the graph needs.
+ */
+export function onnxExternalDataExtents(model: Uint8Array): Map<string, number> {
+  const found = new Map<string, number>();
   try {
     walk(model, 0, model.length, MODEL, found);
   } catch {
-    return [];
+    return new Map();
   }
-  return [...found];
+  return found;
+}
+
+/** One tensor's `external_data` entries, as far as read. */
+interface ExternalEntries {
+  location?: string;
+  offset?: number;
+  length?: number;
 }
 
 /** Message kinds the walk descends into, by the ONNX field numbers that hold sub-messages. */
@@ -46,10 +63,12 @@ const MODEL: Kind = 'model';
 /** Deeper than any real graph nests (subgraphs of subgraphs); a hostile file cannot overflow the stack. */
 const MAX_DEPTH = 64;
 
-function walk(bytes: Uint8Array, start: number, end: number, kind: Kind, found: Set<string>, depth = 0): void {
+function walk(bytes: Uint8Array, start: number, end: number, kind: Kind, found: Map<string, number>, depth = 0, entries?: ExternalEntries): void {
   if (depth > MAX_DEPTH) throw new Error('nested too deeply');
   let key: string | undefined;
   let value: string | undefined;
+  // A tensor gathers its entries; an entry writes into its tensor's.
+  const tensor: ExternalEntries | undefined = kind === 'tensor' ? {} : entries;
   let at = start;
   while (at < end) {
     const [tag, afterTag] = varint(bytes, at, end);
@@ -64,7 +83,7 @@ function walk(bytes: Uint8Array, start: number, end: number, kind: Kind, found: 
       const bodyEnd = bodyStart + length;
       if (bodyEnd > end) throw new Error('truncated');
       const child = CHILDREN[kind][field];
-      if (child !== undefined) walk(bytes, bodyStart, bodyEnd, child, found, depth + 1);
+      if (child !== undefined) walk(bytes, bodyStart, bodyEnd, child, found, depth + 1, tensor);
       else if (kind === 'entry' && (field === 1 || field === 2)) {
         const text = new TextDecoder().decode(bytes.subarray(bodyStart, bodyEnd));
         if (field === 1) key = text;
@@ -74,7 +93,15 @@ function walk(bytes: Uint8Array, start: number, end: number, kind: Kind, found: 
     } else throw new Error(`wire type ${wire}`);
     if (at > end) throw new Error('truncated');
   }
-  if (kind === 'entry' && key === 'location' && value !== undefined) found.add(value);
+  if (kind === 'entry' && tensor && value !== undefined) {
+    if (key === 'location') tensor.location = value;
+    else if (key === 'offset' || key === 'length') tensor[key] = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+  }
+  if (kind === 'tensor' && tensor?.location !== undefined) {
+    // No length (or an unreadable one): the tensor reads to the end of the file, whatever its size.
+    const extent = tensor.length === undefined || !Number.isFinite(tensor.length) ? Number.POSITIVE_INFINITY : (tensor.offset || 0) + tensor.length;
+    found.set(tensor.location, Math.max(found.get(tensor.location) ?? 0, extent));
+  }
 }
 
 /** A protobuf varint at `at`: its value and the offset after it. */

@@ -4,8 +4,9 @@ import type { Analyzer } from '../spec/analyzer.js';
 import type { AnalysisEvent, GenerationEvent } from '../spec/events.js';
 
 /**
- * An analyzer instance, or the name its `analysis` events carry (a registered analyzer's name,
- * or an instance's `name`). With a name, give the data's type yourself: `analysesOf<number[]>('entropy')`.
+ * An analyzer instance, or the name its `analysis` events carry: the instance's `name` (for core's
+ * and this project's analyzers, the name they are registered under). With a name, give the data's
+ * type yourself: `analysesOf<number[]>('entropy')`.
  */
 export type AnalyzerRef<TData> = Analyzer<TData> | string;
 

@@ -48,6 +48,12 @@ export type TokenizerFiles = {
   readonly tokenizerJson: unknown;
   /** Parsed `tokenizer_config.json` (`{}` when the folder has none). */
   readonly tokenizerConfig: Readonly<Record<string, unknown>>;
+  /**
+   * Text of `chat_template.jinja`, where newer transformers versions save the chat template
+   * (it then takes the place of `tokenizer_config.json`'s `chat_template`, as in transformers);
+   * undefined when the folder has none.
+   */
+  readonly chatTemplate?: string | undefined;
   /** Joins a file name onto the folder, e.g. for error messages. */
   readonly resolve: (file: string) => string;
 };

@@ -10,11 +10,12 @@ export const DEFAULT_TOKENIZER = 'huggingface';
 export const hfTokenizerEntry: AdapterEntry<Tokenizer, TokenizerFiles> = {
   name: DEFAULT_TOKENIZER,
   priority: 0,
-  description: 'Hugging Face tokenizer.json with the chat template of tokenizer_config.json',
+  description: 'Hugging Face tokenizer.json with the chat template of chat_template.jinja or tokenizer_config.json',
   create(files?: TokenizerFiles): Tokenizer {
     if (files === undefined) throw new ModelLoadError('The huggingface tokenizer needs the model folder\'s files: create it with a TokenizerFiles object.');
     const path = files.resolve('tokenizer.json');
     if (files.tokenizerJson === undefined) throw new ModelLoadError(`Cannot read ${path}: the model folder needs tokenizer.json.`, { path });
-    return new HfTokenizer(files.tokenizerJson, files.tokenizerConfig, path, files.resolve('tokenizer_config.json'));
+    const chatTemplate = files.chatTemplate === undefined ? undefined : { source: files.chatTemplate, path: files.resolve('chat_template.jinja') };
+    return new HfTokenizer(files.tokenizerJson, files.tokenizerConfig, path, files.resolve('tokenizer_config.json'), chatTemplate);
   },
 };

@@ -7,7 +7,14 @@ import { quoteValue } from '../util/describe-cause.js';
 import { byteLevelPieces, type TokenPiece } from './byte-level-pieces.js';
 import { checkTokenizerJson } from './check-tokenizer-json.js';
 import { registerCleanUp } from './clean-up-spaces.js';
-import { BoundedChatTemplate, ChatTemplateLimitError, ChatTemplateRaisedError, chatTemplateLimits } from './bounded-chat-template.js';
+import {
+  BoundedChatTemplate,
+  CHAT_TEMPLATE_PROBE_LIMITS,
+  ChatTemplateLimitError,
+  ChatTemplateRaisedError,
+  chatTemplateLimits,
+  type ChatTemplateLimits,
+} from './bounded-chat-template.js';
 
 /** Tokenizer over a Hugging Face `tokenizer.json` + `tokenizer_config.json`, with Jinja chat templates. */
 export class HfTokenizer implements Tokenizer {
@@ -23,6 +30,8 @@ export class HfTokenizer implements Tokenizer {
   private readonly core: HfTokenizerCore;
   private readonly template: BoundedChatTemplate | undefined;
   private readonly specials: Record<string, string>;
+  /** The file the chat template came from, for messages: `tokenizer_config.json` or `chat_template.jinja`. */
+  private readonly templateFile: string;
   /** Names of the file's named chat templates when none is `default` (so none is used). */
   private readonly otherTemplates: readonly string[];
   readonly tokenPiece?: (id: number) => TokenPiece;
@@ -31,8 +40,16 @@ export class HfTokenizer implements Tokenizer {
    * `path` and `configPath` name `tokenizer.json` and `tokenizer_config.json` in messages. A file
    * of the wrong shape (not an object, an empty vocabulary, a chat_template that is neither a
    * string nor a list of named templates…) is a `ModelLoadError` naming the file and the field.
+   * `chatTemplate` is the text of a `chat_template.jinja` and its path: it takes the place of the
+   * config's `chat_template`, as in transformers.
    */
-  constructor(tokenizerJson: unknown, tokenizerConfig: Record<string, unknown>, path = 'tokenizer.json', configPath = 'tokenizer_config.json') {
+  constructor(
+    tokenizerJson: unknown,
+    tokenizerConfig: Record<string, unknown>,
+    path = 'tokenizer.json',
+    configPath = 'tokenizer_config.json',
+    chatTemplate?: { readonly source: string; readonly path: string },
+  ) {
     const json = checkTokenizerJson(tokenizerJson, path);
     requireJsonObject(tokenizerConfig, configPath);
     try {
@@ -62,14 +79,16 @@ export class HfTokenizer implements Tokenizer {
     // the token the post-processor puts first stands in (an explicit null stays none).
     const firstToken = leading?.[0] === undefined ? undefined : this.core.id_to_token(leading[0]);
     if (!('bos_token' in tokenizerConfig) && firstToken !== undefined) this.specials['bos_token'] = firstToken;
-    const listed = tokenizerConfig['chat_template'];
-    const source = pickTemplate(listed, configPath);
+    const listed = chatTemplate === undefined ? tokenizerConfig['chat_template'] : undefined;
+    const source = chatTemplate?.source ?? pickTemplate(listed, configPath);
+    this.templateFile = chatTemplate === undefined ? basename(configPath) : basename(chatTemplate.path);
     this.otherTemplates = source === undefined && Array.isArray(listed) ? listed.map((t: { name: string }) => t.name) : [];
     if (source !== undefined) {
+      const where = chatTemplate === undefined ? `The chat_template in ${configPath}` : `The chat template ${chatTemplate.path}`;
       try {
         this.template = new BoundedChatTemplate(source);
       } catch (cause) {
-        throw new ModelLoadError(`The chat_template in ${configPath} does not parse: ${(cause as Error).message}`, { path: configPath, cause });
+        throw new ModelLoadError(`${where} does not parse: ${(cause as Error).message}`, { path: chatTemplate?.path ?? configPath, cause });
       }
     }
     this.chatTemplateAddsBos = source !== undefined && this.templateStartsWith(leading, source);
@@ -99,7 +118,8 @@ export class HfTokenizer implements Tokenizer {
   private templateStartsWith(leading: readonly number[] | undefined, source: string): boolean {
     if (leading !== undefined) {
       try {
-        const ids = this.encode(this.applyChatTemplate([{ role: 'user', content: 'Hello' }]), { addSpecialTokens: false });
+        // Under small limits: this runs at every load, also for models only ever given prompts.
+        const ids = this.encode(this.render([{ role: 'user', content: 'Hello' }], true, CHAT_TEMPLATE_PROBE_LIMITS), { addSpecialTokens: false });
         return leading.every((id, i) => ids[i] === id);
       } catch {
         // The template refuses a lone user message (or fails on it): judged by its source.
@@ -139,13 +159,18 @@ export class HfTokenizer implements Tokenizer {
       });
     }
     try {
-      // transformers always passes `tools` and `documents` (None when not given): templates test
-      // `tools is not none` without checking that it is defined.
-      const context = { messages, tools: null, documents: null, add_generation_prompt: options.addGenerationPrompt ?? true, ...this.specials };
-      return this.template.render(context, chatTemplateLimits(inputLength(context), messages.length));
+      return this.render(messages, options.addGenerationPrompt ?? true);
     } catch (cause) {
-      throw renderFailure(cause);
+      throw renderFailure(cause, this.templateFile);
     }
+  }
+
+  /** Renders `messages` with the template (which must exist) under `limits` (default: scaled to the input). */
+  private render(messages: readonly ChatMessage[], addGenerationPrompt: boolean, limits?: ChatTemplateLimits): string {
+    // transformers always passes `tools` and `documents` (None when not given): templates test
+    // `tools is not none` without checking that it is defined.
+    const context = { messages, tools: null, documents: null, add_generation_prompt: addGenerationPrompt, ...this.specials };
+    return this.template!.render(context, limits ?? chatTemplateLimits(inputLength(context), messages.length));
   }
 
   tokenToId(token: string): number | undefined {
@@ -158,15 +183,20 @@ export class HfTokenizer implements Tokenizer {
  * (`raise_exception`, e.g. roles that do not alternate), went over the rendering limits, or uses
  * something @huggingface/jinja does not have.
  */
-function renderFailure(cause: unknown): InvalidOptionsError {
+function renderFailure(cause: unknown, file: string): InvalidOptionsError {
   const reason = cause instanceof Error ? cause.message : String(cause);
-  const start = "The model's chat_template (tokenizer_config.json)";
+  const start = `The model's chat_template (${file})`;
   const advice = cause instanceof ChatTemplateRaisedError
     ? `${start} refused these messages: ${reason}. Change the messages to what it accepts.`
     : cause instanceof ChatTemplateLimitError
       ? `${start} could not render these messages: ${reason}. The template is broken or hostile: fix its chat_template, or pass \`prompt\` instead.`
       : `${start} could not render these messages: ${reason}. It may use a feature @huggingface/jinja lacks: pass \`prompt\` instead.`;
   return new InvalidOptionsError(advice, { option: 'messages', cause });
+}
+
+/** The last part of a path or URL. */
+function basename(path: string): string {
+  return path.slice(Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\')) + 1);
 }
 
 /** Characters of a render's input (its JSON), which its limits scale with; 0 when it has none (a cycle). */
