@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   definePlugin,
   FullPrecisionKvStore,
@@ -14,7 +14,7 @@ import {
   type WeftModel,
 } from '../src/index.js';
 import { float16ToFloat32 } from '../src/generation/float16.js';
-import { collect, done, fixture, greedy, kvLayout, runtime } from './helpers.js';
+import { collect, done, fixture, greedy, kvLayout, runtime, variantBesidePlain } from './helpers.js';
 
 /**
  * `tiny-logits-to-keep`, `tiny-int32` and `tiny-fp16` are `tiny` (same weights) with the I/O
@@ -46,26 +46,19 @@ function recordingRuntime() {
 }
 
 describe('graphs with a num_logits_to_keep input', () => {
-  const weft = runtime();
-  let keep: WeftModel;
-  let plain: WeftModel;
-  beforeAll(async () => {
-    keep = await weft.load(fixture('tiny-logits-to-keep'));
-    plain = await weft.load(fixture('tiny'));
-  });
-  afterAll(() => weft.dispose());
+  const models = variantBesidePlain('tiny-logits-to-keep');
 
   it('loads, reading the input as an int64 scalar', () => {
-    expect(keep.session.inputNames).toContain('num_logits_to_keep');
-    expect(keep.layout.logitsToKeep).toEqual({ name: 'num_logits_to_keep', type: 'int64', dims: [] });
-    expect(plain.layout.logitsToKeep).toBeUndefined();
+    expect(models.variant.session.inputNames).toContain('num_logits_to_keep');
+    expect(models.variant.layout.logitsToKeep).toEqual({ name: 'num_logits_to_keep', type: 'int64', dims: [] });
+    expect(models.plain.layout.logitsToKeep).toBeUndefined();
   });
 
   it('gives the same greedy tokens as the plain graph, for a left-padded batch and each prompt alone', async () => {
-    const batch = await greedy(keep, prompts);
-    expect(batch).toEqual(await greedy(plain, prompts));
+    const batch = await greedy(models.variant, prompts);
+    expect(batch).toEqual(await greedy(models.plain, prompts));
     expect(new Set(batch[0]).size).toBeGreaterThan(5);
-    for (const [i, prompt] of prompts.entries()) expect((await greedy(keep, prompt))[0]).toEqual(batch[i]);
+    for (const [i, prompt] of prompts.entries()) expect((await greedy(models.variant, prompt))[0]).toEqual(batch[i]);
   });
 
   it('feeds 1 on every step, the prefill included, so the graph returns one position of logits per row', async () => {
@@ -85,10 +78,10 @@ describe('graphs with a num_logits_to_keep input', () => {
   });
 
   it('measures the same perplexity as the plain graph, stepwise and with a chunked prefill (every fed position scored)', async () => {
-    const inputIds = plain.tokenizer.encode(text);
+    const inputIds = models.plain.tokenizer.encode(text);
     for (const request of [{ inputIds }, { inputIds, prefillTokens: 8 }, { inputIds, prefillTokens: inputIds.length - 1 }]) {
-      const a = await keep.evaluate(request);
-      const b = await plain.evaluate(request);
+      const a = await models.variant.evaluate(request);
+      const b = await models.plain.evaluate(request);
       expect(a.tokens).toBe(b.tokens);
       expect(a.nll).toBeCloseTo(b.nll, 4);
     }
@@ -96,25 +89,18 @@ describe('graphs with a num_logits_to_keep input', () => {
 });
 
 describe('graphs with int32 input_ids, attention_mask and position_ids', () => {
-  const weft = runtime();
-  let int32: WeftModel;
-  let plain: WeftModel;
-  beforeAll(async () => {
-    int32 = await weft.load(fixture('tiny-int32'));
-    plain = await weft.load(fixture('tiny'));
-  });
-  afterAll(() => weft.dispose());
+  const models = variantBesidePlain('tiny-int32');
 
   it('loads, reading the declared types', () => {
-    expect(int32.layout.inputTypes).toEqual({ inputIds: 'int32', attentionMask: 'int32', positionIds: 'int32' });
-    expect(plain.layout.inputTypes).toBeUndefined();
+    expect(models.variant.layout.inputTypes).toEqual({ inputIds: 'int32', attentionMask: 'int32', positionIds: 'int32' });
+    expect(models.plain.layout.inputTypes).toBeUndefined();
   });
 
   it('gives the same greedy tokens and perplexity as the plain graph (left-padded batch, chunked prefill)', async () => {
-    expect(await greedy(int32, prompts)).toEqual(await greedy(plain, prompts));
-    const inputIds = plain.tokenizer.encode(text);
+    expect(await greedy(models.variant, prompts)).toEqual(await greedy(models.plain, prompts));
+    const inputIds = models.plain.tokenizer.encode(text);
     for (const request of [{ inputIds }, { inputIds, prefillTokens: 8 }]) {
-      expect((await int32.evaluate(request)).nll).toBeCloseTo((await plain.evaluate(request)).nll, 4);
+      expect((await models.variant.evaluate(request)).nll).toBeCloseTo((await models.plain.evaluate(request)).nll, 4);
     }
   });
 
@@ -153,38 +139,31 @@ describe('graphs with int32 input_ids, attention_mask and position_ids', () => {
 });
 
 describe('graphs with float16 past_key_values, present and logits', () => {
-  const weft = runtime();
-  let half: WeftModel;
-  let plain: WeftModel;
-  beforeAll(async () => {
-    half = await weft.load(fixture('tiny-fp16'));
-    plain = await weft.load(fixture('tiny'));
-  });
-  afterAll(() => weft.dispose());
+  const models = variantBesidePlain('tiny-fp16');
 
   it('loads, reading the cache and the logits as float16', () => {
-    expect(half.layout).toMatchObject({ hasPast: true, pastType: 'float16', logitsType: 'float16' });
-    expect(plain.layout.pastType).toBeUndefined();
-    expect(plain.layout.logitsType).toBeUndefined();
+    expect(models.variant.layout).toMatchObject({ hasPast: true, pastType: 'float16', logitsType: 'float16' });
+    expect(models.plain.layout.pastType).toBeUndefined();
+    expect(models.plain.layout.logitsType).toBeUndefined();
   });
 
   it('gives the greedy tokens of the plain graph with the default store, for a left-padded batch, with finite logprobs', async () => {
-    const events = await collect(half.generate({ prompt: prompts, maxTokens: 24 }));
+    const events = await collect(models.variant.generate({ prompt: prompts, maxTokens: 24 }));
     const rows = done(events).rows.map((r) => r.ids);
-    expect(rows).toEqual(await greedy(plain, prompts));
+    expect(rows).toEqual(await greedy(models.plain, prompts));
     const logprobs = events.flatMap((e) => (e.type === 'token' ? [e.logprob] : []));
     expect(logprobs.length).toBeGreaterThan(0);
     for (const p of logprobs) expect(Number.isFinite(p) && p <= 0).toBe(true);
     // The cache holds float16: half the bytes of float32.
     const kvBytes = (model: WeftModel) => collect(model.generate({ prompt: 'Tom', maxTokens: 4 })).then((e) => done(e).kvBytes);
-    expect(await kvBytes(half)).toBe((await kvBytes(plain)) / 2);
+    expect(await kvBytes(models.variant)).toBe((await kvBytes(models.plain)) / 2);
   });
 
   it('measures the perplexity of the plain graph to float16 precision', async () => {
-    const inputIds = plain.tokenizer.encode(text);
+    const inputIds = models.plain.tokenizer.encode(text);
     for (const request of [{ inputIds, kv: 'fp32' }, { inputIds, prefillTokens: 8 }]) {
-      const a = await half.evaluate(request);
-      const b = await plain.evaluate(request);
+      const a = await models.variant.evaluate(request);
+      const b = await models.plain.evaluate(request);
       expect(Math.abs(a.nll - b.nll) / b.nll).toBeLessThan(2e-3);
     }
   });
@@ -201,16 +180,16 @@ describe('graphs with float16 past_key_values, present and logits', () => {
       bytes: () => 0,
       dispose: () => {},
     });
-    const store = await collect(half.generate({ prompt: 'Tom', maxTokens: 2, kv: other as never })).catch((e: unknown) => e);
+    const store = await collect(models.variant.generate({ prompt: 'Tom', maxTokens: 2, kv: other as never })).catch((e: unknown) => e);
     expect(InvalidOptionsError.isInstance(store)).toBe(true);
     expect((store as Error).message).toMatch(/caches keys and values as float16.*the kv store "int8-like" reads them as float32\. Pass kv: 'fp32'/);
     // A subclass of the default store still keeps the presents as returned.
-    expect(done(await collect(half.generate({ prompt: 'Tom', maxTokens: 2, kv: new OtherStore() }))).rows[0]!.ids.length).toBe(2);
+    expect(done(await collect(models.variant.generate({ prompt: 'Tom', maxTokens: 2, kv: new OtherStore() }))).rows[0]!.ids.length).toBe(2);
     const router: AttentionRouter = { specificationVersion: 'v1', name: 'keep-all', select: () => undefined };
-    const routed = await collect(half.generate({ prompt: 'Tom', maxTokens: 2, router })).catch((e: unknown) => e);
+    const routed = await collect(models.variant.generate({ prompt: 'Tom', maxTokens: 2, router })).catch((e: unknown) => e);
     expect(InvalidOptionsError.isInstance(routed)).toBe(true);
     expect((routed as Error).message).toMatch(/attention routers \(here "keep-all"\) read them as float32/);
-    await expect(half.evaluate({ inputIds: [1, 2, 3], router })).rejects.toThrow(/attention routers/);
+    await expect(models.variant.evaluate({ inputIds: [1, 2, 3], router })).rejects.toThrow(/attention routers/);
   });
 
   it('converts float16 bits to float32', () => {

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { nodeBackend } from '@weft/backend-node';
+import { afterAll, beforeAll } from 'vitest';
 import { createWeft, type CreateWeftOptions, type KvLayout, type WeftModel, type WeftPlugin } from '../src/index.js';
 import { collect, done } from './events.js';
 
@@ -16,6 +17,22 @@ if (!hasStories260k) console.warn(`[weft tests] ${stories260k} is absent: third-
 /** Each row's greedy token ids for `prompt` (one or a batch), `maxTokens` (24) each. */
 export const greedy = async (model: WeftModel, prompt: string | string[], maxTokens = 24): Promise<number[][]> =>
   done(await collect(model.generate({ prompt, maxTokens }))).rows.map((r) => r.ids);
+
+/**
+ * For the enclosing `describe`: a runtime that loads `fixture(variant)` and the plain `tiny` graph
+ * (the same weights) before its tests and disposes of them after. The models are set on the
+ * returned object once loaded.
+ */
+export function variantBesidePlain(variant: string): { readonly variant: WeftModel; readonly plain: WeftModel } {
+  const weft = runtime();
+  const models = {} as { variant: WeftModel; plain: WeftModel };
+  beforeAll(async () => {
+    models.variant = await weft.load(fixture(variant));
+    models.plain = await weft.load(fixture('tiny'));
+  });
+  afterAll(() => weft.dispose());
+  return models;
+}
 
 /** A runtime with the node backend plus `plugins`. */
 export function runtime(plugins: readonly WeftPlugin[] = [], options: Omit<CreateWeftOptions, 'plugins'> = {}) {

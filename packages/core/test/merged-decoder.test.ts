@@ -9,9 +9,8 @@ import {
   type InferenceSession,
   type ModelConfig,
   type ValueInfo,
-  type WeftModel,
 } from '../src/index.js';
-import { fixture, greedy, runtime, wrappedNodeBackend } from './helpers.js';
+import { fixture, greedy, runtime, variantBesidePlain, wrappedNodeBackend } from './helpers.js';
 
 /**
  * `tiny-merged` is Optimum's merged-decoder layout made from the same weights as `tiny`
@@ -31,34 +30,27 @@ function countingRuntime(hooks: GenerationHooks[] = []) {
 
 
 describe('Optimum merged decoders (use_cache_branch)', () => {
-  const weft = runtime();
-  let merged: WeftModel;
-  let plain: WeftModel;
-  beforeAll(async () => {
-    merged = await weft.load(fixture('tiny-merged'));
-    plain = await weft.load(fixture('tiny'));
-  });
-  afterAll(() => weft.dispose());
+  const models = variantBesidePlain('tiny-merged');
 
   it('loads onnx/decoder_model_merged.onnx and reads use_cache_branch as a bool of dims [1]', () => {
-    expect(merged.session.inputNames).toContain('use_cache_branch');
-    expect(merged.layout).toMatchObject({ hasPast: true, hasPositionIds: true, useCacheBranch: { dims: [1] } });
-    expect(plain.layout.useCacheBranch).toBeUndefined();
+    expect(models.variant.session.inputNames).toContain('use_cache_branch');
+    expect(models.variant.layout).toMatchObject({ hasPast: true, hasPositionIds: true, useCacheBranch: { dims: [1] } });
+    expect(models.plain.layout.useCacheBranch).toBeUndefined();
   });
 
   it('gives the same greedy tokens as the plain graph with the same weights, for a left-padded batch and each prompt alone', async () => {
-    const batch = await greedy(merged, prompts);
-    expect(batch).toEqual(await greedy(plain, prompts));
+    const batch = await greedy(models.variant, prompts);
+    expect(batch).toEqual(await greedy(models.plain, prompts));
     expect(batch[0]).not.toContain(GUARD_TOKEN);
     expect(new Set(batch[0]).size).toBeGreaterThan(5);
-    for (const [i, prompt] of prompts.entries()) expect((await greedy(merged, prompt))[0]).toEqual(batch[i]);
+    for (const [i, prompt] of prompts.entries()) expect((await greedy(models.variant, prompt))[0]).toEqual(batch[i]);
   });
 
   it('measures the same perplexity as the plain graph, stepwise and with a chunked prefill', async () => {
-    const inputIds = plain.tokenizer.encode('Once upon a time, there was a little fox named Tom. He lived in a big forest.');
+    const inputIds = models.plain.tokenizer.encode('Once upon a time, there was a little fox named Tom. He lived in a big forest.');
     for (const request of [{ inputIds }, { inputIds, prefillTokens: 8 }]) {
-      const a = await merged.evaluate(request);
-      const b = await plain.evaluate(request);
+      const a = await models.variant.evaluate(request);
+      const b = await models.plain.evaluate(request);
       expect(a.tokens).toBe(b.tokens);
       expect(a.nll).toBeCloseTo(b.nll, 4);
     }
