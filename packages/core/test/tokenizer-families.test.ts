@@ -154,6 +154,39 @@ describe('clean-up of spaces in streams (Llama 3, and GPT-2 files that do not tu
     expect(spaced.slice(fox.length)).toEqual(['', ',', '']);
     expect(spaced.join('')).toBe('fox,');
   });
+
+  it('streams a long run of spaces as it comes, holding back only its last two', () => {
+    // Each piece used to walk the whole run back (quadratic: 20,000 spaces took seconds) and
+    // nothing of the run came out before the next word.
+    expect(settledLength(`x${' '.repeat(10_000)}`)).toBe(10_001 - 2);
+    expect(settledLength(`x '${' '.repeat(50)}`)).toBe(3 + 50 - 2);
+    const t = build(llama3());
+    const space = t.tokenToId('Ġ')!;
+    const ids = [...t.encode('fox', { addSpecialTokens: false }), ...new Array<number>(2_000).fill(space)];
+    const deltas = stream(t, ids);
+    expect(deltas.slice(0, -1).join('')).toBe(`fox${' '.repeat(2_000 - 2)}`);
+    expect(deltas.at(-1)).toBe('  ');
+    // What the run ends in still rewrites it as the whole decode does.
+    const tail = [...t.encode(" ' m", { addSpecialTokens: false }), ...t.encode(' .', { addSpecialTokens: false })];
+    expect(stream(t, [...ids, ...tail]).join('')).toBe(t.decode([...ids, ...tail]));
+  });
+
+  it('cleans up the settled part of space-heavy text as the whole text is cleaned up, in pieces of any length', () => {
+    const random = seededRandom(43);
+    const alphabet = [' ', ' ', ' ', ' ', ' ', "'", "'", 'n', 't', 'm', 's', 'v', 'e', 'r', '.', ',', 'x'];
+    for (let trial = 0; trial < 20_000; trial++) {
+      const text = Array.from({ length: 1 + Math.floor(random() * 30) }, () => alphabet[Math.floor(random() * alphabet.length)]!).join('');
+      let pending = '';
+      let out = '';
+      for (let i = 0; i < text.length; ) {
+        pending += text.slice(i, (i += 1 + Math.floor(random() * 6)));
+        const n = settledLength(pending);
+        out += cleanUpSpaces(pending.slice(0, n));
+        pending = pending.slice(n);
+      }
+      expect(out + cleanUpSpaces(pending), JSON.stringify(text)).toBe(cleanUpSpaces(text));
+    }
+  });
 });
 
 describe('ids the tokenizer lacks', () => {

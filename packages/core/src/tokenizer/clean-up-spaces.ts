@@ -34,16 +34,25 @@ export function cleanUpSpaces(text: string): string {
  * starts at a space and spans at most three segments (text from a space to the next), so the cut
  * is at a segment's start: before the last segment when more text may still make it part of a
  * rewrite, then before each segment that joins the one after it.
+ *
+ * The walk back stops inside a run of spaces, between two spaces of which the second is followed
+ * by a third: no rewrite contains two spaces in a row, and whatever follows can delete at most
+ * the last space of the run (" " + " ' m" → " 'm" → "'m"), never the one after the cut. A stream of
+ * spaces therefore holds back two of them, not the whole run, and costs constant work per piece.
  */
 export function settledLength(raw: string): number {
   const last = raw.lastIndexOf(' ');
   if (last < 0 || !OPEN.has(raw.slice(last))) return raw.length;
   let cut = last;
-  for (let before = raw.lastIndexOf(' ', cut - 1); before >= 0 && JOINING.has(raw.slice(before, cut)); before = raw.lastIndexOf(' ', cut - 1)) {
+  while (cut > 0 && !(raw.charCodeAt(cut - 1) === SPACE && raw.charCodeAt(cut + 1) === SPACE)) {
+    const before = raw.lastIndexOf(' ', cut - 1);
+    if (before < 0 || !JOINING.has(raw.slice(before, cut))) break;
     cut = before;
   }
   return cut;
 }
+
+const SPACE = 0x20;
 
 /** Tokenizers whose `decode` cleans up spaces, with their decode without the clean-up. */
 const uncleaned = new WeakMap<object, (ids: readonly number[]) => string>();
