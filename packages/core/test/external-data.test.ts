@@ -1,8 +1,9 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { NodeBackendAdapter } from '@weft/backend-node';
-import { BackendError, checkExternalDataLocation, ModelLoadError, onnxExternalDataFiles } from '../src/index.js';
+import { NodeBackendAdapter, nodeBackend } from '@weft/backend-node';
+import { BackendError, checkExternalDataLocation, createWeft, definePlugin, ModelLoadError, onnxExternalDataFiles } from '../src/index.js';
+import type { BackendAdapter, ModelSource } from '../src/index.js';
 import { onnxExternalDataExtents } from '../src/model/onnx-external-data.js';
 import { collect, fixture, runtime, storyModel } from './helpers.js';
 import { endlessBody, serveFolder } from './serve-folder.js';
@@ -11,6 +12,26 @@ const graphOf = (name: string) => readFile(join(fixture(name), 'onnx/model.onnx'
 const request = { prompt: 'Once upon a time', maxTokens: 12 };
 const runtimes: ReturnType<typeof runtime>[] = [];
 afterAll(() => Promise.all(runtimes.map((w) => w.dispose())));
+
+/**
+ * A runtime whose backend takes external data as bytes (as the web backend does), records the
+ * source it gets and fails; with `withNode`, the node backend comes first under `auto`.
+ */
+function recordingRuntime(seen: ModelSource[] = [], { withNode = false } = {}) {
+  const recorder: BackendAdapter = {
+    specificationVersion: 'v1',
+    name: 'recorder',
+    probe: async () => ({ available: true }),
+    async createSession(source) {
+      seen.push(source);
+      throw new BackendError('this test backend records what it gets', { backend: 'recorder' });
+    },
+  };
+  const plugin = definePlugin({ name: 'recorder', version: '1.0.0', apiVersion: '^0.1.0', setup: (ctx) => ctx.register('backend', { name: 'recorder', priority: 10, create: () => recorder }) });
+  const weft = createWeft({ plugins: withNode ? [nodeBackend(), plugin] : [plugin] });
+  runtimes.push(weft);
+  return weft;
+}
 
 async function tokens(dir: string, options = {}): Promise<number[]> {
   const weft = runtime();
@@ -54,16 +75,35 @@ describe('graphs with external data files', () => {
     expect(await tokens(fixture('tiny-external'))).toEqual(await tokens(fixture('tiny')));
   });
 
-  it('over HTTP: fetches the data file with the graph; the node backend says why it cannot take them as bytes', async () => {
+  it('over HTTP: the node backend, which reads external data only from disk, is refused before the data file is downloaded', async () => {
     const server = await serveFolder(fixture('tiny-external'));
     try {
-      const error = await tokens(server.url, { backend: 'node' }).catch((e: unknown) => e);
-      // Core fetched the data file the graph names, beside it, with the graph.
-      expect(server.requested).toEqual(expect.arrayContaining(['GET /onnx/model.onnx', 'GET /onnx/model.onnx_data']));
+      for (const backend of ['node', 'auto']) {
+        server.requested.length = 0;
+        const error = await tokens(server.url, { backend }).catch((e: unknown) => e);
+        expect(server.requested).toContain('GET /onnx/model.onnx');
+        expect(server.requested).not.toContain('GET /onnx/model.onnx_data');
+        expect(ModelLoadError.isInstance(error)).toBe(true);
+        expect((error as Error).message).toContain(
+          `The node backend cannot load ${server.url}onnx/model.onnx: the graph keeps its tensors in external data files (model.onnx_data), which this backend reads only from disk, beside a graph file; nothing more was downloaded. Load the model from a folder on disk, or use a backend that takes them as bytes (the web backend, @weft/backend-web).`,
+        );
+      }
+    } finally {
+      server.close();
+    }
+  });
+
+  it('over HTTP: a backend that takes external data as bytes gets the data file with the graph, each fetched once, after the node backend passed', async () => {
+    const server = await serveFolder(fixture('tiny-external'));
+    const seen: ModelSource[] = [];
+    try {
+      const error = await recordingRuntime(seen, { withNode: true }).load(server.url).catch((e: unknown) => e);
       expect(ModelLoadError.isInstance(error)).toBe(true);
-      expect((error as Error).message).toContain(
-        'onnxruntime-node cannot open a graph whose tensors are in external data files (model.onnx_data) from bytes: it reads them only from disk, beside a graph file. Load the model from a folder on disk, or use the web backend (@weft/backend-web), which takes them as bytes.',
-      );
+      expect((error as Error).message).toMatch(/The node backend cannot load .*nothing more was downloaded.* \| .*this test backend records what it gets/);
+      expect(seen).toHaveLength(1);
+      const source = seen[0]!;
+      expect(source.kind === 'bytes' && source.externalData?.map((f) => [f.path, f.data.byteLength])).toEqual([['model.onnx_data', (await stat(join(fixture('tiny-external'), 'onnx/model.onnx_data'))).size]]);
+      expect(server.requested.filter((r) => r.startsWith('GET /onnx/'))).toEqual(['GET /onnx/model.onnx', 'GET /onnx/model.onnx_data']);
     } finally {
       server.close();
     }
@@ -72,7 +112,7 @@ describe('graphs with external data files', () => {
   it('over HTTP: a data file that goes on past what the graph reads is cut off there (an endless answer cannot fill the memory)', async () => {
     const server = await serveFolder(fixture('tiny-external'), { respond: endlessBody('/onnx/model.onnx_data') });
     try {
-      const error = await tokens(server.url, { backend: 'node' }).catch((e: unknown) => e);
+      const error = await recordingRuntime().load(server.url).catch((e: unknown) => e);
       const { size } = await stat(join(fixture('tiny-external'), 'onnx/model.onnx_data'));
       expect(ModelLoadError.isInstance(error)).toBe(true);
       expect((error as Error).message).toBe(
@@ -105,8 +145,7 @@ describe('graphs with external data files', () => {
         return false;
       },
     });
-    const weft = runtime();
-    runtimes.push(weft);
+    const weft = recordingRuntime();
     try {
       const missing = await weft.load(server.url).catch((e: unknown) => e);
       expect(ModelLoadError.isInstance(missing)).toBe(true);

@@ -19,6 +19,8 @@ import { NodeSession } from './node-session.js';
 export class NodeBackendAdapter implements BackendAdapter {
   readonly specificationVersion = 'v1' as const;
   readonly name = 'node';
+  /** onnxruntime-node reads external data files only from disk, beside a graph path. */
+  readonly externalDataFromBytes = false;
 
   private readonly defaults: SessionOptions;
 

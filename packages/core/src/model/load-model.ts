@@ -98,6 +98,7 @@ async function loadFromFolder(
   const { adapter, session, rejected, others } = await openBackendSession(runtime.registry, {
     wanted: options.backend ?? 'auto',
     source: () => (source ??= folder.source(graphFile)),
+    externalDataFiles: () => folder.externalDataFiles(graphFile),
     graph,
     session: options.session,
     timeouts,

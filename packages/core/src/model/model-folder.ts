@@ -43,6 +43,12 @@ export interface ModelFolder {
   assertExists(): Promise<void>;
   /** How a backend should open one of the folder's files: by path on disk, or by fetched bytes. */
   source(file: string): Promise<ModelSource>;
+  /**
+   * The external data files `source(file)` would fetch with the graph as bytes (fetching only the
+   * graph, which `source` then reuses); none for a folder on disk, whose backend reads them beside
+   * the graph's path.
+   */
+  externalDataFiles(file: string): Promise<readonly string[]>;
 }
 
 export function joinPath(base: string, file: string): string {
@@ -128,6 +134,10 @@ class DiskModelFolder implements ModelFolder {
     return { kind: 'path', path: this.resolve(file) };
   }
 
+  async externalDataFiles(): Promise<readonly string[]> {
+    return [];
+  }
+
   async assertExists(): Promise<void> {
     const info = await this.statOrMissing(this.location);
     if (!info) throw new ModelLoadError(`Model folder ${this.location} does not exist.`, { path: this.location });
@@ -143,6 +153,8 @@ class DiskModelFolder implements ModelFolder {
  */
 class HttpModelFolder implements ModelFolder {
   private readonly timeoutMs: number;
+  /** Graphs fetched for `externalDataFiles`, until `source` takes them. */
+  private readonly graphs = new Map<string, Promise<Uint8Array>>();
 
   constructor(readonly location: string, private readonly options: FolderOptions) {
     this.timeoutMs = options.fetchTimeoutMs ?? FETCH_TIMEOUT_MS;
@@ -164,10 +176,15 @@ class HttpModelFolder implements ModelFolder {
     });
   }
 
+  async externalDataFiles(file: string): Promise<readonly string[]> {
+    return [...onnxExternalDataExtents(await this.graphBytes(file)).keys()];
+  }
+
   async source(file: string): Promise<ModelSource> {
     const graph = this.resolve(file);
-    const bytes = await this.request(file, 'GET', bodyOfAtMost(MAX_GRAPH_BYTES, GRAPH_ADVICE));
-    if (bytes === undefined) throw new ModelLoadError(`${graph} was not found.`, { path: graph });
+    const bytes = await this.graphBytes(file);
+    // The bytes now travel with the source; the folder need not keep them.
+    this.graphs.delete(file);
     const extents = onnxExternalDataExtents(bytes);
     if (extents.size === 0) return { kind: 'bytes', bytes };
     // The graph keeps tensors in files beside it (`model.onnx_data`): they travel with its bytes.
@@ -185,6 +202,20 @@ class HttpModelFolder implements ModelFolder {
       externalData.push({ path: location, data });
     }
     return { kind: 'bytes', bytes, externalData };
+  }
+
+  /** A graph's bytes, fetched once for `externalDataFiles` and `source` together. */
+  private graphBytes(file: string): Promise<Uint8Array> {
+    let bytes = this.graphs.get(file);
+    if (!bytes) {
+      const graph = this.resolve(file);
+      bytes = this.request(file, 'GET', bodyOfAtMost(MAX_GRAPH_BYTES, GRAPH_ADVICE)).then((found) => {
+        if (found === undefined) throw new ModelLoadError(`${graph} was not found.`, { path: graph });
+        return found;
+      });
+      this.graphs.set(file, bytes);
+    }
+    return bytes;
   }
 
   async assertExists(): Promise<void> {

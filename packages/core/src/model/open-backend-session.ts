@@ -23,6 +23,11 @@ export interface OpenSessionOptions {
   readonly wanted: string;
   /** The graph as the backend gets it; fetched only once a backend is chosen (memoize it). */
   readonly source: () => Promise<ModelSource>;
+  /**
+   * The external data files the source would fetch as bytes (none from disk). Asked before the
+   * source for a backend that does not take them as bytes, so that nothing is downloaded for it.
+   */
+  readonly externalDataFiles?: () => Promise<readonly string[]>;
   /** The graph's path or URL, for messages. */
   readonly graph: string;
   readonly session?: SessionOptions | undefined;
@@ -79,9 +84,9 @@ async function openSession(adapter: BackendAdapter, name: string, options: OpenS
   const ms = options.timeouts.sessionTimeoutMs;
   // Fetching the graph (a URL folder) is bounded too: a server that stalls mid-file would
   // otherwise hang the load with no error.
-  let source: ModelSource;
+  let source: ModelSource | SessionFailure;
   try {
-    source = await withDeadline(() => options.source(), {
+    source = await withDeadline(() => sourceFor(adapter, name, options), {
       ms,
       onTimeout: () => new ModelLoadError(`Reading ${graph} did not finish within ${ms} ms (a stalled server?); raise sessionTimeoutMs for a slow download.`, { path: graph }),
       signal,
@@ -90,10 +95,12 @@ async function openSession(adapter: BackendAdapter, name: string, options: OpenS
     if (signal?.aborted) throw signal.reason;
     throw cause;
   }
+  if (source instanceof SessionFailure) return source;
+  const ready = source;
   let timedOut = false;
   let session: unknown;
   try {
-    session = await withDeadline(() => adapter.createSession(source, options.session), {
+    session = await withDeadline(() => adapter.createSession(ready, options.session), {
       ms,
       onTimeout: () => {
         timedOut = true;
@@ -123,6 +130,35 @@ async function openSession(adapter: BackendAdapter, name: string, options: OpenS
     return new SessionFailure(error, `createSession() returned ${problem}`, true);
   }
   return session as InferenceSession;
+}
+
+/**
+ * The graph's source for `adapter`, or a failure (another backend may take it) when the graph's
+ * tensors are in external data files that would arrive as bytes and the backend reads them only
+ * from disk: refused after fetching the graph, before fetching those files.
+ */
+async function sourceFor(adapter: BackendAdapter, name: string, options: OpenSessionOptions): Promise<ModelSource | SessionFailure> {
+  if (options.externalDataFiles && takesNoExternalDataBytes(adapter)) {
+    const files = await options.externalDataFiles();
+    if (files.length > 0) {
+      const reason = `it reads external data files (${files.join(', ')}) only from disk, and ${options.graph} is fetched as bytes`;
+      const error = new ModelLoadError(
+        `The ${name} backend cannot load ${options.graph}: the graph keeps its tensors in external data files (${files.join(', ')}), which this backend reads only from disk, beside a graph file; nothing more was downloaded. Load the model from a folder on disk, or use a backend that takes them as bytes (the web backend, @weft/backend-web).`,
+        { path: options.graph },
+      );
+      return new SessionFailure(error, reason, true);
+    }
+  }
+  return options.source();
+}
+
+/** A third-party adapter's flag, read without trusting its getter. */
+function takesNoExternalDataBytes(adapter: BackendAdapter): boolean {
+  try {
+    return adapter.externalDataFromBytes === false;
+  } catch {
+    return false;
+  }
 }
 
 /** The error when every backend tried under `auto` failed to open the graph. */

@@ -131,4 +131,11 @@ export interface BackendAdapter {
   /** Whether this backend can run in the current process; never throws. */
   probe(): Promise<BackendProbe>;
   createSession(source: ModelSource, options?: SessionOptions): Promise<InferenceSession>;
+  /**
+   * `false` when `createSession` cannot take a graph's external data files as bytes
+   * (`ModelSource.externalData`) and reads them only from disk, beside a graph path, as
+   * onnxruntime-node does. Core then passes this backend over for a URL folder whose graph keeps
+   * its tensors in such files, before it downloads them. Unset means it takes them.
+   */
+  readonly externalDataFromBytes?: boolean;
 }
