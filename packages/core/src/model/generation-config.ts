@@ -9,8 +9,14 @@ export interface GenerationConfig {
   readonly padTokenId: number;
   readonly doSample: boolean;
   readonly temperature: number | undefined;
+  /**
+   * `top_k`: 0 when the file gives `null` (transformers' way of turning top-k off); undefined when
+   * absent, where sampling uses transformers' default of 50.
+   */
   readonly topK: number | undefined;
   readonly topP: number | undefined;
+  /** `min_p`; absent means no min-p truncation. */
+  readonly minP: number | undefined;
   readonly repetitionPenalty: number | undefined;
   readonly raw: Readonly<Record<string, unknown>>;
 }
@@ -53,8 +59,9 @@ export function parseGenerationConfig(raw: unknown, config: ModelConfig, path = 
     padTokenId: pad ?? (config.padTokenId !== undefined && config.padTokenId < config.vocabSize ? config.padTokenId : undefined) ?? eosTokenIds[0] ?? 0,
     doSample: doSample === true,
     temperature: num('temperature', (v) => v >= 0, 'a number >= 0'),
-    topK: num('top_k', (v) => Number.isInteger(v) && v >= 0, 'an integer >= 0'),
+    topK: g.top_k === null ? 0 : num('top_k', (v) => Number.isInteger(v) && v >= 0, 'an integer >= 0'),
     topP: num('top_p', (v) => v > 0 && v <= 1, 'in (0, 1]'),
+    minP: num('min_p', (v) => v >= 0 && v <= 1, 'in [0, 1]'),
     repetitionPenalty: num('repetition_penalty', (v) => v > 0, 'a number > 0'),
     raw: g,
   };

@@ -26,8 +26,11 @@ export interface GenerationRequest {
   readonly maxTokens?: number;
   /** 0 (default, unless generation_config samples) means greedy. */
   readonly temperature?: number;
+  /** Sampling keeps the K most likely tokens; 0 = off. Default: generation_config's `top_k`, else 50 (as transformers). */
   readonly topK?: number;
+  /** Nucleus sampling mass in (0, 1]; 1 = off. Default: generation_config's `top_p`, else 1. */
   readonly topP?: number;
+  /** Sampling drops tokens below minP × the top probability, in [0, 1); 0 = off. Default: generation_config's `min_p`, else 0. */
   readonly minP?: number;
   /** > 1 penalises tokens already in the prompt or output (CTRL-style). Default 1. */
   readonly repetitionPenalty?: number;

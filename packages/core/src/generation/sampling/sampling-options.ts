@@ -14,9 +14,13 @@ export interface SamplingOptions {
   readonly seed: number;
 }
 
+/** transformers' GenerationConfig default for `top_k`: sampling uses it when neither the request nor generation_config.json gives one. */
+const DEFAULT_TOP_K = 50;
+
 /**
- * Validates the request's sampling fields and fills defaults from generation_config.json. With a
- * request `sampler`, `temperature`, `topK`, `topP` and `minP` are refused: the sampler replaces them.
+ * Validates the request's sampling fields and fills defaults from generation_config.json (`topK`
+ * falls back to transformers' 50). With a request `sampler`, `temperature`, `topK`, `topP` and
+ * `minP` are refused: the sampler replaces them.
  */
 export function resolveSamplingOptions(request: GenerationRequest, defaults: GenerationConfig): SamplingOptions {
   // Plain conditions rather than a table of closures: this runs once per request, cold, on the
@@ -39,12 +43,14 @@ export function resolveSamplingOptions(request: GenerationRequest, defaults: Gen
       );
     }
   }
-  const sample = defaults.doSample;
   return {
-    temperature: temperature ?? (sample ? (defaults.temperature ?? 1) : 0),
-    topK: topK ?? (sample ? (defaults.topK ?? 0) : 0),
-    topP: topP ?? (sample ? (defaults.topP ?? 1) : 1),
-    minP: minP ?? 0,
+    // generation_config's do_sample decides only whether a request without a temperature samples;
+    // its top_k, top_p and min_p apply to every sampled request, as transformers' generate applies
+    // them whenever do_sample is on (top_k absent there means 50).
+    temperature: temperature ?? (defaults.doSample ? (defaults.temperature ?? 1) : 0),
+    topK: topK ?? defaults.topK ?? DEFAULT_TOP_K,
+    topP: topP ?? defaults.topP ?? 1,
+    minP: minP ?? defaults.minP ?? 0,
     repetitionPenalty: repetitionPenalty ?? defaults.repetitionPenalty ?? 1,
     seed: seed ?? Math.floor(Math.random() * 2 ** 31),
   };
