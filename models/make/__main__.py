@@ -4,6 +4,7 @@
     /usr/bin/python3 -m make export  # ONNX + configs + eval splits + report -> story/
     /usr/bin/python3 -m make bench-model [--out bench-30m]  # random-weight ~30M model, not in git
     /usr/bin/python3 -m make fixtures [--only tiny-merged]  # tiny random-weight graph variants for core's tests
+    /usr/bin/python3 -m make fp16-io [--model story] [--out bench-story-fp16]  # a model with a float16 cache and logits, not in git
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -201,6 +203,21 @@ def cmd_fixtures(args) -> None:
         print(f"{model.num_parameters()} parameters -> {out}")
 
 
+def cmd_fp16_io(args) -> None:
+    """A copy of a model folder whose graph has the I/O of an fp16 export (float16 past/present
+    and logits around the same float32 computation), for benchmarking float16 caches. Only
+    `onnx/model.onnx` is copied and converted."""
+    src, out = os.path.join(HERE, args.model), os.path.join(HERE, args.out)
+    os.makedirs(os.path.join(out, "onnx"), exist_ok=True)
+    for name in os.listdir(src):
+        if os.path.isfile(os.path.join(src, name)):
+            shutil.copyfile(os.path.join(src, name), os.path.join(out, name))
+    graph = os.path.join(out, "onnx", "model.onnx")
+    shutil.copyfile(os.path.join(src, "onnx", "model.onnx"), graph)
+    io_variants.float16_io(graph)
+    print(f"{graph}: float16 past_key_values / present / logits")
+
+
 def main(argv: list[str]) -> None:
     p = argparse.ArgumentParser(prog="python -m make")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -227,8 +244,12 @@ def main(argv: list[str]) -> None:
     fx.add_argument("--out", default=os.path.join(HERE, "..", "packages", "core", "test", "fixtures"))
     fx.add_argument("--seed", type=int, default=5)
     fx.add_argument("--only", default="", help=f"comma-separated variants to write (default: all of {', '.join(FIXTURE_VARIANTS)})")
+    f16 = sub.add_parser("fp16-io")
+    f16.add_argument("--model", default="story")
+    f16.add_argument("--out", default="bench-story-fp16")
     args = p.parse_args(argv)
-    {"train": cmd_train, "export": cmd_export, "bench-model": cmd_bench_model, "fixtures": cmd_fixtures}[args.cmd](args)
+    {"train": cmd_train, "export": cmd_export, "bench-model": cmd_bench_model, "fixtures": cmd_fixtures,
+     "fp16-io": cmd_fp16_io}[args.cmd](args)
 
 
 if __name__ == "__main__":

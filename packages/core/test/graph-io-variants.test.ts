@@ -2,18 +2,18 @@ import { describe, expect, it } from 'vitest';
 import {
   definePlugin,
   FullPrecisionKvStore,
-  InvalidOptionsError,
   ModelLoadError,
   readKvLayout,
   stepFeeds,
   type AttentionRouter,
   type GenerationHooks,
+  type KvCacheStore,
   type InferenceSession,
   type ModelConfig,
   type ValueInfo,
   type WeftModel,
 } from '../src/index.js';
-import { float16ToFloat32 } from '../src/generation/float16.js';
+import { float16ToFloat32, float32ToFloat16 } from '../src/generation/float16.js';
 import { collect, done, fixture, greedy, kvLayout, runtime, variantBesidePlain } from './helpers.js';
 
 /**
@@ -168,28 +168,120 @@ describe('graphs with float16 past_key_values, present and logits', () => {
     }
   });
 
-  it('refuses other kv stores and attention routers with an InvalidOptionsError', async () => {
-    class OtherStore extends FullPrecisionKvStore {}
-    const other = Object.assign(Object.create(null) as object, {
+  /** A store that is not core's default (not a subclass), delegating to one, recording what it is given. */
+  function recordingStore(float16Cache?: boolean) {
+    const inner = new FullPrecisionKvStore();
+    const seen = { pastTypes: new Set<string | undefined>(), presentTypes: new Set<string>() };
+    const store: KvCacheStore = {
       specificationVersion: 'v1',
-      name: 'int8-like',
-      length: 0,
-      begin: () => {},
-      materialize: () => ({}),
-      append: () => {},
-      bytes: () => 0,
-      dispose: () => {},
+      name: 'recording',
+      ...(float16Cache === undefined ? {} : { float16Cache }),
+      get length() {
+        return inner.length;
+      },
+      begin(init) {
+        seen.pastTypes.add(init.layout.pastType);
+        inner.begin(init);
+      },
+      materialize: () => inner.materialize(),
+      append(presents) {
+        for (const t of Object.values(presents)) seen.presentTypes.add(t.type);
+        inner.append(presents);
+      },
+      bytes: () => inner.bytes(),
+      slotPositions: () => inner.slotPositions(),
+      retain: (selection) => inner.retain(selection),
+      dispose: () => inner.dispose(),
+    };
+    return { store, seen };
+  }
+  /** Keeps the first 2 slots and the newest 6 (a sink window), positions as fed. */
+  const sinkWindow: AttentionRouter = {
+    specificationVersion: 'v1',
+    name: 'sink-window-2-6',
+    select: ({ cacheLength }) => (cacheLength <= 8 ? undefined : { kind: 'shared', slots: [0, 1, ...Array.from({ length: 6 }, (_, i) => cacheLength - 6 + i)] }),
+  };
+
+  it('runs other kv stores on float32 copies of the cache: the same greedy tokens as the default store, a float32 layout for the store', async () => {
+    const { store, seen } = recordingStore();
+    const events = await collect(models.variant.generate({ prompt: prompts, maxTokens: 24, kv: store }));
+    expect(done(events).rows.map((r) => r.ids)).toEqual(await greedy(models.variant, prompts));
+    expect([...seen.pastTypes]).toEqual([undefined]);
+    expect([...seen.presentTypes]).toEqual(['float32']);
+    // evaluate too: float16 -> float32 -> float16 loses nothing, so the same loss to the last bit.
+    const inputIds = models.plain.tokenizer.encode(text);
+    expect((await models.variant.evaluate({ inputIds, kv: recordingStore().store })).nll).toBe((await models.variant.evaluate({ inputIds })).nll);
+  });
+
+  it('leaves the float16 cache to a store that declares float16Cache, unless a router re-rotates keys', async () => {
+    const native = recordingStore(true);
+    const events = await collect(models.variant.generate({ prompt: prompts, maxTokens: 24, kv: native.store }));
+    expect(done(events).rows.map((r) => r.ids)).toEqual(await greedy(models.variant, prompts));
+    expect([...native.seen.pastTypes]).toEqual(['float16']);
+    expect([...native.seen.presentTypes]).toEqual(['float16']);
+    // A router with positions: 'cache' re-rotates keys in float32: the store gets a float32 cache then.
+    const rerotated = recordingStore(true);
+    const cache: AttentionRouter = { ...sinkWindow, name: 'sink-window-cache', positions: 'cache' };
+    await collect(models.variant.generate({ prompt: prompts[0]!, maxTokens: 12, kv: rerotated.store, router: cache }));
+    expect([...rerotated.seen.pastTypes]).toEqual([undefined]);
+    expect([...rerotated.seen.presentTypes]).toEqual(['float32']);
+    // float16Cache: false is the same as leaving it out.
+    const declined = recordingStore(false);
+    await collect(models.variant.generate({ prompt: 'Tom', maxTokens: 4, kv: declined.store }));
+    expect([...declined.seen.presentTypes]).toEqual(['float32']);
+  });
+
+  it('runs attention routers, in generation and evaluate, as on the plain graph', async () => {
+    const plain = done(await collect(models.plain.generate({ prompt: prompts[0]!, maxTokens: 24, router: sinkWindow })));
+    const half = done(await collect(models.variant.generate({ prompt: prompts[0]!, maxTokens: 24, router: sinkWindow })));
+    expect(half.rows[0]!.ids).toEqual(plain.rows[0]!.ids);
+    // The router evicted: the cache kept 8 slots, of float32 (the default store, bridged).
+    expect(half.kvBytes).toBe(plain.kvBytes);
+    const inputIds = models.plain.tokenizer.encode(text);
+    const a = await models.variant.evaluate({ inputIds, router: sinkWindow });
+    const b = await models.plain.evaluate({ inputIds, router: sinkWindow });
+    expect(Math.abs(a.nll - b.nll) / b.nll).toBeLessThan(2e-3);
+    expect(a.nll).not.toBe((await models.variant.evaluate({ inputIds })).nll);
+  });
+
+  it('converts float32 to float16 bits rounding to nearest, ties to even, for every float16 value', () => {
+    const all = new Uint16Array(65536).map((_, i) => i);
+    const values = float16ToFloat32(all, 0, all.length);
+    const back = float32ToFloat16(values);
+    for (let h = 0; h < 65536; h++) {
+      if (Number.isNaN(values[h])) expect(back[h]! & 0x7fff, `NaN ${h}`).toBeGreaterThan(0x7c00);
+      else if (back[h] !== h) expect.fail(`0x${h.toString(16)} came back as 0x${back[h]!.toString(16)}`);
+    }
+    // Between neighbours (same sign, below the largest finite): the midpoint goes to the even one,
+    // anything past it to the nearer one.
+    const next = new Float32Array(1);
+    const nextBits = new Uint32Array(next.buffer);
+    const nudge = (v: number, up: boolean) => {
+      next[0] = v;
+      nextBits[0] = nextBits[0]! + ((v >= 0) === up ? 1 : -1);
+      return next[0]!;
+    };
+    for (const h of [0x0000, 0x0001, 0x0002, 0x03ff, 0x0400, 0x3bff, 0x3c00, 0x3c01, 0x7bfe, 0x8001, 0xbc00]) {
+      const mid = (values[h]! + values[h + 1]!) / 2;
+      const even = h % 2 === 0 ? h : h + 1;
+      expect(float32ToFloat16(Float32Array.of(mid))[0], `midway after 0x${h.toString(16)}`).toBe(even);
+      const away = h & 0x8000 ? false : true;
+      expect(float32ToFloat16(Float32Array.of(nudge(mid, away)))[0]).toBe(h + 1);
+      expect(float32ToFloat16(Float32Array.of(nudge(mid, !away)))[0]).toBe(h);
+    }
+    // Random float32 values across the float16 range: never nearer to a neighbour of the result.
+    let seed = 12345;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const samples = Float32Array.from({ length: 20_000 }, () => (random() - 0.5) * 2 ** (Math.floor(random() * 44) - 26));
+    const halves = float32ToFloat16(samples);
+    samples.forEach((v, i) => {
+      const h = halves[i]!;
+      const d = Math.abs(v - values[h]!);
+      for (const n of [h - 1, h + 1]) if ((n & 0x7fff) < 0x7c00 && (n >> 15) === (h >> 15)) expect(d, `${v} -> 0x${h.toString(16)}`).toBeLessThanOrEqual(Math.abs(v - values[n]!));
     });
-    const store = await collect(models.variant.generate({ prompt: 'Tom', maxTokens: 2, kv: other as never })).catch((e: unknown) => e);
-    expect(InvalidOptionsError.isInstance(store)).toBe(true);
-    expect((store as Error).message).toMatch(/caches keys and values as float16.*the kv store "int8-like" reads them as float32\. Pass kv: 'fp32'/);
-    // A subclass of the default store still keeps the presents as returned.
-    expect(done(await collect(models.variant.generate({ prompt: 'Tom', maxTokens: 2, kv: new OtherStore() }))).rows[0]!.ids.length).toBe(2);
-    const router: AttentionRouter = { specificationVersion: 'v1', name: 'keep-all', select: () => undefined };
-    const routed = await collect(models.variant.generate({ prompt: 'Tom', maxTokens: 2, router })).catch((e: unknown) => e);
-    expect(InvalidOptionsError.isInstance(routed)).toBe(true);
-    expect((routed as Error).message).toMatch(/attention routers \(here "keep-all"\) read them as float32/);
-    await expect(models.variant.evaluate({ inputIds: [1, 2, 3], router })).rejects.toThrow(/attention routers/);
+    // Past the largest float16 (65504), from its midpoint with 65536, is Infinity; far below the smallest subnormal, 0.
+    expect(Array.from(float32ToFloat16(Float32Array.of(65519, 65520, -1e6, 1e-9, -1e-9, 2 ** -25, 2 ** -25 * 1.0001)))).toEqual([0x7bff, 0x7c00, 0xfc00, 0, 0x8000, 0, 1]);
+    expect(float32ToFloat16(Float32Array.of(Number.NaN))[0]! & 0x7fff).toBeGreaterThan(0x7c00);
   });
 
   it('converts float16 bits to float32', () => {

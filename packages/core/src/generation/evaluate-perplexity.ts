@@ -18,7 +18,7 @@ import { disposeStore, storeAppend, storeBegin, storeBytes, storeMaterialize, st
 import { cacheKeyRerotation } from './kv/rerotate-keys.js';
 import type { AttentionRouter } from '../spec/attention-router.js';
 import { median } from '../util/median.js';
-import { checkCacheType } from './kv/check-cache-type.js';
+import { halfCacheBridge } from './kv/half-cache-bridge.js';
 import { float16ToFloat32 } from './float16.js';
 import { logitsToKeepTensor } from './logits-to-keep.js';
 
@@ -108,23 +108,28 @@ export async function evaluatePerplexity(ctx: GenerationContext, request: Perple
   let owned: Record<string, BackendTensor> = {};
   /** Past keys re-rotated to cache positions for this step (positions: 'cache'). */
   let rotated: BackendTensor[] = [];
+  /** float16 copies of this step's past feeds (a float16 cache in a float32 store). */
+  let halved: BackendTensor[] = [];
   // A session whose tensors are garbage-collected gets them dropped, not disposed.
   const disposeTensors = session.garbageCollectedTensors !== true;
   const release = (): void => {
     if (disposeTensors) {
       for (const t of Object.values(owned)) t.dispose();
       for (const t of rotated) t.dispose();
+      for (const t of halved) t.dispose();
     }
     owned = {};
     rotated = [];
+    halved = [];
   };
   // Like generation: the request's own store and router instances serve one run at a time.
   const claimed = claimInstances(components);
   let failed = false;
   try {
     const rerotation = cacheKeyRerotation(router?.value.positions ?? 'absolute', layout, ctx.config, 1);
-    checkCacheType(layout, kv, router);
-    if (layout.hasPast) storeBegin(kv, { layout, batchSize: 1, session });
+    const half = halfCacheBridge(layout, kv, router, rerotation !== undefined);
+    const storeLayout = half?.layout ?? layout;
+    if (layout.hasPast) storeBegin(kv, { layout: storeLayout, batchSize: 1, session });
     let done = 0;
     while (done < n - 1) {
       if (signal?.aborted) throw abortReason(signal);
@@ -144,6 +149,7 @@ export async function evaluatePerplexity(ctx: GenerationContext, request: Perple
         rotated = rerotation.apply(session, feeds, storeSlotPositions(kv, layout.numKvHeads), [0]);
         rerotation.record(done, owned['position_ids']!);
       }
+      if (half) halved = half.toGraph(session, feeds);
       const outputs = await ctx.sessions.run(active, feeds);
       release();
       owned = outputs;
@@ -178,11 +184,12 @@ export async function evaluatePerplexity(ctx: GenerationContext, request: Perple
       if (layout.hasPast) {
         // The presents stay ours to release until the store has taken them.
         const presents = (owned = takePresents(outputs, presentNames, disposeTensors));
+        if (half) half.fromGraph(session, presents, disposeTensors);
         rerotation?.restore(presents);
         storeAppend(kv, presents);
         owned = {};
         if (router) {
-          applyRouter(router, kv, { step: stepMs.length, batchSize: 1, layout, nextPosition: done + chunk.length, padded: false, importance: undefined });
+          applyRouter(router, kv, { step: stepMs.length, batchSize: 1, layout: storeLayout, nextPosition: done + chunk.length, padded: false, importance: undefined });
         }
       }
       release();

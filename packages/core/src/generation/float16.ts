@@ -29,3 +29,50 @@ export function float16ToFloat32(data: ArrayLike<number>, from: number, to: numb
   }
   return out;
 }
+
+/**
+ * `data` as float16 bit patterns, rounded to nearest, ties to even, as IEEE 754 converts (and
+ * onnxruntime's Cast does): values past the largest float16 become ±Infinity, values too small
+ * for its subnormals ±0, NaN stays NaN.
+ */
+export function float32ToFloat16(data: Float32Array): Uint16Array {
+  // The float32 bits, read in place.
+  const bits = new Uint32Array(data.buffer, data.byteOffset, data.length);
+  const out = new Uint16Array(data.length);
+  for (let i = 0; i < bits.length; i++) {
+    const b = bits[i]!;
+    const magnitude = b & 0x7fffffff;
+    // Normal in float16, not rounding past its largest (65504): re-bias the exponent (127 -> 15),
+    // round the 13 dropped bits to nearest even (a carry moves to the next binade), keep the sign.
+    out[i] =
+      magnitude >= 0x38800000 && magnitude < 0x477ff000
+        ? ((b >>> 16) & 0x8000) | ((magnitude - 0x38000000 + 0x0fff + ((magnitude >>> 13) & 1)) >>> 13)
+        : halfBits(b);
+  }
+  return out;
+}
+
+/** One float32's bits as float16 bits: the general case (zero, subnormals, overflow, Infinity, NaN too). */
+
+function halfBits(bits: number): number {
+  const sign = (bits >>> 16) & 0x8000;
+  const exponent = (bits >>> 23) & 0xff;
+  const fraction = bits & 0x7fffff;
+  const e = exponent - 112; // the float16 exponent field for this value
+  if (e > 0 && e < 0x1f) {
+    // Normal in float16. Rounding up may carry into the exponent: the next binade, or Infinity past the largest.
+    const half = (e << 10) | (fraction >>> 13);
+    const rest = fraction & 0x1fff;
+    return sign | (rest > 0x1000 || (rest === 0x1000 && (half & 1) === 1) ? half + 1 : half);
+  }
+  if (exponent === 0xff) return sign | 0x7c00 | (fraction === 0 ? 0 : 0x200 | (fraction >>> 13));
+  if (e >= 0x1f) return sign | 0x7c00;
+  // A float16 subnormal (or zero): the significand with its leading 1, shifted into place.
+  if (e < -10) return sign;
+  const significand = fraction | 0x800000;
+  const shift = 14 - e;
+  const half = significand >>> shift;
+  const rest = significand & ((1 << shift) - 1);
+  const midway = 1 << (shift - 1);
+  return sign | (rest > midway || (rest === midway && (half & 1) === 1) ? half + 1 : half);
+}

@@ -24,7 +24,7 @@ import { cacheKeyRerotation } from './kv/rerotate-keys.js';
 import { median } from '../util/median.js';
 import { claimInstances, releaseInstances } from './instance-claims.js';
 import { checkHookFeeds } from './check-feeds.js';
-import { checkCacheType } from './kv/check-cache-type.js';
+import { halfCacheBridge } from './kv/half-cache-bridge.js';
 import { float16ToFloat32 } from './float16.js';
 import { sharedKeepLastLogits } from './logits-to-keep.js';
 
@@ -98,6 +98,8 @@ async function runGeneration(
   let owned: Readonly<Record<string, BackendTensor>> = NOTHING_OWNED;
   /** Past keys re-rotated to cache positions for this step (positions: 'cache'). */
   let rotated: readonly BackendTensor[] = NOTHING_ROTATED;
+  /** float16 copies of this step's past feeds (a float16 cache in a float32 store). */
+  let halved: readonly BackendTensor[] = NOTHING_ROTATED;
   // A session whose tensors are garbage-collected gets them dropped, not disposed (onnxruntime's
   // dispose adds fields to each tensor: ~20 per step, with the store's). Set again after failover.
   let disposeTensors = active.session.garbageCollectedTensors !== true;
@@ -112,9 +114,11 @@ async function runGeneration(
     if (disposeTensors) {
       for (const name in owned) owned[name]!.dispose();
       for (let i = 0; i < rotated.length; i++) rotated[i]!.dispose();
+      for (let i = 0; i < halved.length; i++) halved[i]!.dispose();
     }
     owned = NOTHING_OWNED;
     rotated = NOTHING_ROTATED;
+    halved = NOTHING_ROTATED;
   };
   // The hooks of each stage as the run starts (indexed loops over them allocate nothing).
   const { beforeForward: beforeForwardHooks, afterForward: afterForwardHooks, afterToken: afterTokenHooks } = stages;
@@ -139,8 +143,10 @@ async function runGeneration(
     // Inside the try: a router whose positions this model cannot re-rotate fails the run, and the
     // store still goes through disposeStore.
     const rerotation = cacheKeyRerotation(positionMode, layout, ctx.config, batch);
-    checkCacheType(layout, components.kv, router);
-    if (layout.hasPast) storeBegin(components.kv, { layout, batchSize: batch, session: active.session, padding: pads });
+    // A float16 cache (fp16 exports) reaches stores and routers other than the default as float32.
+    const half = halfCacheBridge(layout, components.kv, router, rerotation !== undefined);
+    const storeLayout = half?.layout ?? layout;
+    if (layout.hasPast) storeBegin(components.kv, { layout: storeLayout, batchSize: batch, session: active.session, padding: pads });
     out.next({ type: 'start', backend: active.backend, rejectedBackends: ctx.rejectedBackends, batchSize: batch, promptIds: prompts, kv: store.name });
     // A subscriber that stopped at `start` (e.g. `take(1)`) unsubscribed before the teardown was
     // registered: skip the forward pass it no longer wants.
@@ -179,6 +185,7 @@ async function runGeneration(
             rotated = rerotation.apply(active.session, feeds, storeSlotPositions(components.kv, layout.numKvHeads), pads);
             rerotation.record(seen, owned['position_ids']!);
           }
+          if (half) halved = half.toGraph(active.session, feeds);
           kvMs += performance.now() - t;
         }
         for (let i = 0; i < beforeForwardHooks.length; i++) {
@@ -206,7 +213,7 @@ async function runGeneration(
           out.next({ type: 'failover', step, from, to: active.backend, reason: error.message });
           if (layout.hasPast) {
             disposeStore(components.kv, false);
-            storeBegin(components.kv, { layout, batchSize: batch, session: active.session, padding: pads });
+            storeBegin(components.kv, { layout: storeLayout, batchSize: batch, session: active.session, padding: pads });
             rerotation?.reset();
           }
           feedIds = history;
@@ -288,10 +295,11 @@ async function runGeneration(
       if (layout.hasPast) {
         // The presents stay the loop's to release until the store has taken them.
         const presents = (owned = takePresents(outputs, presentNames, disposeTensors));
+        if (half) half.fromGraph(active.session, presents, disposeTensors);
         rerotation?.restore(presents);
         storeAppend(components.kv, presents);
         owned = NOTHING_OWNED;
-        if (router) applyRouter(router, components.kv, { step, batchSize: batch, layout, nextPosition: seen, padded, importance });
+        if (router) applyRouter(router, components.kv, { step, batchSize: batch, layout: storeLayout, nextPosition: seen, padded, importance });
         stepEnd = performance.now();
         kvMs += stepEnd - detokenizeEnd;
       }

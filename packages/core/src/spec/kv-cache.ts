@@ -39,8 +39,8 @@ export interface KvLayout {
     | undefined;
   /**
    * `float16` when the graph's `past_key_values.*` / `present.*` are float16 (fp16 exports); absent:
-   * float32. Only core's default store (`fp32`, which keeps the presents as returned) runs such a
-   * graph; other stores and attention routers, which read the cache as float32, are refused.
+   * float32. Stores see it only if they declare {@link KvCacheStore.float16Cache}; core converts
+   * the cache to and from float32 for every other store, and for attention routers.
    */
   readonly pastType?: 'float32' | 'float16' | undefined;
   /** `float16` when the graph's `logits` are float16: core converts the rows it reads to float32. */
@@ -76,6 +76,13 @@ export interface KvCacheStore {
   readonly specificationVersion: 'v1';
   /** Shown in the `start` event's `kv` and in errors, e.g. `int4`. */
   readonly name: string;
+  /**
+   * `true` when the store serves a float16 graph cache itself: begun with a layout whose
+   * `pastType` is `float16`, it takes float16 presents and feeds a float16 past. Otherwise core
+   * begins it with a float32 layout and converts the whole cache both ways every step (costly on
+   * long contexts; docs/kv-cache.md). Core converts for every store while a router re-rotates keys.
+   */
+  readonly float16Cache?: boolean;
   /**
    * Called once per run before the first step. A store whose entry has the `reusable` capability
    * is begun again, after `dispose`, for a later run: `begin` must then reset every bit of state.

@@ -1,6 +1,7 @@
 import type { BackendTensor, InferenceSession, KvCacheInit, KvCacheStore, KvLayout, KvSelection } from '@weft/core';
 import type { Lane } from '../lanes/lane.js';
 import type { PaddedLane } from '../lanes/padded-lane.js';
+import { halfTable, toHalf } from '../quant/fp16.js';
 
 /** Which half of a layer's cache a lane holds. */
 export type KvPart = 'key' | 'value';
@@ -12,6 +13,8 @@ interface Stream {
   readonly lanes: Lane[];
   /** Dequantised working buffer, [batch, heads, workSlots, dim] in its first elements; grows only. */
   work: Float32Array;
+  /** For a float16 graph cache: `work` as float16, laid out alike and kept in step with it; what the model is fed. */
+  half: Uint16Array | undefined;
   /** Slots per row the working buffer is laid out for. */
   workSlots: number;
   /** Per lane: [start, end) pairs of slots to dequantise again (requantised tokens). */
@@ -31,10 +34,16 @@ interface Stream {
  * after `append` (or `retain`), when the tensors of the previous `materialize` are no longer used;
  * those tensors are disposed at the start of `append`. On a session whose
  * `garbageCollectedTensors` is true both are dropped instead of disposed.
+ *
+ * A graph whose cache is float16 (`layout.pastType`, fp16 exports) is served natively: `append`
+ * converts only the new tail of each float16 present, and the working buffer has a float16 twin,
+ * updated for the same new and changed tokens, which the model is fed.
  */
 export abstract class LaneKvStore implements KvCacheStore {
   readonly specificationVersion = 'v1' as const;
   abstract readonly name: string;
+  /** Takes float16 presents and feeds a float16 past when the layout's cache is float16. */
+  readonly float16Cache = true;
   private streams: Stream[] = [];
   private session: Pick<InferenceSession, 'createTensor'> | undefined;
   private layout: KvLayout | undefined;
@@ -79,6 +88,7 @@ export abstract class LaneKvStore implements KvCacheStore {
         presentName,
         lanes: Array.from({ length: rows }, (_, r) => this.createLane(part, layer, layout.headDim, padding?.[Math.floor(r / layout.numKvHeads)] ?? 0)),
         work: new Float32Array(0),
+        half: layout.pastType === 'float16' ? new Uint16Array(0) : undefined,
         workSlots: 0,
         changed: Array.from({ length: rows }, () => []),
         tensor: undefined,
@@ -93,9 +103,10 @@ export abstract class LaneKvStore implements KvCacheStore {
     if (this.feeds) return this.feeds;
     const feeds: Record<string, BackendTensor> = {};
     const dims = [this.batch, this.layout.numKvHeads, this.slots, this.layout.headDim];
+    const size = this.batch * this.layout.numKvHeads * this.slots * this.layout.headDim;
     for (const s of this.streams) {
       this.sync(s);
-      s.tensor ??= this.session.createTensor('float32', s.work.subarray(0, this.batch * this.layout.numKvHeads * this.slots * this.layout.headDim), dims);
+      s.tensor ??= s.half ? this.session.createTensor('float16', s.half.subarray(0, size), dims) : this.session.createTensor('float32', s.work.subarray(0, size), dims);
       feeds[s.pastName] = s.tensor;
     }
     this.feeds = feeds;
@@ -111,22 +122,25 @@ export abstract class LaneKvStore implements KvCacheStore {
       const dim = layout.headDim;
       const past = this.slots;
       let total = -1;
+      const type = layout.pastType === 'float16' ? 'float16' : 'float32';
       for (const s of this.streams) {
         const tensor = presents[s.presentName];
         if (!tensor) throw new Error(`The step did not return ${s.presentName}`);
-        if (tensor.type !== 'float32') throw new Error(`${this.name} stores float32 caches; ${s.presentName} is ${tensor.type}`);
+        if (tensor.type !== type) throw new Error(`${this.name} was begun for a ${type} cache; ${s.presentName} is ${tensor.type}`);
         const [b, h, t, d] = tensor.dims as [number, number, number, number];
         if (tensor.dims.length !== 4 || b !== this.batch || h !== heads || d !== dim || t < past) {
           throw new Error(`${s.presentName} has dims [${tensor.dims.join(', ')}]; expected [${this.batch}, ${heads}, ≥${past}, ${dim}]`);
         }
         if (total >= 0 && t !== total) throw new Error(`present tensors disagree on length (${t} vs ${total})`);
         total = t;
-        const data = tensor.data as Float32Array;
         const count = t - past;
-        // Only the new tail is read: positions [past, t) of each row.
+        // Only the new tail is read: positions [past, t) of each row (float16 converted first).
+        const data = type === 'float16' ? newTokensAsFloat32(tensor.data as ArrayLike<number>, s.lanes.length, t, past, dim) : (tensor.data as Float32Array);
+        const rowLength = type === 'float16' ? count : t;
+        const skip = type === 'float16' ? 0 : past;
         for (let r = 0; r < s.lanes.length; r++) {
           const lane = s.lanes[r]!;
-          lane.push(data, (r * t + past) * dim, count);
+          lane.push(data, (r * rowLength + skip) * dim, count);
           lane.takeChanged?.(s.changed[r]!);
         }
       }
@@ -166,7 +180,10 @@ export abstract class LaneKvStore implements KvCacheStore {
         for (let j = 0; j < kept; j++) {
           const src = (r * from + keep[j]!) * dim;
           const dst = (r * kept + j) * dim;
-          if (src !== dst) s.work.copyWithin(dst, src, src + dim);
+          if (src !== dst) {
+            s.work.copyWithin(dst, src, src + dim);
+            s.half?.copyWithin(dst, src, src + dim);
+          }
         }
       }
       s.workSlots = kept;
@@ -186,7 +203,7 @@ export abstract class LaneKvStore implements KvCacheStore {
   /** Bytes of the float32 working buffers the model is fed from (allocated capacity). */
   workingBytes(): number {
     let total = 0;
-    for (const s of this.streams) total += s.work.byteLength;
+    for (const s of this.streams) total += s.work.byteLength + (s.half?.byteLength ?? 0);
     return total;
   }
 
@@ -223,14 +240,26 @@ export abstract class LaneKvStore implements KvCacheStore {
       const keep = Math.min(from, n) * dim;
       const need = rows * n * dim;
       if (s.work.length < need) {
-        const next = new Float32Array(Math.max(need, Math.ceil(s.work.length * 1.5)));
-        for (let r = 0; r < rows; r++) next.set(s.work.subarray(r * from * dim, r * from * dim + keep), r * n * dim);
+        const capacity = Math.max(need, Math.ceil(s.work.length * 1.5));
+        const next = new Float32Array(capacity);
+        const nextHalf = s.half ? new Uint16Array(capacity) : undefined;
+        for (let r = 0; r < rows; r++) {
+          next.set(s.work.subarray(r * from * dim, r * from * dim + keep), r * n * dim);
+          nextHalf?.set(s.half!.subarray(r * from * dim, r * from * dim + keep), r * n * dim);
+        }
         s.work = next;
+        s.half = nextHalf;
       } else if (n > from) {
         // Rows move right: last row first so no row overwrites one not yet moved.
-        for (let r = rows - 1; r > 0; r--) s.work.copyWithin(r * n * dim, r * from * dim, r * from * dim + keep);
+        for (let r = rows - 1; r > 0; r--) {
+          s.work.copyWithin(r * n * dim, r * from * dim, r * from * dim + keep);
+          s.half?.copyWithin(r * n * dim, r * from * dim, r * from * dim + keep);
+        }
       } else {
-        for (let r = 1; r < rows; r++) s.work.copyWithin(r * n * dim, r * from * dim, r * from * dim + keep);
+        for (let r = 1; r < rows; r++) {
+          s.work.copyWithin(r * n * dim, r * from * dim, r * from * dim + keep);
+          s.half?.copyWithin(r * n * dim, r * from * dim, r * from * dim + keep);
+        }
       }
     }
     for (let r = 0; r < rows; r++) {
@@ -238,11 +267,33 @@ export abstract class LaneKvStore implements KvCacheStore {
       if (n > from) ranges.push(from, n);
       if (ranges.length === 0) continue;
       const lane = s.lanes[r]!;
-      for (const [a, b] of mergeRanges(ranges, n)) lane.read(a, b, s.work, (r * n + a) * dim);
+      for (const [a, b] of mergeRanges(ranges, n)) {
+        lane.read(a, b, s.work, (r * n + a) * dim);
+        if (s.half) for (let i = (r * n + a) * dim, end = (r * n + b) * dim; i < end; i++) s.half[i] = toHalf(s.work[i]!);
+      }
       ranges.length = 0;
     }
     s.workSlots = n;
   }
+}
+
+/**
+ * Positions [past, total) of each of `rows` rows of a float16 present ([rows, total, dim] as
+ * float16 bits), as float32, [rows, total - past, dim].
+ */
+function newTokensAsFloat32(data: ArrayLike<number>, rows: number, total: number, past: number, dim: number): Float32Array {
+  const count = total - past;
+  const out = new Float32Array(rows * count * dim);
+  const table = halfTable();
+  // Raw bits (Uint16Array), or numbers where the platform has Float16Array.
+  const bits = data instanceof Uint16Array;
+  for (let r = 0; r < rows; r++) {
+    const from = (r * total + past) * dim;
+    const to = r * count * dim;
+    if (bits) for (let i = 0; i < count * dim; i++) out[to + i] = table[data[from + i]!]!;
+    else for (let i = 0; i < count * dim; i++) out[to + i] = data[from + i]!;
+  }
+  return out;
 }
 
 /** Union of [start, end) pairs, clipped to [0, limit), ascending. */
