@@ -8,7 +8,7 @@ import { pickToken } from './pick-token.js';
 import { argmax } from './sampling/argmax.js';
 import type { RunComponents } from './resolve-components.js';
 import type { RowState } from './row-state.js';
-import { applyRepetitionPenalty } from './sampling/repetition-penalty.js';
+import { penalizeDistinct } from './sampling/repetition-penalty.js';
 import type { SamplingOptions } from './sampling/sampling-options.js';
 import { runStage } from './stage-runner.js';
 
@@ -54,7 +54,7 @@ export function nextTokens(rows: readonly RowState[], logits: readonly Float32Ar
     }
     const l = logits[r]!.slice();
     const lc: LogitsContext = { row: r, step: ctx.step, promptIds: ctx.prompts[r]!, generatedIds: row.generated };
-    if (sampling.repetitionPenalty !== 1) applyRepetitionPenalty(l, [...ctx.prompts[r]!, ...row.generated], sampling.repetitionPenalty);
+    if (sampling.repetitionPenalty !== 1) penalizeDistinct(l, distinctIds(row, ctx.prompts[r]!), sampling.repetitionPenalty);
     for (const p of components.processors) runStage(p.owner, `logits processor "${p.value.name}"`, () => p.value.process(l, lc));
     for (let i = 0; i < hooks.length; i++) {
       const h = hooks[i]!;
@@ -75,6 +75,22 @@ export function nextTokens(rows: readonly RowState[], logits: readonly Float32Ar
     picked.push(id);
   }
   return picked;
+}
+
+/** Per row of a run: the distinct ids of its prompt and of the generated ids taken in so far. */
+const seenIds = new WeakMap<RowState, { readonly ids: Set<number>; taken: number }>();
+
+/**
+ * The distinct ids the repetition penalty applies to for `row`: its prompt's and its generated
+ * ones, kept up to date a token at a time (a copy of prompt and output per token cost time in
+ * proportion to the prompt).
+ */
+function distinctIds(row: RowState, prompt: readonly number[]): ReadonlySet<number> {
+  let seen = seenIds.get(row);
+  if (!seen) seenIds.set(row, (seen = { ids: new Set(prompt), taken: 0 }));
+  const generated = row.generated;
+  while (seen.taken < generated.length) seen.ids.add(generated[seen.taken++]!);
+  return seen.ids;
 }
 
 /**

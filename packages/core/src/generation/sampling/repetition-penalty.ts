@@ -4,10 +4,13 @@
  */
 export function applyRepetitionPenalty(logits: Float32Array, seen: Iterable<number>, penalty: number): void {
   if (penalty === 1) return;
-  const done = new Set<number>();
-  for (const id of seen) {
-    if (done.has(id) || id < 0 || id >= logits.length) continue;
-    done.add(id);
+  penalizeDistinct(logits, new Set(seen), penalty);
+}
+
+/** {@link applyRepetitionPenalty} for ids already distinct (ids outside the vocabulary are skipped). */
+export function penalizeDistinct(logits: Float32Array, ids: ReadonlySet<number>, penalty: number): void {
+  for (const id of ids) {
+    if (!(id >= 0 && id < logits.length)) continue;
     const v = logits[id]!;
     logits[id] = v > 0 ? v / penalty : v * penalty;
   }
