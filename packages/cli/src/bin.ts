@@ -4,13 +4,19 @@ import { EXIT } from './errors.js';
 import { processIo } from './io.js';
 import { runCli } from './run-cli.js';
 
-// The first Ctrl-C asks the running command to stop (generation still reports what it has);
-// a second one exits at once.
+// The first Ctrl-C (SIGINT) or SIGTERM asks the running command to stop (generation still reports
+// what it has; a model load or a read of stdin stops at once); a second one exits at once. The
+// exit code is the shell's for the first signal: 130 for SIGINT, 143 for SIGTERM.
+const SIGNAL_EXIT = { SIGINT: EXIT.interrupted, SIGTERM: EXIT.terminated } as const;
 const controller = new AbortController();
-process.on('SIGINT', () => {
-  if (controller.signal.aborted) process.exit(130);
-  controller.abort();
-});
+let received: keyof typeof SIGNAL_EXIT | undefined;
+for (const name of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(name, () => {
+    if (received !== undefined) process.exit(SIGNAL_EXIT[received]);
+    received = name;
+    controller.abort();
+  });
+}
 // A closed pipe (`weft generate … | head`) ends the command quietly.
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   if (error.code === 'EPIPE') process.exit(EXIT.ok);
@@ -27,5 +33,6 @@ if (tooLong) {
   process.stderr.write(`weft: ${tooLong}\n`);
   process.exitCode = EXIT.usage;
 } else {
-  process.exitCode = await runCli(process.argv.slice(2), processIo(controller.signal));
+  const code = await runCli(process.argv.slice(2), processIo(controller.signal));
+  process.exitCode = code === EXIT.interrupted && received !== undefined ? SIGNAL_EXIT[received] : code;
 }

@@ -1,19 +1,35 @@
+import { isatty } from 'node:tty';
+import { invocationDir } from './invocation-dir.js';
 import type { StdinSource } from './read-text.js';
 
 /** Where a command writes, and how it learns that the user wants it to stop. */
 export interface CliIo {
   readonly stdout: { write(chunk: string): unknown };
   readonly stderr: { write(chunk: string): unknown };
-  /** What `--prompt-file -` reads; without it, `-` is a usage error. */
+  /**
+   * What `--prompt-file -` reads; without it, `-` is a usage error. With `isTTY: true` (a
+   * terminal) the command first says on stderr how to end the input.
+   */
   readonly stdin?: StdinSource;
-  /** Aborted on SIGINT (bin.ts) or by a caller of `runCli`; commands stop at the next step. */
+  /** Aborted on SIGINT or SIGTERM (bin.ts) or by a caller of `runCli`; commands stop at the next step. */
   readonly signal?: AbortSignal;
+  /**
+   * The directory relative paths (`--model`, `--prompt-file`, `--messages-file`, `--text-file`)
+   * are resolved against; default: the process's working directory.
+   */
+  readonly cwd?: string;
 }
 
-/** The process's own streams. */
+/** The process's own streams; `cwd` is where the user typed the command (see `invocationDir`). */
 export function processIo(signal?: AbortSignal): CliIo {
   // process.stdin is only touched when a command reads it (creating it can hold the process open).
-  const stdin: StdinSource = { [Symbol.asyncIterator]: () => process.stdin[Symbol.asyncIterator]() };
-  const io = { stdout: process.stdout, stderr: process.stderr, stdin };
-  return signal ? { ...io, signal } : io;
+  const stdin: StdinSource = { [Symbol.asyncIterator]: () => process.stdin[Symbol.asyncIterator](), isTTY: isatty(0) };
+  const dir = invocationDir();
+  return {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stdin,
+    ...(signal ? { signal } : {}),
+    ...(dir === process.cwd() ? {} : { cwd: dir }),
+  };
 }

@@ -11,16 +11,28 @@ export const DEFAULT_MODEL_DIR = fileURLToPath(new URL('../../../models/story', 
 
 /** An `http(s)://` model folder, which core fetches itself. */
 const MODEL_URL = /^https?:\/\//i;
+/** Any other URL scheme (two or more letters, so a Windows drive such as `C:` is not one). */
+const OTHER_URL = /^[a-z][a-z\d+.-]+:\/\//i;
 
 /**
- * The model folder a command uses: `--model` as given, resolved against the working directory
- * unless it is an `http(s)://` URL (core reports a missing folder with its path or URL), or the
- * default model, which must exist.
+ * The model folder a command uses: `--model` as given, resolved against `base` (default: the
+ * working directory) unless it is an `http(s)://` URL (core reports a missing folder with its path
+ * or URL); a `file://` URL is its path, and other URL schemes are usage errors. Without `--model`,
+ * the default model, which must exist.
  */
-export function resolveModelDir(given: string | undefined): string {
+export function resolveModelDir(given: string | undefined, base?: string): string {
   if (given !== undefined) {
     if (given.trim() === '') throw new UsageError('--model needs a folder path or an http(s):// URL');
-    return MODEL_URL.test(given) ? given : resolve(given);
+    if (MODEL_URL.test(given)) return given;
+    if (/^file:\/\//i.test(given)) {
+      try {
+        return fileURLToPath(given);
+      } catch (error) {
+        throw new UsageError(`--model ${given} is not a file:// URL of a local folder (${(error as Error).message})`);
+      }
+    }
+    if (OTHER_URL.test(given)) throw new UsageError(`--model ${given}: only http(s):// and file:// URLs can be loaded; for other sources download the folder and pass its path`);
+    return base === undefined ? resolve(given) : resolve(base, given);
   }
   if (!existsSync(DEFAULT_MODEL_DIR)) {
     throw new UsageError(missingDefaultModel(DEFAULT_MODEL_DIR));
@@ -32,11 +44,11 @@ export function resolveModelDir(given: string | undefined): string {
  * {@link resolveModelDir} for a command that also reads the folder's files itself, without Weft
  * (`bench`'s bare onnxruntime loop): there an `http(s)://` URL is a usage error.
  */
-export function resolveLocalModelDir(given: string | undefined, command: string): string {
+export function resolveLocalModelDir(given: string | undefined, command: string, base?: string): string {
   if (given !== undefined && MODEL_URL.test(given)) {
     throw new UsageError(`${command} needs --model to be a folder on disk (its bare onnxruntime loop reads the files itself); download ${given} and pass that folder`);
   }
-  return resolveModelDir(given);
+  return resolveModelDir(given, base);
 }
 
 /**

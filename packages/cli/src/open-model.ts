@@ -6,7 +6,7 @@ import { npuBackend } from '@weft/backend-npu';
 import { webBackend } from '@weft/backend-web';
 import { attentionRouters } from '@weft/plugin-attention';
 import { kvCompressors } from '@weft/plugin-kv';
-import { UsageError } from './errors.js';
+import { InterruptedError, UsageError } from './errors.js';
 
 /** The graph variant that also returns attention probabilities (see models/README.md). */
 const ATTENTION_GRAPH = 'onnx/model_with_attentions.onnx';
@@ -54,15 +54,20 @@ export function runtimeLogLevel(env: NodeJS.ProcessEnv = process.env): LogLevel 
 /**
  * Opens `dir` on the chosen backend. Every backend package is registered, so `auto` picks by
  * priority and probe (npu > node > web) and, like any `auto` choice here, fails over mid-stream
- * to the next available backend.
+ * to the next available backend. An aborted `signal` stops the load (disposing the runtime stops
+ * its downloads) and rejects with {@link InterruptedError}.
  */
 export async function openModel(
   dir: string,
   session: SessionOptions = {},
   backend: BackendChoice = 'auto',
   pipeline: { readonly router?: string | undefined; readonly onnxFile?: string | undefined } = {},
+  signal?: AbortSignal,
 ): Promise<OpenModel> {
+  if (signal?.aborted) throw new InterruptedError();
   const weft = createWeft({ plugins: [nodeBackend(), webBackend(), npuBackend(), kvCompressors(), attentionRouters()] });
+  const stop = (): void => void weft.dispose().catch(() => {});
+  signal?.addEventListener('abort', stop, { once: true });
   try {
     await weft.ready();
     const onnxFile = pipeline.onnxFile ?? (routerNeedsAttentions(weft, pipeline.router) ? attentionGraph(dir, pipeline.router!) : undefined);
@@ -72,9 +77,13 @@ export async function openModel(
       ...(backend === 'auto' ? { failover: true } : {}),
       ...(onnxFile ? { onnxFile } : {}),
     });
+    // Aborted as the load finished: the runtime is being disposed, model and all.
+    if (signal?.aborted) throw new InterruptedError();
     return { weft, model, close: () => weft.dispose() };
   } catch (error) {
     await weft.dispose();
-    throw error;
+    throw signal?.aborted ? new InterruptedError() : error;
+  } finally {
+    signal?.removeEventListener('abort', stop);
   }
 }

@@ -1,8 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { InterruptedError, UsageError } from './errors.js';
 
-/** Bytes a command reads when a file flag is `-`. */
-export type StdinSource = AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>;
+/**
+ * Bytes a command reads when a file flag is `-`; `isTTY: true` marks a terminal, where the
+ * command says how to end the input before it waits for it.
+ */
+export type StdinSource = (AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>) & { readonly isTTY?: boolean };
 
 /**
  * Decodes `bytes` as UTF-8 and rejects anything else (no silent U+FFFD replacement). A leading
@@ -29,26 +32,79 @@ export function firstInvalidByte(bytes: Uint8Array): number {
   return -1;
 }
 
+/** Where {@link readUtf8Text} reads `-` from, what stops it, and where it says it is waiting for a terminal. */
+export interface ReadOptions {
+  readonly stdin?: StdinSource | undefined;
+  /** Aborting stops a read of standard input at once, with {@link InterruptedError}. */
+  readonly signal?: AbortSignal | undefined;
+  /** Told one line (no newline) before standard input is read from a terminal. */
+  readonly notice?: ((line: string) => void) | undefined;
+}
+
 /**
- * The text of the file `path` (or of `stdin` when `path` is `-`), decoded strictly as UTF-8.
- * Read and decode failures are usage errors naming `flag` and the path.
+ * The text of the file `path` (or of standard input when `path` is `-`), decoded strictly as
+ * UTF-8. Read and decode failures are usage errors naming `flag` and the path.
  */
-export async function readUtf8Text(path: string, flag: string, stdin?: StdinSource, signal?: AbortSignal): Promise<string> {
+export async function readUtf8Text(path: string, flag: string, options: ReadOptions = {}): Promise<string> {
+  const { stdin, signal } = options;
+  if (signal?.aborted) throw new InterruptedError();
   if (path === '-') {
     if (!stdin) throw new UsageError(`${flag} - reads standard input, which this caller did not provide`);
+    if (stdin.isTTY === true) {
+      options.notice?.(`reading ${flag} - from the terminal; end it with ${process.platform === 'win32' ? 'Ctrl-Z and Enter' : 'Ctrl-D'} (Ctrl-C cancels)`);
+    }
     return decodeUtf8Strictly(await readAll(stdin, signal), `${flag} - (standard input)`);
   }
   const bytes = await readFile(path).catch((error: NodeJS.ErrnoException) => {
-    throw new UsageError(`cannot read ${flag} ${path}: ${error.code === 'ENOENT' ? 'no such file' : error.message}`);
+    throw new UsageError(`cannot read ${flag} ${path}: ${readFailure(error)}`);
   });
   return decodeUtf8Strictly(bytes, `${flag} ${path}`);
 }
 
+/** Why a file could not be read, in words for the common cases. */
+function readFailure(error: NodeJS.ErrnoException): string {
+  switch (error.code) {
+    case 'ENOENT':
+      return 'no such file';
+    case 'EISDIR':
+      return 'it is a directory, not a file';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    default:
+      return error.message;
+  }
+}
+
+/**
+ * Every chunk of `stream`. An aborted `signal` rejects at once with {@link InterruptedError},
+ * without waiting for the next chunk (a terminal may never send one), and ends the iteration.
+ */
 async function readAll(stream: StdinSource, signal: AbortSignal | undefined): Promise<Uint8Array> {
   const chunks: Buffer[] = [];
-  for await (const chunk of stream) {
-    if (signal?.aborted) throw new InterruptedError();
-    chunks.push(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+  const iterator: AsyncIterator<Uint8Array | string> | Iterator<Uint8Array | string> =
+    Symbol.asyncIterator in stream ? stream[Symbol.asyncIterator]() : stream[Symbol.iterator]();
+  let stop = (): void => {};
+  const stopped = new Promise<never>((_, reject) => {
+    stop = () => reject(new InterruptedError());
+  });
+  stopped.catch(() => {});
+  signal?.addEventListener('abort', stop, { once: true });
+  let finished = false;
+  try {
+    for (;;) {
+      if (signal?.aborted) throw new InterruptedError();
+      const next = await Promise.race([iterator.next(), stopped]);
+      if (next.done) break;
+      const chunk = next.value;
+      chunks.push(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    }
+    finished = true;
+  } finally {
+    signal?.removeEventListener('abort', stop);
+    // Left early: let the source go (for process.stdin, this stops reading it).
+    if (!finished) void Promise.resolve(iterator.return?.()).catch(() => {});
   }
+  if (signal?.aborted) throw new InterruptedError();
   return Buffer.concat(chunks);
 }

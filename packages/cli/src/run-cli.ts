@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { EXIT, exitCodeOf, EVAL_FLAGS, generateFlags, oneLine, UsageError } from './errors.js';
 import type { CliIo } from './io.js';
+import { didYouMean } from './args/suggest.js';
 import { COMMANDS, MAIN_USAGE, type CommandName } from './usage.js';
 
 type Command = (args: readonly string[], io: CliIo) => Promise<number>;
@@ -29,7 +30,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     }
     if (name === '--help' || name === '-h' || name === 'help') {
       const topic = rest[0];
-      if (name === 'help' && topic !== undefined) return await runCli([topic, '--help'], io);
+      // `weft help generate`, and as many tools take it, `weft --help generate`.
+      if (topic !== undefined && (name === 'help' || !topic.startsWith('-'))) return await runCli([topic, '--help'], io);
       io.stdout.write(MAIN_USAGE);
       return EXIT.ok;
     }
@@ -40,8 +42,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     if (!(COMMANDS as readonly string[]).includes(name)) {
       throw new UsageError(
         name.startsWith('-')
-          ? `unknown option ${name} (see weft --help)`
-          : `unknown command ${JSON.stringify(name)}; commands: ${COMMANDS.join(', ')} (see weft --help)`,
+          ? `unknown option ${name}${name.startsWith('--') ? didYouMean(name, ['--help', '--version']) : ''} (see weft --help)`
+          : `unknown command ${JSON.stringify(name)}${didYouMean(name, COMMANDS) || `; commands: ${COMMANDS.join(', ')}`} (see weft --help)`,
       );
     }
     const command = await LOADERS[name as CommandName]();

@@ -6,7 +6,7 @@ export const COMMANDS = ['generate', 'eval', 'bench', 'demo'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 const MODEL_DIR = `  --model DIR                model folder (config.json, tokenizer.json, onnx/model.onnx) or its http(s)://
-                             URL; default <repo>/models/story`;
+                             (or file://) URL; default <repo>/models/story`;
 const THREADS = (dflt: string) => `  --threads N                onnxruntime intra-op threads (${dflt}0 = runtime default)`;
 const BACKEND = `  --backend NAME             auto (default: npu > node > web by priority and probe, with mid-stream
                              failover) | node | web | npu`;
@@ -34,7 +34,11 @@ Options:
   -h, --help         show help (also: weft <command> --help)
   -v, --version      print the version
 
-Exit codes: 0 success, 1 unexpected error, 2 bad input (usage, model or option errors), 130 interrupted.
+Exit codes: 0 success, 1 unexpected error, 2 bad input (usage, model or option errors), 130 interrupted
+(Ctrl-C), 143 terminated (SIGTERM). A second Ctrl-C exits at once. A closed stdout (weft ... | head)
+ends the command quietly with 0. Relative paths are relative to the directory the command was typed
+in, also under a package script such as pnpm weft (which runs in the package folder; INIT_CWD says
+where the user was).
 `;
 
 export const USAGE: Record<CommandName, string> = {
@@ -53,7 +57,7 @@ Options:
 ${MODEL}
   --max-tokens N             new tokens at most (default 256, capped by the context)
   --temperature T            0 = greedy (default: generation_config.json, else greedy)
-  --top-k K                  keep the K most likely tokens (0 = off)
+  --top-k K                  keep the K most likely tokens (default: the model's, else 50; 0 = off)
   --top-p P                  nucleus sampling mass in (0, 1]
   --min-p P                  drop tokens below P x the top probability, in [0, 1)
   --repetition-penalty R     > 1 penalises tokens already seen (1 = off)
@@ -66,7 +70,9 @@ ${PIPELINE}
   -h, --help                 show this help
 
 Without --json the text streams to stdout and a stats line goes to stderr.
-Ctrl-C stops generation; the result so far is still reported (finishReason "abort", exit code 130).
+Ctrl-C (or SIGTERM) stops generation at the next step; the result so far is still reported
+(finishReason "abort", exit code 130, or 143 for SIGTERM). Stopped while the model loads or a prompt
+is read from stdin, the command ends at once with "weft: interrupted".
 `,
   eval: `Usage: weft eval [--model DIR] --text-file FILE [--prefill N] [--kv SPEC] [--router SPEC] [--json]
 
@@ -75,12 +81,15 @@ and scores every next token through the same incremental KV-cache path generatio
 
 Options:
 ${MODEL}
-  --text-file FILE           UTF-8 text (other encodings are refused); documents are separated by blank lines
+  --text-file FILE           UTF-8 text (- = stdin; other encodings are refused); documents are separated
+                             by blank lines. A document longer than the context is scored in windows of
+                             the context's length, each starting with the last token of the one before
   --prefill N                tokens of each document fed in the first forward pass (default 1)
 ${PIPELINE}
-  --json                     print one JSON object: perplexity, nll, tokens, kvBytes (at-rest bytes of
-                             the store after the last document), kvBytesFp32 (what float32 would hold),
-                             their maxima over documents, and msPerToken
+  --json                     print one JSON object: perplexity, nll, tokens, documents, longDocuments and
+                             windows (forward runs), kvBytes (at-rest bytes of the store after the last
+                             document), kvBytesFp32 (what float32 would hold), their maxima over
+                             documents, and msPerToken
   -h, --help                 show this help
 `,
   bench: `Usage: weft bench [--model DIR] [--backend NAME] [--tokens N] [--prompt-tokens P] [--batch B] [--runs R] [--warmup W] [--json]
@@ -105,7 +114,7 @@ ${THREADS(`default ${BENCH_DEFAULTS.threads}; `)}
 `,
   demo: `Usage: weft demo [--model DIR] [--threads N] [--backend NAME] [--max-tokens N] [--seed S]
 
-Streams a short story from the project's model (temperature 0.8, top-p 0.95).
+Streams a short story from the project's model (temperature 0.8, top-k 50, top-p 0.95).
 
 Options:
 ${MODEL}

@@ -52,6 +52,19 @@ describe('bad command lines exit 2 with one line on stderr', () => {
     [['bench', '--batch', 'two'], /--batch must be an integer in \[1, 256\]/],
     [['bench', '--threads', '-1'], /--threads needs a value/],
     [['demo', '--max-tokens', '1e3'], /--max-tokens must be an integer/],
+    // A misspelled flag or command names the one meant.
+    [['generate', '--prompt', 'a', '--max-token', '3'], /^weft: unknown option --max-token; did you mean --max-tokens\? \(see weft generate --help\)\n$/],
+    [['generate', '--promt', 'a'], /unknown option --promt; did you mean --prompt\?/],
+    [['generate', '--prompt', 'a', '--temp=1'], /unknown option --temp; did you mean --temperature\?/],
+    [['eval', '--text', 'a.txt'], /unknown option --text; did you mean --text-file\?/],
+    [['bench', '--run', '2'], /unknown option --run; did you mean --runs\?/],
+    [['generate', '--prompt', 'a', '--zzzzzz'], /^weft: unknown option --zzzzzz \(see weft generate --help\)\n$/],
+    [['genrate', '--prompt', 'a'], /^weft: unknown command "genrate"; did you mean generate\? \(see weft --help\)\n$/],
+    [['evla'], /unknown command "evla"; did you mean eval\?/],
+    [['--verison'], /^weft: unknown option --verison; did you mean --version\? \(see weft --help\)\n$/],
+    // --model takes a folder, an http(s):// URL or a file:// URL; another scheme is not a folder name.
+    [['generate', '--model', 'ftp://example.com/models/story', '--prompt', 'a'], /^weft: --model ftp:\/\/example\.com\/models\/story: only http\(s\):\/\/ and file:\/\/ URLs can be loaded/],
+    [['generate', '--model', 'file://example.com/models/story', '--prompt', 'a'], /^weft: --model file:\/\/example\.com\/models\/story is not a file:\/\/ URL of a local folder/],
   ];
   it.each(cases)('weft %j', async (argv, message) => {
     const result = await cli(argv);
@@ -109,6 +122,14 @@ describe('help', () => {
       // continuation: 29 spaces. Either way the description starts at column 29.
       expect(line.slice(0, 29), line).toMatch(/^(  -\S+(?: \S+)* {2,}| {29})$/);
       expect(line.charAt(29), line).toMatch(/\S/);
+    }
+  });
+
+  it.each(['generate', 'eval', 'bench', 'demo'])('weft --help %s (and -h) prints that command\'s usage', async (command) => {
+    for (const flag of ['--help', '-h']) {
+      const result = await cli([flag, command]);
+      expect(result.code).toBe(0);
+      expect(result.stdout).toMatch(new RegExp(`^Usage: weft ${command}`));
     }
   });
 

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { createWeft } from '@weft/core';
 import { nodeBackend } from '@weft/backend-node';
 import { evaluateDocuments, InterruptedError } from '../src/index.js';
+import { contextWindows } from '../src/eval/evaluate-documents.js';
 import { cli, MODELS, storyModel } from './helpers.js';
 
 const STORIES = `Once upon a time, there was a little girl named Lily. She loved to play outside in the sun.
@@ -70,6 +71,63 @@ describe.each(MODELS)('weft eval on $name', (model) => {
     expect(JSON.parse(json.stdout)).toMatchObject({ tokens: 1, msPerToken: null });
     const text = await cli(['eval', '--model', model.dir, '--threads', '1', '--text-file', short]);
     expect(text.stdout).toMatch(/ms\/token +n\/a \(no single-token step/);
+  });
+});
+
+describe('weft eval on a document longer than the context', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'weft-cli-eval-long-'));
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  it('splits windows of at most the context, each starting with the last id of the one before', () => {
+    expect(contextWindows([1, 2, 3], 4)).toEqual([[1, 2, 3]]);
+    expect(contextWindows([1, 2, 3, 4], 4)).toEqual([[1, 2, 3, 4]]);
+    expect(contextWindows([1, 2, 3, 4, 5], 4)).toEqual([[1, 2, 3, 4], [4, 5]]);
+    expect(contextWindows([1, 2, 3, 4, 5, 6, 7], 4)).toEqual([[1, 2, 3, 4], [4, 5, 6, 7]]);
+    expect(contextWindows([1, 2, 3, 4, 5, 6, 7, 8], 4)).toEqual([[1, 2, 3, 4], [4, 5, 6, 7], [7, 8]]);
+    // Every id after the first is predicted exactly once.
+    const ids = Array.from({ length: 1000 }, (_, i) => i);
+    const windows = contextWindows(ids, 64);
+    expect(windows.every((w) => w.length >= 2 && w.length <= 64)).toBe(true);
+    expect(windows.reduce((sum, w) => sum + w.length - 1, 0)).toBe(999);
+    expect(windows.flatMap((w, i) => (i === 0 ? w : w.slice(1)))).toEqual(ids);
+  });
+
+  it('scores it window by window instead of refusing the file', async () => {
+    const config = JSON.parse(readFileSync(join(storyModel, 'config.json'), 'utf8')) as { max_position_embeddings: number };
+    const context = config.max_position_embeddings;
+    // One document (no blank line) of about 1.5 contexts: the story model's long text, its paragraphs joined.
+    const weft = createWeft({ plugins: [nodeBackend()] });
+    let ids: number[];
+    let text: string;
+    try {
+      const model = await weft.load(storyModel);
+      const words = readFileSync(join(storyModel, 'data/long.txt'), 'utf8').slice(0, 20 * context).split(/\s+/).filter((w) => w !== '');
+      text = words.join(' ');
+      ids = model.tokenizer.encode(text);
+      const keep = Math.ceil(1.5 * context);
+      text = model.tokenizer.decode(ids.slice(1, keep));
+      ids = model.tokenizer.encode(text);
+    } finally {
+      await weft.dispose();
+    }
+    expect(ids.length).toBeGreaterThan(context);
+    const file = join(dir, 'long.txt');
+    await writeFile(file, text);
+    // Each window in one forward pass (the prefill is capped at the window's length − 1): quick.
+    const evaluate = (...args: string[]) => cli(['eval', '--model', storyModel, '--threads', '1', '--text-file', file, '--prefill', String(context), ...args]);
+    const result = await evaluate('--json');
+    // Before: "weft: Document 1 of 1: The text has N tokens but the model's context is 1024.", exit 2.
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const report = JSON.parse(result.stdout) as Record<string, number>;
+    expect(report).toMatchObject({ tokens: ids.length - 1, documents: 1, longDocuments: 1, windows: contextWindows(ids, context).length });
+    expect(report['windows']).toBe(2);
+    expect(Number.isFinite(report['perplexity'])).toBe(true);
+    const plain = await evaluate();
+    expect(plain.stdout).toMatch(new RegExp(`\\ntokens +${ids.length - 1} scored in 1 document; 1 longer than the context of ${context} tokens, scored in windows \\(2 windows in all\\)\\n`));
   });
 });
 

@@ -35,12 +35,12 @@ export interface CliResult {
 }
 
 /**
- * Runs the CLI in-process with captured output; `onStdout` sees each write as it happens and
- * `stdin` is what `--prompt-file -` reads.
+ * Runs the CLI in-process with captured output; `onStdout` sees each write as it happens,
+ * `stdin` is what `--prompt-file -` reads and `cwd` is what relative paths are relative to.
  */
 export async function cli(
   argv: readonly string[],
-  options: { signal?: AbortSignal; onStdout?: (chunk: string) => void; stdin?: Uint8Array | string } = {},
+  options: { signal?: AbortSignal; onStdout?: (chunk: string) => void; stdin?: Uint8Array | string; cwd?: string } = {},
 ): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
@@ -55,6 +55,7 @@ export async function cli(
     stderr: { write: (chunk: string) => ((stderr += chunk), true) },
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.stdin === undefined ? {} : { stdin: [options.stdin] }),
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
   };
   const code = await runCli(argv, io);
   return {

@@ -114,6 +114,35 @@ describe('weft eval and generate read files as strict UTF-8', () => {
     expect(result.stderr).toBe(message(file));
   });
 
+  it.each(['--prompt-file', '--messages-file'])('generate %s with a directory says it is one', async (flag) => {
+    const result = await cli(['generate', '--model', storyModel, flag, dir]);
+    expect(result.code).toBe(2);
+    // Before: "EISDIR: illegal operation on a directory, read".
+    expect(result.stderr).toBe(`weft: cannot read ${flag} ${dir}: it is a directory, not a file\n`);
+  });
+
+  it('eval names --text-file when the file holds no text', async () => {
+    const result = await cli(['eval', '--model', storyModel, '--text-file', file('empty.txt')]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe(`weft: --text-file ${file('empty.txt')} holds no text\n`);
+    const directory = await cli(['eval', '--model', storyModel, '--text-file', dir]);
+    expect(directory.stderr).toBe(`weft: cannot read --text-file ${dir}: it is a directory, not a file\n`);
+  });
+
+  it('eval --text-file - reads standard input, as --prompt-file - does', async () => {
+    const text = `${PROMPT}\n\nTom had a big red ball. He liked to throw it to his dog.\n`;
+    const fromFile = file('two-documents.txt');
+    await writeFile(fromFile, text);
+    const direct = await cli(['eval', '--model', storyModel, '--threads', '1', '--json', '--text-file', fromFile]);
+    // Before: "cannot read --text-file -: no such file".
+    const fromStdin = await cli(['eval', '--model', storyModel, '--threads', '1', '--json', '--text-file', '-'], { stdin: text });
+    expect(fromStdin.stderr).toBe('');
+    expect(fromStdin.code).toBe(0);
+    const { nll, tokens, documents } = JSON.parse(direct.stdout) as Record<string, number>;
+    expect(JSON.parse(fromStdin.stdout)).toMatchObject({ nll, tokens, documents: 2 });
+    expect(documents).toBe(2);
+  });
+
   it('--prompt-file - without a standard input to read is a usage error', async () => {
     const result = await cli(['generate', '--model', storyModel, '--prompt-file', '-']);
     expect(result.code).toBe(2);

@@ -1,4 +1,7 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { missingDefaultModel, resolveModelDir } from '../src/index.js';
 import { serveFolder } from '../../core/test/serve-folder.js';
@@ -37,6 +40,25 @@ describe('--model with an http(s) URL', () => {
     const result = await generateJson(`${url}nope/`, '--prompt', 'x');
     expect(result.code).toBe(2);
     expect(result.stderr).toBe(`weft: No model at ${url}nope/: ${url}nope/config.json was not found.\n`);
+  });
+
+  it('says why a server could not be reached, not only "fetch failed"', async () => {
+    // A port nothing listens on: one a server had, closed again.
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const result = await generateJson(`http://127.0.0.1:${port}/story/`, '--prompt', 'x');
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe(`weft: Cannot fetch http://127.0.0.1:${port}/story/config.json: fetch failed (connect ECONNREFUSED 127.0.0.1:${port})\n`);
+  });
+
+  it('takes a file:// URL as the folder it names', async () => {
+    const args = ['--prompt', 'Once upon a time', '--max-tokens', '4'];
+    const fromFileUrl = await generateJson(pathToFileURL(storyModel).href, ...args);
+    expect(fromFileUrl.stderr).toBe('');
+    expect(fromFileUrl.code).toBe(0);
+    expect(fromFileUrl.json().at(-1)!['ids']).toEqual((await generateJson(storyModel, ...args)).json().at(-1)!['ids']);
   });
 
   it('is a usage error for bench, whose bare loop reads the files itself', async () => {

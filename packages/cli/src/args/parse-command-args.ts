@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError } from '../errors.js';
+import { didYouMean } from './suggest.js';
 
 /** Flag definitions as `node:util` parseArgs takes them. */
 export type OptionSpecs = NonNullable<ParseArgsConfig['options']>;
@@ -27,7 +28,7 @@ export function parseCommandArgs(command: string, args: readonly string[], optio
   try {
     parsed = parseArgs({ args: [...args], options: specs, strict: true, allowPositionals: false, tokens: true });
   } catch (error) {
-    throw new UsageError(`${describeParseError(error)} (see weft ${command} --help)`);
+    throw new UsageError(`${describeParseError(error, Object.keys(specs))} (see weft ${command} --help)`);
   }
   const seen = new Set<string>();
   for (const token of parsed.tokens ?? []) {
@@ -52,14 +53,17 @@ export function parseCommandArgs(command: string, args: readonly string[], optio
   };
 }
 
-/** Node's parseArgs messages, shortened to their first sentence and lower-cased. */
-function describeParseError(error: unknown): string {
+/**
+ * Node's parseArgs messages, shortened to their first sentence and lower-cased; an unknown
+ * `--flag` close to one of the command's `options` names that one.
+ */
+function describeParseError(error: unknown, options: readonly string[]): string {
   const code = (error as { code?: unknown }).code;
   const message = error instanceof Error ? error.message : String(error);
   const quoted = /'([^']+)'/.exec(message)?.[1];
   switch (code) {
     case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
-      return `unknown option ${quoted ?? message}`;
+      return `unknown option ${quoted ?? message}${quoted?.startsWith('--') ? didYouMean(quoted, options.map((o) => `--${o}`)) : ''}`;
     case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
       return `unexpected argument ${JSON.stringify(quoted ?? message)}`;
     case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE': {

@@ -74,7 +74,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     throw new InvalidOptionsError(`runs must be an even number >= 2, so each loop runs first in half of the pairs (got ${options.runs}).`, { option: 'runs' });
   }
   const session = { intraOpNumThreads: options.threads };
-  const { model, close } = await openModel(options.model, session, options.backend ?? 'node');
+  const { model, close } = await openModel(options.model, session, options.backend ?? 'node', {}, options.signal);
   let bare: BareGreedyLoop | undefined;
   try {
     // Before building the prompt, whose cost grows with its length.

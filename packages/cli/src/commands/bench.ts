@@ -14,7 +14,7 @@ export async function benchCommand(args: readonly string[], io: CliIo): Promise<
     return EXIT.ok;
   }
   const report = await runBench({
-    model: resolveLocalModelDir(options.model, 'bench'),
+    model: resolveLocalModelDir(options.model, 'bench', io.cwd),
     threads: options.threads,
     tokens: options.tokens,
     promptTokens: options.promptTokens,

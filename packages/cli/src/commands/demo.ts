@@ -18,7 +18,7 @@ export async function demoCommand(args: readonly string[], io: CliIo): Promise<n
     return EXIT.ok;
   }
   const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
-  const { model, close } = await openModel(resolveModelDir(options.model), sessionOptions(options.threads), options.backend);
+  const { model, close } = await openModel(resolveModelDir(options.model, io.cwd), sessionOptions(options.threads), options.backend, {}, io.signal);
   try {
     io.stdout.write(DEMO_PROMPT);
     const { done, wallMs } = await consumeGeneration(

@@ -3,6 +3,7 @@ import { EXIT, UsageError } from '../errors.js';
 import { evaluateDocuments } from '../eval/evaluate-documents.js';
 import { splitDocuments } from '../eval/split-documents.js';
 import type { CliIo } from '../io.js';
+import { fromInvocationDir } from '../invocation-dir.js';
 import { resolveModelDir } from '../model-path.js';
 import { openModel, sessionOptions } from '../open-model.js';
 import { bytes, fixed, round } from '../output/format.js';
@@ -16,17 +17,18 @@ export async function evalCommand(args: readonly string[], io: CliIo): Promise<n
     io.stdout.write(USAGE.eval);
     return EXIT.ok;
   }
-  const text = await readUtf8Text(options.textFile, '--text-file');
+  const textFile = options.textFile === '-' ? '-' : fromInvocationDir(options.textFile, io.cwd);
+  const text = await readUtf8Text(textFile, '--text-file', { stdin: io.stdin, signal: io.signal, notice: (line) => void io.stderr.write(`weft: ${line}\n`) });
   const documents = splitDocuments(text);
-  if (documents.length === 0) throw new UsageError(`${options.textFile} holds no text`);
-  const dir = resolveModelDir(options.model);
-  const { model, close } = await openModel(dir, sessionOptions(options.threads), options.backend, { router: options.router?.name, onnxFile: options.onnxFile });
+  if (documents.length === 0) throw new UsageError(`--text-file ${textFile} holds no text`);
+  const dir = resolveModelDir(options.model, io.cwd);
+  const { model, close } = await openModel(dir, sessionOptions(options.threads), options.backend, { router: options.router?.name, onnxFile: options.onnxFile }, io.signal);
   try {
     const s = await evaluateDocuments(model, documents, options.prefill, io.signal, {
       ...(options.kv ? { kv: options.kv } : {}),
       ...(options.router ? { router: options.router } : {}),
     });
-    if (s.tokens === 0) throw new UsageError(`${options.textFile} has no document of two or more tokens to score`);
+    if (s.tokens === 0) throw new UsageError(`--text-file ${textFile} has no document of two or more tokens to score`);
     if (options.json) {
       io.stdout.write(
         `${JSON.stringify({
@@ -35,6 +37,8 @@ export async function evalCommand(args: readonly string[], io: CliIo): Promise<n
           tokens: s.tokens,
           documents: s.documents,
           skippedDocuments: s.skippedDocuments,
+          longDocuments: s.longDocuments,
+          windows: s.windows,
           kvBytes: s.kvBytes,
           kvBytesMax: s.kvBytesMax,
           kvBytesFp32: s.kvBytesFp32,
@@ -50,7 +54,10 @@ export async function evalCommand(args: readonly string[], io: CliIo): Promise<n
         `model        ${dir} (${model.backend})`,
         `perplexity   ${fixed(s.perplexity, 4)}`,
         `tokens       ${s.tokens} scored in ${s.documents} document${s.documents === 1 ? '' : 's'}` +
-          (s.skippedDocuments > 0 ? ` (${s.skippedDocuments} too short, skipped)` : ''),
+          (s.skippedDocuments > 0 ? ` (${s.skippedDocuments} too short, skipped)` : '') +
+          (s.longDocuments > 0
+            ? `; ${s.longDocuments} longer than the context of ${model.config.maxPositions} tokens, scored in windows (${s.windows} windows in all)`
+            : ''),
         `kv bytes     ${bytes(s.kvBytes)} at the end of the last document, ${bytes(s.kvBytesMax)} max`,
         `kv fp32      ${bytes(s.kvBytesFp32)} at the end of the last document, ${bytes(s.kvBytesFp32Max)} max`,
         `ms/token     ${s.msPerToken === null ? 'n/a (no single-token step: each document was one prefill)' : `${fixed(s.msPerToken, 3)} (median per single-token step)`}`,

@@ -2,6 +2,7 @@ import { parseGenerateArgs } from '../args/generate-args.js';
 import { promptFromFile } from '../args/prompt-source.js';
 import { EXIT } from '../errors.js';
 import type { CliIo } from '../io.js';
+import { fromInvocationDir } from '../invocation-dir.js';
 import { resolveModelDir } from '../model-path.js';
 import { openModel, sessionOptions } from '../open-model.js';
 import { consumeGeneration } from '../output/consume-generation.js';
@@ -17,12 +18,18 @@ export async function generateCommand(args: readonly string[], io: CliIo): Promi
     io.stdout.write(USAGE.generate);
     return EXIT.ok;
   }
-  const file = options.promptFile;
-  const fromFile = file === undefined ? undefined : promptFromFile(file, await readUtf8Text(file.path, file.flag, io.stdin, io.signal));
-  const { model, close } = await openModel(resolveModelDir(options.model), sessionOptions(options.threads), options.backend, {
-    router: options.request.router === undefined || typeof options.request.router === 'string' ? options.request.router : 'name' in options.request.router ? options.request.router.name : undefined,
-    onnxFile: options.onnxFile,
-  });
+  const given = options.promptFile;
+  const file = given === undefined || given.path === '-' ? given : { ...given, path: fromInvocationDir(given.path, io.cwd) };
+  const read = { stdin: io.stdin, signal: io.signal, notice: (line: string) => void io.stderr.write(`weft: ${line}\n`) };
+  const fromFile = file === undefined ? undefined : promptFromFile(file, await readUtf8Text(file.path, file.flag, read));
+  const router = options.request.router;
+  const { model, close } = await openModel(
+    resolveModelDir(options.model, io.cwd),
+    sessionOptions(options.threads),
+    options.backend,
+    { router: router === undefined || typeof router === 'string' ? router : 'name' in router ? router.name : undefined, onnxFile: options.onnxFile },
+    io.signal,
+  );
   try {
     const request = { ...options.request, ...fromFile, ...(io.signal ? { signal: io.signal } : {}) };
     const write = (line: object): void => void io.stdout.write(`${JSON.stringify(line)}\n`);

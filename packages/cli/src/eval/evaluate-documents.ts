@@ -11,6 +11,10 @@ export interface EvalSummary {
   readonly documents: number;
   /** Documents shorter than two tokens, which have nothing to predict. */
   readonly skippedDocuments: number;
+  /** Documents longer than the model's context, each scored in several windows (see {@link contextWindows}). */
+  readonly longDocuments: number;
+  /** Forward runs over all documents: one per document, more for a long one. */
+  readonly windows: number;
   /** KV bytes at the end of the last document, and the most over all documents. */
   readonly kvBytes: number;
   readonly kvBytesMax: number;
@@ -25,8 +29,23 @@ export interface EvalSummary {
 }
 
 /**
+ * Splits `ids` into windows of at most `context` ids that follow each other with one id of overlap:
+ * each window starts with the last id of the one before, so every id after the first is predicted
+ * exactly once. Ids in later windows are scored with the context of their own window only (the
+ * model sees no further back). Ids that fit the context are one window.
+ */
+export function contextWindows(ids: readonly number[], context: number): number[][] {
+  if (!Number.isInteger(context) || context < 2) throw new RangeError(`context must be an integer >= 2 (got ${context})`);
+  if (ids.length <= context) return [[...ids]];
+  const windows: number[][] = [];
+  for (let start = 0; start < ids.length - 1; start += context - 1) windows.push(ids.slice(start, start + context));
+  return windows;
+}
+
+/**
  * Encodes each document with the tokenizer's special tokens and runs `model.evaluate` on it
  * (prefill of `prefill` tokens, capped at the document's length − 1, then one token per step).
+ * A document longer than the model's context is scored window by window ({@link contextWindows}).
  * An aborted `signal` stops within one step and rejects with {@link InterruptedError}.
  */
 export async function evaluateDocuments(
@@ -39,6 +58,8 @@ export async function evaluateDocuments(
   let nll = 0;
   let tokens = 0;
   let skipped = 0;
+  let long = 0;
+  let windowCount = 0;
   let last = { kvBytes: 0, kvBytesFp32: 0 };
   let kvBytesMax = 0;
   let kvBytesFp32Max = 0;
@@ -50,25 +71,30 @@ export async function evaluateDocuments(
       skipped++;
       continue;
     }
-    let result;
-    try {
-      result = await model.evaluate({ inputIds, prefillTokens: Math.min(prefill, inputIds.length - 1), ...pipeline, ...(signal ? { signal } : {}) });
-    } catch (error) {
-      if (signal?.aborted) throw new InterruptedError();
-      if (ContextOverflowError.isInstance(error)) {
-        throw new ContextOverflowError(`Document ${index + 1} of ${documents.length}: ${error.message}`, {
-          promptTokens: error.promptTokens,
-          contextLength: error.contextLength,
-        });
+    const windows = contextWindows(inputIds, model.config.maxPositions);
+    if (windows.length > 1) long++;
+    for (const window of windows) {
+      let result;
+      try {
+        result = await model.evaluate({ inputIds: window, prefillTokens: Math.min(prefill, window.length - 1), ...pipeline, ...(signal ? { signal } : {}) });
+      } catch (error) {
+        if (signal?.aborted) throw new InterruptedError();
+        if (ContextOverflowError.isInstance(error)) {
+          throw new ContextOverflowError(`Document ${index + 1} of ${documents.length}: ${error.message}`, {
+            promptTokens: error.promptTokens,
+            contextLength: error.contextLength,
+          });
+        }
+        throw error;
       }
-      throw error;
+      windowCount++;
+      nll += result.nll;
+      tokens += result.tokens;
+      last = { kvBytes: result.kvBytes, kvBytesFp32: result.kvBytesFp32 };
+      kvBytesMax = Math.max(kvBytesMax, result.kvBytes);
+      kvBytesFp32Max = Math.max(kvBytesFp32Max, result.kvBytesFp32);
+      if (result.msPerToken > 0) stepMs.push(result.msPerToken);
     }
-    nll += result.nll;
-    tokens += result.tokens;
-    last = { kvBytes: result.kvBytes, kvBytesFp32: result.kvBytesFp32 };
-    kvBytesMax = Math.max(kvBytesMax, result.kvBytes);
-    kvBytesFp32Max = Math.max(kvBytesFp32Max, result.kvBytesFp32);
-    if (result.msPerToken > 0) stepMs.push(result.msPerToken);
   }
   return {
     perplexity: tokens > 0 ? Math.exp(nll / tokens) : Number.NaN,
@@ -76,6 +102,8 @@ export async function evaluateDocuments(
     tokens,
     documents: documents.length - skipped,
     skippedDocuments: skipped,
+    longDocuments: long,
+    windows: windowCount,
     kvBytes: last.kvBytes,
     kvBytesMax,
     kvBytesFp32: last.kvBytesFp32,
