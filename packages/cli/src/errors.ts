@@ -72,32 +72,9 @@ export function oneLine(error: unknown, flags: Readonly<Record<string, string>> 
   const flag = option !== undefined && Object.hasOwn(flags, option) ? flags[option] : undefined;
   if (flag !== undefined) return `${flag}: ${line}`;
   const rejected = rejectedOption(error, flags);
-  return rejected === undefined ? withNetworkCause(line, error) : rejected;
+  return rejected ?? line;
 }
 
-/**
- * Node's fetch fails with the bare message "fetch failed" and keeps the reason (a refused
- * connection, an unknown host, a bad certificate) in its `cause`; core's load error quotes only the
- * message (`Cannot fetch URL: fetch failed`). The reason is added in brackets.
- */
-function withNetworkCause(line: string, error: unknown): string {
-  if (!/fetch failed\.?$/.test(line)) return line;
-  let reason: string | undefined;
-  let cause: unknown = error instanceof Error ? error.cause : undefined;
-  for (let depth = 0; cause instanceof Error && depth < 8; depth++) {
-    const text = causeText(cause);
-    if (text !== '' && text !== 'fetch failed') reason = text;
-    cause = cause.cause;
-  }
-  return reason === undefined || line.includes(reason) ? line : `${line} (${reason})`;
-}
-
-/** An error's message, or the messages an AggregateError gathers, or its code; on one line. */
-function causeText(error: Error): string {
-  const inner = error instanceof AggregateError ? error.errors.filter((e): e is Error => e instanceof Error).map((e) => e.message) : [];
-  const text = error.message || inner.join('; ') || String((error as { code?: unknown }).code ?? '');
-  return text.replace(/\s*\r?\n\s*/g, ' ').trim();
-}
 
 /**
  * A store or router that rejected the options a flag gave it (`--kv int4:group=0`): core reports

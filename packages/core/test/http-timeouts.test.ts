@@ -152,3 +152,21 @@ describe('URL folders whose server is slow', () => {
     }
   }, 5000);
 });
+
+describe('a server that cannot be reached', () => {
+  it('says why, not only "fetch failed"', async () => {
+    // A port nothing listens on: one a server had, closed again.
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as { port: number }).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const weft = runtime();
+    try {
+      const error = await weft.load(`http://127.0.0.1:${port}/m/`).catch((e: unknown) => e);
+      expect(ModelLoadError.isInstance(error)).toBe(true);
+      expect((error as Error).message).toBe(`Cannot fetch http://127.0.0.1:${port}/m/config.json: fetch failed (connect ECONNREFUSED 127.0.0.1:${port})`);
+    } finally {
+      await weft.dispose();
+    }
+  });
+});

@@ -1,6 +1,7 @@
 import { ModelLoadError } from '../errors/model-load-error.js';
 import type { ExternalDataFile, ModelSource } from '../spec/backend.js';
 import { concatBytes } from '../util/concat-bytes.js';
+import { describeCause } from '../util/describe-cause.js';
 import { requireJsonObject } from '../util/json-object.js';
 import { FETCH_TIMEOUT_MS } from './load-timeouts.js';
 import { checkExternalDataLocation, onnxExternalDataExtents } from './onnx-external-data.js';
@@ -303,7 +304,7 @@ async function answer(url: string, method: 'GET' | 'HEAD', signal: AbortSignal, 
   try {
     response = await fetch(url, { method, signal });
   } catch (cause) {
-    throw new ModelLoadError(`Cannot fetch ${url}: ${(cause as Error).message}`, { path: url, cause });
+    throw new ModelLoadError(`Cannot fetch ${url}: ${fetchFailure(cause)}`, { path: url, cause });
   }
   if (!response.ok) await response.body?.cancel().catch(() => {});
   if (response.status === 404) return undefined;
@@ -469,4 +470,29 @@ export async function findGraph(folder: ModelFolder, onnxFile: string | undefine
     return file;
   }
   throw new ModelLoadError(`No ONNX graph in ${folder.location}: looked for ${candidates.join(', ')}.`, { path: folder.location });
+}
+
+/**
+ * Why `fetch` threw. Node's fetch says only "fetch failed" and keeps the reason (a refused
+ * connection, an unknown host, a bad certificate) in its `cause`, so the innermost message that
+ * says more is added in brackets: `fetch failed (connect ECONNREFUSED 127.0.0.1:8000)`.
+ */
+function fetchFailure(error: unknown): string {
+  const message = describeCause(error);
+  let reason: string | undefined;
+  let cause = causeOf(error);
+  for (let depth = 0; cause !== undefined && depth < 8; depth++) {
+    const text = cause instanceof AggregateError && cause.message === '' ? cause.errors.map((e) => describeCause(e)).join('; ') : describeCause(cause);
+    if (text !== '' && text !== message) reason = text;
+    cause = causeOf(cause);
+  }
+  return reason === undefined || message.includes(reason) ? message : `${message} (${reason})`;
+}
+
+function causeOf(error: unknown): unknown {
+  try {
+    return error instanceof Error ? error.cause : undefined;
+  } catch {
+    return undefined;
+  }
 }
