@@ -1,9 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { InvalidOptionsError, ModelLoadError, RuntimeDisposedError } from '../src/index.js';
 import { fixture, runtime } from './helpers.js';
+import { wrappedNodeBackend } from './wrapped-backend.js';
 
 let server: Server | undefined;
 const held: ServerResponse[] = [];
@@ -165,6 +166,96 @@ describe('a server that cannot be reached', () => {
       const error = await weft.load(`http://127.0.0.1:${port}/m/`).catch((e: unknown) => e);
       expect(ModelLoadError.isInstance(error)).toBe(true);
       expect((error as Error).message).toBe(`Cannot fetch http://127.0.0.1:${port}/m/config.json: fetch failed (connect ECONNREFUSED 127.0.0.1:${port})`);
+    } finally {
+      await weft.dispose();
+    }
+  });
+});
+
+describe('a load with a signal', () => {
+  it('stops at once when the signal aborts mid-fetch, closing the request; the runtime loads on', async () => {
+    const url = await silentServer();
+    const weft = runtime();
+    try {
+      const inFlight = new Promise<void>((resolve) => (arrived = resolve));
+      const controller = new AbortController();
+      const load = weft.load(url, { signal: controller.signal }).catch((e: unknown) => e);
+      await inFlight;
+      const closed = new Promise<void>((resolve) => held[0]!.on('close', () => resolve()));
+      const started = Date.now();
+      const reason = new Error('the user left the page');
+      controller.abort(reason);
+      expect(await load).toBe(reason);
+      expect(Date.now() - started).toBeLessThan(500);
+      await closed; // the download was aborted, not left running
+      // Neither the runtime nor later loads are affected.
+      const model = await weft.load(fixture('tiny'), { signal: new AbortController().signal });
+      expect(model.layout.numLayers).toBeGreaterThan(0);
+    } finally {
+      await weft.dispose();
+    }
+  }, 3000);
+
+  it('releases a session that was still opening when the signal aborted, once it arrives', async () => {
+    let open: () => void = () => {};
+    let opening: () => void = () => {};
+    const started = new Promise<void>((resolve) => (opening = resolve));
+    const released: unknown[] = [];
+    const weft = runtime([
+      wrappedNodeBackend({
+        name: 'slow',
+        priority: 200,
+        beforeCreateSession: () => {
+          opening();
+          return new Promise<void>((resolve) => (open = resolve));
+        },
+        onRelease: (session) => released.push(session),
+      }),
+    ]);
+    try {
+      const controller = new AbortController();
+      const load = weft.load(fixture('tiny'), { signal: controller.signal }).catch((e: unknown) => e);
+      await started;
+      controller.abort();
+      expect((await load as Error).name).toBe('AbortError');
+      expect(released).toHaveLength(0);
+      open(); // the session arrives after the load gave up on it
+      await vi.waitFor(() => expect(released).toHaveLength(1));
+    } finally {
+      await weft.dispose();
+    }
+  });
+
+  it('rejects at once with an already aborted signal (an AbortError when it gives no reason), fetching nothing', async () => {
+    const url = await silentServer();
+    const weft = runtime();
+    try {
+      const error = await weft.load(url, { signal: AbortSignal.abort() }).catch((e: unknown) => e);
+      expect((error as Error).name).toBe('AbortError');
+      expect(held.length).toBe(0);
+    } finally {
+      await weft.dispose();
+    }
+  });
+
+  it('has no effect once the load has resolved', async () => {
+    const weft = runtime();
+    try {
+      const controller = new AbortController();
+      const model = await weft.load(fixture('tiny'), { signal: controller.signal });
+      controller.abort();
+      expect((await model.text({ prompt: 'Once', maxTokens: 3 })).length).toBeGreaterThan(0);
+    } finally {
+      await weft.dispose();
+    }
+  });
+
+  it.each([{}, 'abort', null])('refuses signal %j with an InvalidOptionsError', async (value) => {
+    const weft = runtime();
+    try {
+      const error = await weft.load(fixture('tiny'), { signal: value as unknown as AbortSignal }).catch((e: unknown) => e);
+      expect(InvalidOptionsError.isInstance(error)).toBe(true);
+      expect((error as Error).message).toBe('signal must be an AbortSignal (e.g. new AbortController().signal).');
     } finally {
       await weft.dispose();
     }

@@ -14,6 +14,7 @@ import { readFailoverOptions } from './failover-options.js';
 import { checkSessionOptions } from './session-options.js';
 import { checkKnownKeys } from '../util/known-keys.js';
 import { openBackendSession } from './open-backend-session.js';
+import { linkedAbortController } from '../util/linked-abort.js';
 import { SessionPool } from '../backend/session-pool.js';
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import type { BackendAdapter, ModelSource } from '../spec/backend.js';
@@ -31,7 +32,7 @@ function pickFallback(name: string, available: readonly BackendAdapter[]): Backe
 
 /** Every field of `LoadOptions` (a record, so the compiler checks none is missing). */
 const LOAD_OPTION_FIELDS: Record<keyof LoadOptions, true> = {
-  backend: true, session: true, onnxFile: true, failover: true, tokenizer: true, probeTimeoutMs: true, sessionTimeoutMs: true, fetchTimeoutMs: true,
+  backend: true, session: true, onnxFile: true, failover: true, tokenizer: true, probeTimeoutMs: true, sessionTimeoutMs: true, fetchTimeoutMs: true, signal: true,
 };
 const LOAD_OPTION_KEYS: readonly string[] = Object.keys(LOAD_OPTION_FIELDS);
 
@@ -143,13 +144,4 @@ async function loadFromFolder(
     await session.release();
     throw error;
   }
-}
-
-/** An AbortController that `outer` also aborts (with its reason) until `unlink` is called. */
-function linkedAbortController(outer: AbortSignal | undefined): AbortController & { unlink(): void } {
-  const controller = new AbortController();
-  const forward = (): void => controller.abort(outer?.reason);
-  if (outer?.aborted) forward();
-  else outer?.addEventListener('abort', forward, { once: true });
-  return Object.assign(controller, { unlink: () => outer?.removeEventListener('abort', forward) });
 }

@@ -3,6 +3,7 @@ import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import { createFullPrecisionKvStore } from '../generation/kv/full-precision-kv-store.js';
 import { DEFAULT_KV_STORE, REUSABLE_CAPABILITY } from '../generation/resolve-components.js';
 import type { DefaultWeftModel } from '../model/default-weft-model.js';
+import { isAbortSignal, linkedAbortController } from '../util/linked-abort.js';
 import { loadModel } from '../model/load-model.js';
 import { PluginHost } from '../plugin/plugin-host.js';
 import { DefaultAdapterRegistry } from '../registry/default-adapter-registry.js';
@@ -93,9 +94,15 @@ export function createWeft(options: CreateWeftOptions = {}): Weft {
         `The Weft runtime was disposed while ${path} was loading; the load stopped and released what it had opened. Create a new runtime with createWeft() to load it.`,
         cause === undefined ? {} : { cause },
       );
+    const caller = loadOptions.signal;
+    if (caller !== undefined && !isAbortSignal(caller)) {
+      throw new InvalidOptionsError('signal must be an AbortSignal (e.g. new AbortController().signal).', { option: 'signal' });
+    }
+    // Disposing the runtime or the caller's signal stops the load; after it, neither is linked.
+    const stop = linkedAbortController(ending.signal, caller);
     try {
-      await untilAborted(initial.then(() => chain), ending.signal);
-      const model = await loadModel(path, loadOptions, { registry, hooks, signal: ending.signal }, (m) => models.delete(m));
+      await untilAborted(initial.then(() => chain), stop.signal);
+      const model = await loadModel(path, loadOptions, { registry, hooks, signal: stop.signal }, (m) => models.delete(m));
       if (disposing) {
         await model.dispose();
         throw stopped();
@@ -105,7 +112,10 @@ export function createWeft(options: CreateWeftOptions = {}): Weft {
     } catch (error) {
       // Whatever ended a load the runtime gave up on, the caller's next step is a new runtime.
       if (disposing) throw stopped(RuntimeDisposedError.isInstance(error) ? undefined : error);
+      if (caller?.aborted) throw caller.reason ?? new DOMException(`Loading ${path} was aborted.`, 'AbortError');
       throw error;
+    } finally {
+      stop.unlink();
     }
   };
 

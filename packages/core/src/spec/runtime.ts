@@ -46,6 +46,13 @@ export interface LoadOptions {
    * `sessionTimeoutMs`). A server silent for longer fails the load with a `ModelLoadError`.
    */
   readonly fetchTimeoutMs?: number;
+  /**
+   * Stops the load: its downloads are aborted, a session still opening is released when it
+   * arrives, and `load` rejects with the signal's reason (an `AbortError` `DOMException` when it
+   * gives none). The runtime stays usable. Once `load` has resolved, the signal has no effect on
+   * the model.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** How streams move between backends when one fails. */
