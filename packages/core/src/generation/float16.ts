@@ -1,3 +1,5 @@
+import type { BackendTensor } from '../spec/backend.js';
+
 /** float32 value of every float16 bit pattern, built on first use (256 KiB). */
 let table: Float32Array | undefined;
 
@@ -75,4 +77,15 @@ function halfBits(bits: number): number {
   const rest = significand & ((1 << shift) - 1);
   const midway = 1 << (shift - 1);
   return sign | (rest > midway || (rest === midway && (half & 1) === 1) ? half + 1 : half);
+}
+
+/**
+ * A float tensor's values as float32: a float32 tensor's own data, a float16 one's converted into a
+ * new array (fp16 exports return float16 `present.*`, and may return float16 `attentions.*`).
+ * For plugins that read graph outputs (`ForwardObservation.outputs`). Other types are a `TypeError`.
+ */
+export function tensorFloat32(tensor: Pick<BackendTensor, 'type' | 'data'>): Float32Array {
+  if (tensor.type === 'float32') return tensor.data as Float32Array;
+  if (tensor.type === 'float16') return float16ToFloat32(tensor.data as ArrayLike<number>, 0, tensor.data.length);
+  throw new TypeError(`expected a float32 or float16 tensor, got ${tensor.type}`);
 }

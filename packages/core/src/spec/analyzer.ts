@@ -9,7 +9,10 @@ export interface ForwardObservation {
   readonly inputIds: readonly (readonly number[])[];
   /** Next-token logits per row (the last position), before any processor ran. Read-only views of the model output: copy to keep or change them. */
   readonly logits: readonly Float32Array[];
-  /** Every output of the run: `present.*`, and `attentions.*` when the graph exports them. */
+  /**
+   * Every output of the run as the graph returned it: `present.*`, and `attentions.*` when the graph
+   * exports them. fp16 exports return float16 tensors: read values with `tensorFloat32(tensor)`.
+   */
   readonly outputs: Readonly<Record<string, BackendTensor>>;
   readonly layout: KvLayout;
 }

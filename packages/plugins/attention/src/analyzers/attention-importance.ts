@@ -1,4 +1,5 @@
 import type { Analyzer, ForwardObservation } from '@weft/core';
+import { tensorFloat32 } from '@weft/core';
 import { noAttentionsError } from '../routers/heavy-hitter.js';
 import { accumulateAttention } from '../select/scores.js';
 
@@ -22,7 +23,7 @@ export class AttentionImportanceAnalyzer implements Analyzer {
       if (!tensor) throw new Error(`the step did not return ${name}`);
       sum ??= new Float64Array(tensor.dims[3]!);
       // One "head" bucket: every query head sums into it.
-      accumulateAttention([sum], tensor.data as Float32Array, tensor.dims);
+      accumulateAttention([sum], tensorFloat32(tensor), tensor.dims);
     }
     this.latest = sum ? Float32Array.from(sum) : undefined;
     return undefined;

@@ -1,4 +1,4 @@
-import { InvalidOptionsError, type ForwardObservation, type KvSelection, type RoutingContext } from '@weft/core';
+import { InvalidOptionsError, tensorFloat32, type ForwardObservation, type KvSelection, type RoutingContext } from '@weft/core';
 import { accumulateAttention } from '../select/scores.js';
 import { compact } from '../select/slots.js';
 import { keptPerHead, TopWithRecentRouter } from './base.js';
@@ -41,7 +41,7 @@ export class AttentionScores {
           return grown;
         });
       }
-      accumulateAttention(this.scores, tensor.data as Float32Array, tensor.dims);
+      accumulateAttention(this.scores, tensorFloat32(tensor), tensor.dims);
     }
   }
 

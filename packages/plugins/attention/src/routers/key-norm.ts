@@ -1,4 +1,5 @@
 import type { ForwardObservation, RoutingContext } from '@weft/core';
+import { tensorFloat32 } from '@weft/core';
 import { keyNorms } from '../select/scores.js';
 import { TopWithRecentRouter } from './base.js';
 
@@ -13,7 +14,7 @@ export function meanKeyNorms(observation: ForwardObservation): Float64Array[] {
   for (const name of names) {
     const tensor = observation.outputs[name];
     if (!tensor) throw new Error(`the step did not return ${name}`);
-    out = keyNorms(tensor.data as Float32Array, tensor.dims, out);
+    out = keyNorms(tensorFloat32(tensor), tensor.dims, out);
   }
   if (!out) return [];
   for (const head of out) for (let i = 0; i < head.length; i++) head[i]! /= names.length;
