@@ -244,6 +244,25 @@ describe('graphs with float16 past_key_values, present and logits', () => {
     expect(a.nll).not.toBe((await models.variant.evaluate({ inputIds })).nll);
   });
 
+  it('runs the default store after a bridged run on the same session: the empty first-step past is float16 again', async () => {
+    // A fresh session: the first step's empty past tensors are made once per session and batch size.
+    const weft = runtime();
+    try {
+      const model = await weft.load(fixture('tiny-fp16'));
+      const inputIds = model.tokenizer.encode(text);
+      // A router bridges the default store (float32 layout): its empty past is float32, converted for the graph.
+      const routed = done(await collect(model.generate({ prompt: 'Tom', maxTokens: 4, router: sinkWindow })));
+      const routedNll = (await model.evaluate({ inputIds, router: sinkWindow })).nll;
+      // Without one the store feeds the graph itself, so the empty past must be float16 (it was the float32 one).
+      const plain = done(await collect(model.generate({ prompt: 'Tom', maxTokens: 4 })));
+      expect(plain.rows[0]!.ids).toEqual(routed.rows[0]!.ids);
+      expect(Number.isFinite((await model.evaluate({ inputIds })).nll)).toBe(true);
+      expect(Number.isFinite(routedNll)).toBe(true);
+    } finally {
+      await weft.dispose();
+    }
+  });
+
   it('converts float32 to float16 bits rounding to nearest, ties to even, for every float16 value', () => {
     const all = new Uint16Array(65536).map((_, i) => i);
     const values = float16ToFloat32(all, 0, all.length);
