@@ -1,11 +1,12 @@
-import { readFile, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { NodeBackendAdapter, nodeBackend } from '@weft/backend-node';
-import { BackendError, checkExternalDataLocation, createWeft, definePlugin, ModelLoadError, onnxExternalDataFiles } from '../src/index.js';
+import { BackendError, checkExternalDataLocation, createWeft, definePlugin, InvalidOptionsError, ModelLoadError, onnxExternalDataFiles } from '../src/index.js';
 import type { BackendAdapter, ModelSource } from '../src/index.js';
 import { onnxExternalDataExtents } from '../src/model/onnx-external-data.js';
-import { collect, fixture, runtime, storyModel } from './helpers.js';
+import { collect, done, fixture, runtime, storyModel } from './helpers.js';
 import { endlessBody, serveFolder } from './serve-folder.js';
 
 const graphOf = (name: string) => readFile(join(fixture(name), 'onnx/model.onnx'));
@@ -172,6 +173,40 @@ describe('graphs with external data files', () => {
       const error = await adapter.createSession(source).catch((e: unknown) => e);
       expect(BackendError.isInstance(error)).toBe(true);
       expect((error as Error).message).toMatch(/^onnxruntime-node cannot open a graph whose tensors are in external data files \(model\.onnx_data\) from bytes/);
+    }
+  });
+
+  it('over HTTP with failover: backends that read external data only from disk are no fallbacks, and naming one is refused', async () => {
+    const server = await serveFolder(fixture('tiny-external'));
+    // A backend that takes external data as bytes: it writes the files out and opens them with onnxruntime-node.
+    const dirs: string[] = [];
+    const onDisk: BackendAdapter = {
+      specificationVersion: 'v1',
+      name: 'bytes-to-disk',
+      probe: async () => ({ available: true }),
+      async createSession(source, options) {
+        if (source.kind === 'path') return new NodeBackendAdapter().createSession(source, options);
+        const dir = await mkdtemp(join(tmpdir(), 'weft-bytes-'));
+        dirs.push(dir);
+        await writeFile(join(dir, 'model.onnx'), source.bytes);
+        for (const file of source.externalData ?? []) await writeFile(join(dir, file.path), file.data);
+        return new NodeBackendAdapter({ intraOpNumThreads: 1 }).createSession({ kind: 'path', path: join(dir, 'model.onnx') }, options);
+      },
+    };
+    const plugin = definePlugin({ name: 'on-disk', version: '1.0.0', apiVersion: '^0.1.0', setup: (ctx) => ctx.register('backend', { name: 'bytes-to-disk', priority: 300, create: () => onDisk }) });
+    const weft = createWeft({ plugins: [nodeBackend({ defaults: { intraOpNumThreads: 1 } }), plugin] });
+    runtimes.push(weft);
+    try {
+      const named = await weft.load(server.url, { failover: { backends: ['node'] } }).catch((e: unknown) => e);
+      expect(InvalidOptionsError.isInstance(named)).toBe(true);
+      expect((named as Error).message).toMatch(/^Failover backend "node" cannot open .*onnx\/model\.onnx: it reads external data files only from disk/);
+      const model = await weft.load(server.url, { failover: true });
+      expect(model.backend).toBe('bytes-to-disk');
+      const ids = done(await collect(model.generate(request))).rows[0]!.ids;
+      expect(ids).toEqual(await tokens(fixture('tiny')));
+    } finally {
+      server.close();
+      await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
     }
   });
 });

@@ -13,7 +13,7 @@ import { readLoadTimeouts, type LoadTimeouts } from './load-timeouts.js';
 import { readFailoverOptions } from './failover-options.js';
 import { checkSessionOptions } from './session-options.js';
 import { checkKnownKeys } from '../util/known-keys.js';
-import { openBackendSession } from './open-backend-session.js';
+import { openBackendSession, takesNoExternalDataBytes } from './open-backend-session.js';
 import { linkedAbortController } from '../util/linked-abort.js';
 import { SessionPool } from '../backend/session-pool.js';
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
@@ -28,6 +28,23 @@ function pickFallback(name: string, available: readonly BackendAdapter[]): Backe
     );
   }
   return adapter;
+}
+
+/**
+ * The fallbacks that can open `source`: a graph whose external data comes as bytes (a URL folder)
+ * leaves out backends that read it only from disk; naming one in `failover.backends` is refused.
+ */
+function fallbacksFor(source: ModelSource, fallbacks: readonly BackendAdapter[], named: boolean, graph: string): BackendAdapter[] {
+  if (source.kind !== 'bytes' || !(source.externalData?.length ?? 0)) return [...fallbacks];
+  const usable = fallbacks.filter((a) => !takesNoExternalDataBytes(a));
+  if (named && usable.length < fallbacks.length) {
+    const refused = fallbacks.filter((a) => !usable.includes(a)).map((a) => `"${a.name}"`);
+    throw new InvalidOptionsError(
+      `Failover backend ${refused.join(', ')} cannot open ${graph}: it reads external data files only from disk, and this graph's come over HTTP. Leave it out of failover.backends, or load the model from a folder on disk.`,
+      { option: 'failover.backends' },
+    );
+  }
+  return usable;
 }
 
 /** Every field of `LoadOptions` (a record, so the compiler checks none is missing). */
@@ -117,10 +134,11 @@ async function loadFromFolder(
         { path: folder.resolve('tokenizer.json') },
       );
     }
-    const fallbackAdapters = failover ? fallbacks : [];
     // The graph's source is kept only for fallbacks' sessions: for a URL folder it is the whole
     // graph in memory, which without fallbacks would stay alive as long as the model for nothing.
-    const sessions = new SessionPool({ adapter, backend: adapter.name, session }, fallbackAdapters, fallbackAdapters.length > 0 ? await source! : undefined, {
+    const fallbackSource = failover && fallbacks.length > 0 ? await source! : undefined;
+    const fallbackAdapters = fallbackSource ? fallbacksFor(fallbackSource, fallbacks, failover?.backends !== undefined, graph) : [];
+    const sessions = new SessionPool({ adapter, backend: adapter.name, session }, fallbackAdapters, fallbackAdapters.length > 0 ? fallbackSource : undefined, {
       ...(options.session ? { session: options.session } : {}),
       ...(failover?.runTimeoutMs !== undefined ? { runTimeoutMs: failover.runTimeoutMs } : {}),
       ...(failover?.breaker ? { breaker: failover.breaker } : {}),

@@ -152,8 +152,8 @@ async function sourceFor(adapter: BackendAdapter, name: string, options: OpenSes
   return options.source();
 }
 
-/** A third-party adapter's flag, read without trusting its getter. */
-function takesNoExternalDataBytes(adapter: BackendAdapter): boolean {
+/** A third-party adapter's `externalDataFromBytes: false`, read without trusting its getter. */
+export function takesNoExternalDataBytes(adapter: BackendAdapter): boolean {
   try {
     return adapter.externalDataFromBytes === false;
   } catch {

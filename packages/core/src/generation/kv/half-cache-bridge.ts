@@ -30,12 +30,18 @@ export class HalfCacheBridge {
    */
   toGraph(session: Pick<InferenceSession, 'createTensor'>, feeds: Record<string, BackendTensor>): BackendTensor[] {
     const made: BackendTensor[] = [];
-    for (const name of this.pastNames) {
-      const tensor = feeds[name];
-      if (tensor === undefined || tensor.type !== 'float32') continue;
-      const half = session.createTensor('float16', float32ToFloat16(tensor.data as Float32Array), tensor.dims);
-      feeds[name] = half;
-      made.push(half);
+    try {
+      for (const name of this.pastNames) {
+        const tensor = feeds[name];
+        if (tensor === undefined || tensor.type !== 'float32') continue;
+        const half = session.createTensor('float16', float32ToFloat16(tensor.data as Float32Array), tensor.dims);
+        feeds[name] = half;
+        made.push(half);
+      }
+    } catch (error) {
+      // The copies made so far would otherwise never be released.
+      for (const t of made) t.dispose();
+      throw error;
     }
     return made;
   }

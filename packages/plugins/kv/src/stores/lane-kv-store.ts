@@ -200,7 +200,7 @@ export abstract class LaneKvStore implements KvCacheStore {
     return total;
   }
 
-  /** Bytes of the float32 working buffers the model is fed from (allocated capacity). */
+  /** Bytes of the working buffers the model is fed from (allocated capacity): float32, plus their float16 twins for a float16 graph cache. */
   workingBytes(): number {
     let total = 0;
     for (const s of this.streams) total += s.work.byteLength + (s.half?.byteLength ?? 0);
