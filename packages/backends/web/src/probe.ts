@@ -1,5 +1,5 @@
 import { wasmThreadsAllowed, type WebEnvironment } from './environment.js';
-import type { WebProviderName } from './web-backend-options.js';
+import type { WebProviderConfig, WebProviderName } from './web-backend-options.js';
 
 /** Whether one provider can run here, and why not (or notes on a degraded mode). */
 export interface ProviderStatus {
@@ -23,6 +23,21 @@ export interface WebProviderProbe {
  */
 export async function probeWebProviders(env: WebEnvironment, webnnDeviceType?: 'cpu' | 'gpu' | 'npu'): Promise<WebProviderProbe> {
   return { wasm: probeWasm(env), webgpu: await probeWebGpu(env), webnn: await probeWebNn(env, webnnDeviceType) };
+}
+
+/**
+ * Checks one configured provider (a `webnn` entry with its `deviceType`), touching nothing the
+ * others need: a wasm-only backend never calls `navigator.gpu` or `navigator.ml`. Never throws.
+ */
+export async function probeWebProvider(env: WebEnvironment, provider: WebProviderConfig): Promise<ProviderStatus> {
+  switch (provider.name) {
+    case 'wasm':
+      return probeWasm(env);
+    case 'webgpu':
+      return probeWebGpu(env);
+    case 'webnn':
+      return probeWebNn(env, provider.deviceType);
+  }
 }
 
 function probeWasm(env: WebEnvironment): WebProviderProbe['wasm'] {

@@ -11,9 +11,10 @@ import {
 import type * as ortTypes from 'onnxruntime-web';
 import { detectEnvironment, type WebEnvironment } from './environment.js';
 import { applyWasmSettings, freezeWasmSettings, loadRuntime } from './load-runtime.js';
-import { availableProviders, describeProbe, probeWebProviders, type WebProviderProbe } from './probe.js';
+import { probeWebProvider, probeWebProviders, type ProviderStatus, type WebProviderProbe } from './probe.js';
 import { readModel } from './read-model.js';
 import {
+  checkFullOffload,
   normaliseProviders,
   validateSessionOptions,
   validateWebOptions,
@@ -49,24 +50,38 @@ export class WebBackendAdapter implements BackendAdapter {
     return probeWebProviders(this.env, webnn?.name === 'webnn' ? webnn.deviceType : undefined);
   }
 
+  /**
+   * Available when at least one configured provider is available here; `executionProviders` are
+   * those, in the configured order. Only the configured providers are checked: a wasm-only
+   * backend never asks `navigator.gpu` for an adapter.
+   */
   async probe(): Promise<BackendProbe> {
     try {
       await loadRuntime();
     } catch (error) {
       return { available: false, reason: (error as Error).message };
     }
-    const probe = await this.probeProviders();
-    const usable = this.providers.filter((p) => probe[p.name].available).map((p) => p.name);
-    const reason = describeProbe(probe);
+    const statuses = await this.check(this.providers);
+    const usable = [...new Set(this.providers.filter((_, i) => statuses[i]!.available).map((p) => p.name))];
+    const notes = this.providers.flatMap((p, i) => {
+      const { available, reason } = statuses[i]!;
+      return reason === undefined ? [] : [`${p.name}: ${available ? '' : 'unavailable, '}${reason}`];
+    });
+    const reason = notes.length > 0 ? notes.join('; ') : undefined;
     if (usable.length === 0) {
       return {
         available: false,
         reason: `none of the configured providers (${this.providers.map((p) => p.name).join(', ')}) is available here${reason ? `: ${reason}` : ''}`,
       };
     }
-    return { available: true, executionProviders: availableProviders(probe), reason };
+    return { available: true, executionProviders: usable, reason };
   }
 
+  /**
+   * Opens the graph on the providers that are available here (see `probe`), in order; the
+   * session's `executionProviders` lists them. onnxruntime-web would otherwise drop an unavailable
+   * one itself, with a console warning, and run on the rest while the session named it.
+   */
   async createSession(source: ModelSource, options: SessionOptions = {}): Promise<InferenceSession> {
     validateSessionOptions(options);
     const merged = { ...this.options.defaults, ...options };
@@ -75,42 +90,69 @@ export class WebBackendAdapter implements BackendAdapter {
     const providers = options.executionProviders
       ? normaliseProviders(options.executionProviders, 'executionProviders').map((p) => this.providers.find((c) => c.name === p.name) ?? p)
       : this.providers;
+    const requireFullOffload = this.options.requireFullOffload === true;
+    if (requireFullOffload && options.executionProviders) checkFullOffload(providers, 'session.executionProviders');
+    const where = source.kind === 'path' ? source.path : `${source.bytes.byteLength} bytes`;
+    const names = providers.map((p) => p.name).join(', ');
+    const statuses = await this.check(providers);
+    const usable = providers.filter((_, i) => statuses[i]!.available);
+    const missing = providers.flatMap((p, i) => (statuses[i]!.available ? [] : [`${p.name}: ${statuses[i]!.reason ?? 'unavailable'}`]));
+    if (usable.length === 0) {
+      throw new BackendError(`onnxruntime-web could not create a session from ${where} on ${names}: ${providers.length === 1 ? 'it is not' : 'none of them is'} available here (${missing.join('; ')})`, {
+        backend: 'web',
+      });
+    }
     const ort = await loadRuntime();
     applyWasmSettings(ort, { numThreads: this.options.numThreads, wasmPaths: this.options.wasmPaths });
     const model = await readModel(source, this.env);
-    const where = source.kind === 'path' ? source.path : `${source.bytes.byteLength} bytes`;
     let session: ortTypes.InferenceSession;
     try {
-      const sessionOptions = toOrtWebOptions(merged, providers);
+      const sessionOptions = toOrtWebOptions(merged, usable, { requireFullOffload });
       // Tensors the graph keeps in files beside it (`model.onnx_data`), under the names it gives them.
       if (model.externalData.length > 0) sessionOptions.externalData = model.externalData.map((f) => ({ path: f.path, data: f.data }));
       session = await ort.InferenceSession.create(model.bytes, sessionOptions);
     } catch (cause) {
       if (WeftError.isInstance(cause)) throw cause;
-      const unavailable = await this.explainUnavailable(providers);
-      throw new BackendError(
-        `onnxruntime-web could not create a session from ${where} on ${providers.map((p) => p.name).join(', ')}: ${(cause as Error).message}${unavailable}`,
-        { backend: 'web', cause },
-      );
+      const message = (cause as Error).message;
+      const offload =
+        requireFullOffload && FALLBACK_REFUSED.test(message)
+          ? ' (requireFullOffload: WebNN cannot run every node of this graph, and onnxruntime-web would have run the rest on wasm; turn requireFullOffload off to allow that)'
+          : '';
+      const skipped = missing.length > 0 ? ` (not tried, unavailable here: ${missing.join('; ')})` : '';
+      throw new BackendError(`onnxruntime-web could not create a session from ${where} on ${usable.map((p) => p.name).join(', ')}: ${message}${offload}${skipped}`, {
+        backend: 'web',
+        cause,
+      });
     } finally {
       freezeWasmSettings(ort);
     }
-    return new WebSession(ort, session, providers.map((p) => p.name));
+    return new WebSession(ort, session, usable.map((p) => p.name));
   }
 
-  private async explainUnavailable(providers: readonly WebProviderConfig[]): Promise<string> {
-    const probe = await this.probeProviders();
-    const notes = providers.filter((p) => !probe[p.name].available).map((p) => `${p.name}: ${probe[p.name].reason ?? 'unavailable'}`);
-    return notes.length > 0 ? ` (${notes.join('; ')})` : '';
+  /** The availability of each of `providers` here, in order. */
+  private check(providers: readonly WebProviderConfig[]): Promise<ProviderStatus[]> {
+    return Promise.all(providers.map((p) => probeWebProvider(this.env, p)));
   }
 }
 
-/** Maps Weft's session options and the provider list to onnxruntime-web's session options. */
-export function toOrtWebOptions(options: SessionOptions, providers: readonly WebProviderConfig[]): ortTypes.InferenceSession.SessionOptions {
+/** How onnxruntime reports a node left to its CPU provider under `session.disable_cpu_ep_fallback`. */
+const FALLBACK_REFUSED = /fallback to CPU EP has been explicitly disabled/i;
+
+/**
+ * Maps Weft's session options and the provider list to onnxruntime-web's session options;
+ * `requireFullOffload` sets onnxruntime's `session.disable_cpu_ep_fallback`, under which a graph
+ * with any node left to the CPU (wasm) fails to load.
+ */
+export function toOrtWebOptions(
+  options: SessionOptions,
+  providers: readonly WebProviderConfig[],
+  { requireFullOffload = false }: { readonly requireFullOffload?: boolean } = {},
+): ortTypes.InferenceSession.SessionOptions {
   const out: ortTypes.InferenceSession.SessionOptions = {
     executionProviders: providers.map((p) => (Object.keys(p).length === 1 ? p.name : { ...p })) as ortTypes.InferenceSession.ExecutionProviderConfig[],
     logSeverityLevel: logSeverityLevel(options.logLevel),
   };
+  if (requireFullOffload) out.extra = { session: { disable_cpu_ep_fallback: '1' } };
   if (options.graphOptimizationLevel !== undefined) out.graphOptimizationLevel = options.graphOptimizationLevel;
   if (options.intraOpNumThreads !== undefined) out.intraOpNumThreads = options.intraOpNumThreads;
   if (options.interOpNumThreads !== undefined) out.interOpNumThreads = options.interOpNumThreads;

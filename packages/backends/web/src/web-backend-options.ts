@@ -18,14 +18,15 @@ export interface WebGpuProviderOptions {
   readonly validationMode?: 'disabled' | 'wgpuOnly' | 'basic' | 'full';
 }
 
-/** WebNN (browsers with `navigator.ml`). Option names are onnxruntime-web's `MLContextOptions`. */
+/**
+ * WebNN (browsers with `navigator.ml`). Option names are onnxruntime-web's; it creates the
+ * `MLContext` with `deviceType` and `powerPreference` only (1.30 passes no thread count).
+ */
 export interface WebNnProviderOptions {
   readonly name: 'webnn';
   /** Device the WebNN context targets (browser default when absent). */
   readonly deviceType?: 'cpu' | 'gpu' | 'npu';
   readonly powerPreference?: 'default' | 'low-power' | 'high-performance';
-  /** Threads of a `cpu` context. */
-  readonly numThreads?: number;
 }
 
 /** A provider by name (its defaults) or with options. */
@@ -57,6 +58,12 @@ export interface WebAdapterOptions {
   readonly numThreads?: number;
   /** `ort.env.wasm.wasmPaths`: where to fetch the runtime files (e.g. a CDN prefix). Process-wide. */
   readonly wasmPaths?: WasmPaths;
+  /**
+   * Fail at load instead of letting onnxruntime-web run on wasm the nodes WebNN cannot take
+   * (onnxruntime's `session.disable_cpu_ep_fallback`). WebNN only: the providers must be exactly
+   * one `webnn` entry (configured, and per load). Default false.
+   */
+  readonly requireFullOffload?: boolean;
 }
 
 export interface WebBackendOptions extends WebAdapterOptions {
@@ -67,14 +74,14 @@ export interface WebBackendOptions extends WebAdapterOptions {
 const PROVIDER_KEYS: Record<WebProviderName, readonly string[]> = {
   wasm: ['name'],
   webgpu: ['name', 'preferredLayout', 'validationMode'],
-  webnn: ['name', 'deviceType', 'powerPreference', 'numThreads'],
+  webnn: ['name', 'deviceType', 'powerPreference'],
 };
 
 /** Validates backend options; throws `InvalidOptionsError` naming the option. */
 export function validateWebOptions(options: WebBackendOptions): void {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) throw new InvalidOptionsError('web backend options must be an object.', { option: 'options' });
   // A misspelled option (`numthreads`) would otherwise be ignored without a word.
-  checkKnownKeys(options, ['priority', 'defaults', 'executionProviders', 'numThreads', 'wasmPaths'], 'webBackend', '');
+  checkKnownKeys(options, ['priority', 'defaults', 'executionProviders', 'numThreads', 'wasmPaths', 'requireFullOffload'], 'webBackend', '');
   if (options.priority !== undefined && !Number.isFinite(options.priority)) {
     throw new InvalidOptionsError('priority must be a finite number.', { option: 'priority' });
   }
@@ -84,8 +91,35 @@ export function validateWebOptions(options: WebBackendOptions): void {
     });
   }
   if (options.wasmPaths !== undefined) validateWasmPaths(options.wasmPaths);
+  if (options.requireFullOffload !== undefined && typeof options.requireFullOffload !== 'boolean') {
+    throw new InvalidOptionsError(`requireFullOffload must be a boolean; got ${JSON.stringify(options.requireFullOffload)}.`, { option: 'requireFullOffload' });
+  }
   if (options.executionProviders !== undefined) normaliseProviders(options.executionProviders, 'executionProviders');
   if (options.defaults !== undefined || Object.hasOwn(options, 'defaults')) validateSessionOptions(options.defaults as SessionOptions, 'defaults.');
+  if (options.requireFullOffload === true) {
+    const configured = options.executionProviders ?? options.defaults?.executionProviders;
+    checkFullOffload(configured ? normaliseProviders(configured, 'executionProviders') : [{ name: 'wasm' }], 'executionProviders');
+  }
+}
+
+/**
+ * With `requireFullOffload`, the session must run wholly on WebNN or fail to load, so the list
+ * must be exactly one `webnn` entry; throws `InvalidOptionsError` saying why another list cannot be.
+ */
+export function checkFullOffload(providers: readonly WebProviderConfig[], option: string): void {
+  const names = providers.map((p) => p.name);
+  if (names.includes('webgpu')) {
+    throw new InvalidOptionsError(
+      `requireFullOffload works with WebNN only, and ${option} has webgpu: onnxruntime-web's WebGPU provider hands shape computations to the CPU on purpose, so a decoder graph would fail to load with it. Turn requireFullOffload off for webgpu.`,
+      { option: 'requireFullOffload' },
+    );
+  }
+  if (names.length !== 1 || names[0] !== 'webnn') {
+    throw new InvalidOptionsError(
+      `requireFullOffload needs ${option} to be exactly one webnn entry (e.g. [{ name: 'webnn', deviceType: 'npu' }]); got ${names.join(', ')}. With it the graph runs wholly on WebNN or fails to load, so wasm would never run anything.`,
+      { option: 'requireFullOffload' },
+    );
+  }
 }
 
 /** Checks the generic session options this backend forwards. */
@@ -114,6 +148,12 @@ function normaliseProvider(entry: unknown, option: string): WebProviderConfig {
   const name = (entry as { name: string }).name;
   if (!isProviderName(name)) throw unknownProvider(name, option);
   const extra = Object.keys(entry).filter((k) => !PROVIDER_KEYS[name].includes(k));
+  if (name === 'webnn' && extra.includes('numThreads')) {
+    throw new InvalidOptionsError(
+      `${option}.numThreads: onnxruntime-web 1.30 creates the WebNN context with deviceType and powerPreference only, so a WebNN thread count would be ignored; remove it (numThreads of webBackend() sets the wasm threads).`,
+      { option: `${option}.numThreads` },
+    );
+  }
   if (extra.length > 0) {
     throw new InvalidOptionsError(`${option}: the ${name} provider has no option ${extra.join(', ')} (it takes ${PROVIDER_KEYS[name].join(', ')}).`, { option });
   }
@@ -124,10 +164,6 @@ function normaliseProvider(entry: unknown, option: string): WebProviderConfig {
   } else if (name === 'webnn') {
     oneOf(e['deviceType'], ['cpu', 'gpu', 'npu'], `${option}.deviceType`);
     oneOf(e['powerPreference'], ['default', 'low-power', 'high-performance'], `${option}.powerPreference`);
-    const threads = e['numThreads'];
-    if (threads !== undefined && (!Number.isInteger(threads) || (threads as number) < 0)) {
-      throw new InvalidOptionsError(`${option}.numThreads must be an integer >= 0.`, { option: `${option}.numThreads` });
-    }
   }
   return { ...(entry as WebProviderConfig) };
 }

@@ -11,6 +11,20 @@ import { yieldToEventLoop } from './yield-to-event-loop.js';
 
 type Ort = typeof import('onnxruntime-web');
 
+/** The latest run queued through {@link oneAtATime}, settled or not. */
+let lastRun: Promise<unknown> = Promise.resolve();
+
+/**
+ * Starts `work` once every run queued before it has settled. onnxruntime-web's browser build
+ * runs one session at a time: a `run` while another is going, of any session, fails with
+ * "Session already started" (two streams at once, of one model or two).
+ */
+function oneAtATime<T>(work: () => Promise<T>): Promise<T> {
+  const turn = lastRun.then(work, work);
+  lastRun = turn.catch(() => undefined);
+  return turn;
+}
+
 /**
  * An onnxruntime-web session behind Weft's `InferenceSession`. Tensors are onnxruntime-web's own
  * CPU tensors (they satisfy `BackendTensor` as they are), so outputs are fed back without copies.
@@ -27,12 +41,19 @@ export class WebSession implements InferenceSession {
    * nothing, so Weft drops them.
    */
   readonly garbageCollectedTensors = true;
-  private released = false;
+  /** Set by the first `release()`, which every later call returns. */
+  private releasing: Promise<void> | undefined;
+  /**
+   * onnxruntime-web's runs not yet settled. `release` waits for them: freed under a run that has
+   * started, the session was used after it was freed (under Node.js the run failed with a garbage
+   * error such as "Invalid input name"; in a browser page it could spin forever, hanging the tab).
+   */
+  private readonly running = new Set<Promise<unknown>>();
 
   constructor(
     private readonly ort: Ort,
     private readonly session: ortTypes.InferenceSession,
-    /** The providers the session was created with, in order of preference. */
+    /** The providers the session was created with (those of the list asked for that are available here), in order of preference. */
     readonly executionProviders: readonly string[],
   ) {
     this.inputNames = session.inputNames;
@@ -49,19 +70,37 @@ export class WebSession implements InferenceSession {
     feeds: Readonly<Record<string, BackendTensor>>,
     options: { readonly signal?: AbortSignal; readonly fetches?: readonly string[] } = {},
   ): Promise<Record<string, BackendTensor>> {
-    if (this.released) throw new BackendError('This session was released; load the model again.', { backend: 'web' });
+    if (this.releasing) throw new BackendError('This session was released; load the model again.', { backend: 'web' });
     options.signal?.throwIfAborted();
     const ortFeeds = feeds as unknown as Record<string, ortTypes.Tensor>;
-    const outputs = options.fetches ? await this.session.run(ortFeeds, [...options.fetches]) : await this.session.run(ortFeeds);
+    const work = oneAtATime(() => {
+      // Released while this run waited its turn: it never reaches onnxruntime-web.
+      if (this.releasing) throw new Error('This session was released while it ran; load the model again.');
+      return options.fetches ? this.session.run(ortFeeds, [...options.fetches]) : this.session.run(ortFeeds);
+    });
+    this.running.add(work);
+    let outputs: ortTypes.InferenceSession.ReturnType;
+    try {
+      outputs = await work;
+    } finally {
+      this.running.delete(work);
+    }
+    // Released meanwhile: the run was let finish, but it fails, as onnxruntime-node's does. A plain
+    // Error, like onnxruntime's own: Weft reports a run that fails after its model was disposed as
+    // `ModelDisposedError`, and a `BackendError` here would reach the user as it is.
+    if (this.releasing) throw new Error('This session was released while it ran; load the model again.');
     // Let the event loop in between steps (abort signals, timers, Ctrl-C, UI events).
     await yieldToEventLoop();
     return outputs as unknown as Record<string, BackendTensor>;
   }
 
-  async release(): Promise<void> {
-    if (this.released) return;
-    this.released = true;
-    await this.session.release();
+  /**
+   * Refuses new runs at once; runs already started are let finish (they then reject), and the
+   * session is freed once they have settled. Every call returns the same promise.
+   */
+  release(): Promise<void> {
+    this.releasing ??= Promise.allSettled(this.running).then(() => this.session.release());
+    return this.releasing;
   }
 }
 

@@ -37,6 +37,31 @@ describe('web backend errors', () => {
     await expect(new WebBackendAdapter().createSession({ kind: 'path', path })).rejects.toMatchObject({ code: 'model-load', path });
   });
 
+  it('release while a run is in flight frees the session once the run has settled; the run fails, as on node', async () => {
+    const session = await new WebBackendAdapter({ numThreads: 1 }).createSession({ kind: 'path', path: join(tinyModel, 'onnx/model.onnx') });
+    const feeds = Object.fromEntries(
+      session.inputMetadata.map(({ name, type, shape }) => {
+        // One position, an empty cache: every free dimension is 1, the past length 0.
+        const dims = (shape ?? []).map((d) => (typeof d === 'number' ? d : name.startsWith('past_key_values') && d === (shape ?? [])[2] ? 0 : 1));
+        const size = dims.reduce((a, b) => a * b, 1);
+        return [name, type === 'int64' ? session.createTensor('int64', new BigInt64Array(size).fill(1n), dims) : session.createTensor('float32', new Float32Array(size), dims)];
+      }),
+    );
+    expect((await session.run(feeds))['logits']!.dims).toEqual([1, 1, 1024]);
+    const order: string[] = [];
+    const run = session.run(feeds).then(
+      () => order.push('ran'),
+      (e: Error) => order.push(`run failed: ${e.message}`),
+    );
+    // Before, onnxruntime-web freed the session under the run, which then read freed memory: it
+    // failed with a garbage error ("Invalid input name: input_ids"), and in a page it could hang.
+    const release = session.release().then(() => order.push('released'));
+    await Promise.all([run, release]);
+    expect(order).toEqual(['run failed: This session was released while it ran; load the model again.', 'released']);
+    expect(session.release()).toBe(session.release());
+    await expect(session.run(feeds)).rejects.toThrow(/^This session was released; load the model again\.$/);
+  });
+
   it('a released session refuses to run', async () => {
     const session = await new WebBackendAdapter().createSession({ kind: 'path', path: join(tinyModel, 'onnx/model.onnx') });
     await session.release();

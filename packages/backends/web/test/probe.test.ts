@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { nodeBackend } from '@weft/backend-node';
 import { createWeft } from '@weft/core';
@@ -26,11 +27,30 @@ describe('web backend probe', () => {
     expect(probe.webnn.available).toBe(false);
     expect(probe.webnn.reason).toMatch(/Node\.js build has no WebNN/);
 
-    const summary = await new WebBackendAdapter().probe();
+    // The adapter's probe checks only the providers it is configured with.
+    expect(await new WebBackendAdapter().probe()).toEqual({ available: true, executionProviders: ['wasm'], reason: undefined });
+    const summary = await new WebBackendAdapter({ executionProviders: ['webgpu', 'webnn', 'wasm'] }).probe();
     expect(summary.available).toBe(true);
     expect(summary.executionProviders).toEqual(['wasm']);
     expect(summary.reason).toMatch(/webgpu: unavailable/);
     expect(summary.reason).toMatch(/webnn: unavailable/);
+  });
+
+  it('a wasm-only backend never asks navigator.gpu or navigator.ml, in its probe or its sessions', async () => {
+    const asked: string[] = [];
+    const env: WebEnvironment = {
+      ...detectEnvironment(),
+      node: false,
+      gpu: { requestAdapter: async () => (asked.push('gpu'), null) },
+      ml: { createContext: async () => (asked.push('ml'), {}) },
+    };
+    const adapter = new WebBackendAdapter({ numThreads: 1 }, env);
+    expect(await adapter.probe()).toEqual({ available: true, executionProviders: ['wasm'], reason: undefined });
+    const bytes = new Uint8Array(await readFile(`${tinyModel}/onnx/model.onnx`));
+    await (await adapter.createSession({ kind: 'bytes', bytes })).release();
+    expect(asked).toEqual([]);
+    await new WebBackendAdapter({ executionProviders: ['webgpu', 'wasm'] }, env).probe();
+    expect(asked).toEqual(['gpu']);
   });
 
   it('is unavailable when only providers missing here are configured, and says why', async () => {
