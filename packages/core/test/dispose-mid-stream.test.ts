@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ModelDisposedError, type GenerationEvent } from '../src/index.js';
+import { BackendError, ModelDisposedError, type GenerationEvent, type WeftModel } from '../src/index.js';
 import { collect, fixture, runtime, wrappedNodeBackend } from './helpers.js';
 
 /** Two onnxruntime-node backends, `first` preferred, that count the sessions they open and release. */
@@ -45,6 +45,31 @@ describe('disposing a model while it generates', () => {
     expect(ModelDisposedError.isInstance(error)).toBe(true);
     expect((error as Error).message).toMatch(/disposed while it was running/);
     expect(sessions.released).toEqual(sessions.opened);
+  });
+
+  it('ends with ModelDisposedError also when the backend rejects the run in flight with a Weft error of its own', async () => {
+    let model: WeftModel | undefined;
+    let runs = 0;
+    const weft = runtime([
+      wrappedNodeBackend({
+        name: 'rejecting',
+        priority: 1000,
+        afterRun: () => {
+          // As a backend whose release fails the run in flight (the web backend does) might.
+          if (++runs === 3) {
+            void model!.dispose();
+            throw new BackendError('Session already disposed.', { backend: 'rejecting' });
+          }
+        },
+      }),
+    ]);
+    try {
+      model = await weft.load(fixture('tiny'), { backend: 'rejecting' });
+      const error = await collect(model.generate({ prompt: 'Once upon a time', maxTokens: 50, ignoreEos: true })).catch((e: unknown) => e);
+      expect(ModelDisposedError.isInstance(error)).toBe(true);
+    } finally {
+      await weft.dispose();
+    }
   });
 
   it('does not wait for a fallback session still opening: the stream ends and dispose resolves at once, and the session is released when it arrives', async () => {

@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { NodeBackendAdapter, nodeBackend } from '@weft/backend-node';
 import { BackendError, checkExternalDataLocation, createWeft, definePlugin, InvalidOptionsError, ModelLoadError, onnxExternalDataFiles } from '../src/index.js';
 import type { BackendAdapter, ModelSource } from '../src/index.js';
@@ -207,6 +207,26 @@ describe('graphs with external data files', () => {
     } finally {
       server.close();
       await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+    }
+  });
+
+  it('as in a browser: a folder URL relative to the page loads a graph with external data (it threw a TypeError)', async () => {
+    const server = await serveFolder(fixture('tiny-external'));
+    const seen: ModelSource[] = [];
+    const fetchInNode = globalThis.fetch;
+    const getBuiltinModule = process.getBuiltinModule;
+    // A page at the server's root: relative URLs resolve against it, and there is no node:fs.
+    vi.stubGlobal('location', { href: `${server.url}page.html` });
+    vi.stubGlobal('fetch', (url: string, init?: RequestInit) => fetchInNode(new URL(url, `${server.url}page.html`), init));
+    process.getBuiltinModule = ((id: string) => (id === 'node:fs/promises' ? undefined : getBuiltinModule(id))) as typeof process.getBuiltinModule;
+    try {
+      await recordingRuntime(seen).load('/').catch(() => undefined);
+      expect(seen).toHaveLength(1);
+      expect(seen[0]!.kind === 'bytes' && seen[0]!.externalData?.map((f) => f.path)).toEqual(['model.onnx_data']);
+    } finally {
+      process.getBuiltinModule = getBuiltinModule;
+      vi.unstubAllGlobals();
+      server.close();
     }
   });
 });

@@ -3,6 +3,7 @@ import type * as ortTypes from 'onnxruntime-node';
 import { loadRuntime } from './load-runtime.js';
 import { OrtNodeSession } from './ort-node-session.js';
 import type { PlannedProvider } from './plan.js';
+import type { WebAdapterOptions, WebExecutionProvider } from '@weft/backend-web';
 
 /** What a session factory is asked for: one provider of the chain. */
 export interface SessionRequest {
@@ -99,6 +100,17 @@ function nodeModelBytes(bytes: Uint8Array): Uint8Array {
   return bytes.buffer instanceof ArrayBuffer ? bytes : new Uint8Array(bytes);
 }
 
+/**
+ * The web backend's options for one provider opened through it: the `webnn` provider as planned
+ * (with `requireFullOffload` when asked, so a graph WebNN cannot run whole fails instead of
+ * running partly on wasm), or plain `wasm`, the CPU fallback.
+ */
+export function toWebBackendOptions(request: Pick<SessionRequest, 'provider' | 'requireFullOffload'>): WebAdapterOptions {
+  const ort = request.provider.ort;
+  if (ort.name !== 'webnn') return { executionProviders: [{ name: 'wasm' }] };
+  return { executionProviders: [{ ...ort } as WebExecutionProvider], ...(request.requireFullOffload ? { requireFullOffload: true } : {}) };
+}
+
 async function createWebSession(request: SessionRequest): Promise<InferenceSession> {
   let web: typeof import('@weft/backend-web');
   try {
@@ -106,10 +118,8 @@ async function createWebSession(request: SessionRequest): Promise<InferenceSessi
   } catch (cause) {
     throw new BackendError(`${request.provider.name} runs through @weft/backend-web, which is not installed: ${(cause as Error).message}`, { backend: 'npu', cause });
   }
-  const ort = request.provider.ort;
-  const provider = ort.name === 'webnn' ? { ...ort } : { name: 'wasm' as const };
   try {
-    return await new web.WebBackendAdapter({ executionProviders: [provider] }).createSession(request.source, request.options);
+    return await new web.WebBackendAdapter(toWebBackendOptions(request)).createSession(request.source, request.options);
   } catch (error) {
     if (WeftError.isInstance(error)) throw error;
     throw new BackendError((error as Error).message, { backend: 'npu', cause: error });

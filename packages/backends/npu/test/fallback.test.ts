@@ -2,12 +2,14 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { nodeBackend } from '@weft/backend-node';
 import { BackendError, createWeft, ModelLoadError, type InferenceSession } from '@weft/core';
+import { WebBackendAdapter } from '@weft/backend-web';
 import {
   NpuBackendAdapter,
   NpuSession,
   defaultSessionFactory,
   npuBackend,
   toOrtNodeSessionOptions,
+  toWebBackendOptions,
   type NpuEvent,
   type NpuSessionFactory,
   type ProviderName,
@@ -151,6 +153,17 @@ describe('npu fallback chain', () => {
     });
     const cpu = { name: 'cpu', device: 'cpu', runtime: 'onnxruntime-node', options: { name: 'cpu' }, ort: { name: 'cpu' } } as const;
     expect(toOrtNodeSessionOptions({ provider: cpu, options: { logLevel: 'fatal' }, requireFullOffload: true })).toEqual({ executionProviders: [{ name: 'cpu' }], logSeverityLevel: 4 });
+  });
+
+  it('requireFullOffload reaches WebNN through the web backend, and not its wasm CPU fallback', () => {
+    const webnn = { name: 'webnn', device: 'npu', runtime: 'onnxruntime-web', options: { name: 'webnn' }, ort: { name: 'webnn', deviceType: 'npu' } } as const;
+    const full = toWebBackendOptions({ provider: webnn, requireFullOffload: true });
+    expect(full).toEqual({ executionProviders: [{ name: 'webnn', deviceType: 'npu' }], requireFullOffload: true });
+    expect(toWebBackendOptions({ provider: webnn, requireFullOffload: false })).toEqual({ executionProviders: [{ name: 'webnn', deviceType: 'npu' }] });
+    const wasm = { name: 'wasm', device: 'cpu', runtime: 'onnxruntime-web', options: { name: 'wasm' }, ort: { name: 'wasm' } } as const;
+    expect(toWebBackendOptions({ provider: wasm, requireFullOffload: true })).toEqual({ executionProviders: [{ name: 'wasm' }] });
+    // The web backend takes both as they are (it refuses requireFullOffload with any provider but a lone webnn).
+    expect(() => new WebBackendAdapter(full)).not.toThrow();
   });
 
   it('a factory that throws a non-Error or returns no session fails that provider, and the chain moves on', async () => {

@@ -84,12 +84,13 @@ export class SessionPool {
   }
 
   /**
-   * The typed error for a rejection of {@link runStep} or {@link run}: Weft's own errors as they
-   * are, `ModelDisposedError` once the pool was released, otherwise a `BackendError`.
+   * The typed error for a rejection of {@link runStep} or {@link run}: `ModelDisposedError` once
+   * the pool was released (whatever the backend rejected with), Weft's own errors as they are,
+   * otherwise a `BackendError`.
    */
   failure(active: ActiveSession, cause: unknown): Error {
+    if (this.released) return ModelDisposedError.isInstance(cause) ? cause : new ModelDisposedError(DISPOSED_MID_RUN);
     if (WeftError.isInstance(cause)) return cause;
-    if (this.released) return new ModelDisposedError(DISPOSED_MID_RUN);
     return new BackendError(`The ${active.backend} backend failed: ${describeCause(cause)}`, { backend: active.backend, cause });
   }
 

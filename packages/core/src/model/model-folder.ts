@@ -194,7 +194,7 @@ class HttpModelFolder implements ModelFolder {
     for (const [location, extent] of extents) {
       const name = folder + checkExternalDataLocation(location, graph);
       // The check above keeps the name inside the folder; the URL it makes must say the same.
-      if (!new URL(this.resolve(name)).href.startsWith(new URL(this.resolve(folder)).href)) {
+      if (!absoluteUrl(this.resolve(name)).startsWith(absoluteUrl(this.resolve(folder)))) {
         throw new ModelLoadError(`${graph} names an external data file at ${JSON.stringify(location)}, outside the graph's folder.`, { path: graph });
       }
       // No bigger than the graph's tensors read from it: an endless answer stops there.
@@ -495,4 +495,13 @@ function causeOf(error: unknown): unknown {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * `url` made absolute: as it is when it has a scheme, else against the page's address (a
+ * browser's `weft.load('/models/story/')` fetches relative to the page, as `fetch` does).
+ */
+function absoluteUrl(url: string): string {
+  const base = (globalThis as { location?: { href?: unknown } }).location?.href;
+  return new URL(url, typeof base === 'string' ? base : undefined).href;
 }
