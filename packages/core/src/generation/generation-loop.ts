@@ -62,7 +62,7 @@ async function runGeneration(
   const { layout, tokenizer, generationConfig, hooks, sessions } = ctx;
   let active = ctx.failover ? await sessions.acquire() : sessions.current;
   const vocab = ctx.config.vocabSize;
-  const prompts = promptIds(request, tokenizer, vocab);
+  const prompts = promptIds(request, tokenizer, vocab, ctx.config.maxPositions);
   const sampling = resolveSamplingOptions(request, generationConfig);
   let longest = 0;
   for (const p of prompts) longest = Math.max(longest, p.length);

@@ -1,3 +1,4 @@
+import { ContextOverflowError } from '../errors/context-overflow-error.js';
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import type { GenerationRequest } from '../spec/request.js';
 import { quoteValue } from '../util/describe-cause.js';
@@ -17,7 +18,7 @@ const REQUEST_KEYS: readonly string[] = Object.keys(REQUEST_FIELDS);
  * tokenizer's special-token rules; chat prompts are encoded without adding specials when the
  * template already writes the BOS token; `inputIds` are used exactly as given.
  */
-export function promptIds(request: GenerationRequest, tokenizer: Tokenizer, vocabSize: number): number[][] {
+export function promptIds(request: GenerationRequest, tokenizer: Tokenizer, vocabSize: number, contextLength = Infinity): number[][] {
   if (typeof request !== 'object' || request === null || Array.isArray(request)) {
     throw new InvalidOptionsError(`generate takes a request object such as { prompt: 'Once upon a time' } (got ${quoteValue(request)}).`, { option: 'request' });
   }
@@ -35,8 +36,8 @@ export function promptIds(request: GenerationRequest, tokenizer: Tokenizer, voca
   }
   let rows: number[][];
   if (hasIds) rows = idRows(request.inputIds!, vocabSize);
-  else if (hasPrompt) rows = promptRows(request.prompt!, tokenizer);
-  else rows = chatRows(request.messages!, tokenizer);
+  else if (hasPrompt) rows = promptRows(request.prompt!, tokenizer, contextLength);
+  else rows = chatRows(request.messages!, tokenizer, contextLength);
   if (rows.length === 0) throw new InvalidOptionsError('The request has no prompts.', { option: 'prompt' });
   for (const row of rows) {
     if (row.length === 0) throw new InvalidOptionsError('A prompt encodes to zero tokens; give at least one token.', { option: 'prompt' });
@@ -73,13 +74,60 @@ function badIds(vocabSize: number): InvalidOptionsError {
   return new InvalidOptionsError(`inputIds must be integers in [0, ${vocabSize}).`, { option: 'inputIds' });
 }
 
-function promptRows(prompt: NonNullable<GenerationRequest['prompt']>, tokenizer: Tokenizer): number[][] {
+function promptRows(prompt: NonNullable<GenerationRequest['prompt']>, tokenizer: Tokenizer, contextLength: number): number[][] {
   const prompts = typeof prompt === 'string' ? [prompt] : Array.isArray(prompt) ? prompt : undefined;
   if (prompts === undefined || prompts.some((p) => typeof p !== 'string')) throw new InvalidOptionsError('prompt must be a string or an array of strings.', { option: 'prompt' });
-  return prompts.map((p) => tokenizer.encode(p));
+  return prompts.map((p) => {
+    refuseCertainOverflow(p, tokenizer, contextLength);
+    return tokenizer.encode(p);
+  });
 }
 
-function chatRows(list: NonNullable<GenerationRequest['messages']>, tokenizer: Tokenizer): number[][] {
+/** Prompts over this many characters per position of the context are counted in chunks first. */
+const CHARS_PER_POSITION_CHECKED = 8;
+/** Characters per chunk of that count (at least; a chunk ends before a space). */
+const COUNT_CHUNK = 1 << 16;
+/** Tokens a chunk's edges can add (a prefix space marker, a pair merged across the cut): taken off each chunk's count. */
+const CHUNK_EDGE_SLACK = 8;
+
+/**
+ * Refuses a prompt far too long for the context without encoding all of it: encoding is
+ * synchronous, and a 50 MB prompt took over a minute before the overflow was reported. Only
+ * prompts longer than {@link CHARS_PER_POSITION_CHECKED} characters per position are counted: in
+ * chunks cut before a space (where pre-tokenizers split anyway), each counting its tokens less
+ * {@link CHUNK_EDGE_SLACK}, so the sum never exceeds the whole prompt's count. Once the sum
+ * reaches the context it is a `ContextOverflowError`; a prompt that may still fit is encoded whole.
+ */
+function refuseCertainOverflow(text: string, tokenizer: Tokenizer, contextLength: number): void {
+  if (!(text.length > contextLength * CHARS_PER_POSITION_CHECKED)) return;
+  const atLeast = tokensAtLeast(text, tokenizer, contextLength);
+  if (atLeast >= contextLength) {
+    throw new ContextOverflowError(
+      `The prompt has at least ${atLeast} tokens (${text.length} characters) but the model's context is ${contextLength}; shorten the prompt.`,
+      { promptTokens: atLeast, contextLength },
+    );
+  }
+}
+
+/**
+ * A lower bound of the number of tokens `text` encodes to (special tokens aside), counted chunk by
+ * chunk until it reaches `stopAt`.
+ */
+export function tokensAtLeast(text: string, tokenizer: Tokenizer, stopAt = Infinity): number {
+  let atLeast = 0;
+  for (let start = 0; start < text.length && atLeast < stopAt; ) {
+    let end = Math.min(text.length, start + COUNT_CHUNK);
+    if (end < text.length) {
+      const space = text.lastIndexOf(' ', end);
+      if (space > start) end = space;
+    }
+    atLeast += Math.max(0, tokenizer.encode(text.slice(start, end), { addSpecialTokens: false }).length - CHUNK_EDGE_SLACK);
+    start = end;
+  }
+  return atLeast;
+}
+
+function chatRows(list: NonNullable<GenerationRequest['messages']>, tokenizer: Tokenizer, contextLength: number): number[][] {
   if (!Array.isArray(list)) throw new InvalidOptionsError('messages must be a list of { role, content } objects with string fields.', { option: 'messages' });
   const conversations = (list.length > 0 && Array.isArray(list[0]) ? list : [list]) as readonly (readonly ChatMessage[])[];
   return conversations.map((messages) => {
@@ -88,6 +136,7 @@ function chatRows(list: NonNullable<GenerationRequest['messages']>, tokenizer: T
     }
     if (messages.length === 0) throw new InvalidOptionsError('messages must hold at least one { role, content } message.', { option: 'messages' });
     const text = tokenizer.applyChatTemplate(messages, { addGenerationPrompt: true });
+    refuseCertainOverflow(text, tokenizer, contextLength);
     return tokenizer.encode(text, { addSpecialTokens: !tokenizer.chatTemplateAddsBos });
   });
 }
