@@ -59,7 +59,7 @@ ${MODEL}
   --temperature T            0 = greedy (default: generation_config.json, else greedy)
   --top-k K                  keep the K most likely tokens (default: the model's, else 50; 0 = off)
   --top-p P                  nucleus sampling mass in (0, 1]
-  --min-p P                  drop tokens below P x the top probability, in [0, 1)
+  --min-p P                  drop tokens below P x the top probability, in [0, 1]
   --repetition-penalty R     > 1 penalises tokens already seen (1 = off)
   --seed S                   seed of the sampler; the same seed gives the same tokens
   --stop STR                 stop when STR is produced (repeatable; never printed)

@@ -26,7 +26,7 @@ describe('bad command lines exit 2 with one line on stderr', () => {
     [['generate', '--prompt', 'a', '--temperature', 'Infinity'], /--temperature must be/],
     [['generate', '--prompt', 'a', '--top-p', '1.5'], /--top-p must be a number in \(0, 1\]/],
     [['generate', '--prompt', 'a', '--top-p', '0'], /--top-p must be/],
-    [['generate', '--prompt', 'a', '--min-p', '1'], /--min-p must be a number in \[0, 1\)/],
+    [['generate', '--prompt', 'a', '--min-p', '1.5'], /--min-p must be a number in \[0, 1\]/],
     [['generate', '--prompt', 'a', '--top-k', '2.5'], /--top-k must be an integer/],
     [['generate', '--prompt', 'a', '--top-k', '99999999999999999999'], /^weft: --top-k must be at most 9007199254740991 \(got "99999999999999999999"\)\n/],
     [['bench', '--batch', '257'], /--batch must be at most 256 \(got "257"\)/],

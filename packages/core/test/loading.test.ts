@@ -171,7 +171,7 @@ describe('bad requests', () => {
     [{ prompt: 'x', temperature: -1 }, /temperature must be a number >= 0/],
     [{ prompt: 'x', topP: 0 }, /topP must be in \(0, 1\]/],
     [{ prompt: 'x', topK: 1.5 }, /topK must be an integer/],
-    [{ prompt: 'x', minP: 1 }, /minP must be in \[0, 1\)/],
+    [{ prompt: 'x', minP: 1.01 }, /minP must be in \[0, 1\] \(1 keeps only the most likely tokens\)/],
     [{ prompt: 'x', repetitionPenalty: 0 }, /repetitionPenalty must be a number > 0/],
     [{ prompt: 'x', maxTokens: 0 }, /maxTokens must be an integer >= 1/],
     [{ prompt: 'x', stop: [''] }, /stop must be a list of non-empty strings/],

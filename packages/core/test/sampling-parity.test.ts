@@ -371,3 +371,24 @@ describe('warper order, repetition penalty and seeds, on the story model', () =>
     expect(done(await collect(model.generate({ ...request, seed: 124 }))).rows.map((r) => r.ids)).not.toEqual(rows);
   });
 });
+
+describe('minP of 1', () => {
+  it('keeps only the most likely tokens (ties included), as generation_config min_p 1 does', () => {
+    const logits = Float32Array.of(0.5, 2, 2, -1, 1.9);
+    applyMinP(logits, 1);
+    expect(Array.from(logits)).toEqual([-Infinity, 2, 2, -Infinity, -Infinity]);
+  });
+
+  it('is accepted in a request: sampling at any temperature then picks the greedy tokens', async () => {
+    const weft = runtime();
+    try {
+      const model = await weft.load(storyModel);
+      const prompt = 'Once upon a time, there was a little fox named';
+      const greedy = done(await collect(model.generate({ prompt, maxTokens: 16 }))).rows[0]!.ids;
+      const sampled = done(await collect(model.generate({ prompt, maxTokens: 16, temperature: 1.5, minP: 1, seed: 3 }))).rows[0]!.ids;
+      expect(sampled).toEqual(greedy);
+    } finally {
+      await weft.dispose();
+    }
+  });
+});

@@ -30,7 +30,7 @@ export interface GenerationRequest {
   readonly topK?: number;
   /** Nucleus sampling mass in (0, 1]; 1 = off. Default: generation_config's `top_p`, else 1. */
   readonly topP?: number;
-  /** Sampling drops tokens below minP × the top probability, in [0, 1); 0 = off. Default: generation_config's `min_p`, else 0. */
+  /** Sampling drops tokens below minP × the top probability, in [0, 1] (as generation_config's `min_p`); 0 = off. Default: generation_config's `min_p`, else 0. */
   readonly minP?: number;
   /** > 1 penalises tokens already in the prompt or output (CTRL-style). Default 1. */
   readonly repetitionPenalty?: number;
