@@ -13,7 +13,8 @@
  * `@weft/plugin-kv`'s main one, which stays free of Node.js built-ins.
  */
 import assert from 'node:assert/strict';
-import { seededRandom, type BackendTensor, type InferenceSession, type KvCacheStore, type KvLayout, type KvSelection, type TensorDataType, type TensorDataTypeMap } from '@weft/core';
+import { encodeFp16 } from './quant/fp16.js';
+import { seededRandom, tensorFloat32, type BackendTensor, type InferenceSession, type KvCacheStore, type KvLayout, type KvSelection, type TensorDataType, type TensorDataTypeMap } from '@weft/core';
 
 /** A CPU tensor that records its disposal. */
 export interface FakeTensor<T extends TensorDataType = TensorDataType> extends BackendTensor<T> {
@@ -128,6 +129,7 @@ export function checkKvStoreContract(create: () => KvCacheStore, options: Confor
   assert.equal(typeof store.name, 'string');
   assert.ok(store.name.length > 0, 'the store needs a name');
   store.dispose(); // before begin: must be harmless
+  if (store.float16Cache === true) checkFloat16CacheContract(create, options);
 
   const checkFeeds = (when: string): Record<string, BackendTensor> => {
     const feeds = store.materialize();
@@ -318,4 +320,73 @@ export function checkKvStoreContract(create: () => KvCacheStore, options: Confor
   const plain = rerun('run after the garbage-collected one', false);
   for (const t of plain.created.filter(owned)) assert.ok(t.disposed, 'run after the garbage-collected one: dispose() left a tensor undisposed');
   for (const t of plain.given) assert.ok(t.disposed, 'run after the garbage-collected one: a present tensor was never disposed');
+}
+
+/**
+ * For a store declaring `float16Cache` (also run by {@link checkKvStoreContract}): one instance
+ * begun with a float32 layout and one with the same layout's `pastType: 'float16'` go through the
+ * same prefill, decode steps and eviction, the second given float16 presents and the first the
+ * same values as float32. The second must feed float16 past tensors of the same dims holding the
+ * float16 of what the first feeds (within one float16 step), and report the same length and bytes.
+ */
+export function checkFloat16CacheContract(create: () => KvCacheStore, options: Omit<ConformanceOptions, 'tolerance'> = {}): void {
+  const B = options.batchSize ?? 2;
+  const H = options.numKvHeads ?? 2;
+  const D = options.headDim ?? 16;
+  const layout = fakeLayout(options.numLayers ?? 2, H, D);
+  const pastNames = [...layout.pastKeyNames, ...layout.pastValueNames];
+  const presentNames = [...layout.presentKeyNames, ...layout.presentValueNames];
+  const random = seededRandom((options.seed ?? 7) + 1);
+  const [wide, half] = [create(), create()];
+  assert.equal(half.float16Cache, true, 'float16 run: the store does not declare float16Cache');
+  wide.begin({ layout, batchSize: B, session: fakeSession(true).session });
+  half.begin({ layout: { ...layout, pastType: 'float16' }, batchSize: B, session: fakeSession(true).session });
+  const counts = [6, 1, 1, 2, ...Array.from({ length: 12 }, () => 1)];
+  for (const [step, count] of counts.entries()) {
+    const when = `float16 run step ${step}`;
+    const fed = half.materialize();
+    const past = half.length;
+    const halves: Record<string, BackendTensor> = {};
+    const floats: Record<string, BackendTensor> = {};
+    presentNames.forEach((name, i) => {
+      const fedPast = fed[pastNames[i]!];
+      assert.ok(fedPast, `${when}: materialize() has no ${pastNames[i]}`);
+      assert.equal(fedPast.type, 'float16', `${when}: ${pastNames[i]} type`);
+      // A present is the fed past, then the new tokens, per batch row and head.
+      const bits = new Uint16Array(B * H * (past + count) * D);
+      for (let row = 0; row < B * H; row++) {
+        bits.set((fedPast.data as Uint16Array).subarray(row * past * D, (row + 1) * past * D), row * (past + count) * D);
+        encodeFp16(Array.from({ length: count * D }, () => random() * 2 - 1), bits, (row * (past + count) + past) * D);
+      }
+      const dims = [B, H, past + count, D];
+      halves[name] = fakeTensor('float16', bits, dims);
+      floats[name] = fakeTensor('float32', tensorFloat32(halves[name]!), dims);
+    });
+    wide.materialize();
+    wide.append(floats);
+    half.append(halves);
+    if (step === 8 && options.evicts !== false) {
+      const keep: KvSelection = { kind: 'shared', slots: [0, 1, 3, 4, 6, 7, 8, 9, 10] };
+      wide.retain!(keep);
+      half.retain!(keep);
+    }
+    const a = wide.materialize();
+    const b = half.materialize();
+    assert.equal(half.length, wide.length, `${when}: length`);
+    assert.equal(half.bytes(), wide.bytes(), `${when}: bytes()`);
+    for (const name of pastNames) {
+      const tb = b[name];
+      assert.ok(tb, `${when}: materialize() has no ${name}`);
+      assert.equal(tb.type, 'float16', `${when}: ${name} type`);
+      assert.deepEqual([...tb.dims], [...a[name]!.dims], `${when}: ${name} dims`);
+      const got = tensorFloat32(tb);
+      const want = a[name]!.data as Float32Array;
+      for (let i = 0; i < want.length; i++) {
+        const w = want[i]!;
+        assert.ok(Math.abs(got[i]! - w) <= Math.abs(w) * 2 ** -10 + 2 ** -24, `${when}: ${name}[${i}] is ${got[i]}, the float16 of ${w} expected`);
+      }
+    }
+  }
+  wide.dispose();
+  half.dispose();
 }

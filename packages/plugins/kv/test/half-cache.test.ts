@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { BackendTensor, KvCacheStore, KvLayout } from '@weft/core';
 import type { WeftModel } from '@weft/core';
 import { Fp16KvStore, Int4KvStore, Int8KvStore, KiviKvStore, TemporalKvStore } from '../src/index.js';
-import { fakeLayout, fakeSession, fakeTensor } from '../src/conformance.js';
+import { checkFloat16CacheContract, checkKvStoreContract, fakeLayout, fakeSession, fakeTensor } from '../src/conformance.js';
 import { decodeFp16, encodeFp16 } from '../src/quant/fp16.js';
 import { collect, done, runtime, tinyModel, windowRouter } from './helpers.js';
 
@@ -104,5 +104,31 @@ describe('stores serve a float16 cache themselves', () => {
     store.begin({ layout, batchSize: 1, session: fakeSession(true).session });
     const presents = Object.fromEntries([...layout.presentKeyNames, ...layout.presentValueNames].map((n) => [n, fakeTensor('float32', new Float32Array(8), [1, 1, 1, 8])]));
     expect(() => store.append(presents)).toThrow(/int8 was begun for a float16 cache; present\.0\.key is float32/);
+  });
+});
+
+describe('the conformance kit and float16Cache', () => {
+  it('checks a store that declares float16Cache on a float16 cache too, and fails one that does not serve it', () => {
+    // The kit's own stores pass (stores.test.ts); one that claims the flag but works in float32 does not.
+    const claims = (): KvCacheStore => {
+      const inner = new Int8KvStore();
+      return {
+        specificationVersion: 'v1',
+        name: 'claims-float16',
+        float16Cache: true,
+        get length() {
+          return inner.length;
+        },
+        begin: (init) => inner.begin({ ...init, layout: { ...init.layout, pastType: undefined } }),
+        materialize: () => inner.materialize(),
+        append: (presents) => inner.append(presents),
+        bytes: () => inner.bytes(),
+        slotPositions: () => inner.slotPositions(),
+        retain: (selection) => inner.retain(selection),
+        dispose: () => inner.dispose(),
+      };
+    };
+    expect(() => checkKvStoreContract(claims, { tolerance: 0.0041 })).toThrow(/float16 run step 0: past_key_values\.0\.key type/);
+    expect(() => checkFloat16CacheContract(() => new Int8KvStore())).not.toThrow();
   });
 });
