@@ -431,4 +431,25 @@ describe('loading over HTTP', () => {
       server.close();
     }
   });
+
+  it('behind a server that answers missing files with its page (Vite), finds the merged decoder; a named graph served as a page is refused', async () => {
+    const page = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end(req.method === 'HEAD' ? undefined : '<!doctype html><html></html>');
+    };
+    const server = await serveFolder(fixture('tiny-merged'), { missing: page });
+    const weft = runtime();
+    try {
+      // onnx/model.onnx is the page: the search goes on to onnx/decoder_model_merged.onnx.
+      const model = await weft.load(server.url);
+      expect(model.layout.useCacheBranch).toBeDefined();
+      expect((await model.text({ prompt: 'Once', maxTokens: 4 })).length).toBeGreaterThan(0);
+      const named = await weft.load(server.url, { onnxFile: 'onnx/model.onnx' }).catch((e: unknown) => e);
+      expect(ModelLoadError.isInstance(named)).toBe(true);
+      expect((named as Error).message).toMatch(/onnx\/model\.onnx was served as an HTML page \(content-type text\/html\), not the file/);
+    } finally {
+      await weft.dispose();
+      server.close();
+    }
+  });
 });

@@ -38,8 +38,11 @@ export interface ModelFolder {
    * missing, for optional files; otherwise it is a `ModelLoadError`.
    */
   readText(file: string, options?: { readonly pageIsMissing?: boolean }): Promise<string | undefined>;
-  /** Size in bytes of a file, or `undefined` when it does not exist. */
-  size(file: string): Promise<number | undefined>;
+  /**
+   * Size in bytes of a file, or `undefined` when it does not exist; with `pageIsMissing`, an HTTP
+   * server's HTML page in its place counts as missing too (as for `readText`).
+   */
+  size(file: string, options?: { readonly pageIsMissing?: boolean }): Promise<number | undefined>;
   /** Throws a `ModelLoadError` unless the folder exists. */
   assertExists(): Promise<void>;
   /** How a backend should open one of the folder's files: by path on disk, or by fetched bytes. */
@@ -170,11 +173,16 @@ class HttpModelFolder implements ModelFolder {
     return bytes === undefined ? undefined : new TextDecoder().decode(bytes);
   }
 
-  size(file: string): Promise<number | undefined> {
-    return this.request(file, 'HEAD', async (response) => {
-      const length = Number(response.headers.get('content-length') ?? Number.NaN);
-      return Number.isFinite(length) ? length : 1;
-    });
+  size(file: string, options: { readonly pageIsMissing?: boolean } = {}): Promise<number | undefined> {
+    return this.request(
+      file,
+      'HEAD',
+      async (response) => {
+        const length = Number(response.headers.get('content-length') ?? Number.NaN);
+        return Number.isFinite(length) ? length : 1;
+      },
+      options.pageIsMissing,
+    );
   }
 
   async externalDataFiles(file: string): Promise<readonly string[]> {
@@ -463,7 +471,10 @@ export async function readJsonObject(folder: ModelFolder, file: string): Promise
 export async function findGraph(folder: ModelFolder, onnxFile: string | undefined): Promise<string> {
   const candidates = onnxFile ? [onnxFile] : GRAPH_CANDIDATES;
   for (const file of candidates) {
-    const size = await folder.size(file);
+    // Searching, a server's HTML page in place of a candidate (single-page-app servers such as
+    // Vite's answer missing files so) means that candidate is absent; a graph named by `onnxFile`
+    // served as a page is an error saying so.
+    const size = await folder.size(file, { pageIsMissing: onnxFile === undefined });
     if (size === undefined) continue;
     const path = folder.resolve(file);
     if (size === 0) throw new ModelLoadError(`${path} is empty.`, { path });
