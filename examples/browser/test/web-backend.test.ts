@@ -379,7 +379,7 @@ describe.skipIf(!existsSync(CHROMIUM))('web backend in Chromium', () => {
       ['no-graph', '', /^No ONNX graph in .*\/no-graph\/: looked for onnx\/model\.onnx, onnx\/decoder_model_merged\.onnx, model\.onnx\.$/],
       ['truncated', 'onnx/model.onnx', /^The web backend could not load .*\/truncated\/onnx\/model\.onnx \(corrupt or truncated ONNX file\?\): onnxruntime-web could not create a session/],
       ['broken-off', 'onnx/model.onnx', /broken-off\/onnx\/model\.onnx: (Failed to fetch|the download broke off)/],
-      ['no-cors', 'config.json', /^Cannot fetch .*\/no-cors\/config\.json: Failed to fetch$/],
+      ['no-cors', 'config.json', /^Cannot fetch .*\/no-cors\/config\.json: Failed to fetch \(the browser gives no reason: the server may be unreachable, or refuse this page's origin; a model folder on another origin must send Access-Control-Allow-Origin\)$/],
       ['mismatch', 'onnx/model.onnx', /mismatch\/onnx\/model\.onnx/],
     ];
 

@@ -497,8 +497,14 @@ function fetchFailure(error: unknown): string {
     if (text !== '' && text !== message) reason = text;
     cause = causeOf(cause);
   }
+  if (reason === undefined && BROWSER_FETCH_FAILURE.test(message)) return `${message} (${BROWSER_FETCH_ADVICE})`;
   return reason === undefined || message.includes(reason) ? message : `${message} (${reason})`;
 }
+
+/** What browsers say, and only say, when a fetch fails (Chromium, Firefox, Safari). */
+const BROWSER_FETCH_FAILURE = /^(?:Failed to fetch|NetworkError when attempting to fetch resource\.?|Load failed)$/;
+const BROWSER_FETCH_ADVICE =
+  "the browser gives no reason: the server may be unreachable, or refuse this page's origin; a model folder on another origin must send Access-Control-Allow-Origin";
 
 function causeOf(error: unknown): unknown {
   try {
