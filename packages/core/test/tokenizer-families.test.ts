@@ -376,6 +376,32 @@ describe('chat prompts', () => {
       expect(chatIds(build(l2), turns).filter((id) => id === 1)).toHaveLength(2);
     });
 
+    it('written for some conversations only: each prompt gets exactly one (decided per prompt, not per template)', () => {
+      // The load-time probe (a lone user message) sees no BOS; longer conversations get one from the template.
+      const t = withTemplate(`{%- if messages | length > 1 %}{{- bos_token }}{%- endif %}${without}`);
+      expect(t.chatTemplateAddsBos).toBe(false);
+      const one = [{ role: 'user', content: 'Hi' }];
+      const three = [...one, { role: 'assistant', content: 'Hello' }, { role: 'user', content: 'More' }];
+      expect(leadingCount(chatIds(t, one), 1)).toBe(1);
+      expect(leadingCount(chatIds(t, three), 1)).toBe(1);
+    });
+
+    it('a tokenizer that adds BOS and EOS to plain text: the chat prompt gets the BOS, never the EOS', () => {
+      const f = structuredClone(mistral);
+      const eos = 2;
+      (f.tokenizerJson as Record<string, unknown>)['post_processor'] = {
+        type: 'TemplateProcessing',
+        single: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '</s>', type_id: 0 } }],
+        pair: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '</s>', type_id: 0 } }, { Sequence: { id: 'B', type_id: 1 } }],
+        special_tokens: { '<s>': { id: '<s>', ids: [1], tokens: ['<s>'] }, '</s>': { id: '</s>', ids: [eos], tokens: ['</s>'] } },
+      };
+      const t = build(f, { chat_template: without });
+      expect(t.encode('Hello').at(-1)).toBe(eos);
+      const ids = chatIds(t);
+      expect(leadingCount(ids, 1)).toBe(1);
+      expect(ids).not.toContain(eos);
+    });
+
     it('a template that refuses the probe conversation (a lone user message) is judged by its source', () => {
       const refusing = `{%- if messages | length < 2 %}{{- raise_exception("Start with a system message.") }}{%- endif %}`;
       expect(withTemplate(refusing + MISTRAL_TEMPLATE).chatTemplateAddsBos).toBe(true);

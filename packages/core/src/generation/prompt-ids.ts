@@ -137,6 +137,45 @@ function chatRows(list: NonNullable<GenerationRequest['messages']>, tokenizer: T
     if (messages.length === 0) throw new InvalidOptionsError('messages must hold at least one { role, content } message.', { option: 'messages' });
     const text = tokenizer.applyChatTemplate(messages, { addGenerationPrompt: true });
     refuseCertainOverflow(text, tokenizer, contextLength);
-    return tokenizer.encode(text, { addSpecialTokens: !tokenizer.chatTemplateAddsBos });
+    return chatPromptIds(text, tokenizer);
   });
+}
+
+/**
+ * A rendered chat prompt's ids with the tokenizer's leading special ids (BOS) exactly once: the
+ * text's own ids when the template wrote them, else those ids after them. Decided per prompt, as a
+ * template may write BOS for some conversations only (e.g. when the first message is a system
+ * one); never with the trailing specials (EOS) some tokenizers add to a plain text. A tokenizer
+ * whose leading ids cannot be told from a probe falls back on its `chatTemplateAddsBos`.
+ */
+function chatPromptIds(text: string, tokenizer: Tokenizer): number[] {
+  const leading = leadingSpecialIds(tokenizer);
+  if (leading === undefined) return tokenizer.encode(text, { addSpecialTokens: !tokenizer.chatTemplateAddsBos });
+  const ids = tokenizer.encode(text, { addSpecialTokens: false });
+  if (leading.length === 0 || leading.every((id, i) => ids[i] === id)) return ids;
+  return [...leading, ...ids];
+}
+
+/** Per tokenizer: the ids encoding with specials puts before a text's own (none for Qwen2, GPT-2). */
+const leadingIds = new WeakMap<Tokenizer, readonly number[] | undefined>();
+
+/**
+ * The ids `encode(text)` puts before the text's own, from a probe word encoded both ways; undefined
+ * when the probe shows no such prefix (its own ids are not found within the full encoding).
+ */
+function leadingSpecialIds(tokenizer: Tokenizer): readonly number[] | undefined {
+  if (leadingIds.has(tokenizer)) return leadingIds.get(tokenizer);
+  let leading: readonly number[] | undefined;
+  const bare = tokenizer.encode('Hello', { addSpecialTokens: false });
+  const full = tokenizer.encode('Hello');
+  if (bare.length > 0) {
+    for (let at = 0; at + bare.length <= full.length; at++) {
+      if (bare.every((id, i) => full[at + i] === id)) {
+        leading = full.slice(0, at);
+        break;
+      }
+    }
+  }
+  leadingIds.set(tokenizer, leading);
+  return leading;
 }

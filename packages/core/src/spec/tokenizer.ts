@@ -16,9 +16,10 @@ export interface Tokenizer {
   /** Renders `messages` with the model's chat template. Throws when the model has none. */
   applyChatTemplate(messages: readonly ChatMessage[], options?: { readonly addGenerationPrompt?: boolean }): string;
   /**
-   * Whether chat prompts are encoded without specials: the chat template already writes what
-   * encoding with specials would put first (the BOS), or the tokenizer puts nothing first (so an
-   * EOS its post-processor appends does not end the prompt).
+   * Whether the chat template writes what encoding with specials would put first (the BOS), as
+   * judged at load from a one-message conversation, or the tokenizer puts nothing first. Core
+   * checks each chat prompt itself where the tokenizer's leading ids can be found (encoding a
+   * probe word with and without specials), and uses this flag only where they cannot.
    */
   readonly chatTemplateAddsBos: boolean;
   /**
