@@ -58,7 +58,7 @@ ${MODEL}
   --max-tokens N             new tokens at most (default 256, capped by the context)
   --temperature T            0 = greedy (default: generation_config.json, else greedy)
   --top-k K                  keep the K most likely tokens (default: the model's, else 50; 0 = off)
-  --top-p P                  nucleus sampling mass in (0, 1]
+  --top-p P                  nucleus sampling mass in [0, 1]
   --min-p P                  drop tokens below P x the top probability, in [0, 1]
   --repetition-penalty R     > 1 penalises tokens already seen (1 = off)
   --seed S                   seed of the sampler; the same seed gives the same tokens

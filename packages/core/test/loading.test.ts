@@ -71,7 +71,7 @@ describe('loading bad model folders', () => {
   cases.push(
     ['a negative default temperature', generationConfig('g-temp', { do_sample: true, temperature: -3 }), /generation_config\.json: temperature must be a number >= 0 \(got -3\)/],
     ['a string temperature', generationConfig('g-temp-str', { temperature: 'hot' }), /temperature must be a number >= 0 \(got "hot"\)/],
-    ['top_p above 1', generationConfig('g-top-p', { top_p: 7 }), /top_p must be in \(0, 1\]/],
+    ['top_p above 1', generationConfig('g-top-p', { top_p: 7 }), /top_p must be in \[0, 1\]/],
     ['a negative top_k', generationConfig('g-top-k', { top_k: -4 }), /top_k must be an integer >= 0/],
     ['a non-positive repetition penalty', generationConfig('g-penalty', { repetition_penalty: -2 }), /repetition_penalty must be a number > 0/],
     ['an EOS id outside the vocabulary', generationConfig('g-eos', { eos_token_id: 5000 }), /eos_token_id must be a token id in \[0, 1024\) or a list of them/],
@@ -169,7 +169,7 @@ describe('bad requests', () => {
 
   it.each([
     [{ prompt: 'x', temperature: -1 }, /temperature must be a number >= 0/],
-    [{ prompt: 'x', topP: 0 }, /topP must be in \(0, 1\]/],
+    [{ prompt: 'x', topP: -0.1 }, /topP must be in \[0, 1\] \(0 keeps only the most likely token\)/],
     [{ prompt: 'x', topK: 1.5 }, /topK must be an integer/],
     [{ prompt: 'x', minP: 1.01 }, /minP must be in \[0, 1\] \(1 keeps only the most likely tokens\)/],
     [{ prompt: 'x', repetitionPenalty: 0 }, /repetitionPenalty must be a number > 0/],

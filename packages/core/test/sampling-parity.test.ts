@@ -372,7 +372,7 @@ describe('warper order, repetition penalty and seeds, on the story model', () =>
   });
 });
 
-describe('minP of 1', () => {
+describe('minP of 1 and topP of 0', () => {
   it('keeps only the most likely tokens (ties included), as generation_config min_p 1 does', () => {
     const logits = Float32Array.of(0.5, 2, 2, -1, 1.9);
     applyMinP(logits, 1);
@@ -387,6 +387,9 @@ describe('minP of 1', () => {
       const greedy = done(await collect(model.generate({ prompt, maxTokens: 16 }))).rows[0]!.ids;
       const sampled = done(await collect(model.generate({ prompt, maxTokens: 16, temperature: 1.5, minP: 1, seed: 3 }))).rows[0]!.ids;
       expect(sampled).toEqual(greedy);
+      // topP of 0 too (transformers accepts top_p 0): only the most likely token stays.
+      const nucleus = done(await collect(model.generate({ prompt, maxTokens: 16, temperature: 1.5, topP: 0, seed: 3 }))).rows[0]!.ids;
+      expect(nucleus).toEqual(greedy);
     } finally {
       await weft.dispose();
     }

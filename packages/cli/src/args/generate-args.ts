@@ -48,7 +48,7 @@ export function parseGenerateArgs(args: readonly string[]): GenerateArgs {
       maxTokens: optional(s('max-tokens'), (t) => parseInteger('max-tokens', t, 1)),
       temperature: optional(s('temperature'), (t) => parseDecimal('temperature', t, { ok: (v) => v >= 0, rule: 'a number >= 0 (0 = greedy)' })),
       topK: optional(s('top-k'), (t) => parseInteger('top-k', t, 0)),
-      topP: optional(s('top-p'), (t) => parseDecimal('top-p', t, { ok: (v) => v > 0 && v <= 1, rule: 'a number in (0, 1]' })),
+      topP: optional(s('top-p'), (t) => parseDecimal('top-p', t, { ok: (v) => v <= 1, rule: 'a number in [0, 1]' })),
       minP: optional(s('min-p'), (t) => parseDecimal('min-p', t, { ok: (v) => v <= 1, rule: 'a number in [0, 1]' })),
       repetitionPenalty: optional(s('repetition-penalty'), (t) =>
         parseDecimal('repetition-penalty', t, { ok: (v) => v > 0, rule: 'a number > 0 (1 = off)' }),

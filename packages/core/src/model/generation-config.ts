@@ -60,7 +60,7 @@ export function parseGenerationConfig(raw: unknown, config: ModelConfig, path = 
     doSample: doSample === true,
     temperature: num('temperature', (v) => v >= 0, 'a number >= 0'),
     topK: g.top_k === null ? 0 : num('top_k', (v) => Number.isInteger(v) && v >= 0, 'an integer >= 0'),
-    topP: num('top_p', (v) => v > 0 && v <= 1, 'in (0, 1]'),
+    topP: num('top_p', (v) => v >= 0 && v <= 1, 'in [0, 1]'),
     minP: num('min_p', (v) => v >= 0 && v <= 1, 'in [0, 1]'),
     repetitionPenalty: num('repetition_penalty', (v) => v > 0, 'a number > 0'),
     raw: g,

@@ -28,7 +28,7 @@ export interface GenerationRequest {
   readonly temperature?: number;
   /** Sampling keeps the K most likely tokens; 0 = off. Default: generation_config's `top_k`, else 50 (as transformers). */
   readonly topK?: number;
-  /** Nucleus sampling mass in (0, 1]; 1 = off. Default: generation_config's `top_p`, else 1. */
+  /** Nucleus sampling mass in [0, 1] (0 keeps only the most likely token); 1 = off. Default: generation_config's `top_p`, else 1. */
   readonly topP?: number;
   /** Sampling drops tokens below minP × the top probability, in [0, 1] (as generation_config's `min_p`); 0 = off. Default: generation_config's `min_p`, else 0. */
   readonly minP?: number;

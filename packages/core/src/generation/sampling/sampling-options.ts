@@ -28,7 +28,7 @@ export function resolveSamplingOptions(request: GenerationRequest, defaults: Gen
   const { temperature, topK, topP, minP, repetitionPenalty, seed } = request;
   if (temperature !== undefined && !(isNumber(temperature) && temperature >= 0)) invalid('temperature', temperature, 'a number >= 0 (0 = greedy)');
   if (topK !== undefined && !(isNumber(topK) && Number.isInteger(topK) && topK >= 0)) invalid('topK', topK, 'an integer >= 0 (0 = off)');
-  if (topP !== undefined && !(isNumber(topP) && topP > 0 && topP <= 1)) invalid('topP', topP, 'in (0, 1]');
+  if (topP !== undefined && !(isNumber(topP) && topP >= 0 && topP <= 1)) invalid('topP', topP, 'in [0, 1] (0 keeps only the most likely token)');
   if (minP !== undefined && !(isNumber(minP) && minP >= 0 && minP <= 1)) invalid('minP', minP, 'in [0, 1] (1 keeps only the most likely tokens)');
   if (repetitionPenalty !== undefined && !(isNumber(repetitionPenalty) && repetitionPenalty > 0)) invalid('repetitionPenalty', repetitionPenalty, 'a number > 0 (1 = off)');
   if (seed !== undefined && !Number.isSafeInteger(seed)) invalid('seed', seed, `an integer within ±${Number.MAX_SAFE_INTEGER}`);
