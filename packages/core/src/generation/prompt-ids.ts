@@ -3,6 +3,7 @@ import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import type { GenerationRequest } from '../spec/request.js';
 import { quoteValue } from '../util/describe-cause.js';
 import { checkKnownKeys } from '../util/known-keys.js';
+import { leadingSpecialIds } from '../tokenizer/leading-special-ids.js';
 import type { ChatMessage, Tokenizer } from '../spec/tokenizer.js';
 
 /** Every field of a `GenerationRequest` (a record, so the compiler checks none is missing). */
@@ -149,33 +150,17 @@ function chatRows(list: NonNullable<GenerationRequest['messages']>, tokenizer: T
  * whose leading ids cannot be told from a probe falls back on its `chatTemplateAddsBos`.
  */
 function chatPromptIds(text: string, tokenizer: Tokenizer): number[] {
-  const leading = leadingSpecialIds(tokenizer);
+  const leading = cachedLeadingIds(tokenizer);
   if (leading === undefined) return tokenizer.encode(text, { addSpecialTokens: !tokenizer.chatTemplateAddsBos });
   const ids = tokenizer.encode(text, { addSpecialTokens: false });
   if (leading.length === 0 || leading.every((id, i) => ids[i] === id)) return ids;
   return [...leading, ...ids];
 }
 
-/** Per tokenizer: the ids encoding with specials puts before a text's own (none for Qwen2, GPT-2). */
+/** Per tokenizer: the ids encoding with specials puts before a text's own (see `leadingSpecialIds`). */
 const leadingIds = new WeakMap<Tokenizer, readonly number[] | undefined>();
 
-/**
- * The ids `encode(text)` puts before the text's own, from a probe word encoded both ways; undefined
- * when the probe shows no such prefix (its own ids are not found within the full encoding).
- */
-function leadingSpecialIds(tokenizer: Tokenizer): readonly number[] | undefined {
-  if (leadingIds.has(tokenizer)) return leadingIds.get(tokenizer);
-  let leading: readonly number[] | undefined;
-  const bare = tokenizer.encode('Hello', { addSpecialTokens: false });
-  const full = tokenizer.encode('Hello');
-  if (bare.length > 0) {
-    for (let at = 0; at + bare.length <= full.length; at++) {
-      if (bare.every((id, i) => full[at + i] === id)) {
-        leading = full.slice(0, at);
-        break;
-      }
-    }
-  }
-  leadingIds.set(tokenizer, leading);
-  return leading;
+function cachedLeadingIds(tokenizer: Tokenizer): readonly number[] | undefined {
+  if (!leadingIds.has(tokenizer)) leadingIds.set(tokenizer, leadingSpecialIds(tokenizer));
+  return leadingIds.get(tokenizer);
 }

@@ -7,6 +7,7 @@ import { quoteValue } from '../util/describe-cause.js';
 import { byteLevelPieces, type TokenPiece } from './byte-level-pieces.js';
 import { checkTokenizerJson } from './check-tokenizer-json.js';
 import { registerCleanUp } from './clean-up-spaces.js';
+import { leadingSpecialIds } from './leading-special-ids.js';
 import {
   BoundedChatTemplate,
   CHAT_TEMPLATE_PROBE_LIMITS,
@@ -74,7 +75,7 @@ export class HfTokenizer implements Tokenizer {
       const text = typeof v === 'string' ? v : typeof v === 'object' && v !== null ? (v as { content?: unknown }).content : undefined;
       if (typeof text === 'string') this.specials[key] = text;
     }
-    const leading = this.leadingSpecialIds();
+    const leading = leadingSpecialIds(this);
     // Older repositories name bos_token only in special_tokens_map.json, which Weft does not read:
     // the token the post-processor puts first stands in (an explicit null stays none).
     const firstToken = leading?.[0] === undefined ? undefined : this.core.id_to_token(leading[0]);
@@ -92,26 +93,6 @@ export class HfTokenizer implements Tokenizer {
       }
     }
     this.chatTemplateAddsBos = source !== undefined && this.templateStartsWith(leading, source);
-  }
-
-  /**
-   * The ids encoding with specials puts before a text's own (BOS), from encoding a probe word both
-   * ways; undefined when the probe shows nothing (it encodes to no ids).
-   */
-  private leadingSpecialIds(): number[] | undefined {
-    let bare: number[];
-    let full: number[];
-    try {
-      bare = this.encode('Hello', { addSpecialTokens: false });
-      full = this.encode('Hello');
-    } catch {
-      return undefined; // a tokenizer that cannot encode it fails on real text, not at load
-    }
-    if (bare.length === 0) return undefined;
-    for (let k = 0; k + bare.length <= full.length; k++) {
-      if (bare.every((id, i) => full[k + i] === id)) return full.slice(0, k);
-    }
-    return undefined;
   }
 
   /** See `chatTemplateAddsBos`. */
