@@ -190,9 +190,13 @@ describe('graphs with external data files', () => {
         dirs.push(dir);
         await writeFile(join(dir, 'model.onnx'), source.bytes);
         for (const file of source.externalData ?? []) await writeFile(join(dir, file.path), file.data);
-        return new NodeBackendAdapter({ intraOpNumThreads: 1 }).createSession({ kind: 'path', path: join(dir, 'model.onnx') }, options);
+        const session = await new NodeBackendAdapter({ intraOpNumThreads: 1 }).createSession({ kind: 'path', path: join(dir, 'model.onnx') }, options);
+        const run = session.run.bind(session);
+        // Fails its runs on demand, to see where failover would go.
+        return Object.assign(session, { run: (...args: Parameters<typeof run>) => (failRuns ? Promise.reject(new Error('this backend broke down')) : run(...args)) });
       },
     };
+    let failRuns = false;
     const plugin = definePlugin({ name: 'on-disk', version: '1.0.0', apiVersion: '^0.1.0', setup: (ctx) => ctx.register('backend', { name: 'bytes-to-disk', priority: 300, create: () => onDisk }) });
     const weft = createWeft({ plugins: [nodeBackend({ defaults: { intraOpNumThreads: 1 } }), plugin] });
     runtimes.push(weft);
@@ -204,6 +208,10 @@ describe('graphs with external data files', () => {
       expect(model.backend).toBe('bytes-to-disk');
       const ids = done(await collect(model.generate(request))).rows[0]!.ids;
       expect(ids).toEqual(await tokens(fixture('tiny')));
+      // With its backend broken, the stream has nowhere to go: node is no fallback for this graph.
+      failRuns = true;
+      const error = await collect(model.generate(request)).catch((e: unknown) => e);
+      expect((error as Error).message).toBe('No backend left to continue on (bytes-to-disk: failed during the run).');
     } finally {
       server.close();
       await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
