@@ -79,6 +79,9 @@ export function parseOptions<S extends OptionSchema>(router: string, schema: S, 
   return out as ParsedOptions<S>;
 }
 
+/** A decimal number as a string: `2.5`, `-1`, `.5`, `1e-3` (surrounding spaces allowed). */
+const DECIMAL = /^\s*[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?\s*$/i;
+
 function parseValue(spec: OptionSpec, value: unknown): number | boolean | string | undefined {
   switch (spec.type) {
     case 'int': {
@@ -86,7 +89,8 @@ function parseValue(spec: OptionSpec, value: unknown): number | boolean | string
       return typeof n === 'number' && Number.isSafeInteger(n) && n >= spec.min ? n : undefined;
     }
     case 'number': {
-      const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+      // Decimal notation only, as for integers: Number() would also read '0x10' as 16.
+      const n = typeof value === 'string' && DECIMAL.test(value) ? Number(value) : value;
       if (typeof n !== 'number' || !Number.isFinite(n) || n < spec.min) return undefined;
       return spec.max !== undefined && n > spec.max ? undefined : n;
     }

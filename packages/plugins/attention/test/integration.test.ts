@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isAnalysisOf, type AttentionRouter, type KvSelection, type RoutingContext, type WeftModel } from '@weft/core';
+import { isAnalysisOf, tensorFloat32, type AttentionRouter, type KvSelection, type RoutingContext, type WeftModel } from '@weft/core';
 import { attentionRouters, createRouter, sinkWindow, type RouterDecision } from '../src/index.js';
 import { ATTENTIONS_GRAPH, collect, done, feedSpy, runtime, storyModel, tinyModel, type FeedRecord } from './helpers.js';
 
@@ -200,6 +200,41 @@ describe('routers on models/story (attention outputs)', () => {
     const evaluated = await model.evaluate({ inputIds: prompt, router: measured(createRouter(name, options), after) });
     expect(Number.isFinite(evaluated.perplexity)).toBe(true);
     expect(Math.max(...after)).toBeLessThanOrEqual(BUDGET);
+  });
+
+  it('hybrid + attention-importance keeps, after the prefill, the older tokens the newest query attends to most', async () => {
+    const inner = createRouter('hybrid', { budget: BUDGET });
+    /** Attention of the prompt's last query to every slot, summed over layers and query heads. */
+    let newest: number[] = [];
+    let kept: readonly number[] | undefined;
+    const spy: AttentionRouter = {
+      specificationVersion: 'v1',
+      name: 'spy',
+      observe(o) {
+        if (o.step === 0) {
+          newest = [];
+          for (const name of o.layout.attentionNames) {
+            const t = o.outputs[name]!;
+            const [, heads, seq, total] = t.dims as [number, number, number, number];
+            const data = tensorFloat32(t);
+            for (let h = 0; h < heads; h++) for (let k = 0; k < total; k++) newest[k] = (newest[k] ?? 0) + data[(h * seq + seq - 1) * total + k]!;
+          }
+        }
+        inner.observe(o);
+      },
+      select(c) {
+        const s = inner.select(c);
+        if (c.step === 0 && s?.kind === 'shared') kept = s.slots;
+        return s;
+      },
+    };
+    await collect(model.generate({ inputIds: prompt, maxTokens: 2, router: spy, analyzers: ['attention-importance'] }));
+    const window = BUDGET / 2;
+    const older = Array.from({ length: prompt.length - window }, (_, i) => i);
+    const top = [...older].sort((a, b) => newest[b]! - newest[a]! || a - b).slice(0, BUDGET - window).sort((a, b) => a - b);
+    expect(kept).toEqual([...top, ...Array.from({ length: window }, (_, i) => prompt.length - window + i)]);
+    // Not the first tokens, which the prompt's column sums (every query sees them) would keep.
+    expect(kept!.slice(0, BUDGET - window)).not.toEqual(older.slice(0, BUDGET - window));
   });
 
   it('heavy-hitter selects per head (different positions per kv head)', async () => {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { InvalidOptionsError, parseNamedRef } from '@weft/core';
-import { AttentionScores, RouterDecisionsAnalyzer, VERSION, attentionRouters, createRouter, type ContentAwareRouter, type HeavyHitterRouter, type RouterDecision } from '../src/index.js';
+import { AttentionImportanceAnalyzer, AttentionScores, RouterDecisionsAnalyzer, VERSION, attentionRouters, createRouter, type ContentAwareRouter, type HeavyHitterRouter, type RouterDecision } from '../src/index.js';
 import { layout, observation, routing, slotsOf, tensor } from './synthetic.js';
 
 // Prefill of 3 tokens, 4 query heads over 2 kv heads. Rows are per query (causal).
@@ -137,6 +137,21 @@ describe('hybrid', () => {
     expect(recency.select(routing(kv, 5))).toEqual({ kind: 'shared', slots: [2, 3, 4] });
   });
 
+  it('attention-importance is what the newest query of each row attends to, not the prefill column sums', () => {
+    const att = layout({ attentions: true });
+    // Row 0: the prefill above (last query rows: 0.2 0.2 0.6 twice, 0.1 0.8 0.1, 0.2 0.7 0.1 → 0.7, 1.9, 1.4;
+    // its column sums 6.0, 4.6, 1.4 would rank slot 0 first). Row 1: every head's last query reads slot 2.
+    const second = [1 / 3, 1 / 3, 1 / 3, 1 / 3, 1 / 3, 1 / 3, 0, 0, 1];
+    const batch = tensor([...(prefillAttention.data as Float32Array), ...second, ...second, ...second, ...second], [2, 4, 3, 3]);
+    const analyzer = new AttentionImportanceAnalyzer();
+    analyzer.observe(observation(att, { batchSize: 2, outputs: { 'attentions.0': batch } }));
+    expect(Array.from(analyzer.importance()!, (v) => +v.toFixed(5))).toEqual([0.7, 1.9, 5.4]);
+    // Alone, row 0 makes hybrid keep slot 1 (the newest query's choice) with the newest slot.
+    analyzer.observe(observation(att, { outputs: { 'attentions.0': prefillAttention } }));
+    const router = createRouter('hybrid', { budget: 2, window: 1 });
+    expect(router.select({ ...routing(att, 3), importance: analyzer.importance()! })).toEqual({ kind: 'shared', slots: [1, 2] });
+  });
+
   it('rejects an importance of the wrong length', () => {
     const router = createRouter('hybrid', { budget: 3, fallback: 'recency' });
     expect(() => router.select(routing(kv, 5, { importance: [1, 2] }))).toThrow(/2 values but the cache holds 5/);
@@ -187,14 +202,46 @@ describe('router-decisions', () => {
     };
     const first = new RouterDecisionsAnalyzer();
     request(first, 2);
-    expect(first.observe(observation(kv, {}))).toMatchObject({ router: 'window', step: 1 });
+    // The request's next step publishes the decision made after step 1.
+    expect(first.observe(observation(kv, { step: 2 }))).toMatchObject({ router: 'window', step: 1 });
     const second = new RouterDecisionsAnalyzer();
     request(second, 3);
     // The first request is over: its analyzer no longer hears (nor is held by) the router.
-    expect(first.observe(observation(kv, {}))).toBeUndefined();
-    expect(second.observe(observation(kv, {}))).toMatchObject({ router: 'window', step: 2 });
+    expect(first.observe(observation(kv, { step: 3 }))).toBeUndefined();
+    expect(second.observe(observation(kv, { step: 3 }))).toMatchObject({ router: 'window', step: 2 });
     // Listeners added with onDecision stay.
     expect(seen).toHaveLength(5);
+  });
+
+  it('starts afresh when one analyzer instance serves a later request', () => {
+    /** One request's steps, in core's order: the analyzer observes, then the router decides. */
+    const request = (analyzer: RouterDecisionsAnalyzer, router: ReturnType<typeof createRouter> | undefined, steps: number) => {
+      const published: unknown[] = [];
+      for (let step = 0; step < steps; step++) {
+        const o = observation(kv, { step });
+        published.push(analyzer.observe(o));
+        router?.observe!(o);
+        router?.select(routing(kv, 3, { step }));
+      }
+      return published;
+    };
+    const analyzer = new RouterDecisionsAnalyzer();
+    const first = createRouter('window', { budget: 2 });
+    expect(request(analyzer, first, 3).map((d) => (d as RouterDecision | undefined)?.step)).toEqual([undefined, 0, 1]);
+    // Step 0 of the next request has no decision yet (not the first request's last one, step 2).
+    const second = createRouter('sink-window', { sinks: 1, window: 1 });
+    const published = request(analyzer, second, 2) as (RouterDecision | undefined)[];
+    expect(published[0]).toBeUndefined();
+    expect(published[1]).toMatchObject({ router: 'sink-window', step: 0 });
+    // A request without a router of this package publishes nothing, even while the router the
+    // analyzer heard before decides for another request.
+    const third: unknown[] = [];
+    for (let step = 0; step < 3; step++) {
+      third.push(analyzer.observe(observation(kv, { step })));
+      second.observe(observation(kv, { step }));
+      second.select(routing(kv, 3, { step }));
+    }
+    expect(third).toEqual([undefined, undefined, undefined]);
   });
 });
 
@@ -226,6 +273,17 @@ describe('content-aware', () => {
     for (const id of [1, 2, 3, 1, 2, 3, 1, 2, 3]) router.observe(observation(kv, { step: 3, inputIds: [[id]], logits: [peaked], outputs: { 'present.0.key': keys(5) } }));
     router.select(routing(kv, 5));
     expect(router.lastDecision).toMatchObject({ policy: 'key-norm', reason: 'repetition' });
+  });
+
+  it('reads a prompt longer than a call can take as arguments (a long-context prefill)', () => {
+    const router = createRouter('content-aware', { budget: 4, sinks: 1, repetitionWindow: 8 }) as ContentAwareRouter;
+    const n = 300_000;
+    // Distinct ids except the last 8, a loop: the repetition is measured over those only.
+    const ids = Array.from({ length: n }, (_, i) => (i < n - 8 ? i : [1, 2, 3][i % 3]!));
+    router.observe(observation(kv, { inputIds: [ids], logits: [peaked], outputs: { 'present.0.key': keys(5) } }));
+    router.select(routing(kv, 5));
+    expect(router.lastDecision).toMatchObject({ policy: 'key-norm', reason: 'repetition' });
+    expect(router.lastDecision?.signals?.repetition).toBeCloseTo(3 / 6, 10);
   });
 
   it('decides once per request in request mode', () => {
@@ -272,6 +330,10 @@ describe('options', () => {
     expect(bad('heavy-hitter', { budget: 10, recent: 12 }).message).toMatch(/heavy = -2/);
     expect(bad('window', { window: 8, budget: 9 }).message).toMatch(/same knob/);
     expect(bad('content-aware', { repetition: 2 }).message).toMatch(/number in \[0, 1\]/);
+    // Numbers as strings are decimal, as integers are ('0x10' is not 16).
+    expect(bad('content-aware', { entropy: '0x10' }).message).toMatch(/option "entropy" must be number >= 0 \(got "0x10"\)/);
+    expect(bad('content-aware', { repetition: '0b1' }).message).toMatch(/option "repetition" must be number in \[0, 1\]/);
+    expect(createRouter('content-aware', { entropy: ' 1.5e0 ', repetition: '.25' })).toMatchObject({ settings: { entropy: 1.5, repetition: 0.25 } });
     expect(bad('window', { positions: 'relative' }).message).toMatch(/absolute \| cache/);
     expect(bad('nope', {}).message).toMatch(/Unknown attention router "nope".*sink-window/);
     expect(bad('window', [1]).message).toMatch(/options must be an object/);

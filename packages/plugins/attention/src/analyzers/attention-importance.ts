@@ -1,14 +1,15 @@
 import type { Analyzer, ForwardObservation } from '@weft/core';
 import { tensorFloat32 } from '@weft/core';
 import { noAttentionsError } from '../routers/heavy-hitter.js';
-import { accumulateAttention } from '../select/scores.js';
 
 /**
  * Publishes a per-slot importance (for `hybrid` and any router reading
- * `RoutingContext.importance`): the attention each cached slot received in this step, summed
- * over layers, heads, query rows and batch rows. Stateless, so `hybrid` + this analyzer keeps
- * the tokens the newest queries attend to most (as TOVA does) rather than H2O's running sum.
- * Needs a graph with `attentions.{i}` outputs. Emits no `analysis` events itself.
+ * `RoutingContext.importance`): the attention each cached slot receives from the newest query
+ * of the step (the last fed token of each batch row), summed over layers, query heads and batch
+ * rows. Stateless, so `hybrid` + this analyzer keeps the tokens the newest query attends to most
+ * (as TOVA does) rather than H2O's running sum; in a prefill, the earlier prompt rows do not
+ * count (their column sums would favour the oldest tokens, which every row can see). Needs a
+ * graph with `attentions.{i}` outputs. Emits no `analysis` events itself.
  */
 export class AttentionImportanceAnalyzer implements Analyzer {
   readonly name = 'attention-importance';
@@ -21,9 +22,15 @@ export class AttentionImportanceAnalyzer implements Analyzer {
     for (const name of names) {
       const tensor = observation.outputs[name];
       if (!tensor) throw new Error(`the step did not return ${name}`);
-      sum ??= new Float64Array(tensor.dims[3]!);
-      // One "head" bucket: every query head sums into it.
-      accumulateAttention([sum], tensorFloat32(tensor), tensor.dims);
+      const [batch, heads, seq, total] = tensor.dims as [number, number, number, number];
+      sum ??= new Float64Array(total);
+      if (sum.length !== total) throw new Error(`${name} covers ${total} slots but the first layer covers ${sum.length}`);
+      const data = tensorFloat32(tensor);
+      // Row `seq - 1` of every (batch row, head): the newest query.
+      for (let bh = 0; bh < batch * heads; bh++) {
+        const base = (bh * seq + seq - 1) * total;
+        for (let t = 0; t < total; t++) sum[t]! += data[base + t]!;
+      }
     }
     this.latest = sum ? Float32Array.from(sum) : undefined;
     return undefined;

@@ -26,7 +26,8 @@ export function linkDecisions(observation: ForwardObservation, router: BudgetRou
  * by name or as instances); with another router it publishes nothing. Analyzers observe a
  * step before the router decides, so the event of step `t` carries the decision made after
  * step `t - 1`, i.e. the cache step `t` ran with; the decision after the last step is not
- * published (read it from the router's `lastDecision`).
+ * published (read it from the router's `lastDecision`). An instance may serve several requests
+ * one after another (each starts afresh), not two at once.
  */
 export class RouterDecisionsAnalyzer implements Analyzer {
   readonly name = 'router-decisions';
@@ -55,6 +56,13 @@ export class RouterDecisionsAnalyzer implements Analyzer {
   }
 
   observe(observation: ForwardObservation): RouterDecision | undefined {
+    // A run's first step: nothing this request decided is pending yet. An instance passed to
+    // several requests in turn would otherwise publish the previous request's last decision,
+    // and keep hearing that request's router (which another request may be using now).
+    if (observation.step === 0) {
+      this.release();
+      this.pending = undefined;
+    }
     analyzerOf.set(observation, this);
     const d = this.pending;
     this.pending = undefined;

@@ -73,8 +73,11 @@ export class ContentAwareRouter extends BudgetRouter {
     let sum = 0;
     for (const row of observation.logits) sum += logitEntropy(row);
     this.entropy = observation.logits.length > 0 ? sum / observation.logits.length : 0;
-    this.history.push(...fed);
-    if (this.history.length > this.settings.repetitionWindow) this.history = this.history.slice(-this.settings.repetitionWindow);
+    // Only the last `repetitionWindow` ids matter. No spread: a long prompt as call arguments
+    // would overflow the stack (V8 fails at ~150k arguments).
+    const keep = this.settings.repetitionWindow;
+    for (let i = Math.max(0, fed.length - keep); i < fed.length; i++) this.history.push(fed[i]!);
+    if (this.history.length > keep) this.history = this.history.slice(-keep);
   }
 
   override select(context: RoutingContext): KvSelection | undefined {
