@@ -86,10 +86,10 @@ ${MODEL}
                              the context's length, each starting with the last token of the one before
   --prefill N                tokens of each document fed in the first forward pass (default 1)
 ${PIPELINE}
-  --json                     print one JSON object: perplexity, nll, tokens, documents, longDocuments and
-                             windows (forward runs), kvBytes (at-rest bytes of the store after the last
-                             document), kvBytesFp32 (what float32 would hold), their maxima over
-                             documents, and msPerToken
+  --json                     print one JSON object: perplexity, nll, tokens, documents, skippedDocuments
+                             (under two tokens), longDocuments and windows (evaluate runs), kvBytes
+                             (at-rest bytes of the store after the last document), kvBytesFp32 (what
+                             float32 would hold), their maxima over documents, and msPerToken
   -h, --help                 show this help
 `,
   bench: `Usage: weft bench [--model DIR] [--backend NAME] [--tokens N] [--prompt-tokens P] [--batch B] [--runs R] [--warmup W] [--json]

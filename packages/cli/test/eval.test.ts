@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { createWeft } from '@weft/core';
 import { nodeBackend } from '@weft/backend-node';
-import { evaluateDocuments, InterruptedError } from '../src/index.js';
+import ort from 'onnxruntime-node';
+import { evaluateDocuments, InterruptedError, splitDocuments } from '../src/index.js';
 import { contextWindows } from '../src/eval/evaluate-documents.js';
 import { cli, MODELS, storyModel } from './helpers.js';
 
@@ -56,6 +57,30 @@ describe.each(MODELS)('weft eval on $name', (model) => {
     expect(chunked['perplexity']).toBeCloseTo(one['perplexity']!, 3);
   });
 
+  it('agrees with one uncached forward pass of the graph per document (every token after the first scored)', async () => {
+    const result = await cli(['eval', '--model', model.dir, '--threads', '1', '--text-file', file, '--json']);
+    const report = JSON.parse(result.stdout) as Record<string, number>;
+    const documents = splitDocuments(readFileSync(file, 'utf8'));
+    const weft = createWeft({ plugins: [nodeBackend({ defaults: { intraOpNumThreads: 1 } })] });
+    const session = await ort.InferenceSession.create(join(model.dir, 'onnx/model.onnx'), { intraOpNumThreads: 1 });
+    try {
+      const loaded = await weft.load(model.dir);
+      let nll = 0;
+      let tokens = 0;
+      for (const document of documents) {
+        const ids = loaded.tokenizer.encode(document);
+        nll += await referenceNll(session, loaded.layout, ids);
+        tokens += ids.length - 1;
+      }
+      expect(report['tokens']).toBe(tokens);
+      expect(Math.abs(report['nll']! - nll) / nll).toBeLessThan(1e-4);
+      expect(Math.abs(report['perplexity']! - Math.exp(nll / tokens)) / Math.exp(nll / tokens)).toBeLessThan(1e-4);
+    } finally {
+      await session.release();
+      await weft.dispose();
+    }
+  });
+
   it('prints a readable summary without --json', async () => {
     const result = await cli(['eval', '--model', model.dir, '--threads', '1', '--text-file', file]);
     expect(result.code).toBe(0);
@@ -71,6 +96,44 @@ describe.each(MODELS)('weft eval on $name', (model) => {
     expect(JSON.parse(json.stdout)).toMatchObject({ tokens: 1, msPerToken: null });
     const text = await cli(['eval', '--model', model.dir, '--threads', '1', '--text-file', short]);
     expect(text.stdout).toMatch(/ms\/token +n\/a \(no single-token step/);
+  });
+});
+
+/**
+ * Summed NLL of every token after the first, from one forward pass of the whole sequence with an
+ * empty past (no Weft code in the path), log-softmax in float64.
+ */
+async function referenceNll(session: ort.InferenceSession, layout: { numLayers: number; numKvHeads: number; headDim: number }, ids: readonly number[]): Promise<number> {
+  const n = ids.length;
+  const feeds: Record<string, ort.Tensor> = {
+    input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, n]),
+    attention_mask: new ort.Tensor('int64', new BigInt64Array(n).fill(1n), [1, n]),
+    position_ids: new ort.Tensor('int64', BigInt64Array.from({ length: n }, (_, i) => BigInt(i)), [1, n]),
+  };
+  for (let i = 0; i < layout.numLayers; i++) {
+    for (const kind of ['key', 'value']) feeds[`past_key_values.${i}.${kind}`] = new ort.Tensor('float32', new Float32Array(0), [1, layout.numKvHeads, 0, layout.headDim]);
+  }
+  const logits = (await session.run(feeds))['logits']!;
+  const vocab = logits.dims[2]!;
+  const data = logits.data as Float32Array;
+  let nll = 0;
+  for (let p = 0; p < n - 1; p++) {
+    const row = data.subarray(p * vocab, (p + 1) * vocab);
+    let max = -Infinity;
+    for (const x of row) max = Math.max(max, x);
+    let sum = 0;
+    for (const x of row) sum += Math.exp(x - max);
+    nll += max + Math.log(sum) - row[ids[p + 1]!]!;
+  }
+  return nll;
+}
+
+describe('documents of weft eval', () => {
+  it('are separated by lines holding only whitespace, Unicode spaces and form feeds included', () => {
+    // Before: only spaces and tabs counted, so a line of no-break spaces joined two documents.
+    expect(splitDocuments('Tom ran.\n\u00a0\u3000\nSam sat.')).toEqual(['Tom ran.', 'Sam sat.']);
+    expect(splitDocuments('Tom ran.\r\n\f\r\nSam sat.\n\v\t\nLily hid.')).toEqual(['Tom ran.', 'Sam sat.', 'Lily hid.']);
+    expect(splitDocuments('Tom ran.\nSam sat.')).toEqual(['Tom ran.\nSam sat.']);
   });
 });
 

@@ -13,7 +13,7 @@ export interface EvalSummary {
   readonly skippedDocuments: number;
   /** Documents longer than the model's context, each scored in several windows (see {@link contextWindows}). */
   readonly longDocuments: number;
-  /** Forward runs over all documents: one per document, more for a long one. */
+  /** `model.evaluate` runs over all documents: one per document, more for a long one. */
   readonly windows: number;
   /** KV bytes at the end of the last document, and the most over all documents. */
   readonly kvBytes: number;
@@ -22,8 +22,8 @@ export interface EvalSummary {
   readonly kvBytesFp32: number;
   readonly kvBytesFp32Max: number;
   /**
-   * Median over documents of each document's median ms per single-token step; null when no
-   * single-token step ran (every document was scored by its prefill alone).
+   * Median over documents (over windows, for a long one) of each one's median ms per single-token
+   * step; null when no single-token step ran (every document was scored by its prefill alone).
    */
   readonly msPerToken: number | null;
 }

@@ -1,8 +1,11 @@
-/** Splits text into documents on blank lines (lines holding only whitespace count as blank). */
+/**
+ * Splits text into documents on blank lines: lines holding nothing or only whitespace (spaces,
+ * tabs, no-break and other Unicode spaces, form feeds) separate documents, which are trimmed.
+ */
 export function splitDocuments(text: string): string[] {
   return text
     .replace(/\r\n?/g, '\n')
-    .split(/\n[ \t]*\n/)
+    .split(/\n[^\S\n]*\n/)
     .map((d) => d.trim())
     .filter((d) => d !== '');
 }

@@ -11,10 +11,12 @@ import { resolveComponents } from './resolve-components.js';
 import { claimInstances, releaseInstances } from './instance-claims.js';
 import { logSumExp } from './sampling/softmax.js';
 import { runStage } from './stage-runner.js';
+import { stageHooks } from './stage-hooks.js';
+import { checkHookFeeds } from './check-feeds.js';
 import { takePresents } from './take-presents.js';
 import { stepFeeds } from './step-feeds.js';
 import { applyRouter } from './apply-router.js';
-import { disposeStore, storeAppend, storeBegin, storeBytes, storeMaterialize, storeSlotPositions } from './kv/store-calls.js';
+import { disposeStore, storeAppend, storeBegin, storeBytes, storeLength, storeMaterialize, storeSlotPositions } from './kv/store-calls.js';
 import { cacheKeyRerotation } from './kv/rerotate-keys.js';
 import type { AttentionRouter } from '../spec/attention-router.js';
 import { median } from '../util/median.js';
@@ -61,7 +63,9 @@ const PERPLEXITY_REQUEST_KEYS: readonly string[] = Object.keys(PERPLEXITY_REQUES
 
 /**
  * Perplexity of `inputIds` through the same incremental path generation uses: a prefill of the
- * first tokens, then one token per step through the KV store, scoring each next token.
+ * first tokens, then one token per step through the KV store, scoring each next token. The
+ * runtime's `beforeForward` hooks run before each forward pass, as in generation (graph inputs a
+ * plugin feeds); the other hooks do not: the model's own logits are scored.
  */
 export async function evaluatePerplexity(ctx: GenerationContext, request: PerplexityRequest): Promise<PerplexityResult> {
   if (typeof request !== 'object' || request === null || Array.isArray(request) || ArrayBuffer.isView(request)) {
@@ -74,9 +78,12 @@ export async function evaluatePerplexity(ctx: GenerationContext, request: Perple
   }
   const ids = Array.from(given as ArrayLike<number>);
   const n = ids.length;
-  if (n < 2) throw new InvalidOptionsError('Perplexity needs at least two tokens.', { option: 'inputIds' });
-  if (ids.some((id) => !Number.isInteger(id) || id < 0 || id >= ctx.config.vocabSize)) {
-    throw new InvalidOptionsError(`inputIds must be integers in [0, ${ctx.config.vocabSize}).`, { option: 'inputIds' });
+  if (n < 2) {
+    throw new InvalidOptionsError(`Perplexity needs at least two tokens (got ${n}): the first is context only, each later one is scored.`, { option: 'inputIds' });
+  }
+  const bad = ids.findIndex((id) => !Number.isInteger(id) || id < 0 || id >= ctx.config.vocabSize);
+  if (bad >= 0) {
+    throw new InvalidOptionsError(`inputIds must be integers in [0, ${ctx.config.vocabSize}) (inputIds[${bad}] is ${quoteValue(ids[bad])}).`, { option: 'inputIds' });
   }
   if (n > ctx.config.maxPositions) {
     throw new ContextOverflowError(`The text has ${n} tokens but the model's context is ${ctx.config.maxPositions}.`, {
@@ -86,7 +93,7 @@ export async function evaluatePerplexity(ctx: GenerationContext, request: Perple
   }
   const prefill = request.prefillTokens ?? 1;
   if (!Number.isInteger(prefill) || prefill < 1 || prefill >= n) {
-    throw new InvalidOptionsError(`prefillTokens must be an integer in [1, ${n - 1}].`, { option: 'prefillTokens' });
+    throw new InvalidOptionsError(`prefillTokens must be an integer in [1, ${n - 1}] (got ${quoteValue(request.prefillTokens)}).`, { option: 'prefillTokens' });
   }
   const { signal } = request;
   if (signal !== undefined && typeof (signal as { aborted?: unknown } | null)?.aborted !== 'boolean') {
@@ -103,8 +110,11 @@ export async function evaluatePerplexity(ctx: GenerationContext, request: Perple
   const { kv, router, kvPool } = components;
   const vocab = ctx.config.vocabSize;
   const presentNames = ctx.presentNames;
+  const { beforeForward } = stageHooks(ctx.hooks);
   let nll = 0;
   const stepMs: number[] = [];
+  /** Forward passes so far: the step number routers and hooks see (0 for the prefill, as in generation). */
+  let step = 0;
   let owned: Record<string, BackendTensor> = {};
   /** Past keys re-rotated to cache positions for this step (positions: 'cache'). */
   let rotated: BackendTensor[] = [];
@@ -122,10 +132,15 @@ export async function evaluatePerplexity(ctx: GenerationContext, request: Perple
     rotated = [];
     halved = [];
   };
-  // Like generation: the request's own store and router instances serve one run at a time.
-  const claimed = claimInstances(components);
+  // A store instance the request passed is this run's to dispose only once claimed: a failed
+  // claim leaves it to the run using it. Anything else (made for this run, or from the pool) is.
+  let ownsStore = kv.owner !== 'request';
+  let claimed: readonly object[] = [];
   let failed = false;
   try {
+    // Like generation: the request's own store and router instances serve one run at a time.
+    claimed = claimInstances(components);
+    ownsStore = true;
     const rerotation = cacheKeyRerotation(router?.value.positions ?? 'absolute', layout, ctx.config, 1);
     const half = halfCacheBridge(layout, kv, router, rerotation !== undefined);
     const storeLayout = half?.layout ?? layout;
@@ -136,6 +151,7 @@ export async function evaluatePerplexity(ctx: GenerationContext, request: Perple
       const start = performance.now();
       const chunk = done === 0 ? ids.slice(0, prefill) : [ids[done]!];
       const fed = layout.hasPast ? chunk : ids.slice(0, done + chunk.length);
+      const pastLength = layout.hasPast ? storeLength(kv) : 0;
       const slots = layout.hasPast ? storeSlotPositions(kv, layout.numKvHeads)[0] ?? [] : [];
       owned = stepFeeds(session, layout, [fed], [0], {
         slotPositions: slots,
@@ -150,6 +166,10 @@ export async function evaluatePerplexity(ctx: GenerationContext, request: Perple
         rerotation.record(done, owned['position_ids']!);
       }
       if (half) halved = half.toGraph(session, feeds);
+      for (const h of beforeForward) {
+        runStage(h.owner, 'beforeForward', () => h.hooks.beforeForward!({ step, batchSize: 1, pastLength, feeds, session }));
+        checkHookFeeds(h.owner, session.inputNames, feeds);
+      }
       const outputs = await ctx.sessions.run(active, feeds);
       release();
       owned = outputs;
@@ -162,7 +182,7 @@ export async function evaluatePerplexity(ctx: GenerationContext, request: Perple
       if (router?.value.observe) {
         const last = logits.slice((seq - 1) * vocab, seq * vocab);
         runStage(router.owner, `router "${router.value.name}" observe`, () =>
-          router.value.observe!({ step: stepMs.length, batchSize: 1, inputIds: [fed], logits: [last], outputs, layout }),
+          router.value.observe!({ step, batchSize: 1, inputIds: [fed], logits: [last], outputs, layout }),
         );
       }
       // Row `seq - chunk.length + j` of the logits predicts ids[done + j + 1].
@@ -189,12 +209,13 @@ export async function evaluatePerplexity(ctx: GenerationContext, request: Perple
         storeAppend(kv, presents);
         owned = {};
         if (router) {
-          applyRouter(router, kv, { step: stepMs.length, batchSize: 1, layout: storeLayout, nextPosition: done + chunk.length, padded: false, importance: undefined });
+          applyRouter(router, kv, { step, batchSize: 1, layout: storeLayout, nextPosition: done + chunk.length, padded: false, importance: undefined });
         }
       }
       release();
       if (done > 0) stepMs.push(performance.now() - start);
       done += chunk.length;
+      step++;
     }
     const tokens = n - 1;
     const cached = layout.hasPast ? n - 1 : 0; // what a full-precision cache of every token would hold
@@ -212,7 +233,7 @@ export async function evaluatePerplexity(ctx: GenerationContext, request: Perple
   } finally {
     releaseInstances(claimed);
     release();
-    disposeStore(kv, failed, kvPool);
+    if (ownsStore) disposeStore(kv, failed, kvPool);
   }
 }
 
