@@ -24,7 +24,8 @@ export class NodeSession implements InferenceSession {
    * outputs are copied into new ArrayBuffers. Disposing one frees nothing, so Weft drops them.
    */
   readonly garbageCollectedTensors = true;
-  private released = false;
+  /** Set by the first `release()`; every later call returns it, so none resolves before the release. */
+  private releasing: Promise<void> | undefined;
 
   /**
    * @param ortSession The onnxruntime-node session this wraps, public for interop (e.g. a
@@ -48,7 +49,7 @@ export class NodeSession implements InferenceSession {
     feeds: Readonly<Record<string, BackendTensor>>,
     options: { readonly signal?: AbortSignal; readonly fetches?: readonly string[] } = {},
   ): Promise<Record<string, BackendTensor>> {
-    if (this.released) return Promise.reject(new BackendError('This session was released; load the model again.', { backend: 'node' }));
+    if (this.releasing) return Promise.reject(new BackendError('This session was released; load the model again.', { backend: 'node' }));
     if (options.signal?.aborted) return Promise.reject(options.signal.reason);
     const ortFeeds = feeds as unknown as Record<string, ortTypes.Tensor>;
     // onnxruntime's own promise, returned as it is (no extra turn before the caller sees outputs).
@@ -56,10 +57,16 @@ export class NodeSession implements InferenceSession {
     return outputs as unknown as Promise<Record<string, BackendTensor>>;
   }
 
-  async release(): Promise<void> {
-    if (this.released) return;
-    this.released = true;
-    await this.ortSession.release();
+  /** Frees the onnxruntime session. Idempotent: every call returns the first call's promise. */
+  release(): Promise<void> {
+    if (this.releasing === undefined) {
+      try {
+        this.releasing = Promise.resolve(this.ortSession.release());
+      } catch (cause) {
+        this.releasing = Promise.reject(cause);
+      }
+    }
+    return this.releasing;
   }
 }
 

@@ -11,7 +11,8 @@ export interface BreakerOptions {
 
 /**
  * Per-backend circuit breaker: opens after `failureThreshold` consecutive failures, half-opens
- * after `cooldownMs` to let one trial through, closes again on success.
+ * after `cooldownMs` to let one trial through (one call, however many ask at once), closes again
+ * on success.
  */
 export class CircuitBreaker {
   private failures = 0;
@@ -31,9 +32,15 @@ export class CircuitBreaker {
     return this.now() - this.openedAt >= this.cooldownMs ? 'half-open' : 'open';
   }
 
-  /** Whether a call may go to this backend now. */
+  /**
+   * Whether a call may go to this backend now. Half-open, the call that gets `true` is the one
+   * trial, and the cool-down starts again: calls meanwhile are refused until the trial's
+   * `success` closes the breaker or another cool-down passes (a trial that never reports back).
+   */
   allows(): boolean {
-    return this.state !== 'open';
+    const state = this.state;
+    if (state === 'half-open') this.openedAt = this.now();
+    return state !== 'open';
   }
 
   /**

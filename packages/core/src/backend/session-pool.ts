@@ -31,6 +31,10 @@ export class SessionPool {
   private released = false;
   /** Aborted by `release`: a fallback's session still opening is no longer waited for (and is released when it arrives). */
   private readonly closing = new AbortController();
+  /** The message of the `ModelDisposedError`s once released. */
+  private disposedMessage = DISPOSED_MID_RUN;
+  /** Each session's release, started once. */
+  private readonly releases = new WeakMap<InferenceSession, Promise<void>>();
 
   constructor(
     primary: ActiveSession & { readonly adapter: BackendAdapter },
@@ -89,7 +93,7 @@ export class SessionPool {
    * otherwise a `BackendError`.
    */
   failure(active: ActiveSession, cause: unknown): Error {
-    if (this.released) return ModelDisposedError.isInstance(cause) ? cause : new ModelDisposedError(DISPOSED_MID_RUN);
+    if (this.released) return ModelDisposedError.isInstance(cause) ? cause : this.disposedError();
     if (WeftError.isInstance(cause)) return cause;
     return new BackendError(`The ${active.backend} backend failed: ${describeCause(cause)}`, { backend: active.backend, cause });
   }
@@ -100,7 +104,7 @@ export class SessionPool {
    * counts as a backend failure).
    */
   run(active: ActiveSession, feeds: Readonly<Record<string, BackendTensor>>): Promise<Record<string, BackendTensor>> {
-    if (this.released) return Promise.reject(new ModelDisposedError(DISPOSED_MID_RUN));
+    if (this.released) return Promise.reject(this.disposedError());
     const candidate = this.candidates.length === 1 ? this.candidates[0] : this.candidates.find((c) => c.adapter.name === active.backend);
     const timeoutMs = this.options.runTimeoutMs;
     const startedAt = candidate?.breaker.epoch;
@@ -119,7 +123,7 @@ export class SessionPool {
         return outputs;
       },
       (cause: unknown) => {
-        if (this.released) throw new ModelDisposedError(DISPOSED_MID_RUN);
+        if (this.released) throw this.disposedError();
         candidate?.breaker.failure();
         const why = describeCause(cause);
         if (candidate) candidate.lastFailure = why;
@@ -133,7 +137,7 @@ export class SessionPool {
    * cooled down gets its half-open trial here), opening its session if needed.
    */
   async acquire(): Promise<ActiveSession> {
-    if (this.released) throw new ModelDisposedError(DISPOSED_MID_RUN);
+    if (this.released) throw this.disposedError();
     const reasons: string[] = [];
     for (const candidate of this.candidates) {
       const active = await this.open(candidate, reasons);
@@ -150,7 +154,7 @@ export class SessionPool {
    * streams. Throws a `BackendError` listing why each candidate was unusable when none is left.
    */
   async failover(failed: string, failedThisStep: ReadonlySet<string> = new Set()): Promise<ActiveSession> {
-    if (this.released) throw new ModelDisposedError(DISPOSED_MID_RUN);
+    if (this.released) throw this.disposedError();
     const start = this.candidates.findIndex((c) => c.adapter.name === failed);
     const why = (c: Candidate | undefined): string => (c?.lastFailure === undefined ? '' : ` (${c.lastFailure})`);
     const reasons: string[] = [`${failed}: failed during the run${why(this.candidates[start])}`];
@@ -172,23 +176,47 @@ export class SessionPool {
       reasons.push(`${name}: circuit open${candidate.lastFailure === undefined ? '' : ` (last failure: ${candidate.lastFailure})`}`);
       return undefined;
     }
+    const opening = (candidate.session ??= this.createSession(candidate.adapter));
+    let session: InferenceSession;
     try {
-      candidate.session ??= this.createSession(candidate.adapter);
-      const session = await candidate.session;
-      // Released while the session opened: `release` may have missed it, so free it here.
-      if (this.released) {
-        await session.release();
-        throw new ModelDisposedError(DISPOSED_MID_RUN);
-      }
-      this.active = { backend: name, session };
-      return this.active;
+      session = await opening;
     } catch (error) {
       if (ModelDisposedError.isInstance(error)) throw error;
-      delete candidate.session;
-      candidate.breaker.failure();
+      // Streams failing over at once wait on the same opening: its failure counts once, and only
+      // the first to see it forgets it (a later attempt may already have started another).
+      if (candidate.session === opening) {
+        delete candidate.session;
+        candidate.breaker.failure();
+      }
       reasons.push(`${name}: ${describeCause(error)}`);
       return undefined;
     }
+    // Released while this waited for the session (even one open long ago, a turn away): `release`
+    // may have missed a session that was still opening, so it is released here, once in all.
+    if (this.released) {
+      await this.releaseSession(session).catch(() => undefined);
+      throw this.disposedError();
+    }
+    this.active = { backend: name, session };
+    return this.active;
+  }
+
+  private disposedError(): ModelDisposedError {
+    return new ModelDisposedError(this.disposedMessage);
+  }
+
+  /** Releases `session` once, however many callers reach it (`release` and {@link open} may both). */
+  private releaseSession(session: InferenceSession): Promise<void> {
+    let releasing = this.releases.get(session);
+    if (releasing === undefined) {
+      try {
+        releasing = Promise.resolve(session.release());
+      } catch (cause) {
+        releasing = Promise.reject(cause);
+      }
+      this.releases.set(session, releasing);
+    }
+    return releasing;
   }
 
   /** A fallback's session, bounded in time and checked to be a session. */
@@ -209,16 +237,18 @@ export class SessionPool {
   }
 
   /**
-   * Releases every session the pool opened; later runs fail with `ModelDisposedError`. A fallback's
-   * session still opening is not waited for: it is released when it arrives.
+   * Releases every session the pool opened; later runs fail with `ModelDisposedError`, whose
+   * message is `message` (the first call's; default: the model was disposed, load it again). A
+   * fallback's session still opening is not waited for: it is released when it arrives.
    */
-  async release(): Promise<void> {
+  async release(message: string = DISPOSED_MID_RUN): Promise<void> {
+    if (!this.released) this.disposedMessage = message;
     this.released = true;
-    this.closing.abort(new ModelDisposedError(DISPOSED_MID_RUN));
+    this.closing.abort(this.disposedError());
     await Promise.all(
       this.candidates.map(async (c) => {
         const session = await c.session?.catch(() => undefined);
-        await session?.release();
+        if (session) await this.releaseSession(session);
       }),
     );
   }

@@ -67,8 +67,6 @@ async function runGeneration(
   let longest = 0;
   for (const p of prompts) longest = Math.max(longest, p.length);
   const { maxTokens, stop, ignoreEos } = requestLimits(request, longest, ctx.config.maxPositions);
-  const components = resolveComponents(ctx.registry, request);
-  const store = components.kv.value;
   const { presentNames } = ctx;
   const eos = ignoreEos ? NO_EOS : ctx.eosIds;
   const batch = prompts.length;
@@ -77,17 +75,8 @@ async function runGeneration(
   const padded = pads.some((p) => p > 0);
   const rows = prompts.map((p, r) => new RowState(r, p, tokenizer, stop));
   const stages = stageHooks(hooks);
-  // Unless decoding is plain greedy, picking a token rewrites logits: it works on a copy so the raw
-  // row stays intact for analyzers and for the lazily computed logprob.
-  const rewrites =
-    sampling.temperature !== 0 || sampling.repetitionPenalty !== 1 || components.processors.length > 0 ||
-    components.sampler !== undefined || stages.processLogits.length > 0;
-  // Only picks that rewrite logits draw random numbers (plain greedy takes the argmax).
-  const random = rewrites ? seededRandom(sampling.seed) : NEVER_DRAWN;
   const emitMetrics = request.metrics !== false;
   const stepMs: number[] = [];
-  const router = components.router;
-  const positionMode = router?.value.positions ?? 'absolute';
   /** Tokens fed so far, padding included: the absolute index of the next token. */
   let seen = 0;
   /** Backends the current step has failed on (made at the first failure): failover passes them over. */
@@ -122,24 +111,41 @@ async function runGeneration(
   };
   // The hooks of each stage as the run starts (indexed loops over them allocate nothing).
   const { beforeForward: beforeForwardHooks, afterForward: afterForwardHooks, afterToken: afterTokenHooks } = stages;
-  // Whether anything reads each step's observation (else it is not built).
-  const observed = components.analyzers.length > 0 || router?.value.observe !== undefined || afterForwardHooks.length > 0;
-  /** What picking needs besides the logits; one object per run, its `step` updated each step. */
-  const picking: { -readonly [K in keyof NextTokenContext]: NextTokenContext[K] } = {
-    step: 0,
-    vocab,
-    padTokenId: generationConfig.padTokenId,
-    prompts,
-    sampling,
-    random,
-    components,
-    hooks: stages.processLogits,
-    rewrites,
-  };
 
-  const claimed = claimInstances(components);
+  // Last before the try: the store may come from the pool, and every exit from here on must hand
+  // it back or dispose it. A store instance the request passed is the run's only once claimed (a
+  // claim that fails leaves it to the run using it).
+  const components = resolveComponents(ctx.registry, request);
+  let ownsStore = components.kv.owner !== 'request';
+  let claimed: readonly object[] = NOTHING_CLAIMED;
   let failed = false;
   try {
+    claimed = claimInstances(components);
+    ownsStore = true;
+    const store = components.kv.value;
+    const router = components.router;
+    const positionMode = router?.value.positions ?? 'absolute';
+    // Unless decoding is plain greedy, picking a token rewrites logits: it works on a copy so the raw
+    // row stays intact for analyzers and for the lazily computed logprob.
+    const rewrites =
+      sampling.temperature !== 0 || sampling.repetitionPenalty !== 1 || components.processors.length > 0 ||
+      components.sampler !== undefined || stages.processLogits.length > 0;
+    // Only picks that rewrite logits draw random numbers (plain greedy takes the argmax).
+    const random = rewrites ? seededRandom(sampling.seed) : NEVER_DRAWN;
+    // Whether anything reads each step's observation (else it is not built).
+    const observed = components.analyzers.length > 0 || router?.value.observe !== undefined || afterForwardHooks.length > 0;
+    /** What picking needs besides the logits; one object per run, its `step` updated each step. */
+    const picking: { -readonly [K in keyof NextTokenContext]: NextTokenContext[K] } = {
+      step: 0,
+      vocab,
+      padTokenId: generationConfig.padTokenId,
+      prompts,
+      sampling,
+      random,
+      components,
+      hooks: stages.processLogits,
+      rewrites,
+    };
     // Inside the try: a router whose positions this model cannot re-rotate fails the run, and the
     // store still goes through disposeStore.
     const rerotation = cacheKeyRerotation(positionMode, layout, ctx.config, batch);
@@ -334,13 +340,15 @@ async function runGeneration(
   } finally {
     releaseInstances(claimed);
     release();
-    disposeStore(components.kv, failed, components.kvPool);
+    if (ownsStore) disposeStore(components.kv, failed, components.kvPool);
   }
 }
 
 /** `owned` and `rotated` when a step holds no tensors: shared, never written. */
 const NOTHING_OWNED: Readonly<Record<string, BackendTensor>> = Object.freeze({});
 const NOTHING_ROTATED: readonly BackendTensor[] = Object.freeze([]);
+/** `claimed` until the run's claim succeeds. */
+const NOTHING_CLAIMED: readonly object[] = Object.freeze([]);
 
 /** The `random` of a run whose picks never draw (plain greedy decoding). */
 const NEVER_DRAWN = (): number => {

@@ -36,7 +36,9 @@ export function resolveComponents(registry: AdapterRegistry, request: Generation
     request.analyzers === undefined && request.sampler === undefined
   ) {
     const entries = defaultEntriesOf(registry);
-    return { kv: defaultStore(entries), processors: NONE, analyzers: NONE, sampler: undefined, router: defaultRouter(entries), kvPool: entries.kvPool };
+    // The router first: a store taken from the pool must not be lost to a router that fails to create.
+    const router = defaultRouter(entries);
+    return { kv: defaultStore(entries), processors: NONE, analyzers: NONE, sampler: undefined, router, kvPool: entries.kvPool };
   }
   const processors = list(request.processors, 'processors').map((r) => pick(registry, 'logits-processor', r, isProcessor));
   const analyzers = list(request.analyzers, 'analyzers').map((r) => pick(registry, 'analyzer', r, isAnalyzer));

@@ -13,6 +13,8 @@ import type { WeftModel } from '../spec/runtime.js';
 export class DefaultWeftModel implements WeftModel {
   /** Set by the first `dispose()`; every later call returns it, so none resolves before the release. */
   private disposing: Promise<void> | undefined;
+  /** Whether the runtime's `dispose()` disposed it (for the messages of later calls). */
+  private withRuntime = false;
 
   constructor(
     readonly path: string,
@@ -60,13 +62,36 @@ export class DefaultWeftModel implements WeftModel {
   }
 
   dispose(): Promise<void> {
+    return this.close(false);
+  }
+
+  /**
+   * `dispose()` for the runtime's own `dispose()`: streams it ends, and later calls, get a
+   * `ModelDisposedError` saying to create a new runtime (loading again on this one is refused).
+   */
+  disposeWithRuntime(): Promise<void> {
+    return this.close(true);
+  }
+
+  private close(withRuntime: boolean): Promise<void> {
     // The runtime forgets the model only once its sessions are released, so a `weft.dispose()`
     // meanwhile waits for this release too.
-    this.disposing ??= this.context.sessions.release().finally(() => this.onDispose(this));
+    if (!this.disposing) {
+      this.withRuntime = withRuntime;
+      this.disposing = this.context.sessions.release(withRuntime ? RUNTIME_DISPOSED_MID_RUN : undefined).finally(() => this.onDispose(this));
+    }
     return this.disposing;
   }
 
   private assertOpen(): void {
-    if (this.disposing) throw new ModelDisposedError(`The model at ${this.path} was disposed; load it again.`);
+    if (!this.disposing) return;
+    throw new ModelDisposedError(
+      this.withRuntime
+        ? `The model at ${this.path} was disposed with its Weft runtime; create a new runtime with createWeft() and load it there.`
+        : `The model at ${this.path} was disposed; load it again.`,
+    );
   }
 }
+
+const RUNTIME_DISPOSED_MID_RUN =
+  'The Weft runtime was disposed while this model was running, which disposed the model; create a new runtime with createWeft() and load the model there.';

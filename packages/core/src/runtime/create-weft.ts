@@ -104,7 +104,7 @@ export function createWeft(options: CreateWeftOptions = {}): Weft {
       await untilAborted(initial.then(() => chain), stop.signal);
       const model = await loadModel(path, loadOptions, { registry, hooks, signal: stop.signal }, (m) => models.delete(m));
       if (disposing) {
-        await model.dispose();
+        await model.disposeWithRuntime();
         throw stopped();
       }
       models.add(model);
@@ -145,7 +145,7 @@ export function createWeft(options: CreateWeftOptions = {}): Weft {
         // The reason every unfinished plugin setup and model load rejects with.
         ending.abort(new RuntimeDisposedError('The Weft runtime was disposed before this finished (a plugin setup or a model load); create a new runtime with createWeft().'));
         await Promise.allSettled([...loads]);
-        const results = await Promise.allSettled([...models].map((m) => m.dispose()));
+        const results = await Promise.allSettled([...models].map((m) => m.disposeWithRuntime()));
         const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
         if (failure) throw failure.reason;
       })();
