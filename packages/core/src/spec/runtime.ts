@@ -61,7 +61,11 @@ export interface FailoverOptions {
   readonly backends?: readonly string[];
   /** A `session.run` that takes longer counts as a failure. */
   readonly runTimeoutMs?: number;
-  /** Per-backend circuit breaker: opens after `failureThreshold` consecutive failures, half-opens after `cooldownMs`. */
+  /**
+   * Per-backend circuit breaker: opens after `failureThreshold` consecutive failures, half-opens
+   * after `cooldownMs` (one stream then tries the backend; the others go on to the next until that
+   * trial succeeds, or try again after another `cooldownMs`).
+   */
   readonly breaker?: { readonly failureThreshold?: number; readonly cooldownMs?: number };
 }
 
