@@ -1,7 +1,7 @@
 /**
  * `@weft/plugin-kv/conformance`: contract checks for any `KvCacheStore`, runnable without a model.
  * A scripted run of prefill, decode steps, shared and per-head eviction, batch 2, a left-padded row
- * and reuse against a fake session, checking shapes, values (within a tolerance), slot positions, byte accounting,
+ * and reuse (with another batch size) against a fake session, checking shapes, values (within a tolerance), slot positions, byte accounting,
  * tensor ownership and disposal. Framework-free (it throws node:assert's `AssertionError`), so a
  * store in any package can prove the same contract from its own test runner:
  *
@@ -105,7 +105,8 @@ export interface ConformanceOptions {
 
 /** Runs the contract scenario; throws an `AssertionError` naming the first violation. */
 export function checkKvStoreContract(create: () => KvCacheStore, options: ConformanceOptions): void {
-  const B = options.batchSize ?? 2;
+  /** Batch size of the current run (a later run on the same instance takes one more row). */
+  let B = options.batchSize ?? 2;
   const L = options.numLayers ?? 2;
   const H = options.numKvHeads ?? 2;
   const D = options.headDim ?? 16;
@@ -117,7 +118,7 @@ export function checkKvStoreContract(create: () => KvCacheStore, options: Confor
   const pastNames = [...layout.pastKeyNames, ...layout.pastValueNames];
   const presentNames = [...layout.presentKeyNames, ...layout.presentValueNames];
   /** truth[stream][b*H + h][position] = the token's values. */
-  const truth: Float32Array[][][] = pastNames.map(() => Array.from({ length: B * H }, () => []));
+  let truth: Float32Array[][][] = pastNames.map(() => Array.from({ length: B * H }, () => []));
   /** Expected absolute position of each slot, per head. */
   let expected: number[][] = [];
   let nextPosition = 0;
@@ -131,10 +132,30 @@ export function checkKvStoreContract(create: () => KvCacheStore, options: Confor
   store.dispose(); // before begin: must be harmless
   if (store.float16Cache === true) checkFloat16CacheContract(create, options);
 
+  const snapshot = (feeds: Readonly<Record<string, BackendTensor>>): Map<string, Float32Array> =>
+    new Map(Object.entries(feeds).map(([k, t]) => [k, (t.data as Float32Array).slice()]));
+  const sameAs = (feeds: Readonly<Record<string, BackendTensor>>, snap: Map<string, Float32Array>, when: string): void => {
+    for (const [k, data] of snap) {
+      const t = feeds[k]!;
+      assert.ok(!(t as Partial<FakeTensor>).disposed, `${when}: ${k} was disposed before the next append`);
+      assert.deepEqual(t.data as Float32Array, data, `${when}: ${k} changed before the next append`);
+    }
+  };
+
   const checkFeeds = (when: string): Record<string, BackendTensor> => {
     const feeds = store.materialize();
     const n = expected[0]!.length;
+    // The reads first, so that one which disturbs the fed tensors is caught here, by name.
+    const before = snapshot(feeds);
     assert.equal(store.length, n, `${when}: length`);
+    const positions = store.slotPositions?.();
+    if (positions) {
+      assert.equal(positions.length, H, `${when}: slotPositions() has one list per head`);
+      positions.forEach((list, h) => assert.deepEqual([...list], expected[h], `${when}: slotPositions() of head ${h}`));
+    } else {
+      assert.ok(expected.every((list) => list.every((p, i) => p === i)), `${when}: a store without slotPositions() must not evict`);
+    }
+    sameAs(feeds, before, `${when} (reading length and slotPositions())`);
     for (let s = 0; s < pastNames.length; s++) {
       const name = pastNames[s]!;
       const t = feeds[name];
@@ -155,24 +176,7 @@ export function checkKvStoreContract(create: () => KvCacheStore, options: Confor
       }
       assert.ok(worst <= tol, `${when}: ${name} is off by ${worst} (tolerance ${tol})`);
     }
-    const positions = store.slotPositions?.();
-    if (positions) {
-      assert.equal(positions.length, H, `${when}: slotPositions() has one list per head`);
-      positions.forEach((list, h) => assert.deepEqual([...list], expected[h], `${when}: slotPositions() of head ${h}`));
-    } else {
-      assert.ok(expected.every((list) => list.every((p, i) => p === i)), `${when}: a store without slotPositions() must not evict`);
-    }
     return { ...feeds };
-  };
-
-  const snapshot = (feeds: Record<string, BackendTensor>): Map<string, Float32Array> =>
-    new Map(Object.entries(feeds).map(([k, t]) => [k, (t.data as Float32Array).slice()]));
-  const sameAs = (feeds: Record<string, BackendTensor>, snap: Map<string, Float32Array>, when: string): void => {
-    for (const [k, data] of snap) {
-      const t = feeds[k]!;
-      assert.ok(!(t as Partial<FakeTensor>).disposed, `${when}: ${k} was disposed before the next append`);
-      assert.deepEqual(t.data as Float32Array, data, `${when}: ${k} changed before the next append`);
-    }
   };
 
   /** One step: materialize, a model-like present (past as fed + `count` new tokens), append. */
@@ -226,7 +230,11 @@ export function checkKvStoreContract(create: () => KvCacheStore, options: Confor
     assert.ok(store.retain, 'the store has no retain(), so it cannot be combined with evicting routers; a store meant to be so passes { evicts: false }');
     checkFeeds(`${when} (before)`);
     const before = store.bytes();
-    store.retain(selection);
+    // The store gets its own copy: the expected slots come from the kit's, and the store must
+    // leave the router's selection as it was given (the caller may still use it).
+    const given: KvSelection = selection.kind === 'shared' ? { kind: 'shared', slots: [...selection.slots] } : { kind: 'per-head', slots: selection.slots.map((l) => [...l]) };
+    store.retain(given);
+    assert.deepEqual(given, selection, `${when}: retain() modified the selection it was given`);
     expected = expected.map((list, h) => (selection.kind === 'shared' ? selection.slots : selection.slots[h]!).map((slot) => list[slot]!));
     assert.ok(store.bytes() < before, `${when}: bytes() must shrink when slots are evicted (${before} → ${store.bytes()})`);
     checkFeeds(`${when} (after)`);
@@ -268,11 +276,13 @@ export function checkKvStoreContract(create: () => KvCacheStore, options: Confor
 
   /**
    * Begins the same instance again on a new session (garbage-collected or not; `padding` as
-   * `KvCacheInit.padding`), prefills 5 tokens, decodes one, then `more()`, checks the feeds and
-   * disposes. Returns the session's tensors and the presents given during the run.
+   * `KvCacheInit.padding`; `batch` rows), prefills 5 tokens, decodes one, then `more()`, checks the
+   * feeds and disposes. Returns the session's tensors and the presents given during the run.
    */
-  const rerun = (label: string, garbageCollected: boolean, more: () => void = () => {}, padding?: readonly number[]) => {
+  const rerun = (label: string, garbageCollected: boolean, more: () => void = () => {}, padding?: readonly number[], batch = options.batchSize ?? 2) => {
     const run = fakeSession(garbageCollected);
+    B = batch;
+    truth = pastNames.map(() => Array.from({ length: B * H }, () => []));
     const givenBefore = presentsGiven.length;
     collected = garbageCollected;
     store.begin(padding ? { layout, batchSize: B, session: run.session, padding } : { layout, batchSize: B, session: run.session });
@@ -287,8 +297,9 @@ export function checkKvStoreContract(create: () => KvCacheStore, options: Confor
     return { created: run.created, given: presentsGiven.slice(givenBefore) };
   };
 
-  // The same instance runs again after begin.
-  const again = rerun('second run', false);
+  // The same instance runs again after begin, with one more batch row (a pooled store serves
+  // requests of any batch size).
+  const again = rerun('second run (one more batch row)', false, () => {}, undefined, (options.batchSize ?? 2) + 1);
   for (const t of again.created.filter(owned)) assert.ok(t.disposed, 'second run: dispose() left a tensor undisposed');
 
   // A batch whose first row is left-padded (`KvCacheInit.padding`: its first 4 slots are pad
@@ -303,7 +314,7 @@ export function checkKvStoreContract(create: () => KvCacheStore, options: Confor
       retain({ kind: 'shared', slots: Array.from({ length: n }, (_, i) => i).filter((i) => i !== 1 && i !== 2 && (i % 5 !== 4 || i === n - 1)) }, 'padded run retain');
       for (let i = 0; i < 5; i++) step(1, `padded run decode after retain ${i}`);
     },
-    Array.from({ length: B }, (_, b) => (b === 0 ? 4 : 0)),
+    Array.from({ length: options.batchSize ?? 2 }, (_, b) => (b === 0 ? 4 : 0)),
   );
   for (const t of padded.created.filter(owned)) assert.ok(t.disposed, 'padded run: dispose() left a tensor undisposed');
   for (const t of padded.given) assert.ok(t.disposed, 'padded run: a present tensor was never disposed');
@@ -325,7 +336,7 @@ export function checkKvStoreContract(create: () => KvCacheStore, options: Confor
 /**
  * For a store declaring `float16Cache` (also run by {@link checkKvStoreContract}): one instance
  * begun with a float32 layout and one with the same layout's `pastType: 'float16'` go through the
- * same prefill, decode steps and eviction, the second given float16 presents and the first the
+ * same prefill, decode steps and evictions (shared, then per head), the second given float16 presents and the first the
  * same values as float32. The second must feed float16 past tensors of the same dims holding the
  * float16 of what the first feeds (within one float16 step), and report the same length and bytes.
  */
@@ -367,6 +378,13 @@ export function checkFloat16CacheContract(create: () => KvCacheStore, options: O
     half.append(halves);
     if (step === 8 && options.evicts !== false) {
       const keep: KvSelection = { kind: 'shared', slots: [0, 1, 3, 4, 6, 7, 8, 9, 10] };
+      wide.retain!(keep);
+      half.retain!(keep);
+    }
+    if (step === 12 && H > 1 && options.evicts !== false) {
+      // Per head: head h drops slot h.
+      const n = wide.length;
+      const keep: KvSelection = { kind: 'per-head', slots: Array.from({ length: H }, (_, h) => Array.from({ length: n }, (_, i) => i).filter((i) => i !== h)) };
       wide.retain!(keep);
       half.retain!(keep);
     }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidOptionsError } from '@weft/core';
-import { Int4KvStore, kvCompressors } from '../src/index.js';
+import { Int4KvStore, kvCompressors, TemporalKvStore } from '../src/index.js';
 
 describe('kv store option errors', () => {
   it.each([
@@ -20,5 +20,17 @@ describe('kvCompressors options', () => {
     expect(() => kvCompressors({ prio: 1 } as never)).toThrow(/kvCompressors has no option "prio" \(it takes priority\)/);
     expect(() => kvCompressors(null as never)).toThrow(/kvCompressors options must be an object/);
     expect(() => kvCompressors({ priority: 5 })).not.toThrow();
+  });
+});
+
+describe('temporal option errors', () => {
+  it('says when `rest` clashes with the default schedule, which the caller never wrote', () => {
+    const make = () => new TemporalKvStore({ rest: 'int8' });
+    expect(make).toThrow(InvalidOptionsError);
+    expect(make).toThrow(/rest \(int8\) must have a lower precision than the int8 tier: precision falls with age\. With no tier given the schedule is the default fp32=64,int8=256; give the tiers too, e\.g\. \{ fp32: 64, rest: 'int8' \}/);
+    // The suggested form is accepted.
+    expect(new TemporalKvStore({ fp32: 64, rest: 'int8' }).rest).toBe('int8');
+    // With tiers given, the message names only them.
+    expect(() => new TemporalKvStore({ int4: 10 })).toThrow(/^rest \(int4\) must have a lower precision than the int4 tier: precision falls with age\. Valid options/);
   });
 });

@@ -17,6 +17,7 @@ import {
   packInt2,
   packInt4,
   quantizeGroups,
+  quantizeRun,
   toHalf,
   unpack,
   unpackInt2,
@@ -170,6 +171,40 @@ describe('group quantisation', () => {
       expect(q.scales[k]!).toBeLessThanOrEqual(ideal * (1 + 2 ** -9) + 2 ** -23 + 2 * Math.abs(q.zeros[k]!) * 2 ** -10 / (2 ** bits - 1));
       if (precision === 'fp16') expect(fromHalf(toHalf(q.scales[k]!))).toBe(q.scales[k]);
     }
+  });
+
+  it('rounds (x − zero) / scale itself: a value halfway between two levels gets the upper code', () => {
+    // Every fp16 scale in [1/8, 1/4) and every midpoint (k + ½)·scale that float32 holds exactly
+    // (as float16 values and scales often are). A multiplication by a rounded 1 / scale sent
+    // about 6% of them to the lower code.
+    let wrong = 0;
+    let ties = 0;
+    const codes = new Uint8Array(1);
+    for (let m = 0; m < 1024; m++) {
+      const scale = (1 + m / 1024) / 8;
+      for (let k = 0; k < 15; k++) {
+        const x = Math.fround((k + 0.5) * scale);
+        if (x !== (k + 0.5) * scale) continue;
+        ties++;
+        quantizeRun(Float32Array.of(x), 0, 1, 1, 4, 0, scale, codes, 0, 4);
+        if ((codes[0]! & 15) !== k + 1) wrong++;
+      }
+    }
+    expect(ties).toBeGreaterThan(10000);
+    expect(wrong).toBe(0);
+  });
+
+  it.each(['fp16', 'fp32'] as const)('a NaN takes its group\'s lowest level, and a group of NaNs only reads back as NaN (%s scales)', (precision) => {
+    const values = Float32Array.of(0.5, Number.NaN, -1, 2, Number.NaN, Number.NaN, Number.NaN, Number.NaN);
+    const back = dequantize(quantizeGroups(values, { bits: 4, group: 4, precision }));
+    expect(back[1]).toBe(-1);
+    expect([...back.subarray(4)].every(Number.isNaN)).toBe(true);
+    // The same through a store's lane: a token whose channels are all NaN.
+    const lane = new GroupLane(4, 2, 4, precision);
+    lane.push(values, 4, 1);
+    const out = new Float32Array(4);
+    lane.read(0, 1, out, 0);
+    expect([...out].every(Number.isNaN)).toBe(true);
   });
 
   it('quantises strided views: per-channel groups of a [tokens, channels] block', () => {

@@ -56,9 +56,15 @@ export class GroupParams {
     this.scales = grow(this.scales, count, keep);
   }
 
-  /** Fits group `i` to values in [lo, hi] for codes 0..levels. */
+  /**
+   * Fits group `i` to values in [lo, hi] for codes 0..levels. A group with no number in it (only
+   * NaNs: lo > hi) gets a NaN zero point, so it reads back as NaN rather than as +Infinity.
+   */
   fit(i: number, lo: number, hi: number, levels: number): void {
-    if (this.precision === 'fp16') {
+    if (!(lo <= hi)) {
+      this.zeros[i] = this.precision === 'fp16' ? 0x7e00 : NaN;
+      this.scales[i] = 0;
+    } else if (this.precision === 'fp16') {
       const zh = halfFloor(lo);
       const zero = fromHalf(zh);
       const scale = hi > zero ? halfCeil((hi - zero) / levels) : 0;
@@ -111,8 +117,9 @@ export function rangeOf(src: Float32Array, offset: number, stride: number, n: nu
 }
 
 /**
- * Quantises `n` values read at `srcOffset + i·srcStride` with one zero point and scale; code `i`
- * is written to bit `bitOffset + i·bitStride` of `codes` (other bits untouched).
+ * Quantises `n` values read at `srcOffset + i·srcStride` with one zero point and scale:
+ * q = round((x − zero) / scale), a tie taking the upper code, clamped to [0, 2^bits − 1] (a NaN gets
+ * 0). Code `i` is written to bit `bitOffset + i·bitStride` of `codes` (other bits untouched).
  */
 export function quantizeRun(
   src: Float32Array,
@@ -127,9 +134,11 @@ export function quantizeRun(
   bitStride: number,
 ): void {
   const levels = (1 << bits) - 1;
-  const inv = scale > 0 ? 1 / scale : 0;
+  // A true division, not a multiplication by 1 / scale: the reciprocal is rounded, and a value
+  // halfway between two levels (common when values and scale are float16) then got the lower code.
+  const s = scale > 0 ? scale : Infinity;
   for (let i = 0, j = srcOffset, bit = bitOffset; i < n; i++, j += srcStride, bit += bitStride) {
-    let q = Math.round((src[j]! - zero) * inv);
+    let q = Math.round((src[j]! - zero) / s);
     if (!(q >= 0)) q = 0;
     else if (q > levels) q = levels;
     const byte = bit >>> 3;

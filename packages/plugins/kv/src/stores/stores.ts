@@ -200,7 +200,14 @@ export class TemporalKvStore extends LaneKvStore {
     }
     this.rest = (o['rest'] as 'int8' | 'int4' | 'int2' | undefined) ?? 'int4';
     const lowest = tiers[tiers.length - 1]!.precision;
-    if (RANK[this.rest]! <= RANK[lowest]!) optionError('temporal', 'rest', `rest (${this.rest}) must have a lower precision than the ${lowest} tier: precision falls with age.`, TemporalKvStore.rules);
+    if (RANK[this.rest]! <= RANK[lowest]!) {
+      // Without tiers given, the clash is with the default schedule, which the caller never wrote.
+      const hint =
+        given.length > 0
+          ? ''
+          : ` With no tier given the schedule is the default fp32=64,int8=256; give the tiers too, e.g. { fp32: 64, rest: '${this.rest}' }.`;
+      optionError('temporal', 'rest', `rest (${this.rest}) must have a lower precision than the ${lowest} tier: precision falls with age.${hint}`, TemporalKvStore.rules);
+    }
     this.schedule = tiers;
     this.group = (o['group'] as number | undefined) ?? 32;
     this.scales = (o['scales'] as ParamPrecision | undefined) ?? 'fp16';
