@@ -14,7 +14,17 @@ import { storeLength, storeSlotPositions } from './kv/store-calls.js';
 export function applyRouter(
   router: Owned<AttentionRouter>,
   kv: Owned<KvCacheStore>,
-  context: { readonly step: number; readonly batchSize: number; readonly layout: KvLayout; readonly nextPosition: number; readonly padded: boolean; readonly importance: Float32Array | undefined },
+  context: {
+    readonly step: number;
+    readonly batchSize: number;
+    readonly layout: KvLayout;
+    readonly nextPosition: number;
+    readonly padded: boolean;
+    /** Left padding per row and whether each row was fed real ids this step (frozen, passed on as they are). */
+    readonly padding: readonly number[];
+    readonly active: readonly boolean[];
+    readonly importance: Float32Array | undefined;
+  },
 ): void {
   const store = kv.value;
   const positions = storeSlotPositions(kv, context.layout.numKvHeads);
@@ -30,6 +40,8 @@ export function applyRouter(
       cacheLength,
       slotPositions: positions,
       nextPosition: context.nextPosition,
+      padding: context.padding,
+      active: context.active,
       ...(context.importance ? { importance: context.importance } : {}),
     }));
     if (chosen === undefined || chosen === null) return undefined;

@@ -153,7 +153,7 @@ export async function evaluatePerplexity(ctx: GenerationContext, request: Perple
       const fed = layout.hasPast ? chunk : ids.slice(0, done + chunk.length);
       const pastLength = layout.hasPast ? storeLength(kv) : 0;
       const slots = layout.hasPast ? storeSlotPositions(kv, layout.numKvHeads)[0] ?? [] : [];
-      owned = stepFeeds(session, layout, [fed], [0], {
+      owned = stepFeeds(session, layout, [fed], ONE_ROW_UNPADDED, {
         slotPositions: slots,
         nextPosition: layout.hasPast ? done : 0,
         positionMode: router?.value.positions ?? 'absolute',
@@ -162,7 +162,7 @@ export async function evaluatePerplexity(ctx: GenerationContext, request: Perple
       if (layout.logitsToKeep) owned[layout.logitsToKeep.name] = logitsToKeepTensor(session, layout, chunk.length);
       const feeds: Record<string, BackendTensor> = layout.hasPast ? Object.assign({}, owned, storeMaterialize(kv)) : Object.assign({}, owned);
       if (rerotation) {
-        rotated = rerotation.apply(session, feeds, storeSlotPositions(kv, layout.numKvHeads), [0]);
+        rotated = rerotation.apply(session, feeds, storeSlotPositions(kv, layout.numKvHeads), ONE_ROW_UNPADDED);
         rerotation.record(done, owned['position_ids']!);
       }
       if (half) halved = half.toGraph(session, feeds);
@@ -182,7 +182,7 @@ export async function evaluatePerplexity(ctx: GenerationContext, request: Perple
       if (router?.value.observe) {
         const last = logits.slice((seq - 1) * vocab, seq * vocab);
         runStage(router.owner, `router "${router.value.name}" observe`, () =>
-          router.value.observe!({ step, batchSize: 1, inputIds: [fed], logits: [last], outputs, layout }),
+          router.value.observe!({ step, batchSize: 1, inputIds: [fed], logits: [last], outputs, layout, padding: ONE_ROW_UNPADDED, active: ONE_ROW_ACTIVE }),
         );
       }
       // Row `seq - chunk.length + j` of the logits predicts ids[done + j + 1].
@@ -209,7 +209,7 @@ export async function evaluatePerplexity(ctx: GenerationContext, request: Perple
         storeAppend(kv, presents);
         owned = {};
         if (router) {
-          applyRouter(router, kv, { step, batchSize: 1, layout: storeLayout, nextPosition: done + chunk.length, padded: false, importance: undefined });
+          applyRouter(router, kv, { step, batchSize: 1, layout: storeLayout, nextPosition: done + chunk.length, padded: false, padding: ONE_ROW_UNPADDED, active: ONE_ROW_ACTIVE, importance: undefined });
         }
       }
       release();
@@ -236,6 +236,10 @@ export async function evaluatePerplexity(ctx: GenerationContext, request: Perple
     if (ownsStore) disposeStore(kv, failed, kvPool);
   }
 }
+
+/** The one row an evaluation runs: never padded, fed real ids every step (shared, frozen). */
+const ONE_ROW_UNPADDED: readonly number[] = Object.freeze([0]);
+const ONE_ROW_ACTIVE: readonly boolean[] = Object.freeze([true]);
 
 /** What an aborted evaluation rejects with: the signal's reason, or an AbortError when it has none. */
 function abortReason(signal: AbortSignal): unknown {

@@ -74,6 +74,9 @@ async function runGeneration(
   const pads: readonly number[] = Object.freeze(prompts.map((p) => longest - p.length));
   const padded = pads.some((p) => p > 0);
   const rows = prompts.map((p, r) => new RowState(r, p, tokenizer, stop));
+  // Per row, whether this step feeds it real ids (observations' and routers' `active`): frozen, and
+  // replaced only in a step where a row finished, so a consumer keeping it keeps that step's state.
+  let activeRows: readonly boolean[] = Object.freeze(rows.map(() => true));
   const stages = stageHooks(hooks);
   const emitMetrics = request.metrics !== false;
   const stepMs: number[] = [];
@@ -254,7 +257,7 @@ async function runGeneration(
 
       let importance: Float32Array | undefined;
       if (observed) {
-        const observation = { step, batchSize: batch, inputIds: feedIds, logits, outputs, layout };
+        const observation = { step, batchSize: batch, inputIds: feedIds, logits, outputs, layout, padding: pads, active: activeRows };
         for (const a of components.analyzers) {
           const data = runStage(a.owner, `analyzer "${a.value.name}"`, () => a.value.observe(observation));
           if (data !== undefined) out.next({ type: 'analysis', analyzer: a.value.name, step, data });
@@ -305,7 +308,7 @@ async function runGeneration(
         rerotation?.restore(presents);
         storeAppend(components.kv, presents);
         owned = NOTHING_OWNED;
-        if (router) applyRouter(router, components.kv, { step, batchSize: batch, layout: storeLayout, nextPosition: seen, padded, importance });
+        if (router) applyRouter(router, components.kv, { step, batchSize: batch, layout: storeLayout, nextPosition: seen, padded, padding: pads, active: activeRows, importance });
         stepEnd = performance.now();
         kvMs += stepEnd - detokenizeEnd;
       }
@@ -327,7 +330,11 @@ async function runGeneration(
         const row = rows[r]!;
         const next = row.active ? row.generated[row.generated.length - 1]! : generationConfig.padTokenId;
         anyActive ||= row.active;
-        if (!row.active && row.endedAtStep < 0) row.endedAtStep = step;
+        if (!row.active && row.endedAtStep < 0) {
+          // Once per row and run: the branch was there anyway, so the steps add no work for this.
+          row.endedAtStep = step;
+          activeRows = Object.freeze(rows.map((each) => each.active));
+        }
         tokens.push([next]);
         history[r]!.push(next);
       }

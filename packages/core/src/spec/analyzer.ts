@@ -15,6 +15,22 @@ export interface ForwardObservation {
    */
   readonly outputs: Readonly<Record<string, BackendTensor>>;
   readonly layout: KvLayout;
+  /**
+   * Left padding per row, fixed for the run: row `r`'s shorter prompt is preceded by `padding[r]`
+   * pad ids at absolute positions `0…padding[r] − 1` (masked; they are not the row's text). A step
+   * fed from position 0 (nothing cached before it: the first step, a failover's re-prefill, every
+   * step of a model without a KV cache) feeds them first in `inputIds[r]`; later steps feed none.
+   * Absent: no row is padded.
+   */
+  readonly padding?: readonly number[];
+  /**
+   * Per row: `true` while the row is generating, i.e. the ids fed for it this step (after its
+   * `padding`) are real tokens; `false` from the step after it finished (EOS, length, stop), when it
+   * is fed the pad id and its outputs (logits, attentions, keys of those steps) mean nothing. A row
+   * that finishes at this step is still `true` here. The array is frozen and replaced, not
+   * changed, when a row finishes: keeping it keeps that step's state. Absent: every row is active.
+   */
+  readonly active?: readonly boolean[];
 }
 
 /**

@@ -29,6 +29,18 @@ export interface RoutingContext {
    * `importance()` method returned (e.g. `attention-importance`); absent when no analyzer has one.
    */
   readonly importance?: Float32Array;
+  /**
+   * Left padding per row, as in {@link ForwardObservation.padding}: in row `r`, a slot whose
+   * absolute position (`slotPositions`) is below `padding[r]` holds padding (masked for that row).
+   * Absent: no row is padded.
+   */
+  readonly padding?: readonly number[];
+  /**
+   * Per row: whether it was fed real tokens this step (the step's
+   * {@link ForwardObservation.active}); a finished row no longer needs any slot. Absent: every
+   * row is active.
+   */
+  readonly active?: readonly boolean[];
 }
 
 /**

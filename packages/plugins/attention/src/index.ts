@@ -23,7 +23,7 @@ export {
 export { BudgetRouter, type RouterDecision } from './routers/base.js';
 export { FullRouter, WindowRouter, SinkWindowRouter, StridedRouter } from './routers/positional.js';
 export { HeavyHitterRouter, AttentionScores } from './routers/heavy-hitter.js';
-export { KeyNormRouter, meanKeyNorms } from './routers/key-norm.js';
+export { KeyNormRouter, KeyNorms, meanKeyNorms } from './routers/key-norm.js';
 export { HybridRouter, type HybridFallback } from './routers/hybrid.js';
 export { ContentAwareRouter, type ContentAwareSettings, type ContentAwareReason } from './routers/content-aware.js';
 export { RouterDecisionsAnalyzer } from './analyzers/router-decisions.js';

@@ -23,7 +23,16 @@ export function layout(options: { layers?: number; kvHeads?: number; headDim?: n
 
 export function observation(
   kv: KvLayout,
-  parts: { step?: number; batchSize?: number; inputIds?: number[][]; logits?: number[][]; outputs?: Record<string, BackendTensor> },
+  parts: {
+    step?: number;
+    batchSize?: number;
+    inputIds?: number[][];
+    logits?: number[][];
+    outputs?: Record<string, BackendTensor>;
+    /** Left over (absent) unless given, as third-party code that builds observations does. */
+    padding?: number[];
+    active?: boolean[];
+  },
 ): ForwardObservation {
   return {
     step: parts.step ?? 0,
@@ -32,11 +41,17 @@ export function observation(
     logits: (parts.logits ?? [[0, 0]]).map((l) => Float32Array.from(l)),
     outputs: parts.outputs ?? {},
     layout: kv,
+    ...(parts.padding ? { padding: parts.padding } : {}),
+    ...(parts.active ? { active: parts.active } : {}),
   };
 }
 
 /** A routing context for a cache of `cacheLength` slots at positions 0..n-1 (or `positions`). */
-export function routing(kv: KvLayout, cacheLength: number, extra: { step?: number; batchSize?: number; positions?: number[][]; importance?: number[] } = {}): RoutingContext {
+export function routing(
+  kv: KvLayout,
+  cacheLength: number,
+  extra: { step?: number; batchSize?: number; positions?: number[][]; importance?: number[]; padding?: number[]; active?: boolean[] } = {},
+): RoutingContext {
   const identity = Array.from({ length: cacheLength }, (_, i) => i);
   return {
     step: extra.step ?? 0,
@@ -46,6 +61,8 @@ export function routing(kv: KvLayout, cacheLength: number, extra: { step?: numbe
     slotPositions: extra.positions ?? Array.from({ length: kv.numKvHeads }, () => identity),
     nextPosition: cacheLength,
     ...(extra.importance ? { importance: Float32Array.from(extra.importance) } : {}),
+    ...(extra.padding ? { padding: extra.padding } : {}),
+    ...(extra.active ? { active: extra.active } : {}),
   };
 }
 

@@ -106,9 +106,9 @@ export const perHead = (slots: readonly (readonly number[])[] | undefined): KvSe
   slots === undefined ? undefined : { kind: 'per-head', slots };
 
 /**
- * Whether a per-head selection is allowed: core applies one attention mask to every head, so
- * per-head slots need rows without padding. The router cannot see padding, so it selects per
- * head only for a single row.
+ * Whether a per-head selection is made: core applies one attention mask to every head, so
+ * per-head slots need rows without padding; this package selects per head only for a single row
+ * (a batch gets one shared selection, even when `RoutingContext.padding` says no row is padded).
  */
 export const canSelectPerHead = (context: RoutingContext): boolean => context.batchSize === 1;
 

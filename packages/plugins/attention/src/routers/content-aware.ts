@@ -1,5 +1,5 @@
 import type { ForwardObservation, KvSelection, RoutingContext } from '@weft/core';
-import { logitEntropy, repetitionRate } from '../select/scores.js';
+import { logitEntropy, repetitionRate, rowActive, rowPadding, type BatchRows } from '../select/scores.js';
 import { BudgetRouter, decision } from './base.js';
 import { HeavyHitterRouter } from './heavy-hitter.js';
 import { KeyNormRouter } from './key-norm.js';
@@ -14,7 +14,7 @@ export interface ContentAwareSettings {
   readonly entropy: number;
   /** Repeated-trigram fraction of the recent ids at or above which the text counts as looping. */
   readonly repetition: number;
-  /** How many recent ids (of row 0) the repetition is measured over. */
+  /** How many recent ids of each row (its padding left out) the repetition is measured over. */
   readonly repetitionWindow: number;
   /** Sink tokens of its `sink-window` policy. */
   readonly sinks: number;
@@ -29,7 +29,9 @@ export type ContentAwareReason = 'fits' | 'uncertain' | 'repetition' | 'confiden
  * 2. mean logit entropy ≥ `entropy` (uncertain) → an importance method: `heavy-hitter` when the
  *    graph exports attentions, else `key-norm`;
  * 3. repeated-trigram rate of the last `repetitionWindow` ids ≥ `repetition` (looping) → the
- *    importance method too (a window full of the loop gives the model nothing else to read);
+ *    importance method too (a window full of the loop gives the model nothing else to read).
+ * In a batch, entropy and repetition are means over the rows still generating, each row's
+ * repetition measured on its own ids without its left padding;
  * 4. otherwise (confident, varied text) → `sink-window`, which local context serves well.
  * Every candidate observes every step and follows every eviction, so switching is always
  * consistent with the cache. Decisions are on `lastDecision`, `onDecision`, and (through the
@@ -43,7 +45,8 @@ export class ContentAwareRouter extends BudgetRouter {
   private readonly keyNorm: KeyNormRouter;
   private attentions = false;
   private entropy = 0;
-  private history: number[] = [];
+  /** The last `repetitionWindow` real ids of each row (padding left out). */
+  private histories: number[][] = [];
   private locked: BudgetRouter | undefined;
 
   constructor(
@@ -61,27 +64,53 @@ export class ContentAwareRouter extends BudgetRouter {
 
   override observeSignals(observation: ForwardObservation): void {
     const firstKey = observation.outputs[observation.layout.presentKeyNames[0] ?? ''];
-    const fed = observation.inputIds[0] ?? [];
-    if (firstKey && firstKey.dims[2] === fed.length) {
-      // First step of a run: nothing cached before it.
-      this.history = [];
+    const fedLength = observation.inputIds[0]?.length ?? 0;
+    // Fed from position 0 (nothing cached before it): a run's first step, or a restart after
+    // failover; only then do the fed ids begin with the rows' left padding.
+    const fromStart = firstKey !== undefined && firstKey.dims[2] === fedLength;
+    if (fromStart) {
+      this.histories = [];
       this.locked = undefined;
     }
     this.attentions = observation.layout.attentionNames.length > 0;
     if (this.attentions) this.heavyHitter.observeSignals(observation);
     else this.keyNorm.observeSignals(observation);
     let sum = 0;
-    for (const row of observation.logits) sum += logitEntropy(row);
-    this.entropy = observation.logits.length > 0 ? sum / observation.logits.length : 0;
+    let rows = 0;
+    for (let r = 0; r < observation.logits.length; r++) {
+      if (!rowActive(observation, r)) continue;
+      sum += logitEntropy(observation.logits[r]!);
+      rows++;
+    }
+    this.entropy = rows > 0 ? sum / rows : 0;
     // Only the last `repetitionWindow` ids matter. No spread: a long prompt as call arguments
-    // would overflow the stack (V8 fails at ~150k arguments).
+    // would overflow the stack (V8 fails at ~150k arguments). A finished row's history stays as
+    // it was (it is fed padding, and its repetition no longer counts).
     const keep = this.settings.repetitionWindow;
-    for (let i = Math.max(0, fed.length - keep); i < fed.length; i++) this.history.push(fed[i]!);
-    if (this.history.length > keep) this.history = this.history.slice(-keep);
+    for (let r = 0; r < observation.inputIds.length; r++) {
+      if (!rowActive(observation, r)) continue;
+      const fed = observation.inputIds[r]!;
+      const history = (this.histories[r] ??= []);
+      const first = Math.max(fromStart ? rowPadding(observation, r) : 0, fed.length - keep);
+      for (let i = first; i < fed.length; i++) history.push(fed[i]!);
+      if (history.length > keep) this.histories[r] = history.slice(-keep);
+    }
+  }
+
+  /** Mean repeated-trigram rate over the rows still generating, each on its own recent ids. */
+  private repetition(rows: BatchRows): number {
+    let sum = 0;
+    let count = 0;
+    for (let r = 0; r < this.histories.length; r++) {
+      if (!rowActive(rows, r)) continue;
+      sum += repetitionRate(this.histories[r] ?? [], 3);
+      count++;
+    }
+    return count > 0 ? sum / count : 0;
   }
 
   override select(context: RoutingContext): KvSelection | undefined {
-    const repetition = repetitionRate(this.history, 3);
+    const repetition = this.repetition(context);
     const { policy, reason } = this.pick(context, repetition, true);
     const selection = policy?.choose(context);
     this.commit(selection, context);
@@ -91,7 +120,7 @@ export class ContentAwareRouter extends BudgetRouter {
   }
 
   choose(context: RoutingContext): KvSelection | undefined {
-    return this.pick(context, repetitionRate(this.history, 3), false).policy?.choose(context);
+    return this.pick(context, this.repetition(context), false).policy?.choose(context);
   }
 
   override commit(selection: KvSelection | undefined, context: RoutingContext): void {

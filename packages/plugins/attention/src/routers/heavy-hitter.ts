@@ -16,7 +16,8 @@ export function noAttentionsError(router: string): InvalidOptionsError {
 /**
  * Per-slot attention mass, per key/value head, aligned with the store's slots: accumulated in
  * `observe` from `attentions.{i}` (summed over layers, the query heads of each group, query
- * rows and batch rows), compacted on every eviction.
+ * rows and batch rows), compacted on every eviction. Rows that have finished (fed padding) and
+ * the queries of a row's left padding add nothing.
  */
 export class AttentionScores {
   scores: Float64Array[] = [];
@@ -41,7 +42,7 @@ export class AttentionScores {
           return grown;
         });
       }
-      accumulateAttention(this.scores, tensorFloat32(tensor), tensor.dims);
+      accumulateAttention(this.scores, tensorFloat32(tensor), tensor.dims, undefined, observation);
     }
   }
 
@@ -64,7 +65,8 @@ export class AttentionScores {
  * H2O (Zhang et al. 2023): keeps the `recent` newest tokens plus the `budget - recent` older
  * tokens that received the most attention so far ("heavy hitters"), per key/value head (equal
  * counts, different positions) for a single row, shared (scores summed over heads) for batches.
- * The cache is shared by all layers, so scores are summed over layers.
+ * The cache is shared by all layers, so scores are summed over layers; in a batch, over the
+ * queries of the rows still generating (not a row's padding, nor the padding a finished row is fed).
  */
 export class HeavyHitterRouter extends TopWithRecentRouter {
   readonly name = 'heavy-hitter';

@@ -1,7 +1,7 @@
 import type { ForwardObservation, KvSelection, RoutingContext } from '@weft/core';
 import { sumHeads, topWithRecent, windowSlots } from '../select/slots.js';
 import { BudgetRouter, shared } from './base.js';
-import { meanKeyNorms, negate } from './key-norm.js';
+import { KeyNorms, negate } from './key-norm.js';
 
 /** What `hybrid` ranks older tokens by when no analyzer published an importance. */
 export type HybridFallback = 'key-norm' | 'recency';
@@ -11,12 +11,13 @@ export type HybridFallback = 'key-norm' | 'recency';
  * `window` newest tokens plus the `budget - window` older tokens with the highest importance.
  * Importance comes from any analyzer that publishes it (`RoutingContext.importance`, e.g. this
  * package's `attention-importance`); without one, `fallback` decides: `key-norm` (default:
- * lowest mean key norm, summed over heads) or `recency` (then it is a plain window). The
+ * lowest mean key norm, summed over heads; in a batch, the mean over the rows still generating,
+ * without their padding) or `recency` (then it is a plain window). The
  * importance is one value per slot, so the selection is shared by all heads.
  */
 export class HybridRouter extends BudgetRouter {
   readonly name = 'hybrid';
-  private norms: Float64Array[] = [];
+  private readonly norms = new KeyNorms('hybrid');
 
   constructor(
     readonly budget: number,
@@ -28,7 +29,7 @@ export class HybridRouter extends BudgetRouter {
   }
 
   override observeSignals(observation: ForwardObservation): void {
-    if (this.fallback === 'key-norm') this.norms = meanKeyNorms(observation);
+    if (this.fallback === 'key-norm') this.norms.observe(observation);
   }
 
   choose(context: RoutingContext): KvSelection | undefined {
@@ -40,9 +41,6 @@ export class HybridRouter extends BudgetRouter {
     if (context.cacheLength <= this.budget) return undefined;
     if (importance) return shared(topWithRecent(importance, this.budget, this.window));
     if (this.fallback === 'recency') return shared(windowSlots(context.cacheLength, this.budget));
-    if (this.norms[0]?.length !== context.cacheLength) {
-      throw new Error(`hybrid saw ${this.norms[0]?.length ?? 0} keys but the cache holds ${context.cacheLength} (observe did not run for this step)`);
-    }
-    return shared(topWithRecent(sumHeads(negate(this.norms)), this.budget, this.window));
+    return shared(topWithRecent(sumHeads(negate(this.norms.current(context))), this.budget, this.window));
   }
 }
