@@ -2,6 +2,7 @@ import type { FinishReason } from '../spec/events.js';
 import type { Tokenizer } from '../spec/tokenizer.js';
 import { IncrementalDetokenizer } from '../tokenizer/incremental-detokenizer.js';
 import { StopMatcher } from './text/stop-matcher.js';
+import { specialStopIds } from './text/special-stop-ids.js';
 
 /** One batch row's progress: generated ids, streamed text, stop handling and finish reason. */
 export class RowState {
@@ -13,6 +14,8 @@ export class RowState {
   private readonly detokenizer: IncrementalDetokenizer;
   /** Only when the request has stop strings. */
   private readonly stops: StopMatcher | undefined;
+  /** Ids of special tokens (no text of their own) whose content is a stop string; only when there are any. */
+  private readonly stopIds: ReadonlySet<number> | undefined;
 
   constructor(
     readonly row: number,
@@ -21,16 +24,24 @@ export class RowState {
     stops: readonly string[],
   ) {
     this.detokenizer = new IncrementalDetokenizer(tokenizer, promptIds);
-    if (stops.length > 0) this.stops = new StopMatcher(stops);
+    if (stops.length > 0) {
+      this.stops = new StopMatcher(stops);
+      this.stopIds = specialStopIds(tokenizer, stops);
+    }
   }
 
   get active(): boolean {
     return this.finishReason === undefined;
   }
 
-  /** Appends a generated id; returns the text it releases. A matched stop string finishes the row (`stop`). */
+  /**
+   * Appends a generated id; returns the text it releases. A matched stop string finishes the row
+   * (`stop`), and so does a special token whose content is a stop string (decoding skips it, so
+   * its text never shows): the row's text is then everything before it.
+   */
   accept(id: number): string {
     this.generated.push(id);
+    if (this.stopIds?.has(id)) return this.release('stop');
     const piece = this.detokenizer.push(id);
     if (!this.stops) {
       this.text += piece;
@@ -44,18 +55,27 @@ export class RowState {
 
   /**
    * Ends the row; text held back for UTF-8 or stop-string matching is released unless a stop
-   * matched. Returns the released text ('' when none, or when the row had already ended).
+   * matched. Returns the released text ('' when none, or when the row had already ended). Text
+   * held back only until the next text showed whether a clean-up of spaces rewrites it (a trailing
+   * " ") may complete a stop string here: the text is cut there and, unless the row was aborted,
+   * it ends with `stop`, as it would have had that text come out at its own token.
    */
   finish(reason: FinishReason): string {
     if (this.finishReason !== undefined) return '';
-    this.finishReason = reason;
+    return this.release(reason);
+  }
+
+  /** Releases what the detokenizer and the stop matcher hold, and ends the row. */
+  private release(reason: FinishReason): string {
     const rest = this.detokenizer.flush();
-    if (!this.stops) {
-      this.text += rest;
-      return rest;
+    let released = rest;
+    let ended = reason;
+    if (this.stops) {
+      const { emit, stopped } = this.stops.push(rest);
+      released = stopped ? emit : emit + this.stops.flush();
+      if (stopped && reason !== 'abort') ended = 'stop';
     }
-    const { emit } = this.stops.push(rest);
-    const released = emit + this.stops.flush();
+    this.finishReason = ended;
     this.text += released;
     return released;
   }

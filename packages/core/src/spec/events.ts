@@ -32,9 +32,11 @@ export interface TokenEvent {
 }
 
 /**
- * Text a row held back (an unfinished UTF-8 character, or the possible start of a stop string)
- * and released when the row ended by `eos`, `length` or `abort`. A row's token texts plus its
- * flush text equal its `done` text. Comes after the row's last token event, before `done`.
+ * Text a row held back (an unfinished UTF-8 character, the possible start of a stop string, or a
+ * space that a clean-up of spaces may still remove) and released when the row ended by `eos`,
+ * `length` or `abort`. Where that text completes a stop string it is cut there, and the row ends
+ * with `stop` (unless aborted). A row's token texts plus its flush text equal its `done` text.
+ * Comes after the row's last token event, before `done`.
  */
 export interface FlushEvent {
   readonly type: 'flush';
@@ -88,7 +90,14 @@ export interface AnalysisEvent<TData = unknown> {
 
 export interface RowResult {
   readonly row: number;
+  /**
+   * The ids the row generated: with `stop`, up to the one that completed the stop string (any
+   * text it has after the stop is dropped; where spaces are cleaned up, a stop's trailing space
+   * counts once the next id shows that it stays). The end-of-sequence id that ended a row is not
+   * among them.
+   */
   readonly ids: readonly number[];
+  /** The row's token and flush texts joined: the text its ids add to the prompt's (special tokens skipped), up to a stop string. */
   readonly text: string;
   readonly finishReason: FinishReason;
   readonly usage: Usage;

@@ -45,7 +45,13 @@ export interface GenerationRequest {
    * then an ordinary token. For benchmarks that must time a fixed number of steps.
    */
   readonly ignoreEos?: boolean;
-  /** Strings that end a row; matched across token boundaries and never emitted. */
+  /**
+   * Strings that end a row (`stop`); matched in the row's text across token boundaries and never
+   * emitted. The row ends at the first one its text completes (the occurrence that ends first; of
+   * those ending together, the longest), whatever the tokens, and its text is everything before
+   * it. A stop string that is the content of a special token decoding skips (Gemma's
+   * `<end_of_turn>`, ChatML's `<|im_end|>`) ends the row when the model writes that token.
+   */
   readonly stop?: readonly string[];
   /**
    * Aborting ends every row with `abort` at the next step boundary; a forward pass already
