@@ -60,13 +60,15 @@ async function runGeneration(
 ): Promise<void> {
   const started = performance.now();
   const { layout, tokenizer, generationConfig, hooks, sessions } = ctx;
-  let active = ctx.failover ? await sessions.acquire() : sessions.current;
   const vocab = ctx.config.vocabSize;
   const prompts = promptIds(request, tokenizer, vocab, ctx.config.maxPositions);
   const sampling = resolveSamplingOptions(request, generationConfig);
   let longest = 0;
   for (const p of prompts) longest = Math.max(longest, p.length);
   const { maxTokens, stop, ignoreEos } = requestLimits(request, longest, ctx.config.maxPositions);
+  // After the request's checks, as evaluate does: with failover, taking a backend whose breaker
+  // half-opened takes its one trial, which a request refused for its input would waste.
+  let active = ctx.failover ? await sessions.acquire() : sessions.current;
   const { presentNames } = ctx;
   const eos = ignoreEos ? NO_EOS : ctx.eosIds;
   const batch = prompts.length;

@@ -32,8 +32,10 @@ export interface TokenContext {
  * Stage hooks a plugin adds to every generation of its runtime (`ctx.addHooks`). For each step
  * they run in this order: `beforeForward` → session.run → `afterForward` → `processLogits` (after
  * the built-in repetition penalty and request processors, before temperature and truncation) →
- * sampler → `afterToken`. Hooks are synchronous. A hook that throws (or returns a promise) fails
- * only the stream it ran in, with a `PluginError` naming its plugin.
+ * sampler → `afterToken`. `model.evaluate` runs `beforeForward` before each of its forward passes
+ * too (so a graph input a plugin feeds is fed there), and none of the others. Hooks are
+ * synchronous. A hook that throws (or returns a promise) fails only the stream (or evaluation) it
+ * ran in, with a `PluginError` naming its plugin.
  */
 export interface GenerationHooks {
   /**
@@ -41,7 +43,7 @@ export interface GenerationHooks {
    * A model whose graph has an input neither core nor a plugin feeds fails at load.
    */
   readonly feeds?: readonly string[];
-  /** Before each forward pass: may add feeds, or replace one with another tensor (`context.session` makes them). */
+  /** Before each forward pass (of generation and of `model.evaluate`): may add feeds, or replace one with another tensor (`context.session` makes them). */
   beforeForward?(context: BeforeForwardContext): void;
   /** After each forward pass: reads the step's ids, last-position logits and outputs; must not keep tensors. */
   afterForward?(observation: ForwardObservation): void;
