@@ -175,6 +175,8 @@ describe('bad requests', () => {
     [{ prompt: 'x', repetitionPenalty: 0 }, /repetitionPenalty must be a number > 0/],
     [{ prompt: 'x', maxTokens: 0 }, /maxTokens must be an integer >= 1/],
     [{ prompt: 'x', stop: [''] }, /stop must be a list of non-empty strings/],
+    [{ prompt: 'x', stop: ['ok', '\uD83D'] }, /stop\[1\] holds half of a UTF-16 surrogate pair/],
+    [{ prompt: 'x', stop: ['a\uDE00'] }, /stop\[0\] holds half of a UTF-16 surrogate pair/],
     [{ prompt: 'x', inputIds: [1] }, /exactly one of prompt, messages or inputIds/],
     [{}, /exactly one of prompt, messages or inputIds \(got none\)/],
     [{ inputIds: [1, 5000] }, /inputIds must be integers in \[0, 1024\)/],

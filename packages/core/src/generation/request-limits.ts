@@ -7,6 +7,9 @@ const NO_STOP: readonly string[] = Object.freeze([]);
 
 const badStop = (): InvalidOptionsError => new InvalidOptionsError('stop must be a list of non-empty strings.', { option: 'stop' });
 
+/** A high surrogate not followed by a low one, or a low one not preceded by a high one. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 /** Default number of new tokens when a request does not say. */
 export const DEFAULT_MAX_TOKENS = 256;
 
@@ -28,6 +31,10 @@ export function requestLimits(
   for (let i = 0; i < stop.length; i++) {
     const s: unknown = stop[i];
     if (typeof s !== 'string' || s.length === 0) throw badStop();
+    // Half of a character (e.g. of an emoji) would cut the text inside that character.
+    if (LONE_SURROGATE.test(s)) {
+      throw new InvalidOptionsError(`stop[${i}] holds half of a UTF-16 surrogate pair (part of a character such as an emoji); give whole characters.`, { option: 'stop' });
+    }
   }
   const ignoreEos = request.ignoreEos === undefined ? false : request.ignoreEos;
   if (typeof ignoreEos !== 'boolean') {
