@@ -4,7 +4,8 @@
  * snippets, docs/kv-cache.md's "Use" snippet and the usage snippets of the package READMEs. Each ```ts block is written to a temporary
  * package whose node_modules links the workspace packages, type-checked there, then imported on
  * models/story. The only change made to the text is the model path, made absolute so the run does
- * not depend on the working directory.
+ * not depend on the working directory. Also: `weft eval --help` names every field `weft eval --json`
+ * prints.
  */
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,6 +13,8 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { runCli } from '../packages/cli/src/index.js';
+import { USAGE } from '../packages/cli/src/usage.js';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const MODEL = join(repo, 'models/story');
@@ -224,5 +227,22 @@ describe('docs/kv-cache.md: use', () => {
     expect(perplexity).toBeGreaterThan(1);
     expect(kvBytes).toBeGreaterThan(0);
     expect(kvBytes).toBeLessThan(kvBytesFp32); // kivi is smaller than float32
+  });
+});
+
+describe('weft eval --help', () => {
+  it('names every field of the object `weft eval --json` prints', async () => {
+    const file = join(dir, 'eval-docs.txt');
+    await writeFile(file, 'Once upon a time, there was a little fox named Theo.\n\nTom had a big red ball.\n');
+    let stdout = '';
+    let stderr = '';
+    const code = await runCli(['eval', '--model', MODEL, '--text-file', file, '--json'], {
+      stdout: { write: (chunk: string) => ((stdout += chunk), true) },
+      stderr: { write: (chunk: string) => ((stderr += chunk), true) },
+    });
+    expect(code, stderr).toBe(0);
+    const report = JSON.parse(stdout) as Record<string, unknown>;
+    const missing = Object.keys(report).filter((key) => !new RegExp(`\\b${key}\\b`).test(USAGE.eval));
+    expect(missing).toEqual([]);
   });
 });

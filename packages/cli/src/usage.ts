@@ -89,7 +89,9 @@ ${PIPELINE}
   --json                     print one JSON object: perplexity, nll, tokens, documents, skippedDocuments
                              (under two tokens), longDocuments and windows (evaluate runs), kvBytes
                              (at-rest bytes of the store after the last document), kvBytesFp32 (what
-                             float32 would hold), their maxima over documents, and msPerToken
+                             float32 would hold), their maxima over documents (kvBytesMax,
+                             kvBytesFp32Max), msPerToken (null when no single-token step ran),
+                             prefill, backend and model
   -h, --help                 show this help
 `,
   bench: `Usage: weft bench [--model DIR] [--backend NAME] [--tokens N] [--prompt-tokens P] [--batch B] [--runs R] [--warmup W] [--json]

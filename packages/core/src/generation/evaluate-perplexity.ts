@@ -26,16 +26,17 @@ import { logitsToKeepTensor } from './logits-to-keep.js';
 
 /** What {@link evaluatePerplexity} measures. */
 export interface PerplexityResult {
+  /** `exp(nll / tokens)`. */
   readonly perplexity: number;
   /** Summed negative log-likelihood (nats) over the predicted tokens. */
   readonly nll: number;
   /** Tokens predicted (input length minus one). */
   readonly tokens: number;
-  /** KV store's bytes at rest after the last token. */
+  /** KV store's bytes at rest after the last step (the last token is scored, never fed). */
   readonly kvBytes: number;
-  /** What a full-precision (float32) cache of every token would hold (no compression, no eviction). */
+  /** What a full-precision (float32) cache of every fed token would hold (no compression, no eviction): `tokens` positions. */
   readonly kvBytesFp32: number;
-  /** Median milliseconds per single-token step. */
+  /** Median milliseconds per single-token step; 0 when the prefill scored every token. */
   readonly msPerToken: number;
 }
 

@@ -51,6 +51,8 @@ export interface GenerationRequest {
    * those ending together, the longest), whatever the tokens, and its text is everything before
    * it. A stop string that is the content of a special token decoding skips (Gemma's
    * `<end_of_turn>`, ChatML's `<|im_end|>`) ends the row when the model writes that token.
+   * Each must be a non-empty string of whole characters: one holding half of a UTF-16 surrogate
+   * pair (part of an emoji) is an `InvalidOptionsError` naming its index.
    */
   readonly stop?: readonly string[];
   /**

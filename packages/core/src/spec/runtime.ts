@@ -62,9 +62,9 @@ export interface FailoverOptions {
   /** A `session.run` that takes longer counts as a failure. */
   readonly runTimeoutMs?: number;
   /**
-   * Per-backend circuit breaker: opens after `failureThreshold` consecutive failures, half-opens
-   * after `cooldownMs` (one stream then tries the backend; the others go on to the next until that
-   * trial succeeds, or try again after another `cooldownMs`).
+   * Per-backend circuit breaker: opens after `failureThreshold` consecutive failures (default 3),
+   * half-opens after `cooldownMs` (default 30 000 ms): one stream then tries the backend; the
+   * others go on to the next until that trial succeeds, or try again after another `cooldownMs`.
    */
   readonly breaker?: { readonly failureThreshold?: number; readonly cooldownMs?: number };
 }
@@ -145,9 +145,11 @@ export interface Weft {
    */
   get<T>(token: ServiceToken<T>): T;
   /**
-   * Ends the runtime: waits for loads in flight (they reject with `RuntimeDisposedError` and their
-   * sessions are released), then disposes every model loaded through it. Idempotent; afterwards
-   * `load`, `use` and `get` fail with `RuntimeDisposedError`.
+   * Ends the runtime: stops waiting for plugin setups, aborts loads in flight and waits for them
+   * (they reject with `RuntimeDisposedError` and their sessions are released), then disposes every
+   * model loaded through it: their running streams and later calls fail with a
+   * `ModelDisposedError` saying to create a new runtime with `createWeft()`. Idempotent;
+   * afterwards `load`, `use` and `get` fail with `RuntimeDisposedError`.
    */
   dispose(): Promise<void>;
 }
