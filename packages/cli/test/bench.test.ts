@@ -61,6 +61,7 @@ describe.each(MODELS)('the bare onnxruntime loop against the SDK on $name', (tes
       ratio: { msPerToken: number; ttftMs: number };
       added: { msPerToken: number; ttftMs: number };
       weftSetupMs: number;
+      insideRun: Record<'weft' | 'bare', { prefillMs: number; stepMs: number }>;
       sharedSession: boolean;
     };
     expect(report.idsMatch).toBe(true);
@@ -80,6 +81,13 @@ describe.each(MODELS)('the bare onnxruntime loop against the SDK on $name', (tes
     expect(report.added.msPerToken).toBeCloseTo(pairMean('msPerToken'), 3);
     expect(report.weftSetupMs).toBeGreaterThan(0);
     expect(report.weftSetupMs).toBeLessThan(report.weft.ttftMs);
+    // Each run's time inside onnxruntime is part of the time to its token: so are the medians.
+    for (const engine of ['weft', 'bare'] as const) {
+      expect(report.insideRun[engine].prefillMs).toBeGreaterThan(0);
+      expect(report.insideRun[engine].prefillMs).toBeLessThan(report[engine].ttftMs);
+      expect(report.insideRun[engine].stepMs).toBeGreaterThan(0);
+      expect(report.insideRun[engine].stepMs).toBeLessThanOrEqual(report[engine].msPerToken);
+    }
   });
 
   it('generates exactly the requested tokens through EOS on both sides, with the same ids', async () => {
@@ -87,7 +95,12 @@ describe.each(MODELS)('the bare onnxruntime loop against the SDK on $name', (tes
     const prompt = benchPromptIds(model.tokenizer, 32);
     const sdk = await sdkGreedyRun(model, [prompt], 64);
     expect(sdk.ids[0]).toHaveLength(64);
-    expect((await bare.generate([prompt], 64)).ids).toEqual(sdk.ids);
+    const bareRun = await bare.generate([prompt], 64);
+    expect(bareRun.ids).toEqual(sdk.ids);
+    // One time inside the run per step, for both loops.
+    expect(sdk.runMs).toHaveLength(64);
+    expect(bareRun.runMs).toHaveLength(64);
+    expect([...sdk.runMs, ...bareRun.runMs].every((ms) => ms > 0)).toBe(true);
     if (testModel.dir === storyModel) expect(sdk.ids[0]!.slice(0, -1).some((id) => model.generationConfig.eosTokenIds.includes(id))).toBe(true);
   });
 

@@ -17,6 +17,8 @@ export interface BareRunResult {
   readonly ids: number[][];
   /** `performance.now()` right after each step's token was picked. */
   readonly tokenTimes: number[];
+  /** Milliseconds inside `session.run` per step (step 0 is the prefill). */
+  readonly runMs: number[];
 }
 
 export class BareGreedyLoop {
@@ -56,6 +58,7 @@ export class BareGreedyLoop {
     const inputs = new Set(this.session.inputNames);
     const ids: number[][] = prompts.map(() => []);
     const tokenTimes: number[] = [];
+    const runMs: number[] = [];
     let past: Record<string, ort.Tensor> = {};
     for (let i = 0; i < this.numLayers; i++) {
       for (const kind of ['key', 'value']) {
@@ -81,7 +84,9 @@ export class BareGreedyLoop {
       // Optimum merged decoders switch between their no-cache and with-cache branches on this flag.
       if (inputs.has('use_cache_branch')) feeds['use_cache_branch'] = new ort.Tensor('bool', Uint8Array.of(pastLength > 0 ? 1 : 0), [1]);
       Object.assign(feeds, past);
+      const runStart = performance.now();
       const outputs = await this.session.run(feeds);
+      runMs.push(performance.now() - runStart);
       const logits = outputs['logits']!;
       const vocab = logits.dims[2]!;
       const data = logits.data as Float32Array;
@@ -109,7 +114,7 @@ export class BareGreedyLoop {
       pastLength = total;
       step = next.map((id) => [id]);
     }
-    return { ids, tokenTimes };
+    return { ids, tokenTimes, runMs };
   }
 
   async release(): Promise<void> {

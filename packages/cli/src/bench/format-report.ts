@@ -23,6 +23,8 @@ export function formatBenchTable(r: BenchReport): string {
     '',
     `weft adds ${fixed(r.added.ttftMs * 1000, 0)} µs to the first token and ${fixed(r.added.msPerToken * 1000, 1)} µs per token (medians of paired differences)`,
     `weft setup before the first forward pass: ${fixed(r.weftSetupMs, 3)} ms (median)`,
+    `inside onnxruntime's run alone (medians): prefill weft ${fixed(r.insideRun.weft.prefillMs, 3)} / bare ${fixed(r.insideRun.bare.prefillMs, 3)} ms, ` +
+      `decode step weft ${fixed(r.insideRun.weft.stepMs, 3)} / bare ${fixed(r.insideRun.bare.stepMs, 3)} ms`,
     `token ids: ${r.idsMatch ? 'identical in every run of both loops' : 'DIFFER between the loops (see warning)'}`,
   ].join('\n');
 }
@@ -49,6 +51,10 @@ export function benchJson(r: BenchReport): object {
     ratio: { msPerToken: round(r.ratio.msPerToken, 4), ttftMs: round(r.ratio.ttftMs, 4), tokensPerSecond: round(r.ratio.tokensPerSecond, 4) },
     added: { ttftMs: round(r.added.ttftMs, 4), msPerToken: round(r.added.msPerToken, 4) },
     weftSetupMs: round(r.weftSetupMs, 4),
+    insideRun: {
+      weft: { prefillMs: round(r.insideRun.weft.prefillMs, 4), stepMs: round(r.insideRun.weft.stepMs, 4) },
+      bare: { prefillMs: round(r.insideRun.bare.prefillMs, 4), stepMs: round(r.insideRun.bare.stepMs, 4) },
+    },
     idsMatch: r.idsMatch,
     node: process.version,
     platform: `${process.platform}-${process.arch}`,

@@ -26,6 +26,12 @@ export interface EngineSummary extends RunTiming {
   readonly runs: readonly RunTiming[];
 }
 
+/** Milliseconds inside the backend's `run` (medians over timed runs). */
+export interface InsideRun {
+  readonly prefillMs: number;
+  readonly stepMs: number;
+}
+
 export interface BenchReport {
   readonly model: string;
   readonly backend: string;
@@ -54,6 +60,13 @@ export interface BenchReport {
   readonly added: { readonly ttftMs: number; readonly msPerToken: number };
   /** Median over Weft's timed runs of step 0's `setupMs`: the run's start to its first forward pass. */
   readonly weftSetupMs: number;
+  /**
+   * Time inside the backend's `run` alone, per loop: the median over timed runs of the prefill's
+   * run, and of each run's median decode-step run. What the loops add around the run is the rest
+   * of TTFT and ms/token; a difference here is the runtime itself running slower in one loop's
+   * runs (garbage collection and cache effects, see docs/benchmarks.md).
+   */
+  readonly insideRun: { readonly weft: InsideRun; readonly bare: InsideRun };
   /** Whether every run of both engines produced the first Weft run's ids. */
   readonly idsMatch: boolean;
   readonly ids: readonly number[];
@@ -90,10 +103,15 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     let idsMatch = true;
     const timed = { weft: [] as RunTiming[], bare: [] as RunTiming[] };
     const setupMs: number[] = [];
+    const runMs = { weft: { prefill: [] as number[], step: [] as number[] }, bare: { prefill: [] as number[], step: [] as number[] } };
     const record = (engine: 'weft' | 'bare', run: EngineRun, counted: boolean): void => {
       expected ??= run.ids;
       if (JSON.stringify(run.ids) !== JSON.stringify(expected)) idsMatch = false;
       if (counted) timed[engine].push({ ttftMs: run.ttftMs, msPerToken: run.msPerToken, tokensPerSecond: run.tokensPerSecond });
+      if (counted && run.runMs.length > 1) {
+        runMs[engine].prefill.push(run.runMs[0]!);
+        runMs[engine].step.push(median(run.runMs.slice(1)));
+      }
       if (counted && run.setupMs !== undefined) setupMs.push(run.setupMs);
     };
     // A run cut short by the signal is not recorded: its ids and timings cover fewer steps.
@@ -109,7 +127,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       const start = performance.now();
       const result = await bare!.generate(prompts, options.tokens, options.signal);
       interrupted();
-      record('bare', { ids: result.ids, ...runTiming(start, result.tokenTimes, options.batch) }, counted);
+      record('bare', { ids: result.ids, runMs: result.runMs, ...runTiming(start, result.tokenTimes, options.batch) }, counted);
     };
     // An even number of timed pairs, so each engine runs first exactly as often as second (the
     // first run of a pair is measurably slower on a busy machine; uneven counts bias the medians).
@@ -149,6 +167,10 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
         msPerToken: pairedDifference(timed.weft, timed.bare, 'msPerToken'),
       },
       weftSetupMs: median(setupMs),
+      insideRun: {
+        weft: { prefillMs: median(runMs.weft.prefill), stepMs: median(runMs.weft.step) },
+        bare: { prefillMs: median(runMs.bare.prefill), stepMs: median(runMs.bare.step) },
+      },
       idsMatch,
       ids: expected![0]!,
     };

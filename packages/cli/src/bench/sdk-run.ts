@@ -5,6 +5,8 @@ export interface EngineRun extends RunTiming {
   readonly ids: number[][];
   /** Weft only: step 0's `setupMs` (start of the run to the first forward pass). */
   readonly setupMs?: number;
+  /** Milliseconds inside the backend's run per step (step 0 is the prefill): Weft's `forwardMs`. */
+  readonly runMs: number[];
 }
 
 /**
@@ -17,13 +19,16 @@ export function sdkGreedyRun(model: WeftModel, prompts: readonly (readonly numbe
   const batch = prompts.length;
   const times: number[] = [];
   let setupMs: number | undefined;
+  const runMs: number[] = [];
   const start = performance.now();
   return new Promise<EngineRun>((resolve, reject) => {
     model.generate({ inputIds: prompts, maxTokens, temperature: 0, repetitionPenalty: 1, ignoreEos: true, ...(signal ? { signal } : {}) }).subscribe({
       next(event) {
         if (event.type === 'token') times[event.index] = performance.now();
-        else if (event.type === 'metrics' && event.step === 0) setupMs = event.setupMs;
-        else if (event.type === 'done') resolve({ ids: event.rows.map((r) => [...r.ids]), ...runTiming(start, times, batch), ...(setupMs === undefined ? {} : { setupMs }) });
+        else if (event.type === 'metrics') {
+          runMs[event.step] = event.forwardMs;
+          if (event.step === 0) setupMs = event.setupMs;
+        } else if (event.type === 'done') resolve({ ids: event.rows.map((r) => [...r.ids]), ...runTiming(start, times, batch), runMs, ...(setupMs === undefined ? {} : { setupMs }) });
       },
       error: reject,
     });
