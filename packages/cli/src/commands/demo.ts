@@ -27,6 +27,7 @@ export async function demoCommand(args: readonly string[], io: CliIo): Promise<n
         prompt: DEMO_PROMPT,
         maxTokens: options.maxTokens,
         temperature: 0.8,
+        topK: 50,
         topP: 0.95,
         seed,
         ...(io.signal ? { signal: io.signal } : {}),
