@@ -14,7 +14,7 @@ import {
   type GenerationEvent,
   type KvCacheInit,
 } from '../src/index.js';
-import { collect, done, runtime, storyModel, wrappedNodeBackend } from './helpers.js';
+import { breakableFirstAndSecond, collect, done, runtime, storyModel, wrappedNodeBackend } from './helpers.js';
 
 /** Rejects when `work` has not settled within `ms`: a hang detector, not a timing assertion. */
 function within<T>(work: Promise<T>, what: string, ms = 20_000): Promise<T> {
@@ -211,25 +211,16 @@ describe('disposing while streams run', () => {
 
 describe('half-open backends under concurrent streams', () => {
   it('sends one trial stream to a backend whose breaker half-opened, not every stream that starts at once', async () => {
-    let broken = false;
+    const backends = breakableFirstAndSecond();
     const reference = runtime();
     const alone = await reference.load(storyModel);
-    const weft = runtime([
-      wrappedNodeBackend({
-        name: 'first',
-        priority: 1000,
-        beforeRun: () => {
-          if (broken) throw new Error('device lost');
-        },
-      }),
-      wrappedNodeBackend({ name: 'second', priority: 900 }),
-    ]);
+    const weft = runtime(backends.plugins);
     try {
       const prompts = ['Once upon a time', 'The cat', 'A little girl', 'Tom', 'One day', 'The sun', 'Sam', 'Birds'];
       const expected = await Promise.all(prompts.map(async (prompt) => done(await collect(alone.generate({ prompt, maxTokens: 8 }))).rows[0]!.ids));
       const cooldownMs = 200;
       const model = await weft.load(storyModel, { backend: 'first', failover: { backends: ['second'], breaker: { failureThreshold: 1, cooldownMs } } });
-      broken = true;
+      backends.setBroken(true);
       const opening = await collect(model.generate({ prompt: 'Once', maxTokens: 4 }));
       expect(opening.filter((e) => e.type === 'failover')).toHaveLength(1);
       // The cool-down passes with the backend still broken; 8 streams start together.

@@ -6,7 +6,7 @@ import { createWeft, type CreateWeftOptions, type KvLayout, type WeftModel, type
 import { collect, done } from './events.js';
 
 export { collect, done } from './events.js';
-export { wrappedNodeBackend } from './wrapped-backend.js';
+export { breakableFirstAndSecond, wrappedNodeBackend } from './wrapped-backend.js';
 
 export const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 export const storyModel = fileURLToPath(new URL('../../../models/story', import.meta.url));

@@ -92,3 +92,24 @@ export function wrappedNodeBackend(options: WrappedNodeBackendOptions): WeftPlug
     },
   });
 }
+
+/**
+ * Two wrapped node backends for failover tests: `first` (priority 1000), whose runs throw
+ * "device lost" while `broken` is set, and `second` (priority 900), which always works.
+ */
+export function breakableFirstAndSecond(): { readonly plugins: readonly WeftPlugin[]; readonly setBroken: (broken: boolean) => void } {
+  let broken = false;
+  return {
+    plugins: [
+      wrappedNodeBackend({
+        name: 'first',
+        priority: 1000,
+        beforeRun: () => {
+          if (broken) throw new Error('device lost');
+        },
+      }),
+      wrappedNodeBackend({ name: 'second', priority: 900 }),
+    ],
+    setBroken: (value) => void (broken = value),
+  };
+}

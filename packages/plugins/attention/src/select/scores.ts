@@ -64,17 +64,7 @@ export function accumulateAttention(
 export function keyNorms(data: Float32Array, dims: readonly number[], into?: readonly Float64Array[], rows: number = dims[0]!): Float64Array[] {
   const [, heads, slots, dim] = dims as [number, number, number, number];
   const out = into ? [...into] : Array.from({ length: heads }, () => new Float64Array(slots));
-  for (let b = 0; b < rows; b++) {
-    for (let h = 0; h < heads; h++) {
-      const target = out[h]!;
-      for (let s = 0; s < slots; s++) {
-        const base = ((b * heads + h) * slots + s) * dim;
-        let sum = 0;
-        for (let d = 0; d < dim; d++) sum += data[base + d]! * data[base + d]!;
-        target[s]! += Math.sqrt(sum);
-      }
-    }
-  }
+  for (let b = 0; b < rows; b++) addRowKeyNorms(data, heads, slots, dim, b, out);
   return out;
 }
 
@@ -85,18 +75,21 @@ export function keyNorms(data: Float32Array, dims: readonly number[], into?: rea
 export function rowKeyNorms(data: Float32Array, dims: readonly number[], into?: readonly (readonly Float64Array[])[]): Float64Array[][] {
   const [rows, heads, slots, dim] = dims as [number, number, number, number];
   const out = into ? into.map((row) => [...row]) : Array.from({ length: rows }, () => Array.from({ length: heads }, () => new Float64Array(slots)));
-  for (let b = 0; b < rows; b++) {
-    for (let h = 0; h < heads; h++) {
-      const target = out[b]![h]!;
-      for (let s = 0; s < slots; s++) {
-        const base = ((b * heads + h) * slots + s) * dim;
-        let sum = 0;
-        for (let d = 0; d < dim; d++) sum += data[base + d]! * data[base + d]!;
-        target[s]! += Math.sqrt(sum);
-      }
+  for (let b = 0; b < rows; b++) addRowKeyNorms(data, heads, slots, dim, b, out[b]!);
+  return out;
+}
+
+/** Adds the L2 norm of each of batch row `b`'s cached keys to `targets[h][slot]`. */
+function addRowKeyNorms(data: Float32Array, heads: number, slots: number, dim: number, b: number, targets: readonly Float64Array[]): void {
+  for (let h = 0; h < heads; h++) {
+    const target = targets[h]!;
+    for (let s = 0; s < slots; s++) {
+      const base = ((b * heads + h) * slots + s) * dim;
+      let sum = 0;
+      for (let d = 0; d < dim; d++) sum += data[base + d]! * data[base + d]!;
+      target[s]! += Math.sqrt(sum);
     }
   }
-  return out;
 }
 
 /**
