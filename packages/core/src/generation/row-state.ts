@@ -22,11 +22,13 @@ export class RowState {
     readonly promptIds: readonly number[],
     tokenizer: Tokenizer,
     stops: readonly string[],
+    /** `specialStopIds(tokenizer, stops)`, when the caller computed it once for every row. */
+    stopIds: ReadonlySet<number> | undefined = stops.length > 0 ? specialStopIds(tokenizer, stops) : undefined,
   ) {
     this.detokenizer = new IncrementalDetokenizer(tokenizer, promptIds);
     if (stops.length > 0) {
       this.stops = new StopMatcher(stops);
-      this.stopIds = specialStopIds(tokenizer, stops);
+      this.stopIds = stopIds;
     }
   }
 
