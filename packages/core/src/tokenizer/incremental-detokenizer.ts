@@ -6,6 +6,25 @@ import { cleanUpSpaces, decodeWithoutCleanUp, settledLength } from './clean-up-s
 const CONTEXT = 4;
 /** The decoded window is re-based once it holds this many ids, keeping each decode short. */
 const WINDOW = 12;
+/** Ids at the end of the window that may still begin a character (three bytes of a four-byte one). */
+const HELD_IDS = 3;
+
+/** Per tokenizer: whether its decode skips each id (special tokens), computed once per id. */
+const skippedIds = new WeakMap<Tokenizer, Map<number, boolean>>();
+
+/** Whether `tokenizer.decode` drops an id: it decodes to nothing, and to text with specials kept. */
+function skippedBy(tokenizer: Tokenizer): (id: number) => boolean {
+  let known = skippedIds.get(tokenizer);
+  if (!known) skippedIds.set(tokenizer, (known = new Map()));
+  return (id) => {
+    let skip = known.get(id);
+    if (skip === undefined) {
+      skip = tokenizer.decode([id]) === '' && tokenizer.decode([id], { skipSpecialTokens: false }) !== '';
+      known.set(id, skip);
+    }
+    return skip;
+  };
+}
 
 /**
  * Turns a growing id sequence into text deltas, never emitting a broken UTF-8 character.
@@ -18,6 +37,8 @@ const WINDOW = 12;
  * when the window is re-based. Where decoding cleans up spaces (" ." → "."), which can rewrite text
  * already emitted, the window is decoded without the clean-up, and the text is cleaned up as it
  * settles: a trailing " ", " '", " n"… is held back until the next text shows whether it is rewritten.
+ * Special tokens, which decoding skips, never enter the window, and a run of invalid bytes comes
+ * out as it goes (U+FFFD each, as decode gives them), so a long run of either keeps the window short.
  */
 export class IncrementalDetokenizer {
   private readonly ids: number[];
@@ -37,6 +58,9 @@ export class IncrementalDetokenizer {
   /** Only where decoding cleans up spaces: window text not cleaned up and emitted yet. */
   private unsettled: string | undefined;
 
+  /** Whether decoding skips an id (a special token): only on the windowed path. */
+  private readonly skipped: ((id: number) => boolean) | undefined;
+
   constructor(tokenizer: Tokenizer, contextIds: readonly number[] = []) {
     const uncleaned = decodeWithoutCleanUp(tokenizer);
     this.decodeWindow = uncleaned ?? ((ids) => tokenizer.decode(ids));
@@ -50,6 +74,7 @@ export class IncrementalDetokenizer {
       return;
     }
     if (uncleaned) this.unsettled = '';
+    this.skipped = skippedBy(tokenizer);
     this.ids = contextIds.slice(-CONTEXT);
     this.emitted = this.ids.length;
     this.emittedText = this.decodeWindow(this.ids);
@@ -66,9 +91,13 @@ export class IncrementalDetokenizer {
   /** Adds one id; returns the text it completes (possibly empty). */
   push(id: number): string {
     if (this.bytes) return this.bytes.push(id);
+    // Decoding drops special tokens before anything else, so the window can leave them out: a long
+    // run of them (e.g. EOS with `ignoreEos`) would otherwise keep growing the window, and every
+    // decode with it.
+    if (this.skipped!(id)) return '';
     this.ids.push(id);
     const full = this.decodeWindow(this.ids.slice(this.start));
-    if (full.endsWith('\uFFFD')) return '';
+    if (full.endsWith('\uFFFD')) return this.beforeUnfinished === undefined && this.ids.length - this.emitted > HELD_IDS ? this.emitFinal(full) : '';
     let delta: string;
     if (this.beforeUnfinished !== undefined && !full.startsWith(this.emittedText)) {
       // The new ids completed the character the prompt began: it is new text.
@@ -84,6 +113,32 @@ export class IncrementalDetokenizer {
       this.emittedText = this.decodeWindow(this.ids.slice(this.start));
     } else {
       this.emittedText = full;
+    }
+    return this.settle(delta);
+  }
+
+  /**
+   * The window (`full`) ends in U+FFFD after more ids than an unfinished character can span: an
+   * unfinished character is at most three bytes, so only the last `HELD_IDS` ids can hold it; the
+   * text before them is final where it is a prefix of `full` (no character cut in two), U+FFFD of
+   * invalid bytes included, as the tokenizer's decode gives it. Emits that text and re-bases the window, so a long run of
+   * invalid bytes costs no more per id than valid text does.
+   */
+  private emitFinal(full: string): string {
+    const cut = this.ids.length - HELD_IDS;
+    const text = this.decodeWindow(this.ids.slice(this.start, cut));
+    // A cut through a character that the ids after it complete, or one whose last U+FFFD may be
+    // the start of the unfinished character (ids that add no bytes can sit inside one): try again
+    // at the next id.
+    if (!full.startsWith(text) || !text.startsWith(this.emittedText)) return '';
+    if (text.length === full.length) return '';
+    const delta = text.slice(this.emittedText.length);
+    this.emitted = cut;
+    if (this.emitted - this.start >= WINDOW) {
+      this.start = this.emitted - CONTEXT;
+      this.emittedText = this.decodeWindow(this.ids.slice(this.start, this.emitted));
+    } else {
+      this.emittedText = text;
     }
     return this.settle(delta);
   }
