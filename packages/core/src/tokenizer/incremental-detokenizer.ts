@@ -78,14 +78,21 @@ export class IncrementalDetokenizer {
     this.ids = contextIds.slice(-CONTEXT);
     this.emitted = this.ids.length;
     this.emittedText = this.decodeWindow(this.ids);
-    // The prompt may end inside a character (byte-fallback ids): its text ends in U+FFFD, which the
-    // completing ids replace by the character. Remember the text before those ids.
-    if (this.emittedText.endsWith('\uFFFD')) {
-      let clean = this.ids.length;
-      let text = this.emittedText;
-      while (clean > 0 && this.ids.length - clean < 3 && text.endsWith('\uFFFD')) text = this.decodeWindow(this.ids.slice(0, --clean));
-      if (!text.endsWith('\uFFFD')) this.beforeUnfinished = text;
-    }
+    // The prompt may end inside a character (byte-fallback ids, or a byte-level piece such as "rÃ"):
+    // its text ends in U+FFFD, one for the unfinished character, which the completing ids replace
+    // by the character. Remember the text before that U+FFFD: not the text of fewer ids, which
+    // would drop what the last id holds before the character ("r"), or invalid bytes before it.
+    if (this.emittedText.endsWith('\uFFFD')) this.beforeUnfinished = this.emittedText.slice(0, -1);
+  }
+
+  /**
+   * The text of the window already turned into deltas that `text` (a decode of the window) goes
+   * on from: `emittedText`, or while the prompt's unfinished character may still be completed and
+   * `text` completes it, the text before that character. Undefined when `text` goes on from neither.
+   */
+  private emittedBase(text: string): string | undefined {
+    if (text.startsWith(this.emittedText)) return this.emittedText;
+    return this.beforeUnfinished !== undefined && text.startsWith(this.beforeUnfinished) ? this.beforeUnfinished : undefined;
   }
 
   /** Adds one id; returns the text it completes (possibly empty). */
@@ -97,15 +104,11 @@ export class IncrementalDetokenizer {
     if (this.skipped!(id)) return '';
     this.ids.push(id);
     const full = this.decodeWindow(this.ids.slice(this.start));
-    if (full.endsWith('\uFFFD')) return this.beforeUnfinished === undefined && this.ids.length - this.emitted > HELD_IDS ? this.emitFinal(full) : '';
-    let delta: string;
-    if (this.beforeUnfinished !== undefined && !full.startsWith(this.emittedText)) {
-      // The new ids completed the character the prompt began: it is new text.
-      delta = full.slice(this.beforeUnfinished.length);
-    } else {
-      if (full.length <= this.emittedText.length) return '';
-      delta = full.slice(this.emittedText.length);
-    }
+    if (full.endsWith('\uFFFD')) return this.ids.length - this.emitted > HELD_IDS ? this.emitFinal(full) : '';
+    // Where the new ids completed the character the prompt began, it is new text.
+    const base = this.emittedBase(full);
+    if (base === undefined || full.length <= base.length) return '';
+    const delta = full.slice(base.length);
     this.beforeUnfinished = undefined;
     this.emitted = this.ids.length;
     if (this.emitted - this.start >= WINDOW) {
@@ -130,9 +133,17 @@ export class IncrementalDetokenizer {
     // A cut through a character that the ids after it complete, or one whose last U+FFFD may be
     // the start of the unfinished character (ids that add no bytes can sit inside one): try again
     // at the next id.
-    if (!full.startsWith(text) || !text.startsWith(this.emittedText)) return '';
+    const base = this.emittedBase(text);
+    if (!full.startsWith(text) || base === undefined) return '';
     if (text.length === full.length) return '';
-    const delta = text.slice(this.emittedText.length);
+    // Nor may a character that is already final sit across the cut (its first bytes, then ids
+    // without bytes, then its last): the window re-based after the cut would decode its last
+    // bytes again, as a U+FFFD of their own. The two sides then decode apart to the whole.
+    if (text + this.decodeWindow(this.ids.slice(cut)) !== full) return '';
+    // Text after the cut: the prompt's unfinished character, if any, is decided (completed, or
+    // its U+FFFD final).
+    const delta = text.slice(base.length);
+    this.beforeUnfinished = undefined;
     this.emitted = cut;
     if (this.emitted - this.start >= WINDOW) {
       this.start = this.emitted - CONTEXT;
@@ -156,7 +167,9 @@ export class IncrementalDetokenizer {
   flush(): string {
     if (this.bytes) return this.bytes.flush();
     const full = this.decodeWindow(this.ids.slice(this.start));
-    const rest = full.length > this.emittedText.length ? full.slice(this.emittedText.length) : '';
+    const base = this.emittedBase(full);
+    const rest = base !== undefined && full.length > base.length ? full.slice(base.length) : '';
+    this.beforeUnfinished = undefined;
     this.start = this.emitted = this.ids.length;
     this.emittedText = '';
     return this.settle(rest, true);
@@ -240,8 +253,9 @@ class ByteStream {
   /** Whether nothing is held after this id, whatever came before it. */
   private endsClean(id: number): boolean {
     const piece = this.piece(id);
+    // A special token (null) or a piece without bytes leaves what came before it held.
     if (piece === null) return false;
-    return typeof piece === 'string' || (this.ascii[id] ??= asciiText(piece)) !== false;
+    return typeof piece === 'string' || (piece.length > 0 && (this.ascii[id] ??= asciiText(piece)) !== false);
   }
 
   /** The held bytes as text (an unfinished character decodes as one U+FFFD, unless it is the prompt's). */
