@@ -2,20 +2,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { HfTokenizer, IncrementalDetokenizer, seededRandom, type Tokenizer } from '../src/index.js';
-import { hasStories260k, stories260k, storyModel } from './helpers.js';
+import { hasStories260k, stories260k, storyModel, windowed } from './helpers.js';
 import { allFamilies, llama2, llama3, SAMPLES } from './tokenizer-family-fixtures.js';
 
 const load = (dir: string, config: Record<string, unknown> = {}) =>
   new HfTokenizer(JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8')), { ...JSON.parse(readFileSync(join(dir, 'tokenizer_config.json'), 'utf8')), ...config });
 
-const windowed = (t: Tokenizer): Tokenizer => ({
-  encode: (x, o) => t.encode(x, o),
-  decode: (ids, o) => t.decode(ids, o),
-  applyChatTemplate: (m, o) => t.applyChatTemplate(m, o),
-  tokenToId: (x) => t.tokenToId(x),
-  chatTemplateAddsBos: t.chatTemplateAddsBos,
-  vocabSize: t.vocabSize,
-});
 
 function pool(t: Tokenizer, specials: number[]): number[][] {
   const bytes: number[] = [];

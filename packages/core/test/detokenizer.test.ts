@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { HfTokenizer, IncrementalDetokenizer, seededRandom, type Tokenizer } from '../src/index.js';
 import { unfinishedTail } from '../src/tokenizer/incremental-detokenizer.js';
-import { fixture, hasStories260k, stories260k, storyModel } from './helpers.js';
+import { fixture, hasStories260k, stories260k, storyModel, windowed } from './helpers.js';
 
 const load = (dir: string, config: Record<string, unknown> = {}) =>
   new HfTokenizer(JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8')), { ...JSON.parse(readFileSync(join(dir, 'tokenizer_config.json'), 'utf8')), ...config });
@@ -27,15 +27,6 @@ function afterPrompt(deltas: readonly string[], pending: boolean): string[] {
   return out;
 }
 
-/** The same tokenizer without the byte-level fast path (windowed decoding). */
-const windowed = (t: Tokenizer): Tokenizer => ({
-  encode: (x, o) => t.encode(x, o),
-  decode: (ids, o) => t.decode(ids, o),
-  applyChatTemplate: (m, o) => t.applyChatTemplate(m, o),
-  tokenToId: (x) => t.tokenToId(x),
-  chatTemplateAddsBos: t.chatTemplateAddsBos,
-  vocabSize: t.vocabSize,
-});
 
 describe('incremental detokenizing', () => {
   const story = load(storyModel);

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { nodeBackend } from '@weft/backend-node';
 import { afterAll, beforeAll } from 'vitest';
-import { createWeft, type CreateWeftOptions, type KvLayout, type WeftModel, type WeftPlugin } from '../src/index.js';
+import { createWeft, type CreateWeftOptions, type KvLayout, type Tokenizer, type WeftModel, type WeftPlugin } from '../src/index.js';
 import { collect, done } from './events.js';
 
 export { collect, done } from './events.js';
@@ -58,3 +58,13 @@ export function kvLayout(shape: { layers: number; kvHeads: number; headDim: numb
     ...over,
   };
 }
+
+/** The same tokenizer without the byte-level fast path (windowed decoding). */
+export const windowed = (t: Tokenizer): Tokenizer => ({
+  encode: (x, o) => t.encode(x, o),
+  decode: (ids, o) => t.decode(ids, o),
+  applyChatTemplate: (m, o) => t.applyChatTemplate(m, o),
+  tokenToId: (x) => t.tokenToId(x),
+  chatTemplateAddsBos: t.chatTemplateAddsBos,
+  vocabSize: t.vocabSize,
+});
