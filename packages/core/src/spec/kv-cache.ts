@@ -98,7 +98,9 @@ export interface KvCacheStore {
   /**
    * Takes ownership of this step's `present.*` outputs (keyed by output name); each holds
    * `past + seq` positions. The store disposes what it does not keep, unless `begin`'s
-   * `session.garbageCollectedTensors` is true: then it may simply drop them.
+   * `session.garbageCollectedTensors` is true: then it may simply drop them. Presents that do not
+   * fit the layout (missing, other dims, lengths that disagree) are refused with an error that
+   * leaves the store as it was: no layer takes tokens unless every layer can.
    */
   append(presents: Readonly<Record<string, BackendTensor>>): void;
   /** Bytes held at rest right now (data + any scales, zero points, residual buffers). */

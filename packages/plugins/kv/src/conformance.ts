@@ -240,12 +240,33 @@ export function checkKvStoreContract(create: () => KvCacheStore, options: Confor
     checkFeeds(`${when} (after)`);
   };
 
+  /**
+   * An append whose presents do not fit (the last value present one head short) must throw and
+   * leave the store as it was: same length, positions and fed values, no layer half-appended.
+   */
+  const refusedAppend = (when: string): void => {
+    const feeds = checkFeeds(`${when} (before)`);
+    const n = expected[0]!.length;
+    const presents: Record<string, FakeTensor> = {};
+    for (let s = 0; s < pastNames.length; s++) {
+      const heads = s === pastNames.length - 1 ? H - 1 : H;
+      const past = feeds[pastNames[s]!]!.data as Float32Array;
+      const data = new Float32Array(B * heads * (n + 1) * D).fill(99);
+      for (let r = 0; r < B * heads; r++) data.set(past.subarray(r * n * D, (r + 1) * n * D), r * (n + 1) * D);
+      presents[presentNames[s]!] = fakeTensor('float32', data, [B, heads, n + 1, D]);
+    }
+    assert.throws(() => store.append(presents), () => true, `${when}: append() accepted a ${presentNames[presentNames.length - 1]} of dims [${B}, ${H - 1}, ${n + 1}, ${D}] (the layout has ${H} heads)`);
+    checkFeeds(`${when} (after)`);
+  };
+
   store.begin({ layout, batchSize: B, session });
   expected = Array.from({ length: H }, () => []);
   assert.equal(store.length, 0, 'length after begin');
   checkFeeds('after begin');
   step(45, 'prefill');
   for (let i = 0; i < 20; i++) step(1, `decode ${i}`);
+  refusedAppend('append of a present with a head missing');
+  step(1, 'decode after the refused append');
   // Shared eviction: drop the first 10 slots and every fourth one after. Every selection keeps the
   // newest slot, as routers do (what position follows an evicted newest slot is not specified).
   const n1 = store.length;

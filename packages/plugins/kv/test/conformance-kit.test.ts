@@ -36,6 +36,32 @@ describe('the conformance kit rejects broken stores', () => {
 
   const cases: [string, () => KvCacheStore, RegExp][] = [
     [
+      'a present that does not fit the layout accepted',
+      broken((_s, o) => ({
+        append: (p: Readonly<Record<string, BackendTensor>>) => {
+          try {
+            o.append(p);
+          } catch {
+            // swallowed: the store carries on as if nothing had been given
+          }
+        },
+      })),
+      /append of a present with a head missing: append\(\) accepted a present\.1\.value of dims \[2, 1, 66, 16\]/,
+    ],
+    [
+      'a refused append that took tokens first',
+      broken((s, o) => ({
+        append: (p: Readonly<Record<string, BackendTensor>>) => {
+          const bad = Object.entries(p).find(([, t]) => t.dims[1] !== p['present.0.key']!.dims[1]);
+          if (!bad) return o.append(p);
+          // Like a store that appends layer by layer and only then meets the malformed one.
+          o.append({ ...p, [bad[0]]: p['present.0.key']! });
+          throw new Error(`${bad[0]} does not fit (${s.length} slots now)`);
+        },
+      })),
+      /append of a present with a head missing \(after\): length/,
+    ],
+    [
       'per-head selections applied as head 0\'s',
       broken((_s, o) => ({ retain: (sel: KvSelection) => o.retain(sel.kind === 'per-head' ? { kind: 'shared', slots: sel.slots[0]! } : sel) })),
       /per-head retain/,

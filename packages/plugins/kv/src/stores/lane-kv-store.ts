@@ -123,6 +123,7 @@ export abstract class LaneKvStore implements KvCacheStore {
       const past = this.slots;
       let total = -1;
       const type = layout.pastType === 'float16' ? 'float16' : 'float32';
+      // Every present is checked before any lane takes a token: a malformed one leaves the store as it was.
       for (const s of this.streams) {
         const tensor = presents[s.presentName];
         if (!tensor) throw new Error(`The step did not return ${s.presentName}`);
@@ -133,10 +134,13 @@ export abstract class LaneKvStore implements KvCacheStore {
         }
         if (total >= 0 && t !== total) throw new Error(`present tensors disagree on length (${t} vs ${total})`);
         total = t;
-        const count = t - past;
-        // Only the new tail is read: positions [past, t) of each row (float16 converted first).
-        const data = type === 'float16' ? newTokensAsFloat32(tensor.data as ArrayLike<number>, s.lanes.length, t, past, dim) : (tensor.data as Float32Array);
-        const rowLength = type === 'float16' ? count : t;
+      }
+      const count = total - past;
+      for (const s of this.streams) {
+        const tensor = presents[s.presentName]!;
+        // Only the new tail is read: positions [past, total) of each row (float16 converted first).
+        const data = type === 'float16' ? newTokensAsFloat32(tensor.data as ArrayLike<number>, s.lanes.length, total, past, dim) : (tensor.data as Float32Array);
+        const rowLength = type === 'float16' ? count : total;
         const skip = type === 'float16' ? 0 : past;
         for (let r = 0; r < s.lanes.length; r++) {
           const lane = s.lanes[r]!;
