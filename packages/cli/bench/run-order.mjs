@@ -12,6 +12,10 @@
 import { readFileSync } from 'node:fs';
 
 const file = process.argv[2];
+if (file === '--help' || file === '-h') {
+  console.log('Splits a `weft bench --json` report\'s timed runs by what ran just before each.\nusage: node packages/cli/bench/run-order.mjs REPORT.json (from weft bench --json)');
+  process.exit(0);
+}
 if (!file) {
   console.error('usage: node packages/cli/bench/run-order.mjs REPORT.json (from weft bench --json)');
   process.exit(2);

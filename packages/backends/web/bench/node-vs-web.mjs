@@ -8,7 +8,7 @@
 //
 // Without --model it measures models/story when that folder exists, else the tiny fixture and
 // shared/models/stories260k.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { nodeBackend } from '@weft/backend-node';
@@ -25,8 +25,15 @@ const { values } = parseArgs({
     threads: { type: 'string', default: '1' },
     'prompt-tokens': { type: 'string', default: '16' },
     json: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h' },
   },
 });
+if (values.help) {
+  // The leading comment above is the usage.
+  const lines = readFileSync(new URL(import.meta.url), 'utf8').split('\n').slice(1);
+  console.log(lines.slice(0, lines.findIndex((line) => !line.startsWith('//'))).map((line) => line.replace(/^\/\/ ?/, '')).join('\n').trim());
+  process.exit(0);
+}
 const int = (name) => {
   const v = Number(values[name]);
   if (!Number.isInteger(v) || v < 0) throw new Error(`--${name} must be an integer >= 0`);
