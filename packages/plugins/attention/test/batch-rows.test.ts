@@ -70,8 +70,34 @@ describe('padding and finished rows (synthetic)', () => {
     expect(pick([true, false], [1, 0])).toEqual([1, 2]);
     // Without the fields, as before: sums over every row and slot (12 against 12: the older wins).
     expect(pick(undefined, undefined)).toEqual([0, 2]);
-    // Only row 1 active and no padding: its own lowest-norm key (slot 0, norm 2).
-    expect(pick([false, true], [0, 0])).toEqual([0, 2]);
+    // Only row 1 active and no padding: its own lowest-norm key (slot 0, norm 2), chosen per head
+    // (an unpadded batch may be; one head here).
+    expect(pick([false, true], [0, 0])).toEqual([[0, 2]]);
+  });
+
+  describe('per-head selections in a batch', () => {
+    const kv = layout({ kvHeads: 2 });
+    // Keys [2 rows, 2 kv heads, 3 slots, dim 1]; averaged over rows, head 0's norms are 2.5, 4.5, 0.5
+    // and head 1's 4.5, 2.5, 0.5: with budget 2 and the newest slot kept, head 0 keeps slot 0 and
+    // head 1 slot 1.
+    const keys = tensor([2, 4, 0, 4, 2, 0, /* row 1 */ 3, 5, 1, 5, 3, 1], [2, 2, 3, 1]);
+    const select = (router: string, padding: number[] | undefined) => {
+      const r = createRouter(router, { budget: 2, recent: 1 });
+      const extra = { batchSize: 2, ...(padding ? { padding, active: [true, true] } : {}) };
+      r.observe!(observation(kv, { inputIds: [[0, 1, 2], [3, 4, 5]], outputs: { 'present.0.key': keys }, ...extra }));
+      return r.select(routing(kv, 3, extra));
+    };
+
+    it('key-norm chooses per head for a batch without padding, from norms averaged over its rows', () => {
+      expect(select('key-norm', [0, 0])).toEqual({ kind: 'per-head', slots: [[0, 2], [1, 2]] });
+    });
+
+    it('a padded batch, or a core that does not say whether rows are padded, gets one shared selection', () => {
+      // Row 0 padded by one: slot 0 is row 1's alone (3 + 5 over both heads), slot 1 averages 7.
+      expect(select('key-norm', [1, 0])).toEqual({ kind: 'shared', slots: [1, 2] });
+      // Not said: every row counts; over both heads slots 0 and 1 tie at 7, and the older stays.
+      expect(select('key-norm', undefined)).toEqual({ kind: 'shared', slots: [0, 2] });
+    });
   });
 
   it('attention-importance leaves out the rows that finished', () => {
@@ -154,6 +180,27 @@ describe('padding and finished rows on models/story', () => {
     expect(decisions[0]).toMatchObject({ reason: 'confident', signals: { repetition: 0 } });
     // Some decisions came after row 0 finished (when it is fed a run of pad ids).
     expect(decisions.some((d) => d.step > rows.lastStep[0]!)).toBe(true);
+  });
+
+  it.each([
+    ['key-norm', false],
+    ['heavy-hitter', true],
+  ] as const)('%s selects per head in a batch without padding: two copies of a prompt get the tokens of the prompt alone', async (name, attentions) => {
+    const on = attentions ? withAttentions : model;
+    const run = async (prompt: string | string[]) => {
+      const router = createRouter(name, { budget: 24 });
+      const kinds = new Set<string>();
+      router.onDecision!((d) => kinds.add(d.selection));
+      const result = done(await collect(on.generate({ prompt, maxTokens: 40, router })));
+      return { rows: result.rows.map((r) => r.ids), kinds: [...kinds].sort() };
+    };
+    const alone = await run(prompts[1]!);
+    const batch = await run([prompts[1]!, prompts[1]!]);
+    // Rows of one prompt score alike (sums or means over rows), so the batch keeps the slots, per
+    // head, that the prompt alone keeps. A shared selection evicts other slots and changes the text.
+    expect(alone.kinds).toEqual(['none', 'per-head']);
+    expect(batch.kinds).toEqual(['none', 'per-head']);
+    expect(batch.rows).toEqual([alone.rows[0], alone.rows[0]]);
   });
 
   it("heavy-hitter's scores take no attention from padding queries or finished rows", async () => {

@@ -107,10 +107,15 @@ export const perHead = (slots: readonly (readonly number[])[] | undefined): KvSe
 
 /**
  * Whether a per-head selection is made: core applies one attention mask to every head, so
- * per-head slots need rows without padding; this package selects per head only for a single row
- * (a batch gets one shared selection, even when `RoutingContext.padding` says no row is padded).
+ * per-head slots need rows without padding: a single row, or a batch whose
+ * `RoutingContext.padding` says no row is padded (a core that does not say gets one shared
+ * selection for any batch).
  */
-export const canSelectPerHead = (context: RoutingContext): boolean => context.batchSize === 1;
+export const canSelectPerHead = (context: RoutingContext): boolean => {
+  if (context.batchSize === 1) return true;
+  const padding = context.padding;
+  return padding !== undefined && padding.length === context.batchSize && padding.every((p) => p === 0);
+};
 
 /**
  * The `recent` newest slots plus the highest-scoring older ones up to `budget`: per kv head (equal

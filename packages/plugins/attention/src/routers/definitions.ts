@@ -7,7 +7,7 @@ import { HybridRouter } from './hybrid.js';
 import { KeyNormRouter } from './key-norm.js';
 import { FullRouter, SinkWindowRouter, StridedRouter, WindowRouter } from './positional.js';
 
-const PER_HEAD = { type: 'bool', description: 'choose slots per key/value head for single-row requests (default true)' } as const;
+const PER_HEAD = { type: 'bool', description: 'choose slots per key/value head for single-row requests and batches without padding (default true)' } as const;
 const half = (n: number): number => Math.floor(n / 2);
 
 const schemas = {
