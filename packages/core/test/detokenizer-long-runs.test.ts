@@ -4,14 +4,19 @@ import { allFamilies, llama2, type FamilyFiles } from './tokenizer-family-fixtur
 
 const build = (f: FamilyFiles): HfTokenizer => new HfTokenizer(structuredClone(f.tokenizerJson), structuredClone(f.tokenizerConfig));
 
-/** Records the length of every id list the tokenizer's library decodes from now on. */
-function decodeLengths(tokenizer: HfTokenizer): number[] {
-  const core = (tokenizer as unknown as { core: { decode(ids: number[], options: object): string } }).core;
+/**
+ * Records the length of every id list the tokenizer's library decodes from now on (`at: 'tokenizer'`:
+ * every list HfTokenizer decodes, with or without its clean-up, before it drops ids without a token).
+ */
+function decodeLengths(tokenizer: HfTokenizer, at: 'library' | 'tokenizer' = 'library'): number[] {
+  type Decode = (ids: number[], ...rest: unknown[]) => string;
+  const target = (at === 'tokenizer' ? tokenizer : (tokenizer as unknown as { core: object }).core) as Record<string, Decode>;
+  const method = at === 'tokenizer' ? 'decodeKnown' : 'decode';
   const lengths: number[] = [];
-  const decode = core.decode.bind(core);
-  vi.spyOn(core, 'decode').mockImplementation((ids: number[], options: object) => {
+  const decode = target[method]!.bind(target);
+  vi.spyOn(target, method).mockImplementation((ids: number[], ...rest: unknown[]) => {
     lengths.push(ids.length);
-    return decode(ids, options);
+    return decode(ids, ...rest);
   });
   return lengths;
 }
@@ -31,6 +36,20 @@ describe('incremental detokenizing of long runs that add no text at once', () =>
     const after = tokenizer.encode(' world', { addSpecialTokens: false });
     const ids = [...before, ...Array<number>(2000).fill(special), ...after];
     const lengths = decodeLengths(tokenizer);
+    const d = new IncrementalDetokenizer(tokenizer);
+    const text = ids.map((id) => d.push(id)).join('') + d.flush();
+    vi.restoreAllMocks();
+    expect(text).toBe(tokenizer.decode(ids));
+    expect(Math.max(...lengths)).toBeLessThanOrEqual(BOUND);
+  });
+
+  it.each(windowed.map((f) => [f.name, f] as const))('%s: a run of ids beyond the vocabulary (a model with padded embedding rows) keeps the decoded window short', (_name, family) => {
+    const tokenizer = build(family);
+    const beyond = tokenizer.vocabSize + 7;
+    const before = tokenizer.encode('Hello', { addSpecialTokens: false });
+    const after = tokenizer.encode(' world', { addSpecialTokens: false });
+    const ids = [...before, ...Array<number>(2000).fill(beyond), ...after];
+    const lengths = decodeLengths(tokenizer, 'tokenizer');
     const d = new IncrementalDetokenizer(tokenizer);
     const text = ids.map((id) => d.push(id)).join('') + d.flush();
     vi.restoreAllMocks();

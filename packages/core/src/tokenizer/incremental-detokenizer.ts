@@ -12,14 +12,18 @@ const HELD_IDS = 3;
 /** Per tokenizer: whether its decode skips each id (special tokens), computed once per id. */
 const skippedIds = new WeakMap<Tokenizer, Map<number, boolean>>();
 
-/** Whether `tokenizer.decode` drops an id: it decodes to nothing, and to text with specials kept. */
+/**
+ * Whether `tokenizer.decode` drops an id: one past its ids (a model's embedding padded beyond the
+ * tokenizer, which sampling can still pick), or one that decodes to nothing and to text with
+ * specials kept (a special token).
+ */
 function skippedBy(tokenizer: Tokenizer): (id: number) => boolean {
   let known = skippedIds.get(tokenizer);
   if (!known) skippedIds.set(tokenizer, (known = new Map()));
   return (id) => {
     let skip = known.get(id);
     if (skip === undefined) {
-      skip = tokenizer.decode([id]) === '' && tokenizer.decode([id], { skipSpecialTokens: false }) !== '';
+      skip = !(id >= 0 && id < tokenizer.vocabSize) || (tokenizer.decode([id]) === '' && tokenizer.decode([id], { skipSpecialTokens: false }) !== '');
       known.set(id, skip);
     }
     return skip;
@@ -37,8 +41,9 @@ function skippedBy(tokenizer: Tokenizer): (id: number) => boolean {
  * when the window is re-based. Where decoding cleans up spaces (" ." → "."), which can rewrite text
  * already emitted, the window is decoded without the clean-up, and the text is cleaned up as it
  * settles: a trailing " ", " '", " n"… is held back until the next text shows whether it is rewritten.
- * Special tokens, which decoding skips, never enter the window, and a run of invalid bytes comes
- * out as it goes (U+FFFD each, as decode gives them), so a long run of either keeps the window short.
+ * Special tokens and ids past the vocabulary, which decoding skips, never enter the window, and a
+ * run of invalid bytes comes out as it goes (U+FFFD each, as decode gives them), so a long run of
+ * any of them keeps the window short.
  */
 export class IncrementalDetokenizer {
   private readonly ids: number[];
