@@ -258,12 +258,14 @@ describe('family specifics', () => {
     expect(build(legacy, { legacy: true }).encode('A</s>B')).toEqual(build(legacy, { legacy: false }).encode('A</s>B'));
   });
 
-  it('add_bos_token / add_eos_token do not change what tokenizer.json adds (transformers rebuilds it for its Llama and Gemma classes)', () => {
-    // A known difference, kept: @huggingface/tokenizers uses the file's post-processor as it is.
+  it('add_bos_token / add_eos_token decide what an encoding adds, in place of tokenizer.json\'s post-processor (as transformers rebuilds it)', () => {
     for (const f of [llama2(), gemma()]) {
-      const t = build(f, { add_bos_token: false, add_eos_token: true });
-      const bare = t.encode('Hello', { addSpecialTokens: false });
-      expect(t.encode('Hello')).toEqual([f.ids['<s>'] ?? f.ids['<bos>'], ...bare]);
+      const bos = f.ids['<s>'] ?? f.ids['<bos>'];
+      const eos = f.ids['</s>'] ?? f.ids['<eos>'];
+      const bare = build(f).encode('Hello', { addSpecialTokens: false });
+      expect(build(f, { add_bos_token: false, add_eos_token: true }).encode('Hello')).toEqual([...bare, eos]);
+      expect(build(f, { add_bos_token: true, add_eos_token: true }).encode('Hello')).toEqual([bos, ...bare, eos]);
+      expect(build(f, { add_bos_token: false, add_eos_token: false }).encode('Hello')).toEqual(bare);
     }
   });
 
@@ -395,11 +397,16 @@ describe('chat prompts', () => {
         pair: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '</s>', type_id: 0 } }, { Sequence: { id: 'B', type_id: 1 } }],
         special_tokens: { '<s>': { id: '<s>', ids: [1], tokens: ['<s>'] }, '</s>': { id: '</s>', ids: [eos], tokens: ['</s>'] } },
       };
-      const t = build(f, { chat_template: without });
-      expect(t.encode('Hello').at(-1)).toBe(eos);
-      const ids = chatIds(t);
-      expect(leadingCount(ids, 1)).toBe(1);
-      expect(ids).not.toContain(eos);
+      // Without the config's flags tokenizer.json's post-processor decides (as in a PreTrainedTokenizerFast
+      // file); with add_eos_token the config adds the EOS to plain text.
+      delete f.tokenizerConfig['add_bos_token'];
+      delete f.tokenizerConfig['add_eos_token'];
+      for (const t of [build(f, { chat_template: without }), build(mistral, { chat_template: without, add_eos_token: true })]) {
+        expect(t.encode('Hello').at(-1)).toBe(eos);
+        const ids = chatIds(t);
+        expect(leadingCount(ids, 1)).toBe(1);
+        expect(ids).not.toContain(eos);
+      }
     });
 
     it('a template that refuses the probe conversation (a lone user message) is judged by its source', () => {

@@ -7,7 +7,8 @@ import { quoteValue } from '../util/describe-cause.js';
 import { byteLevelPieces, type TokenPiece } from './byte-level-pieces.js';
 import { checkTokenizerJson } from './check-tokenizer-json.js';
 import { registerCleanUp } from './clean-up-spaces.js';
-import { leadingSpecialIds } from './leading-special-ids.js';
+import { leadingSpecialIds, specialIdsAround } from './leading-special-ids.js';
+import { readSpecialTokenFlags, specialTokensProcessor, specialTokenText } from './special-token-flags.js';
 import {
   BoundedChatTemplate,
   CHAT_TEMPLATE_PROBE_LIMITS,
@@ -42,7 +43,10 @@ export class HfTokenizer implements Tokenizer {
    * of the wrong shape (not an object, an empty vocabulary, a chat_template that is neither a
    * string nor a list of named templates…) is a `ModelLoadError` naming the file and the field.
    * `chatTemplate` is the text of a `chat_template.jinja` and its path: it takes the place of the
-   * config's `chat_template`, as in transformers.
+   * config's `chat_template`, as in transformers. The config's `add_bos_token` / `add_eos_token`
+   * decide the special tokens of an encoding as in transformers' fast tokenizers (see
+   * `special-token-flags.ts`); a flag that is not a boolean, or true for a token the files do not
+   * define, is a `ModelLoadError` naming the config.
    */
   constructor(
     tokenizerJson: unknown,
@@ -53,11 +57,23 @@ export class HfTokenizer implements Tokenizer {
   ) {
     const json = checkTokenizerJson(tokenizerJson, path);
     requireJsonObject(tokenizerConfig, configPath);
+    const flags = readSpecialTokenFlags(tokenizerConfig, configPath);
     try {
       this.core = new HfTokenizerCore(json, tokenizerConfig);
     } catch (cause) {
       throw new ModelLoadError(`Could not build the tokenizer from ${path}: ${(cause as Error).message}`, { path, cause });
     }
+    // What tokenizer.json's own post-processor adds, before the flags replace it.
+    const shipped = specialIdsAround(this);
+    const processor = specialTokensProcessor(flags, {
+      config: tokenizerConfig,
+      configPath,
+      path,
+      shipped: shipped ?? { leading: [], trailing: [] },
+      tokenToId: (token) => this.core.token_to_id(token),
+      idToToken: (id) => this.core.id_to_token(id),
+    });
+    if (processor) this.core.post_processor = processor;
     // One more than the largest id (added tokens included), so ids are exactly [0, vocabSize).
     let largest = -1;
     for (const id of this.core.get_vocab(true).values()) if (id > largest) largest = id;
@@ -71,15 +87,14 @@ export class HfTokenizer implements Tokenizer {
     }
     this.specials = {};
     for (const key of ['bos_token', 'eos_token', 'pad_token', 'unk_token']) {
-      const v = tokenizerConfig[key];
-      const text = typeof v === 'string' ? v : typeof v === 'object' && v !== null ? (v as { content?: unknown }).content : undefined;
-      if (typeof text === 'string') this.specials[key] = text;
+      const text = specialTokenText(tokenizerConfig[key]);
+      if (text !== undefined) this.specials[key] = text;
     }
-    const leading = leadingSpecialIds(this);
+    const leading = processor ? leadingSpecialIds(this) : shipped?.leading;
     // Older repositories name bos_token only in special_tokens_map.json, which Weft does not read:
-    // the token the post-processor puts first stands in (an explicit null stays none).
-    const firstToken = leading?.[0] === undefined ? undefined : this.core.id_to_token(leading[0]);
-    if (!('bos_token' in tokenizerConfig) && firstToken !== undefined) this.specials['bos_token'] = firstToken;
+    // the token tokenizer.json's post-processor puts first stands in (an explicit null stays none).
+    const firstToken = shipped?.leading[0] === undefined ? undefined : this.core.id_to_token(shipped.leading[0]);
+    if (tokenizerConfig['bos_token'] === undefined && firstToken !== undefined) this.specials['bos_token'] = firstToken;
     const listed = chatTemplate === undefined ? tokenizerConfig['chat_template'] : undefined;
     const source = chatTemplate?.source ?? pickTemplate(listed, configPath);
     this.templateFile = chatTemplate === undefined ? basename(configPath) : basename(chatTemplate.path);

@@ -7,6 +7,11 @@ import type { Tokenizer } from '../spec/tokenizer.js';
  * cannot encode it fails on real text instead).
  */
 export function leadingSpecialIds(tokenizer: Pick<Tokenizer, 'encode'>): number[] | undefined {
+  return specialIdsAround(tokenizer)?.leading;
+}
+
+/** The ids encoding with specials puts before (the BOS) and after (an EOS) a text's own; see {@link leadingSpecialIds}. */
+export function specialIdsAround(tokenizer: Pick<Tokenizer, 'encode'>): { leading: number[]; trailing: number[] } | undefined {
   let bare: readonly number[];
   let full: readonly number[];
   try {
@@ -17,7 +22,7 @@ export function leadingSpecialIds(tokenizer: Pick<Tokenizer, 'encode'>): number[
   }
   if (bare.length === 0) return undefined;
   for (let at = 0; at + bare.length <= full.length; at++) {
-    if (bare.every((id, i) => full[at + i] === id)) return full.slice(0, at);
+    if (bare.every((id, i) => full[at + i] === id)) return { leading: full.slice(0, at), trailing: full.slice(at + bare.length) };
   }
   return undefined;
 }
