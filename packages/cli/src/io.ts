@@ -4,7 +4,12 @@ import type { StdinSource } from './read-text.js';
 
 /** Where a command writes, and how it learns that the user wants it to stop. */
 export interface CliIo {
-  readonly stdout: { write(chunk: string): unknown };
+  /**
+   * With `isTTY: true` (a terminal), `generate` and `demo` show the control characters of the
+   * model's text (escape sequences, `\r`, backspace…) as visible symbols unless `--raw` is given;
+   * anywhere else the text is written byte for byte.
+   */
+  readonly stdout: { readonly isTTY?: boolean | undefined; write(chunk: string): unknown };
   readonly stderr: { write(chunk: string): unknown };
   /**
    * What `--prompt-file -` reads; without it, `-` is a usage error. With `isTTY: true` (a

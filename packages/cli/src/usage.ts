@@ -38,7 +38,8 @@ Exit codes: 0 success, 1 unexpected error, 2 bad input (usage, model or option e
 (Ctrl-C), 143 terminated (SIGTERM). A second Ctrl-C exits at once. A closed stdout (weft ... | head)
 ends the command quietly with 0. Relative paths are relative to the directory the command was typed
 in, also under a package script such as pnpm weft (which runs in the package folder; INIT_CWD says
-where the user was).
+where the user was). A leading ~/ in a path flag is the home directory, also in --model=~/x or a
+quoted "~/x" (~NAME stays a name).
 `;
 
 export const USAGE: Record<CommandName, string> = {
@@ -67,9 +68,15 @@ ${PIPELINE}
   --json                     one JSON object per line: {"type":"backend",...} (the choice and the passed-over
                              backends with reasons), {"type":"token",...} per token, {"type":"failover",...}
                              if a backend fails mid-stream, then {"type":"done",...}
+  --raw                      on a terminal too, print the text exactly as the model wrote it, control
+                             characters and escape sequences included (not with --json)
   -h, --help                 show this help
 
-Without --json the text streams to stdout and a stats line goes to stderr.
+Without --json the text streams to stdout and a stats line goes to stderr. When stdout is a terminal,
+control characters in the text (ESC and its sequences, \\r, backspace, bell, C1 and bidi controls) are
+shown as visible stand-ins, such as ␛ for ESC and \\u009b for U+009B, so the model cannot move the
+cursor, rewrite the screen or set the clipboard; --raw turns that off. Pipes and files get the text
+byte for byte.
 Ctrl-C (or SIGTERM) stops generation at the next step; the result so far is still reported
 (finishReason "abort", exit code 130, or 143 for SIGTERM). Stopped while the model loads or a prompt
 is read from stdin, the command ends at once with "weft: interrupted".
@@ -114,7 +121,7 @@ ${THREADS(`default ${BENCH_DEFAULTS.threads}; `)}
   --json                     print one JSON object
   -h, --help                 show this help
 `,
-  demo: `Usage: weft demo [--model DIR] [--threads N] [--backend NAME] [--max-tokens N] [--seed S]
+  demo: `Usage: weft demo [--model DIR] [--threads N] [--backend NAME] [--max-tokens N] [--seed S] [--raw]
 
 Streams a short story from the project's model (temperature 0.8, top-k 50, top-p 0.95).
 
@@ -122,6 +129,8 @@ Options:
 ${MODEL}
   --max-tokens N             new tokens at most (default 200)
   --seed S                   sampler seed (default: random, printed so the story can be replayed)
+  --raw                      on a terminal too, print the story exactly as the model wrote it (control
+                             characters are otherwise shown as visible stand-ins, as in weft generate)
   -h, --help                 show this help
 `,
 };

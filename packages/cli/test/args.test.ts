@@ -2,10 +2,14 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { parseIdList } from '../src/args/prompt-source.js';
-import { parseBenchArgs } from '../src/args/bench-args.js';
+import { BENCH_OPTIONS, parseBenchArgs } from '../src/args/bench-args.js';
+import { DEMO_OPTIONS } from '../src/args/demo-args.js';
+import { EVAL_OPTIONS } from '../src/args/eval-args.js';
+import { GENERATE_OPTIONS } from '../src/args/generate-args.js';
 import { parseDecimal, parseInteger } from '../src/args/numbers.js';
 import { splitDocuments, UsageError } from '../src/index.js';
 import { runtimeLogLevel } from '../src/open-model.js';
+import { USAGE } from '../src/usage.js';
 import { cli } from './helpers.js';
 
 // None of these reaches a model: input is validated before anything is loaded.
@@ -122,6 +126,16 @@ describe('help', () => {
       expect(line.slice(0, 29), line).toMatch(/^(  -\S+(?: \S+)* {2,}| {29})$/);
       expect(line.charAt(29), line).toMatch(/\S/);
     }
+  });
+
+  it.each([
+    ['generate', GENERATE_OPTIONS],
+    ['eval', EVAL_OPTIONS],
+    ['bench', BENCH_OPTIONS],
+    ['demo', DEMO_OPTIONS],
+  ] as const)('weft %s --help lists every flag the command takes', (command, options) => {
+    const listed = new Set([...USAGE[command].matchAll(/^ {2}(--[a-z-]+)/gm)].map((m) => m[1]));
+    expect(Object.keys(options).map((o) => `--${o}`).filter((flag) => !listed.has(flag))).toEqual([]);
   });
 
   it.each(['generate', 'eval', 'bench', 'demo'])('weft --help %s (and -h) prints that command\'s usage', async (command) => {

@@ -36,16 +36,18 @@ export interface CliResult {
 
 /**
  * Runs the CLI in-process with captured output; `onStdout` sees each write as it happens,
- * `stdin` is what `--prompt-file -` reads and `cwd` is what relative paths are relative to.
+ * `stdin` is what `--prompt-file -` reads, `cwd` is what relative paths are relative to, and
+ * `tty: true` makes stdout say it is a terminal (`isTTY`).
  */
 export async function cli(
   argv: readonly string[],
-  options: { signal?: AbortSignal; onStdout?: (chunk: string) => void; stdin?: Uint8Array | string; cwd?: string } = {},
+  options: { signal?: AbortSignal; onStdout?: (chunk: string) => void; stdin?: Uint8Array | string; cwd?: string; tty?: boolean } = {},
 ): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
   const io: CliIo = {
     stdout: {
+      ...(options.tty === undefined ? {} : { isTTY: options.tty }),
       write: (chunk: string) => {
         stdout += chunk;
         options.onStdout?.(chunk);

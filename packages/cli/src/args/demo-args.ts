@@ -6,6 +6,7 @@ export const DEMO_OPTIONS = {
   ...MODEL_OPTIONS,
   'max-tokens': { type: 'string' },
   seed: { type: 'string' },
+  raw: { type: 'boolean' },
 } as const satisfies OptionSpecs;
 
 export interface DemoArgs extends ModelFlags {
@@ -13,15 +14,18 @@ export interface DemoArgs extends ModelFlags {
   readonly maxTokens: number;
   /** Undefined: a random seed (printed, so a story can be replayed). */
   readonly seed: number | undefined;
+  /** `--raw`: the story as the model wrote it also on a terminal (control characters included). */
+  readonly raw: boolean;
 }
 
 export function parseDemoArgs(args: readonly string[]): DemoArgs {
   const flags = parseCommandArgs('demo', args, DEMO_OPTIONS);
-  if (flags.help) return { help: true, model: undefined, threads: undefined, backend: undefined, maxTokens: 200, seed: undefined };
+  if (flags.help) return { help: true, model: undefined, threads: undefined, backend: undefined, maxTokens: 200, seed: undefined, raw: false };
   return {
     help: false,
     ...modelFlags(flags),
     maxTokens: optional(flags.string('max-tokens'), (t) => parseInteger('max-tokens', t, 1)) ?? 200,
     seed: optional(flags.string('seed'), (t) => parseInteger('seed', t, 0, 2 ** 32 - 1)),
+    raw: flags.flag('raw'),
   };
 }

@@ -22,6 +22,7 @@ export const GENERATE_OPTIONS = {
   seed: { type: 'string' },
   stop: { type: 'string', multiple: true },
   json: { type: 'boolean' },
+  raw: { type: 'boolean' },
 } as const satisfies OptionSpecs;
 
 export interface GenerateArgs extends ModelFlags {
@@ -30,14 +31,19 @@ export interface GenerateArgs extends ModelFlags {
   readonly promptFile: PromptFile | undefined;
   readonly help: boolean;
   readonly json: boolean;
+  /** `--raw`: the text as the model wrote it also on a terminal (control characters included). */
+  readonly raw: boolean;
   /** The request without `signal` (and without a prompt or messages when `promptFile` is set), validated. */
   readonly request: GenerationRequest;
 }
 
 export function parseGenerateArgs(args: readonly string[]): GenerateArgs {
   const flags = parseCommandArgs('generate', args, GENERATE_OPTIONS);
-  if (flags.help) return { help: true, json: false, model: undefined, threads: undefined, backend: undefined, onnxFile: undefined, promptFile: undefined, request: {} };
+  if (flags.help) return { help: true, json: false, raw: false, model: undefined, threads: undefined, backend: undefined, onnxFile: undefined, promptFile: undefined, request: {} };
   const s = (name: string) => flags.string(name);
+  if (flags.flag('raw') && flags.flag('json')) {
+    throw new UsageError('--raw applies to the text output; --json escapes control characters itself, so give only one of --raw, --json');
+  }
   const stop = flags.strings('stop');
   const pipeline = pipelineFlags(flags);
   if (stop.some((x) => x === '')) throw new UsageError('--stop needs a non-empty string');
@@ -59,5 +65,5 @@ export function parseGenerateArgs(args: readonly string[]): GenerateArgs {
     ...(pipeline.kv ? { kv: pipeline.kv } : {}),
     ...(pipeline.router ? { router: pipeline.router } : {}),
   };
-  return { help: false, json: flags.flag('json'), ...modelFlags(flags), onnxFile: pipeline.onnxFile, promptFile: 'file' in source ? source.file : undefined, request };
+  return { help: false, json: flags.flag('json'), raw: flags.flag('raw'), ...modelFlags(flags), onnxFile: pipeline.onnxFile, promptFile: 'file' in source ? source.file : undefined, request };
 }

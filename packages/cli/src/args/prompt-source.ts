@@ -1,7 +1,8 @@
 import type { ChatMessage } from '@weft/core';
 import { UsageError } from '../errors.js';
+import { expandHome } from './home-path.js';
 
-/** A prompt flag that names a file, read by the command (`-` = standard input). */
+/** A prompt flag that names a file, read by the command (`-` = standard input; a leading `~/` is already the home directory). */
 export interface PromptFile {
   readonly flag: '--prompt-file' | '--messages-file';
   readonly path: string;
@@ -52,7 +53,7 @@ export function promptSource(flags: PromptFlags): PromptSource {
 
 function promptFileFlag(flag: PromptFile['flag'], path: string): PromptFile {
   if (path === '') throw new UsageError(`${flag} needs a file path (or - for standard input)`);
-  return { flag, path };
+  return { flag, path: expandHome(path, flag) };
 }
 
 /** The request field a prompt file's text gives: the prompt itself, or the messages its JSON holds. */

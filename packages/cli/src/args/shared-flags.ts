@@ -3,6 +3,7 @@ import { parseNamedRef, type NamedRef } from '@weft/core';
 import { optional, parseInteger } from './numbers.js';
 import { UsageError } from '../errors.js';
 import { BACKENDS, type BackendChoice } from '../open-model.js';
+import { expandHome } from './home-path.js';
 
 /** `--model DIR` and `--threads N`, which every model command takes. */
 export const MODEL_OPTIONS = {
@@ -12,6 +13,7 @@ export const MODEL_OPTIONS = {
 } as const satisfies OptionSpecs;
 
 export interface ModelFlags {
+  /** `--model` as given, with a leading `~` or `~/` made the home directory (see {@link expandHome}). */
   readonly model: string | undefined;
   /** onnxruntime intra-op threads; undefined (or 0) is the runtime's default. */
   readonly threads: number | undefined;
@@ -24,8 +26,9 @@ export function modelFlags(flags: ParsedFlags): ModelFlags {
   if (backend !== undefined && !(BACKENDS as readonly string[]).includes(backend)) {
     throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')} (got "${backend}")`);
   }
+  const model = flags.string('model');
   return {
-    model: flags.string('model'),
+    model: model === undefined ? undefined : expandHome(model, '--model'),
     threads: optional(flags.string('threads'), (t) => parseInteger('threads', t, 0, 1024)),
     backend: backend as BackendChoice | undefined,
   };

@@ -5,6 +5,7 @@ import { resolveModelDir } from '../model-path.js';
 import { openModel, sessionOptions } from '../open-model.js';
 import { consumeGeneration } from '../output/consume-generation.js';
 import { statsLine } from '../output/stats-line.js';
+import { textWriter } from '../output/terminal-text.js';
 import { USAGE } from '../usage.js';
 
 /** The story opening the demo continues. */
@@ -32,7 +33,7 @@ export async function demoCommand(args: readonly string[], io: CliIo): Promise<n
         seed,
         ...(io.signal ? { signal: io.signal } : {}),
       },
-      { onText: (text) => void io.stdout.write(text) },
+      { onText: textWriter(io.stdout, options.raw) },
     );
     io.stdout.write('\n');
     io.stderr.write(`${statsLine(done, wallMs)} seed ${seed}\n`);

@@ -9,6 +9,7 @@ import { consumeGeneration } from '../output/consume-generation.js';
 import { readUtf8Text } from '../read-text.js';
 import { round } from '../output/format.js';
 import { statsLine } from '../output/stats-line.js';
+import { jsonLine, textWriter } from '../output/terminal-text.js';
 import { USAGE } from '../usage.js';
 
 /** `weft generate`: streams text (or JSON lines) for one prompt. */
@@ -32,7 +33,7 @@ export async function generateCommand(args: readonly string[], io: CliIo): Promi
   );
   try {
     const request = { ...options.request, ...fromFile, ...(io.signal ? { signal: io.signal } : {}) };
-    const write = (line: object): void => void io.stdout.write(`${JSON.stringify(line)}\n`);
+    const write = (line: object): void => void io.stdout.write(`${jsonLine(line)}\n`);
     let streamed = '';
     const { done, wallMs } = await consumeGeneration(
       model,
@@ -49,7 +50,7 @@ export async function generateCommand(args: readonly string[], io: CliIo): Promi
             },
           }
         : {
-            onText: (text) => void io.stdout.write(text),
+            onText: textWriter(io.stdout, options.raw),
             onEvent: (e) => {
               if (e.type === 'failover') io.stderr.write(`[weft: ${e.from} failed at step ${e.step} (${e.reason}); continuing on ${e.to}]\n`);
             },
