@@ -5,8 +5,9 @@
  * package whose node_modules links the workspace packages, type-checked there, then imported on
  * models/story. The only change made to the text is the model path, made absolute so the run does
  * not depend on the working directory. Also: `weft eval --help` names every field `weft eval --json`
- * prints.
+ * prints, and every `node <script>.mjs` the docs give exists and answers `--help`.
  */
+import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -246,3 +247,35 @@ describe('weft eval --help', () => {
     expect(missing).toEqual([]);
   });
 });
+
+describe('the scripts the docs tell readers to run', () => {
+  const docs = ['README.md', 'docs/architecture.md', 'docs/backends.md', 'docs/benchmarks.md', 'docs/kv-cache.md', 'docs/plugins.md', 'models/README.md'];
+
+  it('each `node <script>.mjs` exists, loads, and answers --help', async () => {
+    const scripts = new Set<string>();
+    for (const doc of docs) {
+      const text = await readFile(join(repo, doc), 'utf8');
+      for (const match of text.matchAll(/\bnode ((?:packages|models|scripts)\/[\w./-]+\.mjs)\b/g)) scripts.add(match[1]!);
+    }
+    expect(scripts.size).toBeGreaterThan(15);
+    const failed: string[] = [];
+    await Promise.all(
+      [...scripts].map(async (script) => {
+        // Loading the script runs its imports (the built packages, onnxruntime-node): --help then
+        // prints its usage and exits before measuring anything.
+        const run = await execNode([join(repo, script), '--help']);
+        if (run.code !== 0 || run.stdout.trim() === '') failed.push(`${script}: exit ${run.code} ${run.stderr.split('\n')[0] ?? ''}`);
+      }),
+    );
+    expect(failed).toEqual([]);
+  });
+});
+
+/** Runs `node args…` in the repository, collecting its output. */
+function execNode(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    execFile(process.execPath, args, { cwd: repo, timeout: 60_000 }, (error, stdout, stderr) => {
+      done({ code: error ? (typeof error.code === 'number' ? error.code : null) : 0, stdout, stderr });
+    });
+  });
+}

@@ -13,7 +13,7 @@
 //
 // Exit codes: 0 an NPU provider loaded the model and generated; 2 no NPU provider is usable here
 // (the probe's reason says why); 1 anything else (the error is printed).
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { npuBackend, NpuBackendAdapter } from '@weft/backend-npu';
@@ -51,8 +51,15 @@ const { values } = parseArgs({
     'full-offload': { type: 'boolean', default: false },
     smoke: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h' },
   },
 });
+if (values.help) {
+  // Its usage is the comment at the top of this file (the script ships in the package, alone).
+  const lines = readFileSync(new URL(import.meta.url), 'utf8').split('\n').slice(1);
+  console.log(lines.slice(0, lines.findIndex((line) => !line.startsWith('//'))).map((line) => line.replace(/^\/\/ ?/, '')).join('\n').trim());
+  process.exit(0);
+}
 const model = values.model ?? (existsSync(`${root}models/story/config.json`) ? `${root}models/story` : `${root}packages/core/test/fixtures/tiny`);
 const tokens = Number(values.tokens);
 const log = (...args) => values.json || console.log(...args);

@@ -10,11 +10,11 @@ import {
   type SessionOptions,
 } from '@weft/core';
 import type { NpuEvent, ProviderRejection } from './events.js';
-import { validateFacts, validateNpuOptions, validateSessionOptions, type NpuAdapterOptions } from './npu-backend-options.js';
+import { checkFacts, copySessionOptions, normaliseNpuOptions, validateSessionOptions, type NpuAdapterOptions } from './npu-backend-options.js';
 import { NpuSession } from './npu-session.js';
-import { planProviders, type ProviderPlan } from './plan.js';
+import { planProviders, type PlannedProvider, type ProviderPlan } from './plan.js';
 import { detectPlatformFacts, type PlatformFacts } from './platform.js';
-import type { ProviderName, ProviderOptions } from './providers.js';
+import type { ProviderOptions } from './providers.js';
 import { defaultSessionFactory } from './session-factory.js';
 
 /**
@@ -27,11 +27,15 @@ export class NpuBackendAdapter implements BackendAdapter {
   readonly name = 'npu';
   /** Every event this adapter emitted, oldest first. */
   readonly events: NpuEvent[] = [];
-  private readonly providers: ProviderOptions[] | undefined;
+  private readonly providers: readonly ProviderOptions[] | undefined;
+  /** The checked copy of the constructor's options (the caller's object is not read again). */
+  private readonly options: NpuAdapterOptions;
   private facts: Promise<PlatformFacts> | undefined;
 
-  constructor(private readonly options: NpuAdapterOptions = {}) {
-    this.providers = validateNpuOptions(options);
+  constructor(options: NpuAdapterOptions = {}) {
+    const checked = normaliseNpuOptions(options);
+    this.options = checked.options;
+    this.providers = checked.providers;
   }
 
   /**
@@ -73,60 +77,61 @@ export class NpuBackendAdapter implements BackendAdapter {
       const notes = [...plan.chain.filter((p) => p.note).map((p) => `${p.name}: ${p.note}`), ...skipped.map((s) => `skipped ${s}`)];
       return { available: true, executionProviders: plan.chain.map((p) => p.name), reason: notes.length > 0 ? notes.join('; ') : undefined };
     } catch (error) {
-      return { available: false, reason: (error as Error).message };
+      return { available: false, reason: describeCause(error) };
     }
   }
 
   async createSession(source: ModelSource, options: SessionOptions = {}): Promise<InferenceSession> {
-    // Checked before the merge too: a null or a list would spread as nothing.
-    validateSessionOptions(options);
-    const merged = { ...this.options.defaults, ...options };
+    // Copied (each option read once) and checked before the merge: a null or a list would spread as nothing.
+    const own = copySessionOptions(options);
+    validateSessionOptions(own);
+    const merged = { ...this.options.defaults, ...own };
     const plan = await this.plan(merged);
     const { executionProviders: _, ...sessionOptions } = merged;
     this.emit({ type: 'plan', platform: plan.platform, arch: plan.arch, chain: plan.chain, skipped: plan.skipped });
     const rejected: ProviderRejection[] = [];
     for (const s of plan.skipped) {
       this.emit({ type: 'provider-skipped', provider: s.provider, reason: s.reason });
-      rejected.push({ provider: s.provider, stage: 'plan', reason: s.reason });
+      rejected.push(Object.freeze({ provider: s.provider, stage: 'plan', reason: s.reason }));
     }
     const factory = this.options.sessionFactory ?? defaultSessionFactory;
     const requireFullOffload = this.options.requireFullOffload ?? false;
+    const timeoutMs = this.options.providerTimeoutMs;
     let tried = 0;
     for (const provider of plan.chain) {
       this.emit({ type: 'provider-attempt', provider: provider.name, device: provider.device, ort: provider.ort });
-      let inner: InferenceSession;
+      let session: NpuSession;
       try {
-        const made: unknown = await factory({ provider, source, options: sessionOptions, requireFullOffload });
-        const problem = sessionProblem(made);
-        if (problem !== undefined) {
-          await releaseQuietly(made);
-          throw new BackendError(`sessionFactory returned ${problem} for ${provider.name}`, { backend: 'npu' });
-        }
-        inner = made as InferenceSession;
+        const made = await within(
+          () => factory({ provider, source, options: sessionOptions, requireFullOffload }),
+          timeoutMs,
+          () => new BackendError(`${provider.name} did not open a session within providerTimeoutMs (${timeoutMs} ms)`, { backend: 'npu' }),
+        );
+        session = await wrapSession(made, provider, Object.freeze([...rejected]));
       } catch (error) {
-        // A missing or unreadable file fails the same way on every provider: stop at once.
-        if (WeftError.isInstance(error) && error.code === 'model-load') throw error;
         const reason = describeCause(error);
         this.emit({ type: 'provider-failed', provider: provider.name, reason, error });
-        rejected.push({ provider: provider.name, stage: 'session', reason });
+        // A missing or unreadable file fails the same way on every provider: stop at once.
+        if (WeftError.isInstance(error) && error.code === 'model-load') throw error;
+        rejected.push(Object.freeze({ provider: provider.name, stage: 'session', reason }));
         tried++;
         continue;
       }
-      const session = new NpuSession(inner, provider.name, provider.device, [...rejected]);
       try {
         this.emit({ type: 'provider-selected', provider: provider.name, device: provider.device, fallback: tried > 0 || plan.skipped.length > 0, rejected: session.rejected });
       } catch (error) {
-        await session.release();
+        await session.release().catch(() => {});
         throw error;
       }
       return session;
     }
-    this.emit({ type: 'exhausted', rejected: [...rejected] });
+    const all = Object.freeze([...rejected]);
+    this.emit({ type: 'exhausted', rejected: all });
     const where = source.kind === 'path' ? source.path : `${source.bytes.byteLength} bytes`;
     const list = rejected.map((r) => `${r.provider} (${r.stage === 'plan' ? 'skipped' : 'failed'}: ${r.reason})`).join('; ');
     throw new BackendError(`No execution provider of the npu backend could load ${where}: ${list || 'the chain is empty'}`, {
       backend: 'npu',
-      cause: rejected,
+      cause: all,
     });
   }
 
@@ -136,13 +141,35 @@ export class NpuBackendAdapter implements BackendAdapter {
   }
 }
 
-/** Why a factory's result is not a session (it must be one to run on), or undefined. */
+/**
+ * The factory's answer as an {@link NpuSession}, or a `BackendError` saying why it is not a
+ * session (what it returned is released first, so nothing half-made is left open).
+ */
+async function wrapSession(made: unknown, provider: PlannedProvider, rejected: readonly ProviderRejection[]): Promise<NpuSession> {
+  let problem = sessionProblem(made);
+  if (problem === undefined) {
+    try {
+      return new NpuSession(made as InferenceSession, provider.name, provider.device, rejected);
+    } catch (cause) {
+      problem = `a session that could not be read (${describeCause(cause)})`;
+    }
+  }
+  await releaseQuietly(made);
+  throw new BackendError(`sessionFactory returned ${problem} for ${provider.name}`, { backend: 'npu' });
+}
+
+/** Why a factory's result is not a session (it must be one to run on), or undefined. Never throws. */
 function sessionProblem(value: unknown): string | undefined {
   if (typeof value !== 'object' || value === null) return `${quoteValue(value)}, not a session`;
-  const s = value as Partial<Record<keyof InferenceSession, unknown>>;
-  const missing = (['run', 'release', 'createTensor'] as const).filter((m) => typeof s[m] !== 'function');
-  if (missing.length > 0) return `an object without ${missing.map((m) => `${m}()`).join(', ')}, not a session`;
-  if (!Array.isArray(s.inputNames) || !Array.isArray(s.outputNames)) return 'a session without inputNames and outputNames lists';
+  try {
+    const s = value as Partial<Record<keyof InferenceSession, unknown>>;
+    const missing = (['run', 'release', 'createTensor'] as const).filter((m) => typeof s[m] !== 'function');
+    if (missing.length > 0) return `an object without ${missing.map((m) => `${m}()`).join(', ')}, not a session`;
+    if (!Array.isArray(s.inputNames) || !Array.isArray(s.outputNames)) return 'a session without inputNames and outputNames lists';
+    if (!Array.isArray(s.inputMetadata) || !Array.isArray(s.outputMetadata)) return 'a session without inputMetadata and outputMetadata lists';
+  } catch (cause) {
+    return `a session that could not be read (${describeCause(cause)})`;
+  }
   return undefined;
 }
 
@@ -156,6 +183,42 @@ async function releaseQuietly(value: unknown): Promise<void> {
   }
 }
 
+/**
+ * Starts `start` and waits for it at most `ms` (no bound when undefined). A synchronous throw
+ * rejects like a rejected promise. A value that arrives after the wait ended is released.
+ */
+function within<T>(start: () => T | PromiseLike<T>, ms: number | undefined, onTimeout: () => Error): Promise<T> {
+  let work: Promise<T>;
+  try {
+    work = Promise.resolve(start());
+  } catch (cause) {
+    work = Promise.reject(cause as unknown);
+  }
+  if (ms === undefined) return work;
+  return new Promise<T>((resolve, reject) => {
+    let waiting = true;
+    const timer = setTimeout(() => {
+      waiting = false;
+      reject(onTimeout());
+    }, ms);
+    work.then(
+      (value) => {
+        if (waiting) {
+          waiting = false;
+          clearTimeout(timer);
+          resolve(value);
+        } else void releaseQuietly(value);
+      },
+      (cause: unknown) => {
+        if (!waiting) return;
+        waiting = false;
+        clearTimeout(timer);
+        reject(cause);
+      },
+    );
+  });
+}
+
 /** Calls the `facts` option and checks its answer. */
 async function askFacts(facts: () => Promise<PlatformFacts>): Promise<PlatformFacts> {
   let answer: unknown;
@@ -164,6 +227,5 @@ async function askFacts(facts: () => Promise<PlatformFacts>): Promise<PlatformFa
   } catch (cause) {
     throw new BackendError(`The npu backend's facts() failed: ${describeCause(cause)}`, { backend: 'npu', cause });
   }
-  validateFacts(answer as PlatformFacts, 'facts()');
-  return answer as PlatformFacts;
+  return checkFacts(answer, 'facts()');
 }

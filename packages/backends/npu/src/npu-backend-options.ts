@@ -1,6 +1,7 @@
-import { checkKnownKeys, checkSessionOptions, InvalidOptionsError, type SessionOptions } from '@weft/core';
+import { checkKnownKeys, checkSessionOptions, InvalidOptionsError, quoteValue, type SessionOptions } from '@weft/core';
 import type { NpuEvent } from './events.js';
-import type { PlatformFacts } from './platform.js';
+import { isRecord, ownData } from './own-data.js';
+import type { PlatformFacts, RuntimeProvider } from './platform.js';
 import { PROVIDERS, validateProvider, type ProviderName, type ProviderOptions } from './providers.js';
 import type { NpuSessionFactory } from './session-factory.js';
 
@@ -27,6 +28,12 @@ export interface NpuAdapterOptions {
   readonly facts?: PlatformFacts | (() => Promise<PlatformFacts>);
   /** Creates one provider's session (default: onnxruntime-node, or onnxruntime-web for webnn/wasm). */
   readonly sessionFactory?: NpuSessionFactory;
+  /**
+   * Longest wait, in whole milliseconds, for one provider's session. A provider that takes longer
+   * counts as failed (the chain moves on) and a session it still delivers is released. Default:
+   * no bound per provider (the load's `sessionTimeoutMs` bounds the whole chain).
+   */
+  readonly providerTimeoutMs?: number;
 }
 
 export interface NpuBackendOptions extends NpuAdapterOptions {
@@ -36,37 +43,83 @@ export interface NpuBackendOptions extends NpuAdapterOptions {
 
 const PLATFORMS = ['win32', 'darwin', 'linux', 'android', 'ios', 'browser', 'other'];
 const ARCHES = ['x64', 'arm64', 'other'];
+const OPTION_KEYS = ['priority', 'defaults', 'providers', 'fallback', 'requireFullOffload', 'onEvent', 'facts', 'sessionFactory', 'providerTimeoutMs'];
+/** Longest `providerTimeoutMs` (setTimeout's limit). */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
+/** Checked options, copied once from what the caller passed, with the provider list as objects. */
+export interface NormalisedNpuOptions {
+  readonly options: NpuBackendOptions;
+  /** undefined: the platform's preferred order. */
+  readonly providers: readonly ProviderOptions[] | undefined;
+}
 
 /** Validates the options and returns the provider list as objects (undefined: platform default). */
 export function validateNpuOptions(options: NpuBackendOptions): ProviderOptions[] | undefined {
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) throw new InvalidOptionsError('npu backend options must be an object.', { option: 'options' });
+  const { providers } = normaliseNpuOptions(options);
+  return providers ? [...providers] : undefined;
+}
+
+/**
+ * Checks the options and returns a frozen copy: each option is read once, and the adapter uses
+ * only the copy, so changing the caller's object (or a getter that answers differently later)
+ * cannot bring in a value that was never checked.
+ */
+export function normaliseNpuOptions(value: NpuBackendOptions): NormalisedNpuOptions {
+  if (!isRecord(value)) throw new InvalidOptionsError('npu backend options must be an object.', { option: 'options' });
+  const options = ownData(value, '') as { -readonly [K in keyof NpuBackendOptions]: NpuBackendOptions[K] };
   // A misspelled option (`fallbak`) would otherwise be ignored without a word.
-  checkKnownKeys(options, ['priority', 'defaults', 'providers', 'fallback', 'requireFullOffload', 'onEvent', 'facts', 'sessionFactory'], 'npuBackend', '');
+  checkKnownKeys(options, OPTION_KEYS, 'npuBackend', '');
   if (options.priority !== undefined && !Number.isFinite(options.priority)) {
-    throw new InvalidOptionsError('priority must be a finite number.', { option: 'priority' });
+    throw new InvalidOptionsError(`priority must be a finite number (got ${quoteValue(options.priority)}).`, { option: 'priority' });
   }
   if (options.fallback !== undefined && options.fallback !== 'cpu' && options.fallback !== 'none') {
-    throw new InvalidOptionsError(`fallback must be 'cpu' or 'none'; got ${JSON.stringify(options.fallback)}.`, { option: 'fallback' });
+    throw new InvalidOptionsError(`fallback must be 'cpu' or 'none'; got ${quoteValue(options.fallback)}.`, { option: 'fallback' });
   }
   if (options.requireFullOffload !== undefined && typeof options.requireFullOffload !== 'boolean') {
-    throw new InvalidOptionsError('requireFullOffload must be a boolean.', { option: 'requireFullOffload' });
+    throw new InvalidOptionsError(`requireFullOffload must be a boolean (got ${quoteValue(options.requireFullOffload)}).`, { option: 'requireFullOffload' });
+  }
+  const timeout = options.providerTimeoutMs as unknown;
+  if (timeout !== undefined && !(typeof timeout === 'number' && Number.isInteger(timeout) && timeout >= 1 && timeout <= MAX_TIMEOUT_MS)) {
+    throw new InvalidOptionsError(`providerTimeoutMs must be a whole number of milliseconds from 1 to ${MAX_TIMEOUT_MS} (got ${quoteValue(timeout)}).`, { option: 'providerTimeoutMs' });
   }
   for (const key of ['onEvent', 'sessionFactory'] as const) {
     if (options[key] !== undefined && typeof options[key] !== 'function') throw new InvalidOptionsError(`${key} must be a function.`, { option: key });
   }
-  if (options.facts !== undefined && typeof options.facts !== 'function') validateFacts(options.facts);
-  if (options.defaults !== undefined || Object.hasOwn(options, 'defaults')) validateSessionOptions(options.defaults as SessionOptions, 'defaults.');
-  if (options.providers === undefined) return undefined;
-  if (!Array.isArray(options.providers) || options.providers.length === 0) {
-    throw new InvalidOptionsError('providers must be a non-empty array of provider names or { name, ...options }.', { option: 'providers' });
+  if (options.facts !== undefined && typeof options.facts !== 'function') options.facts = checkFacts(options.facts);
+  if (Object.hasOwn(options, 'defaults')) {
+    options.defaults = copySessionOptions(options.defaults, 'defaults');
+    validateSessionOptions(options.defaults, 'defaults.');
   }
-  const providers = options.providers.map((p, i) => validateProvider(p, `providers[${i}]`));
-  const seen = new Set<string>();
-  for (const p of providers) {
-    if (seen.has(p.name)) throw new InvalidOptionsError(`providers lists ${p.name} twice.`, { option: 'providers' });
-    seen.add(p.name);
+  let providers: ProviderOptions[] | undefined;
+  if (options.providers !== undefined) {
+    const list: unknown = options.providers;
+    if (!Array.isArray(list) || list.length === 0) {
+      throw new InvalidOptionsError('providers must be a non-empty array of provider names or { name, ...options }.', { option: 'providers' });
+    }
+    // Indexed, not map(): a hole in a sparse array is an entry like any other (and refused as one).
+    providers = [];
+    for (let i = 0; i < list.length; i++) providers.push(validateProvider(list[i], `providers[${i}]`));
+    const seen = new Set<string>();
+    for (const p of providers) {
+      if (seen.has(p.name)) throw new InvalidOptionsError(`providers lists ${p.name} twice.`, { option: 'providers' });
+      seen.add(p.name);
+    }
+    options.providers = Object.freeze([...providers]);
   }
-  return providers;
+  return { options: Object.freeze(options), providers: providers ? Object.freeze(providers) : undefined };
+}
+
+/**
+ * Checks session options (a load's, or `defaults`) and returns a copy with each option read once
+ * (`undefined` gives `{}`); throws `InvalidOptionsError` naming `prefix` + the key.
+ */
+export function copySessionOptions(value: unknown, prefix = 'session'): SessionOptions {
+  const copy = isRecord(value) ? ownData(value, prefix) : value;
+  const checked = checkSessionOptions(copy, prefix);
+  const names = checked.executionProviders;
+  if (names === undefined) return checked;
+  return { ...checked, executionProviders: [...names] };
 }
 
 /** Checks per-load session options; returns `executionProviders` as provider names. */
@@ -81,19 +134,46 @@ export function validateSessionOptions(options: SessionOptions, prefix = ''): Pr
       { option: `${prefix}executionProviders` },
     );
   }
+  // A name listed twice would be tried twice, with its events twice.
+  const twice = eps.find((p, i) => eps.indexOf(p) !== i);
+  if (twice !== undefined) throw new InvalidOptionsError(`${prefix}executionProviders lists ${twice} twice.`, { option: `${prefix}executionProviders` });
   return eps as ProviderName[];
 }
 
-/** Checks platform facts (the `facts` option, or what a `facts()` function returned). */
-export function validateFacts(facts: PlatformFacts, what = 'facts'): void {
-  if (typeof facts !== 'object' || facts === null) {
+const FACT_KEYS = ['platform', 'arch', 'runtimeProviders', 'runtimeError', 'webnn'];
+
+/**
+ * Checks platform facts (the `facts` option, or what a `facts()` function returned) and returns a
+ * frozen copy, each field read once.
+ */
+export function checkFacts(value: unknown, what = 'facts'): PlatformFacts {
+  if (!isRecord(value)) {
     throw new InvalidOptionsError(`${what} must ${what === 'facts' ? 'be an object or a function returning one' : 'resolve to an object'}.`, { option: 'facts' });
   }
-  if (!PLATFORMS.includes(facts.platform)) throw new InvalidOptionsError(`${what}.platform must be one of ${PLATFORMS.join(', ')}.`, { option: 'facts.platform' });
-  if (!ARCHES.includes(facts.arch)) throw new InvalidOptionsError(`${what}.arch must be one of ${ARCHES.join(', ')}.`, { option: 'facts.arch' });
-  const listed = facts.runtimeProviders as unknown;
-  const isEntry = (p: unknown): boolean => typeof p === 'object' && p !== null && typeof (p as { name?: unknown }).name === 'string' && typeof (p as { bundled?: unknown }).bundled === 'boolean';
-  if (listed !== undefined && !(Array.isArray(listed) && listed.every(isEntry))) {
-    throw new InvalidOptionsError(`${what}.runtimeProviders must be an array of { name, bundled }.`, { option: 'facts.runtimeProviders' });
+  const facts = ownData(value, 'facts');
+  // A misspelled field (`runtimeProvider`) would otherwise read as "onnxruntime-node is not loadable".
+  checkKnownKeys(facts, FACT_KEYS, what, 'facts');
+  if (!PLATFORMS.includes(facts['platform'] as string)) throw new InvalidOptionsError(`${what}.platform must be one of ${PLATFORMS.join(', ')}.`, { option: 'facts.platform' });
+  if (!ARCHES.includes(facts['arch'] as string)) throw new InvalidOptionsError(`${what}.arch must be one of ${ARCHES.join(', ')}.`, { option: 'facts.arch' });
+  const listed = facts['runtimeProviders'];
+  if (listed !== undefined) {
+    const entries = Array.isArray(listed) ? Array.from(listed as unknown[], (p) => (isRecord(p) ? ownData(p, 'facts.runtimeProviders') : p)) : undefined;
+    const isEntry = (p: unknown): boolean => isRecord(p) && typeof (p as RuntimeProvider).name === 'string' && typeof (p as RuntimeProvider).bundled === 'boolean';
+    if (entries === undefined || !entries.every(isEntry)) {
+      throw new InvalidOptionsError(`${what}.runtimeProviders must be an array of { name, bundled }.`, { option: 'facts.runtimeProviders' });
+    }
+    facts['runtimeProviders'] = Object.freeze(entries.map((p) => Object.freeze({ name: (p as RuntimeProvider).name, bundled: (p as RuntimeProvider).bundled })));
   }
+  if (facts['runtimeError'] !== undefined && typeof facts['runtimeError'] !== 'string') {
+    throw new InvalidOptionsError(`${what}.runtimeError must be a string.`, { option: 'facts.runtimeError' });
+  }
+  const webnn = facts['webnn'];
+  if (webnn !== undefined) {
+    const w = isRecord(webnn) ? ownData(webnn, 'facts.webnn') : undefined;
+    if (w === undefined || typeof w['npu'] !== 'boolean' || (w['reason'] !== undefined && typeof w['reason'] !== 'string') || Object.keys(w).some((k) => k !== 'npu' && k !== 'reason')) {
+      throw new InvalidOptionsError(`${what}.webnn must be { npu: boolean, reason?: string }.`, { option: 'facts.webnn' });
+    }
+    facts['webnn'] = Object.freeze(w);
+  }
+  return Object.freeze(facts) as unknown as PlatformFacts;
 }

@@ -1,5 +1,5 @@
 import { definePlugin, type WeftPlugin } from '@weft/core';
-import { validateNpuOptions, type NpuBackendOptions } from './npu-backend-options.js';
+import { normaliseNpuOptions, type NpuBackendOptions } from './npu-backend-options.js';
 import { NpuBackendAdapter } from './npu-backend-adapter.js';
 import { NPU_PROVIDERS } from './providers.js';
 import { VERSION } from './version.js';
@@ -12,8 +12,8 @@ import { VERSION } from './version.js';
  * @example createWeft({ plugins: [nodeBackend(), npuBackend({ onEvent: (e) => console.log(e) })] })
  */
 export function npuBackend(options: NpuBackendOptions = {}): WeftPlugin {
-  validateNpuOptions(options);
-  const { priority = 150, ...adapterOptions } = options;
+  // Checked here, and used from the checked copy: later changes to `options` change nothing.
+  const { priority = 150, ...adapterOptions } = normaliseNpuOptions(options).options;
   return definePlugin({
     name: '@weft/backend-npu',
     version: VERSION,

@@ -1,4 +1,4 @@
-import type { BackendTensor, InferenceSession, TensorDataType, TensorDataTypeMap, ValueInfo } from '@weft/core';
+import { BackendError, type BackendTensor, type InferenceSession, type TensorDataType, type TensorDataTypeMap, type ValueInfo } from '@weft/core';
 import type { ProviderRejection } from './events.js';
 import type { DeviceClass, ProviderName } from './providers.js';
 
@@ -8,6 +8,10 @@ export class NpuSession implements InferenceSession {
   readonly outputNames: readonly string[];
   readonly inputMetadata: readonly ValueInfo[];
   readonly outputMetadata: readonly ValueInfo[];
+  /** The provider session's own `garbageCollectedTensors` (its tensors are this session's). */
+  readonly garbageCollectedTensors: boolean;
+  /** Set by the first `release()`; every later call returns it. */
+  private releasing: Promise<void> | undefined;
 
   constructor(
     /** The provider's own session. */
@@ -23,6 +27,7 @@ export class NpuSession implements InferenceSession {
     this.outputNames = inner.outputNames;
     this.inputMetadata = inner.inputMetadata;
     this.outputMetadata = inner.outputMetadata;
+    this.garbageCollectedTensors = inner.garbageCollectedTensors === true;
   }
 
   createTensor<T extends TensorDataType>(type: T, data: TensorDataTypeMap[T], dims: readonly number[]): BackendTensor<T> {
@@ -33,10 +38,19 @@ export class NpuSession implements InferenceSession {
     feeds: Readonly<Record<string, BackendTensor>>,
     options?: { readonly signal?: AbortSignal; readonly fetches?: readonly string[] },
   ): Promise<Record<string, BackendTensor>> {
+    if (this.releasing) return Promise.reject(new BackendError('This session was released; load the model again.', { backend: 'npu' }));
     return this.inner.run(feeds, options);
   }
 
+  /** Releases the provider's session once, whatever its own `release()` does when called again; every call returns the first call's promise. */
   release(): Promise<void> {
-    return this.inner.release();
+    if (this.releasing === undefined) {
+      try {
+        this.releasing = Promise.resolve(this.inner.release());
+      } catch (cause) {
+        this.releasing = Promise.reject(cause);
+      }
+    }
+    return this.releasing;
   }
 }

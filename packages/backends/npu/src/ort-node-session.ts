@@ -16,7 +16,13 @@ export class OrtNodeSession implements InferenceSession {
   readonly outputNames: readonly string[];
   readonly inputMetadata: readonly ValueInfo[];
   readonly outputMetadata: readonly ValueInfo[];
-  private released = false;
+  /**
+   * onnxruntime-node's tensors are JavaScript memory on every provider: inputs wrap the given
+   * typed arrays and outputs are copied into new ones, so Weft drops them instead of disposing.
+   */
+  readonly garbageCollectedTensors = true;
+  /** Set by the first `release()`; every later call returns it, so none resolves before the release. */
+  private releasing: Promise<void> | undefined;
 
   constructor(
     private readonly ort: Ort,
@@ -36,17 +42,23 @@ export class OrtNodeSession implements InferenceSession {
     feeds: Readonly<Record<string, BackendTensor>>,
     options: { readonly signal?: AbortSignal; readonly fetches?: readonly string[] } = {},
   ): Promise<Record<string, BackendTensor>> {
-    if (this.released) throw new BackendError('This session was released; load the model again.', { backend: 'npu' });
+    if (this.releasing) throw new BackendError('This session was released; load the model again.', { backend: 'npu' });
     options.signal?.throwIfAborted();
     const ortFeeds = feeds as unknown as Record<string, ortTypes.Tensor>;
     const outputs = options.fetches ? await this.session.run(ortFeeds, [...options.fetches]) : await this.session.run(ortFeeds);
     return outputs as unknown as Record<string, BackendTensor>;
   }
 
-  async release(): Promise<void> {
-    if (this.released) return;
-    this.released = true;
-    await this.session.release();
+  /** Frees the onnxruntime session. Idempotent: every call returns the first call's promise. */
+  release(): Promise<void> {
+    if (this.releasing === undefined) {
+      try {
+        this.releasing = Promise.resolve(this.session.release());
+      } catch (cause) {
+        this.releasing = Promise.reject(cause);
+      }
+    }
+    return this.releasing;
   }
 }
 

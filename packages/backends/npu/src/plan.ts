@@ -52,13 +52,14 @@ export interface PlanOptions {
  * The platform's preferred NPU providers, best first, before availability is checked:
  * Windows on Arm: QNN (Hexagon HTP), then DirectML · Windows x64: OpenVINO (Intel NPU), then
  * DirectML · macOS on Apple silicon and iOS: Core ML · Android: QNN, then NNAPI · Linux arm64:
- * QNN · Linux x64: OpenVINO · browsers: WebNN (`deviceType: 'npu'`).
+ * QNN · Linux x64: OpenVINO · browsers: WebNN (`deviceType: 'npu'`). Other architectures
+ * (`arch: 'other'`: 32-bit, RISC-V…) get no NPU provider, except DirectML on Windows.
  */
 export function preferredProviders(facts: Pick<PlatformFacts, 'platform' | 'arch'>): { providers: ProviderOptions[]; skipped: SkippedProvider[] } {
   const { platform, arch } = facts;
   switch (platform) {
     case 'win32':
-      return { providers: arch === 'arm64' ? [{ name: 'qnn' }, { name: 'dml' }] : [{ name: 'openvino' }, { name: 'dml' }], skipped: [] };
+      return { providers: arch === 'arm64' ? [{ name: 'qnn' }, { name: 'dml' }] : arch === 'x64' ? [{ name: 'openvino' }, { name: 'dml' }] : [{ name: 'dml' }], skipped: [] };
     case 'darwin':
       return arch === 'arm64'
         ? { providers: [{ name: 'coreml' }], skipped: [] }
@@ -68,7 +69,7 @@ export function preferredProviders(facts: Pick<PlatformFacts, 'platform' | 'arch
     case 'android':
       return { providers: [{ name: 'qnn' }, { name: 'nnapi' }], skipped: [] };
     case 'linux':
-      return { providers: arch === 'arm64' ? [{ name: 'qnn' }] : [{ name: 'openvino' }], skipped: [] };
+      return { providers: arch === 'arm64' ? [{ name: 'qnn' }] : arch === 'x64' ? [{ name: 'openvino' }] : [], skipped: [] };
     case 'browser':
       return { providers: [{ name: 'webnn' }], skipped: [] };
     case 'other':
@@ -76,7 +77,11 @@ export function preferredProviders(facts: Pick<PlatformFacts, 'platform' | 'arch
   }
 }
 
-/** Orders, filters and translates providers for these facts. Pure: no runtime is touched. */
+/**
+ * Orders, filters and translates providers for these facts. Pure: no runtime is touched. The plan
+ * is frozen throughout, so the exact `ort` objects it hands out (to events, to the session
+ * factory) cannot be changed on the way to onnxruntime.
+ */
 export function planProviders(facts: PlatformFacts, options: PlanOptions = {}): ProviderPlan {
   const preferred = options.providers ? { providers: [...options.providers], skipped: [] } : preferredProviders(facts);
   let wanted = preferred.providers;
@@ -87,23 +92,25 @@ export function planProviders(facts: PlatformFacts, options: PlanOptions = {}): 
     wanted = [...wanted, fallback];
   }
   const chain: PlannedProvider[] = [];
-  const skipped: SkippedProvider[] = [...preferred.skipped];
+  const skipped: SkippedProvider[] = preferred.skipped.map((s) => Object.freeze({ ...s }));
   for (const provider of wanted) {
     const verdict = availability(provider.name, facts);
     if (verdict.reason !== undefined && !verdict.usable) {
-      skipped.push({ provider: provider.name, reason: verdict.reason });
+      skipped.push(Object.freeze({ provider: provider.name, reason: verdict.reason }));
       continue;
     }
-    chain.push({
-      name: provider.name,
-      device: deviceClass(provider),
-      runtime: PROVIDER_RUNTIME[provider.name],
-      options: provider,
-      ort: toOrtProvider(provider),
-      ...(verdict.reason !== undefined ? { note: verdict.reason } : {}),
-    });
+    chain.push(
+      Object.freeze({
+        name: provider.name,
+        device: deviceClass(provider),
+        runtime: PROVIDER_RUNTIME[provider.name],
+        options: Object.freeze({ ...provider }),
+        ort: Object.freeze(toOrtProvider(provider)),
+        ...(verdict.reason !== undefined ? { note: verdict.reason } : {}),
+      }),
+    );
   }
-  return { platform: facts.platform, arch: facts.arch, chain, skipped };
+  return Object.freeze({ platform: facts.platform, arch: facts.arch, chain: Object.freeze(chain), skipped: Object.freeze(skipped) });
 }
 
 function availability(name: ProviderName, facts: PlatformFacts): { usable: boolean; reason?: string } {

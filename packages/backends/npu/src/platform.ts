@@ -1,3 +1,4 @@
+import { describeCause } from '@weft/core';
 import { loadRuntime } from './load-runtime.js';
 
 /** Operating systems the chains know. `browser` is any page or worker without Node.js. */
@@ -32,7 +33,14 @@ interface ScopeLike {
   readonly navigator?: { readonly ml?: { createContext(options?: { deviceType?: string }): Promise<unknown> } };
 }
 
-/** Reads the platform from `process` (Node.js) or `navigator` (browsers). Never throws. */
+/** Longest wait for WebNN's `createContext({ deviceType: 'npu' })` while detecting (ms). */
+export const WEBNN_PROBE_TIMEOUT_MS = 10_000;
+
+/**
+ * Reads the platform from `process` (Node.js) or `navigator` (browsers). Never throws. In a
+ * browser it creates a WebNN context with `deviceType: 'npu'`, destroys it again, and takes a
+ * context that does not arrive within 10 s as no NPU.
+ */
 export async function detectPlatformFacts(scope: object = globalThis): Promise<PlatformFacts> {
   const g = scope as ScopeLike;
   const webnn = await probeWebNnNpu(g);
@@ -41,10 +49,14 @@ export async function detectPlatformFacts(scope: object = globalThis): Promise<P
   const arch = g.process.arch === 'x64' || g.process.arch === 'arm64' ? g.process.arch : 'other';
   try {
     const ort = await loadRuntime();
-    const runtimeProviders = ort.listSupportedBackends().map((p) => ({ name: p.name, bundled: p.bundled }));
+    const listed: unknown = ort.listSupportedBackends();
+    if (!Array.isArray(listed)) throw new Error(`listSupportedBackends() returned ${describeCause(listed)}, not a list`);
+    const runtimeProviders = listed
+      .filter((p: unknown): p is RuntimeProvider => typeof (p as RuntimeProvider | null)?.name === 'string')
+      .map((p) => ({ name: p.name, bundled: p.bundled === true }));
     return { platform, arch, runtimeProviders, webnn };
   } catch (error) {
-    return { platform, arch, runtimeError: (error as Error).message, webnn };
+    return { platform, arch, runtimeError: describeCause(error), webnn };
   }
 }
 
@@ -64,10 +76,39 @@ async function probeWebNnNpu(g: ScopeLike): Promise<PlatformFacts['webnn']> {
   const ml = g.navigator?.ml;
   if (typeof g.process?.versions?.node === 'string') return { npu: false, reason: 'Node.js has no WebNN' };
   if (!ml) return { npu: false, reason: 'navigator.ml is undefined (WebNN is not enabled in this browser)' };
+  const asked = "navigator.ml.createContext({ deviceType: 'npu' })";
+  let context: Promise<unknown>;
   try {
-    await ml.createContext({ deviceType: 'npu' });
+    context = Promise.resolve(ml.createContext({ deviceType: 'npu' }));
+  } catch (error) {
+    context = Promise.reject(error as unknown);
+  }
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<'late'>((resolve) => {
+    timer = setTimeout(() => resolve('late'), WEBNN_PROBE_TIMEOUT_MS);
+  });
+  try {
+    const answer = await Promise.race([context.then((c) => ({ context: c })), late]);
+    if (answer === 'late') {
+      // Destroyed if it ever arrives: a detection must not keep an NPU context open.
+      context.then(destroyContext, () => {});
+      return { npu: false, reason: `${asked} did not answer within ${WEBNN_PROBE_TIMEOUT_MS} ms` };
+    }
+    destroyContext(answer.context);
     return { npu: true };
   } catch (error) {
-    return { npu: false, reason: `navigator.ml.createContext({ deviceType: 'npu' }) failed: ${(error as Error).message}` };
+    return { npu: false, reason: `${asked} failed: ${describeCause(error)}` };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Frees a WebNN context made only to see whether one can be made (`MLContext.destroy()`, where the browser has it). */
+function destroyContext(context: unknown): void {
+  try {
+    const destroy = (context as { destroy?: unknown } | null | undefined)?.destroy;
+    if (typeof destroy === 'function') destroy.call(context);
+  } catch {
+    // The answer (an NPU context can be made) stands either way.
   }
 }

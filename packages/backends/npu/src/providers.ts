@@ -1,4 +1,5 @@
-import { InvalidOptionsError } from '@weft/core';
+import { InvalidOptionsError, quoteValue } from '@weft/core';
+import { ownData } from './own-data.js';
 
 /**
  * Typed options for each NPU execution provider, keyed by `name`, and their translation to the
@@ -174,22 +175,30 @@ const HINTS: Readonly<Record<string, string>> = {
   device_id: 'use deviceId',
 };
 
-/** Validates one provider entry (a name or `{ name, ...options }`); returns it as an object. */
+/** Largest DirectML adapter index (onnxruntime-node reads `deviceId` into a C `int`). */
+const MAX_DEVICE_ID = 2 ** 31 - 1;
+/** Most OpenVINO threads accepted (as core's thread counts); larger values would reach OpenVINO as exponent strings. */
+const MAX_THREADS = 1024;
+
+/**
+ * Validates one provider entry (a name or `{ name, ...options }`); returns a frozen copy of its own
+ * properties, each read once (inherited ones are ignored), which is what the chain then uses.
+ */
 export function validateProvider(entry: unknown, option: string): ProviderOptions {
   if (typeof entry === 'string') entry = { name: entry };
-  if (typeof entry !== 'object' || entry === null || typeof (entry as { name?: unknown }).name !== 'string') {
+  const e = typeof entry === 'object' && entry !== null && !Array.isArray(entry) ? ownData(entry, option) : undefined;
+  if (e === undefined || typeof e['name'] !== 'string') {
     throw new InvalidOptionsError(`${option} must be a provider name or an object with a "name".`, { option });
   }
-  const e = entry as Record<string, unknown>;
-  const name = e['name'] as string;
+  const name = e['name'];
   if (!(PROVIDERS as readonly string[]).includes(name)) {
-    throw new InvalidOptionsError(`${option}: "${name}" is not a provider of the npu backend (it has ${PROVIDERS.join(', ')}).`, { option });
+    throw new InvalidOptionsError(`${option}: ${quoteValue(name)} is not a provider of the npu backend (it has ${PROVIDERS.join(', ')}).`, { option });
   }
   const allowed = KEYS[name as ProviderName];
   for (const key of Object.keys(e)) {
     if (allowed.includes(key)) continue;
-    const hint = HINTS[key];
-    throw new InvalidOptionsError(`${option}: the ${name} provider has no option "${key}"${hint ? ` (${hint})` : ''}; it takes ${allowed.slice(1).join(', ') || 'none'}.`, {
+    const hint = Object.hasOwn(HINTS, key) ? HINTS[key] : undefined;
+    throw new InvalidOptionsError(`${option}: the ${name} provider has no option ${quoteValue(key)}${hint ? ` (${hint})` : ''}; it takes ${allowed.slice(1).join(', ') || 'none'}.`, {
       option: `${option}.${key}`,
     });
   }
@@ -222,16 +231,16 @@ export function validateProvider(entry: unknown, option: string): ProviderOption
       oneOf(e['deviceType'], ['NPU', 'GPU', 'CPU', 'AUTO:NPU,CPU', 'AUTO:NPU,GPU,CPU', 'HETERO:NPU,CPU'], at('deviceType'));
       oneOf(e['precision'], ['FP16', 'FP32', 'ACCURACY'], at('precision'));
       nonEmptyString(e['cacheDir'], at('cacheDir'));
-      intAtLeast(e['numThreads'], 1, at('numThreads'));
+      intInRange(e['numThreads'], 1, MAX_THREADS, at('numThreads'));
       break;
     case 'dml':
-      intAtLeast(e['deviceId'], 0, at('deviceId'));
+      intInRange(e['deviceId'], 0, MAX_DEVICE_ID, at('deviceId'));
       break;
     case 'cpu':
     case 'wasm':
       break;
   }
-  return { ...e } as unknown as ProviderOptions;
+  return Object.freeze(e) as unknown as ProviderOptions;
 }
 
 /** The exact `executionProviders` entry onnxruntime gets, defaults filled in. */
@@ -285,7 +294,11 @@ export function toOrtProvider(options: ProviderOptions): OrtProviderConfig {
 export function deviceClass(options: ProviderOptions): DeviceClass {
   switch (options.name) {
     case 'qnn':
-      if (options.backendPath !== undefined) return /htp|dsp/i.test(options.backendPath) ? 'npu' : /gpu/i.test(options.backendPath) ? 'gpu' : 'cpu';
+      if (options.backendPath !== undefined) {
+        // The library's own name (QnnHtp.dll, libQnnGpu.so…), not the folders it lies in.
+        const file = options.backendPath.slice(Math.max(options.backendPath.lastIndexOf('/'), options.backendPath.lastIndexOf('\\')) + 1);
+        return /htp|dsp/i.test(file) ? 'npu' : /gpu/i.test(file) ? 'gpu' : 'cpu';
+      }
       return options.backendType === 'cpu' ? 'cpu' : options.backendType === 'gpu' ? 'gpu' : 'npu';
     case 'coreml':
       return options.computeUnits === 'cpuOnly' ? 'cpu' : options.computeUnits === 'cpuAndGpu' ? 'gpu' : 'npu';
@@ -305,22 +318,23 @@ export function deviceClass(options: ProviderOptions): DeviceClass {
 
 function oneOf(value: unknown, allowed: readonly string[], option: string): void {
   if (value !== undefined && (typeof value !== 'string' || !allowed.includes(value))) {
-    throw new InvalidOptionsError(`${option} must be one of ${allowed.join(', ')}; got ${JSON.stringify(value)}.`, { option });
+    throw new InvalidOptionsError(`${option} must be one of ${allowed.join(', ')}; got ${quoteValue(value)}.`, { option });
   }
 }
 
 function bool(value: unknown, option: string): void {
-  if (value !== undefined && typeof value !== 'boolean') throw new InvalidOptionsError(`${option} must be a boolean.`, { option });
+  if (value !== undefined && typeof value !== 'boolean') throw new InvalidOptionsError(`${option} must be a boolean (got ${quoteValue(value)}).`, { option });
 }
 
+/** A path or name handed to native code, where a NUL character would silently cut it short. */
 function nonEmptyString(value: unknown, option: string): void {
-  if (value !== undefined && (typeof value !== 'string' || value.length === 0)) {
-    throw new InvalidOptionsError(`${option} must be a non-empty string.`, { option });
+  if (value !== undefined && (typeof value !== 'string' || value.length === 0 || value.includes('\0'))) {
+    throw new InvalidOptionsError(`${option} must be a non-empty string without NUL characters (got ${quoteValue(value)}).`, { option });
   }
 }
 
-function intAtLeast(value: unknown, min: number, option: string): void {
-  if (value !== undefined && (!Number.isInteger(value) || (value as number) < min)) {
-    throw new InvalidOptionsError(`${option} must be an integer >= ${min}.`, { option });
+function intInRange(value: unknown, min: number, max: number, option: string): void {
+  if (value !== undefined && !(typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max)) {
+    throw new InvalidOptionsError(`${option} must be an integer from ${min} to ${max} (got ${quoteValue(value)}).`, { option });
   }
 }

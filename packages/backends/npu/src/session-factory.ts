@@ -116,12 +116,12 @@ async function createWebSession(request: SessionRequest): Promise<InferenceSessi
   try {
     web = await import('@weft/backend-web');
   } catch (cause) {
-    throw new BackendError(`${request.provider.name} runs through @weft/backend-web, which is not installed: ${(cause as Error).message}`, { backend: 'npu', cause });
+    throw new BackendError(`${request.provider.name} runs through @weft/backend-web, which is not installed: ${describeCause(cause)}`, { backend: 'npu', cause });
   }
   try {
     return await new web.WebBackendAdapter(toWebBackendOptions(request)).createSession(request.source, request.options);
   } catch (error) {
     if (WeftError.isInstance(error)) throw error;
-    throw new BackendError((error as Error).message, { backend: 'npu', cause: error });
+    throw new BackendError(describeCause(error), { backend: 'npu', cause: error });
   }
 }

@@ -60,12 +60,74 @@ describe('provider options', () => {
     [{ name: 'webnn', powerPreference: 'max' }, /powerPreference must be one of/],
     [{ name: 'openvino', deviceType: 'VPU' }, /deviceType must be one of NPU, GPU, CPU/],
     [{ name: 'openvino', device_type: 'NPU' }, /use deviceType/],
-    [{ name: 'openvino', numThreads: 0 }, /numThreads must be an integer >= 1/],
-    [{ name: 'dml', deviceId: -1 }, /deviceId must be an integer >= 0/],
+    [{ name: 'openvino', numThreads: 0 }, /numThreads must be an integer from 1 to 1024 \(got 0\)/],
+    [{ name: 'dml', deviceId: -1 }, /deviceId must be an integer from 0 to 2147483647 \(got -1\)/],
     [{ name: 'dml', device_id: 0 }, /use deviceId/],
     [{ name: 'cpu', useArena: false }, /the cpu provider has no option "useArena"/],
   ])('rejects %j', (entry, message) => {
     expect(() => validateProvider(entry, 'providers[0]')).toThrow(InvalidOptionsError);
     expect(() => validateProvider(entry, 'providers[0]')).toThrow(message);
+  });
+
+  // Values onnxruntime would misread, and inputs that used to crash the validator or slip past it.
+  it.each<[string, unknown, RegExp]>([
+    ['a BigInt', { name: 'qnn', backendType: 10n }, /providers\[0\]\.backendType must be one of htp, cpu, gpu; got 10n\./],
+    ['a symbol', { name: 'coreml', modelFormat: Symbol('x') }, /modelFormat must be one of mlProgram, neuralNetwork; got a symbol\./],
+    ['a thread count OpenVINO would read as 1 ("1e+21")', { name: 'openvino', numThreads: 1e21 }, /numThreads must be an integer from 1 to 1024/],
+    ['a DirectML adapter index past a C int', { name: 'dml', deviceId: 2 ** 31 }, /deviceId must be an integer from 0 to 2147483647/],
+    ['a NUL inside a library path (native code would cut it there)', { name: 'qnn', backendPath: 'QnnHtp.dll\0.txt' }, /backendPath must be a non-empty string without NUL characters/],
+    ['a name inherited from a prototype', Object.create({ name: 'qnn' }) as unknown, /must be a provider name or an object with a "name"/],
+  ])('refuses %s with an InvalidOptionsError', (_what, entry, message) => {
+    let caught: unknown;
+    try {
+      validateProvider(entry, 'providers[0]');
+    } catch (error) {
+      caught = error;
+    }
+    expect(InvalidOptionsError.isInstance(caught)).toBe(true);
+    expect((caught as Error).message).toMatch(message);
+  });
+
+  it('an unknown key named like an Object.prototype member gets no bogus hint', () => {
+    for (const key of ['constructor', 'toString', 'hasOwnProperty']) {
+      const entry = JSON.parse(`{ "name": "qnn", "${key}": 1 }`) as unknown;
+      expect(() => validateProvider(entry, 'p')).toThrow(new RegExp(`^p: the qnn provider has no option "${key}"; it takes backendType, backendPath, enableFp16Precision\\.$`));
+    }
+    // A JSON "__proto__" key is an own key like any other: refused, not turned into a prototype.
+    expect(() => validateProvider(JSON.parse('{ "name": "qnn", "__proto__": { "backendType": "dsp" } }'), 'p')).toThrow(/has no option "__proto__"/);
+  });
+
+  it('uses exactly what it checked: each option is read once, inherited ones are ignored', () => {
+    let reads = 0;
+    const shifty = {
+      name: 'qnn',
+      get backendType() {
+        return reads++ === 0 ? 'htp' : 'dsp';
+      },
+    };
+    const checked = validateProvider(shifty, 'p');
+    expect(reads).toBe(1);
+    expect(toOrtProvider(checked)).toEqual({ name: 'qnn', backendType: 'htp', enableFp16Precision: true });
+    expect(Object.isFrozen(checked)).toBe(true);
+
+    // An option reached through the prototype was checked but then dropped by the copy; now it is neither.
+    const inherited = Object.assign(Object.create({ backendPath: 'C:/qnn/QnnCpu.dll' }) as object, { name: 'qnn' });
+    expect(validateProvider(inherited, 'p')).toEqual({ name: 'qnn' });
+
+    const throwing = {
+      name: 'dml',
+      get deviceId(): number {
+        throw new Error('no access');
+      },
+    };
+    expect(() => validateProvider(throwing, 'providers[1]')).toThrow(/^providers\[1\]\.deviceId could not be read: no access$/);
+    expect(() => validateProvider(Object.freeze({ name: 'dml', deviceId: 1 }), 'p')).not.toThrow();
+  });
+
+  it('classifies a QNN backend library by its file name, not the folders it lies in', () => {
+    expect(deviceClass({ name: 'qnn', backendPath: 'C:\\tools\\htp-sdk\\lib\\QnnCpu.dll' })).toBe('cpu');
+    expect(deviceClass({ name: 'qnn', backendPath: '/opt/dsp/libQnnGpu.so' })).toBe('gpu');
+    expect(deviceClass({ name: 'qnn', backendPath: '/opt/gpu-tools/libQnnHtp.so' })).toBe('npu');
+    expect(deviceClass({ name: 'qnn', backendPath: 'QnnDsp.dll' })).toBe('npu');
   });
 });

@@ -8,9 +8,10 @@
 //
 // Without --model it measures models/story when that folder exists, else the tiny fixture and
 // shared/models/stories260k.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { scriptUsage } from '../../../../scripts/script-usage.mjs';
 import { nodeBackend } from '@weft/backend-node';
 import { webBackend } from '@weft/backend-web';
 import { createWeft, median } from '@weft/core';
@@ -29,9 +30,7 @@ const { values } = parseArgs({
   },
 });
 if (values.help) {
-  // The leading comment above is the usage.
-  const lines = readFileSync(new URL(import.meta.url), 'utf8').split('\n').slice(1);
-  console.log(lines.slice(0, lines.findIndex((line) => !line.startsWith('//'))).map((line) => line.replace(/^\/\/ ?/, '')).join('\n').trim());
+  console.log(scriptUsage(import.meta.url));
   process.exit(0);
 }
 const int = (name) => {

@@ -6,14 +6,13 @@
  *   npx tsc -b packages/core packages/backends/web
  *   node packages/backends/web/bench/yield-cost.mjs [--awaits 20000] [--repeats 7]
  */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { scriptUsage } from '../../../../scripts/script-usage.mjs';
 import { yieldToEventLoop } from '../dist/yield-to-event-loop.js';
 
 const { values } = parseArgs({ options: { awaits: { type: 'string', default: '20000' }, repeats: { type: 'string', default: '7' }, help: { type: 'boolean', short: 'h' } } });
 if (values.help) {
-  // The header comment above is the usage.
-  console.log(readFileSync(new URL(import.meta.url), 'utf8').split('/**')[1].split('*/')[0].replace(/^ \* ?/gm, '').trim());
+  console.log(scriptUsage(import.meta.url));
   process.exit(0);
 }
 const awaits = Number(values.awaits);

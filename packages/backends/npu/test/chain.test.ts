@@ -1,0 +1,161 @@
+import { describe, expect, it } from 'vitest';
+import { BackendError, ModelLoadError, type InferenceSession } from '@weft/core';
+import { NpuBackendAdapter, NpuSession, defaultSessionFactory, type NpuEvent, type NpuSessionFactory, type ProviderName } from '../src/index.js';
+import { FACTS, tinyGraph } from './helpers.js';
+
+/**
+ * A stand-in for what an injected factory returns (as onnxruntime-react-native would), counting
+ * its releases. It never runs anything: runs on the chain's last link are real CPU sessions.
+ */
+function fakeSession(extra: Record<string, unknown> = {}): InferenceSession & { releases: number } {
+  const session = {
+    releases: 0,
+    inputNames: [],
+    outputNames: [],
+    inputMetadata: [],
+    outputMetadata: [],
+    createTensor: () => {
+      throw new Error('not used');
+    },
+    run: () => Promise.reject(new Error('not used')),
+    release: async () => void session.releases++,
+    ...extra,
+  };
+  return session as unknown as InferenceSession & { releases: number };
+}
+
+const steps = (events: readonly NpuEvent[]) => events.map((e) => `${e.type}${'provider' in e ? ` ${e.provider}` : ''}`);
+
+describe('npu chain: what a provider leaves behind, and the events it gets', () => {
+  it('a ModelLoadError ends the chain after a provider-failed event, so every attempt has its outcome', async () => {
+    const adapter = new NpuBackendAdapter({ facts: FACTS.windowsArmQnn });
+    const path = tinyGraph.replace('model.onnx', 'missing.onnx');
+    await expect(adapter.createSession({ kind: 'path', path })).rejects.toMatchObject({ code: 'model-load' });
+    expect(steps(adapter.events)).toEqual(['plan', 'provider-attempt qnn', 'provider-failed qnn']);
+    expect(adapter.events.at(-1)).toMatchObject({ reason: expect.stringMatching(/^Cannot read .*missing\.onnx: ENOENT/), error: expect.any(ModelLoadError) });
+  });
+
+  it('a session whose fields cannot be read is released, and the chain moves on', async () => {
+    const hostile = fakeSession();
+    Object.defineProperty(hostile, 'inputNames', {
+      get() {
+        throw new Error('detached');
+      },
+    });
+    const adapter = new NpuBackendAdapter({
+      facts: FACTS.windowsArmQnn,
+      providers: ['qnn'],
+      sessionFactory: (r) => (r.provider.name === 'qnn' ? Promise.resolve(hostile) : defaultSessionFactory(r)),
+    });
+    const session = (await adapter.createSession({ kind: 'path', path: tinyGraph }, { intraOpNumThreads: 1 })) as NpuSession;
+    expect(session.provider).toBe('cpu');
+    expect(session.rejected).toEqual([{ provider: 'qnn', stage: 'session', reason: 'sessionFactory returned a session that could not be read (detached) for qnn' }]);
+    expect(hostile.releases).toBe(1);
+    await session.release();
+  });
+
+  it('a session without inputMetadata/outputMetadata lists is not a session: released, next provider', async () => {
+    const partial = fakeSession({ inputMetadata: undefined });
+    const adapter = new NpuBackendAdapter({ facts: FACTS.macArm, sessionFactory: (r) => (r.provider.name === 'coreml' ? Promise.resolve(partial) : defaultSessionFactory(r)) });
+    const session = (await adapter.createSession({ kind: 'path', path: tinyGraph }, { intraOpNumThreads: 1 })) as NpuSession;
+    expect(session.provider).toBe('cpu');
+    expect(session.rejected[0]?.reason).toBe('sessionFactory returned a session without inputMetadata and outputMetadata lists for coreml');
+    expect(partial.releases).toBe(1);
+    await session.release();
+  });
+
+  it('providerTimeoutMs: a provider that never answers fails, the chain moves on, and its late session is released', async () => {
+    let arrive: (s: InferenceSession) => void = () => {};
+    const late = fakeSession();
+    const asked: ProviderName[] = [];
+    const factory: NpuSessionFactory = (r) => {
+      asked.push(r.provider.name);
+      if (r.provider.name === 'qnn') return new Promise<InferenceSession>((resolve) => (arrive = resolve));
+      if (r.provider.name === 'dml') return Promise.reject(new Error('no DirectML adapter'));
+      return defaultSessionFactory(r);
+    };
+    const adapter = new NpuBackendAdapter({ facts: FACTS.windowsArmQnn, sessionFactory: factory, providerTimeoutMs: 1 });
+    const session = (await adapter.createSession({ kind: 'path', path: tinyGraph }, { intraOpNumThreads: 1 })) as NpuSession;
+    expect(asked).toEqual(['qnn', 'dml', 'cpu']);
+    expect(session.provider).toBe('cpu');
+    expect(session.rejected).toEqual([
+      { provider: 'qnn', stage: 'session', reason: 'qnn did not open a session within providerTimeoutMs (1 ms)' },
+      { provider: 'dml', stage: 'session', reason: 'no DirectML adapter' },
+    ]);
+    expect(adapter.events.find((e) => e.type === 'provider-failed')).toMatchObject({ provider: 'qnn', error: expect.any(BackendError) });
+    arrive(late);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(late.releases).toBe(1);
+    await session.release();
+  });
+
+  it('an event listener cannot change the ort object the session factory (and so onnxruntime) receives', async () => {
+    const received: unknown[] = [];
+    const adapter = new NpuBackendAdapter({
+      facts: FACTS.windowsArmQnn,
+      providers: ['qnn'],
+      fallback: 'none',
+      onEvent: (e) => {
+        if (e.type !== 'provider-attempt') return;
+        try {
+          (e.ort as { backendType?: string }).backendType = 'saver';
+        } catch {
+          // frozen
+        }
+      },
+      sessionFactory: async (r) => {
+        received.push({ ...r.provider.ort });
+        throw new Error('no QNN here');
+      },
+    });
+    await expect(adapter.createSession({ kind: 'path', path: tinyGraph })).rejects.toThrow(/qnn \(failed: no QNN here\)/);
+    expect(received).toEqual([{ name: 'qnn', backendType: 'htp', enableFp16Precision: true }]);
+  });
+});
+
+describe('npu chain: listeners', () => {
+  it('a listener that throws on provider-selected ends createSession with its error, and the session made is released', async () => {
+    const made = fakeSession();
+    const adapter = new NpuBackendAdapter({
+      facts: FACTS.macArm,
+      sessionFactory: async () => made,
+      onEvent: (e) => {
+        if (e.type === 'provider-selected') throw new Error('listener broke');
+      },
+    });
+    await expect(adapter.createSession({ kind: 'path', path: tinyGraph })).rejects.toThrow('listener broke');
+    expect(made.releases).toBe(1);
+  });
+});
+
+describe('NpuSession', () => {
+  it('releases the provider session once, whatever that session does on a second call; runs after release fail', async () => {
+    let releases = 0;
+    const inner = fakeSession({
+      release: () => {
+        releases++;
+        return releases > 1 ? Promise.reject(new Error('double free')) : Promise.resolve();
+      },
+    });
+    const session = new NpuSession(inner, 'qnn', 'npu', []);
+    const first = session.release();
+    expect(session.release()).toBe(first);
+    await first;
+    await session.release();
+    expect(releases).toBe(1);
+    await expect(session.run({})).rejects.toMatchObject({ code: 'backend', message: /released/ });
+  });
+
+  it("forwards the provider session's garbageCollectedTensors (Weft then drops its tensors instead of disposing each)", async () => {
+    expect(new NpuSession(fakeSession({ garbageCollectedTensors: true }), 'webnn', 'npu', []).garbageCollectedTensors).toBe(true);
+    expect(new NpuSession(fakeSession(), 'nnapi', 'npu', []).garbageCollectedTensors).toBe(false);
+    // onnxruntime-node's sessions, on any provider, return outputs as JavaScript arrays.
+    const onCpu = (await new NpuBackendAdapter({ facts: FACTS.linuxArm }).createSession({ kind: 'path', path: tinyGraph }, { intraOpNumThreads: 1 })) as NpuSession;
+    expect(onCpu.inner.garbageCollectedTensors).toBe(true);
+    expect(onCpu.garbageCollectedTensors).toBe(true);
+    // The onnxruntime-node session's own release is idempotent the same way.
+    const first = onCpu.inner.release();
+    expect(onCpu.inner.release()).toBe(first);
+    await first;
+  });
+});
