@@ -26,6 +26,27 @@ export class NodeSession implements InferenceSession {
   readonly garbageCollectedTensors = true;
   /** Set by the first `release()`; every later call returns it, so none resolves before the release. */
   private releasing: Promise<void> | undefined;
+  /**
+   * onnxruntime runs started and not yet settled. `release` waits for them: onnxruntime-node runs
+   * the graph on a later turn of the event loop (setImmediate), so a session freed before then
+   * failed the run with "Session already disposed.".
+   */
+  private running = 0;
+  /** Set while a `release` waits for `running` to reach 0. */
+  private drained: (() => void) | undefined;
+  // One pair of functions for every run (no closure per run).
+  private readonly finished = (outputs: ortTypes.InferenceSession.ReturnType): Record<string, BackendTensor> => {
+    this.settled();
+    // Released meanwhile: the run was let finish, but it fails, as a web session's does. A plain
+    // Error, like onnxruntime's own: Weft reports a run that fails after its model was disposed as
+    // `ModelDisposedError`.
+    if (this.releasing) throw new Error('This session was released while it ran; load the model again.');
+    return outputs as unknown as Record<string, BackendTensor>;
+  };
+  private readonly failed = (cause: unknown): never => {
+    this.settled();
+    throw cause;
+  };
 
   /**
    * @param ortSession The onnxruntime-node session this wraps, public for interop (e.g. a
@@ -52,21 +73,36 @@ export class NodeSession implements InferenceSession {
     if (this.releasing) return Promise.reject(new BackendError('This session was released; load the model again.', { backend: 'node' }));
     if (options.signal?.aborted) return Promise.reject(options.signal.reason);
     const ortFeeds = feeds as unknown as Record<string, ortTypes.Tensor>;
-    // onnxruntime's own promise, returned as it is (no extra turn before the caller sees outputs).
     const outputs = options.fetches ? this.ortSession.run(ortFeeds, [...options.fetches]) : this.ortSession.run(ortFeeds);
-    return outputs as unknown as Promise<Record<string, BackendTensor>>;
+    this.running++;
+    return outputs.then(this.finished, this.failed);
   }
 
-  /** Frees the onnxruntime session. Idempotent: every call returns the first call's promise. */
+  /**
+   * Frees the onnxruntime session. New runs are refused at once; runs already started are let
+   * finish (they then reject), and the session is freed once they have settled. Every call returns
+   * the first call's promise.
+   */
   release(): Promise<void> {
     if (this.releasing === undefined) {
-      try {
-        this.releasing = Promise.resolve(this.ortSession.release());
-      } catch (cause) {
-        this.releasing = Promise.reject(cause);
-      }
+      this.releasing =
+        this.running === 0
+          ? this.releaseNow()
+          : new Promise<void>((resolve) => (this.drained = resolve)).then(() => this.releaseNow());
     }
     return this.releasing;
+  }
+
+  private settled(): void {
+    if (--this.running === 0) this.drained?.();
+  }
+
+  private releaseNow(): Promise<void> {
+    try {
+      return Promise.resolve(this.ortSession.release());
+    } catch (cause) {
+      return Promise.reject(cause);
+    }
   }
 }
 

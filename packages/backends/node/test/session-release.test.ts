@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { BackendError, createWeft, type BackendTensor } from '@weft/core';
+import { BackendError, createWeft, ModelDisposedError, type BackendTensor, type WeftModel } from '@weft/core';
 import { nodeBackend, NodeSession } from '../src/index.js';
 
 const storyModel = fileURLToPath(new URL('../../../../models/story', import.meta.url));
@@ -52,28 +52,94 @@ describe('NodeSession.release', () => {
     await expect(second).rejects.toThrow('device gone');
   });
 
-  it('rejects the run in flight when released meanwhile, and later runs with a BackendError, without crashing', async () => {
+  it('waits for the run in flight: onnxruntime finishes it, then the session is freed once; later runs get a BackendError', async () => {
     const weft = createWeft({ plugins: [nodeBackend({ defaults: { intraOpNumThreads: 1 } })] });
     try {
       const model = await weft.load(storyModel);
       const session = model.session as NodeSession;
-      const { layout } = model;
-      const feeds: Record<string, BackendTensor> = { input_ids: session.createTensor('int64', BigInt64Array.of(1n, 2n), [1, 2]) };
-      if (layout.hasAttentionMask) feeds['attention_mask'] = session.createTensor('int64', BigInt64Array.of(1n, 1n), [1, 2]);
-      if (layout.hasPositionIds) feeds['position_ids'] = session.createTensor('int64', BigInt64Array.of(0n, 1n), [1, 2]);
-      for (const name of [...layout.pastKeyNames, ...layout.pastValueNames]) {
-        feeds[name] = session.createTensor('float32', new Float32Array(0), [1, layout.numKvHeads, 0, layout.headDim]);
-      }
+      const feeds = prefillFeeds(model);
       expect(Object.keys(await session.run(feeds))).toContain('logits');
-      const inFlight = session.run(feeds).then(() => 'ran', (e: unknown) => e);
-      await Promise.all([session.release(), session.release(), model.dispose()]);
-      // onnxruntime-node runs a session on the main thread, after the call returns: released first, the run fails.
-      expect(await inFlight).toBeInstanceOf(Error);
+      const ort = watchOrt(session);
+      const inFlight = session.run(feeds).then(() => 'resolved', (e: unknown) => e);
+      const release = session.release();
+      expect(session.release()).toBe(release);
+      // Asked for after the release began: refused, and never reaches onnxruntime.
       const after = await session.run(feeds).catch((e: unknown) => e);
       expect(BackendError.isInstance(after)).toBe(true);
       expect((after as Error).message).toMatch(/released; load the model again/);
+      await Promise.all([release, model.dispose()]);
+      // Before: onnxruntime freed the session first and then failed the run ("Session already disposed.").
+      expect(ort.log).toEqual(['run finished', 'release']);
+      expect(ort.runs()).toBe(1);
+      // The run was let finish, but it fails for its caller, as a web session's does.
+      const outcome = await inFlight;
+      expect(outcome).toBeInstanceOf(Error);
+      expect((outcome as Error).message).toMatch(/released while it ran/);
+      expect(session.release()).toBe(release);
+      await session.release();
+      expect(ort.log).toEqual(['run finished', 'release']);
+    } finally {
+      await weft.dispose();
+    }
+  });
+
+  it('lets a stream\'s run in flight finish when another stream disposes the model, which ends it with ModelDisposedError', async () => {
+    const weft = createWeft({ plugins: [nodeBackend({ defaults: { intraOpNumThreads: 1 } })] });
+    try {
+      const model = await weft.load(storyModel);
+      const ort = watchOrt(model.session as NodeSession);
+      const ended = (prompt: string, onToken?: (index: number) => void): Promise<unknown> =>
+        new Promise((resolve) =>
+          model.generate({ prompt, maxTokens: 50, ignoreEos: true }).subscribe({
+            next: (e) => e.type === 'token' && onToken?.(e.index),
+            error: resolve,
+            complete: () => resolve('completed'),
+          }),
+        );
+      // The two streams take turns: as the first handles its 3rd token, the second's run is queued in onnxruntime.
+      let disposed: Promise<void> | undefined;
+      const first = ended('Once upon a time', (index) => void (index === 2 && (disposed ??= model.dispose())));
+      const second = ended('Tom');
+      const [a, b] = await Promise.all([first, second]);
+      await disposed;
+      for (const error of [a, b]) expect(ModelDisposedError.isInstance(error)).toBe(true);
+      // No run failed inside onnxruntime: the session was freed after the one in flight finished.
+      expect(ort.log.filter((entry) => entry !== 'run finished')).toEqual(['release']);
+      expect(ort.log.at(-1)).toBe('release');
     } finally {
       await weft.dispose();
     }
   });
 });
+
+/** Feeds for a 2-token prefill of `model`. */
+function prefillFeeds(model: WeftModel): Record<string, BackendTensor> {
+  const { session, layout } = model;
+  const feeds: Record<string, BackendTensor> = { input_ids: session.createTensor('int64', BigInt64Array.of(1n, 2n), [1, 2]) };
+  if (layout.hasAttentionMask) feeds['attention_mask'] = session.createTensor('int64', BigInt64Array.of(1n, 1n), [1, 2]);
+  if (layout.hasPositionIds) feeds['position_ids'] = session.createTensor('int64', BigInt64Array.of(0n, 1n), [1, 2]);
+  for (const name of [...layout.pastKeyNames, ...layout.pastValueNames]) {
+    feeds[name] = session.createTensor('float32', new Float32Array(0), [1, layout.numKvHeads, 0, layout.headDim]);
+  }
+  return feeds;
+}
+
+/** Logs what onnxruntime's own session does from now on: each run's outcome, and each release. */
+function watchOrt(session: NodeSession) {
+  const ortSession = session.ortSession;
+  const log: string[] = [];
+  let runs = 0;
+  const run = ortSession.run.bind(ortSession);
+  const release = ortSession.release.bind(ortSession);
+  (ortSession as { run: unknown }).run = (...args: Parameters<typeof run>) => {
+    runs++;
+    const outputs = run(...args);
+    outputs.then(() => log.push('run finished'), (e: unknown) => log.push(`run failed: ${(e as Error).message}`));
+    return outputs;
+  };
+  (ortSession as { release: unknown }).release = () => {
+    log.push('release');
+    return release();
+  };
+  return { log, runs: () => runs };
+}

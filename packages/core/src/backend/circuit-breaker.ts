@@ -19,6 +19,9 @@ export class CircuitBreaker {
   private failuresEver = 0;
   private openedAt = 0;
   private open = false;
+  /** Half-open trials taken so far, and the number of the one still out (0: none). */
+  private trials = 0;
+  private trialOut = 0;
   private readonly threshold: number;
   private readonly cooldownMs: number;
 
@@ -34,13 +37,37 @@ export class CircuitBreaker {
 
   /**
    * Whether a call may go to this backend now. Half-open, the call that gets `true` is the one
-   * trial, and the cool-down starts again: calls meanwhile are refused until the trial's
-   * `success` closes the breaker or another cool-down passes (a trial that never reports back).
+   * trial (see {@link trial}), and the cool-down starts again: calls meanwhile are refused until
+   * the trial's `success` closes the breaker, the trial is handed back ({@link handBack}), or
+   * another cool-down passes (a trial that never reports back).
    */
   allows(): boolean {
     const state = this.state;
-    if (state === 'half-open') this.openedAt = this.now();
+    if (state === 'half-open') {
+      this.openedAt = this.now();
+      this.trialOut = ++this.trials;
+    }
     return state !== 'open';
+  }
+
+  /**
+   * The half-open trial now out, as a number for {@link handBack}; 0 when none is. Read right
+   * after an `allows()` that returned `true`: non-zero means that call took the trial.
+   */
+  get trial(): number {
+    return this.trialOut;
+  }
+
+  /**
+   * Hands back `trial`, taken by a call that never reached the backend (its request was refused or
+   * cancelled first): the breaker is half-open again at once, so the next call gets the trial.
+   * Does nothing once that trial is no longer out: a success closed the breaker, a failure
+   * restarted the cool-down, or a later trial was taken.
+   */
+  handBack(trial: number): void {
+    if (trial === 0 || trial !== this.trialOut) return;
+    this.trialOut = 0;
+    this.openedAt = Number.NEGATIVE_INFINITY;
   }
 
   /**
@@ -60,6 +87,7 @@ export class CircuitBreaker {
     if (startedAt !== undefined && startedAt !== this.failuresEver) return;
     this.failures = 0;
     this.open = false;
+    this.trialOut = 0;
   }
 
   failure(): void {
@@ -68,6 +96,7 @@ export class CircuitBreaker {
     if (this.open || this.failures >= this.threshold) {
       this.open = true;
       this.openedAt = this.now();
+      this.trialOut = 0;
     }
   }
 }

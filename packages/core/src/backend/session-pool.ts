@@ -35,6 +35,8 @@ export class SessionPool {
   private disposedMessage = DISPOSED_MID_RUN;
   /** Each session's release, started once. */
   private readonly releases = new WeakMap<InferenceSession, Promise<void>>();
+  /** The half-open trials `acquire` and `failover` gave out, by what they returned, for {@link handBack}. */
+  private readonly trials = new WeakMap<ActiveSession, { readonly breaker: CircuitBreaker; readonly trial: number }>();
 
   constructor(
     primary: ActiveSession & { readonly adapter: BackendAdapter },
@@ -134,7 +136,8 @@ export class SessionPool {
 
   /**
    * The first backend in priority order whose breaker allows a call (an open breaker that has
-   * cooled down gets its half-open trial here), opening its session if needed.
+   * cooled down gets its half-open trial here: {@link handBack} returns it unused), opening its
+   * session if needed.
    */
   async acquire(): Promise<ActiveSession> {
     if (this.released) throw this.disposedError();
@@ -144,6 +147,19 @@ export class SessionPool {
       if (active) return active;
     }
     throw new BackendError(`No backend is usable (${reasons.join('; ')}).`);
+  }
+
+  /**
+   * For a request that ends without having run on `active` (from {@link acquire} or
+   * {@link failover}): if taking it was its backend's half-open trial, the trial goes back, and the
+   * breaker is half-open again at once, so the next request gets it. Otherwise does nothing; a
+   * trial whose run reported back is no longer out.
+   */
+  handBack(active: ActiveSession): void {
+    const taken = this.trials.get(active);
+    if (taken === undefined) return;
+    this.trials.delete(active);
+    taken.breaker.handBack(taken.trial);
   }
 
   /**
@@ -176,6 +192,8 @@ export class SessionPool {
       reasons.push(`${name}: circuit open${candidate.lastFailure === undefined ? '' : ` (last failure: ${candidate.lastFailure})`}`);
       return undefined;
     }
+    // Non-zero when this call took the half-open trial.
+    const trial = candidate.breaker.trial;
     const opening = (candidate.session ??= this.createSession(candidate.adapter));
     let session: InferenceSession;
     try {
@@ -198,6 +216,7 @@ export class SessionPool {
       throw this.disposedError();
     }
     this.active = { backend: name, session };
+    if (trial !== 0) this.trials.set(this.active, { breaker: candidate.breaker, trial });
     return this.active;
   }
 

@@ -4,6 +4,7 @@ import { quoteValue } from '../util/describe-cause.js';
 import { checkKnownKeys } from '../util/known-keys.js';
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import type { BackendTensor } from '../spec/backend.js';
+import type { ActiveSession } from '../backend/session-pool.js';
 import type { KvCacheStore } from '../spec/kv-cache.js';
 import type { NamedRef } from '../spec/request.js';
 import type { GenerationContext } from './generation-context.js';
@@ -101,9 +102,6 @@ export async function evaluatePerplexity(ctx: GenerationContext, request: Perple
     throw new InvalidOptionsError('signal must be an AbortSignal (e.g. new AbortController().signal).', { option: 'signal' });
   }
   const { layout } = ctx;
-  // With failover, like generation: the first backend whose circuit breaker allows a call.
-  const active = ctx.failover ? await ctx.sessions.acquire() : ctx.sessions.current;
-  const session = active.session;
   const components = resolveComponents(ctx.registry, {
     ...(request.kv === undefined ? {} : { kv: request.kv }),
     ...(request.router === undefined ? {} : { router: request.router }),
@@ -121,8 +119,8 @@ export async function evaluatePerplexity(ctx: GenerationContext, request: Perple
   let rotated: BackendTensor[] = [];
   /** float16 copies of this step's past feeds (a float16 cache in a float32 store). */
   let halved: BackendTensor[] = [];
-  // A session whose tensors are garbage-collected gets them dropped, not disposed.
-  const disposeTensors = session.garbageCollectedTensors !== true;
+  // A session whose tensors are garbage-collected gets them dropped, not disposed (set with the backend).
+  let disposeTensors = true;
   const release = (): void => {
     if (disposeTensors) {
       for (const t of Object.values(owned)) t.dispose();
@@ -138,10 +136,17 @@ export async function evaluatePerplexity(ctx: GenerationContext, request: Perple
   let ownsStore = kv.owner !== 'request';
   let claimed: readonly object[] = [];
   let failed = false;
+  /** The backend taken, for a half-open trial to go back if no step finished (see the finally). */
+  let untried: ActiveSession | undefined;
   try {
     // Like generation: the request's own store and router instances serve one run at a time.
     claimed = claimInstances(components);
     ownsStore = true;
+    // With failover, like generation: after the request's own checks, the first backend whose
+    // circuit breaker allows a call.
+    const active = (untried = ctx.failover ? await ctx.sessions.acquire() : ctx.sessions.current);
+    const session = active.session;
+    disposeTensors = session.garbageCollectedTensors !== true;
     const rerotation = cacheKeyRerotation(router?.value.positions ?? 'absolute', layout, ctx.config, 1);
     const half = halfCacheBridge(layout, kv, router, rerotation !== undefined);
     const storeLayout = half?.layout ?? layout;
@@ -232,6 +237,9 @@ export async function evaluatePerplexity(ctx: GenerationContext, request: Perple
     failed = true;
     throw error;
   } finally {
+    // No step finished: the first run was never sent (aborted, a hook or the store failed first),
+    // or it was and reported to the breaker, which ended any trial (handing back then does nothing).
+    if (step === 0 && untried !== undefined) ctx.sessions.handBack(untried);
     releaseInstances(claimed);
     release();
     if (ownsStore) disposeStore(kv, failed, kvPool);

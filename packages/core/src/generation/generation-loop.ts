@@ -2,6 +2,7 @@ import { Observable, type Subscriber } from 'rxjs';
 import { BackendError } from '../errors/backend-error.js';
 import { ModelDisposedError } from '../errors/model-disposed-error.js';
 import type { BackendTensor } from '../spec/backend.js';
+import type { ActiveSession } from '../backend/session-pool.js';
 import type { DoneEvent, FinishReason, GenerationEvent, RowResult, TokenEvent } from '../spec/events.js';
 import type { GenerationRequest } from '../spec/request.js';
 import type { GenerationContext } from './generation-context.js';
@@ -67,9 +68,8 @@ async function runGeneration(
   let longest = 0;
   for (const p of prompts) longest = Math.max(longest, p.length);
   const { maxTokens, stop, ignoreEos } = requestLimits(request, longest, ctx.config.maxPositions);
-  // After the request's checks, as evaluate does: with failover, taking a backend whose breaker
-  // half-opened takes its one trial, which a request refused for its input would waste.
-  let active = ctx.failover ? await sessions.acquire() : sessions.current;
+  /** The backend the run is on: taken in the try below, after the request's own checks. */
+  let active: ActiveSession;
   const { presentNames } = ctx;
   const eos = ignoreEos ? NO_EOS : ctx.eosIds;
   const batch = prompts.length;
@@ -98,11 +98,11 @@ async function runGeneration(
   /** float16 copies of this step's past feeds (a float16 cache in a float32 store). */
   let halved: readonly BackendTensor[] = NOTHING_ROTATED;
   // A session whose tensors are garbage-collected gets them dropped, not disposed (onnxruntime's
-  // dispose adds fields to each tensor: ~20 per step, with the store's). Set again after failover.
-  let disposeTensors = active.session.garbageCollectedTensors !== true;
+  // dispose adds fields to each tensor: ~20 per step, with the store's). Set with the backend.
+  let disposeTensors = true;
   // Graphs with num_logits_to_keep compute logits for each row's last position only (all the loop
   // reads, the prefill included): one shared tensor of value 1 per session, fed every step.
-  let keepLast = layout.logitsToKeep ? sharedKeepLastLogits(active.session, layout) : undefined;
+  let keepLast: BackendTensor | undefined;
   const keepName = layout.logitsToKeep?.name ?? '';
   // float16 logits (fp16 exports): each row read is converted to float32.
   const halfLogits = layout.logitsType === 'float16';
@@ -127,9 +127,20 @@ async function runGeneration(
   let ownsStore = components.kv.owner !== 'request';
   let claimed: readonly object[] = NOTHING_CLAIMED;
   let failed = false;
+  /**
+   * The backend taken (by `acquire` or a failover) until a run is sent to it: a half-open trial
+   * taken with it goes back to the pool if the run ends before that (aborted, unsubscribed, a hook
+   * or the store failing first), so the next request gets the trial.
+   */
+  let untried: ActiveSession | undefined;
   try {
     claimed = claimInstances(components);
     ownsStore = true;
+    // After the request's own checks (input, components, claims), as evaluate does: with failover,
+    // taking a backend whose breaker half-opened takes its one trial.
+    active = untried = ctx.failover ? await sessions.acquire() : sessions.current;
+    disposeTensors = active.session.garbageCollectedTensors !== true;
+    if (layout.logitsToKeep) keepLast = sharedKeepLastLogits(active.session, layout);
     const store = components.kv.value;
     const router = components.router;
     const positionMode = router?.value.positions ?? 'absolute';
@@ -208,7 +219,12 @@ async function runGeneration(
           checkHookFeeds(h.owner, active.session.inputNames, feeds);
         }
         const forwardStart = performance.now();
-        if (setupMs < 0) setupMs = forwardStart - started;
+        // The first run on this backend (step 0's first attempt, or the attempt after a failover);
+        // the same one test per step as the setupMs check it holds.
+        if (untried !== undefined) {
+          untried = undefined;
+          if (setupMs < 0) setupMs = forwardStart - started;
+        }
         try {
           outputs = await sessions.runStep(active, feeds);
         } catch (thrown) {
@@ -219,7 +235,7 @@ async function runGeneration(
           // every id fed so far (prompt and generated tokens), so no token is lost or repeated.
           const from = active.backend;
           (failedThisStep ??= new Set()).add(from);
-          active = await sessions.failover(from, failedThisStep);
+          active = untried = await sessions.failover(from, failedThisStep);
           // Unsubscribed while the next backend's session opened: no prefill there.
           if (run.cancelled) return;
           disposeTensors = active.session.garbageCollectedTensors !== true;
@@ -350,6 +366,7 @@ async function runGeneration(
     failed = true;
     throw error;
   } finally {
+    if (untried !== undefined) sessions.handBack(untried);
     releaseInstances(claimed);
     release();
     if (ownsStore) disposeStore(components.kv, failed, components.kvPool);

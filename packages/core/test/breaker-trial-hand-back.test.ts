@@ -1,0 +1,293 @@
+import { firstValueFrom, tap } from 'rxjs';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import {
+  BackendError,
+  CircuitBreaker,
+  SessionPool,
+  type AttentionRouter,
+  type BackendAdapter,
+  type BackendTensor,
+  type GenerationEvent,
+  type InferenceSession,
+  type WeftModel,
+} from '../src/index.js';
+import { breakableFirstAndSecond, collect, done, runtime, storyModel, wrappedNodeBackend } from './helpers.js';
+
+const COOLDOWN_MS = 1000;
+const startedOn = (events: readonly GenerationEvent[]): string => (events[0] as Extract<GenerationEvent, { type: 'start' }>).backend;
+const failovers = (events: readonly GenerationEvent[]): number => events.filter((e) => e.type === 'failover').length;
+
+/**
+ * A model on `first` failing over to `second`, whose `first` breaker has opened (one failed run)
+ * and cooled down: the next request that takes `first` takes its one half-open trial. The breakers
+ * read Date.now(), so the test's own clock passes the cool-down (none can pass by accident).
+ */
+async function halfOpenFirst(options: { readonly recovered: boolean }) {
+  const backends = breakableFirstAndSecond();
+  const weft = runtime(backends.plugins);
+  const model = await weft.load(storyModel, { backend: 'first', failover: { backends: ['second'], breaker: { failureThreshold: 1, cooldownMs: COOLDOWN_MS } } });
+  let clock = 1_000_000;
+  vi.spyOn(Date, 'now').mockImplementation(() => clock);
+  backends.setBroken(true);
+  expect(failovers(await collect(model.generate({ prompt: 'Once', maxTokens: 2 })))).toBe(1);
+  // While open, streams skip it.
+  expect(startedOn(await collect(model.generate({ prompt: 'Once', maxTokens: 1 })))).toBe('second');
+  backends.setBroken(!options.recovered);
+  clock += COOLDOWN_MS;
+  return { weft, model, backends, advance: (ms: number) => void (clock += ms) };
+}
+
+/** A request that runs: where it started, and how many failovers it had. */
+async function runs(model: WeftModel, prompt = 'Tom'): Promise<{ backend: string; failovers: number }> {
+  const events = await collect(model.generate({ prompt, maxTokens: 2 }));
+  expect(done(events).finishReason).toBe('length');
+  return { backend: startedOn(events), failovers: failovers(events) };
+}
+
+describe('a half-open trial taken by a request that never runs on the backend', () => {
+  afterEach(() => void vi.restoreAllMocks());
+
+  it('is not taken by a request naming an unknown router or KV store: the next request gets it', async () => {
+    const { weft, model } = await halfOpenFirst({ recovered: true });
+    try {
+      for (const refused of [{ prompt: 'Once', router: 'no-such-router' }, { prompt: 'Once', kv: 'no-such-store' }]) {
+        await expect(collect(model.generate(refused))).rejects.toThrow(/no-such/);
+      }
+      await expect(model.evaluate({ inputIds: [1, 2, 3], kv: 'no-such-store' })).rejects.toThrow(/no-such-store/);
+      expect(await runs(model)).toEqual({ backend: 'first', failovers: 0 });
+      // The trial succeeded: closed again.
+      expect(await runs(model)).toEqual({ backend: 'first', failovers: 0 });
+    } finally {
+      await weft.dispose();
+    }
+  });
+
+  it('is not taken by a request whose router instance another run is using', async () => {
+    const { weft, model, advance } = await halfOpenFirst({ recovered: true });
+    try {
+      // Undo the cool-down: a stream starts on `second` while `first` is still open, and holds the router.
+      advance(-COOLDOWN_MS);
+      const router: AttentionRouter = { specificationVersion: 'v1', name: 'keep-all', select: () => undefined };
+      let firstToken!: () => void;
+      const tokenSeen = new Promise<void>((resolve) => (firstToken = resolve));
+      const holder = collect(model.generate({ prompt: 'Once', maxTokens: 16, ignoreEos: true, router }).pipe(tap((e) => e.type === 'token' && firstToken())));
+      holder.catch(() => undefined); // awaited below; a failed assertion before must not leave it unhandled
+      await tokenSeen;
+      advance(COOLDOWN_MS);
+      await expect(collect(model.generate({ prompt: 'Tom', router }))).rejects.toThrow(/already in use by another run/);
+      expect(await runs(model)).toEqual({ backend: 'first', failovers: 0 });
+      expect(startedOn(await holder)).toBe('second');
+    } finally {
+      await weft.dispose();
+    }
+  });
+
+  it('goes back when the subscriber leaves at the start event', async () => {
+    const { weft, model } = await halfOpenFirst({ recovered: true });
+    try {
+      const start = await firstValueFrom(model.generate({ prompt: 'Once', maxTokens: 8 }));
+      expect(start).toMatchObject({ type: 'start', backend: 'first' });
+      expect(await runs(model)).toEqual({ backend: 'first', failovers: 0 });
+    } finally {
+      await weft.dispose();
+    }
+  });
+
+  it('goes back when the request is aborted before its first step (generate and evaluate)', async () => {
+    const { weft, model, advance } = await halfOpenFirst({ recovered: false });
+    try {
+      const aborted = new AbortController();
+      aborted.abort();
+      const events = await collect(model.generate({ prompt: 'Once', maxTokens: 8, signal: aborted.signal }));
+      expect(startedOn(events)).toBe('first');
+      expect(done(events)).toMatchObject({ finishReason: 'abort', usage: { completionTokens: 0 } });
+      await expect(model.evaluate({ inputIds: [1, 2, 3], signal: aborted.signal })).rejects.toThrow();
+      // Aborted once the start event is out, before step 0.
+      const late = new AbortController();
+      const started = await collect(model.generate({ prompt: 'Once', maxTokens: 8, signal: late.signal }).pipe(tap((e) => e.type === 'start' && late.abort())));
+      expect(done(started).finishReason).toBe('abort');
+      // The trial, still `first`'s to give, goes to this run, which fails there: the breaker opens
+      // again for a whole cool-down, as after any trial that ran and failed.
+      expect(await runs(model)).toEqual({ backend: 'first', failovers: 1 });
+      expect(await runs(model)).toEqual({ backend: 'second', failovers: 0 });
+      advance(COOLDOWN_MS - 1);
+      expect(await runs(model)).toEqual({ backend: 'second', failovers: 0 });
+    } finally {
+      await weft.dispose();
+    }
+  });
+
+  it('still goes to one of two requests that start together after it came back', async () => {
+    const { weft, model } = await halfOpenFirst({ recovered: true });
+    try {
+      const aborted = new AbortController();
+      aborted.abort();
+      expect(done(await collect(model.generate({ prompt: 'Once', signal: aborted.signal }))).finishReason).toBe('abort');
+      const both = await Promise.all([runs(model, 'Once'), runs(model, 'Tom')]);
+      expect(both.map((r) => r.backend).sort()).toEqual(['first', 'second']);
+    } finally {
+      await weft.dispose();
+    }
+  });
+
+  it('goes back when a stream failed over to a half-open backend and ended before running there', async () => {
+    // Both backends can break; a hook can fail the attempt that follows a failover.
+    const broken = { first: false, second: false };
+    let attempts = 0;
+    let failSecondAttempt = false;
+    const backend = (name: 'first' | 'second', priority: number) =>
+      wrappedNodeBackend({
+        name,
+        priority,
+        beforeRun: () => {
+          if (broken[name]) throw new Error(`${name}: device lost`);
+        },
+        ...(name === 'first'
+          ? {
+              hooks: [
+                {
+                  beforeForward: () => {
+                    attempts++;
+                    if (failSecondAttempt && attempts === 2) throw new Error('hook failed after the failover');
+                  },
+                },
+              ],
+            }
+          : {}),
+      });
+    const weft = runtime([backend('first', 1000), backend('second', 900)]);
+    try {
+      const model = await weft.load(storyModel, { backend: 'first', failover: { backends: ['second'], breaker: { failureThreshold: 1, cooldownMs: COOLDOWN_MS } } });
+      let clock = 1_000_000;
+      vi.spyOn(Date, 'now').mockImplementation(() => clock);
+      // Both fail: both breakers open.
+      broken.first = broken.second = true;
+      await expect(collect(model.generate({ prompt: 'Once', maxTokens: 2 }))).rejects.toThrow(BackendError);
+      broken.second = false;
+      clock += COOLDOWN_MS;
+      // `first` takes its trial and fails; the stream fails over to `second`, taking its trial, and
+      // a hook fails before the run there.
+      attempts = 0;
+      failSecondAttempt = true;
+      await expect(collect(model.generate({ prompt: 'Once', maxTokens: 2 }))).rejects.toThrow(/hook failed after the failover/);
+      failSecondAttempt = false;
+      // `first` is open again; `second`'s trial came back, so this stream gets it.
+      expect(await runs(model)).toEqual({ backend: 'second', failovers: 0 });
+    } finally {
+      await weft.dispose();
+    }
+  });
+});
+
+/** A session whose runs resolve or reject as `next` says. */
+function fakeSession(next: () => Promise<Record<string, BackendTensor>>): InferenceSession {
+  return {
+    inputNames: [],
+    outputNames: [],
+    inputMetadata: [],
+    outputMetadata: [],
+    createTensor: () => {
+      throw new Error('not used');
+    },
+    run: () => next(),
+    release: async () => {},
+  };
+}
+
+const adapter = (name: string, session: InferenceSession): BackendAdapter => ({
+  specificationVersion: 'v1',
+  name,
+  probe: async () => ({ available: true }),
+  createSession: async () => session,
+});
+
+describe('SessionPool.handBack', () => {
+  afterEach(() => void vi.restoreAllMocks());
+
+  /** A pool on `a` (runs as `runA` says) then `b`, with `a`'s breaker opened once and cooled down. */
+  async function poolWithHalfOpenA(runA: () => Promise<Record<string, BackendTensor>>) {
+    let clock = 0;
+    vi.spyOn(Date, 'now').mockImplementation(() => clock);
+    const a = fakeSession(runA);
+    const b = fakeSession(async () => ({}));
+    const pool = new SessionPool({ adapter: adapter('a', a), backend: 'a', session: a }, [adapter('b', b)], { kind: 'bytes', bytes: new Uint8Array() }, {
+      breaker: { failureThreshold: 1, cooldownMs: COOLDOWN_MS },
+    });
+    await pool.run({ backend: 'a', session: fakeSession(() => Promise.reject(new Error('device lost'))) }, {}).catch(() => undefined);
+    clock += COOLDOWN_MS;
+    const state = () => pool.backends.find((x) => x.name === 'a')!.state;
+    return { pool, state };
+  }
+
+  it('returns an unused trial so the next acquire gets it, once, and ignores what was no trial', async () => {
+    const { pool, state } = await poolWithHalfOpenA(async () => ({}));
+    expect(state()).toBe('half-open');
+    const trial = await pool.acquire();
+    expect(trial.backend).toBe('a');
+    const meanwhile = await pool.acquire();
+    expect(meanwhile.backend).toBe('b');
+    pool.handBack(meanwhile); // not a trial: nothing changes
+    expect(state()).toBe('open');
+    pool.handBack(trial);
+    expect(state()).toBe('half-open');
+    const next = await pool.acquire();
+    expect(next.backend).toBe('a');
+    // Handing the first back again does not give away the trial `next` holds now.
+    pool.handBack(trial);
+    expect((await pool.acquire()).backend).toBe('b');
+    await pool.run(next, {});
+    expect(state()).toBe('closed');
+  });
+
+  it('changes nothing for a trial that ran: failed, the breaker stays open; succeeded, closed', async () => {
+    let fail = true;
+    const { pool, state } = await poolWithHalfOpenA(() => (fail ? Promise.reject(new Error('still broken')) : Promise.resolve({})));
+    const failedTrial = await pool.acquire();
+    await expect(pool.run(failedTrial, {})).rejects.toThrow(/still broken/);
+    pool.handBack(failedTrial);
+    expect(state()).toBe('open');
+    expect((await pool.acquire()).backend).toBe('b');
+    vi.mocked(Date.now).mockImplementation(() => 10 * COOLDOWN_MS);
+    fail = false;
+    const goodTrial = await pool.acquire();
+    expect(goodTrial.backend).toBe('a');
+    await pool.run(goodTrial, {});
+    pool.handBack(goodTrial);
+    expect(state()).toBe('closed');
+  });
+});
+
+describe('CircuitBreaker.handBack', () => {
+  it('makes a trial nobody used available again, unless the breaker moved on since', () => {
+    let now = 0;
+    const breaker = new CircuitBreaker({ failureThreshold: 1, cooldownMs: COOLDOWN_MS }, () => now);
+    expect(breaker.allows()).toBe(true);
+    expect(breaker.trial).toBe(0); // closed: no trial
+    breaker.failure();
+    now = COOLDOWN_MS;
+    expect(breaker.allows()).toBe(true);
+    const first = breaker.trial;
+    expect(first).not.toBe(0);
+    expect(breaker.allows()).toBe(false);
+    breaker.handBack(first);
+    expect(breaker.state).toBe('half-open');
+    expect([breaker.allows(), breaker.allows()]).toEqual([true, false]);
+    const second = breaker.trial;
+    // A stale number, or 0, gives nothing back.
+    breaker.handBack(first);
+    breaker.handBack(0);
+    expect(breaker.state).toBe('open');
+    // A failure meanwhile restarts the cool-down: handing the trial back then changes nothing.
+    breaker.failure();
+    breaker.handBack(second);
+    expect(breaker.state).toBe('open');
+    now += COOLDOWN_MS;
+    expect(breaker.allows()).toBe(true);
+    const third = breaker.trial;
+    const epoch = breaker.epoch;
+    breaker.success(epoch);
+    breaker.handBack(third);
+    expect(breaker.state).toBe('closed');
+    expect(breaker.trial).toBe(0);
+  });
+});
