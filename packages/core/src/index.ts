@@ -64,6 +64,7 @@ export { settleNonFinite } from './generation/sampling/settle-non-finite.js';
 export { softmax, logSumExp } from './generation/sampling/softmax.js';
 export { median } from './util/median.js';
 export { CircuitBreaker, type BreakerOptions, type BreakerState } from './backend/circuit-breaker.js';
+export { RunsInFlight } from './backend/runs-in-flight.js';
 export { SessionPool, type ActiveSession } from './backend/session-pool.js';
 export { selectBackend, type BackendSelection, type BackendProbeOptions } from './model/select-backend.js';
 export { onnxExternalDataFiles, checkExternalDataLocation } from './model/onnx-external-data.js';

@@ -1,5 +1,6 @@
 import {
   BackendError,
+  RunsInFlight,
   type BackendTensor,
   type InferenceSession,
   type TensorDataType,
@@ -26,27 +27,8 @@ export class NodeSession implements InferenceSession {
   readonly garbageCollectedTensors = true;
   /** Set by the first `release()`; every later call returns it, so none resolves before the release. */
   private releasing: Promise<void> | undefined;
-  /**
-   * onnxruntime runs started and not yet settled. `release` waits for them: onnxruntime-node runs
-   * the graph on a later turn of the event loop (setImmediate), so a session freed before then
-   * failed the run with "Session already disposed.".
-   */
-  private running = 0;
-  /** Set while a `release` waits for `running` to reach 0. */
-  private drained: (() => void) | undefined;
-  // One pair of functions for every run (no closure per run).
-  private readonly finished = (outputs: ortTypes.InferenceSession.ReturnType): Record<string, BackendTensor> => {
-    this.settled();
-    // Released meanwhile: the run was let finish, but it fails, as a web session's does. A plain
-    // Error, like onnxruntime's own: Weft reports a run that fails after its model was disposed as
-    // `ModelDisposedError`.
-    if (this.releasing) throw new Error('This session was released while it ran; load the model again.');
-    return outputs as unknown as Record<string, BackendTensor>;
-  };
-  private readonly failed = (cause: unknown): never => {
-    this.settled();
-    throw cause;
-  };
+  /** onnxruntime runs started and not yet settled, which `release` waits for. */
+  private readonly runs = new RunsInFlight();
 
   /**
    * @param ortSession The onnxruntime-node session this wraps, public for interop (e.g. a
@@ -74,8 +56,7 @@ export class NodeSession implements InferenceSession {
     if (options.signal?.aborted) return Promise.reject(options.signal.reason);
     const ortFeeds = feeds as unknown as Record<string, ortTypes.Tensor>;
     const outputs = options.fetches ? this.ortSession.run(ortFeeds, [...options.fetches]) : this.ortSession.run(ortFeeds);
-    this.running++;
-    return outputs.then(this.finished, this.failed);
+    return this.runs.track(outputs) as unknown as Promise<Record<string, BackendTensor>>;
   }
 
   /**
@@ -85,16 +66,12 @@ export class NodeSession implements InferenceSession {
    */
   release(): Promise<void> {
     if (this.releasing === undefined) {
-      this.releasing =
-        this.running === 0
-          ? this.releaseNow()
-          : new Promise<void>((resolve) => (this.drained = resolve)).then(() => this.releaseNow());
+      // onnxruntime-node runs the graph a turn after `run` is called: freed before then, the run
+      // failed with "Session already disposed.".
+      const settled = this.runs.close();
+      this.releasing = settled === undefined ? this.releaseNow() : settled.then(() => this.releaseNow());
     }
     return this.releasing;
-  }
-
-  private settled(): void {
-    if (--this.running === 0) this.drained?.();
   }
 
   private releaseNow(): Promise<void> {

@@ -1,5 +1,6 @@
 import {
   BackendError,
+  RunsInFlight,
   type BackendTensor,
   type InferenceSession,
   type TensorDataType,
@@ -23,6 +24,8 @@ export class OrtNodeSession implements InferenceSession {
   readonly garbageCollectedTensors = true;
   /** Set by the first `release()`; every later call returns it, so none resolves before the release. */
   private releasing: Promise<void> | undefined;
+  /** onnxruntime runs started and not yet settled, which `release` waits for. */
+  private readonly runs = new RunsInFlight();
 
   constructor(
     private readonly ort: Ort,
@@ -45,20 +48,30 @@ export class OrtNodeSession implements InferenceSession {
     if (this.releasing) throw new BackendError('This session was released; load the model again.', { backend: 'npu' });
     options.signal?.throwIfAborted();
     const ortFeeds = feeds as unknown as Record<string, ortTypes.Tensor>;
-    const outputs = options.fetches ? await this.session.run(ortFeeds, [...options.fetches]) : await this.session.run(ortFeeds);
+    const outputs = await this.runs.track(options.fetches ? this.session.run(ortFeeds, [...options.fetches]) : this.session.run(ortFeeds));
     return outputs as unknown as Record<string, BackendTensor>;
   }
 
-  /** Frees the onnxruntime session. Idempotent: every call returns the first call's promise. */
+  /**
+   * Frees the onnxruntime session. New runs are refused at once; runs already started are let
+   * finish (they then reject), and the session is freed once they have settled (onnxruntime-node
+   * runs the graph a turn after `run` is called, and failed a run whose session was freed before
+   * then). Every call returns the first call's promise.
+   */
   release(): Promise<void> {
     if (this.releasing === undefined) {
-      try {
-        this.releasing = Promise.resolve(this.session.release());
-      } catch (cause) {
-        this.releasing = Promise.reject(cause);
-      }
+      const settled = this.runs.close();
+      this.releasing = settled === undefined ? this.releaseNow() : settled.then(() => this.releaseNow());
     }
     return this.releasing;
+  }
+
+  private releaseNow(): Promise<void> {
+    try {
+      return Promise.resolve(this.session.release());
+    } catch (cause) {
+      return Promise.reject(cause);
+    }
   }
 }
 

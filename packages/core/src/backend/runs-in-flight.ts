@@ -1,0 +1,54 @@
+/**
+ * For backend authors: the runs of one session not yet settled, so that `release` can wait for
+ * them instead of freeing a native session under a run (onnxruntime-node runs the graph a turn
+ * after `run` is called; freed before then, the run failed with "Session already disposed.").
+ *
+ * `track` counts a run until it settles; once `close` was called, a run that still finishes
+ * rejects (as a run of a released session should: Weft then ends its stream with
+ * `ModelDisposedError`). `close` says when every tracked run has settled.
+ */
+export class RunsInFlight {
+  private running = 0;
+  private closed = false;
+  private drained: (() => void) | undefined;
+  // One pair of reactions for every run (no closure per run).
+  private readonly finished = <T>(outputs: T): T => {
+    this.settled();
+    if (this.closed) throw new Error('This session was released while it ran; load the model again.');
+    return outputs;
+  };
+  private readonly failed = (cause: unknown): never => {
+    this.settled();
+    throw cause;
+  };
+
+  /** Counts `run` until it settles; the promise returned settles as `run` does (rejects if closed meanwhile). */
+  track<T>(run: Promise<T>): Promise<T> {
+    this.running++;
+    return run.then(this.finished, this.failed) as Promise<T>;
+  }
+
+  /**
+   * No run may start from now on. Returns a promise that resolves once every run tracked so far
+   * has settled, or undefined when none is in flight (so a release can start in the same turn).
+   */
+  close(): Promise<void> | undefined {
+    this.closed = true;
+    if (this.running === 0) return undefined;
+    return new Promise<void>((resolve) => {
+      const previous = this.drained;
+      this.drained = () => {
+        previous?.();
+        resolve();
+      };
+    });
+  }
+
+  private settled(): void {
+    if (--this.running === 0) {
+      const drained = this.drained;
+      this.drained = undefined;
+      drained?.();
+    }
+  }
+}

@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { RunsInFlight } from '../src/index.js';
+
+/** A promise and the functions that settle it. */
+function deferred<T>() {
+  let resolve!: (value: T) => void;
+  let reject!: (cause: unknown) => void;
+  const promise = new Promise<T>((res, rej) => ((resolve = res), (reject = rej)));
+  return { promise, resolve, reject };
+}
+
+/** Whether `promise` has settled once pending callbacks have run. */
+async function settledYet(promise: Promise<unknown>): Promise<boolean> {
+  let settled = false;
+  promise.then(() => (settled = true), () => (settled = true));
+  await new Promise((r) => setImmediate(r));
+  return settled;
+}
+
+describe('RunsInFlight', () => {
+  it('passes a run\'s outcome through while open', async () => {
+    const runs = new RunsInFlight();
+    await expect(runs.track(Promise.resolve(7))).resolves.toBe(7);
+    await expect(runs.track(Promise.reject(new Error('graph failed')))).rejects.toThrow('graph failed');
+  });
+
+  it('closes at once when nothing is in flight (a release may start in the same turn)', async () => {
+    const runs = new RunsInFlight();
+    await runs.track(Promise.resolve('done'));
+    expect(runs.close()).toBeUndefined();
+  });
+
+  it('close waits for every run in flight; one that finishes afterwards rejects, one that fails keeps its cause', async () => {
+    const runs = new RunsInFlight();
+    const a = deferred<string>();
+    const b = deferred<string>();
+    const first = runs.track(a.promise).then((v) => v, (e: Error) => e.message);
+    const second = runs.track(b.promise).then((v) => v, (e: Error) => e.message);
+    const closed = runs.close()!;
+    const closedAgain = runs.close()!;
+    expect(closed).toBeInstanceOf(Promise);
+    a.resolve('outputs');
+    expect(await settledYet(closed)).toBe(false); // b is still running
+    b.reject(new Error('device lost'));
+    await Promise.all([closed, closedAgain]);
+    expect(await first).toMatch(/released while it ran; load the model again/);
+    expect(await second).toBe('device lost');
+  });
+});
