@@ -5,13 +5,11 @@ import {
   CircuitBreaker,
   SessionPool,
   type AttentionRouter,
-  type BackendAdapter,
   type BackendTensor,
   type GenerationEvent,
-  type InferenceSession,
   type WeftModel,
 } from '../src/index.js';
-import { breakableFirstAndSecond, collect, done, runtime, storyModel, wrappedNodeBackend } from './helpers.js';
+import { breakableFirstAndSecond, collect, done, poolAdapter as adapter, runsAs as fakeSession, runtime, storyModel, wrappedNodeBackend } from './helpers.js';
 
 const COOLDOWN_MS = 1000;
 const startedOn = (events: readonly GenerationEvent[]): string => (events[0] as Extract<GenerationEvent, { type: 'start' }>).backend;
@@ -177,28 +175,6 @@ describe('a half-open trial taken by a request that never runs on the backend', 
       await weft.dispose();
     }
   });
-});
-
-/** A session whose runs resolve or reject as `next` says. */
-function fakeSession(next: () => Promise<Record<string, BackendTensor>>): InferenceSession {
-  return {
-    inputNames: [],
-    outputNames: [],
-    inputMetadata: [],
-    outputMetadata: [],
-    createTensor: () => {
-      throw new Error('not used');
-    },
-    run: () => next(),
-    release: async () => {},
-  };
-}
-
-const adapter = (name: string, session: InferenceSession): BackendAdapter => ({
-  specificationVersion: 'v1',
-  name,
-  probe: async () => ({ available: true }),
-  createSession: async () => session,
 });
 
 describe('SessionPool.handBack', () => {

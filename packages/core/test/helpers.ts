@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { nodeBackend } from '@weft/backend-node';
 import { afterAll, beforeAll } from 'vitest';
-import { createWeft, type CreateWeftOptions, type KvLayout, type Tokenizer, type WeftModel, type WeftPlugin } from '../src/index.js';
+import { createWeft, type BackendAdapter, type BackendTensor, type CreateWeftOptions, type InferenceSession, type KvLayout, type Tokenizer, type WeftModel, type WeftPlugin } from '../src/index.js';
 import { collect, done } from './events.js';
 
 export { collect, done } from './events.js';
@@ -67,4 +67,27 @@ export const windowed = (t: Tokenizer): Tokenizer => ({
   tokenToId: (x) => t.tokenToId(x),
   chatTemplateAddsBos: t.chatTemplateAddsBos,
   vocabSize: t.vocabSize,
+});
+
+/** A session whose runs resolve or reject as `next` says: just enough for a `SessionPool`. */
+export function runsAs(next: () => Promise<Record<string, BackendTensor>>): InferenceSession {
+  return {
+    inputNames: [],
+    outputNames: [],
+    inputMetadata: [],
+    outputMetadata: [],
+    createTensor: () => {
+      throw new Error('not used');
+    },
+    run: () => next(),
+    release: async () => {},
+  };
+}
+
+/** A backend adapter named `name` whose sessions are `session`. */
+export const poolAdapter = (name: string, session: InferenceSession): BackendAdapter => ({
+  specificationVersion: 'v1',
+  name,
+  probe: async () => ({ available: true }),
+  createSession: async () => session,
 });

@@ -47,3 +47,29 @@ describe('RunsInFlight', () => {
     expect(await second).toBe('device lost');
   });
 });
+
+describe('RunsInFlight.closeThen', () => {
+  it('releases in the same turn when nothing is in flight, and after the runs settle otherwise', async () => {
+    const idle = new RunsInFlight();
+    const log: string[] = [];
+    const released = idle.closeThen(() => void log.push('release'));
+    expect(log).toEqual(['release']);
+    await released;
+
+    const busy = new RunsInFlight();
+    const run = deferred<string>();
+    const outcome = busy.track(run.promise).then((v) => v, (e: Error) => e.message);
+    const later = busy.closeThen(async () => void log.push('release after the run'));
+    expect(log).toEqual(['release']);
+    run.resolve('outputs');
+    await later;
+    expect(log).toEqual(['release', 'release after the run']);
+    expect(await outcome).toMatch(/released while it ran/);
+  });
+
+  it('rejects with what the release threw', async () => {
+    await expect(new RunsInFlight().closeThen(() => {
+      throw new Error('device gone');
+    })).rejects.toThrow('device gone');
+  });
+});

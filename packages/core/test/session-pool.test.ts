@@ -1,27 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { BackendError, ModelDisposedError, SessionPool, type BackendAdapter, type BackendTensor, type InferenceSession } from '../src/index.js';
-
-/** A session whose runs resolve or reject with what `next` says; just enough for the pool. */
-function fakeSession(next: () => Promise<Record<string, BackendTensor>>): InferenceSession {
-  return {
-    inputNames: [],
-    outputNames: [],
-    inputMetadata: [],
-    outputMetadata: [],
-    createTensor: () => {
-      throw new Error('not used');
-    },
-    run: () => next(),
-    release: async () => {},
-  };
-}
-
-const adapter = (name: string, session: InferenceSession): BackendAdapter => ({
-  specificationVersion: 'v1',
-  name,
-  probe: async () => ({ available: true }),
-  createSession: async () => session,
-});
+import { BackendError, ModelDisposedError, SessionPool, type BackendTensor, type InferenceSession } from '../src/index.js';
+import { poolAdapter as adapter, runsAs as fakeSession } from './helpers.js';
 
 describe('SessionPool.runStep', () => {
   it('returns the session’s own promise on one backend without a run timeout, and types its failures', async () => {

@@ -65,21 +65,8 @@ export class NodeSession implements InferenceSession {
    * the first call's promise.
    */
   release(): Promise<void> {
-    if (this.releasing === undefined) {
-      // onnxruntime-node runs the graph a turn after `run` is called: freed before then, the run
-      // failed with "Session already disposed.".
-      const settled = this.runs.close();
-      this.releasing = settled === undefined ? this.releaseNow() : settled.then(() => this.releaseNow());
-    }
+    this.releasing ??= this.runs.closeThen(() => this.ortSession.release());
     return this.releasing;
-  }
-
-  private releaseNow(): Promise<void> {
-    try {
-      return Promise.resolve(this.ortSession.release());
-    } catch (cause) {
-      return Promise.reject(cause);
-    }
   }
 }
 

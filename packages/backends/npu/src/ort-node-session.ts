@@ -59,19 +59,8 @@ export class OrtNodeSession implements InferenceSession {
    * then). Every call returns the first call's promise.
    */
   release(): Promise<void> {
-    if (this.releasing === undefined) {
-      const settled = this.runs.close();
-      this.releasing = settled === undefined ? this.releaseNow() : settled.then(() => this.releaseNow());
-    }
+    this.releasing ??= this.runs.closeThen(() => this.session.release());
     return this.releasing;
-  }
-
-  private releaseNow(): Promise<void> {
-    try {
-      return Promise.resolve(this.session.release());
-    } catch (cause) {
-      return Promise.reject(cause);
-    }
   }
 }
 

@@ -44,6 +44,23 @@ export class RunsInFlight {
     });
   }
 
+  /**
+   * {@link close}, then `release` (the native session's own) once every tracked run has settled:
+   * in the same turn when none is in flight. The promise settles as the release does, a `release`
+   * that throws included.
+   */
+  closeThen(release: () => void | Promise<void>): Promise<void> {
+    const settled = this.close();
+    const now = (): Promise<void> => {
+      try {
+        return Promise.resolve(release());
+      } catch (cause) {
+        return Promise.reject(cause);
+      }
+    };
+    return settled === undefined ? now() : settled.then(now);
+  }
+
   private settled(): void {
     if (--this.running === 0) {
       const drained = this.drained;
