@@ -110,7 +110,11 @@ export interface InferenceSession {
     feeds: Readonly<Record<string, BackendTensor>>,
     options?: { readonly signal?: AbortSignal; readonly fetches?: readonly string[] },
   ): Promise<Record<string, BackendTensor>>;
-  /** Frees the native session. Idempotent. */
+  /**
+   * Frees the native session. Idempotent: every call returns the first call's promise. Runs asked
+   * for afterwards are refused; runs already started should be let finish before the native
+   * session is freed (then reject): `RunsInFlight` does this bookkeeping.
+   */
   release(): Promise<void>;
 }
 
