@@ -123,4 +123,3 @@ describe('path flags with a leading ~ (as in --model=~/x, which no shell expands
     expect(missing.stderr).toContain(join(dir, '~bob/story'));
   });
 });
-});
