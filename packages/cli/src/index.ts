@@ -10,6 +10,8 @@ export { DEFAULT_MODEL_DIR, missingDefaultModel, resolveModelDir } from './model
 export { BareGreedyLoop, type BareRunResult } from './bench/bare-loop.js';
 export { benchPromptIds, BENCH_SENTENCE } from './bench/bench-prompt.js';
 export { runBench, type BenchOptions, type BenchReport, type EngineSummary } from './bench/run-bench.js';
+export { loadPlugins, type CliPlugin } from './plugins/load-plugins.js';
+export { parsePluginSpec, type PluginSpec } from './plugins/plugin-spec.js';
 export { sdkGreedyRun, type EngineRun } from './bench/sdk-run.js';
 export { evaluateDocuments, type EvalSummary } from './eval/evaluate-documents.js';
 export { splitDocuments } from './eval/split-documents.js';

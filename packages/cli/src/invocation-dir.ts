@@ -1,8 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 
-/** Flags whose values are paths on disk (`--onnx-file` is within the model folder, so it is not one). */
-const PATH_FLAG = /(?:^|\s)--(?:model|prompt-file|messages-file|text-file)(?:[=\s]|$)/;
+/**
+ * Flags whose values are paths on disk (`--onnx-file` is within the model folder, so it is not one);
+ * `--plugin` also resolves package names from the directory.
+ */
+const PATH_FLAG = /(?:^|\s)--(?:model|prompt-file|messages-file|text-file|plugin)(?:[=\s]|$)/;
 /** Shell syntax that makes a script more than one plain command (it may `cd` first, or pipe). */
 const SHELL_SYNTAX = /[;&|`$()<>]|(?:^|\s)cd(?:\s|$)/;
 
@@ -19,7 +22,8 @@ export function packageScript(path: string, event: string): string | undefined {
 
 /**
  * The directory the user typed the command in, which relative paths on the command line
- * (`--model`, `--prompt-file`, `--messages-file`, `--text-file`) are relative to. That is the
+ * (`--model`, `--prompt-file`, `--messages-file`, `--text-file`, `--plugin`, which also finds
+ * packages from there) are relative to. That is the
  * working directory, except under a package manager's script: `pnpm weft …` (this repository's
  * root script) or `npm run weft -- …` runs its command in the package's folder wherever the user
  * was, and records where that was in `INIT_CWD`. When this process is that script's own command

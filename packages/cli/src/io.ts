@@ -19,8 +19,9 @@ export interface CliIo {
   /** Aborted on SIGINT or SIGTERM (bin.ts) or by a caller of `runCli`; commands stop at the next step. */
   readonly signal?: AbortSignal;
   /**
-   * The directory relative paths (`--model`, `--prompt-file`, `--messages-file`, `--text-file`)
-   * are resolved against; default: the process's working directory.
+   * The directory relative paths (`--model`, `--prompt-file`, `--messages-file`, `--text-file`,
+   * `--plugin`) are resolved against, and `--plugin` package names are found from; default: the
+   * process's working directory.
    */
   readonly cwd?: string;
 }

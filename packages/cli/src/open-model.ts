@@ -1,20 +1,26 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { createWeft, type LogLevel, type SessionOptions, type Weft, type WeftModel } from '@weft/core';
+import { createWeft, DEFAULT_CAPABILITY, type LogLevel, type SessionOptions, type Weft, type WeftModel } from '@weft/core';
 import { nodeBackend } from '@weft/backend-node';
 import { npuBackend } from '@weft/backend-npu';
 import { webBackend } from '@weft/backend-web';
 import { attentionRouters } from '@weft/plugin-attention';
 import { kvCompressors } from '@weft/plugin-kv';
-import { InterruptedError, UsageError } from './errors.js';
+import { InterruptedError, oneLine, UsageError } from './errors.js';
+import type { CliPlugin } from './plugins/load-plugins.js';
 
 /** The graph variant that also returns attention probabilities (see models/README.md). */
 const ATTENTION_GRAPH = 'onnx/model_with_attentions.onnx';
 
-/** Whether the named router is registered with the `attentions` capability (it reads attention outputs). */
-function routerNeedsAttentions(weft: Weft, router: string | undefined): boolean {
-  if (router === undefined) return false;
-  return weft.registry.list('attention-router').some((e) => e.name === router && (e.capabilities ?? []).includes('attentions'));
+/**
+ * The router a run uses when it reads attention probabilities (capability `attentions`): the
+ * named one, or without `--router` the runtime's default router if a plugin set one; else undefined.
+ */
+function attentionRouter(weft: Weft, router: string | undefined): string | undefined {
+  const entries = weft.registry.list('attention-router');
+  const entry = router === undefined ? entries.find((e) => (e.capabilities ?? []).includes(DEFAULT_CAPABILITY)) : entries.find((e) => e.name === router);
+  if (entry === undefined || !(entry.capabilities ?? []).includes('attentions')) return undefined;
+  return router === undefined ? `the default router "${entry.name}" (${entry.owner})` : `--router ${router}`;
 }
 
 /** The attention graph of `dir`, for a router that reads attentions; a usage error when the folder lacks it. */
@@ -22,13 +28,14 @@ function attentionGraph(dir: string, router: string): string {
   // A URL folder is not listed from here: its load reports the graph missing, with the URL.
   if (/^https?:\/\//i.test(dir) || existsSync(join(dir, ATTENTION_GRAPH))) return ATTENTION_GRAPH;
   throw new UsageError(
-    `--router ${router} reads attention probabilities, but ${join(dir, ATTENTION_GRAPH)} is not there; make it (models/README.md) or pass --onnx-file with a graph that outputs attentions`,
+    `${router} reads attention probabilities, but ${join(dir, ATTENTION_GRAPH)} is not there; make it (models/README.md) or pass --onnx-file with a graph that outputs attentions`,
   );
 }
 
-/** Values of `--backend`. */
+/** Values of `--backend` (a `--plugin` may register more). */
 export const BACKENDS = ['auto', 'node', 'web', 'npu'] as const;
-export type BackendChoice = (typeof BACKENDS)[number];
+/** One of {@link BACKENDS}, or the name of a backend a plugin registers. */
+export type BackendChoice = (typeof BACKENDS)[number] | (string & {});
 
 /** A runtime with the node backend and one model loaded from it; dispose both with `close`. */
 export interface OpenModel {
@@ -51,17 +58,27 @@ export function runtimeLogLevel(env: NodeJS.ProcessEnv = process.env): LogLevel 
   return env['WEFT_DEBUG'] ? 'warning' : 'fatal';
 }
 
+/** What a command adds to the runtime and the load: its `--plugin`s, `--router` and `--onnx-file`. */
+export interface Pipeline {
+  readonly router?: string | undefined;
+  readonly onnxFile?: string | undefined;
+  /** Installed in order after the bundled plugins, before the model loads (see `loadPlugins`). */
+  readonly plugins?: readonly CliPlugin[] | undefined;
+}
+
 /**
  * Opens `dir` on the chosen backend. Every backend package is registered, so `auto` picks by
  * priority and probe (npu > node > web) and, like any `auto` choice here, fails over mid-stream
- * to the next available backend. An aborted `signal` stops the load (disposing the runtime stops
- * its downloads) and rejects with {@link InterruptedError}.
+ * to the next available backend. The `--plugin` plugins are installed after the bundled ones (so
+ * their setup sees the bundled entries), one by one; one that fails is a usage error naming its
+ * flag, with core's `PluginError` as the reason. An aborted `signal` stops the load (disposing the
+ * runtime stops its downloads and plugin setups) and rejects with {@link InterruptedError}.
  */
 export async function openModel(
   dir: string,
   session: SessionOptions = {},
   backend: BackendChoice = 'auto',
-  pipeline: { readonly router?: string | undefined; readonly onnxFile?: string | undefined } = {},
+  pipeline: Pipeline = {},
   signal?: AbortSignal,
 ): Promise<OpenModel> {
   if (signal?.aborted) throw new InterruptedError();
@@ -70,7 +87,17 @@ export async function openModel(
   signal?.addEventListener('abort', stop, { once: true });
   try {
     await weft.ready();
-    const onnxFile = pipeline.onnxFile ?? (routerNeedsAttentions(weft, pipeline.router) ? attentionGraph(dir, pipeline.router!) : undefined);
+    for (const { spec, plugin } of pipeline.plugins ?? []) {
+      try {
+        await weft.use(plugin);
+      } catch (error) {
+        if (signal?.aborted) throw error;
+        throw new UsageError(`--plugin ${spec}: ${oneLine(error)}`, { cause: error });
+      }
+    }
+    checkBackend(weft, backend);
+    const router = attentionRouter(weft, pipeline.router);
+    const onnxFile = pipeline.onnxFile ?? (router === undefined ? undefined : attentionGraph(dir, router));
     const model = await weft.load(dir, {
       session: { logLevel: runtimeLogLevel(), ...session },
       backend,
@@ -86,4 +113,10 @@ export async function openModel(
   } finally {
     signal?.removeEventListener('abort', stop);
   }
+}
+
+/** `--backend NAME` names a registered backend (a plugin's too), or is `auto`. */
+function checkBackend(weft: Weft, backend: BackendChoice): void {
+  const names = weft.registry.list('backend').map((e) => e.name);
+  if (backend !== 'auto' && !names.includes(backend)) throw new UsageError(`--backend must be one of auto, ${names.join(', ')} (got "${backend}")`);
 }

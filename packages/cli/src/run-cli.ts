@@ -51,7 +51,13 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   } catch (error) {
     const code = exitCodeOf(error);
     io.stderr.write(`weft: ${oneLine(error, name === 'generate' || name === 'demo' ? generateFlags(rest) : name === 'eval' ? EVAL_FLAGS : {})}\n`);
-    if (code === EXIT.failure && process.env['WEFT_DEBUG'] && error instanceof Error && error.stack) io.stderr.write(`${error.stack}\n`);
+    if (process.env['WEFT_DEBUG']) {
+      // The stack of an unexpected error, or of what a --plugin module, factory or setup threw
+      // (the innermost cause: where the plugin's author needs to look).
+      let traced = code === EXIT.failure ? error : error instanceof UsageError ? error.cause : undefined;
+      while (code !== EXIT.failure && traced instanceof Error && traced.cause instanceof Error) traced = traced.cause;
+      if (traced instanceof Error && traced.stack) io.stderr.write(`${traced.stack}\n`);
+    }
     return code;
   }
 }

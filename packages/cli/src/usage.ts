@@ -9,10 +9,20 @@ const MODEL_DIR = `  --model DIR                model folder (config.json, token
                              (or file://) URL; default <repo>/models/story`;
 const THREADS = (dflt: string) => `  --threads N                onnxruntime intra-op threads (${dflt}0 = runtime default)`;
 const BACKEND = `  --backend NAME             auto (default: npu > node > web by priority and probe, with mid-stream
-                             failover) | node | web | npu`;
-const MODEL = `${MODEL_DIR}
+                             failover) | node | web | npu, or a backend a --plugin registers`;
+/** `--plugin`, up to what its plugin does in the command. */
+const PLUGIN = `  --plugin SPEC[:k=v,...]    import a plugin and install it after the bundled ones (repeatable, in
+                             order): a file (./my-plugin.mjs, ~/x.mjs) or a package name found from
+                             this directory. Its export "plugin", else its default export, is a
+                             plugin or a function that makes one from the k=v options`;
+const RIGHTS = `                             It runs the module's code with your rights, as node --import does`;
+/** The model flags of generate, eval and demo; `selects` says which flags pick a plugin's entries. */
+const MODEL = (selects: string) => `${MODEL_DIR}
 ${THREADS('')}
-${BACKEND}`;
+${BACKEND}
+${PLUGIN}. Its hooks
+                             run on every request; ${selects}.
+${RIGHTS}`;
 
 const PIPELINE = `  --kv NAME[:k=v,...]        KV-cache store: fp32 (default) | fp16 | int8 | int4 | kivi | temporal,
                              e.g. --kv int4:group=32 or --kv kivi:residual=128 (see docs/kv-cache.md)
@@ -55,7 +65,7 @@ Prompt (exactly one):
   --messages-file FILE       the same JSON from a UTF-8 file (- = stdin), for long conversations
 
 Options:
-${MODEL}
+${MODEL('--kv, --router and --backend select its entries')}
   --max-tokens N             new tokens at most (default 256, capped by the context)
   --temperature T            0 = greedy (default: generation_config.json, else greedy)
   --top-k K                  keep the K most likely tokens (default: the model's, else 50; 0 = off)
@@ -81,13 +91,13 @@ Ctrl-C (or SIGTERM) stops generation at the next step; the result so far is stil
 (finishReason "abort", exit code 130, or 143 for SIGTERM). Stopped while the model loads or a prompt
 is read from stdin, the command ends at once with "weft: interrupted".
 `,
-  eval: `Usage: weft eval [--model DIR] --text-file FILE [--prefill N] [--kv SPEC] [--router SPEC] [--json]
+  eval: `Usage: weft eval [--model DIR] --text-file FILE [--prefill N] [--kv SPEC] [--router SPEC] [--plugin SPEC]... [--json]
 
 Splits FILE into documents on blank lines, encodes each with the tokenizer's special tokens (BOS),
 and scores every next token through the same incremental KV-cache path generation uses.
 
 Options:
-${MODEL}
+${MODEL('--kv, --router and --backend select its entries')}
   --text-file FILE           UTF-8 text (- = stdin; other encodings are refused); documents are separated
                              by blank lines. A document longer than the context is scored in windows of
                              the context's length, each starting with the last token of the one before
@@ -101,7 +111,7 @@ ${PIPELINE}
                              prefill, backend and model
   -h, --help                 show this help
 `,
-  bench: `Usage: weft bench [--model DIR] [--backend NAME] [--tokens N] [--prompt-tokens P] [--batch B] [--runs R] [--warmup W] [--json]
+  bench: `Usage: weft bench [--model DIR] [--backend NAME] [--plugin SPEC]... [--tokens N] [--prompt-tokens P] [--batch B] [--runs R] [--warmup W] [--json]
 
 Alternates, in one process, Weft's greedy generation and a bare onnxruntime-node greedy loop on the
 same prompt ids and onnxruntime session (order A/B, B/A, ...; a session of its own for the bare
@@ -112,7 +122,11 @@ Options:
   --model DIR                model folder on disk (config.json, tokenizer.json, onnx/model.onnx);
                              default <repo>/models/story
 ${THREADS(`default ${BENCH_DEFAULTS.threads}; `)}
-  --backend NAME             the SDK side: node (default, as the bare loop) | web | npu | auto
+  --backend NAME             the SDK side: node (default, as the bare loop) | web | npu | auto, or a
+                             backend a --plugin registers
+${PLUGIN}. On the Weft
+                             side only: its hooks run in every Weft run and are timed with it.
+${RIGHTS}
   --tokens N                 new tokens per row, >= 2 (default ${BENCH_DEFAULTS.tokens})
   --prompt-tokens P          prompt length in tokens (default ${BENCH_DEFAULTS.promptTokens})
   --batch B                  identical rows per run (default ${BENCH_DEFAULTS.batch})
@@ -121,12 +135,12 @@ ${THREADS(`default ${BENCH_DEFAULTS.threads}; `)}
   --json                     print one JSON object
   -h, --help                 show this help
 `,
-  demo: `Usage: weft demo [--model DIR] [--threads N] [--backend NAME] [--max-tokens N] [--seed S] [--raw]
+  demo: `Usage: weft demo [--model DIR] [--threads N] [--backend NAME] [--plugin SPEC]... [--max-tokens N] [--seed S] [--raw]
 
 Streams a short story from the project's model (temperature 0.8, top-k 50, top-p 0.95).
 
 Options:
-${MODEL}
+${MODEL('--backend selects its backend, and its default\n                             store or router is used')}
   --max-tokens N             new tokens at most (default 200)
   --seed S                   sampler seed (default: random, printed so the story can be replayed)
   --raw                      on a terminal too, print the story exactly as the model wrote it (control

@@ -33,7 +33,7 @@ export function parseBenchArgs(args: readonly string[]): BenchArgs {
   const int = (name: string, fallback: number, min: number, max?: number): number =>
     optional(flags.string(name), (t) => parseInteger(name, t, min, max)) ?? fallback;
   const d = BENCH_DEFAULTS;
-  if (flags.help) return { help: true, json: false, model: undefined, backend: 'node', ...d };
+  if (flags.help) return { help: true, json: false, model: undefined, backend: 'node', plugins: [], ...d };
   const model = modelFlags(flags);
   // Any integer parses here, so that 0 and 1 get the same reason.
   const tokens = int('tokens', d.tokens, Number.MIN_SAFE_INTEGER);
@@ -49,6 +49,7 @@ export function parseBenchArgs(args: readonly string[]): BenchArgs {
     threads: model.threads ?? BENCH_DEFAULT_THREADS,
     // The bare loop is onnxruntime-node, so the SDK side defaults to the node backend too.
     backend: model.backend ?? 'node',
+    plugins: model.plugins,
     tokens,
     promptTokens: int('prompt-tokens', d.promptTokens, 1),
     batch: int('batch', d.batch, 1, 256),

@@ -20,7 +20,7 @@ export interface DemoArgs extends ModelFlags {
 
 export function parseDemoArgs(args: readonly string[]): DemoArgs {
   const flags = parseCommandArgs('demo', args, DEMO_OPTIONS);
-  if (flags.help) return { help: true, model: undefined, threads: undefined, backend: undefined, maxTokens: 200, seed: undefined, raw: false };
+  if (flags.help) return { help: true, model: undefined, threads: undefined, backend: undefined, plugins: [], maxTokens: 200, seed: undefined, raw: false };
   return {
     help: false,
     ...modelFlags(flags),

@@ -24,7 +24,7 @@ export interface EvalArgs extends ModelFlags, PipelineFlags {
 export function parseEvalArgs(args: readonly string[]): EvalArgs {
   const flags = parseCommandArgs('eval', args, EVAL_OPTIONS);
   const base = { help: flags.help, json: flags.flag('json') };
-  if (flags.help) return { ...base, model: undefined, threads: undefined, backend: undefined, kv: undefined, router: undefined, onnxFile: undefined, textFile: '', prefill: 1 };
+  if (flags.help) return { ...base, model: undefined, threads: undefined, backend: undefined, plugins: [], kv: undefined, router: undefined, onnxFile: undefined, textFile: '', prefill: 1 };
   const textFile = flags.string('text-file');
   if (textFile === undefined || textFile === '') throw new UsageError('eval needs --text-file FILE (documents separated by blank lines)');
   return { ...base, ...modelFlags(flags), ...pipelineFlags(flags), textFile: expandHome(textFile, '--text-file'), prefill: optional(flags.string('prefill'), (t) => parseInteger('prefill', t, 1)) ?? 1 };

@@ -39,7 +39,7 @@ export interface GenerateArgs extends ModelFlags {
 
 export function parseGenerateArgs(args: readonly string[]): GenerateArgs {
   const flags = parseCommandArgs('generate', args, GENERATE_OPTIONS);
-  if (flags.help) return { help: true, json: false, raw: false, model: undefined, threads: undefined, backend: undefined, onnxFile: undefined, promptFile: undefined, request: {} };
+  if (flags.help) return { help: true, json: false, raw: false, model: undefined, threads: undefined, backend: undefined, plugins: [], onnxFile: undefined, promptFile: undefined, request: {} };
   const s = (name: string) => flags.string(name);
   if (flags.flag('raw') && flags.flag('json')) {
     throw new UsageError('--raw applies to the text output; --json escapes control characters itself, so give only one of --raw, --json');

@@ -4,12 +4,14 @@ import { optional, parseInteger } from './numbers.js';
 import { UsageError } from '../errors.js';
 import { BACKENDS, type BackendChoice } from '../open-model.js';
 import { expandHome } from './home-path.js';
+import { parsePluginSpec, type PluginSpec } from '../plugins/plugin-spec.js';
 
-/** `--model DIR` and `--threads N`, which every model command takes. */
+/** `--model DIR`, `--threads N`, `--backend NAME` and `--plugin SPEC`, which every model command takes. */
 export const MODEL_OPTIONS = {
   model: { type: 'string' },
   threads: { type: 'string' },
   backend: { type: 'string' },
+  plugin: { type: 'string', multiple: true },
 } as const satisfies OptionSpecs;
 
 export interface ModelFlags {
@@ -17,20 +19,28 @@ export interface ModelFlags {
   readonly model: string | undefined;
   /** onnxruntime intra-op threads; undefined (or 0) is the runtime's default. */
   readonly threads: number | undefined;
-  /** `--backend`; undefined means the command's default. */
+  /**
+   * `--backend`; undefined means the command's default. One of {@link BACKENDS}, unless a
+   * `--plugin` is given: a plugin may register another backend, so the name is checked once the
+   * plugins are installed (`openModel`).
+   */
   readonly backend: BackendChoice | undefined;
+  /** `--plugin SPEC[:k=v,…]` (repeatable), in the order given; imported by the command (`loadPlugins`). */
+  readonly plugins: readonly PluginSpec[];
 }
 
 export function modelFlags(flags: ParsedFlags): ModelFlags {
   const backend = flags.string('backend');
-  if (backend !== undefined && !(BACKENDS as readonly string[]).includes(backend)) {
+  const plugins = flags.strings('plugin').map(parsePluginSpec);
+  if (backend !== undefined && (backend.trim() === '' || (plugins.length === 0 && !(BACKENDS as readonly string[]).includes(backend)))) {
     throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')} (got "${backend}")`);
   }
   const model = flags.string('model');
   return {
     model: model === undefined ? undefined : expandHome(model, '--model'),
     threads: optional(flags.string('threads'), (t) => parseInteger('threads', t, 0, 1024)),
-    backend: backend as BackendChoice | undefined,
+    backend,
+    plugins,
   };
 }
 

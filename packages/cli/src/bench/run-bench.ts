@@ -2,6 +2,7 @@ import { NodeSession } from '@weft/backend-node';
 import { InvalidOptionsError, median, type WeftModel } from '@weft/core';
 import { InterruptedError } from '../errors.js';
 import { openModel, type BackendChoice } from '../open-model.js';
+import type { CliPlugin } from '../plugins/load-plugins.js';
 import { BareGreedyLoop } from './bare-loop.js';
 import { benchPromptIds } from './bench-prompt.js';
 import { sdkGreedyRun, type EngineRun } from './sdk-run.js';
@@ -18,6 +19,11 @@ export interface BenchOptions {
   readonly warmup: number;
   /** Backend of the SDK side (default node, like the bare loop). */
   readonly backend?: BackendChoice;
+  /**
+   * Plugins installed in the SDK side's runtime after the bundled ones (`weft bench --plugin`):
+   * their hooks run in every Weft run, so the report times them; the bare loop has none.
+   */
+  readonly plugins?: readonly CliPlugin[];
   readonly signal?: AbortSignal;
 }
 
@@ -87,7 +93,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     throw new InvalidOptionsError(`runs must be an even number >= 2, so each loop runs first in half of the pairs (got ${options.runs}).`, { option: 'runs' });
   }
   const session = { intraOpNumThreads: options.threads };
-  const { model, close } = await openModel(options.model, session, options.backend ?? 'node', {}, options.signal);
+  const { model, close } = await openModel(options.model, session, options.backend ?? 'node', { plugins: options.plugins }, options.signal);
   let bare: BareGreedyLoop | undefined;
   try {
     // Before building the prompt, whose cost grows with its length.

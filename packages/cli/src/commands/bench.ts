@@ -4,6 +4,7 @@ import { runBench } from '../bench/run-bench.js';
 import { EXIT } from '../errors.js';
 import type { CliIo } from '../io.js';
 import { resolveLocalModelDir } from '../model-path.js';
+import { loadPlugins } from '../plugins/load-plugins.js';
 import { USAGE } from '../usage.js';
 
 /** `weft bench`: Weft's greedy loop against a bare onnxruntime-node loop, alternated in one process. */
@@ -13,8 +14,10 @@ export async function benchCommand(args: readonly string[], io: CliIo): Promise<
     io.stdout.write(USAGE.bench);
     return EXIT.ok;
   }
+  const model = resolveLocalModelDir(options.model, 'bench', io.cwd);
+  const plugins = await loadPlugins(options.plugins, io.cwd, io.signal);
   const report = await runBench({
-    model: resolveLocalModelDir(options.model, 'bench', io.cwd),
+    model,
     threads: options.threads,
     tokens: options.tokens,
     promptTokens: options.promptTokens,
@@ -22,6 +25,7 @@ export async function benchCommand(args: readonly string[], io: CliIo): Promise<
     runs: options.runs,
     warmup: options.warmup,
     ...(options.backend ? { backend: options.backend } : {}),
+    ...(plugins.length > 0 ? { plugins } : {}),
     ...(io.signal ? { signal: io.signal } : {}),
   });
   if (!report.idsMatch) {

@@ -3,6 +3,7 @@ import { EXIT } from '../errors.js';
 import type { CliIo } from '../io.js';
 import { resolveModelDir } from '../model-path.js';
 import { openModel, sessionOptions } from '../open-model.js';
+import { loadPlugins } from '../plugins/load-plugins.js';
 import { consumeGeneration } from '../output/consume-generation.js';
 import { statsLine } from '../output/stats-line.js';
 import { textWriter } from '../output/terminal-text.js';
@@ -18,8 +19,9 @@ export async function demoCommand(args: readonly string[], io: CliIo): Promise<n
     io.stdout.write(USAGE.demo);
     return EXIT.ok;
   }
+  const plugins = await loadPlugins(options.plugins, io.cwd, io.signal);
   const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
-  const { model, close } = await openModel(resolveModelDir(options.model, io.cwd), sessionOptions(options.threads), options.backend, {}, io.signal);
+  const { model, close } = await openModel(resolveModelDir(options.model, io.cwd), sessionOptions(options.threads), options.backend, { plugins }, io.signal);
   try {
     io.stdout.write(DEMO_PROMPT);
     const { done, wallMs } = await consumeGeneration(

@@ -6,6 +6,7 @@ import type { CliIo } from '../io.js';
 import { fromInvocationDir } from '../invocation-dir.js';
 import { resolveModelDir } from '../model-path.js';
 import { openModel, sessionOptions } from '../open-model.js';
+import { loadPlugins } from '../plugins/load-plugins.js';
 import { bytes, fixed, round } from '../output/format.js';
 import { readUtf8Text } from '../read-text.js';
 import { USAGE } from '../usage.js';
@@ -17,12 +18,13 @@ export async function evalCommand(args: readonly string[], io: CliIo): Promise<n
     io.stdout.write(USAGE.eval);
     return EXIT.ok;
   }
+  const plugins = await loadPlugins(options.plugins, io.cwd, io.signal);
   const textFile = options.textFile === '-' ? '-' : fromInvocationDir(options.textFile, io.cwd);
   const text = await readUtf8Text(textFile, '--text-file', { stdin: io.stdin, signal: io.signal, notice: (line) => void io.stderr.write(`weft: ${line}\n`) });
   const documents = splitDocuments(text);
   if (documents.length === 0) throw new UsageError(`--text-file ${textFile} holds no text`);
   const dir = resolveModelDir(options.model, io.cwd);
-  const { model, close } = await openModel(dir, sessionOptions(options.threads), options.backend, { router: options.router?.name, onnxFile: options.onnxFile }, io.signal);
+  const { model, close } = await openModel(dir, sessionOptions(options.threads), options.backend, { router: options.router?.name, onnxFile: options.onnxFile, plugins }, io.signal);
   try {
     const s = await evaluateDocuments(model, documents, options.prefill, io.signal, {
       ...(options.kv ? { kv: options.kv } : {}),

@@ -5,6 +5,7 @@ import type { CliIo } from '../io.js';
 import { fromInvocationDir } from '../invocation-dir.js';
 import { resolveModelDir } from '../model-path.js';
 import { openModel, sessionOptions } from '../open-model.js';
+import { loadPlugins } from '../plugins/load-plugins.js';
 import { consumeGeneration } from '../output/consume-generation.js';
 import { readUtf8Text } from '../read-text.js';
 import { round } from '../output/format.js';
@@ -19,6 +20,7 @@ export async function generateCommand(args: readonly string[], io: CliIo): Promi
     io.stdout.write(USAGE.generate);
     return EXIT.ok;
   }
+  const plugins = await loadPlugins(options.plugins, io.cwd, io.signal);
   const given = options.promptFile;
   const file = given === undefined || given.path === '-' ? given : { ...given, path: fromInvocationDir(given.path, io.cwd) };
   const read = { stdin: io.stdin, signal: io.signal, notice: (line: string) => void io.stderr.write(`weft: ${line}\n`) };
@@ -28,7 +30,7 @@ export async function generateCommand(args: readonly string[], io: CliIo): Promi
     resolveModelDir(options.model, io.cwd),
     sessionOptions(options.threads),
     options.backend,
-    { router: router === undefined || typeof router === 'string' ? router : 'name' in router ? router.name : undefined, onnxFile: options.onnxFile },
+    { router: router === undefined || typeof router === 'string' ? router : 'name' in router ? router.name : undefined, onnxFile: options.onnxFile, plugins },
     io.signal,
   );
   try {
