@@ -42,6 +42,9 @@ export const GENERATE_FLAGS: Readonly<Record<string, string>> = {
   stop: '--stop',
   kv: '--kv',
   router: '--router',
+  processors: '--processor',
+  sampler: '--sampler',
+  analyzers: '--analyzer',
 };
 
 /**

@@ -23,7 +23,14 @@ function attentionRouter(weft: Weft, router: string | undefined): string | undef
   return router === undefined ? `the default router "${entry.name}" (${entry.owner})` : `--router ${router}`;
 }
 
-/** The attention graph of `dir`, for a router that reads attentions; a usage error when the folder lacks it. */
+/** The first of the named analyzers that reads attention probabilities (capability `attentions`), as its flag. */
+function attentionAnalyzer(weft: Weft, analyzers: readonly string[]): string | undefined {
+  const entries = weft.registry.list('analyzer');
+  const name = analyzers.find((n) => (entries.find((e) => e.name === n)?.capabilities ?? []).includes('attentions'));
+  return name === undefined ? undefined : `--analyzer ${name}`;
+}
+
+/** The attention graph of `dir`, for a router or analyzer that reads attentions; a usage error when the folder lacks it. */
 function attentionGraph(dir: string, router: string): string {
   // A URL folder is not listed from here: its load reports the graph missing, with the URL.
   if (/^https?:\/\//i.test(dir) || existsSync(join(dir, ATTENTION_GRAPH))) return ATTENTION_GRAPH;
@@ -58,9 +65,11 @@ export function runtimeLogLevel(env: NodeJS.ProcessEnv = process.env): LogLevel 
   return env['WEFT_DEBUG'] ? 'warning' : 'fatal';
 }
 
-/** What a command adds to the runtime and the load: its `--plugin`s, `--router` and `--onnx-file`. */
+/** What a command adds to the runtime and the load: its `--plugin`s, `--router`, `--analyzer`s and `--onnx-file`. */
 export interface Pipeline {
   readonly router?: string | undefined;
+  /** Names of the request's analyzers: one that reads attentions gets the attention graph, as such a router does. */
+  readonly analyzers?: readonly string[] | undefined;
   readonly onnxFile?: string | undefined;
   /** Installed in order after the bundled plugins, before the model loads (see `loadPlugins`). */
   readonly plugins?: readonly CliPlugin[] | undefined;
@@ -96,8 +105,8 @@ export async function openModel(
       }
     }
     checkBackend(weft, backend);
-    const router = attentionRouter(weft, pipeline.router);
-    const onnxFile = pipeline.onnxFile ?? (router === undefined ? undefined : attentionGraph(dir, router));
+    const reader = attentionRouter(weft, pipeline.router) ?? attentionAnalyzer(weft, pipeline.analyzers ?? []);
+    const onnxFile = pipeline.onnxFile ?? (reader === undefined ? undefined : attentionGraph(dir, reader));
     const model = await weft.load(dir, {
       session: { logLevel: runtimeLogLevel(), ...session },
       backend,

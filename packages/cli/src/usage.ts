@@ -65,7 +65,7 @@ Prompt (exactly one):
   --messages-file FILE       the same JSON from a UTF-8 file (- = stdin), for long conversations
 
 Options:
-${MODEL('--kv, --router and --backend select its entries')}
+${MODEL('--kv, --router, --processor, --sampler, --analyzer and --backend select its entries')}
   --max-tokens N             new tokens at most (default 256, capped by the context)
   --temperature T            0 = greedy (default: generation_config.json, else greedy)
   --top-k K                  keep the K most likely tokens (default: the model's, else 50; 0 = off)
@@ -75,6 +75,12 @@ ${MODEL('--kv, --router and --backend select its entries')}
   --seed S                   seed of the sampler; the same seed gives the same tokens
   --stop STR                 stop when STR is produced (repeatable; never printed)
 ${PIPELINE}
+  --processor NAME[:k=v,..]  a logits processor by name (repeatable, in order), after
+                             --repetition-penalty and before temperature, top-k, top-p and min-p
+  --sampler NAME[:k=v,..]    a sampler by name: it picks each token from the processed logits in place
+                             of Weft's temperature, top-k, top-p and min-p draw
+  --analyzer NAME[:k=v,..]   an analyzer by name (repeatable), e.g. attention-importance, which gives
+                             --router hybrid the attention each slot received (and picks the attention graph)
   --json                     one JSON object per line: {"type":"backend",...} (the choice and the passed-over
                              backends with reasons), {"type":"token",...} per token, {"type":"failover",...}
                              if a backend fails mid-stream, then {"type":"done",...}

@@ -1,9 +1,10 @@
 import type { GenerationRequest } from '@weft/core';
 import { UsageError } from '../errors.js';
 import { optional, parseDecimal, parseInteger } from './numbers.js';
-import { parseCommandArgs, type OptionSpecs } from './parse-command-args.js';
+import { parseCommandArgs, type OptionSpecs, type ParsedFlags } from './parse-command-args.js';
 import { promptSource, type PromptFile } from './prompt-source.js';
 import { compact, MODEL_OPTIONS, modelFlags, PIPELINE_OPTIONS, pipelineFlags, type ModelFlags } from './shared-flags.js';
+import { parseNamedRef } from '@weft/core';
 
 export const GENERATE_OPTIONS = {
   ...MODEL_OPTIONS,
@@ -21,6 +22,9 @@ export const GENERATE_OPTIONS = {
   'repetition-penalty': { type: 'string' },
   seed: { type: 'string' },
   stop: { type: 'string', multiple: true },
+  processor: { type: 'string', multiple: true },
+  sampler: { type: 'string' },
+  analyzer: { type: 'string', multiple: true },
   json: { type: 'boolean' },
   raw: { type: 'boolean' },
 } as const satisfies OptionSpecs;
@@ -64,6 +68,23 @@ export function parseGenerateArgs(args: readonly string[]): GenerateArgs {
     ...(stop.length > 0 ? { stop } : {}),
     ...(pipeline.kv ? { kv: pipeline.kv } : {}),
     ...(pipeline.router ? { router: pipeline.router } : {}),
+    ...componentFlags(flags),
   };
   return { help: false, json: flags.flag('json'), raw: flags.flag('raw'), ...modelFlags(flags), onnxFile: pipeline.onnxFile, promptFile: 'file' in source ? source.file : undefined, request };
+}
+
+/**
+ * `--processor NAME[:k=v,…]` (repeatable, applied in order), `--sampler NAME[:k=v,…]` and
+ * `--analyzer NAME[:k=v,…]` (repeatable): registry entries by name, the bundled ones or a
+ * `--plugin`'s.
+ */
+function componentFlags(flags: ParsedFlags): Pick<GenerationRequest, 'processors' | 'sampler' | 'analyzers'> {
+  const processors = flags.strings('processor').map((t) => parseNamedRef(t, '--processor'));
+  const analyzers = flags.strings('analyzer').map((t) => parseNamedRef(t, '--analyzer'));
+  const sampler = flags.string('sampler');
+  return {
+    ...(processors.length > 0 ? { processors } : {}),
+    ...(analyzers.length > 0 ? { analyzers } : {}),
+    ...(sampler === undefined ? {} : { sampler: parseNamedRef(sampler, '--sampler') }),
+  };
 }

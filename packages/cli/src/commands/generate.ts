@@ -25,12 +25,13 @@ export async function generateCommand(args: readonly string[], io: CliIo): Promi
   const file = given === undefined || given.path === '-' ? given : { ...given, path: fromInvocationDir(given.path, io.cwd) };
   const read = { stdin: io.stdin, signal: io.signal, notice: (line: string) => void io.stderr.write(`weft: ${line}\n`) };
   const fromFile = file === undefined ? undefined : promptFromFile(file, await readUtf8Text(file.path, file.flag, read));
-  const router = options.request.router;
+  const named = (ref: unknown): string | undefined => (typeof ref === 'string' ? ref : ref !== null && typeof ref === 'object' && 'name' in ref ? String(ref.name) : undefined);
+  const analyzers = (options.request.analyzers ?? []).map(named).filter((n): n is string => n !== undefined);
   const { model, close } = await openModel(
     resolveModelDir(options.model, io.cwd),
     sessionOptions(options.threads),
     options.backend,
-    { router: router === undefined || typeof router === 'string' ? router : 'name' in router ? router.name : undefined, onnxFile: options.onnxFile, plugins },
+    { router: named(options.request.router), analyzers, onnxFile: options.onnxFile, plugins },
     io.signal,
   );
   try {

@@ -18,7 +18,7 @@ export class AttentionImportanceAnalyzer implements Analyzer {
 
   observe(observation: ForwardObservation): undefined {
     const names = observation.layout.attentionNames;
-    if (names.length === 0) throw noAttentionsError('attention-importance');
+    if (names.length === 0) throw noAttentionsError('attention-importance', 'analyzers');
     let sum: Float64Array | undefined;
     for (const name of names) {
       const tensor = observation.outputs[name];

@@ -3,13 +3,16 @@ import { accumulateAttention } from '../select/scores.js';
 import { compact } from '../select/slots.js';
 import { keptPerHead, TopWithRecentRouter } from './base.js';
 
-/** The error a router needing attention probabilities raises on a graph without them. */
-export function noAttentionsError(router: string): InvalidOptionsError {
+/**
+ * The error a router (or, with `option: 'analyzers'`, an analyzer) needing attention
+ * probabilities raises on a graph without them.
+ */
+export function noAttentionsError(name: string, option: 'router' | 'analyzers' = 'router'): InvalidOptionsError {
+  const instead = option === 'router' ? 'or use "key-norm", which needs only the cached keys' : 'or leave it out (hybrid then ranks by key norms)';
   return new InvalidOptionsError(
-    `"${router}" needs attention probabilities, but this model's graph has no attentions.{i} outputs. ` +
-      `Load a graph that exports them (e.g. weft.load(dir, { onnxFile: 'onnx/model_with_attentions.onnx' })), ` +
-      `or use "key-norm", which needs only the cached keys.`,
-    { option: 'router' },
+    `"${name}" needs attention probabilities, but this model's graph has no attentions.{i} outputs. ` +
+      `Load a graph that exports them (e.g. weft.load(dir, { onnxFile: 'onnx/model_with_attentions.onnx' })), ${instead}.`,
+    { option },
   );
 }
 
