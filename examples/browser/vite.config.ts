@@ -2,32 +2,40 @@ import { createReadStream, existsSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { defineConfig, type Plugin } from 'vite';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const modelDir = join(here, '../../models/story');
 const ortDist = join(dirname(createRequire(join(here, '../../packages/backends/web/package.json')).resolve('onnxruntime-web')), '.');
 
-/** Serves a folder at a URL prefix (the model and onnxruntime-web's wasm files). */
+/**
+ * Serves a folder at a URL prefix (the model and onnxruntime-web's wasm files), from the dev server
+ * (`vite`) and from the server for the built page (`vite preview`).
+ */
 function serveFolder(prefix: string, root: string): Plugin {
+  const serve = (req: IncomingMessage, res: ServerResponse, next: () => void) => {
+    const file = normalize(join(root, decodeURIComponent((req.url ?? '/').split('?')[0]!)));
+    if (!file.startsWith(root)) return next();
+    // A file the folder lacks is a 404, not the page Vite would serve instead: the model loader
+    // skips missing optional files (generation_config.json) but would read an HTML page as one.
+    if (!existsSync(file) || !statSync(file).isFile()) {
+      res.statusCode = 404;
+      return res.end();
+    }
+    const type = file.endsWith('.wasm') ? 'application/wasm' : file.endsWith('.mjs') ? 'text/javascript' : 'application/octet-stream';
+    res.setHeader('content-type', type);
+    res.setHeader('content-length', statSync(file).size);
+    if (req.method === 'HEAD') return res.end();
+    createReadStream(file).pipe(res);
+  };
   return {
     name: `serve ${prefix}`,
     configureServer(server) {
-      server.middlewares.use(prefix, (req, res, next) => {
-        const file = normalize(join(root, decodeURIComponent((req.url ?? '/').split('?')[0]!)));
-        if (!file.startsWith(root)) return next();
-        // A file the folder lacks is a 404, not the page Vite would serve instead: the model loader
-        // skips missing optional files (generation_config.json) but would read an HTML page as one.
-        if (!existsSync(file) || !statSync(file).isFile()) {
-          res.statusCode = 404;
-          return res.end();
-        }
-        const type = file.endsWith('.wasm') ? 'application/wasm' : file.endsWith('.mjs') ? 'text/javascript' : 'application/octet-stream';
-        res.setHeader('content-type', type);
-        res.setHeader('content-length', statSync(file).size);
-        if (req.method === 'HEAD') return res.end();
-        createReadStream(file).pipe(res);
-      });
+      server.middlewares.use(prefix, serve);
+    },
+    configurePreviewServer(server) {
+      server.middlewares.use(prefix, serve);
     },
   };
 }
@@ -35,7 +43,8 @@ function serveFolder(prefix: string, root: string): Plugin {
 export default defineConfig({
   root: here,
   plugins: [serveFolder('/models/story', modelDir), serveFolder('/ort', ortDist)],
-  // Cross-origin isolation lets onnxruntime-web use WebAssembly threads.
+  // Cross-origin isolation lets onnxruntime-web use WebAssembly threads (`vite preview` sends
+  // these headers too: preview.headers defaults to server.headers).
   server: { headers: { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' } },
   optimizeDeps: { exclude: ['onnxruntime-web'] },
   build: { target: 'es2022' },

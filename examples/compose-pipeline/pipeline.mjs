@@ -1,5 +1,6 @@
 // Runs one streamed generation through the plugin's processor and analyzer and collects what
-// happened: the text as it streamed, the generated ids, one analysis event per forward step.
+// happened: the text as it streamed, the generated ids, one analysis event per forward step, and
+// the steps where the generated token is not the one the model ranked first (the processor's work).
 import { createWeft, isAnalysisOf } from '@weft/core';
 import { nodeBackend } from '@weft/backend-node';
 import { composePlugin } from './plugin.mjs';
@@ -25,6 +26,18 @@ import { composePlugin } from './plugin.mjs';
  * @property {string} finishReason
  * @property {number} steps forward passes the run made (one `metrics` event each)
  * @property {{ step: number, data: EntropyData }[]} analysis
+ * @property {Override[]} overrides steps whose generated token is not the model's top token
+ */
+
+/**
+ * A step where the token generated differs from the one the model ranked first (greedy decoding:
+ * only a processor can cause that).
+ * @typedef {object} Override
+ * @property {number} step
+ * @property {number} topId the model's most likely token, from the analyzer (before processors)
+ * @property {number} pickedId the token generated
+ * @property {string} topText
+ * @property {string} pickedText
  */
 
 /** A runtime with the node backend and the example plugin. */
@@ -79,20 +92,60 @@ export function runPipeline(model, options) {
     /** @type {{ step: number, data: EntropyData }[]} */
     const analysis = [];
     let steps = 0;
+    /** @type {readonly number[]} */
+    let promptIds = [];
     model.generate(request).subscribe({
       next(event) {
-        if (event.type === 'token' && event.text !== '') options.onText?.(event.text);
+        if (event.type === 'start') promptIds = event.promptIds[0] ?? [];
+        else if (event.type === 'token' && event.text !== '') options.onText?.(event.text);
         else if (isAnalysisOf(event, 'entropy')) {
           analysis.push({ step: event.step, data: /** @type {EntropyData} */ (event.data) });
         } else if (event.type === 'metrics') steps++;
         else if (event.type === 'done') {
           const row = event.rows[0];
-          resolve({ text: row.text, ids: [...row.ids], bannedIds, finishReason: row.finishReason, steps, analysis });
+          const ids = [...row.ids];
+          resolve({ text: row.text, ids, bannedIds, finishReason: row.finishReason, steps, analysis, overrides: overridesOf(model.tokenizer, promptIds, analysis, ids) });
         }
       },
       error: reject,
     });
   });
+}
+
+/**
+ * The steps where the generated id is not the analyzer's top id. Step `s` of a one-row run without
+ * failover is the forward pass whose logits chose `ids[s]` (the run's last step has no id when it
+ * chose the end-of-sequence token).
+ * @param {Tokenizer} tokenizer
+ * @param {readonly number[]} promptIds
+ * @param {{ step: number, data: EntropyData }[]} analysis
+ * @param {readonly number[]} ids
+ * @returns {Override[]}
+ */
+function overridesOf(tokenizer, promptIds, analysis, ids) {
+  const overrides = [];
+  for (const { step, data } of analysis) {
+    const topId = data.topId[0];
+    const pickedId = ids[step];
+    if (topId === undefined || pickedId === undefined || topId === pickedId) continue;
+    const context = [...promptIds, ...ids.slice(0, step)];
+    overrides.push({ step, topId, pickedId, topText: addedText(tokenizer, context, topId), pickedText: addedText(tokenizer, context, pickedId) });
+  }
+  return overrides;
+}
+
+/**
+ * The text `id` adds after `context`. Decoded alone, a token can lose its leading space (a
+ * SentencePiece word start) or be a piece that means nothing by itself.
+ * @param {Tokenizer} tokenizer
+ * @param {readonly number[]} context
+ * @param {number} id
+ * @returns {string}
+ */
+function addedText(tokenizer, context, id) {
+  const before = tokenizer.decode(context, { skipSpecialTokens: true });
+  const after = tokenizer.decode([...context, id], { skipSpecialTokens: true });
+  return after.startsWith(before) ? after.slice(before.length) : tokenizer.decode([id]);
 }
 
 /**
@@ -110,6 +163,24 @@ export function summarize(result) {
     `${result.analysis.length} analysis events for ${result.steps} forward steps`,
     `next-token entropy: mean ${mean.toFixed(3)} nats, most uncertain at step ${most} (${entropies[most].toFixed(3)}), ` +
       `most certain at step ${least} (${entropies[least].toFixed(3)})`,
+    overridesLine(result),
     `banned token ids ${JSON.stringify(result.bannedIds)}; finish: ${result.finishReason}`,
   ].join('\n');
+}
+
+/**
+ * How often the generated token was the model's own first choice, and where a processor changed it.
+ * @param {PipelineResult} result
+ * @returns {string}
+ */
+function overridesLine(result) {
+  const compared = Math.min(result.analysis.length, result.ids.length);
+  const kept = compared - result.overrides.length;
+  if (result.overrides.length === 0) return `generated the model's top token at all ${compared} steps`;
+  const shown = result.overrides
+    .slice(0, 4)
+    .map((o) => `step ${o.step} (${JSON.stringify(o.topText)} → ${JSON.stringify(o.pickedText)})`)
+    .join(', ');
+  const more = result.overrides.length > 4 ? `, and ${result.overrides.length - 4} more` : '';
+  return `generated the model's top token at ${kept} of ${compared} steps; a processor replaced it at ${shown}${more}`;
 }

@@ -1,8 +1,10 @@
 // A Weft plugin that registers two components: a logits processor that bans token ids, and an
 // analyzer that measures how uncertain the model is at each step (entropy of its next-token
-// distribution). Requests opt in by name: `processors: [{ name: 'ban-tokens', options: { ids } }]`
-// and `analyzers: ['entropy']`.
-import { definePlugin, InvalidOptionsError, logSumExp } from '@weft/core';
+// distribution) and which token it ranks first. The analyzer sees the model's own logits, before
+// any processor, so where its top token differs from the one generated, a processor changed the
+// pick. Requests opt in by name: `processors: [{ name: 'ban-tokens', options: { ids } }]` and
+// `analyzers: ['entropy']`.
+import { argmax, definePlugin, InvalidOptionsError, logSumExp } from '@weft/core';
 
 /** @typedef {import('@weft/core').WeftPlugin} WeftPlugin */
 /** @typedef {import('@weft/core').LogitsProcessor} LogitsProcessor */
@@ -10,8 +12,9 @@ import { definePlugin, InvalidOptionsError, logSumExp } from '@weft/core';
 /** @typedef {import('@weft/core').ForwardObservation} ForwardObservation */
 
 /**
- * Per-row entropy (nats) and top-token probability of one step's next-token distribution.
- * @typedef {{ entropy: number[], topProbability: number[] }} EntropyData
+ * Per row, for one step's next-token distribution as the model gave it (before any processor): its
+ * entropy (nats), and the id and probability of its most likely token.
+ * @typedef {{ entropy: number[], topId: number[], topProbability: number[] }} EntropyData
  */
 
 /** @returns {WeftPlugin} */
@@ -29,7 +32,7 @@ export function composePlugin() {
       });
       ctx.register('analyzer', {
         name: 'entropy',
-        description: 'Entropy (nats) and top-token probability of each step’s next-token distribution',
+        description: 'Entropy (nats), top token and its probability of each step’s next-token distribution',
         create: () => entropyAnalyzer(),
       });
     },
@@ -63,22 +66,24 @@ export function entropyAnalyzer() {
      */
     observe(observation) {
       const entropy = [];
+      const topId = [];
       const topProbability = [];
       // The logits are the model's own (before processors), valid only during this call.
       for (const logits of observation.logits) {
         const lse = logSumExp(logits);
         let h = 0;
-        let top = 0;
         for (let i = 0; i < logits.length; i++) {
           const logp = logits[i] - lse;
           const p = Math.exp(logp);
           if (p > 0) h -= p * logp;
-          if (p > top) top = p;
         }
+        // The token greedy decoding would pick if no processor changed the logits.
+        const top = argmax(logits);
         entropy.push(h);
-        topProbability.push(top);
+        topId.push(top);
+        topProbability.push(Math.exp(logits[top] - lse));
       }
-      return { entropy, topProbability };
+      return { entropy, topId, topProbability };
     },
   };
 }

@@ -1,9 +1,10 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { createServer, type ViteDevServer } from 'vite';
+import { build, createServer, preview, type ViteDevServer } from 'vite';
 import { last, lastValueFrom } from 'rxjs';
 import { createWeft } from '@weft/core';
 import { nodeBackend } from '@weft/backend-node';
@@ -39,11 +40,27 @@ describe.skipIf(!existsSync(CHROMIUM))('browser example in Chromium', () => {
     await server?.close();
   });
 
-  async function run(maxTokens: number, stopAfterChars?: number, on: Page = page): Promise<{ ids: number[]; finish: string; text: string }> {
+  /** What the page showed at one change of the output: its text, the live stats line and the state. */
+  interface Frame {
+    text: string;
+    stats: string;
+    state: string;
+  }
+
+  async function run(maxTokens: number, stopAfterChars?: number, on: Page = page): Promise<{ ids: number[]; finish: string; text: string; stats: string; frames: Frame[] }> {
     const page = on;
     await page.fill('#prompt', prompt);
     await page.fill('#max-tokens', String(maxTokens));
     await page.fill('#temperature', '0');
+    // Record what the page shows at every change of the output while the story streams.
+    await page.evaluate(() => {
+      const output = document.getElementById('output')!;
+      const frames: { text: string; stats: string; state: string }[] = [];
+      (window as unknown as { frames_: typeof frames }).frames_ = frames;
+      new MutationObserver(() => {
+        frames.push({ text: output.textContent ?? '', stats: document.getElementById('stats')?.textContent ?? '', state: document.body.dataset['state'] ?? '' });
+      }).observe(output, { childList: true, characterData: true, subtree: true });
+    });
     if (stopAfterChars !== undefined) {
       // Press Stop from inside the page as soon as enough text has streamed (the model is fast).
       await page.evaluate((n) => {
@@ -62,6 +79,8 @@ describe.skipIf(!existsSync(CHROMIUM))('browser example in Chromium', () => {
       ids: JSON.parse(document.body.dataset['ids'] ?? '[]') as number[],
       finish: document.body.dataset['finish'] ?? '',
       text: document.getElementById('output')?.textContent ?? '',
+      stats: document.getElementById('stats')?.textContent ?? '',
+      frames: (window as unknown as { frames_: Frame[] }).frames_,
     }));
   }
 
@@ -76,6 +95,22 @@ describe.skipIf(!existsSync(CHROMIUM))('browser example in Chromium', () => {
     expect(result.ids).toEqual(done.rows[0]!.ids);
     expect(result.text).toBe(done.rows[0]!.text);
     expect(result.text.length).toBeGreaterThan(40);
+
+    // Token by token: while the state is still "generating", the output grew through many texts,
+    // each the story so far (a prefix of the final text), and the stats line counted the tokens
+    // live with a tokens/s figure.
+    const streaming = result.frames.filter((f) => f.state === 'generating' && f.text !== '');
+    const texts = [...new Set(streaming.map((f) => f.text))];
+    expect(texts.length).toBeGreaterThan(result.ids.length / 2);
+    for (const [i, text] of texts.entries()) {
+      expect(result.text.startsWith(text), text).toBe(true);
+      if (i > 0) expect(text.length).toBeGreaterThan(texts[i - 1]!.length);
+    }
+    const counts = streaming.map((f) => /^(\d+) tokens · \S+ tokens\/s( · |$)/.exec(f.stats)?.[1]).map(Number);
+    expect(counts.every((n) => n >= 1)).toBe(true);
+    expect(counts).toEqual([...counts].sort((a, b) => a - b));
+    expect(new Set(counts).size).toBeGreaterThan(result.ids.length / 2);
+    expect(result.stats).toMatch(new RegExp(`^${result.ids.length} tokens · \\S+ tokens/s · \\S+ ms/token · finished: ${done.finishReason}$`));
     mkdirSync(artifacts, { recursive: true });
     const shot = `${artifacts}/browser-example.png`;
     await page.screenshot({ path: shot, fullPage: true });
@@ -123,6 +158,34 @@ describe.skipIf(!existsSync(CHROMIUM))('browser example in Chromium', () => {
       expect(result.ids).toEqual(done.rows[0]!.ids);
     } finally {
       await external.close();
+    }
+  }, 120_000);
+
+  it('the built page (vite build, then vite preview) loads the model and streams the same story', async () => {
+    const outDir = mkdtempSync(join(tmpdir(), 'weft-browser-build-'));
+    let server: Awaited<ReturnType<typeof preview>> | undefined;
+    const built = await browser.newPage();
+    try {
+      await build({ configFile: `${here}/vite.config.ts`, logLevel: 'error', build: { outDir, emptyOutDir: true } });
+      server = await preview({ configFile: `${here}/vite.config.ts`, logLevel: 'error', build: { outDir }, preview: { port: 5392, strictPort: false } });
+      const base = server.resolvedUrls!.local[0]!;
+      // The preview server serves the model and onnxruntime-web's files as the dev server does, with
+      // the headers that make the page cross-origin isolated.
+      const response = await fetch(base);
+      expect(response.headers.get('cross-origin-opener-policy')).toBe('same-origin');
+      expect(response.headers.get('cross-origin-embedder-policy')).toBe('require-corp');
+      expect((await fetch(new URL('/models/story/nope.json', base))).status).toBe(404);
+      await built.goto(base);
+      await built.waitForSelector('body[data-state="ready"], body[data-state="error"]', { state: 'attached', timeout: 90_000 });
+      expect(await built.textContent('#status')).toMatch(/^ready \(web, wasm on \d+ threads?\)$/);
+      const fromDev = await run(24);
+      const fromBuild = await run(24, undefined, built);
+      expect(fromBuild.ids).toEqual(fromDev.ids);
+      expect(fromBuild.frames.filter((f) => f.state === 'generating' && f.text !== '').length).toBeGreaterThan(1);
+    } finally {
+      await built.close();
+      await server?.close();
+      rmSync(outDir, { recursive: true, force: true });
     }
   }, 120_000);
 

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { WeftModel } from '@weft/core';
+import { InvalidOptionsError, PluginError, type WeftModel } from '@weft/core';
 import { bannedTokenIds, createRuntime, firstWord, runPipeline, summarize } from '../pipeline.mjs';
 
 const storyModel = fileURLToPath(new URL('../../../models/story', import.meta.url));
@@ -20,7 +20,8 @@ interface Result {
   bannedIds: number[];
   finishReason: string;
   steps: number;
-  analysis: { step: number; data: { entropy: number[]; topProbability: number[] } }[];
+  analysis: { step: number; data: { entropy: number[]; topId: number[]; topProbability: number[] } }[];
+  overrides: { step: number; topId: number; pickedId: number; topText: string; pickedText: string }[];
 }
 const run = runPipeline as (model: WeftModel, options: Record<string, unknown>) => Promise<Result>;
 
@@ -48,6 +49,43 @@ describe.each(MODELS)('compose-pipeline example on $name', ({ dir }) => {
     expect(withBan.text).not.toContain(name);
     expect(withBan.ids).not.toEqual(plain.ids);
     expect(streamed.join('')).toBe(withBan.text);
+
+    // The analyzer sees the model's own logits: without the processor, greedy decoding generates
+    // its top token at every step; with it, the steps where they differ are exactly those where
+    // the model's top token was banned, and the analyzer still reports that banned token there.
+    const topIds = (r: Result) => r.analysis.map((a) => a.data.topId[0]!);
+    expect(plain.overrides).toEqual([]);
+    expect(topIds(plain).slice(0, plain.ids.length)).toEqual(plain.ids);
+    expect(withBan.overrides.length).toBeGreaterThan(0);
+    expect(withBan.overrides.map((o) => o.step)).toEqual(
+      topIds(withBan).flatMap((id, step) => (step < withBan.ids.length && banned.includes(id) ? [step] : [])),
+    );
+    for (const o of withBan.overrides) {
+      expect(banned).toContain(o.topId);
+      expect(banned).not.toContain(o.pickedId);
+      expect(o.pickedId).toBe(withBan.ids[o.step]);
+    }
+    // The first generated token starts the name: the model wanted it, the processor replaced it.
+    const first = withBan.overrides[0]!;
+    expect(first.step).toBe(0);
+    expect(first.topText).toMatch(/^ \p{Lu}/u);
+    expect(name.startsWith(first.topText.trim())).toBe(true);
+    expect(withBan.text.startsWith(first.pickedText)).toBe(true);
+    const summary = (summarize as (r: Result) => string)(withBan);
+    expect(summary).toContain(`generated the model's top token at ${withBan.ids.length - withBan.overrides.length} of ${withBan.ids.length} steps; a processor replaced it at step 0 (`);
+    expect((summarize as (r: Result) => string)(plain)).toContain(`generated the model's top token at all ${plain.ids.length} steps`);
+  });
+
+  it('ban-tokens without a non-empty list of ids fails the request with a PluginError naming the plugin, caused by an InvalidOptionsError', async () => {
+    for (const options of [undefined, {}, { ids: [] }, { ids: [-1] }, { ids: ['Fern'] }]) {
+      const error = await model.text({ prompt, maxTokens: 4, processors: [{ name: 'ban-tokens', options }] }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(PluginError.isInstance(error), JSON.stringify(options)).toBe(true);
+      expect(error).toMatchObject({ plugin: 'example-compose', message: expect.stringContaining('ban-tokens needs options.ids, a non-empty list of token ids') });
+      expect(InvalidOptionsError.isInstance((error as Error).cause)).toBe(true);
+    }
   });
 
   it('the entropy analyzer publishes an event for every forward step', async () => {
@@ -60,6 +98,7 @@ describe.each(MODELS)('compose-pipeline example on $name', ({ dir }) => {
       expect(data.entropy[0]).toBeLessThanOrEqual(Math.log(model.config.vocabSize) + 1e-6);
       expect(data.topProbability[0]).toBeGreaterThan(0);
       expect(data.topProbability[0]).toBeLessThanOrEqual(1);
+      expect(Number.isInteger(data.topId[0]) && data.topId[0]! >= 0 && data.topId[0]! < model.config.vocabSize).toBe(true);
     }
     expect((summarize as (r: Result) => string)(result)).toMatch(new RegExp(`^${result.steps} analysis events for ${result.steps} forward steps`));
   });
@@ -70,5 +109,19 @@ describe.each(MODELS)('compose-pipeline example on $name', ({ dir }) => {
     expect(stdout).toMatch(/== As the model writes it ==/);
     expect(stdout).toMatch(/== With ban-tokens keeping out \p{Lu}\p{L}+ ==/u);
     expect(stdout).toMatch(/analysis events for \d+ forward steps/);
+    // Both components are visible: the plain run generates the model's top token throughout, the
+    // second shows where ban-tokens replaced it (the name, at step 0).
+    const [, first, second] = stdout.split(/^== .* ==$/m);
+    expect(first).toMatch(/^-- generated the model's top token at all \d+ steps$/m);
+    expect(second).toMatch(/^-- generated the model's top token at \d+ of \d+ steps; a processor replaced it at step 0 \(".+" → ".+"\)/m);
+  });
+
+  it.skipIf(!built)('as a script, refuses empty WORDs before loading anything', async () => {
+    const script = fileURLToPath(new URL('../index.mjs', import.meta.url));
+    const failed = await promisify(execFile)(process.execPath, [script, dir, ''], { timeout: 30_000 }).then(
+      () => undefined,
+      (e: { code: number; stdout: string; stderr: string }) => e,
+    );
+    expect(failed).toMatchObject({ code: 2, stdout: '', stderr: 'compose-pipeline: no word to ban: the WORDs after MODEL_DIR are empty\n' });
   });
 });
