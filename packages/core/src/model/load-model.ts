@@ -12,6 +12,8 @@ import { CHAT_TEMPLATE_FILE, findGraph, openModelFolder, readJson, readJsonObjec
 import { readLoadTimeouts, type LoadTimeouts } from './load-timeouts.js';
 import { readFailoverOptions } from './failover-options.js';
 import { checkSessionOptions } from './session-options.js';
+import { largestTokenizerId, tokenizerPastVocabulary } from './tokenizer-ids.js';
+import { DEFAULT_TOKENIZER } from '../tokenizer/hf-tokenizer-entry.js';
 import { checkKnownKeys } from '../util/known-keys.js';
 import { openBackendSession, takesNoExternalDataBytes } from './open-backend-session.js';
 import { linkedAbortController } from '../util/linked-abort.js';
@@ -45,6 +47,19 @@ function fallbacksFor(source: ModelSource, fallbacks: readonly BackendAdapter[],
     );
   }
   return usable;
+}
+
+/**
+ * Whether the load's tokenizer is core's own (`huggingface`: tokenizer.json through
+ * @huggingface/tokenizers). A name that resolves to nothing is createTokenizer's to report.
+ */
+function usesCoreTokenizer(registry: AdapterRegistry, name: string | undefined): boolean {
+  try {
+    const entry = registry.resolve('tokenizer', typeof name === 'string' ? { name } : undefined);
+    return entry.owner === '@weft/core' && entry.name === DEFAULT_TOKENIZER;
+  } catch {
+    return false;
+  }
 }
 
 /** Every field of `LoadOptions` (a record, so the compiler checks none is missing). */
@@ -102,9 +117,16 @@ async function loadFromFolder(
     folder.resolve('generation_config.json'),
     folder.resolve('config.json'),
   );
-  const tokenizer = createTokenizer(runtime.registry, options.tokenizer, {
+  const tokenizerJson = await readJson(folder, 'tokenizer.json', false);
+  const tokenizerPath = folder.resolve('tokenizer.json');
+  // Core's tokenizer: its ids are read from tokenizer.json before it is built. One past vocab_size
+  // means the tokenizer is not built (building one with a huge id takes minutes) and is reported
+  // after the graph's checks, which tell whether config.json or tokenizer.json is the odd one out.
+  const largestId = usesCoreTokenizer(runtime.registry, options.tokenizer) ? largestTokenizerId(tokenizerJson, tokenizerPath) : undefined;
+  const pastVocabulary = largestId !== undefined && largestId.id >= config.vocabSize ? tokenizerPastVocabulary(largestId, config.vocabSize, tokenizerPath) : undefined;
+  const tokenizer = pastVocabulary ? undefined : createTokenizer(runtime.registry, options.tokenizer, {
     location: dir,
-    tokenizerJson: await readJson(folder, 'tokenizer.json', false),
+    tokenizerJson,
     tokenizerConfig: (await readJsonObject(folder, 'tokenizer_config.json')) ?? {},
     // Optional: missing (404, or a server's page in its place) is fine; any other failure is not.
     chatTemplate: await folder.readText(CHAT_TEMPLATE_FILE, { pageIsMissing: true }),
@@ -128,6 +150,7 @@ async function loadFromFolder(
     const layout = readKvLayout(session, config, graph, new Set(runtime.hooks.flatMap((h) => h.hooks.feeds ?? [])));
     // Fewer ids than the model is common (embeddings padded to a round size); more would feed the
     // graph ids it has no embedding for.
+    if (tokenizer === undefined) throw pastVocabulary;
     if (tokenizer.vocabSize > config.vocabSize) {
       throw new ModelLoadError(
         `The tokenizer has ids up to ${tokenizer.vocabSize - 1}, but the model's vocabulary (vocab_size in config.json) has ${config.vocabSize}: the tokenizer does not belong to this model.`,

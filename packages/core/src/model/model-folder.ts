@@ -103,7 +103,10 @@ class DiskModelFolder implements ModelFolder {
     if (size === undefined) return undefined;
     if (size > MAX_TEXT_FILE_BYTES) throw tooLarge(path, size, MAX_TEXT_FILE_BYTES, TEXT_FILE_ADVICE);
     try {
-      return await this.fs.readFile(path, 'utf8');
+      // Without a leading byte-order mark, as TextDecoder gives the same file over HTTP: an editor
+      // that saves UTF-8 with one made config.json "not valid JSON" from disk only.
+      const text = await this.fs.readFile(path, 'utf8');
+      return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
     } catch (cause) {
       if ((cause as { code?: string }).code === 'ENOENT') return undefined;
       throw new ModelLoadError(`Cannot read ${path}: ${(cause as Error).message}`, { path, cause });
@@ -114,7 +117,11 @@ class DiskModelFolder implements ModelFolder {
     const path = this.resolve(file);
     const info = await this.statOrMissing(path);
     if (!info) return undefined;
-    if (!info.isFile()) throw new ModelLoadError(`${path} is not a file (a folder?); it should be the file itself.`, { path });
+    if (!info.isFile()) {
+      // A device or a pipe read as the file would never end (/dev/zero) or never start (a FIFO).
+      const what = info.isDirectory() ? 'a folder' : 'a device, a pipe or a socket';
+      throw new ModelLoadError(`${path} is not a file (it is ${what}); it should be the file itself.`, { path });
+    }
     return info.size;
   }
 
