@@ -34,6 +34,8 @@ export class HfTokenizer implements Tokenizer {
   private readonly specials: Record<string, string>;
   /** The file the chat template came from, for messages: `tokenizer_config.json` or `chat_template.jinja`. */
   private readonly templateFile: string;
+  /** tokenizer.json, for messages. */
+  private readonly file: string;
   /** Names of the file's named chat templates when none is `default` (so none is used). */
   private readonly otherTemplates: readonly string[];
   readonly tokenPiece?: (id: number) => TokenPiece;
@@ -56,6 +58,7 @@ export class HfTokenizer implements Tokenizer {
     chatTemplate?: { readonly source: string; readonly path: string },
   ) {
     const json = checkTokenizerJson(tokenizerJson, path);
+    this.file = path;
     requireJsonObject(tokenizerConfig, configPath);
     const flags = readSpecialTokenFlags(tokenizerConfig, configPath);
     try {
@@ -124,8 +127,23 @@ export class HfTokenizer implements Tokenizer {
     return source.includes('bos_token');
   }
 
+  /**
+   * The ids of `text`. A piece the vocabulary has no id for (a `model.unk_token` that is not one of
+   * its tokens gives such pieces no id at all) is a `ModelLoadError` naming tokenizer.json: those
+   * ids could not be fed to the model.
+   */
   encode(text: string, options: { readonly addSpecialTokens?: boolean } = {}): number[] {
-    return this.core.encode(text, { add_special_tokens: options.addSpecialTokens ?? true }).ids;
+    const ids: readonly unknown[] = this.core.encode(text, { add_special_tokens: options.addSpecialTokens ?? true }).ids;
+    for (let i = 0; i < ids.length; i++) if (!Number.isInteger(ids[i])) throw this.noIdError(text, ids, i);
+    return ids as number[];
+  }
+
+  private noIdError(text: string, ids: readonly unknown[], at: number): ModelLoadError {
+    const unk = (this.core as { model?: { unk_token?: unknown } }).model?.unk_token;
+    const why = typeof unk === 'string' && this.core.token_to_id(unk) === undefined
+      ? `its model.unk_token ${quoteValue(unk)} is not a token of its vocabulary, so pieces it does not know get no id`
+      : 'it gave a piece no id';
+    return new ModelLoadError(`${this.file} cannot encode ${quoteValue(text, 40)}: ${why} (id ${at + 1} of ${ids.length} is ${quoteValue(ids[at])}).`, { path: this.file });
   }
 
   decode(ids: readonly number[], options: { readonly skipSpecialTokens?: boolean } = {}): string {
