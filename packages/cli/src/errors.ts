@@ -80,13 +80,28 @@ export function oneLine(error: unknown, flags: Readonly<Record<string, string>> 
 
 
 /**
- * A store or router that rejected the options a flag gave it (`--kv int4:group=0`): core reports
- * a `PluginError` from the entry's `create` whose cause is an `InvalidOptionsError` on `kv.group`.
- * The flag is at fault, not the plugin, so the line starts with the flag and says what is wrong.
+ * The request field that names each kind of component only a flag can name (no runtime default
+ * stands in for them), by the kind in core's stage name for its entry's `create` (`sampler
+ * "top-k-dice" create`). Stores and routers name their option themselves (`kv.group`).
+ */
+const CREATE_STAGE_FIELDS: Readonly<Record<string, string>> = {
+  'logits-processor': 'processors',
+  sampler: 'sampler',
+  analyzer: 'analyzers',
+};
+
+/**
+ * A component that rejected the options a flag gave it (`--kv int4:group=0`, `--analyzer
+ * attention-importance:x=1`): core reports a `PluginError` from the entry's `create` whose cause
+ * is an `InvalidOptionsError`, which may name the option (`kv.group`) or not (a plugin's own
+ * `new InvalidOptionsError('…')`). The flag is at fault, not the plugin, so the line starts with
+ * the flag and says what is wrong.
  */
 function rejectedOption(error: unknown, flags: Readonly<Record<string, string>>): string | undefined {
   if (!PluginError.isInstance(error) || !InvalidOptionsError.isInstance(error.cause)) return undefined;
-  const field = (error.cause.option ?? '').split('.')[0]!;
+  const created = /^([a-z-]+) ".*" create$/s.exec(error.stage)?.[1];
+  const byStage = created !== undefined && Object.hasOwn(CREATE_STAGE_FIELDS, created) ? CREATE_STAGE_FIELDS[created]! : undefined;
+  const field = byStage !== undefined && Object.hasOwn(flags, byStage) ? byStage : (error.cause.option ?? '').split('.')[0]!;
   if (!Object.hasOwn(flags, field)) return undefined;
   return `${flags[field]}: ${oneLine(error.cause)} (${error.plugin})`;
 }

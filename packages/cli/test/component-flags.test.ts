@@ -12,8 +12,15 @@ import { createWeft } from '@weft/core';
 import { attentionRouters } from '@weft/plugin-attention';
 import { cli, storyModel } from './helpers.js';
 
-/** A plugin (a plain manifest, as a published one may be) with a logits processor and a sampler. */
+/**
+ * A plugin (a plain manifest, as a published one may be) with a logits processor and samplers.
+ * Its components reject bad options as docs/plugins.md says, with an InvalidOptionsError: the one
+ * its own copy of @weft/core would throw (core knows its errors across copies by a registered
+ * symbol and their code; this module has no @weft/core to import).
+ */
 const PLUGIN = `
+const invalidOptions = (message) =>
+  Object.assign(new Error(message), { name: 'InvalidOptionsError', code: 'invalid-options', [Symbol.for('@weft/core/WeftError')]: true });
 export default {
   name: 'weft-plugin-component-flags', version: '1.0.0', apiVersion: '^0.1.0',
   setup(ctx) {
@@ -21,8 +28,16 @@ export default {
     ctx.register('logits-processor', {
       name: 'ban',
       create: (options = {}) => {
-        if (!Number.isInteger(options.id)) throw new Error('ban needs id=N');
+        if (!Number.isInteger(options.id)) throw invalidOptions('ban needs id=N');
         return { name: 'ban', process: (logits) => void (logits[options.id] = -Infinity) };
+      },
+    });
+    // A sampler whose options are checked, as docs/plugins.md's top-k-dice checks them.
+    ctx.register('sampler', {
+      name: 'dice',
+      create: (options = {}) => {
+        if (!Number.isInteger(options.k) || options.k < 1) throw invalidOptions('dice: options.k must be a whole number >= 1');
+        return { name: 'dice', sample: () => 0 };
       },
     });
     // Picks the most likely token that is not the most likely one.
@@ -100,7 +115,10 @@ describe('weft generate --processor, --sampler and --analyzer', () => {
     [['--sampler', 'nope'], /^weft: .*nope/],
     [['--analyzer', 'nope'], /^weft: .*nope/],
     [['--processor', 'bad name!'], /^weft: --processor: "bad name!" must look like NAME or NAME:key=value/],
-    [['--plugin', 'PLUGIN', '--processor', 'ban'], /^weft: .*ban needs id=N/],
+    // A component that rejects the options its flag gave it: the line starts with that flag.
+    [['--plugin', 'PLUGIN', '--processor', 'ban'], /^weft: --processor: ban needs id=N \(weft-plugin-component-flags\)\n$/],
+    [['--plugin', 'PLUGIN', '--sampler', 'dice:k=0'], /^weft: --sampler: dice: options\.k must be a whole number >= 1 \(weft-plugin-component-flags\)\n$/],
+    [['--analyzer', 'attention-importance:x=1'], /^weft: --analyzer: Analyzer "attention-importance" takes no options \(got x\)\. \(@weft\/plugin-attention\)\n$/],
     [['--analyzer', 'attention-importance', '--onnx-file', 'onnx/model.onnx'], /^weft: --analyzer: "attention-importance" needs attention probabilities/],
   ])('refuses %j with one line and exit code 2', async (flags, message) => {
     const run = await cli(['generate', '--model', storyModel, ...flags.map((f) => (f === 'PLUGIN' ? plugin : f)), '--prompt', 'Tom', '--max-tokens', '2']);

@@ -67,7 +67,8 @@ export class AttentionScores {
 /**
  * H2O (Zhang et al. 2023): keeps the `recent` newest tokens plus the `budget - recent` older
  * tokens that received the most attention so far ("heavy hitters"), per key/value head (equal
- * counts, different positions) for a single row, shared (scores summed over heads) for batches.
+ * counts, different positions) for a single row or a batch without padding, shared (scores
+ * summed over heads) for padded batches.
  * The cache is shared by all layers, so scores are summed over layers; in a batch, over the
  * queries of the rows still generating (not a row's padding, nor the padding a finished row is fed).
  */

@@ -63,9 +63,9 @@ export const negate = (lists: readonly Float64Array[]): Float64Array[] => lists.
 /**
  * L2-norm eviction (Devoto et al. 2024): keeps the `recent` newest tokens plus the older tokens
  * whose keys have the lowest L2 norm (low-norm keys draw the most attention), per key/value
- * head for a single row, shared (norms summed over heads) for batches. Needs no attention
- * outputs. The cache is shared by all layers, so norms are averaged over layers; in a batch, over
- * the rows still generating, without a row's padding slots.
+ * head for a single row or a batch without padding, shared (norms summed over heads) for padded
+ * batches. Needs no attention outputs. The cache is shared by all layers, so norms are averaged
+ * over layers; in a batch, over the rows still generating, without a row's padding slots.
  */
 export class KeyNormRouter extends TopWithRecentRouter {
   readonly name = 'key-norm';
