@@ -83,7 +83,8 @@ ${PIPELINE}
                              --router hybrid the attention each slot received (and picks the attention graph)
   --json                     one JSON object per line: {"type":"backend",...} (the choice and the passed-over
                              backends with reasons), {"type":"token",...} per token, {"type":"failover",...}
-                             if a backend fails mid-stream, then {"type":"done",...}
+                             if a backend fails mid-stream, {"type":"analysis",...} per step an --analyzer
+                             returns data (e.g. router-decisions), then {"type":"done",...}
   --raw                      on a terminal too, print the text exactly as the model wrote it, control
                              characters and escape sequences included (not with --json)
   -h, --help                 show this help

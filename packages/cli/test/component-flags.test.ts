@@ -40,6 +40,19 @@ export default {
         return { name: 'dice', sample: () => 0 };
       },
     });
+    // Reports each step's argmax as a one-element Float32Array (a typed array, as analyzers often return).
+    ctx.register('analyzer', {
+      name: 'top-logit',
+      create: () => ({
+        name: 'top-logit',
+        observe: ({ logits }) => {
+          const row = logits[0];
+          let best = 0;
+          for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i;
+          return Float32Array.of(best);
+        },
+      }),
+    });
     // Picks the most likely token that is not the most likely one.
     ctx.register('sampler', {
       name: 'second-best',
@@ -108,6 +121,23 @@ describe('weft generate --processor, --sampler and --analyzer', () => {
     } finally {
       await weft.dispose();
     }
+  });
+
+  it('--json prints what an analyzer returns: router-decisions shows each eviction, typed arrays come out as arrays', async () => {
+    const run = await cli(['generate', '--model', storyModel, '--plugin', plugin, '--router', 'heavy-hitter:budget=8', '--analyzer', 'router-decisions', '--analyzer', 'top-logit', ...GREEDY]);
+    expect(run.code, run.stderr).toBe(0);
+    const lines = run.json();
+    const decisions = lines.filter((l) => l['type'] === 'analysis' && l['analyzer'] === 'router-decisions').map((l) => l['data'] as { router: string; evicted: number; kept: number });
+    expect(decisions.length).toBeGreaterThan(0);
+    expect(decisions.every((d) => d.router === 'heavy-hitter')).toBe(true);
+    expect(decisions.some((d) => d.evicted > 0 && d.kept === 8)).toBe(true);
+    const tops = lines.filter((l) => l['analyzer'] === 'top-logit').map((l) => l['data']);
+    expect(tops).toHaveLength(12);
+    // The analyzer sees the raw logits of each step: greedy decoding picks exactly their argmax.
+    const ids = (lines.find((l) => l['type'] === 'done') as { ids: number[] }).ids;
+    expect(tops.map((t) => (t as number[])[0])).toEqual(ids);
+    // Lines come in order: analysis of a step before its token.
+    expect(lines.findIndex((l) => l['analyzer'] === 'top-logit')).toBeLessThan(lines.findIndex((l) => l['type'] === 'token'));
   });
 
   it.each([

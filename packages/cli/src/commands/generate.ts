@@ -51,6 +51,7 @@ export async function generateCommand(args: readonly string[], io: CliIo): Promi
               if (e.type === 'start') write({ type: 'backend', backend: e.backend, rejected: e.rejectedBackends });
               else write({ type: 'failover', step: e.step, from: e.from, to: e.to, reason: e.reason });
             },
+            onAnalysis: (e) => write({ type: 'analysis', analyzer: e.analyzer, step: e.step, data: plainData(e.data) }),
           }
         : {
             onText: textWriter(io.stdout, options.raw),
@@ -85,5 +86,16 @@ export async function generateCommand(args: readonly string[], io: CliIo): Promi
     return done.finishReason === 'abort' ? EXIT.interrupted : EXIT.ok;
   } finally {
     await close();
+  }
+}
+
+/** An analyzer's data as JSON shows it: typed arrays as arrays (JSON.stringify writes them as objects keyed by index). */
+function plainData(data: unknown): unknown {
+  try {
+    const text = JSON.stringify(data, (_key, value: unknown) => (ArrayBuffer.isView(value) && !(value instanceof DataView) ? Array.from(value as unknown as ArrayLike<number>) : value));
+    return text === undefined ? null : JSON.parse(text);
+  } catch (error) {
+    // BigInts, cycles: what it is, rather than ending the run.
+    return `(not JSON: ${(error as Error).message})`;
   }
 }

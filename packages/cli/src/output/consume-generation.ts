@@ -1,5 +1,5 @@
 import { connect, map, merge } from 'rxjs';
-import { textDeltas, type DoneEvent, type FailoverEvent, type GenerationRequest, type StartEvent, type TokenEvent, type WeftModel } from '@weft/core';
+import { textDeltas, type AnalysisEvent, type DoneEvent, type FailoverEvent, type GenerationRequest, type StartEvent, type TokenEvent, type WeftModel } from '@weft/core';
 
 /** Callbacks for the first row of a generation, called as events arrive. */
 export interface GenerationHandlers {
@@ -9,6 +9,8 @@ export interface GenerationHandlers {
   onText?(delta: string): void;
   /** The start event (backend choice) and failover events. */
   onEvent?(event: StartEvent | FailoverEvent): void;
+  /** What the request's analyzers return, step by step. */
+  onAnalysis?(event: AnalysisEvent): void;
 }
 
 export interface GenerationOutcome {
@@ -38,6 +40,7 @@ export function consumeGeneration(model: WeftModel, request: GenerationRequest, 
           else if (event.type === 'token' && event.row === 0) handlers.onToken?.(event);
           else if (event.type === 'done') done = event;
           else if (event.type === 'start' || event.type === 'failover') handlers.onEvent?.(event);
+          else if (event.type === 'analysis') handlers.onAnalysis?.(event);
         } catch (error) {
           failed = true;
           queueMicrotask(() => subscription.unsubscribe());
