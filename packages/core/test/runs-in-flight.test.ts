@@ -48,6 +48,21 @@ describe('RunsInFlight', () => {
   });
 });
 
+describe('RunsInFlight discard', () => {
+  it('hands the outputs of a run that finished after close to discard, once; earlier runs keep theirs', async () => {
+    const discarded: unknown[] = [];
+    const runs = new RunsInFlight((outputs) => discarded.push(outputs));
+    await expect(runs.track(Promise.resolve('kept'))).resolves.toBe('kept');
+    const late = deferred<string>();
+    const outcome = runs.track(late.promise).catch((e: Error) => e.message);
+    const closed = runs.close()!;
+    late.resolve('late outputs');
+    await closed;
+    expect(await outcome).toMatch(/released while it ran/);
+    expect(discarded).toEqual(['late outputs']);
+  });
+});
+
 describe('RunsInFlight.closeThen', () => {
   it('releases in the same turn when nothing is in flight, and after the runs settle otherwise', async () => {
     const idle = new RunsInFlight();

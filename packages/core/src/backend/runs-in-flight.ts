@@ -11,10 +11,18 @@ export class RunsInFlight {
   private running = 0;
   private closed = false;
   private drained: (() => void) | undefined;
+  /**
+   * @param discard Given the outputs of a run that finished after `close`, which nobody receives:
+   *   a backend whose tensors hold native or device memory frees them here.
+   */
+  constructor(private readonly discard?: (outputs: unknown) => void) {}
   // One pair of reactions for every run (no closure per run).
   private readonly finished = <T>(outputs: T): T => {
     this.settled();
-    if (this.closed) throw new Error('This session was released while it ran; load the model again.');
+    if (this.closed) {
+      this.discard?.(outputs);
+      throw new Error('This session was released while it ran; load the model again.');
+    }
     return outputs;
   };
   private readonly failed = (cause: unknown): never => {
