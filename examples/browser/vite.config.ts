@@ -1,6 +1,6 @@
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join, normalize } from 'node:path';
+import { dirname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { defineConfig, type Plugin } from 'vite';
@@ -13,10 +13,12 @@ const ortDist = join(dirname(createRequire(join(here, '../../packages/backends/w
  * Serves a folder at a URL prefix (the model and onnxruntime-web's wasm files), from the dev server
  * (`vite`) and from the server for the built page (`vite preview`).
  */
-function serveFolder(prefix: string, root: string): Plugin {
+export function serveFolder(prefix: string, root: string): Plugin {
   const serve = (req: IncomingMessage, res: ServerResponse, next: () => void) => {
     const file = normalize(join(root, decodeURIComponent((req.url ?? '/').split('?')[0]!)));
-    if (!file.startsWith(root)) return next();
+    // Inside the folder only: `root` plus a separator, so a sibling folder whose name starts with
+    // the same letters (`story-x` beside `story`) is not served through `..`.
+    if (file !== root && !file.startsWith(root.endsWith(sep) ? root : root + sep)) return next();
     // A file the folder lacks is a 404, not the page Vite would serve instead: the model loader
     // skips missing optional files (generation_config.json) but would read an HTML page as one.
     if (!existsSync(file) || !statSync(file).isFile()) {
