@@ -10,7 +10,8 @@ export interface CliIo {
    * anywhere else the text is written byte for byte.
    */
   readonly stdout: { readonly isTTY?: boolean | undefined; write(chunk: string): unknown };
-  readonly stderr: { write(chunk: string): unknown };
+  /** With `isTTY: true`, error lines (which may quote model files) are made terminal-safe too. */
+  readonly stderr: { readonly isTTY?: boolean | undefined; write(chunk: string): unknown };
   /**
    * What `--prompt-file -` reads; without it, `-` is a usage error. With `isTTY: true` (a
    * terminal) the command first says on stderr how to end the input.

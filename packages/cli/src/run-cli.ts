@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { EXIT, exitCodeOf, EVAL_FLAGS, generateFlags, oneLine, UsageError } from './errors.js';
 import type { CliIo } from './io.js';
+import { terminalSafe } from './output/terminal-text.js';
 import { didYouMean } from './args/suggest.js';
 import { COMMANDS, MAIN_USAGE, type CommandName } from './usage.js';
 
@@ -50,7 +51,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     return await command(rest, io);
   } catch (error) {
     const code = exitCodeOf(error);
-    io.stderr.write(`weft: ${oneLine(error, name === 'generate' || name === 'demo' ? generateFlags(rest) : name === 'eval' ? EVAL_FLAGS : {})}\n`);
+    const line = `weft: ${oneLine(error, name === 'generate' || name === 'demo' ? generateFlags(rest) : name === 'eval' ? EVAL_FLAGS : {})}\n`;
+    // The line may quote what a model folder holds (a chat template, a token): on a terminal,
+    // controls are shown as the generated text's are.
+    io.stderr.write(io.stderr.isTTY === true ? terminalSafe(line.slice(0, -1)) + '\n' : line);
     if (process.env['WEFT_DEBUG']) {
       // The stack of an unexpected error, or of what a --plugin module, factory or setup threw
       // (the innermost cause: where the plugin's author needs to look).

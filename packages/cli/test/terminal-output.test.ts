@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jsonLine, terminalSafe, textWriter } from '../src/output/terminal-text.js';
 import { MAIN_USAGE, USAGE } from '../src/usage.js';
+import { runCli } from '../src/index.js';
 import { cli, storyModel } from './helpers.js';
 
 /** Every character a terminal may act on instead of printing (C0 but \t and \n, DEL, C1) and the bidi controls. */
@@ -169,5 +170,30 @@ describe('generate and demo through a model whose text holds control sequences',
     expect(shown.stdout).toContain(SHOWN);
     expect(shown.stdout).not.toMatch(UNSAFE);
     expect((await demo(true, '--raw')).stdout).toBe(piped.stdout);
+  });
+});
+
+describe('error lines on a terminal', () => {
+  // A model folder path with an escape sequence in it: the error names the path.
+  const hostile = '/tmp/no-such-\u001b]52;c;cGF5bG9hZA==\u0007model';
+  const run = async (isTTY: boolean | undefined) => {
+    let stderr = '';
+    const code = await runCli(['generate', '--model', hostile, '--prompt', 'x'], {
+      stdout: { write: () => true },
+      stderr: { ...(isTTY === undefined ? {} : { isTTY }), write: (chunk: string) => ((stderr += chunk), true) },
+    });
+    return { code, stderr };
+  };
+
+  it('show controls as stand-ins when stderr is a terminal, byte for byte otherwise', async () => {
+    const tty = await run(true);
+    expect(tty.code).toBe(2);
+    expect(tty.stderr).toContain('no-such-␛]52;c;cGF5bG9hZA==␇model');
+    expect(tty.stderr).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+    expect(tty.stderr.endsWith('\n')).toBe(true);
+    for (const piped of [await run(false), await run(undefined)]) {
+      expect(piped.code).toBe(2);
+      expect(piped.stderr).toContain(hostile);
+    }
   });
 });

@@ -10,7 +10,7 @@ import { consumeGeneration } from '../output/consume-generation.js';
 import { readUtf8Text } from '../read-text.js';
 import { round } from '../output/format.js';
 import { statsLine } from '../output/stats-line.js';
-import { jsonLine, textWriter } from '../output/terminal-text.js';
+import { jsonLine, terminalSafe, textWriter } from '../output/terminal-text.js';
 import { USAGE } from '../usage.js';
 
 /** `weft generate`: streams text (or JSON lines) for one prompt. */
@@ -56,7 +56,10 @@ export async function generateCommand(args: readonly string[], io: CliIo): Promi
         : {
             onText: textWriter(io.stdout, options.raw),
             onEvent: (e) => {
-              if (e.type === 'failover') io.stderr.write(`[weft: ${e.from} failed at step ${e.step} (${e.reason}); continuing on ${e.to}]\n`);
+              if (e.type === 'failover') {
+                const line = `[weft: ${e.from} failed at step ${e.step} (${e.reason}); continuing on ${e.to}]`;
+                io.stderr.write(`${io.stderr.isTTY === true ? terminalSafe(line) : line}\n`);
+              }
             },
           },
     );
