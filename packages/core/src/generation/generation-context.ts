@@ -25,4 +25,9 @@ export interface GenerationContext {
   readonly eosIds: ReadonlySet<number>;
   /** The layout's `present.*` output names (made once at load). */
   readonly presentNames: ReadonlySet<string>;
+  /**
+   * Set when the graph declares a batch dim of 1 (a static batch-1 export): the graph and the input
+   * that says so. A request with several prompts is then refused before any run.
+   */
+  readonly batchOfOne?: { readonly graph: string; readonly name: string } | undefined;
 }

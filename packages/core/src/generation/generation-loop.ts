@@ -1,5 +1,6 @@
 import { Observable, type Subscriber } from 'rxjs';
 import { BackendError } from '../errors/backend-error.js';
+import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import { ModelDisposedError } from '../errors/model-disposed-error.js';
 import type { BackendTensor } from '../spec/backend.js';
 import type { ActiveSession } from '../backend/session-pool.js';
@@ -64,6 +65,15 @@ async function runGeneration(
   const { layout, tokenizer, generationConfig, hooks, sessions } = ctx;
   const vocab = ctx.config.vocabSize;
   const prompts = promptIds(request, tokenizer, vocab, ctx.config.maxPositions);
+  // A static batch-1 export: onnxruntime would refuse a batch of several rows at the first run.
+  if (ctx.batchOfOne && prompts.length > 1) {
+    const { graph, name } = ctx.batchOfOne;
+    throw new InvalidOptionsError(
+      `This graph takes one prompt at a time: ${graph} declares "${name}" with a fixed batch size of 1, and the request has ${prompts.length} prompts. ` +
+        `Send each prompt in a request of its own, or re-export the graph with a dynamic batch axis.`,
+      { option: request.inputIds !== undefined ? 'inputIds' : request.messages !== undefined ? 'messages' : 'prompt' },
+    );
+  }
   const sampling = resolveSamplingOptions(request, generationConfig);
   let longest = 0;
   for (const p of prompts) longest = Math.max(longest, p.length);

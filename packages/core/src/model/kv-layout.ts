@@ -2,6 +2,7 @@ import { ModelLoadError } from '../errors/model-load-error.js';
 import type { InferenceSession } from '../spec/backend.js';
 import type { KvLayout } from '../spec/kv-cache.js';
 import type { ModelConfig } from './model-config.js';
+import { checkDeclaredDims } from './graph-dims.js';
 
 const PAST = /^past_key_values\.(\d+)\.(key|value)$/;
 const PRESENT = /^present\.(\d+)\.(key|value)$/;
@@ -20,14 +21,31 @@ const INT_INPUTS = ['input_ids', 'attention_mask', 'position_ids'] as const;
 
 /**
  * Reads the KV layout from the graph's input/output names and checks it against the config:
- * layer count, key/value heads and head size (from the graph's static dims where it has them), and
- * logits of the config's vocabulary size. Reads the element types the graph declares: int64 or
- * int32 ids/mask/positions, float32 or float16 past/present and logits (anything else is refused
- * here), and a `num_logits_to_keep` / `logits_to_keep` input.
+ * layer count, key/value heads and head size (from the graph's static dims where it has them, on
+ * every past input and present output), and logits of the config's vocabulary size. Checks the
+ * dims the graph declares against what Weft feeds and reads (`model/graph-dims.ts`): a fixed
+ * sequence or cache length, or a fixed batch other than 1, is refused. Reads the element types
+ * the graph declares: int64 or int32 ids/mask/positions, float32 or float16 past/present and
+ * logits (anything else is refused here), and a `num_logits_to_keep` / `logits_to_keep` input.
  * Rejects graphs with inputs neither core nor a plugin (`pluginFeeds`, from hooks' `feeds`) feeds,
  * so they fail at load rather than at the first step.
  */
 export function readKvLayout(session: InferenceSession, config: ModelConfig, graphPath: string, pluginFeeds: ReadonlySet<string> = new Set()): KvLayout {
+  return readGraphIo(session, config, graphPath, pluginFeeds).layout;
+}
+
+/** What a load reads from the graph: {@link readKvLayout}'s layout, and what core alone needs. */
+export interface GraphIo {
+  readonly layout: KvLayout;
+  /**
+   * An input or output the graph declares with a batch dim of 1 (a static batch-1 export), whose
+   * runs then take one prompt at a time; undefined where the batch is not fixed.
+   */
+  readonly batchOfOne: string | undefined;
+}
+
+/** {@link readKvLayout}, with what the graph's declared dims say about the batch. */
+export function readGraphIo(session: InferenceSession, config: ModelConfig, graphPath: string, pluginFeeds: ReadonlySet<string> = new Set()): GraphIo {
   const inputs = new Set(session.inputNames);
   if (!inputs.has('input_ids')) {
     throw new ModelLoadError(`${graphPath} has no "input_ids" input (inputs: ${session.inputNames.join(', ')}).`, { path: graphPath });
@@ -63,15 +81,11 @@ export function readKvLayout(session: InferenceSession, config: ModelConfig, gra
     if (presentKeyNames.length !== config.numLayers || presentValueNames.length !== config.numLayers) {
       throw new ModelLoadError(`${graphPath} has past inputs but not one present.{i}.key/value output per layer.`, { path: graphPath });
     }
-    const meta = session.inputMetadata.find((m) => m.name === pastKeyNames[0]);
-    const [, heads, , dim] = meta?.shape ?? [];
-    if (typeof heads === 'number' && heads !== config.numKvHeads) {
-      throw new ModelLoadError(`${graphPath} caches ${heads} key/value heads but config.json says ${config.numKvHeads}.`, { path: graphPath });
-    }
-    if (typeof dim === 'number' && dim !== config.headDim) {
-      throw new ModelLoadError(`${graphPath} caches head size ${dim} but config.json implies ${config.headDim} (set head_dim).`, { path: graphPath });
-    }
   }
+  const { batchOfOne } = checkDeclaredDims(session, config, graphPath, {
+    pastNames: [...pastKeyNames, ...pastValueNames],
+    presentNames: hasPast ? [...presentKeyNames, ...presentValueNames] : [],
+  });
   const pastType = hasPast ? cacheType(session, [...pastKeyNames, ...pastValueNames], [...presentKeyNames, ...presentValueNames], graphPath) : 'float32';
   const logitsInfo = session.outputMetadata.find((m) => m.name === 'logits');
   // Sampling reads logits as float32; float16 rows are converted as they are read. Other types
@@ -87,7 +101,7 @@ export function readKvLayout(session: InferenceSession, config: ModelConfig, gra
   if (typeof logits === 'number' && logits !== config.vocabSize) {
     throw new ModelLoadError(`${graphPath} outputs ${logits} logits per token but config.json says vocab_size = ${config.vocabSize}.`, { path: graphPath });
   }
-  return {
+  const layout: KvLayout = {
     numLayers: config.numLayers,
     numKvHeads: config.numKvHeads,
     headDim: config.headDim,
@@ -105,6 +119,7 @@ export function readKvLayout(session: InferenceSession, config: ModelConfig, gra
     ...(pastType === 'float16' ? { pastType } : {}),
     ...(logitsInfo?.type === 'float16' ? { logitsType: 'float16' as const } : {}),
   };
+  return { layout, batchOfOne };
 }
 
 /** The `logitsToKeep` entry of a graph with a `num_logits_to_keep` / `logits_to_keep` input. */

@@ -6,7 +6,7 @@ import { ModelLoadError } from '../errors/model-load-error.js';
 import { createTokenizer } from '../tokenizer/create-tokenizer.js';
 import { DefaultWeftModel } from './default-weft-model.js';
 import { parseGenerationConfig } from './generation-config.js';
-import { readKvLayout } from './kv-layout.js';
+import { readGraphIo } from './kv-layout.js';
 import { parseModelConfig } from './model-config.js';
 import { CHAT_TEMPLATE_FILE, findGraph, openModelFolder, readJson, readJsonObject, type ModelFolder } from './model-folder.js';
 import { readLoadTimeouts, type LoadTimeouts } from './load-timeouts.js';
@@ -147,7 +147,7 @@ async function loadFromFolder(
   });
   try {
     const fallbacks = failover?.backends ? failover.backends.map((name) => pickFallback(name, others)) : others;
-    const layout = readKvLayout(session, config, graph, new Set(runtime.hooks.flatMap((h) => h.hooks.feeds ?? [])));
+    const { layout, batchOfOne } = readGraphIo(session, config, graph, new Set(runtime.hooks.flatMap((h) => h.hooks.feeds ?? [])));
     // Fewer ids than the model is common (embeddings padded to a round size); more would feed the
     // graph ids it has no embedding for.
     if (tokenizer === undefined) throw pastVocabulary;
@@ -179,6 +179,7 @@ async function loadFromFolder(
       hooks: runtime.hooks,
       eosIds: new Set(generationConfig.eosTokenIds),
       presentNames: new Set([...layout.presentKeyNames, ...layout.presentValueNames]),
+      ...(batchOfOne !== undefined ? { batchOfOne: { graph, name: batchOfOne } } : {}),
     };
     return new DefaultWeftModel(dir, context, onDispose);
   } catch (error) {
