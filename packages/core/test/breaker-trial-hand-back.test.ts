@@ -175,6 +175,49 @@ describe('a half-open trial taken by a request that never runs on the backend', 
       await weft.dispose();
     }
   });
+
+  it('goes back when the subscriber unsubscribes at the failover event, before the run on the half-open backend', async () => {
+    const broken = { first: false, second: false };
+    const ran = { first: 0, second: 0 };
+    const backend = (name: 'first' | 'second', priority: number) =>
+      wrappedNodeBackend({
+        name,
+        priority,
+        beforeRun: () => {
+          ran[name]++;
+          if (broken[name]) throw new Error(`${name}: device lost`);
+        },
+      });
+    const weft = runtime([backend('first', 1000), backend('second', 900)]);
+    try {
+      const model = await weft.load(storyModel, { backend: 'first', failover: { backends: ['second'], breaker: { failureThreshold: 1, cooldownMs: COOLDOWN_MS } } });
+      let clock = 1_000_000;
+      vi.spyOn(Date, 'now').mockImplementation(() => clock);
+      broken.first = broken.second = true;
+      await expect(collect(model.generate({ prompt: 'Once', maxTokens: 2 }))).rejects.toThrow(BackendError);
+      broken.second = false;
+      clock += COOLDOWN_MS;
+      ran.second = 0;
+      // `first` takes its trial and fails; the stream fails over to `second`, taking its trial,
+      // and the subscriber leaves at the failover event.
+      await new Promise<void>((resolve, reject) => {
+        const subscription = model.generate({ prompt: 'Once', maxTokens: 2 }).subscribe({
+          next: (e) => {
+            if (e.type !== 'failover') return;
+            subscription.unsubscribe();
+            // Let the loop go on to where it would send the run.
+            setTimeout(resolve, 50);
+          },
+          error: reject,
+        });
+      });
+      expect(ran.second).toBe(0);
+      // `second`'s trial came back: this stream gets it.
+      expect(await runs(model)).toEqual({ backend: 'second', failovers: 0 });
+    } finally {
+      await weft.dispose();
+    }
+  });
 });
 
 describe('SessionPool.handBack', () => {

@@ -251,6 +251,8 @@ async function runGeneration(
           disposeTensors = active.session.garbageCollectedTensors !== true;
           if (keepLast) keepLast = sharedKeepLastLogits(active.session, layout);
           out.next({ type: 'failover', step, from, to: active.backend, reason: error.message });
+          // Unsubscribed at the failover event: no run there (the finally hands its trial back).
+          if (run.cancelled) return;
           if (layout.hasPast) {
             disposeStore(components.kv, false);
             storeBegin(components.kv, { layout: storeLayout, batchSize: batch, session: active.session, padding: pads });
