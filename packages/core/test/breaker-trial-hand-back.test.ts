@@ -280,18 +280,18 @@ describe('CircuitBreaker.handBack', () => {
   it('makes a trial nobody used available again, unless the breaker moved on since', () => {
     let now = 0;
     const breaker = new CircuitBreaker({ failureThreshold: 1, cooldownMs: COOLDOWN_MS }, () => now);
-    expect(breaker.allows()).toBe(true);
-    expect(breaker.trial).toBe(0); // closed: no trial
+    expect(breaker.take()).toBe(0); // closed: allowed, no trial
     breaker.failure();
+    expect(breaker.take()).toBeUndefined(); // open
     now = COOLDOWN_MS;
-    expect(breaker.allows()).toBe(true);
-    const first = breaker.trial;
-    expect(first).not.toBe(0);
+    const first = breaker.take()!;
+    expect(first).toBeGreaterThan(0);
     expect(breaker.allows()).toBe(false);
     breaker.handBack(first);
     expect(breaker.state).toBe('half-open');
-    expect([breaker.allows(), breaker.allows()]).toEqual([true, false]);
-    const second = breaker.trial;
+    const second = breaker.take()!;
+    expect(second).toBeGreaterThan(first);
+    expect(breaker.take()).toBeUndefined();
     // A stale number, or 0, gives nothing back.
     breaker.handBack(first);
     breaker.handBack(0);
@@ -301,12 +301,11 @@ describe('CircuitBreaker.handBack', () => {
     breaker.handBack(second);
     expect(breaker.state).toBe('open');
     now += COOLDOWN_MS;
-    expect(breaker.allows()).toBe(true);
-    const third = breaker.trial;
+    const third = breaker.take()!;
     const epoch = breaker.epoch;
     breaker.success(epoch);
     breaker.handBack(third);
     expect(breaker.state).toBe('closed');
-    expect(breaker.trial).toBe(0);
+    expect(breaker.take()).toBe(0);
   });
 });

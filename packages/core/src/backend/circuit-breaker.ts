@@ -36,26 +36,25 @@ export class CircuitBreaker {
   }
 
   /**
-   * Whether a call may go to this backend now. Half-open, the call that gets `true` is the one
-   * trial (see {@link trial}), and the cool-down starts again: calls meanwhile are refused until
+   * Whether a call may go to this backend now (`take() !== undefined`). Half-open, the call that
+   * gets `true` is the one trial, and the cool-down starts again: calls meanwhile are refused until
    * the trial's `success` closes the breaker, the trial is handed back ({@link handBack}), or
    * another cool-down passes (a trial that never reports back).
    */
   allows(): boolean {
-    const state = this.state;
-    if (state === 'half-open') {
-      this.openedAt = this.now();
-      this.trialOut = ++this.trials;
-    }
-    return state !== 'open';
+    return this.take() !== undefined;
   }
 
   /**
-   * The half-open trial now out, as a number for {@link handBack}; 0 when none is. Read right
-   * after an `allows()` that returned `true`: non-zero means that call took the trial.
+   * {@link allows}, saying what the call took: `undefined` when it may not go (open), 0 when the
+   * breaker is closed, else the number of the half-open trial it took, for {@link handBack}.
    */
-  get trial(): number {
-    return this.trialOut;
+  take(): number | undefined {
+    const state = this.state;
+    if (state === 'open') return undefined;
+    if (state === 'closed') return 0;
+    this.openedAt = this.now();
+    return (this.trialOut = ++this.trials);
   }
 
   /**

@@ -188,12 +188,12 @@ export class SessionPool {
 
   private async open(candidate: Candidate, reasons: string[]): Promise<ActiveSession | undefined> {
     const name = candidate.adapter.name;
-    if (!candidate.breaker.allows()) {
+    // Non-zero when this call took the half-open trial.
+    const trial = candidate.breaker.take();
+    if (trial === undefined) {
       reasons.push(`${name}: circuit open${candidate.lastFailure === undefined ? '' : ` (last failure: ${candidate.lastFailure})`}`);
       return undefined;
     }
-    // Non-zero when this call took the half-open trial.
-    const trial = candidate.breaker.trial;
     const opening = (candidate.session ??= this.createSession(candidate.adapter));
     let session: InferenceSession;
     try {
