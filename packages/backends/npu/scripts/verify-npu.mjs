@@ -73,7 +73,8 @@ if (values.smoke) {
   if (values['backend-path']) p.backendPath = values['backend-path'];
   providers = [p];
 }
-const npuOptions = { ...(providers ? { providers } : {}), fallback: 'none', requireFullOffload: values['full-offload'] };
+// fallback: 'none' refuses a chain that names the CPU, so --smoke (the CPU provider alone) keeps the default.
+const npuOptions = { ...(providers ? { providers } : {}), fallback: values.smoke ? 'cpu' : 'none', requireFullOffload: values['full-offload'] };
 
 try {
   const adapter = new NpuBackendAdapter(npuOptions);

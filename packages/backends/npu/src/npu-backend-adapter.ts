@@ -1,6 +1,7 @@
 import {
   BackendError,
   describeCause,
+  InvalidOptionsError,
   quoteValue,
   WeftError,
   type BackendAdapter,
@@ -31,11 +32,33 @@ export class NpuBackendAdapter implements BackendAdapter {
   /** The checked copy of the constructor's options (the caller's object is not read again). */
   private readonly options: NpuAdapterOptions;
   private facts: Promise<PlatformFacts> | undefined;
+  /** The facts once known: given as an object, or after the first detection (or `facts()`) answered. */
+  private knownFacts: PlatformFacts | undefined;
 
   constructor(options: NpuAdapterOptions = {}) {
     const checked = normaliseNpuOptions(options);
     this.options = checked.options;
     this.providers = checked.providers;
+    if (typeof this.options.facts === 'object') this.knownFacts = this.options.facts;
+  }
+
+  /**
+   * Whether `createSession` can take a graph's external data files as bytes (`ModelSource.externalData`,
+   * what core hands over for an `http(s)://` model folder). False when every provider of this
+   * adapter's chain (the platform's order or `providers`, with `defaults.executionProviders`)
+   * opens through onnxruntime-node, which reads such files only from disk: core then passes this
+   * backend over before it downloads them. True when the chain has `webnn` or `wasm`
+   * (onnxruntime-web takes them), with a `sessionFactory` (it may), and before the platform facts
+   * are known (core probes a backend, which learns them, before it loads with it). A load's own
+   * `session.executionProviders` is not seen here.
+   */
+  get externalDataFromBytes(): boolean {
+    if (this.options.sessionFactory !== undefined || this.knownFacts === undefined) return true;
+    try {
+      return this.planWith(this.knownFacts, this.options.defaults ?? {}).chain.some((p) => p.runtime === 'onnxruntime-web');
+    } catch {
+      return true;
+    }
   }
 
   /**
@@ -48,16 +71,37 @@ export class NpuBackendAdapter implements BackendAdapter {
     if (this.facts) return this.facts;
     const facts = given === undefined ? detectPlatformFacts() : typeof given === 'function' ? askFacts(given) : Promise.resolve(given);
     this.facts = facts;
-    facts.catch(() => {
-      if (this.facts === facts) this.facts = undefined;
-    });
+    facts.then(
+      (known) => {
+        if (this.facts === facts) this.knownFacts = known;
+      },
+      () => {
+        if (this.facts === facts) this.facts = undefined;
+      },
+    );
     return facts;
   }
 
-  /** The chain this adapter would try for a load with these session options. */
+  /**
+   * The chain this adapter would try for a load with these session options (over `defaults`, as
+   * in `createSession`; the probe plans with `defaults` alone).
+   */
   async plan(options: SessionOptions = {}): Promise<ProviderPlan> {
-    const only = validateSessionOptions(options);
-    return planProviders(await this.platformFacts(), { providers: this.providers, only, fallback: this.options.fallback });
+    const merged = this.withDefaults(options);
+    return this.planWith(await this.platformFacts(), merged);
+  }
+
+  /** A load's session options, copied and checked, over `defaults`. */
+  private withDefaults(options: SessionOptions): SessionOptions {
+    // Copied (each option read once) and checked before the merge: a null or a list would spread as nothing.
+    const own = copySessionOptions(options);
+    validateSessionOptions(own);
+    return { ...this.options.defaults, ...own };
+  }
+
+  private planWith(facts: PlatformFacts, merged: SessionOptions): ProviderPlan {
+    const only = validateSessionOptions(merged);
+    return planProviders(facts, { providers: this.providers, only, fallback: this.options.fallback, requireFullOffload: this.options.requireFullOffload });
   }
 
   /**
@@ -70,11 +114,12 @@ export class NpuBackendAdapter implements BackendAdapter {
       const plan = await this.plan();
       const npu = plan.chain.filter((p) => p.device === 'npu');
       const skipped = plan.skipped.map((s) => `${s.provider}: ${s.reason}`);
+      const planned = plan.chain.filter((p) => p.note).map((p) => `${p.name}: ${p.note}`);
       if (npu.length === 0) {
-        const why = skipped.length > 0 ? skipped.join('; ') : 'this platform has no NPU provider in the chain';
+        const why = skipped.length + planned.length > 0 ? [...skipped, ...planned].join('; ') : 'this platform has no NPU provider in the chain';
         return { available: false, reason: `no NPU execution provider is usable on ${plan.platform} ${plan.arch}: ${why}` };
       }
-      const notes = [...plan.chain.filter((p) => p.note).map((p) => `${p.name}: ${p.note}`), ...skipped.map((s) => `skipped ${s}`)];
+      const notes = [...planned, ...skipped.map((s) => `skipped ${s}`)];
       return { available: true, executionProviders: plan.chain.map((p) => p.name), reason: notes.length > 0 ? notes.join('; ') : undefined };
     } catch (error) {
       return { available: false, reason: describeCause(error) };
@@ -82,11 +127,8 @@ export class NpuBackendAdapter implements BackendAdapter {
   }
 
   async createSession(source: ModelSource, options: SessionOptions = {}): Promise<InferenceSession> {
-    // Copied (each option read once) and checked before the merge: a null or a list would spread as nothing.
-    const own = copySessionOptions(options);
-    validateSessionOptions(own);
-    const merged = { ...this.options.defaults, ...own };
-    const plan = await this.plan(merged);
+    const merged = this.withDefaults(options);
+    const plan = this.planWith(await this.platformFacts(), merged);
     const { executionProviders: _, ...sessionOptions } = merged;
     this.emit({ type: 'plan', platform: plan.platform, arch: plan.arch, chain: plan.chain, skipped: plan.skipped });
     const rejected: ProviderRejection[] = [];
@@ -111,8 +153,17 @@ export class NpuBackendAdapter implements BackendAdapter {
       } catch (error) {
         const reason = describeCause(error);
         this.emit({ type: 'provider-failed', provider: provider.name, reason, error });
-        // A missing or unreadable file fails the same way on every provider: stop at once.
-        if (WeftError.isInstance(error) && error.code === 'model-load') throw error;
+        // As core treats a backend's errors: a Weft error other than a BackendError is about the
+        // request, not this provider, and ends the load. A missing or unreadable file fails the same
+        // way on every provider; options a provider refuses are the caller's to fix, and falling
+        // back (to the CPU) would hide the mistake.
+        if (InvalidOptionsError.isInstance(error)) {
+          throw new InvalidOptionsError(`The ${provider.name} provider of the npu backend refused its options: ${error.message}`, {
+            ...(error.option !== undefined ? { option: error.option } : {}),
+            cause: error,
+          });
+        }
+        if (WeftError.isInstance(error) && error.code !== 'backend') throw error;
         rejected.push(Object.freeze({ provider: provider.name, stage: 'session', reason }));
         tried++;
         continue;

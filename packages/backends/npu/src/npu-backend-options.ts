@@ -1,6 +1,7 @@
 import { checkKnownKeys, checkSessionOptions, InvalidOptionsError, quoteValue, type SessionOptions } from '@weft/core';
 import type { NpuEvent } from './events.js';
 import { isRecord, ownData } from './own-data.js';
+import { refuseCpuUnderNoFallback } from './plan.js';
 import type { PlatformFacts, RuntimeProvider } from './platform.js';
 import { PROVIDERS, validateProvider, type ProviderName, type ProviderOptions } from './providers.js';
 import type { NpuSessionFactory } from './session-factory.js';
@@ -14,7 +15,13 @@ export interface NpuAdapterOptions {
    * provider's defaults). Providers that cannot run here are still skipped, with a reason.
    */
   readonly providers?: readonly (ProviderName | ProviderOptions)[];
-  /** `cpu` (default): end the chain on onnxruntime's CPU provider (wasm in browsers). `none`: fail instead. */
+  /**
+   * `cpu` (default): end the chain (the platform's order, or `providers`) on onnxruntime's CPU
+   * provider (wasm in browsers). `none`: never run a load on the CPU provider: fail instead;
+   * `cpu` or `wasm` named in `providers` or `executionProviders` is an `InvalidOptionsError`.
+   * A load's own `session.executionProviders` is taken as it is, in order: the CPU is not
+   * appended to it under either setting.
+   */
   readonly fallback?: 'cpu' | 'none';
   /**
    * Make a provider fail at load when it cannot take the whole graph (onnxruntime's
@@ -106,6 +113,11 @@ export function normaliseNpuOptions(value: NpuBackendOptions): NormalisedNpuOpti
       seen.add(p.name);
     }
     options.providers = Object.freeze([...providers]);
+  }
+  if (options.fallback === 'none') {
+    // `none` promises that no load runs on the CPU provider: a list that names it contradicts that.
+    refuseCpuUnderNoFallback(providers?.map((p) => p.name), 'providers');
+    refuseCpuUnderNoFallback(options.defaults?.executionProviders, 'defaults.executionProviders');
   }
   return { options: Object.freeze(options), providers: providers ? Object.freeze(providers) : undefined };
 }

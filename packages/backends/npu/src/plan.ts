@@ -1,3 +1,4 @@
+import { InvalidOptionsError } from '@weft/core';
 import type { NpuArch, NpuPlatform, PlatformFacts } from './platform.js';
 import {
   PROVIDER_RUNTIME,
@@ -42,11 +43,47 @@ export interface ProviderPlan {
 export interface PlanOptions {
   /** Replaces the platform's preferred order (still checked against what is available). */
   readonly providers?: readonly ProviderOptions[] | undefined;
-  /** Names from per-load `session.executionProviders`: keep only these, in this order. */
+  /**
+   * Names from `session.executionProviders`: exactly these, in this order (the CPU is not
+   * appended; name `cpu` last to keep it). Each keeps the options `providers` gives it.
+   */
   readonly only?: readonly ProviderName[] | undefined;
-  /** `cpu` (default): end the chain on the CPU (wasm in browsers); `none`: NPU providers only. */
+  /**
+   * `cpu` (default): end the platform's order, or `providers`, on the CPU (wasm in browsers) when
+   * it does not name it. `none`: never plan onnxruntime's CPU provider or wasm: naming `cpu` or
+   * `wasm` (in `providers` or `only`) is an `InvalidOptionsError`, and a provider that would run
+   * the whole graph on the CPU without saying so (Core ML on an Intel Mac) is skipped.
+   */
   readonly fallback?: 'cpu' | 'none' | undefined;
+  /**
+   * Skip providers that would run the whole graph on onnxruntime's CPU provider without an error
+   * (Core ML with `requireNeuralEngine` on an Intel Mac), as `requireFullOffload` asks.
+   */
+  readonly requireFullOffload?: boolean | undefined;
 }
+
+/** The providers that are the CPU itself: the chain's fallback links. */
+const CPU_LINKS: readonly ProviderName[] = ['cpu', 'wasm'];
+
+/**
+ * Refuses `cpu`/`wasm` in a list under `fallback: 'none'`, which promises that no load runs on
+ * the CPU provider: a list that names one contradicts it.
+ */
+export function refuseCpuUnderNoFallback(names: readonly string[] | undefined, option: string): void {
+  const named = names?.find((name) => (CPU_LINKS as readonly string[]).includes(name));
+  if (named === undefined) return;
+  throw new InvalidOptionsError(
+    `${option} names ${named}, but the npu backend's fallback is 'none', which never runs a load on the CPU provider; leave ${named} out, or set fallback: 'cpu'.`,
+    { option },
+  );
+}
+
+/** Apple hardware without a Neural Engine: Macs with Intel processors. */
+function lacksNeuralEngine(facts: Pick<PlatformFacts, 'platform' | 'arch'>): boolean {
+  return facts.platform === 'darwin' && facts.arch !== 'arm64';
+}
+
+const NO_ANE = 'Intel Macs have no Neural Engine';
 
 /**
  * The platform's preferred NPU providers, best first, before availability is checked:
@@ -63,7 +100,7 @@ export function preferredProviders(facts: Pick<PlatformFacts, 'platform' | 'arch
     case 'darwin':
       return arch === 'arm64'
         ? { providers: [{ name: 'coreml' }], skipped: [] }
-        : { providers: [], skipped: [{ provider: 'coreml', reason: 'Intel Macs have no Neural Engine' }] };
+        : { providers: [], skipped: [{ provider: 'coreml', reason: NO_ANE }] };
     case 'ios':
       return { providers: [{ name: 'coreml' }], skipped: [] };
     case 'android':
@@ -83,30 +120,55 @@ export function preferredProviders(facts: Pick<PlatformFacts, 'platform' | 'arch
  * factory) cannot be changed on the way to onnxruntime.
  */
 export function planProviders(facts: PlatformFacts, options: PlanOptions = {}): ProviderPlan {
+  const noCpu = options.fallback === 'none';
+  if (noCpu) {
+    refuseCpuUnderNoFallback(options.providers?.map((p) => p.name), 'providers');
+    refuseCpuUnderNoFallback(options.only, 'executionProviders');
+  }
   const preferred = options.providers ? { providers: [...options.providers], skipped: [] } : preferredProviders(facts);
   let wanted = preferred.providers;
   const fallback: ProviderOptions = facts.platform === 'browser' ? { name: 'wasm' } : { name: 'cpu' };
   if (options.only) {
+    // Exactly the names given, in order: a load that names its providers gets no CPU appended.
     wanted = options.only.map((name) => wanted.find((p) => p.name === name) ?? ({ name } as ProviderOptions));
-  } else if ((options.fallback ?? 'cpu') === 'cpu' && !wanted.some((p) => p.name === fallback.name)) {
+  } else if (!noCpu && !wanted.some((p) => p.name === fallback.name)) {
     wanted = [...wanted, fallback];
   }
   const chain: PlannedProvider[] = [];
-  const skipped: SkippedProvider[] = preferred.skipped.map((s) => Object.freeze({ ...s }));
+  // The platform order's own skips (Core ML on an Intel Mac) are about that order: a load that names its providers gets its own.
+  const skipped: SkippedProvider[] = options.only ? [] : preferred.skipped.map((s) => Object.freeze({ ...s }));
   for (const provider of wanted) {
     const verdict = availability(provider.name, facts);
     if (verdict.reason !== undefined && !verdict.usable) {
       skipped.push(Object.freeze({ provider: provider.name, reason: verdict.reason }));
       continue;
     }
+    let device = deviceClass(provider);
+    const notes = verdict.reason !== undefined ? [verdict.reason] : [];
+    if (provider.name === 'coreml' && device !== 'cpu' && lacksNeuralEngine(facts)) {
+      if (provider.requireNeuralEngine ?? true) {
+        // COREML_FLAG_ONLY_ENABLE_DEVICE_WITH_ANE: Core ML declines, and onnxruntime runs every node on its CPU provider, without an error.
+        const why = `${NO_ANE}: with requireNeuralEngine (the default) Core ML takes no part of the graph and onnxruntime runs all of it on its CPU provider`;
+        const refusal = noCpu ? "fallback: 'none'" : options.requireFullOffload === true ? 'requireFullOffload' : undefined;
+        if (refusal !== undefined) {
+          skipped.push(Object.freeze({ provider: provider.name, reason: `${why}, which ${refusal} refuses` }));
+          continue;
+        }
+        device = 'cpu';
+        notes.push(why);
+      } else if (device === 'npu') {
+        device = 'gpu';
+        notes.push(`${NO_ANE}: Core ML can use only the GPU and the CPU`);
+      }
+    }
     chain.push(
       Object.freeze({
         name: provider.name,
-        device: deviceClass(provider),
+        device,
         runtime: PROVIDER_RUNTIME[provider.name],
         options: Object.freeze({ ...provider }),
         ort: Object.freeze(toOrtProvider(provider)),
-        ...(verdict.reason !== undefined ? { note: verdict.reason } : {}),
+        ...(notes.length > 0 ? { note: notes.join('; ') } : {}),
       }),
     );
   }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { nodeBackend } from '@weft/backend-node';
-import { BackendError, createWeft, ModelLoadError, type InferenceSession } from '@weft/core';
+import { BackendError, createWeft, InvalidOptionsError, ModelLoadError, type InferenceSession } from '@weft/core';
 import { WebBackendAdapter } from '@weft/backend-web';
 import {
   NpuBackendAdapter,
@@ -127,6 +127,79 @@ describe('npu fallback chain', () => {
     const adapter = new NpuBackendAdapter({ facts: FACTS.macArm, sessionFactory: factory, fallback: 'none' });
     await expect(adapter.createSession({ kind: 'path', path: tinyGraph })).rejects.toThrow(/coreml \(failed: CoreML: model compilation failed\)/);
     expect(asked).toEqual(['coreml']);
+  });
+
+  it('per-load executionProviders are exactly the chain: the CPU is not appended, so a named provider that fails fails the load', async () => {
+    const { factory, asked } = failing({ qnn: QNN_FAIL });
+    const adapter = new NpuBackendAdapter({ facts: FACTS.windowsArmQnn, sessionFactory: factory });
+    await expect(adapter.createSession({ kind: 'path', path: tinyGraph }, { executionProviders: ['qnn'] })).rejects.toMatchObject({
+      code: 'backend',
+      message: expect.stringMatching(/: qnn \(failed: QNN SetupBackend failed: .*\)$/),
+    });
+    expect(asked).toEqual(['qnn']);
+    // Naming the CPU keeps it.
+    const session = (await adapter.createSession({ kind: 'path', path: tinyGraph }, { executionProviders: ['qnn', 'cpu'], intraOpNumThreads: 1 })) as NpuSession;
+    expect(asked).toEqual(['qnn', 'qnn', 'cpu']);
+    expect(session.provider).toBe('cpu');
+    await session.release();
+  });
+
+  it("fallback: 'none' never runs a load on the CPU: cpu or wasm named anywhere is an InvalidOptionsError (cpu was tried)", async () => {
+    const option = (make: () => unknown) => {
+      try {
+        make();
+      } catch (error) {
+        return InvalidOptionsError.isInstance(error) ? error.option : error;
+      }
+      return 'accepted';
+    };
+    expect(option(() => npuBackend({ fallback: 'none', providers: ['qnn', 'cpu'] }))).toBe('providers');
+    expect(option(() => new NpuBackendAdapter({ fallback: 'none', providers: ['webnn', 'wasm'] }))).toBe('providers');
+    expect(option(() => npuBackend({ fallback: 'none', defaults: { executionProviders: ['qnn', 'cpu'] } }))).toBe('defaults.executionProviders');
+    expect(option(() => npuBackend({ fallback: 'cpu', providers: ['qnn', 'cpu'] }))).toBe('accepted');
+
+    const { factory, asked } = failing({ qnn: QNN_FAIL });
+    const seen: NpuEvent[] = [];
+    const adapter = new NpuBackendAdapter({ facts: FACTS.windowsArmQnn, sessionFactory: factory, fallback: 'none', onEvent: (e) => seen.push(e) });
+    await expect(adapter.createSession({ kind: 'path', path: tinyGraph }, { executionProviders: ['qnn', 'cpu'] })).rejects.toMatchObject({
+      code: 'invalid-options',
+      option: 'executionProviders',
+      message: "executionProviders names cpu, but the npu backend's fallback is 'none', which never runs a load on the CPU provider; leave cpu out, or set fallback: 'cpu'.",
+    });
+    expect(asked).toEqual([]);
+    expect(seen).toEqual([]);
+    // Through weft.load the refusal ends the load (an options error), under auto too.
+    const weft = createWeft({ plugins: [npuBackend({ facts: FACTS.windowsArmQnn, sessionFactory: factory, fallback: 'none' }), nodeBackend()] });
+    await expect(weft.load(tinyModel, { session: { executionProviders: ['cpu'] } })).rejects.toMatchObject({ code: 'invalid-options', option: 'executionProviders' });
+    await weft.dispose();
+  });
+
+  it('an InvalidOptionsError from the session factory ends the load, naming the provider (the chain moved on to the CPU)', async () => {
+    const asked: ProviderName[] = [];
+    const seen: NpuEvent[] = [];
+    const refusal = new InvalidOptionsError('backendPath must name a QNN backend library.', { option: 'backendPath' });
+    const factory: NpuSessionFactory = async (request) => {
+      asked.push(request.provider.name);
+      if (request.provider.name === 'qnn') throw refusal;
+      return defaultSessionFactory(request);
+    };
+    const adapter = new NpuBackendAdapter({ facts: FACTS.windowsArmQnn, sessionFactory: factory, onEvent: (e) => seen.push(e) });
+    const error = await adapter.createSession({ kind: 'path', path: tinyGraph }, { intraOpNumThreads: 1 }).catch((e: unknown) => e);
+    expect(InvalidOptionsError.isInstance(error)).toBe(true);
+    expect(error).toMatchObject({
+      option: 'backendPath',
+      message: 'The qnn provider of the npu backend refused its options: backendPath must name a QNN backend library.',
+      cause: refusal,
+    });
+    expect(asked).toEqual(['qnn']);
+    // The attempt has its outcome event; no `exhausted`, since the chain did not run out.
+    expect(seen.map((e) => `${e.type}${'provider' in e ? ` ${e.provider}` : ''}`)).toEqual(['plan', 'provider-attempt qnn', 'provider-failed qnn']);
+    expect(seen.at(-1)).toMatchObject({ reason: 'backendPath must name a QNN backend library.', error: refusal });
+
+    // Core ends the load on it too, under auto: the node backend is not tried either.
+    const weft = createWeft({ plugins: [npuBackend({ facts: FACTS.windowsArmQnn, sessionFactory: factory, defaults: { intraOpNumThreads: 1 } }), nodeBackend()] });
+    await expect(weft.load(tinyModel)).rejects.toMatchObject({ code: 'invalid-options', message: /^The qnn provider of the npu backend refused its options/ });
+    await weft.dispose();
   });
 
   it('per-load executionProviders pick providers by name', async () => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { InvalidOptionsError } from '@weft/core';
 import { planProviders, type PlatformFacts } from '../src/index.js';
 import { FACTS } from './helpers.js';
 
@@ -96,5 +97,72 @@ describe('provider chain per platform', () => {
     ]);
     expect(planProviders(FACTS.windowsArmQnn, { providers, only: ['qnn', 'cpu'] }).chain.map((p) => p.name)).toEqual(['qnn', 'cpu']);
     expect(planProviders(FACTS.windowsArmQnn, { fallback: 'none' }).chain.map((p) => p.name)).toEqual(['qnn', 'dml']);
+  });
+
+  it('`only` (a load\'s executionProviders) is exactly the chain, in order: the CPU is not appended', () => {
+    expect(planProviders(FACTS.windowsArmQnn, { only: ['qnn'] }).chain.map((p) => p.name)).toEqual(['qnn']);
+    expect(planProviders(FACTS.windowsArmQnn, { only: ['cpu', 'qnn'] }).chain.map((p) => p.name)).toEqual(['cpu', 'qnn']);
+    expect(planProviders(FACTS.browserNpu, { only: ['webnn'] }).chain.map((p) => p.name)).toEqual(['webnn']);
+  });
+
+  it("fallback: 'none' refuses cpu or wasm named in providers or only (it used to plan them)", () => {
+    const refused = (make: () => unknown): InvalidOptionsError => {
+      try {
+        make();
+      } catch (error) {
+        if (InvalidOptionsError.isInstance(error)) return error;
+        throw error;
+      }
+      throw new Error('expected an InvalidOptionsError');
+    };
+    const viaProviders = refused(() => planProviders(FACTS.windowsArmQnn, { providers: [{ name: 'qnn' }, { name: 'cpu' }], fallback: 'none' }));
+    expect(viaProviders.option).toBe('providers');
+    expect(viaProviders.message).toBe("providers names cpu, but the npu backend's fallback is 'none', which never runs a load on the CPU provider; leave cpu out, or set fallback: 'cpu'.");
+    expect(refused(() => planProviders(FACTS.windowsArmQnn, { only: ['qnn', 'cpu'], fallback: 'none' })).option).toBe('executionProviders');
+    expect(refused(() => planProviders(FACTS.browserNpu, { only: ['webnn', 'wasm'], fallback: 'none' })).option).toBe('executionProviders');
+    expect(planProviders(FACTS.windowsArmQnn, { only: ['qnn'], fallback: 'none' }).chain.map((p) => p.name)).toEqual(['qnn']);
+  });
+});
+
+describe('Core ML named on an Intel Mac (no Neural Engine)', () => {
+  const coreml = (options: Record<string, unknown> = {}) => [{ name: 'coreml', ...options }] as never;
+  const NO_ANE =
+    'Intel Macs have no Neural Engine: with requireNeuralEngine (the default) Core ML takes no part of the graph and onnxruntime runs all of it on its CPU provider';
+
+  it('is planned on the CPU, with the reason, where it used to be planned as an NPU', () => {
+    expect(summary(FACTS.macIntel, { providers: coreml() })).toEqual({
+      chain: [
+        { ort: { name: 'coreml', coreMlFlags: 0x014 }, device: 'cpu', note: NO_ANE },
+        { ort: { name: 'cpu' }, device: 'cpu' },
+      ],
+      skipped: [],
+    });
+    // Named by a load: the same, and no longer listed as skipped too (the platform order's skip).
+    expect(summary(FACTS.macIntel, { only: ['coreml'] })).toEqual({ chain: [{ ort: { name: 'coreml', coreMlFlags: 0x014 }, device: 'cpu', note: NO_ANE }], skipped: [] });
+    expect(summary(FACTS.macIntel, { only: ['cpu'] })).toEqual({ chain: [{ ort: { name: 'cpu' }, device: 'cpu' }], skipped: [] });
+    // cpuAndGpu keeps the Neural Engine flag: Core ML still declines.
+    expect(summary(FACTS.macIntel, { providers: coreml({ computeUnits: 'cpuAndGpu' }) }).chain[0]).toMatchObject({ device: 'cpu', note: NO_ANE });
+  });
+
+  it('without requireNeuralEngine it is a GPU provider; cpuOnly stays the CPU it asks for', () => {
+    expect(summary(FACTS.macIntel, { providers: coreml({ requireNeuralEngine: false }) }).chain[0]).toEqual({
+      ort: { name: 'coreml', coreMlFlags: 0x010 },
+      device: 'gpu',
+      note: 'Intel Macs have no Neural Engine: Core ML can use only the GPU and the CPU',
+    });
+    expect(summary(FACTS.macIntel, { providers: coreml({ computeUnits: 'cpuOnly' }) }).chain[0]).toEqual({ ort: { name: 'coreml', coreMlFlags: 0x015 }, device: 'cpu' });
+  });
+
+  it("is skipped under requireFullOffload or fallback: 'none', which refuse a graph run on the CPU provider", () => {
+    expect(planProviders(FACTS.macIntel, { providers: coreml(), requireFullOffload: true }).skipped).toEqual([{ provider: 'coreml', reason: `${NO_ANE}, which requireFullOffload refuses` }]);
+    const none = planProviders(FACTS.macIntel, { only: ['coreml'], fallback: 'none' });
+    expect(none.chain).toEqual([]);
+    expect(none.skipped).toEqual([{ provider: 'coreml', reason: `${NO_ANE}, which fallback: 'none' refuses` }]);
+    // Without the Neural Engine flag Core ML can still take the graph (on the GPU): kept.
+    expect(planProviders(FACTS.macIntel, { providers: coreml({ requireNeuralEngine: false }), requireFullOffload: true }).chain.map((p) => `${p.name}/${p.device}`)).toEqual(['coreml/gpu', 'cpu/cpu']);
+  });
+
+  it('Apple silicon is unchanged: Core ML is an NPU provider', () => {
+    expect(summary(FACTS.macArm, { providers: coreml(), requireFullOffload: true }).chain[0]).toEqual({ ort: { name: 'coreml', coreMlFlags: 0x014 }, device: 'npu' });
   });
 });
