@@ -79,6 +79,25 @@ export function oneLine(error: unknown, flags: Readonly<Record<string, string>> 
 }
 
 
+/** Longest run of non-space characters an error line shows whole. */
+export const MAX_ERROR_WORD = 200;
+
+/**
+ * `line` with each run of more than {@link MAX_ERROR_WORD} non-space characters (a value quoted
+ * back, such as a 15 KB `--model` path, which a message may even quote twice) cut to its start
+ * and end around the count of characters left out, so an error stays a line one can read.
+ * Surrogate pairs are never split.
+ */
+export function shortenLongWords(line: string, max = MAX_ERROR_WORD): string {
+  return line.replace(new RegExp(`\\S{${max + 1},}`, 'g'), (word) => {
+    let head = word.slice(0, max - 60);
+    if (/[\uD800-\uDBFF]$/.test(head)) head = head.slice(0, -1);
+    let tail = word.slice(-40);
+    if (/^[\uDC00-\uDFFF]/.test(tail)) tail = tail.slice(1);
+    return `${head}…(${word.length - head.length - tail.length} characters)…${tail}`;
+  });
+}
+
 /**
  * The request field that names each kind of component only a flag can name (no runtime default
  * stands in for them), by the kind in core's stage name for its entry's `create` (`sampler

@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { EXIT, exitCodeOf, EVAL_FLAGS, generateFlags, oneLine, UsageError } from './errors.js';
+import { EXIT, exitCodeOf, EVAL_FLAGS, generateFlags, oneLine, shortenLongWords, UsageError } from './errors.js';
 import type { CliIo } from './io.js';
 import { terminalSafe } from './output/terminal-text.js';
 import { didYouMean } from './args/suggest.js';
@@ -51,7 +51,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     return await command(rest, io);
   } catch (error) {
     const code = exitCodeOf(error);
-    const line = `weft: ${oneLine(error, name === 'generate' || name === 'demo' ? generateFlags(rest) : name === 'eval' ? EVAL_FLAGS : {})}\n`;
+    // A value quoted back whole (a 15 KB path) would bury the message: long runs are shortened.
+    const line = `weft: ${shortenLongWords(oneLine(error, name === 'generate' || name === 'demo' ? generateFlags(rest) : name === 'eval' ? EVAL_FLAGS : {}))}\n`;
     // The line may quote what a model folder holds (a chat template, a token): on a terminal,
     // controls are shown as the generated text's are.
     io.stderr.write(io.stderr.isTTY === true ? terminalSafe(line.slice(0, -1)) + '\n' : line);

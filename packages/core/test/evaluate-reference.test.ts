@@ -145,7 +145,7 @@ describe('model.evaluate on input it cannot score', () => {
     ['a negative id', { inputIds: [1, -1] }, /\(inputIds\[1\] is -1\)/, 'inputIds'],
     ['a fractional id', { inputIds: [1, 40.5] }, /\(inputIds\[1\] is 40\.5\)/, 'inputIds'],
     ['an id as a string', { inputIds: [1, '40'] }, /\(inputIds\[1\] is "40"\)/, 'inputIds'],
-    ['a hole in the list', { inputIds: [1, , 40] }, /\(inputIds\[1\] is undefined\)/, 'inputIds'],
+    ['a hole in the list', { inputIds: [1, , 40] }, /\(inputIds\[1\] is missing: the array has a hole there\)/, 'inputIds'],
     ['a prefill of every token', { inputIds: [1, 40, 50], prefillTokens: 3 }, /^prefillTokens must be an integer in \[1, 2\] \(got 3\)/, 'prefillTokens'],
     ['a prefill of 0', { inputIds: [1, 40, 50], prefillTokens: 0 }, /\(got 0\)/, 'prefillTokens'],
     ['a prefill given as a string', { inputIds: [1, 40, 50], prefillTokens: '2' }, /\(got "2"\)/, 'prefillTokens'],

@@ -217,7 +217,7 @@ describe('bad requests', () => {
   it.each([
     [undefined, /evaluate takes a request object/],
     [[1, 2, 3], /evaluate takes a request object, e\.g\. \{ inputIds: .* \(not the ids themselves\)/],
-    [{}, /inputIds must be a list of token ids \(got undefined\)/],
+    [{}, /^evaluate needs inputIds, the token ids to score, e\.g\. \{ inputIds: model\.tokenizer\.encode\(text\) \}\.$/],
     [{ inputIds: 'abc' }, /inputIds must be a list of token ids \(got "abc"\)/],
     [{ inputIds: new Set([1, 2]) }, /inputIds must be a list of token ids/],
     [{ inputIds: [1, 2, 3], prefill: 2 }, /^the evaluate request has no option "prefill" \(it takes inputIds, prefillTokens, kv, router, signal\)/],

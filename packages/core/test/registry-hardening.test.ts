@@ -210,7 +210,7 @@ describe('resolve', () => {
     expect(AdapterResolutionError.isInstance(error)).toBe(true);
     expect((error as AdapterResolutionError).rejections).toEqual([
       { name: 'a', reason: 'accept() threw: probe exploded' },
-      { name: 'b', reason: 'accept() threw: [object Object]' },
+      { name: 'b', reason: 'accept() threw: an object, not an Error ({})' },
     ]);
   });
 

@@ -30,7 +30,7 @@ export function applyRouter(
   const positions = storeSlotPositions(kv, context.layout.numKvHeads);
   const cacheLength = storeLength(kv);
   const heads = context.layout.numKvHeads;
-  const stage = `router "${router.value.name}" select`;
+  const stage = `router "${router.name}" select`;
   // Checked inside the stage: a selection whose property reads throw names the router too.
   const selection = runStage(router.owner, stage, () => {
     const chosen: unknown = synchronousResult(router.owner, stage, router.value.select({
@@ -51,10 +51,10 @@ export function applyRouter(
   });
   if (!selection) return;
   if (selection.kind === 'per-head' && context.padded) {
-    throw new InvalidOptionsError(`The router "${router.value.name}" selects per head, which needs prompts of equal length (no left padding).`, { option: 'router' });
+    throw new InvalidOptionsError(`The router "${router.name}" selects per head, which needs prompts of equal length (no left padding).`, { option: 'router' });
   }
   if (!store.retain) {
-    throw new InvalidOptionsError(`The KV store "${store.name}" cannot evict positions, so it cannot be used with the router "${router.value.name}".`, { option: 'router' });
+    throw new InvalidOptionsError(`The KV store "${kv.name}" cannot evict positions, so it cannot be used with the router "${router.name}".`, { option: 'router' });
   }
   runStage(kv.owner, 'kv retain', () => store.retain!(selection));
 }

@@ -1,7 +1,8 @@
 import { ContextOverflowError } from '../errors/context-overflow-error.js';
 import { BackendError } from '../errors/backend-error.js';
 import { quoteValue } from '../util/describe-cause.js';
-import { checkKnownKeys } from '../util/known-keys.js';
+import { isArray, readItem, readLength, readRequest } from './read-request.js';
+import { checkSignal } from './request-limits.js';
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import type { BackendTensor } from '../spec/backend.js';
 import type { ActiveSession } from '../backend/session-pool.js';
@@ -61,7 +62,41 @@ export interface PerplexityRequest {
 
 /** Every field of a `PerplexityRequest` (a record, so the compiler checks none is missing). */
 const PERPLEXITY_REQUEST_FIELDS: Record<keyof PerplexityRequest, true> = { inputIds: true, prefillTokens: true, kv: true, router: true, signal: true };
-const PERPLEXITY_REQUEST_KEYS: readonly string[] = Object.keys(PERPLEXITY_REQUEST_FIELDS);
+const PERPLEXITY_REQUEST_KEYS = Object.keys(PERPLEXITY_REQUEST_FIELDS) as (keyof PerplexityRequest)[];
+
+/**
+ * `inputIds` read once into a plain list of at least two vocabulary ids that fits the context. A
+ * list longer than the context is refused before its ids are read, and reading stops at the first
+ * id that is not one, so a huge or sparse array costs nothing.
+ */
+function readIds(given: unknown, vocabSize: number, contextLength: number): number[] {
+  const typed = ArrayBuffer.isView(given) && !(given instanceof DataView);
+  if (given === undefined || !(typed || isArray(given, 'inputIds'))) {
+    throw new InvalidOptionsError(
+      given === undefined
+        ? 'evaluate needs inputIds, the token ids to score, e.g. { inputIds: model.tokenizer.encode(text) }.'
+        : `inputIds must be a list of token ids (got ${quoteValue(given)}).`,
+      { option: 'inputIds' },
+    );
+  }
+  const list = given as ArrayLike<unknown>;
+  const n = readLength(list, 'inputIds');
+  if (n < 2) {
+    throw new InvalidOptionsError(`Perplexity needs at least two tokens (got ${n}): the first is context only, each later one is scored.`, { option: 'inputIds' });
+  }
+  if (n > contextLength) {
+    throw new ContextOverflowError(`The text has ${n} tokens but the model's context is ${contextLength}.`, { promptTokens: n, contextLength });
+  }
+  const ids = new Array<number>(n);
+  for (let i = 0; i < n; i++) {
+    const id = readItem(list, i, 'inputIds');
+    if (!(typeof id === 'number' && Number.isInteger(id) && id >= 0 && id < vocabSize)) {
+      throw new InvalidOptionsError(`inputIds must be integers in [0, ${vocabSize}) (inputIds[${i}] is ${id === undefined ? 'missing: the array has a hole there' : quoteValue(id)}).`, { option: 'inputIds' });
+    }
+    ids[i] = id;
+  }
+  return ids;
+}
 
 /**
  * Perplexity of `inputIds` through the same incremental path generation uses: a prefill of the
@@ -69,38 +104,19 @@ const PERPLEXITY_REQUEST_KEYS: readonly string[] = Object.keys(PERPLEXITY_REQUES
  * runtime's `beforeForward` hooks run before each forward pass, as in generation (graph inputs a
  * plugin feeds); the other hooks do not: the model's own logits are scored.
  */
-export async function evaluatePerplexity(ctx: GenerationContext, request: PerplexityRequest): Promise<PerplexityResult> {
-  if (typeof request !== 'object' || request === null || Array.isArray(request) || ArrayBuffer.isView(request)) {
-    throw new InvalidOptionsError('evaluate takes a request object, e.g. { inputIds: model.tokenizer.encode(text) } (not the ids themselves).', { option: 'inputIds' });
-  }
-  checkKnownKeys(request, PERPLEXITY_REQUEST_KEYS, 'the evaluate request', '');
-  const given = request.inputIds as unknown;
-  if (!Array.isArray(given) && !(ArrayBuffer.isView(given) && !(given instanceof DataView))) {
-    throw new InvalidOptionsError(`inputIds must be a list of token ids (got ${quoteValue(given)}).`, { option: 'inputIds' });
-  }
-  const ids = Array.from(given as ArrayLike<number>);
+export async function evaluatePerplexity(ctx: GenerationContext, given: PerplexityRequest): Promise<PerplexityResult> {
+  // Each field read once, here: the evaluation never reads the caller's object again.
+  const request = readRequest<PerplexityRequest>(given, PERPLEXITY_REQUEST_KEYS, 'the evaluate request', () =>
+    new InvalidOptionsError('evaluate takes a request object, e.g. { inputIds: model.tokenizer.encode(text) } (not the ids themselves).', { option: 'inputIds' }),
+  );
+  const ids = readIds(request.inputIds, ctx.config.vocabSize, ctx.config.maxPositions);
   const n = ids.length;
-  if (n < 2) {
-    throw new InvalidOptionsError(`Perplexity needs at least two tokens (got ${n}): the first is context only, each later one is scored.`, { option: 'inputIds' });
-  }
-  const bad = ids.findIndex((id) => !Number.isInteger(id) || id < 0 || id >= ctx.config.vocabSize);
-  if (bad >= 0) {
-    throw new InvalidOptionsError(`inputIds must be integers in [0, ${ctx.config.vocabSize}) (inputIds[${bad}] is ${quoteValue(ids[bad])}).`, { option: 'inputIds' });
-  }
-  if (n > ctx.config.maxPositions) {
-    throw new ContextOverflowError(`The text has ${n} tokens but the model's context is ${ctx.config.maxPositions}.`, {
-      promptTokens: n,
-      contextLength: ctx.config.maxPositions,
-    });
-  }
   const prefill = request.prefillTokens ?? 1;
   if (!Number.isInteger(prefill) || prefill < 1 || prefill >= n) {
     throw new InvalidOptionsError(`prefillTokens must be an integer in [1, ${n - 1}] (got ${quoteValue(request.prefillTokens)}).`, { option: 'prefillTokens' });
   }
   const { signal } = request;
-  if (signal !== undefined && typeof (signal as { aborted?: unknown } | null)?.aborted !== 'boolean') {
-    throw new InvalidOptionsError('signal must be an AbortSignal (e.g. new AbortController().signal).', { option: 'signal' });
-  }
+  checkSignal(signal);
   const { layout } = ctx;
   const components = resolveComponents(ctx.registry, {
     ...(request.kv === undefined ? {} : { kv: request.kv }),
@@ -187,7 +203,7 @@ export async function evaluatePerplexity(ctx: GenerationContext, request: Perple
       const seq = logitsTensor.dims[1]!;
       if (router?.value.observe) {
         const last = logits.slice((seq - 1) * vocab, seq * vocab);
-        runStage(router.owner, `router "${router.value.name}" observe`, () =>
+        runStage(router.owner, `router "${router.name}" observe`, () =>
           router.value.observe!({ step, batchSize: 1, inputIds: [fed], logits: [last], outputs, layout, padding: ONE_ROW_UNPADDED, active: ONE_ROW_ACTIVE }),
         );
       }

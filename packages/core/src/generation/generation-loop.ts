@@ -8,7 +8,7 @@ import type { DoneEvent, FinishReason, GenerationEvent, RowResult, TokenEvent } 
 import type { GenerationRequest } from '../spec/request.js';
 import type { GenerationContext } from './generation-context.js';
 import type { OwnedHooks } from '../runtime/tokens.js';
-import { promptIds } from './prompt-ids.js';
+import { promptIds, readGenerationRequest } from './prompt-ids.js';
 import { requestLimits } from './request-limits.js';
 import { resolveComponents } from './resolve-components.js';
 import { RowState } from './row-state.js';
@@ -57,13 +57,15 @@ export function generationLoop(context: GenerationContext, request: GenerationRe
 
 async function runGeneration(
   ctx: GenerationContext,
-  request: GenerationRequest,
+  given: GenerationRequest,
   out: Subscriber<GenerationEvent>,
   run: { cancelled: boolean },
 ): Promise<void> {
   const started = performance.now();
   const { layout, tokenizer, generationConfig, hooks, sessions } = ctx;
   const vocab = ctx.config.vocabSize;
+  // Each field read once, here: the run never reads the caller's object again.
+  const request = readGenerationRequest(given);
   const prompts = promptIds(request, tokenizer, vocab, ctx.config.maxPositions);
   // A static batch-1 export: onnxruntime would refuse a batch of several rows at the first run.
   if (ctx.batchOfOne && prompts.length > 1) {
@@ -94,6 +96,7 @@ async function runGeneration(
   let activeRows: readonly boolean[] = Object.freeze(rows.map(() => true));
   const stages = stageHooks(hooks);
   const emitMetrics = request.metrics !== false;
+  const signal = request.signal;
   const stepMs: number[] = [];
   /** Tokens fed so far, padding included: the absolute index of the next token. */
   let seen = 0;
@@ -151,7 +154,6 @@ async function runGeneration(
     active = untried = ctx.failover ? await sessions.acquire() : sessions.current;
     disposeTensors = active.session.garbageCollectedTensors !== true;
     if (layout.logitsToKeep) keepLast = sharedKeepLastLogits(active.session, layout);
-    const store = components.kv.value;
     const router = components.router;
     const positionMode = router?.value.positions ?? 'absolute';
     // Unless decoding is plain greedy, picking a token rewrites logits: it works on a copy so the raw
@@ -182,7 +184,7 @@ async function runGeneration(
     const half = halfCacheBridge(layout, components.kv, router, rerotation !== undefined);
     const storeLayout = half?.layout ?? layout;
     if (layout.hasPast) storeBegin(components.kv, { layout: storeLayout, batchSize: batch, session: active.session, padding: pads });
-    out.next({ type: 'start', backend: active.backend, rejectedBackends: ctx.rejectedBackends, batchSize: batch, promptIds: prompts, kv: store.name });
+    out.next({ type: 'start', backend: active.backend, rejectedBackends: ctx.rejectedBackends, batchSize: batch, promptIds: prompts, kv: components.kv.name });
     // A subscriber that stopped at `start` (e.g. `take(1)`) unsubscribed before the teardown was
     // registered: skip the forward pass it no longer wants.
     if (out.closed) return;
@@ -192,7 +194,7 @@ async function runGeneration(
     let tokens: number[][] = history.map((h) => h.slice());
     for (let step = 0; ; step++) {
       if (run.cancelled) return;
-      if (request.signal?.aborted) {
+      if (signal?.aborted) {
         for (const row of rows) flush(out, row, row.finish('abort'));
         break;
       }
@@ -270,7 +272,7 @@ async function runGeneration(
       }
       if (run.cancelled) return;
       // Aborted during the forward pass: its tokens are not emitted.
-      if (request.signal?.aborted) {
+      if (signal?.aborted) {
         for (const row of rows) flush(out, row, row.finish('abort'));
         break;
       }
@@ -292,11 +294,11 @@ async function runGeneration(
       if (observed) {
         const observation = { step, batchSize: batch, inputIds: feedIds, logits, outputs, layout, padding: pads, active: activeRows };
         for (const a of components.analyzers) {
-          const data = runStage(a.owner, `analyzer "${a.value.name}"`, () => a.value.observe(observation));
-          if (data !== undefined) out.next({ type: 'analysis', analyzer: a.value.name, step, data });
-          if (importance === undefined && a.value.importance) importance = runStage(a.owner, `analyzer "${a.value.name}" importance`, () => a.value.importance!());
+          const data = runStage(a.owner, `analyzer "${a.name}"`, () => a.value.observe(observation));
+          if (data !== undefined) out.next({ type: 'analysis', analyzer: a.name, step, data });
+          if (importance === undefined && a.value.importance) importance = runStage(a.owner, `analyzer "${a.name}" importance`, () => a.value.importance!());
         }
-        if (router?.value.observe) runStage(router.owner, `router "${router.value.name}" observe`, () => router.value.observe!(observation));
+        if (router?.value.observe) runStage(router.owner, `router "${router.name}" observe`, () => router.value.observe!(observation));
         for (const h of afterForwardHooks) runStage(h.owner, 'afterForward', () => h.hooks.afterForward!(observation));
       }
       seen += feedIds[0]!.length;

@@ -55,16 +55,16 @@ export function nextTokens(rows: readonly RowState[], logits: readonly Float32Ar
     const l = logits[r]!.slice();
     const lc: LogitsContext = { row: r, step: ctx.step, promptIds: ctx.prompts[r]!, generatedIds: row.generated };
     if (sampling.repetitionPenalty !== 1) penalizeDistinct(l, distinctIds(row, ctx.prompts[r]!), sampling.repetitionPenalty);
-    for (const p of components.processors) runStage(p.owner, `logits processor "${p.value.name}"`, () => p.value.process(l, lc));
+    for (const p of components.processors) runStage(p.owner, `logits processor "${p.name}"`, () => p.value.process(l, lc));
     for (let i = 0; i < hooks.length; i++) {
       const h = hooks[i]!;
       runStage(h.owner, 'processLogits', () => h.hooks.processLogits!(l, lc));
     }
     const sampler = components.sampler;
     if (sampler) {
-      const id = runStage(sampler.owner, `sampler "${sampler.value.name}"`, () => pickToken(l, sampling, ctx.random, lc, sampler.value));
+      const id = runStage(sampler.owner, `sampler "${sampler.name}"`, () => pickToken(l, sampling, ctx.random, lc, sampler.value));
       if (!Number.isInteger(id) || id < 0 || id >= ctx.vocab) {
-        throw new PluginError(sampler.owner, `sampler "${sampler.value.name}"`, `returned ${quoteValue(id)}, not a token id in [0, ${ctx.vocab}).`);
+        throw new PluginError(sampler.owner, `sampler "${sampler.name}"`, `returned ${quoteValue(id)}, not a token id in [0, ${ctx.vocab}).`);
       }
       picked.push(id);
       continue;
@@ -103,7 +103,7 @@ function noFiniteLogit(row: number, ctx: NextTokenContext, raw?: Float32Array): 
   if (raw === undefined || !(raw[argmax(raw)]! > -Infinity)) {
     return new BackendError(`The model returned no finite logit for ${where} (every value is NaN or -Infinity); the backend or the graph is at fault.`);
   }
-  const processors = ctx.components.processors.map((p) => `"${p.value.name}"`);
+  const processors = ctx.components.processors.map((p) => `"${p.name}"`);
   const hooks = ctx.hooks.map((h) => `"${h.owner}"`);
   return new InvalidOptionsError(
     `No token is left to pick for ${where}: every logit is -Infinity or NaN after the repetition penalty` +

@@ -2,7 +2,7 @@ import { ContextOverflowError } from '../errors/context-overflow-error.js';
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import type { GenerationRequest } from '../spec/request.js';
 import { quoteValue } from '../util/describe-cause.js';
-import { checkKnownKeys } from '../util/known-keys.js';
+import { isArray, peekList, readGuarded, readItem, readLength, readList, readRequest, type Peeked } from './read-request.js';
 import { leadingSpecialIds } from '../tokenizer/leading-special-ids.js';
 import type { ChatMessage, Tokenizer } from '../spec/tokenizer.js';
 
@@ -12,19 +12,25 @@ const REQUEST_FIELDS: Record<keyof GenerationRequest, true> = {
   repetitionPenalty: true, seed: true, ignoreEos: true, stop: true, signal: true, kv: true, router: true, processors: true,
   analyzers: true, sampler: true, metrics: true,
 };
-const REQUEST_KEYS: readonly string[] = Object.keys(REQUEST_FIELDS);
+const REQUEST_KEYS = Object.keys(REQUEST_FIELDS) as (keyof GenerationRequest)[];
+
+/**
+ * The request as the run reads it: each field read once into a plain object (see `readRequest`),
+ * after checking that it is an object whose keys are all fields of a `GenerationRequest`.
+ */
+export function readGenerationRequest(request: unknown): GenerationRequest {
+  return readRequest<GenerationRequest>(request, REQUEST_KEYS, 'the generation request', () =>
+    new InvalidOptionsError(`generate takes a request object such as { prompt: 'Once upon a time' } (got ${quoteValue(request)}).`, { option: 'request' }),
+  );
+}
 
 /**
  * Turns `prompt`, `messages` or `inputIds` into one id list per batch row. `prompt` applies the
  * tokenizer's special-token rules; chat prompts are encoded without adding specials when the
- * template already writes the BOS token; `inputIds` are used exactly as given.
+ * template already writes the BOS token; `inputIds` are used exactly as given. `request` is what
+ * {@link readGenerationRequest} read; lists in it are read here, each item once.
  */
 export function promptIds(request: GenerationRequest, tokenizer: Tokenizer, vocabSize: number, contextLength = Infinity): number[][] {
-  if (typeof request !== 'object' || request === null || Array.isArray(request)) {
-    throw new InvalidOptionsError(`generate takes a request object such as { prompt: 'Once upon a time' } (got ${quoteValue(request)}).`, { option: 'request' });
-  }
-  // First: a misspelled option (`max_tokens`) would otherwise be ignored without a word.
-  checkKnownKeys(request, REQUEST_KEYS, 'the generation request', '');
   const hasPrompt = request.prompt !== undefined;
   const hasMessages = request.messages !== undefined;
   const hasIds = request.inputIds !== undefined;
@@ -36,7 +42,7 @@ export function promptIds(request: GenerationRequest, tokenizer: Tokenizer, voca
     });
   }
   let rows: number[][];
-  if (hasIds) rows = idRows(request.inputIds!, vocabSize);
+  if (hasIds) rows = idRows(request.inputIds!, vocabSize, contextLength);
   else if (hasPrompt) rows = promptRows(request.prompt!, tokenizer, contextLength);
   else rows = chatRows(request.messages!, tokenizer, contextLength);
   if (rows.length === 0) throw new InvalidOptionsError('The request has no prompts.', { option: 'prompt' });
@@ -46,38 +52,58 @@ export function promptIds(request: GenerationRequest, tokenizer: Tokenizer, voca
   return rows;
 }
 
-/** `inputIds` as given (one row or several), checked to be ids of the vocabulary, and copied. */
-function idRows(ids: NonNullable<GenerationRequest['inputIds']>, vocabSize: number): number[][] {
-  if (!isIdList(ids)) throw badIds(vocabSize);
-  const nested = (ids.length > 0 && isIdList(ids[0]) ? ids : [ids]) as readonly (readonly number[])[];
-  const rows: number[][] = [];
-  for (const listed of nested) {
-    if (!isIdList(listed)) throw badIds(vocabSize);
-    // Typed arrays (e.g. Int32Array from another tokenizer) become plain lists.
-    const row = Array.isArray(listed) ? listed : Array.from(listed as ArrayLike<number>);
-    // Plain loops: this runs once per request, cold, on the path to the first token.
-    for (let i = 0; i < row.length; i++) {
-      const id = row[i]!;
-      // An integer in [0, vocabSize): NaN, fractions, negatives and non-numbers all fail one of these.
-      if (!(typeof id === 'number' && id >= 0 && id < vocabSize && Math.floor(id) === id)) throw badIds(vocabSize);
-    }
-    rows.push(row.slice());
-  }
-  return rows;
+/**
+ * `inputIds` as given (one row or several), checked to be ids of the vocabulary, and copied: each
+ * id read once. A row as long as the context is refused before its ids are read (the run would
+ * refuse it anyway), so a huge or sparse array costs nothing.
+ */
+function idRows(ids: unknown, vocabSize: number, contextLength: number): number[][] {
+  if (isTypedIds(ids)) return [idRow(ids, vocabSize, contextLength)];
+  const peeked = peekList(ids, 'inputIds');
+  if (peeked === undefined) throw badIds(vocabSize);
+  // A list of lists (or of typed arrays) is a batch; the first item tells. Its length and first
+  // item are read once, here, and not again.
+  const { first } = peeked;
+  if (isTypedIds(first) || isArray(first, 'inputIds')) return readList(ids, 'inputIds', (row) => idRow(row, vocabSize, contextLength), peeked)!;
+  return [idRow(ids, vocabSize, contextLength, peeked)];
 }
 
-/** A plain array or a typed array of numbers (not a DataView). */
-function isIdList(value: unknown): boolean {
-  return Array.isArray(value) || (ArrayBuffer.isView(value) && !(value instanceof DataView));
+/** One row of ids: a plain array or a typed array of vocabulary ids, copied into a plain array. */
+function idRow(row: unknown, vocabSize: number, contextLength: number, peeked?: Peeked): number[] {
+  if (!(peeked !== undefined || isTypedIds(row) || isArray(row, 'inputIds'))) throw badIds(vocabSize);
+  const list = row as ArrayLike<unknown>;
+  const length = peeked?.length ?? readLength(list, 'inputIds');
+  if (length >= contextLength) {
+    throw new ContextOverflowError(`The prompt has ${length} tokens but the model's context is ${contextLength}; shorten the prompt.`, { promptTokens: length, contextLength });
+  }
+  // Plain loops: this runs once per request, cold, on the path to the first token.
+  const copy = new Array<number>(length);
+  for (let i = 0; i < length; i++) {
+    const id = i === 0 && peeked !== undefined ? peeked.first : readItem(list, i, 'inputIds');
+    // An integer in [0, vocabSize): NaN, fractions, negatives, holes and non-numbers all fail one of these.
+    if (!(typeof id === 'number' && id >= 0 && id < vocabSize && Math.floor(id) === id)) throw badIds(vocabSize);
+    copy[i] = id;
+  }
+  return copy;
+}
+
+/** A typed array of numbers (e.g. Int32Array from another tokenizer; not a DataView). */
+function isTypedIds(value: unknown): value is ArrayLike<unknown> {
+  return ArrayBuffer.isView(value) && !(value instanceof DataView);
 }
 
 function badIds(vocabSize: number): InvalidOptionsError {
   return new InvalidOptionsError(`inputIds must be integers in [0, ${vocabSize}).`, { option: 'inputIds' });
 }
 
-function promptRows(prompt: NonNullable<GenerationRequest['prompt']>, tokenizer: Tokenizer, contextLength: number): number[][] {
-  const prompts = typeof prompt === 'string' ? [prompt] : Array.isArray(prompt) ? prompt : undefined;
-  if (prompts === undefined || prompts.some((p) => typeof p !== 'string')) throw new InvalidOptionsError('prompt must be a string or an array of strings.', { option: 'prompt' });
+function promptRows(prompt: unknown, tokenizer: Tokenizer, contextLength: number): number[][] {
+  const badPrompt = (): InvalidOptionsError => new InvalidOptionsError('prompt must be a string or an array of strings.', { option: 'prompt' });
+  // Every item read once and checked before any is encoded; a hole is not a string.
+  const prompts = typeof prompt === 'string' ? [prompt] : readList(prompt, 'prompt', (p) => {
+    if (typeof p !== 'string') throw badPrompt();
+    return p;
+  });
+  if (prompts === undefined) throw badPrompt();
   return prompts.map((p) => {
     refuseCertainOverflow(p, tokenizer, contextLength);
     return tokenizer.encode(p);
@@ -128,18 +154,47 @@ export function tokensAtLeast(text: string, tokenizer: Tokenizer, stopAt = Infin
   return atLeast;
 }
 
-function chatRows(list: NonNullable<GenerationRequest['messages']>, tokenizer: Tokenizer, contextLength: number): number[][] {
-  if (!Array.isArray(list)) throw new InvalidOptionsError('messages must be a list of { role, content } objects with string fields.', { option: 'messages' });
-  const conversations = (list.length > 0 && Array.isArray(list[0]) ? list : [list]) as readonly (readonly ChatMessage[])[];
+function chatRows(list: unknown, tokenizer: Tokenizer, contextLength: number): number[][] {
+  const peeked = peekList(list, 'messages');
+  if (peeked === undefined) throw badMessages();
+  // A list of lists is a batch of conversations; the first item tells. Every conversation is read
+  // and checked before any is rendered.
+  const conversations = isArray(peeked.first, 'messages') ? readList(list, 'messages', (conversation) => readConversation(conversation), peeked)! : [readConversation(list, peeked)];
   return conversations.map((messages) => {
-    if (!Array.isArray(messages) || messages.some((m) => typeof m?.role !== 'string' || typeof m?.content !== 'string')) {
-      throw new InvalidOptionsError('messages must be a list of { role, content } objects with string fields.', { option: 'messages' });
-    }
-    if (messages.length === 0) throw new InvalidOptionsError('messages must hold at least one { role, content } message.', { option: 'messages' });
     const text = tokenizer.applyChatTemplate(messages, { addGenerationPrompt: true });
     refuseCertainOverflow(text, tokenizer, contextLength);
     return chatPromptIds(text, tokenizer);
   });
+}
+
+const badMessages = (): InvalidOptionsError =>
+  new InvalidOptionsError('messages must be a list of { role, content } objects with string fields.', { option: 'messages' });
+
+/** One conversation: a non-empty list of messages, each read once. */
+function readConversation(value: unknown, peeked?: Peeked): ChatMessage[] {
+  const messages = readList(value, 'messages', readMessage, peeked);
+  if (messages === undefined) throw badMessages();
+  if (messages.length === 0) throw new InvalidOptionsError('messages must hold at least one { role, content } message.', { option: 'messages' });
+  return messages;
+}
+
+/**
+ * A message copied once: its own fields (a template may read more than role and content) with
+ * `role` and `content` read as `message.role` and `message.content`, so the template renders
+ * exactly what was checked.
+ */
+function readMessage(value: unknown): ChatMessage {
+  if (typeof value !== 'object' || value === null) throw badMessages();
+  const message = readGuarded('a message', 'messages', () => {
+    const m = value as { readonly role?: unknown; readonly content?: unknown };
+    const copy: { role?: unknown; content?: unknown } = { ...m };
+    // Inherited or non-enumerable ones, which the copy lacks, are read as before.
+    if (!Object.hasOwn(copy, 'role')) copy.role = m.role;
+    if (!Object.hasOwn(copy, 'content')) copy.content = m.content;
+    return copy;
+  });
+  if (typeof message.role !== 'string' || typeof message.content !== 'string') throw badMessages();
+  return message as ChatMessage;
 }
 
 /**

@@ -2,6 +2,7 @@ import { ContextOverflowError } from '../errors/context-overflow-error.js';
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import { quoteValue } from '../util/describe-cause.js';
 import type { GenerationRequest } from '../spec/request.js';
+import { readGuarded, readList } from './read-request.js';
 
 const NO_STOP: readonly string[] = Object.freeze([]);
 
@@ -9,6 +10,13 @@ const badStop = (): InvalidOptionsError => new InvalidOptionsError('stop must be
 
 /** A high surrogate not followed by a low one, or a low one not preceded by a high one. */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Throws an `InvalidOptionsError` unless `signal` is undefined or reads as an AbortSignal (a boolean `aborted`). */
+export function checkSignal(signal: unknown): void {
+  if (signal === undefined) return;
+  const aborted = readGuarded('signal.aborted', 'signal', () => (signal as { aborted?: unknown } | null)?.aborted);
+  if (typeof aborted !== 'boolean') throw new InvalidOptionsError('signal must be an AbortSignal (e.g. new AbortController().signal).', { option: 'signal' });
+}
 
 /** Default number of new tokens when a request does not say. */
 export const DEFAULT_MAX_TOKENS = 256;
@@ -26,24 +34,25 @@ export function requestLimits(
   if (!Number.isInteger(max) || max < 1) {
     throw new InvalidOptionsError(`maxTokens must be an integer >= 1 (got ${quoteValue(request.maxTokens)}).`, { option: 'maxTokens' });
   }
-  const stop = request.stop === undefined ? NO_STOP : request.stop;
-  if (!Array.isArray(stop)) throw badStop();
-  for (let i = 0; i < stop.length; i++) {
-    const s: unknown = stop[i];
-    if (typeof s !== 'string' || s.length === 0) throw badStop();
-    // Half of a character (e.g. of an emoji) would cut the text inside that character.
-    if (LONE_SURROGATE.test(s)) {
-      throw new InvalidOptionsError(`stop[${i}] holds half of a UTF-16 surrogate pair (part of a character such as an emoji); give whole characters.`, { option: 'stop' });
-    }
-  }
+  // Each entry read once (a copy: the matcher uses exactly what was checked); a hole is no string.
+  const stop =
+    request.stop === undefined
+      ? NO_STOP
+      : readList(request.stop, 'stop', (s, i) => {
+          if (typeof s !== 'string' || s.length === 0) throw badStop();
+          // Half of a character (e.g. of an emoji) would cut the text inside that character.
+          if (LONE_SURROGATE.test(s)) {
+            throw new InvalidOptionsError(`stop[${i}] holds half of a UTF-16 surrogate pair (part of a character such as an emoji); give whole characters.`, { option: 'stop' });
+          }
+          return s;
+        });
+  if (stop === undefined) throw badStop();
   const ignoreEos = request.ignoreEos === undefined ? false : request.ignoreEos;
   if (typeof ignoreEos !== 'boolean') {
     throw new InvalidOptionsError(`ignoreEos must be true or false (got ${quoteValue(request.ignoreEos)}).`, { option: 'ignoreEos' });
   }
   const { signal, metrics } = request;
-  if (signal !== undefined && typeof (signal as { aborted?: unknown } | null)?.aborted !== 'boolean') {
-    throw new InvalidOptionsError('signal must be an AbortSignal (e.g. new AbortController().signal).', { option: 'signal' });
-  }
+  checkSignal(signal);
   if (metrics !== undefined && typeof metrics !== 'boolean') {
     throw new InvalidOptionsError(`metrics must be true or false (got ${quoteValue(metrics)}).`, { option: 'metrics' });
   }

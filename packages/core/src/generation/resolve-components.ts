@@ -5,15 +5,23 @@ import type { AttentionRouter } from '../spec/attention-router.js';
 import type { KvCacheStore } from '../spec/kv-cache.js';
 import type { LogitsProcessor, Sampler } from '../spec/logits.js';
 import type { AdapterKind, AdapterKinds, AdapterRegistry, RegisteredEntry } from '../spec/registry.js';
-import type { GenerationRequest, NamedRef } from '../spec/request.js';
+import type { GenerationRequest } from '../spec/request.js';
 import { stageFailure } from './stage-runner.js';
 import { quoteValue } from '../util/describe-cause.js';
+import { WeftError } from '../errors/weft-error.js';
+import { readGuarded, readList } from './read-request.js';
 import { StorePool } from './kv/store-pool.js';
 
 /** A component with the plugin it came from (`request` for instances passed in the request). */
 export interface Owned<T> {
   readonly owner: string;
   readonly value: T;
+  /**
+   * The component's `name`, read once when the run resolved it: what stage names, errors and
+   * events (`analysis`, the `start` event's `kv`) call it. A component a plugin made without a
+   * string name goes by its registry entry's name.
+   */
+  readonly name: string;
 }
 
 /** The per-request components a generation run uses. */
@@ -40,18 +48,18 @@ export function resolveComponents(registry: AdapterRegistry, request: Generation
     const router = defaultRouter(entries);
     return { kv: defaultStore(entries), processors: NONE, analyzers: NONE, sampler: undefined, router, kvPool: entries.kvPool };
   }
-  const processors = list(request.processors, 'processors').map((r) => pick(registry, 'logits-processor', r, isProcessor));
-  const analyzers = list(request.analyzers, 'analyzers').map((r) => pick(registry, 'analyzer', r, isAnalyzer));
-  const sampler = request.sampler === undefined ? undefined : pick(registry, 'sampler', request.sampler, isSampler);
+  const processors = list(request.processors, 'processors', (r, i) => pick(registry, 'logits-processor', r, isProcessor, `processors[${i}]`));
+  const analyzers = list(request.analyzers, 'analyzers', (r, i) => pick(registry, 'analyzer', r, isAnalyzer, `analyzers[${i}]`));
+  const sampler = request.sampler === undefined ? undefined : pick(registry, 'sampler', request.sampler, isSampler, 'sampler');
   // The runtime's defaults for what the request leaves out (looked up once per registry revision).
   const defaults = request.router === undefined || request.kv === undefined ? defaultEntriesOf(registry) : undefined;
   const router = defaults && request.router === undefined
     ? defaultRouter(defaults)
-    : checkRouter(pick(registry, 'attention-router', request.router!, isRouter));
+    : checkRouter(pick(registry, 'attention-router', request.router!, isRouter, 'router'));
   if (defaults && request.kv === undefined) {
     return { kv: defaultStore(defaults), processors, analyzers, sampler, router, kvPool: defaults.kvPool };
   }
-  return { kv: pick(registry, 'kv-cache', request.kv!, isKvStore), processors, analyzers, sampler, router };
+  return { kv: pick(registry, 'kv-cache', request.kv!, isKvStore, 'kv'), processors, analyzers, sampler, router };
 }
 
 /** The store and router entries a request gets for the components it does not name, per registry. */
@@ -98,8 +106,9 @@ function defaultRouter(entries: DefaultEntries): Owned<AttentionRouter> | undefi
 }
 
 function checkRouter(router: Owned<AttentionRouter>): Owned<AttentionRouter> {
-  if (router.value.positions !== undefined && !['absolute', 'cache'].includes(router.value.positions)) {
-    throw new InvalidOptionsError(`The router "${router.value.name}" has an unknown positions mode "${String(router.value.positions)}".`, { option: 'router' });
+  const positions: unknown = readGuarded(`The router "${router.name}"'s positions`, 'router', () => router.value.positions);
+  if (positions !== undefined && positions !== 'absolute' && positions !== 'cache') {
+    throw new InvalidOptionsError(`The router "${router.name}" has an unknown positions mode ${quoteValue(positions)}; use 'absolute', 'cache' or leave it out.`, { option: 'router' });
   }
   return router;
 }
@@ -123,29 +132,49 @@ export const DEFAULT_CAPABILITY = 'default';
  */
 export const REUSABLE_CAPABILITY = 'reusable';
 
-function list<T>(value: readonly T[] | undefined, option: string): readonly T[] {
+/** Each item of a request's list of components, read once (a hole is no component). */
+function list<T>(value: unknown, option: string, item: (value: unknown, index: number) => T): readonly T[] {
   if (value === undefined) return [];
-  if (!Array.isArray(value)) throw new InvalidOptionsError(`${option} must be an array.`, { option });
-  return value;
+  const items = readList(value, option, item);
+  if (items === undefined) throw new InvalidOptionsError(`${option} must be an array (got ${quoteValue(value)}).`, { option });
+  return items;
 }
 
+/**
+ * A component the request names or passes: an instance of the kind (which must have a string
+ * `name`), or a registry entry's new instance. Everything read from the request's value is read
+ * once, here; a getter or proxy trap that throws is an `InvalidOptionsError` naming `where`.
+ */
 function pick<K extends AdapterKind>(
   registry: AdapterRegistry,
   kind: K,
-  ref: NamedRef | AdapterKinds[K],
+  ref: unknown,
   isInstance: (v: unknown) => boolean,
+  where: string,
 ): Owned<AdapterKinds[K]> {
-  if (typeof ref !== 'string' && isInstance(ref)) return checkVersion(kind, { owner: 'request', value: ref as AdapterKinds[K] });
-  if (looksLikeInstance(ref)) {
-    throw new InvalidOptionsError(`The ${kind} ${describedName(ref)}passed in the request is not a valid ${kind}: it needs ${REQUIRED_MEMBERS[kind] ?? 'the members its contract requires'}.`, { option: kind });
+  const read = readGuarded(`The ${kind} passed as ${where}`, where.replace(/\[.*$/, ''), (): { instance: true; name: unknown } | { instance: false; name: unknown; options: unknown } => {
+    if (typeof ref !== 'string' && isInstance(ref)) return { instance: true, name: (ref as { name?: unknown }).name };
+    if (looksLikeInstance(ref)) {
+      throw new InvalidOptionsError(`The ${kind} ${describedName(ref)}passed in the request is not a valid ${kind}: it needs ${REQUIRED_MEMBERS[kind] ?? 'the members its contract requires'}.`, { option: kind });
+    }
+    if (typeof ref === 'string') return { instance: false, name: ref, options: undefined };
+    if (typeof ref !== 'object' || ref === null) return { instance: false, name: undefined, options: undefined };
+    const named = ref as { readonly name?: unknown; readonly options?: unknown };
+    return { instance: false, name: named.name, options: named.options };
+  });
+  if (read.instance) {
+    if (typeof read.name !== 'string') {
+      throw new InvalidOptionsError(
+        `The ${kind} passed in the request (${where}) has ${read.name === undefined ? 'no name' : `the name ${quoteValue(read.name)}`}; give it a string name, which names it in errors and events.`,
+        { option: kind },
+      );
+    }
+    return checkVersion(kind, { owner: 'request', value: ref as AdapterKinds[K], name: read.name });
   }
-  const named = ref as NamedRef;
-  const name = typeof named === 'string' ? named : named?.name;
-  if (typeof name !== 'string') {
-    throw new InvalidOptionsError(`A ${kind} must be a registered name, { name, options }, or an instance.`, { option: kind });
+  if (typeof read.name !== 'string') {
+    throw new InvalidOptionsError(`A ${kind} (${where}) must be a registered name, { name, options }, or an instance (got ${ref === undefined ? 'nothing' : quoteValue(ref)}).`, { option: kind });
   }
-  const options = typeof named === 'string' ? undefined : named.options;
-  return instantiate(kind, registry.resolve(kind, { name }), options, isInstance);
+  return instantiate(kind, registry.resolve(kind, { name: read.name }), read.options as Readonly<Record<string, unknown>> | undefined, isInstance);
 }
 
 /** A new instance from a registered entry, checked to be of its kind. */
@@ -157,12 +186,19 @@ function instantiate<T>(kind: AdapterKind, entry: RegisteredEntry<T>, options: R
     // runStage's error, without building the stage name for every request that succeeds.
     throw stageFailure(entry.owner, `${kind} "${entry.name}" create`, cause);
   }
-  if (!isInstance(value)) {
-    // An async factory: its promise is not used, and its rejection must not go unhandled.
-    if (isObject(value) && typeof value['then'] === 'function') (value as unknown as PromiseLike<unknown>).then(undefined, () => {});
-    throw new InvalidOptionsError(`The ${kind} "${entry.name}" from ${entry.owner} did not create a valid ${kind}.`, { option: kind });
+  let name: unknown;
+  try {
+    if (!isInstance(value)) {
+      // An async factory: its promise is not used, and its rejection must not go unhandled.
+      if (isObject(value) && typeof value['then'] === 'function') (value as unknown as PromiseLike<unknown>).then(undefined, () => {});
+      throw new InvalidOptionsError(`The ${kind} "${entry.name}" from ${entry.owner} did not create a valid ${kind}.`, { option: kind });
+    }
+    name = (value as { name?: unknown }).name;
+  } catch (cause) {
+    if (WeftError.isInstance(cause)) throw cause;
+    throw stageFailure(entry.owner, `${kind} "${entry.name}" create`, cause);
   }
-  return checkVersion(kind, { owner: entry.owner, value });
+  return checkVersion(kind, { owner: entry.owner, value, name: typeof name === 'string' ? name : entry.name });
 }
 
 /** The contract version of stores and routers this core implements. */
@@ -174,12 +210,21 @@ const SPECIFICATION_VERSION = 'v1';
  */
 function checkVersion<T>(kind: AdapterKind, component: Owned<T>): Owned<T> {
   if (kind !== 'kv-cache' && kind !== 'attention-router') return component;
-  const version: unknown = (component.value as { specificationVersion?: unknown }).specificationVersion;
+  const read = (): unknown => (component.value as { specificationVersion?: unknown }).specificationVersion;
+  let version: unknown;
+  if (component.owner === 'request') version = readGuarded(`The ${kind} "${component.name}"'s specificationVersion`, kind, read);
+  else {
+    try {
+      version = read();
+    } catch (cause) {
+      throw stageFailure(component.owner, `${kind} "${component.name}"`, cause);
+    }
+  }
   if (version === undefined || version === SPECIFICATION_VERSION) return component;
   const shown = quoteValue(version);
   throw new PluginError(
     component.owner,
-    `${kind} ${describedName(component.value)}`.trimEnd(),
+    `${kind} "${component.name}"`,
     `it implements specificationVersion ${shown}, but this version of @weft/core supports "${SPECIFICATION_VERSION}" only; use a release of it built for "${SPECIFICATION_VERSION}" (or a @weft/core that supports ${shown}).`,
   );
 }

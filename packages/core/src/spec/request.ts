@@ -9,7 +9,10 @@ export type NamedRef = string | { readonly name: string; readonly options?: Read
 
 /**
  * One generation request. Exactly one of `prompt`, `messages` or `inputIds` is given; arrays of
- * them form a batch that advances in one forward pass per step (left padding).
+ * them form a batch that advances in one forward pass per step (left padding). A run reads each
+ * field, and each item of its lists, once as it starts: a read that throws (a getter, a proxy) is
+ * an `InvalidOptionsError` naming it, and a hole in a list is no value. Component instances
+ * (`kv`, `router`, `processors`, `analyzers`, `sampler`) need a string `name`, read then too.
  */
 export interface GenerationRequest {
   /** Text, encoded with the tokenizer's special-token rules (e.g. BOS). */

@@ -26,7 +26,19 @@ function rawDescription(cause: unknown): string {
   if (cause === null || (typeof cause !== 'object' && typeof cause !== 'function')) return safeString(cause);
   const message = errorMessage(cause);
   if (message !== undefined) return message;
-  return safeString(cause);
+  const text = safeString(cause);
+  // Only the default tag ("[object Object]", its toString absent or failing) says nothing of the
+  // value: say what it is, with its JSON where it has one.
+  return DEFAULT_TAG.test(text) ? plainObject(cause) : text;
+}
+
+/** What `Object.prototype.toString` gives: `[object Object]`, `[object Map]`… */
+const DEFAULT_TAG = /^\[object [^\]]*\]$/;
+
+/** `an object, not an Error ({"code":5})`: a value whose string form is only its tag. Never throws. */
+function plainObject(value: object): string {
+  const json = attempt(() => JSON.stringify(value));
+  return typeof json === 'string' ? `an object, not an Error (${json.length > MAX_CAUSE_LENGTH * 4 ? `${json.slice(0, MAX_CAUSE_LENGTH * 4)}…` : json})` : 'an object, not an Error';
 }
 
 /** The message of an Error-like value, or undefined when it has no usable string message. */

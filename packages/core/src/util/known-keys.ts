@@ -7,7 +7,12 @@ import { InvalidOptionsError } from '../errors/invalid-options-error.js';
  * `option` is `${optionPrefix}.${key}`, or the key alone when the prefix is empty.
  */
 export function checkKnownKeys(options: object, known: readonly string[], where: string, optionPrefix = where): void {
-  for (const key of Object.keys(options)) {
+  checkKeyNames(Object.keys(options), known, where, optionPrefix);
+}
+
+/** {@link checkKnownKeys} for keys already read (e.g. once, from an object whose reads may throw). */
+export function checkKeyNames(keys: readonly string[], known: readonly string[], where: string, optionPrefix = where): void {
+  for (const key of keys) {
     if (!known.includes(key)) {
       const meant = closeKey(key, known);
       throw new InvalidOptionsError(`${where} has no option "${key}"${meant === undefined ? '' : `; did you mean "${meant}"?`} (it takes ${known.join(', ')}).`, {

@@ -64,7 +64,7 @@ export function storeLength(kv: Owned<KvCacheStore>): number {
     throw stageFailure(kv.owner, 'kv length', cause);
   }
   if (Number.isInteger(length) && length >= 0) return length;
-  throw new PluginError(kv.owner, 'kv length', `${storeLabel(kv)} has length ${quoteValue(length)}; it must be the number of cached positions, an integer ≥ 0.`);
+  throw new PluginError(kv.owner, 'kv length', `${storeLabel(kv)} has ${length === undefined ? 'no length' : `length ${quoteValue(length)}`}; it must be the number of cached positions, an integer ≥ 0.`);
 }
 
 /** The store's cache size in bytes. */
@@ -84,13 +84,40 @@ export function slotPositions(store: KvCacheStore, heads: number): readonly (rea
   return Array.from({ length: heads }, () => identity);
 }
 
-/** {@link slotPositions} of a run's store, naming its plugin when that fails. */
+/**
+ * {@link slotPositions} of a run's store, naming its plugin when that fails, checked to hold one
+ * list per key/value head, each as long as the store's `length` (O(heads): the lists' contents
+ * are the store's business). Without this check, a store whose lists disagree with its length made
+ * an attention mask of the wrong size, and the backend was blamed for the run that failed.
+ */
 export function storeSlotPositions(kv: Owned<KvCacheStore>, heads: number): readonly (readonly number[])[] {
+  let positions: readonly (readonly number[])[];
   try {
-    return slotPositions(kv.value, heads);
+    positions = slotPositions(kv.value, heads);
   } catch (cause) {
     throw stageFailure(kv.owner, 'kv slotPositions', cause);
   }
+  const length = storeLength(kv);
+  if (!Array.isArray(positions) || positions.length !== heads) {
+    throw badSlotPositions(kv, `returned ${quoteValue(positions)}${Array.isArray(positions) ? ` of ${positions.length} lists` : ''}`, heads, length);
+  }
+  for (let h = 0; h < heads; h++) {
+    const list: unknown = positions[h];
+    // A typed array of positions reads as well as a plain one.
+    const listed = Array.isArray(list) || (ArrayBuffer.isView(list) && !(list instanceof DataView));
+    if (!listed || (list as ArrayLike<number>).length !== length) {
+      throw badSlotPositions(kv, `returned ${listed ? `${(list as ArrayLike<number>).length} positions` : quoteValue(list)} for head ${h}`, heads, length);
+    }
+  }
+  return positions;
+}
+
+function badSlotPositions(kv: Owned<KvCacheStore>, what: string, heads: number, length: number): PluginError {
+  return new PluginError(
+    kv.owner,
+    'kv slotPositions',
+    `${storeLabel(kv)} ${what} from slotPositions(); it must return one list per key/value head (${heads}), each holding the absolute position of every cached slot (its length is ${length}).`,
+  );
 }
 
 /**
@@ -141,12 +168,7 @@ function isTensor(value: unknown): boolean {
   return typeof value === 'object' && value !== null && Array.isArray((value as { dims?: unknown }).dims);
 }
 
-/** `the KV store "name"` for messages. Never throws. */
+/** `the KV store "name"` for messages. */
 function storeLabel(kv: Owned<KvCacheStore>): string {
-  try {
-    const name: unknown = kv.value.name;
-    return typeof name === 'string' ? `the KV store "${name}"` : 'the KV store';
-  } catch {
-    return 'the KV store';
-  }
+  return `the KV store "${kv.name}"`;
 }
