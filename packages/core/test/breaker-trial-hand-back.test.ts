@@ -7,6 +7,7 @@ import {
   type AttentionRouter,
   type BackendTensor,
   type GenerationEvent,
+  type GenerationHooks,
   type WeftModel,
 } from '../src/index.js';
 import { breakableFirstAndSecond, collect, done, poolAdapter as adapter, runsAs as fakeSession, runtime, storyModel, wrappedNodeBackend } from './helpers.js';
@@ -128,55 +129,12 @@ describe('a half-open trial taken by a request that never runs on the backend', 
     }
   });
 
-  it('goes back when a stream failed over to a half-open backend and ended before running there', async () => {
-    // Both backends can break; a hook can fail the attempt that follows a failover.
-    const broken = { first: false, second: false };
-    let attempts = 0;
-    let failSecondAttempt = false;
-    const backend = (name: 'first' | 'second', priority: number) =>
-      wrappedNodeBackend({
-        name,
-        priority,
-        beforeRun: () => {
-          if (broken[name]) throw new Error(`${name}: device lost`);
-        },
-        ...(name === 'first'
-          ? {
-              hooks: [
-                {
-                  beforeForward: () => {
-                    attempts++;
-                    if (failSecondAttempt && attempts === 2) throw new Error('hook failed after the failover');
-                  },
-                },
-              ],
-            }
-          : {}),
-      });
-    const weft = runtime([backend('first', 1000), backend('second', 900)]);
-    try {
-      const model = await weft.load(storyModel, { backend: 'first', failover: { backends: ['second'], breaker: { failureThreshold: 1, cooldownMs: COOLDOWN_MS } } });
-      let clock = 1_000_000;
-      vi.spyOn(Date, 'now').mockImplementation(() => clock);
-      // Both fail: both breakers open.
-      broken.first = broken.second = true;
-      await expect(collect(model.generate({ prompt: 'Once', maxTokens: 2 }))).rejects.toThrow(BackendError);
-      broken.second = false;
-      clock += COOLDOWN_MS;
-      // `first` takes its trial and fails; the stream fails over to `second`, taking its trial, and
-      // a hook fails before the run there.
-      attempts = 0;
-      failSecondAttempt = true;
-      await expect(collect(model.generate({ prompt: 'Once', maxTokens: 2 }))).rejects.toThrow(/hook failed after the failover/);
-      failSecondAttempt = false;
-      // `first` is open again; `second`'s trial came back, so this stream gets it.
-      expect(await runs(model)).toEqual({ backend: 'second', failovers: 0 });
-    } finally {
-      await weft.dispose();
-    }
-  });
-
-  it('goes back when the subscriber unsubscribes at the failover event, before the run on the half-open backend', async () => {
+  /**
+   * `first` then `second` on models/story, each breakable, with `hooks` on `first`'s plugin; both
+   * broken once (both breakers open), then `second` mended and the cool-down over. Counts each
+   * backend's runs from then on.
+   */
+  async function bothHalfOpen(hooks: readonly GenerationHooks[] = []) {
     const broken = { first: false, second: false };
     const ran = { first: 0, second: 0 };
     const backend = (name: 'first' | 'second', priority: number) =>
@@ -187,17 +145,46 @@ describe('a half-open trial taken by a request that never runs on the backend', 
           ran[name]++;
           if (broken[name]) throw new Error(`${name}: device lost`);
         },
+        ...(name === 'first' ? { hooks } : {}),
       });
     const weft = runtime([backend('first', 1000), backend('second', 900)]);
+    const model = await weft.load(storyModel, { backend: 'first', failover: { backends: ['second'], breaker: { failureThreshold: 1, cooldownMs: COOLDOWN_MS } } });
+    let clock = 1_000_000;
+    vi.spyOn(Date, 'now').mockImplementation(() => clock);
+    broken.first = broken.second = true;
+    await expect(collect(model.generate({ prompt: 'Once', maxTokens: 2 }))).rejects.toThrow(BackendError);
+    broken.second = false;
+    clock += COOLDOWN_MS;
+    ran.first = ran.second = 0;
+    return { weft, model, ran };
+  }
+
+  it('goes back when a stream failed over to a half-open backend and ended before running there', async () => {
+    // Once armed, a hook fails the attempt that follows the failover (the second attempt).
+    let attempts: number | undefined;
+    const { weft, model } = await bothHalfOpen([
+      {
+        beforeForward: () => {
+          if (attempts !== undefined && ++attempts === 2) throw new Error('hook failed after the failover');
+        },
+      },
+    ]);
+    attempts = 0;
     try {
-      const model = await weft.load(storyModel, { backend: 'first', failover: { backends: ['second'], breaker: { failureThreshold: 1, cooldownMs: COOLDOWN_MS } } });
-      let clock = 1_000_000;
-      vi.spyOn(Date, 'now').mockImplementation(() => clock);
-      broken.first = broken.second = true;
-      await expect(collect(model.generate({ prompt: 'Once', maxTokens: 2 }))).rejects.toThrow(BackendError);
-      broken.second = false;
-      clock += COOLDOWN_MS;
-      ran.second = 0;
+      // `first` takes its trial and fails; the stream fails over to `second`, taking its trial, and
+      // the hook fails before the run there.
+      await expect(collect(model.generate({ prompt: 'Once', maxTokens: 2 }))).rejects.toThrow(/hook failed after the failover/);
+      attempts = undefined;
+      // `first` is open again; `second`'s trial came back, so this stream gets it.
+      expect(await runs(model)).toEqual({ backend: 'second', failovers: 0 });
+    } finally {
+      await weft.dispose();
+    }
+  });
+
+  it('goes back when the subscriber unsubscribes at the failover event, before the run on the half-open backend', async () => {
+    const { weft, model, ran } = await bothHalfOpen();
+    try {
       // `first` takes its trial and fails; the stream fails over to `second`, taking its trial,
       // and the subscriber leaves at the failover event.
       await new Promise<void>((resolve, reject) => {
