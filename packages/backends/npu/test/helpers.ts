@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import { InvalidOptionsError } from '@weft/core';
 import type { PlatformFacts, RuntimeProvider } from '../src/index.js';
 
 export { collect, done } from '../../../core/test/events.js';
@@ -26,3 +27,13 @@ export const FACTS = {
   browserNoWebNn: { platform: 'browser', arch: 'other', webnn: { npu: false, reason: 'navigator.ml is undefined (WebNN is not enabled in this browser)' } },
 } satisfies Record<string, PlatformFacts>;
 
+/** The `InvalidOptionsError` that `make` throws; fails the test if it throws nothing, rethrows anything else. */
+export function invalidOptions(make: () => unknown): InvalidOptionsError {
+  try {
+    make();
+  } catch (error) {
+    if (InvalidOptionsError.isInstance(error)) return error;
+    throw error;
+  }
+  throw new Error('expected an InvalidOptionsError');
+}

@@ -1,17 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidOptionsError } from '@weft/core';
 import { NpuBackendAdapter, npuBackend, validateNpuOptions, type NpuBackendOptions, type NpuEvent, type NpuSessionFactory } from '../src/index.js';
-import { FACTS, tinyGraph } from './helpers.js';
+import { FACTS, invalidOptions, tinyGraph } from './helpers.js';
 
-const invalid = (make: () => unknown): InvalidOptionsError => {
-  try {
-    make();
-  } catch (error) {
-    if (InvalidOptionsError.isInstance(error)) return error;
-    throw error;
-  }
-  throw new Error('expected an InvalidOptionsError');
-};
+const invalid = invalidOptions;
 
 describe('npu backend options', () => {
   it('refuses a misspelled option instead of ignoring it', () => {

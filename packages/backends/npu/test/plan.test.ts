@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidOptionsError } from '@weft/core';
 import { planProviders, type PlatformFacts } from '../src/index.js';
-import { FACTS } from './helpers.js';
+import { FACTS, invalidOptions } from './helpers.js';
 
 const summary = (facts: PlatformFacts, options = {}) => {
   const plan = planProviders(facts, options);
@@ -106,15 +105,7 @@ describe('provider chain per platform', () => {
   });
 
   it("fallback: 'none' refuses cpu or wasm named in providers or only (it used to plan them)", () => {
-    const refused = (make: () => unknown): InvalidOptionsError => {
-      try {
-        make();
-      } catch (error) {
-        if (InvalidOptionsError.isInstance(error)) return error;
-        throw error;
-      }
-      throw new Error('expected an InvalidOptionsError');
-    };
+    const refused = invalidOptions;
     const viaProviders = refused(() => planProviders(FACTS.windowsArmQnn, { providers: [{ name: 'qnn' }, { name: 'cpu' }], fallback: 'none' }));
     expect(viaProviders.option).toBe('providers');
     expect(viaProviders.message).toBe("providers names cpu, but the npu backend's fallback is 'none', which never runs a load on the CPU provider; leave cpu out, or set fallback: 'cpu'.");
