@@ -9,7 +9,7 @@ export { validateNpuOptions, type NpuAdapterOptions, type NpuBackendOptions } fr
 export type { NpuEvent, ProviderRejection } from './events.js';
 export { planProviders, preferredProviders, type PlannedProvider, type ProviderPlan, type PlanOptions, type SkippedProvider } from './plan.js';
 export { detectPlatformFacts, type PlatformFacts, type NpuPlatform, type NpuArch, type RuntimeProvider } from './platform.js';
-export { defaultSessionFactory, toOrtNodeSessionOptions, toWebBackendOptions, type NpuSessionFactory, type SessionRequest } from './session-factory.js';
+export { defaultSessionFactory, toOrtNodeSessionOptions, toWebBackendOptions, type NpuSessionFactory, type NpuWebBackendOptions, type SessionRequest } from './session-factory.js';
 export {
   NPU_PROVIDERS,
   PROVIDERS,

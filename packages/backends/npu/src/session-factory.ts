@@ -3,7 +3,10 @@ import type * as ortTypes from 'onnxruntime-node';
 import { loadRuntime } from './load-runtime.js';
 import { OrtNodeSession } from './ort-node-session.js';
 import type { PlannedProvider } from './plan.js';
-import type { WebAdapterOptions, WebExecutionProvider } from '@weft/backend-web';
+import type { OrtProviderConfigMap } from './providers.js';
+// Used inside function bodies only: @weft/backend-web is an optional peer, so npu's published
+// declarations must not name its types (a consumer without it could not type-check them).
+import type { WebAdapterOptions } from '@weft/backend-web';
 
 /** What a session factory is asked for: one provider of the chain. */
 export interface SessionRequest {
@@ -101,14 +104,23 @@ function nodeModelBytes(bytes: Uint8Array): Uint8Array {
 }
 
 /**
+ * What {@link toWebBackendOptions} gives @weft/backend-web: the part of its `WebAdapterOptions`
+ * npu sets, declared here because that package is an optional peer.
+ */
+export interface NpuWebBackendOptions {
+  readonly executionProviders: readonly (OrtProviderConfigMap['webnn'] | OrtProviderConfigMap['wasm'])[];
+  readonly requireFullOffload?: boolean;
+}
+
+/**
  * The web backend's options for one provider opened through it: the `webnn` provider as planned
  * (with `requireFullOffload` when asked, so a graph WebNN cannot run whole fails instead of
  * running partly on wasm), or plain `wasm`, the CPU fallback.
  */
-export function toWebBackendOptions(request: Pick<SessionRequest, 'provider' | 'requireFullOffload'>): WebAdapterOptions {
+export function toWebBackendOptions(request: Pick<SessionRequest, 'provider' | 'requireFullOffload'>): NpuWebBackendOptions {
   const ort = request.provider.ort;
   if (ort.name !== 'webnn') return { executionProviders: [{ name: 'wasm' }] };
-  return { executionProviders: [{ ...ort } as WebExecutionProvider], ...(request.requireFullOffload ? { requireFullOffload: true } : {}) };
+  return { executionProviders: [{ ...ort }], ...(request.requireFullOffload ? { requireFullOffload: true } : {}) };
 }
 
 async function createWebSession(request: SessionRequest): Promise<InferenceSession> {
@@ -119,7 +131,9 @@ async function createWebSession(request: SessionRequest): Promise<InferenceSessi
     throw new BackendError(`${request.provider.name} runs through @weft/backend-web, which is not installed: ${describeCause(cause)}`, { backend: 'npu', cause });
   }
   try {
-    return await new web.WebBackendAdapter(toWebBackendOptions(request)).createSession(request.source, request.options);
+    // Checked here, where backend-web's types are at hand: npu's options are web options.
+    const options: WebAdapterOptions = toWebBackendOptions(request);
+    return await new web.WebBackendAdapter(options).createSession(request.source, request.options);
   } catch (error) {
     if (WeftError.isInstance(error)) throw error;
     throw new BackendError(describeCause(error), { backend: 'npu', cause: error });
