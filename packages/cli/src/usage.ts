@@ -73,7 +73,8 @@ ${MODEL('--kv, --router, --processor, --sampler, --analyzer and --backend select
   --min-p P                  drop tokens below P x the top probability, in [0, 1]
   --repetition-penalty R     > 1 penalises tokens already seen (1 = off)
   --seed S                   seed of the sampler; the same seed gives the same tokens
-  --stop STR                 stop when STR is produced (repeatable; never printed)
+  --stop STR                 stop when STR is produced (repeatable; never printed); STR may hold
+                             special tokens such as <|im_end|>, alone or with other text
 ${PIPELINE}
   --processor NAME[:k=v,..]  a logits processor by name (repeatable, in order), after
                              --repetition-penalty and before temperature, top-k, top-p and min-p

@@ -1,33 +1,10 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { HfTokenizer, seededRandom, type FinishReason, type Tokenizer } from '../src/index.js';
+import { seededRandom, type HfTokenizer, type Tokenizer } from '../src/index.js';
 import { RowState } from '../src/generation/row-state.js';
 import { StopMatcher } from '../src/generation/text/stop-matcher.js';
 import { hasStories260k, stories260k, storyModel } from './helpers.js';
-import { allFamilies, gemma, llama3, qwen2, type FamilyFiles } from './tokenizer-family-fixtures.js';
-
-const load = (dir: string): HfTokenizer =>
-  new HfTokenizer(JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8')), JSON.parse(readFileSync(join(dir, 'tokenizer_config.json'), 'utf8')));
-const build = (f: FamilyFiles): HfTokenizer => new HfTokenizer(structuredClone(f.tokenizerJson), structuredClone(f.tokenizerConfig));
-
-/**
- * Where a stream of `text` stops: at the stop string completed first (the occurrence that ends
- * first; of those ending together, the longest). -1 when none occurs.
- */
-function stopCut(text: string, stops: readonly string[]): number {
-  let end = Infinity;
-  let cut = -1;
-  for (const stop of stops) {
-    const at = text.indexOf(stop);
-    if (at < 0) continue;
-    if (at + stop.length < end || (at + stop.length === end && at < cut)) {
-      end = at + stop.length;
-      cut = at;
-    }
-  }
-  return cut;
-}
+import { build, drive, load, stopCut } from './stream-text-stops-kit.js';
+import { allFamilies, gemma, llama3, qwen2 } from './tokenizer-family-fixtures.js';
 
 /** Feeds `pieces` to a matcher; returns what it emitted (the flushed rest too, when no stop matched). */
 function match(stops: readonly string[], pieces: readonly string[]): { text: string; stopped: boolean } {
@@ -39,18 +16,6 @@ function match(stops: readonly string[], pieces: readonly string[]): { text: str
     if (stopped) return { text, stopped };
   }
   return { text: text + m.flush(), stopped: false };
-}
-
-/** Drives a row with `ids` until it ends (or they run out, then `end`); every delta, the last from `finish`. */
-function drive(tokenizer: Tokenizer, ids: readonly number[], stops: readonly string[], end: FinishReason = 'length', prompt: readonly number[] = []) {
-  const row = new RowState(0, prompt, tokenizer, stops);
-  const deltas: string[] = [];
-  for (const id of ids) {
-    if (!row.active) break;
-    deltas.push(row.accept(id));
-  }
-  const flushed = row.finish(end);
-  return { row, deltas, flushed };
 }
 
 describe('stop strings: the first one completed ends the text, however the text is cut into tokens', () => {

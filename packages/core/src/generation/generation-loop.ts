@@ -12,7 +12,7 @@ import { promptIds, readGenerationRequest } from './prompt-ids.js';
 import { requestLimits } from './request-limits.js';
 import { resolveComponents } from './resolve-components.js';
 import { RowState } from './row-state.js';
-import { specialStopIds } from './text/special-stop-ids.js';
+import { stopPlan } from './text/stop-plan.js';
 import { resolveSamplingOptions } from './sampling/sampling-options.js';
 import { seededRandom } from './sampling/seeded-random.js';
 import { runStage } from './stage-runner.js';
@@ -88,9 +88,9 @@ async function runGeneration(
   // Frozen: stores see it (KvCacheInit.padding) and the loop's feeds read it every step.
   const pads: readonly number[] = Object.freeze(prompts.map((p) => longest - p.length));
   const padded = pads.some((p) => p > 0);
-  // Stop strings that are a special token's content: looked up once for every row.
-  const stopIds = stop.length > 0 ? specialStopIds(tokenizer, stop) : undefined;
-  const rows = prompts.map((p, r) => new RowState(r, p, tokenizer, stop, stopIds));
+  // The special tokens stop strings hold (and their sentinels): worked out once for every row.
+  const stops = stop.length > 0 ? stopPlan(tokenizer, stop) : undefined;
+  const rows = prompts.map((p, r) => new RowState(r, p, tokenizer, stop, stops));
   // Per row, whether this step feeds it real ids (observations' and routers' `active`): frozen, and
   // replaced only in a step where a row finished, so a consumer keeping it keeps that step's state.
   let activeRows: readonly boolean[] = Object.freeze(rows.map(() => true));

@@ -1,8 +1,7 @@
 import type { FinishReason } from '../spec/events.js';
 import type { Tokenizer } from '../spec/tokenizer.js';
 import { IncrementalDetokenizer } from '../tokenizer/incremental-detokenizer.js';
-import { StopMatcher } from './text/stop-matcher.js';
-import { specialStopIds } from './text/special-stop-ids.js';
+import { stopPlan, type RowStopMatcher, type StopPlan } from './text/stop-plan.js';
 
 /** One batch row's progress: generated ids, streamed text, stop handling and finish reason. */
 export class RowState {
@@ -13,22 +12,25 @@ export class RowState {
   endedAtStep = -1;
   private readonly detokenizer: IncrementalDetokenizer;
   /** Only when the request has stop strings. */
-  private readonly stops: StopMatcher | undefined;
-  /** Ids of special tokens (no text of their own) whose content is a stop string; only when there are any. */
+  private readonly stops: RowStopMatcher | undefined;
+  /** Ids of special tokens (no text of their own) that stop strings hold; only when there are any. */
   private readonly stopIds: ReadonlySet<number> | undefined;
+  /** Only when the request has stop strings. */
+  private readonly plan: StopPlan | undefined;
 
   constructor(
     readonly row: number,
     readonly promptIds: readonly number[],
     tokenizer: Tokenizer,
     stops: readonly string[],
-    /** `specialStopIds(tokenizer, stops)`, when the caller computed it once for every row. */
-    stopIds: ReadonlySet<number> | undefined = stops.length > 0 ? specialStopIds(tokenizer, stops) : undefined,
+    /** `stopPlan(tokenizer, stops)`, when the caller worked it out once for every row. */
+    plan: StopPlan | undefined = stops.length > 0 ? stopPlan(tokenizer, stops) : undefined,
   ) {
     this.detokenizer = new IncrementalDetokenizer(tokenizer, promptIds);
-    if (stops.length > 0) {
-      this.stops = new StopMatcher(stops);
-      this.stopIds = stopIds;
+    if (stops.length > 0 && plan) {
+      this.stops = plan.matcher();
+      this.stopIds = plan.specialIds;
+      this.plan = plan;
     }
   }
 
@@ -39,11 +41,12 @@ export class RowState {
   /**
    * Appends a generated id; returns the text it releases. A matched stop string finishes the row
    * (`stop`), and so does a special token whose content is a stop string (decoding skips it, so
-   * its text never shows): the row's text is then everything before it.
+   * its text never shows): the row's text is then everything before it. In a longer stop string,
+   * such a token's content is matched where the token comes.
    */
   accept(id: number): string {
     this.generated.push(id);
-    if (this.stopIds?.has(id)) return this.release('stop');
+    if (this.stopIds?.has(id)) return this.special(id);
     const piece = this.detokenizer.push(id);
     if (!this.stops) {
       this.text += piece;
@@ -67,13 +70,31 @@ export class RowState {
     return this.release(reason);
   }
 
-  /** Releases what the detokenizer and the stop matcher hold, and ends the row. */
-  private release(reason: FinishReason): string {
+  /**
+   * A special token that stop strings hold. One whose content is a stop ends the row. Else its
+   * sentinel goes into the matcher in its place, after the detokenizer's piece (''): text the
+   * detokenizer still holds back (an unfinished character, or where decoding cleans up spaces a
+   * trailing space the next text may remove) is matched after it, as it comes out later.
+   */
+  private special(id: number): string {
+    const { endIds, sentinels } = this.plan!;
+    const sentinel = sentinels?.get(id) ?? '';
+    // The sentinel too: a longer stop ending with this token's content (`"\n<|im_end|>"` beside
+    // `"<|im_end|>"`) completes together with it, and wins.
+    if (endIds?.has(id)) return this.release('stop', sentinel);
+    const { emit, stopped } = this.stops!.push(this.detokenizer.push(id) + sentinel);
+    this.text += emit;
+    if (stopped) this.finishReason = 'stop';
+    return emit;
+  }
+
+  /** Releases what the detokenizer and the stop matcher hold (then `tail`, a sentinel), and ends the row. */
+  private release(reason: FinishReason, tail = ''): string {
     const rest = this.detokenizer.flush();
     let released = rest;
     let ended = reason;
     if (this.stops) {
-      const { emit, stopped } = this.stops.push(rest);
+      const { emit, stopped } = this.stops.push(rest + tail);
       released = stopped ? emit : emit + this.stops.flush();
       if (stopped && reason !== 'abort') ended = 'stop';
     }

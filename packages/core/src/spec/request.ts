@@ -53,7 +53,9 @@ export interface GenerationRequest {
    * emitted. The row ends at the first one its text completes (the occurrence that ends first; of
    * those ending together, the longest), whatever the tokens, and its text is everything before
    * it. A stop string that is the content of a special token decoding skips (Gemma's
-   * `<end_of_turn>`, ChatML's `<|im_end|>`) ends the row when the model writes that token.
+   * `<end_of_turn>`, ChatML's `<|im_end|>`) ends the row when the model writes that token; one
+   * holding such content with other text (`"<end_of_turn>\n"`, `"\n<|im_end|>"`) matches where the
+   * model writes the token, the token standing for its content.
    * Each must be a non-empty string of whole characters: one holding half of a UTF-16 surrogate
    * pair (part of an emoji) is an `InvalidOptionsError` naming its index.
    */
