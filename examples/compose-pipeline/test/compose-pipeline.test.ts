@@ -78,7 +78,7 @@ describe.each(MODELS)('compose-pipeline example on $name', ({ dir }) => {
 
   it('ban-tokens without a non-empty list of ids fails the request with a PluginError naming the plugin, caused by an InvalidOptionsError', async () => {
     for (const options of [undefined, {}, { ids: [] }, { ids: [-1] }, { ids: ['Fern'] }]) {
-      const error = await model.text({ prompt, maxTokens: 4, processors: [{ name: 'ban-tokens', options }] }).then(
+      const error = await model.text({ prompt, maxTokens: 4, processors: [{ name: 'ban-tokens', options: options as never }] }).then(
         () => undefined,
         (e: unknown) => e,
       );

@@ -98,8 +98,8 @@ describe('generation loop', () => {
   });
 
   it('samples near-zero temperatures as greedy instead of overflowing float32', async () => {
-    const greedy = await ids('tiny', { prompt: prompts[0], maxTokens: 8 });
-    for (const temperature of [1e-38, 1e-45]) expect(await ids('tiny', { prompt: prompts[0], maxTokens: 8, temperature, seed: 3 })).toEqual(greedy);
+    const greedy = await ids('tiny', { prompt: prompts[0]!, maxTokens: 8 });
+    for (const temperature of [1e-38, 1e-45]) expect(await ids('tiny', { prompt: prompts[0]!, maxTokens: 8, temperature, seed: 3 })).toEqual(greedy);
   });
 
   it('samples a NaN logit as never chosen and +Infinity logits as certain, as greedy decoding does', async () => {

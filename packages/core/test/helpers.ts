@@ -15,7 +15,7 @@ export const hasStories260k = existsSync(stories260k);
 if (!hasStories260k) console.warn(`[weft tests] ${stories260k} is absent: third-party model tests are skipped.`);
 
 /** Each row's greedy token ids for `prompt` (one or a batch), `maxTokens` (24) each. */
-export const greedy = async (model: WeftModel, prompt: string | string[], maxTokens = 24): Promise<number[][]> =>
+export const greedy = async (model: WeftModel, prompt: string | string[], maxTokens = 24): Promise<(readonly number[])[]> =>
   done(await collect(model.generate({ prompt, maxTokens }))).rows.map((r) => r.ids);
 
 /**

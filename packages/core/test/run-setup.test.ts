@@ -20,7 +20,7 @@ class CountingStore extends FullPrecisionKvStore {
 }
 
 /** A router that keeps everything but asks for cache positions (keys re-rotated each step). */
-const cachePositions: AttentionRouter = { name: 'cache-positions', positions: 'cache', select: () => undefined };
+const cachePositions: AttentionRouter = { specificationVersion: 'v1', name: 'cache-positions', positions: 'cache', select: () => undefined };
 
 /** Entries whose factories return something that is not an instance of their kind. */
 const malformedFactories = definePlugin({

@@ -28,7 +28,7 @@ describe('failures inside plugin stages', () => {
       ['an async generator function', async function* () {}],
     ];
     for (const [what, hook] of hooks) {
-      const weft = runtime([definePlugin({ name: 'async-hook', version: '1.0.0', apiVersion: '^0.1.0', setup: (ctx) => ctx.addHooks({ afterToken: hook as GenerationHooks['afterToken'] }) })]);
+      const weft = runtime([definePlugin({ name: 'async-hook', version: '1.0.0', apiVersion: '^0.1.0', setup: (ctx) => ctx.addHooks({ afterToken: hook as NonNullable<GenerationHooks['afterToken']> }) })]);
       runtimes.push(weft);
       const error = await weft.load(fixture('tiny')).catch((e: unknown) => e);
       expect(PluginError.isInstance(error)).toBe(true);
@@ -60,7 +60,7 @@ describe('failures inside plugin stages', () => {
   it('fails the stream of a hook that returns a rejecting promise, without an unhandled rejection', async () => {
     const model = await withHooks('async-hook', {
       // A plain function (not `async`, which addHooks refuses) that still returns a promise.
-      afterToken: (({ step }: { step: number }) => (step === 1 ? Promise.reject(new Error('boom')) : undefined)) as unknown as GenerationHooks['afterToken'],
+      afterToken: (({ step }: { step: number }) => (step === 1 ? Promise.reject(new Error('boom')) : undefined)) as unknown as NonNullable<GenerationHooks['afterToken']>,
     });
     const error = await failure(model, { prompt: 'x', maxTokens: 5 });
     expect(error.plugin).toBe('async-hook');

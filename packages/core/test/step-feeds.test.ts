@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { stepFeeds, type BackendTensor, type KvLayout } from '../src/index.js';
+import { stepFeeds, type BackendTensor, type InferenceSession, type KvLayout } from '../src/index.js';
 
 const layout = { hasAttentionMask: true, hasPositionIds: true } as KvLayout;
-const session = { createTensor: (type: string, data: unknown, dims: readonly number[]) => ({ type, data, dims: [...dims], dispose() {} }) as unknown as BackendTensor };
+const session = { createTensor: (type: string, data: unknown, dims: readonly number[]) => ({ type, data, dims: [...dims], dispose() {} }) as unknown as BackendTensor } as Pick<InferenceSession, 'createTensor'>;
 const values = (t: BackendTensor | undefined) => [...(t!.data as BigInt64Array)].map(Number);
 
 describe('stepFeeds (masks and positions after eviction, hand-computed)', () => {

@@ -404,7 +404,7 @@ describe('routers from the CLI form', () => {
     expect(() => attentionRouters({ default: null } as never)).toThrow(/default must be \{ router, options\? \}.*\(got null\)/);
     expect(() => attentionRouters({ default: 'window' } as never)).toThrow(/default must be \{ router, options\? \}.*\(got "window"\)/);
     expect(() => attentionRouters({ default: { router: 'window', options: { budget: 64 } } })).not.toThrow();
-    expect(() => attentionRouters({ default: undefined })).not.toThrow();
+    expect(() => attentionRouters({ default: undefined } as never)).not.toThrow();
   });
 
   it('show values JSON cannot spell as they are (NaN, Infinity, BigInt) in option errors', () => {

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { BackendTensor, KvCacheInit, KvCacheStore, KvSelection } from '@weft/core';
 import { Int8KvStore } from '../src/index.js';
 import { checkKvStoreContract } from '../src/conformance.js';
-// @ts-expect-error: a plain JavaScript fixture without declarations
+// A plain JavaScript fixture without declarations: typed by the cast below.
 import { CopyKvStore as CopyKvStoreJs } from './fixtures/copy-kv-store.mjs';
 
 const CopyKvStore = CopyKvStoreJs as new () => KvCacheStore & { retain(selection: KvSelection): void; slotPositions(): readonly (readonly number[])[] };

@@ -34,7 +34,7 @@ describe(`a left-padded batch row gives the tokens of its prompt alone (story mo
   afterAll(() => weft.dispose());
   let model: WeftModel | undefined;
   const load = async (): Promise<WeftModel> => (model ??= await weft.load(storyModel));
-  const generate = async (prompt: string | string[], kv: NamedRef): Promise<number[][]> =>
+  const generate = async (prompt: string | string[], kv: NamedRef): Promise<(readonly number[])[]> =>
     done(await collect((await load()).generate({ prompt, kv, maxTokens: TOKENS, ignoreEos: true }))).rows.map((r) => r.ids);
 
   it('the prompts have the lengths the batches assume', async () => {
@@ -43,7 +43,7 @@ describe(`a left-padded batch row gives the tokens of its prompt alone (story mo
   });
 
   it.each(STORES)('%s', async (_label, kv) => {
-    const alone = new Map<string, number[]>();
+    const alone = new Map<string, readonly number[]>();
     for (const prompt of Object.keys(LENGTHS)) {
       const [ids] = await generate(prompt, kv);
       expect(ids).toHaveLength(TOKENS);
