@@ -13,6 +13,7 @@ import { requestLimits } from './request-limits.js';
 import { resolveComponents } from './resolve-components.js';
 import { RowState } from './row-state.js';
 import { stopPlan } from './text/stop-plan.js';
+import { frozenList } from '../util/frozen-list.js';
 import { resolveSamplingOptions } from './sampling/sampling-options.js';
 import { seededRandom } from './sampling/seeded-random.js';
 import { runStage } from './stage-runner.js';
@@ -86,14 +87,14 @@ async function runGeneration(
   const eos = ignoreEos ? NO_EOS : ctx.eosIds;
   const batch = prompts.length;
   // Frozen: stores see it (KvCacheInit.padding) and the loop's feeds read it every step.
-  const pads: readonly number[] = Object.freeze(prompts.map((p) => longest - p.length));
+  const pads = frozenList(batch, (r) => longest - prompts[r]!.length);
   const padded = pads.some((p) => p > 0);
   // The special tokens stop strings hold (and their sentinels): worked out once for every row.
   const stops = stop.length > 0 ? stopPlan(tokenizer, stop) : undefined;
   const rows = prompts.map((p, r) => new RowState(r, p, tokenizer, stop, stops));
   // Per row, whether this step feeds it real ids (observations' and routers' `active`): frozen, and
   // replaced only in a step where a row finished, so a consumer keeping it keeps that step's state.
-  let activeRows: readonly boolean[] = Object.freeze(rows.map(() => true));
+  let activeRows = frozenList(batch, () => true);
   const stages = stageHooks(hooks);
   const emitMetrics = request.metrics !== false;
   const signal = request.signal;
@@ -368,7 +369,7 @@ async function runGeneration(
         if (!row.active && row.endedAtStep < 0) {
           // Once per row and run: the branch was there anyway, so the steps add no work for this.
           row.endedAtStep = step;
-          activeRows = Object.freeze(rows.map((each) => each.active));
+          activeRows = frozenList(batch, (i) => rows[i]!.active);
         }
         tokens.push([next]);
         history[r]!.push(next);
