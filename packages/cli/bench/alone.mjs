@@ -78,6 +78,10 @@ for (const [name, value] of Object.entries({ rounds, requests, tokens, promptTok
     process.exit(2);
   }
 }
+if (!(Number.isInteger(warmup) && warmup >= 0)) {
+  console.error('alone.mjs: --warmup must be a whole number of requests (0 or more).');
+  process.exit(2);
+}
 
 const builds = [['this', repoRoot], ...(baseline ? [['baseline', resolve(baseline)]] : [])];
 const results = new Map(builds.map(([name]) => [name, []]));

@@ -386,6 +386,33 @@ describe('stop strings holding special tokens through the generation loop (model
     expect(await model.text({ prompt: 'a', maxTokens, stop, sampler })).toBe('Hi there');
   });
 
+  it('an end-of-sequence token that completes a stop ends the row with stop and cuts the text; one that does not ends it with eos', async () => {
+    // Qwen's <|im_end|> and Gemma's <end_of_turn> are EOS ids: a stop "\n<|im_end|>" must still drop the "\n".
+    const t = model.tokenizer;
+    const encode = (x: string) => t.encode(x, { addSpecialTokens: false });
+    const eos = t.tokenToId('<|eos|>')!;
+    const rows = [
+      [...encode('Hi there\n'), eos], // completes "\n<|eos|>"
+      [...encode('Hi there'), eos], // no "\n" before it: a plain end of sequence
+      [...encode('Bye\n'), eos], // the same at another row of the batch
+    ];
+    const stop = ['\n<|eos|>'];
+    const sampler: Sampler = { name: 'force', sample: (_l, c) => rows[c.row]![c.step] ?? eos };
+    const events = await collect(model.generate({ prompt: ['a', 'b', 'c'], maxTokens: 16, stop, sampler }));
+    const result = done(events);
+    expect(result.rows.map((r) => [r.finishReason, r.text])).toEqual([
+      ['stop', 'Hi there'],
+      ['eos', 'Hi there'],
+      ['stop', 'Bye'],
+    ]);
+    // As at any end of sequence, the EOS id is not among the generated ids.
+    expect(result.rows.map((r) => r.ids)).toEqual(rows.map((ids) => ids.slice(0, -1)));
+    for (let r = 0; r < rows.length; r++) expect(streamedText(events, r), `row ${r}`).toBe(result.rows[r]!.text);
+    // Beside the EOS token's own stop: the longer stop completed with it still cuts the "\n"; alone it ends as eos.
+    expect(done(await collect(model.generate({ prompt: 'a', maxTokens: 16, stop: ['<|eos|>', '\n<|eos|>'], sampler }))).rows[0]).toMatchObject({ finishReason: 'stop', text: 'Hi there' });
+    expect(done(await collect(model.generate({ prompt: 'b', maxTokens: 16, stop: ['<|eos|>', '\n<|eos|>'], sampler: { name: 'force', sample: (_l, c) => rows[1]![c.step] ?? eos } }))).rows[0]).toMatchObject({ finishReason: 'eos', text: 'Hi there' });
+  });
+
   it('stop strings using nearly every high surrogate: the request fails with InvalidOptionsError naming stop', async () => {
     const every = Array.from({ length: 1024 }, (_, n) => String.fromCodePoint(0x10000 + n * 0x400)).join('');
     const error = await collect(model.generate({ prompt: 'a', maxTokens: 2, stop: [every, '<|user|>\n'] })).catch((e: unknown) => e);

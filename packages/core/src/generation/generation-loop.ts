@@ -316,7 +316,7 @@ async function runGeneration(
         if (!row.active) continue;
         const id = picked[r]!;
         if (eos.has(id)) {
-          flush(out, row, row.finish('eos'));
+          flush(out, row, row.finishAtEos(id));
           continue;
         }
         const index = row.generated.length;

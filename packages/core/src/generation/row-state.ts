@@ -88,6 +88,18 @@ export class RowState {
     return emit;
   }
 
+  /**
+   * Ends the row at an end-of-sequence token (whose id is not kept, as ever). Where stop strings
+   * hold that token with other text (`"\n<|im_end|>"`, Qwen's and Gemma's turn ends are EOS), its
+   * sentinel goes into the matcher first: a stop it completes ends the row with `stop` and cuts the
+   * text there; otherwise the row ends with `eos`, releasing what was held.
+   */
+  finishAtEos(id: number): string {
+    const sentinel = this.plan?.sentinels?.get(id);
+    if (sentinel === undefined || this.finishReason !== undefined) return this.finish('eos');
+    return this.release('eos', sentinel);
+  }
+
   /** Releases what the detokenizer and the stop matcher hold (then `tail`, a sentinel), and ends the row. */
   private release(reason: FinishReason, tail = ''): string {
     const rest = this.detokenizer.flush();

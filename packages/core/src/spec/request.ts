@@ -55,7 +55,8 @@ export interface GenerationRequest {
    * it. A stop string that is the content of a special token decoding skips (Gemma's
    * `<end_of_turn>`, ChatML's `<|im_end|>`) ends the row when the model writes that token; one
    * holding such content with other text (`"<end_of_turn>\n"`, `"\n<|im_end|>"`) matches where the
-   * model writes the token, the token standing for its content.
+   * model writes the token, the token standing for its content, also where that token is an
+   * end-of-sequence id (the row then ends with `stop` if the stop completes, else with `eos`).
    * Each must be a non-empty string of whole characters: one holding half of a UTF-16 surrogate
    * pair (part of an emoji) is an `InvalidOptionsError` naming its index.
    */
