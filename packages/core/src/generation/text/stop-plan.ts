@@ -1,7 +1,6 @@
 import { InvalidOptionsError } from '../../errors/invalid-options-error.js';
 import type { Tokenizer } from '../../spec/tokenizer.js';
 import { SentinelStopMatcher } from './sentinel-stop-matcher.js';
-import { specialStopIds } from './special-stop-ids.js';
 import { StopMatcher } from './stop-matcher.js';
 
 /**
@@ -72,6 +71,20 @@ export function stopPlan(tokenizer: Tokenizer, stops: readonly string[]): StopPl
   }
   const specialIds = new Set([...(endIds ?? []), ...sentinels.keys()]);
   return { specialIds, endIds, sentinels, matcher: () => new SentinelStopMatcher(strings, mark) };
+}
+
+/**
+ * Ids of the special tokens (ones decoding skips, such as Gemma's `<end_of_turn>` or ChatML's
+ * `<|im_end|>`) whose content is a whole stop string: generated text never holds them, so the id
+ * itself ends the row. Undefined when no stop string is one.
+ */
+function specialStopIds(tokenizer: Tokenizer, stops: readonly string[]): ReadonlySet<number> | undefined {
+  let ids: Set<number> | undefined;
+  for (const stop of stops) {
+    const id = tokenizer.tokenToId(stop);
+    if (id !== undefined && specialContent(tokenizer, id) === stop) (ids ??= new Set()).add(id);
+  }
+  return ids;
 }
 
 /** Per tokenizer: each id's content when it is a special token decoding skips, else ''. */
