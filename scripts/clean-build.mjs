@@ -7,24 +7,16 @@
  *
  *   node scripts/clean-build.mjs
  */
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { workspacePackageDirs } from './workspace-packages.mjs';
 
 if (process.argv.includes('--help') || process.argv.includes('-h')) {
   console.log('node scripts/clean-build.mjs: deletes packages/**/dist and their tsconfig*.tsbuildinfo.');
   process.exit(0);
 }
 
-const packages = fileURLToPath(new URL('../packages', import.meta.url));
-const packageDirs = readdirSync(packages, { withFileTypes: true })
-  .filter((entry) => entry.isDirectory())
-  .flatMap((entry) => {
-    const dir = join(packages, entry.name);
-    if (existsSync(join(dir, 'package.json'))) return [dir];
-    return readdirSync(dir, { withFileTypes: true }).filter((child) => child.isDirectory()).map((child) => join(dir, child.name));
-  })
-  .filter((dir) => existsSync(join(dir, 'package.json')));
+const packageDirs = workspacePackageDirs();
 
 for (const dir of packageDirs) {
   rmSync(join(dir, 'dist'), { recursive: true, force: true });

@@ -8,11 +8,11 @@
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, symlinkSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { INSTALLED_DEPENDENCY_FIELDS, type PackedManifest } from './packed-packages-checks.js';
+import { repoRoot, workspacePackageDirs } from './workspace-packages.mjs';
 
-export const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+export { repoRoot };
 const run = promisify(execFile);
 
 export interface WorkspacePackage {
@@ -34,18 +34,7 @@ export interface PackedPackage extends WorkspacePackage {
 
 /** Publishable packages: packages/<name> and packages/<group>/<name> that hold a package.json. */
 export function workspacePackages(): WorkspacePackage[] {
-  const packagesDir = join(repoRoot, 'packages');
-  const candidates = readdirSync(packagesDir, { withFileTypes: true })
-    .filter((entry) => entry.isDirectory())
-    .flatMap((entry) => {
-      const dir = join(packagesDir, entry.name);
-      if (existsSync(join(dir, 'package.json'))) return [dir];
-      return readdirSync(dir, { withFileTypes: true })
-        .filter((child) => child.isDirectory())
-        .map((child) => join(dir, child.name));
-    })
-    .filter((dir) => existsSync(join(dir, 'package.json')));
-  return candidates.map((dir) => {
+  return workspacePackageDirs().map((dir) => {
     const { name, version } = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name: string; version: string };
     return { name, version, dir };
   });
