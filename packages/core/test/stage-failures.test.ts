@@ -178,4 +178,31 @@ describe('failures inside plugin stages', () => {
     });
     expect(error).toMatchObject({ plugin: 'request', stage: 'analyzer "imp" importance' });
   });
+
+  it('names the analyzer whose importance getter throws, and the router whose observe getter throws', async () => {
+    const model = await withHooks('unused-5', {});
+    const analyzer = {
+      name: 'imp-getter',
+      observe: () => 1,
+      get importance(): () => Float32Array {
+        throw new Error('no scores yet');
+      },
+    };
+    const error = await failure(model, { prompt: 'x', maxTokens: 3, analyzers: [analyzer] });
+    expect(error).toMatchObject({ plugin: 'request', stage: 'analyzer "imp-getter" importance' });
+    expect(error.message).toContain('no scores yet');
+
+    const router = {
+      name: 'observe-getter',
+      select: () => undefined,
+      get observe(): () => void {
+        throw new Error('not observing');
+      },
+    };
+    const generation = await failure(model, { prompt: 'x', maxTokens: 3, router });
+    expect(generation).toMatchObject({ plugin: 'request', stage: 'router "observe-getter" observe' });
+    const evaluation = await model.evaluate({ inputIds: [1, 40, 50, 60], router }).catch((e: unknown) => e);
+    expect(PluginError.isInstance(evaluation)).toBe(true);
+    expect(evaluation).toMatchObject({ plugin: 'request', stage: 'router "observe-getter" observe' });
+  });
 });

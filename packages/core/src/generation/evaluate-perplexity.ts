@@ -1,8 +1,8 @@
 import { ContextOverflowError } from '../errors/context-overflow-error.js';
 import { BackendError } from '../errors/backend-error.js';
-import { quoteValue } from '../util/describe-cause.js';
+import { describeCause, quoteValue } from '../util/describe-cause.js';
 import { isArray, readItem, readLength, readRequest } from './read-request.js';
-import { checkSignal } from './request-limits.js';
+import { checkSignal, isAborted } from './request-limits.js';
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import type { BackendTensor } from '../spec/backend.js';
 import type { ActiveSession } from '../backend/session-pool.js';
@@ -163,13 +163,16 @@ export async function evaluatePerplexity(ctx: GenerationContext, given: Perplexi
     const active = (untried = ctx.failover ? await ctx.sessions.acquire() : ctx.sessions.current);
     const session = active.session;
     disposeTensors = session.garbageCollectedTensors !== true;
-    const rerotation = cacheKeyRerotation(router?.value.positions ?? 'absolute', layout, ctx.config, 1);
+    // The router's properties are read inside a stage: a getter that throws is a PluginError naming it.
+    const positionMode = (router && runStage(router.owner, `router "${router.name}" positions`, () => router.value.positions)) ?? 'absolute';
+    const routerObserves = router !== undefined && runStage(router.owner, `router "${router.name}" observe`, () => router.value.observe !== undefined);
+    const rerotation = cacheKeyRerotation(positionMode, layout, ctx.config, 1);
     const half = halfCacheBridge(layout, kv, router, rerotation !== undefined);
     const storeLayout = half?.layout ?? layout;
     if (layout.hasPast) storeBegin(kv, { layout: storeLayout, batchSize: 1, session });
     let done = 0;
     while (done < n - 1) {
-      if (signal?.aborted) throw abortReason(signal);
+      if (isAborted(signal)) throw abortReason(signal!);
       const start = performance.now();
       const chunk = done === 0 ? ids.slice(0, prefill) : [ids[done]!];
       const fed = layout.hasPast ? chunk : ids.slice(0, done + chunk.length);
@@ -178,7 +181,7 @@ export async function evaluatePerplexity(ctx: GenerationContext, given: Perplexi
       owned = stepFeeds(session, layout, [fed], ONE_ROW_UNPADDED, {
         slotPositions: slots,
         nextPosition: layout.hasPast ? done : 0,
-        positionMode: router?.value.positions ?? 'absolute',
+        positionMode,
       });
       // Every fed position is scored: a graph with num_logits_to_keep computes logits for all of the chunk.
       if (layout.logitsToKeep) owned[layout.logitsToKeep.name] = logitsToKeepTensor(session, layout, chunk.length);
@@ -201,7 +204,7 @@ export async function evaluatePerplexity(ctx: GenerationContext, given: Perplexi
       const logits = layout.logitsType === 'float16' ? float16ToFloat32(logitsTensor.data as Uint16Array, 0, logitsTensor.data.length) : (logitsTensor.data as Float32Array);
       // The fed length, or the chunk's where the graph keeps only that many (num_logits_to_keep).
       const seq = logitsTensor.dims[1]!;
-      if (router?.value.observe) {
+      if (routerObserves) {
         const last = logits.slice((seq - 1) * vocab, seq * vocab);
         runStage(router.owner, `router "${router.name}" observe`, () =>
           router.value.observe!({ step, batchSize: 1, inputIds: [fed], logits: [last], outputs, layout, padding: ONE_ROW_UNPADDED, active: ONE_ROW_ACTIVE }),
@@ -266,7 +269,16 @@ export async function evaluatePerplexity(ctx: GenerationContext, given: Perplexi
 const ONE_ROW_UNPADDED: readonly number[] = Object.freeze([0]);
 const ONE_ROW_ACTIVE: readonly boolean[] = Object.freeze([true]);
 
-/** What an aborted evaluation rejects with: the signal's reason, or an AbortError when it has none. */
+/**
+ * What an aborted evaluation rejects with: the signal's reason, or an AbortError when it has none.
+ * A `reason` getter that throws is an `InvalidOptionsError` naming `signal`.
+ */
 function abortReason(signal: AbortSignal): unknown {
-  return signal.reason ?? new DOMException('The evaluation was aborted.', 'AbortError');
+  let reason: unknown;
+  try {
+    reason = signal.reason;
+  } catch (cause) {
+    return new InvalidOptionsError(`signal.reason could not be read: ${describeCause(cause)}`, { option: 'signal', cause });
+  }
+  return reason ?? new DOMException('The evaluation was aborted.', 'AbortError');
 }

@@ -9,14 +9,16 @@ import type { GenerationRequest } from '../spec/request.js';
 import type { GenerationContext } from './generation-context.js';
 import type { OwnedHooks } from '../runtime/tokens.js';
 import { promptIds, readGenerationRequest } from './prompt-ids.js';
-import { requestLimits } from './request-limits.js';
+import { isAborted, requestLimits } from './request-limits.js';
 import { resolveComponents } from './resolve-components.js';
 import { RowState } from './row-state.js';
 import { stopPlan } from './text/stop-plan.js';
 import { frozenList } from '../util/frozen-list.js';
 import { resolveSamplingOptions } from './sampling/sampling-options.js';
 import { seededRandom } from './sampling/seeded-random.js';
-import { runStage } from './stage-runner.js';
+import { runStage, stageFailure, synchronousResult } from './stage-runner.js';
+import type { Owned } from './resolve-components.js';
+import type { Analyzer } from '../spec/analyzer.js';
 import { stageHooks } from './stage-hooks.js';
 import { tokenEvent } from './token-event.js';
 import { takePresents } from './take-presents.js';
@@ -156,7 +158,9 @@ async function runGeneration(
     disposeTensors = active.session.garbageCollectedTensors !== true;
     if (layout.logitsToKeep) keepLast = sharedKeepLastLogits(active.session, layout);
     const router = components.router;
-    const positionMode = router?.value.positions ?? 'absolute';
+    // Plugin objects' properties are read inside a stage: a getter that throws is a PluginError naming it.
+    const positionMode = (router && runStage(router.owner, `router "${router.name}" positions`, () => router.value.positions)) ?? 'absolute';
+    const routerObserves = router !== undefined && runStage(router.owner, `router "${router.name}" observe`, () => router.value.observe !== undefined);
     // Unless decoding is plain greedy, picking a token rewrites logits: it works on a copy so the raw
     // row stays intact for analyzers and for the lazily computed logprob.
     const rewrites =
@@ -165,7 +169,7 @@ async function runGeneration(
     // Only picks that rewrite logits draw random numbers (plain greedy takes the argmax).
     const random = rewrites ? seededRandom(sampling.seed) : NEVER_DRAWN;
     // Whether anything reads each step's observation (else it is not built).
-    const observed = components.analyzers.length > 0 || router?.value.observe !== undefined || afterForwardHooks.length > 0;
+    const observed = components.analyzers.length > 0 || routerObserves || afterForwardHooks.length > 0;
     /** What picking needs besides the logits; one object per run, its `step` updated each step. */
     const picking: { -readonly [K in keyof NextTokenContext]: NextTokenContext[K] } = {
       step: 0,
@@ -195,7 +199,7 @@ async function runGeneration(
     let tokens: number[][] = history.map((h) => h.slice());
     for (let step = 0; ; step++) {
       if (run.cancelled) return;
-      if (signal?.aborted) {
+      if (isAborted(signal)) {
         for (const row of rows) flush(out, row, row.finish('abort'));
         break;
       }
@@ -273,7 +277,7 @@ async function runGeneration(
       }
       if (run.cancelled) return;
       // Aborted during the forward pass: its tokens are not emitted.
-      if (signal?.aborted) {
+      if (isAborted(signal)) {
         for (const row of rows) flush(out, row, row.finish('abort'));
         break;
       }
@@ -297,9 +301,9 @@ async function runGeneration(
         for (const a of components.analyzers) {
           const data = runStage(a.owner, `analyzer "${a.name}"`, () => a.value.observe(observation));
           if (data !== undefined) out.next({ type: 'analysis', analyzer: a.name, step, data });
-          if (importance === undefined && a.value.importance) importance = runStage(a.owner, `analyzer "${a.name}" importance`, () => a.value.importance!());
+          if (importance === undefined) importance = analyzerImportance(a);
         }
-        if (router?.value.observe) runStage(router.owner, `router "${router.name}" observe`, () => router.value.observe!(observation));
+        if (routerObserves) runStage(router.owner, `router "${router.name}" observe`, () => router.value.observe!(observation));
         for (const h of afterForwardHooks) runStage(h.owner, 'afterForward', () => h.hooks.afterForward!(observation));
       }
       seen += feedIds[0]!.length;
@@ -401,6 +405,25 @@ const NEVER_DRAWN = (): number => {
 
 /** The end-of-sequence set of a request that ignores EOS. */
 const NO_EOS: ReadonlySet<number> = new Set();
+
+/**
+ * What an analyzer's `importance()` returns this step, or undefined without one. The method is read
+ * inside the stage too, so a getter that throws is a `PluginError` naming the analyzer; the stage's
+ * name is built only on failure (this runs every observed step).
+ */
+function analyzerImportance(a: Owned<Analyzer>): Float32Array | undefined {
+  let result: Float32Array | undefined;
+  try {
+    const importance = a.value.importance;
+    if (importance === undefined) return undefined;
+    result = importance.call(a.value);
+  } catch (cause) {
+    throw stageFailure(a.owner, `analyzer "${a.name}" importance`, cause);
+  }
+  return typeof result === 'object' && result !== null && !(result instanceof Float32Array)
+    ? synchronousResult(a.owner, `analyzer "${a.name}" importance`, result)
+    : result;
+}
 
 /** Emits the text a row released when it ended, if any. */
 function flush(out: Subscriber<GenerationEvent>, row: RowState, text: string): void {

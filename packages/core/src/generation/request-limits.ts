@@ -1,6 +1,6 @@
 import { ContextOverflowError } from '../errors/context-overflow-error.js';
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
-import { quoteValue } from '../util/describe-cause.js';
+import { describeCause, quoteValue } from '../util/describe-cause.js';
 import type { GenerationRequest } from '../spec/request.js';
 import { readGuarded, readList } from './read-request.js';
 
@@ -16,6 +16,20 @@ export function checkSignal(signal: unknown): void {
   if (signal === undefined) return;
   const aborted = readGuarded('signal.aborted', 'signal', () => (signal as { aborted?: unknown } | null)?.aborted);
   if (typeof aborted !== 'boolean') throw new InvalidOptionsError('signal must be an AbortSignal (e.g. new AbortController().signal).', { option: 'signal' });
+}
+
+/**
+ * `signal.aborted` as a run reads it at each step boundary (`signal` passed {@link checkSignal}): a
+ * getter that throws mid-run is an `InvalidOptionsError` naming `signal`, with the thrown value as
+ * its `cause`. No closure: it runs twice a step.
+ */
+export function isAborted(signal: AbortSignal | undefined): boolean {
+  if (signal === undefined) return false;
+  try {
+    return signal.aborted;
+  } catch (cause) {
+    throw new InvalidOptionsError(`signal.aborted could not be read: ${describeCause(cause)}`, { option: 'signal', cause });
+  }
 }
 
 /** Default number of new tokens when a request does not say. */
