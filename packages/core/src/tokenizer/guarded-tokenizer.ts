@@ -2,13 +2,16 @@ import { PluginError } from '../errors/plugin-error.js';
 import { WeftError } from '../errors/weft-error.js';
 import type { ChatMessage, Tokenizer } from '../spec/tokenizer.js';
 import { stageFailure } from '../generation/stage-runner.js';
+import { quoteValue } from '../util/describe-cause.js';
 import { decodeWithoutCleanUp, registerCleanUp } from './clean-up-spaces.js';
 
 /**
  * A plugin's tokenizer with its failures named: anything it throws that is not a Weft error (those
  * are deliberate, e.g. an `InvalidOptionsError` for a model without a chat template) becomes a
  * `PluginError` naming the plugin and the method, wherever it is called from (request setup,
- * streaming detokenization, or user code through `model.tokenizer`).
+ * streaming detokenization, or user code through `model.tokenizer`). So does a result of the wrong
+ * kind: ids that are not integers in [0, vocabSize), a text that is not a string, a piece that is
+ * not bytes, a string or null.
  */
 export class GuardedTokenizer implements Tokenizer {
   readonly chatTemplateAddsBos: boolean;
@@ -26,55 +29,81 @@ export class GuardedTokenizer implements Tokenizer {
     const uncleaned = decodeWithoutCleanUp(inner);
     if (uncleaned) {
       registerCleanUp(this, (ids) => {
+        let text: unknown;
         try {
-          return uncleaned(ids);
+          text = uncleaned(ids);
         } catch (cause) {
           throw this.failure('decode', cause);
         }
+        return typeof text === 'string' ? text : this.wrongResult('decode', text, 'a string');
       });
     }
     const piece = inner.tokenPiece;
     if (piece) {
       this.tokenPiece = (id) => {
+        let result: unknown;
         try {
-          return piece.call(inner, id);
+          result = piece.call(inner, id);
         } catch (cause) {
           throw this.failure('tokenPiece', cause);
         }
+        if (result === null || typeof result === 'string' || result instanceof Uint8Array) return result;
+        return this.wrongResult('tokenPiece', result, "the bytes of a token, an added token's text or null");
       };
     }
   }
 
   encode(text: string, options?: { readonly addSpecialTokens?: boolean }): number[] {
+    let ids: unknown;
     try {
-      return this.inner.encode(text, options);
+      ids = this.inner.encode(text, options);
     } catch (cause) {
       throw this.failure('encode', cause);
     }
+    if (!Array.isArray(ids)) return this.wrongResult('encode', ids, `a list of token ids in [0, ${this.vocabSize})`);
+    for (let i = 0; i < ids.length; i++) {
+      if (!this.isId(ids[i])) this.wrongResult('encode', ids[i], `a token id in [0, ${this.vocabSize})`, `a list whose item ${i} is `);
+    }
+    return ids as number[];
   }
 
   decode(ids: readonly number[], options?: { readonly skipSpecialTokens?: boolean }): string {
+    let text: unknown;
     try {
-      return this.inner.decode(ids, options);
+      text = this.inner.decode(ids, options);
     } catch (cause) {
       throw this.failure('decode', cause);
     }
+    return typeof text === 'string' ? text : this.wrongResult('decode', text, 'a string');
   }
 
   applyChatTemplate(messages: readonly ChatMessage[], options?: { readonly addGenerationPrompt?: boolean }): string {
+    let text: unknown;
     try {
-      return this.inner.applyChatTemplate(messages, options);
+      text = this.inner.applyChatTemplate(messages, options);
     } catch (cause) {
       throw this.failure('applyChatTemplate', cause);
     }
+    return typeof text === 'string' ? text : this.wrongResult('applyChatTemplate', text, 'a string');
   }
 
   tokenToId(token: string): number | undefined {
+    let id: unknown;
     try {
-      return this.inner.tokenToId(token);
+      id = this.inner.tokenToId(token);
     } catch (cause) {
       throw this.failure('tokenToId', cause);
     }
+    return id === undefined || this.isId(id) ? id : this.wrongResult('tokenToId', id, `a token id in [0, ${this.vocabSize}) or undefined`);
+  }
+
+  private isId(id: unknown): id is number {
+    return typeof id === 'number' && Number.isInteger(id) && id >= 0 && id < this.vocabSize;
+  }
+
+  /** A `PluginError`: `method` returned `value` (described after `what`) instead of `expected`. */
+  private wrongResult(method: string, value: unknown, expected: string, what = ''): never {
+    throw new PluginError(this.owner, `tokenizer "${this.name}" ${method}`, `returned ${what}${quoteValue(value)}, not ${expected}.`);
   }
 
   private failure(method: string, cause: unknown): Error {

@@ -4,6 +4,7 @@ import { ModelLoadError } from '../errors/model-load-error.js';
 import type { ChatMessage, Tokenizer } from '../spec/tokenizer.js';
 import { requireJsonObject } from '../util/json-object.js';
 import { quoteValue } from '../util/describe-cause.js';
+import { buildTokenizerCore, probeTokenizerCore } from './build-tokenizer-core.js';
 import { byteLevelPieces, type TokenPiece } from './byte-level-pieces.js';
 import { checkTokenizerJson } from './check-tokenizer-json.js';
 import { registerCleanUp } from './clean-up-spaces.js';
@@ -43,7 +44,9 @@ export class HfTokenizer implements Tokenizer {
   /**
    * `path` and `configPath` name `tokenizer.json` and `tokenizer_config.json` in messages. A file
    * of the wrong shape (not an object, an empty vocabulary, a chat_template that is neither a
-   * string nor a list of named templates…) is a `ModelLoadError` naming the file and the field.
+   * string nor a list of named templates…) is a `ModelLoadError` naming the file and the field;
+   * content @huggingface/tokenizers cannot build a tokenizer from, or encode a word with, is one
+   * naming the file (and tokenizer.json's part at fault), with the library's error as `cause`.
    * `chatTemplate` is the text of a `chat_template.jinja` and its path: it takes the place of the
    * config's `chat_template`, as in transformers. The config's `add_bos_token` / `add_eos_token`
    * decide the special tokens of an encoding as in transformers' fast tokenizers (see
@@ -61,11 +64,8 @@ export class HfTokenizer implements Tokenizer {
     this.file = path;
     requireJsonObject(tokenizerConfig, configPath);
     const flags = readSpecialTokenFlags(tokenizerConfig, configPath);
-    try {
-      this.core = new HfTokenizerCore(json, tokenizerConfig);
-    } catch (cause) {
-      throw new ModelLoadError(`Could not build the tokenizer from ${path}: ${(cause as Error).message}`, { path, cause });
-    }
+    const paths = { path, configPath };
+    this.core = buildTokenizerCore(json, tokenizerConfig, paths);
     // What tokenizer.json's own post-processor adds, before the flags replace it.
     const shipped = specialIdsAround(this);
     const processor = specialTokensProcessor(flags, {
@@ -77,6 +77,7 @@ export class HfTokenizer implements Tokenizer {
       idToToken: (id) => this.core.id_to_token(id),
     });
     if (processor) this.core.post_processor = processor;
+    probeTokenizerCore(this.core, json, tokenizerConfig, paths, processor === undefined);
     // One more than the largest id (added tokens included), so ids are exactly [0, vocabSize).
     let largest = -1;
     for (const id of this.core.get_vocab(true).values()) if (id > largest) largest = id;
