@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RunsInFlight } from '../src/index.js';
+import { BackendError, RunsInFlight } from '../src/index.js';
 
 /** A promise and the functions that settle it. */
 function deferred<T>() {
@@ -45,6 +45,22 @@ describe('RunsInFlight', () => {
     await Promise.all([closed, closedAgain]);
     expect(await first).toMatch(/released while it ran; load the model again/);
     expect(await second).toBe('device lost');
+  });
+});
+
+describe('RunsInFlight: the error of a run that finished after close', () => {
+  it('is a BackendError naming the backend given, with the same actionable message', async () => {
+    const runs = new RunsInFlight(undefined, 'node');
+    const late = deferred<string>();
+    const outcome = runs.track(late.promise).catch((e: unknown) => e);
+    const closed = runs.close()!;
+    late.resolve('outputs');
+    await closed;
+    const error = await outcome;
+    // Before: a plain Error, which reached a direct caller of session.run untyped.
+    expect(BackendError.isInstance(error)).toBe(true);
+    expect((error as BackendError).backend).toBe('node');
+    expect((error as Error).message).toBe('This session was released while it ran; load the model again.');
   });
 });
 

@@ -28,7 +28,7 @@ export class NodeSession implements InferenceSession {
   /** Set by the first `release()`; every later call returns it, so none resolves before the release. */
   private releasing: Promise<void> | undefined;
   /** onnxruntime runs started and not yet settled, which `release` waits for. */
-  private readonly runs = new RunsInFlight();
+  private readonly runs = new RunsInFlight(undefined, 'node');
 
   /**
    * @param ortSession The onnxruntime-node session this wraps, public for interop (e.g. a

@@ -25,7 +25,7 @@ export class OrtNodeSession implements InferenceSession {
   /** Set by the first `release()`; every later call returns it, so none resolves before the release. */
   private releasing: Promise<void> | undefined;
   /** onnxruntime runs started and not yet settled, which `release` waits for. */
-  private readonly runs = new RunsInFlight();
+  private readonly runs = new RunsInFlight(undefined, 'npu');
 
   constructor(
     private readonly ort: Ort,

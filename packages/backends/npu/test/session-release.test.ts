@@ -22,7 +22,7 @@ describe('the onnxruntime-node session of the npu chain (real CPU session on mod
     ort.release = () => (log.push('release'), release());
 
     const feeds = prefillFeeds(session);
-    const inFlight = session.run(feeds).then(() => 'resolved', (e: Error) => e.message);
+    const inFlight = session.run(feeds).then(() => 'resolved', (e: Error) => `${BackendError.isInstance(e) ? `BackendError (${e.backend}): ` : ''}${e.message}`);
     const released = session.release();
     expect(session.release()).toBe(released);
     const after = await session.run(feeds).catch((e: unknown) => e);
@@ -30,7 +30,7 @@ describe('the onnxruntime-node session of the npu chain (real CPU session on mod
     await released;
     // Before: onnxruntime freed the session first, then failed the run ("Session already disposed.").
     expect(log).toEqual(['run finished', 'release']);
-    expect(await inFlight).toMatch(/released while it ran/);
+    expect(await inFlight).toMatch(/^BackendError \(npu\): This session was released while it ran/);
   });
 });
 

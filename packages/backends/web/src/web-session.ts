@@ -75,7 +75,7 @@ export class WebSession implements InferenceSession {
     const ortFeeds = feeds as unknown as Record<string, ortTypes.Tensor>;
     const work = oneAtATime(() => {
       // Released while this run waited its turn: it never reaches onnxruntime-web.
-      if (this.releasing) throw new Error('This session was released while it ran; load the model again.');
+      if (this.releasing) throw new BackendError('This session was released before this run started; load the model again.', { backend: 'web' });
       return options.fetches ? this.session.run(ortFeeds, [...options.fetches]) : this.session.run(ortFeeds);
     });
     this.running.add(work);
@@ -85,10 +85,9 @@ export class WebSession implements InferenceSession {
     } finally {
       this.running.delete(work);
     }
-    // Released meanwhile: the run was let finish, but it fails, as onnxruntime-node's does. A plain
-    // Error, like onnxruntime's own: Weft reports a run that fails after its model was disposed as
-    // `ModelDisposedError`, and a `BackendError` here would reach the user as it is.
-    if (this.releasing) throw new Error('This session was released while it ran; load the model again.');
+    // Released meanwhile: the run was let finish, but it fails, as onnxruntime-node's does (Weft
+    // ends the stream of a disposed model with `ModelDisposedError` whatever a run rejects with).
+    if (this.releasing) throw new BackendError('This session was released while it ran; load the model again.', { backend: 'web' });
     // Let the event loop in between steps (abort signals, timers, Ctrl-C, UI events).
     await yieldToEventLoop();
     return outputs as unknown as Record<string, BackendTensor>;

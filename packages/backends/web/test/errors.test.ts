@@ -51,13 +51,14 @@ describe('web backend errors', () => {
     const order: string[] = [];
     const run = session.run(feeds).then(
       () => order.push('ran'),
-      (e: Error) => order.push(`run failed: ${e.message}`),
+      (e: Error) => order.push(`run failed: ${BackendError.isInstance(e) ? `BackendError (${e.backend}): ` : ''}${e.message}`),
     );
     // Before, onnxruntime-web freed the session under the run, which then read freed memory: it
     // failed with a garbage error ("Invalid input name: input_ids"), and in a page it could hang.
     const release = session.release().then(() => order.push('released'));
     await Promise.all([run, release]);
-    expect(order).toEqual(['run failed: This session was released while it ran; load the model again.', 'released']);
+    // Released in the turn the run was asked for, before its turn came: it never reached onnxruntime-web.
+    expect(order).toEqual(['run failed: BackendError (web): This session was released before this run started; load the model again.', 'released']);
     expect(session.release()).toBe(session.release());
     await expect(session.run(feeds)).rejects.toThrow(/^This session was released; load the model again\.$/);
   });

@@ -1,11 +1,14 @@
+import { BackendError } from '../errors/backend-error.js';
+
 /**
  * For backend authors: the runs of one session not yet settled, so that `release` can wait for
  * them instead of freeing a native session under a run (onnxruntime-node runs the graph a turn
  * after `run` is called; freed before then, the run failed with "Session already disposed.").
  *
  * `track` counts a run until it settles; once `close` was called, a run that still finishes
- * rejects (as a run of a released session should: Weft then ends its stream with
- * `ModelDisposedError`). `close` says when every tracked run has settled.
+ * rejects with a `BackendError` (as a run of a released session should: Weft ends the stream of
+ * a disposed model with `ModelDisposedError`, and a direct caller of `session.run` gets the
+ * `BackendError`). `close` says when every tracked run has settled.
  */
 export class RunsInFlight {
   private running = 0;
@@ -14,14 +17,18 @@ export class RunsInFlight {
   /**
    * @param discard Given the outputs of a run that finished after `close`, which nobody receives:
    *   a backend whose tensors hold native or device memory frees them here.
+   * @param backend The backend's registry name, for the `BackendError` of such a run.
    */
-  constructor(private readonly discard?: (outputs: unknown) => void) {}
+  constructor(
+    private readonly discard?: (outputs: unknown) => void,
+    private readonly backend?: string,
+  ) {}
   // One pair of reactions for every run (no closure per run).
   private readonly finished = <T>(outputs: T): T => {
     this.settled();
     if (this.closed) {
       this.discard?.(outputs);
-      throw new Error('This session was released while it ran; load the model again.');
+      throw new BackendError('This session was released while it ran; load the model again.', this.backend === undefined ? {} : { backend: this.backend });
     }
     return outputs;
   };

@@ -24,6 +24,11 @@ export function readFailoverOptions(value: unknown): FailoverOptions | undefined
   if (backends !== undefined && (!Array.isArray(backends) || backends.some((b) => typeof b !== 'string' || b === ''))) {
     throw new InvalidOptionsError(`failover.backends must be a list of backend names (got ${quoteValue(backends)}).`, { option: 'failover.backends' });
   }
+  // A name listed twice would get a second session on that backend, with a breaker no run reports to.
+  const twice = (backends as string[] | undefined)?.find((b, i, all) => all.indexOf(b) !== i);
+  if (twice !== undefined) {
+    throw new InvalidOptionsError(`failover.backends lists ${quoteValue(twice)} twice; name each fallback once.`, { option: 'failover.backends' });
+  }
   if (runTimeoutMs !== undefined) checkTimeout('failover.runTimeoutMs', runTimeoutMs, 0);
   if (breaker !== undefined) {
     if (typeof breaker !== 'object' || breaker === null || Array.isArray(breaker)) {

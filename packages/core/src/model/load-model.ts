@@ -15,13 +15,20 @@ import { checkSessionOptions } from './session-options.js';
 import { largestTokenizerId, tokenizerPastVocabulary } from './tokenizer-ids.js';
 import { DEFAULT_TOKENIZER } from '../tokenizer/hf-tokenizer-entry.js';
 import { checkKnownKeys } from '../util/known-keys.js';
-import { openBackendSession, takesNoExternalDataBytes } from './open-backend-session.js';
+import { quoteValue } from '../util/describe-cause.js';
+import { openBackendSession, releaseQuietly, takesNoExternalDataBytes } from './open-backend-session.js';
 import { linkedAbortController } from '../util/linked-abort.js';
 import { SessionPool } from '../backend/session-pool.js';
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import type { BackendAdapter, ModelSource } from '../spec/backend.js';
 
-function pickFallback(name: string, available: readonly BackendAdapter[]): BackendAdapter {
+function pickFallback(name: string, available: readonly BackendAdapter[], primary: string): BackendAdapter {
+  if (name === primary) {
+    throw new InvalidOptionsError(
+      `Failover backend "${name}" is the backend this model loads on, not a fallback: list only the backends to continue on (available: ${available.map((a) => a.name).join(', ') || 'none'}).`,
+      { option: 'failover.backends' },
+    );
+  }
   const adapter = available.find((a) => a.name === name);
   if (!adapter) {
     throw new InvalidOptionsError(
@@ -62,6 +69,16 @@ function usesCoreTokenizer(registry: AdapterRegistry, name: string | undefined):
   }
 }
 
+/**
+ * Throws `InvalidOptionsError` unless `value` is undefined or a non-empty string: `""` or null
+ * would otherwise pick the default without a word, and a number a backend or file named "5".
+ */
+function checkName(value: unknown, option: 'backend' | 'onnxFile', what: string): void {
+  if (value !== undefined && (typeof value !== 'string' || value === '')) {
+    throw new InvalidOptionsError(`${option} must be ${what} (got ${quoteValue(value)}).`, { option });
+  }
+}
+
 /** Every field of `LoadOptions` (a record, so the compiler checks none is missing). */
 const LOAD_OPTION_FIELDS: Record<keyof LoadOptions, true> = {
   backend: true, session: true, onnxFile: true, failover: true, tokenizer: true, probeTimeoutMs: true, sessionTimeoutMs: true, fetchTimeoutMs: true, signal: true,
@@ -83,6 +100,8 @@ export async function loadModel(
 ): Promise<DefaultWeftModel> {
   // A misspelled option (`onnx_file`) would otherwise be ignored without a word.
   checkKnownKeys(options, LOAD_OPTION_KEYS, 'load options', '');
+  checkName(options.backend, 'backend', 'a registered backend name such as "node", or "auto"');
+  checkName(options.onnxFile, 'onnxFile', 'a graph file in the model folder such as "onnx/model.onnx"');
   const timeouts = readLoadTimeouts(options);
   const failover = readFailoverOptions(options.failover);
   checkSessionOptions(options.session);
@@ -146,7 +165,7 @@ async function loadFromFolder(
     signal: runtime.signal,
   });
   try {
-    const fallbacks = failover?.backends ? failover.backends.map((name) => pickFallback(name, others)) : others;
+    const fallbacks = failover?.backends ? failover.backends.map((name) => pickFallback(name, others, adapter.name)) : others;
     const { layout, batchOfOne } = readGraphIo(session, config, graph, new Set(runtime.hooks.flatMap((h) => h.hooks.feeds ?? [])));
     // Fewer ids than the model is common (embeddings padded to a round size); more would feed the
     // graph ids it has no embedding for.
@@ -183,7 +202,8 @@ async function loadFromFolder(
     };
     return new DefaultWeftModel(dir, context, onDispose);
   } catch (error) {
-    await session.release();
+    // The check's error is what the caller needs: a release that fails too must not replace it.
+    await releaseQuietly(session);
     throw error;
   }
 }

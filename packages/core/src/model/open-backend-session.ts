@@ -200,7 +200,7 @@ function sessionProblem(value: unknown): string | undefined {
 }
 
 /** Releases whatever a backend handed over, if it can be released; never throws. */
-async function releaseQuietly(session: unknown): Promise<void> {
+export async function releaseQuietly(session: unknown): Promise<void> {
   try {
     const release = (session as { release?: unknown } | null | undefined)?.release;
     if (typeof release === 'function') await Reflect.apply(release, session, []);

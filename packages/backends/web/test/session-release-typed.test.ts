@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { BackendError, createWeft, type BackendTensor, type WeftModel } from '@weft/core';
+import { webBackend } from '../src/index.js';
+import { storyModel } from './helpers.js';
+
+describe('runs of a web session that its release overtakes', () => {
+  it('model.session.run in flight or waiting its turn when the model is disposed rejects with a BackendError naming the backend', async () => {
+    const weft = createWeft({ plugins: [webBackend({ numThreads: 1 })] });
+    try {
+      const model = await weft.load(storyModel, { backend: 'web' });
+      const feeds = prefillFeeds(model);
+      const running = model.session.run(feeds).catch((e: unknown) => e);
+      // Queued behind the first (onnxruntime-web runs one at a time): it never reaches onnxruntime-web.
+      const waiting = model.session.run(feeds).catch((e: unknown) => e);
+      await model.dispose();
+      const [ran, waited] = [await running, await waiting];
+      // Before: plain Errors, both saying "released while it ran".
+      for (const error of [ran, waited]) {
+        expect(BackendError.isInstance(error)).toBe(true);
+        expect((error as BackendError).backend).toBe('web');
+      }
+      expect((ran as Error).message).toBe('This session was released while it ran; load the model again.');
+      expect((waited as Error).message).toBe('This session was released before this run started; load the model again.');
+    } finally {
+      await weft.dispose();
+    }
+  });
+
+  it('a stream whose session is released under it (not through dispose) ends with a BackendError at model.text', async () => {
+    const weft = createWeft({ plugins: [webBackend({ numThreads: 1 })] });
+    try {
+      const model = await weft.load(storyModel, { backend: 'web' });
+      const first = model.text({ prompt: 'Once upon a time', maxTokens: 200, ignoreEos: true }).catch((e: unknown) => e);
+      const second = model.text({ prompt: 'Tom', maxTokens: 200, ignoreEos: true }).catch((e: unknown) => e);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      void model.session.release();
+      for (const error of [await first, await second]) {
+        expect(BackendError.isInstance(error)).toBe(true);
+        expect((error as BackendError).backend).toBe('web');
+        expect((error as Error).message).toMatch(/This session was released.*; load the model again\./);
+      }
+    } finally {
+      await weft.dispose();
+    }
+  });
+});
+
+/** Feeds for a 2-token prefill of `model`. */
+function prefillFeeds(model: WeftModel): Record<string, BackendTensor> {
+  const { session, layout } = model;
+  const feeds: Record<string, BackendTensor> = { input_ids: session.createTensor('int64', BigInt64Array.of(1n, 2n), [1, 2]) };
+  if (layout.hasAttentionMask) feeds['attention_mask'] = session.createTensor('int64', BigInt64Array.of(1n, 1n), [1, 2]);
+  if (layout.hasPositionIds) feeds['position_ids'] = session.createTensor('int64', BigInt64Array.of(0n, 1n), [1, 2]);
+  for (const name of [...layout.pastKeyNames, ...layout.pastValueNames]) {
+    feeds[name] = session.createTensor('float32', new Float32Array(0), [1, layout.numKvHeads, 0, layout.headDim]);
+  }
+  return feeds;
+}
