@@ -127,6 +127,13 @@ describe('bit packing', () => {
     expect(() => packInt2([-1])).toThrow(RangeError);
     expect(() => pack([1], 3 as PackBits)).toThrow(RangeError);
   });
+
+  it('refuses an output array too short for the codes instead of filling part of it', () => {
+    const packed = packInt2([1, 2, 3, 0]);
+    expect(() => unpack(packed, 2, 4, new Uint8Array(2))).toThrow(/4 codes .* 2/);
+    // One that fits (or is longer) is filled, as pack fills a longer buffer.
+    expect([...unpack(packed, 2, 4, new Uint8Array(5))]).toEqual([1, 2, 3, 0, 0]);
+  });
 });
 
 describe('group quantisation', () => {
@@ -231,6 +238,24 @@ describe('group quantisation', () => {
     expect(() => quantizeGroups(new Float32Array(10), { bits: 4, group: 3 })).toThrow(RangeError);
     expect(() => quantizeGroups(new Float32Array(8), { bits: 3 as QuantBits, group: 4 })).toThrow(RangeError);
     expect(() => quantizeGroups(ndarray(new Float32Array(8), [2, 2, 2]), { bits: 4 })).toThrow(RangeError);
+    // A misspelt precision would otherwise store fp32 parameters and report 'FP16'.
+    expect(() => quantizeGroups(new Float32Array(8), { bits: 4, group: 4, precision: 'FP16' as 'fp16' })).toThrow(/precision must be fp16 or fp32/);
+  });
+
+  it('refuses a flat output array shorter than the groups instead of dropping values', () => {
+    const q = quantizeGroups(Float32Array.from([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]), { bits: 8, group: 4 });
+    expect(() => dequantize(q, new Float32Array(7))).toThrow(/8 values/);
+    const out = new Float32Array(9).fill(-1);
+    dequantize(q, out);
+    expect(out[7]).toBeCloseTo(0.8, 2);
+    expect(out[8]).toBe(-1);
+  });
+
+  it('refuses fp16 output arrays too short for the values', () => {
+    expect(() => encodeFp16([1, 2, 3], new Uint16Array(2))).toThrow(RangeError);
+    expect(() => encodeFp16([1, 2], new Uint16Array(3), 2)).toThrow(RangeError);
+    expect(() => decodeFp16([0x3c00, 0x4000], new Float32Array(1))).toThrow(RangeError);
+    expect([...decodeFp16([0x3c00, 0x4000], new Float32Array(3), 1)]).toEqual([0, 1, 2]);
   });
 });
 

@@ -77,15 +77,24 @@ export function halfCeil(value: number): number {
   return h & 0x8000 ? h - 1 : h + 1;
 }
 
-/** Encodes float32 values as halves (round-to-nearest-even). */
+/** Encodes float32 values as halves (round-to-nearest-even), into `out` from `outOffset` when given. */
 export function encodeFp16(values: ArrayLike<number>, out: Uint16Array = new Uint16Array(values.length), outOffset = 0): Uint16Array {
+  checkRoom(values.length, out.length, outOffset);
   for (let i = 0; i < values.length; i++) out[outOffset + i] = toHalf(values[i]!);
   return out;
 }
 
-/** Decodes halves to float32. */
+/** Decodes halves to float32, into `out` from `outOffset` when given. */
 export function decodeFp16(halves: ArrayLike<number>, out: Float32Array = new Float32Array(halves.length), outOffset = 0): Float32Array {
+  checkRoom(halves.length, out.length, outOffset);
   const t = halfTable();
   for (let i = 0; i < halves.length; i++) out[outOffset + i] = t[halves[i]!]!;
   return out;
+}
+
+/** A typed array would drop writes past its end without a word: refuse an output too short. */
+function checkRoom(count: number, length: number, offset: number): void {
+  if (!Number.isInteger(offset) || offset < 0 || offset + count > length) {
+    throw new RangeError(`${count} values from offset ${offset} do not fit an output of length ${length}`);
+  }
 }

@@ -214,6 +214,7 @@ export function quantizeGroups(values: GroupView | Float32Array, options: Quanti
   const view = asGroupView(values, options.group);
   const [groups, size] = view.shape as [number, number];
   const precision = options.precision ?? 'fp16';
+  if (precision !== 'fp16' && precision !== 'fp32') throw new RangeError(`precision must be fp16 or fp32 (got ${String(precision)})`);
   const params = new GroupParams(precision, groups);
   const codes = new Uint8Array(Math.ceil((groups * size * bits) / 8));
   const range = new Float64Array(2);
@@ -233,12 +234,18 @@ export function quantizeGroups(values: GroupView | Float32Array, options: Quanti
   return { bits, groups, groupSize: size, precision, codes, scales, zeros };
 }
 
-/** Dequantises {@link quantizeGroups}' result into `out` (a flat row-major array, or a view of the same shape). */
+/**
+ * Dequantises {@link quantizeGroups}' result into `out`: a flat row-major array of at least
+ * `groups · groupSize` values, or a view of the same shape.
+ */
 export function dequantize(q: QuantizedGroups): Float32Array;
 export function dequantize(q: QuantizedGroups, out: Float32Array): Float32Array;
 export function dequantize(q: QuantizedGroups, out: GroupView): GroupView;
 export function dequantize(q: QuantizedGroups, out?: Float32Array | GroupView): Float32Array | GroupView {
   const target = out ?? new Float32Array(q.groups * q.groupSize);
+  if (target instanceof Float32Array && target.length < q.groups * q.groupSize) {
+    throw new RangeError(`dequantize: ${q.groups * q.groupSize} values need an output of that length, got ${target.length}`);
+  }
   const view = target instanceof Float32Array ? ndarray(target, [q.groups, q.groupSize]) : target;
   if (view.shape[0] !== q.groups || view.shape[1] !== q.groupSize) throw new RangeError('dequantize: output shape does not match');
   for (let g = 0; g < q.groups; g++) {

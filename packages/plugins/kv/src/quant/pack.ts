@@ -32,10 +32,11 @@ export function pack(codes: ArrayLike<number>, bits: PackBits, out?: Uint8Array)
   return dst;
 }
 
-/** Unpacks `count` codes of `bits` bits. */
+/** Unpacks `count` codes of `bits` bits (into `out` when given: at least `count` long). */
 export function unpack(packed: Uint8Array, bits: PackBits, count: number, out: Uint8Array = new Uint8Array(count)): Uint8Array {
   checkBits(bits);
   if (packed.length < packedBytes(count, bits)) throw new RangeError(`${count} codes of ${bits} bits need ${packedBytes(count, bits)} bytes`);
+  if (out.length < count) throw new RangeError(`unpack of ${count} codes needs an output of ${count}, got ${out.length}`);
   const perByte = 8 / bits;
   const mask = (1 << bits) - 1;
   for (let i = 0; i < count; i++) out[i] = (packed[(i / perByte) | 0]! >>> ((i % perByte) * bits)) & mask;
