@@ -43,6 +43,17 @@ describe('logits processing', () => {
     expect([0, 0.1, 0.13, 0.49, 0.51, 0.99, 0.999999].map((u) => sampleCategorical(l, u))).toEqual([0, 0, 1, 1, 3, 3, 3]);
   });
 
+  it('sampleCategorical settles non-finite logits itself, leaves its input as it was, and gives -1 when nothing can be drawn', () => {
+    const nan = Float32Array.from([Number.NaN, Math.log(1), Number.NaN, Math.log(3)]);
+    expect([0, 0.2, 0.3, 0.999999].map((u) => sampleCategorical(nan, u))).toEqual([1, 1, 3, 3]);
+    expect(Number.isNaN(nan[0])).toBe(true);
+    const inf = Float32Array.from([Infinity, 5, Number.NaN, Infinity]);
+    expect([0.2, 0.7].map((u) => sampleCategorical(inf, u))).toEqual([0, 3]);
+    expect(inf[0]).toBe(Infinity);
+    expect(sampleCategorical(Float32Array.from([-Infinity, -Infinity, -Infinity]), 0.5)).toBe(-1);
+    expect(sampleCategorical(Float32Array.from([Number.NaN, -Infinity]), 0.1)).toBe(-1);
+  });
+
   it('settleNonFinite makes NaN never drawn and lets +Infinity logits share all the probability', () => {
     const nan = Float32Array.from([Number.NaN, 1, 2]);
     settleNonFinite(nan);

@@ -63,7 +63,8 @@ export interface GenerationRequest {
   readonly stop?: readonly string[];
   /**
    * Aborting ends every row with `abort` at the next step boundary; a forward pass already
-   * running finishes, but its tokens are not emitted.
+   * running finishes, but its tokens are not emitted. `signal.aborted` is read at every step
+   * boundary; a getter that throws ends the run with an `InvalidOptionsError` naming `signal`.
    */
   readonly signal?: AbortSignal;
   /**
