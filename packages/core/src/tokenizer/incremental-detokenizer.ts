@@ -1,6 +1,7 @@
 import type { Tokenizer } from '../spec/tokenizer.js';
 import { concatBytes } from '../util/concat-bytes.js';
 import { cleanUpSpaces, decodeWithoutCleanUp, settledLength } from './clean-up-spaces.js';
+import { specialContentOf } from './special-content.js';
 
 /** How many earlier ids give the decoder context (leading-space rules, byte fallback). */
 const CONTEXT = 4;
@@ -9,25 +10,13 @@ const WINDOW = 12;
 /** Ids at the end of the window that may still begin a character (three bytes of a four-byte one). */
 const HELD_IDS = 3;
 
-/** Per tokenizer: whether its decode skips each id (special tokens), computed once per id. */
-const skippedIds = new WeakMap<Tokenizer, Map<number, boolean>>();
-
 /**
  * Whether `tokenizer.decode` drops an id: one past its ids (a model's embedding padded beyond the
- * tokenizer, which sampling can still pick), or one that decodes to nothing and to text with
- * specials kept (a special token).
+ * tokenizer, which sampling can still pick), or a special token (see {@link specialContentOf}).
  */
 function skippedBy(tokenizer: Tokenizer): (id: number) => boolean {
-  let known = skippedIds.get(tokenizer);
-  if (!known) skippedIds.set(tokenizer, (known = new Map()));
-  return (id) => {
-    let skip = known.get(id);
-    if (skip === undefined) {
-      skip = !(id >= 0 && id < tokenizer.vocabSize) || (tokenizer.decode([id]) === '' && tokenizer.decode([id], { skipSpecialTokens: false }) !== '');
-      known.set(id, skip);
-    }
-    return skip;
-  };
+  const special = specialContentOf(tokenizer);
+  return (id) => !(id >= 0 && id < tokenizer.vocabSize) || special(id) !== '';
 }
 
 /**

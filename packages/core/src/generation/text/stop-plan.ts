@@ -1,5 +1,6 @@
 import { InvalidOptionsError } from '../../errors/invalid-options-error.js';
 import type { Tokenizer } from '../../spec/tokenizer.js';
+import { specialContentOf } from '../../tokenizer/special-content.js';
 import { SentinelStopMatcher } from './sentinel-stop-matcher.js';
 import { StopMatcher } from './stop-matcher.js';
 
@@ -59,7 +60,8 @@ export function stopPlan(tokenizer: Tokenizer, stops: readonly string[]): StopPl
   }
   // A stop that is the content of a token in `endIds` needs no rewrite: the id ends the row.
   const whole = new Set<string>();
-  for (const id of endIds ?? []) whole.add(specialContent(tokenizer, id));
+  const special = specialContentOf(tokenizer);
+  for (const id of endIds ?? []) whole.add(special(id));
   const strings = [...stops];
   const seen = new Set(stops);
   for (const stop of stops) {
@@ -80,26 +82,12 @@ export function stopPlan(tokenizer: Tokenizer, stops: readonly string[]): StopPl
  */
 function specialStopIds(tokenizer: Tokenizer, stops: readonly string[]): ReadonlySet<number> | undefined {
   let ids: Set<number> | undefined;
+  const special = specialContentOf(tokenizer);
   for (const stop of stops) {
     const id = tokenizer.tokenToId(stop);
-    if (id !== undefined && specialContent(tokenizer, id) === stop) (ids ??= new Set()).add(id);
+    if (id !== undefined && special(id) === stop) (ids ??= new Set()).add(id);
   }
   return ids;
-}
-
-/** Per tokenizer: each id's content when it is a special token decoding skips, else ''. */
-const contentsOf = new WeakMap<Tokenizer, Map<number, string>>();
-
-function specialContent(tokenizer: Tokenizer, id: number): string {
-  let known = contentsOf.get(tokenizer);
-  if (!known) contentsOf.set(tokenizer, (known = new Map()));
-  let content = known.get(id);
-  if (content === undefined) {
-    const special = Number.isInteger(id) && id >= 0 && id < tokenizer.vocabSize && tokenizer.decode([id]) === '';
-    content = special ? tokenizer.decode([id], { skipSpecialTokens: false }) : '';
-    known.set(id, content);
-  }
-  return content;
 }
 
 /** Per tokenizer: the special tokens in each stop string as encoding finds them (short stops only; bounded). */
@@ -119,7 +107,8 @@ function specialsIn(tokenizer: Tokenizer, stop: string): readonly number[] {
   if (!known) specialsByStop.set(tokenizer, (known = new Map()));
   let ids = known.get(stop);
   if (ids === undefined) {
-    const found = tokenizer.encode(stop, { addSpecialTokens: false }).filter((id) => specialContent(tokenizer, id) !== '');
+    const special = specialContentOf(tokenizer);
+    const found = tokenizer.encode(stop, { addSpecialTokens: false }).filter((id) => special(id) !== '');
     ids = found.length === 0 ? NONE : found;
     if (stop.length <= CACHED_STOP_LENGTH) {
       if (known.size >= CACHED_STOPS) known.clear();
@@ -135,9 +124,10 @@ function specialsIn(tokenizer: Tokenizer, stop: string): readonly number[] {
  */
 function specialsInside(tokenizer: Tokenizer, stops: readonly string[], endIds: ReadonlySet<number> | undefined): Map<string, number> | undefined {
   let inside: Map<string, number> | undefined;
+  const special = specialContentOf(tokenizer);
   for (const stop of stops) {
     for (const id of specialsIn(tokenizer, stop)) {
-      const content = specialContent(tokenizer, id);
+      const content = special(id);
       if (inside?.has(content) || !stop.includes(content)) continue;
       if (content === stop && endIds?.has(id)) continue;
       (inside ??= new Map()).set(content, id);
