@@ -8,7 +8,7 @@ import { DefaultWeftModel } from './default-weft-model.js';
 import { parseGenerationConfig } from './generation-config.js';
 import { readGraphIo } from './kv-layout.js';
 import { parseModelConfig } from './model-config.js';
-import { CHAT_TEMPLATE_FILE, findGraph, openModelFolder, readJson, readJsonObject, type ModelFolder } from './model-folder.js';
+import { CHAT_TEMPLATE_FILE, findGraph, openModelFolder, readJson, readJsonObject, type ExternalDataProblem, type ModelFolder } from './model-folder.js';
 import { readLoadTimeouts, type LoadTimeouts } from './load-timeouts.js';
 import { readFailoverOptions } from './failover-options.js';
 import { checkSessionOptions } from './session-options.js';
@@ -79,6 +79,21 @@ function checkName(value: unknown, option: 'backend' | 'onnxFile', what: string)
   }
 }
 
+/**
+ * `onnxFile` as a name within the folder: an absolute path (or, over HTTP, URL) inside it is made
+ * relative; one outside it is an `InvalidOptionsError`.
+ */
+async function graphWithin(folder: ModelFolder, onnxFile: string): Promise<string> {
+  const name = await folder.nameWithin(onnxFile);
+  if (name === undefined) {
+    throw new InvalidOptionsError(
+      `onnxFile must be a path inside the model folder, relative to it, such as "onnx/model.onnx": ${onnxFile} is not inside ${folder.location}.`,
+      { option: 'onnxFile' },
+    );
+  }
+  return name;
+}
+
 /** Every field of `LoadOptions` (a record, so the compiler checks none is missing). */
 const LOAD_OPTION_FIELDS: Record<keyof LoadOptions, true> = {
   backend: true, session: true, onnxFile: true, failover: true, tokenizer: true, probeTimeoutMs: true, sessionTimeoutMs: true, fetchTimeoutMs: true, signal: true,
@@ -128,6 +143,7 @@ async function loadFromFolder(
   failover: FailoverOptions | undefined,
   onDispose: ((model: DefaultWeftModel) => void) | undefined,
 ): Promise<DefaultWeftModel> {
+  const onnxFile = options.onnxFile === undefined ? undefined : await graphWithin(folder, options.onnxFile);
   await folder.assertExists();
   const config = parseModelConfig(await readJson(folder, 'config.json', true), folder.resolve('config.json'));
   const generationConfig = parseGenerationConfig(
@@ -151,13 +167,15 @@ async function loadFromFolder(
     chatTemplate: await folder.readText(CHAT_TEMPLATE_FILE, { pageIsMissing: true }),
     resolve: (file) => folder.resolve(file),
   });
-  const graphFile = await findGraph(folder, options.onnxFile);
+  const graphFile = await findGraph(folder, onnxFile);
   const graph = folder.resolve(graphFile);
   let source: Promise<ModelSource> | undefined;
+  let problem: Promise<ExternalDataProblem | undefined> | undefined;
   const { adapter, session, rejected, others } = await openBackendSession(runtime.registry, {
     wanted: options.backend ?? 'auto',
     source: () => (source ??= folder.source(graphFile)),
     externalDataFiles: () => folder.externalDataFiles(graphFile),
+    diagnose: () => (problem ??= folder.externalDataProblem(graphFile)),
     graph,
     session: options.session,
     timeouts,

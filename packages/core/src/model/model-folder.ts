@@ -23,6 +23,18 @@ export const MAX_TEXT_FILE_BYTES = 256 * 1024 * 1024;
 export const MAX_GRAPH_BYTES = 2 ** 31;
 
 /**
+ * Largest graph on disk read to diagnose its external data files once a backend failed to open
+ * it: a graph that keeps its tensors in such files is small, and a bigger one holds its weights.
+ */
+export const MAX_DIAGNOSED_GRAPH_BYTES = 64 * 2 ** 20;
+
+/** An external data file that is missing or shorter than its graph reads: the file, and what to tell the user. */
+export interface ExternalDataProblem {
+  readonly path: string;
+  readonly message: string;
+}
+
+/**
  * Read access to a model folder: a directory on disk under Node.js, or a URL prefix served over
  * HTTP in browsers (and in Node for `http(s):` locations). Core never imports `node:` modules
  * statically, so it bundles for the browser.
@@ -53,10 +65,38 @@ export interface ModelFolder {
    * the graph's path.
    */
   externalDataFiles(file: string): Promise<readonly string[]>;
+  /**
+   * What is wrong with the external data files the graph `file` names, asked once a backend
+   * failed to open it: the first that is missing or shorter than the graph's tensors read, or
+   * undefined (files that look right, a graph that does not parse, or a failure of its own: it
+   * never throws). Over HTTP always undefined: `source` checks each file as it arrives.
+   */
+  externalDataProblem(file: string): Promise<ExternalDataProblem | undefined>;
+  /**
+   * `file` as a name within the folder: as it is when relative; an absolute path (`/…`, `C:\…`)
+   * or URL inside the folder made relative to it; undefined when it is outside (a relative name
+   * whose `..` climbs out of the folder included).
+   */
+  nameWithin(file: string): Promise<string | undefined>;
 }
 
 export function joinPath(base: string, file: string): string {
   return base.endsWith('/') ? base + file : `${base}/${file}`;
+}
+
+/** The folder part of a file name within the model folder (`onnx/` for `onnx/model.onnx`), `''` at its top. */
+function folderOf(file: string): string {
+  return file.includes('/') ? file.slice(0, file.lastIndexOf('/') + 1) : '';
+}
+
+/** Absolute as a path on some system: `/…`, a Windows drive (`C:\…`, `C:/…`) or share (`\\server\…`). */
+function looksAbsolute(file: string): boolean {
+  return file.startsWith('/') || file.startsWith('\\\\') || /^[A-Za-z]:[\\/]/.test(file);
+}
+
+/** The message for an external data file shorter than its graph reads (`holds`: how much the file has). */
+function shortDataMessage(path: string, graph: string, extent: number, holds: string): string {
+  return `${path} is shorter than ${graph} needs: its tensors read ${extent} bytes from it and ${holds}`;
 }
 
 /** What bounds the requests of a folder read over HTTP (a folder on disk ignores them). */
@@ -70,7 +110,8 @@ export interface FolderOptions {
 /** Picks the folder kind for a location: HTTP(S) URLs and non-Node runtimes use fetch. */
 export function openModelFolder(location: string, options: FolderOptions = {}): ModelFolder {
   const fs = nodeFs();
-  return /^https?:\/\//i.test(location) || !fs ? new HttpModelFolder(location, options) : new DiskModelFolder(location, fs);
+  const path = nodeBuiltin<NodePath>('node:path');
+  return /^https?:\/\//i.test(location) || !fs || !path ? new HttpModelFolder(location, options) : new DiskModelFolder(location, fs, path);
 }
 
 interface FileInfo {
@@ -81,17 +122,33 @@ interface FileInfo {
 
 interface NodeFs {
   readFile(path: string, encoding: 'utf8'): Promise<string>;
+  readFile(path: string): Promise<Uint8Array>;
   stat(path: string): Promise<FileInfo>;
   lstat(path: string): Promise<{ isSymbolicLink(): boolean }>;
+  realpath(path: string): Promise<string>;
+}
+
+interface NodePath {
+  readonly sep: string;
+  resolve(...paths: string[]): string;
+  relative(from: string, to: string): string;
+  isAbsolute(path: string): boolean;
+  dirname(path: string): string;
+  basename(path: string): string;
+  join(...paths: string[]): string;
 }
 
 function nodeFs(): NodeFs | undefined {
+  return nodeBuiltin<NodeFs>('node:fs/promises');
+}
+
+function nodeBuiltin<T>(id: string): T | undefined {
   const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
-  return proc?.getBuiltinModule?.('node:fs/promises') as NodeFs | undefined;
+  return proc?.getBuiltinModule?.(id) as T | undefined;
 }
 
 class DiskModelFolder implements ModelFolder {
-  constructor(readonly location: string, private readonly fs: NodeFs) {}
+  constructor(readonly location: string, private readonly fs: NodeFs, private readonly path: NodePath) {}
 
   resolve(file: string): string {
     return joinPath(this.location, file);
@@ -149,6 +206,68 @@ class DiskModelFolder implements ModelFolder {
     return [];
   }
 
+  async externalDataProblem(file: string): Promise<ExternalDataProblem | undefined> {
+    try {
+      const graph = this.resolve(file);
+      const info = await this.fs.stat(graph);
+      if (!info.isFile() || info.size > MAX_DIAGNOSED_GRAPH_BYTES) return undefined;
+      for (const [location, extent] of onnxExternalDataExtents(await this.fs.readFile(graph))) {
+        // A name outside the graph's folder throws here: nothing to add to the backend's own error.
+        const path = this.path.join(this.path.dirname(graph), checkExternalDataLocation(location, graph));
+        const problem = await this.dataFileProblem(path, graph, location, extent);
+        if (problem) return problem;
+      }
+    } catch {
+      // The diagnosis failed itself: the backend's error stands.
+    }
+    return undefined;
+  }
+
+  /** What is wrong with one external data file the graph reads `extent` bytes of (Infinity: the rest of the file, any size). */
+  private async dataFileProblem(path: string, graph: string, location: string, extent: number): Promise<ExternalDataProblem | undefined> {
+    const advice = "(an interrupted download?); download it again, into the graph's folder.";
+    let info: FileInfo;
+    try {
+      info = await this.fs.stat(path);
+    } catch (cause) {
+      if ((cause as { code?: string }).code !== 'ENOENT') return undefined;
+      const link = await this.fs.lstat(path).catch(() => undefined);
+      const what = link?.isSymbolicLink() ? 'is a symbolic link to a file that does not exist' : 'does not exist';
+      return { path, message: `${graph} keeps tensors in ${location}, but ${path} ${what} ${advice}` };
+    }
+    if (!info.isFile()) return { path, message: `${graph} keeps tensors in ${location}, but ${path} is not a file.` };
+    if (Number.isFinite(extent) && info.size < extent) {
+      return { path, message: shortDataMessage(path, graph, extent, `the file holds ${info.size} (an interrupted download?); download it again.`) };
+    }
+    return undefined;
+  }
+
+  async nameWithin(file: string): Promise<string | undefined> {
+    const { path } = this;
+    const inside = (folder: string, target: string): string | undefined => {
+      const name = path.relative(folder, target);
+      const outside = name === '' || name === '..' || name.startsWith(`..${path.sep}`) || path.isAbsolute(name);
+      return outside ? undefined : name.split(path.sep).join('/');
+    };
+    if (!looksAbsolute(file) && !path.isAbsolute(file)) {
+      // A relative name that climbs out of the folder (`../other/model.onnx`) names no file in it.
+      const folder = path.resolve(this.location);
+      return inside(folder, path.resolve(folder, file)) === undefined ? undefined : file;
+    }
+    // A drive or share path on a system without them names no file in the folder.
+    if (path.sep === '/' && !file.startsWith('/')) return undefined;
+    const target = path.resolve(file);
+    const lexical = inside(path.resolve(this.location), target);
+    if (lexical !== undefined) return lexical;
+    // The folder reached through a symbolic link, the graph named by its real path (or the other way round).
+    try {
+      const real = path.join(await this.fs.realpath(path.dirname(target)), path.basename(target));
+      return inside(await this.fs.realpath(this.location), real);
+    } catch {
+      return undefined;
+    }
+  }
+
   async assertExists(): Promise<void> {
     const info = await this.statOrMissing(this.location);
     if (!info) throw new ModelLoadError(`Model folder ${this.location} does not exist.`, { path: this.location });
@@ -196,6 +315,24 @@ class HttpModelFolder implements ModelFolder {
     return [...onnxExternalDataExtents(await this.graphBytes(file)).keys()];
   }
 
+  async externalDataProblem(): Promise<ExternalDataProblem | undefined> {
+    return undefined;
+  }
+
+  /** An absolute URL (or a path from the server's root) under the folder's URL: the rest of it. */
+  async nameWithin(file: string): Promise<string | undefined> {
+    const relative = !/^[A-Za-z][A-Za-z\d+.-]*:/.test(file) && !looksAbsolute(file);
+    try {
+      const folder = absoluteUrl(this.resolve(''));
+      const url = new URL(file, folder).href;
+      if (!url.startsWith(folder) || url.length === folder.length) return undefined;
+      // A relative name is kept as given once it stays inside (`../other/model.onnx` does not).
+      return relative ? file : url.slice(folder.length);
+    } catch {
+      return undefined;
+    }
+  }
+
   async source(file: string): Promise<ModelSource> {
     const graph = this.resolve(file);
     const bytes = await this.graphBytes(file);
@@ -204,7 +341,7 @@ class HttpModelFolder implements ModelFolder {
     const extents = onnxExternalDataExtents(bytes);
     if (extents.size === 0) return { kind: 'bytes', bytes };
     // The graph keeps tensors in files beside it (`model.onnx_data`): they travel with its bytes.
-    const folder = file.includes('/') ? file.slice(0, file.lastIndexOf('/') + 1) : '';
+    const folder = folderOf(file);
     const externalData: ExternalDataFile[] = [];
     for (const [location, extent] of extents) {
       const name = folder + checkExternalDataLocation(location, graph);
@@ -214,7 +351,12 @@ class HttpModelFolder implements ModelFolder {
       }
       // No bigger than the graph's tensors read from it: an endless answer stops there.
       const data = await this.request(name, 'GET', bodyOfAtMost(extent, EXTERNAL_DATA_ADVICE));
-      if (data === undefined) throw new ModelLoadError(`${graph} keeps tensors in ${location}, but ${this.resolve(name)} was not found.`, { path: this.resolve(name) });
+      const url = this.resolve(name);
+      if (data === undefined) throw new ModelLoadError(`${graph} keeps tensors in ${location}, but ${url} was not found.`, { path: url });
+      // As long as the graph reads, at least: a short body would fail in the backend with its own words.
+      if (Number.isFinite(extent) && data.byteLength < extent) {
+        throw new ModelLoadError(shortDataMessage(url, graph, extent, `the server sent ${data.byteLength} (an interrupted upload?); check the file on the server.`), { path: url });
+      }
       externalData.push({ path: location, data });
     }
     return { kind: 'bytes', bytes, externalData };

@@ -4,6 +4,7 @@ import type { BackendAdapter, InferenceSession, ModelSource, SessionOptions } fr
 import type { AdapterRegistry, Rejection } from '../spec/registry.js';
 import { describeCause, quoteValue } from '../util/describe-cause.js';
 import type { LoadTimeouts } from './load-timeouts.js';
+import type { ExternalDataProblem } from './model-folder.js';
 import { BackendSearch } from './select-backend.js';
 import { withDeadline } from '../util/with-deadline.js';
 
@@ -30,6 +31,12 @@ export interface OpenSessionOptions {
   readonly externalDataFiles?: () => Promise<readonly string[]>;
   /** The graph's path or URL, for messages. */
   readonly graph: string;
+  /**
+   * What is wrong with the graph's files (an external data file missing or cut short), asked only
+   * once a backend failed to open the graph; such a problem ends the load, as no other backend
+   * would do better. Expected never to throw (a throw counts as nothing found).
+   */
+  readonly diagnose?: () => Promise<ExternalDataProblem | undefined>;
   readonly session?: SessionOptions | undefined;
   readonly timeouts: LoadTimeouts;
   /** Probe every other backend too (failover candidates). */
@@ -51,8 +58,9 @@ class SessionFailure {
  * Selects a backend and opens the graph on it, each `createSession` bounded by
  * `sessionTimeoutMs` (a session that arrives later is released). With `auto`, a backend whose
  * session fails for a reason of its own (it throws, times out, or returns no session) is listed
- * as passed over and the next backend is tried; a graph that looks corrupt, invalid session
- * options, and any failure of a backend chosen by name end the load with that error.
+ * as passed over and the next backend is tried; a graph that looks corrupt, an external data file
+ * missing or cut short (`diagnose`), invalid session options, and any failure of a backend chosen
+ * by name end the load with that error.
  */
 export async function openBackendSession(registry: AdapterRegistry, options: OpenSessionOptions): Promise<OpenedBackend> {
   const { signal } = options;
@@ -117,6 +125,11 @@ async function openSession(adapter: BackendAdapter, name: string, options: OpenS
     }
     // Option errors, missing files and the like are about the request, not the backend: pass them on.
     if (WeftError.isInstance(cause) && cause.code !== 'backend') return new SessionFailure(cause, describeCause(cause), false);
+    // Only now, on the failure path, are the graph's files looked at: a missing or short data file
+    // is said plainly, with the backend's words as the cause.
+    const problem = await diagnosis(options);
+    if (signal?.aborted) throw signal.reason;
+    if (problem) return new SessionFailure(new ModelLoadError(problem.message, { path: problem.path, cause }), problem.message, false);
     const message = describeCause(cause);
     if (looksCorrupt(cause)) {
       return new SessionFailure(new ModelLoadError(`The ${name} backend could not load ${graph} (corrupt or truncated ONNX file?): ${message}`, { path: graph, cause }), message, false);
@@ -150,6 +163,15 @@ async function sourceFor(adapter: BackendAdapter, name: string, options: OpenSes
     }
   }
   return options.source();
+}
+
+/** What `options.diagnose` finds; undefined when it is not given or fails. */
+async function diagnosis(options: OpenSessionOptions): Promise<ExternalDataProblem | undefined> {
+  try {
+    return await options.diagnose?.();
+  } catch {
+    return undefined;
+  }
 }
 
 /** A third-party adapter's `externalDataFromBytes: false`, read without trusting its getter. */

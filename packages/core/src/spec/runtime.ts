@@ -17,7 +17,11 @@ export interface LoadOptions {
   readonly backend?: string;
   /** Passed to the backend's session. */
   readonly session?: SessionOptions;
-  /** Graph file relative to the folder, e.g. `onnx/model_with_attentions.onnx`. */
+  /**
+   * Graph file within the folder, e.g. `onnx/model_with_attentions.onnx`: relative to it, or an
+   * absolute path (a URL, for a folder served over HTTP) inside it. A name outside the folder is
+   * an `InvalidOptionsError`.
+   */
   readonly onnxFile?: string;
   /**
    * Continue a stream on another backend when its backend fails mid-stream (run throws or times
