@@ -27,7 +27,7 @@ export function exitCodeOf(error: unknown): number {
   return EXIT.failure;
 }
 
-/** The flag of `weft generate` (and `demo`) that sets each request option core names in an `InvalidOptionsError`. */
+/** The flag of `weft generate` (and `demo`) that sets each request or load option core names in an `InvalidOptionsError`. */
 export const GENERATE_FLAGS: Readonly<Record<string, string>> = {
   prompt: '--prompt',
   inputIds: '--prompt-ids',
@@ -45,6 +45,8 @@ export const GENERATE_FLAGS: Readonly<Record<string, string>> = {
   processors: '--processor',
   sampler: '--sampler',
   analyzers: '--analyzer',
+  onnxFile: '--onnx-file',
+  backend: '--backend',
 };
 
 /**
@@ -60,8 +62,8 @@ export function generateFlags(args: readonly string[]): Readonly<Record<string, 
   };
 }
 
-/** The flags of `weft eval` that set request options core or a plugin may reject. */
-export const EVAL_FLAGS: Readonly<Record<string, string>> = { kv: '--kv', router: '--router' };
+/** The flags of `weft eval` that set request or load options core or a plugin may reject. */
+export const EVAL_FLAGS: Readonly<Record<string, string>> = { kv: '--kv', router: '--router', onnxFile: '--onnx-file', backend: '--backend' };
 
 /**
  * The error's message on one line (runtime messages sometimes span several). Core's option errors

@@ -131,6 +131,10 @@ describe.each(MODELS)('weft generate on $name', (model) => {
     const outOfVocab = await generateJson('--prompt-ids', `1,${model.vocab}`);
     expect(outOfVocab.code).toBe(2);
     expect(outOfVocab.stderr).toBe(`weft: --prompt-ids: inputIds must be integers in [0, ${model.vocab}).\n`);
+    // A load option names its flag too.
+    const outside = await generateJson('--onnx-file', '../elsewhere/model.onnx', '--prompt', 'Hi', '--max-tokens', '2');
+    expect(outside.code).toBe(2);
+    expect(outside.stderr).toMatch(/^weft: --onnx-file: onnxFile must be a path inside the model folder, relative to it/);
     const chat = await generateJson('--messages', '[{"role":"user","content":"Hi"}]', '--max-tokens', '2');
     if (model.chatTemplate) {
       expect(chat.code).toBe(0);
