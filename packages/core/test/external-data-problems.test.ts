@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BackendError, createWeft, definePlugin, InvalidOptionsError, ModelLoadError } from '../src/index.js';
 import type { BackendAdapter, ModelSource } from '../src/index.js';
-import { openModelFolder } from '../src/model/model-folder.js';
+import { openModelFolder } from '../src/model/open-model-folder.js';
 import { fixture, runtime } from './helpers.js';
 import { serveFolder } from './serve-folder.js';
 import { wrappedNodeBackend } from './wrapped-backend.js';

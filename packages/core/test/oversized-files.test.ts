@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ModelLoadError } from '../src/index.js';
-import { MAX_TEXT_FILE_BYTES, readResponseBytes } from '../src/model/model-folder.js';
+import { MAX_TEXT_FILE_BYTES } from '../src/model/model-folder.js';
+import { readResponseBytes } from '../src/model/read-response-bytes.js';
 import { fixture, runtime } from './helpers.js';
 import { endlessBody, serveFolder } from './serve-folder.js';
 

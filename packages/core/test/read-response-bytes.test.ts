@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ModelLoadError } from '../src/index.js';
-import { readResponseBytes } from '../src/model/model-folder.js';
+import { readResponseBytes } from '../src/model/read-response-bytes.js';
 
 /** A response whose body arrives as `pieces`, with the given headers. */
 function response(pieces: readonly Uint8Array[], headers: Record<string, string>): Response {
