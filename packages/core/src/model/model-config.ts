@@ -48,6 +48,19 @@ export interface ModelConfig {
   readonly raw: Readonly<Record<string, unknown>>;
 }
 
+/**
+ * Rotary architectures outside the rotate-half ones whose rotation core reproduces, with what
+ * differs: renumbering their cache would leave every cached key at the rotation of the position it
+ * was fed at.
+ */
+const OTHER_ROTARY: Readonly<Record<string, string>> = {
+  gptj: 'a rotary embedding on interleaved pairs (2i, 2i + 1)',
+  codegen: 'a rotary embedding on interleaved pairs (2i, 2i + 1)',
+  gpt_neox: 'a partial rotary embedding (rotary_pct) Weft does not reproduce',
+  phi: 'a partial rotary embedding Weft does not reproduce',
+  falcon: 'a rotary embedding Weft does not reproduce',
+};
+
 /** Parses and validates `config.json`; `path` is used in error messages. */
 export function parseModelConfig(raw: unknown, path: string): ModelConfig {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
@@ -106,7 +119,11 @@ export function parseModelConfig(raw: unknown, path: string): ModelConfig {
 }
 
 function rotary(modelType: string, c: Record<string, unknown>, headDim: number): Pick<ModelConfig, 'rope' | 'ropeUnsupported'> {
-  if (!ROTATE_HALF_MODEL_TYPES.includes(modelType)) return { rope: undefined };
+  if (!ROTATE_HALF_MODEL_TYPES.includes(modelType)) {
+    // Falcon with ALiBi has no rotary embedding.
+    const other = modelType === 'falcon' && c['alibi'] === true ? undefined : OTHER_ROTARY[modelType];
+    return other === undefined ? { rope: undefined } : { rope: undefined, ropeUnsupported: other };
+  }
   const theta = typeof c['rope_theta'] === 'number' && c['rope_theta'] > 0 ? c['rope_theta'] : 10000;
   const factor = typeof c['partial_rotary_factor'] === 'number' ? c['partial_rotary_factor'] : 1;
   const rotaryDim = Math.round(headDim * factor);

@@ -165,26 +165,6 @@ export class CacheKeyRerotation {
 }
 
 /**
- * Architectures that cache keys after a rotary embedding outside the rotate-half ones Weft
- * reproduces, with what differs: renumbering their cache would leave every cached key at the
- * rotation of the position it was fed at.
- */
-const UNREPRODUCED_ROTARY: Readonly<Record<string, string>> = {
-  gptj: 'a rotary embedding on interleaved pairs (2i, 2i + 1)',
-  codegen: 'a rotary embedding on interleaved pairs (2i, 2i + 1)',
-  gpt_neox: 'a partial rotary embedding (rotary_pct) Weft does not reproduce',
-  phi: 'a partial rotary embedding Weft does not reproduce',
-  falcon: 'a rotary embedding Weft does not reproduce',
-};
-
-/** Why the keys of a model without a reproducible `rope` still carry a rotation, if they do. */
-function unreproducedRotary(config: { readonly modelType: string; readonly raw?: Readonly<Record<string, unknown>> }): string | undefined {
-  // Falcon with ALiBi has no rotary embedding.
-  if (config.modelType === 'falcon' && config.raw?.['alibi'] === true) return undefined;
-  return UNREPRODUCED_ROTARY[config.modelType];
-}
-
-/**
  * The re-rotation a run needs: one for routers with `positions: 'cache'` on graphs that take
  * past keys and position ids, none otherwise. Throws when the model is rotary in a way Weft
  * cannot reproduce (cache positions would silently distort every cached key).
@@ -192,19 +172,13 @@ function unreproducedRotary(config: { readonly modelType: string; readonly raw?:
 export function cacheKeyRerotation(
   positions: 'absolute' | 'cache',
   layout: KvLayout,
-  config: {
-    readonly modelType: string;
-    readonly rope: (RotaryEmbedding & { readonly ropeScale: number }) | undefined;
-    readonly ropeUnsupported?: string;
-    readonly raw?: Readonly<Record<string, unknown>>;
-  },
+  config: { readonly modelType: string; readonly rope: (RotaryEmbedding & { readonly ropeScale: number }) | undefined; readonly ropeUnsupported?: string },
   batchSize: number,
 ): CacheKeyRerotation | undefined {
   if (positions !== 'cache' || !layout.hasPast || !layout.hasPositionIds) return undefined;
-  const unsupported = config.ropeUnsupported ?? (config.rope ? undefined : unreproducedRotary(config));
-  if (unsupported) {
+  if (config.ropeUnsupported) {
     throw new InvalidOptionsError(
-      `positions=cache re-rotates cached keys to their new positions, which Weft cannot do for this ${config.modelType} model (${unsupported}). Use positions=absolute.`,
+      `positions=cache re-rotates cached keys to their new positions, which Weft cannot do for this ${config.modelType} model (${config.ropeUnsupported}). Use positions=absolute.`,
       { option: 'router' },
     );
   }
