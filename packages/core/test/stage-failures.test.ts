@@ -205,4 +205,58 @@ describe('failures inside plugin stages', () => {
     expect(PluginError.isInstance(evaluation)).toBe(true);
     expect(evaluation).toMatchObject({ plugin: 'request', stage: 'router "observe-getter" observe' });
   });
+
+  it('skips an analyzer whose importance is null, as before, and names one whose importance result cannot be inspected', async () => {
+    const model = await withHooks('unused-7', {});
+    // A falsy importance (a plugin class's \`importance = null\`) means none: it was skipped before the getter check.
+    const none = { name: 'no-importance', observe: () => 1, importance: null };
+    const events = await collect(model.generate({ prompt: 'x', maxTokens: 3, ignoreEos: true, analyzers: [none as never] }));
+    expect(events.filter((e) => e.type === 'analysis')).toHaveLength(3);
+    // A result whose \`then\` getter throws: the analyzer's fault, named, not the raw error.
+    const hostile = {
+      name: 'hostile-importance',
+      observe: () => 1,
+      importance: () =>
+        ({
+          get then(): unknown {
+            throw new Error('no then here');
+          },
+        }) as unknown as Float32Array,
+    };
+    const error = await failure(model, { prompt: 'x', maxTokens: 3, analyzers: [hostile] });
+    expect(error).toMatchObject({ plugin: 'request', stage: 'analyzer "hostile-importance" importance' });
+    expect(error.message).toContain('no then here');
+  });
+
+  it('runs a router whose observe is null as one without observe, as before', async () => {
+    const model = await withHooks('unused-8', {});
+    const router = { name: 'no-observe', select: () => undefined, observe: null };
+    const events = await collect(model.generate({ prompt: 'x', maxTokens: 3, ignoreEos: true, router: router as never }));
+    expect(events.filter((e) => e.type === 'token')).toHaveLength(3);
+    const result = await model.evaluate({ inputIds: [1, 40, 50, 60], router: router as never });
+    expect(result.tokens).toBe(3);
+  });
+
+  it('names the router whose positions getter throws once the run has started, in generate and evaluate', async () => {
+    const model = await withHooks('unused-6', {});
+    /** A router whose positions getter answers the request's check (the first read), then throws. */
+    const router = () => {
+      let reads = 0;
+      return {
+        name: 'positions-getter',
+        select: () => undefined,
+        get positions(): 'absolute' {
+          if (reads++ === 0) return 'absolute';
+          throw new Error('no positions yet');
+        },
+      };
+    };
+    // Before: the getter's own Error, untyped, from outside any stage.
+    const generation = await failure(model, { prompt: 'x', maxTokens: 3, router: router() });
+    expect(generation).toMatchObject({ plugin: 'request', stage: 'router "positions-getter" positions' });
+    expect(generation.message).toContain('no positions yet');
+    const evaluation = await model.evaluate({ inputIds: [1, 40, 50, 60], router: router() }).catch((e: unknown) => e);
+    expect(PluginError.isInstance(evaluation), String(evaluation)).toBe(true);
+    expect(evaluation).toMatchObject({ plugin: 'request', stage: 'router "positions-getter" positions' });
+  });
 });

@@ -165,7 +165,7 @@ export async function evaluatePerplexity(ctx: GenerationContext, given: Perplexi
     disposeTensors = session.garbageCollectedTensors !== true;
     // The router's properties are read inside a stage: a getter that throws is a PluginError naming it.
     const positionMode = (router && runStage(router.owner, `router "${router.name}" positions`, () => router.value.positions)) ?? 'absolute';
-    const routerObserves = router !== undefined && runStage(router.owner, `router "${router.name}" observe`, () => router.value.observe !== undefined);
+    const routerObserves = router !== undefined && runStage(router.owner, `router "${router.name}" observe`, () => Boolean(router.value.observe));
     const rerotation = cacheKeyRerotation(positionMode, layout, ctx.config, 1);
     const half = halfCacheBridge(layout, kv, router, rerotation !== undefined);
     const storeLayout = half?.layout ?? layout;

@@ -160,7 +160,7 @@ async function runGeneration(
     const router = components.router;
     // Plugin objects' properties are read inside a stage: a getter that throws is a PluginError naming it.
     const positionMode = (router && runStage(router.owner, `router "${router.name}" positions`, () => router.value.positions)) ?? 'absolute';
-    const routerObserves = router !== undefined && runStage(router.owner, `router "${router.name}" observe`, () => router.value.observe !== undefined);
+    const routerObserves = router !== undefined && runStage(router.owner, `router "${router.name}" observe`, () => Boolean(router.value.observe));
     // Unless decoding is plain greedy, picking a token rewrites logits: it works on a copy so the raw
     // row stays intact for analyzers and for the lazily computed logprob.
     const rewrites =
@@ -407,22 +407,22 @@ const NEVER_DRAWN = (): number => {
 const NO_EOS: ReadonlySet<number> = new Set();
 
 /**
- * What an analyzer's `importance()` returns this step, or undefined without one. The method is read
- * inside the stage too, so a getter that throws is a `PluginError` naming the analyzer; the stage's
- * name is built only on failure (this runs every observed step).
+ * What an analyzer's `importance()` returns this step, or undefined without one (a falsy
+ * `importance`, e.g. a class field left null, is none). The method is read, and its result
+ * inspected, inside the stage too, so a getter that throws is a `PluginError` naming the analyzer;
+ * the stage's name is built only on failure (this runs every observed step).
  */
 function analyzerImportance(a: Owned<Analyzer>): Float32Array | undefined {
-  let result: Float32Array | undefined;
   try {
     const importance = a.value.importance;
-    if (importance === undefined) return undefined;
-    result = importance.call(a.value);
+    if (!importance) return undefined;
+    const result = importance.call(a.value);
+    return typeof result === 'object' && result !== null && !(result instanceof Float32Array)
+      ? synchronousResult(a.owner, `analyzer "${a.name}" importance`, result)
+      : result;
   } catch (cause) {
     throw stageFailure(a.owner, `analyzer "${a.name}" importance`, cause);
   }
-  return typeof result === 'object' && result !== null && !(result instanceof Float32Array)
-    ? synchronousResult(a.owner, `analyzer "${a.name}" importance`, result)
-    : result;
 }
 
 /** Emits the text a row released when it ended, if any. */
