@@ -237,26 +237,24 @@ describe('failures inside plugin stages', () => {
     expect(result.tokens).toBe(3);
   });
 
-  it('names the router whose positions getter throws once the run has started, in generate and evaluate', async () => {
+  it('reads a router\'s positions once, when the run resolves it: a getter that would answer otherwise later is never asked again', async () => {
     const model = await withHooks('unused-6', {});
+    let reads = 0;
     /** A router whose positions getter answers the request's check (the first read), then throws. */
-    const router = () => {
-      let reads = 0;
-      return {
-        name: 'positions-getter',
-        select: () => undefined,
-        get positions(): 'absolute' {
-          if (reads++ === 0) return 'absolute';
-          throw new Error('no positions yet');
-        },
-      };
-    };
-    // Before: the getter's own Error, untyped, from outside any stage.
-    const generation = await failure(model, { prompt: 'x', maxTokens: 3, router: router() });
-    expect(generation).toMatchObject({ plugin: 'request', stage: 'router "positions-getter" positions' });
-    expect(generation.message).toContain('no positions yet');
-    const evaluation = await model.evaluate({ inputIds: [1, 40, 50, 60], router: router() }).catch((e: unknown) => e);
-    expect(PluginError.isInstance(evaluation), String(evaluation)).toBe(true);
-    expect(evaluation).toMatchObject({ plugin: 'request', stage: 'router "positions-getter" positions' });
+    const router = () => ({
+      name: 'positions-getter',
+      select: () => undefined,
+      get positions(): 'absolute' {
+        if (reads++ === 0) return 'absolute';
+        throw new Error('asked twice');
+      },
+    });
+    const events = await collect(model.generate({ prompt: 'x', maxTokens: 3, ignoreEos: true, router: router() }));
+    expect(events.filter((e) => e.type === 'token')).toHaveLength(3);
+    expect(reads).toBe(1);
+    reads = 0;
+    const result = await model.evaluate({ inputIds: [1, 40, 50, 60], router: router() });
+    expect(result.tokens).toBe(3);
+    expect(reads).toBe(1);
   });
 });

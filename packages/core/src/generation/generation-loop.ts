@@ -158,8 +158,8 @@ async function runGeneration(
     disposeTensors = active.session.garbageCollectedTensors !== true;
     if (layout.logitsToKeep) keepLast = sharedKeepLastLogits(active.session, layout);
     const router = components.router;
-    // Plugin objects' properties are read inside a stage: a getter that throws is a PluginError naming it.
-    const positionMode = (router && runStage(router.owner, `router "${router.name}" positions`, () => router.value.positions)) ?? 'absolute';
+    // Read inside a stage: a getter that throws is a PluginError naming the router (`positions` was read when the run resolved it).
+    const positionMode = router?.positions ?? 'absolute';
     const routerObserves = router !== undefined && runStage(router.owner, `router "${router.name}" observe`, () => Boolean(router.value.observe));
     // Unless decoding is plain greedy, picking a token rewrites logits: it works on a copy so the raw
     // row stays intact for analyzers and for the lazily computed logprob.

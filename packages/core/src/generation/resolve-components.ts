@@ -24,13 +24,18 @@ export interface Owned<T> {
   readonly name: string;
 }
 
+/** A router with its `positions` mode as read, once, and checked when the run resolved it. */
+export interface CheckedRouter extends Owned<AttentionRouter> {
+  readonly positions: 'absolute' | 'cache';
+}
+
 /** The per-request components a generation run uses. */
 export interface RunComponents {
   readonly kv: Owned<KvCacheStore>;
   readonly processors: readonly Owned<LogitsProcessor>[];
   readonly analyzers: readonly Owned<Analyzer>[];
   readonly sampler: Owned<Sampler> | undefined;
-  readonly router: Owned<AttentionRouter> | undefined;
+  readonly router: CheckedRouter | undefined;
   /** Where the store goes back when the run ends without error: set for a `reusable` default store. */
   readonly kvPool?: StorePool | undefined;
 }
@@ -101,16 +106,17 @@ function defaultStore(entries: DefaultEntries): Owned<KvCacheStore> {
 }
 
 /** A new instance of the runtime's default router, when a plugin set one. */
-function defaultRouter(entries: DefaultEntries): Owned<AttentionRouter> | undefined {
+function defaultRouter(entries: DefaultEntries): CheckedRouter | undefined {
   return entries.router && checkRouter(instantiate('attention-router', entries.router, undefined, isRouter));
 }
 
-function checkRouter(router: Owned<AttentionRouter>): Owned<AttentionRouter> {
+function checkRouter(router: Owned<AttentionRouter>): CheckedRouter {
   const positions: unknown = readGuarded(`The router "${router.name}"'s positions`, 'router', () => router.value.positions);
   if (positions !== undefined && positions !== 'absolute' && positions !== 'cache') {
     throw new InvalidOptionsError(`The router "${router.name}" has an unknown positions mode ${quoteValue(positions)}; use 'absolute', 'cache' or leave it out.`, { option: 'router' });
   }
-  return router;
+  // The run uses this read: a getter that answered differently later would get past the check.
+  return { ...router, positions: positions ?? 'absolute' };
 }
 
 /**
