@@ -6,6 +6,7 @@ import { BackendError, createWeft, definePlugin, InvalidOptionsError, ModelLoadE
 import type { BackendAdapter, ModelSource } from '../src/index.js';
 import { openModelFolder } from '../src/model/open-model-folder.js';
 import { fixture, runtime } from './helpers.js';
+import { recorderPlugin } from './recording-backend.js';
 import { serveFolder } from './serve-folder.js';
 import { wrappedNodeBackend } from './wrapped-backend.js';
 
@@ -33,20 +34,6 @@ async function brokenCopy(data: number | 'missing' | 'whole'): Promise<{ dir: st
 function tracked<T extends { dispose(): Promise<void> }>(weft: T): T {
   runtimes.push(weft);
   return weft;
-}
-
-/** A backend that takes external data as bytes (as the web backend does), records each source and fails. */
-function recorderPlugin(seen: ModelSource[], priority = 10) {
-  const recorder: BackendAdapter = {
-    specificationVersion: 'v1',
-    name: 'recorder',
-    probe: async () => ({ available: true }),
-    async createSession(source) {
-      seen.push(source);
-      throw new BackendError('this test backend records what it gets', { backend: 'recorder' });
-    },
-  };
-  return definePlugin({ name: 'recorder', version: '1.0.0', apiVersion: '^0.1.0', setup: (ctx) => ctx.register('backend', { name: 'recorder', priority, create: () => recorder }) });
 }
 
 /** A backend that throws `error` from createSession. */

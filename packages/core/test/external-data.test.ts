@@ -7,6 +7,7 @@ import { BackendError, checkExternalDataLocation, createWeft, definePlugin, Inva
 import type { BackendAdapter, ModelSource } from '../src/index.js';
 import { onnxExternalDataExtents } from '../src/model/onnx-external-data.js';
 import { collect, done, fixture, runtime, storyModel } from './helpers.js';
+import { recorderPlugin } from './recording-backend.js';
 import { endlessBody, serveFolder } from './serve-folder.js';
 
 const graphOf = (name: string) => readFile(join(fixture(name), 'onnx/model.onnx'));
@@ -19,16 +20,7 @@ afterAll(() => Promise.all(runtimes.map((w) => w.dispose())));
  * source it gets and fails; with `withNode`, the node backend comes first under `auto`.
  */
 function recordingRuntime(seen: ModelSource[] = [], { withNode = false } = {}) {
-  const recorder: BackendAdapter = {
-    specificationVersion: 'v1',
-    name: 'recorder',
-    probe: async () => ({ available: true }),
-    async createSession(source) {
-      seen.push(source);
-      throw new BackendError('this test backend records what it gets', { backend: 'recorder' });
-    },
-  };
-  const plugin = definePlugin({ name: 'recorder', version: '1.0.0', apiVersion: '^0.1.0', setup: (ctx) => ctx.register('backend', { name: 'recorder', priority: 10, create: () => recorder }) });
+  const plugin = recorderPlugin(seen);
   const weft = createWeft({ plugins: withNode ? [nodeBackend(), plugin] : [plugin] });
   runtimes.push(weft);
   return weft;
