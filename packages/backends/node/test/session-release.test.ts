@@ -1,7 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { BackendError, createWeft, ModelDisposedError, type BackendTensor, type WeftModel } from '@weft/core';
+import { BackendError, createWeft, ModelDisposedError } from '@weft/core';
 import { nodeBackend, NodeSession } from '../src/index.js';
+import { prefillFeeds } from '../../../core/test/prefill-feeds.js';
 
 const storyModel = fileURLToPath(new URL('../../../../models/story', import.meta.url));
 
@@ -157,17 +158,6 @@ describe('a run of a node session that its release overtakes', () => {
   });
 });
 
-/** Feeds for a 2-token prefill of `model`. */
-function prefillFeeds(model: WeftModel): Record<string, BackendTensor> {
-  const { session, layout } = model;
-  const feeds: Record<string, BackendTensor> = { input_ids: session.createTensor('int64', BigInt64Array.of(1n, 2n), [1, 2]) };
-  if (layout.hasAttentionMask) feeds['attention_mask'] = session.createTensor('int64', BigInt64Array.of(1n, 1n), [1, 2]);
-  if (layout.hasPositionIds) feeds['position_ids'] = session.createTensor('int64', BigInt64Array.of(0n, 1n), [1, 2]);
-  for (const name of [...layout.pastKeyNames, ...layout.pastValueNames]) {
-    feeds[name] = session.createTensor('float32', new Float32Array(0), [1, layout.numKvHeads, 0, layout.headDim]);
-  }
-  return feeds;
-}
 
 /** Logs what onnxruntime's own session does from now on: each run's outcome, and each release. */
 function watchOrt(session: NodeSession) {

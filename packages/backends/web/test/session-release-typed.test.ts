@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { BackendError, createWeft, type BackendTensor, type WeftModel } from '@weft/core';
+import { BackendError, createWeft } from '@weft/core';
 import { webBackend } from '../src/index.js';
 import { storyModel } from './helpers.js';
+import { prefillFeeds } from '../../../core/test/prefill-feeds.js';
 
 describe('runs of a web session that its release overtakes', () => {
   it('model.session.run in flight or waiting its turn when the model is disposed rejects with a BackendError naming the backend', async () => {
@@ -47,15 +48,3 @@ describe('runs of a web session that its release overtakes', () => {
     }
   });
 });
-
-/** Feeds for a 2-token prefill of `model`. */
-function prefillFeeds(model: WeftModel): Record<string, BackendTensor> {
-  const { session, layout } = model;
-  const feeds: Record<string, BackendTensor> = { input_ids: session.createTensor('int64', BigInt64Array.of(1n, 2n), [1, 2]) };
-  if (layout.hasAttentionMask) feeds['attention_mask'] = session.createTensor('int64', BigInt64Array.of(1n, 1n), [1, 2]);
-  if (layout.hasPositionIds) feeds['position_ids'] = session.createTensor('int64', BigInt64Array.of(0n, 1n), [1, 2]);
-  for (const name of [...layout.pastKeyNames, ...layout.pastValueNames]) {
-    feeds[name] = session.createTensor('float32', new Float32Array(0), [1, layout.numKvHeads, 0, layout.headDim]);
-  }
-  return feeds;
-}
