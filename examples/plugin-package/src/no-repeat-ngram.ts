@@ -130,7 +130,11 @@ export class NoRepeatNgramProcessor implements LogitsProcessor {
     this.scope = scope;
   }
 
-  /** The ids `process` sets to -Infinity for this row at this step (those that would repeat an n-gram). */
+  /**
+   * The ids `process` sets to -Infinity for this row at this step (those that would repeat an n-gram).
+   * The set is the index's own, not a copy: it is valid until the next call (which may add to it);
+   * copy it (`[...set]`) to keep it, and never change it.
+   */
   bannedIds(context: LogitsContext): ReadonlySet<number> {
     let index = this.rows.get(context.row);
     if (index === undefined || !index.continues(context)) {

@@ -137,6 +137,15 @@ describe('options', () => {
     expect(() => noRepeatNgram({ size: 0 })).toThrow('no-repeat-ngram: option "size" must be a whole number >= 1 (got 0).');
     expect(() => noRepeatNgram({ scope: 'x' as never })).toThrow('option "scope" must be "all" or "generated" (got "x")');
   });
+
+  it("a request's option left undefined keeps the plugin's default, not the processor's own", () => {
+    let create: ((options: unknown) => unknown) | undefined;
+    void noRepeatNgram({ size: 2, scope: 'generated' }).setup({ register: (_kind: string, entry: { create: (options: unknown) => unknown }) => void (create = entry.create) } as never);
+    expect(create!({ size: undefined })).toMatchObject({ size: 2, scope: 'generated' });
+    expect(create!({ scope: undefined, size: 4 })).toMatchObject({ size: 4, scope: 'generated' });
+    expect(create!(undefined)).toMatchObject({ size: 2, scope: 'generated' });
+    expect(() => create!({ size: 0 })).toThrow(InvalidOptionsError);
+  });
 });
 
 describe('the package', () => {
