@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { definePlugin, FullPrecisionKvStore, PluginError, type GenerationHooks, type WeftModel } from '../src/index.js';
+import { definePlugin, FullPrecisionKvStore, InvalidOptionsError, PluginError, type GenerationHooks, type WeftModel } from '../src/index.js';
 import { collect, fixture, runtime, wrappedNodeBackend } from './helpers.js';
 
 /** A runtime whose only plugin adds `hooks`; generation on the tiny fixture. */
@@ -256,5 +256,24 @@ describe('failures inside plugin stages', () => {
     const result = await model.evaluate({ inputIds: [1, 40, 50, 60], router: router() });
     expect(result.tokens).toBe(3);
     expect(reads).toBe(1);
+  });
+
+  it("blames the plugin whose router's positions cannot be read or is unknown, and the request for its own router", async () => {
+    const routerPlugin = (name: string, router: object) =>
+      definePlugin({ name, version: '1.0.0', apiVersion: '^0.1.0', setup: (ctx) => ctx.register('attention-router', { name: `${name}-router`, create: () => router as never }) });
+    const throwing = { name: 'r', select: () => undefined, get positions(): 'absolute' { throw new Error('no positions'); } };
+    const weft = runtime([routerPlugin('router-getter', throwing), routerPlugin('router-sideways', { name: 'r', select: () => undefined, positions: 'sideways' })]);
+    runtimes.push(weft);
+    const model = await weft.load(fixture('tiny'));
+    const getter = await failure(model, { prompt: 'x', maxTokens: 2, router: 'router-getter-router' });
+    expect(getter).toMatchObject({ plugin: 'router-getter', stage: 'router "r"' });
+    expect(getter.message).toContain('no positions');
+    const sideways = await failure(model, { prompt: 'x', maxTokens: 2, router: 'router-sideways-router' });
+    expect(sideways).toMatchObject({ plugin: 'router-sideways', stage: 'router "r"' });
+    expect(sideways.message).toContain(`it has an unknown positions mode "sideways"`);
+    // A request's own router is the request's mistake.
+    const own = await collect(model.generate({ prompt: 'x', maxTokens: 2, router: throwing })).catch((e: unknown) => e);
+    expect(InvalidOptionsError.isInstance(own)).toBe(true);
+    expect(own).toMatchObject({ option: 'router' });
   });
 });

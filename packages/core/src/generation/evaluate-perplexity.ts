@@ -163,8 +163,9 @@ export async function evaluatePerplexity(ctx: GenerationContext, given: Perplexi
     const active = (untried = ctx.failover ? await ctx.sessions.acquire() : ctx.sessions.current);
     const session = active.session;
     disposeTensors = session.garbageCollectedTensors !== true;
-    // Read inside a stage: a getter that throws is a PluginError naming the router (`positions` was read when the run resolved it).
+    // `positions` as read and checked when the run resolved the router.
     const positionMode = router?.positions ?? 'absolute';
+    // Read inside a stage: a getter that throws is a PluginError naming the router.
     const routerObserves = router !== undefined && runStage(router.owner, `router "${router.name}" observe`, () => Boolean(router.value.observe));
     const rerotation = cacheKeyRerotation(positionMode, layout, ctx.config, 1);
     const half = halfCacheBridge(layout, kv, router, rerotation !== undefined);

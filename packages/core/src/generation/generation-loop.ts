@@ -158,8 +158,9 @@ async function runGeneration(
     disposeTensors = active.session.garbageCollectedTensors !== true;
     if (layout.logitsToKeep) keepLast = sharedKeepLastLogits(active.session, layout);
     const router = components.router;
-    // Read inside a stage: a getter that throws is a PluginError naming the router (`positions` was read when the run resolved it).
+    // `positions` as read and checked when the run resolved the router.
     const positionMode = router?.positions ?? 'absolute';
+    // Read inside a stage: a getter that throws is a PluginError naming the router.
     const routerObserves = router !== undefined && runStage(router.owner, `router "${router.name}" observe`, () => Boolean(router.value.observe));
     // Unless decoding is plain greedy, picking a token rewrites logits: it works on a copy so the raw
     // row stays intact for analyzers and for the lazily computed logprob.

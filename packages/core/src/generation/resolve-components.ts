@@ -111,9 +111,12 @@ function defaultRouter(entries: DefaultEntries): CheckedRouter | undefined {
 }
 
 function checkRouter(router: Owned<AttentionRouter>): CheckedRouter {
-  const positions: unknown = readGuarded(`The router "${router.name}"'s positions`, 'router', () => router.value.positions);
+  const positions = readMember(router, `The router "${router.name}"'s positions`, 'router', `router "${router.name}"`, () => router.value.positions as unknown);
   if (positions !== undefined && positions !== 'absolute' && positions !== 'cache') {
-    throw new InvalidOptionsError(`The router "${router.name}" has an unknown positions mode ${quoteValue(positions)}; use 'absolute', 'cache' or leave it out.`, { option: 'router' });
+    const advice = `use 'absolute', 'cache' or leave it out.`;
+    throw router.owner === 'request'
+      ? new InvalidOptionsError(`The router "${router.name}" has an unknown positions mode ${quoteValue(positions)}; ${advice}`, { option: 'router' })
+      : new PluginError(router.owner, `router "${router.name}"`, `it has an unknown positions mode ${quoteValue(positions)}; ${advice}`);
   }
   // The run uses this read: a getter that answered differently later would get past the check.
   return { ...router, positions: positions ?? 'absolute' };
@@ -216,16 +219,7 @@ const SPECIFICATION_VERSION = 'v1';
  */
 function checkVersion<T>(kind: AdapterKind, component: Owned<T>): Owned<T> {
   if (kind !== 'kv-cache' && kind !== 'attention-router') return component;
-  const read = (): unknown => (component.value as { specificationVersion?: unknown }).specificationVersion;
-  let version: unknown;
-  if (component.owner === 'request') version = readGuarded(`The ${kind} "${component.name}"'s specificationVersion`, kind, read);
-  else {
-    try {
-      version = read();
-    } catch (cause) {
-      throw stageFailure(component.owner, `${kind} "${component.name}"`, cause);
-    }
-  }
+  const version = readMember(component, `The ${kind} "${component.name}"'s specificationVersion`, kind, `${kind} "${component.name}"`, () => (component.value as { specificationVersion?: unknown }).specificationVersion);
   if (version === undefined || version === SPECIFICATION_VERSION) return component;
   const shown = quoteValue(version);
   throw new PluginError(
@@ -233,6 +227,19 @@ function checkVersion<T>(kind: AdapterKind, component: Owned<T>): Owned<T> {
     `${kind} "${component.name}"`,
     `it implements specificationVersion ${shown}, but this version of @weft/core supports "${SPECIFICATION_VERSION}" only; use a release of it built for "${SPECIFICATION_VERSION}" (or a @weft/core that supports ${shown}).`,
   );
+}
+
+/**
+ * A member of a component, read once: a getter that throws is an `InvalidOptionsError` (`what`,
+ * `option`) for an instance the request passed, else a `PluginError` naming the plugin and `stage`.
+ */
+function readMember<T>(component: Owned<unknown>, what: string, option: string, stage: string, read: () => T): T {
+  if (component.owner === 'request') return readGuarded(what, option, read);
+  try {
+    return read();
+  } catch (cause) {
+    throw stageFailure(component.owner, stage, cause);
+  }
 }
 
 /** What an instance of each core kind a request can pass must have. */
