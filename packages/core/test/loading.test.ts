@@ -308,6 +308,30 @@ describe('loading over HTTP', () => {
     }
   });
 
+  it('asks a server that refuses HEAD (405, 501) with a GET instead, once it has refused, and loads the same model', async () => {
+    for (const status of [405, 501]) {
+      const server = await serveFolder(fixture('tiny'), {
+        respond: ({ req, res }) => {
+          if (req.method !== 'HEAD') return false;
+          res.writeHead(status);
+          res.end();
+          return true;
+        },
+      });
+      const weft = runtime();
+      try {
+        const model = await weft.load(server.url);
+        expect((await collect(model.generate({ prompt: 'Once upon a time', maxTokens: 4 }))).some((e) => e.type === 'token')).toBe(true);
+        // Refused once, then every size comes from a GET's headers.
+        expect(server.requested.filter((r) => r.startsWith('HEAD '))).toHaveLength(1);
+        await expect(weft.load(`${server.url}missing/`)).rejects.toThrow(/No model at .*config\.json was not found/);
+      } finally {
+        await weft.dispose();
+        server.close();
+      }
+    }
+  });
+
   it('reads bodies sent with a length, in chunks without one, or gzip-encoded (a length that is not the body\'s) alike', async () => {
     const { gzipSync } = await import('node:zlib');
     const root = fixture('tiny');

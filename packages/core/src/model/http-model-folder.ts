@@ -25,6 +25,8 @@ export class HttpModelFolder implements ModelFolder {
   private readonly timeoutMs: number;
   /** Graphs fetched for `externalDataFiles`, until `source` takes them. */
   private readonly graphs = new Map<string, Promise<Uint8Array>>();
+  /** Whether the server refused a HEAD request (405 or 501): sizes are then read from a GET's headers. */
+  private headRefused = false;
 
   constructor(readonly location: string, private readonly options: FolderOptions) {
     this.timeoutMs = options.fetchTimeoutMs ?? FETCH_TIMEOUT_MS;
@@ -39,13 +41,27 @@ export class HttpModelFolder implements ModelFolder {
     return bytes === undefined ? undefined : new TextDecoder().decode(bytes);
   }
 
-  size(file: string, options: { readonly pageIsMissing?: boolean } = {}): Promise<number | undefined> {
+  /**
+   * The file's `content-length` from a HEAD request (1 when the server gives none). A server that
+   * refuses HEAD (405, 501: some object stores and static hosts) is asked with a GET instead, its
+   * body cancelled once the headers are in, for this and every later size.
+   */
+  async size(file: string, options: { readonly pageIsMissing?: boolean } = {}): Promise<number | undefined> {
+    if (!this.headRefused) {
+      try {
+        return await this.request(file, 'HEAD', async (response) => lengthOf(response), options.pageIsMissing);
+      } catch (error) {
+        if (!(error instanceof HeadRefused)) throw error;
+        this.headRefused = true;
+      }
+    }
     return this.request(
       file,
-      'HEAD',
+      'GET',
       async (response) => {
-        const length = Number(response.headers.get('content-length') ?? Number.NaN);
-        return Number.isFinite(length) ? length : 1;
+        const length = lengthOf(response);
+        await response.body?.cancel().catch(() => {});
+        return length;
       },
       options.pageIsMissing,
     );
@@ -205,6 +221,7 @@ async function answer(url: string, method: 'GET' | 'HEAD', signal: AbortSignal, 
   }
   if (!response.ok) await response.body?.cancel().catch(() => {});
   if (response.status === 404) return undefined;
+  if (method === 'HEAD' && (response.status === 405 || response.status === 501)) throw new HeadRefused();
   if (!response.ok) throw new ModelLoadError(`Cannot fetch ${url}: HTTP ${response.status}`, { path: url });
   // Single-page-app servers answer a missing file with their page and status 200; read as the
   // file, the page would fail as "not valid JSON" or a corrupt graph.
@@ -217,6 +234,15 @@ async function answer(url: string, method: 'GET' | 'HEAD', signal: AbortSignal, 
     );
   }
   return response;
+}
+
+/** A server's refusal of a HEAD request: the folder asks with a GET instead (never reaches callers). */
+class HeadRefused extends Error {}
+
+/** A response's `content-length`, or 1 when it gives none (the file exists; its size is unknown). */
+function lengthOf(response: Response): number {
+  const length = Number(response.headers.get('content-length') ?? Number.NaN);
+  return Number.isFinite(length) ? length : 1;
 }
 
 /**
