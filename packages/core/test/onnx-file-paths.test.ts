@@ -68,6 +68,22 @@ describe('onnxFile given as an absolute path or URL', () => {
     }
   });
 
+  it('over HTTP: percent-escapes compare case-blind, so a URL written with %3a is inside a folder written with %3A', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'weft-onnx-url-'));
+    temps.push(root);
+    await cp(fixture('tiny'), join(root, 'a:b'), { recursive: true });
+    const server = await serveFolder(root);
+    try {
+      const model = await weft.load(`${server.url}a%3Ab/`, { onnxFile: `${server.url}a%3ab/onnx/model.onnx` });
+      expect(model.backend).toBe('node');
+      await model.dispose();
+      const error = await refusal(`${server.url}a%3Ab/`, `${server.url}a%3Ac/onnx/model.onnx`);
+      expect(error.message).toMatch(/ is not inside http:\/\/127\.0\.0\.1:\d+\/a%3Ab\/\.$/);
+    } finally {
+      server.close();
+    }
+  });
+
   it('on disk: an absolute path outside the folder (or the folder itself, or a drive path here) is an InvalidOptionsError naming onnxFile', async () => {
     const dir = fixture('tiny');
     for (const outside of [join(fixture('tiny-external'), 'onnx/model.onnx'), `${dir}/../tiny-external/onnx/model.onnx`, dir, '/onnx/model.onnx']) {

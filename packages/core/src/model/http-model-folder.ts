@@ -79,8 +79,10 @@ export class HttpModelFolder implements ModelFolder {
   async nameWithin(file: string): Promise<string | undefined> {
     const relative = !/^[A-Za-z][A-Za-z\d+.-]*:/.test(file) && !looksAbsolute(file);
     try {
-      const folder = absoluteUrl(this.resolve(''));
-      const url = new URL(file, folder).href;
+      // Percent-escapes compare case-blind (`%3a` is `%3A`), as URLs define them; the URL parser
+      // keeps them as written.
+      const folder = upperCaseEscapes(absoluteUrl(this.resolve('')));
+      const url = upperCaseEscapes(new URL(file, folder).href);
       if (!url.startsWith(folder) || url.length === folder.length) return undefined;
       // A relative name is kept as given once it stays inside (`../other/model.onnx` does not).
       return relative ? file : url.slice(folder.length);
@@ -297,6 +299,10 @@ function causeOf(error: unknown): unknown {
  * `url` made absolute: as it is when it has a scheme, else against the page's address (a
  * browser's `weft.load('/models/story/')` fetches relative to the page, as `fetch` does).
  */
+function upperCaseEscapes(url: string): string {
+  return url.replace(/%[\da-f]{2}/gi, (escape) => escape.toUpperCase());
+}
+
 function absoluteUrl(url: string): string {
   const base = (globalThis as { location?: { href?: unknown } }).location?.href;
   return new URL(url, typeof base === 'string' ? base : undefined).href;
