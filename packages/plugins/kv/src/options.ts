@@ -27,7 +27,8 @@ export function describeOptions(rules: OptionRules): string {
 
 /**
  * Checks `options` against `rules`: unknown keys and bad values throw `InvalidOptionsError` naming
- * the store and listing its valid options. Returns the given values (defaults are the caller's).
+ * the store and listing its valid options. Integers may be given as decimal strings. Returns the
+ * given values, as numbers where the rule is an integer (defaults are the caller's).
  */
 export function validateOptions(store: string, options: unknown, rules: OptionRules): Record<string, number | string> {
   const valid = `Valid options of "${store}": ${describeOptions(rules)}.`;
@@ -50,9 +51,11 @@ export function validateOptions(store: string, options: unknown, rules: OptionRu
       if (typeof value !== 'string' || !rule.values.includes(value)) bad();
       out[key] = value as string;
     } else {
-      if (typeof value !== 'number' || !Number.isInteger(value) || value < rule.min || (rule.max !== undefined && value > rule.max)) bad();
-      if (rule.oneOf && !rule.oneOf.includes(value as number)) bad();
-      out[key] = value as number;
+      // A decimal integer may come as a string (`'32'`), as routers take it; not `'0x20'` or `'3.0'`.
+      const n = typeof value === 'string' && /^\s*[+-]?\d+\s*$/.test(value) ? Number(value) : value;
+      if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < rule.min || (rule.max !== undefined && n > rule.max)) bad();
+      if (rule.oneOf && !rule.oneOf.includes(n as number)) bad();
+      out[key] = n as number;
     }
   }
   return out;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidOptionsError } from '@weft/core';
-import { Int4KvStore, kvCompressors, TemporalKvStore } from '../src/index.js';
+import { Int4KvStore, kvCompressors, kvQuant, TemporalKvStore } from '../src/index.js';
 
 describe('kv store option errors', () => {
   it.each([
@@ -11,6 +11,24 @@ describe('kv store option errors', () => {
     const make = () => new Int4KvStore({ group } as never);
     expect(make).toThrow(InvalidOptionsError);
     expect(make).toThrow(`Bad value ${shown} for "group" of the kv store "int4"`);
+  });
+});
+
+describe('integer options given as decimal strings (as routers take them)', () => {
+  it('are read as numbers; other strings are refused', () => {
+    const store = new Int4KvStore({ group: '16' } as never);
+    expect(store.options.group).toBe(16);
+    expect(new Int4KvStore({ group: ' 64 ' } as never).options.group).toBe(64);
+    for (const group of ['0x10', '16.0', '1e2', '', 'sixteen', '99999999999999999999']) {
+      expect(() => new Int4KvStore({ group } as never), group).toThrow(`Bad value ${JSON.stringify(group)} for "group" of the kv store "int4"`);
+    }
+    // A decimal string that is out of range is refused as its number would be.
+    expect(() => new Int4KvStore({ group: '0' } as never)).toThrow(InvalidOptionsError);
+  });
+
+  it('kvQuant takes bits as a decimal string too', () => {
+    expect(kvQuant({ bits: '4', group: '32' } as never).description).toBe('default KV cache: int4');
+    expect(() => kvQuant({ bits: '4.0' } as never)).toThrow(/bits must be 8, 4 or 2 \(got "4\.0"\)/);
   });
 });
 
