@@ -43,6 +43,7 @@ export interface NpuAdapterOptions {
   readonly providerTimeoutMs?: number;
 }
 
+/** Options of `npuBackend()`: the adapter's options and its registry priority. */
 export interface NpuBackendOptions extends NpuAdapterOptions {
   /** Registry priority for `backend: 'auto'` (default 150, above the node backend's 100). */
   readonly priority?: number;

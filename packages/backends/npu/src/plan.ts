@@ -31,6 +31,7 @@ export interface SkippedProvider {
   readonly reason: string;
 }
 
+/** The execution providers `planProviders` chose for a platform, in the order to try them. */
 export interface ProviderPlan {
   readonly platform: NpuPlatform;
   readonly arch: NpuArch;
@@ -40,6 +41,7 @@ export interface ProviderPlan {
   readonly skipped: readonly SkippedProvider[];
 }
 
+/** What a caller (the backend's options) asks of {@link planProviders}. */
 export interface PlanOptions {
   /** Replaces the platform's preferred order (still checked against what is available). */
   readonly providers?: readonly ProviderOptions[] | undefined;

@@ -3,6 +3,7 @@ import { loadRuntime } from './load-runtime.js';
 
 /** Operating systems the chains know. `browser` is any page or worker without Node.js. */
 export type NpuPlatform = 'win32' | 'darwin' | 'linux' | 'android' | 'ios' | 'browser' | 'other';
+/** CPU architectures the chains know. */
 export type NpuArch = 'x64' | 'arm64' | 'other';
 
 /** One entry of onnxruntime-node's `listSupportedBackends()`. */

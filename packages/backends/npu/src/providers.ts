@@ -81,14 +81,16 @@ export interface DmlProviderOptions {
   readonly deviceId?: number;
 }
 
-/** The last links of a chain: onnxruntime's CPU provider (Node) or wasm (browsers). */
+/** The last link of a chain under Node.js: onnxruntime's CPU provider. */
 export interface CpuProviderOptions {
   readonly name: 'cpu';
 }
+/** The last link of a chain in browsers: onnxruntime-web's wasm. */
 export interface WasmProviderOptions {
   readonly name: 'wasm';
 }
 
+/** Options of one NPU execution provider, told apart by `name`. */
 export type NpuProviderOptions =
   | QnnProviderOptions
   | CoreMlProviderOptions
@@ -96,11 +98,16 @@ export type NpuProviderOptions =
   | WebNnNpuProviderOptions
   | OpenVinoProviderOptions
   | DmlProviderOptions;
+/** Options of any link of a chain: an NPU provider or the CPU/wasm fallback. */
 export type ProviderOptions = NpuProviderOptions | CpuProviderOptions | WasmProviderOptions;
+/** Names of the NPU execution providers. */
 export type NpuProviderName = NpuProviderOptions['name'];
+/** Names of every provider a chain may hold. */
 export type ProviderName = ProviderOptions['name'];
 
+/** The NPU providers this backend knows, in no particular order (each platform has its own). */
 export const NPU_PROVIDERS: readonly NpuProviderName[] = ['qnn', 'coreml', 'nnapi', 'webnn', 'openvino', 'dml'];
+/** Every provider name a chain may hold: the NPU providers, then `cpu` and `wasm`. */
 export const PROVIDERS: readonly ProviderName[] = [...NPU_PROVIDERS, 'cpu', 'wasm'];
 
 /** What onnxruntime receives for each provider: exactly the object put in `executionProviders`. */
@@ -125,10 +132,12 @@ export interface OrtProviderConfigMap {
   cpu: { readonly name: 'cpu' };
   wasm: { readonly name: 'wasm' };
 }
+/** The object onnxruntime receives in `executionProviders` for any provider. */
 export type OrtProviderConfig = OrtProviderConfigMap[ProviderName];
 
 /** Which onnxruntime JavaScript package can append each provider. */
 export type ProviderRuntime = 'onnxruntime-node' | 'onnxruntime-web' | 'onnxruntime-react-native' | 'none';
+/** The onnxruntime package that can run each provider (`none`: no published build). */
 export const PROVIDER_RUNTIME: Readonly<Record<ProviderName, ProviderRuntime>> = {
   qnn: 'onnxruntime-node', // builds with QNN (the published 1.30 binaries have none)
   coreml: 'onnxruntime-node', // macOS binaries

@@ -14,6 +14,7 @@ export interface MlLike {
   createContext(options?: { readonly deviceType?: 'cpu' | 'gpu' | 'npu' }): Promise<unknown>;
 }
 
+/** What this JavaScript environment offers onnxruntime-web, as `detectEnvironment` reads it. */
 export interface WebEnvironment {
   /** Running under Node.js (`process.versions.node` is set). */
   readonly node: boolean;

@@ -2,6 +2,7 @@ import { checkKnownKeys, checkSessionOptions, InvalidOptionsError, type SessionO
 
 /** Execution providers of onnxruntime-web that this backend drives. */
 export const WEB_PROVIDERS = ['wasm', 'webgpu', 'webnn'] as const;
+/** One of {@link WEB_PROVIDERS}. */
 export type WebProviderName = (typeof WEB_PROVIDERS)[number];
 
 /** WebAssembly on the CPU: always present where `WebAssembly` is. */
@@ -66,6 +67,7 @@ export interface WebAdapterOptions {
   readonly requireFullOffload?: boolean;
 }
 
+/** Options of `webBackend()`: the adapter's options and its registry priority. */
 export interface WebBackendOptions extends WebAdapterOptions {
   /** Registry priority for `backend: 'auto'` (default 50, below the node backend's 100). */
   readonly priority?: number;

@@ -12,6 +12,7 @@ import { ModelLoadError } from '@weft/core';
 /** Graph files tried in order, as Weft's loader tries them. */
 const GRAPH_CANDIDATES = ['onnx/model.onnx', 'onnx/decoder_model_merged.onnx', 'model.onnx'];
 
+/** One request of the bare loop: its ids and where its time went. */
 export interface BareRunResult {
   /** Generated ids per row. */
   readonly ids: number[][];
@@ -21,6 +22,10 @@ export interface BareRunResult {
   readonly runMs: number[];
 }
 
+/**
+ * The bench's reference: greedy decoding straight on an onnxruntime-node session (feeds, `run`,
+ * argmax), with no Weft code, on the same graph and session options as Weft's side.
+ */
 export class BareGreedyLoop {
   private constructor(
     private readonly session: ort.InferenceSession,

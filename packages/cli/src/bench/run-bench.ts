@@ -8,6 +8,7 @@ import { benchPromptIds } from './bench-prompt.js';
 import { sdkGreedyRun, type EngineRun } from './sdk-run.js';
 import { medianTiming, runTiming, type RunTiming } from './timing.js';
 
+/** What `runBench` measures: the model, the request's shape and how many runs. */
 export interface BenchOptions {
   readonly model: string;
   /** Intra-op threads of both sessions (0 = runtime default). */
@@ -27,6 +28,7 @@ export interface BenchOptions {
   readonly signal?: AbortSignal;
 }
 
+/** One loop's medians over the timed runs, and the runs themselves. */
 export interface EngineSummary extends RunTiming {
   /** Every timed run, in the order run. */
   readonly runs: readonly RunTiming[];
@@ -38,6 +40,7 @@ export interface InsideRun {
   readonly stepMs: number;
 }
 
+/** What `weft bench` prints (as JSON with `--json`): both loops' medians, their ratios and what Weft adds. */
 export interface BenchReport {
   readonly model: string;
   readonly backend: string;

@@ -1,6 +1,7 @@
 import type { WeftModel } from '@weft/core';
 import { runTiming, type RunTiming } from './timing.js';
 
+/** One request of Weft's loop in the bench: its ids and timings. */
 export interface EngineRun extends RunTiming {
   readonly ids: number[][];
   /** Weft only: step 0's `setupMs` (start of the run to the first forward pass). */

@@ -42,6 +42,7 @@ export interface PerplexityResult {
   readonly msPerToken: number;
 }
 
+/** What `model.evaluate()` scores: a text's ids, fed through the same incremental KV path generation uses. */
 export interface PerplexityRequest {
   readonly inputIds: readonly number[];
   /** Tokens fed in the first forward pass (chunked prefill); the rest go one per step. Default 1. */

@@ -1,6 +1,7 @@
 /** Why a row (or the run) ended. */
 export type FinishReason = 'eos' | 'length' | 'stop' | 'abort';
 
+/** Token counts of a row, or summed over a batch's rows. */
 export interface Usage {
   readonly promptTokens: number;
   readonly completionTokens: number;
@@ -88,7 +89,9 @@ export interface AnalysisEvent<TData = unknown> {
   readonly data: TData;
 }
 
+/** How one row of a request ended, in `done.rows`. */
 export interface RowResult {
+  /** The row's index in the request's prompts. */
   readonly row: number;
   /**
    * The ids the row generated: with `stop`, up to the one that completed the stop string (any

@@ -7,6 +7,7 @@ export type OptionSpec =
   | { readonly type: 'bool'; readonly description: string }
   | { readonly type: 'enum'; readonly values: readonly string[]; readonly description: string };
 
+/** A router's accepted options by key, as `parseOptions` checks them. */
 export type OptionSchema = Readonly<Record<string, OptionSpec>>;
 
 /** The parsed value type of one spec. */

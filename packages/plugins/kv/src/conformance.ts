@@ -21,6 +21,7 @@ export interface FakeTensor<T extends TensorDataType = TensorDataType> extends B
   disposed: boolean;
 }
 
+/** A CPU tensor of `type` over `data` (whose length must match `dims`), not yet disposed. */
 export function fakeTensor<T extends TensorDataType>(type: T, data: TensorDataTypeMap[T], dims: readonly number[]): FakeTensor<T> {
   const size = dims.reduce((a, b) => a * b, 1);
   assert.equal(data.length, size, `tensor data has ${data.length} elements for dims [${dims.join(', ')}]`);
@@ -73,6 +74,7 @@ export function fakeLayout(numLayers: number, numKvHeads: number, headDim: numbe
   };
 }
 
+/** What {@link checkKvStoreContract} may expect of the store under test. */
 export interface ConformanceOptions {
   /** Largest |materialized − true| allowed, for true values in [−1, 1] (0 for lossless stores). */
   readonly tolerance: number;

@@ -5,6 +5,7 @@ export type OptionRule =
   | { readonly kind: 'int'; readonly min: number; readonly max?: number; readonly oneOf?: readonly number[]; readonly default?: number; readonly help?: string }
   | { readonly kind: 'enum'; readonly values: readonly string[]; readonly default?: string; readonly help?: string };
 
+/** A store's accepted options by key, as `validateOptions` checks them. */
 export type OptionRules = Readonly<Record<string, OptionRule>>;
 
 function describeRule(key: string, rule: OptionRule): string {

@@ -61,17 +61,26 @@ const schemas = {
 
 /** Names of the routers this package registers. */
 export type RouterName = keyof typeof schemas;
+/** The routers this package registers, by name. */
 export const ROUTER_NAMES = Object.keys(schemas) as RouterName[];
 
 /** Options of each router, as typed objects (CLI strings are parsed into these). */
 export type RouterOptions<N extends RouterName> = ParsedOptions<(typeof schemas)[N]>;
+/** Options of the `full` router. */
 export type FullOptions = RouterOptions<'full'>;
+/** Options of the `window` router. */
 export type WindowOptions = RouterOptions<'window'>;
+/** Options of the `sink-window` router. */
 export type SinkWindowOptions = RouterOptions<'sink-window'>;
+/** Options of the `strided` router. */
 export type StridedOptions = RouterOptions<'strided'>;
+/** Options of the `heavy-hitter` router. */
 export type HeavyHitterOptions = RouterOptions<'heavy-hitter'>;
+/** Options of the `key-norm` router. */
 export type KeyNormOptions = RouterOptions<'key-norm'>;
+/** Options of the `hybrid` router. */
 export type HybridOptions = RouterOptions<'hybrid'>;
+/** Options of the `content-aware` router. */
 export type ContentAwareOptions = RouterOptions<'content-aware'>;
 
 /** One-line descriptions shown in registry listings. */

@@ -180,6 +180,7 @@ export interface QuantizedGroups {
   readonly zeros: Float32Array;
 }
 
+/** How `quantizeGroups` quantises: code width, group size and the precision of its parameters. */
 export interface QuantizeOptions {
   readonly bits: QuantBits;
   /** Group size when `values` is a flat array (its length must be a multiple). */

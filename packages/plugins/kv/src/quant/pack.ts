@@ -45,7 +45,9 @@ export function unpack(packed: Uint8Array, bits: PackBits, count: number, out: U
 
 /** Two 4-bit codes per byte, the first in the low nibble. */
 export const packInt4 = (codes: ArrayLike<number>, out?: Uint8Array): Uint8Array => pack(codes, 4, out);
+/** The `count` 4-bit codes {@link packInt4} packed (into `out` when given). */
 export const unpackInt4 = (packed: Uint8Array, count: number, out?: Uint8Array): Uint8Array => unpack(packed, 4, count, out);
 /** Four 2-bit codes per byte, the first in the lowest two bits. */
 export const packInt2 = (codes: ArrayLike<number>, out?: Uint8Array): Uint8Array => pack(codes, 2, out);
+/** The `count` 2-bit codes {@link packInt2} packed (into `out` when given). */
 export const unpackInt2 = (packed: Uint8Array, count: number, out?: Uint8Array): Uint8Array => unpack(packed, 2, count, out);
