@@ -481,7 +481,7 @@ const LONG_RUN: Op[] = [
 ];
 
 describe('every store feeds exactly what a reference quantiser built from the formulas gives, and counts its bytes exactly', () => {
-  describe.each(CASES)('%s', (_name, create, ref) => {
+  describe.each(CASES)('%s', (name, create, ref) => {
     it.each([
       ['head_dim 32, batch 1, 2 kv heads', { batch: 1, heads: 2, dim: 32 }],
       ['odd head_dim 7, 1 kv head', { batch: 1, heads: 1, dim: 7 }],
@@ -519,16 +519,26 @@ describe('every store feeds exactly what a reference quantiser built from the fo
       expect(compare(create(), ref, { batch: 1, heads: 2, dim: 12, ops: LONG_RUN, value })).toBe('');
     });
 
-    it('NaN, ±Infinity and values beyond the fp16 range', () => {
-      const value = (r: () => number, c: number, t: number): number => {
+    /** NaN and ±Infinity here and there, and one channel of values up to ±`large`. */
+    const extremes =
+      (large: number) =>
+      (r: () => number, c: number, t: number): number => {
         if (c === 0 && t % 5 === 1) return Number.NaN;
         if (c === 1 && t % 7 === 2) return Infinity;
         if (c === 2 && t % 11 === 3) return -Infinity;
         if (c === 3) return Number.NaN;
-        if (c === 4) return Math.fround((r() - 0.5) * 3e5);
+        if (c === 4) return Math.fround((r() - 0.5) * 2 * large);
         return Math.fround(r() * 2 - 1);
       };
-      expect(compare(create(), ref, { batch: 1, heads: 2, dim: 8, ops: LONG_RUN, value })).toBe('');
+
+    it('NaN, ±Infinity and large values within the fp16 range', () => {
+      expect(compare(create(), ref, { batch: 1, heads: 2, dim: 8, ops: LONG_RUN, value: extremes(6e4) })).toBe('');
+    });
+
+    it('finite values beyond the fp16 range: exact where the store keeps fp32, a RangeError where fp16 cannot hold them', () => {
+      const run = (): string => compare(create(), ref, { batch: 1, heads: 2, dim: 8, ops: LONG_RUN, value: extremes(1.5e5) });
+      if (name.includes('fp32 scales')) expect(run()).toBe('');
+      else expect(run).toThrow(/fp16/);
     });
 
     it('edges: empty prefill, block/residual boundaries, evicting everything, keeping everything', () => {

@@ -58,7 +58,10 @@ export class GroupParams {
 
   /**
    * Fits group `i` to values in [lo, hi] for codes 0..levels. A group with no number in it (only
-   * NaNs: lo > hi) gets a NaN zero point, so it reads back as NaN rather than as +Infinity.
+   * NaNs: lo > hi) gets a NaN zero point, so it reads back as NaN rather than as +Infinity. In
+   * fp16, a group of finite values whose zero point or scale would overflow (values beyond
+   * ±65504, or a range wider than 65504 per level) is a `RangeError` saying to use fp32 scales:
+   * it would read back as NaN.
    */
   fit(i: number, lo: number, hi: number, levels: number): void {
     if (!(lo <= hi)) {
@@ -68,6 +71,8 @@ export class GroupParams {
       const zh = halfFloor(lo);
       const zero = fromHalf(zh);
       const scale = hi > zero ? halfCeil((hi - zero) / levels) : 0;
+      // 0x7c00: the exponent bits of ±Infinity; finite inputs that reach it overflowed.
+      if (((zh & 0x7c00) === 0x7c00 || (scale & 0x7c00) === 0x7c00) && Number.isFinite(lo) && Number.isFinite(hi)) throw fp16Overflow(lo, hi);
       this.zeros[i] = zh;
       this.scales[i] = scale;
     } else {
@@ -90,6 +95,12 @@ export class GroupParams {
     this.zeros.copyWithin(target, start, end);
     this.scales.copyWithin(target, start, end);
   }
+}
+
+function fp16Overflow(lo: number, hi: number): RangeError {
+  return new RangeError(
+    `values in [${lo}, ${hi}] are beyond what fp16 scales and zero points hold (|values| up to 65504): use scales=fp32 (and residualPrecision=fp32 for kivi).`,
+  );
 }
 
 /**
