@@ -15,8 +15,15 @@
  * is what explains why its prefill takes longer than the bare loop's on the same session
  * (docs/benchmarks.md, "Time to first token").
  *
+ * `--at decode` puts the work before every decode step's `session.run` instead (requests of
+ * `--tokens` tokens) and reports the time inside each decode step's run (mean over a request's
+ * steps, median over requests): does code run between steps, as Weft's per-step code is, slow
+ * the next step's run? Weft's decode step runs ~40 distinct functions the minimal loop does not
+ * (`request-functions.mjs` counts them), so `--functions 40` is the comparison.
+ *
  *   node packages/cli/bench/code-footprint.mjs [--model models/story] [--runs 150] [--prompt-tokens 32]
  *                                              [--spin 80] [--kb 256] [--functions 300]
+ *   node packages/cli/bench/code-footprint.mjs --at decode --functions 40 --spin 10 --kb 64 [--tokens 64]
  */
 import * as core from '@weft/core';
 import * as backend from '@weft/backend-node';
@@ -24,7 +31,12 @@ import { benchPromptIds } from '../dist/bench/bench-prompt.js';
 import { commandFlags, minimalGreedyLoop, runSettings } from './minimal-loop.mjs';
 
 const flag = commandFlags();
-const { dir, shape, runs, promptTokens } = runSettings(flag, 150);
+const { dir, shape, runs, promptTokens, tokens } = runSettings(flag, 150);
+const at = flag('at', 'prefill');
+if (at !== 'prefill' && at !== 'decode') {
+  console.error(`code-footprint.mjs: --at must be prefill or decode (got ${JSON.stringify(at)})`);
+  process.exit(2);
+}
 const spinUs = Number(flag('spin', '80'));
 const kb = Number(flag('kb', '256'));
 const functionCount = Number(flag('functions', '300'));
@@ -64,32 +76,38 @@ for (let i = 0; i < warmup + runs; i++) {
     const name = names[(i + k) % names.length];
     const work = kinds[name];
     let workStart = 0;
-    let prefill = 0;
+    let runMs = 0;
     let workMs = 0;
-    // One token: the prefill is all this measures, and the next request follows at once.
+    const measured = () => {
+      workStart = performance.now();
+      work?.();
+    };
+    // At the prefill, one token: the prefill is all this measures, and the next request follows
+    // at once. At decode steps, the mean over the request's decode steps.
     await minimalGreedyLoop(
       session,
       shape,
       prompt,
-      1,
+      at === 'prefill' ? 1 : tokens,
       (t, runStart, runEnd) => {
-        if (t === 0) prefill = runEnd - runStart;
-        workMs = runStart - workStart;
+        if ((at === 'prefill') !== (t === 0)) return;
+        runMs += runEnd - runStart;
+        workMs += runStart - workStart;
       },
-      () => {
-        workStart = performance.now();
-        work?.();
-      },
+      at === 'prefill' ? measured : undefined,
+      at === 'decode' ? measured : undefined,
     );
     if (i < warmup) continue;
-    timed[name].work.push(work ? workMs : 0);
-    timed[name].prefill.push(prefill);
+    const steps = at === 'prefill' ? 1 : tokens - 1;
+    timed[name].work.push(work ? workMs / steps : 0);
+    timed[name].prefill.push(runMs / steps);
   }
 }
 const us = (ms) => `${(ms * 1000).toFixed(1)} µs`;
 const base = core.median(timed.none.prefill);
-console.log(`${dir}: prompt ${prompt.length} tokens, ${runs} requests per kind (median), one session, 1 intra-op thread`);
-console.log('kind        work before the prefill   prefill (session.run)   prefill − none');
+const where = at === 'prefill' ? 'the prefill' : 'each decode step';
+console.log(`${dir}: prompt ${prompt.length} tokens, ${at === 'decode' ? `${tokens} tokens, ` : ''}${runs} requests per kind (median), one session, 1 intra-op thread`);
+console.log(`kind        work before ${where}   ${at === 'prefill' ? 'prefill' : 'decode step'} (session.run)   difference from none`);
 for (const n of names) {
   const prefill = core.median(timed[n].prefill);
   const label = n === 'spin' ? `spin ${spinUs} µs` : n === 'sweep' ? `sweep ${kb} KiB` : n === 'functions' ? `${functionCount} functions` : n;

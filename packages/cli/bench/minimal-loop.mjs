@@ -114,9 +114,10 @@ export function emptyPast(shape, batch = 1) {
  * Greedy decoding of `tokens` tokens for one prompt, straight on `session`. `onStep(t, runStart,
  * runEnd, picked)` gets each step's `performance.now()` before and after `session.run` and right
  * after its token was picked. `beforeFirstRun`, if given, runs once with step 0's feeds built,
- * just before its clock read and `session.run` (code-footprint.mjs puts work there).
+ * just before its clock read and `session.run`; `beforeDecodeRun` does the same before every
+ * later step's (code-footprint.mjs puts work there).
  */
-export async function minimalGreedyLoop(session, shape, prompt, tokens, onStep, beforeFirstRun) {
+export async function minimalGreedyLoop(session, shape, prompt, tokens, onStep, beforeFirstRun, beforeDecodeRun) {
   let past = emptyPast(shape);
   let step = prompt;
   let pastLength = 0;
@@ -136,6 +137,7 @@ export async function minimalGreedyLoop(session, shape, prompt, tokens, onStep, 
     };
     Object.assign(feeds, past);
     if (t === 0 && beforeFirstRun) beforeFirstRun();
+    else if (t > 0 && beforeDecodeRun) beforeDecodeRun();
     const runStart = performance.now();
     const out = await session.run(feeds);
     const runEnd = performance.now();
