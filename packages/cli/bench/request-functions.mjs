@@ -11,6 +11,9 @@
  *
  * `--list` prints every function with its call count, not only the totals per group. The
  * coverage session itself adds a few functions to both sides (`node:inspector`, this script).
+ *
+ * `--decode` counts instead what runs from the 10th token to the 42nd (32 decode steps), so the
+ * call counts show what each decode step runs (a count of 32 is once per step).
  */
 import inspector from 'node:inspector';
 import { join } from 'node:path';
@@ -23,6 +26,7 @@ import { commandFlags, minimalGreedyLoop, runSettings } from './minimal-loop.mjs
 const flag = commandFlags();
 const { dir, shape, tokens, promptTokens } = runSettings(flag, 0);
 const list = flag.on('list');
+const decode = flag.on('decode');
 flag.done(import.meta.url);
 const warmUps = 20;
 
@@ -71,10 +75,23 @@ function calledFunctions(result) {
   return called;
 }
 
+/** Coverage from the `from`th token event to the `to`th (the counters reset at the first). */
+async function coverageBetweenTokens(request, from, to) {
+  let seen = 0;
+  let snapshot;
+  await request(() => {
+    seen++;
+    if (seen === from) session.post('Profiler.takePreciseCoverage', () => {});
+    if (seen === to) session.post('Profiler.takePreciseCoverage', (err, value) => (snapshot = err ? err : value));
+  });
+  if (!snapshot?.result) throw new Error(`no coverage snapshot: ${snapshot}`);
+  return snapshot.result;
+}
+
 function report(label, called) {
   const groups = new Map();
   for (const fn of called) groups.set(fn.origin, [...(groups.get(fn.origin) ?? []), fn]);
-  console.log(`\n${label}: ${called.length} distinct functions`);
+  console.log(`\n${label}: ${called.length} distinct functions${decode ? ' over 32 decode steps' : ''}`);
   for (const [name, fns] of [...groups].sort((a, b) => b[1].length - a[1].length)) {
     console.log(`  ${String(fns.length).padStart(4)}  ${name}`);
     if (list) console.log(`        ${fns.map((f) => `${f.name}×${f.calls}`).join(' ')}`);
@@ -84,25 +101,30 @@ function report(label, called) {
 const weft = core.createWeft({ plugins: [backend.nodeBackend()] });
 const model = await weft.load(dir, { backend: 'node', session: { intraOpNumThreads: 1 } });
 const prompt = benchPromptIds(model.tokenizer, promptTokens);
-const request = { inputIds: [prompt], maxTokens: tokens, temperature: 0, repetitionPenalty: 1 };
-const weftRun = (onFirstToken) =>
+const request = { inputIds: [prompt], maxTokens: tokens, temperature: 0, repetitionPenalty: 1, ignoreEos: true };
+const weftRun = (onToken) =>
   new Promise((resolve, reject) =>
     model.generate(request).subscribe({
-      next: (e) => e.type === 'token' && onFirstToken(),
+      next: (e) => e.type === 'token' && onToken(),
       complete: resolve,
       error: reject,
     }),
   );
 const bare = await ort.InferenceSession.create(join(dir, 'onnx/model.onnx'), { intraOpNumThreads: 1 });
-const bareRun = (onFirstToken) => minimalGreedyLoop(bare, shape, prompt, tokens, onFirstToken);
+const bareRun = (onToken) => minimalGreedyLoop(bare, shape, prompt, tokens, onToken);
+if (decode && tokens < 42) {
+  console.error(`request-functions.mjs: --decode needs --tokens of at least 42 (got ${tokens})`);
+  process.exit(2);
+}
 
-console.log(`${dir}: ${promptTokens}-token prompt, after ${warmUps} warm-up requests of each; call to first token`);
+console.log(`${dir}: ${promptTokens}-token prompt, after ${warmUps} warm-up requests of each; ${decode ? 'tokens 10 to 42' : 'call to first token'}`);
+const coverage = (run) => (decode ? coverageBetweenTokens(run, 10, 42) : coverageToFirstToken(run));
 for (let i = 0; i < warmUps; i++) {
   await weftRun(() => {});
   await bareRun(() => {});
 }
-const weftCalled = calledFunctions(await coverageToFirstToken(weftRun));
-const bareCalled = calledFunctions(await coverageToFirstToken(bareRun));
+const weftCalled = calledFunctions(await coverage(weftRun));
+const bareCalled = calledFunctions(await coverage(bareRun));
 report('weft generate', weftCalled);
 report('minimal loop', bareCalled);
 await post('Profiler.stopPreciseCoverage');
