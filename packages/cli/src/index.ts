@@ -1,5 +1,5 @@
 /**
- * @weft/cli — the `weft` command (generate, eval, bench, demo) and its building blocks, usable
+ * @weft/cli — the `weft` command (generate, eval, bench, demo, info) and its building blocks, usable
  * in-process: `runCli(argv, io)` resolves with the exit code instead of exiting.
  */
 export { runCli } from './run-cli.js';

@@ -13,7 +13,18 @@ const LOADERS: Record<CommandName, () => Promise<Command>> = {
   eval: async () => (await import('./commands/eval.js')).evalCommand,
   bench: async () => (await import('./commands/bench.js')).benchCommand,
   demo: async () => (await import('./commands/demo.js')).demoCommand,
+  info: async () => (await import('./commands/info.js')).infoCommand,
 };
+
+/** The flags of `weft info` that set load options core may reject. */
+const INFO_FLAGS: Readonly<Record<string, string>> = { onnxFile: '--onnx-file', backend: '--backend' };
+
+/** The flag that set each request or load option core names in an error, for `command`'s line. */
+function flagsOf(command: string | undefined, rest: readonly string[]): Readonly<Record<string, string>> {
+  if (command === 'generate' || command === 'demo') return generateFlags(rest);
+  if (command === 'eval') return EVAL_FLAGS;
+  return command === 'info' ? INFO_FLAGS : {};
+}
 
 /**
  * Runs the `weft` command line in-process and resolves with its exit code: 0 success, 1 an
@@ -52,7 +63,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   } catch (error) {
     const code = exitCodeOf(error);
     // A value quoted back whole (a 15 KB path) would bury the message: long runs are shortened.
-    const line = `weft: ${shortenLongWords(oneLine(error, name === 'generate' || name === 'demo' ? generateFlags(rest) : name === 'eval' ? EVAL_FLAGS : {}))}\n`;
+    const line = `weft: ${shortenLongWords(oneLine(error, flagsOf(name, rest)))}\n`;
     // The line may quote what a model folder holds (a chat template, a token): on a terminal,
     // controls are shown as the generated text's are.
     io.stderr.write(io.stderr.isTTY === true ? terminalSafe(line.slice(0, -1)) + '\n' : line);

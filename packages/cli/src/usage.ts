@@ -2,7 +2,7 @@ import { ARGV_BYTE_LIMIT } from './argv-limit.js';
 import { BENCH_DEFAULTS } from './args/bench-defaults.js';
 
 /** Help text of the `weft` command and each subcommand. */
-export const COMMANDS = ['generate', 'eval', 'bench', 'demo'] as const;
+export const COMMANDS = ['generate', 'eval', 'bench', 'demo', 'info'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 const MODEL_DIR = `  --model DIR                model folder (config.json, tokenizer.json, onnx/model.onnx) or its http(s)://
@@ -39,6 +39,7 @@ Commands:
   eval       perplexity of a text file through the incremental KV-cache path
   bench      Weft's generation loop against a bare onnxruntime-node greedy loop
   demo       stream a short story from the project's model
+  info       what Weft will do with a model folder: graph, tokenizer, defaults, backend, registry
 
 Options:
   -h, --help         show help (also: weft <command> --help)
@@ -153,6 +154,27 @@ ${MODEL('--backend selects its backend, and its default\n                       
   --seed S                   sampler seed (default: random, printed so the story can be replayed)
   --raw                      on a terminal too, print the story exactly as the model wrote it (control
                              characters are otherwise shown as visible stand-ins, as in weft generate)
+  -h, --help                 show this help
+`,
+  info: `Usage: weft info [--model DIR] [--backend NAME] [--onnx-file PATH] [--plugin SPEC]... [--json]
+
+Loads the model as weft generate would (same backend choice, graph and plugins), generates nothing,
+and prints what Weft will do with it: the model (graph file, architecture, how positions and the
+KV cache are fed), the tokenizer (special tokens, BOS, chat template), the generation defaults of
+generation_config.json, the backend (chosen, passed over and why, the graph's inputs and outputs)
+and the registry (every entry a request can name, the --plugin ones included, and the defaults).
+
+Options:
+${MODEL_DIR}
+${THREADS('')}
+${BACKEND}
+${PLUGIN}; its entries
+                             and hooks are listed under registry.
+${RIGHTS}
+  --onnx-file PATH           graph within the model folder (default: the one generate loads, the first
+                             of onnx/model.onnx, onnx/decoder_model_merged.onnx and model.onnx)
+  --json                     print one JSON object with the same facts: model, tokenizer, generation,
+                             backend (input and output names in full) and registry (see the README)
   -h, --help                 show this help
 `,
 };

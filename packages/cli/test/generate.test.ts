@@ -135,6 +135,12 @@ describe.each(MODELS)('weft generate on $name', (model) => {
     const outside = await generateJson('--onnx-file', '../elsewhere/model.onnx', '--prompt', 'Hi', '--max-tokens', '2');
     expect(outside.code).toBe(2);
     expect(outside.stderr).toMatch(/^weft: --onnx-file: onnxFile must be a path inside the model folder, relative to it/);
+    // An empty --onnx-file is refused, as by eval and info, not taken as "the default graph".
+    for (const command of ['generate', 'eval', 'info']) {
+      const empty = await cli([command, '--model', model.dir, '--onnx-file', '', ...(command === 'eval' ? ['--text-file', 'x'] : command === 'generate' ? ['--prompt', 'Hi'] : [])]);
+      expect(empty.code, command).toBe(2);
+      expect(empty.stderr, command).toBe('weft: --onnx-file needs a graph file within the model folder, such as onnx/model.onnx\n');
+    }
     const chat = await generateJson('--messages', '[{"role":"user","content":"Hi"}]', '--max-tokens', '2');
     if (model.chatTemplate) {
       expect(chat.code).toBe(0);

@@ -72,6 +72,7 @@ describe('what the loop feeds a merged decoder', () => {
     ]);
     try {
       const model = await weft.load(fixture('tiny-merged'));
+      expect(model.graphFile).toBe('onnx/decoder_model_merged.onnx');
       const right = await greedy(model, prompts[0]!, 6);
       expect(seen.map((s) => s.flag)).toEqual([0, 1, 1, 1, 1, 1]);
       expect(seen.map((s) => s.pastLength > 0 ? 1 : 0)).toEqual(seen.map((s) => s.flag));

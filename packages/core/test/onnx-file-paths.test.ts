@@ -32,6 +32,8 @@ describe('onnxFile given as an absolute path or URL', () => {
     ];
     for (const [folder, onnxFile] of variants) {
       const model = await weft.load(folder, { onnxFile });
+      // model.graphFile names it within the folder.
+      expect(model.graphFile).toBe('onnx/model.onnx');
       expect(await greedy(model, 'Once upon a time', 8), `${folder} ${onnxFile}`).toEqual(expected);
       await model.dispose();
     }
@@ -55,6 +57,8 @@ describe('onnxFile given as an absolute path or URL', () => {
     }
     const model = await weft.load(dir, { onnxFile: 'onnx/../onnx/model.onnx' });
     expect(model.backend).toBe('node');
+    // A relative name is the folder's own: kept as given.
+    expect(model.graphFile).toBe('onnx/../onnx/model.onnx');
     await model.dispose();
     const server = await serveFolder(fixture('tiny'));
     try {
@@ -103,6 +107,7 @@ describe('onnxFile given as an absolute path or URL', () => {
       for (const onnxFile of [`${server.url}onnx/model.onnx`, '/onnx/model.onnx']) {
         const model = await weft.load(server.url, { onnxFile });
         expect(model.backend).toBe('node');
+        expect(model.graphFile).toBe('onnx/model.onnx');
         await model.dispose();
       }
       const folder = `${server.url}models/tiny/`;

@@ -60,7 +60,14 @@ export interface PipelineFlags {
 
 export function pipelineFlags(flags: ParsedFlags): PipelineFlags {
   const ref = (name: 'kv' | 'router') => optional(flags.string(name), (t) => parseNamedRef(t, `--${name}`));
-  return { kv: ref('kv'), router: ref('router'), onnxFile: flags.string('onnx-file') };
+  return { kv: ref('kv'), router: ref('router'), onnxFile: onnxFileFlag(flags) };
+}
+
+/** `--onnx-file`, refused when empty (it would otherwise load the default graph without a word). */
+export function onnxFileFlag(flags: ParsedFlags): string | undefined {
+  const onnxFile = flags.string('onnx-file');
+  if (onnxFile === '') throw new UsageError('--onnx-file needs a graph file within the model folder, such as onnx/model.onnx');
+  return onnxFile;
 }
 
 /** Drops undefined fields, so optional properties stay absent (exactOptionalPropertyTypes). */

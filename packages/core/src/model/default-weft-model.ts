@@ -18,6 +18,7 @@ export class DefaultWeftModel implements WeftModel {
 
   constructor(
     readonly path: string,
+    readonly graphFile: string,
     private readonly context: GenerationContext,
     private readonly onDispose: (model: DefaultWeftModel) => void = () => {},
   ) {}

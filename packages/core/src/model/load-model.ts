@@ -219,7 +219,7 @@ async function loadFromFolder(
       presentNames: new Set([...layout.presentKeyNames, ...layout.presentValueNames]),
       ...(batchOfOne !== undefined ? { batchOfOne: { graph, name: batchOfOne } } : {}),
     };
-    return new DefaultWeftModel(dir, context, onDispose);
+    return new DefaultWeftModel(dir, graphFile, context, onDispose);
   } catch (error) {
     // The check's error is what the caller needs: a release that fails too must not replace it.
     await releaseQuietly(session);

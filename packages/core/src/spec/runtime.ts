@@ -75,7 +75,14 @@ export interface FailoverOptions {
 
 /** A loaded model: configs, tokenizer, and generation over one backend session. */
 export interface WeftModel {
+  /** The model folder as given to `load()`: a path or an `http(s)://` URL. */
   readonly path: string;
+  /**
+   * The graph file the session was made from, relative to the folder: `onnxFile` when the load
+   * named one (an absolute path or URL inside the folder made relative), else the first of
+   * `onnx/model.onnx`, `onnx/decoder_model_merged.onnx`, `model.onnx` the folder has.
+   */
+  readonly graphFile: string;
   readonly config: ModelConfig;
   readonly generationConfig: GenerationConfig;
   readonly tokenizer: Tokenizer;
