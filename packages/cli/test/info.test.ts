@@ -243,6 +243,12 @@ describe('weft info --plugin', () => {
     ctx.register('kv-cache', { name: 'int8-again', capabilities: ['compressed'], description: 'the int8 store under another name',
       create: (options) => ctx.registry.resolve('kv-cache', { name: 'int8' }).create(options) });
   } };\n`,
+    // A kind of its own, declared, with one entry (the registry lists kinds declared after core's).
+    'critic.mjs': `export default { name: 'weft-plugin-critic', ${MANIFEST},
+  setup(ctx) {
+    ctx.declareKind('story-critic');
+    ctx.register('story-critic', { name: 'harsh', description: 'finds fault with every story', create: () => ({}) });
+  } };\n`,
     'hooks.mjs': `export default { name: 'weft-plugin-story-log', ${MANIFEST},
   setup(ctx) { ctx.addHooks({ beforeForward() {}, afterToken() {} }); } };\n`,
     // The runtime's default router reads attentions: the CLI then loads the attention graph.
@@ -280,6 +286,15 @@ describe('weft info --plugin', () => {
     const at = lines.findIndex((l) => /^ {4}int8-again {2,}the int8 store under another name$/.test(l));
     expect(at, text).toBeGreaterThan(lines.indexOf('  kv-cache (--kv)'));
     expect(lines[at + 1]!.trim()).toBe('weft-plugin-int8-again, [compressed]');
+  });
+
+  it('lists a kind a --plugin declares, after core\'s kinds, with its entries', async () => {
+    const json = await infoJson(['--model', storyModel, '--plugin', './critic.mjs'], dir);
+    const kinds = (json['registry'] as Json)['kinds'] as Record<string, Json[]>;
+    expect(Object.keys(kinds)).toEqual([...BUILT_IN_KINDS, 'story-critic']);
+    expect(kinds['story-critic']).toEqual([{ name: 'harsh', owner: 'weft-plugin-critic', priority: 0, capabilities: [], description: 'finds fault with every story' }]);
+    const text = (await info(['--model', storyModel, '--plugin', './critic.mjs'], dir)).stdout;
+    expect(text).toMatch(/\n  story-critic\n    harsh +finds fault with every story\n/);
   });
 
   it('lists the hooks a --plugin adds', async () => {

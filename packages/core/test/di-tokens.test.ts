@@ -122,6 +122,8 @@ describe('DI tokens', () => {
     const widgets = weft.get(extensionPointToken('widget' as never));
     expect(widgets.list().map((e) => e.name)).toEqual(['gear']);
     expect(widgets.create()).toEqual({ teeth: 12 });
+    // The registry lists the declared kind after core's own.
+    expect(weft.registry.kinds?.()).toEqual([...BUILT_IN_KINDS, 'widget']);
     expect(() => weft.get(Symbol('mine'))).toThrow(InvalidOptionsError);
     expect(() => weft.get('nothing-here')).toThrow(/This runtime binds nothing to "nothing-here"; resolve a token @weft\/core exports/);
     expect(createWeft().get(extensionPointToken('backend')).list()).toEqual([]);

@@ -71,6 +71,7 @@ describe('installation is all or nothing', () => {
     await expect(h.install(failing)).rejects.toThrow('Plugin "failing" failed in setup: late failure');
     expect(hooks).toHaveLength(0);
     expect(() => registry.register('failing-kind' as AdapterKind, proc('x') as never)).toThrow(/Unknown adapter kind/);
+    expect(registry.kinds?.()).not.toContain('failing-kind');
     expect(h.list()).toEqual([]);
   });
 

@@ -131,7 +131,9 @@ function backendFacts(model: WeftModel): BackendFacts {
 }
 
 function registryFacts(weft: Weft): RegistryFacts {
-  const kinds = Object.fromEntries(BUILT_IN_KINDS.map((kind) => [kind, weft.registry.list(kind as AdapterKind).map(entryFacts)]));
+  // Kinds plugins declared too, where the registry can list them.
+  const known = weft.registry.kinds?.() ?? BUILT_IN_KINDS;
+  const kinds = Object.fromEntries(known.map((kind) => [kind, weft.registry.list(kind as AdapterKind).map(entryFacts)]));
   const marked = (kind: AdapterKind) => weft.registry.list(kind).find((e) => (e.capabilities ?? []).includes(DEFAULT_CAPABILITY))?.name;
   const hooks = weft.get(GENERATION_HOOKS).map(({ owner, hooks: set }) => ({
     owner,

@@ -25,7 +25,7 @@ const NO_CAPABILITIES: readonly string[] = Object.freeze([]);
  */
 export class DefaultAdapterRegistry implements AdapterRegistry {
   /** Per kind, a frozen array sorted by priority; replaced (never mutated) on every change. */
-  private readonly kinds = new Map<string, readonly RegisteredEntry[]>();
+  private readonly entriesByKind = new Map<string, readonly RegisteredEntry[]>();
   private readonly known = new Set<string>(BUILT_IN_KINDS);
   private added = 0;
 
@@ -37,6 +37,10 @@ export class DefaultAdapterRegistry implements AdapterRegistry {
   declareKind(kind: string): void {
     checkKindName(kind);
     this.known.add(kind);
+  }
+
+  kinds(): readonly string[] {
+    return Object.freeze([...this.known]);
   }
 
   register<K extends AdapterKind>(kind: K, entry: AdapterEntry<AdapterKinds[K]>, owner = 'host'): void {
@@ -80,7 +84,7 @@ export class DefaultAdapterRegistry implements AdapterRegistry {
   }
 
   list<K extends AdapterKind>(kind: K): readonly RegisteredEntry<AdapterKinds[K]>[] {
-    return (this.kinds.get(kind) ?? NONE) as readonly RegisteredEntry<AdapterKinds[K]>[];
+    return (this.entriesByKind.get(kind) ?? NONE) as readonly RegisteredEntry<AdapterKinds[K]>[];
   }
 
   resolve<K extends AdapterKind>(kind: K, query?: ResolveQuery): RegisteredEntry<AdapterKinds[K]> {
@@ -109,9 +113,9 @@ export class DefaultAdapterRegistry implements AdapterRegistry {
   }
 
   private insert(kind: string, entry: RegisteredEntry): void {
-    const next = [...(this.kinds.get(kind) ?? NONE), entry];
+    const next = [...(this.entriesByKind.get(kind) ?? NONE), entry];
     next.sort((a, b) => (b.priority ?? 0) - (a.priority ?? 0));
-    this.kinds.set(kind, Object.freeze(next));
+    this.entriesByKind.set(kind, Object.freeze(next));
     this.added++;
   }
 }

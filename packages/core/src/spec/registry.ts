@@ -112,6 +112,11 @@ export interface AdapterRegistry {
    * `register` accepts it (optional; idempotent). Core's own kinds need no declaration.
    */
   declareKind?(kind: string): void;
+  /**
+   * Every kind this registry accepts (optional): core's own, then those declared with
+   * `declareKind`, in the order declared. A kind a failed plugin setup declared is not among them.
+   */
+  kinds?(): readonly string[];
   /** Starts an all-or-nothing batch of registrations by `owner` (optional; used by the plugin host). */
   stage?(owner: string): RegistrationStage;
 }
