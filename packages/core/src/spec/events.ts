@@ -8,7 +8,14 @@ export interface Usage {
   readonly totalTokens: number;
 }
 
-/** Emitted once, before the first forward pass. */
+/**
+ * Emitted once, before the first forward pass, once the request has passed every check: its
+ * fields, prompt ids against the vocabulary and the context, stop strings, and the components it
+ * names (created with their options, the KV store begun). An error before `start` is therefore
+ * the request's (`InvalidOptionsError`, `ContextOverflowError`) or a component's set-up
+ * (`PluginError`); after it, only the run fails (a backend, a plugin stage). A server can hold
+ * its response until `start` and answer an error before it as a bad request.
+ */
 export interface StartEvent {
   readonly type: 'start';
   readonly backend: string;

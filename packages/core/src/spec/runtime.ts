@@ -102,7 +102,10 @@ export interface WeftModel {
    * release it yourself, and do not run it while a generation of this model is in flight.
    */
   readonly session: InferenceSession;
-  /** Cold Observable of typed events; each subscription is one run. */
+  /**
+   * Cold Observable of typed events; each subscription is one run. Runs may overlap: each has its
+   * own KV cache, and their forward passes take turns on the model's session.
+   */
   generate(request: GenerationRequest): Observable<GenerationEvent>;
   /**
    * Text deltas of the first row, as they are produced. The loop does not wait for the reader:
