@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -215,6 +215,20 @@ describe('weft info on graphs of other shapes (core test fixtures)', () => {
       expect(value((await info(['--model', server.url])).stdout, 'model', 'external data')).toBe('not checked (URL folder)');
     } finally {
       server.close();
+    }
+  });
+
+  it('says a request without --temperature is greedy when do_sample comes with temperature 0, as core resolves it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'weft-cli-info-sample-'));
+    try {
+      await cp(join(fixtures, 'tiny'), dir, { recursive: true });
+      const config = JSON.parse(readFileSync(join(dir, 'generation_config.json'), 'utf8')) as Record<string, unknown>;
+      await writeFile(join(dir, 'generation_config.json'), JSON.stringify({ ...config, do_sample: true, temperature: 0 }));
+      expect(value((await info(['--model', dir])).stdout, 'generation defaults', 'do_sample')).toBe('true: a request without --temperature is greedy');
+      await writeFile(join(dir, 'generation_config.json'), JSON.stringify({ ...config, do_sample: true, temperature: 0.7 }));
+      expect(value((await info(['--model', dir])).stdout, 'generation defaults', 'do_sample')).toBe('true: a request without --temperature samples at temperature 0.7');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 

@@ -50,7 +50,7 @@ function modelFacts(model: WeftModel, externalData: readonly string[] | null): M
     attentionMask: layout.hasAttentionMask,
     kvCache,
     kvCacheType: kvCache ? (layout.pastType ?? 'float32') : null,
-    // Keys and values of every layer, float32 (4 bytes), as the default store holds them.
+    // Keys and values of every layer at float32 (4 bytes), whatever the graph's cache type.
     kvBytesPerToken: kvCache ? 2 * layout.numLayers * layout.numKvHeads * layout.headDim * 4 : null,
     attentionOutputs: layout.attentionNames.length,
     inputTypes: { inputIds: 'int64', attentionMask: 'int64', positionIds: 'int64', ...layout.inputTypes },

@@ -110,7 +110,7 @@ export interface EntryFacts {
 export interface RegistryFacts {
   /** What a request that names none uses: the KV store, the attention router (null: none) and the tokenizer. */
   readonly defaults: { readonly kvCache: string; readonly attentionRouter: string | null; readonly tokenizer: string | null };
-  /** Entries of every core kind, highest priority first (`[]` for a kind with none). */
+  /** Entries of every kind the registry accepts (core's, then those plugins declared), highest priority first (`[]` for a kind with none). */
   readonly kinds: Readonly<Record<string, readonly EntryFacts[]>>;
   /** Plugins that added generation hooks: the hooks' names, and the graph inputs they feed. */
   readonly hooks: readonly { readonly owner: string; readonly hooks: readonly string[]; readonly feeds: readonly string[] }[];

@@ -33,7 +33,7 @@ function modelLines(m: ModelFacts): string[] {
   return [
     ...field('folder', m.location),
     ...field('graph', m.graphFile),
-    ...field('external data', m.externalData === null ? 'not checked (URL folder)' : m.externalData.length === 0 ? 'none' : m.externalData.join(', ')),
+    ...field('external data', m.externalData === null ? (/^https?:\/\//i.test(m.location) ? 'not checked (URL folder)' : 'not read (the graph could not be read again)') : m.externalData.length === 0 ? 'none' : m.externalData.join(', ')),
     ...field('type', m.modelType),
     ...field('layers', String(m.layers)),
     ...field('heads', headsText(m)),
@@ -108,7 +108,8 @@ function tokens(list: readonly TokenFact[]): string {
 function generationLines(g: GenerationDefaults): string[] {
   const value = (v: number | null, unset = 'not set') => (v === null ? unset : String(v));
   return [
-    ...field('do_sample', `${g.doSample}: a request without --temperature ${g.doSample ? `samples at temperature ${g.temperature ?? 1}` : 'is greedy'}`),
+    // As core resolves it: do_sample with the file's temperature (else 1); a temperature of 0 is greedy.
+    ...field('do_sample', `${g.doSample}: a request without --temperature ${g.doSample && (g.temperature ?? 1) > 0 ? `samples at temperature ${g.temperature ?? 1}` : 'is greedy'}`),
     ...field('temperature', value(g.temperature)),
     ...field('top_k', value(g.topK, 'not set (50 when sampling)')),
     ...field('top_p', value(g.topP)),

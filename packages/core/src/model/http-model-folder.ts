@@ -295,14 +295,15 @@ function causeOf(error: unknown): unknown {
   }
 }
 
-/**
- * `url` made absolute: as it is when it has a scheme, else against the page's address (a
- * browser's `weft.load('/models/story/')` fetches relative to the page, as `fetch` does).
- */
+/** `url` with every percent-escape in upper case (`%3a` → `%3A`), so equal URLs compare equal. */
 function upperCaseEscapes(url: string): string {
   return url.replace(/%[\da-f]{2}/gi, (escape) => escape.toUpperCase());
 }
 
+/**
+ * `url` made absolute: as it is when it has a scheme, else against the page's address (a
+ * browser's `weft.load('/models/story/')` fetches relative to the page, as `fetch` does).
+ */
 function absoluteUrl(url: string): string {
   const base = (globalThis as { location?: { href?: unknown } }).location?.href;
   return new URL(url, typeof base === 'string' ? base : undefined).href;

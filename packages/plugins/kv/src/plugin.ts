@@ -81,7 +81,7 @@ export const KV_QUANT_ENTRY = 'kv-quant';
 export function kvQuant(options: KvQuantOptions): WeftPlugin {
   const { bits: given, ...rest } = (options ?? {}) as { bits?: unknown } & Options;
   // A decimal string is taken as the store options take one (`'4'`).
-  const bits = typeof given === 'string' && /^\s*\d+\s*$/.test(given) ? Number(given) : given;
+  const bits = typeof given === 'string' && /^\s*[+-]?\d+\s*$/.test(given) ? Number(given) : given;
   const make: (o: Options) => KvCacheStore =
     bits === 8
       ? (o) => new Int8KvStore(o)

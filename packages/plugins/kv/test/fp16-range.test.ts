@@ -61,6 +61,8 @@ describe('values beyond fp16 range (|x| > 65504) in fp16 storage', () => {
   it('quantizeGroups refuses too, and takes the same values with fp32 parameters', () => {
     const values = new Float32Array([0, 0.5, 1, 2e6]);
     expect(() => quantizeGroups(values, { bits: 4, group: 4 })).toThrow(/use scales=fp32/);
+    // quantizeGroups has no `scales` option: the error names its own.
+    expect(() => quantizeGroups(values, { bits: 4, group: 4 })).toThrow(/quantizeGroups takes precision: 'fp32'/);
     const q = quantizeGroups(values, { bits: 4, group: 4, precision: 'fp32' });
     expect(q.scales[0]).toBeGreaterThanOrEqual(2e6 / 15);
   });

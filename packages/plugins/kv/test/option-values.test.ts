@@ -28,6 +28,8 @@ describe('integer options given as decimal strings (as routers take them)', () =
 
   it('kvQuant takes bits as a decimal string too', () => {
     expect(kvQuant({ bits: '4', group: '32' } as never).description).toBe('default KV cache: int4');
+    // Signed, as the store options take them.
+    expect(kvQuant({ bits: '+8', group: '+16' } as never).description).toBe('default KV cache: int8');
     expect(() => kvQuant({ bits: '4.0' } as never)).toThrow(/bits must be 8, 4 or 2 \(got "4\.0"\)/);
   });
 });

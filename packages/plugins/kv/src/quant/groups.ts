@@ -99,7 +99,7 @@ export class GroupParams {
 
 function fp16Overflow(lo: number, hi: number): RangeError {
   return new RangeError(
-    `values in [${lo}, ${hi}] are beyond what fp16 scales and zero points hold (|values| up to 65504): use scales=fp32 (and residualPrecision=fp32 for kivi).`,
+    `values in [${lo}, ${hi}] are beyond what fp16 scales and zero points hold (|values| up to 65504): use scales=fp32 (and residualPrecision=fp32 for kivi; quantizeGroups takes precision: 'fp32').`,
   );
 }
 
