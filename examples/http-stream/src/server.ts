@@ -136,6 +136,8 @@ export function createGenerationServer(options: GenerationServerOptions): Genera
         backend: model.backend,
         modelType: model.config.modelType,
         contextLength: model.config.maxPositions,
+        // Weft's own count of the model's runs still using its session (this server's and any other code's).
+        activeRuns: model.activeRuns,
       },
       inFlight: running.size,
       maxConcurrent,

@@ -294,7 +294,7 @@ describe('the bound on concurrent generations', () => {
     for (const client of clients) await readTokens(await post({ prompt: PROMPT, maxTokens: 1000 }, { signal: client.signal }), 1);
     expect(app.inFlight()).toBe(2);
     const health = (await (await fetch(new URL('/healthz', url))).json()) as Record<string, unknown>;
-    expect(health).toMatchObject({ inFlight: 2, maxConcurrent: 2 });
+    expect(health).toMatchObject({ inFlight: 2, maxConcurrent: 2, model: { activeRuns: 2 } });
     for (const stream of [true, false]) {
       const refused = await post({ prompt: PROMPT, maxTokens: 5, stream });
       expect(refused.status).toBe(429);
@@ -334,7 +334,7 @@ describe('routes', () => {
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({
       status: 'ok',
-      model: { path: storyModel, graphFile: 'onnx/model.onnx', backend: 'node', modelType: 'llama', contextLength: 1024 },
+      model: { path: storyModel, graphFile: 'onnx/model.onnx', backend: 'node', modelType: 'llama', contextLength: 1024, activeRuns: 0 },
       inFlight: 0,
       maxConcurrent: 4,
     });

@@ -30,4 +30,6 @@ export interface GenerationContext {
    * that says so. A request with several prompts is then refused before any run.
    */
   readonly batchOfOne?: { readonly graph: string; readonly name: string } | undefined;
+  /** Runs (generations and evaluations) started and not yet settled: `model.activeRuns`. */
+  readonly activity: { runs: number };
 }

@@ -47,9 +47,18 @@ export function generationLoop(context: GenerationContext, request: GenerationRe
   return new Observable<GenerationEvent>((subscriber) => {
     beforeRun?.(); // may throw: the subscriber gets the error
     const run = { cancelled: false };
+    const { activity } = context;
+    // Counted until the run settles: an unsubscribed run still finishes its current step.
+    activity.runs++;
     runGeneration(context, request, subscriber, run).then(
-      () => subscriber.complete(),
-      (error: unknown) => subscriber.error(error),
+      () => {
+        activity.runs--;
+        subscriber.complete();
+      },
+      (error: unknown) => {
+        activity.runs--;
+        subscriber.error(error);
+      },
     );
     return () => {
       run.cancelled = true;

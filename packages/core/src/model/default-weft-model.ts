@@ -44,6 +44,9 @@ export class DefaultWeftModel implements WeftModel {
   get layout() {
     return this.context.layout;
   }
+  get activeRuns() {
+    return this.context.activity.runs;
+  }
 
   generate(request: GenerationRequest): Observable<GenerationEvent> {
     return generationLoop(this.context, request ?? {}, () => this.assertOpen());
@@ -59,7 +62,13 @@ export class DefaultWeftModel implements WeftModel {
 
   async evaluate(request: PerplexityRequest): Promise<PerplexityResult> {
     this.assertOpen(); // a rejection, like every other failure of evaluate
-    return evaluatePerplexity(this.context, request);
+    const { activity } = this.context;
+    activity.runs++;
+    try {
+      return await evaluatePerplexity(this.context, request);
+    } finally {
+      activity.runs--;
+    }
   }
 
   dispose(): Promise<void> {

@@ -206,6 +206,7 @@ async function loadFromFolder(
       sessionTimeoutMs: timeouts.sessionTimeoutMs,
     });
     const context: GenerationContext = {
+      activity: { runs: 0 },
       sessions,
       failover: failover !== undefined,
       rejectedBackends: rejected,

@@ -103,6 +103,13 @@ export interface WeftModel {
    */
   readonly session: InferenceSession;
   /**
+   * Generations (subscriptions of {@link generate}, {@link stream}, {@link text}) and
+   * {@link evaluate} calls of this model still running, for health checks and graceful shutdown.
+   * A run counts from its subscription (or call) until it has stopped using the session: an
+   * unsubscribed or aborted run still finishes the step it is in.
+   */
+  readonly activeRuns: number;
+  /**
    * Cold Observable of typed events; each subscription is one run. Runs may overlap: each has its
    * own KV cache, and their forward passes take turns on the model's session.
    */
