@@ -42,7 +42,8 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv, cwd
   let values;
   try {
     ({ values } = parseArgs({
-      args: [...argv],
+      // `pnpm start -- --port 9000` (npm's habit) passes the `--` on: options follow it.
+      args: argv[0] === '--' ? argv.slice(1) : [...argv],
       strict: true,
       allowPositionals: false,
       options: {

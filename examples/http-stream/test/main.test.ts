@@ -26,6 +26,8 @@ describe('parseConfig', () => {
     expect(DEFAULT_MODEL_DIR).toBe(storyModel);
     expect(parseConfig([], {})).toEqual({ modelDir: storyModel, port: 8080, host: '127.0.0.1', maxConcurrent: 4, threads: undefined });
     expect(parseConfig(['--help'], {})).toBe('help');
+    // `pnpm start -- --port 9000` passes the `--` through.
+    expect(parseConfig(['--', '--port', '9000'], {})).toMatchObject({ port: 9000 });
   });
 
   it('flags win over environment variables; a relative --model is relative to where the command was typed', () => {
