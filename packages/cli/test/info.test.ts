@@ -232,6 +232,21 @@ describe('weft info on graphs of other shapes (core test fixtures)', () => {
     }
   });
 
+  it('says when the chat template refuses a one-message user chat, and why (its own rule)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'weft-cli-info-template-'));
+    try {
+      await cp(join(fixtures, 'tiny'), dir, { recursive: true });
+      const config = JSON.parse(readFileSync(join(dir, 'tokenizer_config.json'), 'utf8')) as Record<string, unknown>;
+      const template = "{% if messages[0]['role'] != 'system' %}{{ raise_exception('A system message must come first') }}{% endif %}{% for m in messages %}{{ m['content'] }}{% endfor %}";
+      await writeFile(join(dir, 'tokenizer_config.json'), JSON.stringify({ ...config, chat_template: template }));
+      const tokenizer = (await infoJson(['--model', dir]))['tokenizer'] as Json;
+      expect(tokenizer).toMatchObject({ chatTemplate: true, chatTemplateRefusal: expect.stringContaining('A system message must come first') });
+      expect(value((await info(['--model', dir])).stdout, 'tokenizer', 'chat template')).toMatch(/^yes, but it refuses a one-message user chat: .*A system message must come first/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('names the graph core found when onnx/model.onnx is absent (an Optimum merged decoder)', async () => {
     const dir = join(fixtures, 'tiny-merged');
     expect((await infoJson(['--model', dir]))['model']).toMatchObject({ graphFile: 'onnx/decoder_model_merged.onnx', mergedDecoder: true });

@@ -75,7 +75,7 @@ function tokenizerFacts(model: WeftModel, name: string | null): TokenizerFacts {
     addsBos: g.bosTokenId !== undefined && before[0] === g.bosTokenId,
     addedBefore: before.map(token),
     addedAfter: after.map(token),
-    chatTemplate: hasChatTemplate(model),
+    ...chatTemplateFacts(model),
     chatTemplateAddsBos: tokenizer.chatTemplateAddsBos,
   };
 }
@@ -96,16 +96,17 @@ function addedSpecials(withSpecials: readonly number[], plain: readonly number[]
 
 /**
  * Whether the tokenizer has a chat template Weft uses: it renders a one-message conversation, or
- * refuses it for a reason of the template's own (an error with a cause); an `InvalidOptionsError`
- * without one says there is none. Null for any other failure.
+ * refuses it for a reason of the template's own (an error with a cause, kept as the refusal); an
+ * `InvalidOptionsError` without one says there is none. Null for any other failure.
  */
-function hasChatTemplate(model: WeftModel): boolean | null {
+function chatTemplateFacts(model: WeftModel): Pick<TokenizerFacts, 'chatTemplate' | 'chatTemplateRefusal'> {
   try {
     model.tokenizer.applyChatTemplate([{ role: 'user', content: PROBE_TEXT }]);
-    return true;
+    return { chatTemplate: true, chatTemplateRefusal: null };
   } catch (error) {
-    if (!InvalidOptionsError.isInstance(error)) return null;
-    return error.cause !== undefined;
+    if (!InvalidOptionsError.isInstance(error)) return { chatTemplate: null, chatTemplateRefusal: null };
+    const present = error.cause !== undefined;
+    return { chatTemplate: present, chatTemplateRefusal: present ? error.message : null };
   }
 }
 

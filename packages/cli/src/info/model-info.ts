@@ -74,6 +74,11 @@ export interface TokenizerFacts {
   readonly addedAfter: readonly TokenFact[];
   /** A chat template Weft can use (`--messages`); null when the tokenizer failed to say. */
   readonly chatTemplate: boolean | null;
+  /**
+   * Why the template refused a one-message user chat (its own rule, e.g. "a system message must
+   * come first", or a feature the renderer lacks); null when it rendered, or there is none.
+   */
+  readonly chatTemplateRefusal: string | null;
   /** The chat template writes the BOS itself, so chat prompts are encoded without it. */
   readonly chatTemplateAddsBos: boolean;
 }

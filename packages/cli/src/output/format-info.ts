@@ -94,7 +94,8 @@ function tokenizerLines(t: TokenizerFacts): string[] {
 function chatTemplateText(t: TokenizerFacts): string {
   if (t.chatTemplate === null) return 'unknown (the tokenizer failed to render a probe conversation)';
   if (!t.chatTemplate) return 'none (--messages is refused; use --prompt)';
-  return t.chatTemplateAddsBos ? 'yes (it writes the BOS itself)' : 'yes';
+  const present = t.chatTemplateAddsBos ? 'yes (it writes the BOS itself)' : 'yes';
+  return t.chatTemplateRefusal === null ? present : `${present}, but it refuses a one-message user chat: ${t.chatTemplateRefusal}`;
 }
 
 function token(t: TokenFact): string {
