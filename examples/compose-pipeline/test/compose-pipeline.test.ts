@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InvalidOptionsError, PluginError, type WeftModel } from '@weft/core';
+import { InvalidOptionsError, type WeftModel } from '@weft/core';
 import { bannedTokenIds, createRuntime, firstWord, runPipeline, summarize } from '../pipeline.mjs';
 
 const storyModel = fileURLToPath(new URL('../../../models/story', import.meta.url));
@@ -76,14 +76,15 @@ describe.each(MODELS)('compose-pipeline example on $name', ({ dir }) => {
     expect((summarize as (r: Result) => string)(plain)).toContain(`generated the model's top token at all ${plain.ids.length} steps`);
   });
 
-  it('ban-tokens without a non-empty list of ids fails the request with a PluginError naming the plugin, caused by an InvalidOptionsError', async () => {
+  it('ban-tokens without a non-empty list of ids fails the request with an InvalidOptionsError naming the plugin, caused by its own', async () => {
     for (const options of [undefined, {}, { ids: [] }, { ids: [-1] }, { ids: ['Fern'] }]) {
       const error = await model.text({ prompt, maxTokens: 4, processors: [{ name: 'ban-tokens', options: options as never }] }).then(
         () => undefined,
         (e: unknown) => e,
       );
-      expect(PluginError.isInstance(error), JSON.stringify(options)).toBe(true);
-      expect(error).toMatchObject({ plugin: 'example-compose', message: expect.stringContaining('ban-tokens needs options.ids, a non-empty list of token ids') });
+      // The request's options were refused: the request's error, naming the plugin that refused them.
+      expect(InvalidOptionsError.isInstance(error), JSON.stringify(options)).toBe(true);
+      expect(error).toMatchObject({ option: 'processors', message: expect.stringMatching(/ban-tokens needs options\.ids, a non-empty list of token ids.* \(example-compose\)$/) });
       expect(InvalidOptionsError.isInstance((error as Error).cause)).toBe(true);
     }
   });

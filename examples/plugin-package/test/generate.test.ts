@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createWeft, InvalidOptionsError, PluginError, toAsyncIterable, type GenerationRequest, type WeftModel } from '@weft/core';
+import { createWeft, InvalidOptionsError, toAsyncIterable, type GenerationRequest, type WeftModel } from '@weft/core';
 import { nodeBackend } from '@weft/backend-node';
 import { noRepeatNgram } from '../src/index.js';
 import { repeatedNgrams } from './ngrams.js';
@@ -84,7 +84,7 @@ describe('no-repeat-ngram on models/story, greedy', () => {
     }
   });
 
-  it('bad options fail the request with a PluginError naming the plugin, caused by an InvalidOptionsError naming the option', async () => {
+  it('bad options fail the request with an InvalidOptionsError naming the option and the plugin, caused by the plugin\'s own', async () => {
     for (const [options, option] of [
       [{ size: 0 }, 'size'],
       [{ size: 'three' }, 'size'],
@@ -95,8 +95,8 @@ describe('no-repeat-ngram on models/story, greedy', () => {
         () => undefined,
         (e: unknown) => e,
       );
-      expect(PluginError.isInstance(error), JSON.stringify(options)).toBe(true);
-      expect(error).toMatchObject({ plugin: 'weft-plugin-no-repeat', stage: 'logits-processor "no-repeat-ngram" create' });
+      expect(InvalidOptionsError.isInstance(error), JSON.stringify(options)).toBe(true);
+      expect(error).toMatchObject({ option: `processors.${option}`, message: expect.stringMatching(/ \(weft-plugin-no-repeat\)$/) });
       const cause = (error as Error).cause;
       expect(InvalidOptionsError.isInstance(cause)).toBe(true);
       expect(cause).toMatchObject({ option, message: expect.stringContaining(`"${option}"`) });

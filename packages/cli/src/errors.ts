@@ -74,7 +74,9 @@ export function oneLine(error: unknown, flags: Readonly<Record<string, string>> 
   const message = error instanceof Error ? error.message : String(error);
   const line = message.replace(/\s*\r?\n\s*/g, ' ').trim() || (error instanceof Error ? error.name : 'unknown error');
   const option = InvalidOptionsError.isInstance(error) ? error.option : undefined;
-  const flag = option !== undefined && Object.hasOwn(flags, option) ? flags[option] : undefined;
+  // `kv.group` is set by the flag that sets `kv`.
+  const field = option === undefined || Object.hasOwn(flags, option) ? option : option.split('.')[0]!;
+  const flag = field !== undefined && Object.hasOwn(flags, field) ? flags[field] : undefined;
   if (flag !== undefined) return `${flag}: ${line}`;
   const rejected = rejectedOption(error, flags);
   return rejected ?? line;
@@ -112,11 +114,11 @@ const CREATE_STAGE_FIELDS: Readonly<Record<string, string>> = {
 };
 
 /**
- * A component that rejected the options a flag gave it (`--kv int4:group=0`, `--analyzer
- * attention-importance:x=1`): core reports a `PluginError` from the entry's `create` whose cause
- * is an `InvalidOptionsError`, which may name the option (`kv.group`) or not (a plugin's own
- * `new InvalidOptionsError('…')`). The flag is at fault, not the plugin, so the line starts with
- * the flag and says what is wrong.
+ * A component that rejected the options a flag gave it (`--kv int4:group=0`): core reports it as
+ * the request's `InvalidOptionsError` (`option: 'kv.group'`, which `oneLine` maps to its flag).
+ * Where core still reports a `PluginError` from an entry's `create` whose cause is an
+ * `InvalidOptionsError` (a component made outside a request's own fields), the flag that named
+ * the component is at fault too, so the line starts with it and says what is wrong.
  */
 function rejectedOption(error: unknown, flags: Readonly<Record<string, string>>): string | undefined {
   if (!PluginError.isInstance(error) || !InvalidOptionsError.isInstance(error.cause)) return undefined;

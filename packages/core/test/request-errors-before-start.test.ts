@@ -42,7 +42,7 @@ describe('request errors come before start', () => {
     ['a bad sampling option', { prompt: 'Hi', temperature: -1 }, InvalidOptionsError.isInstance],
     ['a bad stop string', { prompt: 'Hi', stop: [''] }, InvalidOptionsError.isInstance],
     ['an unknown KV store', { prompt: 'Hi', kv: 'no-such-store' }, (e) => e instanceof Error && /no-such-store/.test(e.message)],
-    ['a KV store option its store refuses', { prompt: 'Hi', kv: { name: 'fp32', options: { bits: 3 } } }, (e) => e instanceof Error],
+    ['a KV store option its store refuses', { prompt: 'Hi', kv: { name: 'fp32', options: { bits: 3 } } }, InvalidOptionsError.isInstance],
     ['an unknown router', { prompt: 'Hi', router: 'no-such-router' }, (e) => e instanceof Error && /no-such-router/.test(e.message)],
     ['a store whose begin fails', { prompt: 'Hi', kv: 'cannot-begin' }, PluginError.isInstance],
   ])('%s: the error, and no event before it', async (_what, request, expected) => {

@@ -183,17 +183,57 @@ function pick<K extends AdapterKind>(
   if (typeof read.name !== 'string') {
     throw new InvalidOptionsError(`A ${kind} (${where}) must be a registered name, { name, options }, or an instance (got ${ref === undefined ? 'nothing' : quoteValue(ref)}).`, { option: kind });
   }
-  return instantiate(kind, registry.resolve(kind, { name: read.name }), read.options as Readonly<Record<string, unknown>> | undefined, isInstance);
+  return instantiate(kind, registry.resolve(kind, { name: read.name }), read.options as Readonly<Record<string, unknown>> | undefined, isInstance, true);
 }
 
-/** A new instance from a registered entry, checked to be of its kind. */
-function instantiate<T>(kind: AdapterKind, entry: RegisteredEntry<T>, options: Readonly<Record<string, unknown>> | undefined, isInstance: (v: unknown) => boolean): Owned<T> {
+/** The request field that names a component of each kind. */
+const REQUEST_FIELD: Partial<Record<AdapterKind, string>> = {
+  'kv-cache': 'kv',
+  'attention-router': 'router',
+  'logits-processor': 'processors',
+  sampler: 'sampler',
+  analyzer: 'analyzers',
+};
+
+/**
+ * An entry's `InvalidOptionsError` for the options a request gave it (or left out), as the request's own
+ * `InvalidOptionsError`: the same message with the entry's owner (plugin) added, and `option` under the
+ * request's field (`kv.group`; `processors` when the entry named none). Undefined for any other
+ * failure, which stays the plugin's `PluginError`.
+ */
+function refusedOptions(kind: AdapterKind, entry: RegisteredEntry<unknown>, cause: unknown): InvalidOptionsError | undefined {
+  const field = REQUEST_FIELD[kind];
+  if (field === undefined) return undefined;
+  try {
+    if (!InvalidOptionsError.isInstance(cause)) return undefined;
+    const named = cause.option;
+    const option = typeof named !== 'string' || named === '' ? field : named === field || named.startsWith(`${field}.`) ? named : `${field}.${named}`;
+    return new InvalidOptionsError(`${String(cause.message)} (${entry.owner})`, { option, cause });
+  } catch {
+    // A cause whose reads throw (a hostile proxy) is the plugin's failure.
+    return undefined;
+  }
+}
+
+/**
+ * A new instance from a registered entry, checked to be of its kind. `requested`: the request
+ * named the entry (with these options, or none), so options it refuses are the request's fault.
+ */
+function instantiate<T>(
+  kind: AdapterKind,
+  entry: RegisteredEntry<T>,
+  options: Readonly<Record<string, unknown>> | undefined,
+  isInstance: (v: unknown) => boolean,
+  requested = false,
+): Owned<T> {
   let value: T;
   try {
     value = entry.create(options);
   } catch (cause) {
+    // Options the request gave, refused as invalid: the request's error, not the plugin's.
+    const refused = requested ? refusedOptions(kind, entry, cause) : undefined;
     // runStage's error, without building the stage name for every request that succeeds.
-    throw stageFailure(entry.owner, `${kind} "${entry.name}" create`, cause);
+    throw refused ?? stageFailure(entry.owner, `${kind} "${entry.name}" create`, cause);
   }
   let name: unknown;
   try {
