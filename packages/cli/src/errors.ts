@@ -103,28 +103,16 @@ export function shortenLongWords(line: string, max = MAX_ERROR_WORD): string {
 }
 
 /**
- * The request field that names each kind of component only a flag can name (no runtime default
- * stands in for them), by the kind in core's stage name for its entry's `create` (`sampler
- * "top-k-dice" create`). Stores and routers name their option themselves (`kv.group`).
- */
-const CREATE_STAGE_FIELDS: Readonly<Record<string, string>> = {
-  'logits-processor': 'processors',
-  sampler: 'sampler',
-  analyzer: 'analyzers',
-};
-
-/**
- * A component that rejected the options a flag gave it (`--kv int4:group=0`): core reports it as
- * the request's `InvalidOptionsError` (`option: 'kv.group'`, which `oneLine` maps to its flag).
- * Where core still reports a `PluginError` from an entry's `create` whose cause is an
- * `InvalidOptionsError` (a component made outside a request's own fields), the flag that named
- * the component is at fault too, so the line starts with it and says what is wrong.
+ * A component that refused what a flag asked of it after it was made (`--analyzer
+ * attention-importance` on a graph without attentions): core reports a `PluginError` from that
+ * stage whose cause is an `InvalidOptionsError` naming the request field (`analyzers`). The flag
+ * is at fault, not the plugin, so the line starts with the flag and says what is wrong. (Options
+ * a component refuses when it is made arrive as the request's own `InvalidOptionsError`, which
+ * `oneLine` maps to its flag directly.)
  */
 function rejectedOption(error: unknown, flags: Readonly<Record<string, string>>): string | undefined {
   if (!PluginError.isInstance(error) || !InvalidOptionsError.isInstance(error.cause)) return undefined;
-  const created = /^([a-z-]+) ".*" create$/s.exec(error.stage)?.[1];
-  const byStage = created !== undefined && Object.hasOwn(CREATE_STAGE_FIELDS, created) ? CREATE_STAGE_FIELDS[created]! : undefined;
-  const field = byStage !== undefined && Object.hasOwn(flags, byStage) ? byStage : (error.cause.option ?? '').split('.')[0]!;
+  const field = (error.cause.option ?? '').split('.')[0]!;
   if (!Object.hasOwn(flags, field)) return undefined;
   return `${flags[field]}: ${oneLine(error.cause)} (${error.plugin})`;
 }

@@ -1,7 +1,7 @@
 import { parseInfoArgs } from '../args/info-args.js';
 import { EXIT } from '../errors.js';
 import { collectInfo } from '../info/collect-info.js';
-import { externalDataOf } from '../info/graph-file.js';
+import { externalDataOf } from '../info/external-data.js';
 import type { CliIo } from '../io.js';
 import { resolveModelDir } from '../model-path.js';
 import { openModel, sessionOptions } from '../open-model.js';
