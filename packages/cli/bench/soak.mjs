@@ -28,8 +28,8 @@
  *
  * After each round (all its requests settled): gc() twice, then process.memoryUsage() (heapUsed,
  * external, arrayBuffers, rss), process.getActiveResourcesInfo() by type, onnxruntime sessions
- * created but not released and runs in flight (counted by wrapping onnxruntime-node's
- * InferenceSession here: Weft has no public counter), and how many objects of each kind this
+ * created but not released and their runs in flight (counted by wrapping onnxruntime-node's
+ * InferenceSession here), Weft's own count of the models' runs (`model.activeRuns`), and how many objects of each kind this
  * script handed to Weft are still alive (FinalizationRegistry: Observables, AbortControllers,
  * store and router instances, second models, their sessions and runtimes). `unexpected` counts
  * outcomes a request's kind should never have (e.g. a BackendError, an instance "already in use").
@@ -453,6 +453,7 @@ async function measure() {
     handles,
     sessionsOpen: native.created - native.released,
     runsInFlight: native.inFlight,
+    weftRuns: main.activeRuns + (attn?.activeRuns ?? 0),
     alive: { ...alive.counts },
     listeners: getEventListeners(shutdown.signal, 'abort').length,
     contexts: v8.getHeapStatistics().number_of_native_contexts,
@@ -555,7 +556,7 @@ for (const key of ['heapUsed', 'external', 'arrayBuffers', 'rss']) {
 }
 // Counts: back to their post-warm-up level at the end, and not rising.
 const flags = [];
-const countsOf = (r) => ({ 'sessions open': r.sessionsOpen, 'runs in flight': r.runsInFlight, 'shutdown-signal listeners': r.listeners, 'native contexts': r.contexts, ...Object.fromEntries(Object.entries(r.alive).map(([k, v]) => [`alive ${k}`, v])), ...Object.fromEntries(Object.entries(r.handles).map(([k, v]) => [`handle ${k}`, v])) });
+const countsOf = (r) => ({ 'sessions open': r.sessionsOpen, 'runs in flight': r.runsInFlight, 'model.activeRuns': r.weftRuns, 'shutdown-signal listeners': r.listeners, 'native contexts': r.contexts, ...Object.fromEntries(Object.entries(r.alive).map(([k, v]) => [`alive ${k}`, v])), ...Object.fromEntries(Object.entries(r.handles).map(([k, v]) => [`handle ${k}`, v])) });
 const atWarm = countsOf(measured[0]);
 const atEnd = countsOf(measured[measured.length - 1]);
 for (const key of new Set([...Object.keys(atWarm), ...Object.keys(atEnd)])) {
