@@ -44,6 +44,7 @@ interface NodeFs {
 
 interface NodePath {
   readonly sep: string;
+  toNamespacedPath(path: string): string;
   resolve(...paths: string[]): string;
   relative(from: string, to: string): string;
   isAbsolute(path: string): boolean;
@@ -57,8 +58,11 @@ function nodeBuiltin<T>(id: string): T | undefined {
   return proc?.getBuiltinModule?.(id) as T | undefined;
 }
 
-/** A folder on disk, read through Node's `fs`. */
-class DiskModelFolder implements ModelFolder {
+/**
+ * A folder on disk, read through Node's `fs`. `fs` and `path` are `node:fs/promises` and
+ * `node:path` (tests pass `path.win32` and a stand-in `fs` to check Windows paths anywhere).
+ */
+export class DiskModelFolder implements ModelFolder {
   constructor(readonly location: string, private readonly fs: NodeFs, private readonly path: NodePath) {}
 
   resolve(file: string): string {
@@ -156,7 +160,9 @@ class DiskModelFolder implements ModelFolder {
   async nameWithin(file: string): Promise<string | undefined> {
     const { path } = this;
     const inside = (folder: string, target: string): string | undefined => {
-      const name = path.relative(folder, target);
+      // Compared in the form Node's fs opens on Windows (`\\?\C:\…`, `\\?\UNC\server\share\…`),
+      // so an extended-length path and its plain form are the same place (no change elsewhere).
+      const name = path.relative(path.toNamespacedPath(folder), path.toNamespacedPath(target));
       const outside = name === '' || name === '..' || name.startsWith(`..${path.sep}`) || path.isAbsolute(name);
       return outside ? undefined : name.split(path.sep).join('/');
     };
