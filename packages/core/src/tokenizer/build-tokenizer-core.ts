@@ -27,24 +27,45 @@ export function buildTokenizerCore(json: Record<string, unknown>, config: Record
   }
 }
 
+/** The probe word's ids without and with specials, as the library gave them (not checked to be integers). */
+export interface ProbeIds {
+  readonly bare: readonly unknown[];
+  readonly full: readonly unknown[];
+}
+
+/** Encodes the probe word without and with specials; throws what the library throws. */
+export function encodeProbe(core: HfTokenizerCore): ProbeIds {
+  const bare: readonly unknown[] = core.encode(PROBE, { add_special_tokens: false }).ids;
+  return { bare, full: core.encode(PROBE).ids };
+}
+
 /**
  * Encodes a word with and without specials and decodes it, as every request will: a part of
  * tokenizer.json the library builds but cannot run (e.g. a post_processor of the wrong shape)
  * fails the load here, not each later encode with a library TypeError. `ownPostProcessor` is false
- * where tokenizer_config.json's flags replaced tokenizer.json's post-processor.
+ * where tokenizer_config.json's flags replaced tokenizer.json's post-processor. `encoded`: what
+ * {@link encodeProbe} already gave for `core` as it is now, so only the decode is left to run.
+ * Returns the two encodings.
  */
-export function probeTokenizerCore(core: HfTokenizerCore, json: Record<string, unknown>, config: Record<string, unknown>, paths: TokenizerPaths, ownPostProcessor: boolean): void {
+export function probeTokenizerCore(
+  core: HfTokenizerCore,
+  json: Record<string, unknown>,
+  config: Record<string, unknown>,
+  paths: TokenizerPaths,
+  ownPostProcessor: boolean,
+  encoded?: ProbeIds,
+): ProbeIds {
   try {
-    probe(core);
+    return probe(core, encoded);
   } catch (cause) {
     throw tokenizerBuildError(cause, json, config, paths, { probe: true, ownPostProcessor });
   }
 }
 
-function probe(core: HfTokenizerCore): void {
-  core.encode(PROBE, { add_special_tokens: false });
-  const ids = (core.encode(PROBE).ids as readonly unknown[]).filter((id): id is number => Number.isInteger(id));
+function probe(core: HfTokenizerCore, encoded = encodeProbe(core)): ProbeIds {
+  const ids = encoded.full.filter((id): id is number => Number.isInteger(id));
   if (ids.length > 0) core.decode(ids, { skip_special_tokens: true });
+  return encoded;
 }
 
 /**

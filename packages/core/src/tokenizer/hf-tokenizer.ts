@@ -4,11 +4,11 @@ import { ModelLoadError } from '../errors/model-load-error.js';
 import type { ChatMessage, Tokenizer } from '../spec/tokenizer.js';
 import { requireJsonObject } from '../util/json-object.js';
 import { quoteValue } from '../util/describe-cause.js';
-import { buildTokenizerCore, probeTokenizerCore } from './build-tokenizer-core.js';
+import { buildTokenizerCore, encodeProbe, probeTokenizerCore, type ProbeIds } from './build-tokenizer-core.js';
 import { byteLevelPieces, type TokenPiece } from './byte-level-pieces.js';
 import { checkTokenizerJson } from './check-tokenizer-json.js';
 import { registerCleanUp } from './clean-up-spaces.js';
-import { leadingSpecialIds, specialIdsAround } from './leading-special-ids.js';
+import { specialIdsBetween } from './leading-special-ids.js';
 import { readSpecialTokenFlags, specialTokensProcessor, specialTokenText } from './special-token-flags.js';
 import {
   BoundedChatTemplate,
@@ -66,8 +66,11 @@ export class HfTokenizer implements Tokenizer {
     const flags = readSpecialTokenFlags(tokenizerConfig, configPath);
     const paths = { path, configPath };
     this.core = buildTokenizerCore(json, tokenizerConfig, paths);
+    // The probe word encoded under tokenizer.json's own post-processor (undefined when that throws:
+    // the probe below then fails the load, unless the flags replace the post-processor).
+    const first = tryEncodeProbe(this.core);
     // What tokenizer.json's own post-processor adds, before the flags replace it.
-    const shipped = specialIdsAround(this);
+    const shipped = first && specialIdsIn(first);
     const processor = specialTokensProcessor(flags, {
       config: tokenizerConfig,
       configPath,
@@ -77,7 +80,8 @@ export class HfTokenizer implements Tokenizer {
       idToToken: (id) => this.core.id_to_token(id),
     });
     if (processor) this.core.post_processor = processor;
-    probeTokenizerCore(this.core, json, tokenizerConfig, paths, processor === undefined);
+    // Encodes again only under the flags' post-processor: otherwise `first` is this probe's encodings.
+    const probed = probeTokenizerCore(this.core, json, tokenizerConfig, paths, processor === undefined, processor ? undefined : first);
     // One more than the largest id (added tokens included), so ids are exactly [0, vocabSize).
     let largest = -1;
     for (const id of this.core.get_vocab(true).values()) if (id > largest) largest = id;
@@ -94,7 +98,7 @@ export class HfTokenizer implements Tokenizer {
       const text = specialTokenText(tokenizerConfig[key]);
       if (text !== undefined) this.specials[key] = text;
     }
-    const leading = processor ? leadingSpecialIds(this) : shipped?.leading;
+    const leading = processor ? specialIdsIn(probed)?.leading : shipped?.leading;
     // Older repositories name bos_token only in special_tokens_map.json, which Weft does not read:
     // the token tokenizer.json's post-processor puts first stands in (an explicit null stays none).
     const firstToken = shipped?.leading[0] === undefined ? undefined : this.core.id_to_token(shipped.leading[0]);
@@ -191,6 +195,25 @@ export class HfTokenizer implements Tokenizer {
   tokenToId(token: string): number | undefined {
     return this.core.token_to_id(token);
   }
+}
+
+/** The probe word's encodings under `core`'s post-processor as it is now; undefined when encoding throws. */
+function tryEncodeProbe(core: HfTokenizerCore): ProbeIds | undefined {
+  try {
+    return encodeProbe(core);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The ids the probe's encoding with specials puts around the word's own, as `specialIdsAround`
+ * finds them through `encode`: none when either encoding holds a value that is not an id (which
+ * `encode` refuses).
+ */
+function specialIdsIn(probe: ProbeIds): { leading: number[]; trailing: number[] } | undefined {
+  const ids = (list: readonly unknown[]): list is readonly number[] => list.every((id) => Number.isInteger(id));
+  return ids(probe.bare) && ids(probe.full) ? specialIdsBetween(probe.bare, probe.full) : undefined;
 }
 
 /**

@@ -20,6 +20,14 @@ export function specialIdsAround(tokenizer: Pick<Tokenizer, 'encode'>): { leadin
   } catch {
     return undefined;
   }
+  return specialIdsBetween(bare, full);
+}
+
+/**
+ * The ids `full` (a text encoded with specials) has before and after `bare` (the same text encoded
+ * without): the first place `bare` occurs in it. Undefined when `bare` is empty or not within `full`.
+ */
+export function specialIdsBetween(bare: readonly number[], full: readonly number[]): { leading: number[]; trailing: number[] } | undefined {
   if (bare.length === 0) return undefined;
   for (let at = 0; at + bare.length <= full.length; at++) {
     if (bare.every((id, i) => full[at + i] === id)) return { leading: full.slice(0, at), trailing: full.slice(at + bare.length) };
