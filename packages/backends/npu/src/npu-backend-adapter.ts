@@ -21,7 +21,9 @@ import { defaultSessionFactory } from './session-factory.js';
 /**
  * Weft backend for NPUs: plans an ordered chain of onnxruntime execution providers for this
  * platform (ending on the CPU), then creates the session on the first provider that loads,
- * reporting every provider it passes over as {@link NpuEvent}s (`onEvent`, and `events`).
+ * reporting every provider it passes over as {@link NpuEvent}s (`onEvent`, and `events`). An
+ * `onEvent` listener that throws (or returns a promise that rejects) never changes the load: see
+ * `NpuAdapterOptions.onEvent`.
  */
 export class NpuBackendAdapter implements BackendAdapter {
   readonly specificationVersion = 'v1' as const;
@@ -130,10 +132,11 @@ export class NpuBackendAdapter implements BackendAdapter {
     const merged = this.withDefaults(options);
     const plan = this.planWith(await this.platformFacts(), merged);
     const { executionProviders: _, ...sessionOptions } = merged;
-    this.emit({ type: 'plan', platform: plan.platform, arch: plan.arch, chain: plan.chain, skipped: plan.skipped });
+    const emit = this.emitter();
+    emit({ type: 'plan', platform: plan.platform, arch: plan.arch, chain: plan.chain, skipped: plan.skipped });
     const rejected: ProviderRejection[] = [];
     for (const s of plan.skipped) {
-      this.emit({ type: 'provider-skipped', provider: s.provider, reason: s.reason });
+      emit({ type: 'provider-skipped', provider: s.provider, reason: s.reason });
       rejected.push(Object.freeze({ provider: s.provider, stage: 'plan', reason: s.reason }));
     }
     const factory = this.options.sessionFactory ?? defaultSessionFactory;
@@ -141,7 +144,7 @@ export class NpuBackendAdapter implements BackendAdapter {
     const timeoutMs = this.options.providerTimeoutMs;
     let tried = 0;
     for (const provider of plan.chain) {
-      this.emit({ type: 'provider-attempt', provider: provider.name, device: provider.device, ort: provider.ort });
+      emit({ type: 'provider-attempt', provider: provider.name, device: provider.device, ort: provider.ort });
       let session: NpuSession;
       try {
         const made = await within(
@@ -152,7 +155,7 @@ export class NpuBackendAdapter implements BackendAdapter {
         session = await wrapSession(made, provider, Object.freeze([...rejected]));
       } catch (error) {
         const reason = describeCause(error);
-        this.emit({ type: 'provider-failed', provider: provider.name, reason, error });
+        emit({ type: 'provider-failed', provider: provider.name, reason, error });
         // As core treats a backend's errors: a Weft error other than a BackendError is about the
         // request, not this provider, and ends the load. A missing or unreadable file fails the same
         // way on every provider; options a provider refuses are the caller's to fix, and falling
@@ -168,16 +171,11 @@ export class NpuBackendAdapter implements BackendAdapter {
         tried++;
         continue;
       }
-      try {
-        this.emit({ type: 'provider-selected', provider: provider.name, device: provider.device, fallback: tried > 0 || plan.skipped.length > 0, rejected: session.rejected });
-      } catch (error) {
-        await session.release().catch(() => {});
-        throw error;
-      }
+      emit({ type: 'provider-selected', provider: provider.name, device: provider.device, fallback: tried > 0 || plan.skipped.length > 0, rejected: session.rejected });
       return session;
     }
     const all = Object.freeze([...rejected]);
-    this.emit({ type: 'exhausted', rejected: all });
+    emit({ type: 'exhausted', rejected: all });
     const where = source.kind === 'path' ? source.path : `${source.bytes.byteLength} bytes`;
     const list = rejected.map((r) => `${r.provider} (${r.stage === 'plan' ? 'skipped' : 'failed'}: ${r.reason})`).join('; ');
     throw new BackendError(`No execution provider of the npu backend could load ${where}: ${list || 'the chain is empty'}`, {
@@ -186,9 +184,54 @@ export class NpuBackendAdapter implements BackendAdapter {
     });
   }
 
-  private emit(event: NpuEvent): void {
-    this.events.push(event);
-    this.options.onEvent?.(event);
+  /**
+   * One load's `emit`: records the event in `events`, then hands it to `onEvent`. Nothing the
+   * listener does ends the load: its first failure in this load (a throw, or a rejection of a
+   * promise it returns) is reported with `console.warn`, and later ones are not.
+   */
+  private emitter(): (event: NpuEvent) => void {
+    let reported = false;
+    const report = (event: NpuEvent, error: unknown): void => {
+      if (reported) return;
+      reported = true;
+      warnListenerFailure(event.type, error);
+    };
+    return (event) => {
+      this.events.push(event);
+      const listener = this.options.onEvent;
+      if (listener === undefined) return;
+      let result: unknown;
+      try {
+        result = listener(event);
+      } catch (error) {
+        report(event, error);
+        return;
+      }
+      onRejection(result, (error) => report(event, error));
+    };
+  }
+}
+
+/** Calls `handle` if `value` is a promise (or thenable) that rejects; never throws. */
+function onRejection(value: unknown, handle: (error: unknown) => void): void {
+  if ((typeof value !== 'object' && typeof value !== 'function') || value === null) return;
+  try {
+    const then = (value as { then?: unknown }).then;
+    if (typeof then === 'function') Reflect.apply(then, value, [undefined, handle]);
+  } catch (error) {
+    handle(error);
+  }
+}
+
+/** Says on the console that the `onEvent` listener failed on an event of type `type`; never throws. */
+function warnListenerFailure(type: NpuEvent['type'], error: unknown): void {
+  try {
+    globalThis.console?.warn(
+      `@weft/backend-npu: the onEvent listener failed on a "${type}" event (${describeCause(error)}). The event is still in adapter.events and the load went on; later failures of the listener during this load are not reported.`,
+      error,
+    );
+  } catch {
+    // A console that cannot be written to: the load goes on regardless.
   }
 }
 

@@ -29,7 +29,13 @@ export interface NpuAdapterOptions {
    * between the NPU and the CPU. Default false.
    */
   readonly requireFullOffload?: boolean;
-  /** Called with every {@link NpuEvent} (plan, skipped, attempt, failed, selected, exhausted). */
+  /**
+   * Called with every {@link NpuEvent} (plan, skipped, attempt, failed, selected, exhausted), after
+   * it is recorded in the adapter's `events`. A listener that throws, or returns a promise that
+   * rejects, does not change the load (the chain goes on, a session made is returned, an error the
+   * load ends with is still its own): the first such failure of a load is reported with
+   * `console.warn`. Catch inside the listener to handle its errors yourself.
+   */
   readonly onEvent?: (event: NpuEvent) => void;
   /** Platform facts to plan with instead of detecting them (tests, unusual hosts). */
   readonly facts?: PlatformFacts | (() => Promise<PlatformFacts>);

@@ -1,7 +1,7 @@
-import { describe, expect, it } from 'vitest';
-import { BackendError, ModelLoadError, type InferenceSession } from '@weft/core';
-import { NpuBackendAdapter, NpuSession, defaultSessionFactory, type NpuEvent, type NpuSessionFactory, type ProviderName } from '../src/index.js';
-import { FACTS, tinyGraph } from './helpers.js';
+import { afterEach, beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest';
+import { BackendError, createWeft, InvalidOptionsError, ModelLoadError, type InferenceSession } from '@weft/core';
+import { NpuBackendAdapter, NpuSession, defaultSessionFactory, npuBackend, type NpuEvent, type NpuSessionFactory, type ProviderName } from '../src/index.js';
+import { FACTS, tinyGraph, tinyModel } from './helpers.js';
 
 /**
  * A stand-in for what an injected factory returns (as onnxruntime-react-native would), counting
@@ -118,17 +118,133 @@ describe('npu chain: what a provider leaves behind, and the events it gets', () 
 });
 
 describe('npu chain: listeners', () => {
-  it('a listener that throws on provider-selected ends createSession with its error, and the session made is released', async () => {
+  let warn: MockInstance<typeof console.warn>;
+  beforeEach(() => {
+    warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+  });
+  afterEach(() => {
+    warn.mockRestore();
+  });
+
+  it('a listener that throws on provider-selected does not fail the load: the session made is returned, unreleased, and the failure is warned about once', async () => {
     const made = fakeSession();
+    const broken = new Error('listener broke');
     const adapter = new NpuBackendAdapter({
       facts: FACTS.macArm,
       sessionFactory: async () => made,
       onEvent: (e) => {
-        if (e.type === 'provider-selected') throw new Error('listener broke');
+        if (e.type === 'provider-selected') throw broken;
       },
     });
-    await expect(adapter.createSession({ kind: 'path', path: tinyGraph })).rejects.toThrow('listener broke');
+    const session = (await adapter.createSession({ kind: 'path', path: tinyGraph })) as NpuSession;
+    expect(session.inner).toBe(made);
+    expect(made.releases).toBe(0);
+    expect(steps(adapter.events)).toEqual(['plan', 'provider-attempt coreml', 'provider-selected coreml']);
+    expect(warn).toHaveBeenCalledTimes(1);
+    expect(warn).toHaveBeenCalledWith(expect.stringMatching(/^@weft\/backend-npu: the onEvent listener failed on a "provider-selected" event \(listener broke\)\. The event is still in adapter\.events and the load went on/), broken);
+    await session.release();
     expect(made.releases).toBe(1);
+  });
+
+  it('a listener that throws on every event changes nothing in the chain: same providers tried, same events, one warning for the load', async () => {
+    const run = async (onEvent?: (e: NpuEvent) => void) => {
+      const asked: ProviderName[] = [];
+      const made = fakeSession();
+      const adapter = new NpuBackendAdapter({
+        facts: FACTS.windowsArmQnn,
+        ...(onEvent ? { onEvent } : {}),
+        sessionFactory: async (r) => {
+          asked.push(r.provider.name);
+          if (r.provider.name === 'qnn') throw new Error('no QNN here');
+          return made;
+        },
+      });
+      const session = (await adapter.createSession({ kind: 'path', path: tinyGraph })) as NpuSession;
+      return { asked, made, session, events: steps(adapter.events) };
+    };
+    const quiet = await run();
+    const seen: string[] = [];
+    const loud = await run((e) => {
+      seen.push(e.type);
+      throw new Error(`no ${e.type}`);
+    });
+    expect(loud.asked).toEqual(quiet.asked);
+    expect(loud.events).toEqual(quiet.events);
+    expect(loud.events).toEqual(['plan', 'provider-attempt qnn', 'provider-failed qnn', 'provider-attempt dml', 'provider-selected dml']);
+    expect(seen).toEqual(['plan', 'provider-attempt', 'provider-failed', 'provider-attempt', 'provider-selected']); // still called for each
+    expect(loud.session.inner).toBe(loud.made);
+    expect(loud.made.releases).toBe(0);
+    expect(warn).toHaveBeenCalledTimes(1);
+    expect(warn.mock.calls[0]![0]).toMatch(/failed on a "plan" event \(no plan\)/);
+  });
+
+  it('a listener that throws on exhausted: the load still fails with its own BackendError; each load warns once', async () => {
+    const adapter = new NpuBackendAdapter({
+      facts: FACTS.macArm,
+      sessionFactory: async () => {
+        throw new Error('nothing loads');
+      },
+      onEvent: (e) => {
+        if (e.type === 'exhausted') throw new Error('listener broke');
+      },
+    });
+    for (let load = 1; load <= 2; load++) {
+      const error = await adapter.createSession({ kind: 'path', path: tinyGraph }).catch((e: unknown) => e);
+      expect(BackendError.isInstance(error)).toBe(true);
+      expect((error as Error).message).toMatch(/^No execution provider of the npu backend could load .*coreml \(failed: nothing loads\); cpu \(failed: nothing loads\)$/);
+      expect(adapter.events.at(-1)).toMatchObject({ type: 'exhausted' });
+      expect(warn).toHaveBeenCalledTimes(load);
+    }
+  });
+
+  it('a listener whose promise rejects (an async listener) does not fail the load, and the rejection is warned about, not left unhandled', async () => {
+    const made = fakeSession();
+    const adapter = new NpuBackendAdapter({
+      facts: FACTS.macArm,
+      sessionFactory: async () => made,
+      onEvent: async (e) => {
+        if (e.type === 'provider-attempt') throw new Error('async listener broke');
+      },
+    });
+    const session = (await adapter.createSession({ kind: 'path', path: tinyGraph })) as NpuSession;
+    expect(session.inner).toBe(made);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(warn).toHaveBeenCalledTimes(1);
+    expect(warn.mock.calls[0]![0]).toMatch(/failed on a "provider-attempt" event \(async listener broke\)/);
+    await session.release();
+  });
+
+  it('a listener that throws a Weft error (an InvalidOptionsError) does not end the load either', async () => {
+    const adapter = new NpuBackendAdapter({
+      facts: FACTS.linuxArm,
+      onEvent: () => {
+        throw new InvalidOptionsError('not from a provider', { option: 'onEvent' });
+      },
+    });
+    const session = (await adapter.createSession({ kind: 'path', path: tinyGraph }, { intraOpNumThreads: 1 })) as NpuSession;
+    expect(session.provider).toBe('cpu');
+    expect(warn).toHaveBeenCalledTimes(1);
+    await session.release();
+  });
+
+  it('through weft.load: a listener that throws on every event still loads the model on the npu backend, and it generates', async () => {
+    const weft = createWeft({
+      plugins: [
+        npuBackend({
+          facts: FACTS.windowsArmQnn,
+          sessionFactory: (r) => (r.provider.name === 'cpu' ? defaultSessionFactory(r) : Promise.reject(new Error(`no ${r.provider.name}`))),
+          onEvent: () => {
+            throw new Error('listener broke');
+          },
+          defaults: { intraOpNumThreads: 1 },
+        }),
+      ],
+    });
+    const model = await weft.load(tinyModel, { backend: 'npu' });
+    expect(model.backend).toBe('npu');
+    expect(await model.text({ prompt: 'Once upon a time', maxTokens: 3, temperature: 0 })).toEqual(expect.any(String));
+    expect(warn).toHaveBeenCalledTimes(1);
+    await weft.dispose();
   });
 });
 
