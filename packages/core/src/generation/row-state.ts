@@ -72,9 +72,10 @@ export class RowState {
 
   /**
    * A special token that stop strings hold. One whose content is a stop ends the row. Else its
-   * sentinel goes into the matcher in its place, after the detokenizer's piece (''): text the
-   * detokenizer still holds back (an unfinished character, or where decoding cleans up spaces a
-   * trailing space the next text may remove) is matched after it, as it comes out later.
+   * sentinel goes into the matcher in its place: where decoding cleans up spaces and a trailing
+   * space is held back until the next text shows whether it stays, the sentinel waits behind it
+   * and comes out with it (`IncrementalDetokenizer.insertMarker`), so `"Sure. "` then the token
+   * is matched in that order. Text held for an unfinished character is still matched after it.
    */
   private special(id: number): string {
     const { endIds, sentinels } = this.plan!;
@@ -82,7 +83,7 @@ export class RowState {
     // The sentinel too: a longer stop ending with this token's content (`"\n<|im_end|>"` beside
     // `"<|im_end|>"`) completes together with it, and wins.
     if (endIds?.has(id)) return this.release('stop', sentinel);
-    const { emit, stopped } = this.stops!.push(this.detokenizer.push(id) + sentinel);
+    const { emit, stopped } = this.stops!.push(this.detokenizer.push(id) + this.detokenizer.insertMarker(sentinel));
     this.text += emit;
     if (stopped) this.finishReason = 'stop';
     return emit;

@@ -28,6 +28,52 @@ export function cleanUpSpaces(text: string): string {
   return text;
 }
 
+/** Text of the caller's to put into a text at `offset` (before the character there), such as a stop matcher's sentinel. */
+export interface TextMarker {
+  readonly offset: number;
+  readonly marker: string;
+}
+
+/**
+ * `cleanUpSpaces(text)` with each marker (in order of offset) put where its place in `text` ends
+ * up: after every character before it that the clean-up keeps. The clean-up only removes spaces,
+ * so a marker next to a removed space simply loses it as a neighbour (" " + marker + "." cleans up
+ * to marker + "."). Tracks where each character came from, so only for text that holds markers.
+ */
+export function cleanUpSpacesAround(text: string, markers: readonly TextMarker[]): string {
+  let cleaned = text;
+  // The offset in `text` of each character of `cleaned`.
+  let origins = Array.from({ length: text.length }, (_, i) => i);
+  for (const [pattern, replacement] of REWRITES) {
+    let next = '';
+    const nextOrigins: number[] = [];
+    let from = 0;
+    for (const match of cleaned.matchAll(pattern)) {
+      // Every rewrite drops the space that starts its match and keeps the characters after it that
+      // make up the replacement (" ' " → "'": the space after the apostrophe goes too).
+      const at = match.index;
+      next += cleaned.slice(from, at) + replacement;
+      for (let i = from; i < at; i++) nextOrigins.push(origins[i]!);
+      for (let i = at + 1; i <= at + replacement.length; i++) nextOrigins.push(origins[i]!);
+      from = at + match[0].length;
+    }
+    if (from === 0) continue; // no match
+    next += cleaned.slice(from);
+    for (let i = from; i < cleaned.length; i++) nextOrigins.push(origins[i]!);
+    cleaned = next;
+    origins = nextOrigins;
+  }
+  let out = '';
+  let taken = 0;
+  for (const { offset, marker } of markers) {
+    let end = taken;
+    while (end < origins.length && origins[end]! < offset) end++;
+    out += cleaned.slice(taken, end) + marker;
+    taken = end;
+  }
+  return out + cleaned.slice(taken);
+}
+
 /**
  * How much of `raw` (decoded text not cleaned up yet) is settled: cleaning up `raw.slice(0, n)` and
  * whatever follows it separately gives the clean-up of the whole, whatever follows. Every rewrite

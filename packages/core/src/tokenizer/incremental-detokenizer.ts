@@ -1,6 +1,6 @@
 import type { Tokenizer } from '../spec/tokenizer.js';
 import { concatBytes } from '../util/concat-bytes.js';
-import { cleanUpSpaces, decodeWithoutCleanUp, settledLength } from './clean-up-spaces.js';
+import { cleanUpSpaces, cleanUpSpacesAround, decodeWithoutCleanUp, settledLength, type TextMarker } from './clean-up-spaces.js';
 import { specialContentOf } from './special-content.js';
 
 /** How many earlier ids give the decoder context (leading-space rules, byte fallback). */
@@ -29,7 +29,8 @@ function skippedBy(tokenizer: Tokenizer): (id: number) => boolean {
  * window's previous text, holding back while the text ends in U+FFFD; one decode per id, plus one
  * when the window is re-based. Where decoding cleans up spaces (" ." → "."), which can rewrite text
  * already emitted, the window is decoded without the clean-up, and the text is cleaned up as it
- * settles: a trailing " ", " '", " n"… is held back until the next text shows whether it is rewritten.
+ * settles: a trailing " ", " '", " n"… is held back until the next text shows whether it is rewritten
+ * (a marker of the caller's put in meanwhile, see `insertMarker`, waits behind it).
  * Special tokens and ids past the vocabulary, which decoding skips, never enter the window, and a
  * run of invalid bytes comes out as it goes (U+FFFD each, as decode gives them), so a long run of
  * any of them keeps the window short.
@@ -51,6 +52,8 @@ export class IncrementalDetokenizer {
   private readonly decodeWindow: (ids: readonly number[]) => string;
   /** Only where decoding cleans up spaces: window text not cleaned up and emitted yet. */
   private unsettled: string | undefined;
+  /** Markers inside `unsettled` (offsets into it, in order); undefined while there are none. */
+  private markers: TextMarker[] | undefined;
 
   /** Whether decoding skips an id (a special token): only on the windowed path. */
   private readonly skipped: ((id: number) => boolean) | undefined;
@@ -148,13 +151,40 @@ export class IncrementalDetokenizer {
     return this.settle(delta);
   }
 
+  /**
+   * Puts `marker` (text of the caller's, such as a sentinel standing for a special token that
+   * decoding skips) into the stream where the text so far ends, and returns what it releases: the
+   * marker at once, unless decoding cleans up spaces and text is held back until the next text
+   * shows how it is cleaned up (a trailing " "). The marker then stays behind that text and comes
+   * out with it, at its place in the text as cleaned up (" " + marker + "." gives marker + "."), so
+   * a caller matching text around it sees the order the model wrote. Text still held for an
+   * unfinished character comes after the marker.
+   */
+  insertMarker(marker: string): string {
+    if (!this.unsettled) return marker;
+    (this.markers ??= []).push({ offset: this.unsettled.length, marker });
+    return '';
+  }
+
   /** `text` as it is, or where decoding cleans up spaces, the settled part of what is pending, cleaned up. */
   private settle(text: string, end = false): string {
     if (this.unsettled === undefined) return text;
     const pending = this.unsettled + text;
     const n = end ? pending.length : settledLength(pending);
     this.unsettled = pending.slice(n);
+    if (this.markers) return this.settleMarked(pending, n);
     return n === 0 ? '' : cleanUpSpaces(pending.slice(0, n));
+  }
+
+  /** As `settle` while markers are held: those in the settled `pending.slice(0, n)` come out in their places. */
+  private settleMarked(pending: string, n: number): string {
+    const markers = this.markers!;
+    let released = 0;
+    while (released < markers.length && markers[released]!.offset <= n) released++;
+    const rest = markers.slice(released).map(({ offset, marker }) => ({ offset: offset - n, marker }));
+    this.markers = rest.length > 0 ? rest : undefined;
+    if (released === 0) return n === 0 ? '' : cleanUpSpaces(pending.slice(0, n));
+    return cleanUpSpacesAround(pending.slice(0, n), markers.slice(0, released));
   }
 
   /** Text still held back at the end of the stream (an incomplete character decodes as U+FFFD). */
