@@ -298,9 +298,19 @@ describe('graphs with float16 past_key_values, present and logits', () => {
       const d = Math.abs(v - values[h]!);
       for (const n of [h - 1, h + 1]) if ((n & 0x7fff) < 0x7c00 && (n >> 15) === (h >> 15)) expect(d, `${v} -> 0x${h.toString(16)}`).toBeLessThanOrEqual(Math.abs(v - values[n]!));
     });
-    // Past the largest float16 (65504), from its midpoint with 65536, is Infinity; far below the smallest subnormal, 0.
-    expect(Array.from(float32ToFloat16(Float32Array.of(65519, 65520, -1e6, 1e-9, -1e-9, 2 ** -25, 2 ** -25 * 1.0001)))).toEqual([0x7bff, 0x7c00, 0xfc00, 0, 0x8000, 0, 1]);
+    // Far below the smallest subnormal, 0.
+    expect(Array.from(float32ToFloat16(Float32Array.of(65519, 1e-9, -1e-9, 2 ** -25, 2 ** -25 * 1.0001)))).toEqual([0x7bff, 0, 0x8000, 0, 1]);
     expect(float32ToFloat16(Float32Array.of(Number.NaN))[0]! & 0x7fff).toBeGreaterThan(0x7c00);
+  });
+
+  it('saturates finite values past the largest float16 to ±65504 (they fitted before a store approximated them), not Infinity', () => {
+    // From 65520 (the midpoint of 65504 and 65536, which rounds to even: Infinity) on. An int8
+    // group of 0 … 65504 with an fp16 scale (rounded up to 257) dequantises 65504 as 255 · 257 = 65535.
+    const finite = Float32Array.of(65520, 65535, 65536, 70000, 1e6, 3.4e38, -65520, -65535, -1e6);
+    expect(Array.from(float32ToFloat16(finite))).toEqual([...Array(6).fill(0x7bff), ...Array(3).fill(0xfbff)]);
+    // Infinity stays Infinity, NaN NaN; values just inside the range are unchanged.
+    expect(Array.from(float32ToFloat16(Float32Array.of(Infinity, -Infinity, 65504, 65519.99, -65504)))).toEqual([0x7c00, 0xfc00, 0x7bff, 0x7bff, 0xfbff]);
+    expect(float32ToFloat16(Float32Array.of(-Number.NaN))[0]! & 0x7fff).toBeGreaterThan(0x7c00);
   });
 
   it('converts float16 bits to float32', () => {

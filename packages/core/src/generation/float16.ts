@@ -34,8 +34,14 @@ export function float16ToFloat32(data: ArrayLike<number>, from: number, to: numb
 
 /**
  * `data` as float16 bit patterns, rounded to nearest, ties to even, as IEEE 754 converts (and
- * onnxruntime's Cast does): values past the largest float16 become ±Infinity, values too small
- * for its subnormals ±0, NaN stays NaN.
+ * onnxruntime's Cast does), except that finite values past the largest float16 saturate to ±65504
+ * instead of becoming ±Infinity. Values too small for its subnormals become ±0; ±Infinity and NaN
+ * stay as they are.
+ *
+ * It feeds a float16 graph's cache from a store's float32 past (HalfCacheBridge), whose values all
+ * came from float16 presents: a finite value past 65504 there is the store's approximation of one
+ * that fitted (a dequantised value whose scale was rounded up) or a re-rotated key, and a cached
+ * Infinity would turn attention into NaN.
  */
 export function float32ToFloat16(data: Float32Array): Uint16Array {
   // The float32 bits, read in place.
@@ -54,22 +60,17 @@ export function float32ToFloat16(data: Float32Array): Uint16Array {
   return out;
 }
 
-/** One float32's bits as float16 bits: the general case (zero, subnormals, overflow, Infinity, NaN too). */
-
+/** One float32's bits as float16 bits outside float32ToFloat16's fast range: zero, subnormals, saturation, Infinity, NaN. */
 function halfBits(bits: number): number {
   const sign = (bits >>> 16) & 0x8000;
   const exponent = (bits >>> 23) & 0xff;
   const fraction = bits & 0x7fffff;
-  const e = exponent - 112; // the float16 exponent field for this value
-  if (e > 0 && e < 0x1f) {
-    // Normal in float16. Rounding up may carry into the exponent: the next binade, or Infinity past the largest.
-    const half = (e << 10) | (fraction >>> 13);
-    const rest = fraction & 0x1fff;
-    return sign | (rest > 0x1000 || (rest === 0x1000 && (half & 1) === 1) ? half + 1 : half);
-  }
   if (exponent === 0xff) return sign | 0x7c00 | (fraction === 0 ? 0 : 0x200 | (fraction >>> 13));
-  if (e >= 0x1f) return sign | 0x7c00;
-  // A float16 subnormal (or zero): the significand with its leading 1, shifted into place.
+  // Finite and rounding past 65504 (from 65520, its midpoint with 65536, on): the largest float16.
+  if ((bits & 0x7fffffff) >= 0x477ff000) return sign | 0x7bff;
+  // Below the smallest normal float16: a subnormal (or zero), the significand with its leading 1
+  // shifted into place (e, the float16 exponent field for this value, is ≤ 0).
+  const e = exponent - 112;
   if (e < -10) return sign;
   const significand = fraction | 0x800000;
   const shift = 14 - e;

@@ -2,7 +2,8 @@
  * `@weft/plugin-kv/conformance`: contract checks for any `KvCacheStore`, runnable without a model.
  * A scripted run of prefill, decode steps, shared and per-head eviction, batch 2, a left-padded row
  * and reuse (with another batch size) against a fake session, checking shapes, values (within a tolerance), slot positions, byte accounting,
- * tensor ownership and disposal. Framework-free (it throws node:assert's `AssertionError`), so a
+ * tensor ownership and disposal, and that a refused append (a malformed present, or a value beyond
+ * fp16's range the store cannot hold) leaves the store as it was. Framework-free (it throws node:assert's `AssertionError`), so a
  * store in any package can prove the same contract from its own test runner:
  *
  * @example
@@ -342,6 +343,8 @@ export function checkKvStoreContract(create: () => KvCacheStore, options: Confor
   for (const t of padded.created.filter(owned)) assert.ok(t.disposed, 'padded run: dispose() left a tensor undisposed');
   for (const t of padded.given) assert.ok(t.disposed, 'padded run: a present tensor was never disposed');
 
+  checkRefusedValues(create, options);
+
   if (!options.dropsCollectedTensors) return;
   // A third run on a session whose tensors are garbage-collected: same values, nothing disposed.
   const gc = rerun('garbage-collected run', true, () => {
@@ -354,6 +357,109 @@ export function checkKvStoreContract(create: () => KvCacheStore, options: Confor
   const plain = rerun('run after the garbage-collected one', false);
   for (const t of plain.created.filter(owned)) assert.ok(t.disposed, 'run after the garbage-collected one: dispose() left a tensor undisposed');
   for (const t of plain.given) assert.ok(t.disposed, 'run after the garbage-collected one: a present tensor was never disposed');
+}
+
+/**
+ * Values beyond fp16's range (−1e6, then 1e6) in one batch row and head of the last layer's keys,
+ * then of its values, each on a new instance: a store may hold them, or refuse them (fp16 storage,
+ * fp16 scales) in the append that brings them or in a later one (a tier that moves tokens to a
+ * lower precision). An append that throws must leave the store as it was: length, slot positions,
+ * `bytes()` and every fed value. After that, an append of values in [−1, 1] must work: at once when
+ * the refused append brought the value (the store then feeds the values it was given, within the
+ * tolerance), after an eviction of the value's slot when a later append was refused.
+ */
+function checkRefusedValues(create: () => KvCacheStore, options: ConformanceOptions): void {
+  const B = options.batchSize ?? 2;
+  const L = options.numLayers ?? 2;
+  const H = options.numKvHeads ?? 2;
+  const D = options.headDim ?? 16;
+  const layout = fakeLayout(L, H, D);
+  const pastNames = [...layout.pastKeyNames, ...layout.pastValueNames];
+  const presentNames = [...layout.presentKeyNames, ...layout.presentValueNames];
+  const random = seededRandom((options.seed ?? 7) + 2);
+  /** What a caller can see of the store (the fed values copied). */
+  const observe = (store: KvCacheStore) => {
+    const feeds = store.materialize();
+    return {
+      length: store.length,
+      positions: store.slotPositions?.().map((list) => [...list]),
+      bytes: store.bytes(),
+      feeds: pastNames.map((name) => (feeds[name]!.data as Float32Array).slice()),
+    };
+  };
+  for (const value of [-1e6, 1e6]) {
+    for (const target of [L - 1, 2 * L - 1]) {
+      const label = `a value of ${value} in ${presentNames[target]}`;
+      const store = create();
+      store.begin({ layout, batchSize: B, session: fakeSession().session });
+      /** truth[stream][row][slot] = the values the store was given for that slot. */
+      const truth: Float32Array[][][] = pastNames.map(() => Array.from({ length: B * H }, () => []));
+      /** Slot holding the value, once an append with it was taken. */
+      let held = -1;
+      /** Tokens taken so far: the position of the next one. */
+      let seen = 0;
+      /** Appends `count` tokens in [−1, 1] (the first new token of the last row of `target` holding `value` when `poison`); false if refused, after checking that nothing changed. */
+      const append = (count: number, poison: boolean, when: string): boolean => {
+        const before = observe(store);
+        const n = before.length;
+        const tokens = pastNames.map(() => Array.from({ length: B * H }, () => Array.from({ length: count }, () => Float32Array.from({ length: D }, () => random() * 2 - 1))));
+        if (poison) tokens[target]![B * H - 1]![0]![D - 1] = value;
+        const presents: Record<string, BackendTensor> = {};
+        presentNames.forEach((name, s) => {
+          const data = new Float32Array(B * H * (n + count) * D);
+          for (let r = 0; r < B * H; r++) {
+            data.set(before.feeds[s]!.subarray(r * n * D, (r + 1) * n * D), r * (n + count) * D);
+            tokens[s]![r]!.forEach((token, j) => data.set(token, (r * (n + count) + n + j) * D));
+          }
+          presents[name] = fakeTensor('float32', data, [B, H, n + count, D]);
+        });
+        try {
+          store.append(presents);
+        } catch (error) {
+          assert.deepEqual(observe(store), before, `${label}, ${when}: append() threw (${error instanceof Error ? error.message : String(error)}) and left the store changed`);
+          return false;
+        }
+        tokens.forEach((rows, s) => rows.forEach((list, r) => truth[s]![r]!.push(...list)));
+        if (poison) held = n;
+        seen += count;
+        return true;
+      };
+      /** The fed values of `slots` against what the store was given. */
+      const checkValues = (slots: readonly number[], when: string): void => {
+        const { length: n, feeds } = observe(store);
+        assert.equal(n, truth[0]![0]!.length, `${label}, ${when}: length`);
+        for (let s = 0; s < pastNames.length; s++) {
+          let worst = 0;
+          for (let r = 0; r < B * H; r++) {
+            for (const slot of slots) for (let c = 0; c < D; c++) worst = Math.max(worst, Math.abs(feeds[s]![(r * n + slot) * D + c]! - truth[s]![r]![slot]![c]!));
+          }
+          assert.ok(worst <= options.tolerance, `${label}, ${when}: ${pastNames[s]} is off by ${worst} (tolerance ${options.tolerance})`);
+        }
+      };
+      append(6, false, 'prefill');
+      append(1, false, 'decode');
+      if (!append(3, true, 'the append that brings it')) {
+        assert.ok(append(1, false, 'the append after the refused one'), `${label}: the append after the refused one was refused too`);
+        checkValues(Array.from({ length: store.length }, (_, i) => i), 'the append after the refused one');
+      } else {
+        // Held for now: ordinary appends until a later one is refused (a tier move), or 320 tokens.
+        for (let i = 0; i < 40; i++) {
+          if (append(8, false, `8 more tokens (${i})`)) continue;
+          if (options.evicts === false || !store.retain) break;
+          const slots = Array.from({ length: store.length }, (_, j) => j).filter((j) => j !== held);
+          const expected = store.slotPositions?.().map((list) => [...list].filter((_, j) => j !== held).concat(seen));
+          store.retain({ kind: 'shared', slots });
+          for (const rows of truth) for (const list of rows) list.splice(held, 1);
+          assert.ok(append(1, false, 'the append after evicting it'), `${label}: an append after a refused one and the eviction of the value's slot was refused too`);
+          if (expected) assert.deepEqual(store.slotPositions!().map((list) => [...list]), expected, `${label}, the append after evicting it: slotPositions()`);
+          // Only the new token: a store may have grouped the evicted value with tokens it keeps.
+          checkValues([store.length - 1], 'the append after evicting it');
+          break;
+        }
+      }
+      store.dispose();
+    }
+  }
 }
 
 /**

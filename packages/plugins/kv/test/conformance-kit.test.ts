@@ -62,6 +62,34 @@ describe('the conformance kit rejects broken stores', () => {
       /append of a present with a head missing \(after\): length/,
     ],
     [
+      'a value beyond fp16 refused after the store took the append',
+      broken((_s, o) => ({
+        append: (p: Readonly<Record<string, BackendTensor>>) => {
+          const big = Object.values(p).some((t) => (t.data as Float32Array).some((v) => Math.abs(v) > 65504));
+          o.append(p);
+          if (big) throw new RangeError('a value beyond fp16');
+        },
+      })),
+      /a value of -1000000 in present\.1\.key, the append that brings it: append\(\) threw \(a value beyond fp16\) and left the store changed/,
+    ],
+    [
+      'a refused value that leaves the store refusing every later append',
+      broken((_s, o) => {
+        let stuck = false;
+        return {
+          append: (p: Readonly<Record<string, BackendTensor>>) => {
+            if (stuck || Object.values(p).some((t) => (t.data as Float32Array).some((v) => Math.abs(v) > 65504))) {
+              stuck = true;
+              for (const t of Object.values(p)) t.dispose();
+              throw new RangeError('a value beyond fp16');
+            }
+            o.append(p);
+          },
+        };
+      }),
+      /a value of -1000000 in present\.1\.key: the append after the refused one was refused too/,
+    ],
+    [
       'per-head selections applied as head 0\'s',
       broken((_s, o) => ({ retain: (sel: KvSelection) => o.retain(sel.kind === 'per-head' ? { kind: 'shared', slots: sel.slots[0]! } : sel) })),
       /per-head retain/,

@@ -4,7 +4,7 @@ import type { BackendTensor, KvCacheStore, KvLayout } from '@weft/core';
 import type { WeftModel } from '@weft/core';
 import { Fp16KvStore, Int4KvStore, Int8KvStore, KiviKvStore, TemporalKvStore } from '../src/index.js';
 import { checkFloat16CacheContract, checkKvStoreContract, fakeLayout, fakeSession, fakeTensor } from '../src/conformance.js';
-import { decodeFp16, encodeFp16 } from '../src/quant/fp16.js';
+import { decodeFp16, encodeFp16, saturatingHalves, toHalf } from '../src/quant/fp16.js';
 import { collect, done, runtime, tinyModel, windowRouter } from './helpers.js';
 
 /** `tiny` with float16 past_key_values / present / logits around the same float32 computation. */
@@ -104,6 +104,77 @@ describe('stores serve a float16 cache themselves', () => {
     store.begin({ layout, batchSize: 1, session: fakeSession(true).session });
     const presents = Object.fromEntries([...layout.presentKeyNames, ...layout.presentValueNames].map((n) => [n, fakeTensor('float32', new Float32Array(8), [1, 1, 1, 8])]));
     expect(() => store.append(presents)).toThrow(/int8 was begun for a float16 cache; present\.0\.key is float32/);
+  });
+});
+
+describe('values near 65504 on a float16 cache', () => {
+  /** What `store` feeds a float16 graph for one token (one head of 8 channels) after being given `values` as float16. */
+  const fed = (store: KvCacheStore, values: readonly number[], steps = 1): number[] => {
+    const layout = { ...fakeLayout(1, 1, 8), pastType: 'float16' as const };
+    store.begin({ layout, batchSize: 1, session: fakeSession().session });
+    for (let step = 0; step < steps; step++) {
+      // The same token each step (stores read only the new tail: the past part stays zero).
+      const past = store.length;
+      const bits = new Uint16Array((past + 1) * 8);
+      encodeFp16(values, bits, past * 8);
+      store.append(Object.fromEntries([...layout.presentKeyNames, ...layout.presentValueNames].map((n) => [n, fakeTensor('float16', bits.slice(), [1, 1, past + 1, 8])])));
+    }
+    const past = store.materialize()[layout.pastValueNames[0]!]!;
+    expect(past.type).toBe('float16');
+    return Array.from((past.data as Uint16Array).subarray(0, 8));
+  };
+  // Groups of 0 … 65504 (a zero point of 0): with a negative minimum, the overshoot could stay below 65520.
+  const token = [0, 65504, 1, 0.25, 0.5, 0.75, 2, 3];
+
+  it.each([
+    // fp16 scales are rounded up: int8's (65504 / 255 → 257) dequantises 65504 as 255 · 257 = 65535,
+    // int4's (→ 4368) and KIVI 2-bit's (→ 21840) as 65520: all round to Infinity (65520 is a tie, to even).
+    ['int8', () => new Int8KvStore(), 1],
+    ['int4', () => new Int4KvStore(), 1],
+    ['kivi, the value out of its residual', () => new KiviKvStore({ group: 2, residual: 2 }), 4],
+    ['temporal, in its int8 tier', () => new TemporalKvStore({ fp32: 1, int8: 8, rest: 'int2' }), 3],
+  ] as const)('%s: a value dequantised past 65504 is fed as 65504, not Infinity', (_name, create, steps) => {
+    const half = fed(create(), token, steps);
+    expect(half[1]).toBe(0x7bff);
+    expect(half.every((h) => (h & 0x7c00) !== 0x7c00)).toBe(true);
+  });
+
+  it('the conversion it feeds through is toHalf (nearest, ties to even) but for finite values past 65504', () => {
+    // Every half's value, its float32 neighbours, and values across (and past) the fp16 range.
+    const values = new Float32Array(65536 * 3 + 20_000);
+    const bits = new Uint32Array(values.buffer);
+    decodeFp16(Uint16Array.from({ length: 65536 }, (_, h) => h), values);
+    for (let h = 0; h < 65536; h++) {
+      bits[65536 + h] = bits[h]! + 1;
+      bits[2 * 65536 + h] = bits[h]! - 1;
+    }
+    let seed = 9;
+    for (let i = 3 * 65536; i < values.length; i++) values[i] = (((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) - 0.5) * 2 ** ((i % 60) - 30);
+    const out = new Uint16Array(values.length);
+    saturatingHalves(bits, 0, values.length, out);
+    let saturated = 0;
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i]!;
+      const want = toHalf(v);
+      if (Number.isNaN(v)) expect(out[i]! & 0x7fff).toBeGreaterThan(0x7c00);
+      else if ((want & 0x7fff) === 0x7c00 && Number.isFinite(v)) {
+        expect(out[i], `${v}`).toBe(v > 0 ? 0x7bff : 0xfbff);
+        saturated++;
+      } else if (out[i] !== want) expect.fail(`${v}: 0x${out[i]!.toString(16)}, toHalf gives 0x${want.toString(16)}`);
+    }
+    expect(saturated).toBeGreaterThan(1000);
+    // Only [from, to) is written.
+    const part = new Uint16Array(4).fill(7);
+    saturatingHalves(new Uint32Array(Float32Array.of(1, 65520, -1e9, 2).buffer), 1, 3, part);
+    expect(Array.from(part)).toEqual([7, 0x7bff, 0xfbff, 7]);
+  });
+
+  it('feeds Infinity and NaN given by the model as they are, and every other value of an fp16 store unchanged', () => {
+    const given = [Infinity, -Infinity, NaN, 65504, -65504, 1, 2 ** -24, -0];
+    const half = fed(new Fp16KvStore(), given);
+    expect(half.slice(0, 2)).toEqual([0x7c00, 0xfc00]);
+    expect(half[2]! & 0x7fff).toBeGreaterThan(0x7c00);
+    expect(half.slice(3)).toEqual(Array.from(encodeFp16(given.slice(3))));
   });
 });
 

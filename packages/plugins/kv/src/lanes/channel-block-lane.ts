@@ -15,6 +15,9 @@ export class ChannelBlockLane implements Lane {
   private blockLen = new Int32Array(0);
   private blocks = 0;
   private n = 0;
+  /** Tokens and blocks held before the last push, which `undoPush` restores (`undoN` -1: nothing to undo). */
+  private undoN = -1;
+  private undoBlocks = 0;
   readonly tokenBytes: number;
   private readonly range = new Float64Array(2);
   private readonly zeroRow: Float32Array;
@@ -41,20 +44,23 @@ export class ChannelBlockLane implements Lane {
     return this.blocks;
   }
 
-  /** Quantises `count` tokens as ⌈count / block⌉ blocks (callers push whole blocks; a shorter last block is allowed). */
+  /**
+   * Quantises `count` tokens as ⌈count / block⌉ blocks (callers push whole blocks; a shorter last
+   * block is allowed). A block whose parameters fp16 cannot hold throws before any block is counted.
+   */
   push(src: Float32Array, offset: number, count: number): void {
     const { dim, bits, tokenBytes, params, range } = this;
+    this.undoN = -1;
     const newBlocks = Math.ceil(count / this.block);
     this.codes = grow(this.codes, (this.n + count) * tokenBytes, this.n * tokenBytes);
     this.blockLen = grow(this.blockLen, this.blocks + newBlocks, this.blocks);
     params.ensure((this.blocks + newBlocks) * dim, this.blocks * dim);
     const levels = (1 << bits) - 1;
-    for (let first = 0; first < count; first += this.block) {
+    for (let first = 0, b = this.blocks; first < count; first += this.block, b++) {
       const len = Math.min(this.block, count - first);
       // [tokens, channels] transposed to [channels, tokens]: each row is one channel's group.
       const channels = ndarray(src, [len, dim], [dim, 1], offset + first * dim).transpose(1, 0);
       const [channelStride, tokenStride] = channels.stride as [number, number];
-      const b = this.blocks++;
       this.blockLen[b] = len;
       const bitBase = (this.n + first) * tokenBytes * 8;
       for (let c = 0; c < dim; c++) {
@@ -65,7 +71,17 @@ export class ChannelBlockLane implements Lane {
         quantizeRun(channels.data, at, tokenStride, len, bits, params.zero(p), params.scale(p), this.codes, bitBase + c * bits, tokenBytes * 8);
       }
     }
+    this.undoN = this.n;
+    this.undoBlocks = this.blocks;
     this.n += count;
+    this.blocks += newBlocks;
+  }
+
+  undoPush(): void {
+    if (this.undoN < 0) return;
+    this.n = this.undoN;
+    this.blocks = this.undoBlocks;
+    this.undoN = -1;
   }
 
   read(from: number, to: number, out: Float32Array, outOffset: number): void {
@@ -92,6 +108,7 @@ export class ChannelBlockLane implements Lane {
   }
 
   dropFront(count: number): void {
+    this.undoN = -1;
     if (count <= 0) return;
     let drop = 0;
     let rest = count;
@@ -105,6 +122,7 @@ export class ChannelBlockLane implements Lane {
   }
 
   retain(keep: readonly number[]): void {
+    this.undoN = -1;
     const { dim, tokenBytes: tb } = this;
     let k = 0; // index into keep
     let kept = 0; // tokens written so far

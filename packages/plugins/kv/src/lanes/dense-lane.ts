@@ -11,6 +11,8 @@ export abstract class DenseLane<A extends Float32Array | Uint16Array> implements
   protected data: A;
   private head = 0;
   private n = 0;
+  /** Tokens the last push added (what `undoPush` removes). */
+  private pushed = 0;
 
   constructor(
     protected readonly dim: number,
@@ -24,7 +26,7 @@ export abstract class DenseLane<A extends Float32Array | Uint16Array> implements
     return this.n;
   }
 
-  /** Writes `count` tokens of `src` from `offset` into `data` at element `at`. */
+  /** Writes `count` tokens of `src` from `offset` into `data` at element `at` (may throw: nothing is counted yet). */
   protected abstract write(src: Float32Array, offset: number, count: number, at: number): void;
 
   /** Reads elements [from, to) of `data` into `out` at `outOffset` as float32. */
@@ -32,11 +34,18 @@ export abstract class DenseLane<A extends Float32Array | Uint16Array> implements
 
   push(src: Float32Array, offset: number, count: number): void {
     const d = this.dim;
+    this.pushed = 0;
     if (this.head > 0 && this.head >= this.n) this.compact();
     const end = this.head + this.n;
     this.data = grow(this.data, (end + count) * d, end * d);
     this.write(src, offset, count, end * d);
     this.n += count;
+    this.pushed = count;
+  }
+
+  undoPush(): void {
+    this.n -= this.pushed;
+    this.pushed = 0;
   }
 
   read(from: number, to: number, out: Float32Array, outOffset: number): void {
@@ -44,6 +53,7 @@ export abstract class DenseLane<A extends Float32Array | Uint16Array> implements
   }
 
   dropFront(count: number): void {
+    this.pushed = 0;
     this.head += count;
     this.n -= count;
     if (this.n === 0) this.head = 0;
@@ -55,6 +65,7 @@ export abstract class DenseLane<A extends Float32Array | Uint16Array> implements
       const k = this.head + keep[j]!;
       if (k !== j) this.data.copyWithin(j * d, k * d, (k + 1) * d);
     }
+    this.pushed = 0;
     this.head = 0;
     this.n = keep.length;
   }

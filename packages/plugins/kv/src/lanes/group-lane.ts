@@ -13,6 +13,8 @@ export class GroupLane implements Lane {
   /** Index of the first live token in `codes` / `params` (dropFront advances it; see DenseLane). */
   private head = 0;
   private n = 0;
+  /** Tokens the last push added (what `undoPush` removes). */
+  private pushed = 0;
   /** Bytes of one token's packed codes. */
   readonly tokenBytes: number;
   /** Groups per token. */
@@ -34,8 +36,10 @@ export class GroupLane implements Lane {
     return this.n;
   }
 
+  /** Quantises `count` tokens; a group whose parameters fp16 cannot hold throws before any token is counted. */
   push(src: Float32Array, offset: number, count: number): void {
     const { dim, bits, group, tokenBytes, groupsPerToken: gpt, params, range } = this;
+    this.pushed = 0;
     if (this.head > 0 && this.head >= this.n) this.compact();
     const end = this.head + this.n;
     this.codes = grow(this.codes, (end + count) * tokenBytes, end * tokenBytes);
@@ -56,6 +60,12 @@ export class GroupLane implements Lane {
       }
     }
     this.n += count;
+    this.pushed = count;
+  }
+
+  undoPush(): void {
+    this.n -= this.pushed;
+    this.pushed = 0;
   }
 
   read(from: number, to: number, out: Float32Array, outOffset: number): void {
@@ -70,6 +80,7 @@ export class GroupLane implements Lane {
   }
 
   dropFront(count: number): void {
+    this.pushed = 0;
     this.head += count;
     this.n -= count;
     if (this.n === 0) this.head = 0;
@@ -84,6 +95,7 @@ export class GroupLane implements Lane {
       this.codes.copyWithin(j * tb, k * tb, (k + 1) * tb);
       this.params.copyWithin(j * gpt, k * gpt, (k + 1) * gpt);
     }
+    this.pushed = 0;
     this.head = 0;
     this.n = keep.length;
   }

@@ -6,7 +6,10 @@
 export interface Lane {
   /** Tokens held. */
   readonly length: number;
-  /** Appends `count` tokens read from `src` at `offset` (token-major, `dim` values per token). */
+  /**
+   * Appends `count` tokens read from `src` at `offset` (token-major, `dim` values per token). A push
+   * that throws (a value the format cannot hold) leaves the lane as it was.
+   */
   push(src: Float32Array, offset: number, count: number): void;
   /** Writes tokens [from, to) as float32 to `out` at `outOffset` (token-major). */
   read(from: number, to: number, out: Float32Array, outOffset: number): void;
@@ -21,4 +24,18 @@ export interface Lane {
    * (tokens moved to a lower precision), then forgets them. Lanes that never requantise omit it.
    */
   takeChanged?(out: number[]): void;
+  /**
+   * Reverts the last `push`, leaving the lane exactly as before it; only `read` and `length` may
+   * be called in between. Stores call it when another lane refuses the same append. A
+   * lane whose push only appends may omit it: it is then cut back to its earlier tokens with
+   * `retain` ({@link undoPush}). A lane whose push also changes earlier tokens (a tiered lane that
+   * moves them to another precision) must implement it.
+   */
+  undoPush?(): void;
+}
+
+/** Reverts `lane`'s last push, `before` being its length ahead of that push: its own `undoPush`, else a `retain` of those tokens. */
+export function undoPush(lane: Lane, before: number): void {
+  if (lane.undoPush) lane.undoPush();
+  else if (lane.length > before) lane.retain(Array.from({ length: before }, (_, i) => i));
 }

@@ -1,4 +1,4 @@
-import type { Lane } from './lane.js';
+import { undoPush, type Lane } from './lane.js';
 
 /**
  * The lane of a left-padded batch row: its first `padding` tokens (pad tokens, which the attention
@@ -14,6 +14,10 @@ export class PaddedLane implements Lane {
   /** Pad tokens still to come (the row's leading tokens not pushed yet). */
   private pending: number;
   private readonly moved: number[] = [];
+  /** The last push, for `undoPush`: pads it gave `pad` and lengths of `pad` and `inner` before it (`innerBefore` -1: inner untouched; `padBefore` -1: nothing to undo). */
+  private padBefore = -1;
+  private padsPushed = 0;
+  private innerBefore = -1;
 
   constructor(
     padding: number,
@@ -35,15 +39,33 @@ export class PaddedLane implements Lane {
   }
 
   push(src: Float32Array, offset: number, count: number): void {
+    this.padBefore = -1;
     const pads = Math.min(count, this.pending);
-    if (pads > 0) {
-      this.pad.push(src, offset, pads);
-      this.pending -= pads;
-    }
+    const padBefore = this.pad.length;
+    const innerBefore = count > pads ? this.inner.length : -1;
+    if (pads > 0) this.pad.push(src, offset, pads);
     if (count > pads) {
-      this.pending = 0;
-      this.inner.push(src, offset + pads * this.dim, count - pads);
+      try {
+        this.inner.push(src, offset + pads * this.dim, count - pads);
+      } catch (error) {
+        // All or nothing: the pads go back too.
+        if (pads > 0) undoPush(this.pad, padBefore);
+        throw error;
+      }
     }
+    // pads < count only when pads === pending: every pad has come.
+    this.pending -= pads;
+    this.padBefore = padBefore;
+    this.padsPushed = pads;
+    this.innerBefore = innerBefore;
+  }
+
+  undoPush(): void {
+    if (this.padBefore < 0) return;
+    if (this.innerBefore >= 0) undoPush(this.inner, this.innerBefore);
+    if (this.padsPushed > 0) undoPush(this.pad, this.padBefore);
+    this.pending += this.padsPushed;
+    this.padBefore = -1;
   }
 
   read(from: number, to: number, out: Float32Array, outOffset: number): void {
@@ -56,12 +78,14 @@ export class PaddedLane implements Lane {
   }
 
   dropFront(count: number): void {
+    this.padBefore = -1;
     const pads = Math.min(count, this.pad.length);
     if (pads > 0) this.pad.dropFront(pads);
     if (count > pads) this.inner.dropFront(count - pads);
   }
 
   retain(keep: readonly number[]): void {
+    this.padBefore = -1;
     const p = this.pad.length;
     let split = 0;
     while (split < keep.length && keep[split]! < p) split++;
@@ -75,6 +99,7 @@ export class PaddedLane implements Lane {
 
   /** The inner lane's requantised ranges, moved past the padding. */
   takeChanged(out: number[]): void {
+    this.padBefore = -1;
     if (!this.inner.takeChanged) return;
     const moved = this.moved;
     this.inner.takeChanged(moved);

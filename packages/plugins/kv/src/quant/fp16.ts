@@ -35,6 +35,34 @@ export function toHalf(value: number): number {
   return h;
 }
 
+/**
+ * Halves of float32 values given as their bit patterns (`bits[i]`, i in [from, to)) into `out` at
+ * the same indices, for feeding a float16 graph's cache: round-to-nearest-even, except that a
+ * finite value beyond fp16's range (|x| ≥ 65520, which rounds to ±Infinity) saturates to ±65504.
+ * Infinity and NaN stay as they are. The values fed there are dequantisations of float16 values,
+ * which fitted: one just past 65504 is the overshoot of a rounded-up scale, not a larger value.
+ */
+export function saturatingHalves(bits: Uint32Array, from: number, to: number, out: Uint16Array): void {
+  for (let i = from; i < to; i++) {
+    const b = bits[i]!;
+    const magnitude = b & 0x7fffffff;
+    // Normal in fp16 and below 65520: rebias the exponent (127 → 15) and round the 13 dropped bits
+    // to nearest even in one add (a carry moves to the next binade). Anything else: halfOfBits.
+    out[i] =
+      magnitude >= 0x38800000 && magnitude < 0x477ff000
+        ? ((b >>> 16) & 0x8000) | ((magnitude - 0x38000000 + 0x0fff + ((magnitude >>> 13) & 1)) >>> 13)
+        : halfOfBits(b);
+  }
+}
+
+/** {@link saturatingHalves} of one value outside the fast path: zero, subnormals, |x| ≥ 65520, Infinity, NaN. */
+function halfOfBits(b: number): number {
+  const magnitude = b & 0x7fffffff;
+  if (magnitude >= 0x477ff000 && magnitude < 0x7f800000) return ((b >>> 16) & 0x8000) | 0x7bff;
+  u32[0] = b;
+  return toHalf(f32[0]!);
+}
+
 function decode(h: number): number {
   const sign = h & 0x8000 ? -1 : 1;
   const e = (h >>> 10) & 0x1f;

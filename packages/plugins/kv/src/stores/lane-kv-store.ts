@@ -1,7 +1,7 @@
 import type { BackendTensor, InferenceSession, KvCacheInit, KvCacheStore, KvLayout, KvSelection } from '@weft/core';
-import type { Lane } from '../lanes/lane.js';
+import { undoPush, type Lane } from '../lanes/lane.js';
 import type { PaddedLane } from '../lanes/padded-lane.js';
-import { halfTable, toHalf } from '../quant/fp16.js';
+import { halfTable, saturatingHalves } from '../quant/fp16.js';
 
 /** Which half of a layer's cache a lane holds. */
 export type KvPart = 'key' | 'value';
@@ -35,9 +35,16 @@ interface Stream {
  * those tensors are disposed at the start of `append`. On a session whose
  * `garbageCollectedTensors` is true both are dropped instead of disposed.
  *
+ * `append` is all or nothing. Presents that do not fit the layout are refused before any lane
+ * takes a token; a lane that refuses its tokens (a `RangeError`: a value its format cannot hold,
+ * on entry or as a tier moves tokens to a lower precision) throws after the lanes that took theirs
+ * are reverted ({@link Lane.undoPush}). Either way the store is left as it was.
+ *
  * A graph whose cache is float16 (`layout.pastType`, fp16 exports) is served natively: `append`
  * converts only the new tail of each float16 present, and the working buffer has a float16 twin,
- * updated for the same new and changed tokens, which the model is fed.
+ * updated for the same new and changed tokens, which the model is fed. That conversion saturates
+ * finite values at ±65504: a dequantised value may land just past it (scales are rounded up)
+ * though the value it stands for, a float16, fitted.
  */
 export abstract class LaneKvStore implements KvCacheStore {
   readonly specificationVersion = 'v1' as const;
@@ -135,20 +142,33 @@ export abstract class LaneKvStore implements KvCacheStore {
         if (total >= 0 && t !== total) throw new Error(`present tensors disagree on length (${t} vs ${total})`);
         total = t;
       }
-      const count = total - past;
-      for (const s of this.streams) {
-        const tensor = presents[s.presentName]!;
-        // Only the new tail is read: positions [past, total) of each row (float16 converted first).
-        const data = type === 'float16' ? newTokensAsFloat32(tensor.data as ArrayLike<number>, s.lanes.length, total, past, dim) : (tensor.data as Float32Array);
-        const rowLength = type === 'float16' ? count : total;
-        const skip = type === 'float16' ? 0 : past;
-        for (let r = 0; r < s.lanes.length; r++) {
-          const lane = s.lanes[r]!;
-          lane.push(data, (r * rowLength + skip) * dim, count);
-          lane.takeChanged?.(s.changed[r]!);
-        }
-      }
       if (total < 0) return;
+      const count = total - past;
+      // A lane may refuse its tokens (a value its format cannot hold): the lanes that took theirs
+      // are then reverted, so the store stays as it was. Every lane holds `past` tokens before.
+      const streams = this.streams;
+      let stream = 0;
+      let row = 0;
+      try {
+        for (; stream < streams.length; stream++) {
+          row = 0;
+          const s = streams[stream]!;
+          const tensor = presents[s.presentName]!;
+          // Only the new tail is read: positions [past, total) of each row (float16 converted first).
+          const data = type === 'float16' ? newTokensAsFloat32(tensor.data as ArrayLike<number>, s.lanes.length, total, past, dim) : (tensor.data as Float32Array);
+          const rowLength = type === 'float16' ? count : total;
+          const skip = type === 'float16' ? 0 : past;
+          for (; row < s.lanes.length; row++) s.lanes[row]!.push(data, (row * rowLength + skip) * dim, count);
+        }
+      } catch (error) {
+        // Streams before `stream` took their tokens in every row, `stream` in rows before `row`.
+        for (let i = 0; i <= stream && i < streams.length; i++) {
+          const lanes = streams[i]!.lanes;
+          for (let r = 0, end = i < stream ? lanes.length : row; r < end; r++) undoPush(lanes[r]!, past);
+        }
+        throw error;
+      }
+      for (const s of streams) for (let r = 0; r < s.lanes.length; r++) s.lanes[r]!.takeChanged?.(s.changed[r]!);
       // New slots hold the next absolute positions, even when an eviction removed the newest slot.
       const added = total - past;
       for (const list of this.positions) for (let j = 0; j < added; j++) list.push(this.seen + j);
@@ -266,6 +286,9 @@ export abstract class LaneKvStore implements KvCacheStore {
         }
       }
     }
+    // The float16 twin saturates at ±65504: every value the store was given is a float16, but a
+    // dequantised one may overshoot it (scales are rounded up), and Infinity would make attention NaN.
+    const bits = s.half ? new Uint32Array(s.work.buffer, s.work.byteOffset, s.work.length) : undefined;
     for (let r = 0; r < rows; r++) {
       const ranges = s.changed[r]!;
       if (n > from) ranges.push(from, n);
@@ -273,7 +296,7 @@ export abstract class LaneKvStore implements KvCacheStore {
       const lane = s.lanes[r]!;
       for (const [a, b] of mergeRanges(ranges, n)) {
         lane.read(a, b, s.work, (r * n + a) * dim);
-        if (s.half) for (let i = (r * n + a) * dim, end = (r * n + b) * dim; i < end; i++) s.half[i] = toHalf(s.work[i]!);
+        if (bits) saturatingHalves(bits, (r * n + a) * dim, (r * n + b) * dim, s.half!);
       }
       ranges.length = 0;
     }
