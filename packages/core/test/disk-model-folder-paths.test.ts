@@ -63,3 +63,19 @@ describe('nameWithin on Windows: extended-length paths', () => {
     expect(await within('/models/story', '/models/story/onnx/model.onnx', posix)).toBe('onnx/model.onnx');
   });
 });
+
+describe('files of an extended-length folder', () => {
+  // Windows takes what follows `\\?\` literally: a `/` there is part of a name, not a separator.
+  it.each([
+    ['\\\\?\\C:\\models\\story', 'onnx/model.onnx', '\\\\?\\C:\\models\\story\\onnx\\model.onnx'],
+    ['\\\\?\\C:\\models\\story\\', 'config.json', '\\\\?\\C:\\models\\story\\config.json'],
+    ['\\\\?\\UNC\\server\\share\\story', 'onnx/model.onnx_data', '\\\\?\\UNC\\server\\share\\story\\onnx\\model.onnx_data'],
+  ])('folder %s, file %s: %s', (folder, file, expected) => {
+    expect(new DiskModelFolder(folder, fakeFs, win32).resolve(file)).toBe(expected);
+  });
+
+  it('a plain folder keeps its files as joined before', () => {
+    expect(new DiskModelFolder('C:\\models\\story', fakeFs, win32).resolve('onnx/model.onnx')).toBe('C:\\models\\story/onnx/model.onnx');
+    expect(new DiskModelFolder('/models/story', fakeFs, posix).resolve('onnx/model.onnx')).toBe('/models/story/onnx/model.onnx');
+  });
+});

@@ -44,6 +44,7 @@ interface NodeFs {
 
 interface NodePath {
   readonly sep: string;
+  join(...paths: string[]): string;
   toNamespacedPath(path: string): string;
   resolve(...paths: string[]): string;
   relative(from: string, to: string): string;
@@ -58,6 +59,9 @@ function nodeBuiltin<T>(id: string): T | undefined {
   return proc?.getBuiltinModule?.(id) as T | undefined;
 }
 
+/** A Windows extended-length path (`\\?\C:\…`, `\\?\UNC\…`; `//?/` too). */
+const EXTENDED_LENGTH = /^[\\/]{2}\?[\\/]/;
+
 /**
  * A folder on disk, read through Node's `fs`. `fs` and `path` are `node:fs/promises` and
  * `node:path` (tests pass `path.win32` and a stand-in `fs` to check Windows paths anywhere).
@@ -66,6 +70,9 @@ export class DiskModelFolder implements ModelFolder {
   constructor(readonly location: string, private readonly fs: NodeFs, private readonly path: NodePath) {}
 
   resolve(file: string): string {
+    // Windows takes a path after `\\?\` as it is, `/` included: such a folder's files are joined
+    // with its own separator, or onnxruntime, which opens the graph natively, would not find it.
+    if (EXTENDED_LENGTH.test(this.location)) return this.path.join(this.location, ...file.split('/'));
     return joinPath(this.location, file);
   }
 
