@@ -72,9 +72,42 @@ describe('cleanUpSpacesAround', () => {
         const before = segments.slice(0, k + 1).join('');
         expect(before.replaceAll(' ', ''), JSON.stringify({ text, offset })).toBe(text.slice(0, offset).replaceAll(' ', ''));
       });
+      // Spaces included: the same as a naive clean-up that keeps each character's origin.
+      const kept = naiveCleanUp(text);
+      expect(kept.map((c) => c.char).join('')).toBe(cleanUpSpaces(text));
+      let expected = '';
+      let next = 0;
+      for (const offset of offsets) {
+        for (; next < kept.length && kept[next]!.origin < offset; next++) expected += kept[next]!.char;
+        expected += '|';
+      }
+      for (; next < kept.length; next++) expected += kept[next]!.char;
+      expect(out, JSON.stringify({ text, offsets })).toBe(expected);
     }
   });
 });
+
+/**
+ * The clean-up written out character by character, independently of `cleanUpSpacesAround`: each
+ * rewrite, in the library's order, scans left to right without overlaps (as a global regex
+ * replace does) and keeps the characters of a match after its leading space (`" ' "` → `"'"`: only
+ * the apostrophe). Returns the kept characters with their offsets in `text`.
+ */
+function naiveCleanUp(text: string): { char: string; origin: number }[] {
+  const rewrites: [string, number][] = [[' .', 1], [' ?', 1], [' !', 1], [' ,', 1], [" ' ", 1], [" n't", 3], [" 'm", 2], [" 's", 2], [" 've", 3], [" 're", 3]];
+  let chars = text.split('').map((char, origin) => ({ char, origin }));
+  for (const [pattern, keep] of rewrites) {
+    const out: typeof chars = [];
+    for (let i = 0; i < chars.length; ) {
+      if (chars.slice(i, i + pattern.length).map((c) => c.char).join('') === pattern) {
+        out.push(...chars.slice(i + 1, i + 1 + keep));
+        i += pattern.length;
+      } else out.push(chars[i++]!);
+    }
+    chars = out;
+  }
+  return chars;
+}
 
 describe('IncrementalDetokenizer.insertMarker', () => {
   it('returns the marker at once unless clean-up holds text; then it comes out behind that text', () => {

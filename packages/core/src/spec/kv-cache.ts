@@ -100,7 +100,9 @@ export interface KvCacheStore {
    * `past + seq` positions. The store disposes what it does not keep, unless `begin`'s
    * `session.garbageCollectedTensors` is true: then it may simply drop them. Presents that do not
    * fit the layout (missing, other dims, lengths that disagree) are refused with an error that
-   * leaves the store as it was: no layer takes tokens unless every layer can.
+   * leaves the store as it was: no layer takes tokens unless every layer can. The same holds for
+   * values the store's format cannot hold (a `RangeError`, e.g. past fp16's range), whether
+   * they are refused as they come or when the store later moves tokens to another precision.
    */
   append(presents: Readonly<Record<string, BackendTensor>>): void;
   /** Bytes held at rest right now (data + any scales, zero points, residual buffers). */
