@@ -28,7 +28,7 @@ export interface Lane {
    * Reverts the last `push`, leaving the lane exactly as before it; only `read` and `length` may
    * be called in between. Stores call it when another lane refuses the same append. A
    * lane whose push only appends may omit it: it is then cut back to its earlier tokens with
-   * `retain` ({@link undoPush}). A lane whose push also changes earlier tokens (a tiered lane that
+   * `retain` (the `undoPush` function below). A lane whose push also changes earlier tokens (a tiered lane that
    * moves them to another precision) must implement it.
    */
   undoPush?(): void;
