@@ -1,10 +1,9 @@
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { lastValueFrom, reduce } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { textDeltas, type GenerationEvent, type Sampler, type WeftModel } from '../src/index.js';
-import { collect, done, fixture, runtime } from './helpers.js';
+import { tinyFolderWith } from './family-model-folder.js';
+import { collect, done, runtime } from './helpers.js';
 import { BYTE_TO_CHAR, llama3 } from './tokenizer-family-fixtures.js';
 
 /**
@@ -17,13 +16,7 @@ describe('streamed text through the generation loop (tiny model, Llama 3 tokeniz
   let dir: string;
   let model: WeftModel;
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'weft-stream-text-'));
-    cpSync(fixture('tiny'), dir, { recursive: true });
-    const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
-    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...config, ...family.configIds }));
-    writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(family.tokenizerJson));
-    writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify(family.tokenizerConfig));
-    writeFileSync(join(dir, 'generation_config.json'), JSON.stringify(family.generationConfig));
+    dir = tinyFolderWith(family, 'weft-stream-text-');
     model = await weft.load(dir);
   });
   afterAll(async () => {

@@ -1,13 +1,13 @@
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HfTokenizer, IncrementalDetokenizer, seededRandom, type FinishReason, type GenerationEvent, type Sampler, type Tokenizer, type WeftModel } from '../src/index.js';
 import { RowState } from '../src/generation/row-state.js';
 import { stopPlan } from '../src/generation/text/stop-plan.js';
 import { cleanUpSpaces, cleanUpSpacesAround, decodeWithoutCleanUp, settledLength } from '../src/tokenizer/clean-up-spaces.js';
-import { collect, done, fixture, runtime, storyModel } from './helpers.js';
-import { build, drive } from './stream-text-stops-kit.js';
+import { tinyFolderWith } from './family-model-folder.js';
+import { collect, done, runtime, storyModel } from './helpers.js';
+import { build, drive, firstStop, textBefore } from './stream-text-stops-kit.js';
 import { gpt2, llama3 } from './tokenizer-family-fixtures.js';
 
 /**
@@ -295,13 +295,7 @@ describe('a special token after a held space, through the generation loop (tiny 
   let dir: string;
   let model: WeftModel;
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'weft-held-spaces-'));
-    cpSync(fixture('tiny'), dir, { recursive: true });
-    const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
-    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...config, ...family.configIds }));
-    writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(family.tokenizerJson));
-    writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify(family.tokenizerConfig));
-    writeFileSync(join(dir, 'generation_config.json'), JSON.stringify(family.generationConfig));
+    dir = tinyFolderWith(family, 'weft-held-spaces-');
     model = await weft.load(dir);
   });
   afterAll(async () => {
@@ -418,14 +412,7 @@ function checkRandomRows(t: Tokenizer, seed: number): void {
       expect([row.text, row.finishReason, row.generated], context).toEqual([t.decode(ids), 'length', ids]);
       continue;
     }
-    let expected = '';
-    let at = 0;
-    for (const [start, end] of ref.contents) {
-      if (start >= found.start) break;
-      expected += ref.text.slice(at, start);
-      at = end;
-    }
-    expected += ref.text.slice(at, Math.max(at, found.start));
+    const expected = textBefore(ref.text, ref.contents, found.start);
     expect([row.text, row.finishReason], context).toEqual([expected, 'stop']);
     const last = ref.contents.findIndex(([start, end]) => found.end > start && found.end <= end);
     if (last < 0) {
@@ -506,17 +493,3 @@ function reference(
   return { text, contents, tokenAt, held, settledAt };
 }
 
-/** The stop completed first in `text` (ends first; of those ending together, the longest), never cutting into a content. */
-function firstStop(text: string, stops: readonly string[], contents: readonly [number, number][]) {
-  const whole = (start: number, end: number) => contents.every(([s, e]) => end <= s || start >= e || (start <= s && end >= e));
-  let best: { start: number; end: number } | undefined;
-  for (const stop of stops) {
-    for (let at = text.indexOf(stop); at >= 0; at = text.indexOf(stop, at + 1)) {
-      const end = at + stop.length;
-      if (!whole(at, end)) continue;
-      if (!best || end < best.end || (end === best.end && at < best.start)) best = { start: at, end };
-      break;
-    }
-  }
-  return best;
-}

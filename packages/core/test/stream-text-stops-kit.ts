@@ -39,3 +39,33 @@ export function drive(tokenizer: Tokenizer, ids: readonly number[], stops: reado
   const flushed = row.finish(end);
   return { row, deltas, flushed };
 }
+
+/**
+ * The stop completed first in `text` (ends first; of those ending together, the longest), never
+ * cutting into a special token's content (`contents`: [start, end) of each in `text`).
+ */
+export function firstStop(text: string, stops: readonly string[], contents: readonly (readonly [number, number])[]): { start: number; end: number } | undefined {
+  const whole = (start: number, end: number) => contents.every(([s, e]) => end <= s || start >= e || (start <= s && end >= e));
+  let best: { start: number; end: number } | undefined;
+  for (const stop of stops) {
+    for (let at = text.indexOf(stop); at >= 0; at = text.indexOf(stop, at + 1)) {
+      const end = at + stop.length;
+      if (!whole(at, end)) continue;
+      if (!best || end < best.end || (end === best.end && at < best.start)) best = { start: at, end };
+      break;
+    }
+  }
+  return best;
+}
+
+/** `text` before `stop` (an offset in it) without the special tokens' contents, as a row's text is. */
+export function textBefore(text: string, contents: readonly (readonly [number, number])[], stop: number): string {
+  let out = '';
+  let at = 0;
+  for (const [start, end] of contents) {
+    if (start >= stop) break;
+    out += text.slice(at, start);
+    at = end;
+  }
+  return out + text.slice(at, Math.max(at, stop));
+}

@@ -3,7 +3,7 @@ import { InvalidOptionsError, seededRandom, type FinishReason, type GenerationEv
 import { RowState } from '../src/generation/row-state.js';
 import { IncrementalDetokenizer } from '../src/tokenizer/incremental-detokenizer.js';
 import { collect, done, hasStories260k, runtime, stories260k, storyModel } from './helpers.js';
-import { build, drive, load } from './stream-text-stops-kit.js';
+import { build, drive, firstStop, load, textBefore } from './stream-text-stops-kit.js';
 import { allFamilies, gemma, llama3, qwen2 } from './tokenizer-family-fixtures.js';
 
 /**
@@ -270,15 +270,7 @@ function checkRandomRows(t: Tokenizer, seed: number): void {
       expect([row.text, row.finishReason, row.generated], context).toEqual([t.decode(ids), 'length', ids]);
       continue;
     }
-    // The text before the stop, without contents.
-    let expected = '';
-    let at = 0;
-    for (const [start, end] of ref.contents) {
-      if (start >= found.start) break;
-      expected += ref.text.slice(at, start);
-      at = end;
-    }
-    expected += ref.text.slice(at, Math.max(at, found.start));
+    const expected = textBefore(ref.text, ref.contents, found.start);
     expect([row.text, row.finishReason], context).toEqual([expected, 'stop']);
     // Completed by a special's content: the row ends at that token.
     const last = ref.contents.findIndex(([start, end]) => found.end > start && found.end <= end);
@@ -322,20 +314,6 @@ function reference(t: Tokenizer, ids: readonly number[], held: ReadonlySet<numbe
   return { text: text + all.slice(before.length), contents, tokenAt };
 }
 
-/** The stop completed first in `text` (ends first; of those ending together, the longest), never cutting into a content. */
-function firstStop(text: string, stops: readonly string[], contents: readonly [number, number][]) {
-  const whole = (start: number, end: number) => contents.every(([s, e]) => end <= s || start >= e || (start <= s && end >= e));
-  let best: { start: number; end: number } | undefined;
-  for (const stop of stops) {
-    for (let at = text.indexOf(stop); at >= 0; at = text.indexOf(stop, at + 1)) {
-      const end = at + stop.length;
-      if (!whole(at, end)) continue;
-      if (!best || end < best.end || (end === best.end && at < best.start)) best = { start: at, end };
-      break;
-    }
-  }
-  return best;
-}
 
 /**
  * Through the generation loop: models/story (byte-level; its chat tokens are special, EOS is

@@ -1,5 +1,4 @@
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { HfTokenizer, IncrementalDetokenizer, seededRandom, type Tokenizer } from '../src/index.js';
@@ -8,6 +7,7 @@ import { cleanUpSpaces, settledLength } from '../src/tokenizer/clean-up-spaces.j
 import { GuardedTokenizer } from '../src/tokenizer/guarded-tokenizer.js';
 import { parseGenerationConfig } from '../src/model/generation-config.js';
 import { parseModelConfig } from '../src/model/model-config.js';
+import { tinyFolderWith } from './family-model-folder.js';
 import { collect, done, fixture, runtime } from './helpers.js';
 import { serveFolder } from './serve-folder.js';
 import {
@@ -465,14 +465,8 @@ describe('end to end on the tiny ONNX model', () => {
 
   /** The tiny fixture's folder with `f`'s tokenizer files (its ids are below the model's 1024). */
   function folderWith(f: FamilyFiles): string {
-    const dir = mkdtempSync(join(tmpdir(), `weft-${f.name}-`));
+    const dir = tinyFolderWith(f);
     dirs.push(dir);
-    cpSync(fixture('tiny'), dir, { recursive: true });
-    const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
-    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...config, ...f.configIds }));
-    writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(f.tokenizerJson));
-    writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify(f.tokenizerConfig));
-    writeFileSync(join(dir, 'generation_config.json'), JSON.stringify(f.generationConfig));
     return dir;
   }
 
