@@ -7,6 +7,7 @@ import { webBackend } from '@weft/backend-web';
 import { attentionRouters } from '@weft/plugin-attention';
 import { kvCompressors } from '@weft/plugin-kv';
 import { InterruptedError, oneLine, UsageError } from './errors.js';
+import { unknownName } from './args/suggest.js';
 import type { CliPlugin } from './plugins/load-plugins.js';
 
 /** The graph variant that also returns attention probabilities (see models/README.md). */
@@ -113,6 +114,12 @@ export async function openModel(
       ...(backend === 'auto' ? { failover: true } : {}),
       ...(onnxFile ? { onnxFile } : {}),
     });
+    // A backend may load synchronously (the web backend creates its session so): a Ctrl-C during
+    // such a load waits in the event loop until the load returns, and would only be seen once
+    // generation had begun. Waiting until the loop has polled once more lets it in, so it ends the
+    // command here, before anything is generated, as an interrupt during any load does. (Two
+    // immediates: when the load returned in a poll callback, the first runs before the next poll.)
+    if (signal !== undefined) await new Promise<void>((resolve) => setImmediate(() => setImmediate(resolve)));
     // Aborted as the load finished: the runtime is being disposed, model and all.
     if (signal?.aborted) throw new InterruptedError();
     return { weft, model, close: () => weft.dispose() };
@@ -127,5 +134,5 @@ export async function openModel(
 /** `--backend NAME` names a registered backend (a plugin's too), or is `auto`. */
 function checkBackend(weft: Weft, backend: BackendChoice): void {
   const names = weft.registry.list('backend').map((e) => e.name);
-  if (backend !== 'auto' && !names.includes(backend)) throw new UsageError(`--backend must be one of auto, ${names.join(', ')} (got "${backend}")`);
+  if (backend !== 'auto' && !names.includes(backend)) throw new UsageError(unknownName('--backend', 'backend', backend, ['auto', ...names]));
 }

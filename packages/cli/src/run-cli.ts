@@ -3,6 +3,7 @@ import { EXIT, exitCodeOf, EVAL_FLAGS, generateFlags, oneLine, shortenLongWords,
 import type { CliIo } from './io.js';
 import { terminalSafe } from './output/terminal-text.js';
 import { didYouMean } from './args/suggest.js';
+import { unknownNameLine } from './unknown-name.js';
 import { COMMANDS, MAIN_USAGE, type CommandName } from './usage.js';
 
 type Command = (args: readonly string[], io: CliIo) => Promise<number>;
@@ -18,12 +19,14 @@ const LOADERS: Record<CommandName, () => Promise<Command>> = {
 
 /** The flags of `weft info` that set load options core may reject. */
 const INFO_FLAGS: Readonly<Record<string, string>> = { onnxFile: '--onnx-file', backend: '--backend' };
+/** The flag of `weft bench` that sets a load option core may reject. */
+const BENCH_FLAGS: Readonly<Record<string, string>> = { backend: '--backend' };
 
 /** The flag that set each request or load option core names in an error, for `command`'s line. */
 function flagsOf(command: string | undefined, rest: readonly string[]): Readonly<Record<string, string>> {
   if (command === 'generate' || command === 'demo') return generateFlags(rest);
   if (command === 'eval') return EVAL_FLAGS;
-  return command === 'info' ? INFO_FLAGS : {};
+  return command === 'info' ? INFO_FLAGS : command === 'bench' ? BENCH_FLAGS : {};
 }
 
 /**
@@ -63,7 +66,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   } catch (error) {
     const code = exitCodeOf(error);
     // A value quoted back whole (a 15 KB path) would bury the message: long runs are shortened.
-    const line = `weft: ${shortenLongWords(oneLine(error, flagsOf(name, rest)))}\n`;
+    const flags = flagsOf(name, rest);
+    // An unknown name a flag gave (`--kv int3`) is said in the flag's words, with did-you-mean.
+    const line = `weft: ${shortenLongWords(unknownNameLine(error, flags, rest) ?? oneLine(error, flags))}\n`;
     // The line may quote what a model folder holds (a chat template, a token): on a terminal,
     // controls are shown as the generated text's are.
     io.stderr.write(io.stderr.isTTY === true ? terminalSafe(line.slice(0, -1)) + '\n' : line);

@@ -95,7 +95,8 @@ Without --json the text streams to stdout and a stats line goes to stderr. When 
 control characters in the text (ESC and its sequences, \\r, backspace, bell, C1 and bidi controls) are
 shown as visible stand-ins, such as ␛ for ESC and \\u009b for U+009B, so the model cannot move the
 cursor, rewrite the screen or set the clipboard; --raw turns that off. Pipes and files get the text
-byte for byte.
+byte for byte, with nothing added; on a terminal a newline follows the text, so the shell's prompt
+starts on a line of its own.
 Ctrl-C (or SIGTERM) stops generation at the next step; the result so far is still reported
 (finishReason "abort", exit code 130, or 143 for SIGTERM). Stopped while the model loads or a prompt
 is read from stdin, the command ends at once with "weft: interrupted".
@@ -125,7 +126,8 @@ ${PIPELINE}
 Alternates, in one process, Weft's greedy generation and a bare onnxruntime-node greedy loop on the
 same prompt ids and onnxruntime session (order A/B, B/A, ...; a session of its own for the bare
 loop when the SDK side does not run on the node backend), excludes warm-up runs, reports medians, and checks that both
-produce the same token ids. Both generate exactly --tokens tokens (EOS is treated as any token).
+produce the same token ids. On another backend the two sides run on different runtimes, so their
+difference is reported as such, not as what Weft adds. Both generate exactly --tokens tokens (EOS is treated as any token).
 
 Options:
   --model DIR                model folder on disk (config.json, tokenizer.json, onnx/model.onnx);

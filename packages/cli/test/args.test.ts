@@ -44,6 +44,9 @@ describe('bad command lines exit 2 with one line on stderr', () => {
     [['generate', '--messages', '{'], /--messages is not valid JSON/],
     [['generate', '--messages', '[{"role":"user"}]'], /--messages must be a non-empty JSON array/],
     [['generate', '--prompt', 'a', 'extra'], /unexpected argument "extra"/],
+    // generate takes its prompt in a flag: a bare prompt, or one with unquoted spaces, says where it goes.
+    [['generate', 'Once upon a time'], /^weft: unexpected argument "Once upon a time" \(a prompt goes after --prompt\) \(see weft generate --help\)\n$/],
+    [['generate', '--prompt', 'Once', 'upon'], /^weft: unexpected argument "upon" \(quote a prompt of several words: --prompt "Once upon a time"\) \(see weft generate --help\)\n$/],
     [['eval', '--model', '.'], /eval needs --text-file/],
     [['eval', '--model', '.', '--text-file', join(tmpdir(), 'weft-no-such-file.txt')], /cannot read --text-file .*weft-no-such-file\.txt: no such file/],
     [['eval', '--text-file', 'x', '--prefill', '0'], /--prefill must be an integer >= 1/],

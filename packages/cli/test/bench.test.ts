@@ -63,9 +63,11 @@ describe.each(MODELS)('the bare onnxruntime loop against the SDK on $name', (tes
       weftSetupMs: number;
       insideRun: Record<'weft' | 'bare', { prefillMs: number; stepMs: number }>;
       sharedSession: boolean;
+      sameRuntime: boolean;
     };
     expect(report.idsMatch).toBe(true);
     expect(report.sharedSession).toBe(true);
+    expect(report.sameRuntime).toBe(true);
     expect(report.threads).toBe(1);
     expect(report.tokens).toBe(16);
     for (const engine of [report.weft, report.bare]) {
@@ -159,6 +161,12 @@ describe('weft bench with the SDK on another backend', () => {
     expect(result.stdout).toMatch(/model .* \(web, 1 intra-op thread\)/);
     expect(result.stdout).toContain('separate sessions: a run after the other loop starts with cold weights');
     expect(result.stdout).toMatch(/token ids: identical in every run of both loops/);
+    // The difference is the runtimes' as much as the loops': it is not presented as what weft adds.
+    expect(result.stdout).not.toMatch(/^weft adds/m);
+    expect(result.stdout).toMatch(/^weft - bare: -?\d+ µs to the first token and -?[\d.]+ µs per token \(medians of paired differences\)\n {2}not what weft adds: the two sides run on different runtimes \(weft on the web backend, the bare loop on onnxruntime-node\); --backend node measures weft's own cost$/m);
+    const json = await cli(['bench', '--model', dir, '--backend', 'web', '--tokens', '4', '--prompt-tokens', '4', '--runs', '2', '--warmup', '0', '--json']);
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({ backend: 'web', sharedSession: false, sameRuntime: false, added: { ttftMs: expect.any(Number), msPerToken: expect.any(Number) } });
   });
 });
 

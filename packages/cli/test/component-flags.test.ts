@@ -141,9 +141,13 @@ describe('weft generate --processor, --sampler and --analyzer', () => {
   });
 
   it.each([
-    [['--processor', 'nope'], /^weft: .*nope/],
-    [['--sampler', 'nope'], /^weft: .*nope/],
-    [['--analyzer', 'nope'], /^weft: .*nope/],
+    // An unknown name: the flag first, then the closest registered names and all of them.
+    [['--processor', 'nope'], /^weft: --processor: unknown processor "nope"; none are registered \(a --plugin can add one\)\n$/],
+    [['--sampler', 'nope'], /^weft: --sampler: unknown sampler "nope"; none are registered \(a --plugin can add one\)\n$/],
+    [['--analyzer', 'nope'], /^weft: --analyzer: unknown analyzer "nope" \(router-decisions, attention-importance\)\n$/],
+    [['--analyzer', 'router-decision'], /^weft: --analyzer: unknown analyzer "router-decision"; did you mean router-decisions\? \(router-decisions, attention-importance\)\n$/],
+    [['--plugin', 'PLUGIN', '--processor', 'bann:id=3'], /^weft: --processor: unknown processor "bann"; did you mean ban\? \(ban\)\n$/],
+    [['--plugin', 'PLUGIN', '--sampler', 'dise'], /^weft: --sampler: unknown sampler "dise"; did you mean dice\? \(.*dice.*\)\n$/],
     [['--processor', 'bad name!'], /^weft: --processor: "bad name!" must look like NAME or NAME:key=value/],
     // A component that rejects the options its flag gave it: the line starts with that flag.
     [['--plugin', 'PLUGIN', '--processor', 'ban'], /^weft: --processor: ban needs id=N \(weft-plugin-component-flags\)\n$/],

@@ -381,7 +381,7 @@ describe('weft info errors, help and disposal', () => {
     expect(outside.code).toBe(2);
     expect(outside.stderr).toMatch(/^weft: --onnx-file: onnxFile must be a path inside the model folder.*\n$/);
     const backend = await info(['--model', storyModel, '--backend', 'tpu']);
-    expect(backend).toMatchObject({ code: 2, stderr: 'weft: --backend must be one of auto, node, web, npu (got "tpu")\n' });
+    expect(backend).toMatchObject({ code: 2, stderr: 'weft: --backend: unknown backend "tpu"; did you mean npu? (auto, node, web, npu)\n' });
   });
 
   it('prints its help, lists every flag it takes in one column, and is listed by weft --help', async () => {

@@ -87,8 +87,11 @@ describe('weft generate/eval --kv and --router on models/story', () => {
   });
 
   it.each([
-    [['--kv', 'int3'], /kv-cache adapter matches "int3".*registered: fp32.*int4/],
-    [['--router', 'nope'], /attention-router adapter matches "nope".*registered: full.*sink-window/],
+    // An unknown name: the flag first, the closest names, then every registered one.
+    [['--kv', 'int3'], /^weft: --kv: unknown store "int3"; did you mean int8 or int4\? \(fp32, fp16, int8, int4, kivi, temporal\)\n$/],
+    [['--kv', 'kivii:residual=16'], /^weft: --kv: unknown store "kivii"; did you mean kivi\? \(fp32, fp16, int8, int4, kivi, temporal\)\n$/],
+    [['--router', 'sink-windw'], /^weft: --router: unknown router "sink-windw"; did you mean sink-window\? \(full, window, sink-window, strided, heavy-hitter, key-norm, hybrid, content-aware\)\n$/],
+    [['--router', 'nope'], /^weft: --router: unknown router "nope" \(full, window, sink-window, .*content-aware\)\n$/],
     [['--kv', 'int4:bogus=1'], /Unknown option "bogus".*Valid options of "int4": group/],
     [['--router', 'window:budget=-3'], /budget/],
     [['--kv', 'int4:group'], /--kv/],

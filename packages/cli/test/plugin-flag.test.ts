@@ -21,8 +21,8 @@ const MANIFEST = `version: '1.0.0', apiVersion: '^0.1.0'`;
 
 /**
  * The plugin modules the tests import, written into a temporary folder. None imports `@weft/core`
- * except the packages under node_modules: a plugin may hand the runtime a plain manifest object
- * (the runtime checks it as it checks definePlugin's).
+ * except the packages under node_modules (and needs-core/plugin.mjs, which cannot find it): a
+ * plugin may hand the runtime a plain manifest object (the runtime checks it as definePlugin's).
  */
 const MODULES: Record<string, string> = {
   // A factory with options: an attention router that keeps the `keep` newest cache slots.
@@ -85,6 +85,18 @@ export default {
   },
 };
 `,
+  // A backend that is registered but never available here, as the npu backend is without an NPU.
+  'unavailable-backend.mjs': `
+export default {
+  name: 'weft-plugin-story-npu', ${MANIFEST},
+  setup(ctx) {
+    ctx.register('backend', {
+      name: 'story-npu',
+      create: () => ({ specificationVersion: 'v1', name: 'story-npu', probe: () => ({ available: false, reason: 'no NPU on this test machine' }), createSession: () => { throw new Error('unreachable'); } }),
+    });
+  },
+};
+`,
   // The runtime's default router, which reads attention probabilities: it logs whether it got them.
   'attention-default.mjs': `
 import { appendFileSync } from 'node:fs';
@@ -129,6 +141,8 @@ export default {
   'syntax.mjs': `export default {\n  name: 'weft-plugin-typo',\n  setup() {}\n  oops\n};\n`,
   'json-throws.mjs': `export default JSON.parse('{x');\n`,
   'needs-dependency.mjs': `import 'weft-no-such-dependency';\nexport default {};\n`,
+  // A plugin written against @weft/core in a folder with no node_modules (tmpdir is in no project).
+  'needs-core/plugin.mjs': `import { definePlugin } from '@weft/core';\nexport default definePlugin({ name: 'weft-plugin-needs-core', ${MANIFEST}, setup() {} });\n`,
   'hangs.mjs': `globalThis.__weftPluginLoading?.();\nawait new Promise(() => {});\n`,
 };
 
@@ -283,19 +297,26 @@ describe('--plugin SPEC', () => {
     expect(result.backend).toBe('story-node');
     const unknown = await generate(['--plugin', './backend.mjs', '--backend', 'story-nod']);
     expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toMatch(/^weft: --backend must be one of auto, .*\bnode\b.*, story-node \(got "story-nod"\)\n$/);
+    expect(unknown.stderr).toMatch(/^weft: --backend: unknown backend "story-nod"; did you mean story-node\? \(auto, .*\bnode\b.*, story-node\)\n$/);
     // Without --plugin the name is checked before anything loads, as before.
-    expect((await generate(['--backend', 'story-node'])).stderr).toBe('weft: --backend must be one of auto, node, web, npu (got "story-node")\n');
+    expect((await generate(['--backend', 'story-node'])).stderr).toBe('weft: --backend: unknown backend "story-node" (auto, node, web, npu)\n');
+  });
+
+  it('says why a registered backend --backend names cannot be used here', async () => {
+    const result = await generate(['--plugin', './unavailable-backend.mjs', '--backend', 'story-npu']);
+    expect(result.code).toBe(2);
+    // Before: "No backend adapter matches "story-npu": registered: …; story-npu (unavailable: …); node (different name); …"
+    expect(result.stderr).toBe('weft: --backend story-npu is not available here: no NPU on this test machine\n');
   });
 
   it('lists a plugin\'s entries when --kv or --router names one that is not registered', async () => {
     const router = await generate(['--plugin', './window.mjs', '--router', 'keep-newst']);
     expect(router.code).toBe(2);
-    expect(router.stderr).toMatch(/^weft: .*No attention-router adapter matches "keep-newst": registered: .*keep-newest \(/);
+    expect(router.stderr).toMatch(/^weft: --router: unknown router "keep-newst"; did you mean keep-newest\? \(full, .*keep-newest\)\n$/);
     expect(router.stderr.trim().split('\n')).toHaveLength(1);
     const kv = await generate(['--plugin', './store.mjs', '--kv', 'int8-agian']);
     expect(kv.code).toBe(2);
-    expect(kv.stderr).toMatch(/No kv-cache adapter matches "int8-agian": registered: .*int8-again \(/);
+    expect(kv.stderr).toMatch(/^weft: --kv: unknown store "int8-agian"; did you mean int8-again\? \(fp32, .*int8-again\)\n$/);
   });
 
   it('loads the attention graph for a default router of a plugin that reads attentions', async () => {
@@ -484,6 +505,16 @@ describe.skipIf(!built)('--plugin in dist/bin.js', () => {
     expect(result.code).toBe(2);
     expect(result.stderr).toBe(
       `weft: --plugin ./needs-dependency.mjs: cannot import ${at('needs-dependency.mjs')}: Cannot find package 'weft-no-such-dependency' imported from ${at('needs-dependency.mjs')}\n`,
+    );
+  });
+
+  it('says how to install a @weft package that a plugin outside any project imports', async () => {
+    const result = await run(['generate', '--model', storyModel, '--prompt', PROMPT, '--plugin', './needs-core/plugin.mjs'], dir);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe(
+      `weft: --plugin ./needs-core/plugin.mjs: cannot import ${at('needs-core/plugin.mjs')}: Cannot find package '@weft/core' imported from ${at('needs-core/plugin.mjs')}; ` +
+        `a plugin's own imports resolve from its file's folder (${at('needs-core')}), not from weft's, so install @weft/core there ` +
+        `(npm i @weft/core in that folder or its project) or move the plugin into a project that has it\n`,
     );
   });
 

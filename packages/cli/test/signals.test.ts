@@ -1,5 +1,8 @@
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { serveFolder } from '../../core/test/serve-folder.js';
@@ -54,6 +57,39 @@ async function serveHeldGraph(onHeld: () => void) {
   return { ...server, held };
 }
 
+/**
+ * A backend plugin that ends its load as the web backend does, with a stretch of synchronous work
+ * (the node backend under another name): `globalThis.__weftSignalDuringLoad`, when set, runs
+ * just before the load returns, or with the environment variable WEFT_TEST_SIGNAL set the plugin
+ * sends the process that signal and keeps the event loop busy for a moment.
+ */
+const LATE_SIGNAL_PLUGIN = `function during() {
+  if (globalThis.__weftSignalDuringLoad) return globalThis.__weftSignalDuringLoad();
+  if (!process.env.WEFT_TEST_SIGNAL) return;
+  process.kill(process.pid, process.env.WEFT_TEST_SIGNAL);
+  for (const end = Date.now() + 30; Date.now() < end; );
+}
+export default {
+  name: 'weft-plugin-late-signal', version: '1.0.0', apiVersion: '^0.1.0',
+  setup(ctx) {
+    ctx.register('backend', {
+      name: 'late-signal',
+      create: () => {
+        const node = ctx.registry.resolve('backend', { name: 'node' }).create();
+        return {
+          specificationVersion: 'v1', name: 'late-signal', probe: () => node.probe(),
+          createSession: async (source, options) => {
+            const session = await node.createSession(source, options);
+            during();
+            return session;
+          },
+        };
+      },
+    });
+  },
+};
+`;
+
 let closeServer: (() => void) | undefined;
 afterEach(() => {
   closeServer?.();
@@ -99,6 +135,30 @@ describe.skipIf(!built)('signals on the real process', () => {
       expect(result.stderr).toBe('');
       expect(done.ids.length).toBeLessThan(1000);
       return;
+    }
+  });
+
+  it.each([
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const)('%s during a synchronous load ends the command with exit %i before anything is generated', async (signal, code) => {
+    const dir = await mkdtemp(join(tmpdir(), 'weft-cli-late-signal-'));
+    try {
+      await writeFile(join(dir, 'late-signal.mjs'), LATE_SIGNAL_PLUGIN);
+      const child = spawn(process.execPath, [bin, 'generate', '--model', storyModel, '--threads', '1', '--prompt', 'Once upon a time', '--max-tokens', '50', '--backend', 'late-signal', '--plugin', './late-signal.mjs'], {
+        cwd: dir,
+        env: { ...process.env, WEFT_TEST_SIGNAL: signal },
+        timeout: 20_000,
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const exit = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      // Before: the signal was seen once generation had begun, and a stats line followed.
+      expect({ exit, stdout, stderr }).toEqual({ exit: code, stdout: '', stderr: 'weft: interrupted\n' });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 
@@ -192,6 +252,40 @@ describe('stopping a command while it waits (in-process)', () => {
     expect(result.stderr).toBe('weft: interrupted\n');
     // The runtime was disposed, which aborted the download.
     await vi.waitFor(() => expect(server.held.every((r) => r.closed)).toBe(true));
+  });
+
+  it('a signal that arrives during a synchronous load ends the command before anything is generated', async () => {
+    // A backend that ends its load as the web backend does, with a stretch of synchronous work: a
+    // signal (here SIGUSR2, which aborts the run as bin.ts's SIGINT handler does) sent during it
+    // waits in the event loop and is only handled after the load has returned.
+    const dir = await mkdtemp(join(tmpdir(), 'weft-cli-late-signal-'));
+    await writeFile(join(dir, 'late-signal.mjs'), LATE_SIGNAL_PLUGIN);
+    const hook = globalThis as { __weftSignalDuringLoad?: () => void };
+    hook.__weftSignalDuringLoad = () => {
+      process.kill(process.pid, 'SIGUSR2');
+      for (const end = Date.now() + 30; Date.now() < end; );
+    };
+    try {
+      const args = ['generate', '--model', storyModel, '--threads', '1', '--prompt', 'Once upon a time', '--max-tokens', '50', '--backend', 'late-signal', '--plugin', './late-signal.mjs'];
+      for (const json of [true, false]) {
+        const controller = new AbortController();
+        const abort = (): void => controller.abort();
+        process.on('SIGUSR2', abort);
+        try {
+          const result = await cli(json ? [...args, '--json'] : args, { signal: controller.signal, cwd: dir });
+          // Before: the signal was seen only once generation had begun: a done line (finishReason
+          // abort) or a stats line after what had been generated, instead of this one line.
+          expect(result.stderr).toBe('weft: interrupted\n');
+          expect(result.code).toBe(130);
+          expect(result.stdout).toBe('');
+        } finally {
+          process.off('SIGUSR2', abort);
+        }
+      }
+    } finally {
+      delete hook.__weftSignalDuringLoad;
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

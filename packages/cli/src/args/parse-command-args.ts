@@ -28,7 +28,7 @@ export function parseCommandArgs(command: string, args: readonly string[], optio
   try {
     parsed = parseArgs({ args: [...args], options: specs, strict: true, allowPositionals: false, tokens: true });
   } catch (error) {
-    throw new UsageError(`${describeParseError(error, Object.keys(specs))} (see weft ${command} --help)`);
+    throw new UsageError(`${describeParseError(error, Object.keys(specs))}${positionalHint(command, args, error)} (see weft ${command} --help)`);
   }
   const seen = new Set<string>();
   for (const token of parsed.tokens ?? []) {
@@ -51,6 +51,16 @@ export function parseCommandArgs(command: string, args: readonly string[], optio
     },
     flag: (name) => values[name] === true,
   };
+}
+
+/**
+ * Where a stray word belongs in `generate`, which takes its prompt in a flag: `weft generate "Once
+ * upon a time"` is told to put it after `--prompt`, and `--prompt Once upon a time` to quote it.
+ */
+function positionalHint(command: string, args: readonly string[], error: unknown): string {
+  if (command !== 'generate' || (error as { code?: unknown }).code !== 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') return '';
+  const prompted = args.some((a) => a === '--prompt' || a.startsWith('--prompt='));
+  return prompted ? ' (quote a prompt of several words: --prompt "Once upon a time")' : ' (a prompt goes after --prompt)';
 }
 
 /**

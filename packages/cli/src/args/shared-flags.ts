@@ -5,6 +5,7 @@ import { UsageError } from '../errors.js';
 import { BACKENDS, type BackendChoice } from '../open-model.js';
 import { expandHome } from './home-path.js';
 import { parsePluginSpec, type PluginSpec } from '../plugins/plugin-spec.js';
+import { unknownName } from './suggest.js';
 
 /** `--model DIR`, `--threads N`, `--backend NAME` and `--plugin SPEC`, which every model command takes. */
 export const MODEL_OPTIONS = {
@@ -33,7 +34,7 @@ export function modelFlags(flags: ParsedFlags): ModelFlags {
   const backend = flags.string('backend');
   const plugins = flags.strings('plugin').map(parsePluginSpec);
   if (backend !== undefined && (backend.trim() === '' || (plugins.length === 0 && !(BACKENDS as readonly string[]).includes(backend)))) {
-    throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')} (got "${backend}")`);
+    throw new UsageError(unknownName('--backend', 'backend', backend, BACKENDS));
   }
   const model = flags.string('model');
   return {

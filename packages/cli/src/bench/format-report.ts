@@ -21,12 +21,25 @@ export function formatBenchTable(r: BenchReport): string {
     '',
     ...table,
     '',
-    `weft adds ${fixed(r.added.ttftMs * 1000, 0)} µs to the first token and ${fixed(r.added.msPerToken * 1000, 1)} µs per token (medians of paired differences)`,
+    ...added(r),
     `weft setup before the first forward pass: ${fixed(r.weftSetupMs, 3)} ms (median)`,
     `inside onnxruntime's run alone (medians): prefill weft ${fixed(r.insideRun.weft.prefillMs, 3)} / bare ${fixed(r.insideRun.bare.prefillMs, 3)} ms, ` +
       `decode step weft ${fixed(r.insideRun.weft.stepMs, 3)} / bare ${fixed(r.insideRun.bare.stepMs, 3)} ms`,
     `token ids: ${r.idsMatch ? 'identical in every run of both loops' : 'DIFFER between the loops (see warning)'}`,
   ].join('\n');
+}
+
+/**
+ * The paired differences: what Weft adds when both sides run on onnxruntime-node; otherwise only
+ * the difference, with why it is not Weft's cost (the two sides run on different runtimes).
+ */
+function added(r: BenchReport): string[] {
+  const amounts = `${fixed(r.added.ttftMs * 1000, 0)} µs to the first token and ${fixed(r.added.msPerToken * 1000, 1)} µs per token (medians of paired differences)`;
+  if (r.sameRuntime) return [`weft adds ${amounts}`];
+  return [
+    `weft - bare: ${amounts}`,
+    `  not what weft adds: the two sides run on different runtimes (weft on the ${r.backend} backend, the bare loop on onnxruntime-node); --backend node measures weft's own cost`,
+  ];
 }
 
 /** The report as one JSON-ready object (timings rounded to microseconds). */
@@ -46,6 +59,7 @@ export function benchJson(r: BenchReport): object {
     runs: r.runs,
     warmup: r.warmup,
     sharedSession: r.sharedSession,
+    sameRuntime: r.sameRuntime,
     weft: { ...timing(r.weft), runs: r.weft.runs.map(timing) },
     bare: { ...timing(r.bare), runs: r.bare.runs.map(timing) },
     ratio: { msPerToken: round(r.ratio.msPerToken, 4), ttftMs: round(r.ratio.ttftMs, 4), tokensPerSecond: round(r.ratio.tokensPerSecond, 4) },

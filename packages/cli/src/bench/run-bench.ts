@@ -57,6 +57,13 @@ export interface BenchReport {
    * with the other session's weights in the CPU caches: its prefill is slower (see docs/benchmarks.md).
    */
   readonly sharedSession: boolean;
+  /**
+   * Whether both loops ran on onnxruntime-node (the SDK side's session is onnxruntime-node's, as on
+   * the `node` backend). Otherwise, `--backend web` say, the two sides run on different runtimes:
+   * {@link added} and {@link ratio} then compare the runtimes as much as the loops, and are not
+   * what Weft adds.
+   */
+  readonly sameRuntime: boolean;
   readonly weft: EngineSummary;
   readonly bare: EngineSummary;
   /** Weft / bare for each median (above 1 = Weft is slower, for tokens/s below 1). */
@@ -64,7 +71,8 @@ export interface BenchReport {
   /**
    * What Weft adds in absolute time: the median over timed pairs of Weft's run minus the bare
    * loop's run of the same pair, for the first token and for ms/token. Pairing cancels drift
-   * that both loops of a pair share (a busy machine, a warming CPU).
+   * that both loops of a pair share (a busy machine, a warming CPU). Only with
+   * {@link sameRuntime}; otherwise the difference is mostly the two runtimes'.
    */
   readonly added: { readonly ttftMs: number; readonly msPerToken: number };
   /** Median over Weft's timed runs of step 0's `setupMs`: the run's start to its first forward pass. */
@@ -164,6 +172,8 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       runs: timedPairs,
       warmup: options.warmup,
       sharedSession: shared !== undefined,
+      // The bare loop always runs on onnxruntime-node; the SDK side does when its session is a NodeSession.
+      sameRuntime: shared !== undefined,
       weft,
       bare: bareSummary,
       ratio: {

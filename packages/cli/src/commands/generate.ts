@@ -83,7 +83,9 @@ export async function generateCommand(args: readonly string[], io: CliIo): Promi
         kvBytes: done.kvBytes,
       });
     } else {
-      io.stdout.write('\n');
+      // On a terminal, end the text's line so the shell's prompt does not land after it; a pipe
+      // or file gets the text byte for byte, with nothing added.
+      if (io.stdout.isTTY === true) io.stdout.write('\n');
       io.stderr.write(`${statsLine(done, wallMs)}\n`);
     }
     return done.finishReason === 'abort' ? EXIT.interrupted : EXIT.ok;

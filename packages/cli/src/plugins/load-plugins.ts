@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { dirname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describeCause, WEFT_PLUGIN, type WeftPlugin } from '@weft/core';
 import { InterruptedError, UsageError } from '../errors.js';
@@ -97,8 +98,25 @@ function importFailure(error: unknown, file: string): string {
   const stack = String(read(() => (error as Error).stack) ?? '');
   // A parse error's stack has only Node's own frames; a SyntaxError the module's code threw (JSON.parse) has the module's.
   if (name === 'SyntaxError' && !/^\s+at .*(?:file:\/\/|[(\s](?:\/|[A-Za-z]:\\))/m.test(stack)) return `syntax error in ${syntaxErrorAt(file) ?? `${file} or a module it imports`}: ${message}`;
-  if (typeof code === 'string' && code.startsWith('ERR_')) return `cannot import ${file}: ${message}`;
+  if (typeof code === 'string' && code.startsWith('ERR_')) return `cannot import ${file}: ${message}${code === 'ERR_MODULE_NOT_FOUND' ? missingWeftPackage(message, file) : ''}`;
   return `importing ${file} failed: ${typeof name === 'string' && name !== '' && name !== 'Error' ? `${name}: ` : ''}${message}`;
+}
+
+/**
+ * The way out when a plugin imports a `@weft/*` package that is not installed where the plugin's
+ * file is: its imports resolve from its own folder (up through the node_modules above it), never
+ * from `weft`'s, so a file outside any project cannot see the runtime `weft` bundles. Empty for
+ * any other missing module.
+ */
+function missingWeftPackage(message: string, file: string): string {
+  const found = /Cannot find package '(@weft\/[^'/]+)[^']*' imported from (.+)$/.exec(message);
+  if (found === null) return '';
+  const from = /^file:/.test(found[2]!) ? read(() => fileURLToPath(found[2]!)) : found[2];
+  const folder = dirname(typeof from === 'string' && from !== '' ? from : file);
+  return (
+    `; a plugin's own imports resolve from its file's folder (${folder}), not from weft's, so install ` +
+    `${found[1]} there (npm i ${found[1]} in that folder or its project) or move the plugin into a project that has it`
+  );
 }
 
 /** `path:line` of the syntax error in `file` as `node --check` reports it; undefined when it finds none there. */
