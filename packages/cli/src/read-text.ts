@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
 import { InterruptedError, UsageError } from './errors.js';
 
 /**
@@ -53,12 +54,32 @@ export async function readUtf8Text(path: string, flag: string, options: ReadOpti
     if (stdin.isTTY === true) {
       options.notice?.(`reading ${flag} - from the terminal; end it with ${process.platform === 'win32' ? 'Ctrl-Z and Enter' : 'Ctrl-D'} (Ctrl-C cancels)`);
     }
-    return decodeUtf8Strictly(await readAll(stdin, signal), `${flag} - (standard input)`);
+    const bytes = await readAll(stdin, signal, () => tooLarge(flag, '-', `more than ${MAX_TEXT_BYTES} bytes`));
+    return decodeUtf8Strictly(bytes, `${flag} - (standard input)`);
   }
-  const bytes = await readFile(path).catch((error: NodeJS.ErrnoException) => {
+  const fail = (error: NodeJS.ErrnoException): never => {
     throw new UsageError(`cannot read ${flag} ${path}: ${readFailure(error)}`);
+  };
+  const info = await stat(path).catch(fail);
+  if (info.isFile()) {
+    if (info.size > MAX_TEXT_BYTES) throw tooLarge(flag, path, `${info.size} bytes`);
+    return decodeUtf8Strictly(await readFile(path).catch(fail), `${flag} ${path}`);
+  }
+  // A pipe (`<(command)`, a named pipe) is read as it comes, up to the same size; a device such
+  // as /dev/zero could give bytes for ever, and a directory or socket holds no text.
+  if (!info.isFIFO()) throw new UsageError(`cannot read ${flag} ${path}: ${info.isDirectory() ? 'it is a directory, not a file' : 'it is not a regular file or a pipe'}`);
+  const bytes = await readAll(createReadStream(path), signal, () => tooLarge(flag, path, `more than ${MAX_TEXT_BYTES} bytes`)).catch((error: unknown) => {
+    if (error instanceof UsageError || error instanceof InterruptedError) throw error;
+    return fail(error as NodeJS.ErrnoException);
   });
   return decodeUtf8Strictly(bytes, `${flag} ${path}`);
+}
+
+/** The most a text flag reads (256 MiB): far past any context, and what a mistaken path would make the command hold. */
+export const MAX_TEXT_BYTES = 256 * 1024 * 1024;
+
+function tooLarge(flag: string, path: string, size: string): UsageError {
+  return new UsageError(`${flag} ${path} holds ${size}, more than the ${MAX_TEXT_BYTES / 1024 / 1024} MiB a text flag reads; pass a smaller file`);
 }
 
 /** Why a file could not be read, in words for the common cases. */
@@ -77,11 +98,12 @@ function readFailure(error: NodeJS.ErrnoException): string {
 }
 
 /**
- * Every chunk of `stream`. An aborted `signal` rejects at once with {@link InterruptedError},
+ * Every chunk of `stream`, refused with `overLimit()` past {@link MAX_TEXT_BYTES}. An aborted `signal` rejects at once with {@link InterruptedError},
  * without waiting for the next chunk (a terminal may never send one), and ends the iteration.
  */
-async function readAll(stream: StdinSource, signal: AbortSignal | undefined): Promise<Uint8Array> {
+async function readAll(stream: StdinSource, signal: AbortSignal | undefined, overLimit: () => Error): Promise<Uint8Array> {
   const chunks: Buffer[] = [];
+  let size = 0;
   const iterator: AsyncIterator<Uint8Array | string> | Iterator<Uint8Array | string> =
     Symbol.asyncIterator in stream ? stream[Symbol.asyncIterator]() : stream[Symbol.iterator]();
   let stop = (): void => {};
@@ -97,7 +119,10 @@ async function readAll(stream: StdinSource, signal: AbortSignal | undefined): Pr
       const next = await Promise.race([iterator.next(), stopped]);
       if (next.done) break;
       const chunk = next.value;
-      chunks.push(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+      const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+      size += bytes.byteLength;
+      if (size > MAX_TEXT_BYTES) throw overLimit();
+      chunks.push(bytes);
     }
     finished = true;
   } finally {

@@ -169,3 +169,44 @@ describe('the command-line length guard', () => {
     expect(ARGV_BYTE_LIMIT).toBeLessThanOrEqual(20_000);
   });
 });
+
+describe('text flags read files and pipes, not devices, and only so much', () => {
+  it('refuses a device such as /dev/zero at once instead of reading it for ever', async () => {
+    for (const argv of [
+      ['eval', '--model', storyModel, '--text-file', '/dev/zero'],
+      ['generate', '--model', storyModel, '--prompt-file', '/dev/zero'],
+      ['generate', '--model', storyModel, '--messages-file', '/dev/zero'],
+    ]) {
+      const { code, stderr } = await cli(argv);
+      expect(code, argv.join(' ')).toBe(2);
+      expect(stderr).toMatch(/^weft: cannot read --(text|prompt|messages)-file \/dev\/zero: it is not a regular file or a pipe\n$/);
+    }
+  });
+
+  it('reads a named pipe as it comes', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'weft-cli-fifo-'));
+    try {
+      const fifo = join(dir, 'prompt.fifo');
+      const { execFileSync, spawn } = await import('node:child_process');
+      execFileSync('mkfifo', [fifo]);
+      // A writer on the other end, as `<(printf …)` gives one.
+      const writer = spawn('sh', ['-c', `printf 'Once upon a time' > '${fifo}'`]);
+      const { code, json } = await generateJson(storyModel, '--prompt-file', fifo, '--max-tokens', '2');
+      writer.kill();
+      expect(code).toBe(0);
+      expect(json().at(-1)).toMatchObject({ type: 'done', completionTokens: 2 });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses standard input past the limit', async () => {
+    const { MAX_TEXT_BYTES } = await import('../src/read-text.js');
+    const chunk = new Uint8Array(64 * 1024 * 1024).fill(0x61);
+    const { readUtf8Text } = await import('../src/read-text.js');
+    const endless = { async *[Symbol.asyncIterator]() { for (;;) yield chunk; } };
+    await expect(readUtf8Text('-', '--text-file', { stdin: endless })).rejects.toThrow(
+      new UsageError(`--text-file - holds more than ${MAX_TEXT_BYTES} bytes, more than the 256 MiB a text flag reads; pass a smaller file`),
+    );
+  });
+});

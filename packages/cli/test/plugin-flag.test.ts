@@ -528,3 +528,11 @@ describe.skipIf(!built)('--plugin in dist/bin.js', () => {
     expect(last(result.stdout).kvBytes).toBe(last(int4.stdout).kvBytes);
   });
 });
+
+describe('--plugin names a regular file', () => {
+  it('refuses a device such as /dev/zero instead of importing it', async () => {
+    const { code, stderr } = await cli(['generate', '--plugin', '/dev/zero', '--prompt', 'x']);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/^weft: --plugin \/dev\/zero: \/dev\/zero is not a regular file\n$/);
+  });
+});

@@ -81,6 +81,7 @@ function fileEntry(path: string, given: string, fail: (reason: string) => UsageE
         : '';
     throw fail(`no such file ${path}${hint}`);
   }
+  if (!stats.isFile()) throw fail(`${path} is not a regular file`);
   return path;
 }
 
