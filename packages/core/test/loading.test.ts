@@ -93,6 +93,18 @@ describe('loading bad model folders', () => {
       }),
       /The tokenizer has ids up to 2000, but the model's vocabulary \(vocab_size in config\.json\) has 1024/,
     ],
+    [
+      // A vocab_size as large as the far id does not let the load walk 2^31 ids (over a minute).
+      'a tokenizer with one id far past the others',
+      () => variant('far-id', async (d) => {
+        await editConfig(d, (c) => (c['vocab_size'] = 2 ** 31 - 1));
+        const path = join(d, 'tokenizer.json');
+        const json = JSON.parse(await readFile(path, 'utf8')) as { added_tokens: Record<string, unknown>[] };
+        json.added_tokens.push({ id: 2 ** 31 - 2, content: '<|far|>', single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+        await writeFile(path, JSON.stringify(json));
+      }),
+      /tokenizer\.json gives added_tokens\[\d+\] \("<\|far\|>"\) the id 2147483646 but defines only \d+ tokens: ids that far past the others mean a corrupt or hostile file/,
+    ],
     ['a graph path that is a folder', () => variant('graph-dir', async (d) => {
       await rm(join(d, 'onnx/model.onnx'));
       await mkdir(join(d, 'onnx/model.onnx'));

@@ -38,17 +38,30 @@ export function largestTokenizerId(json: unknown, path: string): TokenizerId | u
     }
   }
   const added = json['added_tokens'];
+  let defined = Array.isArray(vocab) ? vocab.length : isObject(vocab) ? Object.keys(vocab).length : 0;
   if (Array.isArray(added)) {
     added.forEach((token: unknown, i) => {
       // Entries of the wrong shape are the tokenizer's to report (it names the field).
       const id = isObject(token) ? token['id'] : undefined;
       if (typeof id !== 'number' || !Number.isInteger(id)) return;
+      defined++;
       const content = isObject(token) && typeof token['content'] === 'string' ? ` (${quoteValue(token['content'], 40)})` : '';
       consider(id, () => `added_tokens[${i}]${content}`);
     });
   }
+  // Building the tokenizer walks every id up to the largest, so a vocab_size as large as that id
+  // would not stop a lone far id from blocking the load for minutes. Real vocabularies are dense.
+  if (largest !== undefined && largest.id - defined >= MAX_ID_GAP) {
+    throw new ModelLoadError(
+      `${path} gives ${largest.where} the id ${largest.id} but defines only ${defined} tokens: ids that far past the others mean a corrupt or hostile file (building it would walk all ${largest.id} ids); use the tokenizer.json that came with the model.`,
+      { path },
+    );
+  }
   return largest;
 }
+
+/** How far the largest id may lie past the number of tokens a tokenizer.json defines (2^20). */
+const MAX_ID_GAP = 2 ** 20;
 
 /** The error for a tokenizer whose ids go past the model's vocabulary (config.json's `vocab_size`). */
 export function tokenizerPastVocabulary(largest: TokenizerId, vocabSize: number, path: string): ModelLoadError {
