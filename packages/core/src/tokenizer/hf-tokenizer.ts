@@ -138,6 +138,7 @@ export class HfTokenizer implements Tokenizer {
    * ids could not be fed to the model.
    */
   encode(text: string, options: { readonly addSpecialTokens?: boolean } = {}): number[] {
+    if (typeof text !== 'string') throw new InvalidOptionsError(`encode takes a string, not ${quoteValue(text, 40)}.`, { option: 'text' });
     const ids: readonly unknown[] = this.core.encode(text, { add_special_tokens: options.addSpecialTokens ?? true }).ids;
     for (let i = 0; i < ids.length; i++) if (!Number.isInteger(ids[i])) throw this.noIdError(text, ids, i);
     return ids as number[];
@@ -151,8 +152,12 @@ export class HfTokenizer implements Tokenizer {
     return new ModelLoadError(`${this.file} cannot encode ${quoteValue(text, 40)}: ${why} (id ${at + 1} of ${ids.length} is ${quoteValue(ids[at])}).`, { path: this.file });
   }
 
+  /**
+   * The text of `ids` (an array, or an integer typed array such as `Int32Array`). Ids without a
+   * token are dropped, as Hugging Face's decoder does; anything else is an `InvalidOptionsError`.
+   */
   decode(ids: readonly number[], options: { readonly skipSpecialTokens?: boolean } = {}): string {
-    return this.decodeKnown(ids, options.skipSpecialTokens ?? true);
+    return this.decodeKnown(Array.isArray(ids) ? ids : idArray(ids), options.skipSpecialTokens ?? true);
   }
 
   /**
@@ -195,6 +200,13 @@ export class HfTokenizer implements Tokenizer {
   tokenToId(token: string): number | undefined {
     return this.core.token_to_id(token);
   }
+}
+
+/** `ids` given to `decode` as something other than an array: an integer typed array's values, else an `InvalidOptionsError`. */
+function idArray(ids: unknown): number[] {
+  const integers = ids instanceof Int8Array || ids instanceof Uint8Array || ids instanceof Int16Array || ids instanceof Uint16Array || ids instanceof Int32Array || ids instanceof Uint32Array;
+  if (integers) return Array.from(ids);
+  throw new InvalidOptionsError(`decode takes an array of token ids, not ${quoteValue(ids, 40)}.`, { option: 'ids' });
 }
 
 /** The probe word's encodings under `core`'s post-processor as it is now; undefined when encoding throws. */
