@@ -78,7 +78,8 @@ export class SessionPool {
    * One generation step's run: like {@link run}, but with a single backend and no run timeout there
    * is nothing to count or bound, so it returns the session's own promise, one microtask turn
    * sooner than `run` on every step. Its rejection may then be the backend's own error: pass any
-   * rejection through {@link failure}.
+   * rejection through {@link failure}; and its value may be what the session resolved with, not
+   * checked: pass it through {@link outputsOf}.
    */
   runStep(active: ActiveSession, feeds: Readonly<Record<string, BackendTensor>>): Promise<Record<string, BackendTensor>> {
     if (this.candidates.length !== 1 || this.options.runTimeoutMs !== undefined || this.released) return this.run(active, feeds);
@@ -87,6 +88,16 @@ export class SessionPool {
     } catch (cause) {
       return Promise.reject(cause);
     }
+  }
+
+  /**
+   * `outputs`, the value of a {@link runStep}, when it is an object; else (a session whose `run`
+   * resolved with null, undefined or another non-object) throws the `BackendError` {@link run}
+   * rejects with for it. One test, so it costs nothing per step.
+   */
+  outputsOf(active: ActiveSession, outputs: Record<string, BackendTensor>): Record<string, BackendTensor> {
+    if (typeof outputs !== 'object' || outputs === null) throw noOutputsError(active.backend, outputs);
+    return outputs;
   }
 
   /**
@@ -121,6 +132,14 @@ export class SessionPool {
     // sees the outputs, and the first token waits on it.
     return work.then(
       (outputs) => {
+        // A run that resolved with no outputs object failed like one that threw (one test per run).
+        if (typeof outputs !== 'object' || outputs === null) {
+          if (this.released) throw this.disposedError();
+          candidate?.breaker.failure();
+          const error = noOutputsError(active.backend, outputs);
+          if (candidate) candidate.lastFailure = NO_OUTPUTS;
+          throw error;
+        }
         candidate?.breaker.success(startedAt);
         return outputs;
       },
@@ -274,6 +293,12 @@ export class SessionPool {
 }
 
 const DEFAULT_SESSION_TIMEOUT_MS = 5 * 60_000;
+const NO_OUTPUTS = 'run() returned no outputs';
+
+/** The error for a session whose `run` resolved with `got`, which is no outputs object. */
+function noOutputsError(backend: string, got: unknown): BackendError {
+  return new BackendError(`The ${backend} backend failed: its session's run() returned no outputs (${got === null ? 'null' : typeof got}), where it must return an object of output tensors.`, { backend });
+}
 const DISPOSED_MID_RUN = 'The model was disposed while it was running; load it again to use it.';
 
 function withTimeout<T extends Record<string, BackendTensor>>(work: Promise<T>, ms: number, backend: string): Promise<T> {

@@ -252,7 +252,7 @@ async function runGeneration(
           if (setupMs < 0) setupMs = forwardStart - started;
         }
         try {
-          outputs = await sessions.runStep(active, feeds);
+          outputs = sessions.outputsOf(active, await sessions.runStep(active, feeds));
         } catch (thrown) {
           release();
           const error = sessions.failure(active, thrown);

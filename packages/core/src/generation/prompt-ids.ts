@@ -3,6 +3,7 @@ import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import type { GenerationRequest } from '../spec/request.js';
 import { quoteValue } from '../util/describe-cause.js';
 import { isArray, peekList, readGuarded, readItem, readLength, readList, readRequest, type Peeked } from './read-request.js';
+import { BATCH_BOUND, MESSAGES_BOUND } from './request-limits.js';
 import { leadingSpecialIds } from '../tokenizer/leading-special-ids.js';
 import type { ChatMessage, Tokenizer } from '../spec/tokenizer.js';
 
@@ -64,7 +65,7 @@ function idRows(ids: unknown, vocabSize: number, contextLength: number): number[
   // A list of lists (or of typed arrays) is a batch; the first item tells. Its length and first
   // item are read once, here, and not again.
   const { first } = peeked;
-  if (isTypedIds(first) || isArray(first, 'inputIds')) return readList(ids, 'inputIds', (row) => idRow(row, vocabSize, contextLength), peeked)!;
+  if (isTypedIds(first) || isArray(first, 'inputIds')) return readList(ids, 'inputIds', BATCH_BOUND, (row) => idRow(row, vocabSize, contextLength), peeked)!;
   return [idRow(ids, vocabSize, contextLength, peeked)];
 }
 
@@ -99,7 +100,7 @@ function badIds(vocabSize: number): InvalidOptionsError {
 function promptRows(prompt: unknown, tokenizer: Tokenizer, contextLength: number): number[][] {
   const badPrompt = (): InvalidOptionsError => new InvalidOptionsError('prompt must be a string or an array of strings.', { option: 'prompt' });
   // Every item read once and checked before any is encoded; a hole is not a string.
-  const prompts = typeof prompt === 'string' ? [prompt] : readList(prompt, 'prompt', (p) => {
+  const prompts = typeof prompt === 'string' ? [prompt] : readList(prompt, 'prompt', BATCH_BOUND, (p) => {
     if (typeof p !== 'string') throw badPrompt();
     return p;
   });
@@ -159,7 +160,7 @@ function chatRows(list: unknown, tokenizer: Tokenizer, contextLength: number): n
   if (peeked === undefined) throw badMessages();
   // A list of lists is a batch of conversations; the first item tells. Every conversation is read
   // and checked before any is rendered.
-  const conversations = isArray(peeked.first, 'messages') ? readList(list, 'messages', (conversation) => readConversation(conversation), peeked)! : [readConversation(list, peeked)];
+  const conversations = isArray(peeked.first, 'messages') ? readList(list, 'messages', BATCH_BOUND, (conversation) => readConversation(conversation), peeked)! : [readConversation(list, peeked)];
   return conversations.map((messages) => {
     const text = tokenizer.applyChatTemplate(messages, { addGenerationPrompt: true });
     refuseCertainOverflow(text, tokenizer, contextLength);
@@ -172,7 +173,7 @@ const badMessages = (): InvalidOptionsError =>
 
 /** One conversation: a non-empty list of messages, each read once. */
 function readConversation(value: unknown, peeked?: Peeked): ChatMessage[] {
-  const messages = readList(value, 'messages', readMessage, peeked);
+  const messages = readList(value, 'messages', MESSAGES_BOUND, readMessage, peeked);
   if (messages === undefined) throw badMessages();
   if (messages.length === 0) throw new InvalidOptionsError('messages must hold at least one { role, content } message.', { option: 'messages' });
   return messages;

@@ -1,6 +1,6 @@
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import { WeftError } from '../errors/weft-error.js';
-import { describeCause } from '../util/describe-cause.js';
+import { describeCause, quoteValue } from '../util/describe-cause.js';
 import { checkKeyNames } from '../util/known-keys.js';
 
 /**
@@ -41,15 +41,27 @@ export function readRequest<T extends object>(request: unknown, keys: readonly (
  * The items of a request's list, each read once and passed through `item` (which checks it and
  * may throw), or undefined when `value` is not an array. Reading stops at the first item `item`
  * refuses, so a huge sparse array fails at its first hole instead of being copied. A length or an
- * item whose read throws (a getter, a proxy trap) is an `InvalidOptionsError` naming `option`.
+ * item whose read throws (a getter, a proxy trap) is an `InvalidOptionsError` naming `option`, and
+ * so is a length over `bound.max`, refused before any item is read.
  */
-export function readList<T>(value: unknown, option: string, item: (value: unknown, index: number) => T, peeked?: Peeked): T[] | undefined {
+export function readList<T>(value: unknown, option: string, bound: ListBound, item: (value: unknown, index: number) => T, peeked?: Peeked): T[] | undefined {
   if (peeked === undefined && !isArray(value, option)) return undefined;
   const list = value as readonly unknown[];
   const length = peeked?.length ?? readLength(list, option);
+  // Before any item is read: a list (or a proxy) claiming 2**32 - 1 items would otherwise be copied
+  // item by item until the process ran out of memory.
+  if (length > bound.max) {
+    throw new InvalidOptionsError(`${option} holds ${length} ${bound.items}; at most ${bound.max} are allowed in one request.`, { option });
+  }
   const items: T[] = [];
   for (let i = 0; i < length; i++) items.push(item(i === 0 && peeked !== undefined ? peeked.first : readItem(list, i, option), i));
   return items;
+}
+
+/** The most items a request's list may hold, and what they are called in the error (`stop strings`). */
+export interface ListBound {
+  readonly max: number;
+  readonly items: string;
 }
 
 /** A list's length and first item, read once (see {@link peekList}). */
@@ -71,13 +83,21 @@ export function peekList(value: unknown, option: string): Peeked | undefined {
   return { length, first: length > 0 ? readItem(list, 0, option) : undefined };
 }
 
-/** `value.length` read once (a getter or proxy trap that throws is an `InvalidOptionsError` naming `option`). */
+/**
+ * `value.length` read once (a getter or proxy trap that throws is an `InvalidOptionsError` naming
+ * `option`, and so is a length that is not a whole number >= 0, which only a proxy can give).
+ */
 export function readLength(value: ArrayLike<unknown>, option: string): number {
+  let length: unknown;
   try {
-    return value.length;
+    length = value.length;
   } catch (cause) {
     throw unreadable(`${option}.length`, option, cause);
   }
+  if (!(typeof length === 'number' && Number.isSafeInteger(length) && length >= 0)) {
+    throw new InvalidOptionsError(`${option}.length must be a whole number >= 0 (got ${quoteValue(length)}).`, { option });
+  }
+  return length;
 }
 
 /** `value[index]` read once (a getter or proxy trap that throws is an `InvalidOptionsError` naming `option`). */

@@ -2,9 +2,34 @@ import { ContextOverflowError } from '../errors/context-overflow-error.js';
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import { describeCause, quoteValue } from '../util/describe-cause.js';
 import type { GenerationRequest } from '../spec/request.js';
-import { readGuarded, readList } from './read-request.js';
+import { readGuarded, readList, type ListBound } from './read-request.js';
 
 const NO_STOP: readonly string[] = Object.freeze([]);
+
+/**
+ * Most rows in one request: prompts, `inputIds` rows or conversations. Each row has its own
+ * sampling, stop matching and cache rows, and the graph runs all of them at every step.
+ */
+export const MAX_BATCH_ROWS = 4096;
+/** Most messages in one conversation. */
+export const MAX_MESSAGES = 65_536;
+/** Most stop strings in one request. */
+export const MAX_STOPS = 4096;
+/** Most characters in one stop string (each is encoded once per request, to find the special tokens it holds). */
+export const MAX_STOP_LENGTH = 65_536;
+/**
+ * Most characters in all of a request's stop strings: encoding them is synchronous, and each
+ * row's matcher looks at every stop after each token.
+ */
+export const MAX_STOP_CHARACTERS = 262_144;
+/** Most components in one of a request's lists (`processors`, `analyzers`). */
+export const MAX_COMPONENTS = 1024;
+
+/** The bounds `readList` applies to each list (see `ListBound`). */
+export const BATCH_BOUND: ListBound = { max: MAX_BATCH_ROWS, items: 'rows (prompts, id lists or conversations)' };
+export const MESSAGES_BOUND: ListBound = { max: MAX_MESSAGES, items: 'messages' };
+export const COMPONENTS_BOUND: ListBound = { max: MAX_COMPONENTS, items: 'components' };
+const STOPS_BOUND: ListBound = { max: MAX_STOPS, items: 'stop strings' };
 
 const badStop = (): InvalidOptionsError => new InvalidOptionsError('stop must be a list of non-empty strings.', { option: 'stop' });
 
@@ -49,11 +74,20 @@ export function requestLimits(
     throw new InvalidOptionsError(`maxTokens must be an integer >= 1 (got ${quoteValue(request.maxTokens)}).`, { option: 'maxTokens' });
   }
   // Each entry read once (a copy: the matcher uses exactly what was checked); a hole is no string.
+  // Lengths are checked before anything scans a stop.
+  let characters = 0;
   const stop =
     request.stop === undefined
       ? NO_STOP
-      : readList(request.stop, 'stop', (s, i) => {
+      : readList(request.stop, 'stop', STOPS_BOUND, (s, i) => {
           if (typeof s !== 'string' || s.length === 0) throw badStop();
+          if (s.length > MAX_STOP_LENGTH) {
+            throw new InvalidOptionsError(`stop[${i}] has ${s.length} characters; a stop string may have at most ${MAX_STOP_LENGTH}.`, { option: 'stop' });
+          }
+          characters += s.length;
+          if (characters > MAX_STOP_CHARACTERS) {
+            throw new InvalidOptionsError(`The stop strings have over ${MAX_STOP_CHARACTERS} characters in all (${characters} up to stop[${i}]); give fewer or shorter ones.`, { option: 'stop' });
+          }
           // Half of a character (e.g. of an emoji) would cut the text inside that character.
           if (LONE_SURROGATE.test(s)) {
             throw new InvalidOptionsError(`stop[${i}] holds half of a UTF-16 surrogate pair (part of a character such as an emoji); give whole characters.`, { option: 'stop' });

@@ -10,6 +10,7 @@ import { stageFailure } from './stage-runner.js';
 import { quoteValue } from '../util/describe-cause.js';
 import { WeftError } from '../errors/weft-error.js';
 import { readGuarded, readList } from './read-request.js';
+import { COMPONENTS_BOUND } from './request-limits.js';
 import { StorePool } from './kv/store-pool.js';
 
 /** A component with the plugin it came from (`request` for instances passed in the request). */
@@ -144,7 +145,7 @@ export const REUSABLE_CAPABILITY = 'reusable';
 /** Each item of a request's list of components, read once (a hole is no component). */
 function list<T>(value: unknown, option: string, item: (value: unknown, index: number) => T): readonly T[] {
   if (value === undefined) return [];
-  const items = readList(value, option, item);
+  const items = readList(value, option, COMPONENTS_BOUND, item);
   if (items === undefined) throw new InvalidOptionsError(`${option} must be an array (got ${quoteValue(value)}).`, { option });
   return items;
 }
