@@ -1,7 +1,7 @@
 import { ModelLoadError } from '../errors/model-load-error.js';
 import type { ExternalDataFile, ModelSource } from '../spec/backend.js';
 import { describeCause } from '../util/describe-cause.js';
-import { FETCH_TIMEOUT_MS } from './load-timeouts.js';
+import { FETCH_TIMEOUT_MS, MAX_TIMEOUT_MS } from './load-timeouts.js';
 import {
   folderOf,
   joinPath,
@@ -18,8 +18,25 @@ import { checkExternalDataLocation, onnxExternalDataExtents } from './onnx-exter
 import { readResponseBytes } from './read-response-bytes.js';
 
 /**
+ * Most bytes of external data (`model.onnx_data` and the like) fetched over HTTP for one graph,
+ * all its files together (4 GiB): they are held in memory, and a browser's WebAssembly runtime
+ * addresses no more. A tensor entry without a `length` reads "to the end of the file", so without
+ * this bound a server's endless answer would be read until memory ran out.
+ */
+export const MAX_EXTERNAL_DATA_BYTES = 2 ** 32;
+
+/**
+ * How many times `fetchTimeoutMs` a small file (config, generation config, tokenizer files, chat
+ * template) may take to arrive in all: a server that trickles a byte now and then is never silent
+ * for `fetchTimeoutMs`, and would otherwise hold the load open for ever (5 min by default).
+ */
+export const TEXT_FILE_DEADLINE_FACTOR = 10;
+
+/**
  * A folder served over HTTP. No request waits on a silent server longer than `fetchTimeoutMs` (for
- * its answer, then for each chunk of its body), and every request is aborted by the load's signal.
+ * its answer, then for each chunk of its body), a small file takes at most
+ * {@link TEXT_FILE_DEADLINE_FACTOR} times that in all, and every request is aborted by the load's
+ * signal.
  */
 export class HttpModelFolder implements ModelFolder {
   private readonly timeoutMs: number;
@@ -37,7 +54,8 @@ export class HttpModelFolder implements ModelFolder {
   }
 
   async readText(file: string, options: { readonly pageIsMissing?: boolean } = {}): Promise<string | undefined> {
-    const bytes = await this.request(file, 'GET', bodyOfAtMost(MAX_TEXT_FILE_BYTES, TEXT_FILE_ADVICE), options.pageIsMissing);
+    const deadlineMs = Math.min(this.timeoutMs * TEXT_FILE_DEADLINE_FACTOR, MAX_TIMEOUT_MS);
+    const bytes = await this.request(file, 'GET', bodyOfAtMost(MAX_TEXT_FILE_BYTES, TEXT_FILE_ADVICE), options.pageIsMissing, deadlineMs);
     return bytes === undefined ? undefined : new TextDecoder().decode(bytes);
   }
 
@@ -101,20 +119,32 @@ export class HttpModelFolder implements ModelFolder {
     // The graph keeps tensors in files beside it (`model.onnx_data`): they travel with its bytes.
     const folder = folderOf(file);
     const externalData: ExternalDataFile[] = [];
+    // What the files may still hold, all together (an extent without end is bounded by it too).
+    const cap = this.options.maxExternalDataBytes ?? MAX_EXTERNAL_DATA_BYTES;
+    let left = cap;
     for (const [location, extent] of extents) {
       const name = folder + checkExternalDataLocation(location, graph);
       // The check above keeps the name inside the folder; the URL it makes must say the same.
       if (!absoluteUrl(this.resolve(name)).startsWith(absoluteUrl(this.resolve(folder)))) {
         throw new ModelLoadError(`${graph} names an external data file at ${JSON.stringify(location)}, outside the graph's folder.`, { path: graph });
       }
-      // No bigger than the graph's tensors read from it: an endless answer stops there.
-      const data = await this.request(name, 'GET', bodyOfAtMost(extent, EXTERNAL_DATA_ADVICE));
       const url = this.resolve(name);
+      if (extent > left && Number.isFinite(extent)) {
+        throw new ModelLoadError(
+          `${graph} reads ${extent} bytes from ${url}, but Weft fetches at most ${bytesText(cap)} of external data over HTTP for one graph, all its files together${left < cap ? ` (${left} bytes left after its other files)` : ''}: ${EXTERNAL_DATA_CAP_ADVICE}.`,
+          { path: url },
+        );
+      }
+      // No bigger than the graph's tensors read from it (an endless answer stops there), nor than
+      // what is left of the bound on all the graph's external data.
+      const advice = extent <= left ? EXTERNAL_DATA_ADVICE : `Weft fetches at most ${bytesText(cap)} of external data over HTTP for one graph, all its files together; ${EXTERNAL_DATA_CAP_ADVICE}`;
+      const data = await this.request(name, 'GET', bodyOfAtMost(Math.min(extent, left), advice));
       if (data === undefined) throw new ModelLoadError(`${graph} keeps tensors in ${location}, but ${url} was not found.`, { path: url });
       // As long as the graph reads, at least: a short body would fail in the backend with its own words.
       if (Number.isFinite(extent) && data.byteLength < extent) {
         throw new ModelLoadError(shortDataMessage(url, graph, extent, `the server sent ${data.byteLength} (an interrupted upload?); check the file on the server.`), { path: url });
       }
+      left -= data.byteLength;
       externalData.push({ path: location, data });
     }
     return { kind: 'bytes', bytes, externalData };
@@ -142,16 +172,18 @@ export class HttpModelFolder implements ModelFolder {
 
   /**
    * Fetches `file` and reads its response with `read` (which restarts the guard's timer as data
-   * arrives); undefined when the server answers 404.
+   * arrives); undefined when the server answers 404. With `deadlineMs`, the whole request (answer
+   * and body) must be done within that many ms, however steadily data arrives.
    */
   private async request<T>(
     file: string,
     method: 'GET' | 'HEAD',
     read: (response: Response, url: string, guard: RequestGuard) => Promise<T>,
     pageIsMissing = false,
+    deadlineMs?: number,
   ): Promise<T | undefined> {
     const url = this.resolve(file);
-    const guard = new RequestGuard(this.options.signal, this.timeoutMs);
+    const guard = new RequestGuard(this.options.signal, this.timeoutMs, deadlineMs);
     try {
       const response = await answer(url, method, guard.signal, pageIsMissing);
       if (!response) return undefined;
@@ -166,21 +198,27 @@ export class HttpModelFolder implements ModelFolder {
 }
 
 /**
- * The abort signal of one request: aborted by the load's signal, or when `ms` pass with nothing
- * from the server (`restartTimer` on each chunk received).
+ * The abort signal of one request: aborted by the load's signal, when `ms` pass with nothing
+ * from the server (`restartTimer` on each chunk received), or when `deadlineMs` pass in all.
  */
 class RequestGuard {
   private readonly controller = new AbortController();
   private timer: ReturnType<typeof setTimeout>;
-  private timedOut = false;
+  private readonly deadline: ReturnType<typeof setTimeout> | undefined;
+  private timedOut: 'silence' | 'deadline' | undefined;
   private readonly onAbort = (): void => this.controller.abort(this.outer?.reason);
   private readonly onSilence = (): void => {
-    this.timedOut = true;
+    this.timedOut ??= 'silence';
+    this.controller.abort();
+  };
+  private readonly onDeadline = (): void => {
+    this.timedOut ??= 'deadline';
     this.controller.abort();
   };
 
-  constructor(private readonly outer: AbortSignal | undefined, private readonly ms: number) {
+  constructor(private readonly outer: AbortSignal | undefined, private readonly ms: number, private readonly deadlineMs?: number) {
     this.timer = setTimeout(this.onSilence, ms);
+    if (deadlineMs !== undefined) this.deadline = setTimeout(this.onDeadline, deadlineMs);
     if (outer?.aborted) this.onAbort();
     else outer?.addEventListener('abort', this.onAbort, { once: true });
   }
@@ -197,13 +235,20 @@ class RequestGuard {
 
   end(): void {
     clearTimeout(this.timer);
+    clearTimeout(this.deadline);
     this.outer?.removeEventListener('abort', this.onAbort);
   }
 
   /** What a failed request rejects with once aborted: the load's reason, or the timeout; else undefined. */
   reason(url: string): unknown {
     if (this.outer?.aborted) return this.outer.reason;
-    if (!this.timedOut) return undefined;
+    if (this.timedOut === undefined) return undefined;
+    if (this.timedOut === 'deadline') {
+      return new ModelLoadError(
+        `Fetching ${url}: the file did not arrive within ${this.deadlineMs} ms (${TEXT_FILE_DEADLINE_FACTOR} × fetchTimeoutMs), though the server kept sending; check the server, or raise fetchTimeoutMs for a slow one.`,
+        { path: url },
+      );
+    }
     return new ModelLoadError(`Fetching ${url}: the server sent nothing for fetchTimeoutMs (${this.ms} ms); check that it answers, or raise fetchTimeoutMs for a slow one.`, {
       path: url,
     });
@@ -238,6 +283,11 @@ async function answer(url: string, method: 'GET' | 'HEAD', signal: AbortSignal, 
   return response;
 }
 
+/** `n` bytes for a message: in MiB when a whole number of them, else exactly. */
+function bytesText(n: number): string {
+  return n >= 2 ** 20 && n % 2 ** 20 === 0 ? `${n / 2 ** 20} MiB` : `${n} bytes`;
+}
+
 /** A server's refusal of a HEAD request: the folder asks with a GET instead (never reaches callers). */
 class HeadRefused extends Error {}
 
@@ -262,6 +312,7 @@ function bodyOfAtMost(maxBytes: number, advice: string) {
 }
 
 const EXTERNAL_DATA_ADVICE = "the graph's tensors read no further: check that the file belongs to this graph";
+const EXTERNAL_DATA_CAP_ADVICE = 'load a model this large from a folder on disk (its backend reads external data from there itself)';
 const GRAPH_ADVICE = "an ONNX graph file cannot be larger (protobuf's limit); bigger models keep their weights in external data files (model.onnx_data)";
 
 /**

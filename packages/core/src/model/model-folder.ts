@@ -98,6 +98,8 @@ export interface FolderOptions {
   readonly signal?: AbortSignal | undefined;
   /** Longest the server may stay silent, in ms: before answering, and between body chunks (default {@link FETCH_TIMEOUT_MS}). */
   readonly fetchTimeoutMs?: number | undefined;
+  /** Most bytes of external data fetched for one graph, all its files together (default 4 GiB; tests set less). */
+  readonly maxExternalDataBytes?: number | undefined;
 }
 
 /** Reads and parses a JSON file of the folder; `undefined` when optional and absent. */

@@ -1,6 +1,15 @@
 import { ModelLoadError } from '../errors/model-load-error.js';
 import { requireJsonObject } from '../util/json-object.js';
 import { quoteValue } from '../util/describe-cause.js';
+import { GROWING_PARTS, worstGrowth, type GrowingPart } from './text-growth.js';
+
+/**
+ * Most a normalizer, pre-tokenizer or decoder may lengthen a text. Real ones stay at 1 (a
+ * `Replace` of one character by one, as `▁` → space) up to a few times (Unicode forms, Metaspace);
+ * a file whose steps could grow text further is refused, as a growth of 2^26 (26 steps doubling a
+ * letter) runs the process out of memory on a five-letter text.
+ */
+export const MAX_TEXT_GROWTH = 64;
 
 /** Model types whose `vocab` maps token strings to ids; `Unigram` lists `[piece, score]` pairs instead. */
 const MAPPED_VOCAB_TYPES: readonly string[] = ['BPE', 'WordPiece', 'WordLevel'];
@@ -20,6 +29,7 @@ export function checkTokenizerJson(json: unknown, path: string): Record<string, 
   checkVocab(model as Record<string, unknown>, path);
   const added = tokenizer['added_tokens'] === undefined ? [] : tokenizer['added_tokens'];
   checkAddedTokens(added, path);
+  for (const part of Object.keys(GROWING_PARTS) as GrowingPart[]) checkGrowth(tokenizer[part], part, path);
   return { ...tokenizer, added_tokens: added };
 }
 
@@ -54,4 +64,17 @@ function checkAddedTokens(added: unknown, path: string): void {
       throw new ModelLoadError(`${path}: added_tokens[${i}] must be an object with a whole-number id and a string content (got ${quoteValue(token)}).`, { path });
     }
   });
+}
+
+/** A normalizer, pre-tokenizer or decoder whose `Replace` steps (and the like) grow text at most {@link MAX_TEXT_GROWTH} times. */
+function checkGrowth(step: unknown, part: GrowingPart, path: string): void {
+  const growth = worstGrowth(step, part);
+  if (growth <= MAX_TEXT_GROWTH) return;
+  const how = Number.isFinite(growth)
+    ? `${Number.isSafeInteger(growth) ? growth : growth.toPrecision(3)}×`
+    : "without bound (a pattern that can match an empty string, or a $` or $' replacement)";
+  throw new ModelLoadError(
+    `${path}: ${part}: Replace steps can grow text ${how} (limit ${MAX_TEXT_GROWTH}×), which would run the process out of memory; use the model's original tokenizer.json.`,
+    { path },
+  );
 }

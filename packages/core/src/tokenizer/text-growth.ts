@@ -1,0 +1,259 @@
+/**
+ * How much a tokenizer.json's normalizer, pre-tokenizer or decoder can lengthen a text at worst.
+ * `@huggingface/tokenizers` runs each `Replace` step as `text.replaceAll(pattern, content)`, so a
+ * `Sequence` of steps that each double some character (`"e"` → `"ee"`) grows a text 2^N times:
+ * 26 such steps run the process out of memory on a five-letter probe, a fatal V8 error no caller
+ * can catch. These functions bound that growth from the JSON alone, before the library sees it.
+ */
+
+/** Parts of tokenizer.json that rewrite text, with the key under which their `Sequence` lists its steps. */
+export const GROWING_PARTS = { normalizer: 'normalizers', pre_tokenizer: 'pretokenizers', decoder: 'decoders' } as const;
+
+export type GrowingPart = keyof typeof GROWING_PARTS;
+
+/** Deeper than any real tokenizer nests its Sequences (they use one level): past it, growth counts as unbounded. */
+const MAX_NESTING = 32;
+
+/**
+ * The factor by which `step` (a normalizer, pre-tokenizer or decoder of tokenizer.json, of the
+ * kind `part`) can lengthen a text at worst: 1 for steps that do not grow it (or grow it by a
+ * fixed amount, such as `Prepend`), the product of a `Sequence`'s steps, and Infinity for steps
+ * whose growth has no bound (a pattern that can match an empty string, replaced by something).
+ */
+export function worstGrowth(step: unknown, part: GrowingPart, depth = 0): number {
+  if (typeof step !== 'object' || step === null || Array.isArray(step)) return 1;
+  if (depth > MAX_NESTING) return Number.POSITIVE_INFINITY;
+  const config = step as Record<string, unknown>;
+  switch (config['type']) {
+    case 'Sequence': {
+      const steps = config[GROWING_PARTS[part]];
+      if (!Array.isArray(steps)) return 1;
+      let product = 1;
+      for (const inner of steps) {
+        product *= worstGrowth(inner, part, depth + 1);
+        if (product === Number.POSITIVE_INFINITY) break;
+      }
+      return product;
+    }
+    case 'Replace':
+      return replaceGrowth(config['pattern'], config['content']);
+    case 'Metaspace':
+      // The pre-tokenizer writes its replacement for each space; the decoder writes a space for
+      // each replacement, which an empty one matches between every two characters.
+      if (part === 'pre_tokenizer') return Math.max(1, codePoints(textOf(config['str_rep'] ?? '') || textOf(config['replacement'] ?? '\u2581')));
+      if (part === 'decoder') return textOf(config['replacement'] ?? '\u2581') === '' ? EMPTY_MATCH_GROWTH : 1;
+      return 1;
+    case 'BPEDecoder':
+      return part === 'decoder' && textOf(config['suffix'] ?? '') === '' ? EMPTY_MATCH_GROWTH : 1;
+    default:
+      return 1;
+  }
+}
+
+/**
+ * `"abc".replaceAll("", " ")` is `" a b c "`: 2n + 1 characters from n, at most 3 times as many
+ * (a one-character replacement matched between every two characters).
+ */
+const EMPTY_MATCH_GROWTH = 3;
+
+/**
+ * The growth of one `Replace` step: each match of `pattern` (at least its shortest match long)
+ * becomes `content`, where JavaScript's replacement patterns count too: `$&` and group references
+ * copy (at most) the match, and `` $` `` / `$'` copy the whole text before / after it.
+ */
+function replaceGrowth(pattern: unknown, content: unknown): number {
+  if (typeof pattern !== 'object' || pattern === null) return 1; // the library ignores the step
+  const { String: literal, Regex: regex } = pattern as { String?: unknown; Regex?: unknown };
+  let shortest: number;
+  if (regex !== undefined) shortest = regexMinLength(textOf(regex));
+  else if (literal !== undefined) shortest = codePoints(textOf(literal));
+  else return 1;
+  const replacement = replacementSize(textOf(content ?? ''));
+  if (!replacement.unbounded && replacement.copies === 0 && replacement.literal === 0) return 1; // deletes what it matches
+  if (replacement.unbounded || shortest === 0) return Number.POSITIVE_INFINITY;
+  return Math.max(1, replacement.copies + replacement.literal / shortest);
+}
+
+/** What a `String.prototype.replaceAll` replacement string writes per match: literal characters, copies of the match, or the text around it. */
+function replacementSize(content: string): { literal: number; copies: number; unbounded: boolean } {
+  let literal = 0;
+  let copies = 0;
+  let unbounded = false;
+  const chars = [...content];
+  for (let i = 0; i < chars.length; i++) {
+    if (chars[i] !== '$' || i + 1 >= chars.length) {
+      literal++;
+      continue;
+    }
+    const next = chars[i + 1]!;
+    if (next === '$') {
+      literal++;
+      i++;
+    } else if (next === '&') {
+      copies++;
+      i++;
+    } else if (next === '`' || next === "'") {
+      unbounded = true;
+      i++;
+    } else if (/\d|</.test(next)) {
+      // A group reference, or the literal text when the group does not exist: count it as both.
+      copies++;
+      literal += 2;
+      i++;
+    } else {
+      literal++;
+    }
+  }
+  return { literal, copies, unbounded };
+}
+
+/**
+ * The fewest characters a match of `source` (Oniguruma syntax, as tokenizer.json writes it) can
+ * have, erring low: anchors, lookarounds and back-references count 0, every other atom 1, `*`,
+ * `?` and `{0,…}` make their atom optional. 0 when the pattern does not parse.
+ */
+export function regexMinLength(source: string): number {
+  let at = 0;
+  const peek = (offset = 0): string | undefined => source[at + offset];
+
+  function alternation(): number {
+    let best = sequence();
+    while (peek() === '|') {
+      at++;
+      best = Math.min(best, sequence());
+    }
+    return best;
+  }
+
+  function sequence(): number {
+    let total = 0;
+    while (at < source.length && peek() !== '|' && peek() !== ')') total += quantified(atom());
+    return total;
+  }
+
+  function quantified(min: number): number {
+    for (;;) {
+      const c = peek();
+      if (c === '*' || c === '?') {
+        at++;
+        min = 0;
+      } else if (c === '+') {
+        at++;
+      } else if (c === '{') {
+        const bounds = /^\{(\d*)(?:,(\d*))?\}/.exec(source.slice(at));
+        if (!bounds || (bounds[1] === '' && bounds[2] === undefined)) return min;
+        at += bounds[0].length;
+        min *= bounds[1] === '' ? 0 : Number(bounds[1]);
+      } else {
+        return min;
+      }
+      // A lazy (`?`) or possessive (`+`) mark after a quantifier changes nothing of its length.
+      if (peek() === '?' || peek() === '+') at++;
+    }
+  }
+
+  function atom(): number {
+    const c = peek()!;
+    if (c === '(') return group();
+    if (c === '[') {
+      skipClass();
+      return 1;
+    }
+    if (c === '\\') return escape();
+    at += c.length;
+    if (c === '^' || c === '$') return 0;
+    // One character (a surrogate pair as one).
+    const code = source.charCodeAt(at - 1);
+    if (code >= 0xd800 && code <= 0xdbff && at < source.length) at++;
+    return 1;
+  }
+
+  function group(): number {
+    at++; // (
+    let zeroWidth = false;
+    if (peek() === '?') {
+      at++;
+      const rest = source.slice(at);
+      if (/^(?:[=!]|<[=!])/.test(rest)) {
+        zeroWidth = true;
+        at += rest[0] === '<' ? 2 : 1;
+      } else if (rest[0] === '#') {
+        const close = source.indexOf(')', at);
+        at = close < 0 ? source.length : close + 1;
+        return 0;
+      } else {
+        // Named groups (`?<n>`, `?P<n>`, `?'n'`), atomic `?>`, non-capturing `?:`, inline flags `?i)` / `?i:`.
+        const head = /^(?:P?<[^>]*>|'[^']*'|>|:|[a-zA-Z-]*:|[a-zA-Z-]*(?=\)))/.exec(rest);
+        at += head ? head[0].length : 0;
+      }
+    }
+    const inner = alternation();
+    if (peek() === ')') at++;
+    else throw new SyntaxError('unclosed group');
+    return zeroWidth ? 0 : inner;
+  }
+
+  function skipClass(): void {
+    at++; // [
+    if (peek() === '^') at++;
+    if (peek() === ']') at++;
+    while (at < source.length && peek() !== ']') {
+      if (peek() === '\\') at += 2;
+      else if (peek() === '[') skipClass();
+      else at++;
+    }
+    if (peek() !== ']') throw new SyntaxError('unclosed class');
+    at++;
+  }
+
+  function escape(): number {
+    at++; // backslash
+    const c = peek();
+    if (c === undefined) throw new SyntaxError('trailing backslash');
+    at++;
+    if ('bBAzZGK'.includes(c)) return 0;
+    if (/[1-9]/.test(c)) {
+      while (/\d/.test(peek() ?? '')) at++;
+      return 0; // a back-reference may copy an empty group
+    }
+    if ((c === 'k' || c === 'g') && (peek() === '<' || peek() === "'")) {
+      const close = source.indexOf(peek() === '<' ? '>' : "'", at + 1);
+      at = close < 0 ? source.length : close + 1;
+      return 0; // a back-reference or subroutine call may match nothing
+    }
+    if ('pPxuN'.includes(c) && peek() === '{') {
+      const close = source.indexOf('}', at);
+      at = close < 0 ? source.length : close + 1;
+      return 1;
+    }
+    if (c === 'x') at += /^[\da-fA-F]{0,2}/.exec(source.slice(at))![0].length;
+    else if (c === 'u') at += /^[\da-fA-F]{0,4}/.exec(source.slice(at))![0].length;
+    else if (c === '0') at += /^[0-7]{0,2}/.exec(source.slice(at))![0].length;
+    else if (c === 'c') at++;
+    else if (c === 'Q') {
+      const close = source.indexOf('\\E', at);
+      const quoted = source.slice(at, close < 0 ? source.length : close);
+      at = close < 0 ? source.length : close + 2;
+      return codePoints(quoted);
+    } else if (c >= '\ud800' && c <= '\udbff') at++;
+    return 1;
+  }
+
+  try {
+    const min = alternation();
+    return at === source.length ? min : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** A JSON value as the library would use it as text (`String(value)` for anything but a string). */
+function textOf(value: unknown): string {
+  return typeof value === 'string' ? value : String(value);
+}
+
+function codePoints(text: string): number {
+  let n = 0;
+  for (const _ of text) n++;
+  return n;
+}
