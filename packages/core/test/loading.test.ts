@@ -103,7 +103,8 @@ describe('loading bad model folders', () => {
         json.added_tokens.push({ id: 2 ** 31 - 2, content: '<|far|>', single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
         await writeFile(path, JSON.stringify(json));
       }),
-      /tokenizer\.json gives added_tokens\[\d+\] \("<\|far\|>"\) the id 2147483646 but defines only \d+ tokens: ids that far past the others mean a corrupt or hostile file/,
+      // Reported after the graph's checks, as an id past vocab_size is (the tokenizer is not built).
+      /outputs 1024 logits per token but config\.json says vocab_size = 2147483647/,
     ],
     ['a graph path that is a folder', () => variant('graph-dir', async (d) => {
       await rm(join(d, 'onnx/model.onnx'));
@@ -490,5 +491,18 @@ describe('loading over HTTP', () => {
       await weft.dispose();
       server.close();
     }
+  });
+});
+
+describe('tokenizer.json ids far past the tokens it defines', () => {
+  it('are refused without building the tokenizer', async () => {
+    const { largestTokenizerId, tokenizerIdFarOut } = await import('../src/model/tokenizer-ids.js');
+    const json = { model: { vocab: { a: 0, b: 1 } }, added_tokens: [{ id: 2 ** 31 - 2, content: '<|far|>' }] };
+    const largest = largestTokenizerId(json, 'tokenizer.json')!;
+    expect(largest).toEqual({ id: 2 ** 31 - 2, where: 'added_tokens[0] ("<|far|>")', defined: 3 });
+    expect(tokenizerIdFarOut(largest, 'tokenizer.json')?.message).toMatch(/^tokenizer\.json gives added_tokens\[0\] \("<\|far\|>"\) the id 2147483646 but defines only 3 tokens/);
+    // A dense vocabulary, and a gap under 2^20, are fine.
+    expect(tokenizerIdFarOut({ id: 262_143, where: 'x', defined: 262_144 }, 'tokenizer.json')).toBeUndefined();
+    expect(tokenizerIdFarOut({ id: 2 ** 20 + 1, where: 'x', defined: 2 }, 'tokenizer.json')).toBeUndefined();
   });
 });

@@ -13,7 +13,7 @@ import { openModelFolder } from './open-model-folder.js';
 import { readLoadTimeouts, type LoadTimeouts } from './load-timeouts.js';
 import { readFailoverOptions } from './failover-options.js';
 import { checkSessionOptions } from './session-options.js';
-import { largestTokenizerId, tokenizerPastVocabulary } from './tokenizer-ids.js';
+import { largestTokenizerId, tokenizerIdFarOut, tokenizerPastVocabulary } from './tokenizer-ids.js';
 import { DEFAULT_TOKENIZER } from '../tokenizer/hf-tokenizer-entry.js';
 import { checkKnownKeys } from '../util/known-keys.js';
 import { quoteValue } from '../util/describe-cause.js';
@@ -159,7 +159,12 @@ async function loadFromFolder(
   // means the tokenizer is not built (building one with a huge id takes minutes) and is reported
   // after the graph's checks, which tell whether config.json or tokenizer.json is the odd one out.
   const largestId = usesCoreTokenizer(runtime.registry, options.tokenizer) ? largestTokenizerId(tokenizerJson, tokenizerPath) : undefined;
-  const pastVocabulary = largestId !== undefined && largestId.id >= config.vocabSize ? tokenizerPastVocabulary(largestId, config.vocabSize, tokenizerPath) : undefined;
+  // An id far past the tokens the file defines is not built either (it would take minutes).
+  const pastVocabulary = largestId === undefined
+    ? undefined
+    : largestId.id >= config.vocabSize
+      ? tokenizerPastVocabulary(largestId, config.vocabSize, tokenizerPath)
+      : tokenizerIdFarOut(largestId, tokenizerPath);
   const tokenizer = pastVocabulary ? undefined : createTokenizer(runtime.registry, options.tokenizer, {
     location: dir,
     tokenizerJson,

@@ -6,6 +6,8 @@ export interface TokenizerId {
   readonly id: number;
   /** E.g. `model.vocab["Ġthe"]`, `added_tokens[6] ("<|far|>")`. */
   readonly where: string;
+  /** How many tokens the file defines (`model.vocab` and `added_tokens` entries with an id). */
+  readonly defined: number;
 }
 
 /**
@@ -19,7 +21,7 @@ export interface TokenizerId {
  */
 export function largestTokenizerId(json: unknown, path: string): TokenizerId | undefined {
   if (!isObject(json)) return undefined;
-  let largest: TokenizerId | undefined;
+  let largest: { id: number; where: string } | undefined;
   const consider = (id: number, where: () => string): void => {
     if (largest === undefined || id > largest.id) largest = { id, where: where() };
   };
@@ -49,19 +51,25 @@ export function largestTokenizerId(json: unknown, path: string): TokenizerId | u
       consider(id, () => `added_tokens[${i}]${content}`);
     });
   }
-  // Building the tokenizer walks every id up to the largest, so a vocab_size as large as that id
-  // would not stop a lone far id from blocking the load for minutes. Real vocabularies are dense.
-  if (largest !== undefined && largest.id - defined >= MAX_ID_GAP) {
-    throw new ModelLoadError(
-      `${path} gives ${largest.where} the id ${largest.id} but defines only ${defined} tokens: ids that far past the others mean a corrupt or hostile file (building it would walk all ${largest.id} ids); use the tokenizer.json that came with the model.`,
-      { path },
-    );
-  }
-  return largest;
+  return largest === undefined ? undefined : { ...largest, defined };
 }
 
 /** How far the largest id may lie past the number of tokens a tokenizer.json defines (2^20). */
 const MAX_ID_GAP = 2 ** 20;
+
+/**
+ * The error for a largest id far past the number of tokens the file defines (undefined when it is
+ * not): building the tokenizer walks every id up to the largest, so a `vocab_size` as large as
+ * that id would not stop a lone far id from blocking the load for minutes. Real vocabularies are
+ * dense.
+ */
+export function tokenizerIdFarOut(largest: TokenizerId, path: string): ModelLoadError | undefined {
+  if (largest.id - largest.defined < MAX_ID_GAP) return undefined;
+  return new ModelLoadError(
+    `${path} gives ${largest.where} the id ${largest.id} but defines only ${largest.defined} tokens: ids that far past the others mean a corrupt or hostile file (building it would walk all ${largest.id} ids); use the tokenizer.json that came with the model.`,
+    { path },
+  );
+}
 
 /** The error for a tokenizer whose ids go past the model's vocabulary (config.json's `vocab_size`). */
 export function tokenizerPastVocabulary(largest: TokenizerId, vocabSize: number, path: string): ModelLoadError {
