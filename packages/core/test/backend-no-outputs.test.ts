@@ -1,7 +1,7 @@
-import { NodeBackendAdapter } from '@weft/backend-node';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BackendError, definePlugin, SessionPool, type InferenceSession, type WeftPlugin } from '../src/index.js';
+import { BackendError, SessionPool, type WeftPlugin } from '../src/index.js';
 import { collect, fixture, poolAdapter, runsAs, runtime } from './helpers.js';
+import { wrappedNodeBackend } from './wrapped-backend.js';
 
 /**
  * A session whose `run` resolves with null or undefined (no outputs object) fails the run with a
@@ -11,42 +11,7 @@ import { collect, fixture, poolAdapter, runsAs, runtime } from './helpers.js';
 
 /** onnxruntime-node under `name`, its runs resolving with `value` instead of the outputs. */
 function noOutputsBackend(name: string, value: unknown, priority = 1000): WeftPlugin {
-  return definePlugin({
-    name: `${name}-backend`,
-    version: '1.0.0',
-    apiVersion: '^0.1.0',
-    setup(ctx) {
-      ctx.register('backend', {
-        name,
-        priority,
-        create: () => {
-          const inner = new NodeBackendAdapter({ intraOpNumThreads: 1 });
-          return {
-            specificationVersion: 'v1',
-            name,
-            probe: () => inner.probe(),
-            async createSession(source, options) {
-              const s = await inner.createSession(source, options);
-              const session: InferenceSession = {
-                inputNames: s.inputNames,
-                outputNames: s.outputNames,
-                inputMetadata: s.inputMetadata,
-                outputMetadata: s.outputMetadata,
-                createTensor: (type, data, dims) => s.createTensor(type, data, dims),
-                run: async (feeds, o) => {
-                  const outputs = await s.run(feeds, o);
-                  for (const t of Object.values(outputs)) t.dispose();
-                  return value as never;
-                },
-                release: () => s.release(),
-              };
-              return session;
-            },
-          };
-        },
-      });
-    },
-  });
+  return wrappedNodeBackend({ name, priority, runResult: { value } });
 }
 
 /** `work`'s rejection, or a marker when it neither settles within `ms`. */

@@ -21,6 +21,8 @@ export interface WrappedNodeBackendOptions {
   readonly beforeRun?: () => void;
   /** Called with each forward pass's outputs before Weft sees them (e.g. to inject a fault into real logits). */
   readonly afterRun?: (outputs: Readonly<Record<string, BackendTensor>>) => void;
+  /** What each run resolves with instead of the outputs (which are then disposed): a broken backend. */
+  readonly runResult?: { readonly value: unknown };
   /** Called on every `release()` call, before the inner session is released. */
   readonly onRelease?: (session: InferenceSession) => void;
   /** Called on every `release()` call after `onRelease`; a returned promise holds the inner release back until it settles. */
@@ -31,7 +33,7 @@ export interface WrappedNodeBackendOptions {
 
 /** A plugin registering onnxruntime-node (one intra-op thread) under another name, with the given observers. */
 export function wrappedNodeBackend(options: WrappedNodeBackendOptions): WeftPlugin {
-  const { name, priority, hooks = [], beforeCreateSession, onSessionOpened, liveTensors, onTensorDisposed, beforeRun, afterRun, onRelease, beforeRelease, garbageCollectedTensors } = options;
+  const { name, priority, hooks = [], beforeCreateSession, onSessionOpened, liveTensors, onTensorDisposed, beforeRun, afterRun, runResult, onRelease, beforeRelease, garbageCollectedTensors } = options;
   const track = <T extends BackendTensor>(tensor: T): T => {
     if (liveTensors === undefined) return tensor;
     liveTensors.add(tensor);
@@ -74,6 +76,10 @@ export function wrappedNodeBackend(options: WrappedNodeBackendOptions): WeftPlug
                   beforeRun?.();
                   const outputs = await s.run(feeds, o);
                   afterRun?.(outputs);
+                  if (runResult !== undefined) {
+                    for (const t of Object.values(outputs)) t.dispose();
+                    return runResult.value as never;
+                  }
                   if (liveTensors === undefined) return outputs;
                   return Object.fromEntries(Object.entries(outputs).map(([key, t]) => [key, track(t)]));
                 },
