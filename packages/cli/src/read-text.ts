@@ -67,7 +67,7 @@ export async function readUtf8Text(path: string, flag: string, options: ReadOpti
   }
   // A pipe (`<(command)`, a named pipe) is read as it comes, up to the same size; a device such
   // as /dev/zero could give bytes for ever, and a directory or socket holds no text.
-  if (!info.isFIFO()) throw new UsageError(`cannot read ${flag} ${path}: ${info.isDirectory() ? 'it is a directory, not a file' : 'it is not a regular file or a pipe'}`);
+  if (!info.isFIFO()) throw new UsageError(`cannot read ${flag} ${path}: ${info.isDirectory() ? 'it is a directory, not a file' : 'it is not a regular file or a pipe (for standard input, write -)'}`);
   const bytes = await readAll(createReadStream(path), signal, () => tooLarge(flag, path, `more than ${MAX_TEXT_BYTES} bytes`)).catch((error: unknown) => {
     if (error instanceof UsageError || error instanceof InterruptedError) throw error;
     return fail(error as NodeJS.ErrnoException);

@@ -179,7 +179,7 @@ describe('text flags read files and pipes, not devices, and only so much', () =>
     ]) {
       const { code, stderr } = await cli(argv);
       expect(code, argv.join(' ')).toBe(2);
-      expect(stderr).toMatch(/^weft: cannot read --(text|prompt|messages)-file \/dev\/zero: it is not a regular file or a pipe\n$/);
+      expect(stderr).toMatch(/^weft: cannot read --(text|prompt|messages)-file \/dev\/zero: it is not a regular file or a pipe \(for standard input, write -\)\n$/);
     }
   });
 

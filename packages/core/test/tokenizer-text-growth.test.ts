@@ -47,28 +47,28 @@ describe('tokenizer.json steps that grow text', () => {
   it('refuses a decoder Sequence of Replace steps doubling a letter past 64×', () => {
     // 7 steps: 128×. (26 ran the process out of memory; 21 took 8 s per 8 tokens.)
     const result = build({ decoder: { type: 'Sequence', decoders: [json['decoder'], ...doubling(7)] } });
-    expectRefused(result, /^\/models\/story\/tokenizer\.json: decoder: Replace steps can grow text 128× \(limit 64×\)/);
+    expectRefused(result, /^\/models\/story\/tokenizer\.json: decoder: its steps \(Replace, ByteLevel, Unicode normalization and the like\) can grow text 128× \(limit 64×\)/);
   });
 
   it('refuses the 26-step bomb at once, in the normalizer too, and in nested Sequences', () => {
     const started = Date.now();
-    expectRefused(check({ decoder: { type: 'Sequence', decoders: [json['decoder'], ...doubling(26)] } }), /decoder: Replace steps can grow text 67108864×/);
-    expectRefused(check({ normalizer: { type: 'Sequence', normalizers: doubling(26) } }), /normalizer: Replace steps can grow text 67108864×/);
+    expectRefused(check({ decoder: { type: 'Sequence', decoders: [json['decoder'], ...doubling(26)] } }), /decoder: its steps \(Replace, ByteLevel, Unicode normalization and the like\) can grow text 67108864×/);
+    expectRefused(check({ normalizer: { type: 'Sequence', normalizers: doubling(26) } }), /normalizer: its steps \(Replace, ByteLevel, Unicode normalization and the like\) can grow text 67108864×/);
     const nested = { type: 'Sequence', decoders: [{ type: 'Sequence', decoders: doubling(4) }, { type: 'Sequence', decoders: [{ type: 'Sequence', decoders: doubling(3) }] }] };
-    expectRefused(build({ decoder: nested }), /decoder: Replace steps can grow text 128×/);
-    expectRefused(build({ pre_tokenizer: { type: 'Sequence', pretokenizers: doubling(7, 'a') } }), /pre_tokenizer: Replace steps can grow text 128×/);
+    expectRefused(build({ decoder: nested }), /decoder: its steps \(Replace, ByteLevel, Unicode normalization and the like\) can grow text 128×/);
+    expectRefused(build({ pre_tokenizer: { type: 'Sequence', pretokenizers: doubling(7, 'a') } }), /pre_tokenizer: its steps \(Replace, ByteLevel, Unicode normalization and the like\) can grow text 128×/);
     expect(Date.now() - started).toBeLessThan(2000);
   });
 
   it('refuses steps that grow text without bound: an empty match replaced by something, $` and $\' replacements', () => {
     for (const pattern of [{ String: '' }, { Regex: 'x*' }, { Regex: '(?=e)' }, { Regex: '\\b' }, { Regex: 'a|' }, { Regex: '^' }]) {
-      expectRefused(build({ normalizer: { type: 'Replace', pattern, content: 'e' } }), /normalizer: Replace steps can grow text without bound/);
+      expectRefused(build({ normalizer: { type: 'Replace', pattern, content: 'e' } }), /normalizer: its steps \(Replace, ByteLevel, Unicode normalization and the like\) can grow text without bound/);
     }
     expectRefused(build({ normalizer: { type: 'Replace', pattern: { String: 'e' }, content: '$`' } }), /without bound/);
     // `$&` copies the match: ten copies of a ten-letter match are ten times the text, whatever its length.
     expectRefused(
       build({ normalizer: { type: 'Sequence', normalizers: Array.from({ length: 2 }, () => ({ type: 'Replace', pattern: { String: 'eeeeeeeeee' }, content: '$&'.repeat(10) })) } }),
-      /normalizer: Replace steps can grow text 100×/,
+      /normalizer: its steps \(Replace, ByteLevel, Unicode normalization and the like\) can grow text 100×/,
     );
   });
 
@@ -94,5 +94,37 @@ describe('tokenizer.json steps that grow text', () => {
       ['(?i)ab', 2], ['(?<name>ab)', 2], ['\\Qa.b\\E', 3], ['😀😀', 2], ['a|', 0], ['(', 0], ['a)', 0], ['[abc', 0], ['a{}', 3],
     ];
     for (const [source, min] of cases) expect(regexMinLength(source), source).toBe(min);
+  });
+});
+
+describe('steps that lengthen text without a Replace', () => {
+  const seq = (key: string, steps: object[]) => ({ type: 'Sequence', [key]: steps });
+
+  it('counts ByteLevel, BertNormalizer and Unicode forms that an earlier step feeds', () => {
+    // 16 ByteLevels turn "a b" into 32,770 characters (each doubles a non-ASCII character's length).
+    expect(worstGrowth(seq('pretokenizers', Array.from({ length: 16 }, () => ({ type: 'ByteLevel', add_prefix_space: false, use_regex: false }))), 'pre_tokenizer')).toBe(3 ** 16);
+    // Spaces around CJK, then each space made CJK: 3^10.
+    const cjk = Array.from({ length: 10 }, () => [{ type: 'BertNormalizer', handle_chinese_chars: true }, { type: 'Replace', pattern: { String: ' ' }, content: '中' }]).flat();
+    expect(worstGrowth(seq('normalizers', cjk), 'normalizer')).toBe(3 ** 10);
+    // A form counts only after a step writes what it expands (U+FDFA is 18 characters under NFKC).
+    const expanding = Array.from({ length: 3 }, () => [{ type: 'Replace', pattern: { String: 'a' }, content: '\uFDFA' }, { type: 'NFKC' }]).flat();
+    expect(worstGrowth(seq('normalizers', expanding), 'normalizer')).toBe(18 ** 3);
+    expectRefused(check({ pre_tokenizer: seq('pretokenizers', Array.from({ length: 4 }, () => ({ type: 'ByteLevel', add_prefix_space: false, use_regex: false }))) }), /pre_tokenizer: .*81× \(limit 64×\)/);
+  });
+
+  it('leaves real normalizers and pre-tokenizers under the limit', () => {
+    // GPT-2 / Qwen: Split then ByteLevel; BERT; ALBERT/T5-style forms with Replace of plain text.
+    expect(worstGrowth(seq('pretokenizers', [{ type: 'Split', pattern: { Regex: '\\s+' }, behavior: 'Isolated', invert: false }, { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false }]), 'pre_tokenizer')).toBe(3);
+    expect(worstGrowth({ type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: true }, 'normalizer')).toBe(3);
+    const albert = seq('normalizers', [
+      { type: 'Replace', pattern: { String: '``' }, content: '"' },
+      { type: 'Replace', pattern: { String: "''" }, content: '"' },
+      { type: 'NFKD' },
+      { type: 'Precompiled', precompiled_charsmap: null },
+      { type: 'Lowercase' },
+      { type: 'Replace', pattern: { Regex: ' {2,}' }, content: ' ' },
+    ]);
+    expect(worstGrowth(albert, 'normalizer')).toBe(1);
+    expect(worstGrowth({ type: 'ByteLevel' }, 'decoder')).toBe(1);
   });
 });

@@ -74,7 +74,7 @@ function checkGrowth(step: unknown, part: GrowingPart, path: string): void {
     ? `${Number.isSafeInteger(growth) ? growth : growth.toPrecision(3)}×`
     : "without bound (a pattern that can match an empty string, or a $` or $' replacement)";
   throw new ModelLoadError(
-    `${path}: ${part}: Replace steps can grow text ${how} (limit ${MAX_TEXT_GROWTH}×), which would run the process out of memory; use the model's original tokenizer.json.`,
+    `${path}: ${part}: its steps (Replace, ByteLevel, Unicode normalization and the like) can grow text ${how} (limit ${MAX_TEXT_GROWTH}×), which would run the process out of memory; use the model's original tokenizer.json.`,
     { path },
   );
 }

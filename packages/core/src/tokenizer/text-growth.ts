@@ -9,6 +9,7 @@
 /** Parts of tokenizer.json that rewrite text, with the key under which their `Sequence` lists its steps. */
 export const GROWING_PARTS = { normalizer: 'normalizers', pre_tokenizer: 'pretokenizers', decoder: 'decoders' } as const;
 
+/** A part of tokenizer.json whose growth is bounded: `normalizer`, `pre_tokenizer` or `decoder`. */
 export type GrowingPart = keyof typeof GROWING_PARTS;
 
 /** Deeper than any real tokenizer nests its Sequences (they use one level): past it, growth counts as unbounded. */
@@ -29,12 +30,22 @@ export function worstGrowth(step: unknown, part: GrowingPart, depth = 0): number
       const steps = config[GROWING_PARTS[part]];
       if (!Array.isArray(steps)) return 1;
       let product = 1;
+      // Whether an earlier step writes text a Unicode normalization would lengthen.
+      let normalizable = false;
       for (const inner of steps) {
-        product *= worstGrowth(inner, part, depth + 1);
+        product *= isNormalizationForm(inner) ? (normalizable ? NORMALIZATION_GROWTH : 1) : worstGrowth(inner, part, depth + 1);
         if (product === Number.POSITIVE_INFINITY) break;
+        normalizable ||= writesNormalizable(inner, part, depth + 1);
       }
       return product;
     }
+    case 'ByteLevel':
+      // Each UTF-16 unit of a character outside ASCII becomes two to four byte characters
+      // (three for one unit); the decoder turns them back.
+      return part === 'decoder' ? 1 : 3;
+    case 'BertNormalizer':
+      // Spaces around each CJK character: "中" becomes " 中 ".
+      return config['handle_chinese_chars'] === false ? 1 : 3;
     case 'Replace':
       return replaceGrowth(config['pattern'], config['content']);
     case 'Metaspace':
@@ -47,6 +58,43 @@ export function worstGrowth(step: unknown, part: GrowingPart, depth = 0): number
       return part === 'decoder' && textOf(config['suffix'] ?? '') === '' ? EMPTY_MATCH_GROWTH : 1;
     default:
       return 1;
+  }
+}
+
+/**
+ * The most one code point lengthens under NFKC or NFKD (U+FDFA becomes 18 characters). A form
+ * (or `Precompiled`, a sentencepiece normalization table) applied to text as it comes lengthens
+ * it by a bounded amount once; applied again it changes nothing, unless a step between writes
+ * text it expands again, which is what this factor is counted for.
+ */
+const NORMALIZATION_GROWTH = 18;
+
+function isNormalizationForm(step: unknown): boolean {
+  const type = typeof step === 'object' && step !== null ? (step as Record<string, unknown>)['type'] : undefined;
+  return type === 'NFC' || type === 'NFD' || type === 'NFKC' || type === 'NFKD' || type === 'Precompiled';
+}
+
+/** Whether `step` writes text of its own (a `Replace` content, a `Prepend`, a `Metaspace` replacement) that a Unicode normalization changes. */
+function writesNormalizable(step: unknown, part: GrowingPart, depth: number): boolean {
+  if (typeof step !== 'object' || step === null || depth > MAX_NESTING) return false;
+  const config = step as Record<string, unknown>;
+  const changes = (value: unknown): boolean => {
+    const text = textOf(value ?? '');
+    return text.normalize('NFKD') !== text || text.normalize('NFKC') !== text;
+  };
+  switch (config['type']) {
+    case 'Sequence': {
+      const steps = config[GROWING_PARTS[part]];
+      return Array.isArray(steps) && steps.some((inner) => writesNormalizable(inner, part, depth + 1));
+    }
+    case 'Replace':
+      return changes(config['content']);
+    case 'Prepend':
+      return changes(config['prepend']);
+    case 'Metaspace':
+      return changes(config['replacement']) || changes(config['str_rep']);
+    default:
+      return false;
   }
 }
 
