@@ -296,3 +296,22 @@ describe('setupTimeoutMs', () => {
     await host().host.install(P('patient', () => {}), 2 ** 31 - 1);
   });
 });
+
+describe('createWeft options', () => {
+  it('refuses a key it does not take, which would leave the runtime without its plugins', () => {
+    for (const [options, option, meant] of [
+      [{ plugin: [P('quick', () => {})] }, 'plugin', ''],
+      [{ setupTimeoutMS: 5 }, 'setupTimeoutMS', '; did you mean "setupTimeoutMs"?'],
+    ] as const) {
+      let error: unknown;
+      try {
+        createWeft(options as never);
+      } catch (e) {
+        error = e;
+      }
+      expect(InvalidOptionsError.isInstance(error)).toBe(true);
+      expect((error as InvalidOptionsError).option).toBe(option);
+      expect((error as Error).message).toBe(`createWeft has no option "${option}"${meant} (it takes plugins, setupTimeoutMs).`);
+    }
+  });
+});

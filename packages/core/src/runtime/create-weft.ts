@@ -1,4 +1,5 @@
 import { Container, type ServiceIdentifier } from 'inversify';
+import { checkKnownKeys } from '../util/known-keys.js';
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import { createFullPrecisionKvStore } from '../generation/kv/full-precision-kv-store.js';
 import { DEFAULT_KV_STORE, REUSABLE_CAPABILITY } from '../generation/resolve-components.js';
@@ -38,6 +39,9 @@ export interface CreateWeftOptions {
   readonly setupTimeoutMs?: number;
 }
 
+/** The keys `createWeft` takes (a record, so the compiler checks none of `CreateWeftOptions` is missing). */
+const CREATE_WEFT_KEYS = Object.keys({ plugins: true, setupTimeoutMs: true } satisfies Record<keyof CreateWeftOptions, true>);
+
 /**
  * Creates a Weft runtime with its own DI container, adapter registry and hooks (nothing is
  * global, so runtimes never see each other's plugins). Every extension point is bound in the
@@ -53,6 +57,8 @@ export function createWeft(options: CreateWeftOptions = {}): Weft {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new InvalidOptionsError('createWeft takes an options object such as { plugins: [nodeBackend()] }, or nothing.', { option: 'options' });
   }
+  // A misspelled key (`plugin:`, `setupTimeoutMS:`) would otherwise leave a runtime without its plugins.
+  checkKnownKeys(options, CREATE_WEFT_KEYS, 'createWeft', '');
   const plugins = options.plugins ?? [];
   if (!Array.isArray(plugins)) throw new InvalidOptionsError('plugins must be an array of plugins made by definePlugin().', { option: 'plugins' });
   // Checked here, not at each install: a bad value fails createWeft itself, with or without plugins.
