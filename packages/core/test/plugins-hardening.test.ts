@@ -315,3 +315,25 @@ describe('createWeft options', () => {
     }
   });
 });
+
+describe('weft.load path', () => {
+  it('must be a string; a URL object is told which string to pass', async () => {
+    const weft = createWeft();
+    try {
+      for (const [path, message] of [
+        [new URL('file:///models/story'), /not an object \(for a URL object, pass fileURLToPath\(url\) from 'node:url'\)\.$/],
+        [new URL('https://example.com/story/'), /not an object \(for a URL object, pass url\.href\)\.$/],
+        [undefined, /as a string, not undefined\.$/],
+        [Symbol('x'), /as a string, not a symbol\.$/],
+        [new Proxy({}, { getPrototypeOf: () => { throw new Error('trap'); } }), /as a string, not an object\.$/],
+      ] as const) {
+        const error = await weft.load(path as never).then(() => undefined, (e: unknown) => e);
+        expect(InvalidOptionsError.isInstance(error), String(error)).toBe(true);
+        expect((error as InvalidOptionsError).option).toBe('path');
+        expect((error as Error).message).toMatch(message);
+      }
+    } finally {
+      await weft.dispose();
+    }
+  });
+});

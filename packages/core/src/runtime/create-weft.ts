@@ -1,5 +1,6 @@
 import { Container, type ServiceIdentifier } from 'inversify';
 import { checkKnownKeys } from '../util/known-keys.js';
+import { quoteValue } from '../util/describe-cause.js';
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import { createFullPrecisionKvStore } from '../generation/kv/full-precision-kv-store.js';
 import { DEFAULT_KV_STORE, REUSABLE_CAPABILITY } from '../generation/resolve-components.js';
@@ -137,6 +138,7 @@ export function createWeft(options: CreateWeftOptions = {}): Weft {
     get: services.get,
     load(path: string, loadOptions: LoadOptions = {}): Promise<WeftModel> {
       if (disposing) return Promise.reject(closed('load a model'));
+      if (typeof path !== 'string') return Promise.reject(notAPath(path));
       if (typeof loadOptions !== 'object' || loadOptions === null) {
         return Promise.reject(new InvalidOptionsError('load options must be an object such as { backend: "node" }.', { option: 'options' }));
       }
@@ -225,4 +227,15 @@ function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
       },
     );
   });
+}
+
+/** The error for a `load` path that is not a string; a URL object gets the string to pass instead. */
+function notAPath(path: unknown): InvalidOptionsError {
+  let hint = '';
+  try {
+    if (typeof URL === 'function' && path instanceof URL) hint = ` (for a URL object, pass ${path.protocol === 'file:' ? "fileURLToPath(url) from 'node:url'" : 'url.href'})`;
+  } catch {
+    // A Proxy whose prototype cannot be read: no hint.
+  }
+  return new InvalidOptionsError(`load takes a model folder's path or http(s):// URL as a string, not ${quoteValue(path)}${hint}.`, { option: 'path' });
 }
