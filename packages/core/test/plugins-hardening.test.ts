@@ -250,13 +250,18 @@ describe('kinds', () => {
 });
 
 describe('createWeft options', () => {
-  it.each([null, 'plugins', 42, [nodeBackendLike()]])('throws an InvalidOptionsError for %s instead of a TypeError', (options) => {
-    let error: unknown;
+  /** What `createWeft(options)` throws (undefined when it does not). */
+  const thrownBy = (options: unknown): unknown => {
     try {
       createWeft(options as never);
     } catch (e) {
-      error = e;
+      return e;
     }
+    return undefined;
+  };
+
+  it.each([null, 'plugins', 42, [nodeBackendLike()]])('throws an InvalidOptionsError for %s instead of a TypeError', (options) => {
+    const error = thrownBy(options);
     expect(InvalidOptionsError.isInstance(error)).toBe(true);
     expect((error as InvalidOptionsError).option).toBe('options');
     expect((error as Error).message).toMatch(/options object such as \{ plugins: \[/);
@@ -264,6 +269,16 @@ describe('createWeft options', () => {
 
   it.each([{ plugins: 'x' }, { plugins: {} }])('throws an InvalidOptionsError when plugins is not an array (%j)', (options) => {
     expect(() => createWeft(options as never)).toThrow(/plugins must be an array/);
+  });
+
+  it.each([
+    [{ plugin: [P('quick', () => {})] }, 'plugin', ''],
+    [{ setupTimeoutMS: 5 }, 'setupTimeoutMS', '; did you mean "setupTimeoutMs"?'],
+  ] as const)('refuses a key it does not take (%j), which would leave the runtime without its plugins', (options, option, meant) => {
+    const error = thrownBy(options);
+    expect(InvalidOptionsError.isInstance(error)).toBe(true);
+    expect((error as InvalidOptionsError).option).toBe(option);
+    expect((error as Error).message).toBe(`createWeft has no option "${option}"${meant} (it takes plugins, setupTimeoutMs).`);
   });
 
   it('takes no options at all', async () => {
@@ -294,25 +309,6 @@ describe('setupTimeoutMs', () => {
 
   it('accepts the largest timer delay', async () => {
     await host().host.install(P('patient', () => {}), 2 ** 31 - 1);
-  });
-});
-
-describe('createWeft options', () => {
-  it('refuses a key it does not take, which would leave the runtime without its plugins', () => {
-    for (const [options, option, meant] of [
-      [{ plugin: [P('quick', () => {})] }, 'plugin', ''],
-      [{ setupTimeoutMS: 5 }, 'setupTimeoutMS', '; did you mean "setupTimeoutMs"?'],
-    ] as const) {
-      let error: unknown;
-      try {
-        createWeft(options as never);
-      } catch (e) {
-        error = e;
-      }
-      expect(InvalidOptionsError.isInstance(error)).toBe(true);
-      expect((error as InvalidOptionsError).option).toBe(option);
-      expect((error as Error).message).toBe(`createWeft has no option "${option}"${meant} (it takes plugins, setupTimeoutMs).`);
-    }
   });
 });
 

@@ -25,9 +25,11 @@ export const MAX_STOP_CHARACTERS = 262_144;
 /** Most components in one of a request's lists (`processors`, `analyzers`). */
 export const MAX_COMPONENTS = 1024;
 
-/** The bounds `readList` applies to each list (see `ListBound`). */
+/** `readList`'s bound on a request's rows (prompts, id lists or conversations). */
 export const BATCH_BOUND: ListBound = { max: MAX_BATCH_ROWS, items: 'rows (prompts, id lists or conversations)' };
+/** `readList`'s bound on the messages of one conversation. */
 export const MESSAGES_BOUND: ListBound = { max: MAX_MESSAGES, items: 'messages' };
+/** `readList`'s bound on a request's `processors` or `analyzers`. */
 export const COMPONENTS_BOUND: ListBound = { max: MAX_COMPONENTS, items: 'components' };
 const STOPS_BOUND: ListBound = { max: MAX_STOPS, items: 'stop strings' };
 
