@@ -84,7 +84,7 @@ describe.each(MODELS)('compose-pipeline example on $name', ({ dir }) => {
       );
       // The request's options were refused: the request's error, naming the plugin that refused them.
       expect(InvalidOptionsError.isInstance(error), JSON.stringify(options)).toBe(true);
-      expect(error).toMatchObject({ option: 'processors', message: expect.stringMatching(/ban-tokens needs options\.ids, a non-empty list of token ids.* \(example-compose\)$/) });
+      expect(error).toMatchObject({ option: 'processors[0]', message: expect.stringMatching(/ban-tokens needs options\.ids, a non-empty list of token ids.* \(example-compose\)$/) });
       expect(InvalidOptionsError.isInstance((error as Error).cause)).toBe(true);
     }
   });

@@ -74,8 +74,8 @@ export function oneLine(error: unknown, flags: Readonly<Record<string, string>> 
   const message = error instanceof Error ? error.message : String(error);
   const line = message.replace(/\s*\r?\n\s*/g, ' ').trim() || (error instanceof Error ? error.name : 'unknown error');
   const option = InvalidOptionsError.isInstance(error) ? error.option : undefined;
-  // `kv.group` is set by the flag that sets `kv`.
-  const field = option === undefined || Object.hasOwn(flags, option) ? option : option.split('.')[0]!;
+  // `kv.group` is set by the flag that sets `kv`, `processors[1].size` by the one that sets `processors`.
+  const field = option === undefined || Object.hasOwn(flags, option) ? option : option.split(/[.[]/)[0]!;
   const flag = field !== undefined && Object.hasOwn(flags, field) ? flags[field] : undefined;
   if (flag !== undefined) return `${flag}: ${line}`;
   const rejected = rejectedOption(error, flags);
@@ -112,7 +112,7 @@ export function shortenLongWords(line: string, max = MAX_ERROR_WORD): string {
  */
 function rejectedOption(error: unknown, flags: Readonly<Record<string, string>>): string | undefined {
   if (!PluginError.isInstance(error) || !InvalidOptionsError.isInstance(error.cause)) return undefined;
-  const field = (error.cause.option ?? '').split('.')[0]!;
+  const field = (error.cause.option ?? '').split(/[.[]/)[0]!;
   if (!Object.hasOwn(flags, field)) return undefined;
   return `${flags[field]}: ${oneLine(error.cause)} (${error.plugin})`;
 }

@@ -36,12 +36,17 @@ describe('options a request gives a component, refused', () => {
     const model = await weft.load(fixture('tiny'));
     const named = await failure(model, { processors: [{ name: 'picky', options: { k: 'x' } }] });
     expect(InvalidOptionsError.isInstance(named)).toBe(true);
-    expect(named).toMatchObject({ option: 'processors.k', message: 'picky: k must be a number (got x) (checks-its-options)' });
+    expect(named).toMatchObject({ option: 'processors[0].k', message: 'picky: k must be a number (got x) (checks-its-options)' });
     expect((named as Error).cause).toMatchObject({ option: 'k' });
     // Named without the options it needs: the request's too, under the field.
     const missing = await failure(model, { processors: ['picky'] });
-    expect(missing).toMatchObject({ option: 'processors', message: 'picky needs k (checks-its-options)' });
+    expect(missing).toMatchObject({ option: 'processors[0]', message: 'picky needs k (checks-its-options)' });
     expect(InvalidOptionsError.isInstance(missing)).toBe(true);
+    // The same entry named twice: `option` says which item of the list was refused.
+    const second = await failure(model, { processors: [{ name: 'picky', options: { k: 1 } }, { name: 'picky', options: { k: 'y' } }] });
+    expect(second).toMatchObject({ option: 'processors[1].k' });
+    // Something in the list that names no entry at all.
+    expect(await failure(model, { processors: [{ name: 'picky', options: { k: 1 } }, 7 as never] })).toMatchObject({ option: 'processors[1]' });
     // Core's own store: options it does not take.
     const fp32 = await failure(model, { kv: { name: 'fp32', options: { bits: 4 } } });
     expect(InvalidOptionsError.isInstance(fp32)).toBe(true);

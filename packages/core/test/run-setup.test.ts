@@ -2,7 +2,7 @@ import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { definePlugin, FullPrecisionKvStore, InvalidOptionsError, type AttentionRouter, type KvCacheInit } from '../src/index.js';
+import { definePlugin, FullPrecisionKvStore, InvalidOptionsError, PluginError, type AttentionRouter, type KvCacheInit } from '../src/index.js';
 import { collect, fixture, runtime } from './helpers.js';
 
 /** A full-precision store that counts `begin` and `dispose` calls. */
@@ -29,6 +29,8 @@ const malformedFactories = definePlugin({
   apiVersion: '^0.1.0',
   setup(ctx) {
     ctx.register('kv-cache', { name: 'empty-object', create: () => ({}) as never });
+    // Something else than a processor: the error says what came back and what is missing.
+    ctx.register('logits-processor', { name: 'wrong-shape', create: () => ({ name: 'wrong-shape', apply: () => {}, weight: 2 }) as never });
     // An async factory whose promise rejects: the rejection must not go unhandled.
     ctx.register('logits-processor', { name: 'async', create: (async () => { throw new Error('late'); }) as never });
   },
@@ -86,18 +88,20 @@ describe('run setup', () => {
     expect((await model.evaluate({ inputIds, kv })).perplexity).toBeCloseTo(expected.perplexity, 6);
   });
 
-  it('fails a request whose named entry creates something that is not of its kind, naming the entry', async () => {
+  it('fails a request whose named entry creates something that is not of its kind with a PluginError saying what came back and what is needed', async () => {
     const model = await weft.load(fixture('tiny'));
     const unhandled: unknown[] = [];
     const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
     process.on('unhandledRejection', onUnhandled);
     try {
-      for (const [request, pattern] of [
-        [{ kv: 'empty-object' }, /kv-cache "empty-object" from malformed-factories did not create a valid kv-cache/],
-        [{ processors: ['async'] }, /logits-processor "async" from malformed-factories did not create a valid logits-processor/],
+      for (const [request, stage, pattern] of [
+        [{ kv: 'empty-object' }, 'kv-cache "empty-object" create', /did not create a valid kv-cache: it returned an empty object, and a kv-cache needs begin\(\), materialize\(\), append\(\)/],
+        [{ processors: ['async'] }, 'logits-processor "async" create', /it returned a promise \(create must return the component itself, synchronously\), and a logits-processor needs a process\(\) method/],
+        [{ processors: ['wrong-shape'] }, 'logits-processor "wrong-shape" create', /it returned an object with name, apply\(\), weight, and a logits-processor needs a process\(\) method/],
       ] as const) {
         const error = await collect(model.generate({ prompt: 'a', maxTokens: 2, ...request })).catch((e: unknown) => e);
-        expect(InvalidOptionsError.isInstance(error)).toBe(true);
+        expect(PluginError.isInstance(error)).toBe(true);
+        expect(error).toMatchObject({ plugin: 'malformed-factories', stage });
         expect((error as Error).message).toMatch(pattern);
       }
       await new Promise((r) => setTimeout(r, 20));

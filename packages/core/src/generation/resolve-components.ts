@@ -162,10 +162,10 @@ function pick<K extends AdapterKind>(
   isInstance: (v: unknown) => boolean,
   where: string,
 ): Owned<AdapterKinds[K]> {
-  const read = readGuarded(`The ${kind} passed as ${where}`, where.replace(/\[.*$/, ''), (): { instance: true; name: unknown } | { instance: false; name: unknown; options: unknown } => {
+  const read = readGuarded(`The ${kind} passed as ${where}`, where, (): { instance: true; name: unknown } | { instance: false; name: unknown; options: unknown } => {
     if (typeof ref !== 'string' && isInstance(ref)) return { instance: true, name: (ref as { name?: unknown }).name };
     if (looksLikeInstance(ref)) {
-      throw new InvalidOptionsError(`The ${kind} ${describedName(ref)}passed in the request is not a valid ${kind}: it needs ${REQUIRED_MEMBERS[kind] ?? 'the members its contract requires'}.`, { option: kind });
+      throw new InvalidOptionsError(`The ${kind} ${describedName(ref)}passed in the request (${where}) is not a valid ${kind}: it needs ${REQUIRED_MEMBERS[kind] ?? 'the members its contract requires'}.`, { option: where });
     }
     if (typeof ref === 'string') return { instance: false, name: ref, options: undefined };
     if (typeof ref !== 'object' || ref === null) return { instance: false, name: undefined, options: undefined };
@@ -176,39 +176,33 @@ function pick<K extends AdapterKind>(
     if (typeof read.name !== 'string') {
       throw new InvalidOptionsError(
         `The ${kind} passed in the request (${where}) has ${read.name === undefined ? 'no name' : `the name ${quoteValue(read.name)}`}; give it a string name, which names it in errors and events.`,
-        { option: kind },
+        { option: where },
       );
     }
     return checkVersion(kind, { owner: 'request', value: ref as AdapterKinds[K], name: read.name });
   }
   if (typeof read.name !== 'string') {
-    throw new InvalidOptionsError(`A ${kind} (${where}) must be a registered name, { name, options }, or an instance (got ${ref === undefined ? 'nothing' : quoteValue(ref)}).`, { option: kind });
+    throw new InvalidOptionsError(`A ${kind} (${where}) must be a registered name, { name, options }, or an instance (got ${ref === undefined ? 'nothing' : quoteValue(ref)}).`, { option: where });
   }
-  return instantiate(kind, registry.resolve(kind, { name: read.name }), read.options as Readonly<Record<string, unknown>> | undefined, isInstance, true);
+  return instantiate(kind, registry.resolve(kind, { name: read.name }), read.options as Readonly<Record<string, unknown>> | undefined, isInstance, where);
 }
-
-/** The request field that names a component of each kind. */
-const REQUEST_FIELD: Partial<Record<AdapterKind, string>> = {
-  'kv-cache': 'kv',
-  'attention-router': 'router',
-  'logits-processor': 'processors',
-  sampler: 'sampler',
-  analyzer: 'analyzers',
-};
 
 /**
  * An entry's `InvalidOptionsError` for the options a request gave it (or left out), as the request's own
- * `InvalidOptionsError`: the same message with the entry's owner (plugin) added, and `option` under the
- * request's field (`kv.group`; `processors` when the entry named none). Undefined for any other
+ * `InvalidOptionsError`: the same message with the entry's owner (plugin) added, and `option` under
+ * `where`, the request field that named the entry with its index in a list (`kv.group`,
+ * `processors[1].size`; `processors[1]` when the entry named no option). Undefined for any other
  * failure, which stays the plugin's `PluginError`.
  */
-function refusedOptions(kind: AdapterKind, entry: RegisteredEntry<unknown>, cause: unknown): InvalidOptionsError | undefined {
-  const field = REQUEST_FIELD[kind];
-  if (field === undefined) return undefined;
+function refusedOptions(where: string, entry: RegisteredEntry<unknown>, cause: unknown): InvalidOptionsError | undefined {
+  const field = where.replace(/\[.*$/, '');
   try {
     if (!InvalidOptionsError.isInstance(cause)) return undefined;
     const named = cause.option;
-    const option = typeof named !== 'string' || named === '' ? field : named === field || named.startsWith(`${field}.`) ? named : `${field}.${named}`;
+    const option = typeof named !== 'string' || named === ''
+      ? where
+      // An entry that names the field itself (`processors.size`) gets the index put in.
+      : named === field || named.startsWith(`${field}.`) ? `${where}${named.slice(field.length)}` : `${where}.${named}`;
     return new InvalidOptionsError(`${String(cause.message)} (${entry.owner})`, { option, cause });
   } catch {
     // A cause whose reads throw (a hostile proxy) is the plugin's failure.
@@ -217,22 +211,23 @@ function refusedOptions(kind: AdapterKind, entry: RegisteredEntry<unknown>, caus
 }
 
 /**
- * A new instance from a registered entry, checked to be of its kind. `requested`: the request
- * named the entry (with these options, or none), so options it refuses are the request's fault.
+ * A new instance from a registered entry, checked to be of its kind. `requestedAs`: the request
+ * field that named the entry (with these options, or none), so options it refuses are the
+ * request's fault; undefined for a runtime default.
  */
 function instantiate<T>(
   kind: AdapterKind,
   entry: RegisteredEntry<T>,
   options: Readonly<Record<string, unknown>> | undefined,
   isInstance: (v: unknown) => boolean,
-  requested = false,
+  requestedAs?: string,
 ): Owned<T> {
   let value: T;
   try {
     value = entry.create(options);
   } catch (cause) {
     // Options the request gave, refused as invalid: the request's error, not the plugin's.
-    const refused = requested ? refusedOptions(kind, entry, cause) : undefined;
+    const refused = requestedAs === undefined ? undefined : refusedOptions(requestedAs, entry, cause);
     // runStage's error, without building the stage name for every request that succeeds.
     throw refused ?? stageFailure(entry.owner, `${kind} "${entry.name}" create`, cause);
   }
@@ -240,8 +235,13 @@ function instantiate<T>(
   try {
     if (!isInstance(value)) {
       // An async factory: its promise is not used, and its rejection must not go unhandled.
-      if (isObject(value) && typeof value['then'] === 'function') (value as unknown as PromiseLike<unknown>).then(undefined, () => {});
-      throw new InvalidOptionsError(`The ${kind} "${entry.name}" from ${entry.owner} did not create a valid ${kind}.`, { option: kind });
+      const promise = isObject(value) && typeof value['then'] === 'function';
+      if (promise) (value as unknown as PromiseLike<unknown>).then(undefined, () => {});
+      throw new PluginError(
+        entry.owner,
+        `${kind} "${entry.name}" create`,
+        `it did not create a valid ${kind}: it returned ${promise ? 'a promise (create must return the component itself, synchronously)' : describeCreated(value)}, and a ${kind} needs ${REQUIRED_MEMBERS[kind] ?? 'the members its contract requires'}.`,
+      );
     }
     name = (value as { name?: unknown }).name;
   } catch (cause) {
@@ -301,6 +301,20 @@ function looksLikeInstance(ref: unknown): boolean {
   if ('specificationVersion' in ref) return true;
   for (const key in ref) if (typeof ref[key] === 'function') return true;
   return false;
+}
+
+/** What a factory returned instead of a component: a value, or an object by its first own keys. */
+function describeCreated(value: unknown): string {
+  if (!isObject(value) || Array.isArray(value)) return quoteValue(value);
+  try {
+    const keys = Object.keys(value);
+    if (keys.length === 0) return 'an empty object';
+    const shown = keys.slice(0, 6).map((k) => (typeof value[k] === 'function' ? `${k}()` : k));
+    return `an object with ${shown.join(', ')}${keys.length > 6 ? `, … (${keys.length} keys)` : ''}`;
+  } catch {
+    // A proxy or getter that throws on reading.
+    return 'an object';
+  }
 }
 
 /** `"name" ` when a component has a string name, else nothing. */
