@@ -204,9 +204,10 @@ describe('specification versions', () => {
     const model = await tiny();
     const noSelect = await failure(model, { prompt: 'Once', maxTokens: 3, router: { specificationVersion: 'v1', name: 'r' } as unknown as AttentionRouter });
     expect(InvalidOptionsError.isInstance(noSelect)).toBe(true);
-    expect((noSelect as Error).message).toMatch(/The attention-router "r" passed in the request is not a valid attention-router: it needs a select\(\) method/);
+    expect((noSelect as Error).message).toMatch(/The attention-router "r" passed in the request \(router\) is not a valid attention-router: it needs a select\(\) method/);
     const noAppend = await failure(model, { prompt: 'Once', maxTokens: 3, kv: { specificationVersion: 'v1', name: 'k', begin() {}, materialize: () => ({}) } as unknown as KvCacheStore });
-    expect((noAppend as Error).message).toMatch(/The kv-cache "k" passed in the request is not a valid kv-cache: it needs begin\(\), materialize\(\), append\(\)/);
+    expect(noAppend).toMatchObject({ option: 'kv' });
+    expect((noAppend as Error).message).toMatch(/The kv-cache "k" passed in the request \(kv\) is not a valid kv-cache: it needs begin\(\), materialize\(\), append\(\)/);
     // A plain { name } is still a reference to a registered entry.
     const named = await failure(model, { prompt: 'Once', maxTokens: 3, router: { name: 'nowhere' } });
     expect(AdapterResolutionError.isInstance(named)).toBe(true);

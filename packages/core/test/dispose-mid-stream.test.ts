@@ -72,7 +72,7 @@ describe('disposing a model while it generates', () => {
     }
   });
 
-  it('does not wait for a fallback session still opening: the stream ends and dispose resolves at once, and the session is released when it arrives', async () => {
+  it('waits at most disposeTimeoutMs for a fallback session still opening: the stream ends at once, dispose resolves, and the session is released when it arrives', async () => {
     const sessions = { opened: [] as string[], released: [] as string[] };
     let runs = 0;
     let letOpen: () => void = () => {};
@@ -99,7 +99,8 @@ describe('disposing a model while it generates', () => {
         onRelease: () => void sessions.released.push('second'),
       }),
     ]);
-    const model = await weft.load(fixture('tiny'), { backend: 'first', failover: { backends: ['second'] } });
+    // dispose waits for a session still opening (test/session-lifecycle-dispose.test.ts), here at most 50 ms.
+    const model = await weft.load(fixture('tiny'), { backend: 'first', failover: { backends: ['second'] }, disposeTimeoutMs: 50 });
     const ended = collect(model.generate({ prompt: 'Once upon a time', maxTokens: 20 })).then(() => undefined, (e: unknown) => e);
     await started;
     try {

@@ -247,7 +247,7 @@ describe('bad requests', () => {
 
   it.each([
     [{ onnx_file: 'onnx/model.onnx' }, /^load options has no option "onnx_file"; did you mean "onnxFile"\?/],
-    [{ threads: 2 }, /^load options has no option "threads" \(it takes backend, session, onnxFile, failover, tokenizer, probeTimeoutMs, sessionTimeoutMs, fetchTimeoutMs, signal\)/],
+    [{ threads: 2 }, /^load options has no option "threads" \(it takes backend, session, onnxFile, failover, tokenizer, probeTimeoutMs, sessionTimeoutMs, fetchTimeoutMs, disposeTimeoutMs, signal\)/],
   ])('refuses the misspelled load option %j', async (options, message) => {
     const error = await weft.load(fixture('tiny'), options as never).catch((e: unknown) => e);
     expect(InvalidOptionsError.isInstance(error)).toBe(true);

@@ -64,7 +64,7 @@ describe('a request whose reads throw', () => {
 
   it('names a component the request passes that cannot be inspected', async () => {
     const exploding = new Proxy({}, { get: () => { throw new Error('trap refused'); }, has: () => { throw new Error('trap refused'); } });
-    expectInvalid(await failure({ prompt: 'Once', processors: [exploding] }), 'processors', /^The logits-processor passed as processors\[0\] could not be read: trap refused$/);
+    expectInvalid(await failure({ prompt: 'Once', processors: [exploding] }), 'processors[0]', /^The logits-processor passed as processors\[0\] could not be read: trap refused$/);
     expectInvalid(await failure({ prompt: 'Once', kv: exploding }), 'kv', /^The kv-cache passed as kv could not be read: trap refused$/);
   });
 
@@ -81,7 +81,7 @@ describe('holes in a request’s lists', () => {
     // eslint-disable-next-line no-sparse-arrays
     expectInvalid(await failure({ messages: [{ role: 'user', content: 'Hi' }, , { role: 'user', content: 'Yo' }] }), 'messages', /^messages must be a list of \{ role, content \}/);
     // eslint-disable-next-line no-sparse-arrays
-    expectInvalid(await failure({ prompt: 'Once', processors: [, { name: 'p', process() {} }] }), 'logits-processor', /^A logits-processor \(processors\[0\]\) must be a registered name, \{ name, options \}, or an instance \(got nothing\)/);
+    expectInvalid(await failure({ prompt: 'Once', processors: [, { name: 'p', process() {} }] }), 'processors[0]', /^A logits-processor \(processors\[0\]\) must be a registered name, \{ name, options \}, or an instance \(got nothing\)/);
   });
 
   it('are named as missing ids in evaluate, and a missing inputIds says what evaluate needs', async () => {
@@ -129,10 +129,10 @@ describe('values that change between reads', () => {
 describe('component names', () => {
   it('are required of the instances a request passes, which otherwise were named "undefined" in errors', async () => {
     const nameless = { process() { throw new Error('processor failed'); } };
-    expectInvalid(await failure({ prompt: 'Once', processors: [nameless] }), 'logits-processor', /^The logits-processor passed in the request \(processors\[0\]\) has no name; give it a string name/);
+    expectInvalid(await failure({ prompt: 'Once', processors: [nameless] }), 'processors[0]', /^The logits-processor passed in the request \(processors\[0\]\) has no name; give it a string name/);
     expectInvalid(await failure({ prompt: 'Once', sampler: { name: 5, sample: () => 0 } }), 'sampler', /\(sampler\) has the name 5; give it a string name/);
     const store = Object.assign(new FullPrecisionKvStore(), { name: undefined }) as unknown as KvCacheStore;
-    expectInvalid(await failure({ prompt: 'Once', kv: store }), 'kv-cache', /\(kv\) has no name/);
+    expectInvalid(await failure({ prompt: 'Once', kv: store }), 'kv', /\(kv\) has no name/);
   });
 
   it('are read once, when the run starts: stage names and analysis events use that name', async () => {

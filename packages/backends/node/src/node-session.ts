@@ -48,6 +48,11 @@ export class NodeSession implements InferenceSession {
     return new this.ort.Tensor(type, data as never, dims) as unknown as BackendTensor<T>;
   }
 
+  /**
+   * Runs the graph on onnxruntime-node. onnxruntime cannot cancel a run once started, so `signal`
+   * is read only here: an aborted one refuses the run (rejecting with its reason); a run already
+   * started finishes whatever the signal does (Weft stops waiting for it and disposes its outputs).
+   */
   run(
     feeds: Readonly<Record<string, BackendTensor>>,
     options: { readonly signal?: AbortSignal; readonly fetches?: readonly string[] } = {},

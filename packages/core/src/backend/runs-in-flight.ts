@@ -9,6 +9,10 @@ import { BackendError } from '../errors/backend-error.js';
  * rejects with a `BackendError` (as a run of a released session should: Weft ends the stream of
  * a disposed model with `ModelDisposedError`, and a direct caller of `session.run` gets the
  * `BackendError`). `close` says when every tracked run has settled.
+ *
+ * A run that never settles holds `close` (and the release after it) forever, by design: the
+ * native session is never freed under a run. A model's `dispose()` waits for that release at
+ * most `disposeTimeoutMs` and then resolves; the release still happens if the run ever settles.
  */
 export class RunsInFlight {
   private running = 0;

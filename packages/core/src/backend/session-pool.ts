@@ -1,10 +1,18 @@
 import { BackendError } from '../errors/backend-error.js';
 import { ModelDisposedError } from '../errors/model-disposed-error.js';
 import { WeftError } from '../errors/weft-error.js';
+import { DISPOSE_TIMEOUT_MS } from '../model/load-timeouts.js';
 import type { BackendAdapter, BackendTensor, InferenceSession, ModelSource, SessionOptions } from '../spec/backend.js';
 import { describeCause } from '../util/describe-cause.js';
 import { withDeadline } from '../util/with-deadline.js';
+import { waitAtMost } from './bounded-wait.js';
 import { CircuitBreaker, type BreakerOptions } from './circuit-breaker.js';
+import { LateSessions, releaseOnArrival } from './late-sessions.js';
+
+/** What {@link SessionPool.run} passes to a session's `run`: the signal that stops waiting for it. */
+export interface PoolRunOptions {
+  readonly signal?: AbortSignal;
+}
 
 /** A backend and the session the pool opened on it. */
 export interface ActiveSession {
@@ -31,6 +39,8 @@ export class SessionPool {
   private released = false;
   /** Aborted by `release`: a fallback's session still opening is no longer waited for (and is released when it arrives). */
   private readonly closing = new AbortController();
+  /** Fallback sessions still opening when the pool was released: released as they arrive, and waited for by `release`. */
+  private readonly late = new LateSessions();
   /** The message of the `ModelDisposedError`s once released. */
   private disposedMessage = DISPOSED_MID_RUN;
   /** Each session's release, started once. */
@@ -49,6 +59,11 @@ export class SessionPool {
       readonly breaker?: BreakerOptions;
       /** Longest a fallback's `createSession` may take (default 5 min); a late session is released. */
       readonly sessionTimeoutMs?: number;
+      /**
+       * Longest {@link release} waits for the sessions' `release()` (which waits for runs in
+       * flight) and for fallback sessions still opening (default 10 s); see {@link release}.
+       */
+      readonly disposeTimeoutMs?: number;
     } = {},
   ) {
     const breaker = (): CircuitBreaker => new CircuitBreaker(options.breaker);
@@ -74,17 +89,22 @@ export class SessionPool {
     return this.released;
   }
 
+  /** Aborts when `release` is called (its reason the `ModelDisposedError` later runs fail with). */
+  get disposal(): AbortSignal {
+    return this.closing.signal;
+  }
+
   /**
    * One generation step's run: like {@link run}, but with a single backend and no run timeout there
    * is nothing to count or bound, so it returns the session's own promise, one microtask turn
    * sooner than `run` on every step. Its rejection may then be the backend's own error: pass any
    * rejection through {@link failure}; and its value may be what the session resolved with, not
-   * checked: pass it through {@link outputsOf}.
+   * checked: pass it through {@link outputsOf}. `options` goes to the session's `run` as it is.
    */
-  runStep(active: ActiveSession, feeds: Readonly<Record<string, BackendTensor>>): Promise<Record<string, BackendTensor>> {
-    if (this.candidates.length !== 1 || this.options.runTimeoutMs !== undefined || this.released) return this.run(active, feeds);
+  runStep(active: ActiveSession, feeds: Readonly<Record<string, BackendTensor>>, options?: PoolRunOptions): Promise<Record<string, BackendTensor>> {
+    if (this.candidates.length !== 1 || this.options.runTimeoutMs !== undefined || this.released) return this.run(active, feeds, options);
     try {
-      return active.session.run(feeds);
+      return active.session.run(feeds, options);
     } catch (cause) {
       return Promise.reject(cause);
     }
@@ -114,16 +134,18 @@ export class SessionPool {
   /**
    * Runs on `session`, failing with a `BackendError` when it throws or exceeds the timeout, or with
    * `ModelDisposedError` when the pool was released before or during the run (which no breaker
-   * counts as a backend failure).
+   * counts as a backend failure). `options.signal` goes to the session's `run`; a run that fails
+   * once it has aborted (the caller stopped waiting for it: it may have been cancelled) rejects
+   * with its own error, and no breaker counts it either.
    */
-  run(active: ActiveSession, feeds: Readonly<Record<string, BackendTensor>>): Promise<Record<string, BackendTensor>> {
+  run(active: ActiveSession, feeds: Readonly<Record<string, BackendTensor>>, options?: PoolRunOptions): Promise<Record<string, BackendTensor>> {
     if (this.released) return Promise.reject(this.disposedError());
     const candidate = this.candidates.length === 1 ? this.candidates[0] : this.candidates.find((c) => c.adapter.name === active.backend);
     const timeoutMs = this.options.runTimeoutMs;
     const startedAt = candidate?.breaker.epoch;
     let work: Promise<Record<string, BackendTensor>>;
     try {
-      work = active.session.run(feeds);
+      work = options === undefined ? active.session.run(feeds) : active.session.run(feeds, options);
       if (timeoutMs !== undefined) work = withTimeout(work, timeoutMs, active.backend);
     } catch (cause) {
       work = Promise.reject(cause);
@@ -135,6 +157,7 @@ export class SessionPool {
         // A run that resolved with no outputs object failed like one that threw (one test per run).
         if (typeof outputs !== 'object' || outputs === null) {
           if (this.released) throw this.disposedError();
+          if (options?.signal?.aborted === true) throw noOutputsError(active.backend, outputs);
           candidate?.breaker.failure();
           const error = noOutputsError(active.backend, outputs);
           if (candidate) candidate.lastFailure = NO_OUTPUTS;
@@ -145,6 +168,7 @@ export class SessionPool {
       },
       (cause: unknown) => {
         if (this.released) throw this.disposedError();
+        if (options?.signal?.aborted === true) throw cause;
         candidate?.breaker.failure();
         const why = describeCause(cause);
         if (candidate) candidate.lastFailure = why;
@@ -257,38 +281,70 @@ export class SessionPool {
     return releasing;
   }
 
-  /** A fallback's session, bounded in time and checked to be a session. */
+  /**
+   * A fallback's session, bounded in time and checked to be a session. One that arrives after the
+   * wait ended is released when it arrives; when the wait ended because the pool was released, it
+   * goes to {@link late}, which {@link release} waits for.
+   */
   private async createSession(adapter: BackendAdapter): Promise<InferenceSession> {
     const ms = this.options.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS;
     const source = this.source;
     if (source === undefined) throw new Error('the pool was made without the graph, so it cannot open other sessions');
-    const session: unknown = await withDeadline(() => adapter.createSession(source, this.options.session), {
-      ms,
-      signal: this.closing.signal,
-      onTimeout: () => new Error(`createSession() did not finish within ${ms} ms`),
-      late: (late) => (late as Partial<InferenceSession> | undefined)?.release?.(),
-    });
+    let creation: unknown;
+    let session: unknown;
+    try {
+      session = await withDeadline(() => (creation = adapter.createSession(source, this.options.session)), {
+        ms,
+        signal: this.closing.signal,
+        onTimeout: () => new Error(`createSession() did not finish within ${ms} ms`),
+      });
+    } catch (error) {
+      // Released while it opened: `release` waits for it. Timed out: released whenever it comes.
+      // (Also when the creation itself failed: there is then nothing to release.)
+      if (creation !== undefined) {
+        if (this.released) this.late.add(creation, this.disposeTimeoutMs);
+        else releaseOnArrival(creation);
+      }
+      throw error;
+    }
     if (typeof (session as Partial<InferenceSession> | null)?.run !== 'function') {
+      this.late.add(session, this.disposeTimeoutMs);
       throw new Error('createSession() did not return a session');
     }
     return session as InferenceSession;
   }
 
+  private get disposeTimeoutMs(): number {
+    return this.options.disposeTimeoutMs ?? DISPOSE_TIMEOUT_MS;
+  }
+
   /**
    * Releases every session the pool opened; later runs fail with `ModelDisposedError`, whose
-   * message is `message` (the first call's; default: the model was disposed, load it again). A
-   * fallback's session still opening is not waited for: it is released when it arrives.
+   * message is `message` (the first call's; default: the model was disposed, load it again), and
+   * {@link disposal} aborts. Resolves once every session's `release()` has settled (a backend's
+   * release waits for its runs in flight: `RunsInFlight`) and every fallback session still opening
+   * has arrived and been released; rejects with the first release's error. A backend that never
+   * settles is waited for at most `disposeTimeoutMs` (default 10 s): `release` then resolves, and
+   * its sessions are released when they can be (a session that arrives is released then; a
+   * release waiting for a run frees the native session once that run settles).
    */
-  async release(message: string = DISPOSED_MID_RUN): Promise<void> {
+  release(message: string = DISPOSED_MID_RUN): Promise<void> {
     if (!this.released) this.disposedMessage = message;
     this.released = true;
     this.closing.abort(this.disposedError());
-    await Promise.all(
-      this.candidates.map(async (c) => {
-        const session = await c.session?.catch(() => undefined);
-        if (session) await this.releaseSession(session);
-      }),
-    );
+    const everything = (async () => {
+      const results = await Promise.allSettled(
+        this.candidates.map(async (c) => {
+          const session = await c.session?.catch(() => undefined);
+          if (session) await this.releaseSession(session);
+        }),
+      );
+      // By now every fallback's wait for its session has ended, and a session still opening is in `late`.
+      await this.late.settled();
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+    })();
+    return waitAtMost(everything, this.disposeTimeoutMs).then(() => undefined);
   }
 }
 

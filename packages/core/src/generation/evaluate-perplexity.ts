@@ -14,7 +14,7 @@ import { claimInstances, releaseInstances } from './instance-claims.js';
 import { logSumExp } from './sampling/softmax.js';
 import { runStage } from './stage-runner.js';
 import { stageHooks } from './stage-hooks.js';
-import { checkHookFeeds } from './check-feeds.js';
+import { runBeforeForwardHooks } from './check-feeds.js';
 import { takePresents } from './take-presents.js';
 import { stepFeeds } from './step-feeds.js';
 import { applyRouter } from './apply-router.js';
@@ -193,10 +193,7 @@ export async function evaluatePerplexity(ctx: GenerationContext, given: Perplexi
         rerotation.record(done, owned['position_ids']!);
       }
       if (half) halved = half.toGraph(session, feeds);
-      for (const h of beforeForward) {
-        runStage(h.owner, 'beforeForward', () => h.hooks.beforeForward!({ step, batchSize: 1, pastLength, feeds, session }));
-        checkHookFeeds(h.owner, session.inputNames, feeds);
-      }
+      runBeforeForwardHooks(beforeForward, { step, batchSize: 1, pastLength, session }, feeds);
       const outputs = await ctx.sessions.run(active, feeds);
       release();
       owned = outputs;

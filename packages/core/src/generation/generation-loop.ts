@@ -4,6 +4,7 @@ import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import { ModelDisposedError } from '../errors/model-disposed-error.js';
 import type { BackendTensor } from '../spec/backend.js';
 import type { ActiveSession } from '../backend/session-pool.js';
+import { HALTED, RunWaiter } from '../backend/run-waiter.js';
 import type { DoneEvent, FinishReason, GenerationEvent, RowResult } from '../spec/events.js';
 import type { GenerationRequest } from '../spec/request.js';
 import type { GenerationContext } from './generation-context.js';
@@ -28,10 +29,10 @@ import { disposeStore, storeAppend, storeBegin, storeBytes, storeLength, storeMa
 import { cacheKeyRerotation } from './kv/rerotate-keys.js';
 import { median } from '../util/median.js';
 import { claimInstances, releaseInstances } from './instance-claims.js';
-import { checkHookFeeds } from './check-feeds.js';
+import { runBeforeForwardHooks } from './check-feeds.js';
 import { halfCacheBridge } from './kv/half-cache-bridge.js';
 import { float16ToFloat32 } from './float16.js';
-import { sharedKeepLastLogits } from './logits-to-keep.js';
+import { checkLogits, sharedKeepLastLogits } from './logits-to-keep.js';
 
 /**
  * The generation loop as a cold Observable: nothing runs until subscription; each subscription
@@ -40,28 +41,35 @@ import { sharedKeepLastLogits } from './logits-to-keep.js';
  * repetition penalty, processors, `processLogits` hooks → sampling (every row) → per row: EOS,
  * detokenize and stop checks, token event, `afterToken` hooks, `flush` event when the row ended
  * → KV store append (and router select/retain) → metrics event.
- * Unsubscribing or aborting stops within one step and releases every tensor of the run.
+ * Unsubscribing or aborting stops within one step and releases every tensor of the run. While a
+ * forward pass is pending, aborting (or unsubscribing, or disposing the model) ends the stream at
+ * once, without waiting for the pass (a hung backend may never finish it): its result is released
+ * when it arrives, and the run keeps its feeds and KV cache (and counts in `activeRuns`) until then.
  * `beforeRun` runs at each subscription, before anything else (the model's disposed check).
  */
 export function generationLoop(context: GenerationContext, request: GenerationRequest, beforeRun?: () => void): Observable<GenerationEvent> {
   return new Observable<GenerationEvent>((subscriber) => {
     beforeRun?.(); // may throw: the subscriber gets the error
-    const run = { cancelled: false };
+    const run: LoopRun = { cancelled: false, waiter: undefined };
     const { activity } = context;
-    // Counted until the run settles: an unsubscribed run still finishes its current step.
+    // Counted until the run settles: an unsubscribed run still waits for the forward pass it sent.
     activity.runs++;
     runGeneration(context, request, subscriber, run).then(
       () => {
         activity.runs--;
+        run.waiter?.close();
         subscriber.complete();
       },
       (error: unknown) => {
         activity.runs--;
+        run.waiter?.close();
         subscriber.error(error);
       },
     );
     return () => {
       run.cancelled = true;
+      // Stops waiting for a forward pass in flight (and aborts the signal its run got).
+      run.waiter?.halt();
     };
   });
 }
@@ -70,7 +78,7 @@ async function runGeneration(
   ctx: GenerationContext,
   given: GenerationRequest,
   out: Subscriber<GenerationEvent>,
-  run: { cancelled: boolean },
+  run: LoopRun,
 ): Promise<void> {
   const started = performance.now();
   const { layout, tokenizer, generationConfig, hooks, sessions } = ctx;
@@ -158,6 +166,9 @@ async function runGeneration(
    */
   let untried: ActiveSession | undefined;
   try {
+    // The run's wait for its forward passes, given up when the request aborts, the subscriber
+    // leaves or the model is disposed (see RunWaiter); it never reads `signal.aborted`.
+    const waiter = (run.waiter = new RunWaiter(sessions.disposal, signal));
     claimed = claimInstances(components);
     ownsStore = true;
     // After the request's own checks (input, components, claims), as evaluate does: with failover,
@@ -239,11 +250,7 @@ async function runGeneration(
           if (half) halved = half.toGraph(active.session, feeds);
           kvMs += performance.now() - t;
         }
-        for (let i = 0; i < beforeForwardHooks.length; i++) {
-          const h = beforeForwardHooks[i]!;
-          runStage(h.owner, 'beforeForward', () => h.hooks.beforeForward!({ step, batchSize: batch, pastLength, feeds, session: active.session }));
-          checkHookFeeds(h.owner, active.session.inputNames, feeds);
-        }
+        if (beforeForwardHooks.length > 0) runBeforeForwardHooks(beforeForwardHooks, { step, batchSize: batch, pastLength, session: active.session }, feeds);
         const forwardStart = performance.now();
         // The first run on this backend (step 0's first attempt, or the attempt after a failover);
         // the same one test per step as the setupMs check it holds.
@@ -252,8 +259,13 @@ async function runGeneration(
           if (setupMs < 0) setupMs = forwardStart - started;
         }
         try {
-          outputs = sessions.outputsOf(active, await sessions.runStep(active, feeds));
+          const result = sessions.outputsOf(active, await waiter.wait(sessions.runStep(active, feeds, waiter.runOptions), disposeTensors));
+          // Logits of the wrong size fail the run like a backend error (and fail over), before any is read.
+          checkLogits(result, batch, feedIds[0]!.length, vocab, active.backend);
+          outputs = result;
         } catch (thrown) {
+          // Given up on while pending: it still uses its feeds, released once it settles (below).
+          if (thrown === HALTED) break;
           release();
           const error = sessions.failure(active, thrown);
           if (!ctx.failover || run.cancelled || ModelDisposedError.isInstance(error)) throw error;
@@ -283,6 +295,22 @@ async function runGeneration(
         failedThisStep = undefined;
         release();
         owned = outputs;
+      }
+      if (!outputs) {
+        // The forward pass was given up on: the stream ends now (with ModelDisposedError when the
+        // model was disposed, with `abort` when the request was aborted) and the run waits for the
+        // pass, whose outputs are then disposed; the finally then releases its feeds and the cache.
+        if (sessions.closed) {
+          failed = true;
+          out.error(sessions.failure(active, undefined));
+        }
+        if (!out.closed) {
+          for (const row of rows) flush(out, row, row.finish('abort'));
+          out.next(doneEvent(rows, ttftMs, median(stepMs), layout.hasPast ? storeBytes(components.kv) : 0));
+          out.complete();
+        }
+        await waiter.settled();
+        return;
       }
       if (run.cancelled) return;
       // Aborted during the forward pass: its tokens are not emitted.
@@ -460,4 +488,12 @@ function doneEvent(rows: readonly RowState[], ttftMs: number, msPerToken: number
     kvBytes,
     rows: results,
   };
+}
+
+/** One subscription's state its teardown shares with the run. */
+interface LoopRun {
+  /** Set by unsubscribing: the run stops at its next check. */
+  cancelled: boolean;
+  /** The run's wait for its forward passes, once the run got that far. */
+  waiter: RunWaiter | undefined;
 }

@@ -1,3 +1,4 @@
+import { BackendError } from '../errors/backend-error.js';
 import type { BackendTensor, InferenceSession } from '../spec/backend.js';
 import type { KvLayout } from '../spec/kv-cache.js';
 
@@ -24,4 +25,40 @@ export function sharedKeepLastLogits(session: TensorMaker, layout: KvLayout): Ba
   let tensor = keepLast.get(session);
   if (!tensor) keepLast.set(session, (tensor = logitsToKeepTensor(session, layout, 1)));
   return tensor;
+}
+
+/**
+ * Throws a `BackendError` unless `outputs.logits` (when there is one: its absence is reported
+ * after the run) is `[rows, positions, vocab]` with as many values, `positions` from 1 to `fed`
+ * (the fed length, or fewer where the graph keeps only the last ones): logits of another size
+ * would otherwise be sliced into rows of the wrong tokens without a word. A few comparisons per
+ * step, no allocation; the outputs are disposed when it throws.
+ */
+export function checkLogits(outputs: Readonly<Record<string, BackendTensor>>, rows: number, fed: number, vocab: number, backend: string): void {
+  const logits = outputs['logits'];
+  if (logits === undefined) return;
+  let dims: readonly number[] | undefined;
+  let length: number | undefined;
+  try {
+    dims = logits.dims;
+    length = logits.data.length;
+    const seq = dims[1]!;
+    if (dims.length === 3 && dims[0] === rows && dims[2] === vocab && seq >= 1 && seq <= fed && length === rows * seq * vocab) return;
+  } catch {
+    // A tensor whose dims or data cannot be read: reported as such below.
+  }
+  for (const name in outputs) {
+    try {
+      outputs[name]!.dispose();
+    } catch {
+      // The error below is what the caller needs.
+    }
+  }
+  const shape = Array.isArray(dims) ? `[${dims.slice(0, 8).join(', ')}${dims.length > 8 ? ', …' : ''}]` : 'unreadable dims';
+  const expected = fed === 1 ? `[${rows}, 1, ${vocab}]` : `[${rows}, 1 to ${fed}, ${vocab}]`;
+  throw new BackendError(
+    `The ${backend} backend returned "logits" of shape ${shape} with ${typeof length === 'number' ? length : 'unreadable'} values, where this step expects ${expected} ` +
+      `(rows × positions × vocab_size ${vocab} from config.json); the backend or the graph does not match this model.`,
+    { backend },
+  );
 }

@@ -17,7 +17,8 @@ import { largestTokenizerId, tokenizerIdFarOut, tokenizerPastVocabulary } from '
 import { DEFAULT_TOKENIZER } from '../tokenizer/hf-tokenizer-entry.js';
 import { checkKnownKeys } from '../util/known-keys.js';
 import { quoteValue } from '../util/describe-cause.js';
-import { openBackendSession, releaseQuietly, takesNoExternalDataBytes } from './open-backend-session.js';
+import { openBackendSession, releaseWithin, takesNoExternalDataBytes } from './open-backend-session.js';
+import type { LateSessions } from '../backend/late-sessions.js';
 import { linkedAbortController } from '../util/linked-abort.js';
 import { SessionPool } from '../backend/session-pool.js';
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
@@ -97,7 +98,7 @@ async function graphWithin(folder: ModelFolder, onnxFile: string): Promise<strin
 
 /** Every field of `LoadOptions` (a record, so the compiler checks none is missing). */
 const LOAD_OPTION_FIELDS: Record<keyof LoadOptions, true> = {
-  backend: true, session: true, onnxFile: true, failover: true, tokenizer: true, probeTimeoutMs: true, sessionTimeoutMs: true, fetchTimeoutMs: true, signal: true,
+  backend: true, session: true, onnxFile: true, failover: true, tokenizer: true, probeTimeoutMs: true, sessionTimeoutMs: true, fetchTimeoutMs: true, disposeTimeoutMs: true, signal: true,
 };
 const LOAD_OPTION_KEYS: readonly string[] = Object.keys(LOAD_OPTION_FIELDS);
 
@@ -106,12 +107,13 @@ const LOAD_OPTION_KEYS: readonly string[] = Object.keys(LOAD_OPTION_FIELDS);
  * graph on the chosen backend, then checks the graph against the config. A session is released
  * whenever a later check fails. The tokenizer comes from the registry's `tokenizer` kind (the
  * one named in `options.tokenizer`, else the highest priority); `runtime.signal` aborts the load,
- * a URL folder's requests included (a session that arrives afterwards is released).
+ * a URL folder's requests included (a session that arrives afterwards is released, through
+ * `runtime.lateSessions` when given, which the runtime's `dispose()` waits for).
  */
 export async function loadModel(
   dir: string,
   options: LoadOptions,
-  runtime: { readonly registry: AdapterRegistry; readonly hooks: readonly OwnedHooks[]; readonly signal?: AbortSignal },
+  runtime: LoadRuntime,
   onDispose?: (model: DefaultWeftModel) => void,
 ): Promise<DefaultWeftModel> {
   // A misspelled option (`onnx_file`) would otherwise be ignored without a word.
@@ -135,11 +137,20 @@ export async function loadModel(
   }
 }
 
+/** What {@link loadModel} takes from its runtime. */
+export interface LoadRuntime {
+  readonly registry: AdapterRegistry;
+  readonly hooks: readonly OwnedHooks[];
+  readonly signal?: AbortSignal;
+  /** Where sessions given up on while they opened go, to be released when they arrive. */
+  readonly lateSessions?: LateSessions;
+}
+
 async function loadFromFolder(
   folder: ModelFolder,
   dir: string,
   options: LoadOptions,
-  runtime: { readonly registry: AdapterRegistry; readonly hooks: readonly OwnedHooks[]; readonly signal?: AbortSignal },
+  runtime: LoadRuntime,
   timeouts: LoadTimeouts,
   failover: FailoverOptions | undefined,
   onDispose: ((model: DefaultWeftModel) => void) | undefined,
@@ -187,6 +198,7 @@ async function loadFromFolder(
     timeouts,
     probeOthers: failover !== undefined,
     signal: runtime.signal,
+    lateSessions: runtime.lateSessions,
   });
   try {
     const fallbacks = failover?.backends ? failover.backends.map((name) => pickFallback(name, others, adapter.name)) : others;
@@ -209,6 +221,7 @@ async function loadFromFolder(
       ...(failover?.runTimeoutMs !== undefined ? { runTimeoutMs: failover.runTimeoutMs } : {}),
       ...(failover?.breaker ? { breaker: failover.breaker } : {}),
       sessionTimeoutMs: timeouts.sessionTimeoutMs,
+      disposeTimeoutMs: timeouts.disposeTimeoutMs,
     });
     const context: GenerationContext = {
       activity: { runs: 0 },
@@ -227,8 +240,9 @@ async function loadFromFolder(
     };
     return new DefaultWeftModel(dir, graphFile, context, onDispose);
   } catch (error) {
-    // The check's error is what the caller needs: a release that fails too must not replace it.
-    await releaseQuietly(session);
+    // The check's error is what the caller needs: a release that fails too must not replace it
+    // (nor one that never settles hold it back past disposeTimeoutMs).
+    await releaseWithin(session, timeouts.disposeTimeoutMs);
     throw error;
   }
 }

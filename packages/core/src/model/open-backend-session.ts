@@ -7,6 +7,10 @@ import type { LoadTimeouts } from './load-timeouts.js';
 import type { ExternalDataProblem } from './model-folder.js';
 import { BackendSearch } from './select-backend.js';
 import { withDeadline } from '../util/with-deadline.js';
+import { waitAtMost } from '../backend/bounded-wait.js';
+import { releaseOnArrival, releaseQuietly, type LateSessions } from '../backend/late-sessions.js';
+
+export { releaseQuietly } from '../backend/late-sessions.js';
 
 /** A backend with the session it opened on the graph. */
 export interface OpenedBackend {
@@ -43,6 +47,13 @@ export interface OpenSessionOptions {
   readonly probeOthers: boolean;
   /** Aborts the load: waits end at once and a session that still arrives is released. */
   readonly signal?: AbortSignal | undefined;
+  /**
+   * Where a session still opening when the load was aborted goes, to be released when it arrives:
+   * the runtime's, so that its `dispose()` waits for those releases (each at most
+   * `disposeTimeoutMs`). Without it they are released all the same, as is a session that arrives
+   * after `sessionTimeoutMs` (which nothing waits for: it is hung as far as anyone can tell).
+   */
+  readonly lateSessions?: LateSessions | undefined;
 }
 
 /** A session that could not be opened, and whether another backend is worth trying. */
@@ -81,7 +92,7 @@ export async function openBackendSession(registry: AdapterRegistry, options: Ope
       const others = options.probeOthers ? await search.rest() : search.skipRest();
       return { adapter, session: outcome, rejected: search.rejected, others };
     } catch (error) {
-      await releaseQuietly(outcome);
+      await releaseWithin(outcome, options.timeouts.disposeTimeoutMs);
       throw error;
     }
   }
@@ -106,18 +117,22 @@ async function openSession(adapter: BackendAdapter, name: string, options: OpenS
   if (source instanceof SessionFailure) return source;
   const ready = source;
   let timedOut = false;
+  let creation: unknown;
   let session: unknown;
   try {
-    session = await withDeadline(() => adapter.createSession(ready, options.session), {
+    session = await withDeadline(() => (creation = adapter.createSession(ready, options.session)), {
       ms,
       onTimeout: () => {
         timedOut = true;
         return new Error(`createSession() did not finish within ${ms} ms`);
       },
       signal,
-      late: (late) => releaseQuietly(late),
     });
   } catch (cause) {
+    // Given up on while it opened: the session is released when it arrives; when the load was
+    // aborted (not timed out), the runtime's dispose() waits for that too.
+    if (creation !== undefined && signal?.aborted) lateSession(options, creation);
+    else if (creation !== undefined && timedOut) releaseOnArrival(creation);
     if (signal?.aborted) throw signal.reason;
     if (timedOut) {
       const error = new ModelLoadError(`The ${name} backend did not open ${graph} within ${ms} ms; raise sessionTimeoutMs if the graph is that slow to load.`, { path: graph });
@@ -138,7 +153,7 @@ async function openSession(adapter: BackendAdapter, name: string, options: OpenS
   }
   const problem = sessionProblem(session);
   if (problem !== undefined) {
-    await releaseQuietly(session);
+    await releaseWithin(session, options.timeouts.disposeTimeoutMs);
     const error = new ModelLoadError(`The ${name} backend could not load ${graph}: createSession() returned ${problem}.`, { path: graph });
     return new SessionFailure(error, `createSession() returned ${problem}`, true);
   }
@@ -221,12 +236,16 @@ function sessionProblem(value: unknown): string | undefined {
   return undefined;
 }
 
-/** Releases whatever a backend handed over, if it can be released; never throws. */
-export async function releaseQuietly(session: unknown): Promise<void> {
-  try {
-    const release = (session as { release?: unknown } | null | undefined)?.release;
-    if (typeof release === 'function') await Reflect.apply(release, session, []);
-  } catch {
-    // Nothing more can be done for a session whose release fails.
-  }
+/**
+ * {@link releaseQuietly}, waited for at most `ms`: a load that fails must not hang on a backend
+ * whose `release()` never settles (the release goes on; nobody waits for it).
+ */
+export async function releaseWithin(session: unknown, ms: number): Promise<void> {
+  await waitAtMost(releaseQuietly(session), ms);
+}
+
+/** Hands a session given up on while it opened to the runtime's late sessions (or releases it on arrival). */
+function lateSession(options: OpenSessionOptions, creation: unknown): void {
+  if (options.lateSessions) options.lateSessions.add(creation, options.timeouts.disposeTimeoutMs);
+  else releaseOnArrival(creation);
 }

@@ -27,6 +27,13 @@ export class PluginHost {
   private readonly installing = new Set<string>();
   /** Plugin objects installed or being installed, whatever name they report next time. */
   private readonly objects = new WeakSet<object>();
+  /** The plugin whose `setup` is being called, during the synchronous part of that call. */
+  private calling: string | undefined;
+  /**
+   * Loads (or `ready()` calls) of this runtime waiting for setups to finish: a setup that times
+   * out while one waits may be awaiting it, and its error says what to do instead.
+   */
+  waiting = 0;
 
   constructor(
     @inject(ADAPTER_REGISTRY) private readonly registry: AdapterRegistry,
@@ -34,6 +41,14 @@ export class PluginHost {
     @inject(API_VERSION) private readonly apiVersion: string,
     @inject(WEFT_SERVICES) @optional() private readonly services?: WeftServices,
   ) {}
+
+  /**
+   * The plugin whose `setup` is running the calling code synchronously (e.g. `await weft.load()` as
+   * its first step), else undefined. A load started there would wait for that very setup to finish.
+   */
+  get setupCalling(): string | undefined {
+    return this.calling;
+  }
 
   /** Names and versions of installed plugins. */
   list(): readonly { readonly name: string; readonly version: string }[] {
@@ -77,6 +92,17 @@ export class PluginHost {
     }
   }
 
+  /** Calls `setup` (through `call`), noting whose it is while it runs synchronously (see {@link setupCalling}). */
+  private callSetup<T>(name: string, call: () => T): T {
+    const outer = this.calling;
+    this.calling = name;
+    try {
+      return call();
+    } finally {
+      this.calling = outer;
+    }
+  }
+
   /** Runs setup against a stage and commits what it staged; nothing is kept when it fails. */
   private async setUp(plugin: WeftPlugin, manifest: ManifestSnapshot, timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
     const { name } = manifest;
@@ -112,9 +138,9 @@ export class PluginHost {
       },
     });
     try {
-      await withDeadline(() => Reflect.apply(manifest.setup, plugin, [context]) as unknown, {
+      await withDeadline(() => this.callSetup(name, () => Reflect.apply(manifest.setup, plugin, [context]) as unknown), {
         ms: timeoutMs,
-        onTimeout: () => new PluginError(name, 'setup', `setup did not finish within ${timeoutMs} ms`),
+        onTimeout: () => new PluginError(name, 'setup', `setup did not finish within ${timeoutMs} ms${this.waiting > 0 ? AWAITED_LOAD_HINT : ''}`),
         signal,
       });
     } catch (cause) {
@@ -131,6 +157,10 @@ export class PluginHost {
     for (const hooks of stagedHooks) this.hooks.push({ owner: name, hooks });
   }
 }
+
+/** Said by a setup timeout while a load waits for setups: the setup may be awaiting it. */
+const AWAITED_LOAD_HINT =
+  "; a weft.load() or weft.ready() of this runtime was waiting for it, and a setup that awaits one of them waits for itself: load the model lazily (on the plugin's first use) or after the runtime's plugins are ready, not inside setup";
 
 /**
  * True for a `PluginError` about the plugin being installed (its own timeout, a late call, a bad

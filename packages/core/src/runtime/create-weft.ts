@@ -7,6 +7,9 @@ import { DEFAULT_KV_STORE, REUSABLE_CAPABILITY } from '../generation/resolve-com
 import type { DefaultWeftModel } from '../model/default-weft-model.js';
 import { isAbortSignal, linkedAbortController } from '../util/linked-abort.js';
 import { loadModel } from '../model/load-model.js';
+import { LateSessions } from '../backend/late-sessions.js';
+import { snapshotLoadOptions, snapshotOptions } from '../model/read-load-options.js';
+import { PluginError } from '../errors/plugin-error.js';
 import { PluginHost } from '../plugin/plugin-host.js';
 import { DefaultAdapterRegistry } from '../registry/default-adapter-registry.js';
 import { BUILT_IN_KINDS, checkKindName } from '../registry/known-kinds.js';
@@ -41,7 +44,8 @@ export interface CreateWeftOptions {
 }
 
 /** The keys `createWeft` takes (a record, so the compiler checks none of `CreateWeftOptions` is missing). */
-const CREATE_WEFT_KEYS = Object.keys({ plugins: true, setupTimeoutMs: true } satisfies Record<keyof CreateWeftOptions, true>);
+const CREATE_WEFT_SHAPE = { plugins: 'list', setupTimeoutMs: 'value' } as const satisfies Record<keyof CreateWeftOptions, 'list' | 'value'>;
+const CREATE_WEFT_KEYS = Object.keys(CREATE_WEFT_SHAPE);
 
 /**
  * Creates a Weft runtime with its own DI container, adapter registry and hooks (nothing is
@@ -54,10 +58,12 @@ const CREATE_WEFT_KEYS = Object.keys({ plugins: true, setupTimeoutMs: true } sat
  * for await (const text of model.stream({ prompt: 'Once upon a time' })) process.stdout.write(text);
  * await weft.dispose();
  */
-export function createWeft(options: CreateWeftOptions = {}): Weft {
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+export function createWeft(given: CreateWeftOptions = {}): Weft {
+  if (typeof given !== 'object' || given === null || isList(given)) {
     throw new InvalidOptionsError('createWeft takes an options object such as { plugins: [nodeBackend()] }, or nothing.', { option: 'options' });
   }
+  // Read once: a getter or proxy trap that throws is an InvalidOptionsError naming the option.
+  const options: CreateWeftOptions = snapshotOptions(given, CREATE_WEFT_SHAPE, 'the createWeft options', '');
   // A misspelled key (`plugin:`, `setupTimeoutMS:`) would otherwise leave a runtime without its plugins.
   checkKnownKeys(options, CREATE_WEFT_KEYS, 'createWeft', '');
   const plugins = options.plugins ?? [];
@@ -69,6 +75,8 @@ export function createWeft(options: CreateWeftOptions = {}): Weft {
   const container = buildContainer(registry);
   const models = new Set<DefaultWeftModel>();
   const loads = new Set<Promise<unknown>>();
+  /** Sessions loads gave up on while they opened: released as they arrive; `dispose()` waits for them. */
+  const lateSessions = new LateSessions();
   const ending = new AbortController();
   let disposing: Promise<void> | undefined;
   const closed = (action: string): RuntimeDisposedError =>
@@ -108,8 +116,14 @@ export function createWeft(options: CreateWeftOptions = {}): Weft {
     // Disposing the runtime or the caller's signal stops the load; after it, neither is linked.
     const stop = linkedAbortController(ending.signal, caller);
     try {
-      await untilAborted(initial.then(() => chain), stop.signal);
-      const model = await loadModel(path, loadOptions, { registry, hooks, signal: stop.signal }, (m) => models.delete(m));
+      // Counted while waiting, so a setup timing out meanwhile says it may be awaiting this load.
+      host.waiting++;
+      try {
+        await untilAborted(initial.then(() => chain), stop.signal);
+      } finally {
+        host.waiting--;
+      }
+      const model = await loadModel(path, loadOptions, { registry, hooks, signal: stop.signal, lateSessions }, (m) => models.delete(m));
       if (disposing) {
         await model.disposeWithRuntime();
         throw stopped();
@@ -132,8 +146,14 @@ export function createWeft(options: CreateWeftOptions = {}): Weft {
     // Waits for `use()` installs made so far too (they run in order after the initial ones); only
     // a failure among the initial plugins rejects it, as each `use()` reports its own.
     ready: () => {
+      const inSetup = host.setupCalling;
+      if (inSetup !== undefined) return Promise.reject(awaitsItsOwnSetup(inSetup, 'weft.ready()'));
       const installed = chain; // the installs so far, not later ones
-      return initial.then(() => installed);
+      host.waiting++;
+      const done = (): void => void host.waiting--;
+      const ready = initial.then(() => installed);
+      ready.then(done, done);
+      return ready;
     },
     get: services.get,
     load(path: string, loadOptions: LoadOptions = {}): Promise<WeftModel> {
@@ -142,7 +162,17 @@ export function createWeft(options: CreateWeftOptions = {}): Weft {
       if (typeof loadOptions !== 'object' || loadOptions === null) {
         return Promise.reject(new InvalidOptionsError('load options must be an object such as { backend: "node" }.', { option: 'options' }));
       }
-      const task = load(path, loadOptions);
+      // A plugin's setup awaiting this load would wait for itself (a load waits for every setup).
+      const inSetup = host.setupCalling;
+      if (inSetup !== undefined) return Promise.reject(awaitsItsOwnSetup(inSetup, 'weft.load()'));
+      let options: LoadOptions;
+      try {
+        // Read once, here: a getter or proxy trap that throws is an InvalidOptionsError naming the option.
+        options = snapshotLoadOptions(loadOptions);
+      } catch (error) {
+        return Promise.reject(error as Error);
+      }
+      const task = load(path, options);
       loads.add(task);
       const settle = (): void => void loads.delete(task);
       task.then(settle, settle);
@@ -153,7 +183,9 @@ export function createWeft(options: CreateWeftOptions = {}): Weft {
         // The reason every unfinished plugin setup and model load rejects with.
         ending.abort(new RuntimeDisposedError('The Weft runtime was disposed before this finished (a plugin setup or a model load); create a new runtime with createWeft().'));
         await Promise.allSettled([...loads]);
-        const results = await Promise.allSettled([...models].map((m) => m.disposeWithRuntime()));
+        // Sessions still opening when their loads stopped are released before this resolves (each
+        // waited for at most its load's disposeTimeoutMs), as are the models' own.
+        const [results] = await Promise.all([Promise.allSettled([...models].map((m) => m.disposeWithRuntime())), lateSessions.settled()]);
         const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
         if (failure) throw failure.reason;
       })();
@@ -227,6 +259,28 @@ function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
       },
     );
   });
+}
+
+/**
+ * The error for `weft.load()` or `weft.ready()` called while `plugin`'s setup runs: both wait for
+ * every setup to finish, that one's included, so a setup awaiting them would hang until its timeout.
+ */
+function awaitsItsOwnSetup(plugin: string, call: string): PluginError {
+  return new PluginError(
+    plugin,
+    'setup',
+    `setup called ${call} of its own runtime, which waits for every plugin's setup to finish, this one's included, so setup would wait for itself until its timeout. ` +
+      `Load the model lazily instead (on the plugin's first use, e.g. in a hook or an adapter's create), or in the application after createWeft's plugins are ready (await weft.ready(), then weft.load()).`,
+  );
+}
+
+/** Whether `value` is a list (an array or typed array), not an options object; a revoked proxy is not. */
+function isList(value: object): boolean {
+  try {
+    return Array.isArray(value) || ArrayBuffer.isView(value);
+  } catch {
+    return false; // its keys fail to read, which the snapshot reports
+  }
 }
 
 /** The error for a `load` path that is not a string; a URL object gets the string to pass instead. */

@@ -101,10 +101,16 @@ export interface InferenceSession {
   createTensor<T extends TensorDataType>(type: T, data: TensorDataTypeMap[T], dims: readonly number[]): BackendTensor<T>;
   /**
    * Runs the graph. Output tensors belong to the caller, who disposes them.
-   * `signal` aborts a run that has not finished (best effort: the runtime may finish it first).
    * Settle the promise on a macrotask (e.g. after `setImmediate`), not through microtasks alone:
    * generation awaits one run per step, and a run that never yields to the event loop keeps abort
    * signals, timers and Ctrl-C out until the whole generation ends.
+   *
+   * `signal`: Weft's generation loop passes one that aborts when the request's signal aborts, its
+   * subscriber unsubscribes, or the model is disposed. Weft then stops waiting for the run at once
+   * (its stream ends), and disposes the outputs when the run settles, however late; it keeps the
+   * feeds alive until then. A backend that can cancel a run in flight may do so and reject (with
+   * any error: it is not reported); one that cannot (onnxruntime) may ignore the signal, or refuse
+   * a run whose signal is already aborted. `fetches`: output names to compute (default: all).
    */
   run(
     feeds: Readonly<Record<string, BackendTensor>>,
@@ -113,7 +119,9 @@ export interface InferenceSession {
   /**
    * Frees the native session. Idempotent: every call returns the first call's promise. Runs asked
    * for afterwards are refused; runs already started should be let finish before the native
-   * session is freed (then reject): `RunsInFlight` does this bookkeeping.
+   * session is freed (then reject): `RunsInFlight` does this bookkeeping. A model's `dispose()`
+   * waits for this promise at most `disposeTimeoutMs` (default 10 s; a hung run would otherwise
+   * hold it forever), then resolves: the release must still free the session once it can.
    */
   release(): Promise<void>;
 }

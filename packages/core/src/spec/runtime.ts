@@ -51,6 +51,14 @@ export interface LoadOptions {
    */
   readonly fetchTimeoutMs?: number;
   /**
+   * Longest `dispose()` waits for the backend (ms, default 10 000): the model's runs in flight,
+   * its sessions' `release()` and a fallback's session still opening; for `weft.dispose()`, also a
+   * session still opening when this load was aborted (by `weft.dispose()` or `signal`). Each is
+   * normally quick; the bound is for a backend that hangs. Past it, `dispose()` resolves anyway,
+   * and what is still pending is released when it settles (a session is never freed mid-run).
+   */
+  readonly disposeTimeoutMs?: number;
+  /**
    * Stops the load: its downloads are aborted, a session still opening is released when it
    * arrives, and `load` rejects with the signal's reason (an `AbortError` `DOMException` when it
    * gives none). The runtime stays usable. Once `load` has resolved, the signal has no effect on
@@ -106,7 +114,8 @@ export interface WeftModel {
    * Generations (subscriptions of {@link generate}, {@link stream}, {@link text}) and
    * {@link evaluate} calls of this model still running, for health checks and graceful shutdown.
    * A run counts from its subscription (or call) until it has stopped using the session: an
-   * unsubscribed or aborted run still finishes the step it is in.
+   * unsubscribed, aborted or disposed generation ends its stream at once, but counts until the
+   * forward pass it had sent has settled.
    */
   readonly activeRuns: number;
   /**
@@ -124,7 +133,12 @@ export interface WeftModel {
   text(request: GenerationRequest): Promise<string>;
   /** Perplexity through the incremental KV path. */
   evaluate(request: PerplexityRequest): Promise<PerplexityResult>;
-  /** Releases the session. Idempotent; generation afterwards fails with a clear error. */
+  /**
+   * Releases the session (a fallback's still opening included, once it arrives); streams still
+   * running end with `ModelDisposedError` at once. Idempotent; generation afterwards fails with a
+   * clear error. Waits for the backend at most `disposeTimeoutMs` (a load option, default 10 s),
+   * then resolves: a session is then released once its runs in flight settle.
+   */
   dispose(): Promise<void>;
 }
 
@@ -167,7 +181,8 @@ export interface Weft {
   get<T>(token: ServiceToken<T>): T;
   /**
    * Ends the runtime: stops waiting for plugin setups, aborts loads in flight and waits for them
-   * (they reject with `RuntimeDisposedError` and their sessions are released), then disposes every
+   * (they reject with `RuntimeDisposedError`; a session still opening is released when it arrives,
+   * waited for at most the load's `disposeTimeoutMs`), then disposes every
    * model loaded through it: their running streams and later calls fail with a
    * `ModelDisposedError` saying to create a new runtime with `createWeft()`. Idempotent;
    * afterwards `load`, `use` and `get` fail with `RuntimeDisposedError`.

@@ -1,0 +1,162 @@
+import type { BackendTensor } from '../spec/backend.js';
+import { linkedAbortController } from '../util/linked-abort.js';
+
+/** What {@link RunWaiter.wait} rejects with once the waiter was halted: not an error, a way out of the step. */
+export const HALTED: unique symbol = Symbol('weft.halted');
+
+/**
+ * One generation's wait for its forward passes, which it can stop waiting for. Halted when the
+ * request's signal aborts, when the generation is unsubscribed ({@link halt}), or when the model's
+ * sessions are released (`disposal`): a pending {@link wait} then rejects with {@link HALTED} at
+ * once, instead of when the backend's `run` settles (which may be never: a hung driver). The run
+ * itself is not stopped (onnxruntime cannot cancel one), but its signal ({@link runOptions}) aborts,
+ * so a backend that can cancel may. {@link settled} says when the run given up on has settled, its
+ * outputs released: until then it still holds its feeds and the cache it read.
+ *
+ * Per step it costs one promise and one reaction; per generation one AbortController and its links.
+ */
+export class RunWaiter {
+  private readonly controller: AbortController & { unlink(): void };
+  /** The options every `run` of the generation gets: its `signal` aborts as the waiter halts. */
+  readonly runOptions: { readonly signal: AbortSignal };
+  /** The request signal's own listener, when it is not an AbortSignal of this realm. */
+  private unlisten: (() => void) | undefined;
+  /** The run being waited for, and whether its outputs are the loop's to dispose. */
+  private pending: Promise<unknown> | undefined;
+  private disposeOutputs = true;
+  private resolve: ((outputs: Record<string, BackendTensor>) => void) | undefined;
+  private reject: ((cause: unknown) => void) | undefined;
+  private late: Promise<void> | undefined;
+  private closed = false;
+
+  /**
+   * @param disposal Aborts when the model's sessions are released (`SessionPool.disposal`).
+   * @param request The request's signal, already checked to read as one (`aborted` a boolean). An
+   *   AbortSignal of this realm is linked (its `aborted` read once); anything else is only listened
+   *   to, its `aborted` never read here: one with no `addEventListener` (or whose listening
+   *   throws) is still read at each step boundary by the loop, only not while a run is pending.
+   */
+  constructor(disposal: AbortSignal, request: AbortSignal | undefined) {
+    // An AbortSignal of this realm is linked through one listener however many generations share
+    // it; anything else that reads as a signal gets a listener of its own, if it takes one.
+    const native = typeof AbortSignal !== 'undefined' && request instanceof AbortSignal;
+    this.controller = linkedSafely(disposal, native ? request : undefined);
+    if (request !== undefined && !native) this.unlisten = listen(request, () => this.halt());
+    this.controller.signal.addEventListener('abort', this.halted, { once: true });
+    this.runOptions = { signal: this.controller.signal };
+  }
+
+  /** Whether the waiter was halted (from then on every wait rejects with {@link HALTED}). */
+  get stopped(): boolean {
+    return this.controller.signal.aborted;
+  }
+
+  /**
+   * `run` (a forward pass just sent) as the generation awaits it: settles as it does, or rejects
+   * with {@link HALTED} once the waiter halts first. `disposeOutputs`: whether the outputs of a run
+   * given up on are disposed when they arrive (false for a session whose tensors are garbage-collected).
+   */
+  wait(run: Promise<Record<string, BackendTensor>>, disposeOutputs: boolean): Promise<Record<string, BackendTensor>> {
+    this.pending = run;
+    this.disposeOutputs = disposeOutputs;
+    if (this.stopped) return Promise.reject(HALTED);
+    const waiting = new Promise<Record<string, BackendTensor>>(this.executor);
+    Promise.resolve(run).then(this.fulfilled, this.rejected);
+    return waiting;
+  }
+
+  /**
+   * Halts the waiter (see the class): for a generation unsubscribed while it runs. Idempotent, and
+   * does nothing once {@link close}d.
+   */
+  halt(): void {
+    if (this.closed || this.stopped) return;
+    this.controller.abort(new DOMException('The generation was stopped.', 'AbortError'));
+  }
+
+  /**
+   * Resolves once the run given up on has settled and its outputs were released; at once when no
+   * run was given up on. Never rejects.
+   */
+  settled(): Promise<void> {
+    if (this.late !== undefined) return this.late;
+    const run = this.pending;
+    if (run === undefined || !this.stopped) return Promise.resolve();
+    const dispose = this.disposeOutputs;
+    this.late = Promise.resolve(run).then((outputs) => (dispose ? disposeAll(outputs) : undefined), () => undefined);
+    return this.late;
+  }
+
+  /** Stops listening to the request's signal and the model's disposal. */
+  close(): void {
+    this.closed = true;
+    this.controller.unlink();
+    this.unlisten?.();
+    this.unlisten = undefined;
+  }
+
+  // One set of functions per generation, not per step.
+  private readonly executor = (resolve: (outputs: Record<string, BackendTensor>) => void, reject: (cause: unknown) => void): void => {
+    this.resolve = resolve;
+    this.reject = reject;
+  };
+  private readonly fulfilled = (outputs: Record<string, BackendTensor>): void => {
+    const resolve = this.resolve;
+    if (resolve === undefined) return; // given up on: settled() disposes them
+    this.resolve = this.reject = undefined;
+    this.pending = undefined;
+    resolve(outputs);
+  };
+  private readonly rejected = (cause: unknown): void => {
+    const reject = this.reject;
+    if (reject === undefined) return;
+    this.resolve = this.reject = undefined;
+    this.pending = undefined;
+    reject(cause);
+  };
+  private readonly halted = (): void => {
+    const reject = this.reject;
+    this.resolve = this.reject = undefined;
+    reject?.(HALTED);
+  };
+}
+
+/** `linkedAbortController(disposal, request)`, or one linked to `disposal` alone if linking `request` throws. */
+function linkedSafely(disposal: AbortSignal, request: AbortSignal | undefined): AbortController & { unlink(): void } {
+  if (request === undefined) return linkedAbortController(disposal);
+  try {
+    // `request` first: when reading it throws, nothing is linked yet.
+    return linkedAbortController(request, disposal);
+  } catch {
+    return linkedAbortController(disposal);
+  }
+}
+
+/** Disposes every tensor of a late run's outputs; never throws (nobody is left to tell). */
+function disposeAll(outputs: unknown): void {
+  if (typeof outputs !== 'object' || outputs === null) return;
+  for (const tensor of Object.values(outputs as Record<string, unknown>)) {
+    try {
+      (tensor as Partial<BackendTensor> | null)?.dispose?.();
+    } catch {
+      // A tensor that fails to dispose has nothing more to free here.
+    }
+  }
+}
+
+/** Adds `onAbort` as an abort listener of a signal-like, if it takes one; returns what removes it. */
+function listen(signal: AbortSignal, onAbort: () => void): (() => void) | undefined {
+  try {
+    if (typeof signal.addEventListener !== 'function') return undefined;
+    signal.addEventListener('abort', onAbort, { once: true });
+    return () => {
+      try {
+        signal.removeEventListener('abort', onAbort);
+      } catch {
+        // A signal-like that cannot remove it: the listener does nothing once the generation ended.
+      }
+    };
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * A request stopped while its forward pass hangs (a backend whose `run` does not settle): the
+ * stream ends at once, the run's signal aborts, and the pass's outputs, its feeds and the KV cache
+ * are released once it settles, however late; until then the run still counts in `activeRuns`.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { ModelDisposedError, type GenerationEvent, type Weft, type WeftModel } from '../src/index.js';
+import { fixture, runtime } from './helpers.js';
+import { holdingBackend, leaked, until, type HoldingBackend } from './session-lifecycle-backend.js';
+
+let weft: Weft | undefined;
+afterEach(async () => {
+  await weft?.dispose();
+  weft = undefined;
+});
+
+async function load(backend: HoldingBackend, options: Parameters<Weft['load']>[1] = {}): Promise<WeftModel> {
+  weft = runtime([backend.plugin]);
+  return weft.load(fixture('tiny'), { backend: 'holding', ...options });
+}
+
+/**
+ * Subscribes to a long generation and holds the forward pass after its third token. Resolves with
+ * the events so far once that pass waits at the gate, with how the stream ends.
+ */
+async function holdAfterThirdToken(model: WeftModel, backend: HoldingBackend, signal?: AbortSignal) {
+  const events: GenerationEvent[] = [];
+  let unsubscribe: () => void = () => {};
+  const ended = new Promise<unknown>((resolve) => {
+    const subscription = model.generate({ prompt: 'Once upon a time', maxTokens: 50, ignoreEos: true, ...(signal ? { signal } : {}) }).subscribe({
+      next(event) {
+        events.push(event);
+        if (event.type === 'token' && event.index === 2) backend.runs.close();
+      },
+      error: resolve,
+      complete: () => resolve('complete'),
+    });
+    unsubscribe = () => subscription.unsubscribe();
+  });
+  await backend.runs.reached();
+  return { events, ended, unsubscribe };
+}
+
+describe('stopping a request while its forward pass hangs', () => {
+  it('an aborted request ends with finishReason abort without waiting for the pass; its outputs are disposed when they arrive', async () => {
+    const backend = holdingBackend('holding');
+    const model = await load(backend);
+    const controller = new AbortController();
+    const { events, ended } = await holdAfterThirdToken(model, backend, controller.signal);
+    controller.abort();
+    // Before: the stream waited for the pass, which here never comes until the gate opens.
+    expect(await ended).toBe('complete');
+    const done = events.at(-1);
+    expect(done?.type === 'done' && done.finishReason).toBe('abort');
+    expect(events.filter((e) => e.type === 'token')).toHaveLength(3);
+    // The run got a signal, aborted with the request, for a backend that can cancel.
+    expect(backend.signals.at(-1)?.aborted).toBe(true);
+    // Still counted, and still holding its feeds and cache: the pass has not settled.
+    expect(model.activeRuns).toBe(1);
+    expect(leaked(backend.live)).not.toEqual([]);
+    backend.runs.open();
+    await until(() => model.activeRuns === 0);
+    expect(model.activeRuns).toBe(0);
+    expect(leaked(backend.live)).toEqual([]);
+    // The model goes on serving.
+    const next = await model.text({ prompt: 'Once upon a time', maxTokens: 3 });
+    expect(next.length).toBeGreaterThan(0);
+  });
+
+  it('an unsubscribed request stops waiting at once, aborts its run\'s signal, and releases everything once the pass settles', async () => {
+    const backend = holdingBackend('holding');
+    const model = await load(backend);
+    const { unsubscribe } = await holdAfterThirdToken(model, backend);
+    unsubscribe();
+    expect(backend.signals.at(-1)?.aborted).toBe(true);
+    expect(model.activeRuns).toBe(1);
+    backend.runs.open();
+    await until(() => model.activeRuns === 0);
+    expect(model.activeRuns).toBe(0);
+    expect(leaked(backend.live)).toEqual([]);
+  });
+
+  it('a run a backend cancels on its signal is no backend failure: the breaker stays closed', async () => {
+    const backend = holdingBackend('holding', { cancels: true });
+    const fallback = holdingBackend('fallback', { priority: 900 });
+    weft = runtime([backend.plugin, fallback.plugin]);
+    // One failure would open the breaker and send the next request to the fallback.
+    const model = await weft.load(fixture('tiny'), { backend: 'holding', failover: { backends: ['fallback'], breaker: { failureThreshold: 1 } } });
+    const controller = new AbortController();
+    const { events, ended } = await holdAfterThirdToken(model, backend, controller.signal);
+    controller.abort();
+    expect(await ended).toBe('complete');
+    expect(events.some((e) => e.type === 'failover')).toBe(false);
+    await until(() => model.activeRuns === 0);
+    expect(leaked(backend.live)).toEqual([]);
+    backend.runs.open();
+    const next = await new Promise<GenerationEvent[]>((resolve, reject) => {
+      const all: GenerationEvent[] = [];
+      model.generate({ prompt: 'Once', maxTokens: 2 }).subscribe({ next: (e) => all.push(e), error: reject, complete: () => resolve(all) });
+    });
+    const start = next[0];
+    expect(start?.type === 'start' && start.backend).toBe('holding');
+  });
+
+  it('a model disposed while a pass hangs for good: the stream ends with ModelDisposedError and dispose resolves within disposeTimeoutMs; the session is freed once the pass settles', async () => {
+    const backend = holdingBackend('holding');
+    const model = await load(backend, { disposeTimeoutMs: 20 });
+    const { ended } = await holdAfterThirdToken(model, backend);
+    // Before: dispose waited for the release, which waits for the pass, forever.
+    await model.dispose();
+    const error = await ended;
+    expect(ModelDisposedError.isInstance(error)).toBe(true);
+    expect(backend.signals.at(-1)?.aborted).toBe(true);
+    // Never freed under a run: the release still waits for it.
+    expect(backend.events).toEqual(['opened']);
+    backend.runs.open();
+    await until(() => backend.events.includes('released') && model.activeRuns === 0);
+    expect(backend.events).toEqual(['opened', 'released']);
+    expect(model.activeRuns).toBe(0);
+    expect(leaked(backend.live)).toEqual([]);
+  });
+});
