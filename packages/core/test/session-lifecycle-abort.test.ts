@@ -1,6 +1,6 @@
 /**
  * A request stopped while its forward pass hangs (a backend whose `run` does not settle): the
- * stream ends at once, the run's signal aborts, and the pass's outputs, its feeds and the KV cache
+ * stream ends at once, the run's signal aborts (with the request's signal or the model's disposal), and the pass's outputs, its feeds and the KV cache
  * are released once it settles, however late; until then the run still counts in `activeRuns`.
  */
 import { afterEach, describe, expect, it } from 'vitest';
@@ -67,17 +67,23 @@ describe('stopping a request while its forward pass hangs', () => {
     expect(next.length).toBeGreaterThan(0);
   });
 
-  it('an unsubscribed request stops waiting at once, aborts its run\'s signal, and releases everything once the pass settles', async () => {
-    const backend = holdingBackend('holding');
-    const model = await load(backend);
-    const { unsubscribe } = await holdAfterThirdToken(model, backend);
-    unsubscribe();
-    expect(backend.signals.at(-1)?.aborted).toBe(true);
-    expect(model.activeRuns).toBe(1);
-    backend.runs.open();
-    await until(() => model.activeRuns === 0);
-    expect(model.activeRuns).toBe(0);
-    expect(leaked(backend.live)).toEqual([]);
+  it('an unsubscribed request stops waiting at once and releases everything once the pass settles; its run\'s signal aborts when the request has one', async () => {
+    for (const withSignal of [false, true]) {
+      const backend = holdingBackend('holding');
+      const model = await load(backend);
+      const { unsubscribe, ended } = await holdAfterThirdToken(model, backend, withSignal ? new AbortController().signal : undefined);
+      unsubscribe();
+      // A request without a signal: its runs get the model's disposal signal (no per-request
+      // controller on the way to the first token), which an unsubscribe does not abort.
+      expect(backend.signals.at(-1)?.aborted).toBe(withSignal);
+      expect(model.activeRuns).toBe(1);
+      backend.runs.open();
+      await until(() => model.activeRuns === 0);
+      expect(model.activeRuns).toBe(0);
+      expect(leaked(backend.live)).toEqual([]);
+      void ended;
+      await weft?.dispose();
+    }
   });
 
   it('a run a backend cancels on its signal is no backend failure: the breaker stays closed', async () => {

@@ -4,20 +4,33 @@ import { linkedAbortController } from '../util/linked-abort.js';
 /** What {@link RunWaiter.wait} rejects with once the waiter was halted: not an error, a way out of the step. */
 export const HALTED: unique symbol = Symbol('weft.halted');
 
+/** Where a {@link RunWaiter} is registered, so that releasing the model's sessions halts it. */
+export interface RunWaiters {
+  /** Aborts when the model's sessions are released (`SessionPool.disposal`). */
+  readonly disposal: AbortSignal;
+  /** The options a run gets when the request has no signal: `{ signal: disposal }`, one object for every run. */
+  readonly disposalRunOptions: { readonly signal: AbortSignal };
+  /** Waiters to halt when the sessions are released. */
+  readonly waiters: Set<{ halt(): void }>;
+}
+
 /**
  * One generation's wait for its forward passes, which it can stop waiting for. Halted when the
  * request's signal aborts, when the generation is unsubscribed ({@link halt}), or when the model's
- * sessions are released (`disposal`): a pending {@link wait} then rejects with {@link HALTED} at
- * once, instead of when the backend's `run` settles (which may be never: a hung driver). The run
- * itself is not stopped (onnxruntime cannot cancel one), but its signal ({@link runOptions}) aborts,
- * so a backend that can cancel may. {@link settled} says when the run given up on has settled, its
- * outputs released: until then it still holds its feeds and the cache it read.
+ * sessions are released (the pool halts its {@link RunWaiters.waiters}): a pending {@link wait}
+ * then rejects with {@link HALTED} at once, instead of when the backend's `run` settles (which may
+ * be never: a hung driver). The run itself is not stopped (onnxruntime cannot cancel one), but its
+ * signal ({@link runOptions}) aborts when the request's does or the model is disposed, so a backend
+ * that can cancel may. {@link settled} says when the run given up on has settled, its outputs
+ * released: until then it still holds its feeds and the cache it read.
  *
- * Per step it costs one promise and one reaction; per generation one AbortController and its links.
+ * A request without a signal costs no AbortController and no listener: its runs get the pool's
+ * disposal signal. Per step it costs one promise and one reaction.
  */
 export class RunWaiter {
-  private readonly controller: AbortController & { unlink(): void };
-  /** The options every `run` of the generation gets: its `signal` aborts as the waiter halts. */
+  /** Linking the request's signal and the disposal: only when the request has a signal of this realm. */
+  private readonly controller: (AbortController & { unlink(): void }) | undefined;
+  /** The options every `run` of the generation gets (see the class). */
   readonly runOptions: { readonly signal: AbortSignal };
   /** The request signal's own listener, when it is not an AbortSignal of this realm. */
   private unlisten: (() => void) | undefined;
@@ -28,27 +41,34 @@ export class RunWaiter {
   private reject: ((cause: unknown) => void) | undefined;
   private late: Promise<void> | undefined;
   private closed = false;
+  private isStopped = false;
 
   /**
-   * @param disposal Aborts when the model's sessions are released (`SessionPool.disposal`).
+   * @param pool The model's sessions, which halt the waiter when released.
    * @param request The request's signal, already checked to read as one (`aborted` a boolean). An
    *   AbortSignal of this realm is linked (its `aborted` read once); anything else is only listened
    *   to, its `aborted` never read here: one with no `addEventListener` (or whose listening
    *   throws) is still read at each step boundary by the loop, only not while a run is pending.
    */
-  constructor(disposal: AbortSignal, request: AbortSignal | undefined) {
-    // An AbortSignal of this realm is linked through one listener however many generations share
-    // it; anything else that reads as a signal gets a listener of its own, if it takes one.
-    const native = typeof AbortSignal !== 'undefined' && request instanceof AbortSignal;
-    this.controller = linkedSafely(disposal, native ? request : undefined);
-    if (request !== undefined && !native) this.unlisten = listen(request, () => this.halt());
-    this.controller.signal.addEventListener('abort', this.halted, { once: true });
-    this.runOptions = { signal: this.controller.signal };
+  constructor(private readonly pool: RunWaiters, request: AbortSignal | undefined) {
+    pool.waiters.add(this);
+    const native = request !== undefined && typeof AbortSignal !== 'undefined' && request instanceof AbortSignal;
+    this.controller = native ? linkedOrUndefined(request, pool.disposal) : undefined;
+    if (this.controller !== undefined) {
+      this.controller.signal.addEventListener('abort', this.halted, { once: true });
+      this.runOptions = { signal: this.controller.signal };
+      // Aborted already (no abort event is coming): every wait rejects at once.
+      if (this.controller.signal.aborted) this.isStopped = true;
+    } else {
+      this.runOptions = pool.disposalRunOptions;
+      if (request !== undefined && !native) this.unlisten = listen(request, () => this.halt());
+      if (pool.disposal.aborted) this.isStopped = true;
+    }
   }
 
   /** Whether the waiter was halted (from then on every wait rejects with {@link HALTED}). */
   get stopped(): boolean {
-    return this.controller.signal.aborted;
+    return this.isStopped;
   }
 
   /**
@@ -70,8 +90,9 @@ export class RunWaiter {
    * does nothing once {@link close}d.
    */
   halt(): void {
-    if (this.closed || this.stopped) return;
-    this.controller.abort(new DOMException('The generation was stopped.', 'AbortError'));
+    if (this.closed || this.isStopped) return;
+    if (this.controller !== undefined) this.controller.abort(new DOMException('The generation was stopped.', 'AbortError'));
+    else this.halted();
   }
 
   /**
@@ -90,7 +111,8 @@ export class RunWaiter {
   /** Stops listening to the request's signal and the model's disposal. */
   close(): void {
     this.closed = true;
-    this.controller.unlink();
+    this.pool.waiters.delete(this);
+    this.controller?.unlink();
     this.unlisten?.();
     this.unlisten = undefined;
   }
@@ -115,20 +137,19 @@ export class RunWaiter {
     reject(cause);
   };
   private readonly halted = (): void => {
+    this.isStopped = true;
     const reject = this.reject;
     this.resolve = this.reject = undefined;
     reject?.(HALTED);
   };
 }
 
-/** `linkedAbortController(disposal, request)`, or one linked to `disposal` alone if linking `request` throws. */
-function linkedSafely(disposal: AbortSignal, request: AbortSignal | undefined): AbortController & { unlink(): void } {
-  if (request === undefined) return linkedAbortController(disposal);
+/** `linkedAbortController(request, disposal)`, or undefined when reading `request` throws (it is then only read by the loop). */
+function linkedOrUndefined(request: AbortSignal, disposal: AbortSignal): (AbortController & { unlink(): void }) | undefined {
   try {
-    // `request` first: when reading it throws, nothing is linked yet.
     return linkedAbortController(request, disposal);
   } catch {
-    return linkedAbortController(disposal);
+    return undefined;
   }
 }
 

@@ -94,6 +94,12 @@ export class SessionPool {
     return this.closing.signal;
   }
 
+  /** `{ signal: disposal }`, the one run options object of every generation whose request has no signal. */
+  readonly disposalRunOptions: { readonly signal: AbortSignal } = { signal: this.closing.signal };
+
+  /** Generations waiting for their forward passes (`RunWaiter`s): `release` halts each. */
+  readonly waiters = new Set<{ halt(): void }>();
+
   /**
    * One generation step's run: like {@link run}, but with a single backend and no run timeout there
    * is nothing to count or bound, so it returns the session's own promise, one microtask turn
@@ -332,6 +338,8 @@ export class SessionPool {
     if (!this.released) this.disposedMessage = message;
     this.released = true;
     this.closing.abort(this.disposedError());
+    // Generations waiting for a pass stop waiting now (those linked to `closing` already have).
+    for (const waiter of this.waiters) waiter.halt();
     const everything = (async () => {
       const results = await Promise.allSettled(
         this.candidates.map(async (c) => {

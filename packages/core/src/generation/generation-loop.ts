@@ -168,7 +168,7 @@ async function runGeneration(
   try {
     // The run's wait for its forward passes, given up when the request aborts, the subscriber
     // leaves or the model is disposed (see RunWaiter); it never reads `signal.aborted`.
-    const waiter = (run.waiter = new RunWaiter(sessions.disposal, signal));
+    const waiter = (run.waiter = new RunWaiter(sessions, signal));
     claimed = claimInstances(components);
     ownsStore = true;
     // After the request's own checks (input, components, claims), as evaluate does: with failover,
