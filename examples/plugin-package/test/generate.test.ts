@@ -96,7 +96,7 @@ describe('no-repeat-ngram on models/story, greedy', () => {
         (e: unknown) => e,
       );
       expect(InvalidOptionsError.isInstance(error), JSON.stringify(options)).toBe(true);
-      expect(error).toMatchObject({ option: `processors.${option}`, message: expect.stringMatching(/ \(weft-plugin-no-repeat\)$/) });
+      expect(error).toMatchObject({ option: `processors[0].${option}`, message: expect.stringMatching(/ \(weft-plugin-no-repeat\)$/) });
       const cause = (error as Error).cause;
       expect(InvalidOptionsError.isInstance(cause)).toBe(true);
       expect(cause).toMatchObject({ option, message: expect.stringContaining(`"${option}"`) });

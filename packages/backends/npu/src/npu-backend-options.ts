@@ -111,9 +111,12 @@ export function normaliseNpuOptions(value: NpuBackendOptions): NormalisedNpuOpti
     if (!Array.isArray(list) || list.length === 0) {
       throw new InvalidOptionsError('providers must be a non-empty array of provider names or { name, ...options }.', { option: 'providers' });
     }
-    // Indexed, not map(): a hole in a sparse array is an entry like any other (and refused as one).
+    // Indexed, not map(), which skips holes: a hole in a sparse array is refused.
     providers = [];
-    for (let i = 0; i < list.length; i++) providers.push(validateProvider(list[i], `providers[${i}]`));
+    for (let i = 0; i < list.length; i++) {
+      if (list[i] === undefined) throw new InvalidOptionsError(`providers[${i}] is missing: the list has a hole or undefined there (as in [, 'qnn']); remove the extra comma.`, { option: `providers[${i}]` });
+      providers.push(validateProvider(list[i], `providers[${i}]`));
+    }
     const seen = new Set<string>();
     for (const p of providers) {
       if (seen.has(p.name)) throw new InvalidOptionsError(`providers lists ${p.name} twice.`, { option: 'providers' });

@@ -1,4 +1,4 @@
-import { checkKnownKeys, checkSessionOptions, InvalidOptionsError, type SessionOptions } from '@weft/core';
+import { checkKnownKeys, checkSessionOptions, InvalidOptionsError, quoteValue, type SessionOptions } from '@weft/core';
 
 /** Execution providers of onnxruntime-web that this backend drives. */
 export const WEB_PROVIDERS = ['wasm', 'webgpu', 'webnn'] as const;
@@ -94,7 +94,7 @@ export function validateWebOptions(options: WebBackendOptions): void {
   }
   if (options.wasmPaths !== undefined) validateWasmPaths(options.wasmPaths);
   if (options.requireFullOffload !== undefined && typeof options.requireFullOffload !== 'boolean') {
-    throw new InvalidOptionsError(`requireFullOffload must be a boolean; got ${JSON.stringify(options.requireFullOffload)}.`, { option: 'requireFullOffload' });
+    throw new InvalidOptionsError(`requireFullOffload must be a boolean; got ${quoteValue(options.requireFullOffload)}.`, { option: 'requireFullOffload' });
   }
   if (options.executionProviders !== undefined) normaliseProviders(options.executionProviders, 'executionProviders');
   if (options.defaults !== undefined || Object.hasOwn(options, 'defaults')) validateSessionOptions(options.defaults as SessionOptions, 'defaults.');
@@ -136,7 +136,14 @@ export function normaliseProviders(list: readonly unknown[], option: string): We
   if (!Array.isArray(list) || list.length === 0) {
     throw new InvalidOptionsError(`${option} must be a non-empty array of ${WEB_PROVIDERS.join(', ')} (names or { name, ...options }).`, { option });
   }
-  return list.map((entry, i) => normaliseProvider(entry, `${option}[${i}]`));
+  // Indexed, not map(), which skips holes: `[, 'wasm']` was taken as ['wasm'] here while other
+  // backends refused it.
+  const providers: WebProviderConfig[] = [];
+  for (let i = 0; i < list.length; i++) {
+    if (list[i] === undefined) throw new InvalidOptionsError(`${option}[${i}] is missing: the list has a hole or undefined there (as in [, 'wasm']); remove the extra comma.`, { option: `${option}[${i}]` });
+    providers.push(normaliseProvider(list[i], `${option}[${i}]`));
+  }
+  return providers;
 }
 
 function normaliseProvider(entry: unknown, option: string): WebProviderConfig {
@@ -190,7 +197,7 @@ function validateWasmPaths(paths: unknown): void {
 
 function oneOf(value: unknown, allowed: readonly string[], option: string): void {
   if (value !== undefined && (typeof value !== 'string' || !allowed.includes(value))) {
-    throw new InvalidOptionsError(`${option} must be one of ${allowed.join(', ')}; got ${JSON.stringify(value)}.`, { option });
+    throw new InvalidOptionsError(`${option} must be one of ${allowed.join(', ')}; got ${quoteValue(value)}.`, { option });
   }
 }
 

@@ -119,6 +119,13 @@ function generationDefaults(g: GenerationConfig): GenerationDefaults {
     minP: g.minP ?? null,
     repetitionPenalty: g.repetitionPenalty ?? null,
     eosTokenIds: g.eosTokenIds,
+    maxNewTokens: g.maxNewTokens ?? null,
+    maxLength: g.maxLength ?? null,
+    minNewTokens: g.minNewTokens ?? null,
+    minLength: g.minLength ?? null,
+    suppressTokens: g.suppressTokens,
+    beginSuppressTokens: g.beginSuppressTokens,
+    badWordsIds: g.badWordsIds,
   };
 }
 

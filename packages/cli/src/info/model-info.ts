@@ -92,6 +92,15 @@ export interface GenerationDefaults {
   readonly minP: number | null;
   readonly repetitionPenalty: number | null;
   readonly eosTokenIds: readonly number[];
+  /** `max_new_tokens`, `max_length`, `min_new_tokens`, `min_length` (null: not given). */
+  readonly maxNewTokens: number | null;
+  readonly maxLength: number | null;
+  readonly minNewTokens: number | null;
+  readonly minLength: number | null;
+  /** `suppress_tokens`, `begin_suppress_tokens` (distinct ids) and `bad_words_ids` (`[]`: none). */
+  readonly suppressTokens: readonly number[];
+  readonly beginSuppressTokens: readonly number[];
+  readonly badWordsIds: readonly (readonly number[])[];
 }
 
 /** The backend the model runs on, the ones passed over, and its session's graph names. */

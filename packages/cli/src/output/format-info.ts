@@ -117,7 +117,22 @@ function generationLines(g: GenerationDefaults): string[] {
     ...field('min_p', value(g.minP)),
     ...field('repetition_penalty', value(g.repetitionPenalty)),
     ...field('eos_token_id', g.eosTokenIds.length === 0 ? 'none' : g.eosTokenIds.join(', ')),
+    // As core resolves a request without --max-tokens: max_new_tokens, else 256 shortened (never
+    // lengthened) by max_length; the context caps both.
+    ...field('max_new_tokens', g.maxNewTokens === null ? 'not set (256 without --max-tokens)' : `${g.maxNewTokens}: new tokens without --max-tokens`),
+    ...field('max_length', g.maxLength === null ? 'not set' : g.maxNewTokens !== null ? `${g.maxLength} (max_new_tokens wins)` : `${g.maxLength}: caps prompt + new tokens without --max-tokens (never past 256 new)`),
+    ...field('min_new_tokens', g.minNewTokens === null ? 'not set' : `${g.minNewTokens}: no end-of-sequence id before that many new tokens`),
+    ...field('min_length', g.minLength === null ? 'not set' : g.minNewTokens !== null ? `${g.minLength} (min_new_tokens wins)` : `${g.minLength}: no end-of-sequence id before prompt + new tokens reach it`),
+    ...field('suppress_tokens', idList(g.suppressTokens)),
+    ...field('begin_suppress_tokens', idList(g.beginSuppressTokens)),
+    ...field('bad_words_ids', g.badWordsIds.length === 0 ? 'none' : idList(g.badWordsIds.map((words) => `[${words.join(' ')}]`), 'sequences')),
   ];
+}
+
+/** Ids (or id sequences) listed in full up to 8, else the first 8 and how many there are. */
+function idList(ids: readonly (number | string)[], what = 'ids'): string {
+  if (ids.length === 0) return 'none';
+  return ids.length <= 8 ? ids.join(', ') : `${ids.length} ${what}: ${ids.slice(0, 8).join(', ')}, …`;
 }
 
 function backendLines(b: BackendFacts): string[] {

@@ -33,6 +33,8 @@ import { runBeforeForwardHooks } from './check-feeds.js';
 import { halfCacheBridge } from './kv/half-cache-bridge.js';
 import { float16ToFloat32 } from './float16.js';
 import { checkLogits, sharedKeepLastLogits } from './logits-to-keep.js';
+import { defaultMaxTokens, resolveMinTokens } from './length-defaults.js';
+import { TokenBans } from './token-bans.js';
 
 /**
  * The generation loop as a cold Observable: nothing runs until subscription; each subscription
@@ -98,7 +100,11 @@ async function runGeneration(
   const sampling = resolveSamplingOptions(request, generationConfig);
   let longest = 0;
   for (const p of prompts) longest = Math.max(longest, p.length);
-  const { maxTokens, stop, ignoreEos } = requestLimits(request, longest, ctx.config.maxPositions);
+  // generation_config.json's max_new_tokens / max_length give the default (see defaultMaxTokens).
+  const configLength = request.maxTokens === undefined && (generationConfig.maxNewTokens !== undefined || generationConfig.maxLength !== undefined);
+  const limited = configLength ? { ...request, maxTokens: defaultMaxTokens(generationConfig, longest) } : request;
+  const { maxTokens, stop, ignoreEos } = requestLimits(limited, longest, ctx.config.maxPositions);
+  const minTokens = resolveMinTokens(request, generationConfig, longest);
   /** The backend the run is on: taken in the try below, after the request's own checks. */
   let active: ActiveSession;
   const { presentNames } = ctx;
@@ -201,6 +207,8 @@ async function runGeneration(
       components,
       hooks: stages.processLogits,
       rewrites,
+      // Ignoring EOS makes it an ordinary token: no minimum to hold it back for.
+      bans: TokenBans.of(generationConfig, ignoreEos ? [] : generationConfig.eosTokenIds, minTokens),
     };
     // Inside the try: a router whose positions this model cannot re-rotate fails the run, and the
     // store still goes through disposeStore.

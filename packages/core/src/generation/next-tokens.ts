@@ -11,6 +11,7 @@ import type { RowState } from './row-state.js';
 import { penalizeDistinct } from './sampling/repetition-penalty.js';
 import type { SamplingOptions } from './sampling/sampling-options.js';
 import { runStage } from './stage-runner.js';
+import type { TokenBans } from './token-bans.js';
 
 /** What choosing the next tokens needs besides the logits. */
 export interface NextTokenContext {
@@ -29,15 +30,19 @@ export interface NextTokenContext {
    * the raw row's argmax.
    */
   readonly rewrites: boolean;
+  /** generation_config.json's bans and the run's minimum of new tokens; undefined when there are none. */
+  readonly bans: TokenBans | undefined;
 }
 
 /**
- * The next id of every row: repetition penalty → request processors → `processLogits` hooks →
+ * The next id of every row: repetition penalty → generation_config bans (suppressed and bad-word
+ * ids, EOS before the minimum of new tokens) → request processors → `processLogits` hooks →
  * temperature / top-k / top-p / min-p → draw (or argmax, or the request's sampler). Finished rows
  * get the pad id.
  */
 export function nextTokens(rows: readonly RowState[], logits: readonly Float32Array[], ctx: NextTokenContext): number[] {
   const { components, hooks, sampling } = ctx;
+  const bans = ctx.bans !== undefined && ctx.step < ctx.bans.until ? ctx.bans : undefined;
   const picked: number[] = [];
   for (const row of rows) {
     const r = row.row;
@@ -47,14 +52,26 @@ export function nextTokens(rows: readonly RowState[], logits: readonly Float32Ar
     }
     if (!ctx.rewrites) {
       // Plain greedy decoding with nothing that reads or rewrites logits: the argmax of the raw row.
-      const id = argmax(logits[r]!);
-      if (!(logits[r]![id]! > -Infinity)) throw noFiniteLogit(r, ctx);
+      const raw = logits[r]!;
+      if (bans === undefined) {
+        const id = argmax(raw);
+        if (!(raw[id]! > -Infinity)) throw noFiniteLogit(r, ctx);
+        picked.push(id);
+        continue;
+      }
+      // Banned in the raw row itself (no copy), then put back for analyzers and logprobs.
+      bans.ban(raw, ctx.step, ctx.prompts[r]!, row.generated);
+      const id = argmax(raw);
+      const finite = raw[id]! > -Infinity;
+      bans.restore(raw);
+      if (!finite) throw noFiniteLogit(r, ctx, raw);
       picked.push(id);
       continue;
     }
     const l = logits[r]!.slice();
     const lc: LogitsContext = { row: r, step: ctx.step, promptIds: ctx.prompts[r]!, generatedIds: row.generated };
     if (sampling.repetitionPenalty !== 1) penalizeDistinct(l, distinctIds(row, ctx.prompts[r]!), sampling.repetitionPenalty);
+    if (bans !== undefined) bans.ban(l, ctx.step, ctx.prompts[r]!, row.generated);
     for (const p of components.processors) runStage(p.owner, `logits processor "${p.name}"`, () => p.value.process(l, lc));
     for (let i = 0; i < hooks.length; i++) {
       const h = hooks[i]!;
@@ -107,6 +124,7 @@ function noFiniteLogit(row: number, ctx: NextTokenContext, raw?: Float32Array): 
   const hooks = ctx.hooks.map((h) => `"${h.owner}"`);
   return new InvalidOptionsError(
     `No token is left to pick for ${where}: every logit is -Infinity or NaN after the repetition penalty` +
+      `${ctx.bans !== undefined ? ", generation_config.json's suppress_tokens, begin_suppress_tokens and bad_words_ids, the end-of-sequence ids banned before minTokens" : ''}` +
       `${processors.length > 0 ? `, processors ${processors.join(', ')}` : ''}${hooks.length > 0 ? `, processLogits hooks of ${hooks.join(', ')}` : ''}` +
       ' and top-k/top-p/min-p. Masking must leave at least one token.',
     { option: 'processors' },

@@ -3,13 +3,14 @@ import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import type { GenerationRequest } from '../spec/request.js';
 import { quoteValue } from '../util/describe-cause.js';
 import { isArray, peekList, readGuarded, readItem, readLength, readList, readRequest, type Peeked } from './read-request.js';
-import { BATCH_BOUND, MESSAGES_BOUND } from './request-limits.js';
+import { BATCH_BOUND, MAX_MESSAGE_EXTRAS, MESSAGES_BOUND } from './request-limits.js';
+import { chargePlainJson, copyPlainJson, plainJsonBudget, propertyPath, type PlainJsonBudget } from './plain-json.js';
 import { leadingSpecialIds } from '../tokenizer/leading-special-ids.js';
 import type { ChatMessage, Tokenizer } from '../spec/tokenizer.js';
 
 /** Every field of a `GenerationRequest` (a record, so the compiler checks none is missing). */
 const REQUEST_FIELDS: Record<keyof GenerationRequest, true> = {
-  prompt: true, messages: true, inputIds: true, maxTokens: true, temperature: true, topK: true, topP: true, minP: true,
+  prompt: true, messages: true, inputIds: true, maxTokens: true, minTokens: true, temperature: true, topK: true, topP: true, minP: true,
   repetitionPenalty: true, seed: true, ignoreEos: true, stop: true, signal: true, kv: true, router: true, processors: true,
   analyzers: true, sampler: true, metrics: true,
 };
@@ -158,9 +159,13 @@ export function tokensAtLeast(text: string, tokenizer: Tokenizer, stopAt = Infin
 function chatRows(list: unknown, tokenizer: Tokenizer, contextLength: number): number[][] {
   const peeked = peekList(list, 'messages');
   if (peeked === undefined) throw badMessages();
+  // The extra fields of all the request's messages share one budget (see MAX_MESSAGE_EXTRAS).
+  const extras = plainJsonBudget(MAX_MESSAGE_EXTRAS, "the messages' extra fields (all but role and content)");
   // A list of lists is a batch of conversations; the first item tells. Every conversation is read
   // and checked before any is rendered.
-  const conversations = isArray(peeked.first, 'messages') ? readList(list, 'messages', BATCH_BOUND, (conversation) => readConversation(conversation), peeked)! : [readConversation(list, peeked)];
+  const conversations = isArray(peeked.first, 'messages')
+    ? readList(list, 'messages', BATCH_BOUND, (conversation, i) => readConversation(conversation, `messages[${i}]`, extras), peeked)!
+    : [readConversation(list, 'messages', extras, peeked)];
   return conversations.map((messages) => {
     const text = tokenizer.applyChatTemplate(messages, { addGenerationPrompt: true });
     refuseCertainOverflow(text, tokenizer, contextLength);
@@ -171,31 +176,37 @@ function chatRows(list: unknown, tokenizer: Tokenizer, contextLength: number): n
 const badMessages = (): InvalidOptionsError =>
   new InvalidOptionsError('messages must be a list of { role, content } objects with string fields.', { option: 'messages' });
 
-/** One conversation: a non-empty list of messages, each read once. */
-function readConversation(value: unknown, peeked?: Peeked): ChatMessage[] {
-  const messages = readList(value, 'messages', MESSAGES_BOUND, readMessage, peeked);
+/** One conversation (at `path`: `messages`, or `messages[i]` in a batch): a non-empty list of messages, each read once. */
+function readConversation(value: unknown, path: string, extras: PlainJsonBudget, peeked?: Peeked): ChatMessage[] {
+  const messages = readList(value, 'messages', MESSAGES_BOUND, (message, i) => readMessage(message, `${path}[${i}]`, extras), peeked);
   if (messages === undefined) throw badMessages();
   if (messages.length === 0) throw new InvalidOptionsError('messages must hold at least one { role, content } message.', { option: 'messages' });
   return messages;
 }
 
 /**
- * A message copied once: its own fields (a template may read more than role and content) with
- * `role` and `content` read as `message.role` and `message.content`, so the template renders
- * exactly what was checked.
+ * A message (at `path`, e.g. `messages[0]`) copied once: `role` and `content` read as
+ * `message.role` and `message.content` (inherited ones too), and its other own fields (a template
+ * may read more, such as `name` or `tool_calls`) copied as plain JSON data under the request's
+ * `extras` budget (see `copyPlainJson`), so the template renders exactly what was checked and
+ * never sees a typed array, a cycle or a getter. Each read is guarded: a field's read that
+ * throws is an `InvalidOptionsError` naming its path (`messages[0].meta.x`), one of role, content
+ * or the keys an `InvalidOptionsError` saying a message could not be read.
  */
-function readMessage(value: unknown): ChatMessage {
+function readMessage(value: unknown, path: string, extras: PlainJsonBudget): ChatMessage {
   if (typeof value !== 'object' || value === null) throw badMessages();
-  const message = readGuarded('a message', 'messages', () => {
-    const m = value as { readonly role?: unknown; readonly content?: unknown };
-    const copy: { role?: unknown; content?: unknown } = { ...m };
-    // Inherited or non-enumerable ones, which the copy lacks, are read as before.
-    if (!Object.hasOwn(copy, 'role')) copy.role = m.role;
-    if (!Object.hasOwn(copy, 'content')) copy.content = m.content;
-    return copy;
-  });
-  if (typeof message.role !== 'string' || typeof message.content !== 'string') throw badMessages();
-  return message as ChatMessage;
+  const m = value as { readonly role?: unknown; readonly content?: unknown };
+  const { role, content, keys } = readGuarded('a message', 'messages', () => ({ role: m.role, content: m.content, keys: Object.keys(m) }));
+  if (typeof role !== 'string' || typeof content !== 'string') throw badMessages();
+  const fields: [string, unknown][] = [];
+  for (const key of keys) {
+    if (key === 'role' || key === 'content') continue;
+    const fieldPath = `${path}${propertyPath(key)}`;
+    chargePlainJson(extras, 1 + key.length, fieldPath);
+    const field = readGuarded(fieldPath, fieldPath, () => (m as Record<string, unknown>)[key]);
+    if (field !== undefined) fields.push([key, copyPlainJson(field, fieldPath, extras, m)]);
+  }
+  return { ...Object.fromEntries(fields), role, content } as ChatMessage;
 }
 
 /**

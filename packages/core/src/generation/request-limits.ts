@@ -13,6 +13,16 @@ const NO_STOP: readonly string[] = Object.freeze([]);
 export const MAX_BATCH_ROWS = 4096;
 /** Most messages in one conversation. */
 export const MAX_MESSAGES = 65_536;
+/**
+ * Most characters and values in all of a request's extra message fields (those besides `role`
+ * and `content`, such as `name` or `tool_calls`), counted as the chat template measures values:
+ * one per value, plus each string's and key's length. 1 Mi is the smallest value a render may
+ * build (see `chatTemplateLimits`), so a template can write out what is allowed here; real extra
+ * fields take a few hundred per message. The fields are copied as plain JSON data first (see
+ * `copyPlainJson`, which also caps their nesting at 64): @huggingface/jinja would otherwise
+ * expand a typed array or a huge list item by item before any limit is checked.
+ */
+export const MAX_MESSAGE_EXTRAS = 1024 * 1024;
 /** Most stop strings in one request. */
 export const MAX_STOPS = 4096;
 /** Most characters in one stop string (each is encoded once per request, to find the special tokens it holds). */

@@ -54,7 +54,8 @@ interface NodePath {
   join(...paths: string[]): string;
 }
 
-function nodeBuiltin<T>(id: string): T | undefined {
+/** A Node built-in module (`node:url`), or undefined outside Node; never imported statically. */
+export function nodeBuiltin<T>(id: string): T | undefined {
   const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
   return proc?.getBuiltinModule?.(id) as T | undefined;
 }

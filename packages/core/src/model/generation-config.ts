@@ -18,8 +18,37 @@ export interface GenerationConfig {
   /** `min_p`; absent means no min-p truncation. */
   readonly minP: number | undefined;
   readonly repetitionPenalty: number | undefined;
+  /** `max_new_tokens`: the `maxTokens` of a request that gives none (it wins over `max_length`). */
+  readonly maxNewTokens: number | undefined;
+  /**
+   * `max_length`, prompt + new tokens: without `max_new_tokens`, a request that gives no
+   * `maxTokens` stops once the prompt and its tokens reach it, but never later than the default
+   * 256 new tokens (many files copy the context length here) and never before one token.
+   */
+  readonly maxLength: number | undefined;
+  /** `min_new_tokens`: end-of-sequence ids cannot be picked until this many new tokens (it wins over `min_length`). */
+  readonly minNewTokens: number | undefined;
+  /** `min_length`, prompt + new tokens: as `minNewTokens`, less the prompt. */
+  readonly minLength: number | undefined;
+  /** `suppress_tokens`: ids never generated (distinct, in the vocabulary). */
+  readonly suppressTokens: readonly number[];
+  /** `begin_suppress_tokens`: ids not generated as the first new token (distinct, in the vocabulary). */
+  readonly beginSuppressTokens: readonly number[];
+  /**
+   * `bad_words_ids`: id sequences never generated. A one-id sequence bans that id always (except
+   * an end-of-sequence id, which transformers drops from the list); a longer one bans its last id
+   * when the ids before it end the prompt and output so far.
+   */
+  readonly badWordsIds: readonly (readonly number[])[];
   readonly raw: Readonly<Record<string, unknown>>;
 }
+
+/** Most ids in `suppress_tokens` or `begin_suppress_tokens`, and most sequences in `bad_words_ids`. */
+export const MAX_GENERATION_ID_LIST = 65_536;
+/** Most ids in one `bad_words_ids` sequence. */
+export const MAX_BAD_WORD_IDS = 256;
+/** Most ids in all of `bad_words_ids`. */
+export const MAX_BAD_WORDS_TOTAL_IDS = 262_144;
 
 /**
  * Reads `generation_config.json` (an absent file is `{}`), checking every value Weft uses: a
@@ -51,6 +80,36 @@ export function parseGenerationConfig(raw: unknown, config: ModelConfig, path = 
   const pad = readTokenId(given('pad_token_id'), field('pad_token_id'));
   const doSample = given('do_sample');
   if (doSample !== undefined && typeof doSample !== 'boolean') throw invalid('do_sample', doSample, 'true or false');
+  const count = (k: string, least: number): number | undefined => num(k, (v) => Number.isInteger(v) && v >= least, `an integer >= ${least}`);
+  /** A list of at most `max` items of `what`, each read by `item` (which names the key itself in its errors). */
+  const list = <T>(key: string, max: number, what: string, item: (v: unknown, i: number) => T): T[] => {
+    const v = given(key);
+    if (v === undefined) return [];
+    if (!Array.isArray(v)) throw invalid(key, v, `a list of ${what}`);
+    if (v.length > max) throw new ModelLoadError(`${path}: ${key} holds ${v.length} ${what}; at most ${max} are allowed. Fix or remove it.`, { path });
+    return v.map(item);
+  };
+  const ids = (key: string): number[] => [...new Set(list(key, MAX_GENERATION_ID_LIST, 'token ids', (id) => checkTokenId(id, field(key), false, true)))];
+  let badWordIds = 0;
+  const badWordsIds = list('bad_words_ids', MAX_GENERATION_ID_LIST, 'id sequences', (words, i) => {
+    const key = `bad_words_ids[${i}]`;
+    if (!Array.isArray(words) || words.length === 0 || words.length > MAX_BAD_WORD_IDS) {
+      const got = Array.isArray(words) ? `a list of ${words.length}` : quoteValue(words);
+      throw new ModelLoadError(`${path}: ${key} must be a non-empty list of at most ${MAX_BAD_WORD_IDS} token ids (got ${got}); fix or remove it.`, { path });
+    }
+    badWordIds += words.length;
+    if (badWordIds > MAX_BAD_WORDS_TOTAL_IDS) {
+      throw new ModelLoadError(`${path}: bad_words_ids holds over ${MAX_BAD_WORDS_TOTAL_IDS} token ids in all (${badWordIds} up to ${key}); fix or remove it.`, { path });
+    }
+    return words.map((id: unknown) => checkTokenId(id, field(key), false, true));
+  });
+  const suppressTokens = ids('suppress_tokens');
+  const banned = new Set(suppressTokens);
+  for (const words of badWordsIds) if (words.length === 1 && !eosTokenIds.includes(words[0]!)) banned.add(words[0]!);
+  // Every step would fail with "no token left to pick": say so at load.
+  if (banned.size >= config.vocabSize) {
+    throw new ModelLoadError(`${path}: suppress_tokens and bad_words_ids ban all ${config.vocabSize} tokens of the vocabulary; fix or remove them.`, { path });
+  }
   return {
     eosTokenIds,
     bosTokenId: bos ?? (config.bosTokenId === undefined ? undefined : checkTokenId(config.bosTokenId, fallback('bos_token_id'), false)),
@@ -63,6 +122,13 @@ export function parseGenerationConfig(raw: unknown, config: ModelConfig, path = 
     topP: num('top_p', (v) => v >= 0 && v <= 1, 'in [0, 1]'),
     minP: num('min_p', (v) => v >= 0 && v <= 1, 'in [0, 1]'),
     repetitionPenalty: num('repetition_penalty', (v) => v > 0, 'a number > 0'),
+    maxNewTokens: count('max_new_tokens', 1),
+    maxLength: count('max_length', 1),
+    minNewTokens: count('min_new_tokens', 0),
+    minLength: count('min_length', 0),
+    suppressTokens,
+    beginSuppressTokens: ids('begin_suppress_tokens'),
+    badWordsIds,
     raw: g,
   };
 }

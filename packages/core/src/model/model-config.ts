@@ -80,7 +80,10 @@ export function parseModelConfig(raw: unknown, path: string): ModelConfig {
       const v = c[k];
       if (typeof v === 'number' && Number.isInteger(v) && v > 0) return v;
       if (v !== undefined && v !== null) {
-        throw new ModelLoadError(`${path}: "${k}" must be a positive integer (got ${JSON.stringify(v)}).`, { path });
+        // quoteValue, not JSON.stringify: a number too long for a double (400 digits) parses as
+        // Infinity, which JSON writes as null.
+        const note = v === Number.POSITIVE_INFINITY || v === Number.NEGATIVE_INFINITY ? ', a number too large to hold' : '';
+        throw new ModelLoadError(`${path}: "${k}" must be a positive integer (got ${quoteValue(v)}${note}); fix it.`, { path });
       }
     }
     if (fallback !== undefined) return fallback;
@@ -133,7 +136,7 @@ function rotary(modelType: string, c: Record<string, unknown>, headDim: number):
   const scaling = c['rope_scaling'] as Record<string, unknown> | null | undefined;
   const kind = scaling ? (scaling['rope_type'] ?? scaling['type']) : undefined;
   if (scaling && kind !== 'default' && kind !== 'linear') {
-    return { rope: undefined, ropeUnsupported: `rope_scaling of type ${JSON.stringify(kind)}` };
+    return { rope: undefined, ropeUnsupported: `rope_scaling of type ${quoteValue(kind)}` };
   }
   const ropeScale = kind === 'linear' && typeof scaling?.['factor'] === 'number' && scaling['factor'] > 0 ? scaling['factor'] : 1;
   return { rope: { theta, rotaryDim, ropeScale } };

@@ -46,12 +46,31 @@ export function checkSessionOptions(value: unknown, prefix = 'session'): Session
     });
   }
   const providers = options['executionProviders'];
-  if (providers !== undefined && !(Array.isArray(providers) && providers.length > 0 && providers.every((p) => typeof p === 'string' && p !== ''))) {
-    throw new InvalidOptionsError(`${prefix}.executionProviders must be a non-empty list of provider names such as ['cpu'] (got ${quoteValue(providers)}).`, {
-      option: `${prefix}.executionProviders`,
-    });
-  }
+  if (providers !== undefined) checkProviderNames(providers, `${prefix}.executionProviders`);
   return options as SessionOptions;
+}
+
+/**
+ * A non-empty list of non-empty provider names, every index checked: `every` skips holes, so
+ * `[, 'cpu']` passed and reached onnxruntime as undefined, reported as a broken model file.
+ */
+function checkProviderNames(providers: unknown, option: string): void {
+  if (!(Array.isArray(providers) && providers.length > 0)) {
+    throw new InvalidOptionsError(`${option} must be a non-empty list of provider names such as ['cpu'] (got ${quoteValue(providers)}).`, { option });
+  }
+  for (let i = 0; i < providers.length; i++) {
+    const name: unknown = providers[i];
+    // A hole, or undefined (what a copy of the list makes of a hole).
+    if (name === undefined) throw providerHole(option, i);
+    if (!(typeof name === 'string' && name !== '')) {
+      throw new InvalidOptionsError(`${option} must be a non-empty list of provider names such as ['cpu'] (item ${i} is ${quoteValue(name)}).`, { option });
+    }
+  }
+}
+
+/** The error for a hole (or undefined) at `index` of a provider list (`[, 'cpu']`). */
+function providerHole(option: string, index: number): InvalidOptionsError {
+  return new InvalidOptionsError(`${option}[${index}] is missing: the list has a hole or undefined there (as in [, 'cpu']); remove the extra comma.`, { option });
 }
 
 /**

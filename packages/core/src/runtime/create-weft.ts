@@ -7,6 +7,7 @@ import { DEFAULT_KV_STORE, REUSABLE_CAPABILITY } from '../generation/resolve-com
 import type { DefaultWeftModel } from '../model/default-weft-model.js';
 import { isAbortSignal, linkedAbortController } from '../util/linked-abort.js';
 import { loadModel } from '../model/load-model.js';
+import { modelLocation } from '../model/open-model-folder.js';
 import { LateSessions } from '../backend/late-sessions.js';
 import { snapshotLoadOptions, snapshotOptions } from '../model/read-load-options.js';
 import { PluginError } from '../errors/plugin-error.js';
@@ -166,13 +167,16 @@ export function createWeft(given: CreateWeftOptions = {}): Weft {
       const inSetup = host.setupCalling;
       if (inSetup !== undefined) return Promise.reject(awaitsItsOwnSetup(inSetup, 'weft.load()'));
       let options: LoadOptions;
+      let location: string;
       try {
         // Read once, here: a getter or proxy trap that throws is an InvalidOptionsError naming the option.
         options = snapshotLoadOptions(loadOptions);
+        // '' and file: URLs: an error of their own, and the URL's path (see modelLocation).
+        location = modelLocation(path);
       } catch (error) {
         return Promise.reject(error as Error);
       }
-      const task = load(path, options);
+      const task = load(location, options);
       loads.add(task);
       const settle = (): void => void loads.delete(task);
       task.then(settle, settle);

@@ -22,11 +22,19 @@ export interface GenerationRequest {
   /** Token ids, used exactly as given. */
   readonly inputIds?: readonly number[] | readonly (readonly number[])[];
   /**
-   * New tokens per row. Default: 256, capped by the context length. In a batch the cap comes
-   * from the longest prompt (every row's cache is padded to its length), so near the context
-   * limit a short prompt gets fewer tokens than it would alone.
+   * New tokens per row. Default: generation_config.json's `max_new_tokens`, else 256, shortened
+   * (never lengthened) to its `max_length` less the longest prompt, at least 1. Capped by the
+   * context length. In a batch the cap comes from the longest prompt (every row's cache is padded
+   * to its length), so near the context limit a short prompt gets fewer tokens than it would alone.
    */
   readonly maxTokens?: number;
+  /**
+   * New tokens per row before an end-of-sequence id may be generated (every EOS id is banned
+   * until then), an integer >= 0; `maxTokens` still ends the row. Default: generation_config.json's
+   * `min_new_tokens`, else its `min_length` less the longest prompt, else 0. No effect with
+   * `ignoreEos`.
+   */
+  readonly minTokens?: number;
   /** 0 (default, unless generation_config samples) means greedy. */
   readonly temperature?: number;
   /** Sampling keeps the K most likely tokens; 0 = off. Default: generation_config's `top_k`, else 50 (as transformers). */

@@ -171,7 +171,10 @@ export interface Weft {
    * (a `use()` reports its own failure through the promise it returned).
    */
   ready(): Promise<void>;
-  /** Loads a model folder. Rejects with `RuntimeDisposedError` after `dispose()`, or when `dispose()` is called before it finishes. */
+  /**
+   * Loads a model folder: a path, an http(s):// URL, or on Node a `file:` URL string. Rejects with
+   * `RuntimeDisposedError` after `dispose()`, or when `dispose()` is called before it finishes.
+   */
   load(path: string, options?: LoadOptions): Promise<WeftModel>;
   /**
    * Resolves a DI token from this runtime's container, e.g. `weft.get(BACKENDS).list()`. Throws

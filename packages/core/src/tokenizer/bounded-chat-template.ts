@@ -1,4 +1,5 @@
 import * as jinja from '@huggingface/jinja';
+import { copyPlainJson, plainJsonBudget } from '../generation/plain-json.js';
 
 /**
  * How much work one chat-template render may do. A template is code that comes with the model
@@ -99,10 +100,15 @@ export class BoundedChatTemplate {
   /**
    * Renders with `context` as the template's variables; throws a {@link ChatTemplateLimitError}
    * past `limits`, or when the engine runs out of stack or string length (a RangeError) on the way.
+   * `context` is first copied as plain JSON data (see {@link MAX_TEMPLATE_INPUT_VALUES}): a value
+   * that is not (a typed array, a cycle, a getter that throws) is an `InvalidOptionsError` naming
+   * its path, such as `messages[0].embedding`, thrown before the engine sees it. `limits` may be
+   * a function of that copy, so that limits scaled to the input are measured on what is rendered.
    */
-  render(context: Readonly<Record<string, unknown>>, limits: ChatTemplateLimits): string {
+  render(context: Readonly<Record<string, unknown>>, limits: ChatTemplateLimits | ((input: Readonly<Record<string, unknown>>) => ChatTemplateLimits)): string {
+    const input = plainInput(context);
     try {
-      return this.renderUnder(context, limits);
+      return this.renderUnder(input, typeof limits === 'function' ? limits(input) : limits);
     } catch (error) {
       if (error instanceof RangeError) throw new ChatTemplateLimitError(`the template went over the engine's limits: ${error.message}`);
       throw error;
@@ -124,6 +130,23 @@ export class BoundedChatTemplate {
     const result = interpreter.run(this.program);
     return String(result.value);
   }
+}
+
+/**
+ * Most values (strings, numbers, list items, dict keys: a string counts once, whatever its length)
+ * a render's variables may hold. @huggingface/jinja turns each into an object of its own (about
+ * 100 bytes) before the template runs, a typed array's numbers included, so this bounds the memory
+ * a render's input takes (about 200 MB). A generation request stays well under it: 65,536 messages
+ * of five values each, plus extra fields of at most `MAX_MESSAGE_EXTRAS` (1 Mi).
+ */
+export const MAX_TEMPLATE_INPUT_VALUES = 2 * 1024 * 1024;
+
+/** `context`'s variables copied as plain JSON data under {@link MAX_TEMPLATE_INPUT_VALUES}. */
+function plainInput(context: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const budget = plainJsonBudget(MAX_TEMPLATE_INPUT_VALUES, "the chat template's variables", false);
+  const input: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(context)) input[name] = copyPlainJson(value, name, budget);
+  return input;
 }
 
 const CONSTANTS: readonly (readonly [string, boolean | null])[] = [

@@ -194,7 +194,9 @@ export class HfTokenizer implements Tokenizer {
     // transformers always passes `tools` and `documents` (None when not given): templates test
     // `tools is not none` without checking that it is defined.
     const context = { messages, tools: null, documents: null, add_generation_prompt: addGenerationPrompt, ...this.specials };
-    return this.template!.render(context, limits ?? chatTemplateLimits(inputLength(context), messages.length));
+    // Scaled to the input as copied for rendering (plain data, extra fields bounded): measuring
+    // the caller's messages instead let a huge field raise its own limits, and took seconds first.
+    return this.template!.render(context, limits ?? ((input) => chatTemplateLimits(inputLength(input), messages.length)));
   }
 
   tokenToId(token: string): number | undefined {
@@ -229,11 +231,15 @@ function specialIdsIn(probe: ProbeIds): { leading: number[]; trailing: number[] 
 }
 
 /**
- * Why a render failed, with the way out: the template refused the messages on purpose
+ * Why a render failed, with the way out: the messages are not plain JSON data (the error as it
+ * is), the template refused the messages on purpose
  * (`raise_exception`, e.g. roles that do not alternate), went over the rendering limits, or uses
  * something @huggingface/jinja does not have.
  */
 function renderFailure(cause: unknown, file: string): InvalidOptionsError {
+  // The messages themselves were refused before the template ran (a typed array, a cycle, a getter
+  // that throws in a field): the error names the field, and the template is not to blame.
+  if (InvalidOptionsError.isInstance(cause)) return cause;
   const reason = cause instanceof Error ? cause.message : String(cause);
   const start = `The model's chat_template (${file})`;
   const advice = cause instanceof ChatTemplateRaisedError
@@ -249,7 +255,7 @@ function basename(path: string): string {
   return path.slice(Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\')) + 1);
 }
 
-/** Characters of a render's input (its JSON), which its limits scale with; 0 when it has none (a cycle). */
+/** Characters of a render's input (its JSON), which its limits scale with; 0 when it has none (a string past V8's longest). */
 function inputLength(context: Readonly<Record<string, unknown>>): number {
   try {
     return JSON.stringify(context)?.length ?? 0;

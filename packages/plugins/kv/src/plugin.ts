@@ -79,7 +79,11 @@ export const KV_QUANT_ENTRY = 'kv-quant';
  * @example createWeft({ plugins: [nodeBackend(), kvQuant({ bits: 4 }), sinkWindow({ window: 256 })] })
  */
 export function kvQuant(options: KvQuantOptions): WeftPlugin {
-  const { bits: given, ...rest } = (options ?? {}) as { bits?: unknown } & Options;
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    // Said before reading `bits`: "bits … (got undefined)" blamed a field the caller never wrote.
+    throw new InvalidOptionsError(`kvQuant takes an options object { bits: 8, 4 or 2, ...store options } such as { bits: 4 } (got ${quoteValue(options)}).`, { option: 'options' });
+  }
+  const { bits: given, ...rest } = options as { bits?: unknown } & Options;
   // A decimal string is taken as the store options take one (`'4'`).
   const bits = typeof given === 'string' && /^\s*[+-]?\d+\s*$/.test(given) ? Number(given) : given;
   const make: (o: Options) => KvCacheStore =
@@ -90,7 +94,7 @@ export function kvQuant(options: KvQuantOptions): WeftPlugin {
         : bits === 2
           ? (o) => new KiviKvStore({ ...o, bits: 2 })
           : () => {
-              throw new InvalidOptionsError(`kvQuant: bits must be 8, 4 or 2 (got ${JSON.stringify(bits)}).`, { option: 'bits' });
+              throw new InvalidOptionsError(`kvQuant: bits must be 8, 4 or 2 (got ${quoteValue(given)}).`, { option: 'bits' });
             };
   make(rest); // validates the options now, where the plugin is written
   const store = bits === 8 ? 'int8' : bits === 4 ? 'int4' : 'kivi';
