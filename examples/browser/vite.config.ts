@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { defineConfig, type Plugin } from 'vite';
+import { defaultClientConditions, defineConfig, type Plugin } from 'vite';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const modelDir = join(here, '../../models/story');
@@ -48,6 +48,11 @@ export default defineConfig({
   // Cross-origin isolation lets onnxruntime-web use WebAssembly threads (`vite preview` sends
   // these headers too: preview.headers defaults to server.headers).
   server: { headers: { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' } },
+  // onnxruntime-web's default browser build embeds its wasm loader and names its WebGPU/WebNN
+  // ("jsep") wasm with `new URL(…, import.meta.url)`, so `vite build` would copy that 28 MB file
+  // into dist/assets although the page fetches it from wasmPaths (/ort/). Its extern-wasm build
+  // (same providers, WebGPU included) fetches both the loader and the wasm from wasmPaths only.
+  resolve: { conditions: ['onnxruntime-web-use-extern-wasm', ...defaultClientConditions] },
   optimizeDeps: { exclude: ['onnxruntime-web'] },
   build: { target: 'es2022' },
   esbuild: { target: 'es2022' },

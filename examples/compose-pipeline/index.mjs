@@ -6,14 +6,14 @@
 // the girl the first time. The entropy analyzer runs both times; it sees the model's own logits,
 // so its top token shows where the processor changed what the model would have written.
 import { fileURLToPath } from 'node:url';
-import { createRuntime, firstWord, runPipeline, summarize } from './pipeline.mjs';
+import { EXIT_USAGE, createRuntime, errorLine, exitCodeOf, firstWord, runPipeline, summarize } from './pipeline.mjs';
 
 const modelDir = process.argv[2] ?? fileURLToPath(new URL('../../models/story', import.meta.url));
 const prompt = 'Once upon a time, there was a little girl named';
 const givenWords = process.argv.length > 3 ? process.argv.slice(3).filter((word) => word.trim() !== '') : undefined;
 if (givenWords?.length === 0) {
   process.stderr.write('compose-pipeline: no word to ban: the WORDs after MODEL_DIR are empty\n');
-  process.exit(2);
+  process.exit(EXIT_USAGE);
 }
 
 const weft = createRuntime();
@@ -27,8 +27,10 @@ try {
   const banned = await runPipeline(model, { prompt, maxTokens: 60, banWords, onText: (t) => process.stdout.write(t) });
   process.stdout.write(`\n-- ${summarize(banned).replace(/\n/g, '\n-- ')}\n`);
 } catch (error) {
-  process.stderr.write(`compose-pipeline: ${error instanceof Error ? error.message : String(error)}\n`);
-  process.exitCode = 1;
+  // One line; exit code 2 for what the caller passed (a bad model folder, an unusable option), 1
+  // for other failures, as the `weft` CLI does.
+  process.stderr.write(`compose-pipeline: ${errorLine(error)}\n`);
+  process.exitCode = exitCodeOf(error);
 } finally {
   await weft.dispose();
 }

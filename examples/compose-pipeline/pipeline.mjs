@@ -1,7 +1,7 @@
 // Runs one streamed generation through the plugin's processor and analyzer and collects what
 // happened: the text as it streamed, the generated ids, one analysis event per forward step, and
 // the steps where the generated token is not the one the model ranked first (the processor's work).
-import { createWeft, isAnalysisOf } from '@weft/core';
+import { ContextOverflowError, InvalidOptionsError, ModelLoadError, createWeft, isAnalysisOf } from '@weft/core';
 import { nodeBackend } from '@weft/backend-node';
 import { composePlugin } from './plugin.mjs';
 
@@ -183,4 +183,30 @@ function overridesLine(result) {
     .join(', ');
   const more = result.overrides.length > 4 ? `, and ${result.overrides.length - 4} more` : '';
   return `generated the model's top token at ${kept} of ${compared} steps; a processor replaced it at ${shown}${more}`;
+}
+
+/** Exit code of a usage or input error, as the `weft` CLI uses it. */
+export const EXIT_USAGE = 2;
+
+/**
+ * The script's exit code for `error`: 2 when it is the caller's input that is wrong (the typed
+ * errors a user fixes by changing what they passed: a model folder that is missing or broken, an
+ * option or a word that cannot be used, a prompt longer than the model's context), 1 for
+ * anything else (a backend or plugin that failed, a bug).
+ * @param {unknown} error
+ * @returns {1 | 2}
+ */
+export function exitCodeOf(error) {
+  const input = ModelLoadError.isInstance(error) || InvalidOptionsError.isInstance(error) || ContextOverflowError.isInstance(error);
+  return input ? EXIT_USAGE : 1;
+}
+
+/**
+ * `error`'s message on one line (runtime messages sometimes span several).
+ * @param {unknown} error
+ * @returns {string}
+ */
+export function errorLine(error) {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.replace(/\s*\r?\n\s*/g, ' ').trim() || (error instanceof Error ? error.name : 'unknown error');
 }

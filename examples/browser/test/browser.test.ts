@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -167,6 +167,12 @@ describe.skipIf(!existsSync(CHROMIUM))('browser example in Chromium', () => {
     const built = await browser.newPage();
     try {
       await build({ configFile: `${here}/vite.config.ts`, logLevel: 'error', build: { outDir, emptyOutDir: true } });
+      // No copy of onnxruntime-web's wasm in the build (28 MB for its WebGPU/WebNN "jsep" one): the
+      // page fetches its runtime files from wasmPaths (/ort/).
+      const shipped = readdirSync(outDir, { recursive: true, encoding: 'utf8' });
+      expect(shipped.filter((f) => /\.(wasm|mjs)$/.test(f))).toEqual([]);
+      const bytes = shipped.reduce((sum, f) => sum + (statSync(join(outDir, f)).isFile() ? statSync(join(outDir, f)).size : 0), 0);
+      expect(bytes).toBeLessThan(2_000_000);
       server = await preview({ configFile: `${here}/vite.config.ts`, logLevel: 'error', build: { outDir }, preview: { port: 5392, strictPort: false } });
       const base = server.resolvedUrls!.local[0]!;
       // The preview server serves the model and onnxruntime-web's files as the dev server does, with
@@ -175,9 +181,16 @@ describe.skipIf(!existsSync(CHROMIUM))('browser example in Chromium', () => {
       expect(response.headers.get('cross-origin-opener-policy')).toBe('same-origin');
       expect(response.headers.get('cross-origin-embedder-policy')).toBe('require-corp');
       expect((await fetch(new URL('/models/story/nope.json', base))).status).toBe(404);
+      const runtimeFiles: string[] = [];
+      built.on('request', (request) => {
+        const path = new URL(request.url()).pathname;
+        if (/\.(wasm|mjs)$/.test(path)) runtimeFiles.push(path);
+      });
       await built.goto(base);
       await built.waitForSelector('body[data-state="ready"], body[data-state="error"]', { state: 'attached', timeout: 90_000 });
       expect(await built.textContent('#status')).toMatch(/^ready \(web, wasm on \d+ threads?\)$/);
+      // onnxruntime-web's loader and wasm came from /ort/ (its build that keeps WebGPU selectable).
+      expect([...new Set(runtimeFiles)].sort()).toEqual(['/ort/ort-wasm-simd-threaded.jsep.mjs', '/ort/ort-wasm-simd-threaded.jsep.wasm']);
       const fromDev = await run(24);
       const fromBuild = await run(24, undefined, built);
       expect(fromBuild.ids).toEqual(fromDev.ids);

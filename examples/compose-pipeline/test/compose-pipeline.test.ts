@@ -3,8 +3,8 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InvalidOptionsError, type WeftModel } from '@weft/core';
-import { bannedTokenIds, createRuntime, firstWord, runPipeline, summarize } from '../pipeline.mjs';
+import { BackendError, ContextOverflowError, InvalidOptionsError, PluginError, type WeftModel } from '@weft/core';
+import { bannedTokenIds, createRuntime, errorLine, exitCodeOf, firstWord, runPipeline, summarize } from '../pipeline.mjs';
 
 const storyModel = fileURLToPath(new URL('../../../models/story', import.meta.url));
 const stories260k = fileURLToPath(new URL('../../../../shared/models/stories260k', import.meta.url));
@@ -124,5 +124,43 @@ describe.each(MODELS)('compose-pipeline example on $name', ({ dir }) => {
       (e: { code: number; stdout: string; stderr: string }) => e,
     );
     expect(failed).toMatchObject({ code: 2, stdout: '', stderr: 'compose-pipeline: no word to ban: the WORDs after MODEL_DIR are empty\n' });
+  });
+});
+
+describe('compose-pipeline exit codes', () => {
+  const script = fileURLToPath(new URL('../index.mjs', import.meta.url));
+  const fails = (args: string[]) =>
+    promisify(execFile)(process.execPath, [script, ...args], { timeout: 30_000 }).then(
+      () => undefined,
+      (e: { code: number; stdout: string; stderr: string }) => e,
+    );
+
+  it.skipIf(!built)('as a script, exits 2 with one line for a model folder that does not exist or is no folder, as the weft CLI does', async () => {
+    const missing = fileURLToPath(new URL('./no-such-model', import.meta.url));
+    expect(await fails([missing])).toMatchObject({ code: 2, stdout: '', stderr: `compose-pipeline: Model folder ${missing} does not exist.\n` });
+    const file = fileURLToPath(new URL('../../../models/story/config.json', import.meta.url));
+    expect(await fails([file])).toMatchObject({ code: 2, stdout: '', stderr: expect.stringMatching(/^compose-pipeline: [^\n]*is not a folder[^\n]*\n$/) });
+  });
+
+  it('gives 2 for the typed errors the caller fixes (model folder, options, prompt length), 1 for the others', async () => {
+    const weft = (createRuntime as () => { load(dir: string): Promise<WeftModel>; dispose(): Promise<void> })();
+    try {
+      const loadError = await weft.load(fileURLToPath(new URL('./no-such-model', import.meta.url))).then(() => undefined, (e: unknown) => e);
+      expect(exitCodeOf(loadError)).toBe(2);
+      const model = await weft.load(storyModel);
+      const optionError = await model.text({ prompt: 'Once', maxTokens: 0 }).then(() => undefined, (e: unknown) => e);
+      expect(InvalidOptionsError.isInstance(optionError)).toBe(true);
+      expect(exitCodeOf(optionError)).toBe(2);
+      const overflow = await model.text({ inputIds: new Array(model.config.maxPositions).fill(1), maxTokens: 1 }).then(() => undefined, (e: unknown) => e);
+      expect(ContextOverflowError.isInstance(overflow)).toBe(true);
+      expect(exitCodeOf(overflow)).toBe(2);
+    } finally {
+      await weft.dispose();
+    }
+    expect(exitCodeOf(new BackendError('the session failed', { backend: 'node' }))).toBe(1);
+    expect(exitCodeOf(new PluginError('example-compose', 'setup', 'broke'))).toBe(1);
+    expect(exitCodeOf(new Error('a bug'))).toBe(1);
+    expect(exitCodeOf('a string')).toBe(1);
+    expect(errorLine(new Error('first line\n   second line\n'))).toBe('first line second line');
   });
 });

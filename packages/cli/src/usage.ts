@@ -67,7 +67,8 @@ Prompt (exactly one):
 
 Options:
 ${MODEL('--kv, --router, --processor, --sampler, --analyzer and --backend select its entries')}
-  --max-tokens N             new tokens at most (default 256, capped by the context)
+  --max-tokens N             new tokens at most (default 256, capped by the context; a larger N
+                             than the context leaves is capped with a note on stderr)
   --temperature T            0 = greedy (default: generation_config.json, else greedy)
   --top-k K                  keep the K most likely tokens (default: the model's, else 50; 0 = off)
   --top-p P                  nucleus sampling mass in [0, 1]

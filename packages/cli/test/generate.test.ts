@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { HfTokenizer } from '@weft/core';
@@ -153,6 +154,26 @@ describe.each(MODELS)('weft generate on $name', (model) => {
     expect(tooLong.code).toBe(2);
     expect(tooLong.stderr).toMatch(new RegExp(`^weft: The prompt has ${model.context} tokens but the model's context is ${model.context}`));
   });
+
+  it('says on stderr, in one line, when --max-tokens is more than the context leaves and what it was capped to', async () => {
+    const ids = new Array(model.context - 3).fill(1).join(',');
+    const note = `weft: note: --max-tokens 10 is more than the context leaves, so it is capped to 3 (the prompt takes ${model.context - 3} of the model's ${model.context} positions)\n`;
+    const capped = await generateJson('--prompt-ids', ids, '--max-tokens', '10');
+    expect(capped.code).toBe(0);
+    // --json: the note is on stderr; stdout holds only the records.
+    expect(capped.stderr).toBe(note);
+    const { done } = lines(capped.json());
+    expect(done.completionTokens).toBeLessThanOrEqual(3);
+    if (done.finishReason === 'length') expect(done.completionTokens).toBe(3);
+    // Without --json: the note comes before the stats line.
+    const text = await cli(['generate', '--model', model.dir, '--threads', '1', '--prompt-ids', ids, '--max-tokens', '10']);
+    expect(text.code).toBe(0);
+    expect(text.stderr.startsWith(note)).toBe(true);
+    expect(text.stderr.slice(note.length)).toMatch(/^\[\d+ tokens?, [^\n]*\]\n$/);
+    // What fits, and the default (documented as capped), say nothing.
+    expect((await generateJson('--prompt-ids', ids, '--max-tokens', '3')).stderr).toBe('');
+    expect((await generateJson('--prompt-ids', ids)).stderr).toBe('');
+  });
 });
 
 describe('a missing model folder', () => {
@@ -182,5 +203,21 @@ describe('weft generate --backend on models/story', () => {
     const [node, web] = [await ids('node'), await ids('web')];
     expect(web.backend).toBe('web');
     expect(web.ids).toEqual(node.ids);
+  });
+});
+
+describe('weft demo with a --max-tokens the context cannot hold', () => {
+  it('caps it and says so on stderr after the story, before the stats line', async () => {
+    // The tiny fixture's context is 256 positions.
+    const tiny = fileURLToPath(new URL('../../core/test/fixtures/tiny', import.meta.url));
+    const result = await cli(['demo', '--model', tiny, '--threads', '1', '--max-tokens', '1000', '--seed', '1']);
+    expect(result.code).toBe(0);
+    const [note, stats, rest] = result.stderr.split('\n');
+    const prompt = Number(/the prompt takes (\d+) of the model's 256 positions\)$/.exec(note!)?.[1]);
+    expect(note).toBe(`weft: note: --max-tokens 1000 is more than the context leaves, so it is capped to ${256 - prompt} (the prompt takes ${prompt} of the model's 256 positions)`);
+    expect(stats).toMatch(/^\[\d+ tokens?, .* seed 1$/);
+    expect(rest).toBe('');
+    // Its default (200 new tokens) fits: nothing to say.
+    expect((await cli(['demo', '--model', tiny, '--threads', '1', '--seed', '1'])).stderr).toMatch(/^\[\d+ tokens?, [^\n]* seed 1\n$/);
   });
 });

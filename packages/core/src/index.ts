@@ -52,7 +52,7 @@ export { textDeltas } from './operators/text-deltas.js';
 export { toAsyncIterable } from './operators/to-async-iterable.js';
 export { analysesOf, isAnalysisOf, type AnalyzerRef } from './operators/analyses-of.js';
 export { seededRandom } from './generation/sampling/seeded-random.js';
-export { tensorFloat32 } from './generation/float16.js';
+export { float16Table, float32BitsToFloat16, tensorFloat32 } from './generation/float16.js';
 export { applyRepetitionPenalty } from './generation/sampling/repetition-penalty.js';
 export { applyTemperature } from './generation/sampling/temperature.js';
 export { applyTopK } from './generation/sampling/top-k.js';

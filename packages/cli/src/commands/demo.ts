@@ -1,10 +1,11 @@
-import { parseDemoArgs } from '../args/demo-args.js';
+import { DEMO_MAX_TOKENS, parseDemoArgs } from '../args/demo-args.js';
 import { EXIT } from '../errors.js';
 import type { CliIo } from '../io.js';
 import { resolveModelDir } from '../model-path.js';
 import { openModel, sessionOptions } from '../open-model.js';
 import { loadPlugins } from '../plugins/load-plugins.js';
 import { consumeGeneration } from '../output/consume-generation.js';
+import { maxTokensNote } from '../output/max-tokens-note.js';
 import { statsLine } from '../output/stats-line.js';
 import { textWriter } from '../output/terminal-text.js';
 import { USAGE } from '../usage.js';
@@ -24,20 +25,28 @@ export async function demoCommand(args: readonly string[], io: CliIo): Promise<n
   const { model, close } = await openModel(resolveModelDir(options.model, io.cwd), sessionOptions(options.threads), options.backend, { plugins }, io.signal);
   try {
     io.stdout.write(DEMO_PROMPT);
+    let note: string | undefined;
     const { done, wallMs } = await consumeGeneration(
       model,
       {
         prompt: DEMO_PROMPT,
-        maxTokens: options.maxTokens,
+        maxTokens: options.maxTokens ?? DEMO_MAX_TOKENS,
         temperature: 0.8,
         topK: 50,
         topP: 0.95,
         seed,
         ...(io.signal ? { signal: io.signal } : {}),
       },
-      { onText: textWriter(io.stdout, options.raw) },
+      {
+        onText: textWriter(io.stdout, options.raw),
+        // Said after the story, with the stats: the story's line has begun on stdout already.
+        onEvent: (e) => {
+          if (e.type === 'start') note = maxTokensNote(options.maxTokens, e.promptIds[0]?.length ?? 0, model.config.maxPositions);
+        },
+      },
     );
     io.stdout.write('\n');
+    if (note !== undefined) io.stderr.write(`${note}\n`);
     io.stderr.write(`${statsLine(done, wallMs)} seed ${seed}\n`);
     return done.finishReason === 'abort' ? EXIT.interrupted : EXIT.ok;
   } finally {

@@ -1,3 +1,4 @@
+import type { FailoverEvent, StartEvent } from '@weft/core';
 import { parseGenerateArgs } from '../args/generate-args.js';
 import { promptFromFile } from '../args/prompt-source.js';
 import { EXIT } from '../errors.js';
@@ -11,6 +12,7 @@ import { readUtf8Text } from '../read-text.js';
 import { round } from '../output/format.js';
 import { statsLine } from '../output/stats-line.js';
 import { jsonLine, terminalSafe, textWriter } from '../output/terminal-text.js';
+import { maxTokensNote } from '../output/max-tokens-note.js';
 import { USAGE } from '../usage.js';
 
 /** `weft generate`: streams text (or JSON lines) for one prompt. */
@@ -38,6 +40,12 @@ export async function generateCommand(args: readonly string[], io: CliIo): Promi
     const request = { ...options.request, ...fromFile, ...(io.signal ? { signal: io.signal } : {}) };
     const write = (line: object): void => void io.stdout.write(`${jsonLine(line)}\n`);
     let streamed = '';
+    // Notes go to stderr in both modes, as the other notes do: --json's stdout keeps its records.
+    const noteCap = (e: StartEvent | FailoverEvent): void => {
+      if (e.type !== 'start') return;
+      const note = maxTokensNote(options.request.maxTokens, e.promptIds[0]?.length ?? 0, model.config.maxPositions);
+      if (note !== undefined) io.stderr.write(`${note}\n`);
+    };
     const { done, wallMs } = await consumeGeneration(
       model,
       request,
@@ -48,6 +56,7 @@ export async function generateCommand(args: readonly string[], io: CliIo): Promi
               write({ type: 'token', id: e.id, text: e.text });
             },
             onEvent: (e) => {
+              noteCap(e);
               if (e.type === 'start') write({ type: 'backend', backend: e.backend, rejected: e.rejectedBackends });
               else write({ type: 'failover', step: e.step, from: e.from, to: e.to, reason: e.reason });
             },
@@ -56,6 +65,7 @@ export async function generateCommand(args: readonly string[], io: CliIo): Promi
         : {
             onText: textWriter(io.stdout, options.raw),
             onEvent: (e) => {
+              noteCap(e);
               if (e.type === 'failover') {
                 const line = `[weft: ${e.from} failed at step ${e.step} (${e.reason}); continuing on ${e.to}]`;
                 io.stderr.write(`${io.stderr.isTTY === true ? terminalSafe(line) : line}\n`);

@@ -3,7 +3,11 @@ import type { BackendTensor } from '../spec/backend.js';
 /** float32 value of every float16 bit pattern, built on first use (256 KiB). */
 let table: Float32Array | undefined;
 
-function float16Table(): Float32Array {
+/**
+ * The float32 value of every float16 bit pattern: `float16Table()[h]` is the value of `h` (NaN
+ * patterns give NaN). One table per process, built on first use (256 KiB); read it, never write it.
+ */
+export function float16Table(): Float32Array {
   if (table) return table;
   const t = new Float32Array(65536);
   for (let h = 0; h < 65536; h++) {
@@ -44,10 +48,21 @@ export function float16ToFloat32(data: ArrayLike<number>, from: number, to: numb
  * Infinity would turn attention into NaN.
  */
 export function float32ToFloat16(data: Float32Array): Uint16Array {
-  // The float32 bits, read in place.
-  const bits = new Uint32Array(data.buffer, data.byteOffset, data.length);
   const out = new Uint16Array(data.length);
-  for (let i = 0; i < bits.length; i++) {
+  // The float32 bits, read in place.
+  float32BitsToFloat16(new Uint32Array(data.buffer, data.byteOffset, data.length), 0, data.length, out);
+  return out;
+}
+
+/**
+ * {@link float32ToFloat16} of the float32 values whose bit patterns are `bits[from..to)`, written
+ * to `out` at the same indices (nothing else is touched): nearest, ties to even, finite values
+ * past 65504 saturating to ±65504. For a `KvCacheStore` that feeds a float16 graph's cache
+ * itself (`float16Cache`) from a float32 working buffer: keep a `Uint32Array` view of the buffer
+ * and convert only the slots that changed.
+ */
+export function float32BitsToFloat16(bits: Uint32Array, from: number, to: number, out: Uint16Array): void {
+  for (let i = from; i < to; i++) {
     const b = bits[i]!;
     const magnitude = b & 0x7fffffff;
     // Normal in float16, not rounding past its largest (65504): re-bias the exponent (127 -> 15),
@@ -57,7 +72,6 @@ export function float32ToFloat16(data: Float32Array): Uint16Array {
         ? ((b >>> 16) & 0x8000) | ((magnitude - 0x38000000 + 0x0fff + ((magnitude >>> 13) & 1)) >>> 13)
         : halfBits(b);
   }
-  return out;
 }
 
 /** One float32's bits as float16 bits outside float32ToFloat16's fast range: zero, subnormals, saturation, Infinity, NaN. */

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { isAnalysisOf, tensorFloat32, type AttentionRouter, type KvSelection, type RoutingContext, type WeftModel } from '@weft/core';
 import { attentionRouters, createRouter, sinkWindow, type RouterDecision } from '../src/index.js';
 import { ATTENTIONS_GRAPH, collect, done, feedSpy, runtime, storyModel, tinyModel, type FeedRecord } from './helpers.js';
@@ -114,6 +114,48 @@ describe('routers on the tiny fixture', () => {
     expect(new Set(decisions.map((d) => d.policy)).size).toBeGreaterThanOrEqual(1);
     // Decision i was made after step i and shapes the cache of step i + 1.
     expect(decisions.map((d) => d.step)).toEqual(decisions.map((_, i) => i));
+  });
+
+  it('keeps generating, and publishing decisions, when an onDecision listener throws or rejects', async () => {
+    const request = { prompt: 'Once upon a time, there was a little fox', maxTokens: 12, analyzers: ['router-decisions'] };
+    const decisionsOf = (events: Awaited<ReturnType<typeof collect>>) =>
+      events.flatMap((e) => (isAnalysisOf<RouterDecision>(e, 'router-decisions') ? [e.data] : []));
+    const plain = await collect(model.generate({ ...request, router: createRouter('content-aware', { budget: 6, entropy: 1 }) }));
+    expect(decisionsOf(plain)).toHaveLength(11);
+    const router = createRouter('content-aware', { budget: 6, entropy: 1 });
+    const heard: number[] = [];
+    // Added before the request's analyzer links itself: a throw must not keep the decision from it.
+    router.onDecision(() => {
+      throw new Error('listener bug');
+    });
+    router.onDecision((d) => void heard.push(d.step));
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    try {
+      for (const run of [1, 2]) {
+        const events = await collect(model.generate({ ...request, router }));
+        expect(done(events).rows[0]!.ids).toEqual(done(plain).rows[0]!.ids);
+        expect(decisionsOf(events)).toEqual(decisionsOf(plain));
+        expect(router.lastDecision).toMatchObject({ router: 'content-aware', step: 11 });
+        // One warning per run, however many decisions the listener failed on.
+        expect(warn).toHaveBeenCalledTimes(run);
+      }
+      expect(warn.mock.calls[0]![0]).toMatch(/onDecision listener of the "content-aware" router failed on the decision after step 0 \(listener bug\)/);
+      expect(heard).toEqual([...Array(12).keys(), ...Array(12).keys()]);
+
+      // A listener whose promise rejects: reported once, the stream unchanged.
+      warn.mockClear();
+      const rejecting = createRouter('content-aware', { budget: 6, entropy: 1 });
+      rejecting.onDecision(async () => {
+        throw new Error('async listener bug');
+      });
+      const events = await collect(model.generate({ ...request, router: rejecting }));
+      expect(done(events).rows[0]!.ids).toEqual(done(plain).rows[0]!.ids);
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      expect(warn).toHaveBeenCalledTimes(1);
+      expect(warn.mock.calls[0]![0]).toMatch(/failed on the decision after step 0 \(async listener bug\)/);
+    } finally {
+      warn.mockRestore();
+    }
   });
 
   it('links decisions to the router of the same request, even for requests started together', async () => {

@@ -1,10 +1,10 @@
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { BackendTensor, KvCacheStore, KvLayout } from '@weft/core';
+import { float16Table, float32BitsToFloat16, type BackendTensor, type KvCacheStore, type KvLayout } from '@weft/core';
 import type { WeftModel } from '@weft/core';
 import { Fp16KvStore, Int4KvStore, Int8KvStore, KiviKvStore, TemporalKvStore } from '../src/index.js';
 import { checkFloat16CacheContract, checkKvStoreContract, fakeLayout, fakeSession, fakeTensor } from '../src/conformance.js';
-import { decodeFp16, encodeFp16, saturatingHalves, toHalf } from '../src/quant/fp16.js';
+import { decodeFp16, encodeFp16, halfTable, saturatingHalves, toHalf } from '../src/quant/fp16.js';
 import { collect, done, runtime, tinyModel, windowRouter } from './helpers.js';
 
 /** `tiny` with float16 past_key_values / present / logits around the same float32 computation. */
@@ -167,6 +167,11 @@ describe('values near 65504 on a float16 cache', () => {
     const part = new Uint16Array(4).fill(7);
     saturatingHalves(new Uint32Array(Float32Array.of(1, 65520, -1e9, 2).buffer), 1, 3, part);
     expect(Array.from(part)).toEqual([7, 0x7bff, 0xfbff, 7]);
+  });
+
+  it("feeds through core's conversion, the one core's float16 cache bridge uses, and decodes through core's table", () => {
+    expect(saturatingHalves).toBe(float32BitsToFloat16);
+    expect(halfTable()).toBe(float16Table());
   });
 
   it('feeds Infinity and NaN given by the model as they are, and every other value of an fp16 store unchanged', () => {

@@ -1,4 +1,4 @@
-import type { AttentionRouter, ForwardObservation, KvSelection, RoutingContext } from '@weft/core';
+import { describeCause, type AttentionRouter, type ForwardObservation, type KvSelection, type RoutingContext } from '@weft/core';
 import { linkDecisions } from '../analyzers/router-decisions.js';
 import { perHeadTopWithRecent, sumHeads, topWithRecent } from '../select/slots.js';
 
@@ -35,6 +35,8 @@ export abstract class BudgetRouter implements AttentionRouter {
   /** The latest decision (also offered to a linked `router-decisions` analyzer). */
   lastDecision: RouterDecision | undefined;
   private readonly listeners = new Set<(decision: RouterDecision) => void>();
+  /** Whether a listener failure was reported in this run (reset by each run's step-0 decision). */
+  private listenerFailureReported = false;
   /** Set by `choose` when the method used differs per step (e.g. `hybrid`'s score source). */
   protected chosenPolicy: string | undefined;
 
@@ -67,15 +69,59 @@ export abstract class BudgetRouter implements AttentionRouter {
   /** Updates per-slot state after `selection` (this router's or another's) was applied. */
   commit(_selection: KvSelection | undefined, _context: RoutingContext): void {}
 
-  /** Calls `listener` with every decision from now on; returns the unsubscribe function. */
+  /**
+   * Calls `listener` with every decision from now on, after it is recorded in `lastDecision`;
+   * returns the unsubscribe function. A listener that throws, or returns a promise that rejects,
+   * does not change the generation (the other listeners still get the decision, the stream goes
+   * on): the first such failure of a run (one generation or perplexity pass) is reported with
+   * `console.warn`, later ones of that run are not. Catch inside the listener to handle its
+   * errors yourself.
+   */
   onDecision(listener: (decision: RouterDecision) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
 
+  /** Records `d` in `lastDecision`, then hands it to every listener; never throws. */
   protected publish(d: RouterDecision): void {
     this.lastDecision = d;
-    for (const listener of this.listeners) listener(d);
+    // Core asks every run's router after step 0 first: a new run may report a failure again.
+    if (d.step === 0) this.listenerFailureReported = false;
+    for (const listener of this.listeners) {
+      let result: unknown;
+      try {
+        result = listener(d);
+      } catch (error) {
+        this.reportListenerFailure(d, error);
+        continue;
+      }
+      onRejection(result, (error) => this.reportListenerFailure(d, error));
+    }
+  }
+
+  /** Warns about the first listener failure of a run; never throws. */
+  private reportListenerFailure(d: RouterDecision, error: unknown): void {
+    if (this.listenerFailureReported) return;
+    this.listenerFailureReported = true;
+    try {
+      globalThis.console?.warn(
+        `@weft/plugin-attention: an onDecision listener of the "${d.router}" router failed on the decision after step ${d.step} (${describeCause(error)}). The decision is still on router.lastDecision and generation went on; later failures of its listeners in this run are not reported.`,
+        error,
+      );
+    } catch {
+      // A console that cannot be written to: generation goes on regardless.
+    }
+  }
+}
+
+/** Calls `handle` if `value` is a promise (or thenable) that rejects; never throws. */
+function onRejection(value: unknown, handle: (error: unknown) => void): void {
+  if ((typeof value !== 'object' && typeof value !== 'function') || value === null) return;
+  try {
+    const then = (value as { then?: unknown }).then;
+    if (typeof then === 'function') Reflect.apply(then, value, [undefined, handle]);
+  } catch (error) {
+    handle(error);
   }
 }
 

@@ -34,7 +34,8 @@ export type ContentAwareReason = 'fits' | 'uncertain' | 'repetition' | 'confiden
  * repetition measured on its own ids without its left padding;
  * 4. otherwise (confident, varied text) → `sink-window`, which local context serves well.
  * Every candidate observes every step and follows every eviction, so switching is always
- * consistent with the cache. Decisions are on `lastDecision`, `onDecision`, and (through the
+ * consistent with the cache. Decisions are on `lastDecision`, `onDecision` (a listener's failure
+ * never fails the stream: see {@link BudgetRouter.onDecision}), and (through the
  * `router-decisions` analyzer) in `analysis` events.
  */
 export class ContentAwareRouter extends BudgetRouter {

@@ -2,7 +2,14 @@
  * IEEE 754 binary16 ("half") conversion: float32 → half with round-to-nearest-even, half → float32
  * through a 65 536-entry table, and directed rounding (down / up) for quantisation parameters.
  * Halves are plain numbers 0..0xffff, stored in `Uint16Array`s.
+ *
+ * Two conversions to half, on purpose: {@link toHalf} (fp16 storage, codes' scales) follows IEEE 754,
+ * so a finite value past 65504 becomes ±Infinity and the caller can refuse it; the conversion a
+ * float16 graph's cache is fed through, {@link saturatingHalves}, is core's `float32BitsToFloat16`,
+ * which core's own float16 cache bridge uses too and which saturates at ±65504. The decode table is
+ * core's `float16Table` (one table per process).
  */
+import { float16Table, float32BitsToFloat16 } from '@weft/core';
 
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
@@ -41,47 +48,13 @@ export function toHalf(value: number): number {
  * finite value beyond fp16's range (|x| ≥ 65520, which rounds to ±Infinity) saturates to ±65504.
  * Infinity and NaN stay as they are. The values fed there are dequantisations of float16 values,
  * which fitted: one just past 65504 is the overshoot of a rounded-up scale, not a larger value.
+ * This is core's `float32BitsToFloat16` (the same conversion as core's float16 cache bridge).
  */
-export function saturatingHalves(bits: Uint32Array, from: number, to: number, out: Uint16Array): void {
-  for (let i = from; i < to; i++) {
-    const b = bits[i]!;
-    const magnitude = b & 0x7fffffff;
-    // Normal in fp16 and below 65520: rebias the exponent (127 → 15) and round the 13 dropped bits
-    // to nearest even in one add (a carry moves to the next binade). Anything else: halfOfBits.
-    out[i] =
-      magnitude >= 0x38800000 && magnitude < 0x477ff000
-        ? ((b >>> 16) & 0x8000) | ((magnitude - 0x38000000 + 0x0fff + ((magnitude >>> 13) & 1)) >>> 13)
-        : halfOfBits(b);
-  }
-}
+export const saturatingHalves: (bits: Uint32Array, from: number, to: number, out: Uint16Array) => void = float32BitsToFloat16;
 
-/** {@link saturatingHalves} of one value outside the fast path: zero, subnormals, |x| ≥ 65520, Infinity, NaN. */
-function halfOfBits(b: number): number {
-  const magnitude = b & 0x7fffffff;
-  if (magnitude >= 0x477ff000 && magnitude < 0x7f800000) return ((b >>> 16) & 0x8000) | 0x7bff;
-  u32[0] = b;
-  return toHalf(f32[0]!);
-}
-
-function decode(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const e = (h >>> 10) & 0x1f;
-  const m = h & 0x3ff;
-  if (e === 0) return sign * m * 2 ** -24;
-  if (e === 0x1f) return m === 0 ? sign * Infinity : NaN;
-  return sign * (1024 + m) * 2 ** (e - 25);
-}
-
-/** float32 value of every half pattern (256 KiB, built on first use). */
-let table: Float32Array | undefined;
-
-/** The decode table: `halfTable()[h]` is the value of half `h`. */
+/** The decode table: `halfTable()[h]` is the value of half `h` (core's `float16Table`, built on first use; read it, never write it). */
 export function halfTable(): Float32Array {
-  if (!table) {
-    table = new Float32Array(65536);
-    for (let h = 0; h < 65536; h++) table[h] = decode(h);
-  }
-  return table;
+  return float16Table();
 }
 
 /** Value of the half with bit pattern `h`. */

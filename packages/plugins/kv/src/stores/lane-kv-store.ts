@@ -15,6 +15,11 @@ interface Stream {
   work: Float32Array;
   /** For a float16 graph cache: `work` as float16, laid out alike and kept in step with it; what the model is fed. */
   half: Uint16Array | undefined;
+  /**
+   * For a float16 graph cache: `work`'s float32 bits, a view of its memory kept from step to step
+   * (a new view per step costs an allocation); replaced with `work`, by {@link replaceWork} only.
+   */
+  bits: Uint32Array | undefined;
   /** Slots per row the working buffer is laid out for. */
   workSlots: number;
   /** Per lane: [start, end) pairs of slots to dequantise again (requantised tokens). */
@@ -90,16 +95,19 @@ export abstract class LaneKvStore implements KvCacheStore {
     const rows = batchSize * layout.numKvHeads;
     const make = (part: KvPart, layer: number, pastName: string, presentName: string | undefined): Stream => {
       if (presentName === undefined) throw new Error(`The KV layout has no present output for ${pastName}`);
-      return {
+      const stream: Stream = {
         pastName,
         presentName,
         lanes: Array.from({ length: rows }, (_, r) => this.createLane(part, layer, layout.headDim, padding?.[Math.floor(r / layout.numKvHeads)] ?? 0)),
         work: new Float32Array(0),
-        half: layout.pastType === 'float16' ? new Uint16Array(0) : undefined,
+        half: undefined,
+        bits: undefined,
         workSlots: 0,
         changed: Array.from({ length: rows }, () => []),
         tensor: undefined,
       };
+      replaceWork(stream, new Float32Array(0), layout.pastType === 'float16' ? new Uint16Array(0) : undefined);
+      return stream;
     };
     layout.pastKeyNames.forEach((name, i) => this.streams.push(make('key', i, name, layout.presentKeyNames[i])));
     layout.pastValueNames.forEach((name, i) => this.streams.push(make('value', i, name, layout.presentValueNames[i])));
@@ -271,8 +279,7 @@ export abstract class LaneKvStore implements KvCacheStore {
           next.set(s.work.subarray(r * from * dim, r * from * dim + keep), r * n * dim);
           nextHalf?.set(s.half!.subarray(r * from * dim, r * from * dim + keep), r * n * dim);
         }
-        s.work = next;
-        s.half = nextHalf;
+        replaceWork(s, next, nextHalf);
       } else if (n > from) {
         // Rows move right: last row first so no row overwrites one not yet moved.
         for (let r = rows - 1; r > 0; r--) {
@@ -288,7 +295,7 @@ export abstract class LaneKvStore implements KvCacheStore {
     }
     // The float16 twin saturates at ±65504: every value the store was given is a float16, but a
     // dequantised one may overshoot it (scales are rounded up), and Infinity would make attention NaN.
-    const bits = s.half ? new Uint32Array(s.work.buffer, s.work.byteOffset, s.work.length) : undefined;
+    const bits = s.bits;
     for (let r = 0; r < rows; r++) {
       const ranges = s.changed[r]!;
       if (n > from) ranges.push(from, n);
@@ -302,6 +309,17 @@ export abstract class LaneKvStore implements KvCacheStore {
     }
     s.workSlots = n;
   }
+}
+
+/**
+ * Gives `s` new working buffers: `work`, its float16 twin `half` (for a float16 graph cache) and,
+ * with it, the view of `work`'s bits the twin is converted from. The one place they change, so the
+ * view always covers the current `work`.
+ */
+function replaceWork(s: Stream, work: Float32Array, half: Uint16Array | undefined): void {
+  s.work = work;
+  s.half = half;
+  s.bits = half ? new Uint32Array(work.buffer, work.byteOffset, work.length) : undefined;
 }
 
 /**
