@@ -39,7 +39,7 @@ describe('holes in executionProviders', () => {
       // eslint-disable-next-line no-sparse-arrays
       const error = await weft.load(tinyModel, { session: { executionProviders: ['cpu', , ] as never } }).catch((e: unknown) => e);
       expect(InvalidOptionsError.isInstance(error), String(error)).toBe(true);
-      expect(error).toMatchObject({ option: 'session.executionProviders' });
+      expect(error).toMatchObject({ option: 'session.executionProviders[1]' });
       expect((error as Error).message).toMatch(/session\.executionProviders\[1\] is missing/);
     } finally {
       await weft.dispose();

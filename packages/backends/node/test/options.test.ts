@@ -43,7 +43,7 @@ describe('nodeBackend options', () => {
         ['fast', 'session'],
         [{ intraOpThreads: 3 }, 'session.intraOpThreads'],
         [{ executionProviders: 'cpu' }, 'session.executionProviders'],
-        [{ executionProviders: [{ name: 'cpu' }] }, 'session.executionProviders'],
+        [{ executionProviders: [{ name: 'cpu' }] }, 'session.executionProviders[0]'],
       ] as const) {
         const error = await weft.load(tinyModel, { session: session as never }).catch((e: unknown) => e);
         expect(InvalidOptionsError.isInstance(error), JSON.stringify(session)).toBe(true);

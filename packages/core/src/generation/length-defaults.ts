@@ -7,8 +7,8 @@ import { DEFAULT_MAX_TOKENS } from './request-limits.js';
 /**
  * The `maxTokens` of a request that gives none, from generation_config.json: `max_new_tokens`;
  * else 256, shortened to `max_length` less the longest prompt (the batch is padded to it, and
- * transformers counts the padded length) when that leaves fewer, but never below 1 (transformers
- * too generates one token past a `max_length` the prompt already reaches). `max_length` never
+ * transformers counts the padded length) when that leaves fewer, but never below 1 (Weft's choice: a prompt that already reaches
+ * `max_length` still gets one token, where current transformers raises an error). `max_length` never
  * lengthens the default: files often copy the context length there (models/story: 1024), and a
  * request that wants more says so with `maxTokens`. The context still caps the result.
  */

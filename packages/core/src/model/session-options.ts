@@ -63,14 +63,14 @@ function checkProviderNames(providers: unknown, option: string): void {
     // A hole, or undefined (what a copy of the list makes of a hole).
     if (name === undefined) throw providerHole(option, i);
     if (!(typeof name === 'string' && name !== '')) {
-      throw new InvalidOptionsError(`${option} must be a non-empty list of provider names such as ['cpu'] (item ${i} is ${quoteValue(name)}).`, { option });
+      throw new InvalidOptionsError(`${option} must be a non-empty list of provider names such as ['cpu'] (item ${i} is ${quoteValue(name)}).`, { option: `${option}[${i}]` });
     }
   }
 }
 
 /** The error for a hole (or undefined) at `index` of a provider list (`[, 'cpu']`). */
 function providerHole(option: string, index: number): InvalidOptionsError {
-  return new InvalidOptionsError(`${option}[${index}] is missing: the list has a hole or undefined there (as in [, 'cpu']); remove the extra comma.`, { option });
+  return new InvalidOptionsError(`${option}[${index}] is missing: the list has a hole or undefined there (as in [, 'cpu']); remove the extra comma.`, { option: `${option}[${index}]` });
 }
 
 /**
