@@ -71,11 +71,14 @@ export class WebSession implements InferenceSession {
     options: { readonly signal?: AbortSignal; readonly fetches?: readonly string[] } = {},
   ): Promise<Record<string, BackendTensor>> {
     if (this.releasing) throw new BackendError('This session was released; load the model again.', { backend: 'web' });
-    options.signal?.throwIfAborted();
+    const { signal } = options;
+    signal?.throwIfAborted();
     const ortFeeds = feeds as unknown as Record<string, ortTypes.Tensor>;
     const work = oneAtATime(() => {
       // Released while this run waited its turn: it never reaches onnxruntime-web.
       if (this.releasing) throw new BackendError('This session was released before this run started; load the model again.', { backend: 'web' });
+      // Aborted while it waited its turn (behind another run): refused with the signal's reason.
+      signal?.throwIfAborted();
       return options.fetches ? this.session.run(ortFeeds, [...options.fetches]) : this.session.run(ortFeeds);
     });
     this.running.add(work);

@@ -71,6 +71,11 @@ export class RunWaiter {
     return this.isStopped;
   }
 
+  /** Whether a run was given up on (sent, then halted before it settled): see {@link settled}. */
+  get gaveUp(): boolean {
+    return this.isStopped && this.pending !== undefined;
+  }
+
   /**
    * `run` (a forward pass just sent) as the generation awaits it: settles as it does, or rejects
    * with {@link HALTED} once the waiter halts first. `disposeOutputs`: whether the outputs of a run

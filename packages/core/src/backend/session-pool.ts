@@ -14,6 +14,16 @@ export interface PoolRunOptions {
   readonly signal?: AbortSignal;
 }
 
+/**
+ * A check of a run's outputs that {@link SessionPool.run} applies before its circuit breaker counts
+ * the run a success: outputs it rejects (it throws, having disposed them) count as the backend's
+ * failure, as a run that threw does. One object per request, reused for every run (no closure
+ * per step).
+ */
+export interface OutputsCheck {
+  check(outputs: Readonly<Record<string, BackendTensor>>, backend: string): void;
+}
+
 /** A backend and the session the pool opened on it. */
 export interface ActiveSession {
   readonly backend: string;
@@ -106,9 +116,11 @@ export class SessionPool {
    * sooner than `run` on every step. Its rejection may then be the backend's own error: pass any
    * rejection through {@link failure}; and its value may be what the session resolved with, not
    * checked: pass it through {@link outputsOf}. `options` goes to the session's `run` as it is.
+   * `check` goes to {@link run} where it has a breaker to report to; with a single backend it is
+   * not applied here, so the caller applies it to the value too (a few comparisons).
    */
-  runStep(active: ActiveSession, feeds: Readonly<Record<string, BackendTensor>>, options?: PoolRunOptions): Promise<Record<string, BackendTensor>> {
-    if (this.candidates.length !== 1 || this.options.runTimeoutMs !== undefined || this.released) return this.run(active, feeds, options);
+  runStep(active: ActiveSession, feeds: Readonly<Record<string, BackendTensor>>, options?: PoolRunOptions, check?: OutputsCheck): Promise<Record<string, BackendTensor>> {
+    if (this.candidates.length !== 1 || this.options.runTimeoutMs !== undefined || this.released) return this.run(active, feeds, options, check);
     try {
       return active.session.run(feeds, options);
     } catch (cause) {
@@ -142,9 +154,10 @@ export class SessionPool {
    * `ModelDisposedError` when the pool was released before or during the run (which no breaker
    * counts as a backend failure). `options.signal` goes to the session's `run`; a run that fails
    * once it has aborted (the caller stopped waiting for it: it may have been cancelled) rejects
-   * with its own error, and no breaker counts it either.
+   * with its own error, and no breaker counts it either. Outputs that `check` rejects (logits of
+   * the wrong size, say) reject with its error and count as the backend's failure, not its success.
    */
-  run(active: ActiveSession, feeds: Readonly<Record<string, BackendTensor>>, options?: PoolRunOptions): Promise<Record<string, BackendTensor>> {
+  run(active: ActiveSession, feeds: Readonly<Record<string, BackendTensor>>, options?: PoolRunOptions, check?: OutputsCheck): Promise<Record<string, BackendTensor>> {
     if (this.released) return Promise.reject(this.disposedError());
     const candidate = this.candidates.length === 1 ? this.candidates[0] : this.candidates.find((c) => c.adapter.name === active.backend);
     const timeoutMs = this.options.runTimeoutMs;
@@ -168,6 +181,16 @@ export class SessionPool {
           const error = noOutputsError(active.backend, outputs);
           if (candidate) candidate.lastFailure = NO_OUTPUTS;
           throw error;
+        }
+        if (check !== undefined) {
+          try {
+            check.check(outputs, active.backend);
+          } catch (error) {
+            if (this.released) throw this.disposedError();
+            candidate?.breaker.failure();
+            if (candidate) candidate.lastFailure = describeCause(error);
+            throw error;
+          }
         }
         candidate?.breaker.success(startedAt);
         return outputs;

@@ -24,7 +24,8 @@ import type { AttentionRouter } from '../spec/attention-router.js';
 import { median } from '../util/median.js';
 import { halfCacheBridge } from './kv/half-cache-bridge.js';
 import { float16ToFloat32 } from './float16.js';
-import { logitsToKeepTensor } from './logits-to-keep.js';
+import { LogitsCheck, logitsToKeepTensor } from './logits-to-keep.js';
+import { HALTED, RunWaiter } from '../backend/run-waiter.js';
 
 /** What {@link evaluatePerplexity} measures. */
 export interface PerplexityResult {
@@ -55,8 +56,10 @@ export interface PerplexityRequest {
   /** Attention router applied after every step, as in generation. */
   readonly router?: NamedRef | AttentionRouter;
   /**
-   * Stops the evaluation before its next forward pass: the promise rejects with the signal's
-   * `reason` (an `AbortError` DOMException for a plain `abort()`), after releasing its tensors.
+   * Stops the evaluation: the promise rejects at once with the signal's `reason` (an `AbortError`
+   * DOMException for a plain `abort()`), without waiting for a forward pass in flight; its tensors
+   * and KV store are released once that pass settles (until then the evaluation counts in
+   * `activeRuns`). The pass's run gets a signal that aborts with it, for a backend that can cancel.
    */
   readonly signal?: AbortSignal;
 }
@@ -122,7 +125,7 @@ export async function evaluatePerplexity(ctx: GenerationContext, given: Perplexi
   const components = resolveComponents(ctx.registry, {
     ...(request.kv === undefined ? {} : { kv: request.kv }),
     ...(request.router === undefined ? {} : { router: request.router }),
-  });
+  }, ctx);
   const { kv, router, kvPool } = components;
   const vocab = ctx.config.vocabSize;
   const presentNames = ctx.presentNames;
@@ -155,7 +158,14 @@ export async function evaluatePerplexity(ctx: GenerationContext, given: Perplexi
   let failed = false;
   /** The backend taken, for a half-open trial to go back if no step finished (see the finally). */
   let untried: ActiveSession | undefined;
+  /**
+   * The evaluation's wait for its forward passes, given up at once when the signal aborts or the
+   * model is disposed (see RunWaiter); the pass given up on then holds the feeds and the store
+   * until it settles (see the finally).
+   */
+  let waiter: RunWaiter | undefined;
   try {
+    waiter = new RunWaiter(ctx.sessions, signal);
     // Like generation: the request's own store and router instances serve one run at a time.
     claimed = claimInstances(components);
     ownsStore = true;
@@ -172,6 +182,8 @@ export async function evaluatePerplexity(ctx: GenerationContext, given: Perplexi
     const half = halfCacheBridge(layout, kv, router, rerotation !== undefined);
     const storeLayout = half?.layout ?? layout;
     if (layout.hasPast) storeBegin(kv, { layout: storeLayout, batchSize: 1, session });
+    // One check for every pass: each must return the logits of every position it is fed to score.
+    const logitsCheck = new LogitsCheck(1, vocab);
     let done = 0;
     while (done < n - 1) {
       if (isAborted(signal)) throw abortReason(signal!);
@@ -194,7 +206,18 @@ export async function evaluatePerplexity(ctx: GenerationContext, given: Perplexi
       }
       if (half) halved = half.toGraph(session, feeds);
       runBeforeForwardHooks(beforeForward, { step, batchSize: 1, pastLength, session }, feeds);
-      const outputs = await ctx.sessions.run(active, feeds);
+      // Logits of every position fed (for a graph without a past, at least the chunk's), checked by
+      // the pool before its breaker counts the run: the wrong size is the backend's failure.
+      logitsCheck.fed = fed.length;
+      logitsCheck.least = chunk.length;
+      let outputs: Record<string, BackendTensor>;
+      try {
+        outputs = await waiter.wait(ctx.sessions.run(active, feeds, waiter.runOptions, logitsCheck), disposeTensors);
+      } catch (thrown) {
+        if (thrown !== HALTED) throw thrown;
+        // Given up on while pending (the finally keeps the feeds until it settles).
+        throw ctx.sessions.closed ? ctx.sessions.failure(active, undefined) : signal === undefined ? new DOMException('The evaluation was aborted.', 'AbortError') : abortReason(signal);
+      }
       release();
       owned = outputs;
       const logitsTensor = outputs['logits'];
@@ -258,9 +281,22 @@ export async function evaluatePerplexity(ctx: GenerationContext, given: Perplexi
     // No step finished: the first run was never sent (aborted, a hook or the store failed first),
     // or it was and reported to the breaker, which ended any trial (handing back then does nothing).
     if (step === 0 && untried !== undefined) ctx.sessions.handBack(untried);
-    releaseInstances(claimed);
-    release();
-    if (ownsStore) disposeStore(kv, failed, kvPool);
+    const cleanUp = (): void => {
+      waiter?.close();
+      releaseInstances(claimed);
+      release();
+      if (ownsStore) disposeStore(kv, failed, kvPool);
+    };
+    if (waiter?.gaveUp === true) {
+      // A pass given up on still reads its feeds and the cache: released once it settles, and the
+      // evaluation counts in `activeRuns` until then (the caller's count ends when this returns).
+      const { activity } = ctx;
+      activity.runs++;
+      void waiter.settled().then(() => {
+        activity.runs--;
+        cleanUp();
+      });
+    } else cleanUp();
   }
 }
 

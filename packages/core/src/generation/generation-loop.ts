@@ -32,7 +32,7 @@ import { claimInstances, releaseInstances } from './instance-claims.js';
 import { runBeforeForwardHooks } from './check-feeds.js';
 import { halfCacheBridge } from './kv/half-cache-bridge.js';
 import { float16ToFloat32 } from './float16.js';
-import { checkLogits, sharedKeepLastLogits } from './logits-to-keep.js';
+import { LogitsCheck, sharedKeepLastLogits } from './logits-to-keep.js';
 import { defaultMaxTokens, resolveMinTokens } from './length-defaults.js';
 import { TokenBans } from './token-bans.js';
 
@@ -161,7 +161,7 @@ async function runGeneration(
   // Last before the try: the store may come from the pool, and every exit from here on must hand
   // it back or dispose it. A store instance the request passed is the run's only once claimed (a
   // claim that fails leaves it to the run using it).
-  const components = resolveComponents(ctx.registry, request);
+  const components = resolveComponents(ctx.registry, request, ctx);
   let ownsStore = components.kv.owner !== 'request';
   let claimed: readonly object[] = NOTHING_CLAIMED;
   let failed = false;
@@ -175,6 +175,9 @@ async function runGeneration(
     // The run's wait for its forward passes, given up when the request aborts, the subscriber
     // leaves or the model is disposed (see RunWaiter); it never reads `signal.aborted`.
     const waiter = (run.waiter = new RunWaiter(sessions, signal));
+    // Logits of the wrong size: checked by the pool (which counts them against the backend's
+    // breaker) where there are backends to fail over to, and by the loop in any case.
+    const logitsCheck = new LogitsCheck(batch, vocab);
     claimed = claimInstances(components);
     ownsStore = true;
     // After the request's own checks (input, components, claims), as evaluate does: with failover,
@@ -267,9 +270,10 @@ async function runGeneration(
           if (setupMs < 0) setupMs = forwardStart - started;
         }
         try {
-          const result = sessions.outputsOf(active, await waiter.wait(sessions.runStep(active, feeds, waiter.runOptions), disposeTensors));
+          logitsCheck.fed = feedIds[0]!.length;
+          const result = sessions.outputsOf(active, await waiter.wait(sessions.runStep(active, feeds, waiter.runOptions, logitsCheck), disposeTensors));
           // Logits of the wrong size fail the run like a backend error (and fail over), before any is read.
-          checkLogits(result, batch, feedIds[0]!.length, vocab, active.backend);
+          logitsCheck.check(result, active.backend);
           outputs = result;
         } catch (thrown) {
           // Given up on while pending: it still uses its feeds, released once it settles (below).

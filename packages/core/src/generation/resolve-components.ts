@@ -4,7 +4,7 @@ import type { Analyzer } from '../spec/analyzer.js';
 import type { AttentionRouter } from '../spec/attention-router.js';
 import type { KvCacheStore } from '../spec/kv-cache.js';
 import type { LogitsProcessor, Sampler } from '../spec/logits.js';
-import type { AdapterKind, AdapterKinds, AdapterRegistry, RegisteredEntry } from '../spec/registry.js';
+import type { AdapterKind, AdapterKinds, AdapterRegistry, CreateContext, RegisteredEntry } from '../spec/registry.js';
 import type { GenerationRequest } from '../spec/request.js';
 import { stageFailure } from './stage-runner.js';
 import { quoteValue } from '../util/describe-cause.js';
@@ -44,28 +44,51 @@ export interface RunComponents {
 /** The default store when a request names none. */
 export const DEFAULT_KV_STORE = 'fp32';
 
-export function resolveComponents(registry: AdapterRegistry, request: GenerationRequest): RunComponents {
+/** What a loaded model's {@link CreateContext} is made of (the generation context has it). */
+export type ModelFacts = Pick<CreateContext, 'tokenizer' | 'config' | 'generationConfig' | 'layout'>;
+
+/**
+ * The components of `request`, from the registry where it names them. `context`: the model the
+ * request runs on, whose {@link CreateContext} each entry's `create` gets as its second argument
+ * (made on the first `create` for the model, then looked up: nothing when nothing is created).
+ */
+export function resolveComponents(registry: AdapterRegistry, request: GenerationRequest, context?: ModelFacts): RunComponents {
   if (
     request.kv === undefined && request.router === undefined && request.processors === undefined &&
     request.analyzers === undefined && request.sampler === undefined
   ) {
     const entries = defaultEntriesOf(registry);
     // The router first: a store taken from the pool must not be lost to a router that fails to create.
-    const router = defaultRouter(entries);
-    return { kv: defaultStore(entries), processors: NONE, analyzers: NONE, sampler: undefined, router, kvPool: entries.kvPool };
+    const router = defaultRouter(entries, context);
+    return { kv: defaultStore(entries, context), processors: NONE, analyzers: NONE, sampler: undefined, router, kvPool: entries.kvPool };
   }
-  const processors = list(request.processors, 'processors', (r, i) => pick(registry, 'logits-processor', r, isProcessor, `processors[${i}]`));
-  const analyzers = list(request.analyzers, 'analyzers', (r, i) => pick(registry, 'analyzer', r, isAnalyzer, `analyzers[${i}]`));
-  const sampler = request.sampler === undefined ? undefined : pick(registry, 'sampler', request.sampler, isSampler, 'sampler');
+  const processors = list(request.processors, 'processors', (r, i) => pick(registry, 'logits-processor', r, isProcessor, `processors[${i}]`, context));
+  const analyzers = list(request.analyzers, 'analyzers', (r, i) => pick(registry, 'analyzer', r, isAnalyzer, `analyzers[${i}]`, context));
+  const sampler = request.sampler === undefined ? undefined : pick(registry, 'sampler', request.sampler, isSampler, 'sampler', context);
   // The runtime's defaults for what the request leaves out (looked up once per registry revision).
   const defaults = request.router === undefined || request.kv === undefined ? defaultEntriesOf(registry) : undefined;
   const router = defaults && request.router === undefined
-    ? defaultRouter(defaults)
-    : checkRouter(pick(registry, 'attention-router', request.router!, isRouter, 'router'));
+    ? defaultRouter(defaults, context)
+    : checkRouter(pick(registry, 'attention-router', request.router!, isRouter, 'router', context));
   if (defaults && request.kv === undefined) {
-    return { kv: defaultStore(defaults), processors, analyzers, sampler, router, kvPool: defaults.kvPool };
+    return { kv: defaultStore(defaults, context), processors, analyzers, sampler, router, kvPool: defaults.kvPool };
   }
-  return { kv: pick(registry, 'kv-cache', request.kv!, isKvStore, 'kv'), processors, analyzers, sampler, router };
+  return { kv: pick(registry, 'kv-cache', request.kv!, isKvStore, 'kv', context), processors, analyzers, sampler, router };
+}
+
+const createContexts = new WeakMap<object, CreateContext>();
+
+/**
+ * The {@link CreateContext} of a loaded model (`model` holds its facts): one frozen object per
+ * model, made on its first request and looked up after (a WeakMap read per request).
+ */
+export function createContextOf(model: ModelFacts): CreateContext {
+  let context = createContexts.get(model);
+  if (context === undefined) {
+    context = Object.freeze({ tokenizer: model.tokenizer, config: model.config, generationConfig: model.generationConfig, layout: model.layout });
+    createContexts.set(model, context);
+  }
+  return context;
 }
 
 /** The store and router entries a request gets for the components it does not name, per registry. */
@@ -102,13 +125,13 @@ function defaultEntriesOf(registry: AdapterRegistry): DefaultEntries {
 }
 
 /** An idle instance of the default store when its entry is `reusable` and one is left, else a new one. */
-function defaultStore(entries: DefaultEntries): Owned<KvCacheStore> {
-  return entries.kvPool?.take() ?? instantiate('kv-cache', entries.kv, undefined, isKvStore);
+function defaultStore(entries: DefaultEntries, context: ModelFacts | undefined): Owned<KvCacheStore> {
+  return entries.kvPool?.take() ?? instantiate('kv-cache', entries.kv, undefined, isKvStore, undefined, context);
 }
 
 /** A new instance of the runtime's default router, when a plugin set one. */
-function defaultRouter(entries: DefaultEntries): CheckedRouter | undefined {
-  return entries.router && checkRouter(instantiate('attention-router', entries.router, undefined, isRouter));
+function defaultRouter(entries: DefaultEntries, context: ModelFacts | undefined): CheckedRouter | undefined {
+  return entries.router && checkRouter(instantiate('attention-router', entries.router, undefined, isRouter, undefined, context));
 }
 
 function checkRouter(router: Owned<AttentionRouter>): CheckedRouter {
@@ -161,6 +184,7 @@ function pick<K extends AdapterKind>(
   ref: unknown,
   isInstance: (v: unknown) => boolean,
   where: string,
+  context: ModelFacts | undefined,
 ): Owned<AdapterKinds[K]> {
   const read = readGuarded(`The ${kind} passed as ${where}`, where, (): { instance: true; name: unknown } | { instance: false; name: unknown; options: unknown } => {
     if (typeof ref !== 'string' && isInstance(ref)) return { instance: true, name: (ref as { name?: unknown }).name };
@@ -184,7 +208,7 @@ function pick<K extends AdapterKind>(
   if (typeof read.name !== 'string') {
     throw new InvalidOptionsError(`A ${kind} (${where}) must be a registered name, { name, options }, or an instance (got ${ref === undefined ? 'nothing' : quoteValue(ref)}).`, { option: where });
   }
-  return instantiate(kind, registry.resolve(kind, { name: read.name }), read.options as Readonly<Record<string, unknown>> | undefined, isInstance, where);
+  return instantiate(kind, registry.resolve(kind, { name: read.name }), read.options as Readonly<Record<string, unknown>> | undefined, isInstance, where, context);
 }
 
 /**
@@ -213,7 +237,8 @@ function refusedOptions(where: string, entry: RegisteredEntry<unknown>, cause: u
 /**
  * A new instance from a registered entry, checked to be of its kind. `requestedAs`: the request
  * field that named the entry (with these options, or none), so options it refuses are the
- * request's fault; undefined for a runtime default.
+ * request's fault; undefined for a runtime default. `model`: the model the request runs on, whose
+ * {@link CreateContext} is `create`'s second argument.
  */
 function instantiate<T>(
   kind: AdapterKind,
@@ -221,10 +246,12 @@ function instantiate<T>(
   options: Readonly<Record<string, unknown>> | undefined,
   isInstance: (v: unknown) => boolean,
   requestedAs?: string,
+  model?: ModelFacts,
 ): Owned<T> {
   let value: T;
   try {
-    value = entry.create(options);
+    // Called as before when there is no model to tell about (an entry may count its arguments).
+    value = model === undefined ? entry.create(options) : entry.create(options, createContextOf(model));
   } catch (cause) {
     // Options the request gave, refused as invalid: the request's error, not the plugin's.
     const refused = requestedAs === undefined ? undefined : refusedOptions(requestedAs, entry, cause);

@@ -41,7 +41,9 @@ export function snapshotEntry(kind: string, entry: unknown, owner: string): Regi
   }
   const capabilities = readCapabilities(label, fields.capabilities);
   // A wrapper rather than bind(), which would read properties of a possibly hostile function.
-  const bound = (options?: unknown): unknown => Reflect.apply(create as (options?: unknown) => unknown, entry, [options]);
+  // `create(options)`, or `create(options, context)` for a request's components (see CreateContext).
+  const bound = (options?: unknown, context?: unknown): unknown =>
+    Reflect.apply(create as (options?: unknown, context?: unknown) => unknown, entry, context === undefined ? [options] : [options, context]);
   return Object.freeze({
     name,
     ...(priority === undefined ? {} : { priority }),

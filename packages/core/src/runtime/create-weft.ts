@@ -143,7 +143,13 @@ export function createWeft(given: CreateWeftOptions = {}): Weft {
 
   return {
     registry,
-    use: (plugin) => (disposing ? Promise.reject(closed('install a plugin')) : install(plugin)),
+    use: (plugin) => {
+      if (disposing) return Promise.reject(closed('install a plugin'));
+      // Installs run one after another: one started by a setup would wait for that setup to finish.
+      const inSetup = host.setupCalling;
+      if (inSetup !== undefined) return Promise.reject(awaitsItsOwnSetup(inSetup, 'weft.use()'));
+      return install(plugin);
+    },
     // Waits for `use()` installs made so far too (they run in order after the initial ones); only
     // a failure among the initial plugins rejects it, as each `use()` reports its own.
     ready: () => {
@@ -266,10 +272,19 @@ function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
 }
 
 /**
- * The error for `weft.load()` or `weft.ready()` called while `plugin`'s setup runs: both wait for
- * every setup to finish, that one's included, so a setup awaiting them would hang until its timeout.
+ * The error for `weft.load()`, `weft.ready()` or `weft.use()` called while `plugin`'s setup runs:
+ * each waits for every setup started before it to finish, that one's included, so a setup
+ * awaiting them would hang until its timeout.
  */
-function awaitsItsOwnSetup(plugin: string, call: string): PluginError {
+function awaitsItsOwnSetup(plugin: string, call: 'weft.load()' | 'weft.ready()' | 'weft.use()'): PluginError {
+  if (call === 'weft.use()') {
+    return new PluginError(
+      plugin,
+      'setup',
+      `setup called weft.use() of its own runtime, which installs plugins one after another, so the new plugin's install would wait for this setup to finish and setup would wait for itself until its timeout. ` +
+        `Have the application install both plugins (createWeft({ plugins: [...] }) or weft.use() outside setup), or register what the other plugin provides from this setup (ctx.register, ctx.addHooks).`,
+    );
+  }
   return new PluginError(
     plugin,
     'setup',

@@ -6,7 +6,7 @@ export type * from './extensions.js';
 export type * from './hooks.js';
 export type * from './kv-cache.js';
 export type * from './logits.js';
-export type { AdapterKinds, AdapterKind, AdapterEntry, RegisteredEntry, ResolveQuery, Rejection, AdapterRegistry } from './registry.js';
+export type { AdapterKinds, AdapterKind, AdapterEntry, CreateContext, RegisteredEntry, ResolveQuery, Rejection, AdapterRegistry } from './registry.js';
 export type { WeftPluginManifest, WeftPlugin, PluginContext } from './plugin.js';
 export type * from './request.js';
 export type * from './runtime.js';

@@ -9,6 +9,9 @@ import type { Grounder, ModelTransform, StrategySelector, VisionEncoder, VisionF
 import type { KvCacheStore } from './kv-cache.js';
 import type { LogitsProcessor, Sampler } from './logits.js';
 import type { Tokenizer } from './tokenizer.js';
+import type { KvLayout } from './kv-cache.js';
+import type { ModelConfig } from '../model/model-config.js';
+import type { GenerationConfig } from '../model/generation-config.js';
 
 /**
  * What an entry of each kind creates. Third-party packages add kinds by declaration merging:
@@ -48,9 +51,28 @@ export interface AdapterEntry<T, O = Readonly<Record<string, unknown>>> {
    * after another), routers, processors, analyzers and samplers, per load for
    * tokenizers and backends. `options` are what the caller gave with the name (a request's
    * `{ name, options }`, or `name:key=value` on the CLI); validate them and throw an
-   * `InvalidOptionsError` for bad ones.
+   * `InvalidOptionsError` for bad ones. `context`: the model the request runs on (its tokenizer,
+   * config, layout), for the per-request kinds a request names or gets by default; undefined
+   * where there is no model (tokenizers, backends, `extensionPoint.create`).
    */
-  create(options?: O): T;
+  create(options?: O, context?: CreateContext): T;
+}
+
+/**
+ * What a per-request entry's `create` gets as its second argument: read-only facts of the model
+ * the request runs on, e.g. its tokenizer to turn words given as options into ids. One frozen
+ * object per loaded model, the same for each of its requests. An instance that may serve the runs
+ * of other models (a `reusable` store's) must not keep what it read here.
+ */
+export interface CreateContext {
+  /** The model's tokenizer (`model.tokenizer`). */
+  readonly tokenizer: Tokenizer;
+  /** config.json as read (`vocabSize`, `maxPositions`, …). */
+  readonly config: ModelConfig;
+  /** generation_config.json as read (EOS ids, pad id, …). */
+  readonly generationConfig: GenerationConfig;
+  /** The graph's KV layout. */
+  readonly layout: KvLayout;
 }
 
 /** An entry as the registry holds it: with the plugin that registered it. */

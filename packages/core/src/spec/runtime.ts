@@ -163,7 +163,11 @@ export interface ExtensionPoint<K extends AdapterKind = AdapterKind> {
 /** One Weft runtime: its own container, registry, plugins and hooks. */
 export interface Weft {
   readonly registry: AdapterRegistry;
-  /** Installs another plugin (validated, apiVersion-checked, setup run). Rejects with `RuntimeDisposedError` after `dispose()`. */
+  /**
+   * Installs another plugin (validated, apiVersion-checked, setup run), after every install started
+   * before it. Rejects with `RuntimeDisposedError` after `dispose()`, and with a `PluginError` when
+   * called from a plugin's `setup` (it would wait for that setup).
+   */
   use(plugin: WeftPlugin): Promise<void>;
   /**
    * Resolves once every plugin installed so far (given to `createWeft`, or to `use()` before this
