@@ -86,6 +86,24 @@ describe('stopping a request while its forward pass hangs', () => {
     }
   });
 
+  it('with a run timeout, an aborted request still keeps its feeds and counts in activeRuns until the run itself settles, not until the timeout fires', async () => {
+    const backend = holdingBackend('holding');
+    const model = await load(backend, { failover: { runTimeoutMs: 20 } });
+    const controller = new AbortController();
+    const { ended } = await holdAfterThirdToken(model, backend, controller.signal);
+    controller.abort();
+    expect(await ended).toBe('complete');
+    // Well past the timeout, which rejects the pool's wrapped promise while the run goes on.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(model.activeRuns).toBe(1);
+    const held = leaked(backend.live).length;
+    backend.runs.open();
+    await until(() => model.activeRuns === 0);
+    // The feeds and cache were still alive while the run held them (more than its outputs alone).
+    expect(held).toBeGreaterThan(0);
+    expect(leaked(backend.live)).toEqual([]);
+  });
+
   it('a run a backend cancels on its signal is no backend failure: the breaker stays closed', async () => {
     const backend = holdingBackend('holding', { cancels: true });
     const fallback = holdingBackend('fallback', { priority: 900 });

@@ -1,4 +1,5 @@
 import type { BackendTensor } from '../spec/backend.js';
+import type { RunTracker } from './session-pool.js';
 import { linkedAbortController } from '../util/linked-abort.js';
 
 /** What {@link RunWaiter.wait} rejects with once the waiter was halted: not an error, a way out of the step. */
@@ -27,7 +28,7 @@ export interface RunWaiters {
  * A request without a signal costs no AbortController and no listener: its runs get the pool's
  * disposal signal. Per step it costs one promise and one reaction.
  */
-export class RunWaiter {
+export class RunWaiter implements RunTracker {
   /** Linking the request's signal and the disposal: only when the request has a signal of this realm. */
   private readonly controller: (AbortController & { unlink(): void }) | undefined;
   /** The options every `run` of the generation gets (see the class). */
@@ -36,6 +37,11 @@ export class RunWaiter {
   private unlisten: (() => void) | undefined;
   /** The run being waited for, and whether its outputs are the loop's to dispose. */
   private pending: Promise<unknown> | undefined;
+  /**
+   * The session's own promise for the pending run, when the pool wrapped it (a run timeout,
+   * {@link started}): the run still reads its feeds after the wrapped promise timed out.
+   */
+  private raw: Promise<unknown> | undefined;
   private disposeOutputs = true;
   private resolve: ((outputs: Record<string, BackendTensor>) => void) | undefined;
   private reject: ((cause: unknown) => void) | undefined;
@@ -91,6 +97,15 @@ export class RunWaiter {
   }
 
   /**
+   * Told by the pool the session's own promise for the run it is about to wrap (`RunTracker`):
+   * {@link settled} then waits for that run too, not only for the wrapped promise, which a run
+   * timeout rejects while the run goes on.
+   */
+  started(run: Promise<unknown>): void {
+    this.raw = run;
+  }
+
+  /**
    * Halts the waiter (see the class): for a generation unsubscribed while it runs. Idempotent, and
    * does nothing once {@link close}d.
    */
@@ -109,7 +124,11 @@ export class RunWaiter {
     const run = this.pending;
     if (run === undefined || !this.stopped) return Promise.resolve();
     const dispose = this.disposeOutputs;
-    this.late = Promise.resolve(run).then((outputs) => (dispose ? disposeAll(outputs) : undefined), () => undefined);
+    // Outputs the wrapped promise delivers are the loop's to dispose; a run whose wrapped promise
+    // timed out disposes its own late outputs (the pool does), but is still waited for.
+    const released = Promise.resolve(run).then((outputs) => (dispose ? disposeAll(outputs) : undefined), () => undefined);
+    const raw = this.raw;
+    this.late = raw === undefined || raw === run ? released : Promise.all([released, Promise.resolve(raw).then(nothing, nothing)]).then(nothing);
     return this.late;
   }
 
@@ -131,14 +150,14 @@ export class RunWaiter {
     const resolve = this.resolve;
     if (resolve === undefined) return; // given up on: settled() disposes them
     this.resolve = this.reject = undefined;
-    this.pending = undefined;
+    this.pending = this.raw = undefined;
     resolve(outputs);
   };
   private readonly rejected = (cause: unknown): void => {
     const reject = this.reject;
     if (reject === undefined) return;
     this.resolve = this.reject = undefined;
-    this.pending = undefined;
+    this.pending = this.raw = undefined;
     reject(cause);
   };
   private readonly halted = (): void => {
@@ -157,6 +176,8 @@ function linkedOrUndefined(request: AbortSignal, disposal: AbortSignal): (AbortC
     return undefined;
   }
 }
+
+const nothing = (): void => {};
 
 /** Disposes every tensor of a late run's outputs; never throws (nobody is left to tell). */
 function disposeAll(outputs: unknown): void {

@@ -24,6 +24,15 @@ export interface OutputsCheck {
   check(outputs: Readonly<Record<string, BackendTensor>>, backend: string): void;
 }
 
+/**
+ * Told the session's own `run` promise when {@link SessionPool.run} wraps it (a run timeout): a
+ * caller that gives up on the wrapped promise can then wait for the run itself, which still reads
+ * its feeds and the KV cache after the timeout fired. One object per request (a `RunWaiter`).
+ */
+export interface RunTracker {
+  started(run: Promise<unknown>): void;
+}
+
 /** A backend and the session the pool opened on it. */
 export interface ActiveSession {
   readonly backend: string;
@@ -119,8 +128,14 @@ export class SessionPool {
    * `check` goes to {@link run} where it has a breaker to report to; with a single backend it is
    * not applied here, so the caller applies it to the value too (a few comparisons).
    */
-  runStep(active: ActiveSession, feeds: Readonly<Record<string, BackendTensor>>, options?: PoolRunOptions, check?: OutputsCheck): Promise<Record<string, BackendTensor>> {
-    if (this.candidates.length !== 1 || this.options.runTimeoutMs !== undefined || this.released) return this.run(active, feeds, options, check);
+  runStep(
+    active: ActiveSession,
+    feeds: Readonly<Record<string, BackendTensor>>,
+    options?: PoolRunOptions,
+    check?: OutputsCheck,
+    track?: RunTracker,
+  ): Promise<Record<string, BackendTensor>> {
+    if (this.candidates.length !== 1 || this.options.runTimeoutMs !== undefined || this.released) return this.run(active, feeds, options, check, track);
     try {
       return active.session.run(feeds, options);
     } catch (cause) {
@@ -156,8 +171,15 @@ export class SessionPool {
    * once it has aborted (the caller stopped waiting for it: it may have been cancelled) rejects
    * with its own error, and no breaker counts it either. Outputs that `check` rejects (logits of
    * the wrong size, say) reject with its error and count as the backend's failure, not its success.
+   * `track` is told the session's own promise, which outlives the returned one when the run times out.
    */
-  run(active: ActiveSession, feeds: Readonly<Record<string, BackendTensor>>, options?: PoolRunOptions, check?: OutputsCheck): Promise<Record<string, BackendTensor>> {
+  run(
+    active: ActiveSession,
+    feeds: Readonly<Record<string, BackendTensor>>,
+    options?: PoolRunOptions,
+    check?: OutputsCheck,
+    track?: RunTracker,
+  ): Promise<Record<string, BackendTensor>> {
     if (this.released) return Promise.reject(this.disposedError());
     const candidate = this.candidates.length === 1 ? this.candidates[0] : this.candidates.find((c) => c.adapter.name === active.backend);
     const timeoutMs = this.options.runTimeoutMs;
@@ -165,7 +187,10 @@ export class SessionPool {
     let work: Promise<Record<string, BackendTensor>>;
     try {
       work = options === undefined ? active.session.run(feeds) : active.session.run(feeds, options);
-      if (timeoutMs !== undefined) work = withTimeout(work, timeoutMs, active.backend);
+      if (timeoutMs !== undefined) {
+        track?.started(work);
+        work = withTimeout(work, timeoutMs, active.backend);
+      }
     } catch (cause) {
       work = Promise.reject(cause);
     }

@@ -281,14 +281,14 @@ function awaitsItsOwnSetup(plugin: string, call: 'weft.load()' | 'weft.ready()' 
     return new PluginError(
       plugin,
       'setup',
-      `setup called weft.use() of its own runtime, which installs plugins one after another, so the new plugin's install would wait for this setup to finish and setup would wait for itself until its timeout. ` +
+      `setup called weft.use() of its own runtime, which Weft refuses during a setup, awaited or not: plugins install one after another, so the new plugin's install would wait for this setup to finish, and a setup awaiting it would wait for itself until its timeout. ` +
         `Have the application install both plugins (createWeft({ plugins: [...] }) or weft.use() outside setup), or register what the other plugin provides from this setup (ctx.register, ctx.addHooks).`,
     );
   }
   return new PluginError(
     plugin,
     'setup',
-    `setup called ${call} of its own runtime, which waits for every plugin's setup to finish, this one's included, so setup would wait for itself until its timeout. ` +
+    `setup called ${call} of its own runtime, which Weft refuses during a setup, awaited or not: it waits for every plugin's setup to finish, this one's included, so a setup awaiting it would wait for itself until its timeout. ` +
       `Load the model lazily instead (on the plugin's first use, e.g. in a hook or an adapter's create), or in the application after createWeft's plugins are ready (await weft.ready(), then weft.load()).`,
   );
 }
