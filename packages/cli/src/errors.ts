@@ -1,4 +1,4 @@
-import { InvalidOptionsError, PluginError, WeftError } from '@weft/core';
+import { ContextOverflowError, InvalidOptionsError, ModelLoadError, PluginError, WeftError } from '@weft/core';
 
 /** Bad command-line input: reported as `weft: <message>` with exit code 2. */
 export class UsageError extends Error {
@@ -20,11 +20,42 @@ export class InterruptedError extends Error {
  */
 export const EXIT = { ok: 0, failure: 1, usage: 2, interrupted: 130, terminated: 143 } as const;
 
-/** Exit code for an error: 2 for usage errors and Weft's typed errors, 130 for interrupts, else 1. */
+/**
+ * Exit code for an error: 2 for usage errors and Weft's typed errors, 130 for interrupts, else 1.
+ * A plugin's own failure during a request (a `PluginError` from a processor, analyzer, hook or
+ * store that threw or returned something invalid) is 1 as well: the plugin is at fault, not the
+ * input. Only a `PluginError` caused by bad input (an `InvalidOptionsError`, such as options a
+ * flag gave that the component refused, a `ModelLoadError` or a `ContextOverflowError`) stays 2.
+ */
 export function exitCodeOf(error: unknown): number {
+  if (PluginError.isInstance(error)) return causedByInput(error.cause) ? EXIT.usage : EXIT.failure;
   if (error instanceof UsageError || WeftError.isInstance(error)) return EXIT.usage;
   if (error instanceof InterruptedError) return EXIT.interrupted;
   return EXIT.failure;
+}
+
+/** Whether a plugin failed because of what the user gave it (options, a model, a prompt too long), not a bug of its own. */
+function causedByInput(cause: unknown): boolean {
+  return InvalidOptionsError.isInstance(cause) || ModelLoadError.isInstance(cause) || ContextOverflowError.isInstance(cause);
+}
+
+/**
+ * With `WEFT_DEBUG` set, what to print after the error line: the error's own stack, then the
+ * stack of the innermost cause in its `cause` chain that is not one of Weft's or the CLI's own
+ * errors (what a plugin or a library threw: where its author needs to look), when there is one.
+ * The chain is followed at most 32 links deep, and never round a cycle.
+ */
+export function debugStacks(error: unknown): string {
+  const stacks = error instanceof Error && error.stack ? [error.stack] : [String(error)];
+  let innermost: Error | undefined;
+  const seen = new Set<unknown>([error]);
+  for (let cause = error instanceof Error ? error.cause : undefined, depth = 0; cause !== undefined && !seen.has(cause) && depth < 32; depth++) {
+    seen.add(cause);
+    if (cause instanceof Error && !WeftError.isInstance(cause) && !(cause instanceof UsageError)) innermost = cause;
+    cause = cause instanceof Error ? cause.cause : undefined;
+  }
+  if (innermost !== undefined) stacks.push(`Caused by: ${innermost.stack ?? `${innermost.name}: ${innermost.message}`}`);
+  return `${stacks.join('\n')}\n`;
 }
 
 /** The flag of `weft generate` (and `demo`) that sets each request or load option core names in an `InvalidOptionsError`. */
@@ -33,6 +64,7 @@ export const GENERATE_FLAGS: Readonly<Record<string, string>> = {
   inputIds: '--prompt-ids',
   messages: '--messages',
   maxTokens: '--max-tokens',
+  minTokens: '--min-tokens',
   temperature: '--temperature',
   topK: '--top-k',
   topP: '--top-p',

@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { EXIT, exitCodeOf, EVAL_FLAGS, generateFlags, oneLine, shortenLongWords, UsageError } from './errors.js';
+import { debugStacks, EXIT, exitCodeOf, EVAL_FLAGS, generateFlags, oneLine, shortenLongWords, UsageError } from './errors.js';
 import type { CliIo } from './io.js';
 import { terminalSafe } from './output/terminal-text.js';
 import { didYouMean } from './args/suggest.js';
@@ -31,7 +31,8 @@ function flagsOf(command: string | undefined, rest: readonly string[]): Readonly
 
 /**
  * Runs the `weft` command line in-process and resolves with its exit code: 0 success, 1 an
- * unexpected error, 2 bad input (usage errors and Weft's typed errors), 130 interrupted. Errors
+ * unexpected error (a plugin's own failure included), 2 bad input (usage errors and Weft's typed
+ * errors), 130 interrupted. Errors
  * are reported on `io.stderr` as one line, `weft: <message>`; nothing is thrown.
  *
  * @param argv the arguments after the program name, e.g. `['generate', '--prompt', 'Hi']`
@@ -72,12 +73,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     // The line may quote what a model folder holds (a chat template, a token): on a terminal,
     // controls are shown as the generated text's are.
     io.stderr.write(io.stderr.isTTY === true ? terminalSafe(line.slice(0, -1)) + '\n' : line);
+    // The error's own stack, and that of the innermost cause that is not Weft's (what a plugin's
+    // module, factory, setup, processor, analyzer or hook threw: where its author needs to look).
     if (process.env['WEFT_DEBUG']) {
-      // The stack of an unexpected error, or of what a --plugin module, factory or setup threw
-      // (the innermost cause: where the plugin's author needs to look).
-      let traced = code === EXIT.failure ? error : error instanceof UsageError ? error.cause : undefined;
-      while (code !== EXIT.failure && traced instanceof Error && traced.cause instanceof Error) traced = traced.cause;
-      if (traced instanceof Error && traced.stack) io.stderr.write(`${traced.stack}\n`);
+      const stacks = debugStacks(error);
+      io.stderr.write(io.stderr.isTTY === true ? terminalSafe(stacks) : stacks);
     }
     return code;
   }

@@ -45,12 +45,12 @@ Options:
   -h, --help         show help (also: weft <command> --help)
   -v, --version      print the version
 
-Exit codes: 0 success, 1 unexpected error, 2 bad input (usage, model or option errors), 130 interrupted
-(Ctrl-C), 143 terminated (SIGTERM). A second Ctrl-C exits at once. A closed stdout (weft ... | head)
-ends the command quietly with 0. Relative paths are relative to the directory the command was typed
-in, also under a package script such as pnpm weft (which runs in the package folder; INIT_CWD says
-where the user was). A leading ~/ in a path flag is the home directory, also in --model=~/x or a
-quoted "~/x" (~NAME stays a name).
+Exit codes: 0 success, 1 unexpected error (a plugin that fails during a request included), 2 bad input
+(usage, model or option errors), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM). A second Ctrl-C
+exits at once. A closed stdout (weft ... | head) ends the command quietly with 0. Relative paths are
+relative to the directory the command was typed in, also under a package script such as pnpm weft
+(which runs in the package folder; INIT_CWD says where the user was). A leading ~/ in a path flag is
+the home directory, also in --model=~/x or a quoted "~/x" (~NAME stays a name).
 `;
 
 export const USAGE: Record<CommandName, string> = {
@@ -62,17 +62,22 @@ Prompt (exactly one):
                              Use it for long prompts: command lines over ${ARGV_BYTE_LIMIT} bytes are refused
                              (onnxruntime-node crashes on command lines of about 28 KiB)
   --prompt-ids 1,2,3         token ids, used exactly as given
-  --messages JSON            chat turns, e.g. '[{"role":"user","content":"Hi"}]' (needs a chat template)
+  --messages JSON            chat turns, e.g. '[{"role":"user","content":"Hi"}]' (needs a chat template);
+                             one conversation (batches of conversations are an SDK feature)
   --messages-file FILE       the same JSON from a UTF-8 file (- = stdin), for long conversations
 
 Options:
-${MODEL('--kv, --router, --processor, --sampler, --analyzer and --backend select its entries')}
-  --max-tokens N             new tokens at most (default 256, capped by the context; a larger N
-                             than the context leaves is capped with a note on stderr)
+${MODEL('--kv, --router, --processor, --sampler, --analyzer and\n                             --backend select its entries')}
+  --max-tokens N             new tokens at most (default: generation_config.json's max_new_tokens, else
+                             256, shortened to its max_length less the prompt); capped by the context,
+                             with a note on stderr when N is more than the context leaves
+  --min-tokens N             new tokens before end-of-sequence may end the text (default: the model's
+                             min_new_tokens or min_length, else 0); --max-tokens still ends it
   --temperature T            0 = greedy (default: generation_config.json, else greedy)
   --top-k K                  keep the K most likely tokens (default: the model's, else 50; 0 = off)
   --top-p P                  nucleus sampling mass in [0, 1]
-  --min-p P                  drop tokens below P x the top probability, in [0, 1]
+  --min-p P                  drop tokens below P x the top probability, in [0, 1]. These three apply
+                             only when sampling: greedy decoding ignores them, with a note on stderr
   --repetition-penalty R     > 1 penalises tokens already seen (1 = off)
   --seed S                   seed of the sampler; the same seed gives the same tokens
   --stop STR                 stop when STR is produced (repeatable; never printed); STR may hold
@@ -87,7 +92,8 @@ ${PIPELINE}
   --json                     one JSON object per line: {"type":"backend",...} (the choice and the passed-over
                              backends with reasons), {"type":"token",...} per token, {"type":"failover",...}
                              if a backend fails mid-stream, {"type":"analysis",...} per step an --analyzer
-                             returns data (e.g. router-decisions), then {"type":"done",...}
+                             returns data (e.g. router-decisions), then {"type":"done",...}. Without
+                             --json, analyzer output is not printed; a note on stderr says how much
   --raw                      on a terminal too, print the text exactly as the model wrote it, control
                              characters and escape sequences included (not with --json)
   -h, --help                 show this help
@@ -126,9 +132,10 @@ ${PIPELINE}
 
 Alternates, in one process, Weft's greedy generation and a bare onnxruntime-node greedy loop on the
 same prompt ids and onnxruntime session (order A/B, B/A, ...; a session of its own for the bare
-loop when the SDK side does not run on the node backend), excludes warm-up runs, reports medians, and checks that both
-produce the same token ids. On another backend the two sides run on different runtimes, so their
-difference is reported as such, not as what Weft adds. Both generate exactly --tokens tokens (EOS is treated as any token).
+loop when the SDK side does not run on the node backend), excludes warm-up runs, reports medians,
+and checks that both produce the same token ids. On another backend the two sides run on different
+runtimes, so their difference is reported as such, not as what Weft adds. Both generate exactly
+--tokens tokens (EOS is treated as any token).
 
 Options:
   --model DIR                model folder on disk (config.json, tokenizer.json, onnx/model.onnx);

@@ -12,6 +12,9 @@ import { runtimeLogLevel } from '../src/open-model.js';
 import { USAGE } from '../src/usage.js';
 import { cli } from './helpers.js';
 
+/** The widest help line (a synopsis aside): where the option descriptions wrap. */
+const HELP_COLUMN = 110;
+
 // None of these reaches a model: input is validated before anything is loaded.
 describe('bad command lines exit 2 with one line on stderr', () => {
   const cases: [string[], RegExp][] = [
@@ -52,8 +55,16 @@ describe('bad command lines exit 2 with one line on stderr', () => {
     [['eval', '--text-file', 'x', '--prefill', '0'], /--prefill must be an integer >= 1/],
     [['bench', '--runs', '0'], /--runs must be an integer >= 2/],
     [['bench', '--runs', '5'], /--runs must be even, so each loop runs first in half of the pairs \(got 5; use 4 or 6\)/],
-    [['bench', '--tokens', '1'], /--tokens must be at least 2: ms\/token is timed between consecutive tokens/],
-    [['bench', '--tokens', '0'], /--tokens must be at least 2: ms\/token is timed between consecutive tokens \(got 0\)/],
+    [['bench', '--tokens', '1'], /^weft: --tokens must be an integer >= 2: ms\/token is timed between consecutive tokens \(got "1"\)\n$/],
+    [['bench', '--tokens', '0'], /^weft: --tokens must be an integer >= 2: ms\/token is timed between consecutive tokens \(got "0"\)\n$/],
+    // Not integers: the message states the real bound and its reason, not Number.MIN_SAFE_INTEGER.
+    [['bench', '--tokens', '1e9'], /^weft: --tokens must be an integer >= 2: ms\/token is timed between consecutive tokens \(got "1e9"\)\n$/],
+    [['bench', '--tokens', '2.5'], /^weft: --tokens must be an integer >= 2: ms\/token is timed between consecutive tokens \(got "2.5"\)\n$/],
+    [['bench', '--runs', '2.5'], /^weft: --runs must be an integer >= 2: the loops run in pairs, each leading half of them \(got "2.5"\)\n$/],
+    [['generate', '--prompt', 'a', '--min-tokens', '-1'], /--min-tokens needs a value/],
+    [['generate', '--prompt', 'a', '--min-tokens', '1.5'], /^weft: --min-tokens must be an integer >= 0 \(got "1.5"\)\n$/],
+    // A batch of conversations (the SDK takes them) is not one conversation: the message says so.
+    [['generate', '--messages', '[[{"role":"user","content":"Hi"}],[{"role":"user","content":"Yo"}]]'], /^weft: --messages holds a batch of 2 conversations \(a JSON list of lists\), but weft generate runs one; pass one conversation, .*batches are an SDK feature/],
     [['generate', '--prompt-file='], /--prompt-file needs a file path/],
     [['bench', '--batch', 'two'], /--batch must be an integer in \[1, 256\]/],
     [['bench', '--threads', '-1'], /--threads needs a value/],
@@ -129,6 +140,14 @@ describe('help', () => {
       expect(line.slice(0, 29), line).toMatch(/^(  -\S+(?: \S+)* {2,}| {29})$/);
       expect(line.charAt(29), line).toMatch(/\S/);
     }
+  });
+
+  it.each(['', 'generate', 'eval', 'bench', 'demo', 'info'])('weft %s --help keeps every line but the synopsis within the help\'s column', async (command) => {
+    const text = (await cli(command === '' ? ['--help'] : [command, '--help'])).stdout;
+    const [synopsis, ...lines] = text.split('\n');
+    expect(synopsis).toMatch(/^Usage: weft/);
+    // Option descriptions run from column 29 to at most column 110; prose wraps before it too.
+    for (const line of lines) expect(line.length, line).toBeLessThanOrEqual(HELP_COLUMN);
   });
 
   it.each([

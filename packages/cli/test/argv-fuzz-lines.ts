@@ -88,6 +88,7 @@ function flagValues(s: Scratch): Readonly<Record<string, Values>> {
     messages: values(['[{"role":"user","content":"Hi"}]', '[{"role":"system","content":"Be brief"},{"role":"user","content":"Tom"}]'], ['', '[]', '{}', 'not json', '[{"role":"user"}]', '[{"role":1,"content":"x"}]', '[null]', '[[{"role":"user","content":"x"}]]', '"x"', '[{"role":"user","content":"x","__proto__":{"a":1}}]', `[{"role":"user","content":"${LONG}"}]`, `[{"role":"${LONG_WORD}","content":"x"}]`, '[{"role":"user","content":"\\ud800"}]', `not json ${LONG_WORD}`]),
     'messages-file': values([s.messages, '-'], ['', s.text, s.emptyFile, s.latin1, s.dir, '/nonexistent/m.json']),
     'max-tokens': numbers(['1', '2', '3', '5', '1024']),
+    'min-tokens': numbers(['0', '1', '3', '2000']),
     temperature: values(['0', '0.7', '1', '.5', '5.', '1e-3'], ['', '-1', 'abc', 'NaN', 'inf', '1e400', '0x1', '1,5']),
     'top-k': numbers(['0', '1', '50', '5000']),
     'top-p': values(['0', '0.5', '1', '.95'], ['', '1.5', '-0.1', 'x', '1e400', '0x1']),

@@ -338,9 +338,9 @@ describe('weft info --plugin', () => {
     expect(json['model']).toMatchObject({ graphFile: 'onnx/model_with_attentions.onnx', attentionOutputs: (json['model'] as Json)['layers'] });
   });
 
-  it('disposes the model when reading it fails after the load (a plugin tokenizer that throws), with exit 2 and one line', async () => {
+  it('disposes the model when reading it fails after the load (a plugin tokenizer that throws), with exit 1 (the plugin\'s failure, not the input\'s) and one line', async () => {
     const result = await info(['--model', storyModel, '--plugin', './broken-decode.mjs'], dir);
-    expect(result.code).toBe(2);
+    expect(result.code).toBe(1);
     expect(result.stdout).toBe('');
     expect(result.stderr).toMatch(/^weft: .*weft-plugin-broken-decode.*this decode is broken.*\n$/);
     expect(result.stderr.split('\n')).toHaveLength(2);

@@ -432,8 +432,11 @@ describe('--plugin SPEC', () => {
     expect(debug.code).toBe(2);
     const [line, ...stack] = debug.stderr.trim().split('\n');
     expect(line).toMatch(/^weft: --plugin \.\/setup-fails\.mjs: Plugin "weft-plugin-broken" failed in setup/);
-    expect(stack[0]).toBe('Error: cannot reach the tokens server');
-    expect(stack.join('\n')).toContain('setup-fails.mjs');
+    // The error's own stack, then the innermost cause's: what the plugin threw.
+    expect(stack[0]).toMatch(/^UsageError: --plugin \.\/setup-fails\.mjs: /);
+    const cause = stack.indexOf('Caused by: Error: cannot reach the tokens server');
+    expect(cause).toBeGreaterThan(0);
+    expect(stack.slice(cause).join('\n')).toContain('setup-fails.mjs');
     vi.stubEnv('WEFT_DEBUG', '');
     expect((await generate(['--plugin', './setup-fails.mjs'])).stderr.trim().split('\n')).toHaveLength(1);
   });

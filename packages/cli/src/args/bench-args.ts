@@ -30,15 +30,13 @@ export interface BenchArgs extends ModelFlags {
 
 export function parseBenchArgs(args: readonly string[]): BenchArgs {
   const flags = parseCommandArgs('bench', args, BENCH_OPTIONS);
-  const int = (name: string, fallback: number, min: number, max?: number): number =>
-    optional(flags.string(name), (t) => parseInteger(name, t, min, max)) ?? fallback;
+  const int = (name: string, fallback: number, min: number, max?: number, why?: string): number =>
+    optional(flags.string(name), (t) => parseInteger(name, t, min, max, why)) ?? fallback;
   const d = BENCH_DEFAULTS;
   if (flags.help) return { help: true, json: false, model: undefined, backend: 'node', plugins: [], ...d };
   const model = modelFlags(flags);
-  // Any integer parses here, so that 0 and 1 get the same reason.
-  const tokens = int('tokens', d.tokens, Number.MIN_SAFE_INTEGER);
-  if (tokens < 2) throw new UsageError(`--tokens must be at least 2: ms/token is timed between consecutive tokens (got ${tokens})`);
-  const runs = int('runs', d.runs, 2);
+  const tokens = int('tokens', d.tokens, 2, undefined, 'ms/token is timed between consecutive tokens');
+  const runs = int('runs', d.runs, 2, undefined, 'the loops run in pairs, each leading half of them');
   if (runs % 2 !== 0) {
     throw new UsageError(`--runs must be even, so each loop runs first in half of the pairs (got ${runs}; use ${runs - 1} or ${runs + 1})`);
   }

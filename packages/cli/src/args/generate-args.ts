@@ -15,6 +15,7 @@ export const GENERATE_OPTIONS = {
   messages: { type: 'string' },
   'messages-file': { type: 'string' },
   'max-tokens': { type: 'string' },
+  'min-tokens': { type: 'string' },
   temperature: { type: 'string' },
   'top-k': { type: 'string' },
   'top-p': { type: 'string' },
@@ -56,6 +57,7 @@ export function parseGenerateArgs(args: readonly string[]): GenerateArgs {
     ...('file' in source ? {} : source),
     ...compact({
       maxTokens: optional(s('max-tokens'), (t) => parseInteger('max-tokens', t, 1)),
+      minTokens: optional(s('min-tokens'), (t) => parseInteger('min-tokens', t, 0)),
       temperature: optional(s('temperature'), (t) => parseDecimal('temperature', t, { ok: (v) => v >= 0, rule: 'a number >= 0 (0 = greedy)' })),
       topK: optional(s('top-k'), (t) => parseInteger('top-k', t, 0)),
       topP: optional(s('top-p'), (t) => parseDecimal('top-p', t, { ok: (v) => v <= 1, rule: 'a number in [0, 1]' })),

@@ -84,7 +84,10 @@ export function parseIdList(text: string): number[] {
   return ids;
 }
 
-/** A JSON array of `{ role, content }` objects with string fields; `source` names it in errors. */
+/**
+ * A JSON array of `{ role, content }` objects with string fields; `source` names it in errors. A
+ * batch of conversations (a list of such lists, which the SDK takes) is refused with its own message.
+ */
 export function parseMessages(text: string, source = '--messages'): ChatMessage[] {
   let value: unknown;
   try {
@@ -94,6 +97,13 @@ export function parseMessages(text: string, source = '--messages'): ChatMessage[
   }
   const isMessage = (m: unknown): m is ChatMessage =>
     typeof m === 'object' && m !== null && typeof (m as ChatMessage).role === 'string' && typeof (m as ChatMessage).content === 'string';
+  // A batch of conversations, as the SDK takes: one generation's text is what weft generate prints.
+  if (Array.isArray(value) && value.length > 0 && value.every(Array.isArray)) {
+    throw new UsageError(
+      `${source} holds a batch of ${value.length} conversations (a JSON list of lists), but weft generate runs one; ` +
+        'pass one conversation, a list of {"role": "...", "content": "..."} objects, per run (batches are an SDK feature: model.generate({ messages: [[...], [...]] }))',
+    );
+  }
   if (!Array.isArray(value) || value.length === 0 || !value.every(isMessage)) {
     throw new UsageError(`${source} must be a non-empty JSON array of {"role": "...", "content": "..."} objects`);
   }

@@ -6,6 +6,7 @@ import { openModel, sessionOptions } from '../open-model.js';
 import { loadPlugins } from '../plugins/load-plugins.js';
 import { consumeGeneration } from '../output/consume-generation.js';
 import { maxTokensNote } from '../output/max-tokens-note.js';
+import { openLine } from '../output/open-line.js';
 import { statsLine } from '../output/stats-line.js';
 import { textWriter } from '../output/terminal-text.js';
 import { USAGE } from '../usage.js';
@@ -25,6 +26,9 @@ export async function demoCommand(args: readonly string[], io: CliIo): Promise<n
   const { model, close } = await openModel(resolveModelDir(options.model, io.cwd), sessionOptions(options.threads), options.backend, { plugins }, io.signal);
   try {
     io.stdout.write(DEMO_PROMPT);
+    const line = openLine(io.stdout);
+    line.wrote(DEMO_PROMPT);
+    const writeText = textWriter(io.stdout, options.raw);
     let note: string | undefined;
     const { done, wallMs } = await consumeGeneration(
       model,
@@ -38,13 +42,20 @@ export async function demoCommand(args: readonly string[], io: CliIo): Promise<n
         ...(io.signal ? { signal: io.signal } : {}),
       },
       {
-        onText: textWriter(io.stdout, options.raw),
+        onText: (text) => {
+          writeText(text);
+          line.wrote(text);
+        },
         // Said after the story, with the stats: the story's line has begun on stdout already.
         onEvent: (e) => {
           if (e.type === 'start') note = maxTokensNote(options.maxTokens, e.promptIds[0]?.length ?? 0, model.config.maxPositions);
         },
       },
-    );
+    ).catch((error: unknown) => {
+      // Failed mid-story (a plugin's hook threw): on a terminal the error line starts a line of its own.
+      line.endOnTerminal();
+      throw error;
+    });
     io.stdout.write('\n');
     if (note !== undefined) io.stderr.write(`${note}\n`);
     io.stderr.write(`${statsLine(done, wallMs)} seed ${seed}\n`);

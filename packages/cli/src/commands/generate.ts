@@ -13,6 +13,8 @@ import { round } from '../output/format.js';
 import { statsLine } from '../output/stats-line.js';
 import { jsonLine, terminalSafe, textWriter } from '../output/terminal-text.js';
 import { maxTokensNote } from '../output/max-tokens-note.js';
+import { openLine } from '../output/open-line.js';
+import { samplingNote } from '../output/sampling-note.js';
 import { USAGE } from '../usage.js';
 
 /** `weft generate`: streams text (or JSON lines) for one prompt. */
@@ -41,11 +43,18 @@ export async function generateCommand(args: readonly string[], io: CliIo): Promi
     const write = (line: object): void => void io.stdout.write(`${jsonLine(line)}\n`);
     let streamed = '';
     // Notes go to stderr in both modes, as the other notes do: --json's stdout keeps its records.
-    const noteCap = (e: StartEvent | FailoverEvent): void => {
+    const startNotes = (e: StartEvent | FailoverEvent): void => {
       if (e.type !== 'start') return;
       const note = maxTokensNote(options.request.maxTokens, e.promptIds[0]?.length ?? 0, model.config.maxPositions);
       if (note !== undefined) io.stderr.write(`${note}\n`);
+      // Filters that greedy decoding ignores: said once the request is accepted, before the text.
+      const sampling = samplingNote(options.request, model.generationConfig);
+      if (sampling !== undefined) io.stderr.write(`${sampling}\n`);
     };
+    const line = openLine(io.stdout);
+    const writeText = textWriter(io.stdout, options.raw);
+    // Analysis events are records: text mode has no place for them, so it counts them for a note.
+    const analyzed = new Map<string, number>();
     const { done, wallMs } = await consumeGeneration(
       model,
       request,
@@ -56,23 +65,31 @@ export async function generateCommand(args: readonly string[], io: CliIo): Promi
               write({ type: 'token', id: e.id, text: e.text });
             },
             onEvent: (e) => {
-              noteCap(e);
+              startNotes(e);
               if (e.type === 'start') write({ type: 'backend', backend: e.backend, rejected: e.rejectedBackends });
               else write({ type: 'failover', step: e.step, from: e.from, to: e.to, reason: e.reason });
             },
             onAnalysis: (e) => write({ type: 'analysis', analyzer: e.analyzer, step: e.step, data: plainData(e.data) }),
           }
         : {
-            onText: textWriter(io.stdout, options.raw),
+            onText: (text) => {
+              writeText(text);
+              line.wrote(text);
+            },
+            onAnalysis: (e) => void analyzed.set(e.analyzer, (analyzed.get(e.analyzer) ?? 0) + 1),
             onEvent: (e) => {
-              noteCap(e);
+              startNotes(e);
               if (e.type === 'failover') {
                 const line = `[weft: ${e.from} failed at step ${e.step} (${e.reason}); continuing on ${e.to}]`;
                 io.stderr.write(`${io.stderr.isTTY === true ? terminalSafe(line) : line}\n`);
               }
             },
           },
-    );
+    ).catch((error: unknown) => {
+      // Failed mid-line (a plugin's hook threw): on a terminal the error line starts a line of its own.
+      line.endOnTerminal();
+      throw error;
+    });
     const row = done.rows[0]!;
     if (options.json) {
       // Text the loop held back (an unfinished character or a partial stop string) and released
@@ -96,6 +113,10 @@ export async function generateCommand(args: readonly string[], io: CliIo): Promi
       // On a terminal, end the text's line so the shell's prompt does not land after it; a pipe
       // or file gets the text byte for byte, with nothing added.
       if (io.stdout.isTTY === true) io.stdout.write('\n');
+      if (analyzed.size > 0) {
+        const counts = [...analyzed].map(([name, n]) => `${n} from ${name}`).join(', ');
+        io.stderr.write(`weft: note: --analyzer output (${counts}) is printed only with --json, as {"type":"analysis",...} lines\n`);
+      }
       io.stderr.write(`${statsLine(done, wallMs)}\n`);
     }
     return done.finishReason === 'abort' ? EXIT.interrupted : EXIT.ok;
