@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ContextOverflowError, InvalidOptionsError, ModelLoadError, PluginError } from '@weft/core';
 import { parseGenerateArgs } from '../src/args/generate-args.js';
+import { parseMessages } from '../src/args/prompt-source.js';
 import { DEMO_PROMPT } from '../src/commands/demo.js';
 import { debugStacks, EXIT, exitCodeOf, UsageError } from '../src/errors.js';
 import { samplingNote } from '../src/output/sampling-note.js';
@@ -173,9 +174,19 @@ describe('notes', () => {
 
   it('says nothing when the model\'s defaults sample', () => {
     expect(samplingNote({ topK: 5 }, { doSample: true, temperature: 0.7 })).toBeUndefined();
+    // --top-k 0 already means off.
+    expect(samplingNote({ topK: 0 }, { doSample: false, temperature: undefined })).toBeUndefined();
+    expect(samplingNote({ topK: 0, topP: 0.5 }, { doSample: false, temperature: undefined })).toMatch(/^weft: note: --top-p has no effect/);
     expect(samplingNote({ topK: 5 }, { doSample: true, temperature: undefined })).toBeUndefined();
     expect(samplingNote({ topK: 5 }, { doSample: true, temperature: 0 })).toMatch(/--top-k has no effect/);
     expect(samplingNote({ topK: 5 }, { doSample: false, temperature: 0.7 })).toMatch(/--top-k has no effect/);
     expect(samplingNote({ topK: 5, topP: 0.5, minP: 0.1 }, { doSample: false, temperature: undefined })).toMatch(/^weft: note: --top-k, --top-p and --min-p have no effect/);
+  });
+});
+
+describe('--messages batches', () => {
+  it('a batch of one conversation is that conversation; more than one is refused', () => {
+    expect(parseMessages('[[{"role":"user","content":"Hi"}]]')).toEqual([{ role: 'user', content: 'Hi' }]);
+    expect(() => parseMessages('[[{"role":"user","content":"Hi"}],[{"role":"user","content":"Yo"}]]')).toThrow(/a batch of 2 conversations/);
   });
 });

@@ -4,15 +4,12 @@
  * processor that bans a word works from a request's options (and so from the CLI) without the
  * application encoding it. Before, `create` got the options only.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { definePlugin, InvalidOptionsError, LOGITS_PROCESSORS, type CreateContext, type Weft, type WeftPlugin } from '../src/index.js';
-import { collect, done, fixture, runtime } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { definePlugin, InvalidOptionsError, LOGITS_PROCESSORS, type CreateContext, type WeftPlugin } from '../src/index.js';
+import { collect, done, fixture } from './helpers.js';
+import { runtimePerTest } from './session-lifecycle-backend.js';
 
-let weft: Weft | undefined;
-afterEach(async () => {
-  await weft?.dispose();
-  weft = undefined;
-});
+const { runtime } = runtimePerTest();
 
 /** `ban-word` (bans the first token of `options.word`, with and without a leading space), recording each context it gets. */
 function banWord(contexts: (CreateContext | undefined)[]): WeftPlugin {
@@ -51,7 +48,7 @@ function banWord(contexts: (CreateContext | undefined)[]): WeftPlugin {
 describe('create(options, context)', () => {
   it('a processor bans a word given as an option, with the model\'s tokenizer', async () => {
     const contexts: (CreateContext | undefined)[] = [];
-    weft = runtime([banWord(contexts)]);
+    const weft = runtime([banWord(contexts)]);
     const model = await weft.load(fixture('tiny'));
     const prompt = 'Once upon a time';
     const plain = done(await collect(model.generate({ prompt, maxTokens: 6, ignoreEos: true }))).rows[0]!;
@@ -64,18 +61,23 @@ describe('create(options, context)', () => {
     const row = done(events).rows[0]!;
     expect(row.ids).toHaveLength(6);
     for (const id of banned) expect(row.ids).not.toContain(id);
-    // The context: the model's own facts, read-only.
+    // The context: the model's own facts, read-only (frozen copies: a create that writes to them
+    // cannot change what the model's later requests read).
     const context = contexts[0]!;
     expect(context.tokenizer).toBe(model.tokenizer);
-    expect(context.config).toBe(model.config);
-    expect(context.generationConfig).toBe(model.generationConfig);
-    expect(context.layout).toBe(model.layout);
+    expect(context.config).toEqual(model.config);
+    expect(context.generationConfig).toEqual(model.generationConfig);
+    expect(context.layout).toEqual(model.layout);
     expect(Object.isFrozen(context)).toBe(true);
+    expect(() => (context.config as { vocabSize: number }).vocabSize = 5).toThrow(TypeError);
+    expect(() => (context.generationConfig.eosTokenIds as number[]).push(1)).toThrow(TypeError);
+    expect(() => (context.layout as { numLayers: number }).numLayers = 1).toThrow(TypeError);
+    expect(model.config.vocabSize).not.toBe(5);
   }, 20_000);
 
   it('one context object per model, the same for its generations and evaluations; another model gets its own', async () => {
     const contexts: (CreateContext | undefined)[] = [];
-    weft = runtime([banWord(contexts)]);
+    const weft = runtime([banWord(contexts)]);
     const model = await weft.load(fixture('tiny'));
     const other = await weft.load(fixture('tiny-logits-to-keep'));
     const processors = [{ name: 'ban-word', options: { word: 'the' } }];
@@ -86,14 +88,14 @@ describe('create(options, context)', () => {
     expect(contexts).toHaveLength(5);
     expect(new Set(contexts.slice(0, 4)).size).toBe(1);
     expect(contexts[4]).not.toBe(contexts[0]);
-    expect(contexts[4]!.layout).toBe(other.layout);
+    expect(contexts[4]!.layout).toEqual(other.layout);
   }, 20_000);
 
   it('is undefined where there is no model (the extension point\'s create), and options are still checked first', async () => {
     const contexts: (CreateContext | undefined)[] = [];
-    weft = runtime([banWord(contexts)]);
+    const weft = runtime([banWord(contexts)]);
     await weft.ready();
-    expect(() => weft!.get(LOGITS_PROCESSORS).create('ban-word', { word: 'the' })).toThrow(/ban-word needs a model/);
+    expect(() => weft.get(LOGITS_PROCESSORS).create('ban-word', { word: 'the' })).toThrow(/ban-word needs a model/);
     expect(contexts).toEqual([undefined]);
     const model = await weft.load(fixture('tiny'));
     const error = await model.text({ prompt: 'Once', maxTokens: 2, processors: [{ name: 'ban-word', options: { word: '' } }] }).then(() => 'ok', (e: unknown) => e);

@@ -97,6 +97,8 @@ export function parseMessages(text: string, source = '--messages'): ChatMessage[
   }
   const isMessage = (m: unknown): m is ChatMessage =>
     typeof m === 'object' && m !== null && typeof (m as ChatMessage).role === 'string' && typeof (m as ChatMessage).content === 'string';
+  // A batch of one conversation is that conversation.
+  if (Array.isArray(value) && value.length === 1 && Array.isArray(value[0])) value = value[0];
   // A batch of conversations, as the SDK takes: one generation's text is what weft generate prints.
   if (Array.isArray(value) && value.length > 0 && value.every(Array.isArray)) {
     throw new UsageError(

@@ -15,7 +15,8 @@ const FILTERS = [
  */
 export function samplingNote(request: GenerationRequest, defaults: Pick<GenerationConfig, 'doSample' | 'temperature'>): string | undefined {
   if (request.sampler !== undefined) return undefined;
-  const given = FILTERS.filter(([field]) => request[field] !== undefined).map(([, flag]) => flag);
+  // `--top-k 0` turns top-k off: nothing to note.
+  const given = FILTERS.filter(([field]) => request[field] !== undefined && !(field === 'topK' && request.topK === 0)).map(([, flag]) => flag);
   if (given.length === 0) return undefined;
   const flags = given.length === 1 ? `${given[0]} has` : `${given.slice(0, -1).join(', ')} and ${given.at(-1)} have`;
   if (request.temperature === 0) return `weft: note: ${flags} no effect with --temperature 0 (greedy decoding)`;

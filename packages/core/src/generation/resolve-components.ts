@@ -85,7 +85,15 @@ const createContexts = new WeakMap<object, CreateContext>();
 export function createContextOf(model: ModelFacts): CreateContext {
   let context = createContexts.get(model);
   if (context === undefined) {
-    context = Object.freeze({ tokenizer: model.tokenizer, config: model.config, generationConfig: model.generationConfig, layout: model.layout });
+    // Frozen copies of the model's plain data (made once per model): an entry's `create` cannot
+    // change what the model's later requests read (its vocab size, its EOS ids). The tokenizer is
+    // the model's own object, shared as it is.
+    context = Object.freeze({
+      tokenizer: model.tokenizer,
+      config: frozenCopy(model.config),
+      generationConfig: frozenCopy(model.generationConfig),
+      layout: frozenCopy(model.layout),
+    });
     createContexts.set(model, context);
   }
   return context;
@@ -102,6 +110,19 @@ interface DefaultEntries {
 
 const defaultEntries = new WeakMap<AdapterRegistry, DefaultEntries>();
 const NONE: readonly never[] = Object.freeze([]);
+
+/** A deep copy of plain data (objects, arrays, typed arrays, primitives), frozen all the way down. */
+function frozenCopy<T>(value: T, seen = new Map<object, unknown>()): T {
+  if (typeof value !== 'object' || value === null) return value;
+  const known = seen.get(value);
+  if (known !== undefined) return known as T;
+  // A typed array cannot be frozen: a copy of its values as a frozen array instead.
+  if (ArrayBuffer.isView(value)) return Object.freeze(Array.from(value as unknown as ArrayLike<number>)) as unknown as T;
+  const copy: Record<string, unknown> | unknown[] = Array.isArray(value) ? [] : {};
+  seen.set(value, copy);
+  for (const key of Object.keys(value)) (copy as Record<string, unknown>)[key] = frozenCopy((value as Record<string, unknown>)[key], seen);
+  return Object.freeze(copy) as T;
+}
 
 /**
  * The runtime's default store and router entries. Looked up once per registry revision, not per

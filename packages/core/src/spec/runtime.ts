@@ -71,7 +71,13 @@ export interface LoadOptions {
 export interface FailoverOptions {
   /** Fallback backends in order (registry names); default: every other available backend by priority. */
   readonly backends?: readonly string[];
-  /** A `session.run` that takes longer counts as a failure. */
+  /**
+   * A `session.run` that takes longer counts as a failure, and the stream fails over (or fails).
+   * The run is abandoned, not stopped: its step's feeds and the KV cache it read are released (or
+   * begun again for the next backend) at once, and its outputs disposed when it settles. A backend
+   * whose late run could still read device buffers it was given should cancel on `run`'s `signal`
+   * or copy its inputs. (A request aborted while such a run is pending waits for the run itself.)
+   */
   readonly runTimeoutMs?: number;
   /**
    * Per-backend circuit breaker: opens after `failureThreshold` consecutive failures (default 3),
