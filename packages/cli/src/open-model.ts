@@ -3,12 +3,12 @@ import { join } from 'node:path';
 import { createWeft, DEFAULT_CAPABILITY, type LogLevel, type SessionOptions, type Weft, type WeftModel } from '@weft/core';
 import { nodeBackend } from '@weft/backend-node';
 import { npuBackend } from '@weft/backend-npu';
-import { webBackend } from '@weft/backend-web';
 import { attentionRouters } from '@weft/plugin-attention';
 import { kvCompressors } from '@weft/plugin-kv';
 import { InterruptedError, oneLine, UsageError } from './errors.js';
 import { unknownName } from './args/suggest.js';
 import type { CliPlugin } from './plugins/load-plugins.js';
+import { loadWebBackend } from './web-backend.js';
 
 /** The graph variant that also returns attention probabilities (see models/README.md). */
 const ATTENTION_GRAPH = 'onnx/model_with_attentions.onnx';
@@ -74,12 +74,20 @@ export interface Pipeline {
   readonly onnxFile?: string | undefined;
   /** Installed in order after the bundled plugins, before the model loads (see `loadPlugins`). */
   readonly plugins?: readonly CliPlugin[] | undefined;
+  /**
+   * The command reports the registry (`weft info`): register every installed backend, also when
+   * `backend` names `node` or `npu` (which otherwise leave `@weft/backend-web` unimported).
+   */
+  readonly listsBackends?: boolean | undefined;
 }
 
 /**
- * Opens `dir` on the chosen backend. Every backend package is registered, so `auto` picks by
- * priority and probe (npu > node > web) and, like any `auto` choice here, fails over mid-stream
- * to the next available backend. The `--plugin` plugins are installed after the bundled ones (so
+ * Opens `dir` on the chosen backend. Every installed backend package is registered, so `auto`
+ * picks by priority and probe (npu > node > web) and, like any `auto` choice here, fails over
+ * mid-stream to the next available backend. `@weft/backend-web` is an optional peer, imported here
+ * only when it can be used: for `web` (a usage error saying how to install it when it is missing),
+ * `auto`, a backend a plugin registers, or `listsBackends`; without it, `auto` chooses between npu
+ * and node. The `--plugin` plugins are installed after the bundled ones (so
  * their setup sees the bundled entries), one by one; one that fails is a usage error naming its
  * flag, with core's `PluginError` as the reason. An aborted `signal` stops the load (disposing the
  * runtime stops its downloads and plugin setups) and rejects with {@link InterruptedError}.
@@ -91,8 +99,10 @@ export async function openModel(
   pipeline: Pipeline = {},
   signal?: AbortSignal,
 ): Promise<OpenModel> {
+  // Before the runtime exists: a missing package for --backend web leaves nothing to dispose.
+  const web = (backend === 'node' || backend === 'npu') && !pipeline.listsBackends ? undefined : await loadWebBackend(backend === 'web');
   if (signal?.aborted) throw new InterruptedError();
-  const weft = createWeft({ plugins: [nodeBackend(), webBackend(), npuBackend(), kvCompressors(), attentionRouters()] });
+  const weft = createWeft({ plugins: [nodeBackend(), ...(web === undefined ? [] : [web]), npuBackend(), kvCompressors(), attentionRouters()] });
   const stop = (): void => void weft.dispose().catch(() => {});
   signal?.addEventListener('abort', stop, { once: true });
   try {

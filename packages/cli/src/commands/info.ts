@@ -24,7 +24,7 @@ export async function infoCommand(args: readonly string[], io: CliIo): Promise<n
   }
   const plugins = await loadPlugins(options.plugins, io.cwd, io.signal);
   const dir = resolveModelDir(options.model, io.cwd);
-  const { weft, model, close } = await openModel(dir, sessionOptions(options.threads), options.backend, { onnxFile: options.onnxFile, plugins }, io.signal);
+  const { weft, model, close } = await openModel(dir, sessionOptions(options.threads), options.backend, { onnxFile: options.onnxFile, plugins, listsBackends: true }, io.signal);
   try {
     const info = collectInfo(weft, model, await externalDataOf(model));
     // Entry descriptions and backend reasons come from plugins: on a terminal their controls are shown, not run.

@@ -1,0 +1,61 @@
+import { BackendError, describeCause, type WeftPlugin } from '@weft/core';
+import { UsageError } from './errors.js';
+
+/** The package of the `web` backend: an optional peer dependency of `@weft/cli`. */
+export const WEB_BACKEND_PACKAGE = '@weft/backend-web';
+
+/**
+ * What {@link loadWebBackend} takes from `@weft/backend-web`. Typed here rather than with
+ * `typeof import('@weft/backend-web')`, so the CLI's declarations do not import the optional peer.
+ */
+export interface WebBackendModule {
+  webBackend(): WeftPlugin;
+}
+
+/** Imports `@weft/backend-web`; tests pass their own to stand for a missing package. */
+export type WebBackendImporter = () => Promise<WebBackendModule>;
+
+const importWebBackend: WebBackendImporter = () => import('@weft/backend-web');
+
+/**
+ * The `web` backend's plugin, imported only now: `@weft/backend-web` (and onnxruntime-web with it)
+ * is an optional peer of the CLI. When it is not installed, `required` (`--backend web`) is a
+ * usage error that says how to install it; otherwise the result is undefined and the CLI runs on
+ * the other backends (`auto` then never picks or fails over to `web`). An installed package that
+ * fails to import is a `BackendError` either way, with the import's own error as the cause.
+ */
+export async function loadWebBackend(required: boolean, importer: WebBackendImporter = importWebBackend): Promise<WeftPlugin | undefined> {
+  let web: WebBackendModule;
+  try {
+    web = await importer();
+  } catch (error) {
+    if (!isWebBackendMissing(error)) {
+      throw new BackendError(`${WEB_BACKEND_PACKAGE} is installed but cannot be imported: ${describeCause(error)}; reinstall it (npm i ${WEB_BACKEND_PACKAGE})`, {
+        backend: 'web',
+        cause: error,
+      });
+    }
+    if (!required) return undefined;
+    throw new UsageError(`--backend web needs ${WEB_BACKEND_PACKAGE}, which is not installed; install it beside @weft/cli (npm i ${WEB_BACKEND_PACKAGE})`, {
+      cause: error,
+    });
+  }
+  return web.webBackend();
+}
+
+/** Whether an import failed because `@weft/backend-web` itself is not there (not a module it imports). */
+function isWebBackendMissing(error: unknown): boolean {
+  let code: unknown;
+  let message: unknown;
+  try {
+    code = (error as { code?: unknown }).code;
+    message = (error as { message?: unknown }).message;
+  } catch {
+    return false;
+  }
+  return (
+    (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') &&
+    typeof message === 'string' &&
+    new RegExp(`Cannot find (?:package|module) '${WEB_BACKEND_PACKAGE}(?:/[^']*)?'`).test(message)
+  );
+}
