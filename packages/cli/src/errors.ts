@@ -46,16 +46,49 @@ function causedByInput(cause: unknown): boolean {
  * The chain is followed at most 32 links deep, and never round a cycle.
  */
 export function debugStacks(error: unknown): string {
-  const stacks = error instanceof Error && error.stack ? [error.stack] : [String(error)];
-  let innermost: Error | undefined;
+  const stacks = [stackOf(error)];
+  let innermost: unknown;
   const seen = new Set<unknown>([error]);
-  for (let cause = error instanceof Error ? error.cause : undefined, depth = 0; cause !== undefined && !seen.has(cause) && depth < 32; depth++) {
+  for (let cause = causeOf(error), depth = 0; cause !== undefined && !seen.has(cause) && depth < 32; depth++) {
     seen.add(cause);
-    if (cause instanceof Error && !WeftError.isInstance(cause) && !(cause instanceof UsageError)) innermost = cause;
-    cause = cause instanceof Error ? cause.cause : undefined;
+    if (attempt(() => cause instanceof Error && !WeftError.isInstance(cause) && !(cause instanceof UsageError)) === true) innermost = cause;
+    cause = causeOf(cause);
   }
-  if (innermost !== undefined) stacks.push(`Caused by: ${innermost.stack ?? `${innermost.name}: ${innermost.message}`}`);
+  if (innermost !== undefined) stacks.push(`Caused by: ${stackOf(innermost)}`);
   return `${stacks.join('\n')}\n`;
+}
+
+/** Longest stack {@link debugStacks} prints of one error (a plugin's may be any string). */
+const MAX_STACK_CHARS = 64 * 1024;
+
+/**
+ * An error's stack (else `name: message`, else what `String` makes of it), cut to
+ * {@link MAX_STACK_CHARS}; never throws, whatever a plugin's error does on reading.
+ */
+function stackOf(error: unknown): string {
+  const text =
+    attempt(() => {
+      if (!(error instanceof Error)) return undefined;
+      const stack: unknown = error.stack;
+      return typeof stack === 'string' && stack !== '' ? stack : `${String(error.name)}: ${String(error.message)}`;
+    }) ??
+    attempt(() => String(error)) ??
+    'an error that cannot be shown (reading it throws)';
+  return text.length > MAX_STACK_CHARS ? `${text.slice(0, MAX_STACK_CHARS)}…(${text.length - MAX_STACK_CHARS} more characters)` : text;
+}
+
+/** `error.cause` for an Error, else undefined; undefined too when reading it throws. */
+function causeOf(error: unknown): unknown {
+  return attempt(() => (error instanceof Error ? error.cause : undefined));
+}
+
+/** What `read` returns, or undefined when it throws. */
+function attempt<T>(read: () => T): T | undefined {
+  try {
+    return read();
+  } catch {
+    return undefined;
+  }
 }
 
 /** The flag of `weft generate` (and `demo`) that sets each request or load option core names in an `InvalidOptionsError`. */

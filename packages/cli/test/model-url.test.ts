@@ -72,6 +72,10 @@ describe('--model with an http(s) URL', () => {
     expect(resolveModelDir('HTTP://127.0.0.1:9/x')).toBe('HTTP://127.0.0.1:9/x');
     expect(resolveModelDir('models/http:/x')).toBe(join(process.cwd(), 'models/http:/x'));
   });
+
+  it('refuses a file: URL without //, as core does, instead of looking for a folder named file:models', () => {
+    expect(() => resolveModelDir('file:models/story')).toThrow(/^--model file:models\/story is not an absolute file: URL .*pass the path itself \(--model models\/story\)$/);
+  });
 });
 
 describe('without --model, outside a checkout of the repository', () => {

@@ -128,6 +128,24 @@ describe('debugStacks', () => {
     expect(debugStacks(a)).toContain('Caused by: Error: b');
     expect(debugStacks(new InvalidOptionsError('only Weft'))).not.toContain('Caused by');
   });
+
+  it('never throws on a hostile error, and cuts a huge stack (it used to crash the CLI under WEFT_DEBUG)', () => {
+    const boom = (): never => {
+      throw new Error('getter boom');
+    };
+    const hostileCause = Object.defineProperty(new Error('outer'), 'cause', { get: boom });
+    const hostileStack = Object.defineProperty(new Error('inner'), 'stack', { get: boom });
+    const hostileProxy = new Proxy({}, { getPrototypeOf: boom });
+    for (const error of [hostileCause, new PluginError('acme', 'hook', 'failed', { cause: hostileStack }), new PluginError('acme', 'hook', 'failed', { cause: hostileProxy }), hostileProxy]) {
+      expect(() => debugStacks(error)).not.toThrow();
+    }
+    expect(debugStacks(new PluginError('acme', 'hook', 'failed', { cause: hostileStack }))).toContain('Caused by: Error: inner');
+    const huge = new Error('huge');
+    huge.stack = 'x'.repeat(1_000_000);
+    const text = debugStacks(new PluginError('acme', 'hook', 'failed', { cause: huge }));
+    expect(text.length).toBeLessThan(200_000);
+    expect(text).toContain('…(934464 more characters)');
+  });
 });
 
 describe('--min-tokens', () => {

@@ -85,7 +85,8 @@ describe('extra message fields in a request', () => {
     const error = await model.text({ messages: [message as never], maxTokens: 1 }).then(() => undefined, (e: unknown) => e);
     expectInvalid(error, 'messages[0].parent.child', /refers back to an object that contains it \(a cycle\)/);
     const deep = JSON.parse('['.repeat(5000) + ']'.repeat(5000)) as unknown;
-    expectInvalid(await failure({ x: deep }), `messages[0].x${'[0]'.repeat(MAX_PLAIN_JSON_DEPTH)}`, /nested more than 64 deep/);
+    // 62 levels below the field: the render's copy counts from `messages`, two levels further up.
+    expectInvalid(await failure({ x: deep }), `messages[0].x${'[0]'.repeat(MAX_PLAIN_JSON_DEPTH - 2)}`, /nested more than 62 deep/);
     const meta = {
       get x(): never {
         throw new Error('nested boom');
@@ -109,6 +110,14 @@ describe('extra message fields in a request', () => {
     const batch = [[{ role: 'user', content: 'Hi', notes }], [{ role: 'user', content: 'Yo', notes }]];
     const error = await model.text({ messages: batch as never, maxTokens: 1 }).then(() => undefined, (e: unknown) => e);
     expectInvalid(error, 'messages[1][0].notes', /hold over/);
+  });
+
+  it('refuses, naming the field, what the render would refuse: a list longer than a render may hold, nesting a level past what it may', async () => {
+    // Before: accepted here, then refused by the render, blamed on the chat template.
+    expectInvalid(await failure({ data: new Array(100_001).fill(0) }), 'messages[0].data', /holds 100001 items; a list in the messages' extra fields .* may hold at most 100000/);
+    const nested = (levels: number): unknown => JSON.parse(`${'['.repeat(levels)}${']'.repeat(levels)}`);
+    expectInvalid(await failure({ x: nested(63) }), `messages[0].x${'[0]'.repeat(62)}`, /nested more than 62 deep/);
+    expect(typeof (await model.text({ messages: [{ role: 'user', content: 'Hi', x: nested(62), data: new Array(100_000).fill(0) }] as never, maxTokens: 1 }))).toBe('string');
   });
 
   it('still renders plain extra fields, and leaves undefined ones out', async () => {

@@ -4,6 +4,9 @@
  * processor that bans a word works from a request's options (and so from the CLI) without the
  * application encoding it. Before, `create` got the options only.
  */
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { definePlugin, InvalidOptionsError, LOGITS_PROCESSORS, type CreateContext, type WeftPlugin } from '../src/index.js';
 import { collect, done, fixture } from './helpers.js';
@@ -102,4 +105,28 @@ describe('create(options, context)', () => {
     expect(InvalidOptionsError.isInstance(error)).toBe(true);
     expect((error as InvalidOptionsError).option).toBe('processors[0].word');
   }, 20_000);
+});
+
+describe('the context of a model whose JSON files are unusual but legal', () => {
+  it('copies a generation_config nested 5000 deep and keeps a "__proto__" key an own key', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'weft-context-json-'));
+    try {
+      await cp(fixture('tiny'), dir, { recursive: true });
+      const deep = `${'['.repeat(5000)}${']'.repeat(5000)}`;
+      await writeFile(join(dir, 'generation_config.json'), `{"bos_token_id":1,"eos_token_id":2,"pad_token_id":0,"extra":${deep},"__proto__":{"temperature":0.01}}`);
+      const contexts: (CreateContext | undefined)[] = [];
+      const weft = runtime([banWord(contexts)]);
+      const model = await weft.load(dir);
+      // Before: the first request failed ("Maximum call stack size exceeded", blamed on core's store).
+      const events = await collect(model.generate({ prompt: 'Once', maxTokens: 2, processors: [{ name: 'ban-word', options: { word: 'the' } }] }));
+      expect(done(events).rows[0]!.ids).toHaveLength(2);
+      const raw = contexts[0]!.generationConfig.raw;
+      expect(Object.hasOwn(raw, '__proto__')).toBe(true);
+      expect(Object.getPrototypeOf(raw)).toBe(Object.prototype);
+      expect((raw as { temperature?: unknown }).temperature).toBeUndefined();
+      expect(Object.isFrozen(raw['extra'])).toBe(true);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -231,11 +231,14 @@ describe('suppress_tokens, begin_suppress_tokens and bad_words_ids', () => {
   });
 
   it('fails the run with an InvalidOptionsError when the bans leave no token', async () => {
-    // Every id but the EOS suppressed (accepted at load: one token is left), and the EOS held back.
-    const model = await withConfig({ suppress_tokens: Array.from({ length: 1023 }, (_, i) => (i < 2 ? i : i + 1)), min_new_tokens: 1 });
-    const error = await collect(model.generate({ prompt: 'Hello', maxTokens: 3 })).catch((e: unknown) => e);
+    // Every id but the EOS suppressed (accepted at load: one token is left), and the EOS held back
+    // by the request (with min_new_tokens in the file, the load refuses it: see the load checks).
+    const model = await withConfig({ suppress_tokens: allBut(2) });
+    const error = await collect(model.generate({ prompt: 'Hello', maxTokens: 3, minTokens: 1 })).catch((e: unknown) => e);
     expect(InvalidOptionsError.isInstance(error)).toBe(true);
     expect((error as Error).message).toMatch(/^No token is left to pick for row 0 at step 0: .*generation_config\.json's suppress_tokens/);
+    // No processor is at fault, so no request field is named (the CLI put --processor first).
+    expect((error as InvalidOptionsError).option).toBeUndefined();
     // Without the minimum, the EOS is the one token left.
     expect(await ids(model, { prompt: 'Hello', maxTokens: 3, minTokens: 0 })).toEqual({ ids: [], finishReason: 'eos' });
   });
@@ -249,6 +252,9 @@ describe('suppress_tokens, begin_suppress_tokens and bad_words_ids', () => {
     expect(token.logprob).toBeCloseTo(raw[0]![token.id]! - logSumExp(raw[0]!), 5);
   });
 });
+
+/** Every id of the tiny model's 1024 but `kept`. */
+const allBut = (kept: number): number[] => Array.from({ length: 1024 }, (_, i) => i).filter((i) => i !== kept);
 
 describe('checks at load', () => {
   const loadError = async (config: Record<string, unknown>) => {
@@ -271,6 +277,10 @@ describe('checks at load', () => {
     [{ suppress_tokens: Array.from({ length: 65_537 }, () => 3) }, /generation_config\.json: suppress_tokens holds 65537 token ids; at most 65536 are allowed/],
     [{ bad_words_ids: [Array.from({ length: 257 }, () => 3)] }, /bad_words_ids\[0\] must be a non-empty list of at most 256 token ids \(got a list of 257\)/],
     [{ suppress_tokens: Array.from({ length: 1023 }, (_, i) => i + 1), bad_words_ids: [[0]] }, /suppress_tokens and bad_words_ids ban all 1024 tokens of the vocabulary/],
+    // Only id 5 left, and begin_suppress_tokens takes it at the first step.
+    [{ suppress_tokens: allBut(5), begin_suppress_tokens: [5] }, /suppress_tokens, bad_words_ids and begin_suppress_tokens ban all 1024 tokens at the first step/],
+    // Only the EOS id (2) left, which min_new_tokens bans until then.
+    [{ suppress_tokens: allBut(2), min_new_tokens: 3 }, /leave only end-of-sequence ids, which min_new_tokens 3 bans until then/],
   ])('refuses a bad value (%#)', async (config, message) => {
     expect(await loadError(config)).toMatch(message);
   });

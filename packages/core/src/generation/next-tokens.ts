@@ -127,6 +127,8 @@ function noFiniteLogit(row: number, ctx: NextTokenContext, raw?: Float32Array): 
       `${ctx.bans !== undefined ? ", generation_config.json's suppress_tokens, begin_suppress_tokens and bad_words_ids, the end-of-sequence ids banned before minTokens" : ''}` +
       `${processors.length > 0 ? `, processors ${processors.join(', ')}` : ''}${hooks.length > 0 ? `, processLogits hooks of ${hooks.join(', ')}` : ''}` +
       ' and top-k/top-p/min-p. Masking must leave at least one token.',
-    { option: 'processors' },
+    // Named only when the request has processors: bans from generation_config.json alone are no
+    // request field's fault (and the CLI would otherwise blame --processor).
+    processors.length > 0 ? { option: 'processors' } : {},
   );
 }

@@ -17,11 +17,19 @@ export interface PlainJsonBudget {
   readonly chars: boolean;
   /** What is being copied, plural and lowercase, for messages: `the messages' extra fields`. */
   readonly what: string;
+  /** Deepest nesting allowed (at most {@link MAX_PLAIN_JSON_DEPTH}). */
+  readonly depth: number;
+  /** Most items one list may hold. */
+  readonly listItems: number;
 }
 
-/** A budget of `max` units for copying `what`. */
-export function plainJsonBudget(max: number, what: string, chars = true): PlainJsonBudget {
-  return { left: max, max, chars, what };
+/**
+ * A budget of `max` units for copying `what`; `limits` may lower the nesting allowed and bound
+ * each list's length (for data that is copied again inside a larger value, whose limits it must
+ * meet there too).
+ */
+export function plainJsonBudget(max: number, what: string, chars = true, limits: { readonly depth?: number; readonly listItems?: number } = {}): PlainJsonBudget {
+  return { left: max, max, chars, what, depth: Math.min(limits.depth ?? MAX_PLAIN_JSON_DEPTH, MAX_PLAIN_JSON_DEPTH), listItems: limits.listItems ?? Infinity };
 }
 
 /**
@@ -69,8 +77,8 @@ function copyValue(value: unknown, path: string, budget: PlainJsonBudget, depth:
   if (ancestors.has(object)) {
     throw new InvalidOptionsError(`${path} refers back to an object that contains it (a cycle); ${budget.what} must be plain JSON data: remove the cycle.`, { option: path });
   }
-  if (depth >= MAX_PLAIN_JSON_DEPTH) {
-    throw new InvalidOptionsError(`${path} is nested more than ${MAX_PLAIN_JSON_DEPTH} deep; ${budget.what} may nest at most ${MAX_PLAIN_JSON_DEPTH} lists and objects: flatten it.`, { option: path });
+  if (depth >= budget.depth) {
+    throw new InvalidOptionsError(`${path} is nested more than ${budget.depth} deep; ${budget.what} may nest at most ${budget.depth} lists and objects: flatten it.`, { option: path });
   }
   ancestors.add(object);
   const copy = isArray(object, path) ? copyArray(object as readonly unknown[], path, budget, depth, ancestors) : copyObject(object, path, budget, depth, ancestors);
@@ -84,6 +92,9 @@ function copyArray(list: readonly unknown[], path: string, budget: PlainJsonBudg
   // here, before its first item is read, so a huge (or sparse) array costs nothing.
   chargePlainJson(budget, 1, path);
   if (length > budget.left) chargePlainJson(budget, length, path);
+  if (length > budget.listItems) {
+    throw new InvalidOptionsError(`${path} holds ${length} items; a list in ${budget.what} may hold at most ${budget.listItems}.`, { option: path });
+  }
   const copy = new Array<unknown>(length);
   for (let i = 0; i < length; i++) {
     const itemPath = `${path}[${i}]`;

@@ -4,8 +4,9 @@ import type { GenerationRequest } from '../spec/request.js';
 import { quoteValue } from '../util/describe-cause.js';
 import { isArray, peekList, readGuarded, readItem, readLength, readList, readRequest, type Peeked } from './read-request.js';
 import { BATCH_BOUND, MAX_MESSAGE_EXTRAS, MESSAGES_BOUND } from './request-limits.js';
-import { chargePlainJson, copyPlainJson, plainJsonBudget, propertyPath, type PlainJsonBudget } from './plain-json.js';
+import { chargePlainJson, copyPlainJson, MAX_PLAIN_JSON_DEPTH, plainJsonBudget, propertyPath, type PlainJsonBudget } from './plain-json.js';
 import { leadingSpecialIds } from '../tokenizer/leading-special-ids.js';
+import { MIN_TEMPLATE_ITEMS } from '../tokenizer/bounded-chat-template.js';
 import type { ChatMessage, Tokenizer } from '../spec/tokenizer.js';
 
 /** Every field of a `GenerationRequest` (a record, so the compiler checks none is missing). */
@@ -160,7 +161,12 @@ function chatRows(list: unknown, tokenizer: Tokenizer, contextLength: number): n
   const peeked = peekList(list, 'messages');
   if (peeked === undefined) throw badMessages();
   // The extra fields of all the request's messages share one budget (see MAX_MESSAGE_EXTRAS).
-  const extras = plainJsonBudget(MAX_MESSAGE_EXTRAS, "the messages' extra fields (all but role and content)");
+  // Within the limits the render's own copy of the messages applies to them again: a field sits
+  // two levels below `messages` (the list, then its message), and any list renders whole.
+  const extras = plainJsonBudget(MAX_MESSAGE_EXTRAS, "the messages' extra fields (all but role and content)", true, {
+    depth: MAX_PLAIN_JSON_DEPTH - 2,
+    listItems: MIN_TEMPLATE_ITEMS,
+  });
   // A list of lists is a batch of conversations; the first item tells. Every conversation is read
   // and checked before any is rendered.
   const conversations = isArray(peeked.first, 'messages')

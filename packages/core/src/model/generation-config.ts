@@ -110,6 +110,15 @@ export function parseGenerationConfig(raw: unknown, config: ModelConfig, path = 
   if (banned.size >= config.vocabSize) {
     throw new ModelLoadError(`${path}: suppress_tokens and bad_words_ids ban all ${config.vocabSize} tokens of the vocabulary; fix or remove them.`, { path });
   }
+  const beginSuppressTokens = ids('begin_suppress_tokens');
+  // The first step, or every step before min_new_tokens (which bans the EOS ids too), would.
+  if (countUnion(banned, beginSuppressTokens) >= config.vocabSize) {
+    throw new ModelLoadError(`${path}: suppress_tokens, bad_words_ids and begin_suppress_tokens ban all ${config.vocabSize} tokens at the first step; fix or remove them.`, { path });
+  }
+  const minNewTokens = count('min_new_tokens', 0);
+  if (minNewTokens !== undefined && minNewTokens > 0 && countUnion(banned, eosTokenIds) >= config.vocabSize) {
+    throw new ModelLoadError(`${path}: suppress_tokens and bad_words_ids leave only end-of-sequence ids, which min_new_tokens ${minNewTokens} bans until then; fix or remove them.`, { path });
+  }
   return {
     eosTokenIds,
     bosTokenId: bos ?? (config.bosTokenId === undefined ? undefined : checkTokenId(config.bosTokenId, fallback('bos_token_id'), false)),
@@ -124,11 +133,18 @@ export function parseGenerationConfig(raw: unknown, config: ModelConfig, path = 
     repetitionPenalty: num('repetition_penalty', (v) => v > 0, 'a number > 0'),
     maxNewTokens: count('max_new_tokens', 1),
     maxLength: count('max_length', 1),
-    minNewTokens: count('min_new_tokens', 0),
+    minNewTokens,
     minLength: count('min_length', 0),
     suppressTokens,
-    beginSuppressTokens: ids('begin_suppress_tokens'),
+    beginSuppressTokens,
     badWordsIds,
     raw: g,
   };
+}
+
+/** How many distinct ids `set` and `more` hold together. */
+function countUnion(set: ReadonlySet<number>, more: readonly number[]): number {
+  let size = set.size;
+  for (const id of new Set(more)) if (!set.has(id)) size++;
+  return size;
 }

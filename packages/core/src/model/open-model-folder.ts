@@ -21,13 +21,22 @@ export function modelLocation(given: string): string {
     throw new InvalidOptionsError("load needs a model folder: the path is empty; pass the folder's path (e.g. './models/story') or its http(s):// URL.", { option: 'path' });
   }
   if (!/^file:/i.test(given)) return given;
+  // `file:models/story` is a URL of /models/story, not of ./models/story: say so, rather than load
+  // (or fail to find) a folder at the root.
+  if (!/^file:\/\//i.test(given)) {
+    throw new InvalidOptionsError(`${given} is not an absolute file: URL (file:///path/to/folder); a file: URL without // names a folder from the root, not a relative one: pass the relative path itself ('${given.slice(5)}') instead.`, { option: 'path' });
+  }
   const url = nodeBuiltin<{ fileURLToPath(url: string): string }>('node:url');
   if (url === undefined) {
     throw new InvalidOptionsError(`load cannot read ${given}: file: URLs name folders on disk, which only Node can read; serve the folder over http(s) and pass that URL.`, { option: 'path' });
   }
+  let path: string;
   try {
-    return url.fileURLToPath(given);
+    path = url.fileURLToPath(given);
   } catch (cause) {
     throw new InvalidOptionsError(`${given} is not a file: URL of a local folder (${describeCause(cause)}); pass the folder's path instead.`, { option: 'path', cause });
   }
+  // %00 decodes to a NUL byte, which no file system path holds.
+  if (path.includes('\0')) throw new InvalidOptionsError(`${given} decodes to a path with a NUL byte (%00), which no folder has; fix the URL.`, { option: 'path' });
+  return path;
 }

@@ -29,6 +29,9 @@ export interface ChatTemplateLimits {
 /** The largest value any render may produce, whatever its input: 16 Mi (about 4 million tokens). */
 const MAX_CHARS = 16 * 1024 * 1024;
 
+/** Fewest items a list built or given in a render may hold under {@link chatTemplateLimits}. */
+export const MIN_TEMPLATE_ITEMS = 100_000;
+
 /**
  * The limits of a render whose input (messages and special tokens) holds `inputChars` characters
  * in `messages` messages. They grow with the input, so a long conversation renders: real chat
@@ -42,7 +45,7 @@ export function chatTemplateLimits(inputChars: number, messages: number): ChatTe
   return {
     steps: 200_000 + 1_000 * messages + Math.ceil(inputChars / 64),
     chars: Math.min(MAX_CHARS, Math.max(1024 * 1024, 4 * inputChars)),
-    items: Math.max(100_000, 16 * messages),
+    items: Math.max(MIN_TEMPLATE_ITEMS, 16 * messages),
     timeoutMs: 5_000,
   };
 }
