@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { NodeBackendAdapter, NodeSession } from '@weft/backend-node';
-import { BackendError, CircuitBreaker, createWeft, definePlugin, type AttentionRouter, type InferenceSession } from '../src/index.js';
+import { NodeSession } from '@weft/backend-node';
+import { BackendError, CircuitBreaker, createWeft, definePlugin, type AttentionRouter } from '../src/index.js';
 import { collect, done, fixture, runtime, wrappedNodeBackend } from './helpers.js';
 
 /** A backend on onnxruntime-node whose runs fail (throw or hang) from run number `failFrom` on. */
@@ -16,47 +16,23 @@ function flakyBackend(options: {
 }) {
   const name = options.name ?? 'flaky';
   const state = { runs: 0, sessions: 0 };
-  const plugin = definePlugin({
-    name: `${name}-backend`,
-    version: '1.0.0',
-    apiVersion: '^0.1.0',
-    setup(ctx) {
-      ctx.register('backend', {
-        name,
-        priority: options.priority ?? 1000,
-        create: () => {
-          const inner = new NodeBackendAdapter({ intraOpNumThreads: 1 });
-          return {
-            specificationVersion: 'v1',
-            name,
-            probe: () => inner.probe(),
-            async createSession(source, o) {
-              state.sessions++;
-              const s = await inner.createSession(source, o);
-              const session: InferenceSession = {
-                inputNames: s.inputNames,
-                outputNames: s.outputNames,
-                inputMetadata: s.inputMetadata,
-                outputMetadata: s.outputMetadata,
-                createTensor: (t, d, dims) => s.createTensor(t, d, dims),
-                async run(feeds, ro) {
-                  state.runs++;
-                  const failing =
-                    state.runs >= options.failFrom &&
-                    state.runs < options.failFrom + (options.failures ?? Infinity) &&
-                    (options.failWhen?.(feeds) ?? true);
-                  if (failing && options.mode === 'throw') throw new Error(options.message ?? 'device lost');
-                  if (failing) await new Promise((r) => setTimeout(r, 400));
-                  return s.run(feeds, ro);
-                },
-                release: () => s.release(),
-              };
-              return session;
-            },
-          };
-        },
-      });
-    },
+  const plugin = wrappedNodeBackend({
+    name,
+    priority: options.priority ?? 1000,
+    beforeCreateSession: () => void state.sessions++,
+    wrapSession: (s) => ({
+      ...s,
+      async run(feeds, ro) {
+        state.runs++;
+        const failing =
+          state.runs >= options.failFrom &&
+          state.runs < options.failFrom + (options.failures ?? Infinity) &&
+          (options.failWhen?.(feeds) ?? true);
+        if (failing && options.mode === 'throw') throw new Error(options.message ?? 'device lost');
+        if (failing) await new Promise((r) => setTimeout(r, 400));
+        return s.run(feeds, ro);
+      },
+    }),
   });
   return { plugin, state };
 }

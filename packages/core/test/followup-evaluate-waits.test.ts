@@ -5,21 +5,12 @@
  * and KV store are released once it settles, and the evaluation counts in `activeRuns` until then.
  * And logits of the wrong size fail it with a `BackendError`, where it scored them without a word.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { BackendError, ModelDisposedError, type BackendTensor, type Weft, type WeftModel } from '../src/index.js';
-import { fixture, runtime, wrappedNodeBackend } from './helpers.js';
-import { holdingBackend, leaked, until, type HoldingBackend } from './session-lifecycle-backend.js';
+import { describe, expect, it } from 'vitest';
+import { BackendError, ModelDisposedError, type BackendTensor, type WeftModel } from '../src/index.js';
+import { fixture, wrappedNodeBackend } from './helpers.js';
+import { holdingBackend, leaked, runtimePerTest, until } from './session-lifecycle-backend.js';
 
-let weft: Weft | undefined;
-afterEach(async () => {
-  await weft?.dispose();
-  weft = undefined;
-});
-
-async function load(backend: HoldingBackend, options: Parameters<Weft['load']>[1] = {}): Promise<WeftModel> {
-  weft = runtime([backend.plugin]);
-  return weft.load(fixture('tiny'), { backend: 'holding', ...options });
-}
+const { load, runtime } = runtimePerTest();
 
 const ids = (model: WeftModel): number[] => model.tokenizer.encode('Once upon a time there was a little dog who liked to run');
 
@@ -101,7 +92,7 @@ const tensor = (dims: number[]): BackendTensor => ({ type: 'float32', dims, data
 
 describe('evaluate with logits of the wrong size', () => {
   it('another vocabulary size fails with a BackendError naming the shape (before: scored the first 1024 values)', async () => {
-    weft = runtime([oddLogits((real) => tensor([real.dims[0]!, real.dims[1]!, 2048]))]);
+    const weft = runtime([oddLogits((real) => tensor([real.dims[0]!, real.dims[1]!, 2048]))]);
     const model = await weft.load(fixture('tiny'), { backend: 'odd' });
     const error = await model.evaluate({ inputIds: ids(model) }).then(() => 'resolved', (e: unknown) => e);
     expect(BackendError.isInstance(error), String(error)).toBe(true);
@@ -111,7 +102,7 @@ describe('evaluate with logits of the wrong size', () => {
   }, 20_000);
 
   it('a prefill whose logits hold fewer positions than it scores fails (every fed position is scored)', async () => {
-    weft = runtime([oddLogits((real) => tensor([1, 1, real.dims[2]!]))]);
+    const weft = runtime([oddLogits((real) => tensor([1, 1, real.dims[2]!]))]);
     const model = await weft.load(fixture('tiny'), { backend: 'odd' });
     const error = await model.evaluate({ inputIds: ids(model), prefillTokens: 4 }).then(() => 'resolved', (e: unknown) => e);
     expect(BackendError.isInstance(error), String(error)).toBe(true);
@@ -119,7 +110,7 @@ describe('evaluate with logits of the wrong size', () => {
   }, 20_000);
 
   it('graphs that keep fewer logits or recompute the whole prefix still evaluate', async () => {
-    weft = runtime();
+    const weft = runtime();
     for (const name of ['tiny-logits-to-keep', 'tiny-no-past', 'tiny']) {
       const model = await weft.load(fixture(name));
       const result = await model.evaluate({ inputIds: ids(model), prefillTokens: 3 });

@@ -3,21 +3,12 @@
  * stream ends at once, the run's signal aborts (with the request's signal or the model's disposal), and the pass's outputs, its feeds and the KV cache
  * are released once it settles, however late; until then the run still counts in `activeRuns`.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { ModelDisposedError, type GenerationEvent, type Weft, type WeftModel } from '../src/index.js';
-import { fixture, runtime } from './helpers.js';
-import { holdingBackend, leaked, until, type HoldingBackend } from './session-lifecycle-backend.js';
+import { describe, expect, it } from 'vitest';
+import { ModelDisposedError, type GenerationEvent, type WeftModel } from '../src/index.js';
+import { fixture } from './helpers.js';
+import { holdingBackend, leaked, runtimePerTest, until, type HoldingBackend } from './session-lifecycle-backend.js';
 
-let weft: Weft | undefined;
-afterEach(async () => {
-  await weft?.dispose();
-  weft = undefined;
-});
-
-async function load(backend: HoldingBackend, options: Parameters<Weft['load']>[1] = {}): Promise<WeftModel> {
-  weft = runtime([backend.plugin]);
-  return weft.load(fixture('tiny'), { backend: 'holding', ...options });
-}
+const { load, runtime, dispose } = runtimePerTest();
 
 /**
  * Subscribes to a long generation and holds the forward pass after its third token. Resolves with
@@ -82,7 +73,7 @@ describe('stopping a request while its forward pass hangs', () => {
       expect(model.activeRuns).toBe(0);
       expect(leaked(backend.live)).toEqual([]);
       void ended;
-      await weft?.dispose();
+      await dispose();
     }
   });
 
@@ -107,7 +98,7 @@ describe('stopping a request while its forward pass hangs', () => {
   it('a run a backend cancels on its signal is no backend failure: the breaker stays closed', async () => {
     const backend = holdingBackend('holding', { cancels: true });
     const fallback = holdingBackend('fallback', { priority: 900 });
-    weft = runtime([backend.plugin, fallback.plugin]);
+    const weft = runtime([backend.plugin, fallback.plugin]);
     // One failure would open the breaker and send the next request to the fallback.
     const model = await weft.load(fixture('tiny'), { backend: 'holding', failover: { backends: ['fallback'], breaker: { failureThreshold: 1 } } });
     const controller = new AbortController();

@@ -4,8 +4,9 @@
  * tensors it hands out. Its sessions keep their runs in `RunsInFlight`, as a third-party backend
  * should, so a release waits for a held run before it frees the onnxruntime session.
  */
-import { NodeBackendAdapter } from '@weft/backend-node';
-import { definePlugin, RunsInFlight, type BackendTensor, type InferenceSession, type WeftPlugin } from '../src/index.js';
+import { afterEach } from 'vitest';
+import { RunsInFlight, type BackendTensor, type Weft, type WeftModel, type WeftPlugin } from '../src/index.js';
+import { fixture, runtime, wrappedNodeBackend } from './helpers.js';
 
 /** A point work waits at while closed; open by default. */
 export class Gate {
@@ -46,6 +47,8 @@ export class Gate {
 
 export interface HoldingBackend {
   readonly plugin: WeftPlugin;
+  /** The backend's name, as given. */
+  readonly name: string;
   /** Runs wait here after onnxruntime computed their outputs, before handing them over. */
   readonly runs: Gate;
   /** `createSession` waits here before opening the graph. */
@@ -74,85 +77,78 @@ export function holdingBackend(name: string, options: { readonly priority?: numb
   const signals: (AbortSignal | undefined)[] = [];
   const events: string[] = [];
   const broken = { on: false };
-  const track = <T extends BackendTensor>(tensor: T): T => {
-    live.add(tensor);
-    const dispose = tensor.dispose.bind(tensor);
-    (tensor as { dispose: () => void }).dispose = () => {
-      live.delete(tensor);
-      dispose();
-    };
-    return tensor;
-  };
-  const plugin = definePlugin({
-    name: `${name}-backend`,
-    version: '1.0.0',
-    apiVersion: '^0.1.0',
-    setup(ctx) {
-      ctx.register('backend', {
-        name,
-        priority: options.priority ?? 1000,
-        create: () => {
-          const inner = new NodeBackendAdapter({ intraOpNumThreads: 1 });
-          return {
-            specificationVersion: 'v1',
-            name,
-            probe: () => inner.probe(),
-            async createSession(source, sessionOptions) {
-              await creations.pass();
-              const s = await inner.createSession(source, sessionOptions);
-              events.push('opened');
-              const inFlight = new RunsInFlight((outputs) => {
-                for (const t of Object.values(outputs as Record<string, BackendTensor>)) t.dispose();
-              }, name);
-              let releasing: Promise<void> | undefined;
-              const session: InferenceSession = {
-                inputNames: s.inputNames,
-                outputNames: s.outputNames,
-                inputMetadata: s.inputMetadata,
-                outputMetadata: s.outputMetadata,
-                createTensor: (type, data, dims) => track(s.createTensor(type, data, dims)),
-                run(feeds, o) {
-                  signals.push(o?.signal);
-                  const work = (async () => {
-                    if (broken.on) throw new Error('device lost');
-                    const outputs = await s.run(feeds);
-                    const tracked = Object.fromEntries(Object.entries(outputs).map(([key, t]) => [key, track(t)]));
-                    const held = runs.pass();
-                    if (options.cancels && o?.signal) {
-                      const signal = o.signal;
-                      await new Promise<void>((resolve, reject) => {
-                        const cancel = () => {
-                          for (const t of Object.values(tracked)) t.dispose();
-                          reject(new Error('run cancelled'));
-                        };
-                        if (signal.aborted) return cancel();
-                        signal.addEventListener('abort', cancel, { once: true });
-                        void held.then(() => (signal.removeEventListener('abort', cancel), resolve()));
-                      });
-                    } else await held;
-                    return tracked;
-                  })();
-                  return inFlight.track(work);
-                },
-                release() {
-                  releasing ??= (async () => {
-                    await releases.pass();
-                    await inFlight.closeThen(async () => {
-                      await s.release();
-                      events.push('released');
-                    });
-                  })();
-                  return releasing;
-                },
-              };
-              return session;
-            },
-          };
+  const plugin = wrappedNodeBackend({
+    name,
+    priority: options.priority ?? 1000,
+    liveTensors: live,
+    beforeCreateSession: () => creations.pass(),
+    onSessionOpened: () => void events.push('opened'),
+    wrapSession(s) {
+      const inFlight = new RunsInFlight((outputs) => {
+        for (const t of Object.values(outputs as Record<string, BackendTensor>)) t.dispose();
+      }, name);
+      let releasing: Promise<void> | undefined;
+      return {
+        ...s,
+        run(feeds, o) {
+          signals.push(o?.signal);
+          const work = (async () => {
+            if (broken.on) throw new Error('device lost');
+            const tracked = await s.run(feeds);
+            const held = runs.pass();
+            if (options.cancels && o?.signal) {
+              const signal = o.signal;
+              await new Promise<void>((resolve, reject) => {
+                const cancel = () => {
+                  for (const t of Object.values(tracked)) t.dispose();
+                  reject(new Error('run cancelled'));
+                };
+                if (signal.aborted) return cancel();
+                signal.addEventListener('abort', cancel, { once: true });
+                void held.then(() => (signal.removeEventListener('abort', cancel), resolve()));
+              });
+            } else await held;
+            return tracked;
+          })();
+          return inFlight.track(work);
         },
-      });
+        release() {
+          releasing ??= (async () => {
+            await releases.pass();
+            await inFlight.closeThen(async () => {
+              await s.release();
+              events.push('released');
+            });
+          })();
+          return releasing;
+        },
+      };
     },
   });
-  return { plugin, runs, creations, releases, live, signals, events, broken };
+  return { plugin, name, runs, creations, releases, live, signals, events, broken };
+}
+
+/**
+ * One runtime at a time for the tests of a file, disposed after each test. `runtime(plugins)` makes
+ * it (see `runtime` in helpers.ts); `load(backend, options)` opens `tiny` on `backend` in a fresh one.
+ */
+export function runtimePerTest() {
+  let weft: Weft | undefined;
+  afterEach(async () => {
+    await weft?.dispose();
+    weft = undefined;
+  });
+  const fresh = (plugins?: readonly WeftPlugin[], options?: Parameters<typeof runtime>[1]): Weft => (weft = runtime(plugins, options));
+  return {
+    runtime: fresh,
+    load: (backend: HoldingBackend, options: Parameters<Weft['load']>[1] = {}): Promise<WeftModel> =>
+      fresh([backend.plugin]).load(fixture('tiny'), { backend: backend.name, ...options }),
+    /** Disposes the current runtime now. */
+    dispose: async (): Promise<void> => {
+      await weft?.dispose();
+      weft = undefined;
+    },
+  };
 }
 
 /** The tensors still live, but for the zero-length past tensors core shares across runs (never disposed). */

@@ -29,11 +29,13 @@ export interface WrappedNodeBackendOptions {
   readonly beforeRelease?: () => void | Promise<void>;
   /** Declares the session's tensors garbage-collected (`InferenceSession.garbageCollectedTensors`). */
   readonly garbageCollectedTensors?: boolean;
+  /** Replaces each session (built with the observers above) by the one it returns, e.g. to wrap `run` or `release`. */
+  readonly wrapSession?: (session: InferenceSession) => InferenceSession;
 }
 
 /** A plugin registering onnxruntime-node (one intra-op thread) under another name, with the given observers. */
 export function wrappedNodeBackend(options: WrappedNodeBackendOptions): WeftPlugin {
-  const { name, priority, hooks = [], beforeCreateSession, onSessionOpened, liveTensors, onTensorDisposed, beforeRun, afterRun, runResult, onRelease, beforeRelease, garbageCollectedTensors } = options;
+  const { name, priority, hooks = [], beforeCreateSession, onSessionOpened, liveTensors, onTensorDisposed, beforeRun, afterRun, runResult, onRelease, beforeRelease, garbageCollectedTensors, wrapSession } = options;
   const track = <T extends BackendTensor>(tensor: T): T => {
     if (liveTensors === undefined) return tensor;
     liveTensors.add(tensor);
@@ -65,7 +67,7 @@ export function wrappedNodeBackend(options: WrappedNodeBackendOptions): WeftPlug
               if (holding !== undefined) await holding;
               const s = await inner.createSession(source, sessionOptions);
               onSessionOpened?.();
-              const session: InferenceSession = {
+              const base: InferenceSession = {
                 inputNames: s.inputNames,
                 outputNames: s.outputNames,
                 inputMetadata: s.inputMetadata,
@@ -90,6 +92,7 @@ export function wrappedNodeBackend(options: WrappedNodeBackendOptions): WeftPlug
                   await s.release();
                 },
               };
+              const session = wrapSession?.(base) ?? base;
               return session;
             },
           };
