@@ -76,4 +76,5 @@ export type { FeedPlacement } from './generation/step-feeds.js';
 export { DEFAULT_CAPABILITY, DEFAULT_KV_STORE, REUSABLE_CAPABILITY } from './generation/resolve-components.js';
 export { parseNamedRef } from './util/parse-named-ref.js';
 export { describeCause, quoteValue } from './util/describe-cause.js';
+export { onRejection } from './util/on-rejection.js';
 export { checkKnownKeys } from './util/known-keys.js';

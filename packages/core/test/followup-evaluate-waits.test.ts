@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { BackendError, ModelDisposedError, type BackendTensor, type WeftModel } from '../src/index.js';
 import { fixture, wrappedNodeBackend } from './helpers.js';
-import { holdingBackend, leaked, runtimePerTest, until } from './session-lifecycle-backend.js';
+import { expectHeldThenReleased, holdingBackend, leaked, runtimePerTest, until } from './session-lifecycle-backend.js';
 
 const { load, runtime } = runtimePerTest();
 
@@ -31,12 +31,7 @@ describe('evaluate while its forward pass hangs', () => {
     // The run got a signal that aborted with the request's, for a backend that can cancel.
     expect(backend.signals.at(-1)?.aborted).toBe(true);
     // Still counted and holding its feeds and cache: the pass has not settled.
-    expect(model.activeRuns).toBe(1);
-    expect(leaked(backend.live)).not.toEqual([]);
-    backend.runs.open();
-    await until(() => model.activeRuns === 0);
-    expect(model.activeRuns).toBe(0);
-    expect(leaked(backend.live)).toEqual([]);
+    await expectHeldThenReleased(model, backend);
     // The model goes on evaluating, to the same result.
     expect((await model.evaluate({ inputIds, prefillTokens: 4 })).nll).toBeCloseTo(baseline.nll, 5);
   }, 20_000);

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { ModelDisposedError, type GenerationEvent, type WeftModel } from '../src/index.js';
 import { fixture } from './helpers.js';
-import { holdingBackend, leaked, runtimePerTest, until, type HoldingBackend } from './session-lifecycle-backend.js';
+import { expectHeldThenReleased, holdingBackend, leaked, runtimePerTest, until, type HoldingBackend } from './session-lifecycle-backend.js';
 
 const { load, runtime, dispose } = runtimePerTest();
 
@@ -47,12 +47,7 @@ describe('stopping a request while its forward pass hangs', () => {
     // The run got a signal, aborted with the request, for a backend that can cancel.
     expect(backend.signals.at(-1)?.aborted).toBe(true);
     // Still counted, and still holding its feeds and cache: the pass has not settled.
-    expect(model.activeRuns).toBe(1);
-    expect(leaked(backend.live)).not.toEqual([]);
-    backend.runs.open();
-    await until(() => model.activeRuns === 0);
-    expect(model.activeRuns).toBe(0);
-    expect(leaked(backend.live)).toEqual([]);
+    await expectHeldThenReleased(model, backend);
     // The model goes on serving.
     const next = await model.text({ prompt: 'Once upon a time', maxTokens: 3 });
     expect(next.length).toBeGreaterThan(0);

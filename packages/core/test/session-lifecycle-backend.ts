@@ -4,7 +4,7 @@
  * tensors it hands out. Its sessions keep their runs in `RunsInFlight`, as a third-party backend
  * should, so a release waits for a held run before it frees the onnxruntime session.
  */
-import { afterEach } from 'vitest';
+import { afterEach, expect } from 'vitest';
 import { RunsInFlight, type BackendTensor, type Weft, type WeftModel, type WeftPlugin } from '../src/index.js';
 import { fixture, runtime, wrappedNodeBackend } from './helpers.js';
 
@@ -159,4 +159,17 @@ export function leaked(live: ReadonlySet<BackendTensor>): BackendTensor[] {
 /** Waits, across event-loop turns, until `done()` holds (at most ~2000 turns, then returns). */
 export async function until(done: () => boolean): Promise<void> {
   for (let i = 0; i < 2000 && !done(); i++) await new Promise((resolve) => setTimeout(resolve, 1));
+}
+
+/**
+ * For a run given up on while `backend` holds its forward pass: it still counts in `activeRuns`
+ * and holds its feeds and cache; once the pass is let through, it ends and leaks nothing.
+ */
+export async function expectHeldThenReleased(model: WeftModel, backend: HoldingBackend): Promise<void> {
+  expect(model.activeRuns).toBe(1);
+  expect(leaked(backend.live)).not.toEqual([]);
+  backend.runs.open();
+  await until(() => model.activeRuns === 0);
+  expect(model.activeRuns).toBe(0);
+  expect(leaked(backend.live)).toEqual([]);
 }

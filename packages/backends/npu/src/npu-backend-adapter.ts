@@ -2,6 +2,7 @@ import {
   BackendError,
   describeCause,
   InvalidOptionsError,
+  onRejection,
   quoteValue,
   WeftError,
   type BackendAdapter,
@@ -209,17 +210,6 @@ export class NpuBackendAdapter implements BackendAdapter {
       }
       onRejection(result, (error) => report(event, error));
     };
-  }
-}
-
-/** Calls `handle` if `value` is a promise (or thenable) that rejects; never throws. */
-function onRejection(value: unknown, handle: (error: unknown) => void): void {
-  if ((typeof value !== 'object' && typeof value !== 'function') || value === null) return;
-  try {
-    const then = (value as { then?: unknown }).then;
-    if (typeof then === 'function') Reflect.apply(then, value, [undefined, handle]);
-  } catch (error) {
-    handle(error);
   }
 }
 

@@ -1,4 +1,4 @@
-import { describeCause, type AttentionRouter, type ForwardObservation, type KvSelection, type RoutingContext } from '@weft/core';
+import { describeCause, onRejection, type AttentionRouter, type ForwardObservation, type KvSelection, type RoutingContext } from '@weft/core';
 import { linkDecisions } from '../analyzers/router-decisions.js';
 import { perHeadTopWithRecent, sumHeads, topWithRecent } from '../select/slots.js';
 
@@ -111,17 +111,6 @@ export abstract class BudgetRouter implements AttentionRouter {
     } catch {
       // A console that cannot be written to: generation goes on regardless.
     }
-  }
-}
-
-/** Calls `handle` if `value` is a promise (or thenable) that rejects; never throws. */
-function onRejection(value: unknown, handle: (error: unknown) => void): void {
-  if ((typeof value !== 'object' && typeof value !== 'function') || value === null) return;
-  try {
-    const then = (value as { then?: unknown }).then;
-    if (typeof then === 'function') Reflect.apply(then, value, [undefined, handle]);
-  } catch (error) {
-    handle(error);
   }
 }
 
