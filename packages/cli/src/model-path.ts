@@ -24,15 +24,15 @@ export function resolveModelDir(given: string | undefined, base?: string): strin
   if (given !== undefined) {
     if (given.trim() === '') throw new UsageError('--model needs a folder path or an http(s):// URL');
     if (MODEL_URL.test(given)) return given;
-    if (/^file:\/\//i.test(given)) {
+    if (/^file:[/\\]/i.test(given)) {
       try {
         return fileURLToPath(given);
       } catch (error) {
         throw new UsageError(`--model ${given} is not a file:// URL of a local folder (${(error as Error).message})`);
       }
     }
-    if (/^file:/i.test(given)) {
-      throw new UsageError(`--model ${given} is not an absolute file: URL (file:///path/to/folder); without // it names a folder from the root, not a relative one: pass the path itself (--model ${given.slice(5)})`);
+    if (/^file:(?![/\\])/i.test(given)) {
+      throw new UsageError(`--model ${given} is not an absolute file: URL (file:///path/to/folder); a path right after file: names a folder from the root, not a relative one: pass the path itself (--model ${given.slice(5)})`);
     }
     if (OTHER_URL.test(given)) throw new UsageError(`--model ${given}: only http(s):// and file:// URLs can be loaded; for other sources download the folder and pass its path`);
     return base === undefined ? resolve(given) : resolve(base, given);

@@ -73,8 +73,9 @@ describe('--model with an http(s) URL', () => {
     expect(resolveModelDir('models/http:/x')).toBe(join(process.cwd(), 'models/http:/x'));
   });
 
-  it('refuses a file: URL without //, as core does, instead of looking for a folder named file:models', () => {
+  it('refuses a file: URL with a relative-looking path, as core does, instead of looking for a folder named file:models; takes file:/abs', () => {
     expect(() => resolveModelDir('file:models/story')).toThrow(/^--model file:models\/story is not an absolute file: URL .*pass the path itself \(--model models\/story\)$/);
+    expect(resolveModelDir('file:/work/story')).toBe('/work/story');
   });
 });
 

@@ -38,12 +38,14 @@ describe('load paths', () => {
     expect(make).toThrow(/^file:\/\/example\.com\/models\/story is not a file: URL of a local folder \(.+\); pass the folder's path instead\.$/);
   });
 
-  it('refuses a file: URL without // (which names a folder from the root, not a relative one) and one with a NUL byte', () => {
+  it('refuses a file: URL with a relative-looking path after file: (it names a folder from the root) and one with a NUL byte; takes file:/abs', () => {
     // Before: file:models/story loaded /models/story ("does not exist", nothing said why).
     expect(() => modelLocation('file:models/story')).toThrow(/^file:models\/story is not an absolute file: URL \(file:\/\/\/path\/to\/folder\).*pass the relative path itself \('models\/story'\)/);
     expect(() => modelLocation('file:./models/story')).toThrow(InvalidOptionsError);
     expect(() => modelLocation('file:///work/story%00')).toThrow(/decodes to a path with a NUL byte \(%00\)/);
     expect(modelLocation('file:///work/story')).toBe('/work/story');
+    // A single slash is an absolute file: URL too (RFC 8089).
+    expect(modelLocation('file:/work/story')).toBe('/work/story');
   });
 
   it('leaves other locations as they are', () => {

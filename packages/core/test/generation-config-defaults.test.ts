@@ -281,6 +281,8 @@ describe('checks at load', () => {
     [{ suppress_tokens: allBut(5), begin_suppress_tokens: [5] }, /suppress_tokens, bad_words_ids and begin_suppress_tokens ban all 1024 tokens at the first step/],
     // Only the EOS id (2) left, which min_new_tokens bans until then.
     [{ suppress_tokens: allBut(2), min_new_tokens: 3 }, /leave only end-of-sequence ids, which min_new_tokens 3 bans until then/],
+    // Ids 2 (EOS) and 5 left: each pair of ban sets leaves one, the three at the first step none.
+    [{ suppress_tokens: allBut(2).filter((i) => i !== 5), begin_suppress_tokens: [5], min_new_tokens: 1 }, /and the end-of-sequence ids min_new_tokens 1 bans ban all 1024 tokens at the first step/],
   ])('refuses a bad value (%#)', async (config, message) => {
     expect(await loadError(config)).toMatch(message);
   });

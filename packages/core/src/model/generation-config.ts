@@ -116,8 +116,14 @@ export function parseGenerationConfig(raw: unknown, config: ModelConfig, path = 
     throw new ModelLoadError(`${path}: suppress_tokens, bad_words_ids and begin_suppress_tokens ban all ${config.vocabSize} tokens at the first step; fix or remove them.`, { path });
   }
   const minNewTokens = count('min_new_tokens', 0);
-  if (minNewTokens !== undefined && minNewTokens > 0 && countUnion(banned, eosTokenIds) >= config.vocabSize) {
-    throw new ModelLoadError(`${path}: suppress_tokens and bad_words_ids leave only end-of-sequence ids, which min_new_tokens ${minNewTokens} bans until then; fix or remove them.`, { path });
+  if (minNewTokens !== undefined && minNewTokens > 0) {
+    if (countUnion(banned, eosTokenIds) >= config.vocabSize) {
+      throw new ModelLoadError(`${path}: suppress_tokens and bad_words_ids leave only end-of-sequence ids, which min_new_tokens ${minNewTokens} bans until then; fix or remove them.`, { path });
+    }
+    // The first step bans all three sets at once.
+    if (countUnion(new Set([...banned, ...beginSuppressTokens]), eosTokenIds) >= config.vocabSize) {
+      throw new ModelLoadError(`${path}: suppress_tokens, bad_words_ids, begin_suppress_tokens and the end-of-sequence ids min_new_tokens ${minNewTokens} bans ban all ${config.vocabSize} tokens at the first step; fix or remove them.`, { path });
+    }
   }
   return {
     eosTokenIds,

@@ -22,9 +22,9 @@ export function modelLocation(given: string): string {
   }
   if (!/^file:/i.test(given)) return given;
   // `file:models/story` is a URL of /models/story, not of ./models/story: say so, rather than load
-  // (or fail to find) a folder at the root.
-  if (!/^file:\/\//i.test(given)) {
-    throw new InvalidOptionsError(`${given} is not an absolute file: URL (file:///path/to/folder); a file: URL without // names a folder from the root, not a relative one: pass the relative path itself ('${given.slice(5)}') instead.`, { option: 'path' });
+  // (or fail to find) a folder at the root. (`file:/abs/path` is a fine absolute URL.)
+  if (/^file:(?![/\\])/i.test(given)) {
+    throw new InvalidOptionsError(`${given} is not an absolute file: URL (file:///path/to/folder); a path right after file: names a folder from the root, not a relative one: pass the relative path itself ('${given.slice(5)}') instead.`, { option: 'path' });
   }
   const url = nodeBuiltin<{ fileURLToPath(url: string): string }>('node:url');
   if (url === undefined) {
