@@ -102,8 +102,7 @@ async function runGeneration(
   for (const p of prompts) longest = Math.max(longest, p.length);
   // generation_config.json's max_new_tokens / max_length give the default (see defaultMaxTokens).
   const configLength = request.maxTokens === undefined && (generationConfig.maxNewTokens !== undefined || generationConfig.maxLength !== undefined);
-  const limited = configLength ? { ...request, maxTokens: defaultMaxTokens(generationConfig, longest) } : request;
-  const { maxTokens, stop, ignoreEos } = requestLimits(limited, longest, ctx.config.maxPositions);
+  const { maxTokens, stop, ignoreEos } = requestLimits(request, longest, ctx.config.maxPositions, configLength ? defaultMaxTokens(generationConfig, longest) : undefined);
   const minTokens = resolveMinTokens(request, generationConfig, longest);
   /** The backend the run is on: taken in the try below, after the request's own checks. */
   let active: ActiveSession;

@@ -74,14 +74,16 @@ export const DEFAULT_MAX_TOKENS = 256;
 
 /**
  * Validates `maxTokens`, `stop`, `ignoreEos`, `signal` and `metrics`, and caps new tokens so prompt + output fit the
- * context. A prompt that alone fills the context is an error.
+ * context. A prompt that alone fills the context is an error. `defaultMaxTokens` is what a
+ * request without `maxTokens` gets (the model's generation_config default; 256 without one).
  */
 export function requestLimits(
   request: GenerationRequest,
   longestPrompt: number,
   contextLength: number,
+  defaultMaxTokens: number = DEFAULT_MAX_TOKENS,
 ): { readonly maxTokens: number; readonly stop: readonly string[]; readonly ignoreEos: boolean } {
-  const max = request.maxTokens === undefined ? DEFAULT_MAX_TOKENS : request.maxTokens;
+  const max = request.maxTokens === undefined ? defaultMaxTokens : request.maxTokens;
   if (!Number.isInteger(max) || max < 1) {
     throw new InvalidOptionsError(`maxTokens must be an integer >= 1 (got ${quoteValue(request.maxTokens)}).`, { option: 'maxTokens' });
   }

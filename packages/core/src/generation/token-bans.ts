@@ -85,6 +85,10 @@ export class TokenBans {
    * `eosIds` are banned until `minTokens` new tokens (pass none when the request ignores EOS).
    */
   static of(config: GenerationConfig, eosIds: readonly number[], minTokens: number): TokenBans | undefined {
+    // Most models have none of these keys: nothing to compile, build or look up per request.
+    if ((minTokens <= 0 || eosIds.length === 0) && config.suppressTokens.length === 0 && config.beginSuppressTokens.length === 0 && config.badWordsIds.length === 0) {
+      return undefined;
+    }
     const bans = new TokenBans(compiledBans(config), minTokens > 0 ? Int32Array.from(eosIds) : NO_IDS, minTokens);
     return bans.until > 0 ? bans : undefined;
   }
