@@ -1,6 +1,5 @@
 import type { BackendTensor } from '../spec/backend.js';
 import type { RunTracker } from './session-pool.js';
-import { linkedAbortController } from '../util/linked-abort.js';
 
 /** What {@link RunWaiter.wait} rejects with once the waiter was halted: not an error, a way out of the step. */
 export const HALTED: unique symbol = Symbol('weft.halted');
@@ -29,8 +28,8 @@ export interface RunWaiters {
  * disposal signal. Per step it costs one promise and one reaction.
  */
 export class RunWaiter implements RunTracker {
-  /** Linking the request's signal and the disposal: only when the request has a signal of this realm. */
-  private readonly controller: (AbortController & { unlink(): void }) | undefined;
+  /** The request's AbortSignal (of this realm) whose shared listener halts this waiter. */
+  private readonly watched: AbortSignal | undefined;
   /** The options every `run` of the generation gets (see the class). */
   readonly runOptions: { readonly signal: AbortSignal };
   /** The request signal's own listener, when it is not an AbortSignal of this realm. */
@@ -52,23 +51,21 @@ export class RunWaiter implements RunTracker {
   /**
    * @param pool The model's sessions, which halt the waiter when released.
    * @param request The request's signal, already checked to read as one (`aborted` a boolean). An
-   *   AbortSignal of this realm is linked (its `aborted` read once); anything else is only listened
-   *   to, its `aborted` never read here: one with no `addEventListener` (or whose listening
-   *   throws) is still read at each step boundary by the loop, only not while a run is pending.
+   *   AbortSignal of this realm is watched through one listener per signal, shared by every
+   *   generation using it (its `aborted` read once here); anything else is only listened to, its
+   *   `aborted` never read here: one with no `addEventListener` (or whose listening throws) is
+   *   still read at each step boundary by the loop, only not while a run is pending.
    */
   constructor(private readonly pool: RunWaiters, request: AbortSignal | undefined) {
     pool.waiters.add(this);
+    if (pool.disposal.aborted) this.isStopped = true;
     const native = request !== undefined && typeof AbortSignal !== 'undefined' && request instanceof AbortSignal;
-    this.controller = native ? linkedOrUndefined(request, pool.disposal) : undefined;
-    if (this.controller !== undefined) {
-      this.controller.signal.addEventListener('abort', this.halted, { once: true });
-      this.runOptions = { signal: this.controller.signal };
-      // Aborted already (no abort event is coming): every wait rejects at once.
-      if (this.controller.signal.aborted) this.isStopped = true;
+    if (native && watch(request, this)) {
+      this.watched = request;
+      this.runOptions = { signal: request };
     } else {
       this.runOptions = pool.disposalRunOptions;
       if (request !== undefined && !native) this.unlisten = listen(request, () => this.halt());
-      if (pool.disposal.aborted) this.isStopped = true;
     }
   }
 
@@ -111,8 +108,7 @@ export class RunWaiter implements RunTracker {
    */
   halt(): void {
     if (this.closed || this.isStopped) return;
-    if (this.controller !== undefined) this.controller.abort(new DOMException('The generation was stopped.', 'AbortError'));
-    else this.halted();
+    this.halted();
   }
 
   /**
@@ -136,7 +132,7 @@ export class RunWaiter implements RunTracker {
   close(): void {
     this.closed = true;
     this.pool.waiters.delete(this);
-    this.controller?.unlink();
+    if (this.watched !== undefined) unwatch(this.watched, this);
     this.unlisten?.();
     this.unlisten = undefined;
   }
@@ -168,12 +164,51 @@ export class RunWaiter implements RunTracker {
   };
 }
 
-/** `linkedAbortController(request, disposal)`, or undefined when reading `request` throws (it is then only read by the loop). */
-function linkedOrUndefined(request: AbortSignal, disposal: AbortSignal): (AbortController & { unlink(): void }) | undefined {
+/** The waiters watching each request signal, halted by its one shared listener. */
+interface Watchers {
+  readonly waiters: Set<RunWaiter>;
+  readonly onAbort: () => void;
+}
+
+const watchers = new WeakMap<AbortSignal, Watchers>();
+
+/**
+ * Adds `waiter` to the ones `signal`'s shared abort listener halts, adding that listener when the
+ * signal has no waiter yet (concurrent requests sharing a signal share it; the last one to close
+ * removes it, so no listener outlives the generations). An already aborted signal halts the
+ * waiter at once. False when the signal cannot be listened to.
+ */
+function watch(signal: AbortSignal, waiter: RunWaiter): boolean {
   try {
-    return linkedAbortController(request, disposal);
+    // Aborted already (its listener, if any, has run): no abort event is coming.
+    if (signal.aborted) {
+      waiter.halt();
+      return true;
+    }
+    let entry = watchers.get(signal);
+    if (entry === undefined) {
+      const waiters = new Set<RunWaiter>();
+      const onAbort = (): void => {
+        for (const w of waiters) w.halt();
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      watchers.set(signal, (entry = { waiters, onAbort }));
+    }
+    entry.waiters.add(waiter);
+    return true;
   } catch {
-    return undefined;
+    return false;
+  }
+}
+
+function unwatch(signal: AbortSignal, waiter: RunWaiter): void {
+  const entry = watchers.get(signal);
+  if (entry === undefined || !entry.waiters.delete(waiter) || entry.waiters.size > 0) return;
+  watchers.delete(signal);
+  try {
+    signal.removeEventListener('abort', entry.onAbort);
+  } catch {
+    // A signal that cannot remove it: the listener halts nothing once its set is empty.
   }
 }
 

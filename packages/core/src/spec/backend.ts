@@ -105,11 +105,11 @@ export interface InferenceSession {
    * generation awaits one run per step, and a run that never yields to the event loop keeps abort
    * signals, timers and Ctrl-C out until the whole generation ends.
    *
-   * `signal`: Weft's generation loop passes one that aborts when the request's signal aborts or
-   * the model is disposed (and, for a request with a signal, when its subscriber unsubscribes; a
-   * request without one gets the model's disposal signal, which costs it nothing). On any of the
-   * three Weft stops waiting for the run at once (its stream ends), and disposes the outputs when
-   * the run settles, however late; it keeps the feeds alive until then. A backend that can cancel a run in flight may do so and reject (with
+   * `signal`: Weft's generation loop passes the request's own signal, or, for a request without
+   * one, the model's disposal signal (neither costs a controller per request). When the request is
+   * aborted or unsubscribed, or the model disposed, Weft stops waiting for the run at once (its
+   * stream ends), and disposes the outputs when the run settles, however late; it keeps the feeds
+   * alive until then. Disposing calls `release()`, where a backend that can cancel its runs may. A backend that can cancel a run in flight may do so and reject (with
    * any error: it is not reported); one that cannot (onnxruntime) may ignore the signal, or refuse
    * a run whose signal is already aborted. `fetches`: output names to compute (default: all).
    */
