@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { BackendError, ModelDisposedError, type BackendTensor, type WeftModel } from '../src/index.js';
 import { fixture, wrappedNodeBackend } from './helpers.js';
-import { expectHeldThenReleased, holdingBackend, leaked, runtimePerTest, until } from './session-lifecycle-backend.js';
+import { expectHeldThenReleased, expectReleasedAfterPass, holdingBackend, leaked, runtimePerTest } from './session-lifecycle-backend.js';
 
 const { load, runtime } = runtimePerTest();
 
@@ -49,12 +49,7 @@ describe('evaluate while its forward pass hangs', () => {
     expect(ModelDisposedError.isInstance(error), String(error)).toBe(true);
     expect(backend.signals.at(-1)?.aborted).toBe(true);
     expect(model.activeRuns).toBe(1);
-    expect(backend.events).toEqual(['opened']);
-    backend.runs.open();
-    await until(() => backend.events.includes('released') && model.activeRuns === 0);
-    expect(backend.events).toEqual(['opened', 'released']);
-    expect(model.activeRuns).toBe(0);
-    expect(leaked(backend.live)).toEqual([]);
+    await expectReleasedAfterPass(model, backend);
   }, 20_000);
 
   it('without a signal every run gets the one disposal signal (no controller per evaluation)', async () => {

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { ModelDisposedError, type GenerationEvent, type WeftModel } from '../src/index.js';
 import { fixture } from './helpers.js';
-import { expectHeldThenReleased, holdingBackend, leaked, runtimePerTest, until, type HoldingBackend } from './session-lifecycle-backend.js';
+import { expectHeldThenReleased, expectReleasedAfterPass, holdingBackend, leaked, runtimePerTest, until, type HoldingBackend } from './session-lifecycle-backend.js';
 
 const { load, runtime, dispose } = runtimePerTest();
 
@@ -124,11 +124,6 @@ describe('stopping a request while its forward pass hangs', () => {
     expect(ModelDisposedError.isInstance(error)).toBe(true);
     expect(backend.signals.at(-1)?.aborted).toBe(true);
     // Never freed under a run: the release still waits for it.
-    expect(backend.events).toEqual(['opened']);
-    backend.runs.open();
-    await until(() => backend.events.includes('released') && model.activeRuns === 0);
-    expect(backend.events).toEqual(['opened', 'released']);
-    expect(model.activeRuns).toBe(0);
-    expect(leaked(backend.live)).toEqual([]);
+    await expectReleasedAfterPass(model, backend);
   });
 });

@@ -173,3 +173,16 @@ export async function expectHeldThenReleased(model: WeftModel, backend: HoldingB
   expect(model.activeRuns).toBe(0);
   expect(leaked(backend.live)).toEqual([]);
 }
+
+/**
+ * For a model disposed while `backend` holds its forward pass: the session is not freed under the
+ * run; once the pass is let through it is released, the run ends and nothing leaks.
+ */
+export async function expectReleasedAfterPass(model: WeftModel, backend: HoldingBackend): Promise<void> {
+  expect(backend.events).toEqual(['opened']);
+  backend.runs.open();
+  await until(() => backend.events.includes('released') && model.activeRuns === 0);
+  expect(backend.events).toEqual(['opened', 'released']);
+  expect(model.activeRuns).toBe(0);
+  expect(leaked(backend.live)).toEqual([]);
+}
