@@ -40,3 +40,8 @@ export function processIo(signal?: AbortSignal): CliIo {
     ...(dir === process.cwd() ? {} : { cwd: dir }),
   };
 }
+
+/** Writes `weft: note: LINE` to the command's stderr: what `openModel`'s `note` is given. */
+export function noteTo(io: CliIo): (line: string) => void {
+  return (line) => void io.stderr.write(`weft: note: ${line}\n`);
+}

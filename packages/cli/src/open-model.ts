@@ -8,7 +8,7 @@ import { kvCompressors } from '@weft/plugin-kv';
 import { InterruptedError, oneLine, UsageError } from './errors.js';
 import { unknownName } from './args/suggest.js';
 import type { CliPlugin } from './plugins/load-plugins.js';
-import { loadWebBackend } from './web-backend.js';
+import { findWebBackend, webBackendMissing } from './web-backend.js';
 
 /** The graph variant that also returns attention probabilities (see models/README.md). */
 const ATTENTION_GRAPH = 'onnx/model_with_attentions.onnx';
@@ -79,15 +79,21 @@ export interface Pipeline {
    * `backend` names `node` or `npu` (which otherwise leave `@weft/backend-web` unimported).
    */
   readonly listsBackends?: boolean | undefined;
+  /**
+   * Told one line (no `weft: ` prefix, no newline) when the load went on without something it
+   * would have used: an installed `@weft/backend-web` that fails to import, under `auto`.
+   */
+  readonly note?: ((line: string) => void) | undefined;
 }
 
 /**
  * Opens `dir` on the chosen backend. Every installed backend package is registered, so `auto`
  * picks by priority and probe (npu > node > web) and, like any `auto` choice here, fails over
  * mid-stream to the next available backend. `@weft/backend-web` is an optional peer, imported here
- * only when it can be used: for `web` (a usage error saying how to install it when it is missing),
- * `auto`, a backend a plugin registers, or `listsBackends`; without it, `auto` chooses between npu
- * and node. The `--plugin` plugins are installed after the bundled ones (so
+ * only when it can be used: for `web` (a usage error saying how to install it when it is missing
+ * and no `--plugin` registers a `web` backend), `auto`, a backend a plugin registers, or
+ * `listsBackends`; without it, `auto` chooses between npu and node. An installed one that fails to
+ * import fails `--backend web`; any other choice goes on without it, telling `pipeline.note`. The `--plugin` plugins are installed after the bundled ones (so
  * their setup sees the bundled entries), one by one; one that fails is a usage error naming its
  * flag, with core's `PluginError` as the reason. An aborted `signal` stops the load (disposing the
  * runtime stops its downloads and plugin setups) and rejects with {@link InterruptedError}.
@@ -99,9 +105,15 @@ export async function openModel(
   pipeline: Pipeline = {},
   signal?: AbortSignal,
 ): Promise<OpenModel> {
-  // Before the runtime exists: a missing package for --backend web leaves nothing to dispose.
-  const web = (backend === 'node' || backend === 'npu') && !pipeline.listsBackends ? undefined : await loadWebBackend(backend === 'web');
+  const found = (backend === 'node' || backend === 'npu') && !pipeline.listsBackends ? undefined : await findWebBackend();
+  // Before the runtime exists: a broken install for --backend web leaves nothing to dispose. For
+  // any other choice the web backend was only one of several: the others go on without it.
+  if (found?.broken !== undefined) {
+    if (backend === 'web') throw found.broken;
+    pipeline.note?.(`${oneLine(found.broken)}; going on without the web backend`);
+  }
   if (signal?.aborted) throw new InterruptedError();
+  const web = found?.plugin;
   const weft = createWeft({ plugins: [nodeBackend(), ...(web === undefined ? [] : [web]), npuBackend(), kvCompressors(), attentionRouters()] });
   const stop = (): void => void weft.dispose().catch(() => {});
   signal?.addEventListener('abort', stop, { once: true });
@@ -115,7 +127,8 @@ export async function openModel(
         throw new UsageError(`--plugin ${spec}: ${oneLine(error)}`, { cause: error });
       }
     }
-    checkBackend(weft, backend);
+    // A missing @weft/backend-web is reported after the --plugins, one of which may register `web`.
+    checkBackend(weft, backend, found?.missing);
     const reader = attentionRouter(weft, pipeline.router) ?? attentionAnalyzer(weft, pipeline.analyzers ?? []);
     const onnxFile = pipeline.onnxFile ?? (reader === undefined ? undefined : attentionGraph(dir, reader));
     const model = await weft.load(dir, {
@@ -141,8 +154,13 @@ export async function openModel(
   }
 }
 
-/** `--backend NAME` names a registered backend (a plugin's too), or is `auto`. */
-function checkBackend(weft: Weft, backend: BackendChoice): void {
+/**
+ * `--backend NAME` names a registered backend (a plugin's too), or is `auto`. `webMissing`: the
+ * import error of a `@weft/backend-web` that is not installed, for `--backend web` with no plugin
+ * registering `web` (the usage error then says how to install it).
+ */
+function checkBackend(weft: Weft, backend: BackendChoice, webMissing: unknown): void {
   const names = weft.registry.list('backend').map((e) => e.name);
+  if (backend === 'web' && webMissing !== undefined && !names.includes('web')) throw webBackendMissing(webMissing);
   if (backend !== 'auto' && !names.includes(backend)) throw new UsageError(unknownName('--backend', 'backend', backend, ['auto', ...names]));
 }

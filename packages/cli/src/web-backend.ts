@@ -25,22 +25,47 @@ const importWebBackend: WebBackendImporter = () => import('@weft/backend-web');
  * fails to import is a `BackendError` either way, with the import's own error as the cause.
  */
 export async function loadWebBackend(required: boolean, importer: WebBackendImporter = importWebBackend): Promise<WeftPlugin | undefined> {
+  const found = await findWebBackend(importer);
+  if (found.plugin !== undefined) return found.plugin;
+  if (found.broken !== undefined) throw found.broken;
+  if (required) throw webBackendMissing(found.missing);
+  return undefined;
+}
+
+/**
+ * What importing `@weft/backend-web` gave: its plugin; or, when the package is not installed,
+ * `missing` (the import's error); or, when it is installed but fails to import (a module it
+ * imports is missing, say), `broken`, a `BackendError` with the import's own error as the cause.
+ * Never rejects.
+ */
+export type FoundWebBackend =
+  | { readonly plugin: WeftPlugin; readonly missing?: undefined; readonly broken?: undefined }
+  | { readonly plugin?: undefined; readonly missing: unknown; readonly broken?: undefined }
+  | { readonly plugin?: undefined; readonly missing?: undefined; readonly broken: BackendError };
+
+/** Imports `@weft/backend-web` and says what came of it (see {@link FoundWebBackend}). */
+export async function findWebBackend(importer: WebBackendImporter = importWebBackend): Promise<FoundWebBackend> {
   let web: WebBackendModule;
   try {
     web = await importer();
   } catch (error) {
-    if (!isWebBackendMissing(error)) {
-      throw new BackendError(`${WEB_BACKEND_PACKAGE} is installed but cannot be imported: ${describeCause(error)}; reinstall it (npm i ${WEB_BACKEND_PACKAGE})`, {
-        backend: 'web',
-        cause: error,
-      });
-    }
-    if (!required) return undefined;
-    throw new UsageError(`--backend web needs ${WEB_BACKEND_PACKAGE}, which is not installed; install it beside @weft/cli (npm i ${WEB_BACKEND_PACKAGE})`, {
+    if (isWebBackendMissing(error)) return { missing: error };
+    const broken = new BackendError(`${WEB_BACKEND_PACKAGE} is installed but cannot be imported: ${describeCause(error)}; reinstall it (npm i ${WEB_BACKEND_PACKAGE})`, {
+      backend: 'web',
       cause: error,
     });
+    return { broken };
   }
-  return web.webBackend();
+  try {
+    return { plugin: web.webBackend() };
+  } catch (error) {
+    return { broken: new BackendError(`${WEB_BACKEND_PACKAGE}'s webBackend() failed: ${describeCause(error)}; reinstall it (npm i ${WEB_BACKEND_PACKAGE})`, { backend: 'web', cause: error }) };
+  }
+}
+
+/** The usage error for `--backend web` when `@weft/backend-web` is not installed: how to install it. */
+export function webBackendMissing(cause: unknown): UsageError {
+  return new UsageError(`--backend web needs ${WEB_BACKEND_PACKAGE}, which is not installed; install it beside @weft/cli (npm i ${WEB_BACKEND_PACKAGE})`, { cause });
 }
 
 /** Whether an import failed because `@weft/backend-web` itself is not there (not a module it imports). */

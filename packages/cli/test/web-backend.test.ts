@@ -1,5 +1,5 @@
 import { execFile, execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -95,55 +95,129 @@ const built = existsSync(join(cliDir, 'dist/bin.js'));
 if (!built) console.warn(`[weft cli tests] ${cliDir}dist/bin.js is not built (run pnpm run build): the test without @weft/backend-web is skipped.`);
 
 /**
- * The built CLI installed without its optional peer: dist/ and package.json copied into a
- * project's node_modules, next to links to every package it depends on, and no @weft/backend-web
- * (nothing above a temporary folder holds one).
+ * The built CLI installed in a temporary project: dist/ and package.json copied into its
+ * node_modules, next to links to every package it depends on. With `web: 'absent'` there is no
+ * @weft/backend-web (nothing above a temporary folder holds one); with `web: 'broken'` there is
+ * one whose entry point imports a module that is not installed.
  */
+function installCli(web: 'absent' | 'broken'): { project: string; bin: string } {
+  const project = mkdtempSync(join(tmpdir(), `weft-${web}-web-`));
+  const installed = join(project, 'node_modules/@weft/cli');
+  cpSync(join(cliDir, 'dist'), join(installed, 'dist'), { recursive: true });
+  cpSync(join(cliDir, 'package.json'), join(installed, 'package.json'));
+  const manifest = JSON.parse(readFileSync(join(cliDir, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+  expect(Object.keys(manifest.dependencies)).not.toContain('@weft/backend-web');
+  for (const name of Object.keys(manifest.dependencies)) {
+    const link = join(project, 'node_modules', name);
+    mkdirSync(dirname(link), { recursive: true });
+    symlinkSync(realpathSync(join(cliDir, 'node_modules', name)), link, 'dir');
+  }
+  if (web === 'broken') {
+    const pkg = join(project, 'node_modules/@weft/backend-web');
+    mkdirSync(pkg, { recursive: true });
+    writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: '@weft/backend-web', version: '0.0.0', type: 'module', exports: './index.js' }));
+    writeFileSync(join(pkg, 'index.js'), "export * from 'onnxruntime-web-not-here';\n");
+  }
+  // A plugin registering a backend named `web`: the bundled node backend under that name.
+  writeFileSync(
+    join(project, 'web-named-backend.mjs'),
+    `export default {
+  name: 'weft-plugin-web-named', version: '1.0.0', apiVersion: '^0.1.0',
+  setup(ctx) {
+    ctx.register('backend', {
+      name: 'web',
+      create: () => {
+        const node = ctx.registry.resolve('backend', { name: 'node' }).create();
+        return { specificationVersion: 'v1', name: 'web', probe: () => node.probe(), createSession: (source, options) => node.createSession(source, options) };
+      },
+    });
+  },
+};
+`,
+  );
+  return { project, bin: join(installed, 'dist/bin.js') };
+}
+
+function runIn(target: { project: string; bin: string }, args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [target.bin, ...args], { cwd: target.project, timeout: 60_000 }, (error, stdout, stderr) =>
+      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : null, stdout, stderr }),
+    );
+  });
+}
+
+type JsonRecord = { type: string; backend?: string; rejected?: { name: string }[]; ids?: number[] };
+const records = (stdout: string): JsonRecord[] => stdout.trim().split('\n').map((line) => JSON.parse(line) as JsonRecord);
+
 describe.skipIf(!built)('the weft bin in a project without @weft/backend-web', () => {
-  let project = '';
-  let bin = '';
+  let target = { project: '', bin: '' };
   beforeAll(() => {
-    project = mkdtempSync(join(tmpdir(), 'weft-no-web-'));
-    const installed = join(project, 'node_modules/@weft/cli');
-    cpSync(join(cliDir, 'dist'), join(installed, 'dist'), { recursive: true });
-    cpSync(join(cliDir, 'package.json'), join(installed, 'package.json'));
-    const manifest = JSON.parse(readFileSync(join(cliDir, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
-    expect(Object.keys(manifest.dependencies)).not.toContain('@weft/backend-web');
-    for (const name of Object.keys(manifest.dependencies)) {
-      const link = join(project, 'node_modules', name);
-      mkdirSync(dirname(link), { recursive: true });
-      symlinkSync(realpathSync(join(cliDir, 'node_modules', name)), link, 'dir');
-    }
-    bin = join(installed, 'dist/bin.js');
+    target = installCli('absent');
   });
   afterAll(() => {
-    if (project !== '') rmSync(project, { recursive: true, force: true });
+    if (target.project !== '') rmSync(target.project, { recursive: true, force: true });
   });
-
-  const run = (args: readonly string[]) =>
-    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      execFile(process.execPath, [bin, ...args], { cwd: project, timeout: 60_000 }, (error, stdout, stderr) =>
-        resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : null, stdout, stderr }),
-      );
-    });
+  const run = (args: readonly string[]) => runIn(target, args);
 
   it('says how to install it for --backend web, on one line with exit code 2', async () => {
     const result = await run(['generate', '--model', storyModel, '--backend', 'web', '--prompt', 'Once', '--max-tokens', '2']);
     expect(result).toEqual({ code: 2, stdout: '', stderr: `${HINT}\n` });
   });
 
+  it('runs --backend web on a backend named web that a --plugin registers', async () => {
+    // Before: the missing package was reported before the --plugin was installed.
+    const result = await run(['generate', '--model', storyModel, '--threads', '1', '--plugin', './web-named-backend.mjs', '--backend', 'web', '--prompt', 'Once', '--max-tokens', '2', '--json']);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const lines = records(result.stdout);
+    expect(lines[0]).toMatchObject({ type: 'backend', backend: 'web' });
+    expect(lines.at(-1)).toMatchObject({ type: 'done', ids: expect.any(Array) });
+  });
+
   it('generates with --backend auto on the other backends, and info lists only those', async () => {
     const generated = await run(['generate', '--model', storyModel, '--threads', '1', '--prompt', 'Once upon a time', '--max-tokens', '3', '--json']);
     expect(generated.stderr).toBe('');
     expect(generated.code).toBe(0);
-    const records = generated.stdout.trim().split('\n').map((line) => JSON.parse(line) as { type: string; backend?: string; rejected?: { name: string }[]; ids?: number[] });
-    expect(records[0]).toMatchObject({ type: 'backend', backend: 'node' });
-    expect(records[0]!.rejected!.map((r) => r.name)).toEqual(['npu']);
-    expect(records.at(-1)).toMatchObject({ type: 'done', ids: expect.any(Array) });
+    const lines = records(generated.stdout);
+    expect(lines[0]).toMatchObject({ type: 'backend', backend: 'node' });
+    expect(lines[0]!.rejected!.map((r) => r.name)).toEqual(['npu']);
+    expect(lines.at(-1)).toMatchObject({ type: 'done', ids: expect.any(Array) });
 
     const info = await run(['info', '--model', storyModel, '--threads', '1', '--backend', 'node', '--json']);
     expect(info.code).toBe(0);
     const registry = (JSON.parse(info.stdout) as { registry: { kinds: Record<string, { name: string }[]> } }).registry;
     expect(registry.kinds['backend']!.map((e) => e.name).sort()).toEqual(['node', 'npu']);
+  });
+});
+
+describe.skipIf(!built)('the weft bin in a project whose @weft/backend-web cannot be imported', () => {
+  let target = { project: '', bin: '' };
+  beforeAll(() => {
+    target = installCli('broken');
+  });
+  afterAll(() => {
+    if (target.project !== '') rmSync(target.project, { recursive: true, force: true });
+  });
+  const run = (args: readonly string[]) => runIn(target, args);
+  const BROKEN = /^weft: note: @weft\/backend-web is installed but cannot be imported: .*onnxruntime-web-not-here.*; reinstall it \(npm i @weft\/backend-web\); going on without the web backend\n$/;
+
+  it('generates with --backend auto on the other backends, with a note saying why web is left out', async () => {
+    // Before: the broken optional backend failed every auto run (exit 1), though node would do.
+    const result = await run(['generate', '--model', storyModel, '--threads', '1', '--prompt', 'Once upon a time', '--max-tokens', '3', '--json']);
+    expect(result.stderr).toMatch(BROKEN);
+    expect(result.code).toBe(0);
+    const lines = records(result.stdout);
+    expect(lines[0]).toMatchObject({ type: 'backend', backend: 'node' });
+    expect(lines.at(-1)).toMatchObject({ type: 'done', ids: expect.any(Array) });
+    const info = await run(['info', '--model', storyModel, '--threads', '1', '--json']);
+    expect(info.stderr).toMatch(BROKEN);
+    expect(info.code).toBe(0);
+  });
+
+  it('fails --backend web with the import error on one line, exit code 2 as for the other Weft errors', async () => {
+    const result = await run(['generate', '--model', storyModel, '--backend', 'web', '--prompt', 'Once', '--max-tokens', '2']);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toMatch(/^weft: @weft\/backend-web is installed but cannot be imported: .*onnxruntime-web-not-here.*; reinstall it \(npm i @weft\/backend-web\)\n$/);
+    expect(result.code).toBe(2);
   });
 });

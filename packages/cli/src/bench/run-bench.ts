@@ -25,6 +25,8 @@ export interface BenchOptions {
    * their hooks run in every Weft run, so the report times them; the bare loop has none.
    */
   readonly plugins?: readonly CliPlugin[];
+  /** Told a line when the load goes on without something it would have used (see `Pipeline.note`). */
+  readonly note?: (line: string) => void;
   readonly signal?: AbortSignal;
 }
 
@@ -104,7 +106,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     throw new InvalidOptionsError(`runs must be an even number >= 2, so each loop runs first in half of the pairs (got ${options.runs}).`, { option: 'runs' });
   }
   const session = { intraOpNumThreads: options.threads };
-  const { model, close } = await openModel(options.model, session, options.backend ?? 'node', { plugins: options.plugins }, options.signal);
+  const { model, close } = await openModel(options.model, session, options.backend ?? 'node', { plugins: options.plugins, note: options.note }, options.signal);
   let bare: BareGreedyLoop | undefined;
   try {
     // Before building the prompt, whose cost grows with its length.

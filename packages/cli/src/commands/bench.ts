@@ -2,7 +2,7 @@ import { parseBenchArgs } from '../args/bench-args.js';
 import { benchJson, formatBenchTable } from '../bench/format-report.js';
 import { runBench } from '../bench/run-bench.js';
 import { EXIT } from '../errors.js';
-import type { CliIo } from '../io.js';
+import { noteTo, type CliIo } from '../io.js';
 import { resolveLocalModelDir } from '../model-path.js';
 import { loadPlugins } from '../plugins/load-plugins.js';
 import { USAGE } from '../usage.js';
@@ -27,6 +27,7 @@ export async function benchCommand(args: readonly string[], io: CliIo): Promise<
     ...(options.backend ? { backend: options.backend } : {}),
     ...(plugins.length > 0 ? { plugins } : {}),
     ...(io.signal ? { signal: io.signal } : {}),
+    note: noteTo(io),
   });
   if (!report.idsMatch) {
     io.stderr.write('weft: warning: the Weft loop and the bare onnxruntime loop produced different token ids\n');

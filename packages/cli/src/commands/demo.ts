@@ -1,6 +1,6 @@
 import { DEMO_MAX_TOKENS, parseDemoArgs } from '../args/demo-args.js';
 import { EXIT } from '../errors.js';
-import type { CliIo } from '../io.js';
+import { noteTo, type CliIo } from '../io.js';
 import { resolveModelDir } from '../model-path.js';
 import { openModel, sessionOptions } from '../open-model.js';
 import { loadPlugins } from '../plugins/load-plugins.js';
@@ -23,7 +23,7 @@ export async function demoCommand(args: readonly string[], io: CliIo): Promise<n
   }
   const plugins = await loadPlugins(options.plugins, io.cwd, io.signal);
   const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
-  const { model, close } = await openModel(resolveModelDir(options.model, io.cwd), sessionOptions(options.threads), options.backend, { plugins }, io.signal);
+  const { model, close } = await openModel(resolveModelDir(options.model, io.cwd), sessionOptions(options.threads), options.backend, { plugins, note: noteTo(io) }, io.signal);
   try {
     io.stdout.write(DEMO_PROMPT);
     const line = openLine(io.stdout);

@@ -2,7 +2,7 @@ import { parseEvalArgs } from '../args/eval-args.js';
 import { EXIT, UsageError } from '../errors.js';
 import { evaluateDocuments } from '../eval/evaluate-documents.js';
 import { splitDocuments } from '../eval/split-documents.js';
-import type { CliIo } from '../io.js';
+import { noteTo, type CliIo } from '../io.js';
 import { fromInvocationDir } from '../invocation-dir.js';
 import { resolveModelDir } from '../model-path.js';
 import { openModel, sessionOptions } from '../open-model.js';
@@ -24,7 +24,7 @@ export async function evalCommand(args: readonly string[], io: CliIo): Promise<n
   const documents = splitDocuments(text);
   if (documents.length === 0) throw new UsageError(`--text-file ${textFile} holds no text`);
   const dir = resolveModelDir(options.model, io.cwd);
-  const { model, close } = await openModel(dir, sessionOptions(options.threads), options.backend, { router: options.router?.name, onnxFile: options.onnxFile, plugins }, io.signal);
+  const { model, close } = await openModel(dir, sessionOptions(options.threads), options.backend, { router: options.router?.name, onnxFile: options.onnxFile, plugins, note: noteTo(io) }, io.signal);
   try {
     const s = await evaluateDocuments(model, documents, options.prefill, io.signal, {
       ...(options.kv ? { kv: options.kv } : {}),

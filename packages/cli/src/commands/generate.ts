@@ -2,7 +2,7 @@ import type { FailoverEvent, StartEvent } from '@weft/core';
 import { parseGenerateArgs } from '../args/generate-args.js';
 import { promptFromFile } from '../args/prompt-source.js';
 import { EXIT } from '../errors.js';
-import type { CliIo } from '../io.js';
+import { noteTo, type CliIo } from '../io.js';
 import { fromInvocationDir } from '../invocation-dir.js';
 import { resolveModelDir } from '../model-path.js';
 import { openModel, sessionOptions } from '../open-model.js';
@@ -35,7 +35,7 @@ export async function generateCommand(args: readonly string[], io: CliIo): Promi
     resolveModelDir(options.model, io.cwd),
     sessionOptions(options.threads),
     options.backend,
-    { router: named(options.request.router), analyzers, onnxFile: options.onnxFile, plugins },
+    { router: named(options.request.router), analyzers, onnxFile: options.onnxFile, plugins, note: noteTo(io) },
     io.signal,
   );
   try {

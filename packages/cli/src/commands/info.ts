@@ -2,7 +2,7 @@ import { parseInfoArgs } from '../args/info-args.js';
 import { EXIT } from '../errors.js';
 import { collectInfo } from '../info/collect-info.js';
 import { externalDataOf } from '../info/external-data.js';
-import type { CliIo } from '../io.js';
+import { noteTo, type CliIo } from '../io.js';
 import { resolveModelDir } from '../model-path.js';
 import { openModel, sessionOptions } from '../open-model.js';
 import { formatInfo } from '../output/format-info.js';
@@ -24,7 +24,7 @@ export async function infoCommand(args: readonly string[], io: CliIo): Promise<n
   }
   const plugins = await loadPlugins(options.plugins, io.cwd, io.signal);
   const dir = resolveModelDir(options.model, io.cwd);
-  const { weft, model, close } = await openModel(dir, sessionOptions(options.threads), options.backend, { onnxFile: options.onnxFile, plugins, listsBackends: true }, io.signal);
+  const { weft, model, close } = await openModel(dir, sessionOptions(options.threads), options.backend, { onnxFile: options.onnxFile, plugins, listsBackends: true, note: noteTo(io) }, io.signal);
   try {
     const info = collectInfo(weft, model, await externalDataOf(model));
     // Entry descriptions and backend reasons come from plugins: on a terminal their controls are shown, not run.
