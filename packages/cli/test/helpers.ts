@@ -37,11 +37,11 @@ export interface CliResult {
 /**
  * Runs the CLI in-process with captured output; `onStdout` sees each write as it happens,
  * `stdin` is what `--prompt-file -` reads, `cwd` is what relative paths are relative to, and
- * `tty: true` makes stdout say it is a terminal (`isTTY`).
+ * `tty: true` makes stdout say it is a terminal (`isTTY`), `stderrTty: true` stderr.
  */
 export async function cli(
   argv: readonly string[],
-  options: { signal?: AbortSignal; onStdout?: (chunk: string) => void; stdin?: Uint8Array | string; cwd?: string; tty?: boolean } = {},
+  options: { signal?: AbortSignal; onStdout?: (chunk: string) => void; stdin?: Uint8Array | string; cwd?: string; tty?: boolean; stderrTty?: boolean } = {},
 ): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
@@ -54,7 +54,7 @@ export async function cli(
         return true;
       },
     },
-    stderr: { write: (chunk: string) => ((stderr += chunk), true) },
+    stderr: { ...(options.stderrTty === undefined ? {} : { isTTY: options.stderrTty }), write: (chunk: string) => ((stderr += chunk), true) },
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.stdin === undefined ? {} : { stdin: [options.stdin] }),
     ...(options.cwd === undefined ? {} : { cwd: options.cwd }),

@@ -8,6 +8,7 @@ import { resolveModelDir } from '../model-path.js';
 import { openModel, sessionOptions } from '../open-model.js';
 import { loadPlugins } from '../plugins/load-plugins.js';
 import { bytes, fixed, round } from '../output/format.js';
+import { progressLine } from '../output/progress-line.js';
 import { readUtf8Text } from '../read-text.js';
 import { USAGE } from '../usage.js';
 
@@ -25,11 +26,21 @@ export async function evalCommand(args: readonly string[], io: CliIo): Promise<n
   if (documents.length === 0) throw new UsageError(`--text-file ${textFile} holds no text`);
   const dir = resolveModelDir(options.model, io.cwd);
   const { model, close } = await openModel(dir, sessionOptions(options.threads), options.backend, { router: options.router?.name, onnxFile: options.onnxFile, plugins, note: noteTo(io) }, io.signal);
+  const progress = progressLine(io.stderr);
   try {
-    const s = await evaluateDocuments(model, documents, options.prefill, io.signal, {
-      ...(options.kv ? { kv: options.kv } : {}),
-      ...(options.router ? { router: options.router } : {}),
-    });
+    let s;
+    try {
+      s = await evaluateDocuments(
+        model,
+        documents,
+        options.prefill,
+        io.signal,
+        { ...(options.kv ? { kv: options.kv } : {}), ...(options.router ? { router: options.router } : {}) },
+        (p) => progress.update(p),
+      );
+    } finally {
+      progress.clear();
+    }
     if (s.tokens === 0) throw new UsageError(`--text-file ${textFile} has no document of two or more tokens to score`);
     if (options.json) {
       io.stdout.write(

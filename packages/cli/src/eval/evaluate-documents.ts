@@ -42,11 +42,22 @@ export function contextWindows(ids: readonly number[], context: number): number[
   return windows;
 }
 
+/** How far {@link evaluateDocuments} has got: told after each document (skipped ones included). */
+export interface EvalProgress {
+  /** Documents done (scored or skipped) and in all. */
+  readonly done: number;
+  readonly total: number;
+  /** Tokens scored so far, and their summed negative log-likelihood in nats. */
+  readonly tokens: number;
+  readonly nll: number;
+}
+
 /**
  * Encodes each document with the tokenizer's special tokens and runs `model.evaluate` on it
  * (prefill of `prefill` tokens, capped at the document's length − 1, then one token per step).
  * A document longer than the model's context is scored window by window ({@link contextWindows}).
  * An aborted `signal` stops within one step and rejects with {@link InterruptedError}.
+ * `onProgress` is told after each document; what it throws ends the evaluation.
  */
 export async function evaluateDocuments(
   model: WeftModel,
@@ -54,6 +65,7 @@ export async function evaluateDocuments(
   prefill: number,
   signal?: AbortSignal,
   pipeline: Pick<PerplexityRequest, 'kv' | 'router'> = {},
+  onProgress?: (progress: EvalProgress) => void,
 ): Promise<EvalSummary> {
   let nll = 0;
   let tokens = 0;
@@ -69,6 +81,7 @@ export async function evaluateDocuments(
     const inputIds = model.tokenizer.encode(document);
     if (inputIds.length < 2) {
       skipped++;
+      onProgress?.({ done: index + 1, total: documents.length, tokens, nll });
       continue;
     }
     const windows = contextWindows(inputIds, model.config.maxPositions);
@@ -95,6 +108,7 @@ export async function evaluateDocuments(
       kvBytesFp32Max = Math.max(kvBytesFp32Max, result.kvBytesFp32);
       if (result.msPerToken > 0) stepMs.push(result.msPerToken);
     }
+    onProgress?.({ done: index + 1, total: documents.length, tokens, nll });
   }
   return {
     perplexity: tokens > 0 ? Math.exp(nll / tokens) : Number.NaN,

@@ -1,0 +1,82 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { progressLine } from '../src/output/progress-line.js';
+import { cli, storyModel } from './helpers.js';
+
+const ERASE = '\r\x1b[K';
+
+describe('progressLine', () => {
+  const capture = (isTTY: boolean | undefined) => {
+    const chunks: string[] = [];
+    return { chunks, stderr: { ...(isTTY === undefined ? {} : { isTTY }), write: (chunk: string) => chunks.push(chunk) } };
+  };
+
+  it('draws nothing off a terminal', () => {
+    for (const isTTY of [false, undefined]) {
+      const { chunks, stderr } = capture(isTTY);
+      const line = progressLine(stderr);
+      line.update({ done: 1, total: 1, tokens: 10, nll: 5 });
+      line.clear();
+      expect(chunks).toEqual([]);
+    }
+  });
+
+  it('redraws in place at most every 250 ms, always for the last document, and erases itself', () => {
+    const { chunks, stderr } = capture(true);
+    let now = 0;
+    const line = progressLine(stderr, () => now);
+    line.update({ done: 1, total: 4, tokens: 0, nll: 0 }); // the first is drawn
+    now = 100;
+    line.update({ done: 2, total: 4, tokens: 1000, nll: 500 }); // too soon
+    now = 300;
+    line.update({ done: 3, total: 4, tokens: 2000, nll: 1000 });
+    now = 310;
+    line.update({ done: 4, total: 4, tokens: 3000, nll: 1500 }); // the last, however soon
+    line.clear();
+    line.clear(); // once
+    expect(chunks).toEqual([
+      `${ERASE}weft: eval: 1/4 documents, 0 tokens`,
+      `${ERASE}weft: eval: 3/4 documents, 2,000 tokens, perplexity so far ${Math.exp(0.5).toFixed(4)}`,
+      `${ERASE}weft: eval: 4/4 documents, 3,000 tokens, perplexity so far ${Math.exp(0.5).toFixed(4)}`,
+      ERASE,
+    ]);
+  });
+
+  it('erases nothing when it drew nothing', () => {
+    const { chunks, stderr } = capture(true);
+    progressLine(stderr).clear();
+    expect(chunks).toEqual([]);
+  });
+});
+
+describe('weft eval progress', () => {
+  let dir = '';
+  let file = '';
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'weft-eval-progress-'));
+    file = join(dir, 'stories.txt');
+    const stories = readFileSync(join(storyModel, 'data/heldout.txt'), 'utf8').split(/\n\s*\n/).slice(0, 3);
+    await writeFile(file, `${stories.join('\n\n')}\n`);
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  it('shows documents done and the perplexity so far on a terminal, ending at the reported figures, then erases the line', async () => {
+    const result = await cli(['eval', '--model', storyModel, '--threads', '1', '--text-file', file, '--json'], { stderrTty: true });
+    expect(result.code).toBe(0);
+    const report = JSON.parse(result.stdout) as { perplexity: number; tokens: number; documents: number; skippedDocuments: number };
+    expect(report).toMatchObject({ documents: 3, skippedDocuments: 0 });
+    const draws = result.stderr.split(ERASE).filter((d) => d !== '');
+    expect(draws.at(-1)).toBe(`weft: eval: 3/3 documents, ${report.tokens.toLocaleString('en-US')} tokens, perplexity so far ${report.perplexity.toFixed(4)}`);
+    expect(draws[0]).toMatch(/^weft: eval: 1\/3 documents, [\d,]+ tokens, perplexity so far \d+\.\d{4}$/);
+    expect(result.stderr.endsWith(ERASE)).toBe(true); // the stats or the next prompt start on a clean line
+  });
+
+  it('writes nothing to stderr when it is not a terminal', async () => {
+    const result = await cli(['eval', '--model', storyModel, '--threads', '1', '--text-file', file, '--json']);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe('');
+  });
+});
