@@ -53,6 +53,23 @@ describe('CacheKeyRerotation', () => {
     expect(present).toEqual(new Float32Array([1, 0, 0, 1, 0, 2, 1, 0, 9, 9, 9, 9]));
   });
 
+  it('after reset (a failover) writes rotated keys into new buffers, leaving the ones a timed-out run was fed intact', () => {
+    const r = new CacheKeyRerotation(layout(), { theta: 100, rotaryDim: 4 }, 1);
+    const rotate = () => {
+      r.record(0, tensor(new BigInt64Array([0n, 1n, 2n]), [1, 3]));
+      const feeds: Record<string, BackendTensor> = { 'past_key_values.0.key': tensor(new Float32Array([1, 0, 0, 1, 0, 2, 1, 0]), [1, 1, 2, 4]) };
+      expect(r.apply(session, feeds, [[1, 2]], [0])).toHaveLength(1);
+      return feeds['past_key_values.0.key']!.data as Float32Array;
+    };
+    const first = rotate();
+    const fedThen = Float32Array.from(first);
+    expect(rotate().buffer).toBe(first.buffer); // reused from step to step
+    r.reset();
+    const afterReset = rotate();
+    expect(afterReset.buffer).not.toBe(first.buffer);
+    expect(first).toEqual(fedThen);
+  });
+
   it('feeds the store\'s tensors untouched while nothing has moved, and skips padding', () => {
     const r = new CacheKeyRerotation(layout(), { theta: 100, rotaryDim: 4 }, 2);
     // Row 1 is padded by one: its absolute slot 0 is padding; real tokens were fed at 0 and 1.

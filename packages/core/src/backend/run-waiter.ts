@@ -41,6 +41,8 @@ export class RunWaiter implements RunTracker {
    * {@link started}): the run still reads its feeds after the wrapped promise timed out.
    */
   private raw: Promise<unknown> | undefined;
+  /** The session's own promise for a run whose timeout fired ({@link timedOut}), until {@link abandoned} takes it. */
+  private timedOutRun: Promise<unknown> | undefined;
   private disposeOutputs = true;
   private resolve: ((outputs: Record<string, BackendTensor>) => void) | undefined;
   private reject: ((cause: unknown) => void) | undefined;
@@ -100,6 +102,23 @@ export class RunWaiter implements RunTracker {
    */
   started(run: Promise<unknown>): void {
     this.raw = run;
+  }
+
+  /** Told by the pool that the pending run timed out and goes on (`RunTracker`): see {@link abandoned}. */
+  timedOut(run: Promise<unknown>): void {
+    this.timedOutRun = run;
+  }
+
+  /**
+   * The session's own promise for the run the latest {@link wait} rejected on because it timed
+   * out, when it did: the run goes on, still reading its feeds and the KV cache it was given, so
+   * they must be released only once it settles (`LateRelease`). Undefined after any other failure.
+   * Taken: a second call returns undefined.
+   */
+  abandoned(): Promise<unknown> | undefined {
+    const run = this.timedOutRun;
+    this.timedOutRun = undefined;
+    return run;
   }
 
   /**
@@ -164,6 +183,53 @@ export class RunWaiter implements RunTracker {
   };
 }
 
+/** What {@link LateRelease} frees through: the model's sessions (`SessionPool.releaseAfter`). */
+export interface LateReleases {
+  releaseAfter(run: Promise<unknown>, release: () => void): void;
+}
+
+/**
+ * What a run given up on after its timeout was fed (its step's feeds, the KV store it read, the
+ * store's instance claim), freed once the run itself settles, never before: a late run on a
+ * GPU or NPU may still read those buffers. Releases added before then wait for it; one added after
+ * runs at once. Counts in `activity.runs` (`model.activeRuns`) until the run has settled and
+ * everything added was released, and `model.dispose()` waits for it (within `disposeTimeoutMs`).
+ * A run that never settles keeps what it was fed for good: one step's feeds and one cache. Made
+ * only when a run times out, so the steps that do not cost nothing.
+ */
+export class LateRelease {
+  private readonly pending: (() => void)[] = [];
+  private done = false;
+  /** Resolves once the run has settled and what was added by then has been released. */
+  readonly settled: Promise<void>;
+
+  constructor(pool: LateReleases, run: Promise<unknown>, activity: { runs: number }) {
+    activity.runs++;
+    this.settled = new Promise<void>((resolve) => {
+      pool.releaseAfter(run, () => {
+        this.done = true;
+        for (const release of this.pending.splice(0)) safely(release);
+        activity.runs--;
+        resolve();
+      });
+    });
+  }
+
+  /** Calls `release` once the run has settled (at once if it has); a throw is swallowed (nobody is left to tell). */
+  add(release: () => void): void {
+    if (this.done) safely(release);
+    else this.pending.push(release);
+  }
+}
+
+function safely(release: () => void): void {
+  try {
+    release();
+  } catch {
+    // A late release that fails has nobody to report to: the stream has moved on.
+  }
+}
+
 /** The waiters watching each request signal, halted by its one shared listener. */
 interface Watchers {
   readonly waiters: Set<RunWaiter>;
@@ -214,8 +280,8 @@ function unwatch(signal: AbortSignal, waiter: RunWaiter): void {
 
 const nothing = (): void => {};
 
-/** Disposes every tensor of a late run's outputs; never throws (nobody is left to tell). */
-function disposeAll(outputs: unknown): void {
+/** Disposes every tensor of a late run's outputs, whatever it resolved with; never throws (nobody is left to tell). */
+export function disposeAll(outputs: unknown): void {
   if (typeof outputs !== 'object' || outputs === null) return;
   for (const tensor of Object.values(outputs as Record<string, unknown>)) {
     try {

@@ -8,6 +8,7 @@ import { withDeadline } from '../util/with-deadline.js';
 import { waitAtMost } from './bounded-wait.js';
 import { CircuitBreaker, type BreakerOptions } from './circuit-breaker.js';
 import { LateSessions, releaseOnArrival } from './late-sessions.js';
+import { disposeAll } from './run-waiter.js';
 
 /** What {@link SessionPool.run} passes to a session's `run`: the signal that stops waiting for it. */
 export interface PoolRunOptions {
@@ -31,6 +32,12 @@ export interface OutputsCheck {
  */
 export interface RunTracker {
   started(run: Promise<unknown>): void;
+  /**
+   * Told, as the run timeout fires and before the returned promise rejects, that the caller is
+   * about to give up on `run` (the promise {@link started} gave) while it goes on: what it was fed
+   * must stay alive until it settles (see {@link SessionPool.releaseAfter}).
+   */
+  timedOut?(run: Promise<unknown>): void;
 }
 
 /** A backend and the session the pool opened on it. */
@@ -119,6 +126,30 @@ export class SessionPool {
   /** Generations waiting for their forward passes (`RunWaiter`s): `release` halts each. */
   readonly waiters = new Set<{ halt(): void }>();
 
+  /** The {@link releaseAfter} releases still waiting for their runs: {@link release} waits for them. */
+  private readonly lateReleases = new Set<Promise<void>>();
+
+  /**
+   * Calls `release` once `run` (a session's own promise for a run given up on after its timeout)
+   * settles, fulfilled or rejected: what the run was fed (its feeds, the KV cache it read) is freed
+   * then, never while the run may still read it. A run that never settles never calls it. Until
+   * then {@link release} (`model.dispose()`) waits for it, within `disposeTimeoutMs`. `release`
+   * must not throw.
+   */
+  releaseAfter(run: Promise<unknown>, release: () => void): void {
+    const releasing: Promise<void> = Promise.resolve(run)
+      .then(nothing, nothing)
+      .then(() => {
+        this.lateReleases.delete(releasing);
+        try {
+          release();
+        } catch {
+          // Nobody is left to tell (see the contract above).
+        }
+      });
+    this.lateReleases.add(releasing);
+  }
+
   /**
    * One generation step's run: like {@link run}, but with a single backend and no run timeout there
    * is nothing to count or bound, so it returns the session's own promise, one microtask turn
@@ -189,7 +220,7 @@ export class SessionPool {
       work = options === undefined ? active.session.run(feeds) : active.session.run(feeds, options);
       if (timeoutMs !== undefined) {
         track?.started(work);
-        work = withTimeout(work, timeoutMs, active.backend);
+        work = withTimeout(work, timeoutMs, active.backend, track);
       }
     } catch (cause) {
       work = Promise.reject(cause);
@@ -376,8 +407,9 @@ export class SessionPool {
    * Releases every session the pool opened; later runs fail with `ModelDisposedError`, whose
    * message is `message` (the first call's; default: the model was disposed, load it again), and
    * {@link disposal} aborts. Resolves once every session's `release()` has settled (a backend's
-   * release waits for its runs in flight: `RunsInFlight`) and every fallback session still opening
-   * has arrived and been released; rejects with the first release's error. A backend that never
+   * release waits for its runs in flight: `RunsInFlight`), every fallback session still opening
+   * has arrived and been released, and what runs past their timeout were fed has been freed as
+   * they settled ({@link releaseAfter}); rejects with the first release's error. A backend that never
    * settles is waited for at most `disposeTimeoutMs` (default 10 s): `release` then resolves, and
    * its sessions are released when they can be (a session that arrives is released then; a
    * release waiting for a run frees the native session once that run settles).
@@ -397,6 +429,8 @@ export class SessionPool {
       );
       // By now every fallback's wait for its session has ended, and a session still opening is in `late`.
       await this.late.settled();
+      // What timed-out runs were fed, freed as they settle (a release added meanwhile is waited for too).
+      while (this.lateReleases.size > 0) await Promise.all(this.lateReleases);
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
     })();
@@ -413,18 +447,23 @@ function noOutputsError(backend: string, got: unknown): BackendError {
 }
 const DISPOSED_MID_RUN = 'The model was disposed while it was running; load it again to use it.';
 
-function withTimeout<T extends Record<string, BackendTensor>>(work: Promise<T>, ms: number, backend: string): Promise<T> {
+function withTimeout<T extends Record<string, BackendTensor>>(work: Promise<T>, ms: number, backend: string, track: RunTracker | undefined): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   let timedOut = false;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       timedOut = true;
+      // Before the rejection: the caller then keeps what the run was fed until it settles.
+      track?.timedOut?.(work);
       reject(new Error(`session.run on ${backend} took longer than ${ms} ms`));
     }, ms);
   });
   // A run that finishes after its timeout still owns tensors: free them when they arrive.
   work.then((outputs) => {
-    if (timedOut) for (const t of Object.values(outputs)) t.dispose();
+    // Whatever it resolved with (not always an outputs object), and never throwing: nobody is left to tell.
+    if (timedOut) disposeAll(outputs);
   }, () => {});
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
+
+const nothing = (): void => {};

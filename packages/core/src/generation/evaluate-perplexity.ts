@@ -25,7 +25,7 @@ import { median } from '../util/median.js';
 import { halfCacheBridge } from './kv/half-cache-bridge.js';
 import { float16ToFloat32 } from './float16.js';
 import { LogitsCheck, logitsToKeepTensor } from './logits-to-keep.js';
-import { HALTED, RunWaiter } from '../backend/run-waiter.js';
+import { HALTED, LateRelease, RunWaiter } from '../backend/run-waiter.js';
 
 /** What {@link evaluatePerplexity} measures. */
 export interface PerplexityResult {
@@ -287,6 +287,8 @@ export async function evaluatePerplexity(ctx: GenerationContext, given: Perplexi
       release();
       if (ownsStore) disposeStore(kv, failed, kvPool);
     };
+    // A pass past its timeout goes on: it may still read its feeds and the cache.
+    const timedOut = waiter?.gaveUp === true ? undefined : waiter?.abandoned();
     if (waiter?.gaveUp === true) {
       // A pass given up on still reads its feeds and the cache: released once it settles, and the
       // evaluation counts in `activeRuns` until then (the caller's count ends when this returns).
@@ -296,6 +298,9 @@ export async function evaluatePerplexity(ctx: GenerationContext, given: Perplexi
         activity.runs--;
         cleanUp();
       });
+    } else if (timedOut !== undefined) {
+      // Likewise once it settles (counted in `activeRuns`, and waited for by `model.dispose()`).
+      new LateRelease(ctx.sessions, timedOut, ctx.activity).add(cleanUp);
     } else cleanUp();
   }
 }

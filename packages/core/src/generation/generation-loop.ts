@@ -4,13 +4,13 @@ import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import { ModelDisposedError } from '../errors/model-disposed-error.js';
 import type { BackendTensor } from '../spec/backend.js';
 import type { ActiveSession } from '../backend/session-pool.js';
-import { HALTED, RunWaiter } from '../backend/run-waiter.js';
+import { HALTED, LateRelease, RunWaiter } from '../backend/run-waiter.js';
 import type { DoneEvent, FinishReason, GenerationEvent, RowResult } from '../spec/events.js';
 import type { GenerationRequest } from '../spec/request.js';
 import type { GenerationContext } from './generation-context.js';
 import { promptIds, readGenerationRequest } from './prompt-ids.js';
 import { isAborted, requestLimits } from './request-limits.js';
-import { resolveComponents } from './resolve-components.js';
+import { anotherStore, resolveComponents } from './resolve-components.js';
 import { RowState } from './row-state.js';
 import { stopPlan } from './text/stop-plan.js';
 import { frozenList } from '../util/frozen-list.js';
@@ -47,6 +47,8 @@ import { TokenBans } from './token-bans.js';
  * forward pass is pending, aborting (or unsubscribing, or disposing the model) ends the stream at
  * once, without waiting for the pass (a hung backend may never finish it): its result is released
  * when it arrives, and the run keeps its feeds and KV cache (and counts in `activeRuns`) until then.
+ * A pass past the run timeout is left to finish alone while the stream fails over at once: its feeds
+ * and the store it read are released when it settles (see `FailoverOptions.runTimeoutMs`).
  * `beforeRun` runs at each subscription, before anything else (the model's disposed check).
  */
 export function generationLoop(context: GenerationContext, request: GenerationRequest, beforeRun?: () => void): Observable<GenerationEvent> {
@@ -161,7 +163,14 @@ async function runGeneration(
   // it back or dispose it. A store instance the request passed is the run's only once claimed (a
   // claim that fails leaves it to the run using it).
   const components = resolveComponents(ctx.registry, request, ctx);
-  let ownsStore = components.kv.owner !== 'request';
+  /** The run's store: `components.kv`, or another instance of its entry after a run timed out. */
+  let kv = components.kv;
+  /**
+   * Set while a run that timed out may still read `kv`'s tensors (it was fed them): the store is
+   * disposed (and its claim released) only once that run settles.
+   */
+  let storeReadLate: LateRelease | undefined;
+  let ownsStore = kv.owner !== 'request';
   let claimed: readonly object[] = NOTHING_CLAIMED;
   let failed = false;
   /**
@@ -216,10 +225,10 @@ async function runGeneration(
     // store still goes through disposeStore.
     const rerotation = cacheKeyRerotation(positionMode, layout, ctx.config, batch);
     // A float16 cache (fp16 exports) reaches stores and routers other than the default as float32.
-    const half = halfCacheBridge(layout, components.kv, router, rerotation !== undefined);
+    const half = halfCacheBridge(layout, kv, router, rerotation !== undefined);
     const storeLayout = half?.layout ?? layout;
-    if (layout.hasPast) storeBegin(components.kv, { layout: storeLayout, batchSize: batch, session: active.session, padding: pads });
-    out.next({ type: 'start', backend: active.backend, rejectedBackends: ctx.rejectedBackends, batchSize: batch, promptIds: prompts, kv: components.kv.name });
+    if (layout.hasPast) storeBegin(kv, { layout: storeLayout, batchSize: batch, session: active.session, padding: pads });
+    out.next({ type: 'start', backend: active.backend, rejectedBackends: ctx.rejectedBackends, batchSize: batch, promptIds: prompts, kv: kv.name });
     // A subscriber that stopped at `start` (e.g. `take(1)`) unsubscribed before the teardown was
     // registered: skip the forward pass it no longer wants.
     if (out.closed) return;
@@ -240,10 +249,10 @@ async function runGeneration(
       let forwardEnd = 0;
       let outputs: Record<string, BackendTensor> | undefined;
       while (!outputs) {
-        const pastLength = layout.hasPast ? storeLength(components.kv) : 0;
+        const pastLength = layout.hasPast ? storeLength(kv) : 0;
         // Slot positions matter only with padding (masking) or after eviction; else the count will do.
         const simple = !padded && !router;
-        const slots = layout.hasPast && !simple ? storeSlotPositions(components.kv, layout.numKvHeads)[0] ?? [] : [];
+        const slots = layout.hasPast && !simple ? storeSlotPositions(kv, layout.numKvHeads)[0] ?? [] : [];
         const nextPosition = layout.hasPast ? seen : 0;
         owned = stepFeeds(active.session, layout, feedIds, pads, simple ? { slotPositions: slots, pastLength, nextPosition, positionMode } : { slotPositions: slots, nextPosition, positionMode });
         // Object.assign, not spread: V8 gives an object made by spread no cached map transitions,
@@ -252,9 +261,9 @@ async function runGeneration(
         if (keepLast) feeds[keepName] = keepLast;
         if (layout.hasPast) {
           const t = performance.now();
-          Object.assign(feeds, storeMaterialize(components.kv));
+          Object.assign(feeds, storeMaterialize(kv));
           if (rerotation) {
-            rotated = rerotation.apply(active.session, feeds, storeSlotPositions(components.kv, layout.numKvHeads), pads);
+            rotated = rerotation.apply(active.session, feeds, storeSlotPositions(kv, layout.numKvHeads), pads);
             rerotation.record(seen, owned['position_ids']!);
           }
           if (half) halved = half.toGraph(active.session, feeds);
@@ -277,7 +286,16 @@ async function runGeneration(
         } catch (thrown) {
           // Given up on while pending: it still uses its feeds, released once it settles (below).
           if (thrown === HALTED) break;
-          release();
+          // Past its timeout, the run goes on and may still read its feeds and the cache: they are
+          // freed once it settles, not now (the stream does not wait for it).
+          const timedOut = waiter.abandoned();
+          if (timedOut === undefined) release();
+          else {
+            const late = releaseFeedsLate(ctx, timedOut, disposeTensors ? owned : NOTHING_OWNED, disposeTensors ? [rotated, halved] : NOTHING_MADE);
+            owned = NOTHING_OWNED;
+            rotated = halved = NOTHING_ROTATED;
+            if (layout.hasPast) storeReadLate = late;
+          }
           const error = sessions.failure(active, thrown);
           if (!ctx.failover || run.cancelled || ModelDisposedError.isInstance(error)) throw error;
           // Continue on the next backend from the same point: a fresh cache, prefilled with
@@ -293,8 +311,27 @@ async function runGeneration(
           // Unsubscribed at the failover event: no run there (the finally hands its trial back).
           if (run.cancelled) return;
           if (layout.hasPast) {
-            disposeStore(components.kv, false);
-            storeBegin(components.kv, { layout: storeLayout, batchSize: batch, session: active.session, padding: pads });
+            if (storeReadLate === undefined) disposeStore(kv, false);
+            else if (components.kvSource !== undefined) {
+              // The timed-out run may still read this store's tensors: the stream goes on with
+              // another instance of its entry, and this one is disposed once that run settles.
+              const stale = kv;
+              kv = anotherStore(components.kvSource, ctx);
+              storeReadLate.add(() => disposeStore(stale, true));
+              storeReadLate = undefined;
+            } else {
+              // An instance the request passed has no twin to go on with: it is begun again once the
+              // timed-out run has settled (aborting, unsubscribing or disposing stops the wait).
+              try {
+                await waiter.wait(storeReadLate.settled as Promise<never>, false);
+              } catch (stopped) {
+                if (stopped === HALTED) break;
+                throw stopped;
+              }
+              storeReadLate = undefined;
+              disposeStore(kv, false);
+            }
+            storeBegin(kv, { layout: storeLayout, batchSize: batch, session: active.session, padding: pads });
             rerotation?.reset();
           }
           feedIds = history;
@@ -317,7 +354,7 @@ async function runGeneration(
         }
         if (!out.closed) {
           for (const row of rows) flush(out, row, row.finish('abort'));
-          out.next(doneEvent(rows, ttftMs, median(stepMs), layout.hasPast ? storeBytes(components.kv) : 0));
+          out.next(doneEvent(rows, ttftMs, median(stepMs), layout.hasPast ? storeBytes(kv) : 0));
           out.complete();
         }
         await waiter.settled();
@@ -394,16 +431,16 @@ async function runGeneration(
         const presents = (owned = takePresents(outputs, presentNames, disposeTensors));
         if (half) half.fromGraph(active.session, presents, disposeTensors);
         rerotation?.restore(presents);
-        storeAppend(components.kv, presents);
+        storeAppend(kv, presents);
         owned = NOTHING_OWNED;
-        if (router) applyRouter(router, components.kv, { step, batchSize: batch, layout: storeLayout, nextPosition: seen, padded, padding: pads, active: activeRows, importance });
+        if (router) applyRouter(router, kv, { step, batchSize: batch, layout: storeLayout, nextPosition: seen, padded, padding: pads, active: activeRows, importance });
         stepEnd = performance.now();
         kvMs += stepEnd - detokenizeEnd;
       }
       release();
       if (step > 0) stepMs.push(stepEnd - stepStart);
       if (emitMetrics) {
-        const kvBytes = layout.hasPast ? storeBytes(components.kv) : 0;
+        const kvBytes = layout.hasPast ? storeBytes(kv) : 0;
         const inputTokens = feedIds[0]!.length;
         out.next(
           step === 0
@@ -428,21 +465,52 @@ async function runGeneration(
       }
       if (!anyActive) break;
     }
-    out.next(doneEvent(rows, ttftMs, median(stepMs), layout.hasPast ? storeBytes(components.kv) : 0));
+    out.next(doneEvent(rows, ttftMs, median(stepMs), layout.hasPast ? storeBytes(kv) : 0));
   } catch (error) {
     failed = true;
     throw error;
   } finally {
     if (untried !== undefined) sessions.handBack(untried);
-    releaseInstances(claimed);
     release();
-    if (ownsStore) disposeStore(components.kv, failed, components.kvPool);
+    if (storeReadLate === undefined) {
+      releaseInstances(claimed);
+      if (ownsStore) disposeStore(kv, failed, components.kvPool);
+    } else {
+      // A run that timed out may still read the store: it stays claimed, and is disposed, only once that run settles.
+      const store = kv;
+      const claims = claimed;
+      const owns = ownsStore;
+      storeReadLate.add(() => {
+        releaseInstances(claims);
+        if (owns) disposeStore(store, true);
+      });
+    }
   }
+}
+
+/**
+ * Hands the feeds of a step whose run timed out to a {@link LateRelease}: `owned` and each list
+ * of `made` (re-rotated keys, float16 copies) are disposed once `run` settles. Returns the release,
+ * to which the store the run read is added when it is let go. Only on a timeout.
+ */
+function releaseFeedsLate(
+  ctx: GenerationContext,
+  run: Promise<unknown>,
+  owned: Readonly<Record<string, BackendTensor>>,
+  made: readonly (readonly BackendTensor[])[],
+): LateRelease {
+  const late = new LateRelease(ctx.sessions, run, ctx.activity);
+  late.add(() => {
+    for (const name in owned) owned[name]!.dispose();
+    for (const list of made) for (const t of list) t.dispose();
+  });
+  return late;
 }
 
 /** `owned` and `rotated` when a step holds no tensors: shared, never written. */
 const NOTHING_OWNED: Readonly<Record<string, BackendTensor>> = Object.freeze({});
 const NOTHING_ROTATED: readonly BackendTensor[] = Object.freeze([]);
+const NOTHING_MADE: readonly (readonly BackendTensor[])[] = Object.freeze([]);
 /** `claimed` until the run's claim succeeds. */
 const NOTHING_CLAIMED: readonly object[] = Object.freeze([]);
 

@@ -40,6 +40,8 @@ export interface RunComponents {
   readonly router: CheckedRouter | undefined;
   /** Where the store goes back when the run ends without error: set for a `reusable` default store. */
   readonly kvPool?: StorePool | undefined;
+  /** The entry `kv` was made from, for another instance; undefined for an instance the request passed. */
+  readonly kvSource?: StoreSource | undefined;
 }
 
 /** The default store when a request names none. */
@@ -61,7 +63,7 @@ export function resolveComponents(registry: AdapterRegistry, request: Generation
     const entries = defaultEntriesOf(registry);
     // The router first: a store taken from the pool must not be lost to a router that fails to create.
     const router = defaultRouter(entries, context);
-    return { kv: defaultStore(entries, context), processors: NONE, analyzers: NONE, sampler: undefined, router, kvPool: entries.kvPool };
+    return { kv: defaultStore(entries, context), processors: NONE, analyzers: NONE, sampler: undefined, router, kvPool: entries.kvPool, kvSource: entries.kvSource };
   }
   const processors = list(request.processors, 'processors', (r, i) => pick(registry, 'logits-processor', r, isProcessor, `processors[${i}]`, context));
   const analyzers = list(request.analyzers, 'analyzers', (r, i) => pick(registry, 'analyzer', r, isAnalyzer, `analyzers[${i}]`, context));
@@ -72,9 +74,37 @@ export function resolveComponents(registry: AdapterRegistry, request: Generation
     ? defaultRouter(defaults, context)
     : checkRouter(pick(registry, 'attention-router', request.router!, isRouter, 'router', context));
   if (defaults && request.kv === undefined) {
-    return { kv: defaultStore(defaults, context), processors, analyzers, sampler, router, kvPool: defaults.kvPool };
+    return { kv: defaultStore(defaults, context), processors, analyzers, sampler, router, kvPool: defaults.kvPool, kvSource: defaults.kvSource };
   }
-  return { kv: pick(registry, 'kv-cache', request.kv!, isKvStore, 'kv', context), processors, analyzers, sampler, router };
+  const kv = choose(registry, 'kv-cache', request.kv!, isKvStore, 'kv');
+  if (!('entry' in kv)) return { kv, processors, analyzers, sampler, router };
+  const kvSource: StoreSource = { entry: kv.entry, options: kv.options, requestedAs: 'kv', pool: undefined };
+  return { kv: anotherStore(kvSource, context), processors, analyzers, sampler, router, kvSource };
+}
+
+/**
+ * Where a run's store came from: its registry entry and options, so that another instance can be
+ * made ({@link anotherStore}), as a failover after a run timeout needs (the timed-out run may still
+ * read the first instance's tensors).
+ */
+export interface StoreSource {
+  readonly entry: RegisteredEntry<KvCacheStore>;
+  readonly options: Readonly<Record<string, unknown>> | undefined;
+  /** The request field that named the entry (`kv`); undefined for the runtime's default. */
+  readonly requestedAs: string | undefined;
+  /** Idle instances of a `reusable` default entry, taken before a new one is made. */
+  readonly pool: StorePool | undefined;
+}
+
+/** A new instance of a store entry (an idle pooled one where the entry has a pool), for `model`. */
+export function anotherStore(source: StoreSource, model: ModelFacts | undefined): Owned<KvCacheStore> {
+  return source.pool?.take() ?? instantiate('kv-cache', source.entry, source.options, isKvStore, source.requestedAs, model);
+}
+
+/** An entry a request's reference names, with the options it gave, before an instance is made. */
+interface Chosen<T> {
+  readonly entry: RegisteredEntry<T>;
+  readonly options: Readonly<Record<string, unknown>> | undefined;
 }
 
 const createContexts = new WeakMap<object, CreateContext>();
@@ -107,6 +137,8 @@ interface DefaultEntries {
   readonly router: RegisteredEntry<AttentionRouter> | undefined;
   /** Idle instances of the store entry, when it is `reusable`. */
   readonly kvPool: StorePool | undefined;
+  /** The store entry and its pool as a {@link StoreSource} (one object per revision, not per request). */
+  readonly kvSource: StoreSource;
 }
 
 const defaultEntries = new WeakMap<AdapterRegistry, DefaultEntries>();
@@ -122,12 +154,14 @@ function defaultEntriesOf(registry: AdapterRegistry): DefaultEntries {
   if (entries === undefined || entries.revision !== registry.revision) {
     const routerName = runtimeDefault(registry, 'attention-router');
     const kv = registry.resolve('kv-cache', { name: runtimeDefault(registry, 'kv-cache') ?? DEFAULT_KV_STORE });
+    // Only with a registry that tracks revisions: the pool lives as long as these entries.
+    const kvPool = registry.revision !== undefined && kv.capabilities?.includes(REUSABLE_CAPABILITY) ? new StorePool() : undefined;
     entries = {
       revision: registry.revision ?? -1,
       kv,
       router: routerName === undefined ? undefined : registry.resolve('attention-router', { name: routerName }),
-      // Only with a registry that tracks revisions: the pool lives as long as these entries.
-      kvPool: registry.revision !== undefined && kv.capabilities?.includes(REUSABLE_CAPABILITY) ? new StorePool() : undefined,
+      kvPool,
+      kvSource: { entry: kv, options: undefined, requestedAs: undefined, pool: kvPool },
     };
     if (registry.revision !== undefined) defaultEntries.set(registry, entries);
   }
@@ -136,7 +170,7 @@ function defaultEntriesOf(registry: AdapterRegistry): DefaultEntries {
 
 /** An idle instance of the default store when its entry is `reusable` and one is left, else a new one. */
 function defaultStore(entries: DefaultEntries, context: ModelFacts | undefined): Owned<KvCacheStore> {
-  return entries.kvPool?.take() ?? instantiate('kv-cache', entries.kv, undefined, isKvStore, undefined, context);
+  return anotherStore(entries.kvSource, context);
 }
 
 /** A new instance of the runtime's default router, when a plugin set one. */
@@ -196,6 +230,18 @@ function pick<K extends AdapterKind>(
   where: string,
   context: ModelFacts | undefined,
 ): Owned<AdapterKinds[K]> {
+  const chosen = choose(registry, kind, ref, isInstance, where);
+  return 'entry' in chosen ? instantiate(kind, chosen.entry, chosen.options, isInstance, where, context) : chosen;
+}
+
+/** The registry entry (and options) a request's reference names, or the instance it passes: {@link pick} before any instance is made. */
+function choose<K extends AdapterKind>(
+  registry: AdapterRegistry,
+  kind: K,
+  ref: unknown,
+  isInstance: (v: unknown) => boolean,
+  where: string,
+): Owned<AdapterKinds[K]> | Chosen<AdapterKinds[K]> {
   const read = readGuarded(`The ${kind} passed as ${where}`, where, (): { instance: true; name: unknown } | { instance: false; name: unknown; options: unknown } => {
     if (typeof ref !== 'string' && isInstance(ref)) return { instance: true, name: (ref as { name?: unknown }).name };
     if (looksLikeInstance(ref)) {
@@ -218,7 +264,7 @@ function pick<K extends AdapterKind>(
   if (typeof read.name !== 'string') {
     throw new InvalidOptionsError(`A ${kind} (${where}) must be a registered name, { name, options }, or an instance (got ${ref === undefined ? 'nothing' : quoteValue(ref)}).`, { option: where });
   }
-  return instantiate(kind, registry.resolve(kind, { name: read.name }), read.options as Readonly<Record<string, unknown>> | undefined, isInstance, where, context);
+  return { entry: registry.resolve(kind, { name: read.name }), options: read.options as Readonly<Record<string, unknown>> | undefined };
 }
 
 /**

@@ -72,11 +72,15 @@ export interface FailoverOptions {
   /** Fallback backends in order (registry names); default: every other available backend by priority. */
   readonly backends?: readonly string[];
   /**
-   * A `session.run` that takes longer counts as a failure, and the stream fails over (or fails).
-   * The run is abandoned, not stopped: its step's feeds and the KV cache it read are released (or
-   * begun again for the next backend) at once, and its outputs disposed when it settles. A backend
-   * whose late run could still read device buffers it was given should cancel on `run`'s `signal`
-   * or copy its inputs. (A request aborted while such a run is pending waits for the run itself.)
+   * A `session.run` that takes longer counts as a failure, and the stream fails over at once (or
+   * fails; `evaluate` rejects). The run is abandoned, not stopped, so nothing it was fed is freed
+   * under it: its step's feeds and the KV store it read (with its float16 and re-rotated copies) are
+   * disposed only once the backend's own `run` settles, fulfilled or rejected, and its late outputs
+   * then too. The stream does not wait: it goes on with another instance of the store's registry
+   * entry (same options); only a store instance passed in the request, which has no twin, is begun
+   * again once the late run settled, so the stream waits for it (abort to stop waiting). Until it
+   * settles, the late run counts in `activeRuns`, and `dispose()` waits for it (within
+   * `disposeTimeoutMs`). A run that never settles keeps one step's feeds and one cache for good.
    */
   readonly runTimeoutMs?: number;
   /**

@@ -39,9 +39,14 @@ export class CacheKeyRerotation {
     for (let i = 0; i < half; i++) this.inverseFrequency[i] = rope.theta ** ((-2 * i) / rope.rotaryDim) / scale;
   }
 
-  /** Forgets every recorded position (a fresh cache, e.g. after failover). */
+  /**
+   * Forgets every recorded position (a fresh cache, e.g. after failover), and lets go of the key
+   * buffers: a run given up on after its timeout may still read the rotated keys it was fed, so the
+   * next steps write into new ones.
+   */
   reset(): void {
     for (const m of this.fed) m.clear();
+    this.buffers.length = 0;
   }
 
   /** Records the position ids the tokens at absolute indices `first…` are fed with now. */
