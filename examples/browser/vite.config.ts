@@ -2,7 +2,7 @@ import { createReadStream, existsSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { defaultClientConditions, defineConfig, type Plugin } from 'vite';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -11,10 +11,10 @@ const ortDist = join(dirname(createRequire(join(here, '../../packages/backends/w
 
 /**
  * Serves a folder at a URL prefix (the model and onnxruntime-web's wasm files), from the dev server
- * (`vite`) and from the server for the built page (`vite preview`).
+ * (`vite`) and from the server for the built page (`vite preview`), with that server's `headers`.
  */
 export function serveFolder(prefix: string, root: string): Plugin {
-  const serve = (req: IncomingMessage, res: ServerResponse, next: () => void) => {
+  const serve = (headers: OutgoingHttpHeaders | undefined) => (req: IncomingMessage, res: ServerResponse, next: () => void) => {
     const file = normalize(join(root, decodeURIComponent((req.url ?? '/').split('?')[0]!)));
     // Inside the folder only: `root` plus a separator, so a sibling folder whose name starts with
     // the same letters (`story-x` beside `story`) is not served through `..`.
@@ -26,6 +26,11 @@ export function serveFolder(prefix: string, root: string): Plugin {
       return res.end();
     }
     const type = file.endsWith('.wasm') ? 'application/wasm' : file.endsWith('.mjs') ? 'text/javascript' : 'application/octet-stream';
+    // The page's Cross-Origin-Embedder-Policy too, which Vite adds only to what it serves itself:
+    // onnxruntime-web starts its wasm threads as workers from /ort/*.mjs, and a cross-origin
+    // isolated page's browser refuses a worker script without it (net::ERR_BLOCKED_BY_RESPONSE),
+    // after which onnxruntime-web waited for that worker for ever.
+    for (const [name, value] of Object.entries(headers ?? {})) if (value !== undefined) res.setHeader(name, value);
     res.setHeader('content-type', type);
     res.setHeader('content-length', statSync(file).size);
     if (req.method === 'HEAD') return res.end();
@@ -34,10 +39,10 @@ export function serveFolder(prefix: string, root: string): Plugin {
   return {
     name: `serve ${prefix}`,
     configureServer(server) {
-      server.middlewares.use(prefix, serve);
+      server.middlewares.use(prefix, serve(server.config.server.headers));
     },
     configurePreviewServer(server) {
-      server.middlewares.use(prefix, serve);
+      server.middlewares.use(prefix, serve(server.config.preview.headers));
     },
   };
 }

@@ -181,6 +181,8 @@ describe.skipIf(!existsSync(CHROMIUM))('browser example in Chromium', () => {
       expect(response.headers.get('cross-origin-opener-policy')).toBe('same-origin');
       expect(response.headers.get('cross-origin-embedder-policy')).toBe('require-corp');
       expect((await fetch(new URL('/models/story/nope.json', base))).status).toBe(404);
+      // Its wasm thread worker too: a cross-origin isolated page refuses one served without COEP.
+      expect((await fetch(new URL('/ort/ort-wasm-simd-threaded.jsep.mjs', base))).headers.get('cross-origin-embedder-policy')).toBe('require-corp');
       const runtimeFiles: string[] = [];
       built.on('request', (request) => {
         const path = new URL(request.url()).pathname;
@@ -206,6 +208,7 @@ describe.skipIf(!existsSync(CHROMIUM))('browser example in Chromium', () => {
     const base = server.resolvedUrls!.local[0]!;
     expect((await fetch(new URL('/models/story/nope.json', base))).status).toBe(404);
     expect((await fetch(new URL('/models/story/config.json', base))).status).toBe(200);
+    expect((await fetch(new URL('/ort/ort-wasm-simd-threaded.jsep.mjs', base))).headers.get('cross-origin-embedder-policy')).toBe('require-corp');
     const broken = await browser.newPage();
     try {
       await broken.route('**/models/story/config.json', (route) => route.fulfill({ status: 404, body: '' }));

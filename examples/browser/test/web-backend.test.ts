@@ -19,6 +19,7 @@ const CHROMIUM = '/usr/bin/chromium';
 const here = fileURLToPath(new URL('..', import.meta.url));
 const fixtures = fileURLToPath(new URL('../../../packages/core/test/fixtures', import.meta.url));
 const tiny = join(fixtures, 'tiny');
+const story = fileURLToPath(new URL('../../../models/story', import.meta.url));
 const VARIANTS = ['tiny-fp16', 'tiny-int32', 'tiny-logits-to-keep', 'tiny-external', 'tiny-no-past', 'tiny-no-position-ids', 'tiny-merged'];
 
 /** How the model server answers for one folder. */
@@ -170,6 +171,7 @@ describe.skipIf(!existsSync(CHROMIUM))('web backend in Chromium', () => {
 
     models = await serveModels({
       tiny: { dir: tiny },
+      story: { dir: story },
       chat: { dir: chat },
       // A single-page-app server: chat_template.jinja (optional) comes back as its page.
       'tiny-spa': { dir: tiny, missing: 'page' },
@@ -540,6 +542,82 @@ describe.skipIf(!existsSync(CHROMIUM))('web backend in Chromium', () => {
     } finally {
       await plain.close();
     }
+  }, 120_000);
+
+  /**
+   * Loads the model server's folder `name` with `numThreads` on a new cross-origin isolated page
+   * (onnxruntime-web fixes its thread count once per page) and runs `request`, or a second load
+   * when the first fails; `prepare` may route the page's requests first.
+   */
+  async function onFreshPage(numThreads: number, name: string, request: GenerationRequest, prepare?: (page: Page) => Promise<unknown>) {
+    const fresh = await browser.newPage();
+    const workers: string[] = [];
+    const blocked: string[] = [];
+    const errors: string[] = [];
+    fresh.on('worker', (w) => workers.push(new URL(w.url()).pathname));
+    fresh.on('requestfailed', (r) => {
+      if (r.failure()?.errorText === 'net::ERR_BLOCKED_BY_RESPONSE') blocked.push(new URL(r.url()).pathname);
+    });
+    fresh.on('pageerror', (e) => errors.push(e.message));
+    try {
+      await prepare?.(fresh);
+      await fresh.goto(new URL('test/harness.html', vite.resolvedUrls!.local[0]!).href);
+      await fresh.waitForSelector('body[data-state="ready"]', { state: 'attached', timeout: 90_000 });
+      const result = await fresh.evaluate(
+        async ({ url, numThreads, request }) => {
+          const { core, web, collect } = window.weft;
+          const weft = core.createWeft({ plugins: [web.webBackend({ wasmPaths: '/ort/', numThreads })] });
+          const failed = (e: Error) => ({ error: `${e.name}: ${e.message}`, cause: `${(e.cause as Error | undefined)?.name}: ${(e.cause as Error | undefined)?.message}` });
+          try {
+            const model = await weft.load(url, { backend: 'web' });
+            const done = (await collect(model.generate(request))).at(-1) as DoneEvent;
+            return { isolated: crossOriginIsolated, threads: web.wasmThreadsInUse(), done };
+          } catch (error) {
+            // Once more: a failure that leaves onnxruntime-web stuck must not make the next load wait.
+            const again = await weft.load(url, { backend: 'web' }).then(() => ({ error: 'loaded', cause: '' }), failed);
+            return { isolated: crossOriginIsolated, threads: web.wasmThreadsInUse(), failure: failed(error as Error), again };
+          } finally {
+            await weft.dispose();
+          }
+        },
+        { url: `${models.url}/${name}/`, numThreads, request },
+      );
+      return { ...result, workers, blocked, errors };
+    } finally {
+      await fresh.close();
+    }
+  }
+
+  it("an isolated page runs wasm on two threads with numThreads: 2, and gives the one-thread run's greedy tokens", async () => {
+    const request = { prompt: 'Once upon a time, there was a little fox named', maxTokens: 16 };
+    const one = await onFreshPage(1, 'story', request);
+    const two = await onFreshPage(2, 'story', request);
+    expect(one).toMatchObject({ isolated: true, threads: 1, errors: [] });
+    // Before, the thread worker (/ort/*.mjs, served without the page's COEP header) was refused and the load never ended.
+    expect(two).toMatchObject({ isolated: true, threads: 2, blocked: [], errors: [] });
+    expect(two.workers.length).toBeGreaterThan(0);
+    expect(two.workers.every((w) => w.startsWith('/ort/ort-wasm-simd-threaded'))).toBe(true);
+    expect(outcome(two.done!)).toEqual(outcome(one.done!));
+    expect(one.done!.rows[0]!.ids.length).toBe(16);
+  }, 120_000);
+
+  it('a thread worker the browser refuses ends the load with an error saying what to serve, and so does the next load', async () => {
+    // /ort/*.mjs without the page's Cross-Origin-Embedder-Policy, as a server that adds it to its pages only would send them.
+    const withoutCoep = (fresh: Page) =>
+      fresh.route('**/ort/*.mjs*', async (route) => {
+        const response = await route.fetch();
+        const headers = Object.fromEntries(Object.entries(response.headers()).filter(([name]) => name !== 'cross-origin-embedder-policy'));
+        await route.fulfill({ response, headers });
+      });
+    const result = await onFreshPage(2, 'tiny', { prompt: 'Tom', maxTokens: 4 }, withoutCoep);
+    expect(result.isolated).toBe(true);
+    expect(result.blocked).toEqual([expect.stringMatching(/^\/ort\/ort-wasm-simd-threaded.*\.mjs$/)]);
+    const refused = /^BackendError: onnxruntime-web's wasm threads could not start \(it would have waited for ever\): serve its files \(wasmPaths\) with the page's Cross-Origin-Embedder-Policy header, or set numThreads: 1, then reload the page\. The browser refused the thread worker http:\/\/.*\/ort\/ort-wasm-simd-threaded.*\.mjs/;
+    expect(result.failure?.error).toMatch(/^ModelLoadError: The web backend could not load .*\/tiny\/onnx\/model\.onnx: onnxruntime-web's wasm threads could not start/);
+    expect(result.failure?.cause).toMatch(refused);
+    expect(result.again?.cause).toMatch(refused);
+    // No session exists, so no thread count is in use.
+    expect(result.threads).toBeUndefined();
   }, 120_000);
 
   it('raised no uncaught error in the page', () => {

@@ -20,6 +20,11 @@ let frozen:
   | undefined;
 /** The thread count last written into `env.wasm.numThreads`, before onnxruntime-web read it. */
 let requested: number | undefined;
+/**
+ * Why onnxruntime-web's wasm threads could not start, once that happened: its initialisation
+ * then never ends, and every later session would wait on it, so they fail with this at once.
+ */
+let threadsFailure: string | undefined;
 
 /**
  * Loads onnxruntime-web once, on first use. Bundlers resolve `onnxruntime-web` to its browser
@@ -72,9 +77,27 @@ export function applyWasmSettings(ort: Ort, settings: WasmSettings): void {
  * asked for where there is none, leaves the settings open).
  */
 export function freezeWasmSettings(ort: Ort): void {
-  if (frozen || typeof ort.env.wasm.numThreads !== 'number') return;
+  if (frozen || threadsFailure !== undefined || typeof ort.env.wasm.numThreads !== 'number') return;
   const paths = ort.env.wasm.wasmPaths;
   frozen = { numThreads: ort.env.wasm.numThreads, requested, threadsSupported: wasmThreadsSupported(), wasmPaths: paths === undefined ? undefined : JSON.stringify(paths) };
+}
+
+/** Whether onnxruntime-web's wasm has initialised in this process (a session was created). */
+export function wasmInitialised(): boolean {
+  return frozen !== undefined;
+}
+
+/** Records that onnxruntime-web's wasm threads could not start (see {@link throwIfThreadsFailed}). */
+export function recordThreadsFailure(error: Error): void {
+  threadsFailure ??= error.message;
+}
+
+/**
+ * Throws a `BackendError` when onnxruntime-web's wasm threads could not start earlier in this
+ * process: its initialisation never ends, so a new session would wait for ever.
+ */
+export function throwIfThreadsFailed(): void {
+  if (threadsFailure !== undefined) throw new BackendError(threadsFailure, { backend: 'web' });
 }
 
 /**

@@ -9,10 +9,11 @@ import {
   type SessionOptions,
 } from '@weft/core';
 import type * as ortTypes from 'onnxruntime-web';
-import { detectEnvironment, type WebEnvironment } from './environment.js';
-import { applyWasmSettings, freezeWasmSettings, loadRuntime } from './load-runtime.js';
+import { detectEnvironment, wasmThreadsAllowed, type WebEnvironment } from './environment.js';
+import { applyWasmSettings, freezeWasmSettings, loadRuntime, recordThreadsFailure, throwIfThreadsFailed, wasmInitialised } from './load-runtime.js';
 import { probeWebProvider, probeWebProviders, type ProviderStatus, type WebProviderProbe } from './probe.js';
 import { readModel } from './read-model.js';
+import { watchThreadWorkers } from './thread-workers.js';
 import {
   checkFullOffload,
   normaliseProviders,
@@ -103,14 +104,29 @@ export class WebBackendAdapter implements BackendAdapter {
       });
     }
     const ort = await loadRuntime();
+    throwIfThreadsFailed();
     applyWasmSettings(ort, { numThreads: this.options.numThreads, wasmPaths: this.options.wasmPaths });
     const model = await readModel(source, this.env);
+    // In a browser, until onnxruntime-web's wasm is up: a thread worker the browser refuses
+    // would leave its initialisation, hence this session, pending for ever.
+    const threadWatch = !wasmInitialised() && !this.env.node && wasmThreadsAllowed(this.env) ? watchThreadWorkers() : undefined;
     let session: ortTypes.InferenceSession;
     try {
       const sessionOptions = toOrtWebOptions(merged, usable, { requireFullOffload });
       // Tensors the graph keeps in files beside it (`model.onnx_data`), under the names it gives them.
       if (model.externalData.length > 0) sessionOptions.externalData = model.externalData.map((f) => ({ path: f.path, data: f.data }));
-      session = await ort.InferenceSession.create(model.bytes, sessionOptions);
+      const created = ort.InferenceSession.create(model.bytes, sessionOptions);
+      session = threadWatch
+        ? await Promise.race([
+            created,
+            threadWatch.failed.catch((error: Error) => {
+              recordThreadsFailure(error);
+              // Should onnxruntime-web finish after all, nobody would release its session.
+              created.then((late) => late.release()).catch(() => undefined);
+              throw error;
+            }),
+          ])
+        : await created;
     } catch (cause) {
       if (WeftError.isInstance(cause)) throw cause;
       const message = (cause as Error).message;
@@ -124,6 +140,7 @@ export class WebBackendAdapter implements BackendAdapter {
         cause,
       });
     } finally {
+      threadWatch?.stop();
       freezeWasmSettings(ort);
     }
     return new WebSession(ort, session, usable.map((p) => p.name));
