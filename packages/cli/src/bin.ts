@@ -2,7 +2,12 @@
 import { commandLineTooLong } from './argv-limit.js';
 import { EXIT } from './errors.js';
 import { processIo } from './io.js';
+import { guardProcess } from './process-guards.js';
 import { runCli } from './run-cli.js';
+
+// stdout is weft's alone (a plugin's console.log goes to stderr), and what plugin code throws
+// outside any request is one line, not a crash report (see guardProcess).
+const guard = guardProcess(process);
 
 // The first Ctrl-C (SIGINT) or SIGTERM asks the running command to stop (generation still reports
 // what it has; a model load or a read of stdin stops at once); a second one exits at once. The
@@ -33,6 +38,7 @@ if (tooLong) {
   process.stderr.write(`weft: ${tooLong}\n`);
   process.exitCode = EXIT.usage;
 } else {
-  const code = await runCli(process.argv.slice(2), processIo(controller.signal));
+  const code = await runCli(process.argv.slice(2), processIo(controller.signal, guard.stdout));
   process.exitCode = code === EXIT.interrupted && received !== undefined ? SIGNAL_EXIT[received] : code;
+  guard.finished();
 }

@@ -27,13 +27,17 @@ export interface CliIo {
   readonly cwd?: string;
 }
 
-/** The process's own streams; `cwd` is where the user typed the command (see `invocationDir`). */
-export function processIo(signal?: AbortSignal): CliIo {
+/**
+ * The process's own streams; `cwd` is where the user typed the command (see `invocationDir`).
+ * `stdout`: what writes to the real stdout, when `process.stdout.write` was redirected
+ * (`guardProcess`); default: `process.stdout.write`.
+ */
+export function processIo(signal?: AbortSignal, stdout?: (chunk: string) => unknown): CliIo {
   // process.stdin is only touched when a command reads it (creating it can hold the process open).
   const stdin: StdinSource = { [Symbol.asyncIterator]: () => process.stdin[Symbol.asyncIterator](), isTTY: isatty(0) };
   const dir = invocationDir();
   return {
-    stdout: process.stdout,
+    stdout: stdout === undefined ? process.stdout : { isTTY: process.stdout.isTTY, write: stdout },
     stderr: process.stderr,
     stdin,
     ...(signal ? { signal } : {}),

@@ -1,5 +1,5 @@
 import { ARGV_BYTE_LIMIT } from './argv-limit.js';
-import { BENCH_DEFAULTS } from './args/bench-defaults.js';
+import { BENCH_DEFAULTS, MAX_RUNS, MAX_WARMUP } from './args/bench-defaults.js';
 
 /** Help text of the `weft` command and each subcommand. */
 export const COMMANDS = ['generate', 'eval', 'bench', 'demo', 'info'] as const;
@@ -149,8 +149,8 @@ ${RIGHTS}
   --tokens N                 new tokens per row, >= 2 (default ${BENCH_DEFAULTS.tokens})
   --prompt-tokens P          prompt length in tokens (default ${BENCH_DEFAULTS.promptTokens})
   --batch B                  identical rows per run (default ${BENCH_DEFAULTS.batch})
-  --runs R                   timed runs of each, even so each loop leads half the pairs (default ${BENCH_DEFAULTS.runs})
-  --warmup W                 untimed warm-up runs of each (default ${BENCH_DEFAULTS.warmup})
+  --runs R                   timed runs of each: even (each loop leads half), at most ${MAX_RUNS} (default ${BENCH_DEFAULTS.runs})
+  --warmup W                 untimed warm-up runs of each, at most ${MAX_WARMUP} (default ${BENCH_DEFAULTS.warmup})
   --json                     print one JSON object
   -h, --help                 show this help
 `,

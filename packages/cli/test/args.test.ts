@@ -53,14 +53,17 @@ describe('bad command lines exit 2 with one line on stderr', () => {
     [['eval', '--model', '.'], /eval needs --text-file/],
     [['eval', '--model', '.', '--text-file', join(tmpdir(), 'weft-no-such-file.txt')], /cannot read --text-file .*weft-no-such-file\.txt: no such file/],
     [['eval', '--text-file', 'x', '--prefill', '0'], /--prefill must be an integer >= 1/],
-    [['bench', '--runs', '0'], /--runs must be an integer >= 2/],
+    [['bench', '--runs', '0'], /--runs must be an integer in \[2, 100000\]/],
+    // Bounded, as --batch and --threads are: a huge count ran silently until killed.
+    [['bench', '--runs', '100002'], /^weft: --runs must be at most 100000 \(got "100002"\)\n$/],
+    [['bench', '--warmup', '99999999'], /^weft: --warmup must be at most 10000 \(got "99999999"\)\n$/],
     [['bench', '--runs', '5'], /--runs must be even, so each loop runs first in half of the pairs \(got 5; use 4 or 6\)/],
     [['bench', '--tokens', '1'], /^weft: --tokens must be an integer >= 2: ms\/token is timed between consecutive tokens \(got "1"\)\n$/],
     [['bench', '--tokens', '0'], /^weft: --tokens must be an integer >= 2: ms\/token is timed between consecutive tokens \(got "0"\)\n$/],
     // Not integers: the message states the real bound and its reason, not Number.MIN_SAFE_INTEGER.
     [['bench', '--tokens', '1e9'], /^weft: --tokens must be an integer >= 2: ms\/token is timed between consecutive tokens \(got "1e9"\)\n$/],
     [['bench', '--tokens', '2.5'], /^weft: --tokens must be an integer >= 2: ms\/token is timed between consecutive tokens \(got "2.5"\)\n$/],
-    [['bench', '--runs', '2.5'], /^weft: --runs must be an integer >= 2: the loops run in pairs, each leading half of them \(got "2.5"\)\n$/],
+    [['bench', '--runs', '2.5'], /^weft: --runs must be an integer in \[2, 100000\]: the loops run in pairs, each leading half of them \(got "2.5"\)\n$/],
     [['generate', '--prompt', 'a', '--min-tokens', '-1'], /--min-tokens needs a value/],
     [['generate', '--prompt', 'a', '--min-tokens', '1.5'], /^weft: --min-tokens must be an integer >= 0 \(got "1.5"\)\n$/],
     // A batch of conversations (the SDK takes them) is not one conversation: the message says so.

@@ -121,6 +121,8 @@ describe('parseNamedRef', () => {
     expect(parseNamedRef(' kivi : bits=2 , scales=fp32 ')).toEqual({ name: 'kivi', options: { bits: 2, scales: 'fp32' } });
     expect(parseNamedRef('x:a=-1.5e3,b=.5,c=1x,d=0x10')).toEqual({ name: 'x', options: { a: -1500, b: 0.5, c: '1x', d: '0x10' } });
     expect(parseNamedRef('temporal:')).toEqual({ name: 'temporal' });
+    // Beyond a double: kept as typed, for the adapter to quote, never Infinity or a silent 0.
+    expect(parseNamedRef('window:budget=1e400,ratio=1e-400,zero=0e-400,big=-1e308')).toEqual({ name: 'window', options: { budget: '1e400', ratio: '1e-400', zero: 0, big: -1e308 } });
     for (const bad of ['int4:=3', 'int4:group=', 'int4:a=1,,b=2', 'two words']) expect(() => parseNamedRef(bad, '--kv')).toThrow(/^--kv: /);
   });
 

@@ -1,5 +1,5 @@
 import { UsageError } from '../errors.js';
-import { BENCH_DEFAULTS } from './bench-defaults.js';
+import { BENCH_DEFAULTS, MAX_RUNS, MAX_WARMUP } from './bench-defaults.js';
 import { optional, parseInteger } from './numbers.js';
 import { parseCommandArgs, type OptionSpecs } from './parse-command-args.js';
 import { MODEL_OPTIONS, modelFlags, type ModelFlags } from './shared-flags.js';
@@ -36,7 +36,7 @@ export function parseBenchArgs(args: readonly string[]): BenchArgs {
   if (flags.help) return { help: true, json: false, model: undefined, backend: 'node', plugins: [], ...d };
   const model = modelFlags(flags);
   const tokens = int('tokens', d.tokens, 2, undefined, 'ms/token is timed between consecutive tokens');
-  const runs = int('runs', d.runs, 2, undefined, 'the loops run in pairs, each leading half of them');
+  const runs = int('runs', d.runs, 2, MAX_RUNS, 'the loops run in pairs, each leading half of them');
   if (runs % 2 !== 0) {
     throw new UsageError(`--runs must be even, so each loop runs first in half of the pairs (got ${runs}; use ${runs - 1} or ${runs + 1})`);
   }
@@ -52,6 +52,6 @@ export function parseBenchArgs(args: readonly string[]): BenchArgs {
     promptTokens: int('prompt-tokens', d.promptTokens, 1),
     batch: int('batch', d.batch, 1, 256),
     runs,
-    warmup: int('warmup', d.warmup, 0),
+    warmup: int('warmup', d.warmup, 0, MAX_WARMUP),
   };
 }

@@ -12,3 +12,8 @@ export const BENCH_DEFAULTS = {
   runs: 6,
   warmup: 1,
 } as const;
+
+/** The most timed runs `--runs` takes (each one a generation by both loops: hours on a small model). */
+export const MAX_RUNS = 100_000;
+/** The most untimed warm-up runs `--warmup` takes. */
+export const MAX_WARMUP = 10_000;

@@ -29,23 +29,38 @@ export const EXPORT_RULE =
  * @param base where relative paths and package names are resolved from (the invocation directory)
  * @param signal stops waiting for an import or a factory (rejects with {@link InterruptedError})
  */
-export async function loadPlugins(specs: readonly PluginSpec[], base: string = process.cwd(), signal?: AbortSignal): Promise<CliPlugin[]> {
+export async function loadPlugins(
+  specs: readonly PluginSpec[],
+  base: string = process.cwd(),
+  signal?: AbortSignal,
+  timeoutMs: number = PLUGIN_LOAD_TIMEOUT_MS,
+): Promise<CliPlugin[]> {
   const loaded: CliPlugin[] = [];
   for (const spec of specs) {
     if (signal?.aborted) throw new InterruptedError();
-    loaded.push({ spec: spec.text, plugin: await loadPlugin(spec, base, signal) });
+    loaded.push({ spec: spec.text, plugin: await loadPlugin(spec, base, signal, timeoutMs) });
   }
   return loaded;
 }
 
-async function loadPlugin(spec: PluginSpec, base: string, signal: AbortSignal | undefined): Promise<WeftPlugin> {
+/**
+ * How long a `--plugin` module's import, and then its factory, may take: as long as core gives a
+ * plugin's `setup` by default. A module whose top-level code waits on something that never comes
+ * is then a usage error, not a hang or a silent exit.
+ */
+export const PLUGIN_LOAD_TIMEOUT_MS = 30_000;
+
+async function loadPlugin(spec: PluginSpec, base: string, signal: AbortSignal | undefined, timeoutMs: number): Promise<WeftPlugin> {
   const file = resolvePluginModule(spec, base);
   const fail = (reason: string, cause?: unknown): UsageError => new UsageError(`--plugin ${spec.text}: ${reason}`, cause === undefined ? {} : { cause });
   let namespace: Record<string, unknown>;
   try {
-    namespace = await untilAborted(import(pathToFileURL(file).href) as Promise<Record<string, unknown>>, signal);
+    namespace = await untilSettled(import(pathToFileURL(file).href) as Promise<Record<string, unknown>>, signal, timeoutMs);
   } catch (error) {
     if (error instanceof InterruptedError) throw error;
+    if (error instanceof LoadTimeout) {
+      throw fail(`importing ${file} did not finish within ${timeoutMs} ms: its top-level code waits for something that does not come (a top-level await?)`);
+    }
     throw fail(importFailure(error, file), error);
   }
   const named = 'plugin' in namespace;
@@ -58,9 +73,10 @@ async function loadPlugin(spec: PluginSpec, base: string, signal: AbortSignal | 
   if (typeof value === 'function') {
     let made: unknown;
     try {
-      made = await untilAborted(Promise.resolve().then(() => (spec.options === undefined ? value() : value(spec.options)) as unknown), signal);
+      made = await untilSettled(Promise.resolve().then(() => (spec.options === undefined ? value() : value(spec.options)) as unknown), signal, timeoutMs);
     } catch (error) {
       if (error instanceof InterruptedError) throw error;
+      if (error instanceof LoadTimeout) throw fail(`the ${label} (a function, called to make the plugin) did not return a plugin within ${timeoutMs} ms (a promise that never settles?)`);
       throw fail(`the ${label} (a function, called to make the plugin) failed: ${describeCause(error)}`, error);
     }
     if (!isPlugin(made)) throw fail(`the ${label} is a function, but it returned ${describeValue(made)}, not a plugin; --plugin takes ${EXPORT_RULE}`);
@@ -169,22 +185,39 @@ function list(names: readonly string[]): string {
 }
 
 /** `promise`, or an {@link InterruptedError} as soon as `signal` aborts (an import cannot be cancelled, only left). */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (signal === undefined) return promise;
-  if (signal.aborted) {
+/** Thrown by {@link untilSettled} when the deadline passes first. */
+class LoadTimeout extends Error {}
+
+/**
+ * `promise`, or an {@link InterruptedError} once `signal` aborts, or a {@link LoadTimeout} after
+ * `timeoutMs`. The deadline's timer keeps the process alive: an import whose top-level `await`
+ * can never settle would otherwise let Node exit silently (code 13) while weft waits for it.
+ */
+function untilSettled<T>(promise: Promise<T>, signal: AbortSignal | undefined, timeoutMs: number): Promise<T> {
+  if (signal?.aborted) {
     promise.catch(() => {});
     return Promise.reject(new InterruptedError());
   }
   return new Promise<T>((resolve, reject) => {
-    const abort = (): void => reject(new InterruptedError());
-    signal.addEventListener('abort', abort, { once: true });
+    const abort = (): void => {
+      clearTimeout(timer);
+      reject(new InterruptedError());
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', abort);
+      promise.catch(() => {});
+      reject(new LoadTimeout());
+    }, timeoutMs);
+    signal?.addEventListener('abort', abort, { once: true });
     promise.then(
       (value) => {
-        signal.removeEventListener('abort', abort);
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', abort);
         resolve(value);
       },
       (error: unknown) => {
-        signal.removeEventListener('abort', abort);
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', abort);
         reject(error);
       },
     );

@@ -6,8 +6,9 @@ const NUMERIC = /^[-+]?(\d+(\.\d*)?|\.\d+)(e[-+]?\d+)?$/i;
 /**
  * Parses `NAME[:key=value,…]` (as in `--kv int4:group=32` or `--router sink-window:sinks=4,window=256`)
  * into a registry reference for a request's `kv` or `router`. Whitespace around names, keys and
- * values is ignored; values that look numeric become numbers, `true`/`false` booleans, the rest
- * stay strings (each adapter validates its own options). Throws `InvalidOptionsError` naming
+ * values is ignored; values that look numeric become numbers (unless a double cannot hold them:
+ * `1e400` and `1e-400` stay text, so the adapter quotes what was typed rather than `Infinity` or
+ * accepting 0), `true`/`false` booleans, the rest stay strings (each adapter validates its own options). Throws `InvalidOptionsError` naming
  * `option` on a malformed spec.
  *
  * @example parseNamedRef('int4:group=32') // { name: 'int4', options: { group: 32 } }
@@ -32,7 +33,7 @@ export function parseNamedRef(spec: string, option = 'spec'): Exclude<NamedRef, 
     // Defined, not assigned: `__proto__=1` must become an own key (which the adapter then rejects
     // as unknown), not a prototype change that drops it silently.
     Object.defineProperty(options, key, {
-      value: NUMERIC.test(value) ? Number(value) : value === 'true' ? true : value === 'false' ? false : value,
+      value: NUMERIC.test(value) ? numberOrText(value) : value === 'true' ? true : value === 'false' ? false : value,
       enumerable: true,
       writable: true,
       configurable: true,
@@ -44,4 +45,12 @@ export function parseNamedRef(spec: string, option = 'spec'): Exclude<NamedRef, 
 function splitOnce(text: string, separator: string): [string, string | undefined] {
   const at = text.indexOf(separator);
   return at < 0 ? [text, undefined] : [text.slice(0, at), text.slice(at + 1)];
+}
+
+/** `text` (numeric) as a number, or as it is when a double would make it ±Infinity or 0 from non-zero digits. */
+function numberOrText(text: string): number | string {
+  const value = Number(text);
+  if (!Number.isFinite(value)) return text;
+  if (value === 0 && /[1-9]/.test(text.split(/e/i)[0]!)) return text;
+  return value;
 }

@@ -1,0 +1,145 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadPlugins } from '../src/plugins/load-plugins.js';
+import { parsePluginSpec } from '../src/plugins/plugin-spec.js';
+import { guardProcess, type GuardedProcess } from '../src/process-guards.js';
+import { UsageError } from '../src/index.js';
+import { storyModel } from './helpers.js';
+
+const bin = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
+const guards = pathToFileURL(fileURLToPath(new URL('../dist/process-guards.js', import.meta.url))).href;
+const built = existsSync(bin);
+const MANIFEST = `name: 'weft-plugin-guarded', version: '1.0.0', apiVersion: '^0.1.0'`;
+
+/** Plugin modules that misbehave outside weft's reach. */
+const MODULES: Record<string, string> = {
+  'never-imports.mjs': `await new Promise(() => {});\nexport default { ${MANIFEST}, setup() {} };\n`,
+  'waits-on-a-timer.mjs': `await new Promise((r) => setTimeout(r, 1e9));\nexport default { ${MANIFEST}, setup() {} };\n`,
+  'never-made.mjs': `export default () => new Promise(() => {});\n`,
+  'noisy.mjs': `console.log('HELLO FROM THE MODULE');\nexport default { ${MANIFEST}, setup() { process.stdout.write('SETUP NOISE\\n'); } };\n`,
+  'unawaited.mjs': `export default { ${MANIFEST}, setup() { Promise.reject(new Error('unawaited boom')); } };\n`,
+  'timer-throws.mjs': `export default { ${MANIFEST}, setup() { setTimeout(() => { throw new Error('timer boom'); }, 0); } };\n`,
+};
+
+let dir = '';
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'weft-cli-guards-'));
+  for (const [name, text] of Object.entries(MODULES)) await writeFile(join(dir, name), text);
+});
+afterAll(() => rm(dir, { recursive: true, force: true }));
+
+const run = (args: readonly string[], file = bin) =>
+  new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    execFile(process.execPath, [file, ...args], { cwd: dir, timeout: 60_000 }, (error, stdout, stderr) =>
+      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : null, stdout, stderr }),
+    );
+  });
+
+describe('--plugin modules that never finish loading', () => {
+  const load = (spec: string) => loadPlugins([parsePluginSpec(spec)], dir, undefined, 300);
+
+  it('is a usage error naming the module when its import does not finish in time (an await that never settles, or a long timer)', async () => {
+    for (const module of ['never-imports.mjs', 'waits-on-a-timer.mjs']) {
+      const error = await load(`./${module}`).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(UsageError);
+      expect((error as Error).message).toMatch(new RegExp(`^--plugin \\./${module.replace('.', '\\.')}: importing .*${module.replace('.', '\\.')} did not finish within 300 ms: its top-level code waits for something that does not come`));
+    }
+  });
+
+  it('is a usage error when its factory returns a promise that never settles', async () => {
+    const error = await load('./never-made.mjs').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UsageError);
+    expect((error as Error).message).toMatch(/^--plugin \.\/never-made\.mjs: the default export of .*never-made\.mjs \(a function, called to make the plugin\) did not return a plugin within 300 ms/);
+  });
+});
+
+/** A stand-in for `process`, recording what the guard does. */
+function fakeProcess() {
+  const written = { stdout: [] as string[], stderr: [] as string[] };
+  const listeners = new Map<string, ((error?: unknown) => void)[]>();
+  const exits: number[] = [];
+  const proc = {
+    stdout: { write: (chunk: string) => written.stdout.push(chunk) },
+    stderr: { write: (chunk: string) => written.stderr.push(chunk) },
+    env: {},
+    exitCode: undefined as number | undefined,
+    on(event: string, listener: (error?: unknown) => void) {
+      listeners.set(event, [...(listeners.get(event) ?? []), listener]);
+      return proc;
+    },
+    exit(code: number): never {
+      exits.push(code);
+      return undefined as never;
+    },
+  };
+  const emit = (event: string, error?: unknown) => listeners.get(event)?.forEach((l) => l(error));
+  return { proc: proc as GuardedProcess & { exitCode: number | undefined }, written, emit, exits };
+}
+
+describe('guardProcess', () => {
+  it('sends what others write to stdout to stderr, and keeps a writer of its own for stdout', () => {
+    const { proc, written } = fakeProcess();
+    const guard = guardProcess(proc);
+    (proc.stdout as unknown as { write(chunk: string): unknown }).write('a plugin says hi\n');
+    guard.stdout('{"type":"done"}\n');
+    expect(written).toEqual({ stdout: ['{"type":"done"}\n'], stderr: ['a plugin says hi\n'] });
+  });
+
+  it('reports an error thrown or rejected outside the command on one line, and exits 1', () => {
+    for (const event of ['unhandledRejection', 'uncaughtException']) {
+      const { proc, written, emit, exits } = fakeProcess();
+      guardProcess(proc);
+      emit(event, new Error('boom\n  on two lines'));
+      expect(written.stderr).toEqual(["weft: an error escaped the command (thrown outside it, e.g. by a --plugin's timer or unawaited promise): boom on two lines\n"]);
+      expect(exits).toEqual([1]);
+    }
+  });
+
+  it('says why when the process ends with the command still waiting (code 13), and exits 1; not once the command finished', () => {
+    const waiting = fakeProcess();
+    guardProcess(waiting.proc);
+    waiting.proc.exitCode = 13;
+    waiting.emit('exit');
+    expect(waiting.written.stderr).toEqual(['weft: stopped: the command was waiting for something that can never happen (a --plugin whose code awaits a promise nothing settles?)\n']);
+    expect(waiting.proc.exitCode).toBe(1);
+
+    const finished = fakeProcess();
+    guardProcess(finished.proc).finished();
+    finished.proc.exitCode = 13;
+    finished.emit('exit');
+    expect(finished.written.stderr).toEqual([]);
+    expect(finished.proc.exitCode).toBe(13);
+  });
+});
+
+describe.skipIf(!built)('the weft bin with plugins that misbehave outside weft', () => {
+  const generate = (plugin: string) => run(['generate', '--model', storyModel, '--threads', '1', '--prompt-ids', '1,2', '--max-tokens', '2', '--json', '--plugin', plugin]);
+
+  it('keeps --json stdout parseable when a plugin prints to stdout (the noise goes to stderr)', async () => {
+    const result = await generate('./noisy.mjs');
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe('HELLO FROM THE MODULE\nSETUP NOISE\n');
+    const records = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as { type: string });
+    expect(records.at(-1)).toMatchObject({ type: 'done' });
+  });
+
+  it('reports an unawaited rejection or a throwing timer in a plugin on one line, exit code 1 (was: a Node crash report)', async () => {
+    for (const [plugin, message] of [['./unawaited.mjs', 'unawaited boom'], ['./timer-throws.mjs', 'timer boom']] as const) {
+      const result = await generate(plugin);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toBe(`weft: an error escaped the command (thrown outside it, e.g. by a --plugin's timer or unawaited promise): ${message}\n`);
+    }
+  });
+
+  it('says why a process left waiting for ever stops, instead of exiting silently with code 13', async () => {
+    const script = join(dir, 'waits-for-ever.mjs');
+    await writeFile(script, `import { guardProcess } from ${JSON.stringify(guards)};\nguardProcess(process);\nawait new Promise(() => {});\n`);
+    const result = await run([], script);
+    expect(result).toEqual({ code: 1, stdout: '', stderr: 'weft: stopped: the command was waiting for something that can never happen (a --plugin whose code awaits a promise nothing settles?)\n' });
+  });
+});
