@@ -17,8 +17,8 @@ import { watchThreadWorkers } from './thread-workers.js';
 import {
   checkFullOffload,
   normaliseProviders,
+  normaliseWebOptions,
   validateSessionOptions,
-  validateWebOptions,
   type WebAdapterOptions,
   type WebProviderConfig,
 } from './web-backend-options.js';
@@ -33,14 +33,13 @@ export class WebBackendAdapter implements BackendAdapter {
   readonly name = 'web';
   private readonly providers: readonly WebProviderConfig[];
   private readonly env: WebEnvironment;
+  /** The checked copy of the options given (each read once). */
+  private readonly options: WebAdapterOptions;
 
   /** `environment` replaces the facts read from `globalThis` (tests, workers with odd globals). */
-  constructor(
-    private readonly options: WebAdapterOptions = {},
-    environment?: WebEnvironment,
-  ) {
-    validateWebOptions(options);
-    const configured = options.executionProviders ?? options.defaults?.executionProviders;
+  constructor(options: WebAdapterOptions = {}, environment?: WebEnvironment) {
+    this.options = normaliseWebOptions(options);
+    const configured = this.options.executionProviders ?? this.options.defaults?.executionProviders;
     this.providers = configured ? normaliseProviders(configured, 'executionProviders') : [{ name: 'wasm' }];
     this.env = environment ?? detectEnvironment();
   }
@@ -83,8 +82,8 @@ export class WebBackendAdapter implements BackendAdapter {
    * session's `executionProviders` lists them. onnxruntime-web would otherwise drop an unavailable
    * one itself, with a console warning, and run on the rest while the session named it.
    */
-  async createSession(source: ModelSource, options: SessionOptions = {}): Promise<InferenceSession> {
-    validateSessionOptions(options);
+  async createSession(source: ModelSource, given: SessionOptions = {}): Promise<InferenceSession> {
+    const options = validateSessionOptions(given);
     const merged = { ...this.options.defaults, ...options };
     // The configured list (which already took `defaults.executionProviders` into account) unless
     // this load names its own; a name configured with options keeps them.

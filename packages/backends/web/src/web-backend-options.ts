@@ -1,4 +1,4 @@
-import { checkKnownKeys, checkSessionOptions, InvalidOptionsError, quoteValue, type SessionOptions } from '@weft/core';
+import { checkKnownKeys, checkSessionOptions, describeCause, InvalidOptionsError, quoteValue, type SessionOptions } from '@weft/core';
 
 /** Execution providers of onnxruntime-web that this backend drives. */
 export const WEB_PROVIDERS = ['wasm', 'webgpu', 'webnn'] as const;
@@ -79,29 +79,43 @@ const PROVIDER_KEYS: Record<WebProviderName, readonly string[]> = {
   webnn: ['name', 'deviceType', 'powerPreference'],
 };
 
+const OPTION_KEYS = ['priority', 'defaults', 'executionProviders', 'numThreads', 'wasmPaths', 'requireFullOffload'];
+
 /** Validates backend options; throws `InvalidOptionsError` naming the option. */
 export function validateWebOptions(options: WebBackendOptions): void {
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) throw new InvalidOptionsError('web backend options must be an object.', { option: 'options' });
+  normaliseWebOptions(options);
+}
+
+/**
+ * Checks the options and returns a frozen copy, each option read once (providers as objects):
+ * the backend uses only the copy, so a getter that answers differently later, or a change to the
+ * caller's object, cannot bring in a value that was never checked. A getter or proxy trap that
+ * throws is an `InvalidOptionsError` naming what could not be read.
+ */
+export function normaliseWebOptions(value: WebBackendOptions): WebBackendOptions {
+  if (!isRecord(value)) throw new InvalidOptionsError('web backend options must be an object.', { option: 'options' });
+  const options = readOwn(value, '') as { -readonly [K in keyof WebBackendOptions]: WebBackendOptions[K] };
   // A misspelled option (`numthreads`) would otherwise be ignored without a word.
-  checkKnownKeys(options, ['priority', 'defaults', 'executionProviders', 'numThreads', 'wasmPaths', 'requireFullOffload'], 'webBackend', '');
+  checkKnownKeys(options, OPTION_KEYS, 'webBackend', '');
   if (options.priority !== undefined && !Number.isFinite(options.priority)) {
-    throw new InvalidOptionsError('priority must be a finite number.', { option: 'priority' });
+    throw new InvalidOptionsError(`priority must be a finite number; got ${quoteValue(options.priority)}.`, { option: 'priority' });
   }
   if (options.numThreads !== undefined && (!Number.isInteger(options.numThreads) || options.numThreads < 0 || options.numThreads > 256)) {
-    throw new InvalidOptionsError(`numThreads must be an integer from 0 (onnxruntime-web's default) to 256; got ${String(options.numThreads)}.`, {
+    throw new InvalidOptionsError(`numThreads must be an integer from 0 (onnxruntime-web's default) to 256; got ${quoteValue(options.numThreads)}.`, {
       option: 'numThreads',
     });
   }
-  if (options.wasmPaths !== undefined) validateWasmPaths(options.wasmPaths);
+  if (options.wasmPaths !== undefined) options.wasmPaths = validateWasmPaths(options.wasmPaths);
   if (options.requireFullOffload !== undefined && typeof options.requireFullOffload !== 'boolean') {
     throw new InvalidOptionsError(`requireFullOffload must be a boolean; got ${quoteValue(options.requireFullOffload)}.`, { option: 'requireFullOffload' });
   }
-  if (options.executionProviders !== undefined) normaliseProviders(options.executionProviders, 'executionProviders');
-  if (options.defaults !== undefined || Object.hasOwn(options, 'defaults')) validateSessionOptions(options.defaults as SessionOptions, 'defaults.');
+  if (options.executionProviders !== undefined) options.executionProviders = Object.freeze(normaliseProviders(options.executionProviders, 'executionProviders'));
+  if (Object.hasOwn(options, 'defaults')) options.defaults = validateSessionOptions(options.defaults as SessionOptions, 'defaults.');
   if (options.requireFullOffload === true) {
     const configured = options.executionProviders ?? options.defaults?.executionProviders;
     checkFullOffload(configured ? normaliseProviders(configured, 'executionProviders') : [{ name: 'wasm' }], 'executionProviders');
   }
+  return Object.freeze(options);
 }
 
 /**
@@ -124,24 +138,41 @@ export function checkFullOffload(providers: readonly WebProviderConfig[], option
   }
 }
 
-/** Checks the generic session options this backend forwards. */
-export function validateSessionOptions(options: SessionOptions, prefix = ''): void {
+/**
+ * Checks the generic session options this backend forwards and returns a copy, each option read
+ * once (`undefined` gives `{}`); throws `InvalidOptionsError` naming `prefix` + the key.
+ */
+export function validateSessionOptions(options: SessionOptions, prefix = ''): SessionOptions {
+  const where = prefix === '' ? 'session' : prefix.replace(/\.$/, '');
+  const copy: unknown = isRecord(options) ? readOwn(options, where) : options;
+  if (isRecord(copy) && (copy as SessionOptions).executionProviders !== undefined) {
+    (copy as Record<string, unknown>)['executionProviders'] = readNames((copy as SessionOptions).executionProviders, `${where}.executionProviders`);
+  }
   // The shape (keys, thread counts, level) is core's rule; provider names are this backend's.
-  const checked = checkSessionOptions(options, prefix === '' ? 'session' : prefix.replace(/\.$/, ''));
+  const checked = checkSessionOptions(copy, where);
   if (checked.executionProviders !== undefined) normaliseProviders(checked.executionProviders, `${prefix}executionProviders`);
+  return checked;
 }
 
-/** Turns names into objects and checks every field; throws `InvalidOptionsError`. */
+/**
+ * Turns names into objects and checks every field; a provider listed twice (as a name or an
+ * object) is refused. Throws `InvalidOptionsError`.
+ */
 export function normaliseProviders(list: readonly unknown[], option: string): WebProviderConfig[] {
-  if (!Array.isArray(list) || list.length === 0) {
+  const length = isList(list, option) ? listLength(list, option) : 0;
+  if (length === 0) {
     throw new InvalidOptionsError(`${option} must be a non-empty array of ${WEB_PROVIDERS.join(', ')} (names or { name, ...options }).`, { option });
   }
   // Indexed, not map(), which skips holes: `[, 'wasm']` was taken as ['wasm'] here while other
-  // backends refused it.
+  // backends refused it. Repeats are refused as they come, so a huge list stops at its first one.
   const providers: WebProviderConfig[] = [];
-  for (let i = 0; i < list.length; i++) {
-    if (list[i] === undefined) throw new InvalidOptionsError(`${option}[${i}] is missing: the list has a hole or undefined there (as in [, 'wasm']); remove the extra comma.`, { option: `${option}[${i}]` });
-    providers.push(normaliseProvider(list[i], `${option}[${i}]`));
+  for (let i = 0; i < length; i++) {
+    const item = listItem(list, i, option);
+    if (item === undefined) throw new InvalidOptionsError(`${option}[${i}] is missing: the list has a hole or undefined there (as in [, 'wasm']); remove the extra comma.`, { option: `${option}[${i}]` });
+    const provider = normaliseProvider(item, `${option}[${i}]`);
+    // onnxruntime-web would register the provider twice; each name takes one entry, with its options.
+    if (providers.some((p) => p.name === provider.name)) throw new InvalidOptionsError(`${option} lists ${provider.name} twice.`, { option });
+    providers.push(provider);
   }
   return providers;
 }
@@ -151,12 +182,13 @@ function normaliseProvider(entry: unknown, option: string): WebProviderConfig {
     if (!isProviderName(entry)) throw unknownProvider(entry, option);
     return { name: entry };
   }
-  if (typeof entry !== 'object' || entry === null || typeof (entry as { name?: unknown }).name !== 'string') {
+  const e = isRecord(entry) ? readOwn(entry, option) : undefined;
+  if (e === undefined || typeof e['name'] !== 'string') {
     throw new InvalidOptionsError(`${option} must be a provider name or an object with a "name".`, { option });
   }
-  const name = (entry as { name: string }).name;
+  const name = e['name'];
   if (!isProviderName(name)) throw unknownProvider(name, option);
-  const extra = Object.keys(entry).filter((k) => !PROVIDER_KEYS[name].includes(k));
+  const extra = Object.keys(e).filter((k) => !PROVIDER_KEYS[name].includes(k));
   if (name === 'webnn' && extra.includes('numThreads')) {
     throw new InvalidOptionsError(
       `${option}.numThreads: onnxruntime-web 1.30 creates the WebNN context with deviceType and powerPreference only, so a WebNN thread count would be ignored; remove it (numThreads of webBackend() sets the wasm threads).`,
@@ -164,9 +196,8 @@ function normaliseProvider(entry: unknown, option: string): WebProviderConfig {
     );
   }
   if (extra.length > 0) {
-    throw new InvalidOptionsError(`${option}: the ${name} provider has no option ${extra.join(', ')} (it takes ${PROVIDER_KEYS[name].join(', ')}).`, { option });
+    throw new InvalidOptionsError(`${option}: the ${name} provider has no option ${extra.map(keyLabel).join(', ')} (it takes ${PROVIDER_KEYS[name].join(', ')}).`, { option });
   }
-  const e = entry as Record<string, unknown>;
   if (name === 'webgpu') {
     oneOf(e['preferredLayout'], ['NCHW', 'NHWC'], `${option}.preferredLayout`);
     oneOf(e['validationMode'], ['disabled', 'wgpuOnly', 'basic', 'full'], `${option}.validationMode`);
@@ -174,25 +205,27 @@ function normaliseProvider(entry: unknown, option: string): WebProviderConfig {
     oneOf(e['deviceType'], ['cpu', 'gpu', 'npu'], `${option}.deviceType`);
     oneOf(e['powerPreference'], ['default', 'low-power', 'high-performance'], `${option}.powerPreference`);
   }
-  return { ...(entry as WebProviderConfig) };
+  return e as unknown as WebProviderConfig;
 }
 
-function validateWasmPaths(paths: unknown): void {
+function validateWasmPaths(paths: unknown): WasmPaths {
   if (typeof paths === 'string') {
     if (paths.length === 0) throw new InvalidOptionsError('wasmPaths must not be empty.', { option: 'wasmPaths' });
-    return;
+    return paths;
   }
-  if (typeof paths !== 'object' || paths === null) {
-    throw new InvalidOptionsError('wasmPaths must be a URL prefix or { wasm?, mjs? } URLs.', { option: 'wasmPaths' });
+  if (!isRecord(paths)) {
+    throw new InvalidOptionsError(`wasmPaths must be a URL prefix or { wasm?, mjs? } URLs; got ${quoteValue(paths)}.`, { option: 'wasmPaths' });
   }
-  const extra = Object.keys(paths).filter((k) => k !== 'wasm' && k !== 'mjs');
-  if (extra.length > 0) throw new InvalidOptionsError(`wasmPaths has unknown key(s) ${extra.join(', ')} (only wasm, mjs).`, { option: 'wasmPaths' });
+  const copy = readOwn(paths, 'wasmPaths');
+  const extra = Object.keys(copy).filter((k) => k !== 'wasm' && k !== 'mjs');
+  if (extra.length > 0) throw new InvalidOptionsError(`wasmPaths has unknown key(s) ${extra.map(keyLabel).join(', ')} (only wasm, mjs).`, { option: 'wasmPaths' });
   for (const key of ['wasm', 'mjs'] as const) {
-    const v = (paths as Record<string, unknown>)[key];
+    const v = copy[key];
     if (v !== undefined && (typeof v !== 'string' || v.length === 0)) {
-      throw new InvalidOptionsError(`wasmPaths.${key} must be a non-empty URL string.`, { option: `wasmPaths.${key}` });
+      throw new InvalidOptionsError(`wasmPaths.${key} must be a non-empty URL string; got ${quoteValue(v)}.`, { option: `wasmPaths.${key}` });
     }
   }
+  return Object.freeze(copy) as WasmPaths;
 }
 
 function oneOf(value: unknown, allowed: readonly string[], option: string): void {
@@ -207,7 +240,102 @@ function isProviderName(name: string): name is WebProviderName {
 
 function unknownProvider(name: string, option: string): InvalidOptionsError {
   return new InvalidOptionsError(
-    `${option}: "${name}" is not a provider of the web backend (it has ${WEB_PROVIDERS.join(', ')}; native providers are in @weft/backend-node and @weft/backend-npu).`,
+    `${option}: ${quoteValue(name)} is not a provider of the web backend (it has ${WEB_PROVIDERS.join(', ')}; native providers are in @weft/backend-node and @weft/backend-npu).`,
     { option },
   );
+}
+
+/*
+ * Reading options that may be hostile (getters, proxies whose traps throw). The same message shape
+ * as @weft/backend-npu's `ownData`, which core does not export: `<option> could not be read: <cause>`.
+ */
+
+/** True for an object options may be read from (not null, not an array); a revoked proxy counts, its read then reports it. */
+function isRecord(value: unknown): value is object {
+  if (typeof value !== 'object' || value === null) return false;
+  try {
+    return !Array.isArray(value);
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * A plain copy of `value`'s own enumerable string-keyed properties, each read once; a key named
+ * `__proto__` stays an ordinary key (and is refused as unknown). A read that throws is an
+ * `InvalidOptionsError` naming `option` (or the property).
+ */
+function readOwn(value: object, option: string): Record<string, unknown> {
+  let keys: string[];
+  try {
+    keys = Object.keys(value);
+  } catch (cause) {
+    throw new InvalidOptionsError(`${option || 'options'} could not be read: ${describeCause(cause)}`, { option: option || 'options', cause });
+  }
+  const out: Record<string, unknown> = {};
+  for (const key of keys) {
+    let item: unknown;
+    try {
+      item = (value as Record<string, unknown>)[key];
+    } catch (cause) {
+      const at = option === '' ? keyLabel(key) : `${option}.${keyLabel(key)}`;
+      throw new InvalidOptionsError(`${at} could not be read: ${describeCause(cause)}`, { option: at, cause });
+    }
+    Object.defineProperty(out, key, { value: item, enumerable: true, writable: true, configurable: true });
+  }
+  return out;
+}
+
+/** `Array.isArray(value)`; a revoked proxy (which makes it throw) is an `InvalidOptionsError`. */
+function isList(value: unknown, option: string): value is readonly unknown[] {
+  try {
+    return Array.isArray(value);
+  } catch (cause) {
+    throw new InvalidOptionsError(`${option} could not be read: ${describeCause(cause)}`, { option, cause });
+  }
+}
+
+/** `list.length`, read once and checked (a proxy of an array may answer anything). */
+function listLength(list: readonly unknown[], option: string): number {
+  let length: unknown;
+  try {
+    length = list.length;
+  } catch (cause) {
+    throw new InvalidOptionsError(`${option}.length could not be read: ${describeCause(cause)}`, { option, cause });
+  }
+  if (!(typeof length === 'number' && Number.isSafeInteger(length) && length >= 0)) {
+    throw new InvalidOptionsError(`${option}.length must be a whole number >= 0; got ${quoteValue(length)}.`, { option });
+  }
+  return length;
+}
+
+/** `list[index]`, read once. */
+function listItem(list: readonly unknown[], index: number, option: string): unknown {
+  try {
+    return list[index];
+  } catch (cause) {
+    throw new InvalidOptionsError(`${option}[${index}] could not be read: ${describeCause(cause)}`, { option: `${option}[${index}]`, cause });
+  }
+}
+
+/**
+ * A copy of a list of provider names for core's shape check: each item read once, stopping at
+ * the first that is not a name of this backend or repeats one (so a huge list costs little).
+ * Anything but an array is returned as it is, for core to refuse.
+ */
+function readNames(list: unknown, option: string): unknown {
+  if (!isList(list, option)) return list;
+  const length = listLength(list, option);
+  const names: unknown[] = [];
+  for (let i = 0; i < length; i++) {
+    const name = listItem(list, i, option);
+    names.push(name);
+    if (typeof name !== 'string' || !isProviderName(name) || names.indexOf(name) !== i) break;
+  }
+  return names;
+}
+
+/** A key as messages name it: as written, or quoted and shortened when it is long. */
+function keyLabel(key: string): string {
+  return key.length <= 80 ? key : quoteValue(key);
 }

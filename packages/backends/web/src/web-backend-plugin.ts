@@ -1,6 +1,6 @@
 import { definePlugin, type WeftPlugin } from '@weft/core';
 import { VERSION } from './version.js';
-import { WEB_PROVIDERS, validateWebOptions, type WebBackendOptions } from './web-backend-options.js';
+import { normaliseWebOptions, WEB_PROVIDERS, type WebBackendOptions } from './web-backend-options.js';
 import { WebBackendAdapter } from './web-backend-adapter.js';
 
 /**
@@ -10,8 +10,8 @@ import { WebBackendAdapter } from './web-backend-adapter.js';
  * @example createWeft({ plugins: [webBackend({ executionProviders: ['webgpu', 'wasm'] })] })
  */
 export function webBackend(options: WebBackendOptions = {}): WeftPlugin {
-  validateWebOptions(options);
-  const { priority = 50, ...adapterOptions } = options;
+  // Checked once, then used from the checked copy only.
+  const { priority = 50, ...adapterOptions } = normaliseWebOptions(options);
   return definePlugin({
     name: '@weft/backend-web',
     version: VERSION,
