@@ -20,6 +20,13 @@ import type { ProviderOptions } from './providers.js';
 import { defaultSessionFactory } from './session-factory.js';
 
 /**
+ * Said right after "no NPU execution provider is usable on …", before the details (core cuts a
+ * long reason): `fallback: 'cpu'` ends a chain that has an NPU provider, it does not stand in for
+ * one, so a runtime with only this backend has none here.
+ */
+const NO_NPU_ADVICE = "(fallback 'cpu' needs one; add nodeBackend() or, in a browser, webBackend() to run on the CPU)";
+
+/**
  * Weft backend for NPUs: plans an ordered chain of onnxruntime execution providers for this
  * platform (ending on the CPU), then creates the session on the first provider that loads,
  * reporting every provider it passes over as {@link NpuEvent}s (`onEvent`, and `events`). An
@@ -120,7 +127,7 @@ export class NpuBackendAdapter implements BackendAdapter {
       const planned = plan.chain.filter((p) => p.note).map((p) => `${p.name}: ${p.note}`);
       if (npu.length === 0) {
         const why = skipped.length + planned.length > 0 ? [...skipped, ...planned].join('; ') : 'this platform has no NPU provider in the chain';
-        return { available: false, reason: `no NPU execution provider is usable on ${plan.platform} ${plan.arch}: ${why}` };
+        return { available: false, reason: `no NPU execution provider is usable on ${plan.platform} ${plan.arch} ${NO_NPU_ADVICE}: ${why}` };
       }
       const notes = [...planned, ...skipped.map((s) => `skipped ${s}`)];
       return { available: true, executionProviders: plan.chain.map((p) => p.name), reason: notes.length > 0 ? notes.join('; ') : undefined };

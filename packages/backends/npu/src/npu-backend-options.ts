@@ -1,6 +1,6 @@
 import { checkKnownKeys, checkSessionOptions, InvalidOptionsError, quoteValue, type SessionOptions } from '@weft/core';
 import type { NpuEvent } from './events.js';
-import { isRecord, ownData } from './own-data.js';
+import { isList, isRecord, listItem, listLength, ownData, ownList } from './own-data.js';
 import { refuseCpuUnderNoFallback } from './plan.js';
 import type { PlatformFacts, RuntimeProvider } from './platform.js';
 import { PROVIDERS, validateProvider, type ProviderName, type ProviderOptions } from './providers.js';
@@ -108,19 +108,22 @@ export function normaliseNpuOptions(value: NpuBackendOptions): NormalisedNpuOpti
   let providers: ProviderOptions[] | undefined;
   if (options.providers !== undefined) {
     const list: unknown = options.providers;
-    if (!Array.isArray(list) || list.length === 0) {
+    // The length and each item read once: a proxy whose reads throw is an InvalidOptionsError.
+    const length = isList(list, 'providers') ? listLength(list, 'providers') : 0;
+    if (length === 0) {
       throw new InvalidOptionsError('providers must be a non-empty array of provider names or { name, ...options }.', { option: 'providers' });
     }
-    // Indexed, not map(), which skips holes: a hole in a sparse array is refused.
+    // Indexed, not map(), which skips holes: a hole in a sparse array is refused. Repeats are
+    // refused as they come, so a huge list stops at its first repeated name.
     providers = [];
-    for (let i = 0; i < list.length; i++) {
-      if (list[i] === undefined) throw new InvalidOptionsError(`providers[${i}] is missing: the list has a hole or undefined there (as in [, 'qnn']); remove the extra comma.`, { option: `providers[${i}]` });
-      providers.push(validateProvider(list[i], `providers[${i}]`));
-    }
     const seen = new Set<string>();
-    for (const p of providers) {
+    for (let i = 0; i < length; i++) {
+      const item = listItem(list as unknown[], i, 'providers');
+      if (item === undefined) throw new InvalidOptionsError(`providers[${i}] is missing: the list has a hole or undefined there (as in [, 'qnn']); remove the extra comma.`, { option: `providers[${i}]` });
+      const p = validateProvider(item, `providers[${i}]`);
       if (seen.has(p.name)) throw new InvalidOptionsError(`providers lists ${p.name} twice.`, { option: 'providers' });
       seen.add(p.name);
+      providers.push(p);
     }
     options.providers = Object.freeze([...providers]);
   }
@@ -179,7 +182,7 @@ export function checkFacts(value: unknown, what = 'facts'): PlatformFacts {
   if (!ARCHES.includes(facts['arch'] as string)) throw new InvalidOptionsError(`${what}.arch must be one of ${ARCHES.join(', ')}.`, { option: 'facts.arch' });
   const listed = facts['runtimeProviders'];
   if (listed !== undefined) {
-    const entries = Array.isArray(listed) ? Array.from(listed as unknown[], (p) => (isRecord(p) ? ownData(p, 'facts.runtimeProviders') : p)) : undefined;
+    const entries = isList(listed, 'facts.runtimeProviders') ? ownList(listed, 'facts.runtimeProviders').map((p) => (isRecord(p) ? ownData(p, 'facts.runtimeProviders') : p)) : undefined;
     const isEntry = (p: unknown): boolean => isRecord(p) && typeof (p as RuntimeProvider).name === 'string' && typeof (p as RuntimeProvider).bundled === 'boolean';
     if (entries === undefined || !entries.every(isEntry)) {
       throw new InvalidOptionsError(`${what}.runtimeProviders must be an array of { name, bundled }.`, { option: 'facts.runtimeProviders' });

@@ -1,4 +1,4 @@
-import { describeCause, InvalidOptionsError } from '@weft/core';
+import { describeCause, InvalidOptionsError, quoteValue } from '@weft/core';
 
 /**
  * A plain copy of `value`'s own enumerable string-keyed properties, each read exactly once.
@@ -31,5 +31,54 @@ export function ownData(value: object, option: string): Record<string, unknown> 
 
 /** True for an object that options may be read from (not null, not an array, not a function). */
 export function isRecord(value: unknown): value is object {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
+  if (typeof value !== 'object' || value === null) return false;
+  try {
+    return !Array.isArray(value);
+  } catch {
+    // A revoked proxy: taken as an object, whose read (ownData) then reports it.
+    return true;
+  }
+}
+
+/** Most items a list in options may hold, as core's load options allow (a proxy may claim 2^32 - 1). */
+export const MAX_OPTION_LIST = 10_000;
+
+/** `list.length`, read once; a proxy trap that throws is an `InvalidOptionsError` naming `option`. */
+export function listLength(list: readonly unknown[], option: string): number {
+  let length: unknown;
+  try {
+    length = list.length;
+  } catch (cause) {
+    throw new InvalidOptionsError(`${option}.length could not be read: ${describeCause(cause)}`, { option, cause });
+  }
+  // A proxy of an array may answer anything.
+  if (!(typeof length === 'number' && Number.isSafeInteger(length) && length >= 0)) {
+    throw new InvalidOptionsError(`${option}.length must be a whole number >= 0 (got ${quoteValue(length)}).`, { option });
+  }
+  return length;
+}
+
+/** `Array.isArray(value)`; a revoked proxy (which makes it throw) is an `InvalidOptionsError` naming `option`. */
+export function isList(value: unknown, option: string): value is readonly unknown[] {
+  try {
+    return Array.isArray(value);
+  } catch (cause) {
+    throw new InvalidOptionsError(`${option} could not be read: ${describeCause(cause)}`, { option, cause });
+  }
+}
+
+/** `list[index]`, read once; a getter or proxy trap that throws is an `InvalidOptionsError` naming the item. */
+export function listItem(list: readonly unknown[], index: number, option: string): unknown {
+  try {
+    return list[index];
+  } catch (cause) {
+    throw new InvalidOptionsError(`${option}[${index}] could not be read: ${describeCause(cause)}`, { option: `${option}[${index}]`, cause });
+  }
+}
+
+/** A plain copy of the array `list`, each read once ({@link listLength}, {@link listItem}), of at most {@link MAX_OPTION_LIST} items. */
+export function ownList(list: readonly unknown[], option: string): unknown[] {
+  const length = listLength(list, option);
+  if (length > MAX_OPTION_LIST) throw new InvalidOptionsError(`${option} holds ${length} items; at most ${MAX_OPTION_LIST} are allowed.`, { option });
+  return Array.from({ length }, (_, i) => listItem(list, i, option));
 }

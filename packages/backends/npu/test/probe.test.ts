@@ -50,7 +50,7 @@ describe('npu probe with injected facts', () => {
     expect(probe).toEqual({
       available: false,
       reason:
-        'no NPU execution provider is usable on darwin x64: coreml: Intel Macs have no Neural Engine: with requireNeuralEngine (the default) Core ML takes no part of the graph and onnxruntime runs all of it on its CPU provider',
+        "no NPU execution provider is usable on darwin x64 (fallback 'cpu' needs one; add nodeBackend() or, in a browser, webBackend() to run on the CPU): coreml: Intel Macs have no Neural Engine: with requireNeuralEngine (the default) Core ML takes no part of the graph and onnxruntime runs all of it on its CPU provider",
     });
     const offload = await new NpuBackendAdapter({ facts: FACTS.macIntel, providers: ['coreml'], requireFullOffload: true }).probe();
     expect(offload).toMatchObject({ available: false, reason: expect.stringMatching(/coreml: Intel Macs have no Neural Engine: .*, which requireFullOffload refuses$/) });
@@ -59,7 +59,7 @@ describe('npu probe with injected facts', () => {
   it('plans with defaults.executionProviders, as createSession does (it planned the platform order)', async () => {
     const adapter = new NpuBackendAdapter({ facts: FACTS.macArm, defaults: { executionProviders: ['cpu'] } });
     expect((await adapter.plan()).chain.map((p) => p.name)).toEqual(['cpu']);
-    expect(await adapter.probe()).toMatchObject({ available: false, reason: 'no NPU execution provider is usable on darwin arm64: this platform has no NPU provider in the chain' });
+    expect(await adapter.probe()).toMatchObject({ available: false, reason: "no NPU execution provider is usable on darwin arm64 (fallback 'cpu' needs one; add nodeBackend() or, in a browser, webBackend() to run on the CPU): this platform has no NPU provider in the chain" });
     // A load's own list still wins over defaults.
     expect((await adapter.plan({ executionProviders: ['coreml', 'cpu'] })).chain.map((p) => p.name)).toEqual(['coreml', 'cpu']);
   });

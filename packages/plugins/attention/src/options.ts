@@ -1,4 +1,5 @@
 import { InvalidOptionsError, quoteValue } from '@weft/core';
+import { isArray, readOwnOptions } from './own-options.js';
 
 /** One option a router accepts. Values may arrive as strings (`sink-window:sinks=4,window=256`). */
 export type OptionSpec =
@@ -27,6 +28,8 @@ export const DEFAULT_BUDGET = 256;
 
 /** Options every router but `full` accepts. */
 export const BUDGET_OPTION = { type: 'int', min: 1, description: `tokens kept in the cache (default ${DEFAULT_BUDGET})` } as const;
+/** `content-aware`'s budget: at least 2, room for a sink and a window token. */
+export const CONTENT_AWARE_BUDGET_OPTION = { ...BUDGET_OPTION, min: 2 } as const;
 export const POSITIONS_OPTION = {
   type: 'enum',
   values: ['absolute', 'cache'],
@@ -66,12 +69,20 @@ export function optionError(router: string, schema: OptionSchema, problem: strin
  */
 export function parseOptions<S extends OptionSchema>(router: string, schema: S, raw: unknown): ParsedOptions<S> {
   if (raw === undefined || raw === null) return {};
-  if (typeof raw !== 'object' || Array.isArray(raw)) throw optionError(router, schema, 'options must be an object');
+  if (typeof raw !== 'object' || isArray(raw)) throw optionError(router, schema, 'options must be an object');
+  // Each own property read once; a getter or proxy trap that throws is an InvalidOptionsError.
+  const given = readOwnOptions(
+    raw,
+    `Options of router "${router}"`,
+    (key) => `Option ${quoteValue(key)} of router "${router}"`,
+    (key) => (key === undefined ? 'router' : `router.${key}`),
+  );
   const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(raw as Record<string, unknown>)) {
+  for (const [key, value] of Object.entries(given)) {
     // Own keys only: `toString` or `__proto__` must not find Object.prototype's members.
     const spec = Object.hasOwn(schema, key) ? schema[key] : undefined;
-    if (!spec) throw optionError(router, schema, `unknown option "${key}"`, key);
+    // quoteValue shortens a huge key, so the message stays one readable line.
+    if (!spec) throw optionError(router, schema, `unknown option ${quoteValue(key)}`, key);
     if (value === undefined) continue;
     const parsed = parseValue(spec, value);
     if (parsed === undefined) throw optionError(router, schema, `option "${key}" must be ${describe(spec)} (got ${quoteValue(value)})`, key);
@@ -136,6 +147,15 @@ export function splitBudget(
     // A default first part leaves the second its minimum (sink-window:budget=4 → 3 sinks + 1).
     const f = first ?? Math.max(0, Math.min(defaults.first(b), b - minimums.second));
     result = { budget: b, first: f, second: b - f };
+  }
+  // Parts given alone may add up past 2^53 - 1, where a budget is no longer an exact integer.
+  if (!Number.isSafeInteger(result.budget)) {
+    throw optionError(
+      router,
+      schema,
+      `${names.first} (${result.first}) + ${names.second} (${result.second}) make a budget above ${Number.MAX_SAFE_INTEGER}, the largest exact integer; give smaller values`,
+      'budget',
+    );
   }
   if (result.first < minimums.first || result.second < minimums.second) {
     throw optionError(

@@ -12,6 +12,7 @@ import {
   type SinkWindowOptions,
   type WindowOptions,
 } from './routers/definitions.js';
+import { isArray, keyLabel, readOwnOptions } from './own-options.js';
 import { VERSION } from './version.js';
 
 /** Plugin name (one per runtime: `attentionRouters()` and the default-setters are the same plugin). */
@@ -40,23 +41,17 @@ export interface AttentionRoutersOptions {
  * model.generate({ prompt, router: { name: 'sink-window', options: { sinks: 4, window: 252 } } });
  */
 export function attentionRouters(options: AttentionRoutersOptions = {}): WeftPlugin {
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+  if (typeof options !== 'object' || options === null || isArray(options)) {
     throw new InvalidOptionsError(`attentionRouters options must be an object such as { default: { router: 'window' } } (got ${quoteValue(options)}).`, { option: 'options' });
   }
+  // Read once, own properties only: a getter or proxy trap that throws is an InvalidOptionsError,
+  // and what is checked here is what setup uses.
+  const given = readOwnOptions(options, 'attentionRouters options', keyLabel, (key) => key ?? 'options');
   // A misspelled option (`defualt`) would otherwise be ignored without a word.
-  checkKnownKeys(options, ['default'], 'attentionRouters', '');
-  const preset = options.default;
+  checkKnownKeys(given, ['default'], 'attentionRouters', '');
+  const preset = readPreset(given['default']);
   // Validate the default now, so a bad option fails where the plugin is written.
-  if (preset !== undefined) {
-    if (typeof preset !== 'object' || preset === null || Array.isArray(preset)) {
-      throw new InvalidOptionsError(`attentionRouters: default must be { router, options? } such as { router: 'window', options: { budget: 128 } } (got ${quoteValue(preset)}).`, {
-        option: 'default',
-      });
-    }
-    // A misspelled `options` (`opts`) would otherwise leave the router at its defaults without a word.
-    checkKnownKeys(preset, ['router', 'options'], 'attentionRouters default', 'default');
-    createRouter(preset.router, preset.options);
-  }
+  if (preset !== undefined) createRouter(preset.router as string, preset.options);
   return definePlugin({
     name: PLUGIN_NAME,
     version: VERSION,
@@ -91,6 +86,27 @@ export function attentionRouters(options: AttentionRoutersOptions = {}): WeftPlu
       });
     },
   });
+}
+
+/** `attentionRouters`' `default`, copied (its `options` too) so setup uses what was checked. */
+function readPreset(value: unknown): { readonly router: unknown; readonly options: unknown } | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null || isArray(value)) {
+    throw new InvalidOptionsError(`attentionRouters: default must be { router, options? } such as { router: 'window', options: { budget: 128 } } (got ${quoteValue(value)}).`, {
+      option: 'default',
+    });
+  }
+  const preset = readOwnOptions(value, 'default', (key) => `default.${keyLabel(key)}`, (key) => (key === undefined ? 'default' : `default.${key}`));
+  // A misspelled `options` (`opts`) would otherwise leave the router at its defaults without a word.
+  checkKnownKeys(preset, ['router', 'options'], 'attentionRouters default', 'default');
+  const options = preset['options'];
+  return {
+    router: preset['router'],
+    options:
+      typeof options === 'object' && options !== null && !isArray(options)
+        ? readOwnOptions(options, 'default.options', (key) => `default.options.${keyLabel(key)}`, (key) => (key === undefined ? 'default.options' : `default.options.${key}`))
+        : options,
+  };
 }
 
 function noOptions(name: string, options: Readonly<Record<string, unknown>> | undefined): void {

@@ -1,4 +1,5 @@
 import { InvalidOptionsError, quoteValue } from '@weft/core';
+import { isArray, readOwnOptions } from './own-options.js';
 
 /** One accepted option of a store. */
 export type OptionRule =
@@ -34,15 +35,23 @@ export function describeOptions(rules: OptionRules): string {
 export function validateOptions(store: string, options: unknown, rules: OptionRules): Record<string, number | string> {
   const valid = `Valid options of "${store}": ${describeOptions(rules)}.`;
   if (options === undefined || options === null) return {};
-  if (typeof options !== 'object' || Array.isArray(options)) {
+  if (typeof options !== 'object' || isArray(options)) {
     throw new InvalidOptionsError(`Options of the kv store "${store}" must be an object. ${valid}`, { option: 'kv' });
   }
+  // Each own property read once; a getter or proxy trap that throws is an InvalidOptionsError.
+  const given = readOwnOptions(
+    options,
+    `Options of the kv store "${store}"`,
+    (key) => `Option ${quoteValue(key)} of the kv store "${store}"`,
+    (key) => (key === undefined ? 'kv' : `kv.${key}`),
+  );
   const out: Record<string, number | string> = {};
-  for (const [key, value] of Object.entries(options as Record<string, unknown>)) {
+  for (const [key, value] of Object.entries(given)) {
     if (value === undefined) continue;
     // Own keys only: `toString` or `constructor` must not find Object.prototype's members.
     const rule = Object.hasOwn(rules, key) ? rules[key] : undefined;
-    if (!rule) throw new InvalidOptionsError(`Unknown option "${key}" for the kv store "${store}". ${valid}`, { option: `kv.${key}` });
+    // quoteValue shortens a huge key, so the message stays one readable line.
+    if (!rule) throw new InvalidOptionsError(`Unknown option ${quoteValue(key)} for the kv store "${store}". ${valid}`, { option: `kv.${key}` });
     const bad = (): never => {
       throw new InvalidOptionsError(`Bad value ${quoteValue(value)} for "${key}" of the kv store "${store}": expected ${describeRule(key, rule)}. ${valid}`, {
         option: `kv.${key}`,

@@ -1,6 +1,7 @@
 import { checkKnownKeys, DEFAULT_CAPABILITY, definePlugin, InvalidOptionsError, quoteValue, REUSABLE_CAPABILITY, type KvCacheStore, type WeftPlugin } from '@weft/core';
 import { Fp16KvStore, Int4KvStore, Int8KvStore, KiviKvStore, TemporalKvStore, type IntKvOptions, type KiviKvOptions } from './stores/stores.js';
 
+import { isArray, keyLabel, readOwnOptions } from './own-options.js';
 import { VERSION } from './version.js';
 
 export { VERSION };
@@ -37,11 +38,18 @@ export interface KvCompressorsOptions {
  * @example createWeft({ plugins: [nodeBackend(), kvCompressors()] })
  */
 export function kvCompressors(options: KvCompressorsOptions = {}): WeftPlugin {
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+  if (typeof options !== 'object' || options === null || isArray(options)) {
     throw new InvalidOptionsError(`kvCompressors options must be an object such as { priority: 10 } (got ${quoteValue(options)}).`, { option: 'options' });
   }
+  // Read once, own properties only; a getter or proxy trap that throws is an InvalidOptionsError.
+  const given = readOwnOptions(options, 'kvCompressors options', keyLabel, (key) => key ?? 'options');
   // A misspelled option (`prio`) would otherwise be ignored without a word.
-  checkKnownKeys(options, ['priority'], 'kvCompressors', '');
+  checkKnownKeys(given, ['priority'], 'kvCompressors', '');
+  // Checked here, as nodeBackend checks it, rather than later inside createWeft (null was taken as 0).
+  const priority = given['priority'];
+  if (priority !== undefined && !(typeof priority === 'number' && Number.isFinite(priority))) {
+    throw new InvalidOptionsError(`priority must be a finite number (got ${quoteValue(priority)}).`, { option: 'priority' });
+  }
   return definePlugin({
     name: '@weft/plugin-kv',
     version: VERSION,
@@ -51,7 +59,7 @@ export function kvCompressors(options: KvCompressorsOptions = {}): WeftPlugin {
       for (const entry of KV_COMPRESSORS) {
         ctx.register('kv-cache', {
           name: entry.name,
-          priority: options.priority ?? 0,
+          priority: priority ?? 0,
           capabilities: ['compressed'],
           description: entry.description,
           create: (o) => entry.create(o),
@@ -79,11 +87,13 @@ export const KV_QUANT_ENTRY = 'kv-quant';
  * @example createWeft({ plugins: [nodeBackend(), kvQuant({ bits: 4 }), sinkWindow({ window: 256 })] })
  */
 export function kvQuant(options: KvQuantOptions): WeftPlugin {
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+  if (typeof options !== 'object' || options === null || isArray(options)) {
     // Said before reading `bits`: "bits … (got undefined)" blamed a field the caller never wrote.
     throw new InvalidOptionsError(`kvQuant takes an options object { bits: 8, 4 or 2, ...store options } such as { bits: 4 } (got ${quoteValue(options)}).`, { option: 'options' });
   }
-  const { bits: given, ...rest } = options as { bits?: unknown } & Options;
+  // Own properties only, each read once (an inherited `bits` is not an option given, as for the
+  // stores); a getter or proxy trap that throws is an InvalidOptionsError naming the option.
+  const { bits: given, ...rest } = readOwnOptions(options, 'kvQuant options', keyLabel, (key) => key ?? 'options');
   // A decimal string is taken as the store options take one (`'4'`).
   const bits = typeof given === 'string' && /^\s*[+-]?\d+\s*$/.test(given) ? Number(given) : given;
   const make: (o: Options) => KvCacheStore =
@@ -109,7 +119,12 @@ export function kvQuant(options: KvQuantOptions): WeftPlugin {
         priority: 10,
         capabilities: [DEFAULT_CAPABILITY, REUSABLE_CAPABILITY, 'compressed', store],
         description: `${store} (${JSON.stringify(rest)}), the runtime default`,
-        create: (o) => {
+        create: (requested) => {
+          // A request's options, read once: a getter or proxy trap that throws is an InvalidOptionsError.
+          const o =
+            typeof requested === 'object' && requested !== null && !isArray(requested)
+              ? readOwnOptions(requested, `Options of "${KV_QUANT_ENTRY}"`, (key) => `Option ${quoteValue(key)} of "${KV_QUANT_ENTRY}"`, (key) => (key === undefined ? 'kv' : `kv.${key}`))
+              : requested;
           // The bit width picks the store, and that is fixed when the plugin is written.
           if (o !== undefined && o !== null && Object.hasOwn(o, 'bits')) {
             throw new InvalidOptionsError(

@@ -1,5 +1,5 @@
-import { InvalidOptionsError } from '@weft/core';
-import { BUDGET_OPTION, DEFAULT_BUDGET, POSITIONS_OPTION, optionError, parseOptions, splitBudget, type OptionSchema, type ParsedOptions } from '../options.js';
+import { InvalidOptionsError, quoteValue } from '@weft/core';
+import { BUDGET_OPTION, CONTENT_AWARE_BUDGET_OPTION, DEFAULT_BUDGET, POSITIONS_OPTION, optionError, parseOptions, splitBudget, type OptionSchema, type ParsedOptions } from '../options.js';
 import type { BudgetRouter } from './base.js';
 import { ContentAwareRouter } from './content-aware.js';
 import { HeavyHitterRouter } from './heavy-hitter.js';
@@ -49,7 +49,7 @@ const schemas = {
     positions: POSITIONS_OPTION,
   },
   'content-aware': {
-    budget: BUDGET_OPTION,
+    budget: CONTENT_AWARE_BUDGET_OPTION,
     mode: { type: 'enum', values: ['step', 'request'], description: 'decide every step (default) or once per request' },
     entropy: { type: 'number', min: 0, description: 'next-token entropy (nats) from which the model counts as uncertain (default 2.5)' },
     repetition: { type: 'number', min: 0, max: 1, description: 'repeated-trigram fraction from which the text counts as looping (default 0.3)' },
@@ -114,8 +114,13 @@ function isRouterName(name: string): name is RouterName {
  * options and bad values throw {@link InvalidOptionsError} listing what is valid.
  */
 export function createRouter(name: string, options?: unknown): BudgetRouter {
+  // Checked before any string conversion: a symbol, or an object whose toString throws, must not escape raw.
+  if (typeof name !== 'string') {
+    throw new InvalidOptionsError(`An attention router is named by a string (got ${quoteValue(name)}). Routers: ${ROUTER_NAMES.join(', ')}.`, { option: 'router' });
+  }
   if (!isRouterName(name)) {
-    throw new InvalidOptionsError(`Unknown attention router "${name}". Routers: ${ROUTER_NAMES.join(', ')}.`, { option: 'router' });
+    // quoteValue shortens a huge name, so the message stays one readable line.
+    throw new InvalidOptionsError(`Unknown attention router ${quoteValue(name)}. Routers: ${ROUTER_NAMES.join(', ')}.`, { option: 'router' });
   }
   return build(name, options);
 }
@@ -184,8 +189,8 @@ function build(name: RouterName, raw: unknown): BudgetRouter {
     }
     case 'content-aware': {
       const o = parseOptions(name, schemas[name], raw);
+      // At least 2 (the schema's minimum): room for a sink and a window token.
       const budget = o.budget ?? DEFAULT_BUDGET;
-      if (budget < 2) throw optionError(name, schemas[name], 'budget must be at least 2', 'budget');
       // Given sinks must leave room for the window; the default shrinks with a small budget.
       if (o.sinks !== undefined && o.sinks >= budget) throw optionError(name, schemas[name], `sinks (${o.sinks}) must be below budget (${budget})`, 'sinks');
       return new ContentAwareRouter(
