@@ -78,3 +78,14 @@ export { parseNamedRef } from './util/parse-named-ref.js';
 export { describeCause, quoteValue } from './util/describe-cause.js';
 export { onRejection } from './util/on-rejection.js';
 export { checkKnownKeys } from './util/known-keys.js';
+export {
+  isOptionList,
+  isOptionsObject,
+  MAX_OPTION_LIST,
+  optionKeyLabel,
+  readOptionList,
+  readOptionListItem,
+  readOptionListLength,
+  readOwnOptions,
+  type OptionNaming,
+} from './util/own-options.js';

@@ -1,6 +1,5 @@
-import { checkKnownKeys, checkSessionOptions, InvalidOptionsError, quoteValue, type SessionOptions } from '@weft/core';
+import { checkKnownKeys, checkSessionOptions, InvalidOptionsError, isOptionList, isOptionsObject, quoteValue, readOptionList, readOptionListItem, readOptionListLength, readOwnOptions, type SessionOptions } from '@weft/core';
 import type { NpuEvent } from './events.js';
-import { isList, isRecord, listItem, listLength, ownData, ownList } from './own-data.js';
 import { refuseCpuUnderNoFallback } from './plan.js';
 import type { PlatformFacts, RuntimeProvider } from './platform.js';
 import { PROVIDERS, validateProvider, type ProviderName, type ProviderOptions } from './providers.js';
@@ -80,8 +79,8 @@ export function validateNpuOptions(options: NpuBackendOptions): ProviderOptions[
  * cannot bring in a value that was never checked.
  */
 export function normaliseNpuOptions(value: NpuBackendOptions): NormalisedNpuOptions {
-  if (!isRecord(value)) throw new InvalidOptionsError('npu backend options must be an object.', { option: 'options' });
-  const options = ownData(value, '') as { -readonly [K in keyof NpuBackendOptions]: NpuBackendOptions[K] };
+  if (!isOptionsObject(value)) throw new InvalidOptionsError('npu backend options must be an object.', { option: 'options' });
+  const options = readOwnOptions(value, '') as { -readonly [K in keyof NpuBackendOptions]: NpuBackendOptions[K] };
   // A misspelled option (`fallbak`) would otherwise be ignored without a word.
   checkKnownKeys(options, OPTION_KEYS, 'npuBackend', '');
   if (options.priority !== undefined && !Number.isFinite(options.priority)) {
@@ -109,7 +108,7 @@ export function normaliseNpuOptions(value: NpuBackendOptions): NormalisedNpuOpti
   if (options.providers !== undefined) {
     const list: unknown = options.providers;
     // The length and each item read once: a proxy whose reads throw is an InvalidOptionsError.
-    const length = isList(list, 'providers') ? listLength(list, 'providers') : 0;
+    const length = isOptionList(list, 'providers') ? readOptionListLength(list, 'providers') : 0;
     if (length === 0) {
       throw new InvalidOptionsError('providers must be a non-empty array of provider names or { name, ...options }.', { option: 'providers' });
     }
@@ -118,7 +117,7 @@ export function normaliseNpuOptions(value: NpuBackendOptions): NormalisedNpuOpti
     providers = [];
     const seen = new Set<string>();
     for (let i = 0; i < length; i++) {
-      const item = listItem(list as unknown[], i, 'providers');
+      const item = readOptionListItem(list as unknown[], i, 'providers');
       if (item === undefined) throw new InvalidOptionsError(`providers[${i}] is missing: the list has a hole or undefined there (as in [, 'qnn']); remove the extra comma.`, { option: `providers[${i}]` });
       const p = validateProvider(item, `providers[${i}]`);
       if (seen.has(p.name)) throw new InvalidOptionsError(`providers lists ${p.name} twice.`, { option: 'providers' });
@@ -140,7 +139,7 @@ export function normaliseNpuOptions(value: NpuBackendOptions): NormalisedNpuOpti
  * (`undefined` gives `{}`); throws `InvalidOptionsError` naming `prefix` + the key.
  */
 export function copySessionOptions(value: unknown, prefix = 'session'): SessionOptions {
-  const copy = isRecord(value) ? ownData(value, prefix) : value;
+  const copy = isOptionsObject(value) ? readOwnOptions(value, prefix) : value;
   const checked = checkSessionOptions(copy, prefix);
   const names = checked.executionProviders;
   if (names === undefined) return checked;
@@ -172,18 +171,18 @@ const FACT_KEYS = ['platform', 'arch', 'runtimeProviders', 'runtimeError', 'webn
  * frozen copy, each field read once.
  */
 export function checkFacts(value: unknown, what = 'facts'): PlatformFacts {
-  if (!isRecord(value)) {
+  if (!isOptionsObject(value)) {
     throw new InvalidOptionsError(`${what} must ${what === 'facts' ? 'be an object or a function returning one' : 'resolve to an object'}.`, { option: 'facts' });
   }
-  const facts = ownData(value, 'facts');
+  const facts = readOwnOptions(value, 'facts');
   // A misspelled field (`runtimeProvider`) would otherwise read as "onnxruntime-node is not loadable".
   checkKnownKeys(facts, FACT_KEYS, what, 'facts');
   if (!PLATFORMS.includes(facts['platform'] as string)) throw new InvalidOptionsError(`${what}.platform must be one of ${PLATFORMS.join(', ')}.`, { option: 'facts.platform' });
   if (!ARCHES.includes(facts['arch'] as string)) throw new InvalidOptionsError(`${what}.arch must be one of ${ARCHES.join(', ')}.`, { option: 'facts.arch' });
   const listed = facts['runtimeProviders'];
   if (listed !== undefined) {
-    const entries = isList(listed, 'facts.runtimeProviders') ? ownList(listed, 'facts.runtimeProviders').map((p) => (isRecord(p) ? ownData(p, 'facts.runtimeProviders') : p)) : undefined;
-    const isEntry = (p: unknown): boolean => isRecord(p) && typeof (p as RuntimeProvider).name === 'string' && typeof (p as RuntimeProvider).bundled === 'boolean';
+    const entries = isOptionList(listed, 'facts.runtimeProviders') ? readOptionList(listed, 'facts.runtimeProviders').map((p) => (isOptionsObject(p) ? readOwnOptions(p, 'facts.runtimeProviders') : p)) : undefined;
+    const isEntry = (p: unknown): boolean => isOptionsObject(p) && typeof (p as RuntimeProvider).name === 'string' && typeof (p as RuntimeProvider).bundled === 'boolean';
     if (entries === undefined || !entries.every(isEntry)) {
       throw new InvalidOptionsError(`${what}.runtimeProviders must be an array of { name, bundled }.`, { option: 'facts.runtimeProviders' });
     }
@@ -194,7 +193,7 @@ export function checkFacts(value: unknown, what = 'facts'): PlatformFacts {
   }
   const webnn = facts['webnn'];
   if (webnn !== undefined) {
-    const w = isRecord(webnn) ? ownData(webnn, 'facts.webnn') : undefined;
+    const w = isOptionsObject(webnn) ? readOwnOptions(webnn, 'facts.webnn') : undefined;
     if (w === undefined || typeof w['npu'] !== 'boolean' || (w['reason'] !== undefined && typeof w['reason'] !== 'string') || Object.keys(w).some((k) => k !== 'npu' && k !== 'reason')) {
       throw new InvalidOptionsError(`${what}.webnn must be { npu: boolean, reason?: string }.`, { option: 'facts.webnn' });
     }

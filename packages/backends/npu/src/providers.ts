@@ -1,5 +1,4 @@
-import { InvalidOptionsError, quoteValue } from '@weft/core';
-import { ownData } from './own-data.js';
+import { InvalidOptionsError, quoteValue, readOwnOptions } from '@weft/core';
 
 /**
  * Typed options for each NPU execution provider, keyed by `name`, and their translation to the
@@ -195,7 +194,7 @@ const MAX_THREADS = 1024;
  */
 export function validateProvider(entry: unknown, option: string): ProviderOptions {
   if (typeof entry === 'string') entry = { name: entry };
-  const e = typeof entry === 'object' && entry !== null && !Array.isArray(entry) ? ownData(entry, option) : undefined;
+  const e = typeof entry === 'object' && entry !== null && !Array.isArray(entry) ? readOwnOptions(entry, option) : undefined;
   if (e === undefined || typeof e['name'] !== 'string') {
     throw new InvalidOptionsError(`${option} must be a provider name or an object with a "name".`, { option });
   }

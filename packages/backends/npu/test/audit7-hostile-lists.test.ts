@@ -1,18 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { AdapterResolutionError, createWeft, InvalidOptionsError } from '@weft/core';
+import { AdapterResolutionError, createWeft } from '@weft/core';
 import { npuBackend } from '../src/index.js';
 import { FACTS, tinyModel } from './helpers.js';
-
-/** The error of a call that throws, which must be an InvalidOptionsError. */
-function thrown(make: () => unknown): InvalidOptionsError {
-  try {
-    make();
-  } catch (error) {
-    expect(InvalidOptionsError.isInstance(error), String(error)).toBe(true);
-    return error as InvalidOptionsError;
-  }
-  throw new Error('expected an InvalidOptionsError');
-}
+import { invalidOptionsThrown as thrown } from '../../../core/test/hostile-options.js';
 
 /** An array proxy whose `length` read throws. */
 const lengthThrows = (items: unknown[]): unknown[] =>

@@ -1,4 +1,16 @@
-import { checkKnownKeys, checkSessionOptions, describeCause, InvalidOptionsError, quoteValue, type SessionOptions } from '@weft/core';
+import {
+  checkKnownKeys,
+  checkSessionOptions,
+  InvalidOptionsError,
+  isOptionList,
+  isOptionsObject,
+  optionKeyLabel,
+  quoteValue,
+  readOptionListItem,
+  readOptionListLength,
+  readOwnOptions,
+  type SessionOptions,
+} from '@weft/core';
 
 /** Execution providers of onnxruntime-web that this backend drives. */
 export const WEB_PROVIDERS = ['wasm', 'webgpu', 'webnn'] as const;
@@ -93,8 +105,8 @@ export function validateWebOptions(options: WebBackendOptions): void {
  * throws is an `InvalidOptionsError` naming what could not be read.
  */
 export function normaliseWebOptions(value: WebBackendOptions): WebBackendOptions {
-  if (!isRecord(value)) throw new InvalidOptionsError('web backend options must be an object.', { option: 'options' });
-  const options = readOwn(value, '') as { -readonly [K in keyof WebBackendOptions]: WebBackendOptions[K] };
+  if (!isOptionsObject(value)) throw new InvalidOptionsError('web backend options must be an object.', { option: 'options' });
+  const options = readOwnOptions(value, '') as { -readonly [K in keyof WebBackendOptions]: WebBackendOptions[K] };
   // A misspelled option (`numthreads`) would otherwise be ignored without a word.
   checkKnownKeys(options, OPTION_KEYS, 'webBackend', '');
   if (options.priority !== undefined && !Number.isFinite(options.priority)) {
@@ -144,8 +156,8 @@ export function checkFullOffload(providers: readonly WebProviderConfig[], option
  */
 export function validateSessionOptions(options: SessionOptions, prefix = ''): SessionOptions {
   const where = prefix === '' ? 'session' : prefix.replace(/\.$/, '');
-  const copy: unknown = isRecord(options) ? readOwn(options, where) : options;
-  if (isRecord(copy) && (copy as SessionOptions).executionProviders !== undefined) {
+  const copy: unknown = isOptionsObject(options) ? readOwnOptions(options, where) : options;
+  if (isOptionsObject(copy) && (copy as SessionOptions).executionProviders !== undefined) {
     (copy as Record<string, unknown>)['executionProviders'] = readNames((copy as SessionOptions).executionProviders, `${where}.executionProviders`);
   }
   // The shape (keys, thread counts, level) is core's rule; provider names are this backend's.
@@ -159,7 +171,7 @@ export function validateSessionOptions(options: SessionOptions, prefix = ''): Se
  * object) is refused. Throws `InvalidOptionsError`.
  */
 export function normaliseProviders(list: readonly unknown[], option: string): WebProviderConfig[] {
-  const length = isList(list, option) ? listLength(list, option) : 0;
+  const length = isOptionList(list, option) ? readOptionListLength(list, option) : 0;
   if (length === 0) {
     throw new InvalidOptionsError(`${option} must be a non-empty array of ${WEB_PROVIDERS.join(', ')} (names or { name, ...options }).`, { option });
   }
@@ -167,7 +179,7 @@ export function normaliseProviders(list: readonly unknown[], option: string): We
   // backends refused it. Repeats are refused as they come, so a huge list stops at its first one.
   const providers: WebProviderConfig[] = [];
   for (let i = 0; i < length; i++) {
-    const item = listItem(list, i, option);
+    const item = readOptionListItem(list, i, option);
     if (item === undefined) throw new InvalidOptionsError(`${option}[${i}] is missing: the list has a hole or undefined there (as in [, 'wasm']); remove the extra comma.`, { option: `${option}[${i}]` });
     const provider = normaliseProvider(item, `${option}[${i}]`);
     // onnxruntime-web would register the provider twice; each name takes one entry, with its options.
@@ -182,7 +194,7 @@ function normaliseProvider(entry: unknown, option: string): WebProviderConfig {
     if (!isProviderName(entry)) throw unknownProvider(entry, option);
     return { name: entry };
   }
-  const e = isRecord(entry) ? readOwn(entry, option) : undefined;
+  const e = isOptionsObject(entry) ? readOwnOptions(entry, option) : undefined;
   if (e === undefined || typeof e['name'] !== 'string') {
     throw new InvalidOptionsError(`${option} must be a provider name or an object with a "name".`, { option });
   }
@@ -196,7 +208,7 @@ function normaliseProvider(entry: unknown, option: string): WebProviderConfig {
     );
   }
   if (extra.length > 0) {
-    throw new InvalidOptionsError(`${option}: the ${name} provider has no option ${extra.map(keyLabel).join(', ')} (it takes ${PROVIDER_KEYS[name].join(', ')}).`, { option });
+    throw new InvalidOptionsError(`${option}: the ${name} provider has no option ${extra.map(optionKeyLabel).join(', ')} (it takes ${PROVIDER_KEYS[name].join(', ')}).`, { option });
   }
   if (name === 'webgpu') {
     oneOf(e['preferredLayout'], ['NCHW', 'NHWC'], `${option}.preferredLayout`);
@@ -213,12 +225,12 @@ function validateWasmPaths(paths: unknown): WasmPaths {
     if (paths.length === 0) throw new InvalidOptionsError('wasmPaths must not be empty.', { option: 'wasmPaths' });
     return paths;
   }
-  if (!isRecord(paths)) {
+  if (!isOptionsObject(paths)) {
     throw new InvalidOptionsError(`wasmPaths must be a URL prefix or { wasm?, mjs? } URLs; got ${quoteValue(paths)}.`, { option: 'wasmPaths' });
   }
-  const copy = readOwn(paths, 'wasmPaths');
+  const copy = readOwnOptions(paths, 'wasmPaths');
   const extra = Object.keys(copy).filter((k) => k !== 'wasm' && k !== 'mjs');
-  if (extra.length > 0) throw new InvalidOptionsError(`wasmPaths has unknown key(s) ${extra.map(keyLabel).join(', ')} (only wasm, mjs).`, { option: 'wasmPaths' });
+  if (extra.length > 0) throw new InvalidOptionsError(`wasmPaths has unknown key(s) ${extra.map(optionKeyLabel).join(', ')} (only wasm, mjs).`, { option: 'wasmPaths' });
   for (const key of ['wasm', 'mjs'] as const) {
     const v = copy[key];
     if (v !== undefined && (typeof v !== 'string' || v.length === 0)) {
@@ -245,97 +257,19 @@ function unknownProvider(name: string, option: string): InvalidOptionsError {
   );
 }
 
-/*
- * Reading options that may be hostile (getters, proxies whose traps throw). The same message shape
- * as @weft/backend-npu's `ownData`, which core does not export: `<option> could not be read: <cause>`.
- */
-
-/** True for an object options may be read from (not null, not an array); a revoked proxy counts, its read then reports it. */
-function isRecord(value: unknown): value is object {
-  if (typeof value !== 'object' || value === null) return false;
-  try {
-    return !Array.isArray(value);
-  } catch {
-    return true;
-  }
-}
-
-/**
- * A plain copy of `value`'s own enumerable string-keyed properties, each read once; a key named
- * `__proto__` stays an ordinary key (and is refused as unknown). A read that throws is an
- * `InvalidOptionsError` naming `option` (or the property).
- */
-function readOwn(value: object, option: string): Record<string, unknown> {
-  let keys: string[];
-  try {
-    keys = Object.keys(value);
-  } catch (cause) {
-    throw new InvalidOptionsError(`${option || 'options'} could not be read: ${describeCause(cause)}`, { option: option || 'options', cause });
-  }
-  const out: Record<string, unknown> = {};
-  for (const key of keys) {
-    let item: unknown;
-    try {
-      item = (value as Record<string, unknown>)[key];
-    } catch (cause) {
-      const at = option === '' ? keyLabel(key) : `${option}.${keyLabel(key)}`;
-      throw new InvalidOptionsError(`${at} could not be read: ${describeCause(cause)}`, { option: at, cause });
-    }
-    Object.defineProperty(out, key, { value: item, enumerable: true, writable: true, configurable: true });
-  }
-  return out;
-}
-
-/** `Array.isArray(value)`; a revoked proxy (which makes it throw) is an `InvalidOptionsError`. */
-function isList(value: unknown, option: string): value is readonly unknown[] {
-  try {
-    return Array.isArray(value);
-  } catch (cause) {
-    throw new InvalidOptionsError(`${option} could not be read: ${describeCause(cause)}`, { option, cause });
-  }
-}
-
-/** `list.length`, read once and checked (a proxy of an array may answer anything). */
-function listLength(list: readonly unknown[], option: string): number {
-  let length: unknown;
-  try {
-    length = list.length;
-  } catch (cause) {
-    throw new InvalidOptionsError(`${option}.length could not be read: ${describeCause(cause)}`, { option, cause });
-  }
-  if (!(typeof length === 'number' && Number.isSafeInteger(length) && length >= 0)) {
-    throw new InvalidOptionsError(`${option}.length must be a whole number >= 0; got ${quoteValue(length)}.`, { option });
-  }
-  return length;
-}
-
-/** `list[index]`, read once. */
-function listItem(list: readonly unknown[], index: number, option: string): unknown {
-  try {
-    return list[index];
-  } catch (cause) {
-    throw new InvalidOptionsError(`${option}[${index}] could not be read: ${describeCause(cause)}`, { option: `${option}[${index}]`, cause });
-  }
-}
-
 /**
  * A copy of a list of provider names for core's shape check: each item read once, stopping at
  * the first that is not a name of this backend or repeats one (so a huge list costs little).
  * Anything but an array is returned as it is, for core to refuse.
  */
 function readNames(list: unknown, option: string): unknown {
-  if (!isList(list, option)) return list;
-  const length = listLength(list, option);
+  if (!isOptionList(list, option)) return list;
+  const length = readOptionListLength(list, option);
   const names: unknown[] = [];
   for (let i = 0; i < length; i++) {
-    const name = listItem(list, i, option);
+    const name = readOptionListItem(list, i, option);
     names.push(name);
     if (typeof name !== 'string' || !isProviderName(name) || names.indexOf(name) !== i) break;
   }
   return names;
-}
-
-/** A key as messages name it: as written, or quoted and shortened when it is long. */
-function keyLabel(key: string): string {
-  return key.length <= 80 ? key : quoteValue(key);
 }

@@ -2,32 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createWeft, InvalidOptionsError } from '@weft/core';
 import { WebBackendAdapter, webBackend, type WebBackendOptions } from '../src/index.js';
 import { tinyModel } from './helpers.js';
-
-/** An object whose `key` getter throws. */
-const throwingGetter = (key: string): object =>
-  Object.defineProperty({}, key, {
-    enumerable: true,
-    get() {
-      throw new Error('getter boom');
-    },
-  });
-
-/** A proxy every read of which throws. */
-const throwingProxy = (): object =>
-  new Proxy(
-    {},
-    {
-      ownKeys() {
-        throw new Error('proxy ownKeys boom');
-      },
-      get() {
-        throw new Error('proxy get boom');
-      },
-      getOwnPropertyDescriptor() {
-        throw new Error('gopd boom');
-      },
-    },
-  );
+import { throwingGetter, throwingProxy } from '../../../core/test/hostile-options.js';
 
 /** What `webBackend(options)` throws (and that the adapter throws the same). */
 function refusal(options: unknown): InvalidOptionsError {
@@ -44,9 +19,9 @@ function refusal(options: unknown): InvalidOptionsError {
 
 describe('web backend options that cannot be read', () => {
   it.each([
-    ['a proxy whose traps throw', () => throwingProxy(), 'options', 'options could not be read: proxy ownKeys boom'],
+    ['a proxy whose traps throw', () => throwingProxy(), 'options', 'options could not be read: ownKeys boom'],
     ['a throwing getter', () => throwingGetter('priority'), 'priority', 'priority could not be read: getter boom'],
-    ['defaults as a throwing proxy', () => ({ defaults: throwingProxy() }), 'defaults', 'defaults could not be read: proxy ownKeys boom'],
+    ['defaults as a throwing proxy', () => ({ defaults: throwingProxy() }), 'defaults', 'defaults could not be read: ownKeys boom'],
     ['a provider whose name getter throws', () => ({ executionProviders: [throwingGetter('name')] }), 'executionProviders[0].name', 'executionProviders[0].name could not be read: getter boom'],
     [
       'a provider list whose length cannot be read',

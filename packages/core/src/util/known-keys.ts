@@ -1,4 +1,5 @@
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
+import { quoteValue } from './describe-cause.js';
 
 /**
  * Throws an `InvalidOptionsError` for the first key of `options` that is not in `known` (a
@@ -15,7 +16,8 @@ export function checkKeyNames(keys: readonly string[], known: readonly string[],
   for (const key of keys) {
     if (!known.includes(key)) {
       const meant = closeKey(key, known);
-      throw new InvalidOptionsError(`${where} has no option "${key}"${meant === undefined ? '' : `; did you mean "${meant}"?`} (it takes ${known.join(', ')}).`, {
+      // A key of a million characters is quoted shortened, so the message stays one readable line.
+      throw new InvalidOptionsError(`${where} has no option ${key.length <= 80 ? `"${key}"` : quoteValue(key)}${meant === undefined ? '' : `; did you mean "${meant}"?`} (it takes ${known.join(', ')}).`, {
         option: optionPrefix === '' ? key : `${optionPrefix}.${key}`,
       });
     }

@@ -1,5 +1,4 @@
-import { InvalidOptionsError, quoteValue } from '@weft/core';
-import { isArray, readOwnOptions } from './own-options.js';
+import { InvalidOptionsError, isOptionsObject, quoteValue, readOwnOptions } from '@weft/core';
 
 /** One option a router accepts. Values may arrive as strings (`sink-window:sinks=4,window=256`). */
 export type OptionSpec =
@@ -69,14 +68,13 @@ export function optionError(router: string, schema: OptionSchema, problem: strin
  */
 export function parseOptions<S extends OptionSchema>(router: string, schema: S, raw: unknown): ParsedOptions<S> {
   if (raw === undefined || raw === null) return {};
-  if (typeof raw !== 'object' || isArray(raw)) throw optionError(router, schema, 'options must be an object');
+  if (!isOptionsObject(raw)) throw optionError(router, schema, 'options must be an object');
   // Each own property read once; a getter or proxy trap that throws is an InvalidOptionsError.
-  const given = readOwnOptions(
-    raw,
-    `Options of router "${router}"`,
-    (key) => `Option ${quoteValue(key)} of router "${router}"`,
-    (key) => (key === undefined ? 'router' : `router.${key}`),
-  );
+  const given = readOwnOptions(raw, 'router', {
+    what: `Options of router "${router}"`,
+    label: (key) => `Option ${quoteValue(key)} of router "${router}"`,
+    option: (key) => (key === undefined ? 'router' : `router.${key}`),
+  });
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(given)) {
     // Own keys only: `toString` or `__proto__` must not find Object.prototype's members.

@@ -1,4 +1,4 @@
-import { checkKnownKeys, DEFAULT_CAPABILITY, InvalidOptionsError, definePlugin, quoteValue, type WeftPlugin } from '@weft/core';
+import { checkKnownKeys, DEFAULT_CAPABILITY, InvalidOptionsError, definePlugin, isOptionsObject, quoteValue, readOwnOptions, type WeftPlugin } from '@weft/core';
 import { AttentionImportanceAnalyzer } from './analyzers/attention-importance.js';
 import { RouterDecisionsAnalyzer } from './analyzers/router-decisions.js';
 import {
@@ -12,7 +12,6 @@ import {
   type SinkWindowOptions,
   type WindowOptions,
 } from './routers/definitions.js';
-import { isArray, keyLabel, readOwnOptions } from './own-options.js';
 import { VERSION } from './version.js';
 
 /** Plugin name (one per runtime: `attentionRouters()` and the default-setters are the same plugin). */
@@ -41,12 +40,12 @@ export interface AttentionRoutersOptions {
  * model.generate({ prompt, router: { name: 'sink-window', options: { sinks: 4, window: 252 } } });
  */
 export function attentionRouters(options: AttentionRoutersOptions = {}): WeftPlugin {
-  if (typeof options !== 'object' || options === null || isArray(options)) {
+  if (!isOptionsObject(options)) {
     throw new InvalidOptionsError(`attentionRouters options must be an object such as { default: { router: 'window' } } (got ${quoteValue(options)}).`, { option: 'options' });
   }
   // Read once, own properties only: a getter or proxy trap that throws is an InvalidOptionsError,
   // and what is checked here is what setup uses.
-  const given = readOwnOptions(options, 'attentionRouters options', keyLabel, (key) => key ?? 'options');
+  const given = readOwnOptions(options, '', { what: 'attentionRouters options', option: (key) => key ?? 'options' });
   // A misspelled option (`defualt`) would otherwise be ignored without a word.
   checkKnownKeys(given, ['default'], 'attentionRouters', '');
   const preset = readPreset(given['default']);
@@ -91,20 +90,20 @@ export function attentionRouters(options: AttentionRoutersOptions = {}): WeftPlu
 /** `attentionRouters`' `default`, copied (its `options` too) so setup uses what was checked. */
 function readPreset(value: unknown): { readonly router: unknown; readonly options: unknown } | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== 'object' || value === null || isArray(value)) {
+  if (!isOptionsObject(value)) {
     throw new InvalidOptionsError(`attentionRouters: default must be { router, options? } such as { router: 'window', options: { budget: 128 } } (got ${quoteValue(value)}).`, {
       option: 'default',
     });
   }
-  const preset = readOwnOptions(value, 'default', (key) => `default.${keyLabel(key)}`, (key) => (key === undefined ? 'default' : `default.${key}`));
+  const preset = readOwnOptions(value, 'default', { option: (key) => (key === undefined ? 'default' : `default.${key}`) });
   // A misspelled `options` (`opts`) would otherwise leave the router at its defaults without a word.
   checkKnownKeys(preset, ['router', 'options'], 'attentionRouters default', 'default');
   const options = preset['options'];
   return {
     router: preset['router'],
     options:
-      typeof options === 'object' && options !== null && !isArray(options)
-        ? readOwnOptions(options, 'default.options', (key) => `default.options.${keyLabel(key)}`, (key) => (key === undefined ? 'default.options' : `default.options.${key}`))
+      isOptionsObject(options)
+        ? readOwnOptions(options, 'default.options', { option: (key) => (key === undefined ? 'default.options' : `default.options.${key}`) })
         : options,
   };
 }

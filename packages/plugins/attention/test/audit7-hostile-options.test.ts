@@ -1,46 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidOptionsError } from '@weft/core';
 import { attentionRouters, createRouter, heavyHitter, sinkWindow, slidingWindow } from '../src/index.js';
-
-/** The error of a call that throws, which must be an InvalidOptionsError. */
-function thrown(make: () => unknown): InvalidOptionsError {
-  try {
-    make();
-  } catch (error) {
-    expect(InvalidOptionsError.isInstance(error), String(error)).toBe(true);
-    return error as InvalidOptionsError;
-  }
-  throw new Error('expected an InvalidOptionsError');
-}
-
-/** An object whose `key` getter throws. */
-const throwingGetter = (key: string): object =>
-  Object.defineProperty({}, key, {
-    enumerable: true,
-    get() {
-      throw new Error('getter boom');
-    },
-  });
-
-/** A proxy whose every read throws. */
-const throwingProxy = (): object =>
-  new Proxy(
-    {},
-    {
-      ownKeys() {
-        throw new Error('ownKeys boom');
-      },
-      get() {
-        throw new Error('get boom');
-      },
-      has() {
-        throw new Error('has boom');
-      },
-      getOwnPropertyDescriptor() {
-        throw new Error('descriptor boom');
-      },
-    },
-  );
+import { invalidOptionsThrown as thrown, throwingGetter, throwingProxy } from '../../../core/test/hostile-options.js';
 
 describe('options that cannot be read', () => {
   it('createRouter names the option', () => {

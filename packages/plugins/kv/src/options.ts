@@ -1,5 +1,4 @@
-import { InvalidOptionsError, quoteValue } from '@weft/core';
-import { isArray, readOwnOptions } from './own-options.js';
+import { InvalidOptionsError, isOptionsObject, quoteValue, readOwnOptions } from '@weft/core';
 
 /** One accepted option of a store. */
 export type OptionRule =
@@ -35,16 +34,15 @@ export function describeOptions(rules: OptionRules): string {
 export function validateOptions(store: string, options: unknown, rules: OptionRules): Record<string, number | string> {
   const valid = `Valid options of "${store}": ${describeOptions(rules)}.`;
   if (options === undefined || options === null) return {};
-  if (typeof options !== 'object' || isArray(options)) {
+  if (!isOptionsObject(options)) {
     throw new InvalidOptionsError(`Options of the kv store "${store}" must be an object. ${valid}`, { option: 'kv' });
   }
   // Each own property read once; a getter or proxy trap that throws is an InvalidOptionsError.
-  const given = readOwnOptions(
-    options,
-    `Options of the kv store "${store}"`,
-    (key) => `Option ${quoteValue(key)} of the kv store "${store}"`,
-    (key) => (key === undefined ? 'kv' : `kv.${key}`),
-  );
+  const given = readOwnOptions(options, 'kv', {
+    what: `Options of the kv store "${store}"`,
+    label: (key) => `Option ${quoteValue(key)} of the kv store "${store}"`,
+    option: (key) => (key === undefined ? 'kv' : `kv.${key}`),
+  });
   const out: Record<string, number | string> = {};
   for (const [key, value] of Object.entries(given)) {
     if (value === undefined) continue;

@@ -1,7 +1,6 @@
-import { checkKnownKeys, DEFAULT_CAPABILITY, definePlugin, InvalidOptionsError, quoteValue, REUSABLE_CAPABILITY, type KvCacheStore, type WeftPlugin } from '@weft/core';
+import { checkKnownKeys, DEFAULT_CAPABILITY, definePlugin, InvalidOptionsError, isOptionsObject, quoteValue, readOwnOptions, REUSABLE_CAPABILITY, type KvCacheStore, type WeftPlugin } from '@weft/core';
 import { Fp16KvStore, Int4KvStore, Int8KvStore, KiviKvStore, TemporalKvStore, type IntKvOptions, type KiviKvOptions } from './stores/stores.js';
 
-import { isArray, keyLabel, readOwnOptions } from './own-options.js';
 import { VERSION } from './version.js';
 
 export { VERSION };
@@ -38,11 +37,11 @@ export interface KvCompressorsOptions {
  * @example createWeft({ plugins: [nodeBackend(), kvCompressors()] })
  */
 export function kvCompressors(options: KvCompressorsOptions = {}): WeftPlugin {
-  if (typeof options !== 'object' || options === null || isArray(options)) {
+  if (!isOptionsObject(options)) {
     throw new InvalidOptionsError(`kvCompressors options must be an object such as { priority: 10 } (got ${quoteValue(options)}).`, { option: 'options' });
   }
   // Read once, own properties only; a getter or proxy trap that throws is an InvalidOptionsError.
-  const given = readOwnOptions(options, 'kvCompressors options', keyLabel, (key) => key ?? 'options');
+  const given = readOwnOptions(options, '', { what: 'kvCompressors options', option: (key) => key ?? 'options' });
   // A misspelled option (`prio`) would otherwise be ignored without a word.
   checkKnownKeys(given, ['priority'], 'kvCompressors', '');
   // Checked here, as nodeBackend checks it, rather than later inside createWeft (null was taken as 0).
@@ -87,13 +86,13 @@ export const KV_QUANT_ENTRY = 'kv-quant';
  * @example createWeft({ plugins: [nodeBackend(), kvQuant({ bits: 4 }), sinkWindow({ window: 256 })] })
  */
 export function kvQuant(options: KvQuantOptions): WeftPlugin {
-  if (typeof options !== 'object' || options === null || isArray(options)) {
+  if (!isOptionsObject(options)) {
     // Said before reading `bits`: "bits … (got undefined)" blamed a field the caller never wrote.
     throw new InvalidOptionsError(`kvQuant takes an options object { bits: 8, 4 or 2, ...store options } such as { bits: 4 } (got ${quoteValue(options)}).`, { option: 'options' });
   }
   // Own properties only, each read once (an inherited `bits` is not an option given, as for the
   // stores); a getter or proxy trap that throws is an InvalidOptionsError naming the option.
-  const { bits: given, ...rest } = readOwnOptions(options, 'kvQuant options', keyLabel, (key) => key ?? 'options');
+  const { bits: given, ...rest } = readOwnOptions(options, '', { what: 'kvQuant options', option: (key) => key ?? 'options' });
   // A decimal string is taken as the store options take one (`'4'`).
   const bits = typeof given === 'string' && /^\s*[+-]?\d+\s*$/.test(given) ? Number(given) : given;
   const make: (o: Options) => KvCacheStore =
@@ -122,8 +121,8 @@ export function kvQuant(options: KvQuantOptions): WeftPlugin {
         create: (requested) => {
           // A request's options, read once: a getter or proxy trap that throws is an InvalidOptionsError.
           const o =
-            typeof requested === 'object' && requested !== null && !isArray(requested)
-              ? readOwnOptions(requested, `Options of "${KV_QUANT_ENTRY}"`, (key) => `Option ${quoteValue(key)} of "${KV_QUANT_ENTRY}"`, (key) => (key === undefined ? 'kv' : `kv.${key}`))
+            isOptionsObject(requested)
+              ? readOwnOptions(requested, 'kv', { what: `Options of "${KV_QUANT_ENTRY}"`, label: (key) => `Option ${quoteValue(key)} of "${KV_QUANT_ENTRY}"`, option: (key) => (key === undefined ? 'kv' : `kv.${key}`) })
               : requested;
           // The bit width picks the store, and that is fixed when the plugin is written.
           if (o !== undefined && o !== null && Object.hasOwn(o, 'bits')) {
