@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CacheKeyRerotation, cacheKeyRerotation, InvalidOptionsError, parseModelConfig, type AttentionRouter, type BackendTensor, type KvLayout, type KvSelection } from '../src/index.js';
-import { collect, done, kvLayout, runtime, storyModel } from './helpers.js';
+import { collect, done, kvLayout, runtime, storyModel, wrappedNodeBackend } from './helpers.js';
 
 const layout = (over: Partial<KvLayout> = {}): KvLayout => kvLayout({ layers: 1, kvHeads: 1, headDim: 4 }, over);
 const tensor = <T extends Float32Array | BigInt64Array>(data: T, dims: number[]) => ({ type: data instanceof Float32Array ? 'float32' : 'int64', data, dims, dispose: () => undefined }) as unknown as BackendTensor;
@@ -70,6 +70,34 @@ describe('CacheKeyRerotation', () => {
     expect(first).toEqual(fedThen);
   });
 
+  it('after reset (a failover), or a step with no past, restores nothing of the step whose run failed into the new presents', () => {
+    const failedStep = () => {
+      const r = new CacheKeyRerotation(layout(), { theta: 100, rotaryDim: 4 }, 1);
+      r.record(0, tensor(new BigInt64Array([0n, 1n, 2n]), [1, 3]));
+      const feeds: Record<string, BackendTensor> = { 'past_key_values.0.key': tensor(new Float32Array([1, 0, 0, 1, 0, 2, 1, 0]), [1, 1, 2, 4]) };
+      expect(r.apply(session, feeds, [[1, 2]], [0])).toHaveLength(1);
+      return r; // the run fails: no restore
+    };
+    // The failover's prefill on a fresh store: an empty past, then the new store's own presents.
+    const prefill = (r: CacheKeyRerotation) => {
+      expect(r.apply(session, {}, [[]], [0])).toEqual([]);
+      r.record(0, tensor(new BigInt64Array([0n, 1n, 2n, 3n]), [1, 4]));
+      const present = new Float32Array(16).fill(7);
+      r.restore({ 'present.0.key': tensor(present, [1, 1, 4, 4]) });
+      return present;
+    };
+    const afterReset = failedStep();
+    afterReset.reset();
+    expect(prefill(afterReset)).toEqual(new Float32Array(16).fill(7));
+    expect(prefill(failedStep())).toEqual(new Float32Array(16).fill(7));
+    // reset alone forgets the failed step's keys too (a restore with no apply in between).
+    const resetOnly = failedStep();
+    resetOnly.reset();
+    const present = new Float32Array(12).fill(7);
+    resetOnly.restore({ 'present.0.key': tensor(present, [1, 1, 3, 4]) });
+    expect(present).toEqual(new Float32Array(12).fill(7));
+  });
+
   it('feeds the store\'s tensors untouched while nothing has moved, and skips padding', () => {
     const r = new CacheKeyRerotation(layout(), { theta: 100, rotaryDim: 4 }, 2);
     // Row 1 is padded by one: its absolute slot 0 is padding; real tokens were fed at 0 and 1.
@@ -115,5 +143,36 @@ describe('positions=cache on the story model', () => {
       done(await collect(model.generate({ prompt: prompts, maxTokens: 48, temperature: 0, router: windowRouter(24, positions) }))).rows.map((r) => r.ids);
     const absolute = await run('absolute');
     expect(await run('cache')).toEqual(absolute);
+  });
+
+  it('keeps the new cache intact when a step that fed re-rotated keys fails over (the retry restores nothing of it)', async () => {
+    const prompt = text.slice(0, 120);
+    const window = 32;
+    /** Greedy ids with the window router; the backend `flaky` (onnxruntime-node) fails its run `failAt`, and the stream goes on on `node`. */
+    const run = async (positions: 'absolute' | 'cache', failAt: number | undefined) => {
+      let runs = 0;
+      const flaky = wrappedNodeBackend({
+        name: 'flaky',
+        priority: 1000,
+        wrapSession: (s) => ({ ...s, run: (feeds, options) => (++runs === failAt ? Promise.reject(new Error('device lost')) : s.run(feeds, options)) }),
+      });
+      const failing = runtime([flaky]);
+      try {
+        const model = await failing.load(storyModel, { backend: 'flaky', failover: {} });
+        // The cache outgrows the window within the first decode steps: it is evicted, and the steps after re-rotate their keys.
+        expect(model.tokenizer.encode(prompt).length + 2).toBeGreaterThan(window);
+        const events = await collect(model.generate({ prompt, maxTokens: 30, temperature: 0, router: windowRouter(window, positions) }));
+        expect(events.filter((e) => e.type === 'failover')).toHaveLength(failAt === undefined ? 0 : 1);
+        return done(events).rows.map((r) => r.ids);
+      } finally {
+        await failing.dispose();
+      }
+    };
+    // Run 6 is the fifth decode step: it fed re-rotated keys, and the retry on node is a prefill of every id so far.
+    const cache = await run('cache', 6);
+    // Cache and absolute positions agree after the same failover (as without one, above)…
+    expect(cache).toEqual(await run('absolute', 6));
+    // …and here with the run that never failed over (the retry's prefill picks the same token as the window did).
+    expect(cache).toEqual(await run('cache', undefined));
   });
 });

@@ -220,6 +220,20 @@ export class LateRelease {
     if (this.done) safely(release);
     else this.pending.push(release);
   }
+
+  /**
+   * {@link settled}, waited for at most `ms`: `settled` rejects with `expired()` once `ms` passed
+   * first (what was added is still released when the run settles). `stop` clears the timer: call it
+   * once the wait is over, however it ended.
+   */
+  settledWithin(ms: number, expired: () => Error): { readonly settled: Promise<void>; readonly stop: () => void } {
+    if (this.done) return { settled: this.settled, stop: nothing };
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(expired()), ms);
+    });
+    return { settled: Promise.race([this.settled, timeout]), stop: () => clearTimeout(timer) };
+  }
 }
 
 function safely(release: () => void): void {

@@ -110,6 +110,11 @@ export class SessionPool {
     return this.candidates.map((c) => ({ name: c.adapter.name, state: c.breaker.state }));
   }
 
+  /** `failover.runTimeoutMs`: how long a run may take before it counts as failed (undefined: no limit). */
+  get runTimeoutMs(): number | undefined {
+    return this.options.runTimeoutMs;
+  }
+
   /** Whether `release` was called: runs, acquires and failovers then fail with `ModelDisposedError`. */
   get closed(): boolean {
     return this.released;

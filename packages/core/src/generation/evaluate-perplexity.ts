@@ -281,27 +281,39 @@ export async function evaluatePerplexity(ctx: GenerationContext, given: Perplexi
     // No step finished: the first run was never sent (aborted, a hook or the store failed first),
     // or it was and reported to the breaker, which ended any trial (handing back then does nothing).
     if (step === 0 && untried !== undefined) ctx.sessions.handBack(untried);
-    const cleanUp = (): void => {
-      waiter?.close();
+    const gaveUp = waiter?.gaveUp === true;
+    // A pass past its timeout goes on: it may still read its feeds and the cache.
+    const timedOut = gaveUp ? undefined : waiter?.abandoned();
+    // Nothing is waited for any more: the request's signal and the model's disposal are let go now.
+    waiter?.close();
+    if (!gaveUp && timedOut === undefined) {
       releaseInstances(claimed);
       release();
       if (ownsStore) disposeStore(kv, failed, kvPool);
-    };
-    // A pass past its timeout goes on: it may still read its feeds and the cache.
-    const timedOut = waiter?.gaveUp === true ? undefined : waiter?.abandoned();
-    if (waiter?.gaveUp === true) {
-      // A pass given up on still reads its feeds and the cache: released once it settles, and the
-      // evaluation counts in `activeRuns` until then (the caller's count ends when this returns).
-      const { activity } = ctx;
-      activity.runs++;
-      void waiter.settled().then(() => {
-        activity.runs--;
-        cleanUp();
-      });
-    } else if (timedOut !== undefined) {
-      // Likewise once it settles (counted in `activeRuns`, and waited for by `model.dispose()`).
-      new LateRelease(ctx.sessions, timedOut, ctx.activity).add(cleanUp);
-    } else cleanUp();
+    } else {
+      // The pass may still read its feeds and the store: they (and the store's claim) are released
+      // once it settles. Any other claim (a router instance the request passed) is released now.
+      const storeClaim = claimed.filter((c) => c === kv.value);
+      releaseInstances(storeClaim.length === 0 ? claimed : claimed.filter((c) => c !== kv.value));
+      const cleanUp = (): void => {
+        releaseInstances(storeClaim);
+        release();
+        if (ownsStore) disposeStore(kv, failed, kvPool);
+      };
+      if (gaveUp) {
+        // A pass given up on: the evaluation counts in `activeRuns` until it settles (the caller's
+        // count ends when this returns).
+        const { activity } = ctx;
+        activity.runs++;
+        void waiter!.settled().then(() => {
+          activity.runs--;
+          cleanUp();
+        });
+      } else {
+        // Past its timeout: likewise (counted in `activeRuns`, and waited for by `model.dispose()`).
+        new LateRelease(ctx.sessions, timedOut!, ctx.activity).add(cleanUp);
+      }
+    }
   }
 }
 

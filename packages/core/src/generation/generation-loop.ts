@@ -170,6 +170,8 @@ async function runGeneration(
    * disposed (and its claim released) only once that run settles.
    */
   let storeReadLate: LateRelease | undefined;
+  /** Set when the stream was stopped while waiting for a timed-out run to let go of the request's store instance. */
+  let lateRunLeft = false;
   let ownsStore = kv.owner !== 'request';
   let claimed: readonly object[] = NOTHING_CLAIMED;
   let failed = false;
@@ -321,12 +323,21 @@ async function runGeneration(
               storeReadLate = undefined;
             } else {
               // An instance the request passed has no twin to go on with: it is begun again once the
-              // timed-out run has settled (aborting, unsubscribing or disposing stops the wait).
+              // timed-out run has settled, waited for at most another run timeout (aborting,
+              // unsubscribing or disposing stops the wait). A run still pending then fails the stream;
+              // the store is released when that run settles (the finally).
+              const lateRun = storeReadLate.settledWithin(sessions.runTimeoutMs ?? 0, () => storeStillRead(from));
               try {
-                await waiter.wait(storeReadLate.settled as Promise<never>, false);
+                await waiter.wait(lateRun.settled as Promise<never>, false);
               } catch (stopped) {
-                if (stopped === HALTED) break;
+                // The stream ends without waiting for the late run: its LateRelease counts it, and frees everything.
+                if (stopped === HALTED) {
+                  lateRunLeft = true;
+                  break;
+                }
                 throw stopped;
+              } finally {
+                lateRun.stop();
               }
               storeReadLate = undefined;
               disposeStore(kv, false);
@@ -357,7 +368,8 @@ async function runGeneration(
           out.next(doneEvent(rows, ttftMs, median(stepMs), layout.hasPast ? storeBytes(kv) : 0));
           out.complete();
         }
-        await waiter.settled();
+        // The pass given up on (not a timed-out run the stream was waiting for: its LateRelease counts that one).
+        if (!lateRunLeft) await waiter.settled();
         return;
       }
       if (run.cancelled) return;
@@ -476,12 +488,14 @@ async function runGeneration(
       releaseInstances(claimed);
       if (ownsStore) disposeStore(kv, failed, components.kvPool);
     } else {
-      // A run that timed out may still read the store: it stays claimed, and is disposed, only once that run settles.
+      // A run that timed out may still read the store: it stays claimed, and is disposed, only once
+      // that run settles. Any other claim (a router instance the request passed) is released now.
       const store = kv;
-      const claims = claimed;
       const owns = ownsStore;
+      const storeClaim = claimed.filter((c) => c === store.value);
+      releaseInstances(storeClaim.length === 0 ? claimed : claimed.filter((c) => c !== store.value));
       storeReadLate.add(() => {
-        releaseInstances(claims);
+        releaseInstances(storeClaim);
         if (owns) disposeStore(store, true);
       });
     }
@@ -505,6 +519,17 @@ function releaseFeedsLate(
     for (const list of made) for (const t of list) t.dispose();
   });
   return late;
+}
+
+/**
+ * The error of a stream whose request passed its store instance, when the run that timed out on
+ * `backend` still had not settled after another run timeout: the store cannot be begun again.
+ */
+function storeStillRead(backend: string): BackendError {
+  return new BackendError(
+    `The run on ${backend} passed its timeout and still holds the KV store instance the request passed, so the stream cannot go on; pass the store by name ({ name, options }) so a timed-out run's store can be replaced.`,
+    { backend },
+  );
 }
 
 /** `owned` and `rotated` when a step holds no tensors: shared, never written. */

@@ -43,7 +43,14 @@ export interface GenerationHooks {
    * A model whose graph has an input neither core nor a plugin feeds fails at load.
    */
   readonly feeds?: readonly string[];
-  /** Before each forward pass (of generation and of `model.evaluate`): may add feeds, or replace one with another tensor (`context.session` makes them). */
+  /**
+   * Before each forward pass (of generation and of `model.evaluate`): may add feeds, or replace one
+   * with another tensor (`context.session` makes them). Tensors a hook adds are the plugin's to
+   * free, and core does not keep them alive for a run past `failover.runTimeoutMs`, which goes on
+   * reading its feeds after the stream failed over: a hook that frees its previous tensor when it
+   * runs again (straight after a failover, for the next backend's prefill) may free one that run
+   * still reads, which a GPU or NPU backend may do late.
+   */
   beforeForward?(context: BeforeForwardContext): void;
   /** After each forward pass: reads the step's ids, last-position logits and outputs; must not keep tensors. */
   afterForward?(observation: ForwardObservation): void;

@@ -73,14 +73,19 @@ export interface FailoverOptions {
   readonly backends?: readonly string[];
   /**
    * A `session.run` that takes longer counts as a failure, and the stream fails over at once (or
-   * fails; `evaluate` rejects). The run is abandoned, not stopped, so nothing it was fed is freed
-   * under it: its step's feeds and the KV store it read (with its float16 and re-rotated copies) are
-   * disposed only once the backend's own `run` settles, fulfilled or rejected, and its late outputs
-   * then too. The stream does not wait: it goes on with another instance of the store's registry
-   * entry (same options); only a store instance passed in the request, which has no twin, is begun
-   * again once the late run settled, so the stream waits for it (abort to stop waiting). Until it
-   * settles, the late run counts in `activeRuns`, and `dispose()` waits for it (within
-   * `disposeTimeoutMs`). A run that never settles keeps one step's feeds and one cache for good.
+   * fails; `evaluate` rejects). The run is abandoned, not stopped, so core's feeds and the KV store
+   * are not freed under it: its step's feeds and the KV store it read (with its float16 and
+   * re-rotated copies) are disposed only once the backend's own `run` settles, fulfilled or
+   * rejected, and its late outputs then too. Tensors a plugin's `beforeForward` hook adds are the
+   * plugin's: one it frees when `beforeForward` runs again (straight after a failover) may still be
+   * read by the timed-out run. The stream does not wait: it goes on with another instance of the
+   * store's registry entry, made then from the options object the request gave (read a second
+   * time). Only a store instance passed in the request, which has no twin, is begun again once the
+   * late run settled: the stream waits for it at most another `runTimeoutMs` (abort to stop
+   * waiting), then ends with a `BackendError` (pass the store by name instead); the store is
+   * released when the run settles. Until it settles, the late run counts in `activeRuns`, and
+   * `dispose()` waits for it (within `disposeTimeoutMs`). A run that never settles keeps one step's
+   * feeds and one cache for good.
    */
   readonly runTimeoutMs?: number;
   /**

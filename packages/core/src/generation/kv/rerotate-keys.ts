@@ -23,7 +23,7 @@ export class CacheKeyRerotation {
   /** Reused float32 key buffers per layer (grow-only). */
   private readonly buffers: Float32Array[] = [];
   /** The store's own past keys per layer, replaced in this step's feeds (see `restore`). */
-  private replaced: (Float32Array | undefined)[] = [];
+  private replaced: readonly (Float32Array | undefined)[] = NONE_REPLACED;
   private replacedPast = 0;
 
   constructor(
@@ -40,13 +40,16 @@ export class CacheKeyRerotation {
   }
 
   /**
-   * Forgets every recorded position (a fresh cache, e.g. after failover), and lets go of the key
-   * buffers: a run given up on after its timeout may still read the rotated keys it was fed, so the
-   * next steps write into new ones.
+   * Forgets every recorded position and the keys of the step in progress (a fresh cache, e.g.
+   * after failover: {@link restore} must not copy the old store's keys into the new one's presents),
+   * and lets go of the key buffers: a run given up on after its timeout may still read the rotated
+   * keys it was fed, so the next steps write into new ones.
    */
   reset(): void {
     for (const m of this.fed) m.clear();
     this.buffers.length = 0;
+    this.replaced = NONE_REPLACED;
+    this.replacedPast = 0;
   }
 
   /** Records the position ids the tokens at absolute indices `first…` are fed with now. */
@@ -74,6 +77,8 @@ export class CacheKeyRerotation {
     const { numKvHeads: heads, headDim } = this.layout;
     const batch = this.fed.length;
     const past = slots[0]?.length ?? 0;
+    // Nothing of an earlier step is restored into this step's presents, whatever happens below.
+    this.replaced = NONE_REPLACED;
     if (past === 0) return [];
     // delta[(r * heads + h) * past + j]: how far slot j of head h in row r must turn.
     const delta = new Float64Array(batch * heads * past);
@@ -96,8 +101,9 @@ export class CacheKeyRerotation {
       }
     }
     this.forget(slots);
-    this.replaced = [];
     if (!moved) return [];
+    const replaced: (Float32Array | undefined)[] = [];
+    this.replaced = replaced;
     this.replacedPast = past;
 
     const half = this.rope.rotaryDim / 2;
@@ -133,7 +139,7 @@ export class CacheKeyRerotation {
           view[base + i + half] = x2 * c + x1 * n;
         }
       }
-      this.replaced[layer] = data;
+      replaced[layer] = data;
       const tensor = session.createTensor('float32', view, source.dims);
       feeds[name] = tensor;
       created.push(tensor);
@@ -158,7 +164,7 @@ export class CacheKeyRerotation {
       const groups = original.length / (past * dim); // batch × kv heads
       for (let g = 0; g < groups; g++) data.set(original.subarray(g * past * dim, (g + 1) * past * dim), g * total * dim);
     });
-    this.replaced = [];
+    this.replaced = NONE_REPLACED;
   }
 
   /** Drops recorded positions of slots the store no longer holds. */
@@ -168,6 +174,9 @@ export class CacheKeyRerotation {
     for (const m of this.fed) for (const index of m.keys()) if (!kept.has(index)) m.delete(index);
   }
 }
+
+/** `replaced` when no key of the step is replaced: shared, never written. */
+const NONE_REPLACED: readonly (Float32Array | undefined)[] = Object.freeze([]);
 
 /**
  * The re-rotation a run needs: one for routers with `positions: 'cache'` on graphs that take
