@@ -78,6 +78,7 @@ describe('checkKnownKeys', () => {
     const error = invalidOptionsThrown(() => checkKnownKeys({ ['k'.repeat(1e6)]: 1 }, ['a'], 'kvCompressors options', ''));
     expect(error.message.length).toBeLessThan(300);
     expect(error.message).toMatch(/^kvCompressors options has no option "k+…/);
+    expect(error.option!.length).toBeLessThan(200);
     expect(invalidOptionsThrown(() => checkKnownKeys({ b: 1 }, ['a'], 'x')).message).toBe('x has no option "b" (it takes a).');
   });
 });

@@ -25,11 +25,12 @@ export const MAX_MESSAGES = 65_536;
 export const MAX_MESSAGE_EXTRAS = 1024 * 1024;
 /** Most stop strings in one request. */
 export const MAX_STOPS = 4096;
-/** Most characters in one stop string (each is encoded once per request, to find the special tokens it holds). */
+/** Most characters in one stop string (a tokenizer without `addedTokenIds` encodes each once per request, to find the special tokens it holds). */
 export const MAX_STOP_LENGTH = 65_536;
 /**
- * Most characters in all of a request's stop strings: encoding them is synchronous, and each
- * row's matcher looks at every stop after each token.
+ * Most characters in all of a request's stop strings: finding their special tokens is synchronous
+ * (encoding them, where the tokenizer does not list its added tokens), and each row's matcher
+ * looks at every stop after each token.
  */
 export const MAX_STOP_CHARACTERS = 262_144;
 /** Most components in one of a request's lists (`processors`, `analyzers`). */

@@ -17,6 +17,7 @@ export class GuardedTokenizer implements Tokenizer {
   readonly chatTemplateAddsBos: boolean;
   readonly vocabSize: number;
   readonly tokenPiece?: (id: number) => Uint8Array | string | null;
+  readonly addedTokenIds?: readonly number[];
 
   constructor(
     private readonly inner: Tokenizer,
@@ -38,6 +39,8 @@ export class GuardedTokenizer implements Tokenizer {
         return typeof text === 'string' ? text : this.wrongResult('decode', text, 'a string');
       });
     }
+    const added = addedIdsOf(inner, this.vocabSize);
+    if (added !== undefined) this.addedTokenIds = added;
     const piece = inner.tokenPiece;
     if (piece) {
       this.tokenPiece = (id) => {
@@ -115,5 +118,29 @@ export class GuardedTokenizer implements Tokenizer {
       // A thrown value whose reads throw: described by stageFailure.
     }
     return deliberate ? (cause as WeftError) : stageFailure(this.owner, `tokenizer "${this.name}" ${method}`, cause);
+  }
+}
+
+/** Most added-token ids taken from a plugin's tokenizer (real tokenizers have a few hundred). */
+const MAX_ADDED_IDS = 100_000;
+
+/**
+ * A frozen copy of a plugin tokenizer's `addedTokenIds`, read once, when it is a list of at most
+ * {@link MAX_ADDED_IDS} ids in [0, `vocabSize`); undefined otherwise (then core encodes stop
+ * strings to find their special tokens, as for a tokenizer that does not say).
+ */
+function addedIdsOf(inner: Tokenizer, vocabSize: number): readonly number[] | undefined {
+  try {
+    const ids: unknown = inner.addedTokenIds;
+    if (!Array.isArray(ids) || ids.length > MAX_ADDED_IDS) return undefined;
+    const copy: number[] = [];
+    for (let i = 0; i < ids.length; i++) {
+      const id: unknown = ids[i];
+      if (!Number.isInteger(id) || (id as number) < 0 || (id as number) >= vocabSize) return undefined;
+      copy.push(id as number);
+    }
+    return Object.freeze(copy);
+  } catch {
+    return undefined;
   }
 }

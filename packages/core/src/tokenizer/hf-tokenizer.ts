@@ -30,6 +30,7 @@ export class HfTokenizer implements Tokenizer {
    */
   readonly chatTemplateAddsBos: boolean;
   readonly vocabSize: number;
+  readonly addedTokenIds: readonly number[];
   private readonly core: HfTokenizerCore;
   private readonly template: BoundedChatTemplate | undefined;
   private readonly specials: Record<string, string>;
@@ -86,6 +87,9 @@ export class HfTokenizer implements Tokenizer {
     let largest = -1;
     for (const id of this.core.get_vocab(true).values()) if (id > largest) largest = id;
     this.vocabSize = largest + 1;
+    // checkTokenizerJson has checked them: a list of { id: whole number, content: string }.
+    const added = json['added_tokens'] as readonly { readonly id: number }[];
+    this.addedTokenIds = Object.freeze(added.map((t) => t.id).filter((id) => id >= 0 && id < this.vocabSize));
     const pieces = byteLevelPieces(json, tokenizerConfig);
     if (pieces) this.tokenPiece = pieces;
     // As the library decides: clean-up is on unless the config turns it off (Llama 3 turns it on).

@@ -17,8 +17,10 @@ export function checkKeyNames(keys: readonly string[], known: readonly string[],
     if (!known.includes(key)) {
       const meant = closeKey(key, known);
       // A key of a million characters is quoted shortened, so the message stays one readable line.
-      throw new InvalidOptionsError(`${where} has no option ${key.length <= 80 ? `"${key}"` : quoteValue(key)}${meant === undefined ? '' : `; did you mean "${meant}"?`} (it takes ${known.join(', ')}).`, {
-        option: optionPrefix === '' ? key : `${optionPrefix}.${key}`,
+      // Its `option` too (a server may echo it back).
+      const label = key.length <= 80 ? key : quoteValue(key);
+      throw new InvalidOptionsError(`${where} has no option ${key.length <= 80 ? `"${key}"` : label}${meant === undefined ? '' : `; did you mean "${meant}"?`} (it takes ${known.join(', ')}).`, {
+        option: optionPrefix === '' ? label : `${optionPrefix}.${label}`,
       });
     }
   }

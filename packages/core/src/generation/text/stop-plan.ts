@@ -31,8 +31,9 @@ export interface StopPlan {
 export type RowStopMatcher = Pick<StopMatcher, 'push' | 'flush'>;
 
 /**
- * The stop plan of `stops` (non-empty) for `tokenizer`. Each stop is encoded once, without
- * specials, to find the special tokens it holds. Throws an `InvalidOptionsError` when the stops
+ * The stop plan of `stops` (non-empty) for `tokenizer`. The special tokens each stop holds are
+ * found by their text where the tokenizer lists its added tokens, else by encoding it without
+ * specials. Throws an `InvalidOptionsError` when the stops
  * use so many high surrogates (characters outside the Basic Multilingual Plane) that too few
  * remain for the sentinels.
  */
@@ -99,10 +100,14 @@ const CACHED_STOPS = 4096;
 const NONE: readonly number[] = Object.freeze([]);
 
 /**
- * The special tokens `stop` holds. Encoding is most of a plan's cost (some 10 µs per short stop),
- * and the same stops tend to come with every request.
+ * The special tokens `stop` holds. With the tokenizer's added-token ids, found by looking for their
+ * text (as encoding splits added tokens out: leftmost first, the longest at a position); else by
+ * encoding the stop, which costs some 10 µs for a short stop and hundreds for a long one, so the
+ * results are cached, the same stops tending to come with every request.
  */
 function specialsIn(tokenizer: Tokenizer, stop: string): readonly number[] {
+  const index = specialIndexOf(tokenizer);
+  if (index !== undefined) return index.size === 0 ? NONE : scanForSpecials(stop, index);
   let known = specialsByStop.get(tokenizer);
   if (!known) specialsByStop.set(tokenizer, (known = new Map()));
   let ids = known.get(stop);
@@ -165,4 +170,48 @@ function withSentinels(stop: string, replacements: readonly (readonly [string, s
     from = i;
   }
   return out + stop.slice(from);
+}
+
+/** Per tokenizer with `addedTokenIds`: its special tokens' texts by first character, longest first. */
+const specialIndexes = new WeakMap<Tokenizer, ReadonlyMap<string, readonly (readonly [string, number])[]>>();
+
+/**
+ * The special tokens among `tokenizer.addedTokenIds` (those decoding skips), indexed by the first
+ * UTF-16 unit of their text, each list longest first; undefined when the tokenizer does not list
+ * its added tokens. Made once per tokenizer.
+ */
+function specialIndexOf(tokenizer: Tokenizer): ReadonlyMap<string, readonly (readonly [string, number])[]> | undefined {
+  let index = specialIndexes.get(tokenizer);
+  if (index !== undefined) return index;
+  const added = tokenizer.addedTokenIds;
+  if (added === undefined) return undefined;
+  const special = specialContentOf(tokenizer);
+  const byFirst = new Map<string, [string, number][]>();
+  for (const id of added) {
+    const content = special(id);
+    if (content === '') continue;
+    const list = byFirst.get(content[0]!) ?? [];
+    list.push([content, id]);
+    byFirst.set(content[0]!, list);
+  }
+  for (const list of byFirst.values()) list.sort((a, b) => b[0].length - a[0].length);
+  index = byFirst;
+  specialIndexes.set(tokenizer, index);
+  return index;
+}
+
+/** The ids of the special tokens whose text `stop` holds, left to right, the longest at each position. */
+function scanForSpecials(stop: string, index: ReadonlyMap<string, readonly (readonly [string, number])[]>): readonly number[] {
+  let found: number[] | undefined;
+  for (let i = 0; i < stop.length; ) {
+    const candidates = index.get(stop[i]!);
+    const hit = candidates?.find(([content]) => stop.startsWith(content, i));
+    if (hit === undefined) {
+      i++;
+      continue;
+    }
+    (found ??= []).push(hit[1]);
+    i += hit[0].length;
+  }
+  return found ?? NONE;
 }

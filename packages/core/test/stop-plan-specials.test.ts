@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest';
+import type { HfTokenizer, Tokenizer } from '../src/index.js';
+import { stopPlan } from '../src/generation/text/stop-plan.js';
+import { hasStories260k, stories260k, storyModel } from './helpers.js';
+import { build, load } from './stream-text-stops-kit.js';
+import { gemma, llama3, qwen2 } from './tokenizer-family-fixtures.js';
+
+/**
+ * The special tokens a stop string holds are found by their text when the tokenizer lists its
+ * added tokens (core's does), so hostile stop lists cost no encoding: an audit's 4096 stops of 55
+ * characters took 1.4 s of encoding, blocking the event loop. The plan must be the one encoding
+ * gives.
+ */
+
+/** `tokenizer` as a plugin's tokenizer that does not list its added tokens, counting its encodes. */
+function withoutAddedIds(tokenizer: HfTokenizer): { tokenizer: Tokenizer; encodes: () => number } {
+  let encodes = 0;
+  const plain: Tokenizer = {
+    encode: (text, options) => (encodes++, tokenizer.encode(text, options)),
+    decode: (ids, options) => tokenizer.decode(ids, options),
+    applyChatTemplate: (messages, options) => tokenizer.applyChatTemplate(messages, options),
+    chatTemplateAddsBos: tokenizer.chatTemplateAddsBos,
+    tokenToId: (token) => tokenizer.tokenToId(token),
+    vocabSize: tokenizer.vocabSize,
+  };
+  return { tokenizer: plain, encodes: () => encodes };
+}
+
+/** `tokenizer`, counting its encodes. */
+function counting(tokenizer: HfTokenizer): { tokenizer: Tokenizer; encodes: () => number } {
+  let encodes = 0;
+  const wrapped = Object.create(tokenizer) as Tokenizer & { encode: Tokenizer['encode'] };
+  wrapped.encode = (text, options) => (encodes++, tokenizer.encode(text, options));
+  return { tokenizer: wrapped, encodes: () => encodes };
+}
+
+/** What a plan decides, comparable. */
+function summary(plan: ReturnType<typeof stopPlan>) {
+  return {
+    endIds: [...(plan.endIds ?? [])].sort(),
+    specialIds: [...(plan.specialIds ?? [])].sort(),
+    sentinelIds: [...(plan.sentinels?.keys() ?? [])].sort(),
+  };
+}
+
+const families: [string, () => HfTokenizer, string[]][] = [
+  ['gemma', () => build(gemma()), ['<end_of_turn>', '<end_of_turn>\n', 'x<start_of_turn>y<end_of_turn>', 'plain text', '<end_of']],
+  ['qwen2', () => build(qwen2()), ['<|im_end|>', '\n<|im_end|>', '<|endoftext|><|im_end|>', 'nothing special', '<|im_']],
+  ['llama3', () => build(llama3()), ['<|eot_id|>', '<|eot_id|>\n\n', 'a<|start_header_id|>b', 'hello']],
+  ['story', () => load(storyModel), ['<|user|>', 'The end.<|eos|>', '<|assistant|><|user|>', 'Once upon', '<|us']],
+];
+if (hasStories260k) families.push(['stories260k', () => load(stories260k), ['</s>', 'end</s>\n', '<s>x', 'plain']]);
+
+describe.each(families)('stop plans (%s tokenizer)', (_name, make, stops) => {
+  it('are the same found by text as by encoding, stop by stop and all together', () => {
+    const tokenizer = make();
+    expect(tokenizer.addedTokenIds?.length).toBeGreaterThan(0);
+    for (const set of [...stops.map((s) => [s]), stops]) {
+      const byText = counting(tokenizer);
+      const byEncoding = withoutAddedIds(tokenizer);
+      expect(summary(stopPlan(byText.tokenizer, set)), JSON.stringify(set)).toEqual(summary(stopPlan(byEncoding.tokenizer, set)));
+      expect(byText.encodes()).toBe(0);
+      expect(byEncoding.encodes()).toBeGreaterThan(0);
+    }
+  });
+});
+
+describe('a long list of long stop strings', () => {
+  it('is planned without encoding any of them, special tokens inside included', () => {
+    const tokenizer = counting(load(storyModel));
+    const stops = Array.from({ length: 4096 }, (_, i) => `${'filler words to make it long '.repeat(2)}${i}${i % 97 === 0 ? '<|user|>' : ''}`);
+    const plan = stopPlan(tokenizer.tokenizer, stops);
+    expect(tokenizer.encodes()).toBe(0);
+    expect([...(plan.sentinels?.keys() ?? [])]).toEqual([load(storyModel).tokenToId('<|user|>')]);
+  });
+});
+
+describe("a plugin's tokenizer's addedTokenIds", () => {
+  it('are taken, copied and frozen, when they are ids of its vocabulary, and left out otherwise', async () => {
+    const { GuardedTokenizer } = await import('../src/tokenizer/guarded-tokenizer.js');
+    const inner = load(storyModel);
+    const given = (ids: unknown): Tokenizer => Object.assign(Object.create(inner) as Tokenizer, { addedTokenIds: ids });
+    const ids = [0, 1, 2];
+    const guarded = new GuardedTokenizer(given(ids), 'p', 't');
+    expect(guarded.addedTokenIds).toEqual([0, 1, 2]);
+    expect(guarded.addedTokenIds).not.toBe(ids);
+    expect(Object.isFrozen(guarded.addedTokenIds)).toBe(true);
+    for (const bad of [[-1], [inner.vocabSize], [1.5], ['1'], 'x', new Proxy([], { get: () => { throw new Error('boom'); } })]) {
+      expect(new GuardedTokenizer(given(bad), 'p', 't').addedTokenIds).toBeUndefined();
+    }
+  });
+});
