@@ -1,4 +1,4 @@
-import { AdapterResolutionError, quoteValue } from '@weft/core';
+import { AdapterResolutionError, InvalidOptionsError, quoteValue } from '@weft/core';
 import { unknownName } from './args/suggest.js';
 
 /** The request field (a key of the command's flag map) that names an entry of each kind, and what the entry is called. */
@@ -12,7 +12,8 @@ const KINDS: Readonly<Record<string, { readonly field: string; readonly noun: st
 };
 
 /**
- * Core's `AdapterResolutionError` for a name the user gave a flag (`--kv int3`, `--backend npu`),
+ * Core's `AdapterResolutionError` for a name the user gave a flag (`--kv int3`, `--backend npu`;
+ * for a request's component, the cause of the request's `InvalidOptionsError`),
  * in the flag's words: an unknown name with the closest registered one and the list
  * (`--kv: unknown store "int3"; did you mean int4? (fp32, …)`), or for a registered entry that
  * cannot be used, why (`--backend npu is not available here: …`). Undefined for any other error,
@@ -22,7 +23,9 @@ const KINDS: Readonly<Record<string, { readonly field: string; readonly noun: st
  * @param flags the command's flag for each request field (see `GENERATE_FLAGS`)
  * @param args the command's arguments, whose flag values are matched against the error's name
  */
-export function unknownNameLine(error: unknown, flags: Readonly<Record<string, string>>, args: readonly string[]): string | undefined {
+export function unknownNameLine(thrown: unknown, flags: Readonly<Record<string, string>>, args: readonly string[]): string | undefined {
+  // A request's unknown name (`kv`) is an InvalidOptionsError whose cause is the resolution's error.
+  const error = InvalidOptionsError.isInstance(thrown) && AdapterResolutionError.isInstance(thrown.cause) ? thrown.cause : thrown;
   if (!AdapterResolutionError.isInstance(error)) return undefined;
   const kind = KINDS[error.kind];
   const flag = kind === undefined ? undefined : flags[kind.field];

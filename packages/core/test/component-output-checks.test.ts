@@ -210,7 +210,9 @@ describe('specification versions', () => {
     expect((noAppend as Error).message).toMatch(/The kv-cache "k" passed in the request \(kv\) is not a valid kv-cache: it needs begin\(\), materialize\(\), append\(\)/);
     // A plain { name } is still a reference to a registered entry.
     const named = await failure(model, { prompt: 'Once', maxTokens: 3, router: { name: 'nowhere' } });
-    expect(AdapterResolutionError.isInstance(named)).toBe(true);
+    expect(InvalidOptionsError.isInstance(named)).toBe(true);
+    expect(named).toMatchObject({ option: 'router' });
+    expect(AdapterResolutionError.isInstance((named as Error).cause)).toBe(true);
   });
 });
 

@@ -69,11 +69,11 @@ describe('loading bad model folders', () => {
   const generationConfig = (name: string, values: Record<string, unknown>) => () =>
     variant(name, async (d) => writeFile(join(d, 'generation_config.json'), JSON.stringify({ eos_token_id: 2, ...values })));
   cases.push(
-    ['a negative default temperature', generationConfig('g-temp', { do_sample: true, temperature: -3 }), /generation_config\.json: temperature must be a number >= 0 \(got -3\)/],
-    ['a string temperature', generationConfig('g-temp-str', { temperature: 'hot' }), /temperature must be a number >= 0 \(got "hot"\)/],
+    ['a negative default temperature', generationConfig('g-temp', { do_sample: true, temperature: -3 }), /generation_config\.json: temperature must be a finite number >= 0 \(got -3\)/],
+    ['a string temperature', generationConfig('g-temp-str', { temperature: 'hot' }), /temperature must be a finite number >= 0 \(got "hot"\)/],
     ['top_p above 1', generationConfig('g-top-p', { top_p: 7 }), /top_p must be in \[0, 1\]/],
     ['a negative top_k', generationConfig('g-top-k', { top_k: -4 }), /top_k must be an integer >= 0/],
-    ['a non-positive repetition penalty', generationConfig('g-penalty', { repetition_penalty: -2 }), /repetition_penalty must be a number > 0/],
+    ['a non-positive repetition penalty', generationConfig('g-penalty', { repetition_penalty: -2 }), /repetition_penalty must be a finite number > 0/],
     ['an EOS id outside the vocabulary', generationConfig('g-eos', { eos_token_id: 5000 }), /eos_token_id must be a token id in \[0, 1024\) or a list of them/],
     ['an EOS token given as text', generationConfig('g-eos-text', { eos_token_id: '</s>' }), /eos_token_id must be a token id/],
     ['a pad id outside the vocabulary', generationConfig('g-pad', { pad_token_id: 5000 }), /pad_token_id must be a token id in \[0, 1024\)/],
@@ -181,11 +181,11 @@ describe('bad requests', () => {
   afterAll(() => weft.dispose());
 
   it.each([
-    [{ prompt: 'x', temperature: -1 }, /temperature must be a number >= 0/],
+    [{ prompt: 'x', temperature: -1 }, /temperature must be a finite number >= 0/],
     [{ prompt: 'x', topP: -0.1 }, /topP must be in \[0, 1\] \(0 keeps only the most likely token\)/],
     [{ prompt: 'x', topK: 1.5 }, /topK must be an integer/],
     [{ prompt: 'x', minP: 1.01 }, /minP must be in \[0, 1\] \(1 keeps only the most likely tokens\)/],
-    [{ prompt: 'x', repetitionPenalty: 0 }, /repetitionPenalty must be a number > 0/],
+    [{ prompt: 'x', repetitionPenalty: 0 }, /repetitionPenalty must be a finite number > 0/],
     [{ prompt: 'x', maxTokens: 0 }, /maxTokens must be an integer >= 1/],
     [{ prompt: 'x', stop: [''] }, /stop must be a list of non-empty strings/],
     [{ prompt: 'x', stop: ['ok', '\uD83D'] }, /stop\[1\] holds half of a UTF-16 surrogate pair/],
@@ -204,7 +204,7 @@ describe('bad requests', () => {
     [{ prompt: { text: 'x' } }, /prompt must be a string or an array of strings/],
     [{ inputIds: 'abc' }, /inputIds must be integers/],
     [{ prompt: 'x', signal: 'stop' }, /signal must be an AbortSignal/],
-    [{ prompt: 'x', temperature: Number.NaN }, /temperature must be a number >= 0/],
+    [{ prompt: 'x', temperature: Number.NaN }, /temperature must be a finite number >= 0/],
     [{ prompt: 'x', topK: '3' }, /topK must be an integer.* \(got "3"\)/],
     // A misspelled field is refused rather than ignored, with the field meant when it is close.
     [{ prompt: 'x', max_tokens: 5 }, /^the generation request has no option "max_tokens"; did you mean "maxTokens"\? \(it takes prompt, messages, inputIds, maxTokens/],

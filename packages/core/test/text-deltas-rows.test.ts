@@ -48,6 +48,7 @@ describe('textDeltas(row)', () => {
       usage: { promptTokens: 1, completionTokens: 1, totalTokens: 2 },
       ttftMs: 1,
       msPerToken: 1,
+      durationMs: 2,
       kvBytes: 0,
       rows: [{ row: 0, ids: [5], text: 'x', finishReason: 'length', usage: { promptTokens: 1, completionTokens: 1, totalTokens: 2 } }],
     };

@@ -30,7 +30,7 @@ export async function demoCommand(args: readonly string[], io: CliIo): Promise<n
     line.wrote(DEMO_PROMPT);
     const writeText = textWriter(io.stdout, options.raw);
     let note: string | undefined;
-    const { done, wallMs } = await consumeGeneration(
+    const { done } = await consumeGeneration(
       model,
       {
         prompt: DEMO_PROMPT,
@@ -58,7 +58,7 @@ export async function demoCommand(args: readonly string[], io: CliIo): Promise<n
     });
     io.stdout.write('\n');
     if (note !== undefined) io.stderr.write(`${note}\n`);
-    io.stderr.write(`${statsLine(done, wallMs)} seed ${seed}\n`);
+    io.stderr.write(`${statsLine(done)} seed ${seed}\n`);
     return done.finishReason === 'abort' ? EXIT.interrupted : EXIT.ok;
   } finally {
     await close();

@@ -55,7 +55,7 @@ export async function generateCommand(args: readonly string[], io: CliIo): Promi
     const writeText = textWriter(io.stdout, options.raw);
     // Analysis events are records: text mode has no place for them, so it counts them for a note.
     const analyzed = new Map<string, number>();
-    const { done, wallMs } = await consumeGeneration(
+    const { done } = await consumeGeneration(
       model,
       request,
       options.json
@@ -117,7 +117,7 @@ export async function generateCommand(args: readonly string[], io: CliIo): Promi
         const counts = [...analyzed].map(([name, n]) => `${n} from ${name}`).join(', ');
         io.stderr.write(`weft: note: --analyzer output (${counts}) is printed only with --json, as {"type":"analysis",...} lines\n`);
       }
-      io.stderr.write(`${statsLine(done, wallMs)}\n`);
+      io.stderr.write(`${statsLine(done)}\n`);
     }
     return done.finishReason === 'abort' ? EXIT.interrupted : EXIT.ok;
   } finally {

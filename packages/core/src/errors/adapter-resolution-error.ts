@@ -3,6 +3,7 @@ import { WeftError, hasCode } from './weft-error.js';
 
 /** No registered adapter of a kind matched; lists every candidate and why it was rejected. */
 export class AdapterResolutionError extends WeftError {
+  declare readonly code: 'adapter-resolution';
   readonly kind: string;
   readonly rejections: readonly Rejection[];
 

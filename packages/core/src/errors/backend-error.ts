@@ -2,6 +2,7 @@ import { WeftError, hasCode } from './weft-error.js';
 
 /** A backend failed to create a session or to run it. */
 export class BackendError extends WeftError {
+  declare readonly code: 'backend';
   /** Registry name of the backend. */
   readonly backend: string | undefined;
 

@@ -2,6 +2,7 @@ import { WeftError, hasCode } from './weft-error.js';
 
 /** The prompt does not fit the model's context (`max_position_embeddings`). */
 export class ContextOverflowError extends WeftError {
+  declare readonly code: 'context-overflow';
   readonly promptTokens: number;
   readonly contextLength: number;
 

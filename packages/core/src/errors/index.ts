@@ -1,4 +1,4 @@
-export { WeftError } from './weft-error.js';
+export { WeftError, type WeftErrorCode } from './weft-error.js';
 export { ModelLoadError } from './model-load-error.js';
 export { InvalidOptionsError } from './invalid-options-error.js';
 export { ContextOverflowError } from './context-overflow-error.js';

@@ -2,6 +2,7 @@ import { WeftError, hasCode } from './weft-error.js';
 
 /** An option or request field has an invalid value. */
 export class InvalidOptionsError extends WeftError {
+  declare readonly code: 'invalid-options';
   /** The offending option, e.g. `topP`. */
   readonly option: string | undefined;
 

@@ -5,6 +5,7 @@ import { WeftError, hasCode } from './weft-error.js';
  * error at the next step). Load the model again to generate.
  */
 export class ModelDisposedError extends WeftError {
+  declare readonly code: 'model-disposed';
   constructor(message = 'The model was disposed; load it again to generate.') {
     super('model-disposed', message);
   }

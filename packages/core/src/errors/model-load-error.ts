@@ -2,6 +2,7 @@ import { WeftError, hasCode } from './weft-error.js';
 
 /** A model folder or graph is missing, unreadable, corrupt or inconsistent with its config. */
 export class ModelLoadError extends WeftError {
+  declare readonly code: 'model-load';
   /** The file or folder at fault. */
   readonly path: string | undefined;
 

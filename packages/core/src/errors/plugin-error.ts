@@ -2,6 +2,7 @@ import { WeftError, hasCode } from './weft-error.js';
 
 /** A plugin's manifest was rejected, or its code failed during setup or a generation stage. */
 export class PluginError extends WeftError {
+  declare readonly code: 'plugin';
   readonly plugin: string;
   /** Where it failed: `manifest`, `setup`, or a stage name such as `afterForward`. */
   readonly stage: string;

@@ -5,6 +5,7 @@ import { WeftError, hasCode } from './weft-error.js';
  * was still in flight when it was called. Create a new runtime with `createWeft()`.
  */
 export class RuntimeDisposedError extends WeftError {
+  declare readonly code: 'runtime-disposed';
   constructor(message = 'This Weft runtime was disposed; create a new one with createWeft().', options: { cause?: unknown } = {}) {
     super('runtime-disposed', message, options);
   }

@@ -230,7 +230,7 @@ async function runGeneration(
     const half = halfCacheBridge(layout, kv, router, rerotation !== undefined);
     const storeLayout = half?.layout ?? layout;
     if (layout.hasPast) storeBegin(kv, { layout: storeLayout, batchSize: batch, session: active.session, padding: pads });
-    out.next({ type: 'start', backend: active.backend, rejectedBackends: ctx.rejectedBackends, batchSize: batch, promptIds: prompts, kv: kv.name });
+    out.next({ type: 'start', backend: active.backend, rejectedBackends: ctx.rejectedBackends, batchSize: batch, promptIds: prompts, kv: kv.name, router: router?.name });
     // A subscriber that stopped at `start` (e.g. `take(1)`) unsubscribed before the teardown was
     // registered: skip the forward pass it no longer wants.
     if (out.closed) return;
@@ -365,7 +365,7 @@ async function runGeneration(
         }
         if (!out.closed) {
           for (const row of rows) flush(out, row, row.finish('abort'));
-          out.next(doneEvent(rows, ttftMs, median(stepMs), layout.hasPast ? storeBytes(kv) : 0));
+          out.next(doneEvent(rows, ttftMs, median(stepMs), layout.hasPast ? storeBytes(kv) : 0, performance.now() - started));
           out.complete();
         }
         // The pass given up on (not a timed-out run the stream was waiting for: its LateRelease counts that one).
@@ -477,7 +477,7 @@ async function runGeneration(
       }
       if (!anyActive) break;
     }
-    out.next(doneEvent(rows, ttftMs, median(stepMs), layout.hasPast ? storeBytes(kv) : 0));
+    out.next(doneEvent(rows, ttftMs, median(stepMs), layout.hasPast ? storeBytes(kv) : 0, performance.now() - started));
   } catch (error) {
     failed = true;
     throw error;
@@ -572,7 +572,7 @@ function flush(out: Subscriber<GenerationEvent>, row: RowState, text: string): v
 }
 
 
-function doneEvent(rows: readonly RowState[], ttftMs: number, msPerToken: number, kvBytes: number): DoneEvent {
+function doneEvent(rows: readonly RowState[], ttftMs: number, msPerToken: number, kvBytes: number, durationMs: number): DoneEvent {
   const results: RowResult[] = rows.map((row) => {
     const usage = { promptTokens: row.promptIds.length, completionTokens: row.generated.length, totalTokens: row.promptIds.length + row.generated.length };
     return { row: row.row, ids: row.generated, text: row.text, finishReason: row.finishReason ?? 'length', usage };
@@ -589,6 +589,7 @@ function doneEvent(rows: readonly RowState[], ttftMs: number, msPerToken: number
     usage: { promptTokens: sum('promptTokens'), completionTokens: sum('completionTokens'), totalTokens: sum('totalTokens') },
     ttftMs,
     msPerToken,
+    durationMs,
     kvBytes,
     rows: results,
   };

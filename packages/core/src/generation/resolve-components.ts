@@ -1,3 +1,4 @@
+import { AdapterResolutionError } from '../errors/adapter-resolution-error.js';
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import { PluginError } from '../errors/plugin-error.js';
 import type { Analyzer } from '../spec/analyzer.js';
@@ -264,8 +265,43 @@ function choose<K extends AdapterKind>(
   if (typeof read.name !== 'string') {
     throw new InvalidOptionsError(`A ${kind} (${where}) must be a registered name, { name, options }, or an instance (got ${ref === undefined ? 'nothing' : quoteValue(ref)}).`, { option: where });
   }
-  return { entry: registry.resolve(kind, { name: read.name }), options: read.options as Readonly<Record<string, unknown>> | undefined };
+  return { entry: resolveNamed(registry, kind, read.name, where), options: read.options as Readonly<Record<string, unknown>> | undefined };
 }
+
+/**
+ * The registry entry a request's reference names. A name nothing registered is the request's
+ * `InvalidOptionsError` (`option`: `where`, e.g. `kv`), with the registry's `AdapterResolutionError`
+ * (its message lists the registered entries) as `cause`, and, for a name a bundled plugin
+ * registers, which plugin to add.
+ */
+function resolveNamed<K extends AdapterKind>(registry: AdapterRegistry, kind: K, name: string, where: string): RegisteredEntry<AdapterKinds[K]> {
+  try {
+    return registry.resolve(kind, { name });
+  } catch (cause) {
+    if (!AdapterResolutionError.isInstance(cause)) throw cause;
+    const plugin = Object.hasOwn(BUNDLED_ENTRIES, kind) ? BUNDLED_ENTRIES[kind as BundledKind].find((p) => p.names.includes(name)) : undefined;
+    const hint = plugin === undefined ? '' : `; it comes with ${plugin.package}: install it and add ${plugin.add} to createWeft's plugins`;
+    throw new InvalidOptionsError(`${String(cause.message)}${hint}.`, { option: where, cause });
+  }
+}
+
+type BundledKind = 'kv-cache' | 'attention-router' | 'analyzer';
+
+/** Entries the bundled plugins register, per kind: which package brings a name a request used without it. */
+const BUNDLED_ENTRIES: Readonly<Record<BundledKind, readonly { readonly names: readonly string[]; readonly package: string; readonly add: string }[]>> = {
+  'kv-cache': [
+    { names: ['fp16', 'int8', 'int4', 'kivi', 'temporal'], package: '@weft/plugin-kv', add: 'kvCompressors()' },
+    { names: ['kv-quant'], package: '@weft/plugin-kv', add: 'kvQuant({ bits })' },
+  ],
+  'attention-router': [
+    {
+      names: ['full', 'window', 'sink-window', 'strided', 'heavy-hitter', 'key-norm', 'hybrid', 'content-aware'],
+      package: '@weft/plugin-attention',
+      add: 'attentionRouters()',
+    },
+  ],
+  analyzer: [{ names: ['router-decisions', 'attention-importance'], package: '@weft/plugin-attention', add: 'attentionRouters()' }],
+};
 
 /**
  * An entry's `InvalidOptionsError` for the options a request gave it (or left out), as the request's own

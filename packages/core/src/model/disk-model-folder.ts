@@ -195,7 +195,11 @@ export class DiskModelFolder implements ModelFolder {
 
   async assertExists(): Promise<void> {
     const info = await this.statOrMissing(this.location);
-    if (!info) throw new ModelLoadError(`Model folder ${this.location} does not exist.`, { path: this.location });
+    if (!info) {
+      // A relative folder is looked for under the working directory, which may not be the one meant.
+      const where = this.path.isAbsolute(this.location) ? '' : ` (${this.path.resolve(this.location)}, relative to the working directory)`;
+      throw new ModelLoadError(`Model folder ${this.location}${where} does not exist.`, { path: this.location });
+    }
     if (!info.isDirectory()) {
       throw new ModelLoadError(`${this.location} is not a folder; point at a Hugging Face style model folder.`, { path: this.location });
     }

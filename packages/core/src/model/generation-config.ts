@@ -132,11 +132,11 @@ export function parseGenerationConfig(raw: unknown, config: ModelConfig, path = 
     // rows the attention mask hides): the first EOS id pads instead.
     padTokenId: pad ?? (config.padTokenId !== undefined && config.padTokenId < config.vocabSize ? config.padTokenId : undefined) ?? eosTokenIds[0] ?? 0,
     doSample: doSample === true,
-    temperature: num('temperature', (v) => v >= 0, 'a number >= 0'),
+    temperature: num('temperature', (v) => v >= 0, 'a finite number >= 0'),
     topK: g.top_k === null ? 0 : num('top_k', (v) => Number.isInteger(v) && v >= 0, 'an integer >= 0'),
     topP: num('top_p', (v) => v >= 0 && v <= 1, 'in [0, 1]'),
     minP: num('min_p', (v) => v >= 0 && v <= 1, 'in [0, 1]'),
-    repetitionPenalty: num('repetition_penalty', (v) => v > 0, 'a number > 0'),
+    repetitionPenalty: num('repetition_penalty', (v) => v > 0, 'a finite number > 0'),
     maxNewTokens: count('max_new_tokens', 1),
     maxLength: count('max_length', 1),
     minNewTokens,

@@ -24,7 +24,13 @@ export interface StartEvent {
   readonly batchSize: number;
   /** Prompt ids per row, as fed to the model (before padding). */
   readonly promptIds: readonly (readonly number[])[];
+  /** The run's KV store, by its `name` (`fp32` unless the request or a plugin's default names another). */
   readonly kv: string;
+  /**
+   * The run's attention router, by its `name` (the request's, or the runtime's default from a
+   * plugin such as `sinkWindow()`); `undefined` when the run has none (the full cache is attended).
+   */
+  readonly router?: string | undefined;
 }
 
 /** One generated token. `text` is the row's new text (may be empty while UTF-8 or a stop string is pending). */
@@ -127,6 +133,13 @@ export interface DoneEvent {
   readonly ttftMs: number;
   /** Median wall time per decode step after the first token. */
   readonly msPerToken: number;
+  /**
+   * Wall time of the whole run, in milliseconds: from its start inside `subscribe` (the origin of
+   * `ttftMs`) to this event, so it holds the request's checks and set-up, the prefill and every
+   * step (the last one's KV append included). Tokens per second, as `weft generate` prints them:
+   * `usage.completionTokens / durationMs * 1000`.
+   */
+  readonly durationMs: number;
   readonly kvBytes: number;
   readonly rows: readonly RowResult[];
 }

@@ -83,7 +83,9 @@ export interface GenerationRequest {
    * instance holds one run's cache: a second run on it while the first is going fails with an
    * `InvalidOptionsError`, so subscribe once, or pass a name. Default: the runtime's default
    * store (a plugin's entry with the `default` capability, e.g. `kvQuant`), else `fp32`; an idle
-   * instance of it is reused when its entry is `reusable` (see `REUSABLE_CAPABILITY`).
+   * instance of it is reused when its entry is `reusable` (see `REUSABLE_CAPABILITY`). A name
+   * nothing registered (here and in the other component fields) is an `InvalidOptionsError` whose
+   * `option` is the field, with the registry's `AdapterResolutionError` as `cause`.
    */
   readonly kv?: NamedRef | KvCacheStore;
   /**

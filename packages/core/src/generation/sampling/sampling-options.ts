@@ -26,11 +26,11 @@ export function resolveSamplingOptions(request: GenerationRequest, defaults: Gen
   // Plain conditions rather than a table of closures: this runs once per request, cold, on the
   // path to the first token, and most requests set one or two of these fields.
   const { temperature, topK, topP, minP, repetitionPenalty, seed } = request;
-  if (temperature !== undefined && !(isNumber(temperature) && temperature >= 0)) invalid('temperature', temperature, 'a number >= 0 (0 = greedy)');
+  if (temperature !== undefined && !(isNumber(temperature) && temperature >= 0)) invalid('temperature', temperature, 'a finite number >= 0 (0 = greedy)');
   if (topK !== undefined && !(isNumber(topK) && Number.isInteger(topK) && topK >= 0)) invalid('topK', topK, 'an integer >= 0 (0 = off)');
   if (topP !== undefined && !(isNumber(topP) && topP >= 0 && topP <= 1)) invalid('topP', topP, 'in [0, 1] (0 keeps only the most likely token)');
   if (minP !== undefined && !(isNumber(minP) && minP >= 0 && minP <= 1)) invalid('minP', minP, 'in [0, 1] (1 keeps only the most likely tokens)');
-  if (repetitionPenalty !== undefined && !(isNumber(repetitionPenalty) && repetitionPenalty > 0)) invalid('repetitionPenalty', repetitionPenalty, 'a number > 0 (1 = off)');
+  if (repetitionPenalty !== undefined && !(isNumber(repetitionPenalty) && repetitionPenalty > 0)) invalid('repetitionPenalty', repetitionPenalty, 'a finite number > 0 (1 = off)');
   if (seed !== undefined && !Number.isSafeInteger(seed)) invalid('seed', seed, `an integer within ±${Number.MAX_SAFE_INTEGER}`);
   // (A null sampler is not one: resolving it reports what a sampler must be.)
   if (request.sampler !== undefined && request.sampler !== null) {

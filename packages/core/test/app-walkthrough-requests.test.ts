@@ -1,0 +1,94 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { AdapterResolutionError, InvalidOptionsError, ModelLoadError, type GenerationRequest, type WeftModel } from '../src/index.js';
+import { collect, fixture, runtime } from './helpers.js';
+
+// An application developer's walkthrough: a request naming a store or router nothing registered
+// failed with an AdapterResolutionError without `option` (a server answers InvalidOptionsError as
+// 400, and this one as 500); `temperature: Infinity` was "a number >= 0"; and a relative model
+// folder that is missing did not say where it was looked for.
+
+const weft = runtime();
+afterAll(() => weft.dispose());
+let loaded: Promise<WeftModel> | undefined;
+const tiny = (): Promise<WeftModel> => (loaded ??= weft.load(fixture('tiny')));
+
+async function failure(request: GenerationRequest): Promise<unknown> {
+  const model = await tiny();
+  return collect(model.generate(request)).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+}
+
+describe('a request naming a component nothing registered', () => {
+  it.each([
+    [{ kv: 'int4' }, 'kv', /^No kv-cache adapter matches "int4": registered: fp32 \(different name\); it comes with @weft\/plugin-kv: install it and add kvCompressors\(\) to createWeft's plugins\.$/],
+    [{ kv: { name: 'kv-quant', options: {} } }, 'kv', /; it comes with @weft\/plugin-kv: install it and add kvQuant\(\{ bits \}\) to createWeft's plugins\.$/],
+    [{ router: 'sink-window' }, 'router', /^No attention-router adapter matches "sink-window": no attention-router adapters are registered \(add a plugin that provides one\); it comes with @weft\/plugin-attention: install it and add attentionRouters\(\) to createWeft's plugins\.$/],
+    [{ router: { name: 'heavy-hitter' } }, 'router', /it comes with @weft\/plugin-attention/],
+    [{ analyzers: ['router-decisions'] }, 'analyzers[0]', /^No analyzer adapter matches "router-decisions": .*; it comes with @weft\/plugin-attention: install it and add attentionRouters\(\)/],
+    // Names no bundled plugin has: the registry's list only.
+    [{ kv: 'int3' }, 'kv', /^No kv-cache adapter matches "int3": registered: fp32 \(different name\)\.$/],
+    [{ processors: ['nope'] }, 'processors[0]', /^No logits-processor adapter matches "nope": no logits-processor adapters are registered \(add a plugin that provides one\)\.$/],
+    [{ sampler: 'mirostat' }, 'sampler', /^No sampler adapter matches "mirostat": /],
+  ] as const)('%j is an InvalidOptionsError naming the field, with the resolution as cause', async (fields, option, message) => {
+    const error = await failure({ prompt: 'Once', maxTokens: 2, ...(fields as Partial<GenerationRequest>) });
+    expect(InvalidOptionsError.isInstance(error), String(error)).toBe(true);
+    expect(error).toMatchObject({ option, code: 'invalid-options' });
+    expect((error as Error).message).toMatch(message);
+    const cause = (error as Error).cause;
+    expect(AdapterResolutionError.isInstance(cause)).toBe(true);
+    // The message starts with the resolution's, which lists the registered entries.
+    expect((error as Error).message.startsWith((cause as Error).message)).toBe(true);
+  });
+
+  it('is the same for evaluate', async () => {
+    const model = await tiny();
+    const error = await model.evaluate({ inputIds: [1, 40, 50], kv: 'int8' }).catch((e: unknown) => e);
+    expect(InvalidOptionsError.isInstance(error)).toBe(true);
+    expect(error).toMatchObject({ option: 'kv' });
+    expect((error as Error).message).toMatch(/it comes with @weft\/plugin-kv/);
+  });
+
+  it("leaves load's backend an AdapterResolutionError (a load option, not a request field)", async () => {
+    const error = await weft.load(fixture('tiny'), { backend: 'cuda' }).catch((e: unknown) => e);
+    expect(AdapterResolutionError.isInstance(error)).toBe(true);
+  });
+});
+
+describe('sampling options that are not finite', () => {
+  it.each([
+    ['temperature', Infinity, 'temperature must be a finite number >= 0 (0 = greedy) (got Infinity).'],
+    ['temperature', Number.NaN, 'temperature must be a finite number >= 0 (0 = greedy) (got NaN).'],
+    ['repetitionPenalty', Infinity, 'repetitionPenalty must be a finite number > 0 (1 = off) (got Infinity).'],
+    ['topP', Infinity, 'topP must be in [0, 1] (0 keeps only the most likely token) (got Infinity).'],
+    ['minP', -Infinity, 'minP must be in [0, 1] (1 keeps only the most likely tokens) (got -Infinity).'],
+  ])('%s: %s says what it must be', async (option, value, message) => {
+    const error = await failure({ prompt: 'Once', maxTokens: 2, [option]: value });
+    expect(InvalidOptionsError.isInstance(error)).toBe(true);
+    expect(error).toMatchObject({ option, message });
+  });
+});
+
+describe('a missing model folder', () => {
+  it('given relative, says the absolute path it looked for', async () => {
+    const error = await weft.load('./no-such-weft-model').catch((e: unknown) => e);
+    expect(ModelLoadError.isInstance(error)).toBe(true);
+    expect((error as Error).message).toBe(`Model folder ./no-such-weft-model (${resolve('no-such-weft-model')}, relative to the working directory) does not exist.`);
+    expect(error).toMatchObject({ path: './no-such-weft-model' });
+  });
+
+  it('given absolute, says it as it is', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'weft-walkthrough-'));
+    try {
+      const missing = join(dir, 'none');
+      const error = await weft.load(missing).catch((e: unknown) => e);
+      expect((error as Error).message).toBe(`Model folder ${missing} does not exist.`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
