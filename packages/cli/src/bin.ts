@@ -15,8 +15,11 @@ const guard = guardProcess(process);
 const SIGNAL_EXIT = { SIGINT: EXIT.interrupted, SIGTERM: EXIT.terminated } as const;
 const controller = new AbortController();
 let received: keyof typeof SIGNAL_EXIT | undefined;
+/** Set once the command has returned: the process then only waits for stdout to drain. */
+let finished = false;
 for (const name of ['SIGINT', 'SIGTERM'] as const) {
   process.on(name, () => {
+    if (finished) process.exit(typeof process.exitCode === 'number' ? process.exitCode : SIGNAL_EXIT[name]);
     if (received !== undefined) process.exit(SIGNAL_EXIT[received]);
     received = name;
     controller.abort();
@@ -41,4 +44,9 @@ if (tooLong) {
   const code = await runCli(process.argv.slice(2), processIo(controller.signal, guard.stdout));
   process.exitCode = code === EXIT.interrupted && received !== undefined ? SIGNAL_EXIT[received] : code;
   guard.finished();
+  finished = true;
+  // The command is done: the process ends once stdout has drained, also when a plugin's timer,
+  // interval or socket (or a model load that never settled) would keep the event loop alive.
+  // Normally it has ended before the timer fires (the timer does not hold it).
+  guard.stdout('', () => setTimeout(() => process.exit(), 100).unref());
 }

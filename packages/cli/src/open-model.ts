@@ -8,7 +8,7 @@ import { kvCompressors } from '@weft/plugin-kv';
 import { InterruptedError, oneLine, UsageError } from './errors.js';
 import { unknownName } from './args/suggest.js';
 import type { CliPlugin } from './plugins/load-plugins.js';
-import { findWebBackend, webBackendMissing } from './web-backend.js';
+import { findWebBackend, webBackendMissing, type FoundWebBackend } from './web-backend.js';
 
 /** The graph variant that also returns attention probabilities (see models/README.md). */
 const ATTENTION_GRAPH = 'onnx/model_with_attentions.onnx';
@@ -39,6 +39,9 @@ function attentionGraph(dir: string, router: string): string {
     `${router} reads attention probabilities, but ${join(dir, ATTENTION_GRAPH)} is not there; make it (models/README.md) or pass --onnx-file with a graph that outputs attentions`,
   );
 }
+
+/** How long an interrupted `openModel` waits for its runtime's dispose before giving up on it. */
+const INTERRUPTED_DISPOSE_WAIT_MS = 1000;
 
 /** Values of `--backend` (a `--plugin` may register more). */
 export const BACKENDS = ['auto', 'node', 'web', 'npu'] as const;
@@ -106,12 +109,9 @@ export async function openModel(
   signal?: AbortSignal,
 ): Promise<OpenModel> {
   const found = (backend === 'node' || backend === 'npu') && !pipeline.listsBackends ? undefined : await findWebBackend();
-  // Before the runtime exists: a broken install for --backend web leaves nothing to dispose. For
-  // any other choice the web backend was only one of several: the others go on without it.
-  if (found?.broken !== undefined) {
-    if (backend === 'web') throw found.broken;
-    pipeline.note?.(`${oneLine(found.broken)}; going on without the web backend`);
-  }
+  // For --backend web a broken install is reported after the --plugins (one may register `web`);
+  // for any other choice the web backend was only one of several: the others go on without it.
+  if (found?.broken !== undefined && backend !== 'web') pipeline.note?.(`${oneLine(found.broken)}; going on without the web backend`);
   if (signal?.aborted) throw new InterruptedError();
   const web = found?.plugin;
   const weft = createWeft({ plugins: [nodeBackend(), ...(web === undefined ? [] : [web]), npuBackend(), kvCompressors(), attentionRouters()] });
@@ -127,8 +127,8 @@ export async function openModel(
         throw new UsageError(`--plugin ${spec}: ${oneLine(error)}`, { cause: error });
       }
     }
-    // A missing @weft/backend-web is reported after the --plugins, one of which may register `web`.
-    checkBackend(weft, backend, found?.missing);
+    // A missing or broken @weft/backend-web is reported after the --plugins, one of which may register `web`.
+    checkBackend(weft, backend, found);
     const reader = attentionRouter(weft, pipeline.router) ?? attentionAnalyzer(weft, pipeline.analyzers ?? []);
     const onnxFile = pipeline.onnxFile ?? (reader === undefined ? undefined : attentionGraph(dir, reader));
     const model = await weft.load(dir, {
@@ -136,6 +136,8 @@ export async function openModel(
       backend,
       ...(backend === 'auto' ? { failover: true } : {}),
       ...(onnxFile ? { onnxFile } : {}),
+      // Ctrl-C ends the load at once, also one waiting for a session that never opens.
+      ...(signal ? { signal } : {}),
     });
     // A backend may load synchronously (the web backend creates its session so): a Ctrl-C during
     // such a load waits in the event loop until the load returns, and would only be seen once
@@ -147,20 +149,29 @@ export async function openModel(
     if (signal?.aborted) throw new InterruptedError();
     return { weft, model, close: () => weft.dispose() };
   } catch (error) {
-    await weft.dispose();
-    throw signal?.aborted ? new InterruptedError() : error;
+    if (!signal?.aborted) {
+      await weft.dispose();
+      throw error;
+    }
+    // Interrupted: the runtime is let go of (its dispose waits up to 10 s for a session still
+    // opening); the command ends now, not after that.
+    await Promise.race([weft.dispose().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, INTERRUPTED_DISPOSE_WAIT_MS).unref())]);
+    throw new InterruptedError();
   } finally {
     signal?.removeEventListener('abort', stop);
   }
 }
 
 /**
- * `--backend NAME` names a registered backend (a plugin's too), or is `auto`. `webMissing`: the
- * import error of a `@weft/backend-web` that is not installed, for `--backend web` with no plugin
- * registering `web` (the usage error then says how to install it).
+ * `--backend NAME` names a registered backend (a plugin's too), or is `auto`. `web`: what importing
+ * `@weft/backend-web` gave, for `--backend web` with no plugin registering `web`: a missing
+ * package is a usage error that says how to install it, a broken one its import error.
  */
-function checkBackend(weft: Weft, backend: BackendChoice, webMissing: unknown): void {
+function checkBackend(weft: Weft, backend: BackendChoice, web: FoundWebBackend | undefined): void {
   const names = weft.registry.list('backend').map((e) => e.name);
-  if (backend === 'web' && webMissing !== undefined && !names.includes('web')) throw webBackendMissing(webMissing);
+  if (backend === 'web' && !names.includes('web')) {
+    if (web?.broken !== undefined) throw web.broken;
+    if (web?.missing !== undefined) throw webBackendMissing(web.missing);
+  }
   if (backend !== 'auto' && !names.includes(backend)) throw new UsageError(unknownName('--backend', 'backend', backend, ['auto', ...names]));
 }

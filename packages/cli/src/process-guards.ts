@@ -1,4 +1,6 @@
-import { debugStacks, EXIT, oneLine, shortenLongWords } from './errors.js';
+import { describeCause } from '@weft/core';
+import { debugStacks, EXIT, shortenLongWords } from './errors.js';
+import { endHeldLine } from './output/held-line.js';
 import { terminalSafe } from './output/terminal-text.js';
 
 /** Where {@link guardProcess} reports, and the process it guards (the real one in `bin.ts`; tests pass their own). */
@@ -14,8 +16,8 @@ export interface GuardedProcess {
 
 /** What {@link guardProcess} gives back: weft's own stdout, and a way to say the command has finished. */
 export interface ProcessGuard {
-  /** Writes to the real stdout: the only way to it once guarded (see {@link guardProcess}). */
-  readonly stdout: (chunk: string) => unknown;
+  /** Writes to the real stdout: the only way to it once guarded (see {@link guardProcess}); `done` when written. */
+  readonly stdout: (chunk: string, done?: () => void) => unknown;
   /** Marks the command as finished (its exit code set): the unsettled-exit report is then not made. */
   finished(): void;
 }
@@ -34,8 +36,13 @@ export interface ProcessGuard {
 export function guardProcess(proc: GuardedProcess): ProcessGuard {
   const stdout = proc.stdout as { write: (...args: unknown[]) => unknown };
   const original = stdout.write.bind(proc.stdout);
-  stdout.write = (...args: unknown[]) => (proc.stderr.write as (...a: unknown[]) => unknown)(...args);
+  stdout.write = (...args: unknown[]) => {
+    // A line the command holds open on the terminal (eval's progress) is ended first.
+    endHeldLine();
+    return (proc.stderr.write as (...a: unknown[]) => unknown)(...args);
+  };
   const report = (line: string, error?: unknown): void => {
+    endHeldLine();
     const text = `weft: ${shortenLongWords(line)}\n`;
     proc.stderr.write(proc.stderr.isTTY === true ? `${terminalSafe(text.slice(0, -1))}\n` : text);
     if (error !== undefined && proc.env['WEFT_DEBUG']) {
@@ -44,8 +51,18 @@ export function guardProcess(proc: GuardedProcess): ProcessGuard {
     }
   };
   const escaped = (error: unknown): void => {
-    report(`an error escaped the command (thrown outside it, e.g. by a --plugin's timer or unawaited promise): ${oneLine(error)}`, error);
-    proc.exit(EXIT.failure);
+    try {
+      // describeCause never throws, whatever was thrown (a message that is not a string, an object without a prototype).
+      report(`an error escaped the command (thrown outside it, e.g. by a plugin's timer or unawaited promise): ${describeCause(error).replace(/\s*\r?\n\s*/g, ' ')}`, error);
+    } catch {
+      try {
+        proc.stderr.write('weft: an error escaped the command\n');
+      } catch {
+        // Nowhere left to say it: the exit code does.
+      }
+    } finally {
+      proc.exit(EXIT.failure);
+    }
   };
   proc.on('unhandledRejection', escaped);
   proc.on('uncaughtException', escaped);
@@ -55,7 +72,7 @@ export function guardProcess(proc: GuardedProcess): ProcessGuard {
     report('stopped: the command was waiting for something that can never happen (a --plugin whose code awaits a promise nothing settles?)');
     proc.exitCode = EXIT.failure;
   });
-  return { stdout: (chunk) => original(chunk), finished: () => void (done = true) };
+  return { stdout: (chunk, written) => (written === undefined ? original(chunk) : original(chunk, written)), finished: () => void (done = true) };
 }
 
 /** The exit code Node gives a process whose main module's top-level `await` never settled. */

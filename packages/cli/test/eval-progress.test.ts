@@ -3,6 +3,8 @@ import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { endHeldLine } from '../src/output/held-line.js';
+import { openLine } from '../src/output/open-line.js';
 import { progressLine } from '../src/output/progress-line.js';
 import { cli, storyModel } from './helpers.js';
 
@@ -43,6 +45,43 @@ describe('progressLine', () => {
       `${ERASE}weft: eval: 4/4 documents, 3,000 tokens, perplexity so far ${Math.exp(0.5).toFixed(4)}`,
       ERASE,
     ]);
+  });
+
+  it('is cut to the terminal width less one, so it never wraps, and is not drawn on a very narrow one', () => {
+    const { chunks, stderr } = capture(true);
+    const line = progressLine({ ...stderr, columns: 40 });
+    line.update({ done: 12345, total: 50000, tokens: 12_345_678, nll: 1e6 });
+    expect(chunks).toHaveLength(1);
+    const drawn = chunks[0]!.slice(ERASE.length);
+    expect(drawn).toBe('weft: eval: 12345/50000 documents, 12,…');
+    expect(drawn.length).toBe(39);
+    const narrow = capture(true);
+    progressLine({ ...narrow.stderr, columns: 10 }).update({ done: 1, total: 1, tokens: 1, nll: 1 });
+    expect(narrow.chunks).toEqual([]);
+  });
+
+  it('is the held line while drawn: what else comes to the terminal erases it first', () => {
+    const { chunks, stderr } = capture(true);
+    const line = progressLine(stderr);
+    line.update({ done: 1, total: 2, tokens: 10, nll: 5 });
+    endHeldLine(); // as the process guards do before writing a plugin's output or an error
+    expect(chunks.at(-1)).toBe(ERASE);
+    line.clear(); // already erased: nothing more
+    expect(chunks).toHaveLength(2);
+  });
+
+  it("makes streamed text's open line the held line on a terminal, ended by a newline", () => {
+    const written: string[] = [];
+    const open = openLine({ isTTY: true, write: (c: string) => written.push(c) });
+    open.wrote('Once upon');
+    endHeldLine();
+    expect(written).toEqual(['\n']);
+    open.endOnTerminal(); // ended already
+    expect(written).toEqual(['\n']);
+    const piped: string[] = [];
+    openLine({ isTTY: false, write: (c: string) => piped.push(c) }).wrote('Once upon');
+    endHeldLine();
+    expect(piped).toEqual([]);
   });
 
   it('erases nothing when it drew nothing', () => {

@@ -24,6 +24,10 @@ const MODULES: Record<string, string> = {
   'noisy.mjs': `console.log('HELLO FROM THE MODULE');\nexport default { ${MANIFEST}, setup() { process.stdout.write('SETUP NOISE\\n'); } };\n`,
   'unawaited.mjs': `export default { ${MANIFEST}, setup() { Promise.reject(new Error('unawaited boom')); } };\n`,
   'timer-throws.mjs': `export default { ${MANIFEST}, setup() { setTimeout(() => { throw new Error('timer boom'); }, 0); } };\n`,
+  'throws-odd.mjs': `export default { ${MANIFEST}, setup() { setTimeout(() => { const e = new Error('x'); e.message = 42; throw e; }, 0); } };\n`,
+  'rejects-bare.mjs': `export default { ${MANIFEST}, setup() { Promise.reject(Object.create(null)); } };\n`,
+  'keeps-an-interval.mjs': `export default { ${MANIFEST}, setup() { setInterval(() => {}, 1000); } };\n`,
+  'hung-backend.mjs': `export default { ${MANIFEST}, setup(ctx) { ctx.register('backend', { name: 'hung', create: () => ({ specificationVersion: 'v1', name: 'hung', probe: () => ({ available: true }), createSession: () => { process.stderr.write('opening\\n'); return new Promise(() => {}); } }) }); } };\n`,
 };
 
 let dir = '';
@@ -95,7 +99,7 @@ describe('guardProcess', () => {
       const { proc, written, emit, exits } = fakeProcess();
       guardProcess(proc);
       emit(event, new Error('boom\n  on two lines'));
-      expect(written.stderr).toEqual(["weft: an error escaped the command (thrown outside it, e.g. by a --plugin's timer or unawaited promise): boom on two lines\n"]);
+      expect(written.stderr).toEqual(["weft: an error escaped the command (thrown outside it, e.g. by a plugin's timer or unawaited promise): boom on two lines\n"]);
       expect(exits).toEqual([1]);
     }
   });
@@ -132,8 +136,37 @@ describe.skipIf(!built)('the weft bin with plugins that misbehave outside weft',
     for (const [plugin, message] of [['./unawaited.mjs', 'unawaited boom'], ['./timer-throws.mjs', 'timer boom']] as const) {
       const result = await generate(plugin);
       expect(result.code).toBe(1);
-      expect(result.stderr).toBe(`weft: an error escaped the command (thrown outside it, e.g. by a --plugin's timer or unawaited promise): ${message}\n`);
+      expect(result.stderr).toBe(`weft: an error escaped the command (thrown outside it, e.g. by a plugin's timer or unawaited promise): ${message}\n`);
     }
+  });
+
+  it('reports what it cannot describe normally (a message that is not a string, an object without a prototype) still on one line', async () => {
+    const odd = await generate('./throws-odd.mjs');
+    expect(odd.code).toBe(1);
+    expect(odd.stderr).toMatch(/^weft: an error escaped the command \(thrown outside it, e\.g\. by a plugin's timer or unawaited promise\): [^\n]*\n$/);
+    const bare = await generate('./rejects-bare.mjs');
+    expect(bare.code).toBe(1);
+    expect(bare.stderr).toMatch(/^weft: an error escaped the command \(thrown outside it, e\.g\. by a plugin's timer or unawaited promise\): [^\n]*\n$/);
+    expect(bare.stderr).not.toMatch(/Cannot convert object to primitive value/);
+  });
+
+  it('ends once the command is done, though a plugin keeps an interval running', async () => {
+    // Before: the output came, then the process ran on (until a second signal).
+    const result = await generate('./keeps-an-interval.mjs');
+    expect(result.code).toBe(0);
+    expect(result.stdout.trim().split('\n').at(-1)).toMatch(/^\{"type":"done"/);
+  });
+
+  it('stops a model load that waits for a session that never opens at the first Ctrl-C', async () => {
+    const child = execFile(process.execPath, [bin, 'generate', '--model', storyModel, '--plugin', './hung-backend.mjs', '--backend', 'hung', '--prompt-ids', '1,2'], { cwd: dir, timeout: 30_000 });
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      if (stderr.includes('opening\n')) child.kill('SIGINT');
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    expect(code).toBe(130);
+    expect(stderr).toBe('opening\nweft: interrupted\n');
   });
 
   it('says why a process left waiting for ever stops, instead of exiting silently with code 13', async () => {

@@ -214,6 +214,14 @@ describe.skipIf(!built)('the weft bin in a project whose @weft/backend-web canno
     expect(info.code).toBe(0);
   });
 
+  it('runs --backend web on a backend named web that a --plugin registers', async () => {
+    // Before: the broken install was reported before the --plugin was installed.
+    const result = await run(['generate', '--model', storyModel, '--threads', '1', '--plugin', './web-named-backend.mjs', '--backend', 'web', '--prompt', 'Once', '--max-tokens', '2', '--json']);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(records(result.stdout)[0]).toMatchObject({ type: 'backend', backend: 'web' });
+  });
+
   it('fails --backend web with the import error on one line, exit code 2 as for the other Weft errors', async () => {
     const result = await run(['generate', '--model', storyModel, '--backend', 'web', '--prompt', 'Once', '--max-tokens', '2']);
     expect(result.stdout).toBe('');

@@ -1,3 +1,4 @@
+import { holdLine, releaseLine } from './held-line.js';
 import type { TextOutput } from './terminal-text.js';
 
 /** What {@link openLine} returns: note each piece of text written, and end the line before an error. */
@@ -11,21 +12,29 @@ export interface OpenLine {
   endOnTerminal(): void;
 }
 
-/** Tracks whether the text a command streamed to `out` ends mid-line (see {@link OpenLine}). */
+/**
+ * Tracks whether the text a command streamed to `out` ends mid-line (see {@link OpenLine}). On a
+ * terminal, an open line is the held line (`held-line.ts`): the process guards end it before
+ * writing to the terminal themselves.
+ */
 export function openLine(out: TextOutput): OpenLine {
   let open = false;
+  const endOnTerminal = (): void => {
+    releaseLine(endOnTerminal);
+    if (!open || out.isTTY !== true) return;
+    open = false;
+    try {
+      out.write('\n');
+    } catch {
+      // The stdout that failed is what is being reported; the error line follows regardless.
+    }
+  };
   return {
     wrote(text) {
-      if (text !== '') open = !text.endsWith('\n');
+      if (text === '') return;
+      open = !text.endsWith('\n');
+      if (open && out.isTTY === true) holdLine(endOnTerminal);
     },
-    endOnTerminal() {
-      if (!open || out.isTTY !== true) return;
-      open = false;
-      try {
-        out.write('\n');
-      } catch {
-        // The stdout that failed is what is being reported; the error line follows regardless.
-      }
-    },
+    endOnTerminal,
   };
 }
