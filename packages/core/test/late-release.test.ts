@@ -191,6 +191,22 @@ async function expectReleasedOnlyAfterSettling(model: WeftModel, backend: Return
   expect(leaked(backend.live)).toEqual([]);
 }
 
+
+/** Lets the hung run settle, then checks that what it was fed and the request's store were freed only then, and nothing leaks. */
+async function openAndExpectLateDispose(
+  backend: ReturnType<typeof hangingBackend>,
+  loaded: { readonly activeRuns: number },
+  run: ReturnType<typeof hangingBackend>['hung'][number],
+  log: readonly string[],
+): Promise<void> {
+  backend.gate.open();
+  await until(() => loaded.activeRuns === 0);
+  expect(run.disposedEarly).toEqual([]);
+  expect(run.aliveDisposedEarly).toBe(0);
+  expect(log).toEqual(['dispose after the late run']);
+  expect(leaked(backend.live)).toEqual([]);
+}
+
 describe('a run past runTimeoutMs keeps what it was fed until it settles', () => {
   for (const model of ['tiny', 'tiny-fp16']) {
     it(`fails over at once, and frees the feeds and the default store's cache only when the late run fulfils (${model})`, async () => {
@@ -315,12 +331,7 @@ describe('a run past runTimeoutMs keeps what it was fed until it settles', () =>
     expect(log).toEqual([]);
     const reuse = await collect(loaded.generate({ prompt: PROMPT, maxTokens: 2, kv: instance })).then(() => undefined, (e: unknown) => e);
     expect(InvalidOptionsError.isInstance(reuse)).toBe(true);
-    backend.gate.open();
-    await until(() => loaded.activeRuns === 0);
-    expect(run.disposedEarly).toEqual([]);
-    expect(run.aliveDisposedEarly).toBe(0);
-    expect(log).toEqual(['dispose after the late run']);
-    expect(leaked(backend.live)).toEqual([]);
+    await openAndExpectLateDispose(backend, loaded, run, log);
   });
 
   it("an abort while the stream waits for the late run to let go of the request's store ends it at once; only the late run counts in activeRuns", async () => {
@@ -347,12 +358,7 @@ describe('a run past runTimeoutMs keeps what it was fed until it settles', () =>
     // Counted once: by the late release, not by the generation waiting for the same run as well.
     expect(loaded.activeRuns).toBe(1);
     expect(log).toEqual([]);
-    backend.gate.open();
-    await until(() => loaded.activeRuns === 0);
-    expect(run.disposedEarly).toEqual([]);
-    expect(run.aliveDisposedEarly).toBe(0);
-    expect(log).toEqual(['dispose after the late run']);
-    expect(leaked(backend.live)).toEqual([]);
+    await openAndExpectLateDispose(backend, loaded, run, log);
   });
 
   it('lets go of a router instance the request passed at once, and of its store instance only once the late run settled', async () => {

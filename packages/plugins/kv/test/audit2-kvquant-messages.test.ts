@@ -1,17 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidOptionsError } from '@weft/core';
 import { kvQuant } from '../src/index.js';
+import { invalidOptionsThrown as thrown } from '../../../core/test/hostile-options.js';
 
-/** The error of a call that throws. */
-function thrown(make: () => unknown): InvalidOptionsError {
-  try {
-    make();
-  } catch (error) {
-    expect(InvalidOptionsError.isInstance(error), String(error)).toBe(true);
-    return error as InvalidOptionsError;
-  }
-  throw new Error('expected an InvalidOptionsError');
-}
 
 /**
  * kvQuant's refusals describe the value given: NaN and Infinity were shown as "got null" (their
