@@ -16,6 +16,8 @@ Options (each also read from the environment variable in brackets):
   --model DIR            model folder [WEFT_MODEL] (default: <repo>/models/story)
   --port N               port, 0 for any free one [PORT] (default 8080)
   --host HOST            address to listen on [HOST] (default 127.0.0.1: this machine only)
+  --allowed-hosts LIST   more host names clients may use (comma-separated); other Host headers
+                         are refused [WEFT_ALLOWED_HOSTS] (always: localhost, 127.0.0.1, [::1], --host)
   --max-concurrent N     generations at once; more are answered 429 [WEFT_MAX_CONCURRENT] (default ${DEFAULTS.maxConcurrent})
   --threads N            onnxruntime intra-op threads [WEFT_THREADS] (default: onnxruntime's choice)
   -h, --help             this text
@@ -26,6 +28,8 @@ export interface Config {
   readonly modelDir: string;
   readonly port: number;
   readonly host: string;
+  /** Host names accepted besides the loopback ones and `host`. */
+  readonly allowedHosts: readonly string[];
   readonly maxConcurrent: number;
   readonly threads: number | undefined;
 }
@@ -50,6 +54,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv, cwd
         model: { type: 'string' },
         port: { type: 'string' },
         host: { type: 'string' },
+        'allowed-hosts': { type: 'string' },
         'max-concurrent': { type: 'string' },
         threads: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -73,6 +78,10 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv, cwd
     modelDir: model === undefined ? DEFAULT_MODEL_DIR : /^https?:\/\//i.test(model[0]) ? model[0] : resolve(base, model[0]),
     port: integer(pick('port', 'PORT'), 0, 65535) ?? 8080,
     host: pick('host', 'HOST')?.[0] ?? '127.0.0.1',
+    allowedHosts: (pick('allowed-hosts', 'WEFT_ALLOWED_HOSTS')?.[0] ?? '')
+      .split(',')
+      .map((name) => name.trim())
+      .filter((name) => name !== ''),
     maxConcurrent: integer(pick('max-concurrent', 'WEFT_MAX_CONCURRENT'), 1, 1024) ?? DEFAULTS.maxConcurrent,
     threads: integer(pick('threads', 'WEFT_THREADS'), 1, 256),
   };

@@ -30,16 +30,141 @@ export interface ErrorBody {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The request line and headers
+
+/** The host names a server answers to whatever it listens on: this machine's loopback names. */
+export const LOOPBACK_HOSTS = ['localhost', '127.0.0.1', '[::1]'] as const;
+
+/** A path of origin-form: `/` then RFC 3986 path characters (percent-escapes included). */
+const PATH = /^\/(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/]|%[0-9A-Fa-f]{2})*$/;
+
+/**
+ * The path of a request target (`req.url`), without its query; undefined if it is not a valid
+ * one. The target is taken as sent: in `//v1/generate` the `//` starts a path, not a host.
+ * Absolute-form (`http://host/path`, which HTTP/1.1 servers must accept) gives its path.
+ */
+export function requestPath(target: string): string | undefined {
+  if (target.startsWith('/')) {
+    const path = target.slice(0, target.search(/[?#]|$/));
+    return PATH.test(path) ? path : undefined;
+  }
+  if (!/^https?:\/\/[^/?#]/i.test(target)) return undefined;
+  try {
+    return new URL(target).pathname;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The host name of a Host header value or of an `allowedHosts` entry, as the URL parser writes it
+ * (`LocalHost:8080` is `localhost`, `[::1]:8080` and `::1` are `[::1]`); undefined if it is not one.
+ */
+export function hostName(host: string): string | undefined {
+  const value = /^[0-9a-f:]*:[0-9a-f:.]*$/i.test(host) && host.split(':').length > 2 ? `[${host}]` : host; // a bare IPv6 address
+  if (!/^[A-Za-z0-9.\-_:[\]]+$/.test(value)) return undefined;
+  try {
+    return new URL(`http://${value}`).hostname.replace(/\.$/, '');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Refuses (403) a request that a web page could have made the user's browser send: a Host header
+ * naming none of `allowed` (a DNS-rebinding page, whose own name the browser sends as Host), or
+ * an Origin header other than the server's own address (a page of another site posting a form or
+ * a `fetch` without a CORS preflight). Clients that are not browsers send no Origin.
+ */
+export function checkOrigin(req: IncomingMessage, allowed: ReadonlySet<string>): HttpError | undefined {
+  const { host, origin } = req.headers;
+  if (host !== undefined) {
+    const name = hostName(host);
+    if (name === undefined || !allowed.has(name)) {
+      return new HttpError(
+        403,
+        'Forbidden',
+        `Host ${quoteValue(host)} is not a name of this server (${[...allowed].join(', ')}); add it with allowedHosts (--allowed-hosts).`,
+      );
+    }
+  }
+  if (origin !== undefined && !sameOrigin(origin, host)) {
+    return new HttpError(403, 'Forbidden', `Requests from web pages of another origin are refused (Origin ${quoteValue(origin)}).`);
+  }
+  return undefined;
+}
+
+function sameOrigin(origin: string, host: string | undefined): boolean {
+  if (host === undefined) return false;
+  try {
+    const from = new URL(origin);
+    return (from.protocol === 'http:' || from.protocol === 'https:') && from.host === new URL(`http://${host}`).host;
+  } catch {
+    return false; // `Origin: null` (a sandboxed frame, a file: page…) included
+  }
+}
+
+/**
+ * Refuses (415) a body that is not JSON as this server reads it: `Content-Type` must be
+ * `application/json` (UTF-8, the only charset JSON has), with no `Content-Encoding` other than
+ * `identity`. Requiring the JSON type also makes a browser ask first (a CORS preflight) before a
+ * cross-origin `fetch`, which this server never grants; a form post cannot send it at all.
+ */
+export function checkBodyHeaders(req: IncomingMessage): HttpError | undefined {
+  const encoding = req.headers['content-encoding'];
+  if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
+    return new HttpError(415, 'UnsupportedMediaType', `Content-Encoding ${quoteValue(encoding)} is not supported: send the body uncompressed.`);
+  }
+  const type = req.headers['content-type'];
+  const [media = '', ...parameters] = (type ?? '').split(';');
+  const charset = parameters
+    .map((p) => p.split('='))
+    .find(([name]) => name?.trim().toLowerCase() === 'charset')?.[1]
+    ?.trim()
+    .replace(/^"(.*)"$/, '$1')
+    .toLowerCase();
+  if (media.trim().toLowerCase() !== 'application/json' || (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8')) {
+    return new HttpError(
+      415,
+      'UnsupportedMediaType',
+      `The body must be JSON in UTF-8, sent with Content-Type: application/json (got ${type === undefined ? 'no Content-Type' : quoteValue(type)}).`,
+    );
+  }
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
 // The request body
+
+/** The most `stop` strings a request may give (each costs work at every token); more is a 400. */
+export const MAX_STOP_STRINGS = 16;
+/** The longest `stop` string a request may give, in UTF-16 code units; longer is a 400. */
+export const MAX_STOP_LENGTH = 200;
 
 /** The fields a `POST /v1/generate` body may have; any other is a 400. */
 export const BODY_FIELDS = ['prompt', 'messages', 'maxTokens', 'temperature', 'topK', 'topP', 'seed', 'stop', 'stream'] as const;
 
-/** Reads the body (at most `limit` bytes) as UTF-8 text. */
+/**
+ * How much of a body over the limit is still read (and dropped) after the 413, so that a client
+ * still sending it can read the answer: closing a connection with unread data resets it, and
+ * clients then report the reset (EPIPE, ECONNRESET), not the 413. Past this, the connection closes.
+ */
+export const DRAIN_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Reads the body (at most `limit` bytes) as UTF-8 text. A larger body is a 413: the answer goes
+ * out at once, and the rest of the body, up to {@link DRAIN_BYTES}, is read and dropped; a
+ * `Content-Length` that declares more than that is answered 413 with `Connection: close` unread.
+ */
 export function readBody(req: IncomingMessage, limit: number): Promise<string> {
-  const tooLarge = (): HttpError => new HttpError(413, 'PayloadTooLarge', `The body is larger than ${limit} bytes.`, { Connection: 'close' });
+  const tooLarge = (close: boolean): HttpError =>
+    new HttpError(413, 'PayloadTooLarge', `The body is larger than ${limit} bytes.`, close ? { Connection: 'close' } : {});
   const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) return Promise.reject(tooLarge());
+  if (Number.isFinite(declared) && declared > limit) {
+    if (declared > limit + DRAIN_BYTES) return Promise.reject(tooLarge(true));
+    drain(req, DRAIN_BYTES);
+    return Promise.reject(tooLarge(false));
+  }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -47,8 +172,9 @@ export function readBody(req: IncomingMessage, limit: number): Promise<string> {
       size += chunk.length;
       if (size > limit) {
         req.off('data', onData);
-        req.resume(); // the rest is read and dropped; the answer closes the connection
-        reject(tooLarge());
+        chunks.length = 0;
+        drain(req, DRAIN_BYTES - (size - limit));
+        reject(tooLarge(false));
       } else chunks.push(chunk);
     };
     req.on('data', onData);
@@ -68,10 +194,21 @@ export function readBody(req: IncomingMessage, limit: number): Promise<string> {
   });
 }
 
+/** Reads the rest of `req` and drops it; past `bytes` more, closes the connection. */
+function drain(req: IncomingMessage, bytes: number): void {
+  let left = bytes;
+  req.on('data', (chunk: Buffer) => {
+    left -= chunk.length;
+    if (left < 0) req.socket.destroy();
+  });
+  req.resume();
+}
+
 /**
  * The generation request and `stream` of a body. Weft checks the request's values when the run
  * starts; here only what the HTTP API adds: JSON, the allowed fields, `stream`, and one text per
- * request (a `prompt` string or one conversation of `messages`; Weft would take lists as a batch).
+ * request (a `prompt` string or one conversation of `messages`; Weft would take lists as a batch),
+ * and at most {@link MAX_STOP_STRINGS} `stop` strings of at most {@link MAX_STOP_LENGTH} characters.
  */
 export function parseBody(text: string): { request: GenerationRequest; stream: boolean } {
   let body: unknown;
@@ -94,6 +231,15 @@ export function parseBody(text: string): { request: GenerationRequest; stream: b
   }
   if (request.prompt !== undefined && typeof request.prompt !== 'string') {
     throw new InvalidOptionsError(`prompt must be a string: this server generates one text per request (got ${quoteValue(request.prompt)}).`, { option: 'prompt' });
+  }
+  if (Array.isArray(request.stop)) {
+    if (request.stop.length > MAX_STOP_STRINGS) {
+      throw new InvalidOptionsError(`stop takes at most ${MAX_STOP_STRINGS} strings (got ${request.stop.length}).`, { option: 'stop' });
+    }
+    const long = request.stop.find((s) => typeof s === 'string' && s.length > MAX_STOP_LENGTH) as string | undefined;
+    if (long !== undefined) {
+      throw new InvalidOptionsError(`A stop string is at most ${MAX_STOP_LENGTH} characters long (got ${long.length}).`, { option: 'stop' });
+    }
   }
   if (Array.isArray(request.messages) && request.messages.some((m) => Array.isArray(m))) {
     throw new InvalidOptionsError('messages must be one conversation, a list of {"role", "content"} objects: this server generates one text per request.', {
@@ -133,7 +279,7 @@ export function errorBody(error: HttpError, details: Readonly<Record<string, unk
 /** Answers a failed request: Weft's request errors are the client's (400), the rest the server's. */
 export function sendWeftError(res: ServerResponse, error: unknown, request: number, log: Logger): void {
   if (InvalidOptionsError.isInstance(error)) {
-    return sendError(res, new HttpError(400, 'InvalidOptionsError', error.message), error.option === undefined ? {} : { option: error.option });
+    return sendError(res, new HttpError(400, 'InvalidOptionsError', clip(error.message, 1000)), error.option === undefined ? {} : { option: clip(error.option) });
   }
   if (ContextOverflowError.isInstance(error)) {
     return sendError(res, new HttpError(400, 'ContextOverflowError', error.message), { promptTokens: error.promptTokens, contextLength: error.contextLength });
@@ -147,6 +293,14 @@ export function sendWeftError(res: ServerResponse, error: unknown, request: numb
 /** The 500 a client gets for a server-side failure: no message or stack, only where to look in the log. */
 export function internalError(request: number): HttpError {
   return new HttpError(500, 'InternalError', `The generation failed; the server log has the details (request #${request}).`);
+}
+
+/**
+ * `text` cut to at most `max` characters (an ellipsis marks the cut): what a client sent (an
+ * unknown key, a path) is echoed in an error answer at a bounded length.
+ */
+export function clip(text: string, max = 200): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
 
 /** An error for the log, with its stack. */

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Usage: node dist/main.js [--model DIR] [--port N] [--host HOST] [--max-concurrent N] [--threads N]
+// Usage: node dist/main.js [--model DIR] [--port N] [--host HOST] [--allowed-hosts LIST] [--max-concurrent N] [--threads N]
 //
 // Loads the model once, serves it (see serve.ts), and on the first SIGINT or SIGTERM stops
 // accepting connections, aborts the generations in flight, disposes the model and the runtime,

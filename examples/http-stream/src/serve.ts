@@ -9,7 +9,10 @@ export interface ServeOptions extends Omit<GenerationServerOptions, 'model'> {
   readonly modelDir: string;
   /** Default 0: any free port. */
   readonly port?: number;
-  /** Default `127.0.0.1`: only this machine can connect. */
+  /**
+   * Default `127.0.0.1`: the loopback interface, which only this machine reaches. Web pages open in
+   * its browser are refused by the Host and Origin checks (see `allowedHosts`).
+   */
   readonly host?: string;
   /** onnxruntime's intra-op threads (default: onnxruntime's own choice). */
   readonly threads?: number | undefined;

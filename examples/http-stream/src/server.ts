@@ -4,7 +4,10 @@
  * - `POST /v1/generate` streams Server-Sent Events (one `data:` event per token, then
  *   `event: done`), or answers one JSON object with `"stream": false`.
  * - A client that disconnects aborts its generation: the loop stops at the next step boundary.
- * - At most `maxConcurrent` generations run at once; the next request gets 429 with Retry-After.
+ * - At most `maxConcurrent` generations run at once; the next request gets 429 with Retry-After,
+ *   before its body is read. At most `maxBodiesReading` bodies are read at once.
+ * - Only this server's own names are answered (Host), and no web page of another origin (Origin):
+ *   a page open in the user's browser cannot drive it.
  * - `GET /healthz` reports the model and the generations in flight.
  *
  * This file routes requests, bounds the generations and tracks connections for `close()`. One
@@ -14,10 +17,26 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { InvalidOptionsError, quoteValue, type GenerationRequest, type WeftModel } from '@weft/core';
-import { describeError, HttpError, internalError, parseBody, readBody, sendError, sendJson, sendWeftError, type Logger } from './http-io.js';
+import {
+  checkBodyHeaders,
+  checkOrigin,
+  clip,
+  describeError,
+  hostName,
+  HttpError,
+  internalError,
+  LOOPBACK_HOSTS,
+  parseBody,
+  readBody,
+  requestPath,
+  sendError,
+  sendJson,
+  sendWeftError,
+  type Logger,
+} from './http-io.js';
 import { streamGeneration, type Generation, type ServerEvent } from './stream-generation.js';
 
-export { BODY_FIELDS, parseBody, type ErrorBody, type Logger } from './http-io.js';
+export { BODY_FIELDS, DRAIN_BYTES, LOOPBACK_HOSTS, MAX_STOP_LENGTH, MAX_STOP_STRINGS, parseBody, type ErrorBody, type Logger } from './http-io.js';
 export type { GenerationResult, ServerEvent } from './stream-generation.js';
 
 /** Defaults of {@link GenerationServerOptions}. */
@@ -25,6 +44,11 @@ export const DEFAULTS = {
   maxConcurrent: 4,
   retryAfterSeconds: 1,
   maxBodyBytes: 1024 * 1024,
+  maxBodiesReading: 16,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  maxConnections: 256,
+  idleGraceMs: 500,
   /** How long `close()` lets clients read the end of their responses before it cuts the connections. */
   closeGraceMs: 2000,
 } as const;
@@ -39,6 +63,32 @@ export interface GenerationServerOptions {
   readonly retryAfterSeconds?: number;
   /** Largest request body (default 1 MiB); a larger one is answered 413. */
   readonly maxBodyBytes?: number;
+  /**
+   * Request bodies read at once (default 16), each held in memory until complete: at most
+   * `maxBodiesReading × maxBodyBytes` bytes. The next request is answered 429 before its body is read.
+   */
+  readonly maxBodiesReading?: number;
+  /** Time a client has to send a request's headers (default 10 s); then it gets 408 and the connection closes. */
+  readonly headersTimeoutMs?: number;
+  /** Time a client has to send a whole request, body included (default 30 s, at least `headersTimeoutMs`); then 408. */
+  readonly requestTimeoutMs?: number;
+  /**
+   * Open connections at once (default 256); past that, new ones are closed at once, unanswered. A
+   * connection that sends no request within `headersTimeoutMs` is closed (408).
+   */
+  readonly maxConnections?: number;
+  /**
+   * Host names the server answers to besides `localhost`, `127.0.0.1`, `[::1]` and the host it
+   * listens on (unless that is `0.0.0.0` or `::`): a request whose Host header names another is
+   * refused (403), so that a DNS-rebinding page cannot reach it through its own name. Give the
+   * names clients use when it listens on another interface.
+   */
+  readonly allowedHosts?: readonly string[];
+  /**
+   * How long `close()` goes on answering 503 before it stops listening and closes idle
+   * connections (default 500 ms): requests already on their way get an answer, not a reset.
+   */
+  readonly idleGraceMs?: number;
   /** Default: info lines to stdout, errors to stderr. */
   readonly log?: Logger;
   /** Called as generations lose their client and end. */
@@ -49,14 +99,19 @@ export interface GenerationServerOptions {
 export interface GenerationServer {
   /** The `node:http` server (not yet listening). */
   readonly server: Server;
-  /** Starts listening (port 0: any free port) and resolves with the base URL, e.g. `http://127.0.0.1:8080`. */
+  /**
+   * Starts listening (port 0: any free port) and resolves with the base URL, e.g.
+   * `http://127.0.0.1:8080`. `host` joins the allowed Host names unless it is `0.0.0.0` or `::`.
+   */
   listen(port?: number, host?: string): Promise<URL>;
   /** Generations running now. */
   inFlight(): number;
   /**
-   * Stops accepting connections, aborts every generation in flight (their clients get the end of
-   * what was generated, with `finishReason: "abort"`), waits for them to end, and closes the
-   * connections. Idempotent. The model stays loaded: its owner disposes it.
+   * Aborts every generation in flight (their clients get the end of what was generated, with
+   * `finishReason: "abort"`) and answers any other request 503; after `idleGraceMs` stops
+   * listening and closes the idle connections, waits for the generations to end, and closes the
+   * other connections once their answers are sent. Idempotent. The model stays loaded: its owner
+   * disposes it.
    */
   close(): Promise<void>;
 }
@@ -80,15 +135,52 @@ export function createGenerationServer(options: GenerationServerOptions): Genera
   const maxConcurrent = positiveInteger(options.maxConcurrent ?? DEFAULTS.maxConcurrent, 'maxConcurrent');
   const retryAfterSeconds = positiveInteger(options.retryAfterSeconds ?? DEFAULTS.retryAfterSeconds, 'retryAfterSeconds');
   const maxBodyBytes = positiveInteger(options.maxBodyBytes ?? DEFAULTS.maxBodyBytes, 'maxBodyBytes');
+  const maxBodiesReading = positiveInteger(options.maxBodiesReading ?? DEFAULTS.maxBodiesReading, 'maxBodiesReading');
+  const headersTimeout = positiveInteger(options.headersTimeoutMs ?? DEFAULTS.headersTimeoutMs, 'headersTimeoutMs');
+  const requestTimeout = positiveInteger(options.requestTimeoutMs ?? Math.max(DEFAULTS.requestTimeoutMs, headersTimeout), 'requestTimeoutMs');
+  if (requestTimeout < headersTimeout) {
+    throw new InvalidOptionsError(`requestTimeoutMs (${requestTimeout}) must be at least headersTimeoutMs (${headersTimeout}).`, { option: 'requestTimeoutMs' });
+  }
+  const maxConnections = positiveInteger(options.maxConnections ?? DEFAULTS.maxConnections, 'maxConnections');
+  const idleGraceMs = options.idleGraceMs ?? DEFAULTS.idleGraceMs;
+  if (!Number.isFinite(idleGraceMs) || idleGraceMs < 0) {
+    throw new InvalidOptionsError(`idleGraceMs must be a number of milliseconds >= 0 (got ${quoteValue(idleGraceMs)}).`, { option: 'idleGraceMs' });
+  }
+  /** The names a Host header may give (see `allowedHosts`). */
+  const allowed = new Set<string>(LOOPBACK_HOSTS);
+  for (const host of options.allowedHosts ?? []) {
+    const name = hostName(host);
+    if (name === undefined) throw new InvalidOptionsError(`allowedHosts: ${quoteValue(host)} is not a host name or address.`, { option: 'allowedHosts' });
+    allowed.add(name);
+  }
   const log = options.log ?? defaultLog;
   /** The generations in flight: one slot each. */
   const running = new Set<Generation>();
   let requests = 0;
+  /** Request bodies being read now. */
+  let reading = 0;
   let closing: Promise<void> | undefined;
 
   /** Each open connection, with the number of its responses not yet complete. */
   const connections = new Map<Socket, number>();
-  const server = createServer({ noDelay: true }, (req, res) => {
+  const server = createServer(
+    {
+      noDelay: true,
+      headersTimeout,
+      requestTimeout,
+      // How often node:http looks for connections past those timeouts (its default, 30 s, would let
+      // a slow client hold a connection that much longer).
+      connectionsCheckingInterval: Math.min(1000, Math.ceil(headersTimeout / 4)),
+    },
+    onRequest,
+  );
+  server.maxConnections = maxConnections;
+  server.on('connection', (socket: Socket) => {
+    connections.set(socket, 0);
+    socket.once('close', () => connections.delete(socket));
+  });
+
+  function onRequest(req: IncomingMessage, res: ServerResponse): void {
     const request = ++requests;
     // A write after the client went away must not throw or crash the process.
     res.on('error', () => {});
@@ -101,19 +193,20 @@ export function createGenerationServer(options: GenerationServerOptions): Genera
       if (closing && open === 0) socket.end(); // its last response is complete: close it
     });
     route(req, res, request).catch((error: unknown) => {
-      log.error(`#${request} ${req.method} ${req.url} failed: ${describeError(error)}`);
+      log.error(`#${request} ${req.method} ${clip(req.url ?? '')} failed: ${describeError(error)}`);
       if (!res.headersSent && !res.destroyed) sendError(res, internalError(request));
       else res.destroy();
     });
-  });
-  server.on('connection', (socket: Socket) => {
-    connections.set(socket, 0);
-    socket.once('close', () => connections.delete(socket));
-  });
+  }
 
   async function route(req: IncomingMessage, res: ServerResponse, request: number): Promise<void> {
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     if (closing) res.setHeader('Connection', 'close');
+    const refused = checkOrigin(req, allowed);
+    if (refused) return sendError(res, refused);
+    const path = requestPath(req.url ?? '');
+    if (path === undefined) {
+      return sendError(res, new HttpError(400, 'BadRequest', `The request target ${quoteValue(req.url)} is not a path such as /v1/generate.`));
+    }
     if (path === '/v1/generate') {
       if (req.method !== 'POST') return sendError(res, new HttpError(405, 'MethodNotAllowed', `${path} takes POST.`, { Allow: 'POST' }));
       return generate(req, res, request);
@@ -124,7 +217,18 @@ export function createGenerationServer(options: GenerationServerOptions): Genera
       }
       return sendJson(res, closing ? 503 : 200, health(), req.method === 'HEAD');
     }
-    sendError(res, new HttpError(404, 'NotFound', `No route ${path}: POST /v1/generate, GET /healthz.`));
+    sendError(res, new HttpError(404, 'NotFound', `No route ${clip(path)}: POST /v1/generate, GET /healthz.`));
+  }
+
+  /** The 503 while shutting down, or the 429 when every generation slot is taken. */
+  function unavailable(): HttpError | undefined {
+    if (closing) return new HttpError(503, 'ServiceUnavailable', 'The server is shutting down.');
+    if (running.size >= maxConcurrent) return tooMany(`${running.size} generations are running, the most this server runs at once`);
+    return undefined;
+  }
+
+  function tooMany(why: string): HttpError {
+    return new HttpError(429, 'TooManyRequests', `${why}; retry in ${retryAfterSeconds} s.`, { 'Retry-After': String(retryAfterSeconds) });
   }
 
   function health(): Record<string, unknown> {
@@ -144,25 +248,33 @@ export function createGenerationServer(options: GenerationServerOptions): Genera
     };
   }
 
-  /** `POST /v1/generate`: a valid body, then a free slot, then the generation. */
+  /**
+   * `POST /v1/generate`: the headers, then a free slot and room to read the body (refusals come
+   * before the body is read, and close the connection, which drops it), then a valid body, then
+   * the slot again (the body took time to arrive), then the generation.
+   */
   async function generate(req: IncomingMessage, res: ServerResponse, request: number): Promise<void> {
     res.setHeader('X-Request-Id', String(request));
+    const early =
+      checkBodyHeaders(req) ??
+      unavailable() ??
+      (reading >= maxBodiesReading ? tooMany(`The server is receiving ${reading} request bodies, the most it reads at once`) : undefined);
+    if (early) {
+      res.setHeader('Connection', 'close');
+      return sendError(res, early);
+    }
     let body: { request: GenerationRequest; stream: boolean };
+    reading++;
     try {
       body = parseBody(await readBody(req, maxBodyBytes));
     } catch (error) {
       if (error instanceof HttpError) return sendError(res, error);
       return sendWeftError(res, error, request, log);
+    } finally {
+      reading--;
     }
-    if (closing) return sendError(res, new HttpError(503, 'ServiceUnavailable', 'The server is shutting down.'));
-    if (running.size >= maxConcurrent) {
-      return sendError(
-        res,
-        new HttpError(429, 'TooManyRequests', `${running.size} generations are running, the most this server runs at once; retry in ${retryAfterSeconds} s.`, {
-          'Retry-After': String(retryAfterSeconds),
-        }),
-      );
-    }
+    const late = unavailable();
+    if (late) return sendError(res, late);
     streamGeneration({
       model,
       request: body.request,
@@ -182,6 +294,8 @@ export function createGenerationServer(options: GenerationServerOptions): Genera
       return new Promise<URL>((resolve, reject) => {
         server.once('error', reject);
         server.listen(port, host, () => {
+          const name = hostName(host);
+          if (name !== undefined && name !== '0.0.0.0' && name !== '[::]') allowed.add(name);
           server.off('error', reject);
           const address = server.address() as AddressInfo;
           const hostname = address.family === 'IPv6' ? `[${address.address}]` : address.address;
@@ -192,11 +306,18 @@ export function createGenerationServer(options: GenerationServerOptions): Genera
     inFlight: () => running.size,
     close() {
       closing ??= (async () => {
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         for (const generation of running) generation.stop('shutdown');
-        // Connections without a response in progress (idle keep-alive ones, and ones a client
-        // opened ahead and never used) close now; the others once their response is complete.
-        for (const [socket, open] of connections) if (open === 0) socket.end();
+        // A request a client sent just now on an open connection may not have been read yet:
+        // closing the connection would lose it unanswered. For a moment, every request is
+        // answered 503 (with Connection: close); the server still listens meanwhile.
+        if (connections.size > 0 && idleGraceMs > 0) await new Promise((resolve) => setTimeout(resolve, idleGraceMs));
+        // Then it stops listening, and the connections without a request in progress close:
+        // idle keep-alive ones (closeIdleConnections, which server.close() also calls), and ones
+        // that never completed a request's headers, which node:http does not count as idle. The
+        // others close once their response is complete.
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        for (const [socket, open] of connections) if (open === 0) socket.destroy();
         await Promise.all([...running].map((g) => g.ended));
         // Aborted generations answered with what they had. A client that does not read the end of
         // its response, or does not close its side, is cut off after a grace period.

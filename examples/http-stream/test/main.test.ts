@@ -19,24 +19,35 @@ import { allEvents, doneOf, sseEvents, storyModel, type SseEvent } from './helpe
 const repo = fileURLToPath(new URL('../../../', import.meta.url));
 const example = join(repo, 'examples/http-stream');
 const built = existsSync(join(repo, 'packages/core/dist/index.js')) && existsSync(join(repo, 'packages/backends/node/dist/index.js'));
+/** The Content-Type the server requires of a body. */
+const JSON_BODY = { 'Content-Type': 'application/json' };
 if (!built) console.warn('[http-stream test] packages/*/dist is missing (npx pnpm@10 build): the tests of node dist/main.js are skipped.');
 
 describe('parseConfig', () => {
   it('defaults: models/story, 127.0.0.1:8080, 4 at once', () => {
     expect(DEFAULT_MODEL_DIR).toBe(storyModel);
-    expect(parseConfig([], {})).toEqual({ modelDir: storyModel, port: 8080, host: '127.0.0.1', maxConcurrent: 4, threads: undefined });
+    expect(parseConfig([], {})).toEqual({ modelDir: storyModel, port: 8080, host: '127.0.0.1', allowedHosts: [], maxConcurrent: 4, threads: undefined });
     expect(parseConfig(['--help'], {})).toBe('help');
     // `pnpm start -- --port 9000` passes the `--` through.
     expect(parseConfig(['--', '--port', '9000'], {})).toMatchObject({ port: 9000 });
   });
 
   it('flags win over environment variables; a relative --model is relative to where the command was typed', () => {
-    const env = { WEFT_MODEL: '/models/a', PORT: '9000', HOST: '0.0.0.0', WEFT_MAX_CONCURRENT: '2', WEFT_THREADS: '3' };
-    expect(parseConfig([], env, '/work')).toEqual({ modelDir: '/models/a', port: 9000, host: '0.0.0.0', maxConcurrent: 2, threads: 3 });
-    expect(parseConfig(['--model', 'm', '--port', '0', '--host', '::1', '--max-concurrent', '8', '--threads', '1'], env, '/work')).toEqual({
+    const env = { WEFT_MODEL: '/models/a', PORT: '9000', HOST: '0.0.0.0', WEFT_ALLOWED_HOSTS: 'box.lan, 192.168.1.5', WEFT_MAX_CONCURRENT: '2', WEFT_THREADS: '3' };
+    expect(parseConfig([], env, '/work')).toEqual({
+      modelDir: '/models/a',
+      port: 9000,
+      host: '0.0.0.0',
+      allowedHosts: ['box.lan', '192.168.1.5'],
+      maxConcurrent: 2,
+      threads: 3,
+    });
+    const argv = ['--model', 'm', '--port', '0', '--host', '::1', '--allowed-hosts', 'other.lan', '--max-concurrent', '8', '--threads', '1'];
+    expect(parseConfig(argv, env, '/work')).toEqual({
       modelDir: resolve('/work/m'),
       port: 0,
       host: '::1',
+      allowedHosts: ['other.lan'],
       maxConcurrent: 8,
       threads: 1,
     });
@@ -66,7 +77,7 @@ describe('serve()', () => {
     const serving = await serve({ modelDir: storyModel, threads: 1, log: { info: () => {}, error: () => {} } });
     const health = (await (await fetch(new URL('/healthz', serving.url))).json()) as { model: { path: string; backend: string } };
     expect(health.model).toMatchObject({ path: storyModel, backend: 'node' });
-    const events = await allEvents(await fetch(new URL('/v1/generate', serving.url), { method: 'POST', body: '{"prompt": "Once upon a time", "maxTokens": 8}' }));
+    const events = await allEvents(await fetch(new URL('/v1/generate', serving.url), { method: 'POST', headers: JSON_BODY, body: '{"prompt": "Once upon a time", "maxTokens": 8}' }));
     expect(events.at(-1)).toMatchObject({ event: 'done', data: { text: await serving.model.text({ prompt: 'Once upon a time', maxTokens: 8 }) } });
     await serving.shutdown();
     expect(serving.app.server.listening).toBe(false);
@@ -113,7 +124,11 @@ describe.skipIf(!built)('node dist/main.js', () => {
     try {
       const url = await listening(main);
       expect(main.stdout()).toContain(`(model ${storyModel}, backend node, at most 4 generations at once)`);
-      const answer = await fetch(new URL('/v1/generate', url), { method: 'POST', body: '{"prompt": "Once upon a time", "maxTokens": 8, "stream": false}' });
+      const answer = await fetch(new URL('/v1/generate', url), {
+        method: 'POST',
+        headers: JSON_BODY,
+        body: '{"prompt": "Once upon a time", "maxTokens": 8, "stream": false}',
+      });
       expect(answer.status).toBe(200);
       expect(main.child.kill(signal)).toBe(true);
       expect(await main.exited).toBe(0);
@@ -142,7 +157,7 @@ describe.skipIf(!built)('node dist/main.js', () => {
     const main = startMain(['--port', '0', '--threads', '1']);
     try {
       const url = await listening(main);
-      const events = sseEvents(await fetch(new URL('/v1/generate', url), { method: 'POST', body: JSON.stringify(request) }));
+      const events = sseEvents(await fetch(new URL('/v1/generate', url), { method: 'POST', headers: JSON_BODY, body: JSON.stringify(request) }));
       expect((await events.next()).value).toMatchObject({ event: 'message', data: { id: expect.any(Number) } });
       main.child.kill('SIGTERM');
       const rest: SseEvent[] = [];
