@@ -46,6 +46,8 @@ describe.each(MODELS)('weft generate on $name', (model) => {
     expect(['length', 'eos']).toContain(done.finishReason);
     expect(done.ttftMs).toBeGreaterThan(0);
     expect(done.msPerToken).toBeGreaterThan(0);
+    // The whole run's time, for tokens/s as the text mode's stats line gives it.
+    expect((done as unknown as { durationMs: number }).durationMs).toBeGreaterThanOrEqual(done.ttftMs);
   });
 
   it('passes --prompt-ids verbatim (no BOS added) and they give what the encoded prompt gives', async () => {

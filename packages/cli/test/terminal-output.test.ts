@@ -145,7 +145,7 @@ describe('generate and demo through a model whose text holds control sequences',
 
   it('--json is the same on a terminal and off it, escapes every control character, and parses to the model\'s text', async () => {
     const [onTerminal, offTerminal] = [await run([...generate, '--json'], true), await run([...generate, '--json'], false)];
-    const untimed = (stdout: string) => stdout.replace(/"ttftMs":[\d.]+,"msPerToken":[\d.]+/, '');
+    const untimed = (stdout: string) => stdout.replace(/"ttftMs":[\d.]+,"msPerToken":[\d.]+,"durationMs":[\d.]+/, '');
     expect(untimed(onTerminal.stdout)).toBe(untimed(offTerminal.stdout));
     expect(onTerminal.stdout.replaceAll('\n', '')).not.toMatch(UNSAFE);
     expect(onTerminal.stdout).toContain('.\\u001b]52;c;aGk=\\u0007\\r\\b\\u009b2J\\u202e');

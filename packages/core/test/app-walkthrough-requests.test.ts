@@ -25,11 +25,11 @@ async function failure(request: GenerationRequest): Promise<unknown> {
 
 describe('a request naming a component nothing registered', () => {
   it.each([
-    [{ kv: 'int4' }, 'kv', /^No kv-cache adapter matches "int4": registered: fp32 \(different name\); it comes with @weft\/plugin-kv: install it and add kvCompressors\(\) to createWeft's plugins\.$/],
-    [{ kv: { name: 'kv-quant', options: {} } }, 'kv', /; it comes with @weft\/plugin-kv: install it and add kvQuant\(\{ bits \}\) to createWeft's plugins\.$/],
-    [{ router: 'sink-window' }, 'router', /^No attention-router adapter matches "sink-window": no attention-router adapters are registered \(add a plugin that provides one\); it comes with @weft\/plugin-attention: install it and add attentionRouters\(\) to createWeft's plugins\.$/],
+    [{ kv: 'int4' }, 'kv', /^No kv-cache adapter matches "int4": registered: fp32 \(different name\); it comes with @weft\/plugin-kv: add kvCompressors\(\) to createWeft's plugins \(installing @weft\/plugin-kv first if it is not\)\.$/],
+    [{ kv: { name: 'kv-quant', options: {} } }, 'kv', /; it comes with @weft\/plugin-kv: add kvQuant\(\{ bits \}\) to createWeft's plugins \(installing @weft\/plugin-kv first if it is not\)\.$/],
+    [{ router: 'sink-window' }, 'router', /^No attention-router adapter matches "sink-window": no attention-router adapters are registered \(add a plugin that provides one\); it comes with @weft\/plugin-attention: add attentionRouters\(\) to createWeft's plugins \(installing @weft\/plugin-attention first if it is not\)\.$/],
     [{ router: { name: 'heavy-hitter' } }, 'router', /it comes with @weft\/plugin-attention/],
-    [{ analyzers: ['router-decisions'] }, 'analyzers[0]', /^No analyzer adapter matches "router-decisions": .*; it comes with @weft\/plugin-attention: install it and add attentionRouters\(\)/],
+    [{ analyzers: ['router-decisions'] }, 'analyzers[0]', /^No analyzer adapter matches "router-decisions": .*; it comes with @weft\/plugin-attention: add attentionRouters\(\)/],
     // Names no bundled plugin has: the registry's list only.
     [{ kv: 'int3' }, 'kv', /^No kv-cache adapter matches "int3": registered: fp32 \(different name\)\.$/],
     [{ processors: ['nope'] }, 'processors[0]', /^No logits-processor adapter matches "nope": no logits-processor adapters are registered \(add a plugin that provides one\)\.$/],
@@ -79,6 +79,20 @@ describe('a missing model folder', () => {
     expect(ModelLoadError.isInstance(error)).toBe(true);
     expect((error as Error).message).toBe(`Model folder ./no-such-weft-model (${resolve('no-such-weft-model')}, relative to the working directory) does not exist.`);
     expect(error).toMatchObject({ path: './no-such-weft-model' });
+  });
+
+  it('given relative when the working directory itself was deleted, is still a ModelLoadError', async () => {
+    const gone = await mkdtemp(join(tmpdir(), 'weft-gone-'));
+    const back = process.cwd();
+    process.chdir(gone);
+    await rm(gone, { recursive: true, force: true });
+    try {
+      const error = await weft.load('no-such-weft-model').catch((e: unknown) => e);
+      expect(ModelLoadError.isInstance(error)).toBe(true);
+      expect((error as Error).message).toBe('Model folder no-such-weft-model does not exist.');
+    } finally {
+      process.chdir(back);
+    }
   });
 
   it('given absolute, says it as it is', async () => {

@@ -90,3 +90,36 @@ describe("a plugin's tokenizer's addedTokenIds", () => {
     }
   });
 });
+
+describe('a tokenizer with many special tokens sharing their first characters (Llama 3 has 256)', () => {
+  it('gives the plan encoding gives, the longest special at each position', async () => {
+    const { HfTokenizer } = await import('../src/index.js');
+    const family = llama3();
+    const json = structuredClone(family.tokenizerJson) as { added_tokens: { id: number; content: string }[] };
+    let id = Math.max(...json.added_tokens.map((t) => t.id)) + 1;
+    for (let i = 8; i < 248; i++) json.added_tokens.push({ id: id++, content: `<|reserved_special_token_${i}|>`, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true } as never);
+    const tokenizer = new HfTokenizer(json, structuredClone(family.tokenizerConfig));
+    expect(tokenizer.addedTokenIds.length).toBeGreaterThan(250);
+    const stops = ['<|reserved_special_token_9|>', 'a<|reserved_special_token_99|>b', '<|reserved_special_token_9', '<'.repeat(300), '<|eot_id|><|reserved_special_token_100|>', '<|<|eot_id|'];
+    for (const set of [...stops.map((s) => [s]), stops]) {
+      const byText = counting(tokenizer);
+      expect(summary(stopPlan(byText.tokenizer, set)), JSON.stringify(set)).toEqual(summary(stopPlan(withoutAddedIds(tokenizer).tokenizer, set)));
+      expect(byText.encodes()).toBe(0);
+    }
+  });
+});
+
+describe('two added tokens with the same text', () => {
+  it('are the later id, as tokenToId and encoding take', () => {
+    // A tokenizer whose ids 5 and 7 are both the special "<dup>" (decoding skips them).
+    const inner = load(storyModel);
+    const tokenizer: Tokenizer = Object.assign(Object.create(inner) as Tokenizer, {
+      addedTokenIds: [5, 7],
+      decode: (ids: readonly number[], options?: { readonly skipSpecialTokens?: boolean }) =>
+        ids.length === 1 && (ids[0] === 5 || ids[0] === 7) ? (options?.skipSpecialTokens === false ? '<dup>' : '') : inner.decode(ids, options),
+      tokenToId: (token: string) => (token === '<dup>' ? 7 : inner.tokenToId(token)),
+    });
+    expect([...(stopPlan(tokenizer, ['a<dup>']).sentinels?.keys() ?? [])]).toEqual([7]);
+    expect([...(stopPlan(tokenizer, ['<dup>']).endIds ?? [])]).toEqual([7]);
+  });
+});

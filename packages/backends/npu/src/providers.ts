@@ -1,4 +1,4 @@
-import { InvalidOptionsError, quoteValue, readOwnOptions } from '@weft/core';
+import { InvalidOptionsError, isOptionsObject, quoteValue, readOwnOptions } from '@weft/core';
 
 /**
  * Typed options for each NPU execution provider, keyed by `name`, and their translation to the
@@ -194,7 +194,7 @@ const MAX_THREADS = 1024;
  */
 export function validateProvider(entry: unknown, option: string): ProviderOptions {
   if (typeof entry === 'string') entry = { name: entry };
-  const e = typeof entry === 'object' && entry !== null && !Array.isArray(entry) ? readOwnOptions(entry, option) : undefined;
+  const e = isOptionsObject(entry) ? readOwnOptions(entry, option) : undefined;
   if (e === undefined || typeof e['name'] !== 'string') {
     throw new InvalidOptionsError(`${option} must be a provider name or an object with a "name".`, { option });
   }

@@ -54,6 +54,10 @@ describe('provider lists that cannot be read', () => {
     const providers = Proxy.revocable([] as unknown[], {});
     providers.revoke();
     expect(thrown(() => npuBackend({ providers: providers.proxy as never })).message).toMatch(/^providers could not be read: /);
+    // A provider entry that is one: before, a bare Array.isArray on it threw a TypeError.
+    const entry = Proxy.revocable({ name: 'qnn' }, {});
+    entry.revoke();
+    expect(thrown(() => npuBackend({ providers: [entry.proxy as never] })).message).toMatch(/could not be read: /);
   });
 });
 

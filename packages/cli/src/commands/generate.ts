@@ -105,6 +105,7 @@ export async function generateCommand(args: readonly string[], io: CliIo): Promi
         completionTokens: row.usage.completionTokens,
         ttftMs: round(done.ttftMs),
         msPerToken: round(done.msPerToken),
+        durationMs: round(done.durationMs),
         backend: model.backend,
         rejectedBackends: model.rejectedBackends,
         kvBytes: done.kvBytes,

@@ -280,7 +280,7 @@ function resolveNamed<K extends AdapterKind>(registry: AdapterRegistry, kind: K,
   } catch (cause) {
     if (!AdapterResolutionError.isInstance(cause)) throw cause;
     const plugin = Object.hasOwn(BUNDLED_ENTRIES, kind) ? BUNDLED_ENTRIES[kind as BundledKind].find((p) => p.names.includes(name)) : undefined;
-    const hint = plugin === undefined ? '' : `; it comes with ${plugin.package}: install it and add ${plugin.add} to createWeft's plugins`;
+    const hint = plugin === undefined ? '' : `; it comes with ${plugin.package}: add ${plugin.add} to createWeft's plugins (installing ${plugin.package} first if it is not)`;
     throw new InvalidOptionsError(`${String(cause.message)}${hint}.`, { option: where, cause });
   }
 }

@@ -197,11 +197,23 @@ export class DiskModelFolder implements ModelFolder {
     const info = await this.statOrMissing(this.location);
     if (!info) {
       // A relative folder is looked for under the working directory, which may not be the one meant.
-      const where = this.path.isAbsolute(this.location) ? '' : ` (${this.path.resolve(this.location)}, relative to the working directory)`;
+      const where = this.path.isAbsolute(this.location) ? '' : relativeNote(() => this.path.resolve(this.location));
       throw new ModelLoadError(`Model folder ${this.location}${where} does not exist.`, { path: this.location });
     }
     if (!info.isDirectory()) {
       throw new ModelLoadError(`${this.location} is not a folder; point at a Hugging Face style model folder.`, { path: this.location });
     }
+  }
+}
+
+/**
+ * ` (/abs/path, relative to the working directory)` for a relative folder; empty when the working
+ * directory itself cannot be read (it was deleted: resolving then throws `ENOENT: uv_cwd`).
+ */
+function relativeNote(resolve: () => string): string {
+  try {
+    return ` (${resolve()}, relative to the working directory)`;
+  } catch {
+    return '';
   }
 }

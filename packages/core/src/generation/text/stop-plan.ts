@@ -101,13 +101,14 @@ const NONE: readonly number[] = Object.freeze([]);
 
 /**
  * The special tokens `stop` holds. With the tokenizer's added-token ids, found by looking for their
- * text (as encoding splits added tokens out: leftmost first, the longest at a position); else by
+ * text ({@link scanForSpecials}); else by
  * encoding the stop, which costs some 10 µs for a short stop and hundreds for a long one, so the
  * results are cached, the same stops tending to come with every request.
  */
 function specialsIn(tokenizer: Tokenizer, stop: string): readonly number[] {
-  const index = specialIndexOf(tokenizer);
-  if (index !== undefined) return index.size === 0 ? NONE : scanForSpecials(stop, index);
+  const trie = specialTrieOf(tokenizer);
+  if (trie === null) return NONE;
+  if (trie !== undefined) return scanForSpecials(stop, trie);
   let known = specialsByStop.get(tokenizer);
   if (!known) specialsByStop.set(tokenizer, (known = new Map()));
   let ids = known.get(stop);
@@ -172,46 +173,74 @@ function withSentinels(stop: string, replacements: readonly (readonly [string, s
   return out + stop.slice(from);
 }
 
-/** Per tokenizer with `addedTokenIds`: its special tokens' texts by first character, longest first. */
-const specialIndexes = new WeakMap<Tokenizer, ReadonlyMap<string, readonly (readonly [string, number])[]>>();
+/** A trie of special tokens' texts, one UTF-16 unit per level; `id` where a text ends. */
+interface SpecialTrie {
+  readonly next: Map<string, SpecialTrie>;
+  id?: number;
+}
+
+/** Per tokenizer with `addedTokenIds`: the trie of its special tokens' texts (undefined: it has none). */
+const specialTries = new WeakMap<Tokenizer, SpecialTrie | null>();
 
 /**
- * The special tokens among `tokenizer.addedTokenIds` (those decoding skips), indexed by the first
- * UTF-16 unit of their text, each list longest first; undefined when the tokenizer does not list
- * its added tokens. Made once per tokenizer.
+ * The trie of the special tokens among `tokenizer.addedTokenIds` (those decoding skips), made once
+ * per tokenizer; null when it has none, undefined when it does not list its added tokens. Two
+ * added tokens with the same text: the later id, as `tokenToId` and encoding pick.
  */
-function specialIndexOf(tokenizer: Tokenizer): ReadonlyMap<string, readonly (readonly [string, number])[]> | undefined {
-  let index = specialIndexes.get(tokenizer);
-  if (index !== undefined) return index;
+function specialTrieOf(tokenizer: Tokenizer): SpecialTrie | null | undefined {
+  let trie = specialTries.get(tokenizer);
+  if (trie !== undefined) return trie;
   const added = tokenizer.addedTokenIds;
   if (added === undefined) return undefined;
   const special = specialContentOf(tokenizer);
-  const byFirst = new Map<string, [string, number][]>();
+  const root: SpecialTrie = { next: new Map() };
+  let any = false;
   for (const id of added) {
     const content = special(id);
     if (content === '') continue;
-    const list = byFirst.get(content[0]!) ?? [];
-    list.push([content, id]);
-    byFirst.set(content[0]!, list);
+    let node = root;
+    for (let i = 0; i < content.length; i++) {
+      const unit = content[i]!;
+      let child = node.next.get(unit);
+      if (child === undefined) node.next.set(unit, (child = { next: new Map() }));
+      node = child;
+    }
+    node.id = id;
+    any = true;
   }
-  for (const list of byFirst.values()) list.sort((a, b) => b[0].length - a[0].length);
-  index = byFirst;
-  specialIndexes.set(tokenizer, index);
-  return index;
+  trie = any ? root : null;
+  specialTries.set(tokenizer, trie);
+  return trie;
 }
 
-/** The ids of the special tokens whose text `stop` holds, left to right, the longest at each position. */
-function scanForSpecials(stop: string, index: ReadonlyMap<string, readonly (readonly [string, number])[]>): readonly number[] {
+/**
+ * The ids of the special tokens whose text `stop` holds: left to right, the longest at each
+ * position, as encoding splits added tokens out. A text match over the special tokens only: a
+ * non-special added token that overlaps one (which encoding would take instead), or a special
+ * token that its normalizer changes, is not told apart, so the plan may watch for a special token
+ * encoding would not find in that stop; the stop's text is matched as before either way. Costs at
+ * most the stop's length times the longest special token's.
+ */
+function scanForSpecials(stop: string, trie: SpecialTrie): readonly number[] {
   let found: number[] | undefined;
   for (let i = 0; i < stop.length; ) {
-    const candidates = index.get(stop[i]!);
-    const hit = candidates?.find(([content]) => stop.startsWith(content, i));
+    let node: SpecialTrie | undefined = trie;
+    let hit: number | undefined;
+    let length = 0;
+    for (let j = i; j < stop.length; j++) {
+      node = node.next.get(stop[j]!);
+      if (node === undefined) break;
+      if (node.id !== undefined) {
+        hit = node.id;
+        length = j - i + 1;
+      }
+    }
     if (hit === undefined) {
       i++;
       continue;
     }
-    (found ??= []).push(hit[1]);
-    i += hit[0].length;
+    (found ??= []).push(hit);
+    i += length;
   }
   return found ?? NONE;
 }
