@@ -5,7 +5,7 @@ import { ModelDisposedError } from '../errors/model-disposed-error.js';
 import type { BackendTensor } from '../spec/backend.js';
 import type { ActiveSession } from '../backend/session-pool.js';
 import { HALTED, LateRelease, RunWaiter } from '../backend/run-waiter.js';
-import type { DoneEvent, FinishReason, GenerationEvent, RowResult } from '../spec/events.js';
+import type { GenerationEvent } from '../spec/events.js';
 import type { GenerationRequest } from '../spec/request.js';
 import type { GenerationContext } from './generation-context.js';
 import { promptIds, readGenerationRequest } from './prompt-ids.js';
@@ -35,6 +35,8 @@ import { float16ToFloat32 } from './float16.js';
 import { LogitsCheck, sharedKeepLastLogits } from './logits-to-keep.js';
 import { defaultMaxTokens, resolveMinTokens } from './length-defaults.js';
 import { TokenBans } from './token-bans.js';
+import { doneEvent, flush } from './done-event.js';
+import { releaseFeedsLate, storeStillRead } from './timed-out-run.js';
 
 /**
  * The generation loop as a cold Observable: nothing runs until subscription; each subscription
@@ -502,36 +504,6 @@ async function runGeneration(
   }
 }
 
-/**
- * Hands the feeds of a step whose run timed out to a {@link LateRelease}: `owned` and each list
- * of `made` (re-rotated keys, float16 copies) are disposed once `run` settles. Returns the release,
- * to which the store the run read is added when it is let go. Only on a timeout.
- */
-function releaseFeedsLate(
-  ctx: GenerationContext,
-  run: Promise<unknown>,
-  owned: Readonly<Record<string, BackendTensor>>,
-  made: readonly (readonly BackendTensor[])[],
-): LateRelease {
-  const late = new LateRelease(ctx.sessions, run, ctx.activity);
-  late.add(() => {
-    for (const name in owned) owned[name]!.dispose();
-    for (const list of made) for (const t of list) t.dispose();
-  });
-  return late;
-}
-
-/**
- * The error of a stream whose request passed its store instance, when the run that timed out on
- * `backend` still had not settled after another run timeout: the store cannot be begun again.
- */
-function storeStillRead(backend: string): BackendError {
-  return new BackendError(
-    `The run on ${backend} passed its timeout and still holds the KV store instance the request passed, so the stream cannot go on; pass the store by name ({ name, options }) so a timed-out run's store can be replaced.`,
-    { backend },
-  );
-}
-
 /** `owned` and `rotated` when a step holds no tensors: shared, never written. */
 const NOTHING_OWNED: Readonly<Record<string, BackendTensor>> = Object.freeze({});
 const NOTHING_ROTATED: readonly BackendTensor[] = Object.freeze([]);
@@ -564,35 +536,6 @@ function analyzerImportance(a: Owned<Analyzer>): Float32Array | undefined {
   } catch (cause) {
     throw stageFailure(a.owner, `analyzer "${a.name}" importance`, cause);
   }
-}
-
-/** Emits the text a row released when it ended, if any. */
-function flush(out: Subscriber<GenerationEvent>, row: RowState, text: string): void {
-  if (text !== '') out.next({ type: 'flush', row: row.row, text });
-}
-
-
-function doneEvent(rows: readonly RowState[], ttftMs: number, msPerToken: number, kvBytes: number, durationMs: number): DoneEvent {
-  const results: RowResult[] = rows.map((row) => {
-    const usage = { promptTokens: row.promptIds.length, completionTokens: row.generated.length, totalTokens: row.promptIds.length + row.generated.length };
-    return { row: row.row, ids: row.generated, text: row.text, finishReason: row.finishReason ?? 'length', usage };
-  });
-  const sum = (k: 'promptTokens' | 'completionTokens' | 'totalTokens'): number => results.reduce((s, r) => s + r.usage[k], 0);
-  const aborted = results.some((r) => r.finishReason === 'abort');
-  // A batch ended with the row that finished last (the first such row when several did).
-  let last = rows[0]!;
-  for (const row of rows) if (row.endedAtStep > last.endedAtStep) last = row;
-  const finishReason: FinishReason = aborted ? 'abort' : last.finishReason ?? 'length';
-  return {
-    type: 'done',
-    finishReason,
-    usage: { promptTokens: sum('promptTokens'), completionTokens: sum('completionTokens'), totalTokens: sum('totalTokens') },
-    ttftMs,
-    msPerToken,
-    durationMs,
-    kvBytes,
-    rows: results,
-  };
 }
 
 /** One subscription's state its teardown shares with the run. */
