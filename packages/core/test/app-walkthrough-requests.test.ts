@@ -73,6 +73,15 @@ describe('sampling options that are not finite', () => {
   });
 });
 
+describe('a { name, options } reference with another field', () => {
+  it('is an InvalidOptionsError naming the field (its options would otherwise be dropped silently)', async () => {
+    const error = await failure({ prompt: 'Once', maxTokens: 2, router: { name: 'window', option: { budget: 2 } } as never });
+    expect(InvalidOptionsError.isInstance(error)).toBe(true);
+    expect(error).toMatchObject({ option: 'router.option' });
+    expect((error as Error).message).toMatch(/^The attention-router reference router \(\{ name, options \}\) has no option "option" \(it takes name, options\)\.$/);
+  });
+});
+
 describe('a missing model folder', () => {
   it('given relative, says the absolute path it looked for', async () => {
     const error = await weft.load('./no-such-weft-model').catch((e: unknown) => e);

@@ -80,5 +80,6 @@ describe('checkKnownKeys', () => {
     expect(error.message).toMatch(/^kvCompressors options has no option "k+…/);
     expect(error.option!.length).toBeLessThan(200);
     expect(invalidOptionsThrown(() => checkKnownKeys({ b: 1 }, ['a'], 'x')).message).toBe('x has no option "b" (it takes a).');
+    expect(invalidOptionsThrown(() => checkKnownKeys({ b: 1 }, [], 'acme-entropy', '')).message).toBe('acme-entropy has no option "b" (it takes no options).');
   });
 });

@@ -14,6 +14,7 @@ import { readGuarded, readList } from './read-request.js';
 import { COMPONENTS_BOUND } from './request-limits.js';
 import { StorePool } from './kv/store-pool.js';
 import { frozenCopy } from '../util/frozen-copy.js';
+import { checkKeyNames } from '../util/known-keys.js';
 
 /** A component with the plugin it came from (`request` for instances passed in the request). */
 export interface Owned<T> {
@@ -243,7 +244,7 @@ function choose<K extends AdapterKind>(
   isInstance: (v: unknown) => boolean,
   where: string,
 ): Owned<AdapterKinds[K]> | Chosen<AdapterKinds[K]> {
-  const read = readGuarded(`The ${kind} passed as ${where}`, where, (): { instance: true; name: unknown } | { instance: false; name: unknown; options: unknown } => {
+  const read = readGuarded(`The ${kind} passed as ${where}`, where, (): { instance: true; name: unknown } | { instance: false; name: unknown; options: unknown; keys?: readonly string[] } => {
     if (typeof ref !== 'string' && isInstance(ref)) return { instance: true, name: (ref as { name?: unknown }).name };
     if (looksLikeInstance(ref)) {
       throw new InvalidOptionsError(`The ${kind} ${describedName(ref)}passed in the request (${where}) is not a valid ${kind}: it needs ${REQUIRED_MEMBERS[kind] ?? 'the members its contract requires'}.`, { option: where });
@@ -251,7 +252,7 @@ function choose<K extends AdapterKind>(
     if (typeof ref === 'string') return { instance: false, name: ref, options: undefined };
     if (typeof ref !== 'object' || ref === null) return { instance: false, name: undefined, options: undefined };
     const named = ref as { readonly name?: unknown; readonly options?: unknown };
-    return { instance: false, name: named.name, options: named.options };
+    return { instance: false, name: named.name, options: named.options, keys: Object.keys(ref) };
   });
   if (read.instance) {
     if (typeof read.name !== 'string') {
@@ -265,8 +266,13 @@ function choose<K extends AdapterKind>(
   if (typeof read.name !== 'string') {
     throw new InvalidOptionsError(`A ${kind} (${where}) must be a registered name, { name, options }, or an instance (got ${ref === undefined ? 'nothing' : quoteValue(ref)}).`, { option: where });
   }
+  // `{ name, option: … }` (a typo) would drop the options silently.
+  if (read.keys !== undefined) checkKeyNames(read.keys, REFERENCE_KEYS, `The ${kind} reference ${where} ({ name, options })`, where);
   return { entry: resolveNamed(registry, kind, read.name, where), options: read.options as Readonly<Record<string, unknown>> | undefined };
 }
+
+/** The fields of a `{ name, options }` reference. */
+const REFERENCE_KEYS: readonly string[] = ['name', 'options'];
 
 /**
  * The registry entry a request's reference names. A name nothing registered is the request's

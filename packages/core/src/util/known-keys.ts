@@ -19,7 +19,7 @@ export function checkKeyNames(keys: readonly string[], known: readonly string[],
       // A key of a million characters is quoted shortened, so the message stays one readable line.
       // Its `option` too (a server may echo it back).
       const label = key.length <= 80 ? key : quoteValue(key);
-      throw new InvalidOptionsError(`${where} has no option ${key.length <= 80 ? `"${key}"` : label}${meant === undefined ? '' : `; did you mean "${meant}"?`} (it takes ${known.join(', ')}).`, {
+      throw new InvalidOptionsError(`${where} has no option ${key.length <= 80 ? `"${key}"` : label}${meant === undefined ? '' : `; did you mean "${meant}"?`} (${known.length === 0 ? 'it takes no options' : `it takes ${known.join(', ')}`}).`, {
         option: optionPrefix === '' ? label : `${optionPrefix}.${label}`,
       });
     }

@@ -26,8 +26,11 @@ export function parseNamedRef(spec: string, option = 'spec'): Exclude<NamedRef, 
     const [rawKey, rawValue] = splitOnce(pair, '=');
     const key = rawKey.trim();
     const value = rawValue?.trim();
-    if (!key || value === undefined || value === '') {
-      throw new InvalidOptionsError(`${option}: "${pair.trim()}" in "${spec}" must be key=value.`, { option });
+    if (key && value === '') throw new InvalidOptionsError(`${option}: "${key}" in "${spec}" has no value; write ${key}=VALUE.`, { option });
+    if (!key || value === undefined) {
+      // A bare item after key=value is most often the rest of a list (`words=a,b`): say how lists go.
+      const list = key && value === undefined && Object.keys(options).length > 0 ? '; a value is one number or string, never a list: repeat the flag with one value each, or pass a string the component splits' : '';
+      throw new InvalidOptionsError(`${option}: "${pair.trim()}" in "${spec}" must be key=value${list}.`, { option });
     }
     if (Object.hasOwn(options, key)) throw new InvalidOptionsError(`${option}: "${key}" is given twice in "${spec}".`, { option });
     // Defined, not assigned: `__proto__=1` must become an own key (which the adapter then rejects
