@@ -91,3 +91,30 @@ describe('error codes', () => {
     expect([...codes].sort()).toEqual(Object.values(instances).map((make) => make().code).sort());
   });
 });
+
+describe('error names in a minified bundle', () => {
+  it("stay the classes' own names when a minifier renames the classes", () => {
+    const make: [string, () => Error][] = [
+      ['WeftError', () => new core.WeftError('x', 'm')],
+      ['AdapterResolutionError', () => new core.AdapterResolutionError('kv-cache', '"x"', [])],
+      ['BackendError', () => new core.BackendError('m')],
+      ['ContextOverflowError', () => new core.ContextOverflowError('m', { promptTokens: 2, contextLength: 1 })],
+      ['InvalidOptionsError', () => new core.InvalidOptionsError('m')],
+      ['ModelDisposedError', () => new core.ModelDisposedError('m')],
+      ['ModelLoadError', () => new core.ModelLoadError('m')],
+      ['PluginError', () => new core.PluginError('p', 'setup', 'm')],
+      ['RuntimeDisposedError', () => new core.RuntimeDisposedError('m')],
+    ];
+    const classes = make.map(([name]) => core[name as keyof typeof core] as { name: string });
+    // What a minifier does to class names (`class m extends …`): a class's name property is configurable.
+    for (const cls of classes) Object.defineProperty(cls, 'name', { value: 'm', configurable: true });
+    try {
+      for (const [name, build] of make) expect(build().name, name).toBe(name);
+      // A subclass of a core class keeps its own name.
+      class AcmeLoadError extends core.ModelLoadError {}
+      expect(new AcmeLoadError('m').name).toBe('AcmeLoadError');
+    } finally {
+      for (const [i, cls] of classes.entries()) Object.defineProperty(cls, 'name', { value: make[i]![0], configurable: true });
+    }
+  });
+});

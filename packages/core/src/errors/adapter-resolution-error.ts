@@ -12,6 +12,8 @@ export class AdapterResolutionError extends WeftError {
       ? `no ${kind} adapters are registered (add a plugin that provides one)`
       : `registered: ${rejections.map((r) => `${r.name} (${r.reason})`).join('; ')}`;
     super('adapter-resolution', `No ${kind} adapter matches ${wanted}: ${list}`, options);
+    // A literal, not the class's own name, which a minifier renames (browser bundles).
+    if (new.target === AdapterResolutionError) this.name = 'AdapterResolutionError';
     this.kind = kind;
     this.rejections = rejections;
   }

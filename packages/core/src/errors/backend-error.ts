@@ -8,6 +8,8 @@ export class BackendError extends WeftError {
 
   constructor(message: string, details: { backend?: string; cause?: unknown } = {}) {
     super('backend', message, { cause: details.cause });
+    // A literal, not the class's own name, which a minifier renames (browser bundles).
+    if (new.target === BackendError) this.name = 'BackendError';
     this.backend = details.backend;
   }
 

@@ -8,6 +8,8 @@ export class ContextOverflowError extends WeftError {
 
   constructor(message: string, details: { promptTokens: number; contextLength: number; cause?: unknown }) {
     super('context-overflow', message, { cause: details.cause });
+    // A literal, not the class's own name, which a minifier renames (browser bundles).
+    if (new.target === ContextOverflowError) this.name = 'ContextOverflowError';
     this.promptTokens = details.promptTokens;
     this.contextLength = details.contextLength;
   }

@@ -8,6 +8,8 @@ export class InvalidOptionsError extends WeftError {
 
   constructor(message: string, details: { option?: string; cause?: unknown } = {}) {
     super('invalid-options', message, { cause: details.cause });
+    // A literal, not the class's own name, which a minifier renames (browser bundles).
+    if (new.target === InvalidOptionsError) this.name = 'InvalidOptionsError';
     this.option = details.option;
   }
 

@@ -8,6 +8,8 @@ export class ModelDisposedError extends WeftError {
   declare readonly code: 'model-disposed';
   constructor(message = 'The model was disposed; load it again to generate.') {
     super('model-disposed', message);
+    // A literal, not the class's own name, which a minifier renames (browser bundles).
+    if (new.target === ModelDisposedError) this.name = 'ModelDisposedError';
   }
 
   static override isInstance(error: unknown): error is ModelDisposedError {

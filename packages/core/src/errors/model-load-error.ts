@@ -8,6 +8,8 @@ export class ModelLoadError extends WeftError {
 
   constructor(message: string, details: { path?: string; cause?: unknown } = {}) {
     super('model-load', message, { cause: details.cause });
+    // A literal, not the class's own name, which a minifier renames (browser bundles).
+    if (new.target === ModelLoadError) this.name = 'ModelLoadError';
     this.path = details.path;
   }
 

@@ -9,6 +9,8 @@ export class PluginError extends WeftError {
 
   constructor(plugin: string, stage: string, message: string, options: { cause?: unknown } = {}) {
     super('plugin', `Plugin "${plugin}" failed in ${stage}: ${message}`, options);
+    // A literal, not the class's own name, which a minifier renames (browser bundles).
+    if (new.target === PluginError) this.name = 'PluginError';
     this.plugin = plugin;
     this.stage = stage;
   }

@@ -32,7 +32,8 @@ export class WeftError extends Error {
   constructor(code: string, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
-    this.name = new.target.name;
+    // The class's name (core's own classes set a literal one: a minifier renames classes).
+    this.name = new.target === WeftError ? 'WeftError' : new.target.name;
   }
 
   static isInstance(error: unknown): error is WeftError {
