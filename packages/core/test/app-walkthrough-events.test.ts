@@ -73,3 +73,15 @@ describe('the start event', () => {
     expect(first.kv).toBe('fp32');
   });
 });
+
+describe('the start event says how many tokens a row may generate', () => {
+  it('maxTokens as asked when it fits the context, capped when the prompt leaves less room', async () => {
+    const model = await tiny();
+    expect(start(await collect(model.generate({ inputIds: [1, 2, 3], maxTokens: 5 }))).maxTokens).toBe(5);
+    // The tiny model's context is 256: a 250-id prompt leaves 6.
+    const long = Array.from({ length: 250 }, (_, i) => 1 + (i % 50));
+    const events = await collect(model.generate({ inputIds: long, maxTokens: 100, ignoreEos: true }));
+    expect(start(events).maxTokens).toBe(6);
+    expect(done(events)).toMatchObject({ finishReason: 'length', usage: { completionTokens: 6 } });
+  });
+});

@@ -232,7 +232,7 @@ async function runGeneration(
     const half = halfCacheBridge(layout, kv, router, rerotation !== undefined);
     const storeLayout = half?.layout ?? layout;
     if (layout.hasPast) storeBegin(kv, { layout: storeLayout, batchSize: batch, session: active.session, padding: pads });
-    out.next({ type: 'start', backend: active.backend, rejectedBackends: ctx.rejectedBackends, batchSize: batch, promptIds: prompts, kv: kv.name, router: router?.name });
+    out.next({ type: 'start', backend: active.backend, rejectedBackends: ctx.rejectedBackends, batchSize: batch, promptIds: prompts, kv: kv.name, router: router?.name, maxTokens });
     // A subscriber that stopped at `start` (e.g. `take(1)`) unsubscribed before the teardown was
     // registered: skip the forward pass it no longer wants.
     if (out.closed) return;

@@ -31,6 +31,12 @@ export interface StartEvent {
    * plugin such as `sinkWindow()`); `undefined` when the run has none (the full cache is attended).
    */
   readonly router?: string | undefined;
+  /**
+   * The most tokens a row may generate in this run: the request's `maxTokens` (or the default),
+   * capped so that the longest prompt plus its output fit the model's context. Smaller than what
+   * was asked when the cap applied, so a `length` finish can be told apart from reaching `maxTokens`.
+   */
+  readonly maxTokens: number;
 }
 
 /** One generated token. `text` is the row's new text (may be empty while UTF-8 or a stop string is pending). */
