@@ -27,8 +27,10 @@ let current: Watch | undefined;
  * and, when the browser refuses one (on a cross-origin isolated page, a worker script served
  * without the page's `Cross-Origin-Embedder-Policy` header), it waits for ever: the worker's
  * `error` event fires before Emscripten listens for it. `failed` turns that event into a
- * `BackendError`. Works by wrapping `scope.Worker` until the last watch stops; undefined where
- * there is no `Worker` constructor. Concurrent watches share one wrapper.
+ * `BackendError`. The same event, as an `ErrorEvent` with a message, is a worker that loaded and
+ * then threw (a bundler put onnxruntime-web's thread worker into a chunk with the page's code);
+ * the error then says that instead of blaming headers. Works by wrapping `scope.Worker` until
+ * the last watch stops; undefined where there is no `Worker` constructor. Concurrent watches share one wrapper.
  */
 export function watchThreadWorkers(scope: { Worker?: unknown } = globalThis): ThreadWorkerWatch | undefined {
   if (!current) {
@@ -44,7 +46,7 @@ export function watchThreadWorkers(scope: { Worker?: unknown } = globalThis): Th
         if (args[1]?.name?.startsWith('em-pthread') === true) {
           const url = String(args[0]);
           // Only while watched: a thread that fails once onnxruntime-web is up is not this case.
-          worker.addEventListener('error', () => current === watch && fail(threadWorkerError(url)), { once: true });
+          worker.addEventListener('error', (event) => current === watch && fail(threadWorkerError(url, scriptErrorOf(event))), { once: true });
         }
         return worker;
       },
@@ -69,8 +71,24 @@ export function watchThreadWorkers(scope: { Worker?: unknown } = globalThis): Th
   };
 }
 
-function threadWorkerError(url: string): BackendError {
+/**
+ * The message of a script error: an `ErrorEvent` (read by shape, so tests under Node.js can fake
+ * one) whose `message` is not empty. A worker script the browser refused fires a plain `Event`.
+ */
+function scriptErrorOf(event: Event): string | undefined {
+  const message = (event as Partial<ErrorEvent>).message;
+  return typeof message === 'string' && message.trim() !== '' ? message.trim() : undefined;
+}
+
+function threadWorkerError(url: string, scriptError: string | undefined): BackendError {
   // The fix first: Weft cuts a backend's message to 300 characters when a load fails.
+  if (scriptError !== undefined) {
+    const quoted = scriptError.length > 80 ? `${scriptError.slice(0, 79)}…` : scriptError;
+    return new BackendError(
+      `onnxruntime-web's wasm thread worker threw a script error ("${quoted}"): likely bundled into a chunk with app code. Serve onnxruntime-web's own files (onnxruntime-web-use-extern-wasm condition + wasmPaths; see @weft/backend-web's README) or numThreads: 1. Worker: ${url}`,
+      { backend: 'web' },
+    );
+  }
   return new BackendError(
     `onnxruntime-web's wasm threads could not start (it would have waited for ever): serve its files (wasmPaths) with the page's Cross-Origin-Embedder-Policy header, or set numThreads: 1, then reload the page. The browser refused the thread worker ${url}`,
     { backend: 'web' },

@@ -128,13 +128,8 @@ export class WebBackendAdapter implements BackendAdapter {
         : await created;
     } catch (cause) {
       if (WeftError.isInstance(cause)) throw cause;
-      const message = (cause as Error).message;
-      const offload =
-        requireFullOffload && FALLBACK_REFUSED.test(message)
-          ? ' (requireFullOffload: WebNN cannot run every node of this graph, and onnxruntime-web would have run the rest on wasm; turn requireFullOffload off to allow that)'
-          : '';
-      const skipped = missing.length > 0 ? ` (not tried, unavailable here: ${missing.join('; ')})` : '';
-      throw new BackendError(`onnxruntime-web could not create a session from ${where} on ${usable.map((p) => p.name).join(', ')}: ${message}${offload}${skipped}`, {
+      const message = sessionFailureMessage((cause as Error).message, { requireFullOffload, missing });
+      throw new BackendError(`onnxruntime-web could not create a session from ${where} on ${usable.map((p) => p.name).join(', ')}: ${message}`, {
         backend: 'web',
         cause,
       });
@@ -153,6 +148,34 @@ export class WebBackendAdapter implements BackendAdapter {
 
 /** How onnxruntime reports a node left to its CPU provider under `session.disable_cpu_ep_fallback`. */
 const FALLBACK_REFUSED = /fallback to CPU EP has been explicitly disabled/i;
+
+/**
+ * How onnxruntime-web reports runtime files it could not fetch: its `.mjs` loader's dynamic import
+ * failed (Chromium: "Failed to fetch dynamically imported module: URL"; Firefox: "error loading
+ * dynamically imported module: URL"). Group 1 is the URL.
+ */
+const RUNTIME_FETCH_FAILED = /no available backend found[\s\S]*?(?:failed to fetch|error loading) dynamically imported module:?\s*(\S*ort-wasm\S*?\.mjs)/i;
+
+/**
+ * What follows "could not create a session …: " when onnxruntime-web fails with `message`: the
+ * message, with what to do first where it is recognised (Weft cuts a failed load's message to
+ * 300 characters), and the providers not tried.
+ */
+export function sessionFailureMessage(
+  message: string,
+  { requireFullOffload = false, missing = [] }: { readonly requireFullOffload?: boolean; readonly missing?: readonly string[] } = {},
+): string {
+  const fetchFailed = RUNTIME_FETCH_FAILED.exec(message);
+  const hint = fetchFailed
+    ? `it could not fetch its runtime files from ${fetchFailed[1]}; set webBackend({ wasmPaths }) to where they are served. `
+    : '';
+  const offload =
+    requireFullOffload && FALLBACK_REFUSED.test(message)
+      ? ' (requireFullOffload: WebNN cannot run every node of this graph, and onnxruntime-web would have run the rest on wasm; turn requireFullOffload off to allow that)'
+      : '';
+  const skipped = missing.length > 0 ? ` (not tried, unavailable here: ${missing.join('; ')})` : '';
+  return `${hint}${message}${offload}${skipped}`;
+}
 
 /**
  * Maps Weft's session options and the provider list to onnxruntime-web's session options;

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BackendError, createWeft, ModelLoadError } from '@weft/core';
 import { WebBackendAdapter, webBackend } from '../src/index.js';
+import { sessionFailureMessage } from '../src/web-backend-adapter.js';
 import { collect, done, tinyModel } from './helpers.js';
 
 describe('web backend errors', () => {
@@ -30,6 +31,23 @@ describe('web backend errors', () => {
     expect((error as ModelLoadError).path).toBe(join(dir, 'onnx/model.onnx'));
     expect((error as Error).message).toMatch(/The web backend could not load .*model\.onnx \(corrupt or truncated ONNX file\?\)/);
     await weft.dispose();
+  });
+
+  it("runtime files onnxruntime-web could not fetch: the message starts with that URL and wasmPaths, then onnxruntime-web's own words", () => {
+    // What onnxruntime-web 1.30 rejects with in Chromium when its loader is not at the URL it imports.
+    const ort =
+      'no available backend found. ERR: [wasm] TypeError: Failed to fetch dynamically imported module: http://localhost:5173/node_modules/.vite/deps/ort-wasm-simd-threaded.jsep.mjs';
+    const message = sessionFailureMessage(ort, { missing: ['webgpu: no GPU adapter'] });
+    expect(message).toBe(
+      "it could not fetch its runtime files from http://localhost:5173/node_modules/.vite/deps/ort-wasm-simd-threaded.jsep.mjs; set webBackend({ wasmPaths }) to where they are served. " +
+        `${ort} (not tried, unavailable here: webgpu: no GPU adapter)`,
+    );
+    // Firefox's wording too; other failures are passed on as they are.
+    expect(sessionFailureMessage('no available backend found. ERR: [wasm] TypeError: error loading dynamically imported module: https://x.test/ort/ort-wasm-simd-threaded.mjs')).toMatch(
+      /^it could not fetch its runtime files from https:\/\/x\.test\/ort\/ort-wasm-simd-threaded\.mjs; set webBackend\(\{ wasmPaths \}\)/,
+    );
+    expect(sessionFailureMessage('Failed to fetch dynamically imported module: http://localhost/src/app.mjs')).toBe('Failed to fetch dynamically imported module: http://localhost/src/app.mjs');
+    expect(sessionFailureMessage('protobuf parsing failed')).toBe('protobuf parsing failed');
   });
 
   it('missing file: ModelLoadError naming the path', async () => {

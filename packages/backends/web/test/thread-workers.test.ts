@@ -48,6 +48,32 @@ describe('watchThreadWorkers', () => {
     expect(scope.Worker).toBe(FakeWorker);
   });
 
+  it('says a thread worker that loaded but threw (an ErrorEvent with a message) hit a script error, quoting it, instead of blaming headers', async () => {
+    const scope: { Worker?: unknown } = { Worker: FakeWorker };
+    const watch = watchThreadWorkers(scope)!;
+    const thread = new (scope.Worker as typeof FakeWorker)('http://localhost:5173/assets/index-abc.js', { name: 'em-pthread-1' });
+    // What Chromium fires when a Vite 8 chunk holding onnxruntime-web's worker also runs the page's code.
+    // (Node.js has no ErrorEvent: an Event with a message stands in for one; the backend reads it by shape.)
+    thread.dispatchEvent(Object.assign(new Event('error'), { message: 'Uncaught ReferenceError: document is not defined' }));
+    const error = (await settledOf(watch.failed)) as BackendError;
+    watch.stop();
+    expect(error).toBeInstanceOf(BackendError);
+    expect(error.message).toBe(
+      `onnxruntime-web's wasm thread worker threw a script error ("Uncaught ReferenceError: document is not defined"): likely bundled into a chunk with app code. Serve onnxruntime-web's own files (onnxruntime-web-use-extern-wasm condition + wasmPaths; see @weft/backend-web's README) or numThreads: 1. Worker: http://localhost:5173/assets/index-abc.js`,
+    );
+    expect(error.message).not.toMatch(/Cross-Origin-Embedder-Policy|refused/);
+  });
+
+  it('keeps the refused-load message for an error event whose message is empty (what a refused worker script fires)', async () => {
+    const scope: { Worker?: unknown } = { Worker: FakeWorker };
+    const watch = watchThreadWorkers(scope)!;
+    const thread = new (scope.Worker as typeof FakeWorker)('/ort/ort-wasm-simd-threaded.jsep.mjs', { name: 'em-pthread' });
+    thread.dispatchEvent(Object.assign(new Event('error'), { message: '  ' }));
+    const error = (await settledOf(watch.failed)) as BackendError;
+    watch.stop();
+    expect(error.message).toMatch(/Cross-Origin-Embedder-Policy header, .*The browser refused the thread worker \/ort\/ort-wasm-simd-threaded\.jsep\.mjs$/);
+  });
+
   it('watches nothing once stopped; concurrent watches share one wrapper, put back after the last stops', async () => {
     const scope: { Worker?: unknown } = { Worker: FakeWorker };
     const first = watchThreadWorkers(scope)!;
