@@ -45,8 +45,14 @@ if (tooLong) {
   process.exitCode = code === EXIT.interrupted && received !== undefined ? SIGNAL_EXIT[received] : code;
   guard.finished();
   finished = true;
-  // The command is done: the process ends once stdout has drained, also when a plugin's timer,
-  // interval or socket (or a model load that never settled) would keep the event loop alive.
-  // Normally it has ended before the timer fires (the timer does not hold it).
-  guard.stdout('', () => setTimeout(() => process.exit(), 100).unref());
+  // The command is done: the process ends once stdout and stderr have drained (a full pipe queues
+  // writes that process.exit would drop), also when a plugin's timer, interval or socket (or a
+  // model load that never settled) would keep the event loop alive. Normally it has ended before
+  // the timer fires (the timer does not hold it).
+  let draining = 2;
+  const drained = (): void => {
+    if (--draining === 0) setTimeout(() => process.exit(), 100).unref();
+  };
+  guard.stdout('', drained);
+  process.stderr.write('', drained);
 }

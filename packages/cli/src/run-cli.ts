@@ -5,6 +5,7 @@ import { terminalSafe } from './output/terminal-text.js';
 import { didYouMean } from './args/suggest.js';
 import { unknownNameLine } from './unknown-name.js';
 import { COMMANDS, MAIN_USAGE, type CommandName } from './usage.js';
+import { releaseAllLines } from './output/held-line.js';
 
 type Command = (args: readonly string[], io: CliIo) => Promise<number>;
 
@@ -80,6 +81,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       io.stderr.write(io.stderr.isTTY === true ? terminalSafe(stacks) : stacks);
     }
     return code;
+  } finally {
+    // A command that has returned holds no line open (a later one in this process must not end it).
+    releaseAllLines();
   }
 }
 

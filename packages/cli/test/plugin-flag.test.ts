@@ -394,7 +394,7 @@ describe('--plugin SPEC', () => {
     ['./open-range.mjs', () => 'Plugin "weft-plugin-open-range" failed in manifest: '],
     ['./bundled-name.mjs', () => 'Plugin "@weft/plugin-kv" failed in manifest: a plugin named "@weft/plugin-kv" is already installed in this runtime'],
     // The spec itself.
-    ['./window.mjs:keep=4,window', () => '"window" in "./window.mjs:keep=4,window" must be key=value; a value is one number or string, never a list: repeat the flag with one value each, or pass a string the component splits.'],
+    ['./window.mjs:keep=4,window', () => '"window" in "./window.mjs:keep=4,window" must be key=value; a value is one number or string, never a list (several values go in one string, for a component that splits it).'],
     ['./window.mjs:keep=4,keep=5', () => '"keep" is given twice in "./window.mjs:keep=4,keep=5".'],
   ])('--plugin %s: exit 2, one line naming the flag and the module', async (spec, reason, where = '') => {
     const result = await generate(['--plugin', spec], at(where));

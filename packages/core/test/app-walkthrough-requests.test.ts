@@ -77,8 +77,10 @@ describe('a { name, options } reference with another field', () => {
   it('is an InvalidOptionsError naming the field (its options would otherwise be dropped silently)', async () => {
     const error = await failure({ prompt: 'Once', maxTokens: 2, router: { name: 'window', option: { budget: 2 } } as never });
     expect(InvalidOptionsError.isInstance(error)).toBe(true);
-    expect(error).toMatchObject({ option: 'router.option' });
-    expect((error as Error).message).toMatch(/^The attention-router reference router \(\{ name, options \}\) has no option "option" \(it takes name, options\)\.$/);
+    expect(error).toMatchObject({ option: 'router' });
+    expect((error as Error).message).toBe('The attention-router reference router has no field "option"; did you mean "options"? (a reference takes name and options).');
+    const other = await failure({ prompt: 'Once', maxTokens: 2, kv: { name: 'fp32', description: 'x' } as never });
+    expect((other as Error).message).toBe('The kv-cache reference kv has no field "description" (a reference takes name and options).');
   });
 });
 

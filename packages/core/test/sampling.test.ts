@@ -117,7 +117,7 @@ describe('parseNamedRef', () => {
     expect(parseNamedRef('kivi:residual=128,quiet=true')).toEqual({ name: 'kivi', options: { residual: 128, quiet: true } });
     expect(() => parseNamedRef('int4:group')).toThrow(/must be key=value\.$/);
     // A list's second item, and a key with no value, say what to do.
-    expect(() => parseNamedRef('ban:words=Fern,Theo', '--processor')).toThrow(/^--processor: "Theo" in "ban:words=Fern,Theo" must be key=value; a value is one number or string, never a list: repeat the flag/);
+    expect(() => parseNamedRef('ban:words=Fern,Theo', '--processor')).toThrow(/^--processor: "Theo" in "ban:words=Fern,Theo" must be key=value; a value is one number or string, never a list \(several values go in one string, for a component that splits it\)\.$/);
     expect(() => parseNamedRef('ban:words=', '--processor')).toThrow(/^--processor: "words" in "ban:words=" has no value; write words=VALUE\.$/);
     expect(() => parseNamedRef('int4:group=1,group=2')).toThrow(/given twice/);
     expect(() => parseNamedRef(':x=1')).toThrow(/must look like NAME/);

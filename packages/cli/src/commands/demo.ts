@@ -10,6 +10,7 @@ import { openLine } from '../output/open-line.js';
 import { statsLine } from '../output/stats-line.js';
 import { textWriter } from '../output/terminal-text.js';
 import { USAGE } from '../usage.js';
+import { releaseAllLines } from '../output/held-line.js';
 
 /** The story opening the demo continues. */
 export const DEMO_PROMPT = 'Once upon a time, there was a little fox named';
@@ -57,6 +58,8 @@ export async function demoCommand(args: readonly string[], io: CliIo): Promise<n
       throw error;
     });
     io.stdout.write('\n');
+    // Ended: nothing for the process guards to end again.
+    releaseAllLines();
     if (note !== undefined) io.stderr.write(`${note}\n`);
     io.stderr.write(`${statsLine(done)} seed ${seed}\n`);
     return done.finishReason === 'abort' ? EXIT.interrupted : EXIT.ok;

@@ -16,6 +16,7 @@ import { maxTokensNote } from '../output/max-tokens-note.js';
 import { openLine } from '../output/open-line.js';
 import { samplingNote } from '../output/sampling-note.js';
 import { USAGE } from '../usage.js';
+import { releaseAllLines } from '../output/held-line.js';
 
 /** `weft generate`: streams text (or JSON lines) for one prompt. */
 export async function generateCommand(args: readonly string[], io: CliIo): Promise<number> {
@@ -114,6 +115,8 @@ export async function generateCommand(args: readonly string[], io: CliIo): Promi
       // On a terminal, end the text's line so the shell's prompt does not land after it; a pipe
       // or file gets the text byte for byte, with nothing added.
       if (io.stdout.isTTY === true) io.stdout.write('\n');
+      // Ended: nothing for the process guards to end again.
+      releaseAllLines();
       if (analyzed.size > 0) {
         const counts = [...analyzed].map(([name, n]) => `${n} from ${name}`).join(', ');
         io.stderr.write(`weft: note: --analyzer output (${counts}) is printed only with --json, as {"type":"analysis",...} lines\n`);

@@ -16,6 +16,11 @@ export function releaseLine(ending: () => void): void {
   if (end === ending) end = undefined;
 }
 
+/** Forgets the held line without ending it: a command that has returned holds nothing (runCli's finally). */
+export function releaseAllLines(): void {
+  end = undefined;
+}
+
 /** Ends the held line, if any (its owner draws it again when it next writes). Never throws. */
 export function endHeldLine(): void {
   const ending = end;

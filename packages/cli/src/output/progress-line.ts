@@ -40,7 +40,8 @@ export function progressLine(
       const t = now();
       if (progress.done < progress.total && t - last < REDRAW_MS) return;
       last = t;
-      const columns = typeof stderr.columns === 'number' && Number.isFinite(stderr.columns) ? stderr.columns : 80;
+      // A pty with no size set reports 0 columns: taken as unknown.
+      const columns = typeof stderr.columns === 'number' && Number.isFinite(stderr.columns) && stderr.columns > 0 ? stderr.columns : 80;
       if (columns < MIN_COLUMNS) return;
       const perplexity = progress.tokens > 0 ? `, perplexity so far ${Math.exp(progress.nll / progress.tokens).toFixed(4)}` : '';
       const line = `weft: eval: ${progress.done}/${progress.total} documents, ${progress.tokens.toLocaleString('en-US')} tokens${perplexity}`;

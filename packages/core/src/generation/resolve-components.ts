@@ -14,7 +14,6 @@ import { readGuarded, readList } from './read-request.js';
 import { COMPONENTS_BOUND } from './request-limits.js';
 import { StorePool } from './kv/store-pool.js';
 import { frozenCopy } from '../util/frozen-copy.js';
-import { checkKeyNames } from '../util/known-keys.js';
 
 /** A component with the plugin it came from (`request` for instances passed in the request). */
 export interface Owned<T> {
@@ -267,12 +266,13 @@ function choose<K extends AdapterKind>(
     throw new InvalidOptionsError(`A ${kind} (${where}) must be a registered name, { name, options }, or an instance (got ${ref === undefined ? 'nothing' : quoteValue(ref)}).`, { option: where });
   }
   // `{ name, option: … }` (a typo) would drop the options silently.
-  if (read.keys !== undefined) checkKeyNames(read.keys, REFERENCE_KEYS, `The ${kind} reference ${where} ({ name, options })`, where);
+  const extra = read.keys?.find((key) => key !== 'name' && key !== 'options');
+  if (extra !== undefined) {
+    const meant = /^(name|options?)$/i.test(extra.trim()) ? `; did you mean "${/^n/i.test(extra.trim()) ? 'name' : 'options'}"?` : '';
+    throw new InvalidOptionsError(`The ${kind} reference ${where} has no field ${quoteValue(extra)}${meant} (a reference takes name and options).`, { option: where });
+  }
   return { entry: resolveNamed(registry, kind, read.name, where), options: read.options as Readonly<Record<string, unknown>> | undefined };
 }
-
-/** The fields of a `{ name, options }` reference. */
-const REFERENCE_KEYS: readonly string[] = ['name', 'options'];
 
 /**
  * The registry entry a request's reference names. A name nothing registered is the request's

@@ -29,7 +29,7 @@ export function parseNamedRef(spec: string, option = 'spec'): Exclude<NamedRef, 
     if (key && value === '') throw new InvalidOptionsError(`${option}: "${key}" in "${spec}" has no value; write ${key}=VALUE.`, { option });
     if (!key || value === undefined) {
       // A bare item after key=value is most often the rest of a list (`words=a,b`): say how lists go.
-      const list = key && value === undefined && Object.keys(options).length > 0 ? '; a value is one number or string, never a list: repeat the flag with one value each, or pass a string the component splits' : '';
+      const list = key && value === undefined && Object.keys(options).length > 0 ? '; a value is one number or string, never a list (several values go in one string, for a component that splits it)' : '';
       throw new InvalidOptionsError(`${option}: "${pair.trim()}" in "${spec}" must be key=value${list}.`, { option });
     }
     if (Object.hasOwn(options, key)) throw new InvalidOptionsError(`${option}: "${key}" is given twice in "${spec}".`, { option });
