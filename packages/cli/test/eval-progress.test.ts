@@ -55,6 +55,10 @@ describe('progressLine', () => {
     const drawn = chunks[0]!.slice(ERASE.length);
     expect(drawn).toBe('weft: eval: 12345/50000 documents, 12,…');
     expect(drawn.length).toBe(39);
+    // A pty with no size set reports 0 columns: drawn as on 80.
+    const sizeless = capture(true);
+    progressLine({ ...sizeless.stderr, columns: 0 }).update({ done: 1, total: 1, tokens: 1, nll: 1 });
+    expect(sizeless.chunks).toHaveLength(1);
     const narrow = capture(true);
     progressLine({ ...narrow.stderr, columns: 10 }).update({ done: 1, total: 1, tokens: 1, nll: 1 });
     expect(narrow.chunks).toEqual([]);

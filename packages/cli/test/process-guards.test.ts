@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -27,6 +27,7 @@ const MODULES: Record<string, string> = {
   'throws-odd.mjs': `export default { ${MANIFEST}, setup() { setTimeout(() => { const e = new Error('x'); e.message = 42; throw e; }, 0); } };\n`,
   'rejects-bare.mjs': `export default { ${MANIFEST}, setup() { Promise.reject(Object.create(null)); } };\n`,
   'keeps-an-interval.mjs': `export default { ${MANIFEST}, setup() { setInterval(() => {}, 1000); } };\n`,
+  'loud.mjs': `export default { ${MANIFEST}, setup() { process.stderr.write('x'.repeat(1 << 20)); } };\n`,
   'hung-backend.mjs': `export default { ${MANIFEST}, setup(ctx) { ctx.register('backend', { name: 'hung', create: () => ({ specificationVersion: 'v1', name: 'hung', probe: () => ({ available: true }), createSession: () => { process.stderr.write('opening\\n'); return new Promise(() => {}); } }) }); } };\n`,
 };
 
@@ -155,6 +156,20 @@ describe.skipIf(!built)('the weft bin with plugins that misbehave outside weft',
     const result = await generate('./keeps-an-interval.mjs');
     expect(result.code).toBe(0);
     expect(result.stdout.trim().split('\n').at(-1)).toMatch(/^\{"type":"done"/);
+  });
+
+  it('lets a slow reader have all of stderr before the process ends (the forced exit waits for it to drain)', async () => {
+    // Before: the exit came 100 ms after stdout drained, dropping what was still queued for stderr (64 KiB of 1 MiB arrived).
+    const child = spawn(process.execPath, [bin, 'generate', '--model', storyModel, '--threads', '1', '--prompt-ids', '1,2', '--max-tokens', '2', '--plugin', './loud.mjs'], { cwd: dir });
+    child.stderr.pause();
+    let bytes = 0;
+    child.stdout.resume();
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    child.stderr.on('data', (chunk: Buffer) => (bytes += chunk.length));
+    child.stderr.resume();
+    const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+    expect(code).toBe(0);
+    expect(bytes).toBeGreaterThanOrEqual(1 << 20);
   });
 
   it('stops a model load that waits for a session that never opens at the first Ctrl-C', async () => {
