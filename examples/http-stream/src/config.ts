@@ -2,6 +2,7 @@
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { hostName } from './http-io.js';
 import { DEFAULTS } from './server.js';
 
 /** The project's own model, `<repo>/models/story` (this file is at `examples/http-stream/{src,dist}/`). */
@@ -16,8 +17,8 @@ Options (each also read from the environment variable in brackets):
   --model DIR            model folder [WEFT_MODEL] (default: <repo>/models/story)
   --port N               port, 0 for any free one [PORT] (default 8080)
   --host HOST            address to listen on [HOST] (default 127.0.0.1: this machine only)
-  --allowed-hosts LIST   more host names clients may use (comma-separated); other Host headers
-                         are refused [WEFT_ALLOWED_HOSTS] (always: localhost, 127.0.0.1, [::1], --host)
+  --allowed-hosts LIST   more host names clients may use (comma-separated); other names in Host
+                         headers are refused [WEFT_ALLOWED_HOSTS] (always: localhost, --host, IP addresses)
   --max-concurrent N     generations at once; more are answered 429 [WEFT_MAX_CONCURRENT] (default ${DEFAULTS.maxConcurrent})
   --threads N            onnxruntime intra-op threads [WEFT_THREADS] (default: onnxruntime's choice)
   -h, --help             this text
@@ -78,13 +79,25 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv, cwd
     modelDir: model === undefined ? DEFAULT_MODEL_DIR : /^https?:\/\//i.test(model[0]) ? model[0] : resolve(base, model[0]),
     port: integer(pick('port', 'PORT'), 0, 65535) ?? 8080,
     host: pick('host', 'HOST')?.[0] ?? '127.0.0.1',
-    allowedHosts: (pick('allowed-hosts', 'WEFT_ALLOWED_HOSTS')?.[0] ?? '')
-      .split(',')
-      .map((name) => name.trim())
-      .filter((name) => name !== ''),
+    allowedHosts: hostNames(pick('allowed-hosts', 'WEFT_ALLOWED_HOSTS')),
     maxConcurrent: integer(pick('max-concurrent', 'WEFT_MAX_CONCURRENT'), 1, 1024) ?? DEFAULTS.maxConcurrent,
     threads: integer(pick('threads', 'WEFT_THREADS'), 1, 256),
   };
+}
+
+/** The comma-separated host names of `given`, each checked as the server will (no wildcards). */
+function hostNames(given: [string, string] | undefined): string[] {
+  if (given === undefined) return [];
+  const [text, where] = given;
+  const names = text
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name !== '');
+  const bad = names.find((name) => hostName(name) === undefined);
+  if (bad !== undefined) {
+    throw new UsageError(`${where}: ${JSON.stringify(bad)} is not a host name or address (give each name in full, such as box.lan or 192.168.1.5; no wildcards)`);
+  }
+  return names;
 }
 
 function integer(given: [string, string] | undefined, min: number, max: number): number | undefined {

@@ -4,6 +4,7 @@
  * answers.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isIP } from 'node:net';
 import { checkKnownKeys, ContextOverflowError, InvalidOptionsError, ModelDisposedError, quoteValue, type GenerationRequest } from '@weft/core';
 
 /** Where the server writes its log: one line per finished generation, and errors (with stacks). */
@@ -70,21 +71,33 @@ export function hostName(host: string): string | undefined {
   }
 }
 
+/** Whether a {@link hostName} is an IP address (`192.168.1.5`, `[fe80::1]`), not a DNS name. */
+export function isIpAddress(name: string): boolean {
+  return isIP(name.replace(/^\[(.*)\]$/, '$1')) !== 0;
+}
+
+/** Whether `host` (a listen address) is a wildcard one, `0.0.0.0` or `::`: every interface of the machine. */
+export function isAnyAddress(host: string): boolean {
+  const name = hostName(host);
+  return name === '0.0.0.0' || name === '[::]';
+}
+
 /**
  * Refuses (403) a request that a web page could have made the user's browser send: a Host header
- * naming none of `allowed` (a DNS-rebinding page, whose own name the browser sends as Host), or
- * an Origin header other than the server's own address (a page of another site posting a form or
- * a `fetch` without a CORS preflight). Clients that are not browsers send no Origin.
+ * that is a DNS name other than those in `allowed` (a DNS-rebinding page, whose own name the
+ * browser sends as Host; an IP address is always taken, since rebinding needs a name), or an
+ * Origin header other than the server's own address (a page of another site posting a form or a
+ * `fetch` without a CORS preflight). Clients that are not browsers send no Origin.
  */
 export function checkOrigin(req: IncomingMessage, allowed: ReadonlySet<string>): HttpError | undefined {
   const { host, origin } = req.headers;
   if (host !== undefined) {
     const name = hostName(host);
-    if (name === undefined || !allowed.has(name)) {
+    if (name === undefined || (!allowed.has(name) && !isIpAddress(name))) {
       return new HttpError(
         403,
         'Forbidden',
-        `Host ${quoteValue(host)} is not a name of this server (${[...allowed].join(', ')}); add it with allowedHosts (--allowed-hosts).`,
+        `Host ${quoteValue(host)} is not a name of this server (${[...allowed].join(', ')}, or an IP address); add it with allowedHosts (--allowed-hosts).`,
       );
     }
   }
@@ -153,7 +166,8 @@ export const DRAIN_BYTES = 8 * 1024 * 1024;
 
 /**
  * Reads the body (at most `limit` bytes) as UTF-8 text. A larger body is a 413: the answer goes
- * out at once, and the rest of the body, up to {@link DRAIN_BYTES}, is read and dropped; a
+ * out at once, and the rest of the body, up to `limit +` {@link DRAIN_BYTES} bytes in all, is read
+ * and dropped (the connection then takes the next request; past that, it closes); a
  * `Content-Length` that declares more than that is answered 413 with `Connection: close` unread.
  */
 export function readBody(req: IncomingMessage, limit: number): Promise<string> {
@@ -162,7 +176,7 @@ export function readBody(req: IncomingMessage, limit: number): Promise<string> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) {
     if (declared > limit + DRAIN_BYTES) return Promise.reject(tooLarge(true));
-    drain(req, DRAIN_BYTES);
+    drain(req, limit + DRAIN_BYTES); // nothing read yet: the whole declared body fits this budget
     return Promise.reject(tooLarge(false));
   }
   return new Promise((resolve, reject) => {

@@ -5,6 +5,7 @@
 // accepting connections, aborts the generations in flight, disposes the model and the runtime,
 // and exits 0. A second signal exits at once (code 1).
 import { parseConfig, UsageError, USAGE } from './config.js';
+import { isAnyAddress } from './http-io.js';
 import { serve } from './serve.js';
 
 const info = (line: string): void => void process.stdout.write(`http-stream: ${line}\n`);
@@ -38,7 +39,9 @@ try {
 process.off('SIGINT', early).off('SIGTERM', early);
 
 const { url, model, app, shutdown } = serving;
-info(`listening on ${url.href} (model ${model.path}, backend ${model.backend}, at most ${config.maxConcurrent} generations at once)`);
+// On a wildcard address (every interface), the URL is the loopback one: the one to try here.
+const where = isAnyAddress(config.host) ? ` and every other address of this machine (--host ${config.host})` : '';
+info(`listening on ${url.href}${where} (model ${model.path}, backend ${model.backend}, at most ${config.maxConcurrent} generations at once)`);
 info(`try: curl -N ${url.href}v1/generate -H 'Content-Type: application/json' -d '{"prompt": "Once upon a time", "maxTokens": 40}'`);
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

@@ -6,8 +6,8 @@
  * - A client that disconnects aborts its generation: the loop stops at the next step boundary.
  * - At most `maxConcurrent` generations run at once; the next request gets 429 with Retry-After,
  *   before its body is read. At most `maxBodiesReading` bodies are read at once.
- * - Only this server's own names are answered (Host), and no web page of another origin (Origin):
- *   a page open in the user's browser cannot drive it.
+ * - Only this server's own names and IP addresses are answered (Host), and no web page of another
+ *   origin (Origin): a page open in the user's browser cannot drive it. Refusals are logged.
  * - `GET /healthz` reports the model and the generations in flight.
  *
  * This file routes requests, bounds the generations and tracks connections for `close()`. One
@@ -24,6 +24,7 @@ import {
   describeError,
   hostName,
   HttpError,
+  isAnyAddress,
   internalError,
   LOOPBACK_HOSTS,
   parseBody,
@@ -78,10 +79,10 @@ export interface GenerationServerOptions {
    */
   readonly maxConnections?: number;
   /**
-   * Host names the server answers to besides `localhost`, `127.0.0.1`, `[::1]` and the host it
-   * listens on (unless that is `0.0.0.0` or `::`): a request whose Host header names another is
-   * refused (403), so that a DNS-rebinding page cannot reach it through its own name. Give the
-   * names clients use when it listens on another interface.
+   * Host names the server answers to besides `localhost`, the host it listens on (unless that is
+   * `0.0.0.0` or `::`) and IP addresses (`127.0.0.1`, `[::1]`, any other): a request whose Host
+   * header is another DNS name is refused (403), so that a DNS-rebinding page cannot reach it
+   * through its own name. Give the names clients use when it listens on another interface.
    */
   readonly allowedHosts?: readonly string[];
   /**
@@ -101,7 +102,9 @@ export interface GenerationServer {
   readonly server: Server;
   /**
    * Starts listening (port 0: any free port) and resolves with the base URL, e.g.
-   * `http://127.0.0.1:8080`. `host` joins the allowed Host names unless it is `0.0.0.0` or `::`.
+   * `http://127.0.0.1:8080/` (also for a wildcard `host`, `0.0.0.0` or `::`, which listens on
+   * every interface, this machine's loopback one included). `host` joins the allowed Host names
+   * unless it is a wildcard.
    */
   listen(port?: number, host?: string): Promise<URL>;
   /** Generations running now. */
@@ -202,7 +205,11 @@ export function createGenerationServer(options: GenerationServerOptions): Genera
   async function route(req: IncomingMessage, res: ServerResponse, request: number): Promise<void> {
     if (closing) res.setHeader('Connection', 'close');
     const refused = checkOrigin(req, allowed);
-    if (refused) return sendError(res, refused);
+    if (refused) {
+      // What the client sent is in the message: the operator sees why a client is refused.
+      log.info(`#${request} ${req.method} ${clip(req.url ?? '')} refused (403): ${refused.message}`);
+      return sendError(res, refused);
+    }
     const path = requestPath(req.url ?? '');
     if (path === undefined) {
       return sendError(res, new HttpError(400, 'BadRequest', `The request target ${quoteValue(req.url)} is not a path such as /v1/generate.`));
@@ -295,10 +302,12 @@ export function createGenerationServer(options: GenerationServerOptions): Genera
         server.once('error', reject);
         server.listen(port, host, () => {
           const name = hostName(host);
-          if (name !== undefined && name !== '0.0.0.0' && name !== '[::]') allowed.add(name);
+          const any = isAnyAddress(host);
+          if (name !== undefined && !any) allowed.add(name);
           server.off('error', reject);
           const address = server.address() as AddressInfo;
-          const hostname = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+          // A wildcard address is not one to connect to: the loopback one is (`::` takes IPv4 too).
+          const hostname = any ? '127.0.0.1' : address.family === 'IPv6' ? `[${address.address}]` : address.address;
           resolve(new URL(`http://${hostname}:${address.port}/`));
         });
       });

@@ -7,6 +7,7 @@ import { connect } from 'node:net';
 import { InvalidOptionsError } from '@weft/core';
 import { describe, expect, it } from 'vitest';
 import { sendWeftError } from '../src/http-io.js';
+import { DRAIN_BYTES } from '../src/server.js';
 import { waitFor } from './helpers.js';
 import { PROMPT, probe, start, exchange, postHead, send, readTokens } from './server-kit.js';
 
@@ -89,7 +90,7 @@ describe('hostile clients', () => {
   });
 
   it('refuses what a web page could send: a body not sent as JSON (415), a foreign Host or Origin (403)', async () => {
-    const { url } = await start({ allowedHosts: ['My-Box.lan'] });
+    const { url, info } = await start({ allowedHosts: ['My-Box.lan'] });
     const port = url.port;
     const json = { 'Content-Type': 'application/json' };
     const steps = probe.steps;
@@ -99,7 +100,7 @@ describe('hostile clients', () => {
       [{ 'Content-Type': 'application/x-www-form-urlencoded' }, 415, 'application/x-www-form-urlencoded'],
       [{ 'Content-Type': 'application/json; charset=latin1' }, 415, 'charset=latin1'],
       [{ ...json, 'Content-Encoding': 'gzip' }, 415, 'Content-Encoding "gzip" is not supported: send the body uncompressed.'],
-      [{ ...json, Host: `evil.example:${port}` }, 403, `Host "evil.example:${port}" is not a name of this server (localhost, 127.0.0.1, [::1], my-box.lan)`],
+      [{ ...json, Host: `evil.example:${port}` }, 403, `Host "evil.example:${port}" is not a name of this server (localhost, 127.0.0.1, [::1], my-box.lan, or an IP address)`],
       [{ ...json, Host: `127.0.0.1.evil.example:${port}` }, 403, 'is not a name of this server'],
       [{ ...json, Origin: 'https://evil.example' }, 403, 'Requests from web pages of another origin are refused (Origin "https://evil.example").'],
       [{ ...json, Origin: 'null' }, 403, 'Origin "null"'],
@@ -112,15 +113,48 @@ describe('hostile clients', () => {
     }
     expect((await send(url, { method: 'GET', path: '/healthz', headers: { Host: 'evil.example' } })).status).toBe(403);
     expect(probe.steps).toBe(steps);
+    // Each 403 is logged with what was refused.
+    expect(info.filter((line) => line.includes('refused'))).toEqual([
+      expect.stringMatching(new RegExp(`^#\\d+ POST /v1/generate refused \\(403\\): Host "evil\\.example:${port}" is not a name of this server`)),
+      expect.stringContaining(`Host "127.0.0.1.evil.example:${port}"`),
+      expect.stringContaining('(Origin "https://evil.example")'),
+      expect.stringContaining('(Origin "null")'),
+      expect.stringContaining(`(Origin "http://localhost:${port}")`),
+      expect.stringMatching(/^#\d+ GET \/healthz refused \(403\): Host "evil\.example"/),
+    ]);
     const taken: Record<string, string>[] = [
       { 'Content-Type': 'Application/JSON; charset="UTF-8"' },
       { ...json, 'Content-Encoding': 'identity' },
       { ...json, Host: `localhost:${port}` },
       { ...json, Host: `[::1]:${port}` },
       { ...json, Host: 'my-box.lan' },
+      { ...json, Host: `10.0.0.7:${port}` }, // an IP address: DNS rebinding needs a name
       { ...json, Origin: `http://127.0.0.1:${port}` },
     ];
     for (const headers of taken) expect((await send(url, { headers, body: small })).status, JSON.stringify(headers)).toBe(200);
+  });
+
+  it('on a wildcard address (0.0.0.0) without allowedHosts, any IP address is taken as Host, as the printed URL; a DNS name is refused and logged; Origin is still checked', async () => {
+    const { url, info } = await start({}, '0.0.0.0');
+    expect(url.href).toBe(`http://127.0.0.1:${url.port}/`);
+    const port = url.port;
+    // The wildcard address itself (curl http://0.0.0.0:PORT/), the machine's addresses (a health check by the pod's IP)…
+    for (const host of [`0.0.0.0:${port}`, `10.1.2.3:${port}`, '192.168.1.5', `[fe80::1]:${port}`, `[::]:${port}`, `127.0.0.1:${port}`]) {
+      expect((await send(url, { method: 'GET', path: '/healthz', headers: { Host: host } })).status, host).toBe(200);
+    }
+    const json = { 'Content-Type': 'application/json' };
+    expect((await send(url, { headers: { ...json, Host: `10.1.2.3:${port}`, Origin: `http://10.1.2.3:${port}` }, body: small })).status).toBe(200);
+    const foreign = await send(url, { headers: { ...json, Host: `10.1.2.3:${port}`, Origin: 'https://evil.example' }, body: small });
+    expect(foreign.status).toBe(403);
+    const named = await send(url, { method: 'GET', path: '/healthz', headers: { Host: `box.lan:${port}` } });
+    expect(named.status).toBe(403);
+    expect(JSON.parse(named.body).error.message).toBe(
+      `Host "box.lan:${port}" is not a name of this server (localhost, 127.0.0.1, [::1], or an IP address); add it with allowedHosts (--allowed-hosts).`,
+    );
+    expect(info.filter((line) => line.includes('refused'))).toEqual([
+      expect.stringMatching(/^#\d+ POST \/v1\/generate refused \(403\): Requests from web pages of another origin are refused \(Origin "https:\/\/evil\.example"\)\.$/),
+      expect.stringMatching(new RegExp(`^#\\d+ GET /healthz refused \\(403\\): Host "box\\.lan:${port}" is not a name of this server`)),
+    ]);
   });
 
   it('a request target that is not a path is a 400, and nothing is logged; // starts a path, not a host', async () => {
@@ -185,6 +219,22 @@ describe('hostile clients', () => {
     const huge = await exchange(url, postHead('', { 'Content-Length': 100_000_000 }));
     expect(huge).toMatch(/^HTTP\/1.1 413 Payload Too Large\r\n/);
     expect(huge).toMatch(/\r\nConnection: close\r\n/);
+  });
+
+  it('a body of maxBodyBytes + DRAIN_BYTES, declared or chunked, sent in full on a keep-alive connection: the 413, then the same connection takes the next request; a declared byte more closes it unread', async () => {
+    const limit = 64 * 1024;
+    const { url } = await start({ maxBodyBytes: limit });
+    const rest = ' '.repeat(limit + DRAIN_BYTES);
+    for (const chunked of [false, true]) {
+      const head = chunked ? postHead('', { 'Content-Length': undefined, 'Transfer-Encoding': 'chunked' }) : postHead(rest);
+      const body = chunked ? [`${rest.length.toString(16)}\r\n`, rest, '\r\n0\r\n\r\n'] : [rest];
+      const answers = await exchange(url, [head, ...body, 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n']);
+      expect(answers, chunked ? 'chunked' : 'Content-Length').toMatch(/^HTTP\/1.1 413 Payload Too Large\r\n/);
+      expect(answers, chunked ? 'chunked' : 'Content-Length').toMatch(/\}\nHTTP\/1.1 200 OK\r\n[^]*"status":"ok"/);
+    }
+    const over = await exchange(url, postHead('', { 'Content-Length': limit + DRAIN_BYTES + 1 }));
+    expect(over).toMatch(/^HTTP\/1.1 413 Payload Too Large\r\n/);
+    expect(over).toMatch(/\r\nConnection: close\r\n/);
   });
 
   it('an error answer echoes what the client sent at a bounded length', async () => {

@@ -6,6 +6,7 @@
  */
 import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { get } from 'node:http';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -14,7 +15,7 @@ import { createWeft, ModelDisposedError } from '@weft/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_MODEL_DIR, parseConfig, UsageError } from '../src/config.js';
 import { serve } from '../src/serve.js';
-import { allEvents, doneOf, sseEvents, storyModel, type SseEvent } from './helpers.js';
+import { allEvents, doneOf, sseEvents, storyModel, waitFor, type SseEvent } from './helpers.js';
 
 const repo = fileURLToPath(new URL('../../../', import.meta.url));
 const example = join(repo, 'examples/http-stream');
@@ -62,6 +63,8 @@ describe('parseConfig', () => {
     [['--threads', 'two'], '--threads must be a whole number from 1 to 256 (got "two")'],
     [['--model', ' '], '--model needs a model folder'],
     [['--modle', 'x'], "Unknown option '--modle'"],
+    [['--allowed-hosts', 'box.lan, *.example.com'], '--allowed-hosts: "*.example.com" is not a host name or address (give each name in full'],
+    [['--allowed-hosts', 'http://box.lan/'], '--allowed-hosts: "http://box.lan/" is not a host name or address'],
   ])('%j is a usage error', (argv, message) => {
     expect(() => parseConfig(argv, {})).toThrow(UsageError);
     expect(() => parseConfig(argv, {})).toThrow(message);
@@ -69,6 +72,7 @@ describe('parseConfig', () => {
 
   it('a bad environment variable is named in the error', () => {
     expect(() => parseConfig([], { WEFT_MAX_CONCURRENT: '-1' })).toThrow('WEFT_MAX_CONCURRENT must be a whole number from 1 to 1024 (got "-1")');
+    expect(() => parseConfig([], { WEFT_ALLOWED_HOSTS: '*.lan' })).toThrow('WEFT_ALLOWED_HOSTS: "*.lan" is not a host name or address');
   });
 });
 
@@ -93,7 +97,7 @@ describe('serve()', () => {
 
 /** `node dist/main.js args…`, with its output collected. */
 function startMain(args: readonly string[]): { child: ChildProcessWithoutNullStreams; stdout: () => string; stderr: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, [join(example, 'dist/main.js'), ...args], { cwd: repo, env: { ...process.env, PORT: '', HOST: '', WEFT_MODEL: '', WEFT_MAX_CONCURRENT: '', WEFT_THREADS: '' } });
+  const child = spawn(process.execPath, [join(example, 'dist/main.js'), ...args], { cwd: repo, env: { ...process.env, PORT: '', HOST: '', WEFT_MODEL: '', WEFT_ALLOWED_HOSTS: '', WEFT_MAX_CONCURRENT: '', WEFT_THREADS: '' } });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -180,5 +184,39 @@ describe.skipIf(!built)('node dist/main.js', () => {
     expect(await bad.exited).toBe(2);
     expect(bad.stderr()).toBe('http-stream: --port must be a whole number from 0 to 65535 (got "x") (see --help)\n');
     expect(bad.stdout()).toBe('');
+    // A bad --allowed-hosts entry is a usage error too, before the model loads.
+    const wildcard = startMain(['--allowed-hosts', '*.example.com']);
+    expect(await wildcard.exited).toBe(2);
+    expect(wildcard.stderr()).toMatch(/^http-stream: --allowed-hosts: "\*\.example\.com" is not a host name or address .*\(see --help\)\n$/);
+    expect(wildcard.stdout()).toBe('');
+  });
+
+  it('--host 0.0.0.0 without --allowed-hosts: the banner gives the loopback URL, and requests by IP address (the wildcard one included) are answered', async () => {
+    const main = startMain(['--host', '0.0.0.0', '--port', '0', '--threads', '1']);
+    try {
+      const url = await listening(main);
+      expect(url.hostname).toBe('127.0.0.1');
+      // The banner's lines may come in more than one chunk.
+      await waitFor(() => main.stdout().includes('try: curl'), 'the try: line');
+      expect(main.stdout()).toContain(`listening on ${url.href} and every other address of this machine (--host 0.0.0.0) (model `);
+      expect(main.stdout()).toContain(`try: curl -N ${url.href}v1/generate `);
+      // curl http://0.0.0.0:PORT/… (Host: 0.0.0.0:PORT), and a health check by the machine's address.
+      for (const base of [url.href, `http://0.0.0.0:${url.port}/`]) {
+        const answer = await fetch(new URL('v1/generate', base), { method: 'POST', headers: JSON_BODY, body: '{"prompt": "Once", "maxTokens": 2, "stream": false}' });
+        expect(answer.status, base).toBe(200);
+      }
+      const byAddress = await new Promise<number | undefined>((resolve, reject) => {
+        const req = get({ host: '127.0.0.1', port: Number(url.port), path: '/healthz', headers: { Host: `10.1.2.3:${url.port}` }, agent: false }, (res) => {
+          res.resume();
+          resolve(res.statusCode);
+        });
+        req.on('error', reject);
+      });
+      expect(byAddress).toBe(200);
+      main.child.kill('SIGTERM');
+      expect(await main.exited).toBe(0);
+    } finally {
+      main.child.kill('SIGKILL');
+    }
   });
 });

@@ -46,7 +46,8 @@ afterEach(async () => {
   await Promise.all(started.splice(0).map((app) => app.close()));
 });
 
-export async function start(options: Partial<GenerationServerOptions> = {}): Promise<Started> {
+/** A server on `host` (default 127.0.0.1), any free port, closed after the test. */
+export async function start(options: Partial<GenerationServerOptions> = {}, host = '127.0.0.1'): Promise<Started> {
   const info: string[] = [];
   const errors: string[] = [];
   const events: (ServerEvent & { steps: number })[] = [];
@@ -59,7 +60,7 @@ export async function start(options: Partial<GenerationServerOptions> = {}): Pro
     ...options,
   });
   started.push(app);
-  const url = await app.listen(0, '127.0.0.1');
+  const url = await app.listen(0, host);
   const post = (body: unknown, init: RequestInit = {}) =>
     fetch(new URL('/v1/generate', url), {
       method: 'POST',
