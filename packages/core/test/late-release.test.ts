@@ -14,17 +14,16 @@ import {
   definePlugin,
   FullPrecisionKvStore,
   InvalidOptionsError,
-  type AttentionRouter,
   type BackendTensor,
   type GenerationEvent,
   type KvCacheInit,
-  type KvSelection,
   type WeftModel,
   type WeftPlugin,
 } from '../src/index.js';
 import { HalfCacheBridge } from '../src/generation/kv/half-cache-bridge.js';
 import { collect, done, fixture, runtime, wrappedNodeBackend } from './helpers.js';
 import { Gate, leaked, runtimePerTest, until } from './session-lifecycle-backend.js';
+import { windowRouter } from './window-router.js';
 
 const { runtime: freshRuntime } = runtimePerTest();
 
@@ -139,14 +138,6 @@ function countedStore() {
   return { plugin, made, log, optionsSeen };
 }
 
-/** Keeps the newest `window` slots (an instance: passed in the request, it is claimed by the run). */
-const windowRouter = (window: number, positions: 'absolute' | 'cache'): AttentionRouter => ({
-  specificationVersion: 'v1',
-  name: `window-${window}`,
-  positions,
-  select: ({ cacheLength }): KvSelection | undefined =>
-    cacheLength <= window ? undefined : { kind: 'shared', slots: Array.from({ length: window }, (_, i) => cacheLength - window + i) },
-});
 
 /** A store instance for the request (`kv: instance`) whose `log` says, at each dispose, whether the hung run had settled. */
 function loggedStore(backend: ReturnType<typeof hangingBackend>) {

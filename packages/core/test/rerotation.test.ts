@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CacheKeyRerotation, cacheKeyRerotation, InvalidOptionsError, parseModelConfig, type AttentionRouter, type BackendTensor, type KvLayout, type KvSelection } from '../src/index.js';
+import { CacheKeyRerotation, cacheKeyRerotation, InvalidOptionsError, parseModelConfig, type BackendTensor, type KvLayout } from '../src/index.js';
 import { collect, done, kvLayout, runtime, storyModel, wrappedNodeBackend } from './helpers.js';
+import { windowRouter } from './window-router.js';
 
 const layout = (over: Partial<KvLayout> = {}): KvLayout => kvLayout({ layers: 1, kvHeads: 1, headDim: 4 }, over);
 const tensor = <T extends Float32Array | BigInt64Array>(data: T, dims: number[]) => ({ type: data instanceof Float32Array ? 'float32' : 'int64', data, dims, dispose: () => undefined }) as unknown as BackendTensor;
@@ -109,14 +110,6 @@ describe('CacheKeyRerotation', () => {
   });
 });
 
-/** Keeps the newest `window` slots, numbering positions within the cache or absolutely. */
-const windowRouter = (window: number, positions: 'absolute' | 'cache'): AttentionRouter => ({
-  specificationVersion: 'v1',
-  name: `window-${window}`,
-  positions,
-  select: ({ cacheLength }): KvSelection | undefined =>
-    cacheLength <= window ? undefined : { kind: 'shared', slots: Array.from({ length: window }, (_, i) => cacheLength - window + i) },
-});
 
 describe('positions=cache on the story model', () => {
   const weft = runtime();
