@@ -14,9 +14,8 @@ export interface GenerationHandlers {
 }
 
 export interface GenerationOutcome {
+  /** The run's done event (its `durationMs` gives tokens/s). */
   readonly done: DoneEvent;
-  /** Wall time from subscription to the done event. */
-  readonly wallMs: number;
 }
 
 /**
@@ -24,7 +23,6 @@ export interface GenerationOutcome {
  * A handler that throws (e.g. a closed stdout) stops the generation and rejects.
  */
 export function consumeGeneration(model: WeftModel, request: GenerationRequest, handlers: GenerationHandlers): Promise<GenerationOutcome> {
-  const started = performance.now();
   return new Promise<GenerationOutcome>((resolve, reject) => {
     let done: DoneEvent | undefined;
     let failed = false;
@@ -49,7 +47,7 @@ export function consumeGeneration(model: WeftModel, request: GenerationRequest, 
       },
       error: (error: unknown) => reject(error),
       complete() {
-        if (done) resolve({ done, wallMs: performance.now() - started });
+        if (done) resolve({ done });
         else if (!failed) reject(new Error('the generation ended without a done event'));
       },
     });
