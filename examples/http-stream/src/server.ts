@@ -178,6 +178,14 @@ export function createGenerationServer(options: GenerationServerOptions): Genera
     onRequest,
   );
   server.maxConnections = maxConnections;
+  // `Expect: 100-continue` (curl sends it for large bodies): the client waits for a 100 before
+  // sending its body. Without this listener node:http sends the 100 at once, inviting a body the
+  // server may then refuse (busy, shutting down, wrong type). The 100 goes out only for a request
+  // nothing refuses before its body; a refused one gets its answer instead (route does the same checks).
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    if (refusedBeforeBody(req) === undefined) res.writeContinue();
+    onRequest(req, res);
+  });
   server.on('connection', (socket: Socket) => {
     connections.set(socket, 0);
     socket.once('close', () => connections.delete(socket));
@@ -225,6 +233,17 @@ export function createGenerationServer(options: GenerationServerOptions): Genera
       return sendJson(res, closing ? 503 : 200, health(), req.method === 'HEAD');
     }
     sendError(res, new HttpError(404, 'NotFound', `No route ${clip(path)}: POST /v1/generate, GET /healthz.`));
+  }
+
+  /**
+   * Why a request would be answered before its body is read (origin, path, method, body headers,
+   * 503/429), or undefined: for `Expect: 100-continue`, whether to invite the body.
+   */
+  function refusedBeforeBody(req: IncomingMessage): HttpError | undefined {
+    const refused = checkOrigin(req, allowed);
+    if (refused) return refused;
+    if (requestPath(req.url ?? '') !== '/v1/generate' || req.method !== 'POST') return new HttpError(404, 'NotFound', 'not a generation');
+    return checkBodyHeaders(req) ?? unavailable() ?? (reading >= maxBodiesReading ? tooMany('bodies') : undefined);
   }
 
   /** The 503 while shutting down, or the 429 when every generation slot is taken. */

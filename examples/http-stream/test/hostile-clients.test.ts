@@ -36,6 +36,29 @@ describe('hostile clients', () => {
     await waitFor(() => app.inFlight() === 0, 'the generation to end');
   });
 
+  it('Expect: 100-continue: a busy server answers 429 without inviting the body; an idle one invites it and answers', async () => {
+    const { app, url, post } = await start({ maxConcurrent: 1 });
+    // Idle: "100 Continue" first, then the body is sent and answered.
+    const socket = connect(Number(url.port), '127.0.0.1');
+    let received = '';
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString()));
+    const closed = new Promise((resolve) => socket.once('close', resolve));
+    socket.write(postHead(small, { Expect: '100-continue', Connection: 'close' }));
+    await waitFor(() => received.includes('100 Continue'), 'the 100 Continue');
+    socket.write(small);
+    await closed;
+    expect(received).toMatch(/^HTTP\/1.1 100 Continue\r\n\r\nHTTP\/1.1 200 OK\r\n/);
+    // Busy: the 429 only (before, node:http sent 100 Continue first, inviting a body it then refused).
+    probe.spinMs = 10;
+    const client = new AbortController();
+    await readTokens(await post({ prompt: PROMPT, maxTokens: 1000 }, { signal: client.signal }), 1);
+    const answer = await exchange(url, postHead('', { 'Content-Length': 1000, Expect: '100-continue' }));
+    expect(answer).toMatch(/^HTTP\/1.1 429 Too Many Requests\r\n/);
+    expect(answer).not.toMatch(/100 Continue/);
+    client.abort();
+    await waitFor(() => app.inFlight() === 0, 'the generation to end');
+  });
+
   it('at most maxBodiesReading bodies are read at once: the next request is answered 429 at once', async () => {
     const { url, post, app } = await start({ maxBodiesReading: 1 });
     const received = new Promise((resolve) => app.server.once('request', resolve));
