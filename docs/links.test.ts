@@ -27,28 +27,21 @@ function userDocs(): string[] {
   return docs;
 }
 
-/** The Markdown outside fenced code blocks, line by line (a fenced line becomes empty, so line numbers hold). */
-function prose(markdown: string): string[] {
+/**
+ * The Markdown's lines split by fenced code blocks: `prose` outside them, `code` inside (each
+ * holds every line, the other kind's and the fences as empty strings, so line numbers hold).
+ */
+function splitFences(markdown: string): { readonly prose: string[]; readonly code: string[] } {
+  const prose: string[] = [];
+  const code: string[] = [];
   let fenced = false;
-  return markdown.split('\n').map((line) => {
-    if (/^\s*```/.test(line)) {
-      fenced = !fenced;
-      return '';
-    }
-    return fenced ? '' : line;
-  });
-}
-
-/** Lines inside fenced code blocks (others empty). */
-function code(markdown: string): string[] {
-  let fenced = false;
-  return markdown.split('\n').map((line) => {
-    if (/^\s*```/.test(line)) {
-      fenced = !fenced;
-      return '';
-    }
-    return fenced ? line : '';
-  });
+  for (const line of markdown.split('\n')) {
+    const fence = /^\s*```/.test(line);
+    if (fence) fenced = !fenced;
+    prose.push(fence || fenced ? '' : line);
+    code.push(fence || !fenced ? '' : line);
+  }
+  return { prose, code };
 }
 
 /** GitHub's anchor for a heading's text: lower case, punctuation dropped, spaces to hyphens. */
@@ -65,7 +58,7 @@ function anchorsOf(file: string): Set<string> {
   if (anchors !== undefined) return anchors;
   anchors = new Set();
   const seen = new Map<string, number>();
-  for (const line of prose(readFileSync(file, 'utf8'))) {
+  for (const line of splitFences(readFileSync(file, 'utf8')).prose) {
     const heading = /^#{1,6}\s+(.*)$/.exec(line);
     if (heading) {
       const base = slug(heading[1]!);
@@ -90,7 +83,7 @@ describe('links in the docs', () => {
     let checked = 0;
     for (const doc of userDocs()) {
       const path = join(repo, doc);
-      prose(readFileSync(path, 'utf8')).forEach((line, index) => {
+      splitFences(readFileSync(path, 'utf8')).prose.forEach((line, index) => {
         for (const match of line.matchAll(/\]\(([^)\s]+)(?:\s+"[^"]*")?\)/g)) {
           const href = match[1]!;
           if (/^[a-z][a-z0-9+.-]*:/i.test(href)) continue; // https:, mailto:, …
@@ -118,9 +111,9 @@ describe('weft commands in the docs', () => {
     const unknown: string[] = [];
     let checked = 0;
     for (const doc of userDocs()) {
-      const markdown = readFileSync(join(repo, doc), 'utf8');
+      const { prose, code } = splitFences(readFileSync(join(repo, doc), 'utf8'));
       // Commands in code blocks, and inline in `backticks` in the prose.
-      const lines = code(markdown).map((line, i) => line + ' ' + [...prose(markdown)[i]!.matchAll(/`([^`]+)`/g)].map((m) => m[1]).join(' | '));
+      const lines = code.map((line, i) => line + ' ' + [...prose[i]!.matchAll(/`([^`]+)`/g)].map((m) => m[1]).join(' | '));
       lines.forEach((line, index) => {
         for (const match of line.matchAll(/(?:\bweft|bin\.js)\s+(generate|eval|bench|demo|info)\b([^#|\n]*)/g)) {
           const usage = USAGE[match[1] as keyof typeof USAGE];

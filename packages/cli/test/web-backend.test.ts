@@ -146,18 +146,26 @@ function runIn(target: { project: string; bin: string }, args: readonly string[]
   });
 }
 
-type JsonRecord = { type: string; backend?: string; rejected?: { name: string }[]; ids?: number[] };
-const records = (stdout: string): JsonRecord[] => stdout.trim().split('\n').map((line) => JSON.parse(line) as JsonRecord);
-
-describe.skipIf(!built)('the weft bin in a project without @weft/backend-web', () => {
+/**
+ * The CLI installed as {@link installCli} does, for the enclosing describe (made before its tests,
+ * removed after them); returns what runs the bin there.
+ */
+function installedCli(web: 'absent' | 'broken'): (args: readonly string[]) => ReturnType<typeof runIn> {
   let target = { project: '', bin: '' };
   beforeAll(() => {
-    target = installCli('absent');
+    target = installCli(web);
   });
   afterAll(() => {
     if (target.project !== '') rmSync(target.project, { recursive: true, force: true });
   });
-  const run = (args: readonly string[]) => runIn(target, args);
+  return (args) => runIn(target, args);
+}
+
+type JsonRecord = { type: string; backend?: string; rejected?: { name: string }[]; ids?: number[] };
+const records = (stdout: string): JsonRecord[] => stdout.trim().split('\n').map((line) => JSON.parse(line) as JsonRecord);
+
+describe.skipIf(!built)('the weft bin in a project without @weft/backend-web', () => {
+  const run = installedCli('absent');
 
   it('says how to install it for --backend web, on one line with exit code 2', async () => {
     const result = await run(['generate', '--model', storyModel, '--backend', 'web', '--prompt', 'Once', '--max-tokens', '2']);
@@ -191,14 +199,7 @@ describe.skipIf(!built)('the weft bin in a project without @weft/backend-web', (
 });
 
 describe.skipIf(!built)('the weft bin in a project whose @weft/backend-web cannot be imported', () => {
-  let target = { project: '', bin: '' };
-  beforeAll(() => {
-    target = installCli('broken');
-  });
-  afterAll(() => {
-    if (target.project !== '') rmSync(target.project, { recursive: true, force: true });
-  });
-  const run = (args: readonly string[]) => runIn(target, args);
+  const run = installedCli('broken');
   const BROKEN = /^weft: note: @weft\/backend-web is installed but cannot be imported: .*onnxruntime-web-not-here.*; reinstall it \(npm i @weft\/backend-web\); going on without the web backend\n$/;
 
   it('generates with --backend auto on the other backends, with a note saying why web is left out', async () => {
