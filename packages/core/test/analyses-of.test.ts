@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { lastValueFrom, toArray } from 'rxjs';
-import { analysesOf, argmax, definePlugin, InvalidOptionsError, isAnalysisOf, type Analyzer, type AnalysisEvent } from '../src/index.js';
+import { analysesOf, analyzerName, argmax, definePlugin, InvalidOptionsError, isAnalysisOf, type Analyzer, type AnalysisEvent } from '../src/index.js';
 import { collect, fixture, runtime } from './helpers.js';
 
 /** Per row, the argmax of the step's logits and its value: data with a shape of its own. */
@@ -54,6 +54,25 @@ describe('analysis events typed by their analyzer', () => {
       else if (isAnalysisOf<number[]>(event, 'fed')) fed += event.data.length;
     }
     expect([steps, evens, fed]).toEqual([3, 2, 3]);
+  });
+
+  it('a typed name (analyzerName) is the registered name: it selects the analyzer in a request and its events', async () => {
+    const model = await weft.load(fixture('tiny'));
+    const fed = analyzerName<number[]>('fed');
+    expect(fed).toBe('fed');
+    const events = await lastValueFrom(model.generate({ prompt: 'The cat', maxTokens: 3, analyzers: [{ name: fed }] }).pipe(analysesOf(fed), toArray()));
+    expect(events.map((e) => [e.step, e.data[0]! > 0])).toEqual([
+      [0, true],
+      [1, true],
+      [2, true],
+    ]);
+    expect(events.slice(1).map((e) => e.data[0])).toEqual([1, 1]);
+  });
+
+  it('analyzerName refuses what cannot be a registered name', () => {
+    expect(() => analyzerName('')).toThrow(/non-empty string of at most 256 characters \(got an empty string\)/);
+    expect(() => analyzerName('x'.repeat(257))).toThrow(/got a string of 257 characters/);
+    expect(() => analyzerName(42 as unknown as string)).toThrow(InvalidOptionsError);
   });
 
   it('refuses a reference that is neither a name nor an analyzer with one', () => {

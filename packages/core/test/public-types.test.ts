@@ -78,4 +78,26 @@ if (isAnalysisOf<number[]>(event, 'entropy')) { const first: number | undefined 
     expect(compileAgainstCore(code('const id: number = event.data[0]!.id; void id;')).errors).toEqual([]);
     expect(compileAgainstCore(code('const id: string = event.data[0]!.id; void id;')).errors).toEqual([expect.stringMatching(/Type 'number' is not assignable to type 'string'/)]);
   });
+
+  it('are typed by a typed name that a plugin exports, which stays a string in a request', () => {
+    const code = (read: string) => `
+import { analysesOf, analyzerName, isAnalysisOf, type AnalysisEvent, type GenerationEvent, type GenerationRequest } from '@weft/core';
+import type { Observable, OperatorFunction } from 'rxjs';
+
+// What a plugin package exports beside the analyzer it registers.
+export const decisions = analyzerName<{ kept: number; evicted: number[] }>('acme-decisions');
+export const request: GenerationRequest = { prompt: 'Once', analyzers: [decisions, { name: decisions }] };
+declare const events: Observable<GenerationEvent>;
+declare const event: GenerationEvent;
+export const typed: Observable<AnalysisEvent<{ kept: number; evicted: number[] }>> = events.pipe(analysesOf(decisions));
+export const name: string = decisions;
+if (isAnalysisOf(event, decisions)) { ${read} }
+`;
+    expect(compileAgainstCore(code('const kept: number = event.data.kept; void kept;')).errors).toEqual([]);
+    expect(compileAgainstCore(code('const kept: string = event.data.kept; void kept;')).errors).toEqual([expect.stringMatching(/Type 'number' is not assignable to type 'string'/)]);
+    // The operator's type follows the name's: an operator of another data type does not fit.
+    expect(compileAgainstCore(code('') + 'export const wrong: OperatorFunction<GenerationEvent, AnalysisEvent<string>> = analysesOf(decisions);').errors).toEqual([
+      expect.stringMatching(/not assignable/),
+    ]);
+  });
 });

@@ -3,12 +3,48 @@ import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import type { Analyzer } from '../spec/analyzer.js';
 import type { AnalysisEvent, GenerationEvent } from '../spec/events.js';
 
+declare const analyzerData: unique symbol;
+
+/**
+ * A registered analyzer's name that carries the type of its data: a plain string at run time, so
+ * it goes wherever a name does (a request's `analyzers`, `{ name, options }`), and `analysesOf` and
+ * `isAnalysisOf` type the events by it. A plugin exports one per analyzer it registers; see
+ * {@link analyzerName}.
+ */
+export type AnalyzerName<TData> = string & { readonly [analyzerData]?: TData };
+
 /**
  * An analyzer instance, or the name its `analysis` events carry: the instance's `name` (for core's
- * and this project's analyzers, the name they are registered under). With a name, give the data's
- * type yourself: `analysesOf<number[]>('entropy')`.
+ * and this project's analyzers, the name they are registered under). A typed name
+ * ({@link analyzerName}) brings the data's type; with a plain name, give it yourself:
+ * `analysesOf<number[]>('entropy')`.
  */
-export type AnalyzerRef<TData> = Analyzer<TData> | string;
+export type AnalyzerRef<TData> = Analyzer<TData> | AnalyzerName<TData> | string;
+
+/** Longest analyzer name `analyzerName` takes (registry names are short words). */
+const MAX_ANALYZER_NAME = 256;
+
+/**
+ * Types a registered analyzer's name by the data its events carry, for a plugin to export beside
+ * the analyzer it registers, so that its users read the events without naming the type:
+ *
+ * @example
+ * // in the plugin package
+ * export const entropy = analyzerName<number[]>('acme-entropy');
+ * // in an app
+ * model.generate({ prompt, analyzers: [entropy] }).pipe(analysesOf(entropy)) // AnalysisEvent<number[]>
+ *
+ * @throws InvalidOptionsError when `name` is not a non-empty string of at most 256 characters.
+ */
+export function analyzerName<TData>(name: string): AnalyzerName<TData> {
+  if (typeof name !== 'string' || name === '' || name.length > MAX_ANALYZER_NAME) {
+    const got = typeof name === 'string' ? (name === '' ? 'an empty string' : `a string of ${name.length} characters`) : typeof name;
+    throw new InvalidOptionsError(`analyzerName takes the name the analyzer is registered under: a non-empty string of at most ${MAX_ANALYZER_NAME} characters (got ${got}).`, {
+      option: 'name',
+    });
+  }
+  return name;
+}
 
 /**
  * Whether `event` is an `analysis` event of `analyzer`; narrows its `data` to the analyzer's type.

@@ -26,7 +26,7 @@ export { HeavyHitterRouter, AttentionScores } from './routers/heavy-hitter.js';
 export { KeyNormRouter, KeyNorms, meanKeyNorms } from './routers/key-norm.js';
 export { HybridRouter, type HybridFallback } from './routers/hybrid.js';
 export { ContentAwareRouter, type ContentAwareSettings, type ContentAwareReason } from './routers/content-aware.js';
-export { RouterDecisionsAnalyzer } from './analyzers/router-decisions.js';
+export { RouterDecisionsAnalyzer, ROUTER_DECISIONS } from './analyzers/router-decisions.js';
 export { AttentionImportanceAnalyzer } from './analyzers/attention-importance.js';
 export { parseOptions, describeOptions, DEFAULT_BUDGET, type OptionSpec, type OptionSchema, type ParsedOptions } from './options.js';
 export * from './select/slots.js';

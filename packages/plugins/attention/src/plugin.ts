@@ -1,6 +1,6 @@
 import { checkKnownKeys, DEFAULT_CAPABILITY, InvalidOptionsError, definePlugin, isOptionsObject, quoteValue, readOwnOptions, type WeftPlugin } from '@weft/core';
 import { AttentionImportanceAnalyzer } from './analyzers/attention-importance.js';
-import { RouterDecisionsAnalyzer } from './analyzers/router-decisions.js';
+import { RouterDecisionsAnalyzer, ROUTER_DECISIONS } from './analyzers/router-decisions.js';
 import {
   ROUTER_CAPABILITIES,
   ROUTER_DESCRIPTIONS,
@@ -67,10 +67,10 @@ export function attentionRouters(options: AttentionRoutersOptions = {}): WeftPlu
         });
       }
       ctx.register('analyzer', {
-        name: 'router-decisions',
+        name: ROUTER_DECISIONS,
         description: "publishes this request's attention-router decisions as analysis events (routers from this plugin)",
         create: (analyzerOptions) => {
-          noOptions('router-decisions', analyzerOptions);
+          noOptions(ROUTER_DECISIONS, analyzerOptions);
           return new RouterDecisionsAnalyzer();
         },
       });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { isAnalysisOf, tensorFloat32, type AttentionRouter, type KvSelection, type RoutingContext, type WeftModel } from '@weft/core';
-import { attentionRouters, createRouter, sinkWindow, type RouterDecision } from '../src/index.js';
+import { attentionRouters, createRouter, ROUTER_DECISIONS, sinkWindow, type RouterDecision } from '../src/index.js';
 import { ATTENTIONS_GRAPH, collect, done, feedSpy, runtime, storyModel, tinyModel, type FeedRecord } from './helpers.js';
 
 const BUDGET = 16;
@@ -104,9 +104,10 @@ describe('routers on the tiny fixture', () => {
 
   it('publishes content-aware decisions through the router-decisions analyzer', async () => {
     const events = await collect(
-      model.generate({ prompt: 'Once upon a time, there was a little fox', maxTokens: 30, router: { name: 'content-aware', options: { budget: 8 } }, analyzers: ['router-decisions'] }),
+      model.generate({ prompt: 'Once upon a time, there was a little fox', maxTokens: 30, router: { name: 'content-aware', options: { budget: 8 } }, analyzers: [ROUTER_DECISIONS] }),
     );
-    const decisions = events.flatMap((e) => (isAnalysisOf<RouterDecision>(e, 'router-decisions') ? [e.data] : []));
+    // The typed name brings RouterDecision: no type argument.
+    const decisions: RouterDecision[] = events.flatMap((e) => (isAnalysisOf(e, ROUTER_DECISIONS) ? [e.data] : []));
     const tokens = events.filter((e) => e.type === 'token').length;
     expect(decisions.length).toBe(tokens - 1);
     expect(decisions.every((d) => d.router === 'content-aware' && d.signals !== undefined)).toBe(true);

@@ -1,5 +1,12 @@
-import type { Analyzer, ForwardObservation } from '@weft/core';
+import { analyzerName, type Analyzer, type ForwardObservation } from '@weft/core';
 import type { BudgetRouter, RouterDecision } from '../routers/base.js';
+
+/**
+ * The registered name of the `router-decisions` analyzer, typed by its data: request it and read
+ * its events with it, `analyzers: [ROUTER_DECISIONS]` and `analysesOf(ROUTER_DECISIONS)` or
+ * `isAnalysisOf(event, ROUTER_DECISIONS)` (each event's `data` is a `RouterDecision`).
+ */
+export const ROUTER_DECISIONS = analyzerName<RouterDecision>('router-decisions');
 
 /**
  * Which `router-decisions` analyzer saw an observation. Core hands the same observation object
@@ -29,8 +36,8 @@ export function linkDecisions(observation: ForwardObservation, router: BudgetRou
  * published (read it from the router's `lastDecision`). An instance may serve several requests
  * one after another (each starts afresh), not two at once.
  */
-export class RouterDecisionsAnalyzer implements Analyzer {
-  readonly name = 'router-decisions';
+export class RouterDecisionsAnalyzer implements Analyzer<RouterDecision> {
+  readonly name = ROUTER_DECISIONS;
   private pending: RouterDecision | undefined;
   private router: BudgetRouter | undefined;
   private detach: (() => void) | undefined;
