@@ -82,6 +82,22 @@ describe('a { name, options } reference with another field', () => {
     const other = await failure({ prompt: 'Once', maxTokens: 2, kv: { name: 'fp32', description: 'x' } as never });
     expect((other as Error).message).toBe('The kv-cache reference kv has no field "description" (a reference takes name and options).');
   });
+
+  it('without a name, says which field a misspelled name or options was meant to be (review 28)', async () => {
+    for (const [field, meant] of [
+      ['Name', 'name'],
+      ['nmae', 'name'],
+      [' name ', 'name'],
+      ['optons', 'options'],
+    ] as const) {
+      const error = await failure({ prompt: 'Once', maxTokens: 2, kv: { [field]: 'fp32' } as never });
+      expect(error).toMatchObject({ option: 'kv', message: `The kv-cache reference kv has no field ${JSON.stringify(field)}; did you mean "${meant}"? (a reference takes name and options).` });
+    }
+    // Far from both: no guess.
+    expect(((await failure({ prompt: 'Once', maxTokens: 2, kv: { label: 'fp32' } as never })) as Error).message).toBe(
+      'The kv-cache reference kv has no field "label" (a reference takes name and options).',
+    );
+  });
 });
 
 describe('a missing model folder', () => {

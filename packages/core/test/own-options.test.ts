@@ -53,6 +53,15 @@ describe('readOwnOptions', () => {
   });
 });
 
+describe('a Map or Set given as options', () => {
+  it('is refused, not read as no options (review 28: new Map([["bits", 4]]) gave the defaults)', () => {
+    const error = invalidOptionsThrown(() => readOwnOptions(new Map([['bits', 4]]), 'kvQuant'));
+    expect(error).toMatchObject({ option: 'kvQuant', message: 'kvQuant must be a plain object such as { bits: 4 }, not a Map (Object.fromEntries(map) turns a Map into one).' });
+    expect(invalidOptionsThrown(() => readOwnOptions(new Set(), '')).message).toMatch(/^options must be a plain object .*not a Set/);
+    expect(readOwnOptions(Object.assign(Object.create(null) as object, { bits: 4 }), 'x')).toEqual({ bits: 4 });
+  });
+});
+
 describe('option lists', () => {
   it('tells objects and lists apart, a revoked proxy included', () => {
     expect([{}, [], null, 'x', revokedProxy({})].map((v) => isOptionsObject(v))).toEqual([true, false, false, false, true]);
@@ -81,5 +90,14 @@ describe('checkKnownKeys', () => {
     expect(error.option!.length).toBeLessThan(200);
     expect(invalidOptionsThrown(() => checkKnownKeys({ b: 1 }, ['a'], 'x')).message).toBe('x has no option "b" (it takes a).');
     expect(invalidOptionsThrown(() => checkKnownKeys({ b: 1 }, [], 'acme-entropy', '')).message).toBe('acme-entropy has no option "b" (it takes no options).');
+  });
+
+  it('quotes a key with control characters or a lone surrogate, in the message and in `option`, so either stays one line (review 28)', () => {
+    const error = invalidOptionsThrown(() => checkKnownKeys({ 'a\nb\u001b[31m': 1 }, ['a'], 'x'));
+    expect(error.message).toBe('x has no option "a\\nb\\u001b[31m" (it takes a).');
+    expect(error.option).toBe('x."a\\nb\\u001b[31m"');
+    for (const key of ['a\u2028b', '\ud800x', 'x\udc00', 'a\u0085']) expect(optionKeyLabel(key)).toBe(JSON.stringify(key));
+    expect(optionKeyLabel('emoji 😀 ok')).toBe('emoji 😀 ok');
+    expect(invalidOptionsThrown(() => readOwnOptions(throwingGetter('a\rb'), 'opts')).option).toBe('opts."a\\rb"');
   });
 });

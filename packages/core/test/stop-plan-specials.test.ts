@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { HfTokenizer, Tokenizer } from '../src/index.js';
-import { stopPlan } from '../src/generation/text/stop-plan.js';
+import { buildSpecialTrie, stopPlan } from '../src/generation/text/stop-plan.js';
 import { hasStories260k, stories260k, storyModel } from './helpers.js';
 import { build, load } from './stream-text-stops-kit.js';
 import { gemma, llama3, qwen2 } from './tokenizer-family-fixtures.js';
@@ -121,5 +121,48 @@ describe('two added tokens with the same text', () => {
     });
     expect([...(stopPlan(tokenizer, ['a<dup>']).sentinels?.keys() ?? [])]).toEqual([7]);
     expect([...(stopPlan(tokenizer, ['<dup>']).endIds ?? [])]).toEqual([7]);
+  });
+});
+
+describe('a plugin tokenizer whose decode fails on one of its added ids', () => {
+  it('still plans its stops: they are encoded instead, as for a tokenizer that does not list them (review 28)', async () => {
+    const { GuardedTokenizer } = await import('../src/tokenizer/guarded-tokenizer.js');
+    const inner = load(storyModel);
+    const bad = inner.addedTokenIds.at(-1)!;
+    let encodes = 0;
+    const plugin: Tokenizer = Object.assign(Object.create(inner) as Tokenizer, {
+      addedTokenIds: [...inner.addedTokenIds],
+      encode: (text: string, options?: { readonly addSpecialTokens?: boolean }) => (encodes++, inner.encode(text, options)),
+      decode: (ids: readonly number[], options?: { readonly skipSpecialTokens?: boolean }) => {
+        if (ids.length === 1 && ids[0] === bad) throw new Error('cannot decode a lone special');
+        return inner.decode(ids, options);
+      },
+    });
+    const tokenizer = new GuardedTokenizer(plugin, 'p', 't');
+    for (let request = 0; request < 2; request++) {
+      const plan = stopPlan(tokenizer, ['The end.', 'a<|user|>']);
+      expect([...(plan.sentinels?.keys() ?? [])]).toEqual([inner.tokenToId('<|user|>')]);
+    }
+    // Encoded once each; the second request found them in the cache of encoded stops.
+    expect(encodes).toBe(2);
+  });
+});
+
+describe('a special token longer than any stop string', () => {
+  it('is left out of the text lookup: no stop can hold it (review 28: 1 MB specials cost 475 ms and 241 MB)', () => {
+    const inner = load(storyModel);
+    const huge = 'x'.repeat(70_000);
+    const tokenizer: Tokenizer = Object.assign(Object.create(inner) as Tokenizer, {
+      addedTokenIds: [5],
+      decode: (ids: readonly number[], options?: { readonly skipSpecialTokens?: boolean }) =>
+        ids.length === 1 && ids[0] === 5 ? (options?.skipSpecialTokens === false ? huge : '') : inner.decode(ids, options),
+    });
+    // A stop of the longest length allowed that starts with the special's text holds no special.
+    const plan = stopPlan(tokenizer, [huge.slice(0, 65_536)]);
+    expect(plan.sentinels).toBeUndefined();
+    expect(plan.endIds).toBeUndefined();
+    // The lookup holds no node for it (one per UTF-16 unit before), and a short special is kept.
+    expect(buildSpecialTrie([5], () => huge)).toBeNull();
+    expect(buildSpecialTrie([5, 6], (id) => (id === 5 ? huge : '<s>'))?.next.get('<')?.next.get('s')?.next.get('>')?.id).toBe(6);
   });
 });

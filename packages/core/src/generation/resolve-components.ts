@@ -262,16 +262,44 @@ function choose<K extends AdapterKind>(
     }
     return checkVersion(kind, { owner: 'request', value: ref as AdapterKinds[K], name: read.name });
   }
+  // `{ name, option: … }` (a typo) would drop the options silently; `{ nmae: 'fp32' }` has no name
+  // to check, and is told which field it meant first.
+  const extra = read.keys?.find((key) => key !== 'name' && key !== 'options');
+  if (extra !== undefined) {
+    const meant = referenceFieldMeant(extra);
+    throw new InvalidOptionsError(`The ${kind} reference ${where} has no field ${quoteValue(extra)}${meant === undefined ? '' : `; did you mean "${meant}"?`} (a reference takes name and options).`, {
+      option: where,
+    });
+  }
   if (typeof read.name !== 'string') {
     throw new InvalidOptionsError(`A ${kind} (${where}) must be a registered name, { name, options }, or an instance (got ${ref === undefined ? 'nothing' : quoteValue(ref)}).`, { option: where });
   }
-  // `{ name, option: … }` (a typo) would drop the options silently.
-  const extra = read.keys?.find((key) => key !== 'name' && key !== 'options');
-  if (extra !== undefined) {
-    const meant = /^(name|options?)$/i.test(extra.trim()) ? `; did you mean "${/^n/i.test(extra.trim()) ? 'name' : 'options'}"?` : '';
-    throw new InvalidOptionsError(`The ${kind} reference ${where} has no field ${quoteValue(extra)}${meant} (a reference takes name and options).`, { option: where });
-  }
   return { entry: resolveNamed(registry, kind, read.name, where), options: read.options as Readonly<Record<string, unknown>> | undefined };
+}
+
+/**
+ * The reference field `key` misspells: `name` or `options` in another case, with spaces around,
+ * singular (`option`), or one edit away (`nmae`, `optons`).
+ */
+function referenceFieldMeant(key: string): 'name' | 'options' | undefined {
+  const plain = key.trim().toLowerCase();
+  if (plain.length > 12) return undefined;
+  for (const field of ['name', 'options'] as const) {
+    if (plain === field || (field === 'options' && plain === 'option') || withinOneEdit(plain, field)) return field;
+  }
+  return undefined;
+}
+
+/** Whether `a` becomes `b` by one insertion, deletion, substitution or swap of neighbours. */
+function withinOneEdit(a: string, b: string): boolean {
+  if (Math.abs(a.length - b.length) > 1) return false;
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  if (a.length === b.length) {
+    if (a.slice(i + 1) === b.slice(i + 1)) return true;
+    return a[i] === b[i + 1] && a[i + 1] === b[i] && a.slice(i + 2) === b.slice(i + 2);
+  }
+  return a.length > b.length ? a.slice(i + 1) === b.slice(i) : a.slice(i) === b.slice(i + 1);
 }
 
 /**

@@ -1,5 +1,5 @@
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
-import { quoteValue } from './describe-cause.js';
+import { optionKeyLabel } from './own-options.js';
 
 /**
  * Throws an `InvalidOptionsError` for the first key of `options` that is not in `known` (a
@@ -18,8 +18,9 @@ export function checkKeyNames(keys: readonly string[], known: readonly string[],
       const meant = closeKey(key, known);
       // A key of a million characters is quoted shortened, so the message stays one readable line.
       // Its `option` too (a server may echo it back).
-      const label = key.length <= 80 ? key : quoteValue(key);
-      throw new InvalidOptionsError(`${where} has no option ${key.length <= 80 ? `"${key}"` : label}${meant === undefined ? '' : `; did you mean "${meant}"?`} (${known.length === 0 ? 'it takes no options' : `it takes ${known.join(', ')}`}).`, {
+      // So is one with control characters (it would break the line, or reach the terminal raw).
+      const label = optionKeyLabel(key);
+      throw new InvalidOptionsError(`${where} has no option ${label === key ? `"${key}"` : label}${meant === undefined ? '' : `; did you mean "${meant}"?`} (${known.length === 0 ? 'it takes no options' : `it takes ${known.join(', ')}`}).`, {
         option: optionPrefix === '' ? label : `${optionPrefix}.${label}`,
       });
     }

@@ -34,6 +34,11 @@ export function readOwnOptions(value: object, option: string, naming: OptionNami
   const what = naming.what ?? (option === '' ? 'options' : option);
   const label = naming.label ?? ((key: string): string => (option === '' ? optionKeyLabel(key) : `${option}.${optionKeyLabel(key)}`));
   const optionOf = naming.option ?? ((key?: string): string => (key === undefined ? what : label(key)));
+  // A Map or Set has no own enumerable properties: its entries would be dropped without a word.
+  const collection = collectionKind(value);
+  if (collection !== undefined) {
+    throw new InvalidOptionsError(`${what} must be a plain object such as { bits: 4 }, not a ${collection} (Object.fromEntries(map) turns a Map into one).`, { option: optionOf() });
+  }
   let keys: string[];
   try {
     keys = Object.keys(value);
@@ -53,9 +58,29 @@ export function readOwnOptions(value: object, option: string, naming: OptionNami
   return out;
 }
 
-/** A key as messages name it: as written, or quoted and shortened when it is over 80 characters. */
+/**
+ * A key as messages name it: as written, or quoted (and shortened when it is over 80 characters)
+ * when it is long or holds what would break a one-line message or reach a terminal raw: control
+ * characters, line separators, lone surrogates.
+ */
 export function optionKeyLabel(key: string): string {
-  return key.length <= 80 ? key : quoteValue(key);
+  return key.length <= 80 && !UNPRINTABLE.test(key) ? key : quoteValue(key);
+}
+
+/** C0 and C1 controls, DEL, U+2028/U+2029, and a surrogate without its pair. */
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** `Map` or `Set` (and their weak kinds) when `value` is one; a Proxy whose checks throw is none. */
+function collectionKind(value: object): string | undefined {
+  try {
+    if (value instanceof Map) return 'Map';
+    if (value instanceof Set) return 'Set';
+    if (value instanceof WeakMap) return 'WeakMap';
+    if (value instanceof WeakSet) return 'WeakSet';
+  } catch {
+    // A revoked Proxy or a throwing getPrototypeOf trap: Object.keys reports it below.
+  }
+  return undefined;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { InvalidOptionsError } from '../../errors/invalid-options-error.js';
 import type { Tokenizer } from '../../spec/tokenizer.js';
 import { specialContentOf } from '../../tokenizer/special-content.js';
+import { MAX_STOP_LENGTH } from '../request-limits.js';
 import { SentinelStopMatcher } from './sentinel-stop-matcher.js';
 import { StopMatcher } from './stop-matcher.js';
 
@@ -174,13 +175,18 @@ function withSentinels(stop: string, replacements: readonly (readonly [string, s
 }
 
 /** A trie of special tokens' texts, one UTF-16 unit per level; `id` where a text ends. */
-interface SpecialTrie {
+export interface SpecialTrie {
   readonly next: Map<string, SpecialTrie>;
   id?: number;
 }
 
-/** Per tokenizer with `addedTokenIds`: the trie of its special tokens' texts (undefined: it has none). */
-const specialTries = new WeakMap<Tokenizer, SpecialTrie | null>();
+/**
+ * Per tokenizer with `addedTokenIds`: the trie of its special tokens' texts (null: it has none;
+ * `UNLISTED`: one of them could not be decoded, so its stops are encoded as for a tokenizer that
+ * does not list its added tokens).
+ */
+const specialTries = new WeakMap<Tokenizer, SpecialTrie | null | typeof UNLISTED>();
+const UNLISTED = Symbol('unlisted');
 
 /**
  * The trie of the special tokens among `tokenizer.addedTokenIds` (those decoding skips), made once
@@ -188,16 +194,34 @@ const specialTries = new WeakMap<Tokenizer, SpecialTrie | null>();
  * added tokens with the same text: the later id, as `tokenToId` and encoding pick.
  */
 function specialTrieOf(tokenizer: Tokenizer): SpecialTrie | null | undefined {
-  let trie = specialTries.get(tokenizer);
-  if (trie !== undefined) return trie;
+  const known = specialTries.get(tokenizer);
+  if (known !== undefined) return known === UNLISTED ? undefined : known;
   const added = tokenizer.addedTokenIds;
   if (added === undefined) return undefined;
-  const special = specialContentOf(tokenizer);
+  let trie: SpecialTrie | null;
+  try {
+    trie = buildSpecialTrie(added, specialContentOf(tokenizer));
+  } catch {
+    // A plugin tokenizer whose decode fails on one added id: encoding each stop decodes only the
+    // ids found in it, as before the tokenizer listed its added tokens; that path reports its own
+    // failures, for the requests they concern.
+    specialTries.set(tokenizer, UNLISTED);
+    return undefined;
+  }
+  specialTries.set(tokenizer, trie);
+  return trie;
+}
+
+/**
+ * The trie of the texts of the special tokens among `added`. A text longer than the longest stop
+ * string (`MAX_STOP_LENGTH`) is left out: no stop can hold it, and it would cost a node per unit.
+ */
+export function buildSpecialTrie(added: readonly number[], special: (id: number) => string): SpecialTrie | null {
   const root: SpecialTrie = { next: new Map() };
   let any = false;
   for (const id of added) {
     const content = special(id);
-    if (content === '') continue;
+    if (content === '' || content.length > MAX_STOP_LENGTH) continue;
     let node = root;
     for (let i = 0; i < content.length; i++) {
       const unit = content[i]!;
@@ -208,9 +232,7 @@ function specialTrieOf(tokenizer: Tokenizer): SpecialTrie | null | undefined {
     node.id = id;
     any = true;
   }
-  trie = any ? root : null;
-  specialTries.set(tokenizer, trie);
-  return trie;
+  return any ? root : null;
 }
 
 /**
