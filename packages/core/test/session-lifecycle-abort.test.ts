@@ -1,6 +1,7 @@
 /**
  * A request stopped while its forward pass hangs (a backend whose `run` does not settle): the
- * stream ends at once, the run's signal aborts (with the request's signal or the model's disposal), and the pass's outputs, its feeds and the KV cache
+ * stream ends at once, the run's signal aborts (the request aborted, the generation unsubscribed,
+ * the model disposed), and the pass's outputs, its feeds and the KV cache
  * are released once it settles, however late; until then the run still counts in `activeRuns`.
  */
 import { describe, expect, it } from 'vitest';
@@ -59,11 +60,15 @@ describe('stopping a request while its forward pass hangs', () => {
       const model = await load(backend);
       const signal = withSignal ? new AbortController().signal : undefined;
       const { unsubscribe, ended } = await holdAfterThirdToken(model, backend, signal);
-      // The run's signal is the request's own, or the model's disposal signal without one (no
-      // per-request controller on the way to the first token); an unsubscribe aborts neither.
-      if (signal) expect(backend.signals.at(-1)).toBe(signal);
-      unsubscribe();
+      // The run's signal is the generation's own, which unsubscribing aborts (review 28: it was the
+      // request's, or the model's disposal signal, which an unsubscribe left alone, so the web
+      // backend still ran a queued pass for a client that had left). The request's is untouched.
+      expect(backend.signals.at(-1)).not.toBe(signal);
       expect(backend.signals.at(-1)?.aborted).toBe(false);
+      unsubscribe();
+      expect(backend.signals.at(-1)?.aborted).toBe(true);
+      expect((backend.signals.at(-1)?.reason as Error).name).toBe('AbortError');
+      if (signal) expect(signal.aborted).toBe(false);
       expect(model.activeRuns).toBe(1);
       backend.runs.open();
       await until(() => model.activeRuns === 0);
@@ -117,12 +122,14 @@ describe('stopping a request while its forward pass hangs', () => {
   it('a model disposed while a pass hangs for good: the stream ends with ModelDisposedError and dispose resolves within disposeTimeoutMs; the session is freed once the pass settles', async () => {
     const backend = holdingBackend('holding');
     const model = await load(backend, { disposeTimeoutMs: 20 });
-    const { ended } = await holdAfterThirdToken(model, backend);
+    // With a signal of its own, which disposing does not abort: the run's signal aborts all the same (review 28).
+    const { ended } = await holdAfterThirdToken(model, backend, new AbortController().signal);
     // Before: dispose waited for the release, which waits for the pass, forever.
     await model.dispose();
     const error = await ended;
     expect(ModelDisposedError.isInstance(error)).toBe(true);
     expect(backend.signals.at(-1)?.aborted).toBe(true);
+    expect(ModelDisposedError.isInstance(backend.signals.at(-1)?.reason)).toBe(true);
     // Never freed under a run: the release still waits for it.
     await expectReleasedAfterPass(model, backend);
   });

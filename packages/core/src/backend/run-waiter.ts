@@ -8,8 +8,6 @@ export const HALTED: unique symbol = Symbol('weft.halted');
 export interface RunWaiters {
   /** Aborts when the model's sessions are released (`SessionPool.disposal`). */
   readonly disposal: AbortSignal;
-  /** The options a run gets when the request has no signal: `{ signal: disposal }`, one object for every run. */
-  readonly disposalRunOptions: { readonly signal: AbortSignal };
   /** Waiters to halt when the sessions are released. */
   readonly waiters: Set<{ halt(): void }>;
 }
@@ -19,19 +17,24 @@ export interface RunWaiters {
  * request's signal aborts, when the generation is unsubscribed ({@link halt}), or when the model's
  * sessions are released (the pool halts its {@link RunWaiters.waiters}): a pending {@link wait}
  * then rejects with {@link HALTED} at once, instead of when the backend's `run` settles (which may
- * be never: a hung driver). The run itself is not stopped (onnxruntime cannot cancel one), but its
- * signal ({@link runOptions}) aborts when the request's does or the model is disposed, so a backend
- * that can cancel may. {@link settled} says when the run given up on has settled, its outputs
- * released: until then it still holds its feeds and the cache it read.
+ * be never: a hung driver). The run itself is not stopped (onnxruntime-node cannot cancel one), but
+ * its signal ({@link runOptions}) aborts whenever the waiter halts, so a backend that has not
+ * started it yet (the web backend's queue) refuses it, and one that can cancel may.
+ * {@link settled} says when the run given up on has settled, its outputs released: until then it
+ * still holds its feeds and the cache it read.
  *
- * A request without a signal costs no AbortController and no listener: its runs get the pool's
- * disposal signal. Per step it costs one promise and one reaction.
+ * Per generation it costs one AbortController, made at its first run, and no listener of its own
+ * (a request signal's listener is shared by the generations using it). Per step it costs one
+ * promise and one reaction.
  */
 export class RunWaiter implements RunTracker {
   /** The request's AbortSignal (of this realm) whose shared listener halts this waiter. */
   private readonly watched: AbortSignal | undefined;
-  /** The options every `run` of the generation gets (see the class). */
-  readonly runOptions: { readonly signal: AbortSignal };
+  /** The request's signal, for the reason its runs' signal aborts with. */
+  private readonly request: AbortSignal | undefined;
+  /** Aborted when the waiter halts; made with {@link runOptions}, at the generation's first run. */
+  private controller: AbortController | undefined;
+  private options: { readonly signal: AbortSignal } | undefined;
   /** The request signal's own listener, when it is not an AbortSignal of this realm. */
   private unlisten: (() => void) | undefined;
   /** The run being waited for, and whether its outputs are the loop's to dispose. */
@@ -44,7 +47,8 @@ export class RunWaiter implements RunTracker {
   /** The session's own promise for a run whose timeout fired ({@link timedOut}), until {@link abandoned} takes it. */
   private timedOutRun: Promise<unknown> | undefined;
   private disposeOutputs = true;
-  private resolve: ((outputs: Record<string, BackendTensor>) => void) | undefined;
+  /** The pending {@link wait}'s (or {@link until}'s) settling functions, until it settles or the waiter halts. */
+  private resolve: ((value: never) => void) | undefined;
   private reject: ((cause: unknown) => void) | undefined;
   private late: Promise<void> | undefined;
   private closed = false;
@@ -60,15 +64,23 @@ export class RunWaiter implements RunTracker {
    */
   constructor(private readonly pool: RunWaiters, request: AbortSignal | undefined) {
     pool.waiters.add(this);
+    this.request = request;
     if (pool.disposal.aborted) this.isStopped = true;
     const native = request !== undefined && typeof AbortSignal !== 'undefined' && request instanceof AbortSignal;
-    if (native && watch(request, this)) {
-      this.watched = request;
-      this.runOptions = { signal: request };
-    } else {
-      this.runOptions = pool.disposalRunOptions;
-      if (request !== undefined && !native) this.unlisten = listen(request, () => this.halt());
-    }
+    if (native && watch(request, this)) this.watched = request;
+    else if (request !== undefined && !native) this.unlisten = listen(request, () => this.halt());
+  }
+
+  /**
+   * The options every `run` of the generation gets: a signal that aborts when the waiter halts (the
+   * request aborted, the generation unsubscribed, the model disposed), with the request's reason,
+   * the disposal's, or an `AbortError`. One object per generation.
+   */
+  get runOptions(): { readonly signal: AbortSignal } {
+    if (this.options !== undefined) return this.options;
+    const controller = (this.controller = new AbortController());
+    if (this.isStopped) controller.abort(this.haltReason());
+    return (this.options = { signal: controller.signal });
   }
 
   /** Whether the waiter was halted (from then on every wait rejects with {@link HALTED}). */
@@ -93,6 +105,21 @@ export class RunWaiter implements RunTracker {
     const waiting = new Promise<Record<string, BackendTensor>>(this.executor);
     Promise.resolve(run).then(this.fulfilled, this.rejected);
     return waiting;
+  }
+
+  /**
+   * `promise` (a backend's session opening: `acquire`, `failover`) as the generation awaits it:
+   * settles as it does, or rejects with {@link HALTED} once the waiter halts first, so an abort
+   * does not wait for a session that may take minutes to open. What `promise` brings after that is
+   * the caller's to hand back. Not a run: {@link settled} does not wait for it.
+   */
+  until<T>(promise: Promise<T>): Promise<T> {
+    if (this.isStopped) return Promise.reject(HALTED);
+    return new Promise<T>((resolve, reject) => {
+      this.resolve = resolve as (value: unknown) => void;
+      this.reject = reject;
+      promise.then(this.fulfilled, this.rejected);
+    });
   }
 
   /**
@@ -161,12 +188,12 @@ export class RunWaiter implements RunTracker {
     this.resolve = resolve;
     this.reject = reject;
   };
-  private readonly fulfilled = (outputs: Record<string, BackendTensor>): void => {
+  private readonly fulfilled = (outputs: unknown): void => {
     const resolve = this.resolve;
     if (resolve === undefined) return; // given up on: settled() disposes them
     this.resolve = this.reject = undefined;
     this.pending = this.raw = undefined;
-    resolve(outputs);
+    resolve(outputs as never);
   };
   private readonly rejected = (cause: unknown): void => {
     const reject = this.reject;
@@ -180,7 +207,20 @@ export class RunWaiter implements RunTracker {
     const reject = this.reject;
     this.resolve = this.reject = undefined;
     reject?.(HALTED);
+    const controller = this.controller;
+    if (controller !== undefined && !controller.signal.aborted) controller.abort(this.haltReason());
   };
+
+  /** Why the waiter halted, as its runs' signal says: the request's reason, the disposal's, or an AbortError (unsubscribed). */
+  private haltReason(): unknown {
+    try {
+      if (this.request?.aborted === true) return this.request.reason;
+    } catch {
+      // A signal-like whose reads throw: the plain AbortError below.
+    }
+    if (this.pool.disposal.aborted) return this.pool.disposal.reason;
+    return new DOMException('The generation stopped waiting for this run (unsubscribed or ended).', 'AbortError');
+  }
 }
 
 /** What {@link LateRelease} frees through: the model's sessions (`SessionPool.releaseAfter`). */

@@ -125,9 +125,6 @@ export class SessionPool {
     return this.closing.signal;
   }
 
-  /** `{ signal: disposal }`, the one run options object of every generation whose request has no signal. */
-  readonly disposalRunOptions: { readonly signal: AbortSignal } = { signal: this.closing.signal };
-
   /** Generations waiting for their forward passes (`RunWaiter`s): `release` halts each. */
   readonly waiters = new Set<{ halt(): void }>();
 
@@ -423,7 +420,7 @@ export class SessionPool {
     if (!this.released) this.disposedMessage = message;
     this.released = true;
     this.closing.abort(this.disposedError());
-    // Generations waiting for a pass stop waiting now (those linked to `closing` already have).
+    // Generations waiting for a pass, or for a session to open, stop waiting now, and their runs' signals abort.
     for (const waiter of this.waiters) waiter.halt();
     const everything = (async () => {
       const results = await Promise.allSettled(

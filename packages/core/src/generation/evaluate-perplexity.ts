@@ -6,6 +6,7 @@ import { checkSignal, isAborted } from './request-limits.js';
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import type { BackendTensor } from '../spec/backend.js';
 import type { ActiveSession } from '../backend/session-pool.js';
+import { acquireUnlessHalted } from '../backend/acquire-unless-halted.js';
 import type { KvCacheStore } from '../spec/kv-cache.js';
 import type { NamedRef } from '../spec/request.js';
 import type { GenerationContext } from './generation-context.js';
@@ -171,7 +172,10 @@ export async function evaluatePerplexity(ctx: GenerationContext, given: Perplexi
     ownsStore = true;
     // With failover, like generation: after the request's own checks, the first backend whose
     // circuit breaker allows a call.
-    const active = (untried = ctx.failover ? await ctx.sessions.acquire() : ctx.sessions.current);
+    const taken = ctx.failover ? await acquireUnlessHalted(ctx.sessions, waiter) : ctx.sessions.current;
+    // Halted while a backend's session opened: the evaluation ends now, as when halted during a pass.
+    if (taken === undefined) throw ctx.sessions.closed ? ctx.sessions.failure(ctx.sessions.current, undefined) : evaluationAborted(signal);
+    const active = (untried = taken);
     const session = active.session;
     disposeTensors = session.garbageCollectedTensors !== true;
     // `positions` as read and checked when the run resolved the router.
@@ -216,7 +220,7 @@ export async function evaluatePerplexity(ctx: GenerationContext, given: Perplexi
       } catch (thrown) {
         if (thrown !== HALTED) throw thrown;
         // Given up on while pending (the finally keeps the feeds until it settles).
-        throw ctx.sessions.closed ? ctx.sessions.failure(active, undefined) : signal === undefined ? new DOMException('The evaluation was aborted.', 'AbortError') : abortReason(signal);
+        throw ctx.sessions.closed ? ctx.sessions.failure(active, undefined) : evaluationAborted(signal);
       }
       release();
       owned = outputs;
@@ -333,4 +337,9 @@ function abortReason(signal: AbortSignal): unknown {
     return new InvalidOptionsError(`signal.reason could not be read: ${describeCause(cause)}`, { option: 'signal', cause });
   }
   return reason ?? new DOMException('The evaluation was aborted.', 'AbortError');
+}
+
+/** What an evaluation halted by its signal rejects with: the signal's reason, or an AbortError. */
+function evaluationAborted(signal: AbortSignal | undefined): unknown {
+  return signal === undefined ? new DOMException('The evaluation was aborted.', 'AbortError') : abortReason(signal);
 }

@@ -5,6 +5,7 @@ import { ModelDisposedError } from '../errors/model-disposed-error.js';
 import type { BackendTensor } from '../spec/backend.js';
 import type { ActiveSession } from '../backend/session-pool.js';
 import { HALTED, LateRelease, RunWaiter } from '../backend/run-waiter.js';
+import { acquireUnlessHalted, handBackLater } from '../backend/acquire-unless-halted.js';
 import type { GenerationEvent } from '../spec/events.js';
 import type { GenerationRequest } from '../spec/request.js';
 import type { GenerationContext } from './generation-context.js';
@@ -194,7 +195,15 @@ async function runGeneration(
     ownsStore = true;
     // After the request's own checks (input, components, claims), as evaluate does: with failover,
     // taking a backend whose breaker half-opened takes its one trial.
-    active = untried = ctx.failover ? await sessions.acquire() : sessions.current;
+    const taken = ctx.failover ? await acquireUnlessHalted(sessions, waiter) : sessions.current;
+    if (taken !== undefined) active = untried = taken;
+    else {
+      // Halted while a backend's session opened: disposed (the error), unsubscribed (nothing left
+      // to tell), or aborted: the step loop ends the run at its first check, before any run is sent.
+      if (sessions.closed) throw sessions.failure(sessions.current, undefined);
+      if (run.cancelled) return;
+      active = sessions.current;
+    }
     disposeTensors = active.session.garbageCollectedTensors !== true;
     if (layout.logitsToKeep) keepLast = sharedKeepLastLogits(active.session, layout);
     const router = components.router;
@@ -281,6 +290,8 @@ async function runGeneration(
           untried = undefined;
           if (setupMs < 0) setupMs = forwardStart - started;
         }
+        // Halted before its run was sent (aborted while a session opened, say): no pass is sent.
+        if (waiter.stopped) break;
         try {
           logitsCheck.fed = feedIds[0]!.length;
           const result = sessions.outputsOf(active, await waiter.wait(sessions.runStep(active, feeds, waiter.runOptions, logitsCheck, waiter), disposeTensors));
@@ -306,7 +317,16 @@ async function runGeneration(
           // every id fed so far (prompt and generated tokens), so no token is lost or repeated.
           const from = active.backend;
           (failedThisStep ??= new Set()).add(from);
-          active = untried = await sessions.failover(from, failedThisStep);
+          const next = sessions.failover(from, failedThisStep);
+          try {
+            active = untried = await waiter.until(next);
+          } catch (stopped) {
+            if (stopped !== HALTED) throw stopped;
+            // Aborted, unsubscribed or disposed while the next backend's session opened: the stream
+            // ends now (below), and the session taken later goes back unused.
+            handBackLater(sessions, next);
+            break;
+          }
           // Unsubscribed while the next backend's session opened: no prefill there.
           if (run.cancelled) return;
           disposeTensors = active.session.garbageCollectedTensors !== true;

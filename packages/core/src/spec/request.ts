@@ -70,10 +70,11 @@ export interface GenerationRequest {
    */
   readonly stop?: readonly string[];
   /**
-   * Aborting ends every row with `abort` at the next step boundary; a forward pass already
-   * running finishes, but its tokens are not emitted. The run still completes with a `done` event
-   * (finish reason `abort`, the usage so far, the text held back flushed), which unsubscribing,
-   * the other way to stop, does not give: that ends the run at the next step boundary in silence.
+   * Aborting ends every row with `abort` at once, also while a forward pass (or, with failover, a
+   * backend's session opening) is pending: the stream does not wait for it, and its tokens are not
+   * emitted. The run still completes with a `done` event (finish reason `abort`, the usage so far,
+   * the text held back flushed), which unsubscribing, the other way to stop, does not give: that
+   * ends the run at once in silence.
    * `signal.aborted` is read at every step boundary; a getter that throws ends the run with an
    * `InvalidOptionsError` naming `signal`.
    */
