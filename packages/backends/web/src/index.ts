@@ -20,6 +20,7 @@ export {
   type WebGpuProviderOptions,
   type WebNnProviderOptions,
   type WasmPaths,
+  type WebRuntimeLoader,
 } from './web-backend-options.js';
 export { wasmThreadsInUse } from './load-runtime.js';
 export { VERSION } from './version.js';

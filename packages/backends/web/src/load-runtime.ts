@@ -1,5 +1,5 @@
 import { BackendError, InvalidOptionsError } from '@weft/core';
-import type { WasmPaths } from './web-backend-options.js';
+import type { WasmPaths, WebRuntimeLoader } from './web-backend-options.js';
 
 type Ort = typeof import('onnxruntime-web');
 
@@ -9,15 +9,24 @@ export interface WasmSettings {
   readonly wasmPaths?: WasmPaths | undefined;
 }
 
-let runtime: Promise<Ort> | undefined;
+/** Each loader's module (`undefined`: the default `import('onnxruntime-web')`), loaded once. */
+const runtimes = new Map<WebRuntimeLoader | undefined, Promise<Ort>>();
 /**
  * Settings in force once a session has been created (onnxruntime-web cannot change them after).
  * `requested` is the thread count asked for, which onnxruntime-web lowers to 1 where wasm threads
- * are not supported: asking for it again is no change.
+ * are not supported: asking for it again is no change. `ort` is the module (build) that runs.
  */
 let frozen:
-  | { readonly numThreads: number | undefined; readonly requested: number | undefined; readonly threadsSupported: boolean; readonly wasmPaths: string | undefined }
+  | {
+      readonly ort: Ort;
+      readonly numThreads: number | undefined;
+      readonly requested: number | undefined;
+      readonly threadsSupported: boolean;
+      readonly wasmPaths: string | undefined;
+    }
   | undefined;
+/** Per module, whether each provider's backend is in it (see {@link runtimeHasProvider}). */
+const providersIn = new WeakMap<Ort, Map<string, Promise<boolean>>>();
 /** The thread count last written into `env.wasm.numThreads`, before onnxruntime-web read it. */
 let requested: number | undefined;
 /**
@@ -27,17 +36,63 @@ let requested: number | undefined;
 let threadsFailure: string | undefined;
 
 /**
- * Loads onnxruntime-web once, on first use. Bundlers resolve `onnxruntime-web` to its browser
- * build (wasm, WebGPU, WebNN); Node.js resolves its Node build (wasm only).
+ * Loads onnxruntime-web once per loader, on first use. Without `loader`, `import('onnxruntime-web')`:
+ * bundlers resolve it to its browser build (wasm, WebGPU, WebNN); Node.js resolves its Node build
+ * (wasm only). With one (`webBackend({ runtime })`), what it resolves to, which must be
+ * onnxruntime-web's module (`InvalidOptionsError` otherwise).
  */
-export function loadRuntime(): Promise<Ort> {
-  runtime ??= import('onnxruntime-web')
-    .then((m) => ((m as { default?: Ort }).default ?? m) as Ort)
-    .catch((cause: unknown) => {
-      runtime = undefined;
-      throw new BackendError(`onnxruntime-web could not be loaded: ${(cause as Error).message}. Install onnxruntime-web ~1.30.`, { backend: 'web', cause });
-    });
+export function loadRuntime(loader?: WebRuntimeLoader): Promise<Ort> {
+  let runtime = runtimes.get(loader);
+  if (runtime) return runtime;
+  const loading = loader === undefined ? import('onnxruntime-web') : Promise.resolve().then(loader);
+  runtime = loading.then(
+    (m) => {
+      const ort = (isObject(m) && isObject((m as { default?: unknown }).default) ? (m as { default: unknown }).default : m) as Ort;
+      if (!isObject(ort) || typeof ort.InferenceSession?.create !== 'function' || !isObject(ort.env?.wasm)) {
+        runtimes.delete(loader);
+        throw new InvalidOptionsError(
+          "runtime must resolve to onnxruntime-web's module (one with InferenceSession and env.wasm), as () => import('onnxruntime-web/wasm') does; it resolved to something else.",
+          { option: 'runtime' },
+        );
+      }
+      return ort;
+    },
+    (cause: unknown) => {
+      runtimes.delete(loader);
+      const message = (cause as Error)?.message ?? String(cause);
+      throw new BackendError(
+        loader === undefined
+          ? `onnxruntime-web could not be loaded: ${message}. Install onnxruntime-web ~1.30.`
+          : `onnxruntime-web could not be loaded by webBackend({ runtime }): ${message}`,
+        { backend: 'web', cause },
+      );
+    },
+  );
+  runtimes.set(loader, runtime);
   return runtime;
+}
+
+/**
+ * Whether `ort` has a backend for `provider`. onnxruntime-web's wasm-only build (`onnxruntime-web/wasm`)
+ * registers only `wasm`/`cpu`; asked for `webgpu` it would fail ("backend not found") or, with
+ * `wasm` also listed, drop it with a console warning and run on wasm. Found out by asking it to
+ * open an empty graph on `provider` alone: where the backend is missing that fails before anything
+ * initialises; where it is present, its backend initialises as the session on it would (wasm
+ * settings must be applied first), then the empty graph is refused. Cached per module.
+ */
+export function runtimeHasProvider(ort: Ort, provider: string): Promise<boolean> {
+  let known = providersIn.get(ort);
+  if (!known) providersIn.set(ort, (known = new Map()));
+  let has = known.get(provider);
+  if (!has) {
+    const missing = new RegExp(`\\[${provider}\\] backend not found`);
+    has = ort.InferenceSession.create(new Uint8Array(0), { executionProviders: [provider] }).then(
+      (session) => (session.release().catch(() => undefined), true),
+      (error: unknown) => !missing.test(String((error as Error)?.message ?? error)),
+    );
+    known.set(provider, has);
+  }
+  return has;
 }
 
 /**
@@ -47,6 +102,8 @@ export function loadRuntime(): Promise<Ort> {
  */
 export function applyWasmSettings(ort: Ort, settings: WasmSettings): void {
   const paths = settings.wasmPaths === undefined ? undefined : JSON.stringify(settings.wasmPaths);
+  const conflict = runtimeConflict(ort);
+  if (conflict !== undefined) throw new InvalidOptionsError(conflict, { option: 'runtime' });
   if (frozen) {
     const threads = settings.numThreads;
     // Without wasm threads onnxruntime-web runs one thread whatever is asked: no value changes anything.
@@ -71,6 +128,15 @@ export function applyWasmSettings(ort: Ort, settings: WasmSettings): void {
 }
 
 /**
+ * Why sessions cannot be created on `ort` here: another onnxruntime-web module (build) already
+ * runs in this process. Undefined when none runs yet, or `ort` is the one.
+ */
+export function runtimeConflict(ort: Ort): string | undefined {
+  if (frozen === undefined || frozen.ort === ort) return undefined;
+  return 'onnxruntime-web already runs in this process from another build than this web backend loads (their runtime options differ), and one process runs one build; give every web backend the same runtime.';
+}
+
+/**
  * Records the settings onnxruntime-web initialised with. Called after every session attempt; it
  * only takes effect once onnxruntime-web has initialised wasm, which it shows by having written a
  * thread count into `env.wasm.numThreads` (a failed attempt that never reached wasm, e.g. WebGPU
@@ -79,7 +145,7 @@ export function applyWasmSettings(ort: Ort, settings: WasmSettings): void {
 export function freezeWasmSettings(ort: Ort): void {
   if (frozen || threadsFailure !== undefined || typeof ort.env.wasm.numThreads !== 'number') return;
   const paths = ort.env.wasm.wasmPaths;
-  frozen = { numThreads: ort.env.wasm.numThreads, requested, threadsSupported: wasmThreadsSupported(), wasmPaths: paths === undefined ? undefined : JSON.stringify(paths) };
+  frozen = { ort, numThreads: ort.env.wasm.numThreads, requested, threadsSupported: wasmThreadsSupported(), wasmPaths: paths === undefined ? undefined : JSON.stringify(paths) };
 }
 
 /** Whether onnxruntime-web's wasm has initialised in this process (a session was created). */
@@ -107,6 +173,10 @@ export function throwIfThreadsFailed(): void {
  */
 export function wasmThreadsInUse(): number | undefined {
   return frozen?.numThreads;
+}
+
+function isObject(value: unknown): value is object {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null;
 }
 
 /** Whether wasm threads can run here: SharedArrayBuffer exists and a page is cross-origin isolated. */

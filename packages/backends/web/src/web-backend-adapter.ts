@@ -10,7 +10,7 @@ import {
 } from '@weft/core';
 import type * as ortTypes from 'onnxruntime-web';
 import { detectEnvironment, wasmThreadsAllowed, type WebEnvironment } from './environment.js';
-import { applyWasmSettings, freezeWasmSettings, loadRuntime, recordThreadsFailure, throwIfThreadsFailed, wasmInitialised } from './load-runtime.js';
+import { applyWasmSettings, freezeWasmSettings, loadRuntime, recordThreadsFailure, runtimeConflict, runtimeHasProvider, throwIfThreadsFailed, wasmInitialised } from './load-runtime.js';
 import { probeWebProvider, probeWebProviders, type ProviderStatus, type WebProviderProbe } from './probe.js';
 import { readModel } from './read-model.js';
 import { watchThreadWorkers } from './thread-workers.js';
@@ -56,12 +56,14 @@ export class WebBackendAdapter implements BackendAdapter {
    * backend never asks `navigator.gpu` for an adapter.
    */
   async probe(): Promise<BackendProbe> {
+    let statuses: ProviderStatus[];
     try {
-      await loadRuntime();
+      const conflict = runtimeConflict(await loadRuntime(this.options.runtime));
+      if (conflict !== undefined) return { available: false, reason: conflict };
+      statuses = await this.check(this.providers);
     } catch (error) {
       return { available: false, reason: (error as Error).message };
     }
-    const statuses = await this.check(this.providers);
     const usable = [...new Set(this.providers.filter((_, i) => statuses[i]!.available).map((p) => p.name))];
     const notes = this.providers.flatMap((p, i) => {
       const { available, reason } = statuses[i]!;
@@ -102,7 +104,7 @@ export class WebBackendAdapter implements BackendAdapter {
         backend: 'web',
       });
     }
-    const ort = await loadRuntime();
+    const ort = await loadRuntime(this.options.runtime);
     throwIfThreadsFailed();
     applyWasmSettings(ort, { numThreads: this.options.numThreads, wasmPaths: this.options.wasmPaths });
     const model = await readModel(source, this.env);
@@ -140,9 +142,29 @@ export class WebBackendAdapter implements BackendAdapter {
     return new WebSession(ort, session, usable.map((p) => p.name));
   }
 
-  /** The availability of each of `providers` here, in order. */
-  private check(providers: readonly WebProviderConfig[]): Promise<ProviderStatus[]> {
-    return Promise.all(providers.map((p) => probeWebProvider(this.env, p)));
+  /**
+   * The availability of each of `providers` here, in order. With a `runtime` of the application's,
+   * a WebGPU or WebNN provider the environment has is also checked against that build (the
+   * wasm-only one has neither), after the wasm settings are applied: in a build that has the
+   * provider, the check initialises it as its session would.
+   */
+  private async check(providers: readonly WebProviderConfig[]): Promise<ProviderStatus[]> {
+    const statuses = await Promise.all(providers.map((p) => probeWebProvider(this.env, p)));
+    if (this.options.runtime === undefined || !providers.some((p, i) => p.name !== 'wasm' && statuses[i]!.available)) return statuses;
+    const ort = await loadRuntime(this.options.runtime);
+    applyWasmSettings(ort, { numThreads: this.options.numThreads, wasmPaths: this.options.wasmPaths });
+    try {
+      for (const [i, p] of providers.entries()) {
+        if (p.name === 'wasm' || !statuses[i]!.available || (await runtimeHasProvider(ort, p.name))) continue;
+        statuses[i] = {
+          available: false,
+          reason: `the onnxruntime-web build that webBackend({ runtime }) loads has no ${p.name} backend (onnxruntime-web/wasm runs wasm only; import('onnxruntime-web') has WebGPU and WebNN)`,
+        };
+      }
+    } finally {
+      freezeWasmSettings(ort);
+    }
+    return statuses;
   }
 }
 

@@ -51,6 +51,13 @@ export type WebProviderConfig = WasmProviderOptions | WebGpuProviderOptions | We
 /** Where onnxruntime-web finds its `.wasm`/`.mjs` files: a URL prefix, or each file's URL. */
 export type WasmPaths = string | { readonly wasm?: string; readonly mjs?: string };
 
+/**
+ * Loads onnxruntime-web for the web backend: a function of the application's that imports one of
+ * its builds, e.g. `() => import('onnxruntime-web/wasm')`, so that the application's bundler sees
+ * (and bundles) that build only. It resolves to the module (or an object whose `default` is it).
+ */
+export type WebRuntimeLoader = () => Promise<unknown>;
+
 /** Options of the web adapter (and of `webBackend()`, which adds `priority`). */
 export interface WebAdapterOptions {
   /** Session options applied to every model (per-load options override them). */
@@ -72,6 +79,13 @@ export interface WebAdapterOptions {
   /** `ort.env.wasm.wasmPaths`: where to fetch the runtime files (e.g. a CDN prefix). Process-wide. */
   readonly wasmPaths?: WasmPaths;
   /**
+   * Which onnxruntime-web build to run (default: `import('onnxruntime-web')`, the build with
+   * WebGPU and WebNN). `() => import('onnxruntime-web/wasm')` runs the wasm-only build: half the
+   * download, and faster on wasm; with it `webgpu` and `webnn` are unavailable. Process-wide: once
+   * a session exists, a backend whose loader gives another module is refused.
+   */
+  readonly runtime?: WebRuntimeLoader;
+  /**
    * Fail at load instead of letting onnxruntime-web run on wasm the nodes WebNN cannot take
    * (onnxruntime's `session.disable_cpu_ep_fallback`). WebNN only: the providers must be exactly
    * one `webnn` entry (configured, and per load). Default false.
@@ -91,7 +105,7 @@ const PROVIDER_KEYS: Record<WebProviderName, readonly string[]> = {
   webnn: ['name', 'deviceType', 'powerPreference'],
 };
 
-const OPTION_KEYS = ['priority', 'defaults', 'executionProviders', 'numThreads', 'wasmPaths', 'requireFullOffload'];
+const OPTION_KEYS = ['priority', 'defaults', 'executionProviders', 'numThreads', 'wasmPaths', 'runtime', 'requireFullOffload'];
 
 /** Validates backend options; throws `InvalidOptionsError` naming the option. */
 export function validateWebOptions(options: WebBackendOptions): void {
@@ -118,6 +132,11 @@ export function normaliseWebOptions(value: WebBackendOptions): WebBackendOptions
     });
   }
   if (options.wasmPaths !== undefined) options.wasmPaths = validateWasmPaths(options.wasmPaths);
+  if (options.runtime !== undefined && typeof options.runtime !== 'function') {
+    throw new InvalidOptionsError(`runtime must be a function that imports onnxruntime-web, e.g. () => import('onnxruntime-web/wasm'); got ${quoteValue(options.runtime)}.`, {
+      option: 'runtime',
+    });
+  }
   if (options.requireFullOffload !== undefined && typeof options.requireFullOffload !== 'boolean') {
     throw new InvalidOptionsError(`requireFullOffload must be a boolean; got ${quoteValue(options.requireFullOffload)}.`, { option: 'requireFullOffload' });
   }

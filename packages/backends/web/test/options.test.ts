@@ -28,6 +28,7 @@ const bad: [string, unknown][] = [
   ['executionProviders', { executionProviders: [{ name: 'webgl' }] }],
   ['executionProviders', { executionProviders: [{ name: 'webnn', deviceType: 'tpu' }] }],
   ['executionProviders', { executionProviders: [{ name: 'webnn', numThreads: 2 }] }],
+  ['runtime', { runtime: 'onnxruntime-web/wasm' }],
   ['requireFullOffload', { requireFullOffload: 'yes' }],
   ['requireFullOffload', { requireFullOffload: true }],
   ['requireFullOffload', { requireFullOffload: true, executionProviders: ['webnn', 'wasm'] }],
@@ -60,6 +61,7 @@ describe('web backend options', () => {
         priority: 10,
         numThreads: 0,
         wasmPaths: { wasm: 'https://cdn.example/ort.wasm', mjs: 'https://cdn.example/ort.mjs' },
+        runtime: () => import('onnxruntime-web/wasm'),
         executionProviders: [{ name: 'webgpu', preferredLayout: 'NHWC' }, { name: 'webnn', deviceType: 'npu', powerPreference: 'low-power' }, 'wasm'],
         defaults: { graphOptimizationLevel: 'all' },
       }),
@@ -212,7 +214,7 @@ describe('misspelled web backend options', () => {
   ])('are refused, naming the key: %j', (options, key, hint) => {
     for (const make of [() => webBackend(options as never), () => new WebBackendAdapter(options as never)]) {
       expect(make).toThrow(InvalidOptionsError);
-      expect(make).toThrow(new RegExp(`webBackend has no option "${key}"${hint} \\(it takes priority, defaults, executionProviders, numThreads, wasmPaths, requireFullOffload\\)`));
+      expect(make).toThrow(new RegExp(`webBackend has no option "${key}"${hint} \\(it takes priority, defaults, executionProviders, numThreads, wasmPaths, runtime, requireFullOffload\\)`));
     }
   });
 
