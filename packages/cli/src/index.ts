@@ -1,9 +1,9 @@
 /**
- * @weft/cli — the `weft` command (generate, eval, bench, demo, info) and its building blocks, usable
+ * @weft/cli — the `weft` command (generate, chat, eval, bench, demo, info) and its building blocks, usable
  * in-process: `runCli(argv, io)` resolves with the exit code instead of exiting.
  */
 export { runCli } from './run-cli.js';
-export { processIo, type CliIo } from './io.js';
+export { processIo, type CliIo, type TerminalInput } from './io.js';
 export type { StdinSource } from './read-text.js';
 export { UsageError, InterruptedError, EXIT, exitCodeOf } from './errors.js';
 export { DEFAULT_MODEL_DIR, missingDefaultModel, resolveModelDir } from './model-path.js';

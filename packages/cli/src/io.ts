@@ -2,6 +2,9 @@ import { isatty } from 'node:tty';
 import { invocationDir } from './invocation-dir.js';
 import type { StdinSource } from './read-text.js';
 
+/** A terminal's input stream, as `node:readline` reads it (`process.stdin` on a terminal). */
+export type TerminalInput = NodeJS.ReadableStream & { readonly isTTY?: boolean; setRawMode?(mode: boolean): unknown };
+
 /** Where a command writes, and how it learns that the user wants it to stop. */
 export interface CliIo {
   /**
@@ -17,6 +20,12 @@ export interface CliIo {
    * terminal) the command first says on stderr how to end the input.
    */
   readonly stdin?: StdinSource;
+  /**
+   * The terminal standard input is, when it is one: `weft chat` reads it with line editing, and
+   * in raw mode, where Ctrl-C is a key that stops a reply rather than the command. Absent when
+   * standard input is not a terminal.
+   */
+  readonly terminal?: () => TerminalInput;
   /** Aborted on SIGINT or SIGTERM (bin.ts) or by a caller of `runCli`; commands stop at the next step. */
   readonly signal?: AbortSignal;
   /**
@@ -34,12 +43,14 @@ export interface CliIo {
  */
 export function processIo(signal?: AbortSignal, stdout?: (chunk: string) => unknown): CliIo {
   // process.stdin is only touched when a command reads it (creating it can hold the process open).
-  const stdin: StdinSource = { [Symbol.asyncIterator]: () => process.stdin[Symbol.asyncIterator](), isTTY: isatty(0) };
+  const terminal = isatty(0);
+  const stdin: StdinSource = { [Symbol.asyncIterator]: () => process.stdin[Symbol.asyncIterator](), isTTY: terminal };
   const dir = invocationDir();
   return {
     stdout: stdout === undefined ? process.stdout : { isTTY: process.stdout.isTTY, write: stdout },
     stderr: process.stderr,
     stdin,
+    ...(terminal ? { terminal: () => process.stdin } : {}),
     ...(signal ? { signal } : {}),
     ...(dir === process.cwd() ? {} : { cwd: dir }),
   };

@@ -6,12 +6,14 @@ import { didYouMean } from './args/suggest.js';
 import { unknownNameLine } from './unknown-name.js';
 import { COMMANDS, MAIN_USAGE, type CommandName } from './usage.js';
 import { releaseAllLines } from './output/held-line.js';
+import { CHAT_FLAGS } from './chat/chat-flags.js';
 
 type Command = (args: readonly string[], io: CliIo) => Promise<number>;
 
 /** Commands load on demand, so `weft --help` never loads onnxruntime. */
 const LOADERS: Record<CommandName, () => Promise<Command>> = {
   generate: async () => (await import('./commands/generate.js')).generateCommand,
+  chat: async () => (await import('./commands/chat.js')).chatCommand,
   eval: async () => (await import('./commands/eval.js')).evalCommand,
   bench: async () => (await import('./commands/bench.js')).benchCommand,
   demo: async () => (await import('./commands/demo.js')).demoCommand,
@@ -26,6 +28,7 @@ const BENCH_FLAGS: Readonly<Record<string, string>> = { backend: '--backend' };
 /** The flag that set each request or load option core names in an error, for `command`'s line. */
 function flagsOf(command: string | undefined, rest: readonly string[]): Readonly<Record<string, string>> {
   if (command === 'generate' || command === 'demo') return generateFlags(rest);
+  if (command === 'chat') return CHAT_FLAGS;
   if (command === 'eval') return EVAL_FLAGS;
   return command === 'info' ? INFO_FLAGS : command === 'bench' ? BENCH_FLAGS : {};
 }

@@ -1,8 +1,9 @@
 import { ARGV_BYTE_LIMIT } from './argv-limit.js';
+import { MAX_TEXT_BYTES } from './read-text.js';
 import { BENCH_DEFAULTS, MAX_RUNS, MAX_WARMUP } from './args/bench-defaults.js';
 
 /** Help text of the `weft` command and each subcommand. */
-export const COMMANDS = ['generate', 'eval', 'bench', 'demo', 'info'] as const;
+export const COMMANDS = ['generate', 'chat', 'eval', 'bench', 'demo', 'info'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 const MODEL_DIR = `  --model DIR                model folder (config.json, tokenizer.json, onnx/model.onnx) or its http(s)://
@@ -32,10 +33,35 @@ const PIPELINE = `  --kv NAME[:k=v,...]        KV-cache store: fp32 (default) | 
   --onnx-file PATH           graph within the model folder (default onnx/model.onnx; routers that read
                              attention outputs, such as heavy-hitter, pick onnx/model_with_attentions.onnx)`;
 
+/** The length, sampling and stop flags of generate and chat (`REQUEST_OPTIONS`). */
+const SAMPLING = `  --max-tokens N             new tokens at most (default: generation_config.json's max_new_tokens, else
+                             256, shortened to its max_length less the prompt); capped by the context,
+                             with a note on stderr when N is more than the context leaves
+  --min-tokens N             new tokens before end-of-sequence may end the text (default: the model's
+                             min_new_tokens or min_length, else 0); --max-tokens still ends it
+  --temperature T            0 = greedy (default: generation_config.json, else greedy)
+  --top-k K                  keep the K most likely tokens (default: the model's, else 50; 0 = off)
+  --top-p P                  nucleus sampling mass in [0, 1]
+  --min-p P                  drop tokens below P x the top probability, in [0, 1]. These three apply
+                             only when sampling: greedy decoding ignores them, with a note on stderr
+  --repetition-penalty R     > 1 penalises tokens already seen (1 = off)
+  --seed S                   seed of the sampler; the same seed gives the same tokens
+  --stop STR                 stop when STR is produced (repeatable; never printed); STR may hold
+                             special tokens such as <|im_end|>, alone or with other text`;
+
+/** The component flags of generate and chat. */
+const COMPONENTS = `  --processor NAME[:k=v,..]  a logits processor by name (repeatable, in order), after
+                             --repetition-penalty and before temperature, top-k, top-p and min-p
+  --sampler NAME[:k=v,..]    a sampler by name: it picks each token from the processed logits in place
+                             of Weft's temperature, top-k, top-p and min-p draw
+  --analyzer NAME[:k=v,..]   an analyzer by name (repeatable), e.g. attention-importance, which gives
+                             --router hybrid the attention each slot received (and picks the attention graph)`;
+
 export const MAIN_USAGE = `Usage: weft <command> [options]
 
 Commands:
   generate   generate text from a prompt, streaming tokens as they are produced
+  chat       talk with a chat model turn by turn, one message per line of standard input
   eval       perplexity of a text file through the incremental KV-cache path
   bench      Weft's generation loop against a bare onnxruntime-node greedy loop
   demo       stream a short story from the project's model
@@ -68,27 +94,9 @@ Prompt (exactly one):
 
 Options:
 ${MODEL('--kv, --router, --processor, --sampler, --analyzer and\n                             --backend select its entries')}
-  --max-tokens N             new tokens at most (default: generation_config.json's max_new_tokens, else
-                             256, shortened to its max_length less the prompt); capped by the context,
-                             with a note on stderr when N is more than the context leaves
-  --min-tokens N             new tokens before end-of-sequence may end the text (default: the model's
-                             min_new_tokens or min_length, else 0); --max-tokens still ends it
-  --temperature T            0 = greedy (default: generation_config.json, else greedy)
-  --top-k K                  keep the K most likely tokens (default: the model's, else 50; 0 = off)
-  --top-p P                  nucleus sampling mass in [0, 1]
-  --min-p P                  drop tokens below P x the top probability, in [0, 1]. These three apply
-                             only when sampling: greedy decoding ignores them, with a note on stderr
-  --repetition-penalty R     > 1 penalises tokens already seen (1 = off)
-  --seed S                   seed of the sampler; the same seed gives the same tokens
-  --stop STR                 stop when STR is produced (repeatable; never printed); STR may hold
-                             special tokens such as <|im_end|>, alone or with other text
+${SAMPLING}
 ${PIPELINE}
-  --processor NAME[:k=v,..]  a logits processor by name (repeatable, in order), after
-                             --repetition-penalty and before temperature, top-k, top-p and min-p
-  --sampler NAME[:k=v,..]    a sampler by name: it picks each token from the processed logits in place
-                             of Weft's temperature, top-k, top-p and min-p draw
-  --analyzer NAME[:k=v,..]   an analyzer by name (repeatable), e.g. attention-importance, which gives
-                             --router hybrid the attention each slot received (and picks the attention graph)
+${COMPONENTS}
   --json                     one JSON object per line: {"type":"backend",...} (the choice and the passed-over
                              backends with reasons), {"type":"token",...} per token, {"type":"failover",...}
                              if a backend fails mid-stream, {"type":"analysis",...} per step an --analyzer
@@ -107,6 +115,43 @@ starts on a line of its own.
 Ctrl-C (or SIGTERM) stops generation at the next step; the result so far is still reported
 (finishReason "abort", exit code 130, or 143 for SIGTERM). Stopped while the model loads or a prompt
 is read from stdin, the command ends at once with "weft: interrupted".
+`,
+  chat: `Usage: weft chat [--model DIR] [--system TEXT] [options]
+
+A conversation with the model, the multi-turn weft generate --messages: each line of standard input
+is a user message. The conversation so far (system message, user and assistant turns) is rendered
+with the model's chat template and a generation prompt, the reply streams to stdout and joins the
+conversation. The model is loaded once, and needs a chat template (without one, use weft generate
+--prompt). When the conversation would not fit the context with room for the reply (--max-tokens,
+else the model's default, at most half the context), the oldest turns are dropped, never the system
+message, with a note on stderr; a message that does not fit even alone is reported and not sent,
+and the session goes on.
+
+On a terminal: a "> " prompt on stderr, with line editing and history. /reset forgets the
+conversation (the system message stays), /exit or Ctrl-D on an empty line ends the session, /help
+lists the commands; a message that starts with "/" is written with two ("//etc" sends "/etc").
+Ctrl-C stops the reply being written (it and its message are left out of the conversation) and the
+session goes on; Ctrl-C at the prompt exits with 130. A stats line follows each reply on stderr.
+Piped: each line is a user turn (empty lines are skipped; /reset and /exit work too), and each reply
+is followed by one line break, nothing else, so the output can be read by a script. A line over
+${MAX_TEXT_BYTES / 1024 / 1024} MiB or not UTF-8, an unknown /command, or a message that does not fit is reported on stderr and
+skipped, and the exit code is then 2. SIGINT or SIGTERM stops the session (the reply so far is
+reported; exit code 130 or 143).
+
+Options:
+  --system TEXT              system message, first in every rendering of the conversation
+${MODEL('--kv, --router, --processor, --sampler, --analyzer and\n                             --backend select its entries')}
+${SAMPLING}
+${PIPELINE}
+${COMPONENTS}
+  --json                     one JSON object per line, as weft generate --json writes them, each with
+                             "turn" (the user turn's number, from 1): {"type":"backend",...},
+                             {"type":"token",...}, {"type":"done",...} (with "droppedTurns", the
+                             oldest turns left out of this one) per reply; {"type":"error",...} for a
+                             line not sent, {"type":"reset",...} for /reset
+  --raw                      on a terminal too, print the replies exactly as the model wrote them
+                             (control characters are otherwise shown as visible stand-ins)
+  -h, --help                 show this help
 `,
   eval: `Usage: weft eval [--model DIR] --text-file FILE [--prefill N] [--kv SPEC] [--router SPEC] [--plugin SPEC]... [--json]
 

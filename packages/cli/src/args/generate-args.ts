@@ -6,14 +6,11 @@ import { promptSource, type PromptFile } from './prompt-source.js';
 import { compact, MODEL_OPTIONS, modelFlags, PIPELINE_OPTIONS, pipelineFlags, type ModelFlags } from './shared-flags.js';
 import { parseNamedRef } from '@weft/core';
 
-export const GENERATE_OPTIONS = {
-  ...MODEL_OPTIONS,
-  ...PIPELINE_OPTIONS,
-  prompt: { type: 'string' },
-  'prompt-file': { type: 'string' },
-  'prompt-ids': { type: 'string' },
-  messages: { type: 'string' },
-  'messages-file': { type: 'string' },
+/**
+ * The request flags `generate` and `chat` share, after the prompt: length, sampling, stop strings
+ * and the components a request names (see {@link requestFlags}).
+ */
+export const REQUEST_OPTIONS = {
   'max-tokens': { type: 'string' },
   'min-tokens': { type: 'string' },
   temperature: { type: 'string' },
@@ -26,8 +23,24 @@ export const GENERATE_OPTIONS = {
   processor: { type: 'string', multiple: true },
   sampler: { type: 'string' },
   analyzer: { type: 'string', multiple: true },
+} as const satisfies OptionSpecs;
+
+/** `--json` and `--raw`, the output flags of `generate` and `chat` (see {@link outputFlags}). */
+export const OUTPUT_OPTIONS = {
   json: { type: 'boolean' },
   raw: { type: 'boolean' },
+} as const satisfies OptionSpecs;
+
+export const GENERATE_OPTIONS = {
+  ...MODEL_OPTIONS,
+  ...PIPELINE_OPTIONS,
+  prompt: { type: 'string' },
+  'prompt-file': { type: 'string' },
+  'prompt-ids': { type: 'string' },
+  messages: { type: 'string' },
+  'messages-file': { type: 'string' },
+  ...REQUEST_OPTIONS,
+  ...OUTPUT_OPTIONS,
 } as const satisfies OptionSpecs;
 
 export interface GenerateArgs extends ModelFlags {
@@ -46,15 +59,37 @@ export function parseGenerateArgs(args: readonly string[]): GenerateArgs {
   const flags = parseCommandArgs('generate', args, GENERATE_OPTIONS);
   if (flags.help) return { help: true, json: false, raw: false, model: undefined, threads: undefined, backend: undefined, plugins: [], onnxFile: undefined, promptFile: undefined, request: {} };
   const s = (name: string) => flags.string(name);
+  const output = outputFlags(flags);
+  const source = promptSource({ prompt: s('prompt'), promptIds: s('prompt-ids'), messages: s('messages'), promptFile: s('prompt-file'), messagesFile: s('messages-file') });
+  const { request, onnxFile } = requestFlags(flags);
+  return {
+    help: false,
+    ...output,
+    ...modelFlags(flags),
+    onnxFile,
+    promptFile: 'file' in source ? source.file : undefined,
+    request: { ...('file' in source ? {} : source), ...request },
+  };
+}
+
+/** `--json` and `--raw` ({@link OUTPUT_OPTIONS}), refused together. */
+export function outputFlags(flags: ParsedFlags): { readonly json: boolean; readonly raw: boolean } {
   if (flags.flag('raw') && flags.flag('json')) {
     throw new UsageError('--raw applies to the text output; --json escapes control characters itself, so give only one of --raw, --json');
   }
+  return { json: flags.flag('json'), raw: flags.flag('raw') };
+}
+
+/**
+ * The request fields (no prompt) that {@link REQUEST_OPTIONS} and `PIPELINE_OPTIONS` give,
+ * validated, and `--onnx-file`: what `generate` and `chat` build each run's request from.
+ */
+export function requestFlags(flags: ParsedFlags): { readonly request: GenerationRequest; readonly onnxFile: string | undefined } {
+  const s = (name: string) => flags.string(name);
   const stop = flags.strings('stop');
   const pipeline = pipelineFlags(flags);
   if (stop.some((x) => x === '')) throw new UsageError('--stop needs a non-empty string');
-  const source = promptSource({ prompt: s('prompt'), promptIds: s('prompt-ids'), messages: s('messages'), promptFile: s('prompt-file'), messagesFile: s('messages-file') });
   const request: GenerationRequest = {
-    ...('file' in source ? {} : source),
     ...compact({
       maxTokens: optional(s('max-tokens'), (t) => parseInteger('max-tokens', t, 1)),
       minTokens: optional(s('min-tokens'), (t) => parseInteger('min-tokens', t, 0)),
@@ -72,7 +107,7 @@ export function parseGenerateArgs(args: readonly string[]): GenerateArgs {
     ...(pipeline.router ? { router: pipeline.router } : {}),
     ...componentFlags(flags),
   };
-  return { help: false, json: flags.flag('json'), raw: flags.flag('raw'), ...modelFlags(flags), onnxFile: pipeline.onnxFile, promptFile: 'file' in source ? source.file : undefined, request };
+  return { request, onnxFile: pipeline.onnxFile };
 }
 
 /**

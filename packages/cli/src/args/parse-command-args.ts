@@ -55,10 +55,13 @@ export function parseCommandArgs(command: string, args: readonly string[], optio
 
 /**
  * Where a stray word belongs in `generate`, which takes its prompt in a flag: `weft generate "Once
- * upon a time"` is told to put it after `--prompt`, and `--prompt Once upon a time` to quote it.
+ * upon a time"` is told to put it after `--prompt`, and `--prompt Once upon a time` to quote it;
+ * in `chat`, which reads its messages from standard input.
  */
 function positionalHint(command: string, args: readonly string[], error: unknown): string {
-  if (command !== 'generate' || (error as { code?: unknown }).code !== 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') return '';
+  if ((error as { code?: unknown }).code !== 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') return '';
+  if (command === 'chat') return ' (weft chat reads its messages from standard input, one per line)';
+  if (command !== 'generate') return '';
   const prompted = args.some((a) => a === '--prompt' || a.startsWith('--prompt='));
   return prompted ? ' (quote a prompt of several words: --prompt "Once upon a time")' : ' (a prompt goes after --prompt)';
 }

@@ -130,7 +130,7 @@ export async function generateCommand(args: readonly string[], io: CliIo): Promi
 }
 
 /** An analyzer's data as JSON shows it: typed arrays as arrays (JSON.stringify writes them as objects keyed by index). */
-function plainData(data: unknown): unknown {
+export function plainData(data: unknown): unknown {
   try {
     const text = JSON.stringify(data, (_key, value: unknown) => (ArrayBuffer.isView(value) && !(value instanceof DataView) ? Array.from(value as unknown as ArrayLike<number>) : value));
     return text === undefined ? null : JSON.parse(text);

@@ -1,0 +1,109 @@
+import { createInterface } from 'node:readline';
+import { Writable } from 'node:stream';
+import { InterruptedError } from '../errors.js';
+import type { TerminalInput } from '../io.js';
+import type { ChatInput, InputEvent } from './input-lines.js';
+
+/** Where the prompt and the line being edited are drawn: the command's stderr. */
+export interface PromptOutput {
+  readonly isTTY?: boolean | undefined;
+  write(chunk: string): unknown;
+}
+
+/**
+ * Lines typed on a terminal, read with line editing and history (node:readline), the prompt and
+ * the edited line on `output` (stderr: stdout carries only the replies). readline puts the
+ * terminal in raw mode, so Ctrl-C arrives as a key rather than as SIGINT: at the prompt it is an
+ * `interrupt` event; while a reply runs ({@link ChatInput.replying}) it calls that reply's
+ * `interrupt`. Ctrl-D on an empty line ends the input. What is typed while a reply runs is not
+ * drawn over the reply: it shows at the next prompt, and a line entered then is the next turn.
+ * An aborted `signal` (SIGTERM, or SIGINT sent to the process) rejects the read at once.
+ */
+export function terminalInput(input: TerminalInput, output: PromptOutput, signal: AbortSignal | undefined): ChatInput {
+  let muted = false;
+  const drawn = new Writable({
+    write(chunk: Buffer | string, _encoding, done) {
+      if (!muted) output.write(chunk.toString());
+      done();
+    },
+  });
+  const columns = (output as { columns?: unknown }).columns;
+  Object.defineProperty(drawn, 'columns', { get: () => (output as { columns?: number }).columns ?? (typeof columns === 'number' ? columns : 80) });
+  Object.defineProperty(drawn, 'isTTY', { value: true });
+  const events = output as { on?: (event: 'resize', listener: () => void) => unknown; off?: (event: 'resize', listener: () => void) => unknown };
+  const resized = (): void => void drawn.emit('resize');
+  events.on?.('resize', resized);
+
+  const rl = createInterface({ input, output: drawn, terminal: true, historySize: 100, removeHistoryDuplicates: true, tabSize: 4 });
+  /** Lines entered while no read waited (during a reply): each is the next turn, in order. */
+  const queued: string[] = [];
+  let ended = false;
+  let closing = false;
+  let waiter: ((event: InputEvent) => void) | undefined;
+  let interruptReply: (() => void) | undefined;
+  const deliver = (event: InputEvent): boolean => {
+    const resolve = waiter;
+    if (resolve === undefined) return false;
+    waiter = undefined;
+    resolve(event);
+    return true;
+  };
+  rl.on('line', (line) => {
+    if (!deliver({ type: 'line', text: line })) queued.push(line);
+  });
+  rl.on('close', () => {
+    ended = true;
+    if (!closing) deliver({ type: 'end' });
+  });
+  rl.on('SIGINT', () => {
+    if (interruptReply !== undefined) interruptReply();
+    else if (!deliver({ type: 'interrupt' })) {
+      // Neither a reply nor a read: the next read sees it.
+      queued.push('\u0003');
+    }
+  });
+
+  return {
+    read(prompt) {
+      if (signal?.aborted) return Promise.reject(new InterruptedError());
+      const next = queued.shift();
+      if (next === '\u0003') return Promise.resolve({ type: 'interrupt' });
+      if (next !== undefined) {
+        // Entered while a reply ran, when nothing was drawn: shown now, as it would have been.
+        output.write(`${prompt}${next}\n`);
+        return Promise.resolve({ type: 'line', text: next });
+      }
+      if (ended) return Promise.resolve({ type: 'end' });
+      return new Promise<InputEvent>((resolve, reject) => {
+        const stop = (): void => {
+          waiter = undefined;
+          reject(new InterruptedError());
+        };
+        signal?.addEventListener('abort', stop, { once: true });
+        waiter = (event) => {
+          signal?.removeEventListener('abort', stop);
+          resolve(event);
+        };
+        rl.setPrompt(prompt);
+        // What was typed during the reply is drawn after the prompt, cursor where it was.
+        rl.prompt(true);
+      });
+    },
+    replying(interrupt) {
+      muted = true;
+      interruptReply = interrupt;
+      return () => {
+        muted = false;
+        interruptReply = undefined;
+      };
+    },
+    close() {
+      if (closing) return;
+      closing = true;
+      muted = false;
+      events.off?.('resize', resized);
+      rl.close();
+      input.pause?.();
+    },
+  };
+}

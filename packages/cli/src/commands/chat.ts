@@ -1,0 +1,313 @@
+import { InvalidOptionsError, type DoneEvent, type FailoverEvent, type GenerationRequest, type StartEvent, type WeftModel } from '@weft/core';
+import { parseChatArgs, type ChatArgs } from '../args/chat-args.js';
+import { CHAT_FLAGS } from '../chat/chat-flags.js';
+import { chatTokens, Conversation, type Fit } from '../chat/conversation.js';
+import { pipedInput, type ChatInput } from '../chat/input-lines.js';
+import { terminalInput } from '../chat/terminal-input.js';
+import { EXIT, exitCodeOf, InterruptedError, oneLine, shortenLongWords, UsageError } from '../errors.js';
+import { noteTo, type CliIo } from '../io.js';
+import { resolveModelDir } from '../model-path.js';
+import { openModel, sessionOptions } from '../open-model.js';
+import { consumeGeneration } from '../output/consume-generation.js';
+import { round } from '../output/format.js';
+import { releaseAllLines } from '../output/held-line.js';
+import { maxTokensNote } from '../output/max-tokens-note.js';
+import { openLine } from '../output/open-line.js';
+import { samplingNote } from '../output/sampling-note.js';
+import { statsLine } from '../output/stats-line.js';
+import { jsonLine, terminalSafe, textWriter } from '../output/terminal-text.js';
+import { loadPlugins } from '../plugins/load-plugins.js';
+import { USAGE } from '../usage.js';
+import { plainData } from './generate.js';
+
+/** The prompt shown on a terminal before each user turn (on stderr: stdout carries only the replies). */
+export const CHAT_PROMPT = '> ';
+
+/** What `/help` prints (on stderr). */
+export const CHAT_HELP = `Type a message and press Enter; the reply streams below it. Commands:
+  /reset   forget the conversation so far (the --system message stays)
+  /exit    end the session (also Ctrl-D on an empty line)
+  /help    show this help
+Ctrl-C stops a reply (it and its message are left out of the history); at the prompt it ends the
+session. A message that starts with "/" is written with two: //etc sends "/etc".
+`;
+
+/** New tokens a reply may take when neither --max-tokens nor the model's generation_config.json says (core's default). */
+const DEFAULT_REPLY_TOKENS = 256;
+
+/** `weft chat`: a conversation with the model, one user turn per line of standard input. */
+export async function chatCommand(args: readonly string[], io: CliIo): Promise<number> {
+  const options = parseChatArgs(args);
+  if (options.help) {
+    io.stdout.write(USAGE.chat);
+    return EXIT.ok;
+  }
+  if (io.terminal === undefined && io.stdin === undefined) {
+    throw new UsageError('weft chat reads its turns from standard input, which this caller did not provide');
+  }
+  const plugins = await loadPlugins(options.plugins, io.cwd, io.signal);
+  const named = (ref: unknown): string | undefined => (typeof ref === 'string' ? ref : ref !== null && typeof ref === 'object' && 'name' in ref ? String(ref.name) : undefined);
+  const analyzers = (options.request.analyzers ?? []).map(named).filter((n): n is string => n !== undefined);
+  const { model, close } = await openModel(
+    resolveModelDir(options.model, io.cwd),
+    sessionOptions(options.threads),
+    options.backend,
+    { router: named(options.request.router), analyzers, onnxFile: options.onnxFile, plugins, note: noteTo(io) },
+    io.signal,
+  );
+  let input: ChatInput | undefined;
+  try {
+    checkChatTemplate(model, options.system);
+    input = io.terminal !== undefined ? terminalInput(io.terminal(), io.stderr, io.signal) : pipedInput(io.stdin!, io.signal);
+    return await new ChatSession(model, options, io, input).run();
+  } finally {
+    input?.close();
+    await close();
+  }
+}
+
+/**
+ * Refuses a model `weft chat` cannot talk with before any input is read: one without a chat
+ * template (core's own words, pointing to `weft generate --prompt`), or whose template refuses a
+ * conversation that starts with the `--system` message.
+ */
+function checkChatTemplate(model: WeftModel, system: string | undefined): void {
+  const probe = [...(system === undefined ? [] : [{ role: 'system', content: system }]), { role: 'user', content: 'Hello' }];
+  try {
+    model.tokenizer.applyChatTemplate(probe, { addGenerationPrompt: true });
+  } catch (error) {
+    if (!InvalidOptionsError.isInstance(error)) throw error;
+    // Core's "This model has no chat_template (…); pass `prompt` instead of `messages`."
+    const missing = /; pass `prompt` instead of `messages`\.$/;
+    if (missing.test(error.message)) {
+      throw new UsageError(`${error.message.replace(missing, '')}; weft chat needs one: use weft generate --prompt TEXT instead`, { cause: error });
+    }
+    if (system !== undefined) throw new UsageError(`--system: ${oneLine(error)}`, { cause: error });
+    throw error;
+  }
+}
+
+/** A `weft chat` session: reads turns, keeps the history, streams each reply. */
+class ChatSession {
+  readonly #conversation: Conversation;
+  /** Tokens the conversation may take: the context less the room kept for the reply. */
+  readonly #budget: number;
+  readonly #reserve: number;
+  readonly #write: (line: object) => void;
+  readonly #writeText: (text: string) => void;
+  readonly #onTerminal: boolean;
+  /** User turns so far (refused ones too): the `turn` of the JSON records. */
+  #turn = 0;
+  /** Some line was refused (bad input): piped, the session ends with exit code 2. */
+  #refused = false;
+  #samplingNoted = false;
+  #maxTokensNoted = false;
+  readonly #analyzed = new Map<string, number>();
+
+  constructor(
+    readonly model: WeftModel,
+    readonly options: ChatArgs,
+    readonly io: CliIo,
+    readonly input: ChatInput,
+  ) {
+    this.#conversation = new Conversation(options.system);
+    const context = model.config.maxPositions;
+    const wanted = options.request.maxTokens ?? model.generationConfig.maxNewTokens ?? DEFAULT_REPLY_TOKENS;
+    this.#reserve = Math.max(1, Math.min(wanted, Math.floor(context / 2)));
+    this.#budget = context - this.#reserve;
+    this.#write = (line) => void io.stdout.write(`${jsonLine(line)}\n`);
+    this.#writeText = textWriter(io.stdout, options.raw);
+    this.#onTerminal = io.terminal !== undefined;
+  }
+
+  async run(): Promise<number> {
+    const { io } = this;
+    for (;;) {
+      const event = await this.input.read(CHAT_PROMPT);
+      if (event.type === 'end') break;
+      if (event.type === 'interrupt') {
+        // Ctrl-C at the prompt ends the session, as it ends any command: "weft: interrupted", 130.
+        io.stderr.write('\n');
+        throw new InterruptedError();
+      }
+      if (event.type === 'bad') {
+        this.#refuse(event.message);
+        continue;
+      }
+      const line = event.text;
+      if (line.trim() === '') continue;
+      if (line.startsWith('/') && !line.startsWith('//')) {
+        const command = line.trim();
+        if (command === '/exit' || command === '/quit') break;
+        if (command === '/reset') {
+          this.#conversation.reset();
+          if (this.options.json) this.#write({ type: 'reset', turn: this.#turn });
+          if (this.#onTerminal) io.stderr.write('weft: the conversation is cleared\n');
+        } else if (command === '/help') {
+          io.stderr.write(CHAT_HELP);
+        } else {
+          this.#refuse(`unknown command ${JSON.stringify(shortenLongWords(command, 40))}; /help lists them (write //… to send a message that starts with "/")`);
+        }
+        continue;
+      }
+      const stopped = await this.#reply(line.startsWith('//') ? line.slice(1) : line);
+      if (stopped) return EXIT.interrupted;
+    }
+    if (this.#analyzed.size > 0) {
+      const counts = [...this.#analyzed].map(([name, n]) => `${n} from ${name}`).join(', ');
+      io.stderr.write(`weft: note: --analyzer output (${counts}) is printed only with --json, as {"type":"analysis",...} lines\n`);
+    }
+    return this.#refused && !this.#onTerminal ? EXIT.usage : EXIT.ok;
+  }
+
+  /** Reports a line that was not sent: on stderr (and as a JSON record), the session going on. */
+  #refuse(message: string, turn?: number): void {
+    this.#refused = true;
+    const line = `weft: ${turn === undefined ? '' : `turn ${turn}: `}${shortenLongWords(message)}`;
+    this.io.stderr.write(`${this.io.stderr.isTTY === true ? terminalSafe(line) : line}\n`);
+    if (this.options.json) this.#write({ type: 'error', ...(turn === undefined ? {} : { turn }), message });
+  }
+
+  /** Sends `text` as the next user turn and streams the reply; true when the command was stopped (its signal). */
+  async #reply(text: string): Promise<boolean> {
+    const { io, model, options } = this;
+    const turn = ++this.#turn;
+    const context = model.config.maxPositions;
+    let fit: Fit;
+    try {
+      fit = this.#conversation.fitMessage(text, this.#budget, (messages, stopAt) => chatTokens(model.tokenizer, messages, stopAt));
+    } catch (error) {
+      // The template refused this conversation (say, roles it does not accept): the turn is left out.
+      if (exitCodeOf(error) !== EXIT.usage) throw error;
+      this.#refuse(oneLine(error, CHAT_FLAGS), turn);
+      return false;
+    }
+    if (!fit.fits) {
+      const withSystem = this.#conversation.system === undefined ? '' : ' with the --system message';
+      this.#refuse(
+        `this message takes ${fit.tokens} tokens${withSystem}, but the model's context of ${context} holds ${this.#budget} ` +
+          `once ${this.#reserve} are kept for the reply; it was not sent (shorten it${options.request.maxTokens === undefined ? '' : ', or lower --max-tokens'})`,
+        turn,
+      );
+      return false;
+    }
+    if (fit.dropped > 0) {
+      const left = fit.kept.length;
+      io.stderr.write(
+        `weft: note: the conversation outgrew the context (${context} tokens, ${this.#reserve} kept for the reply): ` +
+          `the oldest ${fit.dropped === 1 ? 'turn was' : `${fit.dropped} turns were`} dropped, ${left} kept\n`,
+      );
+    }
+    const reply = new AbortController();
+    let byKey = false;
+    const stopCommand = (): void => reply.abort();
+    io.signal?.addEventListener('abort', stopCommand, { once: true });
+    if (io.signal?.aborted) reply.abort();
+    const doneReplying = this.input.replying(() => {
+      byKey = true;
+      reply.abort();
+    });
+    let done: DoneEvent;
+    try {
+      done = await this.#stream(turn, { ...options.request, messages: fit.messages, signal: reply.signal }, fit.dropped);
+    } catch (error) {
+      if (exitCodeOf(error) !== EXIT.usage) throw error;
+      // Bad input for this turn only (core found the prompt too long after all): the session goes on.
+      this.#refuse(oneLine(error, CHAT_FLAGS), turn);
+      return false;
+    } finally {
+      doneReplying();
+      io.signal?.removeEventListener('abort', stopCommand);
+    }
+    if (done.finishReason === 'abort') {
+      // Stopped: what came is shown, but a cut-off reply is not what the model would answer.
+      if (io.signal?.aborted) return true;
+      if (byKey) io.stderr.write('weft: reply stopped (Ctrl-C): it and the message it answers are left out of the conversation\n');
+      return false;
+    }
+    this.#conversation.commit(fit.kept, { user: text, assistant: done.rows[0]!.text });
+    return false;
+  }
+
+  /** Runs one reply, streaming it (text or JSON records), and resolves with its done event. */
+  async #stream(turn: number, request: GenerationRequest, dropped: number): Promise<DoneEvent> {
+    const { io, model, options } = this;
+    const write = this.#write;
+    let streamed = '';
+    const startNotes = (e: StartEvent | FailoverEvent): void => {
+      if (e.type !== 'start') return;
+      const note = this.#maxTokensNoted ? undefined : maxTokensNote(options.request.maxTokens, e.promptIds[0]?.length ?? 0, model.config.maxPositions);
+      if (note !== undefined) {
+        this.#maxTokensNoted = true;
+        io.stderr.write(`${note}\n`);
+      }
+      const sampling = this.#samplingNoted ? undefined : samplingNote(options.request, model.generationConfig);
+      this.#samplingNoted = true;
+      if (sampling !== undefined) io.stderr.write(`${sampling}\n`);
+    };
+    const line = openLine(io.stdout);
+    const { done } = await consumeGeneration(
+      model,
+      request,
+      options.json
+        ? {
+            onToken: (e) => {
+              streamed += e.text;
+              write({ type: 'token', turn, id: e.id, text: e.text });
+            },
+            onEvent: (e) => {
+              startNotes(e);
+              if (e.type === 'start') write({ type: 'backend', turn, backend: e.backend, rejected: e.rejectedBackends });
+              else write({ type: 'failover', turn, step: e.step, from: e.from, to: e.to, reason: e.reason });
+            },
+            onAnalysis: (e) => write({ type: 'analysis', turn, analyzer: e.analyzer, step: e.step, data: plainData(e.data) }),
+          }
+        : {
+            onText: (text) => {
+              this.#writeText(text);
+              line.wrote(text);
+            },
+            onAnalysis: (e) => void this.#analyzed.set(e.analyzer, (this.#analyzed.get(e.analyzer) ?? 0) + 1),
+            onEvent: (e) => {
+              startNotes(e);
+              if (e.type === 'failover') {
+                const text = `[weft: ${e.from} failed at step ${e.step} (${e.reason}); continuing on ${e.to}]`;
+                io.stderr.write(`${io.stderr.isTTY === true ? terminalSafe(text) : text}\n`);
+              }
+            },
+          },
+    ).catch((error: unknown) => {
+      line.endOnTerminal();
+      throw error;
+    });
+    const row = done.rows[0]!;
+    if (options.json) {
+      const rest = row.text.slice(streamed.length);
+      if (rest !== '') write({ type: 'text', turn, text: rest });
+      write({
+        type: 'done',
+        turn,
+        ids: row.ids,
+        text: row.text,
+        finishReason: row.finishReason,
+        promptTokens: row.usage.promptTokens,
+        completionTokens: row.usage.completionTokens,
+        droppedTurns: dropped,
+        ttftMs: round(done.ttftMs),
+        msPerToken: round(done.msPerToken),
+        durationMs: round(done.durationMs),
+        backend: model.backend,
+        rejectedBackends: model.rejectedBackends,
+        kvBytes: done.kvBytes,
+      });
+    } else {
+      // Each reply ends its line, so replies come one after another, a line break between them.
+      io.stdout.write('\n');
+      line.wrote('\n');
+      line.endOnTerminal();
+      releaseAllLines();
+      io.stderr.write(`${statsLine(done)}\n`);
+    }
+    return done;
+  }
+}

@@ -1,0 +1,52 @@
+import { PassThrough } from 'node:stream';
+import { runCli, type CliIo } from '../src/index.js';
+
+export interface ChatResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** stdout's JSON lines (with --json). */
+  records(): Record<string, unknown>[];
+  /** The done records, one per completed reply, in order. */
+  done(): Record<string, unknown>[];
+}
+
+export interface ChatOptions {
+  /** Piped standard input: what the command reads line by line. */
+  readonly stdin?: string | Uint8Array | readonly (string | Uint8Array)[];
+  /** A terminal's input (`io.terminal`): the test types into it. */
+  readonly terminal?: PassThrough;
+  readonly signal?: AbortSignal;
+  /** Called after each write with all that stdout and stderr have received so far. */
+  readonly onOutput?: (stdout: string, stderr: string) => void;
+  readonly stdoutTty?: boolean;
+}
+
+/** Runs `weft chat ARGS` in-process (runCli), with captured output. */
+export async function chat(args: readonly string[], options: ChatOptions = {}): Promise<ChatResult> {
+  let stdout = '';
+  let stderr = '';
+  const seen = (): void => options.onOutput?.(stdout, stderr);
+  const stdin = options.stdin;
+  const io: CliIo = {
+    stdout: { ...(options.stdoutTty === undefined ? {} : { isTTY: options.stdoutTty }), write: (chunk: string) => ((stdout += chunk), seen(), true) },
+    stderr: { write: (chunk: string) => ((stderr += chunk), seen(), true) },
+    ...(stdin === undefined ? {} : { stdin: typeof stdin === 'string' || stdin instanceof Uint8Array ? [stdin] : stdin }),
+    ...(options.terminal === undefined ? {} : { terminal: () => options.terminal!, stdin: [] }),
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
+  };
+  const code = await runCli(['chat', '--threads', '1', ...args], io);
+  const records = (): Record<string, unknown>[] =>
+    stdout
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  return { code, stdout, stderr, records, done: () => records().filter((r) => r['type'] === 'done') };
+}
+
+/** A terminal's input stream for `io.terminal` (readline reads it as keys: `\r` is Enter, `\x03` Ctrl-C, `\x04` Ctrl-D). */
+export function fakeTerminal(): PassThrough {
+  const input = new PassThrough();
+  Object.assign(input, { isTTY: true });
+  return input;
+}
