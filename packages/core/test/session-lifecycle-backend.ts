@@ -67,9 +67,10 @@ export interface HoldingBackend {
 
 /**
  * A backend named `name` (priority 1000 unless given). `cancels`: a held run rejects as soon as
- * its signal aborts, as a backend able to cancel would.
+ * its signal aborts, as a backend able to cancel would. `watchesRunSignal`: its sessions say so
+ * (`InferenceSession.watchesRunSignal`).
  */
-export function holdingBackend(name: string, options: { readonly priority?: number; readonly cancels?: boolean } = {}): HoldingBackend {
+export function holdingBackend(name: string, options: { readonly priority?: number; readonly cancels?: boolean; readonly watchesRunSignal?: boolean } = {}): HoldingBackend {
   const runs = new Gate();
   const creations = new Gate();
   const releases = new Gate();
@@ -90,6 +91,7 @@ export function holdingBackend(name: string, options: { readonly priority?: numb
       let releasing: Promise<void> | undefined;
       return {
         ...s,
+        ...(options.watchesRunSignal === undefined ? {} : { watchesRunSignal: options.watchesRunSignal }),
         run(feeds, o) {
           signals.push(o?.signal);
           const work = (async () => {

@@ -10,6 +10,8 @@ export class NpuSession implements InferenceSession {
   readonly outputMetadata: readonly ValueInfo[];
   /** The provider session's own `garbageCollectedTensors` (its tensors are this session's). */
   readonly garbageCollectedTensors: boolean;
+  /** The provider session's own `watchesRunSignal` (the runs, and their signals, are its). */
+  readonly watchesRunSignal: boolean;
   /** Set by the first `release()`; every later call returns it. */
   private releasing: Promise<void> | undefined;
 
@@ -28,6 +30,7 @@ export class NpuSession implements InferenceSession {
     this.inputMetadata = inner.inputMetadata;
     this.outputMetadata = inner.outputMetadata;
     this.garbageCollectedTensors = inner.garbageCollectedTensors === true;
+    this.watchesRunSignal = inner.watchesRunSignal === true;
   }
 
   createTensor<T extends TensorDataType>(type: T, data: TensorDataTypeMap[T], dims: readonly number[]): BackendTensor<T> {

@@ -266,6 +266,11 @@ describe('NpuSession', () => {
     await expect(session.run({})).rejects.toMatchObject({ code: 'backend', message: /released/ });
   });
 
+  it("forwards the provider session's watchesRunSignal (Weft then gives its runs a signal of the generation's own)", () => {
+    expect(new NpuSession(fakeSession({ watchesRunSignal: true }), 'webnn', 'npu', []).watchesRunSignal).toBe(true);
+    expect(new NpuSession(fakeSession(), 'nnapi', 'npu', []).watchesRunSignal).toBe(false);
+  });
+
   it("forwards the provider session's garbageCollectedTensors (Weft then drops its tensors instead of disposing each)", async () => {
     expect(new NpuSession(fakeSession({ garbageCollectedTensors: true }), 'webnn', 'npu', []).garbageCollectedTensors).toBe(true);
     expect(new NpuSession(fakeSession(), 'nnapi', 'npu', []).garbageCollectedTensors).toBe(false);

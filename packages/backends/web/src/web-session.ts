@@ -41,6 +41,12 @@ export class WebSession implements InferenceSession {
    * nothing, so Weft drops them.
    */
   readonly garbageCollectedTensors = true;
+  /**
+   * Runs wait their turn (onnxruntime-web runs one at a time) and a run whose signal aborted while
+   * it waited is refused: Weft gives each generation's runs a signal that aborts when it stops
+   * waiting for them, so a client that left costs no queued pass.
+   */
+  readonly watchesRunSignal = true;
   /** Set by the first `release()`, which every later call returns. */
   private releasing: Promise<void> | undefined;
   /**

@@ -125,6 +125,9 @@ export class SessionPool {
     return this.closing.signal;
   }
 
+  /** `{ signal: disposal }`, the one run options object of every generation whose request has no signal. */
+  readonly disposalRunOptions: { readonly signal: AbortSignal } = { signal: this.closing.signal };
+
   /** Generations waiting for their forward passes (`RunWaiter`s): `release` halts each. */
   readonly waiters = new Set<{ halt(): void }>();
 

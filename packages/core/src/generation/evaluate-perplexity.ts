@@ -216,7 +216,7 @@ export async function evaluatePerplexity(ctx: GenerationContext, given: Perplexi
       logitsCheck.least = chunk.length;
       let outputs: Record<string, BackendTensor>;
       try {
-        outputs = await waiter.wait(ctx.sessions.run(active, feeds, waiter.runOptions, logitsCheck, waiter), disposeTensors);
+        outputs = await waiter.wait(ctx.sessions.run(active, feeds, waiter.runOptionsFor(session), logitsCheck, waiter), disposeTensors);
       } catch (thrown) {
         if (thrown !== HALTED) throw thrown;
         // Given up on while pending (the finally keeps the feeds until it settles).

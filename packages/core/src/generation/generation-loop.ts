@@ -294,7 +294,7 @@ async function runGeneration(
         if (waiter.stopped) break;
         try {
           logitsCheck.fed = feedIds[0]!.length;
-          const result = sessions.outputsOf(active, await waiter.wait(sessions.runStep(active, feeds, waiter.runOptions, logitsCheck, waiter), disposeTensors));
+          const result = sessions.outputsOf(active, await waiter.wait(sessions.runStep(active, feeds, waiter.runOptionsFor(active.session), logitsCheck, waiter), disposeTensors));
           // Logits of the wrong size fail the run like a backend error (and fail over), before any is read.
           logitsCheck.check(result, active.backend);
           outputs = result;
