@@ -12,7 +12,7 @@ describe('error lines quoting long values', () => {
     const name = `a${'x'.repeat(16_000)}z`;
     const result = await cli([name]);
     expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/^weft: unknown command "axxx+…\(15825 characters\)…x+z"; commands: generate, eval, bench, demo, info \(see weft --help\)\n$/);
+    expect(result.stderr).toMatch(/^weft: unknown command "axxx+…\(15825 characters\)…x+z"; commands: generate, chat, eval, bench, demo, info \(see weft --help\)\n$/);
     expect(result.stderr.length).toBeLessThan(400);
   });
 
