@@ -70,8 +70,11 @@ describe('analysis events typed by their analyzer', () => {
   });
 
   it('analyzerName refuses what cannot be a registered name', () => {
-    expect(() => analyzerName('')).toThrow(/non-empty string of at most 256 characters \(got an empty string\)/);
-    expect(() => analyzerName('x'.repeat(257))).toThrow(/got a string of 257 characters/);
+    expect(() => analyzerName('')).toThrow(/a string that is not blank, of at most 214 characters \(got ""\)/);
+    expect(() => analyzerName('   ')).toThrow(/got "   "/);
+    expect(() => analyzerName('x'.repeat(215))).toThrow(/got a string of 215 characters/);
+    expect(analyzerName('x'.repeat(214))).toHaveLength(214);
+    expect(() => analyzerName(null as unknown as string)).toThrow(/\(got null\)/);
     expect(() => analyzerName(42 as unknown as string)).toThrow(InvalidOptionsError);
   });
 

@@ -93,10 +93,12 @@ describe('a { name, options } reference with another field', () => {
       const error = await failure({ prompt: 'Once', maxTokens: 2, kv: { [field]: 'fp32' } as never });
       expect(error).toMatchObject({ option: 'kv', message: `The kv-cache reference kv has no field ${JSON.stringify(field)}; did you mean "${meant}"? (a reference takes name and options).` });
     }
-    // Far from both: no guess.
-    expect(((await failure({ prompt: 'Once', maxTokens: 2, kv: { label: 'fp32' } as never })) as Error).message).toBe(
-      'The kv-cache reference kv has no field "label" (a reference takes name and options).',
-    );
+    // Far from both, and no name: not taken for a reference with a typo, but told what a reference is (review 29).
+    for (const value of [{ label: 'fp32' }, { bits: 4 }, ['fp32']]) {
+      expect(((await failure({ prompt: 'Once', maxTokens: 2, kv: value as never })) as Error).message).toMatch(
+        /^A kv-cache \(kv\) must be a registered name, \{ name, options \}, or an instance \(got an (object|array)\)/,
+      );
+    }
   });
 });
 

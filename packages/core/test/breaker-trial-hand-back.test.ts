@@ -98,7 +98,8 @@ describe('a half-open trial taken by a request that never runs on the backend', 
       const aborted = new AbortController();
       aborted.abort();
       const events = await collect(model.generate({ prompt: 'Once', maxTokens: 8, signal: aborted.signal }));
-      expect(startedOn(events)).toBe('first');
+      // Aborted already: no backend is taken (no trial, no session opened); `start` names the model's current one.
+      expect(startedOn(events)).toBe(model.backend);
       expect(done(events)).toMatchObject({ finishReason: 'abort', usage: { completionTokens: 0 } });
       await expect(model.evaluate({ inputIds: [1, 2, 3], signal: aborted.signal })).rejects.toThrow();
       // Aborted once the start event is out, before step 0.
@@ -177,6 +178,43 @@ describe('a half-open trial taken by a request that never runs on the backend', 
       attempts = undefined;
       // `first` is open again; `second`'s trial came back, so this stream gets it.
       expect(await runs(model)).toEqual({ backend: 'second', failovers: 0 });
+    } finally {
+      await weft.dispose();
+    }
+  });
+
+  it('goes back when the request is aborted at the failover event, before the run on the half-open backend, by the time the stream completes (review 29)', async () => {
+    const { weft, model, ran } = await bothHalfOpen();
+    try {
+      const controller = new AbortController();
+      const events = await collect(model.generate({ prompt: 'Once', maxTokens: 2, signal: controller.signal }).pipe(tap((e) => e.type === 'failover' && controller.abort())));
+      expect(done(events).finishReason).toBe('abort');
+      expect(ran.second).toBe(0);
+      // Made as the stream completes: `second`'s trial is back already.
+      expect(await runs(model)).toEqual({ backend: 'second', failovers: 0 });
+    } finally {
+      await weft.dispose();
+    }
+  });
+
+  it('goes back when a beforeForward hook aborts the request before its first run (review 29)', async () => {
+    // Armed for one request: its hook aborts it at step 0, after `first` (half-open) was taken.
+    let armed: AbortController | undefined;
+    const abortArmed: GenerationHooks = {
+      beforeForward: ({ step }) => {
+        if (step === 0) armed?.abort();
+        armed = undefined;
+      },
+    };
+    const { weft, model, ran } = await bothHalfOpen([abortArmed]);
+    try {
+      armed = new AbortController();
+      const events = await collect(model.generate({ prompt: 'Once', maxTokens: 2, signal: armed.signal }));
+      expect(startedOn(events)).toBe('first');
+      expect(done(events).finishReason).toBe('abort');
+      expect(ran.first).toBe(0);
+      // `first`'s trial came back: the next request takes it (fails there, still broken) and fails over.
+      expect(await runs(model)).toEqual({ backend: 'first', failovers: 1 });
     } finally {
       await weft.dispose();
     }

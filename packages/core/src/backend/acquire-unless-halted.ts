@@ -4,9 +4,11 @@ import type { ActiveSession, SessionPool } from './session-pool.js';
 /**
  * `sessions.acquire()`, or undefined once `waiter` halts first (an abort need not wait for a
  * fallback's session to open, which may take up to `sessionTimeoutMs`): the session it takes
- * later then goes back unused.
+ * later then goes back unused. Undefined at once, acquiring nothing, when it has already halted.
  */
 export async function acquireUnlessHalted(sessions: SessionPool, waiter: RunWaiter): Promise<ActiveSession | undefined> {
+  // Already stopped (an aborted signal): take no half-open trial, open no session nobody will use.
+  if (waiter.stopped) return undefined;
   const taking = sessions.acquire();
   try {
     return await waiter.until(taking);

@@ -198,8 +198,9 @@ async function runGeneration(
     const taken = ctx.failover ? await acquireUnlessHalted(sessions, waiter) : sessions.current;
     if (taken !== undefined) active = untried = taken;
     else {
-      // Halted while a backend's session opened: disposed (the error), unsubscribed (nothing left
-      // to tell), or aborted: the step loop ends the run at its first check, before any run is sent.
+      // Halted before or while a backend's session opened: disposed (the error), unsubscribed
+      // (nothing left to tell), or aborted: the step loop ends the run at its first check, before
+      // any run is sent; `start` names the model's current backend, which the run never took.
       if (sessions.closed) throw sessions.failure(sessions.current, undefined);
       if (run.cancelled) return;
       active = sessions.current;
@@ -284,14 +285,15 @@ async function runGeneration(
         }
         if (beforeForwardHooks.length > 0) runBeforeForwardHooks(beforeForwardHooks, { step, batchSize: batch, pastLength, session: active.session }, feeds);
         const forwardStart = performance.now();
+        // Halted before its run was sent (aborted while a session opened, or in a beforeForward
+        // hook): no pass is sent, and a half-open trial taken with the backend goes back (below).
+        if (waiter.stopped) break;
         // The first run on this backend (step 0's first attempt, or the attempt after a failover);
         // the same one test per step as the setupMs check it holds.
         if (untried !== undefined) {
           untried = undefined;
           if (setupMs < 0) setupMs = forwardStart - started;
         }
-        // Halted before its run was sent (aborted while a session opened, say): no pass is sent.
-        if (waiter.stopped) break;
         try {
           logitsCheck.fed = feedIds[0]!.length;
           const result = sessions.outputsOf(active, await waiter.wait(sessions.runStep(active, feeds, waiter.runOptionsFor(active.session), logitsCheck, waiter), disposeTensors));
@@ -381,6 +383,12 @@ async function runGeneration(
         // The forward pass was given up on: the stream ends now (with ModelDisposedError when the
         // model was disposed, with `abort` when the request was aborted) and the run waits for the
         // pass, whose outputs are then disposed; the finally then releases its feeds and the cache.
+        // A trial taken with a backend no pass was sent to goes back before anyone hears the
+        // stream ended: a request made on completion finds the backend half-open again.
+        if (untried !== undefined) {
+          sessions.handBack(untried);
+          untried = undefined;
+        }
         if (sessions.closed) {
           failed = true;
           out.error(sessions.failure(active, undefined));

@@ -265,8 +265,10 @@ function choose<K extends AdapterKind>(
   // `{ name, option: … }` (a typo) would drop the options silently; `{ nmae: 'fp32' }` has no name
   // to check, and is told which field it meant first.
   const extra = read.keys?.find((key) => key !== 'name' && key !== 'options');
-  if (extra !== undefined) {
-    const meant = referenceFieldMeant(extra);
+  const meant = extra === undefined ? undefined : referenceFieldMeant(extra);
+  // Only for what is a reference with a stray field (a name given, or a field that misspells one);
+  // anything else (an array, `{ bits: 4 }` without a name) gets the message below, which says what a reference is.
+  if (extra !== undefined && (typeof read.name === 'string' || meant !== undefined)) {
     throw new InvalidOptionsError(`The ${kind} reference ${where} has no field ${quoteValue(extra)}${meant === undefined ? '' : `; did you mean "${meant}"?`} (a reference takes name and options).`, {
       option: where,
     });

@@ -1,5 +1,7 @@
 import { filter, type OperatorFunction } from 'rxjs';
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
+import { MAX_ENTRY_NAME_LENGTH } from '../registry/snapshot-entry.js';
+import { quoteValue } from '../util/describe-cause.js';
 import type { Analyzer } from '../spec/analyzer.js';
 import type { AnalysisEvent, GenerationEvent } from '../spec/events.js';
 
@@ -21,8 +23,6 @@ export type AnalyzerName<TData> = string & { readonly [analyzerData]?: TData };
  */
 export type AnalyzerRef<TData> = Analyzer<TData> | AnalyzerName<TData> | string;
 
-/** Longest analyzer name `analyzerName` takes (registry names are short words). */
-const MAX_ANALYZER_NAME = 256;
 
 /**
  * Types a registered analyzer's name by the data its events carry, for a plugin to export beside
@@ -34,12 +34,16 @@ const MAX_ANALYZER_NAME = 256;
  * // in an app
  * model.generate({ prompt, analyzers: [entropy] }).pipe(analysesOf(entropy)) // AnalysisEvent<number[]>
  *
- * @throws InvalidOptionsError when `name` is not a non-empty string of at most 256 characters.
+ * Pass no type argument where a typed name is used: `analysesOf(entropy)` infers the type, while
+ * `analysesOf<string>(entropy)` compiles too (any string fits a typed name) and would mistype it.
+ *
+ * @throws InvalidOptionsError when `name` could not be a registered name: a string that is not
+ *   blank, of at most 214 characters (the registry's rule).
  */
 export function analyzerName<TData>(name: string): AnalyzerName<TData> {
-  if (typeof name !== 'string' || name === '' || name.length > MAX_ANALYZER_NAME) {
-    const got = typeof name === 'string' ? (name === '' ? 'an empty string' : `a string of ${name.length} characters`) : typeof name;
-    throw new InvalidOptionsError(`analyzerName takes the name the analyzer is registered under: a non-empty string of at most ${MAX_ANALYZER_NAME} characters (got ${got}).`, {
+  if (typeof name !== 'string' || name.trim() === '' || name.length > MAX_ENTRY_NAME_LENGTH) {
+    const got = typeof name === 'string' && name.length > MAX_ENTRY_NAME_LENGTH ? `a string of ${name.length} characters` : quoteValue(name);
+    throw new InvalidOptionsError(`analyzerName takes the name the analyzer is registered under: a string that is not blank, of at most ${MAX_ENTRY_NAME_LENGTH} characters (got ${got}).`, {
       option: 'name',
     });
   }

@@ -37,7 +37,8 @@ export function readOwnOptions(value: object, option: string, naming: OptionNami
   // A Map or Set has no own enumerable properties: its entries would be dropped without a word.
   const collection = collectionKind(value);
   if (collection !== undefined) {
-    throw new InvalidOptionsError(`${what} must be a plain object such as { bits: 4 }, not a ${collection} (Object.fromEntries(map) turns a Map into one).`, { option: optionOf() });
+    const hint = collection === 'Map' ? ' (Object.fromEntries(map) turns a Map into one)' : '';
+    throw new InvalidOptionsError(`${what} must be a plain object of options, not a ${collection}${hint}.`, { option: optionOf() });
   }
   let keys: string[];
   try {
@@ -64,11 +65,15 @@ export function readOwnOptions(value: object, option: string, naming: OptionNami
  * characters, line separators, lone surrogates.
  */
 export function optionKeyLabel(key: string): string {
-  return key.length <= 80 && !UNPRINTABLE.test(key) ? key : quoteValue(key);
+  if (key.length <= 80 && !UNPRINTABLE.test(key)) return key;
+  // JSON escapes C0 controls and lone surrogates; these it leaves raw.
+  return quoteValue(key).replace(RAW_IN_JSON, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
-/** C0 and C1 controls, DEL, U+2028/U+2029, and a surrogate without its pair. */
-const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+/** DEL, C1 controls (U+009B starts a terminal escape), line and paragraph separators, bidi controls. */
+const RAW_IN_JSON = /[\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+/** What {@link optionKeyLabel} quotes: control and bidi characters, separators, and a surrogate without its pair. */
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /** `Map` or `Set` (and their weak kinds) when `value` is one; a Proxy whose checks throw is none. */
 function collectionKind(value: object): string | undefined {
