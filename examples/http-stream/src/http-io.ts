@@ -41,20 +41,28 @@ const PATH = /^\/(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/]|%[0-9A-Fa-f]{2})*$/;
 
 /**
  * The path of a request target (`req.url`), without its query; undefined if it is not a valid
- * one. The target is taken as sent: in `//v1/generate` the `//` starts a path, not a host.
- * Absolute-form (`http://host/path`, which HTTP/1.1 servers must accept) gives its path.
+ * one. The target is taken as sent, dot-segments included (`/v1/../healthz` is not `/healthz`):
+ * in `//v1/generate` the `//` starts a path, not a host. Absolute-form (`http://host/path`, which
+ * HTTP/1.1 servers must accept) gives its path by the same rule (`/` when it has none).
  */
 export function requestPath(target: string): string | undefined {
-  if (target.startsWith('/')) {
-    const path = target.slice(0, target.search(/[?#]|$/));
-    return PATH.test(path) ? path : undefined;
-  }
-  if (!/^https?:\/\/[^/?#]/i.test(target)) return undefined;
-  try {
-    return new URL(target).pathname;
-  } catch {
-    return undefined;
-  }
+  const origin = target.startsWith('/') ? target : absoluteForm(target)?.rest;
+  if (origin === undefined) return undefined;
+  const path = origin.slice(0, origin.search(/[?#]|$/)) || '/';
+  return PATH.test(path) ? path : undefined;
+}
+
+/**
+ * The authority (`host[:port]`) of an absolute-form request target (`http://localhost:8080/v1/generate`),
+ * undefined for any other: a server must take it in place of the Host header (RFC 9112, 3.2.2).
+ */
+export function targetAuthority(target: string): string | undefined {
+  return absoluteForm(target)?.authority;
+}
+
+function absoluteForm(target: string): { authority: string; rest: string } | undefined {
+  const match = /^https?:\/\/([^/?#]+)(.*)$/is.exec(target);
+  return match ? { authority: match[1]!, rest: match[2]!.startsWith('/') ? match[2]! : `/${match[2]!}` } : undefined;
 }
 
 /**
@@ -87,17 +95,20 @@ export function isAnyAddress(host: string): boolean {
  * that is a DNS name other than those in `allowed` (a DNS-rebinding page, whose own name the
  * browser sends as Host; an IP address is always taken, since rebinding needs a name), or an
  * Origin header other than the server's own address (a page of another site posting a form or a
- * `fetch` without a CORS preflight). Clients that are not browsers send no Origin.
+ * `fetch` without a CORS preflight). Clients that are not browsers send no Origin. An
+ * absolute-form target's authority stands for the Host header, which is then ignored (RFC 9112).
  */
 export function checkOrigin(req: IncomingMessage, allowed: ReadonlySet<string>): HttpError | undefined {
-  const { host, origin } = req.headers;
+  const authority = targetAuthority(req.url ?? '');
+  const host = authority ?? req.headers.host;
+  const { origin } = req.headers;
   if (host !== undefined) {
     const name = hostName(host);
     if (name === undefined || (!allowed.has(name) && !isIpAddress(name))) {
       return new HttpError(
         403,
         'Forbidden',
-        `Host ${quoteValue(host)} is not a name of this server (${[...allowed].join(', ')}, or an IP address); add it with allowedHosts (--allowed-hosts).`,
+        `${authority === undefined ? 'Host' : "The request target's host"} ${quoteValue(host)} is not a name of this server (${[...allowed].join(', ')}, or an IP address); add it with allowedHosts (--allowed-hosts).`,
       );
     }
   }
@@ -216,6 +227,19 @@ function drain(req: IncomingMessage, bytes: number): void {
     if (left < 0) req.socket.destroy();
   });
   req.resume();
+}
+
+/**
+ * For a request answered without reading its body (a 403, 404, 405…): its body, if it has one, is
+ * read and dropped up to {@link DRAIN_BYTES} (the connection then takes the next request; past
+ * that, it closes), and one that declares more is answered with `Connection: close`, unread.
+ * Left alone, node:http would read and drop the whole body, however long, until `requestTimeoutMs`.
+ */
+export function dropBody(req: IncomingMessage, res: ServerResponse): void {
+  const length = req.headers['content-length'];
+  if (req.complete || ((length === undefined || length === '0') && req.headers['transfer-encoding'] === undefined)) return;
+  if (Number(length) > DRAIN_BYTES) res.setHeader('Connection', 'close');
+  else drain(req, DRAIN_BYTES);
 }
 
 /**

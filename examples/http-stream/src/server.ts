@@ -22,6 +22,7 @@ import {
   checkOrigin,
   clip,
   describeError,
+  dropBody,
   hostName,
   HttpError,
   isAnyAddress,
@@ -180,8 +181,9 @@ export function createGenerationServer(options: GenerationServerOptions): Genera
   server.maxConnections = maxConnections;
   // `Expect: 100-continue` (curl sends it for large bodies): the client waits for a 100 before
   // sending its body. Without this listener node:http sends the 100 at once, inviting a body the
-  // server may then refuse (busy, shutting down, wrong type). The 100 goes out only for a request
-  // nothing refuses before its body; a refused one gets its answer instead (route does the same checks).
+  // server may then refuse (busy, shutting down, wrong type, declared too large). The 100 goes out
+  // only for a request nothing refuses before its body; a refused one gets its answer instead
+  // (route does the same checks).
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
     if (refusedBeforeBody(req) === undefined) res.writeContinue();
     onRequest(req, res);
@@ -213,19 +215,19 @@ export function createGenerationServer(options: GenerationServerOptions): Genera
   async function route(req: IncomingMessage, res: ServerResponse, request: number): Promise<void> {
     if (closing) res.setHeader('Connection', 'close');
     const refused = checkOrigin(req, allowed);
+    const path = requestPath(req.url ?? '');
+    if (refused === undefined && path === '/v1/generate' && req.method === 'POST') return generate(req, res, request);
+    // Every other request is answered without reading its body: what it sends is dropped, within a bound.
+    dropBody(req, res);
     if (refused) {
       // What the client sent is in the message: the operator sees why a client is refused.
       log.info(`#${request} ${req.method} ${clip(req.url ?? '')} refused (403): ${refused.message}`);
       return sendError(res, refused);
     }
-    const path = requestPath(req.url ?? '');
     if (path === undefined) {
       return sendError(res, new HttpError(400, 'BadRequest', `The request target ${quoteValue(req.url)} is not a path such as /v1/generate.`));
     }
-    if (path === '/v1/generate') {
-      if (req.method !== 'POST') return sendError(res, new HttpError(405, 'MethodNotAllowed', `${path} takes POST.`, { Allow: 'POST' }));
-      return generate(req, res, request);
-    }
+    if (path === '/v1/generate') return sendError(res, new HttpError(405, 'MethodNotAllowed', `${path} takes POST.`, { Allow: 'POST' }));
     if (path === '/healthz') {
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         return sendError(res, new HttpError(405, 'MethodNotAllowed', `${path} takes GET or HEAD.`, { Allow: 'GET, HEAD' }));
@@ -243,7 +245,13 @@ export function createGenerationServer(options: GenerationServerOptions): Genera
     const refused = checkOrigin(req, allowed);
     if (refused) return refused;
     if (requestPath(req.url ?? '') !== '/v1/generate' || req.method !== 'POST') return new HttpError(404, 'NotFound', 'not a generation');
-    return checkBodyHeaders(req) ?? unavailable() ?? (reading >= maxBodiesReading ? tooMany('bodies') : undefined);
+    return (
+      checkBodyHeaders(req) ??
+      unavailable() ??
+      (reading >= maxBodiesReading ? tooMany('bodies') : undefined) ??
+      // readBody answers this 413 before reading a byte (and node:http closes a connection whose body was not invited).
+      (Number(req.headers['content-length']) > maxBodyBytes ? new HttpError(413, 'PayloadTooLarge', 'too large') : undefined)
+    );
   }
 
   /** The 503 while shutting down, or the 429 when every generation slot is taken. */

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { sendWeftError } from '../src/http-io.js';
 import { DRAIN_BYTES } from '../src/server.js';
 import { waitFor } from './helpers.js';
-import { PROMPT, probe, start, exchange, postHead, send, readTokens } from './server-kit.js';
+import { PROMPT, probe, start, exchange, flood, postHead, send, readTokens } from './server-kit.js';
 
 describe('hostile clients', () => {
   const small = JSON.stringify({ prompt: 'Once', maxTokens: 2, stream: false });
@@ -57,6 +57,78 @@ describe('hostile clients', () => {
     expect(answer).not.toMatch(/100 Continue/);
     client.abort();
     await waitFor(() => app.inFlight() === 0, 'the generation to end');
+  });
+
+  it('Expect: 100-continue with a declared Content-Length over maxBodyBytes: the 413 without inviting the body, and the connection closes', async () => {
+    const limit = 64 * 1024;
+    const { url } = await start({ maxBodyBytes: limit });
+    for (const headers of [{ Connection: 'close' }, {}]) {
+      const answer = await exchange(url, postHead('', { 'Content-Length': limit + 1, Expect: '100-continue', ...headers }));
+      expect(answer, JSON.stringify(headers)).toMatch(/^HTTP\/1.1 413 Payload Too Large\r\n/);
+      expect(answer).not.toMatch(/100 Continue/);
+      expect(answer).toMatch(/\r\nConnection: close\r\n/);
+    }
+    // At the limit, it is invited.
+    const socket = connect(Number(url.port), '127.0.0.1');
+    let received = '';
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString()));
+    socket.write(postHead('', { 'Content-Length': limit, Expect: '100-continue' }));
+    try {
+      await waitFor(() => received.length > 0, 'an answer');
+      expect(received).toMatch(/^HTTP\/1.1 100 Continue\r\n/);
+    } finally {
+      socket.destroy();
+    }
+  });
+
+  it('the body of a request answered without it (403, 404, 405, 200 for /healthz) is dropped within DRAIN_BYTES: a flood is cut off, a declared length over it closes the connection unread', async () => {
+    const { url } = await start({ requestTimeoutMs: 120_000, headersTimeoutMs: 60_000 });
+    const limit = DRAIN_BYTES + 24 * 1024 * 1024;
+    const head = (line: string, headers: string) => `${line} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n${headers}\r\n`;
+    const chunked = 'Transfer-Encoding: chunked\r\n';
+    const declared = 'Content-Length: 100000000000\r\n';
+    const cases: [string, string, boolean, RegExp][] = [
+      ['POST /nope', chunked, true, /^HTTP\/1.1 404 Not Found\r\n/],
+      ['POST /nope', declared, false, /^HTTP\/1.1 404 Not Found\r\n[^]*Connection: close\r\n/],
+      ['POST /healthz', chunked, true, /^HTTP\/1.1 405 Method Not Allowed\r\n/],
+      ['GET /healthz', chunked, true, /^HTTP\/1.1 200 OK\r\n/],
+      ['GET /v1/generate', declared, false, /^HTTP\/1.1 405 Method Not Allowed\r\n/],
+      ['POST http://evil.example/v1/generate', chunked, true, /^HTTP\/1.1 403 Forbidden\r\n/],
+      ['POST /v1/generate?x', `${chunked}Origin: https://evil.example\r\n`, true, /^HTTP\/1.1 403 Forbidden\r\n/],
+    ];
+    for (const [line, headers, isChunked, status] of cases) {
+      const result = await flood(url, head(line, headers), { chunked: isChunked, limit });
+      expect(result.open, `${line} ${headers}`).toBe(false);
+      expect(result.answer, `${line} ${headers}`).toMatch(status);
+    }
+    // A small body is dropped, and the connection takes the next request.
+    const answers = await exchange(url, [head('POST /nope', 'Content-Length: 5\r\n'), '12345', 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n']);
+    expect(answers).toMatch(/^HTTP\/1.1 404 Not Found\r\n[^]*\}\nHTTP\/1.1 200 OK\r\n/);
+  });
+
+  it('an absolute-form target: its host stands for the Host header (403 when foreign, also for Origin), and its path is taken as sent, as an origin-form one', async () => {
+    const { url, info } = await start();
+    const port = url.port;
+    const get = (target: string, host = '127.0.0.1') => exchange(url, `GET ${target} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+    const foreign = await get('http://evil.example/healthz');
+    expect(foreign).toMatch(/^HTTP\/1.1 403 Forbidden\r\n/);
+    expect(foreign).toContain(`The request target's host \\"evil.example\\" is not a name of this server`);
+    expect(info.at(-1)).toMatch(/^#\d+ GET http:\/\/evil\.example\/healthz refused \(403\): The request target's host "evil\.example"/);
+    expect(await get('HTTP://localhost@evil.example/healthz')).toMatch(/^HTTP\/1.1 403 Forbidden\r\n/);
+    // RFC 9112: the target's host, not the Host header.
+    expect(await get(`http://localhost:${port}/healthz`, 'evil.example')).toMatch(/^HTTP\/1.1 200 OK\r\n/);
+    expect(await get(`http://127.0.0.1:${port}/healthz?x`)).toMatch(/^HTTP\/1.1 200 OK\r\n/);
+    expect(await get(`http://127.0.0.1:${port}`)).toMatch(/^HTTP\/1.1 404 Not Found\r\n[^]*No route \/:/);
+    // Dot-segments are not resolved, in either form.
+    for (const target of [`http://127.0.0.1:${port}/v1/../healthz`, '/v1/../healthz']) {
+      expect(await get(target), target).toMatch(/^HTTP\/1.1 404 Not Found\r\n[^]*No route \/v1\/\.\.\/healthz:/);
+    }
+    // The Origin is compared with the target's host.
+    const json = { 'Content-Type': 'application/json' };
+    const origin = (target: string, host: string) =>
+      exchange(url, postHead(small, { ...json, Host: host, Origin: `http://localhost:${port}`, Connection: 'close' }).replace('/v1/generate', target) + small);
+    expect(await origin(`http://localhost:${port}/v1/generate`, `127.0.0.1:${port}`)).toMatch(/^HTTP\/1.1 200 OK\r\n/);
+    expect(await origin(`http://127.0.0.1:${port}/v1/generate`, `localhost:${port}`)).toMatch(/^HTTP\/1.1 403 Forbidden\r\n[^]*another origin/);
   });
 
   it('at most maxBodiesReading bodies are read at once: the next request is answered 429 at once', async () => {

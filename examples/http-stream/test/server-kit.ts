@@ -132,3 +132,39 @@ export async function readTokens(response: Response, count: number): Promise<Asy
   }
   return events;
 }
+
+/**
+ * Sends `head`, then body bytes (chunks of 256 KiB, chunk-framed with `chunked`) as fast as the
+ * server takes them, until the server closes the connection or `limit` bytes are sent. Resolves
+ * with what the server answered, the body bytes sent, and whether the connection was still open.
+ */
+export function flood(url: URL, head: string, { chunked = false, limit = 64 * 1024 * 1024 } = {}): Promise<{ answer: string; sent: number; open: boolean }> {
+  return new Promise((resolve) => {
+    const socket = connect(Number(url.port), '127.0.0.1');
+    let answer = '';
+    let sent = 0;
+    let settled = false;
+    const finish = (open: boolean): void => {
+      if (settled) return;
+      settled = true;
+      socket.destroy();
+      resolve({ answer, sent, open });
+    };
+    socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
+    socket.on('error', () => finish(false));
+    socket.on('close', () => finish(false));
+    socket.on('end', () => finish(false));
+    const bytes = Buffer.alloc(256 * 1024, 0x20);
+    const chunk = chunked ? Buffer.concat([Buffer.from(`${bytes.length.toString(16)}\r\n`), bytes, Buffer.from('\r\n')]) : bytes;
+    const pump = (): void => {
+      while (!settled) {
+        if (!socket.writable) return finish(false);
+        if (sent >= limit) return finish(true);
+        sent += chunk.length;
+        if (!socket.write(chunk)) return void socket.once('drain', pump);
+      }
+    };
+    socket.write(head);
+    pump();
+  });
+}

@@ -38,21 +38,43 @@ export interface CliIo {
 
 /**
  * The process's own streams; `cwd` is where the user typed the command (see `invocationDir`).
- * `stdout`: what writes to the real stdout, when `process.stdout.write` was redirected
- * (`guardProcess`); default: `process.stdout.write`.
+ * `stdout` and `stderr`: what writes to the real streams, when `process.stdout.write` and
+ * `process.stderr.write` were wrapped (`guardProcess`); default: the streams' own `write`.
  */
-export function processIo(signal?: AbortSignal, stdout?: (chunk: string) => unknown): CliIo {
+export function processIo(signal?: AbortSignal, stdout?: (chunk: string) => unknown, stderr?: (chunk: string) => unknown): CliIo {
   // process.stdin is only touched when a command reads it (creating it can hold the process open).
   const terminal = isatty(0);
   const stdin: StdinSource = { [Symbol.asyncIterator]: () => process.stdin[Symbol.asyncIterator](), isTTY: terminal };
   const dir = invocationDir();
   return {
     stdout: stdout === undefined ? process.stdout : { isTTY: process.stdout.isTTY, write: stdout },
-    stderr: process.stderr,
+    stderr: stderr === undefined ? process.stderr : writingWith(process.stderr, stderr),
     stdin,
     ...(terminal ? { terminal: () => process.stdin } : {}),
     ...(signal ? { signal } : {}),
     ...(dir === process.cwd() ? {} : { cwd: dir }),
+  };
+}
+
+/**
+ * `stream` with `write` in place of its own: its terminal state (`isTTY`, `columns`) is read
+ * through, and its `resize` events can be listened to (a chat prompt redraws on them).
+ */
+function writingWith(stream: NodeJS.WriteStream, write: (chunk: string) => unknown) {
+  return {
+    get isTTY(): boolean | undefined {
+      return stream.isTTY;
+    },
+    get columns(): number | undefined {
+      return stream.columns;
+    },
+    write,
+    on(event: 'resize', listener: () => void): unknown {
+      return stream.on(event, listener);
+    },
+    off(event: 'resize', listener: () => void): unknown {
+      return stream.off(event, listener);
+    },
   };
 }
 

@@ -1,10 +1,11 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { holdLine, releaseAllLines } from '../src/output/held-line.js';
 import { loadPlugins } from '../src/plugins/load-plugins.js';
 import { parsePluginSpec } from '../src/plugins/plugin-spec.js';
 import { guardProcess, type GuardedProcess } from '../src/process-guards.js';
@@ -14,6 +15,8 @@ import { storyModel } from './helpers.js';
 const bin = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
 const guards = pathToFileURL(fileURLToPath(new URL('../dist/process-guards.js', import.meta.url))).href;
 const built = existsSync(bin);
+/** util-linux `script`, which runs a command on a pseudo-terminal. */
+const hasScript = process.platform === 'linux' && spawnSync('script', ['--version']).status === 0;
 const MANIFEST = `name: 'weft-plugin-guarded', version: '1.0.0', apiVersion: '^0.1.0'`;
 
 /** Plugin modules that misbehave outside weft's reach. */
@@ -28,6 +31,10 @@ const MODULES: Record<string, string> = {
   'rejects-bare.mjs': `export default { ${MANIFEST}, setup() { Promise.reject(Object.create(null)); } };\n`,
   'keeps-an-interval.mjs': `export default { ${MANIFEST}, setup() { setInterval(() => {}, 1000); } };\n`,
   'loud.mjs': `export default { ${MANIFEST}, setup() { process.stderr.write('x'.repeat(1 << 20)); } };\n`,
+  'exits.mjs': `export default { ${MANIFEST}, setup() { process.exit(0); } };\n`,
+  'warns.mjs': `export default { ${MANIFEST}, setup(ctx) { let n = 0; ctx.addHooks({ afterForward() { if (++n === 3) console.warn('PLUGIN WARNING'); } }); } };\n`,
+  // Fills stderr (which the test does not read), then sends itself SIGINT once the command has returned (its exit code set).
+  'signals-when-done.mjs': `export default { ${MANIFEST}, setup() { process.stderr.write('x'.repeat(1 << 20)); const t = setInterval(() => { if (process.exitCode === 0) { clearInterval(t); process.kill(process.pid, 'SIGINT'); } }, 5); t.unref(); } };\n`,
   'hung-backend.mjs': `export default { ${MANIFEST}, setup(ctx) { ctx.register('backend', { name: 'hung', create: () => ({ specificationVersion: 'v1', name: 'hung', probe: () => ({ available: true }), createSession: () => { process.stderr.write('opening\\n'); return new Promise(() => {}); } }) }); } };\n`,
 };
 
@@ -95,6 +102,59 @@ describe('guardProcess', () => {
     expect(written).toEqual({ stdout: ['{"type":"done"}\n'], stderr: ['a plugin says hi\n'] });
   });
 
+  it('ends the held line before what others write to stderr (console.warn, Node warnings); its own stderr writer does not', () => {
+    const { proc, written } = fakeProcess();
+    const guard = guardProcess(proc);
+    try {
+      holdLine(() => written.stderr.push('<end>'));
+      (proc.stderr as unknown as { write(chunk: string): unknown }).write('a warning\n');
+      (proc.stderr as unknown as { write(chunk: string): unknown }).write('another\n');
+      expect(written.stderr).toEqual(['<end>', 'a warning\n', 'another\n']);
+      // The held line's owners write with the original writer: drawing it does not end it.
+      written.stderr.length = 0;
+      holdLine(() => written.stderr.push('<end>'));
+      guard.stderr('\rprogress');
+      expect(written.stderr).toEqual(['\rprogress']);
+      // stdout's redirect ends it too, and is written once.
+      (proc.stdout as unknown as { write(chunk: string): unknown }).write('a plugin says hi\n');
+      expect(written.stderr).toEqual(['\rprogress', '<end>', 'a plugin says hi\n']);
+    } finally {
+      releaseAllLines();
+    }
+  });
+
+  it('says so when the process exits before the command finished, and makes a 0 a 1; not for its own exits, nor once the command finished', () => {
+    for (const code of [undefined, 0]) {
+      const early = fakeProcess();
+      guardProcess(early.proc);
+      early.proc.exitCode = code;
+      early.emit('exit');
+      expect(early.written.stderr).toEqual(['weft: stopped: process.exit() was called before the command finished (by a --plugin?)\n']);
+      expect(early.proc.exitCode).toBe(1);
+    }
+    const failing = fakeProcess();
+    guardProcess(failing.proc);
+    failing.proc.exitCode = 3;
+    failing.emit('exit');
+    expect(failing.written.stderr).toHaveLength(1);
+    expect(failing.proc.exitCode).toBe(3);
+
+    const own = fakeProcess();
+    guardProcess(own.proc).exit(0);
+    own.proc.exitCode = 0;
+    own.emit('exit');
+    expect(own.exits).toEqual([0]);
+    expect(own.written.stderr).toEqual([]);
+    expect(own.proc.exitCode).toBe(0);
+
+    const finished = fakeProcess();
+    guardProcess(finished.proc).finished();
+    finished.proc.exitCode = 0;
+    finished.emit('exit');
+    expect(finished.written.stderr).toEqual([]);
+    expect(finished.proc.exitCode).toBe(0);
+  });
+
   it('reports an error thrown or rejected outside the command on one line, and exits 1', () => {
     for (const event of ['unhandledRejection', 'uncaughtException']) {
       const { proc, written, emit, exits } = fakeProcess();
@@ -149,6 +209,34 @@ describe.skipIf(!built)('the weft bin with plugins that misbehave outside weft',
     expect(bare.code).toBe(1);
     expect(bare.stderr).toMatch(/^weft: an error escaped the command \(thrown outside it, e\.g\. by a plugin's timer or unawaited promise\): [^\n]*\n$/);
     expect(bare.stderr).not.toMatch(/Cannot convert object to primitive value/);
+  });
+
+  it("reports a plugin's process.exit(0) before the command finished, exit code 1 (was: 0 and nothing said)", async () => {
+    const result = await generate('./exits.mjs');
+    expect(result).toEqual({ code: 1, stdout: '', stderr: 'weft: stopped: process.exit() was called before the command finished (by a --plugin?)\n' });
+  });
+
+  it('a signal while the output is still draining exits with the signal\'s code, not the command\'s 0', async () => {
+    const child = spawn(process.execPath, [bin, 'generate', '--model', storyModel, '--threads', '1', '--prompt-ids', '1,2', '--max-tokens', '2', '--plugin', './signals-when-done.mjs'], { cwd: dir });
+    child.stderr.pause();
+    child.stdout.resume();
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    child.stderr.resume();
+    expect(code).toBe(130);
+  });
+
+  it.skipIf(!hasScript)('on a terminal, a plugin\'s console.warn during generation starts on a line of its own (the streamed text\'s open line is ended first)', async () => {
+    const command = [process.execPath, bin, 'generate', '--model', storyModel, '--threads', '1', '--prompt', 'Once upon a time', '--max-tokens', '6', '--plugin', './warns.mjs'];
+    const output = await new Promise<string>((resolve, reject) => {
+      const child = spawn('script', ['-qec', command.map((a) => JSON.stringify(a)).join(' '), '/dev/null'], { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'], timeout: 30_000 });
+      let text = '';
+      child.stdout.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      child.on('error', reject);
+      child.on('close', () => resolve(text.replace(/\r\n/g, '\n')));
+    });
+    expect(output).toContain('PLUGIN WARNING\n');
+    // Before: the text so far and the warning on one line ("… upon a time, thePLUGIN WARNING").
+    expect(output).toMatch(/(^|\n)PLUGIN WARNING\n/);
   });
 
   it('ends once the command is done, though a plugin keeps an interval running', async () => {

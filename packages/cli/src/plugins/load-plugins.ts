@@ -184,7 +184,6 @@ function list(names: readonly string[]): string {
   return names.length > 5 ? `${shown} and ${names.length - 5} more` : shown;
 }
 
-/** `promise`, or an {@link InterruptedError} as soon as `signal` aborts (an import cannot be cancelled, only left). */
 /** Thrown by {@link untilSettled} when the deadline passes first. */
 class LoadTimeout extends Error {}
 
