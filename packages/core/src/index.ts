@@ -50,6 +50,7 @@ export { stepFeeds } from './generation/step-feeds.js';
 export type { PerplexityRequest, PerplexityResult } from './generation/evaluate-perplexity.js';
 export { textDeltas } from './operators/text-deltas.js';
 export { toAsyncIterable } from './operators/to-async-iterable.js';
+export { tokensAtLeast } from './generation/prompt-ids.js';
 export { analysesOf, analyzerName, isAnalysisOf, type AnalyzerName, type AnalyzerRef } from './operators/analyses-of.js';
 export { seededRandom } from './generation/sampling/seeded-random.js';
 export { float16Table, float32BitsToFloat16, tensorFloat32 } from './generation/float16.js';

@@ -1,4 +1,4 @@
-import type { ChatMessage, Tokenizer } from '@weft/core';
+import { tokensAtLeast, type ChatMessage, type Tokenizer } from '@weft/core';
 
 /** One exchange of the conversation: what the user wrote and the reply the model gave. */
 export interface Turn {
@@ -86,10 +86,6 @@ export class Conversation {
 
 /** Rendered conversations over this many characters per token of the bound are counted in chunks first. */
 const CHARS_PER_TOKEN_CHECKED = 8;
-/** Characters per chunk of that count. */
-const COUNT_CHUNK = 1 << 16;
-/** Tokens a chunk's edges can add (a marker, a pair merged across the cut), taken off each chunk's count. */
-const CHUNK_EDGE_SLACK = 8;
 
 /**
  * Tokens of `messages` rendered with the model's chat template and a generation prompt (core's
@@ -101,16 +97,7 @@ const CHUNK_EDGE_SLACK = 8;
 export function chatTokens(tokenizer: Tokenizer, messages: readonly ChatMessage[], stopAt: number): number {
   const text = tokenizer.applyChatTemplate(messages, { addGenerationPrompt: true });
   if (text.length > stopAt * CHARS_PER_TOKEN_CHECKED) {
-    let atLeast = 0;
-    for (let start = 0; start < text.length && atLeast < stopAt; ) {
-      let end = Math.min(text.length, start + COUNT_CHUNK);
-      if (end < text.length) {
-        const space = text.lastIndexOf(' ', end);
-        if (space > start) end = space;
-      }
-      atLeast += Math.max(0, tokenizer.encode(text.slice(start, end), { addSpecialTokens: false }).length - CHUNK_EDGE_SLACK);
-      start = end;
-    }
+    const atLeast = tokensAtLeast(text, tokenizer, stopAt);
     if (atLeast >= stopAt) return atLeast;
   }
   return tokenizer.encode(text, { addSpecialTokens: !tokenizer.chatTemplateAddsBos }).length;
