@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { createWeft, DEFAULT_CAPABILITY, type LogLevel, type SessionOptions, type Weft, type WeftModel } from '@weft/core';
+import { createWeft, DEFAULT_CAPABILITY, type GenerationRequest, type LogLevel, type SessionOptions, type Weft, type WeftModel } from '@weft/core';
 import { nodeBackend } from '@weft/backend-node';
 import { npuBackend } from '@weft/backend-npu';
 import { attentionRouters } from '@weft/plugin-attention';
@@ -8,6 +8,9 @@ import { kvCompressors } from '@weft/plugin-kv';
 import { InterruptedError, oneLine, UsageError } from './errors.js';
 import { unknownName } from './args/suggest.js';
 import type { CliPlugin } from './plugins/load-plugins.js';
+import type { ModelFlags } from './args/shared-flags.js';
+import { noteTo, type CliIo } from './io.js';
+import { resolveModelDir } from './model-path.js';
 import { findWebBackend, webBackendMissing, type FoundWebBackend } from './web-backend.js';
 
 /** The graph variant that also returns attention probabilities (see models/README.md). */
@@ -174,4 +177,25 @@ function checkBackend(weft: Weft, backend: BackendChoice, web: FoundWebBackend |
     if (web?.missing !== undefined) throw webBackendMissing(web.missing);
   }
   if (backend !== 'auto' && !names.includes(backend)) throw new UsageError(unknownName('--backend', 'backend', backend, ['auto', ...names]));
+}
+
+/**
+ * `openModel` for a command that runs requests (`generate`, `chat`): the model folder and flags as
+ * parsed, the request's router and analyzers (by name, where given as names) telling the load
+ * which graph to prefer, and notes to stderr.
+ */
+export function openRequestModel(
+  options: ModelFlags & { readonly onnxFile: string | undefined; readonly request: GenerationRequest },
+  io: CliIo,
+  plugins: readonly CliPlugin[],
+): Promise<OpenModel> {
+  const named = (ref: unknown): string | undefined => (typeof ref === 'string' ? ref : ref !== null && typeof ref === 'object' && 'name' in ref ? String(ref.name) : undefined);
+  const analyzers = (options.request.analyzers ?? []).map(named).filter((n): n is string => n !== undefined);
+  return openModel(
+    resolveModelDir(options.model, io.cwd),
+    sessionOptions(options.threads),
+    options.backend,
+    { router: named(options.request.router), analyzers, onnxFile: options.onnxFile, plugins, note: noteTo(io) },
+    io.signal,
+  );
 }

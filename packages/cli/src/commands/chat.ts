@@ -5,20 +5,18 @@ import { chatTokens, Conversation, type Fit } from '../chat/conversation.js';
 import { pipedInput, type ChatInput } from '../chat/input-lines.js';
 import { terminalInput } from '../chat/terminal-input.js';
 import { EXIT, exitCodeOf, InterruptedError, oneLine, shortenLongWords, UsageError } from '../errors.js';
-import { noteTo, type CliIo } from '../io.js';
-import { resolveModelDir } from '../model-path.js';
-import { openModel, sessionOptions } from '../open-model.js';
+import type { CliIo } from '../io.js';
+import { openRequestModel } from '../open-model.js';
 import { consumeGeneration } from '../output/consume-generation.js';
-import { round } from '../output/format.js';
 import { releaseAllLines } from '../output/held-line.js';
 import { maxTokensNote } from '../output/max-tokens-note.js';
 import { openLine } from '../output/open-line.js';
 import { samplingNote } from '../output/sampling-note.js';
 import { statsLine } from '../output/stats-line.js';
 import { jsonLine, terminalSafe, textWriter } from '../output/terminal-text.js';
+import { analyzerNote, doneRecords, streamHandlers } from '../output/generation-records.js';
 import { loadPlugins } from '../plugins/load-plugins.js';
 import { USAGE } from '../usage.js';
-import { plainData } from './generate.js';
 
 /** The prompt shown on a terminal before each user turn (on stderr: stdout carries only the replies). */
 export const CHAT_PROMPT = '> ';
@@ -46,15 +44,7 @@ export async function chatCommand(args: readonly string[], io: CliIo): Promise<n
     throw new UsageError('weft chat reads its turns from standard input, which this caller did not provide');
   }
   const plugins = await loadPlugins(options.plugins, io.cwd, io.signal);
-  const named = (ref: unknown): string | undefined => (typeof ref === 'string' ? ref : ref !== null && typeof ref === 'object' && 'name' in ref ? String(ref.name) : undefined);
-  const analyzers = (options.request.analyzers ?? []).map(named).filter((n): n is string => n !== undefined);
-  const { model, close } = await openModel(
-    resolveModelDir(options.model, io.cwd),
-    sessionOptions(options.threads),
-    options.backend,
-    { router: named(options.request.router), analyzers, onnxFile: options.onnxFile, plugins, note: noteTo(io) },
-    io.signal,
-  );
+  const { model, close } = await openRequestModel(options, io, plugins);
   let input: ChatInput | undefined;
   try {
     checkChatTemplate(model, options.system);
@@ -153,10 +143,8 @@ class ChatSession {
       const stopped = await this.#reply(line.startsWith('//') ? line.slice(1) : line);
       if (stopped) return EXIT.interrupted;
     }
-    if (this.#analyzed.size > 0) {
-      const counts = [...this.#analyzed].map(([name, n]) => `${n} from ${name}`).join(', ');
-      io.stderr.write(`weft: note: --analyzer output (${counts}) is printed only with --json, as {"type":"analysis",...} lines\n`);
-    }
+    const note = analyzerNote(this.#analyzed);
+    if (note !== undefined) io.stderr.write(`${note}\n`);
     return this.#refused && !this.#onTerminal ? EXIT.usage : EXIT.ok;
   }
 
@@ -233,7 +221,6 @@ class ChatSession {
   async #stream(turn: number, request: GenerationRequest, dropped: number): Promise<DoneEvent> {
     const { io, model, options } = this;
     const write = this.#write;
-    let streamed = '';
     const startNotes = (e: StartEvent | FailoverEvent): void => {
       if (e.type !== 'start') return;
       const note = this.#maxTokensNoted ? undefined : maxTokensNote(options.request.maxTokens, e.promptIds[0]?.length ?? 0, model.config.maxPositions);
@@ -246,61 +233,14 @@ class ChatSession {
       if (sampling !== undefined) io.stderr.write(`${sampling}\n`);
     };
     const line = openLine(io.stdout);
-    const { done } = await consumeGeneration(
-      model,
-      request,
-      options.json
-        ? {
-            onToken: (e) => {
-              streamed += e.text;
-              write({ type: 'token', turn, id: e.id, text: e.text });
-            },
-            onEvent: (e) => {
-              startNotes(e);
-              if (e.type === 'start') write({ type: 'backend', turn, backend: e.backend, rejected: e.rejectedBackends });
-              else write({ type: 'failover', turn, step: e.step, from: e.from, to: e.to, reason: e.reason });
-            },
-            onAnalysis: (e) => write({ type: 'analysis', turn, analyzer: e.analyzer, step: e.step, data: plainData(e.data) }),
-          }
-        : {
-            onText: (text) => {
-              this.#writeText(text);
-              line.wrote(text);
-            },
-            onAnalysis: (e) => void this.#analyzed.set(e.analyzer, (this.#analyzed.get(e.analyzer) ?? 0) + 1),
-            onEvent: (e) => {
-              startNotes(e);
-              if (e.type === 'failover') {
-                const text = `[weft: ${e.from} failed at step ${e.step} (${e.reason}); continuing on ${e.to}]`;
-                io.stderr.write(`${io.stderr.isTTY === true ? terminalSafe(text) : text}\n`);
-              }
-            },
-          },
-    ).catch((error: unknown) => {
+    const out = { io, json: options.json, write, writeText: this.#writeText, line, fields: { turn }, onStartOrFailover: startNotes, analyzed: this.#analyzed };
+    const { handlers, streamed } = streamHandlers(out);
+    const { done } = await consumeGeneration(model, request, handlers).catch((error: unknown) => {
       line.endOnTerminal();
       throw error;
     });
-    const row = done.rows[0]!;
-    if (options.json) {
-      const rest = row.text.slice(streamed.length);
-      if (rest !== '') write({ type: 'text', turn, text: rest });
-      write({
-        type: 'done',
-        turn,
-        ids: row.ids,
-        text: row.text,
-        finishReason: row.finishReason,
-        promptTokens: row.usage.promptTokens,
-        completionTokens: row.usage.completionTokens,
-        droppedTurns: dropped,
-        ttftMs: round(done.ttftMs),
-        msPerToken: round(done.msPerToken),
-        durationMs: round(done.durationMs),
-        backend: model.backend,
-        rejectedBackends: model.rejectedBackends,
-        kvBytes: done.kvBytes,
-      });
-    } else {
+    if (options.json) doneRecords(out, model, done, streamed(), { droppedTurns: dropped });
+    else {
       // Each reply ends its line, so replies come one after another, a line break between them.
       io.stdout.write('\n');
       line.wrote('\n');
