@@ -132,8 +132,10 @@ conversation (the system message stays), /exit or Ctrl-D on an empty line ends t
 lists the commands; a message that starts with "/" is written with two ("//etc" sends "/etc").
 Ctrl-C stops the reply being written (it and its message are left out of the conversation) and the
 session goes on; Ctrl-C at the prompt exits with 130. A stats line follows each reply on stderr.
-Piped: each line is a user turn (empty lines are skipped; /reset and /exit work too), and each reply
-is followed by one line break, nothing else, so the output can be read by a script. A line over
+With stderr not a terminal (2>log), no prompt is drawn: the terminal echoes what is typed and
+Ctrl-C is SIGINT. Piped: each line is a user turn (empty lines are skipped; /reset and /exit work
+too), and each reply is followed by one line break; a reply may itself span lines, so a script should
+read the replies with --json. A line over
 ${MAX_TEXT_BYTES / 1024 / 1024} MiB or not UTF-8, an unknown /command, or a message that does not fit is reported on stderr and
 skipped, and the exit code is then 2. SIGINT or SIGTERM stops the session (the reply so far is
 reported; exit code 130 or 143).

@@ -20,6 +20,8 @@ export interface ChatOptions {
   /** Called after each write with all that stdout and stderr have received so far. */
   readonly onOutput?: (stdout: string, stderr: string) => void;
   readonly stdoutTty?: boolean;
+  /** stderr's `isTTY`; by default true with a `terminal` (where the prompt is drawn), else unset. */
+  readonly stderrTty?: boolean;
 }
 
 /** Runs `weft chat ARGS` in-process (runCli), with captured output. */
@@ -28,9 +30,10 @@ export async function chat(args: readonly string[], options: ChatOptions = {}): 
   let stderr = '';
   const seen = (): void => options.onOutput?.(stdout, stderr);
   const stdin = options.stdin;
+  const stderrTty = options.stderrTty ?? (options.terminal === undefined ? undefined : true);
   const io: CliIo = {
     stdout: { ...(options.stdoutTty === undefined ? {} : { isTTY: options.stdoutTty }), write: (chunk: string) => ((stdout += chunk), seen(), true) },
-    stderr: { write: (chunk: string) => ((stderr += chunk), seen(), true) },
+    stderr: { ...(stderrTty === undefined ? {} : { isTTY: stderrTty }), write: (chunk: string) => ((stderr += chunk), seen(), true) },
     ...(stdin === undefined ? {} : { stdin: typeof stdin === 'string' || stdin instanceof Uint8Array ? [stdin] : stdin }),
     ...(options.terminal === undefined ? {} : { terminal: () => options.terminal!, stdin: [] }),
     ...(options.signal === undefined ? {} : { signal: options.signal }),

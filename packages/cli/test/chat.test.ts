@@ -112,7 +112,7 @@ describe('weft chat, piped', () => {
     const records = result.records();
     const error = records.find((r) => r['type'] === 'error');
     expect(error).toMatchObject({ type: 'error', turn: 2, message: expect.stringMatching(/^this message takes \d+ tokens, but the model's context of 1024 holds 1016 once 8 are kept for the reply; it was not sent/) });
-    expect(result.stderr).toMatch(/^weft: turn 2: this message takes \d+ tokens, .* it was not sent \(shorten it, or lower --max-tokens\)\n$/);
+    expect(result.stderr).toMatch(/^weft: turn 2: this message takes \d+ tokens, .* it was not sent \(shorten it\)\n$/);
     const [first, third] = dones(records);
     expect(third!.turn).toBe(3);
     // The refused message left no trace: turn 3 follows turn 1 directly.

@@ -17,13 +17,19 @@ export interface PromptOutput {
  * `interrupt` event; while a reply runs ({@link ChatInput.replying}) it calls that reply's
  * `interrupt`. Ctrl-D on an empty line ends the input. What is typed while a reply runs is not
  * drawn over the reply: it shows at the next prompt, and a line entered then is the next turn.
- * An aborted `signal` (SIGTERM, or SIGINT sent to the process) rejects the read at once.
+ * An aborted `signal` (SIGTERM, or SIGINT sent to the process) rejects the read at once, the
+ * prompt's line ended first.
+ *
+ * When `output` is not a terminal (`weft chat 2>log`), nothing is drawn there (no prompt, no
+ * escape sequences, no echo in the log) and readline reads the terminal as lines: the terminal
+ * itself echoes and edits what is typed, and Ctrl-C is the terminal's SIGINT.
  */
 export function terminalInput(input: TerminalInput, output: PromptOutput, signal: AbortSignal | undefined): ChatInput {
+  const drawing = output.isTTY === true;
   let muted = false;
   const drawn = new Writable({
     write(chunk: Buffer | string, _encoding, done) {
-      if (!muted) output.write(chunk.toString());
+      if (!muted && drawing) output.write(chunk.toString());
       done();
     },
   });
@@ -34,7 +40,7 @@ export function terminalInput(input: TerminalInput, output: PromptOutput, signal
   const resized = (): void => void drawn.emit('resize');
   events.on?.('resize', resized);
 
-  const rl = createInterface({ input, output: drawn, terminal: true, historySize: 100, removeHistoryDuplicates: true, tabSize: 4 });
+  const rl = createInterface({ input, output: drawn, terminal: drawing, historySize: 100, removeHistoryDuplicates: true, tabSize: 4 });
   /** Lines entered while no read waited (during a reply): each is the next turn, in order. */
   const queued: string[] = [];
   let ended = false;
@@ -70,13 +76,15 @@ export function terminalInput(input: TerminalInput, output: PromptOutput, signal
       if (next === '\u0003') return Promise.resolve({ type: 'interrupt' });
       if (next !== undefined) {
         // Entered while a reply ran, when nothing was drawn: shown now, as it would have been.
-        output.write(`${prompt}${next}\n`);
+        if (drawing) output.write(`${prompt}${next}\n`);
         return Promise.resolve({ type: 'line', text: next });
       }
       if (ended) return Promise.resolve({ type: 'end' });
       return new Promise<InputEvent>((resolve, reject) => {
         const stop = (): void => {
           waiter = undefined;
+          // "weft: interrupted" follows on a line of its own, not after the prompt and what was typed.
+          if (drawing) output.write('\n');
           reject(new InterruptedError());
         };
         signal?.addEventListener('abort', stop, { once: true });

@@ -48,6 +48,7 @@ export async function chatCommand(args: readonly string[], io: CliIo): Promise<n
   let input: ChatInput | undefined;
   try {
     checkChatTemplate(model, options.system);
+    checkSystemFits(model, options);
     input = io.terminal !== undefined ? terminalInput(io.terminal(), io.stderr, io.signal) : pipedInput(io.stdin!, io.signal);
     return await new ChatSession(model, options, io, input).run();
   } finally {
@@ -77,6 +78,32 @@ function checkChatTemplate(model: WeftModel, system: string | undefined): void {
   }
 }
 
+/** The room of a session: the reply's reserve, and the tokens the conversation may take (the context less that). */
+function contextRoom(model: WeftModel, options: ChatArgs): { reserve: number; budget: number } {
+  const context = model.config.maxPositions;
+  const wanted = options.request.maxTokens ?? model.generationConfig.maxNewTokens ?? DEFAULT_REPLY_TOKENS;
+  const reserve = Math.max(1, Math.min(wanted, Math.floor(context / 2)));
+  return { reserve, budget: context - reserve };
+}
+
+/**
+ * Refuses, before any input is read, a `--system` message that leaves no room for a message: it
+ * and an empty user message, rendered with the template, take all the context left once the
+ * reply's room is kept.
+ */
+function checkSystemFits(model: WeftModel, options: ChatArgs): void {
+  if (options.system === undefined) return;
+  const { reserve, budget } = contextRoom(model, options);
+  const count = chatTokens(model.tokenizer, [{ role: 'system', content: options.system }, { role: 'user', content: '' }], budget + 1);
+  if (count.tokens < budget) return;
+  const context = model.config.maxPositions;
+  const lower = options.request.maxTokens !== undefined && !count.atLeast && count.tokens < context - 1 ? ', or lower --max-tokens' : '';
+  throw new UsageError(
+    `--system takes ${count.atLeast ? 'at least ' : ''}${count.tokens} tokens with the chat template, leaving no room for a message: ` +
+      `the model's context of ${context} holds ${budget} once ${reserve} are kept for the reply (shorten it${lower})`,
+  );
+}
+
 /** A `weft chat` session: reads turns, keeps the history, streams each reply. */
 class ChatSession {
   readonly #conversation: Conversation;
@@ -101,10 +128,9 @@ class ChatSession {
     readonly input: ChatInput,
   ) {
     this.#conversation = new Conversation(options.system);
-    const context = model.config.maxPositions;
-    const wanted = options.request.maxTokens ?? model.generationConfig.maxNewTokens ?? DEFAULT_REPLY_TOKENS;
-    this.#reserve = Math.max(1, Math.min(wanted, Math.floor(context / 2)));
-    this.#budget = context - this.#reserve;
+    const { reserve, budget } = contextRoom(model, options);
+    this.#reserve = reserve;
+    this.#budget = budget;
     this.#write = (line) => void io.stdout.write(`${jsonLine(line)}\n`);
     this.#writeText = textWriter(io.stdout, options.raw);
     this.#onTerminal = io.terminal !== undefined;
@@ -172,9 +198,11 @@ class ChatSession {
     }
     if (!fit.fits) {
       const withSystem = this.#conversation.system === undefined ? '' : ' with the --system message';
+      // Lowering --max-tokens helps only a message that would fit the context with less room kept.
+      const lower = options.request.maxTokens !== undefined && !fit.atLeast && fit.tokens < context ? ', or lower --max-tokens' : '';
       this.#refuse(
-        `this message takes ${fit.tokens} tokens${withSystem}, but the model's context of ${context} holds ${this.#budget} ` +
-          `once ${this.#reserve} are kept for the reply; it was not sent (shorten it${options.request.maxTokens === undefined ? '' : ', or lower --max-tokens'})`,
+        `this message takes ${fit.atLeast ? 'at least ' : ''}${fit.tokens} tokens${withSystem}, but the model's context of ${context} holds ${this.#budget} ` +
+          `once ${this.#reserve} are kept for the reply; it was not sent (shorten it${lower})`,
         turn,
       );
       return false;
