@@ -25,8 +25,20 @@ let frozen:
       readonly wasmPaths: string | undefined;
     }
   | undefined;
+/**
+ * The module (build) whose first session is being created, taken synchronously before the first
+ * `await` of the attempt, and how many attempts hold it: until a session exists another build is
+ * refused (see {@link claimRuntime}), so two builds never start side by side.
+ */
+let claim: { readonly ort: Ort; holders: number } | undefined;
+/** Modules whose wasm has started: a session was created, or ort failed after its init. */
+const started = new WeakSet<Ort>();
+/** How onnxruntime-web reports that no backend could be initialised (nothing started). */
+const NOTHING_STARTED = /no available backend found/i;
 /** Per module, whether each provider's backend is in it (see {@link runtimeHasProvider}). */
 const providersIn = new WeakMap<Ort, Map<string, Promise<boolean>>>();
+/** The settled answers of {@link runtimeHasProvider}, which `probe()` reads without starting anything. */
+const providersKnown = new WeakMap<Ort, Map<string, boolean>>();
 /** The thread count last written into `env.wasm.numThreads`, before onnxruntime-web read it. */
 let requested: number | undefined;
 /**
@@ -48,10 +60,17 @@ export function loadRuntime(loader?: WebRuntimeLoader): Promise<Ort> {
   runtime = loading.then(
     (m) => {
       const ort = (isObject(m) && isObject((m as { default?: unknown }).default) ? (m as { default: unknown }).default : m) as Ort;
-      if (!isObject(ort) || typeof ort.InferenceSession?.create !== 'function' || !isObject(ort.env?.wasm)) {
+      // env.versions.web tells onnxruntime-web from onnxruntime-node and onnxruntime-common, which share its shape.
+      if (
+        !isObject(ort) ||
+        typeof ort.InferenceSession?.create !== 'function' ||
+        typeof ort.Tensor !== 'function' ||
+        !isObject(ort.env?.wasm) ||
+        typeof ort.env.versions?.web !== 'string'
+      ) {
         runtimes.delete(loader);
         throw new InvalidOptionsError(
-          "runtime must resolve to onnxruntime-web's module (one with InferenceSession and env.wasm), as () => import('onnxruntime-web/wasm') does; it resolved to something else.",
+          "runtime must resolve to onnxruntime-web's module (one with InferenceSession, Tensor, env.wasm and env.versions.web), as () => import('onnxruntime-web/wasm') does; it resolved to something else (onnxruntime-node and onnxruntime-common are not it).",
           { option: 'runtime' },
         );
       }
@@ -87,12 +106,53 @@ export function runtimeHasProvider(ort: Ort, provider: string): Promise<boolean>
   if (!has) {
     const missing = new RegExp(`\\[${provider}\\] backend not found`);
     has = ort.InferenceSession.create(new Uint8Array(0), { executionProviders: [provider] }).then(
-      (session) => (session.release().catch(() => undefined), true),
-      (error: unknown) => !missing.test(String((error as Error)?.message ?? error)),
+      (session) => (noteSessionAttempt(ort), session.release().catch(() => undefined), true),
+      (error: unknown) => (noteSessionAttempt(ort, error), !missing.test(String((error as Error)?.message ?? error))),
     );
+    has.then((value) => {
+      let settled = providersKnown.get(ort);
+      if (!settled) providersKnown.set(ort, (settled = new Map()));
+      settled.set(provider, value);
+    });
     known.set(provider, has);
   }
   return has;
+}
+
+/**
+ * What {@link runtimeHasProvider} found out for `ort` and `provider`, without asking: undefined
+ * until it has (`probe()` starts nothing, so it reads this).
+ */
+export function knownRuntimeProvider(ort: Ort, provider: string): boolean | undefined {
+  return providersKnown.get(ort)?.get(provider);
+}
+
+/**
+ * Claims the process for `ort`'s build for one session attempt: call it synchronously before the
+ * attempt's first `await` that could start onnxruntime-web, and the returned function once the
+ * attempt is over. Throws `InvalidOptionsError` (option `runtime`) when another build runs, or
+ * another attempt is starting one.
+ */
+export function claimRuntime(ort: Ort): () => void {
+  const conflict = runtimeConflict(ort);
+  if (conflict !== undefined) throw new InvalidOptionsError(conflict, { option: 'runtime' });
+  if (frozen) return () => undefined;
+  if (claim) claim.holders++;
+  else claim = { ort, holders: 1 };
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    if (claim && --claim.holders === 0) claim = undefined;
+  };
+}
+
+/**
+ * Records what an `InferenceSession.create` on `ort` showed: without `error` (a session was
+ * created), or with one other than "no available backend found", its wasm started.
+ */
+export function noteSessionAttempt(ort: Ort, error?: unknown): void {
+  if (error === undefined || !NOTHING_STARTED.test(String((error as Error)?.message ?? error))) started.add(ort);
 }
 
 /**
@@ -132,18 +192,19 @@ export function applyWasmSettings(ort: Ort, settings: WasmSettings): void {
  * runs in this process. Undefined when none runs yet, or `ort` is the one.
  */
 export function runtimeConflict(ort: Ort): string | undefined {
-  if (frozen === undefined || frozen.ort === ort) return undefined;
+  const running = frozen?.ort ?? claim?.ort;
+  if (running === undefined || running === ort) return undefined;
   return 'onnxruntime-web already runs in this process from another build than this web backend loads (their runtime options differ), and one process runs one build; give every web backend the same runtime.';
 }
 
 /**
- * Records the settings onnxruntime-web initialised with. Called after every session attempt; it
- * only takes effect once onnxruntime-web has initialised wasm, which it shows by having written a
- * thread count into `env.wasm.numThreads` (a failed attempt that never reached wasm, e.g. WebGPU
- * asked for where there is none, leaves the settings open).
+ * Records the build and the settings onnxruntime-web initialised with. Called after every session
+ * attempt; it only takes effect once `ort`'s wasm has started (see {@link noteSessionAttempt}): an
+ * attempt that never got there (WebGPU asked for where there is none, or the runtime files could
+ * not be fetched) leaves the build and the settings open, so another build can still run.
  */
 export function freezeWasmSettings(ort: Ort): void {
-  if (frozen || threadsFailure !== undefined || typeof ort.env.wasm.numThreads !== 'number') return;
+  if (frozen || threadsFailure !== undefined || !started.has(ort) || typeof ort.env.wasm.numThreads !== 'number') return;
   const paths = ort.env.wasm.wasmPaths;
   frozen = { ort, numThreads: ort.env.wasm.numThreads, requested, threadsSupported: wasmThreadsSupported(), wasmPaths: paths === undefined ? undefined : JSON.stringify(paths) };
 }

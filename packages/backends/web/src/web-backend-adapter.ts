@@ -1,5 +1,6 @@
 import {
   BackendError,
+  InvalidOptionsError,
   logSeverityLevel,
   WeftError,
   type BackendAdapter,
@@ -10,7 +11,20 @@ import {
 } from '@weft/core';
 import type * as ortTypes from 'onnxruntime-web';
 import { detectEnvironment, wasmThreadsAllowed, type WebEnvironment } from './environment.js';
-import { applyWasmSettings, freezeWasmSettings, loadRuntime, recordThreadsFailure, runtimeConflict, runtimeHasProvider, throwIfThreadsFailed, wasmInitialised } from './load-runtime.js';
+import {
+  applyWasmSettings,
+  claimRuntime,
+  freezeWasmSettings,
+  knownRuntimeProvider,
+  loadRuntime,
+  noteSessionAttempt,
+  recordThreadsFailure,
+  runtimeConflict,
+  runtimeHasProvider,
+  throwIfThreadsFailed,
+  wasmInitialised,
+  type WasmSettings,
+} from './load-runtime.js';
 import { probeWebProvider, probeWebProviders, type ProviderStatus, type WebProviderProbe } from './probe.js';
 import { readModel } from './read-model.js';
 import { watchThreadWorkers } from './thread-workers.js';
@@ -44,23 +58,33 @@ export class WebBackendAdapter implements BackendAdapter {
     this.env = environment ?? detectEnvironment();
   }
 
-  /** Per-provider availability here (see `probeWebProviders`). */
-  probeProviders(): Promise<WebProviderProbe> {
+  /**
+   * Per-provider availability here (see `probeWebProviders`); with a `runtime`, WebGPU and WebNN
+   * also as {@link probe} reports them against that build.
+   */
+  async probeProviders(): Promise<WebProviderProbe> {
     const webnn = this.providers.find((p) => p.name === 'webnn');
-    return probeWebProviders(this.env, webnn?.name === 'webnn' ? webnn.deviceType : undefined);
+    const probe = await probeWebProviders(this.env, webnn?.name === 'webnn' ? webnn.deviceType : undefined);
+    if (this.options.runtime === undefined) return probe;
+    const ort = await loadRuntime(this.options.runtime).catch(() => undefined);
+    if (ort === undefined) return probe;
+    return { ...probe, webgpu: inBuild(ort, 'webgpu', probe.webgpu), webnn: inBuild(ort, 'webnn', probe.webnn) };
   }
 
   /**
    * Available when at least one configured provider is available here; `executionProviders` are
    * those, in the configured order. Only the configured providers are checked: a wasm-only
-   * backend never asks `navigator.gpu` for an adapter.
+   * backend never asks `navigator.gpu` for an adapter. Starts nothing: with a `runtime`, whether
+   * its build has WebGPU or WebNN is found out when a session is created (a note says so until then).
    */
   async probe(): Promise<BackendProbe> {
     let statuses: ProviderStatus[];
     try {
-      const conflict = runtimeConflict(await loadRuntime(this.options.runtime));
+      const ort = await loadRuntime(this.options.runtime);
+      const conflict = runtimeConflict(ort);
       if (conflict !== undefined) return { available: false, reason: conflict };
-      statuses = await this.check(this.providers);
+      statuses = await Promise.all(this.providers.map((p) => probeWebProvider(this.env, p)));
+      if (this.options.runtime !== undefined) statuses = statuses.map((status, i) => (this.providers[i]!.name === 'wasm' ? status : inBuild(ort, this.providers[i]!.name, status)));
     } catch (error) {
       return { available: false, reason: (error as Error).message };
     }
@@ -96,76 +120,123 @@ export class WebBackendAdapter implements BackendAdapter {
     if (requireFullOffload && options.executionProviders) checkFullOffload(providers, 'session.executionProviders');
     const where = source.kind === 'path' ? source.path : `${source.bytes.byteLength} bytes`;
     const names = providers.map((p) => p.name).join(', ');
-    const statuses = await this.check(providers);
-    const usable = providers.filter((_, i) => statuses[i]!.available);
-    const missing = providers.flatMap((p, i) => (statuses[i]!.available ? [] : [`${p.name}: ${statuses[i]!.reason ?? 'unavailable'}`]));
-    if (usable.length === 0) {
-      throw new BackendError(`onnxruntime-web could not create a session from ${where} on ${names}: ${providers.length === 1 ? 'it is not' : 'none of them is'} available here (${missing.join('; ')})`, {
-        backend: 'web',
-      });
-    }
     const ort = await loadRuntime(this.options.runtime);
     throwIfThreadsFailed();
-    applyWasmSettings(ort, { numThreads: this.options.numThreads, wasmPaths: this.options.wasmPaths });
-    const model = await readModel(source, this.env);
-    // In a browser, until onnxruntime-web's wasm is up: a thread worker the browser refuses
-    // would leave its initialisation, hence this session, pending for ever.
-    const threadWatch = !wasmInitialised() && !this.env.node && wasmThreadsAllowed(this.env) ? watchThreadWorkers() : undefined;
-    let session: ortTypes.InferenceSession;
+    const settings = await this.wasmSettings(ort);
+    // Claimed before this attempt's next await: another build's first session, started meanwhile,
+    // is refused instead of starting a second build in this process.
+    const release = claimRuntime(ort);
     try {
-      const sessionOptions = toOrtWebOptions(merged, usable, { requireFullOffload });
-      // Tensors the graph keeps in files beside it (`model.onnx_data`), under the names it gives them.
-      if (model.externalData.length > 0) sessionOptions.externalData = model.externalData.map((f) => ({ path: f.path, data: f.data }));
-      const created = ort.InferenceSession.create(model.bytes, sessionOptions);
-      session = threadWatch
-        ? await Promise.race([
-            created,
-            threadWatch.failed.catch((error: Error) => {
-              recordThreadsFailure(error);
-              // Should onnxruntime-web finish after all, nobody would release its session.
-              created.then((late) => late.release()).catch(() => undefined);
-              throw error;
-            }),
-          ])
-        : await created;
-    } catch (cause) {
-      if (WeftError.isInstance(cause)) throw cause;
-      const message = sessionFailureMessage((cause as Error).message, { requireFullOffload, missing });
-      throw new BackendError(`onnxruntime-web could not create a session from ${where} on ${usable.map((p) => p.name).join(', ')}: ${message}`, {
-        backend: 'web',
-        cause,
-      });
+      applyWasmSettings(ort, settings);
+      const statuses = await this.check(ort, providers);
+      const usable = providers.filter((_, i) => statuses[i]!.available);
+      const missing = providers.flatMap((p, i) => (statuses[i]!.available ? [] : [`${p.name}: ${statuses[i]!.reason ?? 'unavailable'}`]));
+      if (usable.length === 0) {
+        throw new BackendError(`onnxruntime-web could not create a session from ${where} on ${names}: ${providers.length === 1 ? 'it is not' : 'none of them is'} available here (${missing.join('; ')})`, {
+          backend: 'web',
+        });
+      }
+      const model = await readModel(source, this.env);
+      // In a browser, until onnxruntime-web's wasm is up: a thread worker the browser refuses
+      // would leave its initialisation, hence this session, pending for ever.
+      const threadWatch = !wasmInitialised() && !this.env.node && wasmThreadsAllowed(this.env) ? watchThreadWorkers() : undefined;
+      let session: ortTypes.InferenceSession;
+      try {
+        const sessionOptions = toOrtWebOptions(merged, usable, { requireFullOffload });
+        // Tensors the graph keeps in files beside it (`model.onnx_data`), under the names it gives them.
+        if (model.externalData.length > 0) sessionOptions.externalData = model.externalData.map((f) => ({ path: f.path, data: f.data }));
+        const created = ort.InferenceSession.create(model.bytes, sessionOptions).then(
+          (value) => (noteSessionAttempt(ort), value),
+          (error: unknown) => {
+            noteSessionAttempt(ort, error);
+            throw error;
+          },
+        );
+        session = threadWatch
+          ? await Promise.race([
+              created,
+              threadWatch.failed.catch((error: Error) => {
+                recordThreadsFailure(error);
+                // Should onnxruntime-web finish after all, nobody would release its session.
+                created.then((late) => late.release()).catch(() => undefined);
+                throw error;
+              }),
+            ])
+          : await created;
+      } catch (cause) {
+        if (WeftError.isInstance(cause)) throw cause;
+        const message = sessionFailureMessage((cause as Error).message, { requireFullOffload, missing });
+        throw new BackendError(`onnxruntime-web could not create a session from ${where} on ${usable.map((p) => p.name).join(', ')}: ${message}`, {
+          backend: 'web',
+          cause,
+        });
+      } finally {
+        threadWatch?.stop();
+      }
+      return new WebSession(ort, session, usable.map((p) => p.name));
     } finally {
-      threadWatch?.stop();
+      // The build and settings become the process's only once its wasm started (a failed start
+      // leaves them open); the claim ends with the attempt.
       freezeWasmSettings(ort);
+      release();
     }
-    return new WebSession(ort, session, usable.map((p) => p.name));
+  }
+
+  /**
+   * The wasm settings for `ort`. Under Node.js a `runtime`'s build other than onnxruntime-web's
+   * Node.js one (`onnxruntime-web/wasm` resolves to its browser bundle there) starts only on one
+   * thread: its thread workers need a browser, so numThreads defaults to 1 there, and more is an
+   * `InvalidOptionsError`.
+   */
+  private async wasmSettings(ort: Ort): Promise<WasmSettings> {
+    let numThreads = this.options.numThreads;
+    if (this.env.node && this.options.runtime !== undefined && numThreads !== 1 && ort !== (await loadRuntime().catch(() => undefined))) {
+      if (numThreads !== undefined && numThreads !== 0) {
+        throw new InvalidOptionsError(
+          `numThreads ${numThreads}: under Node.js the onnxruntime-web build that webBackend({ runtime }) loads runs on one thread only (its thread workers need a browser); set numThreads: 1, or leave runtime unset to run onnxruntime-web's Node.js build.`,
+          { option: 'numThreads' },
+        );
+      }
+      numThreads = 1;
+    }
+    return { numThreads, wasmPaths: this.options.wasmPaths };
   }
 
   /**
    * The availability of each of `providers` here, in order. With a `runtime` of the application's,
    * a WebGPU or WebNN provider the environment has is also checked against that build (the
-   * wasm-only one has neither), after the wasm settings are applied: in a build that has the
-   * provider, the check initialises it as its session would.
+   * wasm-only one has neither); the caller holds the claim and applied the wasm settings: in a
+   * build that has the provider, the check initialises it as its session would.
    */
-  private async check(providers: readonly WebProviderConfig[]): Promise<ProviderStatus[]> {
+  private async check(ort: Ort, providers: readonly WebProviderConfig[]): Promise<ProviderStatus[]> {
     const statuses = await Promise.all(providers.map((p) => probeWebProvider(this.env, p)));
-    if (this.options.runtime === undefined || !providers.some((p, i) => p.name !== 'wasm' && statuses[i]!.available)) return statuses;
-    const ort = await loadRuntime(this.options.runtime);
-    applyWasmSettings(ort, { numThreads: this.options.numThreads, wasmPaths: this.options.wasmPaths });
-    try {
-      for (const [i, p] of providers.entries()) {
-        if (p.name === 'wasm' || !statuses[i]!.available || (await runtimeHasProvider(ort, p.name))) continue;
-        statuses[i] = {
-          available: false,
-          reason: `the onnxruntime-web build that webBackend({ runtime }) loads has no ${p.name} backend (onnxruntime-web/wasm runs wasm only; import('onnxruntime-web') has WebGPU and WebNN)`,
-        };
-      }
-    } finally {
-      freezeWasmSettings(ort);
+    if (this.options.runtime === undefined) return statuses;
+    for (const [i, p] of providers.entries()) {
+      if (p.name === 'wasm' || !statuses[i]!.available || (await runtimeHasProvider(ort, p.name))) continue;
+      statuses[i] = { available: false, reason: noBackendIn(p.name) };
     }
     return statuses;
   }
+}
+
+type Ort = typeof ortTypes;
+
+function noBackendIn(provider: string): string {
+  return `the onnxruntime-web build that webBackend({ runtime }) loads has no ${provider} backend (onnxruntime-web/wasm runs wasm only; import('onnxruntime-web') has WebGPU and WebNN)`;
+}
+
+/**
+ * `status` (from the environment) of WebGPU or WebNN against the build a `runtime` loads, as far
+ * as it is known without starting it: unavailable once a session attempt found the build lacks
+ * it, else as the environment says, with a note until it is checked.
+ */
+function inBuild(ort: Ort, provider: string, status: ProviderStatus): ProviderStatus {
+  if (!status.available) return status;
+  const known = knownRuntimeProvider(ort, provider);
+  if (known === true) return status;
+  if (known === false) return { available: false, reason: noBackendIn(provider) };
+  const note = `whether the onnxruntime-web build that webBackend({ runtime }) loads has ${provider} is checked when a session is created`;
+  return { available: true, reason: status.reason === undefined ? note : `${status.reason}; ${note}` };
 }
 
 /** How onnxruntime reports a node left to its CPU provider under `session.disable_cpu_ep_fallback`. */

@@ -73,7 +73,8 @@ export interface WebAdapterOptions {
    * WebAssembly threads (`ort.env.wasm.numThreads`). 0 or absent: onnxruntime-web's default
    * (min(4, ceil(cores / 2)) where threads are allowed, else 1). Values above 1 need
    * `SharedArrayBuffer` and, in browsers, a cross-origin isolated page; elsewhere onnxruntime-web
-   * runs one thread. Process-wide: fixed when the first session is created.
+   * runs one thread. Process-wide: fixed when the first session is created. Under Node.js with a
+   * `runtime` other than onnxruntime-web's Node.js build: 1 (absent or 0), and more is refused.
    */
   readonly numThreads?: number;
   /** `ort.env.wasm.wasmPaths`: where to fetch the runtime files (e.g. a CDN prefix). Process-wide. */
@@ -81,8 +82,10 @@ export interface WebAdapterOptions {
   /**
    * Which onnxruntime-web build to run (default: `import('onnxruntime-web')`, the build with
    * WebGPU and WebNN). `() => import('onnxruntime-web/wasm')` runs the wasm-only build: half the
-   * download, and faster on wasm; with it `webgpu` and `webnn` are unavailable. Process-wide: once
-   * a session exists, a backend whose loader gives another module is refused.
+   * download, and faster on wasm; with it `webgpu` and `webnn` are unavailable (found out when a
+   * session is created; `probe()` starts nothing). For browsers: under Node.js leave it unset.
+   * Process-wide: once a session exists or is being created, a backend whose loader gives another
+   * module is refused.
    */
   readonly runtime?: WebRuntimeLoader;
   /**

@@ -15,7 +15,9 @@ describe('the runtime option after a session on the default build', () => {
     await expect(failing.createSession(tinyBytes())).rejects.toThrow(BackendError);
     await expect(failing.createSession(tinyBytes())).rejects.toThrow(/^onnxruntime-web could not be loaded by webBackend\(\{ runtime \}\): Failed to fetch dynamically imported module/);
     expect(await failing.probe()).toMatchObject({ available: false, reason: expect.stringMatching(/could not be loaded by webBackend\(\{ runtime \}\)/) });
-    for (const value of [{}, { default: {} }, undefined, 42]) {
+    // The last: onnxruntime-node's (or onnxruntime-common's) shape, which has no env.versions.web.
+    const notWeb = { InferenceSession: { create: async () => ({}) }, Tensor: class {}, env: { wasm: {}, versions: { common: '1.30.0', node: '1.30.0' } } };
+    for (const value of [{}, { default: {} }, undefined, 42, notWeb, { default: notWeb }]) {
       const wrong = new WebBackendAdapter({ runtime: async () => value });
       await expect(wrong.createSession(tinyBytes())).rejects.toThrow(InvalidOptionsError);
       await expect(wrong.createSession(tinyBytes())).rejects.toMatchObject({ option: 'runtime', message: expect.stringMatching(/^runtime must resolve to onnxruntime-web's module/) });

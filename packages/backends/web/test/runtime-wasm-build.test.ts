@@ -7,7 +7,8 @@ import { collect, done, modelFolders, tinyModel } from './helpers.js';
 
 // Its own file: onnxruntime-web's runtime is process-wide, and here the first session of the
 // process runs on the wasm-only build (vitest runs each file in a fresh process here).
-// `onnxruntime-web/wasm` resolves under Node.js too (to the same build a bundler picks).
+// `onnxruntime-web/wasm` resolves under Node.js too (to the browser bundle a bundler picks, which
+// runs on one thread there: the backend defaults numThreads to 1 for it under Node.js).
 
 const wasmOnly = () => import('onnxruntime-web/wasm');
 const ortOf = async (m: Promise<object>): Promise<typeof import('onnxruntime-web')> => {
@@ -26,7 +27,8 @@ const withGpuAndNn: WebEnvironment = {
 describe('webBackend({ runtime: () => import("onnxruntime-web/wasm") })', () => {
   it("runs on that build (the default module never initialises) and gives the node backend's greedy ids", async () => {
     const loader = vi.fn(wasmOnly);
-    const weft = createWeft({ plugins: [nodeBackend({ defaults: { intraOpNumThreads: 1 } }), webBackend({ runtime: loader, numThreads: 1 })] });
+    // No numThreads: onnxruntime-web's default would fail under Node.js ("Dynamic require of node:os").
+    const weft = createWeft({ plugins: [nodeBackend({ defaults: { intraOpNumThreads: 1 } }), webBackend({ runtime: loader })] });
     try {
       for (const { dir } of modelFolders()) {
         const onNode = await weft.load(dir, { backend: 'node' });
@@ -60,12 +62,13 @@ describe('webBackend({ runtime: () => import("onnxruntime-web/wasm") })', () => 
     expect((await ortOf(import('onnxruntime-web'))).env.wasm.numThreads).toBeUndefined();
   });
 
-  it('webgpu and webnn are unavailable on it even where the browser has them: the probe and the session name wasm only, onnxruntime-web is never asked', async () => {
+  it('webgpu and webnn are unavailable on it even where the browser has them: the session names wasm only, and probe says so once a load found out', async () => {
     const adapter = new WebBackendAdapter({ runtime: wasmOnly, executionProviders: ['webgpu', { name: 'webnn', deviceType: 'gpu' }, 'wasm'] }, withGpuAndNn);
-    const probe = await adapter.probe();
-    expect(probe).toMatchObject({ available: true, executionProviders: ['wasm'] });
-    expect(probe.reason).toContain('webgpu: unavailable, the onnxruntime-web build that webBackend({ runtime }) loads has no webgpu backend');
-    expect(probe.reason).toContain('webnn: unavailable, the onnxruntime-web build that webBackend({ runtime }) loads has no webnn backend');
+    // probe() starts nothing, so it cannot know yet: the build is checked at load.
+    const before = await adapter.probe();
+    expect(before).toMatchObject({ available: true, executionProviders: ['webgpu', 'webnn', 'wasm'] });
+    expect(before.reason).toContain('webgpu: whether the onnxruntime-web build that webBackend({ runtime }) loads has webgpu is checked when a session is created');
+    expect((await adapter.probeProviders()).webgpu).toEqual({ available: true, reason: expect.stringMatching(/is checked when a session is created$/) });
     // onnxruntime-web itself would drop them with a console warning, and the session would have named them.
     const warn = vi.spyOn(console, 'warn');
     try {
@@ -77,6 +80,13 @@ describe('webBackend({ runtime: () => import("onnxruntime-web/wasm") })', () => 
     } finally {
       warn.mockRestore();
     }
+    const probe = await adapter.probe();
+    expect(probe).toMatchObject({ available: true, executionProviders: ['wasm'] });
+    expect(probe.reason).toContain('webgpu: unavailable, the onnxruntime-web build that webBackend({ runtime }) loads has no webgpu backend');
+    expect(probe.reason).toContain('webnn: unavailable, the onnxruntime-web build that webBackend({ runtime }) loads has no webnn backend');
+    const providers = await adapter.probeProviders();
+    expect(providers.webgpu).toEqual({ available: false, reason: expect.stringMatching(/has no webgpu backend/) });
+    expect(providers.webnn).toEqual({ available: false, reason: expect.stringMatching(/has no webnn backend/) });
   });
 
   it('webgpu alone on it: a BackendError saying the build has no webgpu, at once', async () => {
