@@ -8,7 +8,7 @@ export type TerminalInput = NodeJS.ReadableStream & { readonly isTTY?: boolean; 
 /** Where a command writes, and how it learns that the user wants it to stop. */
 export interface CliIo {
   /**
-   * With `isTTY: true` (a terminal), `generate` and `demo` show the control characters of the
+   * With `isTTY: true` (a terminal), `generate`, `chat` and `demo` show the control characters of the
    * model's text (escape sequences, `\r`, backspace…) as visible symbols unless `--raw` is given;
    * anywhere else the text is written byte for byte.
    */
@@ -16,8 +16,9 @@ export interface CliIo {
   /** With `isTTY: true`, error lines (which may quote model files) are made terminal-safe too. */
   readonly stderr: { readonly isTTY?: boolean | undefined; write(chunk: string): unknown };
   /**
-   * What `--prompt-file -` reads; without it, `-` is a usage error. With `isTTY: true` (a
-   * terminal) the command first says on stderr how to end the input.
+   * What `--prompt-file -`, `--messages-file -`, `--text-file -` and `weft chat`'s turns read;
+   * without it, `-` is a usage error. With `isTTY: true` (a terminal) the command first says on
+   * stderr how to end the input.
    */
   readonly stdin?: StdinSource;
   /**

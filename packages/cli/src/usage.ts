@@ -128,17 +128,18 @@ message, with a note on stderr; a message that does not fit even alone is report
 and the session goes on.
 
 On a terminal: a "> " prompt on stderr, with line editing and history. /reset forgets the
-conversation (the system message stays), /exit or Ctrl-D on an empty line ends the session, /help
-lists the commands; a message that starts with "/" is written with two ("//etc" sends "/etc").
+conversation (the system message stays), /exit (or /quit) or Ctrl-D on an empty line ends the
+session, /help lists the commands; a message that starts with "/" is written with two ("//etc" sends "/etc").
 Ctrl-C stops the reply being written (it and its message are left out of the conversation) and the
-session goes on; Ctrl-C at the prompt exits with 130. A stats line follows each reply on stderr.
+session goes on; Ctrl-C at the prompt exits with 130. A stats line follows each reply on stderr
+(without --json, piped too).
 With stderr not a terminal (2>log), no prompt is drawn: the terminal echoes what is typed and
 Ctrl-C is SIGINT. Piped: each line is a user turn (empty lines are skipped; /reset and /exit work
-too), and each reply is followed by one line break; a reply may itself span lines, so a script should
-read the replies with --json. A line over
-${MAX_TEXT_BYTES / 1024 / 1024} MiB or not UTF-8, an unknown /command, or a message that does not fit is reported on stderr and
-skipped, and the exit code is then 2. SIGINT or SIGTERM stops the session (the reply so far is
-reported; exit code 130 or 143).
+too), and each reply is followed by one line break; a reply may itself span lines, so a script
+should read the replies with --json. A line over ${MAX_TEXT_BYTES / 1024 / 1024} MiB or not UTF-8, an unknown /command, or
+a message that does not fit is reported on stderr and skipped, and the exit code is then 2; a flag
+core refuses (a bad --kv, an unknown --processor) ends the session at the first message. SIGINT
+or SIGTERM stops the session (the reply so far is reported; exit code 130 or 143).
 
 Options:
   --system TEXT              system message, first in every rendering of the conversation
@@ -149,8 +150,9 @@ ${COMPONENTS}
   --json                     one JSON object per line, as weft generate --json writes them, each with
                              "turn" (the user turn's number, from 1): {"type":"backend",...},
                              {"type":"token",...}, {"type":"done",...} (with "droppedTurns", the
-                             oldest turns left out of this one) per reply; {"type":"error",...} for a
-                             line not sent, {"type":"reset",...} for /reset
+                             oldest turns left out of this one) per reply, and "text", "failover"
+                             and "analysis" records as generate writes them; {"type":"error",...}
+                             for a line not sent, {"type":"reset",...} for /reset
   --raw                      on a terminal too, print the replies exactly as the model wrote them
                              (control characters are otherwise shown as visible stand-ins)
   -h, --help                 show this help

@@ -161,6 +161,20 @@ describe('weft chat, piped', () => {
       expect(result.stderr.split('\n')).toHaveLength(2);
     }
   });
+
+  it('ends at the first message when core refuses a flag (a bad --kv, an unknown --processor), which every turn would repeat', async () => {
+    for (const [args, message] of [
+      [['--kv', 'int4:group=0'], /^weft: --kv: Bad value 0 for "group"/],
+      [['--processor', 'nope'], /^weft: --processor: unknown processor "nope"/],
+    ] as const) {
+      const result = await chat([...args, '--max-tokens', '4'], { stdin: 'Hi\nThere\n' });
+      expect(result.code).toBe(2);
+      expect(result.stdout).toBe('');
+      // One line, not one per turn.
+      expect(result.stderr).toMatch(message);
+      expect(result.stderr.split('\n')).toHaveLength(2);
+    }
+  });
 });
 
 describe('weft chat on a model without a chat template', () => {

@@ -24,7 +24,7 @@ export const CHAT_PROMPT = '> ';
 /** What `/help` prints (on stderr). */
 export const CHAT_HELP = `Type a message and press Enter; the reply streams below it. Commands:
   /reset   forget the conversation so far (the --system message stays)
-  /exit    end the session (also Ctrl-D on an empty line)
+  /exit    end the session (also /quit, or Ctrl-D on an empty line)
   /help    show this help
 Ctrl-C stops a reply (it and its message are left out of the history); at the prompt it ends the
 session. A message that starts with "/" is written with two: //etc sends "/etc".
@@ -227,7 +227,9 @@ class ChatSession {
     try {
       done = await this.#stream(turn, { ...options.request, messages: fit.messages, signal: reply.signal }, fit.dropped);
     } catch (error) {
-      if (exitCodeOf(error) !== EXIT.usage) throw error;
+      // A flag core refused (a bad --kv, an unknown --processor) would refuse every turn the same
+      // way: the session ends at once, exit code 2, with the flag named.
+      if (exitCodeOf(error) !== EXIT.usage || isFlagError(error)) throw error;
       // Bad input for this turn only (core found the prompt too long after all): the session goes on.
       this.#refuse(oneLine(error, CHAT_FLAGS), turn);
       return false;
@@ -278,4 +280,13 @@ class ChatSession {
     }
     return done;
   }
+}
+
+/** Whether core refused the request for an option a chat flag set (`kv.group`, `processors[1]`), not for this turn's message. */
+function isFlagError(error: unknown): boolean {
+  if (!InvalidOptionsError.isInstance(error)) return false;
+  const option = error.option;
+  if (typeof option !== 'string') return false;
+  const field = option.split(/[.[]/, 1)[0]!;
+  return Object.hasOwn(CHAT_FLAGS, field);
 }

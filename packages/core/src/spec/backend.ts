@@ -104,7 +104,7 @@ export interface InferenceSession {
    * them (aborted, unsubscribed, the model disposed), so a queued pass nobody will read is
    * refused. Unset (onnxruntime-node, which starts every run at once and cannot cancel it), runs
    * get the request's own signal, or the model's disposal signal: no AbortController per
-   * request, which cost ~30 µs before the first token (measured).
+   * request, which cost 14–46 µs before the first token (measured, docs/benchmarks.md).
    */
   readonly watchesRunSignal?: boolean;
   /** Creates a tensor in the backend's own representation (no copy of `data`). */
