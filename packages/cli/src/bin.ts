@@ -58,7 +58,9 @@ if (tooLong) {
   // the timer fires (the timer does not hold it).
   draining = 2;
   const drained = (): void => {
-    if (--draining === 0) setTimeout(() => process.exit(), 100).unref();
+    if (--draining > 0) return;
+    guard.drained();
+    setTimeout(() => process.exit(), 100).unref();
   };
   guard.stdout('', drained);
   guard.stderr('', drained);

@@ -25,6 +25,8 @@ export interface ProcessGuard {
   readonly stderr: (chunk: string, done?: () => void) => unknown;
   /** Marks the command as finished (its exit code set): the early-exit reports are then not made. */
   finished(): void;
+  /** Marks its output as written out: a `process.exit()` of others' before this is reported (the output cut short). */
+  drained(): void;
   /** Exits with `code` on purpose (a closed stdout, a second signal): not reported as an early `process.exit()`. */
   exit(code: number): never;
 }
@@ -48,13 +50,15 @@ export function guardProcess(proc: GuardedProcess): ProcessGuard {
   const stderr = proc.stderr as { write: (...args: unknown[]) => unknown };
   const original = stdout.write.bind(proc.stdout);
   const originalStderr = stderr.write.bind(proc.stderr);
-  // A line the command holds open on the terminal (eval's progress, streamed text) is ended first.
+  // A line the command holds open on the terminal (eval's progress, streamed text) is ended first,
+  // where what others write lands on that terminal: not when stderr goes to a file or a pipe.
+  const toTerminal = proc.stderr.isTTY === true;
   stdout.write = (...args: unknown[]) => {
-    endHeldLine();
+    if (toTerminal) endHeldLine();
     return originalStderr(...args);
   };
   stderr.write = (...args: unknown[]) => {
-    endHeldLine();
+    if (toTerminal) endHeldLine();
     return originalStderr(...args);
   };
   const report = (line: string, error?: unknown): void => {
@@ -67,11 +71,20 @@ export function guardProcess(proc: GuardedProcess): ProcessGuard {
     }
   };
   let done = false;
+  /** Set once the command's output has been written out (`drained`). */
+  let written = false;
   /** Set by the guard's own exits (and bin's, through `exit`): those are not reported. */
   let deliberate = false;
+  /** Set when others call `process.exit()` (a plugin's). */
+  let exitedByOthers = false;
+  const realExit = proc.exit.bind(proc);
+  proc.exit = ((code?: number): never => {
+    if (!deliberate) exitedByOthers = true;
+    return realExit(code as number);
+  }) as typeof proc.exit;
   const exit = (code: number): never => {
     deliberate = true;
-    return proc.exit(code);
+    return realExit(code);
   };
   const escaped = (error: unknown): void => {
     try {
@@ -90,7 +103,15 @@ export function guardProcess(proc: GuardedProcess): ProcessGuard {
   proc.on('unhandledRejection', escaped);
   proc.on('uncaughtException', escaped);
   proc.on('exit', (code) => {
-    if (done || deliberate) return;
+    if (deliberate) return;
+    if (done) {
+      // Done, but a process.exit() of others' came before its output was written out: cut short.
+      if (!exitedByOthers || written) return;
+      report('stopped: process.exit() was called before the output was written out (by a --plugin?)');
+      const status = proc.exitCode ?? code ?? 0;
+      if (status === 0 || status === '0') proc.exitCode = EXIT.failure;
+      return;
+    }
     if (proc.exitCode === UNSETTLED_TOP_LEVEL_AWAIT) {
       report('stopped: the command was waiting for something that can never happen (a --plugin whose code awaits a promise nothing settles?)');
       proc.exitCode = EXIT.failure;
@@ -106,7 +127,7 @@ export function guardProcess(proc: GuardedProcess): ProcessGuard {
     (write: (...args: unknown[]) => unknown) =>
     (chunk: string, written?: () => void): unknown =>
       written === undefined ? write(chunk) : write(chunk, written);
-  return { stdout: writer(original), stderr: writer(originalStderr), finished: () => void (done = true), exit };
+  return { stdout: writer(original), stderr: writer(originalStderr), finished: () => void (done = true), drained: () => void (written = true), exit };
 }
 
 /** The exit code Node gives a process whose main module's top-level `await` never settled. */

@@ -71,13 +71,13 @@ describe('--plugin modules that never finish loading', () => {
 });
 
 /** A stand-in for `process`, recording what the guard does. */
-function fakeProcess() {
+function fakeProcess(options: { readonly stderrTty?: boolean } = {}) {
   const written = { stdout: [] as string[], stderr: [] as string[] };
   const listeners = new Map<string, ((error?: unknown) => void)[]>();
   const exits: number[] = [];
   const proc = {
     stdout: { write: (chunk: string) => written.stdout.push(chunk) },
-    stderr: { write: (chunk: string) => written.stderr.push(chunk) },
+    stderr: { ...(options.stderrTty === undefined ? {} : { isTTY: options.stderrTty }), write: (chunk: string) => written.stderr.push(chunk) },
     env: {},
     exitCode: undefined as number | undefined,
     on(event: string, listener: (error?: unknown) => void) {
@@ -103,7 +103,7 @@ describe('guardProcess', () => {
   });
 
   it('ends the held line before what others write to stderr (console.warn, Node warnings); its own stderr writer does not', () => {
-    const { proc, written } = fakeProcess();
+    const { proc, written } = fakeProcess({ stderrTty: true });
     const guard = guardProcess(proc);
     try {
       holdLine(() => written.stderr.push('<end>'));
@@ -121,6 +121,42 @@ describe('guardProcess', () => {
     } finally {
       releaseAllLines();
     }
+  });
+
+  it('leaves the held line alone when stderr is not a terminal: what others write there does not land on it (review 30)', () => {
+    const { proc, written } = fakeProcess({ stderrTty: false });
+    guardProcess(proc);
+    const ended: string[] = [];
+    try {
+      holdLine(() => ended.push('<end>'));
+      (proc.stderr as unknown as { write(chunk: string): unknown }).write('a warning\n');
+      (proc.stdout as unknown as { write(chunk: string): unknown }).write('a plugin says hi\n');
+      expect(ended).toEqual([]);
+      expect(written.stderr).toEqual(['a warning\n', 'a plugin says hi\n']);
+    } finally {
+      releaseAllLines();
+    }
+  });
+
+  it("says so when others' process.exit() comes after the command finished but before its output was written out (review 30)", () => {
+    const cut = fakeProcess();
+    const guard = guardProcess(cut.proc);
+    guard.finished();
+    cut.proc.exitCode = 0;
+    cut.proc.exit(0);
+    cut.emit('exit');
+    expect(cut.written.stderr).toEqual(['weft: stopped: process.exit() was called before the output was written out (by a --plugin?)\n']);
+    expect(cut.proc.exitCode).toBe(1);
+    // Once written out, an exit (bin's own timer, or anyone's) is no news.
+    const whole = fakeProcess();
+    const after = guardProcess(whole.proc);
+    after.finished();
+    after.drained();
+    whole.proc.exitCode = 0;
+    whole.proc.exit(0);
+    whole.emit('exit');
+    expect(whole.written.stderr).toEqual([]);
+    expect(whole.proc.exitCode).toBe(0);
   });
 
   it('says so when the process exits before the command finished, and makes a 0 a 1; not for its own exits, nor once the command finished', () => {

@@ -149,11 +149,20 @@ export function claimRuntime(ort: Ort): () => void {
 
 /**
  * Records what an `InferenceSession.create` on `ort` showed: without `error` (a session was
- * created), or with one other than "no available backend found", its wasm started.
+ * created), with one other than "no available backend found", or with a WebGPU/WebNN backend that
+ * failed to start (after the wasm did), its wasm started.
  */
 export function noteSessionAttempt(ort: Ort, error?: unknown): void {
-  if (error === undefined || !NOTHING_STARTED.test(String((error as Error)?.message ?? error))) started.add(ort);
+  const message = error === undefined ? '' : String((error as Error)?.message ?? error);
+  if (error === undefined || !NOTHING_STARTED.test(message) || GPU_START_FAILED.test(message)) started.add(ort);
 }
+
+/**
+ * A WebGPU or WebNN backend that failed past being found: onnxruntime-web starts its wasm first,
+ * so that build is running even though it reports "no available backend found" (review 30).
+ * Counted as started, which keeps another build out, as a running one must.
+ */
+const GPU_START_FAILED = /\[(webgpu|webnn)\](?! backend not found)/i;
 
 /**
  * Applies wasm settings before a session is created. Until the first session exists the last
