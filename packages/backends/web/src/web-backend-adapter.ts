@@ -83,6 +83,8 @@ export class WebBackendAdapter implements BackendAdapter {
       const ort = await loadRuntime(this.options.runtime);
       const conflict = runtimeConflict(ort);
       if (conflict !== undefined) return { available: false, reason: conflict };
+      // Settings a session would refuse (more than one thread for a `runtime`'s build under Node.js).
+      await this.wasmSettings(ort);
       statuses = await Promise.all(this.providers.map((p) => probeWebProvider(this.env, p)));
       if (this.options.runtime !== undefined) statuses = statuses.map((status, i) => (this.providers[i]!.name === 'wasm' ? status : inBuild(ort, this.providers[i]!.name, status)));
     } catch (error) {

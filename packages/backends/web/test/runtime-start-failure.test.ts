@@ -20,6 +20,9 @@ const withGpu: WebEnvironment = { ...detectEnvironment(), node: false, gpu: { re
 
 describe('the runtime option: nothing starts before a session, and a failed start claims nothing', () => {
   it('under Node.js, a browser build with more than one thread is an InvalidOptionsError naming numThreads, before anything starts', async () => {
+    // probe() says so too, rather than available and then a refused load (review 30).
+    const probed = await new WebBackendAdapter({ runtime: wasmOnly, numThreads: 2 }).probe();
+    expect(probed).toMatchObject({ available: false, reason: expect.stringMatching(/numThreads 2: under Node\.js/) });
     const refusal = new WebBackendAdapter({ runtime: wasmOnly, numThreads: 2 }).createSession(tinyBytes());
     await expect(refusal).rejects.toThrow(InvalidOptionsError);
     await expect(refusal).rejects.toMatchObject({ option: 'numThreads', message: expect.stringMatching(/under Node\.js .* runs on one thread only .*set numThreads: 1/) });
