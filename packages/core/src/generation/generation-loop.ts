@@ -20,6 +20,7 @@ import { seededRandom } from './sampling/seeded-random.js';
 import { runStage, stageFailure, synchronousResult } from './stage-runner.js';
 import type { Owned } from './resolve-components.js';
 import type { Analyzer } from '../spec/analyzer.js';
+import type { KvCacheStore } from '../spec/kv-cache.js';
 import { stageHooks } from './stage-hooks.js';
 import { tokenEvent } from './token-event.js';
 import { takePresents } from './take-presents.js';
@@ -38,6 +39,8 @@ import { defaultMaxTokens, resolveMinTokens } from './length-defaults.js';
 import { TokenBans } from './token-bans.js';
 import { doneEvent, flush } from './done-event.js';
 import { releaseFeedsLate, storeStillRead } from './timed-out-run.js';
+import { requestPromptCache, type ModelPromptCache } from './kv/model-prompt-cache.js';
+import type { InferenceSession } from '../spec/backend.js';
 
 /**
  * The generation loop as a cold Observable: nothing runs until subscription; each subscription
@@ -101,6 +104,12 @@ async function runGeneration(
         `Send each prompt in a request of its own, or re-export the graph with a dynamic batch axis.`,
       { option: request.inputIds !== undefined ? 'inputIds' : request.messages !== undefined ? 'messages' : 'prompt' },
     );
+  }
+  const promptCache = request.promptCache === undefined ? undefined : requestPromptCache(request.promptCache, ctx);
+  if (promptCache && prompts.length > 1) {
+    throw new InvalidOptionsError(`A prompt cache holds one conversation, and the request has ${prompts.length} prompts: send the prompt that continues the cached one in a request of its own.`, {
+      option: 'promptCache',
+    });
   }
   const sampling = resolveSamplingOptions(request, generationConfig);
   let longest = 0;
@@ -184,6 +193,14 @@ async function runGeneration(
    * or the store failing first), so the next request gets the trial.
    */
   let untried: ActiveSession | undefined;
+  /** The request's prompt cache once the run has claimed it (it then gets the run's store at the end, or is let go). */
+  let cache: ModelPromptCache | undefined;
+  /** Prompt tokens the store already held from the cache (not fed again). */
+  let cachedTokens = 0;
+  /** The session the store was last begun on (or the cached store was), once it was. */
+  let begunOn: InferenceSession | undefined;
+  /** Every id fed so far per row: the prompt cache keeps row 0's fed part with the store. */
+  let history: number[][] = [];
   try {
     // The run's wait for its forward passes, given up when the request aborts, the subscriber
     // leaves or the model is disposed (see RunWaiter); it never reads `signal.aborted`.
@@ -193,6 +210,11 @@ async function runGeneration(
     const logitsCheck = new LogitsCheck(batch, vocab);
     claimed = claimInstances(components);
     ownsStore = true;
+    if (promptCache) {
+      checkCacheUse(components.router?.name, components.kvSource !== undefined);
+      promptCache.take();
+      cache = promptCache;
+    }
     // After the request's own checks (input, components, claims), as evaluate does: with failover,
     // taking a backend whose breaker half-opened takes its one trial.
     const taken = ctx.failover ? await acquireUnlessHalted(sessions, waiter) : sessions.current;
@@ -241,15 +263,27 @@ async function runGeneration(
     // A float16 cache (fp16 exports) reaches stores and routers other than the default as float32.
     const half = halfCacheBridge(layout, kv, router, rerotation !== undefined);
     const storeLayout = half?.layout ?? layout;
-    if (layout.hasPast) storeBegin(kv, { layout: storeLayout, batchSize: batch, session: active.session, padding: pads });
-    out.next({ type: 'start', backend: active.backend, rejectedBackends: ctx.rejectedBackends, batchSize: batch, promptIds: prompts, kv: kv.name, router: router?.name, maxTokens });
+    if (layout.hasPast) {
+      const reused = cache?.reuse(components.kvSource!, active.session, prompts[0]!);
+      if (reused === undefined) storeBegin(kv, { layout: storeLayout, batchSize: batch, session: active.session, padding: pads });
+      else {
+        // The store the run resolved is not needed: the cached one goes on from its prefix.
+        const unused = kv;
+        kv = reused.store;
+        cachedTokens = seen = reused.length;
+        disposeStore(unused, false, components.kvPool);
+      }
+      begunOn = active.session;
+    }
+    out.next({ type: 'start', backend: active.backend, rejectedBackends: ctx.rejectedBackends, batchSize: batch, promptIds: prompts, kv: kv.name, router: router?.name, maxTokens, cachedTokens });
     // A subscriber that stopped at `start` (e.g. `take(1)`) unsubscribed before the teardown was
     // registered: skip the forward pass it no longer wants.
     if (out.closed) return;
     // Every id fed so far per row (padded prompt, then one id per step); recompute-only models
     // (no past inputs) are fed all of it each step.
-    const history: number[][] = prompts.map((p, r) => (pads[r] === 0 ? p.slice() : new Array<number>(pads[r]!).fill(generationConfig.padTokenId).concat(p)));
-    let tokens: number[][] = history.map((h) => h.slice());
+    history = prompts.map((p, r) => (pads[r] === 0 ? p.slice() : new Array<number>(pads[r]!).fill(generationConfig.padTokenId).concat(p)));
+    // What the cache holds is not fed again (a cache serves one unpadded row).
+    let tokens: number[][] = history.map((h) => h.slice(cachedTokens));
     for (let step = 0; ; step++) {
       if (run.cancelled) return;
       if (isAborted(signal)) {
@@ -367,6 +401,7 @@ async function runGeneration(
               disposeStore(kv, false);
             }
             storeBegin(kv, { layout: storeLayout, batchSize: batch, session: active.session, padding: pads });
+            begunOn = active.session;
             rerotation?.reset();
           }
           feedIds = history;
@@ -514,9 +549,15 @@ async function runGeneration(
   } finally {
     if (untried !== undefined) sessions.handBack(untried);
     release();
+    // The prompt cache keeps the store of a run that ended cleanly (aborted and unsubscribed ones
+    // included: their store holds exactly the ids fed), unless a pass may still read it.
+    const kept =
+      cache !== undefined && begunOn !== undefined && !failed && storeReadLate === undefined && !lateRunLeft &&
+      holdsFed(kv, seen) && cache.keep(kv, components.kvSource!, begunOn, (history[0] ?? prompts[0]!).slice(0, seen));
+    if (!kept) cache?.release();
     if (storeReadLate === undefined) {
       releaseInstances(claimed);
-      if (ownsStore) disposeStore(kv, failed, components.kvPool);
+      if (ownsStore && !kept) disposeStore(kv, failed, components.kvPool);
     } else {
       // A run that timed out may still read the store: it stays claimed, and is disposed, only once
       // that run settles. Any other claim (a router instance the request passed) is released now.
@@ -529,6 +570,30 @@ async function runGeneration(
         if (owns) disposeStore(store, true);
       });
     }
+  }
+}
+
+/** Refuses a prompt cache in a run with an attention router, or with a store instance the request passed. */
+function checkCacheUse(router: string | undefined, storeByName: boolean): void {
+  if (router !== undefined) {
+    throw new InvalidOptionsError(
+      `promptCache cannot be combined with an attention router (this run's is "${router}"): a router's evictions and state do not carry over between requests. Leave out promptCache or the router.`,
+      { option: 'promptCache' },
+    );
+  }
+  if (!storeByName) {
+    throw new InvalidOptionsError('promptCache needs the KV store by name (kv: "int4" or { name, options }), not an instance: the cache keeps the store between requests.', {
+      option: 'promptCache',
+    });
+  }
+}
+
+/** Whether the store holds exactly the `fed` positions the run fed (a store that cannot say does not). */
+function holdsFed(kv: Owned<KvCacheStore>, fed: number): boolean {
+  try {
+    return fed > 0 && storeLength(kv) === fed;
+  } catch {
+    return false;
   }
 }
 

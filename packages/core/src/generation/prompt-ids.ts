@@ -13,7 +13,7 @@ import type { ChatMessage, Tokenizer } from '../spec/tokenizer.js';
 const REQUEST_FIELDS: Record<keyof GenerationRequest, true> = {
   prompt: true, messages: true, inputIds: true, maxTokens: true, minTokens: true, temperature: true, topK: true, topP: true, minP: true,
   repetitionPenalty: true, seed: true, ignoreEos: true, stop: true, signal: true, kv: true, router: true, processors: true,
-  analyzers: true, sampler: true, metrics: true,
+  analyzers: true, sampler: true, metrics: true, promptCache: true,
 };
 const REQUEST_KEYS = Object.keys(REQUEST_FIELDS) as (keyof GenerationRequest)[];
 

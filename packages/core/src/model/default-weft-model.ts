@@ -8,6 +8,8 @@ import { toAsyncIterable } from '../operators/to-async-iterable.js';
 import type { GenerationEvent } from '../spec/events.js';
 import type { GenerationRequest } from '../spec/request.js';
 import type { WeftModel } from '../spec/runtime.js';
+import type { PromptCache } from '../spec/prompt-cache.js';
+import { ModelPromptCache } from '../generation/kv/model-prompt-cache.js';
 
 /** The model object `Weft.load` returns. */
 export class DefaultWeftModel implements WeftModel {
@@ -15,6 +17,8 @@ export class DefaultWeftModel implements WeftModel {
   private disposing: Promise<void> | undefined;
   /** Whether the runtime's `dispose()` disposed it (for the messages of later calls). */
   private withRuntime = false;
+  /** Prompt caches made by this model and not yet disposed: the model's `dispose()` frees them. */
+  private readonly promptCaches = new Set<ModelPromptCache>();
 
   constructor(
     readonly path: string,
@@ -71,6 +75,14 @@ export class DefaultWeftModel implements WeftModel {
     }
   }
 
+  createPromptCache(): PromptCache {
+    this.assertOpen();
+    const caches = this.promptCaches;
+    const cache = new ModelPromptCache(this.context, () => caches.delete(cache));
+    caches.add(cache);
+    return cache;
+  }
+
   dispose(): Promise<void> {
     return this.close(false);
   }
@@ -88,6 +100,8 @@ export class DefaultWeftModel implements WeftModel {
     // meanwhile waits for this release too.
     if (!this.disposing) {
       this.withRuntime = withRuntime;
+      // Before the sessions go: a cache's tensors belong to them. A run using a cache frees its store itself.
+      for (const cache of [...this.promptCaches]) cache.dispose();
       this.disposing = this.context.sessions.release(withRuntime ? RUNTIME_DISPOSED_MID_RUN : undefined).finally(() => this.onDispose(this));
     }
     return this.disposing;

@@ -37,6 +37,11 @@ export interface StartEvent {
    * was asked when the cap applied, so a `length` finish can be told apart from reaching `maxTokens`.
    */
   readonly maxTokens: number;
+  /**
+   * Prompt tokens the run took from the request's `promptCache` instead of feeding them (0 without
+   * a cache, or when it held nothing this prompt starts with).
+   */
+  readonly cachedTokens: number;
 }
 
 /** One generated token. `text` is the row's new text (may be empty while UTF-8 or a stop string is pending). */

@@ -5,6 +5,7 @@ export type * from './events.js';
 export type * from './extensions.js';
 export type * from './hooks.js';
 export type * from './kv-cache.js';
+export type * from './prompt-cache.js';
 export type * from './logits.js';
 export type { AdapterKinds, AdapterKind, AdapterEntry, CreateContext, RegisteredEntry, ResolveQuery, Rejection, AdapterRegistry } from './registry.js';
 export type { WeftPluginManifest, WeftPlugin, PluginContext } from './plugin.js';

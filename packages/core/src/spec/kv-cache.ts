@@ -119,6 +119,17 @@ export interface KvCacheStore {
    * without it cannot be combined with evicting routers.
    */
   retain?(selection: KvSelection): void;
+  /**
+   * Drops every position from `length` on (`0 < length <= this.length`), as though they had never
+   * been appended: `length` becomes `length`, and the next appended slot takes position `length`.
+   * Called only on a store that has evicted nothing (slots are positions 0..length-1), between
+   * runs, when a prompt cache (`PromptCache`) reuses the first `length` tokens of a cached conversation whose
+   * later tokens the next prompt does not share. Without it, such a prompt is prefilled in full.
+   * It is read each time it is needed, so a store that can cut exactly only in some states (say,
+   * while no position has been quantised) may leave it undefined in the others. A `truncate` that
+   * throws fails that run with a `PluginError`; the cache drops the store, so it must stay disposable.
+   */
+  truncate?(length: number): void;
   /** Frees every tensor and buffer. Idempotent. */
   dispose(): void;
 }

@@ -2,6 +2,7 @@ import type { Analyzer } from './analyzer.js';
 import type { AttentionRouter } from './attention-router.js';
 import type { KvCacheStore } from './kv-cache.js';
 import type { LogitsProcessor, Sampler } from './logits.js';
+import type { PromptCache } from './prompt-cache.js';
 import type { ChatMessage } from './tokenizer.js';
 
 /** A registry entry by name, with options for its `create`. */
@@ -103,4 +104,10 @@ export interface GenerationRequest {
   readonly sampler?: NamedRef | Sampler;
   /** Emit a `metrics` event per step (default true). */
   readonly metrics?: boolean;
+  /**
+   * A cache made by this model's `createPromptCache()`: the run feeds only the part of its prompt
+   * the cache does not already hold, and leaves its own cache there for the next request (see
+   * {@link PromptCache}). One prompt per request, no attention router.
+   */
+  readonly promptCache?: PromptCache;
 }

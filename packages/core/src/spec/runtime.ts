@@ -6,6 +6,7 @@ import type { PerplexityRequest, PerplexityResult } from '../generation/evaluate
 import type { InferenceSession, SessionOptions } from './backend.js';
 import type { GenerationEvent } from './events.js';
 import type { KvLayout } from './kv-cache.js';
+import type { PromptCache } from './prompt-cache.js';
 import type { WeftPlugin } from './plugin.js';
 import type { AdapterKind, AdapterKinds, AdapterRegistry, RegisteredEntry, ResolveQuery } from './registry.js';
 import type { GenerationRequest } from './request.js';
@@ -148,6 +149,13 @@ export interface WeftModel {
   text(request: GenerationRequest): Promise<string>;
   /** Perplexity through the incremental KV path. */
   evaluate(request: PerplexityRequest): Promise<PerplexityResult>;
+  /**
+   * A cache that keeps one conversation's keys and values between this model's generations: pass
+   * it as `promptCache` in each request of the conversation, and each run feeds only what the
+   * cache does not hold (see {@link PromptCache}). Free it with `dispose()` when the conversation
+   * ends; `dispose()` of the model frees every cache it made.
+   */
+  createPromptCache(): PromptCache;
   /**
    * Releases the session (a fallback's still opening included, once it arrives); streams still
    * running end with `ModelDisposedError` at once. Idempotent; generation afterwards fails with a

@@ -102,6 +102,34 @@ export class FullPrecisionKvStore implements KvCacheStore {
     this.cached = positions[0]?.length ?? 0;
   }
 
+  /** Copies the first `length` positions of every layer into new tensors and frees the old ones. */
+  truncate(length: number): void {
+    const session = this.session;
+    if (!session) throw new Error('FullPrecisionKvStore.truncate called before begin');
+    if (!Number.isInteger(length) || length <= 0 || length > this.cached) {
+      throw new RangeError(`FullPrecisionKvStore.truncate(${length}): the length must be a whole number from 1 to ${this.cached}, the cached positions.`);
+    }
+    if (this.positions !== undefined && this.positions.some((list) => list.some((position, slot) => position !== slot))) {
+      throw new Error('FullPrecisionKvStore.truncate: the cache has evicted positions, so its first slots are not a prefix of the tokens seen.');
+    }
+    if (length === this.cached) return;
+    const next: Record<string, BackendTensor> = {};
+    for (const name in this.past) {
+      const tensor = this.past[name]!;
+      const [batch, heads, cached, dim] = tensor.dims as [number, number, number, number];
+      // float32, or float16 (Uint16Array) where a float16 graph's cache is kept as it came.
+      const from = tensor.data as Float32Array | Uint16Array;
+      const data = from instanceof Uint16Array ? new Uint16Array(batch * heads * length * dim) : new Float32Array(batch * heads * length * dim);
+      for (let row = 0; row < batch * heads; row++) data.set(from.subarray(row * cached * dim, (row * cached + length) * dim), row * length * dim);
+      next[name] = session.createTensor(tensor.type, data, [batch, heads, length, dim]);
+    }
+    this.releasePast();
+    this.past = next;
+    this.positions = undefined;
+    this.seen = length;
+    this.cached = length;
+  }
+
   /** The slot positions, starting to keep them (from the identity) if not yet kept. */
   private trackedPositions(): number[][] {
     if (this.positions) return this.positions;

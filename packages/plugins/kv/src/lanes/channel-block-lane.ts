@@ -147,6 +147,31 @@ export class ChannelBlockLane implements Lane {
     this.n = kept;
   }
 
+  /**
+   * A cut is exact only on a block boundary: a block cut in the middle keeps scales and zero points
+   * fit to tokens after the cut, and the float32 values to fit them again are gone.
+   */
+  truncateRefusal(length: number): string | undefined {
+    let start = 0;
+    for (let b = 0; b < this.blocks && start < length; b++) {
+      const end = start + this.blockLen[b]!;
+      if (length < end) {
+        return `position ${length} falls inside a quantised key block (positions ${start}–${end - 1}), whose per-channel scales were fit to the positions after it; their float32 values are gone`;
+      }
+      start = end;
+    }
+    return undefined;
+  }
+
+  /** Keeps the blocks before `length`, which must be a block boundary ({@link truncateRefusal}). */
+  truncate(length: number): void {
+    this.undoN = -1;
+    let blocks = 0;
+    for (let start = 0; blocks < this.blocks && start < length; blocks++) start += this.blockLen[blocks]!;
+    this.blocks = blocks;
+    this.n = length;
+  }
+
   bytes(): number {
     return this.n * this.tokenBytes + this.blocks * this.dim * this.params.bytesPerGroup;
   }

@@ -70,6 +70,17 @@ export abstract class DenseLane<A extends Float32Array | Uint16Array> implements
     this.n = keep.length;
   }
 
+  /** One value per element, each token on its own: every cut is exact. */
+  truncateRefusal(): undefined {
+    return undefined;
+  }
+
+  truncate(length: number): void {
+    this.pushed = 0;
+    this.n = length;
+    if (this.n === 0) this.head = 0;
+  }
+
   bytes(): number {
     return this.n * this.dim * this.bytesPerValue;
   }

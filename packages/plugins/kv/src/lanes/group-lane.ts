@@ -100,6 +100,17 @@ export class GroupLane implements Lane {
     this.n = keep.length;
   }
 
+  /** Groups run along channels, each token quantised on its own: every cut is exact. */
+  truncateRefusal(): undefined {
+    return undefined;
+  }
+
+  truncate(length: number): void {
+    this.pushed = 0;
+    this.n = length;
+    if (this.n === 0) this.head = 0;
+  }
+
   bytes(): number {
     return this.n * (this.tokenBytes + this.groupsPerToken * this.params.bytesPerGroup);
   }

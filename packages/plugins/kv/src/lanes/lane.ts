@@ -32,6 +32,18 @@ export interface Lane {
    * moves them to another precision) must implement it.
    */
   undoPush?(): void;
+  /**
+   * Why cutting the lane back to its first `length` tokens (0 ≤ length ≤ `this.length`) could not
+   * leave it exactly as a lane pushed only those tokens would be (values such a lane would hold in
+   * another format are gone), or undefined where `truncate(length)` is exact. Changes nothing.
+   */
+  truncateRefusal?(length: number): string | undefined;
+  /**
+   * Keeps only the first `length` tokens, as though the later ones had never been pushed: reads,
+   * bytes and later pushes are then exactly those of a lane pushed only those tokens. Callers
+   * check {@link truncateRefusal} first; a lane without `truncate` cannot be cut.
+   */
+  truncate?(length: number): void;
 }
 
 /** Reverts `lane`'s last push, `before` being its length ahead of that push: its own `undoPush`, else a `retain` of those tokens. */

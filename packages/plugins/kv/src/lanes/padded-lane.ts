@@ -20,13 +20,13 @@ export class PaddedLane implements Lane {
   private innerBefore = -1;
 
   constructor(
-    padding: number,
+    private readonly rowPadding: number,
     private readonly pad: Lane,
     private readonly inner: Lane,
     private readonly dim: number,
   ) {
-    if (!Number.isInteger(padding) || padding < 0) throw new RangeError(`padding must be an integer ≥ 0 (got ${padding})`);
-    this.pending = padding;
+    if (!Number.isInteger(rowPadding) || rowPadding < 0) throw new RangeError(`padding must be an integer ≥ 0 (got ${rowPadding})`);
+    this.pending = rowPadding;
   }
 
   get length(): number {
@@ -91,6 +91,28 @@ export class PaddedLane implements Lane {
     while (split < keep.length && keep[split]! < p) split++;
     if (split !== p) this.pad.retain(keep.slice(0, split));
     if (keep.length - split !== this.inner.length) this.inner.retain(keep.slice(split).map((slot) => slot - p));
+  }
+
+  truncateRefusal(length: number): string | undefined {
+    if (!this.pad.truncate || !this.inner.truncate) return 'its lanes cannot be cut';
+    const p = this.pad.length;
+    return length < p ? (this.pad.truncateRefusal?.(length) ?? this.inner.truncateRefusal?.(0)) : this.inner.truncateRefusal?.(length - p);
+  }
+
+  /**
+   * Cuts `pad` and `inner` as a lane pushed only the first `length` tokens would hold them; pads
+   * cut off are pending again. Only for a lane that has evicted nothing (the store checks).
+   */
+  truncate(length: number): void {
+    this.padBefore = -1;
+    const p = this.pad.length;
+    if (length < p) {
+      this.pad.truncate!(length);
+      this.inner.truncate!(0);
+    } else {
+      this.inner.truncate!(length - p);
+    }
+    this.pending = Math.max(0, this.rowPadding - this.pad.length);
   }
 
   bytes(): number {

@@ -133,6 +133,35 @@ export class TieredLane implements Lane {
     return n;
   }
 
+  /**
+   * Exact only while every token is still in the newest tier (or for a cut that keeps every token):
+   * a shorter lane would hold some of the tokens already moved on in a newer tier, and the values
+   * they had there are gone. For `kivi` and `temporal` that is the first residual/newest-tier span.
+   */
+  truncateRefusal(length: number): string | undefined {
+    const newest = this.tiers.length - 1;
+    if (length === this.length) return undefined;
+    let older = 0;
+    for (let i = 0; i < newest; i++) older += this.tiers[i]!.lane.length - this.moved[i]!;
+    if (older > 0) {
+      return `${older} of its ${this.length} positions have already moved from the newest tier (${this.tiers[newest]!.capacity} positions) to a lower precision; a cache of ${length} would hold some of them in the newest tier, and those values are gone`;
+    }
+    const lane = this.tiers[newest]!.lane;
+    return lane.truncate ? lane.truncateRefusal?.(length) : 'its lanes cannot be cut';
+  }
+
+  /** Cuts the newest tokens off, newest tier first; only where {@link truncateRefusal} allows it. */
+  truncate(length: number): void {
+    this.settle();
+    let rest = this.length - length;
+    for (let i = this.tiers.length - 1; i >= 0 && rest > 0; i--) {
+      const lane = this.tiers[i]!.lane;
+      const cut = Math.min(rest, lane.length);
+      lane.truncate!(lane.length - cut);
+      rest -= cut;
+    }
+  }
+
   takeChanged(out: number[]): void {
     this.settle();
     for (const v of this.changed) out.push(v);

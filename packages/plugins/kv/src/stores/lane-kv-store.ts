@@ -88,6 +88,7 @@ export abstract class LaneKvStore implements KvCacheStore {
     }
     this.layout = layout;
     this.session = session;
+    this.truncate = this.cut;
     this.disposeTensors = session.garbageCollectedTensors !== true;
     this.batch = batchSize;
     this.seen = 0;
@@ -182,6 +183,7 @@ export abstract class LaneKvStore implements KvCacheStore {
       for (const list of this.positions) for (let j = 0; j < added; j++) list.push(this.seen + j);
       this.seen += added;
       this.slots = total;
+      this.checkTruncate();
     } finally {
       if (this.disposeTensors) for (const tensor of Object.values(presents)) tensor.dispose();
     }
@@ -225,6 +227,60 @@ export abstract class LaneKvStore implements KvCacheStore {
     this.slots = kept;
   }
 
+  /**
+   * {@link KvCacheStore.truncate}, offered while a cut is exact (materialize, bytes and later
+   * appends then equal those of the store fed only the first `length` positions, bit for bit):
+   * always for per-token formats (`fp16`, `int8`, `int4`); for tiered ones (`kivi`, `temporal`)
+   * only while every position is still in the newest, full-precision tier (at most `residual`,
+   * resp. the newest tier's size, positions), since a shorter cache would hold positions already
+   * quantised in full precision, and those values are gone. Undefined otherwise, so a prompt cache
+   * prefills in full instead (an own property, present or not as the store's state allows; once
+   * withdrawn it comes back only with `begin` or `dispose`). The method refuses (changing nothing)
+   * a length that is not an integer in 1..length, a store that has evicted positions (`retain`),
+   * and a cut that is not exact.
+   */
+  declare truncate?: (length: number) => void;
+
+  private readonly cut = (length: number): void => {
+    if (!this.layout) throw new Error(`${this.name}: truncate called before begin (or after dispose)`);
+    if (!Number.isInteger(length) || length <= 0 || length > this.slots) {
+      throw new RangeError(`${this.name}: truncate takes a length from 1 to the cached length ${this.slots} (got ${String(length)})`);
+    }
+    if (this.seen !== this.slots) {
+      throw new Error(`${this.name}: cannot truncate a store that has evicted positions (it holds ${this.slots} of the ${this.seen} appended); truncate is for stores that evicted nothing`);
+    }
+    if (length === this.slots) return;
+    const refusal = this.refusal(length);
+    if (refusal !== undefined) throw new Error(`${this.name}: cannot truncate ${this.slots} positions to ${length} exactly: ${refusal}`);
+    this.releaseFeeds();
+    // Every lane is cut; the working buffers keep their first `length` slots per row (sync moves them).
+    for (const s of this.streams) for (const lane of s.lanes) lane.truncate!(length);
+    for (const list of this.positions) list.length = length;
+    this.seen = length;
+    this.slots = length;
+  };
+
+  constructor() {
+    this.truncate = this.cut;
+  }
+
+  /** Withdraws `truncate` once no cut can be exact any more (tokens never return to a newer tier, so it stays withdrawn until `begin`). */
+  private checkTruncate(): void {
+    if (this.truncate !== undefined && this.seen === this.slots && this.slots > 1 && this.refusal(1) !== undefined) delete this.truncate;
+  }
+
+  /** The first lane's reason why it cannot be cut to `length` exactly, or undefined where every lane can. */
+  private refusal(length: number): string | undefined {
+    for (const s of this.streams) {
+      for (const lane of s.lanes) {
+        if (!lane.truncate) return 'its lanes cannot be cut';
+        const reason = lane.truncateRefusal?.(length);
+        if (reason !== undefined) return reason;
+      }
+    }
+    return undefined;
+  }
+
   /** Bytes at rest: every lane's codes, scales, zero points and full-precision tokens (not the working buffers). */
   bytes(): number {
     let total = 0;
@@ -249,6 +305,7 @@ export abstract class LaneKvStore implements KvCacheStore {
     // until the next begin (they would otherwise be dropped, or give a disposed store slots).
     this.session = undefined;
     this.layout = undefined;
+    this.truncate = this.cut;
   }
 
   private invalidate(s: Stream): void {
