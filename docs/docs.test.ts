@@ -184,12 +184,20 @@ describe('README.md: use it in code', () => {
   });
 
   it('the KV snippets (runtime defaults, then per request with heavy-hitter) type-check and generate', async () => {
-    expect(blocks).toHaveLength(3);
-    for (const [i, block] of blocks.slice(1).entries()) {
+    expect(blocks).toHaveLength(4);
+    for (const [i, block] of blocks.slice(1, 3).entries()) {
       const { logged } = await runSnippet(block, `readme-kv-${i}.ts`);
       expect(logged).toHaveLength(1);
       expect(String(logged[0]).trim().split(/\s+/).length).toBeGreaterThan(50); // past the point where routers evict
     }
+  });
+
+  it('the prompt cache snippet type-checks and answers both turns', async () => {
+    const block = blocks[3]!;
+    expect(block).toContain('createPromptCache()');
+    const { logged } = await runSnippet(block, 'readme-prompt-cache.ts');
+    expect(logged).toHaveLength(2);
+    for (const reply of logged) expect(String(reply).trim().length).toBeGreaterThan(0);
   });
 });
 

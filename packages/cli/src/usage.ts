@@ -125,14 +125,17 @@ conversation. The model is loaded once, and needs a chat template (without one, 
 --prompt). When the conversation would not fit the context with room for the reply (--max-tokens,
 else the model's default, at most half the context), the oldest turns are dropped, never the system
 message, with a note on stderr; a message that does not fit even alone is reported and not sent,
-and the session goes on.
+and the session goes on. The session keeps one prompt cache: each turn feeds the model only the
+tokens the last turn did not (mostly the new message) instead of the whole conversation, with the
+reply a full prefill gives; --no-prompt-cache turns it off, and it is off with --router (core does
+not combine the two).
 
 On a terminal: a "> " prompt on stderr, with line editing and history. /reset forgets the
 conversation (the system message stays), /exit (or /quit) or Ctrl-D on an empty line ends the
 session, /help lists the commands; a message that starts with "/" is written with two ("//etc" sends "/etc").
 Ctrl-C stops the reply being written (it and its message are left out of the conversation) and the
 session goes on; Ctrl-C at the prompt exits with 130. A stats line follows each reply on stderr
-(without --json, piped too).
+(without --json, piped too), ending with "N prompt tokens cached" when the cache held some.
 With stderr not a terminal (2>log), no prompt is drawn: the terminal echoes what is typed and
 Ctrl-C is SIGINT. Piped: each line is a user turn (empty lines are skipped; /reset and /exit work
 too), and each reply is followed by one line break; a reply may itself span lines, so a script
@@ -143,6 +146,8 @@ or SIGTERM stops the session (the reply so far is reported; exit code 130 or 143
 
 Options:
   --system TEXT              system message, first in every rendering of the conversation
+  --no-prompt-cache          prefill the whole conversation at every turn (by default each turn feeds
+                             only what the cache of the turns before lacks), to compare or to debug
 ${MODEL('--kv, --router, --processor, --sampler, --analyzer and\n                             --backend select its entries')}
 ${SAMPLING}
 ${PIPELINE}
@@ -150,7 +155,8 @@ ${COMPONENTS}
   --json                     one JSON object per line, as weft generate --json writes them, each with
                              "turn" (the user turn's number, from 1): {"type":"backend",...},
                              {"type":"token",...}, {"type":"done",...} (with "droppedTurns", the
-                             oldest turns left out of this one) per reply, and "text", "failover"
+                             oldest turns left out of this one, and "cachedTokens", the prompt
+                             tokens taken from the prompt cache) per reply, and "text", "failover"
                              and "analysis" records as generate writes them; {"type":"error",...}
                              for a line not sent, {"type":"reset",...} for /reset
   --raw                      on a terminal too, print the replies exactly as the model wrote them

@@ -65,7 +65,8 @@ describe('weft chat, piped', () => {
     const result = await chat(['--max-tokens', '6'], { stdin: '\nHi\n   \n\r\nTell me a story.' });
     expect(result.code).toBe(0);
     expect(result.stdout).toBe(`${texts[0]}\n${texts[1]}\n`);
-    expect(result.stderr).toMatch(/^\[6 tokens, [\d.]+ tokens\/s, .*finish length\]\n\[6 tokens, .*finish length\]\n$/);
+    // The second reply took the first exchange from the session's prompt cache.
+    expect(result.stderr).toMatch(/^\[6 tokens, [\d.]+ tokens\/s, .*finish length\]\n\[6 tokens, .*finish length, \d+ prompt tokens cached\]\n$/);
   });
 
   it('/reset forgets the conversation: the same message then renders as it did first', async () => {

@@ -11,6 +11,7 @@ export const CHAT_OPTIONS = {
   system: { type: 'string' },
   ...REQUEST_OPTIONS,
   ...OUTPUT_OPTIONS,
+  'no-prompt-cache': { type: 'boolean' },
 } as const satisfies OptionSpecs;
 
 export interface ChatArgs extends ModelFlags {
@@ -23,14 +24,21 @@ export interface ChatArgs extends ModelFlags {
   readonly system: string | undefined;
   /** What every turn's request holds besides its messages and signal, validated as `generate` validates it. */
   readonly request: GenerationRequest;
+  /**
+   * Whether the session keeps one prompt cache, so each turn prefills only what the last turn did
+   * not feed (off with `--no-prompt-cache`, and with `--router`, which core does not combine with it).
+   */
+  readonly promptCache: boolean;
 }
 
 export function parseChatArgs(args: readonly string[]): ChatArgs {
   const flags = parseCommandArgs('chat', args, CHAT_OPTIONS);
-  if (flags.help) return { help: true, json: false, raw: false, model: undefined, threads: undefined, backend: undefined, plugins: [], onnxFile: undefined, system: undefined, request: {} };
+  if (flags.help) return { help: true, json: false, raw: false, model: undefined, threads: undefined, backend: undefined, plugins: [], onnxFile: undefined, system: undefined, request: {}, promptCache: false };
   const output = outputFlags(flags);
   const system = flags.string('system');
   if (system !== undefined && system.trim() === '') throw new UsageError('--system is empty; leave it out for a conversation without a system message');
   const { request, onnxFile } = requestFlags(flags);
-  return { help: false, ...output, ...modelFlags(flags), onnxFile, system, request };
+  // A router's evictions do not carry over between requests: core refuses a prompt cache with one.
+  const promptCache = !flags.flag('no-prompt-cache') && request.router === undefined;
+  return { help: false, ...output, ...modelFlags(flags), onnxFile, system, request, promptCache };
 }

@@ -1,4 +1,4 @@
-import { InvalidOptionsError, type DoneEvent, type FailoverEvent, type GenerationRequest, type StartEvent, type WeftModel } from '@weft/core';
+import { InvalidOptionsError, type DoneEvent, type FailoverEvent, type GenerationRequest, type PromptCache, type StartEvent, type WeftModel } from '@weft/core';
 import { parseChatArgs, type ChatArgs } from '../args/chat-args.js';
 import { CHAT_FLAGS } from '../chat/chat-flags.js';
 import { chatTokens, Conversation, type Fit } from '../chat/conversation.js';
@@ -104,9 +104,17 @@ function checkSystemFits(model: WeftModel, options: ChatArgs): void {
   );
 }
 
-/** A `weft chat` session: reads turns, keeps the history, streams each reply. */
+/**
+ * A `weft chat` session: reads turns, keeps the history, streams each reply. Unless
+ * `--no-prompt-cache` (or `--router`) is given, one prompt cache serves the whole session, so each
+ * turn feeds only the tokens the last one did not (the new message, mostly).
+ */
 class ChatSession {
   readonly #conversation: Conversation;
+  /** The session's prompt cache, while it is on (made in `run`, disposed when it ends). */
+  #cache: PromptCache | undefined;
+  /** Whether the reply being streamed got its `start` event (a refused cache is retried only before it). */
+  #started = false;
   /** Tokens the conversation may take: the context less the room kept for the reply. */
   readonly #budget: number;
   readonly #reserve: number;
@@ -137,6 +145,17 @@ class ChatSession {
   }
 
   async run(): Promise<number> {
+    if (this.options.promptCache) this.#cache = this.model.createPromptCache();
+    try {
+      return await this.#turns();
+    } finally {
+      // Every way out (end of input, /exit, Ctrl-C, an error) frees what the cache holds.
+      this.#cache?.dispose();
+      this.#cache = undefined;
+    }
+  }
+
+  async #turns(): Promise<number> {
     const { io } = this;
     for (;;) {
       const event = await this.input.read(CHAT_PROMPT);
@@ -157,6 +176,7 @@ class ChatSession {
         if (command === '/exit' || command === '/quit') break;
         if (command === '/reset') {
           this.#conversation.reset();
+          this.#cache?.clear();
           if (this.options.json) this.#write({ type: 'reset', turn: this.#turn });
           if (this.#onTerminal) io.stderr.write('weft: the conversation is cleared\n');
         } else if (command === '/help') {
@@ -225,7 +245,7 @@ class ChatSession {
     });
     let done: DoneEvent;
     try {
-      done = await this.#stream(turn, { ...options.request, messages: fit.messages, signal: reply.signal }, fit.dropped);
+      done = await this.#streamCached(turn, { ...options.request, messages: fit.messages, signal: reply.signal }, fit.dropped);
     } catch (error) {
       // A flag core refused (a bad --kv, an unknown --processor) would refuse every turn the same
       // way: the session ends at once, exit code 2, with the flag named.
@@ -247,12 +267,37 @@ class ChatSession {
     return false;
   }
 
+  /**
+   * {@link #stream} with the session's prompt cache, while it is on. When core refuses the cache
+   * (a plugin's default attention router, say) before the reply starts, the cache is turned off
+   * for the session, with one note on stderr, and the same turn is sent again without it.
+   */
+  async #streamCached(turn: number, request: GenerationRequest, dropped: number): Promise<DoneEvent> {
+    const cache = this.#cache;
+    if (cache === undefined) return this.#stream(turn, request, dropped);
+    try {
+      return await this.#stream(turn, { ...request, promptCache: cache }, dropped);
+    } catch (error) {
+      if (this.#started || !InvalidOptionsError.isInstance(error) || error.option !== 'promptCache') throw error;
+      cache.dispose();
+      this.#cache = undefined;
+      const note = `weft: note: the prompt cache is off: ${oneLine(error)}`;
+      this.io.stderr.write(`${this.io.stderr.isTTY === true ? terminalSafe(note) : note}\n`);
+      return this.#stream(turn, request, dropped);
+    }
+  }
+
   /** Runs one reply, streaming it (text or JSON records), and resolves with its done event. */
   async #stream(turn: number, request: GenerationRequest, dropped: number): Promise<DoneEvent> {
     const { io, model, options } = this;
     const write = this.#write;
+    this.#started = false;
+    /** Prompt tokens the reply took from the prompt cache (its start event's `cachedTokens`). */
+    let cachedTokens = 0;
     const startNotes = (e: StartEvent | FailoverEvent): void => {
       if (e.type !== 'start') return;
+      this.#started = true;
+      cachedTokens = e.cachedTokens;
       const note = this.#maxTokensNoted ? undefined : maxTokensNote(options.request.maxTokens, e.promptIds[0]?.length ?? 0, model.config.maxPositions);
       if (note !== undefined) {
         this.#maxTokensNoted = true;
@@ -269,14 +314,15 @@ class ChatSession {
       line.endOnTerminal();
       throw error;
     });
-    if (options.json) doneRecords(out, model, done, streamed(), { droppedTurns: dropped });
+    if (options.json) doneRecords(out, model, done, streamed(), { droppedTurns: dropped, cachedTokens });
     else {
       // Each reply ends its line, so replies come one after another, a line break between them.
       io.stdout.write('\n');
       line.wrote('\n');
       line.endOnTerminal();
       releaseAllLines();
-      io.stderr.write(`${statsLine(done)}\n`);
+      const cached = cachedTokens > 0 ? [`${cachedTokens} prompt token${cachedTokens === 1 ? '' : 's'} cached`] : [];
+      io.stderr.write(`${statsLine(done, cached)}\n`);
     }
     return done;
   }
