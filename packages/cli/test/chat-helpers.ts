@@ -53,3 +53,36 @@ export function fakeTerminal(): PassThrough {
   Object.assign(input, { isTTY: true });
   return input;
 }
+
+/** Prompts ("> ") drawn on stderr so far; readline draws each after clearing the line. */
+export const promptsDrawn = (stderr: string): number => stderr.split('> ').length - 1;
+
+/**
+ * A terminal session of `weft chat` (in-process, on a fake terminal): `first` is sent, its reply is
+ * stopped with Ctrl-C at its first token, then `second` is sent and answered, then Ctrl-D ends the
+ * session. `steps` is how far the script got (4 when every key was sent).
+ */
+export async function stoppedThenAnswered(args: readonly string[], first: string, second: string): Promise<ChatResult & { readonly steps: number }> {
+  const keys = fakeTerminal();
+  let step = 0;
+  const result = await chat(args, {
+    terminal: keys,
+    onOutput: (stdout, stderr) => {
+      if (step === 0 && promptsDrawn(stderr) === 1) {
+        step = 1;
+        keys.write(`${first}\r`);
+      } else if (step === 1 && stdout.includes('"type":"token"')) {
+        // The reply is streaming (make it long: far more tokens than arrive before the key is read).
+        step = 2;
+        keys.write('\x03');
+      } else if (step === 2 && promptsDrawn(stderr) === 2) {
+        step = 3;
+        keys.write(`${second}\r`);
+      } else if (step === 3 && stdout.includes('"turn":2') && stdout.includes('"type":"done"') && promptsDrawn(stderr) === 3) {
+        step = 4;
+        keys.write('\x04');
+      }
+    },
+  });
+  return { ...result, steps: step };
+}

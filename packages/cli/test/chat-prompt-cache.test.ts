@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseChatArgs } from '../src/args/chat-args.js';
-import { chat, fakeTerminal } from './chat-helpers.js';
+import { chat, stoppedThenAnswered } from './chat-helpers.js';
 
 interface Done {
   type: 'done';
@@ -120,28 +120,8 @@ describe('weft chat prompt cache', () => {
   it('after a reply stopped with Ctrl-C, the next turn answers as without the cache', { timeout: 60_000 }, async () => {
     /** A terminal session: a reply stopped at its first token, then another message answered in full. */
     const session = async (extra: readonly string[]): Promise<Done[]> => {
-      const keys = fakeTerminal();
-      let step = 0;
-      const prompts = (stderr: string) => stderr.split('> ').length - 1;
-      const result = await chat(['--json', '--temperature', '0', '--max-tokens', '600', '--min-tokens', '600', ...extra], {
-        terminal: keys,
-        onOutput: (stdout, stderr) => {
-          if (step === 0 && prompts(stderr) === 1) {
-            step = 1;
-            keys.write('Tell me a story.\r');
-          } else if (step === 1 && stdout.includes('"type":"token"')) {
-            step = 2;
-            keys.write('\x03');
-          } else if (step === 2 && prompts(stderr) === 2) {
-            step = 3;
-            keys.write('Tell me about a cat.\r');
-          } else if (step === 3 && stdout.includes('"turn":2') && stdout.includes('"type":"done"') && prompts(stderr) === 3) {
-            step = 4;
-            keys.write('\x04');
-          }
-        },
-      });
-      expect(step).toBe(4);
+      const result = await stoppedThenAnswered(['--json', '--temperature', '0', '--max-tokens', '600', '--min-tokens', '600', ...extra], 'Tell me a story.', 'Tell me about a cat.');
+      expect(result.steps).toBe(4);
       expect(result.code).toBe(0);
       return dones(result);
     };

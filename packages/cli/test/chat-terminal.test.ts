@@ -2,7 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { chat, fakeTerminal } from './chat-helpers.js';
+import { chat, fakeTerminal, promptsDrawn as prompts, stoppedThenAnswered } from './chat-helpers.js';
 import { storyModel } from './helpers.js';
 
 interface Done {
@@ -14,33 +14,11 @@ interface Done {
   completionTokens: number;
 }
 
-/** Prompts ("> ") drawn on stderr so far; readline draws each after clearing the line. */
-const prompts = (stderr: string) => stderr.split('> ').length - 1;
 
 describe('weft chat on a terminal (in-process, readline on a fake terminal)', () => {
   it('Ctrl-C during a reply stops that reply only: it is not kept, and the session goes on to Ctrl-D (exit 0)', { timeout: 60_000 }, async () => {
-    const keys = fakeTerminal();
-    let step = 0;
-    const result = await chat(['--json', '--max-tokens', '600', '--min-tokens', '600'], {
-      terminal: keys,
-      onOutput: (stdout, stderr) => {
-        if (step === 0 && prompts(stderr) === 1) {
-          step = 1;
-          keys.write('Tell me a story.\r');
-        } else if (step === 1 && stdout.includes('"type":"token"')) {
-          // The reply is streaming (600 tokens, far more than arrive before the key is read).
-          step = 2;
-          keys.write('\x03');
-        } else if (step === 2 && prompts(stderr) === 2) {
-          step = 3;
-          keys.write('Tell me a story.\r');
-        } else if (step === 3 && stdout.includes('"turn":2') && stdout.includes('"type":"done"') && prompts(stderr) === 3) {
-          step = 4;
-          keys.write('\x04');
-        }
-      },
-    });
-    expect(step).toBe(4);
+    const result = await stoppedThenAnswered(['--json', '--max-tokens', '600', '--min-tokens', '600'], 'Tell me a story.', 'Tell me a story.');
+    expect(result.steps).toBe(4);
     expect(result.code).toBe(0);
     const [stopped, next] = result.done() as unknown as Done[];
     expect(stopped).toMatchObject({ turn: 1, finishReason: 'abort' });
