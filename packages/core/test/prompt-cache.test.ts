@@ -5,13 +5,14 @@ import {
   InvalidOptionsError,
   ModelDisposedError,
   PluginError,
+  type BackendTensor,
   type ChatMessage,
   type GenerationEvent,
   type GenerationRequest,
   type PromptCache,
   type WeftModel,
 } from '../src/index.js';
-import { collect, done, fixture, runtime, storyModel } from './helpers.js';
+import { collect, done, fixture, kvLayout, runtime, storyModel, wrappedNodeBackend } from './helpers.js';
 
 /** Stores for the tests: `fp32` without `truncate`, and one whose `truncate` throws. */
 const testStores = definePlugin({
@@ -198,6 +199,64 @@ describe('prompt cache', () => {
     cache.dispose();
   });
 
+  it('a stream left during a forward pass hands the cache on once that pass settles: the next request waits, then reuses it', async () => {
+    let delay = 0;
+    const slow = wrappedNodeBackend({
+      name: 'slow',
+      priority: 1000,
+      wrapSession: (s) => ({
+        ...s,
+        async run(feeds, options) {
+          if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+          return s.run(feeds, options);
+        },
+      }),
+    });
+    const slowWeft = runtime([slow]);
+    const slowModel = await slowWeft.load(storyModel);
+    const cache = slowModel.createPromptCache();
+    const prompt = 'Once upon a time, there was a little fox named Tom.';
+    await run({ prompt, promptCache: cache }, slowModel);
+    // Aborted while its first pass is pending: the stream completes at once, the pass settles later.
+    delay = 200;
+    const controller = new AbortController();
+    const events = await new Promise<GenerationEvent[]>((resolve, reject) => {
+      const seen: GenerationEvent[] = [];
+      slowModel.generate({ prompt: `${prompt} He`, maxTokens: 4, promptCache: cache, signal: controller.signal }).subscribe({
+        next: (e) => {
+          seen.push(e);
+          if (e.type === 'start') setTimeout(() => controller.abort(), 30);
+        },
+        error: reject,
+        complete: () => resolve(seen),
+      });
+    });
+    expect(done(events).finishReason).toBe('abort');
+    delay = 0;
+    // Made on completion, as a chat's next turn would be: it waits for the pass, then goes on from the cache.
+    const next = await run({ prompt: `${prompt} He ran`, promptCache: cache }, slowModel);
+    expect(next.cachedTokens).toBeGreaterThan(10);
+    expect(next.ids).toEqual((await run({ prompt: `${prompt} He ran` }, slowModel)).ids);
+
+    // Leaving a stream (`break`), then asking again at once: the same.
+    for (let i = 0; i < 3; i++) {
+      let n = 0;
+      for await (const piece of slowModel.stream({ prompt, maxTokens: 20, promptCache: cache })) if (piece !== '' && ++n === 3) break;
+      expect((await run({ prompt, promptCache: cache }, slowModel)).cachedTokens).toBeGreaterThan(0);
+    }
+    await slowWeft.dispose();
+  });
+
+  it('a request stopped before it starts leaves the cache as it was', async () => {
+    const cache = model.createPromptCache();
+    await run({ prompt: 'The old tree stood on the hill.', promptCache: cache });
+    const held = cache.ids;
+    const events = await collect(model.generate({ prompt: 'Something else', promptCache: cache, signal: AbortSignal.abort() }));
+    expect(done(events).finishReason).toBe('abort');
+    expect(cache.ids).toEqual(held);
+    cache.dispose();
+  });
+
   it('clear() frees what it holds, and a clear during a run frees what that run leaves', async () => {
     const cache = model.createPromptCache();
     await run({ prompt: 'Hello there', promptCache: cache });
@@ -237,6 +296,70 @@ describe('prompt cache', () => {
     expect(warm.cachedTokens).toBeLessThan(first.promptIds.length);
     expect(warm.ids).toEqual((await run({ prompt: other }, half)).ids);
     await half.dispose();
+  });
+
+  it('a truncate getter that throws is a PluginError naming the plugin, and the cached store is freed', async () => {
+    let disposed = 0;
+    const getterWeft = runtime([
+      definePlugin({
+        name: 'getter-store',
+        version: '1.0.0',
+        apiVersion: '^0.1.0',
+        setup(ctx) {
+          ctx.register('kv-cache', {
+            name: 'getter',
+            create: () => {
+              const store = new FullPrecisionKvStore();
+              const dispose = store.dispose.bind(store);
+              return Object.defineProperties(store, {
+                name: { value: 'getter' },
+                truncate: { get: () => { throw new Error('getter broke'); } },
+                dispose: { value: () => { disposed++; dispose(); } },
+              });
+            },
+          });
+        },
+      }),
+    ]);
+    const own = await getterWeft.load(storyModel);
+    const cache = own.createPromptCache();
+    await run({ prompt: 'The cat sat on the mat.', kv: 'getter', promptCache: cache }, own);
+    disposed = 0;
+    const error = await run({ prompt: 'The cat sat', kv: 'getter', promptCache: cache }, own).catch((e: unknown) => e);
+    expect(PluginError.isInstance(error)).toBe(true);
+    expect((error as PluginError).plugin).toBe('getter-store');
+    expect((error as Error).message).toMatch(/kv truncate.*getter broke/s);
+    // The cached store and the one the run resolved are both freed.
+    expect(disposed).toBeGreaterThanOrEqual(2);
+    expect(cache.ids).toEqual([]);
+    await getterWeft.dispose();
+  });
+
+  it("fp32's truncate keeps the class of a float16 cache's data (a Float16Array where the platform has one)", () => {
+    class Float16Like extends Uint16Array {}
+    const made: { type: string; data: ArrayLike<number>; dims: readonly number[] }[] = [];
+    const tensor = (type: string, data: ArrayLike<number>, dims: readonly number[]): BackendTensor =>
+      ({ type, data, dims, dispose: () => {} }) as unknown as BackendTensor;
+    const session = {
+      createTensor: (type: string, data: ArrayLike<number>, dims: readonly number[]) => {
+        made.push({ type, data, dims });
+        return tensor(type, data, dims);
+      },
+      garbageCollectedTensors: true,
+    };
+    const store = new FullPrecisionKvStore();
+    const layout = kvLayout({ layers: 1, kvHeads: 1, headDim: 2 }, { pastType: 'float16' });
+    store.begin({ layout, batchSize: 1, session: session as never });
+    const values = Float16Like.from([1, 2, 3, 4, 5, 6]);
+    store.append({ 'present.0.key': tensor('float16', values, [1, 1, 3, 2]), 'present.0.value': tensor('float16', values, [1, 1, 3, 2]) });
+    made.length = 0;
+    store.truncate(2);
+    expect(made).toHaveLength(2);
+    for (const t of made) {
+      expect(t.type).toBe('float16');
+      expect(t.data).toBeInstanceOf(Float16Like);
+      expect(Array.from(t.data)).toEqual([1, 2, 3, 4]);
+    }
   });
 
   it('holds nothing for a graph without past inputs', async () => {

@@ -212,8 +212,21 @@ async function runGeneration(
     ownsStore = true;
     if (promptCache) {
       checkCacheUse(components.router?.name, components.kvSource !== undefined);
-      promptCache.take();
-      cache = promptCache;
+      // A run that is stopping (its stream ended while a pass it sent is pending) holds the cache
+      // until that pass settles: wait for it, unless this request is stopped first.
+      const stopping = (): boolean => waiter.stopped || run.cancelled;
+      for (let letGo = promptCache.take(stopping); ; letGo = promptCache.take(stopping)) {
+        if (letGo === undefined) {
+          cache = promptCache;
+          break;
+        }
+        try {
+          await waiter.until(letGo);
+        } catch (stopped) {
+          if (stopped !== HALTED) throw stopped;
+          break; // the run ends below without the cache, as any run stopped before its backend
+        }
+      }
     }
     // After the request's own checks (input, components, claims), as evaluate does: with failover,
     // taking a backend whose breaker half-opened takes its one trial.
@@ -264,7 +277,8 @@ async function runGeneration(
     const half = halfCacheBridge(layout, kv, router, rerotation !== undefined);
     const storeLayout = half?.layout ?? layout;
     if (layout.hasPast) {
-      const reused = cache?.reuse(components.kvSource!, active.session, prompts[0]!);
+      // A run stopped before its backend feeds nothing: it leaves the cache as it was.
+      const reused = waiter.stopped ? undefined : cache?.reuse(components.kvSource!, active.session, prompts[0]!);
       if (reused === undefined) storeBegin(kv, { layout: storeLayout, batchSize: batch, session: active.session, padding: pads });
       else {
         // The store the run resolved is not needed: the cached one goes on from its prefix.

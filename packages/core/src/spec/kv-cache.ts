@@ -130,6 +130,6 @@ export interface KvCacheStore {
    * throws fails that run with a `PluginError`; the cache drops the store, so it must stay disposable.
    */
   truncate?(length: number): void;
-  /** Frees every tensor and buffer. Idempotent. */
+  /** Frees every tensor and buffer. Idempotent; also called on an instance never begun (a run that ends, or reuses a prompt cache's store, before its store begins). */
   dispose(): void;
 }

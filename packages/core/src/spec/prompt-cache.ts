@@ -15,8 +15,11 @@
  * floating-point rounding between a batched prefill and step-by-step decoding. With a lossy store
  * (a quantised one), reused tokens keep the values they were stored with.
  *
- * One generation uses a cache at a time; a cache works with one prompt per request, and not with
- * an attention router (both refused with an `InvalidOptionsError`). A graph without past inputs
+ * One generation uses a cache at a time: a request passing a cache another live run is using is
+ * refused (an `InvalidOptionsError`), and one made while a stopped run's forward pass is still
+ * pending (its stream ended at once, on an abort or unsubscription) waits for that pass to settle.
+ * A cache works with one prompt per request, and not with an attention router (both refused).
+ * A run stopped before it starts leaves the cache as it was. A graph without past inputs
  * recomputes every step: the cache then holds nothing. `model.dispose()` frees its caches.
  */
 export interface PromptCache {

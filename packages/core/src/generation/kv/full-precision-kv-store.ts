@@ -117,9 +117,10 @@ export class FullPrecisionKvStore implements KvCacheStore {
     for (const name in this.past) {
       const tensor = this.past[name]!;
       const [batch, heads, cached, dim] = tensor.dims as [number, number, number, number];
-      // float32, or float16 (Uint16Array) where a float16 graph's cache is kept as it came.
-      const from = tensor.data as Float32Array | Uint16Array;
-      const data = from instanceof Uint16Array ? new Uint16Array(batch * heads * length * dim) : new Float32Array(batch * heads * length * dim);
+      // float32, or float16 where a float16 graph's cache is kept as it came: a Uint16Array, or a
+      // Float16Array where the platform has one (onnxruntime-common then uses it). Same class as the source.
+      const from = tensor.data as Float32Array;
+      const data = new (from.constructor as Float32ArrayConstructor)(batch * heads * length * dim);
       for (let row = 0; row < batch * heads; row++) data.set(from.subarray(row * cached * dim, (row * cached + length) * dim), row * length * dim);
       next[name] = session.createTensor(tensor.type, data, [batch, heads, length, dim]);
     }

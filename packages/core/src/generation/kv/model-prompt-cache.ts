@@ -18,6 +18,14 @@ interface HeldCache {
   readonly ids: readonly number[];
 }
 
+/** The run using a cache. */
+interface CacheUser {
+  readonly stopped: () => boolean;
+  /** Resolves when the run lets go of the cache (`keep` or `release`). */
+  readonly released: Promise<void>;
+  readonly letGo: () => void;
+}
+
 /** The part of a held cache a run goes on from. */
 export interface ReusedCache {
   readonly store: Owned<KvCacheStore>;
@@ -33,6 +41,8 @@ export interface ReusedCache {
 export class ModelPromptCache implements PromptCache {
   private held: HeldCache | undefined;
   private inUse = false;
+  /** The run using the cache: whether it is stopping (aborted, unsubscribed), and when it lets go. */
+  private user: CacheUser | undefined;
   private disposed = false;
   /** Set by `clear()` during a run: what the run leaves is freed. */
   private clearedInRun = false;
@@ -77,12 +87,18 @@ export class ModelPromptCache implements PromptCache {
     this.clear();
   }
 
-  /** Claims the cache for a run; refuses a disposed cache or one another run is using. */
-  take(): void {
+  /**
+   * Claims the cache for a run whose stopping `stopped` tells; refuses a disposed cache, or one
+   * another live run is using. When the run using it is stopping (its stream has ended, but a
+   * forward pass it sent has not settled, and until then its store may still be read), returns a
+   * promise that resolves once it lets go: wait for it, then take again.
+   */
+  take(stopped: () => boolean): Promise<void> | undefined {
     if (this.disposed) {
       throw new InvalidOptionsError('This prompt cache was disposed (or its model was); make another with model.createPromptCache().', { option: 'promptCache' });
     }
     if (this.inUse) {
+      if (this.user?.stopped() === true) return this.user.released;
       throw new InvalidOptionsError(
         'This prompt cache is in use by another generation: one generation uses a cache at a time. Wait for that one to end, or give this request a cache of its own.',
         { option: 'promptCache' },
@@ -90,6 +106,10 @@ export class ModelPromptCache implements PromptCache {
     }
     this.inUse = true;
     this.clearedInRun = false;
+    let letGo = (): void => {};
+    const released = new Promise<void>((resolve) => (letGo = resolve));
+    this.user = { stopped, released, letGo };
+    return undefined;
   }
 
   /**
@@ -109,17 +129,15 @@ export class ModelPromptCache implements PromptCache {
     let shared = commonPrefix(held.ids, prompt);
     // The run must feed at least one token: the logits of the last prompt token pick the first one.
     if (shared >= prompt.length) shared = prompt.length - 1;
-    if (shared <= 0 || (shared < held.ids.length && held.store.value.truncate === undefined)) {
+    try {
+      if (shared > 0 && shared < held.ids.length && !truncateStore(held.store, shared)) shared = 0;
+    } catch (error) {
+      dropStore(held.store);
+      throw error;
+    }
+    if (shared <= 0) {
       dropStore(held.store);
       return undefined;
-    }
-    if (shared < held.ids.length) {
-      try {
-        truncateStore(held.store, shared);
-      } catch (error) {
-        dropStore(held.store);
-        throw error;
-      }
     }
     return { store: held.store, length: shared };
   }
@@ -130,16 +148,22 @@ export class ModelPromptCache implements PromptCache {
    * run then must not dispose it).
    */
   keep(store: Owned<KvCacheStore>, source: StoreSource, session: InferenceSession, ids: readonly number[]): boolean {
-    this.inUse = false;
-    if (this.disposed || this.clearedInRun) return false;
+    if (this.disposed || this.clearedInRun) {
+      this.release();
+      return false;
+    }
     this.drop();
     this.held = { store, entry: source.entry, options: optionsKey(source.options), session, ids: Object.freeze(ids.slice()) };
+    this.release();
     return true;
   }
 
-  /** Ends the run's use of the cache without keeping anything. */
+  /** Ends the run's use of the cache without keeping anything (idempotent). */
   release(): void {
     this.inUse = false;
+    const user = this.user;
+    this.user = undefined;
+    user?.letGo();
   }
 
   private drop(): void {
@@ -160,10 +184,17 @@ export function requestPromptCache(value: unknown, model: object): ModelPromptCa
   return value;
 }
 
-/** Cuts a store back to its first `length` positions, naming its plugin when that fails or `length` comes out wrong. */
-function truncateStore(kv: Owned<KvCacheStore>, length: number): void {
+/**
+ * Cuts a store back to its first `length` positions; false when it has no `truncate` right now (a
+ * store may offer it in some states only). Reading the method, calling it, or a length that comes
+ * out wrong fails with an error naming the store's plugin.
+ */
+function truncateStore(kv: Owned<KvCacheStore>, length: number): boolean {
   try {
-    kv.value.truncate!(length);
+    const truncate = kv.value.truncate;
+    if (truncate === undefined || truncate === null) return false;
+    if (typeof truncate !== 'function') throw new TypeError(`truncate is ${quoteValue(truncate)}, not a method`);
+    truncate.call(kv.value, length);
   } catch (cause) {
     throw stageFailure(kv.owner, 'kv truncate', cause);
   }
@@ -171,6 +202,7 @@ function truncateStore(kv: Owned<KvCacheStore>, length: number): void {
   if (after !== length) {
     throw new PluginError(kv.owner, 'kv truncate', `the KV store "${kv.name}" has length ${after} after truncate(${length}); it must hold exactly the first ${length} positions.`);
   }
+  return true;
 }
 
 /** Frees a store the cache no longer keeps. A store whose dispose throws is dropped all the same: it is not the run's to fail over. */
