@@ -90,12 +90,19 @@ describe('weft chat prompt cache', () => {
     expect(full.stderr).toMatch(/^\[6 tokens, .*finish length\]\n\[6 tokens, .*finish length\]\n$/);
   });
 
-  it('is off with --router, silently (core does not combine the two)', async () => {
-    const result = await chat([...GREEDY, '--router', 'full'], { stdin: 'Tell me about a cat.\nWhat was its name?\n' });
-    expect(result.code).toBe(0);
-    expect(result.stderr).toBe('');
-    expect(dones(result).map((d) => d.cachedTokens)).toEqual([0, 0]);
-    expect(parseChatArgs(['--router', 'full']).promptCache).toBe(false);
+  it('is routed with a --router that resumes a cache (full), and off with a note with one that cannot (window with positions=cache)', async () => {
+    const stdin = 'Tell me about a cat.\nWhat was its name?\n';
+    const full = await chat([...GREEDY, '--router', 'full'], { stdin });
+    expect(full.code).toBe(0);
+    expect(full.stderr).toBe('');
+    const [first, second] = dones(full);
+    expect(first!.cachedTokens).toBe(0);
+    expect(second!.cachedTokens).toBeGreaterThan(0);
+    const off = await chat([...GREEDY, '--router', 'window:positions=cache'], { stdin });
+    expect(off.code).toBe(0);
+    expect(off.stderr).toMatch(/^weft: note: the prompt cache is off: promptCache cannot be combined with the attention router "window": it counts positions within the cache[^\n]*\n$/);
+    expect(dones(off).map((d) => d.cachedTokens)).toEqual([0, 0]);
+    expect(parseChatArgs(['--router', 'full']).promptCache).toBe(true);
     expect(parseChatArgs([]).promptCache).toBe(true);
     expect(parseChatArgs(['--no-prompt-cache']).promptCache).toBe(false);
   });
@@ -104,7 +111,7 @@ describe('weft chat prompt cache', () => {
     const plugin = join(dir, 'default-router.mjs');
     const result = await chat([...GREEDY, '--plugin', plugin], { stdin: TURNS });
     expect(result.code).toBe(0);
-    expect(result.stderr).toMatch(/^weft: note: the prompt cache is off: promptCache cannot be combined with an attention router \(this run's is "keep-all"\)[^\n]*\n$/);
+    expect(result.stderr).toMatch(/^weft: note: the prompt cache is off: promptCache cannot be combined with the attention router "keep-all": it keeps state between steps[^\n]*\n$/);
     const replies = dones(result);
     expect(replies.map((d) => [d.turn, d.cachedTokens])).toEqual([
       [1, 0],

@@ -373,6 +373,49 @@ describe('prompt cache', () => {
     await recompute.dispose();
   });
 
+  it('a cache dropped without dispose() is collected, and the store it held is disposed', async () => {
+    const { setFlagsFromString } = await import('node:v8');
+    const { runInNewContext } = await import('node:vm');
+    setFlagsFromString('--expose-gc');
+    const collectGarbage = runInNewContext('gc') as () => void;
+    let disposed = 0;
+    const watched = runtime([
+      definePlugin({
+        name: 'watched-store',
+        version: '1.0.0',
+        apiVersion: '^0.1.0',
+        setup(ctx) {
+          ctx.register('kv-cache', {
+            name: 'watched',
+            create: () => {
+              const store = new FullPrecisionKvStore();
+              const dispose = store.dispose.bind(store);
+              return Object.assign(store, { name: 'watched', dispose: () => { disposed++; dispose(); } });
+            },
+          });
+        },
+      }),
+    ]);
+    const own = await watched.load(storyModel);
+    let ref: WeakRef<PromptCache> | undefined;
+    await (async () => {
+      const cache = own.createPromptCache();
+      ref = new WeakRef(cache);
+      await run({ prompt: 'A small frog sat on a leaf.', kv: 'watched', promptCache: cache }, own);
+    })();
+    expect(ref!.deref()?.ids.length).toBeGreaterThan(0);
+    const before = disposed;
+    // No deref() before a collection in the same job: it would keep the cache alive for that job.
+    for (let i = 0; i < 20 && disposed === before; i++) {
+      collectGarbage();
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    // The model kept no strong reference to it, and the store it held was disposed.
+    expect(ref!.deref()).toBeUndefined();
+    expect(disposed).toBe(before + 1);
+    await watched.dispose();
+  });
+
   it("the model's dispose() frees its caches; a disposed model makes none", async () => {
     const own = await weft.load(storyModel);
     const cache = own.createPromptCache();

@@ -26,7 +26,7 @@ export interface ChatArgs extends ModelFlags {
   readonly request: GenerationRequest;
   /**
    * Whether the session keeps one prompt cache, so each turn prefills only what the last turn did
-   * not feed (off with `--no-prompt-cache`, and with `--router`, which core does not combine with it).
+   * not feed (off with `--no-prompt-cache`).
    */
   readonly promptCache: boolean;
 }
@@ -38,7 +38,8 @@ export function parseChatArgs(args: readonly string[]): ChatArgs {
   const system = flags.string('system');
   if (system !== undefined && system.trim() === '') throw new UsageError('--system is empty; leave it out for a conversation without a system message');
   const { request, onnxFile } = requestFlags(flags);
-  // A router's evictions do not carry over between requests: core refuses a prompt cache with one.
-  const promptCache = !flags.flag('no-prompt-cache') && request.router === undefined;
+  // A router that cannot resume a cache (heavy-hitter, say) gets the cache refused by core: the
+  // session then goes on without it, after a note.
+  const promptCache = !flags.flag('no-prompt-cache');
   return { help: false, ...output, ...modelFlags(flags), onnxFile, system, request, promptCache };
 }

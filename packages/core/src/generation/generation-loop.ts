@@ -18,7 +18,7 @@ import { frozenList } from '../util/frozen-list.js';
 import { resolveSamplingOptions } from './sampling/sampling-options.js';
 import { seededRandom } from './sampling/seeded-random.js';
 import { runStage, stageFailure, synchronousResult } from './stage-runner.js';
-import type { Owned } from './resolve-components.js';
+import type { CheckedRouter, Owned } from './resolve-components.js';
 import type { Analyzer } from '../spec/analyzer.js';
 import type { KvCacheStore } from '../spec/kv-cache.js';
 import { stageHooks } from './stage-hooks.js';
@@ -199,6 +199,8 @@ async function runGeneration(
   let cachedTokens = 0;
   /** The session the store was last begun on (or the cached store was), once it was. */
   let begunOn: InferenceSession | undefined;
+  /** Whether the store was begun with a float32 layout for a float16 graph (see halfCacheBridge): a cache is reused only alike. */
+  let bridged = false;
   /** Every id fed so far per row: the prompt cache keeps row 0's fed part with the store. */
   let history: number[][] = [];
   try {
@@ -211,7 +213,7 @@ async function runGeneration(
     claimed = claimInstances(components);
     ownsStore = true;
     if (promptCache) {
-      checkCacheUse(components.router?.name, components.kvSource !== undefined);
+      checkCacheUse(components.router, components.kvSource !== undefined);
       // A run that is stopping (its stream ended while a pass it sent is pending) holds the cache
       // until that pass settles: wait for it, unless this request is stopped first.
       const stopping = (): boolean => waiter.stopped || run.cancelled;
@@ -276,9 +278,10 @@ async function runGeneration(
     // A float16 cache (fp16 exports) reaches stores and routers other than the default as float32.
     const half = halfCacheBridge(layout, kv, router, rerotation !== undefined);
     const storeLayout = half?.layout ?? layout;
+    bridged = half !== undefined;
     if (layout.hasPast) {
       // A run stopped before its backend feeds nothing: it leaves the cache as it was.
-      const reused = waiter.stopped ? undefined : cache?.reuse(components.kvSource!, active.session, prompts[0]!);
+      const reused = waiter.stopped ? undefined : cache?.reuse(components.kvSource!, active.session, half !== undefined, prompts[0]!);
       if (reused === undefined) storeBegin(kv, { layout: storeLayout, batchSize: batch, session: active.session, padding: pads });
       else {
         // The store the run resolved is not needed: the cached one goes on from its prefix.
@@ -567,7 +570,7 @@ async function runGeneration(
     // included: their store holds exactly the ids fed), unless a pass may still read it.
     const kept =
       cache !== undefined && begunOn !== undefined && !failed && storeReadLate === undefined && !lateRunLeft &&
-      holdsFed(kv, seen) && cache.keep(kv, components.kvSource!, begunOn, (history[0] ?? prompts[0]!).slice(0, seen));
+      holdsFed(kv, seen) && cache.keep(kv, components.kvSource!, begunOn, bridged, (history[0] ?? prompts[0]!).slice(0, seen), storeLength(kv) < seen);
     if (!kept) cache?.release();
     if (storeReadLate === undefined) {
       releaseInstances(claimed);
@@ -587,11 +590,16 @@ async function runGeneration(
   }
 }
 
-/** Refuses a prompt cache in a run with an attention router, or with a store instance the request passed. */
-function checkCacheUse(router: string | undefined, storeByName: boolean): void {
-  if (router !== undefined) {
+/**
+ * Refuses a prompt cache in a run whose attention router cannot take over a cache an earlier run
+ * routed (see `AttentionRouter.resumesCache`), or with a store instance the request passed.
+ */
+function checkCacheUse(router: CheckedRouter | undefined, storeByName: boolean): void {
+  if (router !== undefined && (!router.resumesCache || router.positions !== 'absolute')) {
+    const why = router.positions !== 'absolute' ? "it counts positions within the cache (positions: 'cache')" : 'it keeps state between steps (no resumesCache)';
     throw new InvalidOptionsError(
-      `promptCache cannot be combined with an attention router (this run's is "${router}"): a router's evictions and state do not carry over between requests. Leave out promptCache or the router.`,
+      `promptCache cannot be combined with the attention router "${router.name}": ${why}, which does not carry over between requests. ` +
+        `Use a router that resumes a cache (full, window, sink-window or strided, positions 'absolute'), or leave out promptCache.`,
       { option: 'promptCache' },
     );
   }
@@ -602,10 +610,14 @@ function checkCacheUse(router: string | undefined, storeByName: boolean): void {
   }
 }
 
-/** Whether the store holds exactly the `fed` positions the run fed (a store that cannot say does not). */
+/**
+ * Whether the store holds the `fed` positions the run fed, or a router's choice of them (a store
+ * that cannot say does not).
+ */
 function holdsFed(kv: Owned<KvCacheStore>, fed: number): boolean {
   try {
-    return fed > 0 && storeLength(kv) === fed;
+    const length = storeLength(kv);
+    return fed > 0 && length > 0 && length <= fed;
   } catch {
     return false;
   }

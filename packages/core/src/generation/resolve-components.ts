@@ -30,6 +30,8 @@ export interface Owned<T> {
 /** A router with its `positions` mode as read, once, and checked when the run resolved it. */
 export interface CheckedRouter extends Owned<AttentionRouter> {
   readonly positions: 'absolute' | 'cache';
+  /** Its `resumesCache`, read once when the run resolved it. */
+  readonly resumesCache: boolean;
 }
 
 /** The per-request components a generation run uses. */
@@ -187,8 +189,9 @@ function checkRouter(router: Owned<AttentionRouter>): CheckedRouter {
       ? new InvalidOptionsError(`The router "${router.name}" has an unknown positions mode ${quoteValue(positions)}; ${advice}`, { option: 'router' })
       : new PluginError(router.owner, `router "${router.name}"`, `it has an unknown positions mode ${quoteValue(positions)}; ${advice}`);
   }
-  // The run uses this read: a getter that answered differently later would get past the check.
-  return { ...router, positions: positions ?? 'absolute' };
+  const resumesCache = readMember(router, `The router "${router.name}"'s resumesCache`, 'router', `router "${router.name}"`, () => router.value.resumesCache === true);
+  // The run uses these reads: a getter that answered differently later would get past the check.
+  return { ...router, positions: positions ?? 'absolute', resumesCache };
 }
 
 /**

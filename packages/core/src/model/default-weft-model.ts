@@ -9,7 +9,7 @@ import type { GenerationEvent } from '../spec/events.js';
 import type { GenerationRequest } from '../spec/request.js';
 import type { WeftModel } from '../spec/runtime.js';
 import type { PromptCache } from '../spec/prompt-cache.js';
-import { ModelPromptCache } from '../generation/kv/model-prompt-cache.js';
+import { freeHeld, ModelPromptCache, type HeldSlot } from '../generation/kv/model-prompt-cache.js';
 
 /** The model object `Weft.load` returns. */
 export class DefaultWeftModel implements WeftModel {
@@ -17,8 +17,11 @@ export class DefaultWeftModel implements WeftModel {
   private disposing: Promise<void> | undefined;
   /** Whether the runtime's `dispose()` disposed it (for the messages of later calls). */
   private withRuntime = false;
-  /** Prompt caches made by this model and not yet disposed: the model's `dispose()` frees them. */
-  private readonly promptCaches = new Set<ModelPromptCache>();
+  /**
+   * Prompt caches made by this model and not yet disposed, weakly: the model's `dispose()` frees
+   * them, and one the application dropped without `dispose()` is freed once it is collected.
+   */
+  private readonly promptCaches = new Set<WeakRef<ModelPromptCache>>();
 
   constructor(
     readonly path: string,
@@ -78,8 +81,14 @@ export class DefaultWeftModel implements WeftModel {
   createPromptCache(): PromptCache {
     this.assertOpen();
     const caches = this.promptCaches;
-    const cache = new ModelPromptCache(this.context, () => caches.delete(cache));
-    caches.add(cache);
+    const ref = { current: undefined as WeakRef<ModelPromptCache> | undefined };
+    const cache = new ModelPromptCache(this.context, () => {
+      caches.delete(ref.current!);
+      DROPPED_CACHES.unregister(ref);
+    });
+    ref.current = new WeakRef(cache);
+    caches.add(ref.current);
+    DROPPED_CACHES.register(cache, { slot: cache.slot, caches, ref: ref.current }, ref);
     return cache;
   }
 
@@ -101,7 +110,7 @@ export class DefaultWeftModel implements WeftModel {
     if (!this.disposing) {
       this.withRuntime = withRuntime;
       // Before the sessions go: a cache's tensors belong to them. A run using a cache frees its store itself.
-      for (const cache of [...this.promptCaches]) cache.dispose();
+      for (const ref of [...this.promptCaches]) ref.deref()?.dispose();
       this.disposing = this.context.sessions.release(withRuntime ? RUNTIME_DISPOSED_MID_RUN : undefined).finally(() => this.onDispose(this));
     }
     return this.disposing;
@@ -116,6 +125,12 @@ export class DefaultWeftModel implements WeftModel {
     );
   }
 }
+
+/** Frees the store a prompt cache held when the application drops the cache without disposing it. */
+const DROPPED_CACHES = new FinalizationRegistry<{ slot: HeldSlot; caches: Set<WeakRef<ModelPromptCache>>; ref: WeakRef<ModelPromptCache> }>(({ slot, caches, ref }) => {
+  caches.delete(ref);
+  freeHeld(slot);
+});
 
 const RUNTIME_DISPOSED_MID_RUN =
   'The Weft runtime was disposed while this model was running, which disposed the model; create a new runtime with createWeft() and load the model there.';

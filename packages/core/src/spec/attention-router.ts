@@ -57,6 +57,14 @@ export interface AttentionRouter {
    * positions within the cache (StreamingLLM), for contexts past the trained length.
    */
   readonly positions?: 'absolute' | 'cache';
+  /**
+   * `true` when the router can take over a cache that an earlier request filled (and routed) and
+   * route it as though it had from the start: it chooses from the routing context alone (slot
+   * positions, next position, budget), keeping no state between steps. Required of the router of a
+   * request with a `promptCache` (with `positions: 'absolute'`); e.g. `full`, `window`,
+   * `sink-window` and `strided` from `@weft/plugin-attention`.
+   */
+  readonly resumesCache?: boolean;
   /** Sees every forward pass (logits, present.*, attentions.* when exported) before `select`. */
   observe?(observation: ForwardObservation): void;
   /** The slots to keep, or `undefined` to keep every slot. */

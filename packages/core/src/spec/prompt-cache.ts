@@ -18,9 +18,12 @@
  * One generation uses a cache at a time: a request passing a cache another live run is using is
  * refused (an `InvalidOptionsError`), and one made while a stopped run's forward pass is still
  * pending (its stream ended at once, on an abort or unsubscription) waits for that pass to settle.
- * A cache works with one prompt per request, and not with an attention router (both refused).
+ * A cache works with one prompt per request, and with an attention router only if it declares
+ * `resumesCache` (positional ones such as `sink-window` do): once a router has evicted positions,
+ * the cache is only ever extended. Both refused otherwise.
  * A run stopped before it starts leaves the cache as it was. A graph without past inputs
- * recomputes every step: the cache then holds nothing. `model.dispose()` frees its caches.
+ * recomputes every step: the cache then holds nothing. `model.dispose()` frees its caches; one the
+ * application drops without `dispose()` is freed once it is garbage-collected.
  */
 export interface PromptCache {
   /** The ids whose keys and values the cache holds, in the order they were fed (empty when it holds none). */

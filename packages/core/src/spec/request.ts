@@ -107,7 +107,7 @@ export interface GenerationRequest {
   /**
    * A cache made by this model's `createPromptCache()`: the run feeds only the part of its prompt
    * the cache does not already hold, and leaves its own cache there for the next request (see
-   * {@link PromptCache}). One prompt per request, no attention router.
+   * {@link PromptCache}). One prompt per request; an attention router only if it `resumesCache`.
    */
   readonly promptCache?: PromptCache;
 }

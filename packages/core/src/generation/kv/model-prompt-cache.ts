@@ -9,13 +9,29 @@ import { stageFailure } from '../stage-runner.js';
 import { storeLength } from './store-calls.js';
 
 /** What a cache holds between runs: a run's store, begun on `session`, holding `ids`. */
-interface HeldCache {
+export interface HeldCache {
   readonly store: Owned<KvCacheStore>;
   /** The store's registry entry, and its options as JSON when they were kept (undefined: none match). */
   readonly entry: StoreSource['entry'];
   readonly options: string | undefined;
   readonly session: InferenceSession;
+  /** Whether the store was begun with a float32 layout for a float16 graph. */
+  readonly bridged: boolean;
   readonly ids: readonly number[];
+  /** Whether a router evicted some of `ids`' positions: the store is then only ever extended. */
+  readonly evicted: boolean;
+}
+
+/** Where a cache keeps what it holds (see `ModelPromptCache.slot`). */
+export interface HeldSlot {
+  held: HeldCache | undefined;
+}
+
+/** Frees what a dropped cache held, once the cache itself is garbage-collected. */
+export function freeHeld(slot: HeldSlot): void {
+  const held = slot.held;
+  slot.held = undefined;
+  if (held !== undefined) dropStore(held.store);
 }
 
 /** The run using a cache. */
@@ -29,7 +45,7 @@ interface CacheUser {
 /** The part of a held cache a run goes on from. */
 export interface ReusedCache {
   readonly store: Owned<KvCacheStore>;
-  /** Prompt tokens the store already holds (the run feeds the rest). */
+  /** Prompt tokens the store already holds, or held before a router evicted some (the run feeds the rest). */
   readonly length: number;
 }
 
@@ -39,7 +55,11 @@ export interface ReusedCache {
  * store, which nothing else references.
  */
 export class ModelPromptCache implements PromptCache {
-  private held: HeldCache | undefined;
+  /**
+   * What the cache holds, in an object of its own that references nothing of the cache: what frees
+   * a dropped cache's store once the cache is collected gets this, not the cache (see `heldBy`).
+   */
+  readonly slot: HeldSlot = { held: undefined };
   private inUse = false;
   /** The run using the cache: whether it is stopping (aborted, unsubscribed), and when it lets go. */
   private user: CacheUser | undefined;
@@ -55,6 +75,14 @@ export class ModelPromptCache implements PromptCache {
     readonly owner: object,
     private readonly onDispose: () => void = () => {},
   ) {}
+
+  private get held(): HeldCache | undefined {
+    return this.slot.held;
+  }
+
+  private set held(held: HeldCache | undefined) {
+    this.slot.held = held;
+  }
 
   get ids(): readonly number[] {
     return this.held?.ids ?? NO_IDS;
@@ -118,11 +146,14 @@ export class ModelPromptCache implements PromptCache {
    * (and the held store freed) otherwise. Either way the cache holds nothing afterwards: the run
    * owns what it got. A `truncate` that fails drops the store and fails the run (a `PluginError`).
    */
-  reuse(source: StoreSource, session: InferenceSession, prompt: readonly number[]): ReusedCache | undefined {
+  reuse(source: StoreSource, session: InferenceSession, bridged: boolean, prompt: readonly number[]): ReusedCache | undefined {
     const held = this.held;
     if (held === undefined) return undefined;
     this.held = undefined;
-    if (held.session !== session || held.entry !== source.entry || held.options === undefined || held.options !== optionsKey(source.options)) {
+    if (
+      held.session !== session || held.bridged !== bridged || held.entry !== source.entry ||
+      held.options === undefined || held.options !== optionsKey(source.options)
+    ) {
       dropStore(held.store);
       return undefined;
     }
@@ -130,7 +161,9 @@ export class ModelPromptCache implements PromptCache {
     // The run must feed at least one token: the logits of the last prompt token pick the first one.
     if (shared >= prompt.length) shared = prompt.length - 1;
     try {
-      if (shared > 0 && shared < held.ids.length && !truncateStore(held.store, shared)) shared = 0;
+      // A routed cache that evicted positions is no prefix of the ids: it can only be extended.
+      if (held.evicted && shared < held.ids.length) shared = 0;
+      else if (shared > 0 && shared < held.ids.length && !truncateStore(held.store, shared)) shared = 0;
     } catch (error) {
       dropStore(held.store);
       throw error;
@@ -147,13 +180,13 @@ export class ModelPromptCache implements PromptCache {
    * next run unless the cache was cleared or disposed meanwhile. Returns whether it was kept (the
    * run then must not dispose it).
    */
-  keep(store: Owned<KvCacheStore>, source: StoreSource, session: InferenceSession, ids: readonly number[]): boolean {
+  keep(store: Owned<KvCacheStore>, source: StoreSource, session: InferenceSession, bridged: boolean, ids: readonly number[], evicted: boolean): boolean {
     if (this.disposed || this.clearedInRun) {
       this.release();
       return false;
     }
     this.drop();
-    this.held = { store, entry: source.entry, options: optionsKey(source.options), session, ids: Object.freeze(ids.slice()) };
+    this.held = { store, entry: source.entry, options: optionsKey(source.options), session, bridged, ids: Object.freeze(ids.slice()), evicted };
     this.release();
     return true;
   }

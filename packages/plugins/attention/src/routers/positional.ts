@@ -7,6 +7,8 @@ type Positions = 'absolute' | 'cache';
 /** Keeps every slot (the model sees its whole context). */
 export class FullRouter extends BudgetRouter {
   readonly name = 'full';
+  /** It chooses from slot positions alone: it can route a cache an earlier request filled (a prompt cache). */
+  readonly resumesCache = true;
   readonly budget = Infinity;
   choose(): KvSelection | undefined {
     return undefined;
@@ -16,6 +18,8 @@ export class FullRouter extends BudgetRouter {
 /** The last `window` tokens (sliding window). */
 export class WindowRouter extends BudgetRouter {
   readonly name = 'window';
+  /** It chooses from slot positions alone: it can route a cache an earlier request filled (a prompt cache). */
+  readonly resumesCache = true;
   constructor(
     readonly budget: number,
     positions?: Positions,
@@ -30,6 +34,8 @@ export class WindowRouter extends BudgetRouter {
 /** StreamingLLM: the first `sinks` tokens plus the last `window`. */
 export class SinkWindowRouter extends BudgetRouter {
   readonly name = 'sink-window';
+  /** It chooses from slot positions alone: it can route a cache an earlier request filled (a prompt cache). */
+  readonly resumesCache = true;
   readonly budget: number;
   constructor(
     readonly sinks: number,
@@ -47,6 +53,8 @@ export class SinkWindowRouter extends BudgetRouter {
 /** A local window plus every `stride`-th older position, up to the budget. */
 export class StridedRouter extends BudgetRouter {
   readonly name = 'strided';
+  /** It chooses from slot positions alone: it can route a cache an earlier request filled (a prompt cache). */
+  readonly resumesCache = true;
   constructor(
     readonly budget: number,
     readonly window: number,
