@@ -112,6 +112,15 @@ describe('prompt cache', () => {
     cache.dispose();
   });
 
+  it('takes an undefined promptCache (or any other field) as left out, also in its type under exactOptionalPropertyTypes', async () => {
+    const maybe: PromptCache | undefined = undefined as PromptCache | undefined;
+    // Type-checked by the tests' tsconfig (exactOptionalPropertyTypes): a conditional cache needs no spread.
+    const request: GenerationRequest = { prompt: 'Hello', promptCache: maybe, router: undefined, seed: undefined };
+    const plain = await run(request);
+    expect(plain.cachedTokens).toBe(0);
+    expect(plain.ids).toEqual((await run({ prompt: 'Hello' })).ids);
+  });
+
   it('starts over with a store that cannot be cut back, unless the prompt extends what it holds', async () => {
     const cache = model.createPromptCache();
     const prompt = 'The sun went down.';
