@@ -10,12 +10,18 @@
  *
  *   npx pnpm@10 build
  *   node packages/cli/bench/prompt-cache.mjs [--model models/story] [--turns 8] [--reply-tokens 48]
- *                                            [--rounds 15] [--threads 1] [--kv fp32]
+ *                                            [--rounds 15] [--threads 1] [--kv fp32] [--router sink-window:window=124]
+ *
+ * With `--router`, both sides route the cache (with the cache, once the router evicts, each turn
+ * extends what the last one fed; without it, each turn's prefill sees the whole history once), so
+ * their token ids can differ.
  */
 import { resolve } from 'node:path';
 import { createWeft } from '@weft/core';
 import { nodeBackend } from '@weft/backend-node';
 import { kvCompressors } from '@weft/plugin-kv';
+import { attentionRouters } from '@weft/plugin-attention';
+import { parseNamedRef } from '@weft/core';
 import { commandFlags, repoRoot } from './minimal-loop.mjs';
 
 const flag = commandFlags();
@@ -25,6 +31,8 @@ const replyTokens = Number(flag('reply-tokens', '48'));
 const rounds = Number(flag('rounds', '15'));
 const threads = Number(flag('threads', '1'));
 const kv = flag('kv', 'fp32');
+const routerSpec = flag('router', undefined);
+const router = routerSpec === undefined ? undefined : parseNamedRef(routerSpec);
 flag.done(import.meta.url);
 
 const USER_TURNS = [
@@ -40,7 +48,7 @@ const USER_TURNS = [
   'What is the moral of the story?',
 ];
 
-const weft = createWeft({ plugins: [nodeBackend(), kvCompressors()] });
+const weft = createWeft({ plugins: [nodeBackend(), kvCompressors(), attentionRouters()] });
 const model = await weft.load(dir, { backend: 'node', session: { intraOpNumThreads: threads } });
 
 /** One turn: time to the first token and to the done event, the ids, and the start event's figures. */
@@ -49,7 +57,7 @@ function reply(messages, promptCache) {
     const started = performance.now();
     let ttft = 0;
     let start;
-    model.generate({ messages, maxTokens: replyTokens, temperature: 0, repetitionPenalty: 1, ignoreEos: true, kv, promptCache }).subscribe({
+    model.generate({ messages, maxTokens: replyTokens, temperature: 0, repetitionPenalty: 1, ignoreEos: true, kv, router, promptCache }).subscribe({
       next(e) {
         if (e.type === 'start') start = e;
         else if (e.type === 'token' && ttft === 0) ttft = performance.now() - started;
@@ -105,7 +113,7 @@ const median = (values) => {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 };
 const ms = (x) => x.toFixed(2);
-console.log(`${dir}, kv ${kv}, ${turns} turns, ${replyTokens}-token greedy replies, ${rounds} rounds (medians)`);
+console.log(`${dir}, kv ${kv}${routerSpec === undefined ? '' : `, router ${routerSpec}`}, ${turns} turns, ${replyTokens}-token greedy replies, ${rounds} rounds (medians)`);
 console.log('turn | prompt tokens | cached | TTFT cached / full (ms) | ratio | reply cached / full (ms) | ratio');
 for (let t = 0; t < turns; t++) {
   const c = timings.cached[t];
