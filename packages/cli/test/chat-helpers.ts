@@ -86,3 +86,14 @@ export async function stoppedThenAnswered(args: readonly string[], first: string
   });
   return { ...result, steps: step };
 }
+
+/** A `weft chat --json` done record, as the tests read it. */
+export interface ChatDone {
+  type: 'done';
+  turn: number;
+  ids: number[];
+  finishReason: string;
+  promptTokens: number;
+  completionTokens: number;
+  cachedTokens: number;
+}

@@ -3,17 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseChatArgs } from '../src/args/chat-args.js';
-import { chat, stoppedThenAnswered } from './chat-helpers.js';
+import { chat, stoppedThenAnswered, type ChatDone } from './chat-helpers.js';
 
-interface Done {
-  type: 'done';
-  turn: number;
-  ids: number[];
-  finishReason: string;
-  promptTokens: number;
-  completionTokens: number;
-  cachedTokens: number;
-}
+type Done = ChatDone;
 
 const dones = (result: { done(): Record<string, unknown>[] }) => result.done() as unknown as Done[];
 

@@ -2,17 +2,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { chat, fakeTerminal, promptsDrawn as prompts, stoppedThenAnswered } from './chat-helpers.js';
+import { chat, fakeTerminal, promptsDrawn as prompts, stoppedThenAnswered, type ChatDone } from './chat-helpers.js';
 import { storyModel } from './helpers.js';
 
-interface Done {
-  type: 'done';
-  turn: number;
-  ids: number[];
-  finishReason: string;
-  promptTokens: number;
-  completionTokens: number;
-}
+type Done = ChatDone;
 
 
 describe('weft chat on a terminal (in-process, readline on a fake terminal)', () => {

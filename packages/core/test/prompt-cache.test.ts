@@ -42,6 +42,36 @@ const testStores = definePlugin({
 });
 
 const weft = runtime([testStores]);
+
+/**
+ * A plugin (`plugin`) registering `fp32` stores as `name`, whose disposals it counts (`disposed`),
+ * with `overrides` as property descriptors on each instance.
+ */
+function countingStore(plugin: string, name: string, overrides: PropertyDescriptorMap = {}) {
+  const counted = {
+    disposed: 0,
+    plugin: definePlugin({
+      name: plugin,
+      version: '1.0.0',
+      apiVersion: '^0.1.0',
+      setup(ctx) {
+        ctx.register('kv-cache', {
+          name,
+          create: () => {
+            const store = new FullPrecisionKvStore();
+            const dispose = store.dispose.bind(store);
+            const count = () => {
+              counted.disposed++;
+              dispose();
+            };
+            return Object.defineProperties(store, { name: { value: name }, dispose: { value: count }, ...overrides });
+          },
+        });
+      },
+    }),
+  };
+  return counted;
+}
 let model: WeftModel;
 beforeAll(async () => {
   model = await weft.load(storyModel);
@@ -308,38 +338,18 @@ describe('prompt cache', () => {
   });
 
   it('a truncate getter that throws is a PluginError naming the plugin, and the cached store is freed', async () => {
-    let disposed = 0;
-    const getterWeft = runtime([
-      definePlugin({
-        name: 'getter-store',
-        version: '1.0.0',
-        apiVersion: '^0.1.0',
-        setup(ctx) {
-          ctx.register('kv-cache', {
-            name: 'getter',
-            create: () => {
-              const store = new FullPrecisionKvStore();
-              const dispose = store.dispose.bind(store);
-              return Object.defineProperties(store, {
-                name: { value: 'getter' },
-                truncate: { get: () => { throw new Error('getter broke'); } },
-                dispose: { value: () => { disposed++; dispose(); } },
-              });
-            },
-          });
-        },
-      }),
-    ]);
+    const counted = countingStore('getter-store', 'getter', { truncate: { get: () => { throw new Error('getter broke'); } } });
+    const getterWeft = runtime([counted.plugin]);
     const own = await getterWeft.load(storyModel);
     const cache = own.createPromptCache();
     await run({ prompt: 'The cat sat on the mat.', kv: 'getter', promptCache: cache }, own);
-    disposed = 0;
+    counted.disposed = 0;
     const error = await run({ prompt: 'The cat sat', kv: 'getter', promptCache: cache }, own).catch((e: unknown) => e);
     expect(PluginError.isInstance(error)).toBe(true);
     expect((error as PluginError).plugin).toBe('getter-store');
     expect((error as Error).message).toMatch(/kv truncate.*getter broke/s);
     // The cached store and the one the run resolved are both freed.
-    expect(disposed).toBeGreaterThanOrEqual(2);
+    expect(counted.disposed).toBeGreaterThanOrEqual(2);
     expect(cache.ids).toEqual([]);
     await getterWeft.dispose();
   });
@@ -387,24 +397,8 @@ describe('prompt cache', () => {
     const { runInNewContext } = await import('node:vm');
     setFlagsFromString('--expose-gc');
     const collectGarbage = runInNewContext('gc') as () => void;
-    let disposed = 0;
-    const watched = runtime([
-      definePlugin({
-        name: 'watched-store',
-        version: '1.0.0',
-        apiVersion: '^0.1.0',
-        setup(ctx) {
-          ctx.register('kv-cache', {
-            name: 'watched',
-            create: () => {
-              const store = new FullPrecisionKvStore();
-              const dispose = store.dispose.bind(store);
-              return Object.assign(store, { name: 'watched', dispose: () => { disposed++; dispose(); } });
-            },
-          });
-        },
-      }),
-    ]);
+    const counted = countingStore('watched-store', 'watched');
+    const watched = runtime([counted.plugin]);
     const own = await watched.load(storyModel);
     let ref: WeakRef<PromptCache> | undefined;
     await (async () => {
@@ -413,15 +407,15 @@ describe('prompt cache', () => {
       await run({ prompt: 'A small frog sat on a leaf.', kv: 'watched', promptCache: cache }, own);
     })();
     expect(ref!.deref()?.ids.length).toBeGreaterThan(0);
-    const before = disposed;
+    const before = counted.disposed;
     // No deref() before a collection in the same job: it would keep the cache alive for that job.
-    for (let i = 0; i < 20 && disposed === before; i++) {
+    for (let i = 0; i < 20 && counted.disposed === before; i++) {
       collectGarbage();
       await new Promise((r) => setTimeout(r, 10));
     }
     // The model kept no strong reference to it, and the store it held was disposed.
     expect(ref!.deref()).toBeUndefined();
-    expect(disposed).toBe(before + 1);
+    expect(counted.disposed).toBe(before + 1);
     await watched.dispose();
   });
 
