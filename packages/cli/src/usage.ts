@@ -127,8 +127,8 @@ else the model's default, at most half the context), the oldest turns are droppe
 message, with a note on stderr; a message that does not fit even alone is reported and not sent,
 and the session goes on. The session keeps one prompt cache: each turn feeds the model only the
 tokens the last turn did not (mostly the new message) instead of the whole conversation (with
-the default fp32 store, the same replies); --no-prompt-cache turns it off. With a --router other
-than full, window, sink-window or strided it is off, with a note.
+the default fp32 store and no evicting router, the same replies); --no-prompt-cache turns it off.
+With a --router other than full, window, sink-window or strided it is off, with a note.
 
 On a terminal: a "> " prompt on stderr, with line editing and history. /reset forgets the
 conversation (the system message stays), /exit (or /quit) or Ctrl-D on an empty line ends the

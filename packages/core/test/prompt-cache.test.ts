@@ -419,6 +419,27 @@ describe('prompt cache', () => {
     await watched.dispose();
   });
 
+  it("the model's dispose() frees the store of a cache collected but not yet finalized, before its sessions go", async () => {
+    const { setFlagsFromString } = await import('node:v8');
+    const { runInNewContext } = await import('node:vm');
+    setFlagsFromString('--expose-gc');
+    const collectGarbage = runInNewContext('gc') as () => void;
+    const counted = countingStore('watched-store-2', 'watched');
+    const watched = runtime([counted.plugin]);
+    const own = await watched.load(storyModel);
+    await (async () => {
+      const cache = own.createPromptCache();
+      await run({ prompt: 'A small frog sat on a leaf.', kv: 'watched', promptCache: cache }, own);
+    })();
+    const before = counted.disposed;
+    // Collected in this job; its finalizer cannot run before the job ends, so dispose() must free it.
+    collectGarbage();
+    const disposing = own.dispose();
+    expect(counted.disposed).toBe(before + 1);
+    await disposing;
+    await watched.dispose();
+  });
+
   it("the model's dispose() frees its caches; a disposed model makes none", async () => {
     const own = await weft.load(storyModel);
     const cache = own.createPromptCache();

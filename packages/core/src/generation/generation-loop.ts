@@ -39,7 +39,7 @@ import { defaultMaxTokens, resolveMinTokens } from './length-defaults.js';
 import { TokenBans } from './token-bans.js';
 import { doneEvent, flush } from './done-event.js';
 import { releaseFeedsLate, storeStillRead } from './timed-out-run.js';
-import { requestPromptCache, type ModelPromptCache } from './kv/model-prompt-cache.js';
+import { requestPromptCache, routerKey, type ModelPromptCache } from './kv/model-prompt-cache.js';
 import type { InferenceSession } from '../spec/backend.js';
 
 /**
@@ -281,7 +281,7 @@ async function runGeneration(
     bridged = half !== undefined;
     if (layout.hasPast) {
       // A run stopped before its backend feeds nothing: it leaves the cache as it was.
-      const reused = waiter.stopped ? undefined : cache?.reuse(components.kvSource!, active.session, half !== undefined, prompts[0]!);
+      const reused = waiter.stopped ? undefined : cache?.reuse(components.kvSource!, active.session, half !== undefined, routerKey(router, request.router), prompts[0]!);
       if (reused === undefined) storeBegin(kv, { layout: storeLayout, batchSize: batch, session: active.session, padding: pads });
       else {
         // The store the run resolved is not needed: the cached one goes on from its prefix.
@@ -570,7 +570,8 @@ async function runGeneration(
     // included: their store holds exactly the ids fed), unless a pass may still read it.
     const kept =
       cache !== undefined && begunOn !== undefined && !failed && storeReadLate === undefined && !lateRunLeft &&
-      holdsFed(kv, seen) && cache.keep(kv, components.kvSource!, begunOn, bridged, (history[0] ?? prompts[0]!).slice(0, seen), storeLength(kv) < seen);
+      holdsFed(kv, seen) &&
+      cache.keep(kv, components.kvSource!, begunOn, bridged, (history[0] ?? prompts[0]!).slice(0, seen), storeLength(kv) < seen, routerKey(components.router, request.router));
     if (!kept) cache?.release();
     if (storeReadLate === undefined) {
       releaseInstances(claimed);

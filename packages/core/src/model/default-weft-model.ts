@@ -21,7 +21,7 @@ export class DefaultWeftModel implements WeftModel {
    * Prompt caches made by this model and not yet disposed, weakly: the model's `dispose()` frees
    * them, and one the application dropped without `dispose()` is freed once it is collected.
    */
-  private readonly promptCaches = new Set<WeakRef<ModelPromptCache>>();
+  private readonly promptCaches: TrackedCaches = new Map();
 
   constructor(
     readonly path: string,
@@ -81,14 +81,16 @@ export class DefaultWeftModel implements WeftModel {
   createPromptCache(): PromptCache {
     this.assertOpen();
     const caches = this.promptCaches;
-    const ref = { current: undefined as WeakRef<ModelPromptCache> | undefined };
+    /** The registration's unregister token (references neither the cache nor its slot). */
+    const token = {};
+    let ref: WeakRef<ModelPromptCache> | undefined;
     const cache = new ModelPromptCache(this.context, () => {
-      caches.delete(ref.current!);
-      DROPPED_CACHES.unregister(ref);
+      caches.delete(ref!);
+      DROPPED_CACHES.unregister(token);
     });
-    ref.current = new WeakRef(cache);
-    caches.add(ref.current);
-    DROPPED_CACHES.register(cache, { slot: cache.slot, caches, ref: ref.current }, ref);
+    ref = new WeakRef(cache);
+    caches.set(ref, { slot: cache.slot, token });
+    DROPPED_CACHES.register(cache, { slot: cache.slot, caches, ref }, token);
     return cache;
   }
 
@@ -110,7 +112,16 @@ export class DefaultWeftModel implements WeftModel {
     if (!this.disposing) {
       this.withRuntime = withRuntime;
       // Before the sessions go: a cache's tensors belong to them. A run using a cache frees its store itself.
-      for (const ref of [...this.promptCaches]) ref.deref()?.dispose();
+      for (const [ref, { slot, token }] of [...this.promptCaches]) {
+        const cache = ref.deref();
+        if (cache !== undefined) cache.dispose();
+        else {
+          // Collected, its finalizer not run yet: its store is freed now, while the sessions are there.
+          DROPPED_CACHES.unregister(token);
+          this.promptCaches.delete(ref);
+          freeHeld(slot);
+        }
+      }
       this.disposing = this.context.sessions.release(withRuntime ? RUNTIME_DISPOSED_MID_RUN : undefined).finally(() => this.onDispose(this));
     }
     return this.disposing;
@@ -127,7 +138,10 @@ export class DefaultWeftModel implements WeftModel {
 }
 
 /** Frees the store a prompt cache held when the application drops the cache without disposing it. */
-const DROPPED_CACHES = new FinalizationRegistry<{ slot: HeldSlot; caches: Set<WeakRef<ModelPromptCache>>; ref: WeakRef<ModelPromptCache> }>(({ slot, caches, ref }) => {
+/** A model's prompt caches, weakly, with what frees each one's store. */
+type TrackedCaches = Map<WeakRef<ModelPromptCache>, { readonly slot: HeldSlot; readonly token: object }>;
+
+const DROPPED_CACHES = new FinalizationRegistry<{ slot: HeldSlot; caches: TrackedCaches; ref: WeakRef<ModelPromptCache> }>(({ slot, caches, ref }) => {
   caches.delete(ref);
   freeHeld(slot);
 });

@@ -49,6 +49,22 @@ describe('prompt cache with attention routers', () => {
     cache.dispose();
   });
 
+  it('a cache a router evicted from is extended only under that router: another router or other options start over', async () => {
+    const ids = model.tokenizer.encode(prompt);
+    for (const next of [{ router: 'full' }, { router: { name: 'sink-window', options: { sinks: 4, window: 16 } } }, { router: 'window' }] as const) {
+      const cache = model.createPromptCache();
+      await run({ inputIds: ids, maxTokens: 4, promptCache: cache });
+      const extended = [...cache.ids, 7, 8];
+      const warm = await run({ inputIds: extended, maxTokens: 6, ...next, promptCache: cache });
+      expect(warm.cachedTokens).toBe(0);
+      expect(warm.ids).toEqual((await run({ inputIds: extended, maxTokens: 6, ...next })).ids);
+      // The same router as the run that filled it (the runtime's default) extends it.
+      await run({ inputIds: ids, maxTokens: 4, promptCache: cache });
+      expect((await run({ inputIds: [...cache.ids, 7], maxTokens: 2, promptCache: cache })).cachedTokens).toBeGreaterThan(ids.length);
+      cache.dispose();
+    }
+  });
+
   it('before anything is evicted the cache is cut back as without a router, with the same tokens as a run without the cache', async () => {
     const cache = model.createPromptCache();
     const short = 'The cat sat.';

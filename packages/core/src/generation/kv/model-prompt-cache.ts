@@ -18,8 +18,10 @@ export interface HeldCache {
   /** Whether the store was begun with a float32 layout for a float16 graph. */
   readonly bridged: boolean;
   readonly ids: readonly number[];
-  /** Whether a router evicted some of `ids`' positions: the store is then only ever extended. */
+  /** Whether a router evicted some of `ids`' positions: the store is then only ever extended, by the same router. */
   readonly evicted: boolean;
+  /** The router that chose what the store holds (see `routerKey`). */
+  readonly router: unknown;
 }
 
 /** Where a cache keeps what it holds (see `ModelPromptCache.slot`). */
@@ -146,7 +148,7 @@ export class ModelPromptCache implements PromptCache {
    * (and the held store freed) otherwise. Either way the cache holds nothing afterwards: the run
    * owns what it got. A `truncate` that fails drops the store and fails the run (a `PluginError`).
    */
-  reuse(source: StoreSource, session: InferenceSession, bridged: boolean, prompt: readonly number[]): ReusedCache | undefined {
+  reuse(source: StoreSource, session: InferenceSession, bridged: boolean, router: unknown, prompt: readonly number[]): ReusedCache | undefined {
     const held = this.held;
     if (held === undefined) return undefined;
     this.held = undefined;
@@ -161,8 +163,9 @@ export class ModelPromptCache implements PromptCache {
     // The run must feed at least one token: the logits of the last prompt token pick the first one.
     if (shared >= prompt.length) shared = prompt.length - 1;
     try {
-      // A routed cache that evicted positions is no prefix of the ids: it can only be extended.
-      if (held.evicted && shared < held.ids.length) shared = 0;
+      // A routed cache that evicted positions is no prefix of the ids: it can only be extended, and
+      // only under the router that chose its slots (another would attend to slots it never kept).
+      if (held.evicted && (shared < held.ids.length || held.router !== router)) shared = 0;
       else if (shared > 0 && shared < held.ids.length && !truncateStore(held.store, shared)) shared = 0;
     } catch (error) {
       dropStore(held.store);
@@ -180,13 +183,13 @@ export class ModelPromptCache implements PromptCache {
    * next run unless the cache was cleared or disposed meanwhile. Returns whether it was kept (the
    * run then must not dispose it).
    */
-  keep(store: Owned<KvCacheStore>, source: StoreSource, session: InferenceSession, bridged: boolean, ids: readonly number[], evicted: boolean): boolean {
+  keep(store: Owned<KvCacheStore>, source: StoreSource, session: InferenceSession, bridged: boolean, ids: readonly number[], evicted: boolean, router: unknown): boolean {
     if (this.disposed || this.clearedInRun) {
       this.release();
       return false;
     }
     this.drop();
-    this.held = { store, entry: source.entry, options: optionsKey(source.options), session, bridged, ids: Object.freeze(ids.slice()), evicted };
+    this.held = { store, entry: source.entry, options: optionsKey(source.options), session, bridged, ids: Object.freeze(ids.slice()), evicted, router };
     this.release();
     return true;
   }
@@ -203,6 +206,22 @@ export class ModelPromptCache implements PromptCache {
     const held = this.held;
     this.held = undefined;
     if (held !== undefined) dropStore(held.store);
+  }
+}
+
+/**
+ * What tells one run's router from another's for a cache it evicted from: undefined without one;
+ * an instance the request passed, itself; else its name with the request's reference as JSON (the
+ * runtime's default router has no reference). A reference that cannot be written as JSON gets a
+ * key of its own, which no later run matches.
+ */
+export function routerKey(router: { readonly owner: string; readonly value: object; readonly name: string } | undefined, reference: unknown): unknown {
+  if (router === undefined) return undefined;
+  if (router.owner === 'request') return router.value;
+  try {
+    return `${router.name}|${JSON.stringify(reference ?? null)}`;
+  } catch {
+    return {};
   }
 }
 
