@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { createServer, type ViteDevServer } from 'vite';
-import { createWeft, type DoneEvent, type GenerationEvent, type GenerationRequest, type Weft, type WeftModel } from '@weft/core';
+import { createWeft, type DoneEvent, type GenerationEvent, type GenerationRequest, type StartEvent, type Weft, type WeftModel } from '@weft/core';
 import { nodeBackend } from '@weft/backend-node';
 import { doneOf, notIsolatedOnAsk, outcome, serveModels } from './browser-kit.js';
 
@@ -141,6 +141,42 @@ describe.skipIf(!existsSync(CHROMIUM))('web backend in Chromium', () => {
     // A server that answers the missing chat_template.jinja with its HTML page: the config's template, as on node.
     expect(outcome(await inBrowser('tiny-spa', one))).toEqual(outcome(byConfig));
     expect(models.requested).toContain('GET /tiny-spa/chat_template.jinja');
+  }, 120_000);
+
+  it("a prompt cache in the page: cut back and extended, each run feeds only what it lacks and gives node's tokens", async () => {
+    const prompts = ['Once upon a time, there was a little fox named Tom.', 'Once upon a time, there was a big dog.'];
+    const inPage = await page.evaluate(
+      async ({ url, prompts }) => {
+        const { core, web, collect } = window.weft;
+        const weft = core.createWeft({ plugins: [web.webBackend({ wasmPaths: '/ort/' })] });
+        try {
+          const model = await weft.load(url, { backend: 'web' });
+          const cache = model.createPromptCache();
+          const run = async (request: GenerationRequest) => {
+            const events = await collect(model.generate({ maxTokens: 10, ...request, promptCache: cache }));
+            const start = events[0] as StartEvent;
+            const done = events.at(-1) as DoneEvent;
+            return { cachedTokens: start.cachedTokens, promptTokens: start.promptIds[0]!.length, ids: done.rows[0]!.ids };
+          };
+          const first = await run({ prompt: prompts[0]! });
+          const parted = await run({ prompt: prompts[1]! });
+          const held = cache.ids.slice();
+          const extended = await run({ inputIds: [...held, 9] });
+          cache.dispose();
+          return { first, parted, extended, held };
+        } finally {
+          await weft.dispose();
+        }
+      },
+      { url: `${models.url}/tiny/`, prompts },
+    );
+    expect(inPage.first.cachedTokens).toBe(0);
+    expect(inPage.parted.cachedTokens).toBeGreaterThan(1);
+    expect(inPage.parted.cachedTokens).toBeLessThan(inPage.parted.promptTokens);
+    expect(inPage.extended.cachedTokens).toBe(inPage.held.length);
+    expect(inPage.first.ids).toEqual((await onNode(tiny, { prompt: prompts[0]!, maxTokens: 10 })).rows[0]!.ids);
+    expect(inPage.parted.ids).toEqual((await onNode(tiny, { prompt: prompts[1]!, maxTokens: 10 })).rows[0]!.ids);
+    expect(inPage.extended.ids).toEqual((await onNode(tiny, { inputIds: [...inPage.held, 9], maxTokens: 10 })).rows[0]!.ids);
   }, 120_000);
 
   it('a stop string that spans two tokens, a batch of prompts, model.text and model.evaluate give what node gives', async () => {
