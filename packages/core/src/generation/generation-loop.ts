@@ -18,9 +18,8 @@ import { frozenList } from '../util/frozen-list.js';
 import { resolveSamplingOptions } from './sampling/sampling-options.js';
 import { seededRandom } from './sampling/seeded-random.js';
 import { runStage, stageFailure, synchronousResult } from './stage-runner.js';
-import type { CheckedRouter, Owned } from './resolve-components.js';
+import type { Owned } from './resolve-components.js';
 import type { Analyzer } from '../spec/analyzer.js';
-import type { KvCacheStore } from '../spec/kv-cache.js';
 import { stageHooks } from './stage-hooks.js';
 import { tokenEvent } from './token-event.js';
 import { takePresents } from './take-presents.js';
@@ -39,8 +38,7 @@ import { defaultMaxTokens, resolveMinTokens } from './length-defaults.js';
 import { TokenBans } from './token-bans.js';
 import { doneEvent, flush } from './done-event.js';
 import { releaseFeedsLate, storeStillRead } from './timed-out-run.js';
-import { requestPromptCache, routerKey, type ModelPromptCache } from './kv/model-prompt-cache.js';
-import type { InferenceSession } from '../spec/backend.js';
+import { RunPromptCache } from './kv/run-prompt-cache.js';
 
 /**
  * The generation loop as a cold Observable: nothing runs until subscription; each subscription
@@ -105,12 +103,7 @@ async function runGeneration(
       { option: request.inputIds !== undefined ? 'inputIds' : request.messages !== undefined ? 'messages' : 'prompt' },
     );
   }
-  const promptCache = request.promptCache === undefined ? undefined : requestPromptCache(request.promptCache, ctx);
-  if (promptCache && prompts.length > 1) {
-    throw new InvalidOptionsError(`A prompt cache holds one conversation, and the request has ${prompts.length} prompts: send the prompt that continues the cached one in a request of its own.`, {
-      option: 'promptCache',
-    });
-  }
+  const promptCache = RunPromptCache.of(request.promptCache, ctx, prompts.length, request.router);
   const sampling = resolveSamplingOptions(request, generationConfig);
   let longest = 0;
   for (const p of prompts) longest = Math.max(longest, p.length);
@@ -193,14 +186,8 @@ async function runGeneration(
    * or the store failing first), so the next request gets the trial.
    */
   let untried: ActiveSession | undefined;
-  /** The request's prompt cache once the run has claimed it (it then gets the run's store at the end, or is let go). */
-  let cache: ModelPromptCache | undefined;
-  /** Prompt tokens the store already held from the cache (not fed again). */
+  /** Prompt tokens the store already held from the prompt cache (not fed again). */
   let cachedTokens = 0;
-  /** The session the store was last begun on (or the cached store was), once it was. */
-  let begunOn: InferenceSession | undefined;
-  /** Whether the store was begun with a float32 layout for a float16 graph (see halfCacheBridge): a cache is reused only alike. */
-  let bridged = false;
   /** Every id fed so far per row: the prompt cache keeps row 0's fed part with the store. */
   let history: number[][] = [];
   try {
@@ -212,24 +199,8 @@ async function runGeneration(
     const logitsCheck = new LogitsCheck(batch, vocab);
     claimed = claimInstances(components);
     ownsStore = true;
-    if (promptCache) {
-      checkCacheUse(components.router, components.kvSource !== undefined);
-      // A run that is stopping (its stream ended while a pass it sent is pending) holds the cache
-      // until that pass settles: wait for it, unless this request is stopped first.
-      const stopping = (): boolean => waiter.stopped || run.cancelled;
-      for (let letGo = promptCache.take(stopping); ; letGo = promptCache.take(stopping)) {
-        if (letGo === undefined) {
-          cache = promptCache;
-          break;
-        }
-        try {
-          await waiter.until(letGo);
-        } catch (stopped) {
-          if (stopped !== HALTED) throw stopped;
-          break; // the run ends below without the cache, as any run stopped before its backend
-        }
-      }
-    }
+    // Waits for a run on the cache that is stopping; halted meanwhile, the run ends at its first check.
+    if (promptCache) await promptCache.claim(components.router, components.kvSource !== undefined, waiter, () => run.cancelled);
     // After the request's own checks (input, components, claims), as evaluate does: with failover,
     // taking a backend whose breaker half-opened takes its one trial.
     const taken = ctx.failover ? await acquireUnlessHalted(sessions, waiter) : sessions.current;
@@ -278,10 +249,9 @@ async function runGeneration(
     // A float16 cache (fp16 exports) reaches stores and routers other than the default as float32.
     const half = halfCacheBridge(layout, kv, router, rerotation !== undefined);
     const storeLayout = half?.layout ?? layout;
-    bridged = half !== undefined;
     if (layout.hasPast) {
       // A run stopped before its backend feeds nothing: it leaves the cache as it was.
-      const reused = waiter.stopped ? undefined : cache?.reuse(components.kvSource!, active.session, half !== undefined, routerKey(router, request.router), prompts[0]!);
+      const reused = waiter.stopped ? undefined : promptCache?.reuse(components.kvSource!, active.session, half !== undefined, router, prompts[0]!);
       if (reused === undefined) storeBegin(kv, { layout: storeLayout, batchSize: batch, session: active.session, padding: pads });
       else {
         // The store the run resolved is not needed: the cached one goes on from its prefix.
@@ -290,7 +260,6 @@ async function runGeneration(
         cachedTokens = seen = reused.length;
         disposeStore(unused, false, components.kvPool);
       }
-      begunOn = active.session;
     }
     out.next({ type: 'start', backend: active.backend, rejectedBackends: ctx.rejectedBackends, batchSize: batch, promptIds: prompts, kv: kv.name, router: router?.name, maxTokens, cachedTokens });
     // A subscriber that stopped at `start` (e.g. `take(1)`) unsubscribed before the teardown was
@@ -418,7 +387,7 @@ async function runGeneration(
               disposeStore(kv, false);
             }
             storeBegin(kv, { layout: storeLayout, batchSize: batch, session: active.session, padding: pads });
-            begunOn = active.session;
+            promptCache?.begun(active.session, half !== undefined);
             rerotation?.reset();
           }
           feedIds = history;
@@ -566,13 +535,9 @@ async function runGeneration(
   } finally {
     if (untried !== undefined) sessions.handBack(untried);
     release();
-    // The prompt cache keeps the store of a run that ended cleanly (aborted and unsubscribed ones
-    // included: their store holds exactly the ids fed), unless a pass may still read it.
-    const kept =
-      cache !== undefined && begunOn !== undefined && !failed && storeReadLate === undefined && !lateRunLeft &&
-      holdsFed(kv, seen) &&
-      cache.keep(kv, components.kvSource!, begunOn, bridged, (history[0] ?? prompts[0]!).slice(0, seen), storeLength(kv) < seen, routerKey(components.router, request.router));
-    if (!kept) cache?.release();
+    // The prompt cache keeps the store of a run that ended cleanly, unless a pass may still read it.
+    const clean = !failed && storeReadLate === undefined && !lateRunLeft;
+    const kept = promptCache?.settle(clean, kv, components.kvSource, components.router, history[0] ?? prompts[0]!, seen) ?? false;
     if (storeReadLate === undefined) {
       releaseInstances(claimed);
       if (ownsStore && !kept) disposeStore(kv, failed, components.kvPool);
@@ -588,39 +553,6 @@ async function runGeneration(
         if (owns) disposeStore(store, true);
       });
     }
-  }
-}
-
-/**
- * Refuses a prompt cache in a run whose attention router cannot take over a cache an earlier run
- * routed (see `AttentionRouter.resumesCache`), or with a store instance the request passed.
- */
-function checkCacheUse(router: CheckedRouter | undefined, storeByName: boolean): void {
-  if (router !== undefined && (!router.resumesCache || router.positions !== 'absolute')) {
-    const why = router.positions !== 'absolute' ? "it counts positions within the cache (positions: 'cache')" : 'it keeps state between steps (no resumesCache)';
-    throw new InvalidOptionsError(
-      `promptCache cannot be combined with the attention router "${router.name}": ${why}, which does not carry over between requests. ` +
-        `Use a router that resumes a cache (full, window, sink-window or strided, positions 'absolute'), or leave out promptCache.`,
-      { option: 'promptCache' },
-    );
-  }
-  if (!storeByName) {
-    throw new InvalidOptionsError('promptCache needs the KV store by name (kv: "int4" or { name, options }), not an instance: the cache keeps the store between requests.', {
-      option: 'promptCache',
-    });
-  }
-}
-
-/**
- * Whether the store holds the `fed` positions the run fed, or a router's choice of them (a store
- * that cannot say does not).
- */
-function holdsFed(kv: Owned<KvCacheStore>, fed: number): boolean {
-  try {
-    const length = storeLength(kv);
-    return fed > 0 && length > 0 && length <= fed;
-  } catch {
-    return false;
   }
 }
 
