@@ -2,8 +2,10 @@
  * `@weft/plugin-kv/conformance`: contract checks for any `KvCacheStore`, runnable without a model.
  * A scripted run of prefill, decode steps, shared and per-head eviction, batch 2, a left-padded row
  * and reuse (with another batch size) against a fake session, checking shapes, values (within a tolerance), slot positions, byte accounting,
- * tensor ownership and disposal, and that a refused append (a malformed present, or a value beyond
- * fp16's range the store cannot hold) leaves the store as it was. Framework-free (it throws node:assert's `AssertionError`), so a
+ * tensor ownership and disposal, that a refused append (a malformed present, or a value beyond
+ * fp16's range the store cannot hold) leaves the store as it was, that a multi-token append onto a
+ * non-empty store equals one prefill, and, where the store offers `truncate`, that a cut is exact
+ * and a refused one changes nothing. Framework-free (it throws node:assert's `AssertionError`), so a
  * store in any package can prove the same contract from its own test runner:
  *
  * @example
@@ -15,99 +17,22 @@
  */
 import assert from 'node:assert/strict';
 import { encodeFp16 } from './quant/fp16.js';
-import { seededRandom, tensorFloat32, type BackendTensor, type InferenceSession, type KvCacheStore, type KvLayout, type KvSelection, type TensorDataType, type TensorDataTypeMap } from '@weft/core';
+import { seededRandom, tensorFloat32, type BackendTensor, type KvCacheStore, type KvSelection } from '@weft/core';
 
-/** A CPU tensor that records its disposal. */
-export interface FakeTensor<T extends TensorDataType = TensorDataType> extends BackendTensor<T> {
-  disposed: boolean;
-}
+import { fakeLayout, fakeSession, fakeTensor, type ConformanceOptions, type ConformanceReport, type FakeTensor } from './conformance-support.js';
+import { checkMultiTokenAppend, checkTruncateContract } from './conformance-prompt-cache.js';
 
-/** A CPU tensor of `type` over `data` (whose length must match `dims`), not yet disposed. */
-export function fakeTensor<T extends TensorDataType>(type: T, data: TensorDataTypeMap[T], dims: readonly number[]): FakeTensor<T> {
-  const size = dims.reduce((a, b) => a * b, 1);
-  assert.equal(data.length, size, `tensor data has ${data.length} elements for dims [${dims.join(', ')}]`);
-  const t: FakeTensor<T> = {
-    type,
-    dims: [...dims],
-    data,
-    disposed: false,
-    dispose() {
-      t.disposed = true;
-    },
-  };
-  return t;
-}
+export { fakeLayout, fakeSession, fakeTensor, type ConformanceOptions, type ConformanceReport, type FakeTensor } from './conformance-support.js';
+export { checkMultiTokenAppend, checkTruncateContract } from './conformance-prompt-cache.js';
 
 /**
- * A session whose `createTensor` records every tensor it makes; with `garbageCollectedTensors` it
- * declares its tensors garbage-collected, as onnxruntime-node's session does.
+ * Runs the contract scenario; throws an `AssertionError` naming the first violation. Returns what
+ * it skipped: eviction with `evicts: false`, and `truncate` checks in states where the store does
+ * not offer it (`truncate` is optional, and may be offered only in some states).
  */
-export function fakeSession(garbageCollectedTensors = false): { session: Pick<InferenceSession, 'createTensor' | 'garbageCollectedTensors'>; created: FakeTensor[] } {
-  const created: FakeTensor[] = [];
-  return {
-    created,
-    session: {
-      ...(garbageCollectedTensors ? { garbageCollectedTensors } : {}),
-      createTensor: <T extends TensorDataType>(type: T, data: TensorDataTypeMap[T], dims: readonly number[]) => {
-        const t = fakeTensor(type, data, dims);
-        created.push(t as FakeTensor);
-        return t;
-      },
-    },
-  };
-}
-
-/** A decoder layout with `past_key_values.{i}.key|value` inputs and `present.{i}.key|value` outputs. */
-export function fakeLayout(numLayers: number, numKvHeads: number, headDim: number): KvLayout {
-  const names = (f: (i: number) => string) => Array.from({ length: numLayers }, (_, i) => f(i));
-  return {
-    numLayers,
-    numKvHeads,
-    headDim,
-    pastKeyNames: names((i) => `past_key_values.${i}.key`),
-    pastValueNames: names((i) => `past_key_values.${i}.value`),
-    presentKeyNames: names((i) => `present.${i}.key`),
-    presentValueNames: names((i) => `present.${i}.value`),
-    attentionNames: [],
-    hasPast: true,
-    hasPositionIds: true,
-    hasAttentionMask: true,
-  };
-}
-
-/** What {@link checkKvStoreContract} may expect of the store under test. */
-export interface ConformanceOptions {
-  /** Largest |materialized − true| allowed, for true values in [−1, 1] (0 for lossless stores). */
-  readonly tolerance: number;
-  /** The store keeps the `present.*` tensors it is given (core's fp32 store) instead of disposing them in `append`. */
-  readonly keepsPresents?: boolean;
-  /**
-   * The store feeds a zero-length past made once per session and batch size and shared by every
-   * run (core's fp32 store); those tensors are never disposed. Every other tensor must be.
-   */
-  readonly sharesEmptyPast?: boolean;
-  readonly batchSize?: number;
-  readonly numLayers?: number;
-  readonly numKvHeads?: number;
-  readonly headDim?: number;
-  readonly seed?: number;
-  /** Largest bytes() allowed relative to a float32 cache of the same slots (default 1). */
-  readonly maxBytesRatio?: number;
-  /**
-   * Also check that on a session declaring `garbageCollectedTensors`, the store disposes nothing:
-   * neither the presents it is given nor tensors it made (it may drop them instead).
-   */
-  readonly dropsCollectedTensors?: boolean;
-  /**
-   * Whether the store evicts (`retain`, default true). `KvCacheStore.retain` is optional: a store
-   * without it passes with `evicts: false`, which skips the eviction steps (such a store cannot
-   * be combined with evicting routers).
-   */
-  readonly evicts?: boolean;
-}
-
-/** Runs the contract scenario; throws an `AssertionError` naming the first violation. */
-export function checkKvStoreContract(create: () => KvCacheStore, options: ConformanceOptions): void {
+export function checkKvStoreContract(create: () => KvCacheStore, options: ConformanceOptions): ConformanceReport {
+  const skipped: string[] = [];
+  if (options.evicts === false) skipped.push('retain: evicts: false');
   /** Batch size of the current run (a later run on the same instance takes one more row). */
   let B = options.batchSize ?? 2;
   const L = options.numLayers ?? 2;
@@ -280,7 +205,7 @@ export function checkKvStoreContract(create: () => KvCacheStore, options: Confor
   const perHead = Array.from({ length: H }, (_, h) => Array.from({ length: n2 }, (_, i) => i).filter((i) => (i + h) % 3 !== 0 || i === n2 - 1));
   const keepCount = Math.min(...perHead.map((l) => l.length));
   retain({ kind: 'per-head', slots: perHead.map((l) => l.slice(l.length - keepCount)) }, 'per-head retain');
-  if (H > 1) {
+  if (H > 1 && options.evicts !== false) {
     const p = store.slotPositions?.();
     if (p) assert.notDeepEqual([...p[0]!], [...p[1]!], 'per-head retain: heads should hold different positions');
   }
@@ -344,8 +269,10 @@ export function checkKvStoreContract(create: () => KvCacheStore, options: Confor
   for (const t of padded.given) assert.ok(t.disposed, 'padded run: a present tensor was never disposed');
 
   checkRefusedValues(create, options);
+  checkMultiTokenAppend(create, options);
+  skipped.push(...checkTruncateContract(create, options).skipped);
 
-  if (!options.dropsCollectedTensors) return;
+  if (!options.dropsCollectedTensors) return { skipped };
   // A third run on a session whose tensors are garbage-collected: same values, nothing disposed.
   const gc = rerun('garbage-collected run', true, () => {
     retain({ kind: 'shared', slots: [1, 2, 3, 4, 5] }, 'garbage-collected run retain');
@@ -357,6 +284,7 @@ export function checkKvStoreContract(create: () => KvCacheStore, options: Confor
   const plain = rerun('run after the garbage-collected one', false);
   for (const t of plain.created.filter(owned)) assert.ok(t.disposed, 'run after the garbage-collected one: dispose() left a tensor undisposed');
   for (const t of plain.given) assert.ok(t.disposed, 'run after the garbage-collected one: a present tensor was never disposed');
+  return { skipped };
 }
 
 /**
