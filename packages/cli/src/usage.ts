@@ -144,6 +144,15 @@ a message that does not fit is reported on stderr and skipped, and the exit code
 core refuses (a bad --kv, an unknown --processor) ends the session at the first message. SIGINT
 or SIGTERM stops the session (the reply so far is reported; exit code 130 or 143).
 
+A message of several lines (on a terminal and piped): a line that starts with """ (after any
+spaces) opens a block, and the next line that ends with """ closes it; the lines between (with the
+text after the opening mark and before the closing one) are one message and one turn, joined with
+line breaks as typed (empty lines too; /commands and // are text there). """Hi""" is the message
+"Hi"; """ in the middle of a line is text. On a terminal the prompt is "... " while a block is open,
+and Ctrl-C drops the block (the session goes on). A block the input ends in (Ctrl-D, or the end of
+piped input) is not sent: it is reported like a refused line. A block over ${MAX_TEXT_BYTES / 1024 / 1024} MiB is refused
+whole, as a line is.
+
 Options:
   --system TEXT              system message, first in every rendering of the conversation
   --no-prompt-cache          prefill the whole conversation at every turn (by default each turn feeds

@@ -14,8 +14,8 @@ export interface PromptOutput {
  * Lines typed on a terminal, read with line editing and history (node:readline), the prompt and
  * the edited line on `output` (stderr: stdout carries only the replies). readline puts the
  * terminal in raw mode, so Ctrl-C arrives as a key rather than as SIGINT: at the prompt it is an
- * `interrupt` event; while a reply runs ({@link ChatInput.replying}) it calls that reply's
- * `interrupt`. Ctrl-D on an empty line ends the input. What is typed while a reply runs is not
+ * `interrupt` event (what was typed on the line is dropped: the next prompt starts empty); while a
+ * reply runs ({@link ChatInput.replying}) it calls that reply's `interrupt`. Ctrl-D on an empty line ends the input. What is typed while a reply runs is not
  * drawn over the reply: it shows at the next prompt, and a line entered then is the next turn.
  * An aborted `signal` (SIGTERM, or SIGINT sent to the process) rejects the read at once, the
  * prompt's line ended first.
@@ -61,9 +61,20 @@ export function terminalInput(input: TerminalInput, output: PromptOutput, signal
     ended = true;
     if (!closing) deliver({ type: 'end' });
   });
+  /** Drops what is typed on the line (not drawn: the line stays on screen as it was, and the next prompt starts empty). */
+  const dropTyped = (): void => {
+    const was = muted;
+    muted = true;
+    rl.write(null, { ctrl: true, name: 'e' });
+    rl.write(null, { ctrl: true, name: 'u' });
+    muted = was;
+  };
   rl.on('SIGINT', () => {
     if (interruptReply !== undefined) interruptReply();
-    else if (!deliver({ type: 'interrupt' })) {
+    else if (waiter !== undefined) {
+      dropTyped();
+      deliver({ type: 'interrupt' });
+    } else {
       // Neither a reply nor a read: the next read sees it.
       queued.push('\u0003');
     }

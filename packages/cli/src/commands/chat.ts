@@ -3,6 +3,7 @@ import { parseChatArgs, type ChatArgs } from '../args/chat-args.js';
 import { CHAT_FLAGS } from '../chat/chat-flags.js';
 import { chatTokens, Conversation, type Fit } from '../chat/conversation.js';
 import { pipedInput, type ChatInput } from '../chat/input-lines.js';
+import { MessageReader } from '../chat/message-blocks.js';
 import { terminalInput } from '../chat/terminal-input.js';
 import { EXIT, exitCodeOf, InterruptedError, oneLine, shortenLongWords, UsageError } from '../errors.js';
 import type { CliIo } from '../io.js';
@@ -21,6 +22,9 @@ import { USAGE } from '../usage.js';
 /** The prompt shown on a terminal before each user turn (on stderr: stdout carries only the replies). */
 export const CHAT_PROMPT = '> ';
 
+/** The prompt before each further line of an open `"""` block (a multi-line message). */
+export const CHAT_CONTINUATION_PROMPT = '... ';
+
 /** What `/help` prints (on stderr). */
 export const CHAT_HELP = `Type a message and press Enter; the reply streams below it. Commands:
   /reset   forget the conversation so far (the --system message stays)
@@ -28,12 +32,16 @@ export const CHAT_HELP = `Type a message and press Enter; the reply streams belo
   /help    show this help
 Ctrl-C stops a reply (it and its message are left out of the history); at the prompt it ends the
 session. A message that starts with "/" is written with two: //etc sends "/etc".
+A message of several lines goes between lines of """ (the prompt is "... " until the closing one):
+a line that starts with """ opens it, the next line that ends with """ closes it, and the lines
+between are sent as typed, as one message (/commands in it are text). Ctrl-C in it drops it; Ctrl-D
+(the end of the input) in it drops it too and ends the session.
 `;
 
 /** New tokens a reply may take when neither --max-tokens nor the model's generation_config.json says (core's default). */
 const DEFAULT_REPLY_TOKENS = 256;
 
-/** `weft chat`: a conversation with the model, one user turn per line of standard input. */
+/** `weft chat`: a conversation with the model, one user turn per line of standard input (or per `"""` block of lines). */
 export async function chatCommand(args: readonly string[], io: CliIo): Promise<number> {
   const options = parseChatArgs(args);
   if (options.help) {
@@ -157,8 +165,9 @@ class ChatSession {
 
   async #turns(): Promise<number> {
     const { io } = this;
+    const messages = new MessageReader(this.input, { prompt: CHAT_PROMPT, continuation: CHAT_CONTINUATION_PROMPT, numbered: !this.#onTerminal });
     for (;;) {
-      const event = await this.input.read(CHAT_PROMPT);
+      const event = await messages.read();
       if (event.type === 'end') break;
       if (event.type === 'interrupt') {
         // Ctrl-C at the prompt ends the session, as it ends any command: "weft: interrupted", 130.
@@ -167,6 +176,23 @@ class ChatSession {
       }
       if (event.type === 'bad') {
         this.#refuse(event.message);
+        continue;
+      }
+      if (event.type === 'discarded') {
+        // Ctrl-C in an open block (only on a terminal): the block is dropped, the session goes on.
+        io.stderr.write('\nweft: the """ message was discarded (Ctrl-C)\n');
+        continue;
+      }
+      if (event.type === 'unclosed') {
+        // The end of the input in an open block: the block is not sent (the next read ends the session).
+        if (this.#onTerminal) io.stderr.write('\n');
+        this.#refuse(event.message);
+        continue;
+      }
+      if (event.type === 'block') {
+        // A block is one message, as typed: no /commands, no // escape.
+        if (event.text.trim() === '') continue;
+        if (await this.#reply(event.text)) return EXIT.interrupted;
         continue;
       }
       const line = event.text;
