@@ -57,34 +57,44 @@ export function fakeTerminal(): PassThrough {
 /** Prompts ("> ") drawn on stderr so far; readline draws each after clearing the line. */
 export const promptsDrawn = (stderr: string): number => stderr.split('> ').length - 1;
 
+/** One step of a {@link scriptedTerminal}: once `when` holds for the output so far, `keys` are typed. */
+export interface TerminalStep {
+  readonly when: (stdout: string, stderr: string) => boolean;
+  readonly keys: string;
+}
+
 /**
- * A terminal session of `weft chat` (in-process, on a fake terminal): `first` is sent, its reply is
- * stopped with Ctrl-C at its first token, then `second` is sent and answered, then Ctrl-D ends the
- * session. `steps` is how far the script got (4 when every key was sent).
+ * A terminal session of `weft chat` (in-process, on a fake terminal) that types each step's keys,
+ * in order, once the output shows its condition. `steps` is how many were typed.
  */
-export async function stoppedThenAnswered(args: readonly string[], first: string, second: string): Promise<ChatResult & { readonly steps: number }> {
+export async function scriptedTerminal(args: readonly string[], script: readonly TerminalStep[]): Promise<ChatResult & { readonly steps: number }> {
   const keys = fakeTerminal();
   let step = 0;
   const result = await chat(args, {
     terminal: keys,
     onOutput: (stdout, stderr) => {
-      if (step === 0 && promptsDrawn(stderr) === 1) {
-        step = 1;
-        keys.write(`${first}\r`);
-      } else if (step === 1 && stdout.includes('"type":"token"')) {
-        // The reply is streaming (make it long: far more tokens than arrive before the key is read).
-        step = 2;
-        keys.write('\x03');
-      } else if (step === 2 && promptsDrawn(stderr) === 2) {
-        step = 3;
-        keys.write(`${second}\r`);
-      } else if (step === 3 && stdout.includes('"turn":2') && stdout.includes('"type":"done"') && promptsDrawn(stderr) === 3) {
-        step = 4;
-        keys.write('\x04');
+      const next = script[step];
+      if (next !== undefined && next.when(stdout, stderr)) {
+        step++;
+        keys.write(next.keys);
       }
     },
   });
   return { ...result, steps: step };
+}
+
+/**
+ * A terminal session of `weft chat`: `first` is sent, its reply is stopped with Ctrl-C at its first
+ * token (make it long: far more tokens than arrive before the key is read), then `second` is sent
+ * and answered, then Ctrl-D ends the session. `steps` is 4 when every key was sent.
+ */
+export function stoppedThenAnswered(args: readonly string[], first: string, second: string): Promise<ChatResult & { readonly steps: number }> {
+  return scriptedTerminal(args, [
+    { when: (_, stderr) => promptsDrawn(stderr) === 1, keys: `${first}\r` },
+    { when: (stdout) => stdout.includes('"type":"token"'), keys: '\x03' },
+    { when: (_, stderr) => promptsDrawn(stderr) === 2, keys: `${second}\r` },
+    { when: (stdout, stderr) => stdout.includes('"turn":2') && stdout.includes('"type":"done"') && promptsDrawn(stderr) === 3, keys: '\x04' },
+  ]);
 }
 
 /** A `weft chat --json` done record, as the tests read it. */

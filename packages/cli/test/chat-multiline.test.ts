@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { pipedInput } from '../src/chat/input-lines.js';
 import { MessageReader, type MessageEvent } from '../src/chat/message-blocks.js';
-import { chat, fakeTerminal, promptsDrawn, type ChatDone } from './chat-helpers.js';
+import { chat, promptsDrawn, scriptedTerminal, type ChatDone } from './chat-helpers.js';
 import { cli } from './helpers.js';
 
 type Done = ChatDone & { text: string };
@@ -132,31 +132,15 @@ describe('MessageReader', () => {
 
 describe('weft chat: """ blocks on a terminal (in-process, readline on a fake terminal)', () => {
   it('shows "... " while a block is open; Ctrl-C drops the block and what is typed, and the next line is a turn', { timeout: 60_000 }, async () => {
-    const keys = fakeTerminal();
-    let step = 0;
-    const result = await chat(['--json', '--max-tokens', '3'], {
-      terminal: keys,
-      onOutput: (stdout, stderr) => {
-        if (step === 0 && promptsDrawn(stderr) === 1) {
-          step = 1;
-          keys.write('"""\r');
-        } else if (step === 1 && continuations(stderr) === 1) {
-          step = 2;
-          keys.write('/reset\r');
-        } else if (step === 2 && continuations(stderr) === 2) {
-          step = 3;
-          // Typed but not entered: dropped with the block.
-          keys.write('half a line\x03');
-        } else if (step === 3 && promptsDrawn(stderr) === 2) {
-          step = 4;
-          keys.write('Hi\r');
-        } else if (step === 4 && stdout.includes('"type":"done"') && promptsDrawn(stderr) === 3) {
-          step = 5;
-          keys.write('\x04');
-        }
-      },
-    });
-    expect(step).toBe(5);
+    const result = await scriptedTerminal(['--json', '--max-tokens', '3'], [
+      { when: (_, stderr) => promptsDrawn(stderr) === 1, keys: '"""\r' },
+      { when: (_, stderr) => continuations(stderr) === 1, keys: '/reset\r' },
+      // Typed but not entered: dropped with the block.
+      { when: (_, stderr) => continuations(stderr) === 2, keys: 'half a line\x03' },
+      { when: (_, stderr) => promptsDrawn(stderr) === 2, keys: 'Hi\r' },
+      { when: (stdout, stderr) => stdout.includes('"type":"done"') && promptsDrawn(stderr) === 3, keys: '\x04' },
+    ]);
+    expect(result.steps).toBe(5);
     expect(result.code).toBe(0);
     expect(result.stderr).toContain('\nweft: the """ message was discarded (Ctrl-C)\n');
     expect(result.records().filter((r) => r['type'] === 'reset')).toEqual([]);
@@ -169,24 +153,12 @@ describe('weft chat: """ blocks on a terminal (in-process, readline on a fake te
   });
 
   it('sends a block typed at "... " prompts as one turn; Ctrl-D in an open block drops it with a note', { timeout: 60_000 }, async () => {
-    const keys = fakeTerminal();
-    let step = 0;
-    const result = await chat(['--json', '--max-tokens', '3'], {
-      terminal: keys,
-      onOutput: (stdout, stderr) => {
-        if (step === 0 && promptsDrawn(stderr) === 1) {
-          step = 1;
-          keys.write('"""Once\r\rthe end."""\r');
-        } else if (step === 1 && stdout.includes('"type":"done"') && promptsDrawn(stderr) === 2) {
-          step = 2;
-          keys.write('"""\r');
-        } else if (step === 2 && continuations(stderr) === 3) {
-          step = 3;
-          keys.write('\x04');
-        }
-      },
-    });
-    expect(step).toBe(3);
+    const result = await scriptedTerminal(['--json', '--max-tokens', '3'], [
+      { when: (_, stderr) => promptsDrawn(stderr) === 1, keys: '"""Once\r\rthe end."""\r' },
+      { when: (stdout, stderr) => stdout.includes('"type":"done"') && promptsDrawn(stderr) === 2, keys: '"""\r' },
+      { when: (_, stderr) => continuations(stderr) === 3, keys: '\x04' },
+    ]);
+    expect(result.steps).toBe(3);
     expect(result.code).toBe(0);
     const [only, ...rest] = result.done() as unknown as Done[];
     expect(rest).toEqual([]);
