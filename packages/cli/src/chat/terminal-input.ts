@@ -41,8 +41,11 @@ export function terminalInput(input: TerminalInput, output: PromptOutput, signal
   events.on?.('resize', resized);
 
   const rl = createInterface({ input, output: drawn, terminal: drawing, historySize: 100, removeHistoryDuplicates: true, tabSize: 4 });
-  /** Lines entered while no read waited (during a reply): each is the next turn, in order. */
-  const queued: string[] = [];
+  /**
+   * Lines entered while no read waited (during a reply, or pasted after the line a read took): each
+   * is the next turn, in order, with whether readline drew it as it was typed (not during a reply).
+   */
+  const queued: { readonly text: string; readonly shown: boolean }[] = [];
   let ended = false;
   let closing = false;
   let waiter: ((event: InputEvent) => void) | undefined;
@@ -55,7 +58,7 @@ export function terminalInput(input: TerminalInput, output: PromptOutput, signal
     return true;
   };
   rl.on('line', (line) => {
-    if (!deliver({ type: 'line', text: line })) queued.push(line);
+    if (!deliver({ type: 'line', text: line })) queued.push({ text: line, shown: drawing && !muted });
   });
   rl.on('close', () => {
     ended = true;
@@ -76,7 +79,7 @@ export function terminalInput(input: TerminalInput, output: PromptOutput, signal
       deliver({ type: 'interrupt' });
     } else {
       // Neither a reply nor a read: the next read sees it.
-      queued.push('\u0003');
+      queued.push(CTRL_C);
     }
   });
 
@@ -84,11 +87,12 @@ export function terminalInput(input: TerminalInput, output: PromptOutput, signal
     read(prompt) {
       if (signal?.aborted) return Promise.reject(new InterruptedError());
       const next = queued.shift();
-      if (next === '\u0003') return Promise.resolve({ type: 'interrupt' });
+      if (next === CTRL_C) return Promise.resolve({ type: 'interrupt' });
       if (next !== undefined) {
-        // Entered while a reply ran, when nothing was drawn: shown now, as it would have been.
-        if (drawing) output.write(`${prompt}${next}\n`);
-        return Promise.resolve({ type: 'line', text: next });
+        // Entered while a reply ran, when nothing was drawn: shown now, as it would have been. A
+        // line pasted with others was drawn as it came, and is not drawn again.
+        if (drawing && !next.shown) output.write(`${prompt}${next.text}\n`);
+        return Promise.resolve({ type: 'line', text: next.text });
       }
       if (ended) return Promise.resolve({ type: 'end' });
       return new Promise<InputEvent>((resolve, reject) => {
@@ -126,3 +130,6 @@ export function terminalInput(input: TerminalInput, output: PromptOutput, signal
     },
   };
 }
+
+/** Ctrl-C pressed while neither a reply nor a read waited: the next read's event. */
+const CTRL_C = { text: '\u0003', shown: false } as const;
