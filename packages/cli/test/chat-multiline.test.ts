@@ -156,7 +156,8 @@ describe('weft chat: """ blocks on a terminal (in-process, readline on a fake te
     const result = await scriptedTerminal(['--json', '--max-tokens', '3'], [
       { when: (_, stderr) => promptsDrawn(stderr) === 1, keys: '"""Once\r\rthe end."""\r' },
       { when: (stdout, stderr) => stdout.includes('"type":"done"') && promptsDrawn(stderr) === 2, keys: '"""\r' },
-      { when: (_, stderr) => continuations(stderr) === 3, keys: '\x04' },
+      // The pasted block's lines were drawn as they came (no "... " for them): this is the first one.
+      { when: (_, stderr) => continuations(stderr) === 1, keys: '\x04' },
     ]);
     expect(result.steps).toBe(3);
     expect(result.code).toBe(0);
