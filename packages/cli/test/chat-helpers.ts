@@ -1,5 +1,7 @@
 import { PassThrough } from 'node:stream';
+import { expect } from 'vitest';
 import { runCli, type CliIo } from '../src/index.js';
+import { cli } from './helpers.js';
 
 export interface ChatResult {
   readonly code: number;
@@ -106,4 +108,16 @@ export interface ChatDone {
   promptTokens: number;
   completionTokens: number;
   cachedTokens: number;
+}
+
+/** A conversation's messages from its turns' contents, alternating user and assistant from a user turn. */
+export function chatTurns(...contents: readonly string[]): { role: 'user' | 'assistant'; content: string }[] {
+  return contents.map((content, i) => ({ role: i % 2 === 0 ? 'user' : 'assistant', content }));
+}
+
+/** `weft generate --json --messages` on the same model and flags: what one chat turn must equal. */
+export async function generateMessages(messages: readonly { role: string; content: string }[], ...args: string[]): Promise<ChatDone & { text: string }> {
+  const result = await cli(['generate', '--threads', '1', '--json', '--messages', JSON.stringify(messages), ...args]);
+  expect(result.code).toBe(0);
+  return result.json().at(-1) as unknown as ChatDone & { text: string };
 }

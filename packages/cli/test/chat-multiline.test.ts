@@ -1,17 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { pipedInput } from '../src/chat/input-lines.js';
 import { MessageReader, type MessageEvent } from '../src/chat/message-blocks.js';
-import { chat, promptsDrawn, scriptedTerminal, type ChatDone } from './chat-helpers.js';
-import { cli } from './helpers.js';
+import { chat, chatTurns, generateMessages, promptsDrawn, scriptedTerminal, type ChatDone } from './chat-helpers.js';
 
 type Done = ChatDone & { text: string };
 
-/** `weft generate --json --messages` on the same model and flags: what one chat turn must equal. */
-async function generateMessages(messages: readonly { role: string; content: string }[], ...args: string[]): Promise<Done> {
-  const result = await cli(['generate', '--threads', '1', '--json', '--messages', JSON.stringify(messages), ...args]);
-  expect(result.code).toBe(0);
-  return result.json().at(-1) as unknown as Done;
-}
 
 /** Every message a reader over piped `text` gives, up to the end. */
 async function readAll(text: string, maxBytes?: number): Promise<MessageEvent[]> {
@@ -39,24 +32,14 @@ describe('weft chat: """ blocks, piped', () => {
     expect(new Set(result.records().map((r) => r['turn']))).toEqual(new Set([1, 2, 3]));
     const [hi, block, bye] = done;
     const expected = await generateMessages(
-      [
-        { role: 'user', content: 'Hi' },
-        { role: 'assistant', content: hi!.text },
-        { role: 'user', content: 'Once upon a time\n\nthe end.' },
-      ],
+      chatTurns('Hi', hi!.text, 'Once upon a time\n\nthe end.'),
       '--max-tokens',
       '4',
     );
     expect(block!.promptTokens).toBe(expected.promptTokens);
     expect(block!.ids).toEqual(expected.ids);
     const after = await generateMessages(
-      [
-        { role: 'user', content: 'Hi' },
-        { role: 'assistant', content: hi!.text },
-        { role: 'user', content: 'Once upon a time\n\nthe end.' },
-        { role: 'assistant', content: block!.text },
-        { role: 'user', content: 'Bye' },
-      ],
+      chatTurns('Hi', hi!.text, 'Once upon a time\n\nthe end.', block!.text, 'Bye'),
       '--max-tokens',
       '4',
     );

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pipedInput } from '../src/chat/input-lines.js';
 import { CHAT_OPTIONS } from '../src/args/chat-args.js';
 import { USAGE } from '../src/usage.js';
-import { chat } from './chat-helpers.js';
+import { chat, chatTurns, generateMessages } from './chat-helpers.js';
 import { cli, storyModel } from './helpers.js';
 
 interface Done {
@@ -21,12 +21,6 @@ interface Done {
 
 const dones = (records: Record<string, unknown>[]) => records.filter((r) => r['type'] === 'done') as unknown as Done[];
 
-/** `weft generate --messages` on the same model and flags: what one chat turn must equal. */
-async function generateMessages(messages: readonly { role: string; content: string }[], ...args: string[]): Promise<Done> {
-  const result = await cli(['generate', '--threads', '1', '--json', '--messages', JSON.stringify(messages), ...args]);
-  expect(result.code).toBe(0);
-  return result.json().at(-1) as unknown as Done;
-}
 
 describe('weft chat, piped', () => {
   it('keeps the conversation: turn 2 is rendered with turn 1 and its reply, as generate --messages renders them', async () => {
@@ -44,12 +38,7 @@ describe('weft chat, piped', () => {
     expect(second!.promptTokens).toBeGreaterThan(first!.promptTokens + first!.completionTokens);
     // Exactly what one request with the whole conversation gives (greedy: the same tokens).
     const expected = await generateMessages(
-      [
-        { role: 'system', content: 'Be kind.' },
-        { role: 'user', content: 'Tell me about a cat.' },
-        { role: 'assistant', content: first!.text },
-        { role: 'user', content: 'What was its name?' },
-      ],
+      [{ role: 'system', content: 'Be kind.' }, ...chatTurns('Tell me about a cat.', first!.text, 'What was its name?')],
       '--max-tokens',
       '12',
     );
@@ -93,12 +82,7 @@ describe('weft chat, piped', () => {
     expect(three!.promptTokens + 8).toBeLessThanOrEqual(1024);
     // Turn 3 was sent as the system message, turn 2 and the new message: turn 1 is gone.
     const expected = await generateMessages(
-      [
-        { role: 'system', content: system },
-        { role: 'user', content: lines[1]! },
-        { role: 'assistant', content: two!.text },
-        { role: 'user', content: lines[2]! },
-      ],
+      [{ role: 'system', content: system }, ...chatTurns(lines[1]!, two!.text, lines[2]!)],
       '--max-tokens',
       '8',
     );
@@ -118,11 +102,7 @@ describe('weft chat, piped', () => {
     expect(third!.turn).toBe(3);
     // The refused message left no trace: turn 3 follows turn 1 directly.
     const expected = await generateMessages(
-      [
-        { role: 'user', content: 'Hi' },
-        { role: 'assistant', content: first!.text },
-        { role: 'user', content: 'Hi again' },
-      ],
+      chatTurns('Hi', first!.text, 'Hi again'),
       '--max-tokens',
       '8',
     );
