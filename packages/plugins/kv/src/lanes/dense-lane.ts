@@ -70,11 +70,7 @@ export abstract class DenseLane<A extends Float32Array | Uint16Array> implements
     this.n = keep.length;
   }
 
-  /** One value per element, each token on its own: every cut is exact. */
-  truncateRefusal(): undefined {
-    return undefined;
-  }
-
+  /** One value per element, each token on its own: every cut is exact, so the lane has no `truncateRefusal`. */
   truncate(length: number): void {
     this.pushed = 0;
     this.n = length;

@@ -100,11 +100,7 @@ export class GroupLane implements Lane {
     this.n = keep.length;
   }
 
-  /** Groups run along channels, each token quantised on its own: every cut is exact. */
-  truncateRefusal(): undefined {
-    return undefined;
-  }
-
+  /** Groups run along channels, each token quantised on its own: every cut is exact, so the lane has no `truncateRefusal`. */
   truncate(length: number): void {
     this.pushed = 0;
     this.n = length;
