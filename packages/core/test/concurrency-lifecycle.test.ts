@@ -1,5 +1,3 @@
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { take } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -14,7 +12,7 @@ import {
   type GenerationEvent,
   type KvCacheInit,
 } from '../src/index.js';
-import { breakableFirstAndSecond, collect, done, runtime, storyModel, wrappedNodeBackend } from './helpers.js';
+import { breakableFirstAndSecond, collect, done, exposedGc, runtime, storyModel, wrappedNodeBackend } from './helpers.js';
 
 /** Rejects when `work` has not settled within `ms`: a hang detector, not a timing assertion. */
 function within<T>(work: Promise<T>, what: string, ms = 20_000): Promise<T> {
@@ -238,8 +236,7 @@ describe('half-open backends under concurrent streams', () => {
 
 describe('what a disposed model leaves behind', () => {
   it('nothing the runtime keeps: the model and its session are collected while the runtime lives on', async () => {
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as () => void;
+    const gc = exposedGc();
     const collected: string[] = [];
     const registry = new FinalizationRegistry<string>((what) => void collected.push(what));
     const weft = runtime();

@@ -1,4 +1,6 @@
 import { existsSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { fileURLToPath } from 'node:url';
 import { nodeBackend } from '@weft/backend-node';
 import { afterAll, beforeAll } from 'vitest';
@@ -13,6 +15,12 @@ export const storyModel = fileURLToPath(new URL('../../../models/story', import.
 export const stories260k = fileURLToPath(new URL('../../../../shared/models/stories260k', import.meta.url));
 export const hasStories260k = existsSync(stories260k);
 if (!hasStories260k) console.warn(`[weft tests] ${stories260k} is absent: third-party model tests are skipped.`);
+
+/** V8's full garbage collection, exposed at run time (as `node --expose-gc` would), for tests of what is collected. */
+export function exposedGc(): () => void {
+  setFlagsFromString('--expose-gc');
+  return runInNewContext('gc') as () => void;
+}
 
 /** Each row's greedy token ids for `prompt` (one or a batch), `maxTokens` (24) each. */
 export const greedy = async (model: WeftModel, prompt: string | string[], maxTokens = 24): Promise<(readonly number[])[]> =>

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NodeBackendAdapter } from '@weft/backend-node';
 import { AdapterResolutionError, ContextOverflowError, createWeft, definePlugin, InvalidOptionsError, ModelDisposedError, ModelLoadError, type ModelSource, type SessionOptions } from '../src/index.js';
-import { collect, done, fixture, runtime } from './helpers.js';
+import { collect, done, exposedGc, fixture, runtime } from './helpers.js';
 import { serveFolder } from './serve-folder.js';
 
 let scratch: string;
@@ -381,10 +381,7 @@ describe('loading over HTTP', () => {
   });
 
   it('keeps a URL graph\'s bytes only while a fallback backend may need them', async () => {
-    const { setFlagsFromString } = await import('node:v8');
-    const { runInNewContext } = await import('node:vm');
-    setFlagsFromString('--expose-gc');
-    const collectGarbage = runInNewContext('gc') as () => void;
+    const collectGarbage = exposedGc();
     const server = await serveFolder(fixture('tiny'));
     /** A node backend that remembers, weakly, the graph bytes it was given. */
     let graph: WeakRef<Uint8Array> | undefined;

@@ -12,7 +12,7 @@ import {
   type PromptCache,
   type WeftModel,
 } from '../src/index.js';
-import { collect, done, fixture, kvLayout, runtime, storyModel, wrappedNodeBackend } from './helpers.js';
+import { collect, done, exposedGc, fixture, kvLayout, runtime, storyModel, wrappedNodeBackend } from './helpers.js';
 
 /** Stores for the tests: `fp32` without `truncate`, and one whose `truncate` throws. */
 const testStores = definePlugin({
@@ -393,10 +393,7 @@ describe('prompt cache', () => {
   });
 
   it('a cache dropped without dispose() is collected, and the store it held is disposed', async () => {
-    const { setFlagsFromString } = await import('node:v8');
-    const { runInNewContext } = await import('node:vm');
-    setFlagsFromString('--expose-gc');
-    const collectGarbage = runInNewContext('gc') as () => void;
+    const collectGarbage = exposedGc();
     const counted = countingStore('watched-store', 'watched');
     const watched = runtime([counted.plugin]);
     const own = await watched.load(storyModel);
@@ -420,10 +417,7 @@ describe('prompt cache', () => {
   });
 
   it("the model's dispose() frees the store of a cache collected but not yet finalized, before its sessions go", async () => {
-    const { setFlagsFromString } = await import('node:v8');
-    const { runInNewContext } = await import('node:vm');
-    setFlagsFromString('--expose-gc');
-    const collectGarbage = runInNewContext('gc') as () => void;
+    const collectGarbage = exposedGc();
     const counted = countingStore('watched-store-2', 'watched');
     const watched = runtime([counted.plugin]);
     const own = await watched.load(storyModel);
