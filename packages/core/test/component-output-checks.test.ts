@@ -130,7 +130,7 @@ describe('KV store results', () => {
     expect((error as Error).message).toMatch(/it must return an object holding a tensor for each past input \(past_key_values\.0\.key, past_key_values\.0\.value, …/);
   });
 
-  it('checks every past input on the first step, and the first one on every later step', async () => {
+  it('checks every past input on every step', async () => {
     const model = await tiny();
     // Drops a value tensor from the start: found by the full check after begin.
     const dropsValue = badStore({});
@@ -139,14 +139,51 @@ describe('KV store results', () => {
     const first = await failure(model, { prompt: 'Once', maxTokens: 3, kv: dropsValue });
     expect(first).toMatchObject({ plugin: 'request', stage: 'kv materialize' });
     expect((first as Error).message).toMatch(/returned no tensor for "past_key_values\.1\.value"/);
-    // Valid on the first step, empty from the third: found by the per-step check.
+    // Valid on the first steps, without the last layer's value from the third: the backend was blamed.
     let calls = 0;
     const later = badStore({});
     const real = later.materialize.bind(later);
-    Object.defineProperty(later, 'materialize', { value: () => (++calls >= 3 ? {} : real()) });
+    Object.defineProperty(later, 'materialize', { value: () => (++calls >= 3 ? { ...real(), 'past_key_values.1.value': undefined } : real()) });
     const error = await failure(model, { prompt: 'Once', maxTokens: 6, kv: later });
+    expect(BackendError.isInstance(error)).toBe(false);
     expect(error).toMatchObject({ plugin: 'request', stage: 'kv materialize' });
+    expect((error as Error).message).toMatch(/returned no tensor for "past_key_values\.1\.value" from materialize\(\); it must be \[1, 2, \d+, 8\]/);
     expect(calls).toBe(3);
+  });
+
+  it('names the store whose tensors disagree with its length or the layout, on any step', async () => {
+    const model = await tiny();
+    // One position more than its tensors hold, from the third step: a graph that broadcasts ran it.
+    let steps = 0;
+    const longer = badStore({});
+    const length = Object.getOwnPropertyDescriptor(FullPrecisionKvStore.prototype, 'length')!.get!;
+    const materialize = longer.materialize.bind(longer);
+    Object.defineProperty(longer, 'materialize', { value: () => (steps++, materialize()) });
+    Object.defineProperty(longer, 'length', { get: () => (length.call(longer) as number) + (steps >= 2 ? 1 : 0) });
+    const error = await failure(model, { prompt: 'Once', maxTokens: 6, kv: longer });
+    expect(BackendError.isInstance(error)).toBe(false);
+    expect(error).toMatchObject({ plugin: 'request', stage: 'kv materialize' });
+    expect((error as Error).message).toMatch(
+      /the KV store "bad" returned a tensor of dims \[1, 2, (\d+), 8\] for "past_key_values\.0\.key" from materialize\(\); it must be \[1, 2, (\d+), 8\] \(\[batch, key\/value heads, the store's length, head dim\]\)/,
+    );
+    const [, got, want] = /dims \[1, 2, (\d+), 8\].*must be \[1, 2, (\d+), 8\]/.exec((error as Error).message)!;
+    expect(Number(want)).toBe(Number(got) + 1);
+    // A tensor of another head count, from the second step.
+    steps = 0;
+    const heads = badStore({});
+    const own = heads.materialize.bind(heads);
+    Object.defineProperty(heads, 'materialize', {
+      value: () => {
+        const feeds = own();
+        if (steps++ === 0) return feeds;
+        const key = feeds['past_key_values.1.key']!;
+        const [b, h, t, d] = key.dims as [number, number, number, number];
+        return { ...feeds, 'past_key_values.1.key': { type: 'float32', dims: [b, h * 2, t, d], data: new Float32Array(b * h * 2 * t * d), dispose() {} } };
+      },
+    });
+    const wrongHeads = await failure(model, { prompt: 'Once', maxTokens: 6, kv: heads });
+    expect(wrongHeads).toMatchObject({ plugin: 'request', stage: 'kv materialize' });
+    expect((wrongHeads as Error).message).toMatch(/dims \[1, 4, \d+, 8\] for "past_key_values\.1\.key"/);
   });
 
   it('checks the feeds in evaluate too', async () => {

@@ -203,7 +203,7 @@ export async function evaluatePerplexity(ctx: GenerationContext, given: Perplexi
       });
       // Every fed position is scored: a graph with num_logits_to_keep computes logits for all of the chunk.
       if (layout.logitsToKeep) owned[layout.logitsToKeep.name] = logitsToKeepTensor(session, layout, chunk.length);
-      const feeds: Record<string, BackendTensor> = layout.hasPast ? Object.assign({}, owned, storeMaterialize(kv)) : Object.assign({}, owned);
+      const feeds: Record<string, BackendTensor> = layout.hasPast ? Object.assign({}, owned, storeMaterialize(kv, pastLength)) : Object.assign({}, owned);
       if (rerotation) {
         rotated = rerotation.apply(session, feeds, storeSlotPositions(kv, layout.numKvHeads), ONE_ROW_UNPADDED);
         rerotation.record(done, owned['position_ids']!);

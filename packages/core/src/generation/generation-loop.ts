@@ -295,7 +295,7 @@ async function runGeneration(
         if (keepLast) feeds[keepName] = keepLast;
         if (layout.hasPast) {
           const t = performance.now();
-          Object.assign(feeds, storeMaterialize(kv));
+          Object.assign(feeds, storeMaterialize(kv, pastLength));
           if (rerotation) {
             rotated = rerotation.apply(active.session, feeds, storeSlotPositions(kv, layout.numKvHeads), pads);
             rerotation.record(seen, owned['position_ids']!);

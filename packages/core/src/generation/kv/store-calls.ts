@@ -10,7 +10,7 @@ import type { StorePool } from './store-pool.js';
 // plugin at fault as runStage does. Plain try/catch and no closure per call: these run every step
 // (or once per request, on the path to the first token) and allocate nothing of their own per step.
 // What a store returns is checked where the loop would otherwise fail obscurely or blame the
-// backend: materialize's feeds (one lookup a step) and length (an integer check).
+// backend: materialize's feeds (each past tensor's dims, a step) and length (an integer check).
 
 /** Starts the store's cache for a run; its next `materialize` result is checked in full. */
 export function storeBegin(kv: Owned<KvCacheStore>, init: KvCacheInit): void {
@@ -19,27 +19,28 @@ export function storeBegin(kv: Owned<KvCacheStore>, init: KvCacheInit): void {
   } catch (cause) {
     throw stageFailure(kv.owner, 'kv begin', cause);
   }
-  const first = init.layout.pastKeyNames[0];
-  const check = pastChecks.get(kv);
-  if (first === undefined) pastChecks.delete(kv);
-  else if (check === undefined) pastChecks.set(kv, { layout: init.layout, first, full: true });
+  if (init.layout.pastKeyNames.length === 0) pastChecks.delete(kv);
   else {
-    check.layout = init.layout;
-    check.first = first;
-    check.full = true;
+    const names = [...init.layout.pastKeyNames, ...init.layout.pastValueNames];
+    pastChecks.set(kv, { layout: init.layout, names, batchSize: init.batchSize, full: true });
   }
 }
 
 /**
- * The store's `past_key_values.*` feeds for the next step. The first result after `begin` must hold
- * a tensor for every past input; later ones, for the first (one lookup a step). A store that fails
- * this is named here, rather than the backend that would reject the feeds.
+ * The store's `past_key_values.*` feeds for the next step, `pastLength` (the store's `length`)
+ * positions of them: a tensor of dims `[batch, kv heads, pastLength, head dim]` for every past
+ * input (the first result after `begin` is also checked to be an object). A store that fails
+ * this is named here, rather than the backend that would reject the feeds (counting the failure
+ * against its circuit breaker and failing over) or, where the graph broadcasts, run them silently.
  */
-export function storeMaterialize(kv: Owned<KvCacheStore>): Readonly<Record<string, BackendTensor>> {
+export function storeMaterialize(kv: Owned<KvCacheStore>, pastLength: number): Readonly<Record<string, BackendTensor>> {
   try {
     const feeds = synchronousResult(kv.owner, 'kv materialize', kv.value.materialize());
     const check = pastChecks.get(kv);
-    if (check !== undefined && (check.full || !isTensor((feeds as Partial<typeof feeds> | null)?.[check.first]))) checkPast(kv, feeds, check);
+    if (check !== undefined) {
+      if (check.full) checkPast(kv, feeds, check);
+      checkPastDims(kv, feeds, check, pastLength);
+    }
     return feeds;
   } catch (cause) {
     throw stageFailure(kv.owner, 'kv materialize', cause);
@@ -135,32 +136,60 @@ export function disposeStore(kv: Owned<KvCacheStore>, runFailed: boolean, pool?:
   if (!runFailed) pool?.give(kv);
 }
 
-/** Per store of a run: the past inputs its `materialize` must feed (the first checked every step), and whether the next result is checked in full. */
+/** Per store of a run: the past inputs its `materialize` must feed, and whether the next result is checked in full. */
 interface PastCheck {
-  layout: KvLayout;
-  first: string;
+  readonly layout: KvLayout;
+  /** Every past input: keys, then values. */
+  readonly names: readonly string[];
+  readonly batchSize: number;
   full: boolean;
 }
 
 const pastChecks = new WeakMap<Owned<KvCacheStore>, PastCheck>();
 
-/** Throws a `PluginError` unless `feeds` holds a tensor for every past input; then the next result gets the per-step check. */
+/** Throws a `PluginError` unless `feeds` is an object holding a tensor for every past input. */
 function checkPast(kv: Owned<KvCacheStore>, feeds: unknown, check: PastCheck): void {
   const layout = check.layout;
   const expected = `it must return an object holding a tensor for each past input (${layout.pastKeyNames[0]}, ${layout.pastValueNames[0]}, …, one key and one value per layer)`;
   if (typeof feeds !== 'object' || feeds === null) {
     throw new PluginError(kv.owner, 'kv materialize', `${storeLabel(kv)} returned ${quoteValue(feeds)} from materialize(); ${expected}.`);
   }
-  for (const names of [layout.pastKeyNames, layout.pastValueNames]) {
-    for (const name of names) {
-      const tensor: unknown = (feeds as Record<string, unknown>)[name];
-      if (!isTensor(tensor)) {
-        const got = tensor === undefined ? 'no tensor' : quoteValue(tensor);
-        throw new PluginError(kv.owner, 'kv materialize', `${storeLabel(kv)} returned ${got} for "${name}" from materialize(); ${expected}.`);
-      }
+  for (const name of check.names) {
+    const tensor: unknown = (feeds as Record<string, unknown>)[name];
+    if (!isTensor(tensor)) {
+      const got = tensor === undefined ? 'no tensor' : quoteValue(tensor);
+      throw new PluginError(kv.owner, 'kv materialize', `${storeLabel(kv)} returned ${got} for "${name}" from materialize(); ${expected}.`);
     }
   }
   check.full = false;
+}
+
+/**
+ * Throws a `PluginError` unless every past feed is a tensor of dims `[batch, kv heads, pastLength,
+ * head dim]`: a store whose tensors disagree with its own `length` (or with the layout) would
+ * otherwise fail in the backend, or, where a graph broadcasts, run on the wrong cache. About a
+ * dozen comparisons per layer.
+ */
+function checkPastDims(kv: Owned<KvCacheStore>, feeds: Readonly<Record<string, BackendTensor>>, check: PastCheck, pastLength: number): void {
+  const { numKvHeads, headDim } = check.layout;
+  const names = check.names;
+  for (let i = 0; i < names.length; i++) {
+    const tensor = (feeds as Partial<Record<string, BackendTensor>> | null)?.[names[i]!];
+    const dims = isTensor(tensor) ? tensor!.dims : undefined;
+    if (dims !== undefined && dims.length === 4 && dims[0] === check.batchSize && dims[1] === numKvHeads && dims[2] === pastLength && dims[3] === headDim) continue;
+    const want = `[${check.batchSize}, ${numKvHeads}, ${pastLength}, ${headDim}]`;
+    const got = dims === undefined ? (tensor === undefined ? 'no tensor' : quoteValue(tensor)) : `a tensor of dims ${dimsText(dims)}`;
+    throw new PluginError(
+      kv.owner,
+      'kv materialize',
+      `${storeLabel(kv)} returned ${got} for "${names[i]}" from materialize(); it must be ${want} ([batch, key/value heads, the store's length, head dim]): its tensors disagree with its length ${pastLength} or with the cache layout it was given.`,
+    );
+  }
+}
+
+/** `[1, 2, 5, 8]` for dims of numbers, else how `quoteValue` shows them (a store's dims are untrusted). */
+function dimsText(dims: readonly unknown[]): string {
+  return dims.length <= 8 && dims.every((d) => typeof d === 'number') ? `[${dims.join(', ')}]` : quoteValue(dims);
 }
 
 /** Whether a feed looks like a tensor (the backend checks the rest). */
