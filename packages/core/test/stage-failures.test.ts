@@ -82,6 +82,34 @@ describe('failures inside plugin stages', () => {
     await new Promise((resolve) => setTimeout(resolve, 10));
   });
 
+  it('fails the stream of a processor or processLogits hook that returns new logits instead of editing its row', async () => {
+    const model = await withHooks('returns-logits', { processLogits: ((l: Float32Array) => l.map((x) => x - 1)) as unknown as NonNullable<GenerationHooks['processLogits']> });
+    const hook = await failure(model, { prompt: 'x', maxTokens: 3, temperature: 0.7, seed: 1 });
+    expect(hook).toMatchObject({ plugin: 'returns-logits', stage: 'processLogits' });
+    expect(hook.message).toMatch(/returned a typed array other than the logits it was given, which is not used; edit the given logits in place/);
+    const plain = await withHooks('unused', {});
+    const processor = await failure(plain, { prompt: 'x', maxTokens: 3, processors: [{ name: 'copy', process: ((l: Float32Array) => Array.from(l)) as never }] });
+    expect(processor).toMatchObject({ plugin: 'request', stage: 'logits processor "copy"' });
+    expect(processor.message).toMatch(/returned an array other than/);
+  });
+
+  it('accepts a processor that returns its own row or what an expression body gives', async () => {
+    const model = await withHooks('unused', {});
+    const banned = await collect(
+      model.generate({
+        prompt: 'x',
+        maxTokens: 4,
+        processors: [
+          { name: 'fill', process: ((l: Float32Array) => l.fill(-Infinity, 0, 300)) as never },
+          { name: 'assign', process: ((l: Float32Array) => (l[400] = -Infinity)) as never },
+        ],
+      }),
+    );
+    const ids = banned.flatMap((e) => (e.type === 'token' ? [e.id] : []));
+    expect(ids).toHaveLength(4);
+    for (const id of ids) expect(id >= 300 && id !== 400).toBe(true);
+  });
+
   it('describes values that are not errors, even when reading them throws', async () => {
     const hostile = new Proxy({}, { get: () => { throw new Error('trap'); }, has: () => { throw new Error('trap'); }, getPrototypeOf: () => { throw new Error('trap'); } });
     for (const thrown of [Object.create(null), hostile, { toString: () => { throw new Error('no'); } }, 42]) {

@@ -72,10 +72,13 @@ export function nextTokens(rows: readonly RowState[], logits: readonly Float32Ar
     const lc: LogitsContext = { row: r, step: ctx.step, promptIds: ctx.prompts[r]!, generatedIds: row.generated };
     if (sampling.repetitionPenalty !== 1) penalizeDistinct(l, distinctIds(row, ctx.prompts[r]!), sampling.repetitionPenalty);
     if (bans !== undefined) bans.ban(l, ctx.step, ctx.prompts[r]!, row.generated);
-    for (const p of components.processors) runStage(p.owner, `logits processor "${p.name}"`, () => p.value.process(l, lc));
+    for (const p of components.processors) {
+      const stage = `logits processor "${p.name}"`;
+      editedInPlace(p.owner, stage, runStage(p.owner, stage, () => p.value.process(l, lc) as unknown), l);
+    }
     for (let i = 0; i < hooks.length; i++) {
       const h = hooks[i]!;
-      runStage(h.owner, 'processLogits', () => h.hooks.processLogits!(l, lc));
+      editedInPlace(h.owner, 'processLogits', runStage(h.owner, 'processLogits', () => h.hooks.processLogits!(l, lc) as unknown), l);
     }
     const sampler = components.sampler;
     if (sampler) {
@@ -131,4 +134,17 @@ function noFiniteLogit(row: number, ctx: NextTokenContext, raw?: Float32Array): 
     // request field's fault (and the CLI would otherwise blame --processor).
     processors.length > 0 ? { option: 'processors' } : {},
   );
+}
+
+/**
+ * Throws a `PluginError` when a logits stage returned other logits than the row it was given: it
+ * edits that row in place, and new logits returned (as processors written for libraries whose
+ * processors return them do) would otherwise be dropped without a word, the stage silently doing
+ * nothing. Anything else returned is ignored, as a `void` function's result is (`(l) => l.fill(0)`
+ * returns the row itself, `(l) => (l[5] = -Infinity)` a number).
+ */
+function editedInPlace(owner: string, stage: string, result: unknown, row: Float32Array): void {
+  if (result === undefined || result === row || typeof result !== 'object' || result === null) return;
+  if (!ArrayBuffer.isView(result) && !Array.isArray(result)) return;
+  throw new PluginError(owner, stage, `returned ${Array.isArray(result) ? 'an array' : 'a typed array'} other than the logits it was given, which is not used; edit the given logits in place instead (e.g. logits.set(newLogits)).`);
 }

@@ -54,7 +54,7 @@ export interface GenerationHooks {
   beforeForward?(context: BeforeForwardContext): void;
   /** After each forward pass: reads the step's ids, last-position logits and outputs; must not keep tensors. */
   afterForward?(observation: ForwardObservation): void;
-  /** Per active row, after the repetition penalty and request processors: rewrite `logits` in place. */
+  /** Per active row, after the repetition penalty and request processors: rewrite `logits` in place (returning other logits fails the stream). */
   processLogits?(logits: Float32Array, context: LogitsContext): void;
   /** After each token a row accepted, with the text it released (possibly '' while a character or stop string is pending). */
   afterToken?(token: TokenContext): void;

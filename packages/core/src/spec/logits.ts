@@ -12,7 +12,10 @@ export interface LogitsContext {
 export interface LogitsProcessor {
   /** Names it in errors. */
   readonly name: string;
-  /** Rewrites one row's next-token logits in place (a copy: the raw row stays intact for analyzers). */
+  /**
+   * Rewrites one row's next-token logits in place (a copy: the raw row stays intact for analyzers).
+   * Returning other logits (an array not this one) fails the stream with a `PluginError`.
+   */
   process(logits: Float32Array, context: LogitsContext): void;
 }
 
