@@ -1,5 +1,5 @@
 import type { TokenEvent } from '../spec/events.js';
-import { logSumExp } from './sampling/softmax.js';
+import { logProbability } from './sampling/softmax.js';
 
 /**
  * A token event whose `logprob` is computed on first read (a full softmax costs more than a small
@@ -30,7 +30,7 @@ class LazyTokenEvent implements TokenEvent {
   }
 
   static readonly logprobOf = (event: LazyTokenEvent): number => {
-    event.#logprob ??= event.#raw[event.id]! - logSumExp(event.#raw);
+    event.#logprob ??= logProbability(event.#raw, event.id);
     return event.#logprob;
   };
 }

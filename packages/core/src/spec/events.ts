@@ -52,7 +52,11 @@ export interface TokenEvent {
   readonly index: number;
   readonly id: number;
   readonly text: string;
-  /** Natural log of the model's probability for this token (before any processing). */
+  /**
+   * Natural log of the model's probability for this token (before any processing). Of a row that
+   * is not all finite, as the picks read it: NaN logits have probability 0, and +Infinity ones
+   * share all of it.
+   */
   readonly logprob: number;
 }
 
