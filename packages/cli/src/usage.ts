@@ -140,8 +140,9 @@ With stderr not a terminal (2>log), no prompt is drawn: the terminal echoes what
 Ctrl-C is SIGINT. Piped: each line is a user turn (empty lines are skipped; /reset and /exit work
 too), and each reply is followed by one line break; a reply may itself span lines, so a script
 should read the replies with --json. A line over ${MAX_TEXT_BYTES / 1024 / 1024} MiB or not UTF-8, an unknown /command, or
-a message that does not fit is reported on stderr and skipped, and the exit code is then 2; a flag
-core refuses (a bad --kv, an unknown --processor) ends the session at the first message. SIGINT
+a message that does not fit is reported on stderr and skipped, and the exit code is then 2; a
+reply a plugin fails is reported and left out, and the session goes on (exit code 1 at the end); a
+flag core refuses (a bad --kv, an unknown --processor) ends the session at the first message. SIGINT
 or SIGTERM stops the session (the reply so far is reported; exit code 130 or 143).
 
 A message of several lines (on a terminal and piped): a line that starts with """ (after any

@@ -158,6 +158,57 @@ describe('weft chat, piped', () => {
   });
 });
 
+/** A plugin whose afterToken hook throws at the third token of the second request (a flaky plugin). */
+const FLAKY_PLUGIN = `
+let runs = 0;
+export default {
+  name: 'weft-plugin-flaky', version: '1.0.0', apiVersion: '^0.1.0',
+  setup(ctx) {
+    ctx.addHooks({
+      beforeForward: ({ step }) => { if (step === 0) runs++; },
+      afterToken: ({ step }) => { if (runs === 2 && step === 2) throw new Error('flaky at the third token'); },
+    });
+  },
+};
+`;
+
+describe('weft chat when a plugin fails during a reply', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'weft-chat-flaky-'));
+    // One file per test: a module is imported once per process, its run count with it.
+    await writeFile(join(dir, 'flaky.mjs'), FLAKY_PLUGIN);
+    await writeFile(join(dir, 'flaky-text.mjs'), FLAKY_PLUGIN);
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+  const turns = 'Tell me about a cat.\nWhat was its name?\nAnd then what happened?\n';
+
+  it('reports the failed turn, leaves it out of the conversation and goes on; exit code 1 at the end', async () => {
+    const result = await chat(['--json', '--temperature', '0', '--max-tokens', '8', '--plugin', join(dir, 'flaky.mjs')], { stdin: turns });
+    expect(result.code).toBe(1);
+    const records = result.records();
+    const failed = records.filter((r) => r['type'] === 'error');
+    expect(failed).toEqual([{ type: 'error', turn: 2, message: expect.stringMatching(/^Plugin "weft-plugin-flaky" failed in afterToken: flaky at the third token \(the reply is left out of the conversation\)$/) }]);
+    expect(result.stderr).toMatch(/^weft: turn 2: Plugin "weft-plugin-flaky" failed in afterToken: flaky at the third token \(the reply is left out of the conversation\)\n$/);
+    const [first, third] = dones(records);
+    expect(dones(records).map((d) => d.turn)).toEqual([1, 3]);
+    // Turn 3 answers the conversation of turn 1 and itself, as one request of those messages does.
+    const expected = await generateMessages(chatTurns('Tell me about a cat.', first!.text, 'And then what happened?'), '--temperature', '0', '--max-tokens', '8');
+    expect(third!.promptTokens).toBe(expected.promptTokens);
+    expect(third!.ids).toEqual(expected.ids);
+  });
+
+  it("ends the cut-off reply's line in text output, so the next reply starts on its own line", async () => {
+    const result = await chat(['--temperature', '0', '--max-tokens', '8', '--plugin', join(dir, 'flaky-text.mjs')], { stdin: turns });
+    expect(result.code).toBe(1);
+    const lines = result.stdout.split('\n');
+    // Three replies, one line each (the story model's short replies hold no line break of their own here).
+    expect(lines).toHaveLength(4);
+    expect(lines[3]).toBe('');
+    expect(result.stderr).toMatch(/weft: turn 2: Plugin "weft-plugin-flaky" failed in afterToken/);
+  });
+});
+
 describe('weft chat on a model without a chat template', () => {
   let dir: string;
   beforeAll(async () => {

@@ -1,4 +1,4 @@
-import { InvalidOptionsError, type DoneEvent, type FailoverEvent, type GenerationRequest, type PromptCache, type StartEvent, type WeftModel } from '@weft/core';
+import { InvalidOptionsError, PluginError, type DoneEvent, type FailoverEvent, type GenerationRequest, type PromptCache, type StartEvent, type WeftModel } from '@weft/core';
 import { parseChatArgs, type ChatArgs } from '../args/chat-args.js';
 import { CHAT_FLAGS } from '../chat/chat-flags.js';
 import { chatTokens, Conversation, type Fit } from '../chat/conversation.js';
@@ -133,6 +133,8 @@ class ChatSession {
   #turn = 0;
   /** Some line was refused (bad input): piped, the session ends with exit code 2. */
   #refused = false;
+  /** Some turn failed in a plugin (its own fault): piped, the session ends with exit code 1. */
+  #failed = false;
   #samplingNoted = false;
   #maxTokensNoted = false;
   readonly #analyzed = new Map<string, number>();
@@ -217,12 +219,17 @@ class ChatSession {
     }
     const note = analyzerNote(this.#analyzed);
     if (note !== undefined) io.stderr.write(`${note}\n`);
-    return this.#refused && !this.#onTerminal ? EXIT.usage : EXIT.ok;
+    if (this.#onTerminal) return EXIT.ok;
+    return this.#failed ? EXIT.failure : this.#refused ? EXIT.usage : EXIT.ok;
   }
 
-  /** Reports a line that was not sent: on stderr (and as a JSON record), the session going on. */
+  /** Reports a line that was not sent, or a turn that failed: on stderr (and as a JSON record), the session going on. */
   #refuse(message: string, turn?: number): void {
     this.#refused = true;
+    this.#report(message, turn);
+  }
+
+  #report(message: string, turn?: number): void {
     const line = `weft: ${turn === undefined ? '' : `turn ${turn}: `}${shortenLongWords(message)}`;
     this.io.stderr.write(`${this.io.stderr.isTTY === true ? terminalSafe(line) : line}\n`);
     if (this.options.json) this.#write({ type: 'error', ...(turn === undefined ? {} : { turn }), message });
@@ -275,7 +282,15 @@ class ChatSession {
     } catch (error) {
       // A flag core refused (a bad --kv, an unknown --processor) would refuse every turn the same
       // way: the session ends at once, exit code 2, with the flag named.
-      if (exitCodeOf(error) !== EXIT.usage || isFlagError(error)) throw error;
+      const code = exitCodeOf(error);
+      if (code === EXIT.failure && PluginError.isInstance(error)) {
+        // A plugin failed during this reply (its own fault, not the input): the turn is left out of
+        // the conversation and the session goes on, so one failed reply does not lose it.
+        this.#failed = true;
+        this.#report(`${oneLine(error, CHAT_FLAGS)} (the reply is left out of the conversation)`, turn);
+        return false;
+      }
+      if (code !== EXIT.usage || isFlagError(error)) throw error;
       // Bad input for this turn only (core found the prompt too long after all): the session goes on.
       this.#refuse(oneLine(error, CHAT_FLAGS), turn);
       return false;
@@ -337,6 +352,8 @@ class ChatSession {
     const out = { io, json: options.json, write, writeText: this.#writeText, line, fields: { turn }, onStartOrFailover: startNotes, analyzed: this.#analyzed };
     const { handlers, streamed } = streamHandlers(out);
     const { done } = await consumeGeneration(model, request, handlers).catch((error: unknown) => {
+      // A reply cut short by a failure still ends its line, as every reply does (piped too).
+      if (line.open && io.stdout.isTTY !== true) io.stdout.write('\n');
       line.endOnTerminal();
       throw error;
     });

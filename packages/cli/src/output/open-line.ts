@@ -10,6 +10,8 @@ export interface OpenLine {
    * which shares the terminal) starts a line of its own; a pipe or file gets nothing added.
    */
   endOnTerminal(): void;
+  /** Whether the text written so far ends mid-line (on any output). */
+  readonly open: boolean;
 }
 
 /**
@@ -36,5 +38,8 @@ export function openLine(out: TextOutput): OpenLine {
       if (open && out.isTTY === true) holdLine(endOnTerminal);
     },
     endOnTerminal,
+    get open() {
+      return open;
+    },
   };
 }
