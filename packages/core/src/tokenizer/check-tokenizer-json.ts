@@ -1,6 +1,7 @@
 import { ModelLoadError } from '../errors/model-load-error.js';
 import { requireJsonObject } from '../util/json-object.js';
 import { quoteValue } from '../util/describe-cause.js';
+import { regexShape } from './regex-shape.js';
 import { GROWING_PARTS, worstGrowth, type GrowingPart } from './text-growth.js';
 
 /**
@@ -29,7 +30,10 @@ export function checkTokenizerJson(json: unknown, path: string): Record<string, 
   checkVocab(model as Record<string, unknown>, path);
   const added = tokenizer['added_tokens'] === undefined ? [] : tokenizer['added_tokens'];
   checkAddedTokens(added, path);
-  for (const part of Object.keys(GROWING_PARTS) as GrowingPart[]) checkGrowth(tokenizer[part], part, path);
+  for (const part of Object.keys(GROWING_PARTS) as GrowingPart[]) {
+    checkPatterns(tokenizer[part], part, path);
+    checkGrowth(tokenizer[part], part, path);
+  }
   return { ...tokenizer, added_tokens: added };
 }
 
@@ -77,4 +81,45 @@ function checkGrowth(step: unknown, part: GrowingPart, path: string): void {
     `${path}: ${part}: its steps (Replace, ByteLevel, Unicode normalization and the like) can grow text ${how} (limit ${MAX_TEXT_GROWTH}×), which would run the process out of memory; use the model's original tokenizer.json.`,
     { path },
   );
+}
+
+/** Deeper than any real tokenizer nests its Sequences; the growth check refuses what is deeper. */
+const MAX_PATTERN_NESTING = 32;
+
+/**
+ * The `Regex` patterns of a normalizer, pre-tokenizer or decoder (`Split`, `Replace`, in any
+ * `Sequence`): each must compile, and must not repeat a group that itself repeats without bound
+ * (`(\w+\s?)+`). JavaScript's engine backtracks, and encoding runs on the main thread: such a
+ * pattern can take exponential time on a short text (a comma after a dozen words), holding the
+ * process where no abort, timeout or Ctrl-C reaches it. No real tokenizer nests repetitions.
+ * Other slow patterns (an alternation of overlapping branches under one repetition) are not found.
+ */
+function checkPatterns(step: unknown, part: GrowingPart, path: string, depth = 0): void {
+  if (typeof step !== 'object' || step === null || Array.isArray(step) || depth > MAX_PATTERN_NESTING) return;
+  const config = step as Record<string, unknown>;
+  if (config['type'] === 'Sequence') {
+    const steps = config[GROWING_PARTS[part]];
+    if (Array.isArray(steps)) for (const inner of steps) checkPatterns(inner, part, path, depth + 1);
+    return;
+  }
+  const pattern = config['pattern'];
+  const source = typeof pattern === 'object' && pattern !== null ? (pattern as { Regex?: unknown }).Regex : undefined;
+  if (typeof source !== 'string') return;
+  const where = `${path}: ${part}: the ${typeof config['type'] === 'string' ? `${config['type']} ` : ''}pattern ${quoteValue(source, 120)}`;
+  const shape = regexShape(source);
+  if (shape === undefined) {
+    // Not Oniguruma as this reads it; JavaScript's own parser says whether it is a pattern at all.
+    try {
+      new RegExp(source, 'u');
+    } catch (error) {
+      throw new ModelLoadError(`${where} does not compile (${(error as Error).message}); use the model's original tokenizer.json.`, { path });
+    }
+    return;
+  }
+  if (shape.nestedRepetition !== undefined) {
+    throw new ModelLoadError(
+      `${where} repeats a group that itself repeats (${quoteValue(shape.nestedRepetition, 60)}): on some texts such a pattern backtracks for an exponential time, which would hang the process; rewrite it without nested repetition, or use the model's original tokenizer.json.`,
+      { path },
+    );
+  }
 }

@@ -1,3 +1,5 @@
+import { regexShape } from './regex-shape.js';
+
 /**
  * How much a tokenizer.json's normalizer, pre-tokenizer or decoder can lengthen a text at worst.
  * `@huggingface/tokenizers` runs each `Replace` step as `text.replaceAll(pattern, content)`, so a
@@ -157,142 +159,10 @@ function replacementSize(content: string): { literal: number; copies: number; un
 
 /**
  * The fewest characters a match of `source` (Oniguruma syntax, as tokenizer.json writes it) can
- * have, erring low: anchors, lookarounds and back-references count 0, every other atom 1, `*`,
- * `?` and `{0,…}` make their atom optional. 0 when the pattern does not parse.
+ * have, erring low ({@link regexShape}); 0 when the pattern does not parse.
  */
 export function regexMinLength(source: string): number {
-  let at = 0;
-  const peek = (offset = 0): string | undefined => source[at + offset];
-
-  function alternation(): number {
-    let best = sequence();
-    while (peek() === '|') {
-      at++;
-      best = Math.min(best, sequence());
-    }
-    return best;
-  }
-
-  function sequence(): number {
-    let total = 0;
-    while (at < source.length && peek() !== '|' && peek() !== ')') total += quantified(atom());
-    return total;
-  }
-
-  function quantified(min: number): number {
-    for (;;) {
-      const c = peek();
-      if (c === '*' || c === '?') {
-        at++;
-        min = 0;
-      } else if (c === '+') {
-        at++;
-      } else if (c === '{') {
-        const bounds = /^\{(\d*)(?:,(\d*))?\}/.exec(source.slice(at));
-        if (!bounds || (bounds[1] === '' && bounds[2] === undefined)) return min;
-        at += bounds[0].length;
-        min *= bounds[1] === '' ? 0 : Number(bounds[1]);
-      } else {
-        return min;
-      }
-      // A lazy (`?`) or possessive (`+`) mark after a quantifier changes nothing of its length.
-      if (peek() === '?' || peek() === '+') at++;
-    }
-  }
-
-  function atom(): number {
-    const c = peek()!;
-    if (c === '(') return group();
-    if (c === '[') {
-      skipClass();
-      return 1;
-    }
-    if (c === '\\') return escape();
-    at += c.length;
-    if (c === '^' || c === '$') return 0;
-    // One character (a surrogate pair as one).
-    const code = source.charCodeAt(at - 1);
-    if (code >= 0xd800 && code <= 0xdbff && at < source.length) at++;
-    return 1;
-  }
-
-  function group(): number {
-    at++; // (
-    let zeroWidth = false;
-    if (peek() === '?') {
-      at++;
-      const rest = source.slice(at);
-      if (/^(?:[=!]|<[=!])/.test(rest)) {
-        zeroWidth = true;
-        at += rest[0] === '<' ? 2 : 1;
-      } else if (rest[0] === '#') {
-        const close = source.indexOf(')', at);
-        at = close < 0 ? source.length : close + 1;
-        return 0;
-      } else {
-        // Named groups (`?<n>`, `?P<n>`, `?'n'`), atomic `?>`, non-capturing `?:`, inline flags `?i)` / `?i:`.
-        const head = /^(?:P?<[^>]*>|'[^']*'|>|:|[a-zA-Z-]*:|[a-zA-Z-]*(?=\)))/.exec(rest);
-        at += head ? head[0].length : 0;
-      }
-    }
-    const inner = alternation();
-    if (peek() === ')') at++;
-    else throw new SyntaxError('unclosed group');
-    return zeroWidth ? 0 : inner;
-  }
-
-  function skipClass(): void {
-    at++; // [
-    if (peek() === '^') at++;
-    if (peek() === ']') at++;
-    while (at < source.length && peek() !== ']') {
-      if (peek() === '\\') at += 2;
-      else if (peek() === '[') skipClass();
-      else at++;
-    }
-    if (peek() !== ']') throw new SyntaxError('unclosed class');
-    at++;
-  }
-
-  function escape(): number {
-    at++; // backslash
-    const c = peek();
-    if (c === undefined) throw new SyntaxError('trailing backslash');
-    at++;
-    if ('bBAzZGK'.includes(c)) return 0;
-    if (/[1-9]/.test(c)) {
-      while (/\d/.test(peek() ?? '')) at++;
-      return 0; // a back-reference may copy an empty group
-    }
-    if ((c === 'k' || c === 'g') && (peek() === '<' || peek() === "'")) {
-      const close = source.indexOf(peek() === '<' ? '>' : "'", at + 1);
-      at = close < 0 ? source.length : close + 1;
-      return 0; // a back-reference or subroutine call may match nothing
-    }
-    if ('pPxuN'.includes(c) && peek() === '{') {
-      const close = source.indexOf('}', at);
-      at = close < 0 ? source.length : close + 1;
-      return 1;
-    }
-    if (c === 'x') at += /^[\da-fA-F]{0,2}/.exec(source.slice(at))![0].length;
-    else if (c === 'u') at += /^[\da-fA-F]{0,4}/.exec(source.slice(at))![0].length;
-    else if (c === '0') at += /^[0-7]{0,2}/.exec(source.slice(at))![0].length;
-    else if (c === 'c') at++;
-    else if (c === 'Q') {
-      const close = source.indexOf('\\E', at);
-      const quoted = source.slice(at, close < 0 ? source.length : close);
-      at = close < 0 ? source.length : close + 2;
-      return codePoints(quoted);
-    } else if (c >= '\ud800' && c <= '\udbff') at++;
-    return 1;
-  }
-
-  try {
-    const min = alternation();
-    return at === source.length ? min : 0;
-  } catch {
-    return 0;
-  }
+  return regexShape(source)?.minLength ?? 0;
 }
 
 /** A JSON value as the library would use it as text (`String(value)` for anything but a string). */
