@@ -1,4 +1,4 @@
-import { createReadStream } from 'node:fs';
+import { closeSync, constants, createReadStream, openSync, type ReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { InterruptedError, UsageError } from './errors.js';
 
@@ -68,11 +68,35 @@ export async function readUtf8Text(path: string, flag: string, options: ReadOpti
   // A pipe (`<(command)`, a named pipe) is read as it comes, up to the same size; a device such
   // as /dev/zero could give bytes for ever, and a directory or socket holds no text.
   if (!info.isFIFO()) throw new UsageError(`cannot read ${flag} ${path}: ${info.isDirectory() ? 'it is a directory, not a file' : 'it is not a regular file or a pipe (for standard input, write -)'}`);
-  const bytes = await readAll(createReadStream(path), signal, () => tooLarge(flag, path, `more than ${MAX_TEXT_BYTES} bytes`)).catch((error: unknown) => {
+  const fifo = createReadStream(path);
+  const bytes = await readAll(fifo, signal, () => tooLarge(flag, path, `more than ${MAX_TEXT_BYTES} bytes`)).catch((error: unknown) => {
+    if (error instanceof InterruptedError) unblockOpen(fifo, path);
     if (error instanceof UsageError || error instanceof InterruptedError) throw error;
     return fail(error as NodeJS.ErrnoException);
   });
   return decodeUtf8Strictly(bytes, `${flag} ${path}`);
+}
+
+/**
+ * Opening a named pipe for reading waits for a writer, in one of libuv's threads; left waiting,
+ * that thread kept the process from exiting after Ctrl-C (`process.exit()` waits for it), so only
+ * SIGKILL ended `weft generate --prompt-file FIFO` with no writer. Opening the pipe for writing
+ * without blocking, and closing it at once, lets that open finish (it then reads end of file).
+ * Tried again for a second while the read stream is still opening (a write-only open fails
+ * until the read's open has begun).
+ */
+function unblockOpen(stream: ReadStream, path: string, tries = 100): void {
+  if (!stream.pending) return void stream.destroy();
+  try {
+    closeSync(openSync(path, constants.O_WRONLY | constants.O_NONBLOCK));
+  } catch {
+    // ENXIO: the read's open has not begun yet.
+    if (tries > 1) {
+      setTimeout(() => unblockOpen(stream, path, tries - 1), 10);
+      return;
+    }
+  }
+  stream.destroy();
 }
 
 /** The most a text flag reads (256 MiB): far past any context, and what a mistaken path would make the command hold. */

@@ -162,6 +162,34 @@ describe.skipIf(!built)('signals on the real process', () => {
     }
   });
 
+  it.skipIf(process.platform !== 'linux').each([
+    ['generate', '--prompt-file', 'SIGINT', 130],
+    ['eval', '--text-file', 'SIGTERM', 143],
+  ] as const)('%s %s on a named pipe nobody writes to: %s while it waits ends the process (exit %i)', { timeout: 40_000 }, async (command, flag, signal, code) => {
+    const dir = await mkdtemp(join(tmpdir(), 'weft-cli-fifo-signal-'));
+    try {
+      const fifo = join(dir, 'input.fifo');
+      spawnSync('mkfifo', [fifo]);
+      const run = weft([command, '--model', storyModel, '--threads', '1', flag, fifo]);
+      // Signalled once a thread of the process waits in the pipe's open for a writer.
+      const { readdir, readFile } = await import('node:fs/promises');
+      const waitsForWriter = async (): Promise<boolean> => {
+        const tasks = await readdir(`/proc/${run.child.pid}/task`).catch(() => []);
+        const wchans = await Promise.all(tasks.map((t) => readFile(`/proc/${run.child.pid}/task/${t}/wchan`, 'utf8').catch(() => '')));
+        return wchans.some((w) => w.includes('fifo') || w.includes('wait_for_partner'));
+      };
+      await vi.waitFor(async () => expect(await waitsForWriter()).toBe(true), { timeout: 15_000, interval: 50 });
+      run.child.kill(signal);
+      // Before: the open's thread, still waiting, held process.exit(): only SIGKILL ended it.
+      const killer = setTimeout(() => run.child.kill('SIGKILL'), 10_000);
+      const result = await run.exit;
+      clearTimeout(killer);
+      expect({ code: result.code, signal: result.signal, stderr: result.stderr }).toEqual({ code, signal: null, stderr: 'weft: interrupted\n' });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('a closed stdout (| head -n 2) ends generate quietly with exit 0', async () => {
     let closed = false;
     const run = weft(['generate', '--model', storyModel, '--threads', '1', '--prompt', 'Once upon a time', '--max-tokens', '1000', '--json'], (soFar, child) => {
