@@ -41,7 +41,10 @@ export interface LoadOptions {
   readonly probeTimeoutMs?: number;
   /**
    * Longest a backend's `createSession()` may take (ms, default 300 000). A session that arrives
-   * later is released; under `backend: 'auto'` the next available backend is tried.
+   * later is released; under `backend: 'auto'` the next available backend is tried. A backend
+   * that opens sessions synchronously (onnxruntime-node builds them on the main thread) cannot be
+   * interrupted: its session is refused the same way once it returns, but neither this timeout,
+   * the load's `signal` nor `dispose()` can cut the opening short.
    */
   readonly sessionTimeoutMs?: number;
   /**
