@@ -49,6 +49,8 @@ describe('loading bad model folders', () => {
     ['a missing config.json', () => variant('no-config', (d) => rm(join(d, 'config.json'))), /needs config\.json/],
     ['invalid JSON', () => variant('bad-json', (d) => writeFile(join(d, 'config.json'), '{"model_type": ')), /not valid JSON/],
     ['an unknown model type', () => variant('unknown-type', (d) => editConfig(d, (c) => (c['model_type'] = 't5'))), /Unknown model type "t5"/],
+    ['a model type that is not a string', () => variant('object-type', (d) => editConfig(d, (c) => (c['model_type'] = { a: 1 }))), /config\.json has "model_type" an object, not a string; it must name the architecture \(one of llama, /],
+    ['no model type', () => variant('no-type', (d) => editConfig(d, (c) => delete c['model_type'])), /config\.json has no "model_type"; it must name the architecture/],
     ['a missing tokenizer.json', () => variant('no-tokenizer', (d) => rm(join(d, 'tokenizer.json'))), /needs tokenizer\.json/],
     ['no ONNX graph', () => variant('no-graph', (d) => rm(join(d, 'onnx'), { recursive: true })), /No ONNX graph/],
     ['an empty graph', () => variant('empty-graph', (d) => writeFile(join(d, 'onnx/model.onnx'), '')), /is empty/],

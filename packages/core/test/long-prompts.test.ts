@@ -26,6 +26,15 @@ describe('prompts far longer than the context', () => {
   afterAll(() => weft.dispose());
   const story = readFileSync(join(storyModel, 'data', 'long.txt'), 'utf8');
 
+  it('say a prompt exactly as long as the context leaves no position for a new token', async () => {
+    const model = await weft.load(storyModel);
+    const exact = await model.text({ inputIds: new Array<number>(1024).fill(40) }).catch((e: unknown) => e);
+    expect(ContextOverflowError.isInstance(exact)).toBe(true);
+    expect((exact as Error).message).toBe("The prompt has 1024 tokens but the model's context is 1024, which leaves no position for a new token (at most 1023 prompt tokens); shorten the prompt.");
+    const over = await model.text({ inputIds: [new Array<number>(3).fill(40), new Array<number>(1100).fill(40)] }).catch((e: unknown) => e);
+    expect((over as Error).message).toBe("The prompt has 1100 tokens but the model's context is 1024 (at most 1023 prompt tokens); shorten the prompt.");
+  });
+
   it('are refused after encoding a chunk, not the whole prompt (a 50 MB prompt took over a minute)', async () => {
     const model = await weft.load(storyModel);
     const huge = story.repeat(Math.ceil(4_000_000 / story.length));

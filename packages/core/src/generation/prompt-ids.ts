@@ -3,7 +3,7 @@ import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import type { GenerationRequest } from '../spec/request.js';
 import { quoteValue } from '../util/describe-cause.js';
 import { isArray, peekList, readGuarded, readItem, readLength, readList, readRequest, type Peeked } from './read-request.js';
-import { BATCH_BOUND, MAX_MESSAGE_EXTRAS, MESSAGES_BOUND } from './request-limits.js';
+import { BATCH_BOUND, MAX_MESSAGE_EXTRAS, MESSAGES_BOUND, promptTooLong } from './request-limits.js';
 import { chargePlainJson, copyPlainJson, MAX_PLAIN_JSON_DEPTH, plainJsonBudget, propertyPath, type PlainJsonBudget } from './plain-json.js';
 import { leadingSpecialIds } from '../tokenizer/leading-special-ids.js';
 import { MIN_TEMPLATE_ITEMS } from '../tokenizer/bounded-chat-template.js';
@@ -77,7 +77,7 @@ function idRow(row: unknown, vocabSize: number, contextLength: number, peeked?: 
   const list = row as ArrayLike<unknown>;
   const length = peeked?.length ?? readLength(list, 'inputIds');
   if (length >= contextLength) {
-    throw new ContextOverflowError(`The prompt has ${length} tokens but the model's context is ${contextLength}; shorten the prompt.`, { promptTokens: length, contextLength });
+    throw new ContextOverflowError(promptTooLong(length, contextLength), { promptTokens: length, contextLength });
   }
   // Plain loops: this runs once per request, cold, on the path to the first token.
   const copy = new Array<number>(length);

@@ -120,10 +120,17 @@ export function requestLimits(
     throw new InvalidOptionsError(`metrics must be true or false (got ${quoteValue(metrics)}).`, { option: 'metrics' });
   }
   if (longestPrompt >= contextLength) {
-    throw new ContextOverflowError(
-      `The prompt has ${longestPrompt} tokens but the model's context is ${contextLength}; shorten the prompt.`,
-      { promptTokens: longestPrompt, contextLength },
-    );
+    throw new ContextOverflowError(promptTooLong(longestPrompt, contextLength), { promptTokens: longestPrompt, contextLength });
   }
   return { maxTokens: Math.min(max, contextLength - longestPrompt), stop, ignoreEos };
+}
+
+/**
+ * Why a prompt of `length` tokens cannot be generated from in a context of `contextLength` (it
+ * must leave one position for the first new token): a prompt exactly as long as the context
+ * reads as fitting unless the message says so.
+ */
+export function promptTooLong(length: number, contextLength: number): string {
+  const room = length === contextLength ? ', which leaves no position for a new token' : '';
+  return `The prompt has ${length} tokens but the model's context is ${contextLength}${room} (at most ${contextLength - 1} prompt tokens); shorten the prompt.`;
 }

@@ -68,7 +68,10 @@ export function parseModelConfig(raw: unknown, path: string): ModelConfig {
   }
   const c = raw as Record<string, unknown>;
   const modelType = c['model_type'];
-  if (typeof modelType !== 'string') throw new ModelLoadError(`${path} has no "model_type".`, { path });
+  if (typeof modelType !== 'string') {
+    const got = modelType === undefined ? 'has no "model_type"' : `has "model_type" ${quoteValue(modelType)}, not a string`;
+    throw new ModelLoadError(`${path} ${got}; it must name the architecture (one of ${SUPPORTED_MODEL_TYPES.join(', ')}).`, { path });
+  }
   if (!SUPPORTED_MODEL_TYPES.includes(modelType)) {
     throw new ModelLoadError(
       `Unknown model type "${modelType}" in ${path}. Supported decoder types: ${SUPPORTED_MODEL_TYPES.join(', ')}.`,
