@@ -10,7 +10,7 @@ import type { RunComponents } from './resolve-components.js';
 import type { RowState } from './row-state.js';
 import { penalizeDistinct } from './sampling/repetition-penalty.js';
 import type { SamplingOptions } from './sampling/sampling-options.js';
-import { runStage } from './stage-runner.js';
+import { runStage, stageFailure } from './stage-runner.js';
 import type { TokenBans } from './token-bans.js';
 
 /** What choosing the next tokens needs besides the logits. */
@@ -141,10 +141,18 @@ function noFiniteLogit(row: number, ctx: NextTokenContext, raw?: Float32Array): 
  * edits that row in place, and new logits returned (as processors written for libraries whose
  * processors return them do) would otherwise be dropped without a word, the stage silently doing
  * nothing. Anything else returned is ignored, as a `void` function's result is (`(l) => l.fill(0)`
- * returns the row itself, `(l) => (l[5] = -Infinity)` a number).
+ * returns the row itself, `(l) => l.subarray(0, 5).fill(-Infinity)` a view of it, `(l) => (l[5] =
+ * -Infinity)` a number).
  */
 function editedInPlace(owner: string, stage: string, result: unknown, row: Float32Array): void {
   if (result === undefined || result === row || typeof result !== 'object' || result === null) return;
-  if (!ArrayBuffer.isView(result) && !Array.isArray(result)) return;
+  // A view of the row itself (`(l) => l.subarray(0, 5).fill(-Infinity)`) edited it in place.
+  let inPlace: boolean;
+  try {
+    inPlace = ArrayBuffer.isView(result) ? result.buffer === row.buffer : !Array.isArray(result);
+  } catch (cause) {
+    throw stageFailure(owner, stage, cause); // a returned proxy whose reads throw
+  }
+  if (inPlace) return;
   throw new PluginError(owner, stage, `returned ${Array.isArray(result) ? 'an array' : 'a typed array'} other than the logits it was given, which is not used; edit the given logits in place instead (e.g. logits.set(newLogits)).`);
 }
