@@ -119,7 +119,6 @@ async function openSession(adapter: BackendAdapter, name: string, options: OpenS
   let timedOut = false;
   let creation: unknown;
   let session: unknown;
-  const opening = performance.now();
   try {
     session = await withDeadline(() => (creation = adapter.createSession(ready, options.session)), {
       ms,
@@ -151,14 +150,6 @@ async function openSession(adapter: BackendAdapter, name: string, options: OpenS
       return new SessionFailure(new ModelLoadError(`The ${name} backend could not load ${graph} (corrupt or truncated ONNX file?): ${message}`, { path: graph, cause }), message, false);
     }
     return new SessionFailure(new ModelLoadError(`The ${name} backend could not load ${graph}: ${message}`, { path: graph, cause }), `createSession() failed: ${message}`, true);
-  }
-  // A backend that opens its session synchronously (onnxruntime-node does, on the main thread)
-  // returns before the deadline's timer can fire: a session that took longer is released here,
-  // as one arriving after the timer is.
-  if (performance.now() - opening > ms) {
-    await releaseWithin(session, options.timeouts.disposeTimeoutMs);
-    const error = new ModelLoadError(`The ${name} backend did not open ${graph} within ${ms} ms; raise sessionTimeoutMs if the graph is that slow to load.`, { path: graph });
-    return new SessionFailure(error, `createSession() timed out after ${ms} ms`, true);
   }
   const problem = sessionProblem(session);
   if (problem !== undefined) {

@@ -42,9 +42,9 @@ export interface LoadOptions {
   /**
    * Longest a backend's `createSession()` may take (ms, default 300 000). A session that arrives
    * later is released; under `backend: 'auto'` the next available backend is tried. A backend
-   * that opens sessions synchronously (onnxruntime-node builds them on the main thread) cannot be
-   * interrupted: its session is refused the same way once it returns, but neither this timeout,
-   * the load's `signal` nor `dispose()` can cut the opening short.
+   * that opens sessions synchronously (onnxruntime-node builds them on the main thread) is not
+   * bounded by it: the timer cannot fire while the opening holds the thread, so neither this
+   * timeout, the load's `signal` nor `dispose()` can cut it short, and its session is kept.
    */
   readonly sessionTimeoutMs?: number;
   /**
