@@ -117,6 +117,23 @@ describe('weft eval progress', () => {
     expect(result.stderr.endsWith(ERASE)).toBe(true); // the stats or the next prompt start on a clean line
   });
 
+  it('shows the windows of a document longer than the context as they are scored', async () => {
+    // One document of ~2,500 tokens: three windows of the 1,024-token context.
+    const long = join(dir, 'long.txt');
+    const stories = readFileSync(join(storyModel, 'data/long.txt'), 'utf8').split(/\n\s*\n/).slice(0, 4);
+    await writeFile(long, `${stories.map((story) => story.replace(/\s*\n\s*/g, ' ')).join(' ')}\n`);
+    const result = await cli(['eval', '--model', storyModel, '--threads', '1', '--text-file', long, '--json'], { stderrTty: true });
+    expect(result.code).toBe(0);
+    const report = JSON.parse(result.stdout) as { windows: number; documents: number };
+    expect(report.documents).toBe(1);
+    expect(report.windows).toBeGreaterThanOrEqual(3);
+    const draws = result.stderr.split(ERASE).filter((d) => d !== '');
+    // Before: nothing until the whole document was scored.
+    // (Cut to the 80 columns of a terminal that does not say its width.)
+    expect(draws[0]).toMatch(new RegExp(`^weft: eval: 0/1 documents \\(document 1: window 1/${report.windows}\\), 1,023 tokens, perplexity`));
+    expect(draws.at(-1)).toMatch(/^weft: eval: 1\/1 documents, /);
+  });
+
   it('writes nothing to stderr when it is not a terminal', async () => {
     const result = await cli(['eval', '--model', storyModel, '--threads', '1', '--text-file', file, '--json']);
     expect(result.code).toBe(0);

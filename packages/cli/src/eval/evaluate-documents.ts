@@ -42,7 +42,10 @@ export function contextWindows(ids: readonly number[], context: number): number[
   return windows;
 }
 
-/** How far {@link evaluateDocuments} has got: told after each document (skipped ones included). */
+/**
+ * How far {@link evaluateDocuments} has got: told after each document (skipped ones included), and
+ * after each window but the last of a document longer than the context.
+ */
 export interface EvalProgress {
   /** Documents done (scored or skipped) and in all. */
   readonly done: number;
@@ -50,6 +53,8 @@ export interface EvalProgress {
   /** Tokens scored so far, and their summed negative log-likelihood in nats. */
   readonly tokens: number;
   readonly nll: number;
+  /** Within the document being scored (document `done + 1`), its windows done and in all. */
+  readonly window?: { readonly done: number; readonly total: number };
 }
 
 /**
@@ -57,7 +62,7 @@ export interface EvalProgress {
  * (prefill of `prefill` tokens, capped at the document's length − 1, then one token per step).
  * A document longer than the model's context is scored window by window ({@link contextWindows}).
  * An aborted `signal` stops within one step and rejects with {@link InterruptedError}.
- * `onProgress` is told after each document; what it throws ends the evaluation.
+ * `onProgress` is told after each document and each window of a long one; what it throws ends the evaluation.
  */
 export async function evaluateDocuments(
   model: WeftModel,
@@ -86,7 +91,7 @@ export async function evaluateDocuments(
     }
     const windows = contextWindows(inputIds, model.config.maxPositions);
     if (windows.length > 1) long++;
-    for (const window of windows) {
+    for (const [w, window] of windows.entries()) {
       let result;
       try {
         result = await model.evaluate({ inputIds: window, prefillTokens: Math.min(prefill, window.length - 1), ...pipeline, ...(signal ? { signal } : {}) });
@@ -107,6 +112,8 @@ export async function evaluateDocuments(
       kvBytesMax = Math.max(kvBytesMax, result.kvBytes);
       kvBytesFp32Max = Math.max(kvBytesFp32Max, result.kvBytesFp32);
       if (result.msPerToken > 0) stepMs.push(result.msPerToken);
+      // A long document takes a while: its windows are progress too.
+      if (w + 1 < windows.length) onProgress?.({ done: index, total: documents.length, tokens, nll, window: { done: w + 1, total: windows.length } });
     }
     onProgress?.({ done: index + 1, total: documents.length, tokens, nll });
   }

@@ -17,7 +17,8 @@ const MIN_COLUMNS = 20;
 
 /**
  * `weft eval`'s progress on stderr: `weft: eval: 12/50 documents, 9,876 tokens, perplexity so far
- * 1.7012`, redrawn in place (`\r`, then erase to the end of the line), cut to the terminal's width
+ * 1.7012` (with `(document 13: window 3/40)` after the count within a document longer than the
+ * context), redrawn in place (`\r`, then erase to the end of the line), cut to the terminal's width
  * less one (`stderr.columns`, default 80) so that it never wraps (a wrapped line's first row would
  * stay behind). Only on a terminal: piped or redirected stderr gets nothing, so logs hold no
  * carriage returns. While drawn it is the held line (`held-line.ts`), which the process guards end
@@ -44,7 +45,8 @@ export function progressLine(
       const columns = typeof stderr.columns === 'number' && Number.isFinite(stderr.columns) && stderr.columns > 0 ? stderr.columns : 80;
       if (columns < MIN_COLUMNS) return;
       const perplexity = progress.tokens > 0 ? `, perplexity so far ${Math.exp(progress.nll / progress.tokens).toFixed(4)}` : '';
-      const line = `weft: eval: ${progress.done}/${progress.total} documents, ${progress.tokens.toLocaleString('en-US')} tokens${perplexity}`;
+      const window = progress.window === undefined ? '' : ` (document ${progress.done + 1}: window ${progress.window.done}/${progress.window.total})`;
+      const line = `weft: eval: ${progress.done}/${progress.total} documents${window}, ${progress.tokens.toLocaleString('en-US')} tokens${perplexity}`;
       drawn = true;
       holdLine(clear);
       stderr.write(`\r\x1b[K${line.length < columns ? line : `${line.slice(0, columns - 2)}…`}`);
