@@ -88,11 +88,12 @@ const MAX_PATTERN_NESTING = 32;
 
 /**
  * The `Regex` patterns of a normalizer, pre-tokenizer or decoder (`Split`, `Replace`, in any
- * `Sequence`): each must compile, and must not repeat a group that itself repeats without bound
- * (`(\w+\s?)+`). JavaScript's engine backtracks, and encoding runs on the main thread: such a
- * pattern can take exponential time on a short text (a comma after a dozen words), holding the
- * process where no abort, timeout or Ctrl-C reaches it. No real tokenizer nests repetitions.
- * Other slow patterns (an alternation of overlapping branches under one repetition) are not found.
+ * `Sequence`): each must compile, and must not nest repetitions ({@link regexShape}:
+ * `(\w+\s?)+`, `(?:a{1,3})+`). JavaScript's engine backtracks, and encoding runs on the main
+ * thread: such a pattern can take exponential time on a short text (a comma after a dozen words),
+ * holding the process where no abort, timeout or Ctrl-C reaches it. Real tokenizers nest none.
+ * Not found: overlapping alternatives under one repetition (`(a|ab)+c`), exponential too, and
+ * overlapping repetitions side by side (`\s*\s*\s*x`, `.*.*=`), polynomial in the text's length.
  */
 function checkPatterns(step: unknown, part: GrowingPart, path: string, depth = 0): void {
   if (typeof step !== 'object' || step === null || Array.isArray(step) || depth > MAX_PATTERN_NESTING) return;
@@ -118,7 +119,7 @@ function checkPatterns(step: unknown, part: GrowingPart, path: string, depth = 0
   }
   if (shape.nestedRepetition !== undefined) {
     throw new ModelLoadError(
-      `${where} repeats a group that itself repeats (${quoteValue(shape.nestedRepetition, 60)}): on some texts such a pattern backtracks for an exponential time, which would hang the process; rewrite it without nested repetition, or use the model's original tokenizer.json.`,
+      `${where} nests repetitions (${quoteValue(shape.nestedRepetition, 60)}): on some texts such a pattern backtracks for an exponential time, which would hang the process; rewrite it without nested repetition, or use the model's original tokenizer.json.`,
       { path },
     );
   }

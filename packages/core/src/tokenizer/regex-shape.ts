@@ -1,17 +1,18 @@
 /**
  * What a tokenizer.json regex (Oniguruma syntax) is like, read from its source without running it:
- * the fewest characters a match can have, and whether it repeats something that itself repeats
- * without bound (`(\w+\s?)+`), the usual cause of catastrophic backtracking. JavaScript's regex
- * engine backtracks, and `@huggingface/tokenizers` runs these patterns on the main thread, so one
- * such pattern can hold the process at full CPU on a short text, out of reach of any abort signal,
- * timeout or Ctrl-C.
+ * the fewest characters a match can have, and whether it nests repetitions (`(\w+\s?)+`), the
+ * usual cause of exponential backtracking. JavaScript's regex engine backtracks, and
+ * `@huggingface/tokenizers` runs these patterns on the main thread, so one such pattern can hold
+ * the process at full CPU on a short text, out of reach of any abort signal, timeout or Ctrl-C.
  */
 export interface RegexShape {
   /** The fewest characters a match can have, erring low: anchors, lookarounds and back-references count 0, every other atom 1. */
   readonly minLength: number;
   /**
-   * The first repetition (a `*`, `+`, or `{n,m}` with m ≥ 2) of a group that holds an unbounded
-   * repetition of its own, as written (`(\w+\s?)+`); undefined when there is none.
+   * The first nested repetition, as written (`(\w+\s?)+`): an unbounded repetition (`*`, `+`,
+   * `{n,}`) of something that holds a repetition whose count varies (`(?:a{1,3})+`, `(?:aa?)+`),
+   * or a repetition of up to 2 or more of something that holds an unbounded one (`(a+){1,5}`).
+   * Undefined when there is none.
    */
   readonly nestedRepetition: string | undefined;
 }
@@ -21,10 +22,12 @@ interface Part {
   readonly min: number;
   /** It holds an unbounded repetition (`*`, `+`, `{n,}`). */
   readonly repeats: boolean;
+  /** It holds a repetition whose count varies (`?`, `{1,3}`, and every unbounded one). */
+  readonly varies: boolean;
 }
 
-const EMPTY: Part = { min: 0, repeats: false };
-const ONE: Part = { min: 1, repeats: false };
+const EMPTY: Part = { min: 0, repeats: false, varies: false };
+const ONE: Part = { min: 1, repeats: false, varies: false };
 
 /** The {@link RegexShape} of `source`, or undefined when it does not parse. */
 export function regexShape(source: string): RegexShape | undefined {
@@ -33,55 +36,62 @@ export function regexShape(source: string): RegexShape | undefined {
   const peek = (offset = 0): string | undefined => source[at + offset];
 
   function alternation(): Part {
-    let { min, repeats } = sequence();
+    let { min, repeats, varies } = sequence();
     while (peek() === '|') {
       at++;
       const next = sequence();
       min = Math.min(min, next.min);
       repeats ||= next.repeats;
+      varies ||= next.varies;
     }
-    return { min, repeats };
+    return { min, repeats, varies };
   }
 
   function sequence(): Part {
     let min = 0;
     let repeats = false;
+    let varies = false;
     while (at < source.length && peek() !== '|' && peek() !== ')') {
       const from = at;
       const part = quantified(atom(), from);
       min += part.min;
       repeats ||= part.repeats;
+      varies ||= part.varies;
     }
-    return { min, repeats };
+    return { min, repeats, varies };
   }
 
   /** `part` (written from `from`) with the quantifiers that follow it. */
   function quantified(part: Part, from: number): Part {
-    let { min, repeats } = part;
+    let { min, repeats, varies } = part;
     for (;;) {
       const c = peek();
+      let least: number;
       let most: number;
-      if (c === '*' || c === '?') {
+      if (c === '*' || c === '?' || c === '+') {
         at++;
-        min = 0;
-        most = c === '*' ? Number.POSITIVE_INFINITY : 1;
-      } else if (c === '+') {
-        at++;
-        most = Number.POSITIVE_INFINITY;
+        least = c === '+' ? 1 : 0;
+        most = c === '?' ? 1 : Number.POSITIVE_INFINITY;
+        // Lazy (`?`) or possessive (`+`): neither changes the length nor, in JavaScript, which has
+        // no possessive quantifiers, the backtracking.
+        if (peek() === '?' || peek() === '+') at++;
       } else if (c === '{') {
         const bounds = /^\{(\d*)(?:,(\d*))?\}/.exec(source.slice(at));
-        if (!bounds || (bounds[1] === '' && bounds[2] === undefined)) return { min, repeats };
+        // `{}`, `{,}` and the like are literal text.
+        if (!bounds || (bounds[1] === '' && !bounds[2])) return { min, repeats, varies };
         at += bounds[0].length;
-        min *= bounds[1] === '' ? 0 : Number(bounds[1]);
-        most = bounds[2] === undefined ? Number(bounds[1]) : bounds[2] === '' ? Number.POSITIVE_INFINITY : Number(bounds[2]);
+        least = bounds[1] === '' ? 0 : Number(bounds[1]);
+        most = bounds[2] === undefined ? least : bounds[2] === '' ? Number.POSITIVE_INFINITY : Number(bounds[2]);
+        // Only a lazy mark: Oniguruma reads `X{n,m}+` as `(?:X{n,m})+`, a further repetition.
+        if (peek() === '?') at++;
       } else {
-        return { min, repeats };
+        return { min, repeats, varies };
       }
-      // A lazy (`?`) or possessive (`+`) mark changes neither the length nor, in JavaScript, which
-      // has no possessive quantifiers (the library drops them), the backtracking.
-      if (peek() === '?' || peek() === '+') at++;
-      if (repeats && most >= 2) nested ??= source.slice(from, at);
+      // Unbounded repetition of something whose length varies, or repetition of an unbounded one.
+      if ((most === Number.POSITIVE_INFINITY && varies) || (most >= 2 && repeats)) nested ??= source.slice(from, at);
+      min *= least;
       repeats ||= most === Number.POSITIVE_INFINITY;
+      varies ||= least !== most;
     }
   }
 
@@ -123,7 +133,7 @@ export function regexShape(source: string): RegexShape | undefined {
     const inner = alternation();
     if (peek() === ')') at++;
     else throw new SyntaxError('unclosed group');
-    return zeroWidth ? { min: 0, repeats: inner.repeats } : inner;
+    return zeroWidth ? { ...inner, min: 0 } : inner;
   }
 
   function skipClass(): void {
@@ -167,7 +177,7 @@ export function regexShape(source: string): RegexShape | undefined {
       const close = source.indexOf('\\E', at);
       const quoted = source.slice(at, close < 0 ? source.length : close);
       at = close < 0 ? source.length : close + 2;
-      return { min: [...quoted].length, repeats: false };
+      return { min: [...quoted].length, repeats: false, varies: false };
     } else if (c >= '\ud800' && c <= '\udbff') at++;
     return ONE;
   }
