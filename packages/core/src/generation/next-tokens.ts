@@ -137,7 +137,8 @@ function noFiniteLogit(row: number, ctx: NextTokenContext, raw?: Float32Array): 
 }
 
 /**
- * Throws a `PluginError` when a logits stage returned other logits than the row it was given: it
+ * Throws a `PluginError` when a logits stage returned other logits than the row it was given (an
+ * array or typed array of the row's length, not a view of the row): it
  * edits that row in place, and new logits returned (as processors written for libraries whose
  * processors return them do) would otherwise be dropped without a word, the stage silently doing
  * nothing. Anything else returned is ignored, as a `void` function's result is (`(l) => l.fill(0)`
@@ -149,7 +150,9 @@ function editedInPlace(owner: string, stage: string, result: unknown, row: Float
   // A view of the row itself (`(l) => l.subarray(0, 5).fill(-Infinity)`) edited it in place.
   let inPlace: boolean;
   try {
-    inPlace = ArrayBuffer.isView(result) ? result.buffer === row.buffer : !Array.isArray(result);
+    // Logits are as long as the row: `(l) => ids.map((id) => (l[id] = -Infinity))` returns a short array.
+    const other = ArrayBuffer.isView(result) ? result.buffer !== row.buffer : Array.isArray(result);
+    inPlace = !other || (result as ArrayLike<unknown>).length !== row.length;
   } catch (cause) {
     throw stageFailure(owner, stage, cause); // a returned proxy whose reads throw
   }
