@@ -188,8 +188,8 @@ describe('weft chat when a plugin fails during a reply', () => {
     expect(result.code).toBe(1);
     const records = result.records();
     const failed = records.filter((r) => r['type'] === 'error');
-    expect(failed).toEqual([{ type: 'error', turn: 2, message: expect.stringMatching(/^Plugin "weft-plugin-flaky" failed in afterToken: flaky at the third token \(the reply is left out of the conversation\)$/) }]);
-    expect(result.stderr).toMatch(/^weft: turn 2: Plugin "weft-plugin-flaky" failed in afterToken: flaky at the third token \(the reply is left out of the conversation\)\n$/);
+    expect(failed).toEqual([{ type: 'error', turn: 2, message: expect.stringMatching(/^Plugin "weft-plugin-flaky" failed in afterToken: flaky at the third token \(the message and its reply are left out of the conversation\)$/) }]);
+    expect(result.stderr).toMatch(/^weft: turn 2: Plugin "weft-plugin-flaky" failed in afterToken: flaky at the third token \(the message and its reply are left out of the conversation\)\n$/);
     const [first, third] = dones(records);
     expect(dones(records).map((d) => d.turn)).toEqual([1, 3]);
     // Turn 3 answers the conversation of turn 1 and itself, as one request of those messages does.

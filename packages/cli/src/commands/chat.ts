@@ -287,7 +287,7 @@ class ChatSession {
         // A plugin failed during this reply (its own fault, not the input): the turn is left out of
         // the conversation and the session goes on, so one failed reply does not lose it.
         this.#failed = true;
-        this.#report(`${oneLine(error, CHAT_FLAGS)} (the reply is left out of the conversation)`, turn);
+        this.#report(`${oneLine(error, CHAT_FLAGS)} (the message and its reply are left out of the conversation)`, turn);
         return false;
       }
       if (code !== EXIT.usage || isFlagError(error)) throw error;
