@@ -41,14 +41,14 @@ process.off('SIGINT', early).off('SIGTERM', early);
 const { url, model, app, shutdown } = serving;
 // On a wildcard address (every interface), the URL is the loopback one: the one to try here.
 const where = isAnyAddress(config.host) ? ` and every other address of this machine (--host ${config.host})` : '';
-info(`listening on ${url.href}${where} (model ${model.path}, backend ${model.backend}, at most ${config.maxConcurrent} generations at once)`);
+info(`listening on ${url.href}${where} (model ${model.path}, backend ${model.backend}, at most ${config.maxConcurrent} generation${config.maxConcurrent === 1 ? '' : 's'} at once)`);
 info(`try: curl -N ${url.href}v1/generate -H 'Content-Type: application/json' -d '{"prompt": "Once upon a time", "maxTokens": 40}'`);
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     if (stopping) process.exit(1);
     stopping = true;
-    info(`${signal}: shutting down (${app.inFlight()} generation(s) in flight)`);
+    info(`${signal}: shutting down (${app.inFlight()} generation${app.inFlight() === 1 ? '' : 's'} in flight)`);
     shutdown().then(
       () => {
         info('stopped: the model and the runtime are disposed');

@@ -136,7 +136,7 @@ describe.skipIf(!built)('node dist/main.js', () => {
       expect(answer.status).toBe(200);
       expect(main.child.kill(signal)).toBe(true);
       expect(await main.exited).toBe(0);
-      expect(main.stdout()).toMatch(new RegExp(`${signal}: shutting down \\(0 generation\\(s\\) in flight\\)\\nhttp-stream: stopped: the model and the runtime are disposed\\n$`));
+      expect(main.stdout()).toMatch(new RegExp(`${signal}: shutting down \\(0 generations in flight\\)\\nhttp-stream: stopped: the model and the runtime are disposed\\n$`));
       await expect(fetch(new URL('/healthz', url))).rejects.toThrow();
     } finally {
       main.child.kill('SIGKILL');
@@ -168,7 +168,7 @@ describe.skipIf(!built)('node dist/main.js', () => {
       for await (const event of events) rest.push(event);
       expect(rest.at(-1)).toMatchObject({ event: 'done', data: { finishReason: 'abort' } });
       expect(await main.exited).toBe(0);
-      expect(main.stdout()).toContain('SIGTERM: shutting down (1 generation(s) in flight)');
+      expect(main.stdout()).toContain('SIGTERM: shutting down (1 generation in flight)');
       expect(main.stdout()).toMatch(/#1 shutting down: generation stopped after \d+ tokens\n/);
       expect(main.stdout()).toMatch(/stopped: the model and the runtime are disposed\n$/);
     } finally {
