@@ -32,6 +32,14 @@ describe('load paths', () => {
     expect((error as Error).message).toBe("load needs a model folder: the path is empty; pass the folder's path (e.g. './models/story') or its http(s):// URL.");
   });
 
+  it('refuses an http(s) URL without a host (it fetched http://config.json), and takes one with a host', () => {
+    for (const given of ['http://', 'https://', 'http:models/story', 'HTTP://']) {
+      expect(() => modelLocation(given), given).toThrow(new RegExp(`^${given.replace(/[/.:]/g, '\\$&')} is not an http\\(s\\) URL of a folder: it names no host; write it as http://host\\[:port\\]/path/to/folder\\.$`));
+    }
+    expect(modelLocation('http://127.0.0.1:8080/models/story')).toBe('http://127.0.0.1:8080/models/story');
+    expect(modelLocation('https://example.com/m')).toBe('https://example.com/m');
+  });
+
   it('refuses a file: URL that names no local path, saying why', () => {
     const make = (): unknown => modelLocation('file://example.com/models/story');
     expect(make).toThrow(InvalidOptionsError);

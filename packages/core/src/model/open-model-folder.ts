@@ -13,12 +13,27 @@ export function openModelFolder(location: string, options: FolderOptions = {}): 
 /**
  * The location `load` opens for `given`: a `file:` URL as its path on disk (converted with
  * `node:url`'s `fileURLToPath`, as the CLI's `--model` takes one), anything else as it is. An
- * empty path, a `file:` URL outside Node (a browser reads folders over HTTP only) and one that
- * names no local path (`file://host/…` on Linux) are `InvalidOptionsError`s naming `path`.
+ * empty path, an `http(s):` URL without a host, a `file:` URL outside Node (a browser reads
+ * folders over HTTP only) and one that names no local path (`file://host/…` on Linux) are
+ * `InvalidOptionsError`s naming `path`.
  */
 export function modelLocation(given: string): string {
   if (given === '') {
     throw new InvalidOptionsError("load needs a model folder: the path is empty; pass the folder's path (e.g. './models/story') or its http(s):// URL.", { option: 'path' });
+  }
+  if (/^https?:/i.test(given)) {
+    // `http://` alone (or `http:models/story`) has no host: fetching `http://config.json` said
+    // that the host "config.json" was not found.
+    let host = '';
+    try {
+      host = new URL(given).host;
+    } catch {
+      // not a URL at all: said below
+    }
+    if (!/^https?:\/\//i.test(given) || host === '') {
+      throw new InvalidOptionsError(`${given} is not an http(s) URL of a folder: it names no host; write it as http://host[:port]/path/to/folder.`, { option: 'path' });
+    }
+    return given;
   }
   if (!/^file:/i.test(given)) return given;
   // `file:models/story` is a URL of /models/story, not of ./models/story: say so, rather than load
