@@ -48,6 +48,11 @@ describe('loading bad model folders', () => {
     ['a file instead of a folder', async () => join(fixture('tiny'), 'config.json'), /is not a folder/],
     ['a missing config.json', () => variant('no-config', (d) => rm(join(d, 'config.json'))), /needs config\.json/],
     ['invalid JSON', () => variant('bad-json', (d) => writeFile(join(d, 'config.json'), '{"model_type": ')), /not valid JSON/],
+    [
+      'a config.json saved as UTF-16',
+      () => variant('utf16', async (d) => writeFile(join(d, 'config.json'), Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(await readFile(join(d, 'config.json'), 'utf8'), 'utf16le')]))),
+      /config\.json is not valid JSON: it holds NUL bytes, as a file saved as UTF-16 does; save it as UTF-8\.$/,
+    ],
     ['an unknown model type', () => variant('unknown-type', (d) => editConfig(d, (c) => (c['model_type'] = 't5'))), /Unknown model type "t5"/],
     ['a model type that is not a string', () => variant('object-type', (d) => editConfig(d, (c) => (c['model_type'] = { a: 1 }))), /config\.json has "model_type" an object, not a string; it must name the architecture \(one of llama, /],
     ['no model type', () => variant('no-type', (d) => editConfig(d, (c) => delete c['model_type'])), /config\.json has no "model_type"; it must name the architecture/],

@@ -113,6 +113,11 @@ export async function readJson(folder: ModelFolder, file: string, required: bool
   try {
     return JSON.parse(text) as unknown;
   } catch (cause) {
+    // A file saved as UTF-16 (Windows editors) reads as text with a NUL after each ASCII
+    // character, which the parser's message would print raw to a terminal.
+    if (text.includes('\0')) {
+      throw new ModelLoadError(`${path} is not valid JSON: it holds NUL bytes, as a file saved as UTF-16 does; save it as UTF-8.`, { path, cause });
+    }
     throw new ModelLoadError(`${path} is not valid JSON: ${(cause as Error).message}`, { path, cause });
   }
 }
