@@ -2,7 +2,7 @@ import { ModelLoadError } from '../errors/model-load-error.js';
 import { requireJsonObject } from '../util/json-object.js';
 import { quoteValue } from '../util/describe-cause.js';
 import { regexShape } from './regex-shape.js';
-import { GROWING_PARTS, worstGrowth, type GrowingPart } from './text-growth.js';
+import { GROWING_PARTS, MAX_NESTING, worstGrowth, type GrowingPart } from './text-growth.js';
 
 /**
  * Most a normalizer, pre-tokenizer or decoder may lengthen a text. Real ones stay at 1 (a
@@ -83,9 +83,6 @@ function checkGrowth(step: unknown, part: GrowingPart, path: string): void {
   );
 }
 
-/** Deeper than any real tokenizer nests its Sequences; the growth check refuses what is deeper. */
-const MAX_PATTERN_NESTING = 32;
-
 /**
  * The `Regex` patterns of a normalizer, pre-tokenizer or decoder (`Split`, `Replace`, in any
  * `Sequence`): each must compile, and must not nest repetitions ({@link regexShape}:
@@ -96,7 +93,7 @@ const MAX_PATTERN_NESTING = 32;
  * overlapping repetitions side by side (`\s*\s*\s*x`, `.*.*=`), polynomial in the text's length.
  */
 function checkPatterns(step: unknown, part: GrowingPart, path: string, depth = 0): void {
-  if (typeof step !== 'object' || step === null || Array.isArray(step) || depth > MAX_PATTERN_NESTING) return;
+  if (typeof step !== 'object' || step === null || Array.isArray(step) || depth > MAX_NESTING) return; // deeper: the growth check refuses it
   const config = step as Record<string, unknown>;
   if (config['type'] === 'Sequence') {
     const steps = config[GROWING_PARTS[part]];

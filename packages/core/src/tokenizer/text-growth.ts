@@ -15,7 +15,7 @@ export const GROWING_PARTS = { normalizer: 'normalizers', pre_tokenizer: 'pretok
 export type GrowingPart = keyof typeof GROWING_PARTS;
 
 /** Deeper than any real tokenizer nests its Sequences (they use one level): past it, growth counts as unbounded. */
-const MAX_NESTING = 32;
+export const MAX_NESTING = 32;
 
 /**
  * The factor by which `step` (a normalizer, pre-tokenizer or decoder of tokenizer.json, of the
