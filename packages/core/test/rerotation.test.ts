@@ -26,6 +26,24 @@ describe('rotary config', () => {
     expect(gpt2.rope).toBeUndefined();
     expect(cacheKeyRerotation('cache', layout(), gpt2, 1)).toBeUndefined();
   });
+  it('says a malformed rope field is one instead of replacing it with a default', () => {
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ rope_theta: 0 }, /rope_theta 0 \(expected a number > 0\)/],
+      [{ rope_theta: '500000' }, /rope_theta "500000"/],
+      [{ partial_rotary_factor: 'half' }, /partial_rotary_factor "half"/],
+      [{ partial_rotary_factor: -0.5 }, /partial_rotary_factor -0.5/],
+      [{ rope_scaling: { type: 'linear', factor: 0 } }, /linear rope_scaling with factor 0/],
+      [{ rope_scaling: { type: 'linear' } }, /linear rope_scaling with factor undefined/],
+    ];
+    for (const [fields, reason] of cases) {
+      const config = parseModelConfig({ ...base, ...fields }, 'c');
+      expect(config.rope, JSON.stringify(fields)).toBeUndefined();
+      expect(config.ropeUnsupported).toMatch(reason);
+      expect(() => cacheKeyRerotation('cache', layout(), config, 1)).toThrow(reason);
+    }
+    // Absent or null fields keep their defaults.
+    expect(parseModelConfig({ ...base, rope_theta: null, partial_rotary_factor: null, rope_scaling: null }, 'c').rope).toEqual({ theta: 10000, rotaryDim: 16, ropeScale: 1 });
+  });
 });
 
 describe('CacheKeyRerotation', () => {

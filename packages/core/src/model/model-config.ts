@@ -40,7 +40,8 @@ export interface ModelConfig {
   /**
    * The rotary embedding, for rotate-half architectures without `rope_scaling` (or with
    * `default`/`linear` scaling, folded into `theta`-based frequencies by `ropeScale`).
-   * Undefined for other models; `ropeUnsupported` then says why where the model is rotary.
+   * Undefined for other models; `ropeUnsupported` then says why where the model is rotary
+   * (including a malformed `rope_theta`, `partial_rotary_factor` or linear `factor`).
    */
   readonly rope: (RotaryEmbedding & { readonly ropeScale: number }) | undefined;
   readonly ropeUnsupported?: string;
@@ -130,8 +131,12 @@ function rotary(modelType: string, c: Record<string, unknown>, headDim: number):
     const other = modelType === 'falcon' && c['alibi'] === true ? undefined : OTHER_ROTARY[modelType];
     return other === undefined ? { rope: undefined } : { rope: undefined, ropeUnsupported: other };
   }
-  const theta = typeof c['rope_theta'] === 'number' && c['rope_theta'] > 0 ? c['rope_theta'] : 10000;
-  const factor = typeof c['partial_rotary_factor'] === 'number' ? c['partial_rotary_factor'] : 1;
+  // Only re-rotating cached keys reads these: a malformed one makes that unsupported (said when
+  // asked for), not the model unloadable, and never silently becomes a default.
+  const theta = optionalPositive(c, 'rope_theta', 10000);
+  if (typeof theta === 'string') return { rope: undefined, ropeUnsupported: theta };
+  const factor = optionalPositive(c, 'partial_rotary_factor', 1);
+  if (typeof factor === 'string') return { rope: undefined, ropeUnsupported: factor };
   const rotaryDim = Math.round(headDim * factor);
   if (rotaryDim <= 0 || rotaryDim > headDim || rotaryDim % 2 !== 0) {
     return { rope: undefined, ropeUnsupported: `a rotary dimension of ${rotaryDim} (head_dim ${headDim} × partial_rotary_factor ${factor})` };
@@ -141,8 +146,21 @@ function rotary(modelType: string, c: Record<string, unknown>, headDim: number):
   if (scaling && kind !== 'default' && kind !== 'linear') {
     return { rope: undefined, ropeUnsupported: `rope_scaling of type ${quoteValue(kind)}` };
   }
-  const ropeScale = kind === 'linear' && typeof scaling?.['factor'] === 'number' && scaling['factor'] > 0 ? scaling['factor'] : 1;
+  if (kind !== 'linear') return { rope: { theta, rotaryDim, ropeScale: 1 } };
+  const ropeScale = typeof scaling?.['factor'] === 'number' && Number.isFinite(scaling['factor']) && scaling['factor'] > 0 ? scaling['factor'] : undefined;
+  if (ropeScale === undefined) return { rope: undefined, ropeUnsupported: `linear rope_scaling with factor ${quoteValue(scaling?.['factor'])} (expected a number > 0)` };
   return { rope: { theta, rotaryDim, ropeScale } };
+}
+
+/**
+ * `c[key]` when it is a finite number > 0, `fallback` when absent or null, else the reason it
+ * cannot be used (for `ropeUnsupported`).
+ */
+function optionalPositive(c: Record<string, unknown>, key: string, fallback: number): number | string {
+  const value = c[key];
+  if (value === undefined || value === null) return fallback;
+  if (typeof value === 'number' && Number.isFinite(value) && value > 0) return value;
+  return `${key} ${quoteValue(value)} (expected a number > 0)`;
 }
 
 /** A token id field of a config file, for messages: the file, the key, and the vocabulary size to check against (if any). */
