@@ -232,6 +232,25 @@ describe('weft info on graphs of other shapes (core test fixtures)', () => {
     }
   });
 
+  it('says the pad token is the first eos when the model names none, and not when it names one', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'weft-cli-info-pad-'));
+    try {
+      await cp(join(fixtures, 'tiny'), dir, { recursive: true });
+      const named = (await infoJson(['--model', dir]))['tokenizer'] as Json;
+      expect(named).toMatchObject({ padFallback: false });
+      expect(value((await info(['--model', dir])).stdout, 'tokenizer', 'pad')).not.toMatch(/names none/);
+      for (const file of ['config.json', 'generation_config.json']) {
+        const { pad_token_id: _, ...rest } = JSON.parse(readFileSync(join(dir, file), 'utf8')) as Record<string, unknown>;
+        await writeFile(join(dir, file), JSON.stringify(rest));
+      }
+      const fallback = (await infoJson(['--model', dir]))['tokenizer'] as Json;
+      expect(fallback).toMatchObject({ padFallback: true, pad: (fallback['eos'] as Json[])[0] });
+      expect(value((await info(['--model', dir])).stdout, 'tokenizer', 'pad')).toMatch(/^\d+ ".*" \(the model names none; the first eos pads batch rows\)$/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('says when the chat template refuses a one-message user chat, and why (its own rule)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'weft-cli-info-template-'));
     try {

@@ -53,6 +53,7 @@ describe('model folders with malformed inputs fail at load', () => {
     const model = await weft.load(dir);
     // No pad id of its own: the first EOS id pads, and no BOS id is known.
     expect(model.generationConfig.padTokenId).toBe(model.generationConfig.eosTokenIds[0]);
+    expect(model.generationConfig.padTokenIdFallback).toBe(true);
     expect(model.generationConfig.bosTokenId).toBeUndefined();
     await model.dispose();
   });
@@ -61,7 +62,7 @@ describe('model folders with malformed inputs fail at load', () => {
     const dir = await withJson('config.json', (c) => ({ ...c, bos_token_id: 50256, eos_token_id: 50256, pad_token_id: 50256 }));
     await writeFile(join(dir, 'generation_config.json'), JSON.stringify({ bos_token_id: 1, eos_token_id: 2, pad_token_id: 0 }));
     const model = await weft.load(dir);
-    expect(model.generationConfig).toMatchObject({ bosTokenId: 1, eosTokenIds: [2], padTokenId: 0 });
+    expect(model.generationConfig).toMatchObject({ bosTokenId: 1, eosTokenIds: [2], padTokenId: 0, padTokenIdFallback: false });
     await model.dispose();
   });
 

@@ -72,6 +72,7 @@ function tokenizerFacts(model: WeftModel, name: string | null): TokenizerFacts {
     bos: g.bosTokenId === undefined ? null : token(g.bosTokenId),
     eos: g.eosTokenIds.map(token),
     pad: token(g.padTokenId),
+    padFallback: g.padTokenIdFallback,
     addsBos: g.bosTokenId !== undefined && before[0] === g.bosTokenId,
     addedBefore: before.map(token),
     addedAfter: after.map(token),

@@ -67,6 +67,8 @@ export interface TokenizerFacts {
   readonly bos: TokenFact | null;
   readonly eos: readonly TokenFact[];
   readonly pad: TokenFact;
+  /** The model names no pad token: `pad` is core's fallback, the first EOS id (0 without one). */
+  readonly padFallback: boolean;
   /** Encoding a prompt with special tokens puts the BOS id first. */
   readonly addsBos: boolean;
   /** Ids encoding with special tokens adds before the text, and after it. */

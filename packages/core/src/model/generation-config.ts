@@ -7,6 +7,11 @@ export interface GenerationConfig {
   readonly eosTokenIds: readonly number[];
   readonly bosTokenId: number | undefined;
   readonly padTokenId: number;
+  /**
+   * Neither file names a pad token in the vocabulary: `padTokenId` is then the first EOS id (0
+   * without one). It only fills the batch positions the attention mask hides.
+   */
+  readonly padTokenIdFallback: boolean;
   readonly doSample: boolean;
   readonly temperature: number | undefined;
   /**
@@ -125,12 +130,14 @@ export function parseGenerationConfig(raw: unknown, config: ModelConfig, path = 
       throw new ModelLoadError(`${path}: suppress_tokens, bad_words_ids, begin_suppress_tokens and the end-of-sequence ids min_new_tokens ${minNewTokens} bans ban all ${config.vocabSize} tokens at the first step; fix or remove them.`, { path });
     }
   }
+  const namedPad = pad ?? (config.padTokenId !== undefined && config.padTokenId < config.vocabSize ? config.padTokenId : undefined);
   return {
     eosTokenIds,
     bosTokenId: bos ?? (config.bosTokenId === undefined ? undefined : checkTokenId(config.bosTokenId, fallback('bos_token_id'), false)),
     // A stale config.json pad id outside the vocabulary is passed over (padding only fills batch
     // rows the attention mask hides): the first EOS id pads instead.
-    padTokenId: pad ?? (config.padTokenId !== undefined && config.padTokenId < config.vocabSize ? config.padTokenId : undefined) ?? eosTokenIds[0] ?? 0,
+    padTokenId: namedPad ?? eosTokenIds[0] ?? 0,
+    padTokenIdFallback: namedPad === undefined,
     doSample: doSample === true,
     temperature: num('temperature', (v) => v >= 0, 'a finite number >= 0'),
     topK: g.top_k === null ? 0 : num('top_k', (v) => Number.isInteger(v) && v >= 0, 'an integer >= 0'),
