@@ -1,7 +1,7 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { HfTokenizer, IncrementalDetokenizer, seededRandom, type Tokenizer } from '../src/index.js';
+import { HfTokenizer, IncrementalDetokenizer, InvalidOptionsError, seededRandom, type Tokenizer } from '../src/index.js';
 import { promptIds } from '../src/generation/prompt-ids.js';
 import { cleanUpSpaces, settledLength } from '../src/tokenizer/clean-up-spaces.js';
 import { GuardedTokenizer } from '../src/tokenizer/guarded-tokenizer.js';
@@ -530,7 +530,7 @@ describe('end to end on the tiny ONNX model', () => {
     }
   });
 
-  it('fails the load when chat_template.jinja cannot be read (not when it is missing), and names the file in template errors', async () => {
+  it('fails the load when chat_template.jinja cannot be read (not when it is missing or does not parse), and names the file in template errors', async () => {
     const dir = folderWith(gpt2());
     const broken = await serveFolder(dir, {
       missing: (req, res) => {
@@ -549,7 +549,24 @@ describe('end to end on the tiny ONNX model', () => {
       "The model's chat_template (chat_template.jinja) refused these messages: no chats here. Change the messages to what it accepts.",
     );
     await model.dispose();
+    // A template the interpreter cannot parse refuses chats, not the model: prompts still run.
     writeFileSync(join(dir, 'chat_template.jinja'), '{% for %}');
-    await expect(weft.load(dir)).rejects.toThrow(new RegExp(`^The chat template ${join(dir, 'chat_template.jinja').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} does not parse: `));
+    const unparsed = await weft.load(dir);
+    try {
+      const refusal = (() => {
+        try {
+          unparsed.tokenizer.applyChatTemplate([{ role: 'user', content: 'Hi' }]);
+        } catch (error) {
+          return error;
+        }
+      })();
+      expect(refusal).toBeInstanceOf(InvalidOptionsError);
+      expect(refusal).toMatchObject({ option: 'messages', cause: expect.any(Error) });
+      expect((refusal as Error).message).toMatch(new RegExp(`^The chat template ${join(dir, 'chat_template.jinja').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} does not parse: .+ Fix the template, or pass \`prompt\` instead of \`messages\`\.$`));
+      await expect(unparsed.text({ messages: [{ role: 'user', content: 'Hi' }], maxTokens: 2 })).rejects.toThrow(/does not parse/);
+      await expect(unparsed.text({ prompt: 'Once upon a time', maxTokens: 2, ignoreEos: true })).resolves.toEqual(expect.any(String));
+    } finally {
+      await unparsed.dispose();
+    }
   });
 });

@@ -3,7 +3,7 @@ import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import { ModelLoadError } from '../errors/model-load-error.js';
 import type { ChatMessage, Tokenizer } from '../spec/tokenizer.js';
 import { requireJsonObject } from '../util/json-object.js';
-import { quoteValue } from '../util/describe-cause.js';
+import { describeCause, quoteValue } from '../util/describe-cause.js';
 import { buildTokenizerCore, encodeProbe, probeTokenizerCore, type ProbeIds } from './build-tokenizer-core.js';
 import { byteLevelPieces, type TokenPiece } from './byte-level-pieces.js';
 import { checkTokenizerJson } from './check-tokenizer-json.js';
@@ -33,6 +33,11 @@ export class HfTokenizer implements Tokenizer {
   readonly addedTokenIds: readonly number[];
   private readonly core: HfTokenizerCore;
   private readonly template: BoundedChatTemplate | undefined;
+  /**
+   * Why the chat template did not parse (Jinja the interpreter cannot read): refused when
+   * `messages` are rendered, so the model still takes prompts and ids.
+   */
+  private readonly templateUnparsed: InvalidOptionsError | undefined;
   private readonly specials: Record<string, string>;
   /** The file the chat template came from, for messages: `tokenizer_config.json` or `chat_template.jinja`. */
   private readonly templateFile: string;
@@ -52,7 +57,8 @@ export class HfTokenizer implements Tokenizer {
    * config's `chat_template`, as in transformers. The config's `add_bos_token` / `add_eos_token`
    * decide the special tokens of an encoding as in transformers' fast tokenizers (see
    * `special-token-flags.ts`); a flag that is not a boolean, or true for a token the files do not
-   * define, is a `ModelLoadError` naming the config.
+   * define, is a `ModelLoadError` naming the config. A chat template that does not parse is not:
+   * `applyChatTemplate` refuses with an `InvalidOptionsError` saying so (prompts still work).
    */
   constructor(
     tokenizerJson: unknown,
@@ -116,7 +122,10 @@ export class HfTokenizer implements Tokenizer {
       try {
         this.template = new BoundedChatTemplate(source);
       } catch (cause) {
-        throw new ModelLoadError(`${where} does not parse: ${(cause as Error).message}`, { path: chatTemplate?.path ?? configPath, cause });
+        this.templateUnparsed = new InvalidOptionsError(
+          `${where} does not parse: ${describeCause(cause)}. Fix the template, or pass \`prompt\` instead of \`messages\`.`,
+          { option: 'messages', cause },
+        );
       }
     }
     this.chatTemplateAddsBos = source !== undefined && this.templateStartsWith(leading, source);
@@ -124,7 +133,7 @@ export class HfTokenizer implements Tokenizer {
 
   /** See `chatTemplateAddsBos`. */
   private templateStartsWith(leading: readonly number[] | undefined, source: string): boolean {
-    if (leading !== undefined) {
+    if (leading !== undefined && this.template !== undefined) {
       try {
         // Under small limits: this runs at every load, also for models only ever given prompts.
         const ids = this.encode(this.render([{ role: 'user', content: 'Hello' }], true, CHAT_TEMPLATE_PROBE_LIMITS), { addSpecialTokens: false });
@@ -177,6 +186,7 @@ export class HfTokenizer implements Tokenizer {
   }
 
   applyChatTemplate(messages: readonly ChatMessage[], options: { readonly addGenerationPrompt?: boolean } = {}): string {
+    if (this.templateUnparsed) throw this.templateUnparsed;
     if (!this.template) {
       const named = this.otherTemplates.map((n) => JSON.stringify(n)).join(', ');
       const problem = named === ''
