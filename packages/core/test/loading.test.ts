@@ -235,6 +235,19 @@ describe('bad requests', () => {
   });
 
   it.each([
+    [{ inputIds: [] }, 'inputIds', /^inputIds holds no ids; give at least one token id\.$/],
+    [{ inputIds: [[]] }, 'inputIds', /^inputIds holds no ids; give at least one token id\.$/],
+    [{ inputIds: [[1, 5], []] }, 'inputIds', /^inputIds \(row 1\) holds no ids; give at least one token id\.$/],
+    [{ prompt: [] }, 'prompt', /^The request has no prompts \(prompt is an empty list\)\.$/],
+  ])('names the option an empty prompt came from: %j', async (request, option, message) => {
+    const model = await weft.load(fixture('tiny'));
+    const error = await collect(model.generate(request as never)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidOptionsError);
+    expect(error).toMatchObject({ option, message: expect.stringMatching(message) });
+    await model.dispose();
+  });
+
+  it.each([
     [undefined, /evaluate takes a request object/],
     [[1, 2, 3], /evaluate takes a request object, e\.g\. \{ inputIds: .* \(not the ids themselves\)/],
     [{}, /^evaluate needs inputIds, the token ids to score, e\.g\. \{ inputIds: model\.tokenizer\.encode\(text\) \}\.$/],

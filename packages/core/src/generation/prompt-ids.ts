@@ -48,9 +48,15 @@ export function promptIds(request: GenerationRequest, tokenizer: Tokenizer, voca
   if (hasIds) rows = idRows(request.inputIds!, vocabSize, contextLength);
   else if (hasPrompt) rows = promptRows(request.prompt!, tokenizer, contextLength);
   else rows = chatRows(request.messages!, tokenizer, contextLength);
-  if (rows.length === 0) throw new InvalidOptionsError('The request has no prompts.', { option: 'prompt' });
-  for (const row of rows) {
-    if (row.length === 0) throw new InvalidOptionsError('A prompt encodes to zero tokens; give at least one token.', { option: 'prompt' });
+  const option = hasIds ? 'inputIds' : hasPrompt ? 'prompt' : 'messages';
+  if (rows.length === 0) throw new InvalidOptionsError(`The request has no prompts (${option} is an empty list).`, { option });
+  for (const [r, row] of rows.entries()) {
+    if (row.length > 0) continue;
+    const which = rows.length > 1 ? ` (row ${r})` : '';
+    throw new InvalidOptionsError(
+      hasIds ? `inputIds${which} holds no ids; give at least one token id.` : `A prompt${which} encodes to zero tokens; give at least one token.`,
+      { option },
+    );
   }
   return rows;
 }
