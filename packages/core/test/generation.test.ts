@@ -178,6 +178,36 @@ describe('generation loop', () => {
     expect(texts).toEqual(['', '', '', '🙂', '', 'é']);
   });
 
+  it('hands the start event frozen prompt ids: a subscriber cannot change what the run feeds', async () => {
+    const model = await load('tiny');
+    const request = { prompt: ['Once upon a time', 'Tom'], maxTokens: 4, ignoreEos: true };
+    const expected = done(await collect(model.generate(request))).rows.map((r) => r.ids);
+    const refusals: unknown[] = [];
+    const events: GenerationEvent[] = [];
+    await new Promise<void>((resolve, reject) => {
+      model.generate(request).subscribe({
+        next: (e) => {
+          events.push(e);
+          if (e.type !== 'start') return;
+          // What a caller dropping the BOS for display might do in plain JavaScript.
+          const ids = e.promptIds as number[][];
+          for (const change of [() => ids[0]!.shift(), () => (ids[1]!.length = 0), () => (ids[0] = [])]) {
+            try {
+              change();
+            } catch (error) {
+              refusals.push(error);
+            }
+          }
+        },
+        error: reject,
+        complete: resolve,
+      });
+    });
+    expect(refusals).toHaveLength(3);
+    expect(refusals.every((e) => e instanceof TypeError)).toBe(true);
+    expect(done(events).rows.map((r) => r.ids)).toEqual(expected);
+  });
+
   it('renders chat messages with the template and adds BOS once', async () => {
     const model = await load('tiny');
     const events = await collect(model.generate({ messages: [{ role: 'user', content: 'Tell me a story.' }], maxTokens: 2 }));

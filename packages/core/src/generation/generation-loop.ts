@@ -93,7 +93,8 @@ async function runGeneration(
   const vocab = ctx.config.vocabSize;
   // Each field read once, here: the run never reads the caller's object again.
   const request = readGenerationRequest(given);
-  const prompts = promptIds(request, tokenizer, vocab, ctx.config.maxPositions);
+  // Frozen: the start event hands them to subscribers, and the run reads them to the end.
+  const prompts: readonly (readonly number[])[] = Object.freeze(promptIds(request, tokenizer, vocab, ctx.config.maxPositions).map((p) => Object.freeze(p)));
   // A static batch-1 export: onnxruntime would refuse a batch of several rows at the first run.
   if (ctx.batchOfOne && prompts.length > 1) {
     const { graph, name } = ctx.batchOfOne;
@@ -475,7 +476,9 @@ async function runGeneration(
         const text = row.accept(id);
         const released = row.active && row.generated.length >= maxTokens ? row.finish('length') : '';
         if (step === 0 && ttftMs === 0) ttftMs = performance.now() - started;
-        out.next(tokenEvent(r, index, id, text, logits[r]!));
+        // A view of a prompt's logits (every position) would keep that whole output alive as long as
+        // the event: it gets a copy of its row (a vocabulary, once per prompt).
+        out.next(tokenEvent(r, index, id, text, seq > 1 && !halfLogits ? logits[r]!.slice() : logits[r]!));
         for (let i = 0; i < afterTokenHooks.length; i++) {
           const h = afterTokenHooks[i]!;
           runStage(h.owner, 'afterToken', () => h.hooks.afterToken!({ row: r, step, id, text }));

@@ -17,7 +17,8 @@ class LazyTokenEvent implements TokenEvent {
   readonly id: number;
   readonly text: string;
   declare readonly logprob: number;
-  #raw: Float32Array;
+  /** The row's raw logits until `logprob` is computed from them. */
+  #raw: Float32Array | undefined;
   #logprob: number | undefined = undefined;
 
   constructor(row: number, index: number, id: number, text: string, raw: Float32Array) {
@@ -30,7 +31,10 @@ class LazyTokenEvent implements TokenEvent {
   }
 
   static readonly logprobOf = (event: LazyTokenEvent): number => {
-    event.#logprob ??= logProbability(event.#raw, event.id);
+    if (event.#logprob === undefined) {
+      event.#logprob = logProbability(event.#raw!, event.id);
+      event.#raw = undefined;
+    }
     return event.#logprob;
   };
 }
@@ -43,7 +47,10 @@ const LOGPROB: PropertyDescriptor = {
   configurable: true,
 };
 
-/** The token event of `id` for `row`, its logprob read lazily from the row's raw logits. */
+/**
+ * The token event of `id` for `row`, its logprob read lazily from the row's raw logits: pass a
+ * vocabulary-sized array that keeps no larger buffer alive (kept events would hold it).
+ */
 export function tokenEvent(row: number, index: number, id: number, text: string, rawLogits: Float32Array): TokenEvent {
   return new LazyTokenEvent(row, index, id, text, rawLogits);
 }

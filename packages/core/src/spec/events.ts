@@ -22,7 +22,7 @@ export interface StartEvent {
   /** Backends passed over when the model's backend was chosen (`auto` or by name), and why. */
   readonly rejectedBackends: readonly { readonly name: string; readonly reason: string }[];
   readonly batchSize: number;
-  /** Prompt ids per row, as fed to the model (before padding). */
+  /** Prompt ids per row, as fed to the model (before padding); frozen (the run reads them to its end: copy to edit). */
   readonly promptIds: readonly (readonly number[])[];
   /** The run's KV store, by its `name` (`fp32` unless the request or a plugin's default names another). */
   readonly kv: string;
@@ -55,7 +55,8 @@ export interface TokenEvent {
   /**
    * Natural log of the model's probability for this token (before any processing). Of a row that
    * is not all finite, as the picks read it: NaN logits have probability 0, and +Infinity ones
-   * share all of it.
+   * share all of it. Computed when first read: until then the event holds its row's logits (one
+   * vocabulary of float32), which reading it, or dropping the event, frees.
    */
   readonly logprob: number;
 }
