@@ -42,6 +42,15 @@ export class NodeBackendAdapter implements BackendAdapter {
     }
   }
 
+  /**
+   * Throws the `InvalidOptionsError` `createSession` would for `options` (over `defaults`), e.g. a
+   * provider this onnxruntime-node build does not have, without opening a session.
+   */
+  async validateSessionOptions(options: SessionOptions): Promise<void> {
+    const ort = await loadRuntime();
+    toOrtOptions({ ...this.defaults, ...checkSessionOptions(options) }, ort.listSupportedBackends().map((p) => p.name));
+  }
+
   async createSession(source: ModelSource, options: SessionOptions = {}): Promise<InferenceSession> {
     const ort = await loadRuntime();
     // `options` is checked here (a null would spread as nothing), the merge again in toOrtOptions.

@@ -1,6 +1,9 @@
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
+import type { BackendAdapter, SessionOptions } from '../spec/backend.js';
+import type { Rejection } from '../spec/registry.js';
 import type { FailoverOptions } from '../spec/runtime.js';
-import { quoteValue } from '../util/describe-cause.js';
+import { describeCause, quoteValue } from '../util/describe-cause.js';
+import { withDeadline } from '../util/with-deadline.js';
 import { checkTimeout, MAX_TIMEOUT_MS } from './load-timeouts.js';
 import { checkKnownKeys } from '../util/known-keys.js';
 
@@ -45,4 +48,77 @@ export function readFailoverOptions(value: unknown): FailoverOptions | undefined
     }
   }
   return options as FailoverOptions;
+}
+
+/** What {@link fallbacksTakingOptions} needs besides the fallbacks. */
+export interface FallbackOptionsCheck {
+  /** The load's `session` options, which every fallback's session gets. */
+  readonly session: SessionOptions | undefined;
+  /** The providers a fallback's probe listed (`BackendProbe.executionProviders`), when it did. */
+  readonly offered: (adapter: BackendAdapter) => readonly string[] | undefined;
+  /** Whether the user named the fallbacks (`failover.backends`): one that refuses is then an error. */
+  readonly named: boolean;
+  /** Longest an adapter's `validateSessionOptions` may take (the load's `probeTimeoutMs`). */
+  readonly ms: number;
+  readonly signal?: AbortSignal | undefined;
+}
+
+/**
+ * The fallbacks that accept the load's session options, and why each other one was left out. A
+ * fallback opens its session, with those options, only when the primary fails, so one that refuses
+ * them (provider names are backend-specific: `['cpu']` is not a web provider) would fail exactly
+ * then. Each fallback's own `validateSessionOptions` decides where it has one; otherwise a fallback
+ * whose probe listed its providers and none of the named ones is left out. A fallback named in
+ * `failover.backends` that refuses is an `InvalidOptionsError` instead.
+ */
+export async function fallbacksTakingOptions(
+  fallbacks: readonly BackendAdapter[],
+  check: FallbackOptionsCheck,
+): Promise<{ readonly usable: BackendAdapter[]; readonly leftOut: Rejection[] }> {
+  const { session } = check;
+  if (session === undefined || fallbacks.length === 0) return { usable: [...fallbacks], leftOut: [] };
+  const usable: BackendAdapter[] = [];
+  const leftOut: Rejection[] = [];
+  for (const adapter of fallbacks) {
+    const refusal = await refusalOf(adapter, session, check);
+    if (refusal === undefined) {
+      usable.push(adapter);
+      continue;
+    }
+    if (check.named) {
+      throw new InvalidOptionsError(
+        `Failover backend "${adapter.name}" refuses this load's session options (${refusal}): leave it out of failover.backends, or give each backend its providers in its plugin's defaults (e.g. nodeBackend({ defaults: { executionProviders: ['cpu'] } })) instead of in session.`,
+        { option: 'failover.backends' },
+      );
+    }
+    leftOut.push(Object.freeze({ name: adapter.name, reason: `refuses the load's session options (${refusal})` }));
+  }
+  return { usable, leftOut };
+}
+
+/** Why `adapter` would refuse `session` in `createSession`, or undefined when it accepts them (or cannot tell). */
+async function refusalOf(adapter: BackendAdapter, session: SessionOptions, check: FallbackOptionsCheck): Promise<string | undefined> {
+  let validate: unknown;
+  try {
+    validate = adapter.validateSessionOptions;
+  } catch (cause) {
+    return `its validateSessionOptions could not be read: ${describeCause(cause)}`;
+  }
+  if (typeof validate === 'function') {
+    try {
+      await withDeadline(() => (validate as (o: SessionOptions) => unknown).call(adapter, session), {
+        ms: check.ms,
+        signal: check.signal,
+        onTimeout: () => new Error(`validateSessionOptions() did not answer within ${check.ms} ms`),
+      });
+      return undefined;
+    } catch (cause) {
+      if (check.signal?.aborted) throw check.signal.reason;
+      return describeCause(cause);
+    }
+  }
+  const named = session.executionProviders;
+  const offered = check.offered(adapter);
+  if (named === undefined || offered === undefined || named.some((p) => offered.includes(p))) return undefined;
+  return `executionProviders ${named.map((p) => quoteValue(p)).join(', ')}: it offers ${offered.length > 0 ? offered.join(', ') : 'none'} here`;
 }

@@ -1,6 +1,6 @@
 import type { GenerationContext } from '../generation/generation-context.js';
 import type { OwnedHooks } from '../runtime/tokens.js';
-import type { AdapterRegistry } from '../spec/registry.js';
+import type { AdapterRegistry, Rejection } from '../spec/registry.js';
 import type { FailoverOptions, LoadOptions } from '../spec/runtime.js';
 import { ModelLoadError } from '../errors/model-load-error.js';
 import { createTokenizer } from '../tokenizer/create-tokenizer.js';
@@ -11,7 +11,7 @@ import { parseModelConfig } from './model-config.js';
 import { CHAT_TEMPLATE_FILE, findGraph, readJson, readJsonObject, type ExternalDataProblem, type ModelFolder } from './model-folder.js';
 import { openModelFolder } from './open-model-folder.js';
 import { readLoadTimeouts, type LoadTimeouts } from './load-timeouts.js';
-import { readFailoverOptions } from './failover-options.js';
+import { fallbacksTakingOptions, readFailoverOptions } from './failover-options.js';
 import { checkSessionOptions } from './session-options.js';
 import { largestTokenizerId, tokenizerIdFarOut, tokenizerPastVocabulary } from './tokenizer-ids.js';
 import { DEFAULT_TOKENIZER } from '../tokenizer/hf-tokenizer-entry.js';
@@ -56,6 +56,17 @@ function fallbacksFor(source: ModelSource, fallbacks: readonly BackendAdapter[],
     );
   }
   return usable;
+}
+
+/** `rejected` with each fallback left out of failover saying why (after its reason for not being the one loaded on). */
+function withLeftOut(rejected: readonly Rejection[], leftOut: readonly Rejection[]): readonly Rejection[] {
+  if (leftOut.length === 0) return rejected;
+  const listed = rejected.map((r) => {
+    const out = leftOut.find((l) => l.name === r.name);
+    return out === undefined ? r : Object.freeze({ name: r.name, reason: `${r.reason}; left out of failover: ${out.reason}` });
+  });
+  const unlisted = leftOut.filter((l) => !rejected.some((r) => r.name === l.name)).map((l) => Object.freeze({ name: l.name, reason: `left out of failover: ${l.reason}` }));
+  return [...listed, ...unlisted];
 }
 
 /**
@@ -188,7 +199,7 @@ async function loadFromFolder(
   const graph = folder.resolve(graphFile);
   let source: Promise<ModelSource> | undefined;
   let problem: Promise<ExternalDataProblem | undefined> | undefined;
-  const { adapter, session, rejected, others } = await openBackendSession(runtime.registry, {
+  const { adapter, session, rejected, others, offered } = await openBackendSession(runtime.registry, {
     wanted: options.backend ?? 'auto',
     source: () => (source ??= folder.source(graphFile)),
     externalDataFiles: () => folder.externalDataFiles(graphFile),
@@ -201,7 +212,18 @@ async function loadFromFolder(
     lateSessions: runtime.lateSessions,
   });
   try {
-    const fallbacks = failover?.backends ? failover.backends.map((name) => pickFallback(name, others, adapter.name)) : others;
+    const listed = failover?.backends ? failover.backends.map((name) => pickFallback(name, others, adapter.name)) : others;
+    // Fallbacks get the load's session options: one that refuses them is left out now (or, named
+    // in failover.backends, refused), not found out when the primary fails and it is needed.
+    const { usable: fallbacks, leftOut } = failover
+      ? await fallbacksTakingOptions(listed, {
+          session: options.session,
+          offered,
+          named: failover.backends !== undefined,
+          ms: timeouts.probeTimeoutMs,
+          signal: runtime.signal,
+        })
+      : { usable: listed, leftOut: [] };
     const { layout, batchOfOne } = readGraphIo(session, config, graph, new Set(runtime.hooks.flatMap((h) => h.hooks.feeds ?? [])));
     // Fewer ids than the model is common (embeddings padded to a round size); more would feed the
     // graph ids it has no embedding for.
@@ -227,7 +249,7 @@ async function loadFromFolder(
       activity: { runs: 0 },
       sessions,
       failover: failover !== undefined,
-      rejectedBackends: rejected,
+      rejectedBackends: withLeftOut(rejected, leftOut),
       layout,
       config,
       generationConfig,

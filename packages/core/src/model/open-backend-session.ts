@@ -20,6 +20,8 @@ export interface OpenedBackend {
   readonly rejected: readonly Rejection[];
   /** Other available backends in priority order; probed only with `probeOthers`. */
   readonly others: readonly BackendAdapter[];
+  /** The execution providers a backend's probe said it offers here, when it listed them. */
+  readonly offered: (adapter: BackendAdapter) => readonly string[] | undefined;
 }
 
 /** What {@link openBackendSession} needs besides the registry. */
@@ -77,20 +79,23 @@ export async function openBackendSession(registry: AdapterRegistry, options: Ope
   const { signal } = options;
   const search = new BackendSearch(registry, options.wanted, { probeTimeoutMs: options.timeouts.probeTimeoutMs, ...(signal ? { signal } : {}) });
   const failures: SessionFailure[] = [];
+  /** Registry names of the backends whose sessions failed (the rest of `search.rejected` was passed over before). */
+  const tried = new Set<string>();
   for (;;) {
     const adapter = await search.next();
-    if (!adapter) throw failures.length === 0 ? search.failure() : combined(failures, options.graph);
+    if (!adapter) throw failures.length === 0 ? search.failure() : combined(failures, options.graph, search.rejected, tried);
     const name = search.currentName ?? adapter.name;
     const outcome = await openSession(adapter, name, options);
     if (outcome instanceof SessionFailure) {
       if (!outcome.tryNext || options.wanted !== 'auto') throw outcome.error;
       search.rejectCurrent(outcome.reason);
       failures.push(outcome);
+      tried.add(name);
       continue;
     }
     try {
       const others = options.probeOthers ? await search.rest() : search.skipRest();
-      return { adapter, session: outcome, rejected: search.rejected, others };
+      return { adapter, session: outcome, rejected: search.rejected, others, offered: (a) => search.offered(a) };
     } catch (error) {
       await releaseWithin(outcome, options.timeouts.disposeTimeoutMs);
       throw error;
@@ -198,11 +203,23 @@ export function takesNoExternalDataBytes(adapter: BackendAdapter): boolean {
   }
 }
 
-/** The error when every backend tried under `auto` failed to open the graph. */
-function combined(failures: readonly SessionFailure[], graph: string): Error {
+/**
+ * The error when every backend tried under `auto` failed to open the graph: each one's message
+ * (a single failure's as it is), then the backends passed over before any session was tried
+ * (unavailable, say), each with its reason; `rejectedBackends` lists them all.
+ */
+function combined(failures: readonly SessionFailure[], graph: string, rejected: readonly Rejection[], tried: ReadonlySet<string>): Error {
   const first = failures[0]!.error;
-  if (failures.length === 1) return first;
-  return new ModelLoadError(`No backend could load ${graph}: ${failures.map((f) => f.error.message).join(' | ')}`, { path: graph, cause: first });
+  const before = rejected.filter((r) => !tried.has(r.name));
+  const also = (message: string): string =>
+    before.length === 0 ? message : `${message}${/[.!?]$/.test(message) ? '' : '.'} Also passed over: ${before.map((r) => `${r.name} (${r.reason})`).join('; ')}.`;
+  if (failures.length === 1) {
+    // Every failure that lets `auto` go on is a ModelLoadError; its path and cause stay.
+    const path = ModelLoadError.isInstance(first) ? first.path : graph;
+    const cause = ModelLoadError.isInstance(first) ? first.cause : first;
+    return new ModelLoadError(also(first.message), { ...(path !== undefined ? { path } : {}), cause, rejectedBackends: rejected });
+  }
+  return new ModelLoadError(also(`No backend could load ${graph}: ${failures.map((f) => f.error.message).join(' | ')}`), { path: graph, cause: first, rejectedBackends: rejected });
 }
 
 /** Parse failures as onnxruntime (node and web) report them: "Protobuf parsing failed." */

@@ -57,6 +57,8 @@ export class BackendSearch {
   private position = 0;
   private current: Visit | undefined;
   private readonly probeTimeoutMs: number;
+  /** The execution providers each available adapter's probe listed (only lists of strings are kept). */
+  private readonly offers = new WeakMap<BackendAdapter, readonly string[]>();
 
   constructor(
     registry: AdapterRegistry,
@@ -89,6 +91,14 @@ export class BackendSearch {
       this.reject(visit, opened);
     }
     return undefined;
+  }
+
+  /**
+   * The execution providers `adapter`'s probe said it offers here (`BackendProbe.executionProviders`),
+   * or undefined when its probe listed none (or it was not probed by this search).
+   */
+  offered(adapter: BackendAdapter): readonly string[] | undefined {
+    return this.offers.get(adapter);
   }
 
   /** Registry name of the backend `next()` returned last. */
@@ -172,7 +182,11 @@ export class BackendSearch {
       if (this.options.signal?.aborted) throw this.options.signal.reason;
       return `probe() failed: ${describeCause(cause)}`;
     }
-    return readProbe(probe) ?? adapter;
+    const unusable = readProbe(probe);
+    if (unusable !== undefined) return unusable;
+    const providers = probedProviders(probe);
+    if (providers !== undefined) this.offers.set(adapter, providers);
+    return adapter;
   }
 }
 
@@ -189,6 +203,17 @@ function adapterProblem(value: unknown): string | undefined {
     return missing.length > 0 ? `an object without ${missing.map((m) => `${m}()`).join(' and ')}, not a backend adapter` : undefined;
   } catch (cause) {
     return `an adapter that could not be read (${describeCause(cause)})`;
+  }
+}
+
+/** A probe's `executionProviders` when it is a list of strings (copied), else undefined. */
+function probedProviders(probe: unknown): readonly string[] | undefined {
+  try {
+    const list = (probe as { executionProviders?: unknown }).executionProviders;
+    if (!Array.isArray(list) || !list.every((p) => typeof p === 'string')) return undefined;
+    return Object.freeze([...(list as string[])]);
+  } catch {
+    return undefined;
   }
 }
 

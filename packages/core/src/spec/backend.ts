@@ -158,6 +158,14 @@ export interface BackendAdapter {
   probe(): Promise<BackendProbe>;
   createSession(source: ModelSource, options?: SessionOptions): Promise<InferenceSession>;
   /**
+   * Optional: throws (an `InvalidOptionsError` naming the option) when `createSession` would
+   * refuse `options`, e.g. a provider name this backend does not have, without opening a session
+   * or reading a graph. Core asks each failover fallback at load, as fallbacks get the load's
+   * session options: one that refuses them is left out of failover. Without it, core compares the
+   * options' `executionProviders` with the probe's.
+   */
+  validateSessionOptions?(options: SessionOptions): void | Promise<void>;
+  /**
    * `false` when `createSession` cannot take a graph's external data files as bytes
    * (`ModelSource.externalData`) and reads them only from disk, beside a graph path, as
    * onnxruntime-node does. Core then passes this backend over for a URL folder whose graph keeps
