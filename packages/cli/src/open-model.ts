@@ -11,7 +11,7 @@ import type { CliPlugin } from './plugins/load-plugins.js';
 import type { ModelFlags } from './args/shared-flags.js';
 import { noteTo, type CliIo } from './io.js';
 import { resolveModelDir } from './model-path.js';
-import { findWebBackend, webBackendMissing, type FoundWebBackend } from './web-backend.js';
+import { findWebBackend, webBackendMissing, webBackendSettings, type FoundWebBackend } from './web-backend.js';
 
 /** The graph variant that also returns attention probabilities (see models/README.md). */
 const ATTENTION_GRAPH = 'onnx/model_with_attentions.onnx';
@@ -111,7 +111,8 @@ export async function openModel(
   pipeline: Pipeline = {},
   signal?: AbortSignal,
 ): Promise<OpenModel> {
-  const found = (backend === 'node' || backend === 'npu') && !pipeline.listsBackends ? undefined : await findWebBackend();
+  // `--threads` reaches the web backend as its wasm thread count (onnxruntime-web ignores intraOpNumThreads).
+  const found = (backend === 'node' || backend === 'npu') && !pipeline.listsBackends ? undefined : await findWebBackend(undefined, webBackendSettings(session));
   // For --backend web a broken install is reported after the --plugins (one may register `web`);
   // for any other choice the web backend was only one of several: the others go on without it.
   if (found?.broken !== undefined && backend !== 'web') pipeline.note?.(`${oneLine(found.broken)}; going on without the web backend`);

@@ -1,4 +1,4 @@
-import { BackendError, describeCause, type WeftPlugin } from '@weft/core';
+import { BackendError, describeCause, type SessionOptions, type WeftPlugin } from '@weft/core';
 import { UsageError } from './errors.js';
 
 /** The package of the `web` backend: an optional peer dependency of `@weft/cli`. */
@@ -9,7 +9,26 @@ export const WEB_BACKEND_PACKAGE = '@weft/backend-web';
  * `typeof import('@weft/backend-web')`, so the CLI's declarations do not import the optional peer.
  */
 export interface WebBackendModule {
-  webBackend(): WeftPlugin;
+  webBackend(options?: WebBackendSettings): WeftPlugin;
+}
+
+/** The options of `webBackend()` the CLI sets. */
+export interface WebBackendSettings {
+  /** onnxruntime-web's wasm threads (0: its default). */
+  readonly numThreads?: number;
+}
+
+/** Most wasm threads `webBackend()` takes. */
+const MAX_WEB_THREADS = 256;
+
+/**
+ * The web backend's options for a run's session options: `--threads N` (`intraOpNumThreads`,
+ * which onnxruntime-web's wasm ignores) becomes its `numThreads`, the wasm thread count (at most
+ * 256, all the web backend takes); 0 or absent leaves onnxruntime-web's default.
+ */
+export function webBackendSettings(session: SessionOptions): WebBackendSettings {
+  const threads = session.intraOpNumThreads;
+  return threads === undefined ? {} : { numThreads: Math.min(threads, MAX_WEB_THREADS) };
 }
 
 /** Imports `@weft/backend-web`; tests pass their own to stand for a missing package. */
@@ -24,8 +43,8 @@ const importWebBackend: WebBackendImporter = () => import('@weft/backend-web');
  * the other backends (`auto` then never picks or fails over to `web`). An installed package that
  * fails to import is a `BackendError` either way, with the import's own error as the cause.
  */
-export async function loadWebBackend(required: boolean, importer: WebBackendImporter = importWebBackend): Promise<WeftPlugin | undefined> {
-  const found = await findWebBackend(importer);
+export async function loadWebBackend(required: boolean, importer: WebBackendImporter = importWebBackend, settings: WebBackendSettings = {}): Promise<WeftPlugin | undefined> {
+  const found = await findWebBackend(importer, settings);
   if (found.plugin !== undefined) return found.plugin;
   if (found.broken !== undefined) throw found.broken;
   if (required) throw webBackendMissing(found.missing);
@@ -43,8 +62,11 @@ export type FoundWebBackend =
   | { readonly plugin?: undefined; readonly missing: unknown; readonly broken?: undefined }
   | { readonly plugin?: undefined; readonly missing?: undefined; readonly broken: BackendError };
 
-/** Imports `@weft/backend-web` and says what came of it (see {@link FoundWebBackend}). */
-export async function findWebBackend(importer: WebBackendImporter = importWebBackend): Promise<FoundWebBackend> {
+/**
+ * Imports `@weft/backend-web` and says what came of it (see {@link FoundWebBackend}); the plugin
+ * is `webBackend(settings)`.
+ */
+export async function findWebBackend(importer: WebBackendImporter = importWebBackend, settings: WebBackendSettings = {}): Promise<FoundWebBackend> {
   let web: WebBackendModule;
   try {
     web = await importer();
@@ -57,7 +79,7 @@ export async function findWebBackend(importer: WebBackendImporter = importWebBac
     return { broken };
   }
   try {
-    return { plugin: web.webBackend() };
+    return { plugin: web.webBackend(settings) };
   } catch (error) {
     return { broken: new BackendError(`${WEB_BACKEND_PACKAGE}'s webBackend() failed: ${describeCause(error)}; reinstall it (npm i ${WEB_BACKEND_PACKAGE})`, { backend: 'web', cause: error }) };
   }

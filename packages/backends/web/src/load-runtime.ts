@@ -39,6 +39,12 @@ const NOTHING_STARTED = /no available backend found/i;
 const providersIn = new WeakMap<Ort, Map<string, Promise<boolean>>>();
 /** The settled answers of {@link runtimeHasProvider}, which `probe()` reads without starting anything. */
 const providersKnown = new WeakMap<Ort, Map<string, boolean>>();
+/**
+ * Per module, the first failure of its initialisation before its wasm started (its runtime files
+ * could not be loaded): onnxruntime-web keeps that failed initialisation and answers every later
+ * session with it, whatever wasmPaths say then (see {@link throwIfInitFailed}).
+ */
+const initFailures = new WeakMap<Ort, string>();
 /** The thread count last written into `env.wasm.numThreads`, before onnxruntime-web read it. */
 let requested: number | undefined;
 /**
@@ -155,6 +161,35 @@ export function claimRuntime(ort: Ort): () => void {
 export function noteSessionAttempt(ort: Ort, error?: unknown): void {
   const message = error === undefined ? '' : String((error as Error)?.message ?? error);
   if (error === undefined || !NOTHING_STARTED.test(message) || GPU_START_FAILED.test(message)) started.add(ort);
+  // Nothing started, and not only because a provider is missing from the build: its initialisation failed.
+  else if (!started.has(ort) && !initFailures.has(ort) && INIT_FAILED.test(message)) initFailures.set(ort, message);
+}
+
+/** A provider's error in "no available backend found. ERR: [wasm] …" other than "backend not found". */
+const INIT_FAILED = /\[[\w-]+\] (?!backend not found)/;
+
+/**
+ * The runtime file a failed initialisation could not load, from onnxruntime-web's message:
+ * browsers ("Failed to fetch dynamically imported module: URL", Firefox "error loading dynamically
+ * imported module: URL") and Node.js ("Cannot find module 'PATH'"). Group 1 or 2 is the URL.
+ */
+export const RUNTIME_FILE_FAILED = /(?:failed to fetch|error loading) dynamically imported module:?\s*(\S*ort-wasm\S*?\.mjs)|Cannot find module '([^']*ort-wasm[^']*?\.mjs)'/i;
+
+/**
+ * Throws a `BackendError` when `ort`'s initialisation failed earlier in this process (page):
+ * onnxruntime-web does not retry it, so a new session would fail with the old error (and the old
+ * URL) even with wasmPaths fixed. `node`: the message says process rather than page.
+ */
+export function throwIfInitFailed(ort: Ort, node: boolean): void {
+  const first = initFailures.get(ort);
+  if (first === undefined) return;
+  const where = node ? 'process' : 'page';
+  const file = RUNTIME_FILE_FAILED.exec(first);
+  const what = file ? `could not load its runtime files from ${file[1] ?? file[2]}` : `failed to initialise (${first.length > 200 ? `${first.slice(0, 200)}…` : first})`;
+  throw new BackendError(
+    `onnxruntime-web ${what} earlier in this ${where}, and it cannot retry its initialisation in this ${where}: set webBackend({ wasmPaths }) to where its files are served, then ${node ? 'restart the process' : 'reload the page'}.`,
+    { backend: 'web' },
+  );
 }
 
 /**
@@ -170,30 +205,40 @@ const GPU_START_FAILED = /\[(webgpu|webnn)\](?! backend not found)/i;
  * onnxruntime-web would silently keep the old one.
  */
 export function applyWasmSettings(ort: Ort, settings: WasmSettings): void {
-  const paths = settings.wasmPaths === undefined ? undefined : JSON.stringify(settings.wasmPaths);
-  const conflict = runtimeConflict(ort);
-  if (conflict !== undefined) throw new InvalidOptionsError(conflict, { option: 'runtime' });
-  if (frozen) {
-    const threads = settings.numThreads;
-    // Without wasm threads onnxruntime-web runs one thread whatever is asked: no value changes anything.
-    if (threads !== undefined && threads !== 0 && threads !== frozen.numThreads && threads !== frozen.requested && frozen.threadsSupported) {
-      throw new InvalidOptionsError(
-        `onnxruntime-web is already running with numThreads = ${frozen.numThreads ?? 'its default'} in this process; it cannot switch to ${settings.numThreads}. Give every web backend the same numThreads.`,
-        { option: 'numThreads' },
-      );
-    }
-    if (paths !== undefined && paths !== frozen.wasmPaths) {
-      throw new InvalidOptionsError('onnxruntime-web already loaded its wasm files from other wasmPaths in this process; give every web backend the same wasmPaths.', {
-        option: 'wasmPaths',
-      });
-    }
-    return;
-  }
+  const conflict = wasmSettingsConflict(ort, settings);
+  if (conflict !== undefined) throw conflict;
+  if (frozen) return;
   if (settings.numThreads !== undefined && settings.numThreads !== 0) {
     ort.env.wasm.numThreads = settings.numThreads;
     requested = settings.numThreads;
   }
   if (settings.wasmPaths !== undefined) ort.env.wasm.wasmPaths = settings.wasmPaths as NonNullable<Ort['env']['wasm']['wasmPaths']>;
+}
+
+/**
+ * Why `settings` cannot be applied for `ort`, as the `InvalidOptionsError` {@link applyWasmSettings}
+ * would throw (undefined when they can): another build runs, or onnxruntime-web already runs with
+ * another thread count or other wasmPaths. Changes nothing, so `probe()` asks it too.
+ */
+export function wasmSettingsConflict(ort: Ort, settings: WasmSettings): InvalidOptionsError | undefined {
+  const conflict = runtimeConflict(ort);
+  if (conflict !== undefined) return new InvalidOptionsError(conflict, { option: 'runtime' });
+  if (!frozen) return undefined;
+  const threads = settings.numThreads;
+  // Without wasm threads onnxruntime-web runs one thread whatever is asked: no value changes anything.
+  if (threads !== undefined && threads !== 0 && threads !== frozen.numThreads && threads !== frozen.requested && frozen.threadsSupported) {
+    return new InvalidOptionsError(
+      `onnxruntime-web is already running with numThreads = ${frozen.numThreads ?? 'its default'} in this process; it cannot switch to ${threads}. Give every web backend the same numThreads.`,
+      { option: 'numThreads' },
+    );
+  }
+  const paths = settings.wasmPaths === undefined ? undefined : JSON.stringify(settings.wasmPaths);
+  if (paths !== undefined && paths !== frozen.wasmPaths) {
+    return new InvalidOptionsError('onnxruntime-web already loaded its wasm files from other wasmPaths in this process; give every web backend the same wasmPaths.', {
+      option: 'wasmPaths',
+    });
+  }
+  return undefined;
 }
 
 /**

@@ -1,7 +1,9 @@
 import {
   BackendError,
+  describeCause,
   InvalidOptionsError,
   logSeverityLevel,
+  quoteValue,
   WeftError,
   type BackendAdapter,
   type BackendProbe,
@@ -19,10 +21,12 @@ import {
   loadRuntime,
   noteSessionAttempt,
   recordThreadsFailure,
-  runtimeConflict,
+  RUNTIME_FILE_FAILED,
   runtimeHasProvider,
+  throwIfInitFailed,
   throwIfThreadsFailed,
   wasmInitialised,
+  wasmSettingsConflict,
   type WasmSettings,
 } from './load-runtime.js';
 import { probeWebProvider, probeWebProviders, type ProviderStatus, type WebProviderProbe } from './probe.js';
@@ -81,10 +85,12 @@ export class WebBackendAdapter implements BackendAdapter {
     let statuses: ProviderStatus[];
     try {
       const ort = await loadRuntime(this.options.runtime);
-      const conflict = runtimeConflict(ort);
-      if (conflict !== undefined) return { available: false, reason: conflict };
-      // Settings a session would refuse (more than one thread for a `runtime`'s build under Node.js).
-      await this.wasmSettings(ort);
+      // What createSession would refuse, so that `auto` moves on to another backend: another build
+      // running, an initialisation that failed earlier, settings that conflict with those in force,
+      // more than one thread for a `runtime`'s build under Node.js.
+      const conflict = wasmSettingsConflict(ort, await this.wasmSettings(ort));
+      if (conflict !== undefined) return { available: false, reason: conflict.message };
+      throwIfInitFailed(ort, this.env.node);
       statuses = await Promise.all(this.providers.map((p) => probeWebProvider(this.env, p)));
       if (this.options.runtime !== undefined) statuses = statuses.map((status, i) => (this.providers[i]!.name === 'wasm' ? status : inBuild(ort, this.providers[i]!.name, status)));
     } catch (error) {
@@ -111,6 +117,7 @@ export class WebBackendAdapter implements BackendAdapter {
    * one itself, with a console warning, and run on the rest while the session named it.
    */
   async createSession(source: ModelSource, given: SessionOptions = {}): Promise<InferenceSession> {
+    checkSource(source);
     const options = validateSessionOptions(given);
     const merged = { ...this.options.defaults, ...options };
     // The configured list (which already took `defaults.executionProviders` into account) unless
@@ -129,6 +136,8 @@ export class WebBackendAdapter implements BackendAdapter {
     // is refused instead of starting a second build in this process.
     const release = claimRuntime(ort);
     try {
+      // After claimRuntime's build check: another build running is the first thing to fix.
+      throwIfInitFailed(ort, this.env.node);
       applyWasmSettings(ort, settings);
       const statuses = await this.check(ort, providers);
       const usable = providers.filter((_, i) => statuses[i]!.available);
@@ -223,6 +232,30 @@ export class WebBackendAdapter implements BackendAdapter {
 
 type Ort = typeof ortTypes;
 
+/**
+ * Refuses what is not a model source (`{ kind: 'path', path }` or `{ kind: 'bytes', bytes }`) with
+ * an `InvalidOptionsError` (option `source`), rather than the TypeError reading it would throw.
+ * The bytes themselves are checked when the model is read.
+ */
+function checkSource(source: unknown): asserts source is ModelSource {
+  let kind: unknown;
+  let path: unknown;
+  try {
+    kind = (source as { kind?: unknown } | null)?.kind;
+    if (kind === 'path') path = (source as { path?: unknown }).path;
+  } catch (cause) {
+    throw new InvalidOptionsError(`The model source could not be read: ${describeCause(cause)}`, { option: 'source', cause });
+  }
+  if (typeof source !== 'object' || source === null || (kind !== 'path' && kind !== 'bytes')) {
+    throw new InvalidOptionsError(`The model source must be { kind: 'path', path } or { kind: 'bytes', bytes }; got ${source === null || typeof source !== 'object' ? quoteValue(source) : `kind ${quoteValue(kind)}`}.`, {
+      option: 'source',
+    });
+  }
+  if (kind === 'path' && (typeof path !== 'string' || path.length === 0)) {
+    throw new InvalidOptionsError(`The model source's path must be a non-empty string; got ${quoteValue(path)}.`, { option: 'source.path' });
+  }
+}
+
 function noBackendIn(provider: string): string {
   return `the onnxruntime-web build that webBackend({ runtime }) loads has no ${provider} backend (onnxruntime-web/wasm runs wasm only; import('onnxruntime-web') has WebGPU and WebNN)`;
 }
@@ -247,9 +280,9 @@ const FALLBACK_REFUSED = /fallback to CPU EP has been explicitly disabled/i;
 /**
  * How onnxruntime-web reports runtime files it could not fetch: its `.mjs` loader's dynamic import
  * failed (Chromium: "Failed to fetch dynamically imported module: URL"; Firefox: "error loading
- * dynamically imported module: URL"). Group 1 is the URL.
+ * dynamically imported module: URL"; Node.js: "Cannot find module 'PATH'"). Group 1 or 2 is the URL.
  */
-const RUNTIME_FETCH_FAILED = /no available backend found[\s\S]*?(?:failed to fetch|error loading) dynamically imported module:?\s*(\S*ort-wasm\S*?\.mjs)/i;
+const RUNTIME_FETCH_FAILED = new RegExp(`no available backend found[\\s\\S]*?(?:${RUNTIME_FILE_FAILED.source})`, 'i');
 
 /**
  * What follows "could not create a session …: " when onnxruntime-web fails with `message`: the
@@ -262,7 +295,7 @@ export function sessionFailureMessage(
 ): string {
   const fetchFailed = RUNTIME_FETCH_FAILED.exec(message);
   const hint = fetchFailed
-    ? `it could not fetch its runtime files from ${fetchFailed[1]}; set webBackend({ wasmPaths }) to where they are served. `
+    ? `it could not fetch its runtime files from ${fetchFailed[1] ?? fetchFailed[2]}; set webBackend({ wasmPaths }) to where they are served. `
     : '';
   const offload =
     requireFullOffload && FALLBACK_REFUSED.test(message)

@@ -1,6 +1,7 @@
 import {
   checkKnownKeys,
   checkSessionOptions,
+  describeCause,
   InvalidOptionsError,
   isOptionList,
   isOptionsObject,
@@ -27,7 +28,12 @@ export interface WebGpuProviderOptions {
   readonly name: 'webgpu';
   /** Layout for layout-sensitive operators (default `NCHW`). */
   readonly preferredLayout?: 'NCHW' | 'NHWC';
-  /** WebGPU validation (default `basic`). */
+  /**
+   * WebGPU validation (default `basic`). Read only by onnxruntime-web's WebGPU builds
+   * (`onnxruntime-web/webgpu`, `onnxruntime-web/jspi`): refused without a `runtime` option, since
+   * the default build (`import('onnxruntime-web')`) never reads it; with a `runtime` that loads
+   * another build it is ignored.
+   */
   readonly validationMode?: 'disabled' | 'wgpuOnly' | 'basic' | 'full';
 }
 
@@ -48,8 +54,11 @@ export type WebExecutionProvider = WebProviderName | WasmProviderOptions | WebGp
 /** Normalised provider entry (always an object). */
 export type WebProviderConfig = WasmProviderOptions | WebGpuProviderOptions | WebNnProviderOptions;
 
-/** Where onnxruntime-web finds its `.wasm`/`.mjs` files: a URL prefix, or each file's URL. */
-export type WasmPaths = string | { readonly wasm?: string; readonly mjs?: string };
+/**
+ * Where onnxruntime-web finds its `.wasm`/`.mjs` files: a URL prefix (a string, or a `URL` such as
+ * `new URL('./ort/', import.meta.url)`), or each file's URL. `URL` objects are taken as their `href`.
+ */
+export type WasmPaths = string | URL | { readonly wasm?: string | URL; readonly mjs?: string | URL };
 
 /**
  * Loads onnxruntime-web for the web backend: a function of the application's that imports one of
@@ -145,11 +154,25 @@ export function normaliseWebOptions(value: WebBackendOptions): WebBackendOptions
   }
   if (options.executionProviders !== undefined) options.executionProviders = Object.freeze(normaliseProviders(options.executionProviders, 'executionProviders'));
   if (Object.hasOwn(options, 'defaults')) options.defaults = validateSessionOptions(options.defaults as SessionOptions, 'defaults.');
+  if (options.runtime === undefined) refuseValidationMode((options.executionProviders ?? []) as readonly WebProviderConfig[]);
   if (options.requireFullOffload === true) {
     const configured = options.executionProviders ?? options.defaults?.executionProviders;
     checkFullOffload(configured ? normaliseProviders(configured, 'executionProviders') : [{ name: 'wasm' }], 'executionProviders');
   }
   return Object.freeze(options);
+}
+
+/**
+ * Without a `runtime`, the backend runs onnxruntime-web's default build, which never reads the
+ * WebGPU provider's `validationMode` (only its WebGPU builds do): refused rather than ignored.
+ */
+function refuseValidationMode(providers: readonly WebProviderConfig[]): void {
+  const i = providers.findIndex((p) => p.name === 'webgpu' && p.validationMode !== undefined);
+  if (i < 0) return;
+  throw new InvalidOptionsError(
+    `executionProviders[${i}].validationMode: onnxruntime-web's default build, which webBackend() runs without a runtime option, never reads it, so it would be ignored; only its WebGPU builds do: add runtime: () => import('onnxruntime-web/webgpu'), or remove validationMode.`,
+    { option: `executionProviders[${i}].validationMode` },
+  );
 }
 
 /**
@@ -247,19 +270,64 @@ function validateWasmPaths(paths: unknown): WasmPaths {
     if (paths.length === 0) throw new InvalidOptionsError('wasmPaths must not be empty.', { option: 'wasmPaths' });
     return paths;
   }
+  // onnxruntime-web takes URL objects too (`new URL('./ort/', import.meta.url)`): kept as their href.
+  if (isUrl(paths)) return urlHref(paths, 'wasmPaths');
   if (!isOptionsObject(paths)) {
-    throw new InvalidOptionsError(`wasmPaths must be a URL prefix or { wasm?, mjs? } URLs; got ${quoteValue(paths)}.`, { option: 'wasmPaths' });
+    throw new InvalidOptionsError(`wasmPaths must be a URL prefix (a string or a URL) or { wasm?, mjs? } URLs; got ${quoteValue(paths)}.`, { option: 'wasmPaths' });
   }
   const copy = readOwnOptions(paths, 'wasmPaths');
+  // Any other object (a String, a class instance) has no wasm/mjs of its own: it would be taken as {}.
+  const kind = nonPlainKind(paths);
+  if (kind !== undefined) {
+    throw new InvalidOptionsError(`wasmPaths must be a URL prefix (a string or a URL) or a plain { wasm?, mjs? } object; got ${kind}.`, { option: 'wasmPaths' });
+  }
   const extra = Object.keys(copy).filter((k) => k !== 'wasm' && k !== 'mjs');
   if (extra.length > 0) throw new InvalidOptionsError(`wasmPaths has unknown key(s) ${extra.map(optionKeyLabel).join(', ')} (only wasm, mjs).`, { option: 'wasmPaths' });
   for (const key of ['wasm', 'mjs'] as const) {
     const v = copy[key];
-    if (v !== undefined && (typeof v !== 'string' || v.length === 0)) {
-      throw new InvalidOptionsError(`wasmPaths.${key} must be a non-empty URL string; got ${quoteValue(v)}.`, { option: `wasmPaths.${key}` });
+    if (isUrl(v)) copy[key] = urlHref(v, `wasmPaths.${key}`);
+    else if (v !== undefined && (typeof v !== 'string' || v.length === 0)) {
+      throw new InvalidOptionsError(`wasmPaths.${key} must be a non-empty URL string or a URL; got ${quoteValue(v)}.`, { option: `wasmPaths.${key}` });
     }
   }
   return Object.freeze(copy) as WasmPaths;
+}
+
+/** Whether `value` is a `URL` of this realm (a Proxy whose traps throw is none). */
+function isUrl(value: unknown): value is URL {
+  try {
+    return typeof URL === 'function' && value instanceof URL;
+  } catch {
+    return false;
+  }
+}
+
+/** `url.href`, read once; a subclass whose href throws or is empty is an `InvalidOptionsError`. */
+function urlHref(url: URL, option: string): string {
+  let href: unknown;
+  try {
+    href = url.href;
+  } catch (cause) {
+    throw new InvalidOptionsError(`${option} could not be read: ${describeCause(cause)}`, { option, cause });
+  }
+  if (typeof href !== 'string' || href.length === 0) throw new InvalidOptionsError(`${option} is a URL whose href is not a non-empty string; got ${quoteValue(href)}.`, { option });
+  return href;
+}
+
+/**
+ * How to name `value` when it is not a plain object (its prototype is neither null nor an
+ * `Object.prototype`): `a String`, `a Date`, `an instance of Paths`; undefined for a plain one,
+ * or one whose prototype cannot be read (its keys were read already).
+ */
+function nonPlainKind(value: object): string | undefined {
+  try {
+    const proto: unknown = Object.getPrototypeOf(value);
+    if (proto === null || Object.getPrototypeOf(proto) === null) return undefined;
+    const name: unknown = (proto as { constructor?: { name?: unknown } }).constructor?.name;
+    return typeof name === 'string' && /^[A-Za-z_$][\w$]{0,40}$/.test(name) ? `a ${name} object` : 'an object that is not a plain object';
+  } catch {
+    return undefined;
+  }
 }
 
 function oneOf(value: unknown, allowed: readonly string[], option: string): void {

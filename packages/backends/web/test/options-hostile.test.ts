@@ -68,7 +68,7 @@ describe('web backend option messages', () => {
     expect(refusal({ numThreads: '2' }).message).toBe(`numThreads must be an integer from 0 (onnxruntime-web's default) to 256; got "2".`);
     expect(refusal({ requireFullOffload: 'true' }).message).toBe('requireFullOffload must be a boolean; got "true".');
     expect(refusal({ priority: '5' }).message).toBe('priority must be a finite number; got "5".');
-    expect(refusal({ wasmPaths: { wasm: 42 } }).message).toBe('wasmPaths.wasm must be a non-empty URL string; got 42.');
+    expect(refusal({ wasmPaths: { wasm: 42 } }).message).toBe('wasmPaths.wasm must be a non-empty URL string or a URL; got 42.');
   });
 });
 

@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { InvalidOptionsError, type ModelSource } from '@weft/core';
+import { WebBackendAdapter, webBackend, type WebBackendOptions } from '../src/index.js';
+import { normaliseWebOptions } from '../src/web-backend-options.js';
+
+/** What `webBackend(options)` throws (and that the adapter throws the same). */
+function refusal(options: unknown): InvalidOptionsError {
+  let thrown: unknown;
+  try {
+    webBackend(options as WebBackendOptions);
+  } catch (error) {
+    thrown = error;
+  }
+  expect(thrown).toBeInstanceOf(InvalidOptionsError);
+  expect(() => new WebBackendAdapter(options as WebBackendOptions)).toThrow((thrown as Error).message);
+  return thrown as InvalidOptionsError;
+}
+
+describe('wasmPaths as a URL object (review 31)', () => {
+  it('takes a URL prefix as its href (before: accepted and turned into {}, so ignored)', () => {
+    expect(normaliseWebOptions({ wasmPaths: new URL('http://cdn.example/ort/') }).wasmPaths).toBe('http://cdn.example/ort/');
+    expect(normaliseWebOptions({ wasmPaths: new URL('./ort/', 'https://app.example/assets/main.js') }).wasmPaths).toBe('https://app.example/assets/ort/');
+  });
+
+  it('takes URL objects for wasm and mjs as their href, as onnxruntime-web does', () => {
+    const paths = normaliseWebOptions({ wasmPaths: { wasm: new URL('http://x.test/a.wasm'), mjs: 'http://x.test/a.mjs' } }).wasmPaths;
+    expect(paths).toEqual({ wasm: 'http://x.test/a.wasm', mjs: 'http://x.test/a.mjs' });
+  });
+
+  it.each([
+    ['a String object', () => new String('/ort/'), 'a String object'],
+    ['a Date', () => new Date(0), 'a Date object'],
+    ['a class instance', () => new (class Paths {})(), 'a Paths object'],
+    ['a class instance with wasm', () => Object.assign(new (class Paths {})(), { wasm: '/a.wasm' }), 'a Paths object'],
+  ])('refuses %s, which has no options of its own, with an InvalidOptionsError naming wasmPaths', (_, make, kind) => {
+    const error = refusal({ wasmPaths: make() });
+    expect(error.option).toBe('wasmPaths');
+    expect(error.message).toBe(`wasmPaths must be a URL prefix (a string or a URL) or a plain { wasm?, mjs? } object; got ${kind}.`);
+  });
+
+  it('still takes plain objects, null-prototype ones included, and refuses a URL whose href cannot be read', () => {
+    expect(normaliseWebOptions({ wasmPaths: Object.assign(Object.create(null) as object, { wasm: '/a.wasm' }) }).wasmPaths).toEqual({ wasm: '/a.wasm' });
+    const broken = new (class extends URL {
+      override get href(): string {
+        throw new Error('href boom');
+      }
+    })('http://x.test/');
+    expect(refusal({ wasmPaths: broken })).toMatchObject({ option: 'wasmPaths', message: 'wasmPaths could not be read: href boom' });
+  });
+});
+
+describe('the webgpu validationMode (review 31)', () => {
+  it("is refused without a runtime: onnxruntime-web's default build never reads it", () => {
+    const error = refusal({ executionProviders: ['wasm', { name: 'webgpu', validationMode: 'full' }] });
+    expect(error.option).toBe('executionProviders[1].validationMode');
+    expect(error.message).toMatch(/^executionProviders\[1\]\.validationMode: onnxruntime-web's default build, .* never reads it, so it would be ignored; only its WebGPU builds do: add runtime: \(\) => import\('onnxruntime-web\/webgpu'\), or remove validationMode\.$/);
+  });
+
+  it('is accepted with a runtime (the application picks the build), and preferredLayout stays accepted without one', () => {
+    expect(() => webBackend({ runtime: () => import('onnxruntime-web/webgpu'), executionProviders: [{ name: 'webgpu', validationMode: 'disabled' }] })).not.toThrow();
+    expect(() => webBackend({ executionProviders: [{ name: 'webgpu', preferredLayout: 'NHWC' }] })).not.toThrow();
+  });
+});
+
+describe('createSession with what is not a model source (review 31)', () => {
+  it.each([
+    ['null', null, 'source', "The model source must be { kind: 'path', path } or { kind: 'bytes', bytes }; got null."],
+    ['an unknown kind', { kind: 'weird' }, 'source', `The model source must be { kind: 'path', path } or { kind: 'bytes', bytes }; got kind "weird".`],
+    ['a path that is not a string', { kind: 'path', path: 42 }, 'source.path', "The model source's path must be a non-empty string; got 42."],
+  ])('%s is an InvalidOptionsError (before: a bare TypeError)', async (_, source, option, message) => {
+    const attempt = new WebBackendAdapter().createSession(source as unknown as ModelSource);
+    await expect(attempt).rejects.toThrow(InvalidOptionsError);
+    await expect(attempt).rejects.toMatchObject({ option, message });
+  });
+});
