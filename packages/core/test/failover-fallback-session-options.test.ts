@@ -30,7 +30,7 @@ describe('failover leaves out, at load, a fallback that refuses the session opti
       expect(model.backend).toBe('flaky');
       // Before: [{ name: 'web', reason: 'lower priority' }], and web stayed a fallback that refused the options when needed.
       expect(model.rejectedBackends).toEqual([
-        { name: 'web', reason: expect.stringMatching(/^lower priority; left out of failover: refuses the load's session options \(executionProviders "cpu": it offers wasm here\)$/) },
+        { name: 'web', reason: expect.stringMatching(/^lower priority; left out of failover: refuses the load's session options \(executionProviders\[0\]: "cpu" is not a provider of the web backend .*\)$/) },
       ]);
       breakIt();
       const error = await collect(model.generate({ prompt: 'hello', maxTokens: 3, temperature: 0 })).catch((e: unknown) => e);
@@ -75,6 +75,21 @@ describe('failover leaves out, at load, a fallback that refuses the session opti
     }
   });
 
+  it('compares the named providers with the probe\'s for a fallback without validateSessionOptions', async () => {
+    // `flaky` has no validateSessionOptions; its probe (onnxruntime-node's) lists cpu only.
+    const { plugin } = flaky();
+    const weft = createWeft({ plugins: [webBackend({ numThreads: 1, priority: 2000 }), plugin] });
+    try {
+      const model = await weft.load(tiny, { failover: true, session: { executionProviders: ['wasm'] } });
+      expect(model.backend).toBe('web');
+      expect(model.rejectedBackends).toEqual([
+        { name: 'flaky', reason: expect.stringMatching(/^lower priority; left out of failover: refuses the load's session options \(executionProviders "wasm": it offers cpu(, \w+)* here\)$/) },
+      ]);
+    } finally {
+      await weft.dispose();
+    }
+  });
+
   it('refuses the load when failover.backends names a fallback that refuses the options', async () => {
     const { plugin } = flaky();
     const weft = createWeft({ plugins: [plugin, webBackend()] });
@@ -82,7 +97,7 @@ describe('failover leaves out, at load, a fallback that refuses the session opti
       const error = await weft.load(tiny, { failover: { backends: ['web'] }, session: { executionProviders: ['cpu'] } }).catch((e: unknown) => e);
       expect(InvalidOptionsError.isInstance(error)).toBe(true);
       expect((error as InvalidOptionsError).option).toBe('failover.backends');
-      expect((error as Error).message).toMatch(/^Failover backend "web" refuses this load's session options \(executionProviders "cpu": it offers wasm here\): leave it out of failover\.backends/);
+      expect((error as Error).message).toMatch(/^Failover backend "web" refuses this load's session options \(executionProviders\[0\]: "cpu" is not a provider of the web backend [^)]*\)\): leave it out of failover\.backends/);
       // Options every named fallback takes still load.
       const model = await weft.load(tiny, { failover: { backends: ['web'] }, session: { intraOpNumThreads: 1 } });
       expect(model.rejectedBackends).toEqual([{ name: 'web', reason: 'lower priority' }]);

@@ -136,6 +136,19 @@ export class NpuBackendAdapter implements BackendAdapter {
     }
   }
 
+  /**
+   * Throws what `createSession` would for `options` before trying a provider: an
+   * `InvalidOptionsError` for options it refuses, a `BackendError` when they leave no provider to
+   * try here (e.g. `executionProviders` naming only providers this platform lacks). Core asks it
+   * of failover fallbacks at load.
+   */
+  async validateSessionOptions(options: SessionOptions): Promise<void> {
+    const plan = await this.plan(options);
+    if (plan.chain.length > 0) return;
+    const list = plan.skipped.map((s) => `${s.provider} (skipped: ${s.reason})`).join('; ');
+    throw new BackendError(`No execution provider of the npu backend is left to try on ${plan.platform} ${plan.arch}: ${list || 'the chain is empty'}`, { backend: 'npu' });
+  }
+
   async createSession(source: ModelSource, options: SessionOptions = {}): Promise<InferenceSession> {
     const merged = this.withDefaults(options);
     const plan = this.planWith(await this.platformFacts(), merged);

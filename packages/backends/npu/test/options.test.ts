@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidOptionsError } from '@weft/core';
+import { BackendError, InvalidOptionsError } from '@weft/core';
 import { NpuBackendAdapter, npuBackend, validateNpuOptions, type NpuBackendOptions, type NpuEvent, type NpuSessionFactory } from '../src/index.js';
 import { FACTS, invalidOptions, tinyGraph } from './helpers.js';
 
@@ -98,5 +98,21 @@ describe('npu backend options', () => {
 
   it.each<[unknown]>([[0], [-1], [1.5], [NaN], [2 ** 31], ['100']])('refuses providerTimeoutMs %s', (value) => {
     expect(invalid(() => npuBackend({ providerTimeoutMs: value } as never)).option).toBe('providerTimeoutMs');
+  });
+});
+
+describe('validateSessionOptions (asked of failover fallbacks at load)', () => {
+  it('throws when the options leave no provider to try on this platform, as createSession would, and accepts options that leave one', async () => {
+    const linux = new NpuBackendAdapter({ facts: FACTS.linuxX64 });
+    const error = await linux.validateSessionOptions({ executionProviders: ['coreml'] }).then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(BackendError);
+    expect((error as Error).message).toMatch(/^No execution provider of the npu backend is left to try on linux x64: coreml \(skipped: not offered/);
+    await expect(new NpuBackendAdapter({ facts: FACTS.macArm }).validateSessionOptions({ executionProviders: ['coreml'] })).resolves.toBeUndefined();
+    await expect(linux.validateSessionOptions({})).resolves.toBeUndefined();
+  });
+
+  it('refuses options createSession refuses, with the same InvalidOptionsError', async () => {
+    const adapter = new NpuBackendAdapter({ facts: FACTS.macArm });
+    await expect(adapter.validateSessionOptions({ executionProviders: 'coreml' as never })).rejects.toThrow(InvalidOptionsError);
   });
 });

@@ -116,6 +116,18 @@ export class WebBackendAdapter implements BackendAdapter {
    * session's `executionProviders` lists them. onnxruntime-web would otherwise drop an unavailable
    * one itself, with a console warning, and run on the rest while the session named it.
    */
+  /**
+   * Throws the `InvalidOptionsError` `createSession` would for `options` (over `defaults`), e.g. a
+   * provider name that is not one of this backend's (`cpu`), without loading onnxruntime-web or
+   * opening a session. Core asks it of failover fallbacks at load.
+   */
+  validateSessionOptions(options: SessionOptions): void {
+    const checked = validateSessionOptions(options);
+    if (!checked.executionProviders) return;
+    const providers = normaliseProviders(checked.executionProviders, 'executionProviders').map((p) => this.providers.find((c) => c.name === p.name) ?? p);
+    if (this.options.requireFullOffload === true) checkFullOffload(providers, 'session.executionProviders');
+  }
+
   async createSession(source: ModelSource, given: SessionOptions = {}): Promise<InferenceSession> {
     checkSource(source);
     const options = validateSessionOptions(given);

@@ -73,3 +73,23 @@ describe('createSession with what is not a model source (review 31)', () => {
     await expect(attempt).rejects.toMatchObject({ option, message });
   });
 });
+
+describe('validateSessionOptions (asked of failover fallbacks at load)', () => {
+  it('throws what createSession would for provider names that are not the web backend\'s, without opening anything', () => {
+    const adapter = new WebBackendAdapter();
+    expect(() => adapter.validateSessionOptions({ executionProviders: ['cpu'] })).toThrow(InvalidOptionsError);
+    // One foreign name among its own is refused too (a probe comparison would have let it through).
+    expect(() => adapter.validateSessionOptions({ executionProviders: ['wasm', 'cpu'] })).toThrow(/executionProviders\[1\]/);
+    expect(() => adapter.validateSessionOptions({ executionProviders: [42 as never] })).toThrow(InvalidOptionsError);
+    adapter.validateSessionOptions({ executionProviders: ['wasm'] });
+    adapter.validateSessionOptions({ executionProviders: ['webgpu', 'wasm'] });
+    adapter.validateSessionOptions({ intraOpNumThreads: 1 });
+    adapter.validateSessionOptions({});
+  });
+
+  it('holds a named provider to requireFullOffload, as createSession does', () => {
+    const adapter = new WebBackendAdapter({ requireFullOffload: true, executionProviders: ['webnn'] });
+    adapter.validateSessionOptions({ executionProviders: ['webnn'] });
+    expect(() => adapter.validateSessionOptions({ executionProviders: ['webnn', 'wasm'] })).toThrow(/requireFullOffload/);
+  });
+});

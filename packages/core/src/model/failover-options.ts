@@ -114,7 +114,8 @@ async function refusalOf(adapter: BackendAdapter, session: SessionOptions, check
       return undefined;
     } catch (cause) {
       if (check.signal?.aborted) throw check.signal.reason;
-      return describeCause(cause);
+      // Quoted inside parentheses: without its closing full stop.
+      return describeCause(cause).replace(/\.$/, '');
     }
   }
   const named = session.executionProviders;
