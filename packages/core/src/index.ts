@@ -71,6 +71,7 @@ export { selectBackend, type BackendSelection, type BackendProbeOptions } from '
 export { onnxExternalDataFiles, checkExternalDataLocation } from './model/onnx-external-data.js';
 export { FETCH_TIMEOUT_MS, PROBE_TIMEOUT_MS, SESSION_TIMEOUT_MS } from './model/load-timeouts.js';
 export { checkSessionOptions, logSeverityLevel } from './model/session-options.js';
+export { checkModelSource } from './model/check-model-source.js';
 export { gatherSlots, validateSelection } from './generation/kv/gather-slots.js';
 export { slotPositions } from './generation/kv/store-calls.js';
 export type { FeedPlacement } from './generation/step-feeds.js';

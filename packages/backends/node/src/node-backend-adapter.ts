@@ -1,5 +1,6 @@
 import {
   BackendError,
+  checkModelSource,
   checkSessionOptions,
   logSeverityLevel,
   InvalidOptionsError,
@@ -52,6 +53,7 @@ export class NodeBackendAdapter implements BackendAdapter {
   }
 
   async createSession(source: ModelSource, options: SessionOptions = {}): Promise<InferenceSession> {
+    checkModelSource(source);
     const ort = await loadRuntime();
     // `options` is checked here (a null would spread as nothing), the merge again in toOrtOptions.
     const merged = { ...this.defaults, ...checkSessionOptions(options) };

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { createWeft, type BackendTensor } from '@weft/core';
-import { nodeBackend, NodeSession } from '../src/index.js';
+import { createWeft, InvalidOptionsError, type BackendTensor } from '@weft/core';
+import { nodeBackend, NodeBackendAdapter, NodeSession } from '../src/index.js';
 
 const tinyModel = fileURLToPath(new URL('../../../core/test/fixtures/tiny', import.meta.url));
 
@@ -37,5 +37,17 @@ describe('NodeSession tensors', () => {
     } finally {
       await weft.dispose();
     }
+  });
+});
+
+describe('createSession with what is not a model source', () => {
+  it.each([
+    ['null', null, 'source', "The model source must be { kind: 'path', path } or { kind: 'bytes', bytes }; got null."],
+    ['an unknown kind', { kind: 'url', url: 'x' }, 'source', `The model source must be { kind: 'path', path } or { kind: 'bytes', bytes }; got kind "url".`],
+    ['an empty path', { kind: 'path', path: '' }, 'source.path', `The model source's path must be a non-empty string; got "".`],
+  ])('%s is an InvalidOptionsError naming the source (before: a bare TypeError)', async (_, source, option, message) => {
+    const attempt = new NodeBackendAdapter().createSession(source as never);
+    await expect(attempt).rejects.toBeInstanceOf(InvalidOptionsError);
+    await expect(attempt).rejects.toMatchObject({ option, message });
   });
 });

@@ -1,9 +1,8 @@
 import {
   BackendError,
-  describeCause,
+  checkModelSource,
   InvalidOptionsError,
   logSeverityLevel,
-  quoteValue,
   WeftError,
   type BackendAdapter,
   type BackendProbe,
@@ -129,7 +128,7 @@ export class WebBackendAdapter implements BackendAdapter {
   }
 
   async createSession(source: ModelSource, given: SessionOptions = {}): Promise<InferenceSession> {
-    checkSource(source);
+    checkModelSource(source);
     const options = validateSessionOptions(given);
     const merged = { ...this.options.defaults, ...options };
     // The configured list (which already took `defaults.executionProviders` into account) unless
@@ -243,30 +242,6 @@ export class WebBackendAdapter implements BackendAdapter {
 }
 
 type Ort = typeof ortTypes;
-
-/**
- * Refuses what is not a model source (`{ kind: 'path', path }` or `{ kind: 'bytes', bytes }`) with
- * an `InvalidOptionsError` (option `source`), rather than the TypeError reading it would throw.
- * The bytes themselves are checked when the model is read.
- */
-function checkSource(source: unknown): asserts source is ModelSource {
-  let kind: unknown;
-  let path: unknown;
-  try {
-    kind = (source as { kind?: unknown } | null)?.kind;
-    if (kind === 'path') path = (source as { path?: unknown }).path;
-  } catch (cause) {
-    throw new InvalidOptionsError(`The model source could not be read: ${describeCause(cause)}`, { option: 'source', cause });
-  }
-  if (typeof source !== 'object' || source === null || (kind !== 'path' && kind !== 'bytes')) {
-    throw new InvalidOptionsError(`The model source must be { kind: 'path', path } or { kind: 'bytes', bytes }; got ${source === null || typeof source !== 'object' ? quoteValue(source) : `kind ${quoteValue(kind)}`}.`, {
-      option: 'source',
-    });
-  }
-  if (kind === 'path' && (typeof path !== 'string' || path.length === 0)) {
-    throw new InvalidOptionsError(`The model source's path must be a non-empty string; got ${quoteValue(path)}.`, { option: 'source.path' });
-  }
-}
 
 function noBackendIn(provider: string): string {
   return `the onnxruntime-web build that webBackend({ runtime }) loads has no ${provider} backend (onnxruntime-web/wasm runs wasm only; import('onnxruntime-web') has WebGPU and WebNN)`;
