@@ -222,6 +222,12 @@ describe('package READMEs', () => {
     expect((logged[0] as { perplexity: number }).perplexity).toBeGreaterThan(1);
   });
 
+  it("@weft/plugin-kv's store-instance snippet type-checks and runs", async () => {
+    const [block] = await tsBlocks('packages/plugins/kv/README.md', '## Store instances');
+    const { logged } = await runSnippet(block!, 'plugin-kv-instances.ts');
+    expect((logged[2] as { perplexity: number }).perplexity).toBeGreaterThan(1);
+  });
+
   it("@weft/plugin-attention's first snippet type-checks and runs", async () => {
     const [block] = await tsBlocks('packages/plugins/attention/README.md', '# @weft/plugin-attention');
     await runSnippet(block!, 'plugin-attention-use.ts');

@@ -64,7 +64,10 @@ export function fakeLayout(numLayers: number, numKvHeads: number, headDim: numbe
 export interface ConformanceOptions {
   /** Largest |materialized − true| allowed, for true values in [−1, 1] (0 for lossless stores). */
   readonly tolerance: number;
-  /** The store keeps the `present.*` tensors it is given (core's fp32 store) instead of disposing them in `append`. */
+  /**
+   * The store keeps the `present.*` tensors it is given (core's fp32 store) instead of disposing them
+   * in `append`: those of the last append, until the next change replaces them.
+   */
   readonly keepsPresents?: boolean;
   /**
    * The store feeds a zero-length past made once per session and batch size and shared by every
@@ -99,4 +102,21 @@ export interface ConformanceReport {
    * state can assert that its check is not listed here.
    */
   readonly skipped: readonly string[];
+}
+
+/**
+ * On a session whose tensors are not garbage-collected, after a change (append, retain, truncate,
+ * a refused append) and the next `materialize()`: of `tracked` (the tensors the session created
+ * for the store and the presents it was given this run), every one still undisposed must be among
+ * `handedOut` (what `materialize()` returned since that change) or `kept` (with `keepsPresents`,
+ * the last append's presents). A store disposes the tensors it replaces: one that holds on to each
+ * past it fed until `dispose()` fails here, at the step where the count first grows.
+ */
+export function checkHeld(tracked: readonly FakeTensor[], handedOut: ReadonlySet<BackendTensor>, kept: readonly FakeTensor[], when: string): void {
+  const held = tracked.filter((t) => !t.disposed && !handedOut.has(t) && !kept.includes(t));
+  if (held.length === 0) return;
+  const allowed = new Set([...handedOut, ...kept]).size;
+  assert.fail(
+    `${when}: the store holds ${held.length} tensor${held.length === 1 ? '' : 's'} it made or was given undisposed beyond the ${allowed} it may hold (its current feeds${kept.length > 0 ? ' and the presents it keeps' : ''}), the first of dims [${held[0]!.dims.join(', ')}]: a store disposes the tensors it replaces and the presents it does not keep (after append, retain or truncate), unless the session's tensors are garbage-collected`,
+  );
 }

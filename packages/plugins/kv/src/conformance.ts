@@ -2,7 +2,8 @@
  * `@weft/plugin-kv/conformance`: contract checks for any `KvCacheStore`, runnable without a model.
  * A scripted run of prefill, decode steps, shared and per-head eviction, batch 2, a left-padded row
  * and reuse (with another batch size) against a fake session, checking shapes, values (within a tolerance), slot positions, byte accounting,
- * tensor ownership and disposal, that a refused append (a malformed present, or a value beyond
+ * tensor ownership and disposal (each tensor the store replaces is disposed by the next
+ * `materialize()` after the change, not only at `dispose()`), that a refused append (a malformed present, or a value beyond
  * fp16's range the store cannot hold) leaves the store as it was, that a multi-token append onto a
  * non-empty store equals one prefill, and, where the store offers `truncate`, that a cut is exact
  * and a refused one changes nothing. Framework-free (it throws node:assert's `AssertionError`), so a
@@ -19,7 +20,7 @@ import assert from 'node:assert/strict';
 import { encodeFp16 } from './quant/fp16.js';
 import { seededRandom, tensorFloat32, type BackendTensor, type KvCacheStore, type KvSelection } from '@weft/core';
 
-import { fakeLayout, fakeSession, fakeTensor, type ConformanceOptions, type ConformanceReport, type FakeTensor } from './conformance-support.js';
+import { checkHeld, fakeLayout, fakeSession, fakeTensor, type ConformanceOptions, type ConformanceReport, type FakeTensor } from './conformance-support.js';
 import { checkMultiTokenAppend, checkTruncateContract } from './conformance-prompt-cache.js';
 
 export { fakeLayout, fakeSession, fakeTensor, type ConformanceOptions, type ConformanceReport, type FakeTensor } from './conformance-support.js';
@@ -52,6 +53,27 @@ export function checkKvStoreContract(create: () => KvCacheStore, options: Confor
   let nextPosition = 0;
   /** The run's session declares its tensors garbage-collected: nothing may be disposed. */
   let collected = false;
+  /** The current run's session: what it created, for the held-tensor check. */
+  let runCreated: FakeTensor[] = created;
+  /** Presents given in the current run. */
+  let runPresents: FakeTensor[] = [];
+  /** Tensors `materialize()` returned since the last change (begin, append, retain). */
+  let handedOut = new Set<BackendTensor>();
+  /** With `keepsPresents`: the presents of the last append, which the store may keep. */
+  let kept: readonly FakeTensor[] = [];
+  /** Tensors the store may hold undisposed: not the shared empty past of a `sharesEmptyPast` store. */
+  const owned = (t: FakeTensor): boolean => !(options.sharesEmptyPast && t.data.length === 0);
+  /** A change: what `materialize()` returned before it is no longer the store's to keep. */
+  const changed = (presents: readonly FakeTensor[] = []): void => {
+    handedOut = new Set();
+    kept = options.keepsPresents ? presents : [];
+  };
+  /** `store.materialize()`, recording what it hands out. */
+  const materialize = (): Readonly<Record<string, BackendTensor>> => {
+    const feeds = store.materialize();
+    for (const t of Object.values(feeds)) handedOut.add(t);
+    return feeds;
+  };
 
   const store = create();
   assert.equal(store.specificationVersion, 'v1');
@@ -71,7 +93,8 @@ export function checkKvStoreContract(create: () => KvCacheStore, options: Confor
   };
 
   const checkFeeds = (when: string): Record<string, BackendTensor> => {
-    const feeds = store.materialize();
+    const feeds = materialize();
+    if (!collected) checkHeld([...runCreated.filter(owned), ...runPresents], handedOut, kept, when);
     const n = expected[0]!.length;
     // The reads first, so that one which disturbs the fed tensors is caught here, by name.
     const before = snapshot(feeds);
@@ -112,7 +135,7 @@ export function checkKvStoreContract(create: () => KvCacheStore, options: Confor
     const feeds = checkFeeds(when);
     const snap = snapshot(feeds);
     // Reading the store again must not disturb the tensors the model holds.
-    sameAs({ ...store.materialize() }, snap, `${when} (second materialize)`);
+    sameAs({ ...materialize() }, snap, `${when} (second materialize)`);
     void store.slotPositions?.();
     void store.length;
     sameAs(feeds, snap, `${when} (after reads)`);
@@ -133,9 +156,11 @@ export function checkKvStoreContract(create: () => KvCacheStore, options: Confor
       const t = fakeTensor('float32', data, [B, H, n + count, D]);
       presents[presentNames[s]!] = t;
       presentsGiven.push(t);
+      runPresents.push(t);
     }
     sameAs(feeds, snap, `${when} (until append)`);
     store.append(presents);
+    changed(Object.values(presents));
     for (const list of expected) for (let j = 0; j < count; j++) list.push(nextPosition + j);
     nextPosition += count;
     if (collected) {
@@ -162,6 +187,7 @@ export function checkKvStoreContract(create: () => KvCacheStore, options: Confor
     // leave the router's selection as it was given (the caller may still use it).
     const given: KvSelection = selection.kind === 'shared' ? { kind: 'shared', slots: [...selection.slots] } : { kind: 'per-head', slots: selection.slots.map((l) => [...l]) };
     store.retain(given);
+    changed();
     assert.deepEqual(given, selection, `${when}: retain() modified the selection it was given`);
     expected = expected.map((list, h) => (selection.kind === 'shared' ? selection.slots : selection.slots[h]!).map((slot) => list[slot]!));
     assert.ok(store.bytes() < before, `${when}: bytes() must shrink when slots are evicted (${before} → ${store.bytes()})`);
@@ -184,6 +210,7 @@ export function checkKvStoreContract(create: () => KvCacheStore, options: Confor
       presents[presentNames[s]!] = fakeTensor('float32', data, [B, heads, n + 1, D]);
     }
     assert.throws(() => store.append(presents), () => true, `${when}: append() accepted a ${presentNames[presentNames.length - 1]} of dims [${B}, ${H - 1}, ${n + 1}, ${D}] (the layout has ${H} heads)`);
+    changed();
     checkFeeds(`${when} (after)`);
   };
 
@@ -218,7 +245,6 @@ export function checkKvStoreContract(create: () => KvCacheStore, options: Confor
   store.dispose();
   assert.equal(store.length, 0, 'length after dispose');
   assert.equal(store.bytes(), 0, 'bytes() after dispose');
-  const owned = (t: FakeTensor): boolean => !(options.sharesEmptyPast && t.data.length === 0);
   for (const t of created.filter(owned)) assert.ok(t.disposed, 'dispose() left a tensor it created undisposed');
   for (const t of presentsGiven) assert.ok(t.disposed, 'a present tensor was never disposed');
   store.dispose(); // idempotent
@@ -234,6 +260,9 @@ export function checkKvStoreContract(create: () => KvCacheStore, options: Confor
     truth = pastNames.map(() => Array.from({ length: B * H }, () => []));
     const givenBefore = presentsGiven.length;
     collected = garbageCollected;
+    runCreated = run.created;
+    runPresents = [];
+    changed();
     store.begin(padding ? { layout, batchSize: B, session: run.session, padding } : { layout, batchSize: B, session: run.session });
     expected = Array.from({ length: H }, () => []);
     nextPosition = 0;

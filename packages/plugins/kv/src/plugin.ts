@@ -81,7 +81,7 @@ export const KV_QUANT_ENTRY = 'kv-quant';
  * Makes a quantised cache the default of the runtime: `bits: 8` → `int8`, `4` → `int4`, `2` →
  * `kivi` (2-bit), with the other options passed to that store. Registered as `kv-quant` with the
  * `default` capability, so every request that names no `kv` uses it (requests may still name any
- * store, and `{ name: 'kv-quant', options }` overrides single options).
+ * store, and `{ name: 'kv-quant', options }` overrides single options; `bits` it may repeat, not change).
  *
  * @example createWeft({ plugins: [nodeBackend(), kvQuant({ bits: 4 }), sinkWindow({ window: 256 })] })
  */
@@ -93,8 +93,7 @@ export function kvQuant(options: KvQuantOptions): WeftPlugin {
   // Own properties only, each read once (an inherited `bits` is not an option given, as for the
   // stores); a getter or proxy trap that throws is an InvalidOptionsError naming the option.
   const { bits: given, ...rest } = readOwnOptions(options, '', { what: 'kvQuant options', option: (key) => key ?? 'options' });
-  // A decimal string is taken as the store options take one (`'4'`).
-  const bits = typeof given === 'string' && /^\s*[+-]?\d+\s*$/.test(given) ? Number(given) : given;
+  const bits = bitsValue(given);
   const make: (o: Options) => KvCacheStore =
     bits === 8
       ? (o) => new Int8KvStore(o)
@@ -124,16 +123,26 @@ export function kvQuant(options: KvQuantOptions): WeftPlugin {
             isOptionsObject(requested)
               ? readOwnOptions(requested, 'kv', { what: `Options of "${KV_QUANT_ENTRY}"`, label: (key) => `Option ${quoteValue(key)} of "${KV_QUANT_ENTRY}"`, option: (key) => (key === undefined ? 'kv' : `kv.${key}`) })
               : requested;
-          // The bit width picks the store, and that is fixed when the plugin is written.
+          // The bit width picks the store, and that is fixed when the plugin is written: a request
+          // may repeat it (as a number or a decimal string, as the CLI gives it), not change it.
           if (o !== undefined && o !== null && Object.hasOwn(o, 'bits')) {
-            throw new InvalidOptionsError(
-              `"${KV_QUANT_ENTRY}" is ${store}, chosen by kvQuant({ bits: ${String(bits)} }); a request cannot change its bits. Name another store instead (int8, int4 or kivi).`,
-              { option: 'kv.bits' },
-            );
+            const { bits: asked, ...others } = o as Options;
+            if (asked !== undefined && bitsValue(asked) !== bits) {
+              throw new InvalidOptionsError(
+                `"${KV_QUANT_ENTRY}" is ${store}, chosen by kvQuant({ bits: ${String(bits)} }); a request cannot change its bits. Name another store instead (int8, int4 or kivi).`,
+                { option: 'kv.bits' },
+              );
+            }
+            return make({ ...rest, ...others });
           }
           return make({ ...rest, ...(o ?? {}) });
         },
       });
     },
   });
+}
+
+/** A `bits` option as given: a decimal string is taken as the store options take one (`'4'`). */
+function bitsValue(given: unknown): unknown {
+  return typeof given === 'string' && /^\s*[+-]?\d+\s*$/.test(given) ? Number(given) : given;
 }

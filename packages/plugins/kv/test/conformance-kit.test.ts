@@ -5,7 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import type { BackendTensor, KvCacheInit, KvCacheStore, KvSelection } from '@weft/core';
 import { Int8KvStore } from '../src/index.js';
-import { checkKvStoreContract } from '../src/conformance.js';
+import { checkKvStoreContract, checkMultiTokenAppend, checkTruncateContract } from '../src/conformance.js';
+import { ListKvStore } from './fixtures/list-kv-store.js';
 // A plain JavaScript fixture without declarations: typed by the cast below.
 import { CopyKvStore as CopyKvStoreJs } from './fixtures/copy-kv-store.mjs';
 
@@ -236,5 +237,37 @@ describe('the conformance kit rejects broken stores', () => {
 
   it.each(cases)('%s', (_name, create, message) => {
     expect(() => checkKvStoreContract(create, { tolerance: 0 })).toThrow(message);
+  });
+});
+
+describe('tensors a store replaces', () => {
+  // The kit used to look only at dispose(): a store that held every past it fed until then passed
+  // (after 200 decode steps, 800 tensors undisposed at a time).
+  const leak = /the store holds 4 tensors it made or was given undisposed beyond the 4 it may hold \(its current feeds\), the first of dims \[2, 2, 0, 16\]: a store disposes the tensors it replaces/;
+
+  it('passes a store that disposes each fed tensor once an append, retain or truncate replaces it', () => {
+    // (Its truncate does not look for evictions: the kit reports that check skipped, as core never asks.)
+    expect(checkKvStoreContract(() => new ListKvStore(), { tolerance: 0, dropsCollectedTensors: true }).skipped).toEqual([
+      'truncate after retain evicted position 2: truncate(1) accepted, not checked (core calls truncate only on a store that has evicted nothing)',
+    ]);
+  });
+
+  it('rejects a store that keeps every tensor it fed until dispose(), at the first step after a change', () => {
+    const create = () => new ListKvStore({ leaks: true });
+    expect(() => checkKvStoreContract(create, { tolerance: 0, dropsCollectedTensors: true })).toThrow(new RegExp(`^decode 0: ${leak.source}`));
+    // The prompt-cache checks, run on their own, look too.
+    expect(() => checkMultiTokenAppend(create, { tolerance: 0 })).toThrow(new RegExp(`^after the append of 72 positions onto 0 \\(72 positions\\): ${leak.source}`));
+    expect(() => checkTruncateContract(create, { tolerance: 0 })).toThrow(new RegExp(`^after the append of 3 positions onto 0 \\(3 positions\\): ${leak.source}`));
+  });
+
+  it('rejects a store that leaks only what retain replaces', () => {
+    class LeaksOnRetain extends ListKvStore {
+      override retain(selection: KvSelection): void {
+        const fed = Object.values(this.materialize());
+        for (const t of fed) Object.assign(t, { dispose() {} });
+        super.retain(selection);
+      }
+    }
+    expect(() => checkKvStoreContract(() => new LeaksOnRetain(), { tolerance: 0 })).toThrow(/^shared retain \(after\): the store holds 4 tensors it made or was given undisposed beyond the 4 it may hold/);
   });
 });

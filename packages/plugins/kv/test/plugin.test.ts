@@ -88,13 +88,23 @@ describe('plugins', () => {
     expect((await collect(m2.generate({ prompt: 'Once upon a time', maxTokens: 3 })))[0]).toMatchObject({ kv: 'kivi' });
   });
 
-  it('refuses a per-request kv-quant override of bits, whatever the bits of the default', async () => {
-    for (const bits of [8, 4, 2] as const) {
+  it('refuses a per-request kv-quant override of bits, and takes a request that repeats them', async () => {
+    for (const [bits, store] of [[8, 'int8'], [4, 'int4'], [2, 'kivi']] as const) {
       const weft = runtime([kvQuant({ bits })]);
       runtimes.push(weft);
       const model = await weft.load(tinyModel);
-      const error = await collect(model.generate({ prompt: 'Once', maxTokens: 2, kv: { name: KV_QUANT_ENTRY, options: { bits: 4 } } })).catch((e: unknown) => e);
-      expect((error as Error).message, String(bits)).toMatch(/"kv-quant" is (int8|int4|kivi), chosen by kvQuant\(\{ bits: \d \}\); a request cannot change its bits/);
+      const other = bits === 4 ? 8 : 4;
+      for (const asked of [other, String(other)]) {
+        const error = await collect(model.generate({ prompt: 'Once', maxTokens: 2, kv: { name: KV_QUANT_ENTRY, options: { bits: asked } } })).catch((e: unknown) => e);
+        expect(InvalidOptionsError.isInstance(error), `${bits}: ${asked}`).toBe(true);
+        expect((error as InvalidOptionsError).option).toBe('kv.bits');
+        expect((error as Error).message, `${bits}: ${asked}`).toMatch(new RegExp(`"kv-quant" is ${store}, chosen by kvQuant\\(\\{ bits: ${bits} \\}\\); a request cannot change its bits`));
+      }
+      // The same bits (a number, a decimal string, `--kv kv-quant:bits=4` as parsed) or undefined with another option: the plugin's store.
+      for (const options of [{ bits }, { bits: String(bits) }, parseNamedRef(`kv-quant:bits=${bits}`).options!, { bits: undefined, group: '16' }]) {
+        const events = await collect(model.generate({ prompt: 'Once', maxTokens: 2, kv: { name: KV_QUANT_ENTRY, options } }));
+        expect(events[0], `${bits}: ${JSON.stringify(options)}`).toMatchObject({ type: 'start', kv: store });
+      }
     }
   });
 
