@@ -49,4 +49,19 @@ describe('memory a kept token event holds', () => {
     expect(tokens[0]!.logprob).toBeLessThanOrEqual(0);
     await model.dispose();
   });
+
+  it('in a batch, a row\'s events keep their own row, not every row\'s logits', async () => {
+    const model = await weft.load(storyModel, { backend: 'watched' });
+    const first = runs;
+    const events = await collect(model.generate({ prompt: ['Once upon a time', 'Tom and his dog'], maxTokens: 3, ignoreEos: true }));
+    // Only row 0's events are kept.
+    const row0 = events.filter((e): e is TokenEvent => e.type === 'token' && e.row === 0);
+    events.length = 0;
+    expect(row0).toHaveLength(3);
+    expect(runs - first).toBe(3);
+    // Each decode step's output holds both rows: row 0's events hold copies of theirs.
+    for (const run of [first, first + 1, first + 2]) expect(await freed(run), `run ${run - first}`).toBe(true);
+    expect(row0.every((e) => e.logprob <= 0)).toBe(true);
+    await model.dispose();
+  });
 });

@@ -93,8 +93,7 @@ async function runGeneration(
   const vocab = ctx.config.vocabSize;
   // Each field read once, here: the run never reads the caller's object again.
   const request = readGenerationRequest(given);
-  // Frozen: the start event hands them to subscribers, and the run reads them to the end.
-  const prompts: readonly (readonly number[])[] = Object.freeze(promptIds(request, tokenizer, vocab, ctx.config.maxPositions).map((p) => Object.freeze(p)));
+  const prompts = promptIds(request, tokenizer, vocab, ctx.config.maxPositions);
   // A static batch-1 export: onnxruntime would refuse a batch of several rows at the first run.
   if (ctx.batchOfOne && prompts.length > 1) {
     const { graph, name } = ctx.batchOfOne;
@@ -262,7 +261,7 @@ async function runGeneration(
         disposeStore(unused, false, components.kvPool);
       }
     }
-    out.next({ type: 'start', backend: active.backend, rejectedBackends: ctx.rejectedBackends, batchSize: batch, promptIds: prompts, kv: kv.name, router: router?.name, maxTokens, cachedTokens });
+    out.next({ type: 'start', backend: active.backend, rejectedBackends: ctx.rejectedBackends, batchSize: batch, promptIds: frozenCopies(prompts), kv: kv.name, router: router?.name, maxTokens, cachedTokens });
     // A subscriber that stopped at `start` (e.g. `take(1)`) unsubscribed before the teardown was
     // registered: skip the forward pass it no longer wants.
     if (out.closed) return;
@@ -476,9 +475,10 @@ async function runGeneration(
         const text = row.accept(id);
         const released = row.active && row.generated.length >= maxTokens ? row.finish('length') : '';
         if (step === 0 && ttftMs === 0) ttftMs = performance.now() - started;
-        // A view of a prompt's logits (every position) would keep that whole output alive as long as
-        // the event: it gets a copy of its row (a vocabulary, once per prompt).
-        out.next(tokenEvent(r, index, id, text, seq > 1 && !halfLogits ? logits[r]!.slice() : logits[r]!));
+        // A view of a larger output (a prompt's every position, a batch's every row) would keep all
+        // of it alive as long as the event: it gets a copy of its row. A batch-1 decode step's
+        // output is its row, and float16 logits were converted into one.
+        out.next(tokenEvent(r, index, id, text, halfLogits || data.length === vocab ? logits[r]! : logits[r]!.slice()));
         for (let i = 0; i < afterTokenHooks.length; i++) {
           const h = afterTokenHooks[i]!;
           runStage(h.owner, 'afterToken', () => h.hooks.afterToken!({ row: r, step, id, text }));
@@ -600,3 +600,13 @@ interface LoopRun {
   /** The run's wait for its forward passes, once the run got that far. */
   waiter: RunWaiter | undefined;
 }
+
+/**
+ * Frozen copies of the prompts for the start event: the run reads its own to the end, so what a
+ * subscriber does with these cannot change what it feeds. (Freezing the run's own arrays instead
+ * cost ~7 µs before the first forward pass on the story model.)
+ */
+function frozenCopies(prompts: readonly (readonly number[])[]): readonly (readonly number[])[] {
+  return frozenList(prompts.length, (r) => Object.freeze(prompts[r]!.slice()));
+}
+
