@@ -238,6 +238,28 @@ describe('weft chat on a model without a chat template', () => {
   });
 });
 
+describe('weft chat on a model whose chat template does not parse', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'weft-chat-unparsed-template-'));
+    await cp(storyModel, dir, { recursive: true });
+    const config = JSON.parse(await readFile(join(dir, 'tokenizer_config.json'), 'utf8')) as Record<string, unknown>;
+    await writeFile(join(dir, 'tokenizer_config.json'), JSON.stringify({ ...config, chat_template: '{% for %}' }));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it.each([[[]], [['--system', 'Be kind.']]])('blames the template, not %j, in one usage line pointing to weft generate --prompt', async (extra) => {
+    const result = await chat(['--model', dir, ...extra], { stdin: 'Hi\n' });
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toMatch(
+      new RegExp(`^weft: The chat_template in ${join(dir, 'tokenizer_config.json').replace(/[.*+?^\${}()|[\]\\]/g, '\\$&')} does not parse: [^\n]+; weft chat needs a chat template that parses: fix it, or use weft generate --prompt TEXT instead\n$`),
+    );
+  });
+});
+
 describe('weft chat --help', () => {
   it('lists every flag the command takes', async () => {
     const result = await cli(['chat', '--help']);

@@ -266,6 +266,20 @@ describe('weft info on graphs of other shapes (core test fixtures)', () => {
     }
   });
 
+  it('says a chat template that does not parse is unusable, and why, rather than a refusal of its own', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'weft-cli-info-unparsed-'));
+    try {
+      await cp(join(fixtures, 'tiny'), dir, { recursive: true });
+      const config = JSON.parse(readFileSync(join(dir, 'tokenizer_config.json'), 'utf8')) as Record<string, unknown>;
+      await writeFile(join(dir, 'tokenizer_config.json'), JSON.stringify({ ...config, chat_template: '{% for %}' }));
+      const tokenizer = (await infoJson(['--model', dir]))['tokenizer'] as Json;
+      expect(tokenizer).toMatchObject({ chatTemplate: false, chatTemplateRefusal: expect.stringMatching(/^The chat_template in .* does not parse: /) });
+      expect(value((await info(['--model', dir])).stdout, 'tokenizer', 'chat template')).toMatch(/^unusable \(--messages is refused; use --prompt\): The chat_template in .* does not parse: /);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('names the graph core found when onnx/model.onnx is absent (an Optimum merged decoder)', async () => {
     const dir = join(fixtures, 'tiny-merged');
     expect((await infoJson(['--model', dir]))['model']).toMatchObject({ graphFile: 'onnx/decoder_model_merged.onnx', mergedDecoder: true });

@@ -1,7 +1,7 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { HfTokenizer, IncrementalDetokenizer, InvalidOptionsError, seededRandom, type Tokenizer } from '../src/index.js';
+import { HfTokenizer, IncrementalDetokenizer, InvalidOptionsError, ModelLoadError, seededRandom, type Tokenizer } from '../src/index.js';
 import { promptIds } from '../src/generation/prompt-ids.js';
 import { cleanUpSpaces, settledLength } from '../src/tokenizer/clean-up-spaces.js';
 import { GuardedTokenizer } from '../src/tokenizer/guarded-tokenizer.js';
@@ -561,7 +561,9 @@ describe('end to end on the tiny ONNX model', () => {
         }
       })();
       expect(refusal).toBeInstanceOf(InvalidOptionsError);
-      expect(refusal).toMatchObject({ option: 'messages', cause: expect.any(Error) });
+      // The cause names the file at fault: the model's, not the request's (weft info and chat tell them apart by it).
+      expect(refusal).toMatchObject({ option: 'messages', cause: expect.any(ModelLoadError) });
+      expect((refusal as InvalidOptionsError).cause).toMatchObject({ path: join(dir, 'chat_template.jinja') });
       expect((refusal as Error).message).toMatch(new RegExp(`^The chat template ${join(dir, 'chat_template.jinja').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} does not parse: .+ Fix the template, or pass \`prompt\` instead of \`messages\`\.$`));
       await expect(unparsed.text({ messages: [{ role: 'user', content: 'Hi' }], maxTokens: 2 })).rejects.toThrow(/does not parse/);
       await expect(unparsed.text({ prompt: 'Once upon a time', maxTokens: 2, ignoreEos: true })).resolves.toEqual(expect.any(String));

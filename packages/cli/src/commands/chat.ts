@@ -1,4 +1,4 @@
-import { InvalidOptionsError, PluginError, type DoneEvent, type FailoverEvent, type GenerationRequest, type PromptCache, type StartEvent, type WeftModel } from '@weft/core';
+import { InvalidOptionsError, ModelLoadError, PluginError, type DoneEvent, type FailoverEvent, type GenerationRequest, type PromptCache, type StartEvent, type WeftModel } from '@weft/core';
 import { parseChatArgs, type ChatArgs } from '../args/chat-args.js';
 import { CHAT_FLAGS } from '../chat/chat-flags.js';
 import { chatTokens, Conversation, type Fit } from '../chat/conversation.js';
@@ -76,6 +76,10 @@ function checkChatTemplate(model: WeftModel, system: string | undefined): void {
     model.tokenizer.applyChatTemplate(probe, { addGenerationPrompt: true });
   } catch (error) {
     if (!InvalidOptionsError.isInstance(error)) throw error;
+    // The model's template does not parse (core names the file in the cause).
+    if (ModelLoadError.isInstance(error.cause)) {
+      throw new UsageError(`${error.cause.message}; weft chat needs a chat template that parses: fix it, or use weft generate --prompt TEXT instead`, { cause: error });
+    }
     // Core's "This model has no chat_template (…); pass `prompt` instead of `messages`."
     const missing = /; pass `prompt` instead of `messages`\.$/;
     if (missing.test(error.message)) {

@@ -4,6 +4,7 @@ import {
   DEFAULT_KV_STORE,
   GENERATION_HOOKS,
   InvalidOptionsError,
+  ModelLoadError,
   type AdapterKind,
   type GenerationConfig,
   type RegisteredEntry,
@@ -98,7 +99,9 @@ function addedSpecials(withSpecials: readonly number[], plain: readonly number[]
 /**
  * Whether the tokenizer has a chat template Weft uses: it renders a one-message conversation, or
  * refuses it for a reason of the template's own (an error with a cause, kept as the refusal); an
- * `InvalidOptionsError` without one says there is none. Null for any other failure.
+ * `InvalidOptionsError` without one says there is none, and one caused by a `ModelLoadError`
+ * that the model's template is unusable (it does not parse: kept as the refusal). Null for any
+ * other failure.
  */
 function chatTemplateFacts(model: WeftModel): Pick<TokenizerFacts, 'chatTemplate' | 'chatTemplateRefusal'> {
   try {
@@ -106,6 +109,7 @@ function chatTemplateFacts(model: WeftModel): Pick<TokenizerFacts, 'chatTemplate
     return { chatTemplate: true, chatTemplateRefusal: null };
   } catch (error) {
     if (!InvalidOptionsError.isInstance(error)) return { chatTemplate: null, chatTemplateRefusal: null };
+    if (ModelLoadError.isInstance(error.cause)) return { chatTemplate: false, chatTemplateRefusal: error.cause.message };
     const present = error.cause !== undefined;
     return { chatTemplate: present, chatTemplateRefusal: present ? error.message : null };
   }

@@ -93,7 +93,7 @@ function tokenizerLines(t: TokenizerFacts): string[] {
 
 function chatTemplateText(t: TokenizerFacts): string {
   if (t.chatTemplate === null) return 'unknown (the tokenizer failed to render a probe conversation)';
-  if (!t.chatTemplate) return 'none (--messages is refused; use --prompt)';
+  if (!t.chatTemplate) return t.chatTemplateRefusal === null ? 'none (--messages is refused; use --prompt)' : `unusable (--messages is refused; use --prompt): ${t.chatTemplateRefusal}`;
   const present = t.chatTemplateAddsBos ? 'yes (it writes the BOS itself)' : 'yes';
   return t.chatTemplateRefusal === null ? present : `${present}, but it refuses a one-message user chat: ${t.chatTemplateRefusal}`;
 }

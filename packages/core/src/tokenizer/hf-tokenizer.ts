@@ -34,10 +34,11 @@ export class HfTokenizer implements Tokenizer {
   private readonly core: HfTokenizerCore;
   private readonly template: BoundedChatTemplate | undefined;
   /**
-   * Why the chat template did not parse (Jinja the interpreter cannot read): refused when
-   * `messages` are rendered, so the model still takes prompts and ids.
+   * Why the chat template did not parse (Jinja the interpreter cannot read), naming its file:
+   * the cause of the `InvalidOptionsError` each `messages` render gets, so the model still takes
+   * prompts and ids.
    */
-  private readonly templateUnparsed: InvalidOptionsError | undefined;
+  private readonly templateUnparsed: ModelLoadError | undefined;
   private readonly specials: Record<string, string>;
   /** The file the chat template came from, for messages: `tokenizer_config.json` or `chat_template.jinja`. */
   private readonly templateFile: string;
@@ -58,7 +59,8 @@ export class HfTokenizer implements Tokenizer {
    * decide the special tokens of an encoding as in transformers' fast tokenizers (see
    * `special-token-flags.ts`); a flag that is not a boolean, or true for a token the files do not
    * define, is a `ModelLoadError` naming the config. A chat template that does not parse is not:
-   * `applyChatTemplate` refuses with an `InvalidOptionsError` saying so (prompts still work).
+   * `applyChatTemplate` refuses with an `InvalidOptionsError` saying so, whose `cause` is that
+   * `ModelLoadError` (prompts still work).
    */
   constructor(
     tokenizerJson: unknown,
@@ -122,10 +124,7 @@ export class HfTokenizer implements Tokenizer {
       try {
         this.template = new BoundedChatTemplate(source);
       } catch (cause) {
-        this.templateUnparsed = new InvalidOptionsError(
-          `${where} does not parse: ${describeCause(cause)}. Fix the template, or pass \`prompt\` instead of \`messages\`.`,
-          { option: 'messages', cause },
-        );
+        this.templateUnparsed = new ModelLoadError(`${where} does not parse: ${describeCause(cause).replace(/\.$/, '')}`, { path: chatTemplate?.path ?? configPath, cause });
       }
     }
     this.chatTemplateAddsBos = source !== undefined && this.templateStartsWith(leading, source);
@@ -186,7 +185,12 @@ export class HfTokenizer implements Tokenizer {
   }
 
   applyChatTemplate(messages: readonly ChatMessage[], options: { readonly addGenerationPrompt?: boolean } = {}): string {
-    if (this.templateUnparsed) throw this.templateUnparsed;
+    if (this.templateUnparsed) {
+      throw new InvalidOptionsError(`${this.templateUnparsed.message}. Fix the template, or pass \`prompt\` instead of \`messages\`.`, {
+        option: 'messages',
+        cause: this.templateUnparsed,
+      });
+    }
     if (!this.template) {
       const named = this.otherTemplates.map((n) => JSON.stringify(n)).join(', ');
       const problem = named === ''
