@@ -245,7 +245,7 @@ describe('weft info on graphs of other shapes (core test fixtures)', () => {
       }
       const fallback = (await infoJson(['--model', dir]))['tokenizer'] as Json;
       expect(fallback).toMatchObject({ padFallback: true, pad: (fallback['eos'] as Json[])[0] });
-      expect(value((await info(['--model', dir])).stdout, 'tokenizer', 'pad')).toMatch(/^\d+ ".*" \(the model names none; the first eos pads batch rows\)$/);
+      expect(value((await info(['--model', dir])).stdout, 'tokenizer', 'pad')).toMatch(/^\d+ ".*" \(the model names none in its vocabulary; the first eos pads batch rows\)$/);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

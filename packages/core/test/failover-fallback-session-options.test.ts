@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { nodeBackend } from '@weft/backend-node';
 import { webBackend } from '@weft/backend-web';
-import { BackendError, createWeft, InvalidOptionsError } from '../src/index.js';
+import { NodeBackendAdapter } from '@weft/backend-node';
+import { BackendError, createWeft, definePlugin, InvalidOptionsError } from '../src/index.js';
 import { collect, fixture, wrappedNodeBackend } from './helpers.js';
 
 const tiny = fixture('tiny');
@@ -85,6 +86,46 @@ describe('failover leaves out, at load, a fallback that refuses the session opti
       expect(model.rejectedBackends).toEqual([
         { name: 'flaky', reason: expect.stringMatching(/^lower priority; left out of failover: refuses the load's session options \(executionProviders "wasm": it offers cpu(, \w+)* here\)$/) },
       ]);
+    } finally {
+      await weft.dispose();
+    }
+  });
+
+  it('keeps a fallback whose validateSessionOptions cannot be read or does not answer (it says nothing about the options)', async () => {
+    const odd = (name: string, validate: PropertyDescriptor) =>
+      definePlugin({
+        name: `${name}-backend`,
+        version: '1.0.0',
+        apiVersion: '^0.1.0',
+        setup(ctx) {
+          ctx.register('backend', {
+            name,
+            priority: 10,
+            create: () => {
+              const adapter = new NodeBackendAdapter({ intraOpNumThreads: 1 });
+              Object.defineProperty(adapter, 'name', { value: name });
+              Object.defineProperty(adapter, 'validateSessionOptions', validate);
+              return adapter;
+            },
+          });
+        },
+      });
+    const weft = createWeft({
+      plugins: [
+        nodeBackend({ defaults: { intraOpNumThreads: 1 } }),
+        odd('hangs', { value: () => new Promise(() => undefined) }),
+        odd('unreadable', { get: () => { throw new Error('no'); } }),
+        odd('refuses', { value: () => { throw undefined; } }),
+      ],
+    });
+    try {
+      const model = await weft.load(tiny, { failover: true, session: { intraOpNumThreads: 1 }, probeTimeoutMs: 300 });
+      expect(model.backend).toBe('node');
+      const reasons = Object.fromEntries(model.rejectedBackends.map((r) => [r.name, r.reason]));
+      // Before: "refuses the load's session options (validateSessionOptions() did not answer within 300 ms)" and "(its validateSessionOptions could not be read: …)".
+      expect(reasons).toEqual({ hangs: 'lower priority', unreadable: 'lower priority', refuses: "lower priority; left out of failover: refuses the load's session options (undefined)" });
+      // Named, the unanswering one still loads (no InvalidOptionsError with advice about providers).
+      await expect(weft.load(tiny, { failover: { backends: ['hangs'] }, session: { intraOpNumThreads: 1 }, probeTimeoutMs: 300 })).resolves.toMatchObject({ backend: 'node' });
     } finally {
       await weft.dispose();
     }

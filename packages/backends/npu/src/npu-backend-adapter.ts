@@ -1,5 +1,6 @@
 import {
   BackendError,
+  checkModelSource,
   describeCause,
   InvalidOptionsError,
   onRejection,
@@ -150,6 +151,7 @@ export class NpuBackendAdapter implements BackendAdapter {
   }
 
   async createSession(source: ModelSource, options: SessionOptions = {}): Promise<InferenceSession> {
+    checkModelSource(source);
     const merged = this.withDefaults(options);
     const plan = this.planWith(await this.platformFacts(), merged);
     const { executionProviders: _, ...sessionOptions } = merged;

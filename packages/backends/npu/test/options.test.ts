@@ -116,3 +116,15 @@ describe('validateSessionOptions (asked of failover fallbacks at load)', () => {
     await expect(adapter.validateSessionOptions({ executionProviders: 'coreml' as never })).rejects.toThrow(InvalidOptionsError);
   });
 });
+
+describe('createSession with what is not a model source', () => {
+  it.each([
+    ['null', null, 'source'],
+    ['an unknown kind', { kind: 'url', url: 'x' }, 'source'],
+    ['a path that is not a string', { kind: 'path', path: 7 }, 'source.path'],
+  ])('%s is an InvalidOptionsError naming the source (before: a TypeError or "model bytes are empty")', async (_, source, option) => {
+    const attempt = new NpuBackendAdapter({ facts: FACTS.linuxX64 }).createSession(source as never);
+    await expect(attempt).rejects.toBeInstanceOf(InvalidOptionsError);
+    await expect(attempt).rejects.toMatchObject({ option });
+  });
+});

@@ -111,22 +111,29 @@ export class WebBackendAdapter implements BackendAdapter {
   }
 
   /**
-   * Opens the graph on the providers that are available here (see `probe`), in order; the
-   * session's `executionProviders` lists them. onnxruntime-web would otherwise drop an unavailable
-   * one itself, with a console warning, and run on the rest while the session named it.
+   * Throws what `createSession` would for `options` before it loads onnxruntime-web or reads the
+   * graph: the `InvalidOptionsError` for a provider name that is not one of this backend's
+   * (`cpu`), and the `BackendError` when none of the providers `options` names is available here
+   * (WebGPU or WebNN under Node.js). Core asks it of failover fallbacks at load.
    */
-  /**
-   * Throws the `InvalidOptionsError` `createSession` would for `options` (over `defaults`), e.g. a
-   * provider name that is not one of this backend's (`cpu`), without loading onnxruntime-web or
-   * opening a session. Core asks it of failover fallbacks at load.
-   */
-  validateSessionOptions(options: SessionOptions): void {
+  async validateSessionOptions(options: SessionOptions): Promise<void> {
     const checked = validateSessionOptions(options);
     if (!checked.executionProviders) return;
     const providers = normaliseProviders(checked.executionProviders, 'executionProviders').map((p) => this.providers.find((c) => c.name === p.name) ?? p);
     if (this.options.requireFullOffload === true) checkFullOffload(providers, 'session.executionProviders');
+    const statuses = await Promise.all(providers.map((p) => probeWebProvider(this.env, p)));
+    if (statuses.some((s) => s.available)) return;
+    const missing = providers.map((p, i) => `${p.name}: ${statuses[i]!.reason ?? 'unavailable'}`);
+    throw new BackendError(`onnxruntime-web cannot run on ${providers.map((p) => p.name).join(', ')}: ${providers.length === 1 ? 'it is not' : 'none of them is'} available here (${missing.join('; ')})`, {
+      backend: 'web',
+    });
   }
 
+  /**
+   * Opens the graph on the providers that are available here (see `probe`), in order; the
+   * session's `executionProviders` lists them. onnxruntime-web would otherwise drop an unavailable
+   * one itself, with a console warning, and run on the rest while the session named it.
+   */
   async createSession(source: ModelSource, given: SessionOptions = {}): Promise<InferenceSession> {
     checkModelSource(source);
     const options = validateSessionOptions(given);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidOptionsError, type ModelSource } from '@weft/core';
+import { BackendError, InvalidOptionsError, type ModelSource } from '@weft/core';
 import { WebBackendAdapter, webBackend, type WebBackendOptions } from '../src/index.js';
 import { normaliseWebOptions } from '../src/web-backend-options.js';
 
@@ -75,21 +75,31 @@ describe('createSession with what is not a model source (review 31)', () => {
 });
 
 describe('validateSessionOptions (asked of failover fallbacks at load)', () => {
-  it('throws what createSession would for provider names that are not the web backend\'s, without opening anything', () => {
+  it('throws what createSession would for provider names that are not the web backend\'s, without opening anything', async () => {
     const adapter = new WebBackendAdapter();
-    expect(() => adapter.validateSessionOptions({ executionProviders: ['cpu'] })).toThrow(InvalidOptionsError);
+    await expect(adapter.validateSessionOptions({ executionProviders: ['cpu'] })).rejects.toThrow(InvalidOptionsError);
     // One foreign name among its own is refused too (a probe comparison would have let it through).
-    expect(() => adapter.validateSessionOptions({ executionProviders: ['wasm', 'cpu'] })).toThrow(/executionProviders\[1\]/);
-    expect(() => adapter.validateSessionOptions({ executionProviders: [42 as never] })).toThrow(InvalidOptionsError);
-    adapter.validateSessionOptions({ executionProviders: ['wasm'] });
-    adapter.validateSessionOptions({ executionProviders: ['webgpu', 'wasm'] });
-    adapter.validateSessionOptions({ intraOpNumThreads: 1 });
-    adapter.validateSessionOptions({});
+    await expect(adapter.validateSessionOptions({ executionProviders: ['wasm', 'cpu'] })).rejects.toThrow(/executionProviders\[1\]/);
+    await expect(adapter.validateSessionOptions({ executionProviders: [42 as never] })).rejects.toThrow(InvalidOptionsError);
+    await adapter.validateSessionOptions({ executionProviders: ['wasm'] });
+    // createSession runs on the available ones (wasm here).
+    await adapter.validateSessionOptions({ executionProviders: ['webgpu', 'wasm'] });
+    await adapter.validateSessionOptions({ intraOpNumThreads: 1 });
+    await adapter.validateSessionOptions({});
   });
 
-  it('holds a named provider to requireFullOffload, as createSession does', () => {
+  it('throws the BackendError createSession would when no named provider is available here (WebGPU, WebNN under Node.js)', async () => {
+    const adapter = new WebBackendAdapter();
+    const error = await adapter.validateSessionOptions({ executionProviders: ['webgpu'] }).then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(BackendError);
+    expect((error as Error).message).toMatch(/^onnxruntime-web cannot run on webgpu: it is not available here \(webgpu: /);
+    await expect(adapter.validateSessionOptions({ executionProviders: ['webgpu', 'webnn'] })).rejects.toThrow(/none of them is available here/);
+  });
+
+  it('holds a named provider to requireFullOffload, as createSession does', async () => {
     const adapter = new WebBackendAdapter({ requireFullOffload: true, executionProviders: ['webnn'] });
-    adapter.validateSessionOptions({ executionProviders: ['webnn'] });
-    expect(() => adapter.validateSessionOptions({ executionProviders: ['webnn', 'wasm'] })).toThrow(/requireFullOffload/);
+    await expect(adapter.validateSessionOptions({ executionProviders: ['webnn', 'wasm'] })).rejects.toThrow(/requireFullOffload/);
+    // Passes the option check; WebNN is then not available under Node.js.
+    await expect(adapter.validateSessionOptions({ executionProviders: ['webnn'] })).rejects.toThrow(BackendError);
   });
 });

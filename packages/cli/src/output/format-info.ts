@@ -85,7 +85,7 @@ function tokenizerLines(t: TokenizerFacts): string[] {
     ...field('vocabulary', String(t.vocabSize)),
     ...field('bos', t.bos === null ? 'none' : `${token(t.bos)} (${t.addsBos ? 'added to every encoded prompt' : 'not added when encoding'})`),
     ...field('eos', t.eos.length === 0 ? 'none (generation stops at --max-tokens or the context)' : tokens(t.eos)),
-    ...field('pad', t.padFallback ? `${token(t.pad)} (the model names none; ${t.eos.length > 0 ? 'the first eos' : 'id 0'} pads batch rows)` : token(t.pad)),
+    ...field('pad', t.padFallback ? `${token(t.pad)} (the model names none in its vocabulary; ${t.eos.length > 0 ? 'the first eos' : 'id 0'} pads batch rows)` : token(t.pad)),
     ...field('encoding adds', added.join(', ')),
     ...field('chat template', chatTemplateText(t)),
   ];

@@ -79,8 +79,10 @@ export async function fallbacksTakingOptions(
   if (session === undefined || fallbacks.length === 0) return { usable: [...fallbacks], leftOut: [] };
   const usable: BackendAdapter[] = [];
   const leftOut: Rejection[] = [];
-  for (const adapter of fallbacks) {
-    const refusal = await refusalOf(adapter, session, check);
+  // Asked together: a slow validator delays the load once, not once per fallback.
+  const refusals = await Promise.all(fallbacks.map((adapter) => refusalOf(adapter, session, check)));
+  for (const [i, adapter] of fallbacks.entries()) {
+    const refusal = refusals[i];
     if (refusal === undefined) {
       usable.push(adapter);
       continue;
@@ -96,26 +98,31 @@ export async function fallbacksTakingOptions(
   return { usable, leftOut };
 }
 
-/** Why `adapter` would refuse `session` in `createSession`, or undefined when it accepts them (or cannot tell). */
+/**
+ * Why `adapter` would refuse `session` in `createSession`, or undefined when it accepts them (or
+ * cannot tell). A `validateSessionOptions` that cannot be read or does not answer within the
+ * probe timeout says nothing about the options: the probe's providers decide, as without one.
+ */
 async function refusalOf(adapter: BackendAdapter, session: SessionOptions, check: FallbackOptionsCheck): Promise<string | undefined> {
   let validate: unknown;
   try {
     validate = adapter.validateSessionOptions;
-  } catch (cause) {
-    return `its validateSessionOptions could not be read: ${describeCause(cause)}`;
+  } catch {
+    validate = undefined;
   }
   if (typeof validate === 'function') {
+    const timedOut = new Error('validateSessionOptions() did not answer');
     try {
       await withDeadline(() => (validate as (o: SessionOptions) => unknown).call(adapter, session), {
         ms: check.ms,
         signal: check.signal,
-        onTimeout: () => new Error(`validateSessionOptions() did not answer within ${check.ms} ms`),
+        onTimeout: () => timedOut,
       });
       return undefined;
     } catch (cause) {
       if (check.signal?.aborted) throw check.signal.reason;
       // Quoted inside parentheses: without its closing full stop.
-      return describeCause(cause).replace(/\.$/, '');
+      if (cause !== timedOut) return describeCause(cause).replace(/\.$/, '');
     }
   }
   const named = session.executionProviders;
