@@ -8,7 +8,7 @@ export type CommandName = (typeof COMMANDS)[number];
 
 const MODEL_DIR = `  --model DIR                model folder (config.json, tokenizer.json, onnx/model.onnx) or its http(s)://
                              (or file://) URL; default <repo>/models/story`;
-const THREADS = (dflt: string) => `  --threads N                onnxruntime intra-op threads; wasm threads on web (${dflt}0 = runtime default)`;
+const THREADS = (dflt: string) => `  --threads N                intra-op threads (wasm threads on web; ${dflt}0 = runtime default)`;
 const BACKEND = `  --backend NAME             auto (default: npu > node > web by priority and probe, with mid-stream
                              failover) | node | web | npu, or a backend a --plugin registers`;
 /** `--plugin`, up to what its plugin does in the command. */
