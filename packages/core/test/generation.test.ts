@@ -178,11 +178,10 @@ describe('generation loop', () => {
     expect(texts).toEqual(['', '', '', '🙂', '', 'é']);
   });
 
-  it('hands the start event frozen prompt ids: a subscriber cannot change what the run feeds', async () => {
+  it('hands the start event copies of the prompt ids: a subscriber cannot change what the run feeds', async () => {
     const model = await load('tiny');
     const request = { prompt: ['Once upon a time', 'Tom'], maxTokens: 4, ignoreEos: true };
     const expected = done(await collect(model.generate(request))).rows.map((r) => r.ids);
-    const refusals: unknown[] = [];
     const events: GenerationEvent[] = [];
     await new Promise<void>((resolve, reject) => {
       model.generate(request).subscribe({
@@ -191,21 +190,16 @@ describe('generation loop', () => {
           if (e.type !== 'start') return;
           // What a caller dropping the BOS for display might do in plain JavaScript.
           const ids = e.promptIds as number[][];
-          for (const change of [() => ids[0]!.shift(), () => (ids[1]!.length = 0), () => (ids[0] = [])]) {
-            try {
-              change();
-            } catch (error) {
-              refusals.push(error);
-            }
-          }
+          ids[0]!.shift();
+          ids[1]!.length = 0;
+          ids[0] = [];
         },
         error: reject,
         complete: resolve,
       });
     });
-    expect(refusals).toHaveLength(3);
-    expect(refusals.every((e) => e instanceof TypeError)).toBe(true);
     expect(done(events).rows.map((r) => r.ids)).toEqual(expected);
+    expect(done(events).rows.map((r) => r.usage.promptTokens)).toEqual(done(await collect(model.generate(request))).rows.map((r) => r.usage.promptTokens));
   });
 
   it('renders chat messages with the template and adds BOS once', async () => {

@@ -22,7 +22,7 @@ export interface StartEvent {
   /** Backends passed over when the model's backend was chosen (`auto` or by name), and why. */
   readonly rejectedBackends: readonly { readonly name: string; readonly reason: string }[];
   readonly batchSize: number;
-  /** Prompt ids per row, as fed to the model (before padding); frozen copies (the run keeps its own). */
+  /** Prompt ids per row, as fed to the model (before padding): copies, so editing them changes nothing in the run. */
   readonly promptIds: readonly (readonly number[])[];
   /** The run's KV store, by its `name` (`fp32` unless the request or a plugin's default names another). */
   readonly kv: string;
