@@ -1,21 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { createWeft, InvalidOptionsError } from '@weft/core';
-import { WebBackendAdapter, webBackend, type WebBackendOptions } from '../src/index.js';
+import { WebBackendAdapter, webBackend } from '../src/index.js';
+import { refusal } from './option-refusal.js';
 import { tinyModel } from './helpers.js';
 import { throwingGetter, throwingProxy } from '../../../core/test/hostile-options.js';
-
-/** What `webBackend(options)` throws (and that the adapter throws the same). */
-function refusal(options: unknown): InvalidOptionsError {
-  let thrown: unknown;
-  try {
-    webBackend(options as WebBackendOptions);
-  } catch (error) {
-    thrown = error;
-  }
-  expect(thrown).toBeInstanceOf(InvalidOptionsError);
-  expect(() => new WebBackendAdapter(options as WebBackendOptions)).toThrow((thrown as Error).message);
-  return thrown as InvalidOptionsError;
-}
 
 describe('web backend options that cannot be read', () => {
   it.each([

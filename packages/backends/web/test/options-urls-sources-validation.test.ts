@@ -1,20 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { BackendError, InvalidOptionsError, type ModelSource } from '@weft/core';
-import { WebBackendAdapter, webBackend, type WebBackendOptions } from '../src/index.js';
+import { WebBackendAdapter, webBackend } from '../src/index.js';
+import { refusal } from './option-refusal.js';
 import { normaliseWebOptions } from '../src/web-backend-options.js';
-
-/** What `webBackend(options)` throws (and that the adapter throws the same). */
-function refusal(options: unknown): InvalidOptionsError {
-  let thrown: unknown;
-  try {
-    webBackend(options as WebBackendOptions);
-  } catch (error) {
-    thrown = error;
-  }
-  expect(thrown).toBeInstanceOf(InvalidOptionsError);
-  expect(() => new WebBackendAdapter(options as WebBackendOptions)).toThrow((thrown as Error).message);
-  return thrown as InvalidOptionsError;
-}
 
 describe('wasmPaths as a URL object (review 31)', () => {
   it('takes a URL prefix as its href (before: accepted and turned into {}, so ignored)', () => {
