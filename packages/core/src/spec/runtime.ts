@@ -65,7 +65,7 @@ export interface LoadOptions {
   /**
    * Stops the load: its downloads are aborted, a session still opening is released when it
    * arrives, and `load` rejects with the signal's reason (an `AbortError` `DOMException` when it
-   * gives none). The runtime stays usable. Once `load` has resolved, the signal has no effect on
+   * gives none, or `null`: nothing rejects with `null`). The runtime stays usable. Once `load` has resolved, the signal has no effect on
    * the model.
    */
   readonly signal?: AbortSignal;
